@@ -1,0 +1,147 @@
+"""
+# Dizi arka ucu: NumPy (CPU) ve CuPy (GPU) için tek kod yolu
+
+Bu projedeki her katman, dizinin hangi kütüphaneye ait olduğunu bilmeden yazılır.
+`xp = get_array_module(x)` satırı, `x` bir NumPy dizisiyse `numpy` modülünü, bir CuPy
+dizisiyse `cupy` modülünü döndürür. Katman kodu bundan sonra yalnızca `xp.exp`,
+`xp.matmul` gibi çağrılar kullanır; böylece aynı ileri ve geri geçiş kodu hem CPU'da
+hem GPU'da değişmeden çalışır.
+
+Kurallar:
+
+* Katmanlar `cupy`'yi asla doğrudan içe aktarmaz; ihtiyaç duydukları her şeyi bu
+  dosyadan alırlar.
+* Katmanların içinde `np.array(...)` ile sabit oluşturulmaz: GPU'da çalışırken bu, CPU'da
+  kalan bir dizi olur ve işlemi bozar. Sabitler `xp` ile, girdinin dtype'ıyla kurulur.
+* Ağırlıklar her zaman CPU'da, tohumlanmış tek bir `numpy.random.Generator` ile üretilir
+  ve ancak sonra istenen aygıta taşınır. Böylece aynı tohum (seed), iki arka uçta bit
+  düzeyinde aynı başlangıç ağırlıklarını verir.
+
+`scatter_add`: gömme (embedding) katmanının geri geçişinde aynı belirteç kimliği bir
+toplu işte (batch) birden çok kez geçebilir. `dW[idx] += dout` yazmak tekrarlanan
+indekslerde yalnızca son katkıyı tutar; doğru olan hepsini toplamaktır. NumPy'da bunu
+`np.add.at`, CuPy'de `cupyx.scatter_add` yapar.
+"""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+DEVICES = ("cpu", "cuda")
+
+_GPU_HELP = (
+    "CuPy with a working NVIDIA GPU is needed for device='cuda'. "
+    "Install the GPU extra that matches your CUDA version, e.g. "
+    "`pip install -e '.[gpu]'` (cupy-cuda12x), and check `nvidia-smi`."
+)
+
+
+class DeviceError(RuntimeError):
+    """Raised when the requested device cannot be used."""
+
+
+def _cupy() -> ModuleType | None:
+    """Return the cupy module if it can be imported, else None (never raises)."""
+    try:
+        return importlib.import_module("cupy")
+    except Exception:  # ImportError, or a broken CUDA install raising at import time
+        return None
+
+
+def cuda_available() -> bool:
+    """True when CuPy imports and sees at least one GPU."""
+    cp = _cupy()
+    if cp is None:
+        return False
+    try:
+        return cp.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+def check_device(device: str) -> str:
+    """Validate a device name; raise a clear error when 'cuda' cannot be used."""
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}: expected one of {', '.join(DEVICES)}")
+    if device == "cuda" and not cuda_available():
+        raise DeviceError(_GPU_HELP)
+    return device
+
+
+def get_array_module(*arrays: Any) -> ModuleType:
+    """numpy for host arrays, cupy when any argument is a CuPy array."""
+    for a in arrays:
+        mod = type(a).__module__
+        if mod.startswith("cupy"):
+            return importlib.import_module("cupy")
+    return np
+
+
+def xp_for(device: str) -> ModuleType:
+    """The array module for a device name."""
+    if check_device(device) == "cuda":
+        return importlib.import_module("cupy")
+    return np
+
+
+def device_of(x: Any) -> str:
+    """'cuda' for a CuPy array, else 'cpu'."""
+    return "cuda" if get_array_module(x) is not np else "cpu"
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """Copy (or pass through) an array to host memory as a NumPy array."""
+    if get_array_module(x) is np:
+        return np.asarray(x)
+    return x.get()
+
+
+def to_device(x: Any, device: str) -> Any:
+    """Move an array to 'cpu' (NumPy) or 'cuda' (CuPy); a no-op when it is already there."""
+    if device == "cpu":
+        return to_numpy(x)
+    xp = xp_for(device)
+    return xp.asarray(x)
+
+
+def scatter_add(target: Any, indices: Any, values: Any) -> None:
+    """In place: target[indices] += values, summing repeated indices (unlike fancy assignment)."""
+    xp = get_array_module(target)
+    if xp is np:
+        np.add.at(target, indices, values)
+    else:
+        cupyx = importlib.import_module("cupyx")
+        cupyx.scatter_add(target, indices, values)
+
+
+def host_rng(seed: int | None) -> np.random.Generator:
+    """The one seeded generator weights are drawn from, always on the host."""
+    return np.random.default_rng(seed)
+
+
+def device_rng(xp: ModuleType, seed: Any):
+    """A generator living next to the data (used for dropout masks).
+
+    On the CPU this is numpy's PCG64 Generator; on the GPU CuPy's own generator, so masks are
+    drawn on the device without host<->device copies. `seed` may be an int or a sequence of ints
+    (NumPy); CuPy takes a single int, derived deterministically from the sequence.
+    """
+    if xp is np:
+        return np.random.default_rng(seed)
+    if not isinstance(seed, int):
+        seed = int(np.random.SeedSequence(seed).generate_state(1, dtype=np.uint64)[0] >> 1)
+    return xp.random.default_rng(seed)
+
+
+def as_float_dtype(dtype: Any) -> np.dtype:
+    """Accept 'float32'/'float64'/np dtypes; reject the rest with a clear message."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as e:
+        raise ValueError(f"unknown dtype {dtype!r}: use 'float32' or 'float64'") from e
+    if dt not in (np.float32, np.float64):
+        raise ValueError(f"unsupported dtype {dt}: use 'float32' or 'float64'")
+    return dt

@@ -1,0 +1,362 @@
+"""
+# Gradyan denetimi (gradient checking): elle yazılmış geri yayılımın kanıtı
+
+Her geri geçiş fonksiyonu elle türetildi; bir işaret ya da eksen hatası, eğitimi sessizce
+bozar. Bunu yakalamanın yolu, analitik gradyanı **sayısal türevle** karşılaştırmaktır.
+
+## Merkezi sonlu farklar
+Skaler bir `f(θ)` için, `θ_i`'yi küçük bir `h` kadar iki yöne oynatıp:
+
+    ∂f/∂θ_i ≈ ( f(θ + h·e_i) − f(θ − h·e_i) ) / (2h)
+
+Merkezi farkın hatası O(h²)'dir (tek yönlü farkın O(h)'sine karşı). float32'de `h` küçük
+seçilince yuvarlama hatası baskın olur; bu yüzden denetim **float64** ile, `h = 1e-6`
+civarında yapılır.
+
+## Katmanlar için skaler amaç
+Bir katmanın çıktısı bir dizidir. Sabit, rastgele bir `R` ile `f = Σ out ⊙ R` alınır;
+o zaman `∂f/∂out = R` olur ve katmanın geri geçişi `dout = R` ile çağrılır. Rastgele `R`,
+"her yöne eşit ağırlık" veren `R = 1`'in gizleyebileceği hataları (ör. iki gradyan
+bileşeninin yer değiştirmesi) ortaya çıkarır.
+
+## Göreli hata
+    göreli_hata(a, n) = max_i |a_i − n_i| / max( max_i |a_i|, max_i |n_i| )
+
+Yani en büyük mutlak fark, gradyanın ölçeğine bölünür (∞-normda göreli hata). Öğe öğe
+göreli hata, neredeyse sıfır olan bileşenlerde sayısal gürültüyü büyütür; bu ölçü ise
+gradyanın büyüklüğüne göre anlamlıdır. Eşik: **1e-6**.
+
+## Büyük tensörler
+Tüm model için her koordinatı oynatmak pahalıdır (iki ileri geçiş × parametre sayısı).
+Bunun yerine (1) her tensörden rastgele seçilmiş koordinatlar ve (2) rastgele bir `d`
+yönünde yönlü türev karşılaştırılır: `(f(θ + h·d) − f(θ − h·d)) / 2h ≈ ∇f · d`.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .backend import to_numpy
+from .layers.attention import attention_backward, attention_forward
+from .layers.block import block_backward, block_forward
+from .layers.cross_entropy import cross_entropy_backward, cross_entropy_forward
+from .layers.dropout import dropout_backward, dropout_forward, dropout_mask
+from .layers.embedding import embedding_backward, embedding_forward
+from .layers.gelu import gelu_backward, gelu_forward
+from .layers.layernorm import layernorm_backward, layernorm_forward
+from .layers.linear import linear_backward, linear_forward
+from .layers.mlp import mlp_backward, mlp_forward
+from .layers.multihead_attention import mha_backward, mha_forward
+from .layers.positional import (learned_positional_backward, learned_positional_forward,
+                                sinusoidal_backward, sinusoidal_forward)
+from .layers.relu import relu_backward, relu_forward
+from .models.bigram import BigramLM
+from .models.gpt import GPT, GPTConfig
+
+TOLERANCE = 1e-6
+
+
+def rel_error(a, b) -> float:
+    """max|a - b| / max(max|a|, max|b|): the infinity-norm relative error (0 when both are 0)."""
+    a = np.asarray(to_numpy(a), dtype=np.float64)
+    b = np.asarray(to_numpy(b), dtype=np.float64)
+    scale = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)))
+    if scale == 0.0:
+        return 0.0
+    return float(np.max(np.abs(a - b))) / scale
+
+
+def numerical_gradient(f: Callable[[], float], x, h: float = 1e-6, indices=None):
+    """Central differences of the scalar f() with respect to array x (perturbed in place).
+
+    Only the flat positions in `indices` are computed (all when None); the result has x's
+    shape, zeros elsewhere. x must be float64 for the 1e-6 tolerance to be meaningful.
+    """
+    if not x.flags.c_contiguous:
+        raise ValueError("numerical_gradient needs a C-contiguous array (perturbed in place)")
+    grad = np.zeros(x.shape, dtype=np.float64)
+    flat = x.reshape(-1)   # bitişik dizide bir görünüm: flat'i değiştirmek x'i değiştirir
+    gflat = grad.reshape(-1)
+    for i in (range(flat.size) if indices is None else indices):
+        old = flat[i].item()
+        flat[i] = old + h
+        fp = f()
+        flat[i] = old - h
+        fm = f()
+        flat[i] = old
+        gflat[i] = (fp - fm) / (2.0 * h)
+    return grad
+
+
+@dataclass
+class CheckResult:
+    name: str
+    max_rel_error: float
+    passed: bool
+    detail: str = ""
+
+
+# -- layer cases ----------------------------------------------------------------------------
+# Her durum: (girdiler sözlüğü, kayıp fonksiyonu, analitik gradyan fonksiyonu).
+# Kayıp f = Σ out ⊙ R; analitik gradyanlar backward(R, cache) ile.
+
+def _weighted(out, R) -> float:
+    return float((out * R).sum())
+
+
+def layer_case(name: str, rng: np.random.Generator, B=2, T=5, C=8, n_head=2, V=11,
+               xp=np, dtype=np.float64, activation="gelu", bias=True, p_drop=0.3):
+    """Build one gradient-check case for a layer: (inputs, loss_fn, grad_fn)."""
+    def arr(*shape, scale=1.0):
+        return xp.asarray(rng.standard_normal(shape) * scale, dtype=dtype)
+
+    def R_like(shape):
+        return xp.asarray(rng.standard_normal(shape), dtype=dtype)
+
+    if name == "embedding":
+        idx = xp.asarray(rng.integers(0, V, size=(B, T)))
+        idx[0, 0] = idx[-1, -1]  # en az bir tekrarlanan kimlik
+        inp = {"weight": arr(V, C)}
+        R = R_like((B, T, C))
+        return inp, lambda: _weighted(embedding_forward(idx, inp["weight"])[0], R), \
+            lambda: {"weight": embedding_backward(R, embedding_forward(idx, inp["weight"])[1])}
+    if name == "positional_learned":
+        inp = {"x": arr(B, T, C), "wpe": arr(T + 3, C)}
+        R = R_like((B, T, C))
+
+        def g():
+            dx, dw = learned_positional_backward(R, learned_positional_forward(inp["x"], inp["wpe"], 2)[1])
+            return {"x": dx, "wpe": dw}
+        return inp, lambda: _weighted(learned_positional_forward(inp["x"], inp["wpe"], 2)[0], R), g
+    if name == "positional_sinusoidal":
+        inp = {"x": arr(B, T, C)}
+        R = R_like((B, T, C))
+        return inp, lambda: _weighted(sinusoidal_forward(inp["x"], 1)[0], R), \
+            lambda: {"x": sinusoidal_backward(R, sinusoidal_forward(inp["x"], 1)[1])}
+    if name == "linear":
+        inp = {"x": arr(B, T, C), "w": arr(C, 3 * C, scale=0.3)}
+        if bias:
+            inp["b"] = arr(3 * C)
+        R = R_like((B, T, 3 * C))
+
+        def g():
+            dx, dw, db = linear_backward(R, linear_forward(inp["x"], inp["w"], inp.get("b"))[1])
+            out = {"x": dx, "w": dw}
+            if bias:
+                out["b"] = db
+            return out
+        return inp, lambda: _weighted(linear_forward(inp["x"], inp["w"], inp.get("b"))[0], R), g
+    if name == "layernorm":
+        inp = {"x": arr(B, T, C, scale=2.0), "w": arr(C), "b": arr(C)}
+        R = R_like((B, T, C))
+
+        def g():
+            dx, dw, db = layernorm_backward(R, layernorm_forward(inp["x"], inp["w"], inp["b"])[1])
+            return {"x": dx, "w": dw, "b": db}
+        return inp, lambda: _weighted(layernorm_forward(inp["x"], inp["w"], inp["b"])[0], R), g
+    if name in ("gelu", "relu"):
+        fwd, bwd = (gelu_forward, gelu_backward) if name == "gelu" else (relu_forward, relu_backward)
+        x = arr(B, T, C, scale=2.0)
+        if name == "relu":  # sıfıra h'den yakın değerler türevi tanımsız noktaya düşürür
+            x[abs(x) < 1e-3] = 0.5
+        inp = {"x": x}
+        R = R_like((B, T, C))
+        return inp, lambda: _weighted(fwd(inp["x"])[0], R), \
+            lambda: {"x": bwd(R, fwd(inp["x"])[1])}
+    if name == "dropout":
+        inp = {"x": arr(B, T, C)}
+        mask = dropout_mask((B, T, C), p_drop, np.random.default_rng(1), np, np.dtype(dtype))
+        mask = xp.asarray(mask)
+        R = R_like((B, T, C))
+        return inp, lambda: _weighted(dropout_forward(inp["x"], p_drop, mask=mask)[0], R), \
+            lambda: {"x": dropout_backward(R, dropout_forward(inp["x"], p_drop, mask=mask)[1])}
+    if name == "attention":
+        hs = C // n_head
+        inp = {"q": arr(B, n_head, T, hs), "k": arr(B, n_head, T, hs), "v": arr(B, n_head, T, hs)}
+        R = R_like((B, n_head, T, hs))
+
+        def g():
+            dq, dk, dv = attention_backward(R, attention_forward(inp["q"], inp["k"], inp["v"])[1])
+            return {"q": dq, "k": dk, "v": dv}
+        return inp, lambda: _weighted(attention_forward(inp["q"], inp["k"], inp["v"])[0], R), g
+    if name in ("multihead_attention", "mlp", "block"):
+        p = {}
+        if name in ("multihead_attention", "block"):
+            pa = "attn." if name == "block" else ""
+            p[pa + "c_attn.weight"] = arr(C, 3 * C, scale=0.3)
+            p[pa + "c_proj.weight"] = arr(C, C, scale=0.3)
+            if bias:
+                p[pa + "c_attn.bias"] = arr(3 * C, scale=0.1)
+                p[pa + "c_proj.bias"] = arr(C, scale=0.1)
+        if name in ("mlp", "block"):
+            pm = "mlp." if name == "block" else ""
+            p[pm + "c_fc.weight"] = arr(C, 4 * C, scale=0.3)
+            p[pm + "c_proj.weight"] = arr(4 * C, C, scale=0.3)
+            if bias:
+                p[pm + "c_fc.bias"] = arr(4 * C, scale=0.1)
+                p[pm + "c_proj.bias"] = arr(C, scale=0.1)
+        if name == "block":
+            for ln in ("ln_1", "ln_2"):
+                p[ln + ".weight"] = 1.0 + arr(C, scale=0.1)
+                if bias:
+                    p[ln + ".bias"] = arr(C, scale=0.1)
+        inp = {"x": arr(B, T, C), **p}
+        R = R_like((B, T, C))
+
+        def run():
+            params = {k: v for k, v in inp.items() if k != "x"}
+            if name == "multihead_attention":
+                return mha_forward(inp["x"], params, n_head), mha_backward
+            if name == "mlp":
+                return mlp_forward(inp["x"], params, activation), mlp_backward
+            return block_forward(inp["x"], params, n_head, activation), block_backward
+
+        def g():
+            (out, cache), bwd = run()
+            dx, grads = bwd(R, cache)
+            return {"x": dx, **grads}
+        return inp, lambda: _weighted(run()[0][0], R), g
+    if name == "cross_entropy":
+        inp = {"logits": arr(B, T, V, scale=2.0)}
+        targets = xp.asarray(rng.integers(0, V, size=(B, T)))
+        ignore = -100
+        targets[0, 0] = ignore
+        return inp, lambda: float(cross_entropy_forward(inp["logits"], targets, ignore)[0]), \
+            lambda: {"logits": cross_entropy_backward(1.0, cross_entropy_forward(inp["logits"], targets, ignore)[1])}
+    raise ValueError(f"unknown layer {name!r}")
+
+
+LAYERS = ["embedding", "positional_learned", "positional_sinusoidal", "linear", "layernorm",
+          "gelu", "relu", "dropout", "attention", "multihead_attention", "mlp", "block",
+          "cross_entropy"]
+
+
+def check_case(name: str, inputs: dict, loss_fn, grad_fn, h: float = 1e-6,
+               max_coords: int | None = None, rng=None) -> CheckResult:
+    """Compare analytic and numerical gradients for every input of a case."""
+    analytic = {k: to_numpy(v).copy() for k, v in grad_fn().items()}
+    worst, where = 0.0, ""
+    for key, x in inputs.items():
+        idxs = None
+        if max_coords is not None and x.size > max_coords:
+            idxs = (rng or np.random.default_rng(0)).choice(x.size, max_coords, replace=False)
+        num = numerical_gradient(loss_fn, x, h, idxs)
+        ana = analytic[key]
+        if idxs is not None:
+            ana = ana.reshape(-1)[idxs]
+            num = num.reshape(-1)[idxs]
+        err = rel_error(ana, num)
+        if err > worst or not where:
+            worst, where = err, key
+    return CheckResult(name, worst, worst <= TOLERANCE, f"worst input: {where}")
+
+
+def check_layer(name: str, seed: int = 0, **shape) -> CheckResult:
+    rng = np.random.default_rng(seed)
+    inputs, f, g = layer_case(name, rng, **shape)
+    return check_case(name, inputs, f, g)
+
+
+# -- whole models ---------------------------------------------------------------------------
+
+def check_model(model, idx, targets, h: float = 1e-5, coords_per_tensor: int = 6,
+                seed: int = 0, dropout_seed: int = 1234) -> CheckResult:
+    """Finite differences on random coordinates of every tensor plus one random direction."""
+    rng = np.random.default_rng(seed)
+    if model.dtype != np.float64:
+        raise ValueError("gradient checks need a float64 model")
+
+    def f() -> float:
+        model.set_dropout_seed(dropout_seed)   # aynı dropout maskeleri her çağrıda
+        _, loss = model.forward(idx, targets)
+        return float(loss)
+
+    f()
+    grads = {k: to_numpy(v).copy() for k, v in model.backward().items()}
+    worst, where = 0.0, ""
+    for name, p in model.params.items():
+        n = min(coords_per_tensor, p.size)
+        idxs = rng.choice(p.size, n, replace=False)
+        num = numerical_gradient(f, p, h, idxs).reshape(-1)[idxs]
+        ana = grads[name].reshape(-1)
+        # Ölçek: tensörün tüm analitik gradyanının en büyük değeri (yalnız seçilenlerin değil)
+        scale = max(float(np.abs(ana).max()), float(np.abs(num).max()))
+        err = float(np.abs(ana[idxs] - num).max()) / scale if scale > 0 else 0.0
+        if err > worst or not where:
+            worst, where = err, name
+    # Rastgele yönde yönlü türev: (f(θ+hd) − f(θ−hd))/2h ≈ ∇f·d
+    xp = model.xp
+    d = xp.asarray(rng.standard_normal(model.flat.size))
+    d /= float(xp.linalg.norm(d))
+    base = model.flat.copy()
+    model.flat[...] = base + h * d
+    fp = f()
+    model.flat[...] = base - h * d
+    fm = f()
+    model.flat[...] = base
+    gflat = np.concatenate([grads[n].reshape(-1) for n, _, _ in model.layout])
+    dd = to_numpy(d)
+    order = np.concatenate([np.arange(off, off + int(np.prod(s))) for _, off, s in model.layout])
+    analytic_dir = float(gflat @ dd[order])
+    numeric_dir = (fp - fm) / (2 * h)
+    derr = abs(analytic_dir - numeric_dir) / max(abs(analytic_dir), abs(numeric_dir), 1e-300)
+    if derr > worst:
+        worst, where = derr, "random direction"
+    return CheckResult(type(model).__name__, worst, worst <= TOLERANCE, f"worst: {where}")
+
+
+def _spread(model, seed: int, std: float = 0.2):
+    """Add N(0, std²) noise to every parameter: zero biases and tiny initial weights give tiny
+    gradients, which finite differences cannot resolve well; spread-out weights test more."""
+    noise = np.random.default_rng(seed).standard_normal(model.flat.size) * std
+    model.flat += model.xp.asarray(noise)
+    return model
+
+
+def model_cases():
+    """(label, model, idx, targets) for the whole-model checks (float64)."""
+    rng = np.random.default_rng(0)
+    V, T, B = 13, 6, 2
+    idx = rng.integers(0, V, size=(B, T))
+    tgt = rng.integers(0, V, size=(B, T))
+    small = dict(vocab_size=V, block_size=8, n_layer=2, n_head=2, n_embd=8)
+    yield "BigramLM", _spread(BigramLM(V, seed=0, dtype="float64"), 0), idx, tgt
+    yield "GPT (tied, learned, gelu)", _spread(GPT(GPTConfig(**small), seed=0, dtype="float64"),
+                                               1), idx, tgt
+    yield "GPT (untied, no bias)", _spread(GPT(GPTConfig(**small, tie_weights=False, bias=False),
+                                               seed=1, dtype="float64"), 2), idx, tgt
+    yield "GPT (sinusoidal, relu)", _spread(GPT(GPTConfig(**small, positional="sinusoidal",
+                                                          activation="relu"),
+                                                seed=2, dtype="float64"), 3), idx, tgt
+    m = _spread(GPT(GPTConfig(**small, dropout=0.2), seed=3, dtype="float64"), 4)
+    yield "GPT (dropout 0.2, fixed masks)", m, idx, tgt
+
+
+def run_all(out=sys.stdout, device: str = "cpu") -> bool:
+    """Check every layer and both models; print a table; True when all pass."""
+    results = []
+    for name in LAYERS:
+        results.append(check_layer(name))
+    for label, model, idx, tgt in model_cases():
+        if device != "cpu":
+            model.to(device)
+        r = check_model(model, idx, tgt)
+        r.name = label
+        results.append(r)
+    width = max(len(r.name) for r in results)
+    print(f"{'layer / model':<{width}}  {'max rel. error':>14}  result", file=out)
+    print("-" * (width + 26), file=out)
+    for r in results:
+        print(f"{r.name:<{width}}  {r.max_rel_error:>14.3e}  {'PASS' if r.passed else 'FAIL'}",
+              file=out)
+    ok = all(r.passed for r in results)
+    print(f"\n{sum(r.passed for r in results)} of {len(results)} checks passed "
+          f"(tolerance {TOLERANCE:g}, float64 central differences)", file=out)
+    return ok
+
+
+__all__ = ["rel_error", "numerical_gradient", "check_layer", "check_case", "check_model",
+           "layer_case", "run_all", "LAYERS", "TOLERANCE", "CheckResult"]

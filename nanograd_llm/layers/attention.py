@@ -1,0 +1,134 @@
+"""
+# Nedensel ölçekli nokta-çarpım dikkati (causal scaled dot-product attention)
+
+## Ne yapar?
+Dikkat, her konumun diğer konumlardan **hangi bilgiyi, ne oranda** alacağına kendisinin
+karar vermesini sağlar. Her konum üç vektör taşır:
+* **sorgu** `q` ("ne arıyorum?"),
+* **anahtar** `k` ("bende ne var?"),
+* **değer** `v` ("bulunursam ne veririm?").
+
+`q_i · k_j` nokta çarpımı, `i` konumunun `j` konumuna ne kadar "uyduğunu" ölçer. Bu
+puanlar softmax ile olasılık dağılımına çevrilir ve değer vektörlerinin ağırlıklı
+ortalaması alınır.
+
+**Nedensellik (causal mask):** Dil modeli bir sonraki belirteci tahmin eder; `i`
+konumu geleceği (`j > i`) görürse cevabı kopyalardı. Bu yüzden `j > i` puanları softmax'tan
+önce `−∞` yapılır; `exp(−∞) = 0` olduğundan bu konumların ağırlığı tam sıfırdır. GPT yalnızca
+bu maskeli (kod çözücü/decoder) dikkati kullanır.
+
+**Neden √d_k'ye bölünür?** `q` ve `k`'nin bileşenleri bağımsız ve varyansı 1 ise
+`q·k`'nin varyansı `d_k` olur. Büyük puanlar softmax'ı tek bir konuma yığar (doygunluk) ve
+gradyanlar kaybolur. `1/√d_k` ile ölçeklemek puanların varyansını 1'e çeker.
+
+## İleri geçiş
+    S   = (q / √d_k) · kᵀ                    puanlar
+    S_ij = −∞   eğer j > i + (Tk − Tq)         nedensel maske
+    A   = softmax(S)   (son eksen üzerinde, sayısal kararlı: önce satır maksimumu çıkarılır)
+    Ã   = dropout(A)
+    y   = Ã · v
+
+`Tk − Tq` kayması, KV önbelleğiyle üretimde yeni sorguların (Tq tane) daha önce
+önbelleğe alınmış anahtarların (Tk tane) sonunda durduğunu ifade eder; eğitimde Tq = Tk'dir.
+
+**Sayısal kararlılık:** `softmax(s) = softmax(s − max(s))`. Maksimumu çıkarmak sonucu
+değiştirmez ama `exp`'in taşmasını (overflow) önler.
+
+## Şekiller (hs = d_k = kafa boyutu)
+| ad        | şekil             |
+|-----------|-------------------|
+| `q`       | (B, nh, Tq, hs)   |
+| `k`, `v`  | (B, nh, Tk, hs)   |
+| `S`, `A`  | (B, nh, Tq, Tk)   |
+| `y`       | (B, nh, Tq, hs)   |
+
+## Geri yayılım (adım adım)
+1. `y = Ã·v` → `dv = Ãᵀ·dy`, `dÃ = dy·vᵀ`.
+2. `Ã = dropout(A)` → `dA = dÃ ⊙ maske` (aynı maske).
+3. `A = softmax(S)`: satır başına `∂A_i/∂S_j = A_i(δ_ij − A_j)`, dolayısıyla
+   `dS = A ⊙ (dA − Σ_j dA_j A_j)`. Maskeli konumlarda `A = 0` olduğundan `dS` de 0'dır;
+   maske için ayrı bir geri yayılım adımı gerekmez.
+4. `S = (q/√d_k)·kᵀ` → `dq = dS·k / √d_k`, `dk = dSᵀ·q / √d_k`.
+
+Gradyan denetimi: `tests/test_layers.py::test_attention_gradcheck`.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+from ..backend import get_array_module
+from .dropout import dropout_backward, dropout_forward
+
+# Boyutlar: B = toplu iş, nh = kafa sayısı, Tq = sorgu sayısı, Tk = anahtar sayısı,
+# hs = kafa boyutu (d_k)
+
+_MASKS: dict = {}
+
+
+def causal_mask(Tq: int, Tk: int, xp, dtype):
+    """Additive mask (Tq, Tk): 0 where query i may see key j, -inf where j > i + (Tk - Tq).
+
+    Built once per (Tq, Tk, dtype, backend) and reused.
+    """
+    key = (Tq, Tk, str(dtype), xp.__name__)
+    m = _MASKS.get(key)
+    if m is None:
+        offset = Tk - Tq
+        i = xp.arange(Tq)[:, None]
+        j = xp.arange(Tk)[None, :]
+        m = xp.where(j > i + offset, -xp.inf, 0.0).astype(dtype)   # (Tq, Tk)
+        _MASKS[key] = m
+    return m
+
+
+class AttentionCache(NamedTuple):
+    q: Any      # (B, nh, Tq, hs), ölçeklenmiş (q/√hs)
+    k: Any      # (B, nh, Tk, hs)
+    v: Any      # (B, nh, Tk, hs)
+    att: Any    # (B, nh, Tq, Tk) softmax çıktısı A
+    drop: Any   # dropout önbelleği
+    scale: float
+
+
+def attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool = True):
+    """Causal softmax(q k^T / sqrt(hs)) v. q: (B, nh, Tq, hs); k, v: (B, nh, Tk, hs)."""
+    xp = get_array_module(q)
+    Tq, hs = q.shape[-2], q.shape[-1]
+    Tk = k.shape[-2]
+    scale = 1.0 / math.sqrt(hs)
+    # Ölçekleme puanlar yerine q'ya uygulanır (T·hs işlem, T·T yerine); sonuç aynıdır.
+    qs = q * scale
+    # Puanlar: S = (q/√hs)·kᵀ
+    att = qs @ k.swapaxes(-1, -2)                  # (B,nh,Tq,hs)@(B,nh,hs,Tk) -> (B,nh,Tq,Tk)
+    # Nedensel maske: gelecekteki konumlar −∞
+    att += causal_mask(Tq, Tk, xp, att.dtype)
+    # Kararlı softmax: maksimumu çıkar, üssünü al, satır toplamına böl (hepsi yerinde)
+    att -= att.max(axis=-1, keepdims=True)
+    xp.exp(att, out=att)
+    att /= att.sum(axis=-1, keepdims=True)
+    # Dikkat ağırlıklarına dropout
+    att_d, drop = dropout_forward(att, dropout, rng, train)
+    # Değerlerin ağırlıklı toplamı: y = Ã·v
+    y = att_d @ v                                  # (B,nh,Tq,Tk)@(B,nh,Tk,hs) -> (B,nh,Tq,hs)
+    return y, AttentionCache(qs, k, v, att, drop, scale)
+
+
+def attention_backward(dy, cache: AttentionCache):
+    """Returns (dq, dk, dv)."""
+    qs, k, v, att, scale = cache.q, cache.k, cache.v, cache.att, cache.scale
+    att_d = att if cache.drop.scale is None else att * cache.drop.scale
+    # İleri geçişte: `y = Ã·v` → bu yüzden `dv = Ãᵀ·dy` ve `dÃ = dy·vᵀ`
+    dv = att_d.swapaxes(-1, -2) @ dy               # (B,nh,Tk,Tq)@(B,nh,Tq,hs) -> (B,nh,Tk,hs)
+    datt = dy @ v.swapaxes(-1, -2)                 # (B,nh,Tq,hs)@(B,nh,hs,Tk) -> (B,nh,Tq,Tk)
+    # İleri geçişte: `Ã = dropout(A)` → bu yüzden `dA = dÃ ⊙ maske`
+    datt = dropout_backward(datt, cache.drop)
+    # İleri geçişte: `A = softmax(S)` → bu yüzden `dS = A ⊙ (dA − Σ_j dA_j·A_j)`
+    rowdot = (datt * att).sum(axis=-1, keepdims=True)  # (B,nh,Tq,1)
+    datt -= rowdot
+    datt *= att                                    # artık dS; maskeli yerlerde A=0 → dS=0
+    # İleri geçişte: `S = (q/√hs)·kᵀ` → bu yüzden `dq = dS·k/√hs`, `dk = dSᵀ·(q/√hs)`
+    dq = datt @ k                                  # (B,nh,Tq,Tk)@(B,nh,Tk,hs) -> (B,nh,Tq,hs)
+    dq *= scale
+    dk = datt.swapaxes(-1, -2) @ qs                # (B,nh,Tk,Tq)@(B,nh,Tq,hs) -> (B,nh,Tk,hs)
+    return dq, dk, dv

@@ -1,0 +1,97 @@
+"""
+# Transformer bloğu (ön normalizasyonlu / pre-LN, GPT-2 düzeni)
+
+## Ne yapar?
+GPT, aynı yapıdaki blokların üst üste dizilmesinden oluşur. Her blok iki alt katman
+içerir: önce çok kafalı dikkat (konumlar arası iletişim), sonra ileri besleme ağı (her
+konumda hesaplama). Her alt katmanın etrafında bir **artık bağlantı** (residual
+connection) vardır: alt katmanın çıktısı girdisine **eklenir**.
+
+GPT-2'de katman normalizasyonu her alt katmandan **önce** uygulanır (pre-LN). Orijinal
+Transformer'da ise alt katmandan sonra, toplamın üzerine uygulanıyordu (post-LN). Ön
+normalizasyonda artık yol `x`'ten çıkışa kadar hiçbir normalizasyondan geçmeden uzanır;
+derin ağlarda gradyanların akışı bu sayede kolaylaşır ve eğitim daha kararlı olur.
+
+## İleri geçiş
+    x₁  = x  + MHA(LN₁(x))
+    out = x₁ + MLP(LN₂(x₁))
+
+## Şekiller
+Tüm ara tensörler (B, T, C) şeklindedir; blok şekli değiştirmez, bu yüzden üst üste
+dizilebilir.
+
+## Geri yayılım (ileri geçişin tersi sırayla)
+1. `out = x₁ + MLP(LN₂(x₁))`: toplamanın türevi iki kola da aynen gider.
+   * artık kol: `dx₁ = dout`
+   * MLP kolu: `dh₂ = MLP_geri(dout)`, `dx₁ += LN₂_geri(dh₂)`
+   `x₁` iki yerde kullanıldığı için (fan-out) gradyanları **toplanır**.
+2. `x₁ = x + MHA(LN₁(x))`: aynı şekilde
+   * artık kol: `dx = dx₁`
+   * dikkat kolu: `dh₁ = MHA_geri(dx₁)`, `dx += LN₁_geri(dh₁)`.
+
+Artık bağlantının türevi 1 olduğundan gradyan, alt katmanlar ne yaparsa yapsın, çıkıştan
+girdiye doğrudan ulaşır; "kaybolan gradyan" sorununu hafifleten şey budur.
+
+Gradyan denetimi: `tests/test_layers.py::test_block_gradcheck`.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from .layernorm import layernorm_backward, layernorm_forward
+from .mlp import mlp_backward, mlp_forward
+from .multihead_attention import mha_backward, mha_forward
+
+# Boyutlar: B = toplu iş, T = dizi uzunluğu, C = gömme boyutu
+
+
+class BlockCache(NamedTuple):
+    ln_1: Any
+    attn: Any
+    ln_2: Any
+    mlp: Any
+
+
+def _sub(p: dict, prefix: str) -> dict:
+    """The entries of p under 'prefix.' with the prefix removed."""
+    n = len(prefix) + 1
+    return {k[n:]: v for k, v in p.items() if k.startswith(prefix + ".")}
+
+
+def block_forward(x, p: dict, n_head: int, activation: str = "gelu", dropout: float = 0.0,
+                  rng=None, train: bool = True, kv_cache=None, layer: int = 0):
+    """x + attn(ln_1(x)), then + mlp(ln_2(·)). p uses GPT-2's names inside a block
+    ('ln_1.weight', 'attn.c_attn.weight', 'mlp.c_fc.weight', ...). Returns (out, cache)."""
+    # Dikkat alt katmanı, önce normalizasyon (pre-LN)
+    h, c_ln1 = layernorm_forward(x, p["ln_1.weight"], p.get("ln_1.bias"))          # (B,T,C)
+    a, c_attn = mha_forward(h, _sub(p, "attn"), n_head, dropout, rng, train, kv_cache, layer)
+    # Artık bağlantı: x₁ = x + MHA(LN₁(x))
+    x1 = x + a
+    # İleri besleme alt katmanı, önce normalizasyon
+    h, c_ln2 = layernorm_forward(x1, p["ln_2.weight"], p.get("ln_2.bias"))         # (B,T,C)
+    m, c_mlp = mlp_forward(h, _sub(p, "mlp"), activation, dropout, rng, train)
+    # Artık bağlantı: out = x₁ + MLP(LN₂(x₁)); m'nin belleği yeniden kullanılır
+    m += x1
+    return m, BlockCache(c_ln1, c_attn, c_ln2, c_mlp)
+
+
+def block_backward(dout, cache: BlockCache):
+    """Returns (dx, grads) with grads keyed like p."""
+    grads = {}
+    # İleri geçişte: `out = x₁ + MLP(LN₂(x₁))` → MLP kolu
+    dh, g = mlp_backward(dout, cache.mlp)
+    grads.update({"mlp." + k: v for k, v in g.items()})
+    dx1, grads["ln_2.weight"], db = layernorm_backward(dh, cache.ln_2)
+    if db is not None:
+        grads["ln_2.bias"] = db
+    # x₁ iki kez kullanıldı (artık kol + MLP kolu) → gradyanlar toplanır: dx₁ = dout + ...
+    dx1 += dout
+    # İleri geçişte: `x₁ = x + MHA(LN₁(x))` → dikkat kolu
+    dh, g = mha_backward(dx1, cache.attn)
+    grads.update({"attn." + k: v for k, v in g.items()})
+    dx, grads["ln_1.weight"], db = layernorm_backward(dh, cache.ln_1)
+    if db is not None:
+        grads["ln_1.bias"] = db
+    # Artık kol: dx = dx₁ + LN₁ kolundan gelen
+    dx += dx1
+    return dx, grads

@@ -1,0 +1,100 @@
+"""
+# Softmax + çapraz entropi kaybı (birleşik, sayısal kararlı)
+
+## Ne yapar?
+Model her konumda sözlükteki `V` belirtecin her biri için bir **logit** (normalize
+edilmemiş puan) üretir. Softmax bu puanları olasılığa çevirir; çapraz entropi, doğru
+belirtece verilen olasılığın eksi logaritmasıdır. Doğru belirtece olasılık 1 verilirse
+kayıp 0, rastgele tahminde (her belirtece 1/V) kayıp `ln V`'dir (ör. V=65 için ≈ 4.17).
+Eğitimin ilk adımındaki kayıp bu değere yakın olmalıdır; iyi bir kontrol noktasıdır.
+
+## İleri geçiş (N = B·T satır, y_n hedef belirteç)
+    m_n     = max_v z_{n,v}
+    lse_n   = m_n + log Σ_v exp(z_{n,v} − m_n)       (log-sum-exp, taşmasız)
+    ℓ_n     = lse_n − z_{n, y_n}                     ( = −log softmax(z_n)[y_n] )
+    kayıp   = (1/N') Σ_{n geçerli} ℓ_n
+
+`ignore_index` verilirse hedefi bu değere eşit olan satırlar kayba ve gradyana katılmaz;
+`N'` geçerli satır sayısıdır.
+
+Softmax ve logaritmayı ayrı ayrı hesaplamak (`log(softmax(z))`) küçük olasılıklarda
+`log(0) = −∞` üretebilir; birleşik log-sum-exp biçimi bunu önler.
+
+## Şekiller
+| ad        | şekil       |
+|-----------|-------------|
+| `logits`  | (B, T, V)   |
+| `targets` | (B, T)      |
+| `kayıp`   | skaler      |
+
+## Geri yayılım (adım adım)
+1. `ℓ_n = lse_n − z_{n,y_n}`. `∂lse_n/∂z_{n,v} = softmax(z_n)_v = p_{n,v}`.
+2. `∂z_{n,y_n}/∂z_{n,v} = [v = y_n]` (tek-sıcak / one-hot).
+3. Ortalama alındığı için her satır `1/N'` ile çarpılır:
+
+       dz_{n,v} = (p_{n,v} − [v = y_n]) · dkayıp / N'
+
+   Yoksayılan satırların gradyanı sıfırdır. Softmax ile çapraz entropiyi birleştirmenin
+   güzelliği budur: karmaşık softmax Jacobian'ı `p − onehot` farkına indirgenir.
+
+Gradyan denetimi: `tests/test_layers.py::test_cross_entropy_gradcheck`.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from ..backend import get_array_module
+
+# Boyutlar: B = toplu iş, T = dizi uzunluğu, V = sözlük boyutu, N = B*T
+
+
+class CrossEntropyCache(NamedTuple):
+    probs: Any       # (N, V) softmax olasılıkları
+    targets: Any     # (N,)
+    valid: Any       # (N,) bool veya None (hepsi geçerli)
+    n_valid: int
+    logits_shape: tuple
+
+
+def cross_entropy_forward(logits, targets, ignore_index: int | None = None):
+    """Mean softmax cross-entropy over all (non-ignored) positions. Returns (loss, cache).
+
+    The loss is a 0-d array on the logits' device (no host sync); use float(loss) to log it.
+    """
+    xp = get_array_module(logits)
+    V = logits.shape[-1]
+    z = logits.reshape(-1, V)                         # (B,T,V) -> (N,V)
+    t = targets.reshape(-1)                           # (B,T) -> (N,)
+    N = z.shape[0]
+    valid = None
+    n_valid = N
+    if ignore_index is not None:
+        valid = t != ignore_index
+        n_valid = int(valid.sum())
+        t = xp.where(valid, t, 0)                     # yoksayılan satırlar için geçerli bir indeks
+    # Kararlı log-sum-exp: önce satır maksimumu çıkarılır
+    shifted = z - z.max(axis=1, keepdims=True)        # (N,V)
+    probs = xp.exp(shifted)                           # (N,V)
+    sumexp = probs.sum(axis=1)                        # (N,)
+    probs /= sumexp[:, None]                          # softmax, geri geçiş için saklanır
+    # ℓ_n = log Σ exp(z − m) − (z_{y_n} − m)
+    nll = xp.log(sumexp) - shifted[xp.arange(N), t]   # (N,)
+    if valid is not None:
+        nll = nll * valid
+    loss = nll.sum() / max(n_valid, 1)                # skaler
+    return loss, CrossEntropyCache(probs, t, valid, n_valid, logits.shape)
+
+
+def cross_entropy_backward(dloss, cache: CrossEntropyCache):
+    """Returns dlogits with the logits' shape. dloss is the upstream scalar (usually 1.0)."""
+    xp = get_array_module(cache.probs)
+    N = cache.probs.shape[0]
+    # İleri geçişte: `ℓ = lse − z_y` → bu yüzden `dz = softmax(z) − onehot(y)`
+    dz = cache.probs.copy()                           # (N,V)
+    dz[xp.arange(N), cache.targets] -= 1.0
+    # İleri geçişte: `kayıp = (1/N')·Σ ℓ_n` → her satır dkayıp/N' ile çarpılır,
+    # yoksayılan satırlar sıfırlanır
+    dz *= dloss / max(cache.n_valid, 1)
+    if cache.valid is not None:
+        dz *= cache.valid[:, None]
+    return dz.reshape(cache.logits_shape)             # (N,V) -> (B,T,V)

@@ -1,0 +1,68 @@
+"""
+# Dropout (ters ölçekli / inverted)
+
+## Ne yapar?
+Eğitim sırasında her öğeyi `p` olasılıkla sıfırlar. Ağ tek bir nörona güvenemediği için
+daha dağınık, daha genelleşen temsiller öğrenir (aşırı öğrenmeyi/overfitting azaltır).
+Kalan öğeler `1/(1−p)` ile büyütülür ("inverted dropout"); böylece çıktının beklenen
+değeri girdiyle aynı kalır ve **değerlendirme (eval) modunda hiçbir şey yapmak gerekmez**:
+katman orada birim (identity) fonksiyondur. `p = 0` iken de birimdir.
+
+## İleri geçiş
+    m_i ~ Bernoulli(1 − p)        (tutulacak mı?)
+    out = x ⊙ m / (1 − p)
+
+## Şekiller
+`x`, `m`, `out` aynı şekildedir.
+
+## Geri yayılım
+1. `out = x ⊙ s`, burada `s = m/(1−p)` rastgele ama **sabit** bir ölçek vektörüdür.
+2. Bu yüzden `dx = dout ⊙ s`: ileri geçişte hangi öğe düşürüldüyse geri geçişte de onun
+   gradyanı sıfırdır. Bunu sağlamak için maske önbellekte (cache) saklanır; geri geçişte
+   yeni bir maske çekmek yanlış olurdu.
+
+Gradyan denetimi (sabit maskeyle): `tests/test_layers.py::test_dropout_gradcheck`.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from ..backend import get_array_module
+
+
+class DropoutCache(NamedTuple):
+    scale: Any   # m/(1−p) veya None (birim fonksiyon)
+
+
+def dropout_mask(shape, p: float, rng, xp, dtype):
+    """A float mask holding 0 or 1/(1-p), drawn from `rng` (a generator on the data's device)."""
+    keep = rng.random(shape, dtype=dtype) >= p   # True olasılığı 1 − p
+    mask = keep.astype(dtype)
+    mask *= 1.0 / (1.0 - p)                       # Python float: dtype korunur (float32 kalır)
+    return mask
+
+
+def dropout_forward(x, p: float, rng=None, train: bool = True, mask=None):
+    """Inverted dropout. `mask` (0 or 1/(1-p) values) may be given to fix the pattern.
+
+    Identity when p == 0 or train is False. Returns (out, cache).
+    """
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+    if (p == 0.0 or not train) and mask is None:
+        return x, DropoutCache(None)
+    xp = get_array_module(x)
+    if mask is None:
+        if rng is None:
+            raise ValueError("dropout with p > 0 in training mode needs a random generator")
+        mask = dropout_mask(x.shape, p, rng, xp, x.dtype)
+    out = x * mask
+    return out, DropoutCache(mask)
+
+
+def dropout_backward(dout, cache: DropoutCache):
+    """Returns dx."""
+    if cache.scale is None:
+        return dout
+    # İleri geçişte: `out = x ⊙ m/(1−p)` → bu yüzden `dx = dout ⊙ m/(1−p)` (aynı maske)
+    return dout * cache.scale

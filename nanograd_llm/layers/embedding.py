@@ -1,0 +1,62 @@
+"""
+# Belirteç gömme (token embedding)
+
+## Ne yapar?
+Bir dil modeli metni doğrudan göremez; önce metin, sözlükteki sıra numaraları olan
+**belirteç kimliklerine** (token id) çevrilir. Gömme katmanı her kimliğe öğrenilebilir bir
+vektör karşılık getirir. Ağırlık matrisi `W`'nin `v`. satırı, `v` kimlikli belirtecin
+`C` boyutlu vektörüdür. İleri geçiş bir matris çarpımı değil, yalnızca **satır seçmedir**.
+
+## İleri geçiş
+    out[b, t, :] = W[idx[b, t], :]
+
+## Şekiller
+| ad    | şekil    | anlamı                               |
+|-------|----------|--------------------------------------|
+| `idx` | (B, T)   | tamsayı belirteç kimlikleri          |
+| `W`   | (V, C)   | her belirteç için bir satır          |
+| `out` | (B, T, C)| seçilen satırlar                     |
+
+## Geri yayılım (adım adım)
+1. `out[b, t] = W[idx[b, t]]` olduğundan, `out[b, t]`'nin her bileşeni `W`'nin yalnızca
+   `idx[b, t]` satırına bağlıdır: `∂out[b,t,c] / ∂W[v,c] = 1` eğer `idx[b,t] = v`, aksi halde 0.
+2. Zincir kuralı: `dW[v] = Σ_{(b,t): idx[b,t]=v} dout[b, t]`.
+3. Aynı kimlik toplu işte birçok kez geçebilir (ör. boşluk karakteri). Bu yüzden katkılar
+   **toplanmalıdır**. `dW[idx] += dout` gibi "süslü indeksleme ile atama" tekrarlanan
+   indekslerde yalnızca bir katkıyı yazar ve yanlış sonuç verir; `scatter_add`
+   (`np.add.at` / `cupyx.scatter_add`) ise hepsini toplar.
+4. `idx` tamsayıdır, türevi yoktur; katman yalnızca `dW` döndürür.
+
+Gradyan denetimi: `tests/test_layers.py::test_embedding_gradcheck` ve
+`python -m nanograd_llm gradcheck`.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from ..backend import get_array_module, scatter_add
+
+# Boyutlar: B = toplu iş (batch), T = zaman/konum, C = gömme boyutu, V = sözlük boyutu
+
+
+class EmbeddingCache(NamedTuple):
+    idx: Any            # (B, T) ileri geçişte kullanılan kimlikler
+    weight_shape: tuple  # (V, C)
+
+
+def embedding_forward(idx, weight):
+    """out = weight[idx]. idx: integer array (B, T); weight: (V, C). Returns (out, cache)."""
+    # Satır seçme: her (b, t) için W'nin idx[b, t]. satırı kopyalanır.
+    out = weight[idx]  # (B, T) -> (B, T, C)
+    return out, EmbeddingCache(idx, weight.shape)
+
+
+def embedding_backward(dout, cache: EmbeddingCache):
+    """Returns dweight (V, C): repeated ids accumulate."""
+    xp = get_array_module(dout)
+    V, C = cache.weight_shape
+    dweight = xp.zeros((V, C), dtype=dout.dtype)
+    # İleri geçişte: `out = W[idx]` → bu yüzden `dW[idx[b,t]] += dout[b,t]`;
+    # tekrarlanan kimliklerin katkıları scatter_add ile toplanır.
+    scatter_add(dweight, cache.idx.reshape(-1), dout.reshape(-1, C))  # (B*T,) , (B*T, C)
+    return dweight

@@ -1,0 +1,96 @@
+"""
+# Katman normalizasyonu (layer normalization)
+
+## Ne yapar?
+Her belirtecin `C` boyutlu vektörünü kendi içinde standartlaştırır: ortalamasını 0,
+varyansını 1 yapar; sonra öğrenilebilir bir ölçek (`w`, "gain") ve kayma (`b`) uygular.
+Toplu iş (batch) üzerinden değil, **tek bir vektörün öznitelikleri** üzerinden
+istatistik alır; bu yüzden toplu iş boyutundan bağımsızdır ve eğitimde de üretimde de
+aynı çalışır. Derin ağlarda aktivasyonların ölçeğini sabit tutarak eğitimi kararlı
+hale getirir. (Bir kümeleme/"clustering" işlemi değildir.)
+
+## İleri geçiş (son eksen üzerinde, ε = 1e-5)
+    μ     = (1/C) Σ_c x_c
+    σ²    = (1/C) Σ_c (x_c − μ)²
+    rstd  = 1 / √(σ² + ε)
+    x̂     = (x − μ) · rstd
+    out   = x̂ ⊙ w + b
+
+## Şekiller
+| ad           | şekil      |
+|--------------|------------|
+| `x`, `out`   | (B, T, C)  |
+| `w`, `b`     | (C,)       |
+| `μ`, `rstd`  | (B, T, 1)  |
+| `x̂`          | (B, T, C)  |
+
+## Geri yayılım (adım adım)
+1. `out = x̂ ⊙ w + b` → `db = Σ_{b,t} dout`, `dw = Σ_{b,t} dout ⊙ x̂`, `dx̂ = dout ⊙ w`.
+2. `x̂ = (x − μ)·rstd`, burada μ ve rstd de x'e bağlıdır. x̂'in tanımından
+   `∂x̂_i/∂x_j = rstd · (δ_ij − 1/C − x̂_i x̂_j / C)` elde edilir (μ'nün türevi 1/C,
+   rstd'nin türevi `−rstd³ (x_j − μ)/C` = `−rstd² x̂_j / C`).
+3. Zincir kuralı ile toplayınca:
+
+       dx = rstd · ( dx̂ − mean(dx̂) − x̂ ⊙ mean(dx̂ ⊙ x̂) )
+
+   Buradaki `mean`, son eksen (C) üzerindedir. Bu kapalı form, μ ve σ² için ayrı ayrı
+   geri yayılım yapmaktan hem daha kısa hem daha kararlıdır (llm.c'deki biçimle aynıdır).
+
+Gradyan denetimi: `tests/test_layers.py::test_layernorm_gradcheck`.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from ..backend import get_array_module
+
+# Boyutlar: B = toplu iş, T = dizi uzunluğu, C = gömme boyutu
+
+
+class LayerNormCache(NamedTuple):
+    xhat: Any   # (B, T, C)
+    rstd: Any   # (B, T, 1)
+    w: Any      # (C,)
+    has_bias: bool
+
+
+def layernorm_forward(x, w, b=None, eps: float = 1e-5):
+    """Normalise over the last axis, then scale by w and shift by b. Returns (out, cache)."""
+    xp = get_array_module(x)
+    # Ortalama ve merkezleme: xc = x − μ
+    mu = x.mean(axis=-1, keepdims=True)                # (B, T, C) -> (B, T, 1)
+    xc = x - mu
+    # Varyans ve ters standart sapma: rstd = 1/√(σ² + ε)
+    var = (xc * xc).mean(axis=-1, keepdims=True)       # (B, T, C) -> (B, T, 1)
+    rstd = 1.0 / xp.sqrt(var + eps)
+    # Standartlaştırılmış girdi: x̂ = (x − μ)·rstd (xc'nin belleği yeniden kullanılır)
+    xhat = xc
+    xhat *= rstd
+    # Ölçek ve kayma: out = x̂ ⊙ w + b
+    out = xhat * w
+    if b is not None:
+        out += b
+    return out, LayerNormCache(xhat, rstd, w, b is not None)
+
+
+def layernorm_backward(dout, cache: LayerNormCache):
+    """Returns (dx, dw, db); db is None without a bias."""
+    xhat, rstd, w = cache.xhat, cache.rstd, cache.w
+    C = xhat.shape[-1]
+    red = tuple(range(dout.ndim - 1))  # son eksen dışındaki tüm eksenler
+    # İleri geçişte: `out = x̂⊙w + b` → bu yüzden `db = Σ dout`
+    db = dout.sum(axis=red) if cache.has_bias else None    # (B, T, C) -> (C,)
+    # Aynı satırdan: `dw = Σ dout⊙x̂`
+    dw = (dout * xhat).sum(axis=red)                       # (B, T, C) -> (C,)
+    # Aynı satırdan: `dx̂ = dout⊙w`
+    dxhat = dout * w                                       # (B, T, C)
+    # İleri geçişte: `x̂ = (x − μ)·rstd` (μ ve rstd x'e bağlı)
+    # → bu yüzden `dx = rstd·(dx̂ − mean(dx̂) − x̂⊙mean(dx̂⊙x̂))`
+    m1 = dxhat.mean(axis=-1, keepdims=True)                # (B, T, 1)
+    m2 = (dxhat * xhat).sum(axis=-1, keepdims=True)        # (B, T, 1)
+    m2 *= 1.0 / C
+    dx = dxhat
+    dx -= m1
+    dx -= xhat * m2
+    dx *= rstd
+    return dx, dw, db

@@ -1,0 +1,72 @@
+"""
+# Doğrusal katman (linear / tam bağlı katman)
+
+## Ne yapar?
+Her belirtecin vektörüne aynı afin dönüşümü uygular: bir matrisle çarpar, bir sapma (bias)
+ekler. Belirteçler arasında bilgi taşımaz; her konum kendi başına işlenir.
+
+## İleri geçiş
+    out = x · W + b
+
+Ağırlıklar GPT-2'nin `Conv1D` düzeninde **(giriş, çıkış)** biçiminde tutulur, yani
+`x · W` yazılır (PyTorch'un `nn.Linear`'ı ise `(çıkış, giriş)` tutar ve `x · Wᵀ` hesaplar).
+Böylece GPT-2 ağırlıkları dönüştürülmeden kopyalanabilir.
+
+## Şekiller
+| ad    | şekil            |
+|-------|------------------|
+| `x`   | (…, Cin)  — ör. (B, T, C) |
+| `W`   | (Cin, Cout)      |
+| `b`   | (Cout,) veya yok |
+| `out` | (…, Cout)        |
+
+Verimlilik: `(B, T, Cin)` girdisi önce `(B·T, Cin)` biçimine açılır; tek bir büyük matris
+çarpımı (BLAS `gemm`), B adet küçük çarpımdan çok daha hızlıdır.
+
+## Geri yayılım (adım adım)
+`N = B·T` satırlı `X (N, Cin)` ve `dOut (N, Cout)` için:
+1. `out[n, j] = Σ_i X[n, i] W[i, j] + b[j]`.
+2. `∂out[n,j]/∂X[n,i] = W[i,j]` → `dX = dOut · Wᵀ`          (N, Cout)·(Cout, Cin) = (N, Cin)
+3. `∂out[n,j]/∂W[i,j] = X[n,i]`, her satır n katkı verir → `dW = Xᵀ · dOut`  (Cin, Cout)
+4. `b[j]` her satıra eklendi → `db = Σ_n dOut[n]`             (Cout,)
+
+Gradyan denetimi: `tests/test_layers.py::test_linear_gradcheck`.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+# Boyutlar: N = B*T satır, Cin = giriş boyutu, Cout = çıkış boyutu
+
+
+class LinearCache(NamedTuple):
+    x2d: Any        # (N, Cin)
+    w: Any          # (Cin, Cout)
+    has_bias: bool
+    x_shape: tuple
+
+
+def linear_forward(x, w, b=None):
+    """out = x @ w + b with w laid out (in, out). Returns (out, cache)."""
+    Cin, Cout = w.shape
+    if x.shape[-1] != Cin:
+        raise ValueError(f"linear: input has {x.shape[-1]} features, weight expects {Cin}")
+    x2d = x.reshape(-1, Cin)               # (…, Cin) -> (N, Cin)
+    out = x2d @ w                          # (N, Cin) @ (Cin, Cout) -> (N, Cout)
+    if b is not None:
+        out += b
+    out = out.reshape(*x.shape[:-1], Cout)  # (N, Cout) -> (…, Cout)
+    return out, LinearCache(x2d, w, b is not None, x.shape)
+
+
+def linear_backward(dout, cache: LinearCache):
+    """Returns (dx, dw, db); db is None when the layer has no bias."""
+    x2d, w = cache.x2d, cache.w
+    dout2d = dout.reshape(-1, w.shape[1])   # (…, Cout) -> (N, Cout)
+    # İleri geçişte: `out = X·W` → bu yüzden `dX = dOut·Wᵀ`
+    dx = (dout2d @ w.T).reshape(cache.x_shape)  # (N, Cout)@(Cout, Cin) -> (…, Cin)
+    # İleri geçişte: `out = X·W` → bu yüzden `dW = Xᵀ·dOut` (her satırın katkısı toplanır)
+    dw = x2d.T @ dout2d                     # (Cin, N)@(N, Cout) -> (Cin, Cout)
+    # İleri geçişte: `out += b` (her satıra) → bu yüzden `db = Σ_n dOut[n]`
+    db = dout2d.sum(axis=0) if cache.has_bias else None  # (N, Cout) -> (Cout,)
+    return dx, dw, db

@@ -1,0 +1,93 @@
+"""
+# İleri besleme ağı (feed-forward network, MLP)
+
+## Ne yapar?
+Dikkat, konumlar **arasında** bilgi taşır; ileri besleme ağı ise her konumun vektörünü
+**kendi başına** işler (konum bazlı / position-wise). İki doğrusal katman ve aralarında bir
+etkinleştirme fonksiyonundan oluşur. İlk katman boyutu 4 katına genişletir, ikincisi tekrar
+`C`'ye indirir. Modelin parametrelerinin yaklaşık üçte ikisi buradadır; öğrenilen
+"bilginin" büyük kısmının bu katmanlarda saklandığı düşünülür.
+
+Not: Katman normalizasyonu ve artık bağlantı bu alt ağın **içinde değil**, onu saran
+bloktadır (bkz. block.py).
+
+## İleri geçiş
+    h   = x · W_fc + b_fc               (C → 4C)
+    a   = GELU(h)   (veya ReLU)
+    out = dropout(a · W_proj + b_proj)  (4C → C)
+
+## Şekiller
+| ad        | şekil        |
+|-----------|--------------|
+| `x`, `out`| (B, T, C)    |
+| `W_fc`    | (C, 4C)      |
+| `h`, `a`  | (B, T, 4C)   |
+| `W_proj`  | (4C, C)      |
+
+## Geri yayılım (ileri geçişin tersi sırayla)
+1. dropout → `d(a·W_proj + b)`.
+2. `out = a·W_proj + b_proj` → `da`, `dW_proj`, `db_proj` (bkz. linear.py).
+3. `a = GELU(h)` → `dh = da ⊙ GELU'(h)` (bkz. gelu.py).
+4. `h = x·W_fc + b_fc` → `dx`, `dW_fc`, `db_fc`.
+
+Gradyan denetimi: `tests/test_layers.py::test_mlp_gradcheck`.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from .dropout import dropout_backward, dropout_forward
+from .gelu import gelu_backward, gelu_forward
+from .linear import linear_backward, linear_forward
+from .relu import relu_backward, relu_forward
+
+# Boyutlar: B = toplu iş, T = dizi uzunluğu, C = gömme boyutu
+
+ACTIVATIONS = {
+    "gelu": (gelu_forward, gelu_backward),
+    "relu": (relu_forward, relu_backward),
+}
+
+
+def check_activation(name: str) -> None:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}: expected one of {', '.join(ACTIVATIONS)}")
+
+
+class MLPCache(NamedTuple):
+    c_fc: Any
+    act: Any
+    c_proj: Any
+    drop: Any
+    activation: str
+
+
+def mlp_forward(x, p: dict, activation: str = "gelu", dropout: float = 0.0, rng=None,
+                train: bool = True):
+    """linear(C, 4C) -> activation -> linear(4C, C) -> dropout. Returns (out, cache)."""
+    check_activation(activation)
+    act_forward = ACTIVATIONS[activation][0]
+    h, c_fc = linear_forward(x, p["c_fc.weight"], p.get("c_fc.bias"))          # (B,T,C) -> (B,T,4C)
+    a, act = act_forward(h)                                                     # (B,T,4C)
+    out, c_proj = linear_forward(a, p["c_proj.weight"], p.get("c_proj.bias"))  # (B,T,4C) -> (B,T,C)
+    out, drop = dropout_forward(out, dropout, rng, train)
+    return out, MLPCache(c_fc, act, c_proj, drop, activation)
+
+
+def mlp_backward(dout, cache: MLPCache):
+    """Returns (dx, grads) with grads keyed like p."""
+    act_backward = ACTIVATIONS[cache.activation][1]
+    grads = {}
+    # İleri geçişte: `out = dropout(·)` → aynı maskeyle geri
+    dout = dropout_backward(dout, cache.drop)
+    # İleri geçişte: `out = a·W_proj + b_proj` → `da = dout·W_projᵀ`, `dW_proj = aᵀ·dout`
+    da, grads["c_proj.weight"], db = linear_backward(dout, cache.c_proj)       # (B,T,4C)
+    if db is not None:
+        grads["c_proj.bias"] = db
+    # İleri geçişte: `a = GELU(h)` → `dh = da ⊙ GELU'(h)`
+    dh = act_backward(da, cache.act)                                            # (B,T,4C)
+    # İleri geçişte: `h = x·W_fc + b_fc` → `dx = dh·W_fcᵀ`, `dW_fc = xᵀ·dh`
+    dx, grads["c_fc.weight"], db = linear_backward(dh, cache.c_fc)             # (B,T,C)
+    if db is not None:
+        grads["c_fc.bias"] = db
+    return dx, grads

@@ -1,0 +1,123 @@
+"""
+# Çok kafalı dikkat (multi-head attention)
+
+## Ne yapar?
+Tek bir dikkat işlemi her konum için tek bir ağırlık dağılımı üretir. Çok kafalı dikkat,
+`C` boyutlu vektörü `nh` tane `hs = C/nh` boyutlu parçaya böler ve her parça ("kafa")
+üzerinde **bağımsız** bir dikkat uygular. Böylece bir kafa önceki harfe, bir başkası
+kelimenin başına, bir diğeri tırnak işaretine bakmayı öğrenebilir. Kafaların çıktıları
+yan yana birleştirilir ve bir çıkış izdüşümünden (`c_proj`) geçirilir.
+
+## İleri geçiş (GPT-2 düzeni)
+    qkv = x · W_attn + b_attn                   (tek birleşik izdüşüm: q, k, v birlikte)
+    q, k, v = qkv'yi son eksende üçe böl
+    q, k, v → kafalara ayır: (B, T, C) → (B, nh, T, hs)
+    y_h = nedensel_dikkat(q_h, k_h, v_h)         (her kafa için, bkz. attention.py)
+    y   = kafaları birleştir: (B, nh, T, hs) → (B, T, C)
+    out = dropout(y · W_proj + b_proj)
+
+## Şekiller
+| ad         | şekil            |
+|------------|------------------|
+| `x`, `out` | (B, T, C)        |
+| `W_attn`   | (C, 3C)          |
+| `qkv`      | (B, T, 3C)       |
+| `q, k, v`  | (B, nh, T, hs)   |
+| `W_proj`   | (C, C)           |
+
+## Geri yayılım (adım adım, ileri geçişin tersi sırayla)
+1. `out = dropout(y·W_proj + b)` → dropout ve doğrusal katmanın geri geçişi:
+   `dy`, `dW_proj`, `db_proj`.
+2. `y = birleştir(y_h)` bir yeniden şekillendirmedir (reshape/transpose); geri geçişi ters
+   yeniden şekillendirmedir: `dy_h = ayır(dy)`.
+3. Dikkatin geri geçişi: `dq, dk, dv` (bkz. attention.py).
+4. Kafalara ayırma da bir yeniden şekillendirmedir; `dq, dk, dv` tekrar (B, T, C)'ye
+   döndürülür ve son eksende yan yana konarak `dqkv (B, T, 3C)` elde edilir
+   (bölmenin geri geçişi birleştirmedir).
+5. `qkv = x·W_attn + b_attn` → doğrusal katmanın geri geçişi: `dx`, `dW_attn`, `db_attn`.
+
+Gradyan denetimi: `tests/test_layers.py::test_mha_gradcheck`.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from ..backend import get_array_module
+from .attention import attention_backward, attention_forward
+from .dropout import dropout_backward, dropout_forward
+from .linear import linear_backward, linear_forward
+
+# Boyutlar: B = toplu iş, T = dizi uzunluğu, C = gömme boyutu, nh = kafa sayısı,
+# hs = C // nh = kafa boyutu
+
+
+class MHACache(NamedTuple):
+    c_attn: Any
+    attn: Any
+    c_proj: Any
+    drop: Any
+    n_head: int
+
+
+def _split_heads(t, n_head):
+    B, T, C = t.shape
+    return t.reshape(B, T, n_head, C // n_head).transpose(0, 2, 1, 3)  # (B,T,C) -> (B,nh,T,hs)
+
+
+def _merge_heads(t):
+    B, nh, T, hs = t.shape
+    return t.transpose(0, 2, 1, 3).reshape(B, T, nh * hs)  # (B,nh,T,hs) -> (B,T,C)
+
+
+def mha_forward(x, p: dict, n_head: int, dropout: float = 0.0, rng=None, train: bool = True,
+                kv_cache=None, layer: int = 0):
+    """Multi-head causal self-attention.
+
+    p holds 'c_attn.weight' (C, 3C), 'c_proj.weight' (C, C) and, with bias, 'c_attn.bias',
+    'c_proj.bias'. With `kv_cache`, new keys/values are appended to layer `layer` of the cache
+    and the queries attend to everything cached so far. Returns (out, cache).
+    """
+    B, T, C = x.shape
+    if C % n_head:
+        raise ValueError(f"n_embd={C} is not divisible by n_head={n_head}")
+    # Birleşik q, k, v izdüşümü
+    qkv, c_attn = linear_forward(x, p["c_attn.weight"], p.get("c_attn.bias"))  # (B,T,C) -> (B,T,3C)
+    q, k, v = qkv[..., :C], qkv[..., C:2 * C], qkv[..., 2 * C:]               # 3 × (B,T,C)
+    q = _split_heads(q, n_head)                                               # (B,nh,T,hs)
+    k = _split_heads(k, n_head)
+    v = _split_heads(v, n_head)
+    if kv_cache is not None:
+        # Önbellekli üretim: yeni k, v eklenir, sorgular önbellekteki tüm konumlara bakar
+        k, v = kv_cache.append(layer, k, v)                                   # (B,nh,Tk,hs)
+    y, attn = attention_forward(q, k, v, dropout, rng, train)                 # (B,nh,T,hs)
+    y = _merge_heads(y)                                                       # (B,nh,T,hs) -> (B,T,C)
+    out, c_proj = linear_forward(y, p["c_proj.weight"], p.get("c_proj.bias"))  # (B,T,C)
+    out, drop = dropout_forward(out, dropout, rng, train)
+    return out, MHACache(c_attn, attn, c_proj, drop, n_head)
+
+
+def mha_backward(dout, cache: MHACache):
+    """Returns (dx, grads) with grads keyed like p."""
+    xp = get_array_module(dout)
+    grads = {}
+    # İleri geçişte: `out = dropout(·)` → aynı maskeyle geri
+    dout = dropout_backward(dout, cache.drop)
+    # İleri geçişte: `out = y·W_proj + b_proj` → doğrusal katmanın geri geçişi
+    dy, grads["c_proj.weight"], db = linear_backward(dout, cache.c_proj)     # (B,T,C)
+    if db is not None:
+        grads["c_proj.bias"] = db
+    B, T, C = dy.shape
+    # İleri geçişte: `y = birleştir(y_h)` → bu yüzden `dy_h = ayır(dy)`
+    dyh = _split_heads(dy, cache.n_head)                                      # (B,T,C) -> (B,nh,T,hs)
+    # İleri geçişte: `y_h = dikkat(q, k, v)` → dikkatin geri geçişi
+    dq, dk, dv = attention_backward(dyh, cache.attn)                          # 3 × (B,nh,T,hs)
+    # İleri geçişte: `q, k, v = ayır(qkv'nin üç parçası)` → parçaları yan yana birleştir
+    dqkv = xp.empty((B, T, 3 * C), dtype=dout.dtype)                          # (B,T,3C)
+    dqkv[..., :C] = _merge_heads(dq)
+    dqkv[..., C:2 * C] = _merge_heads(dk)
+    dqkv[..., 2 * C:] = _merge_heads(dv)
+    # İleri geçişte: `qkv = x·W_attn + b_attn` → doğrusal katmanın geri geçişi
+    dx, grads["c_attn.weight"], db = linear_backward(dqkv, cache.c_attn)     # (B,T,C)
+    if db is not None:
+        grads["c_attn.bias"] = db
+    return dx, grads

@@ -1,0 +1,126 @@
+"""
+# Konum kodlaması (positional encoding): öğrenilen ve sinüzoidal
+
+## Neden gerekli?
+Dikkat (attention) işlemi, girdideki vektörleri bir **küme** gibi işler: girdinin sırasını
+değiştirirseniz çıktı da aynı şekilde yer değiştirir, ama hiçbir vektör "kaçıncı sırada
+olduğunu" bilmez. Oysa "kedi köpeği kovaladı" ile "köpek kediyi kovaladı" farklıdır. Bu
+yüzden her konumun bilgisi, belirteç gömmesine **toplanarak** eklenir.
+
+## 1. Öğrenilen konum gömmesi (GPT-2)
+Her konum `t` için öğrenilebilir bir vektör `P[t]` (`wpe`) vardır:
+
+    out[b, t, :] = x[b, t, :] + P[start + t, :]
+
+`start`, KV önbelleğiyle üretimde (generation) ilk yeni belirtecin mutlak konumudur;
+eğitimde `start = 0`'dır. Model en fazla `block_size` konum öğrenir, bu yüzden daha uzun
+diziler işlenemez.
+
+## 2. Sabit sinüzoidal kodlama ("Attention Is All You Need")
+Öğrenilecek parametre yoktur. `pos` konumu ve `i = 0, 1, …` için:
+
+    PE[pos, 2i]   = sin(pos / 10000^(2i / C))
+    PE[pos, 2i+1] = cos(pos / 10000^(2i / C))
+
+Her boyut çifti farklı dalga boyunda (2π'den 10000·2π'ye kadar) bir sinüs/kosinüs çiftidir.
+Sabit bir `k` kayması için `PE[pos + k]`, `PE[pos]`'un doğrusal bir dönüşümüdür (bir
+dönme); bu da modelin göreli konumları öğrenmesini kolaylaştırır.
+
+    out[b, t, :] = x[b, t, :] + PE[start + t, :]
+
+## Şekiller
+| ad    | şekil        |
+|-------|--------------|
+| `x`   | (B, T, C)    |
+| `P`   | (block_size, C) |
+| `PE`  | (T, C)       |
+| `out` | (B, T, C)    |
+
+## Geri yayılım
+1. İleri geçişte `out = x + P[start:start+T]` (yayınlama/broadcast ile her b'ye aynı P eklenir).
+2. Toplamanın türevi 1'dir: `dx = dout`.
+3. `P[start+t]`, her `b` için bir kez kullanıldı; yayınlamanın geri yayılımı **toplama**dır:
+   `dP[start+t] = Σ_b dout[b, t]`. Kullanılmayan konumların gradyanı sıfırdır.
+4. Sinüzoidal kodlamada öğrenilen parametre yoktur; yalnızca `dx = dout` döner.
+
+Gradyan denetimi: `tests/test_layers.py` (`test_learned_positional_gradcheck`,
+`test_sinusoidal_gradcheck`).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+from ..backend import get_array_module
+
+# Boyutlar: B = toplu iş, T = dizi uzunluğu, C = gömme boyutu
+
+
+class LearnedPositionalCache(NamedTuple):
+    start: int
+    T: int
+    wpe_shape: tuple
+
+
+def learned_positional_forward(x, wpe, start: int = 0):
+    """out = x + wpe[start:start+T]. x: (B, T, C); wpe: (block_size, C)."""
+    T = x.shape[1]
+    if start + T > wpe.shape[0]:
+        raise ValueError(
+            f"sequence of {start + T} positions is longer than block_size={wpe.shape[0]}"
+        )
+    # Yayınlama: (B, T, C) + (T, C) → her toplu iş öğesine aynı konum vektörleri eklenir.
+    out = x + wpe[start:start + T]  # (B, T, C)
+    return out, LearnedPositionalCache(start, T, wpe.shape)
+
+
+def learned_positional_backward(dout, cache: LearnedPositionalCache):
+    """Returns (dx, dwpe)."""
+    xp = get_array_module(dout)
+    dwpe = xp.zeros(cache.wpe_shape, dtype=dout.dtype)
+    # İleri geçişte: `out = x + P[start:start+T]` (b üzerinde yayınlama)
+    # → bu yüzden `dP[start+t] = Σ_b dout[b, t]`.
+    dwpe[cache.start:cache.start + cache.T] = dout.sum(axis=0)  # (B, T, C) -> (T, C)
+    # Aynı satırdan: toplamanın türevi 1 → `dx = dout`.
+    return dout, dwpe
+
+
+_SIN_TABLES: dict = {}
+
+
+def sinusoidal_table(n_positions: int, C: int, xp, dtype):
+    """The fixed (n_positions, C) table of sin/cos codes, built once per (shape, dtype, backend)."""
+    key = (n_positions, C, xp.__name__, str(dtype))
+    table = _SIN_TABLES.get(key)
+    if table is None:
+        pos = xp.arange(n_positions, dtype=xp.float64)[:, None]           # (N, 1)
+        i2 = xp.arange(0, C, 2, dtype=xp.float64)[None, :]                 # (1, ceil(C/2))
+        angle = pos / xp.exp(i2 * (math.log(10000.0) / C))                # (N, ceil(C/2))
+        table = xp.zeros((n_positions, C), dtype=xp.float64)
+        table[:, 0::2] = xp.sin(angle)
+        table[:, 1::2] = xp.cos(angle[:, : C // 2])                        # C tekse son sütun yalnız sin
+        table = table.astype(dtype)
+        _SIN_TABLES[key] = table
+    return table
+
+
+class SinusoidalCache(NamedTuple):
+    start: int
+    T: int
+
+
+def sinusoidal_forward(x, start: int = 0, n_positions: int | None = None):
+    """out = x + PE[start:start+T] with the fixed sinusoidal table. x: (B, T, C)."""
+    xp = get_array_module(x)
+    T, C = x.shape[1], x.shape[2]
+    if n_positions is not None and start + T > n_positions:
+        raise ValueError(f"sequence of {start + T} positions is longer than block_size={n_positions}")
+    table = sinusoidal_table(max(start + T, n_positions or 0), C, xp, x.dtype)
+    out = x + table[start:start + T]  # (B, T, C)
+    return out, SinusoidalCache(start, T)
+
+
+def sinusoidal_backward(dout, cache: SinusoidalCache):
+    """Returns dx: the table is fixed, so the gradient passes straight through."""
+    # İleri geçişte: `out = x + PE` ve PE sabit → `dx = dout`.
+    return dout

@@ -1,0 +1,4 @@
+from .bigram import BigramLM
+from .gpt import GPT, GPTConfig
+
+__all__ = ["BigramLM", "GPT", "GPTConfig"]

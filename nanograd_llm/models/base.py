@@ -1,0 +1,153 @@
+"""
+# Parametre deposu: modellerin ortak altyapısı
+
+Modeller veriyi tutar, katmanlar matematiği yapar. Bir modelin bütün parametreleri tek
+bir düz (1-B) dizide, gradyanları da aynı düzende ikinci bir düz dizide durur;
+`params["wte.weight"]` gibi her ad, bu düz dizinin bir **görünümüdür** (view, kopya değil).
+Bunun yararı:
+
+* AdamW güncellemesi, gradyanların sıfırlanması ve gradyan normu, ~50 ayrı dizi yerine
+  birkaç bütün-dizi işlemiyle yapılır (CPU'da Python döngüsü, GPU'da çekirdek başlatma
+  maliyeti azalır).
+* Ağırlık azaltma (weight decay) yalnızca 2-B ağırlık matrislerine uygulanır; düz dizide
+  bu parametreler **başa** dizildiği için azaltma tek bir dilime (`flat[:n_decay]`) uygulanır.
+* Aygıta taşıma tek bir kopyadır.
+
+Ağırlıklar her zaman CPU'da, tohumlanmış bir `numpy.random.Generator` ile, parametre
+adlarının sırasıyla üretilir; sonra istenen aygıta taşınır. Aynı tohum her iki arka uçta da
+aynı modeli verir.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ..backend import as_float_dtype, check_device, device_rng, host_rng, to_numpy, xp_for
+
+# İlklendirme fonksiyonu: (rng, shape) -> float64 numpy dizisi
+InitFn = Callable[[np.random.Generator, tuple], np.ndarray]
+
+
+class ParamModel:
+    """Holds named parameters as views into one flat buffer, and gradients likewise."""
+
+    def __init__(self, specs: list[tuple[str, tuple, InitFn]], seed: int = 0,
+                 dtype="float32", device: str = "cpu"):
+        self.dtype = as_float_dtype(dtype)
+        self.device = check_device(device)
+        self.seed = seed
+        self.training = True
+        rng = host_rng(seed)
+        # Üretim sırası: adların sırası (düzenden bağımsız, böylece sonuç değişmez)
+        values = {name: np.asarray(init(rng, shape), dtype=np.float64).reshape(shape)
+                  for name, shape, init in specs}
+        # Düzen: 2-B ve üstü (ağırlık azaltması uygulanan) parametreler önce
+        order = [n for n, s, _ in specs if len(s) >= 2] + [n for n, s, _ in specs if len(s) < 2]
+        self.layout = []
+        offset = 0
+        for name in order:
+            shape = values[name].shape
+            size = int(np.prod(shape))
+            self.layout.append((name, offset, shape))
+            offset += size
+        self.n_decay = sum(int(np.prod(s)) for n, _, s in self.layout if len(s) >= 2)
+        host = np.empty(offset, dtype=self.dtype)
+        for name, off, shape in self.layout:
+            host[off:off + values[name].size] = values[name].reshape(-1)
+        self._param_names = [n for n, _, _ in specs]
+        self._set_buffers(host)
+
+    # -- buffers -----------------------------------------------------------------------
+    def _set_buffers(self, host_flat: np.ndarray) -> None:
+        xp = xp_for(self.device)
+        self.xp = xp
+        self.flat = xp.asarray(host_flat)
+        self.grad_flat = xp.zeros_like(self.flat)
+        self.params = self._views(self.flat)
+        self.grads = self._views(self.grad_flat)
+        self.rng = device_rng(xp, self.seed)
+
+    def _views(self, flat) -> dict:
+        by_name = {name: flat[off:off + int(np.prod(shape))].reshape(shape)
+                   for name, off, shape in self.layout}
+        return {name: by_name[name] for name in self._param_names}   # adların sırasıyla
+
+    def to(self, device: str) -> "ParamModel":
+        """Move parameters to 'cpu' or 'cuda' (gradients are reset)."""
+        self.device = check_device(device)
+        self._set_buffers(to_numpy(self.flat))
+        return self
+
+    # -- modes -------------------------------------------------------------------------
+    def train(self, mode: bool = True) -> "ParamModel":
+        self.training = mode
+        return self
+
+    def eval(self) -> "ParamModel":
+        return self.train(False)
+
+    def set_dropout_seed(self, seed) -> None:
+        """Re-seed the generator dropout masks are drawn from (an int or a list of ints)."""
+        self.rng = device_rng(self.xp, seed)
+
+    # -- bookkeeping -------------------------------------------------------------------
+    def num_params(self) -> int:
+        return int(self.flat.size)
+
+    def zero_grad(self) -> None:
+        self.grad_flat.fill(0)
+
+    def state_dict(self) -> dict:
+        """Parameters as host NumPy arrays (copies), keyed by name."""
+        host = to_numpy(self.flat)
+        views = self._views(host)
+        return {k: v.copy() for k, v in views.items()}
+
+    def load_state_dict(self, state: dict, source: str = "state dict") -> None:
+        """Copy arrays into the parameters; every name must be present with the right shape."""
+        missing = [k for k in self.params if k not in state]
+        extra = [k for k in state if k not in self.params]
+        if missing or extra:
+            raise ValueError(
+                f"{source} does not match the model: missing {missing[:5]}"
+                f"{'…' if len(missing) > 5 else ''}, unexpected {extra[:5]}"
+                f"{'…' if len(extra) > 5 else ''}")
+        for k, p in self.params.items():
+            arr = state[k]
+            if tuple(arr.shape) != tuple(p.shape):
+                raise ValueError(f"{source}: tensor {k!r} has shape {tuple(arr.shape)}, "
+                                 f"the model expects {tuple(p.shape)}")
+            p[...] = self.xp.asarray(arr, dtype=self.dtype)
+
+    def _store_grads(self, grads: dict, accumulate: bool) -> dict:
+        """Write fresh layer gradients into the flat gradient buffer (or add to it)."""
+        if not accumulate:
+            self.grad_flat.fill(0)
+        for name, g in grads.items():
+            self.grads[name] += g
+        return self.grads
+
+    def _check_idx(self, idx, vocab_size: int, max_len: int | None, name: str = "idx"):
+        """Validate token ids (on the host when they come from the host) and move them."""
+        xp = self.xp
+        if isinstance(idx, (list, tuple)):
+            idx = np.asarray(idx)
+        if not hasattr(idx, "dtype") or not hasattr(idx, "ndim"):
+            raise ValueError(f"{name} must be an integer array of shape (B, T)")
+        if idx.dtype.kind not in "iu":
+            raise ValueError(f"{name} must hold integer token ids, got dtype {idx.dtype}")
+        if idx.ndim == 1:
+            idx = idx[None, :]
+        if idx.ndim != 2:
+            raise ValueError(f"{name} must have shape (B, T), got {tuple(idx.shape)}")
+        if idx.shape[1] == 0:
+            raise ValueError(f"{name} is empty: need at least one token")
+        if max_len is not None and idx.shape[1] > max_len:
+            raise ValueError(f"sequence length {idx.shape[1]} is longer than "
+                             f"block_size={max_len}")
+        lo, hi = idx.min(), idx.max()
+        if int(lo) < 0 or int(hi) >= vocab_size:
+            bad = int(lo) if int(lo) < 0 else int(hi)
+            raise ValueError(f"token id {bad} in {name} is outside [0, {vocab_size})")
+        return xp.asarray(idx)

@@ -1,0 +1,107 @@
+"""
+# Bigram dil modeli
+
+## Ne yapar?
+En basit dil modeli: bir sonraki belirteci **yalnızca şimdiki belirtece** bakarak tahmin
+eder. `V × V` boyutlu bir tablo tutar; `tablo[a, b]`, `a`'dan sonra `b` gelmesinin logitidir
+(normalize edilmemiş log-olasılık). Eğitim sonunda tablonun her satırı, o karakterden sonra
+gelen karakterlerin sayımlarının logaritmasına yaklaşır: "q'dan sonra genelde u gelir" gibi.
+
+Bağlam yoktur: "th" ve "sh"'den sonra gelecek karakter için model aynı şeyi söyler, çünkü
+yalnızca "h"yi görür. GPT'nin dikkat katmanları tam olarak bu eksikliği giderir.
+
+## İleri geçiş
+    logits[b, t, :] = tablo[idx[b, t], :]           (gömme katmanı, C = V)
+    kayıp = çapraz_entropi(logits, hedefler)
+
+## Şekiller
+| ad       | şekil     |
+|----------|-----------|
+| `idx`    | (B, T)    |
+| `tablo`  | (V, V)    |
+| `logits` | (B, T, V) |
+
+## Geri yayılım
+1. Çapraz entropinin geri geçişi: `dlogits = (softmax(logits) − onehot(hedef)) / N`.
+2. Gömmenin geri geçişi: `dtablo[a] = Σ_{idx[b,t]=a} dlogits[b, t]` (scatter-add).
+
+Sonuç olarak `dtablo[a, b]`, "a'dan sonra modelin b'ye verdiği ortalama olasılık eksi
+a'dan sonra gerçekten b gelme sıklığıdır"; gradyan inişi tahmini sayımlara yaklaştırır.
+
+Gradyan denetimi: `tests/test_models.py::test_bigram_gradcheck`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import to_numpy
+from ..layers.cross_entropy import cross_entropy_backward, cross_entropy_forward
+from ..layers.embedding import embedding_backward, embedding_forward
+from .base import ParamModel
+
+# Boyutlar: B = toplu iş, T = dizi uzunluğu, V = sözlük boyutu
+
+
+class BigramLM(ParamModel):
+    """logits = table[idx]; the tutorial's bigram with a hand-written backward."""
+
+    kind = "bigram"
+
+    def __init__(self, vocab_size: int, seed: int = 0, dtype="float32", device: str = "cpu"):
+        if int(vocab_size) < 1:
+            raise ValueError(f"vocab_size must be a positive integer, got {vocab_size}")
+        self.vocab_size = int(vocab_size)
+        self.block_size = None   # bağlam sınırı yok: her konum yalnızca kendine bakar
+        V = self.vocab_size
+        specs = [("token_embedding.weight", (V, V),
+                  lambda rng, s: rng.standard_normal(s) * 0.02)]
+        super().__init__(specs, seed=seed, dtype=dtype, device=device)
+        self._cache = None
+
+    def config_dict(self) -> dict:
+        return {"model": "bigram", "vocab_size": self.vocab_size}
+
+    def forward(self, idx, targets=None):
+        """Returns (logits (B, T, V), loss or None)."""
+        idx = self._check_idx(idx, self.vocab_size, None)
+        # Gömme: her belirtecin tablo satırı doğrudan sonraki belirtecin logitleridir
+        logits, c_emb = embedding_forward(idx, self.params["token_embedding.weight"])  # (B,T,V)
+        loss = c_ce = None
+        if targets is not None:
+            targets = self._check_idx(targets, self.vocab_size, None, "targets")
+            if targets.shape != idx.shape:
+                raise ValueError(f"targets shape {tuple(targets.shape)} != idx shape {tuple(idx.shape)}")
+            loss, c_ce = cross_entropy_forward(logits, targets)
+        self._cache = (c_emb, c_ce)
+        return logits, loss
+
+    def backward(self, accumulate: bool = False) -> dict:
+        """Gradients of the last forward's loss, keyed like params (views into grad_flat)."""
+        if self._cache is None or self._cache[1] is None:
+            raise RuntimeError("backward() needs a forward(idx, targets) with targets first")
+        c_emb, c_ce = self._cache
+        # İleri geçişte: `kayıp = CE(logits)` → dlogits
+        dlogits = cross_entropy_backward(1.0, c_ce)                   # (B,T,V)
+        # İleri geçişte: `logits = tablo[idx]` → scatter-add
+        dtable = embedding_backward(dlogits, c_emb)                   # (V,V)
+        return self._store_grads({"token_embedding.weight": dtable}, accumulate)
+
+    def generate(self, idx, max_new_tokens: int, temperature: float = 1.0, seed=None):
+        """Sample tokens one at a time (the bigram only ever looks at the last token)."""
+        if max_new_tokens < 0:
+            raise ValueError("max_new_tokens must be >= 0")
+        if temperature <= 0:
+            raise ValueError("the bigram sampler needs temperature > 0")
+        idx = np.asarray(to_numpy(self._check_idx(idx, self.vocab_size, None)))
+        rng = np.random.default_rng(seed)
+        table = np.asarray(to_numpy(self.params["token_embedding.weight"]), dtype=np.float64)
+        out = [idx]
+        last = idx[:, -1]
+        for _ in range(max_new_tokens):
+            z = table[last] / temperature                             # (B, V)
+            z -= z.max(axis=1, keepdims=True)
+            p = np.exp(z)
+            p /= p.sum(axis=1, keepdims=True)
+            last = np.array([rng.choice(self.vocab_size, p=row) for row in p])
+            out.append(last[:, None])
+        return np.concatenate(out, axis=1)

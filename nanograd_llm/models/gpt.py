@@ -1,0 +1,303 @@
+"""
+# GPT: yalnızca kod çözücüden (decoder-only) oluşan Transformer
+
+## Büyük resim
+GPT, orijinal Transformer'ın yalnızca **kod çözücü** (decoder) yarısını kullanır ve
+kodlayıcıdan (encoder) gelen çapraz dikkati (cross-attention) çıkarır. Geriye, nedensel
+maskeli öz-dikkat ve ileri besleme ağından oluşan blokların bir yığını kalır. Model
+**otoregresiftir**: her konumda yalnızca kendisinden önceki belirteçlere bakarak bir sonraki
+belirteci tahmin eder. Özyinelemeli (recursive/recurrent) bir yapı yoktur: eğitimde
+bütün konumlar tek bir ileri geçişte paralel hesaplanır; üretimde model, ürettiği
+belirteci girdisine ekleyerek tekrar çağrılır.
+
+## İleri geçiş
+    x   = wte[idx] + wpe[0:T]             belirteç gömmesi + konum kodlaması
+    x   = dropout(x)
+    x   = blok_l(x)    l = 0 … n_layer−1  (her biri: x + MHA(LN₁ x), sonra + MLP(LN₂ x))
+    x   = LN_f(x)                           son katman normalizasyonu (pre-LN'de gerekir)
+    logits = x · wteᵀ                       ağırlık bağlama (weight tying): çıkış katmanı
+                                            giriş gömmesinin devriğini kullanır
+    kayıp = çapraz_entropi(logits, hedefler)
+
+**Ağırlık bağlama:** "Bir belirteci temsil eden vektör" ile "bir belirteci tahmin etmek için
+kullanılan vektör" aynı matrisin satırlarıdır. Parametre sayısını azaltır (V·C kadar) ve
+küçük verilerde genellemeye yardım eder. Bu durumda `wte` iki yerde kullanılır (fan-out),
+gradyanı iki katkının toplamıdır: `dwte = dwte_gömme + dwte_çıkış`.
+
+## Parametreler (GPT-2 adları ve düzeni)
+| ad                              | şekil      |
+|---------------------------------|------------|
+| `wte.weight`                    | (V, C)     |
+| `wpe.weight` (öğrenilen konum)  | (block_size, C) |
+| `h.{i}.ln_1.weight/bias`        | (C,)       |
+| `h.{i}.attn.c_attn.weight`      | (C, 3C)    |
+| `h.{i}.attn.c_attn.bias`        | (3C,)      |
+| `h.{i}.attn.c_proj.weight`      | (C, C)     |
+| `h.{i}.ln_2.weight/bias`        | (C,)       |
+| `h.{i}.mlp.c_fc.weight`         | (C, 4C)    |
+| `h.{i}.mlp.c_proj.weight`       | (4C, C)    |
+| `ln_f.weight/bias`              | (C,)       |
+| `lm_head.weight` (bağlanmamışsa)| (V, C)     |
+
+## Geri yayılım
+İleri geçişin **tam tersi sırayla** yürünür: kayıp → çıkış katmanı → LN_f → bloklar
+(sondan başa) → dropout → konum kodlaması → gömme. Her adımın türetimi kendi katman
+dosyasındadır.
+
+## İlklendirme (GPT-2 / nanoGPT)
+Ağırlıklar N(0, 0.02²); artık yola yazan izdüşümler (`attn.c_proj`, `mlp.c_proj`)
+N(0, (0.02/√(2·n_layer))²) — her blok artık yola iki kez eklediği için varyans derinlikle
+büyümesin diye; sapmalar 0; katman normalizasyonu kazançları 1.
+
+Gradyan denetimi: `tests/test_models.py` (sonlu farklar, PyTorch ile karşılaştırma).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+from ..layers.block import block_backward, block_forward
+from ..layers.cross_entropy import cross_entropy_backward, cross_entropy_forward
+from ..layers.dropout import dropout_backward, dropout_forward
+from ..layers.embedding import embedding_backward, embedding_forward
+from ..layers.kv_cache import KVCache
+from ..layers.layernorm import layernorm_backward, layernorm_forward
+from ..layers.linear import linear_backward, linear_forward
+from ..layers.mlp import check_activation
+from ..layers.positional import (learned_positional_backward, learned_positional_forward,
+                                 sinusoidal_backward, sinusoidal_forward)
+from .base import ParamModel
+
+# Boyutlar: B = toplu iş, T = dizi uzunluğu, C = n_embd, V = vocab_size, L = n_layer
+
+POSITIONAL = ("learned", "sinusoidal")
+
+
+@dataclass
+class GPTConfig:
+    vocab_size: int = 65
+    block_size: int = 64
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.0
+    bias: bool = True
+    tie_weights: bool = True
+    activation: str = "gelu"
+    positional: str = "learned"
+    layer_norm_epsilon: float = 1e-5
+    ignore_index: int | None = None
+
+    def __post_init__(self):
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
+        if not 0.0 <= float(self.dropout) < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        check_activation(self.activation)
+        if self.positional not in POSITIONAL:
+            raise ValueError(f"unknown positional encoding {self.positional!r}: "
+                             f"expected one of {', '.join(POSITIONAL)}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "GPTConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown GPTConfig field(s): {', '.join(unknown)}")
+        return cls(**d)
+
+
+def _normal(std):
+    return lambda rng, shape: rng.standard_normal(shape) * std
+
+
+def _zeros(rng, shape):
+    import numpy as np
+    return np.zeros(shape)
+
+
+def _ones(rng, shape):
+    import numpy as np
+    return np.ones(shape)
+
+
+class GPT(ParamModel):
+    """A GPT-2 style decoder-only Transformer with hand-written forward and backward."""
+
+    kind = "gpt"
+
+    def __init__(self, config: GPTConfig, seed: int = 0, dtype="float32", device: str = "cpu"):
+        if not isinstance(config, GPTConfig):
+            raise TypeError("GPT(config) expects a GPTConfig")
+        self.config = cfg = config
+        self.vocab_size = cfg.vocab_size
+        self.block_size = cfg.block_size
+        C, V = cfg.n_embd, cfg.vocab_size
+        std = 0.02
+        proj_std = 0.02 / math.sqrt(2 * cfg.n_layer)
+        specs = [("wte.weight", (V, C), _normal(std))]
+        if cfg.positional == "learned":
+            specs.append(("wpe.weight", (cfg.block_size, C), _normal(std)))
+
+        def lin(name, cin, cout, wstd):
+            specs.append((name + ".weight", (cin, cout), _normal(wstd)))
+            if cfg.bias:
+                specs.append((name + ".bias", (cout,), _zeros))
+
+        def ln(name):
+            specs.append((name + ".weight", (C,), _ones))
+            if cfg.bias:
+                specs.append((name + ".bias", (C,), _zeros))
+
+        for i in range(cfg.n_layer):
+            ln(f"h.{i}.ln_1")
+            lin(f"h.{i}.attn.c_attn", C, 3 * C, std)
+            lin(f"h.{i}.attn.c_proj", C, C, proj_std)
+            ln(f"h.{i}.ln_2")
+            lin(f"h.{i}.mlp.c_fc", C, 4 * C, std)
+            lin(f"h.{i}.mlp.c_proj", 4 * C, C, proj_std)
+        ln("ln_f")
+        if not cfg.tie_weights:
+            specs.append(("lm_head.weight", (V, C), _normal(std)))
+        super().__init__(specs, seed=seed, dtype=dtype, device=device)
+        self._cache = None
+
+    def config_dict(self) -> dict:
+        return {"model": "gpt", **self.config.to_dict()}
+
+    def _blocks(self) -> list[dict]:
+        """Per-block parameter dicts with names relative to the block ('ln_1.weight', …)."""
+        bp = [dict() for _ in range(self.config.n_layer)]
+        for name, arr in self.params.items():
+            if name.startswith("h."):
+                _, i, rest = name.split(".", 2)
+                bp[int(i)][rest] = arr
+        return bp
+
+    def _set_buffers(self, host_flat):
+        super()._set_buffers(host_flat)
+        self._block_params = self._blocks()
+
+    def new_kv_cache(self, batch: int = 1) -> KVCache:
+        """An empty cache for incremental decoding of up to block_size positions."""
+        cfg = self.config
+        return KVCache(cfg.n_layer, batch, cfg.n_head, cfg.block_size, cfg.n_embd // cfg.n_head,
+                       self.xp, self.dtype)
+
+    # -- forward -----------------------------------------------------------------------
+    def forward(self, idx, targets=None, kv_cache: KVCache | None = None):
+        """idx: (B, T) token ids. Returns (logits (B, T, V), loss or None).
+
+        With `kv_cache`, idx holds only the new tokens; they are placed after the
+        `kv_cache.length` cached positions (no backward is possible then).
+        """
+        cfg, p = self.config, self.params
+        start = 0 if kv_cache is None else kv_cache.length
+        idx = self._check_idx(idx, cfg.vocab_size, cfg.block_size - start)
+        train = self.training and kv_cache is None
+        drop_p = cfg.dropout if train else 0.0
+        # 1) Belirteç gömmesi: (B, T) -> (B, T, C)
+        x, c_emb = embedding_forward(idx, p["wte.weight"])
+        # 2) Konum kodlaması: x + P[start:start+T]
+        if cfg.positional == "learned":
+            x, c_pos = learned_positional_forward(x, p["wpe.weight"], start)
+        else:
+            x, c_pos = sinusoidal_forward(x, start, cfg.block_size)
+        # 3) Gömme dropout'u
+        x, c_drop = dropout_forward(x, drop_p, self.rng, train)
+        # 4) Blok yığını
+        c_blocks = []
+        for i, bp in enumerate(self._block_params):
+            x, c = block_forward(x, bp, cfg.n_head, cfg.activation, drop_p, self.rng, train,
+                                 kv_cache, i)
+            c_blocks.append(c)
+        if kv_cache is not None:
+            kv_cache.advance(idx.shape[1])
+        # 5) Son katman normalizasyonu
+        x, c_lnf = layernorm_forward(x, p["ln_f.weight"], p.get("ln_f.bias"),
+                                     cfg.layer_norm_epsilon)
+        # 6) Çıkış katmanı: logits = x·wteᵀ (bağlı) ya da x·lm_headᵀ
+        head = p["wte.weight"] if cfg.tie_weights else p["lm_head.weight"]
+        logits, c_head = linear_forward(x, head.T)                    # (B,T,C)@(C,V) -> (B,T,V)
+        # 7) Kayıp
+        loss = c_ce = None
+        if targets is not None:
+            targets = self._check_idx(targets, cfg.vocab_size, cfg.block_size, "targets")
+            if targets.shape != idx.shape:
+                raise ValueError(f"targets shape {tuple(targets.shape)} != idx shape "
+                                 f"{tuple(idx.shape)}")
+            loss, c_ce = cross_entropy_forward(logits, targets, cfg.ignore_index)
+        self._cache = None if kv_cache is not None else \
+            (c_emb, c_pos, c_drop, c_blocks, c_lnf, c_head, c_ce)
+        return logits, loss
+
+    # -- backward ----------------------------------------------------------------------
+    def backward(self, accumulate: bool = False) -> dict:
+        """Gradients of the last forward's loss: a dict with exactly the keys of params.
+
+        The arrays are views into `grad_flat`, overwritten by the next backward (or added to
+        with accumulate=True, for gradient accumulation over micro-batches).
+        """
+        if self._cache is None or self._cache[-1] is None:
+            raise RuntimeError("backward() needs a forward(idx, targets) with targets first")
+        cfg = self.config
+        c_emb, c_pos, c_drop, c_blocks, c_lnf, c_head, c_ce = self._cache
+        g = {}
+        # 7) Kayıp → dlogits
+        dlogits = cross_entropy_backward(1.0, c_ce)                   # (B,T,V)
+        # 6) Çıkış katmanı: logits = x·Wᵀ → dx, dW (linear (C,V) düzeninde döner)
+        dx, dhead_t, _ = linear_backward(dlogits, c_head)             # dhead_t: (C,V)
+        dhead = dhead_t.T                                             # (C,V) -> (V,C)
+        # 5) Son katman normalizasyonu
+        dx, g["ln_f.weight"], db = layernorm_backward(dx, c_lnf)
+        if db is not None:
+            g["ln_f.bias"] = db
+        # 4) Bloklar, sondan başa
+        for i in reversed(range(cfg.n_layer)):
+            dx, gb = block_backward(dx, c_blocks[i])
+            for k, v in gb.items():
+                g[f"h.{i}.{k}"] = v
+        # 3) Gömme dropout'u
+        dx = dropout_backward(dx, c_drop)
+        # 2) Konum kodlaması
+        if cfg.positional == "learned":
+            dx, g["wpe.weight"] = learned_positional_backward(dx, c_pos)
+        else:
+            dx = sinusoidal_backward(dx, c_pos)
+        # 1) Belirteç gömmesi
+        dwte_embedding = embedding_backward(dx, c_emb)                # (V,C)
+        if cfg.tie_weights:
+            # wte iki yerde kullanıldı (gömme + çıkış) → gradyanlar toplanır
+            g["wte.weight"] = dwte_embedding + dhead
+        else:
+            g["wte.weight"] = dwte_embedding
+            g["lm_head.weight"] = dhead
+        return self._store_grads(g, accumulate)
+
+    # -- persistence (implemented in the modules further down the import chain) --------
+    @classmethod
+    def load(cls, path, device: str = "cpu"):
+        """Load a trained model from a run directory written by the trainer."""
+        from ..checkpoint import load_model
+        model = load_model(path, device=device)
+        if not isinstance(model, cls):
+            raise ValueError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
+        return model
+
+    @classmethod
+    def from_hf(cls, path, dtype="float32", device: str = "cpu"):
+        """Load a Hugging Face GPT-2 folder (config.json + model.safetensors)."""
+        from ..hf import load_hf
+        return load_hf(path, dtype=dtype, device=device)
+
+    def save_hf(self, path) -> None:
+        """Write config.json + model.safetensors in the Hugging Face GPT-2 layout."""
+        from ..hf import save_hf
+        save_hf(self, path)
