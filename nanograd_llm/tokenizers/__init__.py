@@ -1,0 +1,1 @@
+"""Tokenizers: character level (char.py) and byte-level BPE (bpe.py)."""
