@@ -169,3 +169,13 @@ def set_matmul_precision(mode: str) -> None:
             linalg.set_compute_type(np.float32, 7 if mode == "tf32" else 1)  # 7: TF32, 1: default
         except Exception as e:  # pragma: no cover - depends on the CuPy build
             raise DeviceError(f"this CuPy build cannot switch matmul precision: {e}") from e
+
+
+def fused_kernels(x: Any):
+    """The module of fused CuPy kernels (cuda_kernels.py) when x lives on the GPU and they are
+    enabled (NANOGRAD_LLM_FUSED is not "0"); None otherwise, and always None on the CPU.
+
+    Layers call this and fall back to their generic xp code when it returns None."""
+    if get_array_module(x) is np or os.environ.get("NANOGRAD_LLM_FUSED", "1") == "0":
+        return None
+    return importlib.import_module("nanograd_llm.cuda_kernels")
