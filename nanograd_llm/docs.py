@@ -32,7 +32,6 @@ import re
 import sys
 import tempfile
 import tokenize
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -190,10 +189,45 @@ def chapter_title(doc: str | None, module: str) -> str:
 # kod blokları Pygments ile renklendirilir. Kod sütununda her satırın başına kaynak
 # dosyadaki satır numarası yazılır.
 
+_LIST_ITEM = re.compile(r"^( *)(?:[*+-]|\d+\.)\s")
+
+
+def _fix_lists(text: str) -> str:
+    """Small Markdown repairs so docstrings written in the CommonMark habit render well.
+
+    * A list right after a paragraph line gets the blank line Python-Markdown needs.
+    * A sub-list indented by 1-3 spaces under a list item is re-indented to 4 spaces.
+    Lines inside fenced or indented code blocks are left alone.
+    """
+    out: list[str] = []
+    in_list = fenced = False
+    for line in text.split("\n"):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        m = _LIST_ITEM.match(line)
+        if fenced or (line.startswith("    ") and not in_list):
+            out.append(line)
+            continue
+        if not line.strip():
+            out.append(line)
+            continue
+        if m:
+            indent = len(m.group(1))
+            if indent == 0 and not in_list and out and out[-1].strip():
+                out.append("")                      # listeden önce boş satır
+            elif 0 < indent < 4 and in_list:
+                line = "    " + line.lstrip()       # alt liste: 4 boşluk
+            in_list = True
+        elif not line.startswith(" "):
+            in_list = False
+        out.append(line)
+    return "\n".join(out)
+
+
 def _markdown(text: str) -> str:
     import markdown
     return markdown.markdown(
-        text, extensions=["tables", "fenced_code", "sane_lists", "codehilite"],
+        _fix_lists(text), extensions=["tables", "fenced_code", "sane_lists", "codehilite"],
         extension_configs={"codehilite": {"css_class": "highlight", "guess_lang": False}},
         output_format="html")
 
@@ -231,7 +265,8 @@ header.top .src { margin-left: auto; color: var(--muted); font-family: "DejaVu S
 .section > .doc { padding: 6px 28px 6px 28px; border-right: 1px solid var(--rule);
                   overflow-wrap: break-word; }
 .section > .code { background: var(--code-bg); padding: 6px 0 6px 0; overflow-x: auto; }
-.section.intro > .doc { padding-top: 18px; padding-bottom: 18px; }
+.section.intro { grid-template-columns: minmax(0, 1fr); }
+.section.intro > .doc { padding: 18px 28px 22px; border-right: none; max-width: 1000px; }
 .section + .section > .doc, .section + .section > .code { border-top: 1px dashed #eceef1; }
 .section.intro + .section > .doc, .section.intro + .section > .code { border-top: 1px solid var(--rule); }
 .code pre { margin: 0; padding: 0 16px 0 0; font-size: 13px; line-height: 1.5;
@@ -310,7 +345,7 @@ def render_module(source: str) -> tuple[str | None, str]:
     parts = ['<div class="page">']
     if doc:
         parts.append('<div class="section intro"><div class="doc">'
-                     f"{_markdown(_dedent_doc(doc))}</div><div class=\"code\"></div></div>")
+                     f"{_markdown(_dedent_doc(doc))}</div></div>")
     for s in sections:
         code = f"<pre>{_highlight(s.code, s.first_line)}</pre>" if s.code else ""
         parts.append(f'<div class="section"><div class="doc">{_markdown(s.doc)}</div>'
@@ -356,11 +391,13 @@ def _write(path: Path, text: str) -> None:
 # `build_docs`, `PARTS` sırasıyla her modülün sayfasını, bir içindekiler sayfasını
 # (`index.html`), stil dosyasını ve resimleri yazar. Var olmayan bir modül uyarıyla atlanır.
 
-def build_docs(out_dir, run_dir=None, images: bool = True, log=None) -> list[Path]:
+def build_docs(out_dir, run_dir=None, images: bool = True, log=None,
+               demo_steps: int | None = None) -> list[Path]:
     """Render the course into out_dir; returns the written HTML pages.
 
     run_dir: optional training run folder (checkpoint + metrics.jsonl) whose loss curve and
-    attention maps are drawn; without it the pictures come from a short demo training.
+    attention maps are drawn; without it the pictures come from a short demo training of
+    `demo_steps` steps (default: course.gpt.train_demo's).
     """
     _require_docs_libs()
     from pygments.formatters import HtmlFormatter
@@ -376,9 +413,7 @@ def build_docs(out_dir, run_dir=None, images: bool = True, log=None) -> list[Pat
         for module in modules:
             found = module_source(module)
             if found is None:
-                msg = f"docs: module {module} not found, chapter skipped"
-                warnings.warn(msg, stacklevel=2)
-                log(msg)
+                log(f"docs: warning: module {module} not found, chapter skipped")
                 continue
             source, rel = found
             doc, body = render_module(source)
@@ -388,7 +423,7 @@ def build_docs(out_dir, run_dir=None, images: bool = True, log=None) -> list[Pat
     if images:
         from .viz import course_images
         try:
-            course_images(out / "img", run_dir=run_dir, log=log)
+            course_images(out / "img", run_dir=run_dir, log=log, demo_steps=demo_steps)
         except RuntimeError as e:      # matplotlib yoksa: resimsiz devam et
             log(f"docs: pictures skipped: {e}")
 

@@ -234,7 +234,7 @@ def plot_loss_curve(metrics_jsonl, out_png, title: str | None = None) -> Path:
 # dikkat haritaları o eğitimden çizilir; verilmemişse `course.gpt.train_demo` ile birkaç
 # saniyelik küçük bir eğitim yapılır ve resimler ondan çizilir.
 
-def course_images(img_dir, run_dir=None, log=print) -> list[Path]:
+def course_images(img_dir, run_dir=None, log=print, demo_steps: int | None = None) -> list[Path]:
     """Draw every picture the course pages use into img_dir."""
     img = Path(img_dir)
     made = [plot_positional_encoding(img / "positional_encoding.png")]
@@ -254,7 +254,8 @@ def course_images(img_dir, run_dir=None, log=print) -> list[Path]:
         from .course.gpt import DEMO_PROMPT, train_demo
         with tempfile.TemporaryDirectory() as tmp:
             metrics = Path(tmp) / "metrics.jsonl"
-            model, vocab = train_demo(metrics)
+            model, vocab = train_demo(metrics) if demo_steps is None else \
+                train_demo(metrics, steps=demo_steps)
             made.append(plot_loss_curve(metrics, img / "loss_curve.png",
                                         title="Kayıp eğrisi: kurs içi küçük deneme eğitimi"))
         made.append(plot_attention(model, vocab, DEMO_PROMPT, img / "attention.png",
