@@ -31,13 +31,13 @@ from .backend import to_numpy
 _PLOT_HELP = "plotting needs matplotlib: pip install -e '.[plot]'"
 
 
-def _figure(width: float, height: float):
+def _figure(width: float, height: float, layout=None):
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as e:
         raise RuntimeError(f"{_PLOT_HELP} ({e})") from None
-    fig = Figure(figsize=(width, height), dpi=100)
+    fig = Figure(figsize=(width, height), dpi=100, layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
@@ -117,8 +117,8 @@ def plot_attention(model, tokenizer, prompt, out_png, title: str | None = None) 
     atts = attention_weights(model, ids)
     labels = _token_labels(tokenizer, ids)
     L, nh, T = len(atts), atts[0].shape[0], len(ids)
-    cell = min(3.6, max(2.0, 0.16 * T + 0.8))
-    fig = _figure(cell * nh + 0.9, cell * L + 0.8)
+    cell = min(3.4, max(2.0, 0.13 * T + 0.9))
+    fig = _figure(cell * nh + 1.2, cell * L + 0.7, layout="constrained")
     fs = max(4.5, min(9.0, 130.0 / max(T, 1)))
     axes = fig.subplots(L, nh, squeeze=False)
     for l in range(L):
@@ -131,7 +131,8 @@ def plot_attention(model, tokenizer, prompt, out_png, title: str | None = None) 
             ax.set_xticklabels(labels, fontsize=fs, rotation=90)
             ax.set_yticklabels(labels, fontsize=fs)
             ax.tick_params(length=0, pad=1)
-    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.6, label="dikkat ağırlığı")
+    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=min(0.9, 0.45 + 0.15 * L),
+                 label="dikkat ağırlığı")
     fig.suptitle(title or "Dikkat ağırlıkları (satır: sorgu, sütun: anahtar)", fontsize=11)
     return _save(fig, out_png)
 
@@ -153,14 +154,14 @@ def plot_positional_encoding(out_png, n_positions: int = 64, n_embd: int = 64) -
     ax1.set_ylabel("konum pos")
     ax1.set_title("PE[pos, i]")
     fig.colorbar(im, ax=ax1, shrink=0.85)
-    for i in (0, 1, 8, 32):
+    for i in (0, 6, 12, 20):       # C = 64 için dalga boyları ≈ 6, 15, 35, 112 konum
         if i < n_embd:
             ax2.plot(np.arange(n_positions), pe[:, i], label=f"boyut {i}")
     ax2.set_xlabel("konum pos")
     ax2.set_title("Bazı sütunlar: düşük boyutlar hızlı, yüksek boyutlar yavaş salınır")
     ax2.title.set_fontsize(9.5)
-    ax2.legend(fontsize=8, loc="lower left")
-    ax2.set_ylim(-1.15, 1.15)
+    ax2.legend(fontsize=8, loc="upper right", framealpha=0.9)
+    ax2.set_ylim(-1.15, 1.6)
     fig.tight_layout()
     return _save(fig, out_png)
 

@@ -110,8 +110,10 @@ komutu aynı algoritmanın `nanograd_llm/optim.py` içindeki eksiksiz sürümün
 * **Eğitim ve doğrulama arasındaki fark:** eğitim kaybı düşmeye devam ederken doğrulama
   kaybı yerinde sayıyor ya da yükseliyorsa model eğitim metnini **ezberliyordur**
   (aşırı öğrenme). Çareler: daha çok veri, dropout, daha küçük model ya da en iyi doğrulama
-  kaybındaki ağırlıkları saklayıp orada durmak. Yukarıdaki eğri, çok küçük bir metinle
-  yapılan bir deneme eğitiminden geldiği için bu durumu açıkça gösterir.
+  kaybındaki ağırlıkları saklayıp orada durmak. Belgeler bir eğitim klasörü verilmeden
+  üretildiyse yukarıdaki eğri, bin karakterlik bir metinle yapılan birkaç saniyelik bir
+  deneme eğitiminden gelir: eğitim kaybı düşmeyi sürdürürken doğrulama kaybının yataya
+  dönmesi ve aradaki farkın açılması, ezberlemenin başladığını gösterir.
 * **Ani sıçramalar:** öğrenme oranı çok büyük ya da ısınma çok kısadır.
 * **Hiç düşmeyen kayıp:** öğrenme oranı çok küçüktür ya da geri yayılımda bir hata vardır;
   gradyan denetimi (`nanograd-llm gradcheck`) ikincisini ayırt eder.
