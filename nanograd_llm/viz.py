@@ -118,9 +118,15 @@ def plot_attention(model, tokenizer, prompt, out_png, title: str | None = None) 
     labels = _token_labels(tokenizer, ids)
     L, nh, T = len(atts), atts[0].shape[0], len(ids)
     cell = min(3.4, max(2.0, 0.13 * T + 0.9))
-    fig = _figure(cell * nh + 1.2, cell * L + 0.7, layout="constrained")
+    W, H = cell * nh + 1.3, cell * L + 0.8
+    fig = _figure(W, H)
+    # Sabit kenar boşlukları (inç): sol ve alt etiketler, üstte başlık, sağda renk çubuğu.
+    # constrained/tight yerleşim, çok sayıda etiketle birlikte çizimi belirgin yavaşlatır.
+    left, bottom, top, right = 0.35, 0.35, 0.6, 1.0
+    axes = fig.subplots(L, nh, squeeze=False, gridspec_kw=dict(
+        left=left / W, right=1 - right / W, bottom=bottom / H, top=1 - top / H,
+        wspace=0.28, hspace=0.32))
     fs = max(4.5, min(9.0, 130.0 / max(T, 1)))
-    axes = fig.subplots(L, nh, squeeze=False)
     for l in range(L):
         for h in range(nh):
             ax = axes[l][h]
@@ -131,9 +137,11 @@ def plot_attention(model, tokenizer, prompt, out_png, title: str | None = None) 
             ax.set_xticklabels(labels, fontsize=fs, rotation=90)
             ax.set_yticklabels(labels, fontsize=fs)
             ax.tick_params(length=0, pad=1)
-    fig.colorbar(im, ax=axes.ravel().tolist(), shrink=min(0.9, 0.45 + 0.15 * L),
-                 label="dikkat ağırlığı")
-    fig.suptitle(title or "Dikkat ağırlıkları (satır: sorgu, sütun: anahtar)", fontsize=11)
+    cax = fig.add_axes((1 - (right - 0.25) / W, 0.5 - 0.3 * (1 - (top + bottom) / H),
+                        0.12 / W, 0.6 * (1 - (top + bottom) / H)))
+    fig.colorbar(im, cax=cax, label="dikkat ağırlığı")
+    fig.suptitle(title or "Dikkat ağırlıkları (satır: sorgu, sütun: anahtar)", fontsize=11,
+                 y=1 - 0.15 / H)
     return _save(fig, out_png)
 
 
