@@ -309,25 +309,30 @@ nav.pager { display: flex; justify-content: space-between; padding: 14px 28px;
 """
 
 
+def _inline(text: str) -> str:
+    """Escape a title for HTML, turning `code` spans into <code> elements."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
 def _page_html(title: str, body: str, src: str = "", prev=None, next_=None) -> str:
     nav = ['<a class="brand" href="index.html">nanograd_llm · Kurs</a>']
     if prev:
-        nav.append(f'<a href="{prev[0]}">← {html.escape(prev[1])}</a>')
+        nav.append(f'<a href="{prev[0]}">← {_inline(prev[1])}</a>')
     if next_:
-        nav.append(f'<a href="{next_[0]}">{html.escape(next_[1])} →</a>')
+        nav.append(f'<a href="{next_[0]}">{_inline(next_[1])} →</a>')
     if src:
         nav.append(f'<span class="src">{html.escape(src)}</span>')
     pager = ""
     if prev or next_:
-        left = f'<a href="{prev[0]}">← {html.escape(prev[1])}</a>' if prev else "<span></span>"
-        right = f'<a href="{next_[0]}">{html.escape(next_[1])} →</a>' if next_ else "<span></span>"
+        left = f'<a href="{prev[0]}">← {_inline(prev[1])}</a>' if prev else "<span></span>"
+        right = f'<a href="{next_[0]}">{_inline(next_[1])} →</a>' if next_ else "<span></span>"
         pager = f'<nav class="pager">{left}{right}</nav>'
     return f"""<!DOCTYPE html>
 <html lang="tr">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)}</title>
+<title>{html.escape(title.replace("`", ""))}</title>
 <link rel="stylesheet" href="style.css">
 </head>
 <body>
@@ -448,7 +453,7 @@ def build_docs(out_dir, run_dir=None, images: bool = True, log=None,
                 items.append("</ol>")
             items.append(f"<h2>{html.escape(part)}</h2><ol>")
             current = part
-        items.append(f'<li><a href="{page}">{html.escape(title)}</a> '
+        items.append(f'<li><a href="{page}">{_inline(title)}</a> '
                      f'<span class="mod">{html.escape(rel)}</span></li>')
     if current is not None:
         items.append("</ol>")

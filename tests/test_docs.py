@@ -468,3 +468,23 @@ def test_pages_render_in_headless_chromium(built_docs, tmp_path):
     left, right = img[:, :600, :3], img[:, 800:, :3]
     assert (left.mean(axis=2) < 0.3).mean() > 0.005
     assert right.std() > 0.01
+
+
+# -- the Turkish README ------------------------------------------------------------------
+
+def test_readme_tr_lists_every_chapter_and_the_two_commands():
+    from nanograd_llm.course import CHAPTERS
+    from nanograd_llm.docs import module_source
+    text = (ROOT / "README.tr.md").read_text(encoding="utf-8")
+    assert "pip install -e . && nanograd-llm train" in text
+    assert "pip install -e '.[test]' && python3 -m pytest -q" in text
+    assert_turkish(text, "README.tr.md")
+    links = re.findall(r"\]\((nanograd_llm/[\w/]+\.py)\)", text)
+    chapter_files = {m.replace(".", "/") + ".py": m for m in CHAPTERS}
+    for link in links:
+        assert (ROOT / link).is_file() or link in chapter_files, f"README.tr.md: dead link {link}"
+    linked = [chapter_files[l] for l in links if l in chapter_files]
+    assert linked == CHAPTERS                          # every chapter, in course order
+    for m in CHAPTERS:
+        if module_source(m) is not None:
+            assert (ROOT / (m.replace(".", "/") + ".py")).is_file()
