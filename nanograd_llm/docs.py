@@ -189,18 +189,22 @@ def chapter_title(doc: str | None, module: str) -> str:
 # kod blokları Pygments ile renklendirilir. Kod sütununda her satırın başına kaynak
 # dosyadaki satır numarası yazılır.
 
-_LIST_ITEM = re.compile(r"^( *)(?:[*+-]|\d+\.)\s")
+_LIST_ITEM = re.compile(r"^( *)([*+-]|\d+\.)\s")
 
 
 def _fix_lists(text: str) -> str:
     """Small Markdown repairs so docstrings written in the CommonMark habit render well.
 
-    * A list right after a paragraph line gets the blank line Python-Markdown needs.
+    * A list right after a paragraph line gets the blank line Python-Markdown needs (only a
+      bullet or "1." starts a list there, as in CommonMark).
     * A sub-list indented by 1-3 spaces under a list item is re-indented to 4 spaces.
+    * A block indented by 5-7 spaces after a blank line inside a list item (a formula) is
+      moved to 8 spaces, so it renders as a code block inside the item.
     Lines inside fenced or indented code blocks are left alone.
     """
     out: list[str] = []
     in_list = fenced = False
+    shift = None          # girinti farkı: liste içindeki bir kod bloğu 8 boşluğa taşınır
     for line in text.split("\n"):
         if line.lstrip().startswith("```"):
             fenced = not fenced
@@ -209,11 +213,22 @@ def _fix_lists(text: str) -> str:
             out.append(line)
             continue
         if not line.strip():
+            shift = None
             out.append(line)
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        if in_list and not m and (shift is not None or (indent >= 5 and out and not out[-1].strip())):
+            if shift is None:
+                shift = max(0, 8 - indent)
+            out.append(" " * shift + line)          # liste maddesinin içindeki formül bloğu
             continue
         if m:
             indent = len(m.group(1))
+            starts_list = m.group(2) in ("*", "+", "-", "1.")   # CommonMark'taki gibi
             if indent == 0 and not in_list and out and out[-1].strip():
+                if not starts_list:                 # "… 4. kısım" gibi bir satır: liste değil
+                    out.append(line)
+                    continue
                 out.append("")                      # listeden önce boş satır
             elif 0 < indent < 4 and in_list:
                 line = "    " + line.lstrip()       # alt liste: 4 boşluk
@@ -261,7 +276,7 @@ header.top .brand { font-weight: bold; color: var(--accent); text-decoration: no
 header.top .src { margin-left: auto; color: var(--muted); font-family: "DejaVu Sans Mono", monospace;
                   font-size: 12.5px; }
 .page { max-width: 1700px; margin: 0 auto; }
-.section { display: grid; grid-template-columns: minmax(0, 46fr) minmax(0, 54fr); }
+.section { display: grid; grid-template-columns: minmax(0, 44fr) minmax(0, 56fr); }
 .section > .doc { padding: 6px 28px 6px 28px; border-right: 1px solid var(--rule);
                   overflow-wrap: break-word; }
 .section > .code { background: var(--code-bg); padding: 6px 0 6px 0; overflow-x: auto; }
@@ -269,7 +284,7 @@ header.top .src { margin-left: auto; color: var(--muted); font-family: "DejaVu S
 .section.intro > .doc { padding: 18px 28px 22px; border-right: none; max-width: 1000px; }
 .section + .section > .doc, .section + .section > .code { border-top: 1px dashed #eceef1; }
 .section.intro + .section > .doc, .section.intro + .section > .code { border-top: 1px solid var(--rule); }
-.code pre { margin: 0; padding: 0 16px 0 0; font-size: 13px; line-height: 1.5;
+.code pre { margin: 0; padding: 0 16px 0 0; font-size: 12.5px; line-height: 1.5;
             font-family: "DejaVu Sans Mono", "Noto Sans Mono", "Cascadia Mono", Menlo, Consolas, monospace;
             white-space: pre; tab-size: 4; }
 .code .ln { display: inline-block; width: 4.2em; padding-right: 1.1em; text-align: right;
@@ -371,10 +386,14 @@ def _drop_missing_images(page: str, out: Path) -> str:
     """Replace <img> tags whose file was not produced by a short note (no dangling links)."""
     def repl(m):
         src = m.group(1)
-        if "://" in src or (out / src).is_file():
+        if "://" in src:
             return m.group(0)
-        return (f'<span class="missing-img">[görsel üretilemedi: {html.escape(src)}; '
-                f"matplotlib kurulu mu? pip install -e '.[plot]']</span>")
+        if (out / src).is_file():          # tam boyutlu resme bağlantı
+            return f'<a href="{src}">{m.group(0)}</a>'
+        return (
+            f'<span class="missing-img">[görsel üretilmedi: {html.escape(src)}. Resimler '
+            f"için matplotlib gerekir (pip install -e '.[plot]') ve --no-images "
+            f"verilmemelidir.]</span>")
     return _IMG.sub(repl, page)
 
 

@@ -199,6 +199,10 @@ def test_fix_lists():
     out = _fix_lists("Şöyle:\n1. bir\n   * alt\n2. iki\n\n    kod = 1\nParagraf")
     assert out.splitlines() == ["Şöyle:", "", "1. bir", "    * alt", "2. iki", "",
                                 "    kod = 1", "Paragraf"]
+    # a formula indented 7 spaces inside a numbered item becomes a code block in the item
+    out = _fix_lists("1. Toplayınca:\n\n       dx = a\n         + b\n2. son\nmetin\n4. kısım")
+    assert out.splitlines() == ["1. Toplayınca:", "", "        dx = a", "          + b",
+                                "2. son", "metin", "4. kısım"]
 
 
 # -- the HTML build --------------------------------------------------------------------
@@ -288,7 +292,7 @@ def test_docs_without_images_and_missing_modules(tmp_path, monkeypatch):
                                        "course.transformer.html"]
     assert any("no_such_module" in l and "skipped" in l for l in log)
     page = (tmp_path / "course.transformer.html").read_text(encoding="utf-8")
-    assert "<img" not in page and "görsel üretilemedi" in page   # no dangling image links
+    assert "<img" not in page and "görsel üretilmedi" in page   # no dangling image links
 
 
 def test_docs_needs_the_extra(tmp_path, monkeypatch):

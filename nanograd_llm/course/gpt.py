@@ -102,8 +102,8 @@ komutu aynı algoritmanın `nanograd_llm/optim.py` içindeki eksiksiz sürümün
 ![Kayıp eğrisi](img/loss_curve.png)
 
 * **Başlangıç:** ilk kayıp `ln V` civarında olmalıdır (65 karakterlik sözlükte ≈ 4,17).
-  Çok daha büyükse ilklendirme bozuktur: model ilk adımda bazı belirteçlerden emin olmadan
-  emin görünüyordur.
+  Çok daha büyükse ilklendirme bozuktur: model henüz hiçbir şey öğrenmeden bazı
+  belirteçlere yüksek olasılık veriyordur ve yanlış çıkan her tahmin kaybı büyütür.
 * **İlk hızlı düşüş:** model önce hangi belirteçlerin sık geçtiğini, sonra ikili ilişkileri
   (bigram) öğrenir; kayıp hızla düşer. Sonraki kazanımlar, uzun bağlamı kullanmayı
   gerektirdiği için yavaştır.

@@ -5,8 +5,8 @@ Transformer, 2017'de "Attention Is All You Need" makalesiyle (Vaswani ve arkada�
 makine çevirisi için önerildi. Özgün model iki yarıdan oluşur: kaynak cümleyi okuyan bir
 **kodlayıcı** (encoder) ve hedef cümleyi belirteç belirteç üreten bir **kod çözücü**
 (decoder). GPT bu yapının yalnızca kod çözücü yarısını alır. Bu bölüm, parçaları veri
-modelden hangi sırayla geçiyorsa o sırayla anlatır; her parçanın ayrıntılı türetimi
-4. kısımdaki katman bölümlerindedir.
+modelden hangi sırayla geçiyorsa o sırayla anlatır; her parçanın ayrıntılı türetimi kursun
+dördüncü kısmındaki katman bölümlerindedir.
 
 ## 1. Girdi gömmesi
 Metin önce **belirteçlere** (token) bölünür ve her belirteç sözlükteki sıra numarasına
@@ -23,13 +23,17 @@ vektörün gömmeye **eklenmesiyle** verilir. İki yaygın seçenek vardır:
 
 * **Öğrenilen konum gömmesi** (GPT-2): her konum `t` için öğrenilebilir bir `P[t]` vektörü.
   Model en fazla `block_size` konum tanır.
-* **Sinüzoidal kodlama** (özgün Transformer): öğrenilen parametre yoktur.
+* **Sinüzoidal kodlama** (özgün Transformer): öğrenilen parametre yoktur; `pos` konumu ve
+  `i = 0, 1, …, C/2 − 1` için tablo şu formülle hesaplanır:
 
-      PE[pos, 2i]   = sin(pos / 10000^(2i/C))
-      PE[pos, 2i+1] = cos(pos / 10000^(2i/C))
+```text
+PE[pos, 2i]   = sin(pos / 10000^(2i/C))
+PE[pos, 2i+1] = cos(pos / 10000^(2i/C))
+```
 
-  Her boyut çifti farklı bir frekansta salınır; `PE[pos + k]`, `PE[pos]`'un `k`'ye bağlı
-  bir dönmesidir, bu da göreli konumları öğrenmeyi kolaylaştırır.
+Her boyut çifti farklı bir frekansta salınır: dalga boyu `2π`'den `10000·2π`'ye kadar
+uzanır. Sabit bir `k` için `PE[pos + k]`, `PE[pos]`'un `k`'ye bağlı bir dönmesidir; bu da
+modelin göreli konumları öğrenmesini kolaylaştırır.
 
 ![Sinüzoidal konum kodlaması](img/positional_encoding.png)
 
