@@ -217,7 +217,9 @@ def _fix_lists(text: str) -> str:
             out.append(line)
             continue
         indent = len(line) - len(line.lstrip(" "))
-        if in_list and not m and (shift is not None or (indent >= 5 and out and not out[-1].strip())):
+        if indent < 5:
+            shift = None
+        elif in_list and (shift is not None or (not m and out and not out[-1].strip())):
             if shift is None:
                 shift = max(0, 8 - indent)
             out.append(" " * shift + line)          # liste maddesinin içindeki formül bloğu
