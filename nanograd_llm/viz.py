@@ -238,6 +238,23 @@ def plot_loss_curve(metrics_jsonl, out_png, title: str | None = None) -> Path:
     return _save(fig, out_png)
 
 
+def _run_prompt(model, tokenizer) -> str:
+    """A short prompt the tokenizer can encode and the model can take (≤ 24 tokens)."""
+    limit = min(24, getattr(model, "block_size", None) or 24)
+    for text in ("To be, or not to be, that is", "bir varmış bir yokmuş, evvel zaman",
+                 "the quick brown fox", "merhaba dünya"):
+        try:
+            ids = list(tokenizer.encode(text))
+        except (ValueError, KeyError):
+            continue
+        if 0 < len(ids) <= limit:
+            return text
+        if len(ids) > limit:
+            return tokenizer.decode(ids[:limit])
+    raise ValueError("could not find a prompt this tokenizer can encode; "
+                     "use `nanograd-llm attention --prompt ...` instead")
+
+
 # ## Kursun resimleri
 # `nanograd-llm docs` bu fonksiyonu çağırır. Bir eğitim klasörü verilmişse kayıp eğrisi ve
 # dikkat haritaları o eğitimden çizilir; verilmemişse `course.gpt.train_demo` ile birkaç
@@ -257,8 +274,9 @@ def course_images(img_dir, run_dir=None, log=print, demo_steps: int | None = Non
         from .checkpoint import load_model
         from .tokenizers import load_tokenizer
         model, tok = load_model(run), load_tokenizer(run)
-        prompt = "To be, or not to be"
-        made.append(plot_attention(model, tok, prompt, img / "attention.png"))
+        made.append(plot_attention(model, tok, _run_prompt(model, tok), img / "attention.png",
+                                   title=f"Dikkat ağırlıkları: {run.name} "
+                                         "(satır: sorgu, sütun: anahtar)"))
     else:
         from .course.gpt import DEMO_PROMPT, train_demo
         with tempfile.TemporaryDirectory() as tmp:

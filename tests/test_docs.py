@@ -492,3 +492,29 @@ def test_readme_tr_lists_every_chapter_and_the_two_commands():
     for m in CHAPTERS:
         if module_source(m) is not None:
             assert (ROOT / (m.replace(".", "/") + ".py")).is_file()
+
+
+def test_course_images_from_a_run_folder(tmp_path, monkeypatch):
+    """With --run, the loss curve and attention maps come from the run's own files."""
+    pytest.importorskip("matplotlib")
+    import types
+
+    import nanograd_llm.tokenizers as tokenizers_pkg
+    from nanograd_llm.viz import _run_prompt, course_images
+    model, vocab = _tiny_model_and_vocab()
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text(
+        "\n".join(json.dumps({"step": s, "loss": 3.0 - 0.1 * s, **({"val_loss": 3.1 - 0.1 * s}
+                                                                   if s % 5 == 0 else {})})
+                  for s in range(20)))
+    fake_ckpt = types.ModuleType("nanograd_llm.checkpoint")
+    fake_ckpt.load_model = lambda path, device="cpu": model
+    monkeypatch.setitem(sys.modules, "nanograd_llm.checkpoint", fake_ckpt)
+    monkeypatch.setattr(tokenizers_pkg, "load_tokenizer", lambda path: vocab, raising=False)
+    assert set(_run_prompt(model, vocab)) <= set(vocab.chars)
+    made = course_images(tmp_path / "img", run_dir=run, log=lambda m: None)
+    assert [p.name for p in made] == ["positional_encoding.png", "loss_curve.png", "attention.png"]
+    assert all(p.read_bytes().startswith(PNG_MAGIC) for p in made)
+    with pytest.raises(ValueError, match="metrics.jsonl"):
+        course_images(tmp_path / "img2", run_dir=tmp_path / "nothing", log=lambda m: None)

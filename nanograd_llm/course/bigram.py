@@ -52,7 +52,7 @@ Aynı `a` karakteri birçok konumda girdi olduğundan bu katkılar `a` satırın
 
 Yani gradyan, bir satırın softmax'ı o satırın **gözlenen dağılımına** (`N[a] / n_a`)
 eşit olduğunda sıfırdır. Gradyan inişi, logit tablosunu sayımların logaritmasına (satır
-başına bir sabit farkla) götürür: iki yol aynı modele varır.
+başına bir sabit farkla) yaklaştırır: iki yol aynı modele varır.
 
 ## Örnekleme
 Eğitilmiş modelle metin üretmek için bir başlangıç karakterinden başlanır; her adımda son

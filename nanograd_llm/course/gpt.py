@@ -13,13 +13,14 @@ denir. İki uç vardır:
 * **Karakter düzeyi** (eğitimdeki model ve bu projenin varsayılanı): her karakter bir
   belirteçtir. Sözlük küçüktür (Shakespeare metninde 65 karakter), ama diziler uzundur:
   bağlam penceresine az metin sığar.
-* **Alt kelime düzeyi, BPE** (GPT-2): en sık yan yana gelen bayt çiftleri tekrar tekrar
-  tek bir belirteçte birleştirilir. GPT-2'nin sözlüğünde 50 257 belirteç vardır; sık
+* **Alt kelime düzeyi, BPE** (GPT-2): metinde en sık yan yana gelen belirteç çifti
+  (başlangıçta tek tek baytlar) yeni bir belirteçte birleştirilir ve bu adım, sözlük
+  istenen boyuta ulaşana kadar tekrarlanır. GPT-2'nin sözlüğünde 50 257 belirteç vardır; sık
   kelimeler tek belirteçtir, nadir kelimeler birkaç parçaya bölünür. Aynı bağlam penceresine
   çok daha fazla metin sığar.
 
 Türkçe gibi eklemeli dillerde bir kelimenin çok sayıda biçimi olduğundan, İngilizce
-metinle eğitilmiş bir BPE sözlüğü Türkçe kelimeleri çok sayıda küçük parçaya böler.
+metinle eğitilmiş bir BPE sözlüğü Türkçe kelimeleri birçok küçük parçaya böler.
 
 ## 2. Yığın ve boyutlar
     x      = wte[idx] + wpe[0:T]
@@ -125,8 +126,10 @@ komutu aynı algoritmanın `nanograd_llm/optim.py` içindeki eksiksiz sürümün
 
 Her küçük kare bir katmanın bir kafasıdır. Satır `i`, `i` konumundaki belirtecin hangi
 önceki belirteçlere ne oranda baktığını gösterir; köşegenin üstü, nedensel maske yüzünden
-her zaman sıfırdır. Eğitilmiş modellerde bazı kafalar bir önceki karaktere (ana köşegenin
-hemen altındaki çizgi), bazıları kelimenin başına ya da boşluklara bakmayı öğrenir. Kendi
+her zaman sıfırdır. Eğitilmiş modellerde sık görülen örüntüler: bir önceki karaktere
+bakan kafalar (ana köşegenin hemen altındaki çizgi) ve kelimenin başına ya da boşluklara
+bakan kafalar. Eğitilmemiş bir modelde ise ağırlıklar görülebilen konumlara neredeyse
+eşit dağılır. Kendi
 eğittiğiniz model için: `nanograd-llm attention --ckpt KLASÖR --prompt "metin" --out a.png`.
 """
 from __future__ import annotations

@@ -294,8 +294,9 @@ def section_random(xp=np) -> None:
 #
 # ve bundan sonra yalnızca `xp.…` kullanır. Böylece tek bir kod hem CPU'da hem GPU'da
 # çalışır. Diziler aygıtlar arasında `backend.to_device` ve `backend.to_numpy` ile
-# taşınır. Aygıtlar arası kopyalama pahalıdır; bu yüzden eğitim döngüsünde veriler ve
-# ağırlıklar hep GPU'da kalır, CPU'ya yalnızca kayıt için tek bir sayı (kayıp) gelir.
+# taşınır. Aygıtlar arası kopyalama pahalıdır; bu yüzden iyi bir eğitim döngüsünde
+# ağırlıklar ve ara sonuçlar GPU'da kalır, CPU'ya yalnızca kayda geçirilecek birkaç sayı
+# (ör. kayıp) taşınır.
 #
 # Bu bölüm GPU yoksa yalnızca CPU yolunu çalıştırır ve bunu söyler.
 
