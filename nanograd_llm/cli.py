@@ -10,6 +10,27 @@ def _cmd_gradcheck(args) -> int:
     return 0 if run_all(device=args.device) else 1
 
 
+def _cmd_docs(args) -> int:
+    from .docs import build_docs
+    pages = build_docs(args.out, run_dir=args.run, images=not args.no_images)
+    print(f"open {pages[0]}")
+    return 0
+
+
+def _cmd_attention(args) -> int:
+    from .viz import plot_attention
+    try:
+        from .checkpoint import load_model
+        from .tokenizers import load_tokenizer
+    except ImportError as e:
+        raise RuntimeError(f"loading checkpoints is not available in this build ({e})") from None
+    model = load_model(args.ckpt, device=args.device)
+    tokenizer = load_tokenizer(args.ckpt)
+    out = plot_attention(model, tokenizer, args.prompt, args.out)
+    print(f"wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nanograd-llm",
                                      description="A GPT in NumPy with hand-written backprop.")
@@ -17,6 +38,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gradcheck", help="check every layer's and model's gradients")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.set_defaults(func=_cmd_gradcheck)
+
+    p = sub.add_parser("docs", help="render the Turkish course to static HTML")
+    p.add_argument("--out", required=True, help="output folder (created if missing)")
+    p.add_argument("--run", default=None,
+                   help="training run folder whose loss curve and attention maps to draw")
+    p.add_argument("--no-images", action="store_true", help="skip drawing the pictures")
+    p.set_defaults(func=_cmd_docs)
+
+    p = sub.add_parser("attention", help="plot the attention weights of every head as heatmaps")
+    p.add_argument("--ckpt", required=True, help="checkpoint folder written by the trainer")
+    p.add_argument("--prompt", required=True, help="text whose tokens to attend over")
+    p.add_argument("--out", required=True, help="PNG file to write")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.set_defaults(func=_cmd_attention)
     return parser
 
 

@@ -17,8 +17,14 @@ derin ağlarda gradyanların akışı bu sayede kolaylaşır ve eğitim daha kar
     out = x₁ + MLP(LN₂(x₁))
 
 ## Şekiller
-Tüm ara tensörler (B, T, C) şeklindedir; blok şekli değiştirmez, bu yüzden üst üste
-dizilebilir.
+| ad                    | şekil      |
+|-----------------------|------------|
+| `x`, `x₁`, `out`      | (B, T, C)  |
+| `LN₁(x)`, `MHA(…)`    | (B, T, C)  |
+| `LN₂(x₁)`, `MLP(…)`   | (B, T, C)  |
+
+Blok şekli değiştirmez; bu yüzden istenildiği kadar üst üste dizilebilir. İleri besleme
+ağının içinde ara boyut 4C'ye çıkar (bkz. mlp.py), ama bloğun dışına (B, T, C) döner.
 
 ## Geri yayılım (ileri geçişin tersi sırayla)
 1. `out = x₁ + MLP(LN₂(x₁))`: toplamanın türevi iki kola da aynen gider.
