@@ -357,7 +357,7 @@ def test_gpt2_style_folder_gives_transformers_ids(hf_trained_dir):
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
-@given(text=st.text(alphabet=st.characters(max_codepoint=0xFFFF, exclude_categories=["Cs"])))
+@given(text=st.text())      # whole Unicode range, surrogates excluded
 def test_gpt2_style_folder_matches_on_random_text(hf_trained_dir, text):
     ours, gpt2 = _pair(str(hf_trained_dir))
     assert ours.encode(text) == gpt2(text)["input_ids"]
