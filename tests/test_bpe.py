@@ -233,10 +233,11 @@ def test_incremental_training_matches_naive_recount():
 def test_training_is_fast_enough_for_small_corpus():
     import time
     text = make_corpus(seed=2, n_sentences=1200)     # ~75 kB
-    t0 = time.perf_counter()
+    t0 = time.process_time()          # CPU time: robust to other jobs on the machine
     tok = BPETokenizer.train(text, 1200)
     assert tok.vocab_size == 1200
-    assert time.perf_counter() - t0 < 20
+    # artımlı güncelleme ~1-2 s CPU; her birleştirmede yeniden sayım bunun onlarca katı sürerdi
+    assert time.process_time() - t0 < 15
 
 
 # ----------------------------------------------------------------------------- files

@@ -232,9 +232,9 @@ class BPETokenizer:
                 self._bytes_to_id[b] = i
         self._special_to_id = dict(special_tokens)
         self._id_to_special = {i: s for s, i in self._special_to_id.items()}
-        n = max([len(self._id_to_bytes) - 1, *self._id_to_special]) + 1 \
-            if (self._id_to_bytes or self._id_to_special) else 0
-        self._vocab_size = n
+        # Sözlük boyu = en büyük kimlik + 1 (özel belirteçler dahil); modelin gömme tablosu
+        # bu kadar satır ister.
+        self._vocab_size = max([len(self._id_to_bytes), *(i + 1 for i in self._id_to_special)])
         missing = [b for b in range(256) if bytes([b]) not in self._bytes_to_id]
         if missing:
             raise ValueError(f"vocabulary lacks byte tokens for {len(missing)} byte values "
