@@ -386,3 +386,25 @@ def _saved_trained_gpt2():
     d = Path(tempfile.mkdtemp(prefix="bpe_test_"))
     trained().save(d)
     return _hf_gpt2(d)
+
+
+# ----------------------------------------------------------------------------- long words
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet="aeiklmnrsşıüğç ", min_size=1, max_size=400))
+def test_long_word_merge_loop_equals_short_one(word):
+    tok = trained()
+    ids = [tok._byte_ids[b] for b in word.encode("utf-8")]
+    assert tok._merge_long(list(ids)) == tok._merge_short(list(ids))
+
+
+def test_pathologically_long_words_encode_fast_and_like_transformers(tmp_path):
+    import time
+    tok = BPETokenizer.train("a" * 300 + " " + "ab" * 200 + " evlerimizden" * 50, 285)
+    tok.save(tmp_path)
+    gpt2 = _hf_gpt2(tmp_path)
+    for text in ["a" * 60_000, "ab" * 30_000, "evlerimizden" * 5_000, " " * 20_000 + "x"]:
+        t0 = time.process_time()
+        ids = tok.encode(text)
+        assert time.process_time() - t0 < 5, "long words must not be quadratic"
+        assert tok.decode(ids) == text
+        assert ids == gpt2(text)["input_ids"]

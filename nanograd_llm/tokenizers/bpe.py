@@ -113,7 +113,9 @@ GPT2_PATTERN = (r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+
 META_FILE = "tokenizer_meta.json"
 VOCAB_FILE = "vocab.json"
 MERGES_FILE = "merges.txt"
-_CACHE_LIMIT = 1 << 17
+_CACHE_LIMIT = 1 << 17       # words kept in the encode cache before it is cleared
+_SHORT_WORD = 64             # longer words (in bytes) use the O(n log n) merge loop
+_NO_RANK = 1 << 62
 
 
 def _compile(pattern: str):
@@ -464,34 +466,85 @@ class BPETokenizer:
     # ------------------------------------------------------------------ encoding
     # Tek bir ön belirteç ("sözcük") için BPE: baytlardan başla, yan yana çiftler arasında
     # sırası en küçük birleştirmeyi bul (eşitlikte en soldaki), uygula; birleştirme kalmayınca
-    # dur. Bu, Hugging Face `tokenizers`'ın BPE modelinin kuralıyla aynıdır.
+    # dur. Bu, Hugging Face `tokenizers`'ın BPE modelinin kuralıyla aynıdır. Aynı sözcük
+    # metinde tekrar tekrar geçtiği için sonuç önbelleğe yazılır (çok uzun sözcükler hariç).
     def _bpe(self, word: str) -> tuple[int, ...]:
         cached = self._cache.get(word)
         if cached is not None:
             return cached
         byte_ids = self._byte_ids
         ids = [byte_ids[b] for b in word.encode("utf-8")]
+        if len(ids) <= _SHORT_WORD:
+            result = tuple(self._merge_short(ids))
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[word] = result
+            return result
+        return tuple(self._merge_long(ids))
+
+    # Kısa sözcükler (neredeyse hepsi): çiftlerin sıralarını bir listede tut, her adımda en
+    # küçüğünü bul ve yalnızca birleşen yerin iki komşu çiftini yeniden hesapla. n bayt için
+    # O(n²) ama n küçük olduğundan en hızlısı budur.
+    def _merge_short(self, ids: list[int]) -> list[int]:
         ranks = self._ranks
-        if len(ids) > 1:
-            inf = (1 << 62, -1)
-            # pr[i]: (sıra, yeni kimlik) of the pair (ids[i], ids[i+1])
-            pr = [ranks.get(p, inf) for p in zip(ids, ids[1:])]
-            while pr:
-                best = min(pr)
-                if best[0] == inf[0]:
-                    break
-                i = pr.index(best)
-                ids[i:i + 2] = [best[1]]
-                del pr[i]
-                if i > 0:
-                    pr[i - 1] = ranks.get((ids[i - 1], ids[i]), inf)
-                if i < len(pr):
-                    pr[i] = ranks.get((ids[i], ids[i + 1]), inf)
-        result = tuple(ids)
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[word] = result
-        return result
+        inf = (_NO_RANK, -1)
+        # pr[i]: (sıra, yeni kimlik) of the pair (ids[i], ids[i+1])
+        pr = [ranks.get(p, inf) for p in zip(ids, ids[1:])]
+        while pr:
+            best = min(pr)
+            if best[0] == _NO_RANK:
+                break
+            i = pr.index(best)
+            ids[i:i + 2] = [best[1]]
+            del pr[i]
+            if i > 0:
+                pr[i - 1] = ranks.get((ids[i - 1], ids[i]), inf)
+            if i < len(pr):
+                pr[i] = ranks.get((ids[i], ids[i + 1]), inf)
+        return ids
+
+    # Uzun sözcükler (ör. 100.000 tane "a" ya da boşluksuz bir veri bloğu): O(n²) yerine
+    # O(n log n). Çiftler (sıra, konum) anahtarıyla bir yığında, belirteçler çift yönlü bağlı
+    # listede durur. Yığından çıkan kayıt artık geçerli değilse (sol belirteç birleşip
+    # değişmiş ya da sağ komşusu başkası olmuşsa) atlanır. Konumlar soldan sağa sıralı
+    # kaldığı için seçim kuralı kısa yoldakiyle aynıdır: en küçük sıra, eşitlikte en sol.
+    def _merge_long(self, ids: list[int]) -> list[int]:
+        ranks = self._ranks
+        n = len(ids)
+        sym = list(ids)
+        nxt = list(range(1, n + 1))
+        nxt[-1] = -1
+        prv = list(range(-1, n - 1))
+        alive = [True] * n
+        heap = []
+        for i in range(n - 1):
+            r = ranks.get((sym[i], sym[i + 1]))
+            if r is not None:
+                heap.append((r[0], i, sym[i], sym[i + 1]))
+        heapq.heapify(heap)
+        while heap:
+            _, i, a, b = heapq.heappop(heap)
+            if not alive[i] or sym[i] != a:
+                continue
+            j = nxt[i]
+            if j == -1 or sym[j] != b:
+                continue
+            new = ranks[(a, b)][1]
+            sym[i] = new
+            alive[j] = False
+            k = nxt[j]
+            nxt[i] = k
+            if k != -1:
+                prv[k] = i
+                r = ranks.get((new, sym[k]))
+                if r is not None:
+                    heapq.heappush(heap, (r[0], i, new, sym[k]))
+            p = prv[i]
+            if p != -1:
+                r = ranks.get((sym[p], new))
+                if r is not None:
+                    heapq.heappush(heap, (r[0], p, sym[p], new))
+        return [sym[i] for i in range(n) if alive[i]]
 
     def _encode_ordinary(self, text: str, out: list[int]) -> None:
         bpe = self._bpe
