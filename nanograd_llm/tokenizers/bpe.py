@@ -14,12 +14,13 @@ Aynı metin daha az belirteçle ifade edilir (bkz. benchmarks/RESULTS.md: belirt
 karakter sayısı), böylece aynı bağlam penceresi daha uzun bir metni kapsar.
 
 ## Karakter değil, bayt
-Unicode'da yüz binlerce karakter vardır (Türkçe harfler, Çince, emoji ...). Hepsini başlangıç
-sözlüğüne koymak imkânsızdır; koymazsak da bilinmeyen karakterler `<unk>` olur ve bilgi kaybolur.
+Unicode'da 150 binin üzerinde karakter tanımlıdır (Türkçe harfler, Çince, emoji ...).
+Hepsini başlangıç sözlüğüne koymak imkânsızdır; koymazsak da bilinmeyen karakterler `<unk>`
+olur ve bilgi kaybolur.
 Bayt düzeyinde BPE metni önce **UTF-8 baytlarına** çevirir: her metin 256 farklı bayttan oluşan
 bir dizidir. Başlangıç sözlüğü tam bu 256 bayttır; bu yüzden *her* metin kayıpsız kodlanabilir.
-`ş` iki bayttır (`0xC5 0x9F`), bir emoji dört bayt; sık geçenleri eğitim sırasında zaten tek
-belirteçte birleşir.
+`ş` iki bayttır (`0xC5 0x9F`), bir emoji dört bayt; metinde sık geçen çok baytlı karakterler
+eğitim sırasında kendiliğinden tek belirtece birleşir.
 
 ## Bayttan Unicode'a eşleme (byte-to-unicode) neden var?
 GPT-2'nin `vocab.json` ve `merges.txt` dosyaları metin dosyalarıdır; belirteçler bu dosyalarda
@@ -43,19 +44,22 @@ Python'un standart `re` modülü yerine `regex` paketi gerekir (`pip install -e 
 
 ## Eğitim döngüsü
 1. Metni ön belirteçle, her farklı parçayı ("sözcük") kaç kez geçtiğiyle birlikte say.
-   400 KB'lık bir Türkçe metinde yüz binlerce sözcük geçer ama farklı sözcük sayısı çok daha
-   azdır; bütün hesap farklı sözcükler üzerinden, sıklıklarıyla ağırlıklandırılarak yapılır.
+   Projenin 400 KB'lık Türkçe derleminde (Ömer Seyfettin) yaklaşık 70 bin parça çıkar, ama
+   bunların yalnızca 17.800 kadarı birbirinden farklıdır; bütün hesap bu farklı sözcükler
+   üzerinden, sıklıklarıyla ağırlıklandırılarak yapılır.
 2. Her sözcüğü bayt belirteçlerinin dizisi olarak yaz.
 3. Bütün sözcüklerdeki yan yana belirteç çiftlerini say (sözcüğün sıklığı kadar).
 4. En sık geçen çifti `(a, b)` seç, yeni bir belirteç `ab` oluştur, bu birleştirmeyi (merge)
    listeye ekle ve her sözcükte `a b` geçen yerleri `ab` ile değiştir.
 5. Sözlük istenen boyuta ulaşana kadar 3–4'ü tekrarla.
+
 Eşitlikte (aynı sayıda geçen çiftler) kimlikleri küçük olan çift seçilir; sonuç böylece
 belirlenimlidir (deterministic).
 
 ## Artımlı sayım güncellemesi
 Her birleştirmeden sonra bütün metni yeniden saymak, `birleştirme sayısı × metin boyu` kadar iş
-demektir ve 4.096'lık bir sözlükte dakikalar sürer. Oysa `(a, b)` birleştirmesi yalnızca
+demektir: 4.096'lık bir sözlük Türkçe derlemde bu yolla yaklaşık 6 dakika sürer (ilk 100
+birleştirme 9,9 s), artımlı yolla ise toplam birkaç saniye. Oysa `(a, b)` birleştirmesi yalnızca
 içinde `a b` geçen sözcükleri değiştirir. Bu yüzden:
 - her çift için hangi sözcüklerde geçtiğini tutan bir dizin (`where`) saklarız;
 - birleştirmede yalnızca bu sözcükleri yeniden yazar, eski çiftlerinin sayısını düşer, yeni
