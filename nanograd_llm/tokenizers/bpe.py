@@ -192,6 +192,7 @@ def _atomic_write_text(path: str, content: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
                                dir=directory)
     try:
+        os.chmod(tmp, 0o644)            # mkstemp creates 0600 files; tokenizers are shared data
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(content)
             f.flush()
