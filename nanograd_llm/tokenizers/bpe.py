@@ -245,7 +245,8 @@ class BPETokenizer:
         missing = [b for b in range(256) if bytes([b]) not in self._bytes_to_id]
         if missing:
             raise ValueError(f"vocabulary lacks byte tokens for {len(missing)} byte values "
-                             f"(e.g. {_BYTE_ENCODER[missing[0]]!r}); a byte-level BPE needs all 256")
+                             f"(e.g. {_BYTE_ENCODER[missing[0]]!r}); a byte-level BPE needs "
+                             f"all 256")
         self._byte_ids = [self._bytes_to_id[bytes([b])] for b in range(256)]
         self._merges = list(merges)
         # (a, b) -> (sıra, yeni kimlik). Aynı çift iki kez yazılmışsa sonuncusu geçerlidir
@@ -669,7 +670,8 @@ class BPETokenizer:
             specials = _normalise_specials(special_tokens)
             missing = [s for s in specials if s not in vocab]
             if missing:
-                raise ValueError(f"{vocab_json}: special tokens {missing} are not in the vocabulary")
+                raise ValueError(f"{vocab_json}: special tokens {missing} are not in the "
+                                 f"vocabulary")
         special_ids = {s: vocab[s] for s in specials}
         size = max(ids_seen) + 1
         id_to_bytes: list = [None] * size
