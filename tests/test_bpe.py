@@ -27,6 +27,9 @@ _ENGLISH = ["The quick brown fox jumps over the lazy dog.", "It's what they've s
             "Numbers like 1234 and 3.14159 appear too!", "I'm sure you'd agree, wouldn't you?",
             "Shakespeare wrote: To be, or not to be, that is the question."]
 _EMOJI = ["🙂", "🚀", "👩‍💻", "🇹🇷", "❤️", "😀😀"]
+# Tekrarlanan harfler (`aa`, `ööö`, `!!!`): üst üste binen çiftlerde hangi birleştirmenin önce
+# uygulandığı (soldaki) sınanabilsin diye.
+_REPEATS = ["Hmmm", "Hmmmmm", "Evettt", "aaaa", "aaaaaaa", "ööööö", "!!!", "...", "zzzzz", "???!!"]
 
 # Karşılaştırma metinleri: İngilizce, Türkçe (ç ğ ı İ ö ş ü, uzun ek zincirleri), emoji,
 # boşluk/satır sonu çeşitleri, sayılar, kısaltmalar ve özel belirteç.
@@ -42,6 +45,7 @@ TEST_TEXTS = [
     "",
     " ",
     "\x00\x01 control \x7f characters \u200b zero width",
+    "Hmmmm aaa aaaaa aaaaaaaaa ööö öööö!!!! .... zzz zzzzzz Evetttt???!!",
 ]
 
 
@@ -56,6 +60,8 @@ def make_corpus(seed: int = 0, n_sentences: int = 400) -> str:
             words.append(w)
         if rng.random() < 0.3:
             words.append(rng.choice(_EMOJI))
+        if rng.random() < 0.3:
+            words.append(rng.choice(_REPEATS))
         line = " ".join(words).capitalize() + rng.choice([".", "!", "?", ","])
         if rng.random() < 0.3:
             line += " " + rng.choice(_ENGLISH)
@@ -390,7 +396,7 @@ def _saved_trained_gpt2():
 
 # ----------------------------------------------------------------------------- long words
 @settings(max_examples=60, deadline=None)
-@given(st.text(alphabet="aeiklmnrsşıüğç ", min_size=1, max_size=400))
+@given(st.text(alphabet="aeiklmnrsşıüğçöz!. ", min_size=1, max_size=400))
 def test_long_word_merge_loop_equals_short_one(word):
     tok = trained()
     ids = [tok._byte_ids[b] for b in word.encode("utf-8")]
