@@ -414,3 +414,19 @@ def test_pathologically_long_words_encode_fast_and_like_transformers(tmp_path):
         assert time.process_time() - t0 < 5, "long words must not be quadratic"
         assert tok.decode(ids) == text
         assert ids == gpt2(text)["input_ids"]
+
+
+def test_vocab_entries_outside_the_byte_alphabet_are_kept_verbatim(tmp_path):
+    tok = trained()
+    tok.save(tmp_path)
+    vocab = json.loads((tmp_path / "vocab.json").read_text(encoding="utf-8"))
+    vocab["hello world"] = len(vocab)         # a real space: not a byte-level token string
+    (tmp_path / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    t2 = BPETokenizer.load(tmp_path)
+    i = t2.token_to_id("hello world")
+    assert i == 600 and t2.vocab_size == 601 and t2.id_to_token(i) == "hello world"
+    assert t2.decode([i]) == "hello world"
+    assert i not in t2.encode("hello world")
+    assert t2.encode("hello world Türkçe 🙂") == tok.encode("hello world Türkçe 🙂")
+    t2.save(tmp_path / "again")
+    assert json.loads((tmp_path / "again" / "vocab.json").read_text(encoding="utf-8")) == vocab

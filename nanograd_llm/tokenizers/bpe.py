@@ -230,12 +230,16 @@ class BPETokenizer:
     type_name = "bpe"
 
     def __init__(self, id_to_bytes: list, merges: list[tuple[int, int]],
-                 special_tokens: dict[str, int], pattern: str = GPT2_PATTERN):
+                 special_tokens: dict[str, int], pattern: str = GPT2_PATTERN,
+                 literal_tokens: dict[int, str] | None = None):
         # id_to_bytes[i]: the bytes of normal token i, or None (special id / hole in the vocab)
         self._id_to_bytes = list(id_to_bytes)
+        # literal_tokens: vocab.json entries outside the byte alphabet (id -> string as written);
+        # merges never produce them, decoding writes their UTF-8 bytes.
+        self._literal = dict(literal_tokens or {})
         self._bytes_to_id: dict[bytes, int] = {}
         for i, b in enumerate(self._id_to_bytes):
-            if b is not None and b not in self._bytes_to_id:
+            if b is not None and b not in self._bytes_to_id and i not in self._literal:
                 self._bytes_to_id[b] = i
         self._special_to_id = dict(special_tokens)
         self._id_to_special = {i: s for s, i in self._special_to_id.items()}
@@ -290,6 +294,9 @@ class BPETokenizer:
         """Id of a token written GPT-2 style (`'Ġevler'`) or of a special token."""
         if token in self._special_to_id:
             return self._special_to_id[token]
+        for i, s in self._literal.items():
+            if s == token:
+                return i
         bs = _str_to_bytes(token)
         i = self._bytes_to_id.get(bs) if bs is not None else None
         if i is None:
@@ -321,6 +328,8 @@ class BPETokenizer:
     def _token_str(self, i: int) -> str:
         if i in self._id_to_special:
             return self._id_to_special[i]
+        if i in self._literal:
+            return self._literal[i]
         return _bytes_to_str(self._id_to_bytes[i])
 
     # ------------------------------------------------------------------ training
@@ -675,19 +684,20 @@ class BPETokenizer:
         special_ids = {s: vocab[s] for s in specials}
         size = max(ids_seen) + 1
         id_to_bytes: list = [None] * size
+        literal: dict[int, str] = {}
+        bytes_to_id: dict[bytes, int] = {}
         for tok, i in vocab.items():
             if tok in special_ids:
                 continue
             bs = _str_to_bytes(tok)
             if bs is None:
-                # Bayt alfabesi dışında karakter içeren bir dize (ör. eklenmiş bir belirteç):
-                # birleştirmelerle oluşamaz; çözmede UTF-8 baytları olarak yazılır.
+                # Bayt alfabesi dışında karakter içeren bir dize (ör. sonradan eklenmiş bir
+                # belirteç): birleştirmelerle oluşamaz; çözmede UTF-8 baytları yazılır.
+                literal[i] = tok
                 bs = tok.encode("utf-8", errors="replace")
-            id_to_bytes[i] = bs
-        bytes_to_id: dict[bytes, int] = {}
-        for i, bs in enumerate(id_to_bytes):
-            if bs is not None and bs not in bytes_to_id:
+            elif bs not in bytes_to_id or i < bytes_to_id[bs]:
                 bytes_to_id[bs] = i
+            id_to_bytes[i] = bs
         merges: list[tuple[int, int]] = []
         text = _read_text(merges_txt)
         for lineno, line in enumerate(text.split("\n"), 1):
@@ -710,7 +720,7 @@ class BPETokenizer:
                                  f"is not in {vocab_json}")
             merges.append((pair[0], pair[1]))
         try:
-            return cls(id_to_bytes, merges, special_ids, pattern)
+            return cls(id_to_bytes, merges, special_ids, pattern, literal)
         except ValueError as e:
             raise ValueError(f"{vocab_json}: {e}") from None
 
