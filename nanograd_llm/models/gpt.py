@@ -191,6 +191,23 @@ class GPT(ParamModel):
         return KVCache(cfg.n_layer, batch, cfg.n_head, cfg.block_size, cfg.n_embd // cfg.n_head,
                        self.xp, self.dtype)
 
+    def _check_kv_cache(self, kv_cache: KVCache, idx) -> None:
+        """Clear errors (instead of a broadcast error deep inside attention) for a cache that
+        does not fit this model or these tokens."""
+        cfg = self.config
+        k0 = kv_cache.k[0] if kv_cache.k else None
+        want = (cfg.n_head, cfg.block_size, cfg.n_embd // cfg.n_head)
+        if len(kv_cache.k) != cfg.n_layer or k0 is None or tuple(k0.shape[1:]) != want:
+            raise ValueError("kv_cache does not match this model: create it with "
+                             "model.new_kv_cache(batch)")
+        if k0.shape[0] != idx.shape[0]:
+            raise ValueError(f"kv_cache was made for batch {k0.shape[0]}, idx has batch "
+                             f"{idx.shape[0]}")
+        if kv_cache.length + idx.shape[1] > cfg.block_size:
+            raise ValueError(f"KV cache is full: it holds {kv_cache.length} positions and "
+                             f"{idx.shape[1]} more would exceed block_size={cfg.block_size} "
+                             f"(slide the window and rebuild the cache, as generate() does)")
+
     # -- forward -----------------------------------------------------------------------
     def forward(self, idx, targets=None, kv_cache: KVCache | None = None):
         """idx: (B, T) token ids. Returns (logits (B, T, V), loss or None).
@@ -200,7 +217,9 @@ class GPT(ParamModel):
         """
         cfg, p = self.config, self.params
         start = 0 if kv_cache is None else kv_cache.length
-        idx = self._check_idx(idx, cfg.vocab_size, cfg.block_size - start)
+        idx = self._check_idx(idx, cfg.vocab_size, cfg.block_size if kv_cache is None else None)
+        if kv_cache is not None:
+            self._check_kv_cache(kv_cache, idx)
         train = self.training and kv_cache is None
         drop_p = cfg.dropout if train else 0.0
         # 1) Belirteç gömmesi: (B, T) -> (B, T, C)
@@ -280,6 +299,14 @@ class GPT(ParamModel):
             g["wte.weight"] = dwte_embedding
             g["lm_head.weight"] = dhead
         return self._store_grads(g, accumulate)
+
+    # -- generation (implemented in generate.py, further down the import chain) ----------
+    def generate(self, idx, max_new_tokens: int, temperature: float = 1.0, top_k=None,
+                 top_p=None, seed=None, use_cache: bool = True, stream=None):
+        """Sample tokens after idx; see nanograd_llm.generate.generate."""
+        from ..generate import generate
+        return generate(self, idx, max_new_tokens, temperature=temperature, top_k=top_k,
+                        top_p=top_p, seed=seed, use_cache=use_cache, stream=stream)
 
     # -- persistence (implemented in the modules further down the import chain) --------
     @classmethod
