@@ -235,7 +235,7 @@ class GPT(ParamModel):
         c_blocks = []
         for i, bp in enumerate(self._block_params):
             x, c = block_forward(x, bp, cfg.n_head, cfg.activation, drop_p, self.rng, train,
-                                 kv_cache, i)
+                                 kv_cache, i, cfg.layer_norm_epsilon)
             c_blocks.append(c)
         if kv_cache is not None:
             kv_cache.advance(idx.shape[1])
