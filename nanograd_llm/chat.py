@@ -27,6 +27,7 @@ sürdürür. Döngü bu yüzden genel tutulmuştur: "yanıt", istemin devamıdı
 from __future__ import annotations
 
 import sys
+import unicodedata
 from typing import Callable
 
 import numpy as np
@@ -76,6 +77,9 @@ class _Encoder:
 
     def __call__(self, text: str) -> tuple[list[int], list[str]]:
         """(ids, unknown characters in order of first appearance)."""
+        if isinstance(getattr(self.tok, "stoi", None), dict):
+            # Karakter belirteçleyicisi sözlüğü NFC biçiminde tutar (ş = tek karakter)
+            text = unicodedata.normalize("NFC", text)
         kept, dropped = [], []
         for ch in text:
             if self.known(ch):
@@ -186,12 +190,13 @@ def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
                 history = []
                 write("(context cleared)\n")
                 continue
-            ids, dropped = encode(text + "\n")
+            ids, dropped = encode(text)
             if dropped:
                 write(describe_dropped(dropped, unknown, encode._replacement) + "\n")
             if not ids:
                 write("(nothing left to send)\n")
                 continue
+            ids += encode("\n")[0]                   # satır sonu (sözlükte varsa)
             context = history + ids
             if block is not None:
                 context = context[-block:]            # bağlam en fazla block_size belirteç
