@@ -30,7 +30,8 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
                    help="parameter dtype for --hf models (default float32)")
 
 
-def _add_sampler_args(p: argparse.ArgumentParser, temperature: float) -> None:
+def _add_sampler_args(p: argparse.ArgumentParser, temperature: float,
+                      unknown_default: str = "skip") -> None:
     p.add_argument("--max-new-tokens", type=int, default=500, metavar="N")
     p.add_argument("--temperature", type=float, default=temperature,
                    help=f"0 = greedy (default {temperature})")
@@ -41,15 +42,17 @@ def _add_sampler_args(p: argparse.ArgumentParser, temperature: float) -> None:
     p.add_argument("--seed", type=int, default=None, help="seed for reproducible sampling")
     p.add_argument("--no-cache", action="store_true",
                    help="recompute the whole context at every step (slow; for checking)")
-    p.add_argument("--unknown", default="skip", choices=["skip", "replace"],
-                   help="what to do with characters the tokenizer does not know")
+    choices = ["skip", "replace"] + (["strict"] if unknown_default == "strict" else [])
+    p.add_argument("--unknown", default=unknown_default, choices=choices,
+                   help=f"what to do with characters the tokenizer does not know "
+                        f"(default {unknown_default})")
 
 
 def add_sampling_args(p: argparse.ArgumentParser) -> None:
     """Arguments of `nanograd-llm sample`."""
     _add_model_args(p)
     p.add_argument("--prompt", default="", help="text to continue (default: a newline)")
-    _add_sampler_args(p, temperature=0.8)
+    _add_sampler_args(p, temperature=0.8, unknown_default="strict")
     p.add_argument("--no-stream", action="store_true",
                    help="print the text at the end instead of token by token")
 
@@ -94,9 +97,13 @@ def sample_main(args) -> int:
     from .generate import TextStreamer, iter_generate
     _check(args)
     model, tok = load_for_generation(args)
-    encode = _Encoder(tok, args.unknown)
+    encode = _Encoder(tok, "skip" if args.unknown == "strict" else args.unknown)
     text = args.prompt if args.prompt else "\n"
     ids, dropped = encode(text)
+    if dropped and args.unknown == "strict":
+        chars = " ".join(repr(c) for c in dropped[:20])
+        raise ValueError(f"prompt character(s) {chars} not in the tokenizer's vocabulary "
+                         f"(use --unknown skip or --unknown replace to drop or replace them)")
     if dropped:
         print(describe_dropped(dropped, args.unknown, encode._replacement), file=sys.stderr)
     if not ids:

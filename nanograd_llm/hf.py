@@ -296,15 +296,38 @@ def _atomic_write(target: Path, write) -> None:
 
 # -- tokenizer + model, for sampling and fine-tuning -----------------------------------------
 def load_hf_tokenizer(path):
-    """GPT-2's byte-level BPE tokenizer from the folder's vocab.json + merges.txt."""
+    """GPT-2's byte-level BPE tokenizer from the folder's vocab.json + merges.txt (or, when
+    only a tokenizer.json is there, as recent `transformers` versions write, from that)."""
     path = Path(path)
     vocab, merges = path / "vocab.json", path / "merges.txt"
-    for f in (vocab, merges):
-        if not f.is_file():
-            raise ValueError(f"{f} not found: the GPT-2 tokenizer needs vocab.json and "
-                             f"merges.txt in {path}")
     from .tokenizers.bpe import BPETokenizer
-    return BPETokenizer.from_files(vocab, merges)
+    if vocab.is_file() and merges.is_file():
+        return BPETokenizer.from_files(vocab, merges)
+    if (path / "tokenizer.json").is_file():
+        with tempfile.TemporaryDirectory() as tmp:
+            v, m = _split_tokenizer_json(path / "tokenizer.json", Path(tmp))
+            return BPETokenizer.from_files(v, m)
+    missing = vocab if not vocab.is_file() else merges
+    raise ValueError(f"{missing} not found: the GPT-2 tokenizer needs vocab.json and "
+                     f"merges.txt (or tokenizer.json) in {path}")
+
+
+def _split_tokenizer_json(f: Path, out: Path):
+    """Write vocab.json + merges.txt from a `tokenizers` tokenizer.json holding a BPE model."""
+    try:
+        data = json.loads(f.read_text(encoding="utf-8"))
+        model = data["model"]
+        vocab, merges = model["vocab"], model["merges"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+        raise ValueError(f"{f} is not a tokenizer.json with a BPE model") from None
+    if model.get("type", "BPE") != "BPE" or not isinstance(vocab, dict):
+        raise ValueError(f"{f} does not hold a BPE model")
+    # Birleştirmeler "a b" dizgileri ya da [a, b] çiftleri olarak saklanabilir
+    lines = [m if isinstance(m, str) else " ".join(m) for m in merges]
+    v, m = out / "vocab.json", out / "merges.txt"
+    v.write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    m.write_text("#version: 0.2\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    return v, m
 
 
 def init_from_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.0):

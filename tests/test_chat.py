@@ -263,3 +263,18 @@ def test_sample_main_from_hf_folder(tmp_path, capsys):
     ids = tok.encode("merhaba")
     ours = model.generate(ids, 40, temperature=0)[0]
     assert out == "merhaba" + tok.decode(ours[len(ids):].tolist()) + "\n"
+
+
+def test_sample_main_unknown_prompt_characters(tmp_path, capsys):
+    write_tiny_checkpoint(tmp_path / "run")
+    import argparse
+
+    from nanograd_llm.cli_generate import add_sampling_args, sample_main
+    p = argparse.ArgumentParser()
+    add_sampling_args(p)
+    base = ["--ckpt", str(tmp_path / "run"), "--prompt", "çay time", "--max-new-tokens", "3"]
+    with pytest.raises(ValueError, match="'ç'.*not in the tokenizer's vocabulary"):
+        sample_main(p.parse_args(base))
+    assert sample_main(p.parse_args(base + ["--unknown", "skip"])) == 0
+    cap = capsys.readouterr()
+    assert "'ç'" in cap.err and "skipped" in cap.err and cap.out.startswith("çay time")

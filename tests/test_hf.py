@@ -249,3 +249,25 @@ def test_models_gpt2_cannot_express_are_rejected(tmp_path):
     with pytest.raises(ValueError, match="bias"):
         save_hf(GPT(GPTConfig(**base, bias=False)), tmp_path)
     assert not (tmp_path / "model.safetensors").exists()
+
+
+def test_tokenizer_from_vocab_merges_or_tokenizer_json(tmp_path):
+    pytest.importorskip("nanograd_llm.tokenizers.bpe")
+    tk = pytest.importorskip("tokenizers")
+    from nanograd_llm.hf import load_hf_tokenizer
+    bpe = tk.ByteLevelBPETokenizer()
+    bpe.train_from_iterator(["The quick brown fox. Çabuk kahverengi tilki! 🦊 " * 30],
+                            vocab_size=320, min_frequency=1, show_progress=False)
+    (tmp_path / "a").mkdir()
+    bpe.save_model(str(tmp_path / "a"))
+    (tmp_path / "b").mkdir()
+    bpe.save(str(tmp_path / "b" / "tokenizer.json"))   # the format transformers 5 writes
+    text = "The fox, kahverengi tilki — şapka 🦊!\nNew line"
+    want = bpe.encode(text).ids
+    assert len(want) > 5
+    for d in ("a", "b"):
+        tok = load_hf_tokenizer(tmp_path / d)
+        assert tok.encode(text) == want
+        assert tok.decode(want) == text
+    with pytest.raises(ValueError, match="vocab.json"):
+        load_hf_tokenizer(tmp_path)
