@@ -300,16 +300,25 @@ def load_hf_tokenizer(path):
     only a tokenizer.json is there, as recent `transformers` versions write, from that)."""
     path = Path(path)
     vocab, merges = path / "vocab.json", path / "merges.txt"
-    from .tokenizers.bpe import BPETokenizer
     if vocab.is_file() and merges.is_file():
-        return BPETokenizer.from_files(vocab, merges)
+        return _bpe_class().from_files(vocab, merges)
     if (path / "tokenizer.json").is_file():
+        BPETokenizer = _bpe_class()
         with tempfile.TemporaryDirectory() as tmp:
             v, m = _split_tokenizer_json(path / "tokenizer.json", Path(tmp))
             return BPETokenizer.from_files(v, m)
     missing = vocab if not vocab.is_file() else merges
     raise ValueError(f"{missing} not found: the GPT-2 tokenizer needs vocab.json and "
                      f"merges.txt (or tokenizer.json) in {path}")
+
+
+def _bpe_class():
+    try:
+        from .tokenizers.bpe import BPETokenizer
+    except ImportError as e:
+        raise RuntimeError(f"the GPT-2 tokenizer needs nanograd_llm.tokenizers.bpe and its "
+                           f"extra (pip install -e '.[bpe]'): {e}") from None
+    return BPETokenizer
 
 
 def _split_tokenizer_json(f: Path, out: Path):
