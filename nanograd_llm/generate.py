@@ -83,6 +83,7 @@ kullanılır.
 """
 from __future__ import annotations
 
+import inspect
 from typing import Callable, Iterator
 
 import numpy as np
@@ -219,8 +220,16 @@ def _iter_generate(model, prompt, max_new_tokens, temperature, top_k, top_p, see
             return seq[:, max(0, n - block):n] if block is not None else seq[:, :n]
 
         cache = model.new_kv_cache(B) if use_cache else None
+        # Yalnızca son konumun puanları gerekir (destekleyen modellerde çıkış katmanı T kat ucuzlar)
+        last_only = "last_only" in inspect.signature(model.forward).parameters
+
+        def forward(ids, kv):
+            kw = {"last_only": True} if last_only else {}
+            if kv is not None:
+                kw["kv_cache"] = kv
+            return model.forward(ids, **kw)[0]
         # İlk ileri geçiş: bütün pencere (önbellekli yolda önbelleği doldurur: "prefill")
-        logits, _ = model.forward(window(), kv_cache=cache)
+        logits = forward(window(), cache)
         for step in range(max_new_tokens):
             last = to_numpy(logits[:, -1, :])                        # (B, V), ana belleğe
             nxt = sample_next(last, temperature, top_k, top_p, rng)  # (B,)
@@ -231,14 +240,14 @@ def _iter_generate(model, prompt, max_new_tokens, temperature, top_k, top_p, see
                 break                                    # son belirteç için ileri geçiş gerekmez
             if cache is None:
                 # Önbelleksiz: her adımda bütün pencere yeniden hesaplanır
-                logits, _ = model.forward(window())
+                logits = forward(window(), None)
             elif cache.length < block:
                 # Önbellekli: yalnızca yeni belirteç, konumu cache.length
-                logits, _ = model.forward(nxt[:, None], kv_cache=cache)
+                logits = forward(nxt[:, None], cache)
             else:
                 # Önbellek dolu: pencere kayar, konumlar değişir → önbelleği yeniden kur
                 cache.reset()
-                logits, _ = model.forward(window(), kv_cache=cache)
+                logits = forward(window(), cache)
     finally:
         model.train(was_training)
 

@@ -235,3 +235,46 @@ def test_text_streamer_holds_back_incomplete_utf8():
     s.flush()
     assert "".join(written) == "aş😀b"
     assert all("\ufffd" not in w for w in written)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not __import__("nanograd_llm.backend", fromlist=["x"]).cuda_available(),
+                    reason="needs CuPy and an NVIDIA GPU")
+@pytest.mark.parametrize("positional", POS)
+def test_gpu_cached_generation_matches_cpu(positional):
+    cpu = make_model(positional, "float64", scale=0.3)
+    gpu = make_model(positional, "float64", scale=0.3).to("cuda")
+    prompt = [[3, 1, 4], [1, 5, 9]]
+    n = 2 * BLOCK
+    want = naive_decode(cpu, prompt, n, temperature=1.0, seed=2)
+    np.testing.assert_array_equal(generate(gpu, prompt, n, seed=2), want)
+    np.testing.assert_array_equal(generate(gpu, prompt, n, temperature=0),
+                                  generate(cpu, prompt, n, temperature=0))
+
+
+def test_last_only_forward():
+    m = make_model("learned", "float64")
+    idx = np.random.default_rng(3).integers(0, 23, size=(2, 9))
+    full, _ = m.forward(idx)
+    last, loss = m.forward(idx, last_only=True)
+    assert last.shape == (2, 1, 23) and loss is None
+    np.testing.assert_allclose(last[:, 0], full[:, -1], atol=1e-12)
+    with pytest.raises(RuntimeError):
+        m.backward()                       # no backward after a last_only forward
+    with pytest.raises(ValueError, match="last_only"):
+        m.forward(idx, idx, last_only=True)
+    cache = m.new_kv_cache(2)
+    a, _ = m.forward(idx[:, :5], kv_cache=cache, last_only=True)
+    b, _ = m.forward(idx[:, 5:], kv_cache=cache, last_only=True)
+    np.testing.assert_allclose(a[:, 0], full[:, 4], atol=1e-12)
+    np.testing.assert_allclose(b[:, 0], full[:, -1], atol=1e-12)
+
+
+def test_generate_works_with_the_bigram_model():
+    from nanograd_llm import BigramLM
+    m = BigramLM(11, seed=0, dtype="float64")
+    a = generate(m, [1, 2], 6, temperature=0)
+    b = generate(m, [1, 2], 6, temperature=0, use_cache=False)
+    np.testing.assert_array_equal(a, b)
+    table = m.params["token_embedding.weight"]
+    assert a[0, 2] == int(np.argmax(table[2]))

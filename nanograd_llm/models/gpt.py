@@ -209,12 +209,17 @@ class GPT(ParamModel):
                              f"(slide the window and rebuild the cache, as generate() does)")
 
     # -- forward -----------------------------------------------------------------------
-    def forward(self, idx, targets=None, kv_cache: KVCache | None = None):
+    def forward(self, idx, targets=None, kv_cache: KVCache | None = None,
+                last_only: bool = False):
         """idx: (B, T) token ids. Returns (logits (B, T, V), loss or None).
 
         With `kv_cache`, idx holds only the new tokens; they are placed after the
         `kv_cache.length` cached positions (no backward is possible then).
+        With `last_only` (generation), only the last position's logits are computed:
+        (B, 1, V); no targets, no backward.
         """
+        if last_only and targets is not None:
+            raise ValueError("last_only=True computes no loss: pass targets=None")
         cfg, p = self.config, self.params
         start = 0 if kv_cache is None else kv_cache.length
         idx = self._check_idx(idx, cfg.vocab_size, cfg.block_size if kv_cache is None else None)
@@ -239,6 +244,10 @@ class GPT(ParamModel):
             c_blocks.append(c)
         if kv_cache is not None:
             kv_cache.advance(idx.shape[1])
+        if last_only:
+            # Üretimde yalnızca son konumun puanları gerekir: çıkış katmanının (T·C·V)
+            # işi T kat azalır
+            x = x[:, -1:, :]                                          # (B,T,C) -> (B,1,C)
         # 5) Son katman normalizasyonu
         x, c_lnf = layernorm_forward(x, p["ln_f.weight"], p.get("ln_f.bias"),
                                      cfg.layer_norm_epsilon)
@@ -254,7 +263,7 @@ class GPT(ParamModel):
                 raise ValueError(f"targets shape {tuple(targets.shape)} != idx shape "
                                  f"{tuple(idx.shape)}")
             loss, c_ce = cross_entropy_forward(logits, targets, cfg.ignore_index)
-        self._cache = None if kv_cache is not None else \
+        self._cache = None if kv_cache is not None or last_only else \
             (c_emb, c_pos, c_drop, c_blocks, c_lnf, c_head, c_ce)
         return logits, loss
 
