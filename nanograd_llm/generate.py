@@ -41,9 +41,10 @@ Sıra: önce sıcaklık, sonra top-k, sonra top-p (Hugging Face ile aynı).
 
 ## Tekrarlanabilirlik
 Çekilişler ana bellekteki (host) tek bir `numpy.random.Generator`'dan yapılır
-(`np.random.default_rng(seed)`): aynı tohum, aynı model ve aynı ayarlar aynı metni verir;
-model GPU'da (CuPy) olsa bile, çünkü her adımda yalnızca son konumun (B, V) puanları ana
-belleğe kopyalanır ve örnekleme orada, float64 ile yapılır. Her adımda her satır için tek bir
+(`np.random.default_rng(seed)`): aynı tohum, aynı model ve aynı ayarlar aynı metni verir.
+Model GPU'da (CuPy) çalışsa da öyledir: her adımda yalnızca son konumun (B, V) puanları ana
+belleğe kopyalanır ve örnekleme orada, float64 ile yapılır. (CPU ile GPU'nun puanları
+yuvarlama düzeyinde farklı olabileceği için iki aygıtın metni birebir aynı olmayabilir.) Her adımda her satır için tek bir
 düzgün sayı `u ∈ [0, 1)` çekilir ve birikimli olasılıkta `u`'yu ilk aşan belirteç seçilir
 (ters dağılım fonksiyonu yöntemi).
 
@@ -64,6 +65,8 @@ matematiktir**; yalnızca toplamaların sırası (kayan nokta yuvarlaması) değ
 float64'te puanların 1e-10 içinde eşit olduğunu ve açgözlü üretimin aynı belirteçleri verdiğini
 denetler (`tests/test_generate.py`). Maliyet adım başına O(T) dikkat + tek konumluk doğrusal
 katmanlar olur; uzun bağlamlarda hız farkı büyüktür (`benchmarks/kv_cache.py`).
+Üretimde yalnızca son konumun puanları gerektiği için model `last_only=True` ile çağrılır:
+çıkış katmanı (C × V'lik en büyük çarpım) yalnızca son konum için hesaplanır.
 
 ## block_size'ı aşınca: kayan pencere
 Model en fazla `block_size` konum görebilir (öğrenilen konum gömmesi `wpe` yalnızca bu kadar
