@@ -223,11 +223,23 @@ def _is_mask_buffer(name: str) -> bool:
             and parts[3] in ("bias", "masked_bias"))
 
 
-def load_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.0) -> GPT:
-    """Build a GPT from a Hugging Face GPT-2 folder (config.json + model.safetensors)."""
+def load_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.0,
+            block_size: int | None = None) -> GPT:
+    """Build a GPT from a Hugging Face GPT-2 folder (config.json + model.safetensors).
+
+    block_size, if smaller than the checkpoint's n_positions, keeps only the first block_size
+    position embeddings (shorter contexts: cheaper fine-tuning; the model is otherwise the same).
+    """
     path = Path(path)
     hf_cfg = read_hf_config(path)
     cfg = config_from_hf(hf_cfg, dropout=dropout, source=str(path / CONFIG_FILE))
+    n_positions = cfg.block_size
+    if block_size is not None:
+        if isinstance(block_size, bool) or not isinstance(block_size, int) \
+                or not 1 <= block_size <= n_positions:
+            raise ValueError(f"block_size must be an integer in [1, {n_positions}] (the "
+                             f"checkpoint's n_positions), got {block_size!r}")
+        cfg.block_size = block_size
     raw = read_hf_tensors(path)
     source = str(path / WEIGHTS_FILE)
     # Önek atılır, maske tamponları yok sayılır
@@ -249,6 +261,10 @@ def load_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.0) ->
             raise ValueError(f"{source}: tensor 'lm_head.weight' is missing "
                              f"(config.json says tie_word_embeddings=false)")
         tensors["lm_head.weight"] = lm
+    wpe = tensors.get("wpe.weight")
+    if wpe is not None and cfg.block_size < n_positions and wpe.shape[0] == n_positions:
+        # Konum gömmesi kırpılır: ilk block_size konum (nedensel modelde sonrakiler kullanılmaz)
+        tensors["wpe.weight"] = wpe[:cfg.block_size]
     model = GPT(cfg, seed=0, dtype=dtype, device="cpu")
     # Eksik / fazla / yanlış şekilli tensörler: adlarıyla açık hata (load_state_dict)
     model.load_state_dict(tensors, source=source)
@@ -339,10 +355,12 @@ def _split_tokenizer_json(f: Path, out: Path):
     return v, m
 
 
-def init_from_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.0):
+def init_from_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.0,
+                 block_size: int | None = None):
     """(model, tokenizer) from a Hugging Face GPT-2 folder: the starting point for sampling
-    (`sample --hf DIR`) and fine-tuning (`train --init-from DIR`)."""
-    model = load_hf(path, dtype=dtype, device=device, dropout=dropout)
+    (`sample --hf DIR`) and fine-tuning (`train --init-from DIR`). The model is returned in
+    eval mode; call model.train() before training. block_size: see load_hf."""
+    model = load_hf(path, dtype=dtype, device=device, dropout=dropout, block_size=block_size)
     tok = load_hf_tokenizer(path)
     n_tok = getattr(tok, "vocab_size", None)
     if n_tok is None:

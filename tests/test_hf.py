@@ -271,3 +271,14 @@ def test_tokenizer_from_vocab_merges_or_tokenizer_json(tmp_path):
         assert tok.decode(want) == text
     with pytest.raises(ValueError, match="vocab.json"):
         load_hf_tokenizer(tmp_path)
+
+
+def test_block_size_crop_and_dropout(hf_dir):
+    d, m = hf_dir
+    ours = load_hf(d, block_size=8, dropout=0.1)
+    assert ours.config.block_size == 8 and ours.params["wpe.weight"].shape == (8, C)
+    assert ours.config.dropout == 0.1 and not ours.training
+    np.testing.assert_allclose(ours.forward(IDX[:, :8])[0], torch_logits(m, IDX)[:, :8],
+                               atol=1e-4)
+    with pytest.raises(ValueError, match="block_size"):
+        load_hf(d, block_size=NPOS + 1)
