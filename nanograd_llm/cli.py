@@ -52,7 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="PNG file to write")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.set_defaults(func=_cmd_attention)
+
+    _add_chat_command(sub)
     return parser
+
+
+def _add_chat_command(sub) -> None:
+    from .cli_generate import add_chat_args, chat_main
+    p = sub.add_parser("chat", help="talk to a trained model (or a GPT-2 folder) line by line")
+    add_chat_args(p)
+    p.set_defaults(func=chat_main)
 
 
 def main(argv=None) -> int:
