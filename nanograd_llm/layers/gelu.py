@@ -40,6 +40,9 @@ dizi üzerinden geçiş sayısı azalır. Geri geçiş de `s` ile yazılır: `t 
 
        dx = dout · [ s + x · s·(1 − s) · 2·√(2/π)·(1 + 0.134145·x²) ]
 
+`out = x·s` tek bir çarpım olduğundan, ileri besleme ağı (mlp.py) bellek tasarrufu için
+`out`'u saklamaz, geri geçişte `gelu_output` ile yeniden hesaplar.
+
 Çok negatif `u` için `exp(−2u)` sonsuza taşar; `1/(1 + ∞) = 0` doğru sınır değeridir, bu
 yüzden taşma uyarısı bu satırda susturulur.
 
@@ -83,6 +86,16 @@ def gelu_forward(x):
     # out = x·σ(2u) = 0.5·x·(1 + tanh(u))
     out = x * s
     return out, GeluCache(x, s)
+
+
+def gelu_output(cache: GeluCache):
+    """Recompute the forward output x·s from the cache (one multiplication).
+
+    Lets a caller (the MLP) drop its reference to the output after the forward pass and
+    rebuild it in the backward pass, instead of keeping a (B, T, 4C) array alive.
+    """
+    # out = x·σ(2u): ileri geçişin son satırının aynısı
+    return cache.x * cache.s
 
 
 def gelu_backward(dout, cache: GeluCache):
