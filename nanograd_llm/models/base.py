@@ -122,10 +122,18 @@ class ParamModel:
 
     def _store_grads(self, grads: dict, accumulate: bool) -> dict:
         """Write fresh layer gradients into the flat gradient buffer (or add to it)."""
-        if not accumulate:
-            self.grad_flat.fill(0)
-        for name, g in grads.items():
-            self.grads[name] += g
+        if accumulate:
+            for name, g in grads.items():
+                self.grads[name] += g
+            return self.grads
+        # Biriktirme yoksa gradyanlar doğrudan yazılır (önce sıfırlayıp sonra toplamak, düz
+        # dizi üzerinden fazladan bir geçiş olurdu); gradyanı gelmeyen parametreler sıfırlanır.
+        for name, view in self.grads.items():
+            g = grads.get(name)
+            if g is None:
+                view.fill(0)
+            else:
+                view[...] = g
         return self.grads
 
     def _check_idx(self, idx, vocab_size: int, max_len: int | None, name: str = "idx"):

@@ -199,6 +199,9 @@ class GPT(ParamModel):
         `kv_cache.length` cached positions (no backward is possible then).
         """
         cfg, p = self.config, self.params
+        # Önceki adımın önbelleği (bütün ara tensörler) yenileri kurulmadan önce bırakılır;
+        # yoksa bir an için iki adımın etkinleştirmeleri birden bellekte durur.
+        self._cache = None
         start = 0 if kv_cache is None else kv_cache.length
         idx = self._check_idx(idx, cfg.vocab_size, cfg.block_size - start)
         train = self.training and kv_cache is None
