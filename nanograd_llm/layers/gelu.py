@@ -43,8 +43,9 @@ dizi üzerinden geçiş sayısı azalır. Geri geçiş de `s` ile yazılır: `t 
 `out = x·s` tek bir çarpım olduğundan, ileri besleme ağı (mlp.py) bellek tasarrufu için
 `out`'u saklamaz, geri geçişte `gelu_output` ile yeniden hesaplar.
 
-Çok negatif `u` için `exp(−2u)` sonsuza taşar; `1/(1 + ∞) = 0` doğru sınır değeridir, bu
-yüzden taşma uyarısı bu satırda susturulur.
+Çok negatif `u` için `exp(−2u)` sonsuza taşar; `1/(1 + ∞) = 0` doğru sınır değeridir (çok
+pozitif `u` için de `exp(−2u)` sıfıra iner ve `σ = 1` olur), bu yüzden taşma uyarıları bu
+satırda susturulur.
 
 Not: NumPy'da `x**3`, float32 dizilerde `x*x*x`'ten çok daha yavaştır; bu yüzden çarpım
 olarak yazılır.
@@ -78,7 +79,8 @@ def gelu_forward(x):
     s += -2.0 * _K
     s *= x
     # e^(−2u) (yerinde); çok negatif u'da ∞'a taşması doğrudur: σ = 1/(1+∞) = 0
-    with np.errstate(over="ignore"):
+    # (çok pozitif u'da 0'a inmesi de: σ = 1)
+    with np.errstate(over="ignore", under="ignore"):
         xp.exp(s, out=s)
     # s = σ(2u) = 1 / (1 + e^(−2u)) = 0.5·(1 + tanh(u))
     s += 1.0
