@@ -17,7 +17,8 @@ Bunun yararı:
 onlarca ara dizi ayırır ve bırakır. glibc, bırakılan belleği varsayılan olarak hemen işletim
 sistemine geri verir (orta boy diziler `mmap` ile ayrılır, yığının tepesi kırpılır); bir
 sonraki adımda aynı bellek yeniden istenir ve her sayfa yeniden "sayfa hatası" (page fault)
-ile sıfırlanarak gelir. Küçük modelde (baby) bu, adım süresini yarı yarıya uzatabilir. İlk
+ile sıfırlanarak gelir. Küçük modelde (baby) bu, adım süresini üçte bir kadar uzattı
+(ölçülen: 148 → 193 ms, bkz. benchmarks/RESULTS.md). İlk
 model kurulurken `mallopt` ile iki eşik büyütülür: 32 MiB'a kadar olan diziler yığından
 ayrılır ve bırakılan bellek süreçte kalıp bir sonraki adımda yeniden kullanılır. Hesaplanan
 sayılar değişmez; yalnızca bellek süreçte tutulur. `NANOGRAD_MALLOC_TUNING=0` ortam
