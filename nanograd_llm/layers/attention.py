@@ -83,7 +83,7 @@ def causal_mask(Tq: int, Tk: int, xp, dtype):
 
 
 class AttentionCache(NamedTuple):
-    q: Any      # (B, nh, Tq, hs), ölçeklenmiş (q/√hs)
+    q: Any      # (B, nh, Tq, hs), ölçeklenmemiş q
     k: Any      # (B, nh, Tk, hs)
     v: Any      # (B, nh, Tk, hs)
     att: Any    # (B, nh, Tq, Tk) softmax çıktısı A
@@ -98,9 +98,12 @@ def attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool = Tru
     Tk = k.shape[-2]
     scale = 1.0 / math.sqrt(hs)
     # Ölçekleme puanlar yerine q'ya uygulanır (T·hs işlem, T·T yerine); sonuç aynıdır.
+    # Ölçeklenmiş kopya yalnızca bu çarpım için geçicidir; önbellekte q'nun kendisi (qkv'nin
+    # bir görünümü, ek bellek tutmaz) saklanır.
     qs = q * scale
     # Puanlar: S = (q/√hs)·kᵀ
     att = qs @ k.swapaxes(-1, -2)                  # (B,nh,Tq,hs)@(B,nh,hs,Tk) -> (B,nh,Tq,Tk)
+    del qs
     # Nedensel maske: gelecekteki konumlar −∞
     att += causal_mask(Tq, Tk, xp, att.dtype)
     # Kararlı softmax: maksimumu çıkar, üssünü al, satır toplamına böl (hepsi yerinde)
@@ -111,12 +114,12 @@ def attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool = Tru
     att_d, drop = dropout_forward(att, dropout, rng, train)
     # Değerlerin ağırlıklı toplamı: y = Ã·v
     y = att_d @ v                                  # (B,nh,Tq,Tk)@(B,nh,Tk,hs) -> (B,nh,Tq,hs)
-    return y, AttentionCache(qs, k, v, att, drop, scale)
+    return y, AttentionCache(q, k, v, att, drop, scale)
 
 
 def attention_backward(dy, cache: AttentionCache):
     """Returns (dq, dk, dv)."""
-    qs, k, v, att, scale = cache.q, cache.k, cache.v, cache.att, cache.scale
+    q, k, v, att, scale = cache.q, cache.k, cache.v, cache.att, cache.scale
     att_d = att if cache.drop.scale is None else att * cache.drop.scale
     # İleri geçişte: `y = Ã·v` → bu yüzden `dv = Ãᵀ·dy` ve `dÃ = dy·vᵀ`
     dv = att_d.swapaxes(-1, -2) @ dy               # (B,nh,Tk,Tq)@(B,nh,Tq,hs) -> (B,nh,Tk,hs)
@@ -130,5 +133,6 @@ def attention_backward(dy, cache: AttentionCache):
     # İleri geçişte: `S = (q/√hs)·kᵀ` → bu yüzden `dq = dS·k/√hs`, `dk = dSᵀ·(q/√hs)`
     dq = datt @ k                                  # (B,nh,Tq,Tk)@(B,nh,Tk,hs) -> (B,nh,Tq,hs)
     dq *= scale
-    dk = datt.swapaxes(-1, -2) @ qs                # (B,nh,Tk,Tq)@(B,nh,Tq,hs) -> (B,nh,Tk,hs)
+    dk = datt.swapaxes(-1, -2) @ q                 # (B,nh,Tk,Tq)@(B,nh,Tq,hs) -> (B,nh,Tk,hs)
+    dk *= scale                                    # dSᵀ·(q/√hs) = (dSᵀ·q)/√hs
     return dq, dk, dv

@@ -28,8 +28,28 @@ girdiler için küçük, sıfırdan farklı çıktılar verir. GPT-2 şu tanh ya
 
        dx = dout · [ 0.5·(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 0.134145·x²) ]
 
-`t` ileri geçişte hesaplandığı için önbellekte (cache) saklanır; geri geçişte tanh yeniden
-hesaplanmaz.
+`t` (kodda onun yerine aşağıdaki `s = 0.5·(1 + t)`) ileri geçişte hesaplandığı için
+önbellekte (cache) saklanır; geri geçişte yeniden hesaplanmaz.
+
+## Hızlı ama aynı formül: tanh yerine sigmoid
+`0.5·(1 + tanh(u)) = σ(2u) = 1 / (1 + e^(−2u))` özdeşliği tam (yaklaşım değil) bir
+eşitliktir. Bu yüzden kod şunu hesaplar:
+
+    s   = σ(2u) = 1 / (1 + exp(−2u))        ( = 0.5·(1 + tanh(u)) )
+    out = x · s
+
+NumPy'da `exp`, `tanh`'tan belirgin biçimde hızlıdır (vektör komutlarıyla hesaplanır) ve
+dizi üzerinden geçiş sayısı azalır. Geri geçiş de `s` ile yazılır: `t = 2s − 1` olduğundan
+`1 − t² = 4·s·(1 − s)` ve
+
+       dx = dout · [ s + x · s·(1 − s) · 2·√(2/π)·(1 + 0.134145·x²) ]
+
+`out = x·s` tek bir çarpım olduğundan, ileri besleme ağı (mlp.py) bellek tasarrufu için
+`out`'u saklamaz, geri geçişte `gelu_output` ile yeniden hesaplar.
+
+Çok negatif `u` için `exp(−2u)` sonsuza taşar; `1/(1 + ∞) = 0` doğru sınır değeridir (çok
+pozitif `u` için de `exp(−2u)` sıfıra iner ve `σ = 1` olur), bu yüzden taşma uyarıları bu
+satırda susturulur.
 
 Not: NumPy'da `x**3`, float32 dizilerde `x*x*x`'ten çok daha yavaştır; bu yüzden çarpım
 olarak yazılır.
@@ -41,6 +61,8 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from ..backend import get_array_module
 
 _K = math.sqrt(2.0 / math.pi)   # √(2/π)
@@ -49,45 +71,55 @@ _A = 0.044715
 
 class GeluCache(NamedTuple):
     x: Any   # girdi
-    t: Any   # tanh(u)
+    s: Any   # σ(2u) = 0.5·(1 + tanh(u))
 
 
 def gelu_forward(x):
     """GPT-2's tanh-approximate GELU. Returns (out, cache)."""
     xp = get_array_module(x)
-    # u = √(2/π)·(x + 0.044715·x³) = √(2/π)·x·(1 + 0.044715·x²)
-    t = x * x
-    t *= _A
-    t += 1.0
-    t *= x
-    t *= _K
-    # t = tanh(u) (yerinde, ek bellek ayırmadan)
-    xp.tanh(t, out=t)
-    # out = 0.5·x·(1 + t)
-    out = t + 1.0
-    out *= x
-    out *= 0.5
-    return out, GeluCache(x, t)
+    # −2u = −2·√(2/π)·x·(1 + 0.044715·x²) = x·(−2√(2/π) − 2√(2/π)·0.044715·x²)
+    s = x * x
+    s *= -2.0 * _K * _A
+    s += -2.0 * _K
+    s *= x
+    # e^(−2u) (yerinde); çok negatif u'da ∞'a taşması doğrudur: σ = 1/(1+∞) = 0
+    # (çok pozitif u'da 0'a inmesi de: σ = 1)
+    with np.errstate(over="ignore", under="ignore"):
+        xp.exp(s, out=s)
+    # s = σ(2u) = 1 / (1 + e^(−2u)) = 0.5·(1 + tanh(u))
+    s += 1.0
+    xp.reciprocal(s, out=s)
+    # out = x·σ(2u) = 0.5·x·(1 + tanh(u))
+    out = x * s
+    return out, GeluCache(x, s)
+
+
+def gelu_output(cache: GeluCache):
+    """Recompute the forward output x·s from the cache (one multiplication).
+
+    Lets a caller (the MLP) drop its reference to the output after the forward pass and
+    rebuild it in the backward pass, instead of keeping a (B, T, 4C) array alive.
+    """
+    # out = x·σ(2u): ileri geçişin son satırının aynısı
+    return cache.x * cache.s
 
 
 def gelu_backward(dout, cache: GeluCache):
     """Returns dx."""
-    x, t = cache.x, cache.t
-    # İleri geçişte: `t = tanh(u)`, `u = √(2/π)(x + 0.044715x³)`
-    # → `du/dx = √(2/π)(1 + 3·0.044715·x²)`
-    dudx = x * x
-    dudx *= 3.0 * _A * _K
-    dudx += _K
-    # → `dt/dx = (1 − t²)·du/dx`, sonra `0.5·x·dt/dx`
-    sech2 = t * t
-    xp = get_array_module(x)
-    xp.subtract(1.0, sech2, out=sech2)
-    dudx *= sech2
-    dudx *= x
-    dudx *= 0.5
-    # İleri geçişte: `out = 0.5·x·(1 + t)` → çarpım kuralının ilk terimi `0.5·(1 + t)`
-    dudx += 0.5
-    dudx += 0.5 * t
+    xp = get_array_module(dout)
+    x, s = cache.x, cache.s
+    # İleri geçişte: `s = σ(2u)`, `u = √(2/π)(x + 0.044715x³)`
+    # → `d(2u)/dx = 2√(2/π)(1 + 3·0.044715·x²)`
+    g = x * x
+    g *= 2.0 * 3.0 * _A * _K
+    g += 2.0 * _K
+    # → `ds/dx = s·(1 − s)·d(2u)/dx`; çarpım kuralının ikinci terimi `x·ds/dx`
+    one_minus_s = xp.subtract(1.0, s, dtype=s.dtype)
+    one_minus_s *= s
+    g *= one_minus_s
+    g *= x
+    # İleri geçişte: `out = x·s` → çarpım kuralının ilk terimi `s`
+    g += s
     # Zincir kuralı: dx = dout · d out/dx
-    dudx *= dout
-    return dudx
+    g *= dout
+    return g

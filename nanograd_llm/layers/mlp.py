@@ -30,6 +30,13 @@ bloktadır (bkz. block.py).
 3. `a = GELU(h)` → `dh = da ⊙ GELU'(h)` (bkz. gelu.py).
 4. `h = x·W_fc + b_fc` → `dx`, `dW_fc`, `db_fc`.
 
+## Bellek: GELU çıktısı saklanmaz, yeniden hesaplanır
+Geri geçişte `dW_proj = aᵀ·dout` için `a = GELU(h)` gerekir. GELU önbelleği zaten `h`'yi ve
+`s = σ(2u)`'yu tutar; `a = h·s` tek bir çarpımla yeniden elde edilir. Bu yüzden GELU ile
+`c_proj`'un önbelleği `a`'yı tutmaz (`x2d = None`); geri geçişte `a` yeniden hesaplanır.
+Kazanç, katman başına (B, T, 4C) boyutunda bir dizidir (shakespeare ayarında 100 MB); bedeli
+tek bir çarpım geçişidir.
+
 Gradyan denetimi: `tests/test_layers.py::test_mlp_gradcheck`.
 """
 from __future__ import annotations
@@ -37,7 +44,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from .dropout import dropout_backward, dropout_forward
-from .gelu import gelu_backward, gelu_forward
+from .gelu import gelu_backward, gelu_forward, gelu_output
 from .linear import linear_backward, linear_forward
 from .relu import relu_backward, relu_forward
 
@@ -70,6 +77,10 @@ def mlp_forward(x, p: dict, activation: str = "gelu", dropout: float = 0.0, rng=
     h, c_fc = linear_forward(x, p["c_fc.weight"], p.get("c_fc.bias"))          # (B,T,C) -> (B,T,4C)
     a, act = act_forward(h)                                                     # (B,T,4C)
     out, c_proj = linear_forward(a, p["c_proj.weight"], p.get("c_proj.bias"))  # (B,T,4C) -> (B,T,C)
+    if activation == "gelu":
+        # a = h·s önbellekten yeniden hesaplanabilir: c_proj'un önbelleği a'yı tutmasın
+        c_proj = c_proj._replace(x2d=None)
+    del a
     out, drop = dropout_forward(out, dropout, rng, train)
     return out, MLPCache(c_fc, act, c_proj, drop, activation)
 
@@ -80,8 +91,14 @@ def mlp_backward(dout, cache: MLPCache):
     grads = {}
     # İleri geçişte: `out = dropout(·)` → aynı maskeyle geri
     dout = dropout_backward(dout, cache.drop)
+    c_proj = cache.c_proj
+    if c_proj.x2d is None:
+        # İleri geçişte: `a = GELU(h) = h·s` saklanmadı → aynı çarpımla yeniden hesaplanır
+        a = gelu_output(cache.act)                                              # (B,T,4C)
+        c_proj = c_proj._replace(x2d=a.reshape(-1, a.shape[-1]))                # (N,4C)
     # İleri geçişte: `out = a·W_proj + b_proj` → `da = dout·W_projᵀ`, `dW_proj = aᵀ·dout`
-    da, grads["c_proj.weight"], db = linear_backward(dout, cache.c_proj)       # (B,T,4C)
+    da, grads["c_proj.weight"], db = linear_backward(dout, c_proj)             # (B,T,4C)
+    del c_proj
     if db is not None:
         grads["c_proj.bias"] = db
     # İleri geçişte: `a = GELU(h)` → `dh = da ⊙ GELU'(h)`

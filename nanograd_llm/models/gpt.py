@@ -221,6 +221,9 @@ class GPT(ParamModel):
         if last_only and targets is not None:
             raise ValueError("last_only=True computes no loss: pass targets=None")
         cfg, p = self.config, self.params
+        # Önceki adımın önbelleği (bütün ara tensörler) yenileri kurulmadan önce bırakılır;
+        # yoksa bir an için iki adımın etkinleştirmeleri birden bellekte durur.
+        self._cache = None
         start = 0 if kv_cache is None else kv_cache.length
         idx = self._check_idx(idx, cfg.vocab_size, cfg.block_size if kv_cache is None else None)
         if kv_cache is not None:

@@ -1,0 +1,496 @@
+"""Time one full GPT training step (forward, backward, AdamW) in nanograd_llm and in PyTorch eager.
+
+    python3 benchmarks/train_step.py --config baby
+    python3 benchmarks/train_step.py --config shakespeare --steps 21
+    python3 benchmarks/train_step.py --config shakespeare --device cuda [--tf32]
+
+NumPy and PyTorch run in two separate worker processes (in one process their thread pools spin
+against each other and both slow down). The driver alternates rounds of steps between them
+(A B A B ..., the order flipped every round), with a pause at each switch so that the idle pool's
+spinning threads go to sleep, and reports the median step time of each side. Both workers use the
+same number of threads. Both models start from the same weights (copied through the GPT-2
+parameter names) and the loss of step 0 is compared as a sanity check.
+
+Each worker also reports the peak resident memory (VmHWM, reset just before the timed steps via
+/proc/self/clear_refs) and per-layer forward+backward timings.
+
+The last line printed is a JSON object with numpy_ms, torch_ms, ratio and the environment.
+torch is only a benchmark dependency; nanograd_llm itself needs NumPy only.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+CONFIGS = {
+    "baby": dict(vocab_size=65, batch=12, block_size=64, n_layer=4, n_head=4, n_embd=128),
+    "shakespeare": dict(vocab_size=65, batch=64, block_size=256, n_layer=6, n_head=6, n_embd=384),
+}
+ADAMW = dict(lr=1e-3, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.1)
+
+
+# ---------------------------------------------------------------------------------------------
+# memory helpers (Linux /proc)
+
+def _status_kb(field: str) -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return -1
+
+
+def _reset_peak() -> bool:
+    """Reset VmHWM to the current RSS (Linux >= 4.0: write 5 to clear_refs)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# NumPy / CuPy worker
+
+class FlatAdamW:
+    """AdamW on nanograd_llm's flat buffers: a handful of in-place whole-array operations.
+
+    Identical in arithmetic to torch.optim.AdamW: p *= 1 - lr*wd (decay slice only);
+    m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g²; p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps).
+    """
+
+    def __init__(self, model, lr, betas, eps, weight_decay):
+        xp = model.xp
+        self.model, self.xp = model, xp
+        self.lr, (self.b1, self.b2), self.eps, self.wd = lr, betas, eps, weight_decay
+        self.m = xp.zeros_like(model.flat)
+        self.v = xp.zeros_like(model.flat)
+        self.tmp = xp.empty_like(model.flat)
+        self.t = 0
+
+    def step(self):
+        xp, p, g, m, v, tmp = self.xp, self.model.flat, self.model.grad_flat, self.m, self.v, self.tmp
+        self.t += 1
+        b1, b2, lr = self.b1, self.b2, self.lr
+        bc1 = 1.0 - b1 ** self.t
+        bc2 = 1.0 - b2 ** self.t
+        nd = self.model.n_decay
+        p[:nd] *= 1.0 - lr * self.wd
+        m *= b1
+        xp.multiply(g, 1.0 - b1, out=tmp)
+        m += tmp
+        v *= b2
+        xp.multiply(g, g, out=tmp)
+        tmp *= 1.0 - b2
+        v += tmp
+        xp.sqrt(v, out=tmp)
+        tmp *= 1.0 / (bc2 ** 0.5)
+        tmp += self.eps
+        xp.divide(m, tmp, out=tmp)
+        tmp *= -lr / bc1
+        p += tmp
+
+
+def _numpy_worker(args):
+    sys.path.insert(0, ROOT)
+    if args.device == "cuda" and args.tf32:
+        os.environ["CUPY_TF32"] = "1"   # before cupy is imported
+    import numpy as np
+    from nanograd_llm.models.gpt import GPT, GPTConfig
+    cfg = CONFIGS[args.config]
+    B, T = cfg["batch"], cfg["block_size"]
+    gcfg = GPTConfig(vocab_size=cfg["vocab_size"], block_size=T, n_layer=cfg["n_layer"],
+                     n_head=cfg["n_head"], n_embd=cfg["n_embd"], dropout=0.0)
+    model = GPT(gcfg, seed=0, dtype="float32", device=args.device)
+    xp = model.xp
+    rng = np.random.default_rng(1)
+    idx = rng.integers(0, cfg["vocab_size"], (B, T))
+    tgt = rng.integers(0, cfg["vocab_size"], (B, T))
+    idx_d, tgt_d = xp.asarray(idx), xp.asarray(tgt)
+    opt = FlatAdamW(model, **ADAMW)
+
+    if args.device == "cuda":
+        import cupy
+        sync = cupy.cuda.Device().synchronize
+    else:
+        def sync():
+            pass
+
+    def step():
+        _, loss = model.forward(idx_d, tgt_d)
+        model.backward()
+        opt.step()
+        return loss
+
+    def info():
+        d = {"numpy": np.__version__, "blas": None, "coretype": None, "threads": None}
+        try:
+            from threadpoolctl import threadpool_info
+            for p in threadpool_info():
+                if p.get("user_api") == "blas":
+                    d.update(blas=f"{p.get('internal_api')} {p.get('version')}",
+                             coretype=p.get("architecture"), threads=p.get("num_threads"))
+                    break
+        except ImportError:
+            cfgd = np.show_config(mode="dicts")
+            blas = cfgd.get("Build Dependencies", {}).get("blas", {})
+            d["blas"] = f"{blas.get('name')} {blas.get('version')}"
+            d["coretype"] = os.environ.get("OPENBLAS_CORETYPE", "native (OPENBLAS_CORETYPE unset)")
+            d["threads"] = int(os.environ.get("OPENBLAS_NUM_THREADS", os.cpu_count()))
+        if args.device == "cuda":
+            import cupy
+            d["cupy"] = cupy.__version__
+            d["gpu"] = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+        return d
+
+    def layers():
+        return _numpy_layer_times(model, idx_d, args, sync)
+
+    _serve(step, sync, info, layers, lambda: None)
+
+
+def _time_fn(fn, sync, reps):
+    sync()
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts) * 1e3
+
+
+def _numpy_layer_times(model, idx, args, sync):
+    """Median forward+backward time of each layer kind at this config's shapes (ms)."""
+    from nanograd_llm.layers import (block_backward, block_forward, cross_entropy_backward,
+                                     cross_entropy_forward, embedding_backward, embedding_forward,
+                                     layernorm_backward, layernorm_forward, linear_backward,
+                                     linear_forward, mha_backward, mha_forward, mlp_backward,
+                                     mlp_forward, attention_forward, attention_backward)
+    xp, cfg = model.xp, model.config
+    B, T = idx.shape
+    C, nh = cfg.n_embd, cfg.n_head
+    rs = xp.random.RandomState(0) if xp.__name__ == "cupy" else __import__("numpy").random.RandomState(0)
+    x = xp.asarray(rs.standard_normal((B, T, C)), dtype=model.dtype)
+    dq = xp.asarray(rs.standard_normal((B, nh, T, C // nh)), dtype=model.dtype)
+    bp = model._block_params[0]
+    sub = lambda pre: {k[len(pre) + 1:]: v for k, v in bp.items() if k.startswith(pre + ".")}
+    wte = model.params["wte.weight"]
+    tgt = idx
+    reps = args.layer_reps
+    out = {}
+
+    def emb():
+        y, c = embedding_forward(idx, wte)
+        embedding_backward(y, c)
+    out["embedding"] = _time_fn(emb, sync, reps)
+
+    def ln():
+        y, c = layernorm_forward(x, bp["ln_1.weight"], bp["ln_1.bias"])
+        layernorm_backward(y, c)
+    out["layernorm"] = _time_fn(ln, sync, reps)
+
+    def att():
+        y, c = attention_forward(dq, dq, dq)
+        attention_backward(y, c)
+    out["attention core (softmax(qk)v)"] = _time_fn(att, sync, reps)
+
+    def mha():
+        y, c = mha_forward(x, sub("attn"), nh)
+        mha_backward(y, c)
+    out["multi-head attention"] = _time_fn(mha, sync, reps)
+
+    def mlp():
+        y, c = mlp_forward(x, sub("mlp"))
+        mlp_backward(y, c)
+    out["mlp"] = _time_fn(mlp, sync, reps)
+
+    def blk():
+        y, c = block_forward(x, bp, nh)
+        block_backward(y, c)
+    out["block"] = _time_fn(blk, sync, reps)
+
+    def head():
+        y, c = linear_forward(x, wte.T)
+        l, cc = cross_entropy_forward(y, tgt)
+        linear_backward(cross_entropy_backward(1.0, cc), c)
+    out["lm head + cross-entropy"] = _time_fn(head, sync, reps)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# PyTorch worker
+
+def _torch_worker(args):
+    sys.path.insert(0, HERE)
+    sys.path.insert(0, ROOT)
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+    from torch_gpt import from_state_dict, param_groups
+    from nanograd_llm.models.gpt import GPT, GPTConfig
+    torch.set_num_threads(args.threads)
+    cfg = CONFIGS[args.config]
+    B, T = cfg["batch"], cfg["block_size"]
+    gcfg = GPTConfig(vocab_size=cfg["vocab_size"], block_size=T, n_layer=cfg["n_layer"],
+                     n_head=cfg["n_head"], n_embd=cfg["n_embd"], dropout=0.0)
+    state = GPT(gcfg, seed=0, dtype="float32").state_dict()
+    dev = torch.device(args.device)
+    model = from_state_dict(gcfg.to_dict(), state).to(dev)
+    del state
+    rng = np.random.default_rng(1)
+    idx = torch.from_numpy(rng.integers(0, cfg["vocab_size"], (B, T))).to(dev)
+    tgt = torch.from_numpy(rng.integers(0, cfg["vocab_size"], (B, T))).to(dev)
+    opt = torch.optim.AdamW(param_groups(model, ADAMW["weight_decay"]), lr=ADAMW["lr"],
+                            betas=ADAMW["betas"], eps=ADAMW["eps"])
+    autocast = args.device == "cuda" and args.tf32
+    sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
+
+    def step():
+        if autocast:
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                _, loss = model(idx, tgt)
+        else:
+            _, loss = model(idx, tgt)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        return loss.detach()
+
+    def info():
+        d = {"torch": torch.__version__, "threads": torch.get_num_threads(),
+             "interop_threads": torch.get_num_interop_threads()}
+        if args.device == "cuda":
+            d["gpu"] = torch.cuda.get_device_name(0)
+        return d
+
+    def layers():
+        C, nh = cfg["n_embd"], cfg["n_head"]
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(B, T, C, generator=g).to(dev).requires_grad_()
+        q = torch.randn(B, nh, T, C // nh, generator=g).to(dev).requires_grad_()
+        blk = model.h[0]
+        reps = args.layer_reps
+        out = {}
+
+        def fb(fn, *inputs):
+            def run():
+                for t in inputs:
+                    t.grad = None
+                y = fn()
+                y.backward(y.detach())
+            return run
+        out["embedding"] = _time_fn(fb(lambda: model.wte(idx)), sync, reps)
+        out["layernorm"] = _time_fn(fb(lambda: blk.ln_1(x), x), sync, reps)
+        out["attention core (softmax(qk)v)"] = _time_fn(
+            fb(lambda: F.scaled_dot_product_attention(q, q, q, is_causal=True), q), sync, reps)
+        out["multi-head attention"] = _time_fn(fb(lambda: blk.attn(x), x), sync, reps)
+        out["mlp"] = _time_fn(fb(lambda: blk.mlp(x), x), sync, reps)
+        out["block"] = _time_fn(fb(lambda: blk(x), x), sync, reps)
+
+        def head():
+            x.grad = None
+            y = x @ model.wte.weight.t()
+            F.cross_entropy(y.view(-1, y.size(-1)), tgt.view(-1)).backward()
+        out["lm head + cross-entropy"] = _time_fn(head, sync, reps)
+        model.zero_grad(set_to_none=True)
+        return out
+
+    _serve(step, sync, info, layers, lambda: None)
+
+
+# ---------------------------------------------------------------------------------------------
+# worker protocol: one JSON command per line on stdin, one JSON answer per line on stdout
+
+def _serve(step, sync, info, layers, _unused):
+    out = sys.stdout
+    sys.stdout = sys.stderr          # stray prints must not break the protocol
+    rss_before = None
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        op = cmd["op"]
+        if op == "loss0":
+            ans = {"loss": float(step())}
+        elif op == "warmup":
+            for _ in range(cmd["n"]):
+                step()
+            sync()
+            rss_before = _status_kb("VmRSS")
+            ans = {"peak_reset": _reset_peak(), "rss_kb": rss_before}
+        elif op == "steps":
+            ts = []
+            for _ in range(cmd["n"]):
+                t0 = time.perf_counter()
+                step()
+                sync()
+                ts.append((time.perf_counter() - t0) * 1e3)
+            ans = {"ms": ts}
+        elif op == "mem":
+            ans = {"hwm_kb": _status_kb("VmHWM"), "rss_before_kb": rss_before}
+        elif op == "info":
+            ans = info()
+        elif op == "layers":
+            ans = layers()
+        elif op == "quit":
+            break
+        else:
+            ans = {"error": f"unknown op {op}"}
+        out.write(json.dumps(ans) + "\n")
+        out.flush()
+
+
+class Worker:
+    def __init__(self, kind, args, env):
+        cmd = [sys.executable, os.path.abspath(__file__), "--worker", kind,
+               "--config", args.config, "--device", args.device, "--threads", str(args.threads),
+               "--layer-reps", str(args.layer_reps)] + (["--tf32"] if args.tf32 else [])
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+                                  text=True)
+
+    def ask(self, **cmd):
+        self.p.stdin.write(json.dumps(cmd) + "\n")
+        self.p.stdin.flush()
+        line = self.p.stdout.readline()
+        if not line:
+            raise RuntimeError("benchmark worker died (see its stderr above)")
+        return json.loads(line)
+
+    def close(self):
+        try:
+            self.ask(op="quit")
+        except (RuntimeError, BrokenPipeError, json.JSONDecodeError):
+            pass
+        self.p.wait(timeout=30)
+
+
+def _lscpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", choices=sorted(CONFIGS), default="baby")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    ap.add_argument("--tf32", action="store_true",
+                    help="cuda only: TF32 matmuls for nanograd_llm (CUPY_TF32=1), "
+                         "bf16 autocast for PyTorch")
+    ap.add_argument("--threads", type=int, default=os.cpu_count(),
+                    help="threads for both sides (OpenBLAS and torch); default: all cores")
+    ap.add_argument("--steps", type=int, default=None, help="timed steps per side (>= 20)")
+    ap.add_argument("--round", type=int, default=None, help="steps per round before switching")
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--pause", type=float, default=0.3,
+                    help="seconds to wait at each switch so idle thread pools stop spinning")
+    ap.add_argument("--layer-reps", type=int, default=None)
+    ap.add_argument("--no-layers", action="store_true", help="skip the per-layer breakdown")
+    ap.add_argument("--worker", choices=("numpy", "torch"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.tf32 and args.device != "cuda":
+        ap.error("--tf32 needs --device cuda")
+    big = args.config == "shakespeare" and args.device == "cpu"
+    if args.layer_reps is None:
+        args.layer_reps = 5 if big else 20
+    if args.worker:
+        (_numpy_worker if args.worker == "numpy" else _torch_worker)(args)
+        return 0
+    steps = args.steps or (21 if big else 40)
+    rnd = args.round or (3 if big else 5)
+    env = dict(os.environ)
+    env["OPENBLAS_NUM_THREADS"] = str(args.threads)
+    env["OMP_NUM_THREADS"] = str(args.threads)
+    env["MKL_NUM_THREADS"] = str(args.threads)
+    ws = {"numpy": Worker("numpy", args, env), "torch": Worker("torch", args, env)}
+    try:
+        loss0 = {k: w.ask(op="loss0")["loss"] for k, w in ws.items()}
+        diff = abs(loss0["numpy"] - loss0["torch"])
+        print(f"step-0 loss: nanograd_llm {loss0['numpy']:.6f}  torch {loss0['torch']:.6f}  "
+              f"|diff| {diff:.2e}")
+        tol = 1e-2 if args.tf32 else 1e-4
+        if diff > tol:
+            raise SystemExit(f"the two models disagree at step 0 (|diff| {diff:.2e} > {tol:g})")
+        rss0 = {}
+        for k, w in ws.items():
+            rss0[k] = w.ask(op="warmup", n=args.warmup)
+            time.sleep(args.pause)
+        times = {"numpy": [], "torch": []}
+        order = ["numpy", "torch"]
+        while min(len(v) for v in times.values()) < steps:
+            for k in order:
+                times[k] += ws[k].ask(op="steps", n=rnd)["ms"]
+                time.sleep(args.pause)
+            order.reverse()
+        mem = {k: w.ask(op="mem") for k, w in ws.items()}
+        info = {k: w.ask(op="info") for k, w in ws.items()}
+        lay = {}
+        if not args.no_layers:
+            for k in ("numpy", "torch"):
+                lay[k] = ws[k].ask(op="layers")
+                time.sleep(args.pause)
+    finally:
+        for w in ws.values():
+            w.close()
+
+    med = {k: statistics.median(v) for k, v in times.items()}
+    q = {k: (sorted(v)[len(v) // 4], sorted(v)[(3 * len(v)) // 4]) for k, v in times.items()}
+    ratio = med["numpy"] / med["torch"]
+    cfg = CONFIGS[args.config]
+    print(f"\nconfig {args.config}: {cfg}, device {args.device}{' tf32/bf16' if args.tf32 else ''}, "
+          f"threads {args.threads}, {len(times['numpy'])} steps per side, rounds of {rnd}")
+    print(f"{'':24}{'median ms':>10}{'q25':>9}{'q75':>9}{'peak RSS MiB':>14}{'step +MiB':>11}")
+    for k, label in (("numpy", "nanograd_llm (NumPy)" if args.device == "cpu" else "nanograd_llm (CuPy)"),
+                     ("torch", "PyTorch eager")):
+        hwm, before = mem[k]["hwm_kb"], mem[k]["rss_before_kb"]
+        print(f"{label:24}{med[k]:>10.2f}{q[k][0]:>9.2f}{q[k][1]:>9.2f}"
+              f"{hwm / 1024:>14.1f}{(hwm - before) / 1024:>11.1f}")
+    print(f"ratio nanograd_llm / torch = {ratio:.3f}")
+    if lay:
+        print(f"\nper-layer forward+backward, median of {args.layer_reps} (ms)")
+        print(f"{'layer':32}{'nanograd_llm':>13}{'torch':>9}{'ratio':>8}")
+        for name in lay["numpy"]:
+            a, b = lay["numpy"][name], lay["torch"][name]
+            print(f"{name:32}{a:>13.3f}{b:>9.3f}{a / b:>8.2f}")
+    result = {
+        "config": args.config, **cfg, "device": args.device, "tf32": args.tf32,
+        "numpy_ms": round(med["numpy"], 3), "torch_ms": round(med["torch"], 3),
+        "ratio": round(ratio, 4), "steps": len(times["numpy"]),
+        "loss0": loss0,
+        "peak_rss_mib": {k: round(mem[k]["hwm_kb"] / 1024, 1) for k in mem},
+        "step_rss_increase_mib": {k: round((mem[k]["hwm_kb"] - mem[k]["rss_before_kb"]) / 1024, 1)
+                                  for k in mem},
+        "numpy_threads": info["numpy"].get("threads"), "torch_threads": info["torch"]["threads"],
+        "numpy_blas": info["numpy"].get("blas"), "blas_coretype": info["numpy"].get("coretype"),
+        "numpy_version": info["numpy"]["numpy"], "torch_version": info["torch"]["torch"],
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+        "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),
+        "cpu": _lscpu_model(),
+        "layers_ms": lay,
+    }
+    for k in ("gpu", "cupy"):
+        if k in info["numpy"]:
+            result[k] = info["numpy"][k]
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Each fast path in the core against the straightforward formula it replaces."""
+import math
+
+import numpy as np
+import pytest
+
+from nanograd_llm.layers import embedding as emb_mod
+from nanograd_llm.layers.attention import attention_backward, attention_forward
+from nanograd_llm.layers.embedding import embedding_backward, embedding_forward
+from nanograd_llm.layers.gelu import gelu_backward, gelu_forward, gelu_output
+from nanograd_llm.layers.mlp import mlp_backward, mlp_forward
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_embedding_one_hot_matches_add_at(dtype, monkeypatch):
+    rng = np.random.default_rng(0)
+    V, C = 13, 7
+    idx = rng.integers(0, V, (5, 9))
+    idx[0, :4] = 3                                   # repeated ids must accumulate
+    w = rng.standard_normal((V, C)).astype(dtype)
+    _, cache = embedding_forward(idx, w)
+    dout = rng.standard_normal((5, 9, C)).astype(dtype)
+    ref = np.zeros((V, C), dtype)
+    np.add.at(ref, idx.reshape(-1), dout.reshape(-1, C))
+    fast = embedding_backward(dout, cache)           # one-hot path (N*V small)
+    assert fast.dtype == dtype
+    np.testing.assert_allclose(fast, ref, rtol=1e-6 if dtype == np.float32 else 1e-13, atol=1e-6)
+    # integer-valued gradients: both paths sum exactly, so the results are identical
+    dint = rng.integers(-50, 50, dout.shape).astype(dtype)
+    ref_i = np.zeros((V, C), dtype)
+    np.add.at(ref_i, idx.reshape(-1), dint.reshape(-1, C))
+    assert np.array_equal(embedding_backward(dint, cache), ref_i)
+    # the scatter_add path (large vocabularies) gives the same result
+    monkeypatch.setattr(emb_mod, "ONE_HOT_MAX", 0)
+    assert np.array_equal(embedding_backward(dint, cache), ref_i)
+    np.testing.assert_allclose(embedding_backward(dout, cache), ref, rtol=1e-6, atol=1e-6)
+
+
+def _gelu_tanh(x):
+    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+def _gelu_tanh_grad(x):
+    k = math.sqrt(2.0 / math.pi)
+    t = np.tanh(k * (x + 0.044715 * x ** 3))
+    return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * k * (1.0 + 3 * 0.044715 * x * x)
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-14), (np.float32, 3e-7)])
+def test_gelu_sigmoid_form_matches_tanh_formula(dtype, tol):
+    x = np.concatenate([np.linspace(-30, 30, 2001), [-200.0, -60.0, 0.0, 1e-8, 60.0, 200.0]])
+    xd = x.astype(dtype)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):   # no warnings escape
+        out, cache = gelu_forward(xd)
+        dx = gelu_backward(np.ones_like(xd), cache)
+    assert out.dtype == dtype and dx.dtype == dtype
+    ref = _gelu_tanh(xd.astype(np.float64))
+    gref = _gelu_tanh_grad(xd.astype(np.float64))
+    # absolute error relative to max(1, |value|): the float32 exp/reciprocal round differently
+    assert np.max(np.abs(out - ref) / np.maximum(1.0, np.abs(ref))) < 4 * tol
+    assert np.max(np.abs(dx - gref) / np.maximum(1.0, np.abs(gref))) < 8 * tol
+    assert np.array_equal(gelu_output(cache), out)
+
+
+def test_mlp_recomputed_activation_matches_cached():
+    """The MLP drops the GELU output after the forward and recomputes it: the weight gradient
+    must equal the one computed from the kept output."""
+    from nanograd_llm.layers.linear import linear_backward
+    rng = np.random.default_rng(3)
+    C = 6
+    p = {"c_fc.weight": rng.standard_normal((C, 4 * C)), "c_fc.bias": rng.standard_normal(4 * C),
+         "c_proj.weight": rng.standard_normal((4 * C, C)), "c_proj.bias": rng.standard_normal(C)}
+    x = rng.standard_normal((2, 5, C))
+    out, cache = mlp_forward(x, p)
+    assert cache.c_proj.x2d is None                  # not kept
+    dout = rng.standard_normal(out.shape)
+    _, grads = mlp_backward(dout, cache)
+    a = gelu_output(cache.act).reshape(-1, 4 * C)
+    _, dw_ref, db_ref = linear_backward(dout, cache.c_proj._replace(x2d=a))
+    assert np.array_equal(grads["c_proj.weight"], dw_ref)
+    assert np.array_equal(grads["c_proj.bias"], db_ref)
+
+
+def test_attention_against_dense_reference():
+    rng = np.random.default_rng(4)
+    B, nh, T, hs = 2, 3, 7, 4
+    q, k, v = (rng.standard_normal((B, nh, T, hs)) for _ in range(3))
+    y, cache = attention_forward(q, k, v)
+    s = q @ k.swapaxes(-1, -2) / math.sqrt(hs)
+    s = np.where(np.tril(np.ones((T, T), bool)), s, -np.inf)
+    a = np.exp(s - s.max(-1, keepdims=True))
+    a /= a.sum(-1, keepdims=True)
+    np.testing.assert_allclose(y, a @ v, rtol=1e-12, atol=1e-12)
+    dy = rng.standard_normal(y.shape)
+    dq, dk, dv = attention_backward(dy, cache)
+    da = dy @ v.swapaxes(-1, -2)
+    ds = a * (da - (da * a).sum(-1, keepdims=True))
+    np.testing.assert_allclose(dv, a.swapaxes(-1, -2) @ dy, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dq, ds @ k / math.sqrt(hs), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dk, ds.swapaxes(-1, -2) @ q / math.sqrt(hs), rtol=1e-12, atol=1e-12)
