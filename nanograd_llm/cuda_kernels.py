@@ -165,15 +165,17 @@ __global__ void ln_bwd_dx_f64(const double* g, const double* xh, const double* r
 _K = float(np.sqrt(2.0 / np.pi))
 _A = 0.044715
 
+# s = σ(2u) = 0.5·(1 + tanh u) — gelu.py'nin önbelleğiyle aynı nicelik
 _gelu_fwd = cp.ElementwiseKernel(
-    "T x", "T y, T t",
-    f"T u = (T){_K} * x * ((T)1 + (T){_A} * x * x); t = tanh(u); y = (T)0.5 * x * ((T)1 + t);",
+    "T x", "T y, T s",
+    f"T u2 = (T){2 * _K} * x * ((T)1 + (T){_A} * x * x); s = (T)1 / ((T)1 + exp(-u2)); y = x * s;",
     "nanograd_gelu_fwd")
 
+# d out/dx = s + x·s·(1 − s)·d(2u)/dx
 _gelu_bwd = cp.ElementwiseKernel(
-    "T dout, T x, T t", "T dx",
-    f"T dudx = (T){_K} * ((T)1 + (T){3 * _A} * x * x);"
-    "dx = dout * ((T)0.5 * ((T)1 + t) + (T)0.5 * x * ((T)1 - t * t) * dudx);",
+    "T dout, T x, T s", "T dx",
+    f"T d2u = (T){2 * _K} * ((T)1 + (T){3 * _A} * x * x);"
+    "dx = dout * (s + x * s * ((T)1 - s) * d2u);",
     "nanograd_gelu_bwd")
 
 _adamw = cp.ElementwiseKernel(
@@ -203,12 +205,12 @@ def _threads(n: int) -> int:
 
 
 def gelu_forward(x):
-    """Returns (out, t) with t = tanh(u), the same cache the generic path keeps."""
+    """Returns (out, s) with s = σ(2u), the same cache the generic path keeps."""
     return _gelu_fwd(x)
 
 
-def gelu_backward(dout, x, t):
-    return _gelu_bwd(dout, x, t)
+def gelu_backward(dout, x, s):
+    return _gelu_bwd(dout, x, s)
 
 
 def causal_softmax_forward(att):

@@ -57,7 +57,7 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from ..backend import get_array_module
+from ..backend import fused_kernels, get_array_module
 from .dropout import dropout_backward, dropout_forward
 
 # Boyutlar: B = toplu iş, nh = kafa sayısı, Tq = sorgu sayısı, Tk = anahtar sayısı,
@@ -104,12 +104,17 @@ def attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool = Tru
     # Puanlar: S = (q/√hs)·kᵀ
     att = qs @ k.swapaxes(-1, -2)                  # (B,nh,Tq,hs)@(B,nh,hs,Tk) -> (B,nh,Tq,Tk)
     del qs
-    # Nedensel maske: gelecekteki konumlar −∞
-    att += causal_mask(Tq, Tk, xp, att.dtype)
-    # Kararlı softmax: maksimumu çıkar, üssünü al, satır toplamına böl (hepsi yerinde)
-    att -= att.max(axis=-1, keepdims=True)
-    xp.exp(att, out=att)
-    att /= att.sum(axis=-1, keepdims=True)
+    fused = fused_kernels(att)
+    if fused is not None:
+        # GPU: maske + kararlı softmax tek çekirdekte, satır başına bir blok (cuda_kernels.py)
+        fused.causal_softmax_forward(att)
+    else:
+        # Nedensel maske: gelecekteki konumlar −∞
+        att += causal_mask(Tq, Tk, xp, att.dtype)
+        # Kararlı softmax: maksimumu çıkar, üssünü al, satır toplamına böl (hepsi yerinde)
+        att -= att.max(axis=-1, keepdims=True)
+        xp.exp(att, out=att)
+        att /= att.sum(axis=-1, keepdims=True)
     # Dikkat ağırlıklarına dropout
     att_d, drop = dropout_forward(att, dropout, rng, train)
     # Değerlerin ağırlıklı toplamı: y = Ã·v
@@ -127,9 +132,13 @@ def attention_backward(dy, cache: AttentionCache):
     # İleri geçişte: `Ã = dropout(A)` → bu yüzden `dA = dÃ ⊙ maske`
     datt = dropout_backward(datt, cache.drop)
     # İleri geçişte: `A = softmax(S)` → bu yüzden `dS = A ⊙ (dA − Σ_j dA_j·A_j)`
-    rowdot = (datt * att).sum(axis=-1, keepdims=True)  # (B,nh,Tq,1)
-    datt -= rowdot
-    datt *= att                                    # artık dS; maskeli yerlerde A=0 → dS=0
+    fused = fused_kernels(datt)
+    if fused is not None and datt.flags.c_contiguous:
+        fused.softmax_backward(att, datt)          # GPU: aynı formül, tek çekirdek, yerinde
+    else:
+        rowdot = (datt * att).sum(axis=-1, keepdims=True)  # (B,nh,Tq,1)
+        datt -= rowdot
+        datt *= att                                # artık dS; maskeli yerlerde A=0 → dS=0
     # İleri geçişte: `S = (q/√hs)·kᵀ` → bu yüzden `dq = dS·k/√hs`, `dk = dSᵀ·(q/√hs)`
     dq = datt @ k                                  # (B,nh,Tq,Tk)@(B,nh,Tk,hs) -> (B,nh,Tq,hs)
     dq *= scale

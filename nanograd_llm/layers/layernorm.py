@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ..backend import get_array_module
+from ..backend import fused_kernels, get_array_module
 
 # Boyutlar: B = toplu iş, T = dizi uzunluğu, C = gömme boyutu
 
@@ -57,6 +57,12 @@ class LayerNormCache(NamedTuple):
 def layernorm_forward(x, w, b=None, eps: float = 1e-5):
     """Normalise over the last axis, then scale by w and shift by b. Returns (out, cache)."""
     xp = get_array_module(x)
+    fused = fused_kernels(x)
+    if fused is not None:
+        # GPU: satır başına bir blokta μ, rstd, x̂ ve out tek çekirdekte (cuda_kernels.py);
+        # aşağıdaki genel kod başvuru uygulamasıdır.
+        out, xhat, rstd = fused.layernorm_forward(x, w, b, eps)
+        return out, LayerNormCache(xhat, rstd, w, b is not None)
     # Ortalama ve merkezleme: xc = x − μ
     mu = x.mean(axis=-1, keepdims=True)                # (B, T, C) -> (B, T, 1)
     xc = x - mu
@@ -82,6 +88,9 @@ def layernorm_backward(dout, cache: LayerNormCache):
     db = dout.sum(axis=red) if cache.has_bias else None    # (B, T, C) -> (C,)
     # Aynı satırdan: `dw = Σ dout⊙x̂`
     dw = (dout * xhat).sum(axis=red)                       # (B, T, C) -> (C,)
+    fused = fused_kernels(dout)
+    if fused is not None:   # GPU: dx'in aşağıdaki dört satırı tek çekirdekte
+        return fused.layernorm_backward_dx(dout, xhat, rstd, w), dw, db
     # Aynı satırdan: `dx̂ = dout⊙w`
     dxhat = dout * w                                       # (B, T, C)
     # İleri geçişte: `x̂ = (x − μ)·rstd` (μ ve rstd x'e bağlı)
