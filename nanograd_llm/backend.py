@@ -25,6 +25,8 @@ indekslerde yalnızca son katkıyı tutar; doğru olan hepsini toplamaktır. Num
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -145,3 +147,35 @@ def as_float_dtype(dtype: Any) -> np.dtype:
     if dt not in (np.float32, np.float64):
         raise ValueError(f"unsupported dtype {dt}: use 'float32' or 'float64'")
     return dt
+
+
+MATMUL_PRECISIONS = ("highest", "tf32")
+
+
+def set_matmul_precision(mode: str) -> None:
+    """'highest' (true float32 matrix products) or 'tf32' (TensorFloat-32 tensor cores on NVIDIA
+    Ampere and newer: float32 inputs rounded to a 10-bit mantissa inside cuBLAS, float32
+    accumulation). Only CuPy's float32 matmuls are affected; NumPy ignores it."""
+    if mode not in MATMUL_PRECISIONS:
+        raise ValueError(f"unknown matmul precision {mode!r}: expected one of "
+                         f"{', '.join(MATMUL_PRECISIONS)}")
+    # CuPy reads CUPY_TF32 the first time a float32 product runs and then caches the choice;
+    # set both the variable and (when CuPy is already imported) the cached compute type.
+    os.environ["CUPY_TF32"] = "1" if mode == "tf32" else "0"
+    cp = _cupy() if "cupy" in sys.modules else None
+    if cp is not None:
+        try:
+            linalg = importlib.import_module("cupy._core._routines_linalg")
+            linalg.set_compute_type(np.float32, 7 if mode == "tf32" else 1)  # 7: TF32, 1: default
+        except Exception as e:  # pragma: no cover - depends on the CuPy build
+            raise DeviceError(f"this CuPy build cannot switch matmul precision: {e}") from e
+
+
+def fused_kernels(x: Any):
+    """The module of fused CuPy kernels (cuda_kernels.py) when x lives on the GPU and they are
+    enabled (NANOGRAD_LLM_FUSED is not "0"); None otherwise, and always None on the CPU.
+
+    Layers call this and fall back to their generic xp code when it returns None."""
+    if get_array_module(x) is np or os.environ.get("NANOGRAD_LLM_FUSED", "1") == "0":
+        return None
+    return importlib.import_module("nanograd_llm.cuda_kernels")

@@ -128,7 +128,8 @@ class ParamModel:
             self.grads[name] += g
         return self.grads
 
-    def _check_idx(self, idx, vocab_size: int, max_len: int | None, name: str = "idx"):
+    def _check_idx(self, idx, vocab_size: int, max_len: int | None, name: str = "idx",
+                   ignore_index: int | None = None):
         """Validate token ids (on the host when they come from the host) and move them."""
         xp = self.xp
         if isinstance(idx, (list, tuple)):
@@ -146,7 +147,10 @@ class ParamModel:
         if max_len is not None and idx.shape[1] > max_len:
             raise ValueError(f"sequence length {idx.shape[1]} is longer than "
                              f"block_size={max_len}")
-        lo, hi = idx.min(), idx.max()
+        ids = idx if ignore_index is None else idx[idx != ignore_index]
+        if ids.size == 0:
+            return xp.asarray(idx)
+        lo, hi = ids.min(), ids.max()
         if int(lo) < 0 or int(hi) >= vocab_size:
             bad = int(lo) if int(lo) < 0 else int(hi)
             raise ValueError(f"token id {bad} in {name} is outside [0, {vocab_size})")

@@ -229,7 +229,8 @@ class GPT(ParamModel):
         # 7) Kayıp
         loss = c_ce = None
         if targets is not None:
-            targets = self._check_idx(targets, cfg.vocab_size, cfg.block_size, "targets")
+            targets = self._check_idx(targets, cfg.vocab_size, cfg.block_size, "targets",
+                                      cfg.ignore_index)
             if targets.shape != idx.shape:
                 raise ValueError(f"targets shape {tuple(targets.shape)} != idx shape "
                                  f"{tuple(idx.shape)}")

@@ -1,0 +1,262 @@
+"""
+# GPU'ya özel birleşik (fused) çekirdekler — yalnızca CuPy
+
+Katmanların genel `xp` kodu hem NumPy'da hem CuPy'de çalışır ve **başvuru (referans)**
+uygulamadır. GPU'da ise her `xp` işlemi ayrı bir çekirdek (kernel) başlatır ve büyük bir
+diziyi belleğe bir kez okuyup bir kez yazar. Örneğin GELU'nun ileri geçişi yedi sekiz ayrı
+işlemdir; (B, T, 4C) boyutlu bir dizide bu, aynı veriyi yedi sekiz kez bellekten geçirmek
+demektir. Bu işlemler hesaplama değil **bellek bant genişliği** sınırlıdır; birleştirildiğinde
+veri yalnızca bir kez okunup yazılır.
+
+Bu modüldeki çekirdekler:
+
+| çekirdek | yerine geçtiği genel kod |
+|---|---|
+| `gelu_forward/backward` | gelu.py'deki eleman eleman işlemler |
+| `causal_softmax_forward` | attention.py'de maske ekleme + max + exp + toplam + bölme |
+| `softmax_backward` | attention.py'de `dS = A ⊙ (dA − Σ dA·A)` |
+| `layernorm_forward/backward_dx` | layernorm.py'deki satır istatistikleri ve dx |
+| `adamw_update` | optim.py'deki AdamW adımı |
+
+Kurallar:
+* Her çekirdek, genel yolla **aynı önbelleği (cache)** üretir; böylece ileri geçiş birleşik,
+  geri geçiş genel yoldan (ya da tersi) yapılabilir.
+* `tests/test_gpu.py` her çekirdeği genel yolla karşılaştırır.
+* `NANOGRAD_LLM_FUSED=0` ortam değişkeni bu çekirdekleri kapatır; o zaman GPU'da da genel
+  yol çalışır.
+"""
+from __future__ import annotations
+
+import functools
+
+import cupy as cp
+import numpy as np
+
+# Satır başına bir blok; blok içinde warp karıştırmalı (shuffle) indirgeme.
+_COMMON = r"""
+// NVRTC math.h'yi içermez: −∞, exp ve sqrt için tür başına açık yardımcılar.
+template <typename T> __device__ __forceinline__ T neg_inf();
+template <> __device__ __forceinline__ float neg_inf<float>() { return __int_as_float(0xff800000); }
+template <> __device__ __forceinline__ double neg_inf<double>() { return __longlong_as_double(0xfff0000000000000ULL); }
+__device__ __forceinline__ float ex(float x) { return expf(x); }
+__device__ __forceinline__ double ex(double x) { return exp(x); }
+__device__ __forceinline__ float sq(float x) { return sqrtf(x); }
+__device__ __forceinline__ double sq(double x) { return sqrt(x); }
+template <typename T> __device__ __forceinline__ T warp_sum(T v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffff, v, o);
+    return v;
+}
+template <typename T> __device__ __forceinline__ T warp_max(T v) {
+    for (int o = 16; o > 0; o >>= 1) { T u = __shfl_xor_sync(0xffffffff, v, o); v = u > v ? u : v; }
+    return v;
+}
+// Bloktaki tüm iş parçacıklarına toplamı/maksimumu döndürür (blockDim.x 32'nin katı, <= 1024).
+template <typename T> __device__ T block_sum(T v, T* sh) {
+    int lane = threadIdx.x & 31, wid = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    v = warp_sum(v);
+    __syncthreads();
+    if (lane == 0) sh[wid] = v;
+    __syncthreads();
+    T r = (threadIdx.x < nw) ? sh[threadIdx.x] : (T)0;
+    if (wid == 0) r = warp_sum(r);
+    if (threadIdx.x == 0) sh[0] = r;
+    __syncthreads();
+    return sh[0];
+}
+template <typename T> __device__ T block_max(T v, T* sh) {
+    int lane = threadIdx.x & 31, wid = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    v = warp_max(v);
+    __syncthreads();
+    if (lane == 0) sh[wid] = v;
+    __syncthreads();
+    T r = (threadIdx.x < nw) ? sh[threadIdx.x] : neg_inf<T>();
+    if (wid == 0) r = warp_max(r);
+    if (threadIdx.x == 0) sh[0] = r;
+    __syncthreads();
+    return sh[0];
+}
+"""
+
+_SOFTMAX = _COMMON + r"""
+// Nedensel softmax, yerinde: satır r, sorgu i = r % Tq; geçerli anahtarlar j <= i + (Tk - Tq).
+template <typename T>
+__device__ void causal_softmax_fwd(T* att, long long rows, int Tq, int Tk) {
+    __shared__ T sh[32];
+    long long row = blockIdx.x;
+    if (row >= rows) return;
+    int limit = (int)(row % Tq) + (Tk - Tq);
+    T* a = att + row * Tk;
+    T m = neg_inf<T>();
+    for (int j = threadIdx.x; j <= limit; j += blockDim.x) m = a[j] > m ? a[j] : m;
+    m = block_max(m, sh);
+    T s = 0;
+    for (int j = threadIdx.x; j <= limit; j += blockDim.x) { T e = ex(a[j] - m); a[j] = e; s += e; }
+    s = block_sum(s, sh);
+    T inv = (T)1 / s;
+    for (int j = threadIdx.x; j < Tk; j += blockDim.x) a[j] = (j <= limit) ? a[j] * inv : (T)0;
+}
+// dS = A ⊙ (dA − Σ_j dA_j A_j), yerinde dA üzerine.
+template <typename T>
+__device__ void softmax_bwd(const T* att, T* datt, long long rows, int Tk) {
+    __shared__ T sh[32];
+    long long row = blockIdx.x;
+    if (row >= rows) return;
+    const T* a = att + row * Tk;
+    T* d = datt + row * Tk;
+    T dot = 0;
+    for (int j = threadIdx.x; j < Tk; j += blockDim.x) dot += a[j] * d[j];
+    dot = block_sum(dot, sh);
+    for (int j = threadIdx.x; j < Tk; j += blockDim.x) d[j] = a[j] * (d[j] - dot);
+}
+extern "C" {
+__global__ void causal_softmax_fwd_f32(float* a, long long r, int tq, int tk) { causal_softmax_fwd<float>(a, r, tq, tk); }
+__global__ void causal_softmax_fwd_f64(double* a, long long r, int tq, int tk) { causal_softmax_fwd<double>(a, r, tq, tk); }
+__global__ void softmax_bwd_f32(const float* a, float* d, long long r, int tk) { softmax_bwd<float>(a, d, r, tk); }
+__global__ void softmax_bwd_f64(const double* a, double* d, long long r, int tk) { softmax_bwd<double>(a, d, r, tk); }
+}
+"""
+
+_LAYERNORM = _COMMON + r"""
+template <typename T>
+__device__ void ln_fwd(const T* x, const T* w, const T* b, T* out, T* xhat, T* rstd,
+                       long long rows, int C, T eps) {
+    __shared__ T sh[32];
+    long long row = blockIdx.x;
+    if (row >= rows) return;
+    const T* xr = x + row * C;
+    T s = 0;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) s += xr[c];
+    T mean = block_sum(s, sh) / C;
+    T v = 0;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) { T d = xr[c] - mean; v += d * d; }
+    T r = (T)1 / sq(block_sum(v, sh) / C + eps);
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+        T h = (xr[c] - mean) * r;
+        xhat[row * C + c] = h;
+        out[row * C + c] = h * w[c] + (b ? b[c] : (T)0);
+    }
+    if (threadIdx.x == 0) rstd[row] = r;
+}
+// dx = rstd·(dx̂ − mean(dx̂) − x̂⊙mean(dx̂⊙x̂)),  dx̂ = dout⊙w
+template <typename T>
+__device__ void ln_bwd_dx(const T* dout, const T* xhat, const T* rstd, const T* w, T* dx,
+                          long long rows, int C) {
+    __shared__ T sh[32];
+    long long row = blockIdx.x;
+    if (row >= rows) return;
+    const T* g = dout + row * C;
+    const T* h = xhat + row * C;
+    T s1 = 0, s2 = 0;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) { T d = g[c] * w[c]; s1 += d; s2 += d * h[c]; }
+    T m1 = block_sum(s1, sh) / C;
+    T m2 = block_sum(s2, sh) / C;
+    T r = rstd[row];
+    for (int c = threadIdx.x; c < C; c += blockDim.x)
+        dx[row * C + c] = r * (g[c] * w[c] - m1 - h[c] * m2);
+}
+extern "C" {
+__global__ void ln_fwd_f32(const float* x, const float* w, const float* b, float* o, float* xh, float* rs, long long r, int C, float eps) { ln_fwd<float>(x, w, b, o, xh, rs, r, C, eps); }
+__global__ void ln_fwd_f64(const double* x, const double* w, const double* b, double* o, double* xh, double* rs, long long r, int C, double eps) { ln_fwd<double>(x, w, b, o, xh, rs, r, C, eps); }
+__global__ void ln_bwd_dx_f32(const float* g, const float* xh, const float* rs, const float* w, float* dx, long long r, int C) { ln_bwd_dx<float>(g, xh, rs, w, dx, r, C); }
+__global__ void ln_bwd_dx_f64(const double* g, const double* xh, const double* rs, const double* w, double* dx, long long r, int C) { ln_bwd_dx<double>(g, xh, rs, w, dx, r, C); }
+}
+"""
+
+_K = float(np.sqrt(2.0 / np.pi))
+_A = 0.044715
+
+_gelu_fwd = cp.ElementwiseKernel(
+    "T x", "T y, T t",
+    f"T u = (T){_K} * x * ((T)1 + (T){_A} * x * x); t = tanh(u); y = (T)0.5 * x * ((T)1 + t);",
+    "nanograd_gelu_fwd")
+
+_gelu_bwd = cp.ElementwiseKernel(
+    "T dout, T x, T t", "T dx",
+    f"T dudx = (T){_K} * ((T)1 + (T){3 * _A} * x * x);"
+    "dx = dout * ((T)0.5 * ((T)1 + t) + (T)0.5 * x * ((T)1 - t * t) * dudx);",
+    "nanograd_gelu_bwd")
+
+_adamw = cp.ElementwiseKernel(
+    "T g, T lr, T beta1, T beta2, T eps, T wd, T bc1, T bc2", "T p, T m, T v",
+    "m = beta1 * m + ((T)1 - beta1) * g;"
+    "v = beta2 * v + ((T)1 - beta2) * g * g;"
+    "p = p - lr * wd * p - lr * (m / bc1) / (sqrt(v / bc2) + eps);",
+    "nanograd_adamw")
+
+
+@functools.lru_cache(maxsize=None)
+def _module(src: str):
+    return cp.RawModule(code=src, options=("--std=c++14",))
+
+
+def _suffix(dtype) -> str:
+    if dtype == np.float32:
+        return "f32"
+    if dtype == np.float64:
+        return "f64"
+    raise TypeError(f"fused kernels support float32/float64, not {dtype}")
+
+
+def _threads(n: int) -> int:
+    """Threads per block: a multiple of 32, at most 256, enough for one row."""
+    return int(min(256, max(32, (n + 31) // 32 * 32)))
+
+
+def gelu_forward(x):
+    """Returns (out, t) with t = tanh(u), the same cache the generic path keeps."""
+    return _gelu_fwd(x)
+
+
+def gelu_backward(dout, x, t):
+    return _gelu_bwd(dout, x, t)
+
+
+def causal_softmax_forward(att):
+    """In place on contiguous scores (..., Tq, Tk): causal mask + stable softmax."""
+    assert att.flags.c_contiguous
+    Tq, Tk = att.shape[-2], att.shape[-1]
+    rows = att.size // Tk
+    k = _module(_SOFTMAX).get_function("causal_softmax_fwd_" + _suffix(att.dtype))
+    k((rows,), (_threads(Tk),), (att, np.int64(rows), np.int32(Tq), np.int32(Tk)))
+    return att
+
+
+def softmax_backward(att, datt):
+    """In place on datt: dS = A ⊙ (dA − Σ dA·A) row by row."""
+    assert att.flags.c_contiguous and datt.flags.c_contiguous
+    Tk = att.shape[-1]
+    rows = att.size // Tk
+    k = _module(_SOFTMAX).get_function("softmax_bwd_" + _suffix(att.dtype))
+    k((rows,), (_threads(Tk),), (att, datt, np.int64(rows), np.int32(Tk)))
+    return datt
+
+
+def layernorm_forward(x, w, b, eps):
+    """Returns (out, xhat, rstd (…, 1)) for contiguous x (…, C)."""
+    x = cp.ascontiguousarray(x)
+    C = x.shape[-1]
+    rows = x.size // C
+    out = cp.empty_like(x)
+    xhat = cp.empty_like(x)
+    rstd = cp.empty(x.shape[:-1] + (1,), dtype=x.dtype)
+    k = _module(_LAYERNORM).get_function("ln_fwd_" + _suffix(x.dtype))
+    bias = b if b is not None else np.intp(0)
+    k((rows,), (_threads(C),), (x, w, bias, out, xhat, rstd, np.int64(rows), np.int32(C),
+                                x.dtype.type(eps)))
+    return out, xhat, rstd
+
+
+def layernorm_backward_dx(dout, xhat, rstd, w):
+    dout = cp.ascontiguousarray(dout)
+    C = xhat.shape[-1]
+    rows = xhat.size // C
+    dx = cp.empty_like(xhat)
+    k = _module(_LAYERNORM).get_function("ln_bwd_dx_" + _suffix(xhat.dtype))
+    k((rows,), (_threads(C),), (dout, xhat, rstd, w, dx, np.int64(rows), np.int32(C)))
+    return dx
+
+
+def adamw_update(p, g, m, v, lr, beta1, beta2, eps, wd, bc1, bc2):
+    """One in-place AdamW step on flat arrays p, m, v with gradient g."""
+    t = p.dtype.type
+    _adamw(g, t(lr), t(beta1), t(beta2), t(eps), t(wd), t(bc1), t(bc2), p, m, v)

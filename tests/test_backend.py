@@ -1,0 +1,40 @@
+import numpy as np
+import pytest
+
+from nanograd_llm import backend
+from nanograd_llm.backend import DeviceError, check_device, get_array_module, scatter_add, to_device
+
+
+def test_numpy_backend():
+    x = np.zeros(3)
+    assert get_array_module(x) is np
+    assert get_array_module(x, 1.0) is np
+    assert to_device(x, "cpu") is x or np.shares_memory(to_device(x, "cpu"), x)
+
+
+def test_scatter_add_sums_repeats():
+    t = np.zeros(3)
+    scatter_add(t, np.array([0, 0, 2, 0]), np.array([1.0, 2.0, 3.0, 4.0]))
+    np.testing.assert_array_equal(t, [7.0, 0.0, 3.0])
+
+
+def test_unknown_device():
+    with pytest.raises(ValueError, match="unknown device"):
+        check_device("gpu")
+
+
+def test_cuda_without_cupy_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(backend, "cuda_available", lambda: False)
+    with pytest.raises(DeviceError, match=r"\[gpu\]"):
+        check_device("cuda")
+
+
+def test_core_imports_numpy_only():
+    """The math core (backend, layers, models, gradcheck) must not import optional libraries."""
+    import subprocess
+    import sys
+    code = ("import sys, nanograd_llm, nanograd_llm.gradcheck, nanograd_llm.layers;"
+            "bad=[m for m in ('torch','tqdm','cupy','matplotlib','safetensors','regex') if m in sys.modules];"
+            "print(bad); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -1,0 +1,169 @@
+"""Every layer's hand-written backward against central finite differences (float64)."""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from nanograd_llm.backend import scatter_add
+from nanograd_llm.gradcheck import LAYERS, TOLERANCE, check_case, check_layer, layer_case, rel_error
+from nanograd_llm.layers import (attention_forward, cross_entropy_forward, dropout_forward,
+                                 embedding_backward, embedding_forward, gelu_forward,
+                                 layernorm_forward, linear_forward, sinusoidal_table)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_layer_gradcheck(name):
+    r = check_layer(name, seed=0)
+    assert r.max_rel_error <= TOLERANCE, r
+
+
+@pytest.mark.parametrize("name", ["linear", "multihead_attention", "mlp", "block"])
+def test_layer_gradcheck_without_bias(name):
+    rng = np.random.default_rng(3)
+    inputs, f, g = layer_case(name, rng, bias=False)
+    assert not any(k.endswith("bias") or k == "b" for k in inputs)
+    r = check_case(name, inputs, f, g)
+    assert r.max_rel_error <= TOLERANCE, r
+
+
+@pytest.mark.parametrize("name", ["mlp", "block"])
+def test_relu_variants_gradcheck(name):
+    rng = np.random.default_rng(5)
+    r = check_case(name, *layer_case(name, rng, activation="relu"))
+    assert r.max_rel_error <= TOLERANCE, r
+
+
+shapes = st.fixed_dictionaries({
+    "B": st.integers(1, 3), "T": st.integers(1, 6), "n_head": st.integers(1, 3),
+    "hs": st.integers(1, 4), "V": st.integers(2, 9), "seed": st.integers(0, 10_000),
+})
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shape=shapes, name=st.sampled_from(LAYERS))
+def test_layers_random_shapes(shape, name):
+    """Property: for any small shape and random input, analytic == numerical gradient."""
+    rng = np.random.default_rng(shape["seed"])
+    C = shape["n_head"] * shape["hs"]
+    # Katman normalizasyonu 1-2 öznitelikte dejeneredir: x̂ = 0 ya da ±1 (yalnız ε'a bağlı),
+    # gradyan ~1e-6 ölçeğindedir ve sonlu farkların gürültüsü onu çözemez.
+    assume(not (name == "layernorm" and C < 3))
+    inputs, f, g = layer_case(name, rng, B=shape["B"], T=shape["T"], C=C,
+                              n_head=shape["n_head"], V=shape["V"])
+    r = check_case(name, inputs, f, g)
+    assert r.max_rel_error <= TOLERANCE, (shape, r)
+
+
+def test_rel_error_formula():
+    assert rel_error(np.array([1.0, 2.0]), np.array([1.0, 2.0])) == 0.0
+    assert rel_error(np.zeros(3), np.zeros(3)) == 0.0
+    assert rel_error(np.array([1.0, 0.0]), np.array([1.0, 1e-3])) == pytest.approx(1e-3)
+    # a wrong gradient must be caught
+    assert rel_error(np.array([1.0, 2.0]), np.array([1.0, -2.0])) > 0.5
+
+
+def test_gradcheck_catches_a_wrong_backward():
+    """The checker itself must fail on a deliberately broken gradient."""
+    rng = np.random.default_rng(0)
+    inputs, f, g = layer_case("layernorm", rng)
+
+    def wrong():
+        grads = g()
+        grads["x"] = grads["x"] * 1.001
+        return grads
+    assert check_case("broken", inputs, f, wrong).max_rel_error > 1e-4
+
+
+def test_embedding_accumulates_repeated_ids():
+    W = np.zeros((4, 2))
+    idx = np.array([[1, 1, 1, 3]])
+    out, cache = embedding_forward(idx, W)
+    dW = embedding_backward(np.ones((1, 4, 2)), cache)
+    np.testing.assert_array_equal(dW, [[0, 0], [3, 3], [0, 0], [1, 1]])
+    # the naive fancy-index assignment loses the repeats; scatter_add must not
+    T = np.zeros((4, 2))
+    scatter_add(T, idx.reshape(-1), np.ones((4, 2)))
+    np.testing.assert_array_equal(T, dW)
+
+
+def test_layernorm_normalises():
+    x = np.random.default_rng(0).standard_normal((2, 3, 16)) * 5 + 3
+    out, _ = layernorm_forward(x, np.ones(16), np.zeros(16))
+    np.testing.assert_allclose(out.mean(-1), 0, atol=1e-12)
+    np.testing.assert_allclose(out.var(-1), 1, atol=1e-4)
+
+
+def test_attention_rows_are_causal_distributions():
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal((2, 3, 5, 4)) for _ in range(3))
+    _, cache = attention_forward(q, k, v)
+    att = cache.att
+    np.testing.assert_allclose(att.sum(-1), 1.0, atol=1e-12)
+    assert np.all(np.triu(att[0, 0], 1) == 0)
+
+
+def test_attention_is_stable_for_huge_scores():
+    q = np.full((1, 1, 3, 2), 1e4, dtype=np.float32)
+    y, cache = attention_forward(q, q.copy(), np.ones((1, 1, 3, 2), np.float32))
+    assert np.all(np.isfinite(y)) and np.all(np.isfinite(cache.att))
+
+
+def test_cross_entropy_matches_log_softmax_and_is_stable():
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((2, 3, 7))
+    t = rng.integers(0, 7, (2, 3))
+    loss, _ = cross_entropy_forward(z, t)
+    logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    ref = -np.take_along_axis(logp, t[..., None], -1).mean()
+    assert float(loss) == pytest.approx(ref, rel=1e-12)
+    big, _ = cross_entropy_forward(z * 1e4, t)
+    assert np.isfinite(float(big))
+    # uniform logits give ln V
+    u, _ = cross_entropy_forward(np.zeros((1, 4, 65)), np.zeros((1, 4), int))
+    assert float(u) == pytest.approx(np.log(65))
+
+
+def test_cross_entropy_ignore_index():
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((1, 4, 5))
+    t = np.array([[1, -1, 2, -1]])
+    loss, _ = cross_entropy_forward(z, t, ignore_index=-1)
+    loss2, _ = cross_entropy_forward(z[:, [0, 2]], t[:, [0, 2]])
+    assert float(loss) == pytest.approx(float(loss2), rel=1e-12)
+
+
+def test_dropout_modes():
+    x = np.ones((200, 50), np.float32)
+    rng = np.random.default_rng(0)
+    out, _ = dropout_forward(x, 0.25, rng, train=True)
+    assert out.dtype == np.float32
+    kept = out != 0
+    assert 0.70 < kept.mean() < 0.80
+    np.testing.assert_allclose(out[kept], 1 / 0.75, rtol=1e-6)
+    assert dropout_forward(x, 0.25, rng, train=False)[0] is x
+    assert dropout_forward(x, 0.0, rng, train=True)[0] is x
+    with pytest.raises(ValueError):
+        dropout_forward(x, 1.0, rng)
+
+
+def test_sinusoidal_formula():
+    pe = sinusoidal_table(10, 6, np, np.float64)
+    pos, i = 7, 2   # dimension 2i = 4
+    assert pe[pos, 2 * i] == pytest.approx(np.sin(pos / 10000 ** (2 * i / 6)))
+    assert pe[pos, 2 * i + 1] == pytest.approx(np.cos(pos / 10000 ** (2 * i / 6)))
+    odd = sinusoidal_table(4, 5, np, np.float64)
+    assert odd.shape == (4, 5)
+
+
+def test_float32_in_float32_out():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 8)).astype(np.float32)
+    w = rng.standard_normal((8, 8)).astype(np.float32)
+    assert linear_forward(x, w, np.zeros(8, np.float32))[0].dtype == np.float32
+    assert layernorm_forward(x, np.ones(8, np.float32), np.zeros(8, np.float32))[0].dtype == np.float32
+    assert gelu_forward(x)[0].dtype == np.float32
+
+
+def test_linear_rejects_mismatched_input():
+    with pytest.raises(ValueError, match="features"):
+        linear_forward(np.zeros((2, 3)), np.zeros((4, 5)))

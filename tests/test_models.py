@@ -1,0 +1,251 @@
+"""Whole-model tests: finite differences, PyTorch autograd, causality, overfitting, errors."""
+import numpy as np
+import pytest
+
+from nanograd_llm import GPT, BigramLM, GPTConfig
+from nanograd_llm.gradcheck import TOLERANCE, check_model, model_cases, rel_error
+
+SMALL = dict(vocab_size=17, block_size=8, n_layer=2, n_head=2, n_embd=12)
+
+
+@pytest.mark.parametrize("case", list(range(5)))
+def test_model_gradcheck(case):
+    label, model, idx, tgt = list(model_cases())[case]
+    r = check_model(model, idx, tgt)
+    assert r.max_rel_error <= TOLERANCE, (label, r)
+
+
+def test_bigram_gradcheck_all_coordinates():
+    from nanograd_llm.gradcheck import numerical_gradient
+    m = BigramLM(6, seed=1, dtype="float64")
+    m.flat += np.random.default_rng(0).standard_normal(m.flat.size) * 0.5
+    idx = np.array([[0, 1, 1, 5, 2]])
+    tgt = np.array([[1, 1, 5, 2, 0]])
+    m.forward(idx, tgt)
+    g = m.backward()["token_embedding.weight"].copy()
+
+    def f():
+        return float(m.forward(idx, tgt)[1])
+    num = numerical_gradient(f, m.params["token_embedding.weight"])
+    assert rel_error(g, num) <= TOLERANCE
+
+
+# -- PyTorch autograd cross-check ------------------------------------------------------------
+torch = pytest.importorskip("torch")
+from torch_reference import torch_gpt_forward  # noqa: E402
+
+
+CONFIGS = {
+    "tied-learned-gelu": dict(),
+    "untied-nobias": dict(tie_weights=False, bias=False),
+    "sinusoidal-relu": dict(positional="sinusoidal", activation="relu"),
+    "ignore-index": dict(ignore_index=-1),
+}
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_gpt_matches_pytorch_autograd(name):
+    cfg = GPTConfig(**SMALL, **CONFIGS[name])
+    model = GPT(cfg, seed=7, dtype="float64")
+    rng = np.random.default_rng(1)
+    model.flat += rng.standard_normal(model.flat.size) * 0.1   # non-trivial biases/gains
+    idx = rng.integers(0, cfg.vocab_size, (3, 8))
+    tgt = rng.integers(0, cfg.vocab_size, (3, 8))
+    if cfg.ignore_index is not None:
+        tgt[0, :3] = cfg.ignore_index
+    logits, loss = model.forward(idx, tgt)
+    grads = model.backward()
+    t_logits, t_loss, P = torch_gpt_forward(model.state_dict(), cfg, idx, tgt)
+    t_loss.backward()
+    assert rel_error(logits, t_logits.detach().numpy()) <= 1e-8
+    assert abs(float(loss) - t_loss.item()) <= 1e-8 * abs(t_loss.item())
+    assert set(grads) == set(P) == set(model.params)
+    for k in grads:
+        assert rel_error(grads[k], P[k].grad.numpy()) <= 1e-8, k
+
+
+# -- behaviour ----------------------------------------------------------------------------
+
+def test_causality_changing_token_t_never_changes_earlier_logits():
+    for positional in ("learned", "sinusoidal"):
+        model = GPT(GPTConfig(**SMALL, positional=positional), seed=0, dtype="float64")
+        rng = np.random.default_rng(0)
+        idx = rng.integers(0, 17, (2, 8))
+        base, _ = model.forward(idx)
+        for t in range(8):
+            changed = idx.copy()
+            changed[:, t] = (changed[:, t] + 5) % 17
+            out, _ = model.forward(changed)
+            np.testing.assert_array_equal(out[:, :t], base[:, :t])
+            assert not np.allclose(out[:, t], base[:, t])
+
+
+def test_backward_keys_and_tied_gradient_is_the_sum():
+    cfg = GPTConfig(**SMALL)
+    model = GPT(cfg, seed=0, dtype="float64")
+    idx = np.random.default_rng(0).integers(0, 17, (2, 8))
+    model.forward(idx, idx)
+    g = model.backward()
+    assert list(g) == list(model.params)
+    assert "lm_head.weight" not in g
+    untied = GPT(GPTConfig(**SMALL, tie_weights=False), seed=0, dtype="float64")
+    untied.load_state_dict({**model.state_dict(), "lm_head.weight": model.state_dict()["wte.weight"]})
+    untied.forward(idx, idx)
+    gu = untied.backward()
+    np.testing.assert_allclose(g["wte.weight"], gu["wte.weight"] + gu["lm_head.weight"], rtol=1e-12)
+
+
+def test_gradient_accumulation_adds():
+    model = GPT(GPTConfig(**SMALL), seed=0, dtype="float64")
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 17, (2, 2, 8))
+    model.forward(a, a)
+    ga = model.backward()["wte.weight"].copy()
+    model.forward(b, b)
+    gb = model.backward()["wte.weight"].copy()
+    model.forward(a, a)
+    model.backward()
+    model.forward(b, b)
+    gab = model.backward(accumulate=True)["wte.weight"]
+    np.testing.assert_allclose(gab, ga + gb, rtol=1e-12)
+
+
+def test_float32_end_to_end():
+    model = GPT(GPTConfig(**SMALL, dropout=0.1), seed=0)
+    idx = np.random.default_rng(0).integers(0, 17, (2, 8))
+    logits, loss = model.forward(idx, idx)
+    assert logits.dtype == np.float32 and loss.dtype == np.float32
+    assert all(v.dtype == np.float32 for v in model.backward().values())
+
+
+def test_same_seed_same_weights_different_seed_different():
+    a = GPT(GPTConfig(**SMALL), seed=3)
+    b = GPT(GPTConfig(**SMALL), seed=3)
+    c = GPT(GPTConfig(**SMALL), seed=4)
+    np.testing.assert_array_equal(a.flat, b.flat)
+    assert not np.array_equal(a.flat, c.flat)
+
+
+def test_dropout_train_vs_eval():
+    model = GPT(GPTConfig(**SMALL, dropout=0.5), seed=0, dtype="float64")
+    idx = np.random.default_rng(0).integers(0, 17, (2, 8))
+    model.eval()
+    e1, _ = model.forward(idx)
+    e2, _ = model.forward(idx)
+    np.testing.assert_array_equal(e1, e2)
+    model.train()
+    model.set_dropout_seed(1)
+    t1, _ = model.forward(idx)
+    model.set_dropout_seed(1)
+    t2, _ = model.forward(idx)
+    model.set_dropout_seed(2)
+    t3, _ = model.forward(idx)
+    np.testing.assert_array_equal(t1, t2)
+    assert not np.allclose(t1, t3) and not np.allclose(t1, e1)
+
+
+def _adam_train(model, idx, tgt, steps, lr):
+    m = np.zeros_like(model.flat)
+    v = np.zeros_like(model.flat)
+    losses = []
+    for t in range(1, steps + 1):
+        _, loss = model.forward(idx, tgt)
+        losses.append(float(loss))
+        model.backward()
+        g = model.grad_flat
+        m[...] = 0.9 * m + 0.1 * g
+        v[...] = 0.999 * v + 0.001 * g * g
+        model.flat -= lr * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+    return losses
+
+
+def test_tiny_gpt_overfits_one_batch():
+    cfg = GPTConfig(vocab_size=20, block_size=16, n_layer=2, n_head=2, n_embd=32)
+    model = GPT(cfg, seed=0)
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, 20, (4, 16))
+    tgt = rng.integers(0, 20, (4, 16))
+    losses = _adam_train(model, idx, tgt, 300, 3e-3)
+    assert losses[0] > 2.5
+    assert min(losses) < 0.05, losses[-5:]
+
+
+def test_bigram_learns_counts():
+    model = BigramLM(3, seed=0, dtype="float64")
+    idx = np.array([[0, 1, 2, 0, 1, 2, 0, 1]])
+    tgt = np.array([[1, 2, 0, 1, 2, 0, 1, 2]])
+    losses = _adam_train(model, idx, tgt, 200, 0.1)
+    assert losses[-1] < 0.05 < losses[0]
+    out = model.generate(np.array([[0]]), 6, seed=0)
+    assert out.tolist() == [[0, 1, 2, 0, 1, 2, 0]]
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bad, match", [
+    (np.array([[0, 17]]), r"token id 17 .*outside \[0, 17\)"),
+    (np.array([[-1, 2]]), r"token id -1"),
+    (np.zeros((1, 9), int), r"longer than block_size=8"),
+    (np.zeros((1, 3), np.float32), r"integer"),
+    (np.zeros((1, 2, 3), int), r"shape"),
+])
+def test_bad_input_raises_clear_value_error(bad, match):
+    model = GPT(GPTConfig(**SMALL), seed=0)
+    with pytest.raises(ValueError, match=match):
+        model.forward(bad)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(n_embd=10, n_head=3), "divisible"),
+    (dict(activation="swish"), "unknown activation"),
+    (dict(positional="rotary"), "unknown positional"),
+    (dict(vocab_size=0), "vocab_size"),
+    (dict(dropout=1.0), "dropout"),
+])
+def test_bad_config(kw, match):
+    with pytest.raises(ValueError, match=match):
+        GPTConfig(**{**SMALL, **kw})
+
+
+def test_backward_before_forward_is_an_error():
+    model = GPT(GPTConfig(**SMALL), seed=0)
+    with pytest.raises(RuntimeError, match="forward"):
+        model.backward()
+    model.forward(np.zeros((1, 4), int))
+    with pytest.raises(RuntimeError, match="targets"):
+        model.backward()
+
+
+def test_bad_dtype_and_device():
+    with pytest.raises(ValueError, match="dtype"):
+        GPT(GPTConfig(**SMALL), dtype="int32")
+    with pytest.raises(ValueError, match="device"):
+        GPT(GPTConfig(**SMALL), device="tpu")
+
+
+def test_load_state_dict_errors_name_the_tensor():
+    model = GPT(GPTConfig(**SMALL), seed=0)
+    sd = model.state_dict()
+    sd["h.0.ln_1.weight"] = np.zeros(5)
+    with pytest.raises(ValueError, match="h.0.ln_1.weight"):
+        model.load_state_dict(sd)
+    sd = model.state_dict()
+    del sd["ln_f.bias"]
+    with pytest.raises(ValueError, match="ln_f.bias"):
+        model.load_state_dict(sd)
+
+
+def test_kv_cache_matches_full_forward():
+    for positional in ("learned", "sinusoidal"):
+        model = GPT(GPTConfig(**SMALL, positional=positional), seed=0, dtype="float64")
+        idx = np.random.default_rng(0).integers(0, 17, (2, 8))
+        full, _ = model.forward(idx)
+        cache = model.new_kv_cache(batch=2)
+        first, _ = model.forward(idx[:, :3], kv_cache=cache)
+        outs = [first]
+        for t in range(3, 8):
+            o, _ = model.forward(idx[:, t:t + 1], kv_cache=cache)
+            outs.append(o)
+        np.testing.assert_allclose(np.concatenate(outs, 1), full, rtol=1e-10, atol=1e-12)
+        with pytest.raises(ValueError, match="block_size"):
+            model.forward(idx[:, :1], kv_cache=cache)
