@@ -49,7 +49,7 @@ import math
 
 import numpy as np
 
-from .backend import get_array_module, to_numpy
+from .backend import fused_kernels, get_array_module, to_numpy
 
 
 def get_lr(step: int, lr: float, min_lr: float, warmup_iters: int, lr_decay_iters: int) -> float:
@@ -157,6 +157,15 @@ class AdamW:
     def _step_flat(self, g, lr, bc1, bc2) -> None:
         b1, b2 = self.betas
         xp, flat, m, v, tmp = self.model.xp, self.model.flat, self.m, self.v, self._tmp
+        fused = fused_kernels(flat)
+        if fused is not None:
+            # GPU: tek çekirdek; azaltılan (2-B) ve azaltılmayan dilimler ayrı çağrılır
+            nd = self.model.n_decay
+            for sl, wd in ((slice(0, nd), self.weight_decay), (slice(nd, None), 0.0)):
+                if flat[sl].size:
+                    fused.adamw_update(flat[sl], g[sl], m[sl], v[sl], lr, b1, b2, self.eps, wd,
+                                       bc1, bc2)
+            return
         # m ← β₁m + (1−β₁)g
         m *= b1
         xp.multiply(g, 1.0 - b1, out=tmp)

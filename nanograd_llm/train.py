@@ -393,7 +393,7 @@ def plot_losses(metrics_path: Path, png_path: Path) -> bool:
 
 def sample_text(model, tokenizer, prompt: str = "\n", max_new_tokens: int = 200,
                 temperature: float = 1.0, seed: int | None = 0, errors: str = "strict") -> str:
-    """Generate text after `prompt`; uses nanograd_llm.generate when available."""
+    """Generate text after `prompt` (plain sampling; generate.py adds the KV-cache sampler)."""
     if max_new_tokens < 0:
         raise ValueError("max_new_tokens must be >= 0")
     if not temperature > 0:
@@ -402,16 +402,6 @@ def sample_text(model, tokenizer, prompt: str = "\n", max_new_tokens: int = 200,
         else tokenizer.encode(prompt or "\n")
     if not ids:
         raise ValueError("the prompt is empty after tokenization")
-    try:
-        from .generate import generate
-    except ImportError:
-        generate = None
-    if generate is not None:
-        out = generate(model, ids, max_new_tokens=max_new_tokens, temperature=temperature,
-                       seed=seed)
-        out = np.asarray(out).reshape(-1).tolist()
-        new = out[len(ids):] if len(out) >= len(ids) and out[:len(ids)] == list(ids) else out
-        return tokenizer.decode(new)
     return tokenizer.decode(_simple_generate(model, ids, max_new_tokens, temperature, seed))
 
 
@@ -554,7 +544,7 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
 
     step = start_step
     try:
-        if start_step == 0:
+        if state is None:
             evaluate_and_save(0, get_lr(0, cfg.lr, cfg.min_lr, cfg.warmup_iters,
                                         cfg.lr_decay_iters))
         while step < cfg.max_iters:

@@ -133,3 +133,25 @@ def test_grad_accumulation_equals_big_batch():
         acc.backward(accumulate=i > 0)
     acc.grad_flat *= 1 / 2
     np.testing.assert_allclose(acc.grad_flat, big.grad_flat, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.gpu
+def test_adamw_gpu_matches_cpu(monkeypatch):
+    from nanograd_llm.backend import cuda_available, to_numpy
+    if not cuda_available():
+        pytest.skip("needs CuPy and an NVIDIA GPU")
+    for fused in ("1", "0"):
+        monkeypatch.setenv("NANOGRAD_LLM_FUSED", fused)
+        cpu, gpu = _tiny_gpt(), _tiny_gpt()
+        gpu.to("cuda")
+        oc, og = AdamW(cpu, lr=1e-2), AdamW(gpu, lr=1e-2)
+        rng = np.random.default_rng(0)
+        for _ in range(3):
+            g = rng.standard_normal(cpu.grad_flat.shape)
+            cpu.grad_flat[...] = g
+            gpu.grad_flat[...] = gpu.xp.asarray(g)
+            clip_grad_norm(cpu.grad_flat, 1.0)
+            clip_grad_norm(gpu.grad_flat, 1.0)
+            oc.step()
+            og.step()
+        np.testing.assert_allclose(to_numpy(gpu.flat), cpu.flat, rtol=1e-12, atol=1e-14)
