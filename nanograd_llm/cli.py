@@ -17,8 +17,9 @@ def _cmd_train(args) -> int:
                       data=args.data, out_dir=args.out, device=args.device)
     result = train(cfg, resume=args.resume, quiet=args.quiet)
     out = result["out_dir"]
-    print(f"final (step {result['step']}): train loss {result['train_loss']:.4f}, "
-          f"val loss {result['val_loss']:.4f}; {result['wall_s']:.1f} s; checkpoint in {out}")
+    if result["val_loss"] is not None:
+        print(f"final (step {result['step']}): train loss {result['train_loss']:.4f}, "
+              f"val loss {result['val_loss']:.4f}; {result['wall_s']:.1f} s; checkpoint in {out}")
     if cfg.sample_tokens > 0:
         text = sample_text(result["model"], result["tokenizer"], "\n", cfg.sample_tokens,
                            temperature=0.8, seed=cfg.seed)

@@ -256,7 +256,11 @@ def _chunks(text: str, size: int):
     while start < n:
         end = min(start + size, n)
         if end < n:
+            # bir satır sonundan sonra ve boşluk olmayan bir karakterden önce kes: BPE'nin
+            # boşluk dizileri parçalanmasın
             nl = text.rfind("\n", start, end)
+            while nl > start and nl + 1 < n and text[nl + 1].isspace():
+                nl = text.rfind("\n", start, nl)
             if nl > start:
                 end = nl + 1
         yield text[start:end]

@@ -496,8 +496,12 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
         if state["manifest"].get("sampler_state"):
             sampler.set_state(state["manifest"]["sampler_state"])
         _truncate_metrics(metrics_path, start_step)
-    elif metrics_path.exists():
-        metrics_path.unlink()                    # yeni bir eğitim: eski günlüğü sil
+    else:
+        if (out / ckpt.MANIFEST).exists():
+            _log(f"starting a new run in {out}: its previous checkpoint will be replaced "
+                 f"(use --resume to continue it, or --out to keep it)", quiet)
+        if metrics_path.exists():
+            metrics_path.unlink()                # yeni bir eğitim: eski günlüğü sil
 
     n_params = model.num_params()
     _log(f"model: {mcfg['model']} with {n_params:,} parameters, vocab {tokenizer.vocab_size}, "
@@ -592,6 +596,9 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
         if bar is not None:
             bar.close()
     wall = time.perf_counter() - t0
+    if not last:                                 # devam ettirilen eğitim zaten bitmişti
+        rows = _read_metrics(metrics_path)
+        last = rows[-1] if rows else {}
     plotted = plot_losses(metrics_path, out / "loss.png")
     return {"out_dir": str(out), "step": step, "model": model, "tokenizer": tokenizer,
             "train_loss": last.get("train_loss"), "val_loss": last.get("val_loss"),

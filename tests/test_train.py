@@ -139,6 +139,8 @@ def test_resume_is_bit_identical(tmp_path):
     m_part = [json.loads(x) for x in (tmp_path / "part" / "metrics.jsonl").read_text()
               .splitlines()]
     assert [r["val_loss"] for r in m_full] == [r["val_loss"] for r in m_part]
+    again = train(part, resume=True, quiet=True)         # nothing left to do: no crash
+    assert again["step"] == 12 and again["val_loss"] == m_full[-1]["val_loss"]
 
 
 def test_resume_after_failure_in_checkpoint_write(tmp_path, monkeypatch):
