@@ -147,7 +147,7 @@ def save_checkpoint(out_dir, model, optimizer, tokenizer, step: int, *, train_co
         "model": model_cfg, "dtype": model.dtype.name,
         "model_file": model_file, "optim_file": optim_file, "optimizer": optim_meta,
         "sha256": files,
-        "tokenizer": None if tokenizer is None else getattr(tokenizer, "kind", "char"),
+        "tokenizer": None if tokenizer is None else type(tokenizer).__name__,
         "sampler_state": sampler_state, "dropout_seed": dropout_seed,
         "train_config": train_config or {}, "extra": extra or {},
     }
