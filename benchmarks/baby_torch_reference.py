@@ -27,8 +27,9 @@ from nanograd_llm.checkpoint import build_model
 
 
 class Block(nn.Module):
-    def __init__(self, C, H):
+    def __init__(self, C, H, gelu="tanh"):
         super().__init__()
+        self.gelu = gelu
         self.ln_1 = nn.LayerNorm(C, bias=False)
         self.c_attn = nn.Linear(C, 3 * C, bias=False)
         self.a_proj = nn.Linear(C, C, bias=False)
@@ -43,15 +44,15 @@ class Block(nn.Module):
         q, k, v = (t.view(B, T, self.H, C // self.H).transpose(1, 2) for t in (q, k, v))
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         x = x + self.a_proj(y.transpose(1, 2).reshape(B, T, C))
-        return x + self.m_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
+        return x + self.m_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate=self.gelu))
 
 
 class TorchGPT(nn.Module):
-    def __init__(self, V, T, L, H, C):
+    def __init__(self, V, T, L, H, C, gelu="tanh"):
         super().__init__()
         self.wte = nn.Embedding(V, C)
         self.wpe = nn.Embedding(T, C)
-        self.h = nn.ModuleList(Block(C, H) for _ in range(L))
+        self.h = nn.ModuleList(Block(C, H, gelu) for _ in range(L))
         self.ln_f = nn.LayerNorm(C, bias=False)
 
     def forward(self, idx, targets):
@@ -82,13 +83,15 @@ def main():
     ap.add_argument("data")
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--gelu", choices=["tanh", "none"], default="tanh",
+                    help="'none' = exact erf GELU (nanoGPT's nn.GELU); 'tanh' = ours")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     cfg = make_config("baby", data=args.data, out_dir="/tmp/baby_torch_ref",
                       overrides={"seed": str(args.seed)})
     tok, data, _ = prepare_data(cfg, __import__("pathlib").Path(cfg.out_dir))
     ours = build_model(model_config(cfg, tok.vocab_size), seed=cfg.seed)
-    tm = TorchGPT(tok.vocab_size, cfg.block_size, cfg.n_layer, cfg.n_head, cfg.n_embd)
+    tm = TorchGPT(tok.vocab_size, cfg.block_size, cfg.n_layer, cfg.n_head, cfg.n_embd, args.gelu)
     copy_weights(tm, ours.state_dict())
     decay = [p for p in tm.parameters() if p.dim() >= 2]
     no_decay = [p for p in tm.parameters() if p.dim() < 2]
