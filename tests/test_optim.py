@@ -1,5 +1,4 @@
 """AdamW, LR schedule, gradient clipping and accumulation."""
-import math
 
 import numpy as np
 import pytest

@@ -12,7 +12,7 @@ import pytest
 
 from nanograd_llm import checkpoint as ckpt
 from nanograd_llm.optim import AdamW
-from nanograd_llm.train import (PRESETS, TrainConfig, apply_overrides, make_config,
+from nanograd_llm.train import (PRESETS, apply_overrides, make_config,
                                 parse_overrides, train)
 
 from _train_helpers import TEXT, tiny_config, weights
