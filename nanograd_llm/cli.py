@@ -31,14 +31,24 @@ def _cmd_train(args) -> int:
     return 0
 
 
-def _cmd_sample(args) -> int:
-    from .checkpoint import load_model, load_run_tokenizer
-    from .train import sample_text
+def _cmd_docs(args) -> int:
+    from .docs import build_docs
+    pages = build_docs(args.out, run_dir=args.run, images=not args.no_images)
+    print(f"open {pages[0]}")
+    return 0
+
+
+def _cmd_attention(args) -> int:
+    from .viz import plot_attention
+    try:
+        from .checkpoint import load_model
+        from .tokenizers import load_tokenizer
+    except ImportError as e:
+        raise RuntimeError(f"loading checkpoints is not available in this build ({e})") from None
     model = load_model(args.ckpt, device=args.device)
-    tokenizer = load_run_tokenizer(args.ckpt)
-    text = sample_text(model, tokenizer, args.prompt, args.max_new_tokens,
-                       temperature=args.temperature, seed=args.seed)
-    print(args.prompt + text)
+    tokenizer = load_tokenizer(args.ckpt)
+    out = plot_attention(model, tokenizer, args.prompt, args.out)
+    print(f"wrote {out}")
     return 0
 
 
@@ -65,15 +75,38 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override any config field, e.g. max_iters=100 dropout=0.1")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("sample", help="generate text from a trained checkpoint")
-    p.add_argument("--ckpt", required=True, metavar="DIR", help="run directory of `train`")
-    p.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
-    p.add_argument("--max-new-tokens", type=int, default=300, metavar="N")
-    p.add_argument("--temperature", type=float, default=0.8, metavar="T")
-    p.add_argument("--seed", type=int, default=None, metavar="S")
+    p = sub.add_parser("docs", help="render the Turkish course to static HTML")
+    p.add_argument("--out", required=True, help="output folder (created if missing)")
+    p.add_argument("--run", default=None,
+                   help="training run folder whose loss curve and attention maps to draw")
+    p.add_argument("--no-images", action="store_true", help="skip drawing the pictures")
+    p.set_defaults(func=_cmd_docs)
+
+    p = sub.add_parser("attention", help="plot the attention weights of every head as heatmaps")
+    p.add_argument("--ckpt", required=True, help="checkpoint folder written by the trainer")
+    p.add_argument("--prompt", required=True, help="text whose tokens to attend over")
+    p.add_argument("--out", required=True, help="PNG file to write")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    p.set_defaults(func=_cmd_sample)
+    p.set_defaults(func=_cmd_attention)
+
+    _add_sample_command(sub)
+    _add_chat_command(sub)
     return parser
+
+
+def _add_sample_command(sub) -> None:
+    from .cli_generate import add_sampling_args, sample_main
+    p = sub.add_parser("sample", help="generate text from a trained checkpoint (or a GPT-2 "
+                                      "folder)")
+    add_sampling_args(p)
+    p.set_defaults(func=sample_main)
+
+
+def _add_chat_command(sub) -> None:
+    from .cli_generate import add_chat_args, chat_main
+    p = sub.add_parser("chat", help="talk to a trained model (or a GPT-2 folder) line by line")
+    add_chat_args(p)
+    p.set_defaults(func=chat_main)
 
 
 def main(argv=None) -> int:

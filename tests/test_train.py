@@ -301,6 +301,7 @@ def test_examples_run(tmp_path, capsys):
     assert "Geri" in capsys.readouterr().out
     assert _example("sample_checkpoint").main([str(tmp_path / "none")]) == 1
     assert capsys.readouterr().err.startswith("error: ")
-    for script in (ROOT / "examples").glob("*.py"):
+    for name in ("bigram_text", "train_char_gpt", "sample_checkpoint"):
+        script = ROOT / "examples" / f"{name}.py"
         head = script.read_text(encoding="utf-8")[:1500]
         assert any(c in head for c in "çğışöü"), f"{script.name} lacks a Turkish explanation"

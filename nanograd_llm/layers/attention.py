@@ -17,9 +17,9 @@ konumu geleceği (`j > i`) görürse cevabı kopyalardı. Bu yüzden `j > i` pua
 önce `−∞` yapılır; `exp(−∞) = 0` olduğundan bu konumların ağırlığı tam sıfırdır. GPT yalnızca
 bu maskeli (kod çözücü/decoder) dikkati kullanır.
 
-**Neden √d_k'ye bölünür?** `q` ve `k`'nin bileşenleri bağımsız ve varyansı 1 ise
-`q·k`'nin varyansı `d_k` olur. Büyük puanlar softmax'ı tek bir konuma yığar (doygunluk) ve
-gradyanlar kaybolur. `1/√d_k` ile ölçeklemek puanların varyansını 1'e çeker.
+**Neden √d_k'ye bölünür?** `q` ve `k`'nin bileşenleri bağımsız, ortalaması 0 ve
+varyansı 1 ise `q·k`'nin varyansı `d_k` olur. Büyük puanlar softmax'ı tek bir konuma
+yığar (doygunluk) ve gradyanlar kaybolur. `1/√d_k` ile ölçeklemek puanların varyansını 1'e çeker.
 
 ## İleri geçiş
     S   = (q / √d_k) · kᵀ                    puanlar

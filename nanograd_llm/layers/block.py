@@ -17,8 +17,14 @@ derin ağlarda gradyanların akışı bu sayede kolaylaşır ve eğitim daha kar
     out = x₁ + MLP(LN₂(x₁))
 
 ## Şekiller
-Tüm ara tensörler (B, T, C) şeklindedir; blok şekli değiştirmez, bu yüzden üst üste
-dizilebilir.
+| ad                    | şekil      |
+|-----------------------|------------|
+| `x`, `x₁`, `out`      | (B, T, C)  |
+| `LN₁(x)`, `MHA(…)`    | (B, T, C)  |
+| `LN₂(x₁)`, `MLP(…)`   | (B, T, C)  |
+
+Blok şekli değiştirmez; bu yüzden istenildiği kadar üst üste dizilebilir. İleri besleme
+ağının içinde ara boyut 4C'ye çıkar (bkz. mlp.py), ama bloğun dışına (B, T, C) döner.
 
 ## Geri yayılım (ileri geçişin tersi sırayla)
 1. `out = x₁ + MLP(LN₂(x₁))`: toplamanın türevi iki kola da aynen gider.
@@ -59,16 +65,18 @@ def _sub(p: dict, prefix: str) -> dict:
 
 
 def block_forward(x, p: dict, n_head: int, activation: str = "gelu", dropout: float = 0.0,
-                  rng=None, train: bool = True, kv_cache=None, layer: int = 0):
+                  rng=None, train: bool = True, kv_cache=None, layer: int = 0,
+                  eps: float = 1e-5):
     """x + attn(ln_1(x)), then + mlp(ln_2(·)). p uses GPT-2's names inside a block
-    ('ln_1.weight', 'attn.c_attn.weight', 'mlp.c_fc.weight', ...). Returns (out, cache)."""
+    ('ln_1.weight', 'attn.c_attn.weight', 'mlp.c_fc.weight', ...); eps is the layer norms'
+    epsilon. Returns (out, cache)."""
     # Dikkat alt katmanı, önce normalizasyon (pre-LN)
-    h, c_ln1 = layernorm_forward(x, p["ln_1.weight"], p.get("ln_1.bias"))          # (B,T,C)
+    h, c_ln1 = layernorm_forward(x, p["ln_1.weight"], p.get("ln_1.bias"), eps)       # (B,T,C)
     a, c_attn = mha_forward(h, _sub(p, "attn"), n_head, dropout, rng, train, kv_cache, layer)
     # Artık bağlantı: x₁ = x + MHA(LN₁(x))
     x1 = x + a
     # İleri besleme alt katmanı, önce normalizasyon
-    h, c_ln2 = layernorm_forward(x1, p["ln_2.weight"], p.get("ln_2.bias"))         # (B,T,C)
+    h, c_ln2 = layernorm_forward(x1, p["ln_2.weight"], p.get("ln_2.bias"), eps)       # (B,T,C)
     m, c_mlp = mlp_forward(h, _sub(p, "mlp"), activation, dropout, rng, train)
     # Artık bağlantı: out = x₁ + MLP(LN₂(x₁)); m'nin belleği yeniden kullanılır
     m += x1

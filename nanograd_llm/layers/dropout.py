@@ -13,7 +13,11 @@ katman orada birim (identity) fonksiyondur. `p = 0` iken de birimdir.
     out = x ⊙ m / (1 − p)
 
 ## Şekiller
-`x`, `m`, `out` aynı şekildedir.
+| ad    | şekil                                              |
+|-------|----------------------------------------------------|
+| `x`   | herhangi; ör. (B, T, C) ya da dikkatte (B, nh, T, T) |
+| `m`   | `x` ile aynı                                       |
+| `out` | `x` ile aynı                                       |
 
 ## Geri yayılım
 1. `out = x ⊙ s`, burada `s = m/(1−p)` rastgele ama **sabit** bir ölçek vektörüdür.

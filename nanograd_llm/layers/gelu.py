@@ -14,7 +14,11 @@ girdiler için küçük, sıfırdan farklı çıktılar verir. GPT-2 şu tanh ya
     out = 0.5 · x · (1 + tanh(u))
 
 ## Şekiller
-`x` ve `out` aynı şekle sahiptir; ör. ileri besleme ağında (B, T, 4C).
+| ad           | şekil                                   |
+|--------------|-----------------------------------------|
+| `x`          | herhangi; ileri besleme ağında (B, T, 4C) |
+| `t` (önbellek) | `x` ile aynı                          |
+| `out`        | `x` ile aynı                            |
 
 ## Geri yayılım (adım adım)
 1. Çarpım kuralı: `out = 0.5·x·(1 + t)`, `t = tanh(u)`:

@@ -12,13 +12,33 @@ sonradan gelen belirteçlerden hiç etkilenmez. Bu yüzden bir kez hesaplanıp s
 yeni `q, k, v` hesaplanır, `k` ve `v` önbelleğe eklenir, yeni sorgu önbellekteki tüm
 anahtarlara bakar.
 
-## Şekiller
-| ad           | şekil                        |
-|--------------|------------------------------|
-| `k[l]`, `v[l]` | (B, nh, block_size, hs) — her katman `l` için önceden ayrılmış |
-| `length`     | şimdiye kadar doldurulan konum sayısı |
+## İleri geçiş
+`l` katmanı, `Tn` yeni konumun anahtar ve değerlerini hesapladığında (`L = length`):
 
-Önbellek yalnızca ileri geçiş (üretim) içindir; geri yayılımı yoktur.
+    K[l][:, :, L:L+Tn] = k_yeni ;  V[l][:, :, L:L+Tn] = v_yeni
+    dikkat(q_yeni, K[l][:, :, :L+Tn], V[l][:, :, :L+Tn])
+
+Bütün katmanlar işlendikten sonra `advance(Tn)` ile `length` artırılır. Yeni sorgular
+önbelleğin sonunda durduğundan nedensel maske `Tk − Tq` kadar kaydırılır (bkz.
+attention.py). Bellek baştan `block_size` konum için ayrılır; üretim sırasında dizi
+büyütülmez, kopyalanmaz.
+
+## Şekiller
+| ad             | şekil                                                           |
+|----------------|-----------------------------------------------------------------|
+| `k[l]`, `v[l]` | (B, nh, block_size, hs) — her katman `l` için önceden ayrılmış  |
+| `k_yeni`, `v_yeni` | (B, nh, Tn, hs)                                             |
+| `length`       | şimdiye kadar doldurulan konum sayısı                           |
+
+## Geri yayılım
+Yoktur. Önbellek yalnızca üretimde (çıkarımda) kullanılır:
+1. Eğitimde bütün konumlar tek bir ileri geçişte hesaplanır; saklanacak eski anahtar yoktur.
+2. Üretimde parametreler güncellenmez, bu yüzden gradyana gerek yoktur; `GPT.forward`
+   önbellekle çağrıldığında geri geçiş için önbellek (cache) de saklamaz.
+
+Doğruluk denetimi: önbellekli ve önbelleksiz üretimin aynı belirteçleri verdiği
+`nanograd_llm/course/gpt.py` içindeki `generate_greedy` ile `tests/test_docs.py` içinde
+denetlenir.
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ değiştirirseniz çıktı da aynı şekilde yer değiştirir, ama hiçbir vekt�
 olduğunu" bilmez. Oysa "kedi köpeği kovaladı" ile "köpek kediyi kovaladı" farklıdır. Bu
 yüzden her konumun bilgisi, belirteç gömmesine **toplanarak** eklenir.
 
-## 1. Öğrenilen konum gömmesi (GPT-2)
+## İleri geçiş, 1. yol: öğrenilen konum gömmesi (GPT-2)
 Her konum `t` için öğrenilebilir bir vektör `P[t]` (`wpe`) vardır:
 
     out[b, t, :] = x[b, t, :] + P[start + t, :]
@@ -16,7 +16,7 @@ Her konum `t` için öğrenilebilir bir vektör `P[t]` (`wpe`) vardır:
 eğitimde `start = 0`'dır. Model en fazla `block_size` konum öğrenir, bu yüzden daha uzun
 diziler işlenemez.
 
-## 2. Sabit sinüzoidal kodlama ("Attention Is All You Need")
+## İleri geçiş, 2. yol: sabit sinüzoidal kodlama ("Attention Is All You Need")
 Öğrenilecek parametre yoktur. `pos` konumu ve `i = 0, 1, …` için:
 
     PE[pos, 2i]   = sin(pos / 10000^(2i / C))

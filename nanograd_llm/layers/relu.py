@@ -10,7 +10,11 @@ kullanır. Bu projede `activation="relu"` ile seçilebilir.
     out = max(0, x)
 
 ## Şekiller
-`x` ve `out` aynı şekle sahiptir; ör. (B, T, 4C).
+| ad              | şekil                                   |
+|-----------------|-----------------------------------------|
+| `x`             | herhangi; ileri besleme ağında (B, T, 4C) |
+| maske `[x > 0]` | `x` ile aynı (bool)                     |
+| `out`           | `x` ile aynı                            |
 
 ## Geri yayılım
 1. `x > 0` iken `out = x` → türev 1; `x < 0` iken `out = 0` → türev 0.

@@ -3,7 +3,7 @@
 
 ## Ne yapar?
 En basit dil modeli: bir sonraki belirteci **yalnızca şimdiki belirtece** bakarak tahmin
-eder. `V × V` boyutlu bir tablo tutar; `tablo[a, b]`, `a`'dan sonra `b` gelmesinin logitidir
+eder. Eğitimdeki gibi karakter düzeyinde kullanıldığında her belirteç bir karakterdir. `V × V` boyutlu bir tablo tutar; `tablo[a, b]`, `a`'dan sonra `b` gelmesinin logitidir
 (normalize edilmemiş log-olasılık). Eğitim sonunda tablonun her satırı, o karakterden sonra
 gelen karakterlerin sayımlarının logaritmasına yaklaşır: "q'dan sonra genelde u gelir" gibi.
 

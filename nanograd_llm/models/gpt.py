@@ -191,16 +191,40 @@ class GPT(ParamModel):
         return KVCache(cfg.n_layer, batch, cfg.n_head, cfg.block_size, cfg.n_embd // cfg.n_head,
                        self.xp, self.dtype)
 
+    def _check_kv_cache(self, kv_cache: KVCache, idx) -> None:
+        """Clear errors (instead of a broadcast error deep inside attention) for a cache that
+        does not fit this model or these tokens."""
+        cfg = self.config
+        k0 = kv_cache.k[0] if kv_cache.k else None
+        want = (cfg.n_head, cfg.block_size, cfg.n_embd // cfg.n_head)
+        if len(kv_cache.k) != cfg.n_layer or k0 is None or tuple(k0.shape[1:]) != want:
+            raise ValueError("kv_cache does not match this model: create it with "
+                             "model.new_kv_cache(batch)")
+        if k0.shape[0] != idx.shape[0]:
+            raise ValueError(f"kv_cache was made for batch {k0.shape[0]}, idx has batch "
+                             f"{idx.shape[0]}")
+        if kv_cache.length + idx.shape[1] > cfg.block_size:
+            raise ValueError(f"KV cache is full: it holds {kv_cache.length} positions and "
+                             f"{idx.shape[1]} more would exceed block_size={cfg.block_size} "
+                             f"(slide the window and rebuild the cache, as generate() does)")
+
     # -- forward -----------------------------------------------------------------------
-    def forward(self, idx, targets=None, kv_cache: KVCache | None = None):
+    def forward(self, idx, targets=None, kv_cache: KVCache | None = None,
+                last_only: bool = False):
         """idx: (B, T) token ids. Returns (logits (B, T, V), loss or None).
 
         With `kv_cache`, idx holds only the new tokens; they are placed after the
         `kv_cache.length` cached positions (no backward is possible then).
+        With `last_only` (generation), only the last position's logits are computed:
+        (B, 1, V); no targets, no backward.
         """
+        if last_only and targets is not None:
+            raise ValueError("last_only=True computes no loss: pass targets=None")
         cfg, p = self.config, self.params
         start = 0 if kv_cache is None else kv_cache.length
-        idx = self._check_idx(idx, cfg.vocab_size, cfg.block_size - start)
+        idx = self._check_idx(idx, cfg.vocab_size, cfg.block_size if kv_cache is None else None)
+        if kv_cache is not None:
+            self._check_kv_cache(kv_cache, idx)
         train = self.training and kv_cache is None
         drop_p = cfg.dropout if train else 0.0
         # 1) Belirteç gömmesi: (B, T) -> (B, T, C)
@@ -216,10 +240,14 @@ class GPT(ParamModel):
         c_blocks = []
         for i, bp in enumerate(self._block_params):
             x, c = block_forward(x, bp, cfg.n_head, cfg.activation, drop_p, self.rng, train,
-                                 kv_cache, i)
+                                 kv_cache, i, cfg.layer_norm_epsilon)
             c_blocks.append(c)
         if kv_cache is not None:
             kv_cache.advance(idx.shape[1])
+        if last_only:
+            # Üretimde yalnızca son konumun puanları gerekir: çıkış katmanının (T·C·V)
+            # işi T kat azalır
+            x = x[:, -1:, :]                                          # (B,T,C) -> (B,1,C)
         # 5) Son katman normalizasyonu
         x, c_lnf = layernorm_forward(x, p["ln_f.weight"], p.get("ln_f.bias"),
                                      cfg.layer_norm_epsilon)
@@ -235,7 +263,7 @@ class GPT(ParamModel):
                 raise ValueError(f"targets shape {tuple(targets.shape)} != idx shape "
                                  f"{tuple(idx.shape)}")
             loss, c_ce = cross_entropy_forward(logits, targets, cfg.ignore_index)
-        self._cache = None if kv_cache is not None else \
+        self._cache = None if kv_cache is not None or last_only else \
             (c_emb, c_pos, c_drop, c_blocks, c_lnf, c_head, c_ce)
         return logits, loss
 
@@ -281,6 +309,14 @@ class GPT(ParamModel):
             g["wte.weight"] = dwte_embedding
             g["lm_head.weight"] = dhead
         return self._store_grads(g, accumulate)
+
+    # -- generation (implemented in generate.py, further down the import chain) ----------
+    def generate(self, idx, max_new_tokens: int, temperature: float = 1.0, top_k=None,
+                 top_p=None, seed=None, use_cache: bool = True, stream=None):
+        """Sample tokens after idx; see nanograd_llm.generate.generate."""
+        from ..generate import generate
+        return generate(self, idx, max_new_tokens, temperature=temperature, top_k=top_k,
+                        top_p=top_p, seed=seed, use_cache=use_cache, stream=stream)
 
     # -- persistence (implemented in the modules further down the import chain) --------
     @classmethod

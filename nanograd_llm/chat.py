@@ -1,0 +1,230 @@
+"""
+# Sohbet döngüsü: satır satır istem, akış hâlinde yanıt
+
+## Ne yapar?
+Kullanıcı bir satır yazar; satır belirteçlere çevrilir, önceki konuşmanın (bağlamın) sonuna
+eklenir ve model bu bağlamın devamını üretir. Üretilen her belirteç, üretildiği anda metne
+çevrilip ekrana yazılır (akış / streaming). Yanıt, bir sonraki satır için bağlama eklenir;
+böylece model konuşmanın önceki kısmını "hatırlar".
+
+Bir dil modeli gerçekte bir sohbet botu değildir: yalnızca metnin devamını tahmin eder. Karakter
+düzeyinde Shakespeare ile eğitilmiş bir model, yazdığınız satırı bir oyunun replik satırı gibi
+sürdürür. Döngü bu yüzden genel tutulmuştur: "yanıt", istemin devamıdır; `stop` verilirse
+(örneğin `"\\n\\n"`), bu metin üretildiği anda yanıt kesilir.
+
+## Sağlamlık
+* **Bilinmeyen karakterler:** Karakter düzeyindeki belirteçleyicinin sözlüğü yalnızca eğitim
+  metninde görülen karakterleri içerir; örneğin İngilizce metinle eğitilmiş bir model `ğ` ya da
+  bir emoji bilmez. Bu karakterler atlanır (`unknown="skip"`) ya da sözlükte varsa `?` (yoksa
+  boşluk) ile değiştirilir (`unknown="replace"`), ve kullanıcıya hangi karakterlerin atlandığı
+  **söylenir**; döngü asla çökmez.
+* **Bağlam sınırı:** Model en fazla `block_size` belirteç görür. Konuşma geçmişinin yalnızca
+  son `block_size` belirteci saklanır; yanıt bu sınırı aşarsa `generate` pencereyi kaydırır.
+* **Çıkış:** Dosya sonu (Ctrl-D; borudan gelen girdinin bitmesi) ya da Ctrl-C
+  (KeyboardInterrupt) döngüyü temiz biçimde bitirir: çıkış kodu 0, hata izi (traceback) yok.
+  `/quit` da çıkar, `/reset` bağlamı temizler.
+"""
+from __future__ import annotations
+
+import sys
+import unicodedata
+from typing import Callable
+
+import numpy as np
+
+from .generate import TextStreamer, check_sampling_args, iter_generate
+
+UNKNOWN_MODES = ("skip", "replace")
+HELP = "Type a line and press Enter. /reset clears the context, /quit, Ctrl-D or Ctrl-C quits."
+
+
+class _Encoder:
+    """Encodes text with any tokenizer, removing (or replacing) characters it cannot encode.
+
+    A character is unknown when the tokenizer raises for it (asked with errors="strict" when
+    it takes that option) or encodes it to nothing. Results are cached per character.
+    """
+
+    def __init__(self, tokenizer, unknown: str = "skip"):
+        if unknown not in UNKNOWN_MODES:
+            raise ValueError(f"unknown must be one of {', '.join(UNKNOWN_MODES)}, got {unknown!r}")
+        self.tok = tokenizer
+        self.unknown = unknown
+        self._known: dict[str, bool] = {}
+        self._replacement = None
+        if unknown == "replace":
+            self._replacement = next((c for c in "? " if self.known(c)), None)
+
+    def _encode_strict(self, text: str):
+        try:
+            return self.tok.encode(text, errors="strict")
+        except TypeError:                         # the tokenizer has no `errors` option
+            return self.tok.encode(text)
+
+    def known(self, ch: str) -> bool:
+        ok = self._known.get(ch)
+        if ok is None:
+            stoi = getattr(self.tok, "stoi", None)
+            if isinstance(stoi, dict):
+                ok = ch in stoi
+            else:
+                try:
+                    ok = len(self._encode_strict(ch)) > 0
+                except (KeyError, ValueError, IndexError, UnicodeError):
+                    ok = False
+            self._known[ch] = ok
+        return ok
+
+    def __call__(self, text: str) -> tuple[list[int], list[str]]:
+        """(ids, unknown characters in order of first appearance)."""
+        if isinstance(getattr(self.tok, "stoi", None), dict):
+            # Karakter belirteçleyicisi sözlüğü NFC biçiminde tutar (ş = tek karakter)
+            text = unicodedata.normalize("NFC", text)
+        kept, dropped = [], []
+        for ch in text:
+            if self.known(ch):
+                kept.append(ch)
+            else:
+                if ch not in dropped:
+                    dropped.append(ch)
+                if self._replacement is not None:
+                    kept.append(self._replacement)
+        clean = "".join(kept)
+        ids = [int(i) for i in self._encode_strict(clean)] if clean else []
+        return ids, dropped
+
+
+def describe_dropped(dropped: list[str], mode: str, replacement: str | None) -> str:
+    chars = " ".join(repr(c) for c in dropped[:20]) + (" …" if len(dropped) > 20 else "")
+    if mode == "replace" and replacement is not None:
+        what = f"replaced with {replacement!r}"
+    else:
+        what = "skipped"
+    n = len(dropped)
+    return (f"(note: {n} character{'s' if n != 1 else ''} the model does not know "
+            f"{'were' if n != 1 else 'was'} {what}: {chars})")
+
+
+class _StopFilter:
+    """Passes text through, except that it cuts at the first occurrence of `stop` (holding
+    back a tail that could be the start of `stop`)."""
+
+    def __init__(self, stop: str | None, write: Callable[[str], object]):
+        self.stop = stop or None
+        self.write = write
+        self.buf = ""
+        self.done = False
+
+    def __call__(self, piece: str) -> None:
+        if self.done:
+            return
+        if self.stop is None:
+            self.write(piece)
+            return
+        self.buf += piece
+        i = self.buf.find(self.stop)
+        if i >= 0:
+            self.write(self.buf[:i])
+            self.buf = ""
+            self.done = True
+            return
+        keep = 0
+        for k in range(min(len(self.stop) - 1, len(self.buf)), 0, -1):
+            if self.buf.endswith(self.stop[:k]):
+                keep = k
+                break
+        out, self.buf = self.buf[:len(self.buf) - keep], self.buf[len(self.buf) - keep:]
+        if out:
+            self.write(out)
+
+    def flush(self) -> None:
+        if not self.done and self.buf:
+            self.write(self.buf)
+        self.buf = ""
+
+
+def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
+              max_new_tokens: int = 200, temperature: float = 0.8, top_k=None, top_p=None,
+              seed=None, use_cache: bool = True, stop: str | None = None,
+              unknown: str = "skip", prompt: str = "> ", banner: bool = True) -> int:
+    """Read lines from input_stream (None: the terminal, via input()), answer each with a
+    generated continuation streamed to output_stream (None: sys.stdout). Returns 0 on EOF,
+    /quit or Ctrl-C. The context (previous lines and replies) is kept to block_size tokens."""
+    check_sampling_args(max_new_tokens, temperature, top_k, top_p)
+    out = sys.stdout if output_stream is None else output_stream
+    encode = _Encoder(tokenizer, unknown)
+    block = getattr(model, "block_size", None)
+    seeds = np.random.default_rng(seed) if seed is not None else None
+    history: list[int] = []
+
+    def write(s: str) -> None:
+        out.write(s)
+        out.flush()
+
+    def read_line():
+        # None: dosya sonu (Ctrl-D ya da borunun bitmesi)
+        if input_stream is None:
+            try:
+                return input(prompt) + "\n"
+            except EOFError:
+                return None
+        write(prompt)
+        line = input_stream.readline()
+        return line if line else None
+
+    try:
+        if banner:
+            write(HELP + "\n")
+        while True:
+            line = read_line()
+            if line is None:
+                write("\n")
+                return 0
+            text = line.rstrip("\r\n")
+            command = text.strip()
+            if not command:
+                continue
+            if command in ("/quit", "/exit"):
+                return 0
+            if command == "/reset":
+                history = []
+                write("(context cleared)\n")
+                continue
+            ids, dropped = encode(text)
+            if dropped:
+                write(describe_dropped(dropped, unknown, encode._replacement) + "\n")
+            if not ids:
+                write("(nothing left to send)\n")
+                continue
+            ids += encode("\n")[0]                   # satır sonu (sözlükte varsa)
+            context = history + ids
+            if block is not None:
+                context = context[-block:]            # bağlam en fazla block_size belirteç
+            turn_seed = None if seeds is None else int(seeds.integers(2**63))
+            shown = _StopFilter(stop, write)
+            streamer = TextStreamer(tokenizer.decode, shown)
+            new_ids: list[int] = []
+            steps = iter_generate(model, context, max_new_tokens, temperature, top_k, top_p,
+                                  turn_seed, use_cache)
+            try:
+                for nxt in steps:
+                    new_ids.append(int(nxt[0]))
+                    streamer(nxt[0])
+                    if shown.done:
+                        break                         # durdurma metni üretildi
+            finally:
+                steps.close()                         # modelin eğitim kipini geri yükler
+            streamer.flush()
+            shown.flush()
+            write("\n")
+            history = context + new_ids
+            if block is not None:
+                history = history[-block:]
+    except KeyboardInterrupt:
+        try:
+            write("\n")
+        except (OSError, ValueError):
+            pass
+        return 0
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,152 @@
+"""The `sample` and `chat` subcommands (argument definitions and entry functions).
+
+cli.py registers them: `add_sampling_args(parser)` + `set_defaults(func=sample_main)`, and
+`add_chat_args(parser)` + `set_defaults(func=chat_main)`. Everything heavy is imported lazily.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _unescape(s: str | None) -> str | None:
+    """'\\n' typed on the command line -> a newline (so --stop '\\n\\n' works)."""
+    if s is None:
+        return None
+    for a, b in (("\\n", "\n"), ("\\t", "\t"), ("\\r", "\r")):
+        s = s.replace(a, b)
+    return s
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--ckpt", metavar="DIR", help="a run directory written by `train`")
+    src.add_argument("--hf", metavar="DIR",
+                     help="a Hugging Face GPT-2 folder (config.json, model.safetensors, "
+                          "vocab.json, merges.txt)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"],
+                   help="parameter dtype for --hf models (default float32)")
+
+
+def _add_sampler_args(p: argparse.ArgumentParser, temperature: float,
+                      unknown_default: str = "skip") -> None:
+    p.add_argument("--max-new-tokens", type=int, default=500, metavar="N")
+    p.add_argument("--temperature", type=float, default=temperature,
+                   help=f"0 = greedy (default {temperature})")
+    p.add_argument("--top-k", type=int, default=None, metavar="K",
+                   help="sample only among the K most likely tokens")
+    p.add_argument("--top-p", type=float, default=None, metavar="P",
+                   help="nucleus sampling: the smallest set of tokens with probability >= P")
+    p.add_argument("--seed", type=int, default=None, help="seed for reproducible sampling")
+    p.add_argument("--no-cache", action="store_true",
+                   help="recompute the whole context at every step (slow; for checking)")
+    choices = ["skip", "replace"] + (["strict"] if unknown_default == "strict" else [])
+    p.add_argument("--unknown", default=unknown_default, choices=choices,
+                   help=f"what to do with characters the tokenizer does not know "
+                        f"(default {unknown_default})")
+
+
+def add_sampling_args(p: argparse.ArgumentParser) -> None:
+    """Arguments of `nanograd-llm sample`."""
+    _add_model_args(p)
+    p.add_argument("--prompt", default="", help="text to continue (default: a newline)")
+    _add_sampler_args(p, temperature=0.8, unknown_default="strict")
+    p.add_argument("--no-stream", action="store_true",
+                   help="print the text at the end instead of token by token")
+
+
+def add_chat_args(p: argparse.ArgumentParser) -> None:
+    """Arguments of `nanograd-llm chat`."""
+    _add_model_args(p)
+    _add_sampler_args(p, temperature=0.8)
+    p.set_defaults(max_new_tokens=200)
+    p.add_argument("--stop", default=None,
+                   help="end a reply when this text is produced (escapes like '\\n' allowed)")
+
+
+def load_for_generation(args):
+    """(model, tokenizer) from --ckpt (trainer's run directory) or --hf (GPT-2 folder)."""
+    if args.hf:
+        from .hf import init_from_hf
+        return init_from_hf(args.hf, dtype=args.dtype, device=args.device)
+    try:
+        from .checkpoint import load_model
+        from .tokenizers import load_tokenizer
+    except ImportError as e:
+        raise RuntimeError(f"loading a run directory needs nanograd_llm.checkpoint and "
+                           f"nanograd_llm.tokenizers.load_tokenizer ({e})") from None
+    model = load_model(args.ckpt, device=args.device)
+    return model, load_tokenizer(args.ckpt)
+
+
+def _check(args) -> None:
+    from .generate import check_sampling_args
+    check_sampling_args(args.max_new_tokens, args.temperature, args.top_k, args.top_p)
+
+
+def _write(s: str) -> None:
+    sys.stdout.write(s)
+    sys.stdout.flush()
+
+
+def sample_main(args) -> int:
+    """`nanograd-llm sample`: continue --prompt, streaming the text to the terminal."""
+    from .chat import _Encoder, describe_dropped
+    from .generate import TextStreamer, iter_generate
+    _check(args)
+    model, tok = load_for_generation(args)
+    encode = _Encoder(tok, "skip" if args.unknown == "strict" else args.unknown)
+    text = args.prompt if args.prompt else "\n"
+    ids, dropped = encode(text)
+    if dropped and args.unknown == "strict":
+        chars = " ".join(repr(c) for c in dropped[:20])
+        raise ValueError(f"prompt character(s) {chars} not in the tokenizer's vocabulary "
+                         f"(use --unknown skip or --unknown replace to drop or replace them)")
+    if dropped:
+        print(describe_dropped(dropped, args.unknown, encode._replacement), file=sys.stderr)
+    if not ids:
+        raise ValueError("the prompt has no characters the tokenizer knows")
+    pieces: list[str] = []
+    out = pieces.append if args.no_stream else _write
+    streamer = TextStreamer(tok.decode, out)
+    try:
+        out(args.prompt)
+        for nxt in iter_generate(model, ids, args.max_new_tokens, args.temperature, args.top_k,
+                                 args.top_p, args.seed, not args.no_cache):
+            streamer(nxt[0])
+        streamer.flush()
+        out("\n")
+        if args.no_stream:
+            _write("".join(pieces))
+    except BrokenPipeError:          # e.g. `nanograd-llm sample ... | head`
+        _silence_stdout()
+    return 0
+
+
+def chat_main(args) -> int:
+    """`nanograd-llm chat`: an interactive prompt loop (exit with Ctrl-D or Ctrl-C)."""
+    from .chat import chat_loop
+    _check(args)
+    model, tok = load_for_generation(args)
+    interactive = sys.stdin.isatty()
+    rc = chat_loop(model, tok, None if interactive else sys.stdin, sys.stdout,
+                   max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                   top_k=args.top_k, top_p=args.top_p, seed=args.seed,
+                   use_cache=not args.no_cache, stop=_unescape(args.stop),
+                   unknown=args.unknown, banner=interactive)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    return rc
+
+
+def _silence_stdout() -> None:
+    # Python'un çıkışta kapalı boruya yazmaya çalışıp hata basmaması için
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

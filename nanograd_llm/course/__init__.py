@@ -1,0 +1,56 @@
+"""
+# Kurs: NumPy'dan GPT'ye, kodun yanında Türkçe açıklamalar
+
+Bu paket, kursun yalnızca kod dosyalarında yaşamayan bölümlerini (NumPy/CuPy ön bilgisi,
+bigram modeli, Transformer mimarisi, GPT'nin büyük resmi) içerir. Geri kalan her bölüm,
+anlattığı kodun kendi modülüdür: katmanlar `nanograd_llm/layers/`, modeller
+`nanograd_llm/models/` altındadır. Bölümlerin okuma sırası yalnızca burada, `PARTS`
+listesinde tanımlıdır; `nanograd-llm docs` komutu da bu sırayı kullanır.
+"""
+from __future__ import annotations
+
+from ..layers import CHAPTERS as LAYER_CHAPTERS
+
+# Kursun kısımları ve her kısmın bölümleri (tam modül adlarıyla), okuma sırasıyla.
+# Bazı modüller (tokenizers.char, data, optim, ...) başka dallarda yazılıyor; henüz var
+# olmayan bir modül, belge üretiminde bir uyarıyla atlanır.
+PARTS: list[tuple[str, list[str]]] = [
+    ("1. NumPy ve CuPy ile hazırlık", [
+        "nanograd_llm.course.primer",
+        "nanograd_llm.backend",
+    ]),
+    ("2. Bigram dil modeli", [
+        "nanograd_llm.course.bigram",
+        "nanograd_llm.models.bigram",
+    ]),
+    ("3. Transformer mimarisi", [
+        "nanograd_llm.course.transformer",
+    ]),
+    ("4. Katmanlar: ileri ve geri geçiş", [
+        "nanograd_llm.layers." + name for name in LAYER_CHAPTERS
+    ]),
+    ("5. GPT", [
+        "nanograd_llm.course.gpt",
+        "nanograd_llm.models.gpt",
+        "nanograd_llm.models.base",
+        "nanograd_llm.tokenizers.char",
+        "nanograd_llm.tokenizers.bpe",
+        "nanograd_llm.data",
+        "nanograd_llm.optim",
+        "nanograd_llm.train",
+        "nanograd_llm.checkpoint",
+        "nanograd_llm.generate",
+        "nanograd_llm.chat",
+        "nanograd_llm.hf",
+    ]),
+    ("Ek: doğruluk denetimi ve belgeler", [
+        "nanograd_llm.gradcheck",
+        "nanograd_llm.docs",
+        "nanograd_llm.viz",
+    ]),
+]
+
+# Düz liste: tüm bölümler, okuma sırasıyla.
+CHAPTERS: list[str] = [name for _, names in PARTS for name in names]
+
+__all__ = ["PARTS", "CHAPTERS", "LAYER_CHAPTERS"]

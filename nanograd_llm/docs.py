@@ -1,0 +1,495 @@
+"""
+# Kursu statik HTML'e çevirmek: `nanograd-llm docs --out DIR`
+
+Bu modül, kursun bütün bölümlerini (bkz. `nanograd_llm/course/__init__.py`, `PARTS`)
+bir klasöre HTML olarak yazar. Her modül için iki sütunlu bir sayfa üretilir: solda Türkçe
+açıklama, sağda renklendirilmiş kod. Yöntem, pycco/docco araçlarınınkiyle aynıdır:
+
+1. Modülün belge dizisi (docstring) Markdown olarak okunur ve sayfanın başına konur.
+2. Kalan kaynak, **bölümlere** ayrılır: bir bölüm, art arda gelen tam satırlık `#`
+   yorumlarından oluşan bir açıklama bloğu ile onu izleyen kod satırlarıdır. Açıklama
+   sola, kod sağa, aynı satır hizasına yerleştirilir.
+3. Satır sonundaki yorumlar (`x = ...  # (B, T, C)`) kodun parçası sayılır ve sağda kalır.
+
+Yorumları bulmak için `tokenize` kullanılır; böylece çok satırlı bir dizgenin içindeki
+`#` karakterleri yanlışlıkla yorum sanılmaz.
+
+Kursta kullanılan resimler (`img/*.png`) de üretim sırasında çizilir; depoya ikili dosya
+eklenmez. Bütün bağlantılar göreli olduğundan klasör, ağ bağlantısı olmadan `file://`
+üzerinden de açılabilir. Matematik için dış bir betik (CDN) kullanılmaz: formüller temiz
+Unicode ile yazılmıştır ve eşit aralıklı bir yazı tipiyle gösterilir.
+
+Markdown ve Pygments isteğe bağlı bağımlılıklardır: `pip install -e '.[docs]'`.
+"""
+from __future__ import annotations
+
+import html
+import importlib
+import importlib.util
+import io
+import os
+import re
+import sys
+import tempfile
+import tokenize
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .course import PARTS
+
+_DOCS_HELP = "the docs command needs Markdown and Pygments: pip install -e '.[docs]'"
+
+
+def _require_docs_libs():
+    """Import markdown and pygments lazily, with an error that names the extra."""
+    try:
+        import markdown  # noqa: F401
+        import pygments  # noqa: F401
+    except ImportError as e:
+        raise RuntimeError(f"{_DOCS_HELP} ({e})") from None
+
+
+# ## Kaynağı bölümlere ayırmak
+# Bir `Section`, soldaki açıklama (Markdown metni) ile sağdaki kod satırlarını ve kodun
+# kaynak dosyadaki ilk satır numarasını tutar.
+
+@dataclass
+class Section:
+    doc: str
+    code: str
+    first_line: int
+    lines: list = field(default_factory=list)
+
+
+def _docstring_span(source: str):
+    """(docstring text, first line, last line) of the module docstring, or (None, 0, 0)."""
+    import ast
+    tree = ast.parse(source)
+    if tree.body and isinstance(tree.body[0], ast.Expr) and \
+            isinstance(getattr(tree.body[0], "value", None), ast.Constant) and \
+            isinstance(tree.body[0].value.value, str):
+        node = tree.body[0]
+        return node.value.value, node.lineno, node.end_lineno
+    return None, 0, 0
+
+
+def _full_line_comments(source: str) -> dict[int, str]:
+    """{line number: comment text} for lines that hold nothing but a comment."""
+    out = {}
+    lines = source.splitlines()
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.COMMENT:
+            row, col = tok.start
+            if lines[row - 1][:col].strip() == "":
+                out[row] = tok.string
+    return out
+
+
+_RULE = re.compile(r"^-{2,}\s*(.*?)\s*-*$")
+
+
+def _comment_text(comment: str) -> str:
+    """'#  Metin' -> 'Metin' (one leading space removed, the rest kept for Markdown)."""
+    text = comment[1:]
+    if text.startswith(" "):
+        text = text[1:]
+    m = _RULE.match(text.strip())
+    if m:                      # "# -- forward ------" -> "**forward**"
+        return f"**{m.group(1)}**" if m.group(1) else ""
+    return text
+
+
+def split_sections(source: str) -> tuple[str | None, list[Section]]:
+    """Split Python source into (module docstring, [(comment block, code)...]).
+
+    Lines of the module docstring are removed from the code. A comment block starts a new
+    section; the code lines after it, up to the next comment block, belong to it.
+    """
+    doc, d0, d1 = _docstring_span(source)
+    comments = _full_line_comments(source)
+    lines = source.splitlines()
+    sections: list[Section] = []
+    cur = Section("", "", 1)
+    doc_lines: list[str] = []
+    in_comment = False
+    for no, line in enumerate(lines, start=1):
+        if d0 <= no <= d1:
+            continue
+        if no == 1 and line.startswith("#!"):
+            continue
+        if no in comments and not comments[no].lstrip("#").strip().startswith(("noqa", "type:")):
+            if not in_comment:
+                # Yeni bir açıklama bloğu: önceki bölümü kapat.
+                if cur.lines or doc_lines:
+                    cur.doc = "\n".join(doc_lines)
+                    sections.append(cur)
+                cur = Section("", "", no)
+                doc_lines = []
+                in_comment = True
+            doc_lines.append(_comment_text(comments[no]))
+            continue
+        if in_comment:
+            in_comment = False
+            cur.first_line = no
+        if not cur.lines:
+            cur.first_line = no
+        cur.lines.append(line)
+    if cur.lines or doc_lines:
+        cur.doc = "\n".join(doc_lines)
+        sections.append(cur)
+    # Boş satırları kırp; satır numaralarını buna göre kaydır.
+    out = []
+    for s in sections:
+        while s.lines and not s.lines[0].strip():
+            s.lines.pop(0)
+            s.first_line += 1
+        while s.lines and not s.lines[-1].strip():
+            s.lines.pop()
+        s.code = "\n".join(s.lines)
+        if s.code or s.doc.strip():
+            out.append(s)
+    return doc, out
+
+
+# ## Bir modülü bulmak
+# Modüller içe aktarılmadan (import edilmeden) yalnızca kaynak dosyaları okunur: belge
+# üretmek için bir modülün isteğe bağlı bağımlılıklarının kurulu olması gerekmez.
+
+def module_source(name: str) -> tuple[str, str] | None:
+    """(source text, path relative to the repository) for a module, or None if missing."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    path = Path(spec.origin)
+    rel = path.relative_to(Path(__file__).resolve().parent.parent) \
+        if path.resolve().is_relative_to(Path(__file__).resolve().parent.parent) else path
+    return path.read_text(encoding="utf-8"), str(rel).replace(os.sep, "/")
+
+
+def page_name(module: str) -> str:
+    """'nanograd_llm.layers.linear' -> 'layers.linear.html'."""
+    short = module.split(".", 1)[1] if module.startswith("nanograd_llm.") else module
+    return short + ".html"
+
+
+def chapter_title(doc: str | None, module: str) -> str:
+    """The first Markdown heading of the docstring, else the module name."""
+    for line in (doc or "").splitlines():
+        s = line.strip()
+        if s.startswith("# "):
+            return s[2:].strip()
+    return module
+
+
+# ## HTML üretimi
+# Markdown metni `tables`, `fenced_code` ve `sane_lists` eklentileriyle HTML'e çevrilir;
+# kod blokları Pygments ile renklendirilir. Kod sütununda her satırın başına kaynak
+# dosyadaki satır numarası yazılır.
+
+_LIST_ITEM = re.compile(r"^( *)([*+-]|\d+\.)\s")
+
+
+def _fix_lists(text: str) -> str:
+    """Small Markdown repairs so docstrings written in the CommonMark habit render well.
+
+    * A list right after a paragraph line gets the blank line Python-Markdown needs (only a
+      bullet or "1." starts a list there, as in CommonMark).
+    * A sub-list indented by 1-3 spaces under a list item is re-indented to 4 spaces.
+    * A block indented by 5-7 spaces after a blank line inside a list item (a formula) is
+      moved to 8 spaces, so it renders as a code block inside the item.
+    Lines inside fenced or indented code blocks are left alone.
+    """
+    out: list[str] = []
+    in_list = fenced = False
+    shift = None          # girinti farkı: liste içindeki bir kod bloğu 8 boşluğa taşınır
+    for line in text.split("\n"):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        m = _LIST_ITEM.match(line)
+        if fenced or (line.startswith("    ") and not in_list):
+            out.append(line)
+            continue
+        if not line.strip():
+            shift = None
+            out.append(line)
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        if indent < 5:
+            shift = None
+        elif in_list and (shift is not None or (not m and out and not out[-1].strip())):
+            if shift is None:
+                shift = max(0, 8 - indent)
+            out.append(" " * shift + line)          # liste maddesinin içindeki formül bloğu
+            continue
+        if m:
+            indent = len(m.group(1))
+            starts_list = m.group(2) in ("*", "+", "-", "1.")   # CommonMark'taki gibi
+            if indent == 0 and not in_list and out and out[-1].strip():
+                if not starts_list:                 # "… 4. kısım" gibi bir satır: liste değil
+                    out.append(line)
+                    continue
+                out.append("")                      # listeden önce boş satır
+            elif 0 < indent < 4 and in_list:
+                line = "    " + line.lstrip()       # alt liste: 4 boşluk
+            in_list = True
+        elif not line.startswith(" "):
+            in_list = False
+        out.append(line)
+    return "\n".join(out)
+
+
+def _markdown(text: str) -> str:
+    import markdown
+    return markdown.markdown(
+        _fix_lists(text), extensions=["tables", "fenced_code", "sane_lists", "codehilite"],
+        extension_configs={"codehilite": {"css_class": "highlight", "guess_lang": False}},
+        output_format="html")
+
+
+def _highlight(code: str, first_line: int) -> str:
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import PythonLexer
+    body = highlight(code, PythonLexer(stripnl=False, stripall=False, ensurenl=False),
+                     HtmlFormatter(nowrap=True))
+    rows = body.split("\n")
+    if rows and rows[-1] == "" and not code.endswith("\n"):
+        rows.pop()
+    return "\n".join(f'<span class="ln">{first_line + i:>4}</span>{row}'
+                     for i, row in enumerate(rows))
+
+
+CSS = """
+:root { --doc-bg: #ffffff; --code-bg: #f6f7f9; --rule: #e3e5e8; --ink: #1d2228;
+        --muted: #5d6670; --accent: #b3261e; }
+* { box-sizing: border-box; }
+html { -webkit-text-size-adjust: 100%; }
+body { margin: 0; color: var(--ink); background: var(--doc-bg);
+       font-family: "DejaVu Sans", "Noto Sans", "Segoe UI", "Helvetica Neue", Arial, sans-serif;
+       font-size: 15px; line-height: 1.6; }
+a { color: #0b5cad; }
+header.top { display: flex; gap: 1.2em; align-items: baseline; flex-wrap: wrap;
+             padding: 10px 24px; border-bottom: 1px solid var(--rule); background: #fbfbfc;
+             position: sticky; top: 0; z-index: 2; font-size: 14px; }
+header.top .brand { font-weight: bold; color: var(--accent); text-decoration: none; }
+header.top .src { margin-left: auto; color: var(--muted); font-family: "DejaVu Sans Mono", monospace;
+                  font-size: 12.5px; }
+.page { max-width: 1700px; margin: 0 auto; }
+.section { display: grid; grid-template-columns: minmax(0, 44fr) minmax(0, 56fr); }
+.section > .doc { padding: 6px 28px 6px 28px; border-right: 1px solid var(--rule);
+                  overflow-wrap: break-word; }
+.section > .code { background: var(--code-bg); padding: 6px 0 6px 0; overflow-x: auto; }
+.section.intro { grid-template-columns: minmax(0, 1fr); }
+.section.intro > .doc { padding: 18px 28px 22px; border-right: none; max-width: 1000px; }
+.section + .section > .doc, .section + .section > .code { border-top: 1px dashed #eceef1; }
+.section.intro + .section > .doc, .section.intro + .section > .code { border-top: 1px solid var(--rule); }
+.code pre { margin: 0; padding: 0 16px 0 0; font-size: 12.5px; line-height: 1.5;
+            font-family: "DejaVu Sans Mono", "Noto Sans Mono", "Cascadia Mono", Menlo, Consolas, monospace;
+            white-space: pre; tab-size: 4; }
+.code .ln { display: inline-block; width: 4.2em; padding-right: 1.1em; text-align: right;
+            color: #a0a7b0; user-select: none; -webkit-user-select: none; }
+.doc h1 { font-size: 1.7em; line-height: 1.25; margin: 0.3em 0 0.6em; }
+.doc h2 { font-size: 1.25em; margin: 1.3em 0 0.4em; padding-bottom: 0.15em;
+          border-bottom: 1px solid var(--rule); }
+.doc h3 { font-size: 1.08em; margin: 1.1em 0 0.3em; }
+.doc p { margin: 0.45em 0; }
+.doc ul, .doc ol { padding-left: 1.5em; margin: 0.4em 0; }
+.doc li { margin: 0.15em 0; }
+.doc code { font-family: "DejaVu Sans Mono", "Noto Sans Mono", Menlo, Consolas, monospace;
+            font-size: 0.88em; background: #f0f1f4; padding: 0.05em 0.3em; border-radius: 3px; }
+.doc pre { background: #f4f5f8; border-left: 3px solid #c9ced6; padding: 8px 12px;
+           overflow-x: auto; font-size: 13.5px; line-height: 1.55; }
+.doc pre code { background: none; padding: 0; font-size: inherit; }
+.doc table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.93em; }
+.doc th, .doc td { border: 1px solid #d5d9df; padding: 3px 9px; text-align: left; vertical-align: top; }
+.doc th { background: #f0f2f5; }
+.doc img { max-width: 100%; height: auto; border: 1px solid var(--rule); margin: 0.5em 0; }
+.doc blockquote { margin: 0.6em 0; padding: 0.3em 1em; border-left: 3px solid #e0b252;
+                  background: #fdf8ec; }
+.missing-img { color: var(--muted); font-style: italic; }
+nav.pager { display: flex; justify-content: space-between; padding: 14px 28px;
+            border-top: 1px solid var(--rule); font-size: 14px; }
+.index { max-width: 900px; margin: 0 auto; padding: 16px 28px 48px; }
+.index h1 { font-size: 1.9em; margin-bottom: 0.2em; }
+.index .lead { color: var(--muted); margin-top: 0; }
+.index h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom: 1px solid var(--rule); }
+.index ol { padding-left: 1.6em; }
+.index li { margin: 0.25em 0; }
+.index .mod { color: var(--muted); font-family: "DejaVu Sans Mono", monospace; font-size: 12.5px; }
+@media (max-width: 900px) {
+  .section { grid-template-columns: minmax(0, 1fr); }
+  .section > .doc { border-right: none; }
+}
+"""
+
+
+def _inline(text: str) -> str:
+    """Escape a title for HTML, turning `code` spans into <code> elements."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
+def _page_html(title: str, body: str, src: str = "", prev=None, next_=None) -> str:
+    nav = ['<a class="brand" href="index.html">nanograd_llm · Kurs</a>']
+    if prev:
+        nav.append(f'<a href="{prev[0]}">← {_inline(prev[1])}</a>')
+    if next_:
+        nav.append(f'<a href="{next_[0]}">{_inline(next_[1])} →</a>')
+    if src:
+        nav.append(f'<span class="src">{html.escape(src)}</span>')
+    pager = ""
+    if prev or next_:
+        left = f'<a href="{prev[0]}">← {_inline(prev[1])}</a>' if prev else "<span></span>"
+        right = f'<a href="{next_[0]}">{_inline(next_[1])} →</a>' if next_ else "<span></span>"
+        pager = f'<nav class="pager">{left}{right}</nav>'
+    return f"""<!DOCTYPE html>
+<html lang="tr">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title.replace("`", ""))}</title>
+<link rel="stylesheet" href="style.css">
+</head>
+<body>
+<header class="top">{' '.join(nav)}</header>
+{body}
+{pager}
+</body>
+</html>
+"""
+
+
+def render_module(source: str) -> tuple[str | None, str]:
+    """(docstring, HTML of the two-column sections) for one module's source."""
+    doc, sections = split_sections(source)
+    parts = ['<div class="page">']
+    if doc:
+        parts.append('<div class="section intro"><div class="doc">'
+                     f"{_markdown(_dedent_doc(doc))}</div></div>")
+    for s in sections:
+        code = f"<pre>{_highlight(s.code, s.first_line)}</pre>" if s.code else ""
+        parts.append(f'<div class="section"><div class="doc">{_markdown(s.doc)}</div>'
+                     f'<div class="code">{code}</div></div>')
+    parts.append("</div>")
+    return doc, "\n".join(parts)
+
+
+def _dedent_doc(doc: str) -> str:
+    import textwrap
+    return textwrap.dedent(doc).strip("\n")
+
+
+_IMG = re.compile(r'<img\s[^>]*src="([^"]+)"[^>]*>')
+
+
+def _drop_missing_images(page: str, out: Path) -> str:
+    """Replace <img> tags whose file was not produced by a short note (no dangling links)."""
+    def repl(m):
+        src = m.group(1)
+        if "://" in src:
+            return m.group(0)
+        if (out / src).is_file():          # tam boyutlu resme bağlantı
+            return f'<a href="{src}">{m.group(0)}</a>'
+        return (
+            f'<span class="missing-img">[görsel üretilmedi: {html.escape(src)}. Resimler '
+            f"için matplotlib gerekir (pip install -e '.[plot]') ve --no-images "
+            f"verilmemelidir.]</span>")
+    return _IMG.sub(repl, page)
+
+
+def _write(path: Path, text: str) -> None:
+    """Write atomically: a temporary file in the same folder, then os.replace."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# ## Bütün kurs
+# `build_docs`, `PARTS` sırasıyla her modülün sayfasını, bir içindekiler sayfasını
+# (`index.html`), stil dosyasını ve resimleri yazar. Var olmayan bir modül uyarıyla atlanır.
+
+def build_docs(out_dir, run_dir=None, images: bool = True, log=None,
+               demo_steps: int | None = None) -> list[Path]:
+    """Render the course into out_dir; returns the written HTML pages.
+
+    run_dir: optional training run folder (checkpoint + metrics.jsonl) whose loss curve and
+    attention maps are drawn; without it the pictures come from a short demo training of
+    `demo_steps` steps (default: course.gpt.train_demo's).
+    """
+    _require_docs_libs()
+    from pygments.formatters import HtmlFormatter
+
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+
+    chapters = []   # (part, module, page, title, html body, src)
+    for part, modules in PARTS:
+        for module in modules:
+            found = module_source(module)
+            if found is None:
+                log(f"docs: warning: module {module} not found, chapter skipped")
+                continue
+            source, rel = found
+            doc, body = render_module(source)
+            chapters.append((part, module, page_name(module), chapter_title(doc, module),
+                             body, rel))
+
+    if images:
+        from .viz import course_images
+        try:
+            course_images(out / "img", run_dir=run_dir, log=log, demo_steps=demo_steps)
+        except RuntimeError as e:      # matplotlib yoksa: resimsiz devam et
+            log(f"docs: pictures skipped: {e}")
+
+    css = CSS + "\n" + HtmlFormatter(style="friendly").get_style_defs(".code pre") + "\n" + \
+        HtmlFormatter(style="friendly").get_style_defs(".doc .highlight") + "\n"
+    _write(out / "style.css", css)
+
+    written = []
+    for i, (part, module, page, title, body, rel) in enumerate(chapters):
+        prev = (chapters[i - 1][2], chapters[i - 1][3]) if i > 0 else None
+        nxt = (chapters[i + 1][2], chapters[i + 1][3]) if i + 1 < len(chapters) else None
+        text = _page_html(f"{title} — nanograd_llm", body, rel, prev, nxt)
+        text = _drop_missing_images(text, out)
+        _write(out / page, text)
+        written.append(out / page)
+
+    items = []
+    current = None
+    for part, module, page, title, _, rel in chapters:
+        if part != current:
+            if current is not None:
+                items.append("</ol>")
+            items.append(f"<h2>{html.escape(part)}</h2><ol>")
+            current = part
+        items.append(f'<li><a href="{page}">{_inline(title)}</a> '
+                     f'<span class="mod">{html.escape(rel)}</span></li>')
+    if current is not None:
+        items.append("</ol>")
+    index_body = f"""<div class="index">
+<h1>Sıfırdan GPT: NumPy ile, elle yazılmış geri yayılımla</h1>
+<p class="lead">nanograd_llm kursu. Her sayfada solda Türkçe açıklama, sağda açıkladığı kod
+yer alır. Bölümler okuma sırasıyla dizilmiştir: NumPy ön bilgisinden başlayıp bigram
+modeline, Transformer mimarisine, tek tek katmanlara ve en sonunda GPT'ye varır.</p>
+{''.join(items)}
+</div>"""
+    _write(out / "index.html", _page_html("nanograd_llm — Kurs", index_body))
+    written.insert(0, out / "index.html")
+    log(f"docs: wrote {len(written)} pages to {out}")
+    return written
+
+
+__all__ = ["build_docs", "split_sections", "render_module", "module_source", "page_name",
+           "chapter_title", "Section"]

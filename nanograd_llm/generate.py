@@ -1,0 +1,320 @@
+"""
+# Metin üretimi: otoregresif örnekleme, sıcaklık, top-k, top-p ve KV önbelleği
+
+## Otoregresif üretim
+Dil modeli bir bağlam (belirteç dizisi) alır ve **her konum için** bir sonraki belirtecin
+sözlük üzerindeki dağılımını verir (`logits`, şekil (B, T, V)). Üretimde yalnızca son
+konumun dağılımı kullanılır:
+
+    1. logits = model(bağlam)[:, -1, :]          son konumun puanları, (B, V)
+    2. p = softmax(logits / sıcaklık)            olasılıklar
+    3. yeni = p'den bir belirteç çek              (ya da en olası olanı al)
+    4. bağlam = bağlam + [yeni]; 1'e dön
+
+Model kendi ürettiği belirteci bir sonraki adımda girdi olarak görür; buna
+**otoregresif** üretim denir. `max_new_tokens` adım sonra durulur.
+
+## Sıcaklık (temperature)
+Puanlar softmax'tan önce `T` sıcaklığına bölünür: `p_i ∝ exp(z_i / T)`.
+* `T = 1`: model dağılımı olduğu gibi kullanılır.
+* `T < 1`: büyük puanlar daha da öne çıkar, dağılım sivrileşir (daha tutarlı, daha az
+  çeşitli metin).
+* `T > 1`: dağılım düzleşir (daha çeşitli ama daha çok hata).
+* `T = 0`: limit durumu; olasılığın tamamı en büyük puana gider. Bu **açgözlü** (greedy)
+  çözümlemedir: her adımda `argmax` alınır, rastgelelik yoktur. Bölmeyi 0'a yapamayacağımız
+  için bu durum ayrı ele alınır. Eşitlikte en küçük numaralı belirteç seçilir.
+
+## Top-k
+Yalnızca puanı en yüksek `k` belirteç aday kalır; diğerlerinin puanı `−∞` yapılır
+(olasılıkları tam 0 olur), kalanlar yeniden normalize edilir. Modelin "uzun kuyruğundaki"
+düşük olasılıklı ama toplamda hatırı sayılır kütleye sahip saçma belirteçleri keser.
+`top_k = 1` açgözlü çözümlemeyle aynıdır. Eşit puanlarda küçük numaralı belirteç önce gelir,
+böylece her zaman tam `k` aday kalır.
+
+## Top-p (çekirdek / nucleus örneklemesi)
+Sabit bir `k` yerine, olasılıklar büyükten küçüğe sıralanır ve toplam olasılığı ilk kez
+`p`'ye ulaşan **en küçük** önek tutulur: bir belirteç, kendisinden önceki belirteçlerin toplam
+olasılığı `p`'den küçükse aday kalır (en olası belirteç her zaman kalır). Model eminse çekirdek
+tek bir belirteçtir, kararsızsa çok sayıda belirteç içerir; yani aday sayısı bağlama göre
+kendiliğinden ayarlanır. `p = 1` filtre uygulamaz, çok küçük `p` açgözlü çözümlemeye döner.
+Sıra: önce sıcaklık, sonra top-k, sonra top-p (Hugging Face ile aynı).
+
+## Tekrarlanabilirlik
+Çekilişler ana bellekteki (host) tek bir `numpy.random.Generator`'dan yapılır
+(`np.random.default_rng(seed)`): aynı tohum, aynı model ve aynı ayarlar aynı metni verir.
+Model GPU'da (CuPy) çalışsa da öyledir: her adımda yalnızca son konumun (B, V) puanları ana
+belleğe kopyalanır ve örnekleme orada, float64 ile yapılır. (CPU ile GPU'nun puanları
+yuvarlama düzeyinde farklı olabileceği için iki aygıtın metni birebir aynı olmayabilir.) Her adımda her satır için tek bir
+düzgün sayı `u ∈ [0, 1)` çekilir ve birikimli olasılıkta `u`'yu ilk aşan belirteç seçilir
+(ters dağılım fonksiyonu yöntemi).
+
+## KV önbelleği ve neden tam (exact) olduğu
+Önbelleksiz üretimde her adımda **bütün bağlam** yeniden modelden geçirilir: T uzunluğunda bir
+bağlamda her adım O(T) konum için bütün doğrusal katmanları ve O(T²) dikkat işini yapar, ama
+bunların yalnızca son konuma ait sonucu kullanılır.
+
+Nedensel maske yüzünden `t` konumunun her katmandaki anahtar ve değer vektörleri (`k_t`,
+`v_t`) yalnızca `0…t` konumlarındaki belirteçlere bağlıdır; sonradan eklenen belirteçler
+onları **değiştiremez**. Katman normalizasyonu, MLP ve izdüşümler konum başına ayrı ayrı
+çalışır; konum kodlaması da yalnızca mutlak konuma bağlıdır. Dolayısıyla eski konumların
+`k, v` değerleri bir kez hesaplanıp saklanabilir (`layers/kv_cache.py`). Önbellekli adımda
+modelden yalnızca **yeni belirtecin tek konumu** geçer: konumu `start = önbellek.uzunluğu`
+olarak kodlanır, yeni `q, k, v` hesaplanır, `k, v` önbelleğe eklenir ve yeni sorgu
+önbellekteki bütün anahtarlara bakar. Bu, tam bağlamı yeniden hesaplamakla **aynı
+matematiktir**; yalnızca toplamaların sırası (kayan nokta yuvarlaması) değişebilir. Testler
+float64'te puanların 1e-10 içinde eşit olduğunu ve açgözlü üretimin aynı belirteçleri verdiğini
+denetler (`tests/test_generate.py`). Maliyet adım başına O(T) dikkat + tek konumluk doğrusal
+katmanlar olur; uzun bağlamlarda hız farkı büyüktür (`benchmarks/kv_cache.py`).
+Üretimde yalnızca son konumun puanları gerektiği için model `last_only=True` ile çağrılır:
+çıkış katmanı (C × V'lik en büyük çarpım) yalnızca son konum için hesaplanır.
+
+## block_size'ı aşınca: kayan pencere
+Model en fazla `block_size` konum görebilir (öğrenilen konum gömmesi `wpe` yalnızca bu kadar
+satır içerir). Bağlam daha uzunsa model **son `block_size` belirteci** görür (eğitimdeki gibi
+en fazla `block_size` uzunlukta bir pencere). Bu kural iki yolda da aynıdır:
+* Önbelleksiz yol her adımda bağlamı son `block_size` belirtece kırpar.
+* Önbellekli yolda önbellek dolunca (`block_size` konum) pencere bir belirteç kayar: yeni
+  belirteç eklenince en eski belirteç düşer ve **her belirtecin mutlak konumu bir azalır**.
+  Eski `k, v` değerleri eski konumlarla hesaplandığı için artık geçersizdir; bu yüzden önbellek
+  boşaltılır ve son `block_size` belirteç tek bir ileri geçişle yeniden işlenerek önbellek
+  yeniden kurulur. Sonuç, önbelleksiz yolla birebir aynıdır (tam), ama `block_size`'tan sonra
+  her adım bir tam pencere hesabı gerektirir; hız kazancı yalnızca pencere dolana kadardır.
+  (Daha büyük adımlarla kaydırmak hızlı olurdu ama modelin gördüğü bağlamı kısaltır ve
+  sonucu önbelleksiz yoldan farklı kılardı; burada doğruluk tercih edildi.)
+Başlangıç bağlamı (prompt) `block_size`'tan uzunsa aynı kuralla son `block_size` belirteci
+kullanılır.
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .backend import to_numpy
+
+# Boyutlar: B = toplu iş, T = bağlam uzunluğu, V = sözlük boyutu
+
+
+def check_sampling_args(max_new_tokens, temperature=1.0, top_k=None, top_p=None) -> None:
+    """Raise ValueError for settings that do not describe a sampler."""
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer)) \
+            or max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
+    try:
+        t = float(temperature)
+    except (TypeError, ValueError):
+        raise ValueError(f"temperature must be a number >= 0, got {temperature!r}") from None
+    if not np.isfinite(t) or t < 0:
+        raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), "
+                         f"got {temperature!r}")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer))
+                              or top_k < 1):
+        raise ValueError(f"top_k must be an integer >= 1 (or None), got {top_k!r}")
+    if top_p is not None:
+        try:
+            p = float(top_p)
+        except (TypeError, ValueError):
+            raise ValueError(f"top_p must be a number in (0, 1], got {top_p!r}") from None
+        if not 0.0 < p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1] (or None), got {top_p!r}")
+
+
+def _softmax(z):
+    """Row-wise softmax of float64 scores; -inf entries get probability exactly 0."""
+    z = z - z.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(axis=1, keepdims=True)
+    return p
+
+
+def filter_logits(z, top_k=None, top_p=None):
+    """Apply top-k, then top-p, to scores z (B, V) float64 (already divided by the
+    temperature): removed entries become -inf. Returns a new array."""
+    z = np.array(z, dtype=np.float64)                                # kopya, (B, V)
+    V = z.shape[1]
+    if top_k is not None and top_k < V:
+        # Kararlı sıralama: eşit puanlarda küçük numara önde → tam k aday kalır
+        order = np.argsort(-z, axis=1, kind="stable")                # (B, V)
+        np.put_along_axis(z, order[:, top_k:], -np.inf, axis=1)
+    if top_p is not None and top_p < 1.0:
+        probs = _softmax(z)                                          # (B, V)
+        order = np.argsort(-probs, axis=1, kind="stable")
+        sorted_p = np.take_along_axis(probs, order, axis=1)
+        # Bir belirteç, kendisinden önceki (daha olası) belirteçlerin toplamı < p ise kalır
+        mass_before = np.cumsum(sorted_p, axis=1) - sorted_p
+        remove = mass_before >= top_p
+        remove[:, 0] = False                                         # en olası her zaman kalır
+        drop = np.zeros_like(remove)
+        np.put_along_axis(drop, order, remove, axis=1)               # sıralamayı geri al
+        z[drop] = -np.inf
+    return z
+
+
+def sample_next(logits, temperature=1.0, top_k=None, top_p=None, rng=None):
+    """Pick the next token for every row of logits (B, V) (host array). Returns (B,) int64.
+
+    temperature 0 = greedy (argmax; the smallest id wins a tie; rng is not used).
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    if z.ndim != 2:
+        raise ValueError(f"logits must have shape (B, V), got {z.shape}")
+    if not np.isfinite(z).all():
+        raise RuntimeError("the model produced non-finite logits (NaN or inf); "
+                           "its weights may have diverged")
+    # Sıcaklık 0: açgözlü çözümleme
+    if float(temperature) == 0.0:
+        return z.argmax(axis=1).astype(np.int64)
+    if rng is None:
+        rng = np.random.default_rng()
+    # Sıcaklık, ardından top-k ve top-p süzgeçleri
+    z = filter_logits(z / float(temperature), top_k, top_p)
+    probs = _softmax(z)                                              # (B, V), elenenler 0
+    # Ters dağılım yöntemi: birikimli olasılıkta u·toplam'ı ilk aşan belirteç
+    cum = np.cumsum(probs, axis=1)                                   # (B, V)
+    u = rng.random(z.shape[0])[:, None] * cum[:, -1:]                # (B, 1)
+    choice = (cum <= u).sum(axis=1)
+    # Yuvarlama yüzünden sona taşarsa: olasılığı sıfırdan büyük son belirteç
+    last_ok = z.shape[1] - 1 - np.argmax((probs > 0)[:, ::-1], axis=1)
+    return np.minimum(choice, last_ok).astype(np.int64)
+
+
+def _prepare_idx(model, idx) -> np.ndarray:
+    """Validate the prompt ids and return them as a host (B, T) int64 array."""
+    if isinstance(idx, (list, tuple)):
+        if len(idx) == 0:
+            raise ValueError("the prompt is empty: need at least one token")
+        idx = np.asarray(idx)
+    arr = np.asarray(to_numpy(idx)) if not isinstance(idx, np.ndarray) else idx
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim == 2 and arr.shape[1] == 0:
+        raise ValueError("the prompt is empty: need at least one token")
+    checked = model._check_idx(arr, model.vocab_size, None, "prompt")
+    return np.asarray(to_numpy(checked), dtype=np.int64)
+
+
+def iter_generate(model, idx, max_new_tokens: int, temperature: float = 1.0, top_k=None,
+                  top_p=None, seed=None, use_cache: bool = True) -> Iterator[np.ndarray]:
+    """Like generate(), but yields each step's new tokens, a (B,) int64 host array, as soon
+    as it is sampled (so a caller can stream them or stop early)."""
+    check_sampling_args(max_new_tokens, temperature, top_k, top_p)
+    prompt = _prepare_idx(model, idx)
+    return _iter_generate(model, prompt, max_new_tokens, temperature, top_k, top_p, seed,
+                          use_cache)
+
+
+def _iter_generate(model, prompt, max_new_tokens, temperature, top_k, top_p, seed, use_cache):
+    rng = np.random.default_rng(seed)
+    block = getattr(model, "block_size", None)          # None: modelin pencere sınırı yok
+    B, T = prompt.shape
+    seq = np.empty((B, T + max_new_tokens), dtype=np.int64)   # bütün dizi (ana bellekte)
+    seq[:, :T] = prompt
+    n = T
+    use_cache = use_cache and hasattr(model, "new_kv_cache") and block is not None
+    was_training = model.training
+    model.eval()                                         # üretimde dropout kapalı
+    try:
+        if max_new_tokens == 0:
+            return
+
+        def window():
+            # Modelin görebileceği pencere: son block_size belirteç
+            return seq[:, max(0, n - block):n] if block is not None else seq[:, :n]
+
+        cache = model.new_kv_cache(B) if use_cache else None
+        # Yalnızca son konumun puanları gerekir (destekleyen modellerde çıkış katmanı T kat ucuzlar)
+        last_only = "last_only" in inspect.signature(model.forward).parameters
+
+        def forward(ids, kv):
+            kw = {"last_only": True} if last_only else {}
+            if kv is not None:
+                kw["kv_cache"] = kv
+            return model.forward(ids, **kw)[0]
+        # İlk ileri geçiş: bütün pencere (önbellekli yolda önbelleği doldurur: "prefill")
+        logits = forward(window(), cache)
+        for step in range(max_new_tokens):
+            last = to_numpy(logits[:, -1, :])                        # (B, V), ana belleğe
+            nxt = sample_next(last, temperature, top_k, top_p, rng)  # (B,)
+            seq[:, n] = nxt
+            n += 1
+            yield nxt
+            if step == max_new_tokens - 1:
+                break                                    # son belirteç için ileri geçiş gerekmez
+            if cache is None:
+                # Önbelleksiz: her adımda bütün pencere yeniden hesaplanır
+                logits = forward(window(), None)
+            elif cache.length < block:
+                # Önbellekli: yalnızca yeni belirteç, konumu cache.length
+                logits = forward(nxt[:, None], cache)
+            else:
+                # Önbellek dolu: pencere kayar, konumlar değişir → önbelleği yeniden kur
+                cache.reset()
+                logits = forward(window(), cache)
+    finally:
+        model.train(was_training)
+
+
+def generate(model, idx, max_new_tokens: int, temperature: float = 1.0, top_k=None, top_p=None,
+             seed=None, use_cache: bool = True,
+             stream: Callable | None = None) -> np.ndarray:
+    """Sample max_new_tokens tokens after the prompt idx ((T,) or (B, T) ids).
+
+    Returns a host int64 array (B, T + max_new_tokens): the prompt followed by the new tokens.
+    temperature 0 is greedy decoding; top_k keeps the k most likely tokens; top_p keeps the
+    smallest set of most likely tokens whose probability reaches top_p (nucleus sampling).
+    seed makes sampling reproducible (a host numpy Generator). use_cache decodes one position
+    per step with a KV cache (same tokens as use_cache=False, much faster). Past block_size
+    the model sees the last block_size tokens (the cache is rebuilt when the window slides).
+    stream, if given, is called with each new token as it is produced: an int when B == 1,
+    else a (B,) int64 array. The model is put in eval mode while generating (restored after).
+    """
+    check_sampling_args(max_new_tokens, temperature, top_k, top_p)
+    prompt = _prepare_idx(model, idx)
+    B, T = prompt.shape
+    out = np.empty((B, T + max_new_tokens), dtype=np.int64)
+    out[:, :T] = prompt
+    steps = _iter_generate(model, prompt, max_new_tokens, temperature, top_k, top_p, seed,
+                           use_cache)
+    for i, nxt in enumerate(steps):
+        out[:, T + i] = nxt
+        if stream is not None:
+            stream(int(nxt[0]) if B == 1 else nxt.copy())
+    return out
+
+
+class TextStreamer:
+    """Turns a stream of token ids into text pieces for `write` as they are produced.
+
+    Decodes all ids so far and writes only the new suffix; a trailing U+FFFD (an incomplete
+    UTF-8 sequence from a byte-level tokenizer) is held back until the next token completes it.
+    """
+
+    def __init__(self, decode: Callable, write: Callable[[str], object]):
+        self.decode = decode
+        self.write = write
+        self.ids: list[int] = []
+        self.text = ""          # şimdiye kadar yazılan metin
+
+    def _decoded(self) -> str:
+        try:
+            return self.decode(self.ids)
+        except UnicodeDecodeError:
+            return self.text
+
+    def __call__(self, token_id: int) -> str:
+        self.ids.append(int(token_id))
+        full = self._decoded()
+        safe = full.rstrip("\ufffd")                  # yarım kalmış çok baytlı karakteri beklet
+        return self._emit(safe)
+
+    def _emit(self, text: str) -> str:
+        piece = text[len(self.text):]
+        if piece:
+            self.text = text
+            self.write(piece)
+        return piece
+
+    def flush(self) -> str:
+        """Write whatever was held back (e.g. a genuinely invalid byte sequence)."""
+        return self._emit(self._decoded())

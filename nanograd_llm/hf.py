@@ -1,0 +1,374 @@
+"""
+# GPT-2 denetim noktaları (Hugging Face düzeni): okuma ve yazma
+
+## Neden?
+Bu projedeki GPT, GPT-2 ile **aynı mimariye** ve aynı parametre adlarına sahiptir: ön
+normalizasyonlu bloklar, birleşik `c_attn` izdüşümü, tanh yaklaşımlı GELU, öğrenilen konum
+gömmesi ve bağlı (tied) çıkış katmanı. Bu yüzden OpenAI'ın eğittiği gerçek GPT-2 ağırlıkları
+(124M parametreli `gpt2` ve büyük kardeşleri) hiçbir dönüştürme hesabı yapmadan NumPy
+motorumuza yüklenebilir; orada çalıştırılabilir, örneklenebilir ve ince ayar (fine-tuning)
+yapılabilir. Tersine, bizim eğittiğimiz bir model de `transformers` kütüphanesinin
+okuyabileceği biçimde yazılabilir.
+
+## Klasör düzeni (`save_pretrained` çıktısı)
+| dosya               | içerik |
+|---------------------|--------|
+| `config.json`       | mimari: `n_layer`, `n_head`, `n_embd`, `n_positions` (= block_size), `vocab_size`, `layer_norm_epsilon`, `activation_function`, `tie_word_embeddings` … |
+| `model.safetensors` | adlandırılmış tensörler (ya da `model.safetensors.index.json` + parçalar) |
+| `vocab.json`, `merges.txt` | bayt düzeyinde BPE belirteçleyicisi (bkz. `tokenizers/bpe.py`) |
+
+**safetensors** basit ve güvenli bir biçimdir: bir JSON başlığı (ad → veri türü, şekil,
+bayt aralığı) ve ardından ham baytlar. `pickle` kullanmadığı için dosyayı açmak kod
+çalıştırmaz. Dosyayı kendimiz ayrıştırmak yerine `safetensors` paketinin NumPy arayüzünü
+(`safetensors.numpy.load_file` / `save_file`) kullanırız (isteğe bağlı `hf` eki).
+
+## Ad ve şekil eşlemesi
+* Hugging Face adları `transformer.` önekiyle başlar (`transformer.h.0.attn.c_attn.weight`);
+  önek atılınca adlar bizimkilerle birebir aynıdır. OpenAI'dan dönüştürülmüş eski dosyalarda
+  önek hiç yoktur; iki durum da kabul edilir.
+* GPT-2 doğrusal katmanlarını `Conv1D` sınıfıyla yazar; ağırlığı **(giriş, çıkış)**
+  düzenindedir, yani `y = x·W + b`. Bizim `linear` katmanımız da aynı düzeni kullanır, bu
+  yüzden devrik (transpose) almak gerekmez. `wte` (V, C), `wpe` (n_positions, C) ve
+  `lm_head.weight` (V, C) de aynı şekillerdedir.
+* Eski dosyalar her katmanda `attn.bias` ve `attn.masked_bias` adlı **tamponlar** taşır:
+  bunlar öğrenilen parametre değil, nedensel maskenin önceden hesaplanmış hâlidir
+  (alt üçgen matris). Bizim dikkat katmanımız maskeyi kendisi kurduğu için yok sayılırlar.
+* **Bağlı çıkış katmanı:** `tie_word_embeddings` doğruysa çıkış katmanı `wte`'yi kullanır;
+  `transformers` bu durumda `lm_head.weight`'i çoğu zaman hiç yazmaz. Dosyada varsa ve
+  yapılandırma bağlı diyorsa, `transformers` gibi `wte` kullanılır. Yapılandırma bağlı değil
+  diyorsa `lm_head.weight` ayrı bir parametre olarak yüklenir (`tie_weights=False`).
+* Etkinleştirme: `gelu_new` (ve aynı fonksiyon olan `gelu_pytorch_tanh`, `gelu_fast`) bizim tanh
+  yaklaşımlı GELU'muzdur; `relu` da desteklenir. Kesin (erf'li) `gelu` gibi başkaları
+  farklı sayılar üreteceği için açık bir hatayla reddedilir.
+
+Sinüzoidal konum kodlamalı ya da sapmasız (`bias=False`) modellerin GPT-2 karşılığı yoktur;
+bunlar GPT-2 biçiminde kaydedilemez.
+
+Doğrulama: `tests/test_hf.py` küçük, rastgele bir `GPT2LMHeadModel` ile puanların (float32'de
+1e-4, float64'te 1e-9 göreli) ve kayıp gradyanlarının PyTorch ile aynı olduğunu denetler.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .backend import to_numpy
+from .models.gpt import GPT, GPTConfig
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+INDEX_FILE = "model.safetensors.index.json"
+PREFIX = "transformer."
+_HF_EXTRA = "pip install -e '.[hf]'  (or: pip install safetensors)"
+
+# Hugging Face etkinleştirme adı -> bizimki (aynı matematik)
+_ACTIVATIONS_IN = {"gelu_new": "gelu", "gelu_pytorch_tanh": "gelu", "gelu_fast": "gelu",
+                   "relu": "relu"}
+_ACTIVATIONS_OUT = {"gelu": "gelu_new", "relu": "relu"}
+
+
+def _safetensors_numpy():
+    try:
+        import safetensors.numpy as stn
+    except ImportError:
+        raise RuntimeError("reading/writing GPT-2 checkpoints needs the 'safetensors' package: "
+                           + _HF_EXTRA) from None
+    return stn
+
+
+# -- config.json ----------------------------------------------------------------------------
+def read_hf_config(path) -> dict:
+    """The parsed config.json of a Hugging Face model folder (clear errors if absent/bad)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ValueError(f"{path} is not a directory (expected a Hugging Face GPT-2 folder "
+                         f"with {CONFIG_FILE} and {WEIGHTS_FILE})")
+    f = path / CONFIG_FILE
+    if not f.is_file():
+        raise ValueError(f"{f} not found: not a Hugging Face model folder")
+    try:
+        cfg = json.loads(f.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{f} is not valid JSON: {e}") from None
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{f} must hold a JSON object")
+    return cfg
+
+
+def config_from_hf(hf: dict, dropout: float = 0.0, source: str = CONFIG_FILE) -> GPTConfig:
+    """Map a GPT-2 config.json dict to a GPTConfig; reject what our GPT cannot represent."""
+    model_type = hf.get("model_type", "gpt2")
+    if model_type != "gpt2":
+        raise ValueError(f"{source}: model_type {model_type!r} is not supported (only 'gpt2')")
+
+    def need(key, *alts):
+        for k in (key, *alts):
+            if hf.get(k) is not None:
+                v = hf[k]
+                if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                    raise ValueError(f"{source}: {k} must be a positive integer, got {v!r}")
+                return v
+        raise ValueError(f"{source} lacks {key!r}")
+
+    n_embd = need("n_embd")
+    act_hf = hf.get("activation_function", "gelu_new")
+    if act_hf not in _ACTIVATIONS_IN:
+        raise ValueError(f"{source}: activation_function {act_hf!r} is not supported "
+                         f"(supported: {', '.join(sorted(_ACTIVATIONS_IN))})")
+    n_inner = hf.get("n_inner")
+    if n_inner is not None and n_inner != 4 * n_embd:
+        raise ValueError(f"{source}: n_inner={n_inner} is not supported (the MLP width must be "
+                         f"4*n_embd={4 * n_embd})")
+    for key, ok in (("add_cross_attention", False), ("scale_attn_weights", True),
+                    ("scale_attn_by_inverse_layer_idx", False)):
+        if key in hf and bool(hf[key]) != ok:
+            raise ValueError(f"{source}: {key}={hf[key]!r} is not supported")
+    eps = hf.get("layer_norm_epsilon", 1e-5)
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
+        raise ValueError(f"{source}: layer_norm_epsilon must be a positive number, got {eps!r}")
+    return GPTConfig(vocab_size=need("vocab_size"), block_size=need("n_positions", "n_ctx"),
+                     n_layer=need("n_layer"), n_head=need("n_head"), n_embd=n_embd,
+                     dropout=dropout, bias=True,
+                     tie_weights=bool(hf.get("tie_word_embeddings", True)),
+                     activation=_ACTIVATIONS_IN[act_hf], positional="learned",
+                     layer_norm_epsilon=float(eps))
+
+
+def config_to_hf(cfg: GPTConfig, dtype=None) -> dict:
+    """The config.json dict for our GPTConfig (raises ValueError if GPT-2 cannot express it)."""
+    if cfg.positional != "learned":
+        raise ValueError(f"a model with {cfg.positional!r} positions cannot be saved as GPT-2 "
+                         f"(GPT-2 has learned positions)")
+    if not cfg.bias:
+        raise ValueError("a model without biases (bias=False) cannot be saved as GPT-2")
+    if cfg.activation not in _ACTIVATIONS_OUT:
+        raise ValueError(f"activation {cfg.activation!r} cannot be saved as GPT-2")
+    V = cfg.vocab_size
+    eot = 50256 if V > 50256 else None          # GPT-2'nin <|endoftext|> belirteci
+    out = {
+        "architectures": ["GPT2LMHeadModel"],
+        "model_type": "gpt2",
+        "activation_function": _ACTIVATIONS_OUT[cfg.activation],
+        "vocab_size": V,
+        "n_positions": cfg.block_size,
+        "n_ctx": cfg.block_size,
+        "n_embd": cfg.n_embd,
+        "n_layer": cfg.n_layer,
+        "n_head": cfg.n_head,
+        "n_inner": None,
+        "layer_norm_epsilon": cfg.layer_norm_epsilon,
+        "resid_pdrop": cfg.dropout,
+        "embd_pdrop": cfg.dropout,
+        "attn_pdrop": cfg.dropout,
+        "initializer_range": 0.02,
+        "scale_attn_weights": True,
+        "scale_attn_by_inverse_layer_idx": False,
+        "reorder_and_upcast_attn": False,
+        "add_cross_attention": False,
+        "tie_word_embeddings": bool(cfg.tie_weights),
+        "use_cache": True,
+        "bos_token_id": eot,
+        "eos_token_id": eot,
+    }
+    if dtype is not None:
+        out["dtype"] = out["torch_dtype"] = str(np.dtype(dtype))
+    return out
+
+
+# -- tensors --------------------------------------------------------------------------------
+def _load_file(f: Path) -> dict:
+    stn = _safetensors_numpy()
+    try:
+        return stn.load_file(str(f))
+    except Exception as e:   # safetensors raises its own error types (and TypeError for bf16)
+        raise ValueError(f"cannot read {f}: {e} (bfloat16 files are not readable with NumPy; "
+                         f"convert them to float32 first)") from None
+
+
+def read_hf_tensors(path) -> dict:
+    """All tensors of the folder (model.safetensors, or the shards listed in the index)."""
+    path = Path(path)
+    single = path / WEIGHTS_FILE
+    index = path / INDEX_FILE
+    if single.is_file():
+        return _load_file(single)
+    if index.is_file():
+        try:
+            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+        except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
+            raise ValueError(f"{index} is not a valid safetensors index (no 'weight_map')") \
+                from None
+        tensors = {}
+        for shard in sorted(set(weight_map.values())):
+            shard_path = path / shard
+            if not shard_path.is_file():
+                raise ValueError(f"{shard_path} (listed in {index.name}) not found")
+            tensors.update(_load_file(shard_path))
+        return tensors
+    hint = ""
+    if (path / "pytorch_model.bin").exists():
+        hint = (" (pytorch_model.bin is not read: it is a pickle; re-save the model with "
+                "save_pretrained(..., safe_serialization=True))")
+    raise ValueError(f"{single} not found{hint}")
+
+
+def _is_mask_buffer(name: str) -> bool:
+    # Eski dosyalardaki nedensel maske tamponları: h.{i}.attn.bias / h.{i}.attn.masked_bias
+    parts = name.split(".")
+    return (len(parts) == 4 and parts[0] == "h" and parts[2] == "attn"
+            and parts[3] in ("bias", "masked_bias"))
+
+
+def load_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.0,
+            block_size: int | None = None) -> GPT:
+    """Build a GPT from a Hugging Face GPT-2 folder (config.json + model.safetensors).
+
+    block_size, if smaller than the checkpoint's n_positions, keeps only the first block_size
+    position embeddings (shorter contexts: cheaper fine-tuning; the model is otherwise the same).
+    """
+    path = Path(path)
+    hf_cfg = read_hf_config(path)
+    cfg = config_from_hf(hf_cfg, dropout=dropout, source=str(path / CONFIG_FILE))
+    n_positions = cfg.block_size
+    if block_size is not None:
+        if isinstance(block_size, bool) or not isinstance(block_size, int) \
+                or not 1 <= block_size <= n_positions:
+            raise ValueError(f"block_size must be an integer in [1, {n_positions}] (the "
+                             f"checkpoint's n_positions), got {block_size!r}")
+        cfg.block_size = block_size
+    raw = read_hf_tensors(path)
+    source = str(path / WEIGHTS_FILE)
+    # Önek atılır, maske tamponları yok sayılır
+    tensors = {}
+    for name, arr in raw.items():
+        short = name[len(PREFIX):] if name.startswith(PREFIX) else name
+        if _is_mask_buffer(short):
+            continue
+        if short in tensors:
+            raise ValueError(f"{source}: tensor {short!r} appears twice")
+        tensors[short] = arr
+    for name, arr in tensors.items():
+        if arr.dtype.kind != "f":
+            raise ValueError(f"{source}: tensor {name!r} has dtype {arr.dtype}, expected floats")
+    # Bağlı çıkış katmanı: yapılandırma bağlı diyorsa lm_head.weight (varsa) kullanılmaz
+    lm = tensors.pop("lm_head.weight", None)
+    if not cfg.tie_weights:
+        if lm is None:
+            raise ValueError(f"{source}: tensor 'lm_head.weight' is missing "
+                             f"(config.json says tie_word_embeddings=false)")
+        tensors["lm_head.weight"] = lm
+    wpe = tensors.get("wpe.weight")
+    if wpe is not None and cfg.block_size < n_positions and wpe.shape[0] == n_positions:
+        # Konum gömmesi kırpılır: ilk block_size konum (nedensel modelde sonrakiler kullanılmaz)
+        tensors["wpe.weight"] = wpe[:cfg.block_size]
+    model = GPT(cfg, seed=0, dtype=dtype, device="cpu")
+    # Eksik / fazla / yanlış şekilli tensörler: adlarıyla açık hata (load_state_dict)
+    model.load_state_dict(tensors, source=source)
+    if device != "cpu":
+        model.to(device)
+    return model.eval()
+
+
+def save_hf(model, path) -> None:
+    """Write config.json + model.safetensors in the layout transformers' GPT2LMHeadModel reads.
+
+    Files are written atomically (a temporary file, then os.replace).
+    """
+    if not isinstance(model, GPT):
+        raise ValueError(f"only a GPT can be saved as GPT-2, not a {type(model).__name__}")
+    hf_cfg = config_to_hf(model.config, dtype=model.dtype)
+    stn = _safetensors_numpy()
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path} exists and is not a directory")
+    path.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    for name, arr in model.state_dict().items():
+        key = name if name == "lm_head.weight" else PREFIX + name
+        tensors[key] = np.ascontiguousarray(to_numpy(arr))
+    _atomic_write(path / WEIGHTS_FILE,
+                  lambda tmp: stn.save_file(tensors, tmp, metadata={"format": "pt"}))
+    text = json.dumps(hf_cfg, indent=2, sort_keys=True) + "\n"
+    _atomic_write(path / CONFIG_FILE,
+                  lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def _atomic_write(target: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(prefix="." + target.name + ".", suffix=".tmp",
+                               dir=str(target.parent))
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# -- tokenizer + model, for sampling and fine-tuning -----------------------------------------
+def load_hf_tokenizer(path):
+    """GPT-2's byte-level BPE tokenizer from the folder's vocab.json + merges.txt (or, when
+    only a tokenizer.json is there, as recent `transformers` versions write, from that)."""
+    path = Path(path)
+    vocab, merges = path / "vocab.json", path / "merges.txt"
+    if vocab.is_file() and merges.is_file():
+        return _bpe_class().from_files(vocab, merges)
+    if (path / "tokenizer.json").is_file():
+        BPETokenizer = _bpe_class()
+        with tempfile.TemporaryDirectory() as tmp:
+            v, m = _split_tokenizer_json(path / "tokenizer.json", Path(tmp))
+            return BPETokenizer.from_files(v, m)
+    missing = vocab if not vocab.is_file() else merges
+    raise ValueError(f"{missing} not found: the GPT-2 tokenizer needs vocab.json and "
+                     f"merges.txt (or tokenizer.json) in {path}")
+
+
+def _bpe_class():
+    try:
+        from .tokenizers.bpe import BPETokenizer
+    except ImportError as e:
+        raise RuntimeError(f"the GPT-2 tokenizer needs nanograd_llm.tokenizers.bpe and its "
+                           f"extra (pip install -e '.[bpe]'): {e}") from None
+    return BPETokenizer
+
+
+def _split_tokenizer_json(f: Path, out: Path):
+    """Write vocab.json + merges.txt from a `tokenizers` tokenizer.json holding a BPE model."""
+    try:
+        data = json.loads(f.read_text(encoding="utf-8"))
+        model = data["model"]
+        vocab, merges = model["vocab"], model["merges"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+        raise ValueError(f"{f} is not a tokenizer.json with a BPE model") from None
+    if model.get("type", "BPE") != "BPE" or not isinstance(vocab, dict):
+        raise ValueError(f"{f} does not hold a BPE model")
+    # Birleştirmeler "a b" dizgileri ya da [a, b] çiftleri olarak saklanabilir
+    lines = [m if isinstance(m, str) else " ".join(m) for m in merges]
+    v, m = out / "vocab.json", out / "merges.txt"
+    v.write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    m.write_text("#version: 0.2\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    return v, m
+
+
+def init_from_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.0,
+                 block_size: int | None = None):
+    """(model, tokenizer) from a Hugging Face GPT-2 folder: the starting point for sampling
+    (`sample --hf DIR`) and fine-tuning (`train --init-from DIR`). The model is returned in
+    eval mode; call model.train() before training. block_size: see load_hf."""
+    model = load_hf(path, dtype=dtype, device=device, dropout=dropout, block_size=block_size)
+    tok = load_hf_tokenizer(path)
+    n_tok = getattr(tok, "vocab_size", None)
+    if n_tok is None:
+        try:
+            n_tok = len(tok)
+        except TypeError:
+            n_tok = None
+    if n_tok is not None and n_tok > model.vocab_size:
+        raise ValueError(f"the tokenizer in {path} has {n_tok} tokens but the model only "
+                         f"{model.vocab_size}")
+    return model, tok

@@ -1,0 +1,745 @@
+"""
+# Bayt düzeyinde BPE (Byte Pair Encoding) belirteçleyici
+
+## Neden karakter düzeyi yetmez?
+Karakter düzeyinde bir belirteçleyicide (tokenizer) her harf bir **belirteç** (token) olur.
+Sözlük (vocabulary) küçüktür ve hiçbir metin "bilinmeyen" kalmaz; ama model her adımda yalnızca
+bir harf görür. Türkçe bitişken (eklemeli) bir dildir: `evlerimizden`, `gidemeyeceklermiş`,
+`Çekoslovakyalılaştıramadıklarımızdan` gibi sözcükler bir kökün ardına eklenen uzun ek
+zincirleridir. Karakter düzeyinde `evlerimizden` tek başına 12 belirteç tutar. Modelin bağlam
+penceresi (block_size) belirteç sayısıyla ölçüldüğü için, aynı pencereye sığan *anlam* azalır;
+model `-ler`, `-imiz`, `-den` gibi sık parçaları her seferinde harf harf yeniden kurmak zorunda
+kalır. BPE ise sık geçen harf dizilerini tek belirteçte toplar: `ev` + `lerimiz` + `den` gibi.
+Aynı metin daha az belirteçle ifade edilir (bkz. benchmarks/RESULTS.md: belirteç başına
+karakter sayısı), böylece aynı bağlam penceresi daha uzun bir metni kapsar.
+
+## Karakter değil, bayt
+Unicode'da 150 binin üzerinde karakter tanımlıdır (Türkçe harfler, Çince, emoji ...).
+Hepsini başlangıç sözlüğüne koymak imkânsızdır; koymazsak da bilinmeyen karakterler `<unk>`
+olur ve bilgi kaybolur.
+Bayt düzeyinde BPE metni önce **UTF-8 baytlarına** çevirir: her metin 256 farklı bayttan oluşan
+bir dizidir. Başlangıç sözlüğü tam bu 256 bayttır; bu yüzden *her* metin kayıpsız kodlanabilir.
+`ş` iki bayttır (`0xC5 0x9F`), bir emoji dört bayt; metinde sık geçen çok baytlı karakterler
+eğitim sırasında kendiliğinden tek belirtece birleşir.
+
+## Bayttan Unicode'a eşleme (byte-to-unicode) neden var?
+GPT-2'nin `vocab.json` ve `merges.txt` dosyaları metin dosyalarıdır; belirteçler bu dosyalarda
+*dize* olarak yazılır. Oysa bir belirteç rastgele bir bayt dizisidir ve tek başına geçerli UTF-8
+olmayabilir (ör. `ş`'nin yalnızca ilk baytı). Ayrıca boşluk, satır sonu ve denetim baytları
+(`0x00`–`0x20`) dosyada görünmez ya da `merges.txt`'teki "sol sağ" ayıracıyla (boşluk) karışır.
+GPT-2 bu yüzden her bayta *görünür* bir Unicode karakteri atar: yazdırılabilir ASCII ve Latin-1
+baytları kendileri olarak kalır (`a` → `a`), geri kalan 68 bayt ise 256'dan başlayan kod
+noktalarına kaydırılır. Örneğin boşluk (`0x20`) → `Ġ`, satır sonu (`0x0A`) → `Ċ`. Böylece
+` evler` belirteci dosyada `Ġevler` olarak görünür. Bu eşleme yalnızca *dosya biçimi* içindir;
+belirteçleyicinin içinde her belirteç bir `bytes` dizisidir. Biz de aynı eşlemeyi ve aynı kimlik
+(id) sırasını kullandığımız için dosyalarımız Hugging Face `transformers` / `tokenizers`
+kitaplıklarıyla birebir uyumludur.
+
+## Ön belirteçleme (pre-tokenization)
+Birleştirmeler sözcük sınırlarını aşmasın diye metin önce GPT-2'nin düzenli ifadesiyle (regex)
+parçalara bölünür: harf dizileri (başlarındaki tek boşlukla birlikte: ` evler`), sayı dizileri,
+noktalama dizileri, boşluklar ve İngilizcedeki `'s`, `'re` gibi kısaltmalar. `\\p{L}` her dildeki
+harfi kapsar, yani `ç ğ ı İ ö ş ü` de harftir. Bu ifade `\\p{...}` sınıflarını kullandığı için
+Python'un standart `re` modülü yerine `regex` paketi gerekir (`pip install -e '.[bpe]'`).
+
+## Eğitim döngüsü
+1. Metni ön belirteçle, her farklı parçayı ("sözcük") kaç kez geçtiğiyle birlikte say.
+   Projenin 400 KB'lık Türkçe derleminde (Ömer Seyfettin) yaklaşık 70 bin parça çıkar, ama
+   bunların yalnızca 17.800 kadarı birbirinden farklıdır; bütün hesap bu farklı sözcükler
+   üzerinden, sıklıklarıyla ağırlıklandırılarak yapılır.
+2. Her sözcüğü bayt belirteçlerinin dizisi olarak yaz.
+3. Bütün sözcüklerdeki yan yana belirteç çiftlerini say (sözcüğün sıklığı kadar).
+4. En sık geçen çifti `(a, b)` seç, yeni bir belirteç `ab` oluştur, bu birleştirmeyi (merge)
+   listeye ekle ve her sözcükte `a b` geçen yerleri `ab` ile değiştir.
+5. Sözlük istenen boyuta ulaşana kadar 3–4'ü tekrarla.
+
+Eşitlikte (aynı sayıda geçen çiftler) kimlikleri küçük olan çift seçilir; sonuç böylece
+belirlenimlidir (deterministic).
+
+## Artımlı sayım güncellemesi
+Her birleştirmeden sonra bütün metni yeniden saymak, `birleştirme sayısı × metin boyu` kadar iş
+demektir: 4.096'lık bir sözlük Türkçe derlemde bu yolla yaklaşık 6 dakika sürer (ilk 100
+birleştirme 9,9 s), artımlı yolla ise toplam birkaç saniye. Oysa `(a, b)` birleştirmesi yalnızca
+içinde `a b` geçen sözcükleri değiştirir. Bu yüzden:
+- her çift için hangi sözcüklerde geçtiğini tutan bir dizin (`where`) saklarız;
+- birleştirmede yalnızca bu sözcükleri yeniden yazar, eski çiftlerinin sayısını düşer, yeni
+  çiftlerinin sayısını ekleriz;
+- en sık çifti bulmak için bir **yığın** (heap, öncelik kuyruğu) kullanırız. Sayısı değişen her
+  çift yığına güncel sayısıyla yeniden itilir; yığından çıkan bir kaydın sayısı güncel sayıyla
+  uyuşmuyorsa o kayıt bayattır ve atlanır ("tembel silme").
+Böylece bir birleştirmenin maliyeti metnin boyuyla değil, etkilenen sözcüklerin toplam
+uzunluğuyla orantılı olur.
+
+## Kodlama: birleştirme sırasına göre
+Yeni bir metni kodlarken eğitimdeki birleştirmeler *öğrenildikleri sırayla* (rank) uygulanır:
+her sözcük baytlarına ayrılır, yan yana çiftler arasında sırası en küçük (en erken öğrenilmiş)
+birleştirme bulunur ve uygulanır; uygulanabilecek birleştirme kalmayınca durulur. Eşit sırada
+en soldaki çift önce birleşir (Hugging Face `tokenizers` ile aynı kural). Aynı sözcük metinde
+defalarca geçtiği için sonuçlar bir sözcük önbelleğinde (cache) saklanır.
+
+Çözme (decode) kolaydır: kimliklerin baytları uç uca eklenir ve UTF-8 olarak okunur. Model
+geçersiz bir bayt dizisi üretirse (ör. bir `ş`'nin yalnızca ilk baytı) o kısım `�` (U+FFFD)
+olur; Hugging Face de böyle yapar. Tersine, geçerli Unicode olmayan bir dize (eşi olmayan
+vekil/surrogate karakter, ör. `"\\ud800"`) UTF-8'e çevrilemez; bu durumda açık bir hata verilir.
+
+## Özel belirteçler
+`<|endoftext|>` gibi özel belirteçler metinden öğrenilmez; sözlüğün sonuna eklenir ve her zaman
+tek bir kimliğe kodlanır. Kodlamada metin önce özel belirteçlerin geçtiği yerlerden bölünür,
+aradaki parçalar normal yoldan kodlanır. `allowed_special="none"` ile özel belirteç metni sıradan
+metin gibi kodlanır (kullanıcı girdisinde istenmeyen özel belirteçlere karşı).
+
+## Dosyalar
+`save(dizin)`: `vocab.json` (belirteç dizesi → kimlik), `merges.txt` (`#version: 0.2` başlığı,
+her satırda bir birleştirme, öğrenilme sırasıyla) ve `tokenizer_meta.json` (tür, özel
+belirteçler, ön belirteçleme ifadesi). İlk ikisi GPT-2 biçimindedir; gerçek bir GPT-2
+klasörünü `BPETokenizer.from_files(...)` ile okuyabiliriz.
+
+Testler: `tests/test_bpe.py`. Ölçümler: `benchmarks/bpe_bench.py`.
+"""
+from __future__ import annotations
+
+import heapq
+import json
+import os
+import re
+import tempfile
+import warnings
+from collections import Counter
+from typing import Iterable
+
+__all__ = ["BPETokenizer", "GPT2_PATTERN", "bytes_to_unicode"]
+
+# GPT-2'nin ön belirteçleme ifadesi (OpenAI'nin encoder.py dosyasındaki ve Hugging Face
+# ByteLevel ön belirteçleyicisindeki ifadenin aynısı).
+GPT2_PATTERN = (r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+"""
+                r"""|\s+(?!\S)|\s+""")
+
+META_FILE = "tokenizer_meta.json"
+VOCAB_FILE = "vocab.json"
+MERGES_FILE = "merges.txt"
+_CACHE_LIMIT = 1 << 17       # words kept in the encode cache before it is cleared
+_SHORT_WORD = 64             # longer words (in bytes) use the O(n log n) merge loop
+_NO_RANK = 1 << 62
+
+
+def _compile(pattern: str):
+    """Compile a pre-tokenisation pattern with the `regex` package (lazy import)."""
+    try:
+        import regex
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise RuntimeError(
+            "the BPE tokenizer needs the 'regex' package for GPT-2's pre-tokenisation: "
+            "pip install -e '.[bpe]'") from e
+    try:
+        return regex.compile(pattern)
+    except regex.error as e:
+        raise ValueError(f"invalid pre-tokenisation pattern {pattern!r}: {e}") from e
+
+
+# GPT-2'nin bayt → Unicode eşlemesi. `bs`: kendisi olarak kalan "görünür" baytlar
+# (`!`..`~`, `¡`..`¬`, `®`..`ÿ`); geri kalan 68 bayt sırayla 256, 257, ... kod noktalarına
+# kaydırılır. Listedeki sıra aynı zamanda bayt belirteçlerinin kimlik sırasıdır: gerçek GPT-2
+# sözlüğünde `!` 0, `"` 1, ..., `Ġ` (boşluk) 220'dir.
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's reversible map from the 256 byte values to printable Unicode characters.
+
+    The dict's insertion order is the byte tokens' id order in GPT-2's vocabulary."""
+    bs = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
+          + list(range(ord("®"), ord("ÿ") + 1)))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {b: chr(c) for b, c in zip(bs, cs)}
+
+
+_BYTE_ENCODER = bytes_to_unicode()
+_BYTE_DECODER = {c: b for b, c in _BYTE_ENCODER.items()}
+_BYTE_ORDER = list(_BYTE_ENCODER)          # id -> byte value for the 256 initial tokens
+
+
+def _bytes_to_str(bs: bytes) -> str:
+    return "".join(_BYTE_ENCODER[b] for b in bs)
+
+
+def _str_to_bytes(s: str) -> bytes | None:
+    """Inverse of _bytes_to_str; None when `s` holds a character outside the byte alphabet."""
+    try:
+        return bytes(_BYTE_DECODER[c] for c in s)
+    except KeyError:
+        return None
+
+
+def _check_encodable(text: str) -> bytes:
+    """UTF-8 bytes of `text`, or a clear ValueError for lone surrogates."""
+    if not isinstance(text, str):
+        raise TypeError(f"expected a str, got {type(text).__name__}")
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        bad = text[e.start]
+        raise ValueError(
+            f"cannot encode text: character U+{ord(bad):04X} at index {e.start} is a lone "
+            f"surrogate, not valid Unicode (clean the text first, e.g. "
+            f"text.encode('utf-8', 'replace').decode('utf-8'))") from None
+
+
+def _atomic_write_text(path: str, content: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
+                               dir=directory)
+    try:
+        os.chmod(tmp, 0o644)            # mkstemp creates 0600 files; tokenizers are shared data
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(content)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _normalise_specials(special_tokens) -> list[str]:
+    if special_tokens is None:
+        return []
+    if isinstance(special_tokens, str):
+        special_tokens = [special_tokens]
+    out: list[str] = []
+    for s in special_tokens:
+        if not isinstance(s, str) or not s:
+            raise ValueError(f"special tokens must be non-empty strings, got {s!r}")
+        _check_encodable(s)
+        if s not in out:
+            out.append(s)
+    return out
+
+
+class BPETokenizer:
+    """Byte-level BPE tokenizer, file compatible with GPT-2 / Hugging Face.
+
+    Create one with `BPETokenizer.train(text, vocab_size)`, `BPETokenizer.load(directory)` or
+    `BPETokenizer.from_files(vocab_json, merges_txt)`."""
+
+    type_name = "bpe"
+
+    def __init__(self, id_to_bytes: list, merges: list[tuple[int, int]],
+                 special_tokens: dict[str, int], pattern: str = GPT2_PATTERN,
+                 literal_tokens: dict[int, str] | None = None):
+        # id_to_bytes[i]: the bytes of normal token i, or None (special id / hole in the vocab)
+        self._id_to_bytes = list(id_to_bytes)
+        # literal_tokens: vocab.json entries outside the byte alphabet (id -> string as written);
+        # merges never produce them, decoding writes their UTF-8 bytes.
+        self._literal = dict(literal_tokens or {})
+        self._bytes_to_id: dict[bytes, int] = {}
+        for i, b in enumerate(self._id_to_bytes):
+            if b is not None and b not in self._bytes_to_id and i not in self._literal:
+                self._bytes_to_id[b] = i
+        self._special_to_id = dict(special_tokens)
+        self._id_to_special = {i: s for s, i in self._special_to_id.items()}
+        # Sözlük boyu = en büyük kimlik + 1 (özel belirteçler dahil); modelin gömme tablosu
+        # bu kadar satır ister.
+        self._vocab_size = max([len(self._id_to_bytes), *(i + 1 for i in self._id_to_special)])
+        missing = [b for b in range(256) if bytes([b]) not in self._bytes_to_id]
+        if missing:
+            raise ValueError(f"vocabulary lacks byte tokens for {len(missing)} byte values "
+                             f"(e.g. {_BYTE_ENCODER[missing[0]]!r}); a byte-level BPE needs "
+                             f"all 256")
+        self._byte_ids = [self._bytes_to_id[bytes([b])] for b in range(256)]
+        self._merges = list(merges)
+        # (a, b) -> (sıra, yeni kimlik). Aynı çift iki kez yazılmışsa sonuncusu geçerlidir
+        # (GPT-2'nin Python kodu ve Hugging Face böyle yapar).
+        self._ranks: dict[tuple[int, int], tuple[int, int]] = {}
+        for rank, (a, b) in enumerate(self._merges):
+            new = self._bytes_to_id.get(self._id_to_bytes[a] + self._id_to_bytes[b])
+            if new is None:
+                raise ValueError(f"merge {rank} produces a token missing from the vocabulary")
+            self._ranks[(a, b)] = (rank, new)
+        self.pattern = pattern
+        self._pat = _compile(pattern)
+        self._special_re = None
+        self._special_re_key = None
+        self._cache: dict[str, tuple[int, ...]] = {}
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def vocab_size(self) -> int:
+        """Number of ids (largest id + 1), special tokens included."""
+        return self._vocab_size
+
+    @property
+    def special_tokens(self) -> dict[str, int]:
+        return dict(self._special_to_id)
+
+    @property
+    def merges(self) -> list[tuple[str, str]]:
+        """The merges in rank order, as GPT-2 style strings."""
+        return [(_bytes_to_str(self._id_to_bytes[a]), _bytes_to_str(self._id_to_bytes[b]))
+                for a, b in self._merges]
+
+    def __len__(self) -> int:
+        return self._vocab_size
+
+    def __repr__(self) -> str:
+        return (f"BPETokenizer(vocab_size={self._vocab_size}, merges={len(self._merges)}, "
+                f"special_tokens={list(self._special_to_id)})")
+
+    def token_to_id(self, token: str) -> int:
+        """Id of a token written GPT-2 style (`'Ġevler'`) or of a special token."""
+        if token in self._special_to_id:
+            return self._special_to_id[token]
+        for i, s in self._literal.items():
+            if s == token:
+                return i
+        bs = _str_to_bytes(token)
+        i = self._bytes_to_id.get(bs) if bs is not None else None
+        if i is None:
+            raise ValueError(f"token {token!r} is not in the vocabulary")
+        return i
+
+    def id_to_token(self, i: int) -> str:
+        """GPT-2 style string of token id `i` (special tokens as themselves)."""
+        return self._token_str(self._checked_id(i))
+
+    def token_bytes(self, i: int) -> bytes:
+        """The raw bytes token id `i` stands for."""
+        i = self._checked_id(i)
+        if i in self._id_to_special:
+            return self._id_to_special[i].encode("utf-8")
+        return self._id_to_bytes[i]
+
+    def _checked_id(self, i) -> int:
+        try:
+            i = int(i)
+        except (TypeError, ValueError):
+            raise ValueError(f"token id must be an integer, got {i!r}") from None
+        if i in self._id_to_special:
+            return i
+        if not 0 <= i < len(self._id_to_bytes) or self._id_to_bytes[i] is None:
+            raise ValueError(f"token id {i} is outside the vocabulary (size {self._vocab_size})")
+        return i
+
+    def _token_str(self, i: int) -> str:
+        if i in self._id_to_special:
+            return self._id_to_special[i]
+        if i in self._literal:
+            return self._literal[i]
+        return _bytes_to_str(self._id_to_bytes[i])
+
+    # ------------------------------------------------------------------ training
+    @classmethod
+    def train(cls, text: str, vocab_size: int, pattern: str = GPT2_PATTERN,
+              special_tokens: Iterable[str] = ("<|endoftext|>",),
+              verbose: bool = False) -> "BPETokenizer":
+        """Learn byte-level BPE merges from `text` until the vocabulary (256 byte tokens +
+        merges + special tokens) holds `vocab_size` ids."""
+        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int):
+            raise ValueError(f"vocab_size must be an integer, got {vocab_size!r}")
+        specials = _normalise_specials(special_tokens)
+        if vocab_size < 256 + len(specials):
+            raise ValueError(f"vocab_size must be at least {256 + len(specials)} (256 byte "
+                             f"tokens + {len(specials)} special tokens), got {vocab_size}")
+        _check_encodable(text)
+        pat = _compile(pattern)
+
+        # 1. Ön belirteçleme ve sözcük sıklıkları. Özel belirteçler metinden çıkarılır:
+        #    öğrenilmezler, sözlüğün sonuna eklenirler.
+        chunks = [text]
+        if specials:
+            split = re.compile("|".join(re.escape(s) for s in
+                                        sorted(specials, key=len, reverse=True)))
+            chunks = split.split(text)
+        counter: Counter = Counter()
+        for chunk in chunks:
+            counter.update(pat.findall(chunk))
+
+        # 2. Her farklı sözcük bayt kimliklerinin listesi olur (GPT-2 sırasıyla kimlikler).
+        byte_id = [0] * 256
+        for i, b in enumerate(_BYTE_ORDER):
+            byte_id[b] = i
+        id_to_bytes: list[bytes] = [bytes([b]) for b in _BYTE_ORDER]
+        bytes_to_id = {bs: i for i, bs in enumerate(id_to_bytes)}
+        words: list[list[int]] = []
+        freqs: list[int] = []
+        for w, f in counter.items():
+            ids = [byte_id[b] for b in w.encode("utf-8")]
+            if len(ids) > 1:          # tek baytlık sözcüklerde çift yok
+                words.append(ids)
+                freqs.append(f)
+
+        # 3. İlk (ve tek) tam sayım: çift → toplam sıklık, çift → geçtiği sözcükler.
+        counts: dict[tuple[int, int], int] = {}
+        where: dict[tuple[int, int], set[int]] = {}
+        for wi, (w, f) in enumerate(zip(words, freqs)):
+            for p in zip(w, w[1:]):
+                counts[p] = counts.get(p, 0) + f
+                s = where.get(p)
+                if s is None:
+                    where[p] = {wi}
+                else:
+                    s.add(wi)
+        # Yığın kayıtları: (-sayı, a, b). heapq en küçüğü verir: en sık çift, eşitlikte en
+        # küçük kimlikli çift önce çıkar.
+        heap = [(-c, p[0], p[1]) for p, c in counts.items()]
+        heapq.heapify(heap)
+
+        merges: list[tuple[int, int]] = []
+        target = vocab_size - len(specials)
+        while len(id_to_bytes) < target:
+            # 4a. En sık çifti bul; bayat kayıtları (sayısı değişmiş) atla.
+            pair = None
+            while heap:
+                negc, a, b = heapq.heappop(heap)
+                if counts.get((a, b), 0) == -negc and negc < 0:
+                    pair = (a, b)
+                    break
+            if pair is None:
+                warnings.warn(f"BPE training ran out of pairs to merge: the text only "
+                              f"supports {len(id_to_bytes) + len(specials)} tokens, "
+                              f"not {vocab_size}", RuntimeWarning, stacklevel=2)
+                break
+            a, b = pair
+            # 4b. Yeni belirteç. Aynı bayt dizisi başka bir birleştirmeyle zaten oluştuysa
+            #     (ör. `ab`+`c` ve `a`+`bc`) mevcut kimlik kullanılır: vocab.json'da her dize
+            #     bir kez geçebilir (Hugging Face eğiticisi de böyle yapar).
+            new_bytes = id_to_bytes[a] + id_to_bytes[b]
+            new = bytes_to_id.get(new_bytes)
+            if new is None:
+                new = len(id_to_bytes)
+                id_to_bytes.append(new_bytes)
+                bytes_to_id[new_bytes] = new
+            merges.append(pair)
+            if verbose and (len(merges) % 500 == 0 or len(id_to_bytes) == target):
+                print(f"merge {len(merges)}: {_bytes_to_str(id_to_bytes[a])!r} + "
+                      f"{_bytes_to_str(id_to_bytes[b])!r} (count {-negc}) -> id {new}")
+
+            # 4c. Artımlı güncelleme: yalnızca `a b` içeren sözcükler yeniden yazılır. Her
+            #     sözcük için eski çiftlerin katkısı çıkarılır, yenilerinki eklenir.
+            changed: set[tuple[int, int]] = set()
+            for wi in where.pop(pair, ()):
+                w = words[wi]
+                f = freqs[wi]
+                n = len(w)
+                nw: list[int] = []
+                i = 0
+                while i < n:
+                    if i + 1 < n and w[i] == a and w[i + 1] == b:
+                        nw.append(new)
+                        i += 2
+                    else:
+                        nw.append(w[i])
+                        i += 1
+                words[wi] = nw
+                delta: dict[tuple[int, int], int] = {}
+                for p in zip(w, w[1:]):
+                    delta[p] = delta.get(p, 0) - f
+                for p in zip(nw, nw[1:]):
+                    delta[p] = delta.get(p, 0) + f
+                for p, d in delta.items():
+                    if d:
+                        changed.add(p)
+                        c = counts.get(p, 0) + d
+                        if c:
+                            counts[p] = c
+                        else:
+                            counts.pop(p, None)
+                # Dizin (where) güncellemesi: yeni çiftlere sözcüğü ekle, artık geçmeyenlerden sil.
+                new_pairs = set(zip(nw, nw[1:]))
+                for p in new_pairs:
+                    s = where.get(p)
+                    if s is None:
+                        where[p] = {wi}
+                    else:
+                        s.add(wi)
+                for p in set(zip(w, w[1:])) - new_pairs:
+                    s = where.get(p)
+                    if s is not None:
+                        s.discard(wi)
+            counts.pop(pair, None)
+            changed.discard(pair)
+            for p in changed:
+                c = counts.get(p, 0)
+                if c > 0:
+                    heapq.heappush(heap, (-c, p[0], p[1]))
+
+        # 5. Özel belirteçler sözlüğün sonuna.
+        special_ids = {}
+        for s in specials:
+            if _str_to_bytes(s) in bytes_to_id:
+                # vocab.json'da aynı dize iki kimliğe işaret edemez
+                raise ValueError(f"special token {s!r} is also a learnt token; choose a special "
+                                 f"token the pre-tokenisation pattern cannot produce")
+            special_ids[s] = len(id_to_bytes) + len(special_ids)
+        return cls(id_to_bytes, merges, special_ids, pattern)
+
+    # ------------------------------------------------------------------ encoding
+    # Tek bir ön belirteç ("sözcük") için BPE: baytlardan başla, yan yana çiftler arasında
+    # sırası en küçük birleştirmeyi bul (eşitlikte en soldaki), uygula; birleştirme kalmayınca
+    # dur. Bu, Hugging Face `tokenizers`'ın BPE modelinin kuralıyla aynıdır. Aynı sözcük
+    # metinde tekrar tekrar geçtiği için sonuç önbelleğe yazılır (çok uzun sözcükler hariç).
+    def _bpe(self, word: str) -> tuple[int, ...]:
+        cached = self._cache.get(word)
+        if cached is not None:
+            return cached
+        byte_ids = self._byte_ids
+        ids = [byte_ids[b] for b in word.encode("utf-8")]
+        if len(ids) <= _SHORT_WORD:
+            result = tuple(self._merge_short(ids))
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[word] = result
+            return result
+        return tuple(self._merge_long(ids))
+
+    # Kısa sözcükler (neredeyse hepsi): çiftlerin sıralarını bir listede tut, her adımda en
+    # küçüğünü bul ve yalnızca birleşen yerin iki komşu çiftini yeniden hesapla. n bayt için
+    # O(n²) ama n küçük olduğundan en hızlısı budur.
+    def _merge_short(self, ids: list[int]) -> list[int]:
+        ranks = self._ranks
+        inf = (_NO_RANK, -1)
+        # pr[i]: (sıra, yeni kimlik) of the pair (ids[i], ids[i+1])
+        pr = [ranks.get(p, inf) for p in zip(ids, ids[1:])]
+        while pr:
+            best = min(pr)
+            if best[0] == _NO_RANK:
+                break
+            i = pr.index(best)
+            ids[i:i + 2] = [best[1]]
+            del pr[i]
+            if i > 0:
+                pr[i - 1] = ranks.get((ids[i - 1], ids[i]), inf)
+            if i < len(pr):
+                pr[i] = ranks.get((ids[i], ids[i + 1]), inf)
+        return ids
+
+    # Uzun sözcükler (ör. 100.000 tane "a" ya da boşluksuz bir veri bloğu): O(n²) yerine
+    # O(n log n). Çiftler (sıra, konum) anahtarıyla bir yığında, belirteçler çift yönlü bağlı
+    # listede durur. Yığından çıkan kayıt artık geçerli değilse (sol belirteç birleşip
+    # değişmiş ya da sağ komşusu başkası olmuşsa) atlanır. Konumlar soldan sağa sıralı
+    # kaldığı için seçim kuralı kısa yoldakiyle aynıdır: en küçük sıra, eşitlikte en sol.
+    def _merge_long(self, ids: list[int]) -> list[int]:
+        ranks = self._ranks
+        n = len(ids)
+        sym = list(ids)
+        nxt = list(range(1, n + 1))
+        nxt[-1] = -1
+        prv = list(range(-1, n - 1))
+        alive = [True] * n
+        heap = []
+        for i in range(n - 1):
+            r = ranks.get((sym[i], sym[i + 1]))
+            if r is not None:
+                heap.append((r[0], i, sym[i], sym[i + 1]))
+        heapq.heapify(heap)
+        while heap:
+            _, i, a, b = heapq.heappop(heap)
+            if not alive[i] or sym[i] != a:
+                continue
+            j = nxt[i]
+            if j == -1 or sym[j] != b:
+                continue
+            new = ranks[(a, b)][1]
+            sym[i] = new
+            alive[j] = False
+            k = nxt[j]
+            nxt[i] = k
+            if k != -1:
+                prv[k] = i
+                r = ranks.get((new, sym[k]))
+                if r is not None:
+                    heapq.heappush(heap, (r[0], i, new, sym[k]))
+            p = prv[i]
+            if p != -1:
+                r = ranks.get((sym[p], new))
+                if r is not None:
+                    heapq.heappush(heap, (r[0], p, sym[p], new))
+        return [sym[i] for i in range(n) if alive[i]]
+
+    def _encode_ordinary(self, text: str, out: list[int]) -> None:
+        bpe = self._bpe
+        for word in self._pat.findall(text):
+            out.extend(bpe(word))
+
+    def _special_splitter(self, allowed: frozenset):
+        if self._special_re_key != allowed:
+            self._special_re = re.compile(
+                "(" + "|".join(re.escape(s) for s in sorted(allowed, key=len, reverse=True)) + ")")
+            self._special_re_key = allowed
+        return self._special_re
+
+    def encode(self, text: str, allowed_special="all") -> list[int]:
+        """Token ids of `text`.
+
+        allowed_special: "all" (special tokens in the text become their single ids), "none"
+        (they are encoded as ordinary text), or a set of special token strings to allow."""
+        _check_encodable(text)
+        if allowed_special == "all":
+            allowed = frozenset(self._special_to_id)
+        elif allowed_special == "none" or allowed_special is None:
+            allowed = frozenset()
+        else:
+            if isinstance(allowed_special, str):
+                raise ValueError(f"allowed_special must be 'all', 'none' or a set of special "
+                                 f"tokens, got {allowed_special!r}")
+            allowed = frozenset(allowed_special)
+            unknown = allowed - set(self._special_to_id)
+            if unknown:
+                raise ValueError(f"not special tokens of this tokenizer: {sorted(unknown)}")
+        out: list[int] = []
+        if not allowed:
+            self._encode_ordinary(text, out)
+            return out
+        parts = self._special_splitter(allowed).split(text)
+        # split() with one capturing group: even indexes are text, odd ones special tokens
+        for k, part in enumerate(parts):
+            if k % 2:
+                out.append(self._special_to_id[part])
+            elif part:
+                self._encode_ordinary(part, out)
+        return out
+
+    def decode(self, ids) -> str:
+        """Text of token ids; invalid UTF-8 byte sequences become U+FFFD (like Hugging Face)."""
+        if hasattr(ids, "tolist"):
+            ids = ids.tolist()
+        id_to_bytes = self._id_to_bytes
+        n = len(id_to_bytes)
+        pieces = []
+        for i in ids:
+            if type(i) is int and 0 <= i < n:
+                bs = id_to_bytes[i]
+                if bs is not None:
+                    pieces.append(bs)
+                    continue
+            pieces.append(self.token_bytes(i))
+        return b"".join(pieces).decode("utf-8", errors="replace")
+
+    # ------------------------------------------------------------------ files
+    def save(self, directory: str) -> None:
+        """Write vocab.json + merges.txt (GPT-2 format) and tokenizer_meta.json, atomically."""
+        os.makedirs(directory, exist_ok=True)
+        vocab = {}
+        for i in range(self._vocab_size):
+            if i in self._id_to_special or (i < len(self._id_to_bytes)
+                                            and self._id_to_bytes[i] is not None):
+                vocab[self._token_str(i)] = i
+        lines = ["#version: 0.2"] + [f"{a} {b}" for a, b in self.merges]
+        meta = {"type": self.type_name, "special_tokens": list(self._special_to_id),
+                "pattern": self.pattern}
+        _atomic_write_text(os.path.join(directory, VOCAB_FILE),
+                           json.dumps(vocab, ensure_ascii=False))
+        _atomic_write_text(os.path.join(directory, MERGES_FILE), "\n".join(lines) + "\n")
+        _atomic_write_text(os.path.join(directory, META_FILE), json.dumps(meta, indent=1) + "\n")
+
+    @classmethod
+    def load(cls, directory: str) -> "BPETokenizer":
+        """Load a tokenizer written by `save`."""
+        meta_path = os.path.join(directory, META_FILE)
+        meta = _read_json(meta_path)
+        if not isinstance(meta, dict) or meta.get("type") != cls.type_name:
+            got = meta.get("type") if isinstance(meta, dict) else type(meta).__name__
+            raise ValueError(f"{meta_path}: not a BPE tokenizer (type {got!r}, expected 'bpe')")
+        specials = meta.get("special_tokens", [])
+        pattern = meta.get("pattern", GPT2_PATTERN)
+        if not isinstance(specials, list) or not all(isinstance(s, str) for s in specials):
+            raise ValueError(f"{meta_path}: 'special_tokens' must be a list of strings")
+        if not isinstance(pattern, str):
+            raise ValueError(f"{meta_path}: 'pattern' must be a string")
+        return cls.from_files(os.path.join(directory, VOCAB_FILE),
+                              os.path.join(directory, MERGES_FILE),
+                              special_tokens=specials, pattern=pattern)
+
+    @classmethod
+    def from_files(cls, vocab_json: str, merges_txt: str, special_tokens=None,
+                   pattern: str = GPT2_PATTERN) -> "BPETokenizer":
+        """Load any GPT-2 style vocab.json + merges.txt (e.g. a Hugging Face gpt2 folder).
+
+        special_tokens: strings of vocab.json to treat as special (matched whole in the text,
+        never merged); None means `<|endoftext|>` if the vocabulary has it (GPT-2's default)."""
+        vocab = _read_json(vocab_json)
+        if not isinstance(vocab, dict) or not vocab:
+            raise ValueError(f"{vocab_json}: expected a non-empty JSON object token -> id")
+        ids_seen: dict[int, str] = {}
+        for tok, i in vocab.items():
+            if isinstance(i, bool) or not isinstance(i, int) or i < 0:
+                raise ValueError(f"{vocab_json}: id of token {tok!r} must be a non-negative "
+                                 f"integer, got {i!r}")
+            if i in ids_seen:
+                raise ValueError(f"{vocab_json}: tokens {ids_seen[i]!r} and {tok!r} share id {i}")
+            ids_seen[i] = tok
+        if special_tokens is None:
+            specials = ["<|endoftext|>"] if "<|endoftext|>" in vocab else []
+        else:
+            specials = _normalise_specials(special_tokens)
+            missing = [s for s in specials if s not in vocab]
+            if missing:
+                raise ValueError(f"{vocab_json}: special tokens {missing} are not in the "
+                                 f"vocabulary")
+        special_ids = {s: vocab[s] for s in specials}
+        size = max(ids_seen) + 1
+        id_to_bytes: list = [None] * size
+        literal: dict[int, str] = {}
+        bytes_to_id: dict[bytes, int] = {}
+        for tok, i in vocab.items():
+            if tok in special_ids:
+                continue
+            bs = _str_to_bytes(tok)
+            if bs is None:
+                # Bayt alfabesi dışında karakter içeren bir dize (ör. sonradan eklenmiş bir
+                # belirteç): birleştirmelerle oluşamaz; çözmede UTF-8 baytları yazılır.
+                literal[i] = tok
+                bs = tok.encode("utf-8", errors="replace")
+            elif bs not in bytes_to_id or i < bytes_to_id[bs]:
+                bytes_to_id[bs] = i
+            id_to_bytes[i] = bs
+        merges: list[tuple[int, int]] = []
+        text = _read_text(merges_txt)
+        for lineno, line in enumerate(text.split("\n"), 1):
+            line = line.rstrip("\r")
+            if not line or line.startswith("#version"):
+                continue
+            parts = line.split(" ")
+            if len(parts) != 2 or not parts[0] or not parts[1]:
+                raise ValueError(f"{merges_txt}:{lineno}: expected two tokens separated by one "
+                                 f"space, got {line!r}")
+            pair = []
+            for tok in parts:
+                bs = _str_to_bytes(tok)
+                i = bytes_to_id.get(bs) if bs is not None else None
+                if i is None or tok not in vocab:
+                    raise ValueError(f"{merges_txt}:{lineno}: token {tok!r} is not in {vocab_json}")
+                pair.append(vocab[tok])
+            if parts[0] + parts[1] not in vocab:
+                raise ValueError(f"{merges_txt}:{lineno}: merged token {parts[0] + parts[1]!r} "
+                                 f"is not in {vocab_json}")
+            merges.append((pair[0], pair[1]))
+        try:
+            return cls(id_to_bytes, merges, special_ids, pattern, literal)
+        except ValueError as e:
+            raise ValueError(f"{vocab_json}: {e}") from None
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise ValueError(f"{path}: file not found") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not valid UTF-8 text ({e})") from None
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read ({e})") from None
+
+
+def _read_json(path: str):
+    text = _read_text(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: corrupt JSON ({e})") from None

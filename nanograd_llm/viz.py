@@ -1,0 +1,296 @@
+"""
+# Resimler: dikkat haritaları, konum kodlaması, kayıp eğrisi
+
+Bazı şeyleri okumak yerine görmek daha kolaydır. Bu modül kursun resimlerini çizer:
+
+* **Dikkat haritaları** (`plot_attention`): her katmanın her kafası için, istemdeki
+  (prompt) belirteçler arasında `T × T` boyutlu bir ısı haritası. Satır `i`, `i`
+  konumundaki sorgunun; sütun `j`, `j` konumundaki anahtarın payıdır. Nedensel maske
+  yüzünden köşegenin üstü her zaman sıfırdır.
+* **Sinüzoidal konum kodlaması** (`plot_positional_encoding`): `PE[pos, i]` tablosu;
+  düşük indeksli boyutlar hızlı, yüksek indeksli boyutlar yavaş salınır.
+* **Kayıp eğrisi** (`plot_loss_curve`): eğitimin `metrics.jsonl` dosyasından eğitim ve
+  doğrulama kaybı.
+
+Matplotlib isteğe bağlıdır (`pip install -e '.[plot]'`) ve yalnızca çizim anında içe
+aktarılır. Küresel `pyplot` durumu kullanılmaz: her resim kendi `Figure` nesnesine çizilir
+ve dosyaya atomik olarak (geçici dosya + `os.replace`) yazılır.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .backend import to_numpy
+
+_PLOT_HELP = "plotting needs matplotlib: pip install -e '.[plot]'"
+
+
+def _figure(width: float, height: float, layout=None):
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as e:
+        raise RuntimeError(f"{_PLOT_HELP} ({e})") from None
+    fig = Figure(figsize=(width, height), dpi=100, layout=layout)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, out_png) -> Path:
+    out = Path(out_png)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix="." + out.name, suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png")
+        os.replace(tmp, out)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return out
+
+
+# ## Dikkat ağırlıklarını okumak
+# Modelin ileri geçişi her blok için bir önbellek (cache) bırakır; çok kafalı dikkatin
+# önbelleğinde `attn.att`, softmax'tan çıkan `A` matrisidir: (B, nh, T, T). Bunları
+# okumak için ayrı bir "dikkati döndür" kod yolu gerekmez; eğitimde kullanılan ileri
+# geçişin kendisi çalıştırılır.
+
+def _block_caches(model):
+    cache = getattr(model, "_cache", None)
+    if not isinstance(cache, (tuple, list)):
+        raise RuntimeError("the model kept no forward cache; run it without a KV cache")
+    for item in cache:
+        if isinstance(item, (list, tuple)) and item and \
+                all(hasattr(getattr(c, "attn", None), "attn") for c in item):
+            return item
+    raise RuntimeError("no attention caches found in the model's forward cache")
+
+
+def attention_weights(model, ids) -> list[np.ndarray]:
+    """Softmax attention of every layer for one sequence: a list of (n_head, T, T) arrays."""
+    ids = np.asarray(ids, dtype=np.int64).reshape(1, -1)
+    if ids.shape[1] == 0:
+        raise ValueError("the prompt is empty")
+    block_size = getattr(model, "block_size", None)
+    if block_size is not None and ids.shape[1] > block_size:
+        raise ValueError(f"the prompt has {ids.shape[1]} tokens, more than the model's "
+                         f"block_size={block_size}")
+    was_training = getattr(model, "training", False)
+    model.eval()
+    try:
+        model.forward(model.xp.asarray(ids))
+        blocks = _block_caches(model)
+        return [to_numpy(c.attn.attn.att)[0].astype(np.float32) for c in blocks]
+    finally:
+        model.train(was_training)
+
+
+def _token_labels(tokenizer, ids) -> list[str]:
+    labels = []
+    for i in ids:
+        s = tokenizer.decode([int(i)]) if tokenizer is not None else str(int(i))
+        s = s.replace(" ", "␣").replace("\n", "↵").replace("\t", "⇥")
+        labels.append(s if len(s) <= 6 else s[:5] + "…")
+    return labels
+
+
+def plot_attention(model, tokenizer, prompt, out_png, title: str | None = None) -> Path:
+    """Heatmaps of every head of every layer over the prompt's tokens; writes out_png.
+
+    tokenizer: an object with encode(str) -> ids and decode(ids) -> str, or None when
+    `prompt` is already a sequence of token ids.
+    """
+    if tokenizer is None:
+        ids = [int(i) for i in prompt]
+    else:
+        if not isinstance(prompt, str):
+            raise ValueError("prompt must be text when a tokenizer is given")
+        ids = list(tokenizer.encode(prompt))
+    atts = attention_weights(model, ids)
+    labels = _token_labels(tokenizer, ids)
+    L, nh, T = len(atts), atts[0].shape[0], len(ids)
+    cell = min(3.4, max(2.0, 0.13 * T + 0.9))
+    W, H = cell * nh + 1.3, cell * L + 0.8
+    fig = _figure(W, H)
+    # Sabit kenar boşlukları (inç): sol ve alt etiketler, üstte başlık, sağda renk çubuğu.
+    # constrained/tight yerleşim, çok sayıda etiketle birlikte çizimi belirgin yavaşlatır.
+    left, bottom, top, right = 0.35, 0.35, 0.6, 1.0
+    axes = fig.subplots(L, nh, squeeze=False, gridspec_kw=dict(
+        left=left / W, right=1 - right / W, bottom=bottom / H, top=1 - top / H,
+        wspace=0.28, hspace=0.32))
+    fs = max(4.5, min(9.0, 130.0 / max(T, 1)))
+    for l in range(L):
+        for h in range(nh):
+            ax = axes[l][h]
+            im = ax.imshow(atts[l][h], cmap="magma", vmin=0.0, vmax=1.0, interpolation="nearest")
+            ax.set_title(f"katman {l} · kafa {h}", fontsize=9)
+            ax.set_xticks(range(T))
+            ax.set_yticks(range(T))
+            ax.set_xticklabels(labels, fontsize=fs, rotation=90)
+            ax.set_yticklabels(labels, fontsize=fs)
+            ax.tick_params(length=0, pad=1)
+    cax = fig.add_axes((1 - (right - 0.25) / W, 0.5 - 0.3 * (1 - (top + bottom) / H),
+                        0.12 / W, 0.6 * (1 - (top + bottom) / H)))
+    fig.colorbar(im, cax=cax, label="dikkat ağırlığı")
+    fig.suptitle(title or "Dikkat ağırlıkları (satır: sorgu, sütun: anahtar)", fontsize=11,
+                 y=1 - 0.15 / H)
+    return _save(fig, out_png)
+
+
+# ## Sinüzoidal konum kodlaması
+# Tablo, modelin kendi kullandığı `sinusoidal_table` fonksiyonundan alınır; resim, kodda
+# hesaplanan şeyin ta kendisidir.
+
+def plot_positional_encoding(out_png, n_positions: int = 64, n_embd: int = 64) -> Path:
+    """The fixed sin/cos table PE (n_positions, n_embd) as a heatmap, plus a few columns."""
+    from .layers.positional import sinusoidal_table
+    if n_positions < 1 or n_embd < 2:
+        raise ValueError("need n_positions >= 1 and n_embd >= 2")
+    pe = sinusoidal_table(n_positions, n_embd, np, np.float64)
+    fig = _figure(11.0, 4.2)
+    ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.15, 1]})
+    im = ax1.imshow(pe, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto", interpolation="nearest")
+    ax1.set_xlabel("boyut i")
+    ax1.set_ylabel("konum pos")
+    ax1.set_title("PE[pos, i]")
+    fig.colorbar(im, ax=ax1, shrink=0.85)
+    for i in (0, 6, 12, 20):       # C = 64 için dalga boyları ≈ 6, 15, 35, 112 konum
+        if i < n_embd:
+            ax2.plot(np.arange(n_positions), pe[:, i], label=f"boyut {i}")
+    ax2.set_xlabel("konum pos")
+    ax2.set_title("Bazı sütunlar: düşük boyutlar hızlı, yüksek boyutlar yavaş salınır")
+    ax2.title.set_fontsize(9.5)
+    ax2.legend(fontsize=8, loc="upper right", framealpha=0.9)
+    ax2.set_ylim(-1.15, 1.6)
+    fig.tight_layout()
+    return _save(fig, out_png)
+
+
+# ## Kayıp eğrisi
+# `metrics.jsonl` her satırı bir JSON nesnesi olan bir dosyadır. Adım numarası `step`
+# (ya da `iter`) alanından; eğitim kaybı `train_loss` (ya da `loss`), doğrulama kaybı
+# `val_loss` alanından okunur. Aynı satırda ikisi birden bulunabilir.
+
+def read_metrics(metrics_jsonl) -> tuple[list, list]:
+    """([(step, train_loss)], [(step, val_loss)]) from a metrics.jsonl file."""
+    train, val = [], []
+    path = Path(metrics_jsonl)
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{n}: not valid JSON ({e.msg})") from None
+            if not isinstance(rec, dict):
+                continue
+            step = rec.get("step", rec.get("iter"))
+            if step is None:
+                continue
+            tl = rec.get("train_loss", rec.get("loss"))
+            vl = rec.get("val_loss")
+            if isinstance(tl, (int, float)) and math.isfinite(tl):
+                train.append((step, float(tl)))
+            if isinstance(vl, (int, float)) and math.isfinite(vl):
+                val.append((step, float(vl)))
+    if not train and not val:
+        raise ValueError(f"{path} holds no train_loss/val_loss records")
+    return train, val
+
+
+def plot_loss_curve(metrics_jsonl, out_png, title: str | None = None) -> Path:
+    """Train and validation loss against the step, from a metrics.jsonl file."""
+    train, val = read_metrics(metrics_jsonl)
+    fig = _figure(8.0, 4.4)
+    ax = fig.subplots()
+    if train:
+        s, l = zip(*train)
+        ax.plot(s, l, color="#1f77b4", lw=1.0, alpha=0.35 if len(train) > 50 else 1.0,
+                label="eğitim kaybı")
+        if len(train) > 50:
+            k = max(5, len(train) // 40)
+            smooth = np.convolve(l, np.ones(k) / k, mode="valid")
+            ax.plot(s[k - 1:], smooth, color="#1f77b4", lw=1.8,
+                    label=f"eğitim kaybı ({k} adımlık ortalama)")
+    if val:
+        s, l = zip(*val)
+        ax.plot(s, l, "o-", color="#d62728", lw=1.6, ms=3.5, label="doğrulama kaybı")
+        best = int(np.argmin(l))
+        ax.annotate(f"en düşük: {l[best]:.3f} (adım {s[best]})", (s[best], l[best]),
+                    textcoords="offset points", xytext=(0, 12), ha="center", fontsize=8.5,
+                    color="#d62728")
+    ax.set_xlabel("adım")
+    ax.set_ylabel("çapraz entropi (nat)")
+    ax.set_title(title or "Kayıp eğrisi")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9)
+    fig.tight_layout()
+    return _save(fig, out_png)
+
+
+def _run_prompt(model, tokenizer) -> str:
+    """A short prompt the tokenizer can encode and the model can take (≤ 24 tokens)."""
+    limit = min(24, getattr(model, "block_size", None) or 24)
+    for text in ("To be, or not to be, that is", "bir varmış bir yokmuş, evvel zaman",
+                 "the quick brown fox", "merhaba dünya"):
+        try:
+            ids = list(tokenizer.encode(text))
+        except (ValueError, KeyError):
+            continue
+        if 0 < len(ids) <= limit:
+            return text
+        if len(ids) > limit:
+            return tokenizer.decode(ids[:limit])
+    raise ValueError("could not find a prompt this tokenizer can encode; "
+                     "use `nanograd-llm attention --prompt ...` instead")
+
+
+# ## Kursun resimleri
+# `nanograd-llm docs` bu fonksiyonu çağırır. Bir eğitim klasörü verilmişse kayıp eğrisi ve
+# dikkat haritaları o eğitimden çizilir; verilmemişse `course.gpt.train_demo` ile birkaç
+# saniyelik küçük bir eğitim yapılır ve resimler ondan çizilir.
+
+def course_images(img_dir, run_dir=None, log=print, demo_steps: int | None = None) -> list[Path]:
+    """Draw every picture the course pages use into img_dir."""
+    img = Path(img_dir)
+    made = [plot_positional_encoding(img / "positional_encoding.png")]
+    if run_dir is not None:
+        run = Path(run_dir)
+        metrics = run / "metrics.jsonl"
+        if not metrics.is_file():
+            raise ValueError(f"{run} has no metrics.jsonl")
+        made.append(plot_loss_curve(metrics, img / "loss_curve.png",
+                                    title=f"Kayıp eğrisi: {run.name}"))
+        from .checkpoint import load_model
+        from .tokenizers import load_tokenizer
+        model, tok = load_model(run), load_tokenizer(run)
+        made.append(plot_attention(model, tok, _run_prompt(model, tok), img / "attention.png",
+                                   title=f"Dikkat ağırlıkları: {run.name} "
+                                         "(satır: sorgu, sütun: anahtar)"))
+    else:
+        from .course.gpt import DEMO_PROMPT, train_demo
+        with tempfile.TemporaryDirectory() as tmp:
+            metrics = Path(tmp) / "metrics.jsonl"
+            model, vocab = train_demo(metrics) if demo_steps is None else \
+                train_demo(metrics, steps=demo_steps)
+            made.append(plot_loss_curve(metrics, img / "loss_curve.png",
+                                        title="Kayıp eğrisi: kurs içi küçük deneme eğitimi"))
+        made.append(plot_attention(model, vocab, DEMO_PROMPT, img / "attention.png",
+                                   title="Deneme modelinin dikkat ağırlıkları "
+                                         "(satır: sorgu, sütun: anahtar)"))
+    log(f"docs: drew {len(made)} pictures in {img}")
+    return made
+
+
+__all__ = ["plot_attention", "attention_weights", "plot_positional_encoding",
+           "plot_loss_curve", "read_metrics", "course_images"]

@@ -1,0 +1,432 @@
+"""Tests for the byte-level BPE tokenizer (nanograd_llm/tokenizers/bpe.py).
+
+Fast and self-contained: the training texts are generated here, no shared corpus needed."""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import random
+import subprocess
+import sys
+import warnings
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from nanograd_llm.tokenizers.bpe import GPT2_PATTERN, BPETokenizer, bytes_to_unicode
+
+EOT = "<|endoftext|>"
+
+_STEMS = ["ev", "göz", "kitap", "çocuk", "ağaç", "şehir", "ışık", "İstanbul", "öğretmen",
+          "güneş", "yol", "kalp", "deniz", "söz", "iş", "gel", "git", "oku", "yaz", "sev"]
+_SUFFIXES = ["ler", "lar", "im", "imiz", "iniz", "den", "dan", "de", "da", "e", "a", "in",
+             "ın", "ün", "sız", "siz", "lik", "lık", "ci", "çi", "mek", "mak", "yor", "acak",
+             "ecek", "miş", "mış", "dı", "di", "ken", "ki", "le", "la"]
+_ENGLISH = ["The quick brown fox jumps over the lazy dog.", "It's what they've said: we'll see.",
+            "Numbers like 1234 and 3.14159 appear too!", "I'm sure you'd agree, wouldn't you?",
+            "Shakespeare wrote: To be, or not to be, that is the question."]
+_EMOJI = ["🙂", "🚀", "👩‍💻", "🇹🇷", "❤️", "😀😀"]
+# Tekrarlanan harfler (`aa`, `ööö`, `!!!`): üst üste binen çiftlerde hangi birleştirmenin önce
+# uygulandığı (soldaki) sınanabilsin diye.
+_REPEATS = ["Hmmm", "Hmmmmm", "Evettt", "aaaa", "aaaaaaa", "ööööö", "!!!", "...", "zzzzz", "???!!"]
+
+# Karşılaştırma metinleri: İngilizce, Türkçe (ç ğ ı İ ö ş ü, uzun ek zincirleri), emoji,
+# boşluk/satır sonu çeşitleri, sayılar, kısaltmalar ve özel belirteç.
+TEST_TEXTS = [
+    "Hello world! It's a test, isn't it? We'll see what they've done.",
+    "Çekoslovakyalılaştıramadıklarımızdan mısınız? Evlerimizden çıkamıyorduk.",
+    "İstanbul'da ığdır, ÇĞIİÖŞÜ çğıiöşü, gidemeyeceklermiş, öğretmenlerimizle.",
+    "Emoji: 🙂🚀 👩‍💻 🇹🇷 ❤️ and 😀😀😀!",
+    "  leading spaces, trailing spaces   \n\n\ttabs\tand\r\nCRLF lines  \n",
+    "numbers 1234567890 3.14 1,000,000 and mixed a1b2c3",
+    "first document<|endoftext|>second document",
+    "中文字符 and العربية and русский текст with Ελληνικά",
+    "",
+    " ",
+    "\x00\x01 control \x7f characters \u200b zero width",
+    "Hmmmm aaa aaaaa aaaaaaaaa ööö öööö!!!! .... zzz zzzzzz Evetttt???!!",
+]
+
+
+def make_corpus(seed: int = 0, n_sentences: int = 400) -> str:
+    """A deterministic Turkish/English/emoji training text (about 25 kB)."""
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(n_sentences):
+        words = []
+        for _ in range(rng.randint(3, 9)):
+            w = rng.choice(_STEMS) + "".join(rng.choice(_SUFFIXES) for _ in range(rng.randint(0, 4)))
+            words.append(w)
+        if rng.random() < 0.3:
+            words.append(rng.choice(_EMOJI))
+        if rng.random() < 0.3:
+            words.append(rng.choice(_REPEATS))
+        line = " ".join(words).capitalize() + rng.choice([".", "!", "?", ","])
+        if rng.random() < 0.3:
+            line += " " + rng.choice(_ENGLISH)
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+@functools.lru_cache(maxsize=None)
+def trained(vocab_size: int = 600) -> BPETokenizer:
+    return BPETokenizer.train(make_corpus(), vocab_size)
+
+
+# ----------------------------------------------------------------------------- basics
+def test_train_reaches_vocab_size_and_layout():
+    tok = trained()
+    assert tok.vocab_size == 600
+    assert tok.special_tokens == {EOT: 599}
+    # 256 bayt belirteci GPT-2 sırasıyla başta: '!' 0, 'Ġ' (boşluk) 220
+    assert tok.id_to_token(0) == "!"
+    assert tok.token_to_id("Ġ") == 220 and tok.token_bytes(220) == b" "
+    assert len(tok.merges) >= 600 - 256 - 1
+    # Türkçe ekler öğrenilmiş olmalı: 'ler' tek belirteç
+    assert tok.token_to_id("ler") >= 256
+    # yeni (eğitimde görülmemiş) ama benzer metinde bayt başına belirteç sayısı belirgin düşer
+    held_out = make_corpus(seed=9, n_sentences=20)
+    assert len(tok.encode(held_out)) < len(held_out.encode("utf-8")) / 2.5
+
+
+def test_bytes_to_unicode_is_gpt2s_mapping():
+    m = bytes_to_unicode()
+    assert len(m) == 256 and len(set(m.values())) == 256
+    assert m[ord(" ")] == "Ġ" and m[ord("\n")] == "Ċ" and m[ord("a")] == "a"
+    assert list(m)[:3] == [ord("!"), ord('"'), ord("#")]
+
+
+@pytest.mark.parametrize("text", TEST_TEXTS)
+def test_round_trip_examples(text):
+    tok = trained()
+    assert tok.decode(tok.encode(text)) == text
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text())          # st.text() never draws surrogates
+def test_round_trip_any_unicode(text):
+    tok = trained()
+    ids = tok.encode(text)
+    assert all(0 <= i < tok.vocab_size for i in ids)
+    assert tok.decode(ids) == text
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x7FF)))
+def test_round_trip_special_disabled(text):
+    tok = trained()
+    assert tok.decode(tok.encode(text, allowed_special="none")) == text
+
+
+@pytest.mark.parametrize("text", ["\ud800", "abc\udfffdef", "ok 🙂 \udc80"])
+def test_lone_surrogates_are_rejected_clearly(text):
+    tok = trained()
+    with pytest.raises(ValueError, match=r"U\+D[89A-F][0-9A-F]{2} at index \d+ is a lone surrogate"):
+        tok.encode(text)
+    with pytest.raises(ValueError, match="lone surrogate"):
+        BPETokenizer.train("abc " + text, 300)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.text(), st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), st.text())
+def test_any_lone_surrogate_raises_value_error(left, sur, right):
+    with pytest.raises(ValueError, match="surrogate"):
+        trained().encode(left + sur + right)
+
+
+def test_decode_invalid_utf8_uses_replacement_character():
+    tok = trained()
+    first_byte_of_s_cedilla = tok.token_to_id(bytes_to_unicode()["ş".encode()[0]])
+    a = tok.token_to_id("a")
+    assert tok.decode([a, first_byte_of_s_cedilla, a]) == "a\ufffda"
+
+
+def test_invalid_ids_raise():
+    tok = trained()
+    for bad in ([tok.vocab_size], [-1], ["x"]):
+        with pytest.raises(ValueError):
+            tok.decode(bad)
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        tok.token_to_id("definitely-not-a-token-xyz")
+
+
+def test_special_tokens_single_ids_and_round_trip():
+    tok = BPETokenizer.train(make_corpus(), 400, special_tokens=(EOT, "<|user|>"))
+    eot, user = tok.token_to_id(EOT), tok.token_to_id("<|user|>")
+    assert (eot, user) == (398, 399)
+    text = "<|user|>Merhaba!<|endoftext|><|endoftext|>evlerimizden<|user|>"
+    ids = tok.encode(text)
+    assert ids.count(eot) == 2 and ids.count(user) == 2
+    assert ids[0] == user and ids[-1] == user
+    assert tok.decode(ids) == text
+    plain = tok.encode(text, allowed_special="none")
+    assert eot not in plain and user not in plain
+    assert tok.decode(plain) == text
+    only_eot = tok.encode(text, allowed_special={EOT})
+    assert only_eot.count(eot) == 2 and user not in only_eot
+    assert tok.decode(only_eot) == text
+    with pytest.raises(ValueError, match="not special tokens"):
+        tok.encode(text, allowed_special={"<|nope|>"})
+    with pytest.raises(ValueError):
+        tok.encode(text, allowed_special="some")
+
+
+def test_training_arguments_are_checked():
+    with pytest.raises(ValueError, match="at least 257"):
+        BPETokenizer.train("abc", 256)
+    with pytest.raises(ValueError, match="integer"):
+        BPETokenizer.train("abc", 300.0)
+    with pytest.warns(RuntimeWarning, match="ran out of pairs"):
+        tok = BPETokenizer.train("abab", 1000)
+    assert tok.vocab_size < 1000 and tok.decode(tok.encode("abab ba")) == "abab ba"
+
+
+# ----------------------------------------------------------------------------- training
+def naive_train(text: str, vocab_size: int, specials=(EOT,)):
+    """Reference BPE: recount every pair over the whole corpus after every merge."""
+    import re
+
+    import regex
+    m = bytes_to_unicode()
+    order = list(m)
+    byte_id = {b: i for i, b in enumerate(order)}
+    id_to_bytes = [bytes([b]) for b in order]
+    chunks = re.split("|".join(map(re.escape, specials)), text) if specials else [text]
+    freq = {}
+    for c in chunks:
+        for w in regex.findall(GPT2_PATTERN, c):
+            freq[w] = freq.get(w, 0) + 1
+    words = {tuple(byte_id[b] for b in w.encode()): f for w, f in freq.items()}
+    merges = []
+    while len(id_to_bytes) < vocab_size - len(specials):
+        counts = {}
+        for w, f in words.items():
+            for p in zip(w, w[1:]):
+                counts[p] = counts.get(p, 0) + f
+        if not counts:
+            break
+        best = min(counts, key=lambda p: (-counts[p], p))   # most frequent, then smallest ids
+        new_b = id_to_bytes[best[0]] + id_to_bytes[best[1]]
+        new = id_to_bytes.index(new_b) if new_b in id_to_bytes else len(id_to_bytes)
+        if new == len(id_to_bytes):
+            id_to_bytes.append(new_b)
+        merges.append(best)
+        nwords = {}
+        for w, f in words.items():
+            out, i = [], 0
+            while i < len(w):
+                if i + 1 < len(w) and (w[i], w[i + 1]) == best:
+                    out.append(new)
+                    i += 2
+                else:
+                    out.append(w[i])
+                    i += 1
+            nwords[tuple(out)] = nwords.get(tuple(out), 0) + f
+        words = nwords
+    return merges, id_to_bytes
+
+
+def test_incremental_training_matches_naive_recount():
+    text = make_corpus(seed=1, n_sentences=60) + "aaaa aaaaa abcabc bcbc abab<|endoftext|>ab"
+    tok = BPETokenizer.train(text, 420)
+    merges, id_to_bytes = naive_train(text, 420)
+    assert tok._merges == merges
+    assert tok._id_to_bytes == id_to_bytes
+    assert len(merges) > 150
+
+
+def test_training_is_fast_enough_for_small_corpus():
+    import time
+    text = make_corpus(seed=2, n_sentences=1200)     # ~75 kB
+    t0 = time.process_time()          # CPU time: robust to other jobs on the machine
+    tok = BPETokenizer.train(text, 1200)
+    assert tok.vocab_size == 1200
+    # artımlı güncelleme ~1-2 s CPU; her birleştirmede yeniden sayım bunun onlarca katı sürerdi
+    assert time.process_time() - t0 < 15
+
+
+# ----------------------------------------------------------------------------- files
+def test_save_load_round_trip(tmp_path):
+    tok = trained()
+    tok.save(tmp_path)
+    assert sorted(os.listdir(tmp_path)) == ["merges.txt", "tokenizer_meta.json", "vocab.json"]
+    assert (tmp_path / "merges.txt").read_text(encoding="utf-8").startswith("#version: 0.2\n")
+    meta = json.loads((tmp_path / "tokenizer_meta.json").read_text())
+    assert meta == {"type": "bpe", "special_tokens": [EOT], "pattern": GPT2_PATTERN}
+    tok2 = BPETokenizer.load(tmp_path)
+    assert tok2.vocab_size == tok.vocab_size and tok2.merges == tok.merges
+    for text in TEST_TEXTS:
+        assert tok2.encode(text) == tok.encode(text)
+
+
+def test_corrupt_or_missing_files_name_the_file(tmp_path):
+    tok = trained()
+    tok.save(tmp_path)
+    with pytest.raises(ValueError, match="tokenizer_meta.json"):
+        BPETokenizer.load(tmp_path / "nowhere")
+    (tmp_path / "merges.txt").write_text("#version: 0.2\nĠ e x\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"merges.txt:2"):
+        BPETokenizer.load(tmp_path)
+    (tmp_path / "merges.txt").write_text("#version: 0.2\nzz qq\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"merges.txt:2.*not in"):
+        BPETokenizer.load(tmp_path)
+    (tmp_path / "vocab.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ValueError, match="vocab.json.*corrupt JSON"):
+        BPETokenizer.load(tmp_path)
+    os.remove(tmp_path / "vocab.json")
+    with pytest.raises(ValueError, match="vocab.json.*not found"):
+        BPETokenizer.load(tmp_path)
+    (tmp_path / "tokenizer_meta.json").write_text('{"type": "char"}', encoding="utf-8")
+    with pytest.raises(ValueError, match="tokenizer_meta.json.*not a BPE"):
+        BPETokenizer.load(tmp_path)
+    (tmp_path / "vocab.json").write_text('{"a": 0}', encoding="utf-8")
+    (tmp_path / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="vocab.json.*256"):
+        BPETokenizer.from_files(tmp_path / "vocab.json", tmp_path / "merges.txt")
+
+
+def test_module_imports_without_regex_and_names_the_extra():
+    code = ("import sys; sys.modules['regex'] = None\n"
+            "from nanograd_llm.tokenizers.bpe import BPETokenizer\n"
+            "try:\n    BPETokenizer.train('abc abc', 300)\n"
+            "except RuntimeError as e:\n    print('ERR', e)\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
+                         env={**os.environ, "PYTHONPATH": root}, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "ERR" in out.stdout and ".[bpe]" in out.stdout
+
+
+# ----------------------------------------------------------------------------- Hugging Face
+def _hf_gpt2(directory):
+    transformers = pytest.importorskip("transformers")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # transformers 5 ignores the vocab_file=/merges_file= keywords of the constructor (it
+        # builds an empty tokenizer), so load the folder the way real GPT-2 folders are loaded.
+        tok = transformers.GPT2TokenizerFast.from_pretrained(str(directory))
+    assert tok.vocab_size > 256
+    return tok
+
+
+def _hf_tokenizers(directory):
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenizers import decoders, pre_tokenizers
+    from tokenizers.models import BPE
+    t = tokenizers.Tokenizer(BPE.from_file(str(directory / "vocab.json"),
+                                           str(directory / "merges.txt")))
+    t.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    t.decoder = decoders.ByteLevel()
+    t.add_special_tokens([EOT])
+    return t
+
+
+def test_our_files_load_in_transformers_and_tokenizers(tmp_path):
+    ours = trained()
+    ours.save(tmp_path)
+    gpt2 = _hf_gpt2(tmp_path)
+    hft = _hf_tokenizers(tmp_path)
+    from tokenizers import ByteLevelBPETokenizer
+    blb = ByteLevelBPETokenizer(str(tmp_path / "vocab.json"), str(tmp_path / "merges.txt"))
+    blb.add_special_tokens([EOT])
+    assert gpt2.vocab_size == ours.vocab_size
+    for text in TEST_TEXTS + [make_corpus(seed=5, n_sentences=30)]:
+        ids = ours.encode(text)
+        assert gpt2(text)["input_ids"] == ids, text
+        assert hft.encode(text).ids == ids, text
+        assert blb.encode(text).ids == ids, text
+        assert gpt2.decode(ids) == ours.decode(ids) == text
+
+
+@pytest.fixture(scope="module")
+def hf_trained_dir(tmp_path_factory):
+    """A vocabulary trained by the `tokenizers` library (stand-in for a real gpt2 folder)."""
+    tokenizers = pytest.importorskip("tokenizers")
+    d = tmp_path_factory.mktemp("hfbpe")
+    t = tokenizers.ByteLevelBPETokenizer()
+    t.train_from_iterator([make_corpus(seed=3)], vocab_size=700, special_tokens=[EOT],
+                          show_progress=False)
+    t.save_model(str(d))
+    return d
+
+
+def test_gpt2_style_folder_gives_transformers_ids(hf_trained_dir):
+    ours = BPETokenizer.from_files(hf_trained_dir / "vocab.json", hf_trained_dir / "merges.txt")
+    gpt2 = _hf_gpt2(hf_trained_dir)
+    assert ours.special_tokens == {EOT: 0}          # tokenizers puts special tokens first
+    assert ours.vocab_size == gpt2.vocab_size
+    for text in TEST_TEXTS + [make_corpus(seed=6, n_sentences=30)]:
+        ids = gpt2(text)["input_ids"]
+        assert ours.encode(text) == ids, text
+        assert ours.decode(ids) == gpt2.decode(ids)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(text=st.text())      # whole Unicode range, surrogates excluded
+def test_gpt2_style_folder_matches_on_random_text(hf_trained_dir, text):
+    ours, gpt2 = _pair(str(hf_trained_dir))
+    assert ours.encode(text) == gpt2(text)["input_ids"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(ids=st.lists(st.integers(min_value=0, max_value=599), max_size=30))
+def test_decode_of_any_ids_matches_transformers(ids):
+    ours = trained()
+    gpt2 = _saved_trained_gpt2()
+    assert ours.decode(ids) == gpt2.decode(ids)
+
+
+@functools.lru_cache(maxsize=None)
+def _pair(directory):
+    from pathlib import Path
+    d = Path(directory)
+    return BPETokenizer.from_files(d / "vocab.json", d / "merges.txt"), _hf_gpt2(d)
+
+
+@functools.lru_cache(maxsize=None)
+def _saved_trained_gpt2():
+    import tempfile
+    from pathlib import Path
+    d = Path(tempfile.mkdtemp(prefix="bpe_test_"))
+    trained().save(d)
+    return _hf_gpt2(d)
+
+
+# ----------------------------------------------------------------------------- long words
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet="aeiklmnrsşıüğçöz!. ", min_size=1, max_size=400))
+def test_long_word_merge_loop_equals_short_one(word):
+    tok = trained()
+    ids = [tok._byte_ids[b] for b in word.encode("utf-8")]
+    assert tok._merge_long(list(ids)) == tok._merge_short(list(ids))
+
+
+def test_pathologically_long_words_encode_fast_and_like_transformers(tmp_path):
+    import time
+    tok = BPETokenizer.train("a" * 300 + " " + "ab" * 200 + " evlerimizden" * 50, 285)
+    tok.save(tmp_path)
+    gpt2 = _hf_gpt2(tmp_path)
+    for text in ["a" * 60_000, "ab" * 30_000, "evlerimizden" * 5_000, " " * 20_000 + "x"]:
+        t0 = time.process_time()
+        ids = tok.encode(text)
+        assert time.process_time() - t0 < 5, "long words must not be quadratic"
+        assert tok.decode(ids) == text
+        assert ids == gpt2(text)["input_ids"]
+
+
+def test_vocab_entries_outside_the_byte_alphabet_are_kept_verbatim(tmp_path):
+    tok = trained()
+    tok.save(tmp_path)
+    vocab = json.loads((tmp_path / "vocab.json").read_text(encoding="utf-8"))
+    vocab["hello world"] = len(vocab)         # a real space: not a byte-level token string
+    (tmp_path / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    t2 = BPETokenizer.load(tmp_path)
+    i = t2.token_to_id("hello world")
+    assert i == 600 and t2.vocab_size == 601 and t2.id_to_token(i) == "hello world"
+    assert t2.decode([i]) == "hello world"
+    assert i not in t2.encode("hello world")
+    assert t2.encode("hello world Türkçe 🙂") == tok.encode("hello world Türkçe 🙂")
+    t2.save(tmp_path / "again")
+    assert json.loads((tmp_path / "again" / "vocab.json").read_text(encoding="utf-8")) == vocab

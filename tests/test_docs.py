@@ -1,0 +1,520 @@
+"""Tests of the Turkish course: chapter structure, the HTML build, the primer and the pictures."""
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nanograd_llm.layers import CHAPTERS as LAYER_CHAPTERS
+
+ROOT = Path(__file__).resolve().parent.parent
+TURKISH_LETTERS = re.compile(r"[çğıöşüÇĞİÖŞÜ]")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+def sections(doc: str) -> dict[str, str]:
+    """{'## ' heading text: body} of a Markdown docstring."""
+    out, title, body = {}, None, []
+    for line in doc.splitlines():
+        if line.startswith("## "):
+            if title is not None:
+                out[title] = "\n".join(body)
+            title, body = line[3:].strip(), []
+        elif title is not None:
+            body.append(line)
+    if title is not None:
+        out[title] = "\n".join(body)
+    return out
+
+
+def find_section(secs: dict[str, str], prefix: str) -> str | None:
+    for title, body in secs.items():
+        if title.startswith(prefix):
+            return body
+    return None
+
+
+def prose(text: str) -> str:
+    """Text without code spans, indented blocks and table rows (what a reader reads as prose)."""
+    lines = [l for l in text.splitlines() if not l.startswith("    ") and not l.startswith("|")]
+    return re.sub(r"`[^`]*`", " ", "\n".join(lines))
+
+
+ENGLISH = re.compile(r"\b(the|and|is|are|of|this|which|with|that|we)\b", re.IGNORECASE)
+TURKISH = re.compile(r"\b(ve|bir|bu|için|ile|olarak|değil|her|yani|da|de)\b")
+
+
+def assert_turkish(text: str, where: str) -> None:
+    p = prose(text)
+    assert TURKISH_LETTERS.search(p), f"{where}: no Turkish letters"
+    en, tr = len(ENGLISH.findall(p)), len(TURKISH.findall(p))
+    assert tr >= 3 and en <= max(2, tr // 10), f"{where}: reads like English ({en} vs {tr})"
+
+
+# -- every layer chapter has its sections --------------------------------------------------
+
+@pytest.mark.parametrize("name", LAYER_CHAPTERS)
+def test_layer_chapter_sections(name):
+    mod = importlib.import_module(f"nanograd_llm.layers.{name}")
+    doc = mod.__doc__ or ""
+    assert doc.lstrip().startswith("# "), f"{name}: the docstring must open with a # title"
+    assert_turkish(doc, name)
+    secs = sections(doc)
+
+    forward = find_section(secs, "İleri geçiş")
+    assert forward is not None, f"{name}: no 'İleri geçiş' section"
+    formula = [l for l in forward.splitlines() if l.startswith("    ") and "=" in l]
+    assert formula, f"{name}: the forward section has no formula line"
+
+    shape = find_section(secs, "Şekil")
+    assert shape is not None, f"{name}: no 'Şekil' section"
+    rows = [l for l in shape.splitlines() if l.strip().startswith("|")]
+    assert len(rows) >= 4, f"{name}: the shape table needs a header and at least two rows"
+    assert re.match(r"^\|[\s\-:|]+\|$", rows[1].strip()), f"{name}: malformed shape table"
+
+    backward = find_section(secs, "Geri yayılım")
+    assert backward is not None, f"{name}: no 'Geri yayılım' section"
+    steps = re.findall(r"^\s*\d+\.\s", backward, re.MULTILINE)
+    backward_fns = [f for n, f in inspect.getmembers(mod, inspect.isfunction)
+                    if n.endswith("_backward") and f.__module__ == mod.__name__]
+    assert len(steps) >= 2, f"{name}: the backward derivation needs numbered steps"
+    assert re.search(r"(Gradyan|Doğruluk) denetimi", doc), f"{name}: where is it checked?"
+
+    # Each backward function says which forward line each gradient line reverses.
+    for fn in backward_fns:
+        src = inspect.getsource(fn)
+        comments = [l.strip()[1:].strip() for l in src.splitlines() if l.strip().startswith("#")]
+        assert any(c.startswith("İleri geçişte") for c in comments), \
+            f"{name}.{fn.__name__}: no '# İleri geçişte …' comment"
+        assert not [c for c in comments if len(ENGLISH.findall(prose(c))) >= 2], \
+            f"{name}.{fn.__name__}: a comment reads like English"
+
+
+def test_every_layer_with_backward_is_a_chapter():
+    layers_dir = ROOT / "nanograd_llm" / "layers"
+    modules = {p.stem for p in layers_dir.glob("*.py") if p.stem != "__init__"}
+    assert modules == set(LAYER_CHAPTERS)
+
+
+def test_gradcheck_references_exist_when_the_test_file_exists():
+    """The 'Gradyan denetimi: tests/x.py::test_y' lines must name real tests."""
+    refs = []
+    for name in LAYER_CHAPTERS:
+        doc = importlib.import_module(f"nanograd_llm.layers.{name}").__doc__
+        refs += re.findall(r"(tests/[\w/]+\.py)::(\w+)", doc)
+    present = [(f, t) for f, t in refs if (ROOT / f).is_file()]
+    if not present:
+        pytest.skip("the referenced test files are not in this tree yet")
+    missing = [f"{f}::{t}" for f, t in present
+               if not re.search(rf"def {t}\b", (ROOT / f).read_text(encoding="utf-8"))]
+    assert not missing, f"docstrings point at tests that do not exist: {missing}"
+
+
+@pytest.mark.parametrize("module", ["nanograd_llm.course.primer", "nanograd_llm.course.bigram",
+                                    "nanograd_llm.course.transformer", "nanograd_llm.course.gpt",
+                                    "nanograd_llm.models.bigram", "nanograd_llm.models.gpt",
+                                    "nanograd_llm.docs", "nanograd_llm.viz"])
+def test_course_pages_are_turkish(module):
+    doc = importlib.import_module(module).__doc__
+    assert doc.lstrip().startswith("# ")
+    assert_turkish(doc, module)
+
+
+def test_course_corrects_the_original_documents_errors():
+    from nanograd_llm.course import gpt, transformer
+    t = transformer.__doc__
+    g = gpt.__doc__
+    assert "yalnızca kod çözücü" in t and "kodlayıcı" in t            # decoder-only
+    assert "kümeleme (clustering) yöntemi değildir" in t               # LN is not clustering
+    assert "özyinelemeli (recursive)" in t and "yoktur" in t           # no recursion
+    assert "175 milyar" in g                                            # GPT-3 size
+    assert "dikkat hesabının içindeki bir adım değil" in t              # residual placement
+    assert "karakter düzeyindedir" in t                                 # character level
+    assert "pre-LN" in t and "önce" in t                                # GPT-2 is pre-LN
+
+
+# -- the chapter registry ----------------------------------------------------------------
+
+def test_chapter_order_and_core_modules_present():
+    from nanograd_llm.course import CHAPTERS, PARTS
+    from nanograd_llm.docs import module_source
+    assert CHAPTERS[0] == "nanograd_llm.course.primer"
+    assert [m for m in CHAPTERS if m.startswith("nanograd_llm.layers.")] == \
+        [f"nanograd_llm.layers.{n}" for n in LAYER_CHAPTERS]
+    assert len(CHAPTERS) == len(set(CHAPTERS))
+    order = [m.rsplit(".", 1)[1] for m in CHAPTERS if m.startswith("nanograd_llm.course.")]
+    assert order == ["primer", "bigram", "transformer", "gpt"]
+    for m in CHAPTERS:
+        if m.startswith(("nanograd_llm.course.", "nanograd_llm.layers.", "nanograd_llm.models.")):
+            assert module_source(m) is not None, m
+    assert len(PARTS) >= 5
+
+
+# -- splitting source into (comment, code) sections -------------------------------------
+
+def test_split_sections():
+    from nanograd_llm.docs import split_sections
+    src = '''"""
+# Başlık
+Açıklama.
+"""
+import numpy as np
+
+# Birinci açıklama
+# ikinci satırı
+x = 1  # satır sonu yorumu kodda kalır
+s = """
+# bu bir dizgenin içinde, yorum değil
+"""
+
+
+    # Girintili açıklama
+y = 2
+'''
+    doc, secs = split_sections(src)
+    assert doc.strip().startswith("# Başlık")
+    assert secs[0].doc == "" and secs[0].code == "import numpy as np" and secs[0].first_line == 5
+    assert secs[1].doc == "Birinci açıklama\nikinci satırı"
+    assert secs[1].first_line == 9
+    assert "# satır sonu yorumu kodda kalır" in secs[1].code
+    assert "# bu bir dizgenin içinde" in secs[1].code
+    assert secs[2].doc == "Girintili açıklama" and secs[2].code == "y = 2"
+    assert secs[2].first_line == 16
+
+
+def test_fix_lists():
+    from nanograd_llm.docs import _fix_lists
+    out = _fix_lists("Şöyle:\n1. bir\n   * alt\n2. iki\n\n    kod = 1\nParagraf")
+    assert out.splitlines() == ["Şöyle:", "", "1. bir", "    * alt", "2. iki", "",
+                                "    kod = 1", "Paragraf"]
+    # a formula indented 7 spaces inside a numbered item becomes a code block in the item
+    out = _fix_lists("1. Toplayınca:\n\n       dx = a\n         + b\n2. son\nmetin\n4. kısım")
+    assert out.splitlines() == ["1. Toplayınca:", "", "        dx = a", "          + b",
+                                "2. son", "metin", "4. kısım"]
+
+
+# -- the HTML build --------------------------------------------------------------------
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links = []
+
+    def handle_starttag(self, tag, attrs):
+        for k, v in attrs:
+            if k in ("href", "src") and v:
+                self.links.append(v)
+
+
+def _links(html_text: str) -> list[str]:
+    p = _Links()
+    p.feed(html_text)
+    return p.links
+
+
+@pytest.fixture(scope="module")
+def built_docs(tmp_path_factory):
+    pytest.importorskip("markdown")
+    pytest.importorskip("pygments")
+    pytest.importorskip("matplotlib")
+    from nanograd_llm.docs import build_docs
+    out = tmp_path_factory.mktemp("docs")
+    log = []
+    pages = build_docs(out, demo_steps=3, log=log.append)
+    return out, pages, log
+
+
+def test_docs_build_writes_every_existing_chapter(built_docs):
+    from nanograd_llm.course import CHAPTERS
+    from nanograd_llm.docs import module_source, page_name
+    out, pages, log = built_docs
+    existing = [m for m in CHAPTERS if module_source(m) is not None]
+    assert [p.name for p in pages] == ["index.html"] + [page_name(m) for m in existing]
+    for m in CHAPTERS:
+        if m not in existing:
+            assert any(m in line and "skipped" in line for line in log)
+    index = (out / "index.html").read_text(encoding="utf-8")
+    linked = [l for l in _links(index) if l.endswith(".html") and l != "index.html"]
+    assert linked == [page_name(m) for m in existing]          # index in chapter order
+    for name in ("positional_encoding.png", "loss_curve.png", "attention.png"):
+        data = (out / "img" / name).read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > 5000
+
+
+def test_docs_links_resolve(built_docs):
+    out, pages, _ = built_docs
+    checked = 0
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert 'lang="tr"' in text and "charset=\"utf-8\"" in text
+        for link in _links(text):
+            assert "://" not in link and not link.startswith("/"), f"{page.name}: {link}"
+            target = link.split("#", 1)[0]
+            if target:
+                assert (out / target).is_file(), f"{page.name} links to missing {link}"
+                checked += 1
+    assert checked > 50
+
+
+def test_docs_pages_are_two_columns_with_code(built_docs):
+    out, _, _ = built_docs
+    page = (out / "layers.linear.html").read_text(encoding="utf-8")
+    assert page.count('class="section"') >= 3
+    assert '<div class="doc">' in page and '<div class="code"><pre>' in page
+    assert "İleri geçişte" in page                          # comment block on the left ...
+    assert "linear_backward" in page and 'class="ln"' in page   # ... code with line numbers
+    assert "<table>" in page                                # the shape table rendered
+    gpt_page = (out / "course.gpt.html").read_text(encoding="utf-8")
+    assert 'src="img/loss_curve.png"' in gpt_page and 'src="img/attention.png"' in gpt_page
+
+
+def test_docs_without_images_and_missing_modules(tmp_path, monkeypatch):
+    pytest.importorskip("markdown")
+    from nanograd_llm import docs
+    monkeypatch.setattr(docs, "PARTS", [("Deneme", ["nanograd_llm.layers.linear",
+                                                    "nanograd_llm.no_such_module",
+                                                    "nanograd_llm.course.transformer"])])
+    log = []
+    pages = docs.build_docs(tmp_path, images=False, log=log.append)
+    assert [p.name for p in pages] == ["index.html", "layers.linear.html",
+                                       "course.transformer.html"]
+    assert any("no_such_module" in l and "skipped" in l for l in log)
+    page = (tmp_path / "course.transformer.html").read_text(encoding="utf-8")
+    assert "<img" not in page and "görsel üretilmedi" in page   # no dangling image links
+
+
+def test_docs_needs_the_extra(tmp_path, monkeypatch):
+    from nanograd_llm.docs import build_docs
+    monkeypatch.setitem(sys.modules, "markdown", None)
+    with pytest.raises(RuntimeError, match=r"\.\[docs\]"):
+        build_docs(tmp_path)
+
+
+def test_cli_docs_and_attention_errors(tmp_path, capsys):
+    pytest.importorskip("markdown")
+    from nanograd_llm.cli import main
+    assert main(["docs", "--out", str(tmp_path / "site"), "--no-images"]) == 0
+    assert (tmp_path / "site" / "index.html").is_file()
+    (tmp_path / "file").write_text("x")
+    assert main(["docs", "--out", str(tmp_path / "file")]) == 1
+    assert main(["attention", "--ckpt", str(tmp_path / "missing"), "--prompt", "ab",
+                 "--out", str(tmp_path / "a.png")]) == 1
+    err = capsys.readouterr().err
+    assert "error:" in err and "Traceback" not in err
+    assert not (tmp_path / "a.png").exists()
+
+
+# -- the course code runs ---------------------------------------------------------------
+
+def test_primer_sections_run(capsys):
+    from nanograd_llm.course.primer import SECTIONS
+    assert len(SECTIONS) == 8
+    for section in SECTIONS:
+        section(np)
+    assert "nan" in capsys.readouterr().out      # the naive softmax overflow is shown
+
+
+def test_primer_python_blocks_run():
+    """Any ```python block in the primer's docstring must run too."""
+    from nanograd_llm.course import primer
+    for block in re.findall(r"```python\n(.*?)```", primer.__doc__, re.S):
+        exec(compile(block, "primer-docstring", "exec"), {})
+
+
+def test_primer_example_script():
+    r = subprocess.run([sys.executable, str(ROOT / "examples" / "01_numpy_primer.py")],
+                       capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert "Tüm bölümler çalıştı." in r.stdout
+
+
+def test_bigram_chapter(capsys):
+    from nanograd_llm.course import bigram
+    res = bigram.demo(steps=150)
+    assert res["losses"][-1] < res["losses"][0] - 1.0
+    assert res["loss_counts"] < np.log(res["V"])
+
+
+def test_transformer_chapter():
+    from nanograd_llm.course import transformer
+    transformer.demo()
+
+
+def test_gpt_chapter_and_kv_cache_equivalence():
+    from nanograd_llm.course import gpt
+    from nanograd_llm.models.gpt import GPT, GPTConfig
+    gpt.demo()
+    model = GPT(GPTConfig(vocab_size=11, block_size=10, n_layer=1, n_head=2, n_embd=8), seed=5)
+    a = gpt.generate_greedy(model, [1, 2], 7, use_cache=False)
+    b = gpt.generate_greedy(model, [1, 2], 7, use_cache=True)
+    assert a == b and len(a) == 9
+
+
+def test_adamw_and_schedule():
+    from nanograd_llm.course.gpt import AdamW, lr_at
+    from nanograd_llm.models.gpt import GPT, GPTConfig
+    assert lr_at(0, 1.0, 10, 100) == pytest.approx(0.1)
+    assert lr_at(9, 1.0, 10, 100) == pytest.approx(1.0)
+    assert lr_at(55, 1.0, 10, 100, 0.0) == pytest.approx(0.5)
+    assert lr_at(100, 1.0, 10, 100, 0.1) == pytest.approx(0.1)
+    model = GPT(GPTConfig(vocab_size=7, block_size=4, n_layer=1, n_head=1, n_embd=4))
+    before = model.flat.copy()
+    model.grad_flat[...] = 0.0
+    AdamW(model, lr=0.1, weight_decay=0.5).step()
+    nd = model.n_decay
+    # zero gradient: only the decay acts, and only on the matrices
+    assert np.allclose(model.flat[:nd], before[:nd] * (1 - 0.1 * 0.5))
+    assert np.array_equal(model.flat[nd:], before[nd:])
+
+
+# -- pictures ----------------------------------------------------------------------------
+
+def _tiny_model_and_vocab():
+    from nanograd_llm.course.gpt import CharVocab
+    from nanograd_llm.models.gpt import GPT, GPTConfig
+    vocab = CharVocab("merhaba dünya, ağaç ışık")
+    model = GPT(GPTConfig(vocab_size=vocab.vocab_size, block_size=16, n_layer=2, n_head=2,
+                          n_embd=8), seed=0)
+    return model, vocab
+
+
+def test_attention_weights_are_causal_distributions():
+    from nanograd_llm.viz import attention_weights
+    model, vocab = _tiny_model_and_vocab()
+    model.train()
+    atts = attention_weights(model, vocab.encode("merhaba"))
+    assert model.training                          # the mode is restored
+    assert len(atts) == 2 and atts[0].shape == (2, 7, 7)
+    for a in atts:
+        assert np.allclose(a.sum(-1), 1.0, atol=1e-5)
+        assert np.all(np.triu(a, k=1) == 0.0)
+    with pytest.raises(ValueError, match="block_size"):
+        attention_weights(model, [0] * 17)
+
+
+def test_plot_attention_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    from nanograd_llm.viz import plot_attention
+    model, vocab = _tiny_model_and_vocab()
+    out = plot_attention(model, vocab, "ağaç ışık", tmp_path / "att.png")
+    data = out.read_bytes()
+    assert data.startswith(PNG_MAGIC) and len(data) > 5000
+    out2 = plot_attention(model, None, [1, 2, 3], tmp_path / "ids.png")
+    assert out2.read_bytes().startswith(PNG_MAGIC)
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        plot_attention(model, vocab, "xyz", tmp_path / "bad.png")
+    assert not (tmp_path / "bad.png").exists()
+
+
+def test_plot_positional_encoding_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    from nanograd_llm.viz import plot_positional_encoding
+    data = plot_positional_encoding(tmp_path / "pe.png", 32, 16).read_bytes()
+    assert data.startswith(PNG_MAGIC) and len(data) > 5000
+
+
+def test_plot_loss_curve_png_and_bad_metrics(tmp_path):
+    pytest.importorskip("matplotlib")
+    from nanograd_llm.viz import plot_loss_curve, read_metrics
+    m = tmp_path / "metrics.jsonl"
+    lines = [{"step": s, "train_loss": 4.0 - 0.01 * s} for s in range(120)]
+    lines += [{"step": s, "val_loss": 4.1 - 0.008 * s} for s in range(0, 120, 20)]
+    lines.append({"step": 5, "note": "no losses here"})
+    m.write_text("\n".join(json.dumps(l) for l in lines) + "\n\n")
+    train, val = read_metrics(m)
+    assert len(train) == 120 and len(val) == 6
+    data = plot_loss_curve(m, tmp_path / "loss.png").read_bytes()
+    assert data.startswith(PNG_MAGIC) and len(data) > 5000
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"step": 1, "train_loss": 2.0}\n{oops\n')
+    with pytest.raises(ValueError, match=r"bad\.jsonl:2"):
+        read_metrics(bad)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text('{"step": 1}\n')
+    with pytest.raises(ValueError, match="no train_loss"):
+        plot_loss_curve(empty, tmp_path / "x.png")
+
+
+# -- a real headless browser -------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+def test_pages_render_in_headless_chromium(built_docs, tmp_path):
+    out, _, _ = built_docs
+    profile = tmp_path / "profile"
+    shot = tmp_path / "linear.png"
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+           "--no-first-run", "--disable-background-networking", "--disable-component-update",
+           "--disable-sync", "--hide-scrollbars", f"--user-data-dir={profile}",
+           f"--screenshot={shot}", "--window-size=1400,1000",
+           (out / "layers.linear.html").resolve().as_uri()]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=90,
+                       env={**os.environ, "HOME": str(tmp_path)})
+    assert r.returncode == 0, r.stderr[-2000:]
+    mpimg = pytest.importorskip("matplotlib.image")
+    img = mpimg.imread(shot)
+    assert img.shape[:2] == (1000, 1400)
+    # not a blank page: the left column holds dark text, the right column the grey code area
+    left, right = img[:, :600, :3], img[:, 800:, :3]
+    assert (left.mean(axis=2) < 0.3).mean() > 0.005
+    assert right.std() > 0.01
+
+
+# -- the Turkish README ------------------------------------------------------------------
+
+def test_readme_tr_lists_every_chapter_and_the_two_commands():
+    from nanograd_llm.course import CHAPTERS
+    from nanograd_llm.docs import module_source
+    text = (ROOT / "README.tr.md").read_text(encoding="utf-8")
+    assert "pip install -e . && nanograd-llm train" in text
+    assert "pip install -e '.[test]' && python3 -m pytest -q" in text
+    assert_turkish(text, "README.tr.md")
+    links = re.findall(r"\]\((nanograd_llm/[\w/]+\.py)\)", text)
+    chapter_files = {m.replace(".", "/") + ".py": m for m in CHAPTERS}
+    for link in links:
+        assert (ROOT / link).is_file() or link in chapter_files, f"README.tr.md: dead link {link}"
+    linked = [chapter_files[l] for l in links if l in chapter_files]
+    assert linked == CHAPTERS                          # every chapter, in course order
+    for m in CHAPTERS:
+        if module_source(m) is not None:
+            assert (ROOT / (m.replace(".", "/") + ".py")).is_file()
+
+
+def test_course_images_from_a_run_folder(tmp_path, monkeypatch):
+    """With --run, the loss curve and attention maps come from the run's own files."""
+    pytest.importorskip("matplotlib")
+    import types
+
+    import nanograd_llm.tokenizers as tokenizers_pkg
+    from nanograd_llm.viz import _run_prompt, course_images
+    model, vocab = _tiny_model_and_vocab()
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text(
+        "\n".join(json.dumps({"step": s, "loss": 3.0 - 0.1 * s, **({"val_loss": 3.1 - 0.1 * s}
+                                                                   if s % 5 == 0 else {})})
+                  for s in range(20)))
+    fake_ckpt = types.ModuleType("nanograd_llm.checkpoint")
+    fake_ckpt.load_model = lambda path, device="cpu": model
+    monkeypatch.setitem(sys.modules, "nanograd_llm.checkpoint", fake_ckpt)
+    monkeypatch.setattr(tokenizers_pkg, "load_tokenizer", lambda path: vocab, raising=False)
+    assert set(_run_prompt(model, vocab)) <= set(vocab.chars)
+    made = course_images(tmp_path / "img", run_dir=run, log=lambda m: None)
+    assert [p.name for p in made] == ["positional_encoding.png", "loss_curve.png", "attention.png"]
+    assert all(p.read_bytes().startswith(PNG_MAGIC) for p in made)
+    with pytest.raises(ValueError, match="metrics.jsonl"):
+        course_images(tmp_path / "img2", run_dir=tmp_path / "nothing", log=lambda m: None)

@@ -1,0 +1,280 @@
+"""Generation: KV-cache exactness, sliding window, samplers, reproducibility, errors."""
+import numpy as np
+import pytest
+
+from nanograd_llm import GPT, GPTConfig
+from nanograd_llm.generate import (TextStreamer, filter_logits, generate, iter_generate,
+                                   sample_next)
+
+BLOCK = 16
+
+
+def make_model(positional="learned", dtype="float64", scale=0.5, vocab=23, block=BLOCK,
+               tie=True, seed=0):
+    """A small GPT whose weights are re-drawn with a larger scale than the init, so that its
+    logits are well separated (greedy ties would make float32 comparisons meaningless)."""
+    cfg = GPTConfig(vocab_size=vocab, block_size=block, n_layer=2, n_head=2, n_embd=16,
+                    positional=positional, tie_weights=tie)
+    m = GPT(cfg, seed=seed, dtype=dtype)
+    rng = np.random.default_rng(seed + 100)
+    m.flat[:] = rng.standard_normal(m.flat.size) * scale
+    return m.eval()
+
+
+def naive_decode(model, prompt, n, temperature=0.0, top_k=None, top_p=None, seed=None):
+    """Reference: recompute the whole (cropped) context at every step, no cache."""
+    rng = np.random.default_rng(seed)
+    seq = np.array(prompt, dtype=np.int64).reshape(len(prompt) if np.ndim(prompt) == 2 else 1,
+                                                  -1)
+    for _ in range(n):
+        logits, _ = model.forward(seq[:, -model.block_size:])
+        nxt = sample_next(logits[:, -1, :], temperature, top_k, top_p, rng)
+        seq = np.concatenate([seq, nxt[:, None]], axis=1)
+    return seq
+
+
+POS = ["learned", "sinusoidal"]
+
+
+@pytest.mark.parametrize("positional", POS)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_greedy_cache_equals_recompute_up_to_block_size(positional, dtype):
+    m = make_model(positional, dtype)
+    prompt = [[1, 2, 3], [4, 0, 7]]
+    n = BLOCK - 3                                     # exactly fills the window
+    ref = naive_decode(m, prompt, n)
+    cached = generate(m, prompt, n, temperature=0)
+    uncached = generate(m, prompt, n, temperature=0, use_cache=False)
+    np.testing.assert_array_equal(cached, ref)
+    np.testing.assert_array_equal(uncached, ref)
+
+
+@pytest.mark.parametrize("positional", POS)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_greedy_cache_equals_recompute_past_block_size(positional, dtype):
+    m = make_model(positional, dtype)
+    prompt = [[5, 1], [2, 9]]
+    n = 3 * BLOCK                                     # slides the window many times
+    ref = naive_decode(m, prompt, n)
+    np.testing.assert_array_equal(generate(m, prompt, n, temperature=0), ref)
+    np.testing.assert_array_equal(generate(m, prompt, n, temperature=0, use_cache=False), ref)
+
+
+@pytest.mark.parametrize("positional", POS)
+def test_sampled_cache_equals_recompute_past_block_size(positional):
+    # Sampling (unlike greedy on a random model) gives varied sequences, so every window
+    # slide and cache rebuild is exercised with different contexts.
+    m = make_model(positional, "float64", scale=0.3)
+    prompt = [[3, 1, 4, 1, 5]]
+    n = 2 * BLOCK + 5
+    ref = naive_decode(m, prompt, n, temperature=1.0, seed=7)
+    assert len(set(ref[0, 5:].tolist())) > 5          # the test data really varies
+    np.testing.assert_array_equal(generate(m, prompt, n, seed=7), ref)
+    np.testing.assert_array_equal(generate(m, prompt, n, seed=7, use_cache=False), ref)
+
+
+def test_prompt_longer_than_block_size_uses_last_window():
+    m = make_model()
+    prompt = np.random.default_rng(0).integers(0, 23, size=(1, BLOCK + 9))
+    out = generate(m, prompt, 5, temperature=0)
+    np.testing.assert_array_equal(out[:, :BLOCK + 9], prompt)
+    np.testing.assert_array_equal(out, naive_decode(m, prompt, 5))
+
+
+@pytest.mark.parametrize("positional", POS)
+@pytest.mark.parametrize("tie", [True, False])
+def test_cached_logits_equal_full_forward_position_by_position(positional, tie):
+    m = make_model(positional, "float64", tie=tie)
+    idx = np.random.default_rng(1).integers(0, 23, size=(2, BLOCK))
+    full, _ = m.forward(idx)
+    # one position at a time
+    cache = m.new_kv_cache(2)
+    for t in range(BLOCK):
+        logits, _ = m.forward(idx[:, t:t + 1], kv_cache=cache)
+        np.testing.assert_allclose(logits[:, 0], full[:, t], rtol=0, atol=1e-10)
+    assert cache.length == BLOCK
+    # a chunked prefill followed by chunks of different sizes
+    cache.reset()
+    pieces = []
+    for a, b in [(0, 5), (5, 6), (6, 11), (11, BLOCK)]:
+        pieces.append(m.forward(idx[:, a:b], kv_cache=cache)[0])
+    np.testing.assert_allclose(np.concatenate(pieces, axis=1), full, rtol=0, atol=1e-10)
+
+
+def test_cached_forward_is_deterministic_in_train_mode_with_dropout():
+    # A cached forward is inference: no dropout even if the model is in training mode.
+    cfg = GPTConfig(vocab_size=23, block_size=BLOCK, n_layer=2, n_head=2, n_embd=16,
+                    dropout=0.5)
+    m = GPT(cfg, seed=0, dtype="float64").eval()
+    idx = np.arange(6)[None] % 23
+    full, _ = m.forward(idx)
+    m.train()
+    cache = m.new_kv_cache(1)
+    logits, _ = m.forward(idx, kv_cache=cache)
+    np.testing.assert_allclose(logits, full, atol=1e-12)
+    # generate() switches dropout off and restores the mode afterwards
+    a = m.generate(idx, 8, temperature=0, use_cache=False)
+    b = m.generate(idx, 8, temperature=0)
+    np.testing.assert_array_equal(a, b)
+    assert m.training
+
+
+def test_full_cache_and_mismatched_cache_are_clear_errors():
+    m = make_model()
+    cache = m.new_kv_cache(1)
+    m.forward(np.zeros((1, BLOCK), dtype=np.int64), kv_cache=cache)
+    with pytest.raises(ValueError, match="KV cache is full"):
+        m.forward(np.zeros((1, 1), dtype=np.int64), kv_cache=cache)
+    with pytest.raises(ValueError, match="batch"):
+        m.forward(np.zeros((2, 1), dtype=np.int64), kv_cache=m.new_kv_cache(1))
+    other = make_model(block=8)
+    with pytest.raises(ValueError, match="does not match"):
+        m.forward(np.zeros((1, 1), dtype=np.int64), kv_cache=other.new_kv_cache(1))
+
+
+def test_seeded_sampling_is_reproducible_and_seed_dependent():
+    m = make_model(dtype="float32", scale=0.3)
+    kw = dict(temperature=0.9, top_k=10, top_p=0.95)
+    a = m.generate([1, 2], 30, seed=123, **kw)
+    b = m.generate([1, 2], 30, seed=123, **kw)
+    c = m.generate([1, 2], 30, seed=124, **kw)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert a.shape == (1, 32) and a.dtype == np.int64
+
+
+def test_top_k_1_and_tiny_top_p_equal_greedy():
+    m = make_model(scale=0.3)
+    greedy = m.generate([[1, 2], [7, 7]], 25, temperature=0)
+    np.testing.assert_array_equal(m.generate([[1, 2], [7, 7]], 25, top_k=1, seed=0), greedy)
+    np.testing.assert_array_equal(
+        m.generate([[1, 2], [7, 7]], 25, top_p=1e-9, temperature=1.5, seed=5), greedy)
+
+
+def test_filter_logits_top_k_and_top_p():
+    z = np.log(np.array([[0.1, 0.4, 0.2, 0.3]]))
+    k2 = filter_logits(z, top_k=2)
+    assert np.isfinite(k2).tolist() == [[False, True, False, True]]
+    # nucleus: 0.4 + 0.3 = 0.7 reaches 0.7 → two tokens; 0.71 needs the third (0.2)
+    assert np.isfinite(filter_logits(z, top_p=0.7)).tolist() == [[False, True, False, True]]
+    assert np.isfinite(filter_logits(z, top_p=0.71)).tolist() == [[False, True, True, True]]
+    assert np.isfinite(filter_logits(z, top_p=1.0)).all()
+    # ties at the top-k boundary: exactly k survive, the smaller id first
+    t = filter_logits(np.zeros((1, 5)), top_k=2)
+    assert np.isfinite(t).tolist() == [[True, True, False, False, False]]
+
+
+def test_sample_next_follows_the_distribution():
+    p = np.array([0.5, 0.0, 0.3, 0.2])
+    logits = np.log(np.where(p > 0, p, 1e-300))[None].repeat(20000, axis=0)
+    draws = sample_next(logits, 1.0, rng=np.random.default_rng(0))
+    freq = np.bincount(draws, minlength=4) / draws.size
+    np.testing.assert_allclose(freq, p, atol=0.015)
+    assert freq[1] == 0
+
+
+def test_non_finite_logits_are_a_clear_error():
+    with pytest.raises(RuntimeError, match="non-finite"):
+        sample_next(np.array([[0.0, np.nan]]), 1.0)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(temperature=-0.1), "temperature"),
+    (dict(temperature=float("nan")), "temperature"),
+    (dict(top_k=0), "top_k"),
+    (dict(top_k=2.5), "top_k"),
+    (dict(top_p=0.0), "top_p"),
+    (dict(top_p=1.01), "top_p"),
+    (dict(top_p=-1), "top_p"),
+    (dict(max_new_tokens=-1), "max_new_tokens"),
+])
+def test_invalid_settings_are_clear_errors(kwargs, match):
+    m = make_model()
+    args = dict(max_new_tokens=3)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        m.generate([1, 2], **args)
+
+
+def test_bad_prompts_are_clear_errors():
+    m = make_model()
+    with pytest.raises(ValueError, match="empty"):
+        m.generate([], 3)
+    with pytest.raises(ValueError, match="outside"):
+        m.generate([1, 99], 3)
+    with pytest.raises(ValueError, match="integer"):
+        m.generate(np.array([0.5, 1.0]), 3)
+
+
+def test_zero_new_tokens_returns_the_prompt():
+    m = make_model()
+    out = m.generate([4, 5, 6], 0)
+    np.testing.assert_array_equal(out, [[4, 5, 6]])
+
+
+def test_stream_callback_and_iter_generate():
+    m = make_model(scale=0.3)
+    got = []
+    out = m.generate([1, 2, 3], 12, seed=3, stream=got.append)
+    assert got == out[0, 3:].tolist() and all(isinstance(t, int) for t in got)
+    batch = []
+    out2 = m.generate([[1, 2], [3, 4]], 4, seed=3, stream=batch.append)
+    np.testing.assert_array_equal(np.stack(batch, axis=1), out2[:, 2:])
+    steps = list(iter_generate(m, [1, 2, 3], 12, seed=3))
+    assert [int(s[0]) for s in steps] == got
+
+
+def test_text_streamer_holds_back_incomplete_utf8():
+    # a byte-level "tokenizer": one token per byte
+    def decode(ids):
+        return bytes(ids).decode("utf-8", errors="replace")
+    written = []
+    s = TextStreamer(decode, written.append)
+    for b in "aş😀b".encode("utf-8"):
+        s(b)
+    s.flush()
+    assert "".join(written) == "aş😀b"
+    assert all("\ufffd" not in w for w in written)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not __import__("nanograd_llm.backend", fromlist=["x"]).cuda_available(),
+                    reason="needs CuPy and an NVIDIA GPU")
+@pytest.mark.parametrize("positional", POS)
+def test_gpu_cached_generation_matches_cpu(positional):
+    cpu = make_model(positional, "float64", scale=0.3)
+    gpu = make_model(positional, "float64", scale=0.3).to("cuda")
+    prompt = [[3, 1, 4], [1, 5, 9]]
+    n = 2 * BLOCK
+    want = naive_decode(cpu, prompt, n, temperature=1.0, seed=2)
+    np.testing.assert_array_equal(generate(gpu, prompt, n, seed=2), want)
+    np.testing.assert_array_equal(generate(gpu, prompt, n, temperature=0),
+                                  generate(cpu, prompt, n, temperature=0))
+
+
+def test_last_only_forward():
+    m = make_model("learned", "float64")
+    idx = np.random.default_rng(3).integers(0, 23, size=(2, 9))
+    full, _ = m.forward(idx)
+    last, loss = m.forward(idx, last_only=True)
+    assert last.shape == (2, 1, 23) and loss is None
+    np.testing.assert_allclose(last[:, 0], full[:, -1], atol=1e-12)
+    with pytest.raises(RuntimeError):
+        m.backward()                       # no backward after a last_only forward
+    with pytest.raises(ValueError, match="last_only"):
+        m.forward(idx, idx, last_only=True)
+    cache = m.new_kv_cache(2)
+    a, _ = m.forward(idx[:, :5], kv_cache=cache, last_only=True)
+    b, _ = m.forward(idx[:, 5:], kv_cache=cache, last_only=True)
+    np.testing.assert_allclose(a[:, 0], full[:, 4], atol=1e-12)
+    np.testing.assert_allclose(b[:, 0], full[:, -1], atol=1e-12)
+
+
+def test_generate_works_with_the_bigram_model():
+    from nanograd_llm import BigramLM
+    m = BigramLM(11, seed=0, dtype="float64")
+    a = generate(m, [1, 2], 6, temperature=0)
+    b = generate(m, [1, 2], 6, temperature=0, use_cache=False)
+    np.testing.assert_array_equal(a, b)
+    table = m.params["token_embedding.weight"]
+    assert a[0, 2] == int(np.argmax(table[2]))
