@@ -393,7 +393,7 @@ def plot_losses(metrics_path: Path, png_path: Path) -> bool:
 
 def sample_text(model, tokenizer, prompt: str = "\n", max_new_tokens: int = 200,
                 temperature: float = 1.0, seed: int | None = 0, errors: str = "strict") -> str:
-    """Generate text after `prompt` (plain sampling; generate.py adds the KV-cache sampler)."""
+    """Generate text after `prompt`: generate.py's KV-cache sampler, or a plain loop without it."""
     if max_new_tokens < 0:
         raise ValueError("max_new_tokens must be >= 0")
     if not temperature > 0:
@@ -402,7 +402,13 @@ def sample_text(model, tokenizer, prompt: str = "\n", max_new_tokens: int = 200,
         else tokenizer.encode(prompt or "\n")
     if not ids:
         raise ValueError("the prompt is empty after tokenization")
-    return tokenizer.decode(_simple_generate(model, ids, max_new_tokens, temperature, seed))
+    try:
+        from .generate import generate            # KV-cache sampler (generate.py)
+    except ImportError:
+        return tokenizer.decode(_simple_generate(model, ids, max_new_tokens, temperature, seed))
+    out = generate(model, np.asarray(ids, dtype=np.int64), max_new_tokens,
+                   temperature=temperature, seed=seed)
+    return tokenizer.decode(np.asarray(out).reshape(-1)[len(ids):])
 
 
 def _takes_errors(tokenizer) -> bool:
