@@ -10,6 +10,27 @@ def _cmd_gradcheck(args) -> int:
     return 0 if run_all(device=args.device) else 1
 
 
+def _cmd_train(args) -> int:
+    from .train import make_config, parse_overrides, sample_text, train
+    overrides = parse_overrides(args.overrides)
+    cfg = make_config(args.preset, config_file=args.config, overrides=overrides,
+                      data=args.data, out_dir=args.out, device=args.device)
+    result = train(cfg, resume=args.resume, quiet=args.quiet)
+    out = result["out_dir"]
+    if result["val_loss"] is not None:
+        print(f"final (step {result['step']}): train loss {result['train_loss']:.4f}, "
+              f"val loss {result['val_loss']:.4f}; {result['wall_s']:.1f} s; checkpoint in {out}")
+    if cfg.sample_tokens > 0:
+        text = sample_text(result["model"], result["tokenizer"], "\n", cfg.sample_tokens,
+                           temperature=0.8, seed=cfg.seed)
+        print("--- sample ---")
+        print(text)
+        print("--------------")
+    print(f"sample more:  nanograd-llm sample --ckpt {out} --prompt \"...\"")
+    print(f"chat:         nanograd-llm chat --ckpt {out}")
+    return 0
+
+
 def _cmd_docs(args) -> int:
     from .docs import build_docs
     pages = build_docs(args.out, run_dir=args.run, images=not args.no_images)
@@ -39,6 +60,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.set_defaults(func=_cmd_gradcheck)
 
+    p = sub.add_parser("train", help="train a model (default: the `default` preset on the "
+                                     "embedded Turkish corpus)")
+    p.add_argument("--preset", default=None,
+                   help="default, bigram, baby or shakespeare (default: default)")
+    p.add_argument("--config", default=None, metavar="FILE", help="a .toml or .json config")
+    p.add_argument("--data", default=None, metavar="PATH|NAME",
+                   help="a UTF-8 text file, or embedded, tinyshakespeare, wizard_of_oz, seyfettin")
+    p.add_argument("--out", default=None, metavar="DIR", help="run directory (checkpoints)")
+    p.add_argument("--device", default=None, choices=["cpu", "cuda"])
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
+    p.add_argument("overrides", nargs="*", metavar="key=value",
+                   help="override any config field, e.g. max_iters=100 dropout=0.1")
+    p.set_defaults(func=_cmd_train)
+
     p = sub.add_parser("docs", help="render the Turkish course to static HTML")
     p.add_argument("--out", required=True, help="output folder (created if missing)")
     p.add_argument("--run", default=None,
@@ -53,8 +89,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.set_defaults(func=_cmd_attention)
 
+    _add_sample_command(sub)
     _add_chat_command(sub)
     return parser
+
+
+def _add_sample_command(sub) -> None:
+    from .cli_generate import add_sampling_args, sample_main
+    p = sub.add_parser("sample", help="generate text from a trained checkpoint (or a GPT-2 "
+                                      "folder)")
+    add_sampling_args(p)
+    p.set_defaults(func=sample_main)
 
 
 def _add_chat_command(sub) -> None:

@@ -1,1 +1,41 @@
 """Tokenizers: character level (char.py) and byte-level BPE (bpe.py)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .char import CharTokenizer
+
+__all__ = ["CharTokenizer", "load_tokenizer", "TOKENIZER_TYPES"]
+
+TOKENIZER_TYPES = ("char", "bpe")
+
+
+def _bpe_class():
+    try:
+        from .bpe import BPETokenizer
+    except ImportError as e:
+        if getattr(e, "name", None) in (__name__ + ".bpe", "bpe"):
+            raise RuntimeError("the BPE tokenizer (nanograd_llm/tokenizers/bpe.py) is not "
+                               "available in this installation") from None
+        raise RuntimeError(f"the BPE tokenizer needs an optional dependency ({e}); "
+                           "install it with `pip install -e '.[bpe]'`") from None
+    return BPETokenizer
+
+
+def load_tokenizer(directory):
+    """Load whichever tokenizer `directory` holds (its tokenizer_meta.json names the type)."""
+    meta_path = Path(directory) / "tokenizer_meta.json"
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"no tokenizer metadata file: {meta_path}")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        kind = meta["type"]
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
+        raise ValueError(f"{meta_path} is not a valid tokenizer metadata file ({e!r})") from None
+    if kind == "char":
+        return CharTokenizer.load(directory)
+    if kind == "bpe":
+        return _bpe_class().load(directory)
+    raise ValueError(f"{meta_path}: unknown tokenizer type {kind!r} "
+                     f"(expected one of {', '.join(TOKENIZER_TYPES)})")

@@ -1,0 +1,360 @@
+"""
+# Veri: metni okumak, belirteçlere çevirmek ve toplu işler (batch) çekmek
+
+## Metinden eğitim örneğine
+Dil modeli eğitiminin verisi tek bir uzun belirteç dizisidir. Metin okunur, belirteçleyici
+(tokenizer) ile kimliklere çevrilir ve bu dizi **ardışık** iki parçaya ayrılır: ilk %90
+eğitim, son %10 doğrulama (validation). Rastgele karıştırarak değil de ardışık bölmemizin
+nedeni: komşu karakterler birbirine çok benzer; karıştırsaydık doğrulama metninin hemen
+hemen aynısı eğitimde de görülür, doğrulama kaybı modelin ezberini ölçerdi.
+
+Bir eğitim örneği, dizinin rastgele bir `i` konumundan başlayan `block_size` uzunluğunda bir
+penceredir. Hedef aynı pencerenin **bir kaydırılmış** hâlidir:
+
+    x = ids[i     : i + T]
+    y = ids[i + 1 : i + T + 1]
+
+Böylece tek bir pencere T tane tahmin görevi içerir: `x[:t+1]` bağlamından `y[t]` tahmini.
+
+## Yer tasarrufu ve bellek eşlemesi
+Karakter sözlükleri küçüktür (yüzlerce), BPE sözlükleri de genellikle 65 536'nın altındadır;
+bu yüzden kimlikler `uint16` (2 bayt) olarak saklanır — `int64`'ün dörtte biri. Büyük bir
+derlemde kimlikler diskteki bir `.npy` dosyasına parça parça yazılır ve `np.load(...,
+mmap_mode="r")` ile **bellek eşlemeli** (memory-mapped) açılır: işletim sistemi yalnızca
+okunan sayfaları belleğe getirir.
+
+## Tekrarlanabilirlik
+Toplu işler tohumlanmış bir `numpy.random.Generator` ile çekilir. Üretecin durumu
+(`bit_generator.state`) denetim noktasına (checkpoint) yazılır; eğitime kaldığı yerden devam
+edildiğinde aynı toplu işler aynı sırayla gelir. Değerlendirme (eval) toplu işleri ayrı,
+adıma göre tohumlanmış bir üreteçten gelir; böylece değerlendirme eğitim akışını bozmaz.
+
+## Adlandırılmış derlemler
+`tinyshakespeare`, `wizard_of_oz` ve `seyfettin` ilk kullanımda genel adreslerinden indirilir,
+sha256 özetleri denetlenir ve kullanıcının önbellek klasöründe saklanır
+(`$NANOGRAD_LLM_DATA_DIR`, yoksa `$XDG_CACHE_HOME/nanograd_llm`, yoksa
+`~/.cache/nanograd_llm`). Okurken baştaki BOM atılır ve CRLF satır sonları LF'ye çevrilir.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+# -- named corpora (URLs and sha256 from the project's data notes) -----------------------------
+
+_SEYFETTIN_BASE = ("https://raw.githubusercontent.com/fatihbozdag/bitig/"
+                   "941231ce2b05b7fda7926a5169790400e10ca7d4/examples/turkish_seyfettin/corpus/")
+_SEYFETTIN_FILES = [
+    ("aleko.txt", "762776339b6946d26afacec94a87c8f939a1c9d17742d31ef96f30f84e7016ce"),
+    ("and.txt", "9497bf3e2397d257f9708df24cf6a97291fecf9d83de38013866fd299e551ec0"),
+    ("antiseptik.txt", "9cc3166e202377479ff8753b9dc95a1d74be480d43282272be11ff60e9acba91"),
+    ("ask_dalgas.txt", "179a528a1b5a947b1f6d5fd2122a749350ac2035d34c7f9e3180606baf873588"),
+    ("ask_ve_ayak_parmaklar.txt", "1870beb3f72d62a626d462576d9f1570ce561d2d2da44cdf2b71386613cf1cca"),
+    ("bahar_ve_kelebekler.txt", "e7ac277de1f2741bad25587ecdb9b0e6839cc529181e373dd29fd0a82d1a5162"),
+    ("balkon_hikaye.txt", "c0c825bf66d335e53da1b2812dc19f284d4dc8ceed726596321130158655cb19"),
+    ("bas_n_vermeyen_sehit.txt", "70ca9db1eea55633098c365a344ecbe43fb3b8ddea1a76cdeb9107747218fbb4"),
+    ("binecek_sey.txt", "20a88a68a110803be6d083d10ef96245413e7ecd0755ce71687487ed95c61c28"),
+    ("bir_hat_ra.txt", "4135b9e8ecec0e8582bf853cd7e4e1290ab44aa9c399f561597a56f7328c0c6f"),
+    ("bir_kay_s_n_tesiri.txt", "0659a3d376a38832edb5f46c5b9afafad4e667af6235a2c74a08e2ec1d1297bb"),
+    ("bir_refikin_defter_i_ihtisasat_ndan.txt",
+     "95620c5cb185de08c7144c2cf70b4870f90e9f6d61d144056a1719d58de94c74"),
+    ("bir_temiz_havlu_ugruna.txt", "84222b75ab2e1908b58442706260e3a39a9e82ea8aa46922f4a9aebcf8997d4e"),
+    ("bomba.txt", "d8f0c32ed6dd9ad89f2a510cfaabdbf72e7ca6ca9e861f79b927607262ddace9"),
+    ("buyucu.txt", "73fca9fb80e5da58d70d380778a2d29010361551c23f13f350731878bf6cb975"),
+    ("diyet.txt", "938442c394e0f0086163eb0cbb2511795aa9d15cac395c10241d7d2d65b75c89"),
+    ("dunyan_n_duzeni.txt", "30e7aae1200ddc749509e4b8a49c97c7e2adf2ef906387d79452b3d5abc3f16b"),
+    ("elma.txt", "7d365f3a8738693841e9eb8455575c1cdf3e99562a713129a5b770d0e4b50b1c"),
+    ("ferman.txt", "2ead3a4f9c1db2424234e121bc7ba67c204eb7eccabe66b6ca394d854f1b23af"),
+    ("fon_sadristayn_n_kar_s.txt", "dd547fbd8693551f729fee5da81196fb2c6171533294282f79e46f836d36916c"),
+    ("fon_sadristayn_n_oglu.txt", "0e94184614fa1a59b6ddce0274f9f5f4c5fc180680895670d708acc179324d50"),
+    ("forsa.txt", "41ef3cd075be03e027a9a497c7124511323b0f030e4c7acf42ac06e4e65ebe2d"),
+    ("gizli_mabed.txt", "674c5e4c1f15a82b77f3eb0749e14017fc8d0483ee5275ac0b981a5b2faece13"),
+    ("havyar.txt", "82afecd3180c3c945f2dd1939651245ac5054a1ea467cb172bda770a544a1554"),
+    ("hediye.txt", "97295e93316f5cb78c16fea54db9fe809f101e4052755ab8bc7b90f8f04ae4ac"),
+    ("hurriyet_bayraklar.txt", "2a8fa3e8b5df0c2e1e5b72aad022da5f474a8170db873e10552556699cb62952"),
+    ("kasag.txt", "501e2231630d9ff60835cc338ae829ca3406421e3ef8bcfc4e96a74330f3abd9"),
+    ("keramet.txt", "62bd0e37d40079c57562f1108a8950921da3a49219a7ba0052dcce7ee8e01712"),
+]
+
+
+@dataclass(frozen=True)
+class Corpus:
+    name: str
+    filename: str
+    sha256: str
+    parts: tuple            # ((url, sha256), ...) joined with "\n" between parts
+    description: str
+
+
+CORPORA = {
+    "tinyshakespeare": Corpus(
+        "tinyshakespeare", "tinyshakespeare.txt",
+        "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
+        (("https://raw.githubusercontent.com/karpathy/char-rnn/"
+          "6f9487a6fe5b420b7ca9afb0d7c078e37c1d1b4e/data/tinyshakespeare/input.txt",
+          "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"),),
+        "Karpathy's tiny Shakespeare (1.1 MB, public domain)"),
+    "wizard_of_oz": Corpus(
+        "wizard_of_oz", "wizard_of_oz.txt",
+        "563fc0f0faf22236b612e61ad5c49e09e15484cbaa4271625485c6bfd9991741",
+        (("https://raw.githubusercontent.com/Infatoshi/fcc-intro-to-llms/"
+          "62fea5d2891799dc0d8bf781b9bdc493ecdeab6d/wizard_of_oz.txt",
+          "563fc0f0faf22236b612e61ad5c49e09e15484cbaa4271625485c6bfd9991741"),),
+        "L. Frank Baum, Dorothy and the Wizard in Oz (238 KB, public domain)"),
+    "seyfettin": Corpus(
+        "seyfettin", "turkish_omer_seyfettin.txt",
+        "e6c5d738a90f13017da7f3e4b518f21947ae0edde2c2c93728d9da7b36dbb60d",
+        tuple((_SEYFETTIN_BASE + f, h) for f, h in _SEYFETTIN_FILES),
+        "28 stories by Ömer Seyfettin, Turkish Wikisource transcription "
+        "(409 KB, CC BY-SA 4.0)"),
+}
+
+EMBEDDED = "embedded"
+EMBEDDED_PATH = Path(__file__).resolve().parent / "data" / "turkce_aciklamalar.txt"
+
+# Seyfettin derlemindeki wiki işaretleme artıkları (veri notlarında listelenen)
+_SEYFETTIN_ENTITIES = {"&mdash;": "—", "&mdas;": "—", "&ndash;": "–", "&acirc;": "â",
+                       "&icirc;": "î", "&ucirc;": "û"}
+
+
+def cache_dir() -> Path:
+    """Where downloaded corpora live: $NANOGRAD_LLM_DATA_DIR, else the user's cache dir."""
+    override = os.environ.get("NANOGRAD_LLM_DATA_DIR")
+    if override:
+        return Path(override).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "nanograd_llm"
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fetch(url: str, timeout: float = 60.0) -> bytes:
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.read()
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        reason = getattr(e, "reason", e)
+        raise OSError(f"could not download {url} ({reason}). If you are offline, download the "
+                      f"file elsewhere and pass its path instead: --data /path/to/file.txt") \
+            from None
+
+
+def download_corpus(name: str, directory: Path | None = None) -> Path:
+    """Return the cached path of a named corpus, downloading and checking it on first use."""
+    if name not in CORPORA:
+        raise ValueError(f"unknown corpus {name!r}: expected a file path or one of "
+                         f"{', '.join([EMBEDDED, *CORPORA])}")
+    c = CORPORA[name]
+    d = Path(directory) if directory is not None else cache_dir()
+    path = d / c.filename
+    if path.is_file():
+        if _sha256_file(path) == c.sha256:
+            return path
+        # bozuk ya da yarım kalmış bir önbellek dosyası: yeniden indir
+    parts = []
+    for url, sha in c.parts:
+        blob = _fetch(url)
+        got = hashlib.sha256(blob).hexdigest()
+        if got != sha:
+            raise OSError(f"download of {url} has sha256 {got}, expected {sha}; the file "
+                          f"changed or the download was corrupted")
+        parts.append(blob)
+    data = b"\n".join(parts)
+    got = hashlib.sha256(data).hexdigest()
+    if got != c.sha256:
+        raise OSError(f"corpus {name!r} has sha256 {got}, expected {c.sha256}")
+    d.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".part{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+# -- reading text -----------------------------------------------------------------------------
+
+def decode_text(raw: bytes, source: str = "text") -> str:
+    """UTF-8 bytes -> str: strip a BOM, CRLF/CR -> LF; a clear error at the first bad byte."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+        offset = 3
+    else:
+        offset = 0
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        pos = e.start + offset
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise ValueError(f"{source} is not UTF-8 text: invalid byte 0x{raw[e.start]:02x} at byte "
+                         f"offset {pos} (line {line}); convert it to UTF-8 first, e.g. "
+                         f"`iconv -f latin1 -t utf-8`") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read_text_file(path) -> str:
+    """Read a UTF-8 text file with clear errors for missing / unreadable / empty files."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise FileNotFoundError(f"data file not found: {p}")
+    if p.is_dir():
+        raise IsADirectoryError(f"data path is a directory, expected a text file: {p}")
+    raw = p.read_bytes()
+    text = decode_text(raw, source=str(p))
+    if not text:
+        raise ValueError(f"data file is empty: {p}")
+    return text
+
+
+def load_text(data: str | os.PathLike | None) -> tuple[str, str]:
+    """(text, label) for a path, a corpus name, or None / 'embedded' (the built-in corpus)."""
+    if data is None or str(data) == EMBEDDED:
+        return read_text_file(EMBEDDED_PATH), EMBEDDED
+    s = str(data)
+    if s in CORPORA:
+        text = read_text_file(download_corpus(s))
+        if s == "seyfettin":
+            text = clean_seyfettin(text)
+        return text, s
+    p = Path(s).expanduser()
+    if not p.exists() and os.sep not in s and "." not in s:
+        raise ValueError(f"unknown corpus {s!r} and no such file: expected a path to a UTF-8 "
+                         f"text file or one of {', '.join([EMBEDDED, *CORPORA])}")
+    return read_text_file(p), str(p)
+
+
+def clean_seyfettin(text: str) -> str:
+    """Map the HTML entities left by the wiki export and drop wiki-indent ':' at line starts."""
+    for k, v in _SEYFETTIN_ENTITIES.items():
+        text = text.replace(k, v)
+    return "\n".join(line[1:] if line.startswith(":") else line for line in text.split("\n"))
+
+
+# -- token ids --------------------------------------------------------------------------------
+
+def id_dtype(vocab_size: int) -> np.dtype:
+    """The smallest unsigned dtype that holds every id."""
+    return np.dtype(np.uint16) if vocab_size <= 1 << 16 else np.dtype(np.uint32)
+
+
+def _chunks(text: str, size: int):
+    """Split text into pieces of about `size` characters, cut after a newline when possible."""
+    start, n = 0, len(text)
+    while start < n:
+        end = min(start + size, n)
+        if end < n:
+            # bir satır sonundan sonra ve boşluk olmayan bir karakterden önce kes: BPE'nin
+            # boşluk dizileri parçalanmasın
+            nl = text.rfind("\n", start, end)
+            while nl > start and nl + 1 < n and text[nl + 1].isspace():
+                nl = text.rfind("\n", start, nl)
+            if nl > start:
+                end = nl + 1
+        yield text[start:end]
+        start = end
+
+
+def encode_corpus(text: str, tokenizer, path=None, chunk_chars: int = 1 << 20) -> np.ndarray:
+    """Encode text to a compact id array; with `path`, into a memory-mapped .npy file."""
+    dt = id_dtype(tokenizer.vocab_size)
+    if path is None:
+        pieces = [np.asarray(tokenizer.encode(c), dtype=dt) for c in _chunks(text, chunk_chars)]
+        return np.concatenate(pieces) if pieces else np.zeros(0, dtype=dt)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    # 1. geçiş: parçaları kodla, geçici ham dosyaya ekle (bellekte yalnızca bir parça durur)
+    n = 0
+    with open(tmp, "wb") as f:
+        for c in _chunks(text, chunk_chars):
+            a = np.asarray(tokenizer.encode(c), dtype=dt)
+            f.write(a.tobytes())
+            n += a.size
+    # 2. geçiş: başlıklı .npy dosyasına bellek eşlemesiyle kopyala
+    out = np.lib.format.open_memmap(str(path) + ".tmp", mode="w+", dtype=dt, shape=(n,))
+    raw = np.memmap(tmp, dtype=dt, mode="r", shape=(n,)) if n else np.zeros(0, dtype=dt)
+    step = 1 << 24
+    for i in range(0, n, step):
+        out[i:i + step] = raw[i:i + step]
+    out.flush()
+    del out, raw
+    os.replace(str(path) + ".tmp", path)
+    os.remove(tmp)
+    return np.load(path, mmap_mode="r")
+
+
+@dataclass
+class TokenData:
+    """Train / val id arrays (contiguous 90/10 split) of one corpus."""
+    train: np.ndarray
+    val: np.ndarray
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.train.size + self.val.size)
+
+
+def split_ids(ids: np.ndarray, block_size: int, val_fraction: float = 0.1,
+              source: str = "the data") -> TokenData:
+    """Contiguous split; both parts must hold at least block_size + 1 tokens."""
+    n = int(ids.size)
+    need = block_size + 1
+    if n < need:
+        raise ValueError(f"{source} has {n} tokens, shorter than block_size + 1 = {need}; use "
+                         f"a longer text or a smaller block_size (e.g. block_size={max(1, n - 1)})")
+    split = int(n * (1.0 - val_fraction))
+    train, val = ids[:split], ids[split:]
+    if train.size < need or val.size < need:
+        raise ValueError(
+            f"{source} has {n} tokens: its {int(val_fraction * 100)}% validation part has "
+            f"{val.size} and its training part {train.size}, but each needs at least "
+            f"block_size + 1 = {need}; use a text of at least "
+            f"{int(np.ceil(need / val_fraction)) + 1} tokens or a smaller block_size")
+    return TokenData(train, val)
+
+
+class BatchSampler:
+    """Draws (x, y) windows from TokenData with a seeded numpy Generator (state saved in ckpts)."""
+
+    def __init__(self, data: TokenData, block_size: int, batch_size: int, seed: int = 0):
+        self.data = data
+        self.block_size = int(block_size)
+        self.batch_size = int(batch_size)
+        self.seed = int(seed)
+        self.rng = np.random.default_rng([self.seed, 0])
+        self._offsets = np.arange(self.block_size + 1)
+
+    def _draw(self, ids: np.ndarray, rng: np.random.Generator, batch_size: int) -> np.ndarray:
+        ix = rng.integers(0, ids.size - self.block_size, size=batch_size)
+        # (B, T+1) pencere: x = [:, :-1], y = [:, 1:] (bir kaydırılmış)
+        return np.asarray(ids[ix[:, None] + self._offsets], dtype=np.int64)
+
+    def train_batch(self, batch_size: int | None = None) -> np.ndarray:
+        """One (B, T+1) window array from the training split (x = w[:, :-1], y = w[:, 1:])."""
+        return self._draw(self.data.train, self.rng, batch_size or self.batch_size)
+
+    def eval_batches(self, split: str, n_batches: int, step: int):
+        """n (B, T+1) windows from 'train' or 'val', seeded by (seed, step): no effect on training."""
+        ids = self.data.train if split == "train" else self.data.val
+        rng = np.random.default_rng([self.seed, 1 if split == "train" else 2, int(step)])
+        for _ in range(n_batches):
+            yield self._draw(ids, rng, self.batch_size)
+
+    def get_state(self) -> dict:
+        return self.rng.bit_generator.state
+
+    def set_state(self, state: dict) -> None:
+        self.rng.bit_generator.state = state

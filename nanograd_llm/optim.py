@@ -1,0 +1,242 @@
+"""
+# Eniyileme (optimizasyon): AdamW, öğrenme oranı takvimi, gradyan kırpma
+
+## AdamW
+Adam, her parametre için gradyanın iki hareketli ortalamasını tutar:
+
+    m ← β₁·m + (1 − β₁)·g          birinci moment (yön; "momentum")
+    v ← β₂·v + (1 − β₂)·g²         ikinci moment (büyüklük)
+    m̂ = m / (1 − β₁ᵗ),  v̂ = v / (1 − β₂ᵗ)     yanlılık düzeltmesi (başta m, v sıfırdır)
+    θ ← θ − lr · m̂ / (√v̂ + ε)
+
+Bölme, her parametrenin adımını kendi gradyan ölçeğine göre ayarlar: sık ve büyük
+gradyan alan parametre küçük, seyrek gradyan alan parametre görece büyük adımlar atar.
+
+**Ayrıştırılmış ağırlık azaltma (decoupled weight decay):** L2 cezasını kayba eklemek
+(`g + λθ`), Adam'ın ölçeklemesinden geçtiği için büyük gradyanlı ağırlıkları daha az
+küçültür. AdamW azaltmayı güncellemeden **ayrı** uygular: `θ ← θ·(1 − lr·λ)`. Azaltma
+yalnızca 2-B ağırlık matrislerine (doğrusal katmanlar, gömmeler) uygulanır; sapmalar
+(bias) ve katman normalizasyonu kazançları gibi 1-B parametreler azaltılmaz — onları
+sıfıra çekmek modelin ölçeğini bozar.
+
+## Hızlı yol: tek düz dizi
+Modelin bütün parametreleri tek bir düz dizinin (`model.flat`) görünümleridir ve azaltılan
+2-B parametreler başa dizilmiştir. Bu yüzden güncelleme, parametre başına bir Python döngüsü
+yerine bütün dizi üzerinde birkaç yerinde (in-place) işlemdir; azaltma tek bir dilime
+(`flat[:n_decay]`) uygulanır. `m` ve `v` de düz dizilerdir. Aynı kod CuPy'de de çalışır ve
+öğrenme oranı gibi sayılar Python `float` olarak kaldığı için ana bellek ile GPU arasında
+gizli bir eşitleme olmaz.
+
+## Öğrenme oranı takvimi
+Isınma (warmup): ilk `warmup_iters` adımda oran doğrusal olarak artar; başta `v` tahmini
+güvenilmezken büyük adımlar atmayı önler. Sonra kosinüs eğrisiyle `lr_decay_iters` adımına
+kadar `min_lr`'ye iner ve orada kalır.
+
+## Gradyan kırpma
+Bütün gradyanların birleşik (global) normu `max_norm`'u aşarsa hepsi aynı oranla küçültülür:
+yön korunur, yalnızca boy sınırlanır. Ara sıra gelen çok büyük bir gradyanın eğitimi
+dağıtmasını önler.
+
+## Gradyan biriktirme
+Bellek büyük bir toplu işe yetmediğinde, K küçük toplu işin (micro-batch) gradyanları
+toplanır (`model.backward(accumulate=True)`) ve K'ya bölünür. Her küçük toplu işin kaybı
+kendi ortalaması olduğu için, eşit boylu K parçanın ortalaması büyük toplu işin
+ortalamasıyla aynıdır: 2 × B'lik biriktirme, 1 × 2B'lik adımla aynı gradyanı verir.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .backend import fused_kernels, get_array_module, to_numpy
+
+
+def get_lr(step: int, lr: float, min_lr: float, warmup_iters: int, lr_decay_iters: int) -> float:
+    """Linear warmup over warmup_iters, then cosine decay to min_lr at lr_decay_iters."""
+    if step < warmup_iters:
+        return lr * (step + 1) / (warmup_iters + 1)
+    if step >= lr_decay_iters or lr_decay_iters <= warmup_iters:
+        return min_lr
+    ratio = (step - warmup_iters) / (lr_decay_iters - warmup_iters)   # 0 → 1
+    coeff = 0.5 * (1.0 + math.cos(math.pi * ratio))                   # 1 → 0
+    return min_lr + coeff * (lr - min_lr)
+
+
+def global_grad_norm(grads_or_flat):
+    """sqrt(sum of squares) over all gradients, as a 0-d array on the gradients' device."""
+    arrays = list(grads_or_flat.values()) if isinstance(grads_or_flat, dict) else [grads_or_flat]
+    xp = get_array_module(*arrays)
+    total = None
+    for g in arrays:
+        s = xp.vdot(g.reshape(-1), g.reshape(-1)) if g.size else xp.zeros((), g.dtype)
+        total = s if total is None else total + s
+    return xp.sqrt(total)
+
+
+def clip_grad_norm(grads_or_flat, max_norm: float):
+    """Scale gradients in place so their global norm is at most max_norm; returns the norm
+    before clipping (a 0-d device array: no host sync unless the caller converts it)."""
+    norm = global_grad_norm(grads_or_flat)
+    if max_norm is None or max_norm <= 0:
+        return norm
+    xp = get_array_module(norm)
+    # katsayı cihazda hesaplanır: min(1, max_norm / (norm + 1e-6))
+    coef = xp.minimum(xp.asarray(1.0, dtype=norm.dtype), max_norm / (norm + 1e-6))
+    arrays = list(grads_or_flat.values()) if isinstance(grads_or_flat, dict) else [grads_or_flat]
+    for g in arrays:
+        g *= coef.astype(g.dtype)
+    return norm
+
+
+class AdamW:
+    """AdamW with decoupled weight decay on 2-D (and higher) parameters only.
+
+    `params` is a model (fast path over `model.flat`), or a dict name -> array (updated in place,
+    one parameter at a time). `step(grads, lr=None)` takes the model's `grads` dict (or its
+    `grad_flat`), or for dicts a dict with the same keys.
+    """
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.1):
+        if lr < 0 or eps < 0 or weight_decay < 0:
+            raise ValueError("lr, eps and weight_decay must be >= 0")
+        b1, b2 = (float(b) for b in betas)
+        if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
+            raise ValueError(f"betas must be in [0, 1), got {betas}")
+        self.lr, self.betas, self.eps, self.weight_decay = float(lr), (b1, b2), float(eps), \
+            float(weight_decay)
+        self.t = 0
+        self.model = None
+        if hasattr(params, "flat") and hasattr(params, "n_decay"):
+            self.model = params
+            xp = params.xp
+            self.m = xp.zeros_like(params.flat)
+            self.v = xp.zeros_like(params.flat)
+            self._tmp = xp.empty_like(params.flat)
+        elif isinstance(params, dict):
+            if not params:
+                raise ValueError("AdamW got no parameters")
+            self.params = params
+            self.m = {k: get_array_module(p).zeros_like(p) for k, p in params.items()}
+            self.v = {k: get_array_module(p).zeros_like(p) for k, p in params.items()}
+        else:
+            raise TypeError("AdamW(params) expects a model (ParamModel) or a dict of arrays")
+
+    @classmethod
+    def from_model(cls, model, **kwargs) -> "AdamW":
+        return cls(model, **kwargs)
+
+    # -- update --------------------------------------------------------------------------
+    def step(self, grads=None, lr: float | None = None) -> None:
+        lr = self.lr if lr is None else float(lr)
+        self.t += 1
+        b1, b2 = self.betas
+        bc1 = 1.0 - b1 ** self.t
+        bc2 = 1.0 - b2 ** self.t
+        if self.model is not None:
+            self._step_flat(self._flat_grad(grads), lr, bc1, bc2)
+        else:
+            self._step_dict(grads, lr, bc1, bc2)
+
+    def _flat_grad(self, grads):
+        model = self.model
+        if grads is None or grads is model.grads or grads is model.grad_flat:
+            return model.grad_flat
+        if isinstance(grads, dict):
+            # başka bir sözlük: düz diziye topla (yavaş yol)
+            flat = model.xp.empty_like(model.flat)
+            for name, off, shape in model.layout:
+                n = int(np.prod(shape))
+                flat[off:off + n] = model.xp.asarray(grads[name]).reshape(-1)
+            return flat
+        if grads.shape != model.flat.shape:
+            raise ValueError(f"flat gradient has shape {grads.shape}, expected {model.flat.shape}")
+        return grads
+
+    def _step_flat(self, g, lr, bc1, bc2) -> None:
+        b1, b2 = self.betas
+        xp, flat, m, v, tmp = self.model.xp, self.model.flat, self.m, self.v, self._tmp
+        fused = fused_kernels(flat)
+        if fused is not None:
+            # GPU: tek çekirdek; azaltılan (2-B) ve azaltılmayan dilimler ayrı çağrılır
+            nd = self.model.n_decay
+            for sl, wd in ((slice(0, nd), self.weight_decay), (slice(nd, None), 0.0)):
+                if flat[sl].size:
+                    fused.adamw_update(flat[sl], g[sl], m[sl], v[sl], lr, b1, b2, self.eps, wd,
+                                       bc1, bc2)
+            return
+        # m ← β₁m + (1−β₁)g
+        m *= b1
+        xp.multiply(g, 1.0 - b1, out=tmp)
+        m += tmp
+        # v ← β₂v + (1−β₂)g²
+        v *= b2
+        xp.multiply(g, g, out=tmp)
+        tmp *= 1.0 - b2
+        v += tmp
+        # payda: √v / √(1−β₂ᵗ) + ε
+        xp.sqrt(v, out=tmp)
+        tmp *= 1.0 / math.sqrt(bc2)
+        tmp += self.eps
+        xp.divide(m, tmp, out=tmp)
+        tmp *= -lr / bc1
+        # ayrıştırılmış ağırlık azaltma: yalnızca 2-B parametreler (düz dizinin başı)
+        if self.weight_decay:
+            flat[:self.model.n_decay] *= 1.0 - lr * self.weight_decay
+        flat += tmp
+
+    def _step_dict(self, grads, lr, bc1, bc2) -> None:
+        b1, b2 = self.betas
+        if not isinstance(grads, dict):
+            raise TypeError("step(grads) expects a dict with the parameters' names")
+        missing = [k for k in self.params if k not in grads]
+        if missing:
+            raise ValueError(f"gradients missing for {missing[:5]}")
+        for k, p in self.params.items():
+            g = grads[k]
+            m, v = self.m[k], self.v[k]
+            m *= b1
+            m += (1.0 - b1) * g
+            v *= b2
+            v += (1.0 - b2) * (g * g)
+            denom = get_array_module(p).sqrt(v) / math.sqrt(bc2) + self.eps
+            if self.weight_decay and p.ndim >= 2:
+                p *= 1.0 - lr * self.weight_decay
+            p -= (lr / bc1) * (m / denom)
+
+    # -- state ---------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Hyper-parameters, step count and host copies of the moments."""
+        if self.model is not None:
+            m, v = {"flat": to_numpy(self.m).copy()}, {"flat": to_numpy(self.v).copy()}
+        else:
+            m = {k: to_numpy(a).copy() for k, a in self.m.items()}
+            v = {k: to_numpy(a).copy() for k, a in self.v.items()}
+        return {"t": self.t, "lr": self.lr, "betas": list(self.betas), "eps": self.eps,
+                "weight_decay": self.weight_decay, "m": m, "v": v}
+
+    def load_state_dict(self, state: dict, source: str = "optimizer state") -> None:
+        try:
+            t = int(state["t"])
+            m, v = state["m"], state["v"]
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"{source} is incomplete ({e!r})") from None
+        own_m = {"flat": self.m} if self.model is not None else self.m
+        own_v = {"flat": self.v} if self.model is not None else self.v
+        for name, own, new in (("m", own_m, m), ("v", own_v, v)):
+            if set(new) != set(own):
+                raise ValueError(f"{source}: moment {name!r} does not match the parameters")
+            for k, a in own.items():
+                if tuple(new[k].shape) != tuple(a.shape):
+                    raise ValueError(f"{source}: {name}[{k!r}] has shape {tuple(new[k].shape)}, "
+                                     f"expected {tuple(a.shape)}")
+        for own, new in ((own_m, m), (own_v, v)):
+            for k, a in own.items():
+                a[...] = get_array_module(a).asarray(new[k], dtype=a.dtype)
+        self.t = t
+        for key in ("lr", "eps", "weight_decay"):
+            if key in state:
+                setattr(self, key, float(state[key]))
+        if "betas" in state:
+            self.betas = tuple(float(b) for b in state["betas"])

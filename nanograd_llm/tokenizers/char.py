@@ -1,0 +1,152 @@
+"""
+# Karakter düzeyinde belirteçleyici (tokenizer)
+
+## Ne yapar?
+Metni tek tek karakterlere böler ve her karaktere bir tamsayı kimlik (id) verir. Sözlük
+(vocabulary), eğitim metninde geçen **farklı karakterlerin sıralı listesidir**; bir karakterin
+kimliği bu listedeki sırasıdır. Örneğin sözlük `["\\n", " ", "a", "b"]` ise `"ab a"` metni
+`[2, 3, 1, 2]` olur. Kod çözme (decode) bu eşlemenin tersidir.
+
+## Neden NFC normalizasyonu?
+Unicode'da aynı görünen bir harf iki farklı biçimde yazılabilir: `ş` tek bir kod noktası
+(U+015F) olabileceği gibi `s` + birleşen çengel (U+0073 U+0327) de olabilir. İkisi ekranda
+aynıdır ama karakter düzeyinde farklı belirteçler olurlar. Bu yüzden hem sözlük kurulurken
+hem kodlarken metin önce **NFC** (birleşik biçim) ile normalize edilir; Türkçe ç ğ ı İ ö ş ü
+böylece her zaman tek bir belirteçtir.
+
+## Bilinmeyen karakterler
+Sözlükte olmayan bir karakterin kimliği yoktur. Varsayılan davranış (`errors="strict"`) açık
+bir hata vermektir: sessizce yanlış bir şey üretmek, hatayı gizler. Sohbet gibi kullanıcı
+girdisi alan yerler `errors="skip"` (karakteri atla) ya da `errors="replace"` (yerine
+sözlükteki yedek karakteri, varsa `?` ya da boşluğu koy) seçebilir.
+
+## Kayıt biçimi
+`tokenizer.json` sözlüğü (karakter listesini) JSON olarak tutar; `tokenizer_meta.json`
+belirteçleyicinin türünü (`{"type": "char"}`) söyler, böylece `load_tokenizer` klasörde hangi
+sınıfın olduğunu bilir. Dosyalar geçici dosyaya yazılıp `os.replace` ile yerine konur
+(yarım kalmış bir yazma eski dosyayı bozmaz).
+"""
+from __future__ import annotations
+
+import json
+import os
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+
+ERRORS = ("strict", "skip", "replace")
+FORMAT = "nanograd_llm.char_tokenizer"
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _describe(ch: str) -> str:
+    name = unicodedata.name(ch, "")
+    return f"{ch!r} (U+{ord(ch):04X}{' ' + name if name else ''})"
+
+
+class CharTokenizer:
+    """Maps each character of a fixed vocabulary to an integer id and back."""
+
+    kind = "char"
+
+    def __init__(self, chars):
+        chars = [unicodedata.normalize("NFC", c) for c in chars]
+        if not chars:
+            raise ValueError("a character tokenizer needs at least one character")
+        for c in chars:
+            if len(c) != 1:
+                raise ValueError(f"vocabulary entries must be single characters, got {c!r}")
+        if len(set(chars)) != len(chars):
+            raise ValueError("vocabulary has duplicate characters")
+        self.chars = list(chars)
+        self.stoi = {c: i for i, c in enumerate(self.chars)}
+        # Yedek karakter: `errors="replace"` için
+        self.replacement = next((c for c in ("?", " ", "\ufffd") if c in self.stoi), None)
+
+    @classmethod
+    def from_text(cls, text: str) -> "CharTokenizer":
+        """Build the vocabulary from every distinct character of `text` (after NFC)."""
+        text = unicodedata.normalize("NFC", text)
+        if not text:
+            raise ValueError("cannot build a character vocabulary from empty text")
+        return cls(sorted(set(text)))
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str, errors: str = "strict") -> list[int]:
+        """Text -> list of ids. errors: 'strict' (raise), 'skip' or 'replace'."""
+        if errors not in ERRORS:
+            raise ValueError(f"errors must be one of {', '.join(ERRORS)}, got {errors!r}")
+        text = unicodedata.normalize("NFC", text)
+        stoi = self.stoi
+        try:
+            return [stoi[c] for c in text]          # hızlı yol: bütün karakterler biliniyor
+        except KeyError:
+            pass
+        out = []
+        for pos, c in enumerate(text):
+            i = stoi.get(c)
+            if i is not None:
+                out.append(i)
+            elif errors == "strict":
+                raise ValueError(
+                    f"character {_describe(c)} at position {pos} is not in the tokenizer's "
+                    f"vocabulary ({self.vocab_size} characters); use errors='skip' or "
+                    f"errors='replace' to drop or replace unknown characters")
+            elif errors == "replace" and self.replacement is not None:
+                out.append(stoi[self.replacement])
+        return out
+
+    def encode_array(self, text: str, dtype=None) -> np.ndarray:
+        """Encode a (large) text into a compact NumPy array (uint16 when the vocab fits)."""
+        dtype = dtype or (np.uint16 if self.vocab_size <= 65536 else np.uint32)
+        return np.fromiter(self.encode(text), dtype=dtype)
+
+    def decode(self, ids) -> str:
+        """Ids -> text; an id outside the vocabulary is an error."""
+        chars, n = self.chars, len(self.chars)
+        out = []
+        for i in np.asarray(ids).reshape(-1).tolist():
+            if not 0 <= i < n:
+                raise ValueError(f"token id {i} is outside the vocabulary [0, {n})")
+            out.append(chars[i])
+        return "".join(out)
+
+    # -- persistence ---------------------------------------------------------------------
+    def save(self, directory) -> None:
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        _atomic_write_text(d / "tokenizer.json", json.dumps(
+            {"format": FORMAT, "version": 1, "chars": self.chars}, ensure_ascii=False))
+        _atomic_write_text(d / "tokenizer_meta.json", json.dumps({"type": "char"}))
+
+    @classmethod
+    def load(cls, directory) -> "CharTokenizer":
+        path = Path(directory) / "tokenizer.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"no tokenizer file: {path}")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ValueError(f"{path} is not a valid tokenizer file ({e})") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT \
+                or not isinstance(data.get("chars"), list):
+            raise ValueError(f"{path} is not a nanograd_llm character tokenizer file")
+        try:
+            return cls(data["chars"])
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{path}: {e}") from None
+
+    def __repr__(self) -> str:
+        return f"CharTokenizer(vocab_size={self.vocab_size})"

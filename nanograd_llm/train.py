@@ -1,0 +1,611 @@
+"""
+# Eğitim döngüsü
+
+## Bir adımda ne olur?
+    1. dropout üretecini (tohum, adım) ile yeniden tohumla      → devam ettirme birebir aynı
+    2. K küçük toplu iş (grad_accum) için:
+         pencere çek → aygıta BİR kez taşı → x, y
+         ileri geçiş: kayıp;   geri yayılım: gradyanlar (biriktirerek)
+    3. gradyanları K'ya böl (ortalama), global normu grad_clip'e kırp
+    4. öğrenme oranını takvimden al, AdamW adımı
+    5. her eval_interval adımda ve sonda: eğitim/doğrulama kaybını ölç,
+       metrics.jsonl'a yaz, denetim noktasını atomik olarak kaydet
+
+## Neden kaybı her adımda yazdırmıyoruz?
+GPU'da `float(loss)` işlemcinin GPU'yu beklemesine yol açar (eşitleme). Kayıp yalnızca
+ilerleme çubuğunu güncellerken (`log_interval`) ve değerlendirmede Python sayısına çevrilir;
+CPU'da bunun bir maliyeti olmadığı için orada her adımda NaN/sonsuz denetimi yapılır.
+
+## Kaldığı yerden devam (`--resume`)
+Denetim noktası ağırlıkları, AdamW momentlerini ve adım sayısını, veri örnekleyicisinin
+üreteç durumunu tutar; dropout maskeleri (tohum, adım) ile üretildiği için ayrıca durum
+gerekmez. Değerlendirme toplu işleri ayrı, adıma göre tohumlanmış üreteçlerden gelir. Bu
+yüzden k. adımda kesilip devam ettirilen bir eğitim, kesintisiz bir eğitimle **bit düzeyinde
+aynı** ağırlıklarla biter (`tests/test_train.py`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from . import checkpoint as ckpt
+from .backend import as_float_dtype, check_device
+from .data import BatchSampler, encode_corpus, load_text, split_ids
+from .optim import AdamW, clip_grad_norm, get_lr
+from .tokenizers import CharTokenizer, load_tokenizer
+
+MODELS = ("gpt", "bigram")
+TOKENIZERS = ("char", "bpe")
+
+
+@dataclass
+class TrainConfig:
+    # model
+    model: str = "gpt"
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    block_size: int = 64
+    dropout: float = 0.0
+    bias: bool = True
+    tie_weights: bool = True
+    activation: str = "gelu"
+    positional: str = "learned"
+    # data
+    data: str | None = None           # path, corpus name, or None = embedded corpus
+    tokenizer: str = "char"
+    vocab_size: int = 512             # only for tokenizer=bpe
+    val_fraction: float = 0.1
+    # optimisation
+    batch_size: int = 12
+    grad_accum: int = 1
+    max_iters: int = 2000
+    lr: float = 1e-3
+    min_lr: float = 1e-4
+    warmup_iters: int = 100
+    lr_decay_iters: int = 2000
+    beta1: float = 0.9
+    beta2: float = 0.99
+    eps: float = 1e-8
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    # bookkeeping
+    eval_interval: int = 250
+    eval_iters: int = 20
+    log_interval: int = 10
+    seed: int = 1337
+    dtype: str = "float32"
+    device: str = "cpu"
+    out_dir: str = "out"
+    sample_tokens: int = 300          # length of the sample printed at the end
+    mmap_threshold: int = 1 << 24     # corpora with more characters are memory-mapped
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {', '.join(MODELS)}, got {self.model!r}")
+        if self.tokenizer not in TOKENIZERS:
+            raise ValueError(f"tokenizer must be one of {', '.join(TOKENIZERS)}, "
+                             f"got {self.tokenizer!r}")
+        for name in ("n_layer", "n_head", "n_embd", "block_size", "batch_size", "grad_accum",
+                     "max_iters", "eval_interval", "eval_iters", "log_interval", "vocab_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("warmup_iters", "lr_decay_iters", "sample_tokens", "mmap_threshold"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("lr", "min_lr", "eps", "weight_decay", "grad_clip"):
+            v = getattr(self, name)
+            if not math.isfinite(v) or v < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, got {v}")
+        for name in ("beta1", "beta2"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        if self.model == "gpt" and self.n_embd % self.n_head:
+            raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
+        as_float_dtype(self.dtype)
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# -- presets -----------------------------------------------------------------------------------
+PRESETS: dict[str, dict] = {
+    # Gömülü Türkçe derlemde 2 çekirdekte 1–2 dakikada eğitilen küçük GPT
+    "default": dict(model="gpt", n_layer=3, n_head=4, n_embd=96, block_size=64, batch_size=16,
+                    dropout=0.0, max_iters=1000, lr=2e-3, min_lr=2e-4, warmup_iters=50,
+                    lr_decay_iters=1000, beta2=0.99, eval_interval=200, eval_iters=10,
+                    out_dir="out/default"),
+    # Eğitimin asıl dersi: yalnızca bir önceki karaktere bakan tablo. Öğrenme oranı, tablonun
+    # 0.02'lik başlangıçtan birkaç birimlik logitlere çıkabileceği kadar büyük.
+    "bigram": dict(model="bigram", block_size=32, batch_size=32, max_iters=1500, lr=5e-2,
+                   min_lr=5e-3, warmup_iters=0, lr_decay_iters=1500, beta2=0.99,
+                   weight_decay=0.0, grad_clip=0.0, eval_interval=250, eval_iters=20,
+                   out_dir="out/bigram"),
+    # nanoGPT'nin CPU ayarı (README, "baby GPT")
+    "baby": dict(model="gpt", n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12,
+                 dropout=0.0, bias=False, max_iters=2000, lr=1e-3, min_lr=1e-4,
+                 warmup_iters=100, lr_decay_iters=2000, beta1=0.9, beta2=0.99,
+                 weight_decay=0.1, grad_clip=1.0, eval_interval=250, eval_iters=20,
+                 out_dir="out/baby"),
+    # nanoGPT config/train_shakespeare_char.py
+    "shakespeare": dict(model="gpt", n_layer=6, n_head=6, n_embd=384, block_size=256,
+                        batch_size=64, dropout=0.2, bias=False, max_iters=5000, lr=1e-3,
+                        min_lr=1e-4, warmup_iters=100, lr_decay_iters=5000, beta1=0.9,
+                        beta2=0.99, weight_decay=0.1, grad_clip=1.0, eval_interval=250,
+                        eval_iters=200, out_dir="out/shakespeare"),
+}
+
+
+def _field_types() -> dict:
+    hints = {}
+    for f in fields(TrainConfig):
+        t = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+        hints[f.name] = t
+    return hints
+
+
+def _convert(name: str, value, type_name: str):
+    """Convert a config value (from a key=value word, TOML or JSON) to the field's type."""
+    nullable = "None" in type_name
+    base = type_name.replace("| None", "").replace("None |", "").strip()
+    if isinstance(value, str):
+        s = value.strip()
+        if nullable and s.lower() in ("none", "null", ""):
+            return None
+        if base == "bool":
+            if s.lower() in ("1", "true", "yes", "on"):
+                return True
+            if s.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(f"bad value for {name}: {value!r} is not a boolean (true/false)")
+        if base == "int":
+            try:
+                f = float(s)
+            except ValueError:
+                raise ValueError(f"bad value for {name}: {value!r} is not an integer") from None
+            if not f.is_integer():
+                raise ValueError(f"bad value for {name}: {value!r} is not an integer")
+            return int(f)
+        if base == "float":
+            try:
+                return float(s)
+            except ValueError:
+                raise ValueError(f"bad value for {name}: {value!r} is not a number") from None
+        return s
+    if value is None:
+        if nullable:
+            return None
+        raise ValueError(f"bad value for {name}: null is not allowed")
+    if base == "bool":
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"bad value for {name}: {value!r} is not a boolean")
+    if base == "int":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(f"bad value for {name}: {value!r} is not an integer")
+        return int(value)
+    if base == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"bad value for {name}: {value!r} is not a number")
+        return float(value)
+    if not isinstance(value, str):
+        raise ValueError(f"bad value for {name}: {value!r} is not a string")
+    return value
+
+
+def apply_overrides(base: dict, overrides: dict, source: str = "override") -> dict:
+    """Type-checked merge of overrides into a config dict; unknown keys are errors."""
+    types = _field_types()
+    out = dict(base)
+    for k, v in overrides.items():
+        if k not in types:
+            close = [n for n in types if n.startswith(k[:3])] if len(k) >= 3 else []
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise ValueError(f"unknown config key {k!r} in {source}{hint}; known keys: "
+                             f"{', '.join(types)}")
+        out[k] = _convert(k, v, types[k])
+    return out
+
+
+def parse_overrides(words) -> dict:
+    """['max_iters=100', 'dropout=0.1'] -> {'max_iters': '100', 'dropout': '0.1'}."""
+    out = {}
+    for w in words or []:
+        if "=" not in w:
+            raise ValueError(f"expected key=value, got {w!r}")
+        k, v = w.split("=", 1)
+        k = k.strip().lstrip("-").replace("-", "_")
+        if not k:
+            raise ValueError(f"expected key=value, got {w!r}")
+        out[k] = v
+    return out
+
+
+def read_config_file(path) -> dict:
+    """A flat table of config keys from a .toml or .json file."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise FileNotFoundError(f"config file not found: {p}")
+    try:
+        if p.suffix == ".toml":
+            try:
+                import tomllib
+            except ImportError:                     # Python 3.10
+                raise ValueError("reading .toml configs needs Python 3.11+; use a .json "
+                                 "config instead") from None
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        elif p.suffix == ".json":
+            data = json.loads(p.read_text(encoding="utf-8"))
+        else:
+            raise ValueError(f"config file {p} must end in .toml or .json")
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"cannot parse config file {p}: {e}") from None
+    except ValueError as e:
+        if "tomllib" in type(e).__module__ or type(e).__name__ == "TOMLDecodeError":
+            raise ValueError(f"cannot parse config file {p}: {e}") from None
+        raise
+    if not isinstance(data, dict):
+        raise ValueError(f"config file {p} must hold a table of key = value pairs")
+    for k, v in data.items():
+        if isinstance(v, (dict, list)):
+            raise ValueError(f"config file {p}: {k!r} must be a single value, not a table/list")
+    return data
+
+
+def make_config(preset: str | None = "default", config_file=None, overrides=None,
+                **kwargs) -> TrainConfig:
+    """preset <- config file <- key=value overrides <- explicit keyword arguments."""
+    if preset is None:
+        preset = "default"
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}: expected one of {', '.join(PRESETS)}")
+    d = TrainConfig().to_dict()
+    d = apply_overrides(d, PRESETS[preset], f"preset {preset!r}")
+    if config_file is not None:
+        d = apply_overrides(d, read_config_file(config_file), str(config_file))
+    if overrides:
+        d = apply_overrides(d, overrides, "the command line")
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    if kwargs:
+        d = apply_overrides(d, kwargs, "the arguments")
+    return TrainConfig(**d)
+
+
+# -- model / tokenizer construction ------------------------------------------------------------
+
+def model_config(cfg: TrainConfig, vocab_size: int) -> dict:
+    if cfg.model == "bigram":
+        return {"model": "bigram", "vocab_size": int(vocab_size)}
+    return {"model": "gpt", "vocab_size": int(vocab_size), "block_size": cfg.block_size,
+            "n_layer": cfg.n_layer, "n_head": cfg.n_head, "n_embd": cfg.n_embd,
+            "dropout": cfg.dropout, "bias": cfg.bias, "tie_weights": cfg.tie_weights,
+            "activation": cfg.activation, "positional": cfg.positional}
+
+
+def build_tokenizer(cfg: TrainConfig, train_text: str):
+    if cfg.tokenizer == "char":
+        return CharTokenizer.from_text(train_text)
+    from .tokenizers import _bpe_class
+    return _bpe_class().train(train_text, cfg.vocab_size)
+
+
+def _training_text(text: str, cfg: TrainConfig) -> str:
+    """The part of the text the tokenizer is trained on (BPE: the train split only)."""
+    if cfg.tokenizer == "char":
+        return text       # karakter sözlüğü bütün metinden: doğrulamada bilinmeyen karakter olmasın
+    return text[:int(len(text) * (1.0 - cfg.val_fraction))]
+
+
+def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None):
+    """Read the corpus, build (or reuse) the tokenizer, encode and split. -> (tok, TokenData, label)"""
+    text, label = load_text(cfg.data)
+    if tokenizer is None:
+        tokenizer = build_tokenizer(cfg, _training_text(text, cfg))
+    path = out_dir / "tokens.npy" if len(text) > cfg.mmap_threshold else None
+    ids = encode_corpus(text, tokenizer, path=path)
+    del text
+    data = split_ids(ids, cfg.block_size, cfg.val_fraction, source=f"the corpus {label!r}")
+    return tokenizer, data, label
+
+
+# -- evaluation & logging ----------------------------------------------------------------------
+
+def estimate_loss(model, sampler: BatchSampler, eval_iters: int, step: int) -> dict:
+    """Mean loss over eval_iters batches of each split (eval mode; converted to float once)."""
+    model.eval()
+    out = {}
+    try:
+        for split in ("train", "val"):
+            total = None
+            for w in sampler.eval_batches(split, eval_iters, step):
+                wd = model.xp.asarray(w)
+                _, loss = model.forward(wd[:, :-1], wd[:, 1:])
+                total = loss if total is None else total + loss
+            out[split] = float(total) / eval_iters
+    finally:
+        model.train()
+    return out
+
+
+def _read_metrics(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue                       # yarım kalmış son satır (öldürülme)
+    return rows
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    rows = [r for r in _read_metrics(path) if r.get("step", 0) <= step]
+    ckpt.atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in rows).encode())
+
+
+def plot_losses(metrics_path: Path, png_path: Path) -> bool:
+    """Loss curves from metrics.jsonl; False (and nothing written) without matplotlib."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except Exception:
+        return False
+    rows = _read_metrics(metrics_path)
+    if not rows:
+        return False
+    fig, ax = plt.subplots(figsize=(6, 4))
+    steps = [r["step"] for r in rows]
+    ax.plot(steps, [r["train_loss"] for r in rows], label="train")
+    ax.plot(steps, [r["val_loss"] for r in rows], label="val")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    tmp = png_path.with_name("." + png_path.name + ".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, png_path)
+    return True
+
+
+# -- sampling (simple; generate.py provides the KV-cache sampler) --------------------------------
+
+def sample_text(model, tokenizer, prompt: str = "\n", max_new_tokens: int = 200,
+                temperature: float = 1.0, seed: int | None = 0, errors: str = "strict") -> str:
+    """Generate text after `prompt`: generate.py's KV-cache sampler, or a plain loop without it."""
+    if max_new_tokens < 0:
+        raise ValueError("max_new_tokens must be >= 0")
+    if not temperature > 0:
+        raise ValueError("temperature must be > 0")
+    ids = tokenizer.encode(prompt or "\n", errors=errors) if _takes_errors(tokenizer) \
+        else tokenizer.encode(prompt or "\n")
+    if not ids:
+        raise ValueError("the prompt is empty after tokenization")
+    try:
+        from .generate import generate            # KV-cache sampler (generate.py)
+    except ImportError:
+        return tokenizer.decode(_simple_generate(model, ids, max_new_tokens, temperature, seed))
+    out = generate(model, np.asarray(ids, dtype=np.int64), max_new_tokens,
+                   temperature=temperature, seed=seed)
+    return tokenizer.decode(np.asarray(out).reshape(-1)[len(ids):])
+
+
+def _takes_errors(tokenizer) -> bool:
+    import inspect
+    try:
+        return "errors" in inspect.signature(tokenizer.encode).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _simple_generate(model, ids, max_new_tokens, temperature, seed) -> list[int]:
+    """Plain sampling loop: recompute the window each step (no KV cache)."""
+    from .backend import to_numpy
+    rng = np.random.default_rng(seed)
+    model.eval()
+    ctx = list(ids)
+    bs = model.block_size
+    new = []
+    for _ in range(max_new_tokens):
+        window = ctx[-bs:] if bs else ctx[-1:]
+        logits, _ = model.forward(np.asarray([window], dtype=np.int64))
+        z = to_numpy(logits[0, -1]).astype(np.float64) / temperature
+        z -= z.max()
+        p = np.exp(z)
+        p /= p.sum()
+        t = int(rng.choice(p.size, p=p))
+        ctx.append(t)
+        new.append(t)
+    return new
+
+
+# -- the trainer -------------------------------------------------------------------------------
+
+class NonFiniteLoss(RuntimeError):
+    pass
+
+
+def _log(msg: str, quiet: bool) -> None:
+    if not quiet:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress: bool = True,
+          stop_after: int | None = None) -> dict:
+    """Train according to cfg; returns a summary dict (final losses, paths, timings).
+
+    stop_after: leave the loop after that many steps (as if killed; used by tests).
+    """
+    cfg.validate()
+    check_device(cfg.device)
+    out = Path(cfg.out_dir).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    metrics_path = out / "metrics.jsonl"
+    start_step = 0
+    state = None
+    if resume:
+        state = ckpt.load_checkpoint(out, device=cfg.device)
+        man = state["manifest"]
+        saved = man.get("train_config", {})
+        for k in ("model", "n_layer", "n_head", "n_embd", "block_size", "tokenizer", "seed",
+                  "dtype", "batch_size", "grad_accum", "data"):
+            if k in saved and saved[k] != getattr(cfg, k):
+                raise ValueError(f"cannot resume {out}: it was trained with {k}={saved[k]!r}, "
+                                 f"now {k}={getattr(cfg, k)!r} (drop --resume or use the same "
+                                 f"setting)")
+        tokenizer = load_tokenizer(out)
+        start_step = state["step"]
+        _log(f"resuming {out} from step {start_step}", quiet)
+    else:
+        tokenizer = None
+    tokenizer, data, label = prepare_data(cfg, out, tokenizer)
+    mcfg = model_config(cfg, tokenizer.vocab_size)
+    if state is not None:
+        model = state["model"]
+        saved_cfg = model.config_dict()
+        diff = [k for k in mcfg if saved_cfg.get(k) != mcfg[k]]
+        if diff:
+            raise ValueError(f"cannot resume {out}: the checkpoint's model has "
+                             + ", ".join(f"{k}={saved_cfg.get(k)!r}" for k in diff)
+                             + ", the config asks for "
+                             + ", ".join(f"{k}={mcfg[k]!r}" for k in diff))
+    else:
+        model = ckpt.build_model(mcfg, dtype=cfg.dtype, device=cfg.device, seed=cfg.seed)
+    model.train()
+    opt = AdamW(model, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
+                weight_decay=cfg.weight_decay)
+    sampler = BatchSampler(data, cfg.block_size, cfg.batch_size, seed=cfg.seed)
+    if state is not None:
+        if "optimizer_state" in state:
+            opt.load_state_dict(state["optimizer_state"], source=str(out / "optim"))
+        if state["manifest"].get("sampler_state"):
+            sampler.set_state(state["manifest"]["sampler_state"])
+        _truncate_metrics(metrics_path, start_step)
+    else:
+        if (out / ckpt.MANIFEST).exists():
+            _log(f"starting a new run in {out}: its previous checkpoint will be replaced "
+                 f"(use --resume to continue it, or --out to keep it)", quiet)
+        if metrics_path.exists():
+            metrics_path.unlink()                # yeni bir eğitim: eski günlüğü sil
+
+    n_params = model.num_params()
+    _log(f"model: {mcfg['model']} with {n_params:,} parameters, vocab {tokenizer.vocab_size}, "
+         f"data {label}: {data.train.size:,} train / {data.val.size:,} val tokens, "
+         f"device {cfg.device}", quiet)
+    tokens_per_step = cfg.batch_size * cfg.block_size * cfg.grad_accum
+    xp = model.xp
+    train_cfg = cfg.to_dict()
+    last: dict = {}
+    t0 = time.perf_counter()
+    elapsed_before = 0.0
+    if state is not None:
+        elapsed_before = float(state["manifest"].get("extra", {}).get("elapsed_s", 0.0))
+    bar = None
+    if progress and not quiet:
+        from tqdm import tqdm
+        bar = tqdm(total=cfg.max_iters, initial=start_step, desc="train", unit="step",
+                   dynamic_ncols=True, file=sys.stderr)
+    window_t, window_steps = time.perf_counter(), 0
+    tok_s = 0.0
+
+    def evaluate_and_save(step: int, lr: float):
+        nonlocal last
+        losses = estimate_loss(model, sampler, cfg.eval_iters, step)
+        if not (math.isfinite(losses["train"]) and math.isfinite(losses["val"])):
+            raise NonFiniteLoss(f"evaluation loss is {losses['train']} (train) / "
+                                f"{losses['val']} (val) at step {step}")
+        elapsed = elapsed_before + time.perf_counter() - t0
+        row = {"step": step, "train_loss": round(losses["train"], 6),
+               "val_loss": round(losses["val"], 6), "lr": lr, "tokens_per_sec": round(tok_s, 1),
+               "elapsed_s": round(elapsed, 3)}
+        with open(metrics_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+        ckpt.save_checkpoint(out, model, opt, tokenizer, step, train_config=train_cfg,
+                             sampler_state=sampler.get_state(), dropout_seed=[cfg.seed, step],
+                             extra={"elapsed_s": elapsed, "data": label})
+        msg = (f"step {step}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}, "
+               f"lr {lr:.2e}")
+        if bar is not None:
+            bar.write(msg, file=sys.stderr)
+        else:
+            _log(msg, quiet)
+        last = row
+
+    step = start_step
+    try:
+        if state is None:
+            evaluate_and_save(0, get_lr(0, cfg.lr, cfg.min_lr, cfg.warmup_iters,
+                                        cfg.lr_decay_iters))
+        while step < cfg.max_iters:
+            if stop_after is not None and step - start_step >= stop_after:
+                break
+            lr = get_lr(step, cfg.lr, cfg.min_lr, cfg.warmup_iters, cfg.lr_decay_iters)
+            model.set_dropout_seed([cfg.seed, step])
+            loss_sum = None
+            for micro in range(cfg.grad_accum):
+                w = xp.asarray(sampler.train_batch())       # bir kez aygıta taşı
+                _, loss = model.forward(w[:, :-1], w[:, 1:])
+                model.backward(accumulate=micro > 0)
+                loss_sum = loss if loss_sum is None else loss_sum + loss
+            if cfg.grad_accum > 1:
+                model.grad_flat *= 1.0 / cfg.grad_accum    # küçük toplu işlerin ortalaması
+            check_now = cfg.device == "cpu" or step % cfg.log_interval == 0
+            if check_now:
+                lossf = float(loss_sum) / cfg.grad_accum
+                if not math.isfinite(lossf):
+                    raise NonFiniteLoss(f"loss is {lossf} at step {step}")
+            if cfg.grad_clip > 0:
+                clip_grad_norm(model.grad_flat, cfg.grad_clip)
+            opt.step(model.grads, lr=lr)
+            step += 1
+            window_steps += 1
+            if bar is not None:
+                bar.update(1)
+            if step % cfg.log_interval == 0 or step == cfg.max_iters:
+                now = time.perf_counter()
+                tok_s = window_steps * tokens_per_step / max(now - window_t, 1e-9)
+                window_t, window_steps = now, 0
+                if bar is not None:
+                    lossf = float(loss_sum) / cfg.grad_accum
+                    bar.set_postfix_str(f"loss {lossf:.4f} lr {lr:.2e} {tok_s:,.0f} tok/s",
+                                        refresh=False)
+            if step % cfg.eval_interval == 0 or step == cfg.max_iters:
+                evaluate_and_save(step, get_lr(step, cfg.lr, cfg.min_lr, cfg.warmup_iters,
+                                               cfg.lr_decay_iters))
+    except NonFiniteLoss as e:
+        if bar is not None:
+            bar.close()
+        raise RuntimeError(f"training stopped: {e}. The last good checkpoint in {out} is kept; "
+                           f"try a lower lr or grad_clip=1.0") from None
+    finally:
+        if bar is not None:
+            bar.close()
+    wall = time.perf_counter() - t0
+    if not last:                                 # devam ettirilen eğitim zaten bitmişti
+        rows = _read_metrics(metrics_path)
+        last = rows[-1] if rows else {}
+    plotted = plot_losses(metrics_path, out / "loss.png")
+    return {"out_dir": str(out), "step": step, "model": model, "tokenizer": tokenizer,
+            "train_loss": last.get("train_loss"), "val_loss": last.get("val_loss"),
+            "wall_s": wall, "n_params": n_params, "plot": plotted, "data": label}

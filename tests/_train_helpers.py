@@ -1,0 +1,24 @@
+"""Shared tiny training settings for the trainer/checkpoint tests."""
+import numpy as np
+
+from nanograd_llm.train import make_config
+
+TEXT = ("Dikkat katmanı her belirtecin önceki belirteçlere bakmasını sağlar. "
+        "Geri yayılım, kaybın her parametreye göre türevini zincir kuralıyla hesaplar. "
+        "Çağrı ılık şöyle İğde öğüş.\n") * 12
+
+
+def tiny_config(tmp_path, name="run", **kw):
+    data = tmp_path / "corpus.txt"
+    if not data.exists():
+        data.write_text(TEXT, encoding="utf-8")
+    base = dict(n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=4, max_iters=12,
+                eval_interval=4, eval_iters=2, warmup_iters=2, lr_decay_iters=12, dropout=0.1,
+                lr=3e-3, sample_tokens=0)
+    base.update(kw)
+    return make_config("default", data=str(data), out_dir=str(tmp_path / name),
+                       overrides={k: str(v) for k, v in base.items()})
+
+
+def weights(model):
+    return np.asarray(model.flat).copy()

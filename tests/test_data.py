@@ -1,0 +1,163 @@
+"""Char tokenizer, text loading, named corpora, splitting and batching."""
+import hashlib
+import json
+import os
+
+import numpy as np
+import pytest
+
+from nanograd_llm import data as D
+from nanograd_llm.tokenizers import CharTokenizer, load_tokenizer
+
+TR = "Çağrı, ılık şöyle: İğde ÖĞÜŞ ü ç ğ ı İ ö ş ü — sözlük!\n"
+
+
+def test_char_tokenizer_turkish_roundtrip(tmp_path):
+    tok = CharTokenizer.from_text(TR)
+    ids = tok.encode(TR)
+    assert tok.decode(ids) == TR
+    assert tok.vocab_size == len(set(TR))
+    # NFC: "ş" written as s + combining cedilla is the same token as the precomposed "ş"
+    assert tok.encode("s\u0327") == tok.encode("ş")
+    tok.save(tmp_path)
+    assert json.loads((tmp_path / "tokenizer_meta.json").read_text()) == {"type": "char"}
+    for loaded in (CharTokenizer.load(tmp_path), load_tokenizer(tmp_path)):
+        assert isinstance(loaded, CharTokenizer)
+        assert loaded.chars == tok.chars
+        assert loaded.decode(loaded.encode(TR)) == TR
+
+
+def test_char_tokenizer_unknown_characters():
+    tok = CharTokenizer.from_text("ab? ")
+    with pytest.raises(ValueError, match=r"'x'.*U\+0078.*position 2"):
+        tok.encode("abx")
+    assert tok.encode("axb", errors="skip") == tok.encode("ab")
+    assert tok.decode(tok.encode("axb", errors="replace")) == "a?b"
+    with pytest.raises(ValueError, match="errors must be"):
+        tok.encode("a", errors="ignore")
+    with pytest.raises(ValueError, match="outside"):
+        tok.decode([99])
+
+
+def test_load_tokenizer_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="tokenizer_meta.json"):
+        load_tokenizer(tmp_path)
+    (tmp_path / "tokenizer_meta.json").write_text('{"type": "wordpiece"}')
+    with pytest.raises(ValueError, match="unknown tokenizer type"):
+        load_tokenizer(tmp_path)
+    (tmp_path / "tokenizer_meta.json").write_text('{"type": "char"}')
+    (tmp_path / "tokenizer.json").write_text("{not json")
+    with pytest.raises(ValueError, match="tokenizer.json"):
+        load_tokenizer(tmp_path)
+
+
+def test_read_text_bom_crlf_and_errors(tmp_path):
+    p = tmp_path / "a.txt"
+    p.write_bytes(b"\xef\xbb\xbfline one\r\nline two\rthree")
+    assert D.read_text_file(p) == "line one\nline two\nthree"
+    with pytest.raises(FileNotFoundError, match="not found"):
+        D.read_text_file(tmp_path / "missing.txt")
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("ok\nçok güzel".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"not UTF-8.*0xe7 at byte offset 3 \(line 2\)"):
+        D.read_text_file(bad)
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"\xef\xbb\xbf")
+    with pytest.raises(ValueError, match="empty"):
+        D.read_text_file(empty)
+    with pytest.raises(IsADirectoryError):
+        D.read_text_file(tmp_path)
+
+
+def test_load_text_names_and_paths(tmp_path):
+    text, label = D.load_text(None)
+    assert label == "embedded" and len(text.encode("utf-8")) >= 50_000
+    assert any(c in text for c in "çğışöü")
+    with pytest.raises(ValueError, match="unknown corpus 'shakespear'"):
+        D.load_text("shakespear")
+
+
+def test_embedded_corpus_is_ours():
+    """The shipped corpus is the project's own Turkish explanations, not a downloaded text."""
+    text = D.EMBEDDED_PATH.read_text(encoding="utf-8")
+    assert "belirteç" in text and "geri yayılım" in text.lower() or "Geri yayılım" in text
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    assert digest not in {c.sha256 for c in D.CORPORA.values()}
+
+
+def test_download_corpus_uses_cache_and_checks_sha(tmp_path, monkeypatch):
+    monkeypatch.setenv("NANOGRAD_LLM_DATA_DIR", str(tmp_path))
+    assert D.cache_dir() == tmp_path
+    # a verified cached copy is used without any network access
+    blob = b"cached corpus\n"
+    corpus = D.Corpus("tiny", "tiny.txt", hashlib.sha256(blob).hexdigest(),
+                      (("http://127.0.0.1:9/tiny.txt", hashlib.sha256(blob).hexdigest()),), "t")
+    monkeypatch.setitem(D.CORPORA, "tiny", corpus)
+    (tmp_path / "tiny.txt").write_bytes(blob)
+    assert D.download_corpus("tiny") == tmp_path / "tiny.txt"
+    # a corrupt cached copy triggers a download; offline -> the error names the URL
+    (tmp_path / "tiny.txt").write_bytes(b"tampered")
+    with pytest.raises(OSError, match=r"http://127.0.0.1:9/tiny.txt.*--data"):
+        D.download_corpus("tiny")
+    # a download with the wrong hash is rejected
+    monkeypatch.setattr(D, "_fetch", lambda url, timeout=60.0: b"something else")
+    with pytest.raises(OSError, match="sha256"):
+        D.download_corpus("tiny")
+    monkeypatch.setattr(D, "_fetch", lambda url, timeout=60.0: blob)
+    assert D.download_corpus("tiny").read_bytes() == blob
+
+
+def test_seyfettin_parts_joined_with_newline(tmp_path, monkeypatch):
+    parts = [b"bir\n", b"iki\n"]
+    joined = b"\n".join(parts)
+    corpus = D.Corpus("s2", "s2.txt", hashlib.sha256(joined).hexdigest(),
+                      tuple((f"u{i}", hashlib.sha256(p).hexdigest()) for i, p in
+                            enumerate(parts)), "t")
+    monkeypatch.setitem(D.CORPORA, "s2", corpus)
+    monkeypatch.setattr(D, "_fetch", lambda url, timeout=60.0: parts[int(url[1:])])
+    assert D.download_corpus("s2", tmp_path).read_bytes() == b"bir\n\niki\n"
+    assert len(D.CORPORA["seyfettin"].parts) == 28
+    assert D.clean_seyfettin(":&mdash; Evet&acirc;\nx") == "— Evetâ\nx"
+
+
+def test_split_and_short_text_errors():
+    ids = np.arange(1000, dtype=np.uint16)
+    d = D.split_ids(ids, block_size=8)
+    assert d.train.size == 900 and d.val.size == 100
+    np.testing.assert_array_equal(np.concatenate([d.train, d.val]), ids)   # contiguous
+    with pytest.raises(ValueError, match="shorter than block_size"):
+        D.split_ids(ids[:5], block_size=8)
+    with pytest.raises(ValueError, match="validation part has 3"):
+        D.split_ids(ids[:30], block_size=8)
+
+
+def test_encode_corpus_compact_and_mmap(tmp_path):
+    tok = CharTokenizer.from_text(TR)
+    text = TR * 50
+    a = D.encode_corpus(text, tok)
+    assert a.dtype == np.uint16
+    b = D.encode_corpus(text, tok, path=tmp_path / "tokens.npy", chunk_chars=37)
+    assert isinstance(b, np.memmap)
+    np.testing.assert_array_equal(a, b)
+    assert tok.decode(b) == text
+    assert D.id_dtype(70_000) == np.uint32
+
+
+def test_batch_sampler_reproducible_and_shifted():
+    ids = np.arange(500, dtype=np.uint16)
+    data = D.split_ids(ids, 16)
+    s1 = D.BatchSampler(data, 16, 4, seed=7)
+    w = s1.train_batch()
+    assert w.shape == (4, 17) and w.dtype == np.int64
+    np.testing.assert_array_equal(w[:, 1:], w[:, :-1] + 1)     # y is x shifted by one
+    state = s1.get_state()
+    nxt = s1.train_batch()
+    s2 = D.BatchSampler(data, 16, 4, seed=7)
+    s2.set_state(state)
+    np.testing.assert_array_equal(s2.train_batch(), nxt)
+    # eval batches do not disturb the training stream and depend only on (seed, step)
+    e1 = list(s1.eval_batches("val", 2, step=5))
+    e2 = list(s2.eval_batches("val", 2, step=5))
+    np.testing.assert_array_equal(e1[0], e2[0])
+    assert e1[0].min() >= 450
+    np.testing.assert_array_equal(s1.train_batch(), s2.train_batch())

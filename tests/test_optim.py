@@ -1,0 +1,156 @@
+"""AdamW, LR schedule, gradient clipping and accumulation."""
+
+import numpy as np
+import pytest
+
+from nanograd_llm import GPT, GPTConfig, BigramLM
+from nanograd_llm.optim import AdamW, clip_grad_norm, get_lr, global_grad_norm
+
+torch = pytest.importorskip("torch")
+
+
+def _tiny_gpt(dtype="float64", seed=0):
+    cfg = GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=8)
+    return GPT(cfg, seed=seed, dtype=dtype)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_adamw_matches_torch(fast):
+    model = _tiny_gpt()
+    rng = np.random.default_rng(0)
+    names = list(model.params)
+    tparams = {k: torch.tensor(v.copy(), dtype=torch.float64, requires_grad=True)
+               for k, v in model.params.items()}
+    decay = [tparams[k] for k in names if tparams[k].ndim >= 2]
+    no_decay = [tparams[k] for k in names if tparams[k].ndim < 2]
+    kw = dict(lr=3e-3, betas=(0.8, 0.95), eps=1e-7)
+    topt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},
+                              {"params": no_decay, "weight_decay": 0.0}], **kw)
+    if fast:
+        opt = AdamW(model, weight_decay=0.1, **kw)
+        params = model.params
+    else:
+        params = {k: v.copy() for k, v in model.params.items()}
+        opt = AdamW(params, weight_decay=0.1, **kw)
+    for step in range(6):
+        grads = {k: rng.standard_normal(v.shape) for k, v in params.items()}
+        lr = 3e-3 * (1 + step) / 6
+        for k, g in grads.items():
+            tparams[k].grad = torch.tensor(g)
+            if fast:
+                model.grads[k][...] = g
+        for group in topt.param_groups:
+            group["lr"] = lr
+        topt.step()
+        opt.step(model.grads if fast else grads, lr=lr)
+    for k in names:
+        np.testing.assert_allclose(params[k], tparams[k].detach().numpy(), rtol=1e-12, atol=1e-14)
+    # 1-B parametreler (sapmalar, LN kazançları) azaltılmadı, 2-B olanlar azaltıldı
+    assert any(v.ndim < 2 for v in params.values())
+
+
+def test_adamw_decay_only_on_2d():
+    model = _tiny_gpt()
+    before = {k: v.copy() for k, v in model.params.items()}
+    opt = AdamW(model, lr=0.1, weight_decay=0.5)
+    model.zero_grad()
+    opt.step(model.grads)          # zero gradient: only weight decay moves parameters
+    for k, v in model.params.items():
+        if v.ndim >= 2:
+            np.testing.assert_allclose(v, before[k] * (1 - 0.1 * 0.5))
+        else:
+            np.testing.assert_array_equal(v, before[k])
+
+
+def test_adamw_state_roundtrip():
+    m1, m2 = _tiny_gpt(), _tiny_gpt()
+    o1 = AdamW(m1, lr=1e-2)
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        m1.grad_flat[...] = rng.standard_normal(m1.grad_flat.shape)
+        o1.step()
+    m2.flat[...] = m1.flat
+    o2 = AdamW(m2, lr=1e-2)
+    o2.load_state_dict(o1.state_dict())
+    g = rng.standard_normal(m1.grad_flat.shape)
+    m1.grad_flat[...] = g
+    m2.grad_flat[...] = g
+    o1.step()
+    o2.step()
+    np.testing.assert_array_equal(m1.flat, m2.flat)
+    with pytest.raises(ValueError, match="shape"):
+        AdamW(BigramLM(5)).load_state_dict(o1.state_dict())
+
+
+def test_adamw_rejects_bad_args():
+    with pytest.raises(ValueError):
+        AdamW(_tiny_gpt(), betas=(1.0, 0.9))
+    with pytest.raises(TypeError):
+        AdamW([1, 2, 3])
+
+
+def test_lr_schedule():
+    kw = dict(lr=1.0, min_lr=0.1, warmup_iters=10, lr_decay_iters=110)
+    assert get_lr(0, **kw) == pytest.approx(1 / 11)
+    assert get_lr(9, **kw) == pytest.approx(10 / 11)
+    assert get_lr(10, **kw) == pytest.approx(1.0)                  # warmup ends at the peak
+    assert get_lr(60, **kw) == pytest.approx(0.55)                 # half-way down the cosine
+    assert get_lr(110, **kw) == pytest.approx(0.1)
+    assert get_lr(10_000, **kw) == pytest.approx(0.1)
+    vals = [get_lr(s, **kw) for s in range(10, 111)]
+    assert all(a >= b for a, b in zip(vals, vals[1:]))             # monotone decay
+    assert get_lr(5, lr=1.0, min_lr=0.1, warmup_iters=0, lr_decay_iters=0) == 0.1
+
+
+def test_clip_grad_norm_matches_torch():
+    rng = np.random.default_rng(0)
+    grads = {"a": rng.standard_normal((3, 4)), "b": rng.standard_normal(5)}
+    tg = [torch.tensor(g.copy(), requires_grad=False) for g in grads.values()]
+    ts = [torch.zeros_like(t, requires_grad=True) for t in tg]
+    for t, g in zip(ts, tg):
+        t.grad = g
+    tnorm = torch.nn.utils.clip_grad_norm_(ts, 1.0)
+    norm = clip_grad_norm(grads, 1.0)
+    assert float(norm) == pytest.approx(float(tnorm))
+    for g, t in zip(grads.values(), ts):
+        np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-12)
+    assert float(global_grad_norm(grads)) == pytest.approx(1.0, rel=1e-5)
+    # under the limit: unchanged
+    flat = np.array([0.3, 0.4])
+    clip_grad_norm(flat, 1.0)
+    np.testing.assert_array_equal(flat, [0.3, 0.4])
+
+
+def test_grad_accumulation_equals_big_batch():
+    rng = np.random.default_rng(3)
+    w = rng.integers(0, 11, size=(8, 9))
+    big, acc = _tiny_gpt(), _tiny_gpt()
+    big.forward(w[:, :-1], w[:, 1:])
+    big.backward()
+    for i, part in enumerate((w[:4], w[4:])):
+        acc.forward(part[:, :-1], part[:, 1:])
+        acc.backward(accumulate=i > 0)
+    acc.grad_flat *= 1 / 2
+    np.testing.assert_allclose(acc.grad_flat, big.grad_flat, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.gpu
+def test_adamw_gpu_matches_cpu(monkeypatch):
+    from nanograd_llm.backend import cuda_available, to_numpy
+    if not cuda_available():
+        pytest.skip("needs CuPy and an NVIDIA GPU")
+    for fused in ("1", "0"):
+        monkeypatch.setenv("NANOGRAD_LLM_FUSED", fused)
+        cpu, gpu = _tiny_gpt(), _tiny_gpt()
+        gpu.to("cuda")
+        oc, og = AdamW(cpu, lr=1e-2), AdamW(gpu, lr=1e-2)
+        rng = np.random.default_rng(0)
+        for _ in range(3):
+            g = rng.standard_normal(cpu.grad_flat.shape)
+            cpu.grad_flat[...] = g
+            gpu.grad_flat[...] = gpu.xp.asarray(g)
+            clip_grad_norm(cpu.grad_flat, 1.0)
+            clip_grad_norm(gpu.grad_flat, 1.0)
+            oc.step()
+            og.step()
+        np.testing.assert_allclose(to_numpy(gpu.flat), cpu.flat, rtol=1e-12, atol=1e-14)

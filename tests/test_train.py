@@ -1,0 +1,307 @@
+"""Trainer: configs, presets, exact resume (also after a kill during a checkpoint write),
+NaN handling, metrics, CLI errors and the examples."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nanograd_llm import checkpoint as ckpt
+from nanograd_llm.optim import AdamW
+from nanograd_llm.train import (PRESETS, apply_overrides, make_config,
+                                parse_overrides, train)
+
+from _train_helpers import TEXT, tiny_config, weights
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _run(args, timeout=120, **kw):
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=kw.get(
+        "cwd", ROOT), env=_env(), timeout=timeout)
+
+
+# -- configs ------------------------------------------------------------------------------------
+
+def test_presets_match_the_issue():
+    baby = make_config("baby")
+    assert (baby.block_size, baby.batch_size, baby.n_layer, baby.n_head, baby.n_embd) == \
+        (64, 12, 4, 4, 128)
+    assert (baby.max_iters, baby.lr, baby.min_lr, baby.lr_decay_iters, baby.warmup_iters) == \
+        (2000, 1e-3, 1e-4, 2000, 100)
+    assert (baby.beta2, baby.dropout, baby.eval_interval, baby.eval_iters) == (0.99, 0.0, 250, 20)
+    sh = make_config("shakespeare")
+    assert (sh.block_size, sh.batch_size, sh.n_layer, sh.n_head, sh.n_embd, sh.dropout) == \
+        (256, 64, 6, 6, 384, 0.2)
+    assert (sh.max_iters, sh.lr, sh.min_lr, sh.warmup_iters, sh.beta2) == \
+        (5000, 1e-3, 1e-4, 100, 0.99)
+    assert make_config("bigram").model == "bigram"
+    d = make_config()
+    assert d.model == "gpt" and d.data is None
+    assert set(PRESETS) == {"default", "bigram", "baby", "shakespeare"}
+    with pytest.raises(ValueError, match="unknown preset"):
+        make_config("huge")
+
+
+def test_overrides_are_type_checked():
+    cfg = make_config("baby", overrides=parse_overrides(["max_iters=100", "dropout=0.1",
+                                                          "bias=true", "data=none"]))
+    assert cfg.max_iters == 100 and cfg.dropout == 0.1 and cfg.bias is True and cfg.data is None
+    assert make_config(overrides={"lr": "3e-4"}).lr == 3e-4
+    assert make_config(overrides={"max_iters": "1e3"}).max_iters == 1000
+    with pytest.raises(ValueError, match="unknown config key 'max_iter'.*did you mean max_iters"):
+        make_config(overrides={"max_iter": "5"})
+    with pytest.raises(ValueError, match="bad value for max_iters: 'abc' is not an integer"):
+        make_config(overrides={"max_iters": "abc"})
+    with pytest.raises(ValueError, match="bad value for max_iters: '2.5'"):
+        make_config(overrides={"max_iters": "2.5"})
+    with pytest.raises(ValueError, match="dropout must be in"):
+        make_config(overrides={"dropout": "1.5"})
+    with pytest.raises(ValueError, match="bad value for bias"):
+        make_config(overrides={"bias": "maybe"})
+    with pytest.raises(ValueError, match="divisible"):
+        make_config(overrides={"n_head": "5"})
+    with pytest.raises(ValueError, match="expected key=value"):
+        parse_overrides(["max_iters"])
+    with pytest.raises(ValueError, match="not an integer"):
+        apply_overrides({}, {"batch_size": True})
+
+
+def test_config_files(tmp_path):
+    (tmp_path / "c.toml").write_text('max_iters = 7\nlr = 0.01\nbias = false\n')
+    cfg = make_config("baby", config_file=tmp_path / "c.toml", overrides={"max_iters": "9"})
+    assert (cfg.max_iters, cfg.lr, cfg.bias) == (9, 0.01, False)   # command line wins
+    (tmp_path / "c.json").write_text(json.dumps({"n_layer": 2, "dropout": 0.2}))
+    cfg = make_config(config_file=tmp_path / "c.json")
+    assert (cfg.n_layer, cfg.dropout) == (2, 0.2)
+    (tmp_path / "bad.json").write_text(json.dumps({"n_layers": 2}))
+    with pytest.raises(ValueError, match="unknown config key 'n_layers' in .*bad.json"):
+        make_config(config_file=tmp_path / "bad.json")
+    (tmp_path / "bad.toml").write_text("max_iters = = 3")
+    with pytest.raises(ValueError, match="cannot parse config file"):
+        make_config(config_file=tmp_path / "bad.toml")
+    (tmp_path / "c.yaml").write_text("a: 1")
+    with pytest.raises(ValueError, match=".toml or .json"):
+        make_config(config_file=tmp_path / "c.yaml")
+    with pytest.raises(FileNotFoundError):
+        make_config(config_file=tmp_path / "missing.toml")
+
+
+# -- training -----------------------------------------------------------------------------------
+
+def test_training_learns_and_logs(tmp_path):
+    cfg = tiny_config(tmp_path, max_iters=40, eval_interval=20, lr=1e-2, dropout=0.0,
+                      lr_decay_iters=40)
+    r = train(cfg, quiet=True)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text()
+            .splitlines()]
+    assert [row["step"] for row in rows] == [0, 20, 40]
+    assert set(rows[0]) == {"step", "train_loss", "val_loss", "lr", "tokens_per_sec",
+                            "elapsed_s"}
+    assert rows[-1]["train_loss"] < rows[0]["train_loss"] - 0.5
+    assert r["val_loss"] == rows[-1]["val_loss"]
+    pytest.importorskip("matplotlib")
+    assert (tmp_path / "run" / "loss.png").stat().st_size > 1000
+
+
+def test_bigram_preset_trains(tmp_path):
+    data = tmp_path / "c.txt"
+    data.write_text(TEXT, encoding="utf-8")
+    cfg = make_config("bigram", data=str(data), out_dir=str(tmp_path / "b"),
+                      overrides={"max_iters": "150", "eval_interval": "150", "eval_iters": "4"})
+    r = train(cfg, quiet=True)
+    assert r["val_loss"] < 2.2    # ln(V) ≈ 3.5 before training
+    assert type(ckpt.load_model(tmp_path / "b")).__name__ == "BigramLM"
+
+
+def test_resume_is_bit_identical(tmp_path):
+    full = train(tiny_config(tmp_path, "full"), quiet=True)
+    part = tiny_config(tmp_path, "part")
+    train(part, quiet=True, stop_after=6)                 # "killed" after step 6 (ckpt at 4)
+    assert ckpt.load_checkpoint(tmp_path / "part")["step"] == 4
+    resumed = train(part, resume=True, quiet=True)
+    assert resumed["step"] == 12
+    np.testing.assert_array_equal(weights(resumed["model"]), weights(full["model"]))
+    np.testing.assert_array_equal(ckpt.load_model(tmp_path / "part").flat,
+                                  ckpt.load_model(tmp_path / "full").flat)
+    m_full = [json.loads(x) for x in (tmp_path / "full" / "metrics.jsonl").read_text()
+              .splitlines()]
+    m_part = [json.loads(x) for x in (tmp_path / "part" / "metrics.jsonl").read_text()
+              .splitlines()]
+    assert [r["val_loss"] for r in m_full] == [r["val_loss"] for r in m_part]
+    again = train(part, resume=True, quiet=True)         # nothing left to do: no crash
+    assert again["step"] == 12 and again["val_loss"] == m_full[-1]["val_loss"]
+
+
+def test_resume_after_failure_in_checkpoint_write(tmp_path, monkeypatch):
+    full = train(tiny_config(tmp_path, "full"), quiet=True)
+    part = tiny_config(tmp_path, "part")
+    real = ckpt._write_npz
+    calls = {"n": 0}
+
+    def dying(path, arrays):
+        calls["n"] += 1
+        if calls["n"] == 6:      # step 8's optimizer file: step 8's weights are already on disk
+            path.write_bytes(b"half")
+            raise KeyboardInterrupt
+        return real(path, arrays)
+
+    monkeypatch.setattr(ckpt, "_write_npz", dying)
+    with pytest.raises(KeyboardInterrupt):
+        train(part, quiet=True)
+    monkeypatch.undo()
+    assert ckpt.load_checkpoint(tmp_path / "part")["step"] == 4
+    resumed = train(part, resume=True, quiet=True)
+    np.testing.assert_array_equal(weights(resumed["model"]), weights(full["model"]))
+
+
+def test_resume_after_sigkill_during_checkpoint_write(tmp_path):
+    """A real SIGKILL while the step-8 checkpoint's files are being renamed into place."""
+    full = train(tiny_config(tmp_path, "full"), quiet=True)
+    script = tmp_path / "killme.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, signal, sys
+        sys.path.insert(0, {str(ROOT / 'tests')!r})
+        from pathlib import Path
+        from _train_helpers import tiny_config
+        from nanograd_llm.train import train
+        real, n = os.replace, [0]
+        def replace(src, dst):
+            if Path(dst).name.startswith("optim-0000008"):
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(src, dst)
+        os.replace = replace
+        train(tiny_config(Path({str(tmp_path)!r}), "part"), quiet=True)
+    """))
+    p = _run([str(script)])
+    assert p.returncode == -9, p.stderr
+    man = json.loads((tmp_path / "part" / "checkpoint.json").read_text())
+    assert man["step"] == 4
+    assert list((tmp_path / "part").glob("model-0000008*"))     # the half-written checkpoint
+    resumed = train(tiny_config(tmp_path, "part"), resume=True, quiet=True)
+    np.testing.assert_array_equal(weights(resumed["model"]), weights(full["model"]))
+    assert not list((tmp_path / "part").glob("model-0000008*"))
+
+
+def test_resume_refuses_a_different_model(tmp_path):
+    train(tiny_config(tmp_path, max_iters=4), quiet=True)
+    with pytest.raises(ValueError, match="cannot resume .*n_embd"):
+        train(tiny_config(tmp_path, max_iters=8, n_embd=32), resume=True, quiet=True)
+    with pytest.raises(ValueError, match="checkpoint.json is missing"):
+        train(tiny_config(tmp_path, "fresh"), resume=True, quiet=True)
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    real_step = AdamW.step
+
+    def poisoned(self, grads=None, lr=None):
+        real_step(self, grads, lr)
+        if self.t == 6:
+            self.model.flat[0] = np.nan
+    monkeypatch.setattr(AdamW, "step", poisoned)
+    with pytest.raises(RuntimeError, match="loss is nan at step 6.*last good checkpoint"):
+        train(tiny_config(tmp_path), quiet=True)
+    state = ckpt.load_checkpoint(tmp_path / "run")
+    assert state["step"] == 4 and np.isfinite(state["model"].flat).all()
+
+
+def test_data_errors_through_train(tmp_path):
+    with pytest.raises(FileNotFoundError, match="data file not found"):
+        train(make_config(data=str(tmp_path / "nope.txt"), out_dir=str(tmp_path / "o")),
+              quiet=True)
+    short = tmp_path / "short.txt"
+    short.write_text("kısa metin")
+    with pytest.raises(ValueError, match="shorter than block_size"):
+        train(make_config(data=str(short), out_dir=str(tmp_path / "o")), quiet=True)
+
+
+def test_bpe_tokenizer_option(tmp_path):
+    try:
+        from nanograd_llm.tokenizers.bpe import BPETokenizer  # noqa: F401
+    except ImportError:
+        with pytest.raises(RuntimeError, match="BPE tokenizer"):
+            train(tiny_config(tmp_path, tokenizer="bpe", vocab_size=300), quiet=True)
+        return
+    r = train(tiny_config(tmp_path, tokenizer="bpe", vocab_size=300, max_iters=4), quiet=True)
+    assert json.loads((tmp_path / "run" / "tokenizer_meta.json").read_text())["type"] == "bpe"
+    assert r["model"].vocab_size == r["tokenizer"].vocab_size
+
+
+# -- CLI ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--preset", "nope"], "unknown preset"),
+    (["train", "max_iters=abc"], "not an integer"),
+    (["train", "foo=1"], "unknown config key 'foo'"),
+    (["train", "--data", "/nonexistent/x.txt"], "data file not found"),
+    (["train", "--config", "/nonexistent/c.toml"], "config file not found"),
+    (["sample", "--ckpt", "/nonexistent/run"], "checkpoint directory not found"),
+])
+def test_cli_errors_are_clean(args, message):
+    p = _run(["-m", "nanograd_llm", *args])
+    assert p.returncode == 1
+    assert p.stderr.startswith("error: ") and message in p.stderr
+    assert "Traceback" not in p.stderr
+
+
+def test_cli_train_then_sample(tmp_path):
+    data = tmp_path / "c.txt"
+    data.write_text(TEXT, encoding="utf-8")
+    out = tmp_path / "cli"
+    p = _run(["-m", "nanograd_llm", "train", "--data", str(data), "--out", str(out), "--quiet",
+              "n_layer=1", "n_embd=16", "n_head=2", "block_size=16", "max_iters=6",
+              "eval_interval=3", "eval_iters=1", "sample_tokens=20"])
+    assert p.returncode == 0, p.stderr
+    assert "--- sample ---" in p.stdout and f"nanograd-llm sample --ckpt {out}" in p.stdout
+    p = _run(["-m", "nanograd_llm", "sample", "--ckpt", str(out), "--prompt", "Dikkat",
+              "--max-new-tokens", "15", "--seed", "3"])
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("Dikkat") and len(p.stdout.rstrip("\n")) >= 6
+    again = _run(["-m", "nanograd_llm", "sample", "--ckpt", str(out), "--prompt", "Dikkat",
+                  "--max-new-tokens", "15", "--seed", "3"])
+    assert again.stdout == p.stdout
+    bad = _run(["-m", "nanograd_llm", "sample", "--ckpt", str(out), "--prompt", "€"])
+    assert bad.returncode == 1 and "not in the tokenizer's vocabulary" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+# -- examples -----------------------------------------------------------------------------------
+
+def _example(name):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(f"example_{name}",
+                                                  ROOT / "examples" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_examples_run(tmp_path, capsys):
+    """Each example's main() with its small setting (in-process: no interpreter start-up)."""
+    data = tmp_path / "c.txt"
+    data.write_text(TEXT, encoding="utf-8")
+    assert _example("bigram_text").main([str(data), "--iters", "50"]) == 0
+    assert "--- sample ---" in capsys.readouterr().out
+    out = tmp_path / "ex"
+    assert _example("train_char_gpt").main(["--small", "--data", str(data), "--out",
+                                            str(out)]) == 0
+    assert "--- sample ---" in capsys.readouterr().out
+    assert _example("sample_checkpoint").main([str(out), "--prompt", "Geri",
+                                               "--max-new-tokens", "20"]) == 0
+    assert "Geri" in capsys.readouterr().out
+    assert _example("sample_checkpoint").main([str(tmp_path / "none")]) == 1
+    assert capsys.readouterr().err.startswith("error: ")
+    for name in ("bigram_text", "train_char_gpt", "sample_checkpoint"):
+        script = ROOT / "examples" / f"{name}.py"
+        head = script.read_text(encoding="utf-8")[:1500]
+        assert any(c in head for c in "çğışöü"), f"{script.name} lacks a Turkish explanation"
