@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint as ckpt
-from .backend import as_float_dtype, check_device
+from .backend import MATMUL_PRECISIONS, as_float_dtype, check_device, set_matmul_precision
 from .data import BatchSampler, encode_corpus, load_text, split_ids
 from .optim import AdamW, clip_grad_norm, get_lr
 from .tokenizers import CharTokenizer, load_tokenizer
@@ -84,6 +84,7 @@ class TrainConfig:
     seed: int = 1337
     dtype: str = "float32"
     device: str = "cpu"
+    precision: str = "highest"        # "tf32": TensorFloat-32 matmuls on an NVIDIA GPU
     out_dir: str = "out"
     sample_tokens: int = 300          # length of the sample printed at the end
     mmap_threshold: int = 1 << 24     # corpora with more characters are memory-mapped
@@ -120,6 +121,9 @@ class TrainConfig:
         as_float_dtype(self.dtype)
         if self.device not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+        if self.precision not in MATMUL_PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(MATMUL_PRECISIONS)}, "
+                             f"got {self.precision!r}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -459,6 +463,7 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
     """
     cfg.validate()
     check_device(cfg.device)
+    set_matmul_precision(cfg.precision)
     out = Path(cfg.out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     metrics_path = out / "metrics.jsonl"

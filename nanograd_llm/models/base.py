@@ -199,6 +199,11 @@ class ParamModel:
         if max_len is not None and idx.shape[1] > max_len:
             raise ValueError(f"sequence length {idx.shape[1]} is longer than "
                              f"block_size={max_len}")
+        if type(idx).__module__.startswith("cupy"):
+            # Zaten GPU'da olan kimlikler güvenilir kabul edilir: aralık denetimi bir
+            # cihaz→işlemci eşitlemesi (sync) gerektirirdi. İşlemciden gelen kimlikler
+            # aşağıda, GPU'ya taşınmadan önce denetlenir (eğitim verisi yüklenirken denetlenir).
+            return idx
         ids = idx if ignore_index is None else idx[idx != ignore_index]
         if ids.size == 0:
             return xp.asarray(idx)
