@@ -65,45 +65,6 @@ def _reset_peak() -> bool:
 # ---------------------------------------------------------------------------------------------
 # NumPy / CuPy worker
 
-class FlatAdamW:
-    """AdamW on nanograd_llm's flat buffers: a handful of in-place whole-array operations.
-
-    Identical in arithmetic to torch.optim.AdamW: p *= 1 - lr*wd (decay slice only);
-    m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g²; p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps).
-    """
-
-    def __init__(self, model, lr, betas, eps, weight_decay):
-        xp = model.xp
-        self.model, self.xp = model, xp
-        self.lr, (self.b1, self.b2), self.eps, self.wd = lr, betas, eps, weight_decay
-        self.m = xp.zeros_like(model.flat)
-        self.v = xp.zeros_like(model.flat)
-        self.tmp = xp.empty_like(model.flat)
-        self.t = 0
-
-    def step(self):
-        xp, p, g, m, v, tmp = self.xp, self.model.flat, self.model.grad_flat, self.m, self.v, self.tmp
-        self.t += 1
-        b1, b2, lr = self.b1, self.b2, self.lr
-        bc1 = 1.0 - b1 ** self.t
-        bc2 = 1.0 - b2 ** self.t
-        nd = self.model.n_decay
-        p[:nd] *= 1.0 - lr * self.wd
-        m *= b1
-        xp.multiply(g, 1.0 - b1, out=tmp)
-        m += tmp
-        v *= b2
-        xp.multiply(g, g, out=tmp)
-        tmp *= 1.0 - b2
-        v += tmp
-        xp.sqrt(v, out=tmp)
-        tmp *= 1.0 / (bc2 ** 0.5)
-        tmp += self.eps
-        xp.divide(m, tmp, out=tmp)
-        tmp *= -lr / bc1
-        p += tmp
-
-
 def _numpy_worker(args):
     sys.path.insert(0, ROOT)
     if args.device == "cuda" and args.tf32:
@@ -120,7 +81,8 @@ def _numpy_worker(args):
     idx = rng.integers(0, cfg["vocab_size"], (B, T))
     tgt = rng.integers(0, cfg["vocab_size"], (B, T))
     idx_d, tgt_d = xp.asarray(idx), xp.asarray(tgt)
-    opt = FlatAdamW(model, **ADAMW)
+    from nanograd_llm.optim import AdamW
+    opt = AdamW.from_model(model, **ADAMW)   # the package's flat-buffer AdamW (fused on the GPU)
 
     if args.device == "cuda":
         import cupy
