@@ -14,7 +14,8 @@ def _cmd_train(args) -> int:
     from .train import make_config, parse_overrides, sample_text, train
     overrides = parse_overrides(args.overrides)
     cfg = make_config(args.preset, config_file=args.config, overrides=overrides,
-                      data=args.data, out_dir=args.out, device=args.device)
+                      data=args.data, out_dir=args.out, device=args.device,
+                      init_from=args.init_from)
     result = train(cfg, resume=args.resume, quiet=args.quiet)
     out = result["out_dir"]
     if result["val_loss"] is not None:
@@ -70,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, metavar="DIR", help="run directory (checkpoints)")
     p.add_argument("--device", default=None, choices=["cpu", "cuda"])
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--init-from", default=None, metavar="DIR",
+                   help="fine-tune a Hugging Face GPT-2 folder (config.json + model.safetensors "
+                        "+ vocab.json/merges.txt) instead of starting from random weights")
     p.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="override any config field, e.g. max_iters=100 dropout=0.1")

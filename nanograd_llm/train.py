@@ -85,6 +85,7 @@ class TrainConfig:
     dtype: str = "float32"
     device: str = "cpu"
     precision: str = "highest"        # "tf32": TensorFloat-32 matmuls on an NVIDIA GPU
+    init_from: str | None = None      # a Hugging Face GPT-2 folder to fine-tune (its BPE too)
     out_dir: str = "out"
     sample_tokens: int = 300          # length of the sample printed at the end
     mmap_threshold: int = 1 << 24     # corpora with more characters are memory-mapped
@@ -484,9 +485,22 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
         _log(f"resuming {out} from step {start_step}", quiet)
     else:
         tokenizer = None
+    init_model = None
+    if cfg.init_from and state is None:
+        # İnce ayar (fine-tuning): model ve BPE sözlüğü hazır bir GPT-2 klasöründen gelir;
+        # ağırlıklar rastgele değil, ön eğitimde öğrenilmiş değerlerle başlar.
+        from .hf import init_from_hf
+        init_model, tokenizer = init_from_hf(cfg.init_from, dtype=cfg.dtype, device=cfg.device,
+                                             dropout=cfg.dropout, block_size=cfg.block_size)
     tokenizer, data, label = prepare_data(cfg, out, tokenizer)
     mcfg = model_config(cfg, tokenizer.vocab_size)
-    if state is not None:
+    if cfg.init_from:
+        # Mimari GPT-2 klasöründen gelir, yapılandırmanın n_layer/n_embd alanlarından değil.
+        src = init_model if init_model is not None else state["model"]
+        mcfg = src.config_dict()
+    if init_model is not None:
+        model = init_model
+    elif state is not None:
         model = state["model"]
         saved_cfg = model.config_dict()
         diff = [k for k in mcfg if saved_cfg.get(k) != mcfg[k]]

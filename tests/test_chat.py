@@ -278,3 +278,32 @@ def test_sample_main_unknown_prompt_characters(tmp_path, capsys):
     assert sample_main(p.parse_args(base + ["--unknown", "skip"])) == 0
     cap = capsys.readouterr()
     assert "'ç'" in cap.err and "skipped" in cap.err and cap.out.startswith("çay time")
+
+
+def test_train_init_from_hf_folder_fine_tunes_its_weights(tmp_path):
+    """`train --init-from DIR` starts from the folder's weights and BPE, and resumes."""
+    (tmp_path / "hf").mkdir()
+    d = hf_folder(tmp_path / "hf")
+    text = tmp_path / "data.txt"
+    text.write_text("hello world, merhaba dünya! " * 40, encoding="utf-8")
+    from nanograd_llm.checkpoint import load_model, load_run_tokenizer
+    from nanograd_llm.hf import load_hf
+    from nanograd_llm.train import make_config, train
+    run = tmp_path / "run"
+    cfg = make_config("default", data=str(text), out_dir=str(run), init_from=str(d),
+                      overrides={"max_iters": "2", "lr": "0", "min_lr": "0", "block_size": "16",
+                                 "batch_size": "2", "eval_interval": "1", "eval_iters": "1",
+                                 "sample_tokens": "0"})
+    train(cfg, quiet=True)
+    ref = load_hf(d, block_size=16).state_dict()
+    model = load_model(run)
+    assert model.config.n_embd == 16 and model.config.n_layer == 1
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v, ref[k], err_msg=k)   # lr = 0: still GPT-2's weights
+    assert type(load_run_tokenizer(run)).__name__ == "BPETokenizer"
+    cfg = make_config("default", data=str(text), out_dir=str(run), init_from=str(d),
+                      overrides={"max_iters": "4", "lr": "1e-3", "block_size": "16",
+                                 "batch_size": "2", "eval_interval": "2", "eval_iters": "1",
+                                 "sample_tokens": "0"})
+    out = train(cfg, resume=True, quiet=True)
+    assert out["step"] == 4
