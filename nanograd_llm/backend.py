@@ -240,11 +240,11 @@ def for_row_blocks(fn, n_rows: int, row_size: int, xp=np) -> None:
     if n_all <= 1 or n_rows * row_size < PARALLEL_MIN_ELEMS or n_rows < 2:
         fn(slice(0, n_rows))
         return
-    per = max(1, BLOCK_ELEMS // max(row_size, 1))                  # satır / parça
+    # Parça sayısı iş parçacığı sayısının katına yuvarlanır: iş parçacıkları eşit yük alır
+    n_blocks = max(n_all, -(-n_rows * row_size // BLOCK_ELEMS))
+    n_blocks = min(n_rows, -(-n_blocks // n_all) * n_all)
+    per = -(-n_rows // n_blocks)                                     # satır / parça
     blocks = [slice(i, min(i + per, n_rows)) for i in range(0, n_rows, per)]
-    if len(blocks) < n_all:                                          # en az çekirdek sayısı kadar parça
-        per = -(-n_rows // n_all)
-        blocks = [slice(i, min(i + per, n_rows)) for i in range(0, n_rows, per)]
     # Parçalar sabit bölüştürülmez: her iş parçacığı sıradaki parçayı kendisi alır (ortak
     # sayaçtan; `next` GIL altında bölünmez bir işlemdir). Makinede başka bir süreç bir çekirdeği
     # meşgul ederse, çalışabilen iş parçacığı işin çoğunu yapar; çağıran iş parçacığı yalnızca o an
