@@ -197,7 +197,8 @@ def fused_kernels(x: Any):
 # aşar (ölçülen: (768, 512)'lik bir dizide 32 K öğelik parçalarla yedi işlem, tek iş
 # parçacığında 0.45 ms, iki iş parçacığında 0.86 ms). Bu yüzden yalnızca 1 M öğeden büyük
 # dizilere (ör. shakespeare ayarında GELU ve dikkat matrisleri) ve 256 K öğelik parçalarla
-# uygulanır; orada GELU'nun ileri geçişi 30 ms'den 13 ms'ye iner (benchmarks/RESULTS.md).
+# uygulanır; orada (shakespeare şekilleri, B=16) GELU'nun ileri geçişi 30 ms'den 13 ms'ye
+# iner (benchmarks/RESULTS.md).
 
 _POOL = None
 _POOL_SIZE = None
