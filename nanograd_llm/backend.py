@@ -27,6 +27,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import threading
 from types import ModuleType
 from typing import Any
 
@@ -179,3 +180,97 @@ def fused_kernels(x: Any):
     if get_array_module(x) is np or os.environ.get("NANOGRAD_LLM_FUSED", "1") == "0":
         return None
     return importlib.import_module("nanograd_llm.cuda_kernels")
+
+
+# -- CPU'da büyük öğe-öğe işleri iki (ya da daha çok) çekirdeğe bölme ------------------------
+# NumPy'ın öğe-öğe işlemleri (exp, çarpma, toplama …) tek çekirdekte çalışır; matris çarpımını
+# yapan BLAS ise bütün çekirdekleri kullanır. NumPy bu işlemler sırasında Python'un genel
+# kilidini (GIL) bıraktığı için, bir dizinin satırlarını parçalara bölüp parçaları küçük, kalıcı
+# bir iş parçacığı havuzunda (thread pool) işlemek gerçek bir paralellik verir. Parçalar ayrıca
+# önbelleğe sığacak kadar küçük tutulur: bir katmanın art arda gelen geçişleri (ör. GELU'nun
+# yedi işlemi) aynı parça önbellekteyken yapılır, büyük diziyi bellekten defalarca okumak
+# gerekmez. Her satır yine aynı işlemlerle hesaplandığı için sonuç, bölmesiz hesapla bit
+# düzeyinde aynıdır. GPU'da (CuPy) bölme yapılmaz: iş tek seferde, tüm dizi üzerinde yürür.
+#
+# Küçük dizilerde bölme yapılmaz: her NumPy çağrısından sonra iş parçacığı GIL'i geri almak
+# zorundadır ve iki iş parçacığı kilidi sık sık el değiştirince bekleme süresi hesabın kendisini
+# aşar (ölçülen: (768, 512)'lik bir dizide 32 K öğelik parçalarla yedi işlem, tek iş
+# parçacığında 0.45 ms, iki iş parçacığında 0.86 ms). Bu yüzden yalnızca 1 M öğeden büyük
+# dizilere (ör. shakespeare ayarında GELU ve dikkat matrisleri) ve 256 K öğelik parçalarla
+# uygulanır; orada (shakespeare şekilleri, B=16) GELU'nun ileri geçişi 30 ms'den 13 ms'ye
+# iner (benchmarks/RESULTS.md).
+
+_POOL = None
+_POOL_SIZE = None
+PARALLEL_MIN_ELEMS = 1 << 20         # bundan küçük dizilerde bölmenin ek maliyeti kazancı aşar
+BLOCK_ELEMS = 1 << 18               # bir parçadaki öğe sayısı hedefi (float32'de 1 MiB)
+
+
+def num_threads() -> int:
+    """Threads for the CPU row-parallel helper: NANOGRAD_LLM_THREADS, else OMP_NUM_THREADS,
+    else OPENBLAS_NUM_THREADS (read only, never set), else the usable cores."""
+    for var in ("NANOGRAD_LLM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        v = os.environ.get(var, "").strip()
+        if v.isdigit() and int(v) > 0:
+            return int(v)
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):   # pragma: no cover - non-Linux
+        return os.cpu_count() or 1
+
+
+def _pool(n: int):
+    global _POOL, _POOL_SIZE
+    if _POOL is None or _POOL_SIZE != n:
+        from concurrent.futures import ThreadPoolExecutor
+        if _POOL is not None:
+            _POOL.shutdown(wait=False)
+        _POOL = ThreadPoolExecutor(max_workers=n - 1, thread_name_prefix="nanograd-rows")
+        _POOL_SIZE = n
+    return _POOL
+
+
+def for_row_blocks(fn, n_rows: int, row_size: int, xp=np) -> None:
+    """Call fn(rows) for slices `rows` that together cover range(n_rows) once.
+
+    On NumPy with large arrays (n_rows * row_size >= PARALLEL_MIN_ELEMS) the rows are cut into
+    cache-sized blocks that num_threads() threads take one at a time (fn must only write its own
+    rows); otherwise, and always on CuPy, fn(slice(0, n_rows)) runs once in the calling thread.
+    """
+    n_all = num_threads() if xp is np else 1
+    if n_all <= 1 or n_rows * row_size < PARALLEL_MIN_ELEMS or n_rows < 2:
+        fn(slice(0, n_rows))
+        return
+    # Parça sayısı iş parçacığı sayısının katına yuvarlanır: iş parçacıkları eşit yük alır
+    n_blocks = max(n_all, -(-n_rows * row_size // BLOCK_ELEMS))
+    n_blocks = min(n_rows, -(-n_blocks // n_all) * n_all)
+    per = -(-n_rows // n_blocks)                                     # satır / parça
+    blocks = [slice(i, min(i + per, n_rows)) for i in range(0, n_rows, per)]
+    # Parçalar sabit bölüştürülmez: her iş parçacığı sıradaki parçayı kendisi alır (ortak
+    # sayaçtan; `next` GIL altında bölünmez bir işlemdir). Makinede başka bir süreç bir çekirdeği
+    # meşgul ederse, çalışabilen iş parçacığı işin çoğunu yapar; çağıran iş parçacığı yalnızca o an
+    # işlenmekte olan parçaları bekler, hiç başlamamış bir yardımcıyı beklemez.
+    todo = iter(range(len(blocks)))
+    state = {"done": 0, "error": None}
+    cond = threading.Condition()
+
+    def run():
+        for i in todo:
+            try:
+                fn(blocks[i])
+            except BaseException as e:   # hata çağırana iletilir
+                state["error"] = e
+            with cond:
+                state["done"] += 1
+                if state["done"] == len(blocks):
+                    cond.notify_all()
+
+    pool = _pool(n_all)
+    for _ in range(min(n_all, len(blocks)) - 1):
+        pool.submit(run)
+    run()                                                            # çağıran iş parçacığı da çalışır
+    with cond:
+        while state["done"] < len(blocks):
+            cond.wait()
+    if state["error"] is not None:
+        raise state["error"]

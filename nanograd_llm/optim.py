@@ -49,7 +49,7 @@ import math
 
 import numpy as np
 
-from .backend import fused_kernels, get_array_module, to_numpy
+from .backend import for_row_blocks, fused_kernels, get_array_module, to_numpy
 
 
 def get_lr(step: int, lr: float, min_lr: float, warmup_iters: int, lr_decay_iters: int) -> float:
@@ -166,25 +166,33 @@ class AdamW:
                     fused.adamw_update(flat[sl], g[sl], m[sl], v[sl], lr, b1, b2, self.eps, wd,
                                        bc1, bc2)
             return
-        # m ← β₁m + (1−β₁)g
-        m *= b1
-        xp.multiply(g, 1.0 - b1, out=tmp)
-        m += tmp
-        # v ← β₂v + (1−β₂)g²
-        v *= b2
-        xp.multiply(g, g, out=tmp)
-        tmp *= 1.0 - b2
-        v += tmp
-        # payda: √v / √(1−β₂ᵗ) + ε
-        xp.sqrt(v, out=tmp)
-        tmp *= 1.0 / math.sqrt(bc2)
-        tmp += self.eps
-        xp.divide(m, tmp, out=tmp)
-        tmp *= -lr / bc1
-        # ayrıştırılmış ağırlık azaltma: yalnızca 2-B parametreler (düz dizinin başı)
-        if self.weight_decay:
-            flat[:self.model.n_decay] *= 1.0 - lr * self.weight_decay
-        flat += tmp
+        nd, wd, eps = self.model.n_decay, self.weight_decay, self.eps
+
+        def block(r):
+            # Düz dizinin bir dilimi; büyük modelde dilimler çekirdeklere paylaştırılır ve
+            # aşağıdaki adımların hepsi dilim önbellekteyken yapılır (bkz. backend.for_row_blocks)
+            mb, vb, gb, tb, pb = m[r], v[r], g[r], tmp[r], flat[r]
+            # m ← β₁m + (1−β₁)g
+            mb *= b1
+            xp.multiply(gb, 1.0 - b1, out=tb)
+            mb += tb
+            # v ← β₂v + (1−β₂)g²
+            vb *= b2
+            xp.multiply(gb, gb, out=tb)
+            tb *= 1.0 - b2
+            vb += tb
+            # payda: √v / √(1−β₂ᵗ) + ε
+            xp.sqrt(vb, out=tb)
+            tb *= 1.0 / math.sqrt(bc2)
+            tb += eps
+            xp.divide(mb, tb, out=tb)
+            tb *= -lr / bc1
+            # ayrıştırılmış ağırlık azaltma: yalnızca 2-B parametreler (düz dizinin başı, [0, nd))
+            if wd and r.start < nd:
+                pb[:nd - r.start] *= 1.0 - lr * wd
+            pb += tb
+
+        for_row_blocks(block, flat.shape[0], 1, xp)
 
     def _step_dict(self, grads, lr, bc1, bc2) -> None:
         b1, b2 = self.betas

@@ -98,3 +98,64 @@ def test_attention_against_dense_reference():
     np.testing.assert_allclose(dv, a.swapaxes(-1, -2) @ dy, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(dq, ds @ k / math.sqrt(hs), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(dk, ds.swapaxes(-1, -2) @ q / math.sqrt(hs), rtol=1e-12, atol=1e-12)
+
+
+def _run_layers(rng_seed, dtype):
+    """GELU, layer norm, attention and one AdamW step on small arrays; all outputs in a list."""
+    from nanograd_llm.layers.layernorm import layernorm_backward, layernorm_forward
+    from nanograd_llm.models.gpt import GPT, GPTConfig
+    from nanograd_llm.optim import AdamW
+    rng = np.random.default_rng(rng_seed)
+    f = lambda *s: rng.standard_normal(s).astype(dtype)
+    outs = []
+    h = f(3, 7, 20)
+    y, c = gelu_forward(h)
+    outs += [y, c.s, gelu_backward(f(3, 7, 20), c)]
+    x, w, b = f(3, 7, 12), f(12), f(12)
+    y, c = layernorm_forward(x, w, b)
+    outs += [y, c.xhat, c.rstd, *layernorm_backward(f(3, 7, 12), c)]
+    q, k, v = f(2, 3, 9, 4), f(2, 3, 9, 4), f(2, 3, 9, 4)
+    y, c = attention_forward(q, k, v)
+    outs += [y, c.att, *attention_backward(f(2, 3, 9, 4), c)]
+    m = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=8), dtype=dtype)
+    m.grad_flat[...] = rng.standard_normal(m.grad_flat.shape)
+    opt = AdamW.from_model(m, lr=0.1, weight_decay=0.1)
+    opt.step()
+    opt.step()
+    outs += [m.flat.copy(), opt.m.copy(), opt.v.copy()]
+    for o in outs:
+        assert o.dtype == dtype
+    return outs
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_blocks_on_threads_match_one_pass(dtype, monkeypatch):
+    """backend.for_row_blocks (cache-sized blocks on a thread pool) gives bit-identical results."""
+    from nanograd_llm import backend
+    monkeypatch.setenv("NANOGRAD_LLM_THREADS", "1")
+    ref = _run_layers(0, dtype)
+    monkeypatch.setenv("NANOGRAD_LLM_THREADS", "3")
+    monkeypatch.setattr(backend, "PARALLEL_MIN_ELEMS", 0)
+    monkeypatch.setattr(backend, "BLOCK_ELEMS", 16)      # many small blocks, some of 1 row
+    got = _run_layers(0, dtype)
+    for a, b in zip(ref, got):
+        assert a.shape == b.shape and np.array_equal(a, b)
+
+
+def test_row_blocks_cover_rows_once_and_raise(monkeypatch):
+    from nanograd_llm import backend
+    monkeypatch.setenv("NANOGRAD_LLM_THREADS", "2")
+    monkeypatch.setattr(backend, "PARALLEL_MIN_ELEMS", 0)
+    monkeypatch.setattr(backend, "BLOCK_ELEMS", 8)
+    hits = np.zeros(101, int)
+
+    def fn(r):
+        hits[r] += 1
+    backend.for_row_blocks(fn, 101, 3)
+    assert (hits == 1).all()
+
+    def bad(r):
+        if r.start > 50:
+            raise ValueError("boom")
+    with pytest.raises(ValueError, match="boom"):
+        backend.for_row_blocks(bad, 101, 3)

@@ -57,7 +57,7 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from ..backend import fused_kernels, get_array_module
+from ..backend import for_row_blocks, fused_kernels, get_array_module
 from .dropout import dropout_backward, dropout_forward
 
 # Boyutlar: B = toplu iş, nh = kafa sayısı, Tq = sorgu sayısı, Tk = anahtar sayısı,
@@ -109,12 +109,21 @@ def attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool = Tru
         # GPU: maske + kararlı softmax tek çekirdekte, satır başına bir blok (cuda_kernels.py)
         fused.causal_softmax_forward(att)
     else:
-        # Nedensel maske: gelecekteki konumlar −∞
-        att += causal_mask(Tq, Tk, xp, att.dtype)
-        # Kararlı softmax: maksimumu çıkar, üssünü al, satır toplamına böl (hepsi yerinde)
-        att -= att.max(axis=-1, keepdims=True)
-        xp.exp(att, out=att)
-        att /= att.sum(axis=-1, keepdims=True)
+        mask = causal_mask(Tq, Tk, xp, att.dtype)                  # (Tq, Tk)
+        att3 = att.reshape(-1, Tq, Tk)                              # (B·nh, Tq, Tk), görünüm
+
+        def block(r):
+            # Bir grup kafanın puanları; CPU'da gruplar çekirdeklere paylaştırılır ve her grup
+            # önbellekteyken bütün softmax adımlarından geçer (bkz. backend.for_row_blocks).
+            a = att3[r]
+            # Nedensel maske: gelecekteki konumlar −∞
+            a += mask
+            # Kararlı softmax: maksimumu çıkar, üssünü al, satır toplamına böl (hepsi yerinde)
+            a -= a.max(axis=-1, keepdims=True)
+            xp.exp(a, out=a)
+            a /= a.sum(axis=-1, keepdims=True)
+
+        for_row_blocks(block, att3.shape[0], Tq * Tk, xp)
     # Dikkat ağırlıklarına dropout
     att_d, drop = dropout_forward(att, dropout, rng, train)
     # Değerlerin ağırlıklı toplamı: y = Ã·v
@@ -124,6 +133,7 @@ def attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool = Tru
 
 def attention_backward(dy, cache: AttentionCache):
     """Returns (dq, dk, dv)."""
+    xp = get_array_module(dy)
     q, k, v, att, scale = cache.q, cache.k, cache.v, cache.att, cache.scale
     att_d = att if cache.drop.scale is None else att * cache.drop.scale
     # İleri geçişte: `y = Ã·v` → bu yüzden `dv = Ãᵀ·dy` ve `dÃ = dy·vᵀ`
@@ -136,9 +146,18 @@ def attention_backward(dy, cache: AttentionCache):
     if fused is not None and datt.flags.c_contiguous:
         fused.softmax_backward(att, datt)          # GPU: aynı formül, tek çekirdek, yerinde
     else:
-        rowdot = (datt * att).sum(axis=-1, keepdims=True)  # (B,nh,Tq,1)
-        datt -= rowdot
-        datt *= att                                # artık dS; maskeli yerlerde A=0 → dS=0
+        Tq, Tk = att.shape[-2], att.shape[-1]
+        att3 = att.reshape(-1, Tq, Tk)                              # (B·nh, Tq, Tk)
+        datt3 = datt.reshape(-1, Tq, Tk)                            # görünüm (datt bitişik)
+
+        def block(r):
+            # Bir grup kafa (bkz. attention_forward); gruplar birbirinden bağımsızdır.
+            a, da = att3[r], datt3[r]
+            rowdot = (da * a).sum(axis=-1, keepdims=True)          # (…, Tq, 1) = Σ_j dA_j·A_j
+            da -= rowdot
+            da *= a                                                 # artık dS; maskeli yerlerde A=0 → dS=0
+
+        for_row_blocks(block, att3.shape[0], Tq * Tk, xp)
     # İleri geçişte: `S = (q/√hs)·kᵀ` → bu yüzden `dq = dS·k/√hs`, `dk = dSᵀ·(q/√hs)`
     dq = datt @ k                                  # (B,nh,Tq,Tk)@(B,nh,Tk,hs) -> (B,nh,Tq,hs)
     dq *= scale

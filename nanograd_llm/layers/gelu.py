@@ -63,10 +63,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..backend import fused_kernels, get_array_module
+from ..backend import for_row_blocks, fused_kernels, get_array_module
 
 _K = math.sqrt(2.0 / math.pi)   # √(2/π)
 _A = 0.044715
+
+
+def _rows(a):
+    """(…, n) -> (rows, n); a view for contiguous arrays (a copy otherwise, read-only use)."""
+    return a.reshape(-1, a.shape[-1]) if a.ndim >= 2 else a.reshape(1, -1)
 
 
 class GeluCache(NamedTuple):
@@ -83,20 +88,31 @@ def gelu_forward(x):
     if fused is not None:
         out, s = fused.gelu_forward(x)
         return out, GeluCache(x, s)
-    # −2u = −2·√(2/π)·x·(1 + 0.044715·x²) = x·(−2√(2/π) − 2√(2/π)·0.044715·x²)
-    s = x * x
-    s *= -2.0 * _K * _A
-    s += -2.0 * _K
-    s *= x
-    # e^(−2u) (yerinde); çok negatif u'da ∞'a taşması doğrudur: σ = 1/(1+∞) = 0
-    # (çok pozitif u'da 0'a inmesi de: σ = 1)
-    with np.errstate(over="ignore", under="ignore"):
-        xp.exp(s, out=s)
-    # s = σ(2u) = 1 / (1 + e^(−2u)) = 0.5·(1 + tanh(u))
-    s += 1.0
-    xp.reciprocal(s, out=s)
-    # out = x·σ(2u) = 0.5·x·(1 + tanh(u))
-    out = x * s
+    # Sonuç dizileri C düzeninde açılır; böylece (satır, n) görünümleri kopya değil görünümdür
+    s = xp.empty(x.shape, dtype=x.dtype)
+    out = xp.empty(x.shape, dtype=x.dtype)
+    x2, s2, out2 = _rows(x), _rows(s), _rows(out)        # (…, n) -> (satır, n) görünümleri
+
+    def block(r):
+        # Aşağıdaki satırlar bir satır bloğu üzerinde çalışır (bkz. backend.for_row_blocks:
+        # CPU'da bloklar iki çekirdeğe paylaştırılır ve önbellekte kalır; GPU'da tek blok).
+        xb, sb = x2[r], s2[r]
+        # −2u = −2·√(2/π)·x·(1 + 0.044715·x²) = x·(−2√(2/π) − 2√(2/π)·0.044715·x²)
+        xp.multiply(xb, xb, out=sb)
+        sb *= -2.0 * _K * _A
+        sb += -2.0 * _K
+        sb *= xb
+        # e^(−2u) (yerinde); çok negatif u'da ∞'a taşması doğrudur: σ = 1/(1+∞) = 0
+        # (çok pozitif u'da 0'a inmesi de: σ = 1)
+        with np.errstate(over="ignore", under="ignore"):
+            xp.exp(sb, out=sb)
+        # s = σ(2u) = 1 / (1 + e^(−2u)) = 0.5·(1 + tanh(u))
+        sb += 1.0
+        xp.reciprocal(sb, out=sb)
+        # out = x·σ(2u) = 0.5·x·(1 + tanh(u))
+        xp.multiply(xb, sb, out=out2[r])
+
+    for_row_blocks(block, x2.shape[0], x2.shape[1], xp)
     return out, GeluCache(x, s)
 
 
@@ -117,18 +133,26 @@ def gelu_backward(dout, cache: GeluCache):
     fused = fused_kernels(dout)
     if fused is not None:   # GPU: aşağıdaki satırların tek çekirdekte birleşmiş hali
         return fused.gelu_backward(dout, x, s)
-    # İleri geçişte: `s = σ(2u)`, `u = √(2/π)(x + 0.044715x³)`
-    # → `d(2u)/dx = 2√(2/π)(1 + 3·0.044715·x²)`
-    g = x * x
-    g *= 2.0 * 3.0 * _A * _K
-    g += 2.0 * _K
-    # → `ds/dx = s·(1 − s)·d(2u)/dx`; çarpım kuralının ikinci terimi `x·ds/dx`
-    one_minus_s = xp.subtract(1.0, s, dtype=s.dtype)
-    one_minus_s *= s
-    g *= one_minus_s
-    g *= x
-    # İleri geçişte: `out = x·s` → çarpım kuralının ilk terimi `s`
-    g += s
-    # Zincir kuralı: dx = dout · d out/dx
-    g *= dout
+    g = xp.empty(s.shape, dtype=s.dtype)
+    x2, s2, d2, g2 = _rows(x), _rows(s), _rows(dout), _rows(g)
+
+    def block(r):
+        # Bir satır bloğu (bkz. gelu_forward); bloklar birbirinden bağımsızdır.
+        xb, sb, gb = x2[r], s2[r], g2[r]
+        # İleri geçişte: `s = σ(2u)`, `u = √(2/π)(x + 0.044715x³)`
+        # → `d(2u)/dx = 2√(2/π)(1 + 3·0.044715·x²)`
+        xp.multiply(xb, xb, out=gb)
+        gb *= 2.0 * 3.0 * _A * _K
+        gb += 2.0 * _K
+        # → `ds/dx = s·(1 − s)·d(2u)/dx`; çarpım kuralının ikinci terimi `x·ds/dx`
+        one_minus_s = xp.subtract(1.0, sb, dtype=sb.dtype)
+        one_minus_s *= sb
+        gb *= one_minus_s
+        gb *= xb
+        # İleri geçişte: `out = x·s` → çarpım kuralının ilk terimi `s`
+        gb += sb
+        # Zincir kuralı: dx = dout · d out/dx
+        gb *= d2[r]
+
+    for_row_blocks(block, g2.shape[0], g2.shape[1], xp)
     return g

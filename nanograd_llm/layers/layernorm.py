@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ..backend import fused_kernels, get_array_module
+from ..backend import for_row_blocks, fused_kernels, get_array_module
 
 # Boyutlar: B = toplu iş, T = dizi uzunluğu, C = gömme boyutu
 
@@ -63,24 +63,39 @@ def layernorm_forward(x, w, b=None, eps: float = 1e-5):
         # aşağıdaki genel kod başvuru uygulamasıdır.
         out, xhat, rstd = fused.layernorm_forward(x, w, b, eps)
         return out, LayerNormCache(xhat, rstd, w, b is not None)
-    # Ortalama ve merkezleme: xc = x − μ
-    mu = x.mean(axis=-1, keepdims=True)                # (B, T, C) -> (B, T, 1)
-    xc = x - mu
-    # Varyans ve ters standart sapma: rstd = 1/√(σ² + ε)
-    var = (xc * xc).mean(axis=-1, keepdims=True)       # (B, T, C) -> (B, T, 1)
-    rstd = 1.0 / xp.sqrt(var + eps)
-    # Standartlaştırılmış girdi: x̂ = (x − μ)·rstd (xc'nin belleği yeniden kullanılır)
-    xhat = xc
-    xhat *= rstd
-    # Ölçek ve kayma: out = x̂ ⊙ w + b
-    out = xhat * w
-    if b is not None:
-        out += b
+    C = x.shape[-1]
+    x2 = x.reshape(-1, C)                               # (B, T, C) -> (N, C)
+    N = x2.shape[0]
+    xhat = xp.empty((N, C), dtype=x.dtype)
+    out = xp.empty((N, C), dtype=x.dtype)
+    rstd = xp.empty((N, 1), dtype=x.dtype)
+
+    def block(r):
+        # Bir satır bloğu; satırlar birbirinden bağımsızdır (bkz. backend.for_row_blocks)
+        xb, xc = x2[r], xhat[r]
+        # Ortalama ve merkezleme: xc = x − μ
+        mu = xb.mean(axis=-1, keepdims=True)            # (n, C) -> (n, 1)
+        xp.subtract(xb, mu, out=xc)
+        # Varyans ve ters standart sapma: rstd = 1/√(σ² + ε)
+        var = (xc * xc).mean(axis=-1, keepdims=True)    # (n, C) -> (n, 1)
+        rstd[r] = 1.0 / xp.sqrt(var + eps)
+        # Standartlaştırılmış girdi: x̂ = (x − μ)·rstd (xc'nin belleği yeniden kullanılır)
+        xc *= rstd[r]
+        # Ölçek ve kayma: out = x̂ ⊙ w + b
+        ob = out[r]
+        xp.multiply(xc, w, out=ob)
+        if b is not None:
+            ob += b
+
+    for_row_blocks(block, N, C, xp)
+    shape1 = x.shape[:-1] + (1,)
+    xhat, out, rstd = xhat.reshape(x.shape), out.reshape(x.shape), rstd.reshape(shape1)
     return out, LayerNormCache(xhat, rstd, w, b is not None)
 
 
 def layernorm_backward(dout, cache: LayerNormCache):
     """Returns (dx, dw, db); db is None without a bias."""
+    xp = get_array_module(dout)
     xhat, rstd, w = cache.xhat, cache.rstd, cache.w
     C = xhat.shape[-1]
     red = tuple(range(dout.ndim - 1))  # son eksen dışındaki tüm eksenler
@@ -91,15 +106,24 @@ def layernorm_backward(dout, cache: LayerNormCache):
     fused = fused_kernels(dout)
     if fused is not None:   # GPU: dx'in aşağıdaki dört satırı tek çekirdekte
         return fused.layernorm_backward_dx(dout, xhat, rstd, w), dw, db
-    # Aynı satırdan: `dx̂ = dout⊙w`
-    dxhat = dout * w                                       # (B, T, C)
-    # İleri geçişte: `x̂ = (x − μ)·rstd` (μ ve rstd x'e bağlı)
-    # → bu yüzden `dx = rstd·(dx̂ − mean(dx̂) − x̂⊙mean(dx̂⊙x̂))`
-    m1 = dxhat.mean(axis=-1, keepdims=True)                # (B, T, 1)
-    m2 = (dxhat * xhat).sum(axis=-1, keepdims=True)        # (B, T, 1)
-    m2 *= 1.0 / C
-    dx = dxhat
-    dx -= m1
-    dx -= xhat * m2
-    dx *= rstd
+    d2 = dout.reshape(-1, C)                               # (B, T, C) -> (N, C)
+    xhat2, rstd2 = xhat.reshape(-1, C), rstd.reshape(-1, 1)
+    dx = xp.empty(d2.shape, dtype=d2.dtype)
+
+    def block(r):
+        # Bir satır bloğu (bkz. layernorm_forward)
+        xh, dxb = xhat2[r], dx[r]
+        # Aynı satırdan: `dx̂ = dout⊙w`
+        xp.multiply(d2[r], w, out=dxb)                     # (n, C)
+        # İleri geçişte: `x̂ = (x − μ)·rstd` (μ ve rstd x'e bağlı)
+        # → bu yüzden `dx = rstd·(dx̂ − mean(dx̂) − x̂⊙mean(dx̂⊙x̂))`
+        m1 = dxb.mean(axis=-1, keepdims=True)              # (n, 1)
+        m2 = (dxb * xh).sum(axis=-1, keepdims=True)        # (n, 1)
+        m2 *= 1.0 / C
+        dxb -= m1
+        dxb -= xh * m2
+        dxb *= rstd2[r]
+
+    for_row_blocks(block, d2.shape[0], C, xp)
+    dx = dx.reshape(dout.shape)
     return dx, dw, db
