@@ -21,7 +21,7 @@ ile sıfırlanarak gelir. Küçük modelde (baby) bu, adım süresini üçte bir
 (ölçülen: 148 → 193 ms, bkz. benchmarks/RESULTS.md). İlk
 model kurulurken `mallopt` ile iki eşik büyütülür: 32 MiB'a kadar olan diziler yığından
 ayrılır ve bırakılan bellek süreçte kalıp bir sonraki adımda yeniden kullanılır. Hesaplanan
-sayılar değişmez; yalnızca bellek süreçte tutulur. `NANOGRAD_MALLOC_TUNING=0` ortam
+sayılar değişmez; yalnızca bellek süreçte tutulur. `NANOGRAD_LLM_MALLOC_TUNING=0` ortam
 değişkeni bu ayarı kapatır.
 
 Ağırlıklar her zaman CPU'da, tohumlanmış bir `numpy.random.Generator` ile, parametre
@@ -44,7 +44,7 @@ def tune_host_allocator() -> bool:
 
     Sets M_MMAP_THRESHOLD to 32 MiB (arrays up to that size come from the heap) and
     M_TRIM_THRESHOLD to 1 GiB (freed heap memory is not handed back to the OS at once).
-    Done once per process; a no-op elsewhere or with NANOGRAD_MALLOC_TUNING=0. Returns True
+    Done once per process; a no-op elsewhere or with NANOGRAD_LLM_MALLOC_TUNING=0. Returns True
     when the settings were applied.
     """
     global _MALLOC_TUNED
@@ -52,7 +52,7 @@ def tune_host_allocator() -> bool:
         return True
     import os
     import sys
-    if os.environ.get("NANOGRAD_MALLOC_TUNING", "1") == "0" or not sys.platform.startswith("linux"):
+    if os.environ.get("NANOGRAD_LLM_MALLOC_TUNING", "1") == "0" or not sys.platform.startswith("linux"):
         return False
     try:
         import ctypes
