@@ -24,6 +24,7 @@ indekslerde yalnızca son katkıyı tutar; doğru olan hepsini toplamaktır. Num
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
@@ -213,6 +214,13 @@ def num_threads() -> int:
         v = os.environ.get(var, "").strip()
         if v.isdigit() and int(v) > 0:
             return int(v)
+    return _usable_cores()
+
+
+@functools.lru_cache(maxsize=None)
+def _usable_cores() -> int:
+    # Çekirdek sayısı süreç boyunca değişmez; sistem çağrısı her adımda yüzlerce kez
+    # yinelenmesin diye bir kez sorulur.
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):   # pragma: no cover - non-Linux

@@ -70,19 +70,29 @@ def layernorm_forward(x, w, b=None, eps: float = 1e-5):
     out = xp.empty((N, C), dtype=x.dtype)
     rstd = xp.empty((N, 1), dtype=x.dtype)
 
+    rstd1 = rstd.reshape(N)                             # (N, 1) -> (N,) görünüm
+
     def block(r):
         # Bir satır bloğu; satırlar birbirinden bağımsızdır (bkz. backend.for_row_blocks)
-        xb, xc = x2[r], xhat[r]
-        # Ortalama ve merkezleme: xc = x − μ
-        mu = xb.mean(axis=-1, keepdims=True)            # (n, C) -> (n, 1)
-        xp.subtract(xb, mu, out=xc)
-        # Varyans ve ters standart sapma: rstd = 1/√(σ² + ε)
-        var = (xc * xc).mean(axis=-1, keepdims=True)    # (n, C) -> (n, 1)
-        rstd[r] = 1.0 / xp.sqrt(var + eps)
+        xb, xc, rs, ob = x2[r], xhat[r], rstd1[r], out[r]
+        # Ortalama ve merkezleme: μ = (1/C) Σ_c x_c ;  xc = x − μ
+        # (Satır toplamları `add.reduce` ile: `mean()`in Python katmanı atlanır. Her satırın
+        # toplamı bloğun kaç satır tuttuğundan bağımsızdır; bu yüzden sonuç iş parçacığı
+        # sayısına göre bit düzeyinde değişmez. BLAS gemv'si (x·1/C) bu güvenceyi vermez.)
+        mu = xp.add.reduce(xb, axis=-1)                 # (n, C) -> (n,)
+        mu *= 1.0 / C
+        xp.subtract(xb, mu[:, None], out=xc)
+        # Varyans: σ² = (1/C) Σ_c (x_c − μ)²  (kareler geçici olarak `out`un satırlarında)
+        xp.multiply(xc, xc, out=ob)
+        xp.add.reduce(ob, axis=-1, out=rs)              # (n, C) -> (n,)
+        rs *= 1.0 / C
+        # Ters standart sapma: rstd = 1/√(σ² + ε)  (yerinde, rstd'nin kendi belleğinde)
+        rs += eps
+        xp.sqrt(rs, out=rs)
+        xp.reciprocal(rs, out=rs)
         # Standartlaştırılmış girdi: x̂ = (x − μ)·rstd (xc'nin belleği yeniden kullanılır)
-        xc *= rstd[r]
+        xc *= rs[:, None]
         # Ölçek ve kayma: out = x̂ ⊙ w + b
-        ob = out[r]
         xp.multiply(xc, w, out=ob)
         if b is not None:
             ob += b
@@ -98,32 +108,39 @@ def layernorm_backward(dout, cache: LayerNormCache):
     xp = get_array_module(dout)
     xhat, rstd, w = cache.xhat, cache.rstd, cache.w
     C = xhat.shape[-1]
-    red = tuple(range(dout.ndim - 1))  # son eksen dışındaki tüm eksenler
-    # İleri geçişte: `out = x̂⊙w + b` → bu yüzden `db = Σ dout`
-    db = dout.sum(axis=red) if cache.has_bias else None    # (B, T, C) -> (C,)
-    # Aynı satırdan: `dw = Σ dout⊙x̂`
-    dw = (dout * xhat).sum(axis=red)                       # (B, T, C) -> (C,)
-    fused = fused_kernels(dout)
-    if fused is not None:   # GPU: dx'in aşağıdaki dört satırı tek çekirdekte
-        return fused.layernorm_backward_dx(dout, xhat, rstd, w), dw, db
     d2 = dout.reshape(-1, C)                               # (B, T, C) -> (N, C)
     xhat2, rstd2 = xhat.reshape(-1, C), rstd.reshape(-1, 1)
+    N = d2.shape[0]
+    # İleri geçişte: `out = x̂⊙w + b` (her satıra aynı w ve b) → bu yüzden `db = Σ_n dout[n]`.
+    # Satırlar üzerindeki toplam, birlerden oluşan bir vektörle çarpımdır: `1ᵀ·dout` (gemv).
+    # Önde gelen eksenler boyunca indirgeme hem NumPy'da hem CuPy'de bundan yavaştır.
+    ones = xp.ones((N,), dtype=dout.dtype)                 # (N,)
+    db = ones @ d2 if cache.has_bias else None             # (N,)@(N, C) -> (C,)
+    # Aynı satırdan: `dw = Σ_n dout[n]⊙x̂[n]`
+    prod = d2 * xhat2                                      # (N, C)
+    dw = ones @ prod                                       # (N,)@(N, C) -> (C,)
+    fused = fused_kernels(dout)
+    if fused is not None:   # GPU: dx'in aşağıdaki satırları tek çekirdekte
+        return fused.layernorm_backward_dx(dout, xhat, rstd, w), dw, db
     dx = xp.empty(d2.shape, dtype=d2.dtype)
 
     def block(r):
         # Bir satır bloğu (bkz. layernorm_forward)
-        xh, dxb = xhat2[r], dx[r]
+        xh, dxb, pb = xhat2[r], dx[r], prod[r]
         # Aynı satırdan: `dx̂ = dout⊙w`
         xp.multiply(d2[r], w, out=dxb)                     # (n, C)
         # İleri geçişte: `x̂ = (x − μ)·rstd` (μ ve rstd x'e bağlı)
         # → bu yüzden `dx = rstd·(dx̂ − mean(dx̂) − x̂⊙mean(dx̂⊙x̂))`
-        m1 = dxb.mean(axis=-1, keepdims=True)              # (n, 1)
-        m2 = (dxb * xh).sum(axis=-1, keepdims=True)        # (n, 1)
+        m1 = xp.add.reduce(dxb, axis=-1)                   # (n, C) -> (n,)
+        m1 *= 1.0 / C
+        xp.multiply(dxb, xh, out=pb)                       # `prod` işini bitirdi: belleği yeniden
+        m2 = xp.add.reduce(pb, axis=-1)                    # (n,)
         m2 *= 1.0 / C
-        dxb -= m1
-        dxb -= xh * m2
+        xp.multiply(xh, m2[:, None], out=pb)               # pb = x̂⊙mean(dx̂⊙x̂)
+        dxb -= m1[:, None]
+        dxb -= pb
         dxb *= rstd2[r]
 
-    for_row_blocks(block, d2.shape[0], C, xp)
+    for_row_blocks(block, N, C, xp)
     dx = dx.reshape(dout.shape)
     return dx, dw, db
