@@ -245,7 +245,7 @@ def for_row_blocks(fn, n_rows: int, row_size: int, xp=np) -> None:
     cache-sized blocks that num_threads() threads take one at a time (fn must only write its own
     rows); otherwise, and always on CuPy, fn(slice(0, n_rows)) runs once in the calling thread.
     """
-    n_all = num_threads() if xp is np else 1
+    n_all = num_threads() if xp is np and not in_shard() else 1
     if n_all <= 1 or n_rows * row_size < PARALLEL_MIN_ELEMS or n_rows < 2:
         fn(slice(0, n_rows))
         return
@@ -282,3 +282,83 @@ def for_row_blocks(fn, n_rows: int, row_size: int, xp=np) -> None:
             cond.wait()
     if state["error"] is not None:
         raise state["error"]
+
+
+# -- Veri paralelliği: bir toplu işin parçaları aynı anda, ayrı iş parçacıklarında ------------
+# Küçük bir modelde tek bir NumPy çağrısı (ör. (768, 512)'lik bir GELU geçişi) iki çekirdeğe
+# bölünmeye değmeyecek kadar kısadır (yukarıya bakın). Bölünmeye değen şey, bütün bir ileri ve
+# geri geçiştir: toplu işin (batch) yarısı bir iş parçacığında, öbür yarısı ötekinde, baştan
+# sona birbirinden bağımsız hesaplanır; gradyanlar en sonda toplanır. Bu, çok GPU'lu eğitimdeki
+# veri paralelliğinin (DDP) tek makinedeki karşılığıdır. NumPy her çağrıda GIL'i bıraktığı için
+# iki iş parçacığı gerçekten aynı anda hesap yapar; ara sıra el değiştiren tek şey, çağrılar
+# arasındaki kısa Python kodudur.
+#
+# Bu sırada BLAS (matris çarpımı) tek iş parçacığıyla çalışmalıdır: her parça zaten bir
+# çekirdeği doldurur; BLAS da kendi iş parçacıklarını açarsa iki çekirdekte dört iş parçacığı
+# birbirini bekler. BLAS'ın iş parçacığı sayısı `threadpoolctl` ile yalnızca paralel bölüm
+# boyunca 1'e indirilir ve sonra geri verilir (ortam değişkenlerine dokunulmaz). threadpoolctl
+# yoksa parçalar sırayla çalışır (sonuç aynı, yalnızca paralellik yok).
+
+_LOCAL = threading.local()
+_BLAS_CTL: list = []          # [ThreadpoolController] ya da [None] (threadpoolctl yok)
+SHARD_MIN_WORK = 1 << 15      # bir etkinleştirmede bundan az öğe varsa bölmek kazandırmaz
+
+
+def in_shard() -> bool:
+    """True inside run_shards' worker functions (nested row-block threading is turned off)."""
+    return getattr(_LOCAL, "in_shard", False)
+
+
+def _blas_controller():
+    if not _BLAS_CTL:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _BLAS_CTL.append(ThreadpoolController())
+        except Exception:   # kurulu değil ya da BLAS bulunamadı: paralellik yok
+            _BLAS_CTL.append(None)
+    return _BLAS_CTL[0]
+
+
+def shard_count(batch: int, work: int, xp=np) -> int:
+    """How many threads run_shards should split a batch of `batch` rows over.
+
+    1 (no splitting) on the GPU, inside a shard, with fewer than two rows, for small work
+    (`work` = elements of one activation, below SHARD_MIN_WORK), when num_threads() is 1
+    (e.g. NANOGRAD_LLM_THREADS=1), or when threadpoolctl is missing; otherwise
+    min(num_threads(), batch).
+    """
+    if xp is not np or in_shard() or batch < 2 or work < SHARD_MIN_WORK:
+        return 1
+    n = min(num_threads(), batch)
+    if n <= 1 or _blas_controller() is None:
+        return 1
+    return n
+
+
+def run_shards(fn, n: int) -> list:
+    """Call fn(0), …, fn(n−1) at the same time on n threads (fn(0) in the caller) and return
+    their results in order. BLAS runs on one thread meanwhile; the first error is re-raised."""
+    if n <= 1:
+        return [fn(0)]
+    ctl = _blas_controller()
+    results: list = [None] * n
+    errors: list = []
+
+    def work(i):
+        _LOCAL.in_shard = True
+        try:
+            results[i] = fn(i)
+        except BaseException as e:   # hata çağırana iletilir
+            errors.append(e)
+        finally:
+            _LOCAL.in_shard = False
+
+    pool = _pool(max(n, num_threads()))
+    with ctl.limit(limits=1, user_api="blas"):
+        futures = [pool.submit(work, i) for i in range(1, n)]
+        work(0)
+        for f in futures:
+            f.result()
+    if errors:
+        raise errors[0]
+    return results

@@ -67,6 +67,8 @@ def _block_caches(model):
     cache = getattr(model, "_cache", None)
     if not isinstance(cache, (tuple, list)):
         raise RuntimeError("the model kept no forward cache; run it without a KV cache")
+    if len(cache) == 1 and isinstance(cache[0], (tuple, list)):
+        cache = cache[0]            # GPT: (tek parçanın önbelleği,); veri paralelliği yoksa
     for item in cache:
         if isinstance(item, (list, tuple)) and item and \
                 all(hasattr(getattr(c, "attn", None), "attn") for c in item):

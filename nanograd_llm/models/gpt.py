@@ -44,6 +44,19 @@ gradyanı iki katkının toplamıdır: `dwte = dwte_gömme + dwte_çıkış`.
 (sondan başa) → dropout → konum kodlaması → gömme. Her adımın türetimi kendi katman
 dosyasındadır.
 
+## Veri paralelliği (CPU'da iki ya da daha çok çekirdek)
+Eğitimde (hedefler verildiğinde) toplu iş, CPU'da çekirdek sayısı kadar parçaya bölünebilir:
+her parça ileri ve geri geçişin tamamını kendi iş parçacığında yapar (`backend.run_shards`),
+BLAS o sırada tek iş parçacığıyla çalışır. Kayıp bütün konumların ortalaması olduğu için
+
+    kayıp = Σ_i (n_i / N) · kayıp_i        (n_i: i. parçadaki geçerli hedef sayısı, N = Σ n_i)
+
+ve her parametre bütün parçalarda kullanıldığından gradyanı parçaların gradyanlarının
+toplamıdır: `dW = Σ_i (n_i/N) · dW_i`. Her parçanın geri geçişi bu yüzden kaybın gradyanı
+olarak 1 yerine `n_i/N` ile başlar. Sonuç, bölmeden yapılan hesapla yuvarlama farkı dışında
+aynıdır (`tests/test_data_parallel.py`). Küçük işlerde, GPU'da, KV önbellekli üretimde ya da
+`NANOGRAD_LLM_THREADS=1` ile bölme yapılmaz.
+
 ## İlklendirme (GPT-2 / nanoGPT)
 Ağırlıklar N(0, 0.02²); artık yola yazan izdüşümler (`attn.c_proj`, `mlp.c_proj`)
 N(0, (0.02/√(2·n_layer))²) — her blok artık yola iki kez eklediği için varyans derinlikle
@@ -56,6 +69,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 
+import numpy as np
+
+from ..backend import run_shards, shard_count
 from ..layers.block import block_backward, block_forward
 from ..layers.cross_entropy import cross_entropy_backward, cross_entropy_forward
 from ..layers.dropout import dropout_backward, dropout_forward
@@ -220,7 +236,7 @@ class GPT(ParamModel):
         """
         if last_only and targets is not None:
             raise ValueError("last_only=True computes no loss: pass targets=None")
-        cfg, p = self.config, self.params
+        cfg = self.config
         # Önceki adımın önbelleği (bütün ara tensörler) yenileri kurulmadan önce bırakılır;
         # yoksa bir an için iki adımın etkinleştirmeleri birden bellekte durur.
         self._cache = None
@@ -230,6 +246,64 @@ class GPT(ParamModel):
             self._check_kv_cache(kv_cache, idx)
         train = self.training and kv_cache is None
         drop_p = cfg.dropout if train else 0.0
+        if targets is not None:
+            targets = self._check_idx(targets, cfg.vocab_size, cfg.block_size, "targets",
+                                      cfg.ignore_index)
+            if targets.shape != idx.shape:
+                raise ValueError(f"targets shape {tuple(targets.shape)} != idx shape "
+                                 f"{tuple(idx.shape)}")
+        n = 1
+        if targets is not None and kv_cache is None:
+            n = shard_count(idx.shape[0], idx.shape[0] * idx.shape[1] * cfg.n_embd, self.xp)
+            if n > 1 and cfg.ignore_index is not None:
+                # Hiç geçerli hedefi olmayan bir parça, kaybın ağırlıklı ortalamasını bozardı
+                valid = [int((t != cfg.ignore_index).sum())
+                         for t in np.array_split(targets, n)]
+                if min(valid) == 0:
+                    n = 1
+        if n == 1:
+            logits, loss, cache = self._forward_one(idx, targets, kv_cache, last_only, drop_p,
+                                                    self.rng, train, start)
+            if kv_cache is not None:
+                kv_cache.advance(idx.shape[1])
+            self._cache = None if kv_cache is not None or last_only else (cache,)
+            return logits, loss
+        return self._forward_sharded(idx, targets, n, drop_p, train)
+
+    def _forward_sharded(self, idx, targets, n, drop_p, train):
+        """Data parallelism on the CPU: split the batch into n parts, run each part's forward
+        on its own thread (backend.run_shards), combine logits and loss."""
+        xp = self.xp
+        # Veri paralelliği (bkz. backend.run_shards): toplu iş n parçaya bölünür, her parça
+        # kendi iş parçacığında bütün modelden geçer. Dropout maskeleri her parçada ayrı bir
+        # üreteçten gelir; üreteçlerin tohumları ana üreteçten sırayla çekilir, böylece sonuç
+        # (aynı parça sayısıyla) her çalıştırmada aynıdır ve kontrol noktasından devam tam olur.
+        bounds = np.linspace(0, idx.shape[0], n + 1).astype(int)                   # parça sınırları
+        if drop_p > 0.0:
+            seeds = self.rng.integers(0, 2 ** 63 - 1, size=n)
+            rngs = [np.random.default_rng(int(sd)) for sd in seeds]
+        else:
+            rngs = [self.rng] * n       # dropout yok: üreteç hiç kullanılmaz
+
+        def part(i):
+            sl = slice(bounds[i], bounds[i + 1])
+            return self._forward_one(idx[sl], targets[sl], None, False, drop_p, rngs[i],
+                                     train, 0)
+
+        outs = run_shards(part, n)
+        logits = xp.concatenate([o[0] for o in outs], axis=0)       # n × (b,T,V) -> (B,T,V)
+        # Kayıp, bütün (yoksayılmayan) konumların ortalamasıdır: parçaların kayıpları, geçerli
+        # hedef sayılarıyla ağırlıklandırılarak ortalanır. Aynı ağırlıklar geri geçişte her
+        # parçanın kaybının gradyanıdır: ∂kayıp/∂kayıp_i = n_i / Σ n_j.
+        counts = [o[2][-1].n_valid for o in outs]
+        weights = [c / sum(counts) for c in counts]
+        loss = sum(w * o[1] for w, o in zip(weights, outs))
+        self._cache = ([o[2] for o in outs], weights)
+        return logits, loss
+
+    def _forward_one(self, idx, targets, kv_cache, last_only, drop_p, rng, train, start):
+        """The forward pass of one batch (or one data-parallel part): (logits, loss, cache)."""
+        cfg, p = self.config, self.params
         # 1) Belirteç gömmesi: (B, T) -> (B, T, C)
         x, c_emb = embedding_forward(idx, p["wte.weight"])
         # 2) Konum kodlaması: x + P[start:start+T]
@@ -238,15 +312,13 @@ class GPT(ParamModel):
         else:
             x, c_pos = sinusoidal_forward(x, start, cfg.block_size)
         # 3) Gömme dropout'u
-        x, c_drop = dropout_forward(x, drop_p, self.rng, train)
+        x, c_drop = dropout_forward(x, drop_p, rng, train)
         # 4) Blok yığını
         c_blocks = []
         for i, bp in enumerate(self._block_params):
-            x, c = block_forward(x, bp, cfg.n_head, cfg.activation, drop_p, self.rng, train,
+            x, c = block_forward(x, bp, cfg.n_head, cfg.activation, drop_p, rng, train,
                                  kv_cache, i, cfg.layer_norm_epsilon)
             c_blocks.append(c)
-        if kv_cache is not None:
-            kv_cache.advance(idx.shape[1])
         if last_only:
             # Üretimde yalnızca son konumun puanları gerekir: çıkış katmanının (T·C·V)
             # işi T kat azalır
@@ -260,15 +332,8 @@ class GPT(ParamModel):
         # 7) Kayıp
         loss = c_ce = None
         if targets is not None:
-            targets = self._check_idx(targets, cfg.vocab_size, cfg.block_size, "targets",
-                                      cfg.ignore_index)
-            if targets.shape != idx.shape:
-                raise ValueError(f"targets shape {tuple(targets.shape)} != idx shape "
-                                 f"{tuple(idx.shape)}")
             loss, c_ce = cross_entropy_forward(logits, targets, cfg.ignore_index)
-        self._cache = None if kv_cache is not None or last_only else \
-            (c_emb, c_pos, c_drop, c_blocks, c_lnf, c_head, c_ce)
-        return logits, loss
+        return logits, loss, (c_emb, c_pos, c_drop, c_blocks, c_lnf, c_head, c_ce)
 
     # -- backward ----------------------------------------------------------------------
     def backward(self, accumulate: bool = False) -> dict:
@@ -277,13 +342,30 @@ class GPT(ParamModel):
         The arrays are views into `grad_flat`, overwritten by the next backward (or added to
         with accumulate=True, for gradient accumulation over micro-batches).
         """
-        if self._cache is None or self._cache[-1] is None:
+        if self._cache is None:
             raise RuntimeError("backward() needs a forward(idx, targets) with targets first")
+        if len(self._cache) == 1:
+            cache = self._cache[0]
+            if cache[-1] is None:
+                raise RuntimeError("backward() needs a forward(idx, targets) with targets first")
+            return self._store_grads(self._backward_one(cache, 1.0), accumulate)
+        # Veri paralelliği: her parçanın geri geçişi kendi iş parçacığında, kaybın o parçaya
+        # düşen ağırlığıyla; parametreler bütün parçalarda ortak kullanıldığı için (fan-out)
+        # gradyanları toplanır: ilk parçanınki yazılır, ötekiler üstüne eklenir.
+        caches, weights = self._cache
+        grads = run_shards(lambda i: self._backward_one(caches[i], weights[i]), len(caches))
+        self._store_grads(grads[0], accumulate)
+        for g in grads[1:]:
+            self._store_grads(g, True)
+        return self.grads
+
+    def _backward_one(self, cache, dloss) -> dict:
+        """Backward pass of one forward cache, the loss scaled by dloss; fresh arrays."""
         cfg = self.config
-        c_emb, c_pos, c_drop, c_blocks, c_lnf, c_head, c_ce = self._cache
+        c_emb, c_pos, c_drop, c_blocks, c_lnf, c_head, c_ce = cache
         g = {}
         # 7) Kayıp → dlogits
-        dlogits = cross_entropy_backward(1.0, c_ce)                   # (B,T,V)
+        dlogits = cross_entropy_backward(dloss, c_ce)                   # (B,T,V)
         # 6) Çıkış katmanı: logits = x·Wᵀ → dx, dW (linear (C,V) düzeninde döner)
         dx, dhead_t, _ = linear_backward(dlogits, c_head)             # dhead_t: (C,V)
         dhead = dhead_t.T                                             # (C,V) -> (V,C)
@@ -311,7 +393,7 @@ class GPT(ParamModel):
         else:
             g["wte.weight"] = dwte_embedding
             g["lm_head.weight"] = dhead
-        return self._store_grads(g, accumulate)
+        return g
 
     # -- generation (implemented in generate.py, further down the import chain) ----------
     def generate(self, idx, max_new_tokens: int, temperature: float = 1.0, top_k=None,

@@ -1,0 +1,135 @@
+"""Data parallelism on the CPU (backend.run_shards, GPT._forward_sharded): splitting a batch
+over threads gives the same loss, logits and gradients as one pass, and stays deterministic."""
+import numpy as np
+import pytest
+
+from nanograd_llm import backend
+from nanograd_llm.models.gpt import GPT, GPTConfig
+from nanograd_llm.optim import AdamW
+
+threadpoolctl = pytest.importorskip("threadpoolctl")
+
+
+@pytest.fixture
+def shards(monkeypatch):
+    """Force splitting even for tiny test models; returns a setter for the thread count."""
+    monkeypatch.setattr(backend, "SHARD_MIN_WORK", 0)
+
+    def set_threads(n):
+        monkeypatch.setenv("NANOGRAD_LLM_THREADS", str(n))
+    return set_threads
+
+
+def _model(dtype="float64", **kw):
+    cfg = dict(vocab_size=23, block_size=10, n_layer=2, n_head=2, n_embd=12)
+    cfg.update(kw)
+    return GPT(GPTConfig(**cfg), seed=3, dtype=dtype)
+
+
+def _run(model, idx, tgt, accumulate=False):
+    logits, loss = model.forward(idx, tgt)
+    model.backward(accumulate=accumulate)
+    return logits.copy(), float(loss), model.grad_flat.copy()
+
+
+@pytest.mark.parametrize("extra", [{}, {"tie_weights": False, "bias": False},
+                                   {"ignore_index": 0}])
+@pytest.mark.parametrize("threads", [2, 3])
+def test_sharded_step_equals_one_pass(shards, extra, threads):
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, 23, (7, 10))
+    tgt = rng.integers(0, 23, (7, 10))
+    if "ignore_index" in extra:
+        tgt[:2, 3:] = 0                       # parts with different numbers of valid targets
+    shards(1)
+    ref = _run(_model(**extra), idx, tgt)
+    shards(threads)
+    m = _model(**extra)
+    assert backend.shard_count(7, 10 ** 6) == threads
+    got = _run(m, idx, tgt)
+    assert len(m._cache[0]) == threads        # it really ran in parts
+    np.testing.assert_allclose(got[0], ref[0], rtol=1e-13, atol=1e-13)
+    assert abs(got[1] - ref[1]) < 1e-13
+    np.testing.assert_allclose(got[2], ref[2], rtol=1e-11, atol=1e-13)
+
+
+def test_sharded_accumulate_and_float32(shards):
+    rng = np.random.default_rng(1)
+    a, b = rng.integers(0, 23, (2, 6, 11))
+    shards(1)
+    m = _model("float32")
+    _run(m, a[:, :-1], a[:, 1:])
+    ref = _run(m, b[:, :-1], b[:, 1:], accumulate=True)[2]
+    shards(2)
+    m = _model("float32")
+    _run(m, a[:, :-1], a[:, 1:])
+    got = _run(m, b[:, :-1], b[:, 1:], accumulate=True)[2]
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-6)
+
+
+def test_part_without_valid_targets_falls_back_to_one_pass(shards):
+    shards(2)
+    m = _model(ignore_index=0)
+    rng = np.random.default_rng(2)
+    idx = rng.integers(1, 23, (4, 10))
+    tgt = rng.integers(1, 23, (4, 10))
+    tgt[2:] = 0                               # the second half has nothing to predict
+    _, loss = m.forward(idx, tgt)
+    assert len(m._cache) == 1                 # not split
+    assert np.isfinite(loss)
+
+
+def test_sharded_dropout_is_deterministic_and_resumable(shards):
+    shards(2)
+    rng = np.random.default_rng(3)
+    batches = rng.integers(0, 23, (4, 6, 11))
+
+    def train(n_steps, model=None, opt=None):
+        model = model or _model("float32", dropout=0.3)
+        opt = opt or AdamW.from_model(model, lr=1e-2)
+        for w in batches[:n_steps]:
+            model.forward(w[:, :-1], w[:, 1:])
+            model.backward()
+            opt.step()
+        return model, opt
+
+    m1, _ = train(4)
+    m2, _ = train(4)
+    assert np.array_equal(m1.flat, m2.flat)   # same seed, same parts: bit-identical
+    # the dropout masks differ between parts (each part has its own generator)
+    m = _model("float32", dropout=0.5)
+    m.forward(batches[0][:, :-1], batches[0][:, 1:])
+    masks = [c[2].scale for c in m._cache[0]]     # embedding dropout of each part
+    assert masks[0].shape == masks[1].shape and not np.array_equal(masks[0], masks[1])
+
+
+def test_blas_threads_restored_and_errors_propagate(shards):
+    shards(2)
+    before = [d["num_threads"] for d in threadpoolctl.threadpool_info()
+              if d["user_api"] == "blas"]
+    seen = []
+
+    def fn(i):
+        seen.append([d["num_threads"] for d in threadpoolctl.threadpool_info()
+                     if d["user_api"] == "blas"])
+        if i == 1:
+            raise ValueError("boom in part 1")
+        return i
+
+    with pytest.raises(ValueError, match="boom in part 1"):
+        backend.run_shards(fn, 2)
+    assert all(all(n == 1 for n in s) for s in seen)      # BLAS on one thread inside
+    after = [d["num_threads"] for d in threadpoolctl.threadpool_info()
+             if d["user_api"] == "blas"]
+    assert after == before
+    assert backend.run_shards(lambda i: i * 10, 3) == [0, 10, 20]
+
+
+def test_no_split_on_one_thread_or_small_work(monkeypatch):
+    monkeypatch.setenv("NANOGRAD_LLM_THREADS", "1")
+    assert backend.shard_count(64, 10 ** 7) == 1
+    monkeypatch.setenv("NANOGRAD_LLM_THREADS", "2")
+    assert backend.shard_count(64, 100) == 1                 # too little work
+    assert backend.shard_count(1, 10 ** 7) == 1              # one row cannot be split
+    assert backend.shard_count(64, 10 ** 7) == 2
