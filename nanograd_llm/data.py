@@ -326,6 +326,17 @@ def split_ids(ids: np.ndarray, block_size: int, val_fraction: float = 0.1,
     return TokenData(train, val)
 
 
+# Aynı tohumdan (seed) türeyen rastgele sayı akışları birbirinden bağımsız olmalıdır: ağırlıklar
+# `default_rng(seed)` akışından çekilir (backend.host_rng). NumPy'ın SeedSequence'ı tohum
+# listesinin sonundaki sıfırları yok sayar; bu yüzden `default_rng([seed, 0])` ile
+# `default_rng(seed)` **aynı** bit akışını verir. Eğitim yığınlarını [seed, 0] ile çekmek, yığın
+# konumlarını ilk ağırlıkları üreten sayılarla aynı yapar (ölçülen etkisi: benchmarks/RESULTS.md,
+# "baby" bölümü). Her akışa bu yüzden sıfır olmayan ayrı bir anahtar verilir:
+STREAM_EVAL = {"train": 1, "val": 2}   # [seed, 1|2, step]: değerlendirme yığınları
+STREAM_TRAIN = 3                       # [seed, 3]: eğitim yığınları
+STREAM_DROPOUT = 4                     # [seed, 4, step]: dropout maskeleri (train.py)
+
+
 class BatchSampler:
     """Draws (x, y) windows from TokenData with a seeded numpy Generator (state saved in ckpts)."""
 
@@ -334,7 +345,7 @@ class BatchSampler:
         self.block_size = int(block_size)
         self.batch_size = int(batch_size)
         self.seed = int(seed)
-        self.rng = np.random.default_rng([self.seed, 0])
+        self.rng = np.random.default_rng([self.seed, STREAM_TRAIN])
         self._offsets = np.arange(self.block_size + 1)
 
     def _draw(self, ids: np.ndarray, rng: np.random.Generator, batch_size: int) -> np.ndarray:
@@ -349,7 +360,7 @@ class BatchSampler:
     def eval_batches(self, split: str, n_batches: int, step: int):
         """n (B, T+1) windows from 'train' or 'val', seeded by (seed, step): no effect on training."""
         ids = self.data.train if split == "train" else self.data.val
-        rng = np.random.default_rng([self.seed, 1 if split == "train" else 2, int(step)])
+        rng = np.random.default_rng([self.seed, STREAM_EVAL[split], int(step)])
         for _ in range(n_batches):
             yield self._draw(ids, rng, self.batch_size)
 

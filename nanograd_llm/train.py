@@ -38,7 +38,7 @@ import numpy as np
 
 from . import checkpoint as ckpt
 from .backend import MATMUL_PRECISIONS, as_float_dtype, check_device, set_matmul_precision
-from .data import BatchSampler, encode_corpus, load_text, split_ids
+from .data import STREAM_DROPOUT, BatchSampler, encode_corpus, load_text, split_ids
 from .optim import AdamW, clip_grad_norm, get_lr
 from .tokenizers import CharTokenizer, load_tokenizer
 
@@ -561,7 +561,8 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
         with open(metrics_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
         ckpt.save_checkpoint(out, model, opt, tokenizer, step, train_config=train_cfg,
-                             sampler_state=sampler.get_state(), dropout_seed=[cfg.seed, step],
+                             sampler_state=sampler.get_state(),
+                             dropout_seed=[cfg.seed, STREAM_DROPOUT, step],
                              extra={"elapsed_s": elapsed, "data": label})
         msg = (f"step {step}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}, "
                f"lr {lr:.2e}")
@@ -580,7 +581,7 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
             if stop_after is not None and step - start_step >= stop_after:
                 break
             lr = get_lr(step, cfg.lr, cfg.min_lr, cfg.warmup_iters, cfg.lr_decay_iters)
-            model.set_dropout_seed([cfg.seed, step])
+            model.set_dropout_seed([cfg.seed, STREAM_DROPOUT, step])
             loss_sum = None
             for micro in range(cfg.grad_accum):
                 w = xp.asarray(sampler.train_batch())       # bir kez aygıta taşı

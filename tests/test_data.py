@@ -161,3 +161,33 @@ def test_batch_sampler_reproducible_and_shifted():
     np.testing.assert_array_equal(e1[0], e2[0])
     assert e1[0].min() >= 450
     np.testing.assert_array_equal(s1.train_batch(), s2.train_batch())
+
+
+def test_random_streams_are_independent_of_the_weight_init_stream():
+    """Training batches, evaluation batches and dropout must not reuse the bits the initial
+    weights are drawn from (SeedSequence ignores trailing zeros: [seed, 0] == seed)."""
+    from nanograd_llm.backend import host_rng
+    from nanograd_llm.data import STREAM_DROPOUT, BatchSampler, TokenData
+
+    seed = 1337
+    ids = np.arange(5000, dtype=np.uint16)
+    sampler = BatchSampler(TokenData(ids[:4500], ids[4500:]), block_size=8, batch_size=6,
+                           seed=seed)
+    init_bits = host_rng(seed).bit_generator.random_raw(8)
+    streams = {
+        "train": sampler.rng.bit_generator.random_raw(8),
+        "dropout step 0": np.random.default_rng([seed, STREAM_DROPOUT, 0]).bit_generator
+        .random_raw(8),
+    }
+    for split in ("train", "val"):
+        rng = np.random.default_rng([seed, 1 if split == "train" else 2, 0])
+        streams[f"eval {split}"] = rng.bit_generator.random_raw(8)
+    # the evaluation streams really are those the sampler uses
+    w = next(sampler.eval_batches("val", 1, 0))
+    ix = np.random.default_rng([seed, 2, 0]).integers(0, 500 - 8, size=6)
+    assert np.array_equal(w[:, 0], ids[4500:][ix])
+    named = {"init": init_bits, **streams}
+    keys = list(named)
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            assert not np.array_equal(named[a], named[b]), f"{a} and {b} share a stream"
