@@ -190,8 +190,10 @@ def fused_kernels(x: Any):
 # bir iş parçacığı havuzunda (thread pool) işlemek gerçek bir paralellik verir. Parçalar ayrıca
 # önbelleğe sığacak kadar küçük tutulur: bir katmanın art arda gelen geçişleri (ör. GELU'nun
 # yedi işlemi) aynı parça önbellekteyken yapılır, büyük diziyi bellekten defalarca okumak
-# gerekmez. Her satır yine aynı işlemlerle hesaplandığı için sonuç, bölmesiz hesapla bit
-# düzeyinde aynıdır. GPU'da (CuPy) bölme yapılmaz: iş tek seferde, tüm dizi üzerinde yürür.
+# gerekmez. Parçalar yalnızca dizinin şeklinden hesaplanır (iş parçacığı sayısından değil);
+# bu yüzden bir parçanın içinde satır toplamları BLAS'ın matris-vektör çarpımıyla alınsa bile
+# sonuç, kaç iş parçacığı çalışırsa çalışsın bit düzeyinde aynıdır. GPU'da (CuPy) bölme
+# yapılmaz: iş tek seferde, tüm dizi üzerinde yürür.
 #
 # Küçük dizilerde bölme yapılmaz: her NumPy çağrısından sonra iş parçacığı GIL'i geri almak
 # zorundadır ve iki iş parçacığı kilidi sık sık el değiştirince bekleme süresi hesabın kendisini
@@ -238,22 +240,28 @@ def _pool(n: int):
     return _POOL
 
 
-def for_row_blocks(fn, n_rows: int, row_size: int, xp=np) -> None:
+def for_row_blocks(fn, n_rows: int, row_size: int, xp=np, min_elems: int | None = None) -> None:
     """Call fn(rows) for slices `rows` that together cover range(n_rows) once.
 
-    On NumPy with large arrays (n_rows * row_size >= PARALLEL_MIN_ELEMS) the rows are cut into
-    cache-sized blocks that num_threads() threads take one at a time (fn must only write its own
-    rows); otherwise, and always on CuPy, fn(slice(0, n_rows)) runs once in the calling thread.
+    On NumPy with large arrays (n_rows * row_size >= min_elems, default PARALLEL_MIN_ELEMS)
+    the rows are cut into cache-sized blocks of about BLOCK_ELEMS elements that num_threads()
+    threads take one at a time (fn must only write its own rows); otherwise, and always on
+    CuPy, fn(slice(0, n_rows)) runs once in the calling thread. The blocks depend only on the
+    array's shape, never on the thread count, so results are bit-identical for any count.
     """
-    n_all = num_threads() if xp is np and not in_shard() else 1
-    if n_all <= 1 or n_rows * row_size < PARALLEL_MIN_ELEMS or n_rows < 2:
+    limit = PARALLEL_MIN_ELEMS if min_elems is None else min_elems
+    if xp is not np or n_rows * row_size < limit or n_rows < 2:
         fn(slice(0, n_rows))
         return
-    # Parça sayısı iş parçacığı sayısının katına yuvarlanır: iş parçacıkları eşit yük alır
-    n_blocks = max(n_all, -(-n_rows * row_size // BLOCK_ELEMS))
-    n_blocks = min(n_rows, -(-n_blocks // n_all) * n_all)
-    per = -(-n_rows // n_blocks)                                     # satır / parça
+    per = max(1, BLOCK_ELEMS // max(row_size, 1))                   # satır / parça
     blocks = [slice(i, min(i + per, n_rows)) for i in range(0, n_rows, per)]
+    n_all = 1 if in_shard() else num_threads()
+    if n_all <= 1 or len(blocks) < 2:
+        # Tek iş parçacığı (ya da veri paralelliğinin bir parçası içindeyiz): parçalar sırayla,
+        # yine önbellek boyunda işlenir
+        for b in blocks:
+            fn(b)
+        return
     # Parçalar sabit bölüştürülmez: her iş parçacığı sıradaki parçayı kendisi alır (ortak
     # sayaçtan; `next` GIL altında bölünmez bir işlemdir). Makinede başka bir süreç bir çekirdeği
     # meşgul ederse, çalışabilen iş parçacığı işin çoğunu yapar; çağıran iş parçacığı yalnızca o an

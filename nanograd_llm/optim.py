@@ -49,6 +49,7 @@ import math
 
 import numpy as np
 
+from . import backend
 from .backend import for_row_blocks, fused_kernels, get_array_module, to_numpy
 
 
@@ -192,7 +193,10 @@ class AdamW:
                 pb[:nd - r.start] *= 1.0 - lr * wd
             pb += tb
 
-        for_row_blocks(block, flat.shape[0], 1, xp)
+        # 256 K öğeden büyük modellerde dilimler iş parçacıklarına paylaştırılır: on üç geçişin
+        # hepsi dilim önbellekteyken yapılır; her çağrı uzun olduğundan GIL el değiştirmesi ucuzdur
+        for_row_blocks(block, flat.shape[0], 1, xp,
+                       min_elems=min(backend.PARALLEL_MIN_ELEMS, 1 << 18))
 
     def _step_dict(self, grads, lr, bc1, bc2) -> None:
         b1, b2 = self.betas
