@@ -112,6 +112,9 @@ def _numpy_worker(args):
             d["blas"] = f"{blas.get('name')} {blas.get('version')}"
             d["coretype"] = os.environ.get("OPENBLAS_CORETYPE", "native (OPENBLAS_CORETYPE unset)")
             d["threads"] = int(os.environ.get("OPENBLAS_NUM_THREADS", os.cpu_count()))
+        # CPU data parallelism: how many threads the batch is split over (1 = not split)
+        from nanograd_llm.backend import shard_count
+        d["shards"] = shard_count(B, B * T * cfg["n_embd"], model.xp)
         if args.device == "cuda":
             import cupy
             d["cupy"] = cupy.__version__
@@ -440,6 +443,7 @@ def main(argv=None):
         "step_rss_increase_mib": {k: round((mem[k]["hwm_kb"] - mem[k]["rss_before_kb"]) / 1024, 1)
                                   for k in mem},
         "numpy_threads": info["numpy"].get("threads"), "torch_threads": info["torch"]["threads"],
+        "numpy_shards": info["numpy"].get("shards"),
         "numpy_blas": info["numpy"].get("blas"), "blas_coretype": info["numpy"].get("coretype"),
         "numpy_version": info["numpy"]["numpy"], "torch_version": info["torch"]["torch"],
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),

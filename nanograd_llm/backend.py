@@ -310,6 +310,7 @@ def for_row_blocks(fn, n_rows: int, row_size: int, xp=np, min_elems: int | None 
 _LOCAL = threading.local()
 _BLAS_CTL: list = []          # [ThreadpoolController] ya da [None] (threadpoolctl yok)
 SHARD_MIN_WORK = 1 << 15      # bir etkinleştirmede bundan az öğe varsa bölmek kazandırmaz
+PARTS_PER_THREAD = 1          # iş parçacığı başına parça sayısı
 
 
 def in_shard() -> bool:
@@ -328,43 +329,49 @@ def _blas_controller():
 
 
 def shard_count(batch: int, work: int, xp=np) -> int:
-    """How many threads run_shards should split a batch of `batch` rows over.
+    """How many parts run_shards should split a batch of `batch` rows into.
 
-    1 (no splitting) on the GPU, inside a shard, with fewer than two rows, for small work
+    1 (no splitting) on the GPU, inside a part, with fewer than two rows, for small work
     (`work` = elements of one activation, below SHARD_MIN_WORK), when num_threads() is 1
     (e.g. NANOGRAD_LLM_THREADS=1), or when threadpoolctl is missing; otherwise
-    min(num_threads(), batch).
+    min(PARTS_PER_THREAD * num_threads(), batch).
     """
     if xp is not np or in_shard() or batch < 2 or work < SHARD_MIN_WORK:
         return 1
-    n = min(num_threads(), batch)
+    n = num_threads()
     if n <= 1 or _blas_controller() is None:
         return 1
-    return n
+    return min(PARTS_PER_THREAD * n, batch)
 
 
 def run_shards(fn, n: int) -> list:
-    """Call fn(0), …, fn(n−1) at the same time on n threads (fn(0) in the caller) and return
-    their results in order. BLAS runs on one thread meanwhile; the first error is re-raised."""
+    """Call fn(0), …, fn(n−1) on up to num_threads() threads (the caller is one of them) and
+    return their results in order. Threads take the next part as soon as they are free, so a
+    slower core does fewer parts. BLAS runs on one thread meanwhile; the first error is
+    re-raised."""
     if n <= 1:
         return [fn(0)]
     ctl = _blas_controller()
     results: list = [None] * n
     errors: list = []
+    todo = iter(range(n))            # sıradaki parça (`next` GIL altında bölünmez)
 
-    def work(i):
+    def work():
         _LOCAL.in_shard = True
         try:
-            results[i] = fn(i)
-        except BaseException as e:   # hata çağırana iletilir
-            errors.append(e)
+            for i in todo:
+                try:
+                    results[i] = fn(i)
+                except BaseException as e:   # hata çağırana iletilir
+                    errors.append(e)
         finally:
             _LOCAL.in_shard = False
 
-    pool = _pool(max(n, num_threads()))
+    n_threads = min(n, num_threads())
+    pool = _pool(max(n_threads, num_threads()))
     with ctl.limit(limits=1, user_api="blas"):
-        futures = [pool.submit(work, i) for i in range(1, n)]
-        work(0)
+        futures = [pool.submit(work) for _ in range(n_threads - 1)]
+        work()
         for f in futures:
             f.result()
     if errors:
