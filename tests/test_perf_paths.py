@@ -163,3 +163,28 @@ def test_row_blocks_cover_rows_once_and_raise(monkeypatch):
             raise ValueError("boom")
     with pytest.raises(ValueError, match="boom"):
         backend.for_row_blocks(bad, 101, 3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mlp_gelu_recompute_is_bit_identical(dtype, monkeypatch):
+    """Large activations drop GELU's s and rerun GELU's forward pass in backward: same bits."""
+    from nanograd_llm.layers import mlp as mlp_mod
+    rng = np.random.default_rng(5)
+    C = 8
+    p = {"c_fc.weight": rng.standard_normal((C, 4 * C)).astype(dtype),
+         "c_fc.bias": rng.standard_normal(4 * C).astype(dtype),
+         "c_proj.weight": rng.standard_normal((4 * C, C)).astype(dtype),
+         "c_proj.bias": rng.standard_normal(C).astype(dtype)}
+    x = rng.standard_normal((3, 5, C)).astype(dtype)
+    dout = rng.standard_normal((3, 5, C)).astype(dtype)
+    out_keep, c_keep = mlp_forward(x, p)
+    assert c_keep.act.s is not None
+    ref = mlp_backward(dout, c_keep)
+    monkeypatch.setattr(mlp_mod, "GELU_RECOMPUTE_MIN", 0)
+    out_re, c_re = mlp_forward(x, p)
+    assert c_re.act.s is None                        # s is really dropped
+    got = mlp_backward(dout, c_re)
+    assert np.array_equal(out_keep, out_re)
+    assert np.array_equal(ref[0], got[0])
+    for k in ref[1]:
+        assert np.array_equal(ref[1][k], got[1][k]), k

@@ -85,7 +85,7 @@ def layernorm_forward(x, w, b=None, eps: float = 1e-5):
         xp.subtract(xb, mu[:, None], out=xc)
         # Varyans: σ² = (1/C) Σ_c (x_c − μ)²  (kareler geçici olarak `out`un satırlarında)
         xp.multiply(xc, xc, out=ob)
-        xp.matmul(ob, avg, out=rs)                      # (n, C)@(C,) -> (n,)
+        rs[...] = ob @ avg                              # (n, C)@(C,) -> (n,)
         # Ters standart sapma: rstd = 1/√(σ² + ε)  (yerinde, rstd'nin kendi belleğinde)
         rs += eps
         xp.sqrt(rs, out=rs)

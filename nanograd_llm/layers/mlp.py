@@ -37,6 +37,13 @@ Geri geçişte `dW_proj = aᵀ·dout` için `a = GELU(h)` gerekir. GELU önbelle
 Kazanç, katman başına (B, T, 4C) boyutunda bir dizidir (shakespeare ayarında 100 MB); bedeli
 tek bir çarpım geçişidir.
 
+Etkinleştirme büyükse (`GELU_RECOMPUTE_MIN` = 4 M öğe ve üstü) bir adım daha atılır: GELU
+önbelleğindeki `s` de bırakılır ve geri geçişte GELU'nun ileri geçişi `h`'den baştan
+çalıştırılır (hem `a` hem `s` yeniden elde edilir). Shakespeare ayarında bu katman başına
+100 MB daha, altı katmanda 600 MB eder; bedeli katman başına bir GELU ileri geçişidir (adım
+süresinin ≈ %1'i). Küçük modellerde bellek sorun olmadığından `s` saklanır ve zaman kazanılır.
+Sonuç iki yolda da bit düzeyinde aynıdır (aynı işlemler aynı girdiyle yinelenir).
+
 Gradyan denetimi: `tests/test_layers.py::test_mlp_gradcheck`.
 """
 from __future__ import annotations
@@ -49,6 +56,8 @@ from .linear import linear_backward, linear_forward
 from .relu import relu_backward, relu_forward
 
 # Boyutlar: B = toplu iş, T = dizi uzunluğu, C = gömme boyutu
+
+GELU_RECOMPUTE_MIN = 1 << 22   # h bundan çok öğe tutuyorsa GELU'nun s'si de saklanmaz
 
 ACTIVATIONS = {
     "gelu": (gelu_forward, gelu_backward),
@@ -80,6 +89,8 @@ def mlp_forward(x, p: dict, activation: str = "gelu", dropout: float = 0.0, rng=
     if activation == "gelu":
         # a = h·s önbellekten yeniden hesaplanabilir: c_proj'un önbelleği a'yı tutmasın
         c_proj = c_proj._replace(x2d=None)
+        if h.size >= GELU_RECOMPUTE_MIN:
+            act = act._replace(s=None)        # büyük etkinleştirme: s de geri geçişte yeniden
     del a
     out, drop = dropout_forward(out, dropout, rng, train)
     return out, MLPCache(c_fc, act, c_proj, drop, activation)
@@ -92,9 +103,14 @@ def mlp_backward(dout, cache: MLPCache):
     # İleri geçişte: `out = dropout(·)` → aynı maskeyle geri
     dout = dropout_backward(dout, cache.drop)
     c_proj = cache.c_proj
+    act = cache.act
     if c_proj.x2d is None:
-        # İleri geçişte: `a = GELU(h) = h·s` saklanmadı → aynı çarpımla yeniden hesaplanır
-        a = gelu_output(cache.act)                                              # (B,T,4C)
+        if act.s is None:
+            # İleri geçişte: ne `a` ne `s` saklandı → GELU'nun ileri geçişi h'den baştan
+            a, act = gelu_forward(act.x)                                        # (B,T,4C)
+        else:
+            # İleri geçişte: `a = GELU(h) = h·s` saklanmadı → aynı çarpımla yeniden hesaplanır
+            a = gelu_output(act)                                                # (B,T,4C)
         c_proj = c_proj._replace(x2d=a.reshape(-1, a.shape[-1]))                # (N,4C)
     # İleri geçişte: `out = a·W_proj + b_proj` → `da = dout·W_projᵀ`, `dW_proj = aᵀ·dout`
     da, grads["c_proj.weight"], db = linear_backward(dout, c_proj)             # (B,T,4C)
@@ -102,7 +118,7 @@ def mlp_backward(dout, cache: MLPCache):
     if db is not None:
         grads["c_proj.bias"] = db
     # İleri geçişte: `a = GELU(h)` → `dh = da ⊙ GELU'(h)`
-    dh = act_backward(da, cache.act)                                            # (B,T,4C)
+    dh = act_backward(da, act)                                                  # (B,T,4C)
     # İleri geçişte: `h = x·W_fc + b_fc` → `dx = dh·W_fcᵀ`, `dW_fc = xᵀ·dh`
     dx, grads["c_fc.weight"], db = linear_backward(dh, cache.c_fc)             # (B,T,C)
     if db is not None:
