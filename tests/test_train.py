@@ -305,3 +305,22 @@ def test_examples_run(tmp_path, capsys):
         script = ROOT / "examples" / f"{name}.py"
         head = script.read_text(encoding="utf-8")[:1500]
         assert any(c in head for c in "çğışöü"), f"{script.name} lacks a Turkish explanation"
+
+
+def test_resume_is_bit_identical_with_the_batch_split_over_threads(tmp_path, monkeypatch):
+    """Data parallelism (2 parts, dropout on): a killed and resumed run still ends bit-identical."""
+    from nanograd_llm import backend
+    pytest.importorskip("threadpoolctl")
+    monkeypatch.setattr(backend, "SHARD_MIN_WORK", 0)
+    monkeypatch.setenv("NANOGRAD_LLM_THREADS", "2")
+    full = train(tiny_config(tmp_path, "full"), quiet=True)
+    part = tiny_config(tmp_path, "part")
+    train(part, quiet=True, stop_after=6)
+    resumed = train(part, resume=True, quiet=True)
+    np.testing.assert_array_equal(weights(resumed["model"]), weights(full["model"]))
+    # and the split really happened: a training forward of this model runs in 2 parts
+    m = full["model"]
+    m.train()
+    w = np.random.default_rng(0).integers(0, m.config.vocab_size, (4, 17))
+    m.forward(w[:, :-1], w[:, 1:])
+    assert len(m._cache) == 2 and len(m._cache[0]) == 2
