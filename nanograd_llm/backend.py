@@ -334,14 +334,20 @@ def shard_count(batch: int, work: int, xp=np) -> int:
     1 (no splitting) on the GPU, inside a part, with fewer than two rows, for small work
     (`work` = elements of one activation, below SHARD_MIN_WORK), when num_threads() is 1
     (e.g. NANOGRAD_LLM_THREADS=1), or when threadpoolctl is missing; otherwise
-    min(PARTS_PER_THREAD * num_threads(), batch).
+    min(PARTS_PER_THREAD * num_threads(), batch, work // SHARD_MIN_WORK).
     """
     if xp is not np or in_shard() or batch < 2 or work < SHARD_MIN_WORK:
         return 1
     n = num_threads()
     if n <= 1 or _blas_controller() is None:
         return 1
-    return min(PARTS_PER_THREAD * n, batch)
+    n = min(PARTS_PER_THREAD * n, batch)
+    # Çok çekirdekli makinede parçalar çok küçülmesin: her parçanın sabit bir maliyeti var
+    # (ölçülen: tek satırlık bir parça, altı satırlığın üçte biri kadar sürer); her parça en
+    # az SHARD_MIN_WORK öğelik bir etkinleştirme taşısın
+    if SHARD_MIN_WORK > 0:
+        n = min(n, max(1, work // SHARD_MIN_WORK))
+    return n
 
 
 def run_shards(fn, n: int) -> list:

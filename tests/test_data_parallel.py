@@ -133,3 +133,27 @@ def test_no_split_on_one_thread_or_small_work(monkeypatch):
     assert backend.shard_count(64, 100) == 1                 # too little work
     assert backend.shard_count(1, 10 ** 7) == 1              # one row cannot be split
     assert backend.shard_count(64, 10 ** 7) == 2
+
+
+def test_parts_keep_a_minimum_size_on_many_cores(monkeypatch):
+    monkeypatch.setenv("NANOGRAD_LLM_THREADS", "16")
+    m = backend.SHARD_MIN_WORK
+    assert backend.shard_count(12, 3 * m) == 3          # baby on 16 cores: 3 parts, not 12
+    assert backend.shard_count(64, 200 * m) == 16
+    assert backend.shard_count(64, m) == 1
+
+
+def test_part_without_valid_targets_uneven_parts(shards):
+    """B=7 over 3 parts is cut 2/2/3; a middle part made only of ignored targets must be seen."""
+    shards(3)
+    m = _model(ignore_index=0)
+    rng = np.random.default_rng(4)
+    idx = rng.integers(1, 23, (7, 10))
+    tgt = rng.integers(1, 23, (7, 10))
+    tgt[2:4] = 0
+    logits, loss = m.forward(idx, tgt)
+    assert np.isfinite(loss) and len(m._cache) == 1
+    shards(1)
+    ref = _model(ignore_index=0)
+    _, loss_ref = ref.forward(idx, tgt)
+    assert abs(float(loss) - float(loss_ref)) < 1e-13

@@ -255,10 +255,11 @@ class GPT(ParamModel):
         n = 1
         if targets is not None and kv_cache is None:
             n = shard_count(idx.shape[0], idx.shape[0] * idx.shape[1] * cfg.n_embd, self.xp)
+            bounds = np.linspace(0, idx.shape[0], n + 1).astype(int)             # parça sınırları
             if n > 1 and cfg.ignore_index is not None:
                 # Hiç geçerli hedefi olmayan bir parça, kaybın ağırlıklı ortalamasını bozardı
-                valid = [int((t != cfg.ignore_index).sum())
-                         for t in np.array_split(targets, n)]
+                valid = [int((targets[a:b] != cfg.ignore_index).sum())
+                         for a, b in zip(bounds[:-1], bounds[1:])]
                 if min(valid) == 0:
                     n = 1
         if n == 1:
@@ -268,17 +269,16 @@ class GPT(ParamModel):
                 kv_cache.advance(idx.shape[1])
             self._cache = None if kv_cache is not None or last_only else (cache,)
             return logits, loss
-        return self._forward_sharded(idx, targets, n, drop_p, train)
+        return self._forward_sharded(idx, targets, bounds, drop_p, train)
 
-    def _forward_sharded(self, idx, targets, n, drop_p, train):
+    def _forward_sharded(self, idx, targets, bounds, drop_p, train):
         """Data parallelism on the CPU: split the batch into n parts, run each part's forward
         on its own thread (backend.run_shards), combine logits and loss."""
-        xp = self.xp
+        xp, n = self.xp, len(bounds) - 1
         # Veri paralelliği (bkz. backend.run_shards): toplu iş n parçaya bölünür, her parça
         # kendi iş parçacığında bütün modelden geçer. Dropout maskeleri her parçada ayrı bir
         # üreteçten gelir; üreteçlerin tohumları ana üreteçten sırayla çekilir, böylece sonuç
         # (aynı parça sayısıyla) her çalıştırmada aynıdır ve kontrol noktasından devam tam olur.
-        bounds = np.linspace(0, idx.shape[0], n + 1).astype(int)                   # parça sınırları
         if drop_p > 0.0:
             seeds = self.rng.integers(0, 2 ** 63 - 1, size=n)
             rngs = [np.random.default_rng(int(sd)) for sd in seeds]
