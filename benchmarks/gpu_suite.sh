@@ -24,7 +24,7 @@ if [ "$STAGE" = check ]; then
     $PY -c "import sys, numpy, cupy, torch; print(sys.version.split()[0], 'numpy', numpy.__version__, 'cupy', cupy.__version__, 'torch', torch.__version__)"
   } 2>&1 | tee -a "$OUT/summary.log"
   log "GPU tests"
-  timeout 150 $PY -m pytest -q -p no:cacheprovider -rs tests/test_gpu.py tests/test_generate.py tests/test_optim.py 2>&1 | tail -30 | tee "$OUT/gpu_tests.log"
+  timeout 150 $PY -m pytest -q -p no:cacheprovider -rs tests/test_gpu.py tests/test_generate.py tests/test_optim.py tests/test_perf_paths.py 2>&1 | tail -30 | tee "$OUT/gpu_tests.log"
   log "training smoke run on cuda"
   timeout 60 $PY -m nanograd_llm train --data "$DATA" --device cuda --out runs/smoke \
       max_iters=30 eval_interval=15 eval_iters=2 sample_tokens=60 precision=$PRECISION 2>&1 | tr '\r' '\n' | tail -12 | tee "$OUT/smoke.log"
