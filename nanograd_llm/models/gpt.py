@@ -252,24 +252,34 @@ class GPT(ParamModel):
             if targets.shape != idx.shape:
                 raise ValueError(f"targets shape {tuple(targets.shape)} != idx shape "
                                  f"{tuple(idx.shape)}")
-        n = 1
-        if targets is not None and kv_cache is None:
-            n = shard_count(idx.shape[0], idx.shape[0] * idx.shape[1] * cfg.n_embd, self.xp)
-            bounds = np.linspace(0, idx.shape[0], n + 1).astype(int)             # parça sınırları
-            if n > 1 and cfg.ignore_index is not None:
-                # Hiç geçerli hedefi olmayan bir parça, kaybın ağırlıklı ortalamasını bozardı
-                valid = [int((targets[a:b] != cfg.ignore_index).sum())
-                         for a, b in zip(bounds[:-1], bounds[1:])]
-                if min(valid) == 0:
-                    n = 1
+        # Eğitimde CPU'da toplu iş parçalara bölünebilir (veri paralelliği, yukarıya bakın)
+        bounds = self._part_bounds(idx, targets) if kv_cache is None else None
+        if bounds is not None:
+            return self._forward_sharded(idx, targets, bounds, drop_p, train)
+        logits, loss, cache = self._forward_one(idx, targets, kv_cache, last_only, drop_p,
+                                                self.rng, train, start)
+        if kv_cache is not None:
+            kv_cache.advance(idx.shape[1])
+        self._cache = None if kv_cache is not None or last_only else (cache,)
+        return logits, loss
+
+    def _part_bounds(self, idx, targets):
+        """Row boundaries of the data-parallel parts (backend.shard_count), or None to run the
+        batch in one piece: no targets, one part, or a part with no target to predict."""
+        if targets is None:
+            return None
+        B, T = idx.shape
+        n = shard_count(B, B * T * self.config.n_embd, self.xp)
         if n == 1:
-            logits, loss, cache = self._forward_one(idx, targets, kv_cache, last_only, drop_p,
-                                                    self.rng, train, start)
-            if kv_cache is not None:
-                kv_cache.advance(idx.shape[1])
-            self._cache = None if kv_cache is not None or last_only else (cache,)
-            return logits, loss
-        return self._forward_sharded(idx, targets, bounds, drop_p, train)
+            return None
+        bounds = np.linspace(0, B, n + 1).astype(int)                  # (n+1,) parça sınırları
+        ignore = self.config.ignore_index
+        if ignore is not None:
+            # Hiç geçerli hedefi olmayan bir parça, kaybın ağırlıklı ortalamasını bozardı (0/0)
+            valid = [int((targets[a:b] != ignore).sum()) for a, b in zip(bounds[:-1], bounds[1:])]
+            if min(valid) == 0:
+                return None
+        return bounds
 
     def _forward_sharded(self, idx, targets, bounds, drop_p, train):
         """Data parallelism on the CPU: split the batch into n parts, run each part's forward
