@@ -122,8 +122,8 @@ def attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool = Tru
             # Kararlı softmax: maksimumu çıkar, üssünü al, satır toplamına böl (hepsi yerinde)
             a -= a.max(axis=-1, keepdims=True)
             xp.exp(a, out=a)
-            # Satır toplamları birlerle matris-vektör çarpımı olarak (BLAS gemv; kısa satırlarda
-            # `sum(axis=-1)`den hızlı, bkz. layernorm.py)
+            # Satır toplamları, birlerden oluşan bir vektörle çarpım olarak alınır (BLAS gemv;
+            # kısa satırlarda `sum(axis=-1)`den hızlı, bkz. layernorm.py)
             rowsum = a.reshape(-1, Tk) @ ones                       # (n·Tq, Tk)@(Tk,) -> (n·Tq,)
             a /= rowsum.reshape(a.shape[:-1] + (1,))                # (n, Tq, 1)
 

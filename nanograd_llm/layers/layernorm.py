@@ -133,7 +133,7 @@ def layernorm_backward(dout, cache: LayerNormCache):
         # İleri geçişte: `x̂ = (x − μ)·rstd` (μ ve rstd x'e bağlı)
         # → bu yüzden `dx = rstd·(dx̂ − mean(dx̂) − x̂⊙mean(dx̂⊙x̂))`
         m1 = dxb @ avg                                     # (n, C)@(C,) -> (n,)
-        xp.multiply(dxb, xh, out=pb)                       # `prod` işini bitirdi: belleği yeniden
+        xp.multiply(dxb, xh, out=pb)                       # `prod`un belleği yeniden kullanılır
         m2 = pb @ avg                                      # (n,)
         xp.multiply(xh, m2[:, None], out=pb)               # pb = x̂⊙mean(dx̂⊙x̂)
         dxb -= m1[:, None]

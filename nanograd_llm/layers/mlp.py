@@ -90,7 +90,7 @@ def mlp_forward(x, p: dict, activation: str = "gelu", dropout: float = 0.0, rng=
         # a = h·s önbellekten yeniden hesaplanabilir: c_proj'un önbelleği a'yı tutmasın
         c_proj = c_proj._replace(x2d=None)
         if h.size >= GELU_RECOMPUTE_MIN:
-            act = act._replace(s=None)        # büyük etkinleştirme: s de geri geçişte yeniden
+            act = act._replace(s=None)        # büyük: s de geri geçişte hesaplanır
     del a
     out, drop = dropout_forward(out, dropout, rng, train)
     return out, MLPCache(c_fc, act, c_proj, drop, activation)
