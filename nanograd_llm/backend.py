@@ -308,9 +308,7 @@ def for_row_blocks(fn, n_rows: int, row_size: int, xp=np, min_elems: int | None 
 # yoksa parçalar sırayla çalışır (sonuç aynı, yalnızca paralellik yok).
 
 _LOCAL = threading.local()
-_BLAS_CTL: list = []          # [ThreadpoolController] ya da [None] (threadpoolctl yok)
 SHARD_MIN_WORK = 1 << 15      # bir etkinleştirmede bundan az öğe varsa bölmek kazandırmaz
-PARTS_PER_THREAD = 1          # iş parçacığı başına parça sayısı
 
 
 def in_shard() -> bool:
@@ -318,14 +316,14 @@ def in_shard() -> bool:
     return getattr(_LOCAL, "in_shard", False)
 
 
+@functools.lru_cache(maxsize=None)
 def _blas_controller():
-    if not _BLAS_CTL:
-        try:
-            from threadpoolctl import ThreadpoolController
-            _BLAS_CTL.append(ThreadpoolController())
-        except Exception:   # kurulu değil ya da BLAS bulunamadı: paralellik yok
-            _BLAS_CTL.append(None)
-    return _BLAS_CTL[0]
+    """threadpoolctl's controller of the loaded BLAS (made once), or None without it."""
+    try:
+        from threadpoolctl import ThreadpoolController
+        return ThreadpoolController()
+    except Exception:   # kurulu değil ya da BLAS bulunamadı: paralellik yok
+        return None
 
 
 def shard_count(batch: int, work: int, xp=np) -> int:
@@ -334,14 +332,15 @@ def shard_count(batch: int, work: int, xp=np) -> int:
     1 (no splitting) on the GPU, inside a part, with fewer than two rows, for small work
     (`work` = elements of one activation, below SHARD_MIN_WORK), when num_threads() is 1
     (e.g. NANOGRAD_LLM_THREADS=1), or when threadpoolctl is missing; otherwise
-    min(PARTS_PER_THREAD * num_threads(), batch, work // SHARD_MIN_WORK).
+    min(num_threads(), batch, work // SHARD_MIN_WORK): one part per thread (measured: smaller
+    parts, to balance unequal cores, made a step slower).
     """
     if xp is not np or in_shard() or batch < 2 or work < SHARD_MIN_WORK:
         return 1
     n = num_threads()
     if n <= 1 or _blas_controller() is None:
         return 1
-    n = min(PARTS_PER_THREAD * n, batch)
+    n = min(n, batch)
     # Çok çekirdekli makinede parçalar çok küçülmesin: her parçanın sabit bir maliyeti var
     # (ölçülen: tek satırlık bir parça, altı satırlığın üçte biri kadar sürer); her parça en
     # az SHARD_MIN_WORK öğelik bir etkinleştirme taşısın
@@ -351,10 +350,9 @@ def shard_count(batch: int, work: int, xp=np) -> int:
 
 
 def run_shards(fn, n: int) -> list:
-    """Call fn(0), …, fn(n−1) on up to num_threads() threads (the caller is one of them) and
-    return their results in order. Threads take the next part as soon as they are free, so a
-    slower core does fewer parts. BLAS runs on one thread meanwhile; the first error is
-    re-raised."""
+    """Call fn(0), …, fn(n−1) on up to num_threads() threads (the caller is one of them; a
+    thread that finishes takes the next part) and return their results in order. BLAS runs on
+    one thread meanwhile; the first error is re-raised."""
     if n <= 1:
         return [fn(0)]
     ctl = _blas_controller()
@@ -374,7 +372,7 @@ def run_shards(fn, n: int) -> list:
             _LOCAL.in_shard = False
 
     n_threads = min(n, num_threads())
-    pool = _pool(max(n_threads, num_threads()))
+    pool = _pool(num_threads())
     with ctl.limit(limits=1, user_api="blas"):
         futures = [pool.submit(work) for _ in range(n_threads - 1)]
         work()
