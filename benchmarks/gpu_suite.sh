@@ -24,14 +24,20 @@ if [ "$STAGE" = check ]; then
     $PY -c "import sys, numpy, cupy, torch; print(sys.version.split()[0], 'numpy', numpy.__version__, 'cupy', cupy.__version__, 'torch', torch.__version__)"
   } 2>&1 | tee -a "$OUT/summary.log"
   log "GPU tests"
-  timeout 150 $PY -m pytest -q -p no:cacheprovider -rs tests/test_gpu.py tests/test_generate.py tests/test_optim.py tests/test_perf_paths.py 2>&1 | tail -30 | tee "$OUT/gpu_tests.log"
+  timeout 120 $PY -m pytest -q -p no:cacheprovider -rs --tb=short tests/test_gpu.py tests/test_cuda_graph.py \
+      tests/test_generate.py tests/test_optim.py tests/test_perf_paths.py 2>&1 | tail -40 | tee "$OUT/gpu_tests.log"
+  log "benchmark float32 (shakespeare), CUDA graph, per-layer eager and graph"
+  timeout 100 $PY benchmarks/train_step.py --device cuda --config shakespeare --steps 20 --layer-reps 10 2>&1 | tail -32 | tee "$OUT/bench_fp32.log"
+  log "benchmark tf32 vs torch bf16 autocast (shakespeare), CUDA graph"
+  timeout 60 $PY benchmarks/train_step.py --device cuda --config shakespeare --steps 20 --no-layers --tf32 2>&1 | tail -10 | tee "$OUT/bench_tf32.log"
+  log "benchmark float32 (shakespeare), eager (no graph): the same-run baseline"
+  timeout 60 $PY benchmarks/train_step.py --device cuda --config shakespeare --steps 20 --no-layers --eager 2>&1 | tail -10 | tee "$OUT/bench_eager.log"
+  log "kernel profile float32 and tf32"
+  { timeout 60 $PY benchmarks/gpu_profile.py --config shakespeare
+    timeout 50 $PY benchmarks/gpu_profile.py --config shakespeare --tf32 --top 10; } 2>&1 | grep -v "^STAGE:\|^USDT\|profiler_st" | tee "$OUT/profile.log"
   log "training smoke run on cuda"
-  timeout 60 $PY -m nanograd_llm train --data "$DATA" --device cuda --out runs/smoke \
-      max_iters=30 eval_interval=15 eval_iters=2 sample_tokens=60 precision=$PRECISION 2>&1 | tr '\r' '\n' | tail -12 | tee "$OUT/smoke.log"
-  log "benchmark float32 (shakespeare)"
-  timeout 120 $PY benchmarks/train_step.py --device cuda --config shakespeare --steps 20 --no-layers 2>&1 | tail -14 | tee "$OUT/bench_fp32.log"
-  log "benchmark tf32 vs torch bf16 autocast (shakespeare)"
-  timeout 100 $PY benchmarks/train_step.py --device cuda --config shakespeare --steps 20 --no-layers --tf32 2>&1 | tail -14 | tee "$OUT/bench_tf32.log"
+  timeout 50 $PY -m nanograd_llm train --data "$DATA" --device cuda --out runs/smoke \
+      max_iters=30 eval_interval=15 eval_iters=2 sample_tokens=60 dropout=0.1 precision=$PRECISION 2>&1 | tr '\r' '\n' | grep -v "it/s\]$" | tail -12 | tee "$OUT/smoke.log"
   log "check stage done"
 fi
 

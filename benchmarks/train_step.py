@@ -2,7 +2,10 @@
 
     python3 benchmarks/train_step.py --config baby
     python3 benchmarks/train_step.py --config shakespeare --steps 21
-    python3 benchmarks/train_step.py --config shakespeare --device cuda [--tf32]
+    python3 benchmarks/train_step.py --config shakespeare --device cuda [--tf32] [--eager]
+
+On the GPU nanograd_llm's forward+backward is replayed as a CUDA graph (nanograd_llm/cuda_graph.py)
+unless --eager is given; PyTorch runs eager either way.
 
 NumPy and PyTorch run in two separate worker processes (in one process their thread pools spin
 against each other and both slow down). The driver alternates rounds of steps between them
@@ -91,9 +94,17 @@ def _numpy_worker(args):
         def sync():
             pass
 
+    graph = None
+    if args.device == "cuda" and not args.eager:
+        from nanograd_llm.cuda_graph import TrainStep
+        graph = TrainStep(model)       # forward+backward recorded once, replayed each step
+
     def step():
-        _, loss = model.forward(idx_d, tgt_d)
-        model.backward()
+        if graph is not None:
+            loss = graph(idx_d, tgt_d)
+        else:
+            _, loss = model.forward(idx_d, tgt_d)
+            model.backward()
         opt.step()
         return loss
 
@@ -117,6 +128,8 @@ def _numpy_worker(args):
         d["shards"] = shard_count(B, B * T * cfg["n_embd"], model.xp)
         if args.device == "cuda":
             import cupy
+            d["cuda_graph"] = bool(graph is not None and graph.active)
+            d["cuda_graph_reason"] = None if graph is None else graph.reason
             d["cupy"] = cupy.__version__
             d["gpu"] = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
         return d
@@ -193,7 +206,41 @@ def _numpy_layer_times(model, idx, args, sync):
         l, cc = cross_entropy_forward(y, tgt)
         linear_backward(cross_entropy_backward(1.0, cc), c)
     out["lm head + cross-entropy"] = _time_fn(head, sync, reps)
+    if xp.__name__ == "cupy":
+        # The same work replayed as a CUDA graph: the GPU time alone, without launch overhead
+        for name, fn in (("layernorm", ln), ("attention core (softmax(qk)v)", att),
+                         ("multi-head attention", mha), ("mlp", mlp), ("block", blk),
+                         ("lm head + cross-entropy", head)):
+            try:
+                out[name + " [graph]"] = _graph_ms(fn, reps)
+            except Exception as e:       # report, do not lose the other figures
+                print(f"graph timing of {name} failed: {e!r}", file=sys.stderr)
     return out
+
+
+def _graph_ms(fn, reps):
+    """Median time of fn recorded once as a CUDA graph and replayed (ms)."""
+    import cupy as cp
+    fn()
+    cp.cuda.Device().synchronize()
+    pool, s = cp.cuda.MemoryPool(), cp.cuda.Stream(non_blocking=True)
+    with cp.cuda.using_allocator(pool.malloc), s:
+        fn()
+        s.synchronize()
+        s.begin_capture()
+        try:
+            fn()
+        finally:
+            g = s.end_capture()
+    ts = []
+    for _ in range(reps):
+        a, b = cp.cuda.Event(), cp.cuda.Event()
+        a.record(s)
+        g.launch(s)
+        b.record(s)
+        b.synchronize()
+        ts.append(cp.cuda.get_elapsed_time(a, b))
+    return statistics.median(ts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -321,7 +368,8 @@ class Worker:
     def __init__(self, kind, args, env):
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", kind,
                "--config", args.config, "--device", args.device, "--threads", str(args.threads),
-               "--layer-reps", str(args.layer_reps)] + (["--tf32"] if args.tf32 else [])
+               "--layer-reps", str(args.layer_reps)] + (["--tf32"] if args.tf32 else []) \
+            + (["--eager"] if args.eager else [])
         self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
                                   text=True)
 
@@ -359,6 +407,9 @@ def main(argv=None):
     ap.add_argument("--tf32", action="store_true",
                     help="cuda only: TF32 matmuls for nanograd_llm (CUPY_TF32=1), "
                          "bf16 autocast for PyTorch")
+    ap.add_argument("--eager", action="store_true",
+                    help="cuda only: run nanograd_llm's forward/backward op by op instead of "
+                         "replaying them as a CUDA graph")
     ap.add_argument("--threads", type=int, default=os.cpu_count(),
                     help="threads for both sides (OpenBLAS and torch); default: all cores")
     ap.add_argument("--steps", type=int, default=None, help="timed steps per side (>= 20)")
@@ -372,6 +423,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.tf32 and args.device != "cuda":
         ap.error("--tf32 needs --device cuda")
+    if args.eager and args.device != "cuda":
+        ap.error("--eager needs --device cuda")
     big = args.config == "shakespeare" and args.device == "cpu"
     if args.layer_reps is None:
         args.layer_reps = 5 if big else 20
@@ -419,6 +472,9 @@ def main(argv=None):
     q = {k: (sorted(v)[len(v) // 4], sorted(v)[(3 * len(v)) // 4]) for k, v in times.items()}
     ratio = med["numpy"] / med["torch"]
     cfg = CONFIGS[args.config]
+    if args.device == "cuda":
+        print(f"nanograd_llm CUDA graph: {info['numpy'].get('cuda_graph')} "
+              f"({info['numpy'].get('cuda_graph_reason') or 'replayed'})")
     print(f"\nconfig {args.config}: {cfg}, device {args.device}{' tf32/bf16' if args.tf32 else ''}, "
           f"threads {args.threads}, {len(times['numpy'])} steps per side, rounds of {rnd}")
     print(f"{'':24}{'median ms':>10}{'q25':>9}{'q75':>9}{'peak RSS MiB':>14}{'step +MiB':>11}")
@@ -430,10 +486,10 @@ def main(argv=None):
     print(f"ratio nanograd_llm / torch = {ratio:.3f}")
     if lay:
         print(f"\nper-layer forward+backward, median of {args.layer_reps} (ms)")
-        print(f"{'layer':32}{'nanograd_llm':>13}{'torch':>9}{'ratio':>8}")
+        print(f"{'layer':40}{'nanograd_llm':>13}{'torch':>9}{'ratio':>8}")
         for name in lay["numpy"]:
-            a, b = lay["numpy"][name], lay["torch"][name]
-            print(f"{name:32}{a:>13.3f}{b:>9.3f}{a / b:>8.2f}")
+            a, b = lay["numpy"][name], lay["torch"].get(name.replace(" [graph]", ""))
+            print(f"{name:40}{a:>13.3f}" + (f"{b:>9.3f}{a / b:>8.2f}" if b else ""))
     result = {
         "config": args.config, **cfg, "device": args.device, "tf32": args.tf32,
         "numpy_ms": round(med["numpy"], 3), "torch_ms": round(med["torch"], 3),
@@ -444,6 +500,7 @@ def main(argv=None):
                                   for k in mem},
         "numpy_threads": info["numpy"].get("threads"), "torch_threads": info["torch"]["threads"],
         "numpy_shards": info["numpy"].get("shards"),
+        "cuda_graph": info["numpy"].get("cuda_graph"),
         "numpy_blas": info["numpy"].get("blas"), "blas_coretype": info["numpy"].get("coretype"),
         "numpy_version": info["numpy"]["numpy"], "torch_version": info["torch"]["torch"],
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),

@@ -21,6 +21,9 @@ def _cmd_train(args) -> int:
     if result["val_loss"] is not None:
         print(f"final (step {result['step']}): train loss {result['train_loss']:.4f}, "
               f"val loss {result['val_loss']:.4f}; {result['wall_s']:.1f} s; checkpoint in {out}")
+    if result.get("best_dir") and result.get("best_step") != result["step"]:
+        print(f"lowest val loss {result['best_val_loss']:.4f} at step {result['best_step']}: "
+              f"those weights are kept in {result['best_dir']}")
     if cfg.sample_tokens > 0:
         text = sample_text(result["model"], result["tokenizer"], "\n", cfg.sample_tokens,
                            temperature=0.8, seed=cfg.seed)

@@ -83,7 +83,8 @@ def clip_grad_norm(grads_or_flat, max_norm: float):
         return norm
     xp = get_array_module(norm)
     # katsayı cihazda hesaplanır: min(1, max_norm / (norm + 1e-6))
-    coef = xp.minimum(xp.asarray(1.0, dtype=norm.dtype), max_norm / (norm + 1e-6))
+    # Python sayıları çekirdeğe argüman olarak gider: GPU'ya kopyalama (ve eşitleme) olmaz
+    coef = xp.minimum(max_norm / (norm + 1e-6), 1.0)
     arrays = list(grads_or_flat.values()) if isinstance(grads_or_flat, dict) else [grads_or_flat]
     for g in arrays:
         g *= coef.astype(g.dtype)

@@ -85,6 +85,8 @@ class TrainConfig:
     dtype: str = "float32"
     device: str = "cpu"
     precision: str = "highest"        # "tf32": TensorFloat-32 matmuls on an NVIDIA GPU
+    cuda_graph: bool = True           # GPU: replay forward+backward as a CUDA graph
+    keep_best: bool = True            # also keep the lowest-val-loss weights in out_dir/best
     init_from: str | None = None      # a Hugging Face GPT-2 folder to fine-tune (its BPE too)
     out_dir: str = "out"
     sample_tokens: int = 300          # length of the sample printed at the end
@@ -548,8 +550,21 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
     window_t, window_steps = time.perf_counter(), 0
     tok_s = 0.0
 
+    # En iyi doğrulama kaybı: küçük bir derlem üzerinde model bir noktadan sonra ezberlemeye
+    # başlar (eğitim kaybı düşerken doğrulama kaybı yükselir). nanoGPT gibi, o ana kadarki en
+    # düşük doğrulama kaybının ağırlıkları ayrıca out_dir/best'te tutulur; out_dir'in kendisi
+    # her zaman son durumu (kaldığı yerden devam için) taşır.
+    best_dir = out / "best"
+    best_val = math.inf
+    if state is not None and cfg.keep_best and (best_dir / ckpt.MANIFEST).exists():
+        man_best = ckpt.read_manifest(best_dir)
+        best_val = float(man_best.get("extra", {}).get("val_loss", math.inf))
+        best_step = man_best["step"]
+    else:
+        best_step = None
+
     def evaluate_and_save(step: int, lr: float):
-        nonlocal last
+        nonlocal last, best_val, best_step
         losses = estimate_loss(model, sampler, cfg.eval_iters, step)
         if not (math.isfinite(losses["train"]) and math.isfinite(losses["val"])):
             raise NonFiniteLoss(f"evaluation loss is {losses['train']} (train) / "
@@ -560,6 +575,12 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
                "elapsed_s": round(elapsed, 3)}
         with open(metrics_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
+        if cfg.keep_best and losses["val"] < best_val:
+            # Önce "best", sonra son durum: ikisinin arasında öldürülen bir eğitim devam
+            # ettirildiğinde bu adımı birebir aynı ağırlıklarla yeniden üretir.
+            best_val, best_step = losses["val"], step
+            ckpt.save_checkpoint(best_dir, model, None, tokenizer, step, train_config=train_cfg,
+                                 extra={"val_loss": losses["val"], "data": label})
         ckpt.save_checkpoint(out, model, opt, tokenizer, step, train_config=train_cfg,
                              sampler_state=sampler.get_state(),
                              dropout_seed=[cfg.seed, STREAM_DROPOUT, step],
@@ -572,6 +593,12 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
             _log(msg, quiet)
         last = row
 
+    # GPU'da ileri + geri geçiş bir CUDA grafiği olarak kaydedilip oynatılır (cuda_graph.py);
+    # küçük toplu işlerin biriktirildiği (grad_accum > 1) eğitimde olağan yol çalışır.
+    graph_step = None
+    if cfg.device == "cuda" and cfg.cuda_graph and cfg.grad_accum == 1:
+        from .cuda_graph import TrainStep
+        graph_step = TrainStep(model)
     step = start_step
     try:
         if state is None:
@@ -581,13 +608,23 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
             if stop_after is not None and step - start_step >= stop_after:
                 break
             lr = get_lr(step, cfg.lr, cfg.min_lr, cfg.warmup_iters, cfg.lr_decay_iters)
-            model.set_dropout_seed([cfg.seed, STREAM_DROPOUT, step])
+            drop_seed = [cfg.seed, STREAM_DROPOUT, step]
             loss_sum = None
-            for micro in range(cfg.grad_accum):
-                w = xp.asarray(sampler.train_batch())       # bir kez aygıta taşı
-                _, loss = model.forward(w[:, :-1], w[:, 1:])
-                model.backward(accumulate=micro > 0)
-                loss_sum = loss if loss_sum is None else loss_sum + loss
+            if graph_step is not None:
+                # GPU: toplu iş sabit tamponlara kopyalanır, kayıtlı grafik oynatılır
+                w = sampler.train_batch()
+                loss_sum = graph_step(w[:, :-1], w[:, 1:], drop_seed)
+                if step == start_step:
+                    _log("CUDA graph: " + ("forward+backward are replayed as one graph"
+                                           if graph_step.active else
+                                           f"not used ({graph_step.reason})"), quiet)
+            else:
+                model.set_dropout_seed(drop_seed)
+                for micro in range(cfg.grad_accum):
+                    w = xp.asarray(sampler.train_batch())       # bir kez aygıta taşı
+                    _, loss = model.forward(w[:, :-1], w[:, 1:])
+                    model.backward(accumulate=micro > 0)
+                    loss_sum = loss if loss_sum is None else loss_sum + loss
             if cfg.grad_accum > 1:
                 model.grad_flat *= 1.0 / cfg.grad_accum    # küçük toplu işlerin ortalaması
             check_now = cfg.device == "cpu" or step % cfg.log_interval == 0
@@ -628,4 +665,7 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
     plotted = plot_losses(metrics_path, out / "loss.png")
     return {"out_dir": str(out), "step": step, "model": model, "tokenizer": tokenizer,
             "train_loss": last.get("train_loss"), "val_loss": last.get("val_loss"),
-            "wall_s": wall, "n_params": n_params, "plot": plotted, "data": label}
+            "wall_s": wall, "n_params": n_params, "plot": plotted, "data": label,
+            "best_val_loss": best_val if cfg.keep_best and math.isfinite(best_val) else None,
+            "best_step": best_step if cfg.keep_best else None,
+            "best_dir": str(best_dir) if cfg.keep_best and best_dir.exists() else None}

@@ -144,8 +144,9 @@ def test_resume_is_bit_identical(tmp_path):
 
 
 def test_resume_after_failure_in_checkpoint_write(tmp_path, monkeypatch):
-    full = train(tiny_config(tmp_path, "full"), quiet=True)
-    part = tiny_config(tmp_path, "part")
+    # keep_best off: the count below is of the main checkpoint's files only
+    full = train(tiny_config(tmp_path, "full", keep_best=False), quiet=True)
+    part = tiny_config(tmp_path, "part", keep_best=False)
     real = ckpt._write_npz
     calls = {"n": 0}
 
@@ -324,3 +325,22 @@ def test_resume_is_bit_identical_with_the_batch_split_over_threads(tmp_path, mon
     w = np.random.default_rng(0).integers(0, m.config.vocab_size, (4, 17))
     m.forward(w[:, :-1], w[:, 1:])
     assert len(m._cache) == 2 and len(m._cache[0]) == 2
+
+
+def test_lowest_val_loss_weights_are_kept(tmp_path):
+    cfg = tiny_config(tmp_path, max_iters=12, eval_interval=2)
+    r = train(cfg, quiet=True)
+    rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    best = min(rows, key=lambda row: row["val_loss"])
+    man = ckpt.read_manifest(tmp_path / "run" / "best")
+    assert man["step"] == best["step"] == r["best_step"]
+    assert man["extra"]["val_loss"] == pytest.approx(best["val_loss"], abs=1e-6)
+    assert r["best_val_loss"] == pytest.approx(best["val_loss"], abs=1e-6)
+    assert ckpt.load_model(tmp_path / "run" / "best").num_params() == r["model"].num_params()
+    # a resumed run keeps comparing against the saved best, and keep_best=false writes none
+    again = train(tiny_config(tmp_path, max_iters=16, eval_interval=2), resume=True, quiet=True)
+    rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert again["best_step"] == min(rows, key=lambda row: row["val_loss"])["step"]
+    off = train(tiny_config(tmp_path, "off", max_iters=4, eval_interval=2, keep_best=False),
+                quiet=True)
+    assert off["best_dir"] is None and not (tmp_path / "off" / "best").exists()
