@@ -183,6 +183,78 @@ def fused_kernels(x: Any):
     return importlib.import_module("nanograd_llm.cuda_kernels")
 
 
+# -- Devrik (transpoze) kopyası çıkarmadan matris çarpımı ------------------------------------
+# Geri geçişte sık sık `Aᵀ·B` ya da `A·Bᵀ` gerekir. `a.T @ b` yazmak NumPy'da sorun değildir
+# (BLAS devriği "T" bayrağıyla okur), ama CuPy ikiden çok boyutlu dizilerde işlenenleri önce
+# bitişik (contiguous) kopyalara çevirir: (B, nh, T, T) boyutlu bir dikkat matrisinin devriği
+# her seferinde 100 MB'lık bir kopya demektir. `matmul_t` devriği bir bayrak olarak alır;
+# GPU'da cuBLAS'ın kendi "T" bayrağını kullanır (cuda_kernels.gemm), kopya yapılmaz. İsteğe
+# bağlı `alpha` çarpanı da çarpımın içinde uygulanır (ör. dikkat puanlarındaki 1/√hs).
+
+
+def matmul_t(a: Any, b: Any, trans_a: bool = False, trans_b: bool = False,
+             alpha: float = 1.0, out: Any = None) -> Any:
+    """alpha · op(a) @ op(b), with op(x) = x.swapaxes(-1, -2) when its flag is set.
+
+    a, b: (..., r, c) arrays with the same leading (batch) dimensions, or 1-D vectors (a as a
+    row, b as a column, as in `@`). On the GPU the product goes to cuBLAS with transpose flags
+    and alpha (no transposed copies, TF32 when selected); on the CPU it is NumPy's matmul, with
+    alpha applied to the smaller operand.
+    """
+    xp = get_array_module(a, b)
+    fused = fused_kernels(a) if xp is not np else None
+    if fused is not None:
+        return fused.gemm(a, b, trans_a, trans_b, alpha, out)
+    if trans_a and a.ndim >= 2:
+        a = a.swapaxes(-1, -2)
+    if trans_b and b.ndim >= 2:
+        b = b.swapaxes(-1, -2)
+    if alpha != 1.0:
+        if a.size <= b.size:
+            a = a * alpha
+        else:
+            b = b * alpha
+    if out is None:
+        return xp.matmul(a, b)
+    return xp.matmul(a, b, out=out)
+
+
+def gemm_plan(a_shape: tuple, b_shape: tuple, trans_a: bool, trans_b: bool) -> dict:
+    """The arguments of one strided-batched cuBLAS GEMM computing op(a) @ op(b) for C-contiguous
+    row-major a, b (same batch dimensions) into a C-contiguous result.
+
+    cuBLAS is column-major: a row-major (r, c) block is a column-major (c, r) block with leading
+    dimension c. So C = op(A)·op(B) is computed as Cᵀ = op(B)ᵀ·op(A)ᵀ with B first.
+    Returns dict(transa, transb, m, n, k, lda, ldb, ldc, stride_a, stride_b, stride_c, batch,
+    out_shape) where 'a'/'b' name cuBLAS's first/second operand (our b, our a).
+    """
+    a_shape, b_shape = tuple(a_shape), tuple(b_shape)
+    if len(a_shape) == 1:
+        a_shape, a_vec = (1,) + a_shape, True
+    else:
+        a_vec = False
+    if len(b_shape) == 1:
+        b_shape, b_vec = b_shape + (1,), True
+    else:
+        b_vec = False
+    if a_vec and trans_a or b_vec and trans_b:
+        raise ValueError("matmul_t: a 1-D operand cannot be transposed")
+    if a_shape[:-2] != b_shape[:-2]:
+        raise ValueError(f"matmul_t: batch shapes differ: {a_shape} and {b_shape}")
+    ra, ca = a_shape[-2:]
+    rb, cb = b_shape[-2:]
+    m, k = (ca, ra) if trans_a else (ra, ca)
+    kb, n = (cb, rb) if trans_b else (rb, cb)
+    if k != kb:
+        raise ValueError(f"matmul_t: shapes {a_shape} (trans={trans_a}) and {b_shape} "
+                         f"(trans={trans_b}) do not align")
+    batch = int(np.prod(a_shape[:-2], dtype=np.int64))
+    out_shape = a_shape[:-2] + ((m,) if not a_vec else ()) + ((n,) if not b_vec else ())
+    return dict(transa=int(trans_b), transb=int(trans_a), m=n, n=m, k=k,
+                lda=cb, ldb=ca, ldc=n, stride_a=rb * cb, stride_b=ra * ca, stride_c=m * n,
+                batch=batch, out_shape=out_shape)
+
+
 # -- CPU'da büyük öğe-öğe işleri iki (ya da daha çok) çekirdeğe bölme ------------------------
 # NumPy'ın öğe-öğe işlemleri (exp, çarpma, toplama …) tek çekirdekte çalışır; matris çarpımını
 # yapan BLAS ise bütün çekirdekleri kullanır. NumPy bu işlemler sırasında Python'un genel

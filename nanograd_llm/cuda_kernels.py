@@ -17,6 +17,7 @@ Bu modüldeki çekirdekler:
 | `softmax_backward` | attention.py'de `dS = A ⊙ (dA − Σ dA·A)` |
 | `layernorm_forward/backward_dx` | layernorm.py'deki satır istatistikleri ve dx |
 | `adamw_update` | optim.py'deki AdamW adımı |
+| `gemm` | `backend.matmul_t`: devrik bayraklı, kopyasız cuBLAS matris çarpımı |
 
 Kurallar:
 * Her çekirdek, genel yolla **aynı önbelleği (cache)** üretir; böylece ileri geçiş birleşik,
@@ -24,13 +25,27 @@ Kurallar:
 * `tests/test_gpu.py` her çekirdeği genel yolla karşılaştırır.
 * `NANOGRAD_LLM_FUSED=0` ortam değişkeni bu çekirdekleri kapatır; o zaman GPU'da da genel
   yol çalışır.
+
+## `gemm`: cuBLAS'ı doğrudan çağırmak
+CuPy'nin `@` işleci ikiden çok boyutlu dizilerde işlenenleri önce bitişik kopyalara çevirir ve
+devrik bir görünümü (ör. `k.swapaxes(-1, -2)`) de kopyalar. `gemm`, cuBLAS'ın
+`cublasGemmStridedBatchedEx` işlevini `ctypes` ile doğrudan çağırır: devrik, cuBLAS'a "T"
+bayrağıyla söylenir, `alpha` çarpanı çarpımın içinde uygulanır, TF32 seçiliyse hesap türü
+TF32 olur. Satır öncelikli (row-major) dizilerin sütun öncelikli cuBLAS'a nasıl verildiği
+`backend.gemm_plan`'dadır ve orada GPU'suz sınanır. CuPy'nin kendi cuBLAS sarmalayıcıları
+bir CUDA grafiği kaydı sırasında çağrılmayı reddeder; doğrudan çağrı bu engeli de kaldırır
+(bkz. cuda_graph.py).
 """
 from __future__ import annotations
 
+import ctypes
 import functools
+import os
 
 import cupy as cp
 import numpy as np
+
+from .backend import gemm_plan
 
 # Satır başına bir blok; blok içinde warp karıştırmalı (shuffle) indirgeme.
 _COMMON = r"""
@@ -262,3 +277,107 @@ def adamw_update(p, g, m, v, lr, beta1, beta2, eps, wd, bc1, bc2):
     """One in-place AdamW step on flat arrays p, m, v with gradient g."""
     t = p.dtype.type
     _adamw(g, t(lr), t(beta1), t(beta2), t(eps), t(wd), t(bc1), t(bc2), p, m, v)
+
+
+# -- cuBLAS, doğrudan ---------------------------------------------------------------------------
+_CUDA_R_32F, _CUDA_R_64F = 0, 1
+_COMPUTE_32F, _COMPUTE_32F_FAST_TF32, _COMPUTE_64F = 68, 77, 70
+_GEMM_DEFAULT = -1
+_c = ctypes
+
+
+def _cublas_path() -> str | None:
+    """The libcublas that CuPy has loaded into this process (read from /proc/self/maps)."""
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                path = line.split()[-1]
+                name = os.path.basename(path)
+                if name.startswith("libcublas.so"):
+                    return path
+    except OSError:
+        pass
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def _cublas():
+    cp.cuda.device.get_cublas_handle()          # CuPy loads libcublas and creates its handle
+    path = _cublas_path()
+    names = [path] if path else ["libcublas.so.13", "libcublas.so.12", "libcublas.so.11",
+                                 "libcublas.so"]
+    lib, errors = None, []
+    for name in names:
+        try:
+            lib = _c.CDLL(name)
+            break
+        except OSError as e:
+            errors.append(str(e))
+    if lib is None:
+        raise RuntimeError("cannot load libcublas: " + "; ".join(errors))
+    vp, i, ll = _c.c_void_p, _c.c_int, _c.c_longlong
+    batched = lib.cublasGemmStridedBatchedEx
+    batched.restype = i
+    batched.argtypes = [vp, i, i, i, i, i, vp, vp, i, i, ll, vp, i, i, ll, vp, vp, i, i, ll,
+                        i, i, i]
+    single = lib.cublasGemmEx
+    single.restype = i
+    single.argtypes = [vp, i, i, i, i, i, vp, vp, i, i, vp, i, i, vp, vp, i, i, i, i]
+    set_stream = lib.cublasSetStream_v2
+    set_stream.restype = i
+    set_stream.argtypes = [vp, vp]
+    return batched, single, set_stream
+
+
+def gemm(a, b, trans_a=False, trans_b=False, alpha=1.0, out=None):
+    """alpha · op(a) @ op(b) through cuBLAS (see backend.matmul_t); float32/float64 only."""
+    if a.dtype != b.dtype or a.dtype not in (np.float32, np.float64) or a.size == 0 \
+            or b.size == 0 or (a.ndim > 2 or b.ndim > 2) and a.shape[:-2] != b.shape[:-2]:
+        x = a.swapaxes(-1, -2) if trans_a and a.ndim >= 2 else a
+        y = b.swapaxes(-1, -2) if trans_b and b.ndim >= 2 else b
+        r = cp.matmul(x, y)
+        if alpha != 1.0:
+            r *= alpha
+        if out is None:
+            return r
+        out[...] = r
+        return out
+    plan = gemm_plan(a.shape, b.shape, trans_a, trans_b)
+    a = cp.ascontiguousarray(a)
+    b = cp.ascontiguousarray(b)
+    if out is not None and out.flags.c_contiguous and out.dtype == a.dtype \
+            and out.shape == plan["out_shape"]:
+        c = out
+    else:
+        c = cp.empty(plan["out_shape"], dtype=a.dtype)
+    f64 = a.dtype == np.float64
+    dtype = _CUDA_R_64F if f64 else _CUDA_R_32F
+    if f64:
+        compute = _COMPUTE_64F
+    else:
+        tf32 = os.environ.get("CUPY_TF32", "0") == "1"
+        compute = _COMPUTE_32F_FAST_TF32 if tf32 else _COMPUTE_32F
+    scal = np.float64 if f64 else np.float32
+    al, be = np.array(alpha, dtype=scal), np.array(0.0, dtype=scal)
+    batched, single, set_stream = _cublas()
+    handle = cp.cuda.device.get_cublas_handle()
+    status = set_stream(handle, cp.cuda.get_current_stream().ptr)
+    if status == 0:
+        P = plan
+        if P["batch"] == 1:
+            status = single(handle, P["transa"], P["transb"], P["m"], P["n"], P["k"],
+                            al.ctypes.data, b.data.ptr, dtype, P["lda"],
+                            a.data.ptr, dtype, P["ldb"], be.ctypes.data,
+                            c.data.ptr, dtype, P["ldc"], compute, _GEMM_DEFAULT)
+        else:
+            status = batched(handle, P["transa"], P["transb"], P["m"], P["n"], P["k"],
+                             al.ctypes.data, b.data.ptr, dtype, P["lda"], P["stride_a"],
+                             a.data.ptr, dtype, P["ldb"], P["stride_b"], be.ctypes.data,
+                             c.data.ptr, dtype, P["ldc"], P["stride_c"], P["batch"],
+                             compute, _GEMM_DEFAULT)
+    if status != 0:
+        raise RuntimeError(f"cuBLAS GEMM failed with status {status}")
+    if out is not None and c is not out:
+        out[...] = c
+        return out
+    return c

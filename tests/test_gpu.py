@@ -160,3 +160,29 @@ def test_training_with_and_without_cuda_graph_agree(tmp_path):
     assert abs(res[True]["val_loss"] - res[False]["val_loss"]) < 1e-4
     np.testing.assert_allclose(to_numpy(res[True]["model"].flat),
                                to_numpy(res[False]["model"].flat), atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gemm_equals_cupy_matmul(dtype):
+    """cuda_kernels.gemm (cuBLAS through ctypes, transpose flags, alpha) against cupy.matmul."""
+    import cupy as cp
+    from nanograd_llm.backend import matmul_t
+    from nanograd_llm.cuda_kernels import gemm
+    rng = np.random.default_rng(0)
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    for batch in [(), (3,), (2, 3)]:
+        for ta in (False, True):
+            for tb in (False, True):
+                m, n, k = 5, 7, 6
+                a = cp.asarray(rng.standard_normal(batch + ((k, m) if ta else (m, k))), dtype=dtype)
+                b = cp.asarray(rng.standard_normal(batch + ((n, k) if tb else (k, n))), dtype=dtype)
+                want = (a.swapaxes(-1, -2) if ta else a) @ (b.swapaxes(-1, -2) if tb else b)
+                got = gemm(a, b, ta, tb, 0.5)
+                np.testing.assert_allclose(to_numpy(got), 0.5 * to_numpy(want), rtol=tol, atol=tol)
+                out = cp.empty(want.shape, dtype=dtype)
+                assert matmul_t(a, b, ta, tb, out=out) is out
+                np.testing.assert_allclose(to_numpy(out), to_numpy(want), rtol=tol, atol=tol)
+    v = cp.asarray(rng.standard_normal(6), dtype=dtype)
+    M = cp.asarray(rng.standard_normal((6, 4)), dtype=dtype)
+    np.testing.assert_allclose(to_numpy(gemm(v, M)), to_numpy(v @ M), rtol=tol, atol=tol)
+    np.testing.assert_allclose(to_numpy(gemm(M.T, v)), to_numpy(M.T @ v), rtol=tol, atol=tol)

@@ -50,6 +50,12 @@ değiştirmez ama `exp`'in taşmasını (overflow) önler.
    maske için ayrı bir geri yayılım adımı gerekmez.
 4. `S = (q/√d_k)·kᵀ` → `dq = dS·k / √d_k`, `dk = dSᵀ·q / √d_k`.
 
+## Devrikler kopyalanmaz
+`kᵀ`, `Ãᵀ`, `dSᵀ` hiçbir zaman bellekte kurulmaz: `matmul_t(q, k, trans_b=True)` çarpıma
+"ikinci işleneni devrik oku" der (BLAS/cuBLAS'ın `T` bayrağı). `1/√d_k` de çarpımın `alpha`
+katsayısı olarak uygulanır (CPU'da küçük olan işlenene, yani q'ya). (B, nh, T, T) boyutlu
+dikkat matrisi büyük olduğu için bu, GPU'da her katmanda yüz megabaytlarca kopyadan kurtarır.
+
 Gradyan denetimi: `tests/test_layers.py::test_attention_gradcheck`.
 """
 from __future__ import annotations
@@ -57,7 +63,7 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from ..backend import for_row_blocks, fused_kernels, get_array_module
+from ..backend import for_row_blocks, fused_kernels, get_array_module, matmul_t
 from .dropout import dropout_backward, dropout_forward
 
 # Boyutlar: B = toplu iş, nh = kafa sayısı, Tq = sorgu sayısı, Tk = anahtar sayısı,
@@ -97,13 +103,10 @@ def attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool = Tru
     Tq, hs = q.shape[-2], q.shape[-1]
     Tk = k.shape[-2]
     scale = 1.0 / math.sqrt(hs)
-    # Ölçekleme puanlar yerine q'ya uygulanır (T·hs işlem, T·T yerine); sonuç aynıdır.
-    # Ölçeklenmiş kopya yalnızca bu çarpım için geçicidir; önbellekte q'nun kendisi (qkv'nin
-    # bir görünümü, ek bellek tutmaz) saklanır.
-    qs = q * scale
-    # Puanlar: S = (q/√hs)·kᵀ
-    att = qs @ k.swapaxes(-1, -2)                  # (B,nh,Tq,hs)@(B,nh,hs,Tk) -> (B,nh,Tq,Tk)
-    del qs
+    # Puanlar: S = (q/√hs)·kᵀ. kᵀ bir bayraktır (kopya yok); 1/√hs çarpımın alpha'sıdır
+    # (CPU'da küçük işlenen q'ya uygulanır: T·hs işlem, T·T yerine). Önbellekte ölçeklenmemiş
+    # q saklanır.
+    att = matmul_t(q, k, trans_b=True, alpha=scale)  # (B,nh,Tq,hs)@(B,nh,hs,Tk) -> (B,nh,Tq,Tk)
     fused = fused_kernels(att)
     if fused is not None:
         # GPU: maske + kararlı softmax tek çekirdekte, satır başına bir blok (cuda_kernels.py)
@@ -124,25 +127,27 @@ def attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool = Tru
             xp.exp(a, out=a)
             # Satır toplamları, birlerden oluşan bir vektörle çarpım olarak alınır (BLAS gemv;
             # kısa satırlarda `sum(axis=-1)`den hızlı, bkz. layernorm.py)
-            rowsum = a.reshape(-1, Tk) @ ones                       # (n·Tq, Tk)@(Tk,) -> (n·Tq,)
+            rowsum = matmul_t(a.reshape(-1, Tk), ones)              # (n·Tq, Tk)@(Tk,) -> (n·Tq,)
             a /= rowsum.reshape(a.shape[:-1] + (1,))                # (n, Tq, 1)
 
         for_row_blocks(block, att3.shape[0], Tq * Tk, xp)
     # Dikkat ağırlıklarına dropout
     att_d, drop = dropout_forward(att, dropout, rng, train)
     # Değerlerin ağırlıklı toplamı: y = Ã·v
-    y = att_d @ v                                  # (B,nh,Tq,Tk)@(B,nh,Tk,hs) -> (B,nh,Tq,hs)
+    y = matmul_t(att_d, v)                         # (B,nh,Tq,Tk)@(B,nh,Tk,hs) -> (B,nh,Tq,hs)
     return y, AttentionCache(q, k, v, att, drop, scale)
 
 
-def attention_backward(dy, cache: AttentionCache):
-    """Returns (dq, dk, dv)."""
+def attention_backward(dy, cache: AttentionCache, out=None):
+    """Returns (dq, dk, dv). With `out` (an array (3, B, nh, T, hs)) they are written into
+    out[0], out[1], out[2], so that the caller can merge them with a single copy."""
     xp = get_array_module(dy)
     q, k, v, att, scale = cache.q, cache.k, cache.v, cache.att, cache.scale
+    o_q, o_k, o_v = (None, None, None) if out is None else (out[0], out[1], out[2])
     att_d = att if cache.drop.scale is None else att * cache.drop.scale
     # İleri geçişte: `y = Ã·v` → bu yüzden `dv = Ãᵀ·dy` ve `dÃ = dy·vᵀ`
-    dv = att_d.swapaxes(-1, -2) @ dy               # (B,nh,Tk,Tq)@(B,nh,Tq,hs) -> (B,nh,Tk,hs)
-    datt = dy @ v.swapaxes(-1, -2)                 # (B,nh,Tq,hs)@(B,nh,hs,Tk) -> (B,nh,Tq,Tk)
+    dv = matmul_t(att_d, dy, trans_a=True, out=o_v)  # (B,nh,Tk,Tq)@(B,nh,Tq,hs) -> (B,nh,Tk,hs)
+    datt = matmul_t(dy, v, trans_b=True)             # (B,nh,Tq,hs)@(B,nh,hs,Tk) -> (B,nh,Tq,Tk)
     # İleri geçişte: `Ã = dropout(A)` → bu yüzden `dA = dÃ ⊙ maske`
     datt = dropout_backward(datt, cache.drop)
     # İleri geçişte: `A = softmax(S)` → bu yüzden `dS = A ⊙ (dA − Σ_j dA_j·A_j)`
@@ -159,14 +164,13 @@ def attention_backward(dy, cache: AttentionCache):
             # Bir grup kafa (bkz. attention_forward); gruplar birbirinden bağımsızdır.
             a, da = att3[r], datt3[r]
             prod = da * a                                           # (n, Tq, Tk)
-            rowdot = (prod.reshape(-1, Tk) @ ones).reshape(a.shape[:-1] + (1,))  # Σ_j dA_j·A_j
+            rowdot = matmul_t(prod.reshape(-1, Tk), ones).reshape(a.shape[:-1] + (1,))  # Σ_j dA_j·A_j
             da -= rowdot
             da *= a                                                 # artık dS; maskeli yerlerde A=0 → dS=0
 
         for_row_blocks(block, att3.shape[0], Tq * Tk, xp)
-    # İleri geçişte: `S = (q/√hs)·kᵀ` → bu yüzden `dq = dS·k/√hs`, `dk = dSᵀ·(q/√hs)`
-    dq = datt @ k                                  # (B,nh,Tq,Tk)@(B,nh,Tk,hs) -> (B,nh,Tq,hs)
-    dq *= scale
-    dk = datt.swapaxes(-1, -2) @ q                 # (B,nh,Tk,Tq)@(B,nh,Tq,hs) -> (B,nh,Tk,hs)
-    dk *= scale                                    # dSᵀ·(q/√hs) = (dSᵀ·q)/√hs
+    # İleri geçişte: `S = (q/√hs)·kᵀ` → bu yüzden `dq = dS·k/√hs`, `dk = dSᵀ·q/√hs`
+    # (dSᵀ yine bir bayrak; 1/√hs çarpımın alpha'sı)
+    dq = matmul_t(datt, k, alpha=scale, out=o_q)                # (B,nh,Tq,Tk)@(B,nh,Tk,hs) -> (B,nh,Tq,hs)
+    dk = matmul_t(datt, q, trans_a=True, alpha=scale, out=o_k)  # (B,nh,Tk,Tq)@(B,nh,Tq,hs) -> (B,nh,Tk,hs)
     return dq, dk, dv

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ..backend import get_array_module, scatter_add
+from ..backend import get_array_module, matmul_t, scatter_add
 
 # Boyutlar: B = toplu iş (batch), T = zaman/konum, C = gömme boyutu, V = sözlük boyutu
 
@@ -74,7 +74,7 @@ def embedding_backward(dout, cache: EmbeddingCache):
         # İleri geçişte: `out = W[idx]` → bu yüzden `dW = Oᵀ·dout`, O[n, v] = [idx[n] = v]
         # (tekrarlanan kimliklerin katkıları matris çarpımında toplanır)
         onehot = (idx[:, None] == xp.arange(V)).astype(dout.dtype)   # (N, V)
-        return onehot.T @ dout2d                                       # (V, N)@(N, C) -> (V, C)
+        return matmul_t(onehot, dout2d, trans_a=True)                  # (V, N)@(N, C) -> (V, C)
     dweight = xp.zeros((V, C), dtype=dout.dtype)
     # İleri geçişte: `out = W[idx]` → bu yüzden `dW[idx[b,t]] += dout[b,t]`;
     # tekrarlanan kimliklerin katkıları scatter_add ile toplanır.

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ..backend import for_row_blocks, fused_kernels, get_array_module
+from ..backend import for_row_blocks, fused_kernels, get_array_module, matmul_t
 
 # Boyutlar: B = toplu iş, T = dizi uzunluğu, C = gömme boyutu
 
@@ -81,11 +81,11 @@ def layernorm_forward(x, w, b=None, eps: float = 1e-5):
         # Bir satır bloğu; satırlar birbirinden bağımsızdır (bkz. backend.for_row_blocks)
         xb, xc, rs, ob = x2[r], xhat[r], rstd1[r], out[r]
         # Ortalama ve merkezleme: μ = (1/C) Σ_c x_c ;  xc = x − μ
-        mu = xb @ avg                                   # (n, C)@(C,) -> (n,)
+        mu = matmul_t(xb, avg)                          # (n, C)@(C,) -> (n,)
         xp.subtract(xb, mu[:, None], out=xc)
         # Varyans: σ² = (1/C) Σ_c (x_c − μ)²  (kareler geçici olarak `out`un satırlarında)
         xp.multiply(xc, xc, out=ob)
-        rs[...] = ob @ avg                              # (n, C)@(C,) -> (n,)
+        rs[...] = matmul_t(ob, avg)                     # (n, C)@(C,) -> (n,)
         # Ters standart sapma: rstd = 1/√(σ² + ε)  (yerinde, rstd'nin kendi belleğinde)
         rs += eps
         xp.sqrt(rs, out=rs)
@@ -115,10 +115,10 @@ def layernorm_backward(dout, cache: LayerNormCache):
     # Satırlar üzerindeki toplam, birlerden oluşan bir vektörle çarpımdır: `1ᵀ·dout` (gemv).
     # Önde gelen eksenler boyunca indirgeme hem NumPy'da hem CuPy'de bundan yavaştır.
     ones = xp.ones((N,), dtype=dout.dtype)                 # (N,)
-    db = ones @ d2 if cache.has_bias else None             # (N,)@(N, C) -> (C,)
+    db = matmul_t(ones, d2) if cache.has_bias else None    # (N,)@(N, C) -> (C,)
     # Aynı satırdan: `dw = Σ_n dout[n]⊙x̂[n]`
     prod = d2 * xhat2                                      # (N, C)
-    dw = ones @ prod                                       # (N,)@(N, C) -> (C,)
+    dw = matmul_t(ones, prod)                              # (N,)@(N, C) -> (C,)
     fused = fused_kernels(dout)
     if fused is not None:   # GPU: dx'in aşağıdaki satırları tek çekirdekte
         return fused.layernorm_backward_dx(dout, xhat, rstd, w), dw, db
@@ -132,9 +132,9 @@ def layernorm_backward(dout, cache: LayerNormCache):
         xp.multiply(d2[r], w, out=dxb)                     # (n, C)
         # İleri geçişte: `x̂ = (x − μ)·rstd` (μ ve rstd x'e bağlı)
         # → bu yüzden `dx = rstd·(dx̂ − mean(dx̂) − x̂⊙mean(dx̂⊙x̂))`
-        m1 = dxb @ avg                                     # (n, C)@(C,) -> (n,)
+        m1 = matmul_t(dxb, avg)                            # (n, C)@(C,) -> (n,)
         xp.multiply(dxb, xh, out=pb)                       # `prod`un belleği yeniden kullanılır
-        m2 = pb @ avg                                      # (n,)
+        m2 = matmul_t(pb, avg)                             # (n,)
         xp.multiply(xh, m2[:, None], out=pb)               # pb = x̂⊙mean(dx̂⊙x̂)
         dxb -= m1[:, None]
         dxb -= pb

@@ -36,6 +36,13 @@ yan yana birleştirilir ve bir çıkış izdüşümünden (`c_proj`) geçirilir.
    (bölmenin geri geçişi birleştirmedir).
 5. `qkv = x·W_attn + b_attn` → doğrusal katmanın geri geçişi: `dx`, `dW_attn`, `db_attn`.
 
+## Bellek düzeni
+`qkv`'yi kafalara ayırmak yalnızca bir görünümdür (reshape + transpose) ama bu görünümde
+her kafanın satırları bellekte 3C aralıkla durur. q, k ve v dikkat içinde dört-beş kez
+matris çarpımına girer; bu yüzden `qkv` bir kez, tek kopyayla `(3, B, nh, T, hs)` düzenine
+getirilir ve q, k, v bu dizinin bitişik (contiguous) dilimleri olur. Geri geçişte de tersi:
+`dq, dk, dv` aynı düzende bir diziye yazılır ve `dqkv`'ye tek kopyayla döner.
+
 Gradyan denetimi: `tests/test_layers.py::test_mha_gradcheck`.
 """
 from __future__ import annotations
@@ -82,10 +89,12 @@ def mha_forward(x, p: dict, n_head: int, dropout: float = 0.0, rng=None, train: 
         raise ValueError(f"n_embd={C} is not divisible by n_head={n_head}")
     # Birleşik q, k, v izdüşümü
     qkv, c_attn = linear_forward(x, p["c_attn.weight"], p.get("c_attn.bias"))  # (B,T,C) -> (B,T,3C)
-    q, k, v = qkv[..., :C], qkv[..., C:2 * C], qkv[..., 2 * C:]               # 3 × (B,T,C)
-    q = _split_heads(q, n_head)                                               # (B,nh,T,hs)
-    k = _split_heads(k, n_head)
-    v = _split_heads(v, n_head)
+    xp = get_array_module(x)
+    hs = C // n_head
+    # Kafalara ayır: (B,T,3C) → (B,T,3,nh,hs) görünümü → tek kopyayla (3,B,nh,T,hs)
+    qkvh = xp.ascontiguousarray(
+        qkv.reshape(B, T, 3, n_head, hs).transpose(2, 0, 3, 1, 4))           # (3,B,nh,T,hs)
+    q, k, v = qkvh[0], qkvh[1], qkvh[2]                                       # 3 × (B,nh,T,hs)
     if kv_cache is not None:
         # Önbellekli üretim: yeni k, v eklenir, sorgular önbellekteki tüm konumlara bakar
         k, v = kv_cache.append(layer, k, v)                                   # (B,nh,Tk,hs)
@@ -107,15 +116,16 @@ def mha_backward(dout, cache: MHACache):
     if db is not None:
         grads["c_proj.bias"] = db
     B, T, C = dy.shape
-    # İleri geçişte: `y = birleştir(y_h)` → bu yüzden `dy_h = ayır(dy)`
-    dyh = _split_heads(dy, cache.n_head)                                      # (B,T,C) -> (B,nh,T,hs)
-    # İleri geçişte: `y_h = dikkat(q, k, v)` → dikkatin geri geçişi
-    dq, dk, dv = attention_backward(dyh, cache.attn)                          # 3 × (B,nh,T,hs)
-    # İleri geçişte: `q, k, v = ayır(qkv'nin üç parçası)` → parçaları yan yana birleştir
-    dqkv = xp.empty((B, T, 3 * C), dtype=dout.dtype)                          # (B,T,3C)
-    dqkv[..., :C] = _merge_heads(dq)
-    dqkv[..., C:2 * C] = _merge_heads(dk)
-    dqkv[..., 2 * C:] = _merge_heads(dv)
+    nh = cache.n_head
+    # İleri geçişte: `y = birleştir(y_h)` → bu yüzden `dy_h = ayır(dy)` (bitişik bir kopya:
+    # dikkatin geri geçişinde iki çarpıma girer)
+    dyh = xp.ascontiguousarray(_split_heads(dy, nh))                          # (B,T,C) -> (B,nh,T,hs)
+    # İleri geçişte: `y_h = dikkat(q, k, v)` → dikkatin geri geçişi; dq, dk, dv doğrudan
+    # (3,B,nh,T,hs) düzenindeki tek bir diziye yazılır
+    dqkvh = xp.empty((3, B, nh, T, C // nh), dtype=dout.dtype)                # (3,B,nh,T,hs)
+    attention_backward(dyh, cache.attn, out=dqkvh)
+    # İleri geçişte: `(3,B,nh,T,hs) = ayır(qkv)` → bu yüzden tek kopyayla geri birleştir
+    dqkv = dqkvh.transpose(1, 3, 0, 2, 4).reshape(B, T, 3 * C)                # (3,B,nh,T,hs) -> (B,T,3C)
     # İleri geçişte: `qkv = x·W_attn + b_attn` → doğrusal katmanın geri geçişi
     dx, grads["c_attn.weight"], db = linear_backward(dqkv, cache.c_attn)     # (B,T,C)
     if db is not None:

@@ -51,7 +51,7 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from ..backend import get_array_module
+from ..backend import get_array_module, matmul_t
 
 # Boyutlar: B = toplu iş, T = dizi uzunluğu, C = gömme boyutu
 
@@ -80,7 +80,12 @@ def learned_positional_backward(dout, cache: LearnedPositionalCache):
     dwpe = xp.zeros(cache.wpe_shape, dtype=dout.dtype)
     # İleri geçişte: `out = x + P[start:start+T]` (b üzerinde yayınlama)
     # → bu yüzden `dP[start+t] = Σ_b dout[b, t]`.
-    dwpe[cache.start:cache.start + cache.T] = dout.sum(axis=0)  # (B, T, C) -> (T, C)
+    # Toplu iş ekseni boyunca toplam, birler vektörüyle bir çarpımdır (1ᵀ·dout, gemv): GPU'da
+    # önde gelen eksen boyunca indirgemeden çok daha hızlı
+    B = dout.shape[0]
+    ones = xp.ones((B,), dtype=dout.dtype)                                    # (B,)
+    dsum = matmul_t(ones, xp.ascontiguousarray(dout).reshape(B, -1))          # (B,)@(B, T·C) -> (T·C,)
+    dwpe[cache.start:cache.start + cache.T] = dsum.reshape(dout.shape[1:])    # (T·C,) -> (T, C)
     # Aynı satırdan: toplamanın türevi 1 → `dx = dout`.
     return dout, dwpe
 
