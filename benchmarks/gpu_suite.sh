@@ -45,12 +45,12 @@ if [ "$STAGE" = train ]; then
   log "train shakespeare preset on cuda ($TRAIN_ITERS iters, precision $PRECISION)"
   timeout ${TRAIN_TIMEOUT:-380} $PY -m nanograd_llm train --preset shakespeare --data "$DATA" --device cuda \
       --out runs/shakespeare_cuda max_iters=$TRAIN_ITERS precision=$PRECISION 2>&1 \
-      | tr '\r' '\n' | grep -v "it/s\]$" | tail -40 | tee "$OUT/train.log"
+      | tr '\r' '\n' | grep -v "step/s" | tail -40 | tee "$OUT/train.log"
   cp runs/shakespeare_cuda/metrics.jsonl "$OUT/metrics.jsonl" 2>/dev/null
-  log "sample on cuda (KV cache) and on cpu from the same checkpoint"
-  timeout 40 $PY -m nanograd_llm sample --ckpt runs/shakespeare_cuda --device cuda --prompt "ROMEO:" \
+  log "sample on cuda (KV cache) and on cpu from the same checkpoint (the lowest-val-loss one)"
+  timeout 40 $PY -m nanograd_llm sample --ckpt runs/shakespeare_cuda/best --device cuda --prompt "ROMEO:" \
       --max-new-tokens 300 --seed 1 --no-stream 2>&1 | tail -20 | tee "$OUT/sample_cuda.log"
-  timeout 40 $PY -m nanograd_llm sample --ckpt runs/shakespeare_cuda --device cpu --prompt "ROMEO:" \
+  timeout 40 $PY -m nanograd_llm sample --ckpt runs/shakespeare_cuda/best --device cpu --prompt "ROMEO:" \
       --max-new-tokens 100 --seed 1 --no-stream 2>&1 | tail -8 | tee "$OUT/sample_cpu.log"
   printf 'What say you?\nGood morrow, sir.\n' | timeout 40 $PY -m nanograd_llm chat --ckpt runs/shakespeare_cuda \
       --device cuda --max-new-tokens 80 --seed 0 2>&1 | tail -12 | tee "$OUT/chat_cuda.log"
