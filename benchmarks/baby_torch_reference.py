@@ -21,6 +21,9 @@ Usage:
     python3 benchmarks/baby_torch_reference.py DATA.txt [--seed 1337] [--gelu tanh|none]
     python3 benchmarks/baby_torch_reference.py DATA.txt --nanogpt-rng [--seed 1337]
     python3 benchmarks/baby_torch_reference.py DATA.txt --nanogpt-rng --ours-from-torch
+    python3 benchmarks/baby_torch_reference.py DATA.txt --nanogpt-rng --preset shakespeare \
+        --device cuda --bf16          # nanoGPT's shakespeare_char run on a GPU (bf16 autocast,
+                                      # as nanoGPT does by default; torch.compile is not used)
 
 Prints one JSON line per evaluation; the `--nanogpt-rng` modes end with a line holding the loss
 of the model at the last evaluation on the whole validation split (non-overlapping windows of
@@ -171,7 +174,7 @@ class NanoGPT(nn.Module):
 
     def forward(self, idx, targets):
         tr = self.transformer
-        x = tr.drop(tr.wte(idx) + tr.wpe(torch.arange(idx.shape[1])))
+        x = tr.drop(tr.wte(idx) + tr.wpe(torch.arange(idx.shape[1], device=idx.device)))
         for block in tr.h:
             x = block(x)
         logits = self.lm_head(tr.ln_f(x))
@@ -225,11 +228,19 @@ def full_val_loss(loss_fn, val: np.ndarray, T: int) -> float:
 
 
 def run_nanogpt_rng(args):
-    cfg = make_config("baby", data=args.data, out_dir="/tmp/baby_torch_ref")
+    cfg = make_config(args.preset, data=args.data, out_dir="/tmp/baby_torch_ref")
     T, B = cfg.block_size, cfg.batch_size
     V, train_ids, val_ids = char_splits(args.data)
     torch.manual_seed(args.seed)
     tm = NanoGPT(V, T, cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.dropout, args.gelu or "none")
+    dev = torch.device(args.device)
+    tm = tm.to(dev)
+    import contextlib
+    amp = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if args.bf16 \
+        else contextlib.nullcontext
+
+    def t(a):
+        return torch.from_numpy(a).to(dev)
 
     def get_batch(split):
         data = train_ids if split == "train" else val_ids
@@ -242,7 +253,9 @@ def run_nanogpt_rng(args):
     state = torch.get_rng_state()
     x, y = get_batch("train")
     before = torch.get_rng_state()
-    tm(torch.from_numpy(x), torch.from_numpy(y)).backward()
+    with amp():
+        loss0 = tm(t(x), t(y))
+    loss0.backward()
     if not torch.equal(before, torch.get_rng_state()):
         raise SystemExit("the torch forward/backward draws random numbers: streams would differ")
     tm.zero_grad(set_to_none=True)
@@ -281,8 +294,8 @@ def run_nanogpt_rng(args):
             lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=False)
 
         def loss_of(x, y):
-            with torch.no_grad():
-                return tm(torch.from_numpy(x), torch.from_numpy(y)).item()
+            with torch.no_grad(), amp():
+                return tm(t(x), t(y)).item()
 
         def set_mode(train):
             tm.train(train)
@@ -290,7 +303,8 @@ def run_nanogpt_rng(args):
         def update(x, y, it):
             for g in opt.param_groups:
                 g["lr"] = nanogpt_lr(it, cfg)
-            loss = tm(torch.from_numpy(x), torch.from_numpy(y))
+            with amp():
+                loss = tm(t(x), t(y))
             nxt = get_batch("train")                 # nanoGPT: next batch before backward
             loss.backward()
             torch.nn.utils.clip_grad_norm_(tm.parameters(), cfg.grad_clip)
@@ -337,12 +351,23 @@ def main():
                          "--nanogpt-rng); 'tanh' = ours (default otherwise)")
     ap.add_argument("--nanogpt-rng", action="store_true",
                     help="nanoGPT's own random stream for init and batches (see above)")
+    ap.add_argument("--preset", choices=["baby", "shakespeare"], default="baby",
+                    help="with --nanogpt-rng: nanoGPT's shakespeare_char CPU ('baby') or GPU "
+                         "('shakespeare') configuration")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--bf16", action="store_true", help="cuda: bfloat16 autocast (nanoGPT's "
+                    "default dtype on GPUs that support it)")
     ap.add_argument("--ours-from-torch", action="store_true",
                     help="with --nanogpt-rng: train nanograd_llm's GPT on that stream")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.ours_from_torch and not args.nanogpt_rng:
         ap.error("--ours-from-torch needs --nanogpt-rng")
+    if (args.preset != "baby" or args.device != "cpu" or args.bf16) and \
+            (not args.nanogpt_rng or args.ours_from_torch):
+        ap.error("--preset/--device/--bf16 apply to the torch side of --nanogpt-rng only")
+    if args.bf16 and args.device != "cuda":
+        ap.error("--bf16 needs --device cuda")
     if args.ours_from_torch and args.gelu == "none":
         ap.error("nanograd_llm's GELU is the tanh form: --gelu none does not apply to it")
     if args.nanogpt_rng:

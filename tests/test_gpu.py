@@ -84,6 +84,7 @@ def test_fused_kernels_equal_generic_path(monkeypatch, dtype):
     w, b = arr(96), arr(96)
     q, k, v, dy = arr(2, 3, 16, 8), arr(2, 3, 16, 8), arr(2, 3, 16, 8), arr(2, 3, 16, 8)
     qc, kc, vc, dyc = arr(2, 3, 5, 8), arr(2, 3, 16, 8), arr(2, 3, 16, 8), arr(2, 3, 5, 8)
+    ql = arr(1, 1, 2100, 4)
 
     def run():
         out = {}
@@ -93,7 +94,10 @@ def test_fused_kernels_equal_generic_path(monkeypatch, dtype):
         out["layernorm"] = (y,) + layernorm_backward(dout, c)
         y, c = attention_forward(q, k, v)
         out["attention"] = (y,) + attention_backward(dy, c)
-        out["attention_kv"] = (attention_forward(qc, kc, vc)[0],)   # Tq < Tk (KV cache)
+        y, c = attention_forward(qc, kc, vc)                       # Tq < Tk (KV cache)
+        out["attention_kv"] = (y,) + attention_backward(dyc, c)
+        y, c = attention_forward(ql, ql, ql)    # rows longer than the register kernels take
+        out["attention_long"] = (y,) + attention_backward(ql, c)
         return out
     monkeypatch.setenv("NANOGRAD_LLM_FUSED", "1")
     fused = run()
@@ -186,3 +190,19 @@ def test_gemm_equals_cupy_matmul(dtype):
     M = cp.asarray(rng.standard_normal((6, 4)), dtype=dtype)
     np.testing.assert_allclose(to_numpy(gemm(v, M)), to_numpy(v @ M), rtol=tol, atol=tol)
     np.testing.assert_allclose(to_numpy(gemm(M.T, v)), to_numpy(M.T @ v), rtol=tol, atol=tol)
+
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_softmax_backward_kernel_without_mask(dtype):
+    import cupy as cp
+    from nanograd_llm import cuda_kernels
+    rng = np.random.default_rng(0)
+    for Tk in (7, 256, 300, 2100):
+        z = rng.standard_normal((3, 5, Tk))
+        a = np.exp(z - z.max(-1, keepdims=True))
+        a /= a.sum(-1, keepdims=True)
+        d = rng.standard_normal((3, 5, Tk))
+        want = a * (d - (a * d).sum(-1, keepdims=True))
+        got = cuda_kernels.softmax_backward(cp.asarray(a, dtype=dtype), cp.asarray(d, dtype=dtype))
+        np.testing.assert_allclose(to_numpy(got), want, atol=1e-6 if dtype == "float32" else 1e-12)

@@ -30,7 +30,7 @@ bloktadır (bkz. block.py).
 3. `a = GELU(h)` → `dh = da ⊙ GELU'(h)` (bkz. gelu.py).
 4. `h = x·W_fc + b_fc` → `dx`, `dW_fc`, `db_fc`.
 
-## Bellek: GELU çıktısı saklanmaz, yeniden hesaplanır
+## Bellek (CPU): GELU çıktısı saklanmaz, yeniden hesaplanır
 Geri geçişte `dW_proj = aᵀ·dout` için `a = GELU(h)` gerekir. GELU önbelleği zaten `h`'yi ve
 `s = σ(2u)`'yu tutar; `a = h·s` tek bir çarpımla yeniden elde edilir. Bu yüzden GELU ile
 `c_proj`'un önbelleği `a`'yı tutmaz (`x2d = None`); geri geçişte `a` yeniden hesaplanır.
@@ -42,8 +42,9 @@ Etkinleştirme büyükse (`GELU_RECOMPUTE_MIN` = 4 M öğe ve üstü) bir adım 
 çalıştırılır (hem `a` hem `s` yeniden elde edilir). Shakespeare ayarında bu katman başına
 100 MB daha, altı katmanda 600 MB eder; bedeli katman başına bir GELU ileri geçişidir (adım
 süresinin ≈ %1'i). Küçük modellerde bellek sorun olmadığından `s` saklanır ve zaman kazanılır.
-Bu ikinci adım yalnızca CPU'da atılır: GPU'da bellek bol, ek GELU geçişi ise doğrudan adım
-süresine eklenir (H200'de 6 katman × 0,12 ms ölçüldü).
+İkisi de yalnızca CPU'da yapılır: GPU'da bellek bol, yeniden hesaplama ise doğrudan adım
+süresine eklenir (H200'de, shakespeare ayarında GELU'nun ileri geçişi katman başına 0,12 ms
+ölçüldü); GPU'da `a` ve `s` saklanır.
 Sonuç iki yolda da bit düzeyinde aynıdır (aynı işlemler aynı girdiyle yinelenir).
 
 Gradyan denetimi: `tests/test_layers.py::test_mlp_gradcheck`.
@@ -92,10 +93,10 @@ def mlp_forward(x, p: dict, activation: str = "gelu", dropout: float = 0.0, rng=
     h, c_fc = linear_forward(x, p["c_fc.weight"], p.get("c_fc.bias"))          # (B,T,C) -> (B,T,4C)
     a, act = act_forward(h)                                                     # (B,T,4C)
     out, c_proj = linear_forward(a, p["c_proj.weight"], p.get("c_proj.bias"))  # (B,T,4C) -> (B,T,C)
-    if activation == "gelu":
-        # a = h·s önbellekten yeniden hesaplanabilir: c_proj'un önbelleği a'yı tutmasın
+    if activation == "gelu" and get_array_module(h) is np:
+        # CPU: a = h·s önbellekten yeniden hesaplanabilir: c_proj'un önbelleği a'yı tutmasın
         c_proj = c_proj._replace(x2d=None)
-        if h.size >= GELU_RECOMPUTE_MIN and get_array_module(h) is np:
+        if h.size >= GELU_RECOMPUTE_MIN:
             act = act._replace(s=None)        # büyük: s de geri geçişte hesaplanır
     del a
     out, drop = dropout_forward(out, dropout, rng, train)
