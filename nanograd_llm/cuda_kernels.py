@@ -123,79 +123,13 @@ __device__ void softmax_bwd(const T* att, T* datt, long long rows, int Tk) {
     dot = block_sum(dot, sh);
     for (int j = threadIdx.x; j < Tk; j += blockDim.x) d[j] = a[j] * (d[j] - dot);
 }
-// Satır kısa olduğunda (Tk <= blok × REG) satır yazmaçlarda (register) tutulur: bellekten bir
-// kez okunur, bir kez yazılır. Maskeli (j > sınır) konumlar hiç okunmaz, 0 yazılır.
-#define REG 8
-template <typename T>
-__device__ void causal_softmax_fwd_reg(T* att, long long rows, int Tq, int Tk) {
-    __shared__ T sh[32];
-    long long row = blockIdx.x;
-    if (row >= rows) return;
-    int limit = (int)(row % Tq) + (Tk - Tq);
-    T* a = att + row * Tk;
-    T v[REG];
-    T m = neg_inf<T>();
-    #pragma unroll
-    for (int i = 0; i < REG; i++) {
-        int j = threadIdx.x + i * blockDim.x;
-        v[i] = (j <= limit && j < Tk) ? a[j] : neg_inf<T>();
-        m = v[i] > m ? v[i] : m;
-    }
-    m = block_max(m, sh);
-    T s = 0;
-    #pragma unroll
-    for (int i = 0; i < REG; i++) {
-        int j = threadIdx.x + i * blockDim.x;
-        T e = (j <= limit && j < Tk) ? ex(v[i] - m) : (T)0;
-        v[i] = e;
-        s += e;
-    }
-    s = block_sum(s, sh);
-    T inv = (T)1 / s;
-    #pragma unroll
-    for (int i = 0; i < REG; i++) {
-        int j = threadIdx.x + i * blockDim.x;
-        if (j < Tk) a[j] = v[i] * inv;
-    }
-}
-// Aynı formül; nedensel maskede A_j = 0 olan konumlarda dS_j = 0 olduğundan onlar okunmaz.
-template <typename T>
-__device__ void softmax_bwd_reg(const T* att, T* datt, long long rows, int Tq, int Tk, int causal) {
-    __shared__ T sh[32];
-    long long row = blockIdx.x;
-    if (row >= rows) return;
-    int limit = causal ? (int)(row % Tq) + (Tk - Tq) : Tk - 1;
-    const T* a = att + row * Tk;
-    T* d = datt + row * Tk;
-    T av[REG], dv[REG];
-    T dot = 0;
-    #pragma unroll
-    for (int i = 0; i < REG; i++) {
-        int j = threadIdx.x + i * blockDim.x;
-        bool on = j <= limit && j < Tk;
-        av[i] = on ? a[j] : (T)0;
-        dv[i] = on ? d[j] : (T)0;
-        dot += av[i] * dv[i];
-    }
-    dot = block_sum(dot, sh);
-    #pragma unroll
-    for (int i = 0; i < REG; i++) {
-        int j = threadIdx.x + i * blockDim.x;
-        if (j < Tk) d[j] = av[i] * (dv[i] - dot);
-    }
-}
 extern "C" {
 __global__ void causal_softmax_fwd_f32(float* a, long long r, int tq, int tk) { causal_softmax_fwd<float>(a, r, tq, tk); }
 __global__ void causal_softmax_fwd_f64(double* a, long long r, int tq, int tk) { causal_softmax_fwd<double>(a, r, tq, tk); }
 __global__ void softmax_bwd_f32(const float* a, float* d, long long r, int tk) { softmax_bwd<float>(a, d, r, tk); }
 __global__ void softmax_bwd_f64(const double* a, double* d, long long r, int tk) { softmax_bwd<double>(a, d, r, tk); }
-__global__ void causal_softmax_fwd_reg_f32(float* a, long long r, int tq, int tk) { causal_softmax_fwd_reg<float>(a, r, tq, tk); }
-__global__ void causal_softmax_fwd_reg_f64(double* a, long long r, int tq, int tk) { causal_softmax_fwd_reg<double>(a, r, tq, tk); }
-__global__ void softmax_bwd_reg_f32(const float* a, float* d, long long r, int tq, int tk, int c) { softmax_bwd_reg<float>(a, d, r, tq, tk, c); }
-__global__ void softmax_bwd_reg_f64(const double* a, double* d, long long r, int tq, int tk, int c) { softmax_bwd_reg<double>(a, d, r, tq, tk, c); }
 }
 """
-_REG = 8          # yukarıdaki REG: yazmaçlı çekirdekler Tk <= 256·REG satırları alır
 
 _LAYERNORM = _COMMON + r"""
 template <typename T>
@@ -299,25 +233,18 @@ def causal_softmax_forward(att):
     assert att.flags.c_contiguous
     Tq, Tk = att.shape[-2], att.shape[-1]
     rows = att.size // Tk
-    reg = "reg_" if Tk <= 256 * _REG else ""
-    k = _module(_SOFTMAX).get_function(f"causal_softmax_fwd_{reg}" + _suffix(att.dtype))
+    k = _module(_SOFTMAX).get_function("causal_softmax_fwd_" + _suffix(att.dtype))
     k((rows,), (_threads(Tk),), (att, np.int64(rows), np.int32(Tq), np.int32(Tk)))
     return att
 
 
-def softmax_backward(att, datt, causal: bool = False):
-    """In place on datt: dS = A ⊙ (dA − Σ dA·A) row by row. causal=True: A is a causal
-    softmax (zero above the shifted diagonal), so those entries are neither read nor used."""
+def softmax_backward(att, datt):
+    """In place on datt: dS = A ⊙ (dA − Σ dA·A) row by row."""
     assert att.flags.c_contiguous and datt.flags.c_contiguous
-    Tq, Tk = att.shape[-2], att.shape[-1]
+    Tk = att.shape[-1]
     rows = att.size // Tk
-    if Tk <= 256 * _REG:
-        k = _module(_SOFTMAX).get_function("softmax_bwd_reg_" + _suffix(att.dtype))
-        k((rows,), (_threads(Tk),), (att, datt, np.int64(rows), np.int32(Tq), np.int32(Tk),
-                                     np.int32(1 if causal else 0)))
-    else:
-        k = _module(_SOFTMAX).get_function("softmax_bwd_" + _suffix(att.dtype))
-        k((rows,), (_threads(Tk),), (att, datt, np.int64(rows), np.int32(Tk)))
+    k = _module(_SOFTMAX).get_function("softmax_bwd_" + _suffix(att.dtype))
+    k((rows,), (_threads(Tk),), (att, datt, np.int64(rows), np.int32(Tk)))
     return datt
 
 

@@ -153,7 +153,7 @@ def attention_backward(dy, cache: AttentionCache, out=None):
     # İleri geçişte: `A = softmax(S)` → bu yüzden `dS = A ⊙ (dA − Σ_j dA_j·A_j)`
     fused = fused_kernels(datt)
     if fused is not None and datt.flags.c_contiguous:
-        fused.softmax_backward(att, datt, causal=True)  # GPU: aynı formül, tek çekirdek, yerinde
+        fused.softmax_backward(att, datt)          # GPU: aynı formül, tek çekirdek, yerinde
     else:
         Tq, Tk = att.shape[-2], att.shape[-1]
         att3 = att.reshape(-1, Tq, Tk)                              # (B·nh, Tq, Tk)
