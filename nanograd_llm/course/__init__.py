@@ -43,6 +43,10 @@ PARTS: list[tuple[str, list[str]]] = [
         "nanograd_llm.chat",
         "nanograd_llm.hf",
     ]),
+    ("6. GPU'da hız", [
+        "nanograd_llm.cuda_kernels",
+        "nanograd_llm.cuda_graph",
+    ]),
     ("Ek: doğruluk denetimi ve belgeler", [
         "nanograd_llm.gradcheck",
         "nanograd_llm.docs",
