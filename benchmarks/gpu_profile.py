@@ -93,7 +93,7 @@ def main(argv=None):
     print(f"\nCUDA graph active: {ts.active} ({ts.reason or 'replayed'})")
     _profile(graphed, sync, args.steps, "nanograd_llm CUDA graph", args.top)
 
-    from torch_gpt import from_state_dict, param_groups   # the benchmark's PyTorch GPT
+    from torch_gpt import from_state_dict, param_groups, train_step   # the benchmark's GPT
     tmodel = from_state_dict(gcfg.to_dict(), GPT(gcfg, seed=0, dtype="float32").state_dict())
     tmodel = tmodel.to("cuda")
     topt = torch.optim.AdamW(param_groups(tmodel, ADAMW["weight_decay"]), lr=ADAMW["lr"],
@@ -102,14 +102,7 @@ def main(argv=None):
     tt = torch.as_tensor(rng.integers(0, V, (B, T)), device="cuda")
 
     def tstep():
-        if args.tf32:
-            with torch.autocast("cuda", dtype=torch.bfloat16):
-                _, loss = tmodel(ti, tt)
-        else:
-            _, loss = tmodel(ti, tt)
-        loss.backward()
-        topt.step()
-        topt.zero_grad(set_to_none=True)
+        train_step(tmodel, topt, ti, tt, bf16=args.tf32)
     _profile(tstep, torch.cuda.synchronize, args.steps, "PyTorch eager", args.top)
     return 0
 

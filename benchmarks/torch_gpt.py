@@ -100,3 +100,17 @@ def param_groups(model: TorchGPT, weight_decay: float):
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     return [{"params": decay, "weight_decay": weight_decay},
             {"params": no_decay, "weight_decay": 0.0}]
+
+
+def train_step(model: TorchGPT, opt, idx, tgt, bf16: bool = False):
+    """One training step: forward (under bf16 autocast on the GPU when asked), backward, the
+    optimizer's step, gradients set to None. Returns the detached loss."""
+    if bf16:
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            _, loss = model(idx, tgt)
+    else:
+        _, loss = model(idx, tgt)
+    loss.backward()
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    return loss.detach()

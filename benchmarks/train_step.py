@@ -252,7 +252,7 @@ def _torch_worker(args):
     import numpy as np
     import torch
     import torch.nn.functional as F
-    from torch_gpt import from_state_dict, param_groups
+    from torch_gpt import from_state_dict, param_groups, train_step
     from nanograd_llm.models.gpt import GPT, GPTConfig
     torch.set_num_threads(args.threads)
     cfg = CONFIGS[args.config]
@@ -272,15 +272,7 @@ def _torch_worker(args):
     sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
 
     def step():
-        if autocast:
-            with torch.autocast("cuda", dtype=torch.bfloat16):
-                _, loss = model(idx, tgt)
-        else:
-            _, loss = model(idx, tgt)
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        return loss.detach()
+        return train_step(model, opt, idx, tgt, bf16=autocast)
 
     def info():
         d = {"torch": torch.__version__, "threads": torch.get_num_threads(),
