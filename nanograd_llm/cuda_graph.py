@@ -44,6 +44,12 @@ gömülseydi donup kalırdı).
    "doldur" çekirdeği o anda çalışmaz ve önbellekteki dizi boş kalırdı. Isınma geçişi bu işleri
    önceden yapar; ilk adımın kaybı ve gradyanları da ısınma geçişinden gelir.
 
+6. **cuBLAS doğrudan çağrılır.** CuPy'nin kendi cuBLAS sarmalayıcıları (`@`, `cupy.matmul`)
+   bir kayıt sırasında çağrılınca "calling cuBLAS API during stream capture is currently
+   unsupported" hatası verir. Katmanlardaki bütün matris çarpımları `backend.matmul_t`
+   üzerinden gider; GPU'da bu, cuBLAS'ı `ctypes` ile doğrudan çağıran `cuda_kernels.gemm`'dir
+   ve kayda girer.
+
 Kayıt herhangi bir nedenle başarısız olursa (CuPy sürümü, desteklenmeyen bir işlem) adım
 olağan yola döner ve nedeni `TrainStep.reason`'da yazar: eğitim hiçbir zaman grafik yüzünden
 durmaz.
