@@ -185,9 +185,10 @@ def fused_kernels(x: Any):
 
 # -- Devrik (transpoze) kopyası çıkarmadan matris çarpımı ------------------------------------
 # Geri geçişte sık sık `Aᵀ·B` ya da `A·Bᵀ` gerekir. `a.T @ b` yazmak NumPy'da sorun değildir
-# (BLAS devriği "T" bayrağıyla okur), ama CuPy ikiden çok boyutlu dizilerde işlenenleri önce
-# bitişik (contiguous) kopyalara çevirir: (B, nh, T, T) boyutlu bir dikkat matrisinin devriği
-# her seferinde 100 MB'lık bir kopya demektir. `matmul_t` devriği bir bayrak olarak alır;
+# (BLAS devriği "T" bayrağıyla okur), ama CuPy ikiden çok boyutlu dizilerde bitişik olmayan
+# işlenenleri (devrik görünümler dahil) önce bitişik (contiguous) kopyalara çevirir:
+# (B, nh, T, T) boyutlu bir dikkat matrisinin devriği, shakespeare ayarında her seferinde
+# 100 MB'lık bir kopya demektir. `matmul_t` devriği bir bayrak olarak alır;
 # GPU'da cuBLAS'ın kendi "T" bayrağını kullanır (cuda_kernels.gemm), kopya yapılmaz. İsteğe
 # bağlı `alpha` çarpanı da çarpımın içinde uygulanır (ör. dikkat puanlarındaki 1/√hs).
 
@@ -201,6 +202,8 @@ def matmul_t(a: Any, b: Any, trans_a: bool = False, trans_b: bool = False,
     and alpha (no transposed copies, TF32 when selected); on the CPU it is NumPy's matmul, with
     alpha applied to the smaller operand.
     """
+    if (trans_a and a.ndim < 2) or (trans_b and b.ndim < 2):
+        raise ValueError("matmul_t: a 1-D operand cannot be transposed")
     xp = get_array_module(a, b)
     fused = fused_kernels(a) if xp is not np else None
     if fused is not None:
@@ -217,6 +220,18 @@ def matmul_t(a: Any, b: Any, trans_a: bool = False, trans_b: bool = False,
     if out is None:
         return xp.matmul(a, b)
     return xp.matmul(a, b, out=out)
+
+
+def row_major(x: Any, trans: bool, xp: ModuleType) -> tuple:
+    """(y, t) with y C-contiguous and op_t(y) equal to op_trans(x): a transposed view of a
+    C-contiguous array is read through the flag (no copy); anything else is copied once."""
+    if x.flags.c_contiguous:
+        return x, trans
+    if x.ndim >= 2:
+        xt = x.swapaxes(-1, -2)
+        if xt.flags.c_contiguous:
+            return xt, not trans
+    return xp.ascontiguousarray(x), trans
 
 
 def gemm_plan(a_shape: tuple, b_shape: tuple, trans_a: bool, trans_b: bool) -> dict:

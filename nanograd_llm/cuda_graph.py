@@ -32,17 +32,17 @@ gömülseydi donup kalırdı).
    dizisi olarak döndürür. `ignore_index` kullanan bir model, geçerli hedef sayısını
    işlemcide saydığı için grafiğe alınmaz (olağan yol çalışır).
 4. **Rastgele sayılar grafiğin dışında çekilir.** Dropout maskeleri her adımda farklı
-   olmalıdır; grafiğe kaydedilen bir rastgele sayı çekimi her oynatmada ne olacağı belirsiz
-   bir şekilde tekrarlanırdı. `ReplayRandom`, ileri geçişin istediği rastgele dizileri
+   olmalıdır; grafiğe kaydedilmiş bir rastgele sayı çekiminin her oynatmada yeni sayılar mı
+   yoksa hep aynı sayıları mı üreteceği belirsiz olurdu. `ReplayRandom`, ileri geçişin istediği rastgele dizileri
    (aynı sırayla, aynı şekillerle) kalıcı tamponlarda tutar; her adımdan önce bu tamponlar o
    adımın üreteciyle (`device_rng([tohum, 4, adım])`) yeniden doldurulur. Böylece maskeler,
-   grafiksiz (olağan) yolun çekeceği maskelerle **aynıdır** ve kaldığı yerden devam etme
-   birebir aynı kalır.
-5. **Kayıttan önce bir ısınma geçişi.** Çekirdeklerin derlenmesi, cuBLAS tanıtıcısının
-   kurulması, önbelleğe alınan sabitlerin (örneğin satır toplamı için birler vektörü)
-   oluşturulması gibi tek seferlik işler kayıt sırasında yapılmamalıdır: kaydedilen bir
-   "doldur" çekirdeği o anda çalışmaz ve önbellekteki dizi boş kalırdı. Isınma geçişi bu işleri
-   önceden yapar; ilk adımın kaybı ve gradyanları da ısınma geçişinden gelir.
+   grafiksiz (olağan) yolun çekeceği maskelerle **birebir aynıdır**; kaldığı yerden devam eden
+   bir eğitim de aynı maskeleri kullanır.
+5. **Kayıttan önce bir ısınma geçişi.** Çekirdeklerin derlenmesi, cuBLAS kütüphanesinin
+   yüklenmesi (`cuda_kernels._cublas`) ve tanıtıcısının kurulması gibi tek seferlik işler kayıt
+   sırasında yapılmamalıdır: kayıt sırasında çekirdekler çalışmaz, yalnızca kaydedilir; bir
+   işin sonucu hemen gerekiyorsa (örneğin bir önbelleğe konan bir dizi) boş kalırdı. Isınma
+   geçişi bu işleri önceden yapar; ilk adımın kaybı ve gradyanları da ısınma geçişinden gelir.
 
 6. **cuBLAS doğrudan çağrılır.** CuPy'nin kendi cuBLAS sarmalayıcıları (`@`, `cupy.matmul`)
    bir kayıt sırasında çağrılınca "calling cuBLAS API during stream capture is currently
@@ -167,16 +167,20 @@ class TrainStep:
         m = self.model
         if dropout_seed is not None:
             m.set_dropout_seed(dropout_seed)
-        xp = self.xp
+        xp = m.xp
         _, loss = m.forward(xp.asarray(idx), xp.asarray(targets))
         m.backward()
         return loss
 
     def step(self, idx, targets, dropout_seed=None):
         m = self.model
+        if self._graph is not None and m.flat is not self._flat:
+            # Model başka bir aygıta taşındı (`to`): eski adresler geçersiz, grafik atılır
+            self._forget()
         key = (tuple(idx.shape), np.dtype(idx.dtype), tuple(targets.shape),
-               np.dtype(targets.dtype), id(m.flat), m.training)
-        if not self.enabled or (self._graph is not None and key != self._key):
+               np.dtype(targets.dtype), m.training)
+        if not self.enabled or (m.xp is np and not self.emulate) \
+                or (self._graph is not None and key != self._key):
             return self._eager(idx, targets, dropout_seed)
         if self._graph is None:
             try:
@@ -210,15 +214,23 @@ class TrainStep:
 
     def _drop(self, reason: str) -> None:
         self.enabled, self.reason = False, reason
-        if isinstance(self.model.rng, ReplayRandom):
-            self.model.rng = getattr(self, "_gen", None)   # modelin kendi üretecine dön
-        self._graph = None
-        self._loss = None
-        self._rand = None
+        self._forget()
+
+    def _forget(self) -> None:
+        """Release the graph and everything that lives in its memory pool."""
+        m = self.model
+        if isinstance(m.rng, ReplayRandom):
+            m.rng = getattr(self, "_gen", None)       # modelin kendi üretecine dön
+        # Havuzdaki dizilere hiçbir başvuru kalmamalı: havuz bırakılınca bellekleri de gider
+        m.release_activations()
+        self._graph = self._loss = self._rand = None
+        self._idx = self._tgt = self._flat = None
         self._pool = None
 
     def _record(self, idx, targets, dropout_seed, key):
-        m, xp = self.model, self.xp
+        m, xp = self.model, self.model.xp
+        self.xp = xp
+        self._flat = m.flat               # kayıt bu parametre tamponunun adreslerine bağlıdır
         self._gen = m.rng                 # tohum verilmezse modelin üreteci sürdürülür
         gen = self._generator(dropout_seed)
         if self.emulate:
@@ -232,10 +244,8 @@ class TrainStep:
             self._tgt = xp.empty(targets.shape, dtype=targets.dtype)
             self._load(idx, targets)
             self._rand = ReplayRandom(xp, gen)
-            # 1) Isınma: derleme, tanıtıcılar, önbelleklenen sabitler; bu adımın sonucu
-            loss = self._run()
-            first = loss.copy()
-            del loss
+            # 1) Isınma: derleme, kütüphane yükleme, tanıtıcılar; bu adımın sonucu
+            warm = self._run()
             stream.synchronize()
             # 2) Kayıt: aynı geçiş, aynı tamponlarla; çekirdekler çalışmaz, yalnızca kaydedilir
             self._rand.replay()
@@ -252,11 +262,17 @@ class TrainStep:
             if err is not None:
                 raise err
         stream.synchronize()
+        first = warm.copy()               # varsayılan havuzda: TrainStep'ten uzun yaşayabilir
+        del warm
+        # Kayıtta kurulan etkinleştirmeler havuzda kalır (grafik onlara yazar), ama modelin
+        # onlara bir başvurusu kalmasın: TrainStep silinip havuz bırakılınca boşa düşerlerdi.
+        m.release_activations()
         self._graph, self._key, self._stream = graph, key, stream
         return first
 
     def _record_emulated(self, idx, targets, gen, key):
         xp = self.xp
+        self._flat = self.model.flat
         self._idx = xp.empty(idx.shape, dtype=idx.dtype)
         self._tgt = xp.empty(targets.shape, dtype=targets.dtype)
         self._load(idx, targets)
@@ -278,8 +294,11 @@ class TrainStep:
         """The recorded work: forward and backward with the step's buffers."""
         m = self.model
         m.rng = self._rand
-        _, loss = m.forward(self._idx, self._tgt)
-        m.backward()
+        try:
+            _, loss = m.forward(self._idx, self._tgt)
+            m.backward()
+        finally:
+            m.rng = self._gen             # model kendi üretecine döner (oynatma onu okumaz)
         return loss
 
     def _launch_stream(self) -> Any:

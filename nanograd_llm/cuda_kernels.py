@@ -27,10 +27,10 @@ Kurallar:
   yol çalışır.
 
 ## `gemm`: cuBLAS'ı doğrudan çağırmak
-CuPy'nin `@` işleci ikiden çok boyutlu dizilerde işlenenleri önce bitişik kopyalara çevirir ve
-devrik bir görünümü (ör. `k.swapaxes(-1, -2)`) de kopyalar. `gemm`, cuBLAS'ın
-`cublasGemmStridedBatchedEx` işlevini `ctypes` ile doğrudan çağırır: devrik, cuBLAS'a "T"
-bayrağıyla söylenir, `alpha` çarpanı çarpımın içinde uygulanır, TF32 seçiliyse hesap türü
+CuPy'nin `@` işleci ikiden çok boyutlu dizilerde bitişik olmayan işlenenleri, devrik
+görünümler (ör. `k.swapaxes(-1, -2)`) dahil, önce bitişik kopyalara çevirir. `gemm`, cuBLAS'ın
+`cublasGemmEx` (tek matris) ve `cublasGemmStridedBatchedEx` (matris yığını) işlevlerini
+`ctypes` ile doğrudan çağırır: devrik, cuBLAS'a "T" bayrağıyla bildirilir, `alpha` çarpanı çarpımın içinde uygulanır, TF32 seçiliyse hesap türü
 TF32 olur. Satır öncelikli (row-major) dizilerin sütun öncelikli cuBLAS'a nasıl verildiği
 `backend.gemm_plan`'dadır ve orada GPU'suz sınanır. CuPy'nin kendi cuBLAS sarmalayıcıları
 bir CUDA grafiği kaydı sırasında çağrılmayı reddeder; doğrudan çağrı bu engeli de kaldırır
@@ -45,7 +45,7 @@ import os
 import cupy as cp
 import numpy as np
 
-from .backend import gemm_plan
+from .backend import gemm_plan, row_major
 
 # Satır başına bir blok; blok içinde warp karıştırmalı (shuffle) indirgeme.
 _COMMON = r"""
@@ -342,11 +342,15 @@ def gemm(a, b, trans_a=False, trans_b=False, alpha=1.0, out=None):
             return r
         out[...] = r
         return out
+    # Bitişik bir dizinin devrik görünümü (ör. bağlı ağırlıklarda `wte.T`) kopyalanmaz:
+    # asıl dizi kullanılır, devrik bayrağı çevrilir.
+    a, trans_a = row_major(a, trans_a, cp)
+    b, trans_b = row_major(b, trans_b, cp)
     plan = gemm_plan(a.shape, b.shape, trans_a, trans_b)
-    a = cp.ascontiguousarray(a)
-    b = cp.ascontiguousarray(b)
-    if out is not None and out.flags.c_contiguous and out.dtype == a.dtype \
-            and out.shape == plan["out_shape"]:
+    if out is not None and tuple(out.shape) != plan["out_shape"]:
+        raise ValueError(f"matmul_t: out has shape {tuple(out.shape)}, the product "
+                         f"{plan['out_shape']}")
+    if out is not None and out.flags.c_contiguous and out.dtype == a.dtype:
         c = out
     else:
         c = cp.empty(plan["out_shape"], dtype=a.dtype)

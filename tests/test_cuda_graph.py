@@ -151,3 +151,21 @@ def test_failed_recording_falls_back_and_restores_the_generator(monkeypatch):
     rng2 = ts2.model.rng
     ts2(*batches[0])      # unseeded, recording fails again: the model's own generator comes back
     assert ts2.model.rng is rng2 and own_rng is not rng2
+
+
+def test_model_keeps_its_generator_and_can_be_moved():
+    cfg = GPTConfig(**CFG, dropout=0.2)
+    m = GPT(cfg, seed=0, dtype="float64")
+    own = m.rng
+    ts = TrainStep(m, emulate=True)
+    x, y = _batches(1)[0]
+    ts(x, y)
+    ts(x, y)
+    assert m.rng is own and ts.replays == 1
+    m.forward(x, y)                       # an ordinary unseeded forward still draws its masks
+    ts(x[:, :5], y[:, :5])                # another shape: the ordinary path, no error
+    m._set_buffers(m.flat.copy())         # new parameter buffers (as after a device move):
+    ts(x, y)                              # the recording is dropped and made again
+    assert ts.active and ts._flat is m.flat and ts.replays == 1
+    ts(x, y)
+    assert ts.replays == 2

@@ -186,6 +186,14 @@ def test_gemm_equals_cupy_matmul(dtype):
                 out = cp.empty(want.shape, dtype=dtype)
                 assert matmul_t(a, b, ta, tb, out=out) is out
                 np.testing.assert_allclose(to_numpy(out), to_numpy(want), rtol=tol, atol=tol)
+    # transposed views of contiguous arrays (the tied head's wte.T) are read through the flag
+    x = cp.asarray(rng.standard_normal((5, 6)), dtype=dtype)
+    W = cp.asarray(rng.standard_normal((4, 6)), dtype=dtype)
+    np.testing.assert_allclose(to_numpy(gemm(x, W.T)), to_numpy(x @ W.T), rtol=tol, atol=tol)
+    np.testing.assert_allclose(to_numpy(gemm(W.T, x.T, trans_a=True, trans_b=True)),
+                               to_numpy(W @ x.T), rtol=tol, atol=tol)
+    with pytest.raises(ValueError, match="out has shape"):
+        gemm(x, W.T, out=cp.empty((4, 5), dtype=dtype))
     v = cp.asarray(rng.standard_normal(6), dtype=dtype)
     M = cp.asarray(rng.standard_normal((6, 4)), dtype=dtype)
     np.testing.assert_allclose(to_numpy(gemm(v, M)), to_numpy(v @ M), rtol=tol, atol=tol)

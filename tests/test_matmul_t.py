@@ -81,3 +81,22 @@ def test_matmul_t_on_the_cpu(ta, tb):
     out = np.empty((2, 3, 4, 6))
     assert matmul_t(a, b, ta, tb, out=out) is out
     np.testing.assert_allclose(out, _reference(a, b, ta, tb), rtol=1e-13)
+
+
+def test_row_major_reads_transposed_views_without_copies():
+    from nanograd_llm.backend import row_major
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal((5, 3))
+    for x, trans in [(w, False), (w.T, False), (w.T, True), (w[:, ::2], False),
+                     (rng.standard_normal((2, 4, 3)).swapaxes(-1, -2), True)]:
+        y, t = row_major(x, trans, np)
+        assert y.flags.c_contiguous
+        op = lambda a, f: a.swapaxes(-1, -2) if f else a
+        np.testing.assert_array_equal(op(y, t), op(x, trans))
+    y, t = row_major(w.T, False, np)
+    assert np.shares_memory(y, w) and t is True          # the transpose is a flag, not a copy
+
+
+def test_matmul_t_rejects_transposed_vectors():
+    with pytest.raises(ValueError, match="1-D"):
+        matmul_t(np.ones(3), np.ones((3, 2)), trans_a=True)

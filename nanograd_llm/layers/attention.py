@@ -53,8 +53,9 @@ değiştirmez ama `exp`'in taşmasını (overflow) önler.
 ## Devrikler kopyalanmaz
 `kᵀ`, `Ãᵀ`, `dSᵀ` hiçbir zaman bellekte kurulmaz: `matmul_t(q, k, trans_b=True)` çarpıma
 "ikinci işleneni devrik oku" der (BLAS/cuBLAS'ın `T` bayrağı). `1/√d_k` de çarpımın `alpha`
-katsayısı olarak uygulanır (CPU'da küçük olan işlenene, yani q'ya). (B, nh, T, T) boyutlu
-dikkat matrisi büyük olduğu için bu, GPU'da her katmanda yüz megabaytlarca kopyadan kurtarır.
+katsayısı olarak uygulanır (CPU'da işlenenlerden küçüğüne; eşitse q'ya). (B, nh, T, T)
+boyutlu dikkat matrisi büyük olduğu için bu, GPU'da her katmanda yüzlerce megabaytlık kopyayı
+önler.
 
 Gradyan denetimi: `tests/test_layers.py::test_attention_gradcheck`.
 """
@@ -103,9 +104,9 @@ def attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool = Tru
     Tq, hs = q.shape[-2], q.shape[-1]
     Tk = k.shape[-2]
     scale = 1.0 / math.sqrt(hs)
-    # Puanlar: S = (q/√hs)·kᵀ. kᵀ bir bayraktır (kopya yok); 1/√hs çarpımın alpha'sıdır
-    # (CPU'da küçük işlenen q'ya uygulanır: T·hs işlem, T·T yerine). Önbellekte ölçeklenmemiş
-    # q saklanır.
+    # Puanlar: S = (q/√hs)·kᵀ. kᵀ yalnızca bir bayrakla belirtilir (kopya yok); 1/√hs
+    # çarpımın alpha'sıdır (CPU'da q'ya uygulanır: T·hs işlem, T·T yerine). Önbellekte
+    # ölçeklenmemiş q saklanır.
     att = matmul_t(q, k, trans_b=True, alpha=scale)  # (B,nh,Tq,hs)@(B,nh,hs,Tk) -> (B,nh,Tq,Tk)
     fused = fused_kernels(att)
     if fused is not None:
@@ -170,7 +171,7 @@ def attention_backward(dy, cache: AttentionCache, out=None):
 
         for_row_blocks(block, att3.shape[0], Tq * Tk, xp)
     # İleri geçişte: `S = (q/√hs)·kᵀ` → bu yüzden `dq = dS·k/√hs`, `dk = dSᵀ·q/√hs`
-    # (dSᵀ yine bir bayrak; 1/√hs çarpımın alpha'sı)
+    # (dSᵀ yine yalnızca bir bayrakla belirtilir; 1/√hs çarpımın alpha'sı)
     dq = matmul_t(datt, k, alpha=scale, out=o_q)                # (B,nh,Tq,Tk)@(B,nh,Tk,hs) -> (B,nh,Tq,hs)
     dk = matmul_t(datt, q, trans_a=True, alpha=scale, out=o_k)  # (B,nh,Tk,Tq)@(B,nh,Tq,hs) -> (B,nh,Tk,hs)
     return dq, dk, dv

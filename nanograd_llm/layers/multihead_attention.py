@@ -38,9 +38,10 @@ yan yana birleştirilir ve bir çıkış izdüşümünden (`c_proj`) geçirilir.
 
 ## Bellek düzeni
 `qkv`'yi kafalara ayırmak yalnızca bir görünümdür (reshape + transpose) ama bu görünümde
-her kafanın satırları bellekte 3C aralıkla durur. q, k ve v dikkat içinde dört-beş kez
-matris çarpımına girer; bu yüzden `qkv` bir kez, tek kopyayla `(3, B, nh, T, hs)` düzenine
-getirilir ve q, k, v bu dizinin bitişik (contiguous) dilimleri olur. Geri geçişte de tersi:
+her kafanın satırları bellekte 3C aralıkla durur. q, k ve v'nin her biri ileri ve geri
+geçişte matris çarpımlarına girer; bu yüzden `qkv` bir kez, tek kopyayla
+`(3, B, nh, T, hs)` düzenine getirilir ve q, k, v bu dizinin bitişik (contiguous) dilimleri
+olur. Geri geçişte de tersi:
 `dq, dk, dv` aynı düzende bir diziye yazılır ve `dqkv`'ye tek kopyayla döner.
 
 Gradyan denetimi: `tests/test_layers.py::test_mha_gradcheck`.

@@ -135,6 +135,10 @@ class ParamModel:
         """Re-seed the generator dropout masks are drawn from (an int or a list of ints)."""
         self.rng = device_rng(self.xp, seed)
 
+    def release_activations(self) -> None:
+        """Drop the activations the last forward pass kept for backward (frees their memory)."""
+        self._cache = None
+
     # -- bookkeeping -------------------------------------------------------------------
     def num_params(self) -> int:
         return int(self.flat.size)
