@@ -458,6 +458,14 @@ def _log(msg: str, quiet: bool) -> None:
         print(msg, file=sys.stderr, flush=True)
 
 
+def _graph_step(cfg: TrainConfig, model):
+    """The CUDA-graph step (cuda_graph.TrainStep) when training on the GPU, else None."""
+    if cfg.device == "cuda" and cfg.cuda_graph and cfg.grad_accum == 1:
+        from .cuda_graph import TrainStep
+        return TrainStep(model)
+    return None
+
+
 def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress: bool = True,
           stop_after: int | None = None) -> dict:
     """Train according to cfg; returns a summary dict (final losses, paths, timings).
@@ -595,10 +603,7 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
 
     # GPU'da ileri + geri geçiş bir CUDA grafiği olarak kaydedilip oynatılır (cuda_graph.py);
     # küçük toplu işlerin biriktirildiği (grad_accum > 1) eğitimde olağan yol çalışır.
-    graph_step = None
-    if cfg.device == "cuda" and cfg.cuda_graph and cfg.grad_accum == 1:
-        from .cuda_graph import TrainStep
-        graph_step = TrainStep(model)
+    graph_step = _graph_step(cfg, model)
     step = start_step
     try:
         if state is None:

@@ -169,3 +169,32 @@ def test_model_keeps_its_generator_and_can_be_moved():
     assert ts.active and ts._flat is m.flat and ts.replays == 1
     ts(x, y)
     assert ts.replays == 2
+
+
+def test_trainer_with_the_emulated_graph_step(tmp_path, monkeypatch, capsys):
+    """The trainer's graph path (batch buffers, per-step dropout seeds, loss logging, resume)
+    on the CPU: with the capture emulated, training is bit-identical to the ordinary loop."""
+    import sys
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from _train_helpers import tiny_config, weights
+
+    import nanograd_llm.train as train_mod
+    from nanograd_llm import checkpoint as ckpt
+    plain = train_mod.train(tiny_config(tmp_path, "plain"), quiet=True)
+    made = []
+
+    def emulated(cfg, model):
+        made.append(TrainStep(model, emulate=True))
+        return made[-1]
+    monkeypatch.setattr(train_mod, "_graph_step", emulated)
+    graphed = train_mod.train(tiny_config(tmp_path, "graph"), quiet=False, progress=False)
+    assert "CUDA graph: forward+backward are replayed as one graph" in capsys.readouterr().err
+    assert made[0].replays == 11 and made[0].reason is None     # 12 steps: 1 recorded
+    np.testing.assert_array_equal(weights(graphed["model"]), weights(plain["model"]))
+    # killed after step 6 and resumed with the graph: still the same weights
+    part = tiny_config(tmp_path, "part")
+    train_mod.train(part, quiet=True, stop_after=6)
+    resumed = train_mod.train(part, resume=True, quiet=True)
+    np.testing.assert_array_equal(weights(resumed["model"]), weights(plain["model"]))
+    np.testing.assert_array_equal(ckpt.load_model(tmp_path / "part").flat,
+                                  ckpt.load_model(tmp_path / "plain").flat)
