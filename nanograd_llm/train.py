@@ -564,12 +564,16 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
     # her zaman son durumu (kaldığı yerden devam için) taşır.
     best_dir = out / "best"
     best_val = math.inf
+    best_step = None
     if state is not None and cfg.keep_best and (best_dir / ckpt.MANIFEST).exists():
-        man_best = ckpt.read_manifest(best_dir)
-        best_val = float(man_best.get("extra", {}).get("val_loss", math.inf))
-        best_step = man_best["step"]
-    else:
-        best_step = None
+        try:
+            man_best = ckpt.read_manifest(best_dir)
+            best_val = float(man_best.get("extra", {}).get("val_loss", math.inf))
+            best_step = man_best["step"]
+        except (ckpt.CheckpointError, OSError, TypeError, ValueError) as e:
+            # Yalnızca bir yan kopya: okunamıyorsa eğitim durmaz, sonraki değerlendirme yenisini yazar
+            _log(f"warning: ignoring {best_dir} ({e}); it is replaced at the next evaluation",
+                 quiet)
 
     def evaluate_and_save(step: int, lr: float):
         nonlocal last, best_val, best_step

@@ -344,3 +344,12 @@ def test_lowest_val_loss_weights_are_kept(tmp_path):
     off = train(tiny_config(tmp_path, "off", max_iters=4, eval_interval=2, keep_best=False),
                 quiet=True)
     assert off["best_dir"] is None and not (tmp_path / "off" / "best").exists()
+
+
+def test_a_corrupt_best_copy_does_not_stop_a_resume(tmp_path):
+    cfg = tiny_config(tmp_path, max_iters=4, eval_interval=2)
+    train(cfg, quiet=True)
+    (tmp_path / "run" / "best" / ckpt.MANIFEST).write_text("{bad", encoding="utf-8")
+    r = train(tiny_config(tmp_path, max_iters=8, eval_interval=2), resume=True, quiet=True)
+    assert r["step"] == 8 and r["best_step"] is not None
+    assert ckpt.read_manifest(tmp_path / "run" / "best")["step"] == r["best_step"]
