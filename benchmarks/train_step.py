@@ -443,11 +443,16 @@ def main(argv=None):
             rss0[k] = w.ask(op="warmup", n=args.warmup)
             time.sleep(args.pause)
         times = {"numpy": [], "torch": []}
+        pair_ratios = []      # per pair of adjacent rounds: median ours / median torch
         order = ["numpy", "torch"]
         while min(len(v) for v in times.values()) < steps:
+            rnd_med = {}
             for k in order:
-                times[k] += ws[k].ask(op="steps", n=rnd)["ms"]
+                ms = ws[k].ask(op="steps", n=rnd)["ms"]
+                times[k] += ms
+                rnd_med[k] = statistics.median(ms)
                 time.sleep(args.pause)
+            pair_ratios.append(rnd_med["numpy"] / rnd_med["torch"])
             order.reverse()
         mem = {k: w.ask(op="mem") for k, w in ws.items()}
         info = {k: w.ask(op="info") for k, w in ws.items()}
@@ -476,6 +481,12 @@ def main(argv=None):
         print(f"{label:24}{med[k]:>10.2f}{q[k][0]:>9.2f}{q[k][1]:>9.2f}"
               f"{hwm / 1024:>14.1f}{(hwm - before) / 1024:>11.1f}")
     print(f"ratio nanograd_llm / torch = {ratio:.3f}")
+    # The machine's speed drifts between rounds (shared host); the ratio within each pair of
+    # adjacent rounds cancels that drift, so its median is the steadier figure.
+    pr = sorted(pair_ratios)
+    ratio_pairs = statistics.median(pr)
+    print(f"paired ratio (median of {len(pr)} adjacent-round pairs) = {ratio_pairs:.3f} "
+          f"(min {pr[0]:.3f}, max {pr[-1]:.3f})")
     if lay:
         print(f"\nper-layer forward+backward, median of {args.layer_reps} (ms)")
         print(f"{'layer':40}{'nanograd_llm':>13}{'torch':>9}{'ratio':>8}")
@@ -486,6 +497,8 @@ def main(argv=None):
         "config": args.config, **cfg, "device": args.device, "tf32": args.tf32,
         "numpy_ms": round(med["numpy"], 3), "torch_ms": round(med["torch"], 3),
         "ratio": round(ratio, 4), "steps": len(times["numpy"]),
+        "ratio_paired": round(ratio_pairs, 4),
+        "ratio_pairs": [round(r, 4) for r in pair_ratios],
         "loss0": loss0,
         "peak_rss_mib": {k: round(mem[k]["hwm_kb"] / 1024, 1) for k in mem},
         "step_rss_increase_mib": {k: round((mem[k]["hwm_kb"] - mem[k]["rss_before_kb"]) / 1024, 1)

@@ -78,8 +78,10 @@ def check_device(device: str) -> str:
 def get_array_module(*arrays: Any) -> ModuleType:
     """numpy for host arrays, cupy when any argument is a CuPy array."""
     for a in arrays:
-        mod = type(a).__module__
-        if mod.startswith("cupy"):
+        t = type(a)
+        if t is np.ndarray:             # en sık durum: tek bir tip karşılaştırması yeter
+            continue
+        if t.__module__.startswith("cupy"):
             return importlib.import_module("cupy")
     return np
 
