@@ -188,3 +188,47 @@ def test_mlp_gelu_recompute_is_bit_identical(dtype, monkeypatch):
     assert np.array_equal(ref[0], got[0])
     for k in ref[1]:
         assert np.array_equal(ref[1][k], got[1][k]), k
+
+
+_FAULTS = """
+import resource, sys
+import numpy as np
+from nanograd_llm.models.gpt import GPT, GPTConfig
+from nanograd_llm.models.base import tune_host_allocator
+GPT(GPTConfig(vocab_size=8, block_size=4, n_layer=1, n_head=1, n_embd=4))
+
+
+def touch():
+    a = np.empty(64 * 2 ** 20 // 4, np.float32)   # 64 MiB: above glibc's largest mmap threshold
+    a.fill(1.0)
+    assert a[:: 4096].sum() == a.size // 4096
+
+
+touch()
+r0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+touch()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - r0, tune_host_allocator())
+"""
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="glibc only")
+def test_allocator_tuning_reuses_freed_memory_without_page_faults():
+    """After a model is built, a freed 64 MiB array is reused on the next step without page
+    faults; with NANOGRAD_LLM_MALLOC_TUNING=0 the same allocation faults every page back in."""
+    import os
+    import subprocess
+    import sys
+
+    def faults(tuning):
+        env = dict(os.environ, NANOGRAD_LLM_MALLOC_TUNING=tuning)
+        out = subprocess.run([sys.executable, "-c", _FAULTS], env=env, capture_output=True,
+                             text=True, check=True).stdout.split()
+        return int(out[0]), out[1] == "True"
+
+    tuned, applied = faults("1")
+    if not applied:
+        pytest.skip("mallopt is not available (not glibc)")
+    untuned, applied_off = faults("0")
+    assert not applied_off
+    assert tuned <= 8, tuned                       # memory came back from the heap
+    assert untuned >= 16, untuned                   # ≥ 32 huge pages or 16 384 small ones

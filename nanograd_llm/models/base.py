@@ -14,14 +14,28 @@ Bunun yararı:
 * Aygıta taşıma tek bir kopyadır.
 
 **Bellek ayırıcı ayarı (yalnızca Linux/glibc, CPU):** Her eğitim adımı aynı boyutlarda
-onlarca ara dizi ayırır ve bırakır. glibc, bırakılan belleği varsayılan olarak hemen işletim
-sistemine geri verir (orta boy diziler `mmap` ile ayrılır, yığının tepesi kırpılır); bir
-sonraki adımda aynı bellek yeniden istenir ve her sayfa yeniden "sayfa hatası" (page fault)
-ile sıfırlanarak gelir. Küçük modelde (baby) bu, adım süresini üçte bir kadar uzattı
-(ölçülen: 148 → 193 ms, bkz. benchmarks/RESULTS.md). İlk
-model kurulurken `mallopt` ile iki eşik büyütülür: 32 MiB'a kadar olan diziler yığından
-ayrılır ve bırakılan bellek süreçte kalıp bir sonraki adımda yeniden kullanılır. Hesaplanan
-sayılar değişmez; yalnızca bellek süreçte tutulur. `NANOGRAD_LLM_MALLOC_TUNING=0` ortam
+onlarca ara dizi ayırır ve bırakır. glibc, bırakılan belleği varsayılan olarak işletim
+sistemine geri verir: büyük diziler `mmap` ile ayrılıp `munmap` ile geri verilir, yığının
+(heap) boş kalan tepesi kırpılır. Bir sonraki adım aynı belleği yeniden ister ve her sayfa
+yeniden bir "sayfa hatası" (page fault) ile, çekirdek tarafından sıfırlanarak gelir. Bu, hesap
+değil saf kayıptır: küçük modelde (baby) adımı üçte bir uzatıyordu (148 → 193 ms);
+shakespeare ayarında adım başına 40–130 bin sayfa hatası ve 2–5 saniyelik çekirdek (sys)
+süresi ölçüldü, ki iki çekirdekte adımın yaklaşık %10'u eder (bkz. benchmarks/RESULTS.md).
+
+Bu yüzden ilk model kurulurken `mallopt` ile glibc'ye üç şey söylenir:
+
+* `M_MMAP_MAX = 0`: hiçbir dizi `mmap` ile ayrılmasın, hepsi yığından gelsin (glibc'nin
+  `mmap` eşiği en fazla 32 MiB olabiliyor; shakespeare'in 50–100 MB'lık dikkat matrisleri
+  bu eşiğin üstünde kalıyordu);
+* `M_ARENA_MAX = 1`: bütün iş parçacıkları tek yığını (arena) paylaşsın; yoksa veri
+  paralelliğinin iş parçacıkları kendi küçük yığınlarını açar ve bırakılan bellek bir
+  yığından ötekine geçemez (ölçülen: tepe bellek ~450 MiB daha yüksek, sayfa hataları sürüyor);
+* `M_TRIM_THRESHOLD = -1`: yığının tepesi hiç kırpılmasın.
+
+Böylece bir adımın bıraktığı bellek süreçte kalır ve sonraki adımda sayfa hatası olmadan
+yeniden kullanılır (ölçülen: adım başına ~0 sayfa hatası, sys süresi ~0). Bedeli: süreç,
+ulaştığı en yüksek bellek miktarını işletim sistemine geri vermez (eğitim süreci için zaten
+tepe değer gereklidir). Hesaplanan sayılar değişmez. `NANOGRAD_LLM_MALLOC_TUNING=0` ortam
 değişkeni bu ayarı kapatır.
 
 Ağırlıklar her zaman CPU'da, tohumlanmış bir `numpy.random.Generator` ile, parametre
@@ -40,12 +54,13 @@ _MALLOC_TUNED = False
 
 
 def tune_host_allocator() -> bool:
-    """Keep freed memory in the process (glibc only): fewer page faults per training step.
+    """Keep freed memory in the process (glibc only): no page faults per training step.
 
-    Sets M_MMAP_THRESHOLD to 32 MiB (arrays up to that size come from the heap) and
-    M_TRIM_THRESHOLD to 1 GiB (freed heap memory is not handed back to the OS at once).
-    Done once per process; a no-op elsewhere or with NANOGRAD_LLM_MALLOC_TUNING=0. Returns True
-    when the settings were applied.
+    Sets M_MMAP_MAX to 0 (every array comes from the heap), M_ARENA_MAX to 1 (one heap shared
+    by all threads, so memory freed by one data-parallel worker is reused by the other) and
+    M_TRIM_THRESHOLD to -1 (the heap is never trimmed). Done once per process, when the first
+    model is built; a no-op elsewhere or with NANOGRAD_LLM_MALLOC_TUNING=0. Returns True when
+    the settings were applied. The process keeps its peak memory until it exits.
     """
     global _MALLOC_TUNED
     if _MALLOC_TUNED:
@@ -60,10 +75,13 @@ def tune_host_allocator() -> bool:
         mallopt = libc.mallopt
     except (OSError, AttributeError):   # glibc olmayan sistemler (ör. musl)
         return False
-    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-    # Önce mmap eşiği: glibc, eşiği elle verilince dinamik ayarlamayı da kapatır
-    ok = mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024) == 1
-    ok = mallopt(M_TRIM_THRESHOLD, 1024 * 1024 * 1024) == 1 and ok
+    M_TRIM_THRESHOLD, M_MMAP_MAX, M_ARENA_MAX = -1, -4, -8     # glibc'nin malloc.h sabitleri
+    # mmap kapalı: büyük diziler de yığından gelir ve bırakılınca yığında kalır
+    ok = mallopt(M_MMAP_MAX, 0) == 1
+    # Tek arena: iş parçacıklarının bıraktığı bellek ortak havuza döner
+    ok = mallopt(M_ARENA_MAX, 1) == 1 and ok
+    # Kırpma yok: yığının boş tepesi işletim sistemine geri verilmez (-1: hiçbir zaman)
+    ok = mallopt(M_TRIM_THRESHOLD, -1) == 1 and ok
     _MALLOC_TUNED = ok
     return ok
 
