@@ -42,6 +42,7 @@ import numpy as np
 from .backend import to_numpy
 from .layers.attention import attention_backward, attention_forward
 from .layers.block import block_backward, block_forward
+from .layers.causal_tiles import tiled_attention_backward, tiled_attention_forward
 from .layers.cross_entropy import cross_entropy_backward, cross_entropy_forward
 from .layers.dropout import dropout_backward, dropout_forward, dropout_mask
 from .layers.embedding import embedding_backward, embedding_forward
@@ -182,6 +183,19 @@ def layer_case(name: str, rng: np.random.Generator, B=2, T=5, C=8, n_head=2, V=1
             dq, dk, dv = attention_backward(R, attention_forward(inp["q"], inp["k"], inp["v"])[1])
             return {"q": dq, "k": dk, "v": dv}
         return inp, lambda: _weighted(attention_forward(inp["q"], inp["k"], inp["v"])[0], R), g
+    if name == "causal_tiles":
+        # T = 5 satır, 2'lik karolar: (0,2), (2,4), (4,5); son karo kısa
+        hs, tile = C // n_head, max(1, T // 2)
+        inp = {"q": arr(B, n_head, T, hs), "k": arr(B, n_head, T, hs), "v": arr(B, n_head, T, hs)}
+        R = R_like((B, n_head, T, hs))
+
+        def fwd():
+            return tiled_attention_forward(inp["q"], inp["k"], inp["v"], tile=tile)
+
+        def g():
+            dq, dk, dv = tiled_attention_backward(R, fwd()[1])
+            return {"q": dq, "k": dk, "v": dv}
+        return inp, lambda: _weighted(fwd()[0], R), g
     if name in ("multihead_attention", "mlp", "block"):
         p = {}
         if name in ("multihead_attention", "block"):
@@ -230,7 +244,7 @@ def layer_case(name: str, rng: np.random.Generator, B=2, T=5, C=8, n_head=2, V=1
 
 
 LAYERS = ["embedding", "positional_learned", "positional_sinusoidal", "linear", "layernorm",
-          "gelu", "relu", "dropout", "attention", "multihead_attention", "mlp", "block",
+          "gelu", "relu", "dropout", "attention", "causal_tiles", "multihead_attention", "mlp", "block",
           "cross_entropy"]
 
 

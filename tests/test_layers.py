@@ -70,7 +70,7 @@ def test_cross_entropy_gradcheck():
 
 
 def test_every_layer_has_a_named_gradcheck():
-    covered = {"embedding", "positional_learned", "positional_sinusoidal", "linear", "layernorm", "gelu", "relu", "dropout", "attention", "multihead_attention", "mlp", "block", "cross_entropy"}
+    covered = {"embedding", "positional_learned", "positional_sinusoidal", "linear", "layernorm", "gelu", "relu", "dropout", "attention", "causal_tiles", "multihead_attention", "mlp", "block", "cross_entropy"}
     assert covered == set(LAYERS)
 
 

@@ -1,6 +1,7 @@
 """The layers: each module is one chapter, a pair `xxx_forward(...) -> (out, cache)` and
 `xxx_backward(dout, cache) -> grads`, with its Turkish explanation at the top."""
 from .attention import attention_backward, attention_forward, causal_mask
+from .causal_tiles import tiled_attention_backward, tiled_attention_forward
 from .block import block_backward, block_forward
 from .cross_entropy import cross_entropy_backward, cross_entropy_forward
 from .dropout import dropout_backward, dropout_forward
@@ -18,5 +19,5 @@ from .relu import relu_backward, relu_forward
 # Okuma sırası (kurs bölümleri): girdiden kayba doğru.
 CHAPTERS = [
     "embedding", "positional", "linear", "layernorm", "gelu", "relu", "dropout",
-    "attention", "multihead_attention", "mlp", "block", "cross_entropy", "kv_cache",
+    "attention", "causal_tiles", "multihead_attention", "mlp", "block", "cross_entropy", "kv_cache",
 ]

@@ -57,6 +57,13 @@ katsayısı olarak uygulanır (CPU'da işlenenlerden küçüğüne; eşitse q'ya
 boyutlu dikkat matrisi büyük olduğu için bu, GPU'da her katmanda yüzlerce megabaytlık kopyayı
 önler.
 
+## Maskeli üçgen boşuna hesaplanır
+Bu bölümdeki yoğun hesap, üst üçgenin puanlarını da hesaplayıp sonra sıfırlar: Tq = Tk
+iken işin neredeyse yarısı. CPU'da uzun dizilerde (eğitimde T ≥ 128) çok kafalı dikkat aynı
+hesabı sorgu karolarıyla yapar ve o üçgeni hiç hesaplamaz (`causal_tiles.py`); buradaki
+kod başvuru (referans) uygulamasıdır, GPU'da ve KV önbellekli üretimde çalışan da odur.
+Aşağıdaki `causal_softmax_inplace` ve `softmax_backward_inplace` iki yolda ortaktır.
+
 Gradyan denetimi: `tests/test_layers.py::test_attention_gradcheck`.
 """
 from __future__ import annotations
@@ -89,6 +96,53 @@ def causal_mask(Tq: int, Tk: int, xp, dtype):
     return m
 
 
+def causal_softmax_inplace(att) -> None:
+    """In place: causal mask and numerically stable softmax over the last axis of att
+    (…, Tq, Tk), a query i seeing the keys j <= i + (Tk − Tq). The generic xp code (the GPU
+    runs cuda_kernels.causal_softmax_forward instead)."""
+    xp = get_array_module(att)
+    Tq, Tk = att.shape[-2], att.shape[-1]
+    mask = causal_mask(Tq, Tk, xp, att.dtype)                      # (Tq, Tk)
+    att3 = att.reshape(-1, Tq, Tk)                                  # (B·nh, Tq, Tk), görünüm
+    ones = xp.ones((Tk,), dtype=att.dtype)                          # (Tk,)
+
+    def block(r):
+        # Bir grup kafanın puanları; CPU'da gruplar çekirdeklere paylaştırılır ve her grup
+        # önbellekteyken bütün softmax adımlarından geçer (bkz. backend.for_row_blocks).
+        a = att3[r]
+        # Nedensel maske: gelecekteki konumlar −∞
+        a += mask
+        # Kararlı softmax: maksimumu çıkar, üssünü al, satır toplamına böl (hepsi yerinde)
+        a -= a.max(axis=-1, keepdims=True)
+        xp.exp(a, out=a)
+        # Satır toplamları, birlerden oluşan bir vektörle çarpım olarak alınır (BLAS gemv;
+        # kısa satırlarda `sum(axis=-1)`den hızlı, bkz. layernorm.py)
+        rowsum = matmul_t(a.reshape(-1, Tk), ones)                  # (n·Tq, Tk)@(Tk,) -> (n·Tq,)
+        a /= rowsum.reshape(a.shape[:-1] + (1,))                    # (n, Tq, 1)
+
+    for_row_blocks(block, att3.shape[0], Tq * Tk, xp)
+
+
+def softmax_backward_inplace(att, datt) -> None:
+    """In place: datt ← att ⊙ (datt − Σ_j datt_j·att_j) over the last axis (datt: dA in,
+    dS out; both (…, Tq, Tk), datt C-contiguous)."""
+    xp = get_array_module(att)
+    Tq, Tk = att.shape[-2], att.shape[-1]
+    att3 = att.reshape(-1, Tq, Tk)                                  # (B·nh, Tq, Tk)
+    datt3 = datt.reshape(-1, Tq, Tk)                                # görünüm (datt bitişik)
+    ones = xp.ones((Tk,), dtype=att.dtype)                          # (Tk,)
+
+    def block(r):
+        # Bir grup kafa (bkz. causal_softmax_inplace); gruplar birbirinden bağımsızdır.
+        a, da = att3[r], datt3[r]
+        prod = da * a                                               # (n, Tq, Tk)
+        rowdot = matmul_t(prod.reshape(-1, Tk), ones).reshape(a.shape[:-1] + (1,))  # Σ_j dA_j·A_j
+        da -= rowdot
+        da *= a                                                     # artık dS; maskeli yerlerde A=0 → dS=0
+
+    for_row_blocks(block, att3.shape[0], Tq * Tk, xp)
+
+
 class AttentionCache(NamedTuple):
     q: Any      # (B, nh, Tq, hs), ölçeklenmemiş q
     k: Any      # (B, nh, Tk, hs)
@@ -100,9 +154,7 @@ class AttentionCache(NamedTuple):
 
 def attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool = True):
     """Causal softmax(q k^T / sqrt(hs)) v. q: (B, nh, Tq, hs); k, v: (B, nh, Tk, hs)."""
-    xp = get_array_module(q)
-    Tq, hs = q.shape[-2], q.shape[-1]
-    Tk = k.shape[-2]
+    hs = q.shape[-1]
     scale = 1.0 / math.sqrt(hs)
     # Puanlar: S = (q/√hs)·kᵀ. kᵀ yalnızca bir bayrakla belirtilir (kopya yok); 1/√hs
     # çarpımın alpha'sıdır (CPU'da q'ya uygulanır: T·hs işlem, T·T yerine). Önbellekte
@@ -113,25 +165,7 @@ def attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool = Tru
         # GPU: maske + kararlı softmax tek çekirdekte, satır başına bir blok (cuda_kernels.py)
         fused.causal_softmax_forward(att)
     else:
-        mask = causal_mask(Tq, Tk, xp, att.dtype)                  # (Tq, Tk)
-        att3 = att.reshape(-1, Tq, Tk)                              # (B·nh, Tq, Tk), görünüm
-        ones = xp.ones((Tk,), dtype=att.dtype)                      # (Tk,)
-
-        def block(r):
-            # Bir grup kafanın puanları; CPU'da gruplar çekirdeklere paylaştırılır ve her grup
-            # önbellekteyken bütün softmax adımlarından geçer (bkz. backend.for_row_blocks).
-            a = att3[r]
-            # Nedensel maske: gelecekteki konumlar −∞
-            a += mask
-            # Kararlı softmax: maksimumu çıkar, üssünü al, satır toplamına böl (hepsi yerinde)
-            a -= a.max(axis=-1, keepdims=True)
-            xp.exp(a, out=a)
-            # Satır toplamları, birlerden oluşan bir vektörle çarpım olarak alınır (BLAS gemv;
-            # kısa satırlarda `sum(axis=-1)`den hızlı, bkz. layernorm.py)
-            rowsum = matmul_t(a.reshape(-1, Tk), ones)              # (n·Tq, Tk)@(Tk,) -> (n·Tq,)
-            a /= rowsum.reshape(a.shape[:-1] + (1,))                # (n, Tq, 1)
-
-        for_row_blocks(block, att3.shape[0], Tq * Tk, xp)
+        causal_softmax_inplace(att)                                 # (B,nh,Tq,Tk), yerinde
     # Dikkat ağırlıklarına dropout
     att_d, drop = dropout_forward(att, dropout, rng, train)
     # Değerlerin ağırlıklı toplamı: y = Ã·v
@@ -142,7 +176,6 @@ def attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool = Tru
 def attention_backward(dy, cache: AttentionCache, out=None):
     """Returns (dq, dk, dv). With `out` (an array (3, B, nh, T, hs)) they are written into
     out[0], out[1], out[2], so that the caller can merge them with a single copy."""
-    xp = get_array_module(dy)
     q, k, v, att, scale = cache.q, cache.k, cache.v, cache.att, cache.scale
     o_q, o_k, o_v = (None, None, None) if out is None else (out[0], out[1], out[2])
     att_d = att if cache.drop.scale is None else att * cache.drop.scale
@@ -156,20 +189,7 @@ def attention_backward(dy, cache: AttentionCache, out=None):
     if fused is not None and datt.flags.c_contiguous:
         fused.softmax_backward(att, datt)          # GPU: aynı formül, tek çekirdek, yerinde
     else:
-        Tq, Tk = att.shape[-2], att.shape[-1]
-        att3 = att.reshape(-1, Tq, Tk)                              # (B·nh, Tq, Tk)
-        datt3 = datt.reshape(-1, Tq, Tk)                            # görünüm (datt bitişik)
-        ones = xp.ones((Tk,), dtype=att.dtype)                      # (Tk,)
-
-        def block(r):
-            # Bir grup kafa (bkz. attention_forward); gruplar birbirinden bağımsızdır.
-            a, da = att3[r], datt3[r]
-            prod = da * a                                           # (n, Tq, Tk)
-            rowdot = matmul_t(prod.reshape(-1, Tk), ones).reshape(a.shape[:-1] + (1,))  # Σ_j dA_j·A_j
-            da -= rowdot
-            da *= a                                                 # artık dS; maskeli yerlerde A=0 → dS=0
-
-        for_row_blocks(block, att3.shape[0], Tq * Tk, xp)
+        softmax_backward_inplace(att, datt)        # datt artık dS
     # İleri geçişte: `S = (q/√hs)·kᵀ` → bu yüzden `dq = dS·k/√hs`, `dk = dSᵀ·q/√hs`
     # (dSᵀ yine yalnızca bir bayrakla belirtilir; 1/√hs çarpımın alpha'sı)
     dq = matmul_t(datt, k, alpha=scale, out=o_q)                # (B,nh,Tq,Tk)@(B,nh,Tk,hs) -> (B,nh,Tq,hs)

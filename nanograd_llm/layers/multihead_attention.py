@@ -30,7 +30,8 @@ yan yana birleştirilir ve bir çıkış izdüşümünden (`c_proj`) geçirilir.
    `dy`, `dW_proj`, `db_proj`.
 2. `y = birleştir(y_h)` bir yeniden şekillendirmedir (reshape/transpose); geri geçişi ters
    yeniden şekillendirmedir: `dy_h = ayır(dy)`.
-3. Dikkatin geri geçişi: `dq, dk, dv` (bkz. attention.py).
+3. Dikkatin geri geçişi: `dq, dk, dv` (bkz. attention.py; CPU'da uzun dizilerde aynı hesap
+   maskeli üçgeni atlayarak yapılır, bkz. causal_tiles.py).
 4. Kafalara ayırma da bir yeniden şekillendirmedir; `dq, dk, dv` tekrar (B, T, C)'ye
    döndürülür ve son eksende yan yana konarak `dqkv (B, T, 3C)` elde edilir
    (bölmenin geri geçişi birleştirmedir).
@@ -52,6 +53,8 @@ from typing import Any, NamedTuple
 
 from ..backend import get_array_module
 from .attention import attention_backward, attention_forward
+from .causal_tiles import (TiledAttentionCache, tiled_attention_backward,
+                           tiled_attention_forward, use_causal_tiles)
 from .dropout import dropout_backward, dropout_forward
 from .linear import linear_backward, linear_forward
 
@@ -99,7 +102,11 @@ def mha_forward(x, p: dict, n_head: int, dropout: float = 0.0, rng=None, train: 
     if kv_cache is not None:
         # Önbellekli üretim: yeni k, v eklenir, sorgular önbellekteki tüm konumlara bakar
         k, v = kv_cache.append(layer, k, v)                                   # (B,nh,Tk,hs)
-    y, attn = attention_forward(q, k, v, dropout, rng, train)                 # (B,nh,T,hs)
+    if kv_cache is None and use_causal_tiles(T, T, xp):
+        # CPU, uzun diziler: maskeli üst üçgen hiç hesaplanmaz (bkz. causal_tiles.py)
+        y, attn = tiled_attention_forward(q, k, v, dropout, rng, train)      # (B,nh,T,hs)
+    else:
+        y, attn = attention_forward(q, k, v, dropout, rng, train)             # (B,nh,T,hs)
     y = _merge_heads(y)                                                       # (B,nh,T,hs) -> (B,T,C)
     out, c_proj = linear_forward(y, p["c_proj.weight"], p.get("c_proj.bias"))  # (B,T,C)
     out, drop = dropout_forward(out, dropout, rng, train)
@@ -124,7 +131,10 @@ def mha_backward(dout, cache: MHACache):
     # İleri geçişte: `y_h = dikkat(q, k, v)` → dikkatin geri geçişi; dq, dk, dv doğrudan
     # (3,B,nh,T,hs) düzenindeki tek bir diziye yazılır
     dqkvh = xp.empty((3, B, nh, T, C // nh), dtype=dout.dtype)                # (3,B,nh,T,hs)
-    attention_backward(dyh, cache.attn, out=dqkvh)
+    if isinstance(cache.attn, TiledAttentionCache):
+        tiled_attention_backward(dyh, cache.attn, out=dqkvh)
+    else:
+        attention_backward(dyh, cache.attn, out=dqkvh)
     # İleri geçişte: `(3,B,nh,T,hs) = ayır(qkv)` → bu yüzden tek kopyayla geri birleştir
     dqkv = dqkvh.transpose(1, 3, 0, 2, 4).reshape(B, T, 3 * C)                # (3,B,nh,T,hs) -> (B,T,3C)
     # İleri geçişte: `qkv = x·W_attn + b_attn` → doğrusal katmanın geri geçişi

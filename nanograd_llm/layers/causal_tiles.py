@@ -1,0 +1,164 @@
+"""
+# Nedensel dikkatin üçgenini atlamak: sorgu karoları (query tiles)
+
+## Ne yapar?
+Nedensel dikkatte `i` konumu yalnızca `j ≤ i` anahtarlarına bakar. `attention.py`'deki
+yoğun (dense) uygulama yine de bütün `T × T` puan matrisini hesaplar, üst üçgeni `−∞` ile
+maskeler, `exp(−∞) = 0` sonucunu da hesaplar, sonra sıfırlarla çarpar: matris çarpımlarının
+ve softmax işinin neredeyse yarısı, sonucu baştan belli olan sayılara gider.
+
+Bu bölüm aynı dikkati **sorgu karoları** ile hesaplar: sorgular `t` satırlık parçalara
+bölünür. `[r0, r1)` satırlarındaki sorgular yalnızca `[0, r1)` anahtarlarını görebilir;
+daha sağdaki anahtarlar bu karo için tamamen maskelidir ve hiç hesaplanmaz. Karonun puan
+matrisi `(t, r1)` boyutludur; maske yalnızca son `t × t` karesinde (köşegen karesinde) iş
+görür. Sonuç, yoğun hesapla matematiksel olarak aynıdır: atlanan her puanın softmax ağırlığı
+zaten tam sıfırdı (yalnızca toplama sırasından gelen yuvarlama farkları olur).
+
+T = 256, t = 64 için: karo başına anahtar sayısı 64, 128, 192, 256 → toplam iş
+`64·(64+128+192+256) = 40 960`, yoğun hesapta `256·256 = 65 536`: puan ve değer
+çarpımlarının ve softmax'ın **%37,5'i** atlanır; saklanan dikkat ağırlıkları da o kadar küçülür.
+Karo küçüldükçe kazanç yarıya yaklaşır ama çağrı sayısı artar ve çarpımlar küçülür.
+FlashAttention'ın da ilk fikri budur (o, ayrıca A'yı hiç saklamaz).
+
+Yalnızca CPU'da ve eğitim/değerlendirme şeklinde (Tq = Tk ≥ 2t, KV önbelleği yok)
+kullanılır; GPU'da yoğun yol kendi birleşik softmax çekirdeğiyle çalışır, KV önbellekli
+üretimde de sorgu sayısı zaten küçüktür.
+
+## İleri geçiş (her karo i için, satırlar [r0, r1))
+    S_i = (q[r0:r1] / √d_k) · k[0:r1]ᵀ               (t, r1)
+    S_i[a, b] = −∞   eğer b > r0 + a                   köşegen karesindeki nedensel maske
+    A_i = softmax(S_i)                                 satır başına, kararlı
+    Ã_i = dropout(A_i)
+    y[r0:r1] = Ã_i · v[0:r1]
+
+## Şekiller (t = karo satırı, r1 = karonun gördüğü anahtar sayısı)
+| ad                 | şekil              |
+|--------------------|--------------------|
+| `q`, `k`, `v`, `y` | (B, nh, T, hs)     |
+| `S_i`, `A_i`       | (B, nh, t, r1)     |
+| `dq`, `dk`, `dv`   | (B, nh, T, hs)     |
+
+## Geri yayılım (adım adım, her karo için; karolar sondan başa)
+1. `y[r0:r1] = Ã_i·v[0:r1]` → `dv[0:r1] += Ã_iᵀ·dy[r0:r1]`, `dÃ_i = dy[r0:r1]·v[0:r1]ᵀ`.
+   Bir anahtar birçok karoda kullanılır (fan-out) → katkıları toplanır.
+2. `Ã_i = dropout(A_i)` → `dA_i = dÃ_i ⊙ maske`.
+3. `A_i = softmax(S_i)` → `dS_i = A_i ⊙ (dA_i − Σ_b dA_i,b·A_i,b)` (attention.py ile aynı).
+4. `S_i = (q[r0:r1]/√d_k)·k[0:r1]ᵀ` → `dq[r0:r1] = dS_i·k[0:r1]/√d_k` (her sorgu satırı
+   tek bir karoda: doğrudan yazılır), `dk[0:r1] += dS_iᵀ·q[r0:r1]/√d_k` (toplanır).
+
+Son karo bütün anahtarları gördüğü (`r1 = T`) için geri geçiş onunla başlar: `dk` ve `dv`
+ilk kez tam boyda **yazılır**, önceki karoların katkıları üstüne **eklenir**; ayrıca sıfırlama
+gerekmez.
+
+Gradyan denetimi ve yoğun yolla eşitlik: `tests/test_causal_tiles.py`.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..backend import get_array_module, matmul_t
+from .attention import causal_softmax_inplace, softmax_backward_inplace
+from .dropout import dropout_backward, dropout_forward
+
+# Boyutlar: B = toplu iş, nh = kafa sayısı, T = dizi uzunluğu (Tq = Tk = T),
+# hs = kafa boyutu, t = karo satır sayısı, r1 = karonun gördüğü anahtar sayısı
+
+TILE = 64   # bir sorgu karosundaki satır sayısı
+
+
+def use_causal_tiles(Tq: int, Tk: int, xp, tile: int = TILE) -> bool:
+    """True where tiling pays: NumPy arrays, no KV cache (Tq == Tk), at least two tiles."""
+    return xp is np and Tq == Tk and Tq >= 2 * tile
+
+
+def tile_bounds(T: int, tile: int = TILE) -> tuple:
+    """((r0, r1), …): the query rows of each tile; the last one may be shorter."""
+    return tuple((r0, min(r0 + tile, T)) for r0 in range(0, T, tile))
+
+
+class TiledAttentionCache(NamedTuple):
+    q: Any        # (B, nh, T, hs), ölçeklenmemiş q
+    k: Any        # (B, nh, T, hs)
+    v: Any        # (B, nh, T, hs)
+    tiles: tuple  # karo başına A_i: (B, nh, r1−r0, r1)
+    drops: tuple  # karo başına dropout önbelleği
+    bounds: tuple  # karo başına (r0, r1)
+    scale: float
+
+    @property
+    def att(self):
+        """The full (B, nh, T, T) attention matrix, zeros above the diagonal (for plots)."""
+        B, nh, T, _ = self.q.shape
+        xp = get_array_module(self.q)
+        full = xp.zeros((B, nh, T, T), dtype=self.q.dtype)                     # (B,nh,T,T)
+        for a, (r0, r1) in zip(self.tiles, self.bounds):
+            full[:, :, r0:r1, :r1] = a
+        return full
+
+
+def tiled_attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool = True,
+                            tile: int = TILE):
+    """Causal softmax(q kᵀ/√hs) v by query tiles, skipping the masked keys.
+    q, k, v: (B, nh, T, hs). Returns (y, cache)."""
+    xp = get_array_module(q)
+    T, hs = q.shape[-2], q.shape[-1]
+    if k.shape[-2] != T:
+        raise ValueError("tiled attention needs as many keys as queries (no KV cache)")
+    scale = 1.0 / math.sqrt(hs)
+    bounds = tile_bounds(T, tile)
+    y = xp.empty(q.shape, dtype=q.dtype)                                        # (B,nh,T,hs)
+    tiles, drops = [], []
+    for r0, r1 in bounds:
+        # Bu karonun sorguları yalnızca ilk r1 anahtarı görebilir: k[0:r1], v[0:r1]
+        qi, kk, vv = q[:, :, r0:r1], k[:, :, :r1], v[:, :, :r1]
+        # Puanlar: S_i = (q_i/√hs)·k[0:r1]ᵀ (devrik bir bayrakla, kopya yok)
+        a = matmul_t(qi, kk, trans_b=True, alpha=scale)   # (B,nh,t,hs)@(B,nh,hs,r1) -> (B,nh,t,r1)
+        # Maske (köşegen karesinde; kayma r1 − t = r0) + kararlı softmax, yerinde
+        causal_softmax_inplace(a)
+        # Dikkat ağırlıklarına dropout (her karonun maskesi ayrı çekilir)
+        a_d, drop = dropout_forward(a, dropout, rng, train)
+        # Değerlerin ağırlıklı toplamı, doğrudan y'nin bu karosuna: y[r0:r1] = Ã_i·v[0:r1]
+        matmul_t(a_d, vv, out=y[:, :, r0:r1])             # (B,nh,t,r1)@(B,nh,r1,hs) -> (B,nh,t,hs)
+        tiles.append(a)
+        drops.append(drop)
+    return y, TiledAttentionCache(q, k, v, tuple(tiles), tuple(drops), bounds, scale)
+
+
+def tiled_attention_backward(dy, cache: TiledAttentionCache, out=None):
+    """Returns (dq, dk, dv), each (B, nh, T, hs). With `out` (an array (3, B, nh, T, hs))
+    they are written into out[0], out[1], out[2] (as attention_backward does)."""
+    xp = get_array_module(dy)
+    q, k, v, scale = cache.q, cache.k, cache.v, cache.scale
+    T = q.shape[-2]
+    if out is None:
+        out = xp.empty((3,) + q.shape, dtype=dy.dtype)                         # (3,B,nh,T,hs)
+    dq, dk, dv = out[0], out[1], out[2]
+    # Karolar sondan başa: son karo bütün anahtarları görür (r1 = T), dk ve dv'yi ilk o yazar
+    for a, drop, (r0, r1) in zip(reversed(cache.tiles), reversed(cache.drops),
+                                 reversed(cache.bounds)):
+        qi, kk, vv, dyi = q[:, :, r0:r1], k[:, :, :r1], v[:, :, :r1], dy[:, :, r0:r1]
+        first = r1 == T
+        a_d = a if drop.scale is None else a * drop.scale
+        # İleri geçişte: `y[r0:r1] = Ã_i·v[0:r1]` → bu yüzden `dv[0:r1] += Ã_iᵀ·dy[r0:r1]`
+        if first:
+            matmul_t(a_d, dyi, trans_a=True, out=dv)      # (B,nh,T,t)@(B,nh,t,hs) -> (B,nh,T,hs)
+        else:
+            dv[:, :, :r1] += matmul_t(a_d, dyi, trans_a=True)                   # (B,nh,r1,hs)
+        # … ve `dÃ_i = dy[r0:r1]·v[0:r1]ᵀ`
+        da = matmul_t(dyi, vv, trans_b=True)              # (B,nh,t,hs)@(B,nh,hs,r1) -> (B,nh,t,r1)
+        # İleri geçişte: `Ã_i = dropout(A_i)` → bu yüzden `dA_i = dÃ_i ⊙ maske`
+        da = dropout_backward(da, drop)
+        # İleri geçişte: `A_i = softmax(S_i)` → bu yüzden `dS_i = A_i ⊙ (dA_i − Σ dA_i·A_i)`
+        softmax_backward_inplace(a, da)                   # da artık dS_i
+        # İleri geçişte: `S_i = (q_i/√hs)·k[0:r1]ᵀ` → bu yüzden `dq_i = dS_i·k[0:r1]/√hs`
+        # (her sorgu satırı tek karoda: doğrudan yazılır)
+        matmul_t(da, kk, alpha=scale, out=dq[:, :, r0:r1])  # (B,nh,t,r1)@(B,nh,r1,hs) -> (B,nh,t,hs)
+        # … ve `dk[0:r1] += dS_iᵀ·q_i/√hs` (anahtarlar birçok karoda: toplanır)
+        if first:
+            matmul_t(da, qi, trans_a=True, alpha=scale, out=dk)  # (B,nh,T,t)@(B,nh,t,hs) -> (B,nh,T,hs)
+        else:
+            dk[:, :, :r1] += matmul_t(da, qi, trans_a=True, alpha=scale)        # (B,nh,r1,hs)
+    return dq, dk, dv
