@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 from nanograd_llm.gradcheck import TOLERANCE, check_case, check_layer
 from nanograd_llm.layers import causal_tiles
 from nanograd_llm.layers.attention import attention_backward, attention_forward
-from nanograd_llm.layers.causal_tiles import (TILE, tile_bounds, tiled_attention_backward,
+from nanograd_llm.layers.causal_tiles import (tile_bounds, tile_rows, tiled_attention_backward,
                                               tiled_attention_forward, use_causal_tiles)
 from nanograd_llm.layers.multihead_attention import mha_backward, mha_forward
 
@@ -22,11 +22,12 @@ def test_causal_tiles_gradcheck():
 
 def test_tile_bounds_cover_the_rows_once():
     assert tile_bounds(5, 2) == ((0, 2), (2, 4), (4, 5))
-    assert tile_bounds(256, 64)[-1] == (192, 256)
     assert tile_bounds(3, 8) == ((0, 3),)
-    assert use_causal_tiles(2 * TILE, 2 * TILE, np)
-    assert not use_causal_tiles(2 * TILE - 1, 2 * TILE - 1, np)     # one tile: nothing to skip
-    assert not use_causal_tiles(1, 2 * TILE, np)                     # KV cache: Tq < Tk
+    assert [tile_rows(T) for T in (16, 64, 256, 1024, 4096)] == [64, 64, 64, 128, 128]
+    assert tile_bounds(256) == ((0, 64), (64, 128), (128, 192), (192, 256))
+    assert use_causal_tiles(128, 128, np) and use_causal_tiles(1024, 1024, np)
+    assert not use_causal_tiles(127, 127, np)                # one tile: nothing to skip
+    assert not use_causal_tiles(1, 256, np)                  # KV cache: Tq < Tk
 
 
 @settings(max_examples=40, deadline=None)
@@ -85,7 +86,7 @@ def test_tiles_with_dropout_gradcheck():
 
 def test_mha_takes_the_tiled_path_and_matches_the_dense_one(monkeypatch):
     rng = np.random.default_rng(5)
-    B, T, C, nh = 2, 2 * TILE + 5, 12, 3
+    B, T, C, nh = 2, 133, 12, 3                              # tiles of 64, 64, 5
     x = rng.standard_normal((B, T, C))
     p = {"c_attn.weight": rng.standard_normal((C, 3 * C)) * 0.3,
          "c_attn.bias": rng.standard_normal(3 * C) * 0.1,

@@ -59,7 +59,7 @@ boyutlu dikkat matrisi büyük olduğu için bu, GPU'da her katmanda yüzlerce m
 
 ## Maskeli üçgen boşuna hesaplanır
 Bu bölümdeki yoğun hesap, üst üçgenin puanlarını da hesaplayıp sonra sıfırlar: Tq = Tk
-iken işin neredeyse yarısı. CPU'da uzun dizilerde (eğitimde T ≥ 128) çok kafalı dikkat aynı
+iken işin neredeyse yarısı. CPU'da eğitimde (T ≥ 128) çok kafalı dikkat aynı
 hesabı sorgu karolarıyla yapar ve o üçgeni hiç hesaplamaz (`causal_tiles.py`); buradaki
 kod başvuru (referans) uygulamasıdır, GPU'da ve KV önbellekli üretimde çalışan da odur.
 Aşağıdaki `causal_softmax_inplace` ve `softmax_backward_inplace` iki yolda ortaktır.

@@ -17,10 +17,11 @@ zaten tam sıfırdı (yalnızca toplama sırasından gelen yuvarlama farkları o
 T = 256, t = 64 için: karo başına anahtar sayısı 64, 128, 192, 256 → toplam iş
 `64·(64+128+192+256) = 40 960`, yoğun hesapta `256·256 = 65 536`: puan ve değer
 çarpımlarının ve softmax'ın **%37,5'i** atlanır; saklanan dikkat ağırlıkları da o kadar küçülür.
-Karo küçüldükçe kazanç yarıya yaklaşır ama çağrı sayısı artar ve çarpımlar küçülür.
+Karo küçüldükçe kazanç yarıya yaklaşır ama çağrı sayısı artar ve çarpımlar küçülür; karo
+boyu `T/4`'tür, 64 ile 128 arasında tutulur (`tile_rows`, ölçümler orada).
 FlashAttention'ın da ilk fikri budur (o, ayrıca A'yı hiç saklamaz).
 
-Yalnızca CPU'da ve eğitim/değerlendirme şeklinde (Tq = Tk ≥ 2t, KV önbelleği yok)
+Yalnızca CPU'da ve eğitim/değerlendirme şeklinde (Tq = Tk ≥ 2t, yani T ≥ 128; KV önbelleği yok)
 kullanılır; GPU'da yoğun yol kendi birleşik softmax çekirdeğiyle çalışır, KV önbellekli
 üretimde de sorgu sayısı zaten küçüktür.
 
@@ -66,16 +67,29 @@ from .dropout import dropout_backward, dropout_forward
 # Boyutlar: B = toplu iş, nh = kafa sayısı, T = dizi uzunluğu (Tq = Tk = T),
 # hs = kafa boyutu, t = karo satır sayısı, r1 = karonun gördüğü anahtar sayısı
 
-TILE = 64   # bir sorgu karosundaki satır sayısı
+TILE_MIN, TILE_MAX = 64, 128
 
 
-def use_causal_tiles(Tq: int, Tk: int, xp, tile: int = TILE) -> bool:
+def tile_rows(T: int) -> int:
+    """Rows per query tile for a sequence of T: T/4, kept within [TILE_MIN, TILE_MAX]."""
+    # Ölçülen (CPU): T = 256'da 64'lük karolar en iyisi (tek iş parçacığında dikkatin ileri+geri
+    # geçişi, B = 32: yoğun 292 ms, 32'lik karolar 234, 64'lük 216, 128'lik 238 ms; iki iş
+    # parçacıklı bütün adım B = 16'da %5,7 kısa). T = 64'te 32'lik karolar tek başına ölçülünce
+    # hızlıydı (2,8 → 2,4 ms) ama iki iş parçacıklı bütün adımı %3–4 yavaşlattı (daha çok kısa
+    # çağrı, GIL için daha çok bekleme); bu yüzden en küçük karo 64 satırdır ve T < 128'de
+    # karo kullanılmaz.
+    return max(TILE_MIN, min(TILE_MAX, T // 4))
+
+
+def use_causal_tiles(Tq: int, Tk: int, xp) -> bool:
     """True where tiling pays: NumPy arrays, no KV cache (Tq == Tk), at least two tiles."""
-    return xp is np and Tq == Tk and Tq >= 2 * tile
+    return xp is np and Tq == Tk and Tq >= 2 * tile_rows(Tq)
 
 
-def tile_bounds(T: int, tile: int = TILE) -> tuple:
-    """((r0, r1), …): the query rows of each tile; the last one may be shorter."""
+def tile_bounds(T: int, tile: int | None = None) -> tuple:
+    """((r0, r1), …): the query rows of each tile (tile_rows(T) rows unless given); the last
+    one may be shorter."""
+    tile = tile_rows(T) if tile is None else tile
     return tuple((r0, min(r0 + tile, T)) for r0 in range(0, T, tile))
 
 
@@ -100,9 +114,9 @@ class TiledAttentionCache(NamedTuple):
 
 
 def tiled_attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool = True,
-                            tile: int = TILE):
-    """Causal softmax(q kᵀ/√hs) v by query tiles, skipping the masked keys.
-    q, k, v: (B, nh, T, hs). Returns (y, cache)."""
+                            tile: int | None = None):
+    """Causal softmax(q kᵀ/√hs) v by query tiles (tile_rows(T) rows unless `tile` is given),
+    skipping the masked keys. q, k, v: (B, nh, T, hs). Returns (y, cache)."""
     xp = get_array_module(q)
     T, hs = q.shape[-2], q.shape[-1]
     if k.shape[-2] != T:

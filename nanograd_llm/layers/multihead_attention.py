@@ -30,7 +30,7 @@ yan yana birleştirilir ve bir çıkış izdüşümünden (`c_proj`) geçirilir.
    `dy`, `dW_proj`, `db_proj`.
 2. `y = birleştir(y_h)` bir yeniden şekillendirmedir (reshape/transpose); geri geçişi ters
    yeniden şekillendirmedir: `dy_h = ayır(dy)`.
-3. Dikkatin geri geçişi: `dq, dk, dv` (bkz. attention.py; CPU'da uzun dizilerde aynı hesap
+3. Dikkatin geri geçişi: `dq, dk, dv` (bkz. attention.py; CPU'da T ≥ 128 iken aynı hesap
    maskeli üçgeni atlayarak yapılır, bkz. causal_tiles.py).
 4. Kafalara ayırma da bir yeniden şekillendirmedir; `dq, dk, dv` tekrar (B, T, C)'ye
    döndürülür ve son eksende yan yana konarak `dqkv (B, T, 3C)` elde edilir
@@ -103,7 +103,7 @@ def mha_forward(x, p: dict, n_head: int, dropout: float = 0.0, rng=None, train: 
         # Önbellekli üretim: yeni k, v eklenir, sorgular önbellekteki tüm konumlara bakar
         k, v = kv_cache.append(layer, k, v)                                   # (B,nh,Tk,hs)
     if kv_cache is None and use_causal_tiles(T, T, xp):
-        # CPU, uzun diziler: maskeli üst üçgen hiç hesaplanmaz (bkz. causal_tiles.py)
+        # CPU, T ≥ 128: maskeli üst üçgen hiç hesaplanmaz (bkz. causal_tiles.py)
         y, attn = tiled_attention_forward(q, k, v, dropout, rng, train)      # (B,nh,T,hs)
     else:
         y, attn = attention_forward(q, k, v, dropout, rng, train)             # (B,nh,T,hs)
