@@ -404,6 +404,19 @@ def test_attention_weights_are_causal_distributions():
         attention_weights(model, [0] * 17)
 
 
+def test_attention_weights_from_the_tiled_path_are_full_causal_distributions():
+    """From T = 128 the CPU attention runs by query tiles; the maps must still be (nh, T, T)."""
+    from nanograd_llm.models.gpt import GPT, GPTConfig
+    from nanograd_llm.viz import attention_weights
+    model = GPT(GPTConfig(vocab_size=11, block_size=160, n_layer=1, n_head=2, n_embd=8), seed=0)
+    ids = np.random.default_rng(0).integers(0, 11, 150)
+    (a,) = attention_weights(model, ids)
+    assert a.shape == (2, 150, 150)
+    assert np.allclose(a.sum(-1), 1.0, atol=1e-5)
+    assert np.all(np.triu(a, k=1) == 0.0)
+    assert np.all(a[:, np.tril_indices(150)[0], np.tril_indices(150)[1]] > 0.0)
+
+
 def test_plot_attention_png(tmp_path):
     pytest.importorskip("matplotlib")
     from nanograd_llm.viz import plot_attention
