@@ -19,7 +19,7 @@ sistemine geri verir: büyük diziler `mmap` ile ayrılıp `munmap` ile geri ver
 (heap) boş kalan tepesi kırpılır. Bir sonraki adım aynı belleği yeniden ister ve her sayfa
 yeniden bir "sayfa hatası" (page fault) ile, çekirdek tarafından sıfırlanarak gelir. Bu, hesap
 değil saf kayıptır: küçük modelde (baby) adımı üçte bir uzatıyordu (148 → 193 ms);
-shakespeare ayarında adım başına 40–130 bin sayfa hatası ve 2–5 saniyelik çekirdek (sys)
+shakespeare ayarında adım başına 40–130 bin sayfa hatası ve 2–3,5 saniyelik (ilk adımda 5,7) çekirdek (sys)
 süresi ölçüldü, ki iki çekirdekte adımın yaklaşık %10'u eder (bkz. benchmarks/RESULTS.md).
 
 Bu yüzden ilk model kurulurken `mallopt` ile glibc'ye üç şey söylenir:
