@@ -19,11 +19,13 @@ T = 256, t = 64 için: karo başına anahtar sayısı 64, 128, 192, 256 → topl
 çarpımlarının ve softmax'ın **%37,5'i** atlanır; saklanan dikkat ağırlıkları da o kadar küçülür.
 Karo küçüldükçe kazanç yarıya yaklaşır ama çağrı sayısı artar ve çarpımlar küçülür; karo
 boyu `T/4`'tür, 64 ile 128 arasında tutulur (`tile_rows`, ölçümler orada).
-FlashAttention'ın da ilk fikri budur (o, ayrıca A'yı hiç saklamaz).
+FlashAttention da nedensel maskede tamamen maskeli blokları böyle atlar; o ayrıca `A`'yı hiç
+saklamaz, geri geçişte yeniden hesaplar.
 
 Yalnızca CPU'da ve eğitim/değerlendirme şeklinde (Tq = Tk ≥ 2t, yani T ≥ 128; KV önbelleği yok)
 kullanılır; GPU'da yoğun yol kendi birleşik softmax çekirdeğiyle çalışır, KV önbellekli
-üretimde de sorgu sayısı zaten küçüktür.
+üretimde de sorgu sayısı zaten küçüktür. Dropout maskeleri karo karo çekilir: aynı tohumla
+yoğun yoldakinden farklı (ama aynı dağılımdan) maskeler çıkar.
 
 ## İleri geçiş (her karo i için, satırlar [r0, r1))
     S_i = (q[r0:r1] / √d_k) · k[0:r1]ᵀ               (t, r1)
@@ -51,7 +53,8 @@ Son karo bütün anahtarları gördüğü (`r1 = T`) için geri geçiş onunla b
 ilk kez tam boyda **yazılır**, önceki karoların katkıları üstüne **eklenir**; ayrıca sıfırlama
 gerekmez.
 
-Gradyan denetimi ve yoğun yolla eşitlik: `tests/test_causal_tiles.py`.
+Gradyan denetimi: `tests/test_causal_tiles.py::test_causal_tiles_gradcheck`; yoğun yolla
+eşitlik: `tests/test_causal_tiles.py::test_tiles_equal_dense_attention`.
 """
 from __future__ import annotations
 
