@@ -308,45 +308,30 @@ def test_examples_run(tmp_path, capsys):
         assert any(c in head for c in "çğışöü"), f"{script.name} lacks a Turkish explanation"
 
 
-def test_resume_is_bit_identical_with_the_batch_split_over_threads(tmp_path, monkeypatch):
-    """Data parallelism (2 parts, dropout on): a killed and resumed run still ends bit-identical."""
+@pytest.mark.parametrize("block_size", [16, 128])
+def test_resume_is_bit_identical_with_the_batch_split_over_threads(tmp_path, monkeypatch,
+                                                                    block_size):
+    """Data parallelism (2 parts, dropout on): a killed and resumed run still ends bit-identical.
+    With block_size 128 the attention also runs by query tiles, dropout drawn per tile."""
     from nanograd_llm import backend
+    from nanograd_llm.layers.causal_tiles import TiledAttentionCache
     pytest.importorskip("threadpoolctl")
     monkeypatch.setattr(backend, "SHARD_MIN_WORK", 0)
     monkeypatch.setenv("NANOGRAD_LLM_THREADS", "2")
-    full = train(tiny_config(tmp_path, "full"), quiet=True)
-    part = tiny_config(tmp_path, "part")
+    kw = dict(block_size=block_size, max_iters=8, lr_decay_iters=8) if block_size > 16 else {}
+    full = train(tiny_config(tmp_path, "full", **kw), quiet=True)
+    part = tiny_config(tmp_path, "part", **kw)
     train(part, quiet=True, stop_after=6)
     resumed = train(part, resume=True, quiet=True)
     np.testing.assert_array_equal(weights(resumed["model"]), weights(full["model"]))
     # and the split really happened: a training forward of this model runs in 2 parts
     m = full["model"]
     m.train()
-    w = np.random.default_rng(0).integers(0, m.config.vocab_size, (4, 17))
+    w = np.random.default_rng(0).integers(0, m.config.vocab_size, (4, block_size + 1))
     m.forward(w[:, :-1], w[:, 1:])
     assert len(m._cache) == 2 and len(m._cache[0]) == 2
-
-
-def test_resume_is_bit_identical_with_tiled_attention(tmp_path, monkeypatch):
-    """block_size 128: attention runs by query tiles (dropout drawn per tile), the batch split
-    over 2 threads; a killed and resumed run still ends bit-identical."""
-    from nanograd_llm import backend
-    from nanograd_llm.layers.causal_tiles import TiledAttentionCache
-    pytest.importorskip("threadpoolctl")
-    monkeypatch.setattr(backend, "SHARD_MIN_WORK", 0)
-    monkeypatch.setenv("NANOGRAD_LLM_THREADS", "2")
-    kw = dict(block_size=128, max_iters=8, lr_decay_iters=8)
-    full = train(tiny_config(tmp_path, "full", **kw), quiet=True)
-    part = tiny_config(tmp_path, "part", **kw)
-    train(part, quiet=True, stop_after=6)
-    resumed = train(part, resume=True, quiet=True)
-    np.testing.assert_array_equal(weights(resumed["model"]), weights(full["model"]))
-    m = full["model"]
-    m.train()
-    w = np.random.default_rng(0).integers(0, m.config.vocab_size, (2, 129))
-    m.forward(w[:, :-1], w[:, 1:])
-    block_cache = m._cache[0][0][3][0]            # first part, first block
-    assert isinstance(block_cache.attn.attn, TiledAttentionCache)
+    attn = m._cache[0][0][3][0].attn.attn           # first part, first block
+    assert isinstance(attn, TiledAttentionCache) == (block_size >= 128)
 
 
 def test_lowest_val_loss_weights_are_kept(tmp_path):
