@@ -113,3 +113,13 @@ def test_tiled_attention_refuses_a_kv_cache_shape():
     k = rng.standard_normal((1, 1, 5, 4))
     with pytest.raises(ValueError, match="as many keys as queries"):
         tiled_attention_forward(q, k, k)
+
+
+def test_in_place_softmax_helpers_refuse_strided_arrays():
+    """Working in place on a strided array would silently write into a reshaped copy."""
+    from nanograd_llm.layers.attention import causal_softmax_inplace, softmax_backward_inplace
+    a = np.zeros((2, 4, 4))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        causal_softmax_inplace(a.swapaxes(-1, -2))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        softmax_backward_inplace(a, a.swapaxes(-1, -2))

@@ -99,7 +99,9 @@ def causal_mask(Tq: int, Tk: int, xp, dtype):
 def causal_softmax_inplace(att) -> None:
     """In place: causal mask and numerically stable softmax over the last axis of att
     (…, Tq, Tk), a query i seeing the keys j <= i + (Tk − Tq). The generic xp code (the GPU
-    runs cuda_kernels.causal_softmax_forward instead)."""
+    runs cuda_kernels.causal_softmax_forward instead). att must be C-contiguous."""
+    if not att.flags.c_contiguous:
+        raise ValueError("causal_softmax_inplace needs a C-contiguous att")
     xp = get_array_module(att)
     Tq, Tk = att.shape[-2], att.shape[-1]
     mask = causal_mask(Tq, Tk, xp, att.dtype)                      # (Tq, Tk)
@@ -126,6 +128,10 @@ def causal_softmax_inplace(att) -> None:
 def softmax_backward_inplace(att, datt) -> None:
     """In place: datt ← att ⊙ (datt − Σ_j datt_j·att_j) over the last axis (datt: dA in,
     dS out; both (…, Tq, Tk), datt C-contiguous)."""
+    if not datt.flags.c_contiguous:
+        # Yerinde çalışılacak: bitişik olmayan bir dizinin yeniden şekillendirilmesi kopya olurdu
+        # ve sonuç o kopyada kalırdı
+        raise ValueError("softmax_backward_inplace needs a C-contiguous datt")
     xp = get_array_module(att)
     Tq, Tk = att.shape[-2], att.shape[-1]
     att3 = att.reshape(-1, Tq, Tk)                                  # (B·nh, Tq, Tk)
