@@ -40,17 +40,20 @@ CONFIGS = {
     "untied-nobias": dict(tie_weights=False, bias=False),
     "sinusoidal-relu": dict(positional="sinusoidal", activation="relu"),
     "ignore-index": dict(ignore_index=-1),
+    # T = 133 ≥ 128: the attention runs by query tiles (layers/causal_tiles.py)
+    "tiled-attention": dict(block_size=140),
 }
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_gpt_matches_pytorch_autograd(name):
-    cfg = GPTConfig(**SMALL, **CONFIGS[name])
+    cfg = GPTConfig(**{**SMALL, **CONFIGS[name]})
     model = GPT(cfg, seed=7, dtype="float64")
     rng = np.random.default_rng(1)
     model.flat += rng.standard_normal(model.flat.size) * 0.1   # non-trivial biases/gains
-    idx = rng.integers(0, cfg.vocab_size, (3, 8))
-    tgt = rng.integers(0, cfg.vocab_size, (3, 8))
+    T = 133 if name == "tiled-attention" else 8
+    idx = rng.integers(0, cfg.vocab_size, (3, T))
+    tgt = rng.integers(0, cfg.vocab_size, (3, T))
     if cfg.ignore_index is not None:
         tgt[0, :3] = cfg.ignore_index
     logits, loss = model.forward(idx, tgt)
