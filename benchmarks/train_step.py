@@ -17,7 +17,9 @@ parameter names) and the loss of step 0 is compared as a sanity check.
 Each worker also reports the peak resident memory (VmHWM, reset just before the timed steps via
 /proc/self/clear_refs) and per-layer forward+backward timings.
 
-The last line printed is a JSON object with numpy_ms, torch_ms, ratio and the environment.
+The last line printed is a JSON object with numpy_ms, torch_ms, ratio, ratio_paired (the median
+over adjacent round pairs of our round median / torch's, which cancels the host's drift) and
+the environment.
 torch is only a benchmark dependency; nanograd_llm itself needs NumPy only.
 """
 from __future__ import annotations
