@@ -190,6 +190,91 @@ def test_mlp_gelu_recompute_is_bit_identical(dtype, monkeypatch):
         assert np.array_equal(ref[1][k], got[1][k]), k
 
 
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layernorm_output_recompute_is_bit_identical(dtype, bias):
+    from nanograd_llm.layers.layernorm import layernorm_forward, layernorm_output
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((3, 7, 16)).astype(dtype)
+    w = rng.standard_normal(16).astype(dtype)
+    b = rng.standard_normal(16).astype(dtype) if bias else None
+    out, cache = layernorm_forward(x, w, b)
+    again = layernorm_output(cache)
+    assert again.dtype == out.dtype and again.shape == out.shape
+    assert np.array_equal(again, out)
+
+
+def _block_params(rng, C, dtype):
+    shapes = {"ln_1.weight": (C,), "ln_1.bias": (C,), "attn.c_attn.weight": (C, 3 * C),
+              "attn.c_attn.bias": (3 * C,), "attn.c_proj.weight": (C, C), "attn.c_proj.bias": (C,),
+              "ln_2.weight": (C,), "ln_2.bias": (C,), "mlp.c_fc.weight": (C, 4 * C),
+              "mlp.c_fc.bias": (4 * C,), "mlp.c_proj.weight": (4 * C, C), "mlp.c_proj.bias": (C,)}
+    return {k: (0.3 * rng.standard_normal(s)).astype(dtype) for k, s in shapes.items()}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_block_ln_output_recompute_is_bit_identical(dtype, monkeypatch):
+    """Large activations: the block drops the layer norms' outputs from the linear caches and
+    rebuilds them in backward; output and every gradient keep the same bits."""
+    from nanograd_llm.layers import block as block_mod
+    from nanograd_llm.layers.block import block_backward, block_forward
+    rng = np.random.default_rng(7)
+    B, T, C, nh = 2, 9, 8, 2
+    p = _block_params(rng, C, dtype)
+    x = rng.standard_normal((B, T, C)).astype(dtype)
+    dout = rng.standard_normal((B, T, C)).astype(dtype)
+    out_keep, c_keep = block_forward(x, p, nh)
+    assert c_keep.attn.c_attn.x2d is not None and c_keep.mlp.c_fc.x2d is not None
+    ref_dx, ref_g = block_backward(dout, c_keep)
+    monkeypatch.setattr(block_mod, "LN_RECOMPUTE_MIN", 0)
+    out_drop, c_drop = block_forward(x, p, nh)
+    assert c_drop.attn.c_attn.x2d is None and c_drop.mlp.c_fc.x2d is None   # really dropped
+    dx, g = block_backward(dout, c_drop)
+    assert np.array_equal(out_keep, out_drop)
+    assert np.array_equal(ref_dx, dx)
+    assert set(g) == set(ref_g)
+    for k in ref_g:
+        assert g[k].dtype == dtype
+        assert np.array_equal(ref_g[k], g[k]), k
+
+
+def test_block_gradcheck_with_dropped_ln_outputs(monkeypatch):
+    """Finite differences (float64) through the path that recomputes the layer norm outputs
+    and GELU's s in backward."""
+    from nanograd_llm.gradcheck import TOLERANCE, check_case, layer_case
+    from nanograd_llm.layers import block as block_mod
+    from nanograd_llm.layers import mlp as mlp_mod
+    monkeypatch.setattr(block_mod, "LN_RECOMPUTE_MIN", 0)
+    monkeypatch.setattr(mlp_mod, "GELU_RECOMPUTE_MIN", 0)
+    r = check_case("block", *layer_case("block", np.random.default_rng(2)))
+    assert r.max_rel_error <= TOLERANCE, r
+
+
+def test_gpt_step_same_bits_with_every_recompute_path(monkeypatch):
+    """A whole GPT forward+backward (with dropout) gives the same loss and gradients whether the
+    blocks keep or recompute their layer norm outputs and GELU's s."""
+    from nanograd_llm.layers import block as block_mod
+    from nanograd_llm.layers import mlp as mlp_mod
+    from nanograd_llm.models.gpt import GPT, GPTConfig
+    cfg = GPTConfig(vocab_size=11, block_size=16, n_layer=2, n_head=2, n_embd=16, dropout=0.1)
+    rng = np.random.default_rng(4)
+    idx = rng.integers(0, 11, size=(4, 16))
+    tgt = rng.integers(0, 11, size=(4, 16))
+
+    def run():
+        m = GPT(cfg, seed=3)
+        m.set_dropout_seed(5)
+        _, loss = m.forward(idx, tgt)
+        return float(loss), {k: v.copy() for k, v in m.backward().items()}
+    ref_loss, ref_g = run()
+    monkeypatch.setattr(block_mod, "LN_RECOMPUTE_MIN", 0)
+    monkeypatch.setattr(mlp_mod, "GELU_RECOMPUTE_MIN", 0)
+    loss, g = run()
+    assert loss == ref_loss
+    for k in ref_g:
+        assert np.array_equal(ref_g[k], g[k]), k
+
+
 _FAULTS = """
 import resource, sys
 import numpy as np

@@ -52,6 +52,7 @@ class LayerNormCache(NamedTuple):
     rstd: Any   # (B, T, 1)
     w: Any      # (C,)
     has_bias: bool
+    b: Any = None   # (C,) ya da None; yalnızca `layernorm_output` okur
 
 
 def layernorm_forward(x, w, b=None, eps: float = 1e-5):
@@ -62,7 +63,7 @@ def layernorm_forward(x, w, b=None, eps: float = 1e-5):
         # GPU: satır başına bir blokta μ, rstd, x̂ ve out tek çekirdekte (cuda_kernels.py);
         # aşağıdaki genel kod başvuru uygulamasıdır.
         out, xhat, rstd = fused.layernorm_forward(x, w, b, eps)
-        return out, LayerNormCache(xhat, rstd, w, b is not None)
+        return out, LayerNormCache(xhat, rstd, w, b is not None, b)
     C = x.shape[-1]
     x2 = x.reshape(-1, C)                               # (B, T, C) -> (N, C)
     N = x2.shape[0]
@@ -100,7 +101,22 @@ def layernorm_forward(x, w, b=None, eps: float = 1e-5):
     for_row_blocks(block, N, C, xp)
     shape1 = x.shape[:-1] + (1,)
     xhat, out, rstd = xhat.reshape(x.shape), out.reshape(x.shape), rstd.reshape(shape1)
-    return out, LayerNormCache(xhat, rstd, w, b is not None)
+    return out, LayerNormCache(xhat, rstd, w, b is not None, b)
+
+
+def layernorm_output(cache: LayerNormCache):
+    """Recompute the forward output x̂⊙w + b from the cache (two element-wise passes).
+
+    Lets a caller (the Transformer block) drop the linear layer's reference to the output after
+    the forward pass and rebuild it in the backward pass, instead of keeping a (B, T, C) array.
+    The operations are the forward's last two lines in the same order, so the bits are equal.
+    """
+    xp = get_array_module(cache.xhat)
+    # İleri geçişin son iki satırı, aynı sırayla: `out = x̂⊙w`, sonra `out += b`
+    out = xp.multiply(cache.xhat, cache.w)                # (B, T, C)
+    if cache.b is not None:
+        out += cache.b
+    return out
 
 
 def layernorm_backward(dout, cache: LayerNormCache):
