@@ -36,6 +36,12 @@ hale getirir. (Bir kümeleme/"clustering" işlemi değildir.)
    Buradaki `mean`, son eksen (C) üzerindedir. Bu kapalı form, μ ve σ² için ayrı ayrı
    geri yayılım yapmaktan hem daha kısa hem daha kararlıdır (llm.c'deki biçimle aynıdır).
 
+## Çıktıyı yeniden hesaplamak
+Önbellek `x̂`'i tuttuğu için çıktının kendisini saklamaya gerek yoktur: `layernorm_output`,
+ileri geçişin son iki işlemini (`x̂⊙w`, sonra `+ b`) aynı sırayla yineler ve bit düzeyinde aynı
+diziyi verir. Transformer bloğu bunu büyük etkinleştirmelerde belleği azaltmak için kullanır
+(bkz. block.py).
+
 Gradyan denetimi: `tests/test_layers.py::test_layernorm_gradcheck`.
 """
 from __future__ import annotations
