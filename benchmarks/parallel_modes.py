@@ -2,6 +2,7 @@
 
     python3 benchmarks/parallel_modes.py modes --config baby --rounds 14
     python3 benchmarks/parallel_modes.py chunks --config shakespeare --chunks 16,4,2,1
+    python3 benchmarks/parallel_modes.py split --config shakespeare --rounds 6
 
 nanograd_llm's CPU training step splits the batch into one part per core and runs each part's
 forward and backward pass on its own thread (backend.run_shards), BLAS on one thread per part.
@@ -21,6 +22,10 @@ forward+backward (no optimizer step) in the same run, the variants alternated ro
   the given sizes one after the other (forward and backward of one micro-batch, gradients added
   up), as gradient accumulation would. Smaller micro-batches keep the activations small enough
   to stay in the caches, at the price of more, smaller calls.
+
+`split`: the whole batch's forward+backward through GPT.forward/backward, split into one part
+  per core (what the package does) against one piece with OpenBLAS on all cores and the large
+  element-wise passes on the row-block threads (backend.for_row_blocks), alternated.
 
 Medians per round are printed, then the median over rounds for each variant.
 """
@@ -150,6 +155,36 @@ def chunks(args) -> dict:
     return _rounds(variants, args.rounds)
 
 
+def split(args) -> dict:
+    sys.path.insert(0, ROOT)
+    import numpy as np
+
+    import nanograd_llm.models.gpt as gpt_mod
+    from nanograd_llm.models.gpt import GPT, GPTConfig
+    cfg = dict(CONFIGS[args.config])
+    B = 2 * cfg.pop("part")
+    model = GPT(GPTConfig(**cfg, dropout=0.0), seed=0)
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, cfg["vocab_size"], size=(B, cfg["block_size"]))
+    tgt = rng.integers(0, cfg["vocab_size"], size=(B, cfg["block_size"]))
+    original = gpt_mod.shard_count
+
+    def run(count):
+        gpt_mod.shard_count = count
+        try:
+            ts = []
+            for _ in range(args.steps):
+                t = time.perf_counter()
+                model.forward(idx, tgt)
+                model.backward()
+                ts.append(time.perf_counter() - t)
+            return statistics.median(ts)
+        finally:
+            gpt_mod.shard_count = original
+    return _rounds({"split": lambda: run(original),
+                    "one piece": lambda: run(lambda *a, **k: 1)}, args.rounds)
+
+
 def _rounds(variants: dict, rounds: int) -> dict:
     for f in variants.values():                # warm-up
         f()
@@ -166,11 +201,12 @@ def _rounds(variants: dict, rounds: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("what", choices=["modes", "chunks"])
+    ap.add_argument("what", choices=["modes", "chunks", "split"])
     ap.add_argument("--config", choices=sorted(CONFIGS), default="baby")
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--steps", type=int, default=0,
-                    help="forward+backward calls per round (default: 40 baby, 2 shakespeare)")
+                    help="forward+backward calls per round (default: 40 baby, 2 shakespeare; "
+                         "`split` runs the whole batch)")
     ap.add_argument("--chunks", default="16,4,2,1", help="micro-batch sizes for `chunks`")
     ap.add_argument("--half", type=int, default=0, help="rows per thread for `chunks`")
     args = ap.parse_args()
@@ -178,7 +214,7 @@ def main() -> None:
     print(f"{args.what}: config {args.config}, {args.rounds} rounds of {args.steps} calls, "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')} "
           f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE')}")
-    (modes if args.what == "modes" else chunks)(args)
+    {"modes": modes, "chunks": chunks, "split": split}[args.what](args)
 
 
 if __name__ == "__main__":
