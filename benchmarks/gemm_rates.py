@@ -103,6 +103,8 @@ def main() -> None:
     ap.add_argument("--worker", choices=["numpy", "torch"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     cfg = CONFIGS[args.config]
+    if not 1 <= args.parts <= cfg["batch"] or args.rounds < 1 or args.reps < 0:
+        ap.error(f"need 1 <= --parts <= {cfg['batch']}, --rounds >= 1 and --reps >= 0")
     reps = args.reps or (5 if args.config == "shakespeare" else 30)
     if args.worker:
         _worker(args.worker, cfg, args.parts, reps)

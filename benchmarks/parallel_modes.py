@@ -145,7 +145,10 @@ def modes(args) -> dict:
 def chunks(args) -> dict:
     half = args.half or CONFIGS[args.config]["part"]
     run = _make(args.config, 2 * half)
-    sizes = [int(c) for c in args.chunks.split(",")]
+    try:
+        sizes = [int(c) for c in args.chunks.split(",")]
+    except ValueError:
+        raise SystemExit(f"--chunks: expected comma-separated row counts, got {args.chunks!r}")
     for c in sizes:
         if c < 1 or half % c:
             raise SystemExit(f"--chunks: {c} does not divide the half batch of {half} rows")
@@ -210,6 +213,8 @@ def main() -> None:
     ap.add_argument("--chunks", default="16,4,2,1", help="micro-batch sizes for `chunks`")
     ap.add_argument("--half", type=int, default=0, help="rows per thread for `chunks`")
     args = ap.parse_args()
+    if args.rounds < 1 or args.steps < 0 or args.half < 0:
+        ap.error("need --rounds >= 1, --steps >= 0 and --half >= 0")
     args.steps = args.steps or (40 if args.config == "baby" else 2)
     print(f"{args.what}: config {args.config}, {args.rounds} rounds of {args.steps} calls, "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')} "

@@ -57,8 +57,7 @@ class LayerNormCache(NamedTuple):
     xhat: Any   # (B, T, C)
     rstd: Any   # (B, T, 1)
     w: Any      # (C,)
-    has_bias: bool
-    b: Any = None   # (C,) ya da None; yalnızca `layernorm_output` okur
+    b: Any      # (C,) ya da None (sapmasız katman)
 
 
 def layernorm_forward(x, w, b=None, eps: float = 1e-5):
@@ -69,7 +68,7 @@ def layernorm_forward(x, w, b=None, eps: float = 1e-5):
         # GPU: satır başına bir blokta μ, rstd, x̂ ve out tek çekirdekte (cuda_kernels.py);
         # aşağıdaki genel kod başvuru uygulamasıdır.
         out, xhat, rstd = fused.layernorm_forward(x, w, b, eps)
-        return out, LayerNormCache(xhat, rstd, w, b is not None, b)
+        return out, LayerNormCache(xhat, rstd, w, b)
     C = x.shape[-1]
     x2 = x.reshape(-1, C)                               # (B, T, C) -> (N, C)
     N = x2.shape[0]
@@ -107,7 +106,7 @@ def layernorm_forward(x, w, b=None, eps: float = 1e-5):
     for_row_blocks(block, N, C, xp)
     shape1 = x.shape[:-1] + (1,)
     xhat, out, rstd = xhat.reshape(x.shape), out.reshape(x.shape), rstd.reshape(shape1)
-    return out, LayerNormCache(xhat, rstd, w, b is not None, b)
+    return out, LayerNormCache(xhat, rstd, w, b)
 
 
 def layernorm_output(cache: LayerNormCache):
@@ -115,7 +114,8 @@ def layernorm_output(cache: LayerNormCache):
 
     Lets a caller (the Transformer block) drop the linear layer's reference to the output after
     the forward pass and rebuild it in the backward pass, instead of keeping a (B, T, C) array.
-    The operations are the forward's last two lines in the same order, so the bits are equal.
+    The operations are the generic (CPU) forward's last two lines in the same order, so the
+    bits are equal; the block uses it on the CPU only.
     """
     xp = get_array_module(cache.xhat)
     # İleri geçişin son iki satırı, aynı sırayla: `out = x̂⊙w`, sonra `out += b`
@@ -137,7 +137,7 @@ def layernorm_backward(dout, cache: LayerNormCache):
     # Satırlar üzerindeki toplam, birlerden oluşan bir vektörle çarpımdır: `1ᵀ·dout` (gemv).
     # Önde gelen eksenler boyunca indirgeme hem NumPy'da hem CuPy'de bundan yavaştır.
     ones = xp.ones((N,), dtype=dout.dtype)                 # (N,)
-    db = matmul_t(ones, d2) if cache.has_bias else None    # (N,)@(N, C) -> (C,)
+    db = matmul_t(ones, d2) if cache.b is not None else None  # (N,)@(N, C) -> (C,)
     # Aynı satırdan: `dw = Σ_n dout[n]⊙x̂[n]`
     prod = d2 * xhat2                                      # (N, C)
     dw = matmul_t(ones, prod)                              # (N,)@(N, C) -> (C,)
