@@ -3,6 +3,8 @@
     python3 benchmarks/parallel_modes.py modes --config baby --rounds 14
     python3 benchmarks/parallel_modes.py chunks --config shakespeare --chunks 16,4,2,1
     python3 benchmarks/parallel_modes.py split --config shakespeare --rounds 6
+    python3 benchmarks/parallel_modes.py cputime --config baby --rounds 8
+    python3 benchmarks/parallel_modes.py arena --config baby --rounds 8 --arenas 1,2,8
 
 nanograd_llm's CPU training step splits the batch into one part per core and runs each part's
 forward and backward pass on its own thread (backend.run_shards), BLAS on one thread per part.
@@ -26,6 +28,17 @@ forward+backward (no optimizer step) in the same run, the variants alternated ro
 `split`: the whole batch's forward+backward through GPT.forward/backward, split into one part
   per core (what the package does) against one piece with OpenBLAS on all cores and the large
   element-wise passes on the row-block threads (backend.for_row_blocks), alternated.
+
+`cputime`: the whole batch's forward+backward through GPT.forward/backward (the step's own
+  threads), with each part's wall time and the CPU time of the thread that ran it
+  (time.thread_time), against one part alone on this thread. A part's wall minus its CPU time is
+  what it spent waiting (for the interpreter lock, or for a core); its CPU time above the lone
+  part's is what the two busy cores cost each other.
+
+`arena`: the full training step (forward, backward, AdamW) in fresh processes, alternated, each
+  with glibc's arena limit (M_ARENA_MAX) set to one of --arenas after the model is built (the
+  package sets 1, models/base.py): does one heap shared by both threads make them wait for each
+  other's malloc/free? Also reports the processes' kernel (sys) time.
 
 Medians per round are printed, then the median over rounds for each variant.
 """
@@ -188,6 +201,166 @@ def split(args) -> dict:
                     "one piece": lambda: run(lambda *a, **k: 1)}, args.rounds)
 
 
+def _instrumented(model_mod):
+    """Wrap model_mod.run_shards so that each part records (wall s, thread CPU s) per call."""
+    original = model_mod.run_shards
+    log: list = []
+
+    def run_shards(fn, n):
+        def timed(i):
+            w, c = time.perf_counter(), time.thread_time()
+            try:
+                return fn(i)
+            finally:
+                log.append((i, time.perf_counter() - w, time.thread_time() - c))
+        return original(timed, n)
+    model_mod.run_shards = run_shards
+    return log
+
+
+def cputime(args) -> dict:
+    sys.path.insert(0, ROOT)
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    import nanograd_llm.models.gpt as gpt_mod
+    from nanograd_llm import backend
+    from nanograd_llm.models.gpt import GPT, GPTConfig
+    cfg = dict(CONFIGS[args.config])
+    rows = cfg.pop("part")
+    model = GPT(GPTConfig(**cfg, dropout=0.0), seed=0)
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, cfg["vocab_size"], size=(2 * rows, cfg["block_size"]))
+    tgt = rng.integers(0, cfg["vocab_size"], size=(2 * rows, cfg["block_size"]))
+    log = _instrumented(gpt_mod)
+    keys = ("step wall", "part wall", "part CPU", "lone wall", "lone CPU")
+    res: dict = {k: [] for k in keys}
+
+    def step_round():
+        walls, per_part = [], {}
+        log.clear()
+        for _ in range(args.steps):
+            t = time.perf_counter()
+            model.forward(idx, tgt)
+            model.backward()
+            walls.append(time.perf_counter() - t)
+            # one forward and one backward call per part: add them up per part and step
+        for j, (i, w, c) in enumerate(log):
+            step = j // 4
+            a = per_part.setdefault((step, i), [0.0, 0.0])
+            a[0] += w
+            a[1] += c
+        vals = list(per_part.values())
+        return (statistics.median(walls), statistics.median(v[0] for v in vals),
+                statistics.median(v[1] for v in vals))
+
+    def lone_round():
+        ws, cs = [], []
+        with threadpool_limits(1):
+            backend._LOCAL.in_shard = True
+            try:
+                for _ in range(args.steps):
+                    w, c = time.perf_counter(), time.thread_time()
+                    _, _, cache = model._forward_one(idx[:rows], tgt[:rows], None, False, 0.0,
+                                                     None, True, 0)
+                    model._backward_one(cache, 0.5)
+                    del cache
+                    ws.append(time.perf_counter() - w)
+                    cs.append(time.thread_time() - c)
+            finally:
+                backend._LOCAL.in_shard = False
+        return statistics.median(ws), statistics.median(cs)
+
+    step_round()
+    lone_round()                                # warm-up
+    for r in range(args.rounds):
+        order = (step_round, lone_round) if r % 2 == 0 else (lone_round, step_round)
+        for f in order:
+            out = f()
+            if f is step_round:
+                for k, v in zip(keys[:3], out):
+                    res[k].append(v * 1e3)
+            else:
+                for k, v in zip(keys[3:], out):
+                    res[k].append(v * 1e3)
+    for k, v in res.items():
+        print(f"{k:10s} median {statistics.median(v):9.1f} ms   rounds: "
+              + " ".join(f"{x:.1f}" for x in v))
+    wait = [w - c for w, c in zip(res["part wall"], res["part CPU"])]
+    slow = [c / lc for c, lc in zip(res["part CPU"], res["lone CPU"])]
+    print(f"waiting per part (wall - CPU): median {statistics.median(wait):.1f} ms; "
+          f"CPU of a part beside another / alone: median {statistics.median(slow):.3f} "
+          f"({min(slow):.3f}-{max(slow):.3f})")
+    return res
+
+
+def _arena_worker(args) -> None:
+    sys.path.insert(0, ROOT)
+    import ctypes
+    import json
+
+    import numpy as np
+
+    from nanograd_llm.models.gpt import GPT, GPTConfig
+    from nanograd_llm.optim import AdamW
+    cfg = dict(CONFIGS[args.config])
+    B = 2 * cfg.pop("part")
+    model = GPT(GPTConfig(**cfg, dropout=0.0), seed=0)
+    # after the model (whose first build sets M_ARENA_MAX=1), before the first step creates the
+    # worker threads, which pick their arenas when they first allocate
+    M_ARENA_MAX = -8
+    ctypes.CDLL(None).mallopt(M_ARENA_MAX, args.arena)
+    opt = AdamW.from_model(model, lr=1e-3, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.1)
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, cfg["vocab_size"], size=(B, cfg["block_size"]))
+    tgt = rng.integers(0, cfg["vocab_size"], size=(B, cfg["block_size"]))
+    ts = []
+    t0 = os.times()
+    for s in range(args.steps + 3):
+        t = time.perf_counter()
+        model.forward(idx, tgt)
+        model.backward()
+        opt.step()
+        if s >= 3:
+            ts.append(time.perf_counter() - t)
+    t1 = os.times()
+    print(json.dumps({"ms": statistics.median(ts) * 1e3, "sys_s": t1.system - t0.system}))
+
+
+def arena(args) -> dict:
+    import json
+    import subprocess
+    try:
+        arenas = [int(a) for a in args.arenas.split(",")]
+    except ValueError:
+        raise SystemExit(f"--arenas: expected comma-separated integers, got {args.arenas!r}")
+    if not arenas or min(arenas) < 1:
+        raise SystemExit("--arenas: every arena limit must be >= 1")
+    res: dict = {a: [] for a in arenas}
+    sys_s: dict = {a: [] for a in arenas}
+    for r in range(args.rounds):
+        for a in (arenas if r % 2 == 0 else arenas[::-1]):
+            out = subprocess.run([sys.executable, os.path.abspath(__file__), "_arena_worker",
+                                  "--config", args.config, "--steps", str(args.steps),
+                                  "--arena", str(a)], capture_output=True, text=True)
+            if out.returncode:
+                raise SystemExit(f"worker failed:\n{out.stderr}")
+            d = json.loads(out.stdout.strip().splitlines()[-1])
+            res[a].append(d["ms"])
+            sys_s[a].append(d["sys_s"])
+    base = arenas[0]
+    for a in arenas:
+        line = (f"M_ARENA_MAX={a:<3d} median {statistics.median(res[a]):9.1f} ms   sys "
+                f"{statistics.median(sys_s[a]):.2f} s   rounds: "
+                + " ".join(f"{x:.1f}" for x in res[a]))
+        if a != base:
+            pr = [x / y for x, y in zip(res[a], res[base])]
+            line += (f"   paired / {base}: {statistics.median(pr):.3f} "
+                     f"({min(pr):.3f}-{max(pr):.3f})")
+        print(line)
+    return res
+
+
 def _rounds(variants: dict, rounds: int) -> dict:
     for f in variants.values():                # warm-up
         f()
@@ -204,7 +377,8 @@ def _rounds(variants: dict, rounds: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("what", choices=["modes", "chunks", "split"])
+    ap.add_argument("what", choices=["modes", "chunks", "split", "cputime", "arena",
+                                     "_arena_worker"])
     ap.add_argument("--config", choices=sorted(CONFIGS), default="baby")
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--steps", type=int, default=0,
@@ -212,14 +386,20 @@ def main() -> None:
                          "`split` runs the whole batch)")
     ap.add_argument("--chunks", default="16,4,2,1", help="micro-batch sizes for `chunks`")
     ap.add_argument("--half", type=int, default=0, help="rows per thread for `chunks`")
+    ap.add_argument("--arenas", default="1,2,8", help="M_ARENA_MAX values for `arena`")
+    ap.add_argument("--arena", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.rounds < 1 or args.steps < 0 or args.half < 0:
         ap.error("need --rounds >= 1, --steps >= 0 and --half >= 0")
     args.steps = args.steps or (40 if args.config == "baby" else 2)
+    if args.what == "_arena_worker":
+        _arena_worker(args)
+        return
     print(f"{args.what}: config {args.config}, {args.rounds} rounds of {args.steps} calls, "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')} "
           f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE')}")
-    {"modes": modes, "chunks": chunks, "split": split}[args.what](args)
+    {"modes": modes, "chunks": chunks, "split": split, "cputime": cputime,
+     "arena": arena}[args.what](args)
 
 
 if __name__ == "__main__":
