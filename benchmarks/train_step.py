@@ -2,6 +2,7 @@
 
     python3 benchmarks/train_step.py --config baby
     python3 benchmarks/train_step.py --config shakespeare --steps 21
+    python3 benchmarks/train_step.py --config baby --no-fused     # without the CPU kernels
     python3 benchmarks/train_step.py --config shakespeare --device cuda [--tf32] [--eager]
 
 On the GPU nanograd_llm's forward+backward is replayed as a CUDA graph (nanograd_llm/cuda_graph.py)
@@ -20,6 +21,8 @@ Each worker also reports the peak resident memory (VmHWM, reset just before the 
 The last line printed is a JSON object with numpy_ms, torch_ms, ratio, ratio_paired (the median
 over adjacent round pairs of our round median / torch's, which cancels the host's drift) and
 the environment.
+On the CPU nanograd_llm uses its fused kernels (nanograd_llm/cpu_kernels.py) when Numba is installed
+(`pip install -e '.[fast]'`); --no-fused measures the generic NumPy code instead.
 torch is only a benchmark dependency; nanograd_llm itself needs NumPy only.
 """
 from __future__ import annotations
@@ -114,7 +117,10 @@ def _numpy_worker(args):
         d = {"numpy": np.__version__, "blas": None, "coretype": None, "threads": None}
         try:
             from threadpoolctl import threadpool_info
-            for p in threadpool_info():
+            # NumPy's own BLAS (Numba, when installed, also loads SciPy's copy of OpenBLAS)
+            blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+            blas.sort(key=lambda p: "numpy" not in str(p.get("filepath", "")))
+            for p in blas:
                 if p.get("user_api") == "blas":
                     d.update(blas=f"{p.get('internal_api')} {p.get('version')}",
                              coretype=p.get("architecture"), threads=p.get("num_threads"))
@@ -126,8 +132,15 @@ def _numpy_worker(args):
             d["coretype"] = os.environ.get("OPENBLAS_CORETYPE", "native (OPENBLAS_CORETYPE unset)")
             d["threads"] = int(os.environ.get("OPENBLAS_NUM_THREADS", os.cpu_count()))
         # CPU data parallelism: how many threads the batch is split over (1 = not split)
-        from nanograd_llm.backend import shard_count
+        from nanograd_llm.backend import cpu_kernels, fused_kernels, shard_count
         d["shards"] = shard_count(B, B * T * cfg["n_embd"], model.xp)
+        # CPU fused kernels (nanograd_llm/cpu_kernels.py): used when Numba is installed and
+        # NANOGRAD_LLM_FUSED is not 0 (this script's --no-fused)
+        if args.device == "cpu":
+            d["cpu_kernels"] = fused_kernels(model.flat) is not None
+            if cpu_kernels() is not None:
+                import numba
+                d["numba"] = numba.__version__
         if args.device == "cuda":
             import cupy
             d["cuda_graph"] = bool(graph is not None and graph.active)
@@ -413,6 +426,9 @@ def main(argv=None):
                     help="seconds to wait at each switch so idle thread pools stop spinning")
     ap.add_argument("--layer-reps", type=int, default=None)
     ap.add_argument("--no-layers", action="store_true", help="skip the per-layer breakdown")
+    ap.add_argument("--no-fused", action="store_true",
+                    help="nanograd_llm without its fused kernels (NANOGRAD_LLM_FUSED=0): on the "
+                         "CPU the generic NumPy code, as without Numba")
     ap.add_argument("--worker", choices=("numpy", "torch"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.tf32 and args.device != "cuda":
@@ -431,7 +447,10 @@ def main(argv=None):
     env["OPENBLAS_NUM_THREADS"] = str(args.threads)
     env["OMP_NUM_THREADS"] = str(args.threads)
     env["MKL_NUM_THREADS"] = str(args.threads)
-    ws = {"numpy": Worker("numpy", args, env), "torch": Worker("torch", args, env)}
+    env_np = dict(env)
+    if args.no_fused:
+        env_np["NANOGRAD_LLM_FUSED"] = "0"
+    ws = {"numpy": Worker("numpy", args, env_np), "torch": Worker("torch", args, env)}
     try:
         loss0 = {k: w.ask(op="loss0")["loss"] for k, w in ws.items()}
         diff = abs(loss0["numpy"] - loss0["torch"])
@@ -476,6 +495,11 @@ def main(argv=None):
               f"({info['numpy'].get('cuda_graph_reason') or 'replayed'})")
     print(f"\nconfig {args.config}: {cfg}, device {args.device}{' tf32/bf16' if args.tf32 else ''}, "
           f"threads {args.threads}, {len(times['numpy'])} steps per side, rounds of {rnd}")
+    if args.device == "cpu":
+        ck = info["numpy"].get("cpu_kernels")
+        print("nanograd_llm CPU fused kernels: " + (f"on (Numba {info['numpy'].get('numba')})"
+              if ck else "off (" + ("--no-fused" if args.no_fused else "Numba not installed")
+                                   + "): generic NumPy code"))
     print(f"{'':24}{'median ms':>10}{'q25':>9}{'q75':>9}{'peak RSS MiB':>14}{'step +MiB':>11}")
     for k, label in (("numpy", "nanograd_llm (NumPy)" if args.device == "cpu" else "nanograd_llm (CuPy)"),
                      ("torch", "PyTorch eager")):
@@ -507,6 +531,7 @@ def main(argv=None):
                                   for k in mem},
         "numpy_threads": info["numpy"].get("threads"), "torch_threads": info["torch"]["threads"],
         "numpy_shards": info["numpy"].get("shards"),
+        "cpu_kernels": info["numpy"].get("cpu_kernels"), "numba": info["numpy"].get("numba"),
         "cuda_graph": info["numpy"].get("cuda_graph"),
         "numpy_blas": info["numpy"].get("blas"), "blas_coretype": info["numpy"].get("coretype"),
         "numpy_version": info["numpy"]["numpy"], "torch_version": info["torch"]["torch"],

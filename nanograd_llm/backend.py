@@ -176,13 +176,37 @@ def set_matmul_precision(mode: str) -> None:
 
 
 def fused_kernels(x: Any):
-    """The module of fused CuPy kernels (cuda_kernels.py) when x lives on the GPU and they are
-    enabled (NANOGRAD_LLM_FUSED is not "0"); None otherwise, and always None on the CPU.
+    """The module of fused kernels for x, or None to run the layers' generic xp code.
 
-    Layers call this and fall back to their generic xp code when it returns None."""
-    if get_array_module(x) is np or os.environ.get("NANOGRAD_LLM_FUSED", "1") == "0":
+    On the GPU: cuda_kernels.py (CuPy). On the CPU: cpu_kernels.py (Numba) for float32 arrays,
+    when Numba is installed (the `fast` extra). None for float64 CPU arrays, without Numba, and
+    whenever the environment variable NANOGRAD_LLM_FUSED is "0" (read at each call, so a test or
+    a benchmark can switch it)."""
+    if os.environ.get("NANOGRAD_LLM_FUSED", "1") == "0":
         return None
+    if type(x) is np.ndarray or get_array_module(x) is np:
+        if x.dtype != np.float32:
+            return None
+        return cpu_kernels()
     return importlib.import_module("nanograd_llm.cuda_kernels")
+
+
+_CPU_KERNELS: list = []     # [modül ya da None]: içe aktarma bir kez denenir
+
+
+def cpu_kernels():
+    """The CPU fused-kernel module (cpu_kernels.py), or None when Numba cannot be imported."""
+    if not _CPU_KERNELS:
+        try:
+            _CPU_KERNELS.append(importlib.import_module("nanograd_llm.cpu_kernels"))
+        except ImportError:   # Numba kurulu değil: genel NumPy yolu
+            _CPU_KERNELS.append(None)
+        except Exception as e:   # ör. Numba'nın derleme önbelleği için yazılabilir yer yok
+            import warnings
+            warnings.warn(f"CPU fused kernels unavailable ({e}); using the generic NumPy code",
+                          RuntimeWarning, stacklevel=2)
+            _CPU_KERNELS.append(None)
+    return _CPU_KERNELS[0]
 
 
 # -- Devrik (transpoze) kopyası çıkarmadan matris çarpımı ------------------------------------

@@ -43,7 +43,8 @@ PARTS: list[tuple[str, list[str]]] = [
         "nanograd_llm.chat",
         "nanograd_llm.hf",
     ]),
-    ("6. GPU'da hız", [
+    ("6. Hız: birleşik çekirdekler (CPU ve GPU)", [
+        "nanograd_llm.cpu_kernels",
         "nanograd_llm.cuda_kernels",
         "nanograd_llm.cuda_graph",
     ]),

@@ -62,7 +62,9 @@ Bu bölümdeki yoğun hesap, üst üçgenin puanlarını da hesaplayıp sonra s�
 iken işin neredeyse yarısı. CPU'da eğitimde (T ≥ 128) çok kafalı dikkat aynı
 hesabı sorgu karolarıyla yapar ve o üçgeni hiç hesaplamaz (`causal_tiles.py`); buradaki
 kod başvuru (referans) uygulamasıdır, GPU'da ve KV önbellekli üretimde çalışan da odur.
-Aşağıdaki `causal_softmax_inplace` ve `softmax_backward_inplace` iki yolda ortaktır.
+Aşağıdaki `causal_softmax` ve `softmax_backward` iki yolda ortaktır: birleşik bir çekirdek
+varsa (GPU'da her zaman; CPU'da float32 dizilerde, Numba kuruluysa) onu, yoksa genel
+`causal_softmax_inplace` / `softmax_backward_inplace` kodunu çalıştırırlar.
 
 Gradyan denetimi: `tests/test_layers.py::test_attention_gradcheck`.
 """
@@ -98,8 +100,8 @@ def causal_mask(Tq: int, Tk: int, xp, dtype):
 
 def causal_softmax_inplace(att) -> None:
     """In place: causal mask and numerically stable softmax over the last axis of att
-    (…, Tq, Tk), a query i seeing the keys j <= i + (Tk − Tq). The generic xp code (the GPU
-    runs cuda_kernels.causal_softmax_forward instead). att must be C-contiguous."""
+    (…, Tq, Tk), a query i seeing the keys j <= i + (Tk − Tq). The generic xp code (a fused
+    kernel replaces it where there is one: see causal_softmax). att must be C-contiguous."""
     if not att.flags.c_contiguous:
         raise ValueError("causal_softmax_inplace needs a C-contiguous att")
     xp = get_array_module(att)
@@ -149,6 +151,29 @@ def softmax_backward_inplace(att, datt) -> None:
     for_row_blocks(block, att3.shape[0], Tq * Tk, xp)
 
 
+def causal_softmax(att) -> None:
+    """In place: causal mask + softmax of C-contiguous scores, by the fused kernel when there is
+    one for this array (backend.fused_kernels), else by causal_softmax_inplace."""
+    fused = fused_kernels(att)
+    if fused is not None:
+        # Birleşik çekirdek (GPU'da cuda_kernels.py, CPU'da Numba ile cpu_kernels.py): maske,
+        # maksimum, üs, toplam ve bölme tek geçişte; yukarıdaki genel kod başvuru uygulamasıdır
+        fused.causal_softmax_forward(att)
+    else:
+        causal_softmax_inplace(att)
+
+
+def softmax_backward(att, datt) -> None:
+    """In place on datt (dA in, dS out): the fused kernel when there is one, else
+    softmax_backward_inplace."""
+    fused = fused_kernels(datt)
+    # İleri geçişte: `A = softmax(S)` → bu yüzden `dS = A ⊙ (dA − Σ_j dA_j·A_j)`
+    if fused is not None and datt.flags.c_contiguous:
+        fused.softmax_backward(att, datt)          # aynı formül, tek çekirdek, yerinde
+    else:
+        softmax_backward_inplace(att, datt)
+
+
 class AttentionCache(NamedTuple):
     q: Any      # (B, nh, Tq, hs), ölçeklenmemiş q
     k: Any      # (B, nh, Tk, hs)
@@ -166,12 +191,7 @@ def attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool = Tru
     # çarpımın alpha'sıdır (CPU'da q'ya uygulanır: T·hs işlem, T·T yerine). Önbellekte
     # ölçeklenmemiş q saklanır.
     att = matmul_t(q, k, trans_b=True, alpha=scale)  # (B,nh,Tq,hs)@(B,nh,hs,Tk) -> (B,nh,Tq,Tk)
-    fused = fused_kernels(att)
-    if fused is not None:
-        # GPU: maske + kararlı softmax tek çekirdekte, satır başına bir blok (cuda_kernels.py)
-        fused.causal_softmax_forward(att)
-    else:
-        causal_softmax_inplace(att)                                 # (B,nh,Tq,Tk), yerinde
+    causal_softmax(att)                                             # (B,nh,Tq,Tk), yerinde
     # Dikkat ağırlıklarına dropout
     att_d, drop = dropout_forward(att, dropout, rng, train)
     # Değerlerin ağırlıklı toplamı: y = Ã·v
@@ -191,11 +211,7 @@ def attention_backward(dy, cache: AttentionCache, out=None):
     # İleri geçişte: `Ã = dropout(A)` → bu yüzden `dA = dÃ ⊙ maske`
     datt = dropout_backward(datt, cache.drop)
     # İleri geçişte: `A = softmax(S)` → bu yüzden `dS = A ⊙ (dA − Σ_j dA_j·A_j)`
-    fused = fused_kernels(datt)
-    if fused is not None and datt.flags.c_contiguous:
-        fused.softmax_backward(att, datt)          # GPU: aynı formül, tek çekirdek, yerinde
-    else:
-        softmax_backward_inplace(att, datt)        # datt artık dS
+    softmax_backward(att, datt)                    # datt artık dS
     # İleri geçişte: `S = (q/√hs)·kᵀ` → bu yüzden `dq = dS·k/√hs`, `dk = dSᵀ·q/√hs`
     # (dSᵀ yine yalnızca bir bayrakla belirtilir; 1/√hs çarpımın alpha'sı)
     dq = matmul_t(datt, k, alpha=scale, out=o_q)                # (B,nh,Tq,Tk)@(B,nh,Tk,hs) -> (B,nh,Tq,hs)

@@ -64,7 +64,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..backend import get_array_module, matmul_t
-from .attention import causal_softmax_inplace, softmax_backward_inplace
+from .attention import causal_softmax, softmax_backward
 from .dropout import dropout_backward, dropout_forward
 
 # Boyutlar: B = toplu iş, nh = kafa sayısı, T = dizi uzunluğu (Tq = Tk = T),
@@ -134,7 +134,7 @@ def tiled_attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool
         # Puanlar: S_i = (q_i/√hs)·k[0:r1]ᵀ (devrik bir bayrakla, kopya yok)
         a = matmul_t(qi, kk, trans_b=True, alpha=scale)   # (B,nh,t,hs)@(B,nh,hs,r1) -> (B,nh,t,r1)
         # Maske (köşegen karesinde; kayma r1 − t = r0) + kararlı softmax, yerinde
-        causal_softmax_inplace(a)
+        causal_softmax(a)
         # Dikkat ağırlıklarına dropout (her karonun maskesi ayrı çekilir)
         a_d, drop = dropout_forward(a, dropout, rng, train)
         # Değerlerin ağırlıklı toplamı, doğrudan y'nin bu karosuna: y[r0:r1] = Ã_i·v[0:r1]
@@ -169,7 +169,7 @@ def tiled_attention_backward(dy, cache: TiledAttentionCache, out=None):
         # İleri geçişte: `Ã_i = dropout(A_i)` → bu yüzden `dA_i = dÃ_i ⊙ maske`
         da = dropout_backward(da, drop)
         # İleri geçişte: `A_i = softmax(S_i)` → bu yüzden `dS_i = A_i ⊙ (dA_i − Σ dA_i·A_i)`
-        softmax_backward_inplace(a, da)                   # da artık dS_i
+        softmax_backward(a, da)                           # da artık dS_i
         # İleri geçişte: `S_i = (q_i/√hs)·k[0:r1]ᵀ` → bu yüzden `dq_i = dS_i·k[0:r1]/√hs`
         # (her sorgu satırı tek karoda: doğrudan yazılır)
         matmul_t(da, kk, alpha=scale, out=dq[:, :, r0:r1])  # (B,nh,t,r1)@(B,nh,r1,hs) -> (B,nh,t,hs)

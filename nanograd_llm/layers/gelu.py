@@ -82,8 +82,9 @@ class GeluCache(NamedTuple):
 def gelu_forward(x):
     """GPT-2's tanh-approximate GELU. Returns (out, cache)."""
     xp = get_array_module(x)
-    # GPU'da birleşik çekirdek (cuda_kernels.py) aynı `out` ve `s`'yi tek geçişte hesaplar;
-    # aşağıdaki genel kod başvuru (referans) uygulamasıdır ve CPU'da her zaman o çalışır.
+    # Birleşik çekirdek (GPU'da cuda_kernels.py; CPU'da float32 için, Numba kuruluysa
+    # cpu_kernels.py) aynı `out` ve `s`'yi tek geçişte hesaplar; aşağıdaki genel kod başvuru
+    # (referans) uygulamasıdır ve çekirdek yokken (ör. float64) o çalışır.
     fused = fused_kernels(x)
     if fused is not None:
         out, s = fused.gelu_forward(x)
@@ -131,7 +132,7 @@ def gelu_backward(dout, cache: GeluCache):
     xp = get_array_module(dout)
     x, s = cache.x, cache.s
     fused = fused_kernels(dout)
-    if fused is not None:   # GPU: aşağıdaki satırların tek çekirdekte birleşmiş hali
+    if fused is not None:   # GPU/Numba: aşağıdaki satırların tek çekirdekte birleşmiş hali
         return fused.gelu_backward(dout, x, s)
     g = xp.empty(s.shape, dtype=s.dtype)
     x2, s2, d2, g2 = _rows(x), _rows(s), _rows(dout), _rows(g)

@@ -65,8 +65,8 @@ def layernorm_forward(x, w, b=None, eps: float = 1e-5):
     xp = get_array_module(x)
     fused = fused_kernels(x)
     if fused is not None:
-        # GPU: satır başına bir blokta μ, rstd, x̂ ve out tek çekirdekte (cuda_kernels.py);
-        # aşağıdaki genel kod başvuru uygulamasıdır.
+        # Birleşik çekirdek (GPU'da cuda_kernels.py, CPU'da Numba ile cpu_kernels.py): satır
+        # başına μ, rstd, x̂ ve out tek geçişte; aşağıdaki genel kod başvuru uygulamasıdır.
         out, xhat, rstd = fused.layernorm_forward(x, w, b, eps)
         return out, LayerNormCache(xhat, rstd, w, b)
     C = x.shape[-1]
@@ -142,7 +142,7 @@ def layernorm_backward(dout, cache: LayerNormCache):
     prod = d2 * xhat2                                      # (N, C)
     dw = matmul_t(ones, prod)                              # (N,)@(N, C) -> (C,)
     fused = fused_kernels(dout)
-    if fused is not None:   # GPU: dx'in aşağıdaki satırları tek çekirdekte
+    if fused is not None:   # GPU/Numba: dx'in aşağıdaki satırları tek çekirdekte
         return fused.layernorm_backward_dx(dout, xhat, rstd, w), dw, db
     avg = xp.full((C,), 1.0 / C, dtype=dout.dtype)         # (C,)
     dx = xp.empty(d2.shape, dtype=d2.dtype)

@@ -1,0 +1,274 @@
+"""The CPU fused kernels (nanograd_llm/cpu_kernels.py, Numba) against the generic NumPy code they
+replace: each kernel alone, then a whole GPT training step. The generic path is selected with
+NANOGRAD_LLM_FUSED=0, exactly as a user would turn the kernels off."""
+import contextlib
+import math
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nanograd_llm import backend
+from nanograd_llm.layers import attention, gelu, layernorm
+from nanograd_llm.layers.block import block_backward, block_forward
+from nanograd_llm.models.gpt import GPT, GPTConfig
+from nanograd_llm.optim import AdamW
+
+pytest.importorskip("numba")
+from nanograd_llm import cpu_kernels as ck  # noqa: E402
+
+F32 = np.float32
+
+
+def _close(a, ref, tol):
+    """max |a − ref| / max(1, |ref|) below tol (float32 results against the generic path)."""
+    err = np.max(np.abs(a.astype(np.float64) - ref) / np.maximum(1.0, np.abs(ref)))
+    assert err < tol, f"max scaled error {err:.3g} >= {tol}"
+
+
+@contextlib.contextmanager
+def generic():
+    """Run the layers' generic NumPy code inside the block (NANOGRAD_LLM_FUSED=0)."""
+    old = os.environ.get("NANOGRAD_LLM_FUSED")
+    os.environ["NANOGRAD_LLM_FUSED"] = "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["NANOGRAD_LLM_FUSED"]
+        else:
+            os.environ["NANOGRAD_LLM_FUSED"] = old
+
+
+def test_dispatch_float32_only(monkeypatch):
+    monkeypatch.setenv("NANOGRAD_LLM_FUSED", "1")
+    assert backend.fused_kernels(np.zeros(3, F32)) is ck
+    assert backend.fused_kernels(np.zeros(3, np.float64)) is None     # gradient checks: generic
+    monkeypatch.setenv("NANOGRAD_LLM_FUSED", "0")
+    assert backend.fused_kernels(np.zeros(3, F32)) is None
+    with pytest.raises(TypeError, match="float32 only"):
+        ck.gelu_forward(np.zeros(3))
+
+
+def test_without_numba_the_generic_path_runs(monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def no_numba(name, *args, **kwargs):
+        if name == "numba" or name.startswith("numba."):
+            raise ImportError("No module named 'numba'")
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", no_numba)
+    monkeypatch.setattr(backend, "_CPU_KERNELS", [])
+    import sys
+    monkeypatch.delitem(sys.modules, "nanograd_llm.cpu_kernels")
+    monkeypatch.setenv("NANOGRAD_LLM_FUSED", "1")
+    assert backend.fused_kernels(np.zeros(3, F32)) is None
+    out, _ = gelu.gelu_forward(np.linspace(-3, 3, 7, dtype=F32))
+    assert out.dtype == F32
+
+
+def test_exp_relative_error_and_clamping():
+    x = np.linspace(-87.0, 88.0, 1_000_001, dtype=F32)
+    out = np.empty_like(x)
+    ck.exp_f32(x, out)
+    ref = np.exp(x.astype(np.float64))
+    assert np.max(np.abs(out / ref - 1.0)) < 1e-6
+    # outside [−87, 88] the argument is clamped: finite, positive, no overflow to inf
+    ext = np.array([-1e4, -200.0, -88.0, 89.0, 200.0, 1e4], F32)
+    o = np.empty_like(ext)
+    ck.exp_f32(ext, o)
+    assert np.all(np.isfinite(o)) and np.all(o > 0)
+    assert o[0] < 1e-37 and o[-1] > 1e38
+
+
+def test_gelu_kernel_matches_generic_including_extremes():
+    x = np.concatenate([np.linspace(-30, 30, 2001), [-200.0, -60.0, 0.0, 1e-8, 60.0, 200.0]])
+    x = x.astype(F32).reshape(1, -1)
+    dout = np.random.default_rng(0).standard_normal(x.shape).astype(F32)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        out, s = ck.gelu_forward(x)
+        dx = ck.gelu_backward(dout, x, s)
+    with generic():
+        ref, cache = gelu.gelu_forward(x)
+        dref = gelu.gelu_backward(dout, cache)
+    _close(out, ref, 1e-6)
+    _close(s, cache.s, 1e-6)
+    _close(dx, dref, 1e-5)
+    # far from zero the sigmoid is exactly 0 or 1, as in the generic path
+    assert s[0, -1] == 1.0 and s[0, -2] == 1.0 and s[0, 2001] == 0.0
+    assert np.array_equal(gelu.gelu_output(gelu.GeluCache(x, s)), out)
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.integers(1, 40), n=st.integers(1, 300), scale=st.sampled_from([0.1, 1.0, 8.0]),
+       seed=st.integers(0, 2**16))
+def test_gelu_kernel_random_shapes(rows, n, scale, seed):
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((rows, n)) * scale).astype(F32)
+    d = rng.standard_normal((rows, n)).astype(F32)
+    out, s = ck.gelu_forward(x)
+    with generic():
+        ref, cache = gelu.gelu_forward(x)
+        dref = gelu.gelu_backward(d, cache)
+    _close(out, ref, 2e-6)
+    _close(ck.gelu_backward(d, x, s), dref, 1e-5)
+
+
+@settings(max_examples=25, deadline=None)
+@given(B=st.integers(1, 3), nh=st.integers(1, 3), Tq=st.integers(1, 40), extra=st.integers(0, 9),
+       seed=st.integers(0, 2**16))
+def test_causal_softmax_kernels_random_shapes(B, nh, Tq, extra, seed):
+    """Tk = Tq + extra keys (a KV cache or a query tile): query i sees keys j <= i + extra."""
+    rng = np.random.default_rng(seed)
+    Tk = Tq + extra
+    s = (rng.standard_normal((B, nh, Tq, Tk)) * 4).astype(F32)
+    da = rng.standard_normal(s.shape).astype(F32)
+    a = s.copy()
+    ck.causal_softmax_forward(a)
+    ref = s.copy()
+    attention.causal_softmax_inplace(ref)
+    _close(a, ref, 1e-6)
+    mask = np.arange(Tk)[None, :] > np.arange(Tq)[:, None] + extra        # (Tq, Tk)
+    assert np.all(a[..., mask] == 0.0)                                   # exact zeros
+    np.testing.assert_allclose(a.sum(-1), 1.0, rtol=2e-6)
+    d1, d2 = da.copy(), da.copy()
+    ck.softmax_backward(ref, d1)
+    attention.softmax_backward_inplace(ref, d2)
+    _close(d1, d2, 1e-6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.integers(1, 50), C=st.integers(2, 200), bias=st.booleans(),
+       shift=st.sampled_from([0.0, 3.0, 100.0]), seed=st.integers(0, 2**16))
+def test_layernorm_kernels_random_shapes(rows, C, bias, shift, seed):
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((rows, C)) * 2 + shift).astype(F32)
+    w = rng.standard_normal(C).astype(F32)
+    b = rng.standard_normal(C).astype(F32) if bias else None
+    dout = rng.standard_normal((rows, C)).astype(F32)
+    out, xhat, rstd = ck.layernorm_forward(x, w, b, 1e-5)
+    assert rstd.shape == (rows, 1)
+    with generic():
+        ref, cache = layernorm.layernorm_forward(x, w, b)
+        dref, _, _ = layernorm.layernorm_backward(dout, cache)
+    tol = 1e-5 * (1.0 + shift / 10.0)      # a large mean costs float32 digits in x − μ
+    _close(xhat, cache.xhat, tol)
+    _close(out, ref, 4 * tol)
+    np.testing.assert_allclose(rstd, cache.rstd, rtol=1e-5)
+    _close(ck.layernorm_backward_dx(dout, xhat, rstd, w), dref, 10 * tol)
+    # the block rebuilds LN's output from the cache with NumPy: it must equal the kernel's, bit
+    # for bit (no fused multiply-add in the layer-norm kernels)
+    rebuilt = layernorm.layernorm_output(layernorm.LayerNormCache(xhat, rstd, w, b))
+    assert np.array_equal(rebuilt, out)
+
+
+def test_adamw_kernel_matches_generic_steps():
+    cfg = GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=8)
+    rng = np.random.default_rng(0)
+    models, opts = [], []
+    for _ in range(2):
+        m = GPT(cfg, seed=3)
+        models.append(m)
+        opts.append(AdamW.from_model(m, lr=3e-3, betas=(0.9, 0.95), weight_decay=0.1))
+    for step in range(5):
+        g = rng.standard_normal(models[0].grad_flat.shape).astype(F32)
+        for i, (m, opt) in enumerate(zip(models, opts)):
+            m.grad_flat[...] = g
+            if i == 0:
+                opt.step()
+            else:
+                with generic():
+                    opt.step()
+    # m and v are sums of terms of size |g| ~ 1 that can cancel: compared at the scale of their
+    # terms; the parameters at the scale of one update (lr)
+    np.testing.assert_allclose(opts[0].m, opts[1].m, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(opts[0].v, opts[1].v, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(models[0].flat, models[1].flat, rtol=0, atol=3e-3 * 1e-4)
+    assert not np.array_equal(models[0].flat, GPT(cfg, seed=3).flat)     # it did update
+
+
+@pytest.mark.parametrize("T,dropout", [(16, 0.0), (128, 0.0), (128, 0.1)])
+def test_gpt_step_with_kernels_matches_generic(T, dropout):
+    """Loss and every gradient of a float32 GPT step, kernels on vs off (T=128 takes the CPU's
+    tiled attention path, dropout the masks)."""
+    cfg = GPTConfig(vocab_size=17, block_size=T, n_layer=2, n_head=2, n_embd=16, dropout=dropout)
+    rng = np.random.default_rng(1)
+    idx = rng.integers(0, 17, (4, T))
+    tgt = rng.integers(0, 17, (4, T))
+    results = []
+    for on in (True, False):
+        model = GPT(cfg, seed=0)
+        model.set_dropout_seed(5)
+        if on:
+            _, loss = model.forward(idx, tgt)
+            grads = {k: v.copy() for k, v in model.backward().items()}
+        else:
+            with generic():
+                _, loss = model.forward(idx, tgt)
+                grads = {k: v.copy() for k, v in model.backward().items()}
+        results.append((float(loss), grads))
+    (l1, g1), (l2, g2) = results
+    assert abs(l1 - l2) < 1e-5 * abs(l2)
+    for k in g2:
+        scale = max(np.abs(g2[k]).max(), 1e-6)
+        err = np.abs(g1[k] - g2[k]).max() / scale
+        assert err < 2e-4, f"{k}: {err:.3g}"
+
+
+def test_block_drop_and_rebuild_path_with_kernels(monkeypatch):
+    """The CPU block drops the LN outputs for large activations and rebuilds them in backward
+    with NumPy; with the kernels on, the gradients must be the same as when they are kept."""
+    import nanograd_llm.layers.block as block_mod
+    monkeypatch.setenv("NANOGRAD_LLM_FUSED", "1")
+    rng = np.random.default_rng(2)
+    C, nh = 16, 2
+    p = {"ln_1.weight": 1 + 0.1 * rng.standard_normal(C), "ln_1.bias": 0.1 * rng.standard_normal(C),
+         "attn.c_attn.weight": 0.2 * rng.standard_normal((C, 3 * C)),
+         "attn.c_attn.bias": 0.1 * rng.standard_normal(3 * C),
+         "attn.c_proj.weight": 0.2 * rng.standard_normal((C, C)),
+         "attn.c_proj.bias": 0.1 * rng.standard_normal(C),
+         "ln_2.weight": 1 + 0.1 * rng.standard_normal(C), "ln_2.bias": 0.1 * rng.standard_normal(C),
+         "mlp.c_fc.weight": 0.2 * rng.standard_normal((C, 4 * C)),
+         "mlp.c_fc.bias": 0.1 * rng.standard_normal(4 * C),
+         "mlp.c_proj.weight": 0.2 * rng.standard_normal((4 * C, C)),
+         "mlp.c_proj.bias": 0.1 * rng.standard_normal(C)}
+    p = {k: v.astype(F32) for k, v in p.items()}
+    x = rng.standard_normal((3, 8, C)).astype(F32)
+    dout = rng.standard_normal(x.shape).astype(F32)
+    outs = []
+    for limit in (10**9, 1):                       # keep the LN outputs / drop and rebuild
+        monkeypatch.setattr(block_mod, "LN_RECOMPUTE_MIN", limit)
+        y, cache = block_forward(x, p, nh)
+        dx, g = block_backward(dout, cache)
+        outs.append((y, dx, g))
+    (y1, dx1, g1), (y2, dx2, g2) = outs
+    assert np.array_equal(y1, y2) and np.array_equal(dx1, dx2)
+    for k in g1:
+        assert np.array_equal(g1[k], g2[k]), k
+
+
+def test_row_blocks_give_the_same_bits_on_one_or_two_threads(monkeypatch):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2048, 1024)).astype(F32)       # 2 M elements: split into blocks
+    att = rng.standard_normal((64, 4, 64, 64)).astype(F32)
+    w = rng.standard_normal(1024).astype(F32)
+    res = []
+    for threads in ("1", "2"):
+        monkeypatch.setenv("NANOGRAD_LLM_THREADS", threads)
+        out, s = ck.gelu_forward(x)
+        ln, xh, rs = ck.layernorm_forward(x, w, w, 1e-5)
+        a = att.copy()
+        ck.causal_softmax_forward(a)
+        res.append((out, s, ln, xh, rs, a))
+    for u, v in zip(*res):
+        assert np.array_equal(u, v)
+
+
+def test_kernel_constants_are_float32():
+    # a float64 constant would silently turn a float32 loop into float64 arithmetic
+    for name in ("_LOG2E", "_LN2_HI", "_LN2_LO", "_M2K", "_M2KA", "_D2K", "_D6KA", "_ONE"):
+        assert isinstance(getattr(ck, name), np.float32), name
+    assert math.isclose(float(ck._LN2_HI) + float(ck._LN2_LO), math.log(2), rel_tol=1e-7)
