@@ -272,3 +272,23 @@ def test_kernel_constants_are_float32():
     for name in ("_LOG2E", "_LN2_HI", "_LN2_LO", "_M2K", "_M2KA", "_D2K", "_D6KA", "_ONE"):
         assert isinstance(getattr(ck, name), np.float32), name
     assert math.isclose(float(ck._LN2_HI) + float(ck._LN2_LO), math.log(2), rel_tol=1e-7)
+
+
+def test_nan_inputs_stay_nan():
+    """A diverged step must still show up as NaN (the trainer stops on a NaN loss): no kernel may
+    turn a NaN input into a finite number."""
+    nan = np.float32("nan")
+    x = np.array([[0.5, nan, -1.0, 2.0]], F32)
+    out, s = ck.gelu_forward(x)
+    assert np.isnan(out[0, 1]) and np.isfinite(out[0, [0, 2, 3]]).all()
+    assert np.isnan(ck.gelu_backward(np.ones_like(x), x, s)[0, 1])
+    ln, xhat, rstd = ck.layernorm_forward(x, np.ones(4, F32), None, 1e-5)
+    assert np.isnan(ln).all() and np.isnan(xhat).all()
+    att = np.zeros((1, 1, 4, 4), F32)
+    att[0, 0, 3, 1] = nan
+    ck.causal_softmax_forward(att)
+    assert np.isnan(att[0, 0, 3]).any() and np.isfinite(att[0, 0, :3]).all()
+    p, g = np.zeros(3, F32), np.array([0.1, nan, 0.2], F32)
+    ck.adamw_update(p, g, np.zeros(3, F32), np.zeros(3, F32), 1e-3, 0.9, 0.99, 1e-8, 0.0, 0.1,
+                    0.01)
+    assert np.isnan(p[1]) and np.isfinite(p[[0, 2]]).all()
