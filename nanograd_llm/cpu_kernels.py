@@ -17,13 +17,19 @@ bu modülün isteğe bağlı bağımlılığıdır (`pip install -e '.[fast]'`);
 **float32** dizilerde devreye girer; float64 (gradyan denetimleri) her zaman başvuru yolundan
 geçer.
 
-| çekirdek | yerine geçtiği genel kod |
-|---|---|
-| `gelu_forward/backward` | gelu.py'deki eleman eleman işlemler |
-| `causal_softmax_forward` | attention.py'de maske ekleme + max + exp + toplam + bölme |
-| `softmax_backward` | attention.py'de `dS = A ⊙ (dA − Σ dA·A)` |
-| `layernorm_forward/backward_dx` | layernorm.py'deki satır istatistikleri ve dx |
-| `adamw_update` | optim.py'deki AdamW adımı (on üç geçiş yerine bir) |
+Genel kodun bellek üzerinden kaç geçiş yaptığı (her NumPy çağrısı bir geçiş; satır toplamları
+BLAS ile alınan matris-vektör çarpımlarıdır) ve çekirdeğin yaptığı:
+
+| katman (genel kodun yeri) | NumPy geçişleri | çekirdekte |
+|---|---:|---:|
+| GELU ileri / geri (gelu.py) | 8 / 9 | 1 / 1 |
+| nedensel softmax ileri / geri (attention.py) | 6 / 4 | satır başına 3 / 2 |
+| katman normalizasyonu ileri / geri-dx (layernorm.py) | 10 / 8 | satır başına 3 / 2 |
+| AdamW (optim.py) | 13 (+1 ağırlık azaltma) | 1 |
+
+Satır başına geçişler (ör. softmax'ta önce maksimum, sonra üs ve toplam, sonra bölme) tek bir
+satırın üzerindedir; bir satır (softmax'ta Tk, normalizasyonda C float32: birkaç KB) birinci
+düzey önbellekte kalır ve bellekten bir kez okunur.
 
 Kurallar (GPU çekirdekleriyle, cuda_kernels.py, aynı):
 * Her çekirdek genel yolla **aynı önbelleği** üretir ve aynı imzayla çağrılır; katman kodu
