@@ -245,6 +245,10 @@ def cputime(args) -> dict:
             model.backward()
             walls.append(time.perf_counter() - t)
             # one forward and one backward call per part: add them up per part and step
+        if len(log) != 4 * args.steps:
+            raise SystemExit("cputime needs the batch split into two parts (two usable cores, "
+                             "threadpoolctl, NANOGRAD_LLM_THREADS unset or 2); got "
+                             f"{len(log)} part calls for {args.steps} steps")
         for j, (i, w, c) in enumerate(log):
             step = j // 4
             a = per_part.setdefault((step, i), [0.0, 0.0])
