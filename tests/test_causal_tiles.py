@@ -123,3 +123,67 @@ def test_in_place_softmax_helpers_refuse_strided_arrays():
         causal_softmax_inplace(a.swapaxes(-1, -2))
     with pytest.raises(ValueError, match="C-contiguous"):
         softmax_backward_inplace(a, a.swapaxes(-1, -2))
+
+
+def _strided_qkv(rng, B, nh, T, hs, dtype):
+    """q, k, v as the CPU's multi-head attention passes them: views of one (B, T, 3C) array."""
+    qkv = rng.standard_normal((B, T, 3 * nh * hs)).astype(dtype)
+    v5 = qkv.reshape(B, T, 3, nh, hs).transpose(2, 0, 3, 1, 4)                  # (3,B,nh,T,hs)
+    return v5[0], v5[1], v5[2]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("tiled", [False, True])
+def test_strided_views_and_out_views_give_the_same_results(dtype, tiled):
+    """Strided q, k, v and `out` views (the CPU layout of multihead_attention) compute what
+    contiguous copies compute."""
+    rng = np.random.default_rng(7)
+    B, nh, T, hs = 2, 3, 133, 8
+    q, k, v = _strided_qkv(rng, B, nh, T, hs, dtype)
+    assert not q.flags.c_contiguous
+    dy_bthd = rng.standard_normal((B, T, nh, hs)).astype(dtype)
+    fwd, bwd = ((tiled_attention_forward, tiled_attention_backward) if tiled
+                else (attention_forward, attention_backward))
+    y_ref, c_ref = fwd(*(np.ascontiguousarray(a) for a in (q, k, v)))
+    g_ref = bwd(np.ascontiguousarray(dy_bthd.transpose(0, 2, 1, 3)), c_ref)
+    y_bthd = np.full((B, T, nh, hs), np.nan, dtype)          # every element must be written
+    y, c = fwd(q, k, v, out=y_bthd.transpose(0, 2, 1, 3))
+    assert np.shares_memory(y, y_bthd)
+    dqkv = np.full((B, T, 3 * nh * hs), np.nan, dtype)
+    out = dqkv.reshape(B, T, 3, nh, hs).transpose(2, 0, 3, 1, 4)
+    grads = bwd(dy_bthd.transpose(0, 2, 1, 3), c, out=out)
+    assert not np.isnan(y_bthd).any() and not np.isnan(dqkv).any()
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(y, y_ref, **tol)
+    for g, gr in zip(grads, g_ref):
+        assert np.shares_memory(g, dqkv)
+        np.testing.assert_allclose(g, gr, **tol)
+
+
+def test_tiled_attention_refuses_a_wrong_out_shape():
+    rng = np.random.default_rng(8)
+    q, k, v = _qkv(rng, 1, 2, 9, 4)
+    with pytest.raises(ValueError, match="out has shape"):
+        tiled_attention_forward(q, k, v, tile=4, out=np.empty((1, 2, 8, 4)))
+
+
+def test_mha_on_the_cpu_keeps_q_k_v_as_views_of_qkv():
+    """No head-major copies on the CPU: q, k, v in the cache are strided views of c_attn's
+    output, and the output and gradients equal a contiguous computation."""
+    from nanograd_llm.layers.linear import linear_forward
+    rng = np.random.default_rng(9)
+    B, T, C, nh = 2, 130, 12, 3
+    x = rng.standard_normal((B, T, C))
+    p = {"c_attn.weight": rng.standard_normal((C, 3 * C)) * 0.3,
+         "c_attn.bias": rng.standard_normal(3 * C) * 0.1,
+         "c_proj.weight": rng.standard_normal((C, C)) * 0.3,
+         "c_proj.bias": rng.standard_normal(C) * 0.1}
+    out, cache = mha_forward(x, p, nh)
+    q, k = cache.attn.q, cache.attn.k
+    assert q.strides[-2] == 3 * C * q.itemsize and np.may_share_memory(q, k)   # one buffer
+    # the same forward with contiguous head-major copies
+    qkv, _ = linear_forward(x, p["c_attn.weight"], p["c_attn.bias"])
+    heads = np.ascontiguousarray(qkv.reshape(B, T, 3, nh, C // nh).transpose(2, 0, 3, 1, 4))
+    y, _ = tiled_attention_forward(heads[0], heads[1], heads[2])
+    ref = y.transpose(0, 2, 1, 3).reshape(B, T, C) @ p["c_proj.weight"] + p["c_proj.bias"]
+    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)

@@ -183,8 +183,11 @@ class AttentionCache(NamedTuple):
     scale: float
 
 
-def attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool = True):
-    """Causal softmax(q k^T / sqrt(hs)) v. q: (B, nh, Tq, hs); k, v: (B, nh, Tk, hs)."""
+def attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool = True, out=None):
+    """Causal softmax(q k^T / sqrt(hs)) v. q: (B, nh, Tq, hs); k, v: (B, nh, Tk, hs).
+
+    q, k, v may be strided views. With `out` (a (B, nh, Tq, hs) array or view) y is written
+    into it; returns (y, cache)."""
     hs = q.shape[-1]
     scale = 1.0 / math.sqrt(hs)
     # Puanlar: S = (q/√hs)·kᵀ. kᵀ yalnızca bir bayrakla belirtilir (kopya yok); 1/√hs
@@ -195,13 +198,13 @@ def attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool = Tru
     # Dikkat ağırlıklarına dropout
     att_d, drop = dropout_forward(att, dropout, rng, train)
     # Değerlerin ağırlıklı toplamı: y = Ã·v
-    y = matmul_t(att_d, v)                         # (B,nh,Tq,Tk)@(B,nh,Tk,hs) -> (B,nh,Tq,hs)
+    y = matmul_t(att_d, v, out=out)                # (B,nh,Tq,Tk)@(B,nh,Tk,hs) -> (B,nh,Tq,hs)
     return y, AttentionCache(q, k, v, att, drop, scale)
 
 
 def attention_backward(dy, cache: AttentionCache, out=None):
-    """Returns (dq, dk, dv). With `out` (an array (3, B, nh, T, hs)) they are written into
-    out[0], out[1], out[2], so that the caller can merge them with a single copy."""
+    """Returns (dq, dk, dv). With `out` (an array or view (3, B, nh, T, hs)) they are written
+    into out[0], out[1], out[2] (multihead_attention passes a view of dqkv on the CPU)."""
     q, k, v, att, scale = cache.q, cache.k, cache.v, cache.att, cache.scale
     o_q, o_k, o_v = (None, None, None) if out is None else (out[0], out[1], out[2])
     att_d = att if cache.drop.scale is None else att * cache.drop.scale

@@ -117,16 +117,19 @@ class TiledAttentionCache(NamedTuple):
 
 
 def tiled_attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool = True,
-                            tile: int | None = None):
+                            tile: int | None = None, out=None):
     """Causal softmax(q kᵀ/√hs) v by query tiles (tile_rows(T) rows unless `tile` is given),
-    skipping the masked keys. q, k, v: (B, nh, T, hs). Returns (y, cache)."""
+    skipping the masked keys. q, k, v: (B, nh, T, hs), possibly strided views. With `out`
+    (a (B, nh, T, hs) array or view) y is written into it. Returns (y, cache)."""
     xp = get_array_module(q)
     T, hs = q.shape[-2], q.shape[-1]
     if k.shape[-2] != T:
         raise ValueError("tiled attention needs as many keys as queries (no KV cache)")
+    if out is not None and out.shape != q.shape:
+        raise ValueError(f"tiled attention: out has shape {out.shape}, expected {q.shape}")
     scale = 1.0 / math.sqrt(hs)
     bounds = tile_bounds(T, tile)
-    y = xp.empty(q.shape, dtype=q.dtype)                                        # (B,nh,T,hs)
+    y = xp.empty(q.shape, dtype=q.dtype) if out is None else out                # (B,nh,T,hs)
     tiles, drops = [], []
     for r0, r1 in bounds:
         # Bu karonun sorguları yalnızca ilk r1 anahtarı görebilir: k[0:r1], v[0:r1]
@@ -145,8 +148,9 @@ def tiled_attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool
 
 
 def tiled_attention_backward(dy, cache: TiledAttentionCache, out=None):
-    """Returns (dq, dk, dv), each (B, nh, T, hs). With `out` (an array (3, B, nh, T, hs))
-    they are written into out[0], out[1], out[2] (as attention_backward does)."""
+    """Returns (dq, dk, dv), each (B, nh, T, hs). With `out` (an array or view
+    (3, B, nh, T, hs)) they are written into out[0], out[1], out[2] (as attention_backward
+    does)."""
     xp = get_array_module(dy)
     q, k, v, scale = cache.q, cache.k, cache.v, cache.scale
     T = q.shape[-2]
