@@ -48,10 +48,12 @@ oynamaz. Bu görünümde bir kafanın ardışık iki konumu bellekte `3C` öğe 
   kendi tamponuna paketlediği için aralıklı satırlar onu yavaşlatmaz. Dikkatin çıktısı da
   doğrudan `(B, T, nh, hs)` düzenindeki bir dizinin görünümüne yazılır, böylece kafaları
   birleştirmek bedava bir `reshape` olur; geri geçişte `dy`'nin kafaları yine bir görünümdür
-  ve `dq, dk, dv` doğrudan `dqkv (B, T, 3C)`'nin görünümüne yazılır. Ölçülen (tek iş
-  parçacığı, float32, bu katmanın ileri+geri geçişi, dört kopyalı eski düzene oranla, ardışık
-  turların oranlarının ortancası): bir `shakespeare` parçasında (B = 32, T = 256, C = 384)
-  0,91, bir `baby` parçasında (B = 6, T = 64, C = 128) 0,80; sonuçlar bit bit aynıydı.
+  ve `dq, dk, dv` doğrudan `dqkv (B, T, 3C)`'nin görünümüne yazılır. Kazanç bellektedir:
+  geri geçişte katman başına bir `(B, T, 3C)` ve bir `(B, T, C)` geçici dizi daha az (iki
+  `shakespeare` adımının tepe belleği 2 858–2 916 MiB yerine 2 802–2 889 MiB, ikişer ölçüm).
+  Hız ölçülebilir biçimde değişmedi (tek iş parçacığı, bu katmanın ileri+geri geçişi, eski
+  dört kopyalı düzene oranla, 24 turun ortancası: `shakespeare` parçası 1,02 ve 0,99, `baby`
+  parçası 0,98 ve 0,98); sonuçlar bit bit aynı.
 * **GPU'da** cuBLAS'ın toplu (strided-batched) çarpımı bütün (B, nh) matrisleri için tek bir
   adım (stride) ister; görünümde B ve nh eksenlerinin adımları farklıdır. Bu yüzden orada
   `qkv` bir kez, tek kopyayla `(3, B, nh, T, hs)` düzenine getirilir (q, k, v bu dizinin
