@@ -4,7 +4,7 @@ replaces, at the shapes one data-parallel part of a training step gives it.
     python3 benchmarks/cpu_kernels.py --config baby
     python3 benchmarks/cpu_kernels.py --config shakespeare --rounds 5
 
-One thread (as inside a data-parallel part). Kernel and generic code are alternated call by call
+One thread (as inside a data-parallel part), glibc's allocator tuned as a model tunes it. Kernel and generic code are alternated call by call
 within each round; the figure is the median over rounds of each side's best time per round, in
 nanoseconds per element of the layer's main array, and their ratio. Needs Numba
 (`pip install -e '.[fast]'`).
@@ -42,6 +42,13 @@ def main() -> None:
 
     from nanograd_llm import backend
     from nanograd_llm.layers import attention, gelu, layernorm
+    from nanograd_llm.models.base import tune_host_allocator
+    # As in training: building a model tunes glibc's allocator so that large arrays come from
+    # the heap and are reused. Without it every fresh (B,T,4C) result at shakespeare size is a
+    # new mmap whose pages fault in on first touch, and that cost (not the kernel's) would
+    # dominate the figures (GELU forward at shakespeare size: 2.29 ns per element untuned in
+    # session 6, 0.88 tuned in session 7).
+    tune_host_allocator()
     ck = backend.cpu_kernels()
     if ck is None:
         raise SystemExit("Numba is not installed: pip install -e '.[fast]'")
