@@ -33,7 +33,8 @@ forward+backward (no optimizer step) in the same run, the variants alternated ro
   threads), with each part's wall time and the CPU time of the thread that ran it
   (time.thread_time), against one part alone on this thread. A part's wall minus its CPU time is
   what it spent waiting (for the interpreter lock, or for a core); its CPU time above the lone
-  part's is what the two busy cores cost each other.
+  part's is what the two busy cores cost each other. Also the gap between the two parts of a
+  pass (forward, backward), which the step spends waiting for the slower one.
 
 `arena`: the full training step (forward, backward, AdamW) in fresh processes, alternated, each
   with glibc's arena limit (M_ARENA_MAX) set to one of --arenas after the model is built (the
@@ -233,7 +234,7 @@ def cputime(args) -> dict:
     idx = rng.integers(0, cfg["vocab_size"], size=(2 * rows, cfg["block_size"]))
     tgt = rng.integers(0, cfg["vocab_size"], size=(2 * rows, cfg["block_size"]))
     log = _instrumented(gpt_mod)
-    keys = ("step wall", "part wall", "part CPU", "lone wall", "lone CPU")
+    keys = ("step wall", "part wall", "part CPU", "fwd gap", "bwd gap", "lone wall", "lone CPU")
     res: dict = {k: [] for k in keys}
 
     def step_round():
@@ -255,8 +256,12 @@ def cputime(args) -> dict:
             a[0] += w
             a[1] += c
         vals = list(per_part.values())
+        # the step waits for the slower part: the gap between the two parts' walls, per pass
+        # (log entries 4s, 4s+1: the forward calls of step s; 4s+2, 4s+3: its backward calls)
+        gaps = [abs(log[j][1] - log[j + 1][1]) for j in range(0, len(log), 2)]
         return (statistics.median(walls), statistics.median(v[0] for v in vals),
-                statistics.median(v[1] for v in vals))
+                statistics.median(v[1] for v in vals), statistics.mean(gaps[0::2]),
+                statistics.mean(gaps[1::2]))
 
     def lone_round():
         ws, cs = [], []
@@ -282,10 +287,10 @@ def cputime(args) -> dict:
         for f in order:
             out = f()
             if f is step_round:
-                for k, v in zip(keys[:3], out):
+                for k, v in zip(keys[:5], out):
                     res[k].append(v * 1e3)
             else:
-                for k, v in zip(keys[3:], out):
+                for k, v in zip(keys[5:], out):
                     res[k].append(v * 1e3)
     for k, v in res.items():
         print(f"{k:10s} median {statistics.median(v):9.1f} ms   rounds: "
@@ -295,6 +300,8 @@ def cputime(args) -> dict:
     print(f"waiting per part (wall - CPU): median {statistics.median(wait):.1f} ms; "
           f"CPU of a part beside another / alone: median {statistics.median(slow):.3f} "
           f"({min(slow):.3f}-{max(slow):.3f})")
+    print(f"slower minus faster part, mean per step: forward {statistics.median(res['fwd gap']):.1f} "
+          f"ms, backward {statistics.median(res['bwd gap']):.1f} ms (median over rounds)")
     return res
 
 
