@@ -34,12 +34,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from .atomic import atomic_write, atomic_write_bytes, fsync_dir
 
 FORMAT = "nanograd_llm.checkpoint"
 VERSION = 1
@@ -51,57 +52,23 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing, truncated, corrupt or not ours."""
 
 
-# -- atomic file helpers ----------------------------------------------------------------------
+# -- atomic file helpers (atomic.py) ---------------------------------------------------------
 
-def _fsync_dir(d: Path) -> None:
-    try:
-        fd = os.open(d, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def _write_npz(path: Path, arrays: dict) -> str:
+    """np.savez into a temp file, fsync, rename; returns the file's sha256."""
+    digest = ""
 
-
-def _tmp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-
-
-def atomic_write_bytes(path, data: bytes) -> None:
-    path = Path(path)
-    tmp = _tmp_name(path)
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    def write(tmp):
+        nonlocal digest
+        with open(tmp, "wb") as f:          # a file object: np.savez would add ".npz" to a name
+            np.savez(f, **arrays)
+        digest = _sha256(tmp)
+    atomic_write(path, write)
+    return digest
 
 
 def atomic_write_json(path, obj) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=1, ensure_ascii=False) + "\n").encode())
-
-
-def _write_npz(path: Path, arrays: dict) -> str:
-    """np.savez into a temp file, fsync, rename; returns the file's sha256."""
-    tmp = _tmp_name(path)
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        digest = _sha256(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return digest
 
 
 def _sha256(path) -> str:
@@ -140,7 +107,7 @@ def save_checkpoint(out_dir, model, optimizer, tokenizer, step: int, *, train_co
         optim_meta = {k: st[k] for k in ("t", "lr", "betas", "eps", "weight_decay")}
     else:
         optim_meta = None
-    _fsync_dir(d)
+    fsync_dir(d)
     # 3) bildirim en son: geçerli kaydı bu dosya tanımlar
     manifest = {
         "format": FORMAT, "version": VERSION, "step": int(step),
@@ -152,7 +119,7 @@ def save_checkpoint(out_dir, model, optimizer, tokenizer, step: int, *, train_co
         "train_config": train_config or {}, "extra": extra or {},
     }
     atomic_write_json(d / MANIFEST, manifest)
-    _fsync_dir(d)
+    fsync_dir(d)
     # 4) artık gösterilmeyen eski dosyaları sil
     for p in list(d.glob("model-*.npz")) + list(d.glob("optim-*.npz")):
         if p.name not in files:

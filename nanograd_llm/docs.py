@@ -30,11 +30,11 @@ import io
 import os
 import re
 import sys
-import tempfile
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .atomic import atomic_write_text
 from .course import PARTS
 
 _DOCS_HELP = "the docs command needs Markdown and Pygments: pip install -e '.[docs]'"
@@ -400,17 +400,8 @@ def _drop_missing_images(page: str, out: Path) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    """Write atomically: a temporary file in the same folder, then os.replace."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(path, text)
 
 
 # ## Bütün kurs

@@ -50,12 +50,12 @@ Doğrulama: `tests/test_hf.py` küçük, rastgele bir `GPT2LMHeadModel` ile puan
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_write
 from .backend import to_numpy
 from .models.gpt import GPT, GPTConfig
 
@@ -290,24 +290,11 @@ def save_hf(model, path) -> None:
     for name, arr in model.state_dict().items():
         key = name if name == "lm_head.weight" else PREFIX + name
         tensors[key] = np.ascontiguousarray(to_numpy(arr))
-    _atomic_write(path / WEIGHTS_FILE,
+    atomic_write(path / WEIGHTS_FILE,
                   lambda tmp: stn.save_file(tensors, tmp, metadata={"format": "pt"}))
     text = json.dumps(hf_cfg, indent=2, sort_keys=True) + "\n"
-    _atomic_write(path / CONFIG_FILE,
+    atomic_write(path / CONFIG_FILE,
                   lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-
-
-def _atomic_write(target: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix="." + target.name + ".", suffix=".tmp",
-                               dir=str(target.parent))
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 # -- tokenizer + model, for sampling and fine-tuning -----------------------------------------

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_write
 from .backend import to_numpy
 
 _PLOT_HELP = "plotting needs matplotlib: pip install -e '.[plot]'"
@@ -45,16 +45,7 @@ def _figure(width: float, height: float, layout=None):
 def _save(fig, out_png) -> Path:
     out = Path(out_png)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix="." + out.name, suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return out
+    return atomic_write(out, lambda tmp: fig.savefig(tmp, format="png"))
 
 
 # ## Dikkat ağırlıklarını okumak

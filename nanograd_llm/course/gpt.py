@@ -136,12 +136,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_write_text
 from ..models.gpt import GPT, GPTConfig
 from .bigram import DEMO_TEXT as _BIGRAM_TEXT
 
@@ -314,11 +313,7 @@ def train_demo(metrics_path, steps: int = 200, seed: int = 0, eval_every: int = 
             rec["lr"] = lr
         records.append(rec)
     path = Path(metrics_path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        for rec in records:
-            f.write(json.dumps(rec) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, "".join(json.dumps(rec) + "\n" for rec in records))
     model.eval()
     return model, vocab
 

@@ -49,7 +49,7 @@ Gradyan denetimi: `tests/test_layers.py` (`test_learned_positional_gradcheck`,
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from ..backend import get_array_module, matmul_t
 

@@ -102,10 +102,11 @@ import heapq
 import json
 import os
 import re
-import tempfile
 import warnings
 from collections import Counter
 from typing import Iterable
+
+from ..atomic import atomic_write_text
 
 __all__ = ["BPETokenizer", "GPT2_PATTERN", "bytes_to_unicode"]
 
@@ -185,25 +186,6 @@ def _check_encodable(text: str) -> bytes:
             f"cannot encode text: character U+{ord(bad):04X} at index {e.start} is a lone "
             f"surrogate, not valid Unicode (clean the text first, e.g. "
             f"text.encode('utf-8', 'replace').decode('utf-8'))") from None
-
-
-def _atomic_write_text(path: str, content: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=directory)
-    try:
-        os.chmod(tmp, 0o644)            # mkstemp creates 0600 files; tokenizers are shared data
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _normalise_specials(special_tokens) -> list[str]:
@@ -632,10 +614,10 @@ class BPETokenizer:
         lines = ["#version: 0.2"] + [f"{a} {b}" for a, b in self.merges]
         meta = {"type": self.type_name, "special_tokens": list(self._special_to_id),
                 "pattern": self.pattern}
-        _atomic_write_text(os.path.join(directory, VOCAB_FILE),
+        atomic_write_text(os.path.join(directory, VOCAB_FILE),
                            json.dumps(vocab, ensure_ascii=False))
-        _atomic_write_text(os.path.join(directory, MERGES_FILE), "\n".join(lines) + "\n")
-        _atomic_write_text(os.path.join(directory, META_FILE), json.dumps(meta, indent=1) + "\n")
+        atomic_write_text(os.path.join(directory, MERGES_FILE), "\n".join(lines) + "\n")
+        atomic_write_text(os.path.join(directory, META_FILE), json.dumps(meta, indent=1) + "\n")
 
     @classmethod
     def load(cls, directory: str) -> "BPETokenizer":

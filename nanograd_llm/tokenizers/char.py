@@ -29,23 +29,15 @@ sınıfın olduğunu bilir. Dosyalar geçici dosyaya yazılıp `os.replace` ile 
 from __future__ import annotations
 
 import json
-import os
 import unicodedata
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_write_text
+
 ERRORS = ("strict", "skip", "replace")
 FORMAT = "nanograd_llm.char_tokenizer"
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _describe(ch: str) -> str:
@@ -127,9 +119,9 @@ class CharTokenizer:
     def save(self, directory) -> None:
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        _atomic_write_text(d / "tokenizer.json", json.dumps(
+        atomic_write_text(d / "tokenizer.json", json.dumps(
             {"format": FORMAT, "version": 1, "chars": self.chars}, ensure_ascii=False))
-        _atomic_write_text(d / "tokenizer_meta.json", json.dumps({"type": "char"}))
+        atomic_write_text(d / "tokenizer_meta.json", json.dumps({"type": "char"}))
 
     @classmethod
     def load(cls, directory) -> "CharTokenizer":

@@ -1,0 +1,86 @@
+"""
+# Dosyaları atomik yazmak
+
+Bir dosya yazılırken süreç öldürülürse (Ctrl-C, elektrik kesintisi, disk dolması) yarım kalmış
+bir dosya, sağlam eskisinin yerini almamalıdır. Bu yüzden paketteki her çıktı (denetim
+noktaları, belirteçleyici dosyaları, Hugging Face klasörleri, kurs sayfaları, resimler) aynı
+yoldan yazılır:
+
+1. İçerik, hedefle **aynı klasörde** gizli bir geçici dosyaya yazılır (aynı dosya sistemi:
+   taşıma bir kopyalama değil, yalnızca ad değişikliğidir).
+2. `fsync` ile diske indirilir.
+3. `os.replace` ile gerçek adına taşınır. POSIX'te bu işlem atomiktir: okuyan biri ya eski
+   dosyayı ya yenisini görür, hiçbir zaman ikisinin karışımını.
+4. Bir hata olursa geçici dosya silinir; hedef olduğu gibi kalır.
+
+`tempfile.mkstemp` geçici dosyayı yalnızca sahibinin okuyabileceği kipte (0600) açar; bu kip
+`os.replace` ile hedefe taşınırdı ve örneğin bir web sunucusuna kopyalanan kurs sayfaları
+okunamazdı. Bu yüzden geçici dosyanın kipi, sıradan bir `open()`'ın vereceği kipe (0666,
+kullanıcının umask'ı çıkarılarak) çevrilir.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+
+def _umask() -> int:
+    """The process's umask (read from /proc where possible: setting it is not thread-safe)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def fsync_dir(directory) -> None:
+    """fsync a folder so that a rename inside it survives a crash (best effort)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path, write: Callable[[str], None]) -> Path:
+    """Write a file atomically: `write(tmp)` fills a temporary file in the same folder, which
+    is fsync'ed, given the mode a plain open() would give, and renamed over `path`.
+    On any error (or Ctrl-C) the temporary file is removed and `path` is left as it was."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())     # after write(): some writers recreate the file
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_bytes(path, data: bytes) -> Path:
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            f.write(data)
+    return atomic_write(path, write)
+
+
+def atomic_write_text(path, text: str) -> Path:
+    """UTF-8 text with '\\n' line ends on every platform."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
