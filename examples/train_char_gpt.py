@@ -42,19 +42,21 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default=None, help="text file or corpus name (default: embedded)")
     ap.add_argument("--out", default="out/example_gpt")
     ap.add_argument("--small", action="store_true", help="a tiny setting that runs in seconds")
+    ap.add_argument("--overwrite", action="store_true",
+                    help="start over in --out even if it already holds a run")
     ap.add_argument("overrides", nargs="*", metavar="key=value")
     args = ap.parse_args(argv)
     try:
         overrides = {**(SMALL if args.small else {}), **parse_overrides(args.overrides)}
         cfg = make_config(args.preset, overrides=overrides, data=args.data, out_dir=args.out)
-        result = train(cfg, progress=not args.small)
+        result = train(cfg, progress=not args.small, overwrite=args.overwrite)
     except (OSError, ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(f"step {result['step']}: train loss {result['train_loss']:.3f}, "
           f"val loss {result['val_loss']:.3f} ({result['wall_s']:.1f} s)")
     print("--- sample ---")
-    print(sample_text(result["model"], result["tokenizer"], "\n", 200, temperature=0.8, seed=0))
+    print(sample_text(result["model"], result["tokenizer"], "", 200, temperature=0.8, seed=0))
     print(f"checkpoint: {result['out_dir']}  (python examples/sample_checkpoint.py "
           f"{result['out_dir']})")
     return 0

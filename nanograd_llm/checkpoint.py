@@ -167,7 +167,34 @@ def read_manifest(path) -> dict:
     for key in ("step", "model", "model_file", "sha256", "dtype"):
         if key not in m:
             raise CheckpointError(f"{mpath} is incomplete: no {key!r} entry")
+    _check_manifest_types(m, mpath)
     return m
+
+
+def _check_manifest_types(m: dict, mpath: Path) -> None:
+    """A hand-edited or foreign manifest gets a clear error, not a TypeError deep inside."""
+    def bad(key, what):
+        raise CheckpointError(f"{mpath}: {key!r} must be {what}, not {m[key]!r}")
+    if type(m["step"]) is not int or m["step"] < 0:
+        bad("step", "a non-negative integer")
+    if not isinstance(m["model"], dict):
+        bad("model", "a table of model settings")
+    if not isinstance(m["dtype"], str):
+        bad("dtype", "a dtype name")
+    for key in ("model_file", "optim_file"):
+        v = m.get(key)
+        if v is None and key == "optim_file":
+            continue
+        # yalnızca bu klasördeki bir dosya adı; klasörün dışını gösteren bir yol kabul edilmez
+        if not isinstance(v, str) or not v or v != Path(v).name or v in (".", ".."):
+            bad(key, "a file name in the checkpoint folder")
+    sha = m["sha256"]
+    if not isinstance(sha, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                            for k, v in sha.items()):
+        bad("sha256", "a table of file name -> sha256 hex digest")
+    for key in ("train_config", "optimizer", "sampler_state", "extra"):
+        if m.get(key) is not None and not isinstance(m[key], dict):
+            bad(key, "a table")
 
 
 def _load_npz(path: Path, expected_sha: str | None) -> dict:

@@ -11,13 +11,18 @@ def _cmd_gradcheck(args) -> int:
 
 
 def _cmd_train(args) -> int:
-    from .train import make_config, parse_overrides, sample_text, train
+    from .train import make_config, parse_overrides, resume_config, sample_text, train
     overrides = parse_overrides(args.overrides)
-    cfg = make_config(args.preset, config_file=args.config, overrides=overrides,
-                      data=args.data, out_dir=args.out, device=args.device,
-                      init_from=args.init_from)
-    result = train(cfg, resume=args.resume, quiet=args.quiet)
+    build = resume_config if args.resume else make_config
+    cfg = build(args.preset, config_file=args.config, overrides=overrides,
+                data=args.data, out_dir=args.out, device=args.device,
+                init_from=args.init_from)
+    result = train(cfg, resume=args.resume, quiet=args.quiet, overwrite=args.overwrite)
     out = result["out_dir"]
+    if result.get("interrupted"):
+        print(f"interrupted: checkpoint of step {result['step']} saved in {out}; continue with "
+              f"the same command and --resume", file=sys.stderr)
+        return 130
     if result["val_loss"] is not None:
         print(f"final (step {result['step']}): train loss {result['train_loss']:.4f}, "
               f"val loss {result['val_loss']:.4f}; {result['wall_s']:.1f} s; checkpoint in {out}")
@@ -25,7 +30,7 @@ def _cmd_train(args) -> int:
         print(f"lowest val loss {result['best_val_loss']:.4f} at step {result['best_step']}: "
               f"those weights are kept in {result['best_dir']}")
     if cfg.sample_tokens > 0:
-        text = sample_text(result["model"], result["tokenizer"], "\n", cfg.sample_tokens,
+        text = sample_text(result["model"], result["tokenizer"], "", cfg.sample_tokens,
                            temperature=0.8, seed=cfg.seed)
         print("--- sample ---")
         print(text)
@@ -73,7 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a UTF-8 text file, or embedded, tinyshakespeare, wizard_of_oz, seyfettin")
     p.add_argument("--out", default=None, metavar="DIR", help="run directory (checkpoints)")
     p.add_argument("--device", default=None, choices=["cpu", "cuda"])
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out with its saved settings (key=value words "
+                        "change them, e.g. max_iters=)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start a new run in an --out folder that already holds one (deletes it)")
     p.add_argument("--init-from", default=None, metavar="DIR",
                    help="fine-tune a Hugging Face GPT-2 folder (config.json + model.safetensors "
                         "+ vocab.json/merges.txt) instead of starting from random weights")
@@ -81,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="override any config field, e.g. max_iters=100 dropout=0.1")
     p.set_defaults(func=_cmd_train)
+    parser.train_parser = p
 
     p = sub.add_parser("docs", help="render the Turkish course to static HTML")
     p.add_argument("--out", required=True, help="output folder (created if missing)")
@@ -118,7 +128,15 @@ def _add_chat_command(sub) -> None:
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # argparse gives a positional list only its first run of words; key=value words that
+        # come after an option (train max_iters=3 --quiet lr=1e-3) arrive here, in order.
+        if args.command == "train" and all("=" in w and not w.startswith("-") for w in extra):
+            args.overrides = list(args.overrides) + extra
+        else:
+            sub = parser.train_parser if args.command == "train" else parser
+            sub.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

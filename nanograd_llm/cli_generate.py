@@ -95,11 +95,14 @@ def sample_main(args) -> int:
     """`nanograd-llm sample`: continue --prompt, streaming the text to the terminal."""
     from .chat import _Encoder, describe_dropped
     from .generate import TextStreamer, iter_generate
+    from .tokenizers import start_ids
     _check(args)
     model, tok = load_for_generation(args)
     encode = _Encoder(tok, "skip" if args.unknown == "strict" else args.unknown)
-    text = args.prompt if args.prompt else "\n"
-    ids, dropped = encode(text)
+    if args.prompt:
+        ids, dropped = encode(args.prompt)
+    else:
+        ids, dropped = start_ids(tok), []
     if dropped and args.unknown == "strict":
         chars = " ".join(repr(c) for c in dropped[:20])
         raise ValueError(f"prompt character(s) {chars} not in the tokenizer's vocabulary "

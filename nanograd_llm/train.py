@@ -29,7 +29,10 @@ import dataclasses
 import json
 import math
 import os
+import shutil
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -40,7 +43,7 @@ from . import checkpoint as ckpt
 from .backend import MATMUL_PRECISIONS, as_float_dtype, check_device, set_matmul_precision
 from .data import STREAM_DROPOUT, BatchSampler, encode_corpus, load_text, split_ids
 from .optim import AdamW, clip_grad_norm, get_lr
-from .tokenizers import CharTokenizer, load_tokenizer
+from .tokenizers import CharTokenizer, load_tokenizer, start_ids
 
 MODELS = ("gpt", "bigram")
 TOKENIZERS = ("char", "bpe")
@@ -278,14 +281,19 @@ def read_config_file(path) -> dict:
 
 
 def make_config(preset: str | None = "default", config_file=None, overrides=None,
-                **kwargs) -> TrainConfig:
-    """preset <- config file <- key=value overrides <- explicit keyword arguments."""
+                saved: dict | None = None, **kwargs) -> TrainConfig:
+    """preset <- a resumed run's saved settings (`saved`) <- config file <- key=value overrides
+    <- explicit keyword arguments."""
     if preset is None:
         preset = "default"
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}: expected one of {', '.join(PRESETS)}")
     d = TrainConfig().to_dict()
     d = apply_overrides(d, PRESETS[preset], f"preset {preset!r}")
+    if saved:
+        known = _field_types()
+        d = apply_overrides(d, {k: v for k, v in saved.items() if k in known},
+                            "the checkpoint's saved settings")
     if config_file is not None:
         d = apply_overrides(d, read_config_file(config_file), str(config_file))
     if overrides:
@@ -297,6 +305,29 @@ def make_config(preset: str | None = "default", config_file=None, overrides=None
 
 
 # -- model / tokenizer construction ------------------------------------------------------------
+
+def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> TrainConfig:
+    """The config of a resumed run: the settings saved in its checkpoint (found through
+    --out, or the preset's folder), changed only by what is given again (e.g. max_iters)."""
+    first = make_config(preset, config_file=config_file, overrides=overrides, **kwargs)
+    out = Path(first.out_dir).expanduser()
+    saved = ckpt.read_manifest(out).get("train_config") or {}
+    saved = {k: v for k, v in saved.items() if k != "out_dir"}
+    kwargs = {**kwargs, "out_dir": first.out_dir}
+    return make_config(preset, config_file=config_file, overrides=overrides, saved=saved,
+                       **kwargs)
+
+
+def _same_data(a, b) -> bool:
+    """Two `data` settings name the same corpus (a path given two ways counts as the same)."""
+    if a == b:
+        return True
+    try:
+        pa, pb = Path(str(a)).expanduser(), Path(str(b)).expanduser()
+        return pa.is_file() and pb.is_file() and pa.samefile(pb)
+    except OSError:
+        return False
+
 
 def model_config(cfg: TrainConfig, vocab_size: int) -> dict:
     if cfg.model == "bigram":
@@ -398,15 +429,20 @@ def plot_losses(metrics_path: Path, png_path: Path) -> bool:
 
 # -- sampling (simple; generate.py provides the KV-cache sampler) --------------------------------
 
-def sample_text(model, tokenizer, prompt: str = "\n", max_new_tokens: int = 200,
+def sample_text(model, tokenizer, prompt: str = "", max_new_tokens: int = 200,
                 temperature: float = 1.0, seed: int | None = 0, errors: str = "strict") -> str:
-    """Generate text after `prompt`: generate.py's KV-cache sampler, or a plain loop without it."""
+    """Generate text after `prompt` (none: after a newline, see tokenizers.start_ids):
+    generate.py's KV-cache sampler, or a plain loop without it."""
     if max_new_tokens < 0:
         raise ValueError("max_new_tokens must be >= 0")
     if not temperature > 0:
         raise ValueError("temperature must be > 0")
-    ids = tokenizer.encode(prompt or "\n", errors=errors) if _takes_errors(tokenizer) \
-        else tokenizer.encode(prompt or "\n")
+    if not prompt:
+        ids = start_ids(tokenizer)
+    elif _takes_errors(tokenizer):
+        ids = tokenizer.encode(prompt, errors=errors)
+    else:
+        ids = tokenizer.encode(prompt)
     if not ids:
         raise ValueError("the prompt is empty after tokenization")
     try:
@@ -453,6 +489,32 @@ class NonFiniteLoss(RuntimeError):
     pass
 
 
+class _InterruptFlag:
+    """The first Ctrl-C (SIGINT) during training asks the loop to stop after the current step
+    and save; a second one interrupts at once. Only in the main thread (where Python delivers
+    signals); elsewhere Ctrl-C keeps its usual meaning."""
+
+    def __init__(self):
+        self.requested = False
+        self._old = None
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\ninterrupt: stopping after this step and saving a checkpoint "
+              "(Ctrl-C again to stop at once)", file=sys.stderr)
+
+    def install(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handler)
+
+    def uninstall(self) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+            self._old = None
+
+
 def _log(msg: str, quiet: bool) -> None:
     if not quiet:
         print(msg, file=sys.stderr, flush=True)
@@ -467,26 +529,61 @@ def _graph_step(cfg: TrainConfig, model):
 
 
 def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress: bool = True,
-          stop_after: int | None = None) -> dict:
+          stop_after: int | None = None, overwrite: bool = False) -> dict:
     """Train according to cfg; returns a summary dict (final losses, paths, timings).
 
-    stop_after: leave the loop after that many steps (as if killed; used by tests).
+    A new run refuses a folder that already holds a checkpoint unless `overwrite` is set
+    (`resume` continues it instead). stop_after: leave the loop after that many steps (as if
+    killed; used by tests).
     """
     cfg.validate()
     check_device(cfg.device)
     set_matmul_precision(cfg.precision)
     out = Path(cfg.out_dir).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder")
+    if not resume and (out / ckpt.MANIFEST).exists():
+        step = _checkpoint_step(out)
+        if not overwrite:
+            raise ValueError(f"{out} already holds a training run (checkpoint at step {step}); "
+                             f"use --resume to continue it, --overwrite to start a new run "
+                             f"there (the old one is deleted), or --out DIR for another folder")
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        return _train(cfg, out, resume, quiet, progress, stop_after)
+    except BaseException:
+        # Hiçbir denetim noktası yazılmadan biten (örneğin veri hatası) bir eğitim, kendi
+        # açtığı klasörü geride boş ya da yarım bırakmaz.
+        if created and not (out / ckpt.MANIFEST).exists():
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _checkpoint_step(out: Path):
+    try:
+        return ckpt.read_manifest(out)["step"]
+    except (ckpt.CheckpointError, OSError, KeyError, TypeError, ValueError):
+        return "?"
+
+
+def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: bool,
+           stop_after: int | None) -> dict:
     metrics_path = out / "metrics.jsonl"
     start_step = 0
     state = None
     if resume:
         state = ckpt.load_checkpoint(out, device=cfg.device)
+        if "optimizer_state" not in state:
+            raise ValueError(f"cannot resume {out}: it holds weights only, without the "
+                             f"optimizer's state (a copy such as best/); resume the run "
+                             f"folder it was saved from")
         man = state["manifest"]
         saved = man.get("train_config", {})
         for k in ("model", "n_layer", "n_head", "n_embd", "block_size", "tokenizer", "seed",
                   "dtype", "batch_size", "grad_accum", "data"):
-            if k in saved and saved[k] != getattr(cfg, k):
+            same = _same_data if k == "data" else (lambda a, b: a == b)
+            if k in saved and not same(saved[k], getattr(cfg, k)):
                 raise ValueError(f"cannot resume {out}: it was trained with {k}={saved[k]!r}, "
                                  f"now {k}={getattr(cfg, k)!r} (drop --resume or use the same "
                                  f"setting)")
@@ -533,10 +630,15 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
         _truncate_metrics(metrics_path, start_step)
     else:
         if (out / ckpt.MANIFEST).exists():
-            _log(f"starting a new run in {out}: its previous checkpoint will be replaced "
-                 f"(use --resume to continue it, or --out to keep it)", quiet)
-        if metrics_path.exists():
-            metrics_path.unlink()                # yeni bir eğitim: eski günlüğü sil
+            _log(f"starting a new run in {out} (--overwrite): the previous run is deleted",
+                 quiet)
+        # Yeni bir eğitim (--overwrite): eski günlük, eğri ve "best" kopyası bu koşuya ait
+        # değildir; keep_best=false ile eski bir "best" yanıltıcı biçimde geride kalırdı.
+        for old in (metrics_path, out / "loss.png"):
+            if old.exists():
+                old.unlink()
+        if (out / "best" / ckpt.MANIFEST).exists():
+            shutil.rmtree(out / "best")
 
     n_params = model.num_params()
     _log(f"model: {mcfg['model']} with {n_params:,} parameters, vocab {tokenizer.vocab_size}, "
@@ -575,6 +677,14 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
             _log(f"warning: ignoring {best_dir} ({e}); it is replaced at the next evaluation",
                  quiet)
 
+    def save_state(step: int, elapsed: float):
+        nonlocal saved_step
+        ckpt.save_checkpoint(out, model, opt, tokenizer, step, train_config=train_cfg,
+                             sampler_state=sampler.get_state(),
+                             dropout_seed=[cfg.seed, STREAM_DROPOUT, step],
+                             extra={"elapsed_s": elapsed, "data": label})
+        saved_step = step
+
     def evaluate_and_save(step: int, lr: float):
         nonlocal last, best_val, best_step
         losses = estimate_loss(model, sampler, cfg.eval_iters, step)
@@ -593,10 +703,7 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
             best_val, best_step = losses["val"], step
             ckpt.save_checkpoint(best_dir, model, None, tokenizer, step, train_config=train_cfg,
                                  extra={"val_loss": losses["val"], "data": label})
-        ckpt.save_checkpoint(out, model, opt, tokenizer, step, train_config=train_cfg,
-                             sampler_state=sampler.get_state(),
-                             dropout_seed=[cfg.seed, STREAM_DROPOUT, step],
-                             extra={"elapsed_s": elapsed, "data": label})
+        save_state(step, elapsed)
         msg = (f"step {step}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}, "
                f"lr {lr:.2e}")
         if bar is not None:
@@ -609,12 +716,21 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
     # küçük toplu işlerin biriktirildiği (grad_accum > 1) eğitimde olağan yol çalışır.
     graph_step = _graph_step(cfg, model)
     step = start_step
+    saved_step = start_step if state is not None else None
+    interrupt = _InterruptFlag()
     try:
         if state is None:
             evaluate_and_save(0, get_lr(0, cfg.lr, cfg.min_lr, cfg.warmup_iters,
                                         cfg.lr_decay_iters))
+        interrupt.install()
         while step < cfg.max_iters:
             if stop_after is not None and step - start_step >= stop_after:
+                break
+            if interrupt.requested:
+                # Ctrl-C: adım yarıda kesilmez; biten son adımın durumu kaydedilir, böylece
+                # --resume tam buradan (bit düzeyinde aynı biçimde) devam eder.
+                if saved_step != step:
+                    save_state(step, elapsed_before + time.perf_counter() - t0)
                 break
             lr = get_lr(step, cfg.lr, cfg.min_lr, cfg.warmup_iters, cfg.lr_decay_iters)
             drop_seed = [cfg.seed, STREAM_DROPOUT, step]
@@ -662,9 +778,10 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
     except NonFiniteLoss as e:
         if bar is not None:
             bar.close()
-        raise RuntimeError(f"training stopped: {e}. The last good checkpoint in {out} is kept; "
-                           f"try a lower lr or grad_clip=1.0") from None
+        raise RuntimeError(f"training stopped: {e}. The last good checkpoint in {out} (step "
+                           f"{saved_step}) is kept; try a lower lr or grad_clip=1.0") from None
     finally:
+        interrupt.uninstall()
         if bar is not None:
             bar.close()
     wall = time.perf_counter() - t0
@@ -673,6 +790,7 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
         last = rows[-1] if rows else {}
     plotted = plot_losses(metrics_path, out / "loss.png")
     return {"out_dir": str(out), "step": step, "model": model, "tokenizer": tokenizer,
+            "interrupted": interrupt.requested and step < cfg.max_iters,
             "train_loss": last.get("train_loss"), "val_loss": last.get("val_loss"),
             "wall_s": wall, "n_params": n_params, "plot": plotted, "data": label,
             "best_val_loss": best_val if cfg.keep_best and math.isfinite(best_val) else None,

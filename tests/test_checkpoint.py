@@ -108,3 +108,27 @@ def test_weights_with_wrong_shape_rejected(tmp_path):
     (tmp_path / "checkpoint.json").write_text(json.dumps(man))
     with pytest.raises(ValueError, match="shape"):
         ckpt.load_model(tmp_path)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("step", None, "'step' must be a non-negative integer"),
+    ("step", "abc", "'step' must be a non-negative integer"),
+    ("step", -1, "'step' must be a non-negative integer"),
+    ("step", True, "'step' must be a non-negative integer"),
+    ("model", [1], "'model' must be a table"),
+    ("model_file", 5, "'model_file' must be a file name"),
+    ("model_file", "../../etc/passwd", "'model_file' must be a file name"),
+    ("optim_file", "..", "'optim_file' must be a file name"),
+    ("sha256", [1], "'sha256' must be a table"),
+    ("sha256", {"model.npz": 3}, "'sha256' must be a table"),
+    ("train_config", "x", "'train_config' must be a table"),
+    ("dtype", 32, "'dtype' must be a dtype name"),
+])
+def test_hand_edited_manifest_gets_a_clear_error(tmp_path, key, value, message):
+    _save(tmp_path)
+    d = tmp_path
+    m = json.loads((d / ckpt.MANIFEST).read_text())
+    m[key] = value
+    (d / ckpt.MANIFEST).write_text(json.dumps(m))
+    with pytest.raises(ckpt.CheckpointError, match=message):
+        ckpt.load_checkpoint(d)

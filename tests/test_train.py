@@ -360,3 +360,108 @@ def test_a_corrupt_best_copy_does_not_stop_a_resume(tmp_path):
     r = train(tiny_config(tmp_path, max_iters=8, eval_interval=2), resume=True, quiet=True)
     assert r["step"] == 8 and r["best_step"] is not None
     assert ckpt.read_manifest(tmp_path / "run" / "best")["step"] == r["best_step"]
+
+
+# -- an existing run folder, Ctrl-C, the settings of a resumed run --------------------------------
+
+def test_a_new_run_refuses_a_folder_that_holds_one(tmp_path):
+    first = train(tiny_config(tmp_path, max_iters=4, eval_interval=2), quiet=True)
+    before = weights(first["model"])
+    with pytest.raises(ValueError, match=r"already holds a training run \(checkpoint at step 4\)"
+                                         r".*--resume.*--overwrite"):
+        train(tiny_config(tmp_path, max_iters=4, seed=5), quiet=True)
+    np.testing.assert_array_equal(ckpt.load_model(tmp_path / "run").flat, before)   # untouched
+    assert (tmp_path / "run" / "best" / ckpt.MANIFEST).exists()
+    # --overwrite: a new run, and nothing of the old one (no stale best/ with keep_best off)
+    r = train(tiny_config(tmp_path, max_iters=4, seed=5, keep_best=False), quiet=True,
+              overwrite=True)
+    assert not (tmp_path / "run" / "best").exists()
+    assert not np.array_equal(weights(r["model"]), before)
+    rows = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["step"] for x in rows] == [0, 4]
+
+
+def test_a_failed_start_leaves_no_empty_folder(tmp_path):
+    short = tmp_path / "short.txt"
+    short.write_text("kısa")
+    with pytest.raises(ValueError):
+        train(make_config(data=str(short), out_dir=str(tmp_path / "o")), quiet=True)
+    assert not (tmp_path / "o").exists()
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        train(tiny_config(tmp_path, "afile"), quiet=True)
+
+
+def test_ctrl_c_saves_the_step_and_resume_is_exact(tmp_path, monkeypatch):
+    """The first SIGINT ends the run after the current step with a checkpoint of it."""
+    import signal
+    full = train(tiny_config(tmp_path, "full"), quiet=True)
+    real_step = AdamW.step
+
+    def interrupted(self, grads=None, lr=None):
+        real_step(self, grads, lr)
+        if self.t == 6:
+            os.kill(os.getpid(), signal.SIGINT)      # handled: the step still completes
+    monkeypatch.setattr(AdamW, "step", interrupted)
+    r = train(tiny_config(tmp_path, "part"), quiet=True)
+    monkeypatch.undo()
+    assert r["interrupted"] and r["step"] == 6
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # handler removed
+    assert ckpt.load_checkpoint(tmp_path / "part")["step"] == 6          # not an eval step
+    resumed = train(tiny_config(tmp_path, "part"), resume=True, quiet=True)
+    assert not resumed["interrupted"] and resumed["step"] == 12
+    np.testing.assert_array_equal(weights(resumed["model"]), weights(full["model"]))
+
+
+def test_resume_takes_the_saved_settings(tmp_path):
+    from nanograd_llm.train import resume_config
+    train(tiny_config(tmp_path, max_iters=4, n_embd=24, lr=2e-3), quiet=True)
+    cfg = resume_config(None, overrides={"max_iters": "8"}, out_dir=str(tmp_path / "run"))
+    assert (cfg.n_embd, cfg.lr, cfg.max_iters, cfg.out_dir) == (24, 2e-3, 8,
+                                                               str(tmp_path / "run"))
+    r = train(cfg, resume=True, quiet=True)
+    assert r["step"] == 8
+    with pytest.raises(ValueError, match="weights only"):
+        train(resume_config(None, out_dir=str(tmp_path / "run" / "best")), resume=True,
+              quiet=True)
+    assert not (tmp_path / "run" / "best" / "best").exists()
+
+
+def test_resume_accepts_the_same_data_file_named_another_way(tmp_path, monkeypatch):
+    cfg = tiny_config(tmp_path, max_iters=4)
+    train(cfg, quiet=True)
+    monkeypatch.chdir(tmp_path)
+    again = tiny_config(tmp_path, max_iters=6)
+    again.data = "corpus.txt"                   # relative this time
+    assert train(again, resume=True, quiet=True)["step"] == 6
+
+
+def test_sampling_without_a_newline_in_the_vocabulary(tmp_path):
+    from nanograd_llm.tokenizers import CharTokenizer, start_ids
+    data = tmp_path / "flat.txt"
+    data.write_text("ab ba " * 200, encoding="utf-8")       # no newline anywhere
+    r = train(make_config(data=str(data), out_dir=str(tmp_path / "flat"),
+                          overrides=dict(n_layer="1", n_head="2", n_embd="16", block_size="16",
+                                         max_iters="2", eval_interval="2", eval_iters="1")),
+              quiet=True)
+    assert start_ids(r["tokenizer"]) == r["tokenizer"].encode(" ")
+    assert start_ids(CharTokenizer.from_text("xyz")) == [0]
+    p = _run(["-m", "nanograd_llm", "sample", "--ckpt", str(tmp_path / "flat"),
+              "--max-new-tokens", "5"])
+    assert p.returncode == 0, p.stderr
+    assert set(p.stdout.strip()) <= set("ab ")
+
+
+def test_cli_key_value_words_between_options(tmp_path):
+    data = tmp_path / "c.txt"
+    data.write_text(TEXT, encoding="utf-8")
+    out = tmp_path / "mix"
+    p = _run(["-m", "nanograd_llm", "train", "n_layer=1", "--data", str(data), "n_embd=16",
+              "--quiet", "n_head=2", "block_size=16", "--out", str(out), "max_iters=2",
+              "eval_interval=2", "eval_iters=1", "sample_tokens=0"])
+    assert p.returncode == 0, p.stderr
+    saved = ckpt.read_manifest(out)["train_config"]
+    assert (saved["n_layer"], saved["n_embd"], saved["max_iters"]) == (1, 16, 2)
+    bad = _run(["-m", "nanograd_llm", "train", "max_iters=2", "--quiet", "--bogus"])
+    assert bad.returncode == 2 and "unrecognized arguments: --bogus" in bad.stderr
+    assert "usage: nanograd-llm train" in bad.stderr

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .char import CharTokenizer
 
-__all__ = ["CharTokenizer", "load_tokenizer", "TOKENIZER_TYPES"]
+__all__ = ["CharTokenizer", "load_tokenizer", "start_ids", "TOKENIZER_TYPES"]
 
 TOKENIZER_TYPES = ("char", "bpe")
 
@@ -21,6 +21,20 @@ def _bpe_class():
         raise RuntimeError(f"the BPE tokenizer needs an optional dependency ({e}); "
                            "install it with `pip install -e '.[bpe]'`") from None
     return BPETokenizer
+
+
+def start_ids(tokenizer) -> list[int]:
+    """Token ids to start generating from when no prompt is given: a newline where the
+    tokenizer knows it, else a space, else token 0 (a corpus without line breaks has no
+    newline character in a character-level vocabulary)."""
+    for text in ("\n", " "):
+        try:
+            ids = list(tokenizer.encode(text))
+        except (ValueError, KeyError):
+            continue
+        if ids:
+            return ids
+    return [0]
 
 
 def load_tokenizer(directory):
