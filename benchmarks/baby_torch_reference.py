@@ -185,9 +185,9 @@ def nanogpt_lr(it, cfg):
     """nanoGPT's get_lr, written out on its own (ours is nanograd_llm.optim.get_lr)."""
     if it < cfg.warmup_iters:
         return cfg.lr * (it + 1) / (cfg.warmup_iters + 1)
-    if it > cfg.lr_decay_iters:
+    if it > cfg.decay_iters:
         return cfg.min_lr
-    ratio = (it - cfg.warmup_iters) / (cfg.lr_decay_iters - cfg.warmup_iters)
+    ratio = (it - cfg.warmup_iters) / (cfg.decay_iters - cfg.warmup_iters)
     return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (cfg.lr - cfg.min_lr)
 
 
@@ -284,7 +284,7 @@ def run_nanogpt_rng(args):
             model.backward()
             clip_grad_norm(model.grad_flat, cfg.grad_clip)
             opt.step(model.grads, lr=get_lr(it, cfg.lr, cfg.min_lr, cfg.warmup_iters,
-                                            cfg.lr_decay_iters))
+                                            cfg.decay_iters))
             return float(loss), nxt
     else:
         params = [p for p in tm.parameters()]
@@ -406,7 +406,7 @@ def main():
                               "elapsed_s": round(time.perf_counter() - t0, 1)}), flush=True)
         if step == cfg.max_iters:
             break
-        lr = get_lr(step, cfg.lr, cfg.min_lr, cfg.warmup_iters, cfg.lr_decay_iters)
+        lr = get_lr(step, cfg.lr, cfg.min_lr, cfg.warmup_iters, cfg.decay_iters)
         for g in opt.param_groups:
             g["lr"] = lr
         w = torch.from_numpy(sampler.train_batch())

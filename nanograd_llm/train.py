@@ -74,7 +74,7 @@ class TrainConfig:
     lr: float = 1e-3
     min_lr: float = 1e-4
     warmup_iters: int = 100
-    lr_decay_iters: int = 2000
+    lr_decay_iters: int = 0           # 0: the cosine ends at max_iters (see decay_iters)
     beta1: float = 0.9
     beta2: float = 0.99
     eps: float = 1e-8
@@ -131,6 +131,12 @@ class TrainConfig:
             raise ValueError(f"precision must be one of {', '.join(MATMUL_PRECISIONS)}, "
                              f"got {self.precision!r}")
 
+    @property
+    def decay_iters(self) -> int:
+        """The step where the cosine reaches min_lr: lr_decay_iters, or max_iters when it is
+        0 (so that max_iters=500 on a preset shortens the whole schedule, not just the run)."""
+        return self.lr_decay_iters or self.max_iters
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -140,24 +146,24 @@ PRESETS: dict[str, dict] = {
     # Gömülü Türkçe derlemde 2 çekirdekte 1–2 dakikada eğitilen küçük GPT
     "default": dict(model="gpt", n_layer=3, n_head=4, n_embd=96, block_size=64, batch_size=16,
                     dropout=0.0, max_iters=1000, lr=2e-3, min_lr=2e-4, warmup_iters=50,
-                    lr_decay_iters=1000, beta2=0.99, eval_interval=200, eval_iters=10,
+                    beta2=0.99, eval_interval=200, eval_iters=10,
                     out_dir="out/default"),
     # Eğitimin asıl dersi: yalnızca bir önceki karaktere bakan tablo. Öğrenme oranı, tablonun
     # 0.02'lik başlangıçtan birkaç birimlik logitlere çıkabileceği kadar büyük.
     "bigram": dict(model="bigram", block_size=32, batch_size=32, max_iters=1500, lr=5e-2,
-                   min_lr=5e-3, warmup_iters=0, lr_decay_iters=1500, beta2=0.99,
+                   min_lr=5e-3, warmup_iters=0, beta2=0.99,
                    weight_decay=0.0, grad_clip=0.0, eval_interval=250, eval_iters=20,
                    out_dir="out/bigram"),
     # nanoGPT'nin CPU ayarı (README, "baby GPT")
     "baby": dict(model="gpt", n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12,
                  dropout=0.0, bias=False, max_iters=2000, lr=1e-3, min_lr=1e-4,
-                 warmup_iters=100, lr_decay_iters=2000, beta1=0.9, beta2=0.99,
+                 warmup_iters=100, beta1=0.9, beta2=0.99,
                  weight_decay=0.1, grad_clip=1.0, eval_interval=250, eval_iters=20,
                  out_dir="out/baby"),
     # nanoGPT config/train_shakespeare_char.py
     "shakespeare": dict(model="gpt", n_layer=6, n_head=6, n_embd=384, block_size=256,
                         batch_size=64, dropout=0.2, bias=False, max_iters=5000, lr=1e-3,
-                        min_lr=1e-4, warmup_iters=100, lr_decay_iters=5000, beta1=0.9,
+                        min_lr=1e-4, warmup_iters=100, beta1=0.9,
                         beta2=0.99, weight_decay=0.1, grad_clip=1.0, eval_interval=250,
                         eval_iters=200, out_dir="out/shakespeare"),
 }
@@ -721,7 +727,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
     try:
         if state is None:
             evaluate_and_save(0, get_lr(0, cfg.lr, cfg.min_lr, cfg.warmup_iters,
-                                        cfg.lr_decay_iters))
+                                        cfg.decay_iters))
         interrupt.install()
         while step < cfg.max_iters:
             if stop_after is not None and step - start_step >= stop_after:
@@ -732,7 +738,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                 if saved_step != step:
                     save_state(step, elapsed_before + time.perf_counter() - t0)
                 break
-            lr = get_lr(step, cfg.lr, cfg.min_lr, cfg.warmup_iters, cfg.lr_decay_iters)
+            lr = get_lr(step, cfg.lr, cfg.min_lr, cfg.warmup_iters, cfg.decay_iters)
             drop_seed = [cfg.seed, STREAM_DROPOUT, step]
             loss_sum = None
             if graph_step is not None:
@@ -774,7 +780,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                                         refresh=False)
             if step % cfg.eval_interval == 0 or step == cfg.max_iters:
                 evaluate_and_save(step, get_lr(step, cfg.lr, cfg.min_lr, cfg.warmup_iters,
-                                               cfg.lr_decay_iters))
+                                               cfg.decay_iters))
     except NonFiniteLoss as e:
         if bar is not None:
             bar.close()

@@ -37,8 +37,12 @@ def test_presets_match_the_issue():
     baby = make_config("baby")
     assert (baby.block_size, baby.batch_size, baby.n_layer, baby.n_head, baby.n_embd) == \
         (64, 12, 4, 4, 128)
-    assert (baby.max_iters, baby.lr, baby.min_lr, baby.lr_decay_iters, baby.warmup_iters) == \
+    assert (baby.max_iters, baby.lr, baby.min_lr, baby.decay_iters, baby.warmup_iters) == \
         (2000, 1e-3, 1e-4, 2000, 100)
+    short = make_config("baby", overrides={"max_iters": "500"})
+    assert short.decay_iters == 500                   # the schedule follows max_iters ...
+    fixed = make_config("baby", overrides={"max_iters": "500", "lr_decay_iters": "2000"})
+    assert fixed.decay_iters == 2000                  # ... unless it is set
     assert (baby.beta2, baby.dropout, baby.eval_interval, baby.eval_iters) == (0.99, 0.0, 250, 20)
     sh = make_config("shakespeare")
     assert (sh.block_size, sh.batch_size, sh.n_layer, sh.n_head, sh.n_embd, sh.dropout) == \
