@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 
 def _cmd_gradcheck(args) -> int:
@@ -54,8 +55,13 @@ def _cmd_attention(args) -> int:
         from .tokenizers import load_tokenizer
     except ImportError as e:
         raise RuntimeError(f"loading checkpoints is not available in this build ({e})") from None
+    from .chat import _Encoder
     model = load_model(args.ckpt, device=args.device)
     tokenizer = load_tokenizer(args.ckpt)
+    _, dropped = _Encoder(tokenizer, "skip")(args.prompt)
+    if dropped:
+        chars = " ".join(repr(c) for c in dropped[:20])
+        raise ValueError(f"prompt character(s) {chars} not in the tokenizer's vocabulary")
     out = plot_attention(model, tokenizer, args.prompt, args.out)
     print(f"wrote {out}")
     return 0
@@ -127,6 +133,9 @@ def _add_chat_command(sub) -> None:
 
 
 def main(argv=None) -> int:
+    # Uyarılar (ör. BPE eğitiminde "birleştirilecek çift kalmadı") kaynak satırıyla değil,
+    # tek satırlık bir iletiyle yazılır.
+    warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:

@@ -84,6 +84,8 @@ def load_for_generation(args):
 def _check(args) -> None:
     from .generate import check_sampling_args
     check_sampling_args(args.max_new_tokens, args.temperature, args.top_k, args.top_p)
+    if args.seed is not None and args.seed < 0:
+        raise ValueError(f"--seed must be an integer >= 0, got {args.seed}")
 
 
 def _write(s: str) -> None:
@@ -115,7 +117,7 @@ def sample_main(args) -> int:
     out = pieces.append if args.no_stream else _write
     streamer = TextStreamer(tok.decode, out)
     try:
-        out(args.prompt)
+        out(tok.decode(ids) if dropped else args.prompt)   # what the model really saw
         for nxt in iter_generate(model, ids, args.max_new_tokens, args.temperature, args.top_k,
                                  args.top_p, args.seed, not args.no_cache):
             streamer(nxt[0])

@@ -88,6 +88,10 @@ def read_hf_config(path) -> dict:
         raise ValueError(f"{path} is not a directory (expected a Hugging Face GPT-2 folder "
                          f"with {CONFIG_FILE} and {WEIGHTS_FILE})")
     f = path / CONFIG_FILE
+    if (path / "checkpoint.json").is_file():
+        raise ValueError(f"{path} is a nanograd_llm training run, not a Hugging Face GPT-2 "
+                         f"folder: sample or chat with --ckpt {path}, continue training with "
+                         f"`nanograd-llm train --out {path} --resume`")
     if not f.is_file():
         raise ValueError(f"{f} not found: not a Hugging Face model folder")
     try:
@@ -185,8 +189,23 @@ def _load_file(f: Path) -> dict:
     try:
         return stn.load_file(str(f))
     except Exception as e:   # safetensors raises its own error types (and TypeError for bf16)
-        raise ValueError(f"cannot read {f}: {e} (bfloat16 files are not readable with NumPy; "
-                         f"convert them to float32 first)") from None
+        hint = (" (bfloat16 tensors are not readable with NumPy; convert the file to float32 "
+                "first)" if _has_bf16(f) else "")
+        raise ValueError(f"cannot read {f}: {e}{hint}") from None
+
+
+def _has_bf16(f: Path) -> bool:
+    """Whether a safetensors file's JSON header lists a bfloat16 tensor."""
+    try:
+        with open(f, "rb") as fh:
+            n = int.from_bytes(fh.read(8), "little")
+            if not 0 < n <= 100_000_000:
+                return False
+            header = json.loads(fh.read(n).decode("utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(header, dict) and any(
+        isinstance(v, dict) and v.get("dtype") == "BF16" for v in header.values())
 
 
 def read_hf_tensors(path) -> dict:

@@ -108,7 +108,8 @@ class TrainConfig:
                      "max_iters", "eval_interval", "eval_iters", "log_interval", "vocab_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("warmup_iters", "lr_decay_iters", "sample_tokens", "mmap_threshold"):
+        for name in ("warmup_iters", "lr_decay_iters", "sample_tokens", "mmap_threshold",
+                     "seed"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("lr", "min_lr", "eps", "weight_decay", "grad_clip"):
@@ -258,6 +259,8 @@ def parse_overrides(words) -> dict:
 def read_config_file(path) -> dict:
     """A flat table of config keys from a .toml or .json file."""
     p = Path(path).expanduser()
+    if p.is_dir():
+        raise ValueError(f"config file {p} is a folder; expected a .toml or .json file")
     if not p.is_file():
         raise FileNotFoundError(f"config file not found: {p}")
     try:

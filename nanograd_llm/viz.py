@@ -45,7 +45,14 @@ def _figure(width: float, height: float, layout=None):
 def _save(fig, out_png) -> Path:
     out = Path(out_png)
     out.parent.mkdir(parents=True, exist_ok=True)
-    return atomic_write(out, lambda tmp: fig.savefig(tmp, format="png"))
+    fmt = _FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"cannot write {out}: the file name must end in "
+                         f"{', '.join(_FORMATS)}")
+    return atomic_write(out, lambda tmp: fig.savefig(tmp, format=fmt))
+
+
+_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 
 
 # ## Dikkat ağırlıklarını okumak
@@ -101,6 +108,10 @@ def plot_attention(model, tokenizer, prompt, out_png, title: str | None = None) 
     tokenizer: an object with encode(str) -> ids and decode(ids) -> str, or None when
     `prompt` is already a sequence of token ids.
     """
+    from .models.bigram import BigramLM
+    if isinstance(model, BigramLM):
+        raise ValueError("this model has no attention layers to plot (the bigram model looks "
+                         "only at the previous token); use a GPT run")
     if tokenizer is None:
         ids = [int(i) for i in prompt]
     else:
@@ -266,10 +277,15 @@ def course_images(img_dir, run_dir=None, log=print, demo_steps: int | None = Non
                                     title=f"Kayıp eğrisi: {run.name}"))
         from .checkpoint import load_model
         from .tokenizers import load_tokenizer
+        from .models.bigram import BigramLM
         model, tok = load_model(run), load_tokenizer(run)
-        made.append(plot_attention(model, tok, _run_prompt(model, tok), img / "attention.png",
-                                   title=f"Dikkat ağırlıkları: {run.name} "
-                                         "(satır: sorgu, sütun: anahtar)"))
+        if isinstance(model, BigramLM):
+            log(f"docs: {run} holds a bigram model, which has no attention: its attention "
+                f"picture is skipped")
+        else:
+            made.append(plot_attention(model, tok, _run_prompt(model, tok), img / "attention.png",
+                                       title=f"Dikkat ağırlıkları: {run.name} "
+                                             "(satır: sorgu, sütun: anahtar)"))
     else:
         from .course.gpt import DEMO_PROMPT, train_demo
         with tempfile.TemporaryDirectory() as tmp:

@@ -531,3 +531,16 @@ def test_course_images_from_a_run_folder(tmp_path, monkeypatch):
     assert all(p.read_bytes().startswith(PNG_MAGIC) for p in made)
     with pytest.raises(ValueError, match="metrics.jsonl"):
         course_images(tmp_path / "img2", run_dir=tmp_path / "nothing", log=lambda m: None)
+
+
+def test_attention_pictures_refuse_a_bigram_and_unknown_formats(tmp_path):
+    pytest.importorskip("matplotlib")
+    from nanograd_llm import BigramLM
+    from nanograd_llm.viz import plot_attention
+    with pytest.raises(ValueError, match="no attention layers"):
+        plot_attention(BigramLM(5), None, [1, 2], tmp_path / "b.png")
+    model, vocab = _tiny_model_and_vocab()
+    with pytest.raises(ValueError, match=r"must end in \.png"):
+        plot_attention(model, None, [1, 2, 3], tmp_path / "x.jpg")
+    assert plot_attention(model, None, [1, 2, 3], tmp_path / "x.svg").read_text().find("<svg") >= 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.svg"]

@@ -469,3 +469,34 @@ def test_cli_key_value_words_between_options(tmp_path):
     bad = _run(["-m", "nanograd_llm", "train", "max_iters=2", "--quiet", "--bogus"])
     assert bad.returncode == 2 and "unrecognized arguments: --bogus" in bad.stderr
     assert "usage: nanograd-llm train" in bad.stderr
+
+
+def test_cli_names_the_right_option_for_each_kind_of_folder(tmp_path):
+    """A run folder given as a Hugging Face one and the other way round; a negative seed; a
+    folder as --config; a warning printed as one line."""
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.cli import main
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    run = str(tmp_path / "run")
+    pytest.importorskip("safetensors")
+    GPT(GPTConfig(vocab_size=300, block_size=8, n_layer=1, n_head=1, n_embd=8)).save_hf(
+        tmp_path / "hf")
+    hf = str(tmp_path / "hf")
+    cases = [(["sample", "--hf", run], f"with --ckpt {run}"),
+             (["train", "--init-from", run, "--out", str(tmp_path / "x")], f"--ckpt {run}"),
+             (["sample", "--ckpt", hf], f"with --hf {hf}"),
+             (["sample", "--ckpt", run, "--seed", "-1"], "--seed must be an integer >= 0"),
+             (["train", "--config", str(tmp_path)], "is a folder")]
+    for args, message in cases:
+        p = _run(["-m", "nanograd_llm", *args])
+        assert p.returncode == 1, (args, p.stderr)
+        assert p.stderr.startswith("error: ") and message in p.stderr, (args, p.stderr)
+    assert not (tmp_path / "x").exists()
+    import warnings
+    before = warnings.formatwarning
+    try:
+        assert main(["sample", "--ckpt", str(tmp_path / "missing")]) == 1
+        assert warnings.formatwarning("ran out of pairs", UserWarning, "f.py", 3) == \
+            "warning: ran out of pairs\n"
+    finally:
+        warnings.formatwarning = before
