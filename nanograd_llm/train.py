@@ -361,11 +361,25 @@ def _training_text(text: str, cfg: TrainConfig) -> str:
     return text[:int(len(text) * (1.0 - cfg.val_fraction))]
 
 
+def check_corpus_fits(text: str, tokenizer, label: str) -> None:
+    """A resumed run reuses its tokenizer: text with characters it lacks means other data."""
+    if not isinstance(tokenizer, CharTokenizer):
+        return                       # bayt düzeyindeki BPE her metni kodlayabilir
+    unknown = sorted(set(text) - set(tokenizer.chars))
+    if unknown:
+        shown = " ".join(repr(c) for c in unknown[:10]) + (" …" if len(unknown) > 10 else "")
+        raise ValueError(f"the corpus {label!r} has {len(unknown)} character(s) the run's "
+                         f"tokenizer does not know ({shown}): a resumed run must train on the "
+                         f"data it started with (has the file changed?)")
+
+
 def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None):
     """Read the corpus, build (or reuse) the tokenizer, encode and split. -> (tok, TokenData, label)"""
     text, label = load_text(cfg.data)
     if tokenizer is None:
         tokenizer = build_tokenizer(cfg, _training_text(text, cfg))
+    else:
+        check_corpus_fits(text, tokenizer, label)
     path = out_dir / "tokens.npy" if len(text) > cfg.mmap_threshold else None
     ids = encode_corpus(text, tokenizer, path=path)
     del text

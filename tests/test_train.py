@@ -438,6 +438,11 @@ def test_resume_accepts_the_same_data_file_named_another_way(tmp_path, monkeypat
     again = tiny_config(tmp_path, max_iters=6)
     again.data = "corpus.txt"                   # relative this time
     assert train(again, resume=True, quiet=True)["step"] == 6
+    with open(tmp_path / "corpus.txt", "a", encoding="utf-8") as f:
+        f.write("\nZ€")                          # the file changed since the run started
+    with pytest.raises(ValueError, match=r"2 character\(s\) the run's tokenizer does not "
+                                         r"know \('Z' '€'\).*has the file changed"):
+        train(tiny_config(tmp_path, max_iters=8), resume=True, quiet=True)
 
 
 def test_sampling_without_a_newline_in_the_vocabulary(tmp_path):
