@@ -628,6 +628,12 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         # Mimari GPT-2 klasöründen gelir, yapılandırmanın n_layer/n_embd alanlarından değil.
         src = init_model if init_model is not None else state["model"]
         mcfg = src.config_dict()
+        ignored = [f"{k}={getattr(cfg, k)}" for k in ("n_layer", "n_head", "n_embd")
+                   if getattr(cfg, k) != mcfg.get(k)]
+        if ignored and state is None:
+            _log(f"init_from {cfg.init_from}: the model has n_layer={mcfg.get('n_layer')}, "
+                 f"n_head={mcfg.get('n_head')}, n_embd={mcfg.get('n_embd')} "
+                 f"({', '.join(ignored)} from the config do not apply)", quiet)
     if init_model is not None:
         model = init_model
     elif state is not None:

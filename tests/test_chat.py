@@ -281,7 +281,7 @@ def test_sample_main_unknown_prompt_characters(tmp_path, capsys):
     assert "'ç'" in cap.err and "skipped" in cap.err and cap.out.startswith("ay time")
 
 
-def test_train_init_from_hf_folder_fine_tunes_its_weights(tmp_path):
+def test_train_init_from_hf_folder_fine_tunes_its_weights(tmp_path, capsys):
     """`train --init-from DIR` starts from the folder's weights and BPE, and resumes."""
     (tmp_path / "hf").mkdir()
     d = hf_folder(tmp_path / "hf")
@@ -295,7 +295,9 @@ def test_train_init_from_hf_folder_fine_tunes_its_weights(tmp_path):
                       overrides={"max_iters": "2", "lr": "0", "min_lr": "0", "block_size": "16",
                                  "batch_size": "2", "eval_interval": "1", "eval_iters": "1",
                                  "sample_tokens": "0"})
-    train(cfg, quiet=True)
+    train(cfg, quiet=False, progress=False)
+    # the preset's n_layer=3, n_head=4, n_embd=96 are not the folder's: the log says so
+    assert "n_layer=3, n_head=4, n_embd=96 from the config do not apply" in capsys.readouterr().err
     ref = load_hf(d, block_size=16).state_dict()
     model = load_model(run)
     assert model.config.n_embd == 16 and model.config.n_layer == 1
