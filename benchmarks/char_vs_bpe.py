@@ -38,7 +38,7 @@ def run(data: str, tokenizer: str, vocab_size: int, iters: int, out: str,
     over = dict(MODEL, tokenizer=tokenizer, vocab_size=str(vocab_size), max_iters=str(iters),
                 lr_decay_iters=str(iters), eval_interval=str(iters), eval_iters=eval_iters)
     cfg = make_config("default", data=data, out_dir=out, overrides=over)
-    return train(cfg, quiet=True)
+    return train(cfg, quiet=True, overwrite=True)   # a rerun replaces its runs
 
 
 def bits_per_char(result: dict, data: str) -> tuple[float, float]:

@@ -36,7 +36,7 @@ if [ "$STAGE" = check ]; then
   { timeout 60 $PY benchmarks/gpu_profile.py --config shakespeare
     timeout 50 $PY benchmarks/gpu_profile.py --config shakespeare --tf32 --top 10; } 2>&1 | grep -v "^STAGE:\|^USDT\|profiler_st" | tee "$OUT/profile.log"
   log "training smoke run on cuda"
-  timeout 50 $PY -m nanograd_llm train --data "$DATA" --device cuda --out runs/smoke \
+  timeout 50 $PY -m nanograd_llm train --data "$DATA" --device cuda --out runs/smoke --overwrite \
       max_iters=30 eval_interval=15 eval_iters=2 sample_tokens=60 dropout=0.1 precision=$PRECISION 2>&1 | tr '\r' '\n' | grep -v "it/s\]$" | tail -12 | tee "$OUT/smoke.log"
   log "check stage done"
 fi
@@ -44,7 +44,7 @@ fi
 if [ "$STAGE" = train ]; then
   log "train shakespeare preset on cuda ($TRAIN_ITERS iters, precision $PRECISION)"
   timeout ${TRAIN_TIMEOUT:-380} $PY -m nanograd_llm train --preset shakespeare --data "$DATA" --device cuda \
-      --out runs/shakespeare_cuda max_iters=$TRAIN_ITERS precision=$PRECISION 2>&1 \
+      --out runs/shakespeare_cuda --overwrite max_iters=$TRAIN_ITERS precision=$PRECISION 2>&1 \
       | tr '\r' '\n' | grep -v "step/s" | tail -40 | tee "$OUT/train.log"
   cp runs/shakespeare_cuda/metrics.jsonl "$OUT/metrics.jsonl" 2>/dev/null
   log "sample on cuda (KV cache) and on cpu from the same checkpoint (the lowest-val-loss one)"
