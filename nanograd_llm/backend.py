@@ -302,7 +302,7 @@ def gemm_plan(a_shape: tuple, b_shape: tuple, trans_a: bool, trans_b: bool) -> d
 # kilidini (GIL) bıraktığı için, bir dizinin satırlarını parçalara bölüp parçaları küçük, kalıcı
 # bir iş parçacığı havuzunda (thread pool) işlemek gerçek bir paralellik verir. Parçalar ayrıca
 # önbelleğe sığacak kadar küçük tutulur: bir katmanın art arda gelen geçişleri (ör. GELU'nun
-# yedi işlemi) aynı parça önbellekteyken yapılır, büyük diziyi bellekten defalarca okumak
+# sekiz dizi işlemi) aynı parça önbellekteyken yapılır, büyük diziyi bellekten defalarca okumak
 # gerekmez. Parçalar yalnızca dizinin şeklinden hesaplanır (iş parçacığı sayısından değil);
 # bu yüzden bir parçanın içinde satır toplamları BLAS'ın matris-vektör çarpımıyla alınsa bile
 # sonuç, kaç iş parçacığı çalışırsa çalışsın bit düzeyinde aynıdır. GPU'da (CuPy) bölme
@@ -418,7 +418,8 @@ def for_row_blocks(fn, n_rows: int, row_size: int, xp=np, min_elems: int | None 
 # çekirdeği doldurur; BLAS da kendi iş parçacıklarını açarsa iki çekirdekte dört iş parçacığı
 # birbirini bekler. BLAS'ın iş parçacığı sayısı `threadpoolctl` ile yalnızca paralel bölüm
 # boyunca 1'e indirilir ve sonra geri verilir (ortam değişkenlerine dokunulmaz). threadpoolctl
-# yoksa parçalar sırayla çalışır (sonuç aynı, yalnızca paralellik yok).
+# yoksa toplu iş hiç bölünmez (`shard_count` 1 döner); sonuç, bölünmüş hesaptan yalnızca
+# yuvarlama farkı kadar ayrılır.
 
 _LOCAL = threading.local()
 SHARD_MIN_WORK = 1 << 15      # bir etkinleştirmede bundan az öğe varsa bölmek kazandırmaz

@@ -15,12 +15,12 @@ Model kendi ürettiği belirteci bir sonraki adımda girdi olarak görür; buna
 **otoregresif** üretim denir. `max_new_tokens` adım sonra durulur.
 
 ## Sıcaklık (temperature)
-Puanlar softmax'tan önce `T` sıcaklığına bölünür: `p_i ∝ exp(z_i / T)`.
-* `T = 1`: model dağılımı olduğu gibi kullanılır.
-* `T < 1`: büyük puanlar daha da öne çıkar, dağılım sivrileşir (daha tutarlı, daha az
+Puanlar softmax'tan önce `τ` sıcaklığına bölünür: `p_i ∝ exp(z_i / τ)`.
+* `τ = 1`: model dağılımı olduğu gibi kullanılır.
+* `τ < 1`: büyük puanlar daha da öne çıkar, dağılım sivrileşir (daha tutarlı, daha az
   çeşitli metin).
-* `T > 1`: dağılım düzleşir (daha çeşitli ama daha çok hata).
-* `T = 0`: limit durumu; olasılığın tamamı en büyük puana gider. Bu **açgözlü** (greedy)
+* `τ > 1`: dağılım düzleşir (daha çeşitli ama daha çok hata).
+* `τ = 0`: limit durumu; olasılığın tamamı en büyük puana gider. Bu **açgözlü** (greedy)
   çözümlemedir: her adımda `argmax` alınır, rastgelelik yoktur. Bölmeyi 0'a yapamayacağımız
   için bu durum ayrı ele alınır. Eşitlikte en küçük numaralı belirteç seçilir.
 

@@ -1,7 +1,7 @@
 """
 # Bigram modeli: saymaktan öğrenmeye
 
-Eğitimdeki ilk dil modeli **karakter düzeyindedir**: metin kelimelere değil karakterlere
+Video dersindeki ilk dil modeli **karakter düzeyindedir**: metin kelimelere değil karakterlere
 bölünür, sözlük metinde geçen farklı karakterlerden oluşur ve model her adımda bir sonraki
 **karakteri** tahmin eder. Bigram modeli bunun en basit hâlidir: bir sonraki karakteri
 yalnızca şimdiki karaktere bakarak tahmin eder.
@@ -57,7 +57,7 @@ başına bir sabit farkla) yaklaştırır: iki yol aynı modele varır.
 ## Örnekleme
 Eğitilmiş modelle metin üretmek için bir başlangıç karakterinden başlanır; her adımda son
 karakterin satırından olasılıklar hesaplanır ve bir sonraki karakter bu olasılıklara göre
-**rastgele çekilir** (eğitimdeki `torch.multinomial`). Her zaman en olası karakteri seçmek
+**rastgele çekilir** (video dersindeki `torch.multinomial`). Her zaman en olası karakteri seçmek
 modeli hep aynı döngüye sokardı. Model yalnızca son karaktere baktığı için üretilen metin
 heceleri andırır ama anlamsızdır; bağlamı kullanmak için dikkat mekanizması gerekir.
 
@@ -82,7 +82,7 @@ DEMO_TEXT = (
 
 
 # ## Sözlük: karakterden sayıya
-# Eğitimdeki gibi sözlük, metindeki farklı karakterlerin sıralanmış listesidir.
+# Video dersindeki gibi sözlük, metindeki farklı karakterlerin sıralanmış listesidir.
 # `stoi` (string to integer) karakteri kimliğine, `itos` kimliği karaktere çevirir.
 
 def build_vocab(text: str) -> tuple[list[str], dict]:

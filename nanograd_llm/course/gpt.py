@@ -10,7 +10,7 @@ eğitilebilir ve metin üretebilir bir model yapan parçaları anlatır. Modelin
 Model sayılarla çalışır; metni sayılara çeviren parçaya **belirteçleyici** (tokenizer)
 denir. İki uç vardır:
 
-* **Karakter düzeyi** (eğitimdeki model ve bu projenin varsayılanı): her karakter bir
+* **Karakter düzeyi** (video dersindeki model ve bu projenin varsayılanı): her karakter bir
   belirteçtir. Sözlük küçüktür (Shakespeare metninde 65 karakter), ama diziler uzundur:
   bağlam penceresine az metin sığar.
 * **Alt kelime düzeyi, BPE** (GPT-2): metinde en sık yan yana gelen belirteç çifti
@@ -70,7 +70,9 @@ eski belirteçler düşürülür.
 yüzünden eski konumların anahtar ve değer vektörleri sonradan gelen belirteçlerle
 değişmez; **KV önbelleği** bunları saklar ve her adımda modelden yalnızca yeni belirteç
 geçer (bkz. `layers/kv_cache.py`). `generate_greedy` her iki yolu da yazar; aynı
-belirteçleri ürettikleri denetlenir.
+belirteçleri ürettikleri denetlenir. Bu kısa sürümde önbellekli yol, önbellek `block_size`
+konuma dolunca durur (önbelleksiz yol pencereyi kaydırarak sürer); iki yol bu sınıra kadar
+karşılaştırılır. Paketin `generate.py`'si pencere kayınca önbelleği yeniden kurar.
 
 ## 6. Eniyileyici: AdamW, ısınma ve kosinüs azalması
 Düz gradyan inişi her parametreyi aynı oranla günceller. **Adam**, her parametre için
@@ -80,7 +82,8 @@ parametreler de anlamlı adımlar atar. `t`. adımda, `g` gradyan olmak üzere:
 
     m ← β₁·m + (1 − β₁)·g
     v ← β₂·v + (1 − β₂)·g²
-    m̂ = m / (1 − β₁ᵗ),   v̂ = v / (1 − β₂ᵗ)        (başlangıçtaki sıfır önyargısının düzeltmesi)
+    m̂ = m / (1 − β₁ᵗ),   v̂ = v / (1 − β₂ᵗ)        (yanlılık düzeltmesi, bias correction:
+                                                  m ve v sıfırdan başlar)
     θ ← θ − η·( m̂ / (√v̂ + ε) + λ·θ )
 
 **AdamW**'deki "W", ağırlık azalmasının (`λ·θ`, weight decay) gradyana eklenmek yerine
@@ -90,14 +93,16 @@ düz parametre dizisinin başında durduğundan, azalma tek bir dilime
 (`flat[:n_decay]`) uygulanır.
 
 **Öğrenme oranı çizelgesi:** eğitimin başında `m` ve `v` henüz güvenilir değildir ve
-büyük adımlar ağı bozabilir; bu yüzden öğrenme oranı ilk `warmup` adımda 0'dan `η_max`'a
-doğrusal olarak **ısıtılır**. Sonra kosinüs eğrisiyle `η_min`'e iner:
+büyük adımlar ağı bozabilir; bu yüzden öğrenme oranı ilk `warmup` adımda `η_max/warmup`'tan
+`η_max`'a doğrusal olarak **ısıtılır**. Sonra kosinüs eğrisiyle `η_min`'e iner:
 
     η(t) = η_max · (t + 1) / warmup                                    t < warmup
     η(t) = η_min + ½·(η_max − η_min)·(1 + cos(π·(t − warmup)/(toplam − warmup)))   sonra
 
 Bu bölümdeki `AdamW` ve `lr_at`, formüllerin kısa ve çalışan karşılıklarıdır; eğitim
-komutu aynı algoritmanın `nanograd_llm/optim.py` içindeki eksiksiz sürümünü kullanır.
+komutu `nanograd_llm/optim.py` içindeki eksiksiz sürümleri kullanır. Oradaki çizelge
+(`get_lr`, nanoGPT'ninki gibi) ısınmada `(t + 1)/(warmup + 1)` oranını kullanır; fark yalnızca
+ısınma adımlarındadır.
 
 ## 7. Kayıp eğrisini okumak
 ![Kayıp eğrisi](img/loss_curve.png)
@@ -162,7 +167,7 @@ def count_params(cfg: GPTConfig) -> int:
 
 
 # ## Karakter sözlüğü
-# Eğitimdeki `stoi` / `itos` sözlüklerinin küçük bir sınıf hâli. Projenin asıl karakter
+# Video dersindeki `stoi` / `itos` sözlüklerinin küçük bir sınıf hâli. Projenin asıl karakter
 # belirteçleyicisi `nanograd_llm/tokenizers/char.py` içindedir; bu bölümün deneme eğitimi
 # bağımsız kalsın diye burada ayrıca yazılmıştır.
 
@@ -232,7 +237,7 @@ class AdamW:
         self.m += (1 - self.b1) * g
         self.v *= self.b2
         self.v += (1 - self.b2) * g * g
-        # önyargı düzeltmesi
+        # yanlılık düzeltmesi (bias correction)
         m_hat = self.m / (1 - self.b1 ** self.t)
         v_hat = self.v / (1 - self.b2 ** self.t)
         # ağırlık azalması (yalnızca matrisler), sonra Adam adımı

@@ -7,7 +7,7 @@ tanımak yeterlidir: diziler ve veri türleri, şekiller ve yayınlama (broadcas
 çarpımı, indeksleme ve `np.add.at`, alt üçgen maskeler, sayısal olarak kararlı softmax,
 rastgele sayı üreteçleri ve aynı kodun GPU'da CuPy ile çalıştırılması.
 
-Videodaki eğitim bu konuları PyTorch ile anlatır. Buradaki bölümler aynı fikirlerin NumPy
+Video dersi bu konuları PyTorch ile anlatır. Buradaki bölümler aynı fikirlerin NumPy
 karşılıklarıdır. Her bölüm, `xp` adında bir dizi modülü alan bir fonksiyondur: `xp`,
 CPU'da `numpy`, GPU'da `cupy` olur. Fonksiyonlar yalnızca ekrana yazdırmaz, anlattıkları
 iddiaları `assert` ile de denetler; bir iddia yanlış olsaydı bölüm hata verirdi.
@@ -17,9 +17,9 @@ iddiaları `assert` ile de denetler; bir iddia yanlış olsaydı bölüm hata ve
     python examples/01_numpy_primer.py                 # CPU'da, NumPy ile
     python examples/01_numpy_primer.py --device cuda   # GPU'da, CuPy kuruluysa
 
-## Eğitimdeki PyTorch çağrıları ve NumPy karşılıkları
+## Video dersindeki PyTorch çağrıları ve NumPy karşılıkları
 
-| PyTorch (eğitimde)                         | NumPy (bu projede)                                    |
+| PyTorch (video dersinde)                   | NumPy (bu projede)                                    |
 |--------------------------------------------|-------------------------------------------------------|
 | `torch.tensor(ids, dtype=torch.long)`      | `np.array(ids, dtype=np.int64)`                       |
 | `torch.zeros((B, T))`                      | `np.zeros((B, T), dtype=np.float32)`                  |
@@ -185,7 +185,7 @@ def section_indexing(xp=np) -> None:
 
 
 # ## 5. Alt üçgen maske (`tril`) ve geçmişin ortalaması
-# Dil modeli `t` konumunda yalnızca `0 … t` konumlarını görebilir. Eğitimdeki "öz dikkatin
+# Dil modeli `t` konumunda yalnızca `0 … t` konumlarını görebilir. Video dersindeki "öz dikkatin
 # matematiksel hilesi", geçmişin ortalamasını üç yoldan hesaplar; üçü de aynı sonucu verir:
 #
 # 1. açık döngü: her `t` için `x[:, :t+1].mean(axis=1)`,
@@ -260,9 +260,9 @@ def section_softmax(xp=np) -> None:
 # bir durum yoktur: iki üreteç birbirini etkilemez.
 #
 # Eğitimde rastgelelik üç yerde kullanılır: ağırlıkların ilk değerleri
-# (`standard_normal`), veriden rastgele parçalar seçmek (`integers`; eğitimdeki
+# (`standard_normal`), veriden rastgele parçalar seçmek (`integers`; video dersindeki
 # `get_batch`) ve metin üretirken bir sonraki belirteci olasılıklara göre çekmek (`choice`;
-# eğitimdeki `torch.multinomial`).
+# video dersindeki `torch.multinomial`).
 
 def section_random(xp=np) -> None:
     a = np.random.default_rng(1337).standard_normal(3)

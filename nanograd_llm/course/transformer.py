@@ -10,7 +10,7 @@ dördüncü kısmındaki katman bölümlerindedir.
 
 ## 1. Girdi gömmesi
 Metin önce **belirteçlere** (token) bölünür ve her belirteç sözlükteki sıra numarasına
-(kimliğine) çevrilir. Eğitimdeki model **karakter düzeyindedir**: her karakter bir
+(kimliğine) çevrilir. Video dersindeki model **karakter düzeyindedir**: her karakter bir
 belirteçtir. GPT-2 ise sık geçen karakter dizilerini tek belirteçte birleştiren bayt
 düzeyinde BPE kullanır. Gömme katmanı her kimliğe öğrenilebilir, `C` boyutlu bir vektör
 karşılık getirir: `(B, T)` kimlikler → `(B, T, C)` vektörler (bkz. `layers/embedding.py`).
@@ -124,8 +124,8 @@ def sinusoidal_reference(n_positions: int, C: int) -> np.ndarray:
 
 # ## Maskesiz dikkat sıraya duyarsızdır
 # Konum bilgisi olmadan maskesiz öz-dikkat, girdinin sırasını karıştırınca çıktıyı da
-# aynı şekilde karıştırır (permütasyona eş değişkendir). Yani her vektör, "kaçıncı sırada"
-# olduğunu bilmeden işlenir; konum kodlaması bu yüzden gereklidir.
+# aynı şekilde karıştırır (permütasyona göre eşdeğişkindir, equivariant). Yani her vektör,
+# "kaçıncı sırada" olduğunu bilmeden işlenir; konum kodlaması bu yüzden gereklidir.
 
 def unmasked_attention(x, wq, wk, wv):
     q, k, v = x @ wq, x @ wk, x @ wv                            # (T, hs)

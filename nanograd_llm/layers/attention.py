@@ -28,8 +28,8 @@ yığar (doygunluk) ve gradyanlar kaybolur. `1/√d_k` ile ölçeklemek puanlar�
     Ã   = dropout(A)
     y   = Ã · v
 
-`Tk − Tq` kayması, KV önbelleğiyle üretimde yeni sorguların (Tq tane) daha önce
-önbelleğe alınmış anahtarların (Tk tane) sonunda durduğunu ifade eder; eğitimde Tq = Tk'dir.
+`Tk − Tq` kayması, KV önbelleğiyle üretimde yeni Tq sorgunun, (yenileri de içinde olmak
+üzere) toplam Tk anahtarın son Tq'suna karşılık geldiğini ifade eder; eğitimde Tq = Tk'dir.
 
 **Sayısal kararlılık:** `softmax(s) = softmax(s − max(s))`. Maksimumu çıkarmak sonucu
 değiştirmez ama `exp`'in taşmasını (overflow) önler.

@@ -23,8 +23,9 @@ FlashAttention da nedensel maskede tamamen maskeli blokları böyle atlar; o ayr
 saklamaz, geri geçişte yeniden hesaplar.
 
 Yalnızca CPU'da ve eğitim/değerlendirme şeklinde (Tq = Tk ≥ 2t, yani T ≥ 128; KV önbelleği yok)
-kullanılır; GPU'da yoğun yol kendi birleşik softmax çekirdeğiyle çalışır, KV önbellekli
-üretimde de sorgu sayısı zaten küçüktür. Dropout maskeleri karo karo çekilir: aynı tohumla
+kullanılır; GPU'da yoğun yol kendi birleşik softmax çekirdeğiyle çalışır. KV önbellekli
+üretimde adım başına tek sorgu vardır; ilk geçiş (prefill) ve pencere kayınca önbelleğin
+yeniden kurulması ise yoğun yolla hesaplanır. Dropout maskeleri karo karo çekilir: aynı tohumla
 yoğun yoldakinden farklı (ama aynı dağılımdan) maskeler çıkar.
 
 ## İleri geçiş (her karo i için, satırlar [r0, r1))

@@ -35,7 +35,7 @@ Softmax ve logaritmayı ayrı ayrı hesaplamak (`log(softmax(z))`) küçük olas
        dz_{n,v} = (p_{n,v} − [v = y_n]) · dkayıp / N'
 
    Yoksayılan satırların gradyanı sıfırdır. Softmax ile çapraz entropiyi birleştirmenin
-   güzelliği budur: karmaşık softmax Jacobian'ı `p − onehot` farkına indirgenir.
+   güzelliği budur: softmax'ın karmaşık Jacobi matrisi `p − onehot` farkına indirgenir.
 
 Gradyan denetimi: `tests/test_layers.py::test_cross_entropy_gradcheck`.
 """

@@ -22,7 +22,7 @@ vektör karşılık getirir. Ağırlık matrisi `W`'nin `v`. satırı, `v` kimli
    `idx[b, t]` satırına bağlıdır: `∂out[b,t,c] / ∂W[v,c] = 1` eğer `idx[b,t] = v`, aksi halde 0.
 2. Zincir kuralı: `dW[v] = Σ_{(b,t): idx[b,t]=v} dout[b, t]`.
 3. Aynı kimlik toplu işte birçok kez geçebilir (ör. boşluk karakteri). Bu yüzden katkılar
-   **toplanmalıdır**. `dW[idx] += dout` gibi "süslü indeksleme ile atama" tekrarlanan
+   **toplanmalıdır**. `dW[idx] += dout` gibi gelişmiş (fancy) indekslemeyle atama tekrarlanan
    indekslerde yalnızca bir katkıyı yazar ve yanlış sonuç verir; `scatter_add`
    (`np.add.at` / `cupyx.scatter_add`) ise hepsini toplar.
 4. `idx` tamsayıdır, türevi yoktur; katman yalnızca `dW` döndürür.

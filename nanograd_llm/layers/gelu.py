@@ -44,8 +44,8 @@ dizi üzerinden geçiş sayısı azalır. Geri geçiş de `s` ile yazılır: `t 
 
        dx = dout · [ s + x · s·(1 − s) · 2·√(2/π)·(1 + 0.134145·x²) ]
 
-`out = x·s` tek bir çarpım olduğundan, ileri besleme ağı (mlp.py) bellek tasarrufu için
-`out`'u saklamaz, geri geçişte `gelu_output` ile yeniden hesaplar.
+`out = x·s` tek bir çarpım olduğundan, ileri besleme ağı (mlp.py) CPU'da bellek tasarrufu
+için `out`'u saklamaz, geri geçişte `gelu_output` ile yeniden hesaplar (GPU'da saklanır).
 
 Çok negatif `u` için `exp(−2u)` sonsuza taşar; `1/(1 + ∞) = 0` doğru sınır değeridir (çok
 pozitif `u` için de `exp(−2u)` sıfıra iner ve `σ = 1` olur), bu yüzden taşma uyarıları bu

@@ -5,7 +5,8 @@
 Dikkat, konumlar **arasında** bilgi taşır; ileri besleme ağı ise her konumun vektörünü
 **kendi başına** işler (konum bazlı / position-wise). İki doğrusal katman ve aralarında bir
 etkinleştirme fonksiyonundan oluşur. İlk katman boyutu 4 katına genişletir, ikincisi tekrar
-`C`'ye indirir. Modelin parametrelerinin yaklaşık üçte ikisi buradadır; öğrenilen
+`C`'ye indirir. Blok parametrelerinin (gömmeler hariç) yaklaşık üçte ikisi buradadır
+(bloktaki 12C²'nin 8C²'si); öğrenilen
 "bilginin" büyük kısmının bu katmanlarda saklandığı düşünülür.
 
 Not: Katman normalizasyonu ve artık bağlantı bu alt ağın **içinde değil**, onu saran

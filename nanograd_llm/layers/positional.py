@@ -2,9 +2,10 @@
 # Konum kodlaması (positional encoding): öğrenilen ve sinüzoidal
 
 ## Neden gerekli?
-Dikkat (attention) işlemi, girdideki vektörleri bir **küme** gibi işler: girdinin sırasını
-değiştirirseniz çıktı da aynı şekilde yer değiştirir, ama hiçbir vektör "kaçıncı sırada
-olduğunu" bilmez. Oysa "kedi köpeği kovaladı" ile "köpek kediyi kovaladı" farklıdır. Bu
+Maskesiz dikkat (attention) işlemi, girdideki vektörleri bir **küme** gibi işler: girdinin
+sırasını değiştirirseniz çıktı da aynı şekilde yer değiştirir, ama hiçbir vektör "kaçıncı
+sırada olduğunu" bilmez. GPT'nin nedensel maskesi her konumun yalnızca öncekileri görmesini
+sağlar, ama bir konuma kaçıncı sırada olduğunu açıkça söylemez. Oysa "kedi köpeği kovaladı" ile "köpek kediyi kovaladı" farklıdır. Bu
 yüzden her konumun bilgisi, belirteç gömmesine **toplanarak** eklenir.
 
 ## İleri geçiş, 1. yol: öğrenilen konum gömmesi (GPT-2)

@@ -3,7 +3,7 @@
 
 ## Ne yapar?
 `ReLU(x) = max(0, x)`: pozitif değerleri aynen geçirir, negatifleri sıfırlar. Orijinal
-Transformer ve eğitimdeki ilk modeller ileri besleme ağında ReLU kullanır; GPT-2 ise GELU
+Transformer ve video dersindeki ilk modeller ileri besleme ağında ReLU kullanır; GPT-2 ise GELU
 kullanır. Bu projede `activation="relu"` ile seçilebilir.
 
 ## İleri geçiş

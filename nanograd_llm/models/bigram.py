@@ -3,9 +3,11 @@
 
 ## Ne yapar?
 En basit dil modeli: bir sonraki belirteci **yalnızca şimdiki belirtece** bakarak tahmin
-eder. Eğitimdeki gibi karakter düzeyinde kullanıldığında her belirteç bir karakterdir. `V × V` boyutlu bir tablo tutar; `tablo[a, b]`, `a`'dan sonra `b` gelmesinin logitidir
+eder. Video dersindeki gibi karakter düzeyinde kullanıldığında her belirteç bir karakterdir.
+`V × V` boyutlu bir tablo tutar; `tablo[a, b]`, `a`'dan sonra `b` gelmesinin logitidir
 (normalize edilmemiş log-olasılık). Eğitim sonunda tablonun her satırı, o karakterden sonra
-gelen karakterlerin sayımlarının logaritmasına yaklaşır: "q'dan sonra genelde u gelir" gibi.
+gelen karakterlerin sayımlarının logaritmasına (satır başına bir sabit farkla) yaklaşır:
+"q'dan sonra genelde u gelir" gibi.
 
 Bağlam yoktur: "th" ve "sh"'den sonra gelecek karakter için model aynı şeyi söyler, çünkü
 yalnızca "h"yi görür. GPT'nin dikkat katmanları tam olarak bu eksikliği giderir.
@@ -25,8 +27,14 @@ yalnızca "h"yi görür. GPT'nin dikkat katmanları tam olarak bu eksikliği gid
 1. Çapraz entropinin geri geçişi: `dlogits = (softmax(logits) − onehot(hedef)) / N`.
 2. Gömmenin geri geçişi: `dtablo[a] = Σ_{idx[b,t]=a} dlogits[b, t]` (scatter-add).
 
-Sonuç olarak `dtablo[a, b]`, "a'dan sonra modelin b'ye verdiği ortalama olasılık eksi
-a'dan sonra gerçekten b gelme sıklığıdır"; gradyan inişi tahmini sayımlara yaklaştırır.
+`a` karakteri toplu işte `n_a` kez girdi olmuşsa ve ardından `N[a, b]` kez `b` gelmişse
+(`N` toplam konum sayısı), bu toplam şudur:
+
+    dtablo[a, b] = (n_a / N) · ( softmax(tablo[a])[b] − N[a, b] / n_a )
+
+yani `a`'nın toplu işteki payıyla ağırlıklandırılmış "modelin a'dan sonra b'ye verdiği
+olasılık eksi a'dan sonra b'nin gözlenen sıklığı". Satırın softmax'ı gözlenen dağılıma eşit
+olduğunda gradyan sıfırdır; gradyan inişi tahmini bu sıklıklara yaklaştırır.
 
 Gradyan denetimi: `tests/test_models.py::test_bigram_gradcheck`.
 """

@@ -5,9 +5,9 @@
 GPT, orijinal Transformer'ın yalnızca **kod çözücü** (decoder) yarısını kullanır ve
 kodlayıcıdan (encoder) gelen çapraz dikkati (cross-attention) çıkarır. Geriye, nedensel
 maskeli öz-dikkat ve ileri besleme ağından oluşan blokların bir yığını kalır. Model
-**otoregresiftir**: her konumda yalnızca kendisinden önceki belirteçlere bakarak bir sonraki
-belirteci tahmin eder. Özyinelemeli (recursive/recurrent) bir yapı yoktur: eğitimde
-bütün konumlar tek bir ileri geçişte paralel hesaplanır; üretimde model, ürettiği
+**otoregresiftir**: her konumda yalnızca kendisine ve kendisinden önceki belirteçlere bakarak
+bir sonraki belirteci tahmin eder. RNN'lerdeki gibi yinelemeli (recurrent) bir yapı yoktur:
+eğitimde bütün konumlar tek bir ileri geçişte paralel hesaplanır; üretimde model, ürettiği
 belirteci girdisine ekleyerek tekrar çağrılır.
 
 ## İleri geçiş
@@ -33,11 +33,16 @@ gradyanı iki katkının toplamıdır: `dwte = dwte_gömme + dwte_çıkış`.
 | `h.{i}.attn.c_attn.weight`      | (C, 3C)    |
 | `h.{i}.attn.c_attn.bias`        | (3C,)      |
 | `h.{i}.attn.c_proj.weight`      | (C, C)     |
+| `h.{i}.attn.c_proj.bias`        | (C,)       |
 | `h.{i}.ln_2.weight/bias`        | (C,)       |
 | `h.{i}.mlp.c_fc.weight`         | (C, 4C)    |
+| `h.{i}.mlp.c_fc.bias`           | (4C,)      |
 | `h.{i}.mlp.c_proj.weight`       | (4C, C)    |
+| `h.{i}.mlp.c_proj.bias`         | (C,)       |
 | `ln_f.weight/bias`              | (C,)       |
 | `lm_head.weight` (bağlanmamışsa)| (V, C)     |
+
+`bias=False` ile `.bias` adlı parametreler (katman normalizasyonununkiler de) yoktur.
 
 ## Geri yayılım
 İleri geçişin **tam tersi sırayla** yürünür: kayıp → çıkış katmanı → LN_f → bloklar
