@@ -33,6 +33,7 @@ yönünde yönlü türev karşılaştırılır: `(f(θ + h·d) − f(θ − h·d
 """
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass
 from typing import Callable
@@ -61,9 +62,16 @@ TOLERANCE = 1e-6
 
 
 def rel_error(a, b) -> float:
-    """max|a - b| / max(max|a|, max|b|): the infinity-norm relative error (0 when both are 0)."""
+    """max|a - b| / max(max|a|, max|b|): the infinity-norm relative error (0 when both are 0).
+    inf when either holds a NaN or an infinity; a ValueError when the shapes differ (a
+    gradient of the wrong shape must not pass by broadcasting)."""
     a = np.asarray(to_numpy(a), dtype=np.float64)
     b = np.asarray(to_numpy(b), dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"rel_error: shapes {a.shape} and {b.shape} differ")
+    # NaN her karşılaştırmada "yanlış" döner; sonlu olmayan bir gradyan en kötü hata sayılır
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return math.inf
     scale = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)))
     if scale == 0.0:
         return 0.0
@@ -109,8 +117,14 @@ def _weighted(out, R) -> float:
 
 
 def layer_case(name: str, rng: np.random.Generator, B=2, T=5, C=8, n_head=2, V=11,
-               xp=np, dtype=np.float64, activation="gelu", bias=True, p_drop=0.3):
-    """Build one gradient-check case for a layer: (inputs, loss_fn, grad_fn)."""
+               xp=np, dtype=np.float64, activation="gelu", bias=True, p_drop=0.3,
+               layer_dropout: float = 0.0, ignore_index: int | None = -100, dloss: float = 1.0):
+    """Build one gradient-check case for a layer: (inputs, loss_fn, grad_fn).
+
+    p_drop: the dropout layer's rate; layer_dropout: the dropout inside
+    multihead_attention / mlp / block (the same masks at every call); ignore_index and dloss:
+    cross_entropy's ignored target and upstream gradient (dloss ≠ 1 is what a batch split
+    into parts passes)."""
     def arr(*shape, scale=1.0):
         return xp.asarray(rng.standard_normal(shape) * scale, dtype=dtype)
 
@@ -222,11 +236,15 @@ def layer_case(name: str, rng: np.random.Generator, B=2, T=5, C=8, n_head=2, V=1
 
         def run():
             params = {k: v for k, v in inp.items() if k != "x"}
+            # dropout varsa her çağrıda aynı tohumdan yeni bir üreteç: aynı maskeler
+            rd = np.random.default_rng(77) if layer_dropout > 0 else None
             if name == "multihead_attention":
-                return mha_forward(inp["x"], params, n_head), mha_backward
+                return mha_forward(inp["x"], params, n_head, layer_dropout, rd), mha_backward
             if name == "mlp":
-                return mlp_forward(inp["x"], params, activation), mlp_backward
-            return block_forward(inp["x"], params, n_head, activation), block_backward
+                return mlp_forward(inp["x"], params, activation, layer_dropout, rd), \
+                    mlp_backward
+            return block_forward(inp["x"], params, n_head, activation, layer_dropout, rd), \
+                block_backward
 
         def g():
             (out, cache), bwd = run()
@@ -236,10 +254,13 @@ def layer_case(name: str, rng: np.random.Generator, B=2, T=5, C=8, n_head=2, V=1
     if name == "cross_entropy":
         inp = {"logits": arr(B, T, V, scale=2.0)}
         targets = xp.asarray(rng.integers(0, V, size=(B, T)))
-        ignore = -100
-        targets[0, 0] = ignore
-        return inp, lambda: float(cross_entropy_forward(inp["logits"], targets, ignore)[0]), \
-            lambda: {"logits": cross_entropy_backward(1.0, cross_entropy_forward(inp["logits"], targets, ignore)[1])}
+        if ignore_index is not None:
+            targets[0, 0] = ignore_index
+
+        def ce():
+            return cross_entropy_forward(inp["logits"], targets, ignore_index)
+        return inp, lambda: dloss * float(ce()[0]), \
+            lambda: {"logits": cross_entropy_backward(dloss, ce()[1])}
     raise ValueError(f"unknown layer {name!r}")
 
 
@@ -259,6 +280,9 @@ def check_case(name: str, inputs: dict, loss_fn, grad_fn, h: float = 1e-6,
             idxs = (rng or np.random.default_rng(0)).choice(x.size, max_coords, replace=False)
         num = numerical_gradient(loss_fn, x, h, idxs)
         ana = analytic[key]
+        if ana.shape != tuple(x.shape):
+            return CheckResult(name, math.inf, False, f"{key}: gradient shape {ana.shape}, "
+                                                      f"input shape {tuple(x.shape)}")
         if idxs is not None:
             ana = ana.reshape(-1)[idxs]
             num = num.reshape(-1)[idxs]
@@ -295,10 +319,17 @@ def check_model(model, idx, targets, h: float = 1e-5, coords_per_tensor: int = 6
         n = min(coords_per_tensor, p.size)
         idxs = rng.choice(p.size, n, replace=False)
         num = numerical_gradient(f, p, h, idxs).reshape(-1)[idxs]
+        if grads[name].shape != tuple(p.shape):
+            return CheckResult(type(model).__name__, math.inf, False,
+                               f"{name}: gradient shape {grads[name].shape}, "
+                               f"parameter shape {tuple(p.shape)}")
         ana = grads[name].reshape(-1)
         # Ölçek: tensörün tüm analitik gradyanının en büyük değeri (yalnız seçilenlerin değil)
         scale = max(float(np.abs(ana).max()), float(np.abs(num).max()))
-        err = float(np.abs(ana[idxs] - num).max()) / scale if scale > 0 else 0.0
+        if not (np.isfinite(ana).all() and np.isfinite(num).all()):
+            err = math.inf                       # NaN/∞ gradyan: en kötü hata
+        else:
+            err = float(np.abs(ana[idxs] - num).max()) / scale if scale > 0 else 0.0
         if err > worst or not where:
             worst, where = err, name
     # Rastgele yönde yönlü türev: (f(θ+hd) − f(θ−hd))/2h ≈ ∇f·d
@@ -317,6 +348,8 @@ def check_model(model, idx, targets, h: float = 1e-5, coords_per_tensor: int = 6
     analytic_dir = float(gflat @ dd[order])
     numeric_dir = (fp - fm) / (2 * h)
     derr = abs(analytic_dir - numeric_dir) / max(abs(analytic_dir), abs(numeric_dir), 1e-300)
+    if not math.isfinite(derr):
+        derr = math.inf
     if derr > worst:
         worst, where = derr, "random direction"
     return CheckResult(type(model).__name__, worst, worst <= TOLERANCE, f"worst: {where}")

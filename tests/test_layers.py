@@ -69,9 +69,26 @@ def test_cross_entropy_gradcheck():
     _gradcheck("cross_entropy")
 
 
-def test_every_layer_has_a_named_gradcheck():
-    covered = {"embedding", "positional_learned", "positional_sinusoidal", "linear", "layernorm", "gelu", "relu", "dropout", "attention", "causal_tiles", "multihead_attention", "mlp", "block", "cross_entropy"}
-    assert covered == set(LAYERS)
+# Every backward function the layers package exports, and the gradient-check case covering it.
+BACKWARD_CASES = {
+    "embedding_backward": "embedding", "learned_positional_backward": "positional_learned",
+    "sinusoidal_backward": "positional_sinusoidal", "linear_backward": "linear",
+    "layernorm_backward": "layernorm", "gelu_backward": "gelu", "relu_backward": "relu",
+    "dropout_backward": "dropout", "attention_backward": "attention",
+    "tiled_attention_backward": "causal_tiles", "mha_backward": "multihead_attention",
+    "mlp_backward": "mlp", "block_backward": "block", "cross_entropy_backward": "cross_entropy",
+}
+
+
+def test_every_backward_has_a_gradcheck_case():
+    """A new layer's backward cannot be added to the package without a case in LAYERS."""
+    import nanograd_llm.layers as layers
+    exported = {n for n in dir(layers) if n.endswith("_backward")}
+    assert exported == set(BACKWARD_CASES), exported ^ set(BACKWARD_CASES)
+    assert set(BACKWARD_CASES.values()) == set(LAYERS)
+    for name in LAYERS:                          # and each case really builds
+        inputs, f, g = layer_case(name, np.random.default_rng(0))
+        assert set(g()) == set(inputs)
 
 
 @pytest.mark.parametrize("name", ["linear", "multihead_attention", "mlp", "block"])
@@ -96,17 +113,24 @@ shapes = st.fixed_dictionaries({
 })
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(shape=shapes, name=st.sampled_from(LAYERS))
-def test_layers_random_shapes(shape, name):
-    """Property: for any small shape and random input, analytic == numerical gradient."""
+# Her katman için ayrı ayrı rastgele şekiller (bir katman hiç örnek almadan geçemesin); seçenekler
+# de rastgele: sapma, etkinleştirme, katman içi dropout, yoksayılan hedef ve gelen gradyan.
+@pytest.mark.parametrize("name", LAYERS)
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shape=shapes, bias=st.booleans(), activation=st.sampled_from(["gelu", "relu"]),
+       layer_dropout=st.sampled_from([0.0, 0.0, 0.3]), ignore_index=st.sampled_from([-100, None]),
+       dloss=st.sampled_from([1.0, 0.37]))
+def test_layers_random_shapes(name, shape, bias, activation, layer_dropout, ignore_index, dloss):
+    """Property: for any small shape, option and random input, analytic == numerical gradient."""
     rng = np.random.default_rng(shape["seed"])
     C = shape["n_head"] * shape["hs"]
     # Katman normalizasyonu 1-2 öznitelikte dejeneredir: x̂ = 0 ya da ±1 (yalnız ε'a bağlı),
     # gradyan ~1e-6 ölçeğindedir ve sonlu farkların gürültüsü onu çözemez.
-    assume(not (name == "layernorm" and C < 3))
+    assume(not (name in ("layernorm", "block") and C < 3))
     inputs, f, g = layer_case(name, rng, B=shape["B"], T=shape["T"], C=C,
-                              n_head=shape["n_head"], V=shape["V"])
+                              n_head=shape["n_head"], V=shape["V"], bias=bias,
+                              activation=activation, layer_dropout=layer_dropout,
+                              ignore_index=ignore_index, dloss=dloss)
     r = check_case(name, inputs, f, g)
     assert r.max_rel_error <= TOLERANCE, (shape, r)
 
@@ -129,6 +153,36 @@ def test_gradcheck_catches_a_wrong_backward():
         grads["x"] = grads["x"] * 1.001
         return grads
     assert check_case("broken", inputs, f, wrong).max_rel_error > 1e-4
+
+
+@pytest.mark.parametrize("key", ["x", "w", "b"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_gradcheck_fails_on_a_non_finite_gradient_of_any_input(key, bad):
+    """NaN compares false with everything: it must count as the worst error, for every key."""
+    inputs, f, g = layer_case("layernorm", np.random.default_rng(0))
+
+    def broken():
+        grads = g()
+        grads[key] = grads[key].copy()
+        grads[key].reshape(-1)[1] = bad
+        return grads
+    r = check_case("broken", inputs, f, broken)
+    assert not r.passed and r.max_rel_error == np.inf
+
+
+def test_gradcheck_fails_on_a_gradient_of_the_wrong_shape():
+    """A (1, 3C) bias gradient would broadcast against (3C,) and compare equal."""
+    inputs, f, g = layer_case("linear", np.random.default_rng(0))
+
+    def broadcastable():
+        grads = g()
+        grads["b"] = grads["b"][None, :]
+        return grads
+    r = check_case("broken", inputs, f, broadcastable)
+    assert not r.passed and "shape" in r.detail
+    with pytest.raises(ValueError, match="shapes"):
+        rel_error(np.ones(3), np.ones((1, 3)))
+    assert rel_error(np.array([1.0, np.nan]), np.array([1.0, 2.0])) == np.inf
 
 
 def test_embedding_accumulates_repeated_ids():

@@ -6,7 +6,6 @@ import pytest
 from nanograd_llm import GPT, GPTConfig, BigramLM
 from nanograd_llm.optim import AdamW, clip_grad_norm, get_lr, global_grad_norm
 
-torch = pytest.importorskip("torch")
 
 
 def _tiny_gpt(dtype="float64", seed=0):
@@ -16,6 +15,7 @@ def _tiny_gpt(dtype="float64", seed=0):
 
 @pytest.mark.parametrize("fast", [True, False])
 def test_adamw_matches_torch(fast):
+    torch = pytest.importorskip("torch")
     model = _tiny_gpt()
     rng = np.random.default_rng(0)
     names = list(model.params)
@@ -103,6 +103,7 @@ def test_lr_schedule():
 
 
 def test_clip_grad_norm_matches_torch():
+    torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)
     grads = {"a": rng.standard_normal((3, 4)), "b": rng.standard_normal(5)}
     tg = [torch.tensor(g.copy(), requires_grad=False) for g in grads.values()]
