@@ -505,3 +505,62 @@ def test_cli_names_the_right_option_for_each_kind_of_folder(tmp_path):
             "warning: ran out of pairs\n"
     finally:
         warnings.formatwarning = before
+
+
+def _fixed_windows(monkeypatch, n_rows=8, block=16, seed=0):
+    """Make the trainer see the same rows whatever its batch size: rows 0..n-1 of a fixed
+    (n, T+1) window array, handed out in order and from the start again after n."""
+    from nanograd_llm.data import BatchSampler
+    rng = np.random.default_rng(seed)
+    state = {"rows": None, "next": 0}
+
+    def train_batch(self, batch_size=None):
+        b = batch_size or self.batch_size
+        if state["rows"] is None:
+            ids = np.asarray(self.data.train)
+            starts = rng.integers(0, ids.size - block - 1, n_rows)
+            state["rows"] = np.stack([ids[s:s + block + 1] for s in starts]).astype(np.int64)
+        out = state["rows"][state["next"]:state["next"] + b]
+        state["next"] = (state["next"] + b) % n_rows
+        return out
+    monkeypatch.setattr(BatchSampler, "train_batch", train_batch)
+    return state
+
+
+def test_grad_accum_through_the_trainer_equals_one_large_batch(tmp_path, monkeypatch):
+    """One step of 2 micro-batches of 4 rows = one step of 8 rows (mean of means = mean): the
+    gradient AdamW receives and the weights after the step."""
+    common = dict(max_iters=1, eval_interval=1, dropout=0.0, dtype="float64", grad_clip=0.0,
+                  warmup_iters=0, lr=1e-2)
+    seen = []
+    real_step = AdamW.step
+
+    def record(self, grads=None, lr=None):
+        seen.append(self.model.grad_flat.copy())      # (Adam's step hides a scale error)
+        real_step(self, grads, lr)
+    monkeypatch.setattr(AdamW, "step", record)
+    state = _fixed_windows(monkeypatch)
+    big = train(tiny_config(tmp_path, "big", batch_size=8, grad_accum=1, **common), quiet=True)
+    state["next"] = 0
+    acc = train(tiny_config(tmp_path, "acc", batch_size=4, grad_accum=2, **common), quiet=True)
+    assert len(seen) == 2 and np.abs(seen[0]).max() > 1e-3
+    np.testing.assert_allclose(seen[1], seen[0], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(weights(acc["model"]), weights(big["model"]), rtol=1e-9,
+                               atol=1e-12)
+
+
+def test_grad_clip_through_the_trainer(tmp_path, monkeypatch):
+    """AdamW sees a gradient of global norm <= grad_clip; without clipping it is larger."""
+    seen = []
+    real_step = AdamW.step
+
+    def record(self, grads=None, lr=None):
+        seen.append(float(np.sqrt(sum(float((g.astype(np.float64) ** 2).sum())
+                                      for g in self.model.grads.values()))))
+        real_step(self, grads, lr)
+    monkeypatch.setattr(AdamW, "step", record)
+    train(tiny_config(tmp_path, "clip", max_iters=4, grad_clip=0.05), quiet=True)
+    clipped, seen[:] = list(seen), []
+    train(tiny_config(tmp_path, "free", max_iters=4, grad_clip=0.0), quiet=True)
+    assert len(clipped) == 4 and max(clipped) <= 0.05 * (1 + 1e-5)
+    assert min(seen) > 0.05                                  # so the clipping was active
