@@ -187,3 +187,18 @@ def test_mha_on_the_cpu_keeps_q_k_v_as_views_of_qkv():
     y, _ = tiled_attention_forward(heads[0], heads[1], heads[2])
     ref = y.transpose(0, 2, 1, 3).reshape(B, T, C) @ p["c_proj.weight"] + p["c_proj.bias"]
     np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
+    # and the gradients: backward through the contiguous copies, by hand
+    dout = rng.standard_normal(out.shape)
+    dx, grads = mha_backward(dout, cache)
+    y_m = y.transpose(0, 2, 1, 3).reshape(B, T, C)
+    _, ycache = tiled_attention_forward(heads[0], heads[1], heads[2])
+    dy = (dout.reshape(-1, C) @ p["c_proj.weight"].T).reshape(B, T, nh, C // nh)
+    dq, dk, dv = tiled_attention_backward(np.ascontiguousarray(dy.transpose(0, 2, 1, 3)), ycache)
+    dqkv = np.stack([dq, dk, dv]).transpose(1, 3, 0, 2, 4).reshape(B, T, 3 * C)
+    np.testing.assert_allclose(grads["c_proj.weight"],
+                               y_m.reshape(-1, C).T @ dout.reshape(-1, C), rtol=1e-11)
+    np.testing.assert_allclose(grads["c_proj.bias"], dout.sum((0, 1)), rtol=1e-11)
+    np.testing.assert_allclose(grads["c_attn.weight"],
+                               x.reshape(-1, C).T @ dqkv.reshape(-1, 3 * C), rtol=1e-11)
+    np.testing.assert_allclose(grads["c_attn.bias"], dqkv.sum((0, 1)), rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(dx, dqkv @ p["c_attn.weight"].T, rtol=1e-11, atol=1e-12)

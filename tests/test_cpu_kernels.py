@@ -191,9 +191,12 @@ def test_adamw_kernel_matches_generic_steps():
 
 
 @pytest.mark.parametrize("T,dropout", [(16, 0.0), (128, 0.0), (128, 0.1)])
-def test_gpt_step_with_kernels_matches_generic(T, dropout):
+def test_gpt_step_with_kernels_matches_generic(T, dropout, monkeypatch):
     """Loss and every gradient of a float32 GPT step, kernels on vs off (T=128 takes the CPU's
     tiled attention path, dropout the masks)."""
+    from nanograd_llm import backend
+    monkeypatch.setenv("NANOGRAD_LLM_FUSED", "1")      # "on" must really be on, whatever the shell
+    assert backend.fused_kernels(np.zeros(1, np.float32)) is not None
     cfg = GPTConfig(vocab_size=17, block_size=T, n_layer=2, n_head=2, n_embd=16, dropout=dropout)
     rng = np.random.default_rng(1)
     idx = rng.integers(0, 17, (4, T))

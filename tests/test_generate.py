@@ -173,6 +173,30 @@ def test_sample_next_follows_the_distribution():
     assert freq[1] == 0
 
 
+@pytest.mark.parametrize("temperature", [0.5, 2.0])
+def test_temperature_divides_the_logits(temperature):
+    """p_i ∝ exp(z_i / τ): τ = 0.5 squares the probabilities, τ = 2 takes their square root
+    (both renormalised); multiplying by τ instead would give the other one."""
+    p = np.array([0.5, 0.3, 0.15, 0.05])
+    logits = np.log(p)[None].repeat(40000, axis=0)
+    draws = sample_next(logits, temperature, rng=np.random.default_rng(1))
+    freq = np.bincount(draws, minlength=4) / draws.size
+    want = p ** (1 / temperature)
+    np.testing.assert_allclose(freq, want / want.sum(), atol=0.012)
+
+
+def test_top_k_and_top_p_renormalise_over_the_kept_tokens():
+    p = np.array([0.4, 0.3, 0.2, 0.1])
+    logits = np.log(p)[None].repeat(40000, axis=0)
+    k2 = np.bincount(sample_next(logits, 1.0, top_k=2, rng=np.random.default_rng(2)),
+                     minlength=4) / 40000
+    np.testing.assert_allclose(k2, [0.4 / 0.7, 0.3 / 0.7, 0, 0], atol=0.012)
+    # top_p = 0.75: the smallest set reaching 0.75 is {0.4, 0.3, 0.2} (0.9 ≥ 0.75 > 0.7)
+    p75 = np.bincount(sample_next(logits, 1.0, top_p=0.75, rng=np.random.default_rng(3)),
+                      minlength=4) / 40000
+    np.testing.assert_allclose(p75, [0.4 / 0.9, 0.3 / 0.9, 0.2 / 0.9, 0], atol=0.012)
+
+
 def test_non_finite_logits_are_a_clear_error():
     with pytest.raises(RuntimeError, match="non-finite"):
         sample_next(np.array([[0.0, np.nan]]), 1.0)

@@ -4,6 +4,7 @@ import pytest
 
 from nanograd_llm import GPT, BigramLM, GPTConfig
 from nanograd_llm.backend import cuda_available, to_numpy
+from nanograd_llm.gradcheck import rel_error
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not cuda_available(), reason="needs CuPy and an NVIDIA GPU")]
@@ -30,6 +31,9 @@ def test_cpu_gpu_forward_and_gradients_agree_float32(kw):
     gg = gpu.backward()
     for k in gc:
         np.testing.assert_allclose(to_numpy(gg[k]), gc[k], atol=1e-4, err_msg=k)
+        # and per tensor relative to its own scale: a tensor of small gradients (init std
+        # 0.02) would pass the absolute bound even if wrong
+        assert rel_error(to_numpy(gg[k]), gc[k]) <= 1e-3, k
 
 
 def test_gpu_gradcheck_float64():
@@ -63,10 +67,17 @@ def test_gpu_kv_cache_matches_full_forward():
 
 def test_bigram_on_gpu():
     m = BigramLM(10, seed=0, device="cuda")
+    c = BigramLM(10, seed=0)
     idx = np.random.default_rng(0).integers(0, 10, (2, 5))
-    _, loss = m.forward(idx, idx)
+    tgt = np.random.default_rng(1).integers(0, 10, (2, 5))
+    lg, loss = m.forward(idx, tgt)
     g = m.backward()
-    assert np.isfinite(float(loss)) and g["token_embedding.weight"].shape == (10, 10)
+    lc, loss_c = c.forward(idx, tgt)
+    gc = c.backward()
+    assert type(lg).__module__.startswith("cupy")
+    np.testing.assert_allclose(to_numpy(lg), lc, atol=1e-6)
+    assert abs(float(loss) - float(loss_c)) < 1e-5
+    assert rel_error(to_numpy(g["token_embedding.weight"]), gc["token_embedding.weight"]) <= 1e-4
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -252,7 +252,8 @@ def test_models_gpt2_cannot_express_are_rejected(tmp_path):
 
 
 def test_tokenizer_from_vocab_merges_or_tokenizer_json(tmp_path):
-    pytest.importorskip("nanograd_llm.tokenizers.bpe")
+    pytest.importorskip("regex")                 # the `bpe` extra; the module itself must import
+    import nanograd_llm.tokenizers.bpe  # noqa: F401
     tk = pytest.importorskip("tokenizers")
     from nanograd_llm.hf import load_hf_tokenizer
     bpe = tk.ByteLevelBPETokenizer()

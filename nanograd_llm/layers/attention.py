@@ -67,6 +67,8 @@ varsa (GPU'da her zaman; CPU'da float32 dizilerde, Numba kuruluysa) onu, yoksa g
 `causal_softmax_inplace` / `softmax_backward_inplace` kodunu çalıştırırlar.
 
 Gradyan denetimi: `tests/test_layers.py::test_attention_gradcheck`.
+PyTorch ile karşılaştırma (ileri ve geri geçiş):
+`tests/test_layers_torch.py::test_attention_and_causal_tiles`.
 """
 from __future__ import annotations
 

@@ -53,6 +53,8 @@ kadar küçüktür. Küçük etkinleştirmelerde (ör. `baby`) hiçbir şey bır
 anlamlı bir bellek yoktur, fazladan NumPy çağrıları ise zaman alır.
 
 Gradyan denetimi: `tests/test_layers.py::test_block_gradcheck`.
+PyTorch ile karşılaştırma (ileri ve geri geçiş):
+`tests/test_layers_torch.py::test_composite_layers`.
 """
 from __future__ import annotations
 

@@ -56,6 +56,8 @@ gerekmez.
 
 Gradyan denetimi: `tests/test_causal_tiles.py::test_causal_tiles_gradcheck`; yoğun yolla
 eşitlik: `tests/test_causal_tiles.py::test_tiles_equal_dense_attention`.
+PyTorch ile karşılaştırma (ileri ve geri geçiş):
+`tests/test_layers_torch.py::test_attention_and_causal_tiles`.
 """
 from __future__ import annotations
 

@@ -38,6 +38,8 @@ Softmax ve logaritmayı ayrı ayrı hesaplamak (`log(softmax(z))`) küçük olas
    güzelliği budur: softmax'ın karmaşık Jacobi matrisi `p − onehot` farkına indirgenir.
 
 Gradyan denetimi: `tests/test_layers.py::test_cross_entropy_gradcheck`.
+PyTorch ile karşılaştırma (ileri ve geri geçiş):
+`tests/test_layers_torch.py::test_cross_entropy`.
 """
 from __future__ import annotations
 

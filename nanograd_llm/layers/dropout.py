@@ -26,6 +26,8 @@ katman orada birim (identity) fonksiyondur. `p = 0` iken de birimdir.
    yeni bir maske çekmek yanlış olurdu.
 
 Gradyan denetimi (sabit maskeyle): `tests/test_layers.py::test_dropout_gradcheck`.
+PyTorch ile karşılaştırma (ileri ve geri geçiş):
+`tests/test_layers_torch.py::test_dropout_with_a_fixed_mask`.
 """
 from __future__ import annotations
 

@@ -39,6 +39,8 @@ kadar fark). Karakter düzeyindeki küçük sözlüklerde (V = 65) BLAS ile yap�
 
 Gradyan denetimi: `tests/test_layers.py::test_embedding_gradcheck` ve
 `python -m nanograd_llm gradcheck`.
+PyTorch ile karşılaştırma (ileri ve geri geçiş):
+`tests/test_layers_torch.py::test_embedding`.
 """
 from __future__ import annotations
 

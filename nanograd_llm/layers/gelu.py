@@ -55,6 +55,8 @@ Not: NumPy'da `x**3`, float32 dizilerde `x*x*x`'ten çok daha yavaştır; bu yü
 olarak yazılır.
 
 Gradyan denetimi: `tests/test_layers.py::test_gelu_gradcheck`.
+PyTorch ile karşılaştırma (ileri ve geri geçiş):
+`tests/test_layers_torch.py::test_activations`.
 """
 from __future__ import annotations
 

@@ -43,6 +43,8 @@ diziyi verir. Transformer bloğu bunu büyük etkinleştirmelerde belleği azalt
 (bkz. block.py).
 
 Gradyan denetimi: `tests/test_layers.py::test_layernorm_gradcheck`.
+PyTorch ile karşılaştırma (ileri ve geri geçiş):
+`tests/test_layers_torch.py::test_layernorm`.
 """
 from __future__ import annotations
 

@@ -36,6 +36,8 @@ kopya olarak kurulmaz, BLAS/cuBLAS'a bir bayrakla bildirilir (bkz. backend.py). 
 GPU'da önde gelen eksen boyunca indirgemeden çok daha hızlıdır.
 
 Gradyan denetimi: `tests/test_layers.py::test_linear_gradcheck`.
+PyTorch ile karşılaştırma (ileri ve geri geçiş):
+`tests/test_layers_torch.py::test_linear`.
 """
 from __future__ import annotations
 

@@ -49,6 +49,8 @@ süresine eklenir (H200'de, shakespeare ayarında GELU'nun ileri geçişi katman
 Sonuç iki yolda da bit düzeyinde aynıdır (aynı işlemler aynı girdiyle yinelenir).
 
 Gradyan denetimi: `tests/test_layers.py::test_mlp_gradcheck`.
+PyTorch ile karşılaştırma (ileri ve geri geçiş):
+`tests/test_layers_torch.py::test_composite_layers`.
 """
 from __future__ import annotations
 

@@ -61,6 +61,8 @@ oynamaz. Bu görünümde bir kafanın ardışık iki konumu bellekte `3C` öğe 
   `dqkv`'ye tek kopyayla döner.
 
 Gradyan denetimi: `tests/test_layers.py::test_mha_gradcheck`.
+PyTorch ile karşılaştırma (ileri ve geri geçiş):
+`tests/test_layers_torch.py::test_composite_layers`.
 """
 from __future__ import annotations
 

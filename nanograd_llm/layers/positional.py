@@ -44,8 +44,11 @@ dönme); bu da modelin göreli konumları öğrenmesini kolaylaştırır.
    `dP[start+t] = Σ_b dout[b, t]`. Kullanılmayan konumların gradyanı sıfırdır.
 4. Sinüzoidal kodlamada öğrenilen parametre yoktur; yalnızca `dx = dout` döner.
 
-Gradyan denetimi: `tests/test_layers.py` (`test_learned_positional_gradcheck`,
-`test_sinusoidal_gradcheck`).
+Gradyan denetimi: `tests/test_layers.py::test_learned_positional_gradcheck` ve
+`tests/test_layers.py::test_sinusoidal_gradcheck`.
+PyTorch ile karşılaştırma (ileri ve geri geçiş):
+`tests/test_layers_torch.py::test_learned_positional`; sinüzoidal tablo, formülünden öğe öğe
+yazılmış bir tabloyla: `tests/test_layers_torch.py::test_sinusoidal_against_its_formula`.
 """
 from __future__ import annotations
 

@@ -22,6 +22,8 @@ kullanır. Bu projede `activation="relu"` ile seçilebilir.
 3. Bu yüzden `dx = dout ⊙ [x > 0]`: ileri geçişte saklanan maske yeterlidir.
 
 Gradyan denetimi: `tests/test_layers.py::test_relu_gradcheck`.
+PyTorch ile karşılaştırma (ileri ve geri geçiş):
+`tests/test_layers_torch.py::test_activations`.
 """
 from __future__ import annotations
 
