@@ -38,3 +38,19 @@ def test_core_imports_numpy_only():
             "print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_thread_count_order(monkeypatch):
+    """NANOGRAD_LLM_THREADS, else OMP_NUM_THREADS, else OPENBLAS_NUM_THREADS, else the cores;
+    empty, zero or non-numeric values are skipped."""
+    for var in ("NANOGRAD_LLM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    assert backend.num_threads() == backend._usable_cores()
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "5")
+    assert backend.num_threads() == 5
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert backend.num_threads() == 3
+    monkeypatch.setenv("NANOGRAD_LLM_THREADS", "0")          # not a thread count: skipped
+    assert backend.num_threads() == 3
+    monkeypatch.setenv("NANOGRAD_LLM_THREADS", "7")
+    assert backend.num_threads() == 7

@@ -191,3 +191,24 @@ def test_random_streams_are_independent_of_the_weight_init_stream():
     for i, a in enumerate(keys):
         for b in keys[i + 1:]:
             assert not np.array_equal(named[a], named[b]), f"{a} and {b} share a stream"
+
+
+def test_cache_dir_order(tmp_path, monkeypatch):
+    """$NANOGRAD_LLM_DATA_DIR, else $XDG_CACHE_HOME/nanograd_llm, else ~/.cache/nanograd_llm."""
+    monkeypatch.delenv("NANOGRAD_LLM_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert D.cache_dir() == tmp_path / "xdg" / "nanograd_llm"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert D.cache_dir() == tmp_path / "home" / ".cache" / "nanograd_llm"
+    monkeypatch.setenv("NANOGRAD_LLM_DATA_DIR", str(tmp_path / "mine"))
+    assert D.cache_dir() == tmp_path / "mine"
+
+
+@pytest.mark.parametrize("fraction", [0.05, 0.5])
+def test_val_fraction_splits_contiguously(fraction):
+    ids = np.arange(1000, dtype=np.uint16)
+    data = D.split_ids(ids, 8, fraction)
+    n_val = round(1000 * fraction)
+    assert abs(data.val.size - n_val) <= 1 and data.train.size + data.val.size == 1000
+    np.testing.assert_array_equal(np.concatenate([data.train, data.val]), ids)

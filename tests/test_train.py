@@ -563,3 +563,38 @@ def test_grad_clip_through_the_trainer(tmp_path, monkeypatch):
     train(tiny_config(tmp_path, "free", max_iters=4, grad_clip=0.0), quiet=True)
     assert len(clipped) == 4 and max(clipped) <= 0.05 * (1 + 1e-5)
     assert min(seen) > 0.05                                  # so the clipping was active
+
+
+def test_a_second_ctrl_c_stops_at_once_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    import signal
+    real_step = AdamW.step
+
+    def twice(self, grads=None, lr=None):
+        real_step(self, grads, lr)
+        if self.t == 6:
+            os.kill(os.getpid(), signal.SIGINT)      # asks to stop after this step
+            os.kill(os.getpid(), signal.SIGINT)      # and now at once
+    monkeypatch.setattr(AdamW, "step", twice)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(tmp_path), quiet=True)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert ckpt.load_checkpoint(tmp_path / "run")["step"] == 4     # the last one written
+
+
+def test_gradcheck_command_exit_status(monkeypatch, capsys):
+    """`nanograd-llm gradcheck` prints the table and exits 1 when a check fails."""
+    from nanograd_llm import gradcheck
+    from nanograd_llm.cli import main
+    monkeypatch.setattr(gradcheck, "LAYERS", ["linear", "gelu"])
+    monkeypatch.setattr(gradcheck, "model_cases", lambda: [])
+    assert main(["gradcheck"]) == 0
+    out = capsys.readouterr().out
+    assert "linear" in out and "PASS" in out and "2 of 2 checks passed" in out
+    real = gradcheck.check_layer
+
+    def broken(name, seed=0, **shape):
+        r = real(name, seed, **shape)
+        return r if name != "gelu" else gradcheck.CheckResult(name, 0.5, False, "broken")
+    monkeypatch.setattr(gradcheck, "check_layer", broken)
+    assert main(["gradcheck"]) == 1
+    assert "FAIL" in capsys.readouterr().out
