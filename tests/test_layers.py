@@ -278,3 +278,8 @@ def test_float32_in_float32_out():
 def test_linear_rejects_mismatched_input():
     with pytest.raises(ValueError, match="features"):
         linear_forward(np.zeros((2, 3)), np.zeros((4, 5)))
+
+
+def test_cross_entropy_refuses_targets_of_another_shape():
+    with pytest.raises(ValueError, match=r"targets have shape \(2, 4\), expected \(2, 3\)"):
+        cross_entropy_forward(np.zeros((2, 3, 5)), np.zeros((2, 4), int))

@@ -62,9 +62,14 @@ def cross_entropy_forward(logits, targets, ignore_index: int | None = None):
     """Mean softmax cross-entropy over all (non-ignored) positions. Returns (loss, cache).
 
     The loss is a 0-d array on the logits' device (no host sync); use float(loss) to log it.
+    Target ids must lie in [0, V) (the models check them; checking here would cost the GPU a
+    host sync at every step).
     """
     xp = get_array_module(logits)
     V = logits.shape[-1]
+    if tuple(targets.shape) != tuple(logits.shape[:-1]):
+        raise ValueError(f"cross_entropy: targets have shape {tuple(targets.shape)}, expected "
+                         f"{tuple(logits.shape[:-1])} (logits without the vocabulary axis)")
     z = logits.reshape(-1, V)                         # (B,T,V) -> (N,V)
     t = targets.reshape(-1)                           # (B,T) -> (N,)
     N = z.shape[0]
