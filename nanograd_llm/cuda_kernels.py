@@ -230,7 +230,8 @@ def gelu_backward(dout, x, s):
 
 def causal_softmax_forward(att):
     """In place on contiguous scores (..., Tq, Tk): causal mask + stable softmax."""
-    assert att.flags.c_contiguous
+    if not att.flags.c_contiguous:           # yerinde çalışır: kopya üzerinde çalışamaz
+        raise ValueError("causal_softmax_forward works in place and needs a C-contiguous array")
     Tq, Tk = att.shape[-2], att.shape[-1]
     rows = att.size // Tk
     k = _module(_SOFTMAX).get_function("causal_softmax_fwd_" + _suffix(att.dtype))
@@ -240,7 +241,9 @@ def causal_softmax_forward(att):
 
 def softmax_backward(att, datt):
     """In place on datt: dS = A ⊙ (dA − Σ dA·A) row by row."""
-    assert att.flags.c_contiguous and datt.flags.c_contiguous
+    if not datt.flags.c_contiguous:
+        raise ValueError("softmax_backward works in place on datt and needs it C-contiguous")
+    att = cp.ascontiguousarray(att)          # yalnızca okunur: çekirdek düz satırlar bekler
     Tk = att.shape[-1]
     rows = att.size // Tk
     k = _module(_SOFTMAX).get_function("softmax_bwd_" + _suffix(att.dtype))
@@ -253,18 +256,19 @@ def layernorm_forward(x, w, b, eps):
     x = cp.ascontiguousarray(x)
     C = x.shape[-1]
     rows = x.size // C
+    w = cp.ascontiguousarray(w)              # çekirdek ham işaretçilerle okur
     out = cp.empty_like(x)
     xhat = cp.empty_like(x)
     rstd = cp.empty(x.shape[:-1] + (1,), dtype=x.dtype)
     k = _module(_LAYERNORM).get_function("ln_fwd_" + _suffix(x.dtype))
-    bias = b if b is not None else np.intp(0)
+    bias = cp.ascontiguousarray(b) if b is not None else np.intp(0)
     k((rows,), (_threads(C),), (x, w, bias, out, xhat, rstd, np.int64(rows), np.int32(C),
                                 x.dtype.type(eps)))
     return out, xhat, rstd
 
 
 def layernorm_backward_dx(dout, xhat, rstd, w):
-    dout = cp.ascontiguousarray(dout)
+    dout, xhat, rstd, w = (cp.ascontiguousarray(a) for a in (dout, xhat, rstd, w))
     C = xhat.shape[-1]
     rows = xhat.size // C
     dx = cp.empty_like(xhat)
