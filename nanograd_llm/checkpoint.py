@@ -127,7 +127,7 @@ def save_checkpoint(out_dir, model, optimizer, tokenizer, step: int, *, train_co
                 p.unlink()
             except OSError:
                 pass
-    for p in d.glob(".*.tmp-*"):          # önceki, öldürülmüş bir yazmadan kalan geçici dosyalar
+    for p in list(d.glob(".*.tmp-*")) + list(d.glob(".*.tmp")):          # önceki, öldürülmüş bir yazmadan kalan geçici dosyalar
         try:
             p.unlink()
         except OSError:

@@ -25,7 +25,10 @@ def _cmd_train(args) -> int:
               f"the same command and --resume", file=sys.stderr)
         return 130
     if result["val_loss"] is not None:
-        print(f"final (step {result['step']}): train loss {result['train_loss']:.4f}, "
+        when = (f"final (step {result['step']})" if result.get("eval_step") in
+                (None, result["step"]) else
+                f"step {result['step']}; last evaluation (step {result['eval_step']})")
+        print(f"{when}: train loss {result['train_loss']:.4f}, "
               f"val loss {result['val_loss']:.4f}; {result['wall_s']:.1f} s; checkpoint in {out}")
     if result.get("best_dir") and result.get("best_step") != result["step"]:
         print(f"lowest val loss {result['best_val_loss']:.4f} at step {result['best_step']}: "
@@ -84,11 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a UTF-8 text file, or embedded, tinyshakespeare, wizard_of_oz, seyfettin")
     p.add_argument("--out", default=None, metavar="DIR", help="run directory (checkpoints)")
     p.add_argument("--device", default=None, choices=["cpu", "cuda"])
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out with its saved settings (key=value words "
-                        "change them, e.g. max_iters=)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="start a new run in an --out folder that already holds one (deletes it)")
+    once = p.add_mutually_exclusive_group()
+    once.add_argument("--resume", action="store_true",
+                      help="continue the run in --out with its saved settings (key=value words "
+                           "change them, e.g. max_iters=)")
+    once.add_argument("--overwrite", action="store_true",
+                      help="start a new run in an --out folder that already holds one "
+                           "(deletes it)")
     p.add_argument("--init-from", default=None, metavar="DIR",
                    help="fine-tune a Hugging Face GPT-2 folder (config.json + model.safetensors "
                         "+ vocab.json/merges.txt) instead of starting from random weights")
@@ -96,7 +101,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="override any config field, e.g. max_iters=100 dropout=0.1")
     p.set_defaults(func=_cmd_train)
-    parser.train_parser = p
 
     p = sub.add_parser("docs", help="render the Turkish course to static HTML")
     p.add_argument("--out", required=True, help="output folder (created if missing)")
@@ -114,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_sample_command(sub)
     _add_chat_command(sub)
+    parser.commands = dict(sub.choices)      # name -> its parser (usage errors name the command)
     return parser
 
 
@@ -144,7 +149,7 @@ def main(argv=None) -> int:
         if args.command == "train" and all("=" in w and not w.startswith("-") for w in extra):
             args.overrides = list(args.overrides) + extra
         else:
-            sub = parser.train_parser if args.command == "train" else parser
+            sub = parser.commands.get(args.command, parser)
             sub.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help()

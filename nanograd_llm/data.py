@@ -301,6 +301,7 @@ class TokenData:
     """Train / val id arrays (contiguous 90/10 split) of one corpus."""
     train: np.ndarray
     val: np.ndarray
+    sha256: str = ""          # the corpus text's digest (a resumed run checks it is the same)
 
     @property
     def n_tokens(self) -> int:

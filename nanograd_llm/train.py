@@ -26,6 +26,7 @@ aynı** ağırlıklarla biter (`tests/test_train.py`).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -320,8 +321,17 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
     --out, or the preset's folder), changed only by what is given again (e.g. max_iters)."""
     first = make_config(preset, config_file=config_file, overrides=overrides, **kwargs)
     out = Path(first.out_dir).expanduser()
+    if not out.exists():
+        raise FileNotFoundError(f"nothing to resume: {out} does not exist (name the run's "
+                                f"folder with --out)")
     saved = ckpt.read_manifest(out).get("train_config") or {}
     saved = {k: v for k, v in saved.items() if k != "out_dir"}
+    given = set(overrides or {}) | set(read_config_file(config_file) if config_file else {})
+    if not saved.get("lr_decay_iters") and "lr_decay_iters" not in given \
+            and isinstance(saved.get("max_iters"), int):
+        # Kosinüs, koşunun başladığı max_iters'ta biter: max_iters büyütülerek sürdürülen bir
+        # eğitimde öğrenme oranı geri sıçramaz, min_lr'de devam eder.
+        saved["lr_decay_iters"] = saved["max_iters"]
     kwargs = {**kwargs, "out_dir": first.out_dir}
     return make_config(preset, config_file=config_file, overrides=overrides, saved=saved,
                        **kwargs)
@@ -381,9 +391,11 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None):
     else:
         check_corpus_fits(text, tokenizer, label)
     path = out_dir / "tokens.npy" if len(text) > cfg.mmap_threshold else None
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     ids = encode_corpus(text, tokenizer, path=path)
     del text
     data = split_ids(ids, cfg.block_size, cfg.val_fraction, source=f"the corpus {label!r}")
+    data.sha256 = digest
     return tokenizer, data, label
 
 
@@ -562,6 +574,9 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
     cfg.validate()
     check_device(cfg.device)
     set_matmul_precision(cfg.precision)
+    if cfg.data and Path(cfg.data).expanduser().is_file():
+        # Denetim noktasına tam yol yazılır: --resume başka bir klasörden de çalışsın
+        cfg = dataclasses.replace(cfg, data=str(Path(cfg.data).expanduser().resolve()))
     out = Path(cfg.out_dir).expanduser()
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, not a folder")
@@ -583,6 +598,26 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
         raise
 
 
+def _clear_run(out: Path, started: float) -> None:
+    """Delete what an earlier run left in `out` (--overwrite), and only that: its manifest
+    first (so that an interruption leaves no half-deleted run that looks resumable), then its
+    files, best/ copy, log and curve; tokens.npy only when this run did not just write it."""
+    # Yeni bir eğitim: eski günlük, eğri, "best" kopyası ve belirteçleyici dosyaları bu koşuya
+    # ait değildir; keep_best=false ile eski bir "best" yanıltıcı biçimde geride kalırdı.
+    names = [ckpt.MANIFEST, "config.json", "metrics.jsonl", "loss.png", "tokenizer.json",
+             "tokenizer_meta.json", "vocab.json", "merges.txt"]
+    for name in names:
+        (out / name).unlink(missing_ok=True)
+    for pattern in ("model-*.npz", "optim-*.npz", ".*.tmp", ".*.tmp-*"):
+        for p in out.glob(pattern):
+            p.unlink(missing_ok=True)
+    tokens = out / "tokens.npy"
+    if tokens.exists() and tokens.stat().st_mtime < started:
+        tokens.unlink()
+    if (out / "best" / ckpt.MANIFEST).exists():
+        shutil.rmtree(out / "best")
+
+
 def _checkpoint_step(out: Path):
     try:
         return ckpt.read_manifest(out)["step"]
@@ -592,6 +627,7 @@ def _checkpoint_step(out: Path):
 
 def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: bool,
            stop_after: int | None) -> dict:
+    started = time.time()
     metrics_path = out / "metrics.jsonl"
     start_step = 0
     state = None
@@ -603,13 +639,16 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                              f"folder it was saved from")
         man = state["manifest"]
         saved = man.get("train_config", {})
-        for k in ("model", "n_layer", "n_head", "n_embd", "block_size", "tokenizer", "seed",
-                  "dtype", "batch_size", "grad_accum", "data"):
+        keys = ["model", "n_layer", "n_head", "n_embd", "block_size", "tokenizer", "seed",
+                "dtype", "batch_size", "grad_accum", "data", "val_fraction"]
+        if saved.get("tokenizer") == "bpe":
+            keys.append("vocab_size")
+        for k in keys:
             same = _same_data if k == "data" else (lambda a, b: a == b)
             if k in saved and not same(saved[k], getattr(cfg, k)):
                 raise ValueError(f"cannot resume {out}: it was trained with {k}={saved[k]!r}, "
-                                 f"now {k}={getattr(cfg, k)!r} (drop --resume or use the same "
-                                 f"setting)")
+                                 f"now {k}={getattr(cfg, k)!r} (use the same setting, or "
+                                 f"--overwrite / --out DIR for a new run)")
         tokenizer = load_tokenizer(out)
         start_step = state["step"]
         _log(f"resuming {out} from step {start_step}", quiet)
@@ -623,6 +662,11 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         init_model, tokenizer = init_from_hf(cfg.init_from, dtype=cfg.dtype, device=cfg.device,
                                              dropout=cfg.dropout, block_size=cfg.block_size)
     tokenizer, data, label = prepare_data(cfg, out, tokenizer)
+    saved_sha = (state or {}).get("manifest", {}).get("extra", {}).get("data_sha256")
+    if saved_sha and saved_sha != data.sha256:
+        raise ValueError(f"cannot resume {out}: the corpus {label!r} is not the text the run "
+                         f"started with (its sha256 differs); use --overwrite or --out DIR for "
+                         f"a new run on it")
     mcfg = model_config(cfg, tokenizer.vocab_size)
     if cfg.init_from:
         # Mimari GPT-2 klasöründen gelir, yapılandırmanın n_layer/n_embd alanlarından değil.
@@ -661,13 +705,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         if (out / ckpt.MANIFEST).exists():
             _log(f"starting a new run in {out} (--overwrite): the previous run is deleted",
                  quiet)
-        # Yeni bir eğitim (--overwrite): eski günlük, eğri ve "best" kopyası bu koşuya ait
-        # değildir; keep_best=false ile eski bir "best" yanıltıcı biçimde geride kalırdı.
-        for old in (metrics_path, out / "loss.png"):
-            if old.exists():
-                old.unlink()
-        if (out / "best" / ckpt.MANIFEST).exists():
-            shutil.rmtree(out / "best")
+        _clear_run(out, started)
 
     n_params = model.num_params()
     _log(f"model: {mcfg['model']} with {n_params:,} parameters, vocab {tokenizer.vocab_size}, "
@@ -711,7 +749,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         ckpt.save_checkpoint(out, model, opt, tokenizer, step, train_config=train_cfg,
                              sampler_state=sampler.get_state(),
                              dropout_seed=[cfg.seed, STREAM_DROPOUT, step],
-                             extra={"elapsed_s": elapsed, "data": label})
+                             extra={"elapsed_s": elapsed, "data": label,
+                                    "data_sha256": data.sha256})
         saved_step = step
 
     def evaluate_and_save(step: int, lr: float):
@@ -748,10 +787,13 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
     saved_step = start_step if state is not None else None
     interrupt = _InterruptFlag()
     try:
+        interrupt.install()
         if state is None:
             evaluate_and_save(0, get_lr(0, cfg.lr, cfg.min_lr, cfg.warmup_iters,
                                         cfg.decay_iters))
-        interrupt.install()
+        elif start_step >= cfg.max_iters:
+            _log(f"nothing to train: the run is at step {start_step}, max_iters={cfg.max_iters}"
+                 f" (give a larger max_iters to train on)", quiet)
         while step < cfg.max_iters:
             if stop_after is not None and step - start_step >= stop_after:
                 break
@@ -820,6 +862,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
     plotted = plot_losses(metrics_path, out / "loss.png")
     return {"out_dir": str(out), "step": step, "model": model, "tokenizer": tokenizer,
             "interrupted": interrupt.requested and step < cfg.max_iters,
+            "eval_step": last.get("step"),
             "train_loss": last.get("train_loss"), "val_loss": last.get("val_loss"),
             "wall_s": wall, "n_params": n_params, "plot": plotted, "data": label,
             "best_val_loss": best_val if cfg.keep_best and math.isfinite(best_val) else None,

@@ -255,6 +255,11 @@ def _run_prompt(model, tokenizer) -> str:
             return text
         if len(ids) > limit:
             return tokenizer.decode(ids[:limit])
+    # Hiçbiri kodlanamıyorsa (ör. yalnız "ab " harflerinden oluşan bir derlem) sözlüğün
+    # kendi belirteçleri kullanılır.
+    n = min(limit, int(getattr(tokenizer, "vocab_size", 0) or 0))
+    if n > 0:
+        return tokenizer.decode(list(range(n)))
     raise ValueError("could not find a prompt this tokenizer can encode; "
                      "use `nanograd-llm attention --prompt ...` instead")
 

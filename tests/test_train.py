@@ -598,3 +598,56 @@ def test_gradcheck_command_exit_status(monkeypatch, capsys):
     monkeypatch.setattr(gradcheck, "check_layer", broken)
     assert main(["gradcheck"]) == 1
     assert "FAIL" in capsys.readouterr().out
+
+
+def test_resume_from_another_folder_and_a_changed_corpus(tmp_path, monkeypatch):
+    """The data path is saved resolved (resume works from any folder); a corpus edited with
+    known characters only is still caught (its sha256 is in the checkpoint)."""
+    from nanograd_llm.train import resume_config
+    monkeypatch.chdir(tmp_path)
+    cfg = tiny_config(tmp_path, max_iters=4)
+    cfg.data = "corpus.txt"                                     # relative
+    train(cfg, quiet=True)
+    saved = ckpt.read_manifest(tmp_path / "run")["train_config"]
+    assert saved["data"] == str((tmp_path / "corpus.txt").resolve())
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    r = train(resume_config(None, overrides={"max_iters": "6"}, out_dir="../run"), resume=True,
+              quiet=True)
+    assert r["step"] == 6
+    text = (tmp_path / "corpus.txt").read_text(encoding="utf-8")
+    (tmp_path / "corpus.txt").write_text(text[: len(text) // 2] + text, encoding="utf-8")
+    with pytest.raises(ValueError, match="not the text the run started with"):
+        train(resume_config(None, overrides={"max_iters": "8"}, out_dir="../run"),
+              resume=True, quiet=True)
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        resume_config(None, out_dir="../nowhere")
+
+
+def test_resume_keeps_the_schedule_and_refuses_a_new_split(tmp_path):
+    from nanograd_llm.train import resume_config
+    train(tiny_config(tmp_path, max_iters=4, lr_decay_iters=0, eval_interval=2), quiet=True)
+    cfg = resume_config(None, overrides={"max_iters": "8"}, out_dir=str(tmp_path / "run"))
+    assert cfg.decay_iters == 4            # the cosine still ends where the run started it
+    cfg = resume_config(None, overrides={"max_iters": "8", "lr_decay_iters": "8"},
+                        out_dir=str(tmp_path / "run"))
+    assert cfg.decay_iters == 8            # unless asked
+    with pytest.raises(ValueError, match="val_fraction=0.1, now val_fraction=0.5.*--overwrite"):
+        train(resume_config(None, overrides={"val_fraction": "0.5"},
+                            out_dir=str(tmp_path / "run")), resume=True, quiet=True)
+
+
+def test_overwrite_deletes_every_file_of_the_old_run(tmp_path):
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=1, mmap_threshold=0), quiet=True)
+    run = tmp_path / "run"
+    (run / ".model-0000009-abc.npz.x1y2.tmp").write_bytes(b"left by a kill")
+    (run / "notes.txt").write_text("mine")                     # not ours: kept
+    old_models = set(run.glob("model-*.npz"))
+    assert (run / "tokens.npy").exists()                       # memory-mapped ids of run 1
+    train(tiny_config(tmp_path, max_iters=1, eval_interval=1, seed=9), quiet=True,
+          overwrite=True)
+    assert not (run / "tokens.npy").exists()                   # run 2 keeps its ids in memory
+    assert not old_models & set(run.glob("model-*.npz"))
+    assert not list(run.glob(".*.tmp")) and (run / "notes.txt").read_text() == "mine"
+    assert [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()] \
+        == [0, 1]
