@@ -205,7 +205,8 @@ def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
             streamer = TextStreamer(tokenizer.decode, shown)
             new_ids: list[int] = []
             steps = iter_generate(model, context, max_new_tokens, temperature, top_k, top_p,
-                                  turn_seed, use_cache)
+                                  turn_seed, use_cache,
+                                  vocab_limit=getattr(tokenizer, "vocab_size", None))
             try:
                 for nxt in steps:
                     new_ids.append(int(nxt[0]))

@@ -119,7 +119,8 @@ def sample_main(args) -> int:
     try:
         out(tok.decode(ids) if dropped else args.prompt)   # what the model really saw
         for nxt in iter_generate(model, ids, args.max_new_tokens, args.temperature, args.top_k,
-                                 args.top_p, args.seed, not args.no_cache):
+                                 args.top_p, args.seed, not args.no_cache,
+                                 vocab_limit=getattr(tok, "vocab_size", None)):
             streamer(nxt[0])
         streamer.flush()
         out("\n")

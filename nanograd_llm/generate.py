@@ -195,16 +195,26 @@ def _prepare_idx(model, idx) -> np.ndarray:
 
 
 def iter_generate(model, idx, max_new_tokens: int, temperature: float = 1.0, top_k=None,
-                  top_p=None, seed=None, use_cache: bool = True) -> Iterator[np.ndarray]:
+                  top_p=None, seed=None, use_cache: bool = True,
+                  vocab_limit: int | None = None) -> Iterator[np.ndarray]:
     """Like generate(), but yields each step's new tokens, a (B,) int64 host array, as soon
     as it is sampled (so a caller can stream them or stop early)."""
     check_sampling_args(max_new_tokens, temperature, top_k, top_p)
     prompt = _prepare_idx(model, idx)
     return _iter_generate(model, prompt, max_new_tokens, temperature, top_k, top_p, seed,
-                          use_cache)
+                          use_cache, _check_limit(vocab_limit))
 
 
-def _iter_generate(model, prompt, max_new_tokens, temperature, top_k, top_p, seed, use_cache):
+def _check_limit(vocab_limit):
+    if vocab_limit is not None and (isinstance(vocab_limit, bool) or
+                                    not isinstance(vocab_limit, (int, np.integer)) or
+                                    vocab_limit < 1):
+        raise ValueError(f"vocab_limit must be an integer >= 1 (or None), got {vocab_limit!r}")
+    return vocab_limit
+
+
+def _iter_generate(model, prompt, max_new_tokens, temperature, top_k, top_p, seed, use_cache,
+                   vocab_limit=None):
     rng = np.random.default_rng(seed)
     block = getattr(model, "block_size", None)          # None: modelin pencere sınırı yok
     B, T = prompt.shape
@@ -234,7 +244,9 @@ def _iter_generate(model, prompt, max_new_tokens, temperature, top_k, top_p, see
         # İlk ileri geçiş: bütün pencere (önbellekli yolda önbelleği doldurur: "prefill")
         logits = forward(window(), cache)
         for step in range(max_new_tokens):
-            last = to_numpy(logits[:, -1, :])                        # (B, V), ana belleğe
+            # vocab_limit: modelin sözlüğü belirteçleyicininkinden büyükse (ör. 64'ün katına
+            # yuvarlanmış GPT-2 sözlüğü) yalnızca belirteçleyicinin bildiği kimlikler çekilir
+            last = to_numpy(logits[:, -1, :vocab_limit])             # (B, V), ana belleğe
             nxt = sample_next(last, temperature, top_k, top_p, rng)  # (B,)
             seq[:, n] = nxt
             n += 1
@@ -257,7 +269,7 @@ def _iter_generate(model, prompt, max_new_tokens, temperature, top_k, top_p, see
 
 def generate(model, idx, max_new_tokens: int, temperature: float = 1.0, top_k=None, top_p=None,
              seed=None, use_cache: bool = True,
-             stream: Callable | None = None) -> np.ndarray:
+             stream: Callable | None = None, vocab_limit: int | None = None) -> np.ndarray:
     """Sample max_new_tokens tokens after the prompt idx ((T,) or (B, T) ids).
 
     Returns a host int64 array (B, T + max_new_tokens): the prompt followed by the new tokens.
@@ -268,6 +280,8 @@ def generate(model, idx, max_new_tokens: int, temperature: float = 1.0, top_k=No
     the model sees the last block_size tokens (the cache is rebuilt when the window slides).
     stream, if given, is called with each new token as it is produced: an int when B == 1,
     else a (B,) int64 array. The model is put in eval mode while generating (restored after).
+    vocab_limit samples only ids below it (a model whose vocabulary is padded beyond its
+    tokenizer's, e.g. 50304 for GPT-2's 50257: the extra rows have no text).
     """
     check_sampling_args(max_new_tokens, temperature, top_k, top_p)
     prompt = _prepare_idx(model, idx)
@@ -275,7 +289,7 @@ def generate(model, idx, max_new_tokens: int, temperature: float = 1.0, top_k=No
     out = np.empty((B, T + max_new_tokens), dtype=np.int64)
     out[:, :T] = prompt
     steps = _iter_generate(model, prompt, max_new_tokens, temperature, top_k, top_p, seed,
-                           use_cache)
+                           use_cache, _check_limit(vocab_limit))
     for i, nxt in enumerate(steps):
         out[:, T + i] = nxt
         if stream is not None:

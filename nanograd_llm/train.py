@@ -483,9 +483,11 @@ def sample_text(model, tokenizer, prompt: str = "", max_new_tokens: int = 200,
     try:
         from .generate import generate            # KV-cache sampler (generate.py)
     except ImportError:
-        return tokenizer.decode(_simple_generate(model, ids, max_new_tokens, temperature, seed))
+        return tokenizer.decode(_simple_generate(model, ids, max_new_tokens, temperature, seed,
+                                                 getattr(tokenizer, "vocab_size", None)))
     out = generate(model, np.asarray(ids, dtype=np.int64), max_new_tokens,
-                   temperature=temperature, seed=seed)
+                   temperature=temperature, seed=seed,
+                   vocab_limit=getattr(tokenizer, "vocab_size", None))
     return tokenizer.decode(np.asarray(out).reshape(-1)[len(ids):])
 
 
@@ -497,7 +499,8 @@ def _takes_errors(tokenizer) -> bool:
         return False
 
 
-def _simple_generate(model, ids, max_new_tokens, temperature, seed) -> list[int]:
+def _simple_generate(model, ids, max_new_tokens, temperature, seed,
+                     tokenizer_size: int | None = None) -> list[int]:
     """Plain sampling loop: recompute the window each step (no KV cache)."""
     from .backend import to_numpy
     rng = np.random.default_rng(seed)
@@ -508,7 +511,7 @@ def _simple_generate(model, ids, max_new_tokens, temperature, seed) -> list[int]
     for _ in range(max_new_tokens):
         window = ctx[-bs:] if bs else ctx[-1:]
         logits, _ = model.forward(np.asarray([window], dtype=np.int64))
-        z = to_numpy(logits[0, -1]).astype(np.float64) / temperature
+        z = to_numpy(logits[0, -1, :tokenizer_size]).astype(np.float64) / temperature
         z -= z.max()
         p = np.exp(z)
         p /= p.sum()

@@ -302,3 +302,20 @@ def test_generate_works_with_the_bigram_model():
     np.testing.assert_array_equal(a, b)
     table = m.params["token_embedding.weight"]
     assert a[0, 2] == int(np.argmax(table[2]))
+
+
+def test_vocab_limit_keeps_samples_inside_the_tokenizer():
+    """A model whose vocabulary is padded beyond its tokenizer's must not sample the padding:
+    with the extra logits made the largest, every sample still lands below the limit."""
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.generate import generate, iter_generate
+    m = GPT(GPTConfig(vocab_size=40, block_size=16, n_layer=1, n_head=2, n_embd=16), seed=0)
+    m.params["wte.weight"][30:] *= 50.0           # padding rows dominate the tied head's logits
+    free = generate(m, np.array([1, 2, 3]), 30, seed=0)
+    assert (free[0, 3:] >= 30).any()              # without the limit the padding is sampled
+    out = generate(m, np.array([1, 2, 3]), 30, seed=0, vocab_limit=30)
+    assert (out[0, 3:] < 30).all()
+    steps = list(iter_generate(m, np.array([1, 2, 3]), 20, temperature=0, vocab_limit=30))
+    assert all(int(s[0]) < 30 for s in steps)
+    with pytest.raises(ValueError, match="vocab_limit"):
+        generate(m, np.array([1]), 2, vocab_limit=0)

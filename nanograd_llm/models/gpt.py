@@ -412,11 +412,13 @@ class GPT(ParamModel):
 
     # -- generation (implemented in generate.py, further down the import chain) ----------
     def generate(self, idx, max_new_tokens: int, temperature: float = 1.0, top_k=None,
-                 top_p=None, seed=None, use_cache: bool = True, stream=None):
+                 top_p=None, seed=None, use_cache: bool = True, stream=None,
+                 vocab_limit=None):
         """Sample tokens after idx; see nanograd_llm.generate.generate."""
         from ..generate import generate
         return generate(self, idx, max_new_tokens, temperature=temperature, top_k=top_k,
-                        top_p=top_p, seed=seed, use_cache=use_cache, stream=stream)
+                        top_p=top_p, seed=seed, use_cache=use_cache, stream=stream,
+                        vocab_limit=vocab_limit)
 
     # -- persistence (implemented in the modules further down the import chain) --------
     @classmethod
