@@ -51,7 +51,9 @@ def _add_sampler_args(p: argparse.ArgumentParser, temperature: float,
 def add_sampling_args(p: argparse.ArgumentParser) -> None:
     """Arguments of `nanograd-llm sample`."""
     _add_model_args(p)
-    p.add_argument("--prompt", default="", help="text to continue (default: a newline)")
+    p.add_argument("--prompt", default="",
+                   help="text to continue (default: a newline, or a space when the vocabulary "
+                        "has no newline)")
     _add_sampler_args(p, temperature=0.8, unknown_default="strict")
     p.add_argument("--no-stream", action="store_true",
                    help="print the text at the end instead of token by token")

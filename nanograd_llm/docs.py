@@ -420,6 +420,8 @@ def build_docs(out_dir, run_dir=None, images: bool = True, log=None,
     from pygments.formatters import HtmlFormatter
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
+    if run_dir is not None and not (Path(run_dir) / "metrics.jsonl").is_file():
+        raise ValueError(f"--run {run_dir}: not a training run folder (no metrics.jsonl)")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a folder")

@@ -84,6 +84,8 @@ def _safetensors_numpy():
 def read_hf_config(path) -> dict:
     """The parsed config.json of a Hugging Face model folder (clear errors if absent/bad)."""
     path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"Hugging Face model folder not found: {path}")
     if not path.is_dir():
         raise ValueError(f"{path} is not a directory (expected a Hugging Face GPT-2 folder "
                          f"with {CONFIG_FILE} and {WEIGHTS_FILE})")
