@@ -382,8 +382,10 @@ def model_cases():
     yield "GPT (dropout 0.2, fixed masks)", m, idx, tgt
 
 
-def run_all(out=sys.stdout, device: str = "cpu") -> bool:
-    """Check every layer and both models; print a table; True when all pass."""
+def run_all(out=None, device: str = "cpu") -> bool:
+    """Check every layer and both models; print a table (to `out`, default: the sys.stdout
+    of the moment); True when all pass."""
+    out = sys.stdout if out is None else out
     results = []
     for name in LAYERS:
         results.append(check_layer(name))
