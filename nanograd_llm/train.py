@@ -589,6 +589,12 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
             raise ValueError(f"{out} already holds a training run (checkpoint at step {step}); "
                              f"use --resume to continue it, --overwrite to start a new run "
                              f"there (the old one is deleted), or --out DIR for another folder")
+    if not resume and not (out / ckpt.MANIFEST).exists() and \
+            (out / "model.safetensors").exists():
+        # Bir eğitim klasörü config.json ve tokenizer.json yazar: bir Hugging Face klasörünün
+        # dosyalarının üstüne yazılmasın (ör. --init-from gpt2 --out gpt2)
+        raise ValueError(f"--out {out} is a Hugging Face model folder; choose another folder "
+                         f"for the run")
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     try:
@@ -706,9 +712,13 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         _truncate_metrics(metrics_path, start_step)
     else:
         if (out / ckpt.MANIFEST).exists():
+            # Yalnızca gerçekten bir eğitim klasörüyse (bildirim dosyası var): başka bir
+            # klasördeki config.json, vocab.json gibi kullanıcı dosyalarına dokunulmaz.
             _log(f"starting a new run in {out} (--overwrite): the previous run is deleted",
                  quiet)
-        _clear_run(out, started)
+            _clear_run(out, started)
+        elif metrics_path.exists():
+            metrics_path.unlink()                # yarım kalmış bir eğitimin günlüğü
 
     n_params = model.num_params()
     _log(f"model: {mcfg['model']} with {n_params:,} parameters, vocab {tokenizer.vocab_size}, "

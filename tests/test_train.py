@@ -651,3 +651,22 @@ def test_overwrite_deletes_every_file_of_the_old_run(tmp_path):
     assert not list(run.glob(".*.tmp")) and (run / "notes.txt").read_text() == "mine"
     assert [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()] \
         == [0, 1]
+
+
+def test_a_new_run_in_a_folder_of_other_files_touches_none_of_them(tmp_path):
+    """--out pointing at a folder that is not a run (e.g. a Hugging Face folder): nothing of
+    the user's is deleted, even files with names a run uses."""
+    out = tmp_path / "run"
+    out.mkdir()
+    for name in ("config.json", "vocab.json", "merges.txt", "tokenizer.json", "notes.txt"):
+        (out / name).write_text("user's " + name)
+    train(tiny_config(tmp_path, max_iters=1, eval_interval=1), quiet=True)
+    for name in ("vocab.json", "merges.txt", "notes.txt"):
+        assert (out / name).read_text() == "user's " + name
+    hf = tmp_path / "hfdir"                     # a Hugging Face folder: refused outright
+    hf.mkdir()
+    (hf / "config.json").write_text("{}")
+    (hf / "model.safetensors").write_bytes(b"weights")
+    with pytest.raises(ValueError, match="is a Hugging Face model folder"):
+        train(make_config(data=str(tmp_path / "corpus.txt"), out_dir=str(hf)), quiet=True)
+    assert (hf / "config.json").read_text() == "{}"
