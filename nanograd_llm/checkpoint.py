@@ -127,7 +127,9 @@ def save_checkpoint(out_dir, model, optimizer, tokenizer, step: int, *, train_co
                 p.unlink()
             except OSError:
                 pass
-    for p in list(d.glob(".*.tmp-*")) + list(d.glob(".*.tmp")):          # önceki, öldürülmüş bir yazmadan kalan geçici dosyalar
+    # önceki, öldürülmüş bir yazmadan kalan geçici dosyalar (atomic.py'nin ".AD.xxxx.tmp"
+    # adları ve eski sürümlerin ".AD.tmp-…" adları)
+    for p in list(d.glob(".*.tmp-*")) + list(d.glob(".*.tmp")):
         try:
             p.unlink()
         except OSError:

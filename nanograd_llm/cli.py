@@ -22,7 +22,7 @@ def _cmd_train(args) -> int:
     out = result["out_dir"]
     if result.get("interrupted"):
         print(f"interrupted: checkpoint of step {result['step']} saved in {out}; continue with "
-              f"the same command and --resume", file=sys.stderr)
+              f"`nanograd-llm train --out {out} --resume`", file=sys.stderr)
         return 130
     if result["val_loss"] is not None:
         when = (f"final (step {result['step']})" if result.get("eval_step") in
