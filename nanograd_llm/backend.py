@@ -118,6 +118,8 @@ def scatter_add(target: Any, indices: Any, values: Any) -> None:
     xp = get_array_module(target)
     if xp is np:
         np.add.at(target, indices, values)
+    elif hasattr(xp.add, "at"):          # CuPy ≥ 12; cupyx.scatter_add is deprecated since 13
+        xp.add.at(target, indices, values)
     else:
         cupyx = importlib.import_module("cupyx")
         cupyx.scatter_add(target, indices, values)
