@@ -697,7 +697,9 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             raise ValueError(f"cannot resume {out}: the checkpoint's model has "
                              + ", ".join(f"{k}={saved_cfg.get(k)!r}" for k in diff)
                              + ", the config asks for "
-                             + ", ".join(f"{k}={mcfg[k]!r}" for k in diff))
+                             + ", ".join(f"{k}={mcfg[k]!r}" for k in diff)
+                             + " (use the same setting, or --overwrite / --out DIR for a new "
+                               "run)")
     else:
         model = ckpt.build_model(mcfg, dtype=cfg.dtype, device=cfg.device, seed=cfg.seed)
     model.train()
