@@ -312,10 +312,10 @@ def save_hf(model, path) -> None:
         key = name if name == "lm_head.weight" else PREFIX + name
         tensors[key] = np.ascontiguousarray(to_numpy(arr))
     atomic_write(path / WEIGHTS_FILE,
-                  lambda tmp: stn.save_file(tensors, tmp, metadata={"format": "pt"}))
+                 lambda tmp: stn.save_file(tensors, tmp, metadata={"format": "pt"}))
     text = json.dumps(hf_cfg, indent=2, sort_keys=True) + "\n"
     atomic_write(path / CONFIG_FILE,
-                  lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+                 lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 # -- tokenizer + model, for sampling and fine-tuning -----------------------------------------

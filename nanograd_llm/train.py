@@ -29,7 +29,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import shutil
 import signal
 import sys
@@ -41,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint as ckpt
+from .atomic import atomic_write
 from .backend import MATMUL_PRECISIONS, as_float_dtype, check_device, set_matmul_precision
 from .data import STREAM_DROPOUT, BatchSampler, encode_corpus, load_text, split_ids
 from .optim import AdamW, clip_grad_norm, get_lr
@@ -455,10 +455,10 @@ def plot_losses(metrics_path: Path, png_path: Path) -> bool:
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    tmp = png_path.with_name("." + png_path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, png_path)
+    try:
+        atomic_write(png_path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    finally:
+        plt.close(fig)
     return True
 
 
