@@ -198,13 +198,14 @@ def layer_case(name: str, rng: np.random.Generator, B=2, T=5, C=8, n_head=2, V=1
             return {"q": dq, "k": dk, "v": dv}
         return inp, lambda: _weighted(attention_forward(inp["q"], inp["k"], inp["v"])[0], R), g
     if name == "causal_tiles":
-        # T = 5 satır, 2'lik karolar: (0,2), (2,4), (4,5); son karo kısa
+        # T = 5 satır, 2'lik karolar: (0,2), (2,4), (4,5); son karo kısa. Toplu iş tek tek
+        # öğelerle işlenir (chunk=1): parçaların dilimleri de denetlenir
         hs, tile = C // n_head, max(1, T // 2)
         inp = {"q": arr(B, n_head, T, hs), "k": arr(B, n_head, T, hs), "v": arr(B, n_head, T, hs)}
         R = R_like((B, n_head, T, hs))
 
         def fwd():
-            return tiled_attention_forward(inp["q"], inp["k"], inp["v"], tile=tile)
+            return tiled_attention_forward(inp["q"], inp["k"], inp["v"], tile=tile, chunk=1)
 
         def g():
             dq, dk, dv = tiled_attention_backward(R, fwd()[1])

@@ -32,18 +32,60 @@ def test_tile_bounds_cover_the_rows_once():
 
 @settings(max_examples=40, deadline=None)
 @given(B=st.integers(1, 3), nh=st.integers(1, 3), T=st.integers(1, 23), hs=st.integers(1, 6),
-       tile=st.integers(1, 9), seed=st.integers(0, 2 ** 16))
-def test_tiles_equal_dense_attention(B, nh, T, hs, tile, seed):
+       tile=st.integers(1, 9), chunk=st.one_of(st.none(), st.integers(1, 4)),
+       seed=st.integers(0, 2 ** 16))
+def test_tiles_equal_dense_attention(B, nh, T, hs, tile, chunk, seed):
     rng = np.random.default_rng(seed)
     q, k, v = _qkv(rng, B, nh, T, hs)
     dy = rng.standard_normal((B, nh, T, hs))
     y_ref, c_ref = attention_forward(q, k, v)
-    y, c = tiled_attention_forward(q, k, v, tile=tile)
+    y, c = tiled_attention_forward(q, k, v, tile=tile, chunk=chunk)
     np.testing.assert_allclose(y, y_ref, rtol=1e-12, atol=1e-12)
     # the tiles hold exactly the lower-triangle blocks of the dense matrix
     np.testing.assert_allclose(c.att, c_ref.att, rtol=1e-12, atol=1e-14)
     for g, g_ref in zip(tiled_attention_backward(dy, c), attention_backward(dy, c_ref)):
         np.testing.assert_allclose(g, g_ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dropout", [0.0, 0.25])
+def test_batch_chunks_give_bit_identical_results(dtype, dropout):
+    """Working a chunk of batch elements at a time (cache-sized scores) changes the order of
+    the work, not a single number: outputs, gradients and dropout masks are the same for every
+    chunk size, the masks coming from one draw per tile as before."""
+    rng = np.random.default_rng(8)
+    q, k, v = _qkv(rng, 5, 2, 130, 4, dtype)              # tiles of 64, 64, 2
+    dy = rng.standard_normal(q.shape).astype(dtype)
+    runs = []
+    for chunk in (5, None, 1, 2, 3):
+        y, c = tiled_attention_forward(q, k, v, dropout, np.random.default_rng(3), True,
+                                       chunk=chunk)
+        runs.append((y, c, tiled_attention_backward(dy, c)))
+    y0, c0, g0 = runs[0]
+    assert c0.chunk == 5 and runs[2][1].chunk == 1
+    for y, c, g in runs[1:]:
+        assert np.array_equal(y, y0)
+        assert all(np.array_equal(a, b) for a, b in zip(c.tiles, c0.tiles))
+        assert all(np.array_equal(a, b) for a, b in zip(g, g0))
+        if dropout:
+            assert all(np.array_equal(a.scale, b.scale) for a, b in zip(c.drops, c0.drops))
+    # the masks are the draws the per-tile code made: one rng.random call per tile, in order
+    if dropout:
+        gen = np.random.default_rng(3)
+        for d, a in zip(c0.drops, c0.tiles):
+            keep = gen.random(a.shape, dtype=dtype) >= dropout
+            assert np.array_equal(d.scale != 0, keep)
+
+
+def test_batch_chunk_size():
+    # shakespeare's part: nh=6, T=256, tiles of 64 rows, float32 → 393 KB per element: 2
+    assert causal_tiles.batch_chunk(32, 6, 256, 4) == 2
+    assert causal_tiles.batch_chunk(32, 6, 256, 8) == 1               # float64
+    assert causal_tiles.batch_chunk(1, 6, 256, 4) == 1                # never more than B
+    assert causal_tiles.batch_chunk(64, 12, 2048, 4) == 1             # never less than one
+    assert causal_tiles.batch_chunk(64, 1, 128, 4, tile=8) == 64
+    with pytest.raises(ValueError, match="chunk"):
+        tiled_attention_forward(*_qkv(np.random.default_rng(0), 2, 1, 8, 2), tile=4, chunk=0)
 
 
 def test_tiles_float32_and_out_argument():

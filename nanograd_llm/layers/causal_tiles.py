@@ -22,6 +22,19 @@ boyu `T/4`'tür, 64 ile 128 arasında tutulur (`tile_rows`, ölçümler orada).
 FlashAttention da nedensel maskede tamamen maskeli blokları böyle atlar; o ayrıca `A`'yı hiç
 saklamaz, geri geçişte yeniden hesaplar.
 
+## Toplu işi parça parça işlemek (önbellek için)
+Bir karonun puanları bütün toplu iş için büyüktür: B = 32, nh = 6, t = 64, T = 256'da
+`32·6·64·256·4 bayt ≈ 12,6 MB`. Hepsi önce yazılıp sonra softmax için okunur, sonra `Ã·v`
+için yeniden okunursa her adım veriyi ana bellekten geçirir. Bu yüzden toplu iş birkaç
+öğelik **parçalara** bölünür (`batch_chunk`: bir karonun puanları parça başına en çok
+`CHUNK_BYTES` = 1 MiB, yani burada 2 öğe ≈ 0,8 MB) ve bir parçanın bütün karoları bitirilip
+sonrakine geçilir: puanlar yazıldıkları anda L2/L3 önbellekteyken softmax'tan ve `Ã·v`
+çarpımından geçer; geri geçiş de aynı sırayla çalışır. Her (öğe, kafa) çifti birbirinden
+bağımsız olduğu için bu yalnızca işin sırasını değiştirir, tek bir sayıyı değil: sonuçlar
+parça boyundan bağımsız olarak bit bit aynıdır (test edilir). Karoların ağırlık dizileri ve
+dropout maskeleri yine tüm toplu iş için birer kez ayrılır; maskeler karo karo, önceden
+çekilir.
+
 Yalnızca CPU'da ve eğitim/değerlendirme şeklinde (Tq = Tk ≥ 2t, yani T ≥ 128; KV önbelleği yok)
 kullanılır; GPU'da yoğun yol kendi birleşik softmax çekirdeğiyle çalışır. KV önbellekli
 üretimde adım başına tek sorgu vardır; ilk geçiş (prefill) ve pencere kayınca önbelleğin
@@ -68,12 +81,18 @@ import numpy as np
 
 from ..backend import get_array_module, matmul_t
 from .attention import causal_softmax, softmax_backward
-from .dropout import dropout_backward, dropout_forward
+from .dropout import DropoutCache, dropout_backward, dropout_scale
 
 # Boyutlar: B = toplu iş, nh = kafa sayısı, T = dizi uzunluğu (Tq = Tk = T),
 # hs = kafa boyutu, t = karo satır sayısı, r1 = karonun gördüğü anahtar sayısı
 
 TILE_MIN, TILE_MAX = 64, 128
+# Bir karonun puanlarına parça başına ayrılan yer (bayt). Ölçülen (CPU, tek iş parçacığı,
+# shakespeare'in bir parçası B = 32, nh = 6, T = 256, 13 dönüşümlü tur): dikkatin ileri+geri
+# geçişi tüm toplu işle 243 ms, 2 öğelik parçalarla 199, tek öğeyle 200 ms (0,82 kat); 128'lik
+# karolarla da 0,82–0,83. Bütün adımda iki iş parçacığının dikkatte geçirdiği süre 2,84 s'den
+# 2,44 s'ye indi (8 tur, eşli oran 0,868); ayrıntı benchmarks/RESULTS.md, oturum 9.
+CHUNK_BYTES = 1 << 20
 
 
 def tile_rows(T: int) -> int:
@@ -107,6 +126,7 @@ class TiledAttentionCache(NamedTuple):
     drops: tuple  # karo başına dropout önbelleği
     bounds: tuple  # karo başına (r0, r1)
     scale: float
+    chunk: int = 1  # parça başına toplu iş öğesi (batch_chunk)
 
     @property
     def att(self):
@@ -119,35 +139,52 @@ class TiledAttentionCache(NamedTuple):
         return full
 
 
+def batch_chunk(B: int, nh: int, T: int, itemsize: int, tile: int | None = None) -> int:
+    """Batch elements per chunk: as many as keep one tile's scores (chunk·nh·t·T values)
+    within CHUNK_BYTES, at least one."""
+    t = tile_rows(T) if tile is None else tile
+    return max(1, min(B, CHUNK_BYTES // max(1, nh * t * T * itemsize)))
+
+
 def tiled_attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool = True,
-                            tile: int | None = None, out=None):
+                            tile: int | None = None, out=None, chunk: int | None = None):
     """Causal softmax(q kᵀ/√hs) v by query tiles (tile_rows(T) rows unless `tile` is given),
-    skipping the masked keys. q, k, v: (B, nh, T, hs), possibly strided views. With `out`
-    (a (B, nh, T, hs) array or view) y is written into it. Returns (y, cache)."""
+    skipping the masked keys, a chunk of batch elements at a time (batch_chunk unless `chunk`
+    is given; the result does not depend on it). q, k, v: (B, nh, T, hs), possibly strided
+    views. With `out` (a (B, nh, T, hs) array or view) y is written into it. Returns (y, cache)."""
     xp = get_array_module(q)
-    T, hs = q.shape[-2], q.shape[-1]
+    B, nh, T, hs = q.shape
     if k.shape[-2] != T:
         raise ValueError("tiled attention needs as many keys as queries (no KV cache)")
     if out is not None and out.shape != q.shape:
         raise ValueError(f"tiled attention: out has shape {out.shape}, expected {q.shape}")
     scale = 1.0 / math.sqrt(hs)
     bounds = tile_bounds(T, tile)
+    chunk = batch_chunk(B, nh, T, q.dtype.itemsize, tile) if chunk is None else chunk
+    if chunk < 1:
+        raise ValueError(f"tiled attention: chunk must be at least 1, got {chunk}")
     y = xp.empty(q.shape, dtype=q.dtype) if out is None else out                # (B,nh,T,hs)
-    tiles, drops = [], []
-    for r0, r1 in bounds:
-        # Bu karonun sorguları yalnızca ilk r1 anahtarı görebilir: k[0:r1], v[0:r1]
-        qi, kk, vv = q[:, :, r0:r1], k[:, :, :r1], v[:, :, :r1]
-        # Puanlar: S_i = (q_i/√hs)·k[0:r1]ᵀ (devrik bir bayrakla, kopya yok)
-        a = matmul_t(qi, kk, trans_b=True, alpha=scale)   # (B,nh,t,hs)@(B,nh,hs,r1) -> (B,nh,t,r1)
-        # Maske (köşegen karesinde; kayma r1 − t = r0) + kararlı softmax, yerinde
-        causal_softmax(a)
-        # Dikkat ağırlıklarına dropout (her karonun maskesi ayrı çekilir)
-        a_d, drop = dropout_forward(a, dropout, rng, train)
-        # Değerlerin ağırlıklı toplamı, doğrudan y'nin bu karosuna: y[r0:r1] = Ã_i·v[0:r1]
-        matmul_t(a_d, vv, out=y[:, :, r0:r1])             # (B,nh,t,r1)@(B,nh,r1,hs) -> (B,nh,t,hs)
-        tiles.append(a)
-        drops.append(drop)
-    return y, TiledAttentionCache(q, k, v, tuple(tiles), tuple(drops), bounds, scale)
+    # Her karonun ağırlıkları tüm toplu iş için bir kez ayrılır; parçalar kendi dilimlerini
+    # doldurur. Dropout maskeleri de karo karo, tüm toplu iş için önceden çekilir: rastgele
+    # akış parça boyundan bağımsızdır.
+    tiles = tuple(xp.empty((B, nh, r1 - r0, r1), dtype=q.dtype) for r0, r1 in bounds)
+    drops = tuple(DropoutCache(dropout_scale(a.shape, dropout, rng, train, xp, a.dtype))
+                  for a in tiles)
+    for b0 in range(0, B, chunk):
+        c = slice(b0, min(b0 + chunk, B))
+        for a, drop, (r0, r1) in zip(tiles, drops, bounds):
+            # Bu karonun sorguları yalnızca ilk r1 anahtarı görebilir: k[0:r1], v[0:r1]
+            qi, kk, vv = q[c, :, r0:r1], k[c, :, :r1], v[c, :, :r1]
+            ac = a[c]                                     # (b,nh,t,r1), a'nın bitişik bir dilimi
+            # Puanlar: S_i = (q_i/√hs)·k[0:r1]ᵀ (devrik bir bayrakla, kopya yok)
+            matmul_t(qi, kk, trans_b=True, alpha=scale, out=ac)  # (b,nh,t,hs)@(b,nh,hs,r1) -> (b,nh,t,r1)
+            # Maske (köşegen karesinde; kayma r1 − t = r0) + kararlı softmax, yerinde
+            causal_softmax(ac)
+            # Dikkat ağırlıklarına dropout (karonun önceden çekilmiş maskesinin bu dilimi)
+            a_d = ac if drop.scale is None else ac * drop.scale[c]
+            # Değerlerin ağırlıklı toplamı, doğrudan y'nin bu karosuna: y[r0:r1] = Ã_i·v[0:r1]
+            matmul_t(a_d, vv, out=y[c, :, r0:r1])         # (b,nh,t,r1)@(b,nh,r1,hs) -> (b,nh,t,hs)
+    return y, TiledAttentionCache(q, k, v, tiles, drops, bounds, scale, chunk)
 
 
 def tiled_attention_backward(dy, cache: TiledAttentionCache, out=None):
@@ -156,33 +193,37 @@ def tiled_attention_backward(dy, cache: TiledAttentionCache, out=None):
     does)."""
     xp = get_array_module(dy)
     q, k, v, scale = cache.q, cache.k, cache.v, cache.scale
-    T = q.shape[-2]
+    B, T = q.shape[0], q.shape[-2]
     if out is None:
         out = xp.empty((3,) + q.shape, dtype=dy.dtype)                         # (3,B,nh,T,hs)
     dq, dk, dv = out[0], out[1], out[2]
-    # Karolar sondan başa: son karo bütün anahtarları görür (r1 = T), dk ve dv'yi ilk o yazar
-    for a, drop, (r0, r1) in zip(reversed(cache.tiles), reversed(cache.drops),
-                                 reversed(cache.bounds)):
-        qi, kk, vv, dyi = q[:, :, r0:r1], k[:, :, :r1], v[:, :, :r1], dy[:, :, r0:r1]
-        first = r1 == T
-        a_d = a if drop.scale is None else a * drop.scale
-        # İleri geçişte: `y[r0:r1] = Ã_i·v[0:r1]` → bu yüzden `dv[0:r1] += Ã_iᵀ·dy[r0:r1]`
-        if first:
-            matmul_t(a_d, dyi, trans_a=True, out=dv)      # (B,nh,T,t)@(B,nh,t,hs) -> (B,nh,T,hs)
-        else:
-            dv[:, :, :r1] += matmul_t(a_d, dyi, trans_a=True)                   # (B,nh,r1,hs)
-        # … ve `dÃ_i = dy[r0:r1]·v[0:r1]ᵀ`
-        da = matmul_t(dyi, vv, trans_b=True)              # (B,nh,t,hs)@(B,nh,hs,r1) -> (B,nh,t,r1)
-        # İleri geçişte: `Ã_i = dropout(A_i)` → bu yüzden `dA_i = dÃ_i ⊙ maske`
-        da = dropout_backward(da, drop)
-        # İleri geçişte: `A_i = softmax(S_i)` → bu yüzden `dS_i = A_i ⊙ (dA_i − Σ dA_i·A_i)`
-        softmax_backward(a, da)                           # da artık dS_i
-        # İleri geçişte: `S_i = (q_i/√hs)·k[0:r1]ᵀ` → bu yüzden `dq_i = dS_i·k[0:r1]/√hs`
-        # (her sorgu satırı tek karoda: doğrudan yazılır)
-        matmul_t(da, kk, alpha=scale, out=dq[:, :, r0:r1])  # (B,nh,t,r1)@(B,nh,r1,hs) -> (B,nh,t,hs)
-        # … ve `dk[0:r1] += dS_iᵀ·q_i/√hs` (anahtarlar birçok karoda: toplanır)
-        if first:
-            matmul_t(da, qi, trans_a=True, alpha=scale, out=dk)  # (B,nh,T,t)@(B,nh,t,hs) -> (B,nh,T,hs)
-        else:
-            dk[:, :, :r1] += matmul_t(da, qi, trans_a=True, alpha=scale)        # (B,nh,r1,hs)
+    for b0 in range(0, B, cache.chunk):
+        c = slice(b0, min(b0 + cache.chunk, B))
+        # Karolar sondan başa: son karo bütün anahtarları görür (r1 = T), dk ve dv'yi ilk o yazar
+        for a, drop, (r0, r1) in zip(reversed(cache.tiles), reversed(cache.drops),
+                                     reversed(cache.bounds)):
+            qi, kk, vv, dyi = q[c, :, r0:r1], k[c, :, :r1], v[c, :, :r1], dy[c, :, r0:r1]
+            ac = a[c]                                                         # (b,nh,t,r1)
+            mask = None if drop.scale is None else drop.scale[c]
+            first = r1 == T
+            a_d = ac if mask is None else ac * mask
+            # İleri geçişte: `y[r0:r1] = Ã_i·v[0:r1]` → bu yüzden `dv[0:r1] += Ã_iᵀ·dy[r0:r1]`
+            if first:
+                matmul_t(a_d, dyi, trans_a=True, out=dv[c])  # (b,nh,T,t)@(b,nh,t,hs) -> (b,nh,T,hs)
+            else:
+                dv[c, :, :r1] += matmul_t(a_d, dyi, trans_a=True)               # (b,nh,r1,hs)
+            # … ve `dÃ_i = dy[r0:r1]·v[0:r1]ᵀ`
+            da = matmul_t(dyi, vv, trans_b=True)          # (b,nh,t,hs)@(b,nh,hs,r1) -> (b,nh,t,r1)
+            # İleri geçişte: `Ã_i = dropout(A_i)` → bu yüzden `dA_i = dÃ_i ⊙ maske`
+            da = dropout_backward(da, DropoutCache(mask))
+            # İleri geçişte: `A_i = softmax(S_i)` → bu yüzden `dS_i = A_i ⊙ (dA_i − Σ dA_i·A_i)`
+            softmax_backward(ac, da)                      # da artık dS_i
+            # İleri geçişte: `S_i = (q_i/√hs)·k[0:r1]ᵀ` → bu yüzden `dq_i = dS_i·k[0:r1]/√hs`
+            # (her sorgu satırı tek karoda: doğrudan yazılır)
+            matmul_t(da, kk, alpha=scale, out=dq[c, :, r0:r1])  # (b,nh,t,r1)@(b,nh,r1,hs) -> (b,nh,t,hs)
+            # … ve `dk[0:r1] += dS_iᵀ·q_i/√hs` (anahtarlar birçok karoda: toplanır)
+            if first:
+                matmul_t(da, qi, trans_a=True, alpha=scale, out=dk[c])  # (b,nh,T,t)@(b,nh,t,hs) -> (b,nh,T,hs)
+            else:
+                dk[c, :, :r1] += matmul_t(da, qi, trans_a=True, alpha=scale)    # (b,nh,r1,hs)
     return dq, dk, dv

@@ -48,20 +48,29 @@ def dropout_mask(shape, p: float, rng, xp, dtype):
     return mask
 
 
+def dropout_scale(shape, p: float, rng, train: bool, xp, dtype):
+    """The scale m/(1-p) for an input of `shape` (drawn from `rng`), or None where dropout is
+    the identity (p == 0 or train is False). Checks p and that a generator is given."""
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+    if p == 0.0 or not train:
+        return None
+    if rng is None:
+        raise ValueError("dropout with p > 0 in training mode needs a random generator")
+    return dropout_mask(shape, p, rng, xp, dtype)
+
+
 def dropout_forward(x, p: float, rng=None, train: bool = True, mask=None):
     """Inverted dropout. `mask` (0 or 1/(1-p) values) may be given to fix the pattern.
 
     Identity when p == 0 or train is False. Returns (out, cache).
     """
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout probability must be in [0, 1), got {p}")
-    if (p == 0.0 or not train) and mask is None:
-        return x, DropoutCache(None)
-    xp = get_array_module(x)
     if mask is None:
-        if rng is None:
-            raise ValueError("dropout with p > 0 in training mode needs a random generator")
-        mask = dropout_mask(x.shape, p, rng, xp, x.dtype)
+        mask = dropout_scale(x.shape, p, rng, train, get_array_module(x), x.dtype)
+    elif not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+    if mask is None:
+        return x, DropoutCache(None)
     out = x * mask
     return out, DropoutCache(mask)
 
