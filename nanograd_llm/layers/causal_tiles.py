@@ -84,7 +84,8 @@ from .attention import causal_softmax, softmax_backward
 from .dropout import DropoutCache, dropout_backward, dropout_scale
 
 # Boyutlar: B = toplu iş, nh = kafa sayısı, T = dizi uzunluğu (Tq = Tk = T),
-# hs = kafa boyutu, t = karo satır sayısı, r1 = karonun gördüğü anahtar sayısı
+# hs = kafa boyutu, t = karo satır sayısı, r1 = karonun gördüğü anahtar sayısı,
+# b = bir parçadaki toplu iş öğesi sayısı (batch_chunk)
 
 TILE_MIN, TILE_MAX = 64, 128
 # Bir karonun puanlarına parça başına ayrılan yer (bayt). Ölçülen (CPU, tek iş parçacığı,
