@@ -122,10 +122,12 @@ def config_from_hf(hf: dict, dropout: float = 0.0, source: str = CONFIG_FILE) ->
 
     n_embd = need("n_embd")
     act_hf = hf.get("activation_function", "gelu_new")
-    if act_hf not in _ACTIVATIONS_IN:
+    if not isinstance(act_hf, str) or act_hf not in _ACTIVATIONS_IN:
         raise ValueError(f"{source}: activation_function {act_hf!r} is not supported "
                          f"(supported: {', '.join(sorted(_ACTIVATIONS_IN))})")
     n_inner = hf.get("n_inner")
+    if n_inner is not None and (isinstance(n_inner, bool) or not isinstance(n_inner, int)):
+        raise ValueError(f"{source}: n_inner must be an integer or null, got {n_inner!r}")
     if n_inner is not None and n_inner != 4 * n_embd:
         raise ValueError(f"{source}: n_inner={n_inner} is not supported (the MLP width must be "
                          f"4*n_embd={4 * n_embd})")
@@ -223,6 +225,10 @@ def read_hf_tensors(path) -> dict:
         except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
             raise ValueError(f"{index} is not a valid safetensors index (no 'weight_map')") \
                 from None
+        if not isinstance(weight_map, dict) or not weight_map or not all(
+                isinstance(v, str) and v for v in weight_map.values()):
+            raise ValueError(f"{index}: 'weight_map' must be a non-empty JSON object mapping "
+                             f"tensor names to shard file names")
         tensors = {}
         for shard in sorted(set(weight_map.values())):
             shard_path = path / shard
@@ -306,6 +312,10 @@ def save_hf(model, path) -> None:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ValueError(f"{path} exists and is not a directory")
+    if (path / "checkpoint.json").is_file():
+        # Bir eğitim klasörü de config.json yazar: üstüne yazmak çalıştırmayı bozardı
+        raise ValueError(f"{path} is a nanograd_llm training run (it has checkpoint.json and "
+                         f"its own config.json): save the Hugging Face copy to another folder")
     path.mkdir(parents=True, exist_ok=True)
     tensors = {}
     for name, arr in model.state_dict().items():
@@ -320,17 +330,28 @@ def save_hf(model, path) -> None:
 
 # -- tokenizer + model, for sampling and fine-tuning -----------------------------------------
 def load_hf_tokenizer(path):
-    """GPT-2's byte-level BPE tokenizer from the folder's vocab.json + merges.txt (or, when
-    only a tokenizer.json is there, as recent `transformers` versions write, from that)."""
+    """The folder's tokenizer: one saved by this package (tokenizer_meta.json: its special
+    tokens and pattern are kept), else GPT-2's byte-level BPE from vocab.json + merges.txt, or,
+    when only a tokenizer.json is there (as recent `transformers` versions write), from that,
+    its added tokens becoming special tokens."""
     path = Path(path)
+    if (path / "tokenizer_meta.json").is_file():
+        from .tokenizers import load_tokenizer
+        return load_tokenizer(path)
     vocab, merges = path / "vocab.json", path / "merges.txt"
     if vocab.is_file() and merges.is_file():
         return _bpe_class().from_files(vocab, merges)
     if (path / "tokenizer.json").is_file():
         BPETokenizer = _bpe_class()
+        f = path / "tokenizer.json"
         with tempfile.TemporaryDirectory() as tmp:
-            v, m = _split_tokenizer_json(path / "tokenizer.json", Path(tmp))
-            return BPETokenizer.from_files(v, m)
+            v, m, specials = _split_tokenizer_json(f, Path(tmp))
+            try:
+                return BPETokenizer.from_files(v, m, special_tokens=specials)
+            except ValueError as e:
+                # Hata geçici dosyaları değil, kullanıcının dosyasını adlandırsın
+                msg = str(e).replace(str(v), "its model.vocab").replace(str(m), "its model.merges")
+                raise ValueError(f"{f}: {msg}") from None
     missing = vocab if not vocab.is_file() else merges
     raise ValueError(f"{missing} not found: the GPT-2 tokenizer needs vocab.json and "
                      f"merges.txt (or tokenizer.json) in {path}")
@@ -346,7 +367,8 @@ def _bpe_class():
 
 
 def _split_tokenizer_json(f: Path, out: Path):
-    """Write vocab.json + merges.txt from a `tokenizers` tokenizer.json holding a BPE model."""
+    """Write vocab.json + merges.txt from a `tokenizers` tokenizer.json holding a BPE model;
+    returns their paths and the added tokens' strings (None when it lists none)."""
     try:
         data = json.loads(f.read_text(encoding="utf-8"))
         model = data["model"]
@@ -356,11 +378,31 @@ def _split_tokenizer_json(f: Path, out: Path):
     if model.get("type", "BPE") != "BPE" or not isinstance(vocab, dict):
         raise ValueError(f"{f} does not hold a BPE model")
     # Birleştirmeler "a b" dizgileri ya da [a, b] çiftleri olarak saklanabilir
+    if not isinstance(merges, list) or not all(
+            isinstance(m, str) or (isinstance(m, list) and len(m) == 2
+                                   and all(isinstance(t, str) for t in m)) for m in merges):
+        raise ValueError(f"{f}: model.merges must be a list of \"a b\" strings or [a, b] "
+                         f"pairs of strings")
     lines = [m if isinstance(m, str) else " ".join(m) for m in merges]
+    # Eklenmiş belirteçler (ör. <|endoftext|>, <|pad|>): metinde bütün olarak aranır, hiç
+    # bölünmez; bizim BPE'mizde bunlar özel belirteçlerdir ve sözlükte yer alırlar
+    added = data.get("added_tokens") or []
+    if not isinstance(added, list) or not all(
+            isinstance(t, dict) and isinstance(t.get("content"), str) and t["content"]
+            and isinstance(t.get("id"), int) and not isinstance(t.get("id"), bool)
+            and t["id"] >= 0 for t in added):
+        raise ValueError(f"{f}: added_tokens must be a list of objects with a string "
+                         f"'content' and a non-negative integer 'id'")
+    vocab = dict(vocab)
+    for t in added:
+        if vocab.setdefault(t["content"], t["id"]) != t["id"]:
+            raise ValueError(f"{f}: added token {t['content']!r} has id {t['id']} but "
+                             f"model.vocab gives it {vocab[t['content']]}")
+    specials = [t["content"] for t in added] or None
     v, m = out / "vocab.json", out / "merges.txt"
     v.write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     m.write_text("#version: 0.2\n" + "\n".join(lines) + "\n", encoding="utf-8")
-    return v, m
+    return v, m, specials
 
 
 def init_from_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.0,

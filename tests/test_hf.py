@@ -203,6 +203,8 @@ def test_unexpected_tensor_and_missing_untied_head_are_errors(tmp_path, hf_dir):
     (lambda c: c.update(model_type="llama"), "model_type"),
     (lambda c: c.pop("n_layer"), "n_layer"),
     (lambda c: c.update(n_inner=7), "n_inner"),
+    (lambda c: c.update(n_inner="128"), "n_inner must be an integer"),
+    (lambda c: c.update(activation_function=["gelu_new"]), "activation_function"),
     (lambda c: c.update(n_head=3), "divisible"),
 ])
 def test_bad_config_is_a_clear_error(tmp_path, hf_dir, edit, match):
@@ -242,6 +244,29 @@ def test_sharded_checkpoint(tmp_path, hf_dir):
                                atol=1e-4)
 
 
+@pytest.mark.parametrize("weight_map", [["model.safetensors"], {"a": 5}, {}])
+def test_malformed_shard_index_is_a_clear_error(tmp_path, hf_dir, weight_map):
+    d, _ = hf_dir
+    (tmp_path / "config.json").write_text((d / "config.json").read_text())
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
+    with pytest.raises(ValueError, match="weight_map"):
+        load_hf(tmp_path)
+
+
+def test_save_hf_refuses_a_training_run_folder(tmp_path):
+    """A run folder has its own config.json: writing GPT-2's over it would break the run and
+    leave a folder that is neither."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.json").write_text("{}")
+    (run / "config.json").write_text('{"run": true}')
+    model = GPT(GPTConfig(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_embd=8))
+    with pytest.raises(ValueError, match="training run.*another folder"):
+        save_hf(model, run)
+    assert (run / "config.json").read_text() == '{"run": true}'
+    assert not (run / "model.safetensors").exists()
+
+
 def test_models_gpt2_cannot_express_are_rejected(tmp_path):
     base = dict(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_embd=8)
     with pytest.raises(ValueError, match="sinusoidal"):
@@ -272,6 +297,64 @@ def test_tokenizer_from_vocab_merges_or_tokenizer_json(tmp_path):
         assert tok.decode(want) == text
     with pytest.raises(ValueError, match="vocab.json"):
         load_hf_tokenizer(tmp_path)
+
+
+def _bpe_tokenizer_json(tmp_path, edit=None):
+    tk = pytest.importorskip("tokenizers")
+    bpe = tk.ByteLevelBPETokenizer()
+    bpe.train_from_iterator(["merhaba dünya, şapka ve çiçek " * 30], vocab_size=280,
+                            min_frequency=1, show_progress=False)
+    bpe.add_special_tokens(["<|endoftext|>", "<|pad|>"])
+    f = tmp_path / "tokenizer.json"
+    bpe.save(str(f))
+    if edit:
+        data = json.loads(f.read_text(encoding="utf-8"))
+        edit(data)
+        f.write_text(json.dumps(data), encoding="utf-8")
+    return bpe
+
+
+def test_tokenizer_json_added_tokens_are_special_tokens(tmp_path):
+    pytest.importorskip("regex")
+    from nanograd_llm.hf import load_hf_tokenizer
+    bpe = _bpe_tokenizer_json(tmp_path)
+    tok = load_hf_tokenizer(tmp_path)
+    text = "merhaba<|pad|> dünya<|endoftext|>çiçek"
+    want = bpe.encode(text).ids
+    assert tok.encode(text) == want
+    pad = bpe.token_to_id("<|pad|>")
+    assert pad in want and tok.decode([pad]) == "<|pad|>"
+    assert tok.decode(want) == text
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda d: d["model"].update(merges=[["a", 1]]), "model.merges must be"),
+    (lambda d: d["model"]["vocab"].pop(sorted(d["model"]["vocab"], key=len)[-1]),
+     "tokenizer.json: .*is not in its model.vocab"),
+    (lambda d: d.update(added_tokens=[{"id": "x", "content": "<|pad|>"}]), "added_tokens"),
+])
+def test_bad_tokenizer_json_names_the_users_file(tmp_path, edit, match):
+    pytest.importorskip("regex")
+    from nanograd_llm.hf import load_hf_tokenizer
+    _bpe_tokenizer_json(tmp_path, edit)
+    with pytest.raises(ValueError, match=match) as e:
+        load_hf_tokenizer(tmp_path)
+    assert str(tmp_path / "tokenizer.json") in str(e.value)
+    assert "/tmp/tmp" not in str(e.value).replace(str(tmp_path), "")
+
+
+def test_a_saved_bpe_keeps_its_special_tokens_and_pattern(tmp_path):
+    pytest.importorskip("regex")
+    from nanograd_llm.hf import load_hf_tokenizer
+    from nanograd_llm.tokenizers.bpe import BPETokenizer
+    text = "merhaba dünya, nasılsın? " * 40
+    bpe = BPETokenizer.train(text, 270, special_tokens=["<|endoftext|>", "<|user|>"],
+                             pattern=r"\S+|\s+")
+    bpe.save(str(tmp_path))
+    tok = load_hf_tokenizer(tmp_path)
+    assert tok.special_tokens == bpe.special_tokens and tok.pattern == bpe.pattern
+    s = "<|user|>merhaba dünya"
+    assert tok.encode(s) == bpe.encode(s) and tok.encode(s)[0] == bpe.special_tokens["<|user|>"]
 
 
 def test_block_size_crop_and_dropout(hf_dir):
