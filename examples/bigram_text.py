@@ -17,8 +17,10 @@ Bu betik, eğitimin bütün parçalarını tek bir sayfada, elle yazılmış bir
 
 Bigram, yalnızca bir önceki karaktere baktığı için kelimeleri değil, harf ikililerinin
 sıklığını öğrenir: çıktı "Türkçeye benzeyen" ama anlamsız hece dizileri olur. Kaybın
-nereye kadar inebildiğine dikkat edin (yaklaşık 2.4–2.6); GPT'nin dikkat katmanları bu
-sınırı aşmak için vardır.
+nereye kadar inebildiğine dikkat edin: varsayılan ayarlarla (1500 adım) doğrulama kaybı gömülü
+Türkçe derlemde 2,80–2,83'te, tiny Shakespeare'de 2,48 civarında durur (ölçülen). Daha uzun
+eğitim bunu pek değiştirmez: bir karakterden sonra ne geldiğinin sayımlarından öte bir bilgi
+tabloda yoktur. GPT'nin dikkat katmanları bu sınırı aşmak için vardır.
 
 Çalıştırma:
 
@@ -41,19 +43,30 @@ from nanograd_llm.tokenizers import CharTokenizer
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Train a character bigram model on a text file.")
-    ap.add_argument("path", nargs="?", default=None, help="UTF-8 text file (default: embedded)")
+    ap.add_argument("path", nargs="?", default=None,
+                    help="UTF-8 text file or corpus name (default: the embedded corpus)")
     ap.add_argument("--iters", type=int, default=1500)
     ap.add_argument("--lr", type=float, default=5e-2)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--block-size", type=int, default=32)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-
+    for name in ("iters", "batch_size", "block_size"):
+        if getattr(args, name) < 1:
+            ap.error(f"--{name.replace('_', '-')} must be at least 1")
+    if not args.lr > 0:
+        ap.error("--lr must be positive")
+    if args.seed < 0:
+        ap.error("--seed must be non-negative")
     try:
-        text, label = load_text(args.path)
-    except (OSError, ValueError) as e:
+        return run(args)
+    except (OSError, ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+
+
+def run(args) -> int:
+    text, label = load_text(args.path)
     tok = CharTokenizer.from_text(text)
     ids = np.asarray(tok.encode(text), dtype=np.uint16)
     data = split_ids(ids, args.block_size, source=label)
@@ -84,7 +97,6 @@ def main(argv=None) -> int:
     print("--- sample ---")
     print(tok.decode(out[0, 1:]))
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

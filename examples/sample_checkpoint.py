@@ -45,8 +45,11 @@ def main(argv=None) -> int:
         tok = load_run_tokenizer(args.ckpt)
         print(f"{type(model).__name__} with {model.num_params():,} parameters")
         for temperature in (args.temperature,):
+            # Bilinmeyen bir karakter açık bir hatadır (modelin görmediği bir istemi
+            # gösterip devam etmek yanıltıcı olurdu); atlamak/değiştirmek için:
+            # nanograd-llm sample --ckpt DIR --prompt ... --unknown skip|replace
             text = sample_text(model, tok, args.prompt, args.max_new_tokens,
-                               temperature=temperature, seed=args.seed, errors="replace")
+                               temperature=temperature, seed=args.seed)
             print(args.prompt + text)
     except (OSError, ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)

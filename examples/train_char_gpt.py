@@ -29,7 +29,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from nanograd_llm.train import make_config, parse_overrides, sample_text, train
+from nanograd_llm.train import make_config, parse_overrides, resume_config, sample_text, train
 
 # Saniyeler içinde biten küçük ayar: sürekli tümleştirmede (CI) bu çalıştırılır
 SMALL = dict(n_layer=1, n_head=2, n_embd=32, block_size=32, batch_size=8, max_iters=30,
@@ -42,14 +42,25 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default=None, help="text file or corpus name (default: embedded)")
     ap.add_argument("--out", default="out/example_gpt")
     ap.add_argument("--small", action="store_true", help="a tiny setting that runs in seconds")
-    ap.add_argument("--overwrite", action="store_true",
-                    help="start over in --out even if it already holds a run")
+    once = ap.add_mutually_exclusive_group()
+    once.add_argument("--overwrite", action="store_true",
+                      help="start over in --out even if it already holds a run")
+    once.add_argument("--resume", action="store_true",
+                      help="continue the run in --out with its saved settings (key=value "
+                           "changes some of them, e.g. max_iters=60)")
     ap.add_argument("overrides", nargs="*", metavar="key=value")
     args = ap.parse_args(argv)
     try:
-        overrides = {**(SMALL if args.small else {}), **parse_overrides(args.overrides)}
-        cfg = make_config(args.preset, overrides=overrides, data=args.data, out_dir=args.out)
-        result = train(cfg, progress=not args.small, overwrite=args.overwrite)
+        if args.resume:
+            # Devam: ayarlar kontrol noktasından gelir; yalnızca verilen key=value değişir
+            cfg = resume_config(args.preset, overrides=parse_overrides(args.overrides),
+                                data=args.data, out_dir=args.out)
+        else:
+            overrides = {**(SMALL if args.small else {}), **parse_overrides(args.overrides)}
+            cfg = make_config(args.preset, overrides=overrides, data=args.data,
+                              out_dir=args.out)
+        result = train(cfg, resume=args.resume, progress=not args.small,
+                       overwrite=args.overwrite)
     except (OSError, ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

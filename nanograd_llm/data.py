@@ -147,7 +147,7 @@ def _fetch(url: str, timeout: float = 60.0) -> bytes:
     except (urllib.error.URLError, OSError, ValueError) as e:
         reason = getattr(e, "reason", e)
         raise OSError(f"could not download {url} ({reason}). If you are offline, download the "
-                      f"file elsewhere and pass its path instead: --data /path/to/file.txt") \
+                      f"file elsewhere and pass its path instead (e.g. --data /path/to/file.txt)") \
             from None
 
 
@@ -313,17 +313,22 @@ def split_ids(ids: np.ndarray, block_size: int, val_fraction: float = 0.1,
     """Contiguous split; both parts must hold at least block_size + 1 tokens."""
     n = int(ids.size)
     need = block_size + 1
-    if n < need:
-        raise ValueError(f"{source} has {n} tokens, shorter than block_size + 1 = {need}; use "
-                         f"a longer text or a smaller block_size (e.g. block_size={max(1, n - 1)})")
     split = int(n * (1.0 - val_fraction))
     train, val = ids[:split], ids[split:]
+    # Önerilen block_size iki parçaya da sığmalı (yalnızca bütün metne değil)
+    fit = min(train.size, val.size) - 1
+    smaller = f" or block_size={fit} at most" if fit >= 1 else ""
+    if n < need:
+        hint = (f"use a longer text{smaller}" if fit >= 1 else
+                f"use a text of at least {int(np.ceil(2 / val_fraction)) + 1} tokens")
+        raise ValueError(f"{source} has {n} tokens, shorter than block_size + 1 = {need}; "
+                         f"{hint}")
     if train.size < need or val.size < need:
         raise ValueError(
             f"{source} has {n} tokens: its {int(val_fraction * 100)}% validation part has "
             f"{val.size} and its training part {train.size}, but each needs at least "
             f"block_size + 1 = {need}; use a text of at least "
-            f"{int(np.ceil(need / val_fraction)) + 1} tokens or a smaller block_size")
+            f"{int(np.ceil(need / val_fraction)) + 1} tokens{smaller}")
     return TokenData(train, val)
 
 

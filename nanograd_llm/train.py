@@ -470,8 +470,9 @@ def sample_text(model, tokenizer, prompt: str = "", max_new_tokens: int = 200,
     generate.py's KV-cache sampler, or a plain loop without it."""
     if max_new_tokens < 0:
         raise ValueError("max_new_tokens must be >= 0")
-    if not temperature > 0:
-        raise ValueError("temperature must be > 0")
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), "
+                         f"got {temperature}")
     if not prompt:
         ids = start_ids(tokenizer)
     elif _takes_errors(tokenizer):
@@ -511,7 +512,13 @@ def _simple_generate(model, ids, max_new_tokens, temperature, seed,
     for _ in range(max_new_tokens):
         window = ctx[-bs:] if bs else ctx[-1:]
         logits, _ = model.forward(np.asarray([window], dtype=np.int64))
-        z = to_numpy(logits[0, -1, :tokenizer_size]).astype(np.float64) / temperature
+        z = to_numpy(logits[0, -1, :tokenizer_size]).astype(np.float64)
+        if temperature == 0:                    # açgözlü: en büyük puan (eşitlikte küçük kimlik)
+            t = int(np.argmax(z))
+            ctx.append(t)
+            new.append(t)
+            continue
+        z /= temperature
         z -= z.max()
         p = np.exp(z)
         p /= p.sum()

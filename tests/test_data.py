@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from nanograd_llm import data as D
 from nanograd_llm.tokenizers import CharTokenizer, load_tokenizer
@@ -129,6 +130,28 @@ def test_split_and_short_text_errors():
         D.split_ids(ids[:5], block_size=8)
     with pytest.raises(ValueError, match="validation part has 3"):
         D.split_ids(ids[:30], block_size=8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 400), block_size=st.integers(1, 300))
+def test_the_block_size_a_split_error_suggests_fits(n, block_size):
+    """The error's suggested block_size must itself work (it once fitted the whole text but
+    not its 10 % validation part); with no block_size that fits, it names a length that does."""
+    import re
+    ids = np.arange(n, dtype=np.uint16)
+    try:
+        D.split_ids(ids, block_size)
+        return
+    except ValueError as e:
+        msg = str(e)
+    m = re.search(r"block_size=(\d+) at most", msg)
+    if m:
+        D.split_ids(ids, int(m.group(1)))
+        with pytest.raises(ValueError):
+            D.split_ids(ids, int(m.group(1)) + 1)
+    else:
+        need = int(re.search(r"at least (\d+) tokens", msg).group(1))
+        D.split_ids(np.arange(need, dtype=np.uint16), 1)
 
 
 def test_encode_corpus_compact_and_mmap(tmp_path):

@@ -305,6 +305,29 @@ def test_examples_run(tmp_path, capsys):
     assert "Geri" in capsys.readouterr().out
     assert _example("sample_checkpoint").main([str(tmp_path / "none")]) == 1
     assert capsys.readouterr().err.startswith("error: ")
+    # the refusal's advice (--resume) works in the example too
+    assert _example("train_char_gpt").main(["--small", "--data", str(data), "--out",
+                                            str(out)]) == 1
+    assert "--resume" in capsys.readouterr().err
+    assert _example("train_char_gpt").main(["--out", str(out), "--resume",
+                                            "max_iters=40"]) == 0
+    assert ckpt.read_manifest(out)["step"] == 40
+    capsys.readouterr()
+    # greedy sampling (temperature 0), as the README says; an unknown prompt character is a
+    # clear error, not a silently replaced prompt
+    assert _example("sample_checkpoint").main([str(out), "--temperature", "0",
+                                               "--max-new-tokens", "5"]) == 0
+    assert _example("sample_checkpoint").main([str(out), "--prompt", "日"]) == 1
+    assert "'日'" in capsys.readouterr().err
+    # bad input to the bigram example: an error line, no traceback
+    short = tmp_path / "short.txt"
+    short.write_text("merhaba dünya, nasılsın?\n", encoding="utf-8")
+    assert _example("bigram_text").main([str(short), "--iters", "5"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "block_size=2 at most" in err
+    with pytest.raises(SystemExit) as e:
+        _example("bigram_text").main(["--block-size", "0"])
+    assert e.value.code == 2
     for name in ("bigram_text", "train_char_gpt", "sample_checkpoint"):
         script = ROOT / "examples" / f"{name}.py"
         head = script.read_text(encoding="utf-8")[:1500]
