@@ -11,6 +11,7 @@ import subprocess
 import sys
 import warnings
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
@@ -133,6 +134,15 @@ def test_lone_surrogates_are_rejected_clearly(text):
 def test_any_lone_surrogate_raises_value_error(left, sur, right):
     with pytest.raises(ValueError, match="surrogate"):
         trained().encode(left + sur + right)
+
+
+def test_decode_takes_integer_ids_only():
+    tok = trained(300)
+    assert tok.decode(np.array([72, 73])) == tok.decode([72, 73])
+    assert tok.id_to_token(np.int64(72)) == tok.id_to_token(72)
+    for bad in ([72.9], [True], ["x"]):            # int(72.9) would silently be 72
+        with pytest.raises(ValueError, match="must be an integer"):
+            tok.decode(bad)
 
 
 def test_decode_invalid_utf8_uses_replacement_character():

@@ -38,6 +38,14 @@ def test_char_tokenizer_unknown_characters():
         tok.encode("a", errors="ignore")
     with pytest.raises(ValueError, match="outside"):
         tok.decode([99])
+    for bad in ([0.5], [1.0], ["a"]):
+        with pytest.raises(ValueError, match="must be an integer"):
+            tok.decode(bad)
+    assert tok.decode(np.array(tok.encode("ab"), dtype=np.uint16)) == "ab"
+    # the position is that of the NFC text, and the message says so when NFC changed it
+    tok2 = CharTokenizer.from_text("abs\u0327")
+    with pytest.raises(ValueError, match="position 5 of the NFC-normalised text"):
+        tok2.encode("ab" + "s\u0327" * 3 + "x")
 
 
 def test_load_tokenizer_errors(tmp_path):

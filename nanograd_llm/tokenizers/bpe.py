@@ -100,6 +100,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import operator
 import os
 import re
 import warnings
@@ -297,10 +298,10 @@ class BPETokenizer:
         return self._id_to_bytes[i]
 
     def _checked_id(self, i) -> int:
-        try:
-            i = int(i)
-        except (TypeError, ValueError):
-            raise ValueError(f"token id must be an integer, got {i!r}") from None
+        # Yalnızca tam sayılar: int(72.9) sessizce 72 olurdu
+        if isinstance(i, bool) or not (isinstance(i, int) or hasattr(i, "__index__")):
+            raise ValueError(f"token id must be an integer, got {i!r}")
+        i = operator.index(i)
         if i in self._id_to_special:
             return i
         if not 0 <= i < len(self._id_to_bytes) or self._id_to_bytes[i] is None:

@@ -80,7 +80,7 @@ class CharTokenizer:
         """Text -> list of ids. errors: 'strict' (raise), 'skip' or 'replace'."""
         if errors not in ERRORS:
             raise ValueError(f"errors must be one of {', '.join(ERRORS)}, got {errors!r}")
-        text = unicodedata.normalize("NFC", text)
+        original, text = text, unicodedata.normalize("NFC", text)
         stoi = self.stoi
         try:
             return [stoi[c] for c in text]          # hızlı yol: bütün karakterler biliniyor
@@ -92,8 +92,10 @@ class CharTokenizer:
             if i is not None:
                 out.append(i)
             elif errors == "strict":
+                where = f"position {pos}" + (
+                    "" if text == original else " of the NFC-normalised text")
                 raise ValueError(
-                    f"character {_describe(c)} at position {pos} is not in the tokenizer's "
+                    f"character {_describe(c)} at {where} is not in the tokenizer's "
                     f"vocabulary ({self.vocab_size} characters); use errors='skip' or "
                     f"errors='replace' to drop or replace unknown characters")
             elif errors == "replace" and self.replacement is not None:
@@ -110,6 +112,8 @@ class CharTokenizer:
         chars, n = self.chars, len(self.chars)
         out = []
         for i in np.asarray(ids).reshape(-1).tolist():
+            if type(i) is not int:
+                raise ValueError(f"token id must be an integer, got {i!r}")
             if not 0 <= i < n:
                 raise ValueError(f"token id {i} is outside the vocabulary [0, {n})")
             out.append(chars[i])
