@@ -26,6 +26,8 @@ sürdürür. Döngü bu yüzden genel tutulmuştur: "yanıt", istemin devamıdı
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import sys
 import unicodedata
 from typing import Callable
@@ -33,6 +35,7 @@ from typing import Callable
 import numpy as np
 
 from .generate import TextStreamer, check_sampling_args, iter_generate
+from .tokenizers import end_id
 
 UNKNOWN_MODES = ("skip", "replace")
 HELP = "Type a line and press Enter. /reset clears the context, /quit, Ctrl-D or Ctrl-C quits."
@@ -56,10 +59,18 @@ class _Encoder:
             self._replacement = next((c for c in "? " if self.known(c)), None)
 
     def _encode_strict(self, text: str):
+        # Kullanıcının yazdığı metin metindir: "<|endoftext|>" yazmak özel belirteci sokmasın
+        # (allowed_special="none"); bilinmeyen karakterde hata istenir (errors="strict")
+        return self.tok.encode(text, **self._options)
+
+    @functools.cached_property
+    def _options(self) -> dict:
         try:
-            return self.tok.encode(text, errors="strict")
-        except TypeError:                         # the tokenizer has no `errors` option
-            return self.tok.encode(text)
+            params = inspect.signature(self.tok.encode).parameters
+        except (TypeError, ValueError):
+            return {}
+        return {k: v for k, v in (("errors", "strict"), ("allowed_special", "none"))
+                if k in params}
 
     def known(self, ch: str) -> bool:
         ok = self._known.get(ch)
@@ -156,6 +167,7 @@ def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
     block = getattr(model, "block_size", None)
     seeds = np.random.default_rng(seed) if seed is not None else None
     history: list[int] = []
+    end = end_id(tokenizer)
 
     def write(s: str) -> None:
         out.write(s)
@@ -209,6 +221,8 @@ def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
                                   vocab_limit=getattr(tokenizer, "vocab_size", None))
             try:
                 for nxt in steps:
+                    if end is not None and int(nxt[0]) == end:
+                        break                         # metin sonu: yanıt bitti
                     new_ids.append(int(nxt[0]))
                     streamer(nxt[0])
                     if shown.done:

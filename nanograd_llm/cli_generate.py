@@ -99,7 +99,7 @@ def sample_main(args) -> int:
     """`nanograd-llm sample`: continue --prompt, streaming the text to the terminal."""
     from .chat import _Encoder, describe_dropped
     from .generate import TextStreamer, iter_generate
-    from .tokenizers import start_ids
+    from .tokenizers import end_id, start_ids
     _check(args)
     model, tok = load_for_generation(args)
     encode = _Encoder(tok, "skip" if args.unknown == "strict" else args.unknown)
@@ -120,9 +120,12 @@ def sample_main(args) -> int:
     streamer = TextStreamer(tok.decode, out)
     try:
         out(tok.decode(ids) if dropped else args.prompt)   # what the model really saw
+        end = end_id(tok)
         for nxt in iter_generate(model, ids, args.max_new_tokens, args.temperature, args.top_k,
                                  args.top_p, args.seed, not args.no_cache,
                                  vocab_limit=getattr(tok, "vocab_size", None)):
+            if end is not None and int(nxt[0]) == end:
+                break                    # metin sonu belirteci: model bu metni bitirdi
             streamer(nxt[0])
         streamer.flush()
         out("\n")
@@ -139,6 +142,10 @@ def chat_main(args) -> int:
     _check(args)
     model, tok = load_for_generation(args)
     interactive = sys.stdin.isatty()
+    # UTF-8 olmayan bir bayt oturumu bitirmesin: vekil karaktere dönüşür, sonra bilinmeyen
+    # karakter olarak atlanır (ya da değiştirilir) ve bildirilir
+    if hasattr(sys.stdin, "reconfigure"):
+        sys.stdin.reconfigure(errors="surrogateescape")
     rc = chat_loop(model, tok, None if interactive else sys.stdin, sys.stdout,
                    max_new_tokens=args.max_new_tokens, temperature=args.temperature,
                    top_k=args.top_k, top_p=args.top_p, seed=args.seed,

@@ -95,6 +95,9 @@ from .backend import to_numpy
 
 # Boyutlar: B = toplu iş, T = bağlam uzunluğu, V = sözlük boyutu
 
+# Üretim tamponunun en az uzunluğu (belirteç): pencere bundan kısaysa tampon dolunca kaydırılır
+BUFFER_MIN = 1024
+
 
 def check_sampling_args(max_new_tokens, temperature=1.0, top_k=None, top_p=None) -> None:
     """Raise ValueError for settings that do not describe a sampler."""
@@ -167,8 +170,12 @@ def sample_next(logits, temperature=1.0, top_k=None, top_p=None, rng=None):
         return z.argmax(axis=1).astype(np.int64)
     if rng is None:
         rng = np.random.default_rng()
-    # Sıcaklık, ardından top-k ve top-p süzgeçleri
-    z = filter_logits(z / float(temperature), top_k, top_p)
+    # Sıcaklık, ardından top-k ve top-p süzgeçleri. Önce en büyük puan çıkarılır: çok küçük bir
+    # sıcaklıkta z/τ taşar (inf − inf = NaN olurdu); (z − max)/τ ise en büyükte 0, diğerlerinde
+    # en kötü −inf olur (açgözlü seçime yaklaşır, olması gerektiği gibi)
+    with np.errstate(over="ignore"):
+        z = (z - z.max(axis=1, keepdims=True)) / float(temperature)
+    z = filter_logits(z, top_k, top_p)
     probs = _softmax(z)                                              # (B, V), elenenler 0
     # Ters dağılım yöntemi: birikimli olasılıkta u·toplam'ı ilk aşan belirteç
     cum = np.cumsum(probs, axis=1)                                   # (B, V)
@@ -217,11 +224,19 @@ def _iter_generate(model, prompt, max_new_tokens, temperature, top_k, top_p, see
                    vocab_limit=None):
     rng = np.random.default_rng(seed)
     block = getattr(model, "block_size", None)          # None: modelin pencere sınırı yok
+    use_cache = use_cache and hasattr(model, "new_kv_cache") and block is not None
+    # Modelin gördüğü en uzun pencere: GPT'de block_size; bigram yalnızca son belirteci görür
+    # (context_window = 1). İkisi de yoksa bütün dizi.
+    keep = block if block is not None else getattr(model, "context_window", None)
+    if keep is not None:
+        prompt = prompt[:, -keep:]                       # daha eskisi hiç görülmeyecek
     B, T = prompt.shape
-    seq = np.empty((B, T + max_new_tokens), dtype=np.int64)   # bütün dizi (ana bellekte)
+    # Yalnızca pencere kadar belirteç tutulur (çok uzun üretimde bellek sabit kalır): tampon
+    # dolunca son `keep` belirteç başa kaydırılır; sınırsız modelde tampon iki katına büyür
+    cap = T + min(max_new_tokens, max(keep or 0, BUFFER_MIN))
+    seq = np.empty((B, cap), dtype=np.int64)                 # (B, cap) ana bellekte
     seq[:, :T] = prompt
     n = T
-    use_cache = use_cache and hasattr(model, "new_kv_cache") and block is not None
     was_training = model.training
     model.eval()                                         # üretimde dropout kapalı
     try:
@@ -229,8 +244,8 @@ def _iter_generate(model, prompt, max_new_tokens, temperature, top_k, top_p, see
             return
 
         def window():
-            # Modelin görebileceği pencere: son block_size belirteç
-            return seq[:, max(0, n - block):n] if block is not None else seq[:, :n]
+            # Modelin görebileceği pencere: son keep (GPT'de block_size) belirteç
+            return seq[:, max(0, n - keep):n] if keep is not None else seq[:, :n]
 
         cache = model.new_kv_cache(B) if use_cache else None
         # Yalnızca son konumun puanları gerekir (destekleyen modellerde çıkış katmanı T kat ucuzlar)
@@ -248,6 +263,12 @@ def _iter_generate(model, prompt, max_new_tokens, temperature, top_k, top_p, see
             # yuvarlanmış GPT-2 sözlüğü) yalnızca belirteçleyicinin bildiği kimlikler çekilir
             last = to_numpy(logits[:, -1, :vocab_limit])             # (B, V), ana belleğe
             nxt = sample_next(last, temperature, top_k, top_p, rng)  # (B,)
+            if n == seq.shape[1]:
+                if keep is not None:                     # kaydır: son keep belirteç başa
+                    seq[:, :keep] = seq[:, n - keep:n]
+                    n = keep
+                else:                                    # büyüt
+                    seq = np.concatenate([seq, np.empty_like(seq)], axis=1)
             seq[:, n] = nxt
             n += 1
             yield nxt
@@ -300,35 +321,42 @@ def generate(model, idx, max_new_tokens: int, temperature: float = 1.0, top_k=No
 class TextStreamer:
     """Turns a stream of token ids into text pieces for `write` as they are produced.
 
-    Decodes all ids so far and writes only the new suffix; a trailing U+FFFD (an incomplete
-    UTF-8 sequence from a byte-level tokenizer) is held back until the next token completes it.
+    Decodes only the ids not yet written (so a long generation costs linear, not quadratic,
+    time); a trailing U+FFFD (an incomplete UTF-8 sequence from a byte-level tokenizer) is held
+    back until the next token completes it (a UTF-8 character has at most 4 bytes, so after
+    HOLD_MAX held ids the text is written as it is).
     """
+    HOLD_MAX = 8
 
     def __init__(self, decode: Callable, write: Callable[[str], object]):
         self.decode = decode
         self.write = write
-        self.ids: list[int] = []
-        self.text = ""          # şimdiye kadar yazılan metin
+        self.pending: list[int] = []   # henüz yazılmamış kimlikler
+        self.text = ""                 # şimdiye kadar yazılan metin
 
-    def _decoded(self) -> str:
+    def _decoded(self) -> str | None:
         try:
-            return self.decode(self.ids)
-        except UnicodeDecodeError:
-            return self.text
+            return self.decode(self.pending)
+        except UnicodeDecodeError:       # katı bir çözücü yarım karakterde hata verir
+            return None
 
     def __call__(self, token_id: int) -> str:
-        self.ids.append(int(token_id))
-        full = self._decoded()
-        safe = full.rstrip("\ufffd")                  # yarım kalmış çok baytlı karakteri beklet
-        return self._emit(safe)
+        self.pending.append(int(token_id))
+        piece = self._decoded()
+        if (piece is None or piece.endswith("\ufffd")) and len(self.pending) < self.HOLD_MAX:
+            return ""                                # yarım kalmış çok baytlı karakteri beklet
+        return self._emit("\ufffd" if piece is None else piece)
 
-    def _emit(self, text: str) -> str:
-        piece = text[len(self.text):]
+    def _emit(self, piece: str) -> str:
+        self.pending = []
         if piece:
-            self.text = text
+            self.text += piece
             self.write(piece)
         return piece
 
     def flush(self) -> str:
         """Write whatever was held back (e.g. a genuinely invalid byte sequence)."""
-        return self._emit(self._decoded())
+        if not self.pending:
+            return ""
+        piece = self._decoded()
+        return self._emit("\ufffd" if piece is None else piece)

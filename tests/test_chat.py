@@ -308,3 +308,60 @@ def test_train_init_from_hf_folder_fine_tunes_its_weights(tmp_path, capsys):
                                  "sample_tokens": "0"})
     out = train(cfg, resume=True, quiet=True)
     assert out["step"] == 4
+
+
+def test_chat_survives_bytes_that_are_not_utf8(tmp_path):
+    """Strict stdin decoding (en_US.UTF-8 and similar locales): a bad byte is reported as an
+    unknown character and the remaining lines are still answered."""
+    write_tiny_checkpoint(tmp_path / "run")
+    env = _env()
+    env["PYTHONIOENCODING"] = "utf-8:strict"
+    r = subprocess.run([sys.executable, "-m", "nanograd_llm", "chat", "--ckpt",
+                        str(tmp_path / "run"), "--max-new-tokens", "4", "--seed", "1"],
+                       input=b"ab\xffc\nhello\n", capture_output=True, timeout=120, env=env)
+    out = r.stdout.decode("utf-8", errors="replace")
+    assert r.returncode == 0, r.stderr
+    assert "does not know" in out and out.count("> ") == 3
+
+
+def _bpe_with_eot():
+    pytest.importorskip("regex")
+    from nanograd_llm.tokenizers.bpe import BPETokenizer
+    return BPETokenizer.train("hello world, merhaba dünya! " * 20, 280,
+                              special_tokens=["<|endoftext|>"])
+
+
+def test_typed_special_token_text_is_plain_text():
+    tok = _bpe_with_eot()
+    eot = tok.special_tokens["<|endoftext|>"]
+    ids, dropped = _Encoder(tok, "skip")("hello<|endoftext|>world")
+    assert eot not in ids and not dropped
+    assert tok.decode(ids) == "hello<|endoftext|>world"
+
+
+def test_sample_and_chat_stop_at_end_of_text(tmp_path, monkeypatch, capsys):
+    import argparse
+
+    import nanograd_llm.chat as chat
+    import nanograd_llm.generate as G
+    from nanograd_llm import checkpoint
+    from nanograd_llm.cli_generate import add_sampling_args, sample_main
+    tok = _bpe_with_eot()
+    eot = tok.special_tokens["<|endoftext|>"]
+    a, b = tok.encode("hello"), tok.encode(" world")
+    model = tiny_model(vocab=tok.vocab_size)
+    checkpoint.save_checkpoint(tmp_path / "run", model, None, tok, 0)
+
+    def fake(*args, **kw):                        # the model "writes" hello, EOT, then more
+        for i in a + [eot] + b:
+            yield np.array([i])
+    monkeypatch.setattr(G, "iter_generate", fake)
+    monkeypatch.setattr(chat, "iter_generate", fake)
+    p = argparse.ArgumentParser()
+    add_sampling_args(p)
+    assert sample_main(p.parse_args(["--ckpt", str(tmp_path / "run"), "--prompt", "x",
+                                     "--max-new-tokens", "10"])) == 0
+    assert capsys.readouterr().out == "xhello\n"
+    out = io.StringIO()
+    chat_loop(model, tok, io.StringIO("hi\n"), out, banner=False)
+    assert "hello" in out.getvalue() and "world" not in out.getvalue()

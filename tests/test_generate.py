@@ -319,3 +319,72 @@ def test_vocab_limit_keeps_samples_inside_the_tokenizer():
     assert all(int(s[0]) < 30 for s in steps)
     with pytest.raises(ValueError, match="vocab_limit"):
         generate(m, np.array([1]), 2, vocab_limit=0)
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_long_generation_keeps_only_the_window(monkeypatch, use_cache):
+    """Past the buffer the window slides within a fixed buffer (constant memory): the tokens
+    are those of the reference decoder, and a huge max_new_tokens allocates nothing up front."""
+    import nanograd_llm.generate as G
+    monkeypatch.setattr(G, "BUFFER_MIN", 5)            # cap = T + max(block, 5): shifts often
+    m = make_model(scale=0.3)
+    prompt = [[3, 1, 4, 1, 5], [9, 2, 6, 5, 3]]
+    n = 3 * BLOCK + 7
+    want = naive_decode(m, prompt, n, temperature=1.0, seed=4)
+    np.testing.assert_array_equal(generate(m, prompt, n, seed=4, use_cache=use_cache), want)
+    long_prompt = np.arange(40) % 23                   # longer than block_size
+    want = naive_decode(m, [long_prompt.tolist()], 20, temperature=0.0)
+    np.testing.assert_array_equal(generate(m, long_prompt, 20, temperature=0,
+                                           use_cache=use_cache), want)
+    steps = iter_generate(m, [1, 2], 10 ** 14, seed=0, use_cache=use_cache)
+    assert next(steps).shape == (1,)                   # would need 800 TB as one array
+    steps.close()
+
+
+def test_bigram_generation_feeds_only_the_last_token(monkeypatch):
+    from nanograd_llm import BigramLM
+    m = BigramLM(11, seed=1, dtype="float64")
+    m.params["token_embedding.weight"][...] = np.random.default_rng(0).standard_normal((11, 11))
+    seen = []
+    fwd = m.forward
+    monkeypatch.setattr(m, "forward", lambda idx, *a, **k: (seen.append(idx.shape[1]),
+                                                            fwd(idx, *a, **k))[1])
+    got = generate(m, [1, 2, 3], 30, seed=5)
+    assert set(seen) == {1}                            # not the growing sequence
+    monkeypatch.setattr(BigramLM, "context_window", None)
+    seen.clear()
+    np.testing.assert_array_equal(generate(m, [1, 2, 3], 30, seed=5), got)
+    assert max(seen) == 3 + 29
+
+
+def test_a_tiny_temperature_is_greedy_not_nan():
+    import warnings
+    z = np.array([[1.0, 2.0, 3.0], [5.0, -1.0, 4.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for t in (1e-320, 1e-310, 1e-30):
+            np.testing.assert_array_equal(sample_next(z, t, rng=np.random.default_rng(0)),
+                                          [2, 0])
+
+
+def test_text_streamer_is_incremental_and_flushes_invalid_bytes():
+    calls = []
+
+    def decode(ids):                                   # strict: raises on a partial character
+        calls.append(len(ids))
+        return bytes(ids).decode("utf-8")
+    written = []
+    s = TextStreamer(decode, written.append)
+    text = "ağaç 😀 " * 200
+    for b in text.encode("utf-8"):
+        s(b)
+    s.flush()
+    assert "".join(written) == text and s.text == text
+    assert max(calls) <= 4                             # never the whole text again
+    # a genuinely invalid byte: held at most HOLD_MAX tokens, then written as U+FFFD
+    written.clear()
+    s = TextStreamer(lambda ids: bytes(ids).decode("utf-8", errors="replace"), written.append)
+    for b in b"a\xff" + b"b" * 10:
+        s(b)
+    s.flush()
+    assert "".join(written) == "a\ufffd" + "b" * 10

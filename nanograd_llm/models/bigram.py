@@ -54,6 +54,9 @@ class BigramLM(ParamModel):
     """logits = table[idx]; the tutorial's bigram with a hand-written backward."""
 
     kind = "bigram"
+    # Sonraki belirtecin puanları yalnızca son belirtece bağlıdır: üretimde (generate.py) her
+    # adımda bütün diziyi değil, yalnızca son belirteci vermek yeter
+    context_window = 1
 
     def __init__(self, vocab_size: int, seed: int = 0, dtype="float32", device: str = "cpu"):
         if int(vocab_size) < 1:

@@ -37,6 +37,18 @@ def start_ids(tokenizer) -> list[int]:
     return [0]
 
 
+END_OF_TEXT = "<|endoftext|>"
+
+
+def end_id(tokenizer) -> int | None:
+    """The id of the tokenizer's end-of-text special token (GPT-2's `<|endoftext|>`), or None
+    (a character tokenizer has none). Generation for a user stops there."""
+    specials = getattr(tokenizer, "special_tokens", None)
+    if isinstance(specials, dict) and END_OF_TEXT in specials:
+        return int(specials[END_OF_TEXT])
+    return None
+
+
 def load_tokenizer(directory):
     """Load whichever tokenizer `directory` holds (its tokenizer_meta.json names the type)."""
     meta_path = Path(directory) / "tokenizer_meta.json"
