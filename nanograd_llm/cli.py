@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("attention", help="plot the attention weights of every head as heatmaps")
     p.add_argument("--ckpt", required=True, help="checkpoint folder written by the trainer")
     p.add_argument("--prompt", required=True, help="text whose tokens to attend over")
-    p.add_argument("--out", required=True, help="PNG file to write")
+    p.add_argument("--out", required=True, help="picture to write: .png, .svg or .pdf")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.set_defaults(func=_cmd_attention)
 

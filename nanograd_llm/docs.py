@@ -384,18 +384,25 @@ def _dedent_doc(doc: str) -> str:
 _IMG = re.compile(r'<img\s[^>]*src="([^"]+)"[^>]*>')
 
 
-def _drop_missing_images(page: str, out: Path) -> str:
-    """Replace <img> tags whose file was not produced by a short note (no dangling links)."""
+NO_MATPLOTLIB = "resimler için matplotlib gerekir (pip install -e '.[plot]')"
+NO_IMAGES = "resimsiz üretildi (--no-images)"
+
+
+def _drop_missing_images(page: str, out: Path, skipped: dict | None = None,
+                         reason: str = NO_MATPLOTLIB) -> str:
+    """Replace <img> tags whose file was not produced by a short note (no dangling links);
+    skipped: file name -> why that picture was not drawn (else `reason`)."""
+    skipped = skipped or {}
+
     def repl(m):
         src = m.group(1)
         if "://" in src:
             return m.group(0)
         if (out / src).is_file():          # tam boyutlu resme bağlantı
             return f'<a href="{src}">{m.group(0)}</a>'
-        return (
-            f'<span class="missing-img">[görsel üretilmedi: {html.escape(src)}. Resimler '
-            f"için matplotlib gerekir (pip install -e '.[plot]') ve --no-images "
-            f"verilmemelidir.]</span>")
+        why = skipped.get(Path(src).name, reason)
+        return (f'<span class="missing-img">[görsel üretilmedi: {html.escape(src)}: '
+                f"{html.escape(why)}.]</span>")
     return _IMG.sub(repl, page)
 
 
@@ -439,12 +446,20 @@ def build_docs(out_dir, run_dir=None, images: bool = True, log=None,
             chapters.append((part, module, page_name(module), chapter_title(doc, module),
                              body, rel))
 
+    # Önceki bir üretimden kalan resimler silinir: sayfa, bu üretimin çizmediği bir resmi (ör.
+    # başka bir çalıştırmanın dikkat haritasını) bu çalıştırmanınmış gibi göstermesin
+    old_pictures = set((out / "img").glob("*.png")) if (out / "img").is_dir() else set()
+    made, skipped, reason = [], {}, NO_IMAGES
     if images:
         from .viz import course_images
         try:
-            course_images(out / "img", run_dir=run_dir, log=log, demo_steps=demo_steps)
+            made = course_images(out / "img", run_dir=run_dir, log=log, demo_steps=demo_steps,
+                                 skipped=skipped)
         except RuntimeError as e:      # matplotlib yoksa: resimsiz devam et
             log(f"docs: pictures skipped: {e}")
+            reason = NO_MATPLOTLIB
+    for stale in old_pictures - {Path(p) for p in made}:
+        stale.unlink(missing_ok=True)
 
     css = CSS + "\n" + HtmlFormatter(style="friendly").get_style_defs(".code pre") + "\n" + \
         HtmlFormatter(style="friendly").get_style_defs(".doc .highlight") + "\n"
@@ -455,7 +470,7 @@ def build_docs(out_dir, run_dir=None, images: bool = True, log=None,
         prev = (chapters[i - 1][2], chapters[i - 1][3]) if i > 0 else None
         nxt = (chapters[i + 1][2], chapters[i + 1][3]) if i + 1 < len(chapters) else None
         text = _page_html(f"{title} — nanograd_llm", body, rel, prev, nxt)
-        text = _drop_missing_images(text, out)
+        text = _drop_missing_images(text, out, skipped, reason)
         _write(out / page, text)
         written.append(out / page)
 

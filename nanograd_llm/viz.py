@@ -44,11 +44,11 @@ def _figure(width: float, height: float, layout=None):
 
 def _save(fig, out_png) -> Path:
     out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
     fmt = _FORMATS.get(out.suffix.lower())
     if fmt is None:
         raise ValueError(f"cannot write {out}: the file name must end in "
                          f"{', '.join(_FORMATS)}")
+    out.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write(out, lambda tmp: fig.savefig(tmp, format=fmt))
 
 
@@ -122,15 +122,17 @@ def plot_attention(model, tokenizer, prompt, out_png, title: str | None = None) 
     labels = _token_labels(tokenizer, ids)
     L, nh, T = len(atts), atts[0].shape[0], len(ids)
     cell = min(3.4, max(2.0, 0.13 * T + 0.9))
-    W, H = cell * nh + 1.3, cell * L + 0.8
+    fs = max(4.5, min(9.0, 130.0 / max(T, 1)))
+    # Kenar boşlukları (inç), hesapla: sol ve alttaki etiketler en uzun etiket kadar yer ister
+    # (karakter başına yaklaşık 0,62·fs punto; 72 punto = 1 inç), üstte başlık, sağda renk
+    # çubuğu. constrained/tight yerleşim, çok sayıda etiketle çizimi belirgin yavaşlatır.
+    label_in = 0.62 * fs / 72 * max((len(x) for x in labels), default=1) + 0.12
+    left, bottom, top, right = max(0.35, label_in), max(0.35, label_in), 0.6, 1.0
+    W, H = cell * nh + left + 0.95, cell * L + bottom + 0.45
     fig = _figure(W, H)
-    # Sabit kenar boşlukları (inç): sol ve alt etiketler, üstte başlık, sağda renk çubuğu.
-    # constrained/tight yerleşim, çok sayıda etiketle birlikte çizimi belirgin yavaşlatır.
-    left, bottom, top, right = 0.35, 0.35, 0.6, 1.0
     axes = fig.subplots(L, nh, squeeze=False, gridspec_kw=dict(
         left=left / W, right=1 - right / W, bottom=bottom / H, top=1 - top / H,
         wspace=0.28, hspace=0.32))
-    fs = max(4.5, min(9.0, 130.0 / max(T, 1)))
     for l in range(L):
         for h in range(nh):
             ax = axes[l][h]
@@ -269,8 +271,10 @@ def _run_prompt(model, tokenizer) -> str:
 # dikkat haritaları o eğitimden çizilir; verilmemişse `course.gpt.train_demo` ile birkaç
 # saniyelik küçük bir eğitim yapılır ve resimler ondan çizilir.
 
-def course_images(img_dir, run_dir=None, log=print, demo_steps: int | None = None) -> list[Path]:
-    """Draw every picture the course pages use into img_dir."""
+def course_images(img_dir, run_dir=None, log=print, demo_steps: int | None = None,
+                  skipped: dict | None = None) -> list[Path]:
+    """Draw every picture the course pages use into img_dir. A picture that cannot be drawn
+    is recorded in `skipped` (file name -> the reason, in Turkish, for the page's note)."""
     img = Path(img_dir)
     made = [plot_positional_encoding(img / "positional_encoding.png")]
     if run_dir is not None:
@@ -287,6 +291,9 @@ def course_images(img_dir, run_dir=None, log=print, demo_steps: int | None = Non
         if isinstance(model, BigramLM):
             log(f"docs: {run} holds a bigram model, which has no attention: its attention "
                 f"picture is skipped")
+            if skipped is not None:
+                skipped["attention.png"] = (f"{run.name} çalıştırmasının modeli bir bigram; "
+                                            f"dikkat katmanı olmadığı için dikkat resmi yok")
         else:
             made.append(plot_attention(model, tok, _run_prompt(model, tok), img / "attention.png",
                                        title=f"Dikkat ağırlıkları: {run.name} "

@@ -299,6 +299,36 @@ def test_docs_without_images_and_missing_modules(tmp_path, monkeypatch):
     assert "<img" not in page and "görsel üretilmedi" in page   # no dangling image links
 
 
+def test_docs_rebuild_leaves_no_stale_pictures(tmp_path, monkeypatch):
+    """A picture this build did not draw (a bigram run has no attention map; --no-images) must
+    not be shown from an earlier build as if it belonged to this one; the note says why."""
+    pytest.importorskip("markdown")
+    from nanograd_llm import docs, viz
+    monkeypatch.setattr(docs, "PARTS", [("Deneme", ["nanograd_llm.course.gpt"])])
+    img = tmp_path / "img"
+    img.mkdir()
+    for name in ("attention.png", "loss_curve.png", "positional_encoding.png"):
+        (img / name).write_bytes(PNG_MAGIC + b"old")
+
+    def bigram_run(img_dir, run_dir=None, log=print, demo_steps=None, skipped=None):
+        made = []
+        for name in ("positional_encoding.png", "loss_curve.png"):
+            (Path(img_dir) / name).write_bytes(PNG_MAGIC + b"new")
+            made.append(Path(img_dir) / name)
+        skipped["attention.png"] = "run çalıştırmasının modeli bir bigram"
+        return made
+    monkeypatch.setattr(viz, "course_images", bigram_run)
+    docs.build_docs(tmp_path, log=lambda m: None)
+    assert sorted(p.name for p in img.iterdir()) == ["loss_curve.png", "positional_encoding.png"]
+    page = (tmp_path / "course.gpt.html").read_text(encoding="utf-8")
+    assert "attention.png: run çalıştırmasının modeli bir bigram" in page
+    assert 'src="img/loss_curve.png"' in page
+    docs.build_docs(tmp_path, images=False, log=lambda m: None)
+    assert list(img.iterdir()) == []
+    page = (tmp_path / "course.gpt.html").read_text(encoding="utf-8")
+    assert "<img" not in page and "--no-images" in page and "matplotlib" not in page
+
+
 def test_docs_needs_the_extra(tmp_path, monkeypatch):
     from nanograd_llm.docs import build_docs
     monkeypatch.setitem(sys.modules, "markdown", None)
@@ -548,3 +578,29 @@ def test_attention_pictures_refuse_a_bigram_and_unknown_formats(tmp_path):
         plot_attention(model, None, [1, 2, 3], tmp_path / "x.jpg")
     assert plot_attention(model, None, [1, 2, 3], tmp_path / "x.svg").read_text().find("<svg") >= 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.svg"]
+
+
+@pytest.mark.parametrize("T", [3, 12])
+def test_attention_picture_keeps_long_token_labels_inside(tmp_path, monkeypatch, T):
+    """Labels of up to 6 characters (e.g. a BPE token '<|end…') must not be cut off."""
+    pytest.importorskip("matplotlib")
+    from nanograd_llm import viz
+    model, _ = _tiny_model_and_vocab()
+
+    class WideTok:                                  # every token shows as a 6-character label
+        def encode(self, text):
+            return list(range(1, len(text) + 1))
+
+        def decode(self, ids):
+            return "<|endoftext|>" if ids[0] % 2 else "şşşşşş"
+    figs = []
+    real = viz._save
+    monkeypatch.setattr(viz, "_save", lambda fig, out: (figs.append(fig), real(fig, out))[1])
+    viz.plot_attention(model, WideTok(), "x" * T, tmp_path / "a.png")
+    fig = figs[0]
+    renderer = fig.canvas.get_renderer()
+    box = fig.bbox
+    for ax in fig.axes[:-1]:                        # every heatmap (the last axes: colour bar)
+        for lab in ax.get_xticklabels() + ax.get_yticklabels():
+            b = lab.get_window_extent(renderer)
+            assert b.x0 >= box.x0 - 0.5 and b.y0 >= box.y0 - 0.5, (lab.get_text(), b, box)

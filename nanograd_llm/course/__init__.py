@@ -12,8 +12,8 @@ from __future__ import annotations
 from ..layers import CHAPTERS as LAYER_CHAPTERS
 
 # Kursun kısımları ve her kısmın bölümleri (tam modül adlarıyla), okuma sırasıyla.
-# Bazı modüller (tokenizers.char, data, optim, ...) başka dallarda yazılıyor; henüz var
-# olmayan bir modül, belge üretiminde bir uyarıyla atlanır.
+# Listede olup bulunamayan bir modül (ör. adı değişmiş ya da silinmiş), belge üretiminde bir
+# uyarıyla atlanır.
 PARTS: list[tuple[str, list[str]]] = [
     ("1. NumPy ve CuPy ile hazırlık", [
         "nanograd_llm.course.primer",

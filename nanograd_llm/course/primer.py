@@ -261,8 +261,9 @@ def section_softmax(xp=np) -> None:
 #
 # Eğitimde rastgelelik üç yerde kullanılır: ağırlıkların ilk değerleri
 # (`standard_normal`), veriden rastgele parçalar seçmek (`integers`; video dersindeki
-# `get_batch`) ve metin üretirken bir sonraki belirteci olasılıklara göre çekmek (`choice`;
-# video dersindeki `torch.multinomial`).
+# `get_batch`) ve metin üretirken bir sonraki belirteci olasılıklara göre çekmek (burada
+# `choice`; video dersindeki `torch.multinomial`. `generate.py` aynı işi `random` ile çektiği
+# tek bir sayıyı birikimli olasılıklarla karşılaştırarak yapar: ters dağılım yöntemi).
 
 def section_random(xp=np) -> None:
     a = np.random.default_rng(1337).standard_normal(3)
