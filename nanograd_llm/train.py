@@ -42,7 +42,7 @@ import numpy as np
 from . import checkpoint as ckpt
 from .atomic import atomic_write
 from .backend import MATMUL_PRECISIONS, as_float_dtype, check_device, set_matmul_precision
-from .data import STREAM_DROPOUT, BatchSampler, encode_corpus, load_text, split_ids
+from .data import STREAM_DROPOUT, BatchSampler, check_source, encode_corpus, load_text, split_ids
 from .optim import AdamW, clip_grad_norm, get_lr
 from .tokenizers import CharTokenizer, load_tokenizer, start_ids
 
@@ -584,6 +584,8 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
     cfg.validate()
     check_device(cfg.device)
     set_matmul_precision(cfg.precision)
+    # Eksik bir veri dosyası, klasörle ilgili hatalardan önce söylenir (asıl sorun odur)
+    check_source(cfg.data)
     if cfg.data and Path(cfg.data).expanduser().is_file():
         # Denetim noktasına tam yol yazılır: --resume başka bir klasörden de çalışsın
         cfg = dataclasses.replace(cfg, data=str(Path(cfg.data).expanduser().resolve()))
@@ -602,15 +604,19 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
         # dosyalarının üstüne yazılmasın (ör. --init-from gpt2 --out gpt2)
         raise ValueError(f"--out {out} is a Hugging Face model folder; choose another folder "
                          f"for the run")
+    # Bu eğitimin açacağı en üstteki klasör (ör. out/default için out/, o da yoksa)
+    top = out
+    while not top.parent.exists() and top.parent != top:
+        top = top.parent
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     try:
         return _train(cfg, out, resume, quiet, progress, stop_after)
     except BaseException:
         # Hiçbir denetim noktası yazılmadan biten (örneğin veri hatası) bir eğitim, kendi
-        # açtığı klasörü geride boş ya da yarım bırakmaz.
+        # açtığı klasörleri geride boş ya da yarım bırakmaz.
         if created and not (out / ckpt.MANIFEST).exists():
-            shutil.rmtree(out, ignore_errors=True)
+            shutil.rmtree(top, ignore_errors=True)
         raise
 
 

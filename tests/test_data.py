@@ -106,8 +106,10 @@ def test_download_corpus_uses_cache_and_checks_sha(tmp_path, monkeypatch):
     assert D.download_corpus("tiny") == tmp_path / "tiny.txt"
     # a corrupt cached copy triggers a download; offline -> the error names the URL
     (tmp_path / "tiny.txt").write_bytes(b"tampered")
-    with pytest.raises(OSError, match=r"http://127.0.0.1:9/tiny.txt.*--data"):
+    with pytest.raises(OSError, match=r"http://127.0.0.1:9/tiny.txt.*--data") as e:
         D.download_corpus("tiny")
+    # … and says where a copy fetched elsewhere can be put (kept through the same checks)
+    assert f"placed by hand at {tmp_path / 'tiny.txt'}" in str(e.value)
     # a download with the wrong hash is rejected
     monkeypatch.setattr(D, "_fetch", lambda url, timeout=60.0: b"something else")
     with pytest.raises(OSError, match="sha256"):

@@ -251,11 +251,18 @@ def test_bpe_tokenizer_option(tmp_path):
     (["train", "--config", "/nonexistent/c.toml"], "config file not found"),
     (["sample", "--ckpt", "/nonexistent/run"], "checkpoint directory not found"),
 ])
-def test_cli_errors_are_clean(args, message):
-    p = _run(["-m", "nanograd_llm", *args])
+def test_cli_errors_are_clean(args, message, tmp_path):
+    # In a folder holding a finished run (out/default, as after the README's quick start): the
+    # real problem is still reported, and a failed start leaves no folder behind
+    (tmp_path / "out" / "default").mkdir(parents=True)
+    (tmp_path / "out" / "default" / ckpt.MANIFEST).write_text('{"step": 5}')
+    p = _run(["-m", "nanograd_llm", *args], cwd=tmp_path)
     assert p.returncode == 1
-    assert p.stderr.startswith("error: ") and message in p.stderr
+    assert p.stderr.startswith("error: ") and message in p.stderr, p.stderr
     assert "Traceback" not in p.stderr
+    p = _run(["-m", "nanograd_llm", *args, *(["--out", "new/run"] if args[0] == "train" else [])],
+             cwd=tmp_path)
+    assert p.returncode == 1 and not (tmp_path / "new").exists()
 
 
 def test_cli_train_then_sample(tmp_path):
