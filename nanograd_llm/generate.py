@@ -332,7 +332,12 @@ class TextStreamer:
         self.decode = decode
         self.write = write
         self.pending: list[int] = []   # henüz yazılmamış kimlikler
-        self.text = ""                 # şimdiye kadar yazılan metin
+        self._pieces: list[str] = []   # yazılan parçalar (birleştirmesi: self.text)
+
+    @property
+    def text(self) -> str:
+        """All text written so far."""
+        return "".join(self._pieces)
 
     def _decoded(self) -> str | None:
         try:
@@ -350,7 +355,7 @@ class TextStreamer:
     def _emit(self, piece: str) -> str:
         self.pending = []
         if piece:
-            self.text += piece
+            self._pieces.append(piece)
             self.write(piece)
         return piece
 
