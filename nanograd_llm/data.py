@@ -249,10 +249,8 @@ def load_text(data: str | os.PathLike | None) -> tuple[str, str]:
         if s == "seyfettin":
             text = clean_seyfettin(text)
         return text, s
+    check_source(s)
     p = Path(s).expanduser()
-    if not p.exists() and os.sep not in s and "." not in s:
-        raise ValueError(f"unknown corpus {s!r} and no such file: expected a path to a UTF-8 "
-                         f"text file or one of {', '.join([EMBEDDED, *CORPORA])}")
     return read_text_file(p), str(p)
 
 
