@@ -271,7 +271,7 @@ def test_bigram_model_matches_torch():
     t_loss = F.cross_entropy(t_logits.reshape(-1, 9), torch.as_tensor(tgt).reshape(-1))
     t_loss.backward()
     assert rel_error(logits, t_logits.detach().numpy()) <= TOL
-    assert abs(float(loss) - float(t_loss)) <= TOL
+    assert abs(float(loss) - float(t_loss.detach())) <= TOL
     assert rel_error(grads[name], tt.grad.numpy()) <= TOL
 
 
@@ -298,6 +298,6 @@ def test_gpt_matches_torch_over_random_shapes(B, T, n_head, hs, n_layer, tie, bi
     t_logits, t_loss, P = torch_gpt_forward(model.params, cfg, idx, tgt)
     t_loss.backward()
     assert rel_error(logits, t_logits.detach().numpy()) <= 1e-9
-    assert abs(float(loss) - float(t_loss)) <= 1e-9 * abs(float(t_loss))
+    assert abs(float(loss) - float(t_loss.detach())) <= 1e-9 * abs(float(t_loss.detach()))
     for k, g in grads.items():
         assert rel_error(g, P[k].grad.numpy()) <= 1e-8, k
