@@ -85,7 +85,15 @@ def load_for_generation(args):
 
 def _check(args) -> None:
     from .generate import check_sampling_args
-    check_sampling_args(args.max_new_tokens, args.temperature, args.top_k, args.top_p)
+    try:
+        check_sampling_args(args.max_new_tokens, args.temperature, args.top_k, args.top_p)
+    except ValueError as e:
+        # Hata, kullanıcının yazdığı seçeneğin adını söylesin (max_new_tokens → --max-new-tokens)
+        msg = str(e)
+        for name in ("max_new_tokens", "temperature", "top_k", "top_p"):
+            if msg.startswith(name + " "):
+                msg = "--" + name.replace("_", "-") + msg[len(name):]
+        raise ValueError(msg) from None
     if args.seed is not None and args.seed < 0:
         raise ValueError(f"--seed must be an integer >= 0, got {args.seed}")
 
@@ -119,7 +127,8 @@ def sample_main(args) -> int:
     out = pieces.append if args.no_stream else _write
     streamer = TextStreamer(tok.decode, out)
     try:
-        out(tok.decode(ids) if dropped else args.prompt)   # what the model really saw
+        # what the model really saw (without --prompt: the start token, e.g. a newline)
+        out(tok.decode(ids) if dropped or not args.prompt else args.prompt)
         end = end_id(tok)
         for nxt in iter_generate(model, ids, args.max_new_tokens, args.temperature, args.top_k,
                                  args.top_p, args.seed, not args.no_cache,

@@ -365,3 +365,22 @@ def test_sample_and_chat_stop_at_end_of_text(tmp_path, monkeypatch, capsys):
     out = io.StringIO()
     chat_loop(model, tok, io.StringIO("hi\n"), out, banner=False)
     assert "hello" in out.getvalue() and "world" not in out.getvalue()
+
+
+@pytest.mark.parametrize("flag, value", [("--max-new-tokens", "-1"), ("--temperature", "-2"),
+                                         ("--top-k", "0"), ("--top-p", "1.5")])
+def test_sampling_errors_name_the_flag(tmp_path, capsys, flag, value):
+    write_tiny_checkpoint(tmp_path / "run")
+    from nanograd_llm.cli import main
+    assert main(["sample", "--ckpt", str(tmp_path / "run"), flag, value]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {flag} must"), err
+
+
+def test_sample_without_prompt_shows_the_start_token(tmp_path, capsys):
+    write_tiny_checkpoint(tmp_path / "run")
+    from nanograd_llm.cli import main
+    assert main(["sample", "--ckpt", str(tmp_path / "run"), "--max-new-tokens", "5",
+                 "--seed", "0", "--temperature", "0"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("\n") and len(out) == 1 + 5 + 1   # the start token: a newline
