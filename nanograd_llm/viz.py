@@ -123,7 +123,7 @@ def plot_attention(model, tokenizer, prompt, out_png, title: str | None = None) 
     L, nh, T = len(atts), atts[0].shape[0], len(ids)
     cell = min(3.4, max(2.0, 0.13 * T + 0.9))
     fs = max(4.5, min(9.0, 130.0 / max(T, 1)))
-    # Kenar boşlukları (inç), hesapla: sol ve alttaki etiketler en uzun etiket kadar yer ister
+    # Kenar boşlukları (inç) hesaplanır: sol ve alttaki etiketler en uzun etiket kadar yer ister
     # (karakter başına yaklaşık 0,62·fs punto; 72 punto = 1 inç), üstte başlık, sağda renk
     # çubuğu. constrained/tight yerleşim, çok sayıda etiketle çizimi belirgin yavaşlatır.
     label_in = 0.62 * fs / 72 * max((len(x) for x in labels), default=1) + 0.12

@@ -299,9 +299,12 @@ class BPETokenizer:
 
     def _checked_id(self, i) -> int:
         # Yalnızca tam sayılar: int(72.9) sessizce 72 olurdu
-        if isinstance(i, bool) or not (isinstance(i, int) or hasattr(i, "__index__")):
-            raise ValueError(f"token id must be an integer, got {i!r}")
-        i = operator.index(i)
+        try:
+            if isinstance(i, bool):
+                raise TypeError
+            i = operator.index(i)            # int ve NumPy tam sayıları; 72.9, "x" değil
+        except TypeError:
+            raise ValueError(f"token id must be an integer, got {i!r}") from None
         if i in self._id_to_special:
             return i
         if not 0 <= i < len(self._id_to_bytes) or self._id_to_bytes[i] is None:
