@@ -466,13 +466,10 @@ def plot_losses(metrics_path: Path, png_path: Path) -> bool:
 
 def sample_text(model, tokenizer, prompt: str = "", max_new_tokens: int = 200,
                 temperature: float = 1.0, seed: int | None = 0, errors: str = "strict") -> str:
-    """Generate text after `prompt` (none: after a newline, see tokenizers.start_ids):
-    generate.py's KV-cache sampler, or a plain loop without it."""
-    if max_new_tokens < 0:
-        raise ValueError("max_new_tokens must be >= 0")
-    if not (math.isfinite(temperature) and temperature >= 0):
-        raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), "
-                         f"got {temperature}")
+    """Generate text after `prompt` (none: after a newline, see tokenizers.start_ids) with
+    generate.py's KV-cache sampler; temperature 0 is greedy."""
+    from .generate import check_sampling_args, generate
+    check_sampling_args(max_new_tokens, temperature)
     if not prompt:
         ids = start_ids(tokenizer)
     elif _takes_errors(tokenizer):
@@ -481,11 +478,6 @@ def sample_text(model, tokenizer, prompt: str = "", max_new_tokens: int = 200,
         ids = tokenizer.encode(prompt)
     if not ids:
         raise ValueError("the prompt is empty after tokenization")
-    try:
-        from .generate import generate            # KV-cache sampler (generate.py)
-    except ImportError:
-        return tokenizer.decode(_simple_generate(model, ids, max_new_tokens, temperature, seed,
-                                                 getattr(tokenizer, "vocab_size", None)))
     out = generate(model, np.asarray(ids, dtype=np.int64), max_new_tokens,
                    temperature=temperature, seed=seed,
                    vocab_limit=getattr(tokenizer, "vocab_size", None))
@@ -498,34 +490,6 @@ def _takes_errors(tokenizer) -> bool:
         return "errors" in inspect.signature(tokenizer.encode).parameters
     except (TypeError, ValueError):
         return False
-
-
-def _simple_generate(model, ids, max_new_tokens, temperature, seed,
-                     tokenizer_size: int | None = None) -> list[int]:
-    """Plain sampling loop: recompute the window each step (no KV cache)."""
-    from .backend import to_numpy
-    rng = np.random.default_rng(seed)
-    model.eval()
-    ctx = list(ids)
-    bs = model.block_size
-    new = []
-    for _ in range(max_new_tokens):
-        window = ctx[-bs:] if bs else ctx[-1:]
-        logits, _ = model.forward(np.asarray([window], dtype=np.int64))
-        z = to_numpy(logits[0, -1, :tokenizer_size]).astype(np.float64)
-        if temperature == 0:                    # açgözlü: en büyük puan (eşitlikte küçük kimlik)
-            t = int(np.argmax(z))
-            ctx.append(t)
-            new.append(t)
-            continue
-        z /= temperature
-        z -= z.max()
-        p = np.exp(z)
-        p /= p.sum()
-        t = int(rng.choice(p.size, p=p))
-        ctx.append(t)
-        new.append(t)
-    return new
 
 
 # -- the trainer -------------------------------------------------------------------------------
