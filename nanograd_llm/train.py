@@ -48,6 +48,7 @@ from .tokenizers import CharTokenizer, load_tokenizer, start_ids
 
 MODELS = ("gpt", "bigram")
 TOKENIZERS = ("char", "bpe")
+BPE_PATTERNS = ("gpt2", "turkish")    # tokenizers.bpe.PATTERNS (regex is an optional extra)
 
 
 @dataclass
@@ -67,6 +68,7 @@ class TrainConfig:
     data: str | None = None           # path, corpus name, or None = embedded corpus
     tokenizer: str = "char"
     vocab_size: int = 512             # only for tokenizer=bpe
+    bpe_pattern: str = "gpt2"         # tokenizer=bpe: pre-tokenisation, gpt2 | turkish
     val_fraction: float = 0.1
     # optimisation
     batch_size: int = 12
@@ -105,6 +107,9 @@ class TrainConfig:
         if self.tokenizer not in TOKENIZERS:
             raise ValueError(f"tokenizer must be one of {', '.join(TOKENIZERS)}, "
                              f"got {self.tokenizer!r}")
+        if self.bpe_pattern not in BPE_PATTERNS:
+            raise ValueError(f"bpe_pattern must be one of {', '.join(BPE_PATTERNS)}, "
+                             f"got {self.bpe_pattern!r}")
         for name in ("n_layer", "n_head", "n_embd", "block_size", "batch_size", "grad_accum",
                      "max_iters", "eval_interval", "eval_iters", "log_interval", "vocab_size"):
             if getattr(self, name) < 1:
@@ -361,7 +366,9 @@ def build_tokenizer(cfg: TrainConfig, train_text: str):
     if cfg.tokenizer == "char":
         return CharTokenizer.from_text(train_text)
     from .tokenizers import _bpe_class
-    return _bpe_class().train(train_text, cfg.vocab_size)
+    bpe = _bpe_class()
+    from .tokenizers.bpe import PATTERNS
+    return bpe.train(train_text, cfg.vocab_size, pattern=PATTERNS[cfg.bpe_pattern])
 
 
 def _training_text(text: str, cfg: TrainConfig) -> str:
@@ -628,7 +635,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         keys = ["model", "n_layer", "n_head", "n_embd", "block_size", "tokenizer", "seed",
                 "dtype", "batch_size", "grad_accum", "data", "val_fraction"]
         if saved.get("tokenizer") == "bpe":
-            keys.append("vocab_size")
+            keys += ["vocab_size", "bpe_pattern"]
         for k in keys:
             same = _same_data if k == "data" else (lambda a, b: a == b)
             if k in saved and not same(saved[k], getattr(cfg, k)):

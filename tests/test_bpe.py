@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from nanograd_llm.tokenizers.bpe import GPT2_PATTERN, BPETokenizer, bytes_to_unicode
+from nanograd_llm.tokenizers.bpe import (GPT2_PATTERN, PATTERNS, TURKISH_PATTERN, BPETokenizer,
+                                         _compile, bytes_to_unicode)
 
 EOT = "<|endoftext|>"
 
@@ -254,6 +255,40 @@ def test_training_is_fast_enough_for_small_corpus():
     assert tok.vocab_size == 1200
     # artımlı güncelleme ~1-2 s CPU; her birleştirmede yeniden sayım bunun onlarca katı sürerdi
     assert time.process_time() - t0 < 15
+
+
+# ------------------------------------------------------------------ Turkish pattern
+def test_turkish_pattern_keeps_apostrophe_suffixes_whole():
+    text = "Ankara'da Türkler’den, Tom'un 1923'te don't 'Merhaba' dedi\n\n  x"
+    gpt2 = _compile(GPT2_PATTERN).findall(text)
+    tr = _compile(TURKISH_PATTERN).findall(text)
+    # GPT-2: the English contraction rule cuts the suffix `'da` into `'d` + `a`
+    assert gpt2[:3] == ["Ankara", "'d", "a"]
+    assert tr == ["Ankara", "'da", " Türkler", "’den", ",", " Tom", "'un", " 1923", "'te",
+                  " don", "'t", " '", "Merhaba", "'", " dedi", "\n\n ", " x"]
+    # both patterns cover the text exactly (nothing lost between pieces)
+    assert "".join(tr) == text == "".join(gpt2)
+    assert PATTERNS == {"gpt2": GPT2_PATTERN, "turkish": TURKISH_PATTERN}
+
+
+def test_turkish_pattern_trains_saves_and_reloads(tmp_path):
+    corpus = make_corpus() + " Ankara'da Ankara'dan İzmir'de İzmir'den Tom'un" * 50
+    tok = BPETokenizer.train(corpus, 700, pattern=TURKISH_PATTERN)
+    ids = tok.encode(" Ankara'da")
+    assert tok.decode(ids) == " Ankara'da"
+    assert "'da" in [tok.decode([i]) for i in ids]          # the suffix learnt as one piece
+    # GPT-2's pattern never lets `'d` and `a` meet: `'da` cannot become a token there
+    gpt2 = BPETokenizer.train(corpus, 700)
+    assert "'da" not in [gpt2.decode([i]) for i in range(gpt2.vocab_size)]
+    assert "'d" in [gpt2.decode([i]) for i in gpt2.encode(" Ankara'da")]
+    tok.save(tmp_path)
+    assert json.loads((tmp_path / "tokenizer_meta.json").read_text())["pattern"] == \
+        TURKISH_PATTERN
+    tok2 = BPETokenizer.load(tmp_path)
+    assert tok2.pattern == TURKISH_PATTERN
+    for text in TEST_TEXTS + [corpus[-200:]]:
+        assert tok2.encode(text) == tok.encode(text)
+        assert tok2.decode(tok2.encode(text)) == text
 
 
 # ----------------------------------------------------------------------------- files

@@ -241,6 +241,25 @@ def test_bpe_tokenizer_option(tmp_path):
     assert r["model"].vocab_size == r["tokenizer"].vocab_size
 
 
+def test_bpe_pattern_option(tmp_path):
+    pytest.importorskip("regex")
+    from nanograd_llm.tokenizers.bpe import TURKISH_PATTERN
+    with pytest.raises(ValueError, match="bpe_pattern must be one of gpt2, turkish"):
+        tiny_config(tmp_path, tokenizer="bpe", bpe_pattern="english")
+    cfg = tiny_config(tmp_path, tokenizer="bpe", vocab_size=300, bpe_pattern="turkish",
+                      max_iters=4)
+    train(cfg, quiet=True)
+    meta = json.loads((tmp_path / "run" / "tokenizer_meta.json").read_text())
+    assert meta["pattern"] == TURKISH_PATTERN
+    # resuming with another pattern would silently keep the saved one: refused instead
+    with pytest.raises(ValueError, match="cannot resume .*bpe_pattern='turkish'"):
+        train(tiny_config(tmp_path, tokenizer="bpe", vocab_size=300, bpe_pattern="gpt2",
+                          max_iters=6), resume=True, quiet=True)
+    r = train(tiny_config(tmp_path, tokenizer="bpe", vocab_size=300, bpe_pattern="turkish",
+                          max_iters=6), resume=True, quiet=True)
+    assert r["step"] == 6 and r["tokenizer"].pattern == TURKISH_PATTERN
+
+
 # -- CLI ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("args, message", [

@@ -42,6 +42,17 @@ noktalama dizileri, boşluklar ve İngilizcedeki `'s`, `'re` gibi kısaltmalar. 
 harfi kapsar, yani `ç ğ ı İ ö ş ü` de harftir. Bu ifade `\\p{...}` sınıflarını kullandığı için
 Python'un standart `re` modülü yerine `regex` paketi gerekir (`pip install -e '.[bpe]'`).
 
+GPT-2'nin ifadesi İngilizce için yazılmıştır: kesme işaretinden sonraki `s t re ve m ll d`
+harflerini kısaltma sayar. Türkçede kesme işareti özel adı ekinden ayırır (`Ankara'da`,
+`Türkler'den`, `Tom'un`) ve bu kural eki ortasından böler: `Ankara'da` → ` Ankara` + `'d` + `a`,
+`Gönen'de` → ` Gönen` + `'d` + `e`. Oysa `'da`, `'de`, `'den` hep aynı ektir; bölündüğünde
+sözlük bu eki tek parça olarak öğrenemez (Ömer Seyfettin derleminde kesme işaretli 686 sözcüğün
+134'ü böyle bölünür). `TURKISH_PATTERN` kısaltma kuralının yerine tek bir kural koyar: kesme
+işareti (`'` ya da tipografik `’`), ardından gelen harflerle birlikte tek parçadır
+(` Ankara` + `'da`, ` Türkler` + `'den`). İngilizcede de `don't` yine ` don` + `'t` olur.
+Eğitimde `bpe_pattern=turkish` ile seçilir; seçilen ifade `tokenizer_meta.json`'a yazılır, bu
+yüzden kaydedilen belirteçleyici aynı bölmeyi her zaman yeniden üretir.
+
 ## Eğitim döngüsü
 1. Metni ön belirteçle, her farklı parçayı ("sözcük") kaç kez geçtiğiyle birlikte say.
    Projenin 400 KB'lık Türkçe derleminde (Ömer Seyfettin) yaklaşık 70 bin parça çıkar, ama
@@ -109,12 +120,18 @@ from typing import Iterable
 
 from ..atomic import atomic_write_text
 
-__all__ = ["BPETokenizer", "GPT2_PATTERN", "bytes_to_unicode"]
+__all__ = ["BPETokenizer", "GPT2_PATTERN", "PATTERNS", "TURKISH_PATTERN",
+           "bytes_to_unicode"]
 
 # GPT-2'nin ön belirteçleme ifadesi (OpenAI'nin encoder.py dosyasındaki ve Hugging Face
 # ByteLevel ön belirteçleyicisindeki ifadenin aynısı).
 GPT2_PATTERN = (r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+"""
                 r"""|\s+(?!\S)|\s+""")
+# Türkçe için: kesme işareti (düz ya da tipografik) ardındaki harflerle tek parça; İngilizce
+# kısaltma kuralları yok (yukarıdaki açıklamaya bakın). Geri kalanı GPT2_PATTERN'in aynısı.
+TURKISH_PATTERN = (r"""['’]\p{L}+| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+"""
+                   r"""|\s+(?!\S)|\s+""")
+PATTERNS = {"gpt2": GPT2_PATTERN, "turkish": TURKISH_PATTERN}
 
 META_FILE = "tokenizer_meta.json"
 VOCAB_FILE = "vocab.json"
