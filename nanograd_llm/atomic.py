@@ -17,10 +17,25 @@ yoldan yazılır:
 `os.replace` ile hedefe taşınırdı ve örneğin bir web sunucusuna kopyalanan kurs sayfaları
 okunamazdı. Bu yüzden geçici dosyanın kipi, sıradan bir `open()`'ın vereceği kipe (0666,
 kullanıcının umask'ı çıkarılarak) çevrilir.
+
+## Birlikte anlam taşıyan dosyalar
+Bazı çıktılar tek dosya değil, birbirine bağlı bir çifttir: Hugging Face klasöründeki
+`config.json` ile `model.safetensors` gibi. Her birini ayrı ayrı atomik yazmak yetmez: ilk
+dosya yerine geçtikten sonra ikincisi yazılırken süreç ölürse klasörde yeni ağırlıkların
+yanında eski ayarlar kalır. `atomic_write_files` bu yüzden:
+- hedef klasör **henüz yoksa** bütün dosyaları aynı üst klasörde gizli bir geçici klasöre
+  yazar ve o klasörü tek bir `os.rename` ile hedef adına taşır: klasör ya hiç yoktur ya da
+  bütün dosyalarıyla vardır;
+- hedef klasör **varsa** (üstüne yazma) önce bütün geçici dosyaları yazıp diske indirir, ancak
+  hepsi hazır olunca `os.replace` çağrılarını art arda yapar. Yazma sırasında bir hata ya da
+  kesinti eski dosyaların hepsini olduğu gibi bırakır; karışık bir çift yalnızca bu birkaç
+  ad değiştirme çağrısının arasındaki mikrosaniyelerde oluşabilir (bir klasördeki birden çok
+  dosyayı tek adımda değiştiren bir POSIX çağrısı yoktur).
 """
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -84,3 +99,55 @@ def atomic_write_bytes(path, data: bytes) -> Path:
 def atomic_write_text(path, text: str) -> Path:
     """UTF-8 text with '\\n' line ends on every platform."""
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_files(folder, writers: dict[str, Callable[[str], None]]) -> Path:
+    """Write several files of one folder as a unit: `writers` maps each file name to a
+    `write(tmp)` that fills a temporary file.
+
+    A folder that does not exist yet is built under a hidden temporary name next to it and
+    renamed into place at once, so it appears with all its files or not at all. In an existing
+    folder every temporary file is written and fsync'ed first, and only then are they renamed
+    over their targets, one right after the other; on any error (or Ctrl-C) before that point
+    all old files are left as they were and no temporary file remains."""
+    folder = Path(folder)
+    if not folder.exists():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        # Klasör yok: geçici bir klasörde kurulur, tek bir ad değişikliğiyle ortaya çıkar
+        staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix="." + folder.name + ".",
+                                        suffix=".tmp"))
+        try:
+            for name, write in writers.items():
+                tmp = staging / name
+                write(str(tmp))
+                os.chmod(tmp, 0o666 & ~_umask())
+                with open(tmp, "rb+") as f:
+                    os.fsync(f.fileno())
+            os.chmod(staging, 0o777 & ~_umask())      # mkdtemp'in 0700'ü yerine open() kipi
+            fsync_dir(staging)
+            os.rename(staging, folder)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        fsync_dir(folder.parent)
+        return folder
+    # Klasör var: önce bütün geçici dosyalar hazırlanır, ad değişiklikleri en sonda art arda
+    temps: dict[str, str] = {}
+    try:
+        for name, write in writers.items():
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + name + ".", suffix=".tmp")
+            os.close(fd)
+            temps[name] = tmp
+            write(tmp)
+            os.chmod(tmp, 0o666 & ~_umask())
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+        for name, tmp in temps.items():
+            os.replace(tmp, folder / name)
+    except BaseException:
+        for tmp in temps.values():
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        raise
+    fsync_dir(folder)
+    return folder

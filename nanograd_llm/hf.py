@@ -55,7 +55,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write
+from .atomic import atomic_write_files
 from .backend import to_numpy
 from .models.gpt import GPT, GPTConfig
 
@@ -303,7 +303,8 @@ def load_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.0,
 def save_hf(model, path) -> None:
     """Write config.json + model.safetensors in the layout transformers' GPT2LMHeadModel reads.
 
-    Files are written atomically (a temporary file, then os.replace).
+    The two files are written as a unit (atomic.atomic_write_files): a new folder appears with
+    both or not at all; in an existing one a failed write leaves both old files.
     """
     if not isinstance(model, GPT):
         raise ValueError(f"only a GPT can be saved as GPT-2, not a {type(model).__name__}")
@@ -316,16 +317,17 @@ def save_hf(model, path) -> None:
         # Bir eğitim klasörü de config.json yazar: üstüne yazmak çalıştırmayı bozardı
         raise ValueError(f"{path} is a nanograd_llm training run (it has checkpoint.json and "
                          f"its own config.json): save the Hugging Face copy to another folder")
-    path.mkdir(parents=True, exist_ok=True)
     tensors = {}
     for name, arr in model.state_dict().items():
         key = name if name == "lm_head.weight" else PREFIX + name
         tensors[key] = np.ascontiguousarray(to_numpy(arr))
-    atomic_write(path / WEIGHTS_FILE,
-                 lambda tmp: stn.save_file(tensors, tmp, metadata={"format": "pt"}))
     text = json.dumps(hf_cfg, indent=2, sort_keys=True) + "\n"
-    atomic_write(path / CONFIG_FILE,
-                 lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    # Ağırlıklar ve ayarlar bir çifttir: ikisi birlikte yazılır (bkz. atomic.atomic_write_files);
+    # yarıda kalan bir yazma, yeni ağırlıkların yanında eski config.json bırakmaz
+    atomic_write_files(path, {
+        WEIGHTS_FILE: lambda tmp: stn.save_file(tensors, tmp, metadata={"format": "pt"}),
+        CONFIG_FILE: lambda tmp: Path(tmp).write_text(text, encoding="utf-8"),
+    })
 
 
 # -- tokenizer + model, for sampling and fine-tuning -----------------------------------------

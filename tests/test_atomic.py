@@ -6,7 +6,8 @@ import stat
 import numpy as np
 import pytest
 
-from nanograd_llm.atomic import atomic_write, atomic_write_bytes, atomic_write_text
+from nanograd_llm.atomic import (atomic_write, atomic_write_bytes, atomic_write_files,
+                                 atomic_write_text)
 
 
 @pytest.fixture
@@ -71,3 +72,70 @@ def test_outputs_of_the_package_are_readable_by_others(tmp_path, umask022):
         assert _mode(f) == 0o644, f
         assert not f.name.endswith(".tmp"), f
     assert np.isfinite(model.flat).all()
+
+
+def _writer(data, fail=None):
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            f.write(data)
+        if fail is not None:
+            raise fail
+    return write
+
+
+def test_files_in_a_new_folder_appear_together(tmp_path, umask022):
+    out = tmp_path / "deep" / "hf"
+    atomic_write_files(out, {"a.json": _writer(b"A"), "b.bin": _writer(b"B")})
+    assert (out / "a.json").read_bytes() == b"A" and (out / "b.bin").read_bytes() == b"B"
+    assert _mode(out) == 0o755 and _mode(out / "b.bin") == 0o644
+    assert os.listdir(tmp_path / "deep") == ["hf"]
+
+
+@pytest.mark.parametrize("exc", [OSError("disk full"), KeyboardInterrupt()])
+def test_a_failed_second_file_leaves_no_new_folder(tmp_path, exc):
+    out = tmp_path / "hf"
+    with pytest.raises(type(exc)):
+        atomic_write_files(out, {"a.json": _writer(b"A"), "b.bin": _writer(b"B", exc)})
+    assert not out.exists()
+    assert os.listdir(tmp_path) == []            # the hidden staging folder is gone too
+
+
+@pytest.mark.parametrize("exc", [OSError("disk full"), KeyboardInterrupt()])
+def test_a_failed_second_file_keeps_both_old_files(tmp_path, exc):
+    out = tmp_path / "hf"
+    out.mkdir()
+    (out / "a.json").write_bytes(b"old A")
+    (out / "b.bin").write_bytes(b"old B")
+    (out / "tokenizer.json").write_bytes(b"T")   # other files of the folder are untouched
+    with pytest.raises(type(exc)):
+        atomic_write_files(out, {"a.json": _writer(b"new A"), "b.bin": _writer(b"B", exc)})
+    assert (out / "a.json").read_bytes() == b"old A"
+    assert (out / "b.bin").read_bytes() == b"old B"
+    assert sorted(os.listdir(out)) == ["a.json", "b.bin", "tokenizer.json"]
+    atomic_write_files(out, {"a.json": _writer(b"new A"), "b.bin": _writer(b"new B")})
+    assert (out / "a.json").read_bytes() == b"new A" and (out / "b.bin").read_bytes() == b"new B"
+    assert sorted(os.listdir(out)) == ["a.json", "b.bin", "tokenizer.json"]
+
+
+def test_save_hf_failing_config_keeps_the_old_pair(tmp_path, monkeypatch):
+    pytest.importorskip("safetensors")
+    import json
+    from pathlib import Path
+    from nanograd_llm import GPT, GPTConfig
+    small = GPT(GPTConfig(vocab_size=5, block_size=8, n_layer=1, n_head=1, n_embd=8), seed=0)
+    big = GPT(GPTConfig(vocab_size=5, block_size=8, n_layer=2, n_head=1, n_embd=8), seed=0)
+    small.save_hf(tmp_path / "hf")
+    before = {f: (tmp_path / "hf" / f).read_bytes() for f in os.listdir(tmp_path / "hf")}
+    real = Path.write_text
+
+    def broken(self, *a, **k):
+        raise OSError("disk full")
+    monkeypatch.setattr(Path, "write_text", broken)   # config.json is written with it
+    with pytest.raises(OSError, match="disk full"):
+        big.save_hf(tmp_path / "hf")
+    with pytest.raises(OSError, match="disk full"):
+        big.save_hf(tmp_path / "new")
+    monkeypatch.setattr(Path, "write_text", real)
+    assert {f: (tmp_path / "hf" / f).read_bytes() for f in os.listdir(tmp_path / "hf")} == before
+    assert sorted(os.listdir(tmp_path)) == ["hf"]
+    assert json.loads((tmp_path / "hf" / "config.json").read_text())["n_layer"] == 1
