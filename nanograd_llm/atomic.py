@@ -96,6 +96,16 @@ def atomic_write_bytes(path, data: bytes) -> Path:
     return atomic_write(path, write)
 
 
+def text_writer(text: str) -> Callable[[str], None]:
+    """A `write(tmp)` for atomic_write / atomic_write_files: UTF-8 text, '\\n' line ends."""
+    data = text.encode("utf-8")
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            f.write(data)
+    return write
+
+
 def atomic_write_text(path, text: str) -> Path:
     """UTF-8 text with '\\n' line ends on every platform."""
     return atomic_write_bytes(path, text.encode("utf-8"))

@@ -305,6 +305,30 @@ def test_save_load_round_trip(tmp_path):
         assert tok2.encode(text) == tok.encode(text)
 
 
+def test_interrupted_save_keeps_the_old_files(tmp_path, monkeypatch):
+    import nanograd_llm.tokenizers.bpe as bpe_mod
+    old, new = trained(600), trained(650)
+    old.save(tmp_path)
+    before = {f: (tmp_path / f).read_bytes() for f in os.listdir(tmp_path)}
+    real = bpe_mod.text_writer
+    calls = []
+
+    def third_fails(text):
+        calls.append(text)
+        if len(calls) < 3:
+            return real(text)
+
+        def write(tmp):
+            raise KeyboardInterrupt
+        return write
+    monkeypatch.setattr(bpe_mod, "text_writer", third_fails)
+    with pytest.raises(KeyboardInterrupt):
+        new.save(tmp_path)
+    # vocab.json and merges.txt of the new tokenizer were ready, but none replaced the old
+    assert {f: (tmp_path / f).read_bytes() for f in os.listdir(tmp_path)} == before
+    assert BPETokenizer.load(tmp_path).vocab_size == 600
+
+
 def test_corrupt_or_missing_files_name_the_file(tmp_path):
     tok = trained()
     tok.save(tmp_path)

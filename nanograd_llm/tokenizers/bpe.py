@@ -118,7 +118,7 @@ import warnings
 from collections import Counter
 from typing import Iterable
 
-from ..atomic import atomic_write_text
+from ..atomic import atomic_write_files, text_writer
 
 __all__ = ["BPETokenizer", "GPT2_PATTERN", "PATTERNS", "TURKISH_PATTERN",
            "bytes_to_unicode"]
@@ -625,8 +625,8 @@ class BPETokenizer:
 
     # ------------------------------------------------------------------ files
     def save(self, directory: str) -> None:
-        """Write vocab.json + merges.txt (GPT-2 format) and tokenizer_meta.json, atomically."""
-        os.makedirs(directory, exist_ok=True)
+        """Write vocab.json + merges.txt (GPT-2 format) and tokenizer_meta.json, as one unit
+        (atomic.atomic_write_files: an interrupted save leaves the old three files)."""
         vocab = {}
         for i in range(self._vocab_size):
             if i in self._id_to_special or (i < len(self._id_to_bytes)
@@ -635,10 +635,11 @@ class BPETokenizer:
         lines = ["#version: 0.2"] + [f"{a} {b}" for a, b in self.merges]
         meta = {"type": self.type_name, "special_tokens": list(self._special_to_id),
                 "pattern": self.pattern}
-        atomic_write_text(os.path.join(directory, VOCAB_FILE),
-                           json.dumps(vocab, ensure_ascii=False))
-        atomic_write_text(os.path.join(directory, MERGES_FILE), "\n".join(lines) + "\n")
-        atomic_write_text(os.path.join(directory, META_FILE), json.dumps(meta, indent=1) + "\n")
+        atomic_write_files(directory, {
+            VOCAB_FILE: text_writer(json.dumps(vocab, ensure_ascii=False)),
+            MERGES_FILE: text_writer("\n".join(lines) + "\n"),
+            META_FILE: text_writer(json.dumps(meta, indent=1) + "\n"),
+        })
 
     @classmethod
     def load(cls, directory: str) -> "BPETokenizer":

@@ -23,8 +23,9 @@ sözlükteki yedek karakteri, varsa `?` ya da boşluğu koy) seçebilir.
 ## Kayıt biçimi
 `tokenizer.json` sözlüğü (karakter listesini) JSON olarak tutar; `tokenizer_meta.json`
 belirteçleyicinin türünü (`{"type": "char"}`) söyler, böylece `load_tokenizer` klasörde hangi
-sınıfın olduğunu bilir. Dosyalar geçici dosyaya yazılıp `os.replace` ile yerine konur
-(yarım kalmış bir yazma eski dosyayı bozmaz).
+sınıfın olduğunu bilir. İki dosya birlikte yazılır (`atomic.atomic_write_files`): önce ikisi de
+geçici dosyalara yazılır, sonra ikisi birden yerine konur; yarım kalmış bir yazma eski çifti
+bozmaz.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write_text
+from ..atomic import atomic_write_files, text_writer
 
 ERRORS = ("strict", "skip", "replace")
 FORMAT = "nanograd_llm.char_tokenizer"
@@ -121,11 +122,12 @@ class CharTokenizer:
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, directory) -> None:
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(d / "tokenizer.json", json.dumps(
-            {"format": FORMAT, "version": 1, "chars": self.chars}, ensure_ascii=False))
-        atomic_write_text(d / "tokenizer_meta.json", json.dumps({"type": "char"}))
+        """Write tokenizer.json and tokenizer_meta.json as one unit (atomic_write_files)."""
+        atomic_write_files(directory, {
+            "tokenizer.json": text_writer(json.dumps(
+                {"format": FORMAT, "version": 1, "chars": self.chars}, ensure_ascii=False)),
+            "tokenizer_meta.json": text_writer(json.dumps({"type": "char"})),
+        })
 
     @classmethod
     def load(cls, directory) -> "CharTokenizer":
