@@ -28,8 +28,8 @@ yığar (doygunluk) ve gradyanlar kaybolur. `1/√d_k` ile ölçeklemek puanlar�
     Ã   = dropout(A)
     y   = Ã · v
 
-`Tk − Tq` kayması, KV önbelleğiyle üretimde yeni Tq sorgunun, (yenileri de içinde olmak
-üzere) toplam Tk anahtarın son Tq'suna karşılık geldiğini ifade eder; eğitimde Tq = Tk'dir.
+`Tk − Tq` kayması şunu ifade eder: KV önbelleğiyle üretimde Tq yeni sorgu, toplam Tk anahtarın
+(yeniler de dahil) son Tq tanesine karşılık gelir; eğitimde Tq = Tk'dir.
 
 **Sayısal kararlılık:** `softmax(s) = softmax(s − max(s))`. Maksimumu çıkarmak sonucu
 değiştirmez ama `exp`'in taşmasını (overflow) önler.
@@ -59,9 +59,10 @@ boyutlu dikkat matrisi büyük olduğu için bu, GPU'da her katmanda yüzlerce m
 
 ## Maskeli üçgen boşuna hesaplanır
 Bu bölümdeki yoğun hesap, üst üçgenin puanlarını da hesaplayıp sonra sıfırlar: Tq = Tk
-iken işin neredeyse yarısı. CPU'da eğitimde (T ≥ 128) çok kafalı dikkat aynı
-hesabı sorgu karolarıyla yapar ve o üçgeni hiç hesaplamaz (`causal_tiles.py`); buradaki
-kod başvuru (referans) uygulamasıdır, GPU'da ve KV önbellekli üretimde çalışan da odur.
+iken işin neredeyse yarısı. CPU'da KV önbelleği yokken (eğitim ve değerlendirme, T ≥ 128)
+çok kafalı dikkat aynı hesabı sorgu karolarıyla yapar ve o üçgeni hiç hesaplamaz
+(`causal_tiles.py`); buradaki kod başvuru (referans) uygulamasıdır, GPU'da, kısa dizilerde
+ve KV önbellekli üretimde çalışan da odur.
 Aşağıdaki `causal_softmax` ve `softmax_backward` iki yolda ortaktır: birleşik bir çekirdek
 varsa (GPU'da her zaman; CPU'da float32 dizilerde, Numba kuruluysa) onu, yoksa genel
 `causal_softmax_inplace` / `softmax_backward_inplace` kodunu çalıştırırlar.
@@ -79,7 +80,7 @@ from ..backend import for_row_blocks, fused_kernels, get_array_module, matmul_t
 from .dropout import dropout_backward, dropout_forward
 
 # Boyutlar: B = toplu iş, nh = kafa sayısı, Tq = sorgu sayısı, Tk = anahtar sayısı,
-# hs = kafa boyutu (d_k)
+# hs = kafa boyutu (d_k), n = bir satır bloğundaki (B·nh içinden) kafa sayısı
 
 _MASKS: dict = {}
 
@@ -113,16 +114,16 @@ def causal_softmax_inplace(att) -> None:
     ones = xp.ones((Tk,), dtype=att.dtype)                          # (Tk,)
 
     def block(r):
-        # Bir grup kafanın puanları; CPU'da gruplar çekirdeklere paylaştırılır ve her grup
+        # Bir grup kafanın puanları; CPU'da gruplar iş parçacıklarına paylaştırılır ve her grup
         # önbellekteyken bütün softmax adımlarından geçer (bkz. backend.for_row_blocks).
-        a = att3[r]
+        a = att3[r]                                                 # (n, Tq, Tk), görünüm
         # Nedensel maske: gelecekteki konumlar −∞
         a += mask
         # Kararlı softmax: maksimumu çıkar, üssünü al, satır toplamına böl (hepsi yerinde)
         a -= a.max(axis=-1, keepdims=True)
         xp.exp(a, out=a)
         # Satır toplamları, birlerden oluşan bir vektörle çarpım olarak alınır (BLAS gemv;
-        # kısa satırlarda `sum(axis=-1)`den hızlı, bkz. layernorm.py)
+        # kısa satırlarda `sum(axis=-1)`'den hızlı, bkz. layernorm.py)
         rowsum = matmul_t(a.reshape(-1, Tk), ones)                  # (n·Tq, Tk)@(Tk,) -> (n·Tq,)
         a /= rowsum.reshape(a.shape[:-1] + (1,))                    # (n, Tq, 1)
 
@@ -144,11 +145,13 @@ def softmax_backward_inplace(att, datt) -> None:
 
     def block(r):
         # Bir grup kafa (bkz. causal_softmax_inplace); gruplar birbirinden bağımsızdır.
-        a, da = att3[r], datt3[r]
+        a, da = att3[r], datt3[r]                                   # (n, Tq, Tk), görünümler
         prod = da * a                                               # (n, Tq, Tk)
-        rowdot = matmul_t(prod.reshape(-1, Tk), ones).reshape(a.shape[:-1] + (1,))  # Σ_j dA_j·A_j
+        # Satır başına Σ_j dA_j·A_j: (n·Tq, Tk)@(Tk,) -> (n·Tq,) -> (n, Tq, 1)
+        rowdot = matmul_t(prod.reshape(-1, Tk), ones).reshape(a.shape[:-1] + (1,))
         da -= rowdot
-        da *= a                                                     # artık dS; maskeli yerlerde A=0 → dS=0
+        # Artık da = dS; maskeli yerlerde A = 0 olduğundan dS = 0
+        da *= a
 
     for_row_blocks(block, att3.shape[0], Tq * Tk, xp)
 
@@ -209,7 +212,8 @@ def attention_backward(dy, cache: AttentionCache, out=None):
     into out[0], out[1], out[2] (multihead_attention passes a view of dqkv on the CPU)."""
     q, k, v, att, scale = cache.q, cache.k, cache.v, cache.att, cache.scale
     o_q, o_k, o_v = (None, None, None) if out is None else (out[0], out[1], out[2])
-    att_d = att if cache.drop.scale is None else att * cache.drop.scale
+    # Önbellekte yalnızca A var: Ã = A ⊙ m/(1−p) aynı ölçekli maskeyle yeniden kurulur
+    att_d = att if cache.drop.scale is None else att * cache.drop.scale   # (B,nh,Tq,Tk)
     # İleri geçişte: `y = Ã·v` → bu yüzden `dv = Ãᵀ·dy` ve `dÃ = dy·vᵀ`
     dv = matmul_t(att_d, dy, trans_a=True, out=o_v)  # (B,nh,Tk,Tq)@(B,nh,Tq,hs) -> (B,nh,Tk,hs)
     datt = matmul_t(dy, v, trans_b=True)             # (B,nh,Tq,hs)@(B,nh,hs,Tk) -> (B,nh,Tq,Tk)
@@ -219,6 +223,7 @@ def attention_backward(dy, cache: AttentionCache, out=None):
     softmax_backward(att, datt)                    # datt artık dS
     # İleri geçişte: `S = (q/√hs)·kᵀ` → bu yüzden `dq = dS·k/√hs`, `dk = dSᵀ·q/√hs`
     # (dSᵀ yine yalnızca bir bayrakla belirtilir; 1/√hs çarpımın alpha'sı)
-    dq = matmul_t(datt, k, alpha=scale, out=o_q)                # (B,nh,Tq,Tk)@(B,nh,Tk,hs) -> (B,nh,Tq,hs)
-    dk = matmul_t(datt, q, trans_a=True, alpha=scale, out=o_k)  # (B,nh,Tk,Tq)@(B,nh,Tq,hs) -> (B,nh,Tk,hs)
+    # dq: (B,nh,Tq,Tk)@(B,nh,Tk,hs) -> (B,nh,Tq,hs); dk: (B,nh,Tk,Tq)@(B,nh,Tq,hs) -> (B,nh,Tk,hs)
+    dq = matmul_t(datt, k, alpha=scale, out=o_q)                # (B,nh,Tq,hs)
+    dk = matmul_t(datt, q, trans_a=True, alpha=scale, out=o_k)  # (B,nh,Tk,hs)
     return dq, dk, dv

@@ -69,7 +69,7 @@ from .multihead_attention import mha_backward, mha_forward
 
 # Boyutlar: B = toplu iş, T = dizi uzunluğu, C = gömme boyutu
 
-LN_RECOMPUTE_MIN = 1 << 20   # LN çıktısı bundan çok öğe tutuyorsa önbellekte saklanmaz (CPU)
+LN_RECOMPUTE_MIN = 1 << 20   # LN çıktısı en az bu kadar öğe tutuyorsa önbellekte saklanmaz (CPU)
 
 
 class BlockCache(NamedTuple):
@@ -128,6 +128,7 @@ def block_backward(dout, cache: BlockCache):
     dh, g = mlp_backward(dout, c_mlp)
     del c_mlp
     grads.update({"mlp." + k: v for k, v in g.items()})
+    # İleri geçişte: `h = LN₂(x₁)` → bu yüzden `dx₁ = LN₂_geri(dh)` (ayrıca dw, db)
     dx1, grads["ln_2.weight"], db = layernorm_backward(dh, cache.ln_2)
     if db is not None:
         grads["ln_2.bias"] = db
@@ -138,9 +139,10 @@ def block_backward(dout, cache: BlockCache):
     dh, g = mha_backward(dx1, c_attn)
     del c_attn
     grads.update({"attn." + k: v for k, v in g.items()})
+    # İleri geçişte: `h = LN₁(x)` → bu yüzden `dx = LN₁_geri(dh)` (ayrıca dw, db)
     dx, grads["ln_1.weight"], db = layernorm_backward(dh, cache.ln_1)
     if db is not None:
         grads["ln_1.bias"] = db
-    # Artık kol: dx = dx₁ + LN₁ kolundan gelen
+    # İleri geçişte: `x₁ = x + MHA(LN₁(x))` (artık kol) → bu yüzden `dx += dx₁`
     dx += dx1
     return dx, grads

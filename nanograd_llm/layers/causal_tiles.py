@@ -165,9 +165,9 @@ def tiled_attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool
     if chunk < 1:
         raise ValueError(f"tiled attention: chunk must be at least 1, got {chunk}")
     y = xp.empty(q.shape, dtype=q.dtype) if out is None else out                # (B,nh,T,hs)
-    # Her karonun ağırlıkları tüm toplu iş için bir kez ayrılır; parçalar kendi dilimlerini
-    # doldurur. Dropout maskeleri de karo karo, tüm toplu iş için önceden çekilir: rastgele
-    # akış parça boyundan bağımsızdır.
+    # Her karonun ağırlıkları tüm toplu iş için bir kez ayrılır (karo başına (B,nh,t,r1));
+    # parçalar kendi dilimlerini doldurur. Dropout maskeleri de karo karo, tüm toplu iş için
+    # önceden çekilir: rastgele akış parça boyundan bağımsızdır.
     tiles = tuple(xp.empty((B, nh, r1 - r0, r1), dtype=q.dtype) for r0, r1 in bounds)
     drops = tuple(DropoutCache(dropout_scale(a.shape, dropout, rng, train, xp, a.dtype))
                   for a in tiles)
@@ -175,10 +175,12 @@ def tiled_attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool
         c = slice(b0, min(b0 + chunk, B))
         for a, drop, (r0, r1) in zip(tiles, drops, bounds):
             # Bu karonun sorguları yalnızca ilk r1 anahtarı görebilir: k[0:r1], v[0:r1]
+            # (qi: (b,nh,t,hs); kk, vv: (b,nh,r1,hs); hepsi görünüm)
             qi, kk, vv = q[c, :, r0:r1], k[c, :, :r1], v[c, :, :r1]
             ac = a[c]                                     # (b,nh,t,r1), a'nın bitişik bir dilimi
-            # Puanlar: S_i = (q_i/√hs)·k[0:r1]ᵀ (devrik bir bayrakla, kopya yok)
-            matmul_t(qi, kk, trans_b=True, alpha=scale, out=ac)  # (b,nh,t,hs)@(b,nh,hs,r1) -> (b,nh,t,r1)
+            # Puanlar: S_i = (q_i/√hs)·k[0:r1]ᵀ (devrik bir bayrakla, kopya yok);
+            # (b,nh,t,hs)@(b,nh,hs,r1) -> (b,nh,t,r1)
+            matmul_t(qi, kk, trans_b=True, alpha=scale, out=ac)
             # Maske (köşegen karesinde; kayma r1 − t = r0) + kararlı softmax, yerinde
             causal_softmax(ac)
             # Dikkat ağırlıklarına dropout (karonun önceden çekilmiş maskesinin bu dilimi)
@@ -203,14 +205,16 @@ def tiled_attention_backward(dy, cache: TiledAttentionCache, out=None):
         # Karolar sondan başa: son karo bütün anahtarları görür (r1 = T), dk ve dv'yi ilk o yazar
         for a, drop, (r0, r1) in zip(reversed(cache.tiles), reversed(cache.drops),
                                      reversed(cache.bounds)):
+            # qi, dyi: (b,nh,t,hs); kk, vv: (b,nh,r1,hs) (görünümler)
             qi, kk, vv, dyi = q[c, :, r0:r1], k[c, :, :r1], v[c, :, :r1], dy[c, :, r0:r1]
             ac = a[c]                                                         # (b,nh,t,r1)
             mask = None if drop.scale is None else drop.scale[c]
             first = r1 == T
+            # Önbellekte A_i var: Ã_i = A_i ⊙ m/(1−p) aynı ölçekli maskeyle yeniden kurulur
             a_d = ac if mask is None else ac * mask
             # İleri geçişte: `y[r0:r1] = Ã_i·v[0:r1]` → bu yüzden `dv[0:r1] += Ã_iᵀ·dy[r0:r1]`
             if first:
-                matmul_t(a_d, dyi, trans_a=True, out=dv[c])  # (b,nh,T,t)@(b,nh,t,hs) -> (b,nh,T,hs)
+                matmul_t(a_d, dyi, trans_a=True, out=dv[c])  # (b,nh,T,t)@(b,nh,t,hs)->(b,nh,T,hs)
             else:
                 dv[c, :, :r1] += matmul_t(a_d, dyi, trans_a=True)               # (b,nh,r1,hs)
             # … ve `dÃ_i = dy[r0:r1]·v[0:r1]ᵀ`
@@ -221,10 +225,12 @@ def tiled_attention_backward(dy, cache: TiledAttentionCache, out=None):
             softmax_backward(ac, da)                      # da artık dS_i
             # İleri geçişte: `S_i = (q_i/√hs)·k[0:r1]ᵀ` → bu yüzden `dq_i = dS_i·k[0:r1]/√hs`
             # (her sorgu satırı tek karoda: doğrudan yazılır)
-            matmul_t(da, kk, alpha=scale, out=dq[c, :, r0:r1])  # (b,nh,t,r1)@(b,nh,r1,hs) -> (b,nh,t,hs)
+            # (b,nh,t,r1)@(b,nh,r1,hs) -> (b,nh,t,hs)
+            matmul_t(da, kk, alpha=scale, out=dq[c, :, r0:r1])
             # … ve `dk[0:r1] += dS_iᵀ·q_i/√hs` (anahtarlar birçok karoda: toplanır)
             if first:
-                matmul_t(da, qi, trans_a=True, alpha=scale, out=dk[c])  # (b,nh,T,t)@(b,nh,t,hs) -> (b,nh,T,hs)
+                # (b,nh,T,t)@(b,nh,t,hs) -> (b,nh,T,hs)
+                matmul_t(da, qi, trans_a=True, alpha=scale, out=dk[c])
             else:
                 dk[c, :, :r1] += matmul_t(da, qi, trans_a=True, alpha=scale)    # (b,nh,r1,hs)
     return dq, dk, dv

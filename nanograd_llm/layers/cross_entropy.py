@@ -6,7 +6,8 @@ Model her konumda sözlükteki `V` belirtecin her biri için bir **logit** (norm
 edilmemiş puan) üretir. Softmax bu puanları olasılığa çevirir; çapraz entropi, doğru
 belirtece verilen olasılığın eksi logaritmasıdır. Doğru belirtece olasılık 1 verilirse
 kayıp 0, rastgele tahminde (her belirtece 1/V) kayıp `ln V`'dir (ör. V=65 için ≈ 4.17).
-Eğitimin ilk adımındaki kayıp bu değere yakın olmalıdır; iyi bir kontrol noktasıdır.
+Eğitimin ilk adımındaki kayıp bu değere yakın olmalıdır; bu, kurulumun doğruluğu için iyi
+bir ilk sağlamadır.
 
 ## İleri geçiş (N = B·T satır, y_n hedef belirteç)
     m_n     = max_v z_{n,v}

@@ -3,7 +3,7 @@
 
 ## Ne yapar?
 Eğitim sırasında her öğeyi `p` olasılıkla sıfırlar. Ağ tek bir nörona güvenemediği için
-daha dağınık, daha genelleşen temsiller öğrenir (aşırı öğrenmeyi/overfitting azaltır).
+daha dağıtık, daha iyi genelleşen temsiller öğrenir (aşırı öğrenmeyi/overfitting azaltır).
 Kalan öğeler `1/(1−p)` ile büyütülür ("inverted dropout"); böylece çıktının beklenen
 değeri girdiyle aynı kalır ve **değerlendirme (eval) modunda hiçbir şey yapmak gerekmez**:
 katman orada birim (identity) fonksiyondur. `p = 0` iken de birimdir.
@@ -34,6 +34,9 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from ..backend import get_array_module
+
+# Boyutlar: işlem öğe düzeyindedir; `x` herhangi bir şekilde olabilir, ör. (B, T, C) ya da
+# dikkat ağırlıklarında (B, nh, T, T). Maske `x` ile aynı şekildedir.
 
 
 class DropoutCache(NamedTuple):
@@ -78,6 +81,7 @@ def dropout_forward(x, p: float, rng=None, train: bool = True, mask=None):
 def dropout_backward(dout, cache: DropoutCache):
     """Returns dx."""
     if cache.scale is None:
+        # İleri geçişte: `out = x` (birim fonksiyon) → bu yüzden `dx = dout`
         return dout
     # İleri geçişte: `out = x ⊙ m/(1−p)` → bu yüzden `dx = dout ⊙ m/(1−p)` (aynı maske)
     return dout * cache.scale

@@ -22,13 +22,14 @@ vektör karşılık getirir. Ağırlık matrisi `W`'nin `v`. satırı, `v` kimli
    `idx[b, t]` satırına bağlıdır: `∂out[b,t,c] / ∂W[v,c] = 1` eğer `idx[b,t] = v`, aksi halde 0.
 2. Zincir kuralı: `dW[v] = Σ_{(b,t): idx[b,t]=v} dout[b, t]`.
 3. Aynı kimlik toplu işte birçok kez geçebilir (ör. boşluk karakteri). Bu yüzden katkılar
-   **toplanmalıdır**. `dW[idx] += dout` gibi gelişmiş (fancy) indekslemeyle atama tekrarlanan
-   indekslerde yalnızca bir katkıyı yazar ve yanlış sonuç verir; `scatter_add`
-   (`np.add.at` / `cupyx.scatter_add`) ise hepsini toplar.
+   **toplanmalıdır**. `dW[idx] += dout` gibi gelişmiş (fancy) indekslemeyle yapılan atama,
+   tekrarlanan indekslerde yalnızca bir katkıyı yazar ve yanlış sonuç verir; `scatter_add`
+   (`np.add.at`; CuPy'de `cupy.add.at`) ise hepsini toplar.
 4. `idx` tamsayıdır, türevi yoktur; katman yalnızca `dW` döndürür.
 
 ## Hızlı yol: küçük sözlükte tek-sıcak (one-hot) matris çarpımı
-`dW[v] = Σ_{n: idx[n]=v} dout[n]` toplamı bir matris çarpımı olarak da yazılabilir:
+Düzleştirilmiş konumlar `n = 0 … N−1` (`N = B·T`) için `dW[v] = Σ_{n: idx[n]=v} dout[n]`
+toplamı bir matris çarpımı olarak da yazılabilir:
 `O[n, v] = [idx[n] = v]` tek-sıcak matrisiyle `dW = Oᵀ · dout`. `O`'nun öğeleri yalnızca 0 ve
 1 olduğundan bu çarpım aynı satırları toplar (sıfırlarla çarpımlar toplama hiçbir şey
 eklemez); yalnızca toplama sırası `scatter_add`'den farklı olabilir (kayan nokta yuvarlaması
@@ -48,7 +49,8 @@ from typing import Any, NamedTuple
 
 from ..backend import get_array_module, matmul_t, scatter_add
 
-# Boyutlar: B = toplu iş (batch), T = zaman/konum, C = gömme boyutu, V = sözlük boyutu
+# Boyutlar: B = toplu iş (batch), T = zaman/konum, C = gömme boyutu, V = sözlük boyutu,
+# N = B·T (düzleştirilmiş konum sayısı)
 
 # Tek-sıcak yolun kullanılacağı en büyük N·V (float32'de 16 MiB'lık geçici matris)
 ONE_HOT_MAX = 1 << 22
@@ -77,8 +79,8 @@ def embedding_backward(dout, cache: EmbeddingCache):
         # (tekrarlanan kimliklerin katkıları matris çarpımında toplanır)
         onehot = (idx[:, None] == xp.arange(V)).astype(dout.dtype)   # (N, V)
         return matmul_t(onehot, dout2d, trans_a=True)                  # (V, N)@(N, C) -> (V, C)
-    dweight = xp.zeros((V, C), dtype=dout.dtype)
+    dweight = xp.zeros((V, C), dtype=dout.dtype)      # (V, C)
     # İleri geçişte: `out = W[idx]` → bu yüzden `dW[idx[b,t]] += dout[b,t]`;
     # tekrarlanan kimliklerin katkıları scatter_add ile toplanır.
-    scatter_add(dweight, idx, dout2d)                 # (N,) , (N, C)
+    scatter_add(dweight, idx, dout2d)                 # (N,), (N, C) -> (V, C)'ye eklenir
     return dweight

@@ -17,7 +17,7 @@ girdiler için küçük, sıfırdan farklı çıktılar verir. GPT-2 şu tanh ya
 | ad           | şekil                                   |
 |--------------|-----------------------------------------|
 | `x`          | herhangi; ileri besleme ağında (B, T, 4C) |
-| `t` (önbellek) | `x` ile aynı                          |
+| `s` (önbellek) | `x` ile aynı                          |
 | `out`        | `x` ile aynı                            |
 
 ## Geri yayılım (adım adım)
@@ -67,6 +67,9 @@ import numpy as np
 
 from ..backend import for_row_blocks, fused_kernels, get_array_module
 
+# Boyutlar: işlem öğe düzeyindedir; `x` herhangi bir şekilde olabilir (ileri besleme ağında
+# (B, T, 4C)). Satır blokları için dizi (satır, n) biçiminde görülür: n = son eksenin uzunluğu.
+
 _K = math.sqrt(2.0 / math.pi)   # √(2/π)
 _A = 0.044715
 
@@ -91,14 +94,14 @@ def gelu_forward(x):
     if fused is not None:
         out, s = fused.gelu_forward(x)
         return out, GeluCache(x, s)
-    # Sonuç dizileri C düzeninde açılır; böylece (satır, n) görünümleri kopya değil görünümdür
+    # Sonuç dizileri C düzeninde ayrılır; böylece (satır, n) biçimine getirmek kopya üretmez
     s = xp.empty(x.shape, dtype=x.dtype)
     out = xp.empty(x.shape, dtype=x.dtype)
     x2, s2, out2 = _rows(x), _rows(s), _rows(out)        # (…, n) -> (satır, n) görünümleri
 
     def block(r):
         # Aşağıdaki satırlar bir satır bloğu üzerinde çalışır (bkz. backend.for_row_blocks:
-        # CPU'da bloklar iki çekirdeğe paylaştırılır ve önbellekte kalır; GPU'da tek blok).
+        # CPU'da bloklar iş parçacıklarına paylaştırılır ve önbellekte kalır; GPU'da tek blok).
         xb, sb = x2[r], s2[r]
         # −2u = −2·√(2/π)·x·(1 + 0.044715·x²) = x·(−2√(2/π) − 2√(2/π)·0.044715·x²)
         xp.multiply(xb, xb, out=sb)
@@ -137,7 +140,7 @@ def gelu_backward(dout, cache: GeluCache):
     if fused is not None:   # GPU/Numba: aşağıdaki satırların tek çekirdekte birleşmiş hali
         return fused.gelu_backward(dout, x, s)
     g = xp.empty(s.shape, dtype=s.dtype)
-    x2, s2, d2, g2 = _rows(x), _rows(s), _rows(dout), _rows(g)
+    x2, s2, d2, g2 = _rows(x), _rows(s), _rows(dout), _rows(g)   # (…, n) -> (satır, n)
 
     def block(r):
         # Bir satır bloğu (bkz. gelu_forward); bloklar birbirinden bağımsızdır.

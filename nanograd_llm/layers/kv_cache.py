@@ -26,7 +26,7 @@ büyütülmez, kopyalanmaz.
 ## Şekiller
 | ad             | şekil                                                           |
 |----------------|-----------------------------------------------------------------|
-| `k[l]`, `v[l]` | (B, nh, block_size, hs) — her katman `l` için önceden ayrılmış  |
+| `K[l]`, `V[l]` | (B, nh, block_size, hs) — her katman `l` için önceden ayrılmış  |
 | `k_yeni`, `v_yeni` | (B, nh, Tn, hs)                                             |
 | `length`       | şimdiye kadar doldurulan konum sayısı                           |
 
@@ -36,11 +36,14 @@ Yoktur. Önbellek yalnızca üretimde (çıkarımda) kullanılır:
 2. Üretimde parametreler güncellenmez, bu yüzden gradyana gerek yoktur; `GPT.forward`
    önbellekle çağrıldığında geri geçiş için önbellek (cache) de saklamaz.
 
-Doğruluk denetimi: önbellekli ve önbelleksiz üretimin aynı belirteçleri verdiği
-`nanograd_llm/course/gpt.py` içindeki `generate_greedy` ile `tests/test_docs.py` içinde
+Doğruluk denetimi: önbellekli ve önbelleksiz üretimin aynı belirteçleri verdiği,
+`tests/test_docs.py` içinde `nanograd_llm/course/gpt.py`'deki `generate_greedy` ile
 denetlenir.
 """
 from __future__ import annotations
+
+# Boyutlar: B = toplu iş, nh = kafa sayısı, hs = kafa boyutu, Tmax = block_size (önceden
+# ayrılan konum sayısı), Tn = bu adımda eklenen yeni konum sayısı, L = length (dolu konumlar)
 
 
 class KVCache:

@@ -6,7 +6,7 @@ Her belirtecin `C` boyutlu vektörünü kendi içinde standartlaştırır: ortal
 varyansını 1 yapar; sonra öğrenilebilir bir ölçek (`w`, "gain") ve kayma (`b`) uygular.
 Toplu iş (batch) üzerinden değil, **tek bir vektörün öznitelikleri** üzerinden
 istatistik alır; bu yüzden toplu iş boyutundan bağımsızdır ve eğitimde de üretimde de
-aynı çalışır. Derin ağlarda aktivasyonların ölçeğini sabit tutarak eğitimi kararlı
+aynı çalışır. Derin ağlarda etkinleştirmelerin ölçeğini sabit tutarak eğitimi kararlı
 hale getirir. (Bir kümeleme/"clustering" işlemi değildir.)
 
 ## İleri geçiş (son eksen üzerinde, ε = 1e-5)
@@ -52,7 +52,8 @@ from typing import Any, NamedTuple
 
 from ..backend import for_row_blocks, fused_kernels, get_array_module, matmul_t
 
-# Boyutlar: B = toplu iş, T = dizi uzunluğu, C = gömme boyutu
+# Boyutlar: B = toplu iş, T = dizi uzunluğu, C = gömme boyutu, N = B·T satır,
+# n = bir satır bloğundaki satır sayısı
 
 
 class LayerNormCache(NamedTuple):
@@ -91,7 +92,7 @@ def layernorm_forward(x, w, b=None, eps: float = 1e-5):
         # Ortalama ve merkezleme: μ = (1/C) Σ_c x_c ;  xc = x − μ
         mu = matmul_t(xb, avg)                          # (n, C)@(C,) -> (n,)
         xp.subtract(xb, mu[:, None], out=xc)
-        # Varyans: σ² = (1/C) Σ_c (x_c − μ)²  (kareler geçici olarak `out`un satırlarında)
+        # Varyans: σ² = (1/C) Σ_c (x_c − μ)²  (kareler geçici olarak `out`'un satırlarında)
         xp.multiply(xc, xc, out=ob)
         rs[...] = matmul_t(ob, avg)                     # (n, C)@(C,) -> (n,)
         # Ters standart sapma: rstd = 1/√(σ² + ε)  (yerinde, rstd'nin kendi belleğinde)
@@ -107,6 +108,7 @@ def layernorm_forward(x, w, b=None, eps: float = 1e-5):
 
     for_row_blocks(block, N, C, xp)
     shape1 = x.shape[:-1] + (1,)
+    # (N, C) -> (B, T, C) ve (N, 1) -> (B, T, 1)
     xhat, out, rstd = xhat.reshape(x.shape), out.reshape(x.shape), rstd.reshape(shape1)
     return out, LayerNormCache(xhat, rstd, w, b)
 
@@ -133,7 +135,7 @@ def layernorm_backward(dout, cache: LayerNormCache):
     xhat, rstd, w = cache.xhat, cache.rstd, cache.w
     C = xhat.shape[-1]
     d2 = dout.reshape(-1, C)                               # (B, T, C) -> (N, C)
-    xhat2, rstd2 = xhat.reshape(-1, C), rstd.reshape(-1, 1)
+    xhat2, rstd2 = xhat.reshape(-1, C), rstd.reshape(-1, 1)  # (N, C), (N, 1)
     N = d2.shape[0]
     # İleri geçişte: `out = x̂⊙w + b` (her satıra aynı w ve b) → bu yüzden `db = Σ_n dout[n]`.
     # Satırlar üzerindeki toplam, birlerden oluşan bir vektörle çarpımdır: `1ᵀ·dout` (gemv).
@@ -157,7 +159,7 @@ def layernorm_backward(dout, cache: LayerNormCache):
         # İleri geçişte: `x̂ = (x − μ)·rstd` (μ ve rstd x'e bağlı)
         # → bu yüzden `dx = rstd·(dx̂ − mean(dx̂) − x̂⊙mean(dx̂⊙x̂))`
         m1 = matmul_t(dxb, avg)                            # (n, C)@(C,) -> (n,)
-        xp.multiply(dxb, xh, out=pb)                       # `prod`un belleği yeniden kullanılır
+        xp.multiply(dxb, xh, out=pb)                       # `prod`'un belleği yeniden kullanılır
         m2 = matmul_t(pb, avg)                             # (n,)
         xp.multiply(xh, m2[:, None], out=pb)               # pb = x̂⊙mean(dx̂⊙x̂)
         dxb -= m1[:, None]
@@ -165,5 +167,5 @@ def layernorm_backward(dout, cache: LayerNormCache):
         dxb *= rstd2[r]
 
     for_row_blocks(block, N, C, xp)
-    dx = dx.reshape(dout.shape)
+    dx = dx.reshape(dout.shape)                             # (N, C) -> (B, T, C)
     return dx, dw, db

@@ -20,8 +20,8 @@ Böylece GPT-2 ağırlıkları dönüştürülmeden kopyalanabilir.
 | `b`   | (Cout,) veya yok |
 | `out` | (…, Cout)        |
 
-Verimlilik: `(B, T, Cin)` girdisi önce `(B·T, Cin)` biçimine açılır; tek bir büyük matris
-çarpımı (BLAS `gemm`), B adet küçük çarpımdan çok daha hızlıdır.
+Verimlilik: `(B, T, Cin)` girdisi önce `(B·T, Cin)` biçiminde düzleştirilir; tek bir büyük
+matris çarpımı (BLAS `gemm`), B adet küçük çarpımdan çok daha hızlıdır.
 
 ## Geri yayılım (adım adım)
 `N = B·T` satırlı `X (N, Cin)` ve `dOut (N, Cout)` için:
@@ -30,10 +30,10 @@ Verimlilik: `(B, T, Cin)` girdisi önce `(B·T, Cin)` biçimine açılır; tek b
 3. `∂out[n,j]/∂W[i,j] = X[n,i]`, her satır n katkı verir → `dW = Xᵀ · dOut`  (Cin, Cout)
 4. `b[j]` her satıra eklendi → `db = Σ_n dOut[n]`             (Cout,)
 
-Çarpımlar `matmul_t` ile yazılır: `matmul_t(X, W, trans_b=True)` = `X·Wᵀ`. Devrik bir
-kopya olarak kurulmaz, BLAS/cuBLAS'a bir bayrakla bildirilir (bkz. backend.py). Satırlar
-üzerindeki toplam `Σ_n dOut[n]`, birlerden oluşan bir vektörle çarpımdır: `1ᵀ·dOut` (gemv);
-GPU'da önde gelen eksen boyunca indirgemeden çok daha hızlıdır.
+Çarpımlar `matmul_t` ile yazılır: `matmul_t(X, W, trans_b=True)` = `X·Wᵀ`. `Wᵀ` bellekte
+kopya olarak kurulmaz; devrik okuma BLAS/cuBLAS'a bir bayrakla bildirilir (bkz. backend.py).
+Satırlar üzerindeki toplam `Σ_n dOut[n]`, birlerden oluşan bir vektörle çarpımdır: `1ᵀ·dOut`
+(gemv); GPU'da önde gelen eksen boyunca indirgemeden çok daha hızlıdır.
 
 Gradyan denetimi: `tests/test_layers.py::test_linear_gradcheck`.
 PyTorch ile karşılaştırma (ileri ve geri geçiş):

@@ -5,9 +5,9 @@
 Dikkat, konumlar **arasında** bilgi taşır; ileri besleme ağı ise her konumun vektörünü
 **kendi başına** işler (konum bazlı / position-wise). İki doğrusal katman ve aralarında bir
 etkinleştirme fonksiyonundan oluşur. İlk katman boyutu 4 katına genişletir, ikincisi tekrar
-`C`'ye indirir. Blok parametrelerinin (gömmeler hariç) yaklaşık üçte ikisi buradadır
-(bloktaki 12C²'nin 8C²'si); öğrenilen
-"bilginin" büyük kısmının bu katmanlarda saklandığı düşünülür.
+`C`'ye indirir. Gömmeler dışındaki parametrelerin yaklaşık üçte ikisi buradadır (her
+bloktaki 12C² ağırlığın 8C²'si; dikkatte 4C²); öğrenilen "bilginin" büyük kısmının bu
+katmanlarda saklandığı düşünülür.
 
 Not: Katman normalizasyonu ve artık bağlantı bu alt ağın **içinde değil**, onu saran
 bloktadır (bkz. block.py).
@@ -26,15 +26,16 @@ bloktadır (bkz. block.py).
 | `W_proj`  | (4C, C)      |
 
 ## Geri yayılım (ileri geçişin tersi sırayla)
-1. dropout → `d(a·W_proj + b)`.
+1. `out = dropout(a·W_proj + b_proj)` → aynı maskeyle `d(a·W_proj + b_proj) = dout ⊙ maske`.
 2. `out = a·W_proj + b_proj` → `da`, `dW_proj`, `db_proj` (bkz. linear.py).
 3. `a = GELU(h)` → `dh = da ⊙ GELU'(h)` (bkz. gelu.py).
 4. `h = x·W_fc + b_fc` → `dx`, `dW_fc`, `db_fc`.
 
 ## Bellek (CPU): GELU çıktısı saklanmaz, yeniden hesaplanır
 Geri geçişte `dW_proj = aᵀ·dout` için `a = GELU(h)` gerekir. GELU önbelleği zaten `h`'yi ve
-`s = σ(2u)`'yu tutar; `a = h·s` tek bir çarpımla yeniden elde edilir. Bu yüzden GELU ile
-`c_proj`'un önbelleği `a`'yı tutmaz (`x2d = None`); geri geçişte `a` yeniden hesaplanır.
+`s = σ(2u)`'yu tutar; `a = h·s` tek bir çarpımla yeniden elde edilir. Bu yüzden GELU
+kullanıldığında `c_proj`'un önbelleği `a`'yı tutmaz (`x2d = None`); geri geçişte `a` yeniden
+hesaplanır.
 Kazanç, katman başına (B, T, 4C) boyutunda bir dizidir (shakespeare ayarında 100 MB); bedeli
 tek bir çarpım geçişidir.
 
@@ -65,9 +66,9 @@ from .gelu import gelu_backward, gelu_forward, gelu_output
 from .linear import linear_backward, linear_forward
 from .relu import relu_backward, relu_forward
 
-# Boyutlar: B = toplu iş, T = dizi uzunluğu, C = gömme boyutu
+# Boyutlar: B = toplu iş, T = dizi uzunluğu, C = gömme boyutu, N = B·T satır
 
-GELU_RECOMPUTE_MIN = 1 << 22   # h bundan çok öğe tutuyorsa GELU'nun s'si de saklanmaz
+GELU_RECOMPUTE_MIN = 1 << 22   # h en az bu kadar öğe tutuyorsa GELU'nun s'si de saklanmaz
 
 ACTIVATIONS = {
     "gelu": (gelu_forward, gelu_backward),
@@ -93,9 +94,9 @@ def mlp_forward(x, p: dict, activation: str = "gelu", dropout: float = 0.0, rng=
     """linear(C, 4C) -> activation -> linear(4C, C) -> dropout. Returns (out, cache)."""
     check_activation(activation)
     act_forward = ACTIVATIONS[activation][0]
-    h, c_fc = linear_forward(x, p["c_fc.weight"], p.get("c_fc.bias"))          # (B,T,C) -> (B,T,4C)
-    a, act = act_forward(h)                                                     # (B,T,4C)
-    out, c_proj = linear_forward(a, p["c_proj.weight"], p.get("c_proj.bias"))  # (B,T,4C) -> (B,T,C)
+    h, c_fc = linear_forward(x, p["c_fc.weight"], p.get("c_fc.bias"))        # (B,T,C) -> (B,T,4C)
+    a, act = act_forward(h)                                                   # (B,T,4C)
+    out, c_proj = linear_forward(a, p["c_proj.weight"], p.get("c_proj.bias"))  # (B,T,4C)->(B,T,C)
     if activation == "gelu" and get_array_module(h) is np:
         # CPU: a = h·s önbellekten yeniden hesaplanabilir: c_proj'un önbelleği a'yı tutmasın
         c_proj = c_proj._replace(x2d=None)
@@ -110,13 +111,14 @@ def mlp_backward(dout, cache: MLPCache):
     """Returns (dx, grads) with grads keyed like p."""
     act_backward = ACTIVATIONS[cache.activation][1]
     grads = {}
-    # İleri geçişte: `out = dropout(·)` → aynı maskeyle geri
+    # İleri geçişte: `out = dropout(·)` → bu yüzden `d(·) = dout ⊙ maske` (aynı maske)
     dout = dropout_backward(dout, cache.drop)
     c_proj = cache.c_proj
     act = cache.act
     if c_proj.x2d is None:
         if act.s is None:
             # İleri geçişte: ne `a` ne `s` saklandı → GELU'nun ileri geçişi h'den baştan
+            # çalıştırılır
             a, act = gelu_forward(act.x)                                        # (B,T,4C)
         else:
             # İleri geçişte: `a = GELU(h) = h·s` saklanmadı → aynı çarpımla yeniden hesaplanır

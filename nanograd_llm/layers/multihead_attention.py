@@ -26,7 +26,7 @@ yan yana birleştirilir ve bir çıkış izdüşümünden (`c_proj`) geçirilir.
 | `W_proj`   | (C, C)           |
 
 ## Geri yayılım (adım adım, ileri geçişin tersi sırayla)
-1. `out = dropout(y·W_proj + b)` → dropout ve doğrusal katmanın geri geçişi:
+1. `out = dropout(y·W_proj + b_proj)` → dropout ve doğrusal katmanın geri geçişi:
    `dy`, `dW_proj`, `db_proj`.
 2. `y = birleştir(y_h)` bir yeniden şekillendirmedir (reshape/transpose); geri geçişi ters
    yeniden şekillendirmedir: `dy_h = ayır(dy)`.
@@ -78,7 +78,7 @@ from .dropout import dropout_backward, dropout_forward
 from .linear import linear_backward, linear_forward
 
 # Boyutlar: B = toplu iş, T = dizi uzunluğu, C = gömme boyutu, nh = kafa sayısı,
-# hs = C // nh = kafa boyutu
+# hs = C // nh = kafa boyutu, Tk = KV önbelleğiyle birlikte anahtar sayısı (önbelleksiz Tk = T)
 
 
 class MHACache(NamedTuple):
@@ -111,7 +111,7 @@ def mha_forward(x, p: dict, n_head: int, dropout: float = 0.0, rng=None, train: 
     if C % n_head:
         raise ValueError(f"n_embd={C} is not divisible by n_head={n_head}")
     # Birleşik q, k, v izdüşümü
-    qkv, c_attn = linear_forward(x, p["c_attn.weight"], p.get("c_attn.bias"))  # (B,T,C) -> (B,T,3C)
+    qkv, c_attn = linear_forward(x, p["c_attn.weight"], p.get("c_attn.bias"))  # (B,T,C)->(B,T,3C)
     xp = get_array_module(x)
     hs = C // n_head
     # Kafalara ayır: (B,T,3C) → (B,T,3,nh,hs) görünümü → eksen sırası (3,B,nh,T,hs)
@@ -135,9 +135,10 @@ def mha_forward(x, p: dict, n_head: int, dropout: float = 0.0, rng=None, train: 
     else:
         y, attn = attention_forward(q, k, v, dropout, rng, train, out=y_out)  # (B,nh,T,hs)
     if y_bthd is not None:
-        y = y_bthd.reshape(B, T, C)                                           # (B,T,nh,hs) -> (B,T,C), görünüm
+        # (B,T,nh,hs) -> (B,T,C), görünüm: kafaları birleştirmek kopya gerektirmez
+        y = y_bthd.reshape(B, T, C)
     else:
-        y = _merge_heads(y)                                                   # (B,nh,T,hs) -> (B,T,C)
+        y = _merge_heads(y)                                    # (B,nh,T,hs) -> (B,T,C)
     out, c_proj = linear_forward(y, p["c_proj.weight"], p.get("c_proj.bias"))  # (B,T,C)
     out, drop = dropout_forward(out, dropout, rng, train)
     return out, MHACache(c_attn, attn, c_proj, drop, n_head)
@@ -147,7 +148,7 @@ def mha_backward(dout, cache: MHACache):
     """Returns (dx, grads) with grads keyed like p."""
     xp = get_array_module(dout)
     grads = {}
-    # İleri geçişte: `out = dropout(·)` → aynı maskeyle geri
+    # İleri geçişte: `out = dropout(·)` → bu yüzden `d(·) = dout ⊙ maske` (aynı maske)
     dout = dropout_backward(dout, cache.drop)
     # İleri geçişte: `out = y·W_proj + b_proj` → doğrusal katmanın geri geçişi
     dy, grads["c_proj.weight"], db = linear_backward(dout, cache.c_proj)     # (B,T,C)
@@ -157,12 +158,12 @@ def mha_backward(dout, cache: MHACache):
     nh = cache.n_head
     # İleri geçişte: `y = birleştir(y_h)` → bu yüzden `dy_h = ayır(dy)` (CPU'da bir görünüm;
     # GPU'da bitişik bir kopya, bkz. "Bellek düzeni")
-    dyh = _split_heads(dy, nh)                                                # (B,T,C) -> (B,nh,T,hs)
+    dyh = _split_heads(dy, nh)                                     # (B,T,C) -> (B,nh,T,hs)
     if xp is np:
         # İleri geçişte: `q, k, v = ayır(qkv)` (görünümler) → dq, dk, dv doğrudan dqkv'nin
         # aynı görünümüne yazılır; birleştirme kopyası gerekmez
         dqkv = xp.empty((B, T, 3 * C), dtype=dout.dtype)                      # (B,T,3C)
-        dqkvh = dqkv.reshape(B, T, 3, nh, C // nh).transpose(2, 0, 3, 1, 4)   # (3,B,nh,T,hs) görünüm
+        dqkvh = dqkv.reshape(B, T, 3, nh, C // nh).transpose(2, 0, 3, 1, 4)  # (3,B,nh,T,hs)
     else:
         dyh = xp.ascontiguousarray(dyh)                                       # (B,nh,T,hs)
         dqkvh = xp.empty((3, B, nh, T, C // nh), dtype=dout.dtype)            # (3,B,nh,T,hs)
@@ -173,7 +174,7 @@ def mha_backward(dout, cache: MHACache):
         attention_backward(dyh, cache.attn, out=dqkvh)
     if xp is not np:
         # İleri geçişte: `(3,B,nh,T,hs) = ayır(qkv)` → bu yüzden tek kopyayla geri birleştir
-        dqkv = dqkvh.transpose(1, 3, 0, 2, 4).reshape(B, T, 3 * C)            # (3,B,nh,T,hs) -> (B,T,3C)
+        dqkv = dqkvh.transpose(1, 3, 0, 2, 4).reshape(B, T, 3 * C)  # (3,B,nh,T,hs) -> (B,T,3C)
     # İleri geçişte: `qkv = x·W_attn + b_attn` → doğrusal katmanın geri geçişi
     dx, grads["c_attn.weight"], db = linear_backward(dqkv, cache.c_attn)     # (B,T,C)
     if db is not None:

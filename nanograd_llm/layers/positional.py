@@ -5,8 +5,9 @@
 Maskesiz dikkat (attention) işlemi, girdideki vektörleri bir **küme** gibi işler: girdinin
 sırasını değiştirirseniz çıktı da aynı şekilde yer değiştirir, ama hiçbir vektör "kaçıncı
 sırada olduğunu" bilmez. GPT'nin nedensel maskesi her konumun yalnızca öncekileri görmesini
-sağlar, ama bir konuma kaçıncı sırada olduğunu açıkça söylemez. Oysa "kedi köpeği kovaladı" ile "köpek kediyi kovaladı" farklıdır. Bu
-yüzden her konumun bilgisi, belirteç gömmesine **toplanarak** eklenir.
+sağlar, ama bir konuma kaçıncı sırada olduğunu açıkça söylemez. Oysa "kedi köpeği kovaladı"
+ile "köpek kediyi kovaladı" farklıdır. Bu yüzden her konumun bilgisi, belirteç gömmesine
+**toplanarak** eklenir.
 
 ## İleri geçiş, 1. yol: öğrenilen konum gömmesi (GPT-2)
 Her konum `t` için öğrenilebilir bir vektör `P[t]` (`wpe`) vardır:
@@ -57,7 +58,8 @@ from typing import NamedTuple
 
 from ..backend import get_array_module, matmul_t
 
-# Boyutlar: B = toplu iş, T = dizi uzunluğu, C = gömme boyutu
+# Boyutlar: B = toplu iş, T = dizi uzunluğu, C = gömme boyutu,
+# n_pos = sinüzoidal tablodaki konum sayısı (n_positions)
 
 
 class LearnedPositionalCache(NamedTuple):
@@ -81,15 +83,15 @@ def learned_positional_forward(x, wpe, start: int = 0):
 def learned_positional_backward(dout, cache: LearnedPositionalCache):
     """Returns (dx, dwpe)."""
     xp = get_array_module(dout)
-    dwpe = xp.zeros(cache.wpe_shape, dtype=dout.dtype)
+    dwpe = xp.zeros(cache.wpe_shape, dtype=dout.dtype)    # (block_size, C)
     # İleri geçişte: `out = x + P[start:start+T]` (b üzerinde yayınlama)
     # → bu yüzden `dP[start+t] = Σ_b dout[b, t]`.
     # Toplu iş ekseni boyunca toplam, birler vektörüyle bir çarpımdır (1ᵀ·dout, gemv): GPU'da
     # önde gelen eksen boyunca indirgemeden çok daha hızlı
     B = dout.shape[0]
-    ones = xp.ones((B,), dtype=dout.dtype)                                    # (B,)
-    dsum = matmul_t(ones, xp.ascontiguousarray(dout).reshape(B, -1))          # (B,)@(B, T·C) -> (T·C,)
-    dwpe[cache.start:cache.start + cache.T] = dsum.reshape(dout.shape[1:])    # (T·C,) -> (T, C)
+    ones = xp.ones((B,), dtype=dout.dtype)                              # (B,)
+    dsum = matmul_t(ones, xp.ascontiguousarray(dout).reshape(B, -1))    # (B,)@(B, T·C) -> (T·C,)
+    dwpe[cache.start:cache.start + cache.T] = dsum.reshape(dout.shape[1:])  # (T·C,) -> (T, C)
     # Aynı satırdan: toplamanın türevi 1 → `dx = dout`.
     return dout, dwpe
 
@@ -102,12 +104,13 @@ def sinusoidal_table(n_positions: int, C: int, xp, dtype):
     key = (n_positions, C, xp.__name__, str(dtype))
     table = _SIN_TABLES.get(key)
     if table is None:
-        pos = xp.arange(n_positions, dtype=xp.float64)[:, None]           # (N, 1)
+        pos = xp.arange(n_positions, dtype=xp.float64)[:, None]           # (n_pos, 1)
         i2 = xp.arange(0, C, 2, dtype=xp.float64)[None, :]                 # (1, ceil(C/2))
-        angle = pos / xp.exp(i2 * (math.log(10000.0) / C))                # (N, ceil(C/2))
-        table = xp.zeros((n_positions, C), dtype=xp.float64)
+        angle = pos / xp.exp(i2 * (math.log(10000.0) / C))                # (n_pos, ceil(C/2))
+        table = xp.zeros((n_positions, C), dtype=xp.float64)               # (n_pos, C)
         table[:, 0::2] = xp.sin(angle)
-        table[:, 1::2] = xp.cos(angle[:, : C // 2])                        # C tekse son sütun yalnız sin
+        # C tekse son (çift indeksli) sütunun cos eşi yoktur: cos sütunları C // 2 tanedir
+        table[:, 1::2] = xp.cos(angle[:, : C // 2])
         table = table.astype(dtype)
         _SIN_TABLES[key] = table
     return table

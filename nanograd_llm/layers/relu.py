@@ -31,6 +31,9 @@ from typing import Any, NamedTuple
 
 from ..backend import get_array_module
 
+# Boyutlar: işlem öğe düzeyindedir; `x` herhangi bir şekilde olabilir. İleri besleme ağında
+# (B, T, 4C): B = toplu iş, T = dizi uzunluğu, C = gömme boyutu. Maske `x` ile aynı şekildedir.
+
 
 class ReluCache(NamedTuple):
     mask: Any   # x > 0 (bool)
