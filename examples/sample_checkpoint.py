@@ -4,9 +4,9 @@
 
 Eğitimin bıraktığı klasör (`--out`) modeli yeniden kurmak için gereken her şeyi tutar:
 model ayarları `checkpoint.json` içinde, ağırlıklar `model-*.npz` dosyasında, belirteçleyici
-`tokenizer.json` dosyasında. `GPT.load(klasör)` (bigram için `load_model`) modeli kurar ve
-ağırlıkları yükler; dosyalar `allow_pickle=False` ile okunduğu için bir denetim noktası
-kod çalıştıramaz.
+`tokenizer_meta.json` ile `tokenizer.json` (BPE'de `vocab.json` + `merges.txt`) dosyalarında.
+`GPT.load(klasör)` (bigram için `load_model`) modeli kurar ve ağırlıkları yükler; dosyalar
+`allow_pickle=False` ile okunduğu için bir denetim noktası kod çalıştıramaz.
 
 ## Sıcaklık (temperature)
 Model her adımda sözlükteki her belirteç için bir logit üretir. Olasılıklar

@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     try:
         if args.resume:
-            # Devam: ayarlar kontrol noktasından gelir; yalnızca verilen key=value değişir
+            # Devam: ayarlar denetim noktasından gelir; yalnızca verilen key=value değişir
             cfg = resume_config(args.preset, overrides=parse_overrides(args.overrides),
                                 data=args.data, out_dir=args.out)
         else:

@@ -20,7 +20,7 @@ Kurallar:
 `scatter_add`: gömme (embedding) katmanının geri geçişinde aynı belirteç kimliği bir
 toplu işte (batch) birden çok kez geçebilir. `dW[idx] += dout` yazmak tekrarlanan
 indekslerde yalnızca son katkıyı tutar; doğru olan hepsini toplamaktır. NumPy'da bunu
-`np.add.at`, CuPy'de `cupyx.scatter_add` yapar.
+`np.add.at`, CuPy'de `cupy.add.at` (CuPy 12'den eski sürümlerde `cupyx.scatter_add`) yapar.
 """
 from __future__ import annotations
 
@@ -313,7 +313,7 @@ def gemm_plan(a_shape: tuple, b_shape: tuple, trans_a: bool, trans_b: bool) -> d
 # Küçük dizilerde bölme yapılmaz: her NumPy çağrısından sonra iş parçacığı GIL'i geri almak
 # zorundadır ve iki iş parçacığı kilidi sık sık el değiştirince bekleme süresi hesabın kendisini
 # aşar (ölçülen: (768, 512)'lik bir dizide 32 K öğelik parçalarla yedi işlem, tek iş
-# parçacığında 0.45 ms, iki iş parçacığında 0.86 ms). Bu yüzden yalnızca 1 M öğeden büyük
+# parçacığında 0,45 ms, iki iş parçacığında 0,86 ms). Bu yüzden yalnızca 1 M öğeden büyük
 # dizilere (ör. shakespeare ayarında GELU ve dikkat matrisleri) ve 256 K öğelik parçalarla
 # uygulanır; orada (shakespeare şekilleri, B=16) GELU'nun ileri geçişi 30 ms'den 13 ms'ye
 # iner (benchmarks/RESULTS.md).
@@ -399,7 +399,7 @@ def for_row_blocks(fn, n_rows: int, row_size: int, xp=np, min_elems: int | None 
     pool = _pool(n_all)
     for _ in range(min(n_all, len(blocks)) - 1):
         pool.submit(run)
-    run()                                                            # çağıran iş parçacığı da çalışır
+    run()                                                # çağıran iş parçacığı da çalışır
     with cond:
         while state["done"] < len(blocks):
             cond.wait()

@@ -16,8 +16,8 @@ sürdürür. Döngü bu yüzden genel tutulmuştur: "yanıt", istemin devamıdı
 * **Bilinmeyen karakterler:** Karakter düzeyindeki belirteçleyicinin sözlüğü yalnızca eğitim
   metninde görülen karakterleri içerir; örneğin İngilizce metinle eğitilmiş bir model `ğ` ya da
   bir emoji bilmez. Bu karakterler atlanır (`unknown="skip"`) ya da sözlükte varsa `?` (yoksa
-  boşluk) ile değiştirilir (`unknown="replace"`), ve kullanıcıya hangi karakterlerin atlandığı
-  **söylenir**; döngü asla çökmez.
+  boşluk) ile değiştirilir (`unknown="replace"`); kullanıcıya hangi karakterlerin atlandığı ya
+  da değiştirildiği **söylenir**, döngü asla çökmez.
 * **Bağlam sınırı:** Model en fazla `block_size` belirteç görür. Konuşma geçmişinin yalnızca
   son `block_size` belirteci saklanır; yanıt bu sınırı aşarsa `generate` pencereyi kaydırır.
 * **Çıkış:** Dosya sonu (Ctrl-D; borudan gelen girdinin bitmesi) ya da Ctrl-C
@@ -89,7 +89,7 @@ class _Encoder:
     def __call__(self, text: str) -> tuple[list[int], list[str]]:
         """(ids, unknown characters in order of first appearance)."""
         if isinstance(getattr(self.tok, "stoi", None), dict):
-            # Karakter belirteçleyicisi sözlüğü NFC biçiminde tutar (ş = tek karakter)
+            # Karakter belirteçleyicisi, sözlüğü NFC biçiminde tutar (ş = tek karakter)
             text = unicodedata.normalize("NFC", text)
         kept, dropped = [], []
         for ch in text:

@@ -33,11 +33,11 @@ gömülseydi donup kalırdı).
    işlemcide saydığı için grafiğe alınmaz (olağan yol çalışır).
 4. **Rastgele sayılar grafiğin dışında çekilir.** Dropout maskeleri her adımda farklı
    olmalıdır; grafiğe kaydedilmiş bir rastgele sayı çekiminin her oynatmada yeni sayılar mı
-   yoksa hep aynı sayıları mı üreteceği belirsiz olurdu. `ReplayRandom`, ileri geçişin istediği rastgele dizileri
-   (aynı sırayla, aynı şekillerle) kalıcı tamponlarda tutar; her adımdan önce bu tamponlar o
-   adımın üreteciyle (`device_rng([tohum, 4, adım])`) yeniden doldurulur. Böylece maskeler,
-   grafiksiz (olağan) yolun çekeceği maskelerle **birebir aynıdır**; kaldığı yerden devam eden
-   bir eğitim de aynı maskeleri kullanır.
+   yoksa hep aynı sayıları mı üreteceği belirsiz olurdu. `ReplayRandom`, ileri geçişin
+   istediği rastgele dizileri (aynı sırayla, aynı şekillerle) kalıcı tamponlarda tutar; her
+   adımdan önce bu tamponlar o adımın üreteciyle (`device_rng([tohum, 4, adım])`) yeniden
+   doldurulur. Böylece maskeler, grafiksiz (olağan) yolun çekeceği maskelerle **birebir
+   aynıdır**; kaldığı yerden devam eden bir eğitim de aynı maskeleri kullanır.
 5. **Kayıttan önce bir ısınma geçişi.** Çekirdeklerin derlenmesi, cuBLAS kütüphanesinin
    yüklenmesi (`cuda_kernels._cublas`) ve tanıtıcısının kurulması gibi tek seferlik işler kayıt
    sırasında yapılmamalıdır: kayıt sırasında çekirdekler çalışmaz, yalnızca kaydedilir; bir

@@ -5,8 +5,9 @@
 Dil modeli eğitiminin verisi tek bir uzun belirteç dizisidir. Metin okunur, belirteçleyici
 (tokenizer) ile kimliklere çevrilir ve bu dizi **ardışık** iki parçaya ayrılır: ilk %90
 eğitim, son %10 doğrulama (validation). Rastgele karıştırarak değil de ardışık bölmemizin
-nedeni: komşu karakterler birbirine çok benzer; karıştırsaydık doğrulama metninin hemen
-hemen aynısı eğitimde de görülür, doğrulama kaybı modelin ezberini ölçerdi.
+nedeni: komşu pencereler büyük ölçüde örtüşür (aynı karakterleri paylaşır); karıştırsaydık
+doğrulama metninin hemen hemen aynısı eğitimde de görülürdü ve doğrulama kaybı modelin ezberini
+ölçerdi.
 
 Bir eğitim örneği, dizinin rastgele bir `i` konumundan başlayan `block_size` uzunluğunda bir
 penceredir. Hedef aynı pencerenin **bir kaydırılmış** hâlidir:
@@ -18,10 +19,10 @@ Böylece tek bir pencere T tane tahmin görevi içerir: `x[:t+1]` bağlamından 
 
 ## Yer tasarrufu ve bellek eşlemesi
 Karakter sözlükleri küçüktür (yüzlerce), BPE sözlükleri de genellikle 65 536'nın altındadır;
-bu yüzden kimlikler `uint16` (2 bayt) olarak saklanır — `int64`'ün dörtte biri. Büyük bir
-derlemde kimlikler diskteki bir `.npy` dosyasına parça parça yazılır ve `np.load(...,
-mmap_mode="r")` ile **bellek eşlemeli** (memory-mapped) açılır: işletim sistemi yalnızca
-okunan sayfaları belleğe getirir.
+bu yüzden kimlikler `uint16` (2 bayt) olarak saklanır — `int64`'ün dörtte biri (daha büyük
+sözlüklerde `uint32`). Büyük bir derlemde kimlikler diskteki bir `.npy` dosyasına parça parça
+yazılır ve `np.load(..., mmap_mode="r")` ile **bellek eşlemeli** (memory-mapped) açılır: işletim
+sistemi yalnızca okunan sayfaları belleğe getirir.
 
 ## Tekrarlanabilirlik
 Toplu işler tohumlanmış bir `numpy.random.Generator` ile çekilir. Üretecin durumu
@@ -166,8 +167,9 @@ def download_corpus(name: str, directory: Path | None = None) -> Path:
         try:
             blob = _fetch(url)
         except OSError as e:
-            # Çevrimdışı kullanıcıya iki yol: derlemi önbelleğe elle koymak (sha256 denetlenir,
-            # çok parçalı derlemlerde birleştirme ve temizleme de aynı kalır) ya da kendi dosyası
+            # Çevrimdışı kullanıcıya iki yol: derlemin (çok parçalıysa birleştirilmiş) dosyasını
+            # önbelleğe elle koymak (sha256'sı denetlenir; Seyfettin temizliği okurken yine
+            # yapılır) ya da --data ile kendi metin dosyasını kullanmak
             raise OSError(f"{e}. Corpus {name!r} ({len(c.parts)} file"
                           f"{'s' if len(c.parts) != 1 else ''}) can also be placed by hand at "
                           f"{path} (its sha256 {c.sha256[:12]}… is checked), or train on any "
@@ -353,11 +355,12 @@ def split_ids(ids: np.ndarray, block_size: int, val_fraction: float = 0.1,
 # Aynı tohumdan (seed) türeyen rastgele sayı akışları birbirinden bağımsız olmalıdır: ağırlıklar
 # `default_rng(seed)` akışından çekilir (backend.host_rng). NumPy'ın SeedSequence'ı tohum
 # listesinin sonundaki sıfırları yok sayar; bu yüzden `default_rng([seed, 0])` ile
-# `default_rng(seed)` **aynı** bit akışını verir. Eğitim yığınlarını [seed, 0] ile çekmek, yığın
-# konumlarını ilk ağırlıkları üreten sayılarla aynı yapar (ölçülen etkisi: benchmarks/RESULTS.md,
-# "baby" bölümü). Her akışa bu yüzden sıfır olmayan ayrı bir anahtar verilir:
-STREAM_EVAL = {"train": 1, "val": 2}   # [seed, 1|2, step]: değerlendirme yığınları
-STREAM_TRAIN = 3                       # [seed, 3]: eğitim yığınları
+# `default_rng(seed)` **aynı** bit akışını verir. Eğitim toplu işlerini [seed, 0] ile çekmek,
+# pencere konumlarını ilk ağırlıkları üreten sayılarla aynı yapar (ölçülen etkisi:
+# benchmarks/RESULTS.md, "baby" bölümü). Her akışa bu yüzden sıfır olmayan ayrı bir anahtar
+# verilir:
+STREAM_EVAL = {"train": 1, "val": 2}   # [seed, 1|2, step]: değerlendirme toplu işleri
+STREAM_TRAIN = 3                       # [seed, 3]: eğitim toplu işleri
 STREAM_DROPOUT = 4                     # [seed, 4, step]: dropout maskeleri (train.py)
 
 

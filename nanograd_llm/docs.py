@@ -5,13 +5,13 @@ Bu modül, kursun bütün bölümlerini (bkz. `nanograd_llm/course/__init__.py`,
 bir klasöre HTML olarak yazar. Her modül için iki sütunlu bir sayfa üretilir: solda Türkçe
 açıklama, sağda renklendirilmiş kod. Yöntem, pycco/docco araçlarınınkiyle aynıdır:
 
-1. Modülün belge dizisi (docstring) Markdown olarak okunur ve sayfanın başına konur.
+1. Modülün belge dizesi (docstring) Markdown olarak okunur ve sayfanın başına konur.
 2. Kalan kaynak, **bölümlere** ayrılır: bir bölüm, art arda gelen tam satırlık `#`
    yorumlarından oluşan bir açıklama bloğu ile onu izleyen kod satırlarıdır. Açıklama
    sola, kod sağa, aynı satır hizasına yerleştirilir.
 3. Satır sonundaki yorumlar (`x = ...  # (B, T, C)`) kodun parçası sayılır ve sağda kalır.
 
-Yorumları bulmak için `tokenize` kullanılır; böylece çok satırlı bir dizgenin içindeki
+Yorumları bulmak için `tokenize` kullanılır; böylece çok satırlı bir dizenin içindeki
 `#` karakterleri yanlışlıkla yorum sanılmaz.
 
 Kursta kullanılan resimler (`img/*.png`) de üretim sırasında çizilir; depoya ikili dosya
@@ -447,7 +447,7 @@ def build_docs(out_dir, run_dir=None, images: bool = True, log=None,
                              body, rel))
 
     # Önceki bir üretimden kalan resimler silinir: sayfa, bu üretimin çizmediği bir resmi (ör.
-    # başka bir çalıştırmanın dikkat haritasını) bu çalıştırmanınmış gibi göstermesin
+    # başka bir eğitimin dikkat haritasını) bu eğitiminmiş gibi göstermesin
     old_pictures = set((out / "img").glob("*.png")) if (out / "img").is_dir() else set()
     made, skipped, reason = [], {}, NO_IMAGES
     if images:

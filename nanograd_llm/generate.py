@@ -44,9 +44,9 @@ Sıra: önce sıcaklık, sonra top-k, sonra top-p (Hugging Face ile aynı).
 (`np.random.default_rng(seed)`): aynı tohum, aynı model ve aynı ayarlar aynı metni verir.
 Model GPU'da (CuPy) çalışsa da öyledir: her adımda yalnızca son konumun (B, V) puanları ana
 belleğe kopyalanır ve örnekleme orada, float64 ile yapılır. (CPU ile GPU'nun puanları
-yuvarlama düzeyinde farklı olabileceği için iki aygıtın metni birebir aynı olmayabilir.) Her adımda her satır için tek bir
-düzgün sayı `u ∈ [0, 1)` çekilir ve birikimli olasılıkta `u`'yu ilk aşan belirteç seçilir
-(ters dağılım fonksiyonu yöntemi).
+yuvarlama düzeyinde farklı olabileceği için iki aygıtın metni birebir aynı olmayabilir.) Her
+adımda her satır için tek bir düzgün sayı `u ∈ [0, 1)` çekilir ve birikimli olasılıkta `u`'yu
+ilk aşan belirteç seçilir (ters dağılım fonksiyonu yöntemi).
 
 ## KV önbelleği ve neden tam (exact) olduğu
 Önbelleksiz üretimde her adımda **bütün bağlam** yeniden modelden geçirilir: T uzunluğunda bir
@@ -77,11 +77,11 @@ en fazla `block_size` uzunlukta bir pencere). Bu kural iki yolda da aynıdır:
   belirteç eklenince en eski belirteç düşer ve **her belirtecin mutlak konumu bir azalır**.
   Eski `k, v` değerleri eski konumlarla hesaplandığı için artık geçersizdir; bu yüzden önbellek
   boşaltılır ve son `block_size` belirteç tek bir ileri geçişle yeniden işlenerek önbellek
-  yeniden kurulur. Sonuç, önbelleksiz yolla birebir aynıdır (tam), ama `block_size`'tan sonra
+  yeniden kurulur. Sonuç, önbelleksiz yolla birebir aynıdır (tam), ama `block_size`'dan sonra
   her adım bir tam pencere hesabı gerektirir; hız kazancı yalnızca pencere dolana kadardır.
   (Daha büyük adımlarla kaydırmak hızlı olurdu ama modelin gördüğü bağlamı kısaltır ve
   sonucu önbelleksiz yoldan farklı kılardı; burada doğruluk tercih edildi.)
-Başlangıç bağlamı (prompt) `block_size`'tan uzunsa aynı kuralla son `block_size` belirteci
+Başlangıç bağlamı (prompt) `block_size`'dan uzunsa aynı kuralla son `block_size` belirteci
 kullanılır.
 """
 from __future__ import annotations
@@ -248,7 +248,8 @@ def _iter_generate(model, prompt, max_new_tokens, temperature, top_k, top_p, see
             return seq[:, max(0, n - keep):n] if keep is not None else seq[:, :n]
 
         cache = model.new_kv_cache(B) if use_cache else None
-        # Yalnızca son konumun puanları gerekir (destekleyen modellerde çıkış katmanı T kat ucuzlar)
+        # Yalnızca son konumun puanları gerekir (destekleyen modellerde çıkış katmanı T kat
+        # ucuzlar)
         last_only = "last_only" in inspect.signature(model.forward).parameters
 
         def forward(ids, kv):

@@ -110,7 +110,8 @@ class CheckResult:
 
 # -- layer cases ----------------------------------------------------------------------------
 # Her durum: (girdiler sözlüğü, kayıp fonksiyonu, analitik gradyan fonksiyonu).
-# Kayıp f = Σ out ⊙ R; analitik gradyanlar backward(R, cache) ile.
+# Kayıp f = Σ out ⊙ R; analitik gradyanlar backward(R, cache) ile. Çapraz entropinin
+# çıktısı zaten skalerdir: orada f = dloss · kayıp ve gradyan backward(dloss, cache) ile.
 
 def _weighted(out, R) -> float:
     return float((out * R).sum())
@@ -175,7 +176,9 @@ def layer_case(name: str, rng: np.random.Generator, B=2, T=5, C=8, n_head=2, V=1
     if name in ("gelu", "relu"):
         fwd, bwd = (gelu_forward, gelu_backward) if name == "gelu" else (relu_forward, relu_backward)
         x = arr(B, T, C, scale=2.0)
-        if name == "relu":  # sıfıra h'den yakın değerler türevi tanımsız noktaya düşürür
+        # ReLU'nun türevi 0'da tanımsızdır: h kadar oynatma 0'ı aşmasın diye sıfıra çok yakın
+        # (|x| < 1e-3) değerler 0,5 yapılır
+        if name == "relu":
             x[abs(x) < 1e-3] = 0.5
         inp = {"x": x}
         R = R_like((B, T, C))
@@ -325,7 +328,8 @@ def check_model(model, idx, targets, h: float = 1e-5, coords_per_tensor: int = 6
                                f"{name}: gradient shape {grads[name].shape}, "
                                f"parameter shape {tuple(p.shape)}")
         ana = grads[name].reshape(-1)
-        # Ölçek: tensörün tüm analitik gradyanının en büyük değeri (yalnız seçilenlerin değil)
+        # Ölçek: tensörün tüm analitik gradyanının (yalnızca seçilen koordinatların değil) ve
+        # seçilen sayısal türevlerin en büyük mutlak değeri
         scale = max(float(np.abs(ana).max()), float(np.abs(num).max()))
         if not (np.isfinite(ana).all() and np.isfinite(num).all()):
             err = math.inf                       # NaN/∞ gradyan: en kötü hata

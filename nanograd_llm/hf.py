@@ -31,8 +31,9 @@ bayt aralığı) ve ardından ham baytlar. `pickle` kullanmadığı için dosyay
   yüzden devrik (transpose) almak gerekmez. `wte` (V, C), `wpe` (n_positions, C) ve
   `lm_head.weight` (V, C) de aynı şekillerdedir.
 * Eski dosyalar her katmanda `attn.bias` ve `attn.masked_bias` adlı **tamponlar** taşır:
-  bunlar öğrenilen parametre değil, nedensel maskenin önceden hesaplanmış hâlidir
-  (alt üçgen matris). Bizim dikkat katmanımız maskeyi kendisi kurduğu için yok sayılırlar.
+  bunlar öğrenilen parametre değil, nedensel maskenin önceden hesaplanmış hâli (`attn.bias`,
+  alt üçgen matris) ve maskelenen puanlara yazılan sabittir (`attn.masked_bias`). Bizim dikkat
+  katmanımız maskeyi kendisi kurduğu için yok sayılırlar.
 * **Bağlı çıkış katmanı:** `tie_word_embeddings` doğruysa çıkış katmanı `wte`'yi kullanır;
   `transformers` bu durumda `lm_head.weight`'i çoğu zaman hiç yazmaz. Dosyada varsa ve
   yapılandırma bağlı diyorsa, `transformers` gibi `wte` kullanılır. Yapılandırma bağlı değil
@@ -314,7 +315,7 @@ def save_hf(model, path) -> None:
     if path.exists() and not path.is_dir():
         raise ValueError(f"{path} exists and is not a directory")
     if (path / "checkpoint.json").is_file():
-        # Bir eğitim klasörü de config.json yazar: üstüne yazmak çalıştırmayı bozardı
+        # Bir eğitim klasörü de config.json yazar: üstüne yazmak o eğitimi bozardı
         raise ValueError(f"{path} is a nanograd_llm training run (it has checkpoint.json and "
                          f"its own config.json): save the Hugging Face copy to another folder")
     tensors = {}
@@ -379,7 +380,7 @@ def _split_tokenizer_json(f: Path, out: Path):
         raise ValueError(f"{f} is not a tokenizer.json with a BPE model") from None
     if model.get("type", "BPE") != "BPE" or not isinstance(vocab, dict):
         raise ValueError(f"{f} does not hold a BPE model")
-    # Birleştirmeler "a b" dizgileri ya da [a, b] çiftleri olarak saklanabilir
+    # Birleştirmeler "a b" dizeleri ya da [a, b] çiftleri olarak saklanabilir
     if not isinstance(merges, list) or not all(
             isinstance(m, str) or (isinstance(m, list) and len(m) == 2
                                    and all(isinstance(t, str) for t in m)) for m in merges):

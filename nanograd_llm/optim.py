@@ -82,8 +82,8 @@ def clip_grad_norm(grads_or_flat, max_norm: float):
     if max_norm is None or max_norm <= 0:
         return norm
     xp = get_array_module(norm)
-    # katsayı cihazda hesaplanır: min(1, max_norm / (norm + 1e-6))
-    # Python sayıları çekirdeğe argüman olarak gider: GPU'ya kopyalama (ve eşitleme) olmaz
+    # katsayı aygıtta hesaplanır: min(1, max_norm / (norm + 1e-6))
+    # Python sayıları GPU çekirdeğine argüman olarak gider: GPU'ya kopyalama (ve eşitleme) olmaz
     coef = xp.minimum(max_norm / (norm + 1e-6), 1.0)
     arrays = list(grads_or_flat.values()) if isinstance(grads_or_flat, dict) else [grads_or_flat]
     for g in arrays:
@@ -172,7 +172,7 @@ class AdamW:
         nd, wd, eps = self.model.n_decay, self.weight_decay, self.eps
 
         def block(r):
-            # Düz dizinin bir dilimi; büyük modelde dilimler çekirdeklere paylaştırılır ve
+            # Düz dizinin bir dilimi; büyük modelde dilimler iş parçacıklarına paylaştırılır ve
             # aşağıdaki adımların hepsi dilim önbellekteyken yapılır (bkz. backend.for_row_blocks)
             mb, vb, gb, tb, pb = m[r], v[r], g[r], tmp[r], flat[r]
             # m ← β₁m + (1−β₁)g
@@ -188,6 +188,7 @@ class AdamW:
             xp.sqrt(vb, out=tb)
             tb *= 1.0 / math.sqrt(bc2)
             tb += eps
+            # adım: −lr · m̂ / payda, m̂ = m / (1−β₁ᵗ)
             xp.divide(mb, tb, out=tb)
             tb *= -lr / bc1
             # ayrıştırılmış ağırlık azaltma: yalnızca 2-B parametreler (düz dizinin başı, [0, nd))

@@ -9,7 +9,7 @@
     3. gradyanları K'ya böl (ortalama), global normu grad_clip'e kırp
     4. öğrenme oranını takvimden al, AdamW adımı
     5. her eval_interval adımda ve sonda: eğitim/doğrulama kaybını ölç,
-       metrics.jsonl'a yaz, denetim noktasını atomik olarak kaydet
+       metrics.jsonl'e yaz, denetim noktasını atomik olarak kaydet
 
 ## Neden kaybı her adımda yazdırmıyoruz?
 GPU'da `float(loss)` işlemcinin GPU'yu beklemesine yol açar (eşitleme). Kayıp yalnızca
@@ -150,7 +150,7 @@ class TrainConfig:
 
 # -- presets -----------------------------------------------------------------------------------
 PRESETS: dict[str, dict] = {
-    # Gömülü Türkçe derlemde 2 çekirdekte 1–2 dakikada eğitilen küçük GPT
+    # Gömülü Türkçe derlemde 2 işlemci çekirdeğinde 1–2 dakikada eğitilen küçük GPT
     "default": dict(model="gpt", n_layer=3, n_head=4, n_embd=96, block_size=64, batch_size=16,
                     dropout=0.0, max_iters=1000, lr=2e-3, min_lr=2e-4, warmup_iters=50,
                     beta2=0.99, eval_interval=200, eval_iters=10,
@@ -374,7 +374,7 @@ def build_tokenizer(cfg: TrainConfig, train_text: str):
 def _training_text(text: str, cfg: TrainConfig) -> str:
     """The part of the text the tokenizer is trained on (BPE: the train split only)."""
     if cfg.tokenizer == "char":
-        return text       # karakter sözlüğü bütün metinden: doğrulamada bilinmeyen karakter olmasın
+        return text  # karakter sözlüğü bütün metinden: doğrulamada bilinmeyen karakter olmasın
     return text[:int(len(text) * (1.0 - cfg.val_fraction))]
 
 
@@ -739,7 +739,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             best_val = float(man_best.get("extra", {}).get("val_loss", math.inf))
             best_step = man_best["step"]
         except (ckpt.CheckpointError, OSError, TypeError, ValueError) as e:
-            # Yalnızca bir yan kopya: okunamıyorsa eğitim durmaz, sonraki değerlendirme yenisini yazar
+            # Yalnızca bir yan kopya: okunamıyorsa eğitim durmaz, sonraki değerlendirme
+            # yenisini yazar
             _log(f"warning: ignoring {best_dir} ({e}); it is replaced at the next evaluation",
                  quiet)
 

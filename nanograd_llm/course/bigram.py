@@ -136,7 +136,7 @@ def bigram_gradient(Z: np.ndarray, N: np.ndarray) -> np.ndarray:
 # ## Gradyan inişiyle eğitim
 # Bütün metin tek bir toplu iş olarak verilir: `idx` girdiler, `targets` bir sağa kaymış
 # hedeflerdir. Her adımda ileri geçiş kaybı, geri geçiş gradyanı verir; parametreler
-# gradyanın tersi yönünde bir adım atar: `θ ← θ − η · ∇θ`. Modelin bütün parametreleri
+# gradyanın tersi yönünde bir adım atar: `θ ← θ − η · ∇_θ kayıp`. Modelin bütün parametreleri
 # tek bir düz dizide (`model.flat`) durduğundan güncelleme tek satırdır.
 
 def train_bigram(ids: np.ndarray, V: int, steps: int = 300, lr: float = 20.0,
@@ -191,7 +191,7 @@ def demo(text: str = DEMO_TEXT, steps: int = 300) -> dict:
     model, losses = train_bigram(ids, V, steps=steps)
     print(f"gradyan inişi: kayıp {losses[0]:.3f} → {losses[-1]:.3f} ({steps} adım)")
     assert losses[-1] < losses[0] and losses[-1] - loss_counts < 0.25
-    # Öğrenilen tablonun softmax'ı ile sayım olasılıklarını karşılaştır
+    # Öğrenilen tablonun kaybı (yukarıdaki sayım modelinin kaybıyla karşılaştırmak için)
     Z = np.asarray(model.params["token_embedding.weight"])
     learned_loss, _ = cross_entropy_forward(Z[ids[None, :-1]], ids[None, 1:])
     print(f"öğrenilen tablonun kaybı: {float(learned_loss):.3f}")

@@ -33,7 +33,7 @@ Bir bloktaki parametreler: birleşik `q, k, v` izdüşümü `3C² + 3C`, çıkı
 
 | model | L (blok) | C | kafa | parametre |
 |---|---|---|---|---|
-| `nanograd-llm train` (`default` hazır ayarı, gömülü derlem: V = 164) | 3 | 96 | 4 | yaklaşık 0,36 milyon |
+| `nanograd-llm train` (`default` hazır ayarı, gömülü derlem: V ≈ 165) | 3 | 96 | 4 | yaklaşık 0,36 milyon |
 | `baby` hazır ayarı ve `GPTConfig()` (V = 65) | 4 | 128 | 4 | yaklaşık 0,8 milyon |
 | GPT-2 small | 12 | 768 | 12 | 124 milyon |
 | GPT-3 | 96 | 12 288 | 96 | 175 milyar |
@@ -87,10 +87,10 @@ parametreler de anlamlı adımlar atar. `t`. adımda, `g` gradyan olmak üzere:
                                                   m ve v sıfırdan başlar)
     θ ← θ − η·( m̂ / (√v̂ + ε) + λ·θ )
 
-**AdamW**'deki "W", ağırlık azalmasının (`λ·θ`, weight decay) gradyana eklenmek yerine
-güncellemeye ayrıca eklenmesidir (decoupled weight decay). Azalma yalnızca matrislere
+**AdamW**'deki "W", ağırlık azaltma teriminin (`λ·θ`, weight decay) gradyana eklenmek yerine
+güncellemeye ayrıca eklenmesidir (decoupled weight decay). Azaltma yalnızca matrislere
 uygulanır; sapmalar ve katman normalizasyonu kazançları azaltılmaz. Bu projede matrisler
-düz parametre dizisinin başında durduğundan, azalma tek bir dilime
+düz parametre dizisinin başında durduğundan, azaltma tek bir dilime
 (`flat[:n_decay]`) uygulanır.
 
 **Öğrenme oranı çizelgesi:** eğitimin başında `m` ve `v` henüz güvenilir değildir ve
@@ -218,7 +218,7 @@ def generate_greedy(model: GPT, ids, n_new: int, use_cache: bool) -> list[int]:
 
 # ## AdamW, formüllerin satır satır karşılığı
 # Moment dizileri parametrelerle aynı düz düzende tutulur; bu yüzden bütün model tek
-# seferde, birkaç dizi işlemiyle güncellenir. Ağırlık azalması yalnızca matrislerin
+# seferde, birkaç dizi işlemiyle güncellenir. Ağırlık azaltma yalnızca matrislerin
 # bulunduğu `flat[:n_decay]` dilimine uygulanır.
 
 class AdamW:
@@ -241,7 +241,7 @@ class AdamW:
         # yanlılık düzeltmesi (bias correction)
         m_hat = self.m / (1 - self.b1 ** self.t)
         v_hat = self.v / (1 - self.b2 ** self.t)
-        # ağırlık azalması (yalnızca matrisler), sonra Adam adımı
+        # ağırlık azaltma (yalnızca matrisler), sonra Adam adımı
         theta[:nd] -= lr * self.wd * theta[:nd]
         theta -= lr * m_hat / (self.model.xp.sqrt(v_hat) + self.eps)
 

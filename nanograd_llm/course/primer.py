@@ -159,7 +159,7 @@ def section_matmul(xp=np) -> None:
 # işte birkaç kez geçebilir (ör. boşluk karakteri). `dW[idx] += g` yazıldığında NumPy,
 # tekrarlanan indeks için toplamı **biriktirmez**, yalnızca bir katkıyı yazar. Doğrusu
 # `np.add.at(dW, idx, g)`'dir; projede bunu `backend.scatter_add` yapar (GPU'da
-# `cupyx.scatter_add`).
+# `cupy.add.at`).
 
 def section_indexing(xp=np) -> None:
     V, C = 5, 3
@@ -177,7 +177,7 @@ def section_indexing(xp=np) -> None:
     g = xp.ones((4, C))
     flat = idx.reshape(-1)                                      # [1, 4, 1, 0]
     wrong = xp.zeros((V, C))
-    wrong[flat] += g                                            # 1. satıra yalnızca bir kez ekler
+    wrong[flat] += g                                            # 1 numaralı satıra bir kez ekler
     right = xp.zeros((V, C))
     scatter_add(right, flat, g)                                 # np.add.at: iki katkı da toplanır
     _show("dW[1]: += ile, add.at ile", (float(wrong[1, 0]), float(right[1, 0])))
@@ -192,8 +192,8 @@ def section_indexing(xp=np) -> None:
 # 2. satırları normalize edilmiş bir alt üçgen matrisle çarpım: `wei @ x`,
 # 3. maskeli softmax: gelecek konumlar `−∞` yapılır, softmax alınır, `wei @ x`.
 #
-# Üçüncüsü dikkatin ta kendisidir; tek fark, dikkatte `wei` sıfırlardan değil, sorgu ve
-# anahtarların nokta çarpımından gelir ve veriye göre değişir.
+# Üçüncüsü dikkatin ta kendisidir; tek fark, dikkatte softmax'a giren puanların sıfır değil,
+# sorgu ve anahtarların nokta çarpımı olmasıdır: bu yüzden `wei` veriye göre değişir.
 
 def section_tril(xp=np) -> None:
     rng = np.random.default_rng(1)
@@ -219,8 +219,8 @@ def section_tril(xp=np) -> None:
 #     softmax(z)_i = exp(z_i) / Σ_j exp(z_j)
 #
 # `exp(1000)` float64'te bile taşar (sonsuz olur) ve `∞/∞ = nan` çıkar. Çözüm: her satırdan
-# o satırın en büyük değerini çıkarmak. Pay ve payda aynı `exp(−m)` çarpanıyla
-# ölçeklendiği için sonuç değişmez, ama artık en büyük üs `exp(0) = 1`'dir:
+# o satırın en büyük değerini (`m`) çıkarmak. Pay ve payda aynı `exp(−m)` çarpanıyla
+# ölçeklendiği için sonuç değişmez, ama artık en büyük terim `exp(0) = 1`'dir:
 #
 #     softmax(z) = softmax(z − max(z))
 #

@@ -52,8 +52,9 @@ normalizasyonu** vardır. Artık bağlantı alt katmanın çıktısını girdisi
 yoldur. Özgün makalede normalizasyon toplamdan **sonra** gelir (post-LN:
 `LN(x + altkatman(x))`); GPT-2 ise normalizasyonu her alt katmandan **önce** uygular
 (pre-LN: `x + altkatman(LN(x))`) ve yığının sonuna bir son normalizasyon (`LN_f`) ekler.
-Katman normalizasyonu, her belirtecin vektörünü kendi içinde ortalama 0, varyans 1 olacak
-biçimde ölçekleyen bir işlemdir; bir kümeleme (clustering) yöntemi değildir.
+Katman normalizasyonu, her belirtecin vektörünü kendi içinde ortalaması 0, varyansı 1 olacak
+biçimde kaydırıp ölçekleyen (ardından öğrenilen bir kazanç ve sapma uygulayan) bir işlemdir;
+bir kümeleme (clustering) yöntemi değildir.
 
 ## 4. GPT neden yalnızca kod çözücüdür?
 GPT'nin görevi, önceki belirteçlere bakarak **bir sonraki belirteci** tahmin etmektir.
@@ -193,14 +194,21 @@ def walkthrough(seed: int = 0) -> dict:
 
     # Geri geçiş: aynı adımlar, tersten
     g = {}
-    dlogits = cross_entropy_backward(1.0, c_ce)
-    dx, dhead, _ = linear_backward(dlogits, c_head)
+    # İleri geçişte: `kayıp = CE(logits, hedefler)` → `dlogits = (softmax − onehot) / (B·T)`
+    dlogits = cross_entropy_backward(1.0, c_ce)                            # (B, T, V)
+    # İleri geçişte: `logits = x · wteᵀ` → `dx = dlogits · wte`, `d(wteᵀ) = xᵀ · dlogits`
+    dx, dhead, _ = linear_backward(dlogits, c_head)                        # dhead: (C, V)
+    # İleri geçişte: `x = LN_f(x)` → dx ile kazanç ve sapmanın gradyanları
     dx, g["ln_f.weight"], g["ln_f.bias"] = layernorm_backward(dx, c_lnf)
+    # İleri geçişte: `x = blok_l(x)`, l = 0 … L−1 → bloklar sondan başa
     for i in reversed(range(cfg.n_layer)):
         dx, gb = block_backward(dx, caches[i])
         g.update({f"h.{i}.{k}": v for k, v in gb.items()})
+    # İleri geçişte: `x = x + wpe[0:T]` → dx aynen geçer, `dwpe[t] = Σ_b dx[b, t]`
     dx, g["wpe.weight"] = learned_positional_backward(dx, c_pos)
-    g["wte.weight"] = embedding_backward(dx, c_emb) + dhead.T              # iki katkı
+    # İleri geçişte: `x = wte[idx]` → `dwte[idx[b,t]] += dx[b,t]`; wte çıkışta da kullanıldığı
+    # için oradan gelen katkı eklenir: `dhead.T`, (C, V) -> (V, C)
+    g["wte.weight"] = embedding_backward(dx, c_emb) + dhead.T              # (V, C), iki katkı
 
     # Aynı şeyi modelin kendisine yaptır ve karşılaştır
     logits_m, loss_m = model.forward(idx, targets)

@@ -17,10 +17,11 @@ Bunun yararı:
 onlarca ara dizi ayırır ve bırakır. glibc, bırakılan belleği varsayılan olarak işletim
 sistemine geri verir: büyük diziler `mmap` ile ayrılıp `munmap` ile geri verilir, yığının
 (heap) boş kalan tepesi kırpılır. Bir sonraki adım aynı belleği yeniden ister ve her sayfa
-yeniden bir "sayfa hatası" (page fault) ile, çekirdek tarafından sıfırlanarak gelir. Bu, hesap
-değil saf kayıptır: küçük modelde (baby) adımı üçte bir uzatıyordu (148 → 193 ms);
-shakespeare ayarında adım başına 40–130 bin sayfa hatası ve 2–3,5 saniyelik (ilk adımda 5,7) çekirdek (sys)
-süresi ölçüldü, ki iki çekirdekte adımın yaklaşık %10'u eder (bkz. benchmarks/RESULTS.md).
+yeniden bir "sayfa hatası" (page fault) ile, işletim sistemi çekirdeği tarafından sıfırlanarak
+gelir. Bu, hesap değil saf kayıptır: küçük modelde (baby) adımı üçte bir uzatıyordu
+(148 → 193 ms); shakespeare ayarında adım başına 40–130 bin sayfa hatası ve 2–3,5 saniyelik
+(ilk adımda 5,7) sistem (sys) süresi ölçüldü; bu, iki CPU çekirdeğinde adımın yaklaşık %10'u
+eder (bkz. benchmarks/RESULTS.md).
 
 Bu yüzden ilk model kurulurken `mallopt` ile glibc'ye üç şey söylenir:
 
@@ -222,9 +223,10 @@ class ParamModel:
             raise ValueError(f"sequence length {idx.shape[1]} is longer than "
                              f"block_size={max_len}")
         if type(idx).__module__.startswith("cupy"):
-            # Zaten GPU'da olan kimlikler güvenilir kabul edilir: aralık denetimi bir
-            # cihaz→işlemci eşitlemesi (sync) gerektirirdi. İşlemciden gelen kimlikler
-            # aşağıda, GPU'ya taşınmadan önce denetlenir (eğitim verisi yüklenirken denetlenir).
+            # Zaten GPU'da olan belirteç kimlikleri güvenilir kabul edilir (eğitimde bunlar
+            # belirteçleyicinin ürettiği, aralık içindeki kimliklerdir): burada aralık denetimi
+            # bir GPU→CPU eşitlemesi (sync) gerektirirdi. CPU'dan gelen kimlikler aşağıda,
+            # GPU'ya taşınmadan önce denetlenir.
             return idx
         ids = idx if ignore_index is None else idx[idx != ignore_index]
         if ids.size == 0:

@@ -24,13 +24,14 @@ yalnızca "h"yi görür. GPT'nin dikkat katmanları tam olarak bu eksikliği gid
 | `logits` | (B, T, V) |
 
 ## Geri yayılım
-1. Çapraz entropinin geri geçişi: `dlogits = (softmax(logits) − onehot(hedef)) / N`.
+1. Çapraz entropinin geri geçişi: `dlogits = (softmax(logits) − onehot(hedef)) / M`
+   (`M = B·T`, toplam konum sayısı).
 2. Gömmenin geri geçişi: `dtablo[a] = Σ_{idx[b,t]=a} dlogits[b, t]` (scatter-add).
 
-`a` karakteri toplu işte `n_a` kez girdi olmuşsa ve ardından `N[a, b]` kez `b` gelmişse
-(`N` toplam konum sayısı), bu toplam şudur:
+`a` karakteri toplu işte `n_a` kez girdi olmuşsa ve ardından `N[a, b]` kez `b` gelmişse,
+bu toplam şudur:
 
-    dtablo[a, b] = (n_a / N) · ( softmax(tablo[a])[b] − N[a, b] / n_a )
+    dtablo[a, b] = (n_a / M) · ( softmax(tablo[a])[b] − N[a, b] / n_a )
 
 yani `a`'nın toplu işteki payıyla ağırlıklandırılmış "modelin a'dan sonra b'ye verdiği
 olasılık eksi a'dan sonra b'nin gözlenen sıklığı". Satırın softmax'ı gözlenen dağılıma eşit
@@ -91,9 +92,11 @@ class BigramLM(ParamModel):
         if self._cache is None or self._cache[1] is None:
             raise RuntimeError("backward() needs a forward(idx, targets) with targets first")
         c_emb, c_ce = self._cache
-        # İleri geçişte: `kayıp = CE(logits)` → dlogits
+        # İleri geçişte: `kayıp = CE(logits, hedefler)` → bu yüzden
+        # `dlogits = (softmax(logits) − onehot(hedefler)) / M`
         dlogits = cross_entropy_backward(1.0, c_ce)                   # (B,T,V)
-        # İleri geçişte: `logits = tablo[idx]` → scatter-add
+        # İleri geçişte: `logits = tablo[idx]` → bu yüzden `dtablo[idx[b,t]] += dlogits[b,t]`
+        # (scatter-add: tekrarlanan kimliklerin katkıları toplanır)
         dtable = embedding_backward(dlogits, c_emb)                   # (V,V)
         return self._store_grads({"token_embedding.weight": dtable}, accumulate)
 

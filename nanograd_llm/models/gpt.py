@@ -50,14 +50,15 @@ gradyanı iki katkının toplamıdır: `dwte = dwte_gömme + dwte_çıkış`.
 dosyasındadır.
 
 ## Veri paralelliği (CPU'da iki ya da daha çok çekirdek)
-Eğitimde (hedefler verildiğinde) toplu iş, CPU'da çekirdek sayısı kadar parçaya bölünebilir:
+Eğitimde (hedefler verildiğinde) toplu iş, CPU'da en fazla iş parçacığı sayısı kadar
+(varsayılan: kullanılabilir çekirdek sayısı; `backend.shard_count`) parçaya bölünebilir:
 her parça ileri ve geri geçişin tamamını kendi iş parçacığında yapar (`backend.run_shards`),
 BLAS o sırada tek iş parçacığıyla çalışır. Kayıp bütün konumların ortalaması olduğu için
 
     kayıp = Σ_i (n_i / N) · kayıp_i        (n_i: i. parçadaki geçerli hedef sayısı, N = Σ n_i)
 
 ve her parametre bütün parçalarda kullanıldığından gradyanı parçaların gradyanlarının
-toplamıdır: `dW = Σ_i (n_i/N) · dW_i`. Her parçanın geri geçişi bu yüzden kaybın gradyanı
+ağırlıklı toplamıdır: `dW = Σ_i (n_i/N) · dW_i`. Her parçanın geri geçişi bu yüzden kaybın gradyanı
 olarak 1 yerine `n_i/N` ile başlar. Sonuç, bölmeden yapılan hesapla yuvarlama farkı dışında
 aynıdır (`tests/test_data_parallel.py`). Küçük işlerde, GPU'da, KV önbellekli üretimde ya da
 `NANOGRAD_LLM_THREADS=1` ile bölme yapılmaz.
@@ -379,28 +380,35 @@ class GPT(ParamModel):
         cfg = self.config
         c_emb, c_pos, c_drop, c_blocks, c_lnf, c_head, c_ce = cache
         g = {}
-        # 7) Kayıp → dlogits
+        # 7) İleri geçişte: `kayıp = CE(logits, hedefler)` → bu yüzden
+        #    `dlogits = dloss · (softmax(logits) − onehot(hedefler)) / n_geçerli`
         dlogits = cross_entropy_backward(dloss, c_ce)                   # (B,T,V)
-        # 6) Çıkış katmanı: logits = x·Wᵀ → dx, dW (linear (C,V) düzeninde döner)
+        # 6) İleri geçişte: `logits = x·Wᵀ` (W = wte ya da lm_head) → bu yüzden
+        #    `dx = dlogits·W` ve `d(Wᵀ) = xᵀ·dlogits` (linear bunu Wᵀ düzeninde, (C,V) verir)
         dx, dhead_t, _ = linear_backward(dlogits, c_head)             # dhead_t: (C,V)
         dhead = dhead_t.T                                             # (C,V) -> (V,C)
-        # 5) Son katman normalizasyonu
+        # 5) İleri geçişte: `x = LN_f(x)` → dx ile son normalizasyonun kazanç ve sapma
+        #    gradyanları (türetim: layers/layernorm.py)
         dx, g["ln_f.weight"], db = layernorm_backward(dx, c_lnf)
         if db is not None:
             g["ln_f.bias"] = db
-        # 4) Bloklar, sondan başa
+        # 4) İleri geçişte: `x = blok_i(x)`, i = 0 … L−1 → geri geçiş sondan başa,
+        #    i = L−1 … 0; her blok dx'i ve kendi parametrelerinin gradyanlarını döndürür
         for i in reversed(range(cfg.n_layer)):
             dx, gb = block_backward(dx, c_blocks[i])
             for k, v in gb.items():
                 g[f"h.{i}.{k}"] = v
-        # 3) Gömme dropout'u
+        # 3) İleri geçişte: `x = dropout(x) = x ⊙ m/(1−p)` → bu yüzden `dx = dx ⊙ m/(1−p)`
+        #    (aynı maske; dropout yoksa dx aynen geçer)
         dx = dropout_backward(dx, c_drop)
-        # 2) Konum kodlaması
+        # 2) İleri geçişte: `x = x + P[start:start+T]` → bu yüzden dx aynen geçer; öğrenilen
+        #    konumda ayrıca `dwpe[start+t] = Σ_b dx[b, t]` (sinüzoidal tablo sabittir)
         if cfg.positional == "learned":
             dx, g["wpe.weight"] = learned_positional_backward(dx, c_pos)
         else:
             dx = sinusoidal_backward(dx, c_pos)
-        # 1) Belirteç gömmesi
+        # 1) İleri geçişte: `x = wte[idx]` → bu yüzden `dwte[idx[b,t]] += dx[b,t]`
+        #    (tekrarlanan kimliklerin katkıları toplanır)
         dwte_embedding = embedding_backward(dx, c_emb)                # (V,C)
         if cfg.tie_weights:
             # wte iki yerde kullanıldı (gömme + çıkış) → gradyanlar toplanır

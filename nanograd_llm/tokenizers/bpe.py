@@ -33,7 +33,7 @@ noktalarına kaydırılır. Örneğin boşluk (`0x20`) → `Ġ`, satır sonu (`0
 ` evler` belirteci dosyada `Ġevler` olarak görünür. Bu eşleme yalnızca *dosya biçimi* içindir;
 belirteçleyicinin içinde her belirteç bir `bytes` dizisidir. Biz de aynı eşlemeyi ve aynı kimlik
 (id) sırasını kullandığımız için dosyalarımız Hugging Face `transformers` / `tokenizers`
-kitaplıklarıyla birebir uyumludur.
+kütüphaneleriyle birebir uyumludur.
 
 ## Ön belirteçleme (pre-tokenization)
 Birleştirmeler sözcük sınırlarını aşmasın diye metin önce GPT-2'nin düzenli ifadesiyle (regex)
@@ -103,7 +103,9 @@ metin gibi kodlanır (kullanıcı girdisinde istenmeyen özel belirteçlere kar�
 `save(dizin)`: `vocab.json` (belirteç dizesi → kimlik), `merges.txt` (`#version: 0.2` başlığı,
 her satırda bir birleştirme, öğrenilme sırasıyla) ve `tokenizer_meta.json` (tür, özel
 belirteçler, ön belirteçleme ifadesi). İlk ikisi GPT-2 biçimindedir; gerçek bir GPT-2
-klasörünü `BPETokenizer.from_files(...)` ile okuyabiliriz.
+klasörünü `BPETokenizer.from_files(...)` ile okuyabiliriz. Üç dosya birlikte yazılır
+(`atomic.atomic_write_files`): önce hepsi geçici dosyalara yazılır, ancak hepsi hazır olunca art
+arda yerine konur; yarıda kesilen bir kayıt eski üç dosyayı bozmaz.
 
 Testler: `tests/test_bpe.py`. Ölçümler: `benchmarks/bpe_bench.py`.
 """
@@ -123,7 +125,7 @@ from ..atomic import atomic_write_files, text_writer
 __all__ = ["BPETokenizer", "GPT2_PATTERN", "PATTERNS", "TURKISH_PATTERN",
            "bytes_to_unicode"]
 
-# GPT-2'nin ön belirteçleme ifadesi (OpenAI'nin encoder.py dosyasındaki ve Hugging Face
+# GPT-2'nin ön belirteçleme ifadesi (OpenAI'ın encoder.py dosyasındaki ve Hugging Face
 # ByteLevel ön belirteçleyicisindeki ifadenin aynısı).
 GPT2_PATTERN = (r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+"""
                 r"""|\s+(?!\S)|\s+""")
@@ -155,7 +157,7 @@ def _compile(pattern: str):
         raise ValueError(f"invalid pre-tokenisation pattern {pattern!r}: {e}") from e
 
 
-# GPT-2'nin bayt → Unicode eşlemesi. `bs`: kendisi olarak kalan "görünür" baytlar
+# GPT-2'nin bayt → Unicode eşlemesi. `bs`: kendileri olarak kalan "görünür" baytlar
 # (`!`..`~`, `¡`..`¬`, `®`..`ÿ`); geri kalan 68 bayt sırayla 256, 257, ... kod noktalarına
 # kaydırılır. Listedeki sıra aynı zamanda bayt belirteçlerinin kimlik sırasıdır: gerçek GPT-2
 # sözlüğünde `!` 0, `"` 1, ..., `Ġ` (boşluk) 220'dir.
@@ -506,7 +508,7 @@ class BPETokenizer:
     def _merge_short(self, ids: list[int]) -> list[int]:
         ranks = self._ranks
         inf = (_NO_RANK, -1)
-        # pr[i]: (sıra, yeni kimlik) of the pair (ids[i], ids[i+1])
+        # pr[i]: (ids[i], ids[i+1]) çiftinin (sıra, yeni kimlik) değeri
         pr = [ranks.get(p, inf) for p in zip(ids, ids[1:])]
         while pr:
             best = min(pr)

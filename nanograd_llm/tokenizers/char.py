@@ -18,14 +18,15 @@ böylece her zaman tek bir belirteçtir.
 Sözlükte olmayan bir karakterin kimliği yoktur. Varsayılan davranış (`errors="strict"`) açık
 bir hata vermektir: sessizce yanlış bir şey üretmek, hatayı gizler. Sohbet gibi kullanıcı
 girdisi alan yerler `errors="skip"` (karakteri atla) ya da `errors="replace"` (yerine
-sözlükteki yedek karakteri, varsa `?` ya da boşluğu koy) seçebilir.
+sözlükteki yedek karakteri koy: sırasıyla `?`, boşluk ya da U+FFFD'den sözlükte olan ilki;
+hiçbiri yoksa karakter atlanır) seçebilir.
 
 ## Kayıt biçimi
 `tokenizer.json` sözlüğü (karakter listesini) JSON olarak tutar; `tokenizer_meta.json`
 belirteçleyicinin türünü (`{"type": "char"}`) söyler, böylece `load_tokenizer` klasörde hangi
 sınıfın olduğunu bilir. İki dosya birlikte yazılır (`atomic.atomic_write_files`): önce ikisi de
-geçici dosyalara yazılır, sonra ikisi birden yerine konur; yarım kalmış bir yazma eski çifti
-bozmaz.
+geçici dosyalara yazılır, ancak ikisi de hazır olunca art arda yerine konur; yarım kalmış bir
+yazma eski çifti bozmaz.
 """
 from __future__ import annotations
 
