@@ -343,7 +343,9 @@ class BPETokenizer:
               special_tokens: Iterable[str] = ("<|endoftext|>",),
               verbose: bool = False) -> "BPETokenizer":
         """Learn byte-level BPE merges from `text` until the vocabulary (256 byte tokens +
-        merges + special tokens) holds `vocab_size` ids."""
+        merges + special tokens) holds `vocab_size` ids. `pattern` is the pre-tokenisation
+        regex: GPT2_PATTERN, or TURKISH_PATTERN to keep a Turkish suffix after an apostrophe
+        whole (`Ankara'da` -> `Ankara` + `'da`); it is saved with the tokenizer."""
         if isinstance(vocab_size, bool) or not isinstance(vocab_size, int):
             raise ValueError(f"vocab_size must be an integer, got {vocab_size!r}")
         specials = _normalise_specials(special_tokens)
