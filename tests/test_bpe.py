@@ -305,6 +305,22 @@ def test_save_load_round_trip(tmp_path):
         assert tok2.encode(text) == tok.encode(text)
 
 
+def test_overlapping_special_tokens_take_the_longest_match():
+    """`<|end|>` is a prefix of `<|end|>x`: the longer special token must win wherever both
+    are allowed, whatever order they were declared in."""
+    for specials in ((EOT, "<|end|>", "<|end|>x"), (EOT, "<|end|>x", "<|end|>")):
+        tok = BPETokenizer.train(make_corpus(), 400, special_tokens=specials)
+        long_id, short_id = tok.special_tokens["<|end|>x"], tok.special_tokens["<|end|>"]
+        for allowed in ("all", {"<|end|>", "<|end|>x"}):
+            ids = tok.encode("a<|end|>xb<|end|>c", allowed_special=allowed)
+            assert ids.count(long_id) == 1 and ids.count(short_id) == 1
+            assert ids.index(long_id) < ids.index(short_id)
+            assert tok.decode(ids) == "a<|end|>xb<|end|>c"
+        # only the short one allowed: the `x` after it is ordinary text
+        ids = tok.encode("a<|end|>xb", allowed_special={"<|end|>"})
+        assert long_id not in ids and ids.count(short_id) == 1
+
+
 def test_interrupted_save_keeps_the_old_files(tmp_path, monkeypatch):
     import nanograd_llm.tokenizers.bpe as bpe_mod
     old, new = trained(600), trained(650)

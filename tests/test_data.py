@@ -245,3 +245,17 @@ def test_val_fraction_splits_contiguously(fraction):
     n_val = round(1000 * fraction)
     assert abs(data.val.size - n_val) <= 1 and data.train.size + data.val.size == 1000
     np.testing.assert_array_equal(np.concatenate([data.train, data.val]), ids)
+
+
+def test_evaluation_batches_depend_on_the_step():
+    """Each evaluation draws fresh windows: the stream is seeded by (seed, split, step)."""
+    from nanograd_llm.data import BatchSampler, TokenData
+    ids = np.arange(5000, dtype=np.uint16)
+    sampler = BatchSampler(TokenData(ids[:4500], ids[4500:]), block_size=8, batch_size=6, seed=3)
+    for split, stream, n in (("train", 1, 4500), ("val", 2, 500)):
+        a = next(sampler.eval_batches(split, 1, 5))
+        b = next(sampler.eval_batches(split, 1, 6))
+        assert not np.array_equal(a, b)
+        ix = np.random.default_rng([3, stream, 6]).integers(0, n - 8, size=6)
+        assert np.array_equal(b[:, 0], ids[:4500][ix] if split == "train" else ids[4500:][ix])
+        assert np.array_equal(a, next(sampler.eval_batches(split, 1, 5)))   # reproducible

@@ -220,6 +220,41 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     assert state["step"] == 4 and np.isfinite(state["model"].flat).all()
 
 
+def test_infinite_loss_stops_too(tmp_path, monkeypatch):
+    from nanograd_llm.models.gpt import GPT
+    real_step, real_forward = AdamW.step, GPT.forward
+    poison = {"on": False}
+
+    def step(self, grads=None, lr=None):
+        real_step(self, grads, lr)
+        poison["on"] = self.t == 6
+
+    def forward(self, *a, **k):
+        logits, loss = real_forward(self, *a, **k)
+        return logits, (loss * np.float32(np.inf) if poison["on"] and loss is not None
+                        else loss)
+    monkeypatch.setattr(AdamW, "step", step)
+    monkeypatch.setattr(GPT, "forward", forward)
+    with pytest.raises(RuntimeError, match="loss is inf at step 6.*last good checkpoint"):
+        train(tiny_config(tmp_path), quiet=True)
+    state = ckpt.load_checkpoint(tmp_path / "run")
+    assert state["step"] == 4 and np.isfinite(state["model"].flat).all()
+
+
+def test_each_step_draws_its_own_dropout_masks(tmp_path, monkeypatch):
+    from nanograd_llm.data import STREAM_DROPOUT
+    from nanograd_llm.models.gpt import GPT
+    seen = []
+    real = GPT.set_dropout_seed
+
+    def record(self, seed):
+        seen.append(list(seed))
+        real(self, seed)
+    monkeypatch.setattr(GPT, "set_dropout_seed", record)
+    train(tiny_config(tmp_path, max_iters=3, eval_interval=3, seed=11), quiet=True)
+    assert seen == [[11, STREAM_DROPOUT, 0], [11, STREAM_DROPOUT, 1], [11, STREAM_DROPOUT, 2]]
+
+
 def test_data_errors_through_train(tmp_path):
     with pytest.raises(FileNotFoundError, match="data file not found"):
         train(make_config(data=str(tmp_path / "nope.txt"), out_dir=str(tmp_path / "o")),
@@ -386,7 +421,7 @@ def test_resume_is_bit_identical_with_the_batch_split_over_threads(tmp_path, mon
     assert isinstance(attn, TiledAttentionCache) == (block_size >= 128)
 
 
-def test_lowest_val_loss_weights_are_kept(tmp_path):
+def test_lowest_val_loss_weights_are_kept(tmp_path, monkeypatch):
     cfg = tiny_config(tmp_path, max_iters=12, eval_interval=2)
     r = train(cfg, quiet=True)
     rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
@@ -400,6 +435,14 @@ def test_lowest_val_loss_weights_are_kept(tmp_path):
     again = train(tiny_config(tmp_path, max_iters=16, eval_interval=2), resume=True, quiet=True)
     rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert again["best_step"] == min(rows, key=lambda row: row["val_loss"])["step"]
+    # … also when every later evaluation is worse: the saved best stays, it is not forgotten
+    import nanograd_llm.train as train_mod
+    best_before = (again["best_step"], again["best_val_loss"])
+    monkeypatch.setattr(train_mod, "estimate_loss", lambda *a, **k: {"train": 9.0, "val": 9.0})
+    worse = train(tiny_config(tmp_path, max_iters=20, eval_interval=2), resume=True, quiet=True)
+    monkeypatch.undo()
+    assert (worse["best_step"], worse["best_val_loss"]) == best_before
+    assert ckpt.read_manifest(tmp_path / "run" / "best")["step"] == best_before[0]
     off = train(tiny_config(tmp_path, "off", max_iters=4, eval_interval=2, keep_best=False),
                 quiet=True)
     assert off["best_dir"] is None and not (tmp_path / "off" / "best").exists()
@@ -447,6 +490,7 @@ def test_a_failed_start_leaves_no_empty_folder(tmp_path):
 def test_ctrl_c_saves_the_step_and_resume_is_exact(tmp_path, monkeypatch):
     """The first SIGINT ends the run after the current step with a checkpoint of it."""
     import signal
+    handler_before = signal.getsignal(signal.SIGINT)   # SIG_IGN if pytest runs in background
     full = train(tiny_config(tmp_path, "full"), quiet=True)
     real_step = AdamW.step
 
@@ -458,7 +502,7 @@ def test_ctrl_c_saves_the_step_and_resume_is_exact(tmp_path, monkeypatch):
     r = train(tiny_config(tmp_path, "part"), quiet=True)
     monkeypatch.undo()
     assert r["interrupted"] and r["step"] == 6
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # handler removed
+    assert signal.getsignal(signal.SIGINT) is handler_before   # the trainer's handler removed
     assert ckpt.load_checkpoint(tmp_path / "part")["step"] == 6          # not an eval step
     resumed = train(tiny_config(tmp_path, "part"), resume=True, quiet=True)
     assert not resumed["interrupted"] and resumed["step"] == 12
