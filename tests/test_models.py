@@ -15,6 +15,28 @@ def test_model_gradcheck(case):
     assert r.max_rel_error <= TOLERANCE, (label, r)
 
 
+@pytest.mark.parametrize("size", [1e-3, 1e3, -1e3])
+def test_model_gradcheck_catches_an_error_in_an_unsampled_coordinate(size):
+    """The random-direction derivative must catch a wrong gradient entry that the sampled
+    coordinates miss, however small or large the error is."""
+    label, model, idx, tgt = list(model_cases())[0]
+    # check_model draws its coordinates from default_rng(seed) in params order: replay it
+    rng = np.random.default_rng(0)
+    picked = {name: set(rng.choice(p.size, min(2, p.size), replace=False).tolist())
+              for name, p in model.params.items()}
+    name = max(model.params, key=lambda k: model.params[k].size)
+    coord = next(i for i in range(model.params[name].size) if i not in picked[name])
+    real_backward = model.backward
+
+    def broken(*a, **k):
+        grads = real_backward(*a, **k)
+        grads[name].reshape(-1)[coord] += size
+        return grads
+    model.backward = broken
+    r = check_model(model, idx, tgt, coords_per_tensor=2)
+    assert not r.passed and r.detail == "worst: random direction", (label, r)
+
+
 def test_bigram_gradcheck():
     from nanograd_llm.gradcheck import numerical_gradient
     m = BigramLM(6, seed=1, dtype="float64")
