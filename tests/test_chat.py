@@ -384,3 +384,55 @@ def test_sample_without_prompt_shows_the_start_token(tmp_path, capsys):
                  "--seed", "0", "--temperature", "0"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("\n") and len(out) == 1 + 5 + 1   # the start token: a newline
+
+
+def test_each_turn_sees_the_latest_context_and_its_own_seed(monkeypatch):
+    """The context passed to the generator, turn by turn: the user's line and a newline are
+    appended to the history (previous lines and replies), the oldest tokens are dropped to
+    fit block_size, and each turn draws its own seed from the chat's seeded stream."""
+    import nanograd_llm.chat as chat
+    from nanograd_llm.tokenizers import CharTokenizer
+    tok = CharTokenizer.from_text("abcxyzç\n")
+    calls, pulled = [], []
+
+    def fake_generate(model, context, n, temperature, top_k, top_p, seed, use_cache, **kw):
+        calls.append((list(context), seed))
+        for ch in "xyz"[:n]:
+            pulled.append(ch)
+            yield np.array([tok.encode(ch)[0]])
+    monkeypatch.setattr(chat, "iter_generate", fake_generate)
+
+    class Model:
+        block_size = 6
+    out = io.StringIO()
+    # "c\u0327" is ç written as c + combining cedilla: NFC makes it the known character ç
+    rc = chat_loop(Model(), tok, io.StringIO("ab\nc\u0327a\n"), out, max_new_tokens=2,
+                   seed=5, banner=False)
+    assert rc == 0
+    e = tok.encode
+    assert calls[0][0] == e("ab\n")
+    assert calls[1][0] == (e("ab\n") + e("xy") + e("ça\n"))[-6:]        # == e("\nxyça\n")
+    rng = np.random.default_rng(5)
+    assert [c[1] for c in calls] == [int(rng.integers(2**63)), int(rng.integers(2**63))]
+    assert "(note" not in out.getvalue()
+    # a stop text ends the reply at once: no token is pulled after it
+    calls.clear(), pulled.clear()
+    out = io.StringIO()
+    chat_loop(Model(), tok, io.StringIO("ab\n"), out, max_new_tokens=3, stop="y", banner=False)
+    assert pulled == ["x", "y"] and "y" not in out.getvalue().split("> ")[-1]
+
+
+def test_each_unknown_character_is_reported_once(monkeypatch):
+    import nanograd_llm.chat as chat
+    from nanograd_llm.tokenizers import CharTokenizer
+    tok = CharTokenizer.from_text("ab\n")
+
+    def nothing(*a, **k):
+        yield from ()
+    monkeypatch.setattr(chat, "iter_generate", nothing)
+
+    class Model:
+        block_size = 8
+    out = io.StringIO()
+    chat_loop(Model(), tok, io.StringIO("aQQbQ\n"), out, max_new_tokens=0, banner=False)
+    assert "(note: 1 character the model does not know was skipped: 'Q')" in out.getvalue()
