@@ -120,3 +120,45 @@ def test_more_threads_than_rows_give_one_part_per_row(monkeypatch):
     monkeypatch.setenv("NANOGRAD_LLM_THREADS", "8")
     assert backend.shard_count(3, 1 << 30) == 3
     assert backend.shard_count(12, 1 << 30) == 8
+
+
+def test_gradcheck_command_passes_the_device(monkeypatch):
+    import nanograd_llm.gradcheck as gc
+    seen = {}
+
+    def run_all(**kw):
+        seen.update(kw)
+        return False
+    monkeypatch.setattr(gc, "run_all", run_all)
+    assert cli.main(["gradcheck", "--device", "cuda"]) == 1          # a failed check: exit 1
+    assert seen == {"device": "cuda"}
+
+
+def _tiny_run(tmp_path, name, *words):
+    from _train_helpers import TEXT
+    data = tmp_path / "corpus.txt"
+    data.write_text(TEXT, encoding="utf-8")
+    return cli.main(["train", "--data", str(data), "--out", str(tmp_path / name), "--quiet",
+                     "n_layer=1", "n_head=2", "n_embd=16", "block_size=16", "batch_size=4",
+                     "max_iters=2", "eval_interval=2", "eval_iters=1", *words])
+
+
+def test_the_sample_after_training_is_reproducible(tmp_path, capsys):
+    """The sample printed at the end is drawn with the run's seed: same run, same text."""
+    samples = []
+    for name in ("a", "b"):
+        assert _tiny_run(tmp_path, name, "sample_tokens=40") == 0
+        out = capsys.readouterr().out
+        samples.append(out.split("--- sample ---")[1].split("----")[0])
+    assert samples[0] == samples[1] and len(samples[0].strip()) > 0
+
+
+def test_attention_command_refuses_unknown_prompt_characters(tmp_path, capsys):
+    assert _tiny_run(tmp_path, "run", "sample_tokens=0") == 0
+    capsys.readouterr()
+    rc = cli.main(["attention", "--ckpt", str(tmp_path / "run"), "--prompt", "Dikkat QX",
+                   "--out", str(tmp_path / "a.png")])
+    assert rc == 1
+    assert "prompt character(s) 'Q' 'X' not in the tokenizer's vocabulary" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "a.png").exists()

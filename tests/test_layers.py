@@ -283,3 +283,20 @@ def test_linear_rejects_mismatched_input():
 def test_cross_entropy_refuses_targets_of_another_shape():
     with pytest.raises(ValueError, match=r"targets have shape \(2, 4\), expected \(2, 3\)"):
         cross_entropy_forward(np.zeros((2, 3, 5)), np.zeros((2, 4), int))
+
+
+def test_layer_gradcheck_samples_coordinates_beyond_the_first():
+    """With max_coords the checker looks at random coordinates, not always the first ones: an
+    error in the last coordinate of an input is found for some seed."""
+    from nanograd_llm.gradcheck import check_case
+    inputs, f, g = layer_case("layernorm", np.random.default_rng(0))
+    n = inputs["x"].size
+
+    def wrong_last():
+        grads = g()
+        grads["x"] = grads["x"].copy()
+        grads["x"].reshape(-1)[-1] += 0.5
+        return grads
+    caught = [not check_case("broken", inputs, f, wrong_last, max_coords=n // 2,
+                             rng=np.random.default_rng(s)).passed for s in range(12)]
+    assert any(caught) and not all(caught)
