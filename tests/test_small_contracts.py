@@ -83,3 +83,8 @@ def test_presets_match_the_readme_table():
         if p.get("model", "gpt") == "gpt":
             assert f"{p['n_layer']} layers, {p['n_head']} heads, n_embd {p['n_embd']}" in row
             assert f"block {p['block_size']}, batch {p['batch_size']}" in row
+
+
+def test_titles_are_escaped_before_code_spans_are_marked():
+    from nanograd_llm.docs import _inline
+    assert _inline("a < b & `x<y`") == "a &lt; b &amp; <code>x&lt;y</code>"
