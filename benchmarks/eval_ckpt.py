@@ -5,7 +5,8 @@ that estimate has its own sampling noise. This script reports, for one checkpoin
 
 * `full_val_loss`: the mean loss over every position of the validation split, read as
   consecutive non-overlapping windows of block_size + 1 tokens (each position predicted once,
-  with a context of 0 … block_size − 1 earlier tokens, exactly as in training batches);
+  with a context of 0 … block_size − 1 earlier tokens, exactly as in training batches) — the
+  figure `nanograd-llm eval --ckpt RUN_DIR` prints;
 * `eval20_mean`, `eval20_std`: mean and spread of the trainer's 20-batch estimate over
   `--repeats` independent draws of 20 batches (how much a single reading can move by chance).
 
@@ -21,6 +22,7 @@ import numpy as np
 
 from nanograd_llm.checkpoint import load_model, load_run_tokenizer
 from nanograd_llm.data import encode_corpus, load_text, split_ids
+from nanograd_llm.evaluate import evaluate_ids
 
 
 def batch_loss(model, w) -> float:
@@ -45,15 +47,9 @@ def main() -> None:
     data = split_ids(encode_corpus(text, tok), T)
     val = np.asarray(data.val, dtype=np.int64)
 
-    # Whole validation split in non-overlapping (T+1)-windows, 64 windows per forward.
-    n_win = (val.size - 1) // T
-    starts = np.arange(n_win) * T
-    total, count = 0.0, 0
-    for s in range(0, n_win, 64):
-        st = starts[s:s + 64]
-        w = val[st[:, None] + np.arange(T + 1)]
-        total += batch_loss(model, w) * w.shape[0] * T
-        count += w.shape[0] * T
+    # Whole validation split in non-overlapping windows (nanograd-llm eval's default)
+    full = evaluate_ids(model, val)
+    model.eval()
 
     rng = np.random.default_rng(12345)
     estimates = []
@@ -62,8 +58,8 @@ def main() -> None:
         estimates.append(np.mean([batch_loss(model, val[i[:, None] + np.arange(T + 1)])
                                   for i in ix]))
     est = np.array(estimates)
-    print(json.dumps({"run_dir": args.run_dir, "full_val_loss": round(total / count, 4),
-                      "val_positions": count, "eval20_mean": round(float(est.mean()), 4),
+    print(json.dumps({"run_dir": args.run_dir, "full_val_loss": round(full.loss, 4),
+                      "val_positions": full.tokens, "eval20_mean": round(float(est.mean()), 4),
                       "eval20_std": round(float(est.std(ddof=1)), 4),
                       "eval20_min": round(float(est.min()), 4),
                       "eval20_max": round(float(est.max()), 4), "repeats": args.repeats}))

@@ -19,7 +19,8 @@ def _unescape(s: str | None) -> str | None:
     return s
 
 
-def _add_model_args(p: argparse.ArgumentParser) -> None:
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    """--ckpt DIR | --hf DIR, --device, --dtype (sample, chat and eval)."""
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--ckpt", metavar="DIR", help="a run directory written by `train`")
     src.add_argument("--hf", metavar="DIR",
@@ -50,7 +51,7 @@ def _add_sampler_args(p: argparse.ArgumentParser, temperature: float,
 
 def add_sampling_args(p: argparse.ArgumentParser) -> None:
     """Arguments of `nanograd-llm sample`."""
-    _add_model_args(p)
+    add_model_args(p)
     p.add_argument("--prompt", default="",
                    help="text to continue (default: a newline, or a space when the vocabulary "
                         "has no newline)")
@@ -61,7 +62,7 @@ def add_sampling_args(p: argparse.ArgumentParser) -> None:
 
 def add_chat_args(p: argparse.ArgumentParser) -> None:
     """Arguments of `nanograd-llm chat`."""
-    _add_model_args(p)
+    add_model_args(p)
     _add_sampler_args(p, temperature=0.8)
     p.set_defaults(max_new_tokens=200)
     p.add_argument("--stop", default=None,

@@ -328,12 +328,17 @@ class TokenData:
         return int(self.train.size + self.val.size)
 
 
+def split_point(n: int, val_fraction: float) -> int:
+    """Index where the validation part of n ids starts (the last val_fraction of them)."""
+    return int(n * (1.0 - val_fraction))
+
+
 def split_ids(ids: np.ndarray, block_size: int, val_fraction: float = 0.1,
               source: str = "the data") -> TokenData:
     """Contiguous split; both parts must hold at least block_size + 1 tokens."""
     n = int(ids.size)
     need = block_size + 1
-    split = int(n * (1.0 - val_fraction))
+    split = split_point(n, val_fraction)
     train, val = ids[:split], ids[split:]
     # Önerilen block_size iki parçaya da sığmalı (yalnızca bütün metne değil)
     fit = min(train.size, val.size) - 1

@@ -39,6 +39,7 @@ PARTS: list[tuple[str, list[str]]] = [
         "nanograd_llm.optim",
         "nanograd_llm.train",
         "nanograd_llm.checkpoint",
+        "nanograd_llm.evaluate",
         "nanograd_llm.generate",
         "nanograd_llm.chat",
         "nanograd_llm.hf",

@@ -1,0 +1,343 @@
+"""
+# Değerlendirme: bütün bir metin üzerinde kayıp, perplexity ve karakter başına bit
+
+## Eğitimdeki "val loss" neden yalnızca bir tahmindir?
+Eğitici her `eval_interval` adımda doğrulama kaybını `eval_iters` tane **rastgele** toplu işin
+ortalamasıyla tahmin eder (`baby` ayarında 20 × 12 pencere × 64 konum ≈ 15 bin konum). Bu
+ucuzdur ama bir örneklem ortalamasıdır: aynı model için bir sonraki okuma birkaç binde bir
+oynayabilir (ölçümler: `benchmarks/RESULTS.md`, "baby" bölümü). Bu modül doğrulama bölümünün
+(ya da herhangi bir metnin) **her konumunu tam bir kez** tahmin ettirir ve kesin ortalamayı
+verir.
+
+## Ölçütler
+Metin `x_0 … x_N` belirteçlerinden oluşsun. Model, her `p ≥ 1` konumu için önceki
+belirteçlere bakarak bir olasılık dağılımı verir; gerçek belirtecin negatif log-olasılığı o
+konumun kaybıdır (çapraz entropi, birimi **nat**):
+
+    ℓ_p = −ln P(x_p | bağlam_p) = logsumexp(z_p) − z_p[x_p]        z_p: p'yi tahmin eden logitler
+
+| ölçüt | formül | anlamı |
+|---|---|---|
+| kayıp (loss) | L = (1/N) Σ_p ℓ_p | eğitimdeki `val_loss` ile aynı büyüklük (nat/belirteç) |
+| perplexity | e^L | model her adımda ortalama kaç belirteç arasında "kararsız"; tekdüze tahminde V |
+| belirteç başına bit | L / ln 2 | metni bu modelle sıkıştırmanın bedeli, belirteç başına |
+| karakter başına bit | (Σ_p ℓ_p / ln 2) / karakter sayısı | **farklı belirteçleyicileri** karşılaştırmanın doğru yolu |
+
+Karakter düzeyindeki bir modelde belirteç = karakter olduğundan son iki ölçüt aynıdır. BPE
+modelinde bir belirteç birkaç karakter kapsar: belirteç başına kayıp doğal olarak daha büyük
+çıkar, ama karakter başına bit iki modeli aynı ölçekte gösterir. Tekdüze (hiçbir şey
+öğrenmemiş) bir modelin kaybı `ln V`'dir; bu değer karşılaştırma için birlikte yazdırılır.
+
+## Kayan pencere (sliding window)
+Model en fazla `block_size` (= T) belirteçlik bağlam görebilir; metin çok daha uzundur. Metin,
+uzunluğu `L = min(T, N)` olan pencerelere bölünür ve her pencere tek bir ileri geçişle
+`L` konumun logitlerini verir.
+
+* **Adım `S = L` (varsayılan):** pencereler üst üste binmez. Pencerenin j. konumu j belirteçlik
+  bağlam görür (0 … L−1). Eğitimdeki toplu işler de böyle kurulduğu için sonuç, eğiticinin
+  tahmin ettiği niceliğin kendisidir.
+* **Adım `S < L`:** her pencere bir öncekinden S konum ileride başlar ve yalnızca **yeni**
+  (son S) konumlarını sayar. İlk pencere dışında her konum en az `L − S` belirteçlik bağlam
+  görür; kayıp düşer, ama ileri geçiş sayısı yaklaşık `L / S` katına çıkar. `S = 1` her konuma
+  tam `L` bağlam verir (en yavaş, en iyi tahmin).
+
+Son pencere metnin sonuna dayanır (gerekirse geriye kayar), bu yüzden her konum **tam bir
+kez** sayılır; hiçbir konum atlanmaz ya da iki kez sayılmaz (`tests/test_evaluate.py`).
+
+    pencere başı s, önceki pencerelerin saydığı son konum d  →  bu pencere d+1 … s+L'yi sayar
+    (pencerede j = d − s … L−1 konumları; ilk pencerede d = 0, yani hepsi)
+
+## Şekiller
+B: aynı ileri geçişe giren pencere sayısı, L: pencere uzunluğu, V: sözlük boyutu.
+
+| tensör | şekil |
+|---|---|
+| girdiler / hedefler | (B, L) |
+| logits | (B, L, V) |
+| konum kayıpları ℓ, sayma maskesi | (B, L) |
+
+Bellek: logitler B·L·V sayıdır; B, bunu ve bir ileri geçişin etkinleştirmelerini sınırlı
+tutacak biçimde seçilir (GPT-2 124M için, L = 1024 ve V = 50257 ile, B = 1).
+"""
+from __future__ import annotations
+
+import math
+import time
+import unicodedata
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .backend import get_array_module, to_numpy
+from .data import encode_corpus, split_point
+
+# Boyutlar: B pencere (toplu iş), L pencere uzunluğu, V sözlük
+SPLITS = ("val", "train", "all")
+MAX_LOGITS = 1 << 25            # bir ileri geçişte en çok bu kadar logit (float32: 128 MiB)
+MAX_WINDOW_TOKENS = 4096        # bir ileri geçişte en çok bu kadar konum (etkinleştirmeler)
+
+
+@dataclass
+class EvalResult:
+    """Totals of one evaluation; the derived figures are properties."""
+    tokens: int              # predicted positions (each counted once)
+    nll: float               # Σ −ln P(x_p | context), nats, summed in float64
+    characters: int          # characters those tokens decode to (0 if unknown)
+    windows: int             # forward passes' rows
+    context: int             # window length L
+    stride: int              # window step S
+    vocab_size: int          # the V of the uniform-guess baseline
+    seconds: float = 0.0
+
+    @property
+    def loss(self) -> float:
+        return self.nll / self.tokens
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(self.loss)
+
+    @property
+    def bits_per_token(self) -> float:
+        return self.loss / math.log(2)
+
+    @property
+    def bits_per_char(self) -> float | None:
+        return self.nll / math.log(2) / self.characters if self.characters else None
+
+    @property
+    def uniform_loss(self) -> float:
+        return math.log(self.vocab_size)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.update(loss=self.loss, perplexity=self.perplexity, bits_per_token=self.bits_per_token,
+                 bits_per_char=self.bits_per_char, uniform_loss=self.uniform_loss)
+        return d
+
+
+def select_split(ids: np.ndarray, split: str, val_fraction: float = 0.1) -> np.ndarray:
+    """The `val` (last val_fraction), `train` (the rest) or `all` ids of a corpus."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if split == "all":
+        return ids
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+    cut = split_point(int(ids.size), val_fraction)
+    return ids[cut:] if split == "val" else ids[:cut]
+
+
+def sliding_windows(n_ids: int, context: int, stride: int | None = None) -> list[tuple[int, int]]:
+    """Windows over `n_ids` token ids: a list of (start, first) pairs.
+
+    Each window's inputs are ids[start : start + L] and its targets ids[start + 1 : start + L + 1],
+    with L = min(context, n_ids - 1); it counts the targets at window positions first … L-1.
+    Together the windows count every target 1 … n_ids-1 exactly once.
+    """
+    if n_ids < 2:
+        raise ValueError(f"need at least 2 tokens to predict one, got {n_ids}")
+    if context < 1:
+        raise ValueError(f"context must be >= 1, got {context}")
+    L = min(context, n_ids - 1)
+    stride = L if stride is None else int(stride)
+    if not 1 <= stride <= L:
+        raise ValueError(f"stride must be between 1 and the window length {L}, got {stride}")
+    last = n_ids - 1                   # sayılacak son hedefin konumu
+    out = []
+    start, done = 0, 0                 # done: şimdiye kadar sayılan son hedefin konumu
+    while done < last:
+        start = min(start, last - L)   # son pencere metnin sonuna dayanır
+        out.append((start, done - start))
+        done = start + L
+        start += stride
+    return out
+
+
+def token_nll(logits, targets, vocab_limit: int | None = None):
+    """−ln softmax(logits)[target] at every position: (B, L, V), (B, L) -> (B, L).
+
+    With `vocab_limit`, the distribution is renormalised over the first vocab_limit ids (a model
+    whose vocabulary is padded past its tokenizer's, as in sampling)."""
+    xp = get_array_module(logits)
+    z = logits[..., :vocab_limit] if vocab_limit else logits           # (B,L,V')
+    m = z.max(axis=-1, keepdims=True)                                  # (B,L,1)
+    # logsumexp: en büyük logit çıkarılarak hesaplanır (exp taşmasın)
+    lse = xp.log(xp.exp(z - m).sum(axis=-1)) + m[..., 0]              # (B,L)
+    picked = xp.take_along_axis(z, targets[..., None], axis=-1)[..., 0]  # (B,L)
+    return lse - picked
+
+
+def default_batch_size(context: int, vocab_size: int) -> int:
+    """Windows per forward pass: logits and activations stay bounded (see the module text)."""
+    return max(1, min(MAX_WINDOW_TOKENS // context, MAX_LOGITS // (context * vocab_size)))
+
+
+def _model_vocab(model) -> int:
+    cfg = getattr(model, "config", None)
+    return int(getattr(cfg, "vocab_size", None) or model.vocab_size)
+
+
+def evaluate_ids(model, ids, *, context: int | None = None, stride: int | None = None,
+                 batch_size: int | None = None, vocab_limit: int | None = None,
+                 progress: bool | None = False) -> EvalResult:
+    """Mean loss of `model` over every position of the 1-D id array `ids` (sliding windows).
+
+    context: window length (default: the model's block_size); stride: see sliding_windows.
+    The model is put in eval mode (no dropout) for the call and restored afterwards.
+    `characters` of the result is 0: evaluate_text fills it in.
+    """
+    ids = np.asarray(to_numpy(ids)).reshape(-1)
+    if ids.dtype.kind not in "iu":
+        raise ValueError(f"ids must be integers, got dtype {ids.dtype}")
+    block = getattr(getattr(model, "config", None), "block_size", None)
+    if context is None:
+        if block is None:
+            raise ValueError("this model has no block_size: pass context=")
+        context = block
+    if block is not None and context > block:
+        raise ValueError(f"context {context} is longer than the model's block_size {block}")
+    V = _model_vocab(model)
+    if vocab_limit is not None and not 1 <= vocab_limit <= V:
+        raise ValueError(f"vocab_limit must be between 1 and the model's vocab_size {V}, "
+                         f"got {vocab_limit}")
+    windows = sliding_windows(int(ids.size), context, stride)
+    L = min(context, int(ids.size) - 1)
+    stride = L if stride is None else int(stride)
+    if batch_size is None:
+        batch_size = default_batch_size(L, V)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    xp = getattr(model, "xp", np)
+    ids64 = ids.astype(np.int64)
+    offsets = np.arange(L + 1)                                          # (L+1,)
+    positions = np.arange(L)                                            # (L,)
+    from tqdm.auto import tqdm
+    # progress=None: tqdm decides (a bar on a terminal, nothing when stderr is redirected)
+    quiet = progress is False or len(windows) < 2
+    bar = tqdm(total=len(windows), unit="window", leave=False,
+               disable=True if quiet else (None if progress is None else False))
+    total, count = 0.0, 0
+    was_training = getattr(model, "training", False)
+    model.eval()
+    t0 = time.perf_counter()
+    try:
+        for i in range(0, len(windows), batch_size):
+            chunk = windows[i:i + batch_size]
+            starts = np.array([s for s, _ in chunk])                    # (B,)
+            first = np.array([f for _, f in chunk])                     # (B,)
+            w = xp.asarray(ids64[starts[:, None] + offsets])            # (B,L+1)
+            logits, _ = model.forward(w[:, :-1])                        # (B,L,V)
+            nll = token_nll(logits, w[:, 1:], vocab_limit)              # (B,L)
+            # Yalnızca bu pencerenin yeni konumları sayılır (j >= first)
+            mask = xp.asarray(positions[None, :] >= first[:, None])     # (B,L)
+            total += float(xp.sum(nll * mask, dtype=xp.float64))
+            count += int(L * len(chunk) - first.sum())
+            bar.update(len(chunk))
+    finally:
+        model.release_activations()
+        model.train(was_training)
+        bar.close()
+    return EvalResult(tokens=count, nll=total, characters=0, windows=len(windows), context=L,
+                      stride=stride, vocab_size=vocab_limit or V,
+                      seconds=time.perf_counter() - t0)
+
+
+def encode_for_eval(text: str, tokenizer, unknown: str = "strict") -> tuple[np.ndarray, dict]:
+    """Token ids of `text`; characters a character-level tokenizer lacks are an error
+    (`unknown="strict"`) or removed (`"skip"`). Returns (ids, {char: count} removed)."""
+    if unknown not in ("strict", "skip"):
+        raise ValueError(f"unknown must be strict or skip, got {unknown!r}")
+    skipped: dict[str, int] = {}
+    stoi = getattr(tokenizer, "stoi", None)
+    if isinstance(stoi, dict):
+        # Karakter sözlüğü NFC biçimindedir; bilinmeyenler tek tek değil, hepsi birden bildirilir
+        text = unicodedata.normalize("NFC", text)
+        missing = sorted(set(text) - set(stoi))
+        if missing:
+            skipped = {c: text.count(c) for c in missing}
+            if unknown == "strict":
+                shown = ", ".join(f"{c!r} ×{n}" for c, n in list(skipped.items())[:10])
+                more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+                raise ValueError(f"the text has {len(skipped)} character(s) the tokenizer does "
+                                 f"not know ({shown}{more}); use --unknown skip to leave them "
+                                 f"out")
+            text = text.translate({ord(c): None for c in missing})
+    return np.asarray(encode_corpus(text, tokenizer)), skipped
+
+
+def evaluate_text(model, tokenizer, text: str, *, split: str = "all", val_fraction: float = 0.1,
+                  unknown: str = "strict", max_tokens: int | None = None, **kwargs):
+    """evaluate_ids on the `split` of `text` encoded with `tokenizer`, with the characters
+    counted. Returns (EvalResult, {char: count} removed by unknown="skip")."""
+    ids, skipped = encode_for_eval(text, tokenizer, unknown)
+    part = select_split(ids, split, val_fraction)
+    if max_tokens is not None:
+        if max_tokens < 1:
+            raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+        part = part[:max_tokens + 1]
+    if part.size < 2:
+        raise ValueError(f"the {split} part has {part.size} token(s): at least 2 are needed "
+                         f"(one to read, one to predict)")
+    V = _model_vocab(model)
+    limit = getattr(tokenizer, "vocab_size", None)
+    result = evaluate_ids(model, part, vocab_limit=limit if limit and limit < V else None,
+                          **kwargs)
+    # Karakterler: sayılan hedeflerin (ilk belirteç dışındakilerin) metni
+    result.characters = len(tokenizer.decode([int(i) for i in part[1:]]))
+    return result, skipped
+
+
+def resolve_eval_data(ckpt, hf, data, split):
+    """What `nanograd-llm eval` reads: (text, label, split, val_fraction).
+
+    Without --data, a run directory is evaluated on the corpus it was trained on, by default on
+    its validation part (the same ids the trainer held out). Any other text is evaluated whole
+    by default: the model has not seen it."""
+    import hashlib
+    import warnings
+
+    from .checkpoint import find_run_dir, read_manifest
+    from .data import load_text
+    train_cfg, saved_sha = {}, None
+    if ckpt is not None:
+        m = read_manifest(find_run_dir(ckpt))
+        train_cfg = m.get("train_config") or {}
+        saved_sha = (m.get("extra") or {}).get("data_sha256")
+    if data is None:
+        if ckpt is None:
+            raise ValueError("--hf needs --data: a text file or a corpus name to evaluate on")
+        try:
+            text, label = load_text(train_cfg.get("data"))
+        except FileNotFoundError as e:
+            raise FileNotFoundError(f"{e} (the corpus the run was trained on); pass --data PATH "
+                                    f"to evaluate on a file that is there") from None
+    else:
+        text, label = load_text(data)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest() if saved_sha else None
+    own = ckpt is not None and (data is None or digest == saved_sha)
+    if data is None and saved_sha and digest != saved_sha:
+        warnings.warn(f"the corpus {label!r} has changed since the run was trained (its sha256 "
+                      f"differs): its val part is not the text the run held out")
+    val_fraction = float(train_cfg.get("val_fraction", 0.1))
+    return text, label, split or ("val" if own else "all"), val_fraction
+
+
+def describe(result: EvalResult, source: str, label: str, split: str) -> str:
+    """The human-readable report of `nanograd-llm eval`."""
+    what = "the whole text" if split == "all" else f"the {split} part"
+    lines = [
+        f"model          {source}",
+        f"data           {what} of {label!r}: {result.tokens:,} tokens predicted"
+        + (f", {result.characters:,} characters" if result.characters else ""),
+        f"windows        {result.windows:,} of {result.context} tokens, stride {result.stride}",
+        f"loss           {result.loss:.4f} nats/token   (a uniform guess: ln {result.vocab_size}"
+        f" = {result.uniform_loss:.4f})",
+        f"perplexity     {result.perplexity:.3f}",
+        f"bits/token     {result.bits_per_token:.4f}",
+    ]
+    if result.bits_per_char is not None:
+        lines.append(f"bits/character {result.bits_per_char:.4f}")
+    rate = result.tokens / result.seconds if result.seconds > 0 else float("inf")
+    lines.append(f"time           {result.seconds:.1f} s ({rate:,.0f} tokens/s)")
+    return "\n".join(lines)

@@ -1,0 +1,301 @@
+"""nanograd_llm.evaluate and `nanograd-llm eval`: every position counted once, the numbers
+against an independent computation, and the command's choices and errors."""
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nanograd_llm import GPT, GPTConfig
+from nanograd_llm.cli import main as cli_main
+from nanograd_llm.evaluate import (EvalResult, evaluate_ids, evaluate_text, select_split,
+                                   sliding_windows, token_nll)
+from nanograd_llm.models.bigram import BigramLM
+from nanograd_llm.tokenizers import CharTokenizer
+from nanograd_llm.train import train
+
+from _train_helpers import TEXT, tiny_config
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=st.integers(2, 300), context=st.integers(1, 40), data=st.data())
+def test_windows_count_every_target_once(n, context, data):
+    L = min(context, n - 1)
+    stride = data.draw(st.integers(1, L))
+    wins = sliding_windows(n, context, stride)
+    counted = []
+    for k, (start, first) in enumerate(wins):
+        assert 0 <= start and start + L <= n - 1           # inputs and targets inside the ids
+        assert 0 <= first < L
+        targets = list(range(start + 1 + first, start + L + 1))
+        counted += targets
+        if k > 0:                                          # after the first window, at least
+            assert first >= L - stride                     # L - stride tokens of context
+    assert counted == list(range(1, n))                    # each target once, in order
+    assert sliding_windows(n, context) == sliding_windows(n, context, L)
+
+
+def test_window_arguments_are_checked():
+    with pytest.raises(ValueError, match="at least 2 tokens"):
+        sliding_windows(1, 8)
+    with pytest.raises(ValueError, match="stride must be between 1 and the window length 5"):
+        sliding_windows(6, 8, 6)
+    with pytest.raises(ValueError, match="stride"):
+        sliding_windows(100, 8, 0)
+    with pytest.raises(ValueError, match="context must be"):
+        sliding_windows(100, 0)
+
+
+def _model(V=11, T=8, seed=0, dtype="float64"):
+    return GPT(GPTConfig(vocab_size=V, block_size=T, n_layer=1, n_head=2, n_embd=8),
+               seed=seed, dtype=dtype)
+
+
+def _brute_force_nll(model, ids, L, stride):
+    """Each target's loss from its own forward pass over the context it is meant to have,
+    derived here from the definition rather than from sliding_windows: windows start at
+    0, S, 2S, … (the last one moved back to end at the last id); target p is counted by the
+    first window whose end s + L reaches it, and sees ids[s:p]."""
+    n = ids.size
+    starts = list(range(0, n - 1 - L + 1, stride))
+    if starts[-1] != n - 1 - L:
+        starts.append(n - 1 - L)
+    total = 0.0
+    for p in range(1, n):
+        s = next(s for s in starts if s + L >= p) if p > L else 0
+        ctx = ids[s:p]
+        logits, _ = model.forward(ctx[None, :])
+        z = logits[0, -1]
+        total += float(np.log(np.exp(z - z.max()).sum()) + z.max() - z[ids[p]])
+    return total
+
+
+@pytest.mark.parametrize("n,stride", [(33, None), (40, 3), (9, None), (5, 2), (57, 1)])
+def test_totals_equal_an_independent_per_target_computation(n, stride):
+    model = _model()
+    ids = np.random.default_rng(n).integers(0, 11, n)
+    L = min(8, n - 1)
+    r = evaluate_ids(model, ids, stride=stride, batch_size=3)
+    assert r.tokens == n - 1 and r.context == L and r.stride == (stride or L)
+    ref = _brute_force_nll(model, ids, L, stride or L)
+    assert r.nll == pytest.approx(ref, rel=1e-12)
+    assert r.loss == pytest.approx(ref / (n - 1), rel=1e-12)
+    assert r.perplexity == pytest.approx(math.exp(ref / (n - 1)), rel=1e-12)
+    assert r.bits_per_token == pytest.approx(ref / (n - 1) / math.log(2), rel=1e-12)
+
+
+def test_non_overlapping_windows_equal_the_training_loss():
+    """Stride = block_size on (T+1)-aligned ids is the mean of the trainer's own batch losses."""
+    model = _model(T=8)
+    ids = np.random.default_rng(3).integers(0, 11, 8 * 6 + 1)
+    w = ids[np.arange(6)[:, None] * 8 + np.arange(9)]                   # (6, 9)
+    _, loss = model.forward(w[:, :-1], w[:, 1:])
+    assert evaluate_ids(model, ids).loss == pytest.approx(float(loss), rel=1e-12)
+
+
+def test_batch_size_and_dtype_do_not_change_the_result():
+    ids = np.random.default_rng(4).integers(0, 11, 200)
+    model = _model()
+    results = [evaluate_ids(model, ids, stride=3, batch_size=b).nll for b in (1, 7, 1000)]
+    assert results[1] == pytest.approx(results[0], rel=1e-12)
+    assert results[2] == pytest.approx(results[0], rel=1e-12)
+    f32 = evaluate_ids(_model(dtype="float32"), ids, stride=3).nll
+    assert f32 == pytest.approx(results[0], rel=1e-5)
+
+
+def test_shorter_context_and_the_model_mode_is_restored():
+    model = _model(T=8)
+    ids = np.random.default_rng(5).integers(0, 11, 50)
+    short = evaluate_ids(model, ids, context=4)
+    assert short.context == 4 and short.windows == 13                 # ceil(49 / 4)
+    assert model.training                                              # put back in train mode
+    model.eval()
+    evaluate_ids(model, ids)
+    assert not model.training
+    with pytest.raises(ValueError, match="longer than the model's block_size 8"):
+        evaluate_ids(model, ids, context=9)
+    with pytest.raises(ValueError, match="integers"):
+        evaluate_ids(model, ids.astype(float))
+
+
+def test_dropout_is_off_during_evaluation():
+    cfg = GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=8, dropout=0.5)
+    model = GPT(cfg, seed=0, dtype="float64")
+    ids = np.random.default_rng(6).integers(0, 11, 40)
+    a, b = evaluate_ids(model, ids).nll, evaluate_ids(model, ids).nll
+    assert a == b
+    cfg0 = GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=8, dropout=0.0)
+    assert evaluate_ids(GPT(cfg0, seed=0, dtype="float64"), ids).nll == a
+
+
+def test_token_nll_and_vocab_limit():
+    rng = np.random.default_rng(7)
+    logits = rng.standard_normal((2, 3, 6))
+    tgt = rng.integers(0, 4, (2, 3))
+    full = token_nll(logits, tgt)
+    p = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    np.testing.assert_allclose(full, -np.log(np.take_along_axis(p, tgt[..., None], -1)[..., 0]),
+                               rtol=1e-12)
+    lim = token_nll(logits, tgt, vocab_limit=4)
+    q = np.exp(logits[..., :4]) / np.exp(logits[..., :4]).sum(-1, keepdims=True)
+    np.testing.assert_allclose(lim, -np.log(np.take_along_axis(q, tgt[..., None], -1)[..., 0]),
+                               rtol=1e-12)
+    # large logits: no overflow
+    assert np.isfinite(token_nll(logits * 1e4, tgt)).all()
+
+
+def test_bigram_model_takes_a_context_argument():
+    model = BigramLM(7, seed=0, dtype="float64")
+    ids = np.random.default_rng(8).integers(0, 7, 30)
+    with pytest.raises(ValueError, match="pass context="):
+        evaluate_ids(model, ids)
+    r = evaluate_ids(model, ids, context=5)
+    table = model.params["token_embedding.weight"]
+    z = table[ids[:-1]]
+    ref = (np.log(np.exp(z).sum(-1)) - z[np.arange(29), ids[1:]]).sum()
+    assert r.nll == pytest.approx(ref, rel=1e-12)
+    assert evaluate_ids(model, ids, context=29).nll == pytest.approx(ref, rel=1e-12)
+
+
+def test_select_split_matches_the_trainer():
+    from nanograd_llm.data import split_ids
+    ids = np.arange(1000)
+    d = split_ids(ids, 16, 0.1)
+    np.testing.assert_array_equal(select_split(ids, "val", 0.1), d.val)
+    np.testing.assert_array_equal(select_split(ids, "train", 0.1), d.train)
+    assert select_split(ids, "all") is ids
+    with pytest.raises(ValueError, match="split must be"):
+        select_split(ids, "test")
+
+
+def test_evaluate_text_counts_characters_and_unknowns():
+    tok = CharTokenizer.from_text("abc \n")
+    model = _model(V=tok.vocab_size)
+    r, skipped = evaluate_text(model, tok, "abc cab\nba " * 5)
+    assert r.tokens == 54 and r.characters == 54 and not skipped
+    assert r.bits_per_char == pytest.approx(r.bits_per_token, rel=1e-12)
+    with pytest.raises(ValueError, match=r"2 character\(s\).*'x' ×2.*'é' ×1.*--unknown skip"):
+        evaluate_text(model, tok, "abxcx é")
+    r2, skipped = evaluate_text(model, tok, "abxcx é", unknown="skip")
+    assert skipped == {"x": 2, "é": 1} and r2.tokens == 3               # "abc " -> 3 targets
+    r3, _ = evaluate_text(model, tok, "abc cab\nba " * 5, max_tokens=10)
+    assert r3.tokens == 10
+    with pytest.raises(ValueError, match="at least 2 are needed"):
+        evaluate_text(model, tok, "a")
+
+
+def test_bits_per_char_with_a_bpe_tokenizer():
+    pytest.importorskip("regex")
+    from nanograd_llm.tokenizers.bpe import BPETokenizer
+    text = "merhaba dünya, merhaba güneş; dünya dönüyor. " * 20
+    tok = BPETokenizer.train(text, 300)
+    model = _model(V=tok.vocab_size, T=16)
+    r, _ = evaluate_text(model, tok, text)
+    ids = tok.encode(text)
+    assert r.tokens == len(ids) - 1
+    assert r.characters == len(tok.decode(ids[1:])) > r.tokens
+    assert r.bits_per_char == pytest.approx(r.nll / math.log(2) / r.characters, rel=1e-12)
+
+
+def test_result_dict():
+    r = EvalResult(tokens=4, nll=4 * math.log(3), characters=8, windows=1, context=4, stride=4,
+                   vocab_size=9)
+    d = r.to_dict()
+    assert d["perplexity"] == pytest.approx(3.0) and d["bits_per_char"] == pytest.approx(
+        math.log2(3) / 2)
+    assert d["uniform_loss"] == pytest.approx(math.log(9))
+    assert EvalResult(1, 1.0, 0, 1, 1, 1, 2).bits_per_char is None
+
+
+# -- the command -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("evalrun")
+    cfg = tiny_config(tmp, dropout=0.0, max_iters=8)
+    train(cfg, quiet=True, progress=False)
+    return tmp
+
+
+def _eval_json(capsys, *args):
+    assert cli_main(["eval", *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_cli_eval_defaults_to_the_runs_own_val_part(run_dir, capsys):
+    from nanograd_llm.checkpoint import load_model, load_run_tokenizer
+    from nanograd_llm.data import encode_corpus, split_ids
+    run = run_dir / "run"
+    out = _eval_json(capsys, "--ckpt", str(run))
+    assert out["split"] == "val" and out["data"] == str(run_dir / "corpus.txt")
+    model, tok = load_model(run), load_run_tokenizer(run)
+    val = split_ids(encode_corpus(TEXT, tok), 16).val
+    ref = evaluate_ids(model, np.asarray(val, dtype=np.int64))
+    assert out["tokens"] == val.size - 1 == ref.tokens
+    assert out["loss"] == pytest.approx(ref.loss, rel=1e-6)
+    # the same file named explicitly is still "the run's corpus": val by default
+    assert _eval_json(capsys, "--ckpt", str(run), "--data", str(run_dir / "corpus.txt"))[
+        "split"] == "val"
+    train_part = _eval_json(capsys, "--ckpt", str(run), "--split", "train", "--stride", "4")
+    assert train_part["split"] == "train" and train_part["stride"] == 4
+    assert train_part["tokens"] == split_ids(encode_corpus(TEXT, tok), 16).train.size - 1
+
+
+def test_cli_eval_other_text_defaults_to_all(run_dir, tmp_path, capsys):
+    other = tmp_path / "other.txt"
+    other.write_text("Dikkat katmanı geri yayılım.\n" * 3, encoding="utf-8")
+    out = _eval_json(capsys, "--ckpt", str(run_dir / "run"), "--data", str(other))
+    assert out["split"] == "all" and out["tokens"] == len(other.read_text()) - 1
+    assert out["characters"] == out["tokens"]
+    assert cli_main(["eval", "--ckpt", str(run_dir / "run"), "--data", str(other)]) == 0
+    text = capsys.readouterr().out
+    assert "the whole text of" in text and "perplexity" in text and "bits/character" in text
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--stride", "0"], "--stride must be >= 1"),
+    (["--stride", "17"], "stride must be between 1 and the window length 16"),
+    (["--context", "17"], "longer than the model's block_size 16"),
+    (["--max-tokens", "0"], "--max-tokens must be >= 1"),
+    (["--batch-size", "-1"], "--batch-size must be >= 1"),
+    (["--data", "no/such/file.txt"], "data file not found"),
+])
+def test_cli_eval_errors(run_dir, capsys, args, msg):
+    assert cli_main(["eval", "--ckpt", str(run_dir / "run"), *args]) == 1
+    err = capsys.readouterr().err
+    assert msg in err and "Traceback" not in err
+
+
+def test_cli_eval_unknown_characters_and_hf_without_data(run_dir, tmp_path, capsys):
+    odd = tmp_path / "odd.txt"
+    odd.write_text("Dikkat ©© katmanı Ω\n" * 2, encoding="utf-8")
+    run = str(run_dir / "run")
+    assert cli_main(["eval", "--ckpt", run, "--data", str(odd)]) == 1
+    assert "'©' ×4" in capsys.readouterr().err
+    out = _eval_json(capsys, "--ckpt", run, "--data", str(odd), "--unknown", "skip")
+    assert out["skipped_characters"] == 6
+    assert cli_main(["eval", "--hf", str(tmp_path), "--data", str(odd)]) == 1
+    assert cli_main(["eval", "--hf", str(tmp_path)]) == 1
+    assert "--hf needs --data" in capsys.readouterr().err
+
+
+def test_cli_eval_a_moved_corpus_is_a_clear_error(tmp_path, capsys):
+    cfg = tiny_config(tmp_path, dropout=0.0, max_iters=2, eval_interval=2)
+    train(cfg, quiet=True, progress=False)
+    (tmp_path / "corpus.txt").rename(tmp_path / "moved.txt")
+    assert cli_main(["eval", "--ckpt", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert "the corpus the run was trained on" in err and "--data" in err
+    out = _eval_json(capsys, "--ckpt", str(tmp_path / "run"), "--data",
+                     str(tmp_path / "moved.txt"))
+    assert out["split"] == "val"                      # same text (sha256), so the run's val part
+
+
+def test_cli_eval_changed_corpus_warns(tmp_path, capsys):
+    cfg = tiny_config(tmp_path, dropout=0.0, max_iters=2, eval_interval=2)
+    train(cfg, quiet=True, progress=False)
+    (tmp_path / "corpus.txt").write_text(TEXT + "Dikkat.\n", encoding="utf-8")
+    with pytest.warns(UserWarning, match="has changed since the run was trained"):
+        assert cli_main(["eval", "--ckpt", str(tmp_path / "run"), "--json"]) == 0
