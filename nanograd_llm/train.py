@@ -25,6 +25,7 @@ aynı** ağırlıklarla biter (`tests/test_train.py`).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -513,13 +514,33 @@ class _InterruptFlag:
     def __init__(self):
         self.requested = False
         self._old = None
+        self._writing = False
+        self._pending = False
 
     def _handler(self, signum, frame):
         if self.requested:
+            if self._writing:
+                # Yazılmakta olan denetim noktası yarıda kesilmez (kesilse de eskisi sağlam
+                # kalırdı, ama yeni adımın emeği boşa giderdi): yazma bitince durulur.
+                self._pending = True
+                print("\ninterrupt: stopping as soon as the checkpoint being written is "
+                      "complete", file=sys.stderr)
+                return
             raise KeyboardInterrupt
         self.requested = True
         print("\ninterrupt: stopping after this step and saving a checkpoint "
               "(Ctrl-C again to stop at once)", file=sys.stderr)
+
+    @contextlib.contextmanager
+    def writing(self):
+        """A checkpoint write: a second Ctrl-C during it takes effect when it is complete."""
+        self._writing = True
+        try:
+            yield
+        finally:
+            self._writing = False
+        if self._pending:
+            raise KeyboardInterrupt
 
     def install(self) -> None:
         if threading.current_thread() is threading.main_thread():
@@ -746,12 +767,13 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
 
     def save_state(step: int, elapsed: float):
         nonlocal saved_step
-        ckpt.save_checkpoint(out, model, opt, tokenizer, step, train_config=train_cfg,
-                             sampler_state=sampler.get_state(),
-                             dropout_seed=[cfg.seed, STREAM_DROPOUT, step],
-                             extra={"elapsed_s": elapsed, "data": label,
-                                    "data_sha256": data.sha256})
-        saved_step = step
+        with interrupt.writing():
+            ckpt.save_checkpoint(out, model, opt, tokenizer, step, train_config=train_cfg,
+                                 sampler_state=sampler.get_state(),
+                                 dropout_seed=[cfg.seed, STREAM_DROPOUT, step],
+                                 extra={"elapsed_s": elapsed, "data": label,
+                                        "data_sha256": data.sha256})
+            saved_step = step
 
     def evaluate_and_save(step: int, lr: float):
         nonlocal last, best_val, best_step
@@ -769,8 +791,10 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             # Önce "best", sonra son durum: ikisinin arasında öldürülen bir eğitim devam
             # ettirildiğinde bu adımı birebir aynı ağırlıklarla yeniden üretir.
             best_val, best_step = losses["val"], step
-            ckpt.save_checkpoint(best_dir, model, None, tokenizer, step, train_config=train_cfg,
-                                 extra={"val_loss": losses["val"], "data": label})
+            with interrupt.writing():
+                ckpt.save_checkpoint(best_dir, model, None, tokenizer, step,
+                                     train_config=train_cfg,
+                                     extra={"val_loss": losses["val"], "data": label})
         save_state(step, elapsed)
         msg = (f"step {step}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}, "
                f"lr {lr:.2e}")

@@ -665,6 +665,45 @@ def test_a_second_ctrl_c_stops_at_once_and_keeps_the_last_checkpoint(tmp_path, m
     assert ckpt.load_checkpoint(tmp_path / "run")["step"] == 4     # the last one written
 
 
+def test_a_second_ctrl_c_during_a_checkpoint_write_waits_for_it(tmp_path, monkeypatch, capsys):
+    """Ctrl-C twice while the step-8 checkpoint is being written: the write completes (no
+    half-written archive, no unrelated error in place of the interrupt), then training stops."""
+    import signal
+
+    from nanograd_llm.cli import main
+    real_npz = ckpt._write_npz
+    calls = []
+
+    def slow_write(path, arrays):
+        calls.append(path.name)
+        if len(calls) == 5:                  # step 8's weights (0: 1+1, 4: 1+1, 8: this one)
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_npz(path, arrays)
+    monkeypatch.setattr(ckpt, "_write_npz", slow_write)
+    cfg = tiny_config(tmp_path, keep_best=False)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, quiet=True)
+    assert "as soon as the checkpoint being written is complete" in capsys.readouterr().err
+    assert ckpt.load_checkpoint(tmp_path / "run")["step"] == 8      # the write went through
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # through the command: exit status 130 and "interrupted", not "error: ..."
+    calls.clear()
+    assert main(["train", "--config", str(_write_json(tmp_path, cfg)), "--out",
+                 str(tmp_path / "cli"), "--quiet"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "error" not in err
+
+
+def _write_json(tmp_path, cfg):
+    import dataclasses
+    import json
+    d = {k: v for k, v in dataclasses.asdict(cfg).items() if v is not None and k != "out_dir"}
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps(d), encoding="utf-8")
+    return path
+
+
 def test_gradcheck_command_exit_status(monkeypatch, capsys):
     """`nanograd-llm gradcheck` prints the table and exits 1 when a check fails."""
     from nanograd_llm import gradcheck
