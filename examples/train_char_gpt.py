@@ -27,6 +27,7 @@ Neye bakmalı?
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 from nanograd_llm.train import make_config, parse_overrides, resume_config, sample_text, train
@@ -69,7 +70,7 @@ def main(argv=None) -> int:
     print("--- sample ---")
     print(sample_text(result["model"], result["tokenizer"], "", 200, temperature=0.8, seed=0))
     print(f"checkpoint: {result['out_dir']}  (python examples/sample_checkpoint.py "
-          f"{result['out_dir']})")
+          f"{shlex.quote(str(result['out_dir']))})")
     return 0
 
 

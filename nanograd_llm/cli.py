@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import warnings
 
@@ -20,9 +21,10 @@ def _cmd_train(args) -> int:
                 init_from=args.init_from)
     result = train(cfg, resume=args.resume, quiet=args.quiet, overwrite=args.overwrite)
     out = result["out_dir"]
+    q = shlex.quote(str(out))            # paste-able even with spaces in the path
     if result.get("interrupted"):
         print(f"interrupted: checkpoint of step {result['step']} saved in {out}; continue with "
-              f"`nanograd-llm train --out {out} --resume`", file=sys.stderr)
+              f"`nanograd-llm train --out {q} --resume`", file=sys.stderr)
         return 130
     if result["val_loss"] is not None:
         when = (f"final (step {result['step']})" if result.get("eval_step") in
@@ -39,8 +41,39 @@ def _cmd_train(args) -> int:
         print("--- sample ---")
         print(text)
         print("--------------")
-    print(f"sample more:  nanograd-llm sample --ckpt {out} --prompt \"...\"")
-    print(f"chat:         nanograd-llm chat --ckpt {out}")
+    print(f"sample more:  nanograd-llm sample --ckpt {q}   (--prompt TEXT to continue a text)")
+    print(f"evaluate:     nanograd-llm eval --ckpt {q}")
+    print(f"chat:         nanograd-llm chat --ckpt {q}")
+    return 0
+
+
+def _cmd_eval(args) -> int:
+    import json
+    from .cli_generate import load_for_generation
+    from .evaluate import describe, evaluate_text, resolve_eval_data
+    for name in ("context", "stride", "batch_size", "max_tokens"):
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
+    text, label, split, val_fraction = resolve_eval_data(args.ckpt, args.hf, args.data,
+                                                         args.split)
+    model, tok = load_for_generation(args)
+    result, skipped = evaluate_text(model, tok, text, split=split, val_fraction=val_fraction,
+                                    unknown=args.unknown, max_tokens=args.max_tokens,
+                                    context=args.context, stride=args.stride,
+                                    batch_size=args.batch_size,
+                                    progress=None if not args.json else False)
+    if skipped:
+        n = sum(skipped.values())
+        chars = " ".join(repr(c) for c in list(skipped)[:20])
+        print(f"left out {n} occurrence(s) of {len(skipped)} unknown character(s): {chars}",
+              file=sys.stderr)
+    source = args.ckpt or args.hf
+    if args.json:
+        print(json.dumps({"model": str(source), "data": label, "split": split,
+                          **result.to_dict(), "skipped_characters": sum(skipped.values())}))
+    else:
+        print(describe(result, str(source), label, split))
     return 0
 
 
@@ -118,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_sample_command(sub)
     _add_chat_command(sub)
+    _add_eval_command(sub)
     parser.commands = dict(sub.choices)      # name -> its parser (usage errors name the command)
     return parser
 
@@ -135,6 +169,33 @@ def _add_chat_command(sub) -> None:
     p = sub.add_parser("chat", help="talk to a trained model (or a GPT-2 folder) line by line")
     add_chat_args(p)
     p.set_defaults(func=chat_main)
+
+
+def _add_eval_command(sub) -> None:
+    from .cli_generate import add_model_args
+    p = sub.add_parser("eval", help="loss, perplexity and bits per character of a model on "
+                                    "every position of a text")
+    add_model_args(p)
+    p.add_argument("--data", default=None, metavar="PATH|NAME",
+                   help="text to evaluate on (default: the corpus the run was trained on)")
+    p.add_argument("--split", default=None, choices=["val", "train", "all"],
+                   help="which part of the text (default: val for the run's own corpus, all "
+                        "for any other text)")
+    p.add_argument("--context", type=int, default=None, metavar="N",
+                   help="window length (default: the model's block_size)")
+    p.add_argument("--stride", type=int, default=None, metavar="S",
+                   help="window step; each window counts only its last S positions, so every "
+                        "position after the first window sees at least N-S tokens of context "
+                        "(default: N, non-overlapping windows, as in training batches)")
+    p.add_argument("--batch-size", type=int, default=None, metavar="B",
+                   help="windows per forward pass (default: sized to the model)")
+    p.add_argument("--max-tokens", type=int, default=None, metavar="N",
+                   help="evaluate only the first N predicted tokens of the split")
+    p.add_argument("--unknown", default="strict", choices=["strict", "skip"],
+                   help="characters the tokenizer does not know: an error (default) or left "
+                        "out of the text")
+    p.add_argument("--json", action="store_true", help="print one JSON line (no progress bar)")
+    p.set_defaults(func=_cmd_eval)
 
 
 def main(argv=None) -> int:

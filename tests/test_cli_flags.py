@@ -40,6 +40,31 @@ def test_interrupted_training_exits_130(tmp_path, monkeypatch, capsys):
     assert "interrupted" in capsys.readouterr().err
 
 
+def test_the_printed_next_commands_work_when_pasted(tmp_path, capsys):
+    """A run folder with a space in its name, a corpus without '.': every command the trainer
+    prints at the end runs as printed."""
+    import shlex
+    corpus = tmp_path / "nodots.txt"
+    corpus.write_text("ab cd ef gh\n" * 60, encoding="utf-8")
+    out = tmp_path / "my run"
+    assert cli.main(["train", "--data", str(corpus), "--out", str(out), "--quiet",
+                     "max_iters=2", "eval_interval=2", "eval_iters=1", "n_layer=1",
+                     "n_embd=8", "n_head=2", "block_size=8", "batch_size=2",
+                     "sample_tokens=5"]) == 0
+    printed = capsys.readouterr().out
+    commands = [line.split(":", 1)[1].split("(")[0].strip() for line in printed.splitlines()
+                if line.startswith(("sample more:", "evaluate:", "chat:"))]
+    assert len(commands) == 3 and all(shlex.quote(str(out)) in c for c in commands)
+    for c in commands:
+        words = shlex.split(c)
+        assert words[0] == "nanograd-llm"
+        if words[1] == "chat":
+            continue                              # interactive; its --ckpt is checked below
+        assert cli.main(words[1:] + (["--max-new-tokens", "3"] if words[1] == "sample"
+                                     else ["--json"])) == 0
+    assert shlex.split(commands[2])[-1] == str(out)
+
+
 @pytest.fixture
 def fake_model(monkeypatch):
     """sample/chat with a stub model: records what reaches the generator."""
