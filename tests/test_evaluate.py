@@ -299,3 +299,30 @@ def test_cli_eval_changed_corpus_warns(tmp_path, capsys):
     (tmp_path / "corpus.txt").write_text(TEXT + "Dikkat.\n", encoding="utf-8")
     with pytest.warns(UserWarning, match="has changed since the run was trained"):
         assert cli_main(["eval", "--ckpt", str(tmp_path / "run"), "--json"]) == 0
+
+
+def test_cli_eval_a_gpt2_folder(tmp_path, capsys):
+    """--hf: a GPT-2 folder (weights + byte-level BPE) on a text file, the whole text by default,
+    float64 on request, and the same numbers as the Python API."""
+    pytest.importorskip("safetensors")
+    pytest.importorskip("regex")
+    from nanograd_llm.hf import init_from_hf
+    from nanograd_llm.tokenizers.bpe import BPETokenizer
+    text = "merhaba dünya, nasılsın? güneş doğuyor. " * 30
+    tok = BPETokenizer.train(text, 290)
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2,
+                          n_embd=8), seed=1)
+    d = tmp_path / "gpt2"
+    model.save_hf(d)
+    tok.save(str(d))
+    data = tmp_path / "t.txt"
+    data.write_text(text, encoding="utf-8")
+    out = _eval_json(capsys, "--hf", str(d), "--data", str(data), "--dtype", "float64",
+                     "--stride", "5")
+    assert out["split"] == "all" and out["model"] == str(d) and out["stride"] == 5
+    m64, t64 = init_from_hf(d, dtype="float64")
+    ref, _ = evaluate_text(m64, t64, text, stride=5)
+    assert out["tokens"] == ref.tokens == len(tok.encode(text)) - 1
+    assert out["loss"] == pytest.approx(ref.loss, rel=1e-12)
+    assert out["characters"] == len(text) - len(tok.decode(tok.encode(text)[:1]))
+    assert out["bits_per_char"] < out["bits_per_token"]          # tokens of several characters
