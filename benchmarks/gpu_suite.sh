@@ -47,6 +47,9 @@ if [ "$STAGE" = train ]; then
       --out runs/shakespeare_cuda --overwrite max_iters=$TRAIN_ITERS precision=$PRECISION 2>&1 \
       | tr '\r' '\n' | grep -v "step/s" | tail -40 | tee "$OUT/train.log"
   cp runs/shakespeare_cuda/metrics.jsonl "$OUT/metrics.jsonl" 2>/dev/null
+  log "whole val split of the lowest-val-loss checkpoint (every position once), on cuda"
+  timeout 60 $PY -m nanograd_llm eval --ckpt runs/shakespeare_cuda/best --data "$DATA" --split val \
+      --device cuda 2>&1 | tail -9 | tee "$OUT/eval_best.log"
   log "sample on cuda (KV cache) and on cpu from the same checkpoint (the lowest-val-loss one)"
   timeout 40 $PY -m nanograd_llm sample --ckpt runs/shakespeare_cuda/best --device cuda --prompt "ROMEO:" \
       --max-new-tokens 300 --seed 1 --no-stream 2>&1 | tail -20 | tee "$OUT/sample_cuda.log"

@@ -225,3 +225,14 @@ def test_softmax_backward_kernel_without_mask(dtype):
         want = a * (d - (a * d).sum(-1, keepdims=True))
         got = cuda_kernels.softmax_backward(cp.asarray(a, dtype=dtype), cp.asarray(d, dtype=dtype))
         np.testing.assert_allclose(to_numpy(got), want, atol=1e-6 if dtype == "float32" else 1e-12)
+
+
+def test_evaluation_on_gpu_equals_cpu():
+    from nanograd_llm.evaluate import evaluate_ids
+    cfg = GPTConfig(**CFG)
+    ids = np.random.default_rng(3).integers(0, 65, 300)
+    cpu = evaluate_ids(GPT(cfg, seed=0, dtype="float64"), ids, stride=7, batch_size=5)
+    gpu = evaluate_ids(GPT(cfg, seed=0, dtype="float64", device="cuda"), ids, stride=7,
+                       batch_size=5)
+    assert gpu.tokens == cpu.tokens == 299
+    assert abs(gpu.nll - cpu.nll) <= 1e-9 * abs(cpu.nll)
