@@ -241,6 +241,17 @@ def check_source(data: str | os.PathLike | None) -> None:
         raise FileNotFoundError(f"data file not found: {p}")
 
 
+def same_source(a, b) -> bool:
+    """Two `data` settings name the same corpus (a path given two ways counts as the same)."""
+    if a == b:
+        return True
+    try:
+        pa, pb = Path(str(a)).expanduser(), Path(str(b)).expanduser()
+        return pa.is_file() and pb.is_file() and pa.samefile(pb)
+    except OSError:
+        return False
+
+
 def load_text(data: str | os.PathLike | None) -> tuple[str, str]:
     """(text, label) for a path, a corpus name, or None / 'embedded' (the built-in corpus)."""
     if data is None or str(data) == EMBEDDED:

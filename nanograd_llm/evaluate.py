@@ -69,7 +69,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .backend import get_array_module, to_numpy
-from .data import encode_corpus, split_point
+from .data import encode_corpus, same_source, split_point
 
 # Boyutlar: B pencere (toplu iş), L pencere uzunluğu, V sözlük
 SPLITS = ("val", "train", "all")
@@ -315,7 +315,14 @@ def resolve_eval_data(ckpt, hf, data, split):
     else:
         text, label = load_text(data)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest() if saved_sha else None
-    own = ckpt is not None and (data is None or digest == saved_sha)
+    if ckpt is None:
+        own = False
+    elif data is None:
+        own = True
+    elif saved_sha:                     # the same text, wherever it is now
+        own = digest == saved_sha
+    else:                               # older checkpoints: the same file
+        own = same_source(train_cfg.get("data"), data)
     if data is None and saved_sha and digest != saved_sha:
         warnings.warn(f"the corpus {label!r} has changed since the run was trained (its sha256 "
                       f"differs): its val part is not the text the run held out")

@@ -43,7 +43,8 @@ import numpy as np
 from . import checkpoint as ckpt
 from .atomic import atomic_write
 from .backend import MATMUL_PRECISIONS, as_float_dtype, check_device, set_matmul_precision
-from .data import STREAM_DROPOUT, BatchSampler, check_source, encode_corpus, load_text, split_ids
+from .data import (STREAM_DROPOUT, BatchSampler, check_source, encode_corpus, load_text,
+                   same_source, split_ids)
 from .optim import AdamW, clip_grad_norm, get_lr
 from .tokenizers import CharTokenizer, load_tokenizer, start_ids
 
@@ -341,17 +342,6 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
     kwargs = {**kwargs, "out_dir": first.out_dir}
     return make_config(preset, config_file=config_file, overrides=overrides, saved=saved,
                        **kwargs)
-
-
-def _same_data(a, b) -> bool:
-    """Two `data` settings name the same corpus (a path given two ways counts as the same)."""
-    if a == b:
-        return True
-    try:
-        pa, pb = Path(str(a)).expanduser(), Path(str(b)).expanduser()
-        return pa.is_file() and pb.is_file() and pa.samefile(pb)
-    except OSError:
-        return False
 
 
 def model_config(cfg: TrainConfig, vocab_size: int) -> dict:
@@ -658,7 +648,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         if saved.get("tokenizer") == "bpe":
             keys += ["vocab_size", "bpe_pattern"]
         for k in keys:
-            same = _same_data if k == "data" else (lambda a, b: a == b)
+            same = same_source if k == "data" else (lambda a, b: a == b)
             if k in saved and not same(saved[k], getattr(cfg, k)):
                 raise ValueError(f"cannot resume {out}: it was trained with {k}={saved[k]!r}, "
                                  f"now {k}={getattr(cfg, k)!r} (use the same setting, or "
@@ -794,7 +784,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             with interrupt.writing():
                 ckpt.save_checkpoint(best_dir, model, None, tokenizer, step,
                                      train_config=train_cfg,
-                                     extra={"val_loss": losses["val"], "data": label})
+                                     extra={"val_loss": losses["val"], "data": label,
+                                            "data_sha256": data.sha256})
         save_state(step, elapsed)
         msg = (f"step {step}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}, "
                f"lr {lr:.2e}")

@@ -326,3 +326,23 @@ def test_cli_eval_a_gpt2_folder(tmp_path, capsys):
     assert out["loss"] == pytest.approx(ref.loss, rel=1e-12)
     assert out["characters"] == len(text) - len(tok.decode(tok.encode(text)[:1]))
     assert out["bits_per_char"] < out["bits_per_token"]          # tokens of several characters
+
+
+def test_cli_eval_default_split_without_a_saved_digest(run_dir, tmp_path, capsys):
+    """A checkpoint without the corpus digest (older runs): the run's own file is still its
+    corpus (val part), any other file is evaluated whole."""
+    import shutil
+    old = tmp_path / "old"
+    shutil.copytree(run_dir / "run", old)
+    man = json.loads((old / "checkpoint.json").read_text())
+    del man["extra"]["data_sha256"]
+    (old / "checkpoint.json").write_text(json.dumps(man))
+    corpus = str(run_dir / "corpus.txt")
+    assert _eval_json(capsys, "--ckpt", str(old), "--data", corpus)["split"] == "val"
+    other = tmp_path / "copy.txt"
+    other.write_text(TEXT, encoding="utf-8")
+    assert _eval_json(capsys, "--ckpt", str(old), "--data", str(other))["split"] == "all"
+    # best/ carries the digest too
+    best = run_dir / "run" / "best"
+    assert _eval_json(capsys, "--ckpt", str(best), "--data", str(other))["split"] == "val"
+    assert _eval_json(capsys, "--ckpt", str(best))["split"] == "val"
