@@ -233,10 +233,12 @@ class AdamW:
 
     def load_state_dict(self, state: dict, source: str = "optimizer state") -> None:
         try:
-            t = int(state["t"])
+            t = state["t"]
             m, v = state["m"], state["v"]
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{source} is incomplete ({e!r})") from None
+        _check_hyper(state, source)
+        t = int(t)
         own_m = {"flat": self.m} if self.model is not None else self.m
         own_v = {"flat": self.v} if self.model is not None else self.v
         for name, own, new in (("m", own_m, m), ("v", own_v, v)):
@@ -255,3 +257,25 @@ class AdamW:
                 setattr(self, key, float(state[key]))
         if "betas" in state:
             self.betas = tuple(float(b) for b in state["betas"])
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) \
+        and math.isfinite(float(x))
+
+
+def _check_hyper(state: dict, source: str) -> None:
+    """The scalar fields of a saved optimizer state, checked before any is used (a hand-edited
+    checkpoint gets a message naming the field, not an error from deep inside a step)."""
+    t = state["t"]
+    if not (_is_number(t) and float(t) == int(t) and int(t) >= 0):
+        raise ValueError(f"{source}: 't' must be a whole number >= 0, got {t!r}")
+    for key, low in (("lr", 0.0), ("eps", 0.0), ("weight_decay", 0.0)):
+        if key in state and not (_is_number(state[key]) and float(state[key]) >= low):
+            raise ValueError(f"{source}: {key!r} must be a finite number >= {low:g}, "
+                             f"got {state[key]!r}")
+    if "betas" in state:
+        b = state["betas"]
+        if not (isinstance(b, (list, tuple)) and len(b) == 2
+                and all(_is_number(x) and 0.0 <= float(x) < 1.0 for x in b)):
+            raise ValueError(f"{source}: 'betas' must be two numbers in [0, 1), got {b!r}")

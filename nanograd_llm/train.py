@@ -420,11 +420,18 @@ def _read_metrics(path: Path) -> list[dict]:
     if not path.is_file():
         return []
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    # Bozuk satırlar (öldürülmeyle yarım kalmış son satır, elle düzenleme, UTF-8 olmayan bayt)
+    # atlanır: günlük yalnızca bir kayıttır, eğitimi durdurmamalıdır.
+    for line in path.read_bytes().decode("utf-8", errors="replace").splitlines():
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError:
-            continue                       # yarım kalmış son satır (öldürülme)
+            continue
+        if isinstance(row, dict) and all(
+                isinstance(row.get(k), t) and not isinstance(row.get(k), bool)
+                for k, t in (("step", int), ("train_loss", (int, float)),
+                             ("val_loss", (int, float)))):
+            rows.append(row)
     return rows
 
 
@@ -586,20 +593,78 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
         # dosyalarının üstüne yazılmasın (ör. --init-from gpt2 --out gpt2)
         raise ValueError(f"--out {out} is a Hugging Face model folder; choose another folder "
                          f"for the run")
+    if not resume and out.is_dir() and not (out / ckpt.MANIFEST).exists():
+        _check_empty_or_leftovers(out, overwrite)
     # Bu eğitimin açacağı en üstteki klasör (ör. out/default için out/, o da yoksa)
     top = out
     while not top.parent.exists() and top.parent != top:
         top = top.parent
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    lock = None
     try:
+        lock = _lock_run(out)
         return _train(cfg, out, resume, quiet, progress, stop_after)
     except BaseException:
+        if lock is not None:
+            lock.close()
+            lock = None
         # Hiçbir denetim noktası yazılmadan biten (örneğin veri hatası) bir eğitim, kendi
         # açtığı klasörleri geride boş ya da yarım bırakmaz.
         if created and not (out / ckpt.MANIFEST).exists():
             shutil.rmtree(top, ignore_errors=True)
         raise
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+LOCK_FILE = ".lock"
+# Bir eğitimin bir klasöre yazdığı adlar (--overwrite yalnızca bunları siler)
+RUN_FILES = (ckpt.MANIFEST, "config.json", "metrics.jsonl", "loss.png", "tokenizer.json",
+             "tokenizer_meta.json", "vocab.json", "merges.txt", "tokens.npy", "best", LOCK_FILE)
+RUN_PATTERNS = ("model-*.npz", "optim-*.npz", ".*.tmp", ".*.tmp-*", "tokens.npy.tmp*")
+
+
+def _is_run_file(name: str) -> bool:
+    import fnmatch
+    return name in RUN_FILES or any(fnmatch.fnmatch(name, p) for p in RUN_PATTERNS)
+
+
+def _check_empty_or_leftovers(out: Path, overwrite: bool) -> None:
+    """A new run in an existing folder without a checkpoint: the folder must be empty, or
+    (with --overwrite) hold only what a run writes (a run killed before its first checkpoint).
+    A run never writes over files it did not make."""
+    names = sorted(p.name for p in out.iterdir())
+    if not names:
+        return
+    foreign = [n for n in names if not _is_run_file(n)]
+    shown = ", ".join(names[:6]) + (", …" if len(names) > 6 else "")
+    if foreign:
+        raise ValueError(f"--out {out} is not empty and holds no training run ({shown}); "
+                         f"choose a new or empty folder")
+    if not overwrite:
+        raise ValueError(f"--out {out} holds files of a run that never saved a checkpoint "
+                         f"({shown}); use --overwrite to delete them and start there, or "
+                         f"--out DIR for another folder")
+
+
+def _lock_run(out: Path):
+    """An exclusive lock on the run folder for as long as this process trains in it: a second
+    trainer (a new run, --resume or --overwrite) is refused instead of writing over the first
+    one's checkpoints. POSIX only (fcntl); elsewhere no lock is taken."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    f = open(out / LOCK_FILE, "a+")
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        raise ValueError(f"another process is training in {out}; wait for it to finish (or "
+                         f"stop it) before starting or resuming a run there") from None
+    return f
 
 
 def _clear_run(out: Path, started: float) -> None:
@@ -608,11 +673,10 @@ def _clear_run(out: Path, started: float) -> None:
     files, best/ copy, log and curve; tokens.npy only when this run did not just write it."""
     # Yeni bir eğitim: eski günlük, eğri, "best" kopyası ve belirteçleyici dosyaları bu koşuya
     # ait değildir; keep_best=false ile eski bir "best" yanıltıcı biçimde geride kalırdı.
-    names = [ckpt.MANIFEST, "config.json", "metrics.jsonl", "loss.png", "tokenizer.json",
-             "tokenizer_meta.json", "vocab.json", "merges.txt"]
-    for name in names:
-        (out / name).unlink(missing_ok=True)
-    for pattern in ("model-*.npz", "optim-*.npz", ".*.tmp", ".*.tmp-*"):
+    for name in RUN_FILES:
+        if name not in ("tokens.npy", "best", LOCK_FILE):
+            (out / name).unlink(missing_ok=True)
+    for pattern in RUN_PATTERNS:
         for p in out.glob(pattern):
             p.unlink(missing_ok=True)
     tokens = out / "tokens.npy"
@@ -702,10 +766,15 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                 weight_decay=cfg.weight_decay)
     sampler = BatchSampler(data, cfg.block_size, cfg.batch_size, seed=cfg.seed)
     if state is not None:
+        man_path = out / ckpt.MANIFEST
         if "optimizer_state" in state:
-            opt.load_state_dict(state["optimizer_state"], source=str(out / "optim"))
+            opt.load_state_dict(state["optimizer_state"], source=f"{man_path}: optimizer")
         if state["manifest"].get("sampler_state"):
-            sampler.set_state(state["manifest"]["sampler_state"])
+            try:
+                sampler.set_state(state["manifest"]["sampler_state"])
+            except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:
+                raise ckpt.CheckpointError(f"{man_path}: 'sampler_state' is not a saved random "
+                                           f"generator state ({e})") from None
         _truncate_metrics(metrics_path, start_step)
     else:
         if (out / ckpt.MANIFEST).exists():
@@ -715,7 +784,9 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                  quiet)
             _clear_run(out, started)
         elif metrics_path.exists():
-            metrics_path.unlink()                # yarım kalmış bir eğitimin günlüğü
+            # yarım kalmış bir eğitimin günlüğü (klasör train() içinde denetlendi: ya boştu ya
+            # da yalnızca bir eğitimin yazdığı dosyaları tutuyordu ve --overwrite verildi)
+            metrics_path.unlink()
 
     n_params = model.num_params()
     _log(f"model: {mcfg['model']} with {n_params:,} parameters, vocab {tokenizer.vocab_size}, "
@@ -728,7 +799,13 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
     t0 = time.perf_counter()
     elapsed_before = 0.0
     if state is not None:
-        elapsed_before = float(state["manifest"].get("extra", {}).get("elapsed_s", 0.0))
+        extra = state["manifest"].get("extra")
+        elapsed_before = extra.get("elapsed_s", 0.0) if isinstance(extra, dict) else 0.0
+        if isinstance(elapsed_before, bool) or not isinstance(elapsed_before, (int, float)) \
+                or not math.isfinite(elapsed_before):
+            raise ckpt.CheckpointError(f"{out / ckpt.MANIFEST}: 'extra.elapsed_s' must be a "
+                                       f"number, got {elapsed_before!r}")
+        elapsed_before = float(elapsed_before)
     bar = None
     if progress and not quiet:
         from tqdm import tqdm
@@ -874,7 +951,12 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
     if not last:                                 # devam ettirilen eğitim zaten bitmişti
         rows = _read_metrics(metrics_path)
         last = rows[-1] if rows else {}
-    plotted = plot_losses(metrics_path, out / "loss.png")
+    try:
+        plotted = plot_losses(metrics_path, out / "loss.png")
+    except (OSError, ValueError) as e:
+        # Eğri yalnızca bir çizim: çizilemezse denetim noktası ve sonuç yine geçerlidir
+        _log(f"warning: loss curve not drawn ({e})", quiet)
+        plotted = False
     return {"out_dir": str(out), "step": step, "model": model, "tokenizer": tokenizer,
             "interrupted": interrupt.requested and step < cfg.max_iters,
             "eval_step": last.get("step"),

@@ -781,11 +781,27 @@ def test_a_new_run_in_a_folder_of_other_files_touches_none_of_them(tmp_path):
     the user's is deleted, even files with names a run uses."""
     out = tmp_path / "run"
     out.mkdir()
-    for name in ("config.json", "vocab.json", "merges.txt", "tokenizer.json", "notes.txt"):
+    names = ("config.json", "vocab.json", "merges.txt", "tokenizer.json", "metrics.jsonl",
+             "notes.txt")
+    for name in names:
         (out / name).write_text("user's " + name)
-    train(tiny_config(tmp_path, max_iters=1, eval_interval=1), quiet=True)
-    for name in ("vocab.json", "merges.txt", "notes.txt"):
+    for overwrite in (False, True):                  # refused, even with --overwrite
+        with pytest.raises(ValueError, match="is not empty and holds no training run"):
+            train(tiny_config(tmp_path, max_iters=1, eval_interval=1), quiet=True,
+                  overwrite=overwrite)
+    assert sorted(p.name for p in out.iterdir()) == sorted(names)
+    for name in names:
         assert (out / name).read_text() == "user's " + name
+    # files with only a run's names and no checkpoint (a run killed before its first save):
+    # refused without --overwrite, replaced with it
+    (out / "notes.txt").unlink()
+    with pytest.raises(ValueError, match="never saved a checkpoint.*--overwrite"):
+        train(tiny_config(tmp_path, max_iters=1, eval_interval=1), quiet=True)
+    r = train(tiny_config(tmp_path, max_iters=1, eval_interval=1), quiet=True, overwrite=True)
+    assert r["step"] == 1 and json.loads((out / "config.json").read_text())["train"]
+    # an empty folder is fine
+    (tmp_path / "empty").mkdir()
+    train(tiny_config(tmp_path, "empty", max_iters=1, eval_interval=1), quiet=True)
     hf = tmp_path / "hfdir"                     # a Hugging Face folder: refused outright
     hf.mkdir()
     (hf / "config.json").write_text("{}")
@@ -793,3 +809,70 @@ def test_a_new_run_in_a_folder_of_other_files_touches_none_of_them(tmp_path):
     with pytest.raises(ValueError, match="is a Hugging Face model folder"):
         train(make_config(data=str(tmp_path / "corpus.txt"), out_dir=str(hf)), quiet=True)
     assert (hf / "config.json").read_text() == "{}"
+
+
+def test_a_second_trainer_in_the_same_folder_is_refused(tmp_path):
+    """The run folder is locked while a process trains in it: a second --resume, --overwrite
+    or new run there is refused (it would delete the first one's checkpoint files)."""
+    pytest.importorskip("fcntl")
+    import fcntl
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    run = tmp_path / "run"
+    held = open(run / ".lock", "a+")                 # as a training process holds it
+    fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        before = sorted(p.name for p in run.iterdir())
+        for kw in (dict(resume=True), dict(overwrite=True)):
+            with pytest.raises(ValueError, match="another process is training in"):
+                train(tiny_config(tmp_path, max_iters=4, eval_interval=2), quiet=True, **kw)
+        assert sorted(p.name for p in run.iterdir()) == before
+    finally:
+        held.close()
+    r = train(tiny_config(tmp_path, max_iters=4, eval_interval=2), quiet=True, resume=True)
+    assert r["step"] == 4                            # released: the lock goes with the process
+
+
+@pytest.mark.parametrize("edit,match", [
+    (lambda m: m["sampler_state"]["state"].update(state="abc"), "'sampler_state'"),
+    (lambda m: m.update(sampler_state={"x": 1}), "'sampler_state'"),
+    (lambda m: m["optimizer"].update(lr=None), "'lr' must be a finite number"),
+    (lambda m: m["optimizer"].update(betas=5), "'betas' must be two numbers"),
+    (lambda m: m["optimizer"].update(t=-5), "'t' must be a whole number >= 0"),
+    (lambda m: m["optimizer"].update(eps="x"), "'eps' must be a finite number"),
+    (lambda m: m["extra"].update(elapsed_s="x"), "'extra.elapsed_s' must be a number"),
+])
+def test_a_hand_edited_manifest_names_the_bad_field(tmp_path, edit, match):
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    path = tmp_path / "run" / ckpt.MANIFEST
+    m = json.loads(path.read_text())
+    edit(m)
+    path.write_text(json.dumps(m))
+    with pytest.raises(ValueError, match=match) as e:
+        train(tiny_config(tmp_path, max_iters=3, eval_interval=2), quiet=True, resume=True)
+    assert ckpt.MANIFEST in str(e.value)
+
+
+def test_a_damaged_metrics_log_does_not_stop_training(tmp_path):
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    log = tmp_path / "run" / "metrics.jsonl"
+    with open(log, "ab") as f:
+        f.write(b'[1]\n{"step": 1}\n{"step": true}\n\xff\xfe not json\n{"step": "2"}\n')
+    r = train(tiny_config(tmp_path, max_iters=4, eval_interval=2), quiet=True, resume=True)
+    assert r["step"] == 4 and r["val_loss"] is not None
+    rows = [json.loads(x) for x in log.read_text().splitlines()]
+    assert [row["step"] for row in rows] == [0, 2, 4]      # the bad rows were dropped
+
+
+def test_an_undrawable_loss_curve_is_only_a_warning(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    r = train(tiny_config(tmp_path, "ok", max_iters=2, eval_interval=2), quiet=False,
+              progress=False)
+    import shutil
+    (tmp_path / "ok" / "loss.png").unlink()
+    (tmp_path / "ok" / "loss.png").mkdir()                 # a folder where the picture goes
+    (tmp_path / "ok" / "loss.png" / "x").write_text("")
+    r = train(tiny_config(tmp_path, "ok", max_iters=4, eval_interval=2), quiet=False,
+              progress=False, resume=True)
+    assert r["step"] == 4 and not r["plot"]
+    assert "warning: loss curve not drawn" in capsys.readouterr().err
+    shutil.rmtree(tmp_path / "ok" / "loss.png")
