@@ -141,6 +141,8 @@ MERGES_FILE = "merges.txt"
 _CACHE_LIMIT = 1 << 17       # words kept in the encode cache before it is cleared
 _SHORT_WORD = 64             # longer words (in bytes) use the O(n log n) merge loop
 _NO_RANK = 1 << 62
+# vocab.json'da bu sınırın üstündeki bir kimlik bozuk bir dosya demektir (GPT-2: 50 257)
+_MAX_ID = 1 << 24
 
 
 def _compile(pattern: str):
@@ -631,6 +633,11 @@ class BPETokenizer:
     def save(self, directory: str) -> None:
         """Write vocab.json + merges.txt (GPT-2 format) and tokenizer_meta.json, as one unit
         (atomic.atomic_write_files: an interrupted save leaves the old three files)."""
+        atomic_write_files(directory, {name: text_writer(text)
+                                       for name, text in self.file_texts().items()})
+
+    def file_texts(self) -> dict[str, str]:
+        """The files `save` writes: file name -> text (a checkpoint records their sha256)."""
         vocab = {}
         for i in range(self._vocab_size):
             if i in self._id_to_special or (i < len(self._id_to_bytes)
@@ -639,11 +646,11 @@ class BPETokenizer:
         lines = ["#version: 0.2"] + [f"{a} {b}" for a, b in self.merges]
         meta = {"type": self.type_name, "special_tokens": list(self._special_to_id),
                 "pattern": self.pattern}
-        atomic_write_files(directory, {
-            VOCAB_FILE: text_writer(json.dumps(vocab, ensure_ascii=False)),
-            MERGES_FILE: text_writer("\n".join(lines) + "\n"),
-            META_FILE: text_writer(json.dumps(meta, indent=1) + "\n"),
-        })
+        return {
+            VOCAB_FILE: json.dumps(vocab, ensure_ascii=False),
+            MERGES_FILE: "\n".join(lines) + "\n",
+            META_FILE: json.dumps(meta, indent=1) + "\n",
+        }
 
     @classmethod
     def load(cls, directory: str) -> "BPETokenizer":
@@ -655,10 +662,15 @@ class BPETokenizer:
             raise ValueError(f"{meta_path}: not a BPE tokenizer (type {got!r}, expected 'bpe')")
         specials = meta.get("special_tokens", [])
         pattern = meta.get("pattern", GPT2_PATTERN)
-        if not isinstance(specials, list) or not all(isinstance(s, str) for s in specials):
-            raise ValueError(f"{meta_path}: 'special_tokens' must be a list of strings")
+        if not isinstance(specials, list) or not all(isinstance(s, str) and s for s in specials):
+            raise ValueError(f"{meta_path}: 'special_tokens' must be a list of non-empty strings")
         if not isinstance(pattern, str):
             raise ValueError(f"{meta_path}: 'pattern' must be a string")
+        try:
+            _compile(pattern)
+        except ValueError as e:
+            # geçersiz bir ifade tokenizer_meta.json'un sorunudur, vocab.json'un değil
+            raise ValueError(f"{meta_path}: {e}") from None
         return cls.from_files(os.path.join(directory, VOCAB_FILE),
                               os.path.join(directory, MERGES_FILE),
                               special_tokens=specials, pattern=pattern)
@@ -678,6 +690,11 @@ class BPETokenizer:
             if isinstance(i, bool) or not isinstance(i, int) or i < 0:
                 raise ValueError(f"{vocab_json}: id of token {tok!r} must be a non-negative "
                                  f"integer, got {i!r}")
+            # Kimlik tablosu en büyük kimlik kadar uzundur: bozuk bir dosyadaki dev bir
+            # kimlik, açık bir hata yerine bellek taşmasına yol açardı
+            if i >= _MAX_ID:
+                raise ValueError(f"{vocab_json}: id of token {tok!r} is {i}, larger than any "
+                                 f"vocabulary (ids must be below {_MAX_ID})")
             if i in ids_seen:
                 raise ValueError(f"{vocab_json}: tokens {ids_seen[i]!r} and {tok!r} share id {i}")
             ids_seen[i] = tok

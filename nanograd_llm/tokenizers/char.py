@@ -53,6 +53,10 @@ class CharTokenizer:
     kind = "char"
 
     def __init__(self, chars):
+        chars = list(chars)
+        for c in chars:
+            if not isinstance(c, str):
+                raise TypeError(f"vocabulary entries must be strings, got {c!r}")
         chars = [unicodedata.normalize("NFC", c) for c in chars]
         if not chars:
             raise ValueError("a character tokenizer needs at least one character")
@@ -122,13 +126,18 @@ class CharTokenizer:
         return "".join(out)
 
     # -- persistence ---------------------------------------------------------------------
+    def file_texts(self) -> dict[str, str]:
+        """The files `save` writes: file name -> text (a checkpoint records their sha256)."""
+        return {
+            "tokenizer.json": json.dumps({"format": FORMAT, "version": 1, "chars": self.chars},
+                                         ensure_ascii=False),
+            "tokenizer_meta.json": json.dumps({"type": "char"}),
+        }
+
     def save(self, directory) -> None:
         """Write tokenizer.json and tokenizer_meta.json as one unit (atomic_write_files)."""
-        atomic_write_files(directory, {
-            "tokenizer.json": text_writer(json.dumps(
-                {"format": FORMAT, "version": 1, "chars": self.chars}, ensure_ascii=False)),
-            "tokenizer_meta.json": text_writer(json.dumps({"type": "char"})),
-        })
+        atomic_write_files(directory, {name: text_writer(text)
+                                       for name, text in self.file_texts().items()})
 
     @classmethod
     def load(cls, directory) -> "CharTokenizer":
@@ -142,6 +151,12 @@ class CharTokenizer:
         if not isinstance(data, dict) or data.get("format") != FORMAT \
                 or not isinstance(data.get("chars"), list):
             raise ValueError(f"{path} is not a nanograd_llm character tokenizer file")
+        # Elle düzenlenmiş ya da bozuk bir dosya: dize olmayan bir girdi, NFC
+        # normalizasyonunun anlaşılmaz bir TypeError'ı yerine dosyanın adıyla bildirilir
+        for i, c in enumerate(data["chars"]):
+            if not isinstance(c, str):
+                raise ValueError(f"{path}: 'chars' must be a list of single characters, but "
+                                 f"entry {i} is {c!r} ({type(c).__name__})")
         try:
             return cls(data["chars"])
         except (ValueError, TypeError) as e:
