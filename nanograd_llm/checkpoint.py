@@ -7,10 +7,10 @@ Bir eğitim klasörü (`--out`) şunları tutar:
 | dosya | içerik |
 |---|---|
 | `config.json` | model ve eğitim ayarları (insan okusun diye) |
-| `tokenizer.json`, `tokenizer_meta.json` | belirteçleyici |
+| `tokenizer.json`, `tokenizer_meta.json` | belirteçleyici (BPE'de `vocab.json`, `merges.txt`, `tokenizer_meta.json`) |
 | `model-<adım>-<etiket>.npz` | ağırlıklar, adlarıyla (`np.savez`, pickle yok) |
 | `optim-<adım>-<etiket>.npz` | AdamW momentleri `m`, `v` |
-| `checkpoint.json` | **bildirim** (manifest): adım, hangi ağırlık/moment dosyası, sha256 özetleri, veri örnekleyicisinin üreteç durumu, dropout tohumu |
+| `checkpoint.json` | **bildirim** (manifest): adım, hangi ağırlık/moment dosyası, sha256 özetleri (belirteçleyici dosyalarınınkiler dahil), veri örnekleyicisinin üreteç durumu, dropout tohumu |
 | `metrics.jsonl`, `loss.png` | eğitim günlüğü ve kayıp eğrisi |
 
 ## Atomik yazma: öldürülme hiçbir anda kaydı bozmaz
@@ -28,24 +28,40 @@ yarım bir dosya kalır: hem eski kayıt hem yeni kayıt kaybolur. Bunu önlemek
 4. Ancak bundan sonra artık gösterilmeyen eski dosyalar silinir.
 
 Yüklerken her dosyanın sha256 özeti bildirimdekiyle karşılaştırılır; kesilmiş, bozulmuş ya
-da başka bir programın dosyası açık bir hatayla (dosyanın adıyla) reddedilir.
+da başka bir programın dosyası açık bir hatayla (dosyanın adıyla) reddedilir. Belirteçleyici
+dosyaları da öyle (`load_run_tokenizer`): başka bir koşudan kopyalanmış bir `tokenizer.json`
+sessizce anlamsız metin üretmez, hata verir.
+
+## Yazarken okumak
+Eğitim sürerken başka bir süreç (örneğin `sample`) kaydı okuyabilir. Okuyan, bildirimi
+okuduktan hemen sonra yazıcı yeni bir kayıt yapıp eski dosyaları silerse, okuduğu bildirimin
+gösterdiği dosyalar artık yoktur. Bu bir bozulma değil, kaybedilmiş bir yarıştır: okuyan
+bildirimin diskte değiştiğini görür ve yeni bildirimle baştan okur (birkaç kez, kısa aralarla).
+Bildirim değişmemişse eksik dosya gerçekten eksiktir ve hata hemen bildirilir.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import secrets
+import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write, atomic_write_bytes, fsync_dir
+from .atomic import atomic_write, atomic_write_bytes, atomic_write_files, fsync_dir
 
 FORMAT = "nanograd_llm.checkpoint"
 VERSION = 1
 MANIFEST = "checkpoint.json"
 CONFIG = "config.json"
+# Belirteçleyici dosyalarının adları (karakter: tokenizer.json; BPE: vocab.json, merges.txt);
+# dosyalarını kendisi söyleyemeyen bir belirteçleyicide bunlardan klasörde olanlar özetlenir
+TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "merges.txt", "tokenizer_meta.json")
+# Bir yazıcı kayıt yaparken okuyan taraf kaç kez yeniden dener, denemeler arası kaç saniye
+READ_RETRIES = 5
+RETRY_PAUSE_S = 0.05
 
 
 class CheckpointError(ValueError):
@@ -79,6 +95,35 @@ def _sha256(path) -> str:
     return h.hexdigest()
 
 
+def _sha256_or_none(path) -> str | None:
+    try:
+        return _sha256(path)
+    except OSError:
+        return None
+
+
+def _bytes_writer(data: bytes):
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            f.write(data)
+    return write
+
+
+def _save_tokenizer(d: Path, tokenizer) -> dict:
+    """Write the tokenizer's files into d; returns {file name: sha256} of the files written."""
+    file_texts = getattr(tokenizer, "file_texts", None)
+    if not callable(file_texts):
+        tokenizer.save(d)
+        return {n: _sha256(d / n) for n in TOKENIZER_FILES if (d / n).is_file()}
+    blobs = {name: text.encode("utf-8") for name, text in file_texts().items()}
+    digests = {name: hashlib.sha256(b).hexdigest() for name, b in blobs.items()}
+    # Belirteçleyici eğitim boyunca değişmez: dosyalar zaten aynıysa her kayıtta yeniden
+    # yazılmaz (BPE'nin vocab.json'u büyüktür; okuyan bir süreç de hep aynı dosyaları görür)
+    if any(_sha256_or_none(d / name) != h for name, h in digests.items()):
+        atomic_write_files(d, {name: _bytes_writer(b) for name, b in blobs.items()})
+    return digests
+
+
 # -- saving -----------------------------------------------------------------------------------
 
 def save_checkpoint(out_dir, model, optimizer, tokenizer, step: int, *, train_config=None,
@@ -89,8 +134,7 @@ def save_checkpoint(out_dir, model, optimizer, tokenizer, step: int, *, train_co
     tag = f"{int(step):07d}-{secrets.token_hex(3)}"
     model_cfg = model.config_dict()
     # 1) belirteçleyici ve okunabilir ayar dosyası (her biri atomik)
-    if tokenizer is not None:
-        tokenizer.save(d)
+    tokenizer_sha = None if tokenizer is None else _save_tokenizer(d, tokenizer)
     atomic_write_json(d / CONFIG, {"model": model_cfg, "dtype": model.dtype.name,
                                    "train": train_config or {}})
     # 2) yeni adlı ağırlık ve moment dosyaları
@@ -115,6 +159,7 @@ def save_checkpoint(out_dir, model, optimizer, tokenizer, step: int, *, train_co
         "model_file": model_file, "optim_file": optim_file, "optimizer": optim_meta,
         "sha256": files,
         "tokenizer": None if tokenizer is None else type(tokenizer).__name__,
+        "tokenizer_sha256": tokenizer_sha,
         "sampler_state": sampler_state, "dropout_seed": dropout_seed,
         "train_config": train_config or {}, "extra": extra or {},
     }
@@ -159,10 +204,29 @@ def find_run_dir(path) -> Path:
 
 
 def read_manifest(path) -> dict:
-    d = find_run_dir(path)
+    return _read_manifest(find_run_dir(path))[1]
+
+
+def _manifest_bytes(d: Path) -> bytes | None:
+    """The manifest's bytes as they are now (None when it is gone or unreadable)."""
+    try:
+        return (d / MANIFEST).read_bytes()
+    except OSError:
+        return None
+
+
+def _read_manifest(d: Path) -> tuple[bytes, dict]:
+    """(raw bytes, checked manifest) of run directory d: the bytes let a reader see later
+    whether a writer has replaced the manifest since."""
     mpath = d / MANIFEST
     try:
-        m = json.loads(mpath.read_text(encoding="utf-8"))
+        raw = mpath.read_bytes()
+    except FileNotFoundError:
+        # Bildirim yoksa klasörün durumunu anlatan hata verilir (klasör silinmiş ya da boş)
+        find_run_dir(d)
+        raise
+    try:
+        m = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{mpath} is corrupt or not a checkpoint manifest ({e})") from None
     if not isinstance(m, dict) or m.get("format") != FORMAT:
@@ -174,7 +238,7 @@ def read_manifest(path) -> dict:
         if key not in m:
             raise CheckpointError(f"{mpath} is incomplete: no {key!r} entry")
     _check_manifest_types(m, mpath)
-    return m
+    return raw, m
 
 
 def _check_manifest_types(m: dict, mpath: Path) -> None:
@@ -201,19 +265,52 @@ def _check_manifest_types(m: dict, mpath: Path) -> None:
     for key in ("train_config", "optimizer", "sampler_state", "extra"):
         if m.get(key) is not None and not isinstance(m[key], dict):
             bad(key, "a table")
+    tok = m.get("tokenizer_sha256")
+    if tok is not None and not (isinstance(tok, dict) and all(
+            isinstance(k, str) and k == Path(k).name and k not in ("", ".", "..")
+            and isinstance(v, str) for k, v in tok.items())):
+        bad("tokenizer_sha256", "a table of tokenizer file name -> sha256 hex digest")
+
+
+class _StaleRead(CheckpointError):
+    """A file named by the manifest is missing, unreadable or does not match its digest: a
+    real fault, or a reader that lost a race with a writer (see _with_retries)."""
+
+
+def _with_retries(d: Path, read):
+    """read(raw_manifest, manifest) under a fresh manifest until it succeeds.
+
+    A trainer that saves a checkpoint deletes the files the previous manifest named right
+    after replacing it; a reader that read the old manifest just before then finds its files
+    gone. Only when the manifest on disk is still the one that was read is the fault real."""
+    for attempt in range(READ_RETRIES + 1):
+        raw, m = _read_manifest(d)
+        try:
+            return read(raw, m)
+        except _StaleRead as e:
+            # Bildirim okunduğundan beri değiştiyse bir yazıcıyla yarışılmıştır: yeni
+            # bildirimle baştan okunur (karışık iki kaydın dosyaları asla birleştirilmez)
+            if attempt == READ_RETRIES or _manifest_bytes(d) == raw:
+                raise CheckpointError(str(e)) from None
+            time.sleep(RETRY_PAUSE_S * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _load_npz(path: Path, expected_sha: str | None) -> dict:
     if not path.is_file():
-        raise CheckpointError(f"checkpoint file missing: {path}")
-    if expected_sha is not None and _sha256(path) != expected_sha:
-        raise CheckpointError(f"checkpoint file {path} is corrupt or truncated "
-                              f"(sha256 does not match {MANIFEST})")
+        raise _StaleRead(f"checkpoint file missing: {path}")
+    try:
+        digest = _sha256(path) if expected_sha is not None else None
+    except OSError as e:
+        raise _StaleRead(f"cannot read checkpoint file {path}: {e}") from None
+    if expected_sha is not None and digest != expected_sha:
+        raise _StaleRead(f"checkpoint file {path} is corrupt or truncated "
+                         f"(sha256 does not match {MANIFEST})")
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
-        raise CheckpointError(f"cannot read checkpoint file {path}: {e}") from None
+        raise _StaleRead(f"cannot read checkpoint file {path}: {e}") from None
 
 
 def build_model(model_cfg: dict, dtype="float32", device: str = "cpu", seed: int = 0):
@@ -232,17 +329,24 @@ def build_model(model_cfg: dict, dtype="float32", device: str = "cpu", seed: int
 def load_checkpoint(path, device: str = "cpu", with_optimizer: bool = True) -> dict:
     """Everything a resume needs: model (on device), optimizer state, manifest, tokenizer."""
     d = find_run_dir(path)
-    m = read_manifest(d)
+
+    def read(raw, m):
+        sha = m.get("sha256", {})
+        weights = _load_npz(d / m["model_file"], sha.get(m["model_file"]))
+        arrays = None
+        if with_optimizer and m.get("optim_file"):
+            arrays = _load_npz(d / m["optim_file"], sha.get(m["optim_file"]))
+        return m, weights, arrays
+
+    # Önce bütün dosyalar okunur (yarışta yeniden denenebilir), model sonra kurulur
+    m, weights, arrays = _with_retries(d, read)
     try:
         model = build_model(m["model"], dtype=m["dtype"], device=device)
     except (TypeError, ValueError, KeyError) as e:
         raise CheckpointError(f"{d / MANIFEST}: bad model configuration ({e})") from None
-    sha = m.get("sha256", {})
-    weights = _load_npz(d / m["model_file"], sha.get(m["model_file"]))
     model.load_state_dict(weights, source=str(d / m["model_file"]))
     out = {"model": model, "manifest": m, "step": int(m["step"]), "dir": d}
-    if with_optimizer and m.get("optim_file"):
-        arrays = _load_npz(d / m["optim_file"], sha.get(m["optim_file"]))
+    if arrays is not None:
         state = dict(m.get("optimizer") or {})
         state["m"] = {k[2:]: a for k, a in arrays.items() if k.startswith("m/")}
         state["v"] = {k[2:]: a for k, a in arrays.items() if k.startswith("v/")}
@@ -257,6 +361,63 @@ def load_model(path, device: str = "cpu"):
     return model
 
 
-def load_run_tokenizer(path):
+def model_vocab_size(model) -> int:
+    """Rows of the model's embedding table: model.config.vocab_size (GPT) or
+    model.vocab_size (BigramLM)."""
+    cfg = getattr(model, "config", None)
+    if cfg is not None and hasattr(cfg, "vocab_size"):
+        return int(cfg.vocab_size)
+    return int(model.vocab_size)
+
+
+def check_tokenizer_fits(model, tokenizer, source=None) -> None:
+    """Raise CheckpointError when the tokenizer has ids the model has no embedding row for
+    (a tokenizer of another run: its text would be garbage or an index error)."""
+    n_tok, n_model = int(tokenizer.vocab_size), model_vocab_size(model)
+    if n_tok > n_model:
+        where = f"{source}: " if source is not None else ""
+        raise CheckpointError(f"{where}the tokenizer has {n_tok} tokens but the model's "
+                              f"vocabulary has only {n_model}: the tokenizer belongs to "
+                              f"another model or run")
+
+
+def _check_tokenizer_files(d: Path, m: dict) -> None:
+    """The tokenizer files are the ones the manifest's save wrote (when it recorded them)."""
+    recorded = m.get("tokenizer_sha256")
+    # Eski bir kayıt özetleri yazmamıştır: denetlenecek bir şey yok
+    if not recorded:
+        return
+    for name, expected in recorded.items():
+        p = d / name
+        if not p.is_file():
+            raise _StaleRead(f"tokenizer file missing: {p} (listed in {MANIFEST})")
+        try:
+            digest = _sha256(p)
+        except OSError as e:
+            raise _StaleRead(f"cannot read tokenizer file {p}: {e}") from None
+        if digest != expected:
+            raise _StaleRead(f"tokenizer file {p} does not match {MANIFEST}: the tokenizer "
+                             f"files were changed or belong to another run")
+
+
+def load_run_tokenizer(path, model=None):
+    """The tokenizer of a run directory, checked against the manifest's sha256 digests
+    (checkpoints that recorded them); with `model`, also checked to fit its vocabulary."""
     from .tokenizers import load_tokenizer
-    return load_tokenizer(find_run_dir(path))
+    d = find_run_dir(path)
+
+    def read(raw, m):
+        _check_tokenizer_files(d, m)
+        tok = load_tokenizer(d)
+        kind = m.get("tokenizer")
+        # Özetleri olmayan eski bir kayıtta da başka türden bir belirteçleyici yakalanır
+        if isinstance(kind, str) and kind != type(tok).__name__:
+            raise _StaleRead(f"{d}: the tokenizer files hold a {type(tok).__name__} but "
+                             f"{MANIFEST} was saved with a {kind}: the tokenizer files were "
+                             f"changed or belong to another run")
+        return tok
+
+    tok = _with_retries(d, read)
+    if model is not None:
+        check_tokenizer_fits(model, tok, d)
+    return tok

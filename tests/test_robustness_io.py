@@ -36,6 +36,182 @@ def _bpe(text="hello world, merhaba dünya! "):
     return BPETokenizer.train(text * 20, 270)
 
 
+# -- 1. tokenizer files are checked against checkpoint.json ------------------------------------
+
+@pytest.mark.parametrize("optimizer", [True, False], ids=["run", "best"])
+def test_swapped_char_tokenizer_file_is_refused(tmp_path, optimizer):
+    r1, r2 = tmp_path / "r1", tmp_path / "r2"
+    _save(r1, CharTokenizer.from_text("abcdefghij .,"), optimizer=optimizer)
+    _save(r2, CharTokenizer.from_text("abcdefghij"), optimizer=optimizer)
+    m = json.loads((r1 / ckpt.MANIFEST).read_text())
+    assert set(m["tokenizer_sha256"]) == {"tokenizer.json", "tokenizer_meta.json"}
+    assert ckpt.load_run_tokenizer(r1).vocab_size == 13
+    shutil.copy(r2 / "tokenizer.json", r1 / "tokenizer.json")
+    with pytest.raises(ckpt.CheckpointError,
+                       match=r"tokenizer\.json does not match checkpoint\.json: the tokenizer "
+                             r"files were changed or belong to another run"):
+        ckpt.load_run_tokenizer(r1)
+
+
+def test_swapped_bpe_files_are_refused(tmp_path):
+    r1, r2 = tmp_path / "r1", tmp_path / "r2"
+    _save(r1, _bpe())
+    _save(r2, _bpe("the quick brown fox jumps over the lazy dog "))
+    m = json.loads((r1 / ckpt.MANIFEST).read_text())
+    assert set(m["tokenizer_sha256"]) == {"vocab.json", "merges.txt", "tokenizer_meta.json"}
+    assert ckpt.load_run_tokenizer(r1).vocab_size == 270
+    shutil.copy(r2 / "merges.txt", r1 / "merges.txt")
+    with pytest.raises(ckpt.CheckpointError, match=r"merges\.txt does not match"):
+        ckpt.load_run_tokenizer(r1)
+    (r1 / "merges.txt").unlink()
+    with pytest.raises(ckpt.CheckpointError, match=r"tokenizer file missing: .*merges\.txt"):
+        ckpt.load_run_tokenizer(r1)
+
+
+def test_old_checkpoint_without_tokenizer_digests_still_loads(tmp_path):
+    tok = CharTokenizer.from_text("abcdefghij")
+    _save(tmp_path, tok)
+    m = json.loads((tmp_path / ckpt.MANIFEST).read_text())
+    del m["tokenizer_sha256"]
+    (tmp_path / ckpt.MANIFEST).write_text(json.dumps(m))
+    assert ckpt.load_run_tokenizer(tmp_path).chars == tok.chars
+    assert ckpt.load_checkpoint(tmp_path)["step"] == 1
+
+
+def test_old_checkpoint_with_a_tokenizer_of_another_type_is_refused(tmp_path):
+    _save(tmp_path / "bpe", _bpe())
+    m = json.loads((tmp_path / "bpe" / ckpt.MANIFEST).read_text())
+    del m["tokenizer_sha256"]                        # as an older version wrote it
+    (tmp_path / "bpe" / ckpt.MANIFEST).write_text(json.dumps(m))
+    CharTokenizer.from_text("abc").save(tmp_path / "bpe")   # overwrites tokenizer_meta.json
+    with pytest.raises(ckpt.CheckpointError, match="hold a CharTokenizer but checkpoint.json "
+                                                   "was saved with a BPETokenizer"):
+        ckpt.load_run_tokenizer(tmp_path / "bpe")
+
+
+def test_tokenizer_digest_table_is_type_checked(tmp_path):
+    _save(tmp_path, CharTokenizer.from_text("abcdefghij"))
+    m = json.loads((tmp_path / ckpt.MANIFEST).read_text())
+    for bad in (["tokenizer.json"], {"../tokenizer.json": "00"}, {"tokenizer.json": 3}):
+        m["tokenizer_sha256"] = bad
+        (tmp_path / ckpt.MANIFEST).write_text(json.dumps(m))
+        with pytest.raises(ckpt.CheckpointError, match="'tokenizer_sha256' must be a table"):
+            ckpt.load_run_tokenizer(tmp_path)
+
+
+def test_tokenizer_larger_than_the_model_vocabulary_is_refused(tmp_path):
+    tok = CharTokenizer.from_text("abcdefghij")
+    ckpt.check_tokenizer_fits(_gpt(10), tok, "x")           # equal: fine
+    ckpt.check_tokenizer_fits(_gpt(12), tok, "x")           # smaller (padded vocab): fine
+    with pytest.raises(ckpt.CheckpointError, match=r"^src: the tokenizer has 10 tokens but the "
+                                                   r"model's vocabulary has only 7"):
+        ckpt.check_tokenizer_fits(_gpt(7), tok, "src")
+    with pytest.raises(ckpt.CheckpointError, match="has only 4"):
+        ckpt.check_tokenizer_fits(BigramLM(4), tok, "src")
+    # through load_run_tokenizer(model=...): the repro of a tokenizer.json copied from a run
+    # with a larger vocabulary (the old manifest has no digests, so only the size catches it)
+    small = CharTokenizer.from_text("abcdef")
+    model = _save(tmp_path / "run", small)
+    m = json.loads((tmp_path / "run" / ckpt.MANIFEST).read_text())
+    del m["tokenizer_sha256"]
+    (tmp_path / "run" / ckpt.MANIFEST).write_text(json.dumps(m))
+    assert ckpt.load_run_tokenizer(tmp_path / "run", model=model).vocab_size == 6
+    tok.save(tmp_path / "run")
+    with pytest.raises(ckpt.CheckpointError, match="the tokenizer has 10 tokens"):
+        ckpt.load_run_tokenizer(tmp_path / "run", model=ckpt.load_model(tmp_path / "run"))
+
+
+def test_unchanged_tokenizer_files_are_not_rewritten_each_save(tmp_path):
+    tok = CharTokenizer.from_text("abcdefghij")
+    model = _save(tmp_path, tok, step=1)
+    before = (tmp_path / "tokenizer.json").stat().st_ino
+    _save(tmp_path, tok, model, step=2)
+    assert (tmp_path / "tokenizer.json").stat().st_ino == before
+    (tmp_path / "tokenizer.json").write_text("damaged")        # a changed file is rewritten
+    _save(tmp_path, tok, model, step=3)
+    assert ckpt.load_run_tokenizer(tmp_path).chars == tok.chars
+
+
+# -- 2. a reader racing a writer ---------------------------------------------------------------
+
+@pytest.mark.parametrize("at_call", [1, 2], ids=["model-file", "optim-file"])
+def test_reader_retries_when_a_save_lands_between_manifest_and_files(tmp_path, monkeypatch,
+                                                                    at_call):
+    tok = CharTokenizer.from_text("abcdefghij")
+    _save(tmp_path, tok, step=1)
+    newer = _gpt(10, seed=7)
+    real = ckpt._load_npz
+    calls = {"n": 0}
+
+    def racing_load(path, sha):
+        calls["n"] += 1
+        if calls["n"] == at_call:
+            # the trainer saves (and deletes the old files) right after the reader's
+            # manifest read
+            _save(tmp_path, tok, newer, step=2)
+        return real(path, sha)
+    monkeypatch.setattr(ckpt, "_load_npz", racing_load)
+    state = ckpt.load_checkpoint(tmp_path)
+    assert state["step"] == 2
+    np.testing.assert_array_equal(state["model"].flat, newer.flat)
+    assert "optimizer_state" in state
+
+
+def test_missing_file_with_an_unchanged_manifest_is_an_error_at_once(tmp_path, monkeypatch):
+    _save(tmp_path, CharTokenizer.from_text("abcdefghij"))
+    reads = {"n": 0}
+    real = ckpt._read_manifest
+
+    def counting(d):
+        reads["n"] += 1
+        return real(d)
+    monkeypatch.setattr(ckpt, "_read_manifest", counting)
+    next(tmp_path.glob("optim-*.npz")).unlink()
+    with pytest.raises(ckpt.CheckpointError, match=r"checkpoint file missing: .*optim-"):
+        ckpt.load_checkpoint(tmp_path)
+    assert reads["n"] == 1
+    # truncated file, manifest unchanged: corrupt, also without retrying
+    reads["n"] = 0
+    p = next(tmp_path.glob("model-*.npz"))
+    p.write_bytes(p.read_bytes()[:50])
+    with pytest.raises(ckpt.CheckpointError, match="corrupt or truncated"):
+        ckpt.load_checkpoint(tmp_path, with_optimizer=False)
+    assert reads["n"] == 1
+
+
+def test_reader_gives_up_after_a_few_retries(tmp_path, monkeypatch):
+    tok = CharTokenizer.from_text("abcdefghij")
+    model = _save(tmp_path, tok, step=1)
+    monkeypatch.setattr(ckpt, "RETRY_PAUSE_S", 0.0)
+    real = ckpt._load_npz
+    calls = {"n": 0}
+
+    def always_racing(path, sha):
+        calls["n"] += 1
+        _save(tmp_path, tok, model, step=calls["n"] + 1)
+        return real(path, sha)
+    monkeypatch.setattr(ckpt, "_load_npz", always_racing)
+    with pytest.raises(ckpt.CheckpointError, match="checkpoint file missing"):
+        ckpt.load_checkpoint(tmp_path)
+    assert calls["n"] == ckpt.READ_RETRIES + 1
+
+
+def test_tokenizer_reader_retries_when_the_run_is_replaced(tmp_path, monkeypatch):
+    _save(tmp_path, CharTokenizer.from_text("abcdefghij"))
+    new_tok = CharTokenizer.from_text("xyz")
+    real = ckpt._check_tokenizer_files
+    calls = {"n": 0}
+
+    def racing(d, m):
+        calls["n"] += 1
+        if calls["n"] == 1:                       # a new run saves after the manifest read
+            _save(tmp_path, new_tok)
+        return real(d, m)
+    monkeypatch.setattr(ckpt, "_check_tokenizer_files", racing)
+    assert ckpt.load_run_tokenizer(tmp_path).chars == new_tok.chars
+    assert calls["n"] == 2
+
+
 # -- 5. malformed tokenizer files --------------------------------------------------------------
 
 def _char_file(d, obj):
