@@ -59,6 +59,8 @@ CONFIG = "config.json"
 # Belirteçleyici dosyalarının adları (karakter: tokenizer.json; BPE: vocab.json, merges.txt);
 # dosyalarını kendisi söyleyemeyen bir belirteçleyicide bunlardan klasörde olanlar özetlenir
 TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "merges.txt", "tokenizer_meta.json")
+# Eğitim sırasında encode_corpus'un geçici dosyaları (tokens.npy.tmp, tokens.npy.tmp<pid>)
+TOKENS_TMP_GLOB = "tokens.npy.tmp*"
 # Bir yazıcı kayıt yaparken okuyan taraf kaç kez yeniden dener, denemeler arası kaç saniye
 READ_RETRIES = 5
 RETRY_PAUSE_S = 0.05
@@ -173,8 +175,8 @@ def save_checkpoint(out_dir, model, optimizer, tokenizer, step: int, *, train_co
             except OSError:
                 pass
     # önceki, öldürülmüş bir yazmadan kalan geçici dosyalar (atomic.py'nin ".AD.xxxx.tmp"
-    # adları ve eski sürümlerin ".AD.tmp-…" adları)
-    for p in list(d.glob(".*.tmp-*")) + list(d.glob(".*.tmp")):
+    # adları, eski sürümlerin ".AD.tmp-…" adları ve encode_corpus'un "tokens.npy.tmp…" adları)
+    for p in list(d.glob(".*.tmp-*")) + list(d.glob(".*.tmp")) + list(d.glob(TOKENS_TMP_GLOB)):
         try:
             p.unlink()
         except OSError:

@@ -307,23 +307,32 @@ def encode_corpus(text: str, tokenizer, path=None, chunk_chars: int = 1 << 20) -
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    # 1. geçiş: parçaları kodla, geçici ham dosyaya ekle (bellekte yalnızca bir parça durur)
-    n = 0
-    with open(tmp, "wb") as f:
-        for c in _chunks(text, chunk_chars):
-            a = np.asarray(tokenizer.encode(c), dtype=dt)
-            f.write(a.tobytes())
-            n += a.size
-    # 2. geçiş: başlıklı .npy dosyasına bellek eşlemesiyle kopyala
-    out = np.lib.format.open_memmap(str(path) + ".tmp", mode="w+", dtype=dt, shape=(n,))
-    raw = np.memmap(tmp, dtype=dt, mode="r", shape=(n,)) if n else np.zeros(0, dtype=dt)
-    step = 1 << 24
-    for i in range(0, n, step):
-        out[i:i + step] = raw[i:i + step]
-    out.flush()
-    del out, raw
-    os.replace(str(path) + ".tmp", path)
-    os.remove(tmp)
+    tmp_npy = path.with_name(path.name + ".tmp")
+    # Derlem boyutundaki iki geçici dosya, kesilmede (Ctrl-C) ya da hatada da silinir;
+    # öldürülmüş bir süreçten kalanları save_checkpoint'in temizliği siler
+    try:
+        # 1. geçiş: parçaları kodla, geçici ham dosyaya ekle (bellekte yalnızca bir parça durur)
+        n = 0
+        with open(tmp, "wb") as f:
+            for c in _chunks(text, chunk_chars):
+                a = np.asarray(tokenizer.encode(c), dtype=dt)
+                f.write(a.tobytes())
+                n += a.size
+        # 2. geçiş: başlıklı .npy dosyasına bellek eşlemesiyle kopyala
+        out = np.lib.format.open_memmap(str(tmp_npy), mode="w+", dtype=dt, shape=(n,))
+        raw = np.memmap(tmp, dtype=dt, mode="r", shape=(n,)) if n else np.zeros(0, dtype=dt)
+        step = 1 << 24
+        for i in range(0, n, step):
+            out[i:i + step] = raw[i:i + step]
+        out.flush()
+        del out, raw
+        os.replace(tmp_npy, path)
+    finally:
+        for p in (tmp, tmp_npy):
+            try:
+                os.remove(p)
+            except FileNotFoundError:
+                pass
     return np.load(path, mmap_mode="r")
 
 

@@ -212,6 +212,54 @@ def test_tokenizer_reader_retries_when_the_run_is_replaced(tmp_path, monkeypatch
     assert calls["n"] == 2
 
 
+# -- 3. corpus temp files ----------------------------------------------------------------------
+
+class _DyingTokenizer(CharTokenizer):
+    def __init__(self, chars, die_at, exc):
+        super().__init__(chars)
+        self.calls, self.die_at, self.exc = 0, die_at, exc
+
+    def encode(self, text, errors="strict"):
+        self.calls += 1
+        if self.calls == self.die_at:
+            raise self.exc
+        return super().encode(text, errors)
+
+
+@pytest.mark.parametrize("exc", [KeyboardInterrupt(), ValueError("boom")])
+def test_interrupted_encode_corpus_leaves_no_temp_files(tmp_path, exc):
+    text = "abc def\n" * 200
+    tok = _DyingTokenizer(sorted(set(text)), die_at=3, exc=exc)
+    with pytest.raises(type(exc)):
+        D.encode_corpus(text, tok, path=tmp_path / "tokens.npy", chunk_chars=64)
+    assert os.listdir(tmp_path) == []
+
+
+def test_failure_in_the_copy_pass_leaves_no_temp_files(tmp_path, monkeypatch):
+    text = "abc def\n" * 200
+    tok = CharTokenizer.from_text(text)
+    (tmp_path / "tokens.npy").write_bytes(b"old")
+
+    def no_memmap(*a, **k):
+        raise OSError("No space left on device")
+    monkeypatch.setattr(D.np, "memmap", no_memmap)
+    with pytest.raises(OSError, match="No space"):
+        D.encode_corpus(text, tok, path=tmp_path / "tokens.npy", chunk_chars=64)
+    assert os.listdir(tmp_path) == ["tokens.npy"]
+    assert (tmp_path / "tokens.npy").read_bytes() == b"old"
+
+
+def test_save_removes_corpus_temp_files_left_by_a_killed_process(tmp_path):
+    tmp_path.joinpath("tokens.npy").write_bytes(b"keep")
+    tmp_path.joinpath("tokens.npy.tmp").write_bytes(b"x" * 100)
+    tmp_path.joinpath("tokens.npy.tmp4242").write_bytes(b"x" * 100)
+    tmp_path.joinpath("notes.txt").write_text("mine")
+    _save(tmp_path, CharTokenizer.from_text("abcdefghij"))
+    assert not list(tmp_path.glob("tokens.npy.tmp*"))
+    assert (tmp_path / "tokens.npy").read_bytes() == b"keep"
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
 # -- 5. malformed tokenizer files --------------------------------------------------------------
 
 def _char_file(d, obj):
