@@ -158,8 +158,10 @@ def download_corpus(name: str, directory: Path | None = None) -> Path:
     c = CORPORA[name]
     d = Path(directory) if directory is not None else cache_dir()
     path = d / c.filename
+    cached_sha = None
     if path.is_file():
-        if _sha256_file(path) == c.sha256:
+        cached_sha = _sha256_file(path)
+        if cached_sha == c.sha256:
             return path
         # bozuk ya da yarım kalmış bir önbellek dosyası: yeniden indir
     parts = []
@@ -167,11 +169,20 @@ def download_corpus(name: str, directory: Path | None = None) -> Path:
         try:
             blob = _fetch(url)
         except OSError as e:
+            files = f"{len(c.parts)} file{'s' if len(c.parts) != 1 else ''}"
+            if cached_sha is not None:
+                # Önbellekte bir dosya var ama özeti beklenenle uyuşmuyor: "elle koyun"
+                # demek, dosya hiç yokmuş gibi yanıltır; sorunun o dosya olduğu söylenir
+                raise OSError(f"{e}. The file already at {path} failed the sha256 check (it "
+                              f"has sha256 {cached_sha[:12]}…, corpus {name!r} needs "
+                              f"{c.sha256[:12]}…): it is damaged, incomplete or another text. "
+                              f"A good copy of the corpus ({files}) can be placed by hand at "
+                              f"{path} in its stead, or train on any local text file with "
+                              f"--data PATH") from None
             # Çevrimdışı kullanıcıya iki yol: derlemin (çok parçalıysa birleştirilmiş) dosyasını
             # önbelleğe elle koymak (sha256'sı denetlenir; Seyfettin temizliği okurken yine
             # yapılır) ya da --data ile kendi metin dosyasını kullanmak
-            raise OSError(f"{e}. Corpus {name!r} ({len(c.parts)} file"
-                          f"{'s' if len(c.parts) != 1 else ''}) can also be placed by hand at "
+            raise OSError(f"{e}. Corpus {name!r} ({files}) can also be placed by hand at "
                           f"{path} (its sha256 {c.sha256[:12]}… is checked), or train on any "
                           f"local text file with --data PATH") from None
         got = hashlib.sha256(blob).hexdigest()
@@ -360,21 +371,50 @@ def split_ids(ids: np.ndarray, block_size: int, val_fraction: float = 0.1,
     need = block_size + 1
     split = split_point(n, val_fraction)
     train, val = ids[:split], ids[split:]
+    if train.size >= need and val.size >= need:
+        return TokenData(train, val)
     # Önerilen block_size iki parçaya da sığmalı (yalnızca bütün metne değil)
     fit = min(train.size, val.size) - 1
     smaller = f" or block_size={fit} at most" if fit >= 1 else ""
+    least = min_tokens(block_size, val_fraction)
+    longer = (f"use a text of at least {least} tokens" if least is not None
+              else "use a longer text")
     if n < need:
-        hint = (f"use a longer text{smaller}" if fit >= 1 else
-                f"use a text of at least {int(np.ceil(2 / val_fraction)) + 1} tokens")
         raise ValueError(f"{source} has {n} tokens, shorter than block_size + 1 = {need}; "
-                         f"{hint}")
-    if train.size < need or val.size < need:
-        raise ValueError(
-            f"{source} has {n} tokens: its {int(val_fraction * 100)}% validation part has "
-            f"{val.size} and its training part {train.size}, but each needs at least "
-            f"block_size + 1 = {need}; use a text of at least "
-            f"{int(np.ceil(need / val_fraction)) + 1} tokens{smaller}")
-    return TokenData(train, val)
+                         f"{longer}{smaller}")
+    raise ValueError(
+        f"{source} has {n} tokens: its {val_fraction * 100:g}% validation part has "
+        f"{val.size} and its training part {train.size}, but each needs at least "
+        f"block_size + 1 = {need}; {longer}{smaller}")
+
+
+def min_tokens(block_size: int, val_fraction: float) -> int | None:
+    """The fewest ids split_ids accepts for block_size and val_fraction: the smallest n whose
+    training and validation parts (split_point) both hold block_size + 1 ids; None when no
+    n does (val_fraction outside (0, 1))."""
+    need = int(block_size) + 1
+    f = float(val_fraction)
+    if not 0.0 < f < 1.0 or need < 1:
+        return None
+
+    def ok(n):
+        s = split_point(n, f)
+        return s >= need and n - s >= need
+    # İki parçanın boyu da n ile azalmadan büyür: en küçük n ikili aramayla bulunur
+    hi = 2 * need
+    while not ok(hi):
+        hi *= 2
+        if hi > 1 << 62:
+            return None
+    # ok(lo) yanlıştır: iki parça birlikte en az 2 * need kimlik ister
+    lo = 2 * need - 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 # Aynı tohumdan (seed) türeyen rastgele sayı akışları birbirinden bağımsız olmalıdır: ağırlıklar

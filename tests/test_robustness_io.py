@@ -260,6 +260,84 @@ def test_save_removes_corpus_temp_files_left_by_a_killed_process(tmp_path):
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
+# -- 4. data messages --------------------------------------------------------------------------
+
+def _least(msg):
+    import re
+    m = re.search(r"use a text of at least (\d+) tokens", msg)
+    assert m, msg
+    return int(m.group(1))
+
+
+@pytest.mark.parametrize("block_size,val_fraction",
+                         [(16, 0.1), (1, 0.1), (64, 0.1), (16, 0.05), (7, 0.3), (5, 0.5),
+                          (100, 0.123), (3, 0.9)])
+def test_split_hint_names_the_true_minimum_at_once(block_size, val_fraction):
+    for n in (2, block_size + 5, 21):
+        ids = np.arange(n, dtype=np.uint32)
+        try:
+            D.split_ids(ids, block_size, val_fraction)
+            continue
+        except ValueError as e:
+            least = _least(str(e))
+        # the length named works on the first try, one token fewer does not
+        D.split_ids(np.arange(least, dtype=np.uint32), block_size, val_fraction)
+        with pytest.raises(ValueError):
+            D.split_ids(np.arange(least - 1, dtype=np.uint32), block_size, val_fraction)
+
+
+def test_split_hint_examples_from_the_report():
+    with pytest.raises(ValueError, match=r"has 2 tokens.*at least 161 tokens$"):
+        D.split_ids(np.arange(2), 16)
+    with pytest.raises(ValueError, match=r"validation part has 3 .*at least 161 tokens or "
+                                         r"block_size=2 at most$"):
+        D.split_ids(np.arange(21), 16)
+    assert D.min_tokens(16, 0.1) == 161
+    assert D.min_tokens(16, 0.0) is None
+
+
+@pytest.mark.parametrize("n", [3, 10, 21, 40, 100])
+@pytest.mark.parametrize("val_fraction", [0.1, 0.25, 0.5])
+def test_split_suggested_block_size_is_the_largest_that_fits(n, val_fraction):
+    import re
+    try:
+        D.split_ids(np.arange(n), 64, val_fraction)
+        return
+    except ValueError as e:
+        m = re.search(r"block_size=(\d+) at most", str(e))
+    if m is None:
+        with pytest.raises(ValueError):
+            D.split_ids(np.arange(n), 1, val_fraction)
+        return
+    k = int(m.group(1))
+    D.split_ids(np.arange(n), k, val_fraction)
+    with pytest.raises(ValueError):
+        D.split_ids(np.arange(n), k + 1, val_fraction)
+
+
+def test_offline_download_says_the_cached_file_failed_its_check(tmp_path, monkeypatch):
+    blob = b"the corpus\n"
+    digest = hashlib.sha256(blob).hexdigest()
+    monkeypatch.setitem(D.CORPORA, "tiny", D.Corpus("tiny", "tiny.txt", digest,
+                                                    (("http://127.0.0.1:9/t", digest),), "t"))
+
+    def offline(url, timeout=60.0):
+        raise OSError(f"could not download {url} (offline)")
+    monkeypatch.setattr(D, "_fetch", offline)
+    with pytest.raises(OSError) as e:
+        D.download_corpus("tiny", tmp_path)
+    assert "failed the sha256 check" not in str(e.value)
+    assert f"can also be placed by hand at {tmp_path / 'tiny.txt'}" in str(e.value)
+    (tmp_path / "tiny.txt").write_bytes(b"the corpu")          # truncated copy
+    with pytest.raises(OSError) as e:
+        D.download_corpus("tiny", tmp_path)
+    msg = str(e.value)
+    assert f"file already at {tmp_path / 'tiny.txt'} failed the sha256 check" in msg
+    assert hashlib.sha256(b"the corpu").hexdigest()[:12] in msg and "\n" not in msg
+    (tmp_path / "tiny.txt").write_bytes(blob)
+    assert D.download_corpus("tiny", tmp_path) == tmp_path / "tiny.txt"
+
+
 # -- 5. malformed tokenizer files --------------------------------------------------------------
 
 def _char_file(d, obj):
