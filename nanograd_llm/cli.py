@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import warnings
@@ -15,6 +16,9 @@ def _cmd_gradcheck(args) -> int:
 def _cmd_train(args) -> int:
     from .train import make_config, parse_overrides, resume_config, sample_text, train
     overrides = parse_overrides(args.overrides)
+    if args.resume and args.init_from:
+        raise ValueError("--init-from starts a new run from a GPT-2 folder; --resume continues "
+                         "the run in --out with its own weights (use one or the other)")
     build = resume_config if args.resume else make_config
     cfg = build(args.preset, config_file=args.config, overrides=overrides,
                 data=args.data, out_dir=args.out, device=args.device,
@@ -87,13 +91,12 @@ def _cmd_docs(args) -> int:
 def _cmd_attention(args) -> int:
     from .viz import plot_attention
     try:
-        from .checkpoint import load_model
-        from .tokenizers import load_tokenizer
+        from .checkpoint import load_model, load_run_tokenizer
     except ImportError as e:
         raise RuntimeError(f"loading checkpoints is not available in this build ({e})") from None
     from .chat import _Encoder
     model = load_model(args.ckpt, device=args.device)
-    tokenizer = load_tokenizer(args.ckpt)
+    tokenizer = load_run_tokenizer(args.ckpt)
     _, dropped = _Encoder(tokenizer, "skip")(args.prompt)
     if dropped:
         chars = " ".join(repr(c) for c in dropped[:20])
@@ -101,6 +104,10 @@ def _cmd_attention(args) -> int:
     out = plot_attention(model, tokenizer, args.prompt, args.out)
     print(f"wrote {out}")
     return 0
+
+
+# Options that name files or folders (their values get "~" expanded)
+PATH_ARGS = ("out", "ckpt", "hf", "init_from", "config", "data", "run")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -204,6 +211,8 @@ def main(argv=None) -> int:
     warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    if args.command == "train" and "--" in extra:
+        extra = [w for w in extra if w != "--"]      # `train ... -- max_iters=3`: usual separator
     if extra:
         # argparse gives a positional list only its first run of words; key=value words that
         # come after an option (train max_iters=3 --quiet lr=1e-3) arrive here, in order.
@@ -215,10 +224,22 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    for name in PATH_ARGS:
+        # "~/x" reaches us unexpanded after "--opt=~/x" or in quotes: expand it everywhere
+        value = getattr(args, name, None)
+        if isinstance(value, str):
+            if not value.strip():
+                parser.commands[args.command].error(f"--{name.replace('_', '-')} is empty")
+            setattr(args, name, os.path.expanduser(value))
     try:
         return args.func(args)
     except (ValueError, OSError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except MemoryError as e:
+        what = f" ({e})" if str(e) else ""
+        print(f"error: out of memory{what}; use a smaller batch_size, block_size or model "
+              f"(n_layer, n_embd)", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)

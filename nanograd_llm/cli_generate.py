@@ -75,13 +75,12 @@ def load_for_generation(args):
         from .hf import init_from_hf
         return init_from_hf(args.hf, dtype=args.dtype, device=args.device)
     try:
-        from .checkpoint import load_model
-        from .tokenizers import load_tokenizer
+        from .checkpoint import load_model, load_run_tokenizer
     except ImportError as e:
         raise RuntimeError(f"loading a run directory needs nanograd_llm.checkpoint and "
                            f"nanograd_llm.tokenizers.load_tokenizer ({e})") from None
     model = load_model(args.ckpt, device=args.device)
-    return model, load_tokenizer(args.ckpt)
+    return model, load_run_tokenizer(args.ckpt)
 
 
 def _check(args) -> None:

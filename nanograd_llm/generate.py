@@ -99,6 +99,13 @@ from .backend import to_numpy
 BUFFER_MIN = 1024
 
 
+def check_seed(seed) -> None:
+    """A sampling seed: None or an integer >= 0 (what numpy.random.default_rng accepts)."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                             or seed < 0):
+        raise ValueError(f"seed must be an integer >= 0 (or None), got {seed!r}")
+
+
 def check_sampling_args(max_new_tokens, temperature=1.0, top_k=None, top_p=None) -> None:
     """Raise ValueError for settings that do not describe a sampler."""
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer)) \
@@ -222,6 +229,7 @@ def _check_limit(vocab_limit):
 
 def _iter_generate(model, prompt, max_new_tokens, temperature, top_k, top_p, seed, use_cache,
                    vocab_limit=None):
+    check_seed(seed)
     rng = np.random.default_rng(seed)
     block = getattr(model, "block_size", None)          # None: modelin pencere sınırı yok
     use_cache = use_cache and hasattr(model, "new_kv_cache") and block is not None

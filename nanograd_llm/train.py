@@ -35,6 +35,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -571,10 +572,19 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
     killed; used by tests).
     """
     cfg.validate()
+    if cfg.min_lr > cfg.lr:
+        warnings.warn(f"min_lr={cfg.min_lr:g} is larger than lr={cfg.lr:g}: the learning rate "
+                      f"will rise after warm-up instead of decaying (set min_lr too)")
     check_device(cfg.device)
     set_matmul_precision(cfg.precision)
     # Eksik bir veri dosyası, klasörle ilgili hatalardan önce söylenir (asıl sorun odur)
-    check_source(cfg.data)
+    try:
+        check_source(cfg.data)
+    except FileNotFoundError as e:
+        if not resume:
+            raise
+        raise FileNotFoundError(f"{e}; if the corpus has moved, add --data NEWPATH (the run "
+                                f"checks that it is the same text)") from None
     if cfg.data and Path(cfg.data).expanduser().is_file():
         # Denetim noktasına tam yol yazılır: --resume başka bir klasörden de çalışsın
         cfg = dataclasses.replace(cfg, data=str(Path(cfg.data).expanduser().resolve()))
@@ -709,8 +719,19 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         saved = man.get("train_config", {})
         keys = ["model", "n_layer", "n_head", "n_embd", "block_size", "tokenizer", "seed",
                 "dtype", "batch_size", "grad_accum", "data", "val_fraction"]
-        if saved.get("tokenizer") == "bpe":
+        if saved.get("init_from"):
+            # İnce ayar: belirteçleyici GPT-2 klasöründen geldi ve klasörde kayıtlı; ayarların
+            # tokenizer/vocab_size alanları karşılaştırılmaz, kaydedilen değerler geçerlidir.
+            keys.remove("tokenizer")
+            cfg = dataclasses.replace(cfg, **{k: saved[k] for k in
+                                              ("tokenizer", "vocab_size", "bpe_pattern")
+                                              if k in saved})
+        elif saved.get("tokenizer") == "bpe":
             keys += ["vocab_size", "bpe_pattern"]
+        # Kaydedilmiş sha256 varsa veri, yolu değil içeriğiyle denetlenir (aşağıda): taşınmış
+        # bir derlem --data YENİYOL ile devam ettirilebilir.
+        if man.get("extra", {}).get("data_sha256"):
+            keys.remove("data")
         for k in keys:
             same = same_source if k == "data" else (lambda a, b: a == b)
             if k in saved and not same(saved[k], getattr(cfg, k)):
@@ -727,8 +748,17 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         # İnce ayar (fine-tuning): model ve BPE sözlüğü hazır bir GPT-2 klasöründen gelir;
         # ağırlıklar rastgele değil, ön eğitimde öğrenilmiş değerlerle başlar.
         from .hf import init_from_hf
-        init_model, tokenizer = init_from_hf(cfg.init_from, dtype=cfg.dtype, device=cfg.device,
-                                             dropout=cfg.dropout, block_size=cfg.block_size)
+        try:
+            init_model, tokenizer = init_from_hf(cfg.init_from, dtype=cfg.dtype,
+                                                 device=cfg.device, dropout=cfg.dropout,
+                                                 block_size=cfg.block_size)
+        except ValueError as e:
+            if "block_size must be" not in str(e):
+                raise
+            raise ValueError(f"{e}: block_size={cfg.block_size} is the preset's (or your) "
+                             f"setting; give block_size=N within that range") from None
+        # Kaydedilen ayarlar gerçeği söylesin: belirteçleyici GPT-2'nin bayt düzeyindeki BPE'si
+        cfg = dataclasses.replace(cfg, tokenizer="bpe", vocab_size=tokenizer.vocab_size)
     tokenizer, data, label = prepare_data(cfg, out, tokenizer)
     saved_sha = (state or {}).get("manifest", {}).get("extra", {}).get("data_sha256")
     if saved_sha and saved_sha != data.sha256:

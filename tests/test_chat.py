@@ -1,5 +1,6 @@
 """The chat loop (in-process, with io.StringIO) and the chat/sample command line."""
 import io
+import json
 import os
 import subprocess
 import sys
@@ -302,6 +303,9 @@ def test_train_init_from_hf_folder_fine_tunes_its_weights(tmp_path, capsys):
     for k, v in model.state_dict().items():
         np.testing.assert_array_equal(v, ref[k], err_msg=k)   # lr = 0: still GPT-2's weights
     assert type(load_run_tokenizer(run)).__name__ == "BPETokenizer"
+    saved = json.loads((run / "config.json").read_text())["train"]
+    assert saved["tokenizer"] == "bpe"                    # what was used, not the preset's "char"
+    assert saved["vocab_size"] == load_run_tokenizer(run).vocab_size
     cfg = make_config("default", data=str(text), out_dir=str(run), init_from=str(d),
                       overrides={"max_iters": "4", "lr": "1e-3", "block_size": "16",
                                  "batch_size": "2", "eval_interval": "2", "eval_iters": "1",

@@ -187,3 +187,43 @@ def test_attention_command_refuses_unknown_prompt_characters(tmp_path, capsys):
     assert "prompt character(s) 'Q' 'X' not in the tokenizer's vocabulary" in \
         capsys.readouterr().err
     assert not (tmp_path / "a.png").exists()
+
+
+def test_paths_separator_memory_and_conflicting_flags(tmp_path, monkeypatch, capsys):
+    import nanograd_llm.train as train_mod
+    seen = {}
+
+    def fake_train(cfg, **kw):
+        seen["cfg"] = cfg
+        return {"interrupted": True, "step": 0, "out_dir": cfg.out_dir}
+    monkeypatch.setattr(train_mod, "train", fake_train)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    # "--out=~/x": the shell leaves "~" alone after "="; the CLI expands it
+    assert cli.main(["train", "--out=~/runs/a", "--", "max_iters=3", "lr=2e-3"]) == 130
+    assert seen["cfg"].out_dir == str(tmp_path / "runs" / "a")
+    assert (seen["cfg"].max_iters, seen["cfg"].lr) == (3, 2e-3)      # after the "--" too
+    with pytest.raises(SystemExit) as e:
+        cli.main(["train", "--out", ""])
+    assert e.value.code == 2 and "--out is empty" in capsys.readouterr().err
+    assert cli.main(["train", "--resume", "--init-from", "gpt2"]) == 1
+    assert "--init-from starts a new run" in capsys.readouterr().err
+
+    def no_memory(cfg, **kw):
+        raise MemoryError("Unable to allocate 127. GiB")
+    monkeypatch.setattr(train_mod, "train", no_memory)
+    assert cli.main(["train", "batch_size=1000000000"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: out of memory (Unable to allocate 127. GiB)") and \
+        "batch_size" in err and "Traceback" not in err
+
+
+def test_ckpt_may_name_the_manifest_or_use_tilde(tmp_path, monkeypatch, capsys):
+    from _train_helpers import tiny_config
+    from nanograd_llm.train import train
+    train(tiny_config(tmp_path, max_iters=1, eval_interval=1, dropout=0.0), quiet=True)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for ckpt in (str(tmp_path / "run" / "checkpoint.json"), "~/run"):
+        assert cli.main(["sample", f"--ckpt={ckpt}", "--max-new-tokens", "3", "--seed", "0",
+                         "--no-stream"]) == 0
+    capsys.readouterr()
+    assert cli.main(["eval", "--ckpt=~/run/checkpoint.json", "--json"]) == 0

@@ -88,3 +88,24 @@ def test_presets_match_the_readme_table():
 def test_titles_are_escaped_before_code_spans_are_marked():
     from nanograd_llm.docs import _inline
     assert _inline("a < b & `x<y`") == "a &lt; b &amp; <code>x&lt;y</code>"
+
+
+def test_layer_norm_epsilon_and_sampling_seed_are_checked():
+    from nanograd_llm import GPT, GPTConfig
+    base = dict(vocab_size=5, block_size=4, n_layer=1, n_head=1, n_embd=4)
+    for eps in (-1, 0, float("nan"), float("inf"), "1e-5", True):
+        with pytest.raises(ValueError, match="layer_norm_epsilon must be a finite number > 0"):
+            GPTConfig(**base, layer_norm_epsilon=eps)
+    model = GPT(GPTConfig(**base), seed=0)
+    for seed in (-1, "a", 1.5, True):
+        with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+            model.generate([[1]], 2, seed=seed)
+    assert model.generate([[1]], 2, seed=np.int64(3)).shape == (1, 3)
+
+
+def test_min_lr_above_lr_is_a_warning(tmp_path):
+    from _train_helpers import tiny_config
+    from nanograd_llm.train import train
+    with pytest.warns(UserWarning, match="min_lr=0.01 is larger than lr=0.001"):
+        train(tiny_config(tmp_path, max_iters=1, eval_interval=1, lr=1e-3, min_lr=1e-2),
+              quiet=True)

@@ -747,6 +747,26 @@ def test_resume_from_another_folder_and_a_changed_corpus(tmp_path, monkeypatch):
         resume_config(None, out_dir="../nowhere")
 
 
+def test_a_moved_corpus_resumes_with_data_newpath(tmp_path):
+    from nanograd_llm.train import resume_config
+    full = train(tiny_config(tmp_path, "full", max_iters=6, eval_interval=2), quiet=True)
+    train(tiny_config(tmp_path, max_iters=6, eval_interval=2), quiet=True, stop_after=4)
+    (tmp_path / "corpus.txt").rename(tmp_path / "moved.txt")
+    with pytest.raises(FileNotFoundError, match="has moved, add --data NEWPATH"):
+        train(resume_config(None, out_dir=str(tmp_path / "run")), resume=True, quiet=True)
+    r = train(resume_config(None, out_dir=str(tmp_path / "run"),
+                            data=str(tmp_path / "moved.txt")), resume=True, quiet=True)
+    assert r["step"] == 6
+    np.testing.assert_array_equal(weights(r["model"]), weights(full["model"]))
+    assert ckpt.read_manifest(tmp_path / "run")["train_config"]["data"] == \
+        str(tmp_path / "moved.txt")
+    other = tmp_path / "other.txt"                   # another text under a new name: refused
+    other.write_text("başka bir metin, başka harfler: dikkat katmanı.\n" * 40, encoding="utf-8")
+    with pytest.raises(ValueError, match="not the text the run started with|does not know"):
+        train(resume_config(None, out_dir=str(tmp_path / "run"), data=str(other),
+                            overrides={"max_iters": "8"}), resume=True, quiet=True)
+
+
 def test_resume_keeps_the_schedule_and_refuses_a_new_split(tmp_path):
     from nanograd_llm.train import resume_config
     train(tiny_config(tmp_path, max_iters=4, lr_decay_iters=0, eval_interval=2), quiet=True)

@@ -119,6 +119,10 @@ class GPTConfig:
             raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
         if not 0.0 <= float(self.dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        eps = self.layer_norm_epsilon
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not \
+                (math.isfinite(eps) and eps > 0):
+            raise ValueError(f"layer_norm_epsilon must be a finite number > 0, got {eps!r}")
         check_activation(self.activation)
         if self.positional not in POSITIONAL:
             raise ValueError(f"unknown positional encoding {self.positional!r}: "
