@@ -972,7 +972,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         if bar is not None:
             bar.close()
         raise RuntimeError(f"training stopped: {e}. The last good checkpoint in {out} (step "
-                           f"{saved_step}) is kept; try a lower lr or grad_clip=1.0") from None
+                           f"{saved_step}) is kept; try a lower lr"
+                           f"{'' if 0 < cfg.grad_clip <= 1.0 else ' or grad_clip=1.0'}") from None
     finally:
         interrupt.uninstall()
         if bar is not None:

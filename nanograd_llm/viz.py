@@ -48,6 +48,13 @@ def _save(fig, out_png) -> Path:
     if fmt is None:
         raise ValueError(f"cannot write {out}: the file name must end in "
                          f"{', '.join(_FORMATS)}")
+    if out.is_dir():
+        raise IsADirectoryError(f"{out} is a folder; give a file name such as {out / 'a.png'}")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(f"cannot write {out}: {parent} is a file, not a folder")
+            break
     out.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write(out, lambda tmp: fig.savefig(tmp, format=fmt))
 

@@ -578,6 +578,12 @@ def test_attention_pictures_refuse_a_bigram_and_unknown_formats(tmp_path):
         plot_attention(model, None, [1, 2, 3], tmp_path / "x.jpg")
     assert plot_attention(model, None, [1, 2, 3], tmp_path / "x.svg").read_text().find("<svg") >= 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.svg"]
+    (tmp_path / "d.png").mkdir()
+    with pytest.raises(IsADirectoryError, match="d.png is a folder; give a file name"):
+        plot_attention(model, None, [1, 2, 3], tmp_path / "d.png")
+    with pytest.raises(NotADirectoryError, match="x.svg is a file, not a folder"):
+        plot_attention(model, None, [1, 2, 3], tmp_path / "x.svg" / "sub" / "a.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.png", "x.svg"]
 
 
 @pytest.mark.parametrize("T", [3, 12])

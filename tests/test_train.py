@@ -226,10 +226,14 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypa
         return logits, loss
     monkeypatch.setattr(AdamW, "step", step)
     monkeypatch.setattr(GPT, "forward", forward)
-    with pytest.raises(RuntimeError, match=f"loss is {bad} at step 6.*last good checkpoint"):
+    with pytest.raises(RuntimeError, match=f"loss is {bad} at step 6.*last good checkpoint") \
+            as e:
         train(tiny_config(tmp_path), quiet=True)
+    assert str(e.value).endswith("try a lower lr")      # grad_clip is 1.0 already
     state = ckpt.load_checkpoint(tmp_path / "run")
     assert state["step"] == 4 and np.isfinite(state["model"].flat).all()
+    with pytest.raises(RuntimeError, match="try a lower lr or grad_clip=1.0"):
+        train(tiny_config(tmp_path, "noclip", grad_clip=0.0), quiet=True)
 
 
 def test_each_step_draws_its_own_dropout_masks(tmp_path, monkeypatch):
