@@ -105,8 +105,16 @@ class _Encoder:
         return ids, dropped
 
 
+def _show_char(c: str) -> str:
+    # UTF-8 olmayan bir girdi baytı (surrogateescape ile U+DC80…U+DCFF'e dönüşür) bayt olarak
+    # gösterilir; kullanıcı '\udcff' değil "0xff baytı" görmeli
+    if "\udc80" <= c <= "\udcff":
+        return f"byte 0x{ord(c) - 0xDC00:02x} (not UTF-8)"
+    return repr(c)
+
+
 def describe_dropped(dropped: list[str], mode: str, replacement: str | None) -> str:
-    chars = " ".join(repr(c) for c in dropped[:20]) + (" …" if len(dropped) > 20 else "")
+    chars = " ".join(_show_char(c) for c in dropped[:20]) + (" …" if len(dropped) > 20 else "")
     if mode == "replace" and replacement is not None:
         what = f"replaced with {replacement!r}"
     else:

@@ -865,11 +865,18 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
     def save_state(step: int, elapsed: float):
         nonlocal saved_step
         with interrupt.writing():
-            ckpt.save_checkpoint(out, model, opt, tokenizer, step, train_config=train_cfg,
-                                 sampler_state=sampler.get_state(),
-                                 dropout_seed=[cfg.seed, STREAM_DROPOUT, step],
-                                 extra={"elapsed_s": elapsed, "data": label,
-                                        "data_sha256": data.sha256})
+            try:
+                ckpt.save_checkpoint(out, model, opt, tokenizer, step, train_config=train_cfg,
+                                     sampler_state=sampler.get_state(),
+                                     dropout_seed=[cfg.seed, STREAM_DROPOUT, step],
+                                     extra={"elapsed_s": elapsed, "data": label,
+                                            "data_sha256": data.sha256})
+            except OSError as e:
+                # Disk dolu, izin yok…: hangi kaydın yazılamadığı ve neyin sağlam kaldığı söylenir
+                kept = (f"the checkpoint of step {saved_step} is intact"
+                        if saved_step is not None else "no checkpoint was saved")
+                raise OSError(f"could not write the checkpoint of step {step} in {out} "
+                              f"({e.strerror or e}); {kept}") from None
             saved_step = step
 
     def evaluate_and_save(step: int, lr: float):

@@ -326,6 +326,7 @@ def test_chat_survives_bytes_that_are_not_utf8(tmp_path):
     out = r.stdout.decode("utf-8", errors="replace")
     assert r.returncode == 0, r.stderr
     assert "does not know" in out and out.count("> ") == 3
+    assert "byte 0xff (not UTF-8)" in out and "udcff" not in out
 
 
 def _bpe_with_eot():

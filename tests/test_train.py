@@ -900,3 +900,20 @@ def test_an_undrawable_loss_curve_is_only_a_warning(tmp_path, capsys):
     assert r["step"] == 4 and not r["plot"]
     assert "warning: loss curve not drawn" in capsys.readouterr().err
     shutil.rmtree(tmp_path / "ok" / "loss.png")
+
+
+def test_a_failed_checkpoint_write_says_what_is_intact(tmp_path, monkeypatch):
+    real = ckpt._write_npz
+    calls = []
+
+    def disk_full(path, arrays):
+        calls.append(path)
+        if len(calls) == 3:                          # step 4 weights (step 0 wrote 2 files)
+            raise OSError(28, "No space left on device")
+        return real(path, arrays)
+    monkeypatch.setattr(ckpt, "_write_npz", disk_full)
+    with pytest.raises(OSError, match=r"could not write the checkpoint of step 4 in .*run "
+                                      r"\(No space left on device\); the checkpoint of step 0 "
+                                      r"is intact"):
+        train(tiny_config(tmp_path, keep_best=False), quiet=True)
+    assert ckpt.load_checkpoint(tmp_path / "run")["step"] == 0
