@@ -96,7 +96,7 @@ def _cmd_attention(args) -> int:
         raise RuntimeError(f"loading checkpoints is not available in this build ({e})") from None
     from .chat import _Encoder
     model = load_model(args.ckpt, device=args.device)
-    tokenizer = load_run_tokenizer(args.ckpt)
+    tokenizer = load_run_tokenizer(args.ckpt, model=model)
     _, dropped = _Encoder(tokenizer, "skip")(args.prompt)
     if dropped:
         chars = " ".join(repr(c) for c in dropped[:20])

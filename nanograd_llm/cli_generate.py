@@ -80,7 +80,7 @@ def load_for_generation(args):
         raise RuntimeError(f"loading a run directory needs nanograd_llm.checkpoint and "
                            f"nanograd_llm.tokenizers.load_tokenizer ({e})") from None
     model = load_model(args.ckpt, device=args.device)
-    return model, load_run_tokenizer(args.ckpt)
+    return model, load_run_tokenizer(args.ckpt, model=model)
 
 
 def _check(args) -> None:

@@ -47,7 +47,7 @@ from .backend import MATMUL_PRECISIONS, as_float_dtype, check_device, set_matmul
 from .data import (STREAM_DROPOUT, BatchSampler, check_source, encode_corpus, load_text,
                    same_source, split_ids)
 from .optim import AdamW, clip_grad_norm, get_lr
-from .tokenizers import CharTokenizer, load_tokenizer, start_ids
+from .tokenizers import CharTokenizer, start_ids
 
 MODELS = ("gpt", "bigram")
 TOKENIZERS = ("char", "bpe")
@@ -738,7 +738,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                 raise ValueError(f"cannot resume {out}: it was trained with {k}={saved[k]!r}, "
                                  f"now {k}={getattr(cfg, k)!r} (use the same setting, or "
                                  f"--overwrite / --out DIR for a new run)")
-        tokenizer = load_tokenizer(out)
+        tokenizer = ckpt.load_run_tokenizer(out, model=state["model"])
         start_step = state["step"]
         _log(f"resuming {out} from step {start_step}", quiet)
     else:

@@ -392,3 +392,25 @@ def test_malformed_bpe_files_name_the_file(tmp_path, file, content, message):
     with pytest.raises(ValueError, match=message) as e:
         load_tokenizer(tmp_path)
     assert str(e.value).startswith(str(tmp_path / file))
+
+
+def test_commands_refuse_a_tokenizer_larger_than_the_model(tmp_path, capsys):
+    """sample, eval, attention and --resume load the run's tokenizer with the model check."""
+    import json as _json
+    from _train_helpers import tiny_config
+    from nanograd_llm.cli import main
+    from nanograd_llm.train import train
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=2, dropout=0.0), quiet=True)
+    run = tmp_path / "run"
+    man = _json.loads((run / "checkpoint.json").read_text())
+    man.pop("tokenizer_sha256", None)                # an old run: no file digests to catch it
+    (run / "checkpoint.json").write_text(_json.dumps(man))
+    tok = _json.loads((run / "tokenizer.json").read_text())
+    tok["chars"] = tok["chars"] + [chr(0x4e00 + i) for i in range(50)]   # 50 more tokens
+    (run / "tokenizer.json").write_text(_json.dumps(tok))
+    for argv in (["sample", "--ckpt", str(run), "--max-new-tokens", "2"],
+                 ["eval", "--ckpt", str(run)],
+                 ["train", "--out", str(run), "--resume", "max_iters=4"]):
+        assert main(argv) == 1, argv
+        err = capsys.readouterr().err
+        assert "tokens" in err and "Traceback" not in err, (argv, err)
