@@ -80,9 +80,17 @@ def test_presets_match_the_readme_table():
     for name, p in PRESETS.items():
         row = rows[name]
         assert f"{p['max_iters']} iters, lr {_e(p['lr'])} → {_e(p['min_lr'])}" in row, name
-        if p.get("model", "gpt") == "gpt":
-            assert f"{p['n_layer']} layers, {p['n_head']} heads, n_embd {p['n_embd']}" in row
-            assert f"block {p['block_size']}, batch {p['batch_size']}" in row
+        full = TrainConfig(**{k: v for k, v in p.items() if k != "out_dir"})
+        assert f"block {full.block_size}, batch {full.batch_size}" in row, name
+        assert f"beta2 {full.beta2:g}" in row, name
+        assert ("no weight decay" if full.weight_decay == 0 else
+                f"weight decay {full.weight_decay:g}") in row, name
+        assert ("no clipping" if full.grad_clip == 0 else f"clip {full.grad_clip:g}") in row
+        assert ("no warmup" if full.warmup_iters == 0 else f"warmup {full.warmup_iters}") in row
+        if full.model == "gpt":
+            assert f"{full.n_layer} layers, {full.n_head} heads, n_embd {full.n_embd}" in row
+            assert ("no dropout" if full.dropout == 0 else f"dropout {full.dropout:g}") in row
+            assert ("biases" if full.bias else "no biases") in row, name
 
 
 def test_titles_are_escaped_before_code_spans_are_marked():
