@@ -90,7 +90,8 @@ def test_presets_match_the_readme_table():
         if full.model == "gpt":
             assert f"{full.n_layer} layers, {full.n_head} heads, n_embd {full.n_embd}" in row
             assert ("no dropout" if full.dropout == 0 else f"dropout {full.dropout:g}") in row
-            assert ("biases" if full.bias else "no biases") in row, name
+            assert ("no biases" in row) is (not full.bias) and "biases" in row, name
+            assert ("no dropout" in row) is (full.dropout == 0), name
 
 
 def test_titles_are_escaped_before_code_spans_are_marked():
