@@ -189,11 +189,11 @@ def _add_eval_command(sub) -> None:
                    help="which part of the text (default: val for the run's own corpus, all "
                         "for any other text)")
     p.add_argument("--context", type=int, default=None, metavar="N",
-                   help="window length (default: the model's block_size)")
+                   help="window length (default: the model's block_size; 256 for a bigram)")
     p.add_argument("--stride", type=int, default=None, metavar="S",
                    help="window step; each window counts only its last S positions, so every "
-                        "position after the first window sees at least N-S tokens of context "
-                        "(default: N, non-overlapping windows, as in training batches)")
+                        "position after the first window sees at least N-S+1 tokens of context "
+                        "(default: N, windows one after another, as in training batches)")
     p.add_argument("--batch-size", type=int, default=None, metavar="B",
                    help="windows per forward pass (default: sized to the model)")
     p.add_argument("--max-tokens", type=int, default=None, metavar="N",

@@ -4,10 +4,12 @@
 ## Eğitimdeki "val loss" neden yalnızca bir tahmindir?
 Eğitici her `eval_interval` adımda doğrulama kaybını `eval_iters` tane **rastgele** toplu işin
 ortalamasıyla tahmin eder (`baby` ayarında 20 × 12 pencere × 64 konum ≈ 15 bin konum). Bu
-ucuzdur ama bir örneklem ortalamasıdır: aynı model için bir sonraki okuma birkaç binde bir
-oynayabilir (ölçümler: `benchmarks/RESULTS.md`, "baby" bölümü). Bu modül doğrulama bölümünün
-(ya da herhangi bir metnin) **her konumunu tam bir kez** tahmin ettirir ve kesin ortalamayı
-verir.
+ucuzdur ama bir örneklem ortalamasıdır. Pencereler (tohum, adım) ikilisiyle seçildiği için aynı
+adımda aynı modeli yeniden ölçmek aynı sayıyı verir; ama başka bir adımın ya da başka bir
+tohumun pencereleriyle okuma, modelin gerçek kaybı değişmese de yüzde birkaç nat oynar (`baby`
+ayarında standart sapma ≈ 0.013; `benchmarks/RESULTS.md`, "baby" bölümü). Bu modül doğrulama
+bölümünün (ya da herhangi bir metnin) ilki dışındaki **her konumunu tam bir kez** tahmin ettirir
+ve kesin ortalamayı verir.
 
 ## Ölçütler
 Metin `x_0 … x_N` belirteçlerinden oluşsun. Model, her `p ≥ 1` konumu için önceki
@@ -18,34 +20,45 @@ konumun kaybıdır (çapraz entropi, birimi **nat**):
 
 | ölçüt | formül | anlamı |
 |---|---|---|
-| kayıp (loss) | L = (1/N) Σ_p ℓ_p | eğitimdeki `val_loss` ile aynı büyüklük (nat/belirteç) |
-| perplexity | e^L | model her adımda ortalama kaç belirteç arasında "kararsız"; tekdüze tahminde V |
-| belirteç başına bit | L / ln 2 | metni bu modelle sıkıştırmanın bedeli, belirteç başına |
+| ortalama kayıp | H = (1/N) Σ_p ℓ_p | eğitimdeki `val_loss` ile aynı nicelik (nat/belirteç) |
+| perplexity | e^H | model her adımda ortalama kaç belirteç arasında "kararsız"; tekdüze tahminde V |
+| belirteç başına bit | H / ln 2 | metni bu modelle sıkıştırmanın bedeli, belirteç başına |
 | karakter başına bit | (Σ_p ℓ_p / ln 2) / karakter sayısı | **farklı belirteçleyicileri** karşılaştırmanın doğru yolu |
 
 Karakter düzeyindeki bir modelde belirteç = karakter olduğundan son iki ölçüt aynıdır. BPE
 modelinde bir belirteç birkaç karakter kapsar: belirteç başına kayıp doğal olarak daha büyük
-çıkar, ama karakter başına bit iki modeli aynı ölçekte gösterir. Tekdüze (hiçbir şey
-öğrenmemiş) bir modelin kaybı `ln V`'dir; bu değer karşılaştırma için birlikte yazdırılır.
+çıkar, ama karakter başına bit iki modeli aynı ölçekte gösterir. Bunun için iki model **aynı
+metin** üzerinde ölçülmelidir (ör. `--data DOSYA --split all`): iki eğitimin `val` bölümleri,
+belirteç dizileri farklı uzunlukta olduğundan, metnin birebir aynı parçası değildir. Tekdüze
+(hiçbir şey öğrenmemiş) bir modelin kaybı `ln V`'dir; bu değer karşılaştırma için birlikte
+yazdırılır.
 
 ## Kayan pencere (sliding window)
 Model en fazla `block_size` (= T) belirteçlik bağlam görebilir; metin çok daha uzundur. Metin,
-uzunluğu `L = min(T, N)` olan pencerelere bölünür ve her pencere tek bir ileri geçişle
-`L` konumun logitlerini verir.
+uzunluğu `L = min(bağlam, N)` olan pencerelere bölünür (bağlam varsayılan olarak T'dir, `--context`
+ile kısaltılabilir) ve her pencere tek bir ileri geçişle `L` konumun logitlerini verir.
+Pencerenin j. çıktısı (j = 0 … L−1) girdinin 0 … j konumlarına bakar, yani **j + 1**
+belirteçlik bağlamla tahmin eder.
 
-* **Adım `S = L` (varsayılan):** pencereler üst üste binmez. Pencerenin j. konumu j belirteçlik
-  bağlam görür (0 … L−1). Eğitimdeki toplu işler de böyle kurulduğu için sonuç, eğiticinin
-  tahmin ettiği niceliğin kendisidir.
+* **Adım `S = L` (varsayılan):** pencereler art arda dizilir, bağlam 1 … L belirteçtir.
+  Eğitimdeki toplu işlerin pencereleri de böyledir; yalnızca başlangıçları rastgele değil,
+  sabittir. Bu yüzden sonuç, eğiticinin tahmin ettiği niceliğe çok yakındır ama onunla birebir
+  aynı değildir.
 * **Adım `S < L`:** her pencere bir öncekinden S konum ileride başlar ve yalnızca **yeni**
-  (son S) konumlarını sayar. İlk pencere dışında her konum en az `L − S` belirteçlik bağlam
-  görür; kayıp düşer, ama ileri geçiş sayısı yaklaşık `L / S` katına çıkar. `S = 1` her konuma
-  tam `L` bağlam verir (en yavaş, en iyi tahmin).
+  (son S) konumlarını sayar. İlk pencere dışında her konum en az `L − S + 1` belirteçlik
+  bağlam görür; kayıp genellikle düşer (daha uzun bağlam çoğu zaman yardım eder, ama
+  zorunlu değildir), ileri geçiş sayısı ise yaklaşık `L / S` katına çıkar. `S = 1`, ilk pencere
+  dışındaki her konuma tam `L` belirteçlik bağlam verir (en yavaş ölçüm).
 
-Son pencere metnin sonuna dayanır (gerekirse geriye kayar), bu yüzden her konum **tam bir
-kez** sayılır; hiçbir konum atlanmaz ya da iki kez sayılmaz (`tests/test_evaluate.py`).
+Son pencere metnin sonuna dayanır: gerekirse geriye kayar ve bir öncekiyle örtüşür; örtüşen
+konumları yeniden saymaz. Böylece her konum **tam bir kez** sayılır; hiçbir konum atlanmaz ya
+da iki kez sayılmaz (`tests/test_evaluate.py`).
 
     pencere başı s, önceki pencerelerin saydığı son konum d  →  bu pencere d+1 … s+L'yi sayar
-    (pencerede j = d − s … L−1 konumları; ilk pencerede d = 0, yani hepsi)
+    (pencerede j = d − s … L−1 çıktıları; ilk pencerede d = 0, yani hepsi)
+
+Bağlam sınırı olmayan bir model (bigram) `DEFAULT_CONTEXT` uzunluğunda pencerelerle okunur; o
+yalnızca bir önceki belirtece baktığı için sonuç pencere uzunluğuna bağlı değildir.
 
 ## Şekiller
 B: aynı ileri geçişe giren pencere sayısı, L: pencere uzunluğu, V: sözlük boyutu.
@@ -56,8 +69,10 @@ B: aynı ileri geçişe giren pencere sayısı, L: pencere uzunluğu, V: sözlü
 | logits | (B, L, V) |
 | konum kayıpları ℓ, sayma maskesi | (B, L) |
 
-Bellek: logitler B·L·V sayıdır; B, bunu ve bir ileri geçişin etkinleştirmelerini sınırlı
-tutacak biçimde seçilir (GPT-2 124M için, L = 1024 ve V = 50257 ile, B = 1).
+Bellek: logitler B·L·V sayıdır; B, logitleri ve bir ileri geçişin aktivasyonlarını sınırlı
+tutacak biçimde seçilir, ama en az 1'dir (GPT-2 124M için L = 1024 ve V = 50257 ile B = 1;
+bu durumda logitler tek başına sınırı aşar). Kaybı hesaplarken logitlerin birkaç geçici kopyası
+daha oluşur.
 """
 from __future__ import annotations
 
@@ -73,8 +88,9 @@ from .data import encode_corpus, same_source, split_point
 
 # Boyutlar: B pencere (toplu iş), L pencere uzunluğu, V sözlük
 SPLITS = ("val", "train", "all")
-MAX_LOGITS = 1 << 25            # bir ileri geçişte en çok bu kadar logit (float32: 128 MiB)
-MAX_WINDOW_TOKENS = 4096        # bir ileri geçişte en çok bu kadar konum (etkinleştirmeler)
+MAX_LOGITS = 1 << 25            # bir ileri geçişte hedeflenen en çok logit (B ≥ 1 olduğu sürece)
+MAX_WINDOW_TOKENS = 4096        # bir ileri geçişte en çok bu kadar konum (aktivasyonlar)
+DEFAULT_CONTEXT = 256           # bağlam sınırı olmayan modellerin (bigram) pencere uzunluğu
 
 
 @dataclass
@@ -183,7 +199,8 @@ def evaluate_ids(model, ids, *, context: int | None = None, stride: int | None =
                  progress: bool | None = False) -> EvalResult:
     """Mean loss of `model` over every position of the 1-D id array `ids` (sliding windows).
 
-    context: window length (default: the model's block_size); stride: see sliding_windows.
+    context: window length (default: the model's block_size, or DEFAULT_CONTEXT for a model
+    without one, the bigram); stride: see sliding_windows.
     The model is put in eval mode (no dropout) for the call and restored afterwards.
     `characters` of the result is 0: evaluate_text fills it in.
     """
@@ -192,9 +209,7 @@ def evaluate_ids(model, ids, *, context: int | None = None, stride: int | None =
         raise ValueError(f"ids must be integers, got dtype {ids.dtype}")
     block = getattr(getattr(model, "config", None), "block_size", None)
     if context is None:
-        if block is None:
-            raise ValueError("this model has no block_size: pass context=")
-        context = block
+        context = DEFAULT_CONTEXT if block is None else block
     if block is not None and context > block:
         raise ValueError(f"context {context} is longer than the model's block_size {block}")
     V = _model_vocab(model)
@@ -277,8 +292,9 @@ def evaluate_text(model, tokenizer, text: str, *, split: str = "all", val_fracti
             raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
         part = part[:max_tokens + 1]
     if part.size < 2:
-        raise ValueError(f"the {split} part has {part.size} token(s): at least 2 are needed "
-                         f"(one to read, one to predict)")
+        what = "the text" if split == "all" else f"the {split} part"
+        raise ValueError(f"{what} has {part.size} token(s): at least 2 are needed (one to "
+                         f"read, one to predict)")
     V = _model_vocab(model)
     limit = getattr(tokenizer, "vocab_size", None)
     result = evaluate_ids(model, part, vocab_limit=limit if limit and limit < V else None,

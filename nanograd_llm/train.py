@@ -35,6 +35,7 @@ import signal
 import sys
 import threading
 import time
+import unicodedata
 import warnings
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -374,7 +375,8 @@ def check_corpus_fits(text: str, tokenizer, label: str) -> None:
     """A resumed run reuses its tokenizer: text with characters it lacks means other data."""
     if not isinstance(tokenizer, CharTokenizer):
         return                       # bayt düzeyindeki BPE her metni kodlayabilir
-    unknown = sorted(set(text) - set(tokenizer.chars))
+    # Sözlük NFC biçimindedir (tokenizers/char.py); NFD yazılmış bir metin de aynı metindir
+    unknown = sorted(set(unicodedata.normalize("NFC", text)) - set(tokenizer.chars))
     if unknown:
         shown = " ".join(repr(c) for c in unknown[:10]) + (" …" if len(unknown) > 10 else "")
         raise ValueError(f"the corpus {label!r} has {len(unknown)} character(s) the run's "
@@ -591,6 +593,8 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
     out = Path(cfg.out_dir).expanduser()
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, not a folder")
+    if out.is_dir():
+        _check_not_locked(out)
     if not resume and (out / ckpt.MANIFEST).exists():
         step = _checkpoint_step(out)
         if not overwrite:
@@ -645,7 +649,8 @@ def _check_empty_or_leftovers(out: Path, overwrite: bool) -> None:
     """A new run in an existing folder without a checkpoint: the folder must be empty, or
     (with --overwrite) hold only what a run writes (a run killed before its first checkpoint).
     A run never writes over files it did not make."""
-    names = sorted(p.name for p in out.iterdir())
+    # Kendi kilit dosyamız (başarısız bir başlangıçtan kalmış olabilir) klasörü dolu saydırmaz
+    names = sorted(p.name for p in out.iterdir() if p.name != LOCK_FILE)
     if not names:
         return
     foreign = [n for n in names if not _is_run_file(n)]
@@ -659,6 +664,16 @@ def _check_empty_or_leftovers(out: Path, overwrite: bool) -> None:
                          f"--out DIR for another folder")
 
 
+def _check_not_locked(out: Path) -> None:
+    """Refuse at once (before any advice about --resume/--overwrite) a folder another process
+    is training in."""
+    if not (out / LOCK_FILE).exists():
+        return
+    lock = _lock_run(out)          # taken and given back at once
+    if lock is not None:
+        lock.close()
+
+
 def _lock_run(out: Path):
     """An exclusive lock on the run folder for as long as this process trains in it: a second
     trainer (a new run, --resume or --overwrite) is refused instead of writing over the first
@@ -667,7 +682,10 @@ def _lock_run(out: Path):
         import fcntl
     except ImportError:
         return None
-    f = open(out / LOCK_FILE, "a+")
+    try:
+        f = open(out / LOCK_FILE, "a+")
+    except OSError as e:
+        raise OSError(f"cannot write in --out {out} ({e.strerror or e})") from None
     try:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:

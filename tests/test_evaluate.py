@@ -149,14 +149,27 @@ def test_token_nll_and_vocab_limit():
 def test_bigram_model_takes_a_context_argument():
     model = BigramLM(7, seed=0, dtype="float64")
     ids = np.random.default_rng(8).integers(0, 7, 30)
-    with pytest.raises(ValueError, match="pass context="):
-        evaluate_ids(model, ids)
     r = evaluate_ids(model, ids, context=5)
     table = model.params["token_embedding.weight"]
     z = table[ids[:-1]]
     ref = (np.log(np.exp(z).sum(-1)) - z[np.arange(29), ids[1:]]).sum()
     assert r.nll == pytest.approx(ref, rel=1e-12)
     assert evaluate_ids(model, ids, context=29).nll == pytest.approx(ref, rel=1e-12)
+    default = evaluate_ids(model, ids)                 # no block_size: DEFAULT_CONTEXT windows
+    assert default.context == 29 and default.nll == pytest.approx(ref, rel=1e-12)
+    long_ids = np.random.default_rng(9).integers(0, 7, 700)
+    assert evaluate_ids(model, long_ids).context == 256
+
+
+def test_cli_eval_of_a_bigram_run(tmp_path, capsys):
+    cfg = tiny_config(tmp_path, model="bigram", max_iters=3, eval_interval=3)
+    train(cfg, quiet=True)
+    out = _eval_json(capsys, "--ckpt", str(tmp_path / "run"))
+    assert out["split"] == "val" and out["context"] == min(256, out["tokens"])
+    (tmp_path / "one.txt").write_text("a", encoding="utf-8")
+    assert cli_main(["eval", "--ckpt", str(tmp_path / "run"), "--data",
+                     str(tmp_path / "one.txt")]) == 1
+    assert "error: the text has 1 token(s)" in capsys.readouterr().err
 
 
 def test_select_split_matches_the_trainer():
@@ -182,7 +195,7 @@ def test_evaluate_text_counts_characters_and_unknowns():
     assert skipped == {"x": 2, "é": 1} and r2.tokens == 3               # "abc " -> 3 targets
     r3, _ = evaluate_text(model, tok, "abc cab\nba " * 5, max_tokens=10)
     assert r3.tokens == 10
-    with pytest.raises(ValueError, match="at least 2 are needed"):
+    with pytest.raises(ValueError, match="^the text has 1 token.*at least 2 are needed"):
         evaluate_text(model, tok, "a")
 
 

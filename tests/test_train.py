@@ -1,5 +1,6 @@
 """Trainer: configs, presets, exact resume (also after a kill during a checkpoint write),
 NaN handling, metrics, CLI errors and the examples."""
+import dataclasses
 import json
 import os
 import subprocess
@@ -854,6 +855,35 @@ def test_a_second_trainer_in_the_same_folder_is_refused(tmp_path):
         held.close()
     r = train(tiny_config(tmp_path, max_iters=4, eval_interval=2), quiet=True, resume=True)
     assert r["step"] == 4                            # released: the lock goes with the process
+    held = open(run / ".lock", "a+")
+    fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:                                             # a new run: the lock is named first, not
+        with pytest.raises(ValueError, match="another process is training in"):  # --resume
+            train(tiny_config(tmp_path, max_iters=4, eval_interval=2), quiet=True)
+    finally:
+        held.close()
+
+
+def test_a_failed_start_in_an_empty_folder_leaves_it_usable(tmp_path):
+    """The lock file left by a start that failed (corpus too short) does not make the folder
+    look like someone else's."""
+    out = tmp_path / "run"
+    out.mkdir()
+    short = tmp_path / "short.txt"
+    short.write_text("abcdefghij\n", encoding="utf-8")
+    cfg = tiny_config(tmp_path, max_iters=1, eval_interval=1)
+    with pytest.raises(ValueError, match="tokens"):
+        train(dataclasses.replace(cfg, data=str(short)), quiet=True)
+    assert train(cfg, quiet=True)["step"] == 1
+
+
+def test_a_corpus_written_in_nfd_resumes(tmp_path):
+    import unicodedata
+    nfd = tmp_path / "nfd.txt"
+    nfd.write_text(unicodedata.normalize("NFD", TEXT), encoding="utf-8")
+    cfg = dataclasses.replace(tiny_config(tmp_path, max_iters=4, eval_interval=2), data=str(nfd))
+    train(cfg, quiet=True, stop_after=2)
+    assert train(cfg, quiet=True, resume=True)["step"] == 4
 
 
 @pytest.mark.parametrize("edit,match", [
