@@ -202,9 +202,13 @@ def test_paths_separator_memory_and_conflicting_flags(tmp_path, monkeypatch, cap
     assert cli.main(["train", "--out=~/runs/a", "--", "max_iters=3", "lr=2e-3"]) == 130
     assert seen["cfg"].out_dir == str(tmp_path / "runs" / "a")
     assert (seen["cfg"].max_iters, seen["cfg"].lr) == (3, 2e-3)      # after the "--" too
-    with pytest.raises(SystemExit) as e:
-        cli.main(["train", "--out", ""])
-    assert e.value.code == 2 and "--out is empty" in capsys.readouterr().err
+    for empty in ("", "  "):
+        with pytest.raises(SystemExit) as e:
+            cli.main(["train", "--out", empty])
+        assert e.value.code == 2 and "--out is empty" in capsys.readouterr().err
+    # "--" after options and words (argparse itself only handles it right after the options)
+    assert cli.main(["train", "max_iters=3", "--quiet", "--", "lr=2e-3"]) == 130
+    assert (seen["cfg"].max_iters, seen["cfg"].lr) == (3, 2e-3)
     assert cli.main(["train", "--resume", "--init-from", "gpt2"]) == 1
     assert "--init-from starts a new run" in capsys.readouterr().err
 

@@ -359,3 +359,64 @@ def test_cli_eval_default_split_without_a_saved_digest(run_dir, tmp_path, capsys
     best = run_dir / "run" / "best"
     assert _eval_json(capsys, "--ckpt", str(best), "--data", str(other))["split"] == "val"
     assert _eval_json(capsys, "--ckpt", str(best))["split"] == "val"
+
+
+# -- found by a mutation audit ------------------------------------------------------------------
+
+def test_split_fraction_batch_size_and_vocab_limit_bounds():
+    from nanograd_llm.evaluate import default_batch_size
+    ids = np.arange(100)
+    for split in ("val", "train"):
+        with pytest.raises(ValueError, match="val_fraction must be in"):
+            select_split(ids, split, 0.0)
+    assert default_batch_size(1024, 50257) == 1            # GPT-2: logits bound the batch
+    assert default_batch_size(64, 10_000) == 52
+    assert default_batch_size(16, 65) == 256               # small model: the token bound
+    model = _model(V=5)
+    with pytest.raises(ValueError, match="vocab_limit must be between 1 and the model's "
+                                         "vocab_size 5"):
+        evaluate_ids(model, np.arange(10) % 5, vocab_limit=6)
+
+
+def test_activations_are_released_and_nfd_text_is_the_same_text():
+    import unicodedata
+    tok = CharTokenizer.from_text("çay ")
+    model = _model(V=tok.vocab_size)
+    r, skipped = evaluate_text(model, tok, unicodedata.normalize("NFD", "çay çay"))
+    assert skipped == {} and r.tokens == 6
+    assert model._cache is None                             # nothing kept for a backward pass
+
+
+def test_a_padded_vocabulary_is_scored_over_the_tokenizers_ids():
+    tok = CharTokenizer.from_text("abcd ")                  # 5 ids, the model has 8
+    model = _model(V=8)
+    text = "abcd dcba abc " * 4
+    r, _ = evaluate_text(model, tok, text)
+    ids = np.asarray(tok.encode(text))
+    assert r.nll == pytest.approx(evaluate_ids(model, ids, vocab_limit=5).nll, rel=1e-12)
+    assert r.nll != pytest.approx(evaluate_ids(model, ids).nll, rel=1e-6)
+    assert r.vocab_size == 5 and r.uniform_loss == pytest.approx(math.log(5))
+
+
+def test_many_unknown_characters_are_summarised():
+    tok = CharTokenizer.from_text("ab ")
+    with pytest.raises(ValueError, match=r"12 character\(s\).*and 2 more"):
+        evaluate_text(_model(V=3), tok, "ab " + "".join(chr(0x400 + i) for i in range(12)))
+
+
+def test_cli_eval_uses_the_runs_val_fraction_and_warns_only_about_its_own_corpus(
+        tmp_path, capsys):
+    import warnings
+    from nanograd_llm.checkpoint import load_run_tokenizer
+    from nanograd_llm.data import encode_corpus, split_ids
+    cfg = tiny_config(tmp_path, max_iters=2, eval_interval=2, val_fraction=0.2)
+    train(cfg, quiet=True)
+    run = tmp_path / "run"
+    out = _eval_json(capsys, "--ckpt", str(run))
+    tok = load_run_tokenizer(run)
+    assert out["tokens"] == split_ids(encode_corpus(TEXT, tok), 16, 0.2).val.size - 1
+    other = tmp_path / "other.txt"
+    other.write_text("Dikkat katmanı.\n" * 3, encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                      # another text is not "changed"
+        assert _eval_json(capsys, "--ckpt", str(run), "--data", str(other))["split"] == "all"

@@ -155,3 +155,26 @@ def test_adamw_gpu_matches_cpu(monkeypatch):
             oc.step()
             og.step()
         np.testing.assert_allclose(to_numpy(gpu.flat), cpu.flat, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("field,value,match", [
+    ("t", 2.5, "'t' must be a whole number"),
+    ("t", -1, "'t' must be a whole number"),
+    ("weight_decay", -0.1, "'weight_decay' must be a finite number >= 0"),
+    ("weight_decay", "x", "'weight_decay' must be a finite number"),
+    ("lr", float("nan"), "'lr' must be a finite number"),
+    ("eps", float("inf"), "'eps' must be a finite number"),
+    ("betas", [0.9, 1.0], r"'betas' must be two numbers in \[0, 1\)"),
+    ("betas", [0.9, 0.99, 0.5], "'betas' must be two numbers"),
+    ("betas", [0.9, float("nan")], "'betas' must be two numbers"),
+])
+def test_a_saved_state_with_a_bad_scalar_is_refused_by_name(field, value, match):
+    from nanograd_llm.optim import AdamW
+    params = {"w": np.ones((2, 2), np.float32)}
+    opt = AdamW(params, lr=1e-3)
+    state = opt.state_dict()
+    state[field] = value
+    with pytest.raises(ValueError, match=match):
+        AdamW(params, lr=1e-3).load_state_dict(state)
+    good = opt.state_dict()
+    AdamW(params, lr=1e-3).load_state_dict(good)          # the untouched state loads

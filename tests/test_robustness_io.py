@@ -414,3 +414,50 @@ def test_commands_refuse_a_tokenizer_larger_than_the_model(tmp_path, capsys):
         assert main(argv) == 1, argv
         err = capsys.readouterr().err
         assert "tokens" in err and "Traceback" not in err, (argv, err)
+
+
+# -- found by a mutation audit ------------------------------------------------------------------
+
+def test_a_tokenizer_one_larger_than_the_model_is_refused():
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.checkpoint import check_tokenizer_fits
+    from nanograd_llm.tokenizers import CharTokenizer
+    model = GPT(GPTConfig(vocab_size=9, block_size=4, n_layer=1, n_head=1, n_embd=4))
+    with pytest.raises(ValueError, match="has only 9"):
+        check_tokenizer_fits(model, CharTokenizer.from_text("abcdefghij"), "s")
+    check_tokenizer_fits(model, CharTokenizer.from_text("abcdefghi"), "s")
+
+
+def test_a_tokenizer_without_file_texts_is_still_protected(tmp_path):
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.checkpoint import load_run_tokenizer, read_manifest, save_checkpoint
+    from nanograd_llm.tokenizers import CharTokenizer
+
+    class SaveOnly:                                  # a tokenizer with only save()
+        def __init__(self, tok):
+            self.tok = tok
+            self.vocab_size = tok.vocab_size
+
+        def save(self, d):
+            self.tok.save(d)
+    SaveOnly.__name__ = "CharTokenizer"             # the type the manifest records
+    tok = CharTokenizer.from_text("abcd")
+    model = GPT(GPTConfig(vocab_size=4, block_size=4, n_layer=1, n_head=1, n_embd=4))
+    save_checkpoint(tmp_path, model, None, SaveOnly(tok), 0)
+    assert "tokenizer.json" in read_manifest(tmp_path)["tokenizer_sha256"]
+    CharTokenizer.from_text("wxyz").save(tmp_path)   # same size, other characters
+    with pytest.raises(ValueError, match="does not match"):
+        load_run_tokenizer(tmp_path)
+
+
+def test_same_source_compares_files_not_names(tmp_path):
+    from nanograd_llm.data import same_source
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "corpus.txt").write_text("one", encoding="utf-8")
+    (tmp_path / "b" / "corpus.txt").write_text("two", encoding="utf-8")
+    assert not same_source(str(tmp_path / "a" / "corpus.txt"), str(tmp_path / "b" / "corpus.txt"))
+    (tmp_path / "link.txt").symlink_to(tmp_path / "a" / "corpus.txt")
+    assert same_source(str(tmp_path / "a" / "corpus.txt"), str(tmp_path / "link.txt"))
+    assert same_source(str(tmp_path / "a" / ".." / "a" / "corpus.txt"),
+                       str(tmp_path / "a" / "corpus.txt"))

@@ -947,3 +947,64 @@ def test_a_failed_checkpoint_write_says_what_is_intact(tmp_path, monkeypatch):
                                       r"is intact"):
         train(tiny_config(tmp_path, keep_best=False), quiet=True)
     assert ckpt.load_checkpoint(tmp_path / "run")["step"] == 0
+
+
+# -- found by a mutation audit ------------------------------------------------------------------
+
+def test_overwrite_clears_the_leftovers_of_a_run_killed_before_its_first_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    (out / "best").mkdir(parents=True)
+    (out / "metrics.jsonl").write_text('{"step": 0, "train_loss": 9, "val_loss": 9}\n')
+    with pytest.raises(ValueError, match="never saved a checkpoint"):
+        train(tiny_config(tmp_path, max_iters=1, eval_interval=1), quiet=True)
+    train(tiny_config(tmp_path, max_iters=1, eval_interval=1), quiet=True, overwrite=True)
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [0, 1] and all(r["train_loss"] != 9 for r in rows)
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_the_folder_is_locked_while_training(tmp_path, monkeypatch, overwrite):
+    """Probed from inside the run: another open of the lock file cannot lock it, not even
+    shared, and --overwrite does not delete the lock this process holds."""
+    pytest.importorskip("fcntl")
+    import fcntl
+    if overwrite:
+        train(tiny_config(tmp_path, max_iters=1, eval_interval=1), quiet=True)
+    real = ckpt.save_checkpoint
+    probes = []
+
+    def probe(out_dir, *a, **k):
+        if not probes:
+            lock = tmp_path / "run" / ".lock"
+            probes.append(lock.exists())
+            with open(lock, "a+") as f:
+                with pytest.raises(BlockingIOError):
+                    fcntl.flock(f.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return real(out_dir, *a, **k)
+    monkeypatch.setattr(ckpt, "save_checkpoint", probe)
+    train(tiny_config(tmp_path, max_iters=1, eval_interval=1), quiet=True, overwrite=overwrite)
+    assert probes == [True]
+
+
+def test_equal_lr_and_min_lr_do_not_warn(tmp_path):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train(tiny_config(tmp_path, max_iters=1, eval_interval=1, lr=1e-3, min_lr=1e-3),
+              quiet=True)
+
+
+def test_metrics_rows_with_a_boolean_step_or_nan_elapsed(tmp_path):
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    log = tmp_path / "run" / "metrics.jsonl"
+    with open(log, "a") as f:
+        f.write('{"step": true, "train_loss": 1.0, "val_loss": 1.0}\n')
+    r = train(tiny_config(tmp_path, max_iters=4, eval_interval=2), quiet=True, resume=True)
+    assert r["step"] == 4
+    assert [json.loads(x)["step"] for x in log.read_text().splitlines()] == [0, 2, 4]
+    path = tmp_path / "run" / ckpt.MANIFEST
+    m = json.loads(path.read_text())
+    m["extra"]["elapsed_s"] = float("nan")
+    path.write_text(json.dumps(m))
+    with pytest.raises(ValueError, match="'extra.elapsed_s' must be a number"):
+        train(tiny_config(tmp_path, max_iters=6, eval_interval=2), quiet=True, resume=True)
