@@ -645,6 +645,17 @@ def _is_run_file(name: str) -> bool:
     return name in RUN_FILES or any(fnmatch.fnmatch(name, p) for p in RUN_PATTERNS)
 
 
+def _follow_moved_corpus(best_dir: Path, manifest: dict, data) -> None:
+    """A run resumed with --data NEWPATH (the same text, moved): its best/ copy is pointed at the
+    new path too, so that `eval --ckpt RUN/best` finds the corpus."""
+    saved = manifest.get("train_config") or {}
+    if "data" not in saved or saved["data"] == data:
+        return
+    # Yalnızca yol değişir; ağırlık dosyaları ve özetleri aynı kalır (bildirim atomik yazılır)
+    manifest = {**manifest, "train_config": {**saved, "data": data}}
+    ckpt.atomic_write_json(best_dir / ckpt.MANIFEST, manifest)
+
+
 def _check_empty_or_leftovers(out: Path, overwrite: bool) -> None:
     """A new run in an existing folder without a checkpoint: the folder must be empty, or
     (with --overwrite) hold only what a run writes (a run killed before its first checkpoint).
@@ -874,7 +885,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             man_best = ckpt.read_manifest(best_dir)
             best_val = float(man_best.get("extra", {}).get("val_loss", math.inf))
             best_step = man_best["step"]
-        except (ckpt.CheckpointError, OSError, TypeError, ValueError) as e:
+            _follow_moved_corpus(best_dir, man_best, cfg.data)
+        except (ckpt.CheckpointError, OSError, TypeError, ValueError, AttributeError) as e:
             # Yalnızca bir yan kopya: okunamıyorsa eğitim durmaz, sonraki değerlendirme
             # yenisini yazar
             _log(f"warning: ignoring {best_dir} ({e}); it is replaced at the next evaluation",

@@ -765,6 +765,9 @@ def test_a_moved_corpus_resumes_with_data_newpath(tmp_path):
     np.testing.assert_array_equal(weights(r["model"]), weights(full["model"]))
     assert ckpt.read_manifest(tmp_path / "run")["train_config"]["data"] == \
         str(tmp_path / "moved.txt")
+    best = ckpt.read_manifest(tmp_path / "run" / "best")     # best/ follows the move too
+    assert best["train_config"]["data"] == str(tmp_path / "moved.txt")
+    ckpt.load_checkpoint(tmp_path / "run" / "best")          # and still loads
     other = tmp_path / "other.txt"                   # another text under a new name: refused
     other.write_text("başka bir metin, başka harfler: dikkat katmanı.\n" * 40, encoding="utf-8")
     with pytest.raises(ValueError, match="not the text the run started with|does not know"):
