@@ -89,21 +89,21 @@ def atomic_write(path, write: Callable[[str], None]) -> Path:
     return path
 
 
-def atomic_write_bytes(path, data: bytes) -> Path:
-    def write(tmp):
-        with open(tmp, "wb") as f:
-            f.write(data)
-    return atomic_write(path, write)
-
-
-def text_writer(text: str) -> Callable[[str], None]:
-    """A `write(tmp)` for atomic_write / atomic_write_files: UTF-8 text, '\\n' line ends."""
-    data = text.encode("utf-8")
-
+def bytes_writer(data: bytes) -> Callable[[str], None]:
+    """A `write(tmp)` for atomic_write / atomic_write_files that writes `data` as it is."""
     def write(tmp):
         with open(tmp, "wb") as f:
             f.write(data)
     return write
+
+
+def atomic_write_bytes(path, data: bytes) -> Path:
+    return atomic_write(path, bytes_writer(data))
+
+
+def text_writer(text: str) -> Callable[[str], None]:
+    """A `write(tmp)` for atomic_write / atomic_write_files: UTF-8 text, '\\n' line ends."""
+    return bytes_writer(text.encode("utf-8"))
 
 
 def atomic_write_text(path, text: str) -> Path:

@@ -50,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write, atomic_write_bytes, atomic_write_files, fsync_dir
+from .atomic import atomic_write, atomic_write_bytes, atomic_write_files, bytes_writer, fsync_dir
 
 FORMAT = "nanograd_llm.checkpoint"
 VERSION = 1
@@ -104,13 +104,6 @@ def _sha256_or_none(path) -> str | None:
         return None
 
 
-def _bytes_writer(data: bytes):
-    def write(tmp):
-        with open(tmp, "wb") as f:
-            f.write(data)
-    return write
-
-
 def _save_tokenizer(d: Path, tokenizer) -> dict:
     """Write the tokenizer's files into d; returns {file name: sha256} of the files written."""
     file_texts = getattr(tokenizer, "file_texts", None)
@@ -122,7 +115,7 @@ def _save_tokenizer(d: Path, tokenizer) -> dict:
     # Belirteçleyici eğitim boyunca değişmez: dosyalar zaten aynıysa her kayıtta yeniden
     # yazılmaz (BPE'nin vocab.json'u büyüktür; okuyan bir süreç de hep aynı dosyaları görür)
     if any(_sha256_or_none(d / name) != h for name, h in digests.items()):
-        atomic_write_files(d, {name: _bytes_writer(b) for name, b in blobs.items()})
+        atomic_write_files(d, {name: bytes_writer(b) for name, b in blobs.items()})
     return digests
 
 

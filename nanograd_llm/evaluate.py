@@ -84,6 +84,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .backend import get_array_module, to_numpy
+from .checkpoint import model_vocab_size
 from .data import encode_corpus, same_source, split_point
 
 # Boyutlar: B pencere (toplu iş), L pencere uzunluğu, V sözlük
@@ -189,11 +190,6 @@ def default_batch_size(context: int, vocab_size: int) -> int:
     return max(1, min(MAX_WINDOW_TOKENS // context, MAX_LOGITS // (context * vocab_size)))
 
 
-def _model_vocab(model) -> int:
-    cfg = getattr(model, "config", None)
-    return int(getattr(cfg, "vocab_size", None) or model.vocab_size)
-
-
 def evaluate_ids(model, ids, *, context: int | None = None, stride: int | None = None,
                  batch_size: int | None = None, vocab_limit: int | None = None,
                  progress: bool | None = False) -> EvalResult:
@@ -212,7 +208,7 @@ def evaluate_ids(model, ids, *, context: int | None = None, stride: int | None =
         context = DEFAULT_CONTEXT if block is None else block
     if block is not None and context > block:
         raise ValueError(f"context {context} is longer than the model's block_size {block}")
-    V = _model_vocab(model)
+    V = model_vocab_size(model)
     if vocab_limit is not None and not 1 <= vocab_limit <= V:
         raise ValueError(f"vocab_limit must be between 1 and the model's vocab_size {V}, "
                          f"got {vocab_limit}")
@@ -295,7 +291,7 @@ def evaluate_text(model, tokenizer, text: str, *, split: str = "all", val_fracti
         what = "the text" if split == "all" else f"the {split} part"
         raise ValueError(f"{what} has {part.size} token(s): at least 2 are needed (one to "
                          f"read, one to predict)")
-    V = _model_vocab(model)
+    V = model_vocab_size(model)
     limit = getattr(tokenizer, "vocab_size", None)
     result = evaluate_ids(model, part, vocab_limit=limit if limit and limit < V else None,
                           **kwargs)
