@@ -118,3 +118,48 @@ def test_min_lr_above_lr_is_a_warning(tmp_path):
     with pytest.warns(UserWarning, match="min_lr=0.01 is larger than lr=0.001"):
         train(tiny_config(tmp_path, max_iters=1, eval_interval=1, lr=1e-3, min_lr=1e-2),
               quiet=True)
+
+
+# Every check in TrainConfig.validate, one bad value each: the message names the field and the
+# value, and the value just inside each bound is accepted.
+_BAD_CONFIG = [
+    ("model", "transformer", "model must be one of gpt, bigram, got 'transformer'"),
+    ("tokenizer", "word", "tokenizer must be one of char, bpe, got 'word'"),
+    ("bpe_pattern", "gpt4", "bpe_pattern must be one of gpt2, turkish, got 'gpt4'"),
+    *[(name, 0, f"{name} must be >= 1, got 0") for name in (
+        "n_layer", "n_head", "n_embd", "block_size", "batch_size", "grad_accum", "max_iters",
+        "eval_interval", "eval_iters", "log_interval", "vocab_size")],
+    *[(name, -1, f"{name} must be >= 0, got -1") for name in (
+        "warmup_iters", "lr_decay_iters", "sample_tokens", "mmap_threshold", "seed")],
+    *[(name, -1e-3, f"{name} must be a finite number >= 0, got -0.001") for name in (
+        "lr", "min_lr", "eps", "weight_decay", "grad_clip")],
+    ("lr", float("nan"), "lr must be a finite number >= 0, got nan"),
+    ("grad_clip", float("inf"), "grad_clip must be a finite number >= 0, got inf"),
+    ("beta1", 1.0, "beta1 must be in [0, 1), got 1.0"),
+    ("beta2", -0.1, "beta2 must be in [0, 1), got -0.1"),
+    ("dropout", 1.0, "dropout must be in [0, 1), got 1.0"),
+    ("val_fraction", 0.0, "val_fraction must be in (0, 1), got 0.0"),
+    ("val_fraction", 1.0, "val_fraction must be in (0, 1), got 1.0"),
+    ("n_head", 3, "n_embd=128 must be divisible by n_head=3"),
+    ("dtype", "float16", "unsupported dtype float16"),
+    ("device", "tpu", "device must be 'cpu' or 'cuda', got 'tpu'"),
+    ("precision", "bf16", "precision must be one of highest, tf32, got 'bf16'"),
+]
+
+
+@pytest.mark.parametrize("name,value,message", _BAD_CONFIG,
+                         ids=[f"{n}={v}" for n, v, _ in _BAD_CONFIG])
+def test_every_train_config_check_names_its_field(name, value, message):
+    with pytest.raises(ValueError) as e:
+        TrainConfig(**{name: value})
+    assert message in str(e.value)
+
+
+@pytest.mark.parametrize("name,value", [
+    ("n_layer", 1), ("warmup_iters", 0), ("seed", 0), ("lr", 0.0), ("grad_clip", 0.0),
+    ("beta1", 0.0), ("beta2", 0.999), ("dropout", 0.0), ("dropout", 0.99),
+    ("val_fraction", 0.01), ("val_fraction", 0.99), ("n_head", 8), ("model", "bigram"),
+    ("tokenizer", "bpe"), ("bpe_pattern", "turkish"), ("dtype", "float64"), ("device", "cuda"),
+    ("precision", "tf32")])
+def test_train_config_accepts_values_at_its_bounds(name, value):
+    assert getattr(TrainConfig(**{name: value}), name) == value
