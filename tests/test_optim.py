@@ -178,3 +178,32 @@ def test_a_saved_state_with_a_bad_scalar_is_refused_by_name(field, value, match)
         AdamW(params, lr=1e-3).load_state_dict(state)
     good = opt.state_dict()
     AdamW(params, lr=1e-3).load_state_dict(good)          # the untouched state loads
+
+
+def test_model_adamw_takes_the_gradients_in_every_form():
+    """A model's AdamW steps the same from model.grads, from None, from the flat gradient,
+    from a separate dict of arrays and from a flat copy; a flat array of the wrong size is an
+    error naming both shapes."""
+    rng = np.random.default_rng(3)
+    steps = [{k: rng.standard_normal(v.shape) for k, v in _tiny_gpt().params.items()}
+             for _ in range(3)]
+    finals = {}
+    for form in ("grads", "none", "grad_flat", "dict", "flat_copy"):
+        model = _tiny_gpt()
+        opt = AdamW(model, lr=1e-2, weight_decay=0.1)
+        for g in steps:
+            for k, v in g.items():
+                model.grads[k][...] = v
+            arg = {"grads": model.grads, "none": None, "grad_flat": model.grad_flat,
+                   "dict": {k: v.copy() for k, v in g.items()},
+                   "flat_copy": model.grad_flat.copy()}[form]
+            if form in ("dict", "flat_copy"):
+                model.zero_grad()            # only the argument may carry the gradient
+            opt.step(arg)
+        finals[form] = model.flat.copy()
+    for form, flat in finals.items():
+        np.testing.assert_array_equal(flat, finals["grads"], err_msg=form)
+    assert not np.array_equal(finals["grads"], _tiny_gpt().flat)
+    model = _tiny_gpt()
+    with pytest.raises(ValueError, match=r"flat gradient has shape \(3,\), expected"):
+        AdamW(model).step(np.zeros(3))
