@@ -277,9 +277,8 @@ def read_config_file(path) -> dict:
         if p.suffix == ".toml":
             try:
                 import tomllib
-            except ImportError:                     # Python 3.10
-                raise ValueError("reading .toml configs needs Python 3.11+; use a .json "
-                                 "config instead") from None
+            except ImportError:                     # Python 3.10: the same parser, from PyPI
+                import tomli as tomllib
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         elif p.suffix == ".json":
             data = json.loads(p.read_text(encoding="utf-8"))

@@ -89,7 +89,9 @@ def cross_entropy_forward(logits, targets, ignore_index: int | None = None):
     nll = xp.log(sumexp) - shifted[xp.arange(N), t]   # (N,)
     if valid is not None:
         nll = nll * valid
-    loss = nll.sum() / max(n_valid, 1)                # skaler
+    # bölen kaybın veri türünde: NumPy 1.x'te bir Python sayısı float32 skaleri float64'e
+    # yükseltirdi (NEP 50 öncesi kurallar)
+    loss = nll.sum() / nll.dtype.type(max(n_valid, 1))   # skaler
     return loss, CrossEntropyCache(probs, t, valid, n_valid, logits.shape)
 
 
