@@ -115,7 +115,7 @@ CORPORA = {
 }
 
 EMBEDDED = "embedded"
-EMBEDDED_PATH = Path(__file__).resolve().parent / "data" / "turkce_aciklamalar.txt"
+EMBEDDED_PATH = Path(__file__).resolve().parent / "corpus" / "turkce_aciklamalar.txt"
 
 # Seyfettin derlemindeki wiki işaretleme artıkları (veri notlarında listelenen)
 _SEYFETTIN_ENTITIES = {"&mdash;": "—", "&mdas;": "—", "&ndash;": "–", "&acirc;": "â",

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build the embedded training corpus, nanograd_llm/data/turkce_aciklamalar.txt.
+"""Build the embedded training corpus, nanograd_llm/corpus/turkce_aciklamalar.txt.
 
 The corpus is this project's own Turkish writing: every module's docstring (the Markdown
 explanation at the top of each file) and the `#` comment blocks beside the code, gathered from
@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PKG = ROOT / "nanograd_llm"
-OUT = PKG / "data" / "turkce_aciklamalar.txt"
+OUT = PKG / "corpus" / "turkce_aciklamalar.txt"
 TURKISH = set("çğıöşüÇĞİÖŞÜ")
 
 

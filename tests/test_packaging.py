@@ -1,0 +1,45 @@
+"""The package ships every file it reads at run time (checked from setup.cfg, without a build)."""
+import configparser
+import fnmatch
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cfg():
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg", encoding="utf-8")
+    return cfg
+
+
+def _lines(value: str) -> list[str]:
+    return [v.strip() for v in value.replace(",", "\n").splitlines() if v.strip()]
+
+
+def test_every_data_file_is_in_a_listed_package_and_matched_by_package_data():
+    setuptools = pytest.importorskip("setuptools")
+    cfg = _cfg()
+    assert cfg["options"]["packages"].strip() == "find_namespace:"
+    find = cfg["options.packages.find"]
+    packages = set(setuptools.find_namespace_packages(
+        where=str(ROOT), include=_lines(find["include"]), exclude=_lines(find["exclude"])))
+    assert "nanograd_llm" in packages and "nanograd_llm.layers" in packages
+    assert not any("__pycache__" in p for p in packages)
+    patterns = {pkg: _lines(v) for pkg, v in cfg["options.package_data"].items()}
+    data_files = [p for p in (ROOT / "nanograd_llm").rglob("*")
+                  if p.is_file() and p.suffix not in (".py", ".pyc", ".nbi", ".nbc")
+                  and "__pycache__" not in p.parts]
+    assert data_files, "the embedded corpus should be found"
+    for f in data_files:
+        pkg = ".".join(f.parent.relative_to(ROOT).parts)
+        assert pkg in packages, f"{f} lies in {pkg}, which setuptools would not ship"
+        assert any(fnmatch.fnmatch(f.name, pat) for pat in patterns.get(pkg, [])), \
+            f"{f.name} is not matched by package_data for {pkg}"
+
+
+def test_the_embedded_corpus_is_where_the_package_reads_it():
+    from nanograd_llm.data import EMBEDDED_PATH
+    assert EMBEDDED_PATH.is_file()
+    assert EMBEDDED_PATH.parent.name == "corpus"     # not "data": nanograd_llm/data.py is a module
