@@ -278,7 +278,12 @@ def read_config_file(path) -> dict:
             try:
                 import tomllib
             except ImportError:                     # Python 3.10: the same parser, from PyPI
-                import tomli as tomllib
+                try:
+                    import tomli as tomllib
+                except ImportError:
+                    raise ValueError("reading a .toml config on Python 3.10 needs the tomli "
+                                     "package (pip install tomli), or use a .json config"
+                                     ) from None
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         elif p.suffix == ".json":
             data = json.loads(p.read_text(encoding="utf-8"))

@@ -98,6 +98,25 @@ def test_config_files(tmp_path):
     (tmp_path / "c.yaml").write_text("a: 1")
     with pytest.raises(ValueError, match=".toml or .json"):
         make_config(config_file=tmp_path / "c.yaml")
+
+
+def test_toml_config_without_tomllib_reads_with_tomli(tmp_path, monkeypatch):
+    """Python 3.10 has no tomllib: the same parser comes from the tomli package (a dependency
+    there). Simulated here: tomllib cannot be imported, tomli is the parser; a TOML error still
+    names the file."""
+    import sys
+    tomllib = pytest.importorskip("tomllib")
+    monkeypatch.setitem(sys.modules, "tomllib", None)       # import tomllib -> ImportError
+    monkeypatch.setitem(sys.modules, "tomli", tomllib)
+    (tmp_path / "c.toml").write_text("max_iters = 7\nbias = false\n")
+    cfg = make_config("baby", config_file=tmp_path / "c.toml")
+    assert (cfg.max_iters, cfg.bias) == (7, False)
+    (tmp_path / "bad.toml").write_text("max_iters = = 3")
+    with pytest.raises(ValueError, match="cannot parse config file .*bad.toml"):
+        make_config(config_file=tmp_path / "bad.toml")
+    monkeypatch.setitem(sys.modules, "tomli", None)          # neither parser installed
+    with pytest.raises(ValueError, match=r"needs the tomli package \(pip install tomli\)"):
+        make_config(config_file=tmp_path / "c.toml")
     with pytest.raises(FileNotFoundError):
         make_config(config_file=tmp_path / "missing.toml")
 
