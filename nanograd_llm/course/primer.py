@@ -77,9 +77,11 @@ def section_arrays(xp=np) -> None:
     # Veri türü dönüşümü `astype` ile yapılır ve yeni bir dizi üretir.
     w64 = w.astype(xp.float64)
     assert w64.nbytes == 2 * w.nbytes
-    # float32'nin sınırlı kesinliği: 10⁸'e 1 eklemek sonucu değiştirmez.
+    # float32'nin sınırlı kesinliği: 10⁸'e 1 eklemek sonucu değiştirmez. 1 de float32 olarak
+    # yazılır: NumPy 2'de Python sayısı dizinin türüne uyar (NEP 50), NumPy 1.x'te ise iki
+    # skalerin toplamı `big + 1` float64'te hesaplanırdı ve 10⁸ + 1 kaybolmazdı.
     big = xp.array(1e8, dtype=xp.float32)
-    one = xp.array(1, dtype=xp.float32)    # NumPy 1.x'te `big + 1` float64'te hesaplanırdı
+    one = xp.array(1, dtype=xp.float32)
     _show("float32: 1e8 + 1 == 1e8 ?", bool(big + one == big))
     assert bool(big + one == big)
     assert not bool(big.astype(xp.float64) + 1 == big.astype(xp.float64))

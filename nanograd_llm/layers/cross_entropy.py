@@ -89,8 +89,9 @@ def cross_entropy_forward(logits, targets, ignore_index: int | None = None):
     nll = xp.log(sumexp) - shifted[xp.arange(N), t]   # (N,)
     if valid is not None:
         nll = nll * valid
-    # bölen kaybın veri türünde: NumPy 1.x'te bir Python sayısı float32 skaleri float64'e
-    # yükseltirdi (NEP 50 öncesi kurallar)
+    # Bölen, kaybın veri türüne çevrilir: NumPy 1.x'te float32 bir skalerin bir Python
+    # tamsayısına bölümü float64 olurdu (NEP 50 öncesi kurallar) ve kayıp sessizce float64'e
+    # geçerdi.
     loss = nll.sum() / nll.dtype.type(max(n_valid, 1))   # skaler
     return loss, CrossEntropyCache(probs, t, valid, n_valid, logits.shape)
 

@@ -317,7 +317,9 @@ class GPT(ParamModel):
         # parçanın kaybının gradyanıdır: ∂kayıp/∂kayıp_i = n_i / Σ n_j.
         counts = [o[2][-1].n_valid for o in outs]
         weights = [c / sum(counts) for c in counts]
-        dt = logits.dtype.type      # ağırlıklar kaybın türünde (NumPy 1.x float64 yapardı)
+        # Ağırlıklar kaybın veri türüne çevrilir: NumPy 1.x'te bir Python float'u ile float32
+        # bir skalerin çarpımı float64 olurdu.
+        dt = logits.dtype.type
         loss = sum((dt(w) * o[1] for w, o in zip(weights, outs)), dt(0))
         self._cache = ([o[2] for o in outs], weights)
         return logits, loss
