@@ -5,6 +5,10 @@
 #                benchmark against PyTorch (float32, then TF32 vs torch bf16 autocast)
 #   STAGE=train  the `shakespeare` preset for TRAIN_ITERS steps, then sampling with the KV cache
 #                on the GPU, the same checkpoint sampled on the CPU, and chat with piped input
+#   STAGE=quick  what fits one 15-minute lease with its start (about 3 min of commands, session
+#                12): the GPU tests, the float32 and TF32 benchmarks without the per-layer table,
+#                a QUICK_ITERS-step `shakespeare` run (TF32), the whole-split val loss of its best
+#                checkpoint, and one prompt sampled on the GPU and on the CPU
 # Logs go to $OUT.   OUT=gpu_logs DATA=.device_data/tinyshakespeare.txt STAGE=check bash ...
 set -u
 OUT=${OUT:-gpu_logs}
@@ -39,6 +43,34 @@ if [ "$STAGE" = check ]; then
   timeout 50 $PY -m nanograd_llm train --data "$DATA" --device cuda --out runs/smoke --overwrite \
       max_iters=30 eval_interval=15 eval_iters=2 sample_tokens=60 dropout=0.1 precision=$PRECISION 2>&1 | tr '\r' '\n' | grep -v "it/s\]$" | tail -12 | tee "$OUT/smoke.log"
   log "check stage done"
+fi
+
+if [ "$STAGE" = quick ]; then
+  log "environment"
+  { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+    $PY -c "import sys, numpy, cupy, torch; print(sys.version.split()[0], 'numpy', numpy.__version__, 'cupy', cupy.__version__, 'torch', torch.__version__)"
+  } 2>&1 | tee -a "$OUT/summary.log"
+  log "GPU tests"
+  timeout 110 $PY -m pytest -q -p no:cacheprovider -rs --tb=short tests/test_gpu.py tests/test_cuda_graph.py \
+      tests/test_generate.py tests/test_optim.py tests/test_perf_paths.py > "$OUT/gpu_tests.log" 2>&1
+  tail -25 "$OUT/gpu_tests.log" | tee -a "$OUT/summary.log"
+  log "benchmark float32 (shakespeare), CUDA graph"
+  timeout 70 $PY benchmarks/train_step.py --device cuda --config shakespeare --steps 20 --no-layers 2>&1 | tail -12 | tee "$OUT/bench_fp32.log"
+  log "benchmark tf32 vs torch bf16 autocast (shakespeare), CUDA graph"
+  timeout 60 $PY benchmarks/train_step.py --device cuda --config shakespeare --steps 20 --no-layers --tf32 2>&1 | tail -12 | tee "$OUT/bench_tf32.log"
+  log "train shakespeare preset on cuda (${QUICK_ITERS:-2000} iters, precision $PRECISION)"
+  timeout 130 $PY -m nanograd_llm train --preset shakespeare --data "$DATA" --device cuda --out runs/quick \
+      --overwrite max_iters=${QUICK_ITERS:-2000} precision=$PRECISION 2>&1 | tr '\r' '\n' | grep -v "step/s" \
+      | tail -25 | tee "$OUT/train_quick.log"
+  cp runs/quick/metrics.jsonl "$OUT/metrics_quick.jsonl" 2>/dev/null
+  log "whole val split of the best checkpoint, on cuda"
+  timeout 30 $PY -m nanograd_llm eval --ckpt runs/quick/best --data "$DATA" --split val --device cuda 2>&1 | tail -9 | tee "$OUT/eval_quick.log"
+  log "the same prompt and seed sampled on cuda (KV cache) and on cpu"
+  timeout 20 $PY -m nanograd_llm sample --ckpt runs/quick/best --device cuda --prompt "ROMEO:" \
+      --max-new-tokens 200 --seed 1 --no-stream 2>&1 | tail -12 | tee "$OUT/sample_cuda.log"
+  timeout 20 $PY -m nanograd_llm sample --ckpt runs/quick/best --device cpu --prompt "ROMEO:" \
+      --max-new-tokens 80 --seed 1 --no-stream 2>&1 | tail -6 | tee "$OUT/sample_cpu.log"
+  log "quick stage done"
 fi
 
 if [ "$STAGE" = train ]; then
