@@ -22,14 +22,24 @@ export PYTHONUNBUFFERED=1
 PY=python3
 log() { echo "=== $(date +%T) $*" | tee -a "$OUT/summary.log"; }
 
-if [ "$STAGE" = check ]; then
+# the environment and the GPU tests, shared by the check and quick stages (the whole pytest
+# output is kept in gpu_tests.log, its end goes to the summary)
+environment() {
   log "environment"
   { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
     $PY -c "import sys, numpy, cupy, torch; print(sys.version.split()[0], 'numpy', numpy.__version__, 'cupy', cupy.__version__, 'torch', torch.__version__)"
   } 2>&1 | tee -a "$OUT/summary.log"
+}
+gpu_tests() {
   log "GPU tests"
-  timeout 120 $PY -m pytest -q -p no:cacheprovider -rs --tb=short tests/test_gpu.py tests/test_cuda_graph.py \
-      tests/test_generate.py tests/test_optim.py tests/test_perf_paths.py 2>&1 | tail -40 | tee "$OUT/gpu_tests.log"
+  timeout "$1" $PY -m pytest -q -p no:cacheprovider -rs --tb=short tests/test_gpu.py tests/test_cuda_graph.py \
+      tests/test_generate.py tests/test_optim.py tests/test_perf_paths.py > "$OUT/gpu_tests.log" 2>&1
+  tail -30 "$OUT/gpu_tests.log" | tee -a "$OUT/summary.log"
+}
+
+if [ "$STAGE" = check ]; then
+  environment
+  gpu_tests 120
   log "benchmark float32 (shakespeare), CUDA graph, per-layer eager and graph"
   timeout 100 $PY benchmarks/train_step.py --device cuda --config shakespeare --steps 20 --layer-reps 10 2>&1 | tail -32 | tee "$OUT/bench_fp32.log"
   log "benchmark tf32 vs torch bf16 autocast (shakespeare), CUDA graph"
@@ -46,14 +56,8 @@ if [ "$STAGE" = check ]; then
 fi
 
 if [ "$STAGE" = quick ]; then
-  log "environment"
-  { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
-    $PY -c "import sys, numpy, cupy, torch; print(sys.version.split()[0], 'numpy', numpy.__version__, 'cupy', cupy.__version__, 'torch', torch.__version__)"
-  } 2>&1 | tee -a "$OUT/summary.log"
-  log "GPU tests"
-  timeout 110 $PY -m pytest -q -p no:cacheprovider -rs --tb=short tests/test_gpu.py tests/test_cuda_graph.py \
-      tests/test_generate.py tests/test_optim.py tests/test_perf_paths.py > "$OUT/gpu_tests.log" 2>&1
-  tail -25 "$OUT/gpu_tests.log" | tee -a "$OUT/summary.log"
+  environment
+  gpu_tests 110
   log "benchmark float32 (shakespeare), CUDA graph"
   timeout 70 $PY benchmarks/train_step.py --device cuda --config shakespeare --steps 20 --no-layers 2>&1 | tail -12 | tee "$OUT/bench_fp32.log"
   log "benchmark tf32 vs torch bf16 autocast (shakespeare), CUDA graph"
