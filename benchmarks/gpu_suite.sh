@@ -5,10 +5,12 @@
 #                benchmark against PyTorch (float32, then TF32 vs torch bf16 autocast)
 #   STAGE=train  the `shakespeare` preset for TRAIN_ITERS steps, then sampling with the KV cache
 #                on the GPU, the same checkpoint sampled on the CPU, and chat with piped input
-#   STAGE=quick  what fits one 15-minute lease with its start (about 3 min of commands, session
-#                12): the GPU tests, the float32 and TF32 benchmarks without the per-layer table,
-#                a QUICK_ITERS-step `shakespeare` run (TF32), the whole-split val loss of its best
-#                checkpoint, and one prompt sampled on the GPU and on the CPU
+#   STAGE=quick  what fits one 15-minute lease with its start (about 3 min of commands in
+#                session 12; with TF32 the timeouts add up to 440 s, so give the call at least
+#                460 s): the GPU tests, the float32 and TF32 benchmarks without the per-layer
+#                table, a QUICK_ITERS-step `shakespeare` run (PRECISION, TF32 by default), the
+#                whole-split val loss of its best checkpoint, and one prompt sampled on the GPU
+#                and on the CPU
 # Logs go to $OUT.   OUT=gpu_logs DATA=.device_data/tinyshakespeare.txt STAGE=check bash ...
 set -u
 OUT=${OUT:-gpu_logs}
@@ -28,7 +30,11 @@ environment() {
   log "environment"
   { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
     $PY -c "import sys, numpy, cupy, torch; print(sys.version.split()[0], 'numpy', numpy.__version__, 'cupy', cupy.__version__, 'torch', torch.__version__)"
+    git log --oneline -1; git status --short | head -20   # the code that ran: HEAD and changes
   } 2>&1 | tee -a "$OUT/summary.log"
+}
+need_data() {
+  [ -f "$DATA" ] || { log "missing $DATA: copy tinyshakespeare.txt there and carry .device_data"; exit 2; }
 }
 gpu_tests() {
   log "GPU tests"
@@ -56,6 +62,7 @@ if [ "$STAGE" = check ]; then
 fi
 
 if [ "$STAGE" = quick ]; then
+  need_data
   environment
   gpu_tests 110
   log "benchmark float32 (shakespeare), CUDA graph"
@@ -63,7 +70,9 @@ if [ "$STAGE" = quick ]; then
   log "benchmark tf32 vs torch bf16 autocast (shakespeare), CUDA graph"
   timeout 60 $PY benchmarks/train_step.py --device cuda --config shakespeare --steps 20 --no-layers --tf32 2>&1 | tail -12 | tee "$OUT/bench_tf32.log"
   log "train shakespeare preset on cuda (${QUICK_ITERS:-2000} iters, precision $PRECISION)"
-  timeout 130 $PY -m nanograd_llm train --preset shakespeare --data "$DATA" --device cuda --out runs/quick \
+  # 2000 TF32 steps take about 72 s of training (H200, session 12); float32 about twice that
+  if [ "$PRECISION" = tf32 ]; then QUICK_TIMEOUT=130; else QUICK_TIMEOUT=230; fi
+  timeout $QUICK_TIMEOUT $PY -m nanograd_llm train --preset shakespeare --data "$DATA" --device cuda --out runs/quick \
       --overwrite max_iters=${QUICK_ITERS:-2000} precision=$PRECISION 2>&1 | tr '\r' '\n' | grep -v "step/s" \
       | tail -25 | tee "$OUT/train_quick.log"
   cp runs/quick/metrics.jsonl "$OUT/metrics_quick.jsonl" 2>/dev/null
@@ -78,6 +87,7 @@ if [ "$STAGE" = quick ]; then
 fi
 
 if [ "$STAGE" = train ]; then
+  need_data
   log "train shakespeare preset on cuda ($TRAIN_ITERS iters, precision $PRECISION)"
   timeout ${TRAIN_TIMEOUT:-380} $PY -m nanograd_llm train --preset shakespeare --data "$DATA" --device cuda \
       --out runs/shakespeare_cuda --overwrite max_iters=$TRAIN_ITERS precision=$PRECISION 2>&1 \

@@ -98,16 +98,36 @@ def test_config_files(tmp_path):
     (tmp_path / "c.yaml").write_text("a: 1")
     with pytest.raises(ValueError, match=".toml or .json"):
         make_config(config_file=tmp_path / "c.yaml")
+    with pytest.raises(FileNotFoundError):
+        make_config(config_file=tmp_path / "missing.toml")
 
 
 def test_toml_config_without_tomllib_reads_with_tomli(tmp_path, monkeypatch):
     """Python 3.10 has no tomllib: the same parser comes from the tomli package (a dependency
-    there). Simulated here: tomllib cannot be imported, tomli is the parser; a TOML error still
-    names the file."""
+    there). Simulated on any Python: tomllib cannot be imported and `tomli` is a stand-in whose
+    parse error is a class of its own from module tomli._parser, as the real one's is; a TOML
+    error still names the file."""
     import sys
-    tomllib = pytest.importorskip("tomllib")
+    import types
+    try:
+        import tomllib as parser
+    except ImportError:
+        parser = pytest.importorskip("tomli")
+
+    class TOMLDecodeError(ValueError):
+        pass
+    TOMLDecodeError.__module__ = "tomli._parser"
+
+    def loads(text):
+        try:
+            return parser.loads(text)
+        except parser.TOMLDecodeError as e:
+            raise TOMLDecodeError(str(e)) from None
+
+    fake = types.ModuleType("tomli")
+    fake.loads, fake.TOMLDecodeError = loads, TOMLDecodeError
     monkeypatch.setitem(sys.modules, "tomllib", None)       # import tomllib -> ImportError
-    monkeypatch.setitem(sys.modules, "tomli", tomllib)
+    monkeypatch.setitem(sys.modules, "tomli", fake)
     (tmp_path / "c.toml").write_text("max_iters = 7\nbias = false\n")
     cfg = make_config("baby", config_file=tmp_path / "c.toml")
     assert (cfg.max_iters, cfg.bias) == (7, False)
@@ -117,8 +137,6 @@ def test_toml_config_without_tomllib_reads_with_tomli(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "tomli", None)          # neither parser installed
     with pytest.raises(ValueError, match=r"needs the tomli package \(pip install tomli\)"):
         make_config(config_file=tmp_path / "c.toml")
-    with pytest.raises(FileNotFoundError):
-        make_config(config_file=tmp_path / "missing.toml")
 
 
 # -- training -----------------------------------------------------------------------------------

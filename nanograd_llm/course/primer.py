@@ -78,8 +78,9 @@ def section_arrays(xp=np) -> None:
     w64 = w.astype(xp.float64)
     assert w64.nbytes == 2 * w.nbytes
     # float32'nin sınırlı kesinliği: 10⁸'e 1 eklemek sonucu değiştirmez. 1 de float32 olarak
-    # yazılır: NumPy 2'de Python sayısı dizinin türüne uyar (NEP 50), NumPy 1.x'te ise iki
-    # skalerin toplamı `big + 1` float64'te hesaplanırdı ve 10⁸ + 1 kaybolmazdı.
+    # yazılır: NumPy 2'de bir Python sayısı dizinin türüne uyar (NEP 50); NumPy 1.x ise 0
+    # boyutlu bir dizi ile bir Python tamsayısını iki skaler sayar ve `big + 1` toplamını
+    # float64'te hesaplardı; orada eklenen 1 kaybolmazdı (toplam 100000001 olurdu).
     big = xp.array(1e8, dtype=xp.float32)
     one = xp.array(1, dtype=xp.float32)
     _show("float32: 1e8 + 1 == 1e8 ?", bool(big + one == big))

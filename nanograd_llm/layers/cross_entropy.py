@@ -90,8 +90,8 @@ def cross_entropy_forward(logits, targets, ignore_index: int | None = None):
     if valid is not None:
         nll = nll * valid
     # Bölen, kaybın veri türüne çevrilir: NumPy 1.x'te float32 bir skalerin bir Python
-    # tamsayısına bölümü float64 olurdu (NEP 50 öncesi kurallar) ve kayıp sessizce float64'e
-    # geçerdi.
+    # tamsayısına bölümü float64 olurdu (NEP 50 öncesi tür yükseltme kuralları) ve kayıp
+    # sessizce float64'e geçerdi.
     loss = nll.sum() / nll.dtype.type(max(n_valid, 1))   # skaler
     return loss, CrossEntropyCache(probs, t, valid, n_valid, logits.shape)
 

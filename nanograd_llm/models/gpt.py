@@ -318,7 +318,8 @@ class GPT(ParamModel):
         counts = [o[2][-1].n_valid for o in outs]
         weights = [c / sum(counts) for c in counts]
         # Ağırlıklar kaybın veri türüne çevrilir: NumPy 1.x'te bir Python float'u ile float32
-        # bir skalerin çarpımı float64 olurdu.
+        # bir skalerin çarpımı float64 olurdu. Toplam da Python'un 0'ından değil, aynı türde
+        # bir 0'dan başlar: NumPy 1.x'te 0 + float32 skaler de float64 verirdi.
         dt = logits.dtype.type
         loss = sum((dt(w) * o[1] for w, o in zip(weights, outs)), dt(0))
         self._cache = ([o[2] for o in outs], weights)
