@@ -4,7 +4,9 @@
 
 PyTorch's profiler (CUPTI) records every CUDA kernel launched in the process, CuPy's included.
 For each side it prints the GPU time summed over all kernels per step (what the step would cost
-with no launch overhead at all), the wall time per step, and the kernels that take the most time.
+with no launch overhead at all), the wall time per step, the kernels that take the most time, and
+the time of all kernels summed by kind (matrix products, fused attention, softmax, layer norm,
+GELU, AdamW, copies, adds, reductions, other; `kernel_kind` tells them apart by name).
 The two sides run one after the other in this one process, so the wall times here are only for
 orientation; benchmarks/train_step.py gives the comparable ones (separate processes).
 """
@@ -20,6 +22,41 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from train_step import ADAMW, CONFIGS  # noqa: E402
+
+
+# Kernel kinds for the per-kind sums (the first match wins, in this order). The names are those
+# CUDA reports: cuBLAS/CUTLASS matrix products ("gemm", "gemv", "xmma", "cutlass"), PyTorch's
+# fused attention ("fmha", "flash", "attention"), our fused kernels and CuPy's element-wise ones.
+KINDS = (
+    ("fused attention", ("fmha", "flash", "attention")),
+    ("matrix products", ("gemm", "gemv", "xmma", "cutlass", "gemmk")),
+    ("softmax", ("softmax",)),
+    ("layer norm", ("layer_norm", "layernorm", "_ln_", "gammabeta")),
+    ("GELU", ("gelu",)),
+    ("AdamW", ("adam",)),
+    ("copies", ("copy", "catarray")),
+    ("adds", ("add",)),
+    ("reductions", ("reduce", "sum")),
+)
+
+
+def kernel_kind(name: str) -> str:
+    """The kind of a CUDA kernel from its name (see KINDS); "other" when none matches."""
+    low = name.lower()
+    for kind, keys in KINDS:
+        if any(k in low for k in keys):
+            return kind
+    return "other"
+
+
+def kind_sums(times: dict) -> dict:
+    """{kernel name: ms} -> {kind: ms}, kinds in KINDS order, "other" last, empty kinds left out."""
+    sums: dict = {}
+    for name, ms in times.items():
+        kind = kernel_kind(name)
+        sums[kind] = sums.get(kind, 0.0) + ms
+    order = [k for k, _ in KINDS] + ["other"]
+    return {k: sums[k] for k in order if k in sums}
 
 
 def _profile(step, sync, steps, label, top):
@@ -46,6 +83,8 @@ def _profile(step, sync, steps, label, top):
         t = getattr(e, attr) / steps
         print(f"  {t / 1e3:8.3f} ms {100 * t / max(total_us, 1e-9):5.1f}%  x{e.count // steps:<4d} "
               f"{e.key[:110]}")
+    by_kind = kind_sums({e.key: getattr(e, attr) / steps / 1e3 for e in events})
+    print("  by kind (all kernels): " + ", ".join(f"{k} {ms:.2f} ms" for k, ms in by_kind.items()))
     return total_us / 1e3, wall
 
 
