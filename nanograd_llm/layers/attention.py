@@ -24,7 +24,7 @@ yığar (doygunluk) ve gradyanlar kaybolur. `1/√d_k` ile ölçeklemek puanlar�
 ## İleri geçiş
     S   = (q / √d_k) · kᵀ                    puanlar
     S_ij = −∞   eğer j > i + (Tk − Tq)         nedensel maske
-    A   = softmax(S)   (son eksen üzerinde, sayısal kararlı: önce satır maksimumu çıkarılır)
+    A   = softmax(S)   (son eksen üzerinde, sayısal olarak kararlı: önce satır maksimumu çıkarılır)
     Ã   = dropout(A)
     y   = Ã · v
 

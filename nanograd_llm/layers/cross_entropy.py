@@ -1,11 +1,11 @@
 """
-# Softmax + çapraz entropi kaybı (birleşik, sayısal kararlı)
+# Softmax + çapraz entropi kaybı (birleşik, sayısal olarak kararlı)
 
 ## Ne yapar?
 Model her konumda sözlükteki `V` belirtecin her biri için bir **logit** (normalize
 edilmemiş puan) üretir. Softmax bu puanları olasılığa çevirir; çapraz entropi, doğru
 belirtece verilen olasılığın eksi logaritmasıdır. Doğru belirtece olasılık 1 verilirse
-kayıp 0, rastgele tahminde (her belirtece 1/V) kayıp `ln V`'dir (ör. V=65 için ≈ 4.17).
+kayıp 0, rastgele tahminde (her belirtece 1/V) kayıp `ln V`'dir (ör. V=65 için ≈ 4,17).
 Eğitimin ilk adımındaki kayıp bu değere yakın olmalıdır; bu, kurulumun doğruluğu için iyi
 bir ilk sağlamadır.
 

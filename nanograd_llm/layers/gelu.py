@@ -46,6 +46,8 @@ dizi üzerinden geçiş sayısı azalır. Geri geçiş de `s` ile yazılır: `t 
 
 `out = x·s` tek bir çarpım olduğundan, ileri besleme ağı (mlp.py) CPU'da bellek tasarrufu
 için `out`'u saklamaz, geri geçişte `gelu_output` ile yeniden hesaplar (GPU'da saklanır).
+Etkinleştirme çok büyükse (`GELU_RECOMPUTE_MIN` öğe ve üstü) `s`'yi de bırakır ve geri geçişte
+`gelu_forward`'u `x`'ten baştan çalıştırır.
 
 Çok negatif `u` için `exp(−2u)` sonsuza taşar; `1/(1 + ∞) = 0` doğru sınır değeridir (çok
 pozitif `u` için de `exp(−2u)` sıfıra iner ve `σ = 1` olur), bu yüzden taşma uyarıları bu

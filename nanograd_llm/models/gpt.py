@@ -13,7 +13,7 @@ belirteci girdisine ekleyerek tekrar çağrılır.
 ## İleri geçiş
     x   = wte[idx] + wpe[0:T]             belirteç gömmesi + konum kodlaması
     x   = dropout(x)
-    x   = blok_l(x)    l = 0 … n_layer−1  (her biri: x + MHA(LN₁ x), sonra + MLP(LN₂ x))
+    x   = blok_l(x)    l = 0 … n_layer−1  (her biri: x ← x + MHA(LN₁(x)), sonra x ← x + MLP(LN₂(x)))
     x   = LN_f(x)                           son katman normalizasyonu (pre-LN'de gerekir)
     logits = x · wteᵀ                       ağırlık bağlama (weight tying): çıkış katmanı
                                             giriş gömmesinin devriğini kullanır
