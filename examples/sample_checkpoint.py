@@ -10,12 +10,12 @@ model ayarları `checkpoint.json` içinde, ağırlıklar `model-*.npz` dosyasın
 
 ## Sıcaklık (temperature)
 Model her adımda sözlükteki her belirteç için bir logit üretir. Olasılıklar
-`softmax(logit / T)` ile hesaplanır:
+`softmax(logit / τ)` ile hesaplanır (`τ` sıcaklıktır):
 
-* `T < 1` dağılımı sivriltir: en olası karakterler daha da baskın olur, metin daha düzgün
+* `τ < 1` dağılımı sivriltir: en olası karakterler daha da baskın olur, metin daha düzgün
   ama tekrarlı olur.
-* `T = 1` modelin öğrendiği dağılımın kendisidir.
-* `T > 1` dağılımı düzleştirir: daha şaşırtıcı, daha çok yazım hatalı metin.
+* `τ = 1` modelin öğrendiği dağılımın kendisidir.
+* `τ > 1` dağılımı düzleştirir: daha şaşırtıcı, daha çok yazım hatalı metin.
 
 Aynı `--seed` aynı metni verir; üretim tohumlanmış bir üreteçten örnekler.
 

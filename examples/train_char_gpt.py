@@ -2,7 +2,7 @@
 """
 # Örnek 2: karakter düzeyinde bir GPT eğitmek
 
-`nanograd-llm train` komutunun yaptığını Python'dan yapar: bir ön ayar (preset) seçilir,
+`nanograd-llm train` komutunun yaptığını Python'dan yapar: bir hazır ayar (preset) seçilir,
 istenen alanlar değiştirilir, `train()` çağrılır. Eğitim bittiğinde çıktı klasöründe
 denetim noktası (ağırlıklar, AdamW momentleri, belirteçleyici, üreteç durumu),
 `metrics.jsonl` günlüğü ve matplotlib kuruluysa `loss.png` kayıp eğrisi bulunur.
@@ -19,7 +19,7 @@ Neye bakmalı?
 
 Çalıştırma:
 
-    python examples/train_char_gpt.py                         # default ön ayar, gömülü derlem
+    python examples/train_char_gpt.py                         # default hazır ayarı, gömülü derlem
     python examples/train_char_gpt.py --data tinyshakespeare --preset baby
     python examples/train_char_gpt.py --small --out /tmp/deneme   # saniyeler süren deneme
     python examples/train_char_gpt.py max_iters=300 dropout=0.1   # herhangi bir alan

@@ -31,8 +31,8 @@ edildiğinde aynı toplu işler aynı sırayla gelir. Değerlendirme (eval) topl
 adıma göre tohumlanmış bir üreteçten gelir; böylece değerlendirme eğitim akışını bozmaz.
 
 ## Adlandırılmış derlemler
-`tinyshakespeare`, `wizard_of_oz` ve `seyfettin` ilk kullanımda genel adreslerinden indirilir,
-sha256 özetleri denetlenir ve kullanıcının önbellek klasöründe saklanır
+`tinyshakespeare`, `wizard_of_oz` ve `seyfettin` ilk kullanımda herkese açık adreslerinden
+indirilir, sha256 özetleri denetlenir ve kullanıcının önbellek klasöründe saklanır
 (`$NANOGRAD_LLM_DATA_DIR`, yoksa `$XDG_CACHE_HOME/nanograd_llm`, yoksa
 `~/.cache/nanograd_llm`). Okurken baştaki BOM atılır ve CRLF satır sonları LF'ye çevrilir.
 """

@@ -21,8 +21,8 @@ Puanlar softmax'tan önce `τ` sıcaklığına bölünür: `p_i ∝ exp(z_i / τ
   çeşitli metin).
 * `τ > 1`: dağılım düzleşir (daha çeşitli ama daha çok hata).
 * `τ = 0`: limit durumu; olasılığın tamamı en büyük puana gider. Bu **açgözlü** (greedy)
-  çözümlemedir: her adımda `argmax` alınır, rastgelelik yoktur. Bölmeyi 0'a yapamayacağımız
-  için bu durum ayrı ele alınır. Eşitlikte en küçük numaralı belirteç seçilir.
+  çözümlemedir: her adımda `argmax` alınır, rastgelelik yoktur. Sıfıra bölünemeyeceği için
+  bu durum ayrı ele alınır. Eşitlikte en küçük numaralı belirteç seçilir.
 
 ## Top-k
 Yalnızca puanı en yüksek `k` belirteç aday kalır; diğerlerinin puanı `−∞` yapılır

@@ -160,7 +160,7 @@ PRESETS: dict[str, dict] = {
                     beta2=0.99, eval_interval=200, eval_iters=10,
                     out_dir="out/default"),
     # Eğitimin asıl dersi: yalnızca bir önceki karaktere bakan tablo. Öğrenme oranı, tablonun
-    # 0.02'lik başlangıçtan birkaç birimlik logitlere çıkabileceği kadar büyük.
+    # 0,02'lik başlangıçtan birkaç birimlik logitlere çıkabileceği kadar büyük.
     "bigram": dict(model="bigram", block_size=32, batch_size=32, max_iters=1500, lr=5e-2,
                    min_lr=5e-3, warmup_iters=0, beta2=0.99,
                    weight_decay=0.0, grad_clip=0.0, eval_interval=250, eval_iters=20,

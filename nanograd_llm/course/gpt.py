@@ -93,7 +93,7 @@ uygulanır; sapmalar ve katman normalizasyonu kazançları azaltılmaz. Bu proje
 düz parametre dizisinin başında durduğundan, azaltma tek bir dilime
 (`flat[:n_decay]`) uygulanır.
 
-**Öğrenme oranı çizelgesi:** eğitimin başında `m` ve `v` henüz güvenilir değildir ve
+**Öğrenme oranı takvimi:** eğitimin başında `m` ve `v` henüz güvenilir değildir ve
 büyük adımlar ağı bozabilir; bu yüzden öğrenme oranı ilk `warmup` adımda `η_max/warmup`'tan
 `η_max`'a doğrusal olarak **ısıtılır**. Sonra kosinüs eğrisiyle `η_min`'e iner:
 
@@ -101,7 +101,7 @@ büyük adımlar ağı bozabilir; bu yüzden öğrenme oranı ilk `warmup` adım
     η(t) = η_min + ½·(η_max − η_min)·(1 + cos(π·(t − warmup)/(toplam − warmup)))   sonra
 
 Bu bölümdeki `AdamW` ve `lr_at`, formüllerin kısa ve çalışan karşılıklarıdır; eğitim
-komutu `nanograd_llm/optim.py` içindeki eksiksiz sürümleri kullanır. Oradaki çizelge
+komutu `nanograd_llm/optim.py` içindeki eksiksiz sürümleri kullanır. Oradaki takvim
 (`get_lr`, nanoGPT'ninki gibi) ısınmada `(t + 1)/(warmup + 1)` oranını kullanır; fark yalnızca
 ısınma adımlarındadır.
 
@@ -246,7 +246,7 @@ class AdamW:
         theta -= lr * m_hat / (self.model.xp.sqrt(v_hat) + self.eps)
 
 
-# ## Isınma + kosinüs çizelgesi
+# ## Isınma + kosinüs takvimi
 
 def lr_at(step: int, max_lr: float, warmup: int, total: int, min_lr: float = 0.0) -> float:
     if step < warmup:

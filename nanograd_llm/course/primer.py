@@ -189,15 +189,16 @@ def section_indexing(xp=np) -> None:
 
 
 # ## 5. Alt üçgen maske (`tril`) ve geçmişin ortalaması
-# Dil modeli `t` konumunda yalnızca `0 … t` konumlarını görebilir. Video dersindeki "öz dikkatin
+# Dil modeli `t` konumunda yalnızca `0 … t` konumlarını görebilir. Video dersindeki "öz-dikkatin
 # matematiksel hilesi", geçmişin ortalamasını üç yoldan hesaplar; üçü de aynı sonucu verir:
 #
 # 1. açık döngü: her `t` için `x[:, :t+1].mean(axis=1)`,
 # 2. satırları normalize edilmiş bir alt üçgen matrisle çarpım: `wei @ x`,
 # 3. maskeli softmax: gelecek konumlar `−∞` yapılır, softmax alınır, `wei @ x`.
 #
-# Üçüncüsü dikkatin ta kendisidir; tek fark, dikkatte softmax'a giren puanların sıfır değil,
-# sorgu ve anahtarların nokta çarpımı olmasıdır: bu yüzden `wei` veriye göre değişir.
+# Üçüncüsü dikkatin iskeletidir. Dikkatte softmax'a giren puanlar sıfır değil, sorgu ve
+# anahtarların (√hs ile ölçeklenmiş) nokta çarpımlarıdır, bu yüzden `wei` veriye göre değişir;
+# ağırlıklı ortalaması alınan da `x`'in kendisi değil, ondan hesaplanan değer vektörleridir (`v`).
 
 def section_tril(xp=np) -> None:
     rng = np.random.default_rng(1)
@@ -266,7 +267,7 @@ def section_softmax(xp=np) -> None:
 # Eğitimde rastgelelik üç yerde kullanılır: ağırlıkların ilk değerleri
 # (`standard_normal`), veriden rastgele parçalar seçmek (`integers`; video dersindeki
 # `get_batch`) ve metin üretirken bir sonraki belirteci olasılıklara göre çekmek (burada
-# `choice`; video dersindeki `torch.multinomial`. `generate.py` aynı işi `random` ile çektiği
+# `choice`; video dersindeki `torch.multinomial`. `generate.py` aynı işi `rng.random()` ile çektiği
 # tek bir sayıyı birikimli olasılıklarla karşılaştırarak yapar: ters dağılım yöntemi).
 
 def section_random(xp=np) -> None:

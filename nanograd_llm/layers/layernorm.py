@@ -3,7 +3,7 @@
 
 ## Ne yapar?
 Her belirtecin `C` boyutlu vektörünü kendi içinde standartlaştırır: ortalamasını 0,
-varyansını 1 yapar; sonra öğrenilebilir bir ölçek (`w`, "gain") ve kayma (`b`) uygular.
+varyansını 1 yapar; sonra öğrenilebilir bir kazanç (`w`, "gain") ve sapma (`b`, "bias") uygular.
 Toplu iş (batch) üzerinden değil, **tek bir vektörün öznitelikleri** üzerinden
 istatistik alır; bu yüzden toplu iş boyutundan bağımsızdır ve eğitimde de üretimde de
 aynı çalışır. Derin ağlarda etkinleştirmelerin ölçeğini sabit tutarak eğitimi kararlı
@@ -101,7 +101,7 @@ def layernorm_forward(x, w, b=None, eps: float = 1e-5):
         xp.reciprocal(rs, out=rs)
         # Standartlaştırılmış girdi: x̂ = (x − μ)·rstd (xc'nin belleği yeniden kullanılır)
         xc *= rs[:, None]
-        # Ölçek ve kayma: out = x̂ ⊙ w + b
+        # Kazanç ve sapma: out = x̂ ⊙ w + b
         xp.multiply(xc, w, out=ob)
         if b is not None:
             ob += b
