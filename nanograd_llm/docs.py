@@ -415,6 +415,28 @@ def _write(path: Path, text: str) -> None:
 # `build_docs`, `PARTS` sırasıyla her modülün sayfasını, bir içindekiler sayfasını
 # (`index.html`), stil dosyasını ve resimleri yazar. Var olmayan bir modül uyarıyla atlanır.
 
+# `docs` yalnızca kendi yazdığı bir klasörü yeniden yazar: başka dosyalar taşıyan bir klasörde
+# (ör. bir web sitesi) index.html'in üstüne yazmak ya da img/*.png dosyalarını "eski resim" diye
+# silmek veri kaybı olurdu. Üretilen klasör bir işaret dosyası taşır; işaretten önceki
+# sürümlerin ürettiği kurs da index.html'deki başlık bağlantısından tanınır.
+DOCS_MARKER = ".nanograd_llm_docs"
+_BRAND = '<a class="brand" href="index.html">nanograd_llm · Kurs</a>'
+
+
+def _check_out_folder(out: Path) -> None:
+    """Refuse a non-empty --out folder that holds no course written by this command."""
+    if not out.is_dir() or (out / DOCS_MARKER).is_file() or not any(out.iterdir()):
+        return
+    try:
+        if _BRAND in (out / "index.html").read_text(encoding="utf-8", errors="replace"):
+            return
+    except OSError:
+        pass
+    raise ValueError(f"--out {out} is not empty and holds no course written by "
+                     f"`nanograd-llm docs`; its files (index.html, img/*.png, ...) would be "
+                     f"overwritten or deleted: choose a new or empty folder")
+
+
 def build_docs(out_dir, run_dir=None, images: bool = True, log=None,
                demo_steps: int | None = None) -> list[Path]:
     """Render the course into out_dir; returns the written HTML pages.
@@ -432,7 +454,9 @@ def build_docs(out_dir, run_dir=None, images: bool = True, log=None,
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a folder")
+    _check_out_folder(out)
     out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / DOCS_MARKER, "written by `nanograd-llm docs`\n")
 
     chapters = []   # (part, module, page, title, html body, src)
     for part, modules in PARTS:

@@ -307,6 +307,7 @@ def test_docs_rebuild_leaves_no_stale_pictures(tmp_path, monkeypatch):
     monkeypatch.setattr(docs, "PARTS", [("Deneme", ["nanograd_llm.course.gpt"])])
     img = tmp_path / "img"
     img.mkdir()
+    (tmp_path / docs.DOCS_MARKER).write_text("")      # the pictures of an earlier build
     for name in ("attention.png", "loss_curve.png", "positional_encoding.png"):
         (img / name).write_bytes(PNG_MAGIC + b"old")
 
@@ -327,6 +328,37 @@ def test_docs_rebuild_leaves_no_stale_pictures(tmp_path, monkeypatch):
     assert list(img.iterdir()) == []
     page = (tmp_path / "course.gpt.html").read_text(encoding="utf-8")
     assert "<img" not in page and "--no-images" in page and "matplotlib" not in page
+
+
+def test_docs_refuses_a_folder_of_other_files(tmp_path, monkeypatch, capsys):
+    """`docs --out DIR` into a folder of the user's own files (a web site) must not overwrite
+    its index.html nor delete its img/*.png as stale pictures; a folder the command wrote
+    (with the marker, or an older build recognised by its index.html) is rebuilt."""
+    pytest.importorskip("markdown")
+    from nanograd_llm import docs
+    from nanograd_llm.cli import main
+    monkeypatch.setattr(docs, "PARTS", [("Deneme", ["nanograd_llm.course.gpt"])])
+    site = tmp_path / "site"
+    (site / "img").mkdir(parents=True)
+    (site / "index.html").write_text("<h1>my page</h1>", encoding="utf-8")
+    (site / "img" / "holiday.png").write_bytes(PNG_MAGIC + b"mine")
+    assert main(["docs", "--out", str(site)]) == 1
+    err = capsys.readouterr().err
+    assert "is not empty" in err and "Traceback" not in err
+    assert (site / "index.html").read_text(encoding="utf-8") == "<h1>my page</h1>"
+    assert (site / "img" / "holiday.png").read_bytes() == PNG_MAGIC + b"mine"
+    assert sorted(p.name for p in site.rglob("*")) == ["holiday.png", "img", "index.html"]
+
+    built = tmp_path / "built"
+    docs.build_docs(built, images=False, log=lambda m: None)
+    docs.build_docs(built, images=False, log=lambda m: None)       # its own folder: rebuilt
+    (built / docs.DOCS_MARKER).unlink()                            # as written before the marker
+    docs.build_docs(built, images=False, log=lambda m: None)
+    assert (built / docs.DOCS_MARKER).is_file()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    docs.build_docs(empty, images=False, log=lambda m: None)
+    assert (empty / "index.html").is_file()
 
 
 def test_docs_needs_the_extra(tmp_path, monkeypatch):
