@@ -874,6 +874,13 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         from tqdm import tqdm
         bar = tqdm(total=cfg.max_iters, initial=start_step, desc="train", unit="step",
                    dynamic_ncols=True, file=sys.stderr)
+
+    def say(msg: str) -> None:
+        # İlerleme çubuğu açıkken ileti çubuğun üzerinden yazılır: çubuğun satırına yapışmaz
+        if bar is not None:
+            bar.write(msg, file=sys.stderr)
+        else:
+            _log(msg, quiet)
     window_t, window_steps = time.perf_counter(), 0
     tok_s = 0.0
 
@@ -893,8 +900,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         except (ckpt.CheckpointError, OSError, TypeError, ValueError, AttributeError) as e:
             # Yalnızca bir yan kopya: okunamıyorsa eğitim durmaz, sonraki değerlendirme
             # yenisini yazar
-            _log(f"warning: ignoring {best_dir} ({e}); it is replaced at the next evaluation",
-                 quiet)
+            say(f"warning: ignoring {best_dir} ({e}); it is replaced at the next evaluation")
 
     def save_state(step: int, elapsed: float):
         nonlocal saved_step
@@ -937,10 +943,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         save_state(step, elapsed)
         msg = (f"step {step}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}, "
                f"lr {lr:.2e}")
-        if bar is not None:
-            bar.write(msg, file=sys.stderr)
-        else:
-            _log(msg, quiet)
+        say(msg)
         last = row
 
     # GPU'da ileri + geri geçiş bir CUDA grafiği olarak kaydedilip oynatılır (cuda_graph.py);
@@ -955,8 +958,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             evaluate_and_save(0, get_lr(0, cfg.lr, cfg.min_lr, cfg.warmup_iters,
                                         cfg.decay_iters))
         elif start_step >= cfg.max_iters:
-            _log(f"nothing to train: the run is at step {start_step}, max_iters={cfg.max_iters}"
-                 f" (give a larger max_iters to train on)", quiet)
+            say(f"nothing to train: the run is at step {start_step}, max_iters={cfg.max_iters}"
+                f" (give a larger max_iters to train on)")
         while step < cfg.max_iters:
             if stop_after is not None and step - start_step >= stop_after:
                 break
@@ -974,9 +977,9 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                 w = sampler.train_batch()
                 loss_sum = graph_step(w[:, :-1], w[:, 1:], drop_seed)
                 if step == start_step:
-                    _log("CUDA graph: " + ("forward+backward are replayed as one graph"
-                                           if graph_step.active else
-                                           f"not used ({graph_step.reason})"), quiet)
+                    say("CUDA graph: " + ("forward+backward are replayed as one graph"
+                                          if graph_step.active else
+                                          f"not used ({graph_step.reason})"))
             else:
                 model.set_dropout_seed(drop_seed)
                 for micro in range(cfg.grad_accum):

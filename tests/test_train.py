@@ -1048,3 +1048,19 @@ def test_metrics_rows_with_a_boolean_step_or_nan_elapsed(tmp_path):
     path.write_text(json.dumps(m))
     with pytest.raises(ValueError, match="'extra.elapsed_s' must be a number"):
         train(tiny_config(tmp_path, max_iters=6, eval_interval=2), quiet=True, resume=True)
+
+
+def test_messages_before_the_loop_start_a_line_of_their_own(tmp_path, capsys):
+    """With the progress bar on, "nothing to train" (a resume at or past max_iters) and the
+    warning about a damaged best/ copy are written through the bar, not glued to its line."""
+    train(tiny_config(tmp_path, max_iters=4, eval_interval=2), quiet=True)
+    (tmp_path / "run" / "best" / ckpt.MANIFEST).write_text("{bad", encoding="utf-8")
+    capsys.readouterr()
+    train(tiny_config(tmp_path, max_iters=4, eval_interval=2), resume=True)
+    err = capsys.readouterr().err
+    for message in ("nothing to train", "warning: ignoring"):
+        lines = [line for line in err.split("\n") if message in line]
+        assert lines, err
+        for line in lines:
+            # on a terminal, what follows the last carriage return is what stays visible
+            assert line.split("\r")[-1].lstrip().startswith(message), repr(line)
