@@ -143,8 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("docs", help="render the Turkish course to static HTML")
-    p.add_argument("--out", required=True, help="output folder: new, empty, or an earlier docs output (a folder of "
-                        "other files is refused)")
+    p.add_argument("--out", required=True,
+                   help="output folder: new, empty, or an earlier docs output "
+                        "(a folder of other files is refused)")
     p.add_argument("--run", default=None,
                    help="training run folder whose loss curve and attention maps to draw")
     p.add_argument("--no-images", action="store_true", help="skip drawing the pictures")
