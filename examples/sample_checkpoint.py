@@ -19,6 +19,12 @@ Model her adımda sözlükteki her belirteç için bir logit üretir. Olasılık
 
 Aynı `--seed` aynı metni verir; üretim tohumlanmış bir üreteçten örnekler.
 
+## Sözlükte olmayan karakterler
+Karakter düzeyindeki bir model yalnızca eğitim metninde gördüğü karakterleri bilir. İstemde
+bilinmeyen bir karakter varsa varsayılan davranış açık bir hatadır (`--unknown strict`): modelin
+görmediği bir istemi sessizce değiştirip devam etmek yanıltıcı olurdu. `--unknown skip` bu
+karakterleri atlar, `--unknown replace` yerlerine sözlükteki yedek karakteri koyar.
+
 Çalıştırma:
 
     python examples/sample_checkpoint.py out/default --prompt "Dikkat " --temperature 0.8
@@ -39,18 +45,18 @@ def main(argv=None) -> int:
     ap.add_argument("--max-new-tokens", type=int, default=300)
     ap.add_argument("--temperature", type=float, default=0.8)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--unknown", choices=["strict", "skip", "replace"], default="strict",
+                    help="what to do with prompt characters the tokenizer does not know")
     args = ap.parse_args(argv)
     try:
         model = load_model(args.ckpt)
         tok = load_run_tokenizer(args.ckpt)
         print(f"{type(model).__name__} with {model.num_params():,} parameters")
-        for temperature in (args.temperature,):
-            # Bilinmeyen bir karakter açık bir hatadır (modelin görmediği bir istemi
-            # gösterip devam etmek yanıltıcı olurdu); atlamak/değiştirmek için:
-            # nanograd-llm sample --ckpt DIR --prompt ... --unknown skip|replace
-            text = sample_text(model, tok, args.prompt, args.max_new_tokens,
-                               temperature=temperature, seed=args.seed)
-            print(args.prompt + text)
+        # Bilinmeyen karakter: varsayılan açık bir hatadır; --unknown skip|replace ile
+        # belirteçleyicinin `errors` argümanına geçer (nanograd-llm sample'daki seçenekle aynı)
+        text = sample_text(model, tok, args.prompt, args.max_new_tokens,
+                           temperature=args.temperature, seed=args.seed, errors=args.unknown)
+        print(args.prompt + text)
     except (OSError, ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -14,7 +14,7 @@ def _cmd_gradcheck(args) -> int:
 
 
 def _cmd_train(args) -> int:
-    from .train import make_config, parse_overrides, resume_config, sample_text, train
+    from .train import make_config, parse_overrides, resume_config, train
     overrides = parse_overrides(args.overrides)
     if args.resume and args.init_from:
         raise ValueError("--init-from starts a new run from a GPT-2 folder; --resume continues "
@@ -24,6 +24,18 @@ def _cmd_train(args) -> int:
                 data=args.data, out_dir=args.out, device=args.device,
                 init_from=args.init_from)
     result = train(cfg, resume=args.resume, quiet=args.quiet, overwrite=args.overwrite)
+    try:
+        return _report_train(result, cfg)
+    except BrokenPipeError:
+        # e.g. `nanograd-llm train | head`: the reader left after the run was saved
+        from .cli_generate import _silence_stdout
+        _silence_stdout()
+        return 0
+
+
+def _report_train(result, cfg) -> int:
+    """What `train` prints once the run is saved: losses, a sample, the next commands."""
+    from .train import sample_text
     out = result["out_dir"]
     q = shlex.quote(str(out))            # paste-able even with spaces in the path
     if result.get("interrupted"):
@@ -48,6 +60,7 @@ def _cmd_train(args) -> int:
     print(f"sample more:  nanograd-llm sample --ckpt {q}   (--prompt TEXT to continue a text)")
     print(f"evaluate:     nanograd-llm eval --ckpt {q}")
     print(f"chat:         nanograd-llm chat --ckpt {q}")
+    sys.stdout.flush()                   # a closed pipe is found here, not at exit
     return 0
 
 

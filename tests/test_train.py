@@ -373,6 +373,24 @@ def test_cli_train_then_sample(tmp_path):
     assert "Traceback" not in bad.stderr
 
 
+def test_cli_train_into_a_closed_pipe(tmp_path):
+    """`nanograd-llm train | head`: the reader leaves before the report is printed; the saved
+    run is kept and the command ends quietly (exit 0, no "error: Broken pipe")."""
+    data = tmp_path / "c.txt"
+    data.write_text(TEXT, encoding="utf-8")
+    out = tmp_path / "piped"
+    p = subprocess.Popen([sys.executable, "-m", "nanograd_llm", "train", "--data", str(data),
+                          "--out", str(out), "--quiet", "n_layer=1", "n_embd=16", "n_head=2",
+                          "block_size=16", "max_iters=3", "eval_interval=3", "eval_iters=1",
+                          "sample_tokens=20"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=_env())
+    p.stdout.close()                         # the reader is gone before anything is printed
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 0, err
+    assert "error" not in err and "Traceback" not in err, err
+    assert (out / ckpt.MANIFEST).is_file()
+
+
 # -- examples -----------------------------------------------------------------------------------
 
 def _example(name):
@@ -412,7 +430,11 @@ def test_examples_run(tmp_path, capsys):
     assert _example("sample_checkpoint").main([str(out), "--temperature", "0",
                                                "--max-new-tokens", "5"]) == 0
     assert _example("sample_checkpoint").main([str(out), "--prompt", "日"]) == 1
-    assert "'日'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "'日'" in err and "--unknown skip" in err          # advice the example can follow
+    assert _example("sample_checkpoint").main([str(out), "--prompt", "日Geri", "--unknown",
+                                               "skip", "--max-new-tokens", "5"]) == 0
+    capsys.readouterr()
     # bad input to the bigram example: an error line, no traceback
     short = tmp_path / "short.txt"
     short.write_text("merhaba dünya, nasılsın?\n", encoding="utf-8")

@@ -102,8 +102,9 @@ class CharTokenizer:
                     "" if text == original else " of the NFC-normalised text")
                 raise ValueError(
                     f"character {_describe(c)} at {where} is not in the tokenizer's "
-                    f"vocabulary ({self.vocab_size} characters); use errors='skip' or "
-                    f"errors='replace' to drop or replace unknown characters")
+                    f"vocabulary ({self.vocab_size} characters); to drop or replace unknown "
+                    f"characters use errors='skip' or errors='replace' (on the command line: "
+                    f"--unknown skip or --unknown replace)")
             elif errors == "replace" and self.replacement is not None:
                 out.append(stoi[self.replacement])
         return out
