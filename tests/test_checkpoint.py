@@ -132,3 +132,40 @@ def test_hand_edited_manifest_gets_a_clear_error(tmp_path, key, value, message):
     (d / ckpt.MANIFEST).write_text(json.dumps(m))
     with pytest.raises(ckpt.CheckpointError, match=message):
         ckpt.load_checkpoint(d)
+
+
+def test_every_file_of_a_checkpoint_is_fsynced(tmp_path, monkeypatch):
+    """Every file of the run (weights, moments, manifest, config, tokenizer) is fsync'ed before
+    it takes its name: a power cut must not leave the manifest, or a file it names, unwritten
+    on disk. Checked by inode: a rename keeps it."""
+    import os
+    synced = set()
+    real = os.fsync
+
+    def record(fd):
+        st = os.fstat(fd)
+        synced.add((st.st_dev, st.st_ino))
+        return real(fd)
+    monkeypatch.setattr(os, "fsync", record)
+    _save(tmp_path)
+    files = [p for p in tmp_path.iterdir() if p.is_file()]
+    assert {"checkpoint.json", "config.json"} <= {p.name for p in files}
+    for p in files:
+        st = p.stat()
+        assert (st.st_dev, st.st_ino) in synced, p.name
+
+
+def test_the_folder_is_synced_after_the_new_manifest_is_in_place(tmp_path, monkeypatch):
+    """The rename of checkpoint.json only survives a crash once the folder itself is fsync'ed:
+    the last fsync_dir of a save comes after the new manifest took its name."""
+    from pathlib import Path
+    model, _ = _save(tmp_path, step=1)
+    steps = []
+    real = ckpt.fsync_dir
+
+    def record(d):
+        steps.append(json.loads((Path(d) / ckpt.MANIFEST).read_text())["step"])
+        real(d)
+    monkeypatch.setattr(ckpt, "fsync_dir", record)
+    _save(tmp_path, model, step=2)
+    assert steps and steps[-1] == 2

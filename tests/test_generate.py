@@ -388,3 +388,25 @@ def test_text_streamer_is_incremental_and_flushes_invalid_bytes():
         s(b)
     s.flush()
     assert "".join(written) == "a\ufffd" + "b" * 10
+
+
+def test_cached_generation_feeds_one_token_until_the_window_is_full(monkeypatch):
+    """The cache's point: after the prefill each step forwards only the new token until the cache
+    holds block_size positions; only then is the window rebuilt. A prompt longer than block_size
+    is cut to exactly its last block_size tokens."""
+    import functools
+    m = make_model()
+    seen = []
+    fwd = m.forward
+
+    @functools.wraps(fwd)
+    def record(idx, *a, **k):
+        seen.append(np.array(idx))
+        return fwd(idx, *a, **k)
+    monkeypatch.setattr(m, "forward", record)
+    generate(m, [[1, 2, 3]], BLOCK - 1, temperature=0)
+    assert [s.shape[1] for s in seen] == [3] + [1] * (BLOCK - 3) + [BLOCK]
+    seen.clear()
+    prompt = np.random.default_rng(0).integers(0, 23, size=(1, BLOCK + 9))
+    generate(m, prompt, 2, temperature=0)
+    np.testing.assert_array_equal(seen[0], prompt[:, -BLOCK:])

@@ -300,3 +300,13 @@ def test_layer_gradcheck_samples_coordinates_beyond_the_first():
     caught = [not check_case("broken", inputs, f, wrong_last, max_coords=n // 2,
                              rng=np.random.default_rng(s)).passed for s in range(12)]
     assert any(caught) and not all(caught)
+
+
+def test_relu_gradient_at_zero_is_zero():
+    """ReLU'(0) is taken as 0 (the chapter's convention, PyTorch's too): an input of exactly 0
+    passes no gradient."""
+    from nanograd_llm.layers import relu_backward, relu_forward
+    x = np.array([[-1.0, 0.0, 2.0, 0.0]])
+    out, cache = relu_forward(x)
+    np.testing.assert_array_equal(out, [[0.0, 0.0, 2.0, 0.0]])
+    np.testing.assert_array_equal(relu_backward(np.ones_like(x), cache), [[0.0, 0.0, 1.0, 0.0]])

@@ -102,6 +102,14 @@ def test_lr_schedule():
     assert get_lr(5, lr=1.0, min_lr=0.1, warmup_iters=0, lr_decay_iters=0) == 0.1
 
 
+def test_lr_schedule_last_steps_of_the_cosine():
+    kw = dict(lr=1.0, min_lr=0.1, warmup_iters=10, lr_decay_iters=110)
+    # the half-cosine is symmetric: its last step lies as far above min_lr as its first step
+    # lies below lr; min_lr is reached at lr_decay_iters, not one step earlier
+    assert get_lr(109, **kw) > 0.1
+    assert get_lr(109, **kw) - 0.1 == pytest.approx(1.0 - get_lr(11, **kw), rel=1e-9)
+
+
 def test_clip_grad_norm_matches_torch():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)
