@@ -54,3 +54,16 @@ def test_thread_count_order(monkeypatch):
     assert backend.num_threads() == 3
     monkeypatch.setenv("NANOGRAD_LLM_THREADS", "7")
     assert backend.num_threads() == 7
+
+
+def test_device_rng_derives_cupy_seed_from_a_sequence():
+    """CuPy's generator takes one int: a seed sequence (the trainer's [seed, stream, step]) is
+    turned into a non-negative int below 2**63, the same on NumPy 1.x and 2.x (a uint64 shifted
+    by a Python int is a TypeError on NumPy 1.x)."""
+    import types
+    fake = types.SimpleNamespace(random=types.SimpleNamespace(default_rng=lambda seed: seed))
+    seed = backend.device_rng(fake, [1, 4, 7])
+    state = np.random.SeedSequence([1, 4, 7]).generate_state(1, dtype=np.uint64)[0]
+    assert type(seed) is int and seed == int(state) // 2 and 0 <= seed < 2 ** 63
+    assert backend.device_rng(fake, 5) == 5                  # an int passes unchanged
+    assert backend.device_rng(fake, [1, 4, 8]) != seed
