@@ -24,6 +24,7 @@ indekslerde yalnızca son katkıyı tutar; doğru olan hepsini toplamaktır. Num
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import os
@@ -144,6 +145,22 @@ def device_rng(xp: ModuleType, seed: Any):
         # (uint64 ile Python int'i float64'e yükseltilir ve float kaydırılamaz)
         seed = int(np.random.SeedSequence(seed).generate_state(1, dtype=np.uint64)[0]) >> 1
     return xp.random.default_rng(seed)
+
+
+def cache_allocation(xp: ModuleType):
+    """Context for building a device array that a module-level cache keeps for the whole process
+    (attention's causal masks, the sinusoidal position table): on CuPy the array comes from
+    CuPy's default memory pool even while another allocator is active; on NumPy nothing changes.
+
+    cuda_graph.TrainStep runs its first step with a private MemoryPool. A CuPy array from a pool
+    holds only a weak reference to it: once the TrainStep (or a failed recording) drops the pool,
+    the pool's memory is freed, and a cached array made there would point to freed memory.
+    """
+    if xp is np:
+        return contextlib.nullcontext()
+    # Önbellekteki dizi süreç boyunca yaşar: özel bir havuzdan (TrainStep) değil, CuPy'nin
+    # varsayılan havuzundan ayrılır
+    return xp.cuda.using_allocator(xp.get_default_memory_pool().malloc)
 
 
 def as_float_dtype(dtype: Any) -> np.dtype:

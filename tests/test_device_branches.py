@@ -77,3 +77,56 @@ def test_gpu_route_mha_returns_contiguous_heads(device_route):
         assert t.base is not cache.c_attn.x2d
     dx, grads = multihead_attention.mha_backward(np.ones_like(out), cache)
     assert dx.shape == x.shape and set(grads) == set(p)
+
+
+class _StandInDevice:
+    """NumPy under another module name, noting for every array function whether it ran inside
+    backend.cache_allocation (CuPy's default memory pool) or outside it."""
+    __name__ = "stand_in_device"
+
+    def __init__(self):
+        self.inside = False
+        self.calls = []
+        dev = self
+
+        class _Ctx:
+            def __enter__(self):
+                dev.inside = True
+
+            def __exit__(self, *exc):
+                dev.inside = False
+
+        class _Pool:
+            malloc = object()
+
+        self.cuda = type("cuda", (), {"using_allocator": staticmethod(lambda alloc: _Ctx())})
+        self.get_default_memory_pool = lambda: _Pool()
+
+    def __getattr__(self, name):
+        f = getattr(np, name)
+        if not callable(f) or isinstance(f, type):
+            return f                                   # np.inf, np.float64, …
+
+        def call(*a, **k):
+            self.calls.append((name, self.inside))
+            return f(*a, **k)
+        return call
+
+
+def test_cached_device_tables_are_allocated_outside_private_pools(monkeypatch):
+    """The causal mask and the sinusoidal table live in module-level caches: on the GPU they
+    must come from CuPy's default pool, not from the private pool a TrainStep records with
+    (that pool's memory is freed when the TrainStep goes, the cache would keep a dangling
+    array)."""
+    from nanograd_llm.layers import attention, positional
+    monkeypatch.setattr(attention, "_MASKS", {})
+    monkeypatch.setattr(positional, "_SIN_TABLES", {})
+    dev = _StandInDevice()
+    m = attention.causal_mask(3, 5, dev, np.float32)
+    t = positional.sinusoidal_table(7, 6, dev, np.float32)
+    assert dev.calls and all(inside for _, inside in dev.calls), dev.calls
+    np.testing.assert_array_equal(m, attention.causal_mask(3, 5, np, np.float32))
+    np.testing.assert_array_equal(t, positional.sinusoidal_table(7, 6, np, np.float32))
+    n = len(dev.calls)
+    assert attention.causal_mask(3, 5, dev, np.float32) is m     # cached: built once
+    assert len(dev.calls) == n

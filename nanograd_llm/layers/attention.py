@@ -76,7 +76,8 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from ..backend import for_row_blocks, fused_kernels, get_array_module, matmul_t
+from ..backend import (cache_allocation, for_row_blocks, fused_kernels, get_array_module,
+                       matmul_t)
 from .dropout import dropout_backward, dropout_forward
 
 # Boyutlar: B = toplu iş, nh = kafa sayısı, Tq = sorgu sayısı, Tk = anahtar sayısı,
@@ -93,10 +94,11 @@ def causal_mask(Tq: int, Tk: int, xp, dtype):
     key = (Tq, Tk, str(dtype), xp.__name__)
     m = _MASKS.get(key)
     if m is None:
-        offset = Tk - Tq
-        i = xp.arange(Tq)[:, None]
-        j = xp.arange(Tk)[None, :]
-        m = xp.where(j > i + offset, -xp.inf, 0.0).astype(dtype)   # (Tq, Tk)
+        with cache_allocation(xp):          # önbellekte kalır: varsayılan bellek havuzundan
+            offset = Tk - Tq
+            i = xp.arange(Tq)[:, None]
+            j = xp.arange(Tk)[None, :]
+            m = xp.where(j > i + offset, -xp.inf, 0.0).astype(dtype)   # (Tq, Tk)
         _MASKS[key] = m
     return m
 

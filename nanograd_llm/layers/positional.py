@@ -57,7 +57,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from ..backend import get_array_module, matmul_t
+from ..backend import cache_allocation, get_array_module, matmul_t
 
 # Boyutlar: B = toplu iş, T = dizi uzunluğu, C = gömme boyutu,
 # n_pos = sinüzoidal tablodaki konum sayısı (n_positions)
@@ -105,14 +105,15 @@ def sinusoidal_table(n_positions: int, C: int, xp, dtype):
     key = (n_positions, C, xp.__name__, str(dtype))
     table = _SIN_TABLES.get(key)
     if table is None:
-        pos = xp.arange(n_positions, dtype=xp.float64)[:, None]           # (n_pos, 1)
-        i2 = xp.arange(0, C, 2, dtype=xp.float64)[None, :]                 # (1, ceil(C/2))
-        angle = pos / xp.exp(i2 * (math.log(10000.0) / C))                # (n_pos, ceil(C/2))
-        table = xp.zeros((n_positions, C), dtype=xp.float64)               # (n_pos, C)
-        table[:, 0::2] = xp.sin(angle)
-        # C tekse son (çift indeksli) sütunun cos eşi yoktur: cos sütunları C // 2 tanedir
-        table[:, 1::2] = xp.cos(angle[:, : C // 2])
-        table = table.astype(dtype)
+        with cache_allocation(xp):          # önbellekte kalır: varsayılan bellek havuzundan
+            pos = xp.arange(n_positions, dtype=xp.float64)[:, None]       # (n_pos, 1)
+            i2 = xp.arange(0, C, 2, dtype=xp.float64)[None, :]             # (1, ceil(C/2))
+            angle = pos / xp.exp(i2 * (math.log(10000.0) / C))            # (n_pos, ceil(C/2))
+            table = xp.zeros((n_positions, C), dtype=xp.float64)           # (n_pos, C)
+            table[:, 0::2] = xp.sin(angle)
+            # C tekse son (çift indeksli) sütunun cos eşi yoktur: cos sütunları C // 2 tanedir
+            table[:, 1::2] = xp.cos(angle[:, : C // 2])
+            table = table.astype(dtype)
         _SIN_TABLES[key] = table
     return table
 
