@@ -11,13 +11,21 @@
 #                table, a QUICK_ITERS-step `shakespeare` run (PRECISION, TF32 by default), the
 #                whole-split val loss of its best checkpoint, and one prompt sampled on the GPU
 #                and on the CPU
-# Logs go to $OUT.   OUT=gpu_logs DATA=.device_data/tinyshakespeare.txt STAGE=check bash ...
+# Logs go to $OUT, at most 8 files per stage and no subfolders (what a device call hands back;
+# tests/test_benchmark_tools.py counts them).
+#   OUT=gpu_logs DATA=.device_data/tinyshakespeare.txt STAGE=check bash ...
+# Without a GPU that CuPy can use, every stage stops after the environment step (exit 3): the
+# GPU tests would only be skipped (pytest still reports "passed") and every command fail.
 set -u
 OUT=${OUT:-gpu_logs}
 DATA=${DATA:-.device_data/tinyshakespeare.txt}
 TRAIN_ITERS=${TRAIN_ITERS:-5000}
 PRECISION=${PRECISION:-tf32}
 STAGE=${STAGE:-check}
+case "$STAGE" in
+  check|quick|train) ;;
+  *) echo "unknown STAGE=$STAGE: use check, quick or train" >&2; exit 2 ;;
+esac
 mkdir -p "$OUT"
 export PYTHONPATH=.
 export PYTHONUNBUFFERED=1
@@ -33,6 +41,12 @@ environment() {
     git log --oneline -1; git status --short | head -20   # the code that ran: HEAD and changes
   } 2>&1 | tee -a "$OUT/summary.log"
 }
+# CuPy must import and see a GPU, else stop now (the tests would be skipped, not failed)
+need_gpu() {
+  $PY -c "import cupy; n = cupy.cuda.runtime.getDeviceCount(); assert n > 0, 'no GPU'; print('cupy', cupy.__version__, 'sees', n, 'GPU(s)')" 2>&1 \
+      | tail -3 | tee -a "$OUT/summary.log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || { log "CuPy cannot use a GPU here (above): stopping"; exit 3; }
+}
 need_data() {
   [ -f "$DATA" ] || { log "missing $DATA: copy tinyshakespeare.txt there and carry .device_data"; exit 2; }
 }
@@ -45,6 +59,7 @@ gpu_tests() {
 
 if [ "$STAGE" = check ]; then
   environment
+  need_gpu
   gpu_tests 120
   log "benchmark float32 (shakespeare), CUDA graph, per-layer eager and graph"
   timeout 100 $PY benchmarks/train_step.py --device cuda --config shakespeare --steps 20 --layer-reps 10 2>&1 | tail -32 | tee "$OUT/bench_fp32.log"
@@ -57,13 +72,14 @@ if [ "$STAGE" = check ]; then
     timeout 50 $PY benchmarks/gpu_profile.py --config shakespeare --tf32 --top 10; } 2>&1 | grep -v "^STAGE:\|^USDT\|profiler_st" | tee "$OUT/profile.log"
   log "training smoke run on cuda"
   timeout 50 $PY -m nanograd_llm train --data "$DATA" --device cuda --out runs/smoke --overwrite \
-      max_iters=30 eval_interval=15 eval_iters=2 sample_tokens=60 dropout=0.1 precision=$PRECISION 2>&1 | tr '\r' '\n' | grep -v "it/s\]$" | tail -12 | tee "$OUT/smoke.log"
+      max_iters=30 eval_interval=15 eval_iters=2 sample_tokens=60 dropout=0.1 precision=$PRECISION 2>&1 | tr '\r' '\n' | grep -v "step/s" | tail -12 | tee "$OUT/smoke.log"
   log "check stage done"
 fi
 
 if [ "$STAGE" = quick ]; then
   need_data
   environment
+  need_gpu
   gpu_tests 110
   log "benchmark float32 (shakespeare), CUDA graph"
   timeout 70 $PY benchmarks/train_step.py --device cuda --config shakespeare --steps 20 --no-layers 2>&1 | tail -12 | tee "$OUT/bench_fp32.log"
@@ -78,16 +94,19 @@ if [ "$STAGE" = quick ]; then
   cp runs/quick/metrics.jsonl "$OUT/metrics_quick.jsonl" 2>/dev/null
   log "whole val split of the best checkpoint, on cuda"
   timeout 30 $PY -m nanograd_llm eval --ckpt runs/quick/best --data "$DATA" --split val --device cuda 2>&1 | tail -9 | tee "$OUT/eval_quick.log"
-  log "the same prompt and seed sampled on cuda (KV cache) and on cpu"
-  timeout 20 $PY -m nanograd_llm sample --ckpt runs/quick/best --device cuda --prompt "ROMEO:" \
-      --max-new-tokens 200 --seed 1 --no-stream 2>&1 | tail -12 | tee "$OUT/sample_cuda.log"
-  timeout 20 $PY -m nanograd_llm sample --ckpt runs/quick/best --device cpu --prompt "ROMEO:" \
-      --max-new-tokens 80 --seed 1 --no-stream 2>&1 | tail -6 | tee "$OUT/sample_cpu.log"
+  log "the same prompt and seed sampled on cuda (KV cache) and on cpu (both in samples.log)"
+  { echo "--- cuda"
+    timeout 20 $PY -m nanograd_llm sample --ckpt runs/quick/best --device cuda --prompt "ROMEO:" \
+        --max-new-tokens 200 --seed 1 --no-stream 2>&1 | tail -12
+    echo "--- cpu"
+    timeout 20 $PY -m nanograd_llm sample --ckpt runs/quick/best --device cpu --prompt "ROMEO:" \
+        --max-new-tokens 80 --seed 1 --no-stream 2>&1 | tail -6; } | tee "$OUT/samples.log"
   log "quick stage done"
 fi
 
 if [ "$STAGE" = train ]; then
   need_data
+  need_gpu
   log "train shakespeare preset on cuda ($TRAIN_ITERS iters, precision $PRECISION)"
   timeout ${TRAIN_TIMEOUT:-380} $PY -m nanograd_llm train --preset shakespeare --data "$DATA" --device cuda \
       --out runs/shakespeare_cuda --overwrite max_iters=$TRAIN_ITERS precision=$PRECISION 2>&1 \

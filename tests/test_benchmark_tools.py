@@ -58,3 +58,46 @@ def test_kind_sums_add_every_kernel_once_in_kind_order(gpu_profile):
     order = [k for k, _ in gpu_profile.KINDS] + ["other"]
     assert list(sums) == [k for k in order if k in sums]
     assert sums["softmax"] == pytest.approx(5.0 + 6.0)
+
+
+SUITE = BENCH / "gpu_suite.sh"
+
+
+def _stage_files(stage):
+    """The names a gpu_suite.sh stage writes under $OUT (its own lines and the functions it
+    calls; `log` writes summary.log)."""
+    import re
+    text = SUITE.read_text()
+    funcs = dict(re.findall(r"^(\w+)\(\) \{\n(.*?)^\}", text, re.S | re.M))
+    funcs.update(re.findall(r"^(\w+)\(\) \{(.*)\}$", text, re.M))
+    body = re.search(rf'^if \[ "\$STAGE" = {stage} \]; then\n(.*?)^fi$', text, re.S | re.M).group(1)
+    for _ in range(2):                                   # functions that call functions
+        body += "".join(f for name, f in funcs.items() if re.search(rf"^\s*{name}\b", body, re.M))
+    return set(re.findall(r'\$OUT/([^"\s]+)"', body))
+
+
+@pytest.mark.parametrize("stage", ["check", "quick", "train"])
+def test_gpu_suite_stage_writes_what_a_device_call_hands_back(stage):
+    """A device call returns at most 8 files, no more than 2 folders down: a ninth log would
+    be left behind on the machine."""
+    files = _stage_files(stage)
+    assert "summary.log" in files and 2 <= len(files) <= 8, sorted(files)
+    assert all(f.count("/") <= 1 for f in files), sorted(files)
+
+
+def test_gpu_suite_stops_at_once_without_a_gpu(tmp_path):
+    """No CuPy GPU: every stage stops after the environment step with exit 3 (instead of
+    skipped GPU tests reported as passed and failing benchmarks); an unknown stage is exit 2."""
+    import subprocess
+    from nanograd_llm.backend import cuda_available
+    if cuda_available():
+        pytest.skip("a GPU is present: the suite would really run")
+    root = BENCH.parent
+    for stage, code in (("check", 3), ("quick", 3), ("train", 3), ("bogus", 2)):
+        out = tmp_path / stage
+        r = subprocess.run(["bash", str(SUITE)], cwd=root, capture_output=True, text=True,
+                           timeout=120, env={**__import__("os").environ, "OUT": str(out),
+                                             "STAGE": stage, "DATA": str(SUITE)})
+        assert r.returncode == code, (stage, r.stdout, r.stderr)
+        if code == 3:
+            assert "CuPy cannot use a GPU here" in (out / "summary.log").read_text()
