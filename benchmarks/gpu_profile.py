@@ -25,13 +25,15 @@ from train_step import ADAMW, CONFIGS  # noqa: E402
 
 
 # Kernel kinds for the per-kind sums (the first match wins, in this order). The names are those
-# CUDA reports: cuBLAS/CUTLASS matrix products ("gemm", "gemv", "xmma", "cutlass"), PyTorch's
-# fused attention ("fmha", "flash", "attention"), our fused kernels and CuPy's element-wise ones.
+# CUDA reports: cuBLAS/CUTLASS matrix products ("gemm", "gemv", "xmma", "cutlass"; recent cuBLAS
+# on Hopper also "nvjet_…" kernels and "splitKreduce_kernel", the reduction of a split-K product),
+# PyTorch's fused attention ("fmha", "flash", "attention"), our fused kernels (cuda_kernels.py:
+# the layer norm is "ln_fwd_f32"/"ln_bwd_dx_f32") and CuPy's element-wise ones.
 KINDS = (
     ("fused attention", ("fmha", "flash", "attention")),
-    ("matrix products", ("gemm", "gemv", "xmma", "cutlass", "gemmk")),
+    ("matrix products", ("gemm", "gemv", "xmma", "cutlass", "gemmk", "nvjet", "splitk")),
     ("softmax", ("softmax",)),
-    ("layer norm", ("layer_norm", "layernorm", "_ln_", "gammabeta")),
+    ("layer norm", ("layer_norm", "layernorm", "_ln_", "gammabeta", "ln_fwd", "ln_bwd")),
     ("GELU", ("gelu",)),
     ("AdamW", ("adam",)),
     ("copies", ("copy", "catarray")),

@@ -43,6 +43,12 @@ KERNELS = [
     ("nanograd_adamw", "AdamW"),
     ("cupy_scatter_add_float32", "adds"),            # not a copy: "scatter" holds "cat"
     ("cupy_multiply__float32_float32_float32", "other"),
+    # not in the session-12 top list: recent cuBLAS names on Hopper, our layer-norm kernels
+    ("nvjet_tst_128x64_64x6_1x2_h_bz_coopA_NNT", "matrix products"),   # cuBLAS on Hopper
+    ("void splitKreduce_kernel<32, 16, int, float, float, float, float, true, false>",
+     "matrix products"),
+    ("ln_fwd_f32", "layer norm"),                  # ours (cuda_kernels.py)
+    ("ln_bwd_dx_f64", "layer norm"),
 ]
 
 
