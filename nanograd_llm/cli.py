@@ -14,7 +14,7 @@ def _cmd_gradcheck(args) -> int:
 
 
 def _cmd_train(args) -> int:
-    from .train import make_config, parse_overrides, resume_config, train
+    from .train import make_config, parse_overrides, resume_config, sample_text, train
     overrides = parse_overrides(args.overrides)
     if args.resume and args.init_from:
         raise ValueError("--init-from starts a new run from a GPT-2 folder; --resume continues "
@@ -24,18 +24,6 @@ def _cmd_train(args) -> int:
                 data=args.data, out_dir=args.out, device=args.device,
                 init_from=args.init_from)
     result = train(cfg, resume=args.resume, quiet=args.quiet, overwrite=args.overwrite)
-    try:
-        return _report_train(result, cfg)
-    except BrokenPipeError:
-        # e.g. `nanograd-llm train | head`: the reader left after the run was saved
-        from .cli_generate import _silence_stdout
-        _silence_stdout()
-        return 0
-
-
-def _report_train(result, cfg) -> int:
-    """What `train` prints once the run is saved: losses, a sample, the next commands."""
-    from .train import sample_text
     out = result["out_dir"]
     q = shlex.quote(str(out))            # paste-able even with spaces in the path
     if result.get("interrupted"):
@@ -60,7 +48,6 @@ def _report_train(result, cfg) -> int:
     print(f"sample more:  nanograd-llm sample --ckpt {q}   (--prompt TEXT to continue a text)")
     print(f"evaluate:     nanograd-llm eval --ckpt {q}")
     print(f"chat:         nanograd-llm chat --ckpt {q}")
-    sys.stdout.flush()                   # a closed pipe is found here, not at exit
     return 0
 
 
@@ -246,8 +233,17 @@ def main(argv=None) -> int:
             if not value.strip():
                 parser.commands[args.command].error(f"--{name.replace('_', '-')} is empty")
             setattr(args, name, os.path.expanduser(value))
+    rc = 0
     try:
-        return args.func(args)
+        rc = args.func(args)
+        sys.stdout.flush()           # a reader that left (`| head`) is found here, not at exit
+    except BrokenPipeError:
+        # The reader of our output left early (`nanograd-llm eval ... | head`). What a command
+        # writes to stdout is its result, written once the work is done (train saves the run
+        # before its report; sample's text is its work): stop quietly, as `head` expects
+        from .cli_generate import _silence_stdout
+        _silence_stdout()
+        return rc
     except (ValueError, OSError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -259,6 +255,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    return rc
 
 
 if __name__ == "__main__":

@@ -373,22 +373,28 @@ def test_cli_train_then_sample(tmp_path):
     assert "Traceback" not in bad.stderr
 
 
-def test_cli_train_into_a_closed_pipe(tmp_path):
-    """`nanograd-llm train | head`: the reader leaves before the report is printed; the saved
-    run is kept and the command ends quietly (exit 0, no "error: Broken pipe")."""
+def test_cli_into_a_closed_pipe(tmp_path):
+    """`nanograd-llm train | head`, `nanograd-llm eval ... | head`: the reader leaves before
+    the result is printed; the saved run is kept and each command ends quietly (exit 0, no
+    "error: Broken pipe")."""
     data = tmp_path / "c.txt"
     data.write_text(TEXT, encoding="utf-8")
     out = tmp_path / "piped"
-    p = subprocess.Popen([sys.executable, "-m", "nanograd_llm", "train", "--data", str(data),
-                          "--out", str(out), "--quiet", "n_layer=1", "n_embd=16", "n_head=2",
-                          "block_size=16", "max_iters=3", "eval_interval=3", "eval_iters=1",
-                          "sample_tokens=20"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=_env())
-    p.stdout.close()                         # the reader is gone before anything is printed
-    err = p.stderr.read().decode()
-    assert p.wait(timeout=120) == 0, err
-    assert "error" not in err and "Traceback" not in err, err
+
+    def closed_pipe(*args):
+        p = subprocess.Popen([sys.executable, "-m", "nanograd_llm", *args],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+                             env=_env())
+        p.stdout.close()                     # the reader is gone before anything is printed
+        err = p.stderr.read().decode()
+        assert p.wait(timeout=120) == 0, err
+        assert "error" not in err and "Traceback" not in err, err
+
+    closed_pipe("train", "--data", str(data), "--out", str(out), "--quiet", "n_layer=1",
+                "n_embd=16", "n_head=2", "block_size=16", "max_iters=3", "eval_interval=3",
+                "eval_iters=1", "sample_tokens=20")
     assert (out / ckpt.MANIFEST).is_file()
+    closed_pipe("eval", "--ckpt", str(out))
 
 
 # -- examples -----------------------------------------------------------------------------------
