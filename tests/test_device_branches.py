@@ -130,3 +130,247 @@ def test_cached_device_tables_are_allocated_outside_private_pools(monkeypatch):
     n = len(dev.calls)
     assert attention.causal_mask(3, 5, dev, np.float32) is m     # cached: built once
     assert len(dev.calls) == n
+
+
+# -- Beyond the layers: backend, cuda_kernels.gemm's Python side, the optimizer, generation ----
+# Those modules decide "GPU or not" through backend.get_array_module / backend.fused_kernels
+# (not through their own `np`), so the stand-ins below replace those: a fake `cupy` module that
+# computes with NumPy, and a NumPy model of cuBLAS's column-major GEMM that reads the operands
+# from the memory gemm hands it. cuda_kernels.py itself is loaded under the fake `cupy` (it is
+# never imported for real here), so its operand preparation, plan and argument passing run on
+# the host; only the CUDA kernels are out of reach.
+import ctypes
+import importlib.util
+import os
+import sys
+import types
+
+from nanograd_llm import backend
+
+
+class _DevArray(np.ndarray):
+    """A NumPy array that the host-loaded cuda_kernels takes for a CuPy one: `.data.ptr`, the
+    device pointer gemm passes to cuBLAS, is the array itself."""
+
+    @property
+    def data(self):
+        return types.SimpleNamespace(ptr=self)
+
+
+def _dev(x):
+    return np.asarray(x).view(_DevArray)
+
+
+def _fake_cupy(calls):
+    """A `cupy` stand-in with what cuda_kernels.py needs at import time and in gemm."""
+    cp = types.ModuleType("cupy")
+    cp.__name__ = "cupy"
+    cp.ElementwiseKernel = lambda *a, **k: object()        # module-level kernels: never run here
+
+    def matmul(a, b, out=None):
+        calls.append(("cp.matmul", a.shape, b.shape, out is not None))
+        return np.matmul(a, b, out=out)
+
+    def ascontiguousarray(x):
+        calls.append(("cp.ascontiguousarray", x.shape, x.flags.c_contiguous))
+        return _dev(np.ascontiguousarray(x))
+
+    cp.matmul = matmul
+    cp.ascontiguousarray = ascontiguousarray
+    cp.empty = lambda shape, dtype: _dev(np.empty(shape, dtype))
+    cp.cuda = types.SimpleNamespace(
+        device=types.SimpleNamespace(get_cublas_handle=lambda: "handle"),
+        get_current_stream=lambda: types.SimpleNamespace(ptr="stream"))
+    return cp
+
+
+def _col_major(flat, off, ld, rows, cols):
+    """The rows × cols column-major matrix at flat[off:] with leading dimension ld (a view)."""
+    assert rows <= ld and off + rows - 1 + (cols - 1) * ld < flat.size, "cuBLAS reads out of bounds"
+    it = flat.itemsize
+    return np.lib.stride_tricks.as_strided(flat[off:], shape=(rows, cols), strides=(it, ld * it))
+
+
+def _fake_cublas(calls):
+    """(batched, single, set_stream) with cublasGemm(StridedBatched)Ex's semantics, in NumPy."""
+    def gemm(handle, ta, tb, m, n, k, alpha, A, at, lda, sa, B, bt, ldb, sb, beta, C, ct, ldc,
+             sc, batch, compute, algo, kind):
+        assert handle == "handle" and algo == -1
+        for x in (A, B, C):
+            assert isinstance(x, np.ndarray) and x.flags.c_contiguous, "device memory is flat"
+        f64 = C.dtype == np.float64
+        assert A.dtype == B.dtype == C.dtype and at == bt == ct == (1 if f64 else 0)
+        scal = ctypes.c_double if f64 else ctypes.c_float
+        al, be = scal.from_address(alpha).value, scal.from_address(beta).value
+        calls.append((kind, dict(transa=ta, transb=tb, m=m, n=n, k=k, lda=lda, ldb=ldb, ldc=ldc,
+                                 batch=batch, compute=compute, alpha=al, beta=be, A=A, B=B, C=C)))
+        fa, fb = np.asarray(A).reshape(-1), np.asarray(B).reshape(-1)
+        fc = np.asarray(C).reshape(-1)
+        assert np.shares_memory(fc, C)
+        for i in range(batch):
+            a = _col_major(fa, i * sa, lda, *((k, m) if ta else (m, k)))
+            b = _col_major(fb, i * sb, ldb, *((n, k) if tb else (k, n)))
+            c = _col_major(fc, i * sc, ldc, m, n)
+            r = al * ((a.T if ta else a) @ (b.T if tb else b))
+            c[...] = r if be == 0 else r + be * c         # beta = 0: C is not read
+        return 0
+
+    def batched(h, ta, tb, m, n, k, al, A, at, lda, sa, B, bt, ldb, sb, be, C, ct, ldc, sc,
+                batch, compute, algo):
+        return gemm(h, ta, tb, m, n, k, al, A, at, lda, sa, B, bt, ldb, sb, be, C, ct, ldc, sc,
+                    batch, compute, algo, "batched")
+
+    def single(h, ta, tb, m, n, k, al, A, at, lda, B, bt, ldb, be, C, ct, ldc, compute, algo):
+        return gemm(h, ta, tb, m, n, k, al, A, at, lda, 0, B, bt, ldb, 0, be, C, ct, ldc, 0, 1,
+                    compute, algo, "single")
+
+    def set_stream(handle, stream):
+        calls.append(("set_stream", handle, stream))
+        return 0
+
+    return batched, single, set_stream
+
+
+@pytest.fixture
+def host_gpu(monkeypatch):
+    """backend sees _DevArray operands as CuPy arrays; cuda_kernels.py runs on the fake cupy and
+    the NumPy cuBLAS model. Yields (cuda_kernels module, calls list)."""
+    calls = []
+    cp = _fake_cupy(calls)
+    monkeypatch.setitem(sys.modules, "cupy", cp)
+    path = os.path.join(os.path.dirname(backend.__file__), "cuda_kernels.py")
+    spec = importlib.util.spec_from_file_location("nanograd_llm.cuda_kernels", path)
+    ck = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ck)
+    monkeypatch.setitem(sys.modules, "nanograd_llm.cuda_kernels", ck)
+    monkeypatch.setattr(ck, "_cublas", lambda: _fake_cublas(calls))
+    monkeypatch.setattr(backend, "get_array_module",
+                        lambda *arrays: cp if any(isinstance(a, _DevArray) for a in arrays) else np)
+    monkeypatch.delenv("NANOGRAD_LLM_FUSED", raising=False)
+    monkeypatch.delenv("CUPY_TF32", raising=False)
+    return ck, calls
+
+
+def _op(x, t):
+    return x.swapaxes(-1, -2) if t else x
+
+
+_GEMM_CASES = [
+    # a shape, b shape, trans_a, trans_b, alpha, dtype, cuBLAS entry
+    ((4, 5), (5, 3), False, False, 1.0, np.float64, "single"),
+    ((5, 4), (3, 5), True, True, 0.25, np.float32, "single"),
+    ((2, 3, 4, 6), (2, 3, 5, 6), False, True, 0.5, np.float64, "batched"),   # attention scores
+    ((2, 3, 6, 4), (2, 3, 6, 5), True, False, 1.0, np.float64, "batched"),   # dv = Aᵀ·dy
+    ((5,), (5, 3), False, False, 2.0, np.float64, "single"),                # vector @ matrix
+    ((3, 5), (5,), False, False, 1.0, np.float64, "single"),                # matrix @ vector
+]
+
+
+@pytest.mark.parametrize("a_shape,b_shape,ta,tb,alpha,dtype,entry", _GEMM_CASES)
+def test_matmul_t_gpu_route_calls_cublas_gemm(host_gpu, a_shape, b_shape, ta, tb, alpha, dtype,
+                                              entry):
+    ck, calls = host_gpu
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(a_shape).astype(dtype), rng.standard_normal(b_shape).astype(dtype)
+    want = backend.matmul_t(a, b, ta, tb, alpha)                 # the CPU route
+    got = backend.matmul_t(_dev(a), _dev(b), ta, tb, alpha)
+    assert isinstance(got, _DevArray) and got.dtype == dtype and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    gemms = [c for c in calls if c[0] in ("single", "batched")]
+    assert [c[0] for c in gemms] == [entry]
+    assert ("set_stream", "handle", "stream") in calls
+    assert not any(c[0] == "cp.matmul" for c in calls)
+    p = gemms[0][1]
+    plan = backend.gemm_plan(a.shape, b.shape, ta, tb)
+    assert (p["transa"], p["transb"], p["m"], p["n"], p["k"]) == \
+        (plan["transa"], plan["transb"], plan["m"], plan["n"], plan["k"])
+    assert p["alpha"] == np.asarray(alpha, dtype) and p["beta"] == 0
+    assert p["compute"] == (70 if dtype == np.float64 else 68)    # 64F / 32F (no TF32)
+    assert p["C"] is got                                          # written in place, no copy
+
+
+def test_gemm_reads_transposes_through_flags_and_copies_strided_operands(host_gpu):
+    ck, calls = host_gpu
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((6, 4))                              # e.g. a tied embedding
+    x = rng.standard_normal((3, 6))
+    got = backend.matmul_t(_dev(x), _dev(w).T, trans_b=True)    # x @ (wᵀ)ᵀ = x @ w
+    np.testing.assert_allclose(got, x @ w, rtol=1e-12)
+    p = calls[-1][1]
+    # wᵀ is a transposed view of a C-contiguous array: cuBLAS gets w itself, the flag flipped
+    assert np.shares_memory(p["A"], w) and p["transa"] == 0
+    assert not any(c[0] == "cp.ascontiguousarray" for c in calls)
+    calls.clear()
+    s = rng.standard_normal((3, 12))
+    got = backend.matmul_t(_dev(s)[:, ::2], _dev(w))             # a strided slice: one copy
+    np.testing.assert_allclose(got, s[:, ::2] @ w, rtol=1e-12)
+    assert ("cp.ascontiguousarray", (3, 6), False) in calls
+    assert [c[0] for c in calls if c[0] in ("single", "batched")] == ["single"]
+
+
+def test_gemm_out_buffers_and_tf32(host_gpu, monkeypatch):
+    ck, calls = host_gpu
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((2, 4, 5)), rng.standard_normal((2, 5, 3))
+    out = _dev(np.zeros((2, 4, 3)))
+    assert backend.matmul_t(_dev(a), _dev(b), alpha=3.0, out=out) is out
+    np.testing.assert_allclose(out, 3.0 * (a @ b), rtol=1e-12)
+    assert calls[-1][0] == "batched" and calls[-1][1]["C"] is out      # straight into out
+    # a strided out is filled from a temporary
+    big = _dev(np.zeros((2, 4, 6)))
+    res = backend.matmul_t(_dev(a), _dev(b), out=big[:, :, ::2])
+    np.testing.assert_allclose(big[:, :, ::2], a @ b, rtol=1e-12)
+    assert calls[-1][1]["C"] is not res and np.all(big[:, :, 1::2] == 0)
+    with pytest.raises(ValueError, match="out has shape"):
+        backend.matmul_t(_dev(a), _dev(b), out=_dev(np.zeros((2, 3, 4))))
+    # TF32: float32 products switch the compute type, float64 ones do not
+    monkeypatch.setenv("CUPY_TF32", "1")
+    backend.matmul_t(_dev(a.astype(np.float32)), _dev(b.astype(np.float32)))
+    assert calls[-1][1]["compute"] == 77
+    backend.matmul_t(_dev(a), _dev(b))
+    assert calls[-1][1]["compute"] == 70
+
+
+@pytest.mark.parametrize("case", ["dtypes differ", "integers", "empty", "broadcast batch"])
+def test_gemm_falls_back_to_cupy_matmul(host_gpu, case):
+    ck, calls = host_gpu
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((4, 5)), rng.standard_normal((3, 5))
+    if case == "dtypes differ":
+        b = b.astype(np.float32)
+    elif case == "integers":
+        a, b = rng.integers(-3, 4, (4, 5)), rng.integers(-3, 4, (3, 5))
+    elif case == "empty":
+        a, b = a[:0], b
+    else:
+        a = rng.standard_normal((2, 4, 5))                   # (2,4,5) @ (5,3)ᵀ: broadcast
+    want = backend.matmul_t(a, b, trans_b=True, alpha=2.0)
+    got = backend.matmul_t(_dev(a), _dev(b), trans_b=True, alpha=2.0)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    out = _dev(np.empty(want.shape, want.dtype))
+    assert backend.matmul_t(_dev(a), _dev(b), trans_b=True, alpha=2.0, out=out) is out
+    np.testing.assert_allclose(out, want, rtol=1e-6)
+    assert not any(c[0] in ("single", "batched", "set_stream") for c in calls)
+    assert [c[0] for c in calls] == ["cp.matmul", "cp.matmul"]
+
+
+def test_gemm_reports_a_cublas_error(host_gpu, monkeypatch):
+    ck, calls = host_gpu
+    batched, single, _ = _fake_cublas(calls)
+    monkeypatch.setattr(ck, "_cublas", lambda: (batched, single, lambda h, s: 7))
+    with pytest.raises(RuntimeError, match="status 7"):
+        backend.matmul_t(_dev(np.ones((2, 2))), _dev(np.ones((2, 2))))
+    assert not any(c[0] in ("single", "batched") for c in calls)
+
+
+def test_matmul_t_gpu_route_without_fused_kernels(host_gpu, monkeypatch):
+    """NANOGRAD_LLM_FUSED=0: the GPU route is cupy.matmul with the flags as views and alpha on
+    the smaller operand."""
+    ck, calls = host_gpu
+    monkeypatch.setenv("NANOGRAD_LLM_FUSED", "0")
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal((2, 6, 3)), rng.standard_normal((2, 6, 4))
+    out = _dev(np.empty((2, 3, 4)))
+    assert backend.matmul_t(_dev(a), _dev(b), trans_a=True, alpha=0.5, out=out) is out
+    np.testing.assert_allclose(out, 0.5 * (a.swapaxes(-1, -2) @ b), rtol=1e-12)
+    assert calls == [("cp.matmul", (2, 3, 6), (2, 6, 4), True)]
