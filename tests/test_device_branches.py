@@ -374,3 +374,208 @@ def test_matmul_t_gpu_route_without_fused_kernels(host_gpu, monkeypatch):
     assert backend.matmul_t(_dev(a), _dev(b), trans_a=True, alpha=0.5, out=out) is out
     np.testing.assert_allclose(out, 0.5 * (a.swapaxes(-1, -2) @ b), rtol=1e-12)
     assert calls == [("cp.matmul", (2, 3, 6), (2, 6, 4), True)]
+
+
+class _RecordingXp:
+    """NumPy under another name, recording every call (name, args, kwargs)."""
+    __name__ = "recording_xp"
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        f = getattr(np, name)
+        if not callable(f) or isinstance(f, type):
+            return f
+
+        def call(*a, **k):
+            self.calls.append((name, a, k))
+            return f(*a, **k)
+        return call
+
+
+def test_adamw_fused_branch_passes_the_decay_and_plain_slices(monkeypatch):
+    from nanograd_llm import optim
+    cfg = GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=8)
+    idx = np.random.default_rng(0).integers(0, 11, (2, 8))
+    models = [GPT(cfg, seed=0, dtype="float64") for _ in range(2)]
+    for m in models:
+        m.forward(idx, idx)
+        m.backward()
+    ref, dev = (optim.AdamW(m, lr=1e-2, betas=(0.8, 0.9), eps=1e-6, weight_decay=0.3)
+                for m in models)
+    calls = []
+
+    def adamw_update(p, g, m, v, lr, beta1, beta2, eps, wd, bc1, bc2):   # the kernel's formula
+        calls.append(dict(p=p, g=g, m=m, v=v, lr=lr, b=(beta1, beta2), eps=eps, wd=wd,
+                          bc=(bc1, bc2)))
+        m[...] = beta1 * m + (1 - beta1) * g
+        v[...] = beta2 * v + (1 - beta2) * g * g
+        p[...] = p - lr * wd * p - lr * (m / bc1) / (np.sqrt(v / bc2) + eps)
+
+    monkeypatch.setattr(optim, "fused_kernels",
+                        lambda x: types.SimpleNamespace(adamw_update=adamw_update)
+                        if x is dev.model.flat else None)
+    for t in (1, 2, 3):
+        ref.step(lr=1e-2 * t)
+        calls.clear()
+        dev.step(lr=1e-2 * t)
+        nd, flat = dev.model.n_decay, dev.model.flat
+        assert 0 < nd < flat.size and len(calls) == 2
+        for c, sl, wd in zip(calls, (slice(0, nd), slice(nd, None)), (0.3, 0.0)):
+            for name, arr in (("p", flat), ("g", dev.model.grad_flat), ("m", dev.m), ("v", dev.v)):
+                assert c[name].base is arr and c[name].shape == arr[sl].shape
+                assert np.shares_memory(c[name], arr[sl])
+            assert c["wd"] == wd and c["lr"] == 1e-2 * t and c["b"] == (0.8, 0.9)
+            assert c["eps"] == 1e-6 and c["bc"] == (1 - 0.8 ** t, 1 - 0.9 ** t)
+        np.testing.assert_allclose(dev.model.flat, ref.model.flat, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(dev.m, ref.m, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(dev.v, ref.v, rtol=1e-12, atol=1e-18)
+
+
+class _CupyIds(np.ndarray):
+    """Token ids that _check_idx takes for ids already on the GPU (a cupy.ndarray)."""
+
+
+_CupyIds.__module__ = "cupy._core.core"
+
+
+def test_check_idx_trusts_ids_already_on_the_device():
+    model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=8), seed=0)
+    bad = np.array([[1, 2, 11, -1]])
+    with pytest.raises(ValueError, match="outside"):
+        model._check_idx(bad, 11, 8)                             # host ids: checked
+    dev_ids = bad.view(_CupyIds)
+    assert model._check_idx(dev_ids, 11, 8) is dev_ids          # device ids: no sync, no check
+    with pytest.raises(ValueError, match="longer than"):         # the shape is still checked
+        model._check_idx(np.zeros((1, 9), np.int64).view(_CupyIds), 11, 8)
+    with pytest.raises(ValueError, match="integer"):
+        model._check_idx(np.zeros((1, 3)).view(_CupyIds), 11, 8)
+
+
+def test_scatter_add_cupy_branches(monkeypatch):
+    want = np.zeros((4, 2))
+    idx, vals = np.array([0, 2, 0, 0]), np.arange(8.0).reshape(4, 2)
+    np.add.at(want, idx, vals)
+    calls = []
+
+    def add_at(t, i, v):
+        calls.append("add.at")
+        np.add.at(t, i, v)
+    new_cupy = types.SimpleNamespace(add=types.SimpleNamespace(at=add_at))      # CuPy ≥ 12
+    old_cupy = types.SimpleNamespace(add=types.SimpleNamespace())               # CuPy < 12
+    cupyx = types.ModuleType("cupyx")
+    cupyx.scatter_add = lambda t, i, v: (calls.append("cupyx"), np.add.at(t, i, v))
+    monkeypatch.setitem(sys.modules, "cupyx", cupyx)
+    for xp, route in ((new_cupy, "add.at"), (old_cupy, "cupyx")):
+        monkeypatch.setattr(backend, "get_array_module", lambda *a, xp=xp: xp)
+        t = np.zeros((4, 2))
+        calls.clear()
+        backend.scatter_add(t, idx, vals)
+        assert calls == [route]
+        np.testing.assert_array_equal(t, want)
+
+
+def test_set_matmul_precision_switches_cupys_compute_type(monkeypatch):
+    set_calls = []
+    linalg = types.ModuleType("cupy._core._routines_linalg")
+    linalg.set_compute_type = lambda dtype, mode: set_calls.append((dtype, mode))
+    monkeypatch.setitem(sys.modules, "cupy", types.ModuleType("cupy"))
+    monkeypatch.setitem(sys.modules, "cupy._core._routines_linalg", linalg)
+    monkeypatch.setenv("CUPY_TF32", "x")                       # restored afterwards
+    backend.set_matmul_precision("tf32")
+    assert os.environ["CUPY_TF32"] == "1" and set_calls == [(np.float32, 7)]
+    backend.set_matmul_precision("highest")
+    assert os.environ["CUPY_TF32"] == "0" and set_calls[-1] == (np.float32, 1)
+    del linalg.set_compute_type                                 # a CuPy without the switch
+    with pytest.raises(backend.DeviceError, match="cannot switch"):
+        backend.set_matmul_precision("tf32")
+    monkeypatch.delitem(sys.modules, "cupy")                   # CuPy not imported: env only
+    set_calls.clear()
+    backend.set_matmul_precision("highest")
+    assert set_calls == [] and os.environ["CUPY_TF32"] == "0"
+
+
+def test_row_blocks_and_shards_do_not_split_on_the_gpu(monkeypatch):
+    monkeypatch.setenv("NANOGRAD_LLM_THREADS", "4")
+    dev = _RecordingXp()
+    n_rows, row = 64, backend.PARALLEL_MIN_ELEMS // 8           # 8 × the parallel threshold
+    for xp, n_calls in ((dev, 1), (np, None)):
+        seen = []
+        backend.for_row_blocks(seen.append, n_rows, row, xp)
+        assert sorted(i for s in seen for i in range(n_rows)[s]) == list(range(n_rows))
+        if n_calls:
+            assert seen == [slice(0, n_rows)]                   # one block, the calling thread
+        else:
+            assert len(seen) > 1                                # the CPU route does split
+    assert backend.shard_count(64, 10 ** 7, dev) == 1
+    if backend._blas_controller() is not None:
+        assert backend.shard_count(64, 10 ** 7, np) > 1
+    # the generic AdamW step on the GPU: one pass over the whole flat array
+    from nanograd_llm import optim
+    model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=8), seed=0,
+                dtype="float64")
+    opt = optim.AdamW(model)
+    seen = []
+    real = optim.for_row_blocks
+    monkeypatch.setattr(optim, "for_row_blocks",
+                        lambda fn, n, r, xp, min_elems=None: real(lambda s: (seen.append(s), fn(s)),
+                                                                  n, r, xp, min_elems=0))
+    model.xp = dev
+    opt.step()
+    assert seen == [slice(0, model.flat.size)]
+    assert any(c[0] == "sqrt" for c in dev.calls)               # the step ran on the device xp
+
+
+def test_evaluate_device_route_gathers_and_sums_in_float64(monkeypatch):
+    from nanograd_llm import evaluate
+    model = GPT(GPTConfig(vocab_size=13, block_size=8, n_layer=1, n_head=2, n_embd=8), seed=0)
+    ids = np.random.default_rng(5).integers(0, 12, 40)
+    want = evaluate.evaluate_ids(model, ids, stride=3, vocab_limit=12)
+    dev = _RecordingXp()
+    monkeypatch.setattr(model, "xp", dev, raising=False)
+    monkeypatch.setattr(evaluate, "get_array_module", lambda *a: dev)
+    got = evaluate.evaluate_ids(model, ids, stride=3, vocab_limit=12)
+    assert got.tokens == want.tokens and abs(got.nll - want.nll) <= 1e-9 * abs(want.nll)
+    names = [c[0] for c in dev.calls]
+    assert "take_along_axis" in names
+    sums = [c for c in dev.calls if c[0] == "sum"]
+    assert sums and all(c[2] == {"dtype": np.float64} for c in sums)
+    takes = [c for c in dev.calls if c[0] == "take_along_axis"]
+    assert all(c[2] == {"axis": -1} and c[1][0].shape[-1] == 12 for c in takes)
+
+
+def test_gpu_route_generation_with_kv_cache(monkeypatch, device_route, host_gpu):
+    """Cached generation on the GPU route: every product goes through gemm, the cache's
+    (B, nh, :L, hs) key/value views are not contiguous and must be copied for cuBLAS."""
+    from nanograd_llm import generate as gen
+    cfg = GPTConfig(vocab_size=17, block_size=8, n_layer=2, n_head=2, n_embd=8)
+    model = GPT(cfg, seed=0, dtype="float64")
+    prompt = np.array([[1, 5, 2], [3, 3, 9]])
+    want = model.generate(prompt, 9, temperature=0.0)           # passes block_size: cache reset
+    kv = model.new_kv_cache(2)
+    want_logits = [model.forward(prompt, kv_cache=kv)[0]]
+    want_logits.append(model.forward(want[:, 3:4], kv_cache=kv)[0])
+    ck, calls = host_gpu
+    device_route()
+    cp = sys.modules["cupy"]
+    monkeypatch.setattr(backend, "get_array_module", lambda *a: cp)   # every array is "on the GPU"
+    # only gemm is used from the kernels; the layers' arrays are handed over as device arrays
+    gemm = lambda a, b, ta, tb, alpha, out: ck.gemm(   # noqa: E731
+        _dev(a), _dev(b), ta, tb, alpha, None if out is None else out.view(_DevArray))
+    monkeypatch.setattr(backend, "fused_kernels", lambda x: types.SimpleNamespace(gemm=gemm))
+    monkeypatch.setattr(gen, "to_numpy", np.asarray)
+    from nanograd_llm.layers import attention, gelu, layernorm
+    for mod in (attention, gelu, layernorm):                  # their generic xp code, not CUDA
+        monkeypatch.setattr(mod, "fused_kernels", lambda x: None)
+    got = model.generate(prompt, 9, temperature=0.0)
+    np.testing.assert_array_equal(got, want)
+    kv = model.new_kv_cache(2)
+    got_logits = [model.forward(prompt, kv_cache=kv)[0]]
+    got_logits.append(model.forward(want[:, 3:4], kv_cache=kv)[0])
+    for g, w in zip(got_logits, want_logits):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+    gemms = [c for c in calls if c[0] in ("single", "batched")]
+    assert any(c[0] == "batched" for c in gemms) and not any(c[0] == "cp.matmul" for c in calls)
+    # the cached keys (B, nh, L, hs) of a (B, nh, block_size, hs) buffer: copied once per use
+    assert ("cp.ascontiguousarray", (2, 2, 4, 4), False) in calls
