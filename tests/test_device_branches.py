@@ -259,6 +259,8 @@ _GEMM_CASES = [
     # a shape, b shape, trans_a, trans_b, alpha, dtype, cuBLAS entry
     ((4, 5), (5, 3), False, False, 1.0, np.float64, "single"),
     ((5, 4), (3, 5), True, True, 0.25, np.float32, "single"),
+    ((4, 5), (3, 5), False, True, 0.5, np.float32, "single"),               # x @ Wᵀ
+    ((5, 4), (5, 3), True, False, 1.0, np.float64, "single"),               # dW = xᵀ @ dy
     ((2, 3, 4, 6), (2, 3, 5, 6), False, True, 0.5, np.float64, "batched"),   # attention scores
     ((2, 3, 6, 4), (2, 3, 6, 5), True, False, 1.0, np.float64, "batched"),   # dv = Aᵀ·dy
     ((5,), (5, 3), False, False, 2.0, np.float64, "single"),                # vector @ matrix
