@@ -101,8 +101,11 @@ class AdamW:
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.1):
-        if lr < 0 or eps < 0 or weight_decay < 0:
-            raise ValueError("lr, eps and weight_decay must be >= 0")
+        for name, x in (("lr", lr), ("eps", eps), ("weight_decay", weight_decay)):
+            # NaN < 0 yanlıştır: sonlu olma ayrıca denetlenir (yoksa ilk adım her parametreyi
+            # sessizce NaN yapardı ve kaydedilen durum load_state_dict'te reddedilirdi)
+            if not (_is_number(x) and float(x) >= 0.0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {x!r}")
         b1, b2 = (float(b) for b in betas)
         if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
             raise ValueError(f"betas must be in [0, 1), got {betas}")

@@ -89,6 +89,17 @@ def test_adamw_rejects_bad_args():
         AdamW([1, 2, 3])
 
 
+
+@pytest.mark.parametrize("field, value", [
+    ("lr", float("nan")), ("lr", float("inf")), ("lr", -1e-3), ("eps", float("nan")),
+    ("weight_decay", float("inf")), ("weight_decay", float("nan")),
+])
+def test_adamw_refuses_a_non_finite_or_negative_scalar(field, value):
+    """NaN slipped past `< 0`: the first step made every parameter NaN (or -inf), and the state
+    it saved was then refused by load_state_dict."""
+    with pytest.raises(ValueError, match=f"{field} must be a finite number >= 0"):
+        AdamW({"w": np.ones((2, 2))}, **{field: value})
+
 def test_lr_schedule():
     kw = dict(lr=1.0, min_lr=0.1, warmup_iters=10, lr_decay_iters=110)
     assert get_lr(0, **kw) == pytest.approx(1 / 11)
