@@ -126,6 +126,9 @@ class TrainConfig:
             v = getattr(self, name)
             if not math.isfinite(v) or v < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {v}")
+        if self.eps == 0:
+            raise ValueError("eps must be > 0, got 0 (with eps = 0 a parameter whose gradient "
+                             "is 0 gets 0/0 = NaN)")
         for name in ("beta1", "beta2"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")

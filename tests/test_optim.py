@@ -100,6 +100,21 @@ def test_adamw_refuses_a_non_finite_or_negative_scalar(field, value):
     with pytest.raises(ValueError, match=f"{field} must be a finite number >= 0"):
         AdamW({"w": np.ones((2, 2))}, **{field: value})
 
+def test_adamw_refuses_eps_0_which_makes_an_unused_parameter_nan():
+    """With eps = 0 a parameter whose gradient has always been 0 (an untied embedding row of a
+    token no batch held) gets m / (√v + eps) = 0/0 = NaN: refused in the optimizer and in the
+    training config, with the reason."""
+    params = {"w": np.ones((2, 2))}
+    with pytest.raises(ValueError, match=r"eps must be > 0, got 0.*0/0 = NaN"):
+        AdamW(params, eps=0.0)
+    from nanograd_llm.train import make_config
+    with pytest.raises(ValueError, match="eps must be > 0"):
+        make_config(overrides={"eps": "0"})
+    opt = AdamW(params, eps=1e-12)                   # any positive eps keeps the step finite
+    opt.step({"w": np.zeros((2, 2))})
+    assert np.isfinite(params["w"]).all()
+
+
 def test_lr_schedule():
     kw = dict(lr=1.0, min_lr=0.1, warmup_iters=10, lr_decay_iters=110)
     assert get_lr(0, **kw) == pytest.approx(1 / 11)
@@ -183,6 +198,7 @@ def test_adamw_gpu_matches_cpu(monkeypatch):
     ("weight_decay", "x", "'weight_decay' must be a finite number"),
     ("lr", float("nan"), "'lr' must be a finite number"),
     ("eps", float("inf"), "'eps' must be a finite number"),
+    ("eps", 0.0, "'eps' must be > 0"),
     ("betas", [0.9, 1.0], r"'betas' must be two numbers in \[0, 1\)"),
     ("betas", [0.9, 0.99, 0.5], "'betas' must be two numbers"),
     ("betas", [0.9, float("nan")], "'betas' must be two numbers"),
