@@ -194,13 +194,22 @@ def download_corpus(name: str, directory: Path | None = None) -> Path:
     got = hashlib.sha256(data).hexdigest()
     if got != c.sha256:
         raise OSError(f"corpus {name!r} has sha256 {got}, expected {c.sha256}")
-    d.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".part{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        raise OSError(f"downloaded corpus {name!r} but could not save it to {path} "
+                      f"({e.strerror or e})") from None
+    finally:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
     return path
 
 
@@ -338,6 +347,8 @@ def encode_corpus(text: str, tokenizer, path=None, chunk_chars: int = 1 << 20) -
         out.flush()
         del out, raw
         os.replace(tmp_npy, path)
+    except OSError as e:
+        raise OSError(f"could not write the token file {path} ({e.strerror or e})") from None
     finally:
         for p in (tmp, tmp_npy):
             try:

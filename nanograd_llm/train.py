@@ -939,10 +939,16 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             # ettirildiğinde bu adımı birebir aynı ağırlıklarla yeniden üretir.
             best_val, best_step = losses["val"], step
             with interrupt.writing():
-                ckpt.save_checkpoint(best_dir, model, None, tokenizer, step,
-                                     train_config=train_cfg,
-                                     extra={"val_loss": losses["val"], "data": label,
-                                            "data_sha256": data.sha256})
+                try:
+                    ckpt.save_checkpoint(best_dir, model, None, tokenizer, step,
+                                         train_config=train_cfg,
+                                         extra={"val_loss": losses["val"], "data": label,
+                                                "data_sha256": data.sha256})
+                except OSError as e:
+                    kept = (f"the checkpoint of step {saved_step} in {out} is intact"
+                            if saved_step is not None else "no checkpoint was saved")
+                    raise OSError(f"could not write the best-weights copy of step {step} in "
+                                  f"{best_dir} ({e.strerror or e}); {kept}") from None
         save_state(step, elapsed)
         msg = (f"step {step}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}, "
                f"lr {lr:.2e}")

@@ -461,3 +461,61 @@ def test_same_source_compares_files_not_names(tmp_path):
     assert same_source(str(tmp_path / "a" / "corpus.txt"), str(tmp_path / "link.txt"))
     assert same_source(str(tmp_path / "a" / ".." / "a" / "corpus.txt"),
                        str(tmp_path / "a" / "corpus.txt"))
+
+
+# -- disk full / unwritable targets: the error names the file, nothing partial stays --------------
+
+def _enospc(*a, **k):
+    import errno
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def _tiny_corpus(monkeypatch, blob=b"small corpus\n"):
+    digest = hashlib.sha256(blob).hexdigest()
+    monkeypatch.setitem(D.CORPORA, "tiny", D.Corpus("tiny", "tiny.txt", digest,
+                                                    (("http://x/tiny.txt", digest),), "t"))
+    monkeypatch.setattr(D, "_fetch", lambda url, timeout=60.0: blob)
+
+
+def test_download_that_cannot_be_saved_names_the_file_and_leaves_no_part(tmp_path,
+                                                                         monkeypatch):
+    _tiny_corpus(monkeypatch)
+    (tmp_path / "tiny.txt").write_bytes(b"old, damaged copy")
+    monkeypatch.setattr(D.os, "fsync", _enospc)
+    with pytest.raises(OSError, match="could not save it to .*tiny.txt .*No space") as e:
+        D.download_corpus("tiny", tmp_path)
+    assert "Errno" not in str(e.value)
+    assert os.listdir(tmp_path) == ["tiny.txt"]
+    assert (tmp_path / "tiny.txt").read_bytes() == b"old, damaged copy"
+
+
+def test_download_over_a_folder_named_like_the_cache_file(tmp_path, monkeypatch):
+    _tiny_corpus(monkeypatch)
+    (tmp_path / "tiny.txt").mkdir()
+    with pytest.raises(OSError, match=f"could not save it to {tmp_path / 'tiny.txt'}"):
+        D.download_corpus("tiny", tmp_path)
+    assert os.listdir(tmp_path) == ["tiny.txt"]
+
+
+def test_token_file_that_cannot_be_written_is_named(tmp_path, monkeypatch):
+    text = "abc def\n" * 50
+    monkeypatch.setattr(D.os, "replace", _enospc)
+    with pytest.raises(OSError, match="token file .*tokens.npy .*No space"):
+        D.encode_corpus(text, CharTokenizer.from_text(text), path=tmp_path / "tokens.npy")
+    assert os.listdir(tmp_path) == []
+
+
+def test_best_copy_that_cannot_be_written_is_a_clear_error(tmp_path, monkeypatch):
+    from nanograd_llm.train import train
+    from tests._train_helpers import tiny_config
+    real = ckpt.save_checkpoint
+
+    def save(out_dir, *a, **k):
+        if os.path.basename(out_dir) == "best":
+            _enospc()
+        return real(out_dir, *a, **k)
+    monkeypatch.setattr(ckpt, "save_checkpoint", save)
+    with pytest.raises(OSError, match=r"best-weights copy of step 0 in .*best "
+                                      r"\(No space left on device\); no checkpoint") as e:
+        train(tiny_config(tmp_path, max_iters=4), quiet=True)
+    assert "Errno" not in str(e.value)
