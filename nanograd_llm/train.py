@@ -905,22 +905,25 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             # yenisini yazar
             say(f"warning: ignoring {best_dir} ({e}); it is replaced at the next evaluation")
 
-    def save_state(step: int, elapsed: float):
-        nonlocal saved_step
+    def write(what: str, folder: Path, optimizer, step: int, **kw) -> None:
+        """Save a checkpoint into folder; a failure names what, where and what is intact."""
         with interrupt.writing():
             try:
-                ckpt.save_checkpoint(out, model, opt, tokenizer, step, train_config=train_cfg,
-                                     sampler_state=sampler.get_state(),
-                                     dropout_seed=[cfg.seed, STREAM_DROPOUT, step],
-                                     extra={"elapsed_s": elapsed, "data": label,
-                                            "data_sha256": data.sha256})
+                ckpt.save_checkpoint(folder, model, optimizer, tokenizer, step,
+                                     train_config=train_cfg, **kw)
             except OSError as e:
                 # Disk dolu, izin yok…: hangi kaydın yazılamadığı ve neyin sağlam kaldığı söylenir
-                kept = (f"the checkpoint of step {saved_step} is intact"
+                kept = (f"the checkpoint of step {saved_step} in {out} is intact"
                         if saved_step is not None else "no checkpoint was saved")
-                raise OSError(f"could not write the checkpoint of step {step} in {out} "
+                raise OSError(f"could not write {what} of step {step} in {folder} "
                               f"({e.strerror or e}); {kept}") from None
-            saved_step = step
+
+    def save_state(step: int, elapsed: float):
+        nonlocal saved_step
+        write("the checkpoint", out, opt, step, sampler_state=sampler.get_state(),
+              dropout_seed=[cfg.seed, STREAM_DROPOUT, step],
+              extra={"elapsed_s": elapsed, "data": label, "data_sha256": data.sha256})
+        saved_step = step
 
     def evaluate_and_save(step: int, lr: float):
         nonlocal last, best_val, best_step
@@ -938,17 +941,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             # Önce "best", sonra son durum: ikisinin arasında öldürülen bir eğitim devam
             # ettirildiğinde bu adımı birebir aynı ağırlıklarla yeniden üretir.
             best_val, best_step = losses["val"], step
-            with interrupt.writing():
-                try:
-                    ckpt.save_checkpoint(best_dir, model, None, tokenizer, step,
-                                         train_config=train_cfg,
-                                         extra={"val_loss": losses["val"], "data": label,
-                                                "data_sha256": data.sha256})
-                except OSError as e:
-                    kept = (f"the checkpoint of step {saved_step} in {out} is intact"
-                            if saved_step is not None else "no checkpoint was saved")
-                    raise OSError(f"could not write the best-weights copy of step {step} in "
-                                  f"{best_dir} ({e.strerror or e}); {kept}") from None
+            write("the best-weights copy", best_dir, None, step,
+                  extra={"val_loss": losses["val"], "data": label, "data_sha256": data.sha256})
         save_state(step, elapsed)
         msg = (f"step {step}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}, "
                f"lr {lr:.2e}")
