@@ -45,6 +45,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_write_bytes
+
 # -- named corpora (URLs and sha256 from the project's data notes) -----------------------------
 
 _SEYFETTIN_BASE = ("https://raw.githubusercontent.com/fatihbozdag/bitig/"
@@ -194,22 +196,14 @@ def download_corpus(name: str, directory: Path | None = None) -> Path:
     got = hashlib.sha256(data).hexdigest()
     if got != c.sha256:
         raise OSError(f"corpus {name!r} has sha256 {got}, expected {c.sha256}")
-    tmp = path.with_name(path.name + f".part{os.getpid()}")
     try:
         d.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        # Önbelleğe atomik yazım (atomic.py): eşsiz adlı geçici dosya, fsync, yeniden adlandırma;
+        # bir hata ya da aynı anda indiren ikinci bir süreç yarım bir dosya bırakamaz
+        atomic_write_bytes(path, data)
     except OSError as e:
         raise OSError(f"downloaded corpus {name!r} but could not save it to {path} "
                       f"({e.strerror or e})") from None
-    finally:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
     return path
 
 

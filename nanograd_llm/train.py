@@ -905,6 +905,11 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             # yenisini yazar
             say(f"warning: ignoring {best_dir} ({e}); it is replaced at the next evaluation")
 
+    def intact() -> str:
+        """What a failed write leaves usable, for its error message."""
+        return (f"the checkpoint of step {saved_step} in {out} is intact"
+                if saved_step is not None else "no checkpoint was saved")
+
     def write(what: str, folder: Path, optimizer, step: int, **kw) -> None:
         """Save a checkpoint into folder; a failure names what, where and what is intact."""
         with interrupt.writing():
@@ -913,10 +918,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                                      train_config=train_cfg, **kw)
             except OSError as e:
                 # Disk dolu, izin yok…: hangi kaydın yazılamadığı ve neyin sağlam kaldığı söylenir
-                kept = (f"the checkpoint of step {saved_step} in {out} is intact"
-                        if saved_step is not None else "no checkpoint was saved")
                 raise OSError(f"could not write {what} of step {step} in {folder} "
-                              f"({e.strerror or e}); {kept}") from None
+                              f"({e.strerror or e}); {intact()}") from None
 
     def save_state(step: int, elapsed: float):
         nonlocal saved_step
@@ -935,8 +938,12 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         row = {"step": step, "train_loss": round(losses["train"], 6),
                "val_loss": round(losses["val"], 6), "lr": lr, "tokens_per_sec": round(tok_s, 1),
                "elapsed_s": round(elapsed, 3)}
-        with open(metrics_path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
+        try:
+            with open(metrics_path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
+        except OSError as e:
+            raise OSError(f"could not append the step-{step} losses to {metrics_path} "
+                          f"({e.strerror or e}); {intact()}") from None
         if cfg.keep_best and losses["val"] < best_val:
             # Önce "best", sonra son durum: ikisinin arasında öldürülen bir eğitim devam
             # ettirildiğinde bu adımı birebir aynı ağırlıklarla yeniden üretir.

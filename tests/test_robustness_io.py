@@ -519,3 +519,28 @@ def test_best_copy_that_cannot_be_written_is_a_clear_error(tmp_path, monkeypatch
                                       r"\(No space left on device\); no checkpoint") as e:
         train(tiny_config(tmp_path, max_iters=4), quiet=True)
     assert "Errno" not in str(e.value)
+
+
+def test_losses_that_cannot_be_appended_name_metrics_jsonl(tmp_path, monkeypatch):
+    """Disk full while appending a row to metrics.jsonl: the message names the file and says
+    which checkpoint is intact (the step-4 row fails after step 0's checkpoint was saved)."""
+    import builtins
+
+    import nanograd_llm.train as T
+    from tests._train_helpers import tiny_config
+
+    appended = []
+
+    def open_(path, mode="r", *a, **k):
+        if str(path).endswith("metrics.jsonl") and "a" in mode:
+            if appended:                         # step 0's row goes in, step 4's does not
+                _enospc()
+            appended.append(path)
+        return builtins.open(path, mode, *a, **k)
+    monkeypatch.setattr(T, "open", open_, raising=False)
+    with pytest.raises(OSError, match=r"could not append the step-4 losses to .*metrics\.jsonl "
+                                      r"\(No space left on device\); the checkpoint of step 0 "
+                                      r"in .*run is intact") as e:
+        T.train(tiny_config(tmp_path, keep_best=False), quiet=True)
+    assert "Errno" not in str(e.value)
+    assert ckpt.load_checkpoint(tmp_path / "run")["step"] == 0
