@@ -233,17 +233,19 @@ def main(argv=None) -> int:
             if not value.strip():
                 parser.commands[args.command].error(f"--{name.replace('_', '-')} is empty")
             setattr(args, name, os.path.expanduser(value))
-    rc = 0
+    rc = None
     try:
         rc = args.func(args)
         sys.stdout.flush()           # a reader that left (`| head`) is found here, not at exit
     except BrokenPipeError:
-        # The reader of our output left early (`nanograd-llm eval ... | head`). What a command
-        # writes to stdout is its result, written once the work is done (train saves the run
-        # before its report; sample's text is its work): stop quietly, as `head` expects
+        # The reader of our output left early (`nanograd-llm eval ... | head`): stop without
+        # an error message. Once the command has returned, its own exit status stands; if the
+        # pipe closed while it was still printing, its output (e.g. gradcheck's table with a
+        # FAIL further down) was cut, so it must not report success: 141 = 128 + SIGPIPE, the
+        # status a shell shows for `yes | head`.
         from .cli_generate import _silence_stdout
         _silence_stdout()
-        return rc
+        return 141 if rc is None else rc
     except (ValueError, OSError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

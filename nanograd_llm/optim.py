@@ -106,7 +106,7 @@ class AdamW:
             # sessizce NaN yapardı ve kaydedilen durum load_state_dict'te reddedilirdi)
             if not (_is_number(x) and float(x) >= 0.0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {x!r}")
-        _check_eps(eps)
+        check_eps(eps)
         b1, b2 = (float(b) for b in betas)
         if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
             raise ValueError(f"betas must be in [0, 1), got {betas}")
@@ -268,7 +268,8 @@ def _is_number(x) -> bool:
         and math.isfinite(float(x))
 
 
-def _check_eps(eps, name: str = "eps") -> None:
+def check_eps(eps, name: str = "eps") -> None:
+    """eps of AdamW (and of a training config) must be > 0."""
     # eps = 0: gradyanı hep 0 olan bir parametrede (ör. toplu işte hiç görülmeyen bir belirtecin
     # gömme satırı) m = v = 0 olur ve güncelleme 0/0 = NaN verir; ağırlıklar sessizce NaN olur
     if float(eps) <= 0.0:
@@ -287,7 +288,7 @@ def _check_hyper(state: dict, source: str) -> None:
             raise ValueError(f"{source}: {key!r} must be a finite number >= {low:g}, "
                              f"got {state[key]!r}")
     if "eps" in state:
-        _check_eps(state["eps"], f"{source}: 'eps'")
+        check_eps(state["eps"], f"{source}: 'eps'")
     if "betas" in state:
         b = state["betas"]
         if not (isinstance(b, (list, tuple)) and len(b) == 2

@@ -47,7 +47,7 @@ from .atomic import atomic_write
 from .backend import MATMUL_PRECISIONS, as_float_dtype, check_device, set_matmul_precision
 from .data import (STREAM_DROPOUT, BatchSampler, check_source, encode_corpus, load_text,
                    same_source, split_ids)
-from .optim import AdamW, clip_grad_norm, get_lr
+from .optim import AdamW, check_eps, clip_grad_norm, get_lr
 from .tokenizers import CharTokenizer, start_ids
 
 MODELS = ("gpt", "bigram")
@@ -126,9 +126,7 @@ class TrainConfig:
             v = getattr(self, name)
             if not math.isfinite(v) or v < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {v}")
-        if self.eps == 0:
-            raise ValueError("eps must be > 0, got 0 (with eps = 0 a parameter whose gradient "
-                             "is 0 gets 0/0 = NaN)")
+        check_eps(self.eps)
         for name in ("beta1", "beta2"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
