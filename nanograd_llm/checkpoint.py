@@ -134,31 +134,37 @@ def save_checkpoint(out_dir, model, optimizer, tokenizer, step: int, *, train_co
                                    "train": train_config or {}})
     # 2) yeni adlı ağırlık ve moment dosyaları
     files = {}
-    model_file = f"model-{tag}.npz"
-    files[model_file] = _write_npz(d / model_file, model.state_dict())
-    optim_file = None
-    if optimizer is not None:
-        st = optimizer.state_dict()
-        arrays = {f"m/{k}": a for k, a in st["m"].items()}
-        arrays.update({f"v/{k}": a for k, a in st["v"].items()})
-        optim_file = f"optim-{tag}.npz"
-        files[optim_file] = _write_npz(d / optim_file, arrays)
-        optim_meta = {k: st[k] for k in ("t", "lr", "betas", "eps", "weight_decay")}
-    else:
-        optim_meta = None
-    fsync_dir(d)
-    # 3) bildirim en son: geçerli kaydı bu dosya tanımlar
-    manifest = {
-        "format": FORMAT, "version": VERSION, "step": int(step),
-        "model": model_cfg, "dtype": model.dtype.name,
-        "model_file": model_file, "optim_file": optim_file, "optimizer": optim_meta,
-        "sha256": files,
-        "tokenizer": None if tokenizer is None else type(tokenizer).__name__,
-        "tokenizer_sha256": tokenizer_sha,
-        "sampler_state": sampler_state, "dropout_seed": dropout_seed,
-        "train_config": train_config or {}, "extra": extra or {},
-    }
-    atomic_write_json(d / MANIFEST, manifest)
+    try:
+        model_file = f"model-{tag}.npz"
+        files[model_file] = _write_npz(d / model_file, model.state_dict())
+        optim_file = None
+        if optimizer is not None:
+            st = optimizer.state_dict()
+            arrays = {f"m/{k}": a for k, a in st["m"].items()}
+            arrays.update({f"v/{k}": a for k, a in st["v"].items()})
+            optim_file = f"optim-{tag}.npz"
+            files[optim_file] = _write_npz(d / optim_file, arrays)
+            optim_meta = {k: st[k] for k in ("t", "lr", "betas", "eps", "weight_decay")}
+        else:
+            optim_meta = None
+        fsync_dir(d)
+        # 3) bildirim en son: geçerli kaydı bu dosya tanımlar
+        manifest = {
+            "format": FORMAT, "version": VERSION, "step": int(step),
+            "model": model_cfg, "dtype": model.dtype.name,
+            "model_file": model_file, "optim_file": optim_file, "optimizer": optim_meta,
+            "sha256": files,
+            "tokenizer": None if tokenizer is None else type(tokenizer).__name__,
+            "tokenizer_sha256": tokenizer_sha,
+            "sampler_state": sampler_state, "dropout_seed": dropout_seed,
+            "train_config": train_config or {}, "extra": extra or {},
+        }
+        atomic_write_json(d / MANIFEST, manifest)
+    except BaseException:
+        # Bildirim yazılamadı (disk dolu, Ctrl-C…): yeni dosyaları hiçbir bildirim göstermez,
+        # kalmasınlar; eski kayıt ve onun dosyaları olduğu gibi durur
+        _remove_unlisted(d, [f"model-{tag}.npz", f"optim-{tag}.npz"])
+        raise
     fsync_dir(d)
     # 4) artık gösterilmeyen eski dosyaları sil
     for p in list(d.glob("model-*.npz")) + list(d.glob("optim-*.npz")):
@@ -175,6 +181,22 @@ def save_checkpoint(out_dir, model, optimizer, tokenizer, step: int, *, train_co
         except OSError:
             pass
     return d / MANIFEST
+
+
+def _remove_unlisted(d: Path, names: list) -> None:
+    """Delete the files of a failed save, unless the manifest now in d names one of them."""
+    try:
+        m = json.loads((d / MANIFEST).read_bytes())
+        named = {m.get("model_file"), m.get("optim_file")}
+    except (OSError, ValueError, AttributeError):
+        named = set()
+    if named & set(names):
+        return
+    for name in names:
+        try:
+            (d / name).unlink()
+        except OSError:
+            pass
 
 
 # -- loading ----------------------------------------------------------------------------------

@@ -325,10 +325,24 @@ def save_hf(model, path) -> None:
     text = json.dumps(hf_cfg, indent=2, sort_keys=True) + "\n"
     # Ağırlıklar ve ayarlar bir çifttir: ikisi birlikte yazılır (bkz. atomic.atomic_write_files);
     # yarıda kalan bir yazma, yeni ağırlıkların yanında eski config.json bırakmaz
-    atomic_write_files(path, {
-        WEIGHTS_FILE: lambda tmp: stn.save_file(tensors, tmp, metadata={"format": "pt"}),
-        CONFIG_FILE: lambda tmp: Path(tmp).write_text(text, encoding="utf-8"),
-    })
+    kept = ("its old files are kept" if (path / WEIGHTS_FILE).exists()
+            or (path / CONFIG_FILE).exists() else "nothing was written there")
+    try:
+        atomic_write_files(path, {
+            WEIGHTS_FILE: lambda tmp: stn.save_file(tensors, tmp, metadata={"format": "pt"}),
+            CONFIG_FILE: lambda tmp: Path(tmp).write_text(text, encoding="utf-8"),
+        })
+    except OSError as e:
+        # Disk dolu, izin yok…: hata, yazılamayan klasörü ve orada neyin kaldığını söyler
+        raise OSError(f"could not save the GPT-2 copy to {path} ({e.strerror or e}); "
+                      f"{kept}") from None
+    except Exception as e:
+        # safetensors kendi hatasını verir (SafetensorError, OSError değil); "…I/O error: No
+        # space left on device (os error 28)" gibi bir metnin asıl nedeni alınır
+        if type(e).__name__ != "SafetensorError":
+            raise
+        reason = str(e).split("I/O error:", 1)[-1].strip()
+        raise OSError(f"could not save the GPT-2 copy to {path} ({reason}); {kept}") from None
 
 
 # -- tokenizer + model, for sampling and fine-tuning -----------------------------------------

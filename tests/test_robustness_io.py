@@ -544,3 +544,75 @@ def test_losses_that_cannot_be_appended_name_metrics_jsonl(tmp_path, monkeypatch
         T.train(tiny_config(tmp_path, keep_best=False), quiet=True)
     assert "Errno" not in str(e.value)
     assert ckpt.load_checkpoint(tmp_path / "run")["step"] == 0
+
+
+def _saved_run(tmp_path):
+    model = GPT(GPTConfig(vocab_size=5, block_size=4, n_layer=1, n_head=1, n_embd=4))
+    opt = AdamW.from_model(model, lr=1e-3)
+    ckpt.save_checkpoint(tmp_path, model, opt, None, 0)
+    return model, opt, sorted(p.name for p in tmp_path.glob("*.npz"))
+
+
+@pytest.mark.parametrize("fail", ["optim", "manifest"])
+def test_failed_save_leaves_no_weight_file_that_no_manifest_names(tmp_path, monkeypatch, fail):
+    model, opt, before = _saved_run(tmp_path)
+    manifest = (tmp_path / ckpt.MANIFEST).read_bytes()
+    if fail == "optim":
+        real = ckpt._write_npz
+        monkeypatch.setattr(ckpt, "_write_npz", lambda path, arrays: (
+            _enospc() if path.name.startswith("optim-") else real(path, arrays)))
+    else:
+        real = ckpt.atomic_write_json
+        monkeypatch.setattr(ckpt, "atomic_write_json", lambda path, obj: (
+            _enospc() if path.name == ckpt.MANIFEST else real(path, obj)))
+    with pytest.raises(OSError, match="No space"):
+        ckpt.save_checkpoint(tmp_path, model, opt, None, 1)
+    # the new model file was written, then removed: only the step-0 files remain
+    assert sorted(p.name for p in tmp_path.glob("*.npz")) == before
+    assert (tmp_path / ckpt.MANIFEST).read_bytes() == manifest
+    assert ckpt.read_manifest(tmp_path)["step"] == 0
+
+
+def test_failed_save_keeps_files_that_the_new_manifest_names(tmp_path, monkeypatch):
+    # Ctrl-C right after the new manifest was renamed into place: the save counts, and the
+    # files it names must stay
+    model, opt, _ = _saved_run(tmp_path)
+    real = ckpt.atomic_write_json
+
+    def write_then_interrupt(path, obj):
+        real(path, obj)
+        if path.name == ckpt.MANIFEST:
+            raise KeyboardInterrupt
+    monkeypatch.setattr(ckpt, "atomic_write_json", write_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        ckpt.save_checkpoint(tmp_path, model, opt, None, 1)
+    m = ckpt.read_manifest(tmp_path)
+    assert m["step"] == 1
+    assert (tmp_path / m["model_file"]).is_file() and (tmp_path / m["optim_file"]).is_file()
+    monkeypatch.undo()
+    assert ckpt.load_checkpoint(tmp_path) is not None
+
+
+def test_save_hf_that_cannot_be_written_names_the_folder(tmp_path, monkeypatch):
+    pytest.importorskip("safetensors")
+    import safetensors
+    import safetensors.numpy as stn
+    model = GPT(GPTConfig(vocab_size=5, block_size=4, n_layer=1, n_head=1, n_embd=4))
+
+    def full(*a, **k):
+        raise safetensors.SafetensorError(
+            "Error while serializing: I/O error: No space left on device (os error 28)")
+    monkeypatch.setattr(stn, "save_file", full)
+    target = tmp_path / "gpt2"
+    with pytest.raises(OSError, match=r"could not save the GPT-2 copy to .*gpt2 \(No space left "
+                                      r"on device \(os error 28\)\); nothing was written") as e:
+        model.save_hf(target)
+    assert "Error while serializing" not in str(e.value)
+    assert os.listdir(tmp_path) == []
+    monkeypatch.undo()
+    model.save_hf(target)
+    old = {p.name: p.read_bytes() for p in target.iterdir()}
+    monkeypatch.setattr("nanograd_llm.atomic.os.fsync", _enospc)
+    with pytest.raises(OSError, match=r"gpt2 \(No space left on device\); its old files are kept"):
+        model.save_hf(target)
+    assert {p.name: p.read_bytes() for p in target.iterdir()} == old
