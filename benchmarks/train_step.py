@@ -407,6 +407,18 @@ def _lscpu_model():
     return platform.processor()
 
 
+def _cpu_arch():
+    """The CPU generation as LLVM names it (e.g. 'znver3', 'emeraldrapids'; a VM's model name is
+    often just "Intel(R) Xeon(R) Processor") and whether it has AVX-512, or None without
+    llvmlite (it comes with Numba)."""
+    try:
+        import llvmlite.binding as llvm
+        feats = llvm.get_host_cpu_features()
+        return {"name": llvm.get_host_cpu_name(), "avx512f": bool(feats.get("avx512f", False))}
+    except Exception:     # llvmlite missing or too old: the model name alone
+        return None
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", choices=sorted(CONFIGS), default="baby")
@@ -538,6 +550,7 @@ def main(argv=None):
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
         "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),
         "cpu": _lscpu_model(),
+        "cpu_arch": _cpu_arch(),
         "layers_ms": lay,
     }
     for k in ("gpu", "cupy"):
