@@ -214,6 +214,49 @@ def _softmax_bwd(att, datt):
 
 # -- katman normalizasyonu ----------------------------------------------------------------------
 @njit(**_FAST_NO_FMA)
+def _ln_rescaled(xr, eps, xh):
+    # Varyansı taşan bir satır: s = 2^e ≤ max|x| < 2s ile y = x/s (kesin bölme, |y| < 2);
+    # x̂ = (y − μ_y)/√(σ²_y + ε/s²) ölçekten bağımsızdır ve rstd = r_y/s döner
+    C = xr.shape[0]
+    inv_c = _ONE / _F(C)
+    m = _ZERO
+    for c in range(C):
+        a = abs(xr[c])
+        if a > m:
+            m = a
+    k = math.frexp(m)[1]                        # m = f·2^k, 0.5 ≤ f < 1
+    s = _F(math.ldexp(1.0, k - 1))             # s = 2^(k−1)
+    mu = _ZERO
+    for c in range(C):
+        mu += xr[c] / s
+    mu *= inv_c
+    var = _ZERO
+    for c in range(C):
+        d = xr[c] / s - mu
+        var += d * d
+    var *= inv_c
+    ry = _ONE / np.sqrt(var + eps / s / s)
+    for c in range(C):
+        xh[c] = (xr[c] / s - mu) * ry
+    return ry / s
+
+
+@njit(**_FAST_NO_FMA)
+def _ln_fwd_rows_rescaled(x, w, b, has_b, eps, out, xhat, rstd, rows):
+    # Yalnızca verilen satırlar (varyansı taşanlar): x̂ ve rstd x/s üzerinden, sonra out
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        rstd[r] = _ln_rescaled(x[r], eps, xhat[r])
+        xh = xhat[r]
+        o = out[r]
+        for c in range(x.shape[1]):
+            o[c] = xh[c] * w[c]
+        if has_b:
+            for c in range(x.shape[1]):
+                o[c] = o[c] + b[c]
+
+
+@njit(**_FAST_NO_FMA)
 def _ln_fwd(x, w, b, has_b, eps, out, xhat, rstd):
     C = x.shape[1]
     inv_c = _ONE / _F(C)
@@ -356,6 +399,12 @@ def layernorm_forward(x, w, b, eps):
         _check(b)
     for_row_blocks(lambda r: _ln_fwd(x2[r], w, bb, has_b, _F(eps), out[r], xhat[r], rstd[r]),
                    x2.shape[0], C)
+    # σ² taşan satırlarda (ya da inf/NaN içerenlerde) rstd = 1/√∞ = 0 ya da NaN çıkar; sonlu bir
+    # σ² ile rstd ≥ 5·10⁻²⁰'dir. Yalnızca o satırlar ölçeklenerek yeniden hesaplanır (bkz.
+    # layernorm.py, "Çok büyük değerler"). Denetim çekirdeğin dışında: döngüsü aynı kalır.
+    if not rstd.min() > 0:                                  # NaN de buraya düşer
+        over = np.flatnonzero(~(rstd > 0))
+        _ln_fwd_rows_rescaled(x2, w, bb, has_b, _F(eps), out, xhat, rstd, over)
     shape1 = x.shape[:-1] + (1,)
     return out.reshape(x.shape), xhat.reshape(x.shape), rstd.reshape(shape1)
 

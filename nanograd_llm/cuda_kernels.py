@@ -132,6 +132,12 @@ __global__ void softmax_bwd_f64(const double* a, double* d, long long r, int tk)
 """
 
 _LAYERNORM = _COMMON + r"""
+// En büyük sonlu değer ve ikinin kuvveti olan taban (2^⌊log₂ m⌋: yalnızca üs bitleri)
+template <typename T> __device__ __forceinline__ T max_finite();
+template <> __device__ __forceinline__ float max_finite<float>() { return __int_as_float(0x7f7fffff); }
+template <> __device__ __forceinline__ double max_finite<double>() { return __longlong_as_double(0x7fefffffffffffffULL); }
+__device__ __forceinline__ float pow2_floor(float m) { return __int_as_float(__float_as_int(m) & 0x7f800000); }
+__device__ __forceinline__ double pow2_floor(double m) { return __longlong_as_double(__double_as_longlong(m) & 0x7ff0000000000000LL); }
 template <typename T>
 __device__ void ln_fwd(const T* x, const T* w, const T* b, T* out, T* xhat, T* rstd,
                        long long rows, int C, T eps) {
@@ -144,7 +150,30 @@ __device__ void ln_fwd(const T* x, const T* w, const T* b, T* out, T* xhat, T* r
     T mean = block_sum(s, sh) / C;
     T v = 0;
     for (int c = threadIdx.x; c < C; c += blockDim.x) { T d = xr[c] - mean; v += d * d; }
-    T r = (T)1 / sq(block_sum(v, sh) / C + eps);
+    T var = block_sum(v, sh) / C;
+    T r;
+    if (var <= max_finite<T>()) {
+        r = (T)1 / sq(var + eps);
+    } else {
+        // σ² taştı (ya da satırda inf/NaN var): layernorm.py'deki `_rescaled_rows` gibi x/s
+        // üzerinden, s = 2^e ≤ max|x| < 2s (kesin bölme). Dal bütün blokta aynıdır (var ortak).
+        T m = 0;
+        for (int c = threadIdx.x; c < C; c += blockDim.x) { T a = xr[c] < 0 ? -xr[c] : xr[c]; m = a > m ? a : m; }
+        T sc = pow2_floor(block_max(m, sh));
+        T s1 = 0;
+        for (int c = threadIdx.x; c < C; c += blockDim.x) s1 += xr[c] / sc;
+        T my = block_sum(s1, sh) / C;
+        T v1 = 0;
+        for (int c = threadIdx.x; c < C; c += blockDim.x) { T d = xr[c] / sc - my; v1 += d * d; }
+        T ry = (T)1 / sq(block_sum(v1, sh) / C + eps / sc / sc);
+        for (int c = threadIdx.x; c < C; c += blockDim.x) {
+            T h = (xr[c] / sc - my) * ry;
+            xhat[row * C + c] = h;
+            out[row * C + c] = h * w[c] + (b ? b[c] : (T)0);
+        }
+        if (threadIdx.x == 0) rstd[row] = ry / sc;
+        return;
+    }
     for (int c = threadIdx.x; c < C; c += blockDim.x) {
         T h = (xr[c] - mean) * r;
         xhat[row * C + c] = h;

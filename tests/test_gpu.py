@@ -119,6 +119,18 @@ def test_fused_kernels_equal_generic_path(monkeypatch, dtype):
             np.testing.assert_allclose(to_numpy(a), to_numpy(g), err_msg=name, **tol)
 
 
+@pytest.mark.parametrize("fused", ["0", "1"])
+def test_gpu_layernorm_rows_whose_variance_overflows(monkeypatch, fused):
+    """The CUDA kernel's (fused=1) and the generic CuPy code's (fused=0) branch for float32 rows
+    whose variance overflows, as tests/test_layers.py checks it on the CPU."""
+    import cupy as cp
+    from _layernorm_extremes import check_extreme_rows
+
+    from nanograd_llm.layers import layernorm_backward, layernorm_forward
+    monkeypatch.setenv("NANOGRAD_LLM_FUSED", fused)
+    check_extreme_rows(cp, layernorm_forward, layernorm_backward)
+
+
 def test_fused_adamw_equals_generic():
     import cupy as cp
     from nanograd_llm import cuda_kernels

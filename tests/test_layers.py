@@ -310,3 +310,15 @@ def test_relu_gradient_at_zero_is_zero():
     out, cache = relu_forward(x)
     np.testing.assert_array_equal(out, [[0.0, 0.0, 2.0, 0.0]])
     np.testing.assert_array_equal(relu_backward(np.ones_like(x), cache), [[0.0, 0.0, 1.0, 0.0]])
+
+
+@pytest.mark.parametrize("fused", ["0", "1"])
+def test_layernorm_rows_whose_variance_overflows(monkeypatch, fused):
+    """float32 rows with |x| up to near float32's maximum: (x − μ)² overflows, so these rows are
+    normalised on x/2^e instead; earlier they came out as the bias. fused=1 is the Numba kernel
+    (the generic path again where Numba is missing)."""
+    from _layernorm_extremes import check_extreme_rows
+
+    from nanograd_llm.layers import layernorm_backward
+    monkeypatch.setenv("NANOGRAD_LLM_FUSED", fused)
+    check_extreme_rows(np, layernorm_forward, layernorm_backward)

@@ -36,6 +36,22 @@ hale getirir. (Bir kümeleme/"clustering" işlemi değildir.)
    Buradaki `mean`, son eksen (C) üzerindedir. Bu kapalı form, μ ve σ² için ayrı ayrı
    geri yayılım yapmaktan hem daha kısa hem daha kararlıdır (llm.c'deki biçimle aynıdır).
 
+## Çok büyük değerler: taşma
+float32'nin en büyük değeri ≈ 3.4·10³⁸'dir. Bir satırda |x − μ| ≈ 1.8·10¹⁹'u aşınca
+`(x − μ)²` (ya da C tanesinin toplamı) sonsuza taşar: σ² = ∞, rstd = 0 ve x̂ = 0 çıkar, yani
+katman sessizce yalnızca `b`'yi döndürür (PyTorch 2.13 bu satırlarda 0 ya da NaN verir). Oysa x̂ ölçekten
+bağımsızdır: her `x` yerine `x/s` konsa da aynı kalır (ε'un payı dışında). Bu yüzden σ²'si sonlu
+çıkmayan satırlar, `s = 2^e ≤ max|x| < 2s` (ikinin kuvveti: bölme kesindir, yuvarlama yoktur)
+ile `y = x/s` üzerinden yeniden hesaplanır:
+
+    x̂    = (y − μ_y) / √(σ²_y + ε/s²)
+    rstd = 1 / (s·√(σ²_y + ε/s²))           (= 1/√(σ² + ε), taşmadan)
+
+Olağan satırlar bu dala hiç girmez, sonuçları bit düzeyinde aynıdır. Geri geçiş değişmez:
+`x̂` ve `rstd` önbellekte zaten doğru değerleriyle durur. Satırda inf ya da NaN varsa sonuç
+NaN'dır (PyTorch'taki gibi). Numba ve CUDA çekirdekleri aynı dalı aynı formüllerle izler.
+Sınama: `tests/test_layers.py::test_layernorm_rows_whose_variance_overflows`.
+
 ## Çıktıyı yeniden hesaplamak
 Önbellek `x̂`'i tuttuğu için çıktının kendisini saklamaya gerek yoktur: `layernorm_output`,
 ileri geçişin son iki işlemini (`x̂⊙w`, sonra `+ b`) aynı sırayla yineler ve bit düzeyinde aynı
@@ -48,7 +64,10 @@ PyTorch ile karşılaştırma (ileri ve geri geçiş):
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Any, NamedTuple
+
+import numpy as np
 
 from ..backend import for_row_blocks, fused_kernels, get_array_module, matmul_t
 
@@ -87,6 +106,10 @@ def layernorm_forward(x, w, b=None, eps: float = 1e-5):
     avg = xp.full((C,), 1.0 / C, dtype=x.dtype)         # (C,)
 
     def block(r):
+        with _overflow_quiet(xp):   # taşan satırlar aşağıda yeniden hesaplanır; uyarı gerekmez
+            _block(r)
+
+    def _block(r):
         # Bir satır bloğu; satırlar birbirinden bağımsızdır (bkz. backend.for_row_blocks)
         xb, xc, rs, ob = x2[r], xhat[r], rstd1[r], out[r]
         # Ortalama ve merkezleme: μ = (1/C) Σ_c x_c ;  xc = x − μ
@@ -95,12 +118,19 @@ def layernorm_forward(x, w, b=None, eps: float = 1e-5):
         # Varyans: σ² = (1/C) Σ_c (x_c − μ)²  (kareler geçici olarak `out`'un satırlarında)
         xp.multiply(xc, xc, out=ob)
         rs[...] = matmul_t(ob, avg)                     # (n, C)@(C,) -> (n,)
+        # Taşma denetimi: σ² sonlu değilse (float32'de |x − μ| ≳ 1.8·10¹⁹ iken kareler ya da
+        # toplamları taşar) o satırlar aşağıda ölçeklenerek yeniden hesaplanır. (CuPy'de
+        # `bool(...)` GPU'yu bekler; GPU'da eğitimi bu başvuru kodu değil, çekirdek yapar.)
+        finite = xp.isfinite(rs)                        # (n,)
+        over = None if bool(finite.all()) else xp.flatnonzero(~finite)
         # Ters standart sapma: rstd = 1/√(σ² + ε)  (yerinde, rstd'nin kendi belleğinde)
         rs += eps
         xp.sqrt(rs, out=rs)
         xp.reciprocal(rs, out=rs)
         # Standartlaştırılmış girdi: x̂ = (x − μ)·rstd (xc'nin belleği yeniden kullanılır)
         xc *= rs[:, None]
+        if over is not None:
+            xc[over], rs[over] = _rescaled_rows(xb[over], eps, xp)
         # Kazanç ve sapma: out = x̂ ⊙ w + b
         xp.multiply(xc, w, out=ob)
         if b is not None:
@@ -111,6 +141,31 @@ def layernorm_forward(x, w, b=None, eps: float = 1e-5):
     # (N, C) -> (B, T, C) ve (N, 1) -> (B, T, 1)
     xhat, out, rstd = xhat.reshape(x.shape), out.reshape(x.shape), rstd.reshape(shape1)
     return out, LayerNormCache(xhat, rstd, w, b)
+
+
+def _overflow_quiet(xp):
+    """NumPy: no RuntimeWarning for the overflow (and inf·0) of rows that are then recomputed."""
+    return np.errstate(over="ignore", invalid="ignore") if xp is np else contextlib.nullcontext()
+
+
+def _rescaled_rows(x, eps: float, xp):
+    """(x̂, rstd) of rows x (n, C) whose variance overflows the dtype, computed on x/s.
+
+    s = 2^e is the power of two at or below each row's max |x|, so x/s is exact and
+    1 ≤ max |x/s| < 2; μ, σ² and x̂ of x/s cannot overflow. The CPU (Numba) and GPU kernels take the same
+    branch with the same formulas."""
+    # Ölçek: satırın en büyük |x|'inin ikinin kuvveti olan tabanı, s = 2^e. frexp m·2^k verir
+    # (0.5 ≤ m < 1), dolayısıyla s = 2^(k−1) ≤ max|x| < 2s; x/s bölmesi kesindir (yalnızca üs
+    # değişir, yuvarlama yok)
+    _, k = xp.frexp(xp.abs(x).max(axis=-1, keepdims=True))          # (n, 1)
+    s = xp.ldexp(xp.ones_like(x[:, :1]), k - 1)                     # (n, 1)
+    y = x / s                                                       # (n, C), |y| < 2
+    # y üzerinde olağan istatistikler: μ_y = μ/s, σ²_y = σ²/s²
+    yc = y - y.mean(axis=-1, keepdims=True)                         # (n, C)
+    var = (yc * yc).mean(axis=-1, keepdims=True)                    # (n, 1)
+    # x̂ ölçekten bağımsızdır: x̂ = (y − μ_y)/√(σ²_y + ε/s²). rstd = 1/√(σ² + ε) = r_y/s
+    r_y = 1.0 / xp.sqrt(var + eps / s / s)                          # (n, 1)
+    return (yc * r_y).astype(x.dtype), (r_y / s).astype(x.dtype).reshape(-1)
 
 
 def layernorm_output(cache: LayerNormCache):
