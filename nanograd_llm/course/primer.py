@@ -197,7 +197,7 @@ def section_indexing(xp=np) -> None:
 # 3. maskeli softmax: gelecek konumlar `−∞` yapılır, softmax alınır, `wei @ x`.
 #
 # Üçüncüsü dikkatin iskeletidir. Dikkatte softmax'a giren puanlar sıfır değil, sorgu ve
-# anahtarların (√hs ile ölçeklenmiş) nokta çarpımlarıdır, bu yüzden `wei` veriye göre değişir;
+# anahtarların (1/√hs ile ölçeklenmiş) nokta çarpımlarıdır, bu yüzden `wei` veriye göre değişir;
 # ağırlıklı ortalaması alınan da `x`'in kendisi değil, ondan hesaplanan değer vektörleridir (`v`).
 
 def section_tril(xp=np) -> None:
