@@ -10,7 +10,7 @@ doğrulama metninin hemen hemen aynısı eğitimde de görülürdü ve doğrulam
 ölçerdi.
 
 Bir eğitim örneği, dizinin rastgele bir `i` konumundan başlayan `block_size` uzunluğunda bir
-penceredir. Hedef aynı pencerenin **bir kaydırılmış** hâlidir:
+penceredir. Hedef aynı pencerenin **bir konum kaydırılmış** hâlidir:
 
     x = ids[i     : i + T]
     y = ids[i + 1 : i + T + 1]
@@ -447,7 +447,7 @@ class BatchSampler:
 
     def _draw(self, ids: np.ndarray, rng: np.random.Generator, batch_size: int) -> np.ndarray:
         ix = rng.integers(0, ids.size - self.block_size, size=batch_size)
-        # (B, T+1) pencere: x = [:, :-1], y = [:, 1:] (bir kaydırılmış)
+        # (B, T+1) pencere: x = [:, :-1], y = [:, 1:] (bir konum kaydırılmış)
         return np.asarray(ids[ix[:, None] + self._offsets], dtype=np.int64)
 
     def train_batch(self, batch_size: int | None = None) -> np.ndarray:
