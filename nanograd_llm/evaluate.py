@@ -6,10 +6,10 @@ Eğitici her `eval_interval` adımda doğrulama kaybını `eval_iters` tane **ra
 ortalamasıyla tahmin eder (`baby` ayarında 20 × 12 pencere × 64 konum ≈ 15 bin konum). Bu
 ucuzdur ama bir örneklem ortalamasıdır. Pencereler (tohum, adım) ikilisiyle seçildiği için aynı
 adımda aynı modeli yeniden ölçmek aynı sayıyı verir; ama başka bir adımın ya da başka bir
-tohumun pencereleriyle okuma, modelin gerçek kaybı değişmese de yüzde birkaç nat oynar (`baby`
-ayarında standart sapma ≈ 0.013; `benchmarks/RESULTS.md`, "baby" bölümü). Bu modül doğrulama
-bölümünün (ya da herhangi bir metnin) ilki dışındaki **her konumunu tam bir kez** tahmin ettirir
-ve kesin ortalamayı verir.
+tohumun pencereleriyle okuma, modelin gerçek kaybı değişmese de nat'ın yüzde birkaçı kadar
+oynar (`baby` ayarında standart sapma ≈ 0,013 nat; `benchmarks/RESULTS.md`, "baby" bölümü).
+Bu modül doğrulama bölümünün (ya da herhangi bir metnin) ilki dışındaki **her konumunu tam bir
+kez** tahmin ettirir ve kesin ortalamayı verir.
 
 ## Ölçütler
 Metin `x_0 … x_N` belirteçlerinden oluşsun. Model, her `p ≥ 1` konumu için önceki
