@@ -69,7 +69,7 @@ B: aynı ileri geçişe giren pencere sayısı, L: pencere uzunluğu, V: sözlü
 | logits | (B, L, V) |
 | konum kayıpları ℓ, sayma maskesi | (B, L) |
 
-Bellek: logitler B·L·V sayıdır; B, logitleri ve bir ileri geçişin aktivasyonlarını sınırlı
+Bellek: logitler B·L·V sayıdır; B, logitleri ve bir ileri geçişin etkinleştirmelerini sınırlı
 tutacak biçimde seçilir, ama en az 1'dir (GPT-2 124M için L = 1024 ve V = 50257 ile B = 1;
 bu durumda logitler tek başına sınırı aşar). Kaybı hesaplarken logitlerin birkaç geçici kopyası
 daha oluşur.
@@ -90,7 +90,7 @@ from .data import encode_corpus, same_source, split_point
 # Boyutlar: B pencere (toplu iş), L pencere uzunluğu, V sözlük
 SPLITS = ("val", "train", "all")
 MAX_LOGITS = 1 << 25            # bir ileri geçişte hedeflenen en çok logit (B ≥ 1 olduğu sürece)
-MAX_WINDOW_TOKENS = 4096        # bir ileri geçişte en çok bu kadar konum (aktivasyonlar)
+MAX_WINDOW_TOKENS = 4096        # bir ileri geçişte en çok bu kadar konum (etkinleştirmeler)
 DEFAULT_CONTEXT = 256           # bağlam sınırı olmayan modellerin (bigram) pencere uzunluğu
 
 
