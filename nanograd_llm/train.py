@@ -13,11 +13,12 @@
 
 ## Neden kaybı her adımda yazdırmıyoruz?
 GPU'da `float(loss)` işlemcinin GPU'yu beklemesine yol açar (eşitleme). Kayıp yalnızca
-ilerleme çubuğunu güncellerken (`log_interval`) ve değerlendirmede Python sayısına çevrilir;
-CPU'da bunun bir maliyeti olmadığı için orada her adımda NaN/sonsuz denetimi yapılır.
+her `log_interval` adımda (NaN/sonsuz denetimi ve ilerleme çubuğu için) ve değerlendirmede
+Python sayısına çevrilir; CPU'da bunun bir maliyeti olmadığı için orada her adımda NaN/sonsuz
+denetimi yapılır.
 
 ## Kaldığı yerden devam (`--resume`)
-Denetim noktası ağırlıkları, AdamW momentlerini ve adım sayısını, veri örnekleyicisinin
+Denetim noktası ağırlıkları, AdamW momentlerini, adım sayısını ve veri örnekleyicisinin
 üreteç durumunu tutar; dropout maskeleri (tohum, adım) ile üretildiği için ayrıca durum
 gerekmez. Değerlendirme toplu işleri ayrı, adıma göre tohumlanmış üreteçlerden gelir. Bu
 yüzden k. adımda kesilip devam ettirilen bir eğitim, kesintisiz bir eğitimle **bit düzeyinde
@@ -155,7 +156,7 @@ class TrainConfig:
 
 # -- presets -----------------------------------------------------------------------------------
 PRESETS: dict[str, dict] = {
-    # Gömülü Türkçe derlemde 2 işlemci çekirdeğinde 1–2 dakikada eğitilen küçük GPT
+    # Gömülü Türkçe derlemde 2 işlemci çekirdeğinde yaklaşık 25–60 saniyede eğitilen küçük GPT
     "default": dict(model="gpt", n_layer=3, n_head=4, n_embd=96, block_size=64, batch_size=16,
                     dropout=0.0, max_iters=1000, lr=2e-3, min_lr=2e-4, warmup_iters=50,
                     beta2=0.99, eval_interval=200, eval_iters=10,
