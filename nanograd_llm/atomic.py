@@ -1,7 +1,7 @@
 """
 # Dosyaları atomik yazmak
 
-Bir dosya yazılırken süreç öldürülürse (Ctrl-C, elektrik kesintisi, disk dolması) yarım kalmış
+Bir dosyanın yazılması yarıda kesilirse (Ctrl-C, elektrik kesintisi, disk dolması) yarım kalmış
 bir dosya, sağlam eskisinin yerini almamalıdır. Bu yüzden paketteki her çıktı (denetim
 noktaları, belirteçleyici dosyaları, Hugging Face klasörleri, kurs sayfaları, resimler) aynı
 yoldan yazılır:
@@ -133,7 +133,7 @@ def atomic_write_files(folder, writers: dict[str, Callable[[str], None]]) -> Pat
                 os.chmod(tmp, 0o666 & ~_umask())
                 with open(tmp, "rb+") as f:
                     os.fsync(f.fileno())
-            os.chmod(staging, 0o777 & ~_umask())      # mkdtemp'in 0700'ü yerine open() kipi
+            os.chmod(staging, 0o777 & ~_umask())      # mkdtemp'in 0700'ü yerine mkdir() kipi
             fsync_dir(staging)
             os.rename(staging, folder)
         except BaseException:
