@@ -24,7 +24,7 @@ BLAS ile alınan matris-vektör çarpımlarıdır) ve çekirdeğin yaptığı:
 |---|---:|---:|
 | GELU ileri / geri (gelu.py) | 8 / 9 | 1 / 1 |
 | nedensel softmax ileri / geri (attention.py) | 6 / 4 | satır başına 3 / 2 |
-| katman normalizasyonu ileri / geri-dx (layernorm.py) | 10 / 8 | satır başına 3 / 2 |
+| katman normalizasyonu ileri / geri-dx (layernorm.py) | 12 / 8 | satır başına 3 / 2 |
 | AdamW (optim.py) | 13 (+1 ağırlık azaltma) | 1 |
 
 Satır başına geçişler (ör. softmax'ta önce maksimum, sonra üs ve toplam, sonra bölme) tek bir
@@ -58,7 +58,8 @@ ayrı bir libm çağrısı yapar; bu da NumPy'dan yavaştır). Bu yüzden eˣ'i 
    float32'nin en büyüğü 3,4·10³⁸). Softmax'ta `x − max ≤ 0` olduğundan üst sınıra hiç
    ulaşılmaz; alt sınırdaki değer (e⁻⁸⁷ ≈ 1,6·10⁻³⁸) satır toplamının (≥ 1) yanında sıfırdır.
    GELU'da üs 88'i aşarsa σ = 1/(1 + e^(−2u)) doğrudan 0 yazılır: genel yolda da e^(−2u)
-   float32'de ∞'a taşar ve σ tam 0 olur.
+   float32'de üs ≈ 88,72'yi aşınca ∞'a taşar ve σ tam 0 olur (arada, 88 < üs ≤ 88,72'de genel
+   yolun σ'sı 3·10⁻³⁹ ile 6·10⁻³⁹ arasında bir alt normal sayıdır).
 
 Göreli hata ≤ 1e-6 (birkaç float32 birimi; testte float64 `exp` ile ölçülür). NumPy'ın
 `exp`'i de tam olarak doğru yuvarlanmış değildir; iki yolun sonuçları bu yüzden son birkaç bitte
@@ -156,8 +157,8 @@ def _gelu_fwd(x, out, s):
         v = x[i]
         t = v * (_M2K + _M2KA * v * v)
         si = _ONE / (_ONE + _exp(t))
-        # e^t, t > 88, float32'de taşar (genel yolda ∞ → σ = 0); kırpılmış üs 0 yerine ~6·10⁻³⁹
-        # verirdi: tam 0 yazılır
+        # e^t float32'de t ≈ 88,72'nin üstünde taşar (genel yolda ∞ → σ = 0); t > 88'de kırpılmış
+        # üs 0 yerine ~6·10⁻³⁹ verirdi: tam 0 yazılır (88 < t ≤ 88,72'de genel yol ≤ 6·10⁻³⁹)
         if t > _EXP_HI:
             si = _ZERO
         s[i] = si
