@@ -45,8 +45,8 @@ bayt aralığı) ve ardından ham baytlar. `pickle` kullanmadığı için dosyay
 Sinüzoidal konum kodlamalı ya da sapmasız (`bias=False`) modellerin GPT-2 karşılığı yoktur;
 bunlar GPT-2 biçiminde kaydedilemez.
 
-Doğrulama: `tests/test_hf.py` küçük, rastgele bir `GPT2LMHeadModel` ile puanların (float32'de
-1e-4, float64'te 1e-9 göreli) ve kayıp gradyanlarının PyTorch ile aynı olduğunu denetler.
+Doğrulama: `tests/test_hf.py` küçük, rastgele bir `GPT2LMHeadModel` ile logitlerin (float32'de
+1e-4 mutlak, float64'te 1e-9 göreli) ve kayıp gradyanlarının PyTorch ile aynı olduğunu denetler.
 """
 from __future__ import annotations
 
