@@ -514,7 +514,8 @@ def build_docs(out_dir, run_dir=None, images: bool = True, log=None,
 <h1>Sıfırdan GPT: NumPy ile, elle yazılmış geri yayılımla</h1>
 <p class="lead">nanograd_llm kursu. Her sayfada solda Türkçe açıklama, sağda açıkladığı kod
 yer alır. Bölümler okuma sırasıyla dizilmiştir: NumPy ön bilgisinden başlayıp bigram
-modeline, Transformer mimarisine, tek tek katmanlara ve en sonunda GPT'ye varır.</p>
+modeline, Transformer mimarisine, tek tek katmanlara ve GPT'ye varır; ardından hız
+(birleşik çekirdekler) kısmı ve ekler gelir.</p>
 {''.join(items)}
 </div>"""
     _write(out / "index.html", _page_html("nanograd_llm — Kurs", index_body))
