@@ -5,8 +5,8 @@ Bazı şeyleri okumak yerine görmek daha kolaydır. Bu modül kursun resimlerin
 
 * **Dikkat haritaları** (`plot_attention`): her katmanın her kafası için, istemdeki
   (prompt) belirteçler arasında `T × T` boyutlu bir ısı haritası. Satır `i`, `i`
-  konumundaki sorgunun; sütun `j`, `j` konumundaki anahtarın payıdır. Nedensel maske
-  yüzünden köşegenin üstü her zaman sıfırdır.
+  konumundaki sorgunun dikkat dağılımıdır; sütun `j`, `j` konumundaki anahtarın bu
+  dağılımdaki payıdır. Nedensel maske yüzünden köşegenin üstü her zaman sıfırdır.
 * **Sinüzoidal konum kodlaması** (`plot_positional_encoding`): `PE[pos, i]` tablosu;
   düşük indeksli boyutlar hızlı, yüksek indeksli boyutlar yavaş salınır.
 * **Kayıp eğrisi** (`plot_loss_curve`): eğitimin `metrics.jsonl` dosyasından eğitim ve
