@@ -41,8 +41,8 @@ Pencerenin j. çıktısı (j = 0 … L−1) girdinin 0 … j konumlarına bakar,
 belirteçlik bağlamla tahmin eder.
 
 * **Adım `S = L` (varsayılan):** pencereler art arda dizilir, bağlam 1 … L belirteçtir.
-  Eğitimdeki toplu işlerin pencereleri de böyledir; yalnızca başlangıçları rastgele değil,
-  sabittir. Bu yüzden sonuç, eğiticinin tahmin ettiği niceliğe çok yakındır ama onunla birebir
+  Eğitimdeki toplu işlerin pencereleri de böyledir; tek fark, buradaki başlangıçların rastgele
+  değil sabit olmasıdır. Bu yüzden sonuç, eğiticinin tahmin ettiği niceliğe çok yakındır ama onunla birebir
   aynı değildir.
 * **Adım `S < L`:** her pencere bir öncekinden S konum ileride başlar ve yalnızca **yeni**
   (son S) konumlarını sayar. İlk pencere dışında her konum en az `L − S + 1` belirteçlik
