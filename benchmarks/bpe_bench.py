@@ -120,6 +120,7 @@ def bench_corpus(name, text, vocab_sizes, repeat):
     print("\n".join(line_rows))
 
     # GPT-2 içe aktarma denetimi: `tokenizers`'ın eğittiği sözlük bizim yükleyicimizle
+    # yüklenir; bütün derlemde kütüphaneyle aynı kimlikler beklenir.
     hf_train = ByteLevelBPETokenizer()
     hf_train.train_from_iterator([text], vocab_size=8192, special_tokens=[EOT],
                                  show_progress=False)
