@@ -34,7 +34,8 @@ hale getirir. (Bir kümeleme/"clustering" işlemi değildir.)
        dx = rstd · ( dx̂ − mean(dx̂) − x̂ ⊙ mean(dx̂ ⊙ x̂) )
 
    Buradaki `mean`, son eksen (C) üzerindedir. Bu kapalı form, μ ve σ² için ayrı ayrı
-   geri yayılım yapmaktan hem daha kısa hem daha kararlıdır (llm.c'deki biçimle aynıdır).
+   geri yayılım yapmaktan daha kısadır ve satır üzerinde daha az geçiş ister: ara bir dσ²
+   terimi, dolayısıyla rstd³ de yoktur (llm.c'deki biçimle aynıdır).
 
 ## Çok büyük değerler: taşma
 float32'nin en büyük değeri ≈ 3.4·10³⁸'dir. Bir satırda |x − μ| ≈ 1.8·10¹⁹'u aşınca
