@@ -3,7 +3,7 @@
 
 Katmanların genel `xp` kodu hem NumPy'da hem CuPy'de çalışır ve **başvuru (referans)**
 uygulamadır. GPU'da ise her `xp` işlemi ayrı bir çekirdek (kernel) başlatır ve büyük bir
-diziyi belleğe bir kez okuyup bir kez yazar. Örneğin GELU'nun ileri geçişi yedi sekiz ayrı
+diziyi bellekten bir kez okuyup belleğe bir kez yazar. Örneğin GELU'nun ileri geçişi yedi sekiz ayrı
 işlemdir; (B, T, 4C) boyutlu bir dizide bu, aynı veriyi yedi sekiz kez bellekten geçirmek
 demektir. Bu işlemler hesaplama değil **bellek bant genişliği** sınırlıdır; birleştirildiğinde
 veri yalnızca bir kez okunup yazılır.
