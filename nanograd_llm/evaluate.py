@@ -309,7 +309,7 @@ def resolve_eval_data(ckpt, hf, data, split):
     import hashlib
     import warnings
 
-    from .checkpoint import find_run_dir, read_manifest
+    from .checkpoint import MANIFEST, CheckpointError, find_run_dir, read_manifest
     from .data import load_text
     train_cfg, saved_sha = {}, None
     if ckpt is not None:
@@ -338,7 +338,14 @@ def resolve_eval_data(ckpt, hf, data, split):
     if data is None and saved_sha and digest != saved_sha:
         warnings.warn(f"the corpus {label!r} has changed since the run was trained (its sha256 "
                       f"differs): its val part is not the text the run held out")
-    val_fraction = float(train_cfg.get("val_fraction", 0.1))
+    val_fraction = train_cfg.get("val_fraction", 0.1)
+    try:
+        if isinstance(val_fraction, bool):
+            raise TypeError
+        val_fraction = float(val_fraction)
+    except (TypeError, ValueError):
+        raise CheckpointError(f"{find_run_dir(ckpt) / MANIFEST}: 'val_fraction' in "
+                              f"'train_config' must be a number, not {val_fraction!r}") from None
     return text, label, split or ("val" if own else "all"), val_fraction
 
 

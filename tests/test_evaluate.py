@@ -420,3 +420,17 @@ def test_cli_eval_uses_the_runs_val_fraction_and_warns_only_about_its_own_corpus
     with warnings.catch_warnings():
         warnings.simplefilter("error")                      # another text is not "changed"
         assert _eval_json(capsys, "--ckpt", str(run), "--data", str(other))["split"] == "all"
+
+
+@pytest.mark.parametrize("bad", [[0.2], {"x": 1}, "abc", True])
+def test_cli_eval_a_bad_saved_val_fraction_is_a_clear_error(run_dir, tmp_path, capsys, bad):
+    import shutil
+    run = tmp_path / "run"
+    shutil.copytree(run_dir / "run", run)
+    m = json.loads((run / "checkpoint.json").read_text())
+    m["train_config"]["val_fraction"] = bad
+    (run / "checkpoint.json").write_text(json.dumps(m))
+    assert cli_main(["eval", "--ckpt", str(run)]) == 1
+    err = capsys.readouterr().err
+    assert "checkpoint.json: 'val_fraction' in 'train_config' must be a number" in err
+    assert "Traceback" not in err
