@@ -243,6 +243,9 @@ def evaluate_ids(model, ids, *, context: int | None = None, stride: int | None =
             # Yalnızca bu pencerenin yeni konumları sayılır (j >= first)
             mask = xp.asarray(positions[None, :] >= first[:, None])     # (B,L)
             total += float(xp.sum(nll * mask, dtype=xp.float64))
+            if not math.isfinite(total):
+                raise RuntimeError("the model produced non-finite losses (NaN or inf) on this "
+                                   "text; its weights may have diverged")
             count += int(L * len(chunk) - first.sum())
             bar.update(len(chunk))
     finally:

@@ -434,3 +434,21 @@ def test_cli_eval_a_bad_saved_val_fraction_is_a_clear_error(run_dir, tmp_path, c
     err = capsys.readouterr().err
     assert "checkpoint.json: 'val_fraction' in 'train_config' must be a number" in err
     assert "Traceback" not in err
+
+
+def test_a_model_with_non_finite_weights_is_an_error_not_a_nan_loss(run_dir, tmp_path, capsys):
+    from nanograd_llm import checkpoint as ckpt
+    model = _model()
+    model.flat[...] = np.nan
+    with pytest.raises(RuntimeError, match=r"non-finite losses \(NaN or inf\)"):
+        evaluate_ids(model, np.arange(20) % 11)
+    # the command: exit status 1 and one line, not "loss nan" (and no NaN in --json)
+    model, tok = ckpt.load_model(run_dir / "run"), ckpt.load_run_tokenizer(run_dir / "run")
+    model.flat[...] = np.inf
+    ckpt.save_checkpoint(tmp_path / "run", model, None, tok, 1,
+                         train_config={"data": str(run_dir / "corpus.txt")})
+    for extra in ([], ["--json"]):
+        assert cli_main(["eval", "--ckpt", str(tmp_path / "run"), *extra]) == 1
+        captured = capsys.readouterr()
+        assert "non-finite losses" in captured.err and "Traceback" not in captured.err
+        assert "nan" not in captured.out.lower()
