@@ -616,3 +616,37 @@ def test_save_hf_that_cannot_be_written_names_the_folder(tmp_path, monkeypatch):
     with pytest.raises(OSError, match=r"gpt2 \(No space left on device\); its old files are kept"):
         model.save_hf(target)
     assert {p.name: p.read_bytes() for p in target.iterdir()} == old
+
+
+# -- a model too large for the machine fails at once, with the sizes in the message ------------
+
+@pytest.mark.parametrize("make", [
+    lambda: GPT(GPTConfig(vocab_size=10, block_size=8, n_layer=1, n_head=1, n_embd=10**30)),
+    lambda: GPT(GPTConfig(vocab_size=10**30, block_size=8, n_layer=1, n_head=1, n_embd=8)),
+    lambda: GPT(GPTConfig(vocab_size=10, block_size=10**30, n_layer=1, n_head=1, n_embd=8)),
+    lambda: BigramLM(10**30),
+], ids=["n_embd", "vocab_size", "block_size", "bigram"])
+def test_a_model_larger_than_memory_is_a_memory_error(make):
+    # not numpy's "Maximum allowed dimension exceeded" (a ValueError) from deep inside
+    with pytest.raises(MemoryError, match=r"parameters, which need over [\d,.]+ GiB to build; "
+                                          r"this machine has"):
+        make()
+
+
+def test_many_layers_are_refused_before_any_is_built(tmp_path, monkeypatch, capsys):
+    """n_layer=1e30 (from key=value, a config file, a hand-edited checkpoint.json or a GPT-2
+    config.json) used to build layer after layer until the machine ran out of memory."""
+    from nanograd_llm import cli
+    from nanograd_llm.models import base
+    monkeypatch.setattr(base, "physical_memory", lambda: 64 << 20)      # a 64 MiB machine
+    with pytest.raises(MemoryError, match=r"a GPT with n_layer=200, n_embd=64, vocab_size=10 "
+                                          r"has about [\d,]+ parameters"):
+        GPT(GPTConfig(vocab_size=10, block_size=8, n_layer=200, n_head=2, n_embd=64))
+    _gpt()                                                              # small ones still fit
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("ab cd ef gh\n" * 60, encoding="utf-8")
+    assert cli.main(["train", "--data", str(corpus), "--out", str(tmp_path / "run"), "--quiet",
+                     "n_layer=1e30", "block_size=8"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: out of memory (a GPT with n_layer=") and "Traceback" not in err
+    assert not (tmp_path / "run").exists()

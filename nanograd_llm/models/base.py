@@ -45,6 +45,8 @@ aynı modeli verir.
 """
 from __future__ import annotations
 
+import math
+import os
 from typing import Callable
 
 import numpy as np
@@ -91,6 +93,26 @@ def tune_host_allocator() -> bool:
 InitFn = Callable[[np.random.Generator, tuple], np.ndarray]
 
 
+def physical_memory() -> int | None:
+    """The machine's memory in bytes, or None where the OS does not say (no sysconf)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_fits_in_memory(n_params: int, dtype, what: str) -> None:
+    """MemoryError before anything is allocated when the parameters alone (their float64
+    initial values and the weights) need more than the machine's memory: a typo such as
+    n_layer=1e6 fails at once instead of allocating layer after layer."""
+    total = physical_memory()
+    need = n_params * (8 + as_float_dtype(dtype).itemsize)
+    if total and need > total:
+        raise MemoryError(f"{what} has about {n_params:,} parameters, which need over "
+                          f"{need / 2**30:,.1f} GiB to build; this machine has "
+                          f"{total / 2**30:,.1f} GiB")
+
+
 class ParamModel:
     """Holds named parameters as views into one flat buffer, and gradients likewise."""
 
@@ -98,6 +120,8 @@ class ParamModel:
                  dtype="float32", device: str = "cpu"):
         self.dtype = as_float_dtype(dtype)
         self.device = check_device(device)
+        check_fits_in_memory(sum(math.prod(shape) for _, shape, _ in specs), self.dtype,
+                             f"the {type(self).__name__} model")
         tune_host_allocator()
         self.seed = seed
         self.training = True

@@ -88,7 +88,7 @@ from ..layers.linear import linear_backward, linear_forward
 from ..layers.mlp import check_activation
 from ..layers.positional import (learned_positional_backward, learned_positional_forward,
                                  sinusoidal_backward, sinusoidal_forward)
-from .base import ParamModel
+from .base import ParamModel, check_fits_in_memory
 
 # Boyutlar: B = toplu iş, T = dizi uzunluğu, C = n_embd, V = vocab_size, L = n_layer
 
@@ -166,6 +166,9 @@ class GPT(ParamModel):
         self.vocab_size = cfg.vocab_size
         self.block_size = cfg.block_size
         C, V = cfg.n_embd, cfg.vocab_size
+        # The n_layer blocks alone (12·C² weights each), checked before the loop below builds them
+        check_fits_in_memory(cfg.n_layer * 12 * C * C + V * C, dtype,
+                             f"a GPT with n_layer={cfg.n_layer}, n_embd={C}, vocab_size={V}")
         std = 0.02
         proj_std = 0.02 / math.sqrt(2 * cfg.n_layer)
         specs = [("wte.weight", (V, C), _normal(std))]
