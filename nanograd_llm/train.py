@@ -109,6 +109,10 @@ class TrainConfig:
     def validate(self) -> None:
         if self.model not in MODELS:
             raise ValueError(f"model must be one of {', '.join(MODELS)}, got {self.model!r}")
+        if self.init_from and self.model != "gpt":
+            raise ValueError(f"init_from fine-tunes a GPT-2 model; it cannot train "
+                             f"model={self.model!r} (leave out --init-from, or use another "
+                             f"preset than bigram)")
         if self.tokenizer not in TOKENIZERS:
             raise ValueError(f"tokenizer must be one of {', '.join(TOKENIZERS)}, "
                              f"got {self.tokenizer!r}")

@@ -231,3 +231,15 @@ def test_ckpt_may_name_the_manifest_or_use_tilde(tmp_path, monkeypatch, capsys):
                          "--no-stream"]) == 0
     capsys.readouterr()
     assert cli.main(["eval", "--ckpt=~/run/checkpoint.json", "--json"]) == 0
+
+
+def test_init_from_with_the_bigram_model_is_refused(tmp_path, capsys):
+    """--init-from loads a GPT; with --preset bigram (model=bigram) the run used to train the
+    GPT anyway and save model='bigram' in its settings."""
+    for words in (["--preset", "bigram"], ["model=bigram"]):
+        rc = cli.main(["train", *words, "--init-from", str(tmp_path / "gpt2"),
+                       "--out", str(tmp_path / "run"), "--quiet"])
+        err = capsys.readouterr().err
+        assert rc == 1 and "Traceback" not in err
+        assert "init_from fine-tunes a GPT-2 model; it cannot train model='bigram'" in err
+        assert not (tmp_path / "run").exists()
