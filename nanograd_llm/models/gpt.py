@@ -166,7 +166,8 @@ class GPT(ParamModel):
         self.vocab_size = cfg.vocab_size
         self.block_size = cfg.block_size
         C, V = cfg.n_embd, cfg.vocab_size
-        # The n_layer blocks alone (12·C² weights each), checked before the loop below builds them
+        # Bellek denetimi: yalnızca n_layer blok (her biri 12·C² ağırlık), aşağıdaki döngü onları
+        # kurmaya başlamadan önce
         check_fits_in_memory(cfg.n_layer * 12 * C * C + V * C, dtype,
                              f"a GPT with n_layer={cfg.n_layer}, n_embd={C}, vocab_size={V}")
         std = 0.02
