@@ -54,6 +54,8 @@ from .tokenizers import CharTokenizer, start_ids
 MODELS = ("gpt", "bigram")
 TOKENIZERS = ("char", "bpe")
 BPE_PATTERNS = ("gpt2", "turkish")    # tokenizers.bpe.PATTERNS (regex is an optional extra)
+# Eğitimin sonunda yazdırılan örneğin en fazla uzunluğu (belirteç); daha uzun metin `sample` ile
+SAMPLE_TOKENS_MAX = 100_000
 
 
 @dataclass
@@ -127,6 +129,10 @@ class TrainConfig:
                      "seed"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.sample_tokens > SAMPLE_TOKENS_MAX:
+            raise ValueError(f"sample_tokens must be <= {SAMPLE_TOKENS_MAX:,} (the sample printed "
+                             f"at the end of training), got {self.sample_tokens}; for a longer "
+                             f"text use `nanograd-llm sample --max-new-tokens N`")
         for name in ("lr", "min_lr", "eps", "weight_decay", "grad_clip"):
             v = getattr(self, name)
             if not math.isfinite(v) or v < 0:

@@ -178,6 +178,15 @@ def test_the_sample_after_training_is_reproducible(tmp_path, capsys):
     assert samples[0] == samples[1] and len(samples[0].strip()) > 0
 
 
+def test_a_huge_sample_tokens_is_refused_before_training(tmp_path, capsys):
+    """sample_tokens=1e30 used to train and save, then fail on the sample with numpy's
+    'Maximum allowed dimension exceeded' (exit 1 after a finished run)."""
+    assert _tiny_run(tmp_path, "run", "sample_tokens=1e30") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: sample_tokens must be <= 100,000") and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_attention_command_refuses_unknown_prompt_characters(tmp_path, capsys):
     assert _tiny_run(tmp_path, "run", "sample_tokens=0") == 0
     capsys.readouterr()

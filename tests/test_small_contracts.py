@@ -133,6 +133,8 @@ _BAD_CONFIG = [
         "warmup_iters", "lr_decay_iters", "sample_tokens", "mmap_threshold", "seed")],
     *[(name, -1e-3, f"{name} must be a finite number >= 0, got -0.001") for name in (
         "lr", "min_lr", "eps", "weight_decay", "grad_clip")],
+    ("sample_tokens", 10**30, "sample_tokens must be <= 100,000 (the sample printed at the end "
+                              "of training), got 1000000000000000000000000000000"),
     ("lr", float("nan"), "lr must be a finite number >= 0, got nan"),
     ("grad_clip", float("inf"), "grad_clip must be a finite number >= 0, got inf"),
     ("beta1", 1.0, "beta1 must be in [0, 1), got 1.0"),
@@ -160,6 +162,6 @@ def test_every_train_config_check_names_its_field(name, value, message):
     ("beta1", 0.0), ("beta2", 0.999), ("dropout", 0.0), ("dropout", 0.99),
     ("val_fraction", 0.01), ("val_fraction", 0.99), ("n_head", 8), ("model", "bigram"),
     ("tokenizer", "bpe"), ("bpe_pattern", "turkish"), ("dtype", "float64"), ("device", "cuda"),
-    ("precision", "tf32")])
+    ("precision", "tf32"), ("sample_tokens", 100_000)])
 def test_train_config_accepts_values_at_its_bounds(name, value):
     assert getattr(TrainConfig(**{name: value}), name) == value
