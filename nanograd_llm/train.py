@@ -145,6 +145,9 @@ class TrainConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        if not self.out_dir.strip():
+            # Boş ad geçerli klasör demek olurdu: eğitim oraya yazmasın (--out "" gibi)
+            raise ValueError("out_dir is empty: name the run's folder (out_dir=DIR or --out DIR)")
         if self.model == "gpt" and self.n_embd % self.n_head:
             raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
         as_float_dtype(self.dtype)

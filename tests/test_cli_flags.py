@@ -187,6 +187,20 @@ def test_a_huge_sample_tokens_is_refused_before_training(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+def test_an_empty_out_dir_is_refused_like_an_empty_out(tmp_path, monkeypatch, capsys):
+    """out_dir= (a key=value word or a config file) used to train into the current folder,
+    while --out "" is refused as empty."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cfg.json").write_text('{"out_dir": ""}')
+    (tmp_path / "corpus.txt").write_text("ab cd ef gh\n" * 60, encoding="utf-8")
+    for words in (["out_dir="], ["--config", "cfg.json"]):
+        assert cli.main(["train", "--data", "corpus.txt", "--quiet", "max_iters=1",
+                         "eval_iters=1", "sample_tokens=0", *words]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: out_dir is empty") and "Traceback" not in err
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["cfg.json", "corpus.txt"]
+
+
 def test_attention_command_refuses_unknown_prompt_characters(tmp_path, capsys):
     assert _tiny_run(tmp_path, "run", "sample_tokens=0") == 0
     capsys.readouterr()

@@ -142,6 +142,8 @@ _BAD_CONFIG = [
     ("dropout", 1.0, "dropout must be in [0, 1), got 1.0"),
     ("val_fraction", 0.0, "val_fraction must be in (0, 1), got 0.0"),
     ("val_fraction", 1.0, "val_fraction must be in (0, 1), got 1.0"),
+    ("out_dir", "", "out_dir is empty: name the run's folder"),
+    ("out_dir", "  ", "out_dir is empty: name the run's folder"),
     ("n_head", 3, "n_embd=128 must be divisible by n_head=3"),
     ("dtype", "float16", "unsupported dtype float16"),
     ("device", "tpu", "device must be 'cpu' or 'cuda', got 'tpu'"),
