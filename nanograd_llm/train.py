@@ -354,15 +354,40 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
                                 f"folder with --out)")
     saved = ckpt.read_manifest(out).get("train_config") or {}
     saved = {k: v for k, v in saved.items() if k != "out_dir"}
-    given = set(overrides or {}) | set(read_config_file(config_file) if config_file else {})
+    man_path = ckpt.find_run_dir(out) / ckpt.MANIFEST
+    given = set(overrides or {}) | set(read_config_file(config_file) if config_file else {}) \
+        | {k for k, v in kwargs.items() if v is not None}
     if not saved.get("lr_decay_iters") and "lr_decay_iters" not in given \
-            and isinstance(saved.get("max_iters"), int):
+            and "max_iters" in saved:
         # Kosinüs, koşunun başladığı max_iters'ta biter: max_iters büyütülerek sürdürülen bir
-        # eğitimde öğrenme oranı geri sıçramaz, min_lr'de devam eder.
-        saved["lr_decay_iters"] = saved["max_iters"]
+        # eğitimde öğrenme oranı geri sıçramaz, min_lr'de devam eder. Kaydedilen max_iters
+        # bozuksa hata lr_decay_iters'ı değil, onu ve dosyayı söyler.
+        try:
+            saved_max = _convert("max_iters", saved["max_iters"], "int")
+            if saved_max < 1:
+                raise ValueError(f"max_iters must be >= 1, got {saved_max}")
+        except ValueError as e:
+            raise ValueError(f"{man_path}: the run's saved train_config is invalid: {e} (the "
+                             f"resumed learning-rate schedule ends at the saved max_iters; "
+                             f"correct it there, or give lr_decay_iters=N)") from None
+        saved["lr_decay_iters"] = saved_max
+    # Yeniden verilen ayarların kaydedilmiş değeri kullanılmaz (bozuk olsa da)
+    saved = {k: v for k, v in saved.items() if k not in given}
     kwargs = {**kwargs, "out_dir": first.out_dir}
-    return make_config(preset, config_file=config_file, overrides=overrides, saved=saved,
-                       **kwargs)
+    try:
+        return make_config(preset, config_file=config_file, overrides=overrides, saved=saved,
+                           **kwargs)
+    except ValueError as e:
+        # Yalnızca kaydedilmiş ayarlar da aynı hatayı veriyorsa hata onlardadır (elle
+        # düzenlenmiş checkpoint.json): dosya adıyla söylenir
+        try:
+            make_config(preset, saved=saved)
+        except ValueError as e_saved:
+            if str(e_saved) == str(e):
+                raise ValueError(f"{man_path}: the run's saved train_config is invalid: {e} "
+                                 f"(correct it there, or give the setting again as "
+                                 f"key=value)") from None
+        raise
 
 
 def model_config(cfg: TrainConfig, vocab_size: int) -> dict:

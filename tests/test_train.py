@@ -584,6 +584,38 @@ def test_resume_takes_the_saved_settings(tmp_path):
     assert not (tmp_path / "run" / "best" / "best").exists()
 
 
+def test_an_invalid_saved_setting_is_named_with_its_file(tmp_path):
+    """max_iters=-1 in checkpoint.json was reported as 'lr_decay_iters must be >= 0' (the
+    schedule's end, derived from it), without naming the file."""
+    from nanograd_llm.train import resume_config
+    train(tiny_config(tmp_path, max_iters=4, lr_decay_iters=0), quiet=True)
+    man = tmp_path / "run" / ckpt.MANIFEST
+    good = json.loads(man.read_text())
+    for key, value, overrides, message in [
+            ("max_iters", -1, {}, "max_iters must be >= 1, got -1"),
+            ("max_iters", -1, {"max_iters": "8"}, "max_iters must be >= 1, got -1"),
+            ("max_iters", "x", {"max_iters": "8"}, "bad value for max_iters: 'x'"),
+            ("lr", -1, {}, "lr must be a finite number >= 0, got -1.0")]:
+        m = json.loads(json.dumps(good))
+        m["train_config"][key] = value
+        man.write_text(json.dumps(m))
+        with pytest.raises(ValueError) as e:
+            resume_config(None, overrides=overrides, out_dir=str(tmp_path / "run"))
+        assert str(e.value).startswith(f"{man}: the run's saved train_config is invalid: "
+                                       f"{message}")
+    # a setting given again replaces the saved one, even one that does not convert
+    m = json.loads(json.dumps(good))
+    m["train_config"]["lr"] = "abc"
+    man.write_text(json.dumps(m))
+    assert resume_config(None, overrides={"lr": "1e-3"}, out_dir=str(tmp_path / "run")).lr == 1e-3
+    # without the saved max_iters, a given lr_decay_iters sets the schedule's end
+    m["train_config"].update(max_iters=-1, lr="abc")
+    man.write_text(json.dumps(m))
+    cfg = resume_config(None, overrides={"lr": "1e-3", "max_iters": "8", "lr_decay_iters": "4"},
+                        out_dir=str(tmp_path / "run"))
+    assert (cfg.max_iters, cfg.lr_decay_iters) == (8, 4)
+
+
 def test_resume_accepts_the_same_data_file_named_another_way(tmp_path, monkeypatch):
     cfg = tiny_config(tmp_path, max_iters=4)
     train(cfg, quiet=True)
