@@ -138,6 +138,15 @@ class TrainConfig:
             if not math.isfinite(v) or v < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {v}")
         check_eps(self.eps)
+        # AdamW ağırlıkları her adımda 1 − lr·weight_decay ile çarpar: çarpan 0'a inerse ağırlıklar
+        # silinir, eksiye düşerse işaret değiştirip büyür (kayıp NaN olur)
+        peak = max(self.lr, self.min_lr)
+        if self.weight_decay * peak >= 1.0:
+            raise ValueError(f"weight_decay={self.weight_decay:g} is too large: AdamW multiplies "
+                             f"the weights by 1 - lr*weight_decay at each step, so "
+                             f"lr*weight_decay must be < 1, but the learning rate reaches "
+                             f"{peak:g} (lr*weight_decay = {self.weight_decay * peak:g}); use "
+                             f"weight_decay < {1.0 / peak:g}")
         for name in ("beta1", "beta2"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")

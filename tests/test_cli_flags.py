@@ -187,6 +187,18 @@ def test_a_huge_sample_tokens_is_refused_before_training(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_weight_decay_that_flips_the_weights_is_refused_before_training(tmp_path, capsys):
+    """weight_decay=1e30 used to stop on a NaN loss with the advice 'try a lower lr'."""
+    assert _tiny_run(tmp_path, "run", "weight_decay=1e30") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: weight_decay=1e+30 is too large") and "Traceback" not in err
+    assert "lr*weight_decay must be < 1" in err
+    assert not (tmp_path / "run").exists()
+    # min_lr above lr: the schedule's peak is min_lr
+    assert _tiny_run(tmp_path, "run", "lr=1e-3", "min_lr=0.1", "weight_decay=10") == 1
+    assert "the learning rate reaches 0.1 " in capsys.readouterr().err
+
+
 def test_an_empty_out_dir_is_refused_like_an_empty_out(tmp_path, monkeypatch, capsys):
     """out_dir= (a key=value word or a config file) used to train into the current folder,
     while --out "" is refused as empty."""

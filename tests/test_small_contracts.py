@@ -135,6 +135,11 @@ _BAD_CONFIG = [
         "lr", "min_lr", "eps", "weight_decay", "grad_clip")],
     ("sample_tokens", 10**30, "sample_tokens must be <= 100,000 (the sample printed at the end "
                               "of training), got 1000000000000000000000000000000"),
+    ("weight_decay", 1e30, "weight_decay=1e+30 is too large: AdamW multiplies the weights by "
+                           "1 - lr*weight_decay at each step, so lr*weight_decay must be < 1, "
+                           "but the learning rate reaches 0.001 (lr*weight_decay = 1e+27); use "
+                           "weight_decay < 1000"),
+    ("weight_decay", 1000.0, "lr*weight_decay must be < 1"),
     ("lr", float("nan"), "lr must be a finite number >= 0, got nan"),
     ("grad_clip", float("inf"), "grad_clip must be a finite number >= 0, got inf"),
     ("beta1", 1.0, "beta1 must be in [0, 1), got 1.0"),
@@ -164,6 +169,6 @@ def test_every_train_config_check_names_its_field(name, value, message):
     ("beta1", 0.0), ("beta2", 0.999), ("dropout", 0.0), ("dropout", 0.99),
     ("val_fraction", 0.01), ("val_fraction", 0.99), ("n_head", 8), ("model", "bigram"),
     ("tokenizer", "bpe"), ("bpe_pattern", "turkish"), ("dtype", "float64"), ("device", "cuda"),
-    ("precision", "tf32"), ("sample_tokens", 100_000)])
+    ("precision", "tf32"), ("sample_tokens", 100_000), ("weight_decay", 999.0)])
 def test_train_config_accepts_values_at_its_bounds(name, value):
     assert getattr(TrainConfig(**{name: value}), name) == value
