@@ -325,9 +325,17 @@ def _load_npz(path: Path, expected_sha: str | None) -> dict:
                          f"(sha256 does not match {MANIFEST})")
     try:
         with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+            arrays = {k: z[k] for k in z.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
         raise _StaleRead(f"cannot read checkpoint file {path}: {e}") from None
+    # Ağırlıklar ve momentler sayıdır: metin (ya da karmaşık sayı) tutan bir dizi, derindeki
+    # bir dönüştürme hatası yerine dosyanın ve dizinin adıyla reddedilir
+    for k, a in arrays.items():
+        if a.dtype.kind not in "fiu":
+            what = "text" if a.dtype.kind in "US" else f"{a.dtype} values"
+            raise CheckpointError(f"checkpoint file {path}: array {k!r} holds {what}, not "
+                                  f"numbers (dtype {a.dtype})")
+    return arrays
 
 
 def build_model(model_cfg: dict, dtype="float32", device: str = "cpu", seed: int = 0):

@@ -101,6 +101,29 @@ def test_corrupt_truncated_and_foreign_files(tmp_path):
         ckpt.load_model(tmp_path / "empty")
 
 
+@pytest.mark.parametrize("which", ["model_file", "optim_file"])
+@pytest.mark.parametrize("value, what", [("a", "text"), (1j, "complex128 values"),
+                                         (True, "bool values")])
+def test_arrays_that_are_not_numbers_name_the_file_and_the_array(tmp_path, which, value, what):
+    """A text array with a matching sha256 used to fail with numpy's 'could not convert string
+    to float: np.str_('a')', naming neither the file nor the array."""
+    _save(tmp_path)
+    man = json.loads((tmp_path / "checkpoint.json").read_text())
+    f = tmp_path / man[which]
+    with np.load(f) as z:
+        arrays = {k: z[k] for k in z.files}
+    name = sorted(arrays)[0]
+    arrays[name] = np.full(arrays[name].shape, value)
+    with open(f, "wb") as fh:
+        np.savez(fh, **arrays)
+    man["sha256"][man[which]] = ckpt._sha256(f)
+    (tmp_path / "checkpoint.json").write_text(json.dumps(man))
+    with pytest.raises(ckpt.CheckpointError) as e:
+        ckpt.load_checkpoint(tmp_path)
+    assert str(e.value).startswith(f"checkpoint file {f}: array {name!r} holds {what}, not "
+                                   f"numbers")
+
+
 def test_weights_with_wrong_shape_rejected(tmp_path):
     _save(tmp_path)
     man = json.loads((tmp_path / "checkpoint.json").read_text())
