@@ -29,6 +29,7 @@ import importlib.util
 import io
 import os
 import re
+import shutil
 import sys
 import tokenize
 from dataclasses import dataclass, field
@@ -446,7 +447,6 @@ def build_docs(out_dir, run_dir=None, images: bool = True, log=None,
     `demo_steps` steps (default: course.gpt.train_demo's).
     """
     _require_docs_libs()
-    from pygments.formatters import HtmlFormatter
 
     log = log or (lambda msg: print(msg, file=sys.stderr))
     if run_dir is not None and not (Path(run_dir) / "metrics.jsonl").is_file():
@@ -455,7 +455,25 @@ def build_docs(out_dir, run_dir=None, images: bool = True, log=None,
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a folder")
     _check_out_folder(out)
+    # Bu üretimin açacağı en üstteki klasör (out yoksa; üst klasörleri de yoksa onların en üstü)
+    top = out
+    while not top.parent.exists() and top.parent != top:
+        top = top.parent
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        return _render_course(out, run_dir, images, log, demo_steps)
+    except BaseException:
+        # Yarıda kalan bir üretim, kendi açtığı klasörü yarım bırakmaz; önceden var olan bir
+        # klasöre ve içindekilere dokunulmaz
+        if created:
+            shutil.rmtree(top, ignore_errors=True)
+        raise
+
+
+def _render_course(out: Path, run_dir, images: bool, log, demo_steps) -> list[Path]:
+    """build_docs' work once out exists: the marker, pictures, pages and index."""
+    from pygments.formatters import HtmlFormatter
     atomic_write_text(out / DOCS_MARKER, "written by `nanograd-llm docs`\n")
 
     chapters = []   # (part, module, page, title, html body, src)

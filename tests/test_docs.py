@@ -361,6 +361,29 @@ def test_docs_refuses_a_folder_of_other_files(tmp_path, monkeypatch, capsys):
     assert (empty / "index.html").is_file()
 
 
+def test_a_failed_docs_build_leaves_no_half_made_new_folder(tmp_path, monkeypatch, capsys):
+    """`docs --out NEW --run BROKEN_RUN` used to leave NEW/ with img/ and the marker file
+    behind; a folder that existed before is kept, with its files."""
+    pytest.importorskip("markdown")
+    from nanograd_llm import docs, viz
+    from nanograd_llm.cli import main
+    monkeypatch.setattr(docs, "PARTS", [("Deneme", ["nanograd_llm.course.gpt"])])
+
+    def broken_run(img_dir, run_dir=None, log=print, demo_steps=None, skipped=None):
+        Path(img_dir).mkdir(parents=True, exist_ok=True)
+        (Path(img_dir) / "loss_curve.png").write_bytes(PNG_MAGIC)
+        raise ValueError("checkpoint file missing: run/model-1.npz")
+    monkeypatch.setattr(viz, "course_images", broken_run)
+    assert main(["docs", "--out", str(tmp_path / "new" / "site")]) == 1
+    err = capsys.readouterr().err
+    assert "checkpoint file missing" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    assert main(["docs", "--out", str(kept)]) == 1
+    assert kept.is_dir()
+
+
 def test_docs_needs_the_extra(tmp_path, monkeypatch):
     from nanograd_llm.docs import build_docs
     monkeypatch.setitem(sys.modules, "markdown", None)
