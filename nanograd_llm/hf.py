@@ -136,13 +136,16 @@ def config_from_hf(hf: dict, dropout: float = 0.0, source: str = CONFIG_FILE) ->
                     ("scale_attn_by_inverse_layer_idx", False)):
         if key in hf and bool(hf[key]) != ok:
             raise ValueError(f"{source}: {key}={hf[key]!r} is not supported")
+    tie = hf.get("tie_word_embeddings", True)
+    if not isinstance(tie, bool):
+        raise ValueError(f"{source}: tie_word_embeddings must be true or false, got {tie!r}")
     eps = hf.get("layer_norm_epsilon", 1e-5)
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
         raise ValueError(f"{source}: layer_norm_epsilon must be a positive number, got {eps!r}")
     return GPTConfig(vocab_size=need("vocab_size"), block_size=need("n_positions", "n_ctx"),
                      n_layer=need("n_layer"), n_head=need("n_head"), n_embd=n_embd,
                      dropout=dropout, bias=True,
-                     tie_weights=bool(hf.get("tie_word_embeddings", True)),
+                     tie_weights=tie,
                      activation=_ACTIVATIONS_IN[act_hf], positional="learned",
                      layer_norm_epsilon=float(eps))
 

@@ -157,6 +157,35 @@ def test_hand_edited_manifest_gets_a_clear_error(tmp_path, key, value, message):
         ckpt.load_checkpoint(d)
 
 
+@pytest.mark.parametrize("key, value, message", [
+    ("bias", "yes", "bias must be true or false, got 'yes'"),
+    ("bias", 1, "bias must be true or false, got 1"),
+    ("tie_weights", "no", "tie_weights must be true or false, got 'no'"),
+    ("ignore_index", "x", "ignore_index must be an integer or null, got 'x'"),
+    ("ignore_index", 1.5, "ignore_index must be an integer or null, got 1.5"),
+    ("ignore_index", True, "ignore_index must be an integer or null, got True"),
+    ("dropout", "0.1", "dropout must be a number in [0, 1), got '0.1'"),
+])
+def test_hand_edited_model_settings_are_type_checked(tmp_path, key, value, message):
+    """"bias": "yes" or "ignore_index": "x" in checkpoint.json used to load, sample and
+    evaluate as if nothing were wrong."""
+    _save(tmp_path)
+    m = json.loads((tmp_path / ckpt.MANIFEST).read_text())
+    m["model"][key] = value
+    (tmp_path / ckpt.MANIFEST).write_text(json.dumps(m))
+    with pytest.raises(ckpt.CheckpointError) as e:
+        ckpt.load_model(tmp_path)
+    assert str(e.value) == f"{tmp_path / ckpt.MANIFEST}: bad model configuration ({message})"
+
+
+@pytest.mark.parametrize("key, value", [("bias", False), ("tie_weights", False),
+                                        ("ignore_index", -100), ("ignore_index", None),
+                                        ("dropout", 0), ("dropout", 0.5)])
+def test_model_settings_of_the_right_type_are_accepted(key, value):
+    cfg = GPTConfig(vocab_size=7, block_size=8, n_layer=1, n_head=2, n_embd=8, **{key: value})
+    assert getattr(cfg, key) == value
+
+
 def test_every_file_of_a_checkpoint_is_fsynced(tmp_path, monkeypatch):
     """Every file of the run (weights, moments, manifest, config, tokenizer) is fsync'ed before
     it takes its name: a power cut must not leave the manifest, or a file it names, unwritten

@@ -206,6 +206,8 @@ def test_unexpected_tensor_and_missing_untied_head_are_errors(tmp_path, hf_dir):
     (lambda c: c.update(n_inner="128"), "n_inner must be an integer"),
     (lambda c: c.update(activation_function=["gelu_new"]), "activation_function"),
     (lambda c: c.update(n_head=3), "divisible"),
+    (lambda c: c.update(tie_word_embeddings="false"),
+     "tie_word_embeddings must be true or false, got 'false'"),
 ])
 def test_bad_config_is_a_clear_error(tmp_path, hf_dir, edit, match):
     d, _ = hf_dir

@@ -117,8 +117,17 @@ class GPTConfig:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
-        if not 0.0 <= float(self.dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        # Elle düzenlenmiş bir checkpoint.json'daki "yes", "0.1" gibi metinler sessizce kabul
+        # edilmez: her alan JSON'daki türüyle gelmeli
+        for name in ("bias", "tie_weights"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        ig = self.ignore_index
+        if ig is not None and (isinstance(ig, bool) or not isinstance(ig, int)):
+            raise ValueError(f"ignore_index must be an integer or null, got {ig!r}")
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or \
+                not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
         eps = self.layer_norm_epsilon
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not \
                 (math.isfinite(eps) and eps > 0):
