@@ -113,8 +113,14 @@ def _show_char(c: str) -> str:
     return repr(c)
 
 
+def show_chars(chars: list[str]) -> str:
+    """The first 20 characters for a message: repr, or 'byte 0xff (not UTF-8)' for a byte that
+    was not UTF-8."""
+    return " ".join(_show_char(c) for c in chars[:20]) + (" …" if len(chars) > 20 else "")
+
+
 def describe_dropped(dropped: list[str], mode: str, replacement: str | None) -> str:
-    chars = " ".join(_show_char(c) for c in dropped[:20]) + (" …" if len(dropped) > 20 else "")
+    chars = show_chars(dropped)
     if mode == "replace" and replacement is not None:
         what = f"replaced with {replacement!r}"
     else:

@@ -94,13 +94,13 @@ def _cmd_attention(args) -> int:
         from .checkpoint import load_model, load_run_tokenizer
     except ImportError as e:
         raise RuntimeError(f"loading checkpoints is not available in this build ({e})") from None
-    from .chat import _Encoder
+    from .chat import _Encoder, show_chars
     model = load_model(args.ckpt, device=args.device)
     tokenizer = load_run_tokenizer(args.ckpt, model=model)
     _, dropped = _Encoder(tokenizer, "skip")(args.prompt)
     if dropped:
-        chars = " ".join(repr(c) for c in dropped[:20])
-        raise ValueError(f"prompt character(s) {chars} not in the tokenizer's vocabulary")
+        raise ValueError(f"prompt character(s) {show_chars(dropped)} not in the tokenizer's "
+                         f"vocabulary")
     out = plot_attention(model, tokenizer, args.prompt, args.out)
     print(f"wrote {out}")
     return 0

@@ -105,7 +105,7 @@ def _write(s: str) -> None:
 
 def sample_main(args) -> int:
     """`nanograd-llm sample`: continue --prompt, streaming the text to the terminal."""
-    from .chat import _Encoder, describe_dropped
+    from .chat import _Encoder, describe_dropped, show_chars
     from .generate import TextStreamer, iter_generate
     from .tokenizers import end_id, start_ids
     _check(args)
@@ -116,8 +116,7 @@ def sample_main(args) -> int:
     else:
         ids, dropped = start_ids(tok), []
     if dropped and args.unknown == "strict":
-        chars = " ".join(repr(c) for c in dropped[:20])
-        raise ValueError(f"prompt character(s) {chars} not in the tokenizer's vocabulary "
+        raise ValueError(f"prompt character(s) {show_chars(dropped)} not in the tokenizer's vocabulary "
                          f"(use --unknown skip or --unknown replace to drop or replace them)")
     if dropped:
         print(describe_dropped(dropped, args.unknown, encode._replacement), file=sys.stderr)

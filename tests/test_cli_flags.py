@@ -224,6 +224,24 @@ def test_attention_command_refuses_unknown_prompt_characters(tmp_path, capsys):
     assert not (tmp_path / "a.png").exists()
 
 
+def test_a_prompt_byte_that_is_not_utf8_is_shown_as_a_byte(tmp_path, capsys):
+    """A byte that is not UTF-8 reaches argv as '\udcff' (surrogateescape): attention and the
+    strict sample error used to print it so, instead of as the byte (as `sample --unknown skip`
+    does)."""
+    assert _tiny_run(tmp_path, "run", "sample_tokens=0") == 0
+    capsys.readouterr()
+    run, prompt = str(tmp_path / "run"), "Dikkat\udcff"
+    for words in (["attention", "--ckpt", run, "--prompt", prompt, "--out",
+                   str(tmp_path / "a.png")],
+                  ["sample", "--ckpt", run, "--prompt", prompt, "--max-new-tokens", "2"]):
+        assert cli.main(words) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: prompt character(s) byte 0xff (not UTF-8) not in the "
+                              "tokenizer's vocabulary"), err
+        assert "udcff" not in err
+    assert not (tmp_path / "a.png").exists()
+
+
 def test_paths_separator_memory_and_conflicting_flags(tmp_path, monkeypatch, capsys):
     import nanograd_llm.train as train_mod
     seen = {}
