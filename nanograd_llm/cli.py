@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import codecs
 import os
 import shlex
 import sys
@@ -207,6 +208,37 @@ def _add_eval_command(sub) -> None:
     p.set_defaults(func=_cmd_eval)
 
 
+# Çıkışın kodlaması (PYTHONIOENCODING=ascii, Latin-1 yerel ayarı) bazı karakterleri yazamadı
+# mı: öyleyse komutun sonunda bir kez not düşülür
+_escaped = False
+
+
+def _escape_and_remember(err: UnicodeEncodeError):
+    global _escaped
+    _escaped = True
+    return codecs.backslashreplace_errors(err)
+
+
+codecs.register_error("nanograd_llm.escape", _escape_and_remember)
+
+
+def _escape_what_stdout_cannot_encode() -> None:
+    """A stdout whose encoding is not UTF-8 (ascii, latin-1) writes the characters it cannot
+    show as backslash escapes (\\u015f) instead of stopping the command half-way with a
+    UnicodeEncodeError."""
+    global _escaped
+    _escaped = False
+    out = sys.stdout
+    if getattr(out, "errors", None) != "strict" or not hasattr(out, "reconfigure"):
+        return
+    try:
+        utf = codecs.lookup(out.encoding).name.startswith("utf")
+    except (LookupError, TypeError):
+        return
+    if not utf:
+        out.reconfigure(errors="nanograd_llm.escape")
+
+
 def main(argv=None) -> int:
     # Uyarılar (ör. BPE eğitiminde "birleştirilecek çift kalmadı") kaynak satırıyla değil,
     # tek satırlık bir iletiyle yazılır.
@@ -233,6 +265,18 @@ def main(argv=None) -> int:
             if not value.strip():
                 parser.commands[args.command].error(f"--{name.replace('_', '-')} is empty")
             setattr(args, name, os.path.expanduser(value))
+    _escape_what_stdout_cannot_encode()
+    try:
+        return _run(args)
+    finally:
+        if _escaped:
+            print(f"note: the output encoding ({sys.stdout.encoding}) cannot show some "
+                  f"characters; they were written as backslash escapes (set "
+                  f"PYTHONIOENCODING=utf-8 to see them)", file=sys.stderr)
+
+
+def _run(args) -> int:
+    """args.func(args), with the errors every command reports the same way."""
     rc = None
     try:
         rc = args.func(args)

@@ -373,6 +373,35 @@ def test_cli_train_then_sample(tmp_path):
     assert "Traceback" not in bad.stderr
 
 
+def test_cli_output_to_an_ascii_stdout(tmp_path):
+    """PYTHONIOENCODING=ascii: the sample printed after training (and `sample`) used to stop
+    half-way with "'ascii' codec can't encode ..." and exit 1 after a finished run; the
+    characters are now escaped, with one note on stderr."""
+    data = tmp_path / "c.txt"
+    data.write_text("çşğ üöı İÇŞ\n" * 60, encoding="utf-8")       # nothing ASCII but the space
+    out = tmp_path / "run"
+    env = {**_env(), "PYTHONIOENCODING": "ascii"}
+    note = ("note: the output encoding (ascii) cannot show some characters; they were written "
+            "as backslash escapes")
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "nanograd_llm", *args], capture_output=True,
+                              cwd=ROOT, env=env, timeout=120)
+    p = run("train", "--data", str(data), "--out", str(out), "--quiet", "n_layer=1",
+            "n_embd=16", "n_head=2", "block_size=16", "max_iters=2", "eval_interval=2",
+            "eval_iters=1", "sample_tokens=20")
+    stdout, stderr = p.stdout.decode("ascii"), p.stderr.decode("ascii")
+    assert p.returncode == 0, stderr
+    sample = stdout.split("--- sample ---\n")[1].split("--------------")[0]
+    assert "\\u" in sample and f"nanograd-llm sample --ckpt {out}" in stdout
+    assert note in stderr and "Traceback" not in stderr and "error" not in stderr
+    p = run("sample", "--ckpt", str(out), "--prompt", "çş", "--max-new-tokens", "10")
+    assert p.returncode == 0 and p.stdout.decode("ascii").startswith("\\xe7\\u015f")
+    assert note in p.stderr.decode("ascii")
+    p = run("sample", "--ckpt", str(out), "--prompt", " ", "--max-new-tokens", "0")
+    assert p.returncode == 0 and p.stdout == b" \n" and p.stderr == b""     # nothing escaped
+
+
 def test_cli_into_a_closed_pipe(tmp_path):
     """`nanograd-llm train | head`, `nanograd-llm eval ... | head`: the reader leaves before
     the result is printed; the saved run is kept and each command ends without an error
