@@ -335,3 +335,49 @@ def test_causal_softmax_kernel_on_rows_of_large_negative_scores():
     b = (s + F32(300.0)).copy()
     ck.causal_softmax_forward(b)
     _close(a, b, 1e-5)
+
+
+@pytest.mark.parametrize("eps", [1e-5, 0.3])
+def test_layernorm_kernel_uses_the_given_eps(eps):
+    """The fused layer norm takes eps from its caller (GPTConfig.layer_norm_epsilon reaches it
+    through the blocks): a kernel that used a built-in 1e-5 instead passed every other test here,
+    which all use 1e-5, and test_gpt_reference's eps = 0.3 runs in float64 (no kernel). Rows of
+    variance ~0.25, so eps = 0.3 changes rstd by a factor of about 1.5."""
+    rng = np.random.default_rng(4)
+    C = 24
+    x = (rng.standard_normal((6, C)) * 0.5).astype(F32)
+    w = rng.standard_normal(C).astype(F32)
+    b = rng.standard_normal(C).astype(F32)
+    dout = rng.standard_normal(x.shape).astype(F32)
+    out, xhat, rstd = ck.layernorm_forward(x, w, b, eps)
+    with generic():
+        ref, cache = layernorm.layernorm_forward(x, w, b, eps)
+        dref, _, _ = layernorm.layernorm_backward(dout, cache)
+    var = x.astype(np.float64).var(-1, keepdims=True)
+    np.testing.assert_allclose(rstd, 1.0 / np.sqrt(var + eps), rtol=1e-5)
+    np.testing.assert_allclose(rstd, cache.rstd, rtol=1e-5)
+    _close(xhat, cache.xhat, 1e-5)
+    _close(out, ref, 4e-5)
+    _close(ck.layernorm_backward_dx(dout, xhat, rstd, w), dref, 1e-4)
+
+
+def test_causal_softmax_kernel_row_with_an_infinite_score_is_nan_like_the_generic_path():
+    """An overflowed (+inf) score is a diverged step: the generic path gives that query's row as
+    NaN, and so must the kernel, wherever the inf lies among the keys the query sees, the last
+    one (the diagonal) included. A row maximum taken over all but the last visible key clamped
+    e^(inf − m) to e⁸⁸ there and returned a finite row [≈0, …, 1], hiding the divergence."""
+    T = 5
+    for i in range(T):
+        for j in range(i + 1):
+            s = np.zeros((1, 1, T, T), F32)
+            s[0, 0, i, j] = np.inf
+            a = s.copy()
+            ck.causal_softmax_forward(a)
+            ref = s.copy()
+            with np.errstate(invalid="ignore"):
+                attention.causal_softmax_inplace(ref)
+            assert np.isnan(ref[0, 0, i]).all()
+            assert np.isnan(a[0, 0, i, :i + 1]).all(), (i, j, a[0, 0, i])
+            assert np.all(a[0, 0, i, i + 1:] == 0.0)                  # masked keys stay 0
+            others = np.arange(T) != i
+            _close(a[0, 0, others], ref[0, 0, others], 1e-6)          # other rows unaffected
