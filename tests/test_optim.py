@@ -156,6 +156,22 @@ def test_clip_grad_norm_matches_torch():
     np.testing.assert_array_equal(flat, [0.3, 0.4])
 
 
+@pytest.mark.parametrize("max_norm", [0.0, -1.0, None])
+def test_clip_grad_norm_without_a_limit_leaves_the_gradients_alone(max_norm):
+    """max_norm 0, negative or None means "no clipping": the norm is returned and nothing is
+    scaled (dict and flat forms). Without the `<= 0` guard the factor max_norm / norm would zero
+    every gradient (0) or flip its sign (negative), silently, while the returned norm looked
+    right."""
+    grads = {"a": np.array([[3.0, 0.0]]), "b": np.array([4.0])}
+    norm = clip_grad_norm(grads, max_norm)
+    assert float(norm) == pytest.approx(5.0)
+    np.testing.assert_array_equal(grads["a"], [[3.0, 0.0]])
+    np.testing.assert_array_equal(grads["b"], [4.0])
+    flat = np.array([3.0, 4.0])
+    assert float(clip_grad_norm(flat, max_norm)) == pytest.approx(5.0)
+    np.testing.assert_array_equal(flat, [3.0, 4.0])
+
+
 def test_grad_accumulation_equals_big_batch():
     rng = np.random.default_rng(3)
     w = rng.integers(0, 11, size=(8, 9))
