@@ -136,6 +136,27 @@ def test_gradient_accumulation_adds():
     np.testing.assert_allclose(gab, ga + gb, rtol=1e-12)
 
 
+def test_bigram_gradient_accumulation_adds():
+    """BigramLM.backward(accumulate=True) adds to the stored gradient (the trainer's grad_accum
+    micro-steps), as the GPT's does above; a bigram that always overwrote it passed every other
+    test and trained on the last micro-batch only."""
+    model = BigramLM(9, seed=0, dtype="float64")
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 9, (2, 3, 7))
+    model.forward(a[:, :-1], a[:, 1:])
+    ga = model.backward()["token_embedding.weight"].copy()
+    model.forward(b[:, :-1], b[:, 1:])
+    gb = model.backward()["token_embedding.weight"].copy()
+    assert not np.allclose(ga, gb)
+    model.forward(a[:, :-1], a[:, 1:])
+    model.backward()
+    model.forward(b[:, :-1], b[:, 1:])
+    gab = model.backward(accumulate=True)["token_embedding.weight"]
+    np.testing.assert_allclose(gab, ga + gb, rtol=1e-12)
+    model.forward(b[:, :-1], b[:, 1:])
+    np.testing.assert_allclose(model.backward()["token_embedding.weight"], gb, rtol=1e-12)
+
+
 def test_float32_end_to_end():
     model = GPT(GPTConfig(**SMALL, dropout=0.1), seed=0)
     idx = np.random.default_rng(0).integers(0, 17, (2, 8))
