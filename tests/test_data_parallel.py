@@ -68,6 +68,23 @@ def test_sharded_accumulate_and_float32(shards):
     np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-6)
 
 
+def test_sharded_backward_without_accumulate_replaces_the_last_gradient(shards):
+    """backward() without accumulate overwrites the previous step's gradient also when the batch
+    ran in parts: the first part's gradient is written, the others are added to it. Had the
+    first part been added to the buffer too, a model's first step would still be right (the
+    buffer starts at 0) but every later step would carry the earlier steps' gradients."""
+    rng = np.random.default_rng(5)
+    a, b = rng.integers(0, 23, (2, 6, 11))
+    shards(1)
+    ref = _run(_model(), b[:, :-1], b[:, 1:])[2]
+    shards(2)
+    m = _model()
+    _run(m, a[:, :-1], a[:, 1:])
+    got = _run(m, b[:, :-1], b[:, 1:])[2]
+    assert len(m._cache[0]) == 2              # it really ran in parts
+    np.testing.assert_allclose(got, ref, rtol=1e-11, atol=1e-13)
+
+
 @pytest.mark.parametrize("threads,batch,ignored", [
     (2, 4, slice(2, None)),     # the second half has nothing to predict
     (3, 7, slice(2, 4)),        # 7 rows over 3 parts are cut 2/2/3: the middle part is empty
