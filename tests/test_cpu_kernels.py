@@ -381,3 +381,12 @@ def test_causal_softmax_kernel_row_with_an_infinite_score_is_nan_like_the_generi
             assert np.all(a[0, 0, i, i + 1:] == 0.0)                  # masked keys stay 0
             others = np.arange(T) != i
             _close(a[0, 0, others], ref[0, 0, others], 1e-6)          # other rows unaffected
+
+
+def test_layernorm_kernel_on_zero_rows():
+    """An empty batch of rows gives empty outputs (the overflow check after the kernel must not
+    take the minimum of an empty rstd)."""
+    x = np.zeros((0, 8), F32)
+    out, xhat, rstd = ck.layernorm_forward(x, np.ones(8, F32), np.zeros(8, F32), 1e-5)
+    assert out.shape == xhat.shape == (0, 8) and rstd.shape == (0, 1)
+    assert ck.layernorm_backward_dx(x, xhat, rstd, np.ones(8, F32)).shape == (0, 8)
