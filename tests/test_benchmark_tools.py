@@ -107,3 +107,57 @@ def test_gpu_suite_stops_at_once_without_a_gpu(tmp_path):
         assert r.returncode == code, (stage, r.stdout, r.stderr)
         if code == 3:
             assert "CuPy cannot use a GPU here" in (out / "summary.log").read_text()
+
+
+@pytest.fixture(scope="module")
+def attention_products():
+    sys.path.insert(0, str(BENCH))
+    try:
+        import attention_products
+        yield attention_products
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+@pytest.mark.parametrize("n,other,small", [(256, 4096, 1_000_000), (192, 4096, 1_000_000),
+                                           (256, 64, 1_000_000), (7, 3, 10), (5, 100, 10),
+                                           (5, 3, 4), (1, 1, 1), (10, 1, 3)])
+def test_attention_products_pieces_cover_the_range_within_the_limit(attention_products,
+                                                                    n, other, small):
+    pieces = attention_products._pieces(n, other, small)
+    assert [j for a, b in pieces for j in range(a, b)] == list(range(n))
+    longest = max(1, small // other)         # a piece of one row if even that is too much
+    assert all(b - a <= longest for a, b in pieces), pieces
+    assert len(pieces) == -(-n // longest)   # no more pieces than needed
+
+
+def test_attention_products_nn_rewrite_equals_the_causal_tiles(attention_products):
+    """The benchmark's NN-only variant computes the same attention and gradients as
+    layers/causal_tiles.py (else its timing would compare different work)."""
+    import numpy as np
+    from nanograd_llm.layers.causal_tiles import (tiled_attention_backward,
+                                                  tiled_attention_forward)
+    q, k, v = attention_products._qkv(3, 2, 128, 16, seed=5)
+    dy = np.random.default_rng(2).standard_normal(q.shape, dtype=np.float32)
+    y1, c1 = tiled_attention_forward(q, k, v)
+    g1 = tiled_attention_backward(dy, c1)
+    for pad, small in ((0, 1_000_000), (16, 20_000)):     # 20 000: every tile split
+        y2, c2 = attention_products._nn_forward(q, k, v, pad, small)
+        g2 = attention_products._nn_backward(dy, c2)
+        np.testing.assert_allclose(y2, y1, rtol=1e-5, atol=1e-6)
+        for a, b in zip(g2, g1):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_step_products_times_every_product_of_a_step():
+    """benchmarks/step_products.py runs a real baby step with its timer and accounts for the
+    products of every kind (run in its own process: it replaces matmul_t in the modules)."""
+    import json
+    import subprocess
+    r = subprocess.run([sys.executable, str(BENCH / "step_products.py"), "--config", "baby",
+                        "--steps", "1", "--top", "3"], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    assert set(res["kinds"]) == {"2d", "batched", "gemv"}
+    assert 0 < res["products_ms"] < res["step_ms"]
