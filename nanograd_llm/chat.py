@@ -222,7 +222,8 @@ def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
             if not ids:
                 write("(nothing left to send)\n")
                 continue
-            ids += encode("\n")[0]                   # satır sonu (sözlükte varsa)
+            if encode.known("\n"):
+                ids += encode("\n")[0]               # satır sonu (sözlükte varsa)
             context = history + ids
             if block is not None:
                 context = context[-block:]            # bağlam en fazla block_size belirteç

@@ -441,3 +441,25 @@ def test_each_unknown_character_is_reported_once(monkeypatch):
     out = io.StringIO()
     chat_loop(Model(), tok, io.StringIO("aQQbQ\n"), out, max_new_tokens=0, banner=False)
     assert "(note: 1 character the model does not know was skipped: 'Q')" in out.getvalue()
+
+
+def test_replace_mode_adds_no_replacement_for_a_missing_newline(monkeypatch):
+    """A vocabulary without a newline (a one-line corpus): the line is sent as typed. With
+    unknown="replace" the line end used to be replaced too, so every line gained a '?'."""
+    import nanograd_llm.chat as chat
+    from nanograd_llm.tokenizers import CharTokenizer
+    tok = CharTokenizer.from_text("abc ?")
+    seen = []
+
+    def fake_generate(model, context, *a, **k):
+        seen.append(tok.decode(context))
+        yield from ()
+    monkeypatch.setattr(chat, "iter_generate", fake_generate)
+
+    class Model:
+        block_size = 8
+    out = io.StringIO()
+    for unknown in ("skip", "replace"):
+        chat_loop(Model(), tok, io.StringIO("abc\n"), out, unknown=unknown, banner=False)
+    assert seen == ["abc", "abc"]
+    assert "(note" not in out.getvalue()
