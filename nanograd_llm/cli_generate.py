@@ -6,6 +6,7 @@ cli.py registers them: `add_sampling_args(parser)` + `set_defaults(func=sample_m
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 
@@ -149,12 +150,14 @@ def chat_main(args) -> int:
     from .chat import chat_loop
     _check(args)
     model, tok = load_for_generation(args)
-    interactive = sys.stdin.isatty()
+    # Kapalı standart girdi (`<&-`): Python sys.stdin'i None yapar; boş bir girdi gibidir
+    stdin = sys.stdin if sys.stdin is not None else io.StringIO()
+    interactive = stdin.isatty()
     # UTF-8 olmayan bir bayt oturumu bitirmesin: vekil karaktere dönüşür, sonra bilinmeyen
     # karakter olarak atlanır (ya da değiştirilir) ve bildirilir
-    if hasattr(sys.stdin, "reconfigure"):
-        sys.stdin.reconfigure(errors="surrogateescape")
-    rc = chat_loop(model, tok, None if interactive else sys.stdin, sys.stdout,
+    if hasattr(stdin, "reconfigure"):
+        stdin.reconfigure(errors="surrogateescape")
+    rc = chat_loop(model, tok, None if interactive else stdin, sys.stdout,
                    max_new_tokens=args.max_new_tokens, temperature=args.temperature,
                    top_k=args.top_k, top_p=args.top_p, seed=args.seed,
                    use_cache=not args.no_cache, stop=_unescape(args.stop),

@@ -463,3 +463,13 @@ def test_replace_mode_adds_no_replacement_for_a_missing_newline(monkeypatch):
         chat_loop(Model(), tok, io.StringIO("abc\n"), out, unknown=unknown, banner=False)
     assert seen == ["abc", "abc"]
     assert "(note" not in out.getvalue()
+
+
+def test_chat_with_closed_stdin_ends_as_at_end_of_input(tmp_path, monkeypatch, capsys):
+    """`nanograd-llm chat ... <&-`: Python sets sys.stdin to None; that is an input with no
+    lines (exit 0), not an AttributeError traceback."""
+    write_tiny_checkpoint(tmp_path / "run")
+    from nanograd_llm.cli import main
+    monkeypatch.setattr(sys, "stdin", None)
+    assert main(["chat", "--ckpt", str(tmp_path / "run"), "--max-new-tokens", "3"]) == 0
+    assert capsys.readouterr().out == "> \n"
