@@ -265,6 +265,11 @@ def main(argv=None) -> int:
             if not value.strip():
                 parser.commands[args.command].error(f"--{name.replace('_', '-')} is empty")
             setattr(args, name, os.path.expanduser(value))
+    if sys.stdout is None:
+        # Kapalı standart çıktı (`nanograd-llm sample ... >&-`): Python sys.stdout'u None
+        # yapar; ilk yazma bir AttributeError hata izi verirdi
+        print("error: standard output is closed", file=sys.stderr)
+        return 1
     _escape_what_stdout_cannot_encode()
     try:
         return _run(args)

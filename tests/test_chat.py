@@ -473,3 +473,16 @@ def test_chat_with_closed_stdin_ends_as_at_end_of_input(tmp_path, monkeypatch, c
     monkeypatch.setattr(sys, "stdin", None)
     assert main(["chat", "--ckpt", str(tmp_path / "run"), "--max-new-tokens", "3"]) == 0
     assert capsys.readouterr().out == "> \n"
+
+
+@pytest.mark.parametrize("command", ["sample", "chat"])
+def test_closed_stdout_is_a_clear_error(tmp_path, monkeypatch, capsys, command):
+    """`nanograd-llm sample ... >&-`: Python sets sys.stdout to None; a one-line error and
+    exit status 1, not an AttributeError traceback."""
+    write_tiny_checkpoint(tmp_path / "run")
+    from nanograd_llm.cli import main
+    monkeypatch.setattr(sys, "stdin", io.StringIO("hi\n"))
+    monkeypatch.setattr(sys, "stdout", None)
+    assert main([command, "--ckpt", str(tmp_path / "run"), "--max-new-tokens", "3"]) == 1
+    err = capsys.readouterr().err
+    assert err == "error: standard output is closed\n", err
