@@ -214,6 +214,7 @@ def iter_generate(model, idx, max_new_tokens: int, temperature: float = 1.0, top
     """Like generate(), but yields each step's new tokens, a (B,) int64 host array, as soon
     as it is sampled (so a caller can stream them or stop early)."""
     check_sampling_args(max_new_tokens, temperature, top_k, top_p)
+    check_seed(seed)
     prompt = _prepare_idx(model, idx)
     return _iter_generate(model, prompt, max_new_tokens, temperature, top_k, top_p, seed,
                           use_cache, _check_limit(vocab_limit))

@@ -410,3 +410,11 @@ def test_cached_generation_feeds_one_token_until_the_window_is_full(monkeypatch)
     prompt = np.random.default_rng(0).integers(0, 23, size=(1, BLOCK + 9))
     generate(m, prompt, 2, temperature=0)
     np.testing.assert_array_equal(seen[0], prompt[:, -BLOCK:])
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True])
+def test_iter_generate_checks_the_seed_when_called(seed):
+    # Like every other setting: a bad seed is an error at the call, not at the first token
+    m = make_model()
+    with pytest.raises(ValueError, match="seed"):
+        iter_generate(m, [1, 2], 3, seed=seed)
