@@ -112,6 +112,8 @@ def check_sampling_args(max_new_tokens, temperature=1.0, top_k=None, top_p=None)
             or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
     try:
+        if isinstance(temperature, bool):
+            raise TypeError
         t = float(temperature)
     except (TypeError, ValueError):
         raise ValueError(f"temperature must be a number >= 0, got {temperature!r}") from None
@@ -123,6 +125,8 @@ def check_sampling_args(max_new_tokens, temperature=1.0, top_k=None, top_p=None)
         raise ValueError(f"top_k must be an integer >= 1 (or None), got {top_k!r}")
     if top_p is not None:
         try:
+            if isinstance(top_p, bool):
+                raise TypeError
             p = float(top_p)
         except (TypeError, ValueError):
             raise ValueError(f"top_p must be a number in (0, 1], got {top_p!r}") from None

@@ -39,6 +39,18 @@ def test_bigram_temperature_divides_the_logits():
         chain.append(int(np.argmax(table[chain[-1]])))
     out = m.generate(start, 12, temperature=1e-6, seed=3)
     assert np.asarray(out).reshape(-1).tolist() == chain
+    # so small that dividing first overflows (inf − inf = NaN): the most likely token still
+    out = m.generate(start, 12, temperature=1e-310, seed=3)
+    assert np.asarray(out).reshape(-1).tolist() == chain
+
+
+@pytest.mark.parametrize("kw", [dict(temperature=True), dict(top_p=True), dict(top_p=False),
+                                dict(temperature=False)])
+def test_sampling_settings_refuse_booleans(kw):
+    """True is not a temperature or a top-p of 1.0 (top_k already refused booleans)."""
+    from nanograd_llm.generate import check_sampling_args
+    with pytest.raises(ValueError, match="temperature|top_p"):
+        check_sampling_args(5, **kw)
 
 
 def test_char_decode_rejects_the_id_just_past_the_vocabulary():

@@ -112,8 +112,11 @@ class BigramLM(ParamModel):
         out = [idx]
         last = idx[:, -1]
         for _ in range(max_new_tokens):
-            z = table[last] / temperature                             # (B, V)
-            z -= z.max(axis=1, keepdims=True)
+            z = table[last]                                           # (B, V)
+            # Önce en büyüğü çıkar, sonra sıcaklığa böl: çok küçük bir sıcaklıkta bölüm taşıp
+            # inf − inf = NaN vermesin (en büyük puan 0 olur, ötekiler −∞'a gider)
+            with np.errstate(over="ignore"):                          # −∞'a taşma beklenen
+                z = (z - z.max(axis=1, keepdims=True)) / temperature
             p = np.exp(z)
             p /= p.sum(axis=1, keepdims=True)
             last = np.array([rng.choice(self.vocab_size, p=row) for row in p])
