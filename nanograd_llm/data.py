@@ -296,18 +296,20 @@ def id_dtype(vocab_size: int) -> np.dtype:
 
 
 def _chunks(text: str, size: int):
-    """Split text into pieces of about `size` characters, cut after a newline when possible."""
+    """Split text into pieces of at most `size` characters, cut before a newline when possible."""
     start, n = 0, len(text)
     while start < n:
         end = min(start + size, n)
         if end < n:
-            # bir satır sonundan sonra ve boşluk olmayan bir karakterden önce kes: BPE'nin
-            # boşluk dizileri parçalanmasın
-            nl = text.rfind("\n", start, end)
-            while nl > start and nl + 1 < n and text[nl + 1].isspace():
+            # boşluk olmayan bir karakterden sonra ve bir satır sonundan önce kes: BPE'nin
+            # boşluk dizileri parçalanmasın. (Satır sonundan *sonra* kesmek yetmez: GPT-2
+            # ifadesi bütün metinde "  \n\nSonra"yı "  \n" + "\n" diye böler, parçanın
+            # sonundaki "  \n\n" ise tek parça olurdu.)
+            nl = text.rfind("\n", start, end + 1)
+            while nl > start and text[nl - 1].isspace():
                 nl = text.rfind("\n", start, nl)
             if nl > start:
-                end = nl + 1
+                end = nl
         yield text[start:end]
         start = end
 

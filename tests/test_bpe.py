@@ -515,3 +515,20 @@ def test_vocab_entries_outside_the_byte_alphabet_are_kept_verbatim(tmp_path):
     assert t2.encode("hello world Türkçe 🙂") == tok.encode("hello world Türkçe 🙂")
     t2.save(tmp_path / "again")
     assert json.loads((tmp_path / "again" / "vocab.json").read_text(encoding="utf-8")) == vocab
+
+
+# ----------------------------------------------------------------------------- corpus chunks
+def test_chunked_corpus_encoding_gives_the_whole_text_ids(tmp_path):
+    # encode_corpus büyük bir metni satır sonlarından parçalara bölerek kodlar; parçalar bütün
+    # metnin belirteçlerini değiştirmemeli. Boşlukla biten satırlar ve boş satırlar ("  \n\n"):
+    # GPT-2 ifadesi bütün metinde "  \n\nSonra"yı "  \n" + "\n" diye böler; "\n"den sonra
+    # kesilen bir parçanın sonundaki "  \n\n" ise tek parça olurdu.
+    from nanograd_llm import data as D
+    text = "Bir gün çıktık.  \n\nSonra geldik. \n\n  x\nAma kimse yoktu.\n\n Evet.\n" * 30
+    tok = BPETokenizer.train(text, 300)
+    whole = tok.encode(text)
+    for chunk_chars in (40, 57, 64, 100, 333):
+        ids = D.encode_corpus(text, tok, chunk_chars=chunk_chars)
+        assert ids.tolist() == whole, chunk_chars
+        mm = D.encode_corpus(text, tok, path=tmp_path / "tokens.npy", chunk_chars=chunk_chars)
+        assert mm.tolist() == whole, chunk_chars
