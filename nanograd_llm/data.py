@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -295,6 +296,10 @@ def id_dtype(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16) if vocab_size <= 1 << 16 else np.dtype(np.uint32)
 
 
+# En sağdaki "boşluk olmayan karakter + boşluk/sekme" ikilisi (ikisinin arası)
+_LAST_CUT_BEFORE_SPACE = re.compile(r".*\S(?=[ \t])", re.S)
+
+
 def _chunks(text: str, size: int):
     """Split text into pieces of at most `size` characters, cut before a newline when possible."""
     start, n = 0, len(text)
@@ -310,6 +315,13 @@ def _chunks(text: str, size: int):
                 nl = text.rfind("\n", start, nl)
             if nl > start:
                 end = nl
+            else:
+                # Satır sonu yoksa bir boşluktan ya da sekmeden önce: sözcük ortasından kesmek
+                # BPE belirteçlerini değiştirir, NFD yazılmış bir "ş"yi (s + U+0327) bölmek de
+                # karakter sözlüğünde olmayan yalnız bir çengel bırakır
+                m = _LAST_CUT_BEFORE_SPACE.match(text, start, end + 1)
+                if m:
+                    end = m.end()
         yield text[start:end]
         start = end
 

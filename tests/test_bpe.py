@@ -532,3 +532,13 @@ def test_chunked_corpus_encoding_gives_the_whole_text_ids(tmp_path):
         assert ids.tolist() == whole, chunk_chars
         mm = D.encode_corpus(text, tok, path=tmp_path / "tokens.npy", chunk_chars=chunk_chars)
         assert mm.tolist() == whole, chunk_chars
+
+
+def test_chunked_encoding_of_a_text_without_newlines():
+    # Satır sonu yoksa parçalar sözcük ortasından değil, bir boşluktan önce kesilmeli
+    from nanograd_llm import data as D
+    text = "Evlerimizden çıktık ve  gidemeyeceklermiş dedik,  Ankara'da kaldık. " * 30
+    tok = BPETokenizer.train(text, 300)
+    whole = tok.encode(text)
+    for chunk_chars in (30, 57, 64, 100, 333):
+        assert D.encode_corpus(text, tok, chunk_chars=chunk_chars).tolist() == whole, chunk_chars

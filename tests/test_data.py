@@ -176,6 +176,20 @@ def test_encode_corpus_compact_and_mmap(tmp_path):
     assert D.id_dtype(70_000) == np.uint32
 
 
+
+def test_encode_corpus_chunks_of_a_text_without_newlines(tmp_path):
+    # Satır sonu olmayan uzun bir metin de sözcük ortasından değil, bir boşluktan önce
+    # kesilmeli: NFD yazılmış "ş" (s + U+0327) iki parçaya bölünürse ikinci parçadaki yalnız
+    # çengel NFC sözlüğünde yoktur (ValueError), bölünmüş sözcükler de başka belirteçler verir
+    import unicodedata
+    text = unicodedata.normalize("NFD", "şişe şaşkın kuş, ılık İğde ağacı; " * 40)
+    tok = CharTokenizer.from_text(text)
+    whole = tok.encode(text)
+    for chunk_chars in (20, 33, 64, 101):
+        assert D.encode_corpus(text, tok, chunk_chars=chunk_chars).tolist() == whole
+        mm = D.encode_corpus(text, tok, path=tmp_path / "tokens.npy", chunk_chars=chunk_chars)
+        assert mm.tolist() == whole
+
 def test_batch_sampler_reproducible_and_shifted():
     ids = np.arange(500, dtype=np.uint16)
     data = D.split_ids(ids, 16)
