@@ -228,6 +228,10 @@ def _convert(name: str, value, type_name: str):
             raise ValueError(f"bad value for {name}: {value!r} is not a boolean (true/false)")
         if base == "int":
             try:
+                return int(s)           # önce tam sayı olarak: float 2**53'ün üstünü yuvarlar
+            except ValueError:
+                pass                    # "1e3" gibi yazımlar float üzerinden
+            try:
                 f = float(s)
             except ValueError:
                 raise ValueError(f"bad value for {name}: {value!r} is not an integer") from None

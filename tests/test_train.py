@@ -82,6 +82,15 @@ def test_overrides_are_type_checked():
         apply_overrides({}, {"batch_size": True})
 
 
+
+def test_integer_overrides_keep_every_digit():
+    # "1e3" biçimi için tam sayılar float üzerinden okunuyordu: 2**53'ün üstündeki bir tohum
+    # sessizce yuvarlanıyor, iki farklı tohum aynı koşuyu veriyordu
+    big = 2 ** 53 + 1
+    assert make_config(overrides={"seed": str(big)}).seed == big
+    assert make_config(overrides={"seed": "123456789012345678901"}).seed == 123456789012345678901
+    assert make_config(overrides={"max_iters": " 1e3 "}).max_iters == 1000
+
 def test_config_files(tmp_path):
     (tmp_path / "c.toml").write_text('max_iters = 7\nlr = 0.01\nbias = false\n')
     cfg = make_config("baby", config_file=tmp_path / "c.toml", overrides={"max_iters": "9"})
