@@ -301,6 +301,7 @@ def read_config_file(path) -> dict:
         raise ValueError(f"config file {p} is a folder; expected a .toml or .json file")
     if not p.is_file():
         raise FileNotFoundError(f"config file not found: {p}")
+    # utf-8-sig: baştaki BOM (Windows Not Defteri) veri dosyalarındaki gibi atılır
     try:
         if p.suffix == ".toml":
             try:
@@ -312,9 +313,9 @@ def read_config_file(path) -> dict:
                     raise ValueError("reading a .toml config on Python 3.10 needs the tomli "
                                      "package (pip install tomli), or use a .json config"
                                      ) from None
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
+            data = tomllib.loads(p.read_text(encoding="utf-8-sig"))
         elif p.suffix == ".json":
-            data = json.loads(p.read_text(encoding="utf-8"))
+            data = json.loads(p.read_text(encoding="utf-8-sig"))
         else:
             raise ValueError(f"config file {p} must end in .toml or .json")
     except (UnicodeDecodeError, json.JSONDecodeError) as e:

@@ -83,6 +83,16 @@ def test_overrides_are_type_checked():
 
 
 
+
+def test_config_files_with_a_byte_order_mark(tmp_path):
+    # Windows Not Defteri UTF-8 dosyanın başına BOM yazar: veri dosyalarında olduğu gibi
+    # atılır ("Invalid statement (at line 1, column 1)" gibi görünmez bir hata yerine)
+    (tmp_path / "c.toml").write_bytes(b"\xef\xbb\xbfmax_iters = 7\nlr = 0.01\n")
+    cfg = make_config("baby", config_file=tmp_path / "c.toml")
+    assert (cfg.max_iters, cfg.lr) == (7, 0.01)
+    (tmp_path / "c.json").write_bytes(b'\xef\xbb\xbf{"n_layer": 2}')
+    assert make_config(config_file=tmp_path / "c.json").n_layer == 2
+
 def test_integer_overrides_keep_every_digit():
     # "1e3" biçimi için tam sayılar float üzerinden okunuyordu: 2**53'ün üstündeki bir tohum
     # sessizce yuvarlanıyor, iki farklı tohum aynı koşuyu veriyordu
