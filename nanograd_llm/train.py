@@ -886,6 +886,10 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         man_path = out / ckpt.MANIFEST
         if "optimizer_state" in state:
             opt.load_state_dict(state["optimizer_state"], source=f"{man_path}: optimizer")
+            # Kayıttan momentler ve adım sayısı gelir; ayarlar yapılandırmanındır: devam
+            # ederken yeniden verilen weight_decay=, beta2=, eps= sessizce yok sayılmaz
+            opt.lr, opt.betas, opt.eps, opt.weight_decay = \
+                cfg.lr, (cfg.beta1, cfg.beta2), cfg.eps, cfg.weight_decay
         if state["manifest"].get("sampler_state"):
             try:
                 sampler.set_state(state["manifest"]["sampler_state"])

@@ -933,6 +933,29 @@ def test_resume_keeps_the_schedule_and_refuses_a_new_split(tmp_path):
                             out_dir=str(tmp_path / "run")), resume=True, quiet=True)
 
 
+def test_optimizer_settings_given_on_resume_are_used(tmp_path, monkeypatch):
+    """weight_decay/beta1/beta2/eps given again on --resume were saved in train_config but the
+    optimizer silently kept the checkpoint's values (load_state_dict restored them)."""
+    from nanograd_llm.train import resume_config
+    train(tiny_config(tmp_path, max_iters=4, weight_decay=0.1, beta1=0.9, beta2=0.99,
+                      eps=1e-8), quiet=True)
+    cfg = resume_config(None, overrides={"max_iters": "6", "weight_decay": "0.0",
+                                         "beta1": "0.8", "beta2": "0.95", "eps": "1e-6"},
+                        out_dir=str(tmp_path / "run"))
+    used = set()
+    real_step = AdamW.step
+
+    def spy(self, grads=None, lr=None):
+        used.add((self.weight_decay, self.betas, self.eps))
+        real_step(self, grads, lr)
+    monkeypatch.setattr(AdamW, "step", spy)
+    train(cfg, resume=True, quiet=True)
+    assert used == {(0.0, (0.8, 0.95), 1e-6)}
+    man = ckpt.read_manifest(tmp_path / "run")
+    assert man["optimizer"]["weight_decay"] == man["train_config"]["weight_decay"] == 0.0
+    assert man["optimizer"]["betas"] == [0.8, 0.95] and man["optimizer"]["eps"] == 1e-6
+
+
 def test_overwrite_deletes_every_file_of_the_old_run(tmp_path):
     train(tiny_config(tmp_path, max_iters=2, eval_interval=1, mmap_threshold=0), quiet=True)
     run = tmp_path / "run"
