@@ -856,7 +856,9 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
     if cfg.init_from:
         # Mimari GPT-2 klasöründen gelir, yapılandırmanın n_layer/n_embd alanlarından değil.
         src = init_model if init_model is not None else state["model"]
-        mcfg = src.config_dict()
+        # dropout ise yapılandırmanındır: devam ederken başka bir değer verilirse aşağıda
+        # (sıfırdan başlayan bir eğitimdeki gibi) reddedilir, sessizce yok sayılmaz
+        mcfg = {**src.config_dict(), "dropout": cfg.dropout}
         ignored = [f"{k}={getattr(cfg, k)}" for k in ("n_layer", "n_head", "n_embd")
                    if getattr(cfg, k) != mcfg.get(k)]
         if ignored and state is None:

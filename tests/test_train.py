@@ -956,6 +956,32 @@ def test_optimizer_settings_given_on_resume_are_used(tmp_path, monkeypatch):
     assert man["optimizer"]["betas"] == [0.8, 0.95] and man["optimizer"]["eps"] == 1e-6
 
 
+def test_resume_of_a_fine_tuning_refuses_another_dropout(tmp_path):
+    """A run started with --init-from took its model settings from the resumed weights, so a
+    dropout given again on --resume was saved in train_config but silently not used (a run
+    from scratch refuses it)."""
+    pytest.importorskip("safetensors")
+    pytest.importorskip("regex")
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.hf import save_hf
+    from nanograd_llm.tokenizers.bpe import BPETokenizer
+    from nanograd_llm.train import resume_config
+    from _train_helpers import TEXT
+    tok = BPETokenizer.train(TEXT, 280)
+    save_hf(GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=32, n_layer=1, n_head=2,
+                          n_embd=16), seed=0), tmp_path / "hf")
+    tok.save(tmp_path / "hf")
+    train(tiny_config(tmp_path, init_from=str(tmp_path / "hf"), max_iters=2, eval_interval=2,
+                      dropout=0.1), quiet=True)
+    with pytest.raises(ValueError, match=r"the checkpoint's model has dropout=0\.1, the config "
+                                         r"asks for dropout=0\.3"):
+        train(resume_config(None, overrides={"max_iters": "4", "dropout": "0.3"},
+                            out_dir=str(tmp_path / "run")), resume=True, quiet=True)
+    r = train(resume_config(None, overrides={"max_iters": "4"}, out_dir=str(tmp_path / "run")),
+              resume=True, quiet=True)
+    assert r["step"] == 4 and r["model"].config.dropout == 0.1
+
+
 def test_overwrite_deletes_every_file_of_the_old_run(tmp_path):
     train(tiny_config(tmp_path, max_iters=2, eval_interval=1, mmap_threshold=0), quiet=True)
     run = tmp_path / "run"
