@@ -1106,4 +1106,5 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             "wall_s": wall, "n_params": n_params, "plot": plotted, "data": label,
             "best_val_loss": best_val if cfg.keep_best and math.isfinite(best_val) else None,
             "best_step": best_step if cfg.keep_best else None,
-            "best_dir": str(best_dir) if cfg.keep_best and best_dir.exists() else None}
+            # yalnızca okunabilen ya da bu koşunun yazdığı bir "best" kopyası bildirilir
+            "best_dir": str(best_dir) if cfg.keep_best and best_step is not None else None}

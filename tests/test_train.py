@@ -566,6 +566,27 @@ def test_a_corrupt_best_copy_does_not_stop_a_resume(tmp_path):
     assert ckpt.read_manifest(tmp_path / "run" / "best")["step"] == r["best_step"]
 
 
+@pytest.mark.parametrize("damage", ["corrupt", "no manifest"])
+def test_a_finished_run_with_a_damaged_best_copy_resumes_cleanly(tmp_path, capsys, damage):
+    """Nothing left to train and no readable best/ (corrupt, or a first best write killed before
+    its manifest): `train --resume` printed the summary, then a TypeError traceback formatting
+    the unknown lowest val loss."""
+    from nanograd_llm.cli import main
+    train(tiny_config(tmp_path, max_iters=4, eval_interval=2), quiet=True)
+    man = tmp_path / "run" / "best" / ckpt.MANIFEST
+    if damage == "corrupt":
+        man.write_text("{bad", encoding="utf-8")
+    else:
+        man.unlink()
+    capsys.readouterr()
+    assert main(["train", "--out", str(tmp_path / "run"), "--resume", "--quiet"]) == 0
+    cap = capsys.readouterr()
+    assert "final (step 4)" in cap.out and "lowest val loss" not in cap.out
+    assert "Traceback" not in cap.err
+    r = train(tiny_config(tmp_path, max_iters=4, eval_interval=2), resume=True, quiet=True)
+    assert r["best_step"] is None and r["best_val_loss"] is None and r["best_dir"] is None
+
+
 # -- an existing run folder, Ctrl-C, the settings of a resumed run --------------------------------
 
 def test_a_new_run_refuses_a_folder_that_holds_one(tmp_path):
