@@ -954,9 +954,15 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
     if state is not None and cfg.keep_best and (best_dir / ckpt.MANIFEST).exists():
         try:
             man_best = ckpt.read_manifest(best_dir)
-            best_val = float(man_best.get("extra", {}).get("val_loss", math.inf))
-            best_step = man_best["step"]
+            val = (man_best.get("extra") or {}).get("val_loss")
+            # Kaybı olmayan (ya da NaN) bir kopya hiçbir kayıpla karşılaştırılamaz: hiç
+            # değiştirilmez ve özette "en düşük kayıp: None" olurdu
+            if isinstance(val, bool) or not isinstance(val, (int, float)) \
+                    or not math.isfinite(val):
+                raise ValueError(f"its {ckpt.MANIFEST} has no finite extra.val_loss "
+                                 f"(got {val!r})")
             _follow_moved_corpus(best_dir, man_best, cfg.data)
+            best_val, best_step = float(val), man_best["step"]
         except (ckpt.CheckpointError, OSError, TypeError, ValueError, AttributeError) as e:
             # Yalnızca bir yan kopya: okunamıyorsa eğitim durmaz, sonraki değerlendirme
             # yenisini yazar

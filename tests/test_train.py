@@ -587,6 +587,29 @@ def test_a_finished_run_with_a_damaged_best_copy_resumes_cleanly(tmp_path, capsy
     assert r["best_step"] is None and r["best_val_loss"] is None and r["best_dir"] is None
 
 
+@pytest.mark.parametrize("val_loss", ["missing", float("nan")])
+def test_a_best_copy_without_a_usable_val_loss_is_replaced(tmp_path, capsys, val_loss):
+    """best/checkpoint.json without a finite extra.val_loss was taken with an infinite (or NaN)
+    loss: a NaN one was never replaced, and a finished run's `train --resume` ended in a
+    TypeError formatting the lowest val loss."""
+    from nanograd_llm.cli import main
+    train(tiny_config(tmp_path, max_iters=4, eval_interval=2), quiet=True)
+    best = tmp_path / "run" / "best" / ckpt.MANIFEST
+    man = json.loads(best.read_text(encoding="utf-8"))
+    if val_loss == "missing":
+        del man["extra"]["val_loss"]
+    else:
+        man["extra"]["val_loss"] = val_loss
+    best.write_text(json.dumps(man), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["train", "--out", str(tmp_path / "run"), "--resume"]) == 0
+    cap = capsys.readouterr()
+    assert "Traceback" not in cap.err and "lowest val loss" not in cap.out
+    assert "extra.val_loss" in cap.err
+    r = train(tiny_config(tmp_path, max_iters=6, eval_interval=2), resume=True, quiet=True)
+    assert r["best_step"] == 6 and ckpt.read_manifest(best.parent)["step"] == 6
+
+
 # -- an existing run folder, Ctrl-C, the settings of a resumed run --------------------------------
 
 def test_a_new_run_refuses_a_folder_that_holds_one(tmp_path):
