@@ -498,7 +498,12 @@ def _read_metrics(path: Path) -> list[dict]:
 
 def _truncate_metrics(path: Path, step: int) -> None:
     rows = [r for r in _read_metrics(path) if r.get("step", 0) <= step]
-    ckpt.atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in rows).encode())
+    try:
+        ckpt.atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in rows).encode())
+    except OSError as e:
+        # Disk dolu, izin yok…: hata dosyayı adlandırır; atomik yazma eski günlüğü bırakır
+        raise OSError(f"could not rewrite {path} for the resumed run ({e.strerror or e}); the "
+                      f"checkpoint of step {step} in {path.parent} is intact") from None
 
 
 def plot_losses(metrics_path: Path, png_path: Path) -> bool:

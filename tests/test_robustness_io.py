@@ -546,6 +546,24 @@ def test_losses_that_cannot_be_appended_name_metrics_jsonl(tmp_path, monkeypatch
     assert ckpt.load_checkpoint(tmp_path / "run")["step"] == 0
 
 
+def test_metrics_that_cannot_be_rewritten_on_resume_name_the_file(tmp_path, monkeypatch):
+    """Disk full when --resume rewrites metrics.jsonl (dropping the rows after the checkpoint):
+    the error was a bare '[Errno 28] No space left on device', naming nothing."""
+    import nanograd_llm.atomic as atomic
+    import nanograd_llm.train as T
+    from tests._train_helpers import tiny_config
+
+    T.train(tiny_config(tmp_path, max_iters=4), quiet=True)
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", _enospc)
+    with pytest.raises(OSError, match=r"could not rewrite .*metrics\.jsonl for the resumed run "
+                                      r"\(No space left on device\); the checkpoint of step 4 "
+                                      r"in .*run is intact") as e:
+        T.train(tiny_config(tmp_path, max_iters=8), resume=True, quiet=True)
+    assert "Errno" not in str(e.value)
+    monkeypatch.undo()
+    assert ckpt.load_checkpoint(tmp_path / "run")["step"] == 4
+
+
 def _saved_run(tmp_path):
     model = GPT(GPTConfig(vocab_size=5, block_size=4, n_layer=1, n_head=1, n_embd=4))
     opt = AdamW.from_model(model, lr=1e-3)
