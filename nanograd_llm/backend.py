@@ -487,10 +487,15 @@ def shard_count(batch: int, work: int, xp=np) -> int:
 def run_shards(fn, n: int) -> list:
     """Call fn(0), …, fn(n−1) on up to num_threads() threads (the caller is one of them; a
     thread that finishes takes the next part) and return their results in order. BLAS runs on
-    one thread meanwhile; the first error is re-raised."""
+    one thread meanwhile; the first error is re-raised. With num_threads() == 1 (or without
+    threadpoolctl) the parts run one after another in the calling thread."""
     if n <= 1:
         return [fn(0)]
     ctl = _blas_controller()
+    if num_threads() <= 1 or ctl is None:
+        # Tek iş parçacığı (ör. ileri geçiş bölündükten sonra NANOGRAD_LLM_THREADS=1 yapıldı)
+        # ya da threadpoolctl yok: parçalar sırayla, çağıran iş parçacığında (havuz kurulmaz)
+        return [fn(i) for i in range(n)]
     results: list = [None] * n
     errors: list = []
     todo = iter(range(n))            # sıradaki parça (`next` GIL altında bölünmez)

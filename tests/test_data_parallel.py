@@ -166,3 +166,22 @@ def test_parts_keep_a_minimum_size_on_many_cores(monkeypatch):
     assert backend.shard_count(12, 3 * m) == 3          # baby on 16 cores: 3 parts, not 12
     assert backend.shard_count(64, 200 * m) == 16
     assert backend.shard_count(64, m) == 1
+
+
+def test_run_shards_on_one_thread_runs_the_parts_in_turn(monkeypatch):
+    """run_shards(fn, n) with num_threads() == 1 (NANOGRAD_LLM_THREADS=1 set between a split
+    forward and its backward, or a direct call) runs the parts one after another in the calling
+    thread; it raised ValueError from ThreadPoolExecutor(max_workers=0)."""
+    monkeypatch.setattr(backend, "SHARD_MIN_WORK", 0)
+    monkeypatch.setenv("NANOGRAD_LLM_THREADS", "1")
+    assert backend.run_shards(lambda i: i * 10, 3) == [0, 10, 20]
+    rng = np.random.default_rng(2)
+    idx, tgt = rng.integers(0, 23, (2, 4, 10))
+    ref = _run(_model(), idx, tgt)
+    monkeypatch.setenv("NANOGRAD_LLM_THREADS", "2")
+    m = _model()
+    logits, loss = m.forward(idx, tgt)
+    assert len(m._cache[0]) == 2              # the forward ran in two parts
+    monkeypatch.setenv("NANOGRAD_LLM_THREADS", "1")
+    m.backward()
+    np.testing.assert_allclose(m.grad_flat, ref[2], rtol=1e-11, atol=1e-13)
