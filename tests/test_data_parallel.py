@@ -120,7 +120,7 @@ def test_sharded_dropout_is_deterministic_and_resumable(shards):
     m1, _ = train(4)
     m2, _ = train(4)
     assert np.array_equal(m1.flat, m2.flat)   # same seed, same parts: bit-identical
-    # the dropout masks differ between parts (each part has its own generator)
+    # the dropout masks differ between parts (each row has its own generator)
     m = _model("float32", dropout=0.5)
     m.forward(batches[0][:, :-1], batches[0][:, 1:])
     masks = [c[2].scale for c in m._cache[0]]     # embedding dropout of each part
@@ -185,3 +185,34 @@ def test_run_shards_on_one_thread_runs_the_parts_in_turn(monkeypatch):
     monkeypatch.setenv("NANOGRAD_LLM_THREADS", "1")
     m.backward()
     np.testing.assert_allclose(m.grad_flat, ref[2], rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("T", [10, 130])          # 130: the causal query tiles (T >= 128)
+def test_dropout_does_not_depend_on_the_thread_count(shards, T):
+    """Dropout draws each batch row's masks from that row's own generator, so a batch split
+    into 2 or 3 parts (or run in one piece) drops the same elements: same loss and gradients up
+    to rounding. Each part used to draw from its own generator (seeded per part), so the masks,
+    and so the training, changed with NANOGRAD_LLM_THREADS and the machine's core count."""
+    rng = np.random.default_rng(4)
+    idx = rng.integers(0, 23, (5, T))
+    tgt = rng.integers(0, 23, (5, T))
+    kw = dict(dropout=0.3, block_size=T)
+    results = {}
+    for threads in (1, 2, 3):
+        shards(threads)
+        m = _model(**kw)
+        m.set_dropout_seed([1, 2, 3])
+        results[threads] = _run(m, idx, tgt)
+        assert len(m._cache) == (1 if threads == 1 else 2)
+    for threads in (2, 3):
+        np.testing.assert_allclose(results[threads][0], results[1][0], rtol=1e-12, atol=1e-13)
+        assert abs(results[threads][1] - results[1][1]) < 1e-12
+        np.testing.assert_allclose(results[threads][2], results[1][2], rtol=1e-10, atol=1e-13)
+    # the rows do not share masks, and the next forward draws new ones
+    shards(1)
+    m = _model(**kw, n_layer=1)
+    m.forward(idx, tgt)
+    first = m._cache[0][2].scale                      # embedding dropout, (5, T, 12)
+    assert not any(np.array_equal(first[0], first[b]) for b in range(1, 5))
+    m.forward(idx, tgt)
+    assert not np.array_equal(first, m._cache[0][2].scale)

@@ -33,6 +33,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from ..backend import get_array_module
 
 # Boyutlar: işlem öğe düzeyindedir; `x` herhangi bir şekilde olabilir, ör. (B, T, C) ya da
@@ -41,6 +43,40 @@ from ..backend import get_array_module
 
 class DropoutCache(NamedTuple):
     scale: Any   # m/(1−p) veya None (birim fonksiyon)
+
+
+class RowGenerators:
+    """A dropout generator (CPU) that draws each batch row from that row's own generator.
+
+    Every `random(shape, dtype)` call of a training forward asks for a (B, …) array; row b of
+    it comes from generator b. A part of the batch (`rows(slice(a, b))`, data parallelism)
+    therefore draws exactly the numbers the whole batch draws for those rows, however the batch
+    is split: the masks do not depend on the thread count.
+    """
+
+    def __init__(self, gens):
+        self.gens = tuple(gens)
+
+    @classmethod
+    def spawn(cls, rng, n: int) -> "RowGenerators":
+        """n independent row generators, seeded by one number drawn from `rng`."""
+        # Tohum `rng.random` ile çekilir (float64'ün bitleri): modelin üreteci yerine geçen
+        # ReplayRandom (cuda_graph.py) yalnızca `random`'ı bilir
+        seed = int(rng.random((1,), dtype=np.float64).view(np.uint64)[0])
+        return cls(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n))
+
+    def rows(self, sl: slice) -> "RowGenerators":
+        """The generators of the rows in `sl` (one data-parallel part)."""
+        return RowGenerators(self.gens[sl])
+
+    def random(self, size, dtype=np.float64):
+        shape = tuple(size)
+        if not shape or shape[0] != len(self.gens):
+            raise ValueError(f"row generators for {len(self.gens)} rows cannot draw {shape}")
+        out = np.empty(shape, dtype=dtype)
+        for gen, row in zip(self.gens, out):             # satır b, b. üreteçten
+            row[...] = gen.random(shape[1:], dtype=dtype)
+        return out
 
 
 def dropout_mask(shape, p: float, rng, xp, dtype):

@@ -80,7 +80,7 @@ import numpy as np
 from ..backend import run_shards, shard_count
 from ..layers.block import block_backward, block_forward
 from ..layers.cross_entropy import cross_entropy_backward, cross_entropy_forward
-from ..layers.dropout import dropout_backward, dropout_forward
+from ..layers.dropout import RowGenerators, dropout_backward, dropout_forward
 from ..layers.embedding import embedding_backward, embedding_forward
 from ..layers.kv_cache import KVCache
 from ..layers.layernorm import layernorm_backward, layernorm_forward
@@ -275,12 +275,17 @@ class GPT(ParamModel):
             if targets.shape != idx.shape:
                 raise ValueError(f"targets shape {tuple(targets.shape)} != idx shape "
                                  f"{tuple(idx.shape)}")
+        rng = self.rng
+        if drop_p > 0.0 and self.xp is np:
+            # CPU: her satırın maskeleri kendi üretecinden; toplu iş nasıl bölünürse bölünsün
+            # (iş parçacığı sayısı) aynı maskeler çıkar
+            rng = RowGenerators.spawn(self.rng, idx.shape[0])
         # Eğitimde CPU'da toplu iş parçalara bölünebilir (veri paralelliği, yukarıya bakın)
         bounds = self._part_bounds(idx, targets) if kv_cache is None else None
         if bounds is not None:
-            return self._forward_sharded(idx, targets, bounds, drop_p, train)
+            return self._forward_sharded(idx, targets, bounds, drop_p, train, rng)
         logits, loss, cache = self._forward_one(idx, targets, kv_cache, last_only, drop_p,
-                                                self.rng, train, start)
+                                                rng, train, start)
         if kv_cache is not None:
             kv_cache.advance(idx.shape[1])
         self._cache = None if kv_cache is not None or last_only else (cache,)
@@ -304,23 +309,21 @@ class GPT(ParamModel):
                 return None
         return bounds
 
-    def _forward_sharded(self, idx, targets, bounds, drop_p, train):
+    def _forward_sharded(self, idx, targets, bounds, drop_p, train, rng):
         """Data parallelism on the CPU: split the batch into n parts, run each part's forward
         on its own thread (backend.run_shards), combine logits and loss."""
         xp, n = self.xp, len(bounds) - 1
         # Veri paralelliği (bkz. backend.run_shards): toplu iş n parçaya bölünür, her parça
-        # kendi iş parçacığında bütün modelden geçer. Dropout maskeleri her parçada ayrı bir
-        # üreteçten gelir; üreteçlerin tohumları ana üreteçten sırayla çekilir, böylece sonuç
-        # (aynı parça sayısıyla) her çalıştırmada aynıdır ve kontrol noktasından devam tam olur.
-        if drop_p > 0.0:
-            seeds = self.rng.integers(0, 2 ** 63 - 1, size=n)
-            rngs = [np.random.default_rng(int(sd)) for sd in seeds]
-        else:
-            rngs = [self.rng] * n       # dropout yok: üreteç hiç kullanılmaz
+        # kendi iş parçacığında bütün modelden geçer. Dropout maskeleri satır satır, her
+        # satırın kendi üretecinden gelir (RowGenerators): bir parça yalnızca kendi satırlarının
+        # üreteçlerini kullanır, böylece maskeler bölünmemiş hesaptakilerle aynıdır ve iş
+        # parçacığı sayısına bağlı değildir.
+        def part_rng(sl):
+            return rng.rows(sl) if drop_p > 0.0 else rng   # dropout yok: üreteç kullanılmaz
 
         def part(i):
             sl = slice(bounds[i], bounds[i + 1])
-            return self._forward_one(idx[sl], targets[sl], None, False, drop_p, rngs[i],
+            return self._forward_one(idx[sl], targets[sl], None, False, drop_p, part_rng(sl),
                                      train, 0)
 
         outs = run_shards(part, n)
