@@ -40,7 +40,7 @@ from typing import Callable
 
 import numpy as np
 
-from .backend import to_numpy
+from .backend import to_numpy, xp_for
 from .layers.attention import attention_backward, attention_forward
 from .layers.block import block_backward, block_forward
 from .layers.causal_tiles import tiled_attention_backward, tiled_attention_forward
@@ -388,12 +388,13 @@ def model_cases():
 
 
 def run_all(out=None, device: str = "cpu") -> bool:
-    """Check every layer and both models; print a table (to `out`, default: the sys.stdout
-    of the moment); True when all pass."""
+    """Check every layer and both models on `device`; print a table (to `out`, default: the
+    sys.stdout of the moment); True when all pass."""
     out = sys.stdout if out is None else out
+    xp = xp_for(device)        # katmanlar da o aygıtta denetlenir (CuPy'nin kendi çekirdekleri)
     results = []
     for name in LAYERS:
-        results.append(check_layer(name))
+        results.append(check_layer(name, xp=xp))
     for label, model, idx, tgt in model_cases():
         if device != "cpu":
             model.to(device)

@@ -185,6 +185,25 @@ def test_gradcheck_fails_on_a_gradient_of_the_wrong_shape():
     assert rel_error(np.array([1.0, np.nan]), np.array([1.0, 2.0])) == np.inf
 
 
+def test_gradcheck_on_cuda_checks_the_layers_there_too(monkeypatch):
+    """`gradcheck --device cuda` moved only the models: the layers' CuPy paths (fused
+    kernels) were checked on NumPy and reported PASS."""
+    import io
+    import types
+
+    import nanograd_llm.gradcheck as gc
+    fake_cupy, seen = types.SimpleNamespace(), []
+    monkeypatch.setattr(gc, "xp_for", lambda device: fake_cupy if device == "cuda" else np)
+
+    def check_layer(name, **kw):
+        seen.append(kw.get("xp"))
+        return gc.CheckResult(name, 0.0, True)
+    monkeypatch.setattr(gc, "check_layer", check_layer)
+    monkeypatch.setattr(gc, "model_cases", lambda: iter(()))
+    assert gc.run_all(out=io.StringIO(), device="cuda")
+    assert seen == [fake_cupy] * len(LAYERS)
+
+
 def test_embedding_accumulates_repeated_ids():
     W = np.zeros((4, 2))
     idx = np.array([[1, 1, 1, 3]])
