@@ -244,10 +244,15 @@ def _fix_lists(text: str) -> str:
 
 def _markdown(text: str) -> str:
     import markdown
-    return markdown.markdown(
-        _fix_lists(text), extensions=["tables", "fenced_code", "sane_lists", "codehilite"],
+    md = markdown.Markdown(
+        extensions=["tables", "fenced_code", "sane_lists", "codehilite"],
         extension_configs={"codehilite": {"css_class": "highlight", "guess_lang": False}},
         output_format="html")
+    # Açıklamalardaki `tmp<pid>` ya da `a<b>c` gibi metinler HTML etiketi değil, metindir:
+    # ham HTML kapatılır, < ve > olduğu gibi (&lt; &gt;) gösterilir
+    md.preprocessors.deregister("html_block")
+    md.inlinePatterns.deregister("html")
+    return md.convert(_fix_lists(text))
 
 
 def _highlight(code: str, first_line: int) -> str:

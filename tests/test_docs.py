@@ -209,6 +209,19 @@ def test_fix_lists():
                                 "2. son", "metin", "4. kısım"]
 
 
+def test_angle_brackets_in_explanations_are_text_not_html():
+    """`# ... tokens.npy.tmp<pid>` (checkpoint.py) rendered as an unknown <pid> tag that
+    swallowed the rest of the paragraph."""
+    pytest.importorskip("markdown")
+    pytest.importorskip("pygments")
+    from nanograd_llm.docs import render_module
+    _, body = render_module('"""\n# Başlık\n\n<div>x</div> ve a<b>c\n"""\n'
+                            "# dosya.tmp<pid> ve x < y > z\nx = 1\n")
+    assert "tmp&lt;pid&gt;" in body and "<pid>" not in body
+    assert "&lt;div&gt;x&lt;/div&gt;" in body and "a&lt;b&gt;c" in body
+    assert "<b>" not in body and "<div>x" not in body
+
+
 # -- the HTML build --------------------------------------------------------------------
 
 class _Links(HTMLParser):
