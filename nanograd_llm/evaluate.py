@@ -322,6 +322,11 @@ def resolve_eval_data(ckpt, hf, data, split):
     if data is None:
         if ckpt is None:
             raise ValueError("--hf needs --data: a text file or a corpus name to evaluate on")
+        if "data" not in train_cfg:
+            # Eğiticinin yazmadığı bir kayıt (save_checkpoint ile elle): derlemi bilinmiyor;
+            # "data" yoksa gömülü derlemin val bölümü, "kendi verisi" sanılarak ölçülürdü
+            raise ValueError(f"{find_run_dir(ckpt)} does not record the corpus it was trained "
+                             f"on (no 'data' in its train_config); pass --data PATH|NAME")
         try:
             text, label = load_text(train_cfg.get("data"))
         except FileNotFoundError as e:

@@ -361,6 +361,24 @@ def test_cli_eval_default_split_without_a_saved_digest(run_dir, tmp_path, capsys
     assert _eval_json(capsys, "--ckpt", str(best))["split"] == "val"
 
 
+def test_cli_eval_a_checkpoint_that_does_not_name_its_corpus_needs_data(run_dir, tmp_path,
+                                                                         capsys):
+    """A checkpoint written with save_checkpoint and no train_config was evaluated on the
+    val part of the embedded corpus, reported as the run's own held-out text."""
+    from nanograd_llm import checkpoint as ckpt
+    run = run_dir / "run"
+    model, tok = ckpt.load_model(run), ckpt.load_run_tokenizer(run)
+    ckpt.save_checkpoint(tmp_path / "hand", model, None, tok, 0)
+    for extra in ([], ["--unknown", "skip"]):
+        assert cli_main(["eval", "--ckpt", str(tmp_path / "hand"), *extra]) == 1
+        err = capsys.readouterr().err
+        assert "does not record the corpus" in err and "--data" in err
+        assert "Traceback" not in err
+    out = _eval_json(capsys, "--ckpt", str(tmp_path / "hand"), "--data",
+                     str(run_dir / "corpus.txt"))
+    assert out["split"] == "all"
+
+
 # -- found by a mutation audit ------------------------------------------------------------------
 
 def test_split_fraction_batch_size_and_vocab_limit_bounds():
