@@ -65,12 +65,20 @@ def main(argv=None) -> int:
     except (OSError, ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    print(f"step {result['step']}: train loss {result['train_loss']:.3f}, "
-          f"val loss {result['val_loss']:.3f} ({result['wall_s']:.1f} s)")
+    out = shlex.quote(str(result["out_dir"]))
+    if result.get("interrupted"):
+        # Ctrl-C: son denetim noktası kaydedildi; örnek üretmeden, devam komutunu söyleyerek çık
+        print(f"interrupted: checkpoint of step {result['step']} saved; continue with "
+              f"`python examples/train_char_gpt.py --out {out} --resume`", file=sys.stderr)
+        return 130
+    if result["val_loss"] is not None:
+        print(f"step {result['step']}: train loss {result['train_loss']:.3f}, "
+              f"val loss {result['val_loss']:.3f} ({result['wall_s']:.1f} s)")
+    else:   # bitmiş bir koşu devam ettirildi ve kayıp günlüğü yok: yazılacak kayıp yok
+        print(f"step {result['step']}: nothing left to train ({result['wall_s']:.1f} s)")
     print("--- sample ---")
     print(sample_text(result["model"], result["tokenizer"], "", 200, temperature=0.8, seed=0))
-    print(f"checkpoint: {result['out_dir']}  (python examples/sample_checkpoint.py "
-          f"{shlex.quote(str(result['out_dir']))})")
+    print(f"checkpoint: {result['out_dir']}  (python examples/sample_checkpoint.py {out})")
     return 0
 
 

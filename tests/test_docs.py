@@ -447,6 +447,11 @@ def test_bigram_chapter(capsys):
     res = bigram.demo(steps=150)
     assert res["losses"][-1] < res["losses"][0] - 1.0
     assert res["loss_counts"] < np.log(res["V"])
+    assert res["sample"].startswith("b")              # DEMO_TEXT's first character
+    # any text: the sample starts from its first character (it needed a "b" in the text)
+    other = bigram.demo(text="ayı ile tilki, ayı ile tilki, ayı ile tilki dost olmuş. " * 4,
+                        steps=60)
+    assert other["sample"].startswith("a")
 
 
 def test_transformer_chapter():

@@ -1265,3 +1265,20 @@ def test_messages_before_the_loop_start_a_line_of_their_own(tmp_path, capsys):
         for line in lines:
             # on a terminal, what follows the last carriage return is what stays visible
             assert line.split("\r")[-1].lstrip().startswith(message), repr(line)
+
+
+def test_train_example_reports_an_interrupted_or_finished_run(tmp_path, capsys):
+    """examples/train_char_gpt.py: Ctrl-C (the trainer returns interrupted) exits 130 with the
+    resume command instead of 0 and a sample; a resumed finished run without losses (val_loss
+    None) is reported, not a TypeError from formatting None."""
+    ex = _example("train_char_gpt")
+    base = {"step": 7, "train_loss": None, "val_loss": None, "wall_s": 0.1,
+            "out_dir": tmp_path / "my run", "model": None, "tokenizer": None}
+    ex.train = lambda cfg, **kw: {**base, "interrupted": True}
+    assert ex.main(["--small", "--out", str(tmp_path / "my run")]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "--resume" in err and "'" in err   # the path quoted
+    ex.train = lambda cfg, **kw: {**base, "interrupted": False}
+    ex.sample_text = lambda *a, **kw: "sample"
+    assert ex.main(["--small", "--out", str(tmp_path / "my run")]) == 0
+    assert "nothing left to train" in capsys.readouterr().out

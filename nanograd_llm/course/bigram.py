@@ -198,7 +198,8 @@ def demo(text: str = DEMO_TEXT, steps: int = 300) -> dict:
     # Örnekleme: eğitilmiş ağın olasılıklarından
     e = np.exp(Z - Z.max(axis=1, keepdims=True))
     P_learned = e / e.sum(axis=1, keepdims=True)
-    generated = "".join(chars[i] for i in sample(P_learned, stoi["b"], 60))
+    # Metnin ilk karakteriyle başla (varsayılan metinde "b"; her metinde sözlüktedir)
+    generated = "".join(chars[i] for i in sample(P_learned, int(ids[0]), 60))
     print(f"örnek: {generated!r}")
     return {"V": V, "loss_counts": loss_counts, "losses": losses, "sample": generated}
 
