@@ -114,7 +114,7 @@ _M2K = _F(-2.0 * _K)                # −2√(2/π)
 _M2KA = _F(-2.0 * _K * _A)          # −2√(2/π)·0.044715
 _D2K = _F(2.0 * _K)                 # d(2u)/dx'in sabit terimi
 _D6KA = _F(2.0 * 3.0 * _A * _K)     # … ve x²'li terimi
-_ONE, _ZERO = _F(1.0), _F(0.0)
+_ONE, _ZERO, _NAN = _F(1.0), _F(0.0), _F(np.nan)
 
 
 @intrinsic
@@ -185,6 +185,11 @@ def _softmax_fwd(att, first, Tq, off):
     for r in range(att.shape[0]):
         row = att[r]
         n = min((first + r) % Tq + off + 1, Tk)
+        if n <= 0:
+            # Hiç anahtar görmeyen sorgu (Tq > Tk): genel yolda satır −∞ − (−∞) = NaN olur
+            for j in range(Tk):
+                row[j] = _NAN
+            continue
         m = row[0]
         for j in range(1, n):
             m = max(m, row[j])

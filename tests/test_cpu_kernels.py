@@ -390,3 +390,25 @@ def test_layernorm_kernel_on_zero_rows():
     out, xhat, rstd = ck.layernorm_forward(x, np.ones(8, F32), np.zeros(8, F32), 1e-5)
     assert out.shape == xhat.shape == (0, 8) and rstd.shape == (0, 1)
     assert ck.layernorm_backward_dx(x, xhat, rstd, np.ones(8, F32)).shape == (0, 8)
+
+
+@pytest.mark.parametrize("Tq,Tk", [(3, 2), (6, 2), (10, 2), (5, 1)])
+def test_causal_softmax_kernel_with_more_queries_than_keys(Tq, Tk):
+    """Tq > Tk: the first Tq − Tk queries see no key at all. The generic path gives those rows
+    as NaN (−∞ − (−∞)) and must be matched; the kernel's last loop started at a negative key
+    index there and (no bounds checks) wrote zeros into the rows before it, or before the array
+    when the index passed −Tk."""
+    rng = np.random.default_rng(5)
+    s = rng.standard_normal((2, 3, Tq, Tk)).astype(F32)
+    buf = np.full(s.size + 2 * 64, 7.0, F32)              # guards on both sides of the scores
+    a = buf[64:-64].reshape(s.shape)
+    a[...] = s
+    ck.causal_softmax_forward(a)
+    assert np.all(buf[:64] == 7.0) and np.all(buf[-64:] == 7.0)
+    ref = s.copy()
+    with np.errstate(invalid="ignore"):
+        attention.causal_softmax_inplace(ref)
+    blind = Tq - Tk                                       # queries that see no key
+    assert np.isnan(ref[..., :blind, :]).all()
+    assert np.isnan(a[..., :blind, :]).all()
+    _close(a[..., blind:, :], ref[..., blind:, :], 1e-6)
