@@ -372,6 +372,8 @@ def causal_softmax_forward(att):
     _check(att)
     if not att.flags.c_contiguous:
         raise ValueError("causal_softmax_forward needs a C-contiguous att")
+    if not att.flags.writeable:     # yerinde yazar (genel yoldaki gibi ValueError)
+        raise ValueError("causal_softmax_forward works in place: att is read-only")
     Tq, Tk = att.shape[-2], att.shape[-1]
     a2 = att.reshape(-1, Tk)                                # (…, Tq, Tk) -> (satır, Tk)
     # Bloklar tam Tq satırlık gruplardan oluşur, böylece her satırın sorgu sırası bilinir
@@ -385,6 +387,8 @@ def softmax_backward(att, datt):
     _check(att, datt)
     if not datt.flags.c_contiguous:
         raise ValueError("softmax_backward needs a C-contiguous datt")
+    if not datt.flags.writeable:
+        raise ValueError("softmax_backward works in place: datt is read-only")
     Tk = att.shape[-1]
     a2, d2 = _rows(att, Tk), datt.reshape(-1, Tk)           # (…, Tk) -> (satır, Tk)
     for_row_blocks(lambda r: _softmax_bwd(a2[r], d2[r]), a2.shape[0], Tk)

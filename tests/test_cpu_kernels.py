@@ -412,3 +412,24 @@ def test_causal_softmax_kernel_with_more_queries_than_keys(Tq, Tk):
     assert np.isnan(ref[..., :blind, :]).all()
     assert np.isnan(a[..., :blind, :]).all()
     _close(a[..., blind:, :], ref[..., blind:, :], 1e-6)
+
+
+def test_in_place_softmax_kernels_refuse_read_only_arrays_like_the_generic_path():
+    """The softmax kernels write into att (forward) and datt (backward). On a read-only array the
+    generic path raises NumPy's ValueError; the kernels raised Numba's TypingError (a failed
+    compilation, not a ValueError) instead."""
+    att = np.zeros((1, 2, 4, 4), F32)
+    ck.causal_softmax_forward(att)
+    ro = att.copy()
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        attention.causal_softmax_inplace(ro)
+    with pytest.raises(ValueError, match="read-only"):
+        ck.causal_softmax_forward(ro)
+    d = np.ones_like(att)
+    d.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        attention.softmax_backward_inplace(att, d)
+    with pytest.raises(ValueError, match="read-only"):
+        ck.softmax_backward(att, d)
+    ck.softmax_backward(ro, np.ones_like(att))            # a read-only att is only read: fine
