@@ -395,10 +395,19 @@ def softmax_backward(att, datt):
     return datt
 
 
+def _vec(a, C: int):
+    """a as a (C,) vector, broadcast as in the generic path's `x̂⊙w + b` (the kernels index it
+    without bounds checks: a shorter array would be read past its end)."""
+    # (C,) olağan durumdur ve olduğu gibi geçer; (), (1,), (1, C) genişletilir (adım 0, kopya
+    # yok); başka bir uzunluk genel yoldaki gibi ValueError verir
+    return a if a.shape == (C,) else np.broadcast_to(a, (1, C))[0]
+
+
 def layernorm_forward(x, w, b, eps):
     """Returns (out, xhat, rstd (…, 1)) for x (…, C)."""
     _check(x, w)
     C = x.shape[-1]
+    w = _vec(w, C)
     x2 = _rows(x, C)                                        # (…, C) -> (N, C)
     out = np.empty(x2.shape, dtype=x.dtype)
     xhat = np.empty(x2.shape, dtype=x.dtype)
@@ -407,6 +416,7 @@ def layernorm_forward(x, w, b, eps):
     bb = b if has_b else w                                  # kullanılmaz; tür aynı kalsın
     if has_b:
         _check(b)
+        bb = _vec(b, C)
     for_row_blocks(lambda r: _ln_fwd(x2[r], w, bb, has_b, _F(eps), out[r], xhat[r], rstd[r]),
                    x2.shape[0], C)
     # σ² taşan satırlarda (ya da inf/NaN içerenlerde) rstd = 1/√∞ = 0 ya da NaN çıkar; sonlu bir
@@ -422,6 +432,7 @@ def layernorm_forward(x, w, b, eps):
 def layernorm_backward_dx(dout, xhat, rstd, w):
     _check(dout, xhat, rstd, w)
     C = xhat.shape[-1]
+    w = _vec(w, C)
     d2, xh2 = _rows(dout, C), _rows(xhat, C)                # (…, C) -> (N, C)
     rs = np.ascontiguousarray(rstd).reshape(-1)             # (…, 1) -> (N,)
     dx = np.empty(xh2.shape, dtype=xhat.dtype)

@@ -433,3 +433,32 @@ def test_in_place_softmax_kernels_refuse_read_only_arrays_like_the_generic_path(
     with pytest.raises(ValueError, match="read-only"):
         ck.softmax_backward(att, d)
     ck.softmax_backward(ro, np.ones_like(att))            # a read-only att is only read: fine
+
+
+@pytest.mark.parametrize("shape", [(), (1,), (1, 6), (5,), (7,)])
+def test_layernorm_kernels_broadcast_w_and_b_like_the_generic_path(shape):
+    """w and b broadcast against the rows as in the generic `x̂⊙w + b`: a scalar-like gain
+    (shape (), (1,) or (1, C)) works, a wrong length is a ValueError. The kernels index w[c] and
+    b[c] without bounds checks: a (1,) gain was read past its end (garbage outputs) and a gain
+    of the wrong length was silently accepted."""
+    rng = np.random.default_rng(6)
+    C = 6
+    x = rng.standard_normal((4, C)).astype(F32)
+    dout = rng.standard_normal(x.shape).astype(F32)
+    w = np.full(shape, 1.5, F32)
+    b = np.full(shape, -0.25, F32)
+    with generic():
+        try:
+            ref, cache = layernorm.layernorm_forward(x, w, b)
+            dref, _, _ = layernorm.layernorm_backward(dout, cache)
+        except ValueError:
+            ref = None
+    if ref is None:
+        with pytest.raises(ValueError):
+            ck.layernorm_forward(x, w, b, 1e-5)
+        with pytest.raises(ValueError):
+            ck.layernorm_backward_dx(dout, x, np.ones((4, 1), F32), w)
+        return
+    out, cache = layernorm.layernorm_forward(x, w, b)
+    _close(out, ref, 1e-5)
+    _close(layernorm.layernorm_backward(dout, cache)[0], dref, 1e-4)
