@@ -358,6 +358,10 @@ def gelu_forward(x):
 
 def gelu_backward(dout, x, s):
     _check(dout, x, s)
+    if dout.shape != x.shape:
+        # Genel yoldaki `g *= dout` gibi genişletilir (çekirdek dout'u x boyunda okur; sınır
+        # denetimi yok); genişletilemeyen bir dout ValueError verir
+        dout = np.broadcast_to(dout, x.shape)
     n = x.shape[-1] if x.ndim else 1
     d2, x2, s2 = _rows(dout, n), _rows(x, n), _rows(s, n)   # (…, n) -> (satır, n)
     dx = np.empty(x2.shape, dtype=x.dtype)

@@ -462,3 +462,28 @@ def test_layernorm_kernels_broadcast_w_and_b_like_the_generic_path(shape):
     out, cache = layernorm.layernorm_forward(x, w, b)
     _close(out, ref, 1e-5)
     _close(layernorm.layernorm_backward(dout, cache)[0], dref, 1e-4)
+
+
+@pytest.mark.parametrize("shape", [(5,), (1, 5), (3, 1), (), (2, 5), (5, 3)])
+def test_gelu_backward_kernel_broadcasts_dout_like_the_generic_path(shape):
+    """dout broadcasts against x as in the generic `g *= dout`: a (5,) or (1, 5) dout for x
+    (3, 5) works, (2, 5) is a ValueError. The kernel indexed dout as if it had x's size (no
+    bounds checks): it read past the end of a smaller dout (garbage gradients) and silently
+    accepted a (5, 3) one."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 5)).astype(F32)
+    dout = rng.standard_normal(shape).astype(F32)
+    with generic():
+        _, cache = gelu.gelu_forward(x)
+        try:
+            ref = gelu.gelu_backward(dout, cache)
+        except ValueError:
+            ref = None
+    _, cache = gelu.gelu_forward(x)
+    if ref is None:
+        with pytest.raises(ValueError):
+            gelu.gelu_backward(dout, cache)
+        return
+    dx = gelu.gelu_backward(dout, cache)
+    assert dx.shape == ref.shape
+    _close(dx, ref, 1e-5)
