@@ -393,6 +393,8 @@ def softmax_backward(att, datt):
         raise ValueError("softmax_backward needs a C-contiguous datt")
     if not datt.flags.writeable:
         raise ValueError("softmax_backward works in place: datt is read-only")
+    if att.shape != datt.shape:     # çekirdek att'nin satırlarında yürür; sınır denetimi yok
+        raise ValueError(f"softmax_backward: att {att.shape} and datt {datt.shape} differ")
     Tk = att.shape[-1]
     a2, d2 = _rows(att, Tk), datt.reshape(-1, Tk)           # (…, Tk) -> (satır, Tk)
     for_row_blocks(lambda r: _softmax_bwd(a2[r], d2[r]), a2.shape[0], Tk)

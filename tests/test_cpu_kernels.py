@@ -487,3 +487,20 @@ def test_gelu_backward_kernel_broadcasts_dout_like_the_generic_path(shape):
     dx = gelu.gelu_backward(dout, cache)
     assert dx.shape == ref.shape
     _close(dx, ref, 1e-5)
+
+
+@pytest.mark.parametrize("dshape", [(1, 1, 4, 4), (2, 1, 4, 1), (2, 1, 2, 4)])
+def test_softmax_backward_kernel_refuses_datt_of_another_shape(dshape):
+    """The kernel walks att's rows and indexes datt's without bounds checks: a datt with fewer
+    rows (or shorter ones) than att was read and written past its end. The generic path raises
+    a ValueError for these shapes; so must the kernel."""
+    att = np.zeros((2, 1, 4, 4), F32)
+    ck.causal_softmax_forward(att)
+    with pytest.raises(ValueError):
+        attention.softmax_backward_inplace(att, np.ones(dshape, F32))
+    buf = np.full(int(np.prod(dshape)) + 64, 7.0, F32)
+    d = buf[:-64].reshape(dshape)
+    d[...] = 1.0
+    with pytest.raises(ValueError):
+        ck.softmax_backward(att, d)
+    assert np.all(buf[-64:] == 7.0)
