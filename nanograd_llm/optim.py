@@ -166,8 +166,11 @@ class AdamW:
         fused = fused_kernels(flat)
         if fused is not None:
             # Birleşik çekirdek (GPU ya da CPU'da Numba): on üç geçiş yerine tek geçiş; azaltılan
-            # (2-B) ve azaltılmayan dilimler ayrı çağrılır
+            # (2-B) ve azaltılmayan dilimler ayrı çağrılır. Çekirdek parametrelerin türünde
+            # çalışır: başka türde bir gradyan (ör. float64) genel yoldaki gibi o türe çevrilir
             nd = self.model.n_decay
+            if g.dtype != flat.dtype:
+                g = g.astype(flat.dtype)
             for sl, wd in ((slice(0, nd), self.weight_decay), (slice(nd, None), 0.0)):
                 if flat[sl].size:
                     fused.adamw_update(flat[sl], g[sl], m[sl], v[sl], lr, b1, b2, self.eps, wd,

@@ -504,3 +504,20 @@ def test_softmax_backward_kernel_refuses_datt_of_another_shape(dshape):
     with pytest.raises(ValueError):
         ck.softmax_backward(att, d)
     assert np.all(buf[-64:] == 7.0)
+
+
+def test_adamw_kernel_takes_a_float64_flat_gradient_like_the_generic_path():
+    """AdamW.step accepts any flat gradient of the model's shape; the generic update casts a
+    float64 one into its float32 buffers. With the kernels on the same call raised 'CPU fused
+    kernels support float32 only'."""
+    cfg = GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=8)
+    g = np.random.default_rng(8).standard_normal(GPT(cfg, seed=3).flat.shape)      # float64
+    flats = []
+    for on in (True, False):
+        model = GPT(cfg, seed=3)
+        opt = AdamW.from_model(model, lr=3e-3, weight_decay=0.1)
+        with contextlib.nullcontext() if on else generic():
+            opt.step(g)
+        assert model.flat.dtype == F32
+        flats.append(model.flat)
+    np.testing.assert_allclose(flats[0], flats[1], rtol=0, atol=3e-3 * 1e-4)
