@@ -402,8 +402,11 @@ def softmax_backward(att, datt):
 
 
 def _vec(a, C: int):
-    """a as a (C,) vector, broadcast as in the generic path's `x̂⊙w + b` (the kernels index it
-    without bounds checks: a shorter array would be read past its end)."""
+    """a as a float32 (C,) vector, broadcast as in the generic path's `x̂⊙w + b` (the kernels
+    index it without bounds checks: a shorter array would be read past its end)."""
+    # Çekirdek x'in türüyle (float32) seçilir; başka türde bir w ya da b (ör. np.ones(C),
+    # float64) genel yolun float32 çıktılarına yazarken yaptığı gibi float32'ye çevrilir
+    a = np.asarray(a, dtype=_F)
     # (C,) olağan durumdur ve olduğu gibi geçer; (), (1,), (1, C) genişletilir (adım 0, kopya
     # yok); başka bir uzunluk genel yoldaki gibi ValueError verir
     return a if a.shape == (C,) else np.broadcast_to(a, (1, C))[0]
@@ -411,7 +414,7 @@ def _vec(a, C: int):
 
 def layernorm_forward(x, w, b, eps):
     """Returns (out, xhat, rstd (…, 1)) for x (…, C)."""
-    _check(x, w)
+    _check(x)
     C = x.shape[-1]
     w = _vec(w, C)
     x2 = _rows(x, C)                                        # (…, C) -> (N, C)
@@ -421,7 +424,6 @@ def layernorm_forward(x, w, b, eps):
     has_b = b is not None
     bb = b if has_b else w                                  # kullanılmaz; tür aynı kalsın
     if has_b:
-        _check(b)
         bb = _vec(b, C)
     for_row_blocks(lambda r: _ln_fwd(x2[r], w, bb, has_b, _F(eps), out[r], xhat[r], rstd[r]),
                    x2.shape[0], C)
@@ -436,7 +438,7 @@ def layernorm_forward(x, w, b, eps):
 
 
 def layernorm_backward_dx(dout, xhat, rstd, w):
-    _check(dout, xhat, rstd, w)
+    _check(dout, xhat, rstd)
     C = xhat.shape[-1]
     w = _vec(w, C)
     d2, xh2 = _rows(dout, C), _rows(xhat, C)                # (…, C) -> (N, C)

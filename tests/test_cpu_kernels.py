@@ -521,3 +521,22 @@ def test_adamw_kernel_takes_a_float64_flat_gradient_like_the_generic_path():
         assert model.flat.dtype == F32
         flats.append(model.flat)
     np.testing.assert_allclose(flats[0], flats[1], rtol=0, atol=3e-3 * 1e-4)
+
+
+def test_layernorm_kernels_take_float64_w_and_b_like_the_generic_path():
+    """A float32 x with a float64 gain and bias (np.ones(C) is float64): the generic layer norm
+    casts into its float32 outputs; with the kernels on, forward and backward raised 'CPU fused
+    kernels support float32 only' (the kernel is chosen by x's dtype)."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((5, 12)).astype(F32)
+    dout = rng.standard_normal(x.shape).astype(F32)
+    w, b = 1 + 0.1 * rng.standard_normal(12), 0.1 * rng.standard_normal(12)       # float64
+    with generic():
+        ref, cache = layernorm.layernorm_forward(x, w, b)
+        dref = layernorm.layernorm_backward(dout, cache)
+    out, cache = layernorm.layernorm_forward(x, w, b)
+    dx = layernorm.layernorm_backward(dout, cache)
+    assert out.dtype == ref.dtype == F32 and dx[0].dtype == dref[0].dtype == F32
+    _close(out, ref, 1e-5)
+    for a, r in zip(dx, dref):
+        _close(a, r, 1e-4)
