@@ -272,6 +272,8 @@ def softmax_backward(att, datt):
     """In place on datt: dS = A ⊙ (dA − Σ dA·A) row by row."""
     if not datt.flags.c_contiguous:
         raise ValueError("softmax_backward works in place on datt and needs it C-contiguous")
+    if att.shape != datt.shape:              # çekirdek att'nin satırlarında yürür; sınır denetimi yok
+        raise ValueError(f"softmax_backward: att {att.shape} and datt {datt.shape} differ")
     att = cp.ascontiguousarray(att)          # yalnızca okunur: çekirdek düz satırlar bekler
     Tk = att.shape[-1]
     rows = att.size // Tk
@@ -280,25 +282,38 @@ def softmax_backward(att, datt):
     return datt
 
 
+def _param_vec(a, C: int, dtype):
+    """w or b as a contiguous (C,) vector of x's dtype. The kernels read it through a raw
+    pointer, as x's type and without bounds checks: (), (1,) and (1, C) are broadcast as in the
+    generic path's `x̂⊙w + b`, another length is a ValueError, another dtype is cast."""
+    a = a.astype(dtype, copy=False)
+    if a.shape != (C,):
+        a = cp.broadcast_to(a, (1, C))[0]                   # genişletilemezse ValueError
+    return cp.ascontiguousarray(a)
+
+
 def layernorm_forward(x, w, b, eps):
     """Returns (out, xhat, rstd (…, 1)) for contiguous x (…, C)."""
     x = cp.ascontiguousarray(x)
     C = x.shape[-1]
     rows = x.size // C
-    w = cp.ascontiguousarray(w)              # çekirdek ham işaretçilerle okur
+    w = _param_vec(w, C, x.dtype)            # çekirdek ham işaretçilerle okur
     out = cp.empty_like(x)
     xhat = cp.empty_like(x)
     rstd = cp.empty(x.shape[:-1] + (1,), dtype=x.dtype)
     k = _module(_LAYERNORM).get_function("ln_fwd_" + _suffix(x.dtype))
-    bias = cp.ascontiguousarray(b) if b is not None else np.intp(0)
+    bias = _param_vec(b, C, x.dtype) if b is not None else np.intp(0)
     k((rows,), (_threads(C),), (x, w, bias, out, xhat, rstd, np.int64(rows), np.int32(C),
                                 x.dtype.type(eps)))
     return out, xhat, rstd
 
 
 def layernorm_backward_dx(dout, xhat, rstd, w):
-    dout, xhat, rstd, w = (cp.ascontiguousarray(a) for a in (dout, xhat, rstd, w))
     C = xhat.shape[-1]
+    if dout.shape != xhat.shape:             # genel yoldaki `dout·x̂` gibi genişletilir
+        dout = cp.broadcast_to(dout, xhat.shape)
+    dout, xhat, rstd = (cp.ascontiguousarray(a) for a in (dout, xhat, rstd))
+    w = _param_vec(w, C, xhat.dtype)
     rows = xhat.size // C
     dx = cp.empty_like(xhat)
     k = _module(_LAYERNORM).get_function("ln_bwd_dx_" + _suffix(xhat.dtype))

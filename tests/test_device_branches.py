@@ -178,6 +178,8 @@ def _fake_cupy(calls):
     cp.matmul = matmul
     cp.ascontiguousarray = ascontiguousarray
     cp.empty = lambda shape, dtype: _dev(np.empty(shape, dtype))
+    cp.empty_like = lambda x: _dev(np.empty_like(x))
+    cp.broadcast_to = lambda x, shape: _dev(np.broadcast_to(x, shape))
     cp.cuda = types.SimpleNamespace(
         device=types.SimpleNamespace(get_cublas_handle=lambda: "handle"),
         get_current_stream=lambda: types.SimpleNamespace(ptr="stream"))
@@ -581,3 +583,57 @@ def test_gpu_route_generation_with_kv_cache(monkeypatch, device_route, host_gpu)
     assert any(c[0] == "batched" for c in gemms) and not any(c[0] == "cp.matmul" for c in calls)
     # the cached keys (B, nh, L, hs) of a (B, nh, block_size, hs) buffer: copied once per use
     assert ("cp.ascontiguousarray", (2, 2, 4, 4), False) in calls
+
+
+# -- the raw kernels' argument preparation (cuda_kernels.py) -------------------------------------
+# The CUDA kernels read their arrays through raw pointers, as the data's dtype and without bounds
+# checks; the Python wrappers must hand them contiguous arrays of the right size and type (or
+# refuse), as the generic path would broadcast or refuse them. The launches are recorded here.
+
+@pytest.fixture
+def launches(host_gpu, monkeypatch):
+    ck, _ = host_gpu
+    launched = []
+
+    class Module:
+        def get_function(self, name):
+            return lambda grid, block, args: launched.append((name, args))
+    monkeypatch.setattr(ck, "_module", lambda src: Module())
+    return ck, launched
+
+
+def test_layernorm_kernels_get_w_and_b_as_contiguous_vectors_of_x_dtype(launches):
+    ck, launched = launches
+    x = _dev(np.arange(12, dtype=np.float32).reshape(4, 3))
+    ck.layernorm_forward(x, _dev(np.array([2.0])), _dev(np.array([[0.5, 1.0, 1.5]])), 1e-5)
+    (name, args), = launched
+    assert name == "ln_fwd_f32"
+    w, b = args[1], args[2]
+    for v, want in ((w, [2.0, 2.0, 2.0]), (b, [0.5, 1.0, 1.5])):
+        assert v.dtype == np.float32 and v.shape == (3,) and v.flags.c_contiguous
+        np.testing.assert_array_equal(v, want)
+    with pytest.raises(ValueError):                       # a gain of another length
+        ck.layernorm_forward(x, _dev(np.ones(4, np.float32)), None, 1e-5)
+    launched.clear()
+    xhat = _dev(np.ones((4, 3), np.float32))
+    ck.layernorm_backward_dx(_dev(np.ones(3, np.float32)), xhat,
+                             _dev(np.ones((4, 1), np.float32)), _dev(np.ones(3)))
+    (name, args), = launched
+    assert name == "ln_bwd_dx_f32"
+    assert args[0].shape == (4, 3) and args[0].flags.c_contiguous          # dout broadcast
+    assert args[3].dtype == np.float32 and args[3].shape == (3,)           # w cast
+    assert not launched[1:]
+    with pytest.raises(ValueError):
+        ck.layernorm_backward_dx(_dev(np.ones((4, 2), np.float32)), xhat,
+                                 _dev(np.ones((4, 1), np.float32)), _dev(np.ones(3, np.float32)))
+    assert len(launched) == 1
+
+
+def test_softmax_backward_kernel_refuses_datt_of_another_shape(launches):
+    ck, launched = launches
+    att = _dev(np.full((2, 3, 3), 1 / 3, np.float32))
+    with pytest.raises(ValueError, match="differ"):
+        ck.softmax_backward(att, _dev(np.ones((1, 3, 3), np.float32)))
+    assert not launched
+    ck.softmax_backward(att, _dev(np.ones((2, 3, 3), np.float32)))
+    assert [n for n, _ in launched] == ["softmax_bwd_f32"]
