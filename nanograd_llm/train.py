@@ -966,6 +966,13 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                     or not math.isfinite(val):
                 raise ValueError(f"its {ckpt.MANIFEST} has no finite extra.val_loss "
                                  f"(got {val!r})")
+            # Süreç "best" kopyasını yazıp aynı adımın asıl denetim noktasını yazamadan durduysa
+            # kopya, devam eden koşunun henüz yaşamadığı bir adımdandır (metrics.jsonl de o
+            # adımdan sonrası atılarak kısaltılır): ayarlar değiştirilmişse o gelecek hiç
+            # gelmeyecek. Yok sayılır; aynı ayarlarla o adım zaten aynen yeniden yazılır.
+            if man_best["step"] > start_step:
+                raise ValueError(f"it holds step {man_best['step']}, after the checkpoint's "
+                                 f"step {start_step} that the run resumes from")
             _follow_moved_corpus(best_dir, man_best, cfg.data)
             best_val, best_step = float(val), man_best["step"]
         except (ckpt.CheckpointError, OSError, TypeError, ValueError, AttributeError) as e:

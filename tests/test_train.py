@@ -610,6 +610,26 @@ def test_a_best_copy_without_a_usable_val_loss_is_replaced(tmp_path, capsys, val
     assert r["best_step"] == 6 and ckpt.read_manifest(best.parent)["step"] == 6
 
 
+def test_a_best_copy_from_after_the_checkpoint_is_not_kept(tmp_path, capsys):
+    """A process that dies between writing best/ at step N and the main checkpoint of step N
+    leaves a best copy from a step the resumed run has not reached (metrics.jsonl is cut back to
+    the checkpoint's step). Resumed with other settings that future never comes: the copy is
+    ignored with a warning and replaced at the next evaluation, not kept as the run's best."""
+    train(tiny_config(tmp_path, max_iters=4, eval_interval=2), quiet=True)
+    best = tmp_path / "run" / "best" / ckpt.MANIFEST
+    man = json.loads(best.read_text(encoding="utf-8"))
+    man["step"], man["extra"]["val_loss"] = 6, 1e-3           # "written at step 6", unbeatable
+    best.write_text(json.dumps(man), encoding="utf-8")
+    capsys.readouterr()
+    r = train(tiny_config(tmp_path, max_iters=8, eval_interval=2, lr=5e-4), resume=True)
+    assert "after the checkpoint's step 4" in capsys.readouterr().err
+    rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    resumed = [row for row in rows if row["step"] > 4]
+    want = min(resumed, key=lambda row: row["val_loss"])
+    assert r["best_step"] == want["step"] == ckpt.read_manifest(best.parent)["step"]
+    assert r["best_val_loss"] == pytest.approx(want["val_loss"], abs=1e-6)
+
+
 # -- an existing run folder, Ctrl-C, the settings of a resumed run --------------------------------
 
 def test_a_new_run_refuses_a_folder_that_holds_one(tmp_path):
