@@ -282,6 +282,8 @@ def check_case(name: str, inputs: dict, loss_fn, grad_fn, h: float = 1e-6,
         idxs = None
         if max_coords is not None and x.size > max_coords:
             idxs = (rng or np.random.default_rng(0)).choice(x.size, max_coords, replace=False)
+        if key not in analytic:                  # geri geçiş bu girdinin gradyanını vermedi
+            return CheckResult(name, math.inf, False, f"{key}: no gradient returned")
         num = numerical_gradient(loss_fn, x, h, idxs)
         ana = analytic[key]
         if ana.shape != tuple(x.shape):
@@ -320,6 +322,9 @@ def check_model(model, idx, targets, h: float = 1e-5, coords_per_tensor: int = 6
     grads = {k: to_numpy(v).copy() for k, v in model.backward().items()}
     worst, where = 0.0, ""
     for name, p in model.params.items():
+        if name not in grads:                    # backward bu parametrenin gradyanını vermedi
+            return CheckResult(type(model).__name__, math.inf, False,
+                               f"{name}: no gradient returned")
         n = min(coords_per_tensor, p.size)
         idxs = rng.choice(p.size, n, replace=False)
         num = numerical_gradient(f, p, h, idxs).reshape(-1)[idxs]

@@ -185,6 +185,32 @@ def test_gradcheck_fails_on_a_gradient_of_the_wrong_shape():
     assert rel_error(np.array([1.0, np.nan]), np.array([1.0, 2.0])) == np.inf
 
 
+def test_gradcheck_fails_on_a_missing_gradient():
+    """A backward that leaves a gradient out is a failed check, not a KeyError traceback."""
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.gradcheck import check_model
+    inputs, f, g = layer_case("linear", np.random.default_rng(0))
+
+    def without_b():
+        grads = g()
+        del grads["b"]
+        return grads
+    r = check_case("broken", inputs, f, without_b)
+    assert not r.passed and "b: no gradient" in r.detail
+    model = GPT(GPTConfig(vocab_size=5, block_size=4, n_layer=1, n_head=1, n_embd=4),
+                seed=0, dtype="float64")
+    full = model.backward
+
+    def backward():
+        grads = dict(full())
+        del grads["lm_head.weight" if "lm_head.weight" in grads else "wte.weight"]
+        return grads
+    model.backward = backward
+    idx = np.array([[1, 2, 3, 4]])
+    r = check_model(model, idx, idx)
+    assert not r.passed and "no gradient" in r.detail
+
+
 def test_gradcheck_on_cuda_checks_the_layers_there_too(monkeypatch):
     """`gradcheck --device cuda` moved only the models: the layers' CuPy paths (fused
     kernels) were checked on NumPy and reported PASS."""
