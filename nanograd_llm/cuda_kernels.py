@@ -274,10 +274,11 @@ def softmax_backward(att, datt):
         raise ValueError("softmax_backward works in place on datt and needs it C-contiguous")
     if att.shape != datt.shape:              # çekirdek att'nin satırlarında yürür; sınır denetimi yok
         raise ValueError(f"softmax_backward: att {att.shape} and datt {datt.shape} differ")
-    att = cp.ascontiguousarray(att)          # yalnızca okunur: çekirdek düz satırlar bekler
+    # yalnızca okunur: çekirdek düz satırlar bekler, datt'nin türünde (ikisi aynı türde okunur)
+    att = cp.ascontiguousarray(att.astype(datt.dtype, copy=False))
     Tk = att.shape[-1]
     rows = att.size // Tk
-    k = _module(_SOFTMAX).get_function("softmax_bwd_" + _suffix(att.dtype))
+    k = _module(_SOFTMAX).get_function("softmax_bwd_" + _suffix(datt.dtype))
     k((rows,), (_threads(Tk),), (att, datt, np.int64(rows), np.int32(Tk)))
     return datt
 

@@ -637,3 +637,20 @@ def test_softmax_backward_kernel_refuses_datt_of_another_shape(launches):
     assert not launched
     ck.softmax_backward(att, _dev(np.ones((2, 3, 3), np.float32)))
     assert [n for n, _ in launched] == ["softmax_bwd_f32"]
+
+
+@pytest.mark.parametrize("att_dtype,datt_dtype", [(np.float64, np.float32),
+                                                  (np.float32, np.float64)])
+def test_softmax_backward_kernel_reads_att_as_datts_dtype(launches, att_dtype, datt_dtype):
+    """The kernel reads att and writes datt through raw pointers of one type: an att of another
+    dtype is cast to datt's (read as the wrong type, or a float64 kernel writing past the end of a
+    float32 datt, otherwise); datt is still updated in place, in its own dtype, as in the generic
+    path."""
+    ck, launched = launches
+    att = _dev(np.full((2, 3, 3), 1 / 3, att_dtype))
+    datt = _dev(np.ones((2, 3, 3), datt_dtype))
+    assert ck.softmax_backward(att, datt) is datt
+    (name, args), = launched
+    assert name == "softmax_bwd_" + ck._suffix(datt.dtype)
+    assert args[0].dtype == datt_dtype and args[1] is datt
+    np.testing.assert_array_equal(args[0], att.astype(datt_dtype))
