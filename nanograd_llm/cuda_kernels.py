@@ -313,11 +313,14 @@ def layernorm_backward_dx(dout, xhat, rstd, w):
     C = xhat.shape[-1]
     if dout.shape != xhat.shape:             # genel yoldaki `dout·x̂` gibi genişletilir
         dout = cp.broadcast_to(dout, xhat.shape)
-    dout, xhat, rstd = (cp.ascontiguousarray(a) for a in (dout, xhat, rstd))
-    w = _param_vec(w, C, xhat.dtype)
+    # Çekirdek hepsini tek türde okur: dout'unkinde (genel yoldaki dx de dout'un türündedir)
+    dt = dout.dtype
+    dout, xhat, rstd = (cp.ascontiguousarray(a.astype(dt, copy=False))
+                        for a in (dout, xhat, rstd))
+    w = _param_vec(w, C, dt)
     rows = xhat.size // C
     dx = cp.empty_like(xhat)
-    k = _module(_LAYERNORM).get_function("ln_bwd_dx_" + _suffix(xhat.dtype))
+    k = _module(_LAYERNORM).get_function("ln_bwd_dx_" + _suffix(dt))
     k((rows,), (_threads(C),), (dout, xhat, rstd, w, dx, np.int64(rows), np.int32(C)))
     return dx
 

@@ -654,3 +654,19 @@ def test_softmax_backward_kernel_reads_att_as_datts_dtype(launches, att_dtype, d
     assert name == "softmax_bwd_" + ck._suffix(datt.dtype)
     assert args[0].dtype == datt_dtype and args[1] is datt
     np.testing.assert_array_equal(args[0], att.astype(datt_dtype))
+
+
+@pytest.mark.parametrize("cache_dtype,dout_dtype", [(np.float32, np.float64),
+                                                    (np.float64, np.float32)])
+def test_layernorm_backward_kernel_gets_one_dtype(launches, cache_dtype, dout_dtype):
+    """dout, x̂, rstd and w go to the raw kernel as one type, dout's (the generic path's dx has
+    dout's dtype); a dout of another dtype than the cache's was read as the cache's type."""
+    ck, launched = launches
+    xhat = _dev(np.ones((4, 3), cache_dtype))
+    rstd = _dev(np.ones((4, 1), cache_dtype))
+    dout = _dev(np.ones((4, 3), dout_dtype))
+    dx = ck.layernorm_backward_dx(dout, xhat, rstd, _dev(np.ones(3, cache_dtype)))
+    (name, args), = launched
+    assert name == "ln_bwd_dx_" + ck._suffix(dout.dtype)
+    assert all(a.dtype == dout_dtype and a.flags.c_contiguous for a in args[:5])
+    assert args[4] is dx and dx.dtype == dout_dtype and dx.shape == (4, 3)
