@@ -66,7 +66,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import device_rng, get_array_module
+from .backend import get_array_module
 
 
 class ReplayRandom:
@@ -199,10 +199,12 @@ class TrainStep:
 
     # -- recording -----------------------------------------------------------------------
     def _generator(self, dropout_seed):
-        """The generator the ordinary path would draw this step's dropout numbers from."""
-        if dropout_seed is None:
-            return self._gen
-        return device_rng(self.xp, dropout_seed)
+        """The generator the ordinary path would draw this step's dropout numbers from: the
+        model's, seeded first (`set_dropout_seed`) when a seed is given, as that path does."""
+        if dropout_seed is not None:
+            self.model.set_dropout_seed(dropout_seed)
+        # Modelin şu anki üreteci (kayıttakini değil): adımlar arasında yeniden tohumlanmış olabilir
+        return self.model.rng
 
     def _load(self, idx, targets) -> None:
         """Copy the batch into the step's fixed buffers (host or device arrays)."""
@@ -231,8 +233,8 @@ class TrainStep:
         m, xp = self.model, self.model.xp
         self.xp = xp
         self._flat = m.flat               # kayıt bu parametre tamponunun adreslerine bağlıdır
-        self._gen = m.rng                 # tohum verilmezse modelin üreteci sürdürülür
         gen = self._generator(dropout_seed)
+        self._gen = m.rng                 # tohum verilmezse modelin üreteci sürdürülür
         if self.emulate:
             return self._record_emulated(idx, targets, gen, key)
         import cupy as cp
@@ -293,12 +295,12 @@ class TrainStep:
     def _run(self):
         """The recorded work: forward and backward with the step's buffers."""
         m = self.model
-        m.rng = self._rand
+        own, m.rng = m.rng, self._rand
         try:
             _, loss = m.forward(self._idx, self._tgt)
             m.backward()
         finally:
-            m.rng = self._gen             # model kendi üretecine döner (oynatma onu okumaz)
+            m.rng = own                   # model kendi üretecine döner (oynatma onu okumaz)
         return loss
 
     def _launch_stream(self) -> Any:

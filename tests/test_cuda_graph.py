@@ -198,3 +198,22 @@ def test_trainer_with_the_emulated_graph_step(tmp_path, monkeypatch, capsys):
     np.testing.assert_array_equal(weights(resumed["model"]), weights(plain["model"]))
     np.testing.assert_array_equal(ckpt.load_model(tmp_path / "part").flat,
                                   ckpt.load_model(tmp_path / "plain").flat)
+
+
+def test_unseeded_steps_draw_from_the_models_current_generator():
+    """Without a seed the step draws its dropout numbers from the model's generator as it is at
+    that step, as the ordinary path does: after a model.set_dropout_seed between steps, and after
+    seeded steps (the ordinary path leaves the seeded generator in the model)."""
+    cfg = GPTConfig(**CFG, dropout=0.3)
+    a, b = GPT(cfg, seed=3, dtype="float64"), GPT(cfg, seed=3, dtype="float64")
+    ts = TrainStep(b, emulate=True)
+    run_a = _eager(a)
+    seeds = [None, None, None, [5, 4, 3], None, None]
+    for i, ((x, y), sd) in enumerate(zip(_batches(6), seeds)):
+        if i == 2:
+            a.set_dropout_seed(11)
+            b.set_dropout_seed(11)
+        la, lb = run_a(x, y, sd), ts(x, y, sd)
+        assert float(la) == float(lb), i
+        np.testing.assert_array_equal(a.grad_flat, b.grad_flat)
+    assert ts.replays == 5 and not isinstance(b.rng, ReplayRandom)
