@@ -175,8 +175,16 @@ def test_cuda_graph_step_equals_ordinary_steps(dtype, dropout, atol):
     np.testing.assert_allclose(to_numpy(b.flat), to_numpy(a.flat), atol=atol * 10)
 
 
-def test_training_with_and_without_cuda_graph_agree(tmp_path):
+def test_training_with_and_without_cuda_graph_agree(tmp_path, monkeypatch):
+    import nanograd_llm.train as train_mod
     from nanograd_llm.train import make_config, train
+    made = {}
+    real = train_mod._graph_step
+
+    def graph_step(cfg, model):         # the trainer's TrainStep, to check that it was replayed
+        made[cfg.cuda_graph] = real(cfg, model)
+        return made[cfg.cuda_graph]
+    monkeypatch.setattr(train_mod, "_graph_step", graph_step)
     res = {}
     for graph in (True, False):
         cfg = make_config("default", overrides=dict(
@@ -184,6 +192,11 @@ def test_training_with_and_without_cuda_graph_agree(tmp_path):
             batch_size=4, block_size=32, sample_tokens=0, cuda_graph=graph,
             out_dir=str(tmp_path / f"g{graph}")))
         res[graph] = train(cfg, quiet=True, progress=False)
+    # a capture that fails falls back to the ordinary path quietly: both runs would then agree
+    # without the graph ever running
+    ts = made[True]
+    assert ts is not None and ts.active and ts.reason is None and ts.replays == 11, ts.reason
+    assert made[False] is None
     assert abs(res[True]["val_loss"] - res[False]["val_loss"]) < 1e-4
     np.testing.assert_allclose(to_numpy(res[True]["model"].flat),
                                to_numpy(res[False]["model"].flat), atol=1e-5)
