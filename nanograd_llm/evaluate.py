@@ -212,6 +212,13 @@ def evaluate_ids(model, ids, *, context: int | None = None, stride: int | None =
     if vocab_limit is not None and not 1 <= vocab_limit <= V:
         raise ValueError(f"vocab_limit must be between 1 and the model's vocab_size {V}, "
                          f"got {vocab_limit}")
+    # Kimlikler burada, ana bellekte denetlenir: pencereler modelin aygıtına taşındıktan sonra
+    # GPU'da denetlenmez (eşitleme olurdu) ve CuPy aralık dışı bir indeksi hata vermeden başa sarar
+    limit = vocab_limit or V
+    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= limit):
+        bad = int(ids.min()) if int(ids.min()) < 0 else int(ids.max())
+        raise ValueError(f"token id {bad} is outside [0, {limit}) (the model's "
+                         f"{'vocab_limit' if vocab_limit else 'vocabulary'})")
     windows = sliding_windows(int(ids.size), context, stride)
     L = min(context, int(ids.size) - 1)
     stride = L if stride is None else int(stride)

@@ -670,3 +670,28 @@ def test_layernorm_backward_kernel_gets_one_dtype(launches, cache_dtype, dout_dt
     assert name == "ln_bwd_dx_" + ck._suffix(dout.dtype)
     assert all(a.dtype == dout_dtype and a.flags.c_contiguous for a in args[:5])
     assert args[4] is dx and dx.dtype == dout_dtype and dx.shape == (4, 3)
+
+
+def test_evaluate_checks_the_ids_on_the_host_before_moving_them(monkeypatch):
+    """evaluate_ids moves its windows to the model's device before the forward pass, and ids
+    already on the GPU are trusted there (no sync; CuPy's indexing wraps an out-of-range id
+    around instead of raising): an id outside the vocabulary must be refused on the host, with
+    the id named, before any window runs."""
+    from nanograd_llm import evaluate
+    model = GPT(GPTConfig(vocab_size=13, block_size=8, n_layer=1, n_head=2, n_embd=8), seed=0)
+    ran = []
+    real_forward = model.forward
+    monkeypatch.setattr(model, "forward",
+                        lambda *a, **k: (ran.append(1), real_forward(*a, **k))[1])
+    dev = types.SimpleNamespace(asarray=lambda a: np.asarray(a).view(_CupyIds), sum=np.sum,
+                                float64=np.float64)
+    for xp in (np, dev):                                         # host ids, "device" ids
+        monkeypatch.setattr(model, "xp", xp, raising=False)
+        for ids, limit, bad in (([1, 2, 3, 4, 13], None, 13),   # 13 only as the last target
+                                ([-1, 2, 3, 4, 5], None, -1),
+                                ([1, 2, 12, 4, 5], 12, 12)):    # past vocab_limit
+            with pytest.raises(ValueError, match=f"token id {bad} "):
+                evaluate.evaluate_ids(model, np.array(ids), vocab_limit=limit)
+    assert not ran
+    monkeypatch.setattr(model, "xp", np, raising=False)
+    assert evaluate.evaluate_ids(model, np.array([1, 2, 12, 4, 5])).tokens == 4
