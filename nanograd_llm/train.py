@@ -679,16 +679,20 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     lock = None
+    locked = False
     try:
         lock = _lock_run(out)
+        locked = True
         return _train(cfg, out, resume, quiet, progress, stop_after)
     except BaseException:
         if lock is not None:
             lock.close()
             lock = None
         # Hiçbir denetim noktası yazılmadan biten (örneğin veri hatası) bir eğitim, kendi
-        # açtığı klasörleri geride boş ya da yarım bırakmaz.
-        if created and not (out / ckpt.MANIFEST).exists():
+        # açtığı klasörleri geride boş ya da yarım bırakmaz. Kilidi alamayan bir eğitim hiçbir
+        # şey silmez: aynı anda başlayan öteki eğitim klasörü o da "yok" görüp açmış ve kilidi
+        # almıştır; klasör onundur (ilk denetim noktasından önce silinseydi o da dururdu).
+        if locked and created and not (out / ckpt.MANIFEST).exists():
             shutil.rmtree(top, ignore_errors=True)
         raise
     finally:

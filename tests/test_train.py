@@ -1125,6 +1125,30 @@ def test_a_second_trainer_in_the_same_folder_is_refused(tmp_path):
         held.close()
 
 
+def test_a_trainer_refused_by_the_lock_leaves_the_winners_new_folder_alone(tmp_path, monkeypatch):
+    """Two new runs started at once in a folder that does not exist yet: both see it missing and
+    create it, one takes the lock. The refused one must not delete the folder as its own (the
+    other, still before its first checkpoint, then failed writing its step-0 losses)."""
+    pytest.importorskip("fcntl")
+    import nanograd_llm.train as train_mod
+    real, held = train_mod._lock_run, []
+
+    def other_trainer_first(out):
+        held.append(real(out))                       # the other process locked the folder ...
+        (out / "metrics.jsonl").write_text("")       # ... and is under way
+        return real(out)
+
+    monkeypatch.setattr(train_mod, "_lock_run", other_trainer_first)
+    try:
+        with pytest.raises(ValueError, match="another process is training in"):
+            train(tiny_config(tmp_path, max_iters=1, eval_interval=1), quiet=True)
+        assert (tmp_path / "run" / "metrics.jsonl").is_file()
+        assert (tmp_path / "run" / ".lock").is_file()
+    finally:
+        for f in held:
+            f.close()
+
+
 def test_a_failed_start_in_an_empty_folder_leaves_it_usable(tmp_path):
     """The lock file left by a start that failed (corpus too short) does not make the folder
     look like someone else's."""
