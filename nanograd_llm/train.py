@@ -653,6 +653,9 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
     if cfg.data and Path(cfg.data).expanduser().is_file():
         # Denetim noktasına tam yol yazılır: --resume başka bir klasörden de çalışsın
         cfg = dataclasses.replace(cfg, data=str(Path(cfg.data).expanduser().resolve()))
+    if cfg.init_from:
+        # "~/gpt2" key=value ya da --config dosyasıyla verildiğinde de (--init-from gibi) açılır
+        cfg = dataclasses.replace(cfg, init_from=str(Path(cfg.init_from).expanduser()))
     out = Path(cfg.out_dir).expanduser()
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, not a folder")

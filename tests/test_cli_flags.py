@@ -2,6 +2,8 @@
 hand mutation audit: these are the wires between argparse and the library)."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -284,6 +286,31 @@ def test_ckpt_may_name_the_manifest_or_use_tilde(tmp_path, monkeypatch, capsys):
                          "--no-stream"]) == 0
     capsys.readouterr()
     assert cli.main(["eval", "--ckpt=~/run/checkpoint.json", "--json"]) == 0
+
+
+def test_init_from_with_a_tilde_in_a_key_value_word_or_config_file(tmp_path, monkeypatch, capsys):
+    """init_from=~/gpt2 (a key=value word, or a --config file) is expanded like --init-from,
+    data= and out_dir= (it failed with 'Hugging Face model folder not found: ~/gpt2')."""
+    pytest.importorskip("safetensors")
+    pytest.importorskip("regex")
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.tokenizers.bpe import BPETokenizer
+    text = "merhaba dünya, nasılsın? güneş doğuyor. " * 30
+    tok = BPETokenizer.train(text, 270)
+    GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=8),
+        seed=1).save_hf(tmp_path / "gpt2")
+    tok.save(str(tmp_path / "gpt2"))
+    (tmp_path / "t.txt").write_text(text, encoding="utf-8")
+    (tmp_path / "c.toml").write_text('init_from = "~/gpt2"\n', encoding="utf-8")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    words = ["--data", "~/t.txt", "--quiet", "max_iters=1", "eval_interval=1", "eval_iters=1",
+             "block_size=8", "batch_size=2", "sample_tokens=0"]
+    for i, how in enumerate((["init_from=~/gpt2"], ["--config", str(tmp_path / "c.toml")])):
+        rc = cli.main(["train", "--out", f"~/run{i}", *how, *words])
+        err = capsys.readouterr().err
+        assert rc == 0, err
+        saved = json.loads((tmp_path / f"run{i}" / "checkpoint.json").read_text())
+        assert saved["train_config"]["init_from"] == str(tmp_path / "gpt2")
 
 
 def test_init_from_with_the_bigram_model_is_refused(tmp_path, capsys):
