@@ -657,6 +657,12 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
         # "~/gpt2" key=value ya da --config dosyasıyla verildiğinde de (--init-from gibi) açılır
         cfg = dataclasses.replace(cfg, init_from=str(Path(cfg.init_from).expanduser()))
     out = Path(cfg.out_dir).expanduser()
+    if ".." in out.parts and not out.exists():
+        # "yeni/../eski": "yeni" henüz yok, bu yüzden yol şimdilik hiçbir yeri göstermez; ama
+        # açılınca var olan "eski"ye çıkar. Denetimler (içinde bir eğitim ya da başka dosyalar
+        # var mı) o klasörde yapılsın diye yol şimdiden çözülür (yoksa eski eğitim --overwrite
+        # olmadan silinirdi).
+        out = out.resolve()
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, not a folder")
     if out.is_dir():

@@ -1097,6 +1097,27 @@ def test_a_new_run_in_a_folder_of_other_files_touches_none_of_them(tmp_path):
     assert (hf / "config.json").read_text() == "{}"
 
 
+def test_an_out_path_through_a_missing_folder_and_dotdot_is_checked_where_it_leads(tmp_path):
+    """--out new/../run, where `new` does not exist yet, leads to the existing `run` once `new`
+    is made: the run there was deleted without --overwrite, and a folder of other files
+    written into, because the checks looked at a path that did not exist yet."""
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    run = tmp_path / "run"
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    with pytest.raises(ValueError, match="already holds a training run"):
+        train(tiny_config(tmp_path, "new/../run", max_iters=1, eval_interval=1), quiet=True)
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("kept")
+    with pytest.raises(ValueError, match="is not empty and holds no training run"):
+        train(tiny_config(tmp_path, "new/../mine", max_iters=1, eval_interval=1), quiet=True)
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+    assert not (tmp_path / "new").exists()
+    r = train(tiny_config(tmp_path, "new/../fresh", max_iters=1, eval_interval=1), quiet=True)
+    assert r["step"] == 1 and (tmp_path / "fresh" / "checkpoint.json").is_file()
+
+
 def test_a_second_trainer_in_the_same_folder_is_refused(tmp_path):
     """The run folder is locked while a process trains in it: a second --resume, --overwrite
     or new run there is refused (it would delete the first one's checkpoint files)."""
