@@ -86,7 +86,11 @@ def _write_npz(path: Path, arrays: dict) -> str:
 
 
 def atomic_write_json(path, obj) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=1, ensure_ascii=False) + "\n").encode())
+    # UTF-8 olmayan bir dosya adı (ör. Latin-5 ile yazılmış "\xfeiir.txt") Python'da tek başına
+    # bir vekil karakterdir ("\udcfe"): UTF-8'e çevrilemez. JSON'a "\udcfe" kaçışı olarak yazılır;
+    # geri okununca aynı ad olur (yoksa böyle bir dosyayla eğitim hiç kaydedilemezdi)
+    text = json.dumps(obj, indent=1, ensure_ascii=False) + "\n"
+    atomic_write_bytes(path, text.encode("utf-8", "backslashreplace"))
 
 
 def _sha256(path) -> str:

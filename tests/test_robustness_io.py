@@ -521,6 +521,35 @@ def test_best_copy_that_cannot_be_written_is_a_clear_error(tmp_path, monkeypatch
     assert "Errno" not in str(e.value)
 
 
+def test_a_corpus_and_run_folder_whose_names_are_not_utf8(tmp_path):
+    """A file name in another encoding (Latin-5 'şiir' is b'\\xfeiir'; Python holds the byte as
+    the lone surrogate '\\udcfe'): the run failed writing config.json ('surrogates not
+    allowed'); now it trains, resumes and finds its corpus under the same names."""
+    import dataclasses
+    import sys
+
+    from nanograd_llm.evaluate import resolve_eval_data
+    from nanograd_llm.train import train
+    from tests._train_helpers import TEXT, tiny_config
+    if sys.getfilesystemencoding().lower().replace("-", "") != "utf8":
+        pytest.skip("the file-system encoding is not UTF-8")
+    name = os.fsdecode(b"\xfeiir")
+    corpus = tmp_path / (name + ".txt")
+    try:
+        corpus.write_text(TEXT, encoding="utf-8")
+    except OSError:
+        pytest.skip("this file system refuses names that are not UTF-8")
+    cfg = dataclasses.replace(tiny_config(tmp_path, name, max_iters=2, eval_interval=2),
+                              data=str(corpus))
+    train(cfg, quiet=True)
+    r = train(dataclasses.replace(cfg, max_iters=4), quiet=True, resume=True)
+    assert r["step"] == 4
+    run = tmp_path / name
+    assert ckpt.read_manifest(run)["train_config"]["data"] == str(corpus)
+    assert json.loads((run / "config.json").read_bytes())["train"]["out_dir"] == str(run)
+    assert resolve_eval_data(str(run), None, None, None)[0] == TEXT
+
+
 def test_losses_that_cannot_be_appended_name_metrics_jsonl(tmp_path, monkeypatch):
     """Disk full while appending a row to metrics.jsonl: the message names the file and says
     which checkpoint is intact (the step-4 row fails after step 0's checkpoint was saved)."""
