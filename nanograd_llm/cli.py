@@ -237,6 +237,11 @@ def _escape_what_stdout_cannot_encode() -> None:
         return
     if not utf:
         out.reconfigure(errors="nanograd_llm.escape")
+    else:
+        # UTF-8'in yazamadığı tek şey, UTF-8 olmayan bir dosya adının baytlarını tutan vekil
+        # karakterlerdir ("\udcfe"): adın kendi baytları yazılır (ls'in yazdığı gibi); yoksa
+        # bitmiş bir eğitim "surrogates not allowed" hatasıyla 1 döndürürdü
+        out.reconfigure(errors="surrogateescape")
 
 
 def main(argv=None) -> int:

@@ -421,6 +421,28 @@ def test_cli_output_to_an_ascii_stdout(tmp_path):
     assert p.returncode == 0 and p.stdout == b" \n" and p.stderr == b""     # nothing escaped
 
 
+def test_cli_output_of_a_folder_name_that_is_not_utf8(tmp_path):
+    """A strict UTF-8 stdout (en_US.UTF-8 and similar locales) and a run folder named in another
+    encoding: a finished run printed "error: 'utf-8' codec can't encode character '\\udcfe'"
+    and exited 1 in place of its summary; the name is written as its own bytes, as ls does."""
+    if sys.getfilesystemencoding().lower().replace("-", "") != "utf8":
+        pytest.skip("the file-system encoding is not UTF-8")
+    data = tmp_path / "c.txt"
+    data.write_text(TEXT, encoding="utf-8")
+    out = tmp_path / os.fsdecode(b"\xfeiir")
+    try:
+        out.mkdir()
+    except OSError:
+        pytest.skip("this file system refuses names that are not UTF-8")
+    env = {**_env(), "PYTHONIOENCODING": "utf-8:strict"}
+    p = subprocess.run([sys.executable, "-m", "nanograd_llm", "train", "--data", str(data),
+                        "--out", str(out), "--quiet", "n_layer=1", "n_embd=16", "n_head=2",
+                        "block_size=16", "max_iters=2", "eval_interval=2", "eval_iters=1",
+                        "sample_tokens=5"], capture_output=True, cwd=ROOT, env=env, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert b"checkpoint in " + os.fsencode(out) + b"\n" in p.stdout and p.stderr == b""
+
+
 def test_cli_into_a_closed_pipe(tmp_path):
     """`nanograd-llm train | head`, `nanograd-llm eval ... | head`: the reader leaves before
     the result is printed; the saved run is kept and each command ends without an error
