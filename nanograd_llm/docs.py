@@ -457,6 +457,9 @@ def build_docs(out_dir, run_dir=None, images: bool = True, log=None,
     if run_dir is not None and not (Path(run_dir) / "metrics.jsonl").is_file():
         raise ValueError(f"--run {run_dir}: not a training run folder (no metrics.jsonl)")
     out = Path(out_dir)
+    if ".." in out.parts and not out.exists():
+        # "yeni/../site": "yeni" açılınca yol var olan "site"ye çıkar; denetim orada yapılsın
+        out = out.resolve()
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a folder")
     _check_out_folder(out)

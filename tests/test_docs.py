@@ -361,6 +361,11 @@ def test_docs_refuses_a_folder_of_other_files(tmp_path, monkeypatch, capsys):
     assert (site / "index.html").read_text(encoding="utf-8") == "<h1>my page</h1>"
     assert (site / "img" / "holiday.png").read_bytes() == PNG_MAGIC + b"mine"
     assert sorted(p.name for p in site.rglob("*")) == ["holiday.png", "img", "index.html"]
+    # through a folder that does not exist yet: the path leads to the same site once it is made
+    assert main(["docs", "--out", str(tmp_path / "new" / ".." / "site")]) == 1
+    assert "is not empty" in capsys.readouterr().err
+    assert (site / "index.html").read_text(encoding="utf-8") == "<h1>my page</h1>"
+    assert not (tmp_path / "new").exists()
 
     built = tmp_path / "built"
     docs.build_docs(built, images=False, log=lambda m: None)
