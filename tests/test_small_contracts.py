@@ -30,8 +30,9 @@ def test_bigram_temperature_divides_the_logits():
     m = BigramLM(6, seed=1, dtype="float64")
     m.flat += np.random.default_rng(0).standard_normal(m.flat.size) * 2.0
     start = np.array([[2]])
-    with pytest.raises(ValueError, match="temperature > 0"):
-        m.generate(start, 3, temperature=0.0)
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="temperature > 0"):
+            m.generate(start, 3, temperature=bad)
     # a tiny temperature sharpens every step onto the most likely next token
     table = m.params["token_embedding.weight"]
     chain = [2]

@@ -104,8 +104,9 @@ class BigramLM(ParamModel):
         """Sample tokens one at a time (the bigram only ever looks at the last token)."""
         if max_new_tokens < 0:
             raise ValueError("max_new_tokens must be >= 0")
-        if temperature <= 0:
-            raise ValueError("the bigram sampler needs temperature > 0")
+        if not 0 < temperature < float("inf"):            # NaN de buradan geçmez
+            raise ValueError(f"the bigram sampler needs a finite temperature > 0, "
+                             f"got {temperature!r}")
         idx = np.asarray(to_numpy(self._check_idx(idx, self.vocab_size, None)))
         rng = np.random.default_rng(seed)
         table = np.asarray(to_numpy(self.params["token_embedding.weight"]), dtype=np.float64)
