@@ -493,7 +493,7 @@ def run_shards(fn, n: int) -> list:
         return [fn(0)]
     ctl = _blas_controller()
     if num_threads() <= 1 or ctl is None:
-        # Tek iş parçacığı (ör. ileri geçiş bölündükten sonra NANOGRAD_LLM_THREADS=1 yapıldı)
+        # Tek iş parçacığı (ör. ileri geçiş bölündükten sonra NANOGRAD_LLM_THREADS=1 yapıldıysa)
         # ya da threadpoolctl yok: parçalar sırayla, çağıran iş parçacığında (havuz kurulmaz)
         return [fn(i) for i in range(n)]
     results: list = [None] * n

@@ -186,7 +186,8 @@ def _softmax_fwd(att, first, Tq, off):
         row = att[r]
         n = min((first + r) % Tq + off + 1, Tk)
         if n <= 0:
-            # Hiç anahtar görmeyen sorgu (Tq > Tk): genel yolda satır −∞ − (−∞) = NaN olur
+            # Hiç anahtar görmeyen sorgu (Tq > Tk): genel yolda bu satır −∞ − (−∞) = NaN olur,
+            # burada da NaN yazılır
             for j in range(Tk):
                 row[j] = _NAN
             continue
@@ -359,8 +360,8 @@ def gelu_forward(x):
 def gelu_backward(dout, x, s):
     _check(dout, x, s)
     if dout.shape != x.shape:
-        # Genel yoldaki `g *= dout` gibi genişletilir (çekirdek dout'u x boyunda okur; sınır
-        # denetimi yok); genişletilemeyen bir dout ValueError verir
+        # Genel yoldaki `g *= dout` gibi genişletilir (çekirdek dout'u x'in boyutundaymış gibi
+        # okur; sınır denetimi yok); genişletilemeyen bir dout ValueError verir
         dout = np.broadcast_to(dout, x.shape)
     n = x.shape[-1] if x.ndim else 1
     d2, x2, s2 = _rows(dout, n), _rows(x, n), _rows(s, n)   # (…, n) -> (satır, n)
@@ -376,7 +377,7 @@ def causal_softmax_forward(att):
     _check(att)
     if not att.flags.c_contiguous:
         raise ValueError("causal_softmax_forward needs a C-contiguous att")
-    if not att.flags.writeable:     # yerinde yazar (genel yoldaki gibi ValueError)
+    if not att.flags.writeable:     # yerinde yazar: salt okunur att genel yoldaki gibi ValueError
         raise ValueError("causal_softmax_forward works in place: att is read-only")
     Tq, Tk = att.shape[-2], att.shape[-1]
     a2 = att.reshape(-1, Tk)                                # (…, Tq, Tk) -> (satır, Tk)
@@ -393,7 +394,7 @@ def softmax_backward(att, datt):
         raise ValueError("softmax_backward needs a C-contiguous datt")
     if not datt.flags.writeable:
         raise ValueError("softmax_backward works in place: datt is read-only")
-    if att.shape != datt.shape:     # çekirdek att'nin satırlarında yürür; sınır denetimi yok
+    if att.shape != datt.shape:     # çekirdek att'nin satırlarını sınır denetimsiz dolaşır
         raise ValueError(f"softmax_backward: att {att.shape} and datt {datt.shape} differ")
     Tk = att.shape[-1]
     a2, d2 = _rows(att, Tk), datt.reshape(-1, Tk)           # (…, Tk) -> (satır, Tk)
@@ -407,8 +408,8 @@ def _vec(a, C: int):
     # Çekirdek x'in türüyle (float32) seçilir; başka türde bir w ya da b (ör. np.ones(C),
     # float64) genel yolun float32 çıktılarına yazarken yaptığı gibi float32'ye çevrilir
     a = np.asarray(a, dtype=_F)
-    # (C,) olağan durumdur ve olduğu gibi geçer; (), (1,), (1, C) genişletilir (adım 0, kopya
-    # yok); başka bir uzunluk genel yoldaki gibi ValueError verir
+    # (C,) olağan durumdur ve olduğu gibi geçer; (), (1,), (1, C) kopyalanmadan genişletilir
+    # (adımı 0 olan bir görünüm); başka bir uzunluk genel yoldaki gibi ValueError verir
     return a if a.shape == (C,) else np.broadcast_to(a, (1, C))[0]
 
 

@@ -203,7 +203,8 @@ class TrainStep:
         model's, seeded first (`set_dropout_seed`) when a seed is given, as that path does."""
         if dropout_seed is not None:
             self.model.set_dropout_seed(dropout_seed)
-        # Modelin şu anki üreteci (kayıttakini değil): adımlar arasında yeniden tohumlanmış olabilir
+        # Modelin şu anki üreteci (kayıt anındaki değil): adımlar arasında yeniden
+        # tohumlanmış olabilir
         return self.model.rng
 
     def _load(self, idx, targets) -> None:

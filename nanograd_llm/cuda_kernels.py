@@ -272,9 +272,9 @@ def softmax_backward(att, datt):
     """In place on datt: dS = A ⊙ (dA − Σ dA·A) row by row."""
     if not datt.flags.c_contiguous:
         raise ValueError("softmax_backward works in place on datt and needs it C-contiguous")
-    if att.shape != datt.shape:              # çekirdek att'nin satırlarında yürür; sınır denetimi yok
+    if att.shape != datt.shape:              # çekirdek att'nin satırlarını sınır denetimsiz dolaşır
         raise ValueError(f"softmax_backward: att {att.shape} and datt {datt.shape} differ")
-    # yalnızca okunur: çekirdek düz satırlar bekler, datt'nin türünde (ikisi aynı türde okunur)
+    # att yalnızca okunur; çekirdek düz satırlar bekler ve ikisini de datt'nin türünde okur
     att = cp.ascontiguousarray(att.astype(datt.dtype, copy=False))
     Tk = att.shape[-1]
     rows = att.size // Tk
@@ -313,7 +313,7 @@ def layernorm_backward_dx(dout, xhat, rstd, w):
     C = xhat.shape[-1]
     if dout.shape != xhat.shape:             # genel yoldaki `dout·x̂` gibi genişletilir
         dout = cp.broadcast_to(dout, xhat.shape)
-    # Çekirdek hepsini tek türde okur: dout'unkinde (genel yoldaki dx de dout'un türündedir)
+    # Çekirdek hepsini tek türde, dout'un türünde okur (genel yoldaki dx de dout'un türündedir)
     dt = dout.dtype
     dout, xhat, rstd = (cp.ascontiguousarray(a.astype(dt, copy=False))
                         for a in (dout, xhat, rstd))
