@@ -86,9 +86,10 @@ def _write_npz(path: Path, arrays: dict) -> str:
 
 
 def atomic_write_json(path, obj) -> None:
-    # UTF-8 olmayan bir dosya adı (ör. Latin-5 ile yazılmış "\xfeiir.txt") Python'da tek başına
-    # bir vekil karakterdir ("\udcfe"): UTF-8'e çevrilemez. JSON'a "\udcfe" kaçışı olarak yazılır;
-    # geri okununca aynı ad olur (yoksa böyle bir dosyayla eğitim hiç kaydedilemezdi)
+    # UTF-8 olmayan bir dosya adında çözülemeyen her bayt (ör. Latin-5 ile yazılmış "şiir.txt"deki
+    # 0xFE) Python'da tek başına bir vekil karakter olur ("\udcfe"): UTF-8'e çevrilemez. JSON'a
+    # "\udcfe" kaçışı olarak yazılır; geri okununca aynı ad olur (yoksa böyle bir dosyayla eğitim
+    # hiç kaydedilemezdi)
     text = json.dumps(obj, indent=1, ensure_ascii=False) + "\n"
     atomic_write_bytes(path, text.encode("utf-8", "backslashreplace"))
 

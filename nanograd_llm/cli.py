@@ -240,7 +240,7 @@ def _escape_what_stdout_cannot_encode() -> None:
     else:
         # UTF-8'in yazamadığı tek şey, UTF-8 olmayan bir dosya adının baytlarını tutan vekil
         # karakterlerdir ("\udcfe"): adın kendi baytları yazılır (ls'in yazdığı gibi); yoksa
-        # bitmiş bir eğitim "surrogates not allowed" hatasıyla 1 döndürürdü
+        # bitmiş bir eğitim, özeti yerine "surrogates not allowed" hatası yazıp 1 ile çıkardı
         out.reconfigure(errors="surrogateescape")
 
 

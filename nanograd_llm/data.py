@@ -296,7 +296,7 @@ def id_dtype(vocab_size: int) -> np.dtype:
     return np.dtype(np.uint16) if vocab_size <= 1 << 16 else np.dtype(np.uint32)
 
 
-# En sağdaki "boşluk olmayan karakter + boşluk/sekme" ikilisi (ikisinin arası)
+# Kesim yeri: en sağdaki "boşluk olmayan karakter + boşluk/sekme" ikilisinin ortası
 _LAST_CUT_BEFORE_SPACE = re.compile(r".*\S(?=[ \t])", re.S)
 
 
@@ -307,18 +307,18 @@ def _chunks(text: str, size: int):
         end = min(start + size, n)
         if end < n:
             # boşluk olmayan bir karakterden sonra ve bir satır sonundan önce kes: BPE'nin
-            # boşluk dizileri parçalanmasın. (Satır sonundan *sonra* kesmek yetmez: GPT-2
-            # ifadesi bütün metinde "  \n\nSonra"yı "  \n" + "\n" diye böler, parçanın
-            # sonundaki "  \n\n" ise tek parça olurdu.)
+            # boşluk dizileri parçalanmasın. (Satır sonundan *sonra* kesmek yetmez: GPT-2'nin
+            # ifadesi bütün metinde "  \n\nSonra"yı "  \n" + "\n" diye böler, kesilen parçanın
+            # sonunda kalan "  \n\n" ise bölünmeden tek parça olurdu.)
             nl = text.rfind("\n", start, end + 1)
             while nl > start and text[nl - 1].isspace():
                 nl = text.rfind("\n", start, nl)
             if nl > start:
                 end = nl
             else:
-                # Satır sonu yoksa bir boşluktan ya da sekmeden önce: sözcük ortasından kesmek
-                # BPE belirteçlerini değiştirir, NFD yazılmış bir "ş"yi (s + U+0327) bölmek de
-                # karakter sözlüğünde olmayan yalnız bir çengel bırakır
+                # Uygun satır sonu yoksa bir boşluktan ya da sekmeden önce: sözcük ortasından
+                # kesmek BPE belirteçlerini değiştirir, NFD biçiminde yazılmış bir "ş"yi
+                # (s + U+0327) bölmek de karakter sözlüğünde olmayan tek başına bir çengel bırakır
                 m = _LAST_CUT_BEFORE_SPACE.match(text, start, end + 1)
                 if m:
                     end = m.end()

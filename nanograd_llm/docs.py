@@ -249,7 +249,7 @@ def _markdown(text: str) -> str:
         extension_configs={"codehilite": {"css_class": "highlight", "guess_lang": False}},
         output_format="html")
     # Açıklamalardaki `tmp<pid>` ya da `a<b>c` gibi metinler HTML etiketi değil, metindir:
-    # ham HTML kapatılır, < ve > olduğu gibi (&lt; &gt;) gösterilir
+    # ham HTML desteği kapatılır, < ve > olduğu gibi (&lt; &gt;) gösterilir
     md.preprocessors.deregister("html_block")
     md.inlinePatterns.deregister("html")
     return md.convert(_fix_lists(text))
@@ -458,7 +458,8 @@ def build_docs(out_dir, run_dir=None, images: bool = True, log=None,
         raise ValueError(f"--run {run_dir}: not a training run folder (no metrics.jsonl)")
     out = Path(out_dir)
     if ".." in out.parts and not out.exists():
-        # "yeni/../site": "yeni" açılınca yol var olan "site"ye çıkar; denetim orada yapılsın
+        # "yeni/../site": "yeni" henüz yok, ama açılınca yol "site"ye çıkar; denetimler orada
+        # yapılsın diye yol şimdiden çözülür
         out = out.resolve()
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a folder")

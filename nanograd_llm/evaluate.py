@@ -212,8 +212,9 @@ def evaluate_ids(model, ids, *, context: int | None = None, stride: int | None =
     if vocab_limit is not None and not 1 <= vocab_limit <= V:
         raise ValueError(f"vocab_limit must be between 1 and the model's vocab_size {V}, "
                          f"got {vocab_limit}")
-    # Kimlikler burada, ana bellekte denetlenir: pencereler modelin aygıtına taşındıktan sonra
-    # GPU'da denetlenmez (eşitleme olurdu) ve CuPy aralık dışı bir indeksi hata vermeden başa sarar
+    # Belirteç kimlikleri burada, ana bellekte denetlenir: modelin aygıtına taşınan pencereler
+    # orada denetlenmez (GPU'da bu bir eşitleme olurdu) ve CuPy aralık dışı bir indeksi hata
+    # vermeden başa sarar; vocab_limit ve üstündeki bir kimlik CPU'da da sessizce geçebilirdi
     limit = vocab_limit or V
     if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= limit):
         bad = int(ids.min()) if int(ids.min()) < 0 else int(ids.max())
@@ -330,8 +331,9 @@ def resolve_eval_data(ckpt, hf, data, split):
         if ckpt is None:
             raise ValueError("--hf needs --data: a text file or a corpus name to evaluate on")
         if "data" not in train_cfg:
-            # Eğiticinin yazmadığı bir kayıt (save_checkpoint ile elle): derlemi bilinmiyor;
-            # "data" yoksa gömülü derlemin val bölümü, "kendi verisi" sanılarak ölçülürdü
+            # Eğiticinin yazmadığı bir denetim noktası (elle save_checkpoint ile): hangi derlemle
+            # eğitildiği bilinmiyor; load_text(None) gömülü derlemi verir ve onun val bölümü
+            # "kendi verisi" sanılarak ölçülürdü
             raise ValueError(f"{find_run_dir(ckpt)} does not record the corpus it was trained "
                              f"on (no 'data' in its train_config); pass --data PATH|NAME")
         try:

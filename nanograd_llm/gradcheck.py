@@ -322,7 +322,7 @@ def check_model(model, idx, targets, h: float = 1e-5, coords_per_tensor: int = 6
     grads = {k: to_numpy(v).copy() for k, v in model.backward().items()}
     worst, where = 0.0, ""
     for name, p in model.params.items():
-        if name not in grads:                    # backward bu parametrenin gradyanını vermedi
+        if name not in grads:                    # geri geçiş bu parametrenin gradyanını vermedi
             return CheckResult(type(model).__name__, math.inf, False,
                                f"{name}: no gradient returned")
         n = min(coords_per_tensor, p.size)
@@ -396,7 +396,7 @@ def run_all(out=None, device: str = "cpu") -> bool:
     """Check every layer and both models on `device`; print a table (to `out`, default: the
     sys.stdout of the moment); True when all pass."""
     out = sys.stdout if out is None else out
-    xp = xp_for(device)        # katmanlar da o aygıtta denetlenir (CuPy'nin kendi çekirdekleri)
+    xp = xp_for(device)        # katmanlar da o aygıtta denetlenir (GPU'da cuda_kernels.py ile)
     results = []
     for name in LAYERS:
         results.append(check_layer(name, xp=xp))
