@@ -301,7 +301,7 @@ def read_config_file(path) -> dict:
         raise ValueError(f"config file {p} is a folder; expected a .toml or .json file")
     if not p.is_file():
         raise FileNotFoundError(f"config file not found: {p}")
-    # utf-8-sig: baştaki BOM (Windows Not Defteri) veri dosyalarındaki gibi atılır
+    # utf-8-sig: baştaki BOM (ör. Windows Not Defteri'nin eklediği) veri dosyalarındaki gibi atılır
     try:
         if p.suffix == ".toml":
             try:
@@ -501,7 +501,8 @@ def _truncate_metrics(path: Path, step: int) -> None:
     try:
         ckpt.atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in rows).encode())
     except OSError as e:
-        # Disk dolu, izin yok…: hata dosyayı adlandırır; atomik yazma eski günlüğü bırakır
+        # Disk dolu, izin yok…: yazılamayan dosya ve sağlam kalan denetim noktası söylenir;
+        # atomik yazma eski günlüğü bozmaz
         raise OSError(f"could not rewrite {path} for the resumed run ({e.strerror or e}); the "
                       f"checkpoint of step {step} in {path.parent} is intact") from None
 
@@ -654,7 +655,8 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
         # Denetim noktasına tam yol yazılır: --resume başka bir klasörden de çalışsın
         cfg = dataclasses.replace(cfg, data=str(Path(cfg.data).expanduser().resolve()))
     if cfg.init_from:
-        # "~/gpt2" key=value ya da --config dosyasıyla verildiğinde de (--init-from gibi) açılır
+        # key=value ya da --config dosyasıyla verilen bir "~/gpt2" yolunda da ~, --init-from'daki
+        # gibi ev klasörüne çevrilir
         cfg = dataclasses.replace(cfg, init_from=str(Path(cfg.init_from).expanduser()))
     out = Path(cfg.out_dir).expanduser()
     if ".." in out.parts and not out.exists():
@@ -699,8 +701,8 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
             lock = None
         # Hiçbir denetim noktası yazılmadan biten (örneğin veri hatası) bir eğitim, kendi
         # açtığı klasörleri geride boş ya da yarım bırakmaz. Kilidi alamayan bir eğitim hiçbir
-        # şey silmez: aynı anda başlayan öteki eğitim klasörü o da "yok" görüp açmış ve kilidi
-        # almıştır; klasör onundur (ilk denetim noktasından önce silinseydi o da dururdu).
+        # şey silmez: aynı anda başlayan öteki eğitim de klasörü "yok" görüp açmış ve kilidi
+        # almıştır; klasör onundur (ilk denetim noktasından önce silinirse o eğitim de durur).
         if locked and created and not (out / ckpt.MANIFEST).exists():
             shutil.rmtree(top, ignore_errors=True)
         raise
@@ -874,8 +876,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
     if cfg.init_from:
         # Mimari GPT-2 klasöründen gelir, yapılandırmanın n_layer/n_embd alanlarından değil.
         src = init_model if init_model is not None else state["model"]
-        # dropout ise yapılandırmanındır: devam ederken başka bir değer verilirse aşağıda
-        # (sıfırdan başlayan bir eğitimdeki gibi) reddedilir, sessizce yok sayılmaz
+        # dropout ise yapılandırmadan gelir: devam ederken başka bir değer verilirse, sıfırdan
+        # başlamış bir eğitimdeki gibi aşağıda reddedilir; sessizce yok sayılmaz
         mcfg = {**src.config_dict(), "dropout": cfg.dropout}
         ignored = [f"{k}={getattr(cfg, k)}" for k in ("n_layer", "n_head", "n_embd")
                    if getattr(cfg, k) != mcfg.get(k)]
@@ -906,8 +908,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         man_path = out / ckpt.MANIFEST
         if "optimizer_state" in state:
             opt.load_state_dict(state["optimizer_state"], source=f"{man_path}: optimizer")
-            # Kayıttan momentler ve adım sayısı gelir; ayarlar yapılandırmanındır: devam
-            # ederken yeniden verilen weight_decay=, beta2=, eps= sessizce yok sayılmaz
+            # Denetim noktasından momentler ve adım sayısı gelir, ayarlar ise yapılandırmadan:
+            # devam ederken yeniden verilen weight_decay=, beta2=, eps= sessizce yok sayılmaz
             opt.lr, opt.betas, opt.eps, opt.weight_decay = \
                 cfg.lr, (cfg.beta1, cfg.beta2), cfg.eps, cfg.weight_decay
         if state["manifest"].get("sampler_state"):
@@ -973,16 +975,16 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         try:
             man_best = ckpt.read_manifest(best_dir)
             val = (man_best.get("extra") or {}).get("val_loss")
-            # Kaybı olmayan (ya da NaN) bir kopya hiçbir kayıpla karşılaştırılamaz: hiç
-            # değiştirilmez ve özette "en düşük kayıp: None" olurdu
+            # Sonlu bir kaybı olmayan kopya yok sayılır: hiçbir kayıp NaN'dan küçük çıkmaz,
+            # kopya hiç yenilenmezdi; kaybı hiç yazılmamışsa özet satırı TypeError verirdi
             if isinstance(val, bool) or not isinstance(val, (int, float)) \
                     or not math.isfinite(val):
                 raise ValueError(f"its {ckpt.MANIFEST} has no finite extra.val_loss "
                                  f"(got {val!r})")
             # Süreç "best" kopyasını yazıp aynı adımın asıl denetim noktasını yazamadan durduysa
-            # kopya, devam eden koşunun henüz yaşamadığı bir adımdandır (metrics.jsonl de o
-            # adımdan sonrası atılarak kısaltılır): ayarlar değiştirilmişse o gelecek hiç
-            # gelmeyecek. Yok sayılır; aynı ayarlarla o adım zaten aynen yeniden yazılır.
+            # kopya, devam eden koşunun henüz gelmediği bir adımdandır (metrics.jsonl de denetim
+            # noktasının adımına kadar kısaltılır): ayarlar değiştirildiyse o ağırlıklara bir
+            # daha hiç ulaşılmaz. Yok sayılır; ayarlar aynıysa o adımda aynısı yeniden yazılır.
             if man_best["step"] > start_step:
                 raise ValueError(f"it holds step {man_best['step']}, after the checkpoint's "
                                  f"step {start_step} that the run resumes from")

@@ -104,7 +104,7 @@ class BigramLM(ParamModel):
         """Sample tokens one at a time (the bigram only ever looks at the last token)."""
         if max_new_tokens < 0:
             raise ValueError("max_new_tokens must be >= 0")
-        if not 0 < temperature < float("inf"):            # NaN de buradan geçmez
+        if not 0 < temperature < float("inf"):            # NaN da buradan geçmez
             raise ValueError(f"the bigram sampler needs a finite temperature > 0, "
                              f"got {temperature!r}")
         idx = np.asarray(to_numpy(self._check_idx(idx, self.vocab_size, None)))
@@ -116,7 +116,7 @@ class BigramLM(ParamModel):
             z = table[last]                                           # (B, V)
             # Önce en büyüğü çıkar, sonra sıcaklığa böl: çok küçük bir sıcaklıkta bölüm taşıp
             # inf − inf = NaN vermesin (en büyük puan 0 olur, ötekiler −∞'a gider)
-            with np.errstate(over="ignore"):                          # −∞'a taşma beklenen
+            with np.errstate(over="ignore"):                          # −∞'a taşma beklenir
                 z = (z - z.max(axis=1, keepdims=True)) / temperature
             p = np.exp(z)
             p /= p.sum(axis=1, keepdims=True)

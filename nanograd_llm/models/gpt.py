@@ -277,8 +277,8 @@ class GPT(ParamModel):
                                  f"{tuple(idx.shape)}")
         rng = self.rng
         if drop_p > 0.0 and self.xp is np:
-            # CPU: her satırın maskeleri kendi üretecinden; toplu iş nasıl bölünürse bölünsün
-            # (iş parçacığı sayısı) aynı maskeler çıkar
+            # CPU: her satırın maskeleri kendi üretecinden gelir; toplu iş nasıl bölünürse
+            # bölünsün (iş parçacığı sayısı ne olursa olsun) aynı maskeler çıkar
             rng = RowGenerators.spawn(self.rng, idx.shape[0])
         # Eğitimde CPU'da toplu iş parçalara bölünebilir (veri paralelliği, yukarıya bakın)
         bounds = self._part_bounds(idx, targets) if kv_cache is None else None
