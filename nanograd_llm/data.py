@@ -301,7 +301,8 @@ _LAST_CUT_BEFORE_SPACE = re.compile(r".*\S(?=[ \t])", re.S)
 
 
 def _chunks(text: str, size: int):
-    """Split text into pieces of at most `size` characters, cut before a newline when possible."""
+    """Split text into pieces of at most `size` characters, cut before a newline (or a CRLF)
+    when possible."""
     start, n = 0, len(text)
     while start < n:
         end = min(start + size, n)
@@ -310,11 +311,15 @@ def _chunks(text: str, size: int):
             # boşluk dizileri parçalanmasın. (Satır sonundan *sonra* kesmek yetmez: GPT-2'nin
             # ifadesi bütün metinde "  \n\nSonra"yı "  \n" + "\n" diye böler, kesilen parçanın
             # sonunda kalan "  \n\n" ise bölünmeden tek parça olurdu.)
+            # Windows satır sonu "\r\n" bir bütündür: kesim "\r"den önce yapılır
             nl = text.rfind("\n", start, end + 1)
-            while nl > start and text[nl - 1].isspace():
+            while nl > start:
+                cut = nl - 1 if text[nl - 1] == "\r" else nl
+                if cut > start and not text[cut - 1].isspace():
+                    break
                 nl = text.rfind("\n", start, nl)
             if nl > start:
-                end = nl
+                end = cut
             else:
                 # Uygun satır sonu yoksa bir boşluktan ya da sekmeden önce: sözcük ortasından
                 # kesmek BPE belirteçlerini değiştirir, NFD biçiminde yazılmış bir "ş"yi

@@ -190,6 +190,23 @@ def test_encode_corpus_chunks_of_a_text_without_newlines(tmp_path):
         mm = D.encode_corpus(text, tok, path=tmp_path / "tokens.npy", chunk_chars=chunk_chars)
         assert mm.tolist() == whole
 
+def test_encode_corpus_chunks_of_a_crlf_text_without_spaces(tmp_path):
+    # Windows satır sonları ("\r\n") ve boşluksuz satırlar (bir sözcük listesi): parça "\r\n"den
+    # önce kesilmeli. "\n"den önceki "\r" bir boşluk sayılıp satır sonları atlanıyor, boşluk da
+    # olmadığından parça sözcük ortasından (NFD "ş"nin çengelinden önce) kesiliyordu
+    import unicodedata
+    text = unicodedata.normalize("NFD", "\r\n".join(["şişe", "şaşkın", "kuş,", "ılık"] * 40))
+    tok = CharTokenizer.from_text(text)
+    whole = tok.encode(text)
+    for chunk_chars in (20, 33, 64, 101):
+        pieces = list(D._chunks(text, chunk_chars))
+        assert "".join(pieces) == text and len(pieces) > 1
+        assert all(p.startswith("\r\n") for p in pieces[1:]), chunk_chars
+        assert D.encode_corpus(text, tok, chunk_chars=chunk_chars).tolist() == whole
+        mm = D.encode_corpus(text, tok, path=tmp_path / "tokens.npy", chunk_chars=chunk_chars)
+        assert mm.tolist() == whole
+
+
 def test_batch_sampler_reproducible_and_shifted():
     ids = np.arange(500, dtype=np.uint16)
     data = D.split_ids(ids, 16)
