@@ -13,6 +13,20 @@ from nanograd_llm.cuda_graph import ReplayRandom, TrainStep
 from nanograd_llm.optim import AdamW
 
 CFG = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=8)
+N_DRAWS = {"rows": 1, "device": 1 + 3 * CFG["n_layer"]}   # random() calls of one forward
+
+
+@pytest.fixture(params=["rows", "device"])
+def draws(request, monkeypatch):
+    """How a training forward draws its dropout numbers. "rows": the CPU's way, one seed from
+    the model's generator for the per-row generators (RowGenerators), so the step records a
+    single (1,) buffer. "device": the GPU's way, every mask drawn for the whole batch from the
+    model's generator, so the step records one buffer per dropout in order, which is what the
+    real graph refills; emulated here on the CPU."""
+    if request.param == "device":
+        from nanograd_llm.models import gpt
+        monkeypatch.setattr(gpt.RowGenerators, "spawn", lambda rng, n: rng)
+    return request.param
 
 
 def _batches(n, B=2, T=8, V=11, seed=0):
@@ -42,7 +56,7 @@ def _eager(model):
 
 @pytest.mark.parametrize("dropout", [0.0, 0.2])
 @pytest.mark.parametrize("seeded", [True, False])
-def test_emulated_graph_equals_ordinary_steps(dropout, seeded):
+def test_emulated_graph_equals_ordinary_steps(dropout, seeded, draws):
     cfg = GPTConfig(**CFG, dropout=dropout)
     a, b = GPT(cfg, seed=3, dtype="float64"), GPT(cfg, seed=3, dtype="float64")
     batches = _batches(4)
@@ -55,20 +69,21 @@ def test_emulated_graph_equals_ordinary_steps(dropout, seeded):
     np.testing.assert_array_equal(a.flat, b.flat)
     np.testing.assert_array_equal(a.grad_flat, b.grad_flat)
     if dropout:
-        assert len(ts._rand.buffers) > 0
+        assert len(ts._rand.buffers) == N_DRAWS[draws]
         # different seeds: the replayed dropout numbers really change from step to step
         assert len(set(la)) == len(la)
 
 
-def test_dropout_numbers_are_redrawn_each_step():
+def test_dropout_numbers_are_redrawn_each_step(draws):
     cfg = GPTConfig(**CFG, dropout=0.5)
     m = GPT(cfg, seed=0, dtype="float64")
     ts = TrainStep(m, emulate=True)
     x, y = _batches(1)[0]
     ts(x, y, [1, 4, 0])
     first = [b.copy() for b in ts._rand.buffers]
+    assert len(first) == N_DRAWS[draws]
     ts(x, y, [1, 4, 1])
-    assert any(not np.array_equal(f, b) for f, b in zip(first, ts._rand.buffers))
+    assert all(not np.array_equal(f, b) for f, b in zip(first, ts._rand.buffers))
     ts(x, y, [1, 4, 0])                             # the same seed gives the same numbers
     for f, b in zip(first, ts._rand.buffers):
         np.testing.assert_array_equal(f, b)
@@ -200,7 +215,7 @@ def test_trainer_with_the_emulated_graph_step(tmp_path, monkeypatch, capsys):
                                   ckpt.load_model(tmp_path / "plain").flat)
 
 
-def test_unseeded_steps_draw_from_the_models_current_generator():
+def test_unseeded_steps_draw_from_the_models_current_generator(draws):
     """Without a seed the step draws its dropout numbers from the model's generator as it is at
     that step, as the ordinary path does: after a model.set_dropout_seed between steps, and after
     seeded steps (the ordinary path leaves the seeded generator in the model)."""
