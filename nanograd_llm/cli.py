@@ -232,12 +232,12 @@ def _escape_what_stdout_cannot_encode() -> None:
     if getattr(out, "errors", None) != "strict" or not hasattr(out, "reconfigure"):
         return
     try:
-        utf = codecs.lookup(out.encoding).name.startswith("utf")
+        name = codecs.lookup(out.encoding).name
     except (LookupError, TypeError):
         return
-    if not utf:
+    if not name.startswith("utf"):
         out.reconfigure(errors="nanograd_llm.escape")
-    else:
+    elif name == "utf-8":
         # UTF-8'in yazamadığı tek şey, UTF-8 olmayan bir dosya adının baytlarını tutan vekil
         # karakterlerdir ("\udcfe"): adın kendi baytları yazılır (ls'in yazdığı gibi); yoksa
         # bitmiş bir eğitim, özeti yerine "surrogates not allowed" hatası yazıp 1 ile çıkardı

@@ -323,3 +323,18 @@ def test_init_from_with_the_bigram_model_is_refused(tmp_path, capsys):
         assert rc == 1 and "Traceback" not in err
         assert "init_from fine-tunes a GPT-2 model; it cannot train model='bigram'" in err
         assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("encoding,errors", [("utf-8", "surrogateescape"), ("utf-16", "strict"),
+                                             ("ascii", "nanograd_llm.escape")])
+def test_stdout_error_handler_by_encoding(monkeypatch, encoding, errors):
+    """A UTF-8 stdout writes a non-UTF-8 file name's bytes back (surrogateescape); a UTF-16
+    one is left strict (raw bytes would corrupt it); others escape what they cannot show."""
+    import io
+    import sys
+
+    from nanograd_llm import cli
+    out = io.TextIOWrapper(io.BytesIO(), encoding=encoding, errors="strict")
+    monkeypatch.setattr(sys, "stdout", out)
+    cli._escape_what_stdout_cannot_encode()
+    assert out.errors == errors
