@@ -74,8 +74,9 @@ class RowGenerators:
         if not shape or shape[0] != len(self.gens):
             raise ValueError(f"row generators for {len(self.gens)} rows cannot draw {shape}")
         out = np.empty(shape, dtype=dtype)
-        for gen, row in zip(self.gens, out):             # satır b, b. üreteçten
-            row[...] = gen.random(shape[1:], dtype=dtype)
+        # Satır b, b. üreteçten; doğrudan çıktıya çekilir (ara dizi yok, aynı sayılar)
+        for gen, row in zip(self.gens, out.reshape(shape[0], -1)):
+            gen.random(dtype=dtype, out=row)
         return out
 
 
