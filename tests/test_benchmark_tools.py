@@ -7,14 +7,19 @@ import pytest
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-@pytest.fixture(scope="module")
-def gpu_profile():
+def _bench_module(name):
+    """Import benchmarks/<name>.py (the folder is on sys.path only for the import)."""
+    import importlib
     sys.path.insert(0, str(BENCH))
     try:
-        import gpu_profile
-        yield gpu_profile
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(BENCH))
+
+
+@pytest.fixture(scope="module")
+def gpu_profile():
+    return _bench_module("gpu_profile")
 
 
 # kernel names as CUDA reported them in the session-12 profile (H200), with their kinds
@@ -111,12 +116,7 @@ def test_gpu_suite_stops_at_once_without_a_gpu(tmp_path):
 
 @pytest.fixture(scope="module")
 def attention_products():
-    sys.path.insert(0, str(BENCH))
-    try:
-        import attention_products
-        yield attention_products
-    finally:
-        sys.path.remove(str(BENCH))
+    return _bench_module("attention_products")
 
 
 @pytest.mark.parametrize("n,other,small", [(256, 4096, 1_000_000), (192, 4096, 1_000_000),
