@@ -25,6 +25,17 @@ katman orada birim (identity) fonksiyondur. `p = 0` iken de birimdir.
    gradyanı sıfırdır. Bunu sağlamak için maske önbellekte (cache) saklanır; geri geçişte
    yeni bir maske çekmek yanlış olurdu.
 
+## Rastgele sayılar nereden gelir? (CPU'da satır üreteçleri)
+Maske, modelin üretecinden (`model.rng`) çekilir. CPU'da eğitim adımı toplu işi çekirdek
+sayısı kadar parçaya bölebilir (veri paralelliği, bkz. models/gpt.py); her parça kendi
+maskelerini çekeceği için, sayılar tek bir üreteçten sırayla alınsaydı maskeler parça
+sayısına, yani makinenin çekirdek sayısına bağlı olurdu. Bu yüzden CPU'da her ileri geçişte
+toplu işin her satırı (her örnek) kendi üretecini alır (`RowGenerators`: modelin üretecinden
+çekilen tek bir tohumdan türetilir); bir parça yalnızca kendi satırlarının üreteçlerini
+kullanır. Aynı tohumla eğitim, kaç iş parçacığında çalışırsa çalışsın aynı öğeleri düşürür
+(`tests/test_data_parallel.py::test_dropout_does_not_depend_on_the_thread_count`). GPU'da
+toplu iş bölünmez; maske tek çağrıyla bütün toplu iş için çekilir.
+
 Gradyan denetimi (sabit maskeyle): `tests/test_layers.py::test_dropout_gradcheck`.
 PyTorch ile karşılaştırma (ileri ve geri geçiş):
 `tests/test_layers_torch.py::test_dropout_with_a_fixed_mask`.
