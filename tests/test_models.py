@@ -235,11 +235,23 @@ def test_bigram_learns_counts():
     (np.zeros((1, 9), int), r"longer than block_size=8"),
     (np.zeros((1, 3), np.float32), r"integer"),
     (np.zeros((1, 2, 3), int), r"shape"),
+    (np.zeros((0, 4), int), r"no rows"),
 ])
 def test_bad_input_raises_clear_value_error(bad, match):
     model = GPT(GPTConfig(**SMALL), seed=0)
     with pytest.raises(ValueError, match=match):
         model.forward(bad)
+
+
+def test_an_empty_batch_is_refused_not_a_loss_of_0():
+    """A batch of 0 rows (a slice past the end of the data) gave loss 0.0 and then a reshape
+    error inside backward; idx and targets of shape (0, T) are refused like (B, 0)."""
+    empty = np.zeros((0, 4), int)
+    for model in (GPT(GPTConfig(**SMALL), seed=0), BigramLM(17)):
+        with pytest.raises(ValueError, match="no rows"):
+            model.forward(empty, empty)
+        with pytest.raises(ValueError, match="no rows"):
+            model.generate(empty, 2)
 
 
 @pytest.mark.parametrize("kw, match", [

@@ -243,6 +243,11 @@ class ParamModel:
             raise ValueError(f"{name} must have shape (B, T), got {tuple(idx.shape)}")
         if idx.shape[1] == 0:
             raise ValueError(f"{name} is empty: need at least one token")
+        if idx.shape[0] == 0:
+            # Boş bir toplu iş (B = 0) sessizce 0 kaybı verir, geri geçişi anlaşılmaz bir
+            # şekil hatasıyla düşerdi (ör. veri sonunun ötesinden kesilmiş bir toplu iş)
+            raise ValueError(f"{name} has no rows (shape {tuple(idx.shape)}): need a batch of "
+                             f"at least one sequence")
         if max_len is not None and idx.shape[1] > max_len:
             raise ValueError(f"sequence length {idx.shape[1]} is longer than "
                              f"block_size={max_len}")
