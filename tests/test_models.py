@@ -266,6 +266,22 @@ def test_bad_config(kw, match):
         GPTConfig(**{**SMALL, **kw})
 
 
+@pytest.mark.parametrize("field, value, match", [
+    ("positional", "learnt", "unknown positional"),
+    ("layer_norm_epsilon", 0.0, "layer_norm_epsilon"),
+    ("ignore_index", "-100", "ignore_index"),
+    ("n_head", 5, "divisible"),
+])
+def test_a_config_changed_after_it_was_made_is_checked_again(field, value, match):
+    """GPTConfig checks its fields when made; one changed afterwards went unchecked: a
+    misspelt positional="learnt" built a model with sinusoidal positions (and a checkpoint
+    that could not be loaded again)."""
+    cfg = GPTConfig(**SMALL)
+    setattr(cfg, field, value)
+    with pytest.raises(ValueError, match=match):
+        GPT(cfg, seed=0)
+
+
 def test_backward_before_forward_is_an_error():
     model = GPT(GPTConfig(**SMALL), seed=0)
     with pytest.raises(RuntimeError, match="forward"):

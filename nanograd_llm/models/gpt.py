@@ -171,6 +171,9 @@ class GPT(ParamModel):
     def __init__(self, config: GPTConfig, seed: int = 0, dtype="float32", device: str = "cpu"):
         if not isinstance(config, GPTConfig):
             raise TypeError("GPT(config) expects a GPTConfig")
+        # Alanlar kurulumdan sonra değiştirilebilir (cfg.positional = "learnt"): denetim yeniden
+        # yapılır, yoksa bilinmeyen bir değer sessizce başka bir modele (sinüzoidal) dönüşürdü
+        config.__post_init__()
         self.config = cfg = config
         self.vocab_size = cfg.vocab_size
         self.block_size = cfg.block_size
