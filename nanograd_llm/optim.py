@@ -135,6 +135,10 @@ class AdamW:
 
     # -- update --------------------------------------------------------------------------
     def step(self, grads=None, lr: float | None = None) -> None:
+        if lr is not None and not (_is_number(lr) and float(lr) >= 0.0):
+            # Kurucudaki denetimin aynısı: NaN bir öğrenme oranı bütün ağırlıkları sessizce NaN,
+            # negatif bir oran da adımı gradyan yönünde (kaybı artıran) yapardı
+            raise ValueError(f"lr must be a finite number >= 0, got {lr!r}")
         lr = self.lr if lr is None else float(lr)
         self.t += 1
         b1, b2 = self.betas

@@ -100,6 +100,24 @@ def test_adamw_refuses_a_non_finite_or_negative_scalar(field, value):
     with pytest.raises(ValueError, match=f"{field} must be a finite number >= 0"):
         AdamW({"w": np.ones((2, 2))}, **{field: value})
 
+@pytest.mark.parametrize("lr", [float("nan"), float("inf"), -1e-3])
+@pytest.mark.parametrize("as_model", [True, False])
+def test_adamw_step_refuses_the_lr_the_constructor_refuses(lr, as_model):
+    """step(grads, lr=...) took any lr: NaN made every parameter NaN and a negative one
+    stepped uphill, silently; the parameters and the step count stay as they were."""
+    model = _tiny_gpt()
+    opt = AdamW(model if as_model else model.params)
+    model.forward(np.zeros((1, 4), int), np.ones((1, 4), int))
+    model.backward()
+    before = model.flat.copy()
+    with pytest.raises(ValueError, match="lr must be a finite number >= 0"):
+        opt.step(model.grads, lr=lr)
+    np.testing.assert_array_equal(model.flat, before)
+    assert opt.t == 0
+    opt.step(model.grads, lr=0.0)                     # 0 (the end of a schedule) is allowed
+    assert opt.t == 1
+
+
 def test_adamw_refuses_eps_0_which_makes_an_unused_parameter_nan():
     """With eps = 0 a parameter whose gradient has always been 0 (an untied embedding row of a
     token no batch held) gets m / (√v + eps) = 0/0 = NaN: refused in the optimizer and in the
