@@ -352,7 +352,7 @@ def build_model(model_cfg: dict, dtype="float32", device: str = "cpu", seed: int
     if kind == "gpt":
         return GPT(GPTConfig.from_dict(cfg), seed=seed, dtype=dtype, device=device)
     if kind == "bigram":
-        return BigramLM(int(cfg["vocab_size"]), seed=seed, dtype=dtype, device=device)
+        return BigramLM(cfg["vocab_size"], seed=seed, dtype=dtype, device=device)
     raise ValueError(f"unknown model type {kind!r} (expected 'gpt' or 'bigram')")
 
 

@@ -52,6 +52,15 @@ def test_bigram_gradcheck():
     assert rel_error(g, num) <= TOLERANCE
 
 
+@pytest.mark.parametrize("bad", [65.9, 6.0, "6", True, 0, -3])
+def test_bigram_vocab_size_must_be_a_positive_integer(bad):
+    """BigramLM(65.9) silently built a 65-token model (int() truncated it; "6" and True were
+    taken too), where GPTConfig(vocab_size=65.9) is an error."""
+    with pytest.raises(ValueError, match="vocab_size must be a positive integer"):
+        BigramLM(bad)
+    assert BigramLM(np.int64(6)).vocab_size == 6
+
+
 # -- PyTorch autograd cross-check ------------------------------------------------------------
 # (torch is skipped per test, not per module: the other tests here do not need it)
 

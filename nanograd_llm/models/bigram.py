@@ -60,8 +60,10 @@ class BigramLM(ParamModel):
     context_window = 1
 
     def __init__(self, vocab_size: int, seed: int = 0, dtype="float32", device: str = "cpu"):
-        if int(vocab_size) < 1:
-            raise ValueError(f"vocab_size must be a positive integer, got {vocab_size}")
+        # int(65.9) sessizce 65 olurdu: yalnızca tam sayılar (GPTConfig'teki gibi)
+        if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) \
+                or vocab_size < 1:
+            raise ValueError(f"vocab_size must be a positive integer, got {vocab_size!r}")
         self.vocab_size = int(vocab_size)
         self.block_size = None   # bağlam sınırı yok: her konum yalnızca kendine bakar
         V = self.vocab_size
