@@ -42,6 +42,10 @@ def test_char_tokenizer_unknown_characters():
         with pytest.raises(ValueError, match="must be an integer"):
             tok.decode(bad)
     assert tok.decode(np.array(tok.encode("ab"), dtype=np.uint16)) == "ab"
+    # a (B, T) batch (what generate returns) is refused: its rows were joined without a break
+    for batch in (np.array([[0, 1], [1, 0]]), [[0, 1]]):
+        with pytest.raises(ValueError, match="decode each row of a batch separately"):
+            tok.decode(batch)
     # the position is that of the NFC text, and the message says so when NFC changed it
     tok2 = CharTokenizer.from_text("abs\u0327")
     with pytest.raises(ValueError, match="position 5 of the NFC-normalised text"):

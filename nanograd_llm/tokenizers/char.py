@@ -117,8 +117,13 @@ class CharTokenizer:
     def decode(self, ids) -> str:
         """Ids -> text; an id outside the vocabulary is an error."""
         chars, n = self.chars, len(self.chars)
+        ids = np.asarray(ids)
+        if ids.ndim > 1:
+            # (B, T) bir toplu iş düzleştirilseydi satırlar arada ayraç olmadan birleşirdi
+            raise ValueError(f"decode takes one sequence of token ids, got an array of shape "
+                             f"{ids.shape}: decode each row of a batch separately")
         out = []
-        for i in np.asarray(ids).reshape(-1).tolist():
+        for i in ids.reshape(-1).tolist():
             if type(i) is not int:
                 raise ValueError(f"token id must be an integer, got {i!r}")
             if not 0 <= i < n:
