@@ -135,6 +135,10 @@ class AdamW:
 
     # -- update --------------------------------------------------------------------------
     def step(self, grads=None, lr: float | None = None) -> None:
+        if isinstance(grads, (int, float, np.integer, np.floating)):
+            # `opt.step(0.001)` (bölümlerdeki küçük AdamW'nin imzası): sayı gradyan sanılmasın
+            raise TypeError(f"AdamW.step(grads=None, lr=None): got the number {grads!r} as "
+                            f"grads; pass a learning rate as lr={grads!r}")
         if lr is not None and not (_is_number(lr) and float(lr) >= 0.0):
             # Kurucudaki denetimin aynısı: NaN bir öğrenme oranı bütün ağırlıkları sessizce NaN,
             # negatif bir oran da adımı gradyan yönünde (kaybı artıran) yapardı

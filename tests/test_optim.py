@@ -276,3 +276,15 @@ def test_model_adamw_takes_the_gradients_in_every_form():
     model = _tiny_gpt()
     with pytest.raises(ValueError, match=r"flat gradient has shape \(3,\), expected"):
         AdamW(model).step(np.zeros(3))
+
+
+def test_adamw_step_with_a_number_as_grads_says_to_pass_lr():
+    """`opt.step(0.001)` (the course's small AdamW takes lr first) is a clear TypeError, not an
+    AttributeError from deep inside."""
+    from nanograd_llm import GPT, GPTConfig
+    model = GPT(GPTConfig(vocab_size=5, block_size=4, n_layer=1, n_head=1, n_embd=4), seed=0)
+    opt = AdamW(model, lr=1e-3)
+    before = model.flat.copy()
+    with pytest.raises(TypeError, match="lr=0.001"):
+        opt.step(0.001)
+    assert opt.t == 0 and np.array_equal(model.flat, before)
