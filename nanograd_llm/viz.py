@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import tempfile
 from pathlib import Path
 
@@ -286,11 +287,14 @@ def course_images(img_dir, run_dir=None, log=print, demo_steps: int | None = Non
     made = [plot_positional_encoding(img / "positional_encoding.png")]
     if run_dir is not None:
         run = Path(run_dir)
+        # UTF-8 olmayan baytlı bir klasör adı (vekil karakterler, "\udcff") yazı tipine
+        # çizilemez: başlıkta bu baytlar yerine "\ufffd" görünür
+        name = os.fsencode(run.name).decode("utf-8", "replace")
         metrics = run / "metrics.jsonl"
         if not metrics.is_file():
             raise ValueError(f"{run} has no metrics.jsonl")
         made.append(plot_loss_curve(metrics, img / "loss_curve.png",
-                                    title=f"Kayıp eğrisi: {run.name}"))
+                                    title=f"Kayıp eğrisi: {name}"))
         from .checkpoint import load_model
         from .tokenizers import load_tokenizer
         from .models.bigram import BigramLM
@@ -299,11 +303,11 @@ def course_images(img_dir, run_dir=None, log=print, demo_steps: int | None = Non
             log(f"docs: {run} holds a bigram model, which has no attention: its attention "
                 f"picture is skipped")
             if skipped is not None:
-                skipped["attention.png"] = (f"{run.name} çalıştırmasının modeli bir bigram; "
+                skipped["attention.png"] = (f"{name} çalıştırmasının modeli bir bigram; "
                                             f"dikkat katmanı olmadığı için dikkat resmi yok")
         else:
             made.append(plot_attention(model, tok, _run_prompt(model, tok), img / "attention.png",
-                                       title=f"Dikkat ağırlıkları: {run.name} "
+                                       title=f"Dikkat ağırlıkları: {name} "
                                              "(satır: sorgu, sütun: anahtar)"))
     else:
         from .course.gpt import DEMO_PROMPT, train_demo

@@ -645,6 +645,29 @@ def test_course_images_from_a_run_folder(tmp_path, monkeypatch):
         course_images(tmp_path / "img2", run_dir=tmp_path / "nothing", log=lambda m: None)
 
 
+def test_course_images_from_a_run_folder_with_a_non_utf8_name(tmp_path, monkeypatch):
+    """A run folder whose name has non-UTF-8 bytes (`train --out $'run\\xff'` makes one) is
+    drawn with U+FFFD in the titles; the lone surrogate made matplotlib's font code raise a
+    TypeError, so `docs --run` ended with a traceback."""
+    pytest.importorskip("matplotlib")
+    import types
+
+    import nanograd_llm.tokenizers as tokenizers_pkg
+    from nanograd_llm.viz import course_images
+    model, vocab = _tiny_model_and_vocab()
+    run = tmp_path / os.fsdecode(b"run\xff")
+    run.mkdir()
+    (run / "metrics.jsonl").write_text(
+        "\n".join(json.dumps({"step": s, "loss": 3.0 - 0.1 * s}) for s in range(5)))
+    fake_ckpt = types.ModuleType("nanograd_llm.checkpoint")
+    fake_ckpt.load_model = lambda path, device="cpu": model
+    monkeypatch.setitem(sys.modules, "nanograd_llm.checkpoint", fake_ckpt)
+    monkeypatch.setattr(tokenizers_pkg, "load_tokenizer", lambda path: vocab, raising=False)
+    made = course_images(tmp_path / "img", run_dir=run, log=lambda m: None)
+    assert [p.name for p in made] == ["positional_encoding.png", "loss_curve.png", "attention.png"]
+    assert all(p.read_bytes().startswith(PNG_MAGIC) for p in made)
+
+
 def test_attention_pictures_refuse_a_bigram_and_unknown_formats(tmp_path):
     pytest.importorskip("matplotlib")
     from nanograd_llm import BigramLM
