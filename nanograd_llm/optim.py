@@ -102,10 +102,7 @@ class AdamW:
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.1):
         for name, x in (("lr", lr), ("eps", eps), ("weight_decay", weight_decay)):
-            # NaN < 0 yanlıştır: sonlu olma ayrıca denetlenir (yoksa ilk adım her parametreyi
-            # sessizce NaN yapardı ve kaydedilen durum load_state_dict'te reddedilirdi)
-            if not (_is_number(x) and float(x) >= 0.0):
-                raise ValueError(f"{name} must be a finite number >= 0, got {x!r}")
+            _check_nonneg(name, x)
         check_eps(eps)
         b1, b2 = (float(b) for b in betas)
         if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
@@ -139,10 +136,10 @@ class AdamW:
             # `opt.step(0.001)` (bölümlerdeki küçük AdamW'nin imzası): sayı gradyan sanılmasın
             raise TypeError(f"AdamW.step(grads=None, lr=None): got the number {grads!r} as "
                             f"grads; pass a learning rate as lr={grads!r}")
-        if lr is not None and not (_is_number(lr) and float(lr) >= 0.0):
-            # Kurucudaki denetimin aynısı: NaN bir öğrenme oranı bütün ağırlıkları sessizce NaN,
-            # negatif bir oran da adımı gradyan yönünde (kaybı artıran) yapardı
-            raise ValueError(f"lr must be a finite number >= 0, got {lr!r}")
+        if lr is not None:
+            # Kurucudaki denetimin aynısı: negatif bir oran adımı gradyan yönünde (kaybı
+            # artıran) yapardı
+            _check_nonneg("lr", lr)
         lr = self.lr if lr is None else float(lr)
         self.t += 1
         b1, b2 = self.betas
@@ -277,6 +274,14 @@ class AdamW:
 def _is_number(x) -> bool:
     return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) \
         and math.isfinite(float(x))
+
+
+def _check_nonneg(name: str, x) -> None:
+    """lr, eps and weight_decay must be finite numbers >= 0."""
+    # NaN < 0 yanlıştır: sonlu olma ayrıca denetlenir (yoksa bir adım her parametreyi sessizce
+    # NaN yapardı ve kaydedilen durum load_state_dict'te reddedilirdi)
+    if not (_is_number(x) and float(x) >= 0.0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {x!r}")
 
 
 def check_eps(eps, name: str = "eps") -> None:
