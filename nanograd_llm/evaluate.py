@@ -216,8 +216,9 @@ def evaluate_ids(model, ids, *, context: int | None = None, stride: int | None =
     # orada denetlenmez (GPU'da bu bir eşitleme olurdu) ve CuPy aralık dışı bir indeksi hata
     # vermeden başa sarar; vocab_limit ve üstündeki bir kimlik CPU'da da sessizce geçebilirdi
     limit = vocab_limit or V
-    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= limit):
-        bad = int(ids.min()) if int(ids.min()) < 0 else int(ids.max())
+    lo, hi = (int(ids.min()), int(ids.max())) if ids.size else (0, 0)
+    if lo < 0 or hi >= limit:
+        bad = lo if lo < 0 else hi
         raise ValueError(f"token id {bad} is outside [0, {limit}) (the model's "
                          f"{'vocab_limit' if vocab_limit else 'vocabulary'})")
     windows = sliding_windows(int(ids.size), context, stride)
