@@ -27,6 +27,12 @@ yarım bir dosya kalır: hem eski kayıt hem yeni kayıt kaybolur. Bunu önlemek
    sonra öldürülürse yeni bildirim yeni (tamamlanmış) dosyaları gösterir.
 4. Ancak bundan sonra artık gösterilmeyen eski dosyalar silinir.
 
+Belirteçleyici dosyalarının adları ise sabittir ve bildirimden önce yazılır. Bu yüzden bir
+klasöre, oradaki kayıttan **başka bir belirteçleyiciyle** kayıt yapılmaz: yeni dosyalar eskilerin
+yerine geçip ardından yazma yarıda kalsaydı, eski bildirim özetleri tutmayan dosyaları
+gösterirdi ve kayıt yüklenemezdi. `save_checkpoint` böyle bir kaydı hiçbir şey yazmadan
+reddeder; eğitici her kayıtta aynı belirteçleyiciyi yazdığı için bu durumla hiç karşılaşmaz.
+
 Yüklerken her dosyanın sha256 özeti bildirimdekiyle karşılaştırılır; kesilmiş, bozulmuş ya
 da başka bir programın dosyası açık bir hatayla (dosyanın adıyla) reddedilir. Belirteçleyici
 dosyaları da öyle (`load_run_tokenizer`): başka bir koşudan kopyalanmış bir `tokenizer.json`
@@ -44,6 +50,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -109,19 +116,39 @@ def _sha256_or_none(path) -> str | None:
         return None
 
 
-def _save_tokenizer(d: Path, tokenizer) -> dict:
-    """Write the tokenizer's files into d; returns {file name: sha256} of the files written."""
+def _tokenizer_blobs(tokenizer) -> dict:
+    """{file name: bytes} of the tokenizer's files, without touching the run folder."""
     file_texts = getattr(tokenizer, "file_texts", None)
-    if not callable(file_texts):
-        tokenizer.save(d)
-        return {n: _sha256(d / n) for n in TOKENIZER_FILES if (d / n).is_file()}
-    blobs = {name: text.encode("utf-8") for name, text in file_texts().items()}
-    digests = {name: hashlib.sha256(b).hexdigest() for name, b in blobs.items()}
+    if callable(file_texts):
+        return {name: text.encode("utf-8") for name, text in file_texts().items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        tokenizer.save(tmp)
+        return {n: (Path(tmp) / n).read_bytes() for n in TOKENIZER_FILES
+                if (Path(tmp) / n).is_file()}
+
+
+def _refuse_another_tokenizer(d: Path, digests: dict | None) -> None:
+    """The folder's current checkpoint was saved with other tokenizer files: refuse.
+
+    Tokenizer files keep fixed names and are written before the manifest, so replacing them
+    and then failing (disk full, Ctrl-C) would leave the old checkpoint with files that do not
+    match its digests: it could no longer be loaded."""
+    try:
+        recorded = json.loads((d / MANIFEST).read_bytes()).get("tokenizer_sha256")
+    except (OSError, ValueError, AttributeError):
+        return                                  # no readable checkpoint here: nothing to lose
+    if isinstance(recorded, dict) and recorded and digests is not None and digests != recorded:
+        raise CheckpointError(
+            f"{d} holds a checkpoint saved with another tokenizer; save this one into a new "
+            "folder (or delete the old checkpoint first)")
+
+
+def _save_tokenizer(d: Path, blobs: dict, digests: dict) -> None:
+    """Write the tokenizer's files into d (each atomically)."""
     # Belirteçleyici eğitim boyunca değişmez: dosyalar zaten aynıysa her kayıtta yeniden
     # yazılmaz (BPE'nin vocab.json'u büyüktür; okuyan bir süreç de hep aynı dosyaları görür)
     if any(_sha256_or_none(d / name) != h for name, h in digests.items()):
         atomic_write_files(d, {name: bytes_writer(b) for name, b in blobs.items()})
-    return digests
 
 
 # -- saving -----------------------------------------------------------------------------------
@@ -133,8 +160,14 @@ def save_checkpoint(out_dir, model, optimizer, tokenizer, step: int, *, train_co
     d.mkdir(parents=True, exist_ok=True)
     tag = f"{int(step):07d}-{secrets.token_hex(3)}"
     model_cfg = model.config_dict()
-    # 1) belirteçleyici ve okunabilir ayar dosyası (her biri atomik)
-    tokenizer_sha = None if tokenizer is None else _save_tokenizer(d, tokenizer)
+    # 1) belirteçleyici ve okunabilir ayar dosyası (her biri atomik). Klasördeki kayıt başka
+    # bir belirteçleyiciyle yapılmışsa hiçbir şey yazılmadan reddedilir (_refuse_another_tokenizer)
+    blobs = None if tokenizer is None else _tokenizer_blobs(tokenizer)
+    tokenizer_sha = None if blobs is None else {
+        name: hashlib.sha256(b).hexdigest() for name, b in blobs.items()}
+    _refuse_another_tokenizer(d, tokenizer_sha)
+    if blobs is not None:
+        _save_tokenizer(d, blobs, tokenizer_sha)
     atomic_write_json(d / CONFIG, {"model": model_cfg, "dtype": model.dtype.name,
                                    "train": train_config or {}})
     # 2) yeni adlı ağırlık ve moment dosyaları

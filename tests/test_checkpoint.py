@@ -221,3 +221,42 @@ def test_the_folder_is_synced_after_the_new_manifest_is_in_place(tmp_path, monke
     monkeypatch.setattr(ckpt, "fsync_dir", record)
     _save(tmp_path, model, step=2)
     assert steps and steps[-1] == 2
+
+
+def test_another_tokenizer_is_refused_before_anything_is_written(tmp_path):
+    """The tokenizer files keep fixed names and are written before the manifest: replacing them
+    with another tokenizer's and then failing would leave the folder's checkpoint unloadable.
+    Such a save is refused up front; the same tokenizer (every trainer save) is accepted."""
+    model, _ = _save(tmp_path, step=1)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    other = CharTokenizer.from_text("gfedcbaxyz")
+    with pytest.raises(ckpt.CheckpointError, match="another tokenizer"):
+        ckpt.save_checkpoint(tmp_path, model, None, other, 2)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert ckpt.load_run_tokenizer(tmp_path, model).decode([0, 1]) == "ab"
+    _save(tmp_path, model, step=3)                              # the same tokenizer: fine
+    assert ckpt.read_manifest(tmp_path)["step"] == 3
+    # a folder without a checkpoint takes any tokenizer
+    ckpt.save_checkpoint(tmp_path / "new", model, None, other, 1)
+    assert ckpt.load_run_tokenizer(tmp_path / "new").vocab_size == 10
+
+
+def test_tokenizer_without_file_texts_is_saved_through_its_own_save(tmp_path):
+    class Foreign:
+        vocab_size = 7
+
+        def __init__(self, tok):
+            self._tok = tok
+
+        def save(self, directory):
+            self._tok.save(directory)
+
+    model = GPT(GPTConfig(vocab_size=7, block_size=8, n_layer=1, n_head=2, n_embd=8), seed=1)
+    tok = CharTokenizer.from_text("abcdefg")
+    ckpt.save_checkpoint(tmp_path, model, None, Foreign(tok), 1)
+    m = ckpt.read_manifest(tmp_path)
+    assert set(m["tokenizer_sha256"]) == set(tok.file_texts())
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("tmp")]
+    ckpt.save_checkpoint(tmp_path, model, None, Foreign(tok), 2)  # same files: accepted
+    with pytest.raises(ckpt.CheckpointError, match="another tokenizer"):
+        ckpt.save_checkpoint(tmp_path, model, None, Foreign(CharTokenizer.from_text("xyzabcd")), 3)

@@ -205,6 +205,7 @@ def test_tokenizer_reader_retries_when_the_run_is_replaced(tmp_path, monkeypatch
     def racing(d, m):
         calls["n"] += 1
         if calls["n"] == 1:                       # a new run saves after the manifest read
+            (tmp_path / ckpt.MANIFEST).unlink()   # (--overwrite deletes the old run first)
             _save(tmp_path, new_tok)
         return real(d, m)
     monkeypatch.setattr(ckpt, "_check_tokenizer_files", racing)
