@@ -705,10 +705,28 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
         # almıştır; klasör onundur (ilk denetim noktasından önce silinirse o eğitim de durur).
         if locked and created and not (out / ckpt.MANIFEST).exists():
             shutil.rmtree(top, ignore_errors=True)
+        elif created:
+            # Kilit dosyası hiç açılamadıysa (izin yok, salt okunur dosya sistemi…) açılan
+            # klasörler boş kalır; yalnızca boş olanlar silinir (os.rmdir boş olmayanı silmez:
+            # yarışı kazanan eğitimin kilit dosyası klasörünü korur)
+            _remove_empty_dirs(out, top)
         raise
     finally:
         if lock is not None:
             lock.close()
+
+
+def _remove_empty_dirs(out: Path, top: Path) -> None:
+    """rmdir out, then its parents up to and including top, while they are empty."""
+    d = out
+    while True:
+        try:
+            d.rmdir()
+        except OSError:
+            return
+        if d == top or d.parent == d:
+            return
+        d = d.parent
 
 
 LOCK_FILE = ".lock"

@@ -1192,6 +1192,26 @@ def test_a_trainer_refused_by_the_lock_leaves_the_winners_new_folder_alone(tmp_p
             f.close()
 
 
+def test_a_lock_file_that_cannot_be_created_leaves_no_new_empty_folder(tmp_path, monkeypatch):
+    """The lock file cannot be opened (no permission, read-only file system): the run folders
+    this start created are removed again, since they are empty; a folder that existed stays."""
+    import nanograd_llm.train as train_mod
+
+    def cannot_open(out):
+        raise OSError(f"cannot write in --out {out} (Permission denied)")
+    monkeypatch.setattr(train_mod, "_lock_run", cannot_open)
+    cfg = tiny_config(tmp_path, max_iters=1, eval_interval=1)
+    cfg = dataclasses.replace(cfg, out_dir=str(tmp_path / "new" / "deeper" / "run"))
+    with pytest.raises(OSError, match="cannot write in --out"):
+        train(cfg, quiet=True)
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "kept").mkdir()
+    cfg = dataclasses.replace(cfg, out_dir=str(tmp_path / "kept"))
+    with pytest.raises(OSError, match="cannot write in --out"):
+        train(cfg, quiet=True)
+    assert (tmp_path / "kept").is_dir()
+
+
 def test_a_failed_start_in_an_empty_folder_leaves_it_usable(tmp_path):
     """The lock file left by a start that failed (corpus too short) does not make the folder
     look like someone else's."""
