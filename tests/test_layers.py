@@ -367,3 +367,27 @@ def test_layernorm_rows_whose_variance_overflows(monkeypatch, fused):
     from nanograd_llm.layers import layernorm_backward
     monkeypatch.setenv("NANOGRAD_LLM_FUSED", fused)
     check_extreme_rows(np, layernorm_forward, layernorm_backward)
+
+
+@pytest.mark.parametrize("layer", ["gelu", "layernorm"])
+@pytest.mark.parametrize("dshape", [(96,), (1, 64, 96), (4, 1, 96), ()])
+def test_generic_backward_broadcasts_a_smaller_dout(layer, dshape, monkeypatch):
+    """A dout that broadcasts to out's shape gives the gradients of the broadcast dout, as in
+    the fused kernels: the generic GELU backward used to accept it only while x fit one row
+    block, layer norm's not at all (an error from inside the row blocks)."""
+    monkeypatch.setenv("NANOGRAD_LLM_FUSED", "0")
+    from nanograd_llm.layers import gelu, layernorm
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 64, 96))
+    if layer == "gelu":
+        _, cache = gelu.gelu_forward(x)
+        back = lambda d: (gelu.gelu_backward(d, cache),)                      # noqa: E731
+    else:
+        _, cache = layernorm.layernorm_forward(x, rng.standard_normal(96), rng.standard_normal(96))
+        back = lambda d: layernorm.layernorm_backward(d, cache)               # noqa: E731
+    d = rng.standard_normal(dshape)
+    for got, ref in zip(back(d), back(np.broadcast_to(d, x.shape).copy())):
+        assert got.shape == ref.shape
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError):
+        back(rng.standard_normal((2, 64, 96)))

@@ -138,6 +138,9 @@ def gelu_backward(dout, cache: GeluCache):
     """Returns dx."""
     xp = get_array_module(dout)
     x, s = cache.x, cache.s
+    # dout, out'un şeklinde olmalı; ona yayınlanabilen (broadcast) daha küçük bir dout da
+    # kabul edilir (birleşik çekirdekler gibi): satır bloklarına bölmeden önce tam şekle açılır
+    dout = xp.broadcast_to(dout, x.shape) if dout.shape != x.shape else dout
     fused = fused_kernels(dout)
     if fused is not None:   # GPU/Numba: aşağıdaki satırların tek çekirdekte birleşmiş hali
         return fused.gelu_backward(dout, x, s)
