@@ -36,7 +36,7 @@ dönme); bu da modelin göreli konumları öğrenmesini kolaylaştırır.
 |-------|--------------|
 | `x`   | (B, T, C)    |
 | `P`   | (block_size, C) |
-| `PE`  | (T, C)       |
+| `PE`  | (block_size, C) |
 | `out` | (B, T, C)    |
 
 ## Geri yayılım
@@ -136,5 +136,5 @@ def sinusoidal_forward(x, start: int = 0, n_positions: int | None = None):
 
 def sinusoidal_backward(dout, cache: SinusoidalCache):
     """Returns dx: the table is fixed, so the gradient passes straight through."""
-    # İleri geçişte: `out = x + PE` ve PE sabit → `dx = dout`.
+    # İleri geçişte: `out = x + PE[start:start+T]` ve PE sabit → `dx = dout`.
     return dout
