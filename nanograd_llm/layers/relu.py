@@ -49,5 +49,5 @@ def relu_forward(x):
 
 def relu_backward(dout, cache: ReluCache):
     """Returns dx."""
-    # İleri geçişte: `out = max(0, x)` → bu yüzden `dx = dout·[x > 0]`
+    # İleri geçişte: `out = max(0, x)` → bu yüzden `dx = dout ⊙ [x > 0]`
     return dout * cache.mask
