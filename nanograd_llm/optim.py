@@ -9,8 +9,11 @@ Adam, her parametre için gradyanın iki hareketli ortalamasını tutar:
     m̂ = m / (1 − β₁ᵗ),  v̂ = v / (1 − β₂ᵗ)     yanlılık düzeltmesi (başta m, v sıfırdır)
     θ ← θ − lr · m̂ / (√v̂ + ε)
 
-Bölme, her parametrenin adımını kendi gradyan ölçeğine göre ayarlar: sık ve büyük
-gradyan alan parametre küçük, seyrek gradyan alan parametre görece büyük adımlar atar.
+Bölme, adımı gradyanın ölçeğinden bağımsız kılar. Gradyan hep aynı yönü gösteriyorsa
+|m̂| ≈ √v̂ olur ve adım yaklaşık lr kadardır; gradyanın büyüklüğü 10⁻³ de olsa 10³ de olsa
+sonuç değişmez. Gradyanın işareti adımdan adıma değişiyorsa (gürültülüyse) ortalama m̂
+küçülür ama v̂ küçülmez, adım da lr'nin altına düşer. Yani her parametrenin etkin öğrenme
+oranı lr/√v̂'dir: büyük gradyan alan parametre için küçük, küçük gradyan alan için büyük.
 
 **Ayrıştırılmış ağırlık azaltma (decoupled weight decay):** L2 cezasını kayba eklemek
 (`g + λθ`), Adam'ın ölçeklemesinden geçtiği için büyük gradyanlı ağırlıkları daha az
