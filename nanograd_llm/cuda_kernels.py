@@ -264,6 +264,8 @@ def causal_softmax_forward(att):
     Tq, Tk = att.shape[-2], att.shape[-1]
     rows = att.size // Tk
     k = _module(_SOFTMAX).get_function("causal_softmax_fwd_" + _suffix(att.dtype))
+    if rows == 0:                            # 0 bloklu bir ızgara başlatılamaz (CUDA hatası)
+        return att
     k((rows,), (_threads(Tk),), (att, np.int64(rows), np.int32(Tq), np.int32(Tk)))
     return att
 
@@ -279,6 +281,8 @@ def softmax_backward(att, datt):
     Tk = att.shape[-1]
     rows = att.size // Tk
     k = _module(_SOFTMAX).get_function("softmax_bwd_" + _suffix(datt.dtype))
+    if rows == 0:
+        return datt
     k((rows,), (_threads(Tk),), (att, datt, np.int64(rows), np.int32(Tk)))
     return datt
 
@@ -304,6 +308,8 @@ def layernorm_forward(x, w, b, eps):
     rstd = cp.empty(x.shape[:-1] + (1,), dtype=x.dtype)
     k = _module(_LAYERNORM).get_function("ln_fwd_" + _suffix(x.dtype))
     bias = _param_vec(b, C, x.dtype) if b is not None else np.intp(0)
+    if rows == 0:                            # boş toplu iş: başlatılacak blok yok
+        return out, xhat, rstd
     k((rows,), (_threads(C),), (x, w, bias, out, xhat, rstd, np.int64(rows), np.int32(C),
                                 x.dtype.type(eps)))
     return out, xhat, rstd
@@ -321,6 +327,8 @@ def layernorm_backward_dx(dout, xhat, rstd, w):
     rows = xhat.size // C
     dx = cp.empty_like(xhat)
     k = _module(_LAYERNORM).get_function("ln_bwd_dx_" + _suffix(dt))
+    if rows == 0:
+        return dx
     k((rows,), (_threads(C),), (dout, xhat, rstd, w, dx, np.int64(rows), np.int32(C)))
     return dx
 

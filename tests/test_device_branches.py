@@ -672,6 +672,37 @@ def test_layernorm_backward_kernel_gets_one_dtype(launches, cache_dtype, dout_dt
     assert args[4] is dx and dx.dtype == dout_dtype and dx.shape == (4, 3)
 
 
+def test_raw_kernels_launch_no_empty_grid_for_zero_rows(host_gpu, monkeypatch):
+    """One block per row: an input without rows (an empty batch) would be launched as a grid of
+    0 blocks, which CUDA refuses (CUDA_ERROR_INVALID_VALUE); the generic path returns empty
+    results. The wrappers return them without a launch, and launch for a non-empty input."""
+    ck, _ = host_gpu
+    grids = []
+
+    class Module:
+        def get_function(self, name):
+            return lambda grid, block, args: grids.append((name, grid))
+    monkeypatch.setattr(ck, "_module", lambda src: Module())
+    f32 = np.float32
+    for B in (0, 2):
+        grids.clear()
+        x = _dev(np.ones((B, 4, 6), f32))
+        out, xhat, rstd = ck.layernorm_forward(x, _dev(np.ones(6, f32)), _dev(np.zeros(6, f32)),
+                                               1e-5)
+        assert out.shape == xhat.shape == (B, 4, 6) and rstd.shape == (B, 4, 1)
+        dx = ck.layernorm_backward_dx(_dev(np.ones((B, 4, 6), f32)), xhat, rstd,
+                                      _dev(np.ones(6, f32)))
+        assert dx.shape == (B, 4, 6)
+        att = _dev(np.ones((B, 2, 3, 3), f32))
+        assert ck.causal_softmax_forward(att) is att
+        datt = _dev(np.ones((B, 2, 3, 3), f32))
+        assert ck.softmax_backward(att, datt) is datt
+        assert all(g[0] >= 1 for _, g in grids), grids
+        want = [] if B == 0 else ["ln_fwd_f32", "ln_bwd_dx_f32", "causal_softmax_fwd_f32",
+                                  "softmax_bwd_f32"]
+        assert [n for n, _ in grids] == want
+
+
 def test_evaluate_checks_the_ids_on_the_host_before_moving_them(monkeypatch):
     """evaluate_ids moves its windows to the model's device before the forward pass, and ids
     already on the GPU are trusted there (no sync; CuPy's indexing wraps an out-of-range id
