@@ -325,6 +325,9 @@ def layernorm_backward_dx(dout, xhat, rstd, w):
                         for a in (dout, xhat, rstd))
     w = _param_vec(w, C, dt)
     rows = xhat.size // C
+    if rstd.size != rows:                    # çekirdek satır başına bir rstd okur (sınır denetimsiz)
+        raise ValueError(f"layernorm_backward_dx: rstd {rstd.shape} does not hold one value "
+                         f"per row of x̂ {xhat.shape}")
     dx = cp.empty_like(xhat)
     k = _module(_LAYERNORM).get_function("ln_bwd_dx_" + _suffix(dt))
     if rows == 0:

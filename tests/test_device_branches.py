@@ -626,6 +626,9 @@ def test_layernorm_kernels_get_w_and_b_as_contiguous_vectors_of_x_dtype(launches
     with pytest.raises(ValueError):
         ck.layernorm_backward_dx(_dev(np.ones((4, 2), np.float32)), xhat,
                                  _dev(np.ones((4, 1), np.float32)), _dev(np.ones(3, np.float32)))
+    with pytest.raises(ValueError, match="one value per row"):   # rstd read row by row
+        ck.layernorm_backward_dx(_dev(np.ones((4, 3), np.float32)), xhat,
+                                 _dev(np.ones((1, 1), np.float32)), _dev(np.ones(3, np.float32)))
     assert len(launched) == 1
 
 
