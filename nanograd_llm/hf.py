@@ -397,6 +397,7 @@ def _split_tokenizer_json(f: Path, out: Path):
         raise ValueError(f"{f} is not a tokenizer.json with a BPE model") from None
     if model.get("type", "BPE") != "BPE" or not isinstance(vocab, dict):
         raise ValueError(f"{f} does not hold a BPE model")
+    _check_tokenizer_json_options(f, data, model)
     # Birleştirmeler "a b" dizeleri ya da [a, b] çiftleri olarak saklanabilir
     if not isinstance(merges, list) or not all(
             isinstance(m, str) or (isinstance(m, list) and len(m) == 2
@@ -423,6 +424,40 @@ def _split_tokenizer_json(f: Path, out: Path):
     v.write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     m.write_text("#version: 0.2\n" + "\n".join(lines) + "\n", encoding="utf-8")
     return v, m, specials
+
+
+def _check_tokenizer_json_options(f: Path, data: dict, model: dict) -> None:
+    """Refuse a tokenizer.json whose settings our GPT-2 BPE cannot reproduce.
+
+    Bizim BPE'miz GPT-2'ninkidir: metin olduğu gibi (normalizer yok), GPT-2 düzenli ifadesiyle
+    ve başa boşluk eklenmeden bölünür, birleştirmeler sırayla uygulanır. Metni değiştiren bir
+    normalizer (ör. küçük harfe çevirme), `add_prefix_space: true`, başka bir ön belirteçleyici
+    ya da BPE'nin dropout / sözcük içi önek-sonek ayarları yok sayılsaydı aynı metin sessizce
+    başka kimliklere kodlanırdı; bu yüzden açık bir hatayla reddedilir."""
+    norm = data.get("normalizer")
+    if norm is not None and not (isinstance(norm, dict) and norm.get("type") == "Sequence"
+                                 and norm.get("normalizers") == []):
+        kind = norm.get("type") if isinstance(norm, dict) else norm
+        raise ValueError(f"{f}: normalizer {kind!r} is not supported (GPT-2's byte-level BPE "
+                         f"reads the text unchanged)")
+    pre = data.get("pre_tokenizer")
+    if not (isinstance(pre, dict) and pre.get("type") == "ByteLevel"
+            and pre.get("add_prefix_space") is False and pre.get("use_regex", True) is True):
+        raise ValueError(f"{f}: pre_tokenizer {pre!r} is not supported (only GPT-2's: "
+                         f"ByteLevel with add_prefix_space false and use_regex true)")
+    dropout = model.get("dropout")
+    bad = {}
+    if dropout is not None and (isinstance(dropout, bool) or dropout != 0):
+        bad["dropout"] = dropout
+    for key in ("continuing_subword_prefix", "end_of_word_suffix"):
+        if model.get(key) not in (None, ""):
+            bad[key] = model[key]
+    if model.get("ignore_merges", False) is not False:
+        bad["ignore_merges"] = model["ignore_merges"]
+    if bad:
+        key, v = next(iter(bad.items()))
+        raise ValueError(f"{f}: model.{key}={v!r} is not supported (GPT-2's BPE has no "
+                         f"dropout, no subword prefix or suffix and applies every merge)")
 
 
 def init_from_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.0,
