@@ -351,16 +351,39 @@ def save_hf(model, path) -> None:
 # -- tokenizer + model, for sampling and fine-tuning -----------------------------------------
 def load_hf_tokenizer(path):
     """The folder's tokenizer: one saved by this package (tokenizer_meta.json: its special
-    tokens and pattern are kept), else GPT-2's byte-level BPE from vocab.json + merges.txt, or,
-    when only a tokenizer.json is there (as recent `transformers` versions write), from that,
-    its added tokens becoming special tokens."""
+    tokens and pattern are kept), else GPT-2's byte-level BPE from vocab.json + merges.txt
+    (with the added tokens `transformers` writes beside them: added_tokens.json,
+    tokenizer_config.json, tokenizer.json), or, when only a tokenizer.json is there (as recent
+    `transformers` versions write), from that; added tokens become special tokens."""
     path = Path(path)
     if (path / "tokenizer_meta.json").is_file():
         from .tokenizers import load_tokenizer
         return load_tokenizer(path)
     vocab, merges = path / "vocab.json", path / "merges.txt"
     if vocab.is_file() and merges.is_file():
-        return _bpe_class().from_files(vocab, merges)
+        added = _added_tokens(path)
+        try:
+            base = json.loads(vocab.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            base = None                  # from_files names what is wrong with the file
+        if not added or not isinstance(base, dict):
+            return _bpe_class().from_files(vocab, merges)
+        # `transformers` eklenen belirteçleri (ör. <|pad|>, sohbet belirteçleri) vocab.json'a
+        # değil yanındaki dosyalara yazar; onlarsız bu belirteçler metinde bayt bayt
+        # kodlanırdı. Sözlüğe katılır ve özel belirteç sayılır (tokenizer.json yolundaki gibi).
+        for tok, i in added.items():
+            if base.setdefault(tok, i) != i:
+                raise ValueError(f"added token {tok!r} has id {i} but {vocab} gives it "
+                                 f"{base[tok]}")
+        specials = (["<|endoftext|>"] if "<|endoftext|>" in base else []) + list(added)
+        with tempfile.TemporaryDirectory() as tmp:
+            v = Path(tmp) / "vocab.json"
+            v.write_text(json.dumps(base, ensure_ascii=False), encoding="utf-8")
+            try:
+                return _bpe_class().from_files(v, merges, special_tokens=specials)
+            except ValueError as e:
+                raise ValueError(str(e).replace(str(v), f"{vocab} (with its added tokens)")) \
+                    from None
     if (path / "tokenizer.json").is_file():
         BPETokenizer = _bpe_class()
         f = path / "tokenizer.json"
@@ -375,6 +398,52 @@ def load_hf_tokenizer(path):
     missing = vocab if not vocab.is_file() else merges
     raise ValueError(f"{missing} not found: the GPT-2 tokenizer needs vocab.json and "
                      f"merges.txt (or tokenizer.json) in {path}")
+
+
+def _added_tokens(path: Path) -> dict:
+    """Tokens `transformers` keeps outside vocab.json (content -> id): added_tokens.json,
+    tokenizer_config.json's added_tokens_decoder and tokenizer.json's added_tokens."""
+    found: dict = {}
+
+    def add(f, content, i):
+        if not (isinstance(content, str) and content and isinstance(i, int)
+                and not isinstance(i, bool) and i >= 0):
+            raise ValueError(f"{f}: an added token must be a non-empty string with a "
+                             f"non-negative integer id, got {content!r}: {i!r}")
+        if found.setdefault(content, i) != i:
+            raise ValueError(f"{f}: added token {content!r} has id {i}, another file gives "
+                             f"it {found[content]}")
+
+    def read(name):
+        f = path / name
+        if not f.is_file():
+            return f, None
+        try:
+            return f, json.loads(f.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ValueError(f"{f} is not valid JSON: {e}") from None
+
+    f, data = read("added_tokens.json")
+    if data is not None:
+        if not isinstance(data, dict):
+            raise ValueError(f"{f} must hold a JSON object token -> id")
+        for content, i in data.items():
+            add(f, content, i)
+    f, data = read("tokenizer_config.json")
+    dec = data.get("added_tokens_decoder") if isinstance(data, dict) else None
+    if dec is not None:
+        if not isinstance(dec, dict) or not all(isinstance(v, dict) for v in dec.values()):
+            raise ValueError(f"{f}: added_tokens_decoder must map ids to token objects")
+        for i, t in dec.items():
+            add(f, t.get("content"), int(i) if str(i).isdigit() else i)
+    f, data = read("tokenizer.json")
+    added = data.get("added_tokens") if isinstance(data, dict) else None
+    if added is not None:
+        if not isinstance(added, list) or not all(isinstance(t, dict) for t in added):
+            raise ValueError(f"{f}: added_tokens must be a list of token objects")
+        for t in added:
+            add(f, t.get("content"), t.get("id"))
+    return found
 
 
 def _bpe_class():

@@ -1,6 +1,7 @@
 """Hugging Face GPT-2 folders without `transformers`: tokenizer files and safetensors layouts
 that `transformers` / `tokenizers` write (checked against the `tokenizers` library itself)."""
 import json
+import re
 
 import pytest
 
@@ -46,3 +47,47 @@ def test_plain_gpt2_tokenizer_json_still_loads(tmp_path):
     bpe.save(str(tmp_path / "tokenizer.json"))
     text = "The Fox kahverengi, merhaba dünya!"
     assert load_hf_tokenizer(tmp_path).encode(text) == bpe.encode(text).ids
+
+
+def _with_added(tmp_path, layout):
+    """A GPT-2 tokenizer folder with <|pad|> and <|user|> added, as transformers saves it:
+    vocab.json + merges.txt never hold added tokens; they are listed beside them."""
+    bpe = _trained()
+    bpe.save_model(str(tmp_path))
+    n = bpe.get_vocab_size()
+    bpe.add_special_tokens(["<|pad|>", "<|user|>"])
+    ids = {"<|pad|>": n, "<|user|>": n + 1}
+    if layout == "added_tokens.json":            # slow tokenizer, every transformers 4.x
+        (tmp_path / "added_tokens.json").write_text(json.dumps(ids))
+    elif layout == "tokenizer_config.json":      # transformers >= 4.34
+        dec = {str(i): {"content": t, "lstrip": False, "normalized": False, "rstrip": False,
+                        "single_word": False, "special": True} for t, i in ids.items()}
+        (tmp_path / "tokenizer_config.json").write_text(
+            json.dumps({"added_tokens_decoder": dec, "tokenizer_class": "GPT2Tokenizer"}))
+    else:                                        # fast tokenizer: tokenizer.json beside them
+        bpe.save(str(tmp_path / "tokenizer.json"))
+    return bpe, ids
+
+
+@pytest.mark.parametrize("layout", ["added_tokens.json", "tokenizer_config.json",
+                                    "tokenizer.json"])
+def test_added_tokens_beside_vocab_json_are_read(tmp_path, layout):
+    """A fine-tuned GPT-2 with added tokens: they were ignored, so `<|pad|>` in a prompt was
+    encoded byte by byte instead of as its one id."""
+    bpe, ids = _with_added(tmp_path, layout)
+    tok = load_hf_tokenizer(tmp_path)
+    text = "<|user|>merhaba<|pad|> dünya"
+    want = bpe.encode(text).ids
+    assert ids["<|pad|>"] in want and ids["<|user|>"] in want
+    assert tok.encode(text) == want
+    assert tok.decode(want) == text
+    assert tok.vocab_size == ids["<|user|>"] + 1
+
+
+def test_an_added_token_with_a_conflicting_id_is_a_clear_error(tmp_path):
+    bpe, ids = _with_added(tmp_path, "added_tokens.json")
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(
+        {"added_tokens_decoder": {"5": {"content": "<|pad|>", "special": True}}}))
+    with pytest.raises(ValueError, match=re.escape("tokenizer_config.json: added token "
+                                                   "'<|pad|>' has id 5, another file")):
+        load_hf_tokenizer(tmp_path)
