@@ -352,9 +352,10 @@ def save_hf(model, path) -> None:
 def load_hf_tokenizer(path):
     """The folder's tokenizer: one saved by this package (tokenizer_meta.json: its special
     tokens and pattern are kept), else GPT-2's byte-level BPE from vocab.json + merges.txt
-    (with the added tokens `transformers` writes beside them: added_tokens.json,
-    tokenizer_config.json, tokenizer.json), or, when only a tokenizer.json is there (as recent
-    `transformers` versions write), from that; added tokens become special tokens."""
+    (with the added and special tokens `transformers` lists beside them: added_tokens.json,
+    tokenizer_config.json, tokenizer.json, special_tokens_map.json), or, when only a
+    tokenizer.json is there (as recent `transformers` versions write), from that; added
+    tokens become special tokens."""
     path = Path(path)
     if (path / "tokenizer_meta.json").is_file():
         from .tokenizers import load_tokenizer
@@ -366,6 +367,19 @@ def load_hf_tokenizer(path):
             base = json.loads(vocab.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             base = None                  # from_files names what is wrong with the file
+        named = _special_tokens_map(path) if isinstance(base, dict) else []
+        if named:
+            # special_tokens_map.json'daki özel belirteçler (ör. <s>, <pad>) vocab.json'da olsa
+            # da `transformers` onları bölmeden, tek kimlik olarak kodlar. Bir bayt belirteci ya
+            # da bir birleştirmenin ürünü (pad_token = "Ġ" gibi) BPE'nin parçası olarak kalır.
+            try:
+                lines = merges.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError):
+                lines = []               # from_files names what is wrong with the file
+            made = {ln.replace(" ", "", 1) for ln in lines if not ln.startswith("#version")}
+            for tok in named:
+                if tok in base and len(tok) > 1 and tok not in made:
+                    added.setdefault(tok, base[tok])
         if not added or not isinstance(base, dict):
             return _bpe_class().from_files(vocab, merges)
         # `transformers` eklenen belirteçleri (ör. <|pad|>, sohbet belirteçleri) vocab.json'a
@@ -444,6 +458,27 @@ def _added_tokens(path: Path) -> dict:
         for t in added:
             add(f, t.get("content"), t.get("id"))
     return found
+
+
+def _special_tokens_map(path: Path) -> list:
+    """The token strings special_tokens_map.json names (bos/eos/unk/pad/…, and
+    additional_special_tokens), each a string or an object with a 'content'."""
+    f = path / "special_tokens_map.json"
+    if not f.is_file():
+        return []
+    try:
+        data = json.loads(f.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{f} is not valid JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{f} must hold a JSON object")
+    out = []
+    for v in data.values():
+        for t in (v if isinstance(v, list) else [v]):
+            t = t.get("content") if isinstance(t, dict) else t
+            if isinstance(t, str) and t and t not in out:
+                out.append(t)
+    return out
 
 
 def _bpe_class():

@@ -91,3 +91,36 @@ def test_an_added_token_with_a_conflicting_id_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match=re.escape("tokenizer_config.json: added token "
                                                    "'<|pad|>' has id 5, another file")):
         load_hf_tokenizer(tmp_path)
+
+
+def test_special_tokens_map_tokens_inside_vocab_json_are_not_split(tmp_path):
+    """A tokenizer trained with <s>, <pad>, </s> keeps them in vocab.json; transformers'
+    GPT2Tokenizer reads which are special from special_tokens_map.json and never splits them.
+    We split them into bytes, so `<s>` in a prompt became three tokens."""
+    bpe = tk.ByteLevelBPETokenizer()
+    bpe.train_from_iterator(TRAIN_TEXT, vocab_size=300, min_frequency=1, show_progress=False,
+                            special_tokens=["<s>", "<pad>", "</s>", "<|user|>"])
+    bpe.save_model(str(tmp_path))
+    assert json.loads((tmp_path / "vocab.json").read_text())["<s>"] == 0
+    (tmp_path / "special_tokens_map.json").write_text(json.dumps({
+        "bos_token": "<s>", "pad_token": "<pad>",
+        "eos_token": {"content": "</s>", "lstrip": False, "normalized": True, "rstrip": False,
+                      "single_word": False},
+        "additional_special_tokens": ["<|user|>"]}))
+    tok = load_hf_tokenizer(tmp_path)
+    text = "<s><|user|>merhaba dünya</s><pad>"
+    want = bpe.encode(text).ids
+    assert want[:2] == [0, 3] and want[-2:] == [2, 1]
+    assert tok.encode(text) == want
+    assert tok.decode(want) == text
+
+
+def test_a_special_token_that_is_also_a_merged_token_stays_a_bpe_token(tmp_path):
+    bpe = _trained()
+    bpe.save_model(str(tmp_path))
+    vocab = json.loads((tmp_path / "vocab.json").read_text())
+    merged = next(t for t in vocab if len(t) > 2 and t.startswith("Ġ"))
+    (tmp_path / "special_tokens_map.json").write_text(json.dumps({"pad_token": merged,
+                                                                  "unk_token": "!"}))
+    text = "The quick brown fox. merhaba dünya"
+    assert load_hf_tokenizer(tmp_path).encode(text) == bpe.encode(text).ids
