@@ -124,3 +124,23 @@ def test_a_special_token_that_is_also_a_merged_token_stays_a_bpe_token(tmp_path)
                                                                   "unk_token": "!"}))
     text = "The quick brown fox. merhaba dünya"
     assert load_hf_tokenizer(tmp_path).encode(text) == bpe.encode(text).ids
+
+
+def test_an_added_token_already_in_the_vocabulary_loads_and_round_trips(tmp_path):
+    """`add_tokens(["merhaba"])` for a word the merges already build: tokenizer.json lists it
+    as an added token with its vocab id. Loading it failed ("token 'merhaba' is not in its
+    model.vocab") since a special token was taken out of the BPE the merges need."""
+    from nanograd_llm.tokenizers import load_tokenizer
+    bpe = tk.ByteLevelBPETokenizer()
+    bpe.train_from_iterator(["merhaba dünya şapka " * 30], vocab_size=290, min_frequency=1,
+                            show_progress=False)
+    assert "merhaba" in bpe.get_vocab()
+    bpe.add_tokens(["merhaba"])
+    bpe.save(str(tmp_path / "tokenizer.json"))
+    tok = load_hf_tokenizer(tmp_path)
+    text = "merhaba dünya merhabalar, şapka"
+    want = bpe.encode(text).ids
+    assert tok.encode(text) == want and tok.decode(want) == text
+    tok.save(str(tmp_path / "ours"))
+    again = load_tokenizer(tmp_path / "ours")
+    assert again.encode(text) == want and again.decode(want) == text

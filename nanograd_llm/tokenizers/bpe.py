@@ -97,7 +97,10 @@ vekil/surrogate karakter, ör. `"\\ud800"`) UTF-8'e çevrilemez; bu durumda aç�
 `<|endoftext|>` gibi özel belirteçler metinden öğrenilmez; sözlüğün sonuna eklenir ve her zaman
 tek bir kimliğe kodlanır. Kodlamada metin önce özel belirteçlerin geçtiği yerlerden bölünür,
 aradaki parçalar normal yoldan kodlanır. `allowed_special="none"` ile özel belirteç metni sıradan
-metin gibi kodlanır (kullanıcı girdisinde istenmeyen özel belirteçlere karşı).
+metin gibi kodlanır (kullanıcı girdisinde istenmeyen özel belirteçlere karşı). Okunan bir
+dosyada özel (sonradan eklenmiş) bir belirteç birleştirmelerin de kullandığı bir belirteçse
+(sözlükte zaten olan bir sözcük eklenmişse) ikisi birdendir: metinde bütün olarak aranır, BPE
+de onu üretebilir.
 
 ## Dosyalar
 `save(dizin)`: `vocab.json` (belirteç dizesi → kimlik), `merges.txt` (`#version: 0.2` başlığı,
@@ -711,10 +714,20 @@ class BPETokenizer:
         id_to_bytes: list = [None] * size
         literal: dict[int, str] = {}
         bytes_to_id: dict[bytes, int] = {}
+        text = _read_text(merges_txt)
+        # Birleştirmelerin kullandığı ya da ürettiği belirteçler. Bir özel (eklenmiş) belirteç
+        # bunlardan biriyse (ör. sözlükte zaten olan `merhaba` sonradan eklenmişse) BPE'nin de
+        # parçasıdır: hem metinde bütün olarak aranır hem de birleştirmeler onu üretebilir.
+        in_merges = set()
+        for line in text.split("\n"):
+            parts = line.rstrip("\r").split(" ")
+            if len(parts) == 2 and not line.startswith("#version"):
+                in_merges.update((parts[0], parts[1], parts[0] + parts[1]))
         for tok, i in vocab.items():
-            if tok in special_ids:
-                continue
             bs = _str_to_bytes(tok)
+            if tok in special_ids and not (bs is not None and (len(bs) == 1
+                                                               or tok in in_merges)):
+                continue
             if bs is None:
                 # Bayt alfabesi dışında karakter içeren bir dize (ör. sonradan eklenmiş bir
                 # belirteç): birleştirmelerle oluşamaz; çözmede UTF-8 baytları yazılır.
@@ -724,7 +737,6 @@ class BPETokenizer:
                 bytes_to_id[bs] = i
             id_to_bytes[i] = bs
         merges: list[tuple[int, int]] = []
-        text = _read_text(merges_txt)
         for lineno, line in enumerate(text.split("\n"), 1):
             line = line.rstrip("\r")
             if not line or line.startswith("#version"):
