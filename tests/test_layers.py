@@ -5,6 +5,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from nanograd_llm.backend import scatter_add
+from nanograd_llm.layers import attention
 from nanograd_llm.gradcheck import LAYERS, TOLERANCE, check_case, check_layer, layer_case, rel_error
 from nanograd_llm.layers import (attention_forward, cross_entropy_forward, dropout_forward,
                                  embedding_backward, embedding_forward, gelu_forward,
@@ -262,6 +263,39 @@ def test_attention_is_stable_for_huge_scores():
     q = np.full((1, 1, 3, 2), 1e4, dtype=np.float32)
     y, cache = attention_forward(q, q.copy(), np.ones((1, 1, 3, 2), np.float32))
     assert np.all(np.isfinite(y)) and np.all(np.isfinite(cache.att))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("T", [6, 256])                  # 256: the CPU's tiled attention too
+def test_attention_hidden_key_that_is_infinite_or_nan_does_not_reach_earlier_queries(
+        monkeypatch, dtype, T):
+    """Masked scores are replaced by −∞, not added to it (PyTorch's masked_fill, the fused
+    kernels): with `att += mask` an infinite or NaN score under the mask became NaN and spread to
+    its whole row, so a query turned NaN because of a key it cannot see (the generic path only,
+    float64 always; the tiled path only where the key fell in a tile's diagonal square)."""
+    from nanograd_llm.layers.causal_tiles import tiled_attention_forward
+    monkeypatch.setenv("NANOGRAD_LLM_FUSED", "0")
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal((1, 2, T, 4)).astype(dtype) for _ in range(3))
+    ref, _ = attention_forward(q, k, v)
+    for bad in (np.inf, np.nan):
+        kb = k.copy()
+        kb[0, 0, T - 1] = bad                   # the last key: only the last query sees it
+        with np.errstate(invalid="ignore"):     # the last query's row is NaN, as in torch
+            runs = [attention_forward(q, kb, v)[0]]
+            if T >= 128:
+                runs.append(tiled_attention_forward(q, kb, v)[0])
+        for y in runs:
+            np.testing.assert_allclose(y[0, 0, :-1], ref[0, 0, :-1], rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(y[0, 1], ref[0, 1], rtol=1e-5, atol=1e-6)
+    s = rng.standard_normal((2, 5, 5)).astype(dtype)
+    want = s.copy()
+    attention.causal_softmax_inplace(want)
+    for bad in (np.inf, -np.inf, np.nan):
+        a = s.copy()
+        a[:, np.triu_indices(5, 1)[0], np.triu_indices(5, 1)[1]] = bad      # every hidden score
+        attention.causal_softmax_inplace(a)
+        np.testing.assert_array_equal(a, want)
 
 
 def test_cross_entropy_matches_log_softmax_and_is_stable():

@@ -103,6 +103,18 @@ def causal_mask(Tq: int, Tk: int, xp, dtype):
     return m
 
 
+def _blocked(Tq: int, Tk: int, xp):
+    """Boolean (Tq, Tk): True where key j is hidden from query i (j > i + (Tk − Tq)); cached."""
+    key = (Tq, Tk, "bool", xp.__name__)
+    m = _MASKS.get(key)
+    if m is None:
+        additive = causal_mask(Tq, Tk, xp, "float32")                  # (Tq, Tk): 0 ya da −∞
+        with cache_allocation(xp):          # önbellekte kalır: varsayılan bellek havuzundan
+            m = additive < 0                                            # (Tq, Tk)
+        _MASKS[key] = m
+    return m
+
+
 def causal_softmax_inplace(att) -> None:
     """In place: causal mask and numerically stable softmax over the last axis of att
     (…, Tq, Tk), a query i seeing the keys j <= i + (Tk − Tq). The generic xp code (a fused
@@ -111,7 +123,8 @@ def causal_softmax_inplace(att) -> None:
         raise ValueError("causal_softmax_inplace needs a C-contiguous att")
     xp = get_array_module(att)
     Tq, Tk = att.shape[-2], att.shape[-1]
-    mask = causal_mask(Tq, Tk, xp, att.dtype)                      # (Tq, Tk)
+    mask = causal_mask(Tq, Tk, xp, att.dtype)                      # (Tq, Tk): 0 ya da −∞
+    blocked = _blocked(Tq, Tk, xp)                                  # (Tq, Tk), bool
     att3 = att.reshape(-1, Tq, Tk)                                  # (B·nh, Tq, Tk), görünüm
     ones = xp.ones((Tk,), dtype=att.dtype)                          # (Tk,)
 
@@ -119,8 +132,11 @@ def causal_softmax_inplace(att) -> None:
         # Bir grup kafanın puanları; CPU'da gruplar iş parçacıklarına paylaştırılır ve her grup
         # önbellekteyken bütün softmax adımlarından geçer (bkz. backend.for_row_blocks).
         a = att3[r]                                                 # (n, Tq, Tk), görünüm
-        # Nedensel maske: gelecekteki konumlar −∞
-        a += mask
+        # Nedensel maske: gelecekteki konumlar −∞ yapılır (toplanmaz, yazılır). `a += mask`
+        # gizli bir +∞ ya da NaN puanı −∞ değil NaN yapar (∞ + (−∞) = NaN) ve satırın maksimumu
+        # üzerinden bütün satıra yayardı: sorgu, göremediği bir anahtar yüzünden NaN olurdu
+        # (birleşik çekirdekler gizli puanları hiç okumaz; PyTorch'un masked_fill'i de üzerlerine yazar)
+        xp.copyto(a, mask, where=blocked)
         # Kararlı softmax: maksimumu çıkar, üssünü al, satır toplamına böl (hepsi yerinde)
         a -= a.max(axis=-1, keepdims=True)
         xp.exp(a, out=a)
