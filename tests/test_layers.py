@@ -322,6 +322,27 @@ def test_cross_entropy_ignore_index():
     assert float(loss) == pytest.approx(float(loss2), rel=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_cross_entropy_ignored_row_with_non_finite_logits_takes_no_part(dtype, bad):
+    """An ignored row is left out of the loss and gets a zero gradient whatever its logits hold:
+    the rows were multiplied by the 0/1 mask, and NaN·0 = NaN put a NaN loss (PyTorch: the
+    valid rows' finite mean) and NaN gradients into every weight behind the logits."""
+    from nanograd_llm.layers.cross_entropy import cross_entropy_backward
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((1, 4, 5)).astype(dtype)
+    z[0, 1, 2] = bad
+    t = np.array([[1, -1, 2, 3]])
+    with np.errstate(invalid="ignore", over="ignore"):
+        loss, cache = cross_entropy_forward(z, t, ignore_index=-1)
+        dz = cross_entropy_backward(1.0, cache)
+    keep = [0, 2, 3]
+    loss2, cache2 = cross_entropy_forward(z[:, keep], t[:, keep])
+    assert float(loss) == pytest.approx(float(loss2), rel=1e-6)
+    assert np.all(dz[0, 1] == 0.0)
+    np.testing.assert_allclose(dz[:, keep], cross_entropy_backward(1.0, cache2), rtol=1e-6)
+
+
 def test_dropout_modes():
     x = np.ones((200, 50), np.float32)
     rng = np.random.default_rng(0)
