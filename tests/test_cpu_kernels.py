@@ -540,3 +540,29 @@ def test_layernorm_kernels_take_float64_w_and_b_like_the_generic_path():
     _close(out, ref, 1e-5)
     for a, r in zip(dx, dref):
         _close(a, r, 1e-4)
+
+
+@pytest.mark.parametrize("layer", ["gelu", "layernorm"])
+@pytest.mark.parametrize("fwd,grad", [(np.float64, F32), (F32, np.float64)])
+def test_backward_with_a_dout_of_another_dtype_than_the_cache_is_the_generic_one(
+        monkeypatch, layer, fwd, grad):
+    """The backward picked the kernel by dout's dtype alone: a float32 dout on a float64 forward's
+    cache went to the float32 kernels, which raised TypeError ('float32 only'), while the
+    generic path computes it (in the dtype the generic code gives)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 8)).astype(fwd)
+    dout = rng.standard_normal(x.shape).astype(grad)
+
+    def run():
+        if layer == "gelu":
+            _, cache = gelu.gelu_forward(x)
+            return gelu.gelu_backward(dout, cache)
+        _, cache = layernorm.layernorm_forward(x, np.ones(8, fwd), np.zeros(8, fwd))
+        return layernorm.layernorm_backward(dout, cache)[0]
+
+    monkeypatch.setenv("NANOGRAD_LLM_FUSED", "1")
+    got = run()
+    with generic():
+        ref = run()
+    assert got.dtype == ref.dtype
+    _close(got, ref, 1e-5)

@@ -141,7 +141,9 @@ def gelu_backward(dout, cache: GeluCache):
     # dout, out'un şeklinde olmalı; ona yayınlanabilen (broadcast) daha küçük bir dout da
     # kabul edilir (birleşik çekirdekler gibi): satır bloklarına bölmeden önce tam şekle açılır
     dout = xp.broadcast_to(dout, x.shape) if dout.shape != x.shape else dout
-    fused = fused_kernels(dout)
+    # Çekirdek bütün işlenenleri tek türde okur: dout ile önbellek farklı türdeyse (ör. float64
+    # bir ileri geçişe float32 bir dout) genel yol çalışır (çekirdek TypeError verirdi)
+    fused = fused_kernels(dout) if dout.dtype == x.dtype == s.dtype else None
     if fused is not None:   # GPU/Numba: aşağıdaki satırların tek çekirdekte birleşmiş hali
         return fused.gelu_backward(dout, x, s)
     g = xp.empty(s.shape, dtype=s.dtype)

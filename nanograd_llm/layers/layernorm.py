@@ -204,7 +204,9 @@ def layernorm_backward(dout, cache: LayerNormCache):
     # Aynı satırdan: `dw = Σ_n dout[n]⊙x̂[n]`
     prod = d2 * xhat2                                      # (N, C)
     dw = matmul_t(ones, prod)                              # (N,)@(N, C) -> (C,)
-    fused = fused_kernels(dout)
+    # Çekirdek dout, x̂ ve rstd'yi tek türde okur: türleri farklıysa (ör. float64 bir ileri
+    # geçişe float32 bir dout) genel yol çalışır (çekirdek TypeError verirdi)
+    fused = fused_kernels(dout) if dout.dtype == xhat.dtype == rstd.dtype else None
     if fused is not None:   # GPU/Numba: dx'in aşağıdaki satırları tek çekirdekte
         return fused.layernorm_backward_dx(dout, xhat, rstd, w), dw, db
     avg = xp.full((C,), 1.0 / C, dtype=dout.dtype)         # (C,)
