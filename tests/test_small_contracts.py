@@ -185,3 +185,18 @@ def test_every_train_config_check_names_its_field(name, value, message):
     ("precision", "tf32"), ("sample_tokens", 100_000), ("weight_decay", 999.0)])
 def test_train_config_accepts_values_at_its_bounds(name, value):
     assert getattr(TrainConfig(**{name: value}), name) == value
+
+
+def test_gpt_config_takes_numpy_integers_as_plain_ints():
+    """Sizes read from arrays (np.int64(65), as BigramLM accepts) are integers, not an error
+    'must be a positive integer, got np.int64(65)'; they are stored as ints so the config
+    still writes to JSON. Floats and booleans stay refused."""
+    import json
+    from nanograd_llm import GPTConfig
+    c = GPTConfig(vocab_size=np.int64(65), block_size=np.int32(8), n_layer=np.uint8(1),
+                  n_head=2, n_embd=8, ignore_index=np.int64(-1))
+    assert type(c.vocab_size) is int and type(c.ignore_index) is int
+    assert json.loads(json.dumps(c.to_dict()))["vocab_size"] == 65
+    for bad in (np.float64(65.0), np.bool_(True), 0):
+        with pytest.raises(ValueError, match="positive integer"):
+            GPTConfig(vocab_size=bad)

@@ -113,8 +113,9 @@ class GPTConfig:
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
+            setattr(self, name, int(v))         # np.int64(65) → 65 (JSON'a yazılabilsin)
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
         # Elle düzenlenmiş bir checkpoint.json'daki "yes", "0.1" gibi metinler sessizce kabul
@@ -123,8 +124,10 @@ class GPTConfig:
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         ig = self.ignore_index
-        if ig is not None and (isinstance(ig, bool) or not isinstance(ig, int)):
+        if ig is not None and (isinstance(ig, bool) or not isinstance(ig, (int, np.integer))):
             raise ValueError(f"ignore_index must be an integer or null, got {ig!r}")
+        if ig is not None:
+            self.ignore_index = int(ig)
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or \
                 not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
