@@ -249,7 +249,8 @@ def find_run_dir(path) -> Path:
         raise CheckpointError(f"{p} is not a checkpoint directory (expected a folder with "
                               f"{MANIFEST})")
     if not (p / MANIFEST).is_file():
-        if (p / "config.json").is_file() and (p / "model.safetensors").is_file():
+        if (p / "config.json").is_file() and ((p / "model.safetensors").is_file() or
+                                              (p / "model.safetensors.index.json").is_file()):
             raise CheckpointError(f"{p} is a Hugging Face GPT-2 folder, not a training run: "
                                   f"sample or chat with --hf {p}, fine-tune with "
                                   f"`nanograd-llm train --init-from {p}`")

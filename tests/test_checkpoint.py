@@ -260,3 +260,13 @@ def test_tokenizer_without_file_texts_is_saved_through_its_own_save(tmp_path):
     ckpt.save_checkpoint(tmp_path, model, None, Foreign(tok), 2)  # same files: accepted
     with pytest.raises(ckpt.CheckpointError, match="another tokenizer"):
         ckpt.save_checkpoint(tmp_path, model, None, Foreign(CharTokenizer.from_text("xyzabcd")), 3)
+
+
+@pytest.mark.parametrize("weights", ["model.safetensors", "model.safetensors.index.json"])
+def test_a_hugging_face_folder_given_as_ckpt_points_to_hf(tmp_path, weights):
+    """A GPT-2 folder (one safetensors file or a sharded one with its index) named as a
+    training run gets the advice to use --hf, not 'train with --out first'."""
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / weights).write_text("{}")
+    with pytest.raises(ckpt.CheckpointError, match="Hugging Face GPT-2 folder.*--hf"):
+        ckpt.find_run_dir(tmp_path)
