@@ -22,6 +22,14 @@ bayt aralığı) ve ardından ham baytlar. `pickle` kullanmadığı için dosyay
 çalıştırmaz. Dosyayı kendimiz ayrıştırmak yerine `safetensors` paketinin NumPy arayüzünü
 (`safetensors.numpy.load_file` / `save_file`) kullanırız (isteğe bağlı `hf` eki).
 
+Tek istisna **bfloat16**'dır: NumPy'da böyle bir veri türü yoktur, bu yüzden paketin NumPy
+arayüzü bfloat16 tensör içeren bir dosyayı hiç okuyamaz. Oysa `transformers` bfloat16 ile
+eğitilmiş modelleri çoğu zaman bu türde kaydeder. bfloat16, float32'nin **üst 16 bitidir**
+(aynı işaret biti, aynı 8 bitlik üs, mantisin ilk 7 biti). Bu yüzden float32'ye dönüşüm
+tam ve kayıpsızdır: 16 bitlik sayı 16 bit sola kaydırılır, alt 16 bit sıfır olur ve sonuç
+float32 olarak okunur. Böyle bir dosyanın başlığını ve baytlarını `_load_file_with_bf16`
+kendisi okur.
+
 ## Ad ve şekil eşlemesi
 * Hugging Face adları `transformer.` önekiyle başlar (`transformer.h.0.attn.c_attn.weight`);
   önek atılınca adlar bizimkilerle birebir aynıdır. OpenAI'dan dönüştürülmüş eski dosyalarda
@@ -51,6 +59,7 @@ Doğrulama: `tests/test_hf.py` küçük, rastgele bir `GPT2LMHeadModel` ile logi
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from pathlib import Path
 
@@ -193,27 +202,70 @@ def config_to_hf(cfg: GPTConfig, dtype=None) -> dict:
 
 # -- tensors --------------------------------------------------------------------------------
 def _load_file(f: Path) -> dict:
+    if _has_bf16(f):
+        return _load_file_with_bf16(f)
     stn = _safetensors_numpy()
     try:
         return stn.load_file(str(f))
-    except Exception as e:   # safetensors raises its own error types (and TypeError for bf16)
-        hint = (" (bfloat16 tensors are not readable with NumPy; convert the file to float32 "
-                "first)" if _has_bf16(f) else "")
-        raise ValueError(f"cannot read {f}: {e}{hint}") from None
+    except Exception as e:   # safetensors raises its own error types
+        raise ValueError(f"cannot read {f}: {e}") from None
 
 
-def _has_bf16(f: Path) -> bool:
-    """Whether a safetensors file's JSON header lists a bfloat16 tensor."""
+def _header(f: Path):
+    """(JSON header, byte offset of the data) of a safetensors file; None if it has none."""
     try:
         with open(f, "rb") as fh:
             n = int.from_bytes(fh.read(8), "little")
             if not 0 < n <= 100_000_000:
-                return False
+                return None
             header = json.loads(fh.read(n).decode("utf-8"))
     except (OSError, ValueError):
-        return False
-    return isinstance(header, dict) and any(
-        isinstance(v, dict) and v.get("dtype") == "BF16" for v in header.values())
+        return None
+    return (header, 8 + n) if isinstance(header, dict) else None
+
+
+def _has_bf16(f: Path) -> bool:
+    """Whether a safetensors file's JSON header lists a bfloat16 tensor."""
+    h = _header(f)
+    return h is not None and any(
+        isinstance(v, dict) and v.get("dtype") == "BF16" for v in h[0].values())
+
+
+# safetensors tür adları → NumPy (küçük uçlu, dosyada olduğu gibi)
+_ST_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4",
+              "I16": "<i2", "I8": "i1", "U8": "u1", "BOOL": "?"}
+
+
+def _load_file_with_bf16(f: Path) -> dict:
+    """All tensors of a safetensors file that holds bfloat16 ones, bfloat16 read as float32."""
+    header, start = _header(f)
+    data = np.memmap(f, dtype=np.uint8, mode="r")
+    out = {}
+    try:
+        for name, info in header.items():
+            if name == "__metadata__":
+                continue
+            lo, hi = (int(o) for o in info["data_offsets"])
+            shape = tuple(int(d) for d in info["shape"])
+            kind = info["dtype"]
+            if kind != "BF16" and kind not in _ST_DTYPES:
+                raise ValueError(f"tensor {name!r} has dtype {kind}, which is not supported")
+            item = 2 if kind == "BF16" else np.dtype(_ST_DTYPES[kind]).itemsize
+            if not 0 <= lo <= hi <= data.size - start or hi - lo != item * math.prod(shape):
+                raise ValueError(f"tensor {name!r}: its byte range does not match its shape")
+            raw = data[start + lo:start + hi]
+            if kind == "BF16":
+                # bfloat16 = float32'nin üst 16 biti: 16 bit sola kaydırılıp float32 okunur
+                arr = (raw.view("<u2").astype(np.uint32) << 16).view(np.float32)
+            else:
+                dt = np.dtype(_ST_DTYPES[kind])
+                arr = raw.view(dt).astype(dt.newbyteorder("="))             # kopya
+            out[name] = arr.reshape(shape)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ValueError(f"cannot read {f}: {e}") from None
+    finally:
+        del data
+    return out
 
 
 def read_hf_tensors(path) -> dict:

@@ -144,3 +144,39 @@ def test_an_added_token_already_in_the_vocabulary_loads_and_round_trips(tmp_path
     tok.save(str(tmp_path / "ours"))
     again = load_tokenizer(tmp_path / "ours")
     assert again.encode(text) == want and again.decode(want) == text
+
+
+def test_bfloat16_safetensors_load_exactly_as_float32(tmp_path):
+    """transformers often saves bf16-trained models in bfloat16, which is not a NumPy dtype
+    (safetensors' NumPy reader refuses the whole file). Such a file is read by hand: each
+    bfloat16 value is the top half of a float32, so the upcast is exact; other tensors in the
+    same file keep their dtypes."""
+    torch = pytest.importorskip("torch")
+    stt = pytest.importorskip("safetensors.torch")
+    import numpy as np
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.hf import load_hf, read_hf_tensors, save_hf
+    model = GPT(GPTConfig(vocab_size=17, block_size=8, n_layer=1, n_head=2, n_embd=8), seed=3)
+    save_hf(model, tmp_path)
+    tensors = read_hf_tensors(tmp_path)
+    bf = {k: torch.from_numpy(v.copy()).to(torch.bfloat16) for k, v in tensors.items()}
+    bf["extra.f16"] = torch.arange(6, dtype=torch.float16).reshape(2, 3)
+    stt.save_file(bf, str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
+    got = read_hf_tensors(tmp_path)
+    for k, v in bf.items():
+        want = v.float().numpy() if v.dtype == torch.bfloat16 else v.numpy()
+        assert got[k].dtype == want.dtype and got[k].shape == want.shape
+        np.testing.assert_array_equal(got[k], want)
+    del bf["extra.f16"]
+    stt.save_file(bf, str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
+    loaded = load_hf(tmp_path)
+    idx = np.arange(8)[None] % 17
+    ref = GPT(model.config, seed=3)
+    for name, p in ref.params.items():
+        p[...] = torch.from_numpy(model.params[name].copy()).to(torch.bfloat16).float().numpy()
+    np.testing.assert_array_equal(loaded.forward(idx)[0], ref.forward(idx)[0])
+    # a damaged byte range is a clear error, not a reshape traceback
+    raw = bytearray((tmp_path / "model.safetensors").read_bytes())
+    (tmp_path / "model.safetensors").write_bytes(bytes(raw[:-10]))
+    with pytest.raises(ValueError, match="cannot read .*byte range"):
+        read_hf_tensors(tmp_path)
