@@ -99,7 +99,8 @@ class AdamW:
 
     `params` is a model (fast path over `model.flat`), or a dict name -> array (updated in place,
     one parameter at a time). `step(grads, lr=None)` takes the model's `grads` dict (or its
-    `grad_flat`), or for dicts a dict with the same keys.
+    `grad_flat`), or for dicts a dict with the same keys and shapes; a refused step changes
+    nothing (parameters, moments, step count).
     """
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
@@ -144,12 +145,18 @@ class AdamW:
             # artıran) yapardı
             _check_nonneg("lr", lr)
         lr = self.lr if lr is None else float(lr)
+        # Gradyanlar her şeyden önce denetlenir: reddedilen bir adım parametreleri, momentleri
+        # ve adım sayısını (t) değiştirmez (yoksa sonraki adımın yanlılık düzeltmesi kayardı)
+        if self.model is not None:
+            g = self._flat_grad(grads)
+        else:
+            _check_grads(grads, {k: p.shape for k, p in self.params.items()})
         self.t += 1
         b1, b2 = self.betas
         bc1 = 1.0 - b1 ** self.t
         bc2 = 1.0 - b2 ** self.t
         if self.model is not None:
-            self._step_flat(self._flat_grad(grads), lr, bc1, bc2)
+            self._step_flat(g, lr, bc1, bc2)
         else:
             self._step_dict(grads, lr, bc1, bc2)
 
@@ -158,7 +165,10 @@ class AdamW:
         if grads is None or grads is model.grads or grads is model.grad_flat:
             return model.grad_flat
         if isinstance(grads, dict):
-            # başka bir sözlük: düz diziye topla (yavaş yol)
+            # başka bir sözlük: düz diziye topla (yavaş yol). Şekiller tam tutmalı: aynı boyda
+            # ama başka şekilde bir gradyan (ör. PyTorch'un (çıkış, giriş) düzenindeki devriği)
+            # reshape(-1) ile sessizce karışık öğelere yazılırdı
+            _check_grads(grads, {name: shape for name, _, shape in model.layout})
             flat = model.xp.empty_like(model.flat)
             for name, off, shape in model.layout:
                 n = int(np.prod(shape))
@@ -218,11 +228,6 @@ class AdamW:
 
     def _step_dict(self, grads, lr, bc1, bc2) -> None:
         b1, b2 = self.betas
-        if not isinstance(grads, dict):
-            raise TypeError("step(grads) expects a dict with the parameters' names")
-        missing = [k for k in self.params if k not in grads]
-        if missing:
-            raise ValueError(f"gradients missing for {missing[:5]}")
         for k, p in self.params.items():
             g = grads[k]
             m, v = self.m[k], self.v[k]
@@ -272,6 +277,21 @@ class AdamW:
                 setattr(self, key, float(state[key]))
         if "betas" in state:
             self.betas = tuple(float(b) for b in state["betas"])
+
+
+def _check_grads(grads, shapes: dict) -> None:
+    """A dict of gradients must hold every parameter's name, each with that parameter's shape."""
+    if not isinstance(grads, dict):
+        raise TypeError("step(grads) expects a dict with the parameters' names")
+    missing = [k for k in shapes if k not in grads]
+    if missing:
+        raise ValueError(f"gradients missing for {missing[:5]}")
+    # Yayınlanabilen (broadcast) yanlış bir şekil, ör. (1, n) yerine (m, n), yerinde işlemlerde
+    # hata vermeden bütün satırlara kopyalanırdı
+    for k, shape in shapes.items():
+        got = tuple(np.shape(grads[k]))
+        if got != tuple(shape):
+            raise ValueError(f"the gradient of {k!r} has shape {got}, expected {tuple(shape)}")
 
 
 def _is_number(x) -> bool:

@@ -288,3 +288,48 @@ def test_adamw_step_with_a_number_as_grads_says_to_pass_lr():
     with pytest.raises(TypeError, match="lr=0.001"):
         opt.step(0.001)
     assert opt.t == 0 and np.array_equal(model.flat, before)
+
+
+@pytest.mark.parametrize("form", ["dict_opt", "model_dict", "model_flat"])
+def test_a_refused_step_changes_nothing(form):
+    """A gradient of the wrong shape (or a missing one) is refused before anything moves: the
+    step count t stayed one step ahead (the next step's bias correction was that of step 2),
+    a broadcastable shape ((1, n) for (m, n)) or a same-size transpose (torch's (out, in)
+    layout) was silently applied, and a bad gradient late in the dict left the parameters
+    before it updated."""
+    model = _tiny_gpt()
+    params = model.params if form != "dict_opt" else {k: v.copy() for k, v in
+                                                      model.params.items()}
+    opt = AdamW(model if form != "dict_opt" else params, lr=1e-2, weight_decay=0.1)
+    rng = np.random.default_rng(0)
+    good = {k: rng.standard_normal(v.shape) for k, v in params.items()}
+    last = list(params)[-1]
+    if form == "model_flat":
+        bads = [np.zeros(3)]
+    else:
+        bads = [{**good, "h.0.attn.c_attn.weight": good["h.0.attn.c_attn.weight"][:1]},
+                {**good, "wte.weight": good["wte.weight"].T.copy()},
+                {**good, last: np.zeros(3)},
+                {k: v for k, v in good.items() if k != last}]
+    before = {k: v.copy() for k, v in params.items()}
+    for bad in bads:
+        with pytest.raises(ValueError, match="shape|missing"):
+            opt.step(bad)
+        assert opt.t == 0
+        for k, v in params.items():
+            np.testing.assert_array_equal(v, before[k], err_msg=k)
+    # the next good step is exactly a fresh optimizer's first step
+    fresh_model = _tiny_gpt()
+    fresh_params = fresh_model.params if form != "dict_opt" else {k: v.copy() for k, v in
+                                                                  before.items()}
+    AdamW(fresh_model if form != "dict_opt" else fresh_params, lr=1e-2,
+          weight_decay=0.1).step(good)
+    if form == "model_flat":
+        for k, g in good.items():
+            model.grads[k][...] = g
+        opt.step(model.grad_flat)
+    else:
+        opt.step(good)
+    assert opt.t == 1
+    for k, v in params.items():
+        np.testing.assert_array_equal(v, fresh_params[k], err_msg=k)
