@@ -1037,7 +1037,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         saved_step = step
 
     def evaluate_and_save(step: int, lr: float):
-        nonlocal last, best_val, best_step
+        nonlocal last, best_val, best_step, window_t
         losses = estimate_loss(model, sampler, cfg.eval_iters, step)
         if not (math.isfinite(losses["train"]) and math.isfinite(losses["val"])):
             raise NonFiniteLoss(f"evaluation loss is {losses['train']} (train) / "
@@ -1059,6 +1059,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             write("the best-weights copy", best_dir, None, step,
                   extra={"val_loss": losses["val"], "data": label, "data_sha256": data.sha256})
         save_state(step, elapsed)
+        # Değerlendirmenin ve kaydın süresi sonraki pencerenin eğitim hızına katılmaz
+        window_t = time.perf_counter()
         msg = (f"step {step}: train loss {losses['train']:.4f}, val loss {losses['val']:.4f}, "
                f"lr {lr:.2e}")
         say(msg)
@@ -1119,7 +1121,11 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             window_steps += 1
             if bar is not None:
                 bar.update(1)
-            if step % cfg.log_interval == 0 or step == cfg.max_iters:
+            evaluating = step % cfg.eval_interval == 0 or step == cfg.max_iters
+            # Hız, değerlendirmelerde de ölçülür: metrics.jsonl'deki tokens_per_sec bir önceki
+            # günlük ya da değerlendirme adımından bu yana eğitimin hızıdır (yoksa ilk
+            # log_interval'dan önce 0.0, sonra eski bir pencereninki yazılırdı)
+            if step % cfg.log_interval == 0 or evaluating:
                 now = time.perf_counter()
                 tok_s = window_steps * tokens_per_step / max(now - window_t, 1e-9)
                 window_t, window_steps = now, 0
@@ -1127,7 +1133,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                     lossf = float(loss_sum) / cfg.grad_accum
                     bar.set_postfix_str(f"loss {lossf:.4f} lr {lr:.2e} {tok_s:,.0f} tok/s",
                                         refresh=False)
-            if step % cfg.eval_interval == 0 or step == cfg.max_iters:
+            if evaluating:
                 evaluate_and_save(step, get_lr(step, cfg.lr, cfg.min_lr, cfg.warmup_iters,
                                                cfg.decay_iters))
     except NonFiniteLoss as e:

@@ -1389,3 +1389,26 @@ def test_train_example_reports_an_interrupted_or_finished_run(tmp_path, capsys):
     ex.sample_text = lambda *a, **kw: "sample"
     assert ex.main(["--small", "--out", str(tmp_path / "my run")]) == 0
     assert "nothing left to train" in capsys.readouterr().out
+
+
+def test_metrics_tokens_per_sec_is_measured_at_each_evaluation(tmp_path, monkeypatch):
+    """tokens_per_sec in metrics.jsonl was the speed of the last log_interval window: 0.0 at
+    the evaluations before the first one, stale after, and the window after an evaluation
+    counted the evaluation and the checkpoint write as training time."""
+    import time
+    from nanograd_llm import train as train_mod
+    clock = {"extra": 0.0}
+    real_clock, real_estimate = time.perf_counter, train_mod.estimate_loss
+
+    def slow_estimate(*a, **k):
+        clock["extra"] += 1000.0                  # an evaluation that "takes" 1000 s
+        return real_estimate(*a, **k)
+    monkeypatch.setattr(train_mod.time, "perf_counter", lambda: real_clock() + clock["extra"])
+    monkeypatch.setattr(train_mod, "estimate_loss", slow_estimate)
+    train(tiny_config(tmp_path, max_iters=6, eval_interval=2, log_interval=3), quiet=True)
+    rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text()
+            .splitlines()]
+    assert [r["step"] for r in rows] == [0, 2, 4, 6]
+    # a few real milliseconds per step of 4 × 16 tokens; with an evaluation counted in, the
+    # speed would be below 3 steps' tokens per 1000 s
+    assert all(r["tokens_per_sec"] > 1.0 for r in rows[1:]), rows
