@@ -461,7 +461,11 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None):
 # -- evaluation & logging ----------------------------------------------------------------------
 
 def estimate_loss(model, sampler: BatchSampler, eval_iters: int, step: int) -> dict:
-    """Mean loss over eval_iters batches of each split (eval mode; converted to float once)."""
+    """Mean loss over eval_iters batches of each split (eval mode; converted to float once).
+    The model's mode (train or eval) is the same afterwards as before."""
+    # Önceki kip geri yüklenir: eval kipindeki bir model (ör. load_model'in verdiği) sonradan
+    # sessizce eğitim kipine, yani dropout'u açık bir ileri geçişe dönmesin
+    was_training = model.training
     model.eval()
     out = {}
     try:
@@ -473,7 +477,7 @@ def estimate_loss(model, sampler: BatchSampler, eval_iters: int, step: int) -> d
                 total = loss if total is None else total + loss
             out[split] = float(total) / eval_iters
     finally:
-        model.train()
+        model.train(was_training)
     return out
 
 

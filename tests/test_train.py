@@ -1412,3 +1412,26 @@ def test_metrics_tokens_per_sec_is_measured_at_each_evaluation(tmp_path, monkeyp
     # a few real milliseconds per step of 4 × 16 tokens; with an evaluation counted in, the
     # speed would be below 3 steps' tokens per 1000 s
     assert all(r["tokens_per_sec"] > 1.0 for r in rows[1:]), rows
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_estimate_loss_gives_the_model_back_in_its_mode(training):
+    """estimate_loss always ended with model.train(): a model in eval mode (as load_model
+    returns it) came back with dropout on, and its next losses were noisy."""
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.data import BatchSampler, TokenData
+    from nanograd_llm.train import estimate_loss
+    model = GPT(GPTConfig(vocab_size=7, block_size=8, n_layer=1, n_head=2, n_embd=8,
+                          dropout=0.5), seed=0, dtype="float64")
+    model.train(training)
+    ids = np.random.default_rng(0).integers(0, 7, 200)
+    sampler = BatchSampler(TokenData(ids[:150], ids[150:]), 8, 4, seed=0)
+    losses = estimate_loss(model, sampler, 2, 0)
+    assert model.training is training
+    # eval mode: no dropout, so the same batch gives the same loss (and estimate_loss agrees)
+    model.eval()
+    again = estimate_loss(model, sampler, 2, 0)
+    assert again == losses and model.training is False
+    w = sampler.train_batch()
+    assert float(model.forward(w[:, :-1], w[:, 1:])[1]) == \
+        float(model.forward(w[:, :-1], w[:, 1:])[1])
