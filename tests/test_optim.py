@@ -333,3 +333,79 @@ def test_a_refused_step_changes_nothing(form):
     assert opt.t == 1
     for k, v in params.items():
         np.testing.assert_array_equal(v, fresh_params[k], err_msg=k)
+
+
+def _nanogpt_get_lr(it, learning_rate, min_lr, warmup_iters, lr_decay_iters):
+    """nanoGPT's train.py get_lr, written out on its own."""
+    import math
+    if it < warmup_iters:
+        return learning_rate * (it + 1) / (warmup_iters + 1)
+    if it > lr_decay_iters:
+        return min_lr
+    decay_ratio = (it - warmup_iters) / (lr_decay_iters - warmup_iters)
+    coeff = 0.5 * (1.0 + math.cos(math.pi * decay_ratio))
+    return min_lr + coeff * (learning_rate - min_lr)
+
+
+def test_lr_schedule_equals_nanogpts_on_every_edge():
+    """warmup 0, warmup >= lr_decay_iters, lr_decay_iters < warmup, steps past the end: the same
+    rate as nanoGPT's get_lr (where nanoGPT divides by zero, warmup == lr_decay_iters at that
+    step, ours is min_lr, the value both give one step later)."""
+    for warmup in range(0, 8):
+        for decay in range(0, 12):
+            for it in range(0, 16):
+                ours = get_lr(it, 1.0, 0.1, warmup, decay)
+                if it == warmup == decay:
+                    assert ours == 0.1
+                    continue
+                assert ours == pytest.approx(_nanogpt_get_lr(it, 1.0, 0.1, warmup, decay),
+                                             rel=1e-15, abs=1e-15), (warmup, decay, it)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_adamw_follows_torch_over_many_steps_and_a_save_resume(fast):
+    """300 steps with the rate changed at every step (warmup + cosine), gradients over eight
+    orders of magnitude, weight decay on the >= 2-D weights only (embeddings and an untied head
+    included, as nanoGPT): float64 agreement with torch.optim.AdamW; a copy saved and resumed
+    at step 150 (state_dict / load_state_dict) ends bit-identical to the uninterrupted one."""
+    torch = pytest.importorskip("torch")
+    cfg = GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=8,
+                    tie_weights=False)
+    model, twin = GPT(cfg, seed=0, dtype="float64"), GPT(cfg, seed=0, dtype="float64")
+    names = list(model.params)
+    tp = {k: torch.tensor(v.copy(), requires_grad=True) for k, v in model.params.items()}
+    decay = [k for k in names if tp[k].ndim >= 2]
+    assert {"wte.weight", "wpe.weight", "lm_head.weight"} <= set(decay)
+    kw = dict(lr=1e-2, betas=(0.9, 0.95), eps=1e-8)
+    topt = torch.optim.AdamW([{"params": [tp[k] for k in decay], "weight_decay": 0.1},
+                              {"params": [tp[k] for k in names if k not in decay],
+                               "weight_decay": 0.0}], **kw)
+    params = model.params if fast else {k: v.copy() for k, v in model.params.items()}
+    twin_params = twin.params if fast else {k: v.copy() for k, v in twin.params.items()}
+    opt = AdamW(model if fast else params, weight_decay=0.1, **kw)
+    twin_opt = None
+    rng = np.random.default_rng(0)
+    for step in range(300):
+        lr = get_lr(step, 1e-2, 1e-3, 20, 250)
+        grads = {k: rng.standard_normal(v.shape) * 10 ** rng.uniform(-6, 2)
+                 for k, v in params.items()}
+        for k, g in grads.items():
+            tp[k].grad = torch.tensor(g)
+        for group in topt.param_groups:
+            group["lr"] = lr
+        topt.step()
+        opt.step(grads, lr=lr)
+        if step == 149:
+            # "saved and resumed": a fresh optimizer over a copy of the weights
+            for k in names:
+                twin_params[k][...] = params[k]
+            twin_opt = AdamW(twin if fast else twin_params, lr=5.0, betas=(0.5, 0.5), eps=1.0,
+                             weight_decay=0.0)
+            twin_opt.load_state_dict(opt.state_dict())
+        elif twin_opt is not None:
+            twin_opt.step(grads, lr=lr)
+    for k in names:
+        np.testing.assert_allclose(params[k], tp[k].detach().numpy(), rtol=1e-11, atol=1e-14,
+                                   err_msg=k)
+        np.testing.assert_array_equal(twin_params[k], params[k], err_msg=k)
+    assert twin_opt.t == opt.t == 300

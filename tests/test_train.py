@@ -1435,3 +1435,94 @@ def test_estimate_loss_gives_the_model_back_in_its_mode(training):
     w = sampler.train_batch()
     assert float(model.forward(w[:, :-1], w[:, 1:])[1]) == \
         float(model.forward(w[:, :-1], w[:, 1:])[1])
+
+
+def test_a_short_training_run_follows_a_torch_reimplementation_step_by_step(tmp_path,
+                                                                           monkeypatch):
+    """The trainer's step against PyTorch, given the same batches and initial weights (float64,
+    no dropout): 2 micro-batches per step (loss / 2 summed), torch's clip_grad_norm_ over all
+    parameters (active: the norms are above 0.3), nanoGPT's warmup + cosine, torch.optim.AdamW
+    with decay on the >= 2-D weights only. At every step the weights and the clipped gradient
+    AdamW receives agree to rounding, and every metrics.jsonl row is torch's mean loss over the
+    same evaluation batches."""
+    torch = pytest.importorskip("torch")
+    from torch_reference import torch_gpt_forward
+    from nanograd_llm.data import BatchSampler
+    from nanograd_llm.models.gpt import GPT
+    from nanograd_llm.optim import get_lr
+    batches, evals, seen, built = [], {}, [], []
+    real_batch, real_evals = BatchSampler.train_batch, BatchSampler.eval_batches
+    real_step, real_init = AdamW.step, GPT.__init__
+
+    def train_batch(self, batch_size=None):
+        batches.append(real_batch(self, batch_size))
+        return batches[-1]
+
+    def eval_batches(self, split, n, step):
+        evals[step, split] = list(real_evals(self, split, n, step))
+        return iter(evals[step, split])
+
+    def step(self, grads=None, lr=None):
+        seen.append((self.model.flat.copy(), self.model.grad_flat.copy()))
+        real_step(self, grads, lr)
+
+    def init(self, *a, **k):
+        real_init(self, *a, **k)
+        built.append((self, {n: v.copy() for n, v in self.params.items()}))
+    monkeypatch.setattr(BatchSampler, "train_batch", train_batch)
+    monkeypatch.setattr(BatchSampler, "eval_batches", eval_batches)
+    monkeypatch.setattr(AdamW, "step", step)
+    monkeypatch.setattr(GPT, "__init__", init)
+    cfg = tiny_config(tmp_path, max_iters=5, eval_interval=2, eval_iters=2, dropout=0.0,
+                      dtype="float64", grad_accum=2, grad_clip=0.3, warmup_iters=2,
+                      lr_decay_iters=4, lr=1e-2, min_lr=1e-3, beta2=0.95)
+    train(cfg, quiet=True)
+    model, init_params = built[0]
+    P = {k: torch.tensor(v, requires_grad=True) for k, v in init_params.items()}
+    names = list(P)
+    topt = torch.optim.AdamW(
+        [{"params": [P[k] for k in names if P[k].ndim >= 2], "weight_decay": cfg.weight_decay},
+         {"params": [P[k] for k in names if P[k].ndim < 2], "weight_decay": 0.0}],
+        lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps)
+
+    def flat(arrays):
+        out = np.empty_like(model.flat)
+        for name, off, shape in model.layout:
+            out[off:off + int(np.prod(shape))] = np.asarray(arrays[name]).reshape(-1)
+        return out
+
+    def loss_of(w):
+        return torch_gpt_forward({k: v.detach().numpy() for k, v in P.items()}, model.config,
+                                 w[:, :-1], w[:, 1:])[1].item()
+
+    rows = {r["step"]: r for r in (json.loads(x) for x in
+                                   (tmp_path / "run" / "metrics.jsonl").read_text().splitlines())}
+    assert sorted(rows) == [0, 2, 4, 5] and len(seen) == 5 and len(batches) == 10
+    for it in range(cfg.max_iters + 1):
+        if it in rows:
+            for split in ("train", "val"):
+                ref = np.mean([loss_of(w) for w in evals[it, split]])
+                assert rows[it][f"{split}_loss"] == pytest.approx(ref, abs=1e-6)
+        if it == cfg.max_iters:
+            break
+        for group in topt.param_groups:
+            group["lr"] = get_lr(it, cfg.lr, cfg.min_lr, cfg.warmup_iters, cfg.decay_iters)
+        topt.zero_grad()
+        for w in batches[2 * it:2 * it + 2]:
+            loss = torch_gpt_forward({k: v.detach().numpy() for k, v in P.items()},
+                                     model.config, w[:, :-1], w[:, 1:])
+            loss[1].backward()                       # the leaves of this forward (loss[2])
+            for k in names:
+                g = loss[2][k].grad
+                P[k].grad = g / cfg.grad_accum if P[k].grad is None else \
+                    P[k].grad + g / cfg.grad_accum
+        norm = torch.nn.utils.clip_grad_norm_([P[k] for k in names], cfg.grad_clip)
+        assert float(norm) > cfg.grad_clip                        # the clipping is active
+        ours_w, ours_g = seen[it]
+        np.testing.assert_allclose(ours_w, flat({k: v.detach().numpy() for k, v in P.items()}),
+                                   rtol=0, atol=1e-13)
+        np.testing.assert_allclose(ours_g, flat({k: P[k].grad.numpy() for k in names}),
+                                   rtol=1e-10, atol=1e-15)
+        topt.step()
+    np.testing.assert_allclose(weights(model), flat({k: v.detach().numpy()
+                                                     for k, v in P.items()}), rtol=0, atol=1e-13)
