@@ -1091,6 +1091,12 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                 # Ctrl-C: adım yarıda kesilmez; biten son adımın durumu kaydedilir, böylece
                 # --resume tam buradan (bit düzeyinde aynı biçimde) devam eder.
                 if saved_step != step:
+                    # Kayıp her adımda denetlenmez (GPU'da log_interval'da bir) ve sonlu bir
+                    # kayıptan sonra da güncelleme ağırlıkları bozabilir (taşan gradyan normu):
+                    # sonlu olmayan ağırlıklar son sağlam kaydın üzerine yazılmaz
+                    if not bool(xp.isfinite(model.flat).all()):
+                        raise NonFiniteLoss(f"the weights are not finite after step {step} "
+                                            f"(interrupted; nothing saved)")
                     save_state(step, elapsed_before + time.perf_counter() - t0)
                 break
             lr = get_lr(step, cfg.lr, cfg.min_lr, cfg.warmup_iters, cfg.decay_iters)

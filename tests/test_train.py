@@ -682,6 +682,26 @@ def test_a_failed_start_leaves_no_empty_folder(tmp_path):
         train(tiny_config(tmp_path, "afile"), quiet=True)
 
 
+def test_ctrl_c_after_a_diverged_update_keeps_the_good_checkpoint(tmp_path, monkeypatch):
+    """The loss is checked before the update (on the GPU only every log_interval steps), so an
+    update can leave non-finite weights that no check has seen yet; a Ctrl-C then must not
+    save them over the last good checkpoint."""
+    import signal
+    real_step = AdamW.step
+
+    def diverging(self, grads=None, lr=None):
+        real_step(self, grads, lr)
+        if self.t == 6:
+            self.model.flat[3] = np.nan                 # an update that overflowed
+            os.kill(os.getpid(), signal.SIGINT)
+    monkeypatch.setattr(AdamW, "step", diverging)
+    with pytest.raises(RuntimeError, match="weights are not finite after step 6.*step 4"):
+        train(tiny_config(tmp_path, "part", eval_interval=4), quiet=True)
+    monkeypatch.undo()
+    state = ckpt.load_checkpoint(tmp_path / "part")
+    assert state["step"] == 4 and np.isfinite(state["model"].flat).all()
+
+
 def test_ctrl_c_saves_the_step_and_resume_is_exact(tmp_path, monkeypatch):
     """The first SIGINT ends the run after the current step with a checkpoint of it."""
     import signal
