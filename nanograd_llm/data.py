@@ -471,7 +471,12 @@ class BatchSampler:
 
     def train_batch(self, batch_size: int | None = None) -> np.ndarray:
         """One (B, T+1) window array from the training split (x = w[:, :-1], y = w[:, 1:])."""
-        return self._draw(self.data.train, self.rng, batch_size or self.batch_size)
+        if batch_size is None:
+            batch_size = self.batch_size
+        elif isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+                or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        return self._draw(self.data.train, self.rng, int(batch_size))
 
     def eval_batches(self, split: str, n_batches: int, step: int):
         """n (B, T+1) windows from 'train' or 'val', seeded by (seed, step): no effect on training."""

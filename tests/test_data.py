@@ -294,3 +294,13 @@ def test_evaluation_batches_depend_on_the_step():
         ix = np.random.default_rng([3, stream, 6]).integers(0, n - 8, size=6)
         assert np.array_equal(b[:, 0], ids[:4500][ix] if split == "train" else ids[4500:][ix])
         assert np.array_equal(a, next(sampler.eval_batches(split, 1, 5)))   # reproducible
+
+
+def test_train_batch_refuses_a_batch_size_that_is_not_a_positive_integer():
+    """batch_size=0 used to mean the default size (`0 or self.batch_size`), silently."""
+    ids = np.arange(200) % 7
+    s = D.BatchSampler(D.TokenData(ids[:150], ids[150:]), 16, 4, seed=7)
+    assert s.train_batch().shape == (4, 17) and s.train_batch(np.int64(2)).shape == (2, 17)
+    for bad in (0, -1, 2.0, True):
+        with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+            s.train_batch(bad)
