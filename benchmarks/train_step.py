@@ -419,6 +419,22 @@ def _cpu_arch():
         return None
 
 
+def worker_envs(args, environ) -> dict:
+    """The environment of each worker process: {"numpy": ..., "torch": ...}.
+
+    Both get --threads through every thread-count variable. nanograd_llm's data-parallel split
+    reads NANOGRAD_LLM_THREADS before OMP_NUM_THREADS, so that one is set too: a value left in
+    the caller's shell would otherwise give our side another thread count than torch's."""
+    env = dict(environ)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                "NANOGRAD_LLM_THREADS"):
+        env[var] = str(args.threads)
+    env_np = dict(env)
+    if args.no_fused:
+        env_np["NANOGRAD_LLM_FUSED"] = "0"
+    return {"numpy": env_np, "torch": env}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", choices=sorted(CONFIGS), default="baby")
@@ -455,14 +471,8 @@ def main(argv=None):
         return 0
     steps = args.steps or (21 if big else 40)
     rnd = args.round or (3 if big else 5)
-    env = dict(os.environ)
-    env["OPENBLAS_NUM_THREADS"] = str(args.threads)
-    env["OMP_NUM_THREADS"] = str(args.threads)
-    env["MKL_NUM_THREADS"] = str(args.threads)
-    env_np = dict(env)
-    if args.no_fused:
-        env_np["NANOGRAD_LLM_FUSED"] = "0"
-    ws = {"numpy": Worker("numpy", args, env_np), "torch": Worker("torch", args, env)}
+    envs = worker_envs(args, os.environ)
+    ws = {k: Worker(k, args, envs[k]) for k in ("numpy", "torch")}
     try:
         loss0 = {k: w.ask(op="loss0")["loss"] for k, w in ws.items()}
         diff = abs(loss0["numpy"] - loss0["torch"])

@@ -161,3 +161,28 @@ def test_step_products_times_every_product_of_a_step():
     res = json.loads(r.stdout.strip().splitlines()[-1])
     assert set(res["kinds"]) == {"2d", "batched", "gemv"}
     assert 0 < res["products_ms"] < res["step_ms"]
+
+
+@pytest.fixture(scope="module")
+def train_step():
+    return _bench_module("train_step")
+
+
+def _bench_args(**kw):
+    from types import SimpleNamespace
+    return SimpleNamespace(**{"threads": 2, "no_fused": False, "device": "cpu", "tf32": False,
+                              **kw})
+
+
+def test_train_step_workers_get_the_same_thread_count(train_step):
+    """Both workers run on --threads: a NANOGRAD_LLM_THREADS left in the shell (read first by
+    the data-parallel split) must not give our side another count than torch's."""
+    envs = train_step.worker_envs(_bench_args(threads=2),
+                                  {"NANOGRAD_LLM_THREADS": "1", "OMP_NUM_THREADS": "8"})
+    for env in envs.values():
+        for var in ("NANOGRAD_LLM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                    "MKL_NUM_THREADS"):
+            assert env[var] == "2", (var, env[var])
+    assert "NANOGRAD_LLM_FUSED" not in envs["numpy"]
+    envs = train_step.worker_envs(_bench_args(no_fused=True), {})
+    assert envs["numpy"]["NANOGRAD_LLM_FUSED"] == "0" and "NANOGRAD_LLM_FUSED" not in envs["torch"]
