@@ -13,7 +13,9 @@ against each other and both slow down). The driver alternates rounds of steps be
 (A B A B ..., the order flipped every round), with a pause at each switch so that the idle pool's
 spinning threads go to sleep, and reports the median step time of each side. Both workers use the
 same number of threads. Both models start from the same weights (copied through the GPT-2
-parameter names) and the loss of step 0 is compared as a sanity check.
+parameter names) and the loss of step 0 is compared as a sanity check. The glibc allocator
+tuning that building a nanograd_llm model applies (models/base.py) stays out of the torch
+worker (NANOGRAD_LLM_MALLOC_TUNING=0 there): torch runs with glibc's defaults.
 
 Each worker also reports the peak resident memory (VmHWM, reset just before the timed steps via
 /proc/self/clear_refs) and per-layer forward+backward timings.
@@ -114,7 +116,9 @@ def _numpy_worker(args):
         return loss
 
     def info():
-        d = {"numpy": np.__version__, "blas": None, "coretype": None, "threads": None}
+        from nanograd_llm.models import base as _base
+        d = {"numpy": np.__version__, "blas": None, "coretype": None, "threads": None,
+             "malloc_tuned": _base._MALLOC_TUNED}
         try:
             from threadpoolctl import threadpool_info
             # NumPy's own BLAS (Numba, when installed, also loads SciPy's copy of OpenBLAS)
@@ -275,6 +279,8 @@ def _torch_worker(args):
     gcfg = GPTConfig(vocab_size=cfg["vocab_size"], block_size=T, n_layer=cfg["n_layer"],
                      n_head=cfg["n_head"], n_embd=cfg["n_embd"], dropout=0.0)
     state = GPT(gcfg, seed=0, dtype="float32").state_dict()
+    from nanograd_llm.models import base as _base
+    malloc_tuned = _base._MALLOC_TUNED      # False: glibc's defaults, as torch runs elsewhere
     dev = torch.device(args.device)
     model = from_state_dict(gcfg.to_dict(), state).to(dev)
     del state
@@ -291,7 +297,7 @@ def _torch_worker(args):
 
     def info():
         d = {"torch": torch.__version__, "threads": torch.get_num_threads(),
-             "interop_threads": torch.get_num_interop_threads()}
+             "interop_threads": torch.get_num_interop_threads(), "malloc_tuned": malloc_tuned}
         if args.device == "cuda":
             d["gpu"] = torch.cuda.get_device_name(0)
         return d
@@ -432,6 +438,10 @@ def worker_envs(args, environ) -> dict:
     env_np = dict(env)
     if args.no_fused:
         env_np["NANOGRAD_LLM_FUSED"] = "0"
+    # The torch worker builds a nanograd_llm GPT for its starting weights, and building a model
+    # tunes glibc's allocator for the whole process (models/base.py: no mmap, one arena, no
+    # trimming). That tuning is part of our side's work; torch is measured as it comes.
+    env["NANOGRAD_LLM_MALLOC_TUNING"] = "0"
     return {"numpy": env_np, "torch": env}
 
 
@@ -553,6 +563,7 @@ def main(argv=None):
                                   for k in mem},
         "numpy_threads": info["numpy"].get("threads"), "torch_threads": info["torch"]["threads"],
         "numpy_shards": info["numpy"].get("shards"),
+        "malloc_tuned": {k: info[k].get("malloc_tuned") for k in info},
         "cpu_kernels": info["numpy"].get("cpu_kernels"), "numba": info["numpy"].get("numba"),
         "cuda_graph": info["numpy"].get("cuda_graph"),
         "numpy_blas": info["numpy"].get("blas"), "blas_coretype": info["numpy"].get("coretype"),

@@ -186,3 +186,11 @@ def test_train_step_workers_get_the_same_thread_count(train_step):
     assert "NANOGRAD_LLM_FUSED" not in envs["numpy"]
     envs = train_step.worker_envs(_bench_args(no_fused=True), {})
     assert envs["numpy"]["NANOGRAD_LLM_FUSED"] == "0" and "NANOGRAD_LLM_FUSED" not in envs["torch"]
+
+
+def test_train_step_torch_worker_runs_with_glibc_defaults(train_step):
+    """The torch worker builds a nanograd_llm GPT for its weights; the allocator tuning that a
+    model build applies to its process must not reach torch's side (ours keeps it)."""
+    envs = train_step.worker_envs(_bench_args(), {})
+    assert envs["torch"]["NANOGRAD_LLM_MALLOC_TUNING"] == "0"
+    assert "NANOGRAD_LLM_MALLOC_TUNING" not in envs["numpy"]
