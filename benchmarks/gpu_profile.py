@@ -21,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from train_step import ADAMW, CONFIGS  # noqa: E402
+from train_step import ADAMW, CONFIGS, pin_precision  # noqa: E402
 
 
 # Kernel kinds for the per-kind sums (the first match wins, in this order). The names are those
@@ -97,11 +97,12 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--top", type=int, default=18)
     args = ap.parse_args(argv)
-    if args.tf32:
-        os.environ["CUPY_TF32"] = "1"
+    pin_precision(os.environ, args.tf32)    # CUPY_TF32 0 or 1, whatever the shell holds
     import cupy
     import numpy as np
     import torch
+    if not args.tf32:
+        torch.set_float32_matmul_precision("highest")   # float32 products for torch too
 
     from nanograd_llm.cuda_graph import TrainStep
     from nanograd_llm.models.gpt import GPT, GPTConfig

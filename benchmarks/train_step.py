@@ -77,8 +77,8 @@ def _reset_peak() -> bool:
 
 def _numpy_worker(args):
     sys.path.insert(0, ROOT)
-    if args.device == "cuda" and args.tf32:
-        os.environ["CUPY_TF32"] = "1"   # before cupy is imported
+    if args.device == "cuda":
+        pin_precision(os.environ, args.tf32)   # before cupy is imported
     import numpy as np
     from nanograd_llm.models.gpt import GPT, GPTConfig
     cfg = CONFIGS[args.config]
@@ -150,6 +150,7 @@ def _numpy_worker(args):
             d["cuda_graph"] = bool(graph is not None and graph.active)
             d["cuda_graph_reason"] = None if graph is None else graph.reason
             d["cupy"] = cupy.__version__
+            d["cupy_tf32"] = os.environ.get("CUPY_TF32")
             d["gpu"] = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
         return d
 
@@ -274,6 +275,8 @@ def _torch_worker(args):
     from torch_gpt import from_state_dict, param_groups, train_step
     from nanograd_llm.models.gpt import GPT, GPTConfig
     torch.set_num_threads(args.threads)
+    if args.device == "cuda" and not args.tf32:
+        torch.set_float32_matmul_precision("highest")   # float32 products, no TF32 (the default)
     cfg = CONFIGS[args.config]
     B, T = cfg["batch"], cfg["block_size"]
     gcfg = GPTConfig(vocab_size=cfg["vocab_size"], block_size=T, n_layer=cfg["n_layer"],
@@ -300,6 +303,8 @@ def _torch_worker(args):
              "interop_threads": torch.get_num_interop_threads(), "malloc_tuned": malloc_tuned}
         if args.device == "cuda":
             d["gpu"] = torch.cuda.get_device_name(0)
+            d["float32_matmul_precision"] = torch.get_float32_matmul_precision()
+            d["autocast_bf16"] = autocast
         return d
 
     def layers():
@@ -425,6 +430,17 @@ def _cpu_arch():
         return None
 
 
+def pin_precision(env, tf32: bool) -> None:
+    """Make a process's float32 matrix products the ones the comparison declares, whatever the
+    caller's shell holds: CuPy (and our cuBLAS calls, cuda_kernels.gemm) read CUPY_TF32, so it is
+    set to "1" for --tf32 and "0" otherwise; NVIDIA_TF32_OVERRIDE (cuBLAS, both sides) and
+    TORCH_ALLOW_TF32_CUBLAS_OVERRIDE (torch) would override what each side asks for, so they are
+    removed. Mutates `env` (a dict or os.environ, before CuPy and torch are imported)."""
+    env["CUPY_TF32"] = "1" if tf32 else "0"
+    for var in ("NVIDIA_TF32_OVERRIDE", "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE"):
+        env.pop(var, None)
+
+
 def worker_envs(args, environ) -> dict:
     """The environment of each worker process: {"numpy": ..., "torch": ...}.
 
@@ -432,6 +448,7 @@ def worker_envs(args, environ) -> dict:
     reads NANOGRAD_LLM_THREADS before OMP_NUM_THREADS, so that one is set too: a value left in
     the caller's shell would otherwise give our side another thread count than torch's."""
     env = dict(environ)
+    pin_precision(env, args.tf32)
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                 "NANOGRAD_LLM_THREADS"):
         env[var] = str(args.threads)
@@ -566,6 +583,8 @@ def main(argv=None):
         "malloc_tuned": {k: info[k].get("malloc_tuned") for k in info},
         "cpu_kernels": info["numpy"].get("cpu_kernels"), "numba": info["numpy"].get("numba"),
         "cuda_graph": info["numpy"].get("cuda_graph"),
+        "cupy_tf32": info["numpy"].get("cupy_tf32"),
+        "torch_float32_matmul_precision": info["torch"].get("float32_matmul_precision"),
         "numpy_blas": info["numpy"].get("blas"), "blas_coretype": info["numpy"].get("coretype"),
         "numpy_version": info["numpy"]["numpy"], "torch_version": info["torch"]["torch"],
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),

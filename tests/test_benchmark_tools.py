@@ -194,3 +194,16 @@ def test_train_step_torch_worker_runs_with_glibc_defaults(train_step):
     envs = train_step.worker_envs(_bench_args(), {})
     assert envs["torch"]["NANOGRAD_LLM_MALLOC_TUNING"] == "0"
     assert "NANOGRAD_LLM_MALLOC_TUNING" not in envs["numpy"]
+
+
+@pytest.mark.parametrize("tf32", [False, True])
+def test_train_step_pins_both_sides_precision(train_step, tf32):
+    """float32 means float32 on both sides and --tf32 means TF32 for ours, whatever the shell
+    holds: CUPY_TF32 (read by our cuBLAS calls) is set either way, and the variables that
+    override what each library asks for are removed."""
+    shell = {"CUPY_TF32": "0" if tf32 else "1", "NVIDIA_TF32_OVERRIDE": "0",
+             "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE": "1"}
+    envs = train_step.worker_envs(_bench_args(tf32=tf32, device="cuda"), shell)
+    assert envs["numpy"]["CUPY_TF32"] == ("1" if tf32 else "0")
+    for env in envs.values():
+        assert "NVIDIA_TF32_OVERRIDE" not in env and "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE" not in env
