@@ -161,6 +161,9 @@ def _numpy_worker(args):
 
 
 def _time_fn(fn, sync, reps):
+    """Median time of fn over `reps` calls (ms), after one untimed warm-up call (first-call
+    costs: allocations, kernel compilation, torch's autograd set-up)."""
+    fn()
     sync()
     ts = []
     for _ in range(reps):

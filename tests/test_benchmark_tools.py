@@ -207,3 +207,17 @@ def test_train_step_pins_both_sides_precision(train_step, tf32):
     assert envs["numpy"]["CUPY_TF32"] == ("1" if tf32 else "0")
     for env in envs.values():
         assert "NVIDIA_TF32_OVERRIDE" not in env and "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE" not in env
+
+
+def test_train_step_layer_timer_leaves_out_a_warm_up_call(train_step):
+    """The per-layer table times every layer after one untimed call, on both sides."""
+    import time
+    calls, syncs = [], []
+
+    def fn():
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(0.2)             # a first call's compilation / allocation
+    ms = train_step._time_fn(fn, lambda: syncs.append(1), reps=1)
+    assert len(calls) == 2 and ms < 100, (calls, ms)
+    assert len(syncs) >= 2              # the device is idle before the timer and after each call
