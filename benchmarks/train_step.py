@@ -319,23 +319,19 @@ def _torch_worker(args):
         reps = args.layer_reps
         out = {}
 
-        def fb(fn, *inputs):
-            def run():
-                for t in inputs:
-                    t.grad = None
-                y = fn()
-                y.backward(y.detach())
-            return run
-        out["embedding"] = _time_fn(fb(lambda: model.wte(idx)), sync, reps)
-        out["layernorm"] = _time_fn(fb(lambda: blk.ln_1(x), x), sync, reps)
+        fb = _torch_fwd_bwd
+        out["embedding"] = _time_fn(fb(lambda: model.wte(idx), (), model.wte), sync, reps)
+        out["layernorm"] = _time_fn(fb(lambda: blk.ln_1(x), (x,), blk.ln_1), sync, reps)
         out["attention core (softmax(qk)v)"] = _time_fn(
-            fb(lambda: F.scaled_dot_product_attention(q, q, q, is_causal=True), q), sync, reps)
-        out["multi-head attention"] = _time_fn(fb(lambda: blk.attn(x), x), sync, reps)
-        out["mlp"] = _time_fn(fb(lambda: blk.mlp(x), x), sync, reps)
-        out["block"] = _time_fn(fb(lambda: blk(x), x), sync, reps)
+            fb(lambda: F.scaled_dot_product_attention(q, q, q, is_causal=True), (q,), None),
+            sync, reps)
+        out["multi-head attention"] = _time_fn(fb(lambda: blk.attn(x), (x,), blk.attn), sync,
+                                               reps)
+        out["mlp"] = _time_fn(fb(lambda: blk.mlp(x), (x,), blk.mlp), sync, reps)
+        out["block"] = _time_fn(fb(lambda: blk(x), (x,), blk), sync, reps)
 
         def head():
-            x.grad = None
+            x.grad = model.wte.weight.grad = None
             y = x @ model.wte.weight.t()
             F.cross_entropy(y.view(-1, y.size(-1)), tgt.view(-1)).backward()
         out["lm head + cross-entropy"] = _time_fn(head, sync, reps)
@@ -343,6 +339,23 @@ def _torch_worker(args):
         return out
 
     _serve(step, sync, info, layers, lambda: None)
+
+
+def _torch_fwd_bwd(fn, inputs, module):
+    """A call running fn's forward and backward (dout = the output), as our layer functions do:
+    the gradients of `inputs` and of `module`'s parameters (None: no module) are set to None
+    first, so that each call writes fresh gradients instead of adding to the last call's
+    (our backward functions return new arrays; accumulating would add a pass over every
+    parameter gradient to torch's time)."""
+    params = tuple(module.parameters()) if module is not None else ()
+    tensors = tuple(inputs) + params
+
+    def run():
+        for t in tensors:
+            t.grad = None
+        y = fn()
+        y.backward(y.detach())
+    return run
 
 
 # ---------------------------------------------------------------------------------------------

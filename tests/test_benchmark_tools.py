@@ -221,3 +221,18 @@ def test_train_step_layer_timer_leaves_out_a_warm_up_call(train_step):
     ms = train_step._time_fn(fn, lambda: syncs.append(1), reps=1)
     assert len(calls) == 2 and ms < 100, (calls, ms)
     assert len(syncs) >= 2              # the device is idle before the timer and after each call
+
+
+def test_train_step_torch_layer_calls_write_fresh_gradients(train_step):
+    """Each timed torch layer call computes its gradients anew, as our layer functions do,
+    instead of adding them to the previous call's (an extra pass per parameter)."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(4, 3)
+    x = torch.randn(5, 4, requires_grad=True)
+    run = train_step._torch_fwd_bwd(lambda: lin(x), (x,), lin)
+    run()
+    first = [t.grad.clone() for t in (x, lin.weight, lin.bias)]
+    run()
+    for a, t in zip(first, (x, lin.weight, lin.bias)):
+        torch.testing.assert_close(t.grad, a)
