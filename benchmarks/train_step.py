@@ -174,13 +174,24 @@ def _time_fn(fn, sync, reps):
     return statistics.median(ts) * 1e3
 
 
+def _attention_core(xp, T):
+    """(forward, backward) of the attention core as the model runs it at length T: the causal
+    tiles on the CPU where multi-head attention uses them (T >= 128), else the dense code."""
+    from nanograd_llm.layers import attention_backward, attention_forward
+    from nanograd_llm.layers.causal_tiles import (tiled_attention_backward,
+                                                  tiled_attention_forward, use_causal_tiles)
+    if use_causal_tiles(T, T, xp):
+        return tiled_attention_forward, tiled_attention_backward
+    return attention_forward, attention_backward
+
+
 def _numpy_layer_times(model, idx, args, sync):
     """Median forward+backward time of each layer kind at this config's shapes (ms)."""
     from nanograd_llm.layers import (block_backward, block_forward, cross_entropy_backward,
                                      cross_entropy_forward, embedding_backward, embedding_forward,
                                      layernorm_backward, layernorm_forward, linear_backward,
                                      linear_forward, mha_backward, mha_forward, mlp_backward,
-                                     mlp_forward, attention_forward, attention_backward)
+                                     mlp_forward)
     xp, cfg = model.xp, model.config
     B, T = idx.shape
     C, nh = cfg.n_embd, cfg.n_head
@@ -204,9 +215,11 @@ def _numpy_layer_times(model, idx, args, sync):
         layernorm_backward(y, c)
     out["layernorm"] = _time_fn(ln, sync, reps)
 
+    att_fwd, att_bwd = _attention_core(xp, T)
+
     def att():
-        y, c = attention_forward(dq, dq, dq)
-        attention_backward(y, c)
+        y, c = att_fwd(dq, dq, dq)
+        att_bwd(y, c)
     out["attention core (softmax(qk)v)"] = _time_fn(att, sync, reps)
 
     def mha():

@@ -236,3 +236,18 @@ def test_train_step_torch_layer_calls_write_fresh_gradients(train_step):
     run()
     for a, t in zip(first, (x, lin.weight, lin.bias)):
         torch.testing.assert_close(t.grad, a)
+
+
+def test_train_step_attention_row_times_what_the_model_runs(train_step):
+    """The per-layer 'attention core' row runs the code multi-head attention runs at that
+    length: the causal tiles on the CPU from T = 128 (`shakespeare`), the dense code below."""
+    import numpy as np
+    from nanograd_llm.layers import attention, causal_tiles
+    for T in (64, 128, 256):
+        fwd, bwd = train_step._attention_core(np, T)
+        tiled = causal_tiles.use_causal_tiles(T, T, np)
+        assert (fwd, bwd) == ((causal_tiles.tiled_attention_forward,
+                               causal_tiles.tiled_attention_backward) if tiled else
+                              (attention.attention_forward, attention.attention_backward))
+    assert train_step._attention_core(np, 256)[0] is causal_tiles.tiled_attention_forward
+    assert train_step._attention_core(np, 64)[0] is attention.attention_forward
