@@ -30,7 +30,8 @@ CONFIGS = {   # as benchmarks/train_step.py; `part` = rows of one data-parallel 
 CALLERS = ["nanograd_llm.layers.linear", "nanograd_llm.layers.attention",
            "nanograd_llm.layers.causal_tiles", "nanograd_llm.layers.cross_entropy",
            "nanograd_llm.layers.layernorm", "nanograd_llm.layers.embedding",
-           "nanograd_llm.layers.multihead_attention", "nanograd_llm.models.gpt"]
+           "nanograd_llm.layers.multihead_attention", "nanograd_llm.layers.positional",
+           "nanograd_llm.models.gpt"]
 
 
 def main(argv=None) -> dict:

@@ -251,3 +251,25 @@ def test_train_step_attention_row_times_what_the_model_runs(train_step):
                               (attention.attention_forward, attention.attention_backward))
     assert train_step._attention_core(np, 256)[0] is causal_tiles.tiled_attention_forward
     assert train_step._attention_core(np, 64)[0] is attention.attention_forward
+
+
+def test_step_products_wraps_every_module_that_calls_matmul_t():
+    """step_products.py replaces matmul_t in the modules of CALLERS: a module that imported it
+    and is missing there (the learned positions' gradient GEMV) would go untimed."""
+    import importlib
+    import pkgutil
+
+    import nanograd_llm
+    from nanograd_llm import backend
+    step_products = _bench_module("step_products")
+    users = set()
+    for m in pkgutil.walk_packages(nanograd_llm.__path__, "nanograd_llm."):
+        if m.name.endswith("__main__") or m.name == "nanograd_llm.backend":
+            continue
+        try:
+            mod = importlib.import_module(m.name)
+        except Exception:               # optional extras (Numba, CuPy, matplotlib ...) missing
+            continue
+        if getattr(mod, "matmul_t", None) is backend.matmul_t:
+            users.add(m.name)
+    assert users and users <= set(step_products.CALLERS), sorted(users - set(step_products.CALLERS))
