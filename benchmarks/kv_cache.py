@@ -4,7 +4,8 @@
 
 Model: GPT(n_layer=4, n_head=4, n_embd=128, vocab_size=65, block_size=1024), random weights.
 For each context length L in 64, 256, 1024 the prompt has L - new_tokens tokens and
-new_tokens tokens are generated greedily, so the last step sees a context of exactly L.
+new_tokens tokens are generated greedily, so the sequence ends at exactly L tokens (the last
+step sees the L - 1 before its token).
 End-to-end tokens/s = new_tokens / wall time of the whole generation (the cached path includes
 its prefill of the prompt); decode tokens/s counts the steps after the first token only. Each
 figure is the best of --repeats runs. Both paths must produce the same tokens (checked).
