@@ -231,8 +231,10 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     from threadpoolctl import threadpool_limits
     threadpool_limits(1)
+    env = {v: os.environ.get(v) for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    print(" ".join(f"{k}={v}" for k, v in env.items()))
     res = {"layouts": layouts, "scores": scores, "rewrite": rewrite}[args.what](args)
-    print(json.dumps({"what": args.what, "results": res}))
+    print(json.dumps({"what": args.what, "results": res, **env}))
 
 
 if __name__ == "__main__":

@@ -93,7 +93,9 @@ def main(argv=None) -> dict:
     step_s = (time.perf_counter() - t) / args.steps
     n = args.steps
     rows = sorted(stats.items(), key=lambda kv: -kv[1][1])
-    print(f"config {args.config}, part of B = {B}, one thread: {step_s * 1e3:.1f} ms per step")
+    print(f"config {args.config}, part of B = {B}, one thread: {step_s * 1e3:.1f} ms per step; "
+          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')} "
+          f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE')}")
     print(f"{'ms/step':>9} {'calls':>6} {'GFLOP/s':>8}  kind, product (per matrix), layout")
     for (kind, shape, layout, alpha), (c, s, f) in rows[:args.top]:
         print(f"{s / n * 1e3:9.2f} {c // n:6d} {f / s / 1e9:8.1f}  {kind} {shape} {layout} {alpha}")
@@ -109,7 +111,9 @@ def main(argv=None) -> dict:
     print(f"products {total * 1e3:.1f} ms of the {step_s * 1e3:.1f} ms step "
           f"({100 * total / step_s:.1f} %)")
     res = {"config": args.config, "part": B, "step_ms": round(step_s * 1e3, 2),
-           "products_ms": round(total * 1e3, 2), "kinds": summary}
+           "products_ms": round(total * 1e3, 2), "kinds": summary,
+           "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+           "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE")}
     print(json.dumps(res))
     return res
 
