@@ -274,3 +274,13 @@ def test_step_products_wraps_every_module_that_calls_matmul_t():
         if getattr(mod, "matmul_t", None) is backend.matmul_t:
             users.add(m.name)
     assert users and users <= set(step_products.CALLERS), sorted(users - set(step_products.CALLERS))
+
+
+@pytest.mark.parametrize("argv", [["--threads", "0"], ["--round", "0"], ["--steps", "-1"],
+                                  ["--layer-reps", "0"], ["--pause", "-1"]])
+def test_train_step_refuses_counts_below_one(train_step, argv, capsys):
+    """--round 0, --threads 0 and the like started the workers and failed deep in the run (or
+    never ended); they are refused at once with argparse's usage error."""
+    with pytest.raises(SystemExit) as e:
+        train_step.main(argv)
+    assert e.value.code == 2 and "must" in capsys.readouterr().err
