@@ -1,9 +1,14 @@
-"""Chapter 1 of the course: the NumPy/CuPy primer, run section by section.
+"""
+# Hazırlık: NumPy/CuPy ön bilgileri (kursun 1. bölümü)
 
-    python examples/01_numpy_primer.py                 # NumPy on the CPU
-    python examples/01_numpy_primer.py --device cuda   # the same code with CuPy on a GPU
+Katmanların kullandığı NumPy temellerini (diziler ve veri türleri, şekiller ve yayınlama,
+matris çarpımı, indeksleme ve `np.add.at`, alt üçgen maske, kararlı softmax, rastgele sayı
+üreteçleri) bölüm bölüm çalıştırır ve her bölümün sonucunu yazdırır. Açıklamalar `nanograd_llm/course/primer.py` dosyasındadır; bu betik
+onları sırayla çalıştırır. Aynı kod `--device cuda` ile CuPy üzerinde, GPU'da çalışır: katmanlar
+gibi, dizinin modülünü (`xp`) `get_array_module` ile seçer.
 
-The explanations (in Turkish) are in nanograd_llm/course/primer.py.
+    python examples/01_numpy_primer.py                 # CPU'da NumPy
+    python examples/01_numpy_primer.py --device cuda   # aynı kod, GPU'da CuPy
 """
 import argparse
 import os
@@ -16,7 +21,7 @@ from nanograd_llm.course.primer import run_all  # noqa: E402
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description="Run the NumPy/CuPy primer (chapter 1 of the course).")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = ap.parse_args()
     try:
