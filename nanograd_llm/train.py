@@ -371,6 +371,11 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
     man_path = ckpt.find_run_dir(out) / ckpt.MANIFEST
     given = set(overrides or {}) | set(read_config_file(config_file) if config_file else {}) \
         | {k for k, v in kwargs.items() if v is not None}
+    if "init_from" in given:
+        # init_from yeni bir eğitimi GPT-2 ağırlıklarıyla başlatır; devam ettirilen eğitim kendi
+        # ağırlıklarıyla sürer: key=value ya da ayar dosyasıyla verilse de sessizce yok sayılmaz
+        raise ValueError("init_from starts a new run from a GPT-2 folder; --resume continues "
+                         "the run in --out with its own weights (use one or the other)")
     if not saved.get("lr_decay_iters") and "lr_decay_iters" not in given \
             and "max_iters" in saved:
         # Kosinüs, koşunun başladığı max_iters'ta biter: max_iters büyütülerek sürdürülen bir

@@ -1546,3 +1546,17 @@ def test_a_short_training_run_follows_a_torch_reimplementation_step_by_step(tmp_
         topt.step()
     np.testing.assert_allclose(weights(model), flat({k: v.detach().numpy()
                                                      for k, v in P.items()}), rtol=0, atol=1e-13)
+
+
+def test_resume_refuses_init_from_given_as_a_setting(tmp_path):
+    """`--resume --init-from DIR` was refused, but `--resume init_from=DIR` (or init_from in
+    a --config file) was silently ignored: the run went on with its own weights."""
+    from nanograd_llm.train import resume_config
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    (tmp_path / "cfg.json").write_text(json.dumps({"init_from": str(tmp_path / "gpt2")}))
+    for kw in (dict(overrides={"init_from": str(tmp_path / "gpt2")}),
+               dict(config_file=str(tmp_path / "cfg.json"))):
+        with pytest.raises(ValueError, match="init_from starts a new run"):
+            resume_config("default", out_dir=str(tmp_path / "run"), **kw)
+    assert resume_config("default", out_dir=str(tmp_path / "run"),
+                         overrides={"max_iters": "4"}).max_iters == 4
