@@ -1,0 +1,390 @@
+"""
+# Eğitim ayarları: TrainConfig, hazır ayarlar ve komut satırı
+
+Bir eğitimin her ayarı (model boyutu, veri, belirteçleyici, öğrenme oranı takvimi, kayıt
+aralıkları, aygıt) tek bir veri sınıfında, `TrainConfig`'te durur; `validate` yanlış bir
+değeri eğitim başlamadan, alanın adıyla reddeder. Ayarlar katman katman kurulur
+(`make_config`): önce hazır ayar (`PRESETS`: `default`, `bigram`, `baby`, `shakespeare`),
+sonra `--config` dosyası (düz bir TOML ya da JSON tablosu), sonra `key=value` sözcükleri, en
+son `--data/--out/--device`. Her değer alanın türüne çevrilir; bilinmeyen bir anahtar ya da
+türü tutmayan bir değer hatadır, sessizce yok sayılmaz.
+
+`--resume` ile devam eden bir eğitimin ayarları ise koşunun kendi `checkpoint.json`'ından
+gelir (`resume_config`); yalnızca yeniden verilen ayarlar değişir. Eğitimin kendisi
+`train.py`'dedir.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from . import checkpoint as ckpt
+from .backend import MATMUL_PRECISIONS, as_float_dtype
+from .optim import check_eps
+
+MODELS = ("gpt", "bigram")
+TOKENIZERS = ("char", "bpe")
+BPE_PATTERNS = ("gpt2", "turkish")    # tokenizers.bpe.PATTERNS (regex is an optional extra)
+# Eğitimin sonunda yazdırılan örneğin en fazla uzunluğu (belirteç); daha uzun metin `sample` ile
+SAMPLE_TOKENS_MAX = 100_000
+
+
+@dataclass
+class TrainConfig:
+    # model
+    model: str = "gpt"
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    block_size: int = 64
+    dropout: float = 0.0
+    bias: bool = True
+    tie_weights: bool = True
+    activation: str = "gelu"
+    positional: str = "learned"
+    # data
+    data: str | None = None           # path, corpus name, or None = embedded corpus
+    tokenizer: str = "char"
+    vocab_size: int = 512             # only for tokenizer=bpe
+    bpe_pattern: str = "gpt2"         # tokenizer=bpe: pre-tokenisation, gpt2 | turkish
+    val_fraction: float = 0.1
+    # optimisation
+    batch_size: int = 12
+    grad_accum: int = 1
+    max_iters: int = 2000
+    lr: float = 1e-3
+    min_lr: float = 1e-4
+    warmup_iters: int = 100
+    lr_decay_iters: int = 0           # 0: the cosine ends at max_iters (see decay_iters)
+    beta1: float = 0.9
+    beta2: float = 0.99
+    eps: float = 1e-8
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    # bookkeeping
+    eval_interval: int = 250
+    eval_iters: int = 20
+    log_interval: int = 10
+    seed: int = 1337
+    dtype: str = "float32"
+    device: str = "cpu"
+    precision: str = "highest"        # "tf32": TensorFloat-32 matmuls on an NVIDIA GPU
+    cuda_graph: bool = True           # GPU: replay forward+backward as a CUDA graph
+    keep_best: bool = True            # also keep the lowest-val-loss weights in out_dir/best
+    init_from: str | None = None      # a Hugging Face GPT-2 folder to fine-tune (its BPE too)
+    out_dir: str = "out"
+    sample_tokens: int = 300          # length of the sample printed at the end
+    mmap_threshold: int = 1 << 24     # corpora with more characters are memory-mapped
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {', '.join(MODELS)}, got {self.model!r}")
+        if self.init_from and self.model != "gpt":
+            raise ValueError(f"init_from fine-tunes a GPT-2 model; it cannot train "
+                             f"model={self.model!r} (leave out --init-from, or use another "
+                             f"preset than bigram)")
+        if self.tokenizer not in TOKENIZERS:
+            raise ValueError(f"tokenizer must be one of {', '.join(TOKENIZERS)}, "
+                             f"got {self.tokenizer!r}")
+        if self.bpe_pattern not in BPE_PATTERNS:
+            raise ValueError(f"bpe_pattern must be one of {', '.join(BPE_PATTERNS)}, "
+                             f"got {self.bpe_pattern!r}")
+        for name in ("n_layer", "n_head", "n_embd", "block_size", "batch_size", "grad_accum",
+                     "max_iters", "eval_interval", "eval_iters", "log_interval", "vocab_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("warmup_iters", "lr_decay_iters", "sample_tokens", "mmap_threshold",
+                     "seed"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.sample_tokens > SAMPLE_TOKENS_MAX:
+            raise ValueError(f"sample_tokens must be <= {SAMPLE_TOKENS_MAX:,} (the sample printed "
+                             f"at the end of training), got {self.sample_tokens}; for a longer "
+                             f"text use `nanograd-llm sample --max-new-tokens N`")
+        for name in ("lr", "min_lr", "eps", "weight_decay", "grad_clip"):
+            v = getattr(self, name)
+            if not math.isfinite(v) or v < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, got {v}")
+        check_eps(self.eps)
+        # AdamW ağırlıkları her adımda 1 − lr·weight_decay ile çarpar: çarpan 0'a inerse ağırlıklar
+        # silinir, eksiye düşerse işaret değiştirip büyür (kayıp NaN olur)
+        peak = max(self.lr, self.min_lr)
+        if self.weight_decay * peak >= 1.0:
+            raise ValueError(f"weight_decay={self.weight_decay:g} is too large: AdamW multiplies "
+                             f"the weights by 1 - lr*weight_decay at each step, so "
+                             f"lr*weight_decay must be < 1, but the learning rate reaches "
+                             f"{peak:g} (lr*weight_decay = {self.weight_decay * peak:g}); use "
+                             f"weight_decay < {1.0 / peak:g}")
+        for name in ("beta1", "beta2"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        if not self.out_dir.strip():
+            # Boş ad geçerli klasör demek olurdu: eğitim oraya yazmasın (--out "" gibi)
+            raise ValueError("out_dir is empty: name the run's folder (out_dir=DIR or --out DIR)")
+        if self.model == "gpt" and self.n_embd % self.n_head:
+            raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
+        as_float_dtype(self.dtype)
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+        if self.precision not in MATMUL_PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(MATMUL_PRECISIONS)}, "
+                             f"got {self.precision!r}")
+
+    @property
+    def decay_iters(self) -> int:
+        """The step where the cosine reaches min_lr: lr_decay_iters, or max_iters when it is
+        0 (so that max_iters=500 on a preset shortens the whole schedule, not just the run)."""
+        return self.lr_decay_iters or self.max_iters
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# -- presets -----------------------------------------------------------------------------------
+PRESETS: dict[str, dict] = {
+    # Gömülü Türkçe derlemde 2 işlemci çekirdeğinde yaklaşık 25–60 saniyede eğitilen küçük GPT
+    "default": dict(model="gpt", n_layer=3, n_head=4, n_embd=96, block_size=64, batch_size=16,
+                    dropout=0.0, max_iters=1000, lr=2e-3, min_lr=2e-4, warmup_iters=50,
+                    beta2=0.99, eval_interval=200, eval_iters=10,
+                    out_dir="out/default"),
+    # Eğitimin asıl dersi: yalnızca bir önceki karaktere bakan tablo. Öğrenme oranı, tablonun
+    # 0,02'lik başlangıçtan birkaç birimlik logitlere çıkabileceği kadar büyük.
+    "bigram": dict(model="bigram", block_size=32, batch_size=32, max_iters=1500, lr=5e-2,
+                   min_lr=5e-3, warmup_iters=0, beta2=0.99,
+                   weight_decay=0.0, grad_clip=0.0, eval_interval=250, eval_iters=20,
+                   out_dir="out/bigram"),
+    # nanoGPT'nin CPU ayarı (README, "baby GPT")
+    "baby": dict(model="gpt", n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12,
+                 dropout=0.0, bias=False, max_iters=2000, lr=1e-3, min_lr=1e-4,
+                 warmup_iters=100, beta1=0.9, beta2=0.99,
+                 weight_decay=0.1, grad_clip=1.0, eval_interval=250, eval_iters=20,
+                 out_dir="out/baby"),
+    # nanoGPT config/train_shakespeare_char.py
+    "shakespeare": dict(model="gpt", n_layer=6, n_head=6, n_embd=384, block_size=256,
+                        batch_size=64, dropout=0.2, bias=False, max_iters=5000, lr=1e-3,
+                        min_lr=1e-4, warmup_iters=100, beta1=0.9,
+                        beta2=0.99, weight_decay=0.1, grad_clip=1.0, eval_interval=250,
+                        eval_iters=200, out_dir="out/shakespeare"),
+}
+
+
+def _field_types() -> dict:
+    hints = {}
+    for f in fields(TrainConfig):
+        t = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+        hints[f.name] = t
+    return hints
+
+
+def _convert(name: str, value, type_name: str):
+    """Convert a config value (from a key=value word, TOML or JSON) to the field's type."""
+    nullable = "None" in type_name
+    base = type_name.replace("| None", "").replace("None |", "").strip()
+    if isinstance(value, str):
+        s = value.strip()
+        if nullable and s.lower() in ("none", "null", ""):
+            return None
+        if base == "bool":
+            if s.lower() in ("1", "true", "yes", "on"):
+                return True
+            if s.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(f"bad value for {name}: {value!r} is not a boolean (true/false)")
+        if base == "int":
+            try:
+                return int(s)           # önce tam sayı olarak: float 2**53'ün üstünü yuvarlar
+            except ValueError:
+                pass                    # "1e3" gibi yazımlar float üzerinden
+            try:
+                f = float(s)
+            except ValueError:
+                raise ValueError(f"bad value for {name}: {value!r} is not an integer") from None
+            if not f.is_integer():
+                raise ValueError(f"bad value for {name}: {value!r} is not an integer")
+            return int(f)
+        if base == "float":
+            try:
+                return float(s)
+            except ValueError:
+                raise ValueError(f"bad value for {name}: {value!r} is not a number") from None
+        return s
+    if value is None:
+        if nullable:
+            return None
+        raise ValueError(f"bad value for {name}: null is not allowed")
+    if base == "bool":
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"bad value for {name}: {value!r} is not a boolean")
+    if base == "int":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(f"bad value for {name}: {value!r} is not an integer")
+        return int(value)
+    if base == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"bad value for {name}: {value!r} is not a number")
+        return float(value)
+    if not isinstance(value, str):
+        raise ValueError(f"bad value for {name}: {value!r} is not a string")
+    return value
+
+
+def apply_overrides(base: dict, overrides: dict, source: str = "override") -> dict:
+    """Type-checked merge of overrides into a config dict; unknown keys are errors."""
+    types = _field_types()
+    out = dict(base)
+    for k, v in overrides.items():
+        if k not in types:
+            close = [n for n in types if n.startswith(k[:3])] if len(k) >= 3 else []
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise ValueError(f"unknown config key {k!r} in {source}{hint}; known keys: "
+                             f"{', '.join(types)}")
+        out[k] = _convert(k, v, types[k])
+    return out
+
+
+def parse_overrides(words) -> dict:
+    """['max_iters=100', 'dropout=0.1'] -> {'max_iters': '100', 'dropout': '0.1'}."""
+    out = {}
+    for w in words or []:
+        if "=" not in w:
+            raise ValueError(f"expected key=value, got {w!r}")
+        k, v = w.split("=", 1)
+        k = k.strip().lstrip("-").replace("-", "_")
+        if not k:
+            raise ValueError(f"expected key=value, got {w!r}")
+        out[k] = v
+    return out
+
+
+def read_config_file(path) -> dict:
+    """A flat table of config keys from a .toml or .json file."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise ValueError(f"config file {p} is a folder; expected a .toml or .json file")
+    if not p.is_file():
+        raise FileNotFoundError(f"config file not found: {p}")
+    # utf-8-sig: baştaki BOM (ör. Windows Not Defteri'nin eklediği) veri dosyalarındaki gibi atılır
+    try:
+        if p.suffix == ".toml":
+            try:
+                import tomllib
+            except ImportError:                     # Python 3.10: the same parser, from PyPI
+                try:
+                    import tomli as tomllib
+                except ImportError:
+                    raise ValueError("reading a .toml config on Python 3.10 needs the tomli "
+                                     "package (pip install tomli), or use a .json config"
+                                     ) from None
+            data = tomllib.loads(p.read_text(encoding="utf-8-sig"))
+        elif p.suffix == ".json":
+            data = json.loads(p.read_text(encoding="utf-8-sig"))
+        else:
+            raise ValueError(f"config file {p} must end in .toml or .json")
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"cannot parse config file {p}: {e}") from None
+    except ValueError as e:
+        if "tomllib" in type(e).__module__ or type(e).__name__ == "TOMLDecodeError":
+            raise ValueError(f"cannot parse config file {p}: {e}") from None
+        raise
+    if not isinstance(data, dict):
+        raise ValueError(f"config file {p} must hold a table of key = value pairs")
+    for k, v in data.items():
+        if isinstance(v, (dict, list)):
+            raise ValueError(f"config file {p}: {k!r} must be a single value, not a table/list")
+    return data
+
+
+def make_config(preset: str | None = "default", config_file=None, overrides=None,
+                saved: dict | None = None, **kwargs) -> TrainConfig:
+    """preset <- a resumed run's saved settings (`saved`) <- config file <- key=value overrides
+    <- explicit keyword arguments."""
+    if preset is None:
+        preset = "default"
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}: expected one of {', '.join(PRESETS)}")
+    d = TrainConfig().to_dict()
+    d = apply_overrides(d, PRESETS[preset], f"preset {preset!r}")
+    if saved:
+        known = _field_types()
+        d = apply_overrides(d, {k: v for k, v in saved.items() if k in known},
+                            "the checkpoint's saved settings")
+    if config_file is not None:
+        d = apply_overrides(d, read_config_file(config_file), str(config_file))
+    if overrides:
+        d = apply_overrides(d, overrides, "the command line")
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    if kwargs:
+        d = apply_overrides(d, kwargs, "the arguments")
+    return TrainConfig(**d)
+
+
+def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> TrainConfig:
+    """The config of a resumed run: the settings saved in its checkpoint (found through
+    --out, or the preset's folder), changed only by what is given again (e.g. max_iters)."""
+    first = make_config(preset, config_file=config_file, overrides=overrides, **kwargs)
+    out = Path(first.out_dir).expanduser()
+    if not out.exists():
+        raise FileNotFoundError(f"nothing to resume: {out} does not exist (name the run's "
+                                f"folder with --out)")
+    saved = ckpt.read_manifest(out).get("train_config") or {}
+    saved = {k: v for k, v in saved.items() if k != "out_dir"}
+    man_path = ckpt.find_run_dir(out) / ckpt.MANIFEST
+    given = set(overrides or {}) | set(read_config_file(config_file) if config_file else {}) \
+        | {k for k, v in kwargs.items() if v is not None}
+    if "init_from" in given:
+        # init_from yeni bir eğitimi GPT-2 ağırlıklarıyla başlatır; devam ettirilen eğitim kendi
+        # ağırlıklarıyla sürer: key=value ya da ayar dosyasıyla verilse de sessizce yok sayılmaz
+        raise ValueError("init_from starts a new run from a GPT-2 folder; --resume continues "
+                         "the run in --out with its own weights (use one or the other)")
+    if not saved.get("lr_decay_iters") and "lr_decay_iters" not in given \
+            and "max_iters" in saved:
+        # Kosinüs, koşunun başladığı max_iters'ta biter: max_iters büyütülerek sürdürülen bir
+        # eğitimde öğrenme oranı geri sıçramaz, min_lr'de devam eder. Kaydedilen max_iters
+        # bozuksa hata lr_decay_iters'ı değil, onu ve dosyayı söyler.
+        try:
+            saved_max = _convert("max_iters", saved["max_iters"], "int")
+            if saved_max < 1:
+                raise ValueError(f"max_iters must be >= 1, got {saved_max}")
+        except ValueError as e:
+            raise ValueError(f"{man_path}: the run's saved train_config is invalid: {e} (the "
+                             f"resumed learning-rate schedule ends at the saved max_iters; "
+                             f"correct it there, or give lr_decay_iters=N)") from None
+        saved["lr_decay_iters"] = saved_max
+    # Yeniden verilen ayarların kaydedilmiş değeri kullanılmaz (bozuk olsa da)
+    saved = {k: v for k, v in saved.items() if k not in given}
+    kwargs = {**kwargs, "out_dir": first.out_dir}
+    try:
+        return make_config(preset, config_file=config_file, overrides=overrides, saved=saved,
+                           **kwargs)
+    except ValueError as e:
+        # Yalnızca kaydedilmiş ayarlar da aynı hatayı veriyorsa hata onlardadır (elle
+        # düzenlenmiş checkpoint.json): dosya adıyla söylenir
+        try:
+            make_config(preset, saved=saved)
+        except ValueError as e_saved:
+            if str(e_saved) == str(e):
+                raise ValueError(f"{man_path}: the run's saved train_config is invalid: {e} "
+                                 f"(correct it there, or give the setting again as "
+                                 f"key=value)") from None
+        raise
+
+
+def model_config(cfg: TrainConfig, vocab_size: int) -> dict:
+    if cfg.model == "bigram":
+        return {"model": "bigram", "vocab_size": int(vocab_size)}
+    return {"model": "gpt", "vocab_size": int(vocab_size), "block_size": cfg.block_size,
+            "n_layer": cfg.n_layer, "n_head": cfg.n_head, "n_embd": cfg.n_embd,
+            "dropout": cfg.dropout, "bias": cfg.bias, "tie_weights": cfg.tie_weights,
+            "activation": cfg.activation, "positional": cfg.positional}
