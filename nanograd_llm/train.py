@@ -31,7 +31,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import shutil
 import signal
 import sys
 import threading
@@ -53,6 +52,8 @@ from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZER
 from .data import (STREAM_DROPOUT, BatchSampler, check_source, encode_corpus, load_text,
                    same_source, split_ids)
 from .optim import AdamW, clip_grad_norm, get_lr
+from .run_folder import (_clear_run, _follow_moved_corpus, _read_metrics, _truncate_metrics,
+                         hold_run_folder, prepare_run_folder)
 from .tokenizers import CharTokenizer, start_ids
 
 
@@ -124,36 +125,6 @@ def estimate_loss(model, sampler: BatchSampler, eval_iters: int, step: int) -> d
     finally:
         model.train(was_training)
     return out
-
-
-def _read_metrics(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    rows = []
-    # Bozuk satırlar (öldürülmeyle yarım kalmış son satır, elle düzenleme, UTF-8 olmayan bayt)
-    # atlanır: günlük yalnızca bir kayıttır, eğitimi durdurmamalıdır.
-    for line in path.read_bytes().decode("utf-8", errors="replace").splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(row, dict) and all(
-                isinstance(row.get(k), t) and not isinstance(row.get(k), bool)
-                for k, t in (("step", int), ("train_loss", (int, float)),
-                             ("val_loss", (int, float)))):
-            rows.append(row)
-    return rows
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    rows = [r for r in _read_metrics(path) if r.get("step", 0) <= step]
-    try:
-        ckpt.atomic_write_bytes(path, "".join(json.dumps(r) + "\n" for r in rows).encode())
-    except OSError as e:
-        # Disk dolu, izin yok…: yazılamayan dosya ve sağlam kalan denetim noktası söylenir;
-        # atomik yazma eski günlüğü bozmaz
-        raise OSError(f"could not rewrite {path} for the resumed run ({e.strerror or e}); the "
-                      f"checkpoint of step {step} in {path.parent} is intact") from None
 
 
 def plot_losses(metrics_path: Path, png_path: Path) -> bool:
@@ -307,174 +278,9 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
         # key=value ya da --config dosyasıyla verilen bir "~/gpt2" yolunda da ~, --init-from'daki
         # gibi ev klasörüne çevrilir
         cfg = dataclasses.replace(cfg, init_from=str(Path(cfg.init_from).expanduser()))
-    out = Path(cfg.out_dir).expanduser()
-    if ".." in out.parts and not out.exists():
-        # "yeni/../eski": "yeni" henüz yok, bu yüzden yol şimdilik hiçbir yeri göstermez; ama
-        # açılınca var olan "eski"ye çıkar. Denetimler (içinde bir eğitim ya da başka dosyalar
-        # var mı) o klasörde yapılsın diye yol şimdiden çözülür (yoksa eski eğitim --overwrite
-        # olmadan silinirdi).
-        out = out.resolve()
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file, not a folder")
-    if out.is_dir():
-        _check_not_locked(out)
-    if not resume and (out / ckpt.MANIFEST).exists():
-        step = _checkpoint_step(out)
-        if not overwrite:
-            raise ValueError(f"{out} already holds a training run (checkpoint at step {step}); "
-                             f"use --resume to continue it, --overwrite to start a new run "
-                             f"there (the old one is deleted), or --out DIR for another folder")
-    if not resume and not (out / ckpt.MANIFEST).exists() and \
-            (out / "model.safetensors").exists():
-        # Bir eğitim klasörü config.json ve tokenizer.json yazar: bir Hugging Face klasörünün
-        # dosyalarının üstüne yazılmasın (ör. --init-from gpt2 --out gpt2)
-        raise ValueError(f"--out {out} is a Hugging Face model folder; choose another folder "
-                         f"for the run")
-    if not resume and out.is_dir() and not (out / ckpt.MANIFEST).exists():
-        _check_empty_or_leftovers(out, overwrite)
-    # Bu eğitimin açacağı en üstteki klasör (ör. out/default için out/, o da yoksa)
-    top = out
-    while not top.parent.exists() and top.parent != top:
-        top = top.parent
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
-    lock = None
-    locked = False
-    try:
-        lock = _lock_run(out)
-        locked = True
+    out, top, created = prepare_run_folder(cfg.out_dir, resume, overwrite)
+    with hold_run_folder(out, top, created):
         return _train(cfg, out, resume, quiet, progress, stop_after)
-    except BaseException:
-        if lock is not None:
-            lock.close()
-            lock = None
-        # Hiçbir denetim noktası yazılmadan biten (örneğin veri hatası) bir eğitim, kendi
-        # açtığı klasörleri geride boş ya da yarım bırakmaz. Kilidi alamayan bir eğitim hiçbir
-        # şey silmez: aynı anda başlayan öteki eğitim de klasörü "yok" görüp açmış ve kilidi
-        # almıştır; klasör onundur (ilk denetim noktasından önce silinirse o eğitim de durur).
-        if locked and created and not (out / ckpt.MANIFEST).exists():
-            shutil.rmtree(top, ignore_errors=True)
-        elif created:
-            # Kilit dosyası hiç açılamadıysa (izin yok, salt okunur dosya sistemi…) açılan
-            # klasörler boş kalır; yalnızca boş olanlar silinir (os.rmdir boş olmayanı silmez:
-            # yarışı kazanan eğitimin kilit dosyası klasörünü korur)
-            _remove_empty_dirs(out, top)
-        raise
-    finally:
-        if lock is not None:
-            lock.close()
-
-
-def _remove_empty_dirs(out: Path, top: Path) -> None:
-    """rmdir out, then its parents up to and including top, while they are empty."""
-    d = out
-    while True:
-        try:
-            d.rmdir()
-        except OSError:
-            return
-        if d == top or d.parent == d:
-            return
-        d = d.parent
-
-
-LOCK_FILE = ".lock"
-# Bir eğitimin bir klasöre yazdığı adlar (--overwrite yalnızca bunları siler)
-RUN_FILES = (ckpt.MANIFEST, "config.json", "metrics.jsonl", "loss.png", "tokenizer.json",
-             "tokenizer_meta.json", "vocab.json", "merges.txt", "tokens.npy", "best", LOCK_FILE)
-RUN_PATTERNS = ("model-*.npz", "optim-*.npz", ".*.tmp", ".*.tmp-*", "tokens.npy.tmp*")
-
-
-def _is_run_file(name: str) -> bool:
-    import fnmatch
-    return name in RUN_FILES or any(fnmatch.fnmatch(name, p) for p in RUN_PATTERNS)
-
-
-def _follow_moved_corpus(best_dir: Path, manifest: dict, data) -> None:
-    """A run resumed with --data NEWPATH (the same text, moved): its best/ copy is pointed at the
-    new path too, so that `eval --ckpt RUN/best` finds the corpus."""
-    saved = manifest.get("train_config") or {}
-    if "data" not in saved or saved["data"] == data:
-        return
-    # Yalnızca yol değişir; ağırlık dosyaları ve özetleri aynı kalır (bildirim atomik yazılır)
-    manifest = {**manifest, "train_config": {**saved, "data": data}}
-    ckpt.atomic_write_json(best_dir / ckpt.MANIFEST, manifest)
-
-
-def _check_empty_or_leftovers(out: Path, overwrite: bool) -> None:
-    """A new run in an existing folder without a checkpoint: the folder must be empty, or
-    (with --overwrite) hold only what a run writes (a run killed before its first checkpoint).
-    A run never writes over files it did not make."""
-    # Kendi kilit dosyamız (başarısız bir başlangıçtan kalmış olabilir) klasörü dolu saydırmaz
-    names = sorted(p.name for p in out.iterdir() if p.name != LOCK_FILE)
-    if not names:
-        return
-    foreign = [n for n in names if not _is_run_file(n)]
-    shown = ", ".join(names[:6]) + (", …" if len(names) > 6 else "")
-    if foreign:
-        raise ValueError(f"--out {out} is not empty and holds no training run ({shown}); "
-                         f"choose a new or empty folder")
-    if not overwrite:
-        raise ValueError(f"--out {out} holds files of a run that never saved a checkpoint "
-                         f"({shown}); use --overwrite to delete them and start there, or "
-                         f"--out DIR for another folder")
-
-
-def _check_not_locked(out: Path) -> None:
-    """Refuse at once (before any advice about --resume/--overwrite) a folder another process
-    is training in."""
-    if not (out / LOCK_FILE).exists():
-        return
-    lock = _lock_run(out)          # taken and given back at once
-    if lock is not None:
-        lock.close()
-
-
-def _lock_run(out: Path):
-    """An exclusive lock on the run folder for as long as this process trains in it: a second
-    trainer (a new run, --resume or --overwrite) is refused instead of writing over the first
-    one's checkpoints. POSIX only (fcntl); elsewhere no lock is taken."""
-    try:
-        import fcntl
-    except ImportError:
-        return None
-    try:
-        f = open(out / LOCK_FILE, "a+")
-    except OSError as e:
-        raise OSError(f"cannot write in --out {out} ({e.strerror or e})") from None
-    try:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        f.close()
-        raise ValueError(f"another process is training in {out}; wait for it to finish (or "
-                         f"stop it) before starting or resuming a run there") from None
-    return f
-
-
-def _clear_run(out: Path, started: float) -> None:
-    """Delete what an earlier run left in `out` (--overwrite), and only that: its manifest
-    first (so that an interruption leaves no half-deleted run that looks resumable), then its
-    files, best/ copy, log and curve; tokens.npy only when this run did not just write it."""
-    # Yeni bir eğitim: eski günlük, eğri, "best" kopyası ve belirteçleyici dosyaları bu koşuya
-    # ait değildir; keep_best=false ile eski bir "best" yanıltıcı biçimde geride kalırdı.
-    for name in RUN_FILES:
-        if name not in ("tokens.npy", "best", LOCK_FILE):
-            (out / name).unlink(missing_ok=True)
-    for pattern in RUN_PATTERNS:
-        for p in out.glob(pattern):
-            p.unlink(missing_ok=True)
-    tokens = out / "tokens.npy"
-    if tokens.exists() and tokens.stat().st_mtime < started:
-        tokens.unlink()
-    if (out / "best" / ckpt.MANIFEST).exists():
-        shutil.rmtree(out / "best")
-
-
-def _checkpoint_step(out: Path):
-    try:
-        return ckpt.read_manifest(out)["step"]
-    except (ckpt.CheckpointError, OSError, KeyError, TypeError, ValueError):
-        return "?"
 
 
 def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: bool,

@@ -1193,15 +1193,15 @@ def test_a_trainer_refused_by_the_lock_leaves_the_winners_new_folder_alone(tmp_p
     create it, one takes the lock. The refused one must not delete the folder as its own (the
     other, still before its first checkpoint, then failed writing its step-0 losses)."""
     pytest.importorskip("fcntl")
-    import nanograd_llm.train as train_mod
-    real, held = train_mod._lock_run, []
+    import nanograd_llm.run_folder as run_folder
+    real, held = run_folder._lock_run, []
 
     def other_trainer_first(out):
         held.append(real(out))                       # the other process locked the folder ...
         (out / "metrics.jsonl").write_text("")       # ... and is under way
         return real(out)
 
-    monkeypatch.setattr(train_mod, "_lock_run", other_trainer_first)
+    monkeypatch.setattr(run_folder, "_lock_run", other_trainer_first)
     try:
         with pytest.raises(ValueError, match="another process is training in"):
             train(tiny_config(tmp_path, max_iters=1, eval_interval=1), quiet=True)
@@ -1215,11 +1215,11 @@ def test_a_trainer_refused_by_the_lock_leaves_the_winners_new_folder_alone(tmp_p
 def test_a_lock_file_that_cannot_be_created_leaves_no_new_empty_folder(tmp_path, monkeypatch):
     """The lock file cannot be opened (no permission, read-only file system): the run folders
     this start created are removed again, since they are empty; a folder that existed stays."""
-    import nanograd_llm.train as train_mod
+    import nanograd_llm.run_folder as run_folder
 
     def cannot_open(out):
         raise OSError(f"cannot write in --out {out} (Permission denied)")
-    monkeypatch.setattr(train_mod, "_lock_run", cannot_open)
+    monkeypatch.setattr(run_folder, "_lock_run", cannot_open)
     cfg = tiny_config(tmp_path, max_iters=1, eval_interval=1)
     cfg = dataclasses.replace(cfg, out_dir=str(tmp_path / "new" / "deeper" / "run"))
     with pytest.raises(OSError, match="cannot write in --out"):
