@@ -1,6 +1,10 @@
 """
 # Eğitim döngüsü
 
+Bu bölüm eğitimin kendisidir. Eğitim ayarları (`TrainConfig`, hazır ayarlar, `key=value`
+sözcükleri) `config.py`'de; eğitim klasörünün kilidi, başlangıç denetimleri ve `--overwrite`
+`run_folder.py`'dedir.
+
 ## Bir adımda ne olur?
     1. dropout üretecini (tohum, adım) ile yeniden tohumla      → devam ettirme birebir aynı
     2. K küçük toplu iş (grad_accum) için:
