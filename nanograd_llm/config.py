@@ -2,16 +2,16 @@
 # Eğitim ayarları: TrainConfig, hazır ayarlar ve komut satırı
 
 Bir eğitimin her ayarı (model boyutu, veri, belirteçleyici, öğrenme oranı takvimi, kayıt
-aralıkları, aygıt) tek bir veri sınıfında, `TrainConfig`'te durur; `validate` yanlış bir
+aralıkları, aygıt) tek bir veri sınıfında, `TrainConfig`'de durur; `validate` yanlış bir
 değeri eğitim başlamadan, alanın adıyla reddeder. Ayarlar katman katman kurulur
 (`make_config`): önce hazır ayar (`PRESETS`: `default`, `bigram`, `baby`, `shakespeare`),
 sonra `--config` dosyası (düz bir TOML ya da JSON tablosu), sonra `key=value` sözcükleri, en
-son `--data/--out/--device`. Her değer alanın türüne çevrilir; bilinmeyen bir anahtar ya da
-türü tutmayan bir değer hatadır, sessizce yok sayılmaz.
+son `--data`, `--out`, `--device` ve `--init-from` seçenekleri. Her değer alanın türüne
+çevrilir; bilinmeyen bir anahtar ya da türü tutmayan bir değer hatadır, sessizce yok sayılmaz.
 
-`--resume` ile devam eden bir eğitimin ayarları ise koşunun kendi `checkpoint.json`'ından
-gelir (`resume_config`); yalnızca yeniden verilen ayarlar değişir. Eğitimin kendisi
-`train.py`'dedir.
+`--resume` ile devam ettirilen bir eğitimin ayarları ise koşunun kendi `checkpoint.json`
+dosyasından gelir (`resume_config`); yalnızca yeniden verilen ayarlar değişir. Eğitimin
+kendisi `train.py`'dedir.
 """
 from __future__ import annotations
 
@@ -113,7 +113,7 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a finite number >= 0, got {v}")
         check_eps(self.eps)
         # AdamW ağırlıkları her adımda 1 − lr·weight_decay ile çarpar: çarpan 0'a inerse ağırlıklar
-        # silinir, eksiye düşerse işaret değiştirip büyür (kayıp NaN olur)
+        # silinir, eksiye düşerse her adımda işaret değiştirir (lr·weight_decay > 2 ise büyüyerek)
         peak = max(self.lr, self.min_lr)
         if self.weight_decay * peak >= 1.0:
             raise ValueError(f"weight_decay={self.weight_decay:g} is too large: AdamW multiplies "
@@ -157,7 +157,7 @@ PRESETS: dict[str, dict] = {
                     dropout=0.0, max_iters=1000, lr=2e-3, min_lr=2e-4, warmup_iters=50,
                     beta2=0.99, eval_interval=200, eval_iters=10,
                     out_dir="out/default"),
-    # Eğitimin asıl dersi: yalnızca bir önceki karaktere bakan tablo. Öğrenme oranı, tablonun
+    # Video dersindeki bigram: yalnızca bir önceki karaktere bakan tablo. Öğrenme oranı, tablonun
     # 0,02'lik başlangıçtan birkaç birimlik logitlere çıkabileceği kadar büyük.
     "bigram": dict(model="bigram", block_size=32, batch_size=32, max_iters=1500, lr=5e-2,
                    min_lr=5e-3, warmup_iters=0, beta2=0.99,
@@ -344,13 +344,14 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
     given = set(overrides or {}) | set(read_config_file(config_file) if config_file else {}) \
         | {k for k, v in kwargs.items() if v is not None}
     if "init_from" in given:
-        # init_from yeni bir eğitimi GPT-2 ağırlıklarıyla başlatır; devam ettirilen eğitim kendi
-        # ağırlıklarıyla sürer: key=value ya da ayar dosyasıyla verilse de sessizce yok sayılmaz
+        # init_from yeni bir eğitimi GPT-2 ağırlıklarıyla başlatır, devam ettirilen eğitim ise
+        # kendi ağırlıklarıyla sürer. Bu yüzden --init-from'daki gibi, key=value ya da ayar
+        # dosyasıyla verilen init_from da reddedilir; sessizce yok sayılmaz
         raise ValueError("init_from starts a new run from a GPT-2 folder; --resume continues "
                          "the run in --out with its own weights (use one or the other)")
     if not saved.get("lr_decay_iters") and "lr_decay_iters" not in given \
             and "max_iters" in saved:
-        # Kosinüs, koşunun başladığı max_iters'ta biter: max_iters büyütülerek sürdürülen bir
+        # Kosinüs, koşunun ilk max_iters değerinde biter: max_iters büyütülerek sürdürülen bir
         # eğitimde öğrenme oranı geri sıçramaz, min_lr'de devam eder. Kaydedilen max_iters
         # bozuksa hata lr_decay_iters'ı değil, onu ve dosyayı söyler.
         try:
