@@ -1,33 +1,33 @@
 """
 # Eğitim klasörü: kilit, güvenli başlangıç ve --overwrite
 
-Bir eğitim her şeyini tek bir klasöre (`--out`) yazar: denetim noktası, belirteçleyici,
-günlük (`metrics.jsonl`), kayıp eğrisi, en iyi ağırlıkların kopyası (`best/`). Bu modül,
-eğitimin o klasörü nasıl açtığını ve koruduğunu toplar; eğitim döngüsü `train.py`'dedir.
+Bir eğitim yazdığı her şeyi tek bir klasörde (`--out`) toplar: denetim noktası,
+belirteçleyici, günlük (`metrics.jsonl`), kayıp eğrisi, en iyi ağırlıkların kopyası (`best/`).
+Bu modül, eğitimin o klasörü nasıl açıp koruduğunu anlatır; eğitim döngüsü `train.py`'dedir.
 
 ## Neden kilit?
-İki süreç aynı klasörde eğitirse (ikinci bir `train`, `--resume` ya da `--overwrite`) biri
-ötekinin denetim noktası dosyalarını siler ya da üzerine yazar. Bu yüzden eğitim sürdükçe
+İki süreç aynı klasörde eğitim yaparsa (ikinci bir `train`, `--resume` ya da `--overwrite`)
+biri ötekinin denetim noktası dosyalarını siler ya da üzerine yazar. Bu yüzden eğitim sürdükçe
 klasörde `.lock` dosyası üzerinde özel bir kilit (`fcntl.flock`, POSIX) tutulur; ikinci bir
 eğitici hemen, hiçbir şeye dokunmadan reddedilir. Kilit süreçle birlikte gider: öldürülen bir
 eğitimin kilidi kendiliğinden bırakılır.
 
 ## Neden atomik denetim noktaları?
-Süreç her an öldürülebilir (Ctrl-C, SIGKILL, elektrik kesintisi). Denetim noktasının her
+Süreç her an kesilebilir (SIGKILL, çökme, elektrik kesintisi). Denetim noktasının her
 dosyası önce geçici bir ada yazılıp sonra adına taşınır; kaydı tanımlayan `checkpoint.json` en
 son değiştirilir (ayrıntısı `checkpoint.py`'de). Böylece klasör her an ya eski ya yeni kaydı
 tutar, hiçbir zaman yarım bir kaydı. Buradaki denetimler de bu kurala dayanır:
 `checkpoint.json`'ı olan bir klasör devam ettirilebilir bir eğitimdir; olmayan ama eğitim
 dosyaları tutan bir klasör, ilk denetim noktasından önce durmuş bir eğitimdir. Devam ederken
-günlüğün (`metrics.jsonl`) kısaltılması da aynı atomik yoldan yazılır.
+kısaltılan günlük (`metrics.jsonl`) de aynı atomik yoldan yazılır.
 
 ## `--overwrite` neyi siler?
-Yalnızca bir eğitimin yazdığı adları (`RUN_FILES`, `RUN_PATTERNS`): önce `checkpoint.json`'ı
-(silme yarıda kesilirse geride devam ettirilebilir görünen yarım bir eğitim kalmasın), sonra
-ağırlık ve moment dosyalarını, belirteçleyiciyi, günlüğü, eğriyi ve `best/` kopyasını.
-Klasördeki başka dosyalara dokunulmaz; eğitim tutmayan bir klasörde bir eğitimin yazmadığı bir
-dosya varsa `--overwrite` de reddedilir: bir eğitim hiçbir zaman kendi yapmadığı dosyaların
-üzerine yazmaz.
+Yalnızca bir eğitimin yazdığı adlardaki dosyaları (`RUN_FILES`, `RUN_PATTERNS`): önce
+`checkpoint.json`'ı (silme yarıda kesilirse geride devam ettirilebilir görünen yarım bir eğitim
+kalmasın), sonra ağırlık ve moment dosyalarını, belirteçleyiciyi, günlüğü, eğriyi ve `best/`
+kopyasını. Klasördeki başka dosyalara dokunulmaz; eğitim tutmayan bir klasörde bir eğitimin
+yazmadığı bir dosya varsa `--overwrite` de reddedilir: bir eğitim hiçbir zaman kendi yazmadığı
+dosyaların üzerine yazmaz.
 """
 from __future__ import annotations
 
