@@ -28,10 +28,10 @@ yarım bir dosya kalır: hem eski kayıt hem yeni kayıt kaybolur. Bunu önlemek
 4. Ancak bundan sonra artık gösterilmeyen eski dosyalar silinir.
 
 Belirteçleyici dosyalarının adları ise sabittir ve bildirimden önce yazılır. Bu yüzden bir
-klasöre, oradaki kayıttan **başka bir belirteçleyiciyle** kayıt yapılmaz: yeni dosyalar eskilerin
-yerine geçip ardından yazma yarıda kalsaydı, eski bildirim özetleri tutmayan dosyaları
-gösterirdi ve kayıt yüklenemezdi. `save_checkpoint` böyle bir kaydı hiçbir şey yazmadan
-reddeder; eğitici her kayıtta aynı belirteçleyiciyi yazdığı için bu durumla hiç karşılaşmaz.
+klasöre, oradaki kayıttan **başka bir belirteçleyiciyle** kayıt yapılmaz: yeni dosyalar
+eskilerin yerine geçtikten sonra kayıt yarıda kalsaydı, eski bildirim, özetleri tutmayan
+dosyaları gösterirdi ve eski kayıt yüklenemezdi. `save_checkpoint` böyle bir kaydı hiçbir şey
+yazmadan reddeder; eğitici her kayıtta aynı belirteçleyiciyi yazdığı için bu durumla hiç karşılaşmaz.
 
 Yüklerken her dosyanın sha256 özeti bildirimdekiyle karşılaştırılır; kesilmiş, bozulmuş ya
 da başka bir programın dosyası açık bir hatayla (dosyanın adıyla) reddedilir. Belirteçleyici
