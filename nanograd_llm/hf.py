@@ -23,12 +23,13 @@ bayt aralığı) ve ardından ham baytlar. `pickle` kullanmadığı için dosyay
 (`safetensors.numpy.load_file` / `save_file`) kullanırız (isteğe bağlı `hf` eki).
 
 Tek istisna **bfloat16**'dır: NumPy'da böyle bir veri türü yoktur, bu yüzden paketin NumPy
-arayüzü bfloat16 tensör içeren bir dosyayı hiç okuyamaz. Oysa `transformers` bfloat16 ile
-eğitilmiş modelleri çoğu zaman bu türde kaydeder. bfloat16, float32'nin **üst 16 bitidir**
-(aynı işaret biti, aynı 8 bitlik üs, mantisin ilk 7 biti). Bu yüzden float32'ye dönüşüm
-tam ve kayıpsızdır: 16 bitlik sayı 16 bit sola kaydırılır, alt 16 bit sıfır olur ve sonuç
-float32 olarak okunur. Böyle bir dosyanın başlığını ve baytlarını `_load_file_with_bf16`
-kendisi okur.
+arayüzü bfloat16 tensör içeren bir dosyayı hiç okuyamaz. Oysa `transformers`, bellekte
+bfloat16 olan bir modeli bu türde kaydeder; Hugging Face'teki pek çok model de böyle
+yayımlanır. bfloat16, float32'nin **üst 16 bitidir** (aynı işaret biti, aynı 8 bitlik üs,
+mantisin ilk 7 biti). Bu yüzden float32'ye dönüşüm tam ve kayıpsızdır: 16 bitlik desen 32
+bitlik bir tamsayıya genişletilip 16 bit sola kaydırılır (alt 16 bit sıfır olur), aynı bitler
+de float32 olarak okunur. Böyle bir dosyanın başlığını ve baytlarını `_load_file_with_bf16`
+kendisi okur; dosyadaki öteki tensörler kendi türlerinde kalır.
 
 ## Ad ve şekil eşlemesi
 * Hugging Face adları `transformer.` önekiyle başlar (`transformer.h.0.attn.c_attn.weight`);
@@ -255,7 +256,8 @@ def _load_file_with_bf16(f: Path) -> dict:
                 raise ValueError(f"tensor {name!r}: its byte range does not match its shape")
             raw = data[start + lo:start + hi]
             if kind == "BF16":
-                # bfloat16 = float32'nin üst 16 biti: 16 bit sola kaydırılıp float32 okunur
+                # bfloat16 = float32'nin üst 16 biti: 32 bite genişletilip 16 bit sola
+                # kaydırılır, aynı bitler float32 olarak okunur
                 arr = (raw.view("<u2").astype(np.uint32) << 16).view(np.float32)
             else:
                 dt = np.dtype(_ST_DTYPES[kind])
@@ -422,8 +424,8 @@ def load_hf_tokenizer(path):
         named = _special_tokens_map(path) if isinstance(base, dict) else []
         if named:
             # special_tokens_map.json'daki özel belirteçler (ör. <s>, <pad>) vocab.json'da olsa
-            # da `transformers` onları bölmeden, tek kimlik olarak kodlar. Bir bayt belirteci ya
-            # da bir birleştirmenin ürünü (pad_token = "Ġ" gibi) BPE'nin parçası olarak kalır.
+            # da `transformers` onları bölmeden, tek kimlik olarak kodlar. Bir bayt belirteci
+            # (pad_token = "Ġ" gibi) ya da bir birleştirmenin ürünü BPE'nin parçası olarak kalır.
             try:
                 lines = merges.read_text(encoding="utf-8").splitlines()
             except (OSError, UnicodeDecodeError):
@@ -436,7 +438,8 @@ def load_hf_tokenizer(path):
             return _bpe_class().from_files(vocab, merges)
         # `transformers` eklenen belirteçleri (ör. <|pad|>, sohbet belirteçleri) vocab.json'a
         # değil yanındaki dosyalara yazar; onlarsız bu belirteçler metinde bayt bayt
-        # kodlanırdı. Sözlüğe katılır ve özel belirteç sayılır (tokenizer.json yolundaki gibi).
+        # kodlanırdı. Bu yüzden sözlüğe katılıp özel belirteç sayılırlar (tokenizer.json
+        # yolundaki gibi).
         for tok, i in added.items():
             if base.setdefault(tok, i) != i:
                 raise ValueError(f"added token {tok!r} has id {i} but {vocab} gives it "
@@ -583,13 +586,14 @@ def _split_tokenizer_json(f: Path, out: Path):
 
 
 def _check_tokenizer_json_options(f: Path, data: dict, model: dict) -> None:
-    """Refuse a tokenizer.json whose settings our GPT-2 BPE cannot reproduce.
-
-    Bizim BPE'miz GPT-2'ninkidir: metin olduğu gibi (normalizer yok), GPT-2 düzenli ifadesiyle
-    ve başa boşluk eklenmeden bölünür, birleştirmeler sırayla uygulanır. Metni değiştiren bir
-    normalizer (ör. küçük harfe çevirme), `add_prefix_space: true`, başka bir ön belirteçleyici
-    ya da BPE'nin dropout / sözcük içi önek-sonek ayarları yok sayılsaydı aynı metin sessizce
-    başka kimliklere kodlanırdı; bu yüzden açık bir hatayla reddedilir."""
+    """Refuse a tokenizer.json whose settings our GPT-2 BPE cannot reproduce."""
+    # Bizim BPE'miz GPT-2'ninkidir: metin değiştirilmeden (normalleştirici yok), GPT-2'nin
+    # düzenli ifadesiyle ve başına boşluk eklenmeden bölünür; her parçaya birleştirmeler
+    # öğrenildikleri sırayla uygulanır. Metni değiştiren bir normalleştirici (ör. küçük harfe
+    # çevirme), `add_prefix_space: true`, başka bir ön belirteçleyici ya da BPE modelinin
+    # dropout, sözcük içi parça öneki, sözcük sonu eki ve ignore_merges ayarları yok sayılsaydı
+    # aynı metin sessizce başka kimliklere kodlanırdı; bu yüzden böyle bir dosya açık bir
+    # hatayla reddedilir.
     norm = data.get("normalizer")
     if norm is not None and not (isinstance(norm, dict) and norm.get("type") == "Sequence"
                                  and norm.get("normalizers") == []):
