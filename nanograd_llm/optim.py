@@ -9,11 +9,12 @@ Adam, her parametre için gradyanın iki hareketli ortalamasını tutar:
     m̂ = m / (1 − β₁ᵗ),  v̂ = v / (1 − β₂ᵗ)     yanlılık düzeltmesi (başta m, v sıfırdır)
     θ ← θ − lr · m̂ / (√v̂ + ε)
 
-Bölme, adımı gradyanın ölçeğinden bağımsız kılar. Gradyan hep aynı yönü gösteriyorsa
-|m̂| ≈ √v̂ olur ve adım yaklaşık lr kadardır; gradyanın büyüklüğü 10⁻³ de olsa 10³ de olsa
-sonuç değişmez. Gradyanın işareti adımdan adıma değişiyorsa (gürültülüyse) ortalama m̂
-küçülür ama v̂ küçülmez, adım da lr'nin altına düşer. Yani her parametrenin etkin öğrenme
-oranı lr/√v̂'dir: büyük gradyan alan parametre için küçük, küçük gradyan alan için büyük.
+Bölme, adımı gradyanın ölçeğinden bağımsız kılar. Bir parametrenin gradyanı adımdan adıma
+aşağı yukarı aynıysa |m̂| ≈ √v̂ olur ve adım yaklaşık lr kadardır; gradyanın büyüklüğü 10⁻³
+de olsa 10³ de olsa sonuç değişmez. Gradyanın işareti adımdan adıma değişiyorsa
+(gürültülüyse) ortalama m̂ küçülür ama v̂ küçülmez, adım da lr'nin altına düşer. Başka bir
+deyişle adım (lr/√v̂)·m̂'dir; her parametrenin etkin öğrenme oranı lr/√v̂, büyük gradyan alan
+parametre için küçük, küçük gradyan alan için büyüktür.
 
 **Ayrıştırılmış ağırlık azaltma (decoupled weight decay):** L2 cezasını kayba eklemek
 (`g + λθ`), Adam'ın ölçeklemesinden geçtiği için büyük gradyanlı ağırlıkları daha az
@@ -165,9 +166,9 @@ class AdamW:
         if grads is None or grads is model.grads or grads is model.grad_flat:
             return model.grad_flat
         if isinstance(grads, dict):
-            # başka bir sözlük: düz diziye topla (yavaş yol). Şekiller tam tutmalı: aynı boyda
-            # ama başka şekilde bir gradyan (ör. PyTorch'un (çıkış, giriş) düzenindeki devriği)
-            # reshape(-1) ile sessizce karışık öğelere yazılırdı
+            # başka bir sözlük: düz diziye topla (yavaş yol). Şekiller tam tutmalı: öğe sayısı
+            # aynı ama şekli başka bir gradyan (ör. PyTorch'un (çıkış, giriş) düzenindeki devrik)
+            # reshape(-1) ile hata vermeden, öğeleri yanlış yerlere düşerek yazılırdı
             _check_grads(grads, {name: shape for name, _, shape in model.layout})
             flat = model.xp.empty_like(model.flat)
             for name, off, shape in model.layout:
@@ -286,7 +287,7 @@ def _check_grads(grads, shapes: dict) -> None:
     missing = [k for k in shapes if k not in grads]
     if missing:
         raise ValueError(f"gradients missing for {missing[:5]}")
-    # Yayınlanabilen (broadcast) yanlış bir şekil, ör. (1, n) yerine (m, n), yerinde işlemlerde
+    # Yayınlanabilen (broadcast) yanlış bir şekil, ör. (m, n) yerine (1, n), yerinde işlemlerde
     # hata vermeden bütün satırlara kopyalanırdı
     for k, shape in shapes.items():
         got = tuple(np.shape(grads[k]))
