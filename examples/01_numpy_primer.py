@@ -1,11 +1,12 @@
 """
-# Hazırlık: NumPy/CuPy ön bilgileri (kursun 1. bölümü)
+# Hazırlık: NumPy ve CuPy ön bilgisi (kursun ilk bölümü)
 
-Katmanların kullandığı NumPy temellerini (diziler ve veri türleri, şekiller ve yayınlama,
-matris çarpımı, indeksleme ve `np.add.at`, alt üçgen maske, kararlı softmax, rastgele sayı
-üreteçleri) bölüm bölüm çalıştırır ve her bölümün sonucunu yazdırır. Açıklamalar `nanograd_llm/course/primer.py` dosyasındadır; bu betik
-onları sırayla çalıştırır. Aynı kod `--device cuda` ile CuPy üzerinde, GPU'da çalışır: katmanlar
-gibi, dizinin modülünü (`xp`) `get_array_module` ile seçer.
+`nanograd_llm/course/primer.py`'deki bölümleri (diziler ve veri türleri, şekiller ve
+yayınlama, matris çarpımı, indeksleme ve `np.add.at`, alt üçgen maske, kararlı softmax, rastgele
+sayı üreteçleri, GPU'da CuPy) sırayla çalıştırır ve her birinin sonucunu yazdırır; açıklamalar
+o dosyadadır. Her bölüm dizi modülünü `xp` adıyla alır: CPU'da `numpy`, `--device cuda` ile
+`cupy`. Böylece aynı kod GPU'da da değişmeden çalışır (katmanlar ise `xp`'yi
+`get_array_module` ile girdiden çıkarır).
 
     python examples/01_numpy_primer.py                 # CPU'da NumPy
     python examples/01_numpy_primer.py --device cuda   # aynı kod, GPU'da CuPy
