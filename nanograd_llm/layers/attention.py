@@ -132,10 +132,11 @@ def causal_softmax_inplace(att) -> None:
         # Bir grup kafanın puanları; CPU'da gruplar iş parçacıklarına paylaştırılır ve her grup
         # önbellekteyken bütün softmax adımlarından geçer (bkz. backend.for_row_blocks).
         a = att3[r]                                                 # (n, Tq, Tk), görünüm
-        # Nedensel maske: gelecekteki konumlar −∞ yapılır (toplanmaz, yazılır). `a += mask`
-        # gizli bir +∞ ya da NaN puanı −∞ değil NaN yapar (∞ + (−∞) = NaN) ve satırın maksimumu
+        # Nedensel maske: gelecekteki konumlara −∞ yazılır (eklenmez). `a += mask`, maskeli bir
+        # konumdaki +∞ ya da NaN puanı −∞ değil NaN yapar (∞ + (−∞) = NaN) ve satırın maksimumu
         # üzerinden bütün satıra yayardı: sorgu, göremediği bir anahtar yüzünden NaN olurdu
-        # (birleşik çekirdekler gizli puanları hiç okumaz; PyTorch'un masked_fill'i de üzerlerine yazar)
+        # (birleşik çekirdekler maskeli puanları hiç okumaz, PyTorch'un masked_fill'i de onların
+        # üzerine yazar)
         xp.copyto(a, mask, where=blocked)
         # Kararlı softmax: maksimumu çıkar, üssünü al, satır toplamına böl (hepsi yerinde)
         a -= a.max(axis=-1, keepdims=True)
