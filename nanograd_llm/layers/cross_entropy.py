@@ -88,8 +88,9 @@ def cross_entropy_forward(logits, targets, ignore_index: int | None = None):
     # ℓ_n = log Σ exp(z − m) − (z_{y_n} − m)
     nll = xp.log(sumexp) - shifted[xp.arange(N), t]   # (N,)
     if valid is not None:
-        # Yoksayılan satırlar seçilerek sıfırlanır, çarpılmaz: o satırdaki bir inf ya da NaN
-        # logit `nll·0 = NaN` verir ve kayba sızardı (PyTorch'ta da bu satırlar kayba katılmaz)
+        # Yoksayılan satırlar 0 ile çarpılmaz, seçilerek sıfırlanır: inf ya da NaN logitli bir
+        # satırın nll'i inf ya da NaN olur, `inf·0` ile `NaN·0` da NaN'dır ve kayba sızardı
+        # (PyTorch'ta da bu satırlar kayba katılmaz)
         nll = xp.where(valid, nll, nll.dtype.type(0))
     # Bölen, kaybın veri türüne çevrilir: NumPy 1.x'te float32 bir skalerin bir Python
     # tamsayısına bölümü float64 olurdu (NEP 50 öncesi tür yükseltme kuralları) ve kayıp
@@ -110,6 +111,6 @@ def cross_entropy_backward(dloss, cache: CrossEntropyCache):
     dz *= dloss / max(cache.n_valid, 1)
     if cache.valid is not None:
         # Sıfır yazılır (çarpılmaz): inf ya da NaN logitli yoksayılan bir satırın olasılıkları
-        # NaN'dır ve `NaN·0 = NaN` gradyanla bütün ağırlıklara yayılırdı
+        # NaN'dır ve `NaN·0 = NaN` gradyan yoluyla bütün ağırlıklara yayılırdı
         xp.copyto(dz, xp.zeros((), dtype=dz.dtype), where=~cache.valid[:, None])
     return dz.reshape(cache.logits_shape)             # (N,V) -> (B,T,V)
