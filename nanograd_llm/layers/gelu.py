@@ -138,8 +138,9 @@ def gelu_backward(dout, cache: GeluCache):
     """Returns dx."""
     xp = get_array_module(dout)
     x, s = cache.x, cache.s
-    # dout, out'un şeklinde olmalı; ona yayınlanabilen (broadcast) daha küçük bir dout da
-    # kabul edilir (birleşik çekirdekler gibi): satır bloklarına bölmeden önce tam şekle açılır
+    # dout, out'un şeklinde olmalı; birleşik çekirdeklerdeki gibi, o şekle yayınlanabilen
+    # (broadcast) daha küçük bir dout da kabul edilir: satır bloklarına bölmeden önce tam
+    # şekle yayınlanır
     dout = xp.broadcast_to(dout, x.shape) if dout.shape != x.shape else dout
     # Çekirdek bütün işlenenleri tek türde okur: dout ile önbellek farklı türdeyse (ör. float64
     # bir ileri geçişe float32 bir dout) genel yol çalışır (çekirdek TypeError verirdi)
