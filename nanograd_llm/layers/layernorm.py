@@ -190,8 +190,9 @@ def layernorm_backward(dout, cache: LayerNormCache):
     xp = get_array_module(dout)
     xhat, rstd, w = cache.xhat, cache.rstd, cache.w
     C = xhat.shape[-1]
-    # dout, out'un şeklinde olmalı; ona yayınlanabilen (broadcast) daha küçük bir dout da
-    # kabul edilir (birleşik çekirdekler gibi): satırlara ayırmadan önce tam şekle açılır
+    # dout, out'un şeklinde olmalı; birleşik çekirdeklerdeki gibi, o şekle yayınlanabilen
+    # (broadcast) daha küçük bir dout da kabul edilir: satırlara ayırmadan önce tam şekle
+    # yayınlanır
     dout = xp.broadcast_to(dout, xhat.shape) if dout.shape != xhat.shape else dout
     d2 = dout.reshape(-1, C)                               # (B, T, C) -> (N, C)
     xhat2, rstd2 = xhat.reshape(-1, C), rstd.reshape(-1, 1)  # (N, C), (N, 1)
