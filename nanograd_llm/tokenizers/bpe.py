@@ -98,9 +98,9 @@ vekil/surrogate karakter, ör. `"\\ud800"`) UTF-8'e çevrilemez; bu durumda aç�
 tek bir kimliğe kodlanır. Kodlamada metin önce özel belirteçlerin geçtiği yerlerden bölünür,
 aradaki parçalar normal yoldan kodlanır. `allowed_special="none"` ile özel belirteç metni sıradan
 metin gibi kodlanır (kullanıcı girdisinde istenmeyen özel belirteçlere karşı). Okunan bir
-dosyada özel (sonradan eklenmiş) bir belirteç birleştirmelerin de kullandığı bir belirteçse
-(sözlükte zaten olan bir sözcük eklenmişse) ikisi birdendir: metinde bütün olarak aranır, BPE
-de onu üretebilir.
+dosyada özel (sonradan eklenmiş) bir belirteç aynı zamanda bir bayt belirteciyse ya da
+birleştirmelerde geçiyorsa (ör. sözlükte zaten olan bir sözcük sonradan eklenmişse) iki rolü
+birden taşır: metinde bütün olarak aranır, BPE de onu üretebilir.
 
 ## Dosyalar
 `save(dizin)`: `vocab.json` (belirteç dizesi → kimlik), `merges.txt` (`#version: 0.2` başlığı,
@@ -716,8 +716,8 @@ class BPETokenizer:
         bytes_to_id: dict[bytes, int] = {}
         text = _read_text(merges_txt)
         # Birleştirmelerin kullandığı ya da ürettiği belirteçler. Bir özel (eklenmiş) belirteç
-        # bunlardan biriyse (ör. sözlükte zaten olan `merhaba` sonradan eklenmişse) BPE'nin de
-        # parçasıdır: hem metinde bütün olarak aranır hem de birleştirmeler onu üretebilir.
+        # bunlardan biriyse (ör. sözlükte zaten olan `merhaba` sonradan eklenmişse) ya da tek bir
+        # baytsa BPE'nin de parçasıdır: hem metinde bütün olarak aranır hem de BPE onu üretebilir.
         in_merges = set()
         for line in text.split("\n"):
             parts = line.rstrip("\r").split(" ")
