@@ -1,7 +1,7 @@
 """
 # Eğitim döngüsü
 
-Bu bölüm eğitimin kendisidir. Eğitim ayarları (`TrainConfig`, hazır ayarlar, `key=value`
+Bu bölüm eğitim döngüsünü anlatır. Eğitim ayarları (`TrainConfig`, hazır ayarlar, `key=value`
 sözcükleri) `config.py`'de; eğitim klasörünün kilidi, başlangıç denetimleri ve `--overwrite`
 `run_folder.py`'dedir.
 
@@ -48,8 +48,8 @@ import numpy as np
 from . import checkpoint as ckpt
 from .atomic import atomic_write
 from .backend import check_device, set_matmul_precision
-# Ayarlar config.py'dedir; nanograd_llm.train.TrainConfig, make_config… adları da çalışsın diye
-# buradan yeniden verilir
+# Ayarlar config.py'dedir; `from nanograd_llm.train import TrainConfig, make_config…` gibi
+# içe aktarmalar çalışmaya devam etsin diye bu adlar burada da bulunur
 from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZERS, TrainConfig,
                      apply_overrides, make_config, model_config, parse_overrides,
                      read_config_file, resume_config)
@@ -113,7 +113,7 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None):
 def estimate_loss(model, sampler: BatchSampler, eval_iters: int, step: int) -> dict:
     """Mean loss over eval_iters batches of each split (eval mode; converted to float once).
     The model's mode (train or eval) is the same afterwards as before."""
-    # Önceki kip geri yüklenir: eval kipindeki bir model (ör. load_model'in verdiği) sonradan
+    # Önceki kip geri getirilir: eval kipindeki bir model (ör. load_model'in verdiği) sonradan
     # sessizce eğitim kipine, yani dropout'u açık bir ileri geçişe dönmesin
     was_training = model.training
     model.eval()
@@ -546,7 +546,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                 # Ctrl-C: adım yarıda kesilmez; biten son adımın durumu kaydedilir, böylece
                 # --resume tam buradan (bit düzeyinde aynı biçimde) devam eder.
                 if saved_step != step:
-                    # Kayıp her adımda denetlenmez (GPU'da log_interval'da bir) ve sonlu bir
+                    # Kayıp her adımda denetlenmez (GPU'da log_interval adımda bir) ve sonlu bir
                     # kayıptan sonra da güncelleme ağırlıkları bozabilir (taşan gradyan normu):
                     # sonlu olmayan ağırlıklar son sağlam kaydın üzerine yazılmaz
                     if not bool(xp.isfinite(model.flat).all()):
