@@ -33,7 +33,7 @@ Bir bloktaki parametreler: birleşik `q, k, v` izdüşümü `3C² + 3C`, çıkı
 
 | model | L (blok) | C | kafa | parametre |
 |---|---|---|---|---|
-| `nanograd-llm train` (`default` hazır ayarı, gömülü derlem: V ≈ 165) | 3 | 96 | 4 | yaklaşık 0,36 milyon |
+| `nanograd-llm train` (`default` hazır ayarı, gömülü derlem: V ≈ 170) | 3 | 96 | 4 | yaklaşık 0,36 milyon |
 | `baby` hazır ayarı ve `GPTConfig()` (V = 65) | 4 | 128 | 4 | yaklaşık 0,8 milyon |
 | GPT-2 small | 12 | 768 | 12 | 124 milyon |
 | GPT-3 | 96 | 12 288 | 96 | 175 milyar |
