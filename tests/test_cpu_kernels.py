@@ -337,6 +337,23 @@ def test_causal_softmax_kernel_on_rows_of_large_negative_scores():
     _close(a, b, 1e-5)
 
 
+def test_causal_softmax_kernel_ignores_huge_masked_scores():
+    """The row maximum is taken over the keys a query may see: a future (masked) score far above
+    them must not enter it, or every visible exponent clamps to e⁻⁸⁷ and the row comes out
+    uniform (the generic path adds the −∞ mask before taking the maximum)."""
+    rng = np.random.default_rng(4)
+    Tq, Tk = 7, 9                                                     # off = 2 (KV cache)
+    s = (rng.standard_normal((2, 2, Tq, Tk)) * 3).astype(F32)
+    future = np.arange(Tk)[None, :] > np.arange(Tq)[:, None] + (Tk - Tq)   # (Tq, Tk)
+    s[..., future] = F32(1e4)
+    a = s.copy()
+    ck.causal_softmax_forward(a)
+    ref = s.copy()
+    attention.causal_softmax_inplace(ref)
+    _close(a, ref, 1e-6)
+    assert np.all(a[..., future] == 0.0)
+
+
 @pytest.mark.parametrize("eps", [1e-5, 0.3])
 def test_layernorm_kernel_uses_the_given_eps(eps):
     """The fused layer norm takes eps from its caller (GPTConfig.layer_norm_epsilon reaches it
