@@ -236,6 +236,21 @@ def test_bigram_learns_counts():
     assert out.tolist() == [[0, 1, 2, 0, 1, 2, 0]]
 
 
+
+def test_bigram_generate_continues_from_the_last_prompt_token():
+    """BigramLM.generate with a prompt of several tokens: the first new token follows the
+    prompt's last token (a chain started from the first one would look just as plausible)."""
+    m = BigramLM(6, seed=1, dtype="float64")
+    m.flat += np.random.default_rng(0).standard_normal(m.flat.size) * 2.0
+    best = np.argmax(m.params["token_embedding.weight"], axis=1)       # (V,) greedy successor
+    last = 2
+    first = next(v for v in range(6) if best[v] != best[last])
+    out = np.asarray(m.generate(np.array([[first, last]]), 4, temperature=1e-6, seed=0))
+    chain = [first, last]
+    for _ in range(4):
+        chain.append(int(best[chain[-1]]))
+    assert out.tolist() == [chain]
+
 # -- errors ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("bad, match", [
