@@ -212,6 +212,57 @@ def test_gradcheck_fails_on_a_missing_gradient():
     assert not r.passed and "no gradient" in r.detail
 
 
+
+def test_gradcheck_fails_on_a_gradient_off_by_1e_5():
+    """The threshold is the documented 1e-6: a gradient off by 1e-5 (relative) fails, both for a
+    layer and for a model, while the exact ones pass far below it."""
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.gradcheck import check_model
+    inputs, f, g = layer_case("layernorm", np.random.default_rng(0))
+    assert check_case("exact", inputs, f, g).max_rel_error < 1e-8
+
+    def slightly_off():
+        grads = g()
+        grads["x"] = grads["x"] * (1.0 + 1e-5)
+        return grads
+    r = check_case("off", inputs, f, slightly_off)
+    assert not r.passed and 5e-6 < r.max_rel_error < 2e-5, r
+    model = GPT(GPTConfig(vocab_size=5, block_size=4, n_layer=1, n_head=1, n_embd=4),
+                seed=0, dtype="float64")
+    model.flat += np.random.default_rng(1).standard_normal(model.flat.size) * 0.2
+    full = model.backward
+    model.backward = lambda: {k: v * (1.0 + 1e-5) for k, v in full().items()}
+    idx = np.array([[1, 2, 3, 4]])
+    r = check_model(model, idx, idx)
+    assert not r.passed and r.max_rel_error > 5e-6, r
+
+
+def test_cross_entropy_check_has_an_ignored_target(monkeypatch):
+    """The cross-entropy case always holds a target equal to ignore_index, so a backward that
+    forgets to zero the ignored rows fails the check (random targets in [0, V) never hit -100)."""
+    import nanograd_llm.gradcheck as gc
+    real = gc.cross_entropy_backward
+    assert check_layer("cross_entropy").passed
+    monkeypatch.setattr(gc, "cross_entropy_backward",
+                        lambda dloss, cache: real(dloss, cache._replace(valid=None)))
+    assert not check_layer("cross_entropy").passed
+
+
+def test_embedding_check_has_a_repeated_id(monkeypatch):
+    """The embedding case always repeats an id, so a backward that keeps one contribution per id
+    (`dW[idx] += dout`, a fancy assignment) fails even where random ids would all differ."""
+    import nanograd_llm.gradcheck as gc
+    from nanograd_llm.layers.embedding import EmbeddingCache
+
+    def last_write_wins(dout, cache: EmbeddingCache):
+        dw = np.zeros(cache.weight_shape, dtype=dout.dtype)
+        dw[cache.idx.reshape(-1)] += dout.reshape(-1, cache.weight_shape[1])
+        return dw
+    shape = dict(B=1, T=3, V=50)
+    assert check_layer("embedding", **shape).passed
+    monkeypatch.setattr(gc, "embedding_backward", last_write_wins)
+    assert not check_layer("embedding", **shape).passed
+
 def test_gradcheck_on_cuda_checks_the_layers_there_too(monkeypatch):
     """`gradcheck --device cuda` moved only the models: the layers' CuPy paths (fused
     kernels) were checked on NumPy and reported PASS."""
