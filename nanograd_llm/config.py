@@ -343,10 +343,11 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
     man_path = ckpt.find_run_dir(out) / ckpt.MANIFEST
     given = set(overrides or {}) | set(read_config_file(config_file) if config_file else {}) \
         | {k for k, v in kwargs.items() if v is not None}
-    if "init_from" in given:
+    if "init_from" in given and not _same_folder(first.init_from, saved.get("init_from")):
         # init_from yeni bir eğitimi GPT-2 ağırlıklarıyla başlatır, devam ettirilen eğitim ise
         # kendi ağırlıklarıyla sürer. Bu yüzden --init-from'daki gibi, key=value ya da ayar
-        # dosyasıyla verilen init_from da reddedilir; sessizce yok sayılmaz
+        # dosyasıyla verilen başka bir init_from da reddedilir; sessizce yok sayılmaz. Koşunun
+        # kendi init_from'u (ör. eğitimi başlatan ayar dosyası yeniden verildiğinde) geçerlidir.
         raise ValueError("init_from starts a new run from a GPT-2 folder; --resume continues "
                          "the run in --out with its own weights (use one or the other)")
     if not saved.get("lr_decay_iters") and "lr_decay_iters" not in given \
@@ -380,6 +381,16 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
                                  f"(correct it there, or give the setting again as "
                                  f"key=value)") from None
         raise
+
+
+def _same_folder(a, b) -> bool:
+    """Whether two init_from values name the same folder (both empty counts as the same)."""
+    if not a or not b:
+        return not a and not b
+    try:
+        return Path(str(a)).expanduser().resolve() == Path(str(b)).expanduser().resolve()
+    except (OSError, RuntimeError):
+        return False
 
 
 def model_config(cfg: TrainConfig, vocab_size: int) -> dict:

@@ -486,3 +486,26 @@ def test_closed_stdout_is_a_clear_error(tmp_path, monkeypatch, capsys, command):
     assert main([command, "--ckpt", str(tmp_path / "run"), "--max-new-tokens", "3"]) == 1
     err = capsys.readouterr().err
     assert err == "error: standard output is closed\n", err
+
+
+def test_resume_accepts_the_runs_own_init_from_in_its_config_file(tmp_path):
+    """A fine-tuning run started with `--config ft.json` (init_from inside) resumes with the same
+    file; only another init_from is refused."""
+    (tmp_path / "hf").mkdir()
+    d = hf_folder(tmp_path / "hf")
+    text = tmp_path / "data.txt"
+    text.write_text("hello world, merhaba dünya! " * 40, encoding="utf-8")
+    from nanograd_llm.train import make_config, resume_config, train
+    conf = tmp_path / "ft.json"
+    conf.write_text(json.dumps({"init_from": str(d), "max_iters": 2, "block_size": 16,
+                                "batch_size": 2, "eval_interval": 1, "eval_iters": 1,
+                                "sample_tokens": 0}))
+    run = str(tmp_path / "run")
+    train(make_config("default", config_file=str(conf), data=str(text), out_dir=run),
+          quiet=True)
+    cfg = resume_config("default", config_file=str(conf), out_dir=run,
+                        overrides={"max_iters": "3"})
+    assert cfg.max_iters == 3 and train(cfg, resume=True, quiet=True)["step"] == 3
+    with pytest.raises(ValueError, match="init_from starts a new run"):
+        resume_config("default", config_file=str(conf), out_dir=run,
+                      overrides={"init_from": str(tmp_path)})
