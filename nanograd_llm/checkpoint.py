@@ -127,8 +127,8 @@ def _tokenizer_blobs(tokenizer) -> dict:
                 if (Path(tmp) / n).is_file()}
 
 
-def _refuse_another_tokenizer(d: Path, digests: dict | None) -> None:
-    """The folder's current checkpoint was saved with other tokenizer files: refuse.
+def _refuse_another_tokenizer(d: Path, blobs: dict | None, digests: dict | None) -> None:
+    """The folder's current checkpoint was saved with another tokenizer: refuse.
 
     Tokenizer files keep fixed names and are written before the manifest, so replacing them
     and then failing (disk full, Ctrl-C) would leave the old checkpoint with files that do not
@@ -137,10 +137,30 @@ def _refuse_another_tokenizer(d: Path, digests: dict | None) -> None:
         recorded = json.loads((d / MANIFEST).read_bytes()).get("tokenizer_sha256")
     except (OSError, ValueError, AttributeError):
         return                                  # no readable checkpoint here: nothing to lose
-    if isinstance(recorded, dict) and recorded and digests is not None and digests != recorded:
-        raise CheckpointError(
-            f"{d} holds a checkpoint saved with another tokenizer; save this one into a new "
-            "folder (or delete the old checkpoint first)")
+    if not (isinstance(recorded, dict) and recorded and digests is not None) or \
+            digests == recorded or _same_tokenizer(d, recorded, blobs):
+        return
+    raise CheckpointError(
+        f"{d} holds a checkpoint saved with another tokenizer; save this one into a new "
+        "folder (or delete the old checkpoint first)")
+
+
+def _same_tokenizer(d: Path, recorded: dict, blobs: dict) -> bool:
+    """Whether the folder's tokenizer is this one after all, or there is nothing to protect.
+
+    The files may differ in bytes only: the same tokenizer written by an older version of this
+    code. Read with today's code and written again, they then give exactly `blobs`."""
+    # Eski kaydın dosyaları zaten özetleriyle tutmuyorsa (silinmiş, değişmiş) korunacak bir
+    # belirteçleyici yoktur
+    if any(not isinstance(h, str) or _sha256_or_none(d / str(n)) != h
+           for n, h in recorded.items()):
+        return True
+    from .tokenizers import load_tokenizer
+    try:
+        old = load_tokenizer(d)
+    except (OSError, ValueError, KeyError, TypeError, ImportError):
+        return True                 # bugünkü kodun okuyamadığı bir belirteçleyici: korunacak yok
+    return _tokenizer_blobs(old) == blobs
 
 
 def _save_tokenizer(d: Path, blobs: dict, digests: dict) -> None:
@@ -165,7 +185,7 @@ def save_checkpoint(out_dir, model, optimizer, tokenizer, step: int, *, train_co
     blobs = None if tokenizer is None else _tokenizer_blobs(tokenizer)
     tokenizer_sha = None if blobs is None else {
         name: hashlib.sha256(b).hexdigest() for name, b in blobs.items()}
-    _refuse_another_tokenizer(d, tokenizer_sha)
+    _refuse_another_tokenizer(d, blobs, tokenizer_sha)
     if blobs is not None:
         _save_tokenizer(d, blobs, tokenizer_sha)
     atomic_write_json(d / CONFIG, {"model": model_cfg, "dtype": model.dtype.name,

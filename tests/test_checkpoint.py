@@ -270,3 +270,21 @@ def test_a_hugging_face_folder_given_as_ckpt_points_to_hf(tmp_path, weights):
     (tmp_path / weights).write_text("{}")
     with pytest.raises(ckpt.CheckpointError, match="Hugging Face GPT-2 folder.*--hf"):
         ckpt.find_run_dir(tmp_path)
+
+
+def test_the_same_tokenizer_saved_by_an_older_version_is_not_another_one(tmp_path):
+    """Resuming a run whose tokenizer files an older version wrote in other bytes (here: the
+    same JSON, indented otherwise) is not refused as 'another tokenizer': the files are read
+    and written again in today's form. A really different tokenizer is still refused."""
+    model, _ = _save(tmp_path, step=1)
+    meta = tmp_path / "tokenizer_meta.json"
+    meta.write_text(json.dumps(json.loads(meta.read_text()), indent=7), encoding="utf-8")
+    m = json.loads((tmp_path / "checkpoint.json").read_text())
+    m["tokenizer_sha256"]["tokenizer_meta.json"] = ckpt._sha256(meta)
+    (tmp_path / "checkpoint.json").write_text(json.dumps(m))
+    assert ckpt.load_run_tokenizer(tmp_path).decode([0, 1]) == "ab"        # a valid old run
+    _save(tmp_path, model, step=2)
+    assert ckpt.read_manifest(tmp_path)["step"] == 2
+    assert ckpt.load_run_tokenizer(tmp_path).decode([0, 1]) == "ab"
+    with pytest.raises(ckpt.CheckpointError, match="another tokenizer"):
+        ckpt.save_checkpoint(tmp_path, model, None, CharTokenizer.from_text("gfedcbaxyz"), 3)
