@@ -482,6 +482,10 @@ def worker_envs(args, environ) -> dict:
                 "NANOGRAD_LLM_THREADS"):
         env[var] = str(args.threads)
     env_np = dict(env)
+    # Our side's settings come from the flags only: a NANOGRAD_LLM_FUSED=0 or
+    # NANOGRAD_LLM_MALLOC_TUNING=0 left in the shell would measure another configuration
+    env_np.pop("NANOGRAD_LLM_MALLOC_TUNING", None)
+    env_np.pop("NANOGRAD_LLM_FUSED", None)
     if args.no_fused:
         env_np["NANOGRAD_LLM_FUSED"] = "0"
     # The torch worker builds a nanograd_llm GPT for its starting weights, and building a model

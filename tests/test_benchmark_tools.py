@@ -187,6 +187,11 @@ def test_train_step_workers_get_the_same_thread_count(train_step):
     assert "NANOGRAD_LLM_FUSED" not in envs["numpy"]
     envs = train_step.worker_envs(_bench_args(no_fused=True), {})
     assert envs["numpy"]["NANOGRAD_LLM_FUSED"] == "0" and "NANOGRAD_LLM_FUSED" not in envs["torch"]
+    # settings left in the shell do not reach our side: only the flags choose them
+    envs = train_step.worker_envs(_bench_args(), {"NANOGRAD_LLM_FUSED": "0",
+                                                  "NANOGRAD_LLM_MALLOC_TUNING": "0"})
+    assert "NANOGRAD_LLM_FUSED" not in envs["numpy"]
+    assert "NANOGRAD_LLM_MALLOC_TUNING" not in envs["numpy"]
 
 
 def test_train_step_torch_worker_runs_with_glibc_defaults(train_step):
