@@ -262,7 +262,7 @@ def _load_file_with_bf16(f: Path) -> dict:
             else:
                 dt = np.dtype(_ST_DTYPES[kind])
                 arr = raw.view(dt).astype(dt.newbyteorder("="))             # kopya
-            out[name] = arr.reshape(shape)
+            out[name] = np.asarray(arr).reshape(shape)      # bellekte bir kopya, memmap değil
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ValueError(f"cannot read {f}: {e}") from None
     finally:

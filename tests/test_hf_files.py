@@ -166,6 +166,7 @@ def test_bfloat16_safetensors_load_exactly_as_float32(tmp_path):
     for k, v in bf.items():
         want = v.float().numpy() if v.dtype == torch.bfloat16 else v.numpy()
         assert got[k].dtype == want.dtype and got[k].shape == want.shape
+        assert type(got[k]) is np.ndarray                       # a copy, not a view of the file
         np.testing.assert_array_equal(got[k], want)
     del bf["extra.f16"]
     stt.save_file(bf, str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
