@@ -307,8 +307,12 @@ def evaluate_text(model, tokenizer, text: str, *, split: str = "all", val_fracti
     limit = getattr(tokenizer, "vocab_size", None)
     result = evaluate_ids(model, part, vocab_limit=limit if limit and limit < V else None,
                           **kwargs)
-    # Karakterler: sayılan hedeflerin (ilk belirteç dışındakilerin) metni
-    result.characters = len(tokenizer.decode([int(i) for i in part[1:]]))
+    # Karakterler: sayılan hedeflerin (ilk belirteç dışındakilerin) metni, NFC biçiminde sayılır.
+    # Bayt düzeyindeki BPE metni olduğu gibi kodlar; NFD yazılmış "ş" (s + birleşen çengel) iki
+    # kod noktasıdır, karakter belirteçleyicisi ise onu tek karakter sayar (NFC). Aynı metinde
+    # iki modelin karakter sayısı, dolayısıyla karakter başına biti karşılaştırılabilir kalsın
+    decoded = tokenizer.decode([int(i) for i in part[1:]])
+    result.characters = len(unicodedata.normalize("NFC", decoded))
     return result, skipped
 
 

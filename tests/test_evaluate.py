@@ -212,6 +212,24 @@ def test_bits_per_char_with_a_bpe_tokenizer():
     assert r.bits_per_char == pytest.approx(r.nll / math.log(2) / r.characters, rel=1e-12)
 
 
+
+def test_bits_per_char_counts_nfc_characters_for_every_tokenizer():
+    # Aynı metin NFD yazılmışsa BPE onu olduğu gibi kodlar; karakter sayısı yine de NFC'dir
+    pytest.importorskip("regex")
+    import unicodedata
+    from nanograd_llm.tokenizers.bpe import BPETokenizer
+    nfc = "Ali, Şükrü ağaçta; İğdır'da ılık, çiçekli bir gün. " * 6
+    nfd = unicodedata.normalize("NFD", nfc)
+    assert len(nfd) > len(nfc)
+    bpe = BPETokenizer.train(nfc, 270)
+    model = _model(V=bpe.vocab_size, T=16)
+    r, _ = evaluate_text(model, bpe, nfd)
+    first = unicodedata.normalize("NFC", bpe.decode(bpe.encode(nfd)[:1]))
+    assert r.characters == len(nfc) - len(first)
+    char = CharTokenizer.from_text(nfc)
+    rc, _ = evaluate_text(_model(V=char.vocab_size, T=16), char, nfd)
+    assert rc.characters == len(nfc) - 1
+
 def test_result_dict():
     r = EvalResult(tokens=4, nll=4 * math.log(3), characters=8, windows=1, context=4, stride=4,
                    vocab_size=9)
