@@ -184,7 +184,7 @@ def test_special_tokens_single_ids_and_round_trip():
 
 
 def test_training_arguments_are_checked():
-    with pytest.raises(ValueError, match="at least 257"):
+    with pytest.raises(ValueError, match=r"at least 257 \(256 byte tokens \+ 1 special token\)"):
         BPETokenizer.train("abc", 256)
     with pytest.raises(ValueError, match="integer"):
         BPETokenizer.train("abc", 300.0)

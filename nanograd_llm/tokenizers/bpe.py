@@ -355,8 +355,9 @@ class BPETokenizer:
             raise ValueError(f"vocab_size must be an integer, got {vocab_size!r}")
         specials = _normalise_specials(special_tokens)
         if vocab_size < 256 + len(specials):
-            raise ValueError(f"vocab_size must be at least {256 + len(specials)} (256 byte "
-                             f"tokens + {len(specials)} special tokens), got {vocab_size}")
+            n = len(specials)
+            raise ValueError(f"vocab_size must be at least {256 + n} (256 byte tokens + {n} "
+                             f"special token{'' if n == 1 else 's'}), got {vocab_size}")
         _check_encodable(text)
         pat = _compile(pattern)
 
