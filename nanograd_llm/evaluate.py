@@ -99,7 +99,7 @@ class EvalResult:
     """Totals of one evaluation; the derived figures are properties."""
     tokens: int              # predicted positions (each counted once)
     nll: float               # Σ −ln P(x_p | context), nats, summed in float64
-    characters: int          # characters those tokens decode to (0 if unknown)
+    characters: int          # characters of the text that begin in those tokens (0 if unknown)
     windows: int             # forward passes' rows
     context: int             # window length L
     stride: int              # window step S
@@ -307,13 +307,40 @@ def evaluate_text(model, tokenizer, text: str, *, split: str = "all", val_fracti
     limit = getattr(tokenizer, "vocab_size", None)
     result = evaluate_ids(model, part, vocab_limit=limit if limit and limit < V else None,
                           **kwargs)
-    # Karakterler: sayılan hedeflerin (ilk belirteç dışındakilerin) metni, NFC biçiminde sayılır.
-    # Bayt düzeyindeki BPE metni olduğu gibi kodlar; NFD yazılmış "ş" (s + birleşen çengel) iki
-    # kod noktasıdır, karakter belirteçleyicisi ise onu tek karakter sayar (NFC). Aynı metinde
-    # iki modelin karakter sayısı, dolayısıyla karakter başına biti karşılaştırılabilir kalsın
-    decoded = tokenizer.decode([int(i) for i in part[1:]])
-    result.characters = len(unicodedata.normalize("NFC", decoded))
+    # Karakterler: sayılan hedeflerde (ilk belirteç dışındakilerde) başlayan karakterler, NFC
+    # biçiminde (bkz. target_characters)
+    result.characters = target_characters(tokenizer, part[1:])
     return result, skipped
+
+
+def target_characters(tokenizer, ids) -> int:
+    """Characters of the text that begin in the tokens `ids` (the predicted targets), counted
+    in NFC.
+
+    A byte-level tokenizer can cut a character into several tokens; the character is counted
+    with the token holding its first byte, so the targets of consecutive parts count every
+    character of the text once (decoding a part that starts inside a character would count
+    each stray continuation byte as a U+FFFD). It also encodes text as it is: an "ş" written
+    in NFD (s + a combining cedilla) is two code points, where the character tokenizer counts
+    one (it works in NFC); counting in NFC keeps char and BPE models comparable."""
+    ids = [int(i) for i in ids]
+    token_bytes = getattr(tokenizer, "token_bytes", None)
+    if token_bytes is None:
+        # Karakter düzeyinde belirteçleyici: belirteçler bütün karakterlerdir
+        text = tokenizer.decode(ids)
+    else:
+        # UTF-8'de devam baytları 10xxxxxx biçimindedir: baştakiler önceki bir belirteçte
+        # başlamış bir karaktere aittir, atılır. Sonda yarım kalan bir karakter burada başlamıştır
+        # ve tek bir U+FFFD olarak sayılır.
+        data = b"".join(token_bytes(i) for i in ids)
+        k = 0
+        while k < len(data) and (data[k] & 0xC0) == 0x80:
+            k += 1
+        text = data[k:].decode("utf-8", errors="replace")
+    # NFD yazılmış bir "ş" (s + birleşen çengel) iki kod noktasıdır; karakter belirteçleyicisi
+    # onu tek karakter sayar (NFC). Aynı metinde iki modelin karakter başına biti karşılaştırılabilir
+    # kalsın diye karakterler NFC'de sayılır
+    return len(unicodedata.normalize("NFC", text))
 
 
 def resolve_eval_data(ckpt, hf, data, split):

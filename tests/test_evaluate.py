@@ -212,7 +212,6 @@ def test_bits_per_char_with_a_bpe_tokenizer():
     assert r.bits_per_char == pytest.approx(r.nll / math.log(2) / r.characters, rel=1e-12)
 
 
-
 def test_bits_per_char_counts_nfc_characters_for_every_tokenizer():
     # Aynı metin NFD yazılmışsa BPE onu olduğu gibi kodlar; karakter sayısı yine de NFC'dir
     pytest.importorskip("regex")
@@ -229,6 +228,23 @@ def test_bits_per_char_counts_nfc_characters_for_every_tokenizer():
     char = CharTokenizer.from_text(nfc)
     rc, _ = evaluate_text(_model(V=char.vocab_size, T=16), char, nfd)
     assert rc.characters == len(nfc) - 1
+
+
+def test_bits_per_char_counts_a_character_split_across_tokens_once():
+    # A byte-level BPE cuts a character it has no merge for into byte tokens: the characters are
+    # those of the text the targets cover, not U+FFFDs of stray continuation bytes
+    pytest.importorskip("regex")
+    from nanograd_llm.tokenizers.bpe import BPETokenizer
+    tok = BPETokenizer.train("hello world, the quick brown fox " * 20, 270)
+    text = "🦊 the quick brown fox 🦊🦊 hello"
+    ids = tok.encode(text)
+    assert len(tok.encode("🦊")) == 4 and ids[:4] == tok.encode("🦊")
+    model = _model(V=tok.vocab_size, T=16)
+    r, _ = evaluate_text(model, tok, text)
+    assert r.tokens == len(ids) - 1
+    assert r.characters == len(text) - 1        # the fox begins in the first (unscored) token
+    assert r.bits_per_char == pytest.approx(r.nll / math.log(2) / (len(text) - 1), rel=1e-12)
+
 
 def test_result_dict():
     r = EvalResult(tokens=4, nll=4 * math.log(3), characters=8, windows=1, context=4, stride=4,
