@@ -480,6 +480,16 @@ def build_docs(out_dir, run_dir=None, images: bool = True, log=None,
         raise
 
 
+def _unreadable(e: Exception) -> str:
+    """Why a chapter's file could not be split into sections, with its line where known."""
+    if isinstance(e, UnicodeDecodeError):
+        return f"the file is not UTF-8 text ({e})"
+    if isinstance(e, SyntaxError):
+        return f"not valid Python: {e.msg} (line {e.lineno})"
+    msg, (line, _) = e.args                    # tokenize.TokenError
+    return f"not valid Python: {msg} (line {line})"
+
+
 def _render_course(out: Path, run_dir, images: bool, log, demo_steps) -> list[Path]:
     """build_docs' work once out exists: the marker, pictures, pages and index."""
     from pygments.formatters import HtmlFormatter
@@ -488,12 +498,15 @@ def _render_course(out: Path, run_dir, images: bool, log, demo_steps) -> list[Pa
     chapters = []   # (part, module, page, title, html body, src)
     for part, modules in PARTS:
         for module in modules:
-            found = module_source(module)
-            if found is None:
-                log(f"docs: warning: module {module} not found, chapter skipped")
-                continue
-            source, rel = found
-            doc, body = render_module(source)
+            try:
+                found = module_source(module)
+                if found is None:
+                    log(f"docs: warning: module {module} not found, chapter skipped")
+                    continue
+                source, rel = found
+                doc, body = render_module(source)
+            except (SyntaxError, tokenize.TokenError, UnicodeDecodeError) as e:
+                raise ValueError(f"chapter {module}: {_unreadable(e)}") from None
             chapters.append((part, module, page_name(module), chapter_title(doc, module),
                              body, rel))
 

@@ -312,6 +312,38 @@ def test_docs_without_images_and_missing_modules(tmp_path, monkeypatch):
     assert "<img" not in page and "görsel üretilmedi" in page   # no dangling image links
 
 
+@pytest.mark.parametrize("text, expect", [
+    (b'"""\n# Bozuk\n"""\ndef f(:\n    pass\n', "line 4"),
+    (b'"""\n# Bozuk\n\nkapanmayan belge dizesi\n', "line 1"),
+    (b'"""\n# Bozuk\n"""\n\xff\xfe = 1\n', "not UTF-8"),
+])
+def test_docs_chapter_that_is_not_valid_python_is_a_clear_error(tmp_path, monkeypatch, capsys,
+                                                                text, expect):
+    """A chapter file that cannot be parsed (a syntax error, an unterminated docstring, bytes
+    that are not UTF-8) stops the build with an error that names the chapter, not a traceback
+    from ast/tokenize that names "<unknown>"."""
+    pytest.importorskip("markdown")
+    import importlib
+    from nanograd_llm import docs
+    from nanograd_llm.cli import main
+    pkg = tmp_path / "src" / "bozukpaket"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "bolum.py").write_bytes(text)
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    importlib.invalidate_caches()
+    monkeypatch.setattr(docs, "PARTS", [("Deneme", ["nanograd_llm.layers.relu",
+                                                    "bozukpaket.bolum"])])
+    try:
+        rc = main(["docs", "--out", str(tmp_path / "site"), "--no-images"])
+    finally:
+        sys.modules.pop("bozukpaket", None)        # find_spec imported the package
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err
+    assert "bozukpaket.bolum" in err and expect in err
+    assert not (tmp_path / "site").exists()          # no half-made course left behind
+
+
 def test_docs_rebuild_leaves_no_stale_pictures(tmp_path, monkeypatch):
     """A picture this build did not draw (a bigram run has no attention map; --no-images) must
     not be shown from an earlier build as if it belonged to this one; the note says why."""
