@@ -244,6 +244,14 @@ def _fix_lists(text: str) -> str:
 
 def _markdown(text: str) -> str:
     import markdown
+    from markdown.inlinepatterns import InlineProcessor
+
+    class LiteralAmpersand(InlineProcessor):
+        """An '&' that starts an entity reference, kept as text ('&amp;')."""
+
+        def handleMatch(self, m, data):
+            return self.md.htmlStash.store("&amp;"), m.start(0), m.end(0)
+
     md = markdown.Markdown(
         extensions=["tables", "fenced_code", "sane_lists", "codehilite"],
         extension_configs={"codehilite": {"css_class": "highlight", "guess_lang": False}},
@@ -252,6 +260,9 @@ def _markdown(text: str) -> str:
     # ham HTML desteği kapatılır, < ve > olduğu gibi (&lt; &gt;) gösterilir
     md.preprocessors.deregister("html_block")
     md.inlinePatterns.deregister("html")
+    # Aynı nedenle `&lt;` gibi bir HTML varlığı da karaktere (<) çevrilmez, yazıldığı gibi
+    # gösterilir: & işaretinin kendisi &amp; olarak yazılır
+    md.inlinePatterns.register(LiteralAmpersand(r"&(?=#?\w+;)", md), "entity", 80)
     return md.convert(_fix_lists(text))
 
 

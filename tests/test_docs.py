@@ -222,6 +222,31 @@ def test_angle_brackets_in_explanations_are_text_not_html():
     assert "<b>" not in body and "<div>x" not in body
 
 
+def test_entity_references_in_explanations_are_shown_as_written():
+    """docs.py's own comment "< ve > olduğu gibi (&lt; &gt;) gösterilir" rendered as "(< >)":
+    an entity reference written in a comment or docstring went into the HTML unescaped."""
+    pytest.importorskip("markdown")
+    pytest.importorskip("pygments")
+    from html.parser import HTMLParser
+    from nanograd_llm.docs import render_module
+
+    class Text(HTMLParser):
+        def __init__(self):
+            super().__init__(convert_charrefs=True)
+            self.text = ""
+
+        def handle_data(self, data):
+            self.text += data
+
+    _, body = render_module('"""\n# Başlık\n\nA &amp; B, `&lt;`\n\n| a | &#x27; |\n|---|---|\n'
+                            '| &gt; | 1 |\n"""\n# (&lt; &gt;) ve a & b\nx = 1\n')
+    reader = Text()
+    reader.feed(body)
+    for shown in ("A &amp; B", "&lt;", "&#x27;", "&gt;", "(&lt; &gt;) ve a & b"):
+        assert shown in reader.text, shown
+    assert "<table>" in body and "<code>&amp;lt;</code>" in body
+
+
 # -- the HTML build --------------------------------------------------------------------
 
 class _Links(HTMLParser):
