@@ -518,6 +518,13 @@ def _render_course(out: Path, run_dir, images: bool, log, demo_steps) -> list[Pa
                 doc, body = render_module(source)
             except (SyntaxError, tokenize.TokenError, UnicodeDecodeError) as e:
                 raise ValueError(f"chapter {module}: {_unreadable(e)}") from None
+            if chapter_title(doc, module) == module:
+                # Belge dizesi yok ya da "# Başlık" satırı yok: sayfa yine yazılır (başlığı
+                # modülün adıdır), ama açıklaması eksik bir bölüm sessizce kursa girmesin
+                what = ("no module docstring" if doc is None
+                        else "no '# title' line in its docstring")
+                log(f"docs: warning: chapter {module} ({rel}) has {what}; "
+                    f"the page is titled {module}")
             chapters.append((part, module, page_name(module), chapter_title(doc, module),
                              body, rel))
 

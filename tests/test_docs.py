@@ -369,6 +369,35 @@ def test_docs_chapter_that_is_not_valid_python_is_a_clear_error(tmp_path, monkey
     assert not (tmp_path / "site").exists()          # no half-made course left behind
 
 
+def test_docs_warns_about_a_chapter_without_docstring_or_title(tmp_path, monkeypatch):
+    """A chapter whose explanation is missing (no module docstring, or one without a
+    "# Başlık" line) went into the course silently, titled by its module name."""
+    pytest.importorskip("markdown")
+    import importlib
+    from nanograd_llm import docs
+    pkg = tmp_path / "src" / "eksikpaket"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "belgesiz.py").write_text("# yorum\nx = 1\n")
+    (pkg / "basliksiz.py").write_text('"""Başlıksız bir açıklama."""\nx = 1\n')
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    importlib.invalidate_caches()
+    monkeypatch.setattr(docs, "PARTS", [("Deneme", ["eksikpaket.belgesiz",
+                                                    "nanograd_llm.layers.relu",
+                                                    "eksikpaket.basliksiz"])])
+    log = []
+    try:
+        pages = docs.build_docs(tmp_path / "site", images=False, log=log.append)
+    finally:
+        sys.modules.pop("eksikpaket", None)        # find_spec imported the package
+    assert [p.name for p in pages] == ["index.html", "eksikpaket.belgesiz.html",
+                                       "layers.relu.html", "eksikpaket.basliksiz.html"]
+    warnings = [line for line in log if "warning" in line]
+    assert len(warnings) == 2
+    assert "eksikpaket.belgesiz" in warnings[0] and "no module docstring" in warnings[0]
+    assert "eksikpaket.basliksiz" in warnings[1] and "'# title'" in warnings[1]
+
+
 def test_docs_rebuild_leaves_no_stale_pictures(tmp_path, monkeypatch):
     """A picture this build did not draw (a bigram run has no attention map; --no-images) must
     not be shown from an earlier build as if it belonged to this one; the note says why."""
