@@ -593,13 +593,24 @@ def test_gpu_route_generation_with_kv_cache(monkeypatch, device_route, host_gpu)
 @pytest.fixture
 def launches(host_gpu, monkeypatch):
     ck, _ = host_gpu
-    launched = []
+    launched = _Launches()
 
     class Module:
         def get_function(self, name):
-            return lambda grid, block, args: launched.append((name, args))
+            def launch(grid, block, args):
+                launched.append((name, args))
+                launched.grids.append((name, grid))
+            return launch
     monkeypatch.setattr(ck, "_module", lambda src: Module())
     return ck, launched
+
+
+class _Launches(list):
+    """(kernel name, args) of each launch; `.grids` holds (kernel name, grid)."""
+
+    def __init__(self):
+        super().__init__()
+        self.grids = []
 
 
 def test_layernorm_kernels_get_w_and_b_as_contiguous_vectors_of_x_dtype(launches):
@@ -675,17 +686,12 @@ def test_layernorm_backward_kernel_gets_one_dtype(launches, cache_dtype, dout_dt
     assert args[4] is dx and dx.dtype == dout_dtype and dx.shape == (4, 3)
 
 
-def test_raw_kernels_launch_no_empty_grid_for_zero_rows(host_gpu, monkeypatch):
+def test_raw_kernels_launch_no_empty_grid_for_zero_rows(launches):
     """One block per row: an input without rows (an empty batch) would be launched as a grid of
     0 blocks, which CUDA refuses (CUDA_ERROR_INVALID_VALUE); the generic path returns empty
     results. The wrappers return them without a launch, and launch for a non-empty input."""
-    ck, _ = host_gpu
-    grids = []
-
-    class Module:
-        def get_function(self, name):
-            return lambda grid, block, args: grids.append((name, grid))
-    monkeypatch.setattr(ck, "_module", lambda src: Module())
+    ck, launched = launches
+    grids = launched.grids
     f32 = np.float32
     for B in (0, 2):
         grids.clear()
