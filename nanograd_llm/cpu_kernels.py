@@ -24,7 +24,7 @@ BLAS ile alınan matris-vektör çarpımlarıdır) ve çekirdeğin yaptığı:
 |---|---:|---:|
 | GELU ileri / geri (gelu.py) | 8 / 9 | 1 / 1 |
 | nedensel softmax ileri / geri (attention.py) | 6 / 4 | satır başına 3 / 2 |
-| katman normalizasyonu ileri / geri-dx (layernorm.py) | 12 / 8 | satır başına 3 / 2 |
+| katman normalizasyonu ileri / geri-dx (layernorm.py) | 13 / 8 | satır başına 3 / 2 |
 | AdamW (optim.py) | 13 (+1 ağırlık azaltma) | 1 |
 
 Satır başına geçişler (ör. softmax'ta önce maksimum, sonra üs ve toplam, sonra bölme) tek bir
@@ -233,18 +233,22 @@ def _ln_rescaled(xr, eps, xh):
             m = a
     k = math.frexp(m)[1]                        # m = f·2^k, 0.5 ≤ f < 1
     s = _F(math.ldexp(1.0, k - 1))             # s = 2^(k−1)
+    # Olağan yoldaki gibi kaydırma: d = y − y₀ (x̂'in satırında), μ_d = ortalaması
+    y0 = xr[0] / s
     mu = _ZERO
     for c in range(C):
-        mu += xr[c] / s
+        d = xr[c] / s - y0
+        xh[c] = d
+        mu += d
     mu *= inv_c
     var = _ZERO
     for c in range(C):
-        d = xr[c] / s - mu
+        d = xh[c] - mu
         var += d * d
     var *= inv_c
     ry = _ONE / np.sqrt(var + eps / s / s)
     for c in range(C):
-        xh[c] = (xr[c] / s - mu) * ry
+        xh[c] = (xh[c] - mu) * ry
     return ry / s
 
 
@@ -269,25 +273,33 @@ def _ln_fwd(x, w, b, has_b, eps, out, xhat, rstd):
     inv_c = _ONE / _F(C)
     for r in range(x.shape[0]):
         xr = x[r]
-        # μ = (1/C) Σ x
+        xh = xhat[r]
+        # Kaydırma (bkz. layernorm.py, "Ortalamadan önce kaydırma"): K = x₀, d = x − K x̂'in
+        # satırına yazılır; μ_d = (1/C) Σ d = μ − K. Sabit bir satırda d tam 0'dır. Fark belleğe
+        # yazılıp sonraki döngülerde oradan okunur: `reassoc` izniyle LLVM `(x − K) − μ_d`'yi
+        # `x − (K + μ_d)` diye yeniden gruplayabilir ve K + μ_d = μ'nün yuvarlaması geri gelir
+        # (denendi: farkı belleğe yazmayan bir döngüde 1000 + N(0, 0,01²) satırlarının hatası
+        # kaydırmasız yoldaki kadardı).
+        k = xr[0]
         mu = _ZERO
         for c in range(C):
-            mu += xr[c]
+            d = xr[c] - k
+            xh[c] = d
+            mu += d
         mu *= inv_c
-        # σ² = (1/C) Σ (x − μ)²
+        # σ² = (1/C) Σ (d − μ_d)² = (1/C) Σ (x − μ)²
         var = _ZERO
         for c in range(C):
-            d = xr[c] - mu
+            d = xh[c] - mu
             var += d * d
         var *= inv_c
         # rstd = 1/√(σ² + ε)
         rs = _ONE / np.sqrt(var + eps)
         rstd[r] = rs
-        xh = xhat[r]
         o = out[r]
-        # x̂ = (x − μ)·rstd ; out = x̂⊙w (+ b)
+        # x̂ = (d − μ_d)·rstd = (x − μ)·rstd ; out = x̂⊙w (+ b)
         for c in range(C):
-            v = (xr[c] - mu) * rs
+            v = (xh[c] - mu) * rs
             xh[c] = v
             o[c] = v * w[c]
         if has_b:

@@ -131,6 +131,12 @@ __global__ void softmax_bwd_f64(const double* a, double* d, long long r, int tk)
 }
 """
 
+# NOTE (known limitation): unlike the generic path (layers/layernorm.py) and the Numba kernel
+# (cpu_kernels.py), ln_fwd below still takes the row mean in one pass, sum(x)/C, without first
+# subtracting the row's first element. A constant row can therefore give |x̂| up to ~1 instead of
+# 0 (a one-ulp error in the mean, scaled by 1/√ε), a huge constant row can give NaN in the
+# overflow branch (variance 0, eps/sc² underflowing to 0), and rows with a large common offset
+# lose precision. Left unchanged until it can be checked on a GPU.
 _LAYERNORM = _COMMON + r"""
 // En büyük sonlu değer ve ikinin kuvveti olan taban (2^⌊log₂ m⌋: yalnızca üs bitleri)
 template <typename T> __device__ __forceinline__ T max_finite();

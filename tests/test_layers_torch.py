@@ -169,6 +169,25 @@ def test_layernorm():
              {"x": xt, "w": wt, "b": bt}, R)
 
 
+@pytest.mark.parametrize("fused", ["0", "1"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layernorm_offset_rows(monkeypatch, fused, dtype):
+    """Rows 1000 + N(0, 0.01) against F.layer_norm in float64 on the same values: the one-pass
+    mean's rounding (an ulp of 1000) put float32 outputs ~2e-2 off (float64 ~7e-11); the mean
+    taken after subtracting the row's first element keeps them at the dtype's precision.
+    fused=1 is the Numba kernel for float32."""
+    monkeypatch.setenv("NANOGRAD_LLM_FUSED", fused)
+    rng = np.random.default_rng(0)
+    C = 128
+    x = (1000 + rng.normal(0, 1e-2, (4, 16, C))).astype(dtype)
+    w, b = rng.standard_normal(C).astype(dtype), rng.standard_normal(C).astype(dtype)
+    out, cache = layernorm_forward(x, w, b)
+    ref = F.layer_norm(torch.from_numpy(x).double(), (C,), torch.from_numpy(w).double(),
+                       torch.from_numpy(b).double(), 1e-5).numpy()
+    # float64: torch's own Welford mean is good to ~1e-11 here, the bound is its error
+    assert np.abs(out - ref).max() < (1e-5 if dtype == np.float32 else 1e-10)
+
+
 @pytest.mark.parametrize("name", ["gelu", "relu"])
 def test_activations(name):
     c = Case()

@@ -10,11 +10,48 @@ aynı çalışır. Derin ağlarda etkinleştirmelerin ölçeğini sabit tutarak 
 hale getirir. (Bir kümeleme/"clustering" işlemi değildir.)
 
 ## İleri geçiş (son eksen üzerinde, ε = 1e-5)
-    μ     = (1/C) Σ_c x_c
+    μ     = (1/C) Σ_c x_c                 (kodda K + (1/C) Σ_c (x_c − K), aşağıya bakın)
     σ²    = (1/C) Σ_c (x_c − μ)²
     rstd  = 1 / √(σ² + ε)
     x̂     = (x − μ) · rstd
     out   = x̂ ⊙ w + b
+
+## Ortalamadan önce kaydırma (kayan nokta yuvarlaması)
+Kayan noktalı bir sayı yalnızca kendi büyüklüğüne göre belirlenen adımlarla (ulp, "unit in the
+last place") yazılabilir: float32'de 1000'in komşuları 1000 ± 6·10⁻⁵, 10⁶'nınkiler
+10⁶ ± 0,0625'tir. Ortalamayı doğrudan `(1/C) Σ x` diye almak toplamı ve sonucu bu adımlara
+yuvarlar: hesaplanan μ gerçek ortalamadan yaklaşık bir ulp(μ) sapabilir. Sapma, x − μ
+farklarının yanında küçükken önemsizdir; ama:
+
+* **Sabit satır** (her `x_c = a`): gerçekte μ = a, σ² = 0 ve x̂ = 0'dır. Hesaplanan μ = a + η
+  ise (|η| ≈ bir ulp) her öğede `x − μ = −η`, `σ² = η²` ve `x̂ = −η/√(η² + ε)` çıkar. |η|,
+  √ε ≈ 0,003'ün yanında küçük değilse |x̂| 1'e yaklaşır (float32'de a = 10⁶ için ≈ 0,999) ve
+  çıktı `b` yerine yaklaşık `±w + b` olur; float64'te de a = 10³⁰ gibi değerlerde aynısı olur.
+* **Ortak ofsetli satır** (1000 + N(0, 0,01²)): ulp(μ) ≈ 6·10⁻⁵'lik hata, hesaplamak
+  istediğimiz ≈ 0,01'lik farkların yanında büyüktür; float32'de x̂ ≈ 10⁻² kadar yanlış çıkar
+  (float32'nin göreli kesinliği ≈ 6·10⁻⁸).
+
+Çare: önce satırın bir **başvuru değeri** K (burada satırın ilk öğesi x₀) çıkarılır, ortalama
+kaydırılmış veriden alınır:
+
+    d_c     = x_c − K
+    μ_d     = (1/C) Σ_c d_c                 (= μ − K)
+    x_c − μ = d_c − μ_d
+
+Sabit satırda her `d_c = a − a` tam 0'dır; dolayısıyla μ_d = 0, σ² = 0, x̂ = 0 ve çıktı tam
+`b`'dir. x, K ile aynı işaretliyse ve ondan en çok iki kat büyük ya da en çok iki kat
+küçükse `x − K` hiç yuvarlanmaz (Sterbenz önermesi). μ_d de satırın kendi yayılımı
+ölçeğindedir (|μ_d| = |μ − x₀| ≤ max|x − μ|): büyük ofset hiçbir toplama girmez ve yuvarlama
+hatası ulp(μ) değil, ulp(max|x − μ|) ölçeğinde kalır. İlk öğe satırın geri kalanından çok
+uzak olsa bile hata birkaç ulp ile sınırlıdır (ölçülen, float32: N(0, 1) satırlarında x₀ = 8
+iken x̂'in en büyük hatası kaydırmasız 1,0·10⁻⁶, kaydırmalı 1,5·10⁻⁶).
+
+Kaydırma hesaplanan fonksiyonu değiştirmez: μ = K + μ_d her K için aynı sayıdır, yalnızca
+yuvarlaması farklıdır; `x − μ = (x − K) − μ_d`'de K sadeleşir, K'nın x₀'a bağlı olması da bu
+yüzden önemsizdir. Aşağıdaki geri yayılım türetimi olduğu gibi geçerlidir ve önbellek yine
+yalnızca x̂ ile rstd'yi tutar. Ek iş: genel yolda tek bir eleman eleman geçiş, Numba
+çekirdeğinde öğe başına bir çıkarma. (PyTorch'un CPU çekirdeği aynı sorunu Welford yöntemiyle
+çözer.) GPU çekirdekleri (cuda_kernels.py) hâlâ kaydırmasız ortalama kullanır.
 
 ## Şekiller
 | ad           | şekil      |
@@ -50,7 +87,8 @@ ile `y = x/s` üzerinden yeniden hesaplanır:
 
 Olağan satırlar bu dala hiç girmez, sonuçları bit düzeyinde aynıdır. Geri geçiş değişmez:
 `x̂` ve `rstd` önbellekte zaten doğru değerleriyle durur. Satırda inf ya da NaN varsa sonuç
-NaN'dır (PyTorch'taki gibi). Numba ve CUDA çekirdekleri aynı dalı aynı formüllerle izler.
+NaN'dır (PyTorch'taki gibi). Numba ve CUDA çekirdekleri aynı dalı aynı formüllerle izler
+(y'nin ortalaması da önce y₀ çıkarılarak alınır; CUDA çekirdeği bu kaydırmayı yapmaz).
 Sınama: `tests/test_layers.py::test_layernorm_rows_whose_variance_overflows`.
 
 ## Çıktıyı yeniden hesaplamak
@@ -113,9 +151,23 @@ def layernorm_forward(x, w, b=None, eps: float = 1e-5):
     def _block(r):
         # Bir satır bloğu; satırlar birbirinden bağımsızdır (bkz. backend.for_row_blocks)
         xb, xc, rs, ob = x2[r], xhat[r], rstd1[r], out[r]
-        # Ortalama ve merkezleme: μ = (1/C) Σ_c x_c ;  xc = x − μ
-        mu = matmul_t(xb, avg)                          # (n, C)@(C,) -> (n,)
-        xp.subtract(xb, mu[:, None], out=xc)
+        # Kaydırma (modül belgesindeki "Ortalamadan önce kaydırma"): önce her satırdan kendi ilk
+        # öğesi K = x₀ çıkarılır, ortalama sonra alınır. μ'yü doğrudan (1/C) Σ x diye almak onu
+        # |μ| ölçeğindeki float adımına, ulp(μ)'ye yuvarlar. Sabit bir satırda (her x_c = a)
+        # hesaplanan μ sık sık a + η çıkar (|η| ≈ bir ulp); o zaman her öğede x − μ = −η,
+        # σ² = η² ve x̂ = −η/√(η² + ε) olur: 0 olması gerekirken |η| √ε ≈ 0,003'e yaklaştıkça
+        # |x̂| 1'e gider (float32'de a = 1000 için ≈ 0,02, a = 10⁶ için ≈ 0,999). x − K farkları
+        # bu hatayı taşımaz: sabit satırda hepsi tam 0'dır (a − a = 0); K'ya yakın değerlerde
+        # fark yuvarlamasızdır (Sterbenz: y/2 ≤ x ≤ 2y ise x − y kesin) ve ortalamaları satırın
+        # yayılımı ölçeğinde küçük bir sayı olduğundan yuvarlama hatası da o ölçektedir.
+        # μ = K + (1/C) Σ (x − K) her K için aynı sayıdır: x − μ = (x − K) − μ_d, yani çıktı ve
+        # geri geçiş aynı fonksiyona aittir. Bedeli tek bir ek eleman eleman geçiştir
+        # (aşağıdaki `xc -= …`; K'nın çıkarılması eskiden `x − μ`'nün yaptığı geçişin yerindedir).
+        xp.subtract(xb, xb[:, :1], out=xc)              # xc = x − K           (n, C)
+        # Kaydırılmış ortalama ve merkezleme: μ_d = (1/C) Σ_c (x_c − K) = μ − K ;
+        # xc = (x − K) − μ_d = x − μ
+        mu_d = matmul_t(xc, avg)                        # (n, C)@(C,) -> (n,)
+        xc -= mu_d[:, None]
         # Varyans: σ² = (1/C) Σ_c (x_c − μ)²  (kareler geçici olarak `out`'un satırlarında)
         xp.multiply(xc, xc, out=ob)
         rs[...] = matmul_t(ob, avg)                     # (n, C)@(C,) -> (n,)
@@ -153,16 +205,19 @@ def _rescaled_rows(x, eps: float, xp):
     """(x̂, rstd) of rows x (n, C) whose variance overflows the dtype, computed on x/s.
 
     s = 2^e is the power of two at or below each row's max |x|, so x/s is exact and
-    1 ≤ max |x/s| < 2; μ, σ² and x̂ of x/s cannot overflow. The CPU (Numba) and GPU kernels take the same
-    branch with the same formulas."""
+    1 ≤ max |x/s| < 2; μ, σ² and x̂ of x/s cannot overflow. As in the ordinary rows, the mean is
+    taken after subtracting the row's first element. The CPU (Numba) kernel takes the same branch
+    with the same formulas; the GPU kernel takes it without that shift."""
     # Ölçek: satırın en büyük |x|'inin ikinin kuvveti olan tabanı, s = 2^e. frexp m·2^k verir
     # (0.5 ≤ m < 1), dolayısıyla s = 2^(k−1) ≤ max|x| < 2s; x/s bölmesi kesindir (yalnızca üs
     # değişir, yuvarlama yok)
     _, k = xp.frexp(xp.abs(x).max(axis=-1, keepdims=True))          # (n, 1)
     s = xp.ldexp(xp.ones_like(x[:, :1]), k - 1)                     # (n, 1)
     y = x / s                                                       # (n, C), |y| < 2
-    # y üzerinde olağan istatistikler: μ_y = μ/s, σ²_y = σ²/s²
-    yc = y - y.mean(axis=-1, keepdims=True)                         # (n, C)
+    # y üzerinde olağan istatistikler: μ_y = μ/s, σ²_y = σ²/s². Olağan yoldaki gibi önce satırın
+    # ilk öğesi çıkarılır (|y − y₀| < 4, taşmaz), ortalama kaydırılmış veriden alınır
+    yc = y - y[:, :1]                                               # (n, C)
+    yc -= yc.mean(axis=-1, keepdims=True)                           # y − μ_y
     var = (yc * yc).mean(axis=-1, keepdims=True)                    # (n, 1)
     # x̂ ölçekten bağımsızdır: x̂ = (y − μ_y)/√(σ²_y + ε/s²). rstd = 1/√(σ² + ε) = r_y/s
     r_y = 1.0 / xp.sqrt(var + eps / s / s)                          # (n, 1)
