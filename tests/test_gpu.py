@@ -131,6 +131,20 @@ def test_gpu_layernorm_rows_whose_variance_overflows(monkeypatch, fused):
     check_extreme_rows(cp, layernorm_forward, layernorm_backward)
 
 
+@pytest.mark.parametrize("fused", ["0", "1"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gpu_layernorm_constant_and_offset_rows(monkeypatch, fused, dtype):
+    """The CUDA kernel (fused=1) and the generic CuPy code (fused=0) on constant rows (x̂ exactly
+    0) and on rows with a large common offset, as tests/test_layers.py checks them on the CPU."""
+    import cupy as cp
+    from _layernorm_extremes import check_constant_rows, check_offset_rows
+
+    from nanograd_llm.layers import layernorm_backward, layernorm_forward
+    monkeypatch.setenv("NANOGRAD_LLM_FUSED", fused)
+    check_constant_rows(cp, dtype, layernorm_forward, layernorm_backward)
+    check_offset_rows(cp, dtype, layernorm_forward)
+
+
 def test_fused_adamw_equals_generic():
     import cupy as cp
     from nanograd_llm import cuda_kernels

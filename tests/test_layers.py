@@ -475,12 +475,6 @@ def test_layernorm_rows_whose_variance_overflows(monkeypatch, fused):
     check_extreme_rows(np, layernorm_forward, layernorm_backward)
 
 
-# Constant-row values: zero, tiny, ordinary, large, and up to near the dtype's largest
-_LN_CONSTANTS = {np.float32: [0.0, 1e-30, 0.1, -7.3, 1000.1, 1e6 + 0.5, 3.3e7, -1e30, -2.5e38,
-                              3.4e38],
-                 np.float64: [0.0, 1e-300, 0.1, -7.3, 1000.1, 1e6 + 0.1, 1e30, -1e200, 1.7e308]}
-
-
 @pytest.mark.parametrize("fused", ["0", "1"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_layernorm_constant_rows_give_zero_xhat(monkeypatch, fused, dtype):
@@ -488,41 +482,11 @@ def test_layernorm_constant_rows_give_zero_xhat(monkeypatch, fused, dtype):
     finite. The one-pass mean (1/C)·Σx was often one ulp off, so x − μ came out as ±ulp and x̂ up
     to ±1 (NaN for some huge float32 rows, through the overflow branch); the mean is now taken
     after subtracting each row's first element. fused=1 is the Numba kernel for float32."""
-    import warnings
+    from _layernorm_extremes import check_constant_rows
 
     from nanograd_llm.layers import layernorm_backward
     monkeypatch.setenv("NANOGRAD_LLM_FUSED", fused)
-    C = 96
-    rng = np.random.default_rng(0)
-    top = 38 if dtype == np.float32 else 307
-    vals = np.concatenate([_LN_CONSTANTS[dtype], rng.uniform(-10, 10, 100),
-                           10.0 ** rng.uniform(-30, top, 200) * rng.choice([-1, 1], 200)])
-    x = np.repeat(vals.astype(dtype)[:, None], C, axis=1)                  # (rows, C)
-    w, b, dout = (rng.standard_normal(s).astype(dtype) for s in (C, C, x.shape))
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        out, cache = layernorm_forward(x, w, b)
-        dx, dw, db = layernorm_backward(dout, cache)
-    assert np.array_equal(cache.xhat, np.zeros_like(x))
-    assert np.array_equal(out, np.broadcast_to(b, x.shape))
-    np.testing.assert_allclose(cache.rstd, 1 / np.sqrt(1e-5), rtol=1e-6)
-    # x̂ = 0: dx = rstd·(dx̂ − mean(dx̂)), dx̂ = dout⊙w
-    g = dout.astype(np.float64) * w
-    np.testing.assert_allclose(dx, (g - g.mean(-1, keepdims=True)) / np.sqrt(1e-5),
-                               rtol=1e-4, atol=1e-3 if dtype == np.float32 else 1e-9)
-
-
-def _exact_xhat(x, eps=1e-5):
-    """x̂ of each row from exact rational μ and σ² (only √ and the last products rounded)."""
-    from fractions import Fraction
-    rows = []
-    for row in x:
-        f = [Fraction(float(v)) for v in row]
-        mu = sum(f) / len(f)
-        var = sum((v - mu) ** 2 for v in f) / len(f)
-        r = 1.0 / np.sqrt(float(var + Fraction(eps)))
-        rows.append([float(v - mu) * r for v in f])
-    return np.array(rows)
+    check_constant_rows(np, dtype, layernorm_forward, layernorm_backward)
 
 
 @pytest.mark.parametrize("fused", ["0", "1"])
@@ -530,20 +494,13 @@ def _exact_xhat(x, eps=1e-5):
 def test_layernorm_rows_with_a_large_offset(monkeypatch, fused, dtype):
     """Rows with a common offset far above their spread (1000 + N(0, 0.01), and more) against
     exact μ and σ²: with the one-pass mean its rounding (one ulp of the offset) was comparable
-    to the spread (float32 x̂ off by ~1e-2, by ~4 for −3e20 + N(0, 1e13); float64 by ~1e-11, by ~1e-5
-    for 1e8 + N(0, 1e-4)); shifted by the row's first element it stays at the dtype's precision. The 1e38 rows
-    overflow σ² in float32 and take the rescaling branch, which shifts as well."""
+    to the spread (float32 x̂ off by ~1e-2, by ~4 for −3e20 + N(0, 1e13); float64 by ~1e-11, by
+    ~1e-5 for 1e8 + N(0, 1e-4)); shifted by the row's first element it stays at the dtype's
+    precision. The 1e38 rows overflow σ² in float32 and take the rescaling branch, which shifts
+    as well."""
+    from _layernorm_extremes import check_offset_rows
     monkeypatch.setenv("NANOGRAD_LLM_FUSED", fused)
-    C = 96
-    rng = np.random.default_rng(0)
-    offsets = [(1000.0, 1e-2), (-3e20, 1e13), (1e8, 1e-4)]
-    if dtype == np.float32:
-        offsets.append((1e38, 1e33))                        # (x − μ)² overflows float32
-    x = np.concatenate([m + s * rng.standard_normal((8, C)) for m, s in offsets]).astype(dtype)
-    _, cache = layernorm_forward(x, np.ones(C, dtype))
-    ref = _exact_xhat(x)
-    tol = 2e-6 if dtype == np.float32 else 1e-14
-    assert np.abs(cache.xhat - ref).max() < tol
+    check_offset_rows(np, dtype, layernorm_forward)
 
 
 @pytest.mark.parametrize("layer", ["gelu", "layernorm"])

@@ -49,9 +49,9 @@ iken x̂'in en büyük hatası kaydırmasız 1,0·10⁻⁶, kaydırmalı 1,5·10
 Kaydırma hesaplanan fonksiyonu değiştirmez: μ = K + μ_d her K için aynı sayıdır, yalnızca
 yuvarlaması farklıdır; `x − μ = (x − K) − μ_d`'de K sadeleşir, K'nın x₀'a bağlı olması da bu
 yüzden önemsizdir. Aşağıdaki geri yayılım türetimi olduğu gibi geçerlidir ve önbellek yine
-yalnızca x̂ ile rstd'yi tutar. Ek iş: genel yolda tek bir eleman eleman geçiş, Numba
-çekirdeğinde öğe başına bir çıkarma. (PyTorch'un CPU çekirdeği aynı sorunu Welford yöntemiyle
-çözer.) GPU çekirdekleri (cuda_kernels.py) hâlâ kaydırmasız ortalama kullanır.
+yalnızca x̂ ile rstd'yi tutar. Ek iş: genel yolda tek bir eleman eleman geçiş, Numba ve CUDA
+çekirdeklerinde öğe başına bir çıkarma. (PyTorch'un CPU çekirdeği aynı sorunu Welford yöntemiyle
+çözer.)
 
 ## Şekiller
 | ad           | şekil      |
@@ -88,7 +88,7 @@ ile `y = x/s` üzerinden yeniden hesaplanır:
 Olağan satırlar bu dala hiç girmez, sonuçları bit düzeyinde aynıdır. Geri geçiş değişmez:
 `x̂` ve `rstd` önbellekte zaten doğru değerleriyle durur. Satırda inf ya da NaN varsa sonuç
 NaN'dır (PyTorch'taki gibi). Numba ve CUDA çekirdekleri aynı dalı aynı formüllerle izler
-(y'nin ortalaması da önce y₀ çıkarılarak alınır; CUDA çekirdeği bu kaydırmayı yapmaz).
+(y'nin ortalaması da önce y₀ çıkarılarak alınır).
 Sınama: `tests/test_layers.py::test_layernorm_rows_whose_variance_overflows`.
 
 ## Çıktıyı yeniden hesaplamak
@@ -206,8 +206,8 @@ def _rescaled_rows(x, eps: float, xp):
 
     s = 2^e is the power of two at or below each row's max |x|, so x/s is exact and
     1 ≤ max |x/s| < 2; μ, σ² and x̂ of x/s cannot overflow. As in the ordinary rows, the mean is
-    taken after subtracting the row's first element. The CPU (Numba) kernel takes the same branch
-    with the same formulas; the GPU kernel takes it without that shift."""
+    taken after subtracting the row's first element. The CPU (Numba) and GPU kernels take the same
+    branch with the same formulas."""
     # Ölçek: satırın en büyük |x|'inin ikinin kuvveti olan tabanı, s = 2^e. frexp m·2^k verir
     # (0.5 ≤ m < 1), dolayısıyla s = 2^(k−1) ≤ max|x| < 2s; x/s bölmesi kesindir (yalnızca üs
     # değişir, yuvarlama yok)
