@@ -9,6 +9,7 @@ import os
 import random
 import subprocess
 import sys
+import unicodedata
 import warnings
 
 import numpy as np
@@ -289,6 +290,126 @@ def test_turkish_pattern_trains_saves_and_reloads(tmp_path):
     for text in TEST_TEXTS + [corpus[-200:]]:
         assert tok2.encode(text) == tok.encode(text)
         assert tok2.decode(tok2.encode(text)) == text
+
+
+# TURKISH_PATTERN'in birleştirici işaretleri (\p{M}) tanımadan önceki hâli, harfiyen: bu dizeyle
+# kaydedilmiş belirteçleyiciler (tokenizer_meta.json) aynen yüklenip aynen kodlamalı.
+OLD_TURKISH_PATTERN = (r"""['’]\p{L}+| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+"""
+                       r"""|\s+(?!\S)|\s+""")
+_NFD_SENTENCE = unicodedata.normalize("NFD", "Şeker'den iş çıkmış: güzelliğiniz şöyle.")
+_MARKS = st.characters(categories=["Mn", "Mc", "Me"])
+# birleştirici işaretler; Türkçe harfler, boşluk, noktalama, rakam ve kesme işaretleri; her şey
+_TEXT_WITH_MARKS = st.text(alphabet=st.one_of(
+    _MARKS, st.sampled_from("sScCgGuUoOiIıİaeş ç'’.,!?5\n\t"), st.characters(codec="utf-8")),
+    max_size=40)
+_TURKISH_TEXT = st.text(alphabet=st.sampled_from("abcçdefgğhıijklmnoöprsştuüvyzABCÇĞIİÖŞÜ"
+                                                 " \n'’.,:!?-0123456789"), max_size=60)
+
+
+def test_gpt2_pattern_is_gpt2s():
+    assert GPT2_PATTERN == (r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+"""
+                            r"""|\s+(?!\S)|\s+""")
+
+
+def test_turkish_pattern_keeps_combining_marks_with_their_letter():
+    """NFD text (ş = s + U+0327) splits where its NFC form does; a mark never joins punctuation."""
+    nfc = unicodedata.normalize("NFC", _NFD_SENTENCE)
+    pat = _compile(TURKISH_PATTERN)
+    assert pat.findall(nfc) == ["Şeker", "'den", " iş", " çıkmış", ":", " güzelliğiniz",
+                                " şöyle", "."]
+    assert pat.findall(_NFD_SENTENCE) == [unicodedata.normalize("NFD", w)
+                                          for w in pat.findall(nfc)]
+    # the old pattern cut at each mark and put the mark with the punctuation after it
+    old = _compile(OLD_TURKISH_PATTERN).findall(_NFD_SENTENCE)
+    assert old[:3] == ["S", "\u0327", "eker"] and "\u0327:" in old
+    # a stray mark (start of text, after a space, a digit, punctuation) is still matched
+    for text in ["\u0327", "\u0327a", " \u0327", "5\u0327", ".\u0327x", "'\u0327", "\n\u0301 "]:
+        assert "".join(pat.findall(text)) == text
+    # a symbol keeps its own marks: U+FE0F (emoji variation selector) is \p{Mn} too
+    emoji = "Kalbim ❤️ ☀️güneş ✔️! a ≠ b"
+    assert pat.findall(emoji) == _compile(OLD_TURKISH_PATTERN).findall(emoji) == \
+        ["Kalbim", " ❤️", " ☀️", "güneş", " ✔️!", " a", " ≠", " b"]
+    assert pat.findall(unicodedata.normalize("NFD", emoji)) == \
+        [unicodedata.normalize("NFD", w) for w in pat.findall(emoji)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_TURKISH_TEXT, st.text()))
+def test_turkish_pattern_splits_nfd_like_nfc(text):
+    pat = _compile(TURKISH_PATTERN)
+    nfc = unicodedata.normalize("NFC", text)
+    assert pat.findall(unicodedata.normalize("NFD", text)) == \
+        [unicodedata.normalize("NFD", w) for w in pat.findall(nfc)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_turkish_pattern_unchanged_on_text_without_marks(text):
+    import regex
+    text = regex.sub(r"\p{M}", "", text)
+    assert _compile(TURKISH_PATTERN).findall(text) == _compile(OLD_TURKISH_PATTERN).findall(text)
+
+
+def test_turkish_pattern_unchanged_on_nfc_turkish_corpus():
+    import regex
+    new, old = _compile(TURKISH_PATTERN), _compile(OLD_TURKISH_PATTERN)
+    corpus = make_corpus()
+    # even NFC text can hold marks: "İstanbul".capitalize() is "i̇stanbul" (i + U+0307)
+    assert "i\u0307stanbul" in corpus and "i\u0307stanbul" in new.findall(" i\u0307stanbul")[0]
+    for text in [regex.sub(r"\p{M}", "", corpus), *TEST_TEXTS]:
+        assert new.findall(text) == old.findall(text)
+    nfd = unicodedata.normalize("NFD", corpus)
+    assert new.findall(nfd) == [unicodedata.normalize("NFD", w) for w in new.findall(corpus)]
+
+
+@functools.lru_cache(maxsize=None)
+def trained_turkish() -> BPETokenizer:
+    corpus = make_corpus(seed=3, n_sentences=200)
+    return BPETokenizer.train(corpus + unicodedata.normalize("NFD", corpus), 600,
+                              pattern=TURKISH_PATTERN)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_TEXT_WITH_MARKS)
+def test_turkish_pattern_covers_text_with_marks_and_round_trips(text):
+    import regex
+    pieces = _compile(TURKISH_PATTERN).findall(text)
+    assert "".join(pieces) == text                       # no character lost between pieces
+    # a mark is cut from the character before it only when that is a space or a digit
+    end = 0
+    for w in pieces[:-1]:
+        end += len(w)
+        if regex.match(r"\p{M}", text[end]):
+            assert regex.match(r"[\s\p{N}]", text[end - 1]), (text, pieces)
+    tok = trained_turkish()
+    assert tok.decode(tok.encode(text)) == text
+    nfd = unicodedata.normalize("NFD", text)
+    assert tok.decode(tok.encode(nfd)) == nfd           # no normalisation: NFD stays NFD
+
+
+def test_tokenizer_saved_with_the_old_turkish_pattern_keeps_it(tmp_path):
+    corpus = make_corpus(seed=4, n_sentences=200)
+    corpus += unicodedata.normalize("NFD", corpus + " iş. çıkmış: şöyle." * 30)
+    corpus += " Ankara'da İzmir'den" * 20
+    old = BPETokenizer.train(corpus, 500, pattern=OLD_TURKISH_PATTERN)
+    old.save(tmp_path)
+    meta = json.loads((tmp_path / "tokenizer_meta.json").read_text(encoding="utf-8"))
+    assert meta["pattern"] == OLD_TURKISH_PATTERN
+    loaded = BPETokenizer.load(tmp_path)
+    assert loaded.pattern == OLD_TURKISH_PATTERN != TURKISH_PATTERN
+    texts = TEST_TEXTS + [_NFD_SENTENCE, corpus[-300:], "\u0327x 5\u0327 .\u0301"]
+    for text in texts:
+        ids = loaded.encode(text)
+        assert ids == old.encode(text)
+        assert loaded.decode(ids) == text
+    # the old pattern put a mark with the punctuation after it ("ş:" in NFD gives "̧:"), so
+    # this tokenizer learnt a merge across that boundary; today's pattern would not allow it
+    today = BPETokenizer(old._id_to_bytes, old._merges, old.special_tokens, TURKISH_PATTERN)
+    assert loaded.encode(_NFD_SENTENCE) != today.encode(_NFD_SENTENCE)
+    # resaving keeps the stored pattern (it is not upgraded behind the user's back)
+    loaded.save(tmp_path / "again")
+    assert json.loads((tmp_path / "again" / "tokenizer_meta.json").read_text(
+        encoding="utf-8"))["pattern"] == OLD_TURKISH_PATTERN
 
 
 # ----------------------------------------------------------------------------- files

@@ -53,6 +53,54 @@ işareti (`'` ya da tipografik `’`), ardından gelen harflerle birlikte tek pa
 Eğitimde `bpe_pattern=turkish` ile seçilir; seçilen ifade `tokenizer_meta.json`'a yazılır, bu
 yüzden kaydedilen belirteçleyici aynı bölmeyi her zaman yeniden üretir.
 
+## Birleşik ve ayrışık biçim (NFC/NFD), birleştirici işaretler
+Unicode'da `ş` iki biçimde yazılabilir: **birleşik biçimde** (NFC) tek bir kod noktasıdır
+(U+015F), **ayrışık biçimde** (NFD) ise `s` ve ardından gelen bir **birleştirici işarettir**
+(U+0327, birleştirici çengel). İkisi ekranda aynı görünür; macOS'ta ve bazı kopyala-yapıştır
+işlemlerinde metin ayrışık biçimde gelir. Ayrışık biçimde `ç ğ ö ş ü Ç Ğ İ Ö Ş Ü` ikişer kod
+noktasıdır (`ı` ve `I` ise her iki biçimde de tek).
+Birleştirici işaretler Unicode'da harf (`\\p{L}`) değil, ayrı bir sınıftır (`\\p{M}`). Harf
+dizisini yalnızca `\\p{L}+` diye tanımlayan bir ifade (GPT-2'ninki ve bu ifadenin eski hâli)
+ayrışık yazılmış bir sözcüğü her işaretin önünden keser; işaret ya tek başına bir parça olur ya
+da ardından gelen noktalamaya katılır: `Şeker'den` → `S` + `(U+0327)` + `eker` + `'den`;
+` şöyle.` → ` s` + `(U+0327)` + `o` + `(U+0308)` + `yle` + `.`; ` iş:` → ` is` ve `(U+0327):`.
+Bu parçalar sözcüğün birleşik biçimdeki parçalarıyla örtüşmez. `TURKISH_PATTERN` bu yüzden harf
+dizilerini (kesme işaretinden sonrakiler dahil) `[\\p{L}\\p{M}]+` diye yazar: işaret, ardından
+geldiği harfle aynı parçada kalır ve ayrışık bir metin, birleşik biçimdeki karşılığıyla aynı
+yerlerden bölünür (`Şeker` + `'den`, ` şöyle` + `.`).
+Noktalama ve simge sınıfı işaretle başlamaz: bu sınıftaki her karakter yalnızca *kendi*
+ardındaki işaretleri alır, `(?:[^\\s\\p{L}\\p{M}\\p{N}]\\p{M}*)+`. Böylece bir harfin işareti
+noktalamaya katılmaz, bir simgenin işareti de simgesinden ayrılmaz: emojilerin ardındaki U+FE0F
+(variation selector, emojinin renkli çizimini seçer) de Unicode'da birleştirici işarettir ve
+`❤️` (U+2764 + U+FE0F) eskisi gibi tek parça kalır; ayrışık biçimde yazılmış `≠` (`=` + U+0338)
+da öyle. Metnin başında ya da bir boşluk veya rakamdan sonra tek başına kalmış bir işaret harf
+dizisi kuralına düşer: her karakter yine bir parçaya girer, hiçbir bayt kaybolmaz.
+
+Birleştirici işaret içermeyen bir metinde yeni ifade eskisiyle birebir aynı bölmeyi yapar (Ömer
+Seyfettin derleminde tek bir işaret bile yoktur; iki ifade aynı 69.411 parçayı verir). Birleşik
+biçimde bile işaret taşıyan metinler vardır: önceden birleştirilmiş bir karşılığı olmayan `x̂`
+(`x` + U+0302) ya da Python'un `"İstanbul".lower()` sonucu `i̇stanbul` (`i` + U+0307) gibi;
+bunlar da artık harfleriyle bir arada kalır. İşaretleri tanımayan eski ifadeyle kaydedilmiş
+belirteçleyiciler etkilenmez: `tokenizer_meta.json`'larında eski dize yazılıdır ve `load` onu
+kullanır; aynı parçaları, aynı kimlikleri üretmeye devam ederler.
+
+## Neden normalleştirme yok?
+Karakter belirteçleyicisi metni NFC'ye çevirir (`tokenizers/char.py`); bayt düzeyinde BPE ise,
+GPT-2 ve tiktoken gibi, metne **hiç dokunmaz**. Bayt düzeyinde BPE'nin sözü kayıpsızlıktır: her
+metin için `decode(encode(t)) == t`. Kodlamadan önce NFC'ye çevirseydik ayrışık bir metin geri
+birleşik biçimde dönerdi: ekranda aynı, baytları farklı bir metin (bir dosyanın özeti, bir dosya
+adı, bir kod parçası değişirdi). Bunun bedeli de açıktır: birleşik biçimdeki (NFC) bir metinle
+eğitilmiş modele ayrışık biçimde (NFD) yazılmış bir istem (prompt) verilirse, istem **daha çok
+ve daha küçük belirteçlere** bölünür: U+0327'nin baytları (`0xCC 0xA7`) eğitim metninde hiç
+geçmediği için hiçbir birleştirmeye girmez, `şeker` birleşik biçimdeki belirteçleri yerine `s`,
+iki bayt belirteci ve `eker` gibi parçalara ayrılır (Ömer Seyfettin derleminde eğitilmiş
+1.024'lük bir sözlükte `Şeker'den iş çıkmış: güzelliğiniz şöyle.` birleşik biçimde 16, ayrışık
+biçimde 38 belirteçtir). Model bu belirteç dizilerini eğitimde görmemiştir; istemin devamını
+daha kötü tahmin eder.
+`TURKISH_PATTERN` yalnızca parça sınırlarını düzeltir, parçaların baytlarını değiştirmez. İstemin
+birleşik biçimde olması isteniyorsa kodlamadan önce çağıran kendisi çevirir:
+`unicodedata.normalize("NFC", metin)`.
+
 ## Eğitim döngüsü
 1. Metni ön belirteçle, her farklı parçayı ("sözcük") kaç kez geçtiğiyle birlikte say.
    Projenin 400 KB'lık Türkçe derleminde (Ömer Seyfettin) yaklaşık 70 bin parça çıkar, ama
@@ -133,9 +181,16 @@ __all__ = ["BPETokenizer", "GPT2_PATTERN", "PATTERNS", "TURKISH_PATTERN",
 GPT2_PATTERN = (r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+"""
                 r"""|\s+(?!\S)|\s+""")
 # Türkçe için: kesme işareti (düz ya da tipografik) ardındaki harflerle tek parça; İngilizce
-# kısaltma kuralları yok (yukarıdaki açıklamaya bakın). Geri kalanı GPT2_PATTERN'in aynısı.
-TURKISH_PATTERN = (r"""['’]\p{L}+| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+"""
-                   r"""|\s+(?!\S)|\s+""")
+# kısaltma kuralları yok. Birleştirici işaretler (\p{M}) ardından geldikleri karakterle kalır:
+# harf dizileri `[\p{L}\p{M}]+` (ayrışık biçimde, NFD, yazılmış `ş` = `s` + U+0327 sözcüğün
+# ortasından kesilmez); noktalama/simge sınıfı işaretle başlamaz, her karakteri kendi ardındaki
+# işaretleri alır (`❤️` = U+2764 + U+FE0F bölünmez). Tek başına kalmış bir işaret (metnin
+# başında, boşluktan ya da rakamdan sonra) harf dizisi kuralına düşer; her karakter yine bir
+# parçaya girer. Geri kalanı GPT2_PATTERN'in aynısı; yukarıdaki açıklamaya bakın. İşaretleri
+# tanımayan eski hâliyle (`\p{L}+`, `[^\s\p{L}\p{N}]+`) kaydedilmiş belirteçleyiciler
+# tokenizer_meta.json'daki kendi ifadeleriyle yüklenir ve kodlar.
+TURKISH_PATTERN = (r"""['’][\p{L}\p{M}]+| ?[\p{L}\p{M}]+| ?\p{N}+"""
+                   r"""| ?(?:[^\s\p{L}\p{M}\p{N}]\p{M}*)+|\s+(?!\S)|\s+""")
 PATTERNS = {"gpt2": GPT2_PATTERN, "turkish": TURKISH_PATTERN}
 
 META_FILE = "tokenizer_meta.json"
