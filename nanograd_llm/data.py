@@ -92,6 +92,9 @@ class Corpus:
     sha256: str
     parts: tuple            # ((url, sha256), ...) joined with "\n" between parts
     description: str
+    # sha256 of the text load_text gives (BOM stripped, LF line ends, seyfettin cleaned): the
+    # data_sha256 a run on this corpus records, known before anything is downloaded
+    text_sha256: str = ""
 
 
 CORPORA = {
@@ -101,20 +104,23 @@ CORPORA = {
         (("https://raw.githubusercontent.com/karpathy/char-rnn/"
           "6f9487a6fe5b420b7ca9afb0d7c078e37c1d1b4e/data/tinyshakespeare/input.txt",
           "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"),),
-        "Karpathy's tiny Shakespeare (1.1 MB, public domain)"),
+        "Karpathy's tiny Shakespeare (1.1 MB, public domain)",
+        text_sha256="86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"),
     "wizard_of_oz": Corpus(
         "wizard_of_oz", "wizard_of_oz.txt",
         "563fc0f0faf22236b612e61ad5c49e09e15484cbaa4271625485c6bfd9991741",
         (("https://raw.githubusercontent.com/Infatoshi/fcc-intro-to-llms/"
           "62fea5d2891799dc0d8bf781b9bdc493ecdeab6d/wizard_of_oz.txt",
           "563fc0f0faf22236b612e61ad5c49e09e15484cbaa4271625485c6bfd9991741"),),
-        "L. Frank Baum, Dorothy and the Wizard in Oz (238 KB, public domain)"),
+        "L. Frank Baum, Dorothy and the Wizard in Oz (238 KB, public domain)",
+        text_sha256="c3dc9f7dc7df0305cd9ce2a2da04d051e52f77da7c8fcd77c62ffd1f7e81ec69"),
     "seyfettin": Corpus(
         "seyfettin", "turkish_omer_seyfettin.txt",
         "e6c5d738a90f13017da7f3e4b518f21947ae0edde2c2c93728d9da7b36dbb60d",
         tuple((_SEYFETTIN_BASE + f, h) for f, h in _SEYFETTIN_FILES),
         "28 stories by Ömer Seyfettin, Turkish Wikisource transcription "
-        "(409 KB, CC BY-SA 4.0)"),
+        "(409 KB, CC BY-SA 4.0)",
+        text_sha256="90db2d094158092f615938df78bff4ddea5f744bfe30783ff21bb04ad9ceb3b0"),
 }
 
 EMBEDDED = "embedded"
@@ -254,6 +260,13 @@ def check_source(data: str | os.PathLike | None) -> None:
                          f"text file or one of {', '.join([EMBEDDED, *CORPORA])}")
     if not p.exists():
         raise FileNotFoundError(f"data file not found: {p}")
+
+
+def known_text_sha256(data) -> str | None:
+    """The sha256 of the text load_text(data) would give, when it is known without reading or
+    downloading anything (a named corpus: its pinned digest); else None."""
+    c = CORPORA.get(str(data)) if data is not None else None
+    return (c.text_sha256 or None) if c is not None else None
 
 
 def same_source(a, b) -> bool:

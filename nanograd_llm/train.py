@@ -53,8 +53,8 @@ from .backend import check_device, set_matmul_precision
 from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZERS, TrainConfig,
                      apply_overrides, make_config, model_config, parse_overrides,
                      read_config_file, resume_config)
-from .data import (STREAM_DROPOUT, BatchSampler, check_source, encode_corpus, load_text,
-                   same_source, split_ids)
+from .data import (STREAM_DROPOUT, BatchSampler, check_source, download_corpus, encode_corpus,
+                   known_text_sha256, load_text, same_source, split_ids)
 from .optim import AdamW, clip_grad_norm, get_lr
 from .run_folder import (_clear_run, _follow_moved_corpus, _read_metrics, _truncate_metrics,
                          hold_run_folder, prepare_run_folder)
@@ -343,12 +343,27 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                              f"setting; give block_size=N within that range") from None
         # Kaydedilen ayarlar gerçeği söylesin: belirteçleyici GPT-2'nin bayt düzeyindeki BPE'si
         cfg = dataclasses.replace(cfg, tokenizer="bpe", vocab_size=tokenizer.vocab_size)
-    tokenizer, data, label = prepare_data(cfg, out, tokenizer)
     saved_sha = (state or {}).get("manifest", {}).get("extra", {}).get("data_sha256")
+
+    def other_text(label):
+        return ValueError(f"cannot resume {out}: the corpus {label!r} is not the text the run "
+                          f"started with (its sha256 differs); use --overwrite or --out DIR for "
+                          f"a new run on it")
+    # Adı verilen bir derlemin (ör. data=tinyshakespeare) metninin özeti önceden bilinir: başka
+    # bir metinle başlamış bir koşu, derlem indirilmeden (ağ olmadan da) reddedilir. Özetler
+    # tutuyorsa metin eğitim için gerekir: önbellekteki kopya okunur, yoksa indirilir.
+    known_sha = known_text_sha256(cfg.data)
+    if saved_sha and known_sha and known_sha != saved_sha:
+        raise other_text(str(cfg.data))
+    if saved_sha and known_sha:
+        try:
+            download_corpus(str(cfg.data))          # the cached copy, else a download
+        except OSError as e:
+            raise OSError(f"cannot resume {out} without the text of corpus {cfg.data!r} (the "
+                          f"run's corpus; no verified copy is in the cache): {e}") from None
+    tokenizer, data, label = prepare_data(cfg, out, tokenizer)
     if saved_sha and saved_sha != data.sha256:
-        raise ValueError(f"cannot resume {out}: the corpus {label!r} is not the text the run "
-                         f"started with (its sha256 differs); use --overwrite or --out DIR for "
-                         f"a new run on it")
+        raise other_text(label)
     mcfg = model_config(cfg, tokenizer.vocab_size)
     if cfg.init_from:
         # Mimari GPT-2 klasöründen gelir, yapılandırmanın n_layer/n_embd alanlarından değil.

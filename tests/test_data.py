@@ -304,3 +304,16 @@ def test_train_batch_refuses_a_batch_size_that_is_not_a_positive_integer():
     for bad in (0, -1, 2.0, True):
         with pytest.raises(ValueError, match="batch_size must be a positive integer"):
             s.train_batch(bad)
+
+
+@pytest.mark.parametrize("name", sorted(D.CORPORA))
+def test_named_corpora_pin_the_digest_of_their_text(name):
+    """text_sha256 is what a run on the corpus records (the trainer compares it before any
+    download); checked against a verified cached copy where one exists."""
+    c = D.CORPORA[name]
+    assert len(c.text_sha256) == 64 and D.known_text_sha256(name) == c.text_sha256
+    path = D.cache_dir() / c.filename
+    if not path.is_file() or D._sha256_file(path) != c.sha256:
+        pytest.skip(f"no verified copy of {name} in {D.cache_dir()}")
+    text, _ = D.load_text(name)
+    assert hashlib.sha256(text.encode("utf-8")).hexdigest() == c.text_sha256

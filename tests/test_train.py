@@ -1026,6 +1026,52 @@ def test_a_moved_corpus_resumes_with_data_newpath(tmp_path):
                             overrides={"max_iters": "8"}), resume=True, quiet=True)
 
 
+def test_resume_with_a_named_corpus_compares_before_any_download(tmp_path, monkeypatch):
+    """`--resume data=NAME` downloaded NAME before comparing it with the run's corpus: offline
+    (and not cached), a run trained on another text failed with a download error instead of
+    the refusal. The pinned text digest of a named corpus decides without the network; the
+    network is only asked for the text of the run's own corpus when no cached copy exists."""
+    import hashlib
+
+    from nanograd_llm import data as D
+    from nanograd_llm.train import resume_config
+    fetched = []
+
+    def offline(url, timeout=60.0):
+        fetched.append(url)
+        raise OSError(f"could not download {url} (offline)")
+    monkeypatch.setattr(D, "_fetch", offline)
+    monkeypatch.setenv("NANOGRAD_LLM_DATA_DIR", str(tmp_path / "cache"))     # nothing cached
+    train(tiny_config(tmp_path, max_iters=4, eval_interval=2), quiet=True)
+    out = str(tmp_path / "run")
+    for name in D.CORPORA:
+        with pytest.raises(ValueError, match=f"corpus '{name}' is not the text the run started"):
+            train(resume_config(None, out_dir=out, overrides={"data": name, "max_iters": "6"}),
+                  resume=True, quiet=True)
+    assert fetched == []
+    # a run on a named corpus: the cached copy answers, with no download …
+    blob = TEXT.encode("utf-8")
+    digest = hashlib.sha256(blob).hexdigest()
+    monkeypatch.setitem(D.CORPORA, "tiny", D.Corpus(
+        "tiny", "tiny.txt", digest, (("http://127.0.0.1:9/tiny.txt", digest),), "t",
+        text_sha256=digest))
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "tiny.txt").write_bytes(blob)
+    cfg = dataclasses.replace(tiny_config(tmp_path, "named", max_iters=4, eval_interval=2),
+                              data="tiny")
+    train(cfg, quiet=True)
+    r = train(resume_config(None, out_dir=str(tmp_path / "named"),
+                            overrides={"data": "tiny", "max_iters": "6"}), resume=True, quiet=True)
+    assert r["step"] == 6 and fetched == []
+    # … and without it the error says the run needs that text and where a copy can be placed
+    (tmp_path / "cache" / "tiny.txt").unlink()
+    with pytest.raises(OSError, match=r"cannot resume .*named without the text of corpus 'tiny'"
+                                      r".*placed by hand at") as e:
+        train(resume_config(None, out_dir=str(tmp_path / "named"),
+                            overrides={"max_iters": "8"}), resume=True, quiet=True)
+    assert fetched == ["http://127.0.0.1:9/tiny.txt"]
+    assert str(tmp_path / "cache" / "tiny.txt") in str(e.value)
+
 def test_resume_keeps_the_schedule_and_refuses_a_new_split(tmp_path):
     from nanograd_llm.train import resume_config
     train(tiny_config(tmp_path, max_iters=4, lr_decay_iters=0, eval_interval=2), quiet=True)
