@@ -145,6 +145,14 @@ def _refuse_another_tokenizer(d: Path, blobs: dict | None, digests: dict | None)
         "folder (or delete the old checkpoint first)")
 
 
+def check_tokenizer(out_dir, tokenizer) -> None:
+    """Raise the CheckpointError save_checkpoint(out_dir, ..., tokenizer, ...) would raise
+    because the folder's checkpoint was saved with another tokenizer; nothing is written."""
+    blobs = _tokenizer_blobs(tokenizer)
+    _refuse_another_tokenizer(Path(out_dir), blobs,
+                              {name: hashlib.sha256(b).hexdigest() for name, b in blobs.items()})
+
+
 def _same_tokenizer(d: Path, recorded: dict, blobs: dict) -> bool:
     """Whether the folder's tokenizer is this one after all, or there is nothing to protect.
 

@@ -323,6 +323,21 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                                  f"now {k}={getattr(cfg, k)!r} (use the same setting, or "
                                  f"--overwrite / --out DIR for a new run)")
         tokenizer = ckpt.load_run_tokenizer(out, model=state["model"])
+        best = out / "best"
+        if cfg.keep_best and (best / ckpt.MANIFEST).exists():
+            # best/ başka bir belirteçleyiciyle kaydedilmiş bir denetim noktası tutuyorsa bu
+            # koşunun kopyası değildir (elle konmuştur): en iyi kayıp sanılmaz, üzerine de
+            # yazılmaz (save_checkpoint bunu zaten reddeder, eğitim ilk iyileşmede dururdu).
+            # Eğitici kendi yazmadığı bir modeli silmez: hiçbir şeye dokunmadan, eğitimden önce
+            # reddedilir.
+            try:
+                ckpt.check_tokenizer(best, tokenizer)
+            except ckpt.CheckpointError:
+                raise ValueError(f"cannot resume {out}: {best} holds a checkpoint saved with "
+                                 f"another tokenizer, so it is not this run's best-weights "
+                                 f"copy and the run would have to write over it; move it out "
+                                 f"of the run folder (or delete it), or resume with "
+                                 f"keep_best=false") from None
         start_step = state["step"]
         _log(f"resuming {out} from step {start_step}", quiet)
     else:

@@ -652,6 +652,42 @@ def test_a_best_copy_from_after_the_checkpoint_is_not_kept(tmp_path, capsys):
     assert r["best_val_loss"] == pytest.approx(want["val_loss"], abs=1e-6)
 
 
+def test_a_best_copy_saved_with_another_tokenizer_is_refused_before_training(tmp_path, capsys):
+    """best/ holding a checkpoint of another tokenizer (copied in by hand) is not the run's copy.
+    A resume took it as the run's best when its val_loss was usable (and rewrote its manifest
+    to name this run's corpus), or printed 'ignoring … it is replaced at the next evaluation'
+    and then failed at that evaluation, since save_checkpoint refuses to write over a
+    checkpoint of another tokenizer. Now the resume is refused before anything is touched."""
+    from nanograd_llm.cli import main
+    train(tiny_config(tmp_path, max_iters=4, eval_interval=2), quiet=True)
+    other = tmp_path / "other.txt"
+    other.write_text("xyz abc qrs tuv wvu " * 120, encoding="utf-8")
+    train(dataclasses.replace(tiny_config(tmp_path, "other", max_iters=2, eval_interval=2),
+                              data=str(other)), quiet=True)
+    run, best = tmp_path / "run", tmp_path / "run" / "best"
+    import shutil
+    shutil.rmtree(best)
+    shutil.copytree(tmp_path / "other" / "best", best)
+    man = json.loads((best / ckpt.MANIFEST).read_text(encoding="utf-8"))
+    for val_loss in (man["extra"]["val_loss"], None):          # taken as the best / ignored
+        man["extra"]["val_loss"] = val_loss
+        (best / ckpt.MANIFEST).write_text(json.dumps(man), encoding="utf-8")
+        before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+        with pytest.raises(ValueError, match=r"cannot resume .*run: .*best holds a checkpoint "
+                                             r"saved with another tokenizer.*keep_best=false"):
+            train(tiny_config(tmp_path, max_iters=8, eval_interval=2), resume=True, quiet=True)
+        assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+        capsys.readouterr()
+        assert main(["train", "--out", str(run), "--resume", "max_iters=8", "--quiet"]) == 1
+        err = capsys.readouterr().err
+        assert "another tokenizer" in err and "Traceback" not in err
+    # keep_best=false trains on and leaves that folder alone
+    before = {p: p.read_bytes() for p in best.rglob("*")}
+    r = train(tiny_config(tmp_path, max_iters=8, eval_interval=2, keep_best=False), resume=True,
+              quiet=True)
+    assert r["step"] == 8 and r["best_dir"] is None
+    assert {p: p.read_bytes() for p in best.rglob("*")} == before
+
 # -- an existing run folder, Ctrl-C, the settings of a resumed run --------------------------------
 
 def test_a_new_run_refuses_a_folder_that_holds_one(tmp_path):
