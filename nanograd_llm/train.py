@@ -35,6 +35,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import shutil
 import signal
 import sys
 import threading
@@ -433,10 +434,15 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             _log(f"starting a new run in {out} (--overwrite): the previous run is deleted",
                  quiet)
             _clear_run(out, started)
-        elif metrics_path.exists():
-            # yarım kalmış bir eğitimin günlüğü (klasör train() içinde denetlendi: ya boştu ya
-            # da yalnızca bir eğitimin yazdığı dosyaları tutuyordu ve --overwrite verildi)
-            metrics_path.unlink()
+        else:
+            # İlk denetim noktasından önce durmuş bir eğitimin günlüğü ve "best" kopyası (klasör
+            # train() içinde denetlendi: ya boştu ya da yalnızca bir eğitimin yazdığı dosyaları
+            # tutuyordu ve --overwrite verildi). best/, aynı adımın denetim noktasından önce
+            # yazılır; başka bir belirteçleyiciyle kalsaydı yeni eğitim ilk değerlendirmede
+            # onun üzerine yazamazdı (save_checkpoint reddeder)
+            metrics_path.unlink(missing_ok=True)
+            if (out / "best" / ckpt.MANIFEST).exists():
+                shutil.rmtree(out / "best")
 
     n_params = model.num_params()
     _log(f"model: {mcfg['model']} with {n_params:,} parameters, vocab {tokenizer.vocab_size}, "

@@ -1412,6 +1412,36 @@ def test_overwrite_clears_the_leftovers_of_a_run_killed_before_its_first_checkpo
     assert [r["step"] for r in rows] == [0, 1] and all(r["train_loss"] != 9 for r in rows)
 
 
+def test_overwrite_deletes_the_best_copy_of_a_run_killed_before_its_first_checkpoint(
+        tmp_path, monkeypatch):
+    """best/ is written before the checkpoint of the same step: a run killed between the two at
+    step 0 leaves best/ and no checkpoint.json. --overwrite ("delete them and start there")
+    kept that best/, and a new run on another text then failed at its first evaluation
+    (save_checkpoint refuses to write over a checkpoint of another tokenizer)."""
+    out = tmp_path / "run"
+    out.mkdir()
+    real = ckpt.save_checkpoint
+
+    def killed(folder, *a, **k):
+        if Path(folder) == out:                    # the run's own checkpoint, after best/
+            raise KeyboardInterrupt
+        return real(folder, *a, **k)
+    monkeypatch.setattr(ckpt, "save_checkpoint", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    monkeypatch.undo()
+    assert (out / "best" / ckpt.MANIFEST).is_file() and not (out / ckpt.MANIFEST).exists()
+    other = tmp_path / "other.txt"
+    other.write_text("xyz abc qrs tuv wvu " * 120, encoding="utf-8")
+    cfg = dataclasses.replace(tiny_config(tmp_path, max_iters=2, eval_interval=2),
+                              data=str(other))
+    with pytest.raises(ValueError, match="never saved a checkpoint"):
+        train(cfg, quiet=True)
+    r = train(cfg, quiet=True, overwrite=True)
+    assert r["step"] == 2 and r["best_dir"] == str(out / "best")
+    assert ckpt.load_run_tokenizer(out / "best").vocab_size == r["tokenizer"].vocab_size
+    assert ckpt.read_manifest(out / "best")["train_config"]["data"] == str(other)
+
 @pytest.mark.parametrize("overwrite", [False, True])
 def test_the_folder_is_locked_while_training(tmp_path, monkeypatch, overwrite):
     """Probed from inside the run: another open of the lock file cannot lock it, not even
