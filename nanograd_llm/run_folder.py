@@ -32,6 +32,7 @@ dosyaların üzerine yazmaz.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import json
 import shutil
 from pathlib import Path
@@ -205,6 +206,12 @@ def _clear_run(out: Path, started: float) -> None:
             (out / name).unlink(missing_ok=True)
     for pattern in RUN_PATTERNS:
         for p in out.glob(pattern):
+            if p.is_dir() and not p.is_symlink():
+                # atomic_write_files'ın yarıda kalmış geçici klasörü (ör. ".best.XXXX.tmp": ilk
+                # best/ kopyası kurulurken öldürülen bir eğitimden); başka klasörlere dokunulmaz
+                if fnmatch.fnmatch(p.name, ".*.tmp"):
+                    shutil.rmtree(p)
+                continue
             p.unlink(missing_ok=True)
     tokens = out / "tokens.npy"
     if tokens.exists() and tokens.stat().st_mtime < started:

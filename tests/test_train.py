@@ -1442,6 +1442,18 @@ def test_overwrite_deletes_the_best_copy_of_a_run_killed_before_its_first_checkp
     assert ckpt.load_run_tokenizer(out / "best").vocab_size == r["tokenizer"].vocab_size
     assert ckpt.read_manifest(out / "best")["train_config"]["data"] == str(other)
 
+def test_overwrite_deletes_a_folder_left_half_built_by_a_killed_run(tmp_path):
+    """A run killed while its first best/ copy was being built leaves the hidden staging folder
+    of atomic_write_files (OUT/.best.XXXX.tmp). --overwrite unlinked every '.*.tmp' name and
+    stopped with IsADirectoryError, after the old checkpoint.json was already deleted."""
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    staging = tmp_path / "run" / ".best.k3j2x1.tmp"
+    staging.mkdir()
+    (staging / "tokenizer.json").write_text("{}")
+    r = train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True, overwrite=True)
+    assert r["step"] == 2 and not staging.exists()
+    assert ckpt.read_manifest(tmp_path / "run")["step"] == 2
+
 @pytest.mark.parametrize("overwrite", [False, True])
 def test_the_folder_is_locked_while_training(tmp_path, monkeypatch, overwrite):
     """Probed from inside the run: another open of the lock file cannot lock it, not even
