@@ -32,6 +32,7 @@ import re
 import shutil
 import sys
 import tokenize
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -327,6 +328,11 @@ header.top .src { margin-left: auto; color: var(--muted); font-family: "DejaVu S
 .doc blockquote { margin: 0.6em 0; padding: 0.3em 1em; border-left: 3px solid #e0b252;
                   background: #fdf8ec; }
 .missing-img { color: var(--muted); font-style: italic; }
+h1[id], h2[id], h3[id], h4[id], h5[id], h6[id] { scroll-margin-top: 3.5em; }
+a.anchor { margin-left: 0.35em; color: #a0a7b0; font-weight: normal; text-decoration: none;
+           visibility: hidden; }
+h1:hover > a.anchor, h2:hover > a.anchor, h3:hover > a.anchor, h4:hover > a.anchor,
+h5:hover > a.anchor, h6:hover > a.anchor, a.anchor:focus { visibility: visible; }
 nav.pager { display: flex; justify-content: space-between; padding: 14px 28px;
             border-top: 1px solid var(--rule); font-size: 14px; }
 .index { max-width: 900px; margin: 0 auto; padding: 16px 28px 48px; }
@@ -346,6 +352,48 @@ nav.pager { display: flex; justify-content: space-between; padding: 14px 28px;
 def _inline(text: str) -> str:
     """Escape a title for HTML, turning `code` spans into <code> elements."""
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
+# ## Başlıklara bağlantı
+# Her başlık (`<h1>`…`<h6>`) bir `id` alır; böylece bir bölüme `sayfa.html#kimlik` diye
+# bağlantı verilebilir, başlığın yanındaki ¶ işareti de bu bağlantıyı gösterir. Kimlik,
+# başlığın metninden türetilir (slug): Türkçe harfler ASCII karşılıklarına çevrilir
+# (ç→c, ğ→g, ı→i, İ→i, ö→o, ş→s, ü→u; â, î, û da şapkasız), küçük harfe geçilir, kesme
+# işareti atılır (`Unicode'a` → `unicodea`), kalan her noktalama ve boşluk dizisi tek bir `-`
+# olur. Harfleri olduğu gibi bırakmak yerine çevirmenin nedeni büyük-küçük harftir: `I`'nın
+# küçüğü Türkçede `ı`, İngilizcede `i`'dir, `İ`'nin küçüğü ise Python'da iki karakterdir
+# (i + birleşen nokta); başlıklarda iki dil de geçtiği için (`BPE`, `Işık`) dördü de `i`
+# olur. ASCII olmayan başka harfler (ε, β) korunur. Aynı sayfada tekrarlanan bir başlığın
+# kimliğine sıra numarası eklenir (`ornekleme`, `ornekleme-2`); kimlikler yalnızca metne ve
+# sayfadaki sıraya bağlıdır, her üretimde aynıdır.
+
+_HEADING = re.compile(r"<h([1-6])>(.*?)</h\1>", re.S)
+_I_TO_ASCII = str.maketrans({"ı": "i", "I": "i", "İ": "i"})
+
+
+def heading_slug(text: str) -> str:
+    """The id of a heading: 'Kaynağı bölümlere ayırmak' -> 'kaynagi-bolumlere-ayirmak'."""
+    s = unicodedata.normalize("NFKD", text.translate(_I_TO_ASCII))
+    s = "".join(c for c in s if not unicodedata.combining(c)).lower()
+    s = re.sub(r"['’]", "", s)
+    return re.sub(r"[^\w]+", "-", s).strip("-")
+
+
+def add_heading_ids(body: str) -> str:
+    """Give every <hN> of a page an id (heading_slug, numbered when repeated) and a ¶ link."""
+    used: set[str] = set()
+
+    def repl(m):
+        level, inner = m.group(1), m.group(2)
+        base = heading_slug(html.unescape(re.sub(r"<[^>]+>", "", inner))) or "bolum"
+        slug, n = base, 1
+        while slug in used:
+            n += 1
+            slug = f"{base}-{n}"
+        used.add(slug)
+        return (f'<h{level} id="{slug}">{inner}<a class="anchor" href="#{slug}" '
+                f'title="Bu bölüme bağlantı">¶</a></h{level}>')
+    return _HEADING.sub(repl, body)
 
 
 def _page_html(title: str, body: str, src: str = "", prev=None, next_=None) -> str:
@@ -390,7 +438,7 @@ def render_module(source: str) -> tuple[str | None, str]:
         parts.append(f'<div class="section"><div class="doc">{_markdown(s.doc)}</div>'
                      f'<div class="code">{code}</div></div>')
     parts.append("</div>")
-    return doc, "\n".join(parts)
+    return doc, add_heading_ids("\n".join(parts))
 
 
 def _dedent_doc(doc: str) -> str:
@@ -576,11 +624,11 @@ modeline, Transformer mimarisine, tek tek katmanlara ve GPT'ye varır; ardından
 (birleşik çekirdekler) kısmı ve ekler gelir.</p>
 {''.join(items)}
 </div>"""
-    _write(out / "index.html", _page_html("nanograd_llm — Kurs", index_body))
+    _write(out / "index.html", _page_html("nanograd_llm — Kurs", add_heading_ids(index_body)))
     written.insert(0, out / "index.html")
     log(f"docs: wrote {len(written)} pages to {out}")
     return written
 
 
 __all__ = ["build_docs", "split_sections", "render_module", "module_source", "page_name",
-           "chapter_title", "Section"]
+           "chapter_title", "heading_slug", "add_heading_ids", "Section"]

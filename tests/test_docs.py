@@ -322,6 +322,43 @@ def test_docs_pages_are_two_columns_with_code(built_docs):
     assert 'src="img/loss_curve.png"' in gpt_page and 'src="img/attention.png"' in gpt_page
 
 
+def test_headings_have_stable_unique_ids(built_docs):
+    """Headings had no id, so no section of the course could be linked to. Each heading gets
+    the ASCII slug of its Turkish text (ç ğ ı İ ö ş ü → c g i i o s u), repeats in a page are
+    numbered, and a ¶ link next to the heading points at it."""
+    pytest.importorskip("markdown")
+    from nanograd_llm.docs import heading_slug, render_module
+    assert heading_slug("Kaynağı bölümlere ayırmak") == "kaynagi-bolumlere-ayirmak"
+    assert heading_slug("İLERİ GEÇİŞ: Işık, ÇÖĞÜŞ") == "ileri-gecis-isik-cogus"
+    assert heading_slug("Bayttan Unicode'a eşleme (byte-to-unicode) neden var?") == \
+        "bayttan-unicodea-esleme-byte-to-unicode-neden-var"
+    assert heading_slug("İleri geçiş (ε = 1e-5, β₁)") == "ileri-gecis-ε-1e-5-β1"
+    assert heading_slug("xxx_forward → out") == "xxx_forward-out"
+    _, body = render_module('"""\n# Başlık\n\n## Örnekleme\n\n## `np.add.at` ve & işareti\n"""\n'
+                            '# ## Örnekleme\n# metin\nx = 1\n# ### ???\ny = 2\n')
+    heads = re.findall(r'<h([1-6]) id="([^"]+)">(.*?)</h\1>', body)
+    assert [(lvl, i) for lvl, i, _ in heads] == [
+        ("1", "baslik"), ("2", "ornekleme"), ("2", "np-add-at-ve-isareti"),
+        ("2", "ornekleme-2"), ("3", "bolum")]
+    for _, i, inner in heads:
+        assert inner.endswith(f'<a class="anchor" href="#{i}" title="Bu bölüme bağlantı">¶</a>')
+    # the built course: every heading of every page has an id, unique in its page, and the
+    # same build gives the same ids
+    out, pages, _ = built_docs
+    total = 0
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r"<h[1-6]>", text), page.name
+        ids = re.findall(r'<h[1-6] id="([^"]+)"', text)
+        assert len(ids) == len(set(ids)), page.name
+        total += len(ids)
+    assert total > 200
+    bigram = (out / "course.bigram.html").read_text(encoding="utf-8")
+    assert 'id="ornekleme"' in bigram and 'id="ornekleme-2"' in bigram
+    src = render_module(Path(ROOT / "nanograd_llm" / "train.py").read_text(encoding="utf-8"))[1]
+    assert 'id="kaldigi-yerden-devam-resume"' in src
+    assert 'id="kaldigi-yerden-devam-resume"' in (out / "train.html").read_text(encoding="utf-8")
+
 def test_docs_without_images_and_missing_modules(tmp_path, monkeypatch):
     pytest.importorskip("markdown")
     from nanograd_llm import docs
