@@ -79,10 +79,12 @@ def global_grad_norm(grads_or_flat):
     return xp.sqrt(total)
 
 
-def clip_grad_norm(grads_or_flat, max_norm: float):
+def clip_grad_norm(grads_or_flat, max_norm: float, norm=None):
     """Scale gradients in place so their global norm is at most max_norm; returns the norm
-    before clipping (a 0-d device array: no host sync unless the caller converts it)."""
-    norm = global_grad_norm(grads_or_flat)
+    before clipping (a 0-d device array: no host sync unless the caller converts it).
+    `norm`: that norm, when the caller has computed it already (global_grad_norm)."""
+    if norm is None:
+        norm = global_grad_norm(grads_or_flat)
     if max_norm is None or max_norm <= 0:
         return norm
     xp = get_array_module(norm)

@@ -56,7 +56,7 @@ from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZER
                      read_config_file, resume_config)
 from .data import (STREAM_DROPOUT, BatchSampler, check_source, download_corpus, encode_corpus,
                    known_text_sha256, load_text, same_source, split_ids)
-from .optim import AdamW, clip_grad_norm, get_lr
+from .optim import AdamW, clip_grad_norm, get_lr, global_grad_norm
 from .run_folder import (_clear_run, _follow_moved_corpus, _read_metrics, _truncate_metrics,
                          hold_run_folder, prepare_run_folder)
 from .tokenizers import CharTokenizer, start_ids
@@ -610,13 +610,31 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                     loss_sum = loss if loss_sum is None else loss_sum + loss
             if cfg.grad_accum > 1:
                 model.grad_flat *= 1.0 / cfg.grad_accum    # küçük toplu işlerin ortalaması
+            # Sonlu olmayan değerler (NaN, ±sonsuz). Kayıp, geri yayılımdan sonra ve
+            # güncellemeden önce denetlenir: CPU'da her adımda, GPU'da log_interval adımda bir
+            # (float() işlemciyi GPU'yu beklemeye zorlar). Kırpma açıksa (grad_clip > 0) aynı
+            # adımda, kırpmanın zaten hesapladığı gradyan normu da denetlenir: kayıp sonlu olsa
+            # da gradyanlar taşmış olabilir. PyTorch'un clip_grad_norm_'ı gibi kırpma, sonsuz bir
+            # normla katsayıyı 0 yapar (sonsuz gradyanlar NaN, sonlu olanlar 0 olur; norm
+            # yalnızca float32'de taştıysa adım sessizce boşa giderdi), NaN bir normla bütün
+            # gradyanları NaN yapar; AdamW de NaN'ı ağırlıklara yazardı. Bu yüzden eğitim o
+            # adımda, güncelleme yapılmadan durur (NonFiniteLoss). Kırpma kapalıysa norm
+            # hesaplanmaz: bozuk gradyan ağırlıklara geçer ve bir sonraki adımın (ya da hemen
+            # ardından gelen değerlendirmenin) kaybı NaN çıkınca eğitim durur. Sonlu olmayan
+            # ağırlıklar hiçbir zaman kaydedilmez: denetim noktası yalnızca değerlendirme
+            # kayıpları sonluysa yazılır (Ctrl-C'deki kayıttan önce de ağırlıklar denetlenir);
+            # klasörde son sağlam denetim noktası kalır ve --resume oradan devam eder.
             check_now = cfg.device == "cpu" or step % cfg.log_interval == 0
             if check_now:
                 lossf = float(loss_sum) / cfg.grad_accum
                 if not math.isfinite(lossf):
                     raise NonFiniteLoss(f"loss is {lossf} at step {step}")
             if cfg.grad_clip > 0:
-                clip_grad_norm(model.grad_flat, cfg.grad_clip)
+                norm = global_grad_norm(model.grad_flat)
+                if check_now and not math.isfinite(float(norm)):
+                    raise NonFiniteLoss(f"the gradient norm is {float(norm)} at step {step} "
+                                        f"(its loss, {lossf:.4f}, is finite)")
+                clip_grad_norm(model.grad_flat, cfg.grad_clip, norm=norm)
             opt.step(model.grads, lr=lr)
             step += 1
             window_steps += 1

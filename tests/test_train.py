@@ -293,6 +293,61 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypa
         train(tiny_config(tmp_path, "noclip", grad_clip=0.0), quiet=True)
 
 
+def _poison_gradient(monkeypatch, at_step, value):
+    """Put `value` into one gradient entry at training step `at_step`, whose loss is finite."""
+    from nanograd_llm.models.gpt import GPT
+    real = GPT.backward
+    calls = {"n": 0}
+
+    def backward(self, *a, **k):
+        out = real(self, *a, **k)
+        calls["n"] += 1                        # only training steps run backward: call n+1 = step n
+        if calls["n"] == at_step + 1:
+            self.grad_flat[3] = value
+        return out
+    monkeypatch.setattr(GPT, "backward", backward)
+
+
+def _assert_kept_step_4(folder):
+    state = ckpt.load_checkpoint(folder)
+    assert state["step"] == 4 and np.isfinite(state["model"].flat).all()
+    moments = state["optimizer_state"]
+    assert np.isfinite(moments["m"]["flat"]).all() and np.isfinite(moments["v"]["flat"]).all()
+
+
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_a_non_finite_gradient_norm_stops_at_its_step(tmp_path, monkeypatch, bad):
+    """A finite loss with a NaN or inf gradient: the clip (as torch's clip_grad_norm_) turned
+    the gradients into NaN, AdamW wrote them into the weights and the run stopped one step
+    later with "loss is nan at step 7", naming neither the gradient nor the step it went bad
+    (numpy's "invalid value encountered in multiply" warning came first). Now the norm the
+    clip computes is checked with the loss: the run stops at that step, before its update."""
+    import warnings
+    _poison_gradient(monkeypatch, 6, bad)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(RuntimeError, match=rf"the gradient norm is {bad} at step 6 \(its "
+                                               rf"loss, \d+\.\d{{4}}, is finite\)\. The last good "
+                                               rf"checkpoint in .*run \(step 4\) is kept; try a "
+                                               rf"lower lr$"):
+            train(tiny_config(tmp_path), quiet=True)
+    _assert_kept_step_4(tmp_path / "run")
+
+
+@pytest.mark.parametrize("at_step, message", [(6, "loss is nan at step 7"),
+                                              (7, r"evaluation loss is nan \(train\) / nan "
+                                                  r"\(val\) at step 8")])
+def test_without_clipping_a_non_finite_gradient_stops_the_next_step(tmp_path, monkeypatch,
+                                                                     at_step, message):
+    """grad_clip=0 computes no norm: the NaN reaches the weights and the next step's loss (or
+    the evaluation right after) stops the run; nothing non-finite is saved."""
+    _poison_gradient(monkeypatch, at_step, np.inf)
+    with pytest.raises(RuntimeError, match=rf"{message}\. The last good checkpoint in .*run "
+                                           rf"\(step 4\) is kept; try a lower lr or "
+                                           rf"grad_clip=1.0$"):
+        train(tiny_config(tmp_path, grad_clip=0.0), quiet=True)
+    _assert_kept_step_4(tmp_path / "run")
+
 def test_each_step_draws_its_own_dropout_masks(tmp_path, monkeypatch):
     from nanograd_llm.data import STREAM_DROPOUT
     from nanograd_llm.models.gpt import GPT
