@@ -301,7 +301,9 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                              f"optimizer's state (a copy such as best/); resume the run "
                              f"folder it was saved from")
         man = state["manifest"]
-        saved = man.get("train_config", {})
+        # Bildirim denetimi (checkpoint._check_manifest_types) bu tabloların null olmasına
+        # izin verir: null, boş tablo gibi okunur
+        saved = man.get("train_config") or {}
         keys = ["model", "n_layer", "n_head", "n_embd", "block_size", "tokenizer", "seed",
                 "dtype", "batch_size", "grad_accum", "data", "val_fraction"]
         if saved.get("init_from"):
@@ -315,7 +317,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             keys += ["vocab_size", "bpe_pattern"]
         # Kaydedilmiş sha256 varsa veri, yolu değil içeriğiyle denetlenir (aşağıda): taşınmış
         # bir derlem --data YENİYOL ile devam ettirilebilir.
-        if man.get("extra", {}).get("data_sha256"):
+        if (man.get("extra") or {}).get("data_sha256"):
             keys.remove("data")
         for k in keys:
             same = same_source if k == "data" else (lambda a, b: a == b)
@@ -359,7 +361,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                              f"setting; give block_size=N within that range") from None
         # Kaydedilen ayarlar gerçeği söylesin: belirteçleyici GPT-2'nin bayt düzeyindeki BPE'si
         cfg = dataclasses.replace(cfg, tokenizer="bpe", vocab_size=tokenizer.vocab_size)
-    saved_sha = (state or {}).get("manifest", {}).get("extra", {}).get("data_sha256")
+    saved_sha = ((state or {}).get("manifest", {}).get("extra") or {}).get("data_sha256")
 
     def other_text(label):
         return ValueError(f"cannot resume {out}: the corpus {label!r} is not the text the run "

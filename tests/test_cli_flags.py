@@ -338,3 +338,17 @@ def test_stdout_error_handler_by_encoding(monkeypatch, encoding, errors):
     monkeypatch.setattr(sys, "stdout", out)
     cli._escape_what_stdout_cannot_encode()
     assert out.errors == errors
+
+
+@pytest.mark.parametrize("key", ["train_config", "extra"])
+def test_resume_reads_a_null_manifest_table_as_empty(tmp_path, capsys, key):
+    """checkpoint.json may hold null for train_config or extra (its type check allows it):
+    --resume used to stop with a traceback ('NoneType' object has no attribute 'get')."""
+    assert _tiny_run(tmp_path, "run", "sample_tokens=0") == 0
+    manifest = tmp_path / "run" / "checkpoint.json"
+    m = json.loads(manifest.read_text())
+    m[key] = None
+    manifest.write_text(json.dumps(m))
+    capsys.readouterr()
+    assert _tiny_run(tmp_path, "run", "sample_tokens=0", "--resume", "max_iters=3") == 0
+    assert json.loads(manifest.read_text())["step"] == 3
