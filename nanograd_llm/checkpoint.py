@@ -391,7 +391,13 @@ def _load_npz(path: Path, expected_sha: str | None) -> dict:
         raise _StaleRead(f"checkpoint file {path} is corrupt or truncated "
                          f"(sha256 does not match {MANIFEST})")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        loaded = np.load(path, allow_pickle=False)
+        if not hasattr(loaded, "files"):
+            # Tek dizilik bir .npy dosyası (np.save) bir arşiv değildir: np.load onu doğrudan
+            # dizi olarak döndürür; "with" bloğu TypeError hata izi verirdi
+            raise ValueError("it holds a single .npy array, not an .npz archive of named "
+                             "arrays")
+        with loaded as z:
             arrays = {k: z[k] for k in z.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
         raise _StaleRead(f"cannot read checkpoint file {path}: {e}") from None

@@ -124,6 +124,24 @@ def test_arrays_that_are_not_numbers_name_the_file_and_the_array(tmp_path, which
                                    f"numbers")
 
 
+@pytest.mark.parametrize("which", ["model_file", "optim_file"])
+def test_a_single_npy_array_in_place_of_the_npz_names_the_file(tmp_path, which):
+    """A file written by np.save (one .npy array) under the manifest's name and digest: np.load
+    returns the array itself, and the loader stopped with a traceback ('numpy.ndarray' object
+    does not support the context manager protocol)."""
+    _save(tmp_path)
+    man = json.loads((tmp_path / "checkpoint.json").read_text())
+    f = tmp_path / man[which]
+    with open(f, "wb") as fh:
+        np.save(fh, np.zeros(3, np.float32))
+    man["sha256"][man[which]] = ckpt._sha256(f)
+    (tmp_path / "checkpoint.json").write_text(json.dumps(man))
+    with pytest.raises(ckpt.CheckpointError) as e:
+        ckpt.load_checkpoint(tmp_path)
+    assert str(e.value) == (f"cannot read checkpoint file {f}: it holds a single .npy array, "
+                            f"not an .npz archive of named arrays")
+
+
 def test_weights_with_wrong_shape_rejected(tmp_path):
     _save(tmp_path)
     man = json.loads((tmp_path / "checkpoint.json").read_text())
