@@ -660,6 +660,15 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
     except NonFiniteLoss as e:
         if bar is not None:
             bar.close()
+        if saved_step is None:
+            # Yeni bir eğitimin 0. adımdaki ilk değerlendirmesi: hiçbir güncelleme yapılmadı,
+            # hiçbir kayıt yazılmadı. Sorun öğrenme oranında değil başlangıç ağırlıklarındadır
+            # (ör. --init-from klasöründeki NaN/inf ağırlıklar)
+            source = (f"the weights loaded from {cfg.init_from}" if cfg.init_from
+                      else "the starting weights")
+            raise RuntimeError(f"training stopped: {e}, before any training step: {source} "
+                               f"give a non-finite loss (NaN or inf weights?); no checkpoint "
+                               f"was saved") from None
         raise RuntimeError(f"training stopped: {e}. The last good checkpoint in {out} (step "
                            f"{saved_step}) is kept; try a lower lr"
                            f"{'' if 0 < cfg.grad_clip <= 1.0 else ' or grad_clip=1.0'}") from None

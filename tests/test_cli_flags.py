@@ -352,3 +352,33 @@ def test_resume_reads_a_null_manifest_table_as_empty(tmp_path, capsys, key):
     capsys.readouterr()
     assert _tiny_run(tmp_path, "run", "sample_tokens=0", "--resume", "max_iters=3") == 0
     assert json.loads(manifest.read_text())["step"] == 3
+
+
+def test_non_finite_starting_weights_are_not_blamed_on_the_lr(tmp_path, capsys):
+    """A GPT-2 folder whose weights hold NaN: the step-0 evaluation used to end with 'The last
+    good checkpoint in OUT (step None) is kept; try a lower lr', while no checkpoint existed
+    (and OUT, just made, was removed again)."""
+    pytest.importorskip("safetensors")
+    pytest.importorskip("regex")
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.tokenizers.bpe import BPETokenizer
+    text = "merhaba dünya, nasılsın? güneş doğuyor. " * 30
+    tok = BPETokenizer.train(text, 270)
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2,
+                          n_embd=8), seed=1)
+    model.flat[...] = np.nan
+    model.save_hf(tmp_path / "gpt2")
+    tok.save(str(tmp_path / "gpt2"))
+    (tmp_path / "t.txt").write_text(text, encoding="utf-8")
+    rc = cli.main(["train", "--init-from", str(tmp_path / "gpt2"), "--data",
+                   str(tmp_path / "t.txt"), "--out", str(tmp_path / "run"), "--quiet",
+                   "max_iters=1", "eval_iters=1", "block_size=8", "batch_size=2",
+                   "sample_tokens=0"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err
+    assert err.startswith("error: training stopped: evaluation loss is nan (train) / nan (val) "
+                          f"at step 0, before any training step: the weights loaded from "
+                          f"{tmp_path / 'gpt2'} give a non-finite loss"), err
+    assert err.rstrip().endswith("no checkpoint was saved")
+    assert "None" not in err and "lower lr" not in err
+    assert not (tmp_path / "run").exists()

@@ -289,7 +289,9 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypa
     assert str(e.value).endswith("try a lower lr")      # grad_clip is 1.0 already
     state = ckpt.load_checkpoint(tmp_path / "run")
     assert state["step"] == 4 and np.isfinite(state["model"].flat).all()
-    with pytest.raises(RuntimeError, match="try a lower lr or grad_clip=1.0"):
+    poison["on"] = False          # the second run starts clean and is poisoned at its step 6
+    with pytest.raises(RuntimeError, match=f"loss is {bad} at step 6.*try a lower lr or "
+                                           f"grad_clip=1.0"):
         train(tiny_config(tmp_path, "noclip", grad_clip=0.0), quiet=True)
 
 
