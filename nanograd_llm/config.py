@@ -273,8 +273,14 @@ def read_config_file(path) -> dict:
     p = Path(path).expanduser()
     if p.is_dir():
         raise ValueError(f"config file {p} is a folder; expected a .toml or .json file")
-    if not p.is_file():
+    if not p.exists():
         raise FileNotFoundError(f"config file not found: {p}")
+    if not p.is_file():
+        # Bir boru ya da aygıt (ör. kabuğun <(...) ile verdiği /dev/fd/63): dosya vardır,
+        # "bulunamadı" demek yanıltırdı; biçimi de adının uzantısından anlaşılamaz
+        raise ValueError(f"config file {p} is not a regular file (a pipe or a device, as "
+                         f"<(...) gives); save the settings in a .toml or .json file and pass "
+                         f"its path")
     # utf-8-sig: baştaki BOM (ör. Windows Not Defteri'nin eklediği) veri dosyalarındaki gibi atılır
     try:
         if p.suffix == ".toml":

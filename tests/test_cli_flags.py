@@ -382,3 +382,20 @@ def test_non_finite_starting_weights_are_not_blamed_on_the_lr(tmp_path, capsys):
     assert err.rstrip().endswith("no checkpoint was saved")
     assert "None" not in err and "lower lr" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_config_that_is_a_pipe_is_not_called_missing(tmp_path, capsys):
+    """--config <(...) (a pipe such as /dev/fd/63) or /dev/null exists but is not a regular
+    file: the error used to say 'config file not found'."""
+    import os
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes here")
+    fifo = tmp_path / "settings.json"
+    os.mkfifo(fifo)
+    for path in (fifo, "/dev/null"):
+        assert cli.main(["train", "--config", str(path), "--out", str(tmp_path / "run"),
+                         "--quiet"]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: config file {path} is not a regular file (a pipe or a "
+                              f"device"), err
+        assert not (tmp_path / "run").exists()
