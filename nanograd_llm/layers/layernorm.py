@@ -17,19 +17,21 @@ hale getirir. (Bir kümeleme/"clustering" işlemi değildir.)
     out   = x̂ ⊙ w + b
 
 ## Ortalamadan önce kaydırma (kayan nokta yuvarlaması)
-Kayan noktalı bir sayı yalnızca kendi büyüklüğüne göre belirlenen adımlarla (ulp, "unit in the
-last place") yazılabilir: float32'de 1000'in komşuları 1000 ± 6·10⁻⁵, 10⁶'nınkiler
-10⁶ ± 0,0625'tir. Ortalamayı doğrudan `(1/C) Σ x` diye almak toplamı ve sonucu bu adımlara
-yuvarlar: hesaplanan μ gerçek ortalamadan yaklaşık bir ulp(μ) sapabilir. Sapma, x − μ
-farklarının yanında küçükken önemsizdir; ama:
+Kayan noktalı sayılar eşit aralıklı değildir: bir sayının çevresinde gösterilebilen değerler,
+o sayının büyüklüğüyle büyüyen bir adımla dizilir (ulp, "unit in the last place": son basamağın
+birimi). float32'de 1000'in komşuları 1000 ± 6·10⁻⁵, 10⁶'nınkiler 10⁶ ± 0,0625'tir.
+Ortalamayı doğrudan `(1/C) Σ x` diye almak toplamı ve sonucu bu adımlara yuvarlar: hesaplanan μ
+gerçek ortalamadan yaklaşık bir ulp(μ) sapabilir. Sapma, x − μ farklarının yanında küçükken
+önemsizdir; ama:
 
 * **Sabit satır** (her `x_c = a`): gerçekte μ = a, σ² = 0 ve x̂ = 0'dır. Hesaplanan μ = a + η
   ise (|η| ≈ bir ulp) her öğede `x − μ = −η`, `σ² = η²` ve `x̂ = −η/√(η² + ε)` çıkar. |η|,
   √ε ≈ 0,003'ün yanında küçük değilse |x̂| 1'e yaklaşır (float32'de a = 10⁶ için ≈ 0,999) ve
   çıktı `b` yerine yaklaşık `±w + b` olur; float64'te de a = 10³⁰ gibi değerlerde aynısı olur.
-* **Ortak ofsetli satır** (1000 + N(0, 0,01²)): ulp(μ) ≈ 6·10⁻⁵'lik hata, hesaplamak
-  istediğimiz ≈ 0,01'lik farkların yanında büyüktür; float32'de x̂ ≈ 10⁻² kadar yanlış çıkar
-  (float32'nin göreli kesinliği ≈ 6·10⁻⁸).
+* **Büyük bir ortak değerin çevresindeki satır** (1000 + N(0; 0,01²)): ulp(μ) ≈ 6·10⁻⁵'lik
+  hata, hesaplamak istediğimiz ≈ 0,01'lik farkların binde altısıdır ve x̂'e σ'ya bölünerek
+  geçer: float32'de x̂ ≈ 10⁻² kadar yanlış çıkar, oysa float32'nin göreli kesinliği
+  ≈ 6·10⁻⁸'dir.
 
 Çare: önce satırın bir **başvuru değeri** K (burada satırın ilk öğesi x₀) çıkarılır, ortalama
 kaydırılmış veriden alınır:
@@ -41,17 +43,18 @@ kaydırılmış veriden alınır:
 Sabit satırda her `d_c = a − a` tam 0'dır; dolayısıyla μ_d = 0, σ² = 0, x̂ = 0 ve çıktı tam
 `b`'dir. x, K ile aynı işaretliyse ve ondan en çok iki kat büyük ya da en çok iki kat
 küçükse `x − K` hiç yuvarlanmaz (Sterbenz önermesi). μ_d de satırın kendi yayılımı
-ölçeğindedir (|μ_d| = |μ − x₀| ≤ max|x − μ|): büyük ofset hiçbir toplama girmez ve yuvarlama
-hatası ulp(μ) değil, ulp(max|x − μ|) ölçeğinde kalır. İlk öğe satırın geri kalanından çok
-uzak olsa bile hata birkaç ulp ile sınırlıdır (ölçülen, float32: N(0, 1) satırlarında x₀ = 8
-iken x̂'in en büyük hatası kaydırmasız 1,0·10⁻⁶, kaydırmalı 1,5·10⁻⁶).
+ölçeğindedir (|μ_d| = |μ − x₀| ≤ max|x − μ|): büyük ortak değer hiçbir toplama girmez ve
+yuvarlama hatası ulp(μ) değil, ulp(max|x − μ|) ölçeğinde kalır. İlk öğe satırın geri kalanından
+çok uzak olsa bile hata kaydırmasız yoldakiyle aynı ölçekte kalır (ölçülen, float32: N(0; 1)
+satırlarında x₀ = 8 iken x̂'in en büyük hatası kaydırmasız 1,0·10⁻⁶, kaydırmalı 1,5·10⁻⁶).
 
 Kaydırma hesaplanan fonksiyonu değiştirmez: μ = K + μ_d her K için aynı sayıdır, yalnızca
 yuvarlaması farklıdır; `x − μ = (x − K) − μ_d`'de K sadeleşir, K'nın x₀'a bağlı olması da bu
 yüzden önemsizdir. Aşağıdaki geri yayılım türetimi olduğu gibi geçerlidir ve önbellek yine
-yalnızca x̂ ile rstd'yi tutar. Ek iş: genel yolda tek bir eleman eleman geçiş, Numba ve CUDA
-çekirdeklerinde öğe başına bir çıkarma. (PyTorch'un CPU çekirdeği aynı sorunu Welford yöntemiyle
-çözer.)
+yalnızca x̂ ile rstd'yi tutar. Ek iş: genel yolda tek bir öğe öğe geçiş; Numba çekirdeğinde öğe
+başına bir çıkarma (fark x̂'in satırına yazılır, sonraki döngüler oradan okur), CUDA çekirdeğinde
+satırın üç geçişinin her birinde öğe başına bir çıkarma (fark her geçişte yeniden hesaplanır).
+(PyTorch'un CPU çekirdeği aynı sorunu Welford yöntemiyle çözer.)
 
 ## Şekiller
 | ad           | şekil      |
@@ -75,7 +78,7 @@ yalnızca x̂ ile rstd'yi tutar. Ek iş: genel yolda tek bir eleman eleman geçi
    terimi, dolayısıyla rstd³ de yoktur (llm.c'deki biçimle aynıdır).
 
 ## Çok büyük değerler: taşma
-float32'nin en büyük değeri ≈ 3.4·10³⁸'dir. Bir satırda |x − μ| ≈ 1.8·10¹⁹'u aşınca
+float32'nin en büyük değeri ≈ 3,4·10³⁸'dir. Bir satırda |x − μ| ≈ 1,8·10¹⁹'u aşınca
 `(x − μ)²` (ya da C tanesinin toplamı) sonsuza taşar: σ² = ∞, rstd = 0 ve x̂ = 0 çıkar, yani
 katman sessizce yalnızca `b`'yi döndürür (PyTorch 2.13 bu satırlarda 0 ya da NaN verir). Oysa x̂ ölçekten
 bağımsızdır: her `x` yerine `x/s` konsa da aynı kalır (ε'un payı dışında). Bu yüzden σ²'si sonlu
@@ -155,13 +158,14 @@ def layernorm_forward(x, w, b=None, eps: float = 1e-5):
         # öğesi K = x₀ çıkarılır, ortalama sonra alınır. μ'yü doğrudan (1/C) Σ x diye almak onu
         # |μ| ölçeğindeki float adımına, ulp(μ)'ye yuvarlar. Sabit bir satırda (her x_c = a)
         # hesaplanan μ sık sık a + η çıkar (|η| ≈ bir ulp); o zaman her öğede x − μ = −η,
-        # σ² = η² ve x̂ = −η/√(η² + ε) olur: 0 olması gerekirken |η| √ε ≈ 0,003'e yaklaştıkça
-        # |x̂| 1'e gider (float32'de a = 1000 için ≈ 0,02, a = 10⁶ için ≈ 0,999). x − K farkları
-        # bu hatayı taşımaz: sabit satırda hepsi tam 0'dır (a − a = 0); K'ya yakın değerlerde
-        # fark yuvarlamasızdır (Sterbenz: y/2 ≤ x ≤ 2y ise x − y kesin) ve ortalamaları satırın
-        # yayılımı ölçeğinde küçük bir sayı olduğundan yuvarlama hatası da o ölçektedir.
+        # σ² = η² ve x̂ = −η/√(η² + ε) olur: 0 olması gerekirken |η|, √ε ≈ 0,003'e yaklaşıp
+        # onu aştıkça |x̂| 1'e gider (float32'de a = 1000 için ≈ 0,02, a = 10⁶ için ≈ 0,999).
+        # x − K farkları bu hatayı taşımaz: sabit satırda hepsi tam 0'dır (a − a = 0); K'ya
+        # yakın değerlerde fark yuvarlamasızdır (Sterbenz: y/2 ≤ x ≤ 2y ise x − y kesin) ve
+        # ortalamaları satırın yayılımı ölçeğinde küçük bir sayı olduğundan yuvarlama hatası da
+        # o ölçektedir.
         # μ = K + (1/C) Σ (x − K) her K için aynı sayıdır: x − μ = (x − K) − μ_d, yani çıktı ve
-        # geri geçiş aynı fonksiyona aittir. Bedeli tek bir ek eleman eleman geçiştir
+        # geri geçiş aynı fonksiyona aittir. Bedeli tek bir ek öğe öğe geçiştir
         # (aşağıdaki `xc -= …`; K'nın çıkarılması eskiden `x − μ`'nün yaptığı geçişin yerindedir).
         xp.subtract(xb, xb[:, :1], out=xc)              # xc = x − K           (n, C)
         # Kaydırılmış ortalama ve merkezleme: μ_d = (1/C) Σ_c (x_c − K) = μ − K ;
@@ -171,7 +175,7 @@ def layernorm_forward(x, w, b=None, eps: float = 1e-5):
         # Varyans: σ² = (1/C) Σ_c (x_c − μ)²  (kareler geçici olarak `out`'un satırlarında)
         xp.multiply(xc, xc, out=ob)
         rs[...] = matmul_t(ob, avg)                     # (n, C)@(C,) -> (n,)
-        # Taşma denetimi: σ² sonlu değilse (float32'de |x − μ| ≳ 1.8·10¹⁹ iken kareler ya da
+        # Taşma denetimi: σ² sonlu değilse (float32'de |x − μ| ≳ 1,8·10¹⁹ iken kareler ya da
         # toplamları taşar) o satırlar aşağıda ölçeklenerek yeniden hesaplanır. (CuPy'de
         # `bool(...)` GPU'yu bekler; GPU'da eğitimi bu başvuru kodu değil, çekirdek yapar.)
         finite = xp.isfinite(rs)                        # (n,)
