@@ -233,7 +233,7 @@ def _ln_rescaled(xr, eps, xh):
             m = a
     k = math.frexp(m)[1]                        # m = f·2^k, 0.5 ≤ f < 1
     s = _F(math.ldexp(1.0, k - 1))             # s = 2^(k−1)
-    # Olağan yoldaki gibi kaydırma: d = y − y₀ (x̂'in satırında), μ_d = ortalaması
+    # Olağan yoldaki gibi kaydırma: d = y − y₀ farkı x̂'in satırına yazılır, μ_d onun ortalamasıdır
     y0 = xr[0] / s
     mu = _ZERO
     for c in range(C):
@@ -274,12 +274,12 @@ def _ln_fwd(x, w, b, has_b, eps, out, xhat, rstd):
     for r in range(x.shape[0]):
         xr = x[r]
         xh = xhat[r]
-        # Kaydırma (bkz. layernorm.py, "Ortalamadan önce kaydırma"): K = x₀, d = x − K x̂'in
-        # satırına yazılır; μ_d = (1/C) Σ d = μ − K. Sabit bir satırda d tam 0'dır. Fark belleğe
-        # yazılıp sonraki döngülerde oradan okunur: `reassoc` izniyle LLVM `(x − K) − μ_d`'yi
-        # `x − (K + μ_d)` diye yeniden gruplayabilir ve K + μ_d = μ'nün yuvarlaması geri gelir
-        # (denendi: farkı belleğe yazmayan bir döngüde 1000 + N(0, 0,01²) satırlarının hatası
-        # kaydırmasız yoldaki kadardı).
+        # Kaydırma (bkz. layernorm.py, "Ortalamadan önce kaydırma"): K = x₀; d = x − K farkı
+        # x̂'in satırına yazılır; μ_d = (1/C) Σ d = μ − K. Sabit bir satırda d tam 0'dır. Fark
+        # belleğe yazılıp sonraki döngülerde oradan okunur, çünkü `reassoc` izniyle LLVM
+        # `(x − K) − μ_d`'yi `x − (K + μ_d)` diye yeniden gruplayabilir ve K + μ_d = μ'nün
+        # yuvarlaması geri gelir (denendi: farkı belleğe yazmayan bir döngüde 1000 + N(0; 0,01²)
+        # satırlarının hatası kaydırmasız yoldakiyle aynıydı).
         k = xr[0]
         mu = _ZERO
         for c in range(C):

@@ -146,8 +146,9 @@ __device__ void ln_fwd(const T* x, const T* w, const T* b, T* out, T* xhat, T* r
     if (row >= rows) return;
     const T* xr = x + row * C;
     // layernorm.py'deki gibi önce satırın ilk öğesi K = x₀ çıkarılır: μ_d = (1/C) Σ (x − K),
-    // x − μ = (x − K) − μ_d. Sabit satırda her fark tam 0'dır (x̂ = 0), büyük ofsetli satırda
-    // ortalamanın yuvarlaması ulp(μ) değil satırın yayılımı ölçeğinde kalır.
+    // x − μ = (x − K) − μ_d. Sabit satırda her fark tam 0'dır (x̂ = 0); büyük bir ortak değerin
+    // çevresindeki satırda ortalamanın yuvarlaması ulp(μ) değil, satırın yayılımı ölçeğinde kalır.
+    // Fark belleğe yazılmaz; üç geçişin her birinde yeniden hesaplanır (öğe başına bir çıkarma).
     const T k0 = xr[0];
     T s = 0;
     for (int c = threadIdx.x; c < C; c += blockDim.x) s += xr[c] - k0;
