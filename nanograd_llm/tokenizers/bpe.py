@@ -56,14 +56,14 @@ yüzden kaydedilen belirteçleyici aynı bölmeyi her zaman yeniden üretir.
 ## Birleşik ve ayrışık biçim (NFC/NFD), birleştirici işaretler
 Unicode'da `ş` iki biçimde yazılabilir: **birleşik biçimde** (NFC) tek bir kod noktasıdır
 (U+015F), **ayrışık biçimde** (NFD) ise `s` ve ardından gelen bir **birleştirici işarettir**
-(U+0327, birleştirici çengel). İkisi ekranda aynı görünür; macOS'ta ve bazı kopyala-yapıştır
-işlemlerinde metin ayrışık biçimde gelir. Ayrışık biçimde `ç ğ ö ş ü Ç Ğ İ Ö Ş Ü` ikişer kod
-noktasıdır (`ı` ve `I` ise her iki biçimde de tek).
+(U+0327, birleştirici çengel). İkisi ekranda aynı görünür; macOS'un dosya adlarından ve bazı
+kopyala-yapıştır işlemlerinden gelen metin ayrışık biçimde olabilir. Ayrışık biçimde
+`ç ğ ö ş ü Ç Ğ İ Ö Ş Ü` ikişer kod noktasıdır (`ı` ve `I` ise her iki biçimde de tek).
 Birleştirici işaretler Unicode'da harf (`\\p{L}`) değil, ayrı bir sınıftır (`\\p{M}`). Harf
 dizisini yalnızca `\\p{L}+` diye tanımlayan bir ifade (GPT-2'ninki ve bu ifadenin eski hâli)
 ayrışık yazılmış bir sözcüğü her işaretin önünden keser; işaret ya tek başına bir parça olur ya
 da ardından gelen noktalamaya katılır: `Şeker'den` → `S` + `(U+0327)` + `eker` + `'den`;
-` şöyle.` → ` s` + `(U+0327)` + `o` + `(U+0308)` + `yle` + `.`; ` iş:` → ` is` ve `(U+0327):`.
+` şöyle.` → ` s` + `(U+0327)` + `o` + `(U+0308)` + `yle` + `.`; ` iş:` → ` is` + `(U+0327):`.
 Bu parçalar sözcüğün birleşik biçimdeki parçalarıyla örtüşmez. `TURKISH_PATTERN` bu yüzden harf
 dizilerini (kesme işaretinden sonrakiler dahil) `[\\p{L}\\p{M}]+` diye yazar: işaret, ardından
 geldiği harfle aynı parçada kalır ve ayrışık bir metin, birleşik biçimdeki karşılığıyla aynı
@@ -77,26 +77,29 @@ da öyle. Metnin başında ya da bir boşluk veya rakamdan sonra tek başına ka
 dizisi kuralına düşer: her karakter yine bir parçaya girer, hiçbir bayt kaybolmaz.
 
 Birleştirici işaret içermeyen bir metinde yeni ifade eskisiyle birebir aynı bölmeyi yapar (Ömer
-Seyfettin derleminde tek bir işaret bile yoktur; iki ifade aynı 69.411 parçayı verir). Birleşik
-biçimde bile işaret taşıyan metinler vardır: önceden birleştirilmiş bir karşılığı olmayan `x̂`
-(`x` + U+0302) ya da Python'un `"İstanbul".lower()` sonucu `i̇stanbul` (`i` + U+0307) gibi;
-bunlar da artık harfleriyle bir arada kalır. İşaretleri tanımayan eski ifadeyle kaydedilmiş
-belirteçleyiciler etkilenmez: `tokenizer_meta.json`'larında eski dize yazılıdır ve `load` onu
-kullanır; aynı parçaları, aynı kimlikleri üretmeye devam ederler.
+Seyfettin derleminde tek bir işaret bile yoktur; `--data seyfettin` metninde iki ifade aynı
+66.912 parçayı verir). Birleşik biçimde bile işaret taşıyan metinler vardır: önceden
+birleştirilmiş bir karşılığı olmayan `x̂` (`x` + U+0302) ya da Python'un `"İstanbul".lower()`
+sonucu `i̇stanbul` (`i` + U+0307) gibi; bunlar da artık harfleriyle bir arada kalır. İşaretleri
+tanımayan eski ifadeyle kaydedilmiş belirteçleyiciler etkilenmez: `tokenizer_meta.json`'larında
+eski dize yazılıdır ve `load` onu kullanır; aynı parçaları, aynı kimlikleri üretmeye devam
+ederler.
 
 ## Neden normalleştirme yok?
 Karakter belirteçleyicisi metni NFC'ye çevirir (`tokenizers/char.py`); bayt düzeyinde BPE ise,
-GPT-2 ve tiktoken gibi, metne **hiç dokunmaz**. Bayt düzeyinde BPE'nin sözü kayıpsızlıktır: her
-metin için `decode(encode(t)) == t`. Kodlamadan önce NFC'ye çevirseydik ayrışık bir metin geri
-birleşik biçimde dönerdi: ekranda aynı, baytları farklı bir metin (bir dosyanın özeti, bir dosya
-adı, bir kod parçası değişirdi). Bunun bedeli de açıktır: birleşik biçimdeki (NFC) bir metinle
-eğitilmiş modele ayrışık biçimde (NFD) yazılmış bir istem (prompt) verilirse, istem **daha çok
-ve daha küçük belirteçlere** bölünür: U+0327'nin baytları (`0xCC 0xA7`) eğitim metninde hiç
-geçmediği için hiçbir birleştirmeye girmez, `şeker` birleşik biçimdeki belirteçleri yerine `s`,
-iki bayt belirteci ve `eker` gibi parçalara ayrılır (Ömer Seyfettin derleminde eğitilmiş
-1.024'lük bir sözlükte `Şeker'den iş çıkmış: güzelliğiniz şöyle.` birleşik biçimde 16, ayrışık
-biçimde 38 belirteçtir). Model bu belirteç dizilerini eğitimde görmemiştir; istemin devamını
-daha kötü tahmin eder.
+GPT-2 ve tiktoken gibi, metne **hiç dokunmaz**. Bayt düzeyinde BPE'nin güvencesi
+kayıpsızlıktır: her metin için `decode(encode(t)) == t`. Kodlamadan önce NFC'ye çevirseydik
+ayrışık bir metin geri birleşik biçimde dönerdi: ekranda aynı, baytları farklı bir metin (bir
+dosyanın özeti, bir dosya adı, bir kod parçası değişirdi). Bunun bedeli de açıktır: birleşik
+biçimdeki (NFC) bir metinle eğitilmiş modele ayrışık biçimde (NFD) yazılmış bir istem (prompt)
+verilirse, istem **daha çok ve daha küçük belirteçlere** bölünür. U+0327'nin UTF-8 baytlarından
+`0xCC` eğitim metninde hiç geçmez (`0xA7` ise yalnızca `ç` = `0xC3 0xA7` gibi başka
+karakterlerin ikinci baytı olarak geçer), bu yüzden işaret hiçbir birleştirmeye girmez:
+` şeker`, birleşik biçimdeki belirteçleri yerine ` s`, tek baytlık iki belirteç ve `eker`'in
+parçaları olarak kodlanır (Ömer Seyfettin derleminde eğitilmiş 1.024'lük bir sözlükte
+`Şeker'den iş çıkmış: güzelliğiniz şöyle.` birleşik biçimde 16, ayrışık biçimde 38
+belirteçtir). Model bu belirteç dizilerini eğitimde görmemiştir; istemin devamını daha kötü
+tahmin eder.
 `TURKISH_PATTERN` yalnızca parça sınırlarını düzeltir, parçaların baytlarını değiştirmez. İstemin
 birleşik biçimde olması isteniyorsa kodlamadan önce çağıran kendisi çevirir:
 `unicodedata.normalize("NFC", metin)`.
