@@ -329,10 +329,10 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         best = out / "best"
         if cfg.keep_best and (best / ckpt.MANIFEST).exists():
             # best/ başka bir belirteçleyiciyle kaydedilmiş bir denetim noktası tutuyorsa bu
-            # koşunun kopyası değildir (elle konmuştur): en iyi kayıp sanılmaz, üzerine de
-            # yazılmaz (save_checkpoint bunu zaten reddeder, eğitim ilk iyileşmede dururdu).
-            # Eğitici kendi yazmadığı bir modeli silmez: hiçbir şeye dokunmadan, eğitimden önce
-            # reddedilir.
+            # koşunun kopyası değildir (elle konmuştur): kaybı koşunun en iyisi sayılmaz, üzerine
+            # de yazılmaz (save_checkpoint bunu zaten reddeder; eğitim, doğrulama kaybının ilk
+            # iyileştiği değerlendirmede dururdu). Eğitici kendi yazmadığı bir modeli silmez:
+            # devam ettirme, hiçbir şeye dokunulmadan ve eğitim başlamadan reddedilir.
             try:
                 ckpt.check_tokenizer(best, tokenizer)
             except ckpt.CheckpointError:
@@ -369,7 +369,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                           f"a new run on it")
     # Adı verilen bir derlemin (ör. data=tinyshakespeare) metninin özeti önceden bilinir: başka
     # bir metinle başlamış bir koşu, derlem indirilmeden (ağ olmadan da) reddedilir. Özetler
-    # tutuyorsa metin eğitim için gerekir: önbellekteki kopya okunur, yoksa indirilir.
+    # aynıysa metin eğitim için gerekir: önbellekteki kopya okunur, yoksa indirilir.
     known_sha = known_text_sha256(cfg.data)
     if saved_sha and known_sha and known_sha != saved_sha:
         raise other_text(str(cfg.data))
@@ -440,8 +440,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             # İlk denetim noktasından önce durmuş bir eğitimin günlüğü ve "best" kopyası (klasör
             # train() içinde denetlendi: ya boştu ya da yalnızca bir eğitimin yazdığı dosyaları
             # tutuyordu ve --overwrite verildi). best/, aynı adımın denetim noktasından önce
-            # yazılır; başka bir belirteçleyiciyle kalsaydı yeni eğitim ilk değerlendirmede
-            # onun üzerine yazamazdı (save_checkpoint reddeder)
+            # yazılır; başka bir belirteçleyiciyle kaydedilmiş olarak kalsaydı yeni eğitim ilk
+            # değerlendirmede onun üzerine yazamazdı (save_checkpoint reddeder)
             metrics_path.unlink(missing_ok=True)
             if (out / "best" / ckpt.MANIFEST).exists():
                 shutil.rmtree(out / "best")
@@ -614,18 +614,20 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                 model.grad_flat *= 1.0 / cfg.grad_accum    # küçük toplu işlerin ortalaması
             # Sonlu olmayan değerler (NaN, ±sonsuz). Kayıp, geri yayılımdan sonra ve
             # güncellemeden önce denetlenir: CPU'da her adımda, GPU'da log_interval adımda bir
-            # (float() işlemciyi GPU'yu beklemeye zorlar). Kırpma açıksa (grad_clip > 0) aynı
-            # adımda, kırpmanın zaten hesapladığı gradyan normu da denetlenir: kayıp sonlu olsa
-            # da gradyanlar taşmış olabilir. PyTorch'un clip_grad_norm_'ı gibi kırpma, sonsuz bir
-            # normla katsayıyı 0 yapar (sonsuz gradyanlar NaN, sonlu olanlar 0 olur; norm
-            # yalnızca float32'de taştıysa adım sessizce boşa giderdi), NaN bir normla bütün
-            # gradyanları NaN yapar; AdamW de NaN'ı ağırlıklara yazardı. Bu yüzden eğitim o
-            # adımda, güncelleme yapılmadan durur (NonFiniteLoss). Kırpma kapalıysa norm
-            # hesaplanmaz: bozuk gradyan ağırlıklara geçer ve bir sonraki adımın (ya da hemen
-            # ardından gelen değerlendirmenin) kaybı NaN çıkınca eğitim durur. Sonlu olmayan
-            # ağırlıklar hiçbir zaman kaydedilmez: denetim noktası yalnızca değerlendirme
-            # kayıpları sonluysa yazılır (Ctrl-C'deki kayıttan önce de ağırlıklar denetlenir);
-            # klasörde son sağlam denetim noktası kalır ve --resume oradan devam eder.
+            # (float() GPU'daki işin bitmesini bekler). Kırpma açıksa (grad_clip > 0) denetlenen
+            # adımlarda kırpmanın zaten hesapladığı gradyan normu da denetlenir: kayıp sonlu olsa
+            # da gradyanlar taşmış olabilir. Kırpma, PyTorch'un clip_grad_norm_'ı gibi, sonsuz
+            # bir normla katsayıyı 0 yapar (sonsuz gradyanlar NaN, sonlu olanlar 0 olur;
+            # gradyanlar sonluyken yalnızca normun hesabı taştıysa adımın gradyanı sessizce
+            # sıfırlanırdı), NaN bir normla bütün gradyanları NaN yapar; AdamW de NaN'ı
+            # ağırlıklara yazardı. Bu yüzden eğitim denetlenen adımda, güncelleme yapılmadan
+            # durur (NonFiniteLoss). Kırpma kapalıysa norm hesaplanmaz: bozuk gradyan
+            # ağırlıklara geçer (GPU'da denetlenmeyen adımlarda kırpma açıkken de) ve sonraki
+            # denetimde (CPU'da bir sonraki adımda, GPU'da sonraki log_interval adımında ya da
+            # araya giren değerlendirmede) kayıp sonlu çıkmayınca eğitim durur. Sonlu olmayan
+            # ağırlıklar kaydedilmez: denetim noktası yalnızca değerlendirme kayıpları sonluysa
+            # yazılır (Ctrl-C'deki kayıttan önce de ağırlıklar denetlenir); klasörde son sağlam
+            # denetim noktası kalır ve --resume oradan devam eder.
             check_now = cfg.device == "cpu" or step % cfg.log_interval == 0
             if check_now:
                 lossf = float(loss_sum) / cfg.grad_accum
@@ -661,9 +663,9 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         if bar is not None:
             bar.close()
         if saved_step is None:
-            # Yeni bir eğitimin 0. adımdaki ilk değerlendirmesi: hiçbir güncelleme yapılmadı,
-            # hiçbir kayıt yazılmadı. Sorun öğrenme oranında değil başlangıç ağırlıklarındadır
-            # (ör. --init-from klasöründeki NaN/inf ağırlıklar)
+            # Yeni bir eğitim 0. adımdaki ilk değerlendirmesinde durdu: henüz hiçbir güncelleme
+            # yapılmadı, hiçbir kayıt yazılmadı. Sorun öğrenme oranında değil başlangıç
+            # ağırlıklarındadır (ör. --init-from klasöründeki NaN/inf ağırlıklar)
             source = (f"the weights loaded from {cfg.init_from}" if cfg.init_from
                       else "the starting weights")
             raise RuntimeError(f"training stopped: {e}, before any training step: {source} "
