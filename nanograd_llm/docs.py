@@ -359,13 +359,13 @@ def _inline(text: str) -> str:
 # bağlantı verilebilir, başlığın yanındaki ¶ işareti de bu bağlantıyı gösterir. Kimlik,
 # başlığın metninden türetilir (slug): Türkçe harfler ASCII karşılıklarına çevrilir
 # (ç→c, ğ→g, ı→i, İ→i, ö→o, ş→s, ü→u; â, î, û da şapkasız), küçük harfe geçilir, kesme
-# işareti atılır (`Unicode'a` → `unicodea`), kalan her noktalama ve boşluk dizisi tek bir `-`
-# olur. Harfleri olduğu gibi bırakmak yerine çevirmenin nedeni büyük-küçük harftir: `I`'nın
-# küçüğü Türkçede `ı`, İngilizcede `i`'dir, `İ`'nin küçüğü ise Python'da iki karakterdir
-# (i + birleşen nokta); başlıklarda iki dil de geçtiği için (`BPE`, `Işık`) dördü de `i`
-# olur. ASCII olmayan başka harfler (ε, β) korunur. Aynı sayfada tekrarlanan bir başlığın
-# kimliğine sıra numarası eklenir (`ornekleme`, `ornekleme-2`); kimlikler yalnızca metne ve
-# sayfadaki sıraya bağlıdır, her üretimde aynıdır.
+# işareti (`'` ya da `’`) atılır (`Unicode'a` → `unicodea`), kalan her noktalama ve boşluk
+# dizisi tek bir `-` olur. Harfleri olduğu gibi bırakmak yerine çevirmenin nedeni büyük-küçük
+# harftir: `I`'nın küçüğü Türkçede `ı`, İngilizcede `i`'dir, `İ`'nin küçüğü ise Python'da iki
+# karakterdir (`i` + U+0307, birleştirici üst nokta); başlıklarda iki dil de geçtiği için
+# (`GIL`, `Isınma`) dördü de (`ı`, `I`, `İ`, `i`) `i` olur. ASCII olmayan başka harfler (ε, β)
+# korunur. Aynı sayfada tekrarlanan bir başlığın kimliğine sıra numarası eklenir (`ornekleme`,
+# `ornekleme-2`); kimlikler yalnızca metne ve sayfadaki sıraya bağlıdır, her üretimde aynıdır.
 
 _HEADING = re.compile(r"<h([1-6])>(.*?)</h\1>", re.S)
 _I_TO_ASCII = str.maketrans({"ı": "i", "I": "i", "İ": "i"})
