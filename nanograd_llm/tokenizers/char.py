@@ -9,7 +9,7 @@ kimliği bu listedeki sırasıdır. Örneğin sözlük `["\\n", " ", "a", "b"]` 
 
 ## Neden NFC normalizasyonu?
 Unicode'da aynı görünen bir harf iki farklı biçimde yazılabilir: `ş` tek bir kod noktası
-(U+015F) olabileceği gibi `s` + birleşen çengel (U+0073 U+0327) de olabilir. İkisi ekranda
+(U+015F) olabileceği gibi `s` + birleştirici çengel (U+0073 U+0327) de olabilir. İkisi ekranda
 aynıdır ama karakter düzeyinde farklı belirteçler olurlar. Bu yüzden hem sözlük kurulurken
 hem kodlarken metin önce **NFC** (birleşik biçim) ile normalize edilir; Türkçe ç ğ ı İ ö ş ü
 böylece her zaman tek bir belirteçtir.
