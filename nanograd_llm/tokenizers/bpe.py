@@ -106,8 +106,8 @@ birleşik biçimde olması isteniyorsa kodlamadan önce çağıran kendisi çevi
 
 ## Eğitim döngüsü
 1. Metni ön belirteçle, her farklı parçayı ("sözcük") kaç kez geçtiğiyle birlikte say.
-   Projenin 400 KB'lık Türkçe derleminde (Ömer Seyfettin) yaklaşık 70 bin parça çıkar, ama
-   bunların yalnızca 17.800 kadarı birbirinden farklıdır; bütün hesap bu farklı sözcükler
+   Projenin 400 KB'lık Türkçe derleminde (Ömer Seyfettin) yaklaşık 67 bin parça çıkar, ama
+   bunların yalnızca 17.700 kadarı birbirinden farklıdır; bütün hesap bu farklı sözcükler
    üzerinden, sıklıklarıyla ağırlıklandırılarak yapılır.
 2. Her sözcüğü bayt belirteçlerinin dizisi olarak yaz.
 3. Bütün sözcüklerdeki yan yana belirteç çiftlerini say (sözcüğün sıklığı kadar).
