@@ -47,7 +47,6 @@ RUN_PATTERNS = ("model-*.npz", "optim-*.npz", ".*.tmp", ".*.tmp-*", "tokens.npy.
 
 
 def _is_run_file(name: str) -> bool:
-    import fnmatch
     return name in RUN_FILES or any(fnmatch.fnmatch(name, p) for p in RUN_PATTERNS)
 
 
@@ -206,18 +205,24 @@ def _clear_run(out: Path, started: float) -> None:
             (out / name).unlink(missing_ok=True)
     for pattern in RUN_PATTERNS:
         for p in out.glob(pattern):
-            if p.is_dir() and not p.is_symlink():
-                # atomic_write_files'ın yarıda kalmış geçici klasörü (ör. ".best.XXXX.tmp": ilk
-                # best/ kopyası kurulurken öldürülen bir eğitimden); başka klasörlere dokunulmaz
-                if fnmatch.fnmatch(p.name, ".*.tmp"):
-                    shutil.rmtree(p)
-                continue
-            p.unlink(missing_ok=True)
+            if not (p.is_dir() and not p.is_symlink()):
+                p.unlink(missing_ok=True)
+    _remove_staging_folders(out)
     tokens = out / "tokens.npy"
     if tokens.exists() and tokens.stat().st_mtime < started:
         tokens.unlink()
     if (out / "best" / ckpt.MANIFEST).exists():
         shutil.rmtree(out / "best")
+
+
+def _remove_staging_folders(out: Path) -> None:
+    """Delete the half-built folders atomic_write_files leaves when killed (".best.XXXX.tmp",
+    made while a run builds its first best/ copy); other folders are left alone."""
+    # İlk best/ kopyası 0. adımda, ilk denetim noktasından önce kurulur: orada öldürülen bir
+    # eğitim bu klasörü checkpoint.json'suz bir klasörde de bırakır (içinde yarım ağırlıklar)
+    for p in out.glob(".*.tmp"):
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
 
 
 # -- the log (metrics.jsonl) and --resume ----------------------------------------------------------

@@ -57,8 +57,9 @@ from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZER
 from .data import (STREAM_DROPOUT, BatchSampler, check_source, download_corpus, encode_corpus,
                    known_text_sha256, load_text, same_source, split_ids)
 from .optim import AdamW, clip_grad_norm, get_lr, global_grad_norm
-from .run_folder import (_clear_run, _follow_moved_corpus, _read_metrics, _truncate_metrics,
-                         hold_run_folder, prepare_run_folder)
+from .run_folder import (_clear_run, _follow_moved_corpus, _read_metrics,
+                         _remove_staging_folders, _truncate_metrics, hold_run_folder,
+                         prepare_run_folder)
 from .tokenizers import CharTokenizer, start_ids
 
 
@@ -441,10 +442,13 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             # train() içinde denetlendi: ya boştu ya da yalnızca bir eğitimin yazdığı dosyaları
             # tutuyordu ve --overwrite verildi). best/, aynı adımın denetim noktasından önce
             # yazılır; başka bir belirteçleyiciyle kaydedilmiş olarak kalsaydı yeni eğitim ilk
-            # değerlendirmede onun üzerine yazamazdı (save_checkpoint reddeder)
+            # değerlendirmede onun üzerine yazamazdı (save_checkpoint reddeder). İlk kopya
+            # kurulurken öldürülen bir eğitimin yarım kalmış geçici klasörü (.best.XXXX.tmp) de
+            # silinir
             metrics_path.unlink(missing_ok=True)
             if (out / "best" / ckpt.MANIFEST).exists():
                 shutil.rmtree(out / "best")
+            _remove_staging_folders(out)
 
     n_params = model.num_params()
     _log(f"model: {mcfg['model']} with {n_params:,} parameters, vocab {tokenizer.vocab_size}, "

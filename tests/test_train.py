@@ -1511,6 +1511,23 @@ def test_overwrite_deletes_a_folder_left_half_built_by_a_killed_run(tmp_path):
     assert r["step"] == 2 and not staging.exists()
     assert ckpt.read_manifest(tmp_path / "run")["step"] == 2
 
+
+def test_overwrite_deletes_the_staging_folder_of_a_first_best_copy_without_a_checkpoint(tmp_path):
+    """The first best/ copy is built (in OUT/.best.XXXX.tmp) at step 0, before the first
+    checkpoint: a run killed then leaves that folder and no checkpoint.json. The refusal lists it
+    ("use --overwrite to delete them"), but --overwrite kept it, with its partial weights."""
+    out = tmp_path / "run"
+    staging = out / ".best.k3j2x1.tmp"
+    staging.mkdir(parents=True)
+    (staging / "model-0000000-abcdef.npz").write_bytes(b"partial")
+    (out / "metrics.jsonl").write_text("")
+    with pytest.raises(ValueError, match=r"never saved a checkpoint \(\.best\.k3j2x1\.tmp, "
+                                         r"metrics\.jsonl\); use --overwrite to delete them"):
+        train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    r = train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True, overwrite=True)
+    assert r["step"] == 2 and not staging.exists()
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+
 @pytest.mark.parametrize("overwrite", [False, True])
 def test_the_folder_is_locked_while_training(tmp_path, monkeypatch, overwrite):
     """Probed from inside the run: another open of the lock file cannot lock it, not even
