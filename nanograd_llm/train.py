@@ -543,6 +543,14 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         if not (math.isfinite(losses["train"]) and math.isfinite(losses["val"])):
             raise NonFiniteLoss(f"evaluation loss is {losses['train']} (train) / "
                                 f"{losses['val']} (val) at step {step}")
+        # Sonlu kayıplar ağırlıkların hepsinin sonlu olduğunu göstermez: değerlendirmenin toplu
+        # işlerinin hiç değmediği bir ağırlık (bağsız bir çıkış katmanında hiç geçmeyen bir
+        # belirtecin satırı; GPU'da iki denetim arasındaki bir adımın bozduğu bir değer) NaN
+        # olabilir. Kayıttan önce bütün ağırlıklar denetlenir (değerlendirme başına bir geçiş;
+        # GPU'da zaten bekleyen değerlendirmenin yanında ek bir bekleme değildir).
+        if not bool(xp.isfinite(model.flat).all()):
+            raise NonFiniteLoss(f"the weights are not finite at step {step} (its evaluation "
+                                f"losses are finite)")
         elapsed = elapsed_before + time.perf_counter() - t0
         row = {"step": step, "train_loss": round(losses["train"], 6),
                "val_loss": round(losses["val"], 6), "lr": lr, "tokens_per_sec": round(tok_s, 1),
@@ -629,9 +637,9 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             # ağırlıklara geçer (GPU'da denetlenmeyen adımlarda kırpma açıkken de) ve sonraki
             # denetimde (CPU'da bir sonraki adımda, GPU'da sonraki log_interval adımında ya da
             # araya giren değerlendirmede) kayıp sonlu çıkmayınca eğitim durur. Sonlu olmayan
-            # ağırlıklar kaydedilmez: denetim noktası yalnızca değerlendirme kayıpları sonluysa
-            # yazılır (Ctrl-C'deki kayıttan önce de ağırlıklar denetlenir); klasörde son sağlam
-            # denetim noktası kalır ve --resume oradan devam eder.
+            # ağırlıklar kaydedilmez: denetim noktası yalnızca değerlendirme kayıpları ve bütün
+            # ağırlıklar sonluysa yazılır (Ctrl-C'deki kayıttan önce de ağırlıklar denetlenir);
+            # klasörde son sağlam denetim noktası kalır ve --resume oradan devam eder.
             check_now = cfg.device == "cpu" or step % cfg.log_interval == 0
             if check_now:
                 lossf = float(loss_sum) / cfg.grad_accum

@@ -350,6 +350,31 @@ def test_without_clipping_a_non_finite_gradient_stops_the_next_step(tmp_path, mo
         train(tiny_config(tmp_path, grad_clip=0.0), quiet=True)
     _assert_kept_step_4(tmp_path / "run")
 
+
+def test_non_finite_weights_under_finite_evaluation_losses_are_not_saved(tmp_path, monkeypatch):
+    """An evaluation saved a checkpoint whenever its losses were finite; a NaN in a weight that
+    its batches do not reach (an unused token's row of an untied head, a step between two GPU
+    checks) was saved as the "last good checkpoint". The weights are now checked before the save."""
+    import nanograd_llm.train as train_module
+    real_step, real_estimate = AdamW.step, train_module.estimate_loss
+
+    def step(self, grads=None, lr=None):
+        real_step(self, grads, lr)
+        if self.t == 8:                    # the update of step 7, the last before step 8's
+            self.model.flat[0] = np.nan    # evaluation
+
+    def estimate(model, sampler, eval_iters, at_step):     # the batches miss the NaN weight
+        losses = real_estimate(model, sampler, eval_iters, at_step)
+        return {k: (v if np.isfinite(v) else 2.5) for k, v in losses.items()}
+    monkeypatch.setattr(AdamW, "step", step)
+    monkeypatch.setattr(train_module, "estimate_loss", estimate)
+    with pytest.raises(RuntimeError, match=r"the weights are not finite at step 8 \(its "
+                                           r"evaluation losses are finite\)\. The last good "
+                                           r"checkpoint in .*run \(step 4\) is kept"):
+        train(tiny_config(tmp_path, grad_clip=0.0), quiet=True)
+    _assert_kept_step_4(tmp_path / "run")
+
+
 def test_each_step_draws_its_own_dropout_masks(tmp_path, monkeypatch):
     from nanograd_llm.data import STREAM_DROPOUT
     from nanograd_llm.models.gpt import GPT
