@@ -139,3 +139,18 @@ def test_save_hf_failing_config_keeps_the_old_pair(tmp_path, monkeypatch):
     assert {f: (tmp_path / "hf" / f).read_bytes() for f in os.listdir(tmp_path / "hf")} == before
     assert sorted(os.listdir(tmp_path)) == ["hf"]
     assert json.loads((tmp_path / "hf" / "config.json").read_text())["n_layer"] == 1
+
+
+def test_a_writer_that_replaces_its_file_still_gets_the_umask_mode(tmp_path, umask022):
+    """The mode is set after write(): a writer that puts a new file of its own under the
+    temporary name (here one made with mkstemp's 0600, then renamed) must not leave the output
+    readable only by its owner."""
+    import tempfile
+
+    def write(tmp):
+        fd, own = tempfile.mkstemp(dir=os.path.dirname(tmp))
+        with os.fdopen(fd, "wb") as f:
+            f.write(b"data")
+        os.replace(own, tmp)
+    p = atomic_write(tmp_path / "out.bin", write)
+    assert p.read_bytes() == b"data" and _mode(p) == 0o644
