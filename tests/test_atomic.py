@@ -154,3 +154,21 @@ def test_a_writer_that_replaces_its_file_still_gets_the_umask_mode(tmp_path, uma
         os.replace(own, tmp)
     p = atomic_write(tmp_path / "out.bin", write)
     assert p.read_bytes() == b"data" and _mode(p) == 0o644
+
+
+def test_the_temporary_file_is_hidden_beside_the_target(tmp_path):
+    """The temporary file lives in the target's folder (the same file system: the final rename
+    is a rename, not a copy that a crash could leave half-done), under a hidden name."""
+    seen = []
+
+    def write(tmp):
+        seen.append(tmp)
+        with open(tmp, "wb") as f:
+            f.write(b"x")
+    target = tmp_path / "sub" / "file.npz"
+    target.parent.mkdir()
+    atomic_write(target, write)
+    tmp = seen[0]
+    assert os.path.dirname(tmp) == str(target.parent)
+    assert os.path.basename(tmp).startswith(".file.npz.") and tmp.endswith(".tmp")
+    assert os.listdir(target.parent) == ["file.npz"]
