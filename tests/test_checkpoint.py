@@ -306,3 +306,17 @@ def test_the_same_tokenizer_saved_by_an_older_version_is_not_another_one(tmp_pat
     assert ckpt.load_run_tokenizer(tmp_path).decode([0, 1]) == "ab"
     with pytest.raises(ckpt.CheckpointError, match="another tokenizer"):
         ckpt.save_checkpoint(tmp_path, model, None, CharTokenizer.from_text("gfedcbaxyz"), 3)
+
+
+def test_a_checkpoint_whose_tokenizer_files_were_already_changed_is_not_protected(tmp_path):
+    """The refusal of another tokenizer protects a loadable checkpoint. When one of the files
+    the manifest records no longer matches its digest (here: replaced by a third tokenizer's),
+    that checkpoint cannot be loaded anyway, and a save with another tokenizer goes ahead."""
+    model, _ = _save(tmp_path, step=1)
+    third = tmp_path / "third"
+    CharTokenizer.from_text("xyzabcd").save(third)
+    (tmp_path / "tokenizer.json").write_bytes((third / "tokenizer.json").read_bytes())
+    other = CharTokenizer.from_text("gfedcbaxyz")
+    ckpt.save_checkpoint(tmp_path, model, None, other, 2)
+    assert ckpt.read_manifest(tmp_path)["step"] == 2
+    assert ckpt.load_run_tokenizer(tmp_path).chars == other.chars
