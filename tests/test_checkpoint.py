@@ -320,3 +320,30 @@ def test_a_checkpoint_whose_tokenizer_files_were_already_changed_is_not_protecte
     ckpt.save_checkpoint(tmp_path, model, None, other, 2)
     assert ckpt.read_manifest(tmp_path)["step"] == 2
     assert ckpt.load_run_tokenizer(tmp_path).chars == other.chars
+
+
+def test_the_folder_is_synced_before_the_manifest_names_the_new_files(tmp_path, monkeypatch):
+    """A crash right after checkpoint.json took its new name must not leave it naming weight
+    files whose own renames were lost: the folder is fsync'ed after the new weight and moment
+    files took their names and before the manifest is replaced."""
+    import os
+    model, _ = _save(tmp_path, step=1)
+    events = []
+    real_replace, real_sync = os.replace, ckpt.fsync_dir
+
+    def replace(src, dst, *a, **k):
+        events.append(("replace", os.path.basename(dst)))
+        return real_replace(src, dst, *a, **k)
+
+    def sync(d):
+        events.append(("fsync_dir", None))
+        return real_sync(d)
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(ckpt, "fsync_dir", sync)
+    _save(tmp_path, model, step=2)
+    names = [n for kind, n in events if kind == "replace"]
+    last_npz = max(i for i, (kind, n) in enumerate(events)
+                   if kind == "replace" and n.endswith(".npz"))
+    manifest = events.index(("replace", ckpt.MANIFEST))
+    assert names[-1] == ckpt.MANIFEST
+    assert ("fsync_dir", None) in events[last_npz + 1:manifest]
