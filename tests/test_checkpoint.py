@@ -347,3 +347,22 @@ def test_the_folder_is_synced_before_the_manifest_names_the_new_files(tmp_path, 
     manifest = events.index(("replace", ckpt.MANIFEST))
     assert names[-1] == ckpt.MANIFEST
     assert ("fsync_dir", None) in events[last_npz + 1:manifest]
+
+
+def test_the_optimizer_state_round_trips_with_its_settings(tmp_path):
+    """load_checkpoint gives back everything AdamW.state_dict holds (step count, moments and the
+    settings lr, betas, eps, weight_decay): an optimizer loaded from it is the saved one."""
+    model = GPT(GPTConfig(vocab_size=7, block_size=8, n_layer=1, n_head=2, n_embd=8), seed=1)
+    opt = AdamW(model, lr=3e-3, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.05)
+    model.grad_flat[...] = 0.01
+    opt.step()
+    ckpt.save_checkpoint(tmp_path, model, opt, CharTokenizer.from_text("abcdefg"), 1)
+    state = ckpt.load_checkpoint(tmp_path)["optimizer_state"]
+    want = opt.state_dict()
+    assert {k: state[k] for k in ("t", "lr", "betas", "eps", "weight_decay")} == \
+        {k: want[k] for k in ("t", "lr", "betas", "eps", "weight_decay")}
+    fresh = AdamW(model)
+    fresh.load_state_dict(state)
+    assert (fresh.t, fresh.lr, fresh.betas, fresh.eps, fresh.weight_decay) == \
+        (opt.t, opt.lr, opt.betas, opt.eps, opt.weight_decay)
+    np.testing.assert_array_equal(fresh.v, opt.v)
