@@ -366,3 +366,26 @@ def test_the_optimizer_state_round_trips_with_its_settings(tmp_path):
     assert (fresh.t, fresh.lr, fresh.betas, fresh.eps, fresh.weight_decay) == \
         (opt.t, opt.lr, opt.betas, opt.eps, opt.weight_decay)
     np.testing.assert_array_equal(fresh.v, opt.v)
+
+
+def test_a_failed_second_save_at_the_same_step_keeps_the_checkpoint(tmp_path, monkeypatch):
+    """Each save writes weight files under new names (step + a random tag), also when a run
+    saves twice at one step: writing over the files the manifest names would leave it pointing
+    at other weights, or at half-written ones, if the save then failed."""
+    model, _ = _save(tmp_path, step=5)
+    good = model.flat.copy()
+    calls = {"n": 0}
+    real = np.savez
+
+    def dying_savez(f, **arrays):
+        calls["n"] += 1
+        if calls["n"] == 2:                       # weights written, moments not
+            raise OSError("disk full")
+        return real(f, **arrays)
+    monkeypatch.setattr(np, "savez", dying_savez)
+    model.flat[...] += 1.0
+    with pytest.raises(OSError, match="disk full"):
+        _save(tmp_path, model, step=5)
+    monkeypatch.undo()
+    state = ckpt.load_checkpoint(tmp_path)
+    np.testing.assert_array_equal(state["model"].flat, good)
