@@ -389,3 +389,13 @@ def test_a_failed_second_save_at_the_same_step_keeps_the_checkpoint(tmp_path, mo
     monkeypatch.undo()
     state = ckpt.load_checkpoint(tmp_path)
     np.testing.assert_array_equal(state["model"].flat, good)
+
+
+@pytest.mark.parametrize("key", ["step", "model", "model_file", "sha256", "dtype"])
+def test_a_manifest_without_a_required_entry_names_it(tmp_path, key):
+    _save(tmp_path)
+    m = json.loads((tmp_path / ckpt.MANIFEST).read_text())
+    del m[key]
+    (tmp_path / ckpt.MANIFEST).write_text(json.dumps(m))
+    with pytest.raises(ckpt.CheckpointError, match=f"incomplete: no '{key}' entry"):
+        ckpt.load_checkpoint(tmp_path)
