@@ -317,3 +317,18 @@ def test_named_corpora_pin_the_digest_of_their_text(name):
         pytest.skip(f"no verified copy of {name} in {D.cache_dir()}")
     text, _ = D.load_text(name)
     assert hashlib.sha256(text.encode("utf-8")).hexdigest() == c.text_sha256
+
+
+def test_a_changed_part_of_a_many_part_corpus_names_its_url(tmp_path, monkeypatch):
+    """Each part of a corpus is checked on its own: a part that changed upstream is named by its
+    address (not only reported as a wrong digest of the joined corpus)."""
+    parts = [b"bir\n", b"iki\n", b"\xc3\xbc\xc3\xa7\n"]
+    corpus = D.Corpus("s3", "s3.txt", hashlib.sha256(b"\n".join(parts)).hexdigest(),
+                      tuple((f"u{i}", hashlib.sha256(p).hexdigest()) for i, p in
+                            enumerate(parts)), "t")
+    monkeypatch.setitem(D.CORPORA, "s3", corpus)
+    served = {"u0": parts[0], "u1": b"iki (edited)\n", "u2": parts[2]}
+    monkeypatch.setattr(D, "_fetch", lambda url, timeout=60.0: served[url])
+    with pytest.raises(OSError, match="download of u1 has sha256"):
+        D.download_corpus("s3", tmp_path)
+    assert not (tmp_path / "s3.txt").exists()
