@@ -332,3 +332,10 @@ def test_a_changed_part_of_a_many_part_corpus_names_its_url(tmp_path, monkeypatc
     with pytest.raises(OSError, match="download of u1 has sha256"):
         D.download_corpus("s3", tmp_path)
     assert not (tmp_path / "s3.txt").exists()
+
+
+def test_a_bad_byte_after_a_bom_is_reported_at_its_file_offset(tmp_path):
+    p = tmp_path / "bom.txt"
+    p.write_bytes(b"\xef\xbb\xbfok\n\xff")
+    with pytest.raises(ValueError, match=r"0xff at byte offset 6 \(line 2\)"):
+        D.read_text_file(p)
