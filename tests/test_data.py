@@ -339,3 +339,15 @@ def test_a_bad_byte_after_a_bom_is_reported_at_its_file_offset(tmp_path):
     p.write_bytes(b"\xef\xbb\xbfok\n\xff")
     with pytest.raises(ValueError, match=r"0xff at byte offset 6 \(line 2\)"):
         D.read_text_file(p)
+
+
+def test_id_dtype_switches_to_uint32_past_65536_ids():
+    assert D.id_dtype(1) == np.uint16 and D.id_dtype(1 << 16) == np.uint16
+    assert D.id_dtype((1 << 16) + 1) == np.uint32
+
+    class Big:                                   # ids up to 65 536: uint16 would wrap to 0
+        vocab_size = (1 << 16) + 1
+
+        def encode(self, text):
+            return [65_536 if c == "z" else ord(c) for c in text]
+    assert D.encode_corpus("az", Big()).tolist() == [97, 65_536]
