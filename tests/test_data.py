@@ -351,3 +351,9 @@ def test_id_dtype_switches_to_uint32_past_65536_ids():
         def encode(self, text):
             return [65_536 if c == "z" else ord(c) for c in text]
     assert D.encode_corpus("az", Big()).tolist() == [97, 65_536]
+
+
+def test_a_token_file_of_one_token_keeps_it(tmp_path):
+    tok = CharTokenizer.from_text("ab")
+    ids = D.encode_corpus("b", tok, path=tmp_path / "tokens.npy")
+    assert ids.tolist() == [1]
