@@ -357,3 +357,12 @@ def test_a_token_file_of_one_token_keeps_it(tmp_path):
     tok = CharTokenizer.from_text("ab")
     ids = D.encode_corpus("b", tok, path=tmp_path / "tokens.npy")
     assert ids.tolist() == [1]
+
+
+def test_the_seyfettin_corpus_is_cleaned_when_loaded(tmp_path, monkeypatch):
+    raw = tmp_path / "turkish_omer_seyfettin.txt"
+    raw.write_text(":&mdash; Evet, dedi&acirc;\nKapı&ndash;pencere\n", encoding="utf-8")
+    monkeypatch.setattr(D, "download_corpus", lambda name, directory=None: raw)
+    text, label = D.load_text("seyfettin")
+    assert label == "seyfettin"
+    assert text == "— Evet, dediâ\nKapı–pencere\n"
