@@ -366,3 +366,13 @@ def test_the_seyfettin_corpus_is_cleaned_when_loaded(tmp_path, monkeypatch):
     text, label = D.load_text("seyfettin")
     assert label == "seyfettin"
     assert text == "— Evet, dediâ\nKapı–pencere\n"
+
+
+def test_char_vocabulary_entries_are_nfc_normalised():
+    """A vocabulary written with a character that NFC maps to another one (here the ANGSTROM
+    SIGN U+212B, whose NFC form is Å U+00C5) is stored in NFC, like the text it encodes."""
+    tok = CharTokenizer(["\u212b", "a"])
+    assert tok.chars == ["\u00c5", "a"]
+    assert tok.encode("a\u212b") == [1, 0] and tok.decode([0]) == "\u00c5"
+    with pytest.raises(ValueError, match="duplicate"):
+        CharTokenizer(["\u212b", "\u00c5"])
