@@ -376,3 +376,10 @@ def test_char_vocabulary_entries_are_nfc_normalised():
     assert tok.encode("a\u212b") == [1, 0] and tok.decode([0]) == "\u00c5"
     with pytest.raises(ValueError, match="duplicate"):
         CharTokenizer(["\u212b", "\u00c5"])
+
+
+def test_char_vocabulary_is_the_sorted_characters():
+    """The module's example: the vocabulary of "ab a\\n" is ["\\n", " ", "a", "b"]."""
+    tok = CharTokenizer.from_text("ab a\n")
+    assert tok.chars == ["\n", " ", "a", "b"]
+    assert tok.encode("ab a") == [2, 3, 1, 2]
