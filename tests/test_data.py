@@ -383,3 +383,10 @@ def test_char_vocabulary_is_the_sorted_characters():
     tok = CharTokenizer.from_text("ab a\n")
     assert tok.chars == ["\n", " ", "a", "b"]
     assert tok.encode("ab a") == [2, 3, 1, 2]
+
+
+def test_char_decode_refuses_negative_ids():
+    tok = CharTokenizer.from_text("abc")
+    for bad in ([-1], np.array([0, -3])):
+        with pytest.raises(ValueError, match="outside the vocabulary"):
+            tok.decode(bad)
