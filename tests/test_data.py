@@ -390,3 +390,10 @@ def test_char_decode_refuses_negative_ids():
     for bad in ([-1], np.array([0, -3])):
         with pytest.raises(ValueError, match="outside the vocabulary"):
             tok.decode(bad)
+
+
+def test_char_encode_array_holds_every_id():
+    chars = [chr(0x100 + i) for i in range(300)]           # ids past 255
+    tok = CharTokenizer(chars)
+    a = tok.encode_array("".join(reversed(chars)))
+    assert a.dtype == np.uint16 and a.tolist() == list(range(299, -1, -1))
