@@ -663,3 +663,24 @@ def test_chunked_encoding_of_a_text_without_newlines():
     whole = tok.encode(text)
     for chunk_chars in (30, 57, 64, 100, 333):
         assert D.encode_corpus(text, tok, chunk_chars=chunk_chars).tolist() == whole, chunk_chars
+
+
+# ------------------------------------------------------------------ hand-built vocabularies
+def _write_gpt2_files(d, extra_tokens=(), merges=(), crlf=False):
+    """vocab.json (the 256 byte tokens + extra_tokens) and merges.txt in folder d."""
+    vocab = {c: i for i, c in enumerate(bytes_to_unicode().values())}
+    for t in extra_tokens:
+        vocab[t] = len(vocab)
+    nl = "\r\n" if crlf else "\n"
+    (d / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    (d / "merges.txt").write_bytes(("#version: 0.2" + nl + "".join(f"{m}{nl}" for m in merges))
+                                   .encode("utf-8"))
+    return vocab
+
+
+def test_a_merge_listed_twice_takes_its_last_rank(tmp_path):
+    """As in GPT-2's code and in transformers (both give 'a' + 'bc' here), a pair written twice
+    in merges.txt has the rank of its last line."""
+    vocab = _write_gpt2_files(tmp_path, ["ab", "bc"], ["a b", "b c", "a b"])
+    tok = BPETokenizer.from_files(tmp_path / "vocab.json", tmp_path / "merges.txt")
+    assert tok.encode("abc") == [vocab["a"], vocab["bc"]]
