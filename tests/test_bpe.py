@@ -684,3 +684,16 @@ def test_a_merge_listed_twice_takes_its_last_rank(tmp_path):
     vocab = _write_gpt2_files(tmp_path, ["ab", "bc"], ["a b", "b c", "a b"])
     tok = BPETokenizer.from_files(tmp_path / "vocab.json", tmp_path / "merges.txt")
     assert tok.encode("abc") == [vocab["a"], vocab["bc"]]
+
+
+def test_long_words_skip_a_merge_whose_left_token_has_changed():
+    """The long-word loop keeps stale heap entries: here (a, b) of 'abcb' is still queued when
+    'a' has become 'abc' (after b+c, then a+bc), and the next token is again a 'b'. The entry
+    must be skipped, as the short loop (and transformers) would: 'abc' + 'b', not 'ab'."""
+    order = list(bytes_to_unicode())
+    id_to_bytes = [bytes([b]) for b in order] + [b"bc", b"abc", b"ab"]
+    i = {bs: k for k, bs in enumerate(id_to_bytes)}
+    merges = [(i[b"b"], i[b"c"]), (i[b"a"], i[b"bc"]), (i[b"a"], i[b"b"])]
+    tok = BPETokenizer(id_to_bytes, merges, {})
+    assert tok.encode("abcb") == [i[b"abc"], i[b"b"]]
+    assert tok.encode("abcb" * 20) == [i[b"abc"], i[b"b"]] * 20      # 80 bytes: the long loop
