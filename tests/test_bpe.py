@@ -697,3 +697,17 @@ def test_long_words_skip_a_merge_whose_left_token_has_changed():
     tok = BPETokenizer(id_to_bytes, merges, {})
     assert tok.encode("abcb") == [i[b"abc"], i[b"b"]]
     assert tok.encode("abcb" * 20) == [i[b"abc"], i[b"b"]] * 20      # 80 bytes: the long loop
+
+
+def test_ids_missing_from_a_vocabulary_are_refused(tmp_path):
+    """A vocab.json with a hole (here no id 256) loads; decoding the missing id is a clear error,
+    not a TypeError from joining None."""
+    vocab = _write_gpt2_files(tmp_path)
+    vocab["xy"] = 257
+    (tmp_path / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    tok = BPETokenizer.from_files(tmp_path / "vocab.json", tmp_path / "merges.txt")
+    assert tok.vocab_size == 258
+    for call in (tok.decode, lambda ids: tok.id_to_token(ids[0]),
+                 lambda ids: tok.token_bytes(ids[0])):
+        with pytest.raises(ValueError, match="token id 256 is outside the vocabulary"):
+            call([256])
