@@ -711,3 +711,15 @@ def test_ids_missing_from_a_vocabulary_are_refused(tmp_path):
                  lambda ids: tok.token_bytes(ids[0])):
         with pytest.raises(ValueError, match="token id 256 is outside the vocabulary"):
             call([256])
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"x": 5}, "share id 5"),
+    ({"x": 1 << 24}, "larger than any vocabulary"),
+])
+def test_vocab_ids_that_cannot_be_a_vocabulary_are_refused(tmp_path, bad, message):
+    vocab = _write_gpt2_files(tmp_path)
+    vocab.update(bad)
+    (tmp_path / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(ValueError, match=message):
+        BPETokenizer.from_files(tmp_path / "vocab.json", tmp_path / "merges.txt")
