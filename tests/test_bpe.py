@@ -723,3 +723,12 @@ def test_vocab_ids_that_cannot_be_a_vocabulary_are_refused(tmp_path, bad, messag
     (tmp_path / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     with pytest.raises(ValueError, match=message):
         BPETokenizer.from_files(tmp_path / "vocab.json", tmp_path / "merges.txt")
+
+
+def test_a_meta_file_without_a_pattern_reads_with_gpt2s(tmp_path):
+    """tokenizer_meta.json of older versions has no 'pattern': GPT-2's is meant."""
+    BPETokenizer.train("Ankara'da evler", 262, pattern=TURKISH_PATTERN).save(tmp_path)
+    meta = json.loads((tmp_path / "tokenizer_meta.json").read_text(encoding="utf-8"))
+    del meta["pattern"]
+    (tmp_path / "tokenizer_meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    assert BPETokenizer.load(tmp_path).pattern == GPT2_PATTERN
