@@ -732,3 +732,13 @@ def test_a_meta_file_without_a_pattern_reads_with_gpt2s(tmp_path):
     del meta["pattern"]
     (tmp_path / "tokenizer_meta.json").write_text(json.dumps(meta), encoding="utf-8")
     assert BPETokenizer.load(tmp_path).pattern == GPT2_PATTERN
+
+
+def test_encode_cache_stays_bounded(monkeypatch):
+    import nanograd_llm.tokenizers.bpe as bpe_mod
+    monkeypatch.setattr(bpe_mod, "_CACHE_LIMIT", 8)
+    tok = trained()
+    tok._cache.clear()
+    text = " ".join(f"w{chr(0x61 + k % 26)}{k}" for k in range(100))
+    assert tok.decode(tok.encode(text)) == text
+    assert len(tok._cache) <= 8
