@@ -742,3 +742,10 @@ def test_encode_cache_stays_bounded(monkeypatch):
     text = " ".join(f"w{chr(0x61 + k % 26)}{k}" for k in range(100))
     assert tok.decode(tok.encode(text)) == text
     assert len(tok._cache) <= 8
+
+
+def test_encode_with_allowed_special_none_is_plain_text():
+    tok = trained()
+    text = f"a{EOT}b"
+    assert tok.encode(text, allowed_special=None) == tok.encode(text, allowed_special="none")
+    assert tok.special_tokens[EOT] not in tok.encode(text, allowed_special=None)
