@@ -749,3 +749,8 @@ def test_encode_with_allowed_special_none_is_plain_text():
     text = f"a{EOT}b"
     assert tok.encode(text, allowed_special=None) == tok.encode(text, allowed_special="none")
     assert tok.special_tokens[EOT] not in tok.encode(text, allowed_special=None)
+
+
+def test_encode_of_something_else_than_text_is_a_type_error():
+    with pytest.raises(TypeError, match="expected a str, got bytes"):
+        trained().encode(b"abc")
