@@ -754,3 +754,13 @@ def test_encode_with_allowed_special_none_is_plain_text():
 def test_encode_of_something_else_than_text_is_a_type_error():
     with pytest.raises(TypeError, match="expected a str, got bytes"):
         trained().encode(b"abc")
+
+
+def test_training_runs_to_the_end_like_the_naive_recount():
+    """Training until no pair is left: pairs of count 1 (most pairs of a small text) are merged
+    too, ties go to the smaller ids, exactly as the reference recount does."""
+    for text in ("abcd", "dcba abcd", "xyzzy zyx yzx", "Türkçe ışık ağaç şiş"):
+        with pytest.warns(RuntimeWarning, match="ran out of pairs"):
+            tok = BPETokenizer.train(text, 400, special_tokens=())
+        merges, id_to_bytes = naive_train(text, 400, specials=())
+        assert tok._merges == merges and tok._id_to_bytes == id_to_bytes
