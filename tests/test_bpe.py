@@ -764,3 +764,9 @@ def test_training_runs_to_the_end_like_the_naive_recount():
             tok = BPETokenizer.train(text, 400, special_tokens=())
         merges, id_to_bytes = naive_train(text, 400, specials=())
         assert tok._merges == merges and tok._id_to_bytes == id_to_bytes
+
+
+def test_a_special_token_that_is_also_a_learnt_token_is_refused():
+    """vocab.json cannot give one string two ids ('a' is a byte token of every vocabulary)."""
+    with pytest.raises(ValueError, match="'a' is also a learnt token"):
+        BPETokenizer.train("abc abc", 258, special_tokens=["a"])
