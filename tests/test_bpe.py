@@ -770,3 +770,10 @@ def test_a_special_token_that_is_also_a_learnt_token_is_refused():
     """vocab.json cannot give one string two ids ('a' is a byte token of every vocabulary)."""
     with pytest.raises(ValueError, match="'a' is also a learnt token"):
         BPETokenizer.train("abc abc", 258, special_tokens=["a"])
+
+
+def test_a_special_token_listed_twice_counts_once():
+    tok = BPETokenizer.train("abcdef abcdef", 260, special_tokens=["<|x|>", "<|x|>"])
+    assert tok.special_tokens == {"<|x|>": 259} and tok.vocab_size == 260
+    assert len(tok.merges) == 3                       # 256 + 3 learnt + 1 special, no gap
+    assert all(tok.token_bytes(i) for i in range(260))
