@@ -418,3 +418,9 @@ def test_iter_generate_checks_the_seed_when_called(seed):
     m = make_model()
     with pytest.raises(ValueError, match="seed"):
         iter_generate(m, [1, 2], 3, seed=seed)
+
+
+def test_top_p_1_is_allowed_and_filters_nothing():
+    m = make_model(scale=0.3)
+    np.testing.assert_array_equal(m.generate([1, 2], 20, top_p=1.0, seed=3),
+                                  m.generate([1, 2], 20, seed=3))
