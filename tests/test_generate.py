@@ -424,3 +424,9 @@ def test_top_p_1_is_allowed_and_filters_nothing():
     m = make_model(scale=0.3)
     np.testing.assert_array_equal(m.generate([1, 2], 20, top_p=1.0, seed=3),
                                   m.generate([1, 2], 20, seed=3))
+
+
+def test_top_k_one_below_the_vocabulary_drops_the_least_likely():
+    z = np.log(np.array([[0.1, 0.4, 0.2, 0.3], [0.4, 0.3, 0.2, 0.1]]))
+    kept = np.isfinite(filter_logits(z, top_k=3))
+    assert kept.tolist() == [[False, True, True, True], [True, True, True, False]]
