@@ -430,3 +430,14 @@ def test_top_k_one_below_the_vocabulary_drops_the_least_likely():
     z = np.log(np.array([[0.1, 0.4, 0.2, 0.3], [0.4, 0.3, 0.2, 0.1]]))
     kept = np.isfinite(filter_logits(z, top_k=3))
     assert kept.tolist() == [[False, True, True, True], [True, True, True, False]]
+
+
+def test_top_k_keeps_the_smaller_ids_among_many_ties():
+    """Ties (here 3 distinct scores over 200 tokens) are broken by the smaller id at any
+    vocabulary size, not only where NumPy's default sort happens to be stable."""
+    z = np.random.default_rng(0).integers(0, 3, size=(4, 200)).astype(np.float64)
+    for k in (1, 50, 133):
+        kept = np.isfinite(filter_logits(z, top_k=k))
+        for row, keep in zip(z, kept):
+            want = sorted(range(z.shape[1]), key=lambda i: (-row[i], i))[:k]
+            assert np.flatnonzero(keep).tolist() == sorted(want)
