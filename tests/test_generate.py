@@ -441,3 +441,12 @@ def test_top_k_keeps_the_smaller_ids_among_many_ties():
         for row, keep in zip(z, kept):
             want = sorted(range(z.shape[1]), key=lambda i: (-row[i], i))[:k]
             assert np.flatnonzero(keep).tolist() == sorted(want)
+
+
+def test_top_p_applies_to_the_top_k_distribution():
+    """Temperature, then top-k, then top-p (transformers' order): with p = 0.4/0.3/0.2/0.1,
+    top_k=2 leaves 0.57/0.43, and top_p=0.5 then keeps only the first token. Top-p on the full
+    distribution would have kept two."""
+    logits = np.log(np.array([0.4, 0.3, 0.2, 0.1]))[None].repeat(2000, axis=0)
+    draws = sample_next(logits, 1.0, top_k=2, top_p=0.5, rng=np.random.default_rng(4))
+    assert set(draws.tolist()) == {0}
