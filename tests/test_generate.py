@@ -450,3 +450,15 @@ def test_top_p_applies_to_the_top_k_distribution():
     logits = np.log(np.array([0.4, 0.3, 0.2, 0.1]))[None].repeat(2000, axis=0)
     draws = sample_next(logits, 1.0, top_k=2, top_p=0.5, rng=np.random.default_rng(4))
     assert set(draws.tolist()) == {0}
+
+
+class _ZeroRng:
+    """A generator whose uniform draw is exactly 0.0 (numpy's random() can return it)."""
+    def random(self, n):
+        return np.zeros(n)
+
+
+def test_a_uniform_draw_of_zero_never_picks_a_removed_token():
+    for kw in (dict(top_k=1), dict(top_p=0.5)):
+        got = sample_next(np.array([[0.0, 3.0], [3.0, 0.0]]), 1.0, rng=_ZeroRng(), **kw)
+        assert got.tolist() == [1, 0], kw
