@@ -462,3 +462,8 @@ def test_a_uniform_draw_of_zero_never_picks_a_removed_token():
     for kw in (dict(top_k=1), dict(top_p=0.5)):
         got = sample_next(np.array([[0.0, 3.0], [3.0, 0.0]]), 1.0, rng=_ZeroRng(), **kw)
         assert got.tolist() == [1, 0], kw
+
+
+def test_greedy_ties_go_to_the_smallest_id():
+    logits = np.array([[0.0, 0.0, 0.0], [1.0, 3.0, 3.0]])
+    assert sample_next(logits, 0.0).tolist() == [0, 1]
