@@ -467,3 +467,10 @@ def test_a_uniform_draw_of_zero_never_picks_a_removed_token():
 def test_greedy_ties_go_to_the_smallest_id():
     logits = np.array([[0.0, 0.0, 0.0], [1.0, 3.0, 3.0]])
     assert sample_next(logits, 0.0).tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf])
+def test_infinite_logits_are_a_clear_error(bad):
+    for temperature in (1.0, 0.0):
+        with pytest.raises(RuntimeError, match="non-finite"):
+            sample_next(np.array([[0.0, bad, 1.0]]), temperature)
