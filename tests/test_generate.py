@@ -474,3 +474,13 @@ def test_infinite_logits_are_a_clear_error(bad):
     for temperature in (1.0, 0.0):
         with pytest.raises(RuntimeError, match="non-finite"):
             sample_next(np.array([[0.0, bad, 1.0]]), temperature)
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_generation_restores_the_models_mode(training):
+    m = make_model()
+    m.train(training)
+    m.generate([1, 2], 5, seed=0)
+    assert m.training is training
+    list(iter_generate(m, [1, 2], 3, seed=0))
+    assert m.training is training
