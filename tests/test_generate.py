@@ -484,3 +484,13 @@ def test_generation_restores_the_models_mode(training):
     assert m.training is training
     list(iter_generate(m, [1, 2], 3, seed=0))
     assert m.training is training
+
+
+def test_text_streamer_writes_after_exactly_hold_max_held_ids():
+    written = []
+    s = TextStreamer(lambda ids: bytes(ids).decode("utf-8", errors="replace"), written.append)
+    for k in range(1, TextStreamer.HOLD_MAX):
+        s(0xFF)
+        assert written == [], k
+    s(0xFF)
+    assert written == ["\ufffd" * TextStreamer.HOLD_MAX]
