@@ -504,3 +504,14 @@ def test_a_model_with_non_finite_weights_is_an_error_not_a_nan_loss(run_dir, tmp
         captured = capsys.readouterr()
         assert "non-finite losses" in captured.err and "Traceback" not in captured.err
         assert "nan" not in captured.out.lower()
+
+
+def test_token_ids_at_the_limit_are_refused_clearly():
+    model = _model(V=5)
+    with pytest.raises(ValueError, match=r"token id 5 is outside \[0, 5\) \(the model's "
+                                         r"vocabulary\)"):
+        evaluate_ids(model, np.array([0, 1, 5, 2]))
+    with pytest.raises(ValueError, match=r"token id 3 is outside \[0, 3\) \(the model's "
+                                         r"vocab_limit\)"):
+        evaluate_ids(model, np.array([0, 1, 3, 2]), vocab_limit=3)
+    assert evaluate_ids(model, np.array([0, 1, 2, 2]), vocab_limit=3).tokens == 3
