@@ -515,3 +515,12 @@ def test_token_ids_at_the_limit_are_refused_clearly():
                                          r"vocab_limit\)"):
         evaluate_ids(model, np.array([0, 1, 3, 2]), vocab_limit=3)
     assert evaluate_ids(model, np.array([0, 1, 2, 2]), vocab_limit=3).tokens == 3
+
+
+def test_the_report_gives_the_rate_of_short_runs():
+    from nanograd_llm.evaluate import describe
+    r = EvalResult(tokens=1000, nll=1000 * math.log(5), characters=0, windows=1, context=64,
+                   stride=64, vocab_size=5, seconds=0.25)
+    text = describe(r, "run", "x.txt", "all")
+    assert "time           0.2 s (4,000 tokens/s)" in text
+    assert "perplexity     5.000" in text and "bits/character" not in text
