@@ -422,18 +422,13 @@ def load_hf_tokenizer(path):
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             base = None                  # from_files names what is wrong with the file
         named = _special_tokens_map(path) if isinstance(base, dict) else []
-        if named:
-            # special_tokens_map.json'daki özel belirteçler (ör. <s>, <pad>) vocab.json'da olsa
-            # da `transformers` onları bölmeden, tek kimlik olarak kodlar. Bir bayt belirteci
-            # (pad_token = "Ġ" gibi) ya da bir birleştirmenin ürünü BPE'nin parçası olarak kalır.
-            try:
-                lines = merges.read_text(encoding="utf-8").splitlines()
-            except (OSError, UnicodeDecodeError):
-                lines = []               # from_files names what is wrong with the file
-            made = {ln.replace(" ", "", 1) for ln in lines if not ln.startswith("#version")}
-            for tok in named:
-                if tok in base and len(tok) > 1 and tok not in made:
-                    added.setdefault(tok, base[tok])
+        # special_tokens_map.json'daki özel belirteçler (ör. <s>, <pad>) vocab.json'da olsa da
+        # `transformers` onları metinde bütün olarak arar ve bölmeden, tek kimlik olarak kodlar.
+        # Bir bayt belirteci (unk_token = "!" gibi) ya da bir birleştirmenin ürünü de öyle:
+        # metindeki "!!" iki "!" olur. Bunlar aynı zamanda BPE'nin de parçası kalır (from_files).
+        for tok in named:
+            if tok in base:
+                added.setdefault(tok, base[tok])
         if not added or not isinstance(base, dict):
             return _bpe_class().from_files(vocab, merges)
         # `transformers` eklenen belirteçleri (ör. <|pad|>, sohbet belirteçleri) vocab.json'a

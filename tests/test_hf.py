@@ -368,3 +368,27 @@ def test_block_size_crop_and_dropout(hf_dir):
                                atol=1e-4)
     with pytest.raises(ValueError, match="block_size"):
         load_hf(d, block_size=NPOS + 1)
+
+
+@pytest.mark.parametrize("named", [{"unk_token": "!"}, {"pad_token": "ow"}])
+def test_special_tokens_map_tokens_are_split_like_transformers_does(tmp_path, named):
+    """special_tokens_map.json may name a byte token ("!") or a merge product ("ow"):
+    transformers matches it whole in the text like any special token ("wow!!" becomes
+    "w" "ow" "!" "!"). We kept such tokens to the BPE alone and gave other ids ("wow" "!!")."""
+    pytest.importorskip("regex")
+    tk = pytest.importorskip("tokenizers")
+    from nanograd_llm.hf import load_hf_tokenizer
+    bpe = tk.ByteLevelBPETokenizer()
+    bpe.train_from_iterator(["wow!! quick quicker quickly lowly " * 30], vocab_size=290,
+                            min_frequency=1, show_progress=False)
+    bpe.save_model(str(tmp_path))
+    vocab = json.loads((tmp_path / "vocab.json").read_text(encoding="utf-8"))
+    assert {"!!", "ow", "wow"} <= set(vocab)
+    (tmp_path / "special_tokens_map.json").write_text(json.dumps(named))
+    hf = transformers.GPT2Tokenizer.from_pretrained(str(tmp_path))
+    text = "wow!! quick wowow lowly!"
+    want = hf.encode(text)
+    assert want != bpe.encode(text).ids                    # the special token changes the ids
+    tok = load_hf_tokenizer(tmp_path)
+    assert tok.encode(text) == want
+    assert tok.decode(want) == text
