@@ -172,3 +172,12 @@ def test_the_temporary_file_is_hidden_beside_the_target(tmp_path):
     assert os.path.dirname(tmp) == str(target.parent)
     assert os.path.basename(tmp).startswith(".file.npz.") and tmp.endswith(".tmp")
     assert os.listdir(target.parent) == ["file.npz"]
+
+
+def test_text_writer_writes_utf8_with_lf_line_ends(tmp_path):
+    """text_writer (the tokenizers' save: merges.txt, vocab.json) writes the text's UTF-8 bytes
+    as they are, '\\n' line ends on every platform."""
+    from nanograd_llm.atomic import text_writer
+    text = "#version: 0.2\nĠ ş\nı İ\n"
+    atomic_write_files(tmp_path / "tok", {"merges.txt": text_writer(text)})
+    assert (tmp_path / "tok" / "merges.txt").read_bytes() == text.encode("utf-8")
