@@ -509,3 +509,27 @@ def test_resume_accepts_the_runs_own_init_from_in_its_config_file(tmp_path):
     with pytest.raises(ValueError, match="init_from starts a new run"):
         resume_config("default", config_file=str(conf), out_dir=run,
                       overrides={"init_from": str(tmp_path)})
+
+
+def _contexts(monkeypatch, text, tok=None, **kw):
+    """The context of each generated reply of a chat fed `text` (the generator is a stub)."""
+    import nanograd_llm.chat as chat
+    from nanograd_llm.tokenizers import CharTokenizer
+    tok = tok or CharTokenizer.from_text("abhi \n")
+    calls = []
+
+    def fake_generate(model, context, n, *a, **k):
+        calls.append(tok.decode(context))
+        yield np.array([tok.encode("a")[0]])
+    monkeypatch.setattr(chat, "iter_generate", fake_generate)
+
+    class Model:
+        block_size = 64
+    out = io.StringIO()
+    rc = chat_loop(Model(), tok, io.StringIO(text), out, max_new_tokens=1, banner=False, **kw)
+    return rc, calls, out.getvalue()
+
+
+def test_reset_empties_the_context(monkeypatch):
+    rc, calls, _ = _contexts(monkeypatch, "ab\n/reset\nhi\n")
+    assert rc == 0 and calls == ["ab\n", "hi\n"]
