@@ -533,3 +533,8 @@ def _contexts(monkeypatch, text, tok=None, **kw):
 def test_reset_empties_the_context(monkeypatch):
     rc, calls, _ = _contexts(monkeypatch, "ab\n/reset\nhi\n")
     assert rc == 0 and calls == ["ab\n", "hi\n"]
+
+
+def test_exit_quits_like_quit(monkeypatch):
+    rc, calls, _ = _contexts(monkeypatch, "/exit\nhi\n")
+    assert rc == 0 and calls == []
