@@ -538,3 +538,9 @@ def test_reset_empties_the_context(monkeypatch):
 def test_exit_quits_like_quit(monkeypatch):
     rc, calls, _ = _contexts(monkeypatch, "/exit\nhi\n")
     assert rc == 0 and calls == []
+
+
+def test_a_line_of_only_spaces_is_not_sent(monkeypatch):
+    rc, calls, out = _contexts(monkeypatch, "   \n \t \nhi\n")
+    assert rc == 0 and calls == ["hi\n"]
+    assert "(note" not in out                      # the tab was never looked at
