@@ -544,3 +544,11 @@ def test_a_line_of_only_spaces_is_not_sent(monkeypatch):
     rc, calls, out = _contexts(monkeypatch, "   \n \t \nhi\n")
     assert rc == 0 and calls == ["hi\n"]
     assert "(note" not in out                      # the tab was never looked at
+
+
+def test_crlf_input_lines_lose_their_carriage_return(monkeypatch):
+    """Input piped from a Windows file ends its lines with \\r\\n: the \\r is part of the line
+    end, not a character to send (or to report as unknown)."""
+    rc, calls, out = _contexts(monkeypatch, "ab\r\nhi\r\n")
+    assert rc == 0 and calls == ["ab\n", "ab\nahi\n"]
+    assert "(note" not in out
