@@ -552,3 +552,14 @@ def test_crlf_input_lines_lose_their_carriage_return(monkeypatch):
     rc, calls, out = _contexts(monkeypatch, "ab\r\nhi\r\n")
     assert rc == 0 and calls == ["ab\n", "ab\nahi\n"]
     assert "(note" not in out
+
+
+def test_chat_never_samples_the_padding_ids_of_a_larger_model():
+    """A model whose vocabulary is larger than its tokenizer's (padded): the extra ids have no
+    text and must not be sampled (decoding one is an error)."""
+    from nanograd_llm.tokenizers import CharTokenizer
+    tok = CharTokenizer(CHARS)
+    model = tiny_model(vocab=len(CHARS) + 40)
+    rc, out = run_chat("hello\nagain\n", model=model, tok=tok, temperature=50.0,
+                       max_new_tokens=40)
+    assert rc == 0 and out.count("> ") == 3
