@@ -563,3 +563,15 @@ def test_chat_never_samples_the_padding_ids_of_a_larger_model():
     rc, out = run_chat("hello\nagain\n", model=model, tok=tok, temperature=50.0,
                        max_new_tokens=40)
     assert rc == 0 and out.count("> ") == 3
+
+
+class _BrokenPipe(io.StringIO):
+    def write(self, s):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_closed_pipe_ends_the_chat_quietly():
+    """`nanograd-llm chat < lines | head -1`: the reader goes away; the loop ends with status 0,
+    no traceback."""
+    rc = chat_loop(tiny_model(), TinyCharTokenizer(), io.StringIO("hi\n"), _BrokenPipe())
+    assert rc == 0
