@@ -575,3 +575,9 @@ def test_a_closed_pipe_ends_the_chat_quietly():
     no traceback."""
     rc = chat_loop(tiny_model(), TinyCharTokenizer(), io.StringIO("hi\n"), _BrokenPipe())
     assert rc == 0
+
+
+def test_show_chars_names_every_byte_that_is_not_utf8():
+    from nanograd_llm.chat import show_chars
+    assert show_chars(["\udc80", "\udcff", "a"]) == \
+        "byte 0x80 (not UTF-8) byte 0xff (not UTF-8) 'a'"
