@@ -581,3 +581,10 @@ def test_show_chars_names_every_byte_that_is_not_utf8():
     from nanograd_llm.chat import show_chars
     assert show_chars(["\udc80", "\udcff", "a"]) == \
         "byte 0x80 (not UTF-8) byte 0xff (not UTF-8) 'a'"
+
+
+def test_show_chars_marks_a_list_cut_after_20():
+    from nanograd_llm.chat import show_chars
+    twenty = [chr(0x61 + i) for i in range(20)]
+    assert not show_chars(twenty).endswith("…")
+    assert show_chars(twenty + ["z"]).endswith(" …")
