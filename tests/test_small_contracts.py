@@ -200,3 +200,10 @@ def test_gpt_config_takes_numpy_integers_as_plain_ints():
     for bad in (np.float64(65.0), np.bool_(True), 0):
         with pytest.raises(ValueError, match="positive integer"):
             GPTConfig(vocab_size=bad)
+
+
+def test_sample_tokens_may_reach_its_maximum():
+    from nanograd_llm.config import SAMPLE_TOKENS_MAX
+    assert TrainConfig(sample_tokens=SAMPLE_TOKENS_MAX).sample_tokens == SAMPLE_TOKENS_MAX
+    with pytest.raises(ValueError, match="sample_tokens must be <="):
+        TrainConfig(sample_tokens=SAMPLE_TOKENS_MAX + 1)
