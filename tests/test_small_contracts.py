@@ -207,3 +207,10 @@ def test_sample_tokens_may_reach_its_maximum():
     assert TrainConfig(sample_tokens=SAMPLE_TOKENS_MAX).sample_tokens == SAMPLE_TOKENS_MAX
     with pytest.raises(ValueError, match="sample_tokens must be <="):
         TrainConfig(sample_tokens=SAMPLE_TOKENS_MAX + 1)
+
+
+def test_the_bigram_ignores_the_attention_head_settings():
+    """n_embd and n_head size a GPT; a bigram run with n_head=3 is not refused over them."""
+    from nanograd_llm.config import make_config
+    cfg = make_config("bigram", overrides={"n_head": "3"})
+    assert cfg.model == "bigram" and cfg.n_head == 3
