@@ -214,3 +214,9 @@ def test_the_bigram_ignores_the_attention_head_settings():
     from nanograd_llm.config import make_config
     cfg = make_config("bigram", overrides={"n_head": "3"})
     assert cfg.model == "bigram" and cfg.n_head == 3
+
+
+@pytest.mark.parametrize("word, value", [(w, True) for w in ("1", "true", "Yes", "ON")]
+                         + [(w, False) for w in ("0", "False", "no", "off")])
+def test_every_boolean_word_of_a_key_value_setting(word, value):
+    assert apply_overrides(PRESETS["default"], {"keep_best": word})["keep_best"] is value
