@@ -220,3 +220,16 @@ def test_the_bigram_ignores_the_attention_head_settings():
                          + [(w, False) for w in ("0", "False", "no", "off")])
 def test_every_boolean_word_of_a_key_value_setting(word, value):
     assert apply_overrides(PRESETS["default"], {"keep_best": word})["keep_best"] is value
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("bias", 1, "bias: 1 is not a boolean"),
+    ("activation", 5, "activation: 5 is not a string"),
+])
+def test_config_file_values_of_the_wrong_kind_are_refused(tmp_path, key, value, message):
+    """A JSON config file gives typed values: 1 is not a boolean, 5 not a name."""
+    from nanograd_llm.config import make_config
+    f = tmp_path / "cfg.json"
+    f.write_text(json.dumps({key: value}), encoding="utf-8")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make_config("default", config_file=f)
