@@ -233,3 +233,11 @@ def test_config_file_values_of_the_wrong_kind_are_refused(tmp_path, key, value, 
     f.write_text(json.dumps({key: value}), encoding="utf-8")
     with pytest.raises(ValueError, match=re.escape(message)):
         make_config("default", config_file=f)
+
+
+def test_a_config_file_list_is_not_a_value(tmp_path):
+    from nanograd_llm.config import read_config_file
+    f = tmp_path / "cfg.json"
+    f.write_text(json.dumps({"data": ["a.txt", "b.txt"]}), encoding="utf-8")
+    with pytest.raises(ValueError, match="'data' must be a single value, not a table/list"):
+        read_config_file(f)
