@@ -241,3 +241,7 @@ def test_a_config_file_list_is_not_a_value(tmp_path):
     f.write_text(json.dumps({"data": ["a.txt", "b.txt"]}), encoding="utf-8")
     with pytest.raises(ValueError, match="'data' must be a single value, not a table/list"):
         read_config_file(f)
+
+
+def test_a_key_value_setting_keeps_every_equals_sign_of_its_value():
+    assert parse_overrides(["data=runs/a=b.txt"]) == {"data": "runs/a=b.txt"}
