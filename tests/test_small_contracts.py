@@ -245,3 +245,11 @@ def test_a_config_file_list_is_not_a_value(tmp_path):
 
 def test_a_key_value_setting_keeps_every_equals_sign_of_its_value():
     assert parse_overrides(["data=runs/a=b.txt"]) == {"data": "runs/a=b.txt"}
+
+
+def test_the_model_settings_keep_untied_weights():
+    from nanograd_llm.config import model_config
+    cfg = TrainConfig(tie_weights=False, bias=False, activation="relu")
+    mc = model_config(cfg, 11)
+    assert (mc["tie_weights"], mc["bias"], mc["activation"], mc["vocab_size"]) == \
+        (False, False, "relu", 11)
