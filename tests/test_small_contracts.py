@@ -253,3 +253,16 @@ def test_the_model_settings_keep_untied_weights():
     mc = model_config(cfg, 11)
     assert (mc["tie_weights"], mc["bias"], mc["activation"], mc["vocab_size"]) == \
         (False, False, "relu", 11)
+
+
+def test_resume_accepts_an_empty_init_from_for_a_run_that_had_none(tmp_path):
+    """init_from=none (e.g. from the config file that started the run) names no GPT-2 folder,
+    like the run's own settings: --resume is not refused over it."""
+    from nanograd_llm.checkpoint import save_checkpoint
+    from nanograd_llm.config import resume_config
+    run = tmp_path / "run"
+    saved = TrainConfig(model="bigram", out_dir=str(run)).to_dict()
+    save_checkpoint(run, BigramLM(5), None, CharTokenizer.from_text("abcde"), 3,
+                    train_config=saved)
+    cfg = resume_config("bigram", overrides={"init_from": "none"}, out_dir=str(run))
+    assert cfg.init_from is None and cfg.out_dir == str(run)
