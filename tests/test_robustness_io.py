@@ -709,3 +709,13 @@ def test_a_failed_start_removes_only_the_folders_it_created(tmp_path):
     assert created and top == tmp_path / "keep" / "a"
     _remove_empty_dirs(out, top)
     assert not top.exists() and (tmp_path / "keep").is_dir()
+
+
+def test_overwrite_deletes_the_old_runs_loss_curve(tmp_path):
+    """--overwrite: the old loss.png is the old run's curve, not this one's."""
+    import time
+    from nanograd_llm.run_folder import _clear_run
+    for name in ("checkpoint.json", "metrics.jsonl", "loss.png", "notes.txt"):
+        (tmp_path / name).write_text("old")
+    _clear_run(tmp_path, time.time())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
