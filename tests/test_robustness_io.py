@@ -719,3 +719,17 @@ def test_overwrite_deletes_the_old_runs_loss_curve(tmp_path):
         (tmp_path / name).write_text("old")
     _clear_run(tmp_path, time.time())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_overwrite_keeps_the_token_file_this_run_just_wrote(tmp_path):
+    import time
+    from nanograd_llm.run_folder import _clear_run
+    tokens = tmp_path / "tokens.npy"
+    np.save(tokens, np.arange(3))
+    old = time.time() - 100
+    os.utime(tokens, (old, old))
+    _clear_run(tmp_path, old + 50)                  # written before this run started: old
+    assert not tokens.exists()
+    np.save(tokens, np.arange(3))
+    _clear_run(tmp_path, time.time() - 50)          # written after this run started: kept
+    assert tokens.exists()
