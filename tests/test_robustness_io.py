@@ -733,3 +733,18 @@ def test_overwrite_keeps_the_token_file_this_run_just_wrote(tmp_path):
     np.save(tokens, np.arange(3))
     _clear_run(tmp_path, time.time() - 50)          # written after this run started: kept
     assert tokens.exists()
+
+
+def test_overwrite_accepts_a_folder_left_by_a_run_killed_while_encoding(tmp_path):
+    """A run killed while encoding its corpus leaves tokens.npy.tmp<pid> (and nothing else):
+    these are the run's own files, which --overwrite deletes; without it the folder is refused
+    as a run that never saved a checkpoint, not as someone else's folder."""
+    import time
+    from nanograd_llm.run_folder import _clear_run, prepare_run_folder
+    (tmp_path / "tokens.npy.tmp4242").write_bytes(b"\0" * 8)
+    (tmp_path / "tokens.npy.tmp").write_bytes(b"\0" * 8)
+    with pytest.raises(ValueError, match="never saved a checkpoint"):
+        prepare_run_folder(str(tmp_path), False, False)
+    out, _, _ = prepare_run_folder(str(tmp_path), False, True)
+    _clear_run(out, time.time())
+    assert list(tmp_path.iterdir()) == []
