@@ -748,3 +748,18 @@ def test_overwrite_accepts_a_folder_left_by_a_run_killed_while_encoding(tmp_path
     out, _, _ = prepare_run_folder(str(tmp_path), False, True)
     _clear_run(out, time.time())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_moved_corpus_is_followed_by_the_best_copy(tmp_path):
+    """A run resumed with --data NEWPATH: best/'s manifest is pointed at the new path too."""
+    from nanograd_llm.run_folder import _follow_moved_corpus
+    model = BigramLM(5)
+    best = tmp_path / "best"
+    ckpt.save_checkpoint(best, model, None, CharTokenizer.from_text("abcde"), 4,
+                         train_config={"data": "/old/corpus.txt", "seed": 1})
+    m = ckpt.read_manifest(best)
+    _follow_moved_corpus(best, m, "/new/corpus.txt")
+    again = ckpt.read_manifest(best)
+    assert again["train_config"] == {"data": "/new/corpus.txt", "seed": 1}
+    assert again["model_file"] == m["model_file"] and again["sha256"] == m["sha256"]
+    ckpt.load_model(best)
