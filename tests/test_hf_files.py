@@ -181,3 +181,16 @@ def test_bfloat16_safetensors_load_exactly_as_float32(tmp_path):
     (tmp_path / "model.safetensors").write_bytes(bytes(raw[:-10]))
     with pytest.raises(ValueError, match="cannot read .*byte range"):
         read_hf_tensors(tmp_path)
+
+
+_GPT2_KEYS = {"vocab_size": 50, "n_positions": 16, "n_embd": 8, "n_layer": 1, "n_head": 2}
+
+
+def test_config_json_keys_that_are_absent_take_gpt2s_defaults():
+    """GPT-2's own config.json has no tie_word_embeddings and older ones no
+    layer_norm_epsilon or activation_function: transformers' defaults apply (tied, 1e-5,
+    gelu_new)."""
+    from nanograd_llm.hf import config_from_hf
+    cfg = config_from_hf(dict(_GPT2_KEYS))
+    assert cfg.tie_weights is True and cfg.layer_norm_epsilon == 1e-5
+    assert cfg.activation == "gelu" and cfg.block_size == 16
