@@ -194,3 +194,12 @@ def test_config_json_keys_that_are_absent_take_gpt2s_defaults():
     cfg = config_from_hf(dict(_GPT2_KEYS))
     assert cfg.tie_weights is True and cfg.layer_norm_epsilon == 1e-5
     assert cfg.activation == "gelu" and cfg.block_size == 16
+
+
+def test_config_json_n_positions_comes_before_n_ctx():
+    """n_positions sizes wpe (transformers reads it); n_ctx is only its older spelling."""
+    from nanograd_llm.hf import config_from_hf
+    keys = dict(_GPT2_KEYS, n_ctx=1024)
+    assert config_from_hf(keys).block_size == 16
+    del keys["n_positions"]
+    assert config_from_hf(keys).block_size == 1024
