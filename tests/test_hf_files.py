@@ -203,3 +203,15 @@ def test_config_json_n_positions_comes_before_n_ctx():
     assert config_from_hf(keys).block_size == 16
     del keys["n_positions"]
     assert config_from_hf(keys).block_size == 1024
+
+
+@pytest.mark.parametrize("edit, match", [
+    ({"model_type": "gpt_neo"}, "model_type 'gpt_neo' is not supported"),
+    ({"scale_attn_by_inverse_layer_idx": True}, "scale_attn_by_inverse_layer_idx=True"),
+    ({"add_cross_attention": True}, "add_cross_attention=True"),
+    ({"scale_attn_weights": False}, "scale_attn_weights=False"),
+])
+def test_config_json_settings_our_gpt_does_not_have_are_refused(edit, match):
+    from nanograd_llm.hf import config_from_hf
+    with pytest.raises(ValueError, match=match):
+        config_from_hf(dict(_GPT2_KEYS, **edit))
