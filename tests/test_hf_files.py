@@ -215,3 +215,12 @@ def test_config_json_settings_our_gpt_does_not_have_are_refused(edit, match):
     from nanograd_llm.hf import config_from_hf
     with pytest.raises(ValueError, match=match):
         config_from_hf(dict(_GPT2_KEYS, **edit))
+
+
+def test_written_config_names_the_end_of_text_id_only_when_it_exists():
+    from nanograd_llm import GPTConfig
+    from nanograd_llm.hf import config_to_hf
+    base = dict(block_size=8, n_layer=1, n_head=2, n_embd=8)
+    for V, eot in ((50257, 50256), (50304, 50256), (50256, None), (97, None)):
+        out = config_to_hf(GPTConfig(vocab_size=V, **base))
+        assert out["bos_token_id"] == out["eos_token_id"] == eot, V
