@@ -224,3 +224,22 @@ def test_written_config_names_the_end_of_text_id_only_when_it_exists():
     for V, eot in ((50257, 50256), (50304, 50256), (50256, None), (97, None)):
         out = config_to_hf(GPTConfig(vocab_size=V, **base))
         assert out["bos_token_id"] == out["eos_token_id"] == eot, V
+
+
+def _tiny_hf_folder(tmp_path):
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.hf import read_hf_tensors, save_hf
+    save_hf(GPT(GPTConfig(vocab_size=17, block_size=8, n_layer=1, n_head=2, n_embd=8), seed=0),
+            tmp_path)
+    return read_hf_tensors(tmp_path)
+
+
+def test_a_tensor_written_with_and_without_its_prefix_is_refused(tmp_path):
+    """transformer.wte.weight and wte.weight name the same parameter: which one to load?"""
+    stn = pytest.importorskip("safetensors.numpy")
+    from nanograd_llm.hf import load_hf
+    tensors = _tiny_hf_folder(tmp_path)
+    tensors["wte.weight"] = tensors["transformer.wte.weight"] + 1
+    stn.save_file(tensors, str(tmp_path / "model.safetensors"))
+    with pytest.raises(ValueError, match="tensor 'wte.weight' appears twice"):
+        load_hf(tmp_path)
