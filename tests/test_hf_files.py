@@ -243,3 +243,15 @@ def test_a_tensor_written_with_and_without_its_prefix_is_refused(tmp_path):
     stn.save_file(tensors, str(tmp_path / "model.safetensors"))
     with pytest.raises(ValueError, match="tensor 'wte.weight' appears twice"):
         load_hf(tmp_path)
+
+
+def test_a_tensor_of_integers_is_refused(tmp_path):
+    stn = pytest.importorskip("safetensors.numpy")
+    import numpy as np
+    from nanograd_llm.hf import load_hf
+    tensors = _tiny_hf_folder(tmp_path)
+    tensors["transformer.wpe.weight"] = np.ones_like(tensors["transformer.wpe.weight"],
+                                                     dtype=np.int32)
+    stn.save_file(tensors, str(tmp_path / "model.safetensors"))
+    with pytest.raises(ValueError, match="'wpe.weight' has dtype int32, expected floats"):
+        load_hf(tmp_path)
