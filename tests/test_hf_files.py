@@ -255,3 +255,16 @@ def test_a_tensor_of_integers_is_refused(tmp_path):
     stn.save_file(tensors, str(tmp_path / "model.safetensors"))
     with pytest.raises(ValueError, match="'wpe.weight' has dtype int32, expected floats"):
         load_hf(tmp_path)
+
+
+def test_end_of_text_stays_special_beside_added_tokens(tmp_path):
+    """A GPT-2 vocabulary with <|endoftext|> and an added <|pad|>: both are special tokens."""
+    bpe = _trained()
+    bpe.save_model(str(tmp_path))
+    vocab = json.loads((tmp_path / "vocab.json").read_text(encoding="utf-8"))
+    vocab["<|endoftext|>"] = n = len(vocab)
+    (tmp_path / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    (tmp_path / "added_tokens.json").write_text(json.dumps({"<|pad|>": n + 1}))
+    tok = load_hf_tokenizer(tmp_path)
+    assert tok.special_tokens == {"<|endoftext|>": n, "<|pad|>": n + 1}
+    assert tok.encode("a<|endoftext|>b<|pad|>")[1::2] == [n, n + 1]
