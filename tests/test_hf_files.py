@@ -268,3 +268,18 @@ def test_end_of_text_stays_special_beside_added_tokens(tmp_path):
     tok = load_hf_tokenizer(tmp_path)
     assert tok.special_tokens == {"<|endoftext|>": n, "<|pad|>": n + 1}
     assert tok.encode("a<|endoftext|>b<|pad|>")[1::2] == [n, n + 1]
+
+
+def test_a_normalizer_sequence_that_changes_the_text_is_refused(tmp_path):
+    """An empty Sequence normalizer is no normalizer; one holding Lowercase still lowercases."""
+    bpe = _trained()
+    f = tmp_path / "tokenizer.json"
+    bpe.save(str(f))
+    data = json.loads(f.read_text(encoding="utf-8"))
+    data["normalizer"] = {"type": "Sequence", "normalizers": []}
+    f.write_text(json.dumps(data), encoding="utf-8")
+    assert load_hf_tokenizer(tmp_path).encode("The Fox") == bpe.encode("The Fox").ids
+    data["normalizer"] = {"type": "Sequence", "normalizers": [{"type": "Lowercase"}]}
+    f.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match="normalizer 'Sequence' is not supported"):
+        load_hf_tokenizer(tmp_path)
