@@ -283,3 +283,21 @@ def test_a_normalizer_sequence_that_changes_the_text_is_refused(tmp_path):
     f.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(ValueError, match="normalizer 'Sequence' is not supported"):
         load_hf_tokenizer(tmp_path)
+
+
+def test_a_tokenizer_larger_than_the_model_is_refused(tmp_path):
+    """init_from_hf: a tokenizer with one id more than the model's embedding rows."""
+    pytest.importorskip("safetensors")
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.hf import init_from_hf, save_hf
+    from nanograd_llm.tokenizers.bpe import BPETokenizer
+    tok = BPETokenizer.train("merhaba dünya " * 20, 261)
+    tok.save(str(tmp_path))
+    for V, ok in ((261, True), (260, False)):
+        save_hf(GPT(GPTConfig(vocab_size=V, block_size=8, n_layer=1, n_head=2, n_embd=8)),
+                tmp_path)
+        if ok:
+            assert init_from_hf(tmp_path)[1].vocab_size == 261
+        else:
+            with pytest.raises(ValueError, match="has 261 tokens but the model only 260"):
+                init_from_hf(tmp_path)
