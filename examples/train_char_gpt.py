@@ -17,12 +17,13 @@ Neye bakmalı?
 * **Belirteç/saniye**: CPU'da hız, matris çarpımlarının boyutuyla belirlenir; `n_embd`'yi iki
   katına çıkarmak adım süresini kabaca dört katına çıkarır.
 
-Çalıştırma:
+Çalıştırma (her komut kendi klasörüne yazar: içinde bir eğitim bulunan klasörde yeni bir
+eğitim başlamaz; `--resume` onu sürdürür, `--overwrite` silip baştan başlar):
 
-    python examples/train_char_gpt.py                         # default hazır ayarı, gömülü derlem
-    python examples/train_char_gpt.py --data tinyshakespeare --preset baby
-    python examples/train_char_gpt.py --small --out /tmp/deneme   # saniyeler süren deneme
-    python examples/train_char_gpt.py max_iters=300 dropout=0.1   # herhangi bir alan
+    python examples/train_char_gpt.py             # default hazır ayarı, gömülü derlem
+    python examples/train_char_gpt.py --data tinyshakespeare --preset baby --out out/example_baby
+    python examples/train_char_gpt.py --small --out /tmp/deneme         # saniyeler süren deneme
+    python examples/train_char_gpt.py --out out/kisa max_iters=300 dropout=0.1  # herhangi bir alan
 """
 from __future__ import annotations
 

@@ -834,3 +834,63 @@ def test_attention_picture_keeps_long_token_labels_inside(tmp_path, monkeypatch,
         for lab in ax.get_xticklabels() + ax.get_yticklabels():
             b = lab.get_window_extent(renderer)
             assert b.x0 >= box.x0 - 0.5 and b.y0 >= box.y0 - 0.5, (lab.get_text(), b, box)
+
+
+# -- the training commands the docs show, run one after another ------------------------------
+
+def _shown_commands(text: str, start: str) -> list[list[str]]:
+    """Every command of `text`'s lines that begins with `start` (also after `&&`), split as a
+    shell would split it (a trailing `# comment` dropped)."""
+    import shlex
+    cmds = []
+    for line in text.splitlines():
+        for part in line.strip().split(" && "):
+            if part.startswith(start):
+                cmds.append(shlex.split(part, comments=True))
+    return cmds
+
+
+class _Started(RuntimeError):
+    """Raised by the stand-in for train(): the command got as far as starting a run."""
+
+
+def _assert_new_runs_in_their_own_folders(commands, run, where):
+    """`run(argv)` must reach train(); every command that starts a new run (no --resume or
+    --overwrite) must write to a folder no earlier one wrote to, so that a reader who types
+    them in order is not refused with 'already holds a training run'."""
+    seen = {}
+    for argv in commands:
+        started = run(argv)
+        assert started, f"{where}: {' '.join(argv)!r} did not start a run"
+        cfg, resume, overwrite = started[-1]
+        if resume or overwrite:
+            continue
+        out = os.path.normpath(str(cfg.out_dir))
+        assert out not in seen, (f"{where}: {' '.join(argv)!r} starts a new run in {out}, "
+                                 f"which {' '.join(seen.get(out, []))!r} already filled")
+        seen[out] = argv
+    assert len(seen) >= 2, f"{where}: expected several training commands, found {commands}"
+
+
+def test_train_char_gpt_usage_lines_can_be_run_one_after_another(monkeypatch):
+    """examples/train_char_gpt.py's docstring shows four commands; typed in order, each starts
+    its run (none is refused because an earlier one left a run in its folder)."""
+    import importlib.util
+    path = ROOT / "examples" / "train_char_gpt.py"
+    spec = importlib.util.spec_from_file_location("example_train_char_gpt_usage", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    started = []
+
+    def fake_train(cfg, resume=False, overwrite=False, **kw):
+        started.append((cfg, resume, overwrite))
+        raise _Started("started")
+    monkeypatch.setattr(mod, "train", fake_train)
+
+    def run(argv):
+        assert argv[:2] == ["python", "examples/train_char_gpt.py"], argv
+        n = len(started)
+        mod.main(argv[2:])
+        return started[n:]
+    commands = _shown_commands(mod.__doc__, "python examples/train_char_gpt.py")
+    _assert_new_runs_in_their_own_folders(commands, run, "examples/train_char_gpt.py")
