@@ -894,3 +894,24 @@ def test_train_char_gpt_usage_lines_can_be_run_one_after_another(monkeypatch):
         return started[n:]
     commands = _shown_commands(mod.__doc__, "python examples/train_char_gpt.py")
     _assert_new_runs_in_their_own_folders(commands, run, "examples/train_char_gpt.py")
+
+
+def test_readme_tr_training_commands_can_be_run_one_after_another(monkeypatch):
+    """README.tr.md's walkthrough: `nanograd-llm train`, then the BPE run on seyfettin; typed
+    in order, the second must not be refused because the first filled out/default."""
+    from nanograd_llm import cli
+    from nanograd_llm import train as train_mod
+    started = []
+
+    def fake_train(cfg, resume=False, overwrite=False, **kw):
+        started.append((cfg, resume, overwrite))
+        raise _Started("started")
+    monkeypatch.setattr(train_mod, "train", fake_train)
+
+    def run(argv):
+        n = len(started)
+        cli.main(argv[1:])
+        return started[n:]
+    text = (ROOT / "README.tr.md").read_text(encoding="utf-8")
+    _assert_new_runs_in_their_own_folders(_shown_commands(text, "nanograd-llm train"), run,
+                                          "README.tr.md")
