@@ -41,6 +41,17 @@ Bütün gradyanların birleşik (global) normu `max_norm`'u aşarsa hepsi aynı 
 yön korunur, yalnızca boy sınırlanır. Ara sıra gelen çok büyük bir gradyanın eğitimi
 dağıtmasını önler.
 
+Norm, bileşenlerin karelerinin toplamının kareköküdür. float32'nin en büyük sayısı yaklaşık
+3,4·10³⁸ olduğu için yaklaşık 1,8·10¹⁹'u aşan bir bileşenin karesi taşar: bütün gradyanlar
+sonlu olduğu hâlde norm sonsuz çıkar (PyTorch'un `clip_grad_norm_`'ı da burada sonsuz döndürür).
+Her adımda norm bir kez, ölçeklemeden hesaplanır; ancak sonuç sonlu değilse (nadir yol)
+`rescaled_grad_norm` gradyanların en büyük mutlak değerine (`max|g|`) bakar. Bu değer sonluysa
+bütün gradyanlar sonludur ve norm ölçeklenerek yeniden hesaplanır:
+`‖g‖ = max|g| · ‖g / max|g|‖`. Bölünmüş bileşenler mutlak değerce en çok 1 olduğundan
+kareleri taşmaz; kırpma doğru normla yapılır ve adım atılır. Gradyanlardan biri NaN ya da
+sonsuzsa, ya da ölçeklenmiş norm bile float32'ye sığmıyorsa (`max|g|·√n > 3,4·10³⁸`), norm
+sonlu olmayan değeriyle kalır ve eğitim açık bir iletiyle durur (`train.py`).
+
 ## Gradyan biriktirme
 Bellek büyük bir toplu işe yetmediğinde, K küçük toplu işin (micro-batch) gradyanları
 toplanır (`model.backward(accumulate=True)`) ve K'ya bölünür. Her küçük toplu işin kaybı
@@ -79,12 +90,50 @@ def global_grad_norm(grads_or_flat):
     return xp.sqrt(total)
 
 
+def rescaled_grad_norm(grads_or_flat, norm):
+    """The global norm again, for the rare step whose global_grad_norm `norm` is not finite.
+
+    When every gradient is finite only the sum of squares overflowed (float32 entries above
+    ~1.8e19): the norm is recomputed as max|g| * ||g / max|g|||, so it is the true norm. When a
+    gradient is NaN or inf, or the true norm is beyond the largest number of its dtype,
+    `norm` is returned as it is. Reads a few numbers on the host (a sync on the GPU)."""
+    arrays = list(grads_or_flat.values()) if isinstance(grads_or_flat, dict) else [grads_or_flat]
+    arrays = [g for g in arrays if g.size]
+    if not arrays:
+        return norm
+    xp = get_array_module(*arrays)
+    # En büyük mutlak değer sonluysa bütün gradyanlar sonludur: NaN ya da sonsuz bir bileşen
+    # max'ı da NaN ya da sonsuz yapar
+    peaks = [float(xp.abs(g).max()) for g in arrays]
+    if not all(math.isfinite(p) for p in peaks) or max(peaks) == 0.0:
+        return norm
+    peak = max(peaks)
+    total = 0.0
+    for g in arrays:
+        # peak bir Python sayısıdır: bölüm g'nin dtype'ında kalır, GPU'ya kopyalanmaz; bölünmüş
+        # bileşenler mutlak değerce en çok 1'dir, karelerinin toplamı en çok n olur, taşmaz
+        s = (g / peak).reshape(-1)
+        total += float(xp.vdot(s, s))
+    value = peak * math.sqrt(total)          # Python float'ıyla (float64): burada taşmaz
+    if not value <= float(np.finfo(norm.dtype).max):
+        return norm                          # gerçek norm bile bu dtype'a sığmıyor
+    return xp.asarray(value, dtype=norm.dtype)
+
+
 def clip_grad_norm(grads_or_flat, max_norm: float, norm=None):
     """Scale gradients in place so their global norm is at most max_norm; returns the norm
-    before clipping (a 0-d device array: no host sync unless the caller converts it).
-    `norm`: that norm, when the caller has computed it already (global_grad_norm)."""
+    before clipping (a 0-d device array).
+
+    `norm`: that norm, when the caller has computed it already (global_grad_norm); it is used
+    as given, with no host sync (the caller checks it: train.py, on its checked steps, takes
+    rescaled_grad_norm when it is not finite). Without it the norm is computed here and read
+    once on the host (a sync on the GPU): a norm that only overflowed while every gradient is
+    finite is recomputed with rescaled_grad_norm, so the clip scales by the true norm instead
+    of zeroing every gradient."""
     if norm is None:
         norm = global_grad_norm(grads_or_flat)
+        if not math.isfinite(float(norm)):
+            norm = rescaled_grad_norm(grads_or_flat, norm)      # nadir yol: toplam taştı
     if max_norm is None or max_norm <= 0:
         return norm
     xp = get_array_module(norm)

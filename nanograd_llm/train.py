@@ -56,7 +56,7 @@ from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZER
                      read_config_file, resume_config)
 from .data import (STREAM_DROPOUT, BatchSampler, check_source, download_corpus, encode_corpus,
                    known_text_sha256, load_text, same_source, split_ids)
-from .optim import AdamW, clip_grad_norm, get_lr, global_grad_norm
+from .optim import AdamW, clip_grad_norm, get_lr, global_grad_norm, rescaled_grad_norm
 from .run_folder import (_clear_run, _follow_moved_corpus, _read_metrics,
                          _remove_staging_folders, _truncate_metrics, hold_run_folder,
                          prepare_run_folder)
@@ -628,12 +628,19 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             # güncellemeden önce denetlenir: CPU'da her adımda, GPU'da log_interval adımda bir
             # (float() GPU'daki işin bitmesini bekler). Kırpma açıksa (grad_clip > 0) denetlenen
             # adımlarda kırpmanın zaten hesapladığı gradyan normu da denetlenir: kayıp sonlu olsa
-            # da gradyanlar taşmış olabilir. Kırpma, PyTorch'un clip_grad_norm_'ı gibi, sonsuz
-            # bir normla katsayıyı 0 yapar (sonsuz gradyanlar NaN, sonlu olanlar 0 olur;
-            # gradyanlar sonluyken yalnızca normun hesabı taştıysa adımın gradyanı sessizce
-            # sıfırlanırdı), NaN bir normla bütün gradyanları NaN yapar; AdamW de NaN'ı
-            # ağırlıklara yazardı. Bu yüzden eğitim denetlenen adımda, güncelleme yapılmadan
-            # durur (NonFiniteLoss). Kırpma kapalıysa norm hesaplanmaz: bozuk gradyan
+            # da gradyanlar taşmış olabilir. Norm sonlu değilse (nadir yol) önce bütün
+            # gradyanların sonlu olup olmadığına bakılır: hepsi sonluysa yalnızca karelerin
+            # toplamı taşmıştır (float32'de 1,8·10¹⁹'u aşan bileşenler) ve norm ölçeklenerek
+            # yeniden hesaplanır (optim.rescaled_grad_norm); kırpma doğru normla yapılır, adım
+            # atılır.
+            # Olağan adımda norm yine bir kez hesaplanır, ek bir iş yapılmaz. Bir gradyan NaN
+            # ya da sonsuzsa (ya da ölçeklenmiş norm bile sığmıyorsa) norm sonlu olmayan
+            # değeriyle kalır. Kırpma, PyTorch'un clip_grad_norm_'ı gibi, sonsuz bir normla
+            # katsayıyı 0 yapar (sonsuz gradyanlar NaN, sonlu olanlar 0 olur), NaN bir normla
+            # bütün gradyanları NaN yapar; AdamW de NaN'ı ağırlıklara yazardı. Bu yüzden eğitim
+            # denetlenen adımda, güncelleme yapılmadan durur (NonFiniteLoss). GPU'da
+            # denetlenmeyen adımlarda norm okunmaz (okumak GPU'yu beklemektir): orada taşan bir
+            # norm o adımın gradyanını sıfırlar. Kırpma kapalıysa norm hesaplanmaz: bozuk gradyan
             # ağırlıklara geçer (GPU'da denetlenmeyen adımlarda kırpma açıkken de) ve sonraki
             # denetimde (CPU'da bir sonraki adımda, GPU'da sonraki log_interval adımında ya da
             # araya giren değerlendirmede) kayıp sonlu çıkmayınca eğitim durur. Sonlu olmayan
@@ -648,8 +655,10 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             if cfg.grad_clip > 0:
                 norm = global_grad_norm(model.grad_flat)
                 if check_now and not math.isfinite(float(norm)):
-                    raise NonFiniteLoss(f"the gradient norm is {float(norm)} at step {step} "
-                                        f"(its loss, {lossf:.4f}, is finite)")
+                    norm = rescaled_grad_norm(model.grad_flat, norm)
+                    if not math.isfinite(float(norm)):
+                        raise NonFiniteLoss(f"the gradient norm is {float(norm)} at step {step} "
+                                            f"(its loss, {lossf:.4f}, is finite)")
                 clip_grad_norm(model.grad_flat, cfg.grad_clip, norm=norm)
             opt.step(model.grads, lr=lr)
             step += 1

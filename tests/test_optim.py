@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from nanograd_llm import GPT, GPTConfig, BigramLM
-from nanograd_llm.optim import AdamW, clip_grad_norm, get_lr, global_grad_norm
+from nanograd_llm.optim import (AdamW, clip_grad_norm, get_lr, global_grad_norm,
+                                rescaled_grad_norm)
 
 
 
@@ -189,6 +190,62 @@ def test_clip_grad_norm_without_a_limit_leaves_the_gradients_alone(max_norm):
     assert float(clip_grad_norm(flat, max_norm)) == pytest.approx(5.0)
     np.testing.assert_array_equal(flat, [3.0, 4.0])
 
+
+
+def _huge_float32_grads():
+    """float32 gradients above ~1.8e19: each is finite, the sum of their squares is not."""
+    rng = np.random.default_rng(1)
+    return {"a": (rng.standard_normal((3, 4)) * 1e20).astype(np.float32),
+            "b": np.full(5, 1e20, np.float32), "c": np.zeros(0, np.float32)}
+
+
+def test_clip_grad_norm_of_finite_gradients_whose_squares_overflow():
+    """float32 gradients of 1e20: the sum of squares overflowed, the norm came out inf (torch's
+    clip_grad_norm_ returns inf too) and the clip scaled every finite gradient by 0 (training
+    stopped with "the gradient norm is inf"). On that rare path the norm is now recomputed
+    scaled by max|g|: the true norm, a clip to max_norm and a finite AdamW step."""
+    grads = _huge_float32_grads()
+    g64 = {k: g.astype(np.float64) for k, g in grads.items()}
+    ref = np.sqrt(sum(float(np.sum(g * g)) for g in g64.values()))
+    assert not np.isfinite(float(global_grad_norm(grads)))     # the usual path overflows
+    norm = clip_grad_norm(grads, 1.0)
+    assert float(norm) == pytest.approx(ref, rel=1e-6)
+    for k, g in grads.items():
+        assert g.dtype == np.float32
+        np.testing.assert_allclose(g, g64[k] / ref, rtol=1e-5, atol=1e-30)
+    assert float(global_grad_norm(grads)) == pytest.approx(1.0, rel=1e-5)
+    # the flat form, then an AdamW step on the clipped gradient
+    flat = np.concatenate([g.reshape(-1) for g in _huge_float32_grads().values()])
+    assert float(clip_grad_norm(flat, 1.0)) == pytest.approx(ref, rel=1e-6)
+    params = {"w": np.ones_like(flat)}
+    opt = AdamW(params, lr=1e-2)
+    opt.step({"w": flat})
+    assert np.isfinite(params["w"]).all() and not np.array_equal(params["w"], np.ones_like(flat))
+    # no limit: the true norm is still returned, the gradients are left alone
+    grads = _huge_float32_grads()
+    assert float(clip_grad_norm(grads, 0.0)) == pytest.approx(ref, rel=1e-6)
+    np.testing.assert_array_equal(grads["b"], np.full(5, 1e20, np.float32))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_gradient_keeps_a_non_finite_norm(bad):
+    """The rescaling is only for finite gradients: a NaN or inf one leaves the norm NaN or inf
+    (train.py stops on it), beside huge finite gradients too."""
+    for grads in ({"a": np.array([1.0, bad], np.float32)},
+                  {**_huge_float32_grads(), "d": np.array([bad], np.float32)}):
+        norm = float(rescaled_grad_norm(grads, global_grad_norm(grads)))
+        assert not np.isfinite(norm)
+        assert np.isnan(norm) == np.isnan(bad)
+
+
+def test_a_norm_beyond_float32_even_scaled_stays_inf():
+    """max|g|·sqrt(n) > 3.4e38: the true norm itself does not fit in float32; inf is kept."""
+    grads = np.full(4, 3e38, np.float32)
+    assert float(rescaled_grad_norm(grads, global_grad_norm(grads))) == np.inf
+    # just below: it fits
+    grads = np.full(4, 1.6e38, np.float32)
+    assert float(rescaled_grad_norm(grads, global_grad_norm(grads))) == \
+        pytest.approx(3.2e38, rel=1e-6)
 
 def test_grad_accumulation_equals_big_batch():
     rng = np.random.default_rng(3)

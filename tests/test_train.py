@@ -336,6 +336,30 @@ def test_a_non_finite_gradient_norm_stops_at_its_step(tmp_path, monkeypatch, bad
     _assert_kept_step_4(tmp_path / "run")
 
 
+def test_finite_gradients_whose_squares_overflow_are_clipped_not_stopped(tmp_path, monkeypatch):
+    """A float32 gradient entry of 1e20 under a finite loss: the sum of squares overflowed, the
+    norm came out inf and training stopped with "the gradient norm is inf at step 6" although
+    every gradient was finite. The norm is now recomputed scaled (the rare path), the step is
+    clipped with the true norm and training goes on with finite weights."""
+    import warnings
+    import nanograd_llm.train as train_module
+    _poison_gradient(monkeypatch, 6, 1e20)
+    seen = []
+    real_clip = train_module.clip_grad_norm
+
+    def clip(grads, max_norm, norm=None):
+        seen.append(float(norm))
+        return real_clip(grads, max_norm, norm=norm)
+    monkeypatch.setattr(train_module, "clip_grad_norm", clip)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        result = train(tiny_config(tmp_path), quiet=True)
+    assert result["step"] == 12 and np.isfinite(result["model"].flat).all()
+    assert result["model"].flat.dtype == np.float32
+    assert seen[6] == pytest.approx(1e20, rel=1e-6)      # the true norm: 1e20 dominates
+    assert all(np.isfinite(seen)) and max(seen[:6] + seen[7:]) < 1e3
+
+
 @pytest.mark.parametrize("at_step, message", [(6, "loss is nan at step 7"),
                                               (7, r"evaluation loss is nan \(train\) / nan "
                                                   r"\(val\) at step 8")])
