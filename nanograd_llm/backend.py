@@ -106,6 +106,28 @@ def to_numpy(x: Any) -> np.ndarray:
     return x.get()
 
 
+# ## Modelin çıktısında NaN ya da sonsuz
+# NaN ya da sonsuz değer içeren ağırlıklar (ıraksamış bir eğitim, elle bozulmuş bir denetim
+# noktası) hata vermeden NaN çıktı üretir: örnekleme anlamsız belirteçler seçer, değerlendirme
+# "loss nan" yazar, dikkat haritaları boş çizilir. Modelin çıktısını kullanan her komut
+# (sample/chat logitleri, eval kayıpları, attention ağırlıkları) bu yüzden çıktıyı aynı
+# denetimden geçirir ve aynı tek satırlık hatayla durur. Denetim ağırlıklara değil çıktıya
+# bakar: çıktıya hiç katılmayan bir ağırlıktaki NaN (ör. dikkat haritalarında çıkış katmanı)
+# sonucu bozmaz, komutu da durdurmaz.
+
+class NonFiniteOutput(RuntimeError):
+    """The model's output (logits, losses, attention weights) holds NaN or inf."""
+
+
+def check_finite_output(values: Any, what: str, where: str = "") -> None:
+    """Raise NonFiniteOutput, the one error every command gives for it, when `values` (a host
+    array or a number the model produced; the callers have it on the host already) hold NaN or
+    inf. `what` names the output ("logits"), `where` (" in layer 1") says where it was found."""
+    if not bool(np.isfinite(values).all()):
+        raise NonFiniteOutput(f"the model produced non-finite {what} (NaN or inf){where}; "
+                              f"its weights may have diverged")
+
+
 def to_device(x: Any, device: str) -> Any:
     """Move an array to 'cpu' (NumPy) or 'cuda' (CuPy); a no-op when it is already there."""
     if device == "cpu":

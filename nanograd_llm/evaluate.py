@@ -83,7 +83,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .backend import get_array_module, to_numpy
+from .backend import check_finite_output, get_array_module, to_numpy
 from .checkpoint import model_vocab_size
 from .data import encode_corpus, same_source, split_point
 
@@ -252,9 +252,7 @@ def evaluate_ids(model, ids, *, context: int | None = None, stride: int | None =
             # Yalnızca bu pencerenin yeni konumları sayılır (j >= first)
             mask = xp.asarray(positions[None, :] >= first[:, None])     # (B,L)
             total += float(xp.sum(nll * mask, dtype=xp.float64))
-            if not math.isfinite(total):
-                raise RuntimeError("the model produced non-finite losses (NaN or inf) on this "
-                                   "text; its weights may have diverged")
+            check_finite_output(total, "losses", " on this text")
             count += int(L * len(chunk) - first.sum())
             bar.update(len(chunk))
     finally:

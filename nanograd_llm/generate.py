@@ -91,7 +91,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .backend import to_numpy
+from .backend import check_finite_output, to_numpy
 
 # Boyutlar: B = toplu iş, T = bağlam uzunluğu, V = sözlük boyutu
 
@@ -173,9 +173,7 @@ def sample_next(logits, temperature=1.0, top_k=None, top_p=None, rng=None):
     z = np.asarray(logits, dtype=np.float64)
     if z.ndim != 2:
         raise ValueError(f"logits must have shape (B, V), got {z.shape}")
-    if not np.isfinite(z).all():
-        raise RuntimeError("the model produced non-finite logits (NaN or inf); "
-                           "its weights may have diverged")
+    check_finite_output(z, "logits")
     # Sıcaklık 0: açgözlü çözümleme
     if float(temperature) == 0.0:
         return z.argmax(axis=1).astype(np.int64)

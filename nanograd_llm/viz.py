@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_write
-from .backend import to_numpy
+from .backend import NonFiniteOutput, check_finite_output, to_numpy
 
 _PLOT_HELP = "plotting needs matplotlib: pip install -e '.[plot]'"
 
@@ -67,7 +67,10 @@ _FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 # Modelin ileri geçişi her blok için bir önbellek (cache) bırakır; çok kafalı dikkatin
 # önbelleğinde `attn.att`, softmax'tan çıkan `A` matrisidir: (B, nh, T, T). Bunları
 # okumak için ayrı bir "dikkati döndür" kod yolu gerekmez; eğitimde kullanılan ileri
-# geçişin kendisi çalıştırılır.
+# geçişin kendisi çalıştırılır. NaN ya da sonsuz değer içeren ağırlıklar NaN bir harita
+# verir; imshow NaN'ı boş bırakır ve resim sessizce boş çizilirdi. Haritalar da, `sample` ve
+# `eval` komutlarının çıktıları gibi, `backend.check_finite_output` denetiminden geçer: ilk
+# bozuk katmanı bildiren açık bir hata verilir.
 
 def _block_caches(model):
     cache = getattr(model, "_cache", None)
@@ -96,9 +99,12 @@ def attention_weights(model, ids) -> list[np.ndarray]:
     try:
         model.forward(model.xp.asarray(ids))
         blocks = _block_caches(model)
-        return [to_numpy(c.attn.attn.att)[0].astype(np.float32) for c in blocks]
+        maps = [to_numpy(c.attn.attn.att)[0].astype(np.float32) for c in blocks]
     finally:
         model.train(was_training)
+    for layer, a in enumerate(maps):
+        check_finite_output(a, "attention weights", f" in layer {layer}")
+    return maps
 
 
 def _token_labels(tokenizer, ids) -> list[str]:
@@ -306,9 +312,19 @@ def course_images(img_dir, run_dir=None, log=print, demo_steps: int | None = Non
                 skipped["attention.png"] = (f"{name} çalıştırmasının modeli bir bigram; "
                                             f"dikkat katmanı olmadığı için dikkat resmi yok")
         else:
-            made.append(plot_attention(model, tok, _run_prompt(model, tok), img / "attention.png",
-                                       title=f"Dikkat ağırlıkları: {name} "
-                                             "(satır: sorgu, sütun: anahtar)"))
+            try:
+                made.append(plot_attention(model, tok, _run_prompt(model, tok),
+                                           img / "attention.png",
+                                           title=f"Dikkat ağırlıkları: {name} "
+                                                 "(satır: sorgu, sütun: anahtar)"))
+            except NonFiniteOutput as e:
+                # Bozuk ağırlıklı (NaN/sonsuz) bir eğitimin dikkat haritası boş çizilirdi:
+                # resim atlanır, sayfa nedenini söyler; kursun geri kalanı yine üretilir
+                log(f"docs: {run}: {e}: its attention picture is skipped")
+                if skipped is not None:
+                    skipped["attention.png"] = (f"{name} çalıştırmasının ağırlıkları NaN ya da "
+                                                f"sonsuz değerler içeriyor; dikkat haritası "
+                                                f"çizilemedi")
     else:
         from .course.gpt import DEMO_PROMPT, train_demo
         with tempfile.TemporaryDirectory() as tmp:

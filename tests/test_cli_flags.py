@@ -226,6 +226,29 @@ def test_attention_command_refuses_unknown_prompt_characters(tmp_path, capsys):
     assert not (tmp_path / "a.png").exists()
 
 
+def test_attention_command_on_non_finite_weights_is_an_error(tmp_path, capsys):
+    """A checkpoint whose weights hold NaN (here one attention weight, set by hand): the maps
+    were NaN and `attention` wrote blank heatmaps with exit status 0. Now it stops with one
+    line, as `sample` and `eval` do on such a checkpoint, and writes no picture."""
+    from nanograd_llm import checkpoint as ckpt
+    assert _tiny_run(tmp_path, "run", "sample_tokens=0") == 0
+    model = ckpt.load_model(tmp_path / "run")
+    tok = ckpt.load_run_tokenizer(tmp_path / "run")
+    model.params["h.0.attn.c_attn.weight"][0, 0] = np.nan
+    ckpt.save_checkpoint(tmp_path / "bad", model, None, tok, 2, train_config={})
+    capsys.readouterr()
+    rc = cli.main(["attention", "--ckpt", str(tmp_path / "bad"), "--prompt", "Dikkat",
+                   "--out", str(tmp_path / "a.png")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err
+    assert err == ("error: the model produced non-finite attention weights (NaN or inf) in "
+                   "layer 0; its weights may have diverged\n")
+    assert not (tmp_path / "a.png").exists()
+    # the same prompt on the run's own finite weights draws the maps
+    assert cli.main(["attention", "--ckpt", str(tmp_path / "run"), "--prompt", "Dikkat",
+                     "--out", str(tmp_path / "a.png")]) == 0
+    assert (tmp_path / "a.png").is_file()
+
 def test_a_prompt_byte_that_is_not_utf8_is_shown_as_a_byte(tmp_path, capsys):
     """A byte that is not UTF-8 reaches argv as '\udcff' (surrogateescape): attention and the
     strict sample error used to print it so, instead of as the byte (as `sample --unknown skip`

@@ -652,6 +652,29 @@ def test_attention_weights_from_the_tiled_path_are_full_causal_distributions():
     assert np.all(a[:, np.tril_indices(150)[0], np.tril_indices(150)[1]] > 0.0)
 
 
+def test_attention_maps_of_non_finite_weights_are_an_error(tmp_path):
+    """A NaN weight made every map after it NaN, which imshow leaves blank: `attention` drew
+    blank pictures and exited 0. The maps now pass the check sample's logits and eval's losses
+    pass (backend.check_finite_output): an error naming the first bad layer, no picture."""
+    from nanograd_llm.backend import NonFiniteOutput
+    from nanograd_llm.viz import attention_weights, plot_attention
+    model, vocab = _tiny_model_and_vocab()
+    model.params["h.1.attn.c_attn.weight"][0, 0] = np.nan
+    with pytest.raises(NonFiniteOutput, match=r"^the model produced non-finite attention "
+                                              r"weights \(NaN or inf\) in layer 1; its weights "
+                                              r"may have diverged$"):
+        attention_weights(model, vocab.encode("merhaba"))
+    model.params["wte.weight"][vocab.encode("m")[0], 0] = np.inf
+    with pytest.raises(RuntimeError, match="non-finite attention weights .* in layer 0"):
+        plot_attention(model, vocab, "merhaba", tmp_path / "att.png")
+    assert not (tmp_path / "att.png").exists()
+    # a NaN the maps do not depend on (the last layer norm) leaves them right: no error
+    model, vocab = _tiny_model_and_vocab()
+    expected = attention_weights(model, vocab.encode("merhaba"))
+    model.params["ln_f.weight"][...] = np.nan
+    for a, b in zip(attention_weights(model, vocab.encode("merhaba")), expected):
+        np.testing.assert_array_equal(a, b)
+
 def test_plot_attention_png(tmp_path):
     pytest.importorskip("matplotlib")
     from nanograd_llm.viz import plot_attention
@@ -767,6 +790,33 @@ def test_course_images_from_a_run_folder(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="metrics.jsonl"):
         course_images(tmp_path / "img2", run_dir=tmp_path / "nothing", log=lambda m: None)
 
+
+def test_course_images_skip_the_attention_map_of_a_run_with_non_finite_weights(tmp_path,
+                                                                              monkeypatch):
+    """`docs --run` on a run whose weights hold NaN drew a blank attention map. Now its picture
+    is skipped like a bigram run's, with the reason on the page; the other pictures are drawn."""
+    pytest.importorskip("matplotlib")
+    import types
+
+    import nanograd_llm.tokenizers as tokenizers_pkg
+    from nanograd_llm.viz import course_images
+    model, vocab = _tiny_model_and_vocab()
+    model.flat[...] = np.nan
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text(
+        "\n".join(json.dumps({"step": s, "loss": 3.0 - 0.1 * s}) for s in range(5)))
+    fake_ckpt = types.ModuleType("nanograd_llm.checkpoint")
+    fake_ckpt.load_model = lambda path, device="cpu": model
+    monkeypatch.setitem(sys.modules, "nanograd_llm.checkpoint", fake_ckpt)
+    monkeypatch.setattr(tokenizers_pkg, "load_tokenizer", lambda path: vocab, raising=False)
+    skipped, logged = {}, []
+    made = course_images(tmp_path / "img", run_dir=run, log=logged.append, skipped=skipped)
+    assert [p.name for p in made] == ["positional_encoding.png", "loss_curve.png"]
+    assert not (tmp_path / "img" / "attention.png").exists()
+    assert skipped == {"attention.png": "run çalıştırmasının ağırlıkları NaN ya da sonsuz "
+                                        "değerler içeriyor; dikkat haritası çizilemedi"}
+    assert any("non-finite attention weights" in m and "skipped" in m for m in logged)
 
 def test_course_images_from_a_run_folder_with_a_non_utf8_name(tmp_path, monkeypatch):
     """A run folder whose name has non-UTF-8 bytes (`train --out $'run\\xff'` makes one) is
