@@ -73,8 +73,12 @@ ardındaki işaretleri alır, `(?:[^\\s\\p{L}\\p{M}\\p{N}]\\p{M}*)+`. Böylece b
 noktalamaya katılmaz, bir simgenin işareti de simgesinden ayrılmaz: emojilerin ardındaki U+FE0F
 (variation selector, emojinin renkli çizimini seçer) de Unicode'da birleştirici işarettir ve
 `❤️` (U+2764 + U+FE0F) eskisi gibi tek parça kalır; ayrışık biçimde yazılmış `≠` (`=` + U+0338)
-da öyle. Metnin başında ya da bir boşluk veya rakamdan sonra tek başına kalmış bir işaret harf
-dizisi kuralına düşer: her karakter yine bir parçaya girer, hiçbir bayt kaybolmaz.
+da öyle. Rakamlar da kendi işaretlerini alır, `(?:\\p{N}\\p{M}*)+`: `2️⃣` gibi bir tuş başlığı
+emojisi (keycap: `2` + U+FE0F + U+20E3) tek parçadır, ardından gelen harfler ayrı bir parça olur
+(`2️⃣x` → `2️⃣` + `x`). Rakam kuralı işaretleri tanımadığında `2` ayrı kalıyor, işaretler de
+harf dizisi kuralıyla ardındaki harflere yapışıyordu (`2` + `️⃣x`). Metnin başında ya da bir
+boşluktan sonra tek başına kalmış bir işaret harf dizisi kuralına düşer: her karakter yine bir
+parçaya girer, hiçbir bayt kaybolmaz.
 
 Birleştirici işaret içermeyen bir metinde yeni ifade eskisiyle birebir aynı bölmeyi yapar (Ömer
 Seyfettin derleminde tek bir işaret bile yoktur; `--data seyfettin` metninde iki ifade aynı
@@ -187,12 +191,14 @@ GPT2_PATTERN = (r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+
 # kısaltma kuralları yok. Birleştirici işaretler (\p{M}) ardından geldikleri karakterle kalır:
 # harf dizileri `[\p{L}\p{M}]+` (ayrışık biçimde, NFD, yazılmış `ş` = `s` + U+0327 sözcüğün
 # ortasından kesilmez); noktalama/simge sınıfı işaretle başlamaz, her karakteri kendi ardındaki
-# işaretleri alır (`❤️` = U+2764 + U+FE0F bölünmez). Tek başına kalmış bir işaret (metnin
-# başında, boşluktan ya da rakamdan sonra) harf dizisi kuralına düşer; her karakter yine bir
-# parçaya girer. Geri kalanı GPT2_PATTERN'in aynısı; yukarıdaki açıklamaya bakın. İşaretleri
-# tanımayan eski hâliyle (`\p{L}+`, `[^\s\p{L}\p{N}]+`) kaydedilmiş belirteçleyiciler
-# tokenizer_meta.json'daki kendi ifadeleriyle yüklenir ve kodlar.
-TURKISH_PATTERN = (r"""['’][\p{L}\p{M}]+| ?[\p{L}\p{M}]+| ?\p{N}+"""
+# işaretleri alır (`❤️` = U+2764 + U+FE0F bölünmez). Rakamlar da kendi işaretlerini alır,
+# `(?:\p{N}\p{M}*)+`: `2️⃣` (rakam + U+FE0F + U+20E3, tuş başlığı emojisi) tek parçadır ve
+# ardından gelen harfler ayrı bir parça olur. Tek başına kalmış bir işaret (metnin başında ya da
+# bir boşluktan sonra) harf dizisi kuralına düşer; her karakter yine bir parçaya girer. Geri
+# kalanı GPT2_PATTERN'in aynısı; yukarıdaki açıklamaya bakın. Eski hâlleriyle (işaretleri hiç
+# tanımayan `\p{L}+`, `[^\s\p{L}\p{N}]+`; rakamın işaretlerini almayan `\p{N}+`) kaydedilmiş
+# belirteçleyiciler tokenizer_meta.json'daki kendi ifadeleriyle yüklenir ve kodlar.
+TURKISH_PATTERN = (r"""['’][\p{L}\p{M}]+| ?[\p{L}\p{M}]+| ?(?:\p{N}\p{M}*)+"""
                    r"""| ?(?:[^\s\p{L}\p{M}\p{N}]\p{M}*)+|\s+(?!\S)|\s+""")
 PATTERNS = {"gpt2": GPT2_PATTERN, "turkish": TURKISH_PATTERN}
 
