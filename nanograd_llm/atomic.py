@@ -34,6 +34,7 @@ yanında eski ayarlar kalır. `atomic_write_files` bu yüzden:
 """
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -67,6 +68,28 @@ def fsync_dir(directory) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def refuse_dangling_link(path, option: str) -> None:
+    """Refuse an output folder that is, or goes through, a symbolic link to nothing (its target
+    was deleted, or lives on a disk that is not mounted): name the link and where it points."""
+    # mkdir böyle bir yolda yalnızca "File exists" der (bağ vardır, gösterdiği yer yoktur).
+    # Bağın hedefini kendimiz açmayız: takılı olmayan bir diskin bağlama noktası gibi,
+    # kullanıcının beklemediği bir yere yazılırdı. Bu yüzden hiçbir şey yazılmadan reddedilir.
+    path = Path(path)
+    for p in (path, *path.parents):
+        if not p.is_symlink() or p.exists():
+            continue
+        try:
+            os.stat(p)
+            loop = False
+        except OSError as e:
+            loop = e.errno == errno.ELOOP
+        where = "" if p == path else f" goes through {p}, which"
+        what = ("a symbolic link that loops back on itself" if loop else
+                f"a symbolic link to {os.path.realpath(p)}, which does not exist")
+        fix = "remove the link" if loop else "create that folder first, or remove the link"
+        raise ValueError(f"{option} {path}{where} is {what}; {fix} (nothing was written)")
 
 
 def atomic_write(path, write: Callable[[str], None]) -> Path:

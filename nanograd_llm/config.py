@@ -22,6 +22,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from . import checkpoint as ckpt
+from .atomic import refuse_dangling_link
 from .backend import MATMUL_PRECISIONS, as_float_dtype
 from .optim import check_eps
 
@@ -341,6 +342,7 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
     --out, or the preset's folder), changed only by what is given again (e.g. max_iters)."""
     first = make_config(preset, config_file=config_file, overrides=overrides, **kwargs)
     out = Path(first.out_dir).expanduser()
+    refuse_dangling_link(out, "--out")
     if not out.exists():
         raise FileNotFoundError(f"nothing to resume: {out} does not exist (name the run's "
                                 f"folder with --out)")

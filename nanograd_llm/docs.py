@@ -36,7 +36,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .atomic import atomic_write_text
+from .atomic import atomic_write_text, refuse_dangling_link
 from .course import PARTS
 
 _DOCS_HELP = "the docs command needs Markdown and Pygments: pip install -e '.[docs]'"
@@ -516,6 +516,7 @@ def build_docs(out_dir, run_dir=None, images: bool = True, log=None,
     if run_dir is not None and not (Path(run_dir) / "metrics.jsonl").is_file():
         raise ValueError(f"--run {run_dir}: not a training run folder (no metrics.jsonl)")
     out = Path(out_dir)
+    refuse_dangling_link(out, "--out")
     if ".." in out.parts and not out.exists():
         # "yeni/../site": "yeni" henüz yok, ama açılınca yol "site"ye çıkar; denetimler orada
         # yapılsın diye yol şimdiden çözülür

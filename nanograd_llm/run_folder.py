@@ -38,6 +38,7 @@ import shutil
 from pathlib import Path
 
 from . import checkpoint as ckpt
+from .atomic import refuse_dangling_link
 
 LOCK_FILE = ".lock"
 # Bir eğitimin bir klasöre yazdığı adlar (--overwrite yalnızca bunları siler)
@@ -58,6 +59,7 @@ def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool) -> tuple[Pat
     -> (out, top, created): the folder, the highest folder this start creates, whether `out`
     was new."""
     out = Path(out_dir).expanduser()
+    refuse_dangling_link(out, "--out")
     if ".." in out.parts and not out.exists():
         # "yeni/../eski": "yeni" henüz yok, bu yüzden yol şimdilik hiçbir yeri göstermez; ama
         # açılınca var olan "eski"ye çıkar. Denetimler (içinde bir eğitim ya da başka dosyalar

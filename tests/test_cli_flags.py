@@ -422,3 +422,46 @@ def test_a_config_that_is_a_pipe_is_not_called_missing(tmp_path, capsys):
         assert err.startswith(f"error: config file {path} is not a regular file (a pipe or a "
                               f"device"), err
         assert not (tmp_path / "run").exists()
+
+
+def test_an_out_that_is_a_symlink_to_nothing_is_named_and_nothing_is_written(tmp_path, capsys):
+    """--out LINK, where LINK (or a folder above it) is a symbolic link whose target is gone
+    (deleted, or on a disk that is not mounted), said only "[Errno 17] File exists: 'LINK'".
+    The target is not created behind the user's back; a link to a folder still trains there."""
+    import os
+    if not hasattr(os, "symlink"):
+        pytest.skip("no symbolic links here")
+    gone = tmp_path / "disk" / "runs"
+    (tmp_path / "link").symlink_to(gone)
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    for out, says in (
+            ("link", f"--out {tmp_path / 'link'} is a symbolic link to {gone}, which does "
+                     f"not exist; create that folder first, or remove the link"),
+            ("link/run", f"--out {tmp_path / 'link' / 'run'} goes through {tmp_path / 'link'}"
+                         f", which is a symbolic link to {gone}, which does not exist"),
+            ("loop", f"--out {tmp_path / 'loop'} is a symbolic link that loops back on itself")):
+        for words in ([], ["--resume"]):
+            assert _tiny_run(tmp_path, out, *words) == 1
+            err = capsys.readouterr().err
+            assert err.startswith(f"error: {says}"), err
+            assert err.count("\n") == 1 and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.txt", "link", "loop"]
+    assert not (tmp_path / "disk").exists()
+    gone.mkdir(parents=True)                     # the disk is back: the run goes into it
+    assert _tiny_run(tmp_path, "link", "sample_tokens=0") == 0
+    assert (gone / "checkpoint.json").is_file() and (tmp_path / "link").is_symlink()
+
+
+def test_docs_out_that_is_a_symlink_to_nothing_is_named(tmp_path, capsys):
+    import os
+    if not hasattr(os, "symlink"):
+        pytest.skip("no symbolic links here")
+    pytest.importorskip("markdown")
+    (tmp_path / "site").symlink_to(tmp_path / "gone")
+    assert cli.main(["docs", "--out", str(tmp_path / "site"), "--no-images"]) == 1
+    err = capsys.readouterr().err
+    assert f"--out {tmp_path / 'site'} is a symbolic link to {tmp_path / 'gone'}, which does " \
+           f"not exist" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+    from nanograd_llm.atomic import refuse_dangling_link
+    refuse_dangling_link(tmp_path / "new" / "folder", "--out")       # a plain new path is fine
