@@ -189,8 +189,10 @@ def as_float_dtype(dtype: Any) -> np.dtype:
     """Accept 'float32'/'float64'/np dtypes; reject the rest with a clear message."""
     try:
         dt = np.dtype(dtype)
-    except TypeError as e:
-        raise ValueError(f"unknown dtype {dtype!r}: use 'float32' or 'float64'") from e
+    except Exception:
+        # NumPy bir dizeyi kendi biçim diliyle ayrıştırır: "1_000" ValueError, "(f4,2)" bir
+        # SyntaxError (hata izi), "foo" TypeError verir; hepsi aynı açık iletiyle reddedilir
+        raise ValueError(f"unknown dtype {dtype!r}: use 'float32' or 'float64'") from None
     if dt not in (np.float32, np.float64):
         raise ValueError(f"unsupported dtype {dt}: use 'float32' or 'float64'")
     return dt

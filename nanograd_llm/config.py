@@ -134,7 +134,11 @@ class TrainConfig:
             raise ValueError("out_dir is empty: name the run's folder (out_dir=DIR or --out DIR)")
         if self.model == "gpt" and self.n_embd % self.n_head:
             raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
-        as_float_dtype(self.dtype)
+        try:
+            as_float_dtype(self.dtype)
+        except ValueError:
+            raise ValueError(f"dtype must be one of float32, float64, got {self.dtype!r}") \
+                from None
         if self.device not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
         if self.precision not in MATMUL_PRECISIONS:

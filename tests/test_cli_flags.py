@@ -465,3 +465,29 @@ def test_docs_out_that_is_a_symlink_to_nothing_is_named(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
     from nanograd_llm.atomic import refuse_dangling_link
     refuse_dangling_link(tmp_path / "new" / "folder", "--out")       # a plain new path is fine
+
+
+@pytest.mark.parametrize("value", ["1_000", "(float32,2)", "foo", "float16", "int", "f4,f4"])
+def test_a_bad_dtype_setting_gets_our_message_not_numpys(tmp_path, capsys, value):
+    """dtype=1_000 printed numpy's 'format number 1 of "1_000" is not recognized', and
+    dtype=(float32,2) a SyntaxError traceback from numpy's own dtype parser."""
+    assert _tiny_run(tmp_path, "run", f"dtype={value}") == 1
+    err = capsys.readouterr().err
+    assert err == f"error: dtype must be one of float32, float64, got {value!r}\n"
+    assert not (tmp_path / "run").exists()
+    from nanograd_llm import GPT, GPTConfig
+    with pytest.raises(ValueError, match=r"unknown dtype|unsupported dtype"):
+        GPT(GPTConfig(vocab_size=5, block_size=4, n_layer=1, n_head=1, n_embd=4), dtype=value)
+
+
+def test_numbers_with_digit_group_underscores_are_read_as_python_and_toml_read_them():
+    """1_000 is an integer in Python and in a TOML config file: a key=value word reads it the
+    same way, for integer and float settings alike; misplaced underscores stay refused."""
+    from nanograd_llm.config import make_config
+    cfg = make_config(overrides={"mmap_threshold": "16_777_216", "max_iters": "1_000",
+                                 "lr": "2_0e-4", "seed": "1_000.0"})
+    assert (cfg.mmap_threshold, cfg.max_iters, cfg.lr, cfg.seed) == (16_777_216, 1000, 2e-3, 1000)
+    for bad in ("1__000", "_1000", "1000_"):
+        with pytest.raises(ValueError, match=f"bad value for max_iters: '{bad}' is not an "
+                                             f"integer"):
+            make_config(overrides={"max_iters": bad})

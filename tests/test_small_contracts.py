@@ -163,7 +163,7 @@ _BAD_CONFIG = [
     ("out_dir", "", "out_dir is empty: name the run's folder"),
     ("out_dir", "  ", "out_dir is empty: name the run's folder"),
     ("n_head", 3, "n_embd=128 must be divisible by n_head=3"),
-    ("dtype", "float16", "unsupported dtype float16"),
+    ("dtype", "float16", "dtype must be one of float32, float64, got 'float16'"),
     ("device", "tpu", "device must be 'cpu' or 'cuda', got 'tpu'"),
     ("precision", "bf16", "precision must be one of highest, tf32, got 'bf16'"),
 ]
