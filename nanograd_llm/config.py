@@ -286,29 +286,34 @@ def read_config_file(path) -> dict:
         raise ValueError(f"config file {p} is not a regular file (a pipe or a device, as "
                          f"<(...) gives); save the settings in a .toml or .json file and pass "
                          f"its path")
-    # utf-8-sig: baştaki BOM (ör. Windows Not Defteri'nin eklediği) veri dosyalarındaki gibi atılır
-    try:
-        if p.suffix == ".toml":
+    if p.suffix == ".toml":
+        try:
+            import tomllib
+        except ImportError:                         # Python 3.10: the same parser, from PyPI
             try:
-                import tomllib
-            except ImportError:                     # Python 3.10: the same parser, from PyPI
-                try:
-                    import tomli as tomllib
-                except ImportError:
-                    raise ValueError("reading a .toml config on Python 3.10 needs the tomli "
-                                     "package (pip install tomli), or use a .json config"
-                                     ) from None
-            data = tomllib.loads(p.read_text(encoding="utf-8-sig"))
-        elif p.suffix == ".json":
-            data = json.loads(p.read_text(encoding="utf-8-sig"))
-        else:
-            raise ValueError(f"config file {p} must end in .toml or .json")
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"cannot parse config file {p}: {e}") from None
+                import tomli as tomllib
+            except ImportError:
+                raise ValueError("reading a .toml config on Python 3.10 needs the tomli "
+                                 "package (pip install tomli), or use a .json config") from None
+        parse = tomllib.loads
+    elif p.suffix == ".json":
+        parse = json.loads
+    else:
+        raise ValueError(f"config file {p} must end in .toml or .json")
+    try:
+        # utf-8-sig: baştaki BOM (ör. Windows Not Defteri'nin eklediği) veri dosyalarındaki gibi
+        # atılır
+        data = parse(p.read_text(encoding="utf-8-sig"))
+    except RecursionError:
+        # Binlerce iç içe liste ya da tablo ayrıştırıcının özyinelemesini tüketir: Python'un
+        # "maximum recursion depth exceeded" iletisi hangi dosyanın bozuk olduğunu söylemezdi
+        raise ValueError(f"cannot parse config file {p}: its values are nested too deeply "
+                         f"(a config file is a flat table of key = value pairs)") from None
     except ValueError as e:
-        if "tomllib" in type(e).__module__ or type(e).__name__ == "TOMLDecodeError":
-            raise ValueError(f"cannot parse config file {p}: {e}") from None
-        raise
+        # Sözdizimi hataları (JSONDecodeError, TOMLDecodeError), UTF-8 olmayan baytlar ve
+        # Python'un tam sayı basamak sınırı (4300 basamak) hep ValueError'dır; ileti dosyayı
+        # adlandırır
+        raise ValueError(f"cannot parse config file {p}: {e}") from None
     if not isinstance(data, dict):
         raise ValueError(f"config file {p} must hold a table of key = value pairs")
     for k, v in data.items():

@@ -491,3 +491,20 @@ def test_numbers_with_digit_group_underscores_are_read_as_python_and_toml_read_t
         with pytest.raises(ValueError, match=f"bad value for max_iters: '{bad}' is not an "
                                              f"integer"):
             make_config(overrides={"max_iters": bad})
+
+
+@pytest.mark.parametrize("name,text,says", [
+    ("deep.json", '{"lr": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+    ("deep.toml", "lr = " + "[" * 100_000 + "]" * 100_000 + "\n", "nested too deeply"),
+    ("big.json", '{"seed": ' + "1" * 5000 + "}", "Exceeds the limit (4300 digits)"),
+], ids=["deep.json", "deep.toml", "big.json"])
+def test_a_config_file_that_cannot_be_parsed_is_named(tmp_path, capsys, name, text, says):
+    """A deeply nested config file gave "maximum recursion depth exceeded while decoding a JSON
+    array" and an integer of 5000 digits Python's digit-limit message, neither naming the file."""
+    f = tmp_path / name
+    f.write_text(text)
+    assert cli.main(["train", "--config", str(f), "--out", str(tmp_path / "run"),
+                     "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot parse config file {f}: ") and says in err, err[:300]
+    assert err.count("\n") == 1 and not (tmp_path / "run").exists()
