@@ -260,8 +260,9 @@ def apply_overrides(base: dict, overrides: dict, source: str = "override") -> di
 
 
 def parse_overrides(words) -> dict:
-    """['max_iters=100', 'dropout=0.1'] -> {'max_iters': '100', 'dropout': '0.1'}."""
-    out = {}
+    """['max_iters=100', 'dropout=0.1'] -> {'max_iters': '100', 'dropout': '0.1'}; a key
+    given twice is an error."""
+    out, given = {}, {}
     for w in words or []:
         if "=" not in w:
             raise ValueError(f"expected key=value, got {w!r}")
@@ -269,7 +270,13 @@ def parse_overrides(words) -> dict:
         k = k.strip().lstrip("-").replace("-", "_")
         if not k:
             raise ValueError(f"expected key=value, got {w!r}")
-        out[k] = v
+        if k in given:
+            # Aynı komut satırında iki kez verilen bir ayarın sonuncusu sessizce kazanırdı
+            # (ör. uzun bir komutun başında lr=1e-3, sonunda lr=3e-4): hangisinin istendiği
+            # bilinemez. Ayar dosyasındaki ya da hazır ayardaki değeri değiştirmek ise olağandır.
+            raise ValueError(f"{k} is set twice on the command line ({given[k]!r} and {w!r}); "
+                             f"give it once")
+        out[k], given[k] = v, w
     return out
 
 

@@ -165,9 +165,12 @@ def _tiny_run(tmp_path, name, *words):
     from _train_helpers import TEXT
     data = tmp_path / "corpus.txt"
     data.write_text(TEXT, encoding="utf-8")
+    given = {w.split("=", 1)[0] for w in words if "=" in w}
+    tiny = [w for w in ("n_layer=1", "n_head=2", "n_embd=16", "block_size=16", "batch_size=4",
+                        "max_iters=2", "eval_interval=2", "eval_iters=1")
+            if w.split("=", 1)[0] not in given]          # a setting is given once
     return cli.main(["train", "--data", str(data), "--out", str(tmp_path / name), "--quiet",
-                     "n_layer=1", "n_head=2", "n_embd=16", "block_size=16", "batch_size=4",
-                     "max_iters=2", "eval_interval=2", "eval_iters=1", *words])
+                     *tiny, *words])
 
 
 def test_the_sample_after_training_is_reproducible(tmp_path, capsys):
@@ -508,3 +511,20 @@ def test_a_config_file_that_cannot_be_parsed_is_named(tmp_path, capsys, name, te
     err = capsys.readouterr().err
     assert err.startswith(f"error: cannot parse config file {f}: ") and says in err, err[:300]
     assert err.count("\n") == 1 and not (tmp_path / "run").exists()
+
+
+def test_a_setting_given_twice_on_the_command_line_is_refused(tmp_path, capsys):
+    """`train lr=1e-3 ... lr=3e-4` silently trained with the last value; the words may also
+    stand on both sides of an option, or spell the key with dashes."""
+    for words in (["max_iters=3", "max_iters=5"], ["max_iters=3", "--quiet", "max-iters=5"]):
+        assert cli.main(["train", "--out", str(tmp_path / "run"), *words]) == 1
+        err = capsys.readouterr().err
+        assert err == f"error: max_iters is set twice on the command line ({words[0]!r} and " \
+                      f"{words[-1]!r}); give it once\n"
+        assert not (tmp_path / "run").exists()
+    # a command-line value over the config file's or the preset's one is what it is for
+    from nanograd_llm.config import make_config, parse_overrides
+    (tmp_path / "c.json").write_text('{"max_iters": 7, "lr": 0.01}')
+    cfg = make_config("baby", config_file=tmp_path / "c.json",
+                      overrides=parse_overrides(["max_iters=9", "batch_size=4"]))
+    assert (cfg.max_iters, cfg.lr, cfg.batch_size) == (9, 0.01, 4)
