@@ -409,7 +409,9 @@ def load_hf_tokenizer(path):
     (with the added and special tokens `transformers` lists beside them: added_tokens.json,
     tokenizer_config.json, tokenizer.json, special_tokens_map.json), or, when only a
     tokenizer.json is there (as recent `transformers` versions write), from that; added
-    tokens become special tokens."""
+    tokens become special tokens. A special token named in special_tokens_map.json that is
+    in neither vocab.json nor the added tokens is refused (transformers would append it with
+    an id of its own choosing)."""
     path = Path(path)
     if (path / "tokenizer_meta.json").is_file():
         from .tokenizers import load_tokenizer
@@ -429,6 +431,27 @@ def load_hf_tokenizer(path):
         for tok in named:
             if tok in base:
                 added.setdefault(tok, base[tok])
+        absent = [tok for tok in named if tok not in added]
+        if absent:
+            # Ne vocab.json'da ne de eklenen belirteçlerde olan bir özel belirteci (ör. <pad>)
+            # `transformers` yüklerken sözlüğün sonuna yeni bir belirteç olarak ekler. Kimliği
+            # kendi iç sırasına bağlıdır: 5.x bos/eos/unk için varsayılan <|endoftext|>'i de
+            # (sözlükte yoksa) araya katar, yani <pad> 272 değil 273 olabilir. Aynı kimliği
+            # güvenle veremeyiz; yok saymak ise belirteci metinde bayt bayt kodlardı (başka
+            # kimlikler). Bu yüzden dosya adıyla reddedilir: kimliği added_tokens.json'a
+            # yazılınca iki taraf da aynı kimliği kullanır.
+            n = max([i for i in (*base.values(), *added.values()) if isinstance(i, int)],
+                    default=-1) + 1
+            shown = ", ".join(repr(t) for t in absent)
+            one = len(absent) == 1
+            raise ValueError(f"{path / 'special_tokens_map.json'} names {shown}, which "
+                             f"{'is' if one else 'are'} in neither {vocab.name} nor the "
+                             f"folder's added tokens: transformers would add "
+                             f"{'it as a new token' if one else 'them as new tokens'} "
+                             f"({'an id' if one else 'ids'} from {n} on, in an order of its "
+                             f"own, which the model may not have); list {'it' if one else 'each'} with its id in "
+                             f"added_tokens.json, or remove {'it' if one else 'them'} from "
+                             f"special_tokens_map.json")
         if not added or not isinstance(base, dict):
             return _bpe_class().from_files(vocab, merges)
         # `transformers` eklenen belirteçleri (ör. <|pad|>, sohbet belirteçleri) vocab.json'a

@@ -301,3 +301,50 @@ def test_a_tokenizer_larger_than_the_model_is_refused(tmp_path):
         else:
             with pytest.raises(ValueError, match="has 261 tokens but the model only 260"):
                 init_from_hf(tmp_path)
+
+
+def _special_token_not_in_the_vocabulary(tmp_path):
+    bpe = tk.ByteLevelBPETokenizer()
+    bpe.train_from_iterator(["wow!! quick quicker quickly lowly " * 30], vocab_size=290,
+                            min_frequency=1, show_progress=False)
+    bpe.save_model(str(tmp_path))
+    n = len(json.loads((tmp_path / "vocab.json").read_text(encoding="utf-8")))
+    (tmp_path / "special_tokens_map.json").write_text(json.dumps(
+        {"pad_token": "<pad>", "eos_token": "!", "additional_special_tokens": ["<|user|>"]}))
+    return n
+
+
+def test_a_special_token_missing_from_the_vocabulary_is_refused(tmp_path):
+    """special_tokens_map.json naming <pad>, which neither vocab.json nor any added-token file
+    holds: it was ignored, so "<pad>" in a text became five byte tokens where transformers gives
+    it one new id. It is refused; listed in added_tokens.json it loads as one token."""
+    n = _special_token_not_in_the_vocabulary(tmp_path)
+    with pytest.raises(ValueError) as e:
+        load_hf_tokenizer(tmp_path)
+    assert str(e.value) == (
+        f"{tmp_path / 'special_tokens_map.json'} names '<pad>', '<|user|>', which are in "
+        f"neither vocab.json nor the folder's added tokens: transformers would add them as new "
+        f"tokens (ids from {n} on, in an order of its own, which the model may not have); list "
+        f"each with its id in added_tokens.json, or remove them from special_tokens_map.json")
+    (tmp_path / "added_tokens.json").write_text(json.dumps({"<pad>": n, "<|user|>": n + 1}))
+    tok = load_hf_tokenizer(tmp_path)
+    assert tok.encode("wow<pad>!<|user|>")[1:] == [n, tok.encode("!")[0], n + 1]
+
+
+def test_the_ids_of_a_special_token_missing_from_the_vocabulary_follow_transformers(tmp_path):
+    """What transformers (5.x) does with such a folder: it appends the token, and <|endoftext|>
+    (GPT2Tokenizer's default bos/eos/unk) too, in an order of its own, so no id can be assumed;
+    once added_tokens.json lists the tokens, both read the same ids."""
+    transformers = pytest.importorskip("transformers")
+    n = _special_token_not_in_the_vocabulary(tmp_path)
+    hf = transformers.GPT2Tokenizer.from_pretrained(str(tmp_path))
+    assert hf.convert_tokens_to_ids("<pad>") >= n                  # a new token, not ignored
+    with pytest.raises(ValueError, match=re.escape("names '<pad>', '<|user|>', which are in "
+                                                   "neither")):
+        load_hf_tokenizer(tmp_path)
+    (tmp_path / "added_tokens.json").write_text(json.dumps({"<pad>": n, "<|user|>": n + 1}))
+    hf = transformers.GPT2Tokenizer.from_pretrained(str(tmp_path))
+    text = "wow<pad> quick!!<|user|> lowly<pad>"
+    want = hf.encode(text)
+    assert n in want and n + 1 in want
+    assert load_hf_tokenizer(tmp_path).encode(text) == want
