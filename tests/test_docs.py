@@ -765,6 +765,33 @@ def test_readme_tr_lists_every_chapter_and_the_two_commands():
             assert (ROOT / (m.replace(".", "/") + ".py")).is_file()
 
 
+def _line_commands(text: str) -> set[str]:
+    """The nanograd-llm subcommands `text` shows as commands to type (lines of a code block
+    that begin with `nanograd-llm NAME`, also after `&&`), not the ones only named in prose."""
+    names = set()
+    for line in text.splitlines():
+        for part in line.strip().split(" && "):
+            m = re.match(r"nanograd-llm ([a-z]+)\b", part)
+            if m:
+                names.add(m.group(1))
+    return names
+
+
+def test_readme_tr_shows_every_command_readme_shows():
+    """A reader of README.tr.md alone learns every command README.md has them type, `sample`
+    and `chat` included (before, README.tr.md showed neither: the Turkish reader met `sample`
+    only in the output of a finished training), and the sample command opens the run the page's
+    first training command writes."""
+    from nanograd_llm.cli import build_parser
+    en = (ROOT / "README.md").read_text(encoding="utf-8")
+    tr = (ROOT / "README.tr.md").read_text(encoding="utf-8")
+    missing = _line_commands(en) - _line_commands(tr)
+    assert not missing, f"README.tr.md never shows: {sorted(missing)}"
+    parser = build_parser()
+    samples = _shown_commands(tr, "nanograd-llm sample")
+    assert [parser.parse_args(argv[1:]).ckpt for argv in samples] == ["out/default"]
+
+
 def test_course_images_from_a_run_folder(tmp_path, monkeypatch):
     """With --run, the loss curve and attention maps come from the run's own files."""
     pytest.importorskip("matplotlib")
