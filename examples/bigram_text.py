@@ -28,6 +28,12 @@ tabloda yoktur. GPT'nin dikkat katmanları bu sınırı aşmak için vardır.
     python examples/bigram_text.py                      # gömülü Türkçe derlem
     python examples/bigram_text.py metin.txt --iters 3000
     python examples/bigram_text.py --iters 100          # birkaç saniyelik deneme
+    python examples/bigram_text.py tinyshakespeare      # adlı bir derlem
+
+`tinyshakespeare` gibi adlı derlemler (`wizard_of_oz`, `seyfettin`) ilk kullanımda indirilir ve
+önbellekte saklanır (`$NANOGRAD_LLM_DATA_DIR`, o yoksa `$XDG_CACHE_HOME/nanograd_llm`, o da yoksa
+`~/.cache/nanograd_llm`). Ağ bağlantısı yoksa hata iletisi dosyanın beklendiği yolu söyler: başka
+bir bilgisayarda indirilmiş önbellek dosyası oraya kopyalanabilir.
 """
 from __future__ import annotations
 

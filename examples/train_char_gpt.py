@@ -24,6 +24,11 @@ eğitim başlamaz; `--resume` onu sürdürür, `--overwrite` silip baştan başl
     python examples/train_char_gpt.py --data tinyshakespeare --preset baby --out out/example_baby
     python examples/train_char_gpt.py --small --out /tmp/deneme         # saniyeler süren deneme
     python examples/train_char_gpt.py --out out/kisa max_iters=300 dropout=0.1  # herhangi bir alan
+
+`tinyshakespeare` gibi adlı derlemler (`wizard_of_oz`, `seyfettin`) ilk kullanımda indirilir ve
+önbellekte saklanır (`$NANOGRAD_LLM_DATA_DIR`, o yoksa `$XDG_CACHE_HOME/nanograd_llm`, o da yoksa
+`~/.cache/nanograd_llm`). Ağ bağlantısı yoksa hata iletisi dosyanın beklendiği yolu söyler: başka
+bir bilgisayarda indirilmiş önbellek dosyası oraya kopyalanabilir; `--data` bir dosya yolu da alır.
 """
 from __future__ import annotations
 

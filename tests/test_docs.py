@@ -792,6 +792,30 @@ def test_readme_tr_shows_every_command_readme_shows():
     assert [parser.parse_args(argv[1:]).ckpt for argv in samples] == ["out/default"]
 
 
+@pytest.mark.parametrize("where", ["README.md", "README.tr.md", "examples/train_char_gpt.py",
+                                   "examples/bigram_text.py"])
+def test_docs_that_train_on_a_named_corpus_say_it_is_downloaded_and_where_it_is_kept(where):
+    """A page whose commands train on a named corpus (`--data seyfettin`, `tinyshakespeare`)
+    says that it is downloaded on first use, where the copy is cached and what to do offline;
+    README.tr.md and the examples said none of it (only the offline error message did)."""
+    import ast
+
+    from nanograd_llm.data import CORPORA
+    text = (ROOT / where).read_text(encoding="utf-8")
+    if where.endswith(".py"):
+        text = ast.get_docstring(ast.parse(text))
+    code = "\n".join(l for l in text.splitlines() if l.startswith(("    ", "nanograd-llm ")))
+    assert any(re.search(rf"(--data |\.py ){name}\b", code) for name in CORPORA), where
+    flat = " ".join(text.split())
+    if where == "README.md":
+        assert "downloaded on first use" in flat and "offline" in flat
+    else:
+        assert "ilk kullanımda indirilir" in flat and "Ağ bağlantısı yoksa" in flat
+    for place in ("$NANOGRAD_LLM_DATA_DIR", "$XDG_CACHE_HOME/nanograd_llm",
+                  "~/.cache/nanograd_llm"):
+        assert place in flat, (where, place)
+
+
 def test_course_images_from_a_run_folder(tmp_path, monkeypatch):
     """With --run, the loss curve and attention maps come from the run's own files."""
     pytest.importorskip("matplotlib")
