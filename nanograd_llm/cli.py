@@ -116,18 +116,25 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="A GPT in NumPy with hand-written backprop.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("gradcheck", help="check every layer's and model's gradients")
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="(default: cpu)")
     p.set_defaults(func=_cmd_gradcheck)
 
     p = sub.add_parser("train", help="train a model (default: the `default` preset on the "
                                      "embedded Turkish corpus)")
     p.add_argument("--preset", default=None,
                    help="default, bigram, baby or shakespeare (default: default)")
-    p.add_argument("--config", default=None, metavar="FILE", help="a .toml or .json config")
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="a .toml or .json file of config fields that change the preset's "
+                        "(default: none)")
     p.add_argument("--data", default=None, metavar="PATH|NAME",
-                   help="a UTF-8 text file, or embedded, tinyshakespeare, wizard_of_oz, seyfettin")
-    p.add_argument("--out", default=None, metavar="DIR", help="run directory (checkpoints)")
-    p.add_argument("--device", default=None, choices=["cpu", "cuda"])
+                   help="a UTF-8 text file, or embedded, tinyshakespeare, wizard_of_oz, "
+                        "seyfettin (default: embedded; named corpora are downloaded on first "
+                        "use)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="run directory, where checkpoints go and where --resume looks "
+                        "(default: out/PRESET, e.g. out/default)")
+    p.add_argument("--device", default=None, choices=["cpu", "cuda"],
+                   help="(default: cpu, or the device the config sets)")
     once = p.add_mutually_exclusive_group()
     once.add_argument("--resume", action="store_true",
                       help="continue the run in --out with its saved settings (key=value words "
@@ -137,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "(deletes it)")
     p.add_argument("--init-from", default=None, metavar="DIR",
                    help="fine-tune a Hugging Face GPT-2 folder (config.json + model.safetensors "
-                        "+ vocab.json/merges.txt) instead of starting from random weights")
+                        "+ vocab.json/merges.txt) instead of starting from random weights "
+                        "(default: random weights)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="override any config field, e.g. max_iters=100 dropout=0.1")
@@ -148,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output folder: new, empty, or an earlier docs output "
                         "(a folder of other files is refused)")
     p.add_argument("--run", default=None,
-                   help="training run folder whose loss curve and attention maps to draw")
+                   help="training run folder whose loss curve and attention maps to draw "
+                        "(default: a few seconds' demo training inside the course)")
     p.add_argument("--no-images", action="store_true", help="skip drawing the pictures")
     p.set_defaults(func=_cmd_docs)
 
@@ -156,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ckpt", required=True, help="checkpoint folder written by the trainer")
     p.add_argument("--prompt", required=True, help="text whose tokens to attend over")
     p.add_argument("--out", required=True, help="picture to write: .png, .svg or .pdf")
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="(default: cpu)")
     p.set_defaults(func=_cmd_attention)
 
     _add_sample_command(sub)
@@ -200,7 +209,8 @@ def _add_eval_command(sub) -> None:
     p.add_argument("--batch-size", type=int, default=None, metavar="B",
                    help="windows per forward pass (default: sized to the model)")
     p.add_argument("--max-tokens", type=int, default=None, metavar="N",
-                   help="evaluate only the first N predicted tokens of the split")
+                   help="evaluate only the first N predicted tokens of the split "
+                        "(default: all of them)")
     p.add_argument("--unknown", default="strict", choices=["strict", "skip"],
                    help="characters the tokenizer does not know: an error (default) or left "
                         "out of the text")

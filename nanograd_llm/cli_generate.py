@@ -27,21 +27,26 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     src.add_argument("--hf", metavar="DIR",
                      help="a Hugging Face GPT-2 folder (config.json, model.safetensors, "
                           "vocab.json, merges.txt)")
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="(default: cpu)")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"],
                    help="parameter dtype for --hf models (default float32)")
 
 
 def _add_sampler_args(p: argparse.ArgumentParser, temperature: float,
-                      unknown_default: str = "skip") -> None:
-    p.add_argument("--max-new-tokens", type=int, default=500, metavar="N")
+                      unknown_default: str = "skip", max_new_tokens: int = 500,
+                      tokens_help: str = "tokens to generate") -> None:
+    p.add_argument("--max-new-tokens", type=int, default=max_new_tokens, metavar="N",
+                   help=f"{tokens_help} (default {max_new_tokens})")
     p.add_argument("--temperature", type=float, default=temperature,
                    help=f"0 = greedy (default {temperature})")
     p.add_argument("--top-k", type=int, default=None, metavar="K",
-                   help="sample only among the K most likely tokens")
+                   help="sample only among the K most likely tokens (default: all)")
     p.add_argument("--top-p", type=float, default=None, metavar="P",
-                   help="nucleus sampling: the smallest set of tokens with probability >= P")
-    p.add_argument("--seed", type=int, default=None, help="seed for reproducible sampling")
+                   help="nucleus sampling: the smallest set of tokens with probability >= P "
+                        "(default: off)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed for reproducible sampling (default: none, a different text "
+                        "each time)")
     p.add_argument("--no-cache", action="store_true",
                    help="recompute the whole context at every step (slow; for checking)")
     choices = ["skip", "replace"] + (["strict"] if unknown_default == "strict" else [])
@@ -64,10 +69,11 @@ def add_sampling_args(p: argparse.ArgumentParser) -> None:
 def add_chat_args(p: argparse.ArgumentParser) -> None:
     """Arguments of `nanograd-llm chat`."""
     add_model_args(p)
-    _add_sampler_args(p, temperature=0.8)
-    p.set_defaults(max_new_tokens=200)
+    _add_sampler_args(p, temperature=0.8, max_new_tokens=200,
+                      tokens_help="most tokens in one reply")
     p.add_argument("--stop", default=None,
-                   help="end a reply when this text is produced (escapes like '\\n' allowed)")
+                   help="end a reply when this text is produced (escapes like '\\n' allowed; "
+                        "default: none, a reply ends after N new tokens)")
 
 
 def load_for_generation(args):

@@ -16,6 +16,38 @@ def test_no_command_prints_the_help_and_exits_2(capsys):
     assert "usage: nanograd-llm" in capsys.readouterr().out
 
 
+def _optional_value_options(sub):
+    """(flag, help) of every option of a subcommand's parser that takes a value and may be
+    left out (not -h, not an on/off switch, not required alone or in a required group)."""
+    import argparse
+    in_required_group = {id(a) for g in sub._mutually_exclusive_groups if g.required
+                         for a in g._group_actions}
+    for a in sub._actions:
+        if (not a.option_strings or a.required or id(a) in in_required_group
+                or isinstance(a, (argparse._HelpAction, argparse._StoreTrueAction))):
+            continue
+        yield a.option_strings[-1], a.help or ""
+
+
+@pytest.mark.parametrize("command", sorted(cli.build_parser().commands))
+def test_help_gives_the_default_of_every_option_that_may_be_left_out(command, capsys):
+    """`--help` says what each optional setting is when it is not given: `train --out` did not
+    say out/PRESET (where --resume looks), `sample --max-new-tokens` not its 500, `--seed` not
+    that the text changes from run to run, `--device` not cpu."""
+    sub = cli.build_parser().commands[command]
+    for flag, text in _optional_value_options(sub):
+        assert "default" in text, f"{command} {flag}: no default in its help {text!r}"
+    with pytest.raises(SystemExit):
+        cli.main([command, "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    if command == "train":
+        assert "(default: out/PRESET, e.g. out/default)" in shown
+    if command == "sample":
+        assert "--max-new-tokens N tokens to generate (default 500)" in shown
+    if command == "chat":
+        assert "(default 200)" in shown
+
+
 def test_stray_words_after_train_options_are_an_error(capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["train", "max_iters=3", "--quiet", "lr=1e-3", "oops"])
