@@ -1016,3 +1016,34 @@ def test_readme_tr_training_commands_can_be_run_one_after_another(monkeypatch):
     text = (ROOT / "README.tr.md").read_text(encoding="utf-8")
     _assert_new_runs_in_their_own_folders(_shown_commands(text, "nanograd-llm train"), run,
                                           "README.tr.md")
+
+
+def test_readme_training_commands_can_be_run_one_after_another(tmp_path, monkeypatch):
+    """README.md's training commands, typed in order after the quick start (with the page's
+    my.toml saved): `train --config my.toml ...` wrote to out/default like the quick start's
+    `nanograd-llm train`, so it was refused. The Training section's repeat of the quick start's
+    own command is the same step, not a second run."""
+    from nanograd_llm import cli
+    from nanograd_llm import train as train_mod
+    started = []
+
+    def fake_train(cfg, resume=False, overwrite=False, **kw):
+        started.append((cfg, resume, overwrite))
+        raise _Started("started")
+    monkeypatch.setattr(train_mod, "train", fake_train)
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    toml = re.search(r"this `my\.toml`.*?```toml\n(.*?)```", text, re.S)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my.toml").write_text(toml.group(1) if toml else "dropout = 0.1\n",
+                                      encoding="utf-8")
+
+    def run(argv):
+        n = len(started)
+        cli.main(argv[1:])
+        return started[n:]
+    commands = []
+    for argv in _shown_commands(text, "nanograd-llm train"):
+        if not any(w.startswith("[") for w in argv) and argv not in commands:   # no synopsis
+            commands.append(argv)
+    _assert_new_runs_in_their_own_folders(commands, run, "README.md")
+    assert toml, "README.md: the example my.toml its command reads is gone"
