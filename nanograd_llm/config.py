@@ -250,6 +250,14 @@ def apply_overrides(base: dict, overrides: dict, source: str = "override") -> di
     types = _field_types()
     out = dict(base)
     for k, v in overrides.items():
+        if k == "preset":
+            # Hazır ayar bir alan değil, ayarların başlangıç noktasıdır: `--preset` ile seçilir.
+            # "did you mean precision?" demek kullanıcıyı yanlış yere gönderirdi.
+            name = v if isinstance(v, str) and v in PRESETS else "NAME"
+            raise ValueError(f"'preset' in {source} is not a config key: choose the preset with "
+                             f"--preset {name} on the command line (one of "
+                             f"{', '.join(PRESETS)}; in Python, make_config's preset argument); "
+                             f"a config file and key=value words then change its fields")
         if k not in types:
             close = [n for n in types if n.startswith(k[:3])] if len(k) >= 3 else []
             hint = f" (did you mean {', '.join(close)}?)" if close else ""

@@ -560,3 +560,22 @@ def test_a_setting_given_twice_on_the_command_line_is_refused(tmp_path, capsys):
     cfg = make_config("baby", config_file=tmp_path / "c.json",
                       overrides=parse_overrides(["max_iters=9", "batch_size=4"]))
     assert (cfg.max_iters, cfg.lr, cfg.batch_size) == (9, 0.01, 4)
+
+
+@pytest.mark.parametrize("where", ["toml", "json", "word"])
+def test_a_preset_key_points_to_the_preset_flag(tmp_path, capsys, where):
+    """`preset = "baby"` in a config file (or preset=baby on the command line) is refused,
+    since the preset is a flag, not a field; the message said "did you mean precision?"
+    and never named --preset."""
+    if where == "word":
+        argv = ["train", "preset=baby"]
+    else:
+        path = tmp_path / f"my.{where}"
+        path.write_text('preset = "baby"\n' if where == "toml" else '{"preset": "baby"}',
+                        encoding="utf-8")
+        argv = ["train", "--config", str(path)]
+    assert cli.main(argv + ["--out", str(tmp_path / "run"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "choose the preset with --preset baby" in err, err
+    assert "precision" not in err
+    assert not (tmp_path / "run").exists()
