@@ -1047,3 +1047,23 @@ def test_readme_training_commands_can_be_run_one_after_another(tmp_path, monkeyp
             commands.append(argv)
     _assert_new_runs_in_their_own_folders(commands, run, "README.md")
     assert toml, "README.md: the example my.toml its command reads is gone"
+
+
+def test_readme_python_example_predicts_the_next_token():
+    """README.md's first Python example runs as shown, its targets are the inputs shifted by
+    one (it passed targets=idx: each position "predicted" its own token, and the loss at
+    initialisation, 3.17, came out below ln 65, teaching the wrong task), and the figures in
+    its comments are what it gives."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "GPTConfig(" in b)
+    ns = {}
+    exec(compile(block, "README.md", "exec"), ns)
+    model, logits, loss = ns["model"], ns["logits"], float(ns["loss"])
+    V = model.config.vocab_size
+    assert abs(loss - np.log(V)) < 0.1, f"loss at initialisation {loss:.4f}, ln V {np.log(V):.4f}"
+    shape = re.search(r"logits (\(\d+, \d+, \d+\))", block)
+    assert shape and shape.group(1) == str(tuple(logits.shape))
+    shown = re.search(r"loss ≈ (\d\.\d\d)", block)
+    assert shown and float(shown.group(1)) == round(loss, 2), (shown, loss)
+    assert f"ln {V} ≈ {np.log(V):.2f}" in " ".join(text.split())
+    assert set(ns["grads"]) == set(model.params)
