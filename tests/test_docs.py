@@ -1067,3 +1067,16 @@ def test_readme_python_example_predicts_the_next_token():
     assert shown and float(shown.group(1)) == round(loss, 2), (shown, loss)
     assert f"ln {V} ≈ {np.log(V):.2f}" in " ".join(text.split())
     assert set(ns["grads"]) == set(model.params)
+
+
+def test_both_readmes_explain_the_best_folder_where_training_is_described():
+    """Every run with evaluations leaves OUT/best; README.md explained it only in its GPU
+    section and README.tr.md not at all, so a CPU user met an unexplained folder."""
+    en = (ROOT / "README.md").read_text(encoding="utf-8")
+    training = " ".join(en[en.index("## Training"):en.index("## GPT-2 checkpoints")].split())
+    for phrase in ("`OUT/best`", "`--ckpt OUT/best`", "`keep_best", "cannot be resumed"):
+        assert phrase in training, phrase
+    tr = " ".join((ROOT / "README.tr.md").read_text(encoding="utf-8").split())
+    for phrase in ("`best` alt klasörü", "`--ckpt out/default/best`", "`keep_best=false`",
+                   "devam edilemez"):
+        assert phrase in tr, phrase
