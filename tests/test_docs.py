@@ -1080,3 +1080,15 @@ def test_both_readmes_explain_the_best_folder_where_training_is_described():
     for phrase in ("`best` alt klasörü", "`--ckpt out/default/best`", "`keep_best=false`",
                    "devam edilemez"):
         assert phrase in tr, phrase
+
+
+@pytest.mark.parametrize("readme", ["README.md", "README.tr.md"])
+def test_readmes_name_the_bpe_extra_where_they_show_tokenizer_bpe(readme):
+    """`tokenizer=bpe` needs the `bpe` extra (regex); README.tr.md said so beside its command,
+    README.md's Data paragraph did not."""
+    text = (ROOT / readme).read_text(encoding="utf-8")
+    paragraphs = re.split(r"\n\s*\n", text)
+    for i, par in enumerate(paragraphs):
+        if "tokenizer=bpe" in par:
+            near = " ".join(paragraphs[max(0, i - 1):i + 1])
+            assert "pip install -e '.[bpe]'" in near, f"{readme}: {par[:80]!r}"
