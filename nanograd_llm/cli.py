@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model (default: the `default` preset on the "
                                      "embedded Turkish corpus)")
-    p.add_argument("--preset", default=None,
+    p.add_argument("--preset", default=None, metavar="NAME",
                    help="default, bigram, baby or shakespeare (default: default)")
     p.add_argument("--config", default=None, metavar="FILE",
                    help="a .toml or .json file of config fields that change the preset's "
@@ -152,19 +152,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("docs", help="render the Turkish course to static HTML")
-    p.add_argument("--out", required=True,
+    p.add_argument("--out", required=True, metavar="DIR",
                    help="output folder: new, empty, or an earlier docs output "
                         "(a folder of other files is refused)")
-    p.add_argument("--run", default=None,
+    p.add_argument("--run", default=None, metavar="DIR",
                    help="training run folder whose loss curve and attention maps to draw "
                         "(default: a few seconds' demo training inside the course)")
     p.add_argument("--no-images", action="store_true", help="skip drawing the pictures")
     p.set_defaults(func=_cmd_docs)
 
     p = sub.add_parser("attention", help="plot the attention weights of every head as heatmaps")
-    p.add_argument("--ckpt", required=True, help="checkpoint folder written by the trainer")
-    p.add_argument("--prompt", required=True, help="text whose tokens to attend over")
-    p.add_argument("--out", required=True, help="picture to write: .png, .svg or .pdf")
+    p.add_argument("--ckpt", required=True, metavar="DIR",
+                   help="a run directory written by `train`")
+    p.add_argument("--prompt", required=True, metavar="TEXT",
+                   help="text whose tokens to attend over")
+    p.add_argument("--out", required=True, metavar="FILE",
+                   help="picture to write: .png, .svg or .pdf")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="(default: cpu)")
     p.set_defaults(func=_cmd_attention)
 

@@ -37,14 +37,14 @@ def _add_sampler_args(p: argparse.ArgumentParser, temperature: float,
                       tokens_help: str = "tokens to generate") -> None:
     p.add_argument("--max-new-tokens", type=int, default=max_new_tokens, metavar="N",
                    help=f"{tokens_help} (default {max_new_tokens})")
-    p.add_argument("--temperature", type=float, default=temperature,
+    p.add_argument("--temperature", type=float, default=temperature, metavar="T",
                    help=f"0 = greedy (default {temperature})")
     p.add_argument("--top-k", type=int, default=None, metavar="K",
                    help="sample only among the K most likely tokens (default: all)")
     p.add_argument("--top-p", type=float, default=None, metavar="P",
                    help="nucleus sampling: the smallest set of tokens with probability >= P "
                         "(default: off)")
-    p.add_argument("--seed", type=int, default=None,
+    p.add_argument("--seed", type=int, default=None, metavar="S",
                    help="seed for reproducible sampling (default: none, a different text "
                         "each time)")
     p.add_argument("--no-cache", action="store_true",
@@ -58,7 +58,7 @@ def _add_sampler_args(p: argparse.ArgumentParser, temperature: float,
 def add_sampling_args(p: argparse.ArgumentParser) -> None:
     """Arguments of `nanograd-llm sample`."""
     add_model_args(p)
-    p.add_argument("--prompt", default="",
+    p.add_argument("--prompt", default="", metavar="TEXT",
                    help="text to continue (default: a newline, or a space when the vocabulary "
                         "has no newline)")
     _add_sampler_args(p, temperature=0.8, unknown_default="strict")
@@ -71,7 +71,7 @@ def add_chat_args(p: argparse.ArgumentParser) -> None:
     add_model_args(p)
     _add_sampler_args(p, temperature=0.8, max_new_tokens=200,
                       tokens_help="most tokens in one reply")
-    p.add_argument("--stop", default=None,
+    p.add_argument("--stop", default=None, metavar="TEXT",
                    help="end a reply when this text is produced (escapes like '\\n' allowed; "
                         "default: none, a reply ends after N new tokens)")
 

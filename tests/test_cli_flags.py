@@ -48,6 +48,27 @@ def test_help_gives_the_default_of_every_option_that_may_be_left_out(command, ca
         assert "(default 200)" in shown
 
 
+@pytest.mark.parametrize("command", sorted(cli.build_parser().commands))
+def test_help_names_option_values_the_same_way_in_every_command(command):
+    """The usage lines name what an option takes, the same way everywhere: a folder is DIR
+    (`attention --ckpt CKPT` and `docs --out OUT` against `sample --ckpt DIR` before), a
+    text TEXT, a picture FILE; no option falls back to its upper-cased name (PROMPT, SEED)."""
+    sub = cli.build_parser().commands[command]
+    folders = {"ckpt", "hf", "run", "init_from"} | ({"out"} if command in ("train", "docs")
+                                                    else set())
+    for a in sub._actions:
+        if not a.option_strings or a.nargs == 0 or a.choices:
+            continue
+        flag = a.option_strings[-1]
+        assert a.metavar is not None, f"{command} {flag}: shown as {a.dest.upper()}"
+        if a.dest in folders:
+            assert a.metavar == "DIR", f"{command} {flag} {a.metavar}"
+        if a.dest in ("prompt", "stop"):
+            assert a.metavar == "TEXT", f"{command} {flag} {a.metavar}"
+    if command == "attention":
+        assert sub.format_usage().split("--out ")[1].startswith("FILE")
+
+
 def test_stray_words_after_train_options_are_an_error(capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["train", "max_iters=3", "--quiet", "lr=1e-3", "oops"])
