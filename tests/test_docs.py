@@ -1092,3 +1092,22 @@ def test_readmes_name_the_bpe_extra_where_they_show_tokenizer_bpe(readme):
         if "tokenizer=bpe" in par:
             near = " ".join(paragraphs[max(0, i - 1):i + 1])
             assert "pip install -e '.[bpe]'" in near, f"{readme}: {par[:80]!r}"
+
+
+def test_readme_command_table_matches_the_cli():
+    """Each row of README.md's command table names only real options of its command, and the
+    small commands' rows name all of theirs (the docs row left out --run and --no-images,
+    which README.tr.md's reader learns); README.tr.md names both docs options too."""
+    from nanograd_llm.cli import build_parser
+    commands = build_parser().commands
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `nanograd-llm (\w+)([^`]*)`(?: / `([^`]*)`)? \|", text, re.M)
+    assert {r[0] for r in rows} == set(commands)
+    for name, rest, alt in rows:
+        shown = set(re.findall(r"--[\w-]+", rest + " " + alt))
+        real = {s for a in commands[name]._actions for s in a.option_strings} - {"-h", "--help"}
+        assert shown <= real, f"{name}: {sorted(shown - real)} are not options"
+        if name in ("docs", "attention", "gradcheck"):
+            assert shown == real, f"{name}: the row leaves out {sorted(real - shown)}"
+    tr = (ROOT / "README.tr.md").read_text(encoding="utf-8")
+    assert "`--run KLASÖR`" in tr and "`--no-images`" in tr
