@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -258,19 +259,80 @@ def plot_loss_curve(metrics_jsonl, out_png, title: str | None = None) -> Path:
     return _save(fig, out_png)
 
 
-def _run_prompt(model, tokenizer) -> str:
-    """A short prompt the tokenizer can encode and the model can take (≤ 24 tokens)."""
+# Bir eğitim klasörünün dikkat resmi için aday istemler. Eğitimin derlemine en çok uyanı seçilir:
+# yalnızca sözlüğün kodlayabildikleri arasından (karakter belirteçleyicide her karakteri sözlükte
+# olanlar), derlem okunabiliyorsa kelimelerinin en büyük payı derlemde geçen (eşitlikte daha
+# çok kelimesi olan), okunamıyorsa belirteçleyicinin en iyi sıkıştırdığı (belirteç başına en
+# çok karakter: BPE, eğitildiği dili daha az belirtece böler). Yine eşitlikte listede önce gelen
+# seçilir: Türkçe adaylar öndedir, bir derleme özgü olan genel olandan öncedir.
+_PROMPTS = (
+    "Dikkatte her konum yalnızca önceki konumlara bakar",     # gömülü derlem: kursun metni
+    "Bir varmış bir yokmuş, evvel zaman içinde",              # masallar, öyküler (seyfettin)
+    "merhaba dünya",
+    "Dorothy lived in the midst of the great Kansas prairies",   # wizard_of_oz
+    "To be, or not to be, that is the question",              # tinyshakespeare
+    "the quick brown fox",
+)
+_CORPUS_READ_LIMIT = 4 << 20            # kelime kümesi için derlemin ilk 4 MB'ı yeter
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.casefold())
+
+
+def _run_corpus_words(run) -> set[str] | None:
+    """The words of the corpus the run in `run` was trained on, when its text is at hand
+    without a download (the embedded corpus, a file still in its place, a named corpus already
+    in the cache); else None."""
+    try:
+        from .checkpoint import read_manifest
+        from .data import CORPORA, EMBEDDED, EMBEDDED_PATH, cache_dir
+        train_cfg = read_manifest(run).get("train_config")
+        if not isinstance(train_cfg, dict) or "data" not in train_cfg:
+            return None                  # derlemini kaydetmemiş bir denetim noktası
+        data = train_cfg["data"]
+        if data is None or data == EMBEDDED:
+            path = Path(EMBEDDED_PATH)
+        elif data in CORPORA:
+            path = cache_dir() / CORPORA[data].filename     # yalnızca önbellekteyse: indirme yok
+        else:
+            path = Path(str(data)).expanduser()
+        with open(path, "rb") as f:
+            raw = f.read(_CORPUS_READ_LIMIT)
+    except (OSError, ValueError, KeyError, TypeError, ImportError):
+        return None
+    return set(_words(raw.decode("utf-8", "ignore")))
+
+
+def _run_prompt(model, tokenizer, corpus_words: set[str] | None = None) -> str:
+    """A short prompt that suits the run (≤ 24 tokens): among the _PROMPTS the tokenizer can
+    encode, the one whose words the run's corpus holds most (`corpus_words`), or without the
+    corpus the one the tokenizer packs into the fewest tokens per character."""
     limit = min(24, getattr(model, "block_size", None) or 24)
-    for text in ("To be, or not to be, that is", "bir varmış bir yokmuş, evvel zaman",
-                 "the quick brown fox", "merhaba dünya"):
+    best = None
+    for text in _PROMPTS:
         try:
             ids = list(tokenizer.encode(text))
         except (ValueError, KeyError):
             continue
-        if 0 < len(ids) <= limit:
-            return text
-        if len(ids) > limit:
-            return tokenizer.decode(ids[:limit])
+        if not ids:
+            continue
+        if corpus_words is not None:
+            words = _words(text)
+            score = (sum(w in corpus_words for w in words) / len(words), len(words))
+        else:
+            score = (len(text) / len(ids), 0)
+        if best is None or score > best[0]:
+            best = (score, text, ids)
+    if best is not None:
+        _, text, ids = best
+        # Sınırı aşan istem kelime sınırından kısaltılır ("To be, or not to be, tha" değil)
+        words = text.split(" ")
+        while len(ids) > limit and len(words) > 1:
+            words.pop()
+            text = " ".join(words)
+            ids = list(tokenizer.encode(text))
+        return text if len(ids) <= limit else tokenizer.decode(ids[:limit])
     # Hiçbiri kodlanamıyorsa (ör. yalnız "ab " harflerinden oluşan bir derlem) sözlüğün
     # kendi belirteçleri kullanılır.
     n = min(limit, int(getattr(tokenizer, "vocab_size", 0) or 0))
@@ -313,8 +375,8 @@ def course_images(img_dir, run_dir=None, log=print, demo_steps: int | None = Non
                                             f"dikkat katmanı olmadığı için dikkat resmi yok")
         else:
             try:
-                made.append(plot_attention(model, tok, _run_prompt(model, tok),
-                                           img / "attention.png",
+                prompt = _run_prompt(model, tok, _run_corpus_words(run))
+                made.append(plot_attention(model, tok, prompt, img / "attention.png",
                                            title=f"Dikkat ağırlıkları: {name} "
                                                  "(satır: sorgu, sütun: anahtar)"))
             except NonFiniteOutput as e:

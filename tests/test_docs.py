@@ -1111,3 +1111,83 @@ def test_readme_command_table_matches_the_cli():
             assert shown == real, f"{name}: the row leaves out {sorted(real - shown)}"
     tr = (ROOT / "README.tr.md").read_text(encoding="utf-8")
     assert "`--run KLASÖR`" in tr and "`--no-images`" in tr
+
+
+def test_docs_run_draws_attention_over_a_prompt_of_the_runs_language(tmp_path, monkeypatch):
+    """`docs --run` on a run trained on the embedded Turkish corpus drew its attention picture
+    over "To be, or not to be, that is": that corpus holds those letters too, and the English
+    prompt was tried first. The prompt now suits the run: its characters are in the run's
+    vocabulary and its words in the run's corpus."""
+    pytest.importorskip("matplotlib")
+    from nanograd_llm import viz
+    from nanograd_llm.data import load_text
+    from nanograd_llm.train import make_config, train
+    small = dict(n_layer=1, n_head=2, n_embd=16, block_size=32, batch_size=2, max_iters=2,
+                 eval_interval=2, eval_iters=1, warmup_iters=0, lr_decay_iters=2,
+                 sample_tokens=0)
+    run = tmp_path / "run"
+    train(make_config("default", data="embedded", out_dir=str(run),
+                      overrides={k: str(v) for k, v in small.items()}), quiet=True)
+    prompts = []
+    monkeypatch.setattr(viz, "plot_attention",
+                        lambda model, tok, prompt, out, title=None: prompts.append(prompt) or
+                        Path(out))
+    viz.course_images(tmp_path / "img", run_dir=run, log=lambda m: None)
+    [prompt] = prompts
+    assert "To be" not in prompt, prompt
+    corpus = load_text("embedded")[0]
+    assert set(prompt) <= set(corpus)
+    words = set(re.findall(r"\w+", corpus.casefold()))
+    assert len(prompt) >= 12 and all(w in words for w in re.findall(r"\w+", prompt.casefold()))
+    # A run on a named corpus that is not in the cache: its words are not looked up (no
+    # download for a picture); the vocabulary alone chooses
+    import nanograd_llm.data as data_mod
+    monkeypatch.setenv("NANOGRAD_LLM_DATA_DIR", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(data_mod, "_fetch", lambda *a, **k: pytest.fail("downloaded"))
+    manifest = json.loads((run / "checkpoint.json").read_text(encoding="utf-8"))
+    manifest["train_config"]["data"] = "seyfettin"
+    (run / "checkpoint.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert viz._run_corpus_words(run) is None
+    manifest["train_config"]["data"] = str(tmp_path / "story.txt")
+    (tmp_path / "story.txt").write_text("Bir varmış bir yokmuş, evvel zaman içinde",
+                                        encoding="utf-8")
+    (run / "checkpoint.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert "evvel" in viz._run_corpus_words(run)
+
+
+def test_run_prompt_follows_the_runs_language():
+    """Without the corpus at hand the vocabulary decides (an English character vocabulary
+    cannot write Turkish letters; a BPE packs its own language into fewer tokens); with it,
+    the prompt whose words the corpus holds (a Turkish story corpus gets the tale opening)."""
+    from nanograd_llm.tokenizers import CharTokenizer
+    from types import SimpleNamespace
+
+    from nanograd_llm.viz import _run_prompt
+
+    def _words(text):
+        return re.findall(r"\w+", text.casefold())
+    model = SimpleNamespace(block_size=64)          # only its context length is read
+    english = ("To be, or not to be, that is the question: Dorothy lived in the midst of the "
+               "great Kansas prairies with the quick brown fox.\n") * 3
+    turkish = ("Bir varmış bir yokmuş, evvel zaman içinde, kalbur saman içinde, develer "
+               "tellal iken, pireler berber iken; merhaba dünya. Dikkatte her konum yalnızca "
+               "önceki konumlara bakar. Çocuk ağaçtan düşmüş, ılık süt içmiş.\n") * 3
+    assert _run_prompt(model, CharTokenizer.from_text(english)).startswith("Dorothy")
+    assert _run_prompt(model, CharTokenizer.from_text(english),
+                       set(_words("to be or not that is the question"))).startswith("To be")
+    stories = set(_words("bir varmış bir yokmuş evvel zaman içinde her önceki dünya"))
+    both = CharTokenizer.from_text(english + turkish)
+    assert _run_prompt(model, both, stories).startswith("Bir varmış")
+    assert _run_prompt(model, both).startswith("Dikkatte")
+    pytest.importorskip("regex")
+    from nanograd_llm.tokenizers.bpe import BPETokenizer
+    tr_text = ("Eski zamanlarda bir köyde yaşlı bir değirmenci yaşarmış. Her sabah erkenden "
+               "kalkar, taşı döndürür, köylülerin buğdayını un yaparmış. Bir gün uzak "
+               "diyarlardan gelen bir yolcu ona neden hiç yorulmadığını sormuş.\n") * 30
+    en_text = ("Once upon a time there was an old miller who lived in a village. Every "
+               "morning he rose early, turned the stone and ground the farmers' wheat into "
+               "flour. One day a traveller from far away asked him why he never grew tired."
+               "\n") * 30
+    for text, turkish_run in ((tr_text, True), (en_text, False)):
+        prompt = _run_prompt(model, BPETokenizer.train(text, 320))
+        assert bool(TURKISH_LETTERS.search(prompt)) is turkish_run, prompt
