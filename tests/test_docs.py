@@ -1191,3 +1191,38 @@ def test_run_prompt_follows_the_runs_language():
     for text, turkish_run in ((tr_text, True), (en_text, False)):
         prompt = _run_prompt(model, BPETokenizer.train(text, 320))
         assert bool(TURKISH_LETTERS.search(prompt)) is turkish_run, prompt
+
+
+def test_gpt_chapter_figures_are_what_the_code_gives():
+    """The GPT chapter's size table and loss figures, computed: the default run's vocabulary
+    on the embedded corpus was given as "V ≈ 170" (it is 181, hence the 0,36 million)."""
+    import math
+
+    from nanograd_llm.config import make_config
+    from nanograd_llm.course import gpt as chapter
+    from nanograd_llm.data import load_text
+    from nanograd_llm.models.gpt import GPT, GPTConfig
+    from nanograd_llm.tokenizers import CharTokenizer
+    doc = " ".join(chapter.__doc__.split())
+
+    def tr(x, digits):                                    # 0.359 -> "0,36"
+        return f"{x:.{digits}f}".replace(".", ",")
+
+    def size(preset, vocab_size):
+        c = make_config(preset)
+        return GPT(GPTConfig(vocab_size=vocab_size, block_size=c.block_size, n_layer=c.n_layer,
+                             n_head=c.n_head, n_embd=c.n_embd, bias=c.bias)).num_params()
+    V = CharTokenizer.from_text(load_text("embedded")[0]).vocab_size
+    assert f"gömülü derlem: V = {V}) | 3 | 96 | 4 | yaklaşık {tr(size('default', V) / 1e6, 2)} milyon" in doc
+    assert (f"`GPTConfig()` (V = 65) | 4 | 128 | 4 | yaklaşık "
+            f"{tr(size('baby', 65) / 1e6, 1)} milyon") in doc
+    assert tr(GPT(GPTConfig()).num_params() / 1e6, 1) == tr(size("baby", 65) / 1e6, 1)
+    gpt2 = chapter.count_params(GPTConfig(vocab_size=50257, block_size=1024, n_layer=12,
+                                          n_head=12, n_embd=768))
+    assert f"| 12 | 768 | 12 | {round(gpt2 / 1e6)} milyon |" in doc
+    gpt3 = chapter.count_params(GPTConfig(vocab_size=50257, block_size=2048, n_layer=96,
+                                          n_head=96, n_embd=12288))
+    assert f"| 96 | 12 288 | 96 | {round(gpt3 / 1e9)} milyar |" in doc
+    assert f"{tr(50257 * 768 / 1e6, 1)} milyon parametre (50 257 × 768)" in doc
+    assert f"65 karakterlik sözlükte ≈ {tr(math.log(65), 2)}" in doc
+    assert f"{V} karakterlik sözlüğünde ≈ {tr(math.log(V), 2)}" in doc
