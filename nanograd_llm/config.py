@@ -312,7 +312,7 @@ def read_config_file(path) -> dict:
                                  "package (pip install tomli), or use a .json config") from None
         parse = tomllib.loads
     elif p.suffix == ".json":
-        parse = json.loads
+        parse = _parse_json_refusing_repeated_keys
     else:
         raise ValueError(f"config file {p} must end in .toml or .json")
     try:
@@ -335,6 +335,22 @@ def read_config_file(path) -> dict:
         if isinstance(v, (dict, list)):
             raise ValueError(f"config file {p}: {k!r} must be a single value, not a table/list")
     return data
+
+
+def _object_without_repeated_keys(pairs: list) -> dict:
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"{k!r} is given twice ({out[k]!r} and {v!r}); give it once")
+        out[k] = v
+    return out
+
+
+def _parse_json_refusing_repeated_keys(text: str):
+    # JSON bir anahtarın iki kez yazılmasını yasaklamaz; json.loads sessizce sonuncuyu alırdı
+    # (TOML ise bunu sözdizimi hatası sayar). Uzun bir ayar dosyasında hangi değerin
+    # istendiği bilinemez: komut satırındaki gibi reddedilir.
+    return json.loads(text, object_pairs_hook=_object_without_repeated_keys)
 
 
 def make_config(preset: str | None = "default", config_file=None, overrides=None,

@@ -566,6 +566,23 @@ def test_a_config_file_that_cannot_be_parsed_is_named(tmp_path, capsys, name, te
     assert err.count("\n") == 1 and not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("name, text", [
+    ("twice.json", '{"lr": 0.01, "max_iters": 3, "lr": 0.1}'),
+    ("twice.toml", "lr = 0.01\nmax_iters = 3\nlr = 0.1\n"),
+])
+def test_a_key_given_twice_in_a_config_file_is_refused(tmp_path, capsys, name, text):
+    """TOML refuses a repeated key; a JSON config silently trained with its last value."""
+    f = tmp_path / name
+    f.write_text(text)
+    assert cli.main(["train", "--config", str(f), "--out", str(tmp_path / "run"),
+                     "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot parse config file {f}: ") and err.count("\n") == 1
+    if name.endswith(".json"):
+        assert err.endswith(": 'lr' is given twice (0.01 and 0.1); give it once\n")
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_setting_given_twice_on_the_command_line_is_refused(tmp_path, capsys):
     """`train lr=1e-3 ... lr=3e-4` silently trained with the last value; the words may also
     stand on both sides of an option, or spell the key with dashes."""
