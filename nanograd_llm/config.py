@@ -81,6 +81,10 @@ class TrainConfig:
     mmap_threshold: int = 1 << 24     # corpora with more characters are memory-mapped
 
     def __post_init__(self):
+        # NumPy, dtype için takma adları da kabul eder (f4, single, float, double, <f8…). Bunlar
+        # kanonik adla (float32/float64) saklanır: checkpoint.json'a yazılan ve devam ederken
+        # karşılaştırılan değer, aynı tür için her zaman aynıdır
+        self.dtype = canonical_dtype(self.dtype)
         self.validate()
 
     def validate(self) -> None:
@@ -153,6 +157,15 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def canonical_dtype(value):
+    """'float32' or 'float64' for any spelling NumPy reads as one of them (f4, single, double,
+    <f8, np.float32…); anything else is returned as it is, for validate to refuse."""
+    try:
+        return as_float_dtype(value).name
+    except ValueError:
+        return value
 
 
 # -- presets -----------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ from .backend import check_device, set_matmul_precision
 # Ayarlar config.py'dedir; `from nanograd_llm.train import TrainConfig, make_config…` gibi
 # içe aktarmalar çalışmaya devam etsin diye bu adlar burada da bulunur
 from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZERS, TrainConfig,
-                     apply_overrides, make_config, model_config, parse_overrides,
+                     apply_overrides, canonical_dtype, make_config, model_config, parse_overrides,
                      read_config_file, resume_config)
 from .data import (STREAM_DROPOUT, BatchSampler, check_source, download_corpus, encode_corpus,
                    known_text_sha256, load_text, same_source, split_ids)
@@ -321,7 +321,11 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         if (man.get("extra") or {}).get("data_sha256"):
             keys.remove("data")
         for k in keys:
-            same = same_source if k == "data" else (lambda a, b: a == b)
+            # dtype: eski sürümlerin olduğu gibi kaydettiği bir takma ad (ör. f4) kanonik adıyla
+            # (float32) karşılaştırılır
+            same = {"data": same_source,
+                    "dtype": lambda a, b: canonical_dtype(a) == canonical_dtype(b)}.get(
+                        k, lambda a, b: a == b)
             if k in saved and not same(saved[k], getattr(cfg, k)):
                 raise ValueError(f"cannot resume {out}: it was trained with {k}={saved[k]!r}, "
                                  f"now {k}={getattr(cfg, k)!r} (use the same setting, or "

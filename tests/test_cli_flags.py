@@ -536,6 +536,25 @@ def test_a_bad_dtype_setting_gets_our_message_not_numpys(tmp_path, capsys, value
         GPT(GPTConfig(vocab_size=5, block_size=4, n_layer=1, n_head=1, n_embd=4), dtype=value)
 
 
+def test_a_numpy_alias_of_a_dtype_is_saved_under_its_canonical_name(tmp_path, capsys):
+    """dtype=double trained in float64 but was saved as 'double' in checkpoint.json, so resuming
+    with dtype=float64 was refused ("trained with dtype='double', now dtype='float64'"). A run
+    an earlier version saved with such a spelling still resumes."""
+    from nanograd_llm.config import make_config
+    assert [make_config(overrides={"dtype": v}).dtype for v in ("f4", "single", "double", "<f8")] \
+        == ["float32", "float32", "float64", "float64"]
+    assert _tiny_run(tmp_path, "run", "dtype=double") == 0
+    man = tmp_path / "run" / "checkpoint.json"
+    saved = json.loads(man.read_text())
+    assert saved["train_config"]["dtype"] == "float64" and saved["dtype"] == "float64"
+    assert _tiny_run(tmp_path, "run", "--resume", "dtype=float64", "max_iters=3") == 0
+    saved = json.loads(man.read_text())
+    saved["train_config"]["dtype"] = "f8"                  # as an earlier version wrote it
+    man.write_text(json.dumps(saved))
+    assert _tiny_run(tmp_path, "run", "--resume", "max_iters=4") == 0, capsys.readouterr().err
+    assert json.loads(man.read_text())["train_config"]["dtype"] == "float64"
+
+
 def test_numbers_with_digit_group_underscores_are_read_as_python_and_toml_read_them():
     """1_000 is an integer in Python and in a TOML config file: a key=value word reads it the
     same way, for integer and float settings alike; misplaced underscores stay refused."""
