@@ -33,6 +33,23 @@ BPE_PATTERNS = ("gpt2", "turkish")    # tokenizers.bpe.PATTERNS (regex is an opt
 SAMPLE_TOKENS_MAX = 100_000
 
 
+def shown(value, limit: int = 120, plain: bool = False) -> str:
+    """repr(value) (str(value) when plain) for an error message, with its middle cut out when
+    it is longer than `limit` characters."""
+    # Yanlışlıkla yapıştırılmış bir metin ya da binlerce basamaklı bir sayı hata iletisinde
+    # olduğu gibi yazılsaydı terminali doldururdu; başı ve sonu (ör. bir yolun dosya adı)
+    # kalır, kesilen yerin uzunluğu söylenir. Python'un basamak sınırını (4300) aşan bir tam
+    # sayı metne hiç çevrilemez: onun yalnızca yaklaşık basamak sayısı söylenir.
+    try:
+        text = str(value) if plain else repr(value)
+    except ValueError:
+        digits = int(abs(value).bit_length() * math.log10(2)) + 1
+        return f"<a{' negative' if value < 0 else 'n'} integer of about {digits:,} digits>"
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit - 40]}…{text[-20:]} ({len(text):,} characters)"
+
+
 @dataclass
 class TrainConfig:
     # model
@@ -89,33 +106,33 @@ class TrainConfig:
 
     def validate(self) -> None:
         if self.model not in MODELS:
-            raise ValueError(f"model must be one of {', '.join(MODELS)}, got {self.model!r}")
+            raise ValueError(f"model must be one of {', '.join(MODELS)}, got {shown(self.model)}")
         if self.init_from and self.model != "gpt":
             raise ValueError(f"init_from fine-tunes a GPT-2 model; it cannot train "
                              f"model={self.model!r} (leave out --init-from, or use another "
                              f"preset than bigram)")
         if self.tokenizer not in TOKENIZERS:
             raise ValueError(f"tokenizer must be one of {', '.join(TOKENIZERS)}, "
-                             f"got {self.tokenizer!r}")
+                             f"got {shown(self.tokenizer)}")
         if self.bpe_pattern not in BPE_PATTERNS:
             raise ValueError(f"bpe_pattern must be one of {', '.join(BPE_PATTERNS)}, "
-                             f"got {self.bpe_pattern!r}")
+                             f"got {shown(self.bpe_pattern)}")
         for name in ("n_layer", "n_head", "n_embd", "block_size", "batch_size", "grad_accum",
                      "max_iters", "eval_interval", "eval_iters", "log_interval", "vocab_size"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise ValueError(f"{name} must be >= 1, got {shown(getattr(self, name))}")
         for name in ("warmup_iters", "lr_decay_iters", "sample_tokens", "mmap_threshold",
                      "seed"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+                raise ValueError(f"{name} must be >= 0, got {shown(getattr(self, name))}")
         if self.sample_tokens > SAMPLE_TOKENS_MAX:
             raise ValueError(f"sample_tokens must be <= {SAMPLE_TOKENS_MAX:,} (the sample printed "
-                             f"at the end of training), got {self.sample_tokens}; for a longer "
-                             f"text use `nanograd-llm sample --max-new-tokens N`")
+                             f"at the end of training), got {shown(self.sample_tokens)}; for a "
+                             f"longer text use `nanograd-llm sample --max-new-tokens N`")
         for name in ("lr", "min_lr", "eps", "weight_decay", "grad_clip"):
             v = getattr(self, name)
             if not math.isfinite(v) or v < 0:
-                raise ValueError(f"{name} must be a finite number >= 0, got {v}")
+                raise ValueError(f"{name} must be a finite number >= 0, got {shown(v)}")
         check_eps(self.eps)
         # AdamW ağırlıkları her adımda 1 − lr·weight_decay ile çarpar: çarpan 0'a inerse ağırlıklar
         # silinir, eksiye düşerse her adımda işaret değiştirir (lr·weight_decay > 2 ise büyüyerek)
@@ -128,11 +145,11 @@ class TrainConfig:
                              f"weight_decay < {1.0 / peak:g}")
         for name in ("beta1", "beta2"):
             if not 0.0 <= getattr(self, name) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+                raise ValueError(f"{name} must be in [0, 1), got {shown(getattr(self, name))}")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+            raise ValueError(f"dropout must be in [0, 1), got {shown(self.dropout)}")
         if not 0.0 < self.val_fraction < 1.0:
-            raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+            raise ValueError(f"val_fraction must be in (0, 1), got {shown(self.val_fraction)}")
         if not self.out_dir.strip():
             # Boş ad geçerli klasör demek olurdu: eğitim oraya yazmasın (--out "" gibi)
             raise ValueError("out_dir is empty: name the run's folder (out_dir=DIR or --out DIR)")
@@ -141,13 +158,13 @@ class TrainConfig:
         try:
             as_float_dtype(self.dtype)
         except ValueError:
-            raise ValueError(f"dtype must be one of float32, float64, got {self.dtype!r}") \
+            raise ValueError(f"dtype must be one of float32, float64, got {shown(self.dtype)}") \
                 from None
         if self.device not in ("cpu", "cuda"):
-            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {shown(self.device)}")
         if self.precision not in MATMUL_PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(MATMUL_PRECISIONS)}, "
-                             f"got {self.precision!r}")
+                             f"got {shown(self.precision)}")
 
     @property
     def decay_iters(self) -> int:
@@ -217,7 +234,7 @@ def _convert(name: str, value, type_name: str):
                 return True
             if s.lower() in ("0", "false", "no", "off"):
                 return False
-            raise ValueError(f"bad value for {name}: {value!r} is not a boolean (true/false)")
+            raise ValueError(f"bad value for {name}: {shown(value)} is not a boolean (true/false)")
         if base == "int":
             try:
                 return int(s)           # önce tam sayı olarak: float 2**53'ün üstünü yuvarlar
@@ -226,15 +243,16 @@ def _convert(name: str, value, type_name: str):
             try:
                 f = float(s)
             except ValueError:
-                raise ValueError(f"bad value for {name}: {value!r} is not an integer") from None
+                raise ValueError(f"bad value for {name}: {shown(value)} is not an "
+                                 f"integer") from None
             if not f.is_integer():
-                raise ValueError(f"bad value for {name}: {value!r} is not an integer")
+                raise ValueError(f"bad value for {name}: {shown(value)} is not an integer")
             return int(f)
         if base == "float":
             try:
                 return float(s)
             except ValueError:
-                raise ValueError(f"bad value for {name}: {value!r} is not a number") from None
+                raise ValueError(f"bad value for {name}: {shown(value)} is not a number") from None
         return s
     if value is None:
         if nullable:
@@ -243,18 +261,18 @@ def _convert(name: str, value, type_name: str):
     if base == "bool":
         if isinstance(value, bool):
             return value
-        raise ValueError(f"bad value for {name}: {value!r} is not a boolean")
+        raise ValueError(f"bad value for {name}: {shown(value)} is not a boolean")
     if base == "int":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or \
                 (isinstance(value, float) and not value.is_integer()):
-            raise ValueError(f"bad value for {name}: {value!r} is not an integer")
+            raise ValueError(f"bad value for {name}: {shown(value)} is not an integer")
         return int(value)
     if base == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"bad value for {name}: {value!r} is not a number")
+            raise ValueError(f"bad value for {name}: {shown(value)} is not a number")
         return float(value)
     if not isinstance(value, str):
-        raise ValueError(f"bad value for {name}: {value!r} is not a string")
+        raise ValueError(f"bad value for {name}: {shown(value)} is not a string")
     return value
 
 
@@ -274,7 +292,7 @@ def apply_overrides(base: dict, overrides: dict, source: str = "override") -> di
         if k not in types:
             close = [n for n in types if n.startswith(k[:3])] if len(k) >= 3 else []
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise ValueError(f"unknown config key {k!r} in {source}{hint}; known keys: "
+            raise ValueError(f"unknown config key {shown(k)} in {source}{hint}; known keys: "
                              f"{', '.join(types)}")
         out[k] = _convert(k, v, types[k])
     return out
@@ -286,17 +304,17 @@ def parse_overrides(words) -> dict:
     out, given = {}, {}
     for w in words or []:
         if "=" not in w:
-            raise ValueError(f"expected key=value, got {w!r}")
+            raise ValueError(f"expected key=value, got {shown(w)}")
         k, v = w.split("=", 1)
         k = k.strip().lstrip("-").replace("-", "_")
         if not k:
-            raise ValueError(f"expected key=value, got {w!r}")
+            raise ValueError(f"expected key=value, got {shown(w)}")
         if k in given:
             # Aynı komut satırında iki kez verilen bir ayarın sonuncusu sessizce kazanırdı
             # (ör. uzun bir komutun başında lr=1e-3, sonunda lr=3e-4): hangisinin istendiği
             # bilinemez. Ayar dosyasındaki ya da hazır ayardaki değeri değiştirmek ise olağandır.
-            raise ValueError(f"{k} is set twice on the command line ({given[k]!r} and {w!r}); "
-                             f"give it once")
+            raise ValueError(f"{shown(k, plain=True)} is set twice on the command line "
+                             f"({shown(given[k])} and {shown(w)}); give it once")
         out[k], given[k] = v, w
     return out
 
@@ -346,7 +364,8 @@ def read_config_file(path) -> dict:
         raise ValueError(f"config file {p} must hold a table of key = value pairs")
     for k, v in data.items():
         if isinstance(v, (dict, list)):
-            raise ValueError(f"config file {p}: {k!r} must be a single value, not a table/list")
+            raise ValueError(f"config file {p}: {shown(k)} must be a single value, not a "
+                             f"table/list")
     return data
 
 
@@ -354,7 +373,8 @@ def _object_without_repeated_keys(pairs: list) -> dict:
     out = {}
     for k, v in pairs:
         if k in out:
-            raise ValueError(f"{k!r} is given twice ({out[k]!r} and {v!r}); give it once")
+            raise ValueError(f"{shown(k)} is given twice ({shown(out[k])} and {shown(v)}); "
+                             f"give it once")
         out[k] = v
     return out
 
@@ -373,7 +393,7 @@ def make_config(preset: str | None = "default", config_file=None, overrides=None
     if preset is None:
         preset = "default"
     if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}: expected one of {', '.join(PRESETS)}")
+        raise ValueError(f"unknown preset {shown(preset)}: expected one of {', '.join(PRESETS)}")
     d = TrainConfig().to_dict()
     d = apply_overrides(d, PRESETS[preset], f"preset {preset!r}")
     if saved:
@@ -419,7 +439,7 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
         try:
             saved_max = _convert("max_iters", saved["max_iters"], "int")
             if saved_max < 1:
-                raise ValueError(f"max_iters must be >= 1, got {saved_max}")
+                raise ValueError(f"max_iters must be >= 1, got {shown(saved_max)}")
         except ValueError as e:
             raise ValueError(f"{man_path}: the run's saved train_config is invalid: {e} (the "
                              f"resumed learning-rate schedule ends at the saved max_iters; "

@@ -53,7 +53,7 @@ from .backend import check_device, set_matmul_precision
 # içe aktarmalar çalışmaya devam etsin diye bu adlar burada da bulunur
 from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZERS, TrainConfig,
                      apply_overrides, canonical_dtype, make_config, model_config, parse_overrides,
-                     read_config_file, resume_config)
+                     read_config_file, resume_config, shown)
 from .data import (STREAM_DROPOUT, BatchSampler, check_source, download_corpus, encode_corpus,
                    known_text_sha256, load_text, same_source, split_ids)
 from .optim import AdamW, clip_grad_norm, get_lr, global_grad_norm, rescaled_grad_norm
@@ -327,8 +327,9 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                     "dtype": lambda a, b: canonical_dtype(a) == canonical_dtype(b)}.get(
                         k, lambda a, b: a == b)
             if k in saved and not same(saved[k], getattr(cfg, k)):
-                raise ValueError(f"cannot resume {out}: it was trained with {k}={saved[k]!r}, "
-                                 f"now {k}={getattr(cfg, k)!r} (use the same setting, or "
+                raise ValueError(f"cannot resume {out}: it was trained with "
+                                 f"{k}={shown(saved[k])}, now {k}={shown(getattr(cfg, k))} "
+                                 f"(use the same setting, or "
                                  f"--overwrite / --out DIR for a new run)")
         tokenizer = ckpt.load_run_tokenizer(out, model=state["model"])
         best = out / "best"

@@ -568,6 +568,38 @@ def test_numbers_with_digit_group_underscores_are_read_as_python_and_toml_read_t
             make_config(overrides={"max_iters": bad})
 
 
+@pytest.mark.parametrize("word, says, n", [
+    ("max_iters=" + "9" * 5000, "bad value for max_iters: '" + "9" * 79, 5002),
+    ("max_iters=-" + "9" * 4000, "max_iters must be >= 1, got -" + "9" * 79, 4001),
+    ("model=" + "g" * 3000, "model must be one of gpt, bigram, got '" + "g" * 79, 3002),
+    ("k" * 3000 + "=1", "unknown config key '" + "k" * 79, 3002),
+    ("x" * 3000, "expected key=value, got '" + "x" * 79, 3002),
+], ids=["long-integer", "long-negative-integer", "long-string", "long-key", "long-word"])
+def test_a_long_bad_setting_is_shortened_in_the_error(tmp_path, capsys, word, says, n):
+    """A bad integer of 5000 digits (or any long bad value or key) was echoed whole, thousands
+    of characters on one error line; its middle is now cut out and its length given."""
+    assert cli.main(["train", "--out", str(tmp_path / "run"), "--quiet", word]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: " + says + "…") and f"({n:,} characters)" in err, err[:300]
+    assert says[-1] * 100 not in err and err.count("\n") == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_shown_value_of_a_setting():
+    """The one helper every setting's error message goes through."""
+    from nanograd_llm.config import make_config, shown
+    assert shown("short") == "'short'" and shown(12) == "12" and shown("a" * 118) == repr("a" * 118)
+    assert shown("a" * 80 + "b" * 100 + "/corpus.txt") == \
+        "'" + "a" * 79 + "…" + "b" * 8 + "/corpus.txt' (193 characters)"
+    with pytest.raises(ValueError) as e:
+        make_config(overrides={"bias": "y" * 3000})
+    assert str(e.value) == ("bad value for bias: '" + "y" * 79 + "…" + "y" * 19 + "' (3,002 "
+                            "characters) is not a boolean (true/false)")
+    with pytest.raises(ValueError, match=r"^max_iters must be >= 1, got <a negative integer of "
+                                         r"about 6,001 digits>$"):
+        make_config(max_iters=-10 ** 6000)          # too long even for repr
+
+
 @pytest.mark.parametrize("name,text,says", [
     ("deep.json", '{"lr": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
     ("deep.toml", "lr = " + "[" * 100_000 + "]" * 100_000 + "\n", "nested too deeply"),
