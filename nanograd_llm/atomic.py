@@ -72,7 +72,8 @@ def fsync_dir(directory) -> None:
 
 def refuse_dangling_link(path, option: str) -> None:
     """Refuse an output folder that is, or goes through, a symbolic link to nothing (its target
-    was deleted, or lives on a disk that is not mounted): name the link and where it points."""
+    was deleted, or lives on a disk that is not mounted): name the link and where it points.
+    `option` is how the message names the path: '--out', 'folder'…"""
     # mkdir böyle bir yolda yalnızca "File exists" der (bağ vardır, gösterdiği yer yoktur).
     # Bağın hedefini kendimiz açmayız: takılı olmayan bir diskin bağlama noktası gibi,
     # kullanıcının beklemediği bir yere yazılırdı. Bu yüzden hiçbir şey yazılmadan reddedilir.
@@ -92,11 +93,25 @@ def refuse_dangling_link(path, option: str) -> None:
         raise ValueError(f"{option} {path}{where} is {what}; {fix} (nothing was written)")
 
 
+def make_folder(path, what: str = "folder") -> Path:
+    """Create a folder and its missing parents (mkdir -p), refusing first, with
+    refuse_dangling_link's message, a path that is or goes through a link to nothing."""
+    # Paketin klasör açan her yeri (eğitim klasörü, denetim noktası, belirteçleyici, Hugging
+    # Face kopyası, kurs sayfaları, resimler, derlem önbelleği) bu işlevi kullanır: hedefi
+    # olmayan bir bağ her yerde aynı açık iletiyle reddedilir; nedenini söylemeyen "File
+    # exists" ya da "Not a directory" gibi bir işletim sistemi hatası çıkmaz
+    path = Path(path)
+    refuse_dangling_link(path, what)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def atomic_write(path, write: Callable[[str], None]) -> Path:
     """Write a file atomically: `write(tmp)` fills a temporary file in the same folder, which
     is fsync'ed, given the mode a plain open() would give, and renamed over `path`.
     On any error (or Ctrl-C) the temporary file is removed and `path` is left as it was."""
     path = Path(path)
+    refuse_dangling_link(path.parent, f"cannot write {path}: folder")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=".tmp")
     os.close(fd)
     try:
@@ -144,8 +159,9 @@ def atomic_write_files(folder, writers: dict[str, Callable[[str], None]]) -> Pat
     over their targets, one right after the other; on any error (or Ctrl-C) before that point
     all old files are left as they were and no temporary file remains."""
     folder = Path(folder)
+    refuse_dangling_link(folder, "folder")
     if not folder.exists():
-        folder.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(folder.parent)
         # Klasör yok: geçici bir klasörde kurulur, tek bir ad değişikliğiyle ortaya çıkar
         staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix="." + folder.name + ".",
                                         suffix=".tmp"))

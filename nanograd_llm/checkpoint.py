@@ -57,7 +57,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write, atomic_write_bytes, atomic_write_files, bytes_writer, fsync_dir
+from .atomic import (atomic_write, atomic_write_bytes, atomic_write_files, bytes_writer, fsync_dir,
+                     make_folder)
 
 FORMAT = "nanograd_llm.checkpoint"
 VERSION = 1
@@ -184,8 +185,7 @@ def _save_tokenizer(d: Path, blobs: dict, digests: dict) -> None:
 def save_checkpoint(out_dir, model, optimizer, tokenizer, step: int, *, train_config=None,
                     sampler_state=None, dropout_seed=None, extra=None) -> Path:
     """Write a complete checkpoint into out_dir atomically; returns the manifest path."""
-    d = Path(out_dir)
-    d.mkdir(parents=True, exist_ok=True)
+    d = make_folder(out_dir)
     tag = f"{int(step):07d}-{secrets.token_hex(3)}"
     model_cfg = model.config_dict()
     # 1) belirteçleyici ve okunabilir ayar dosyası (her biri atomik). Klasördeki kayıt başka

@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write_bytes
+from .atomic import atomic_write_bytes, make_folder
 
 # -- named corpora (URLs and sha256 from the project's data notes) -----------------------------
 
@@ -204,7 +204,7 @@ def download_corpus(name: str, directory: Path | None = None) -> Path:
     if got != c.sha256:
         raise OSError(f"corpus {name!r} has sha256 {got}, expected {c.sha256}")
     try:
-        d.mkdir(parents=True, exist_ok=True)
+        make_folder(d, "the corpus cache folder")
         # Önbelleğe atomik yazım (atomic.py): eşsiz adlı geçici dosya, fsync, yeniden adlandırma;
         # bir hata ya da aynı anda indiren ikinci bir süreç yarım bir dosya bırakamaz
         atomic_write_bytes(path, data)
@@ -351,7 +351,7 @@ def encode_corpus(text: str, tokenizer, path=None, chunk_chars: int = 1 << 20) -
         pieces = [np.asarray(tokenizer.encode(c), dtype=dt) for c in _chunks(text, chunk_chars)]
         return np.concatenate(pieces) if pieces else np.zeros(0, dtype=dt)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     tmp_npy = path.with_name(path.name + ".tmp")
     # Derlem boyutundaki iki geçici dosya, kesilmede (Ctrl-C) ya da hatada da silinir;

@@ -36,7 +36,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .atomic import atomic_write_text, refuse_dangling_link
+from .atomic import atomic_write_text, make_folder, refuse_dangling_link
 from .course import PARTS
 
 _DOCS_HELP = "the docs command needs Markdown and Pygments: pip install -e '.[docs]'"
@@ -472,7 +472,7 @@ def _drop_missing_images(page: str, out: Path, skipped: dict | None = None,
 
 
 def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     atomic_write_text(path, text)
 
 
@@ -529,7 +529,7 @@ def build_docs(out_dir, run_dir=None, images: bool = True, log=None,
     while not top.parent.exists() and top.parent != top:
         top = top.parent
     created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out, "--out")
     try:
         return _render_course(out, run_dir, images, log, demo_steps)
     except BaseException:

@@ -38,7 +38,7 @@ import shutil
 from pathlib import Path
 
 from . import checkpoint as ckpt
-from .atomic import refuse_dangling_link
+from .atomic import make_folder, refuse_dangling_link
 
 LOCK_FILE = ".lock"
 # Bir eğitimin bir klasöre yazdığı adlar (--overwrite yalnızca bunları siler)
@@ -89,7 +89,7 @@ def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool) -> tuple[Pat
     while not top.parent.exists() and top.parent != top:
         top = top.parent
     created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out, "--out")
     return out, top, created
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write
+from .atomic import atomic_write, make_folder, refuse_dangling_link
 from .backend import NonFiniteOutput, check_finite_output, to_numpy
 
 _PLOT_HELP = "plotting needs matplotlib: pip install -e '.[plot]'"
@@ -52,12 +52,13 @@ def _save(fig, out_png) -> Path:
                          f"{', '.join(_FORMATS)}")
     if out.is_dir():
         raise IsADirectoryError(f"{out} is a folder; give a file name such as {out / 'a.png'}")
+    refuse_dangling_link(out.parent, f"cannot write {out}: folder")
     for parent in out.parents:
         if parent.exists():
             if not parent.is_dir():
                 raise NotADirectoryError(f"cannot write {out}: {parent} is a file, not a folder")
             break
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(out.parent)
     return atomic_write(out, lambda tmp: fig.savefig(tmp, format=fmt))
 
 

@@ -181,3 +181,67 @@ def test_text_writer_writes_utf8_with_lf_line_ends(tmp_path):
     text = "#version: 0.2\nĠ ş\nı İ\n"
     atomic_write_files(tmp_path / "tok", {"merges.txt": text_writer(text)})
     assert (tmp_path / "tok" / "merges.txt").read_bytes() == text.encode("utf-8")
+
+
+def _folder_writers():
+    """Every writer of a folder in the package: (name, write(folder))."""
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm import checkpoint as ckpt
+    from nanograd_llm.data import encode_corpus
+    from nanograd_llm.tokenizers import CharTokenizer
+    model = GPT(GPTConfig(vocab_size=5, block_size=8, n_layer=1, n_head=1, n_embd=8), seed=0)
+    char = CharTokenizer("abcde")
+    writers = [
+        ("atomic_write", lambda d: atomic_write_bytes(d / "a.bin", b"x")),
+        ("atomic_write_files", lambda d: atomic_write_files(d, {"a": _writer(b"x")})),
+        ("CharTokenizer.save", lambda d: char.save(str(d))),
+        ("save_checkpoint", lambda d: ckpt.save_checkpoint(d, model, None, char, 1)),
+        ("encode_corpus", lambda d: encode_corpus("abc", char, d / "ids.npy")),
+    ]
+    try:
+        import safetensors  # noqa: F401
+        writers.append(("GPT.save_hf", lambda d: model.save_hf(d)))
+    except ImportError:
+        pass
+    try:
+        from nanograd_llm.tokenizers.bpe import BPETokenizer
+        bpe = BPETokenizer.train("merhaba dünya " * 10, 258)
+        writers.append(("BPETokenizer.save", lambda d: bpe.save(str(d))))
+    except ImportError:
+        pass
+    try:
+        import matplotlib  # noqa: F401
+        from nanograd_llm.viz import plot_positional_encoding
+        writers.append(("a picture", lambda d: plot_positional_encoding(d / "pe.png", 8, 8)))
+    except ImportError:
+        pass
+    return writers
+
+
+def test_every_folder_writer_names_a_symlink_to_nothing(tmp_path):
+    """GPT.save_hf into a folder that is a symbolic link to a missing target said "could not
+    save the GPT-2 copy to LINK (Not a directory)", a tokenizer's save "[Errno 20] Not a
+    directory", save_checkpoint and the others "[Errno 17] File exists": none named the link.
+    Each writer now refuses it as --out does, writes nothing and does not create the target."""
+    if not hasattr(os, "symlink"):
+        pytest.skip("no symbolic links here")
+    gone = tmp_path / "disk" / "gone"
+    (tmp_path / "link").symlink_to(gone)
+    link = tmp_path / "link"
+    for name, write in _folder_writers():
+        for folder, says in (
+                (link, f"folder {link} is a symbolic link to {gone}, which does not exist; "
+                       f"create that folder first, or remove the link (nothing was written)"),
+                (link / "sub", f"folder {link / 'sub'} goes through {link}, which is a symbolic "
+                               f"link to {gone}, which does not exist")):
+            with pytest.raises(ValueError) as e:
+                write(folder)
+            assert says in str(e.value), (name, str(e.value))
+            assert sorted(os.listdir(tmp_path)) == ["link"], name
+    gone.mkdir(parents=True)                     # the disk is back: each writes through the link
+    for name, write in _folder_writers():
+        folder = link / name.replace(" ", "_")
+        if name == "atomic_write":               # it writes a file into a folder that exists
+            folder.mkdir()
+        write(folder)
+    assert len(os.listdir(gone)) == len(_folder_writers()) and link.is_symlink()
