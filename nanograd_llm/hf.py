@@ -403,88 +403,150 @@ def save_hf(model, path) -> None:
 
 
 # -- tokenizer + model, for sampling and fine-tuning -----------------------------------------
+# ## Belirteçleyici: transformers'ın GPT2Tokenizer'ıyla aynı kimlikler
+# Bir GPT-2 klasöründeki belirteçleyici birkaç dosyaya dağılmıştır: BPE'nin kendisi
+# (`vocab.json` + `merges.txt`, ya da ikisini birlikte tutan `tokenizer.json`), sözlüğe sonradan
+# eklenmiş belirteçler (`added_tokens.json`, `tokenizer_config.json`'ın
+# `added_tokens_decoder`'ı, `tokenizer.json`'ın `added_tokens`'ı) ve özel belirteçlerin adları
+# (`special_tokens_map.json` ile `tokenizer_config.json`'daki `bos_token`, `eos_token`,
+# `unk_token`, `pad_token`… ve ek özel belirteç listeleri). Eklenmiş ve adı verilmiş her
+# belirteç metinde bütün olarak aranır ve bölünmeden tek kimlik olur. bos, eos ya da unk için
+# hiçbir dosya bir belirteç vermiyorsa GPT2Tokenizer onun yerine `<|endoftext|>`'i kullanır.
+#
+# Adı verilen bir belirteç sözlükte de eklenmiş belirteçlerde de yoksa `transformers` onu
+# sözlüğün sonuna yeni bir kimlikle ekler. Tek bir belirteç eklenecekse kimliği bellidir
+# (sözlüğün son kimliğinden bir fazlası): biz de aynı kimliği veririz. Birden çok belirteç
+# eklenecekse kimlikler `transformers`'ın iç sırasına bağlıdır; bu sırayı kopyalamak yerine
+# klasör, ilgili dosyaları ve çözümü söyleyen bir hatayla reddedilir. İki dosya aynı görev için
+# (ör. eos_token) farklı belirteçler verirse de öyle: hangisinin geçerli olduğunu tahmin
+# etmeyiz.
+_NAMED_TOKENS = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token",
+                 "mask_token")
+_GPT2_DEFAULT_TOKEN = "<|endoftext|>"       # GPT2Tokenizer's bos, eos and unk unless named
+_EXTRA_TOKENS = ("extra_special_tokens", "additional_special_tokens")
+
+
 def load_hf_tokenizer(path):
     """The folder's tokenizer: one saved by this package (tokenizer_meta.json: its special
-    tokens and pattern are kept), else GPT-2's byte-level BPE from vocab.json + merges.txt
-    (with the added and special tokens `transformers` lists beside them: added_tokens.json,
-    tokenizer_config.json, tokenizer.json, special_tokens_map.json), or, when only a
-    tokenizer.json is there (as recent `transformers` versions write), from that; added
-    tokens become special tokens. A special token named in special_tokens_map.json that is
-    in neither vocab.json nor the added tokens is refused (transformers would append it with
-    an id of its own choosing)."""
+    tokens and pattern are kept), else GPT-2's byte-level BPE from vocab.json + merges.txt, or,
+    when only a tokenizer.json is there (as recent `transformers` versions write), from that;
+    with the added tokens and special tokens `transformers` reads beside them (added_tokens.json,
+    tokenizer_config.json, special_tokens_map.json), so that a text gets the ids
+    transformers' GPT2Tokenizer gives it. Where those ids cannot be told for sure (several
+    special tokens it would append to the vocabulary, or two files naming different tokens),
+    the folder is refused with the files and the fix."""
     path = Path(path)
     if (path / "tokenizer_meta.json").is_file():
         from .tokenizers import load_tokenizer
         return load_tokenizer(path)
-    vocab, merges = path / "vocab.json", path / "merges.txt"
-    if vocab.is_file() and merges.is_file():
-        added = _added_tokens(path)
+    vocab_f, merges_f = path / "vocab.json", path / "merges.txt"
+    if vocab_f.is_file() and merges_f.is_file():
         try:
-            base = json.loads(vocab.read_text(encoding="utf-8"))
+            base = json.loads(vocab_f.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            base = None                  # from_files names what is wrong with the file
-        named = _special_tokens_map(path) if isinstance(base, dict) else []
-        # special_tokens_map.json'daki özel belirteçler (ör. <s>, <pad>) vocab.json'da olsa da
-        # `transformers` onları metinde bütün olarak arar ve bölmeden, tek kimlik olarak kodlar.
-        # Bir bayt belirteci (unk_token = "!" gibi) ya da bir birleştirmenin ürünü de öyle:
-        # metindeki "!!" iki "!" olur. Bunlar aynı zamanda BPE'nin de parçası kalır (from_files).
-        for tok in named:
-            if tok in base:
-                added.setdefault(tok, base[tok])
-        absent = [tok for tok in named if tok not in added]
-        if absent:
-            # Ne vocab.json'da ne de eklenen belirteçlerde olan bir özel belirteci (ör. <pad>)
-            # `transformers` yüklerken sözlüğün sonuna yeni bir belirteç olarak ekler. Kimliği
-            # kendi iç sırasına bağlıdır: 5.x bos/eos/unk için varsayılan <|endoftext|>'i de
-            # (sözlükte yoksa) araya katar, yani <pad> 272 değil 273 olabilir. Aynı kimliği
-            # güvenle veremeyiz; yok saymak ise belirteci metinde bayt bayt kodlardı (başka
-            # kimlikler). Bu yüzden dosya adıyla reddedilir: kimliği added_tokens.json'a
-            # yazılınca iki taraf da aynı kimliği kullanır.
-            n = max([i for i in (*base.values(), *added.values()) if isinstance(i, int)],
-                    default=-1) + 1
-            shown = ", ".join(repr(t) for t in absent)
-            one = len(absent) == 1
-            raise ValueError(f"{path / 'special_tokens_map.json'} names {shown}, which "
-                             f"{'is' if one else 'are'} in neither {vocab.name} nor the "
-                             f"folder's added tokens: transformers would add "
-                             f"{'it as a new token' if one else 'them as new tokens'} "
-                             f"({'an id' if one else 'ids'} from {n} on, in an order of its "
-                             f"own, which the model may not have); list {'it' if one else 'each'} with its id in "
-                             f"added_tokens.json, or remove {'it' if one else 'them'} from "
-                             f"special_tokens_map.json")
-        if not added or not isinstance(base, dict):
-            return _bpe_class().from_files(vocab, merges)
-        # `transformers` eklenen belirteçleri (ör. <|pad|>, sohbet belirteçleri) vocab.json'a
-        # değil yanındaki dosyalara yazar; onlarsız bu belirteçler metinde bayt bayt
-        # kodlanırdı. Bu yüzden sözlüğe katılıp özel belirteç sayılırlar (tokenizer.json
-        # yolundaki gibi).
+            base = None
+        if not isinstance(base, dict):
+            return _bpe_class().from_files(vocab_f, merges_f)   # it names what is wrong
+        added = _added_tokens(path)
+        vocab = dict(base)
         for tok, i in added.items():
-            if base.setdefault(tok, i) != i:
-                raise ValueError(f"added token {tok!r} has id {i} but {vocab} gives it "
-                                 f"{base[tok]}")
-        specials = (["<|endoftext|>"] if "<|endoftext|>" in base else []) + list(added)
-        with tempfile.TemporaryDirectory() as tmp:
-            v = Path(tmp) / "vocab.json"
-            v.write_text(json.dumps(base, ensure_ascii=False), encoding="utf-8")
-            try:
-                return _bpe_class().from_files(v, merges, special_tokens=specials)
-            except ValueError as e:
-                raise ValueError(str(e).replace(str(v), f"{vocab} (with its added tokens)")) \
-                    from None
+            if vocab.setdefault(tok, i) != i:
+                raise ValueError(f"added token {tok!r} has id {i} but {vocab_f} gives it "
+                                 f"{vocab[tok]}")
+        # `transformers` vocab.json'da olmayan eklenmiş belirteçlere dosyadaki kimliği değil,
+        # sözlüğün sonundan başlayarak, dosyadaki kimliklerin sırasıyla yeni kimlik verir;
+        # ikisi ayrışırsa (elle düzenlenmiş bir dosya) aynı metin iki tarafta başka kimliklere
+        # kodlanırdı
+        new = sorted((i, tok) for tok, i in added.items() if tok not in base)
+        for k, (i, tok) in enumerate(new):
+            if i != len(base) + k:
+                raise ValueError(f"{path}: added token {tok!r} has id {i}, but transformers "
+                                 f"numbers the tokens added beside the {len(base)} of "
+                                 f"{vocab_f.name} from {len(base)} on, in the order of their "
+                                 f"ids, and gives it {len(base) + k}; renumber the added "
+                                 f"tokens from {len(base)} on")
+        return _gpt2_tokenizer(path, vocab, merges_f, list(added), vocab_f,
+                               "added_tokens.json", unchanged=vocab == base)
     if (path / "tokenizer.json").is_file():
-        BPETokenizer = _bpe_class()
         f = path / "tokenizer.json"
+        vocab, merge_lines, added = _split_tokenizer_json(f)
         with tempfile.TemporaryDirectory() as tmp:
-            v, m, specials = _split_tokenizer_json(f, Path(tmp))
-            try:
-                return BPETokenizer.from_files(v, m, special_tokens=specials)
-            except ValueError as e:
-                # Hata geçici dosyaları değil, kullanıcının dosyasını adlandırsın
-                msg = str(e).replace(str(v), "its model.vocab").replace(str(m), "its model.merges")
-                raise ValueError(f"{f}: {msg}") from None
-    missing = vocab if not vocab.is_file() else merges
+            m = Path(tmp) / "merges.txt"
+            m.write_text("#version: 0.2\n" + "\n".join(merge_lines) + "\n", encoding="utf-8")
+            # Hata geçici dosyaları değil, kullanıcının dosyasını adlandırsın
+            return _gpt2_tokenizer(
+                path, vocab, m, added, f, "tokenizer.json's added_tokens",
+                rename=lambda msg, v: f"{f}: " + msg.replace(str(v), "its model.vocab")
+                .replace(str(m), "its model.merges"))
+    missing = vocab_f if not vocab_f.is_file() else merges_f
     raise ValueError(f"{missing} not found: the GPT-2 tokenizer needs vocab.json and "
                      f"merges.txt (or tokenizer.json) in {path}")
+
+
+def _gpt2_tokenizer(path: Path, vocab: dict, merges: Path, added: list, source: Path,
+                    add_where: str, unchanged: bool = False, rename=None):
+    """The BPETokenizer transformers' GPT2Tokenizer amounts to: `vocab` (added tokens
+    included), `added` and the named special tokens matched whole, a named token the vocabulary
+    lacks appended as transformers appends it (or the folder refused where its id is unsure)."""
+    for tok, i in vocab.items():
+        if isinstance(i, bool) or not isinstance(i, int) or i < 0:
+            raise ValueError(f"{source}: id of token {tok!r} must be a non-negative integer, "
+                             f"got {i!r}")
+    files = _token_files(path)
+    _check_encode_options(files)
+    whole = list(dict.fromkeys(added))
+    appended = []
+    for tok, why in _named_special_tokens(files):
+        if tok in vocab:
+            # Sözlükteki bir belirteç (ör. <s>, ya da bir bayt olan unk_token "!") de metinde
+            # bütün olarak aranır; birleştirmelerin parçasıysa BPE'de de kalır (from_files)
+            if tok not in whole:
+                whole.append(tok)
+        elif tok not in (t for t, _ in appended):
+            appended.append((tok, why))
+    n = len(vocab)
+    if appended:
+        one = len(appended) == 1
+        listing = ", ".join(f"{tok!r} ({why})" for tok, why in appended)
+        says = (f"{path}: transformers appends {listing} to the vocabulary, as "
+                f"{'it is' if one else 'they are'} in neither {source.name} nor the folder's "
+                f"added tokens")
+        fix = (f"list {'it' if one else 'each'} with its id in {add_where}, or have "
+               f"special_tokens_map.json and tokenizer_config.json name tokens the vocabulary "
+               f"holds (null for none)")
+        if not one:
+            raise ValueError(f"{says}; their ids (from {n} on) follow an order of its own, "
+                             f"which the model may not have: {fix}")
+        ids = set(vocab.values())
+        if len(ids) == n and ids != set(range(n)):
+            raise ValueError(f"{says}; the ids of {source.name} leave gaps, so which id it "
+                             f"gets cannot be told: {fix}")
+        if len(ids) == n:                # else two tokens share an id: from_files says so
+            tok = appended[0][0]
+            vocab = {**vocab, tok: n}
+            whole.append(tok)
+            unchanged = False
+    if unchanged:
+        return _bpe_class().from_files(source, merges, special_tokens=whole)
+    with tempfile.TemporaryDirectory() as tmp:
+        v = Path(tmp) / "vocab.json"
+        v.write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+        try:
+            return _bpe_class().from_files(v, merges, special_tokens=whole)
+        except ValueError as e:
+            raise ValueError(rename(str(e), v) if rename else
+                             str(e).replace(str(v), f"{source} (with its added tokens)")) \
+                from None
+
+
+def _read_json_file(f: Path):
+    """The JSON in f, or None when there is no such file."""
+    if not f.is_file():
+        return None
+    try:
+        return json.loads(f.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{f} is not valid JSON: {e}") from None
 
 
 def _added_tokens(path: Path) -> dict:
@@ -501,29 +563,23 @@ def _added_tokens(path: Path) -> dict:
             raise ValueError(f"{f}: added token {content!r} has id {i}, another file gives "
                              f"it {found[content]}")
 
-    def read(name):
-        f = path / name
-        if not f.is_file():
-            return f, None
-        try:
-            return f, json.loads(f.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ValueError(f"{f} is not valid JSON: {e}") from None
-
-    f, data = read("added_tokens.json")
+    f = path / "added_tokens.json"
+    data = _read_json_file(f)
     if data is not None:
         if not isinstance(data, dict):
             raise ValueError(f"{f} must hold a JSON object token -> id")
         for content, i in data.items():
             add(f, content, i)
-    f, data = read("tokenizer_config.json")
+    f = path / "tokenizer_config.json"
+    data = _read_json_file(f)
     dec = data.get("added_tokens_decoder") if isinstance(data, dict) else None
     if dec is not None:
         if not isinstance(dec, dict) or not all(isinstance(v, dict) for v in dec.values()):
             raise ValueError(f"{f}: added_tokens_decoder must map ids to token objects")
         for i, t in dec.items():
             add(f, t.get("content"), int(i) if str(i).isdigit() else i)
-    f, data = read("tokenizer.json")
+    f = path / "tokenizer.json"
+    data = _read_json_file(f)
     added = data.get("added_tokens") if isinstance(data, dict) else None
     if added is not None:
         if not isinstance(added, list) or not all(isinstance(t, dict) for t in added):
@@ -533,24 +589,98 @@ def _added_tokens(path: Path) -> dict:
     return found
 
 
-def _special_tokens_map(path: Path) -> list:
-    """The token strings special_tokens_map.json names (bos/eos/unk/pad/…, and
-    additional_special_tokens), each a string or an object with a 'content'."""
-    f = path / "special_tokens_map.json"
-    if not f.is_file():
-        return []
-    try:
-        data = json.loads(f.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{f} is not valid JSON: {e}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{f} must hold a JSON object")
-    out = []
-    for v in data.values():
-        for t in (v if isinstance(v, list) else [v]):
-            t = t.get("content") if isinstance(t, dict) else t
-            if isinstance(t, str) and t and t not in out:
-                out.append(t)
+def _token_string(f: Path, key: str, v):
+    """A special token as special_tokens_map.json / tokenizer_config.json write it: a string,
+    an object with its 'content' (AddedToken), or null/"" for none."""
+    if isinstance(v, dict):
+        v = v.get("content")
+    if v is None or v == "":
+        return None
+    if not isinstance(v, str):
+        raise ValueError(f"{f}: {key} must be a token (a string, or an object with its "
+                         f"'content'), got {type(v).__name__}")
+    return v
+
+
+def _token_files(path: Path) -> list:
+    """[(file, its JSON object)] for the folder's special_tokens_map.json and
+    tokenizer_config.json, those that exist."""
+    files = []
+    for name in ("special_tokens_map.json", "tokenizer_config.json"):
+        f = path / name
+        data = _read_json_file(f)
+        if data is not None and not isinstance(data, dict):
+            raise ValueError(f"{f} must hold a JSON object")
+        if data is not None:
+            files.append((f, data))
+    return files
+
+
+# tokenizer_config.json'ın, GPT2Tokenizer'ın metni kodlama biçimini değiştiren ayarları
+_ENCODE_OPTIONS = {
+    "add_prefix_space": "reads every text with a space before it ('Hi' as ' Hi')",
+    "add_bos_token": "puts its bos_token before every text it encodes (write it into the "
+                     "text where it belongs instead)",
+    "add_eos_token": "puts its eos_token after every text it encodes (write it into the "
+                     "text where it belongs instead)",
+}
+
+
+def _check_encode_options(files: list) -> None:
+    """Refuse tokenizer_config.json settings under which transformers encodes a text to other
+    ids than GPT-2's BPE does (tokenizer.json's own settings: _check_tokenizer_json_options)."""
+    # Bu ayarlar açıkken `transformers` aynı metni başka kimliklere kodlar (başa boşluk, başa ya
+    # da sona bir özel belirteç ekleyerek); yok sayılsalardı örnekleme ve ince ayar, modelin
+    # eğitimde gördüğünden farklı girdiler alırdı
+    for f, data in files:
+        for key, does in _ENCODE_OPTIONS.items():
+            if data.get(key) is True:
+                raise ValueError(f"{f}: {key} is true: transformers then {does}; "
+                                 f"nanograd_llm's GPT-2 tokenizer does not, so set it to false")
+
+
+def _named_special_tokens(files: list) -> list:
+    """(token, where it is named) for each special token GPT2Tokenizer has in this folder:
+    bos, eos, unk, sep, pad, cls, mask (special_tokens_map.json or tokenizer_config.json;
+    <|endoftext|> for bos, eos and unk that neither names), then the extra special tokens."""
+    out: list = []
+
+    def put(tok, why):
+        if tok is not None and tok not in (t for t, _ in out):
+            out.append((tok, why))
+
+    for key in _NAMED_TOKENS:
+        given = {f: _token_string(f, key, data[key]) for f, data in files if key in data}
+        if len(set(given.values())) > 1:
+            (fa, a), (fb, b) = given.items()
+            raise ValueError(f"{fa} and {fb.name} name different tokens as {key} ({a!r} and "
+                             f"{b!r}); make them agree")
+        if given:
+            f, tok = next(iter(given.items()))
+            put(tok, f"{key} in {f.name}")
+        elif key in ("bos_token", "eos_token", "unk_token"):
+            put(_GPT2_DEFAULT_TOKEN, "GPT2Tokenizer's default bos/eos/unk token")
+    lists = {}
+    for f, data in files:
+        for key in _EXTRA_TOKENS:
+            if key not in data:
+                continue
+            v = data[key]
+            items = (list(v.values()) if isinstance(v, dict) else v if isinstance(v, list)
+                     else [] if v is None else None)
+            if items is None:
+                raise ValueError(f"{f}: {key} must be a list of tokens, got "
+                                 f"{type(v).__name__}")
+            lists[(f, key)] = [t for t in (_token_string(f, key, x) for x in items) if t]
+    if len({frozenset(v) for v in lists.values()}) > 1:
+        ((fa, ka), a), ((fb, kb), b) = list(lists.items())[:2]
+        if set(a) == set(b):
+            ((fb, kb), b) = next(item for item in lists.items() if set(item[1]) != set(a))
+        raise ValueError(f"{fa}'s {ka} and {fb.name}'s {kb} list different special tokens "
+                         f"({a!r} and {b!r}); make them agree")
+    for (f, key), toks in lists.items():
+        for tok in toks:
+            put(tok, f"{key} in {f.name}")
     return out
 
 
@@ -563,9 +693,9 @@ def _bpe_class():
     return BPETokenizer
 
 
-def _split_tokenizer_json(f: Path, out: Path):
-    """Write vocab.json + merges.txt from a `tokenizers` tokenizer.json holding a BPE model;
-    returns their paths and the added tokens' strings (None when it lists none)."""
+def _split_tokenizer_json(f: Path):
+    """The vocabulary (its added tokens included), the merges ("a b" lines) and the added
+    tokens' strings of a `tokenizers` tokenizer.json holding a BPE model."""
     try:
         data = json.loads(f.read_text(encoding="utf-8"))
         model = data["model"]
@@ -596,11 +726,7 @@ def _split_tokenizer_json(f: Path, out: Path):
         if vocab.setdefault(t["content"], t["id"]) != t["id"]:
             raise ValueError(f"{f}: added token {t['content']!r} has id {t['id']} but "
                              f"model.vocab gives it {vocab[t['content']]}")
-    specials = [t["content"] for t in added] or None
-    v, m = out / "vocab.json", out / "merges.txt"
-    v.write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-    m.write_text("#version: 0.2\n" + "\n".join(lines) + "\n", encoding="utf-8")
-    return v, m, specials
+    return vocab, lines, [t["content"] for t in added]
 
 
 def _check_tokenizer_json_options(f: Path, data: dict, model: dict) -> None:
@@ -652,6 +778,17 @@ def init_from_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.
         except TypeError:
             n_tok = None
     if n_tok is not None and n_tok > model.vocab_size:
-        raise ValueError(f"the tokenizer in {path} has {n_tok} tokens but the model only "
-                         f"{model.vocab_size}")
+        msg = f"the tokenizer in {path} has {n_tok} tokens but the model only {model.vocab_size}"
+        extra = sorted((i, t) for t, i in getattr(tok, "special_tokens", {}).items()
+                       if i >= model.vocab_size)
+        if extra and not (Path(path) / "tokenizer_meta.json").is_file():
+            # Çoğu zaman fazlalık, transformers'ın sözlükte olmayan bir özel belirteci (ör.
+            # varsayılan <|endoftext|>) sona eklemesidir: modelde o kimliğin satırı yoktur
+            shown = ", ".join(f"{t!r} (id {i})" for i, t in extra)
+            msg += (f": the model has no row for {shown}, which transformers' GPT2Tokenizer "
+                    f"also gives, appending a special token the vocabulary lacks; have "
+                    f"special_tokens_map.json and tokenizer_config.json name tokens the "
+                    f"vocabulary holds (null for none: bos_token, eos_token and unk_token "
+                    f"default to '<|endoftext|>'), or give the model a row for each")
+        raise ValueError(msg)
     return model, tok

@@ -238,8 +238,10 @@ def hf_folder(tmp_path):
                             min_frequency=1, show_progress=False)
     bpe.save_model(str(tmp_path))
     torch.manual_seed(0)
+    # transformers' GPT2Tokenizer appends <|endoftext|> (its default bos/eos/unk token, which
+    # this vocabulary lacks) as id 300: the model has a row for it, as len(tokenizer) gives
     cfg = transformers.GPT2Config(n_layer=1, n_head=2, n_embd=16, n_positions=32,
-                                  vocab_size=bpe.get_vocab_size())
+                                  vocab_size=bpe.get_vocab_size() + 1)
     transformers.GPT2LMHeadModel(cfg).save_pretrained(tmp_path)
     return tmp_path
 

@@ -81,7 +81,10 @@ def test_added_tokens_beside_vocab_json_are_read(tmp_path, layout):
     assert ids["<|pad|>"] in want and ids["<|user|>"] in want
     assert tok.encode(text) == want
     assert tok.decode(want) == text
-    assert tok.vocab_size == ids["<|user|>"] + 1
+    # transformers' GPT2Tokenizer appends its default bos/eos/unk token after them: this
+    # vocabulary has no <|endoftext|>
+    assert tok.vocab_size == ids["<|user|>"] + 2
+    assert tok.special_tokens["<|endoftext|>"] == ids["<|user|>"] + 1
 
 
 def test_an_added_token_with_a_conflicting_id_is_a_clear_error(tmp_path):
@@ -317,18 +320,24 @@ def _special_token_not_in_the_vocabulary(tmp_path):
 def test_a_special_token_missing_from_the_vocabulary_is_refused(tmp_path):
     """special_tokens_map.json naming <pad>, which neither vocab.json nor any added-token file
     holds: it was ignored, so "<pad>" in a text became five byte tokens where transformers gives
-    it one new id. It is refused; listed in added_tokens.json it loads as one token."""
+    it one new id. With several such tokens (here also <|user|> and GPT2Tokenizer's default
+    <|endoftext|>) their ids follow transformers' own order: refused; listed in
+    added_tokens.json they load as one token each, and the one left is appended."""
     n = _special_token_not_in_the_vocabulary(tmp_path)
     with pytest.raises(ValueError) as e:
         load_hf_tokenizer(tmp_path)
     assert str(e.value) == (
-        f"{tmp_path / 'special_tokens_map.json'} names '<pad>', '<|user|>', which are in "
-        f"neither vocab.json nor the folder's added tokens: transformers would add them as new "
-        f"tokens (ids from {n} on, in an order of its own, which the model may not have); list "
-        f"each with its id in added_tokens.json, or remove them from special_tokens_map.json")
+        f"{tmp_path}: transformers appends '<|endoftext|>' (GPT2Tokenizer's default bos/eos/unk "
+        f"token), '<pad>' (pad_token in special_tokens_map.json), '<|user|>' "
+        f"(additional_special_tokens in special_tokens_map.json) to the vocabulary, as they are "
+        f"in neither vocab.json nor the folder's added tokens; their ids (from {n} on) follow "
+        f"an order of its own, which the model may not have: list each with its id in "
+        f"added_tokens.json, or have special_tokens_map.json and tokenizer_config.json name "
+        f"tokens the vocabulary holds (null for none)")
     (tmp_path / "added_tokens.json").write_text(json.dumps({"<pad>": n, "<|user|>": n + 1}))
     tok = load_hf_tokenizer(tmp_path)
-    assert tok.encode("wow<pad>!<|user|>")[1:] == [n, tok.encode("!")[0], n + 1]
+    assert tok.encode("wow<pad>!<|user|><|endoftext|>")[1:] == [n, tok.encode("!")[0], n + 1,
+                                                              n + 2]
 
 
 def test_the_ids_of_a_special_token_missing_from_the_vocabulary_follow_transformers(tmp_path):
@@ -339,8 +348,9 @@ def test_the_ids_of_a_special_token_missing_from_the_vocabulary_follow_transform
     n = _special_token_not_in_the_vocabulary(tmp_path)
     hf = transformers.GPT2Tokenizer.from_pretrained(str(tmp_path))
     assert hf.convert_tokens_to_ids("<pad>") >= n                  # a new token, not ignored
-    with pytest.raises(ValueError, match=re.escape("names '<pad>', '<|user|>', which are in "
-                                                   "neither")):
+    with pytest.raises(ValueError, match=re.escape("'<|user|>' (additional_special_tokens in "
+                                                   "special_tokens_map.json) to the vocabulary, "
+                                                   "as they are in neither")):
         load_hf_tokenizer(tmp_path)
     (tmp_path / "added_tokens.json").write_text(json.dumps({"<pad>": n, "<|user|>": n + 1}))
     hf = transformers.GPT2Tokenizer.from_pretrained(str(tmp_path))
@@ -348,3 +358,161 @@ def test_the_ids_of_a_special_token_missing_from_the_vocabulary_follow_transform
     want = hf.encode(text)
     assert n in want and n + 1 in want
     assert load_hf_tokenizer(tmp_path).encode(text) == want
+
+
+# -- the special tokens transformers' GPT2Tokenizer reads beside the BPE ----------------------
+SPECIAL_TEXT = ("<s>merhaba<|endoftext|> dünya<pad> quick</s><unk><|user|> fox<|bot|>! "
+                "<|pad|>The")
+
+
+def _bpe_folder(d, specials=(), endoftext=False, tokenizer_json=False, files=None):
+    """A byte-level BPE folder: vocab.json + merges.txt as `tokenizers` saves them (trained with
+    `specials` at its first ids; <|endoftext|> last when `endoftext`), or a tokenizer.json;
+    `files` are the JSON files written beside it."""
+    d.mkdir(parents=True, exist_ok=True)
+    bpe = tk.ByteLevelBPETokenizer()
+    bpe.train_from_iterator(TRAIN_TEXT, vocab_size=300, min_frequency=1, show_progress=False,
+                            special_tokens=list(specials))
+    if tokenizer_json:
+        if endoftext:
+            bpe.add_special_tokens(["<|endoftext|>"])
+        bpe.save(str(d / "tokenizer.json"))
+    else:
+        bpe.save_model(str(d))
+        if endoftext:                                 # the real GPT-2 layout: the last id
+            vocab = json.loads((d / "vocab.json").read_text(encoding="utf-8"))
+            vocab["<|endoftext|>"] = len(vocab)
+            (d / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False),
+                                          encoding="utf-8")
+    for name, data in (files or {}).items():
+        (d / name).write_text(json.dumps(data), encoding="utf-8")
+    return d
+
+
+def _saved_by_transformers(d):
+    """A GPT-2 vocabulary given a pad token and two extra special tokens with transformers'
+    add_special_tokens, then written by its own save_pretrained."""
+    transformers = pytest.importorskip("transformers")
+    src = _bpe_folder(d.parent / (d.name + "-src"), endoftext=True)
+    hf = transformers.GPT2Tokenizer.from_pretrained(str(src))
+    hf.add_special_tokens({"pad_token": "<pad>",
+                           "additional_special_tokens": ["<|user|>", "<|bot|>"]})
+    hf.save_pretrained(str(d))
+    return d
+
+
+_TRAINED = ["<s>", "<pad>", "</s>", "<unk>"]
+_ADDED = {"<|user|>": 300, "<|endoftext|>": 301}
+_FOLDERS = {
+    # vocab.json holds <|endoftext|> (id 300, the last); tokenizer_config.json as on the Hub
+    "gpt2 layout": lambda d: _bpe_folder(d, endoftext=True,
+                                         files={"tokenizer_config.json":
+                                                {"model_max_length": 1024}}),
+    # gpt2 as transformers 4.x saves it: both files, pad_token null, the encode options false
+    "gpt2 saved by transformers 4.x": lambda d: _bpe_folder(d, endoftext=True, files={
+        "special_tokens_map.json": {k: "<|endoftext|>" for k in ("bos_token", "eos_token",
+                                                                  "unk_token")},
+        "tokenizer_config.json": {
+            "add_bos_token": False, "add_prefix_space": False, "bos_token": "<|endoftext|>",
+            "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>", "pad_token": None,
+            "added_tokens_decoder": {"300": {"content": "<|endoftext|>", "special": True}},
+            "errors": "replace", "model_max_length": 1024, "tokenizer_class": "GPT2Tokenizer"}}),
+    # tokenizers' save_model alone: GPT2Tokenizer appends its default <|endoftext|> (id 300)
+    "vocab.json alone": lambda d: _bpe_folder(d),
+    # special tokens trained into vocab.json, named only in tokenizer_config.json, which also
+    # lists an added token (as transformers 4.x saves it, without special_tokens_map.json)
+    "tokenizer_config.json only": lambda d: _bpe_folder(d, _TRAINED, files={
+        "tokenizer_config.json": {
+            "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>",
+            "additional_special_tokens": ["<|user|>"],
+            "added_tokens_decoder": {str(i): {"content": t, "special": True}
+                                     for t, i in _ADDED.items()}}}),
+    # the same names in both files, as transformers 4.x writes them (AddedToken objects too)
+    "both files agree": lambda d: _bpe_folder(d, _TRAINED, files={
+        "special_tokens_map.json": {
+            "bos_token": {"content": "<s>", "lstrip": False, "normalized": True},
+            "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>",
+            "additional_special_tokens": ["<|user|>"]},
+        "tokenizer_config.json": {
+            "bos_token": {"__type": "AddedToken", "content": "<s>"}, "eos_token": "</s>",
+            "unk_token": "<unk>", "pad_token": "<pad>",
+            "additional_special_tokens": ["<|user|>"]},
+        "added_tokens.json": _ADDED}),
+    # bos/eos/unk named, so <|endoftext|> in vocab.json is an ordinary (split) string
+    "no default token": lambda d: _bpe_folder(d, [*_TRAINED, "<|endoftext|>"], files={
+        "tokenizer_config.json": {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "</s>"}}),
+    # tokenizer.json with <|endoftext|>; its pad token is named in tokenizer_config.json only
+    "tokenizer.json + a named pad": lambda d: _bpe_folder(
+        d, endoftext=True, tokenizer_json=True,
+        files={"tokenizer_config.json": {"pad_token": "<|pad|>"}}),
+    "saved by transformers": _saved_by_transformers,
+}
+
+
+@pytest.mark.parametrize("layout", list(_FOLDERS))
+def test_our_ids_equal_transformers_gpt2_tokenizer(tmp_path, layout):
+    """The special tokens named in tokenizer_config.json (bos_token, eos_token, unk_token,
+    pad_token, additional/extra special tokens) were not read, so "<s>" in a prompt became three
+    byte tokens where transformers gives its one id; nor was the <|endoftext|> GPT2Tokenizer
+    adds to a vocabulary that lacks it. Every id now equals transformers'."""
+    transformers = pytest.importorskip("transformers")
+    d = _FOLDERS[layout](tmp_path / "tok")
+    hf = transformers.GPT2Tokenizer.from_pretrained(str(d))
+    tok = load_hf_tokenizer(d)
+    want = hf.encode(SPECIAL_TEXT)
+    assert tok.encode(SPECIAL_TEXT) == want
+    assert tok.vocab_size == len(hf)
+    assert tok.decode(want) == hf.decode(want)
+    for t in hf.all_special_tokens:
+        assert tok.encode(t) == [hf.convert_tokens_to_ids(t)], t
+
+
+@pytest.mark.parametrize("files, says", [
+    ({"special_tokens_map.json": {"eos_token": "<s>"}, "tokenizer_config.json": {"eos_token":
+                                                                                "</s>"}},
+     "special_tokens_map.json and tokenizer_config.json name different tokens as eos_token "
+     "('<s>' and '</s>'); make them agree"),
+    ({"special_tokens_map.json": {"additional_special_tokens": ["<s>"]},
+      "tokenizer_config.json": {"extra_special_tokens": ["</s>"]}},
+     "special_tokens_map.json's additional_special_tokens and tokenizer_config.json's "
+     "extra_special_tokens list different special tokens (['<s>'] and ['</s>']); make them "
+     "agree"),
+    ({"added_tokens.json": {"<|pad|>": 305}},
+     "added token '<|pad|>' has id 305, but transformers numbers the tokens added beside the "
+     "301 of vocab.json from 301 on, in the order of their ids, and gives it 301; renumber"),
+    ({"tokenizer_config.json": {"add_prefix_space": True}},
+     "tokenizer_config.json: add_prefix_space is true: transformers then reads every text with "
+     "a space before it ('Hi' as ' Hi'); nanograd_llm's GPT-2 tokenizer does not, so set it to "
+     "false"),
+    ({"tokenizer_config.json": {"add_bos_token": True, "bos_token": "<s>"}},
+     "add_bos_token is true: transformers then puts its bos_token before every text"),
+    ({"tokenizer_config.json": {"add_eos_token": True}},
+     "add_eos_token is true: transformers then puts its eos_token after every text"),
+])
+def test_special_token_settings_we_cannot_match_are_refused(tmp_path, files, says):
+    """Two files naming different tokens (transformers silently prefers one), an added token
+    whose id transformers does not keep, and settings that make transformers encode a text to
+    other ids: refused with the file, where it was read with other ids than transformers'."""
+    d = _bpe_folder(tmp_path, _TRAINED, endoftext=True, files=files)
+    with pytest.raises(ValueError) as e:
+        load_hf_tokenizer(d)
+    assert says in str(e.value) and str(tmp_path) in str(e.value), str(e.value)
+
+
+def test_a_model_without_a_row_for_the_appended_token_is_refused_clearly(tmp_path):
+    """A model of 300 rows beside a vocabulary of 300 without <|endoftext|>: transformers'
+    tokenizer has 301 ids; loading it for sampling or fine-tuning says why and what to do."""
+    pytest.importorskip("safetensors")
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.hf import init_from_hf, save_hf
+    d = _bpe_folder(tmp_path / "hf")
+    save_hf(GPT(GPTConfig(vocab_size=300, block_size=8, n_layer=1, n_head=2, n_embd=8)), d)
+    with pytest.raises(ValueError) as e:
+        init_from_hf(d)
+    assert str(e.value).startswith(
+        f"the tokenizer in {d} has 301 tokens but the model only 300: the model has no row for "
+        f"'<|endoftext|>' (id 300), which transformers' GPT2Tokenizer also gives")
+    (d / "tokenizer_config.json").write_text(json.dumps(
+        {"bos_token": None, "eos_token": None, "unk_token": None}))
+    model, tok = init_from_hf(d)
+    assert tok.vocab_size == 300 and "<|endoftext|>" not in tok.special_tokens
