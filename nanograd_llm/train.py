@@ -35,6 +35,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
 import shutil
 import signal
 import sys
@@ -560,10 +561,18 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         row = {"step": step, "train_loss": round(losses["train"], 6),
                "val_loss": round(losses["val"], 6), "lr": lr, "tokens_per_sec": round(tok_s, 1),
                "elapsed_s": round(elapsed, 3)}
+        size = None
         try:
             with open(metrics_path, "a", encoding="utf-8") as f:
+                size = f.tell()
                 f.write(json.dumps(row) + "\n")
         except OSError as e:
+            # Disk dolduğunda satırın yalnızca bir kısmı yazılmış olabilir: o yarım satır
+            # silinir, metrics.jsonl her satırı tam bir JSON nesnesi olarak kalır (yoksa
+            # `docs --run` ya da jq gibi okuyucular bozuk son satırda dururdu)
+            if size is not None:
+                with contextlib.suppress(OSError):
+                    os.truncate(metrics_path, size)
             raise OSError(f"could not append the step-{step} losses to {metrics_path} "
                           f"({e.strerror or e}); {intact()}") from None
         if cfg.keep_best and losses["val"] < best_val:

@@ -576,6 +576,47 @@ def test_losses_that_cannot_be_appended_name_metrics_jsonl(tmp_path, monkeypatch
     assert ckpt.load_checkpoint(tmp_path / "run")["step"] == 0
 
 
+def test_a_row_cut_by_a_full_disk_is_taken_out_of_metrics_jsonl(tmp_path, monkeypatch):
+    """A full disk lets part of a row reach metrics.jsonl (the kernel writes what fits, then
+    ENOSPC): the torn row stayed as the file's last line, which `docs --run`, jq or pandas
+    then refused. Now the failed append is undone: the file holds whole rows only."""
+    import builtins
+
+    import nanograd_llm.train as T
+    from tests._train_helpers import tiny_config
+
+    class Torn:
+        """A file whose first write puts half of its text on disk and then fails."""
+        def __init__(self, f):
+            self.f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+        def write(self, text):
+            self.f.write(text[:len(text) // 2])
+            self.f.flush()
+            _enospc()
+
+    def open_(path, mode="r", *a, **k):
+        f = builtins.open(path, mode, *a, **k)
+        if str(path).endswith("metrics.jsonl") and "a" in mode and os.path.getsize(path):
+            return Torn(f)                       # step 0's row goes in, step 4's is cut
+        return f
+    monkeypatch.setattr(T, "open", open_, raising=False)
+    with pytest.raises(OSError, match="could not append the step-4 losses"):
+        T.train(tiny_config(tmp_path, keep_best=False), quiet=True)
+    raw = (tmp_path / "run" / "metrics.jsonl").read_bytes()
+    assert raw.endswith(b"\n")
+    assert [json.loads(line)["step"] for line in raw.splitlines()] == [0]
+
+
 def test_metrics_that_cannot_be_rewritten_on_resume_name_the_file(tmp_path, monkeypatch):
     """Disk full when --resume rewrites metrics.jsonl (dropping the rows after the checkpoint):
     the error was a bare '[Errno 28] No space left on device', naming nothing."""
