@@ -199,7 +199,9 @@ def plot_positional_encoding(out_png, n_positions: int = 64, n_embd: int = 64) -
 # ## Kayıp eğrisi
 # `metrics.jsonl` her satırı bir JSON nesnesi olan bir dosyadır. Adım numarası `step`
 # (ya da `iter`) alanından; eğitim kaybı `train_loss` (ya da `loss`), doğrulama kaybı
-# `val_loss` alanından okunur. Aynı satırda ikisi birden bulunabilir.
+# `val_loss` alanından okunur. Aynı satırda ikisi birden bulunabilir. Satır sonu olmayan ve
+# çözülemeyen bir son satır, yazılırken kesilmiş bir satırdır (makine çöktü, disk doldu, kendi
+# eğitim betiğinin tamponu yarıda yazıldı): atlanır; ortadaki bozuk bir satır ise hatadır.
 
 def read_metrics(metrics_jsonl) -> tuple[list, list]:
     """([(step, train_loss)], [(step, val_loss)]) from a metrics.jsonl file."""
@@ -207,12 +209,15 @@ def read_metrics(metrics_jsonl) -> tuple[list, list]:
     path = Path(metrics_jsonl)
     with path.open(encoding="utf-8") as f:
         for n, line in enumerate(f, start=1):
+            whole = line.endswith("\n")
             line = line.strip()
             if not line:
                 continue
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as e:
+                if not whole:
+                    continue        # son satır yarıda kesilmiş (çöken bir yazma): atlanır
                 raise ValueError(f"{path}:{n}: not valid JSON ({e.msg})") from None
             if not isinstance(rec, dict):
                 continue

@@ -718,6 +718,23 @@ def test_plot_loss_curve_png_and_bad_metrics(tmp_path):
         plot_loss_curve(empty, tmp_path / "x.png")
 
 
+def test_a_last_row_cut_by_a_crash_is_left_out(tmp_path):
+    """A write cut off by a crash leaves a last line without its newline: `docs --run` refused
+    the whole run ("metrics.jsonl:3: not valid JSON") although the trainer's own reader skips
+    it. That line is now left out; a broken complete line is still an error."""
+    from nanograd_llm.viz import read_metrics
+    m = tmp_path / "metrics.jsonl"
+    rows = "".join(json.dumps({"step": s, "train_loss": 3.0 - s, "val_loss": 3.1 - s}) + "\n"
+                   for s in (0, 1))
+    m.write_text(rows + '{"step": 2, "train_lo')
+    assert read_metrics(m) == ([(0, 3.0), (1, 2.0)], [(0, 3.1), (1, 2.1)])
+    m.write_bytes(rows.encode() + b"\0" * 40)             # a tail of zeros (power loss)
+    assert read_metrics(m)[0] == [(0, 3.0), (1, 2.0)]
+    m.write_text('{"step": 2, "train_lo\n' + rows)
+    with pytest.raises(ValueError, match=r"metrics\.jsonl:1: not valid JSON"):
+        read_metrics(m)
+
+
 # -- a real headless browser -------------------------------------------------------------
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
