@@ -233,8 +233,16 @@ def save_checkpoint(out_dir, model, optimizer, tokenizer, step: int, *, train_co
         raise
     fsync_dir(d)
     # 4) artık gösterilmeyen eski dosyaları sil
+    remove_unnamed_files(d, files)
+    return d / MANIFEST
+
+
+def remove_unnamed_files(d, keep) -> None:
+    """Delete the weight and moment files of d other than `keep` (the names its manifest
+    gives), and the temporary files a killed write left there."""
+    d = Path(d)
     for p in list(d.glob("model-*.npz")) + list(d.glob("optim-*.npz")):
-        if p.name not in files:
+        if p.name not in keep:
             try:
                 p.unlink()
             except OSError:
@@ -246,7 +254,6 @@ def save_checkpoint(out_dir, model, optimizer, tokenizer, step: int, *, train_co
             p.unlink()
         except OSError:
             pass
-    return d / MANIFEST
 
 
 def _remove_unlisted(d: Path, names: list) -> None:

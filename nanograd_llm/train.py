@@ -349,6 +349,11 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                                  f"of the run folder (or delete it), or resume with "
                                  f"keep_best=false") from None
         start_step = state["step"]
+        # Son denetim noktasının bildirimi yazıldıktan sonra öldürülen bir eğitim (eski
+        # adımın dosyaları silinirken, loss.png yazılırken) artıklarını bırakır; bunları
+        # normalde bir sonraki kayıt siler. Bitmiş bir eğitimde sonraki kayıt hiç gelmez:
+        # artıklar devam ederken, kilit tutulurken silinir.
+        ckpt.remove_unnamed_files(out, [man["model_file"], man.get("optim_file")])
         _log(f"resuming {out} from step {start_step}", quiet)
     else:
         tokenizer = None

@@ -255,6 +255,24 @@ def test_resume_after_sigkill_during_checkpoint_write(tmp_path):
     assert not list((tmp_path / "part").glob("model-0000008*"))
 
 
+def test_resume_of_a_finished_run_removes_what_a_kill_after_its_last_save_left(tmp_path):
+    """Killed after the last checkpoint's manifest was in place (while the previous step's
+    files were being deleted, or loss.png written): only a next save deleted those leftovers,
+    and a finished run has none, so `--resume` ("nothing to train") kept a whole stale
+    checkpoint's files and the temp files for good. The resume now removes them."""
+    cfg = tiny_config(tmp_path, max_iters=4, keep_best=False)
+    train(cfg, quiet=True)
+    run = tmp_path / "run"
+    kept = sorted(p.name for p in run.iterdir())
+    m = json.loads((run / ckpt.MANIFEST).read_text())
+    (run / "model-0000002-abcdef.npz").write_bytes((run / m["model_file"]).read_bytes())
+    (run / "optim-0000002-abcdef.npz").write_bytes((run / m["optim_file"]).read_bytes())
+    (run / ".loss.png.k3xq9a1z.tmp").write_bytes(b"\x89PNG half")
+    train(cfg, resume=True, quiet=True)
+    assert sorted(p.name for p in run.iterdir()) == kept
+    assert ckpt.load_checkpoint(run)["step"] == 4
+
+
 def test_resume_refuses_a_different_model(tmp_path):
     train(tiny_config(tmp_path, max_iters=4), quiet=True)
     with pytest.raises(ValueError, match="cannot resume .*n_embd"):
