@@ -1,4 +1,4 @@
-"""Shared tiny training settings for the trainer/checkpoint tests."""
+"""Shared tiny training settings for the trainer/checkpoint tests, and a tiny GPT-2 folder."""
 import numpy as np
 
 from nanograd_llm.train import make_config
@@ -22,3 +22,25 @@ def tiny_config(tmp_path, name="run", **kw):
 
 def weights(model):
     return np.asarray(model.flat).copy()
+
+
+GPT2_TEXT = "merhaba dünya, nasılsın? güneş doğuyor. " * 30
+
+
+def tiny_gpt2_folder(folder, vocab_size, fill=None):
+    """A GPT-2 folder (config.json, model.safetensors, vocab.json, merges.txt): a random one-layer
+    GPT and a byte-level BPE of vocab_size tokens trained on GPT2_TEXT; with `fill`, every
+    weight is that value (NaN: a broken download). -> (model, tokenizer)"""
+    import pytest
+    pytest.importorskip("safetensors")
+    pytest.importorskip("regex")
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.tokenizers.bpe import BPETokenizer
+    tok = BPETokenizer.train(GPT2_TEXT, vocab_size)
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2,
+                          n_embd=8), seed=1)
+    if fill is not None:
+        model.flat[...] = fill
+    model.save_hf(folder)
+    tok.save(str(folder))
+    return model, tok

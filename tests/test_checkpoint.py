@@ -50,20 +50,25 @@ def test_old_files_removed_and_only_one_set_kept(tmp_path):
     assert json.loads((tmp_path / "checkpoint.json").read_text())["step"] == 2
 
 
-def test_failure_while_writing_keeps_previous_checkpoint(tmp_path, monkeypatch):
-    model, _ = _save(tmp_path, step=1)
-    good = model.flat.copy()
-    calls = {"n": 0}
+def _savez_failing_at(monkeypatch, call, partial=b""):
+    """np.savez fails with 'disk full' at its call-th call (the first is the weights' file, the
+    second the optimizer's), after writing `partial`; the other calls write as usual."""
     real = np.savez
+    calls = {"n": 0}
 
     def dying_savez(f, **arrays):
         calls["n"] += 1
-        if calls["n"] == 2:          # half-way: weights written, optimizer file not
-            f.write(b"PK\x03\x04 partial")
+        if calls["n"] == call:
+            f.write(partial)
             raise OSError("disk full")
         return real(f, **arrays)
-
     monkeypatch.setattr(np, "savez", dying_savez)
+
+
+def test_failure_while_writing_keeps_previous_checkpoint(tmp_path, monkeypatch):
+    model, _ = _save(tmp_path, step=1)
+    good = model.flat.copy()
+    _savez_failing_at(monkeypatch, 2, b"PK\x03\x04 partial")    # weights written, moments half
     model.flat[...] += 1.0
     with pytest.raises(OSError, match="disk full"):
         _save(tmp_path, model, step=2)
@@ -374,15 +379,7 @@ def test_a_failed_second_save_at_the_same_step_keeps_the_checkpoint(tmp_path, mo
     at other weights, or at half-written ones, if the save then failed."""
     model, _ = _save(tmp_path, step=5)
     good = model.flat.copy()
-    calls = {"n": 0}
-    real = np.savez
-
-    def dying_savez(f, **arrays):
-        calls["n"] += 1
-        if calls["n"] == 2:                       # weights written, moments not
-            raise OSError("disk full")
-        return real(f, **arrays)
-    monkeypatch.setattr(np, "savez", dying_savez)
+    _savez_failing_at(monkeypatch, 2)                 # weights written, moments not
     model.flat[...] += 1.0
     with pytest.raises(OSError, match="disk full"):
         _save(tmp_path, model, step=5)

@@ -437,18 +437,9 @@ def test_non_finite_starting_weights_are_not_blamed_on_the_lr(tmp_path, capsys):
     """A GPT-2 folder whose weights hold NaN: the step-0 evaluation used to end with 'The last
     good checkpoint in OUT (step None) is kept; try a lower lr', while no checkpoint existed
     (and OUT, just made, was removed again)."""
-    pytest.importorskip("safetensors")
-    pytest.importorskip("regex")
-    from nanograd_llm import GPT, GPTConfig
-    from nanograd_llm.tokenizers.bpe import BPETokenizer
-    text = "merhaba dünya, nasılsın? güneş doğuyor. " * 30
-    tok = BPETokenizer.train(text, 270)
-    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2,
-                          n_embd=8), seed=1)
-    model.flat[...] = np.nan
-    model.save_hf(tmp_path / "gpt2")
-    tok.save(str(tmp_path / "gpt2"))
-    (tmp_path / "t.txt").write_text(text, encoding="utf-8")
+    from _train_helpers import GPT2_TEXT, tiny_gpt2_folder
+    tiny_gpt2_folder(tmp_path / "gpt2", 270, fill=np.nan)
+    (tmp_path / "t.txt").write_text(GPT2_TEXT, encoding="utf-8")
     rc = cli.main(["train", "--init-from", str(tmp_path / "gpt2"), "--data",
                    str(tmp_path / "t.txt"), "--out", str(tmp_path / "run"), "--quiet",
                    "max_iters=1", "eval_iters=1", "block_size=8", "batch_size=2",

@@ -16,7 +16,7 @@ from nanograd_llm.models.bigram import BigramLM
 from nanograd_llm.tokenizers import CharTokenizer
 from nanograd_llm.train import train
 
-from _train_helpers import TEXT, tiny_config
+from _train_helpers import GPT2_TEXT, TEXT, tiny_config, tiny_gpt2_folder
 
 
 @settings(max_examples=300, deadline=None)
@@ -351,17 +351,9 @@ def test_cli_eval_changed_corpus_warns(tmp_path, capsys):
 def test_cli_eval_a_gpt2_folder(tmp_path, capsys):
     """--hf: a GPT-2 folder (weights + byte-level BPE) on a text file, the whole text by default,
     float64 on request, and the same numbers as the Python API."""
-    pytest.importorskip("safetensors")
-    pytest.importorskip("regex")
     from nanograd_llm.hf import init_from_hf
-    from nanograd_llm.tokenizers.bpe import BPETokenizer
-    text = "merhaba dünya, nasılsın? güneş doğuyor. " * 30
-    tok = BPETokenizer.train(text, 290)
-    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2,
-                          n_embd=8), seed=1)
-    d = tmp_path / "gpt2"
-    model.save_hf(d)
-    tok.save(str(d))
+    d, text = tmp_path / "gpt2", GPT2_TEXT
+    _, tok = tiny_gpt2_folder(d, 290)
     data = tmp_path / "t.txt"
     data.write_text(text, encoding="utf-8")
     out = _eval_json(capsys, "--hf", str(d), "--data", str(data), "--dtype", "float64",
