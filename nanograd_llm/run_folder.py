@@ -84,6 +84,8 @@ def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool) -> tuple[Pat
                          f"for the run")
     if not resume and out.is_dir() and not (out / ckpt.MANIFEST).exists():
         _check_empty_or_leftovers(out, overwrite)
+    if resume and out.is_dir() and not (out / ckpt.MANIFEST).exists():
+        _refuse_resuming_leftovers(out)
     # Bu eğitimin açacağı en üstteki klasör (ör. out/default için out/, o da yoksa)
     top = out
     while not top.parent.exists() and top.parent != top:
@@ -172,6 +174,21 @@ def _check_empty_or_leftovers(out: Path, overwrite: bool) -> None:
         raise ValueError(f"--out {out} holds files of a run that never saved a checkpoint "
                          f"({shown}); use --overwrite to delete them and start there, or "
                          f"--out DIR for another folder")
+
+
+def _refuse_resuming_leftovers(out: Path) -> None:
+    """--resume of a folder that holds only what a run killed before its first checkpoint
+    wrote: say that it must start again with --overwrite (a plain start is refused there)."""
+    # Öldürülen ilk değerlendirme ya da ilk kayıt geride metrics.jsonl, best/, tokens.npy gibi
+    # dosyalar bırakır; "önce `train --out` ile eğitin" öğüdü, o klasörü reddeden bir komuta
+    # götürürdü
+    names = sorted(p.name for p in out.iterdir() if p.name != LOCK_FILE)
+    if not names or not all(_is_run_file(n) for n in names):
+        return                      # boş ya da başka dosyaların klasörü: olağan ileti
+    shown = ", ".join(names[:6]) + (", …" if len(names) > 6 else "")
+    raise ValueError(f"no checkpoint to resume in {out}: the run there stopped before saving "
+                     f"its first one ({shown}); start it again with `nanograd-llm train --out "
+                     f"{out} --overwrite` and its settings, or --out DIR for another folder")
 
 
 def _checkpoint_step(out: Path):

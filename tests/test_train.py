@@ -1536,6 +1536,25 @@ def test_overwrite_clears_the_leftovers_of_a_run_killed_before_its_first_checkpo
     assert [r["step"] for r in rows] == [0, 1] and all(r["train_loss"] != 9 for r in rows)
 
 
+def test_resume_of_a_run_killed_before_its_first_checkpoint_names_overwrite(tmp_path):
+    """--resume told such a folder "train with `nanograd-llm train --out DIR` first", and that
+    command refused it (it holds a run's files); it now names --overwrite at once. An empty
+    folder (or one with only the lock) still gets the usual advice."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".lock").touch()
+    with pytest.raises(ValueError, match=r"checkpoint\.json is missing \(train with"):
+        train(tiny_config(tmp_path), resume=True, quiet=True)
+    (out / "metrics.jsonl").write_text('{"step": 0, "train_loss": 9, "val_loss": 9}\n')
+    (out / "tokens.npy").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"no checkpoint to resume in .*run: the run there stopped "
+                                         r"before saving its first one \(metrics\.jsonl, "
+                                         r"tokens\.npy\); start it again with `nanograd-llm "
+                                         r"train --out .*run --overwrite`"):
+        train(tiny_config(tmp_path), resume=True, quiet=True)
+    assert sorted(p.name for p in out.iterdir()) == [".lock", "metrics.jsonl", "tokens.npy"]
+
+
 def test_overwrite_deletes_the_best_copy_of_a_run_killed_before_its_first_checkpoint(
         tmp_path, monkeypatch):
     """best/ is written before the checkpoint of the same step: a run killed between the two at
