@@ -1038,8 +1038,9 @@ def test_readme_tr_training_commands_can_be_run_one_after_another(monkeypatch):
 def test_readme_training_commands_can_be_run_one_after_another(tmp_path, monkeypatch):
     """README.md's training commands, typed in order after the quick start (with the page's
     my.toml saved): `train --config my.toml ...` wrote to out/default like the quick start's
-    `nanograd-llm train`, so it was refused. The Training section's repeat of the quick start's
-    own command is the same step, not a second run."""
+    `nanograd-llm train`, so it was refused; and the Training section repeated the quick
+    start's `pip install -e . && nanograd-llm train`, which a reader following the page typed
+    again and was refused (out/default already held the quick start's run)."""
     from nanograd_llm import cli
     from nanograd_llm import train as train_mod
     started = []
@@ -1060,7 +1061,7 @@ def test_readme_training_commands_can_be_run_one_after_another(tmp_path, monkeyp
         return started[n:]
     commands = []
     for argv in _shown_commands(text, "nanograd-llm train"):
-        if not any(w.startswith("[") for w in argv) and argv not in commands:   # no synopsis
+        if not any(w.startswith("[") for w in argv):                            # no synopsis
             commands.append(argv)
     _assert_new_runs_in_their_own_folders(commands, run, "README.md")
     assert toml, "README.md: the example my.toml its command reads is gone"
