@@ -968,6 +968,42 @@ def _shown_commands(text: str, start: str) -> list[list[str]]:
     return cmds
 
 
+def _shown_config_file(text: str, name: str) -> str | None:
+    """The contents of the config file `name` as `text` shows it: the first code block (a
+    fenced one or an indented one) after the first line of prose that names `name` in
+    backticks."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if f"`{name}`" not in line or line.startswith("    "):
+            continue
+        rest = lines[i + 1:]
+        for j, l in enumerate(rest):
+            if l.startswith("```"):
+                body = []
+                for l2 in rest[j + 1:]:
+                    if l2.startswith("```"):
+                        return "\n".join(body) + "\n"
+                    body.append(l2)
+                return None
+            if l.startswith("    ") and l.strip():
+                body = []
+                for l2 in rest[j:]:
+                    if not l2.startswith("    "):
+                        break
+                    body.append(l2[4:])
+                return "\n".join(body) + "\n"
+        return None
+    return None
+
+
+def _config_file_of(commands) -> str | None:
+    """The FILE of the first `--config FILE` among the shown commands."""
+    for argv in commands:
+        if "--config" in argv[:-1] and not argv[argv.index("--config") + 1].startswith("["):
+            return argv[argv.index("--config") + 1]
+    return None
+
+
 class _Started(RuntimeError):
     """Raised by the stand-in for train(): the command got as far as starting a run."""
 
@@ -1014,9 +1050,11 @@ def test_train_char_gpt_usage_lines_can_be_run_one_after_another(monkeypatch):
     _assert_new_runs_in_their_own_folders(commands, run, "examples/train_char_gpt.py")
 
 
-def test_readme_tr_training_commands_can_be_run_one_after_another(monkeypatch):
-    """README.tr.md's walkthrough: `nanograd-llm train`, then the BPE run on seyfettin; typed
-    in order, the second must not be refused because the first filled out/default."""
+def test_readme_tr_training_commands_can_be_run_one_after_another(tmp_path, monkeypatch):
+    """README.tr.md's walkthrough: `nanograd-llm train`, the BPE run on seyfettin, then the
+    settings section's runs (a preset with key=value words, a --config file the page shows);
+    typed in order (with that file saved), none is refused because an earlier one filled its
+    folder, and the page's config file is read as it is shown."""
     from nanograd_llm import cli
     from nanograd_llm import train as train_mod
     started = []
@@ -1031,8 +1069,19 @@ def test_readme_tr_training_commands_can_be_run_one_after_another(monkeypatch):
         cli.main(argv[1:])
         return started[n:]
     text = (ROOT / "README.tr.md").read_text(encoding="utf-8")
-    _assert_new_runs_in_their_own_folders(_shown_commands(text, "nanograd-llm train"), run,
-                                          "README.tr.md")
+    commands = _shown_commands(text, "nanograd-llm train")
+    name = _config_file_of(commands)
+    assert name, "README.tr.md shows no `nanograd-llm train --config FILE` command"
+    shown = _shown_config_file(text, name)
+    assert shown, f"README.tr.md: the {name} its command reads is not shown"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / name).write_text(shown, encoding="utf-8")
+    _assert_new_runs_in_their_own_folders(commands, run, "README.tr.md")
+    from nanograd_llm.config import read_config_file
+    settings = read_config_file(tmp_path / name)
+    assert settings, f"README.tr.md: {name} sets nothing"
+    cfg = next(c for c, _, _ in started if os.path.basename(c.out_dir) == Path(name).stem)
+    assert all(getattr(cfg, k) == v for k, v in settings.items()), settings
 
 
 def test_readme_training_commands_can_be_run_one_after_another(tmp_path, monkeypatch):
@@ -1050,10 +1099,10 @@ def test_readme_training_commands_can_be_run_one_after_another(tmp_path, monkeyp
         raise _Started("started")
     monkeypatch.setattr(train_mod, "train", fake_train)
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    toml = re.search(r"this `my\.toml`.*?```toml\n(.*?)```", text, re.S)
+    name = _config_file_of(_shown_commands(text, "nanograd-llm train")) or "my.toml"
+    toml = _shown_config_file(text, name)
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "my.toml").write_text(toml.group(1) if toml else "dropout = 0.1\n",
-                                      encoding="utf-8")
+    (tmp_path / name).write_text(toml or "dropout = 0.1\n", encoding="utf-8")
 
     def run(argv):
         n = len(started)
@@ -1064,7 +1113,7 @@ def test_readme_training_commands_can_be_run_one_after_another(tmp_path, monkeyp
         if not any(w.startswith("[") for w in argv):                            # no synopsis
             commands.append(argv)
     _assert_new_runs_in_their_own_folders(commands, run, "README.md")
-    assert toml, "README.md: the example my.toml its command reads is gone"
+    assert toml, f"README.md: the example {name} its command reads is gone"
 
 
 def test_readme_python_example_predicts_the_next_token():
@@ -1129,6 +1178,86 @@ def test_readme_command_table_matches_the_cli():
             assert shown == real, f"{name}: the row leaves out {sorted(real - shown)}"
     tr = (ROOT / "README.tr.md").read_text(encoding="utf-8")
     assert "`--run KLASÖR`" in tr and "`--no-images`" in tr
+
+
+_SETTINGS_WORDS = {
+    "README.md": ("Fields:", ("`--config`", "TOML", "JSON", "`key=value`", "`--preset`")),
+    "README.tr.md": ("Alanlar:",
+                     ("`--config`", "TOML", "JSON", "`anahtar=değer`", "`--preset`")),
+}
+
+
+@pytest.mark.parametrize("readme", ["README.md", "README.tr.md"])
+def test_readmes_explain_the_settings_and_list_every_field(readme):
+    """Both READMEs say how settings are given (preset, --config file, key=value) and list every
+    TrainConfig field; README.tr.md said nothing of --config files or key=value settings, so a
+    Turkish-only reader never learnt them."""
+    from dataclasses import fields
+
+    from nanograd_llm.config import TrainConfig
+    text = " ".join((ROOT / readme).read_text(encoding="utf-8").split())
+    label, words = _SETTINGS_WORDS[readme]
+    assert label in text, f"{readme}: no list of the settings ({label!r})"
+    listed = text[text.index(label):]
+    listed = listed[:listed.index(".", listed.index("mmap_threshold"))]
+    named = set(re.findall(r"[a-z_][a-z0-9_]*", listed))
+    missing = {f.name for f in fields(TrainConfig)} - named
+    assert not missing, f"{readme}: the settings list leaves out {sorted(missing)}"
+    for word in words:
+        assert word in text, (readme, word)
+
+
+_EN_NUM, _TR_NUM = r"(\d+(?:\.\d+)?)", r"(\d+(?:,\d+)?)"   # 0.99 ; 0,99
+_PRESET_WORDS = {   # README: (pattern, field, value or None for the matched number)
+    "README.md": [
+        (r"(\d+) layers", "n_layer", None), (r"(\d+) heads", "n_head", None),
+        (r"n_embd (\d+)", "n_embd", None), (r"block (\d+)", "block_size", None),
+        (r"batch (\d+)", "batch_size", None), (r"(?<!no )dropout " + _EN_NUM, "dropout", None),
+        (r"no dropout", "dropout", 0.0), (r"no biases", "bias", False),
+        (r"(?<!no )biases", "bias", True), (r"(\d+) iters", "max_iters", None),
+        (r"warmup (\d+)", "warmup_iters", None), (r"no warmup", "warmup_iters", 0),
+        (r"beta2 " + _EN_NUM, "beta2", None),
+        (r"(?<!no )weight decay " + _EN_NUM, "weight_decay", None),
+        (r"no weight decay", "weight_decay", 0.0), (r"clip " + _EN_NUM, "grad_clip", None),
+        (r"no clipping", "grad_clip", 0.0)],
+    "README.tr.md": [
+        (r"(\d+) katman", "n_layer", None), (r"(\d+) kafa", "n_head", None),
+        (r"n_embd (\d+)", "n_embd", None), (r"blok (\d+)", "block_size", None),
+        (r"toplu iş (\d+)", "batch_size", None), (r"dropout " + _TR_NUM, "dropout", None),
+        (r"dropout yok", "dropout", 0.0), (r"sapmasız", "bias", False),
+        (r"sapmalı", "bias", True), (r"(\d+) adım", "max_iters", None),
+        (r"ısınma (\d+)", "warmup_iters", None), (r"ısınma yok", "warmup_iters", 0),
+        (r"beta2 " + _TR_NUM, "beta2", None),
+        (r"ağırlık azaltma " + _TR_NUM, "weight_decay", None),
+        (r"ağırlık azaltma yok", "weight_decay", 0.0),
+        (r"kırpma " + _TR_NUM, "grad_clip", None), (r"kırpma yok", "grad_clip", 0.0)],
+}
+
+
+@pytest.mark.parametrize("readme", ["README.md", "README.tr.md"])
+def test_readme_preset_tables_are_the_presets(readme):
+    """Every figure of a README's preset table is the preset's setting (config.PRESETS over
+    TrainConfig's defaults), and each row states the whole schedule and, for a GPT, the model."""
+    from nanograd_llm.config import PRESETS, make_config
+    text = (ROOT / readme).read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `(\w+)` \| (.*)$", text, re.M))
+    assert set(PRESETS) <= set(rows), f"{readme}: no row for {set(PRESETS) - set(rows)}"
+    for name in PRESETS:
+        cfg, row = make_config(name), rows[name]
+        stated = {}
+        for pattern, field, value in _PRESET_WORDS[readme]:
+            for m in re.finditer(pattern, row):
+                got = value if value is not None else float(m.group(1).replace(",", "."))
+                assert got == getattr(cfg, field), (readme, name, m.group(0),
+                                                    getattr(cfg, field))
+                stated[field] = got
+        lr = re.search(r"lr ([\d.e-]+) → ([\d.e-]+)", row)
+        assert lr and (float(lr.group(1)), float(lr.group(2))) == (cfg.lr, cfg.min_lr), \
+            (readme, name)
+        need = {"max_iters", "warmup_iters", "beta2", "weight_decay", "grad_clip"}
+        if cfg.model == "gpt":
+            need |= {"n_layer", "n_head", "n_embd", "block_size", "batch_size", "dropout", "bias"}
+        assert need <= set(stated), f"{readme}: the {name} row does not state {need - set(stated)}"
 
 
 def test_docs_run_draws_attention_over_a_prompt_of_the_runs_language(tmp_path, monkeypatch):
