@@ -1340,6 +1340,30 @@ def test_run_prompt_follows_the_runs_language():
         assert bool(TURKISH_LETTERS.search(prompt)) is turkish_run, prompt
 
 
+def test_sinusoidal_wavelengths_the_chapters_state_are_the_tables():
+    """The positional-encoding and Transformer chapters gave the wavelengths as "from 2π to
+    10000·2π"; pair i's is 2π·10000^(2i/C), so the longest, at i = C/2 − 1, is
+    2π·10000^((C−2)/C) (for the course picture's C = 64 about 7 499·2π, not 10 000·2π)."""
+    import math
+
+    from nanograd_llm.course import transformer
+    from nanograd_llm.layers import positional
+    from nanograd_llm.layers.positional import sinusoidal_table
+    for C in (16, 64, 512):
+        pe = sinusoidal_table(2, C, np, np.float64)
+        # at pos = 1 each pair's angle is its frequency (≤ 1 rad): wavelength = 2π / frequency
+        waves = 2 * math.pi / np.arctan2(pe[1, 0::2], pe[1, 1::2])
+        assert waves[0] == pytest.approx(2 * math.pi)
+        assert waves[-1] == pytest.approx(2 * math.pi * 10000 ** ((C - 2) / C))
+        assert waves.max() < 10000 * 2 * math.pi * 10000 ** (-2 / C) * (1 + 1e-9)
+    for doc in (positional.__doc__, transformer.__doc__):
+        flat = " ".join(doc.split())
+        assert "10000^((C−2)/C)" in flat
+        assert not re.search(r"2π'?den `?10000·2π`?'ye kadar", flat), flat
+    assert "≈ 7 499·2π" in " ".join(positional.__doc__.split())
+    assert round(10000 ** (62 / 64)) == 7499
+
+
 def test_gpt_chapter_figures_are_what_the_code_gives():
     """The GPT chapter's size table and loss figures, computed: the default run's vocabulary
     on the embedded corpus was given as "V ≈ 170" (it is 181, hence the 0,36 million)."""

@@ -25,9 +25,11 @@ diziler işlenemez.
     PE[pos, 2i]   = sin(pos / 10000^(2i / C))
     PE[pos, 2i+1] = cos(pos / 10000^(2i / C))
 
-Her boyut çifti farklı dalga boyunda (2π'den 10000·2π'ye kadar) bir sinüs/kosinüs çiftidir.
-Sabit bir `k` kayması için `PE[pos + k]`, `PE[pos]`'un doğrusal bir dönüşümüdür (bir
-dönme); bu da modelin göreli konumları öğrenmesini kolaylaştırır.
+Her boyut çifti farklı dalga boyunda bir sinüs/kosinüs çiftidir: `i`. çiftin dalga boyu
+`2π·10000^(2i/C)`'dir. İlk çiftte 2π olan dalga boyu son çiftte (`i = C/2 − 1`)
+`2π·10000^((C−2)/C)`'ye çıkar; C büyüdükçe 10000·2π'ye yaklaşır ama ona ulaşmaz (kursun
+resmindeki C = 64'te ≈ 7 499·2π). Sabit bir `k` kayması için `PE[pos + k]`, `PE[pos]`'un
+doğrusal bir dönüşümüdür (bir dönme); bu da modelin göreli konumları öğrenmesini kolaylaştırır.
 
     out[b, t, :] = x[b, t, :] + PE[start + t, :]
 
