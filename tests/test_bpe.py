@@ -797,3 +797,65 @@ def test_a_special_token_listed_twice_counts_once():
     assert tok.special_tokens == {"<|x|>": 259} and tok.vocab_size == 260
     assert len(tok.merges) == 3                       # 256 + 3 learnt + 1 special, no gap
     assert all(tok.token_bytes(i) for i in range(260))
+
+
+# -- the figures the chapter gives --------------------------------------------------------------
+
+def _cached_seyfettin(monkeypatch):
+    """The `--data seyfettin` text when its file is already at hand (the cache, or the shared
+    data folder beside the repository that benchmarks/bpe_patterns.py reads); tests never
+    download it."""
+    from pathlib import Path
+
+    from nanograd_llm import data as D
+    corpus = D.CORPORA["seyfettin"]
+    root = Path(__file__).resolve().parent.parent
+    for folder in (D.cache_dir(), root.parent / "shared" / "data"):
+        path = folder / corpus.filename
+        if path.is_file() and D._sha256_file(path) == corpus.sha256:
+            monkeypatch.setenv("NANOGRAD_LLM_DATA_DIR", str(folder))
+            monkeypatch.setattr(D, "_fetch", lambda *a, **k: pytest.fail("downloaded"))
+            return D.load_text("seyfettin")[0]
+    pytest.skip("the seyfettin corpus is not cached (tests do not download it)")
+
+
+def test_the_seyfettin_figures_of_the_bpe_chapter_are_what_the_code_gives(monkeypatch):
+    """The chapter's figures on the Ömer Seyfettin corpus, computed on the text `--data
+    seyfettin` gives: it counted 686 words with an apostrophe (the raw download's count; the
+    text the trainer reads, its HTML entities cleaned, has 689), 134 of them cut by GPT-2's
+    English contraction rule."""
+    import re
+
+    import regex
+
+    from nanograd_llm.tokenizers import bpe
+    text = _cached_seyfettin(monkeypatch)
+    doc = " ".join(bpe.__doc__.split())
+    words = regex.findall(r"\p{L}+['’]\p{L}+", text)
+    contractions = {"'s", "'t", "'re", "'ve", "'m", "'ll", "'d"}
+    gpt2 = _compile(GPT2_PATTERN)
+    cut = [w for w in words if contractions & set(gpt2.findall(w))]
+    said = re.search(r"kesme işaretli (\d+) sözcüğün (\d+)'", doc)
+    assert said and (int(said.group(1)), int(said.group(2))) == (len(words), len(cut)), \
+        (said and said.groups(), len(words), len(cut))
+    # "iki ifade aynı 66.912 parçayı verir": the Turkish pattern, with and without marks
+    same = re.search(r"aynı (\d+)\.(\d{3}) parçayı", doc)
+    n_turkish = len(_compile(TURKISH_PATTERN).findall(text))
+    assert same and int(same.group(1) + same.group(2)) == n_turkish == \
+        len(_compile(OLD_TURKISH_PATTERN).findall(text))
+    # "400 KB'lık ... yaklaşık 67 bin parça çıkar, ama bunların yalnızca 17.700 kadarı"
+    sizes = re.search(r"(\d+) KB'lık Türkçe derleminde \(Ömer Seyfettin\) yaklaşık (\d+) bin "
+                      r"parça çıkar, ama bunların yalnızca (\d+)\.(\d{3}) kadarı", doc)
+    assert sizes, "the training-loop paragraph's figures are gone"
+    pieces = gpt2.findall(text)
+    assert abs(len(text.encode("utf-8")) / 1000 - int(sizes.group(1))) < 10
+    assert abs(len(pieces) / 1000 - int(sizes.group(2))) < 1
+    assert abs(len(set(pieces)) - int(sizes.group(3) + sizes.group(4))) < 100
+    # "1.024'lük bir sözlükte ... birleşik biçimde 16, ayrışık biçimde 38 belirteçtir"
+    counts = re.search(r"1\.024'lük bir sözlükte `([^`]+)` birleşik biçimde (\d+), ayrışık "
+                       r"biçimde (\d+) belirteçtir", doc)
+    assert counts
+    tok = BPETokenizer.train(text[:int(len(text) * 0.9)], 1024)   # the trainer's train split
+    sentence = counts.group(1)
+    assert (len(tok.encode(sentence)), len(tok.encode(unicodedata.normalize("NFD", sentence)))) \
+        == (int(counts.group(2)), int(counts.group(3)))

@@ -45,11 +45,11 @@ Python'un standart `re` modülü yerine `regex` paketi gerekir (`pip install -e 
 GPT-2'nin ifadesi İngilizce için yazılmıştır: kesme işaretinden sonraki `s t re ve m ll d`
 harflerini kısaltma sayar. Türkçede kesme işareti özel adı ekinden ayırır (`Ankara'da`,
 `Türkler'den`, `Tom'un`) ve bu kural eki ortasından böler: `Ankara'da` → ` Ankara` + `'d` + `a`,
-`Gönen'de` → ` Gönen` + `'d` + `e`. Oysa `'da`, `'de`, `'den` hep aynı ektir; bölündüğünde
-sözlük bu eki tek parça olarak öğrenemez (Ömer Seyfettin derleminde kesme işaretli 686 sözcüğün
-134'ü böyle bölünür). `TURKISH_PATTERN` kısaltma kuralının yerine tek bir kural koyar: kesme
-işareti (`'` ya da tipografik `’`), ardından gelen harflerle birlikte tek parçadır
-(` Ankara` + `'da`, ` Türkler` + `'den`). İngilizcede de `don't` yine ` don` + `'t` olur.
+`Gönen'de` → ` Gönen` + `'d` + `e`. Oysa `'da`, `'de`, `'den` hep aynı ektir; bölündüğünde sözlük
+bu eki tek parça olarak öğrenemez (`--data seyfettin` ile okunan Ömer Seyfettin derleminde kesme
+işaretli 689 sözcüğün 134'ü böyle bölünür). `TURKISH_PATTERN` kısaltma kuralının yerine tek bir
+kural koyar: kesme işareti (`'` ya da tipografik `’`), ardından gelen harflerle birlikte tek
+parçadır (` Ankara` + `'da`, ` Türkler` + `'den`). İngilizcede de `don't` yine ` don` + `'t` olur.
 Eğitimde `bpe_pattern=turkish` ile seçilir; seçilen ifade `tokenizer_meta.json`'a yazılır, bu
 yüzden kaydedilen belirteçleyici aynı bölmeyi her zaman yeniden üretir.
 
