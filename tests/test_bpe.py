@@ -859,3 +859,30 @@ def test_the_seyfettin_figures_of_the_bpe_chapter_are_what_the_code_gives(monkey
     sentence = counts.group(1)
     assert (len(tok.encode(sentence)), len(tok.encode(unicodedata.normalize("NFD", sentence)))) \
         == (int(counts.group(2)), int(counts.group(3)))
+
+
+def test_the_split_examples_of_the_marks_paragraph_are_what_the_patterns_give():
+    """The chapter showed `Şeker'den` → `S` + (U+0327) + `eker` + `'den` as what GPT-2's
+    pattern and the old Turkish one do to NFD text; only the old Turkish one gives that, GPT-2's
+    English contraction rule cuts the suffix too (`'d` + `en`). Each shown split is now the
+    named pattern's."""
+    import re
+
+    from nanograd_llm.tokenizers import bpe
+    doc = " ".join(bpe.__doc__.split())
+
+    def shown(s):                                    # "`(U+0327)`" -> the mark itself
+        return re.sub(r"\(U\+([0-9A-F]{4})\)", lambda m: chr(int(m.group(1), 16)), s)
+    old_part = re.search(r"Eski ifadeyle: (.*?) \(GPT-2'ninki", doc)
+    assert old_part, doc[:200]
+    examples = old_part.group(1).split("; ")
+    assert len(examples) == 3
+    for example in examples:
+        left, right = example.split(" → ")
+        text = unicodedata.normalize("NFD", shown(left.strip("`")))
+        pieces = [shown(p) for p in re.findall(r"`([^`]*)`", right)]
+        assert _compile(OLD_TURKISH_PATTERN).findall(text) == pieces, example
+    gpt2 = re.search(r"GPT-2'ninki[^)]*?`'den` ekini de `([^`]+)` \+ `([^`]+)` diye böler", doc)
+    assert gpt2, "the chapter does not say how GPT-2's pattern splits `'den`"
+    assert _compile(GPT2_PATTERN).findall(unicodedata.normalize("NFD", "Şeker'den"))[-2:] == \
+        list(gpt2.groups())

@@ -62,12 +62,13 @@ kopyala-yapıştır işlemlerinden gelen metin ayrışık biçimde olabilir. Ayr
 Birleştirici işaretler Unicode'da harf (`\\p{L}`) değil, ayrı bir sınıftır (`\\p{M}`). Harf
 dizisini yalnızca `\\p{L}+` diye tanımlayan bir ifade (GPT-2'ninki ve bu ifadenin eski hâli)
 ayrışık yazılmış bir sözcüğü her işaretin önünden keser; işaret ya tek başına bir parça olur ya
-da ardından gelen noktalamaya katılır: `Şeker'den` → `S` + `(U+0327)` + `eker` + `'den`;
-` şöyle.` → ` s` + `(U+0327)` + `o` + `(U+0308)` + `yle` + `.`; ` iş:` → ` is` + `(U+0327):`.
-Bu parçalar sözcüğün birleşik biçimdeki parçalarıyla örtüşmez. `TURKISH_PATTERN` bu yüzden harf
-dizilerini (kesme işaretinden sonrakiler dahil) `[\\p{L}\\p{M}]+` diye yazar: işaret, ardından
-geldiği harfle aynı parçada kalır ve ayrışık bir metin, birleşik biçimdeki karşılığıyla aynı
-yerlerden bölünür (`Şeker` + `'den`, ` şöyle` + `.`).
+da ardından gelen noktalamaya katılır. Eski ifadeyle: `Şeker'den` → `S` + `(U+0327)` + `eker` +
+`'den`; ` şöyle.` → ` s` + `(U+0327)` + `o` + `(U+0308)` + `yle` + `.`; ` iş:` → ` is` +
+`(U+0327):` (GPT-2'ninki, İngilizce kısaltma kuralı yüzünden, `'den` ekini de `'d` + `en` diye
+böler). Bu parçalar sözcüğün birleşik biçimdeki parçalarıyla örtüşmez. `TURKISH_PATTERN` bu
+yüzden harf dizilerini (kesme işaretinden sonrakiler dahil) `[\\p{L}\\p{M}]+` diye yazar:
+işaret, ardından geldiği harfle aynı parçada kalır ve ayrışık bir metin, birleşik biçimdeki
+karşılığıyla aynı yerlerden bölünür (`Şeker` + `'den`, ` şöyle` + `.`).
 Noktalama ve simge sınıfı işaretle başlamaz: bu sınıftaki her karakter yalnızca *kendi*
 ardındaki işaretleri alır, `(?:[^\\s\\p{L}\\p{M}\\p{N}]\\p{M}*)+`. Böylece bir harfin işareti
 noktalamaya katılmaz, bir simgenin işareti de simgesinden ayrılmaz: emojilerin ardındaki U+FE0F
