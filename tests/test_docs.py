@@ -1364,6 +1364,80 @@ def test_sinusoidal_wavelengths_the_chapters_state_are_the_tables():
     assert round(10000 ** (62 / 64)) == 7499
 
 
+def test_layer_chapter_figures_are_what_the_code_gives():
+    """The sizes and thresholds the layer chapters (and the evaluation chapter) state, computed
+    from the constants and presets they describe: a retuned constant or preset must take its
+    figure along."""
+    import inspect
+
+    from nanograd_llm import backend, evaluate
+    from nanograd_llm.config import make_config
+    from nanograd_llm.layers import block, causal_tiles, embedding, mlp
+
+    def flat(module):                                # comment blocks read as running text
+        lines = (l.strip().lstrip("#") for l in inspect.getsource(module).splitlines())
+        return " ".join(" ".join(lines).split())
+
+    def num(s):                                      # "40 960" -> 40960, "12,6" -> 12.6
+        return float(s.replace(" ", "").replace(".", "").replace(",", "."))
+    MiB, M = 1 << 20, 1e6
+    # embedding.py: ONE_HOT_MAX float32 values
+    m = re.search(r"en büyük N·V \(float32'de (\d+) MiB'lık", flat(embedding))
+    assert m and embedding.ONE_HOT_MAX * 4 == int(m.group(1)) * MiB
+    # mlp.py / block.py: the recompute thresholds and the shakespeare activation sizes
+    sh = make_config("shakespeare")
+    h_bytes = sh.batch_size * sh.block_size * 4 * sh.n_embd * 4          # (B, T, 4C) float32
+    doc = " ".join(mlp.__doc__.split())
+    m = re.search(r"`GELU_RECOMPUTE_MIN` = (\d+) M öğe", doc)
+    assert m and mlp.GELU_RECOMPUTE_MIN == int(m.group(1)) * MiB
+    m = re.search(r"\(B, T, 4C\) boyutunda bir dizidir \(shakespeare ayarında (\d+) MB\)", doc)
+    assert m and int(h_bytes / M) == int(m.group(1))
+    m = re.search(r"katman başına (\d+) MB daha, altı katmanda (\d+) MB", doc)
+    assert m and sh.n_layer == 6 and int(h_bytes / M) == int(m.group(1)) and \
+        sh.n_layer * int(m.group(1)) == int(m.group(2))
+    assert mlp.GELU_RECOMPUTE_MIN <= sh.batch_size * sh.block_size * 4 * sh.n_embd // 2
+    m = re.search(r"`LN_RECOMPUTE_MIN` = (\d+) M öğe", " ".join(block.__doc__.split()))
+    assert m and block.LN_RECOMPUTE_MIN == int(m.group(1)) * MiB
+    # causal_tiles.py: the worked tile example and the batch chunks
+    doc = " ".join(causal_tiles.__doc__.split())
+    m = re.search(r"T = (\d+), t = (\d+) için: karo başına anahtar sayısı ([\d, ]+?) → toplam iş "
+                  r"`\d+·\([\d+]+\) = ([\d ]+)`, yoğun hesapta `\d+·\d+ = ([\d ]+)`: .*?"
+                  r"\*\*%(\d+,\d+)'i\*\*", doc)
+    assert m, "the tile example is gone"
+    T, t = int(m.group(1)), int(m.group(2))
+    bounds = causal_tiles.tile_bounds(T)
+    assert causal_tiles.tile_rows(T) == t
+    assert [r1 for _, r1 in bounds] == [int(k) for k in m.group(3).split(", ")]
+    work = sum((r1 - r0) * r1 for r0, r1 in bounds)
+    assert (work, T * T) == (num(m.group(4)), num(m.group(5)))
+    assert round(100 * (1 - work / (T * T)), 1) == num(m.group(6))
+    m = re.search(r"karo boyu `T/(\d)`'tür, (\d+) ile (\d+) arasında", doc)
+    assert m and (causal_tiles.TILE_MIN, causal_tiles.TILE_MAX) == (int(m.group(2)),
+                                                                    int(m.group(3)))
+    assert causal_tiles.tile_rows(4 * 100) == 100 and int(m.group(1)) == 4
+    m = re.search(r"B = (\d+), nh = (\d+), t = (\d+), T = (\d+)'da `[\d·]+ bayt ≈ (\d+,\d) MB`"
+                  r".*?`CHUNK_BYTES` = (\d+) MiB, yani burada (\d+) öğe ≈ (\d+,\d) MB", doc)
+    assert m, "the chunk example is gone"
+    B, nh, t, T = (int(m.group(i)) for i in range(1, 5))
+    tile_bytes = nh * t * T * 4
+    assert round(B * tile_bytes / M, 1) == num(m.group(5))
+    assert causal_tiles.CHUNK_BYTES == int(m.group(6)) * MiB
+    chunk = causal_tiles.batch_chunk(B, nh, T, 4, t)
+    assert chunk == int(m.group(7)) and round(chunk * tile_bytes / M, 1) == num(m.group(8))
+    # backend.py: the element counts from which arrays are cut into blocks, and the block size
+    m = re.search(r"yalnızca (\d+) M öğeden büyük dizilere .*? ve (\d+) K öğelik parçalarla",
+                  flat(backend))
+    assert m and (backend.PARALLEL_MIN_ELEMS, backend.BLOCK_ELEMS) == \
+        (int(m.group(1)) << 20, int(m.group(2)) << 10)
+    # evaluate.py: the positions of the trainer's val estimate on baby
+    baby = make_config("baby")
+    m = re.search(r"`baby` ayarında (\d+) × (\d+) pencere × (\d+) konum ≈ (\d+) bin konum",
+                  " ".join(evaluate.__doc__.split()))
+    assert m and (baby.eval_iters, baby.batch_size, baby.block_size) == \
+        tuple(int(m.group(i)) for i in (1, 2, 3))
+    assert round(baby.eval_iters * baby.batch_size * baby.block_size / 1000) == int(m.group(4))
+
+
 def test_gpt_chapter_figures_are_what_the_code_gives():
     """The GPT chapter's size table and loss figures, computed: the default run's vocabulary
     on the embedded corpus was given as "V ≈ 170" (it is 181, hence the 0,36 million)."""
