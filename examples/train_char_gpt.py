@@ -73,10 +73,13 @@ def main(argv=None) -> int:
         return 1
     out = shlex.quote(str(result["out_dir"]))
     if result.get("interrupted"):
-        # Ctrl-C: son denetim noktası kaydedildi; örnek üretmeden, devam komutunu söyleyerek çık
-        print(f"interrupted: checkpoint of step {result['step']} saved; continue with "
+        # Ctrl-C ya da SIGTERM: son denetim noktası kaydedildi; örnek üretmeden, devam
+        # komutunu söyleyerek çık (130 ya da 143: 128 + sinyal numarası)
+        term = result.get("signal") == "SIGTERM"
+        print(f"{'stopped by SIGTERM' if term else 'interrupted'}: checkpoint of step "
+              f"{result['step']} saved; continue with "
               f"`python examples/train_char_gpt.py --out {out} --resume`", file=sys.stderr)
-        return 130
+        return 143 if term else 130
     if result["val_loss"] is not None:
         print(f"step {result['step']}: train loss {result['train_loss']:.3f}, "
               f"val loss {result['val_loss']:.3f} ({result['wall_s']:.1f} s)")

@@ -28,9 +28,13 @@ def _cmd_train(args) -> int:
     out = result["out_dir"]
     q = shlex.quote(str(out))            # paste-able even with spaces in the path
     if result.get("interrupted"):
-        print(f"interrupted: checkpoint of step {result['step']} saved in {out}; continue with "
+        # Ctrl-C: 130, SIGTERM: 143 (128 + sinyal numarası; kabuğun sinyalle ölen bir sürece
+        # verdiği durum): bitmemiş bir eğitim, ardından gelen komutlara başarı bildirmez
+        term = result.get("signal") == "SIGTERM"
+        print(f"{'stopped by SIGTERM' if term else 'interrupted'}: checkpoint of step "
+              f"{result['step']} saved in {out}; continue with "
               f"`nanograd-llm train --out {q} --resume`", file=sys.stderr)
-        return 130
+        return 143 if term else 130
     if result["val_loss"] is not None:
         when = (f"final (step {result['step']})" if result.get("eval_step") in
                 (None, result["step"]) else
@@ -321,9 +325,11 @@ def _run(args) -> int:
         print(f"error: out of memory{what}; use a smaller batch_size, block_size or model "
               f"(n_layer, n_embd)", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        # Eğitimde ikinci bir SIGTERM (train.Terminated) 143 ile, Ctrl-C 130 ile çıkar
+        status = getattr(e, "exit_status", 130)
+        print("\nterminated" if status == 143 else "\ninterrupted", file=sys.stderr)
+        return status
     return rc
 
 

@@ -197,50 +197,73 @@ class NonFiniteLoss(RuntimeError):
     pass
 
 
+class Terminated(KeyboardInterrupt):
+    """A second stop signal that was SIGTERM: training stopped at once (the command exits
+    with 143 = 128 + SIGTERM, as a process the signal ends)."""
+    exit_status = 143
+
+
 class _InterruptFlag:
-    """The first Ctrl-C (SIGINT) during training asks the loop to stop after the current step
-    and save; a second one interrupts at once. Only in the main thread (where Python delivers
-    signals); elsewhere Ctrl-C keeps its usual meaning."""
+    """The first Ctrl-C (SIGINT) or SIGTERM (kill, docker stop, a scheduler preempting the job)
+    during training asks the loop to stop after the current step and save; a second one
+    interrupts at once (KeyboardInterrupt; Terminated for SIGTERM). Only in the main thread
+    (where Python delivers signals); elsewhere the signals keep their usual meaning. The
+    handlers that were there before are put back afterwards."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
         self.requested = False
-        self._old = None
+        self.signal = None          # the first signal's name: "SIGINT" or "SIGTERM"
+        self._old = {}
         self._writing = False
-        self._pending = False
+        self._pending = None
+
+    @staticmethod
+    def _stop(signum):
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt
 
     def _handler(self, signum, frame):
+        what = "interrupt" if signum == signal.SIGINT else "SIGTERM"
         if self.requested:
             if self._writing:
                 # Yazılmakta olan denetim noktası yarıda kesilmez (kesilse de eskisi sağlam
                 # kalırdı, ama yeni adımın emeği boşa giderdi): yazma bitince durulur.
-                self._pending = True
-                print("\ninterrupt: stopping as soon as the checkpoint being written is "
-                      "complete", file=sys.stderr)
+                self._pending = signum
+                print(f"\n{what}: stopping as soon as the checkpoint being written is "
+                      f"complete", file=sys.stderr)
                 return
-            raise KeyboardInterrupt
+            self._stop(signum)
         self.requested = True
-        print("\ninterrupt: stopping after this step and saving a checkpoint "
-              "(Ctrl-C again to stop at once)", file=sys.stderr)
+        self.signal = signal.Signals(signum).name
+        again = "Ctrl-C" if signum == signal.SIGINT else "SIGTERM"
+        print(f"\n{what}: stopping after this step and saving a checkpoint "
+              f"({again} again to stop at once)", file=sys.stderr)
 
     @contextlib.contextmanager
     def writing(self):
-        """A checkpoint write: a second Ctrl-C during it takes effect when it is complete."""
+        """A checkpoint write: a second signal during it takes effect when it is complete."""
         self._writing = True
         try:
             yield
         finally:
             self._writing = False
-        if self._pending:
-            raise KeyboardInterrupt
+        if self._pending is not None:
+            self._stop(self._pending)
 
     def install(self) -> None:
         if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handler)
+            # SIGTERM (kill, docker stop, bir iş sıralayıcısının işi durdurması) da ilk Ctrl-C
+            # gibi karşılanır: yoksa süreç hemen ölür ve son kayıttan beri atılan adımlar
+            # kaybolurdu. Eğitici Python'dan da çağrılabilir: önceki işleyiciler saklanır.
+            for sig in self.SIGNALS:
+                self._old[sig] = signal.signal(sig, self._handler)
 
     def uninstall(self) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-            self._old = None
+        for sig, old in self._old.items():
+            # None: önceki işleyici Python'dan kurulmamıştı (geri konamaz); varsayılanı konur
+            signal.signal(sig, signal.SIG_DFL if old is None else old)
+        self._old = {}
 
 
 def _log(msg: str, quiet: bool) -> None:
@@ -612,8 +635,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             if stop_after is not None and step - start_step >= stop_after:
                 break
             if interrupt.requested:
-                # Ctrl-C: adım yarıda kesilmez; biten son adımın durumu kaydedilir, böylece
-                # --resume tam buradan (bit düzeyinde aynı biçimde) devam eder.
+                # Ctrl-C ya da SIGTERM: adım yarıda kesilmez; biten son adımın durumu
+                # kaydedilir, böylece --resume tam buradan (bit düzeyinde aynı biçimde) devam eder.
                 if saved_step != step:
                     # Kayıp her adımda denetlenmez (GPU'da log_interval adımda bir) ve sonlu bir
                     # kayıptan sonra da güncelleme ağırlıkları bozabilir (taşan gradyan normu):
@@ -719,6 +742,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         if bar is not None:
             bar.close()
     wall = time.perf_counter() - t0
+    interrupted = interrupt.requested and step < cfg.max_iters
     if not last:                                 # devam ettirilen eğitim zaten bitmişti
         rows = _read_metrics(metrics_path)
         last = rows[-1] if rows else {}
@@ -729,7 +753,9 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         _log(f"warning: loss curve not drawn ({e})", quiet)
         plotted = False
     return {"out_dir": str(out), "step": step, "model": model, "tokenizer": tokenizer,
-            "interrupted": interrupt.requested and step < cfg.max_iters,
+            "interrupted": interrupted,
+            # durduran sinyal ("SIGINT" ya da "SIGTERM"): komut 128 + sinyal numarasıyla çıkar
+            "signal": interrupt.signal if interrupted else None,
             "eval_step": last.get("step"),
             "train_loss": last.get("train_loss"), "val_loss": last.get("val_loss"),
             "wall_s": wall, "n_params": n_params, "plot": plotted, "data": label,

@@ -1111,6 +1111,98 @@ def test_a_second_ctrl_c_during_a_checkpoint_write_waits_for_it(tmp_path, monkey
     assert "interrupted" in err and "error" not in err
 
 
+class _Killed(Exception):
+    """What SIGTERM's default action (the process dies at once) stands for in these tests."""
+
+
+@pytest.fixture
+def sigterm_guard():
+    """A SIGTERM handler for the test process (without one, a trainer that left SIGTERM alone
+    would kill pytest): it raises _Killed; the trainer must put it back when it ends."""
+    import signal
+
+    def guard(signum, frame):
+        raise _Killed
+    previous = signal.signal(signal.SIGTERM, guard)
+    yield guard
+    signal.signal(signal.SIGTERM, previous)
+
+
+def _signal_at_step(monkeypatch, t, *signals):
+    import signal
+    real_step = AdamW.step
+
+    def step(self, grads=None, lr=None):
+        real_step(self, grads, lr)
+        if self.t == t:
+            for sig in signals:
+                os.kill(os.getpid(), getattr(signal, sig))     # handled: the step completes
+    monkeypatch.setattr(AdamW, "step", step)
+
+
+def test_sigterm_saves_the_step_like_a_first_ctrl_c(tmp_path, monkeypatch, sigterm_guard):
+    """SIGTERM (kill, docker stop, a scheduler preempting the job) ended the run at once and lost
+    the steps since the last checkpoint; it now ends it after the current step with a
+    checkpoint of that step, the handler found before is put back, and resume is exact."""
+    import signal
+    full = train(tiny_config(tmp_path, "full"), quiet=True)
+    _signal_at_step(monkeypatch, 6, "SIGTERM")
+    r = train(tiny_config(tmp_path, "part"), quiet=True)
+    monkeypatch.undo()
+    assert r["interrupted"] and r["signal"] == "SIGTERM" and r["step"] == 6
+    assert signal.getsignal(signal.SIGTERM) is sigterm_guard
+    assert ckpt.load_checkpoint(tmp_path / "part")["step"] == 6          # not an eval step
+    resumed = train(tiny_config(tmp_path, "part"), resume=True, quiet=True)
+    assert not resumed["interrupted"] and resumed["signal"] is None
+    np.testing.assert_array_equal(weights(resumed["model"]), weights(full["model"]))
+
+
+def test_a_second_sigterm_stops_at_once(tmp_path, monkeypatch, sigterm_guard, capsys):
+    import signal
+
+    from nanograd_llm.cli import main
+    from nanograd_llm.train import Terminated
+    _signal_at_step(monkeypatch, 6, "SIGTERM", "SIGTERM")
+    cfg = tiny_config(tmp_path)
+    with pytest.raises(Terminated):
+        train(cfg, quiet=True)
+    assert signal.getsignal(signal.SIGTERM) is sigterm_guard
+    assert ckpt.load_checkpoint(tmp_path / "run")["step"] == 4     # the last one written
+    # the command: 143 (128 + SIGTERM) and "terminated", not a traceback or "interrupted"
+    capsys.readouterr()
+    assert main(["train", "--config", str(_write_json(tmp_path, cfg)), "--out",
+                 str(tmp_path / "cli"), "--quiet"]) == 143
+    err = capsys.readouterr().err
+    assert err.endswith("\nterminated\n") and "error" not in err
+
+
+def test_a_sigterm_to_the_command_saves_and_exits_143(tmp_path):
+    """A real process sent SIGTERM in the middle of step 3 (here by itself, so that the moment is
+    exact): it finishes the step, saves it and exits 143 naming the resume command."""
+    data = tmp_path / "c.txt"
+    data.write_text(TEXT, encoding="utf-8")
+    out = tmp_path / "run"
+    script = textwrap.dedent("""
+        import os, signal, sys
+        from nanograd_llm.cli import main
+        from nanograd_llm.optim import AdamW
+        real_step = AdamW.step
+        def step(self, grads=None, lr=None):
+            real_step(self, grads, lr)
+            if self.t == 3:
+                os.kill(os.getpid(), signal.SIGTERM)
+        AdamW.step = step
+        sys.exit(main(sys.argv[1:]))
+    """)
+    p = _run(["-c", script, "train", "--data", str(data), "--out", str(out), "--quiet",
+              "n_layer=1", "n_embd=16", "n_head=2", "block_size=16", "max_iters=8",
+              "eval_interval=8", "eval_iters=1", "sample_tokens=0"])
+    assert p.returncode == 143, p.stderr
+    assert f"stopped by SIGTERM: checkpoint of step 3 saved in {out}" in p.stderr
+    assert "--resume" in p.stderr and "Traceback" not in p.stderr
+    assert ckpt.read_manifest(out)["step"] == 3
+
+
 def _write_json(tmp_path, cfg):
     import dataclasses
     import json
@@ -1689,6 +1781,9 @@ def test_train_example_reports_an_interrupted_or_finished_run(tmp_path, capsys):
     assert ex.main(["--small", "--out", str(tmp_path / "my run")]) == 130
     err = capsys.readouterr().err
     assert "interrupted" in err and "--resume" in err and "'" in err   # the path quoted
+    ex.train = lambda cfg, **kw: {**base, "interrupted": True, "signal": "SIGTERM"}
+    assert ex.main(["--small", "--out", str(tmp_path / "my run")]) == 143
+    assert "stopped by SIGTERM" in capsys.readouterr().err
     ex.train = lambda cfg, **kw: {**base, "interrupted": False}
     ex.sample_text = lambda *a, **kw: "sample"
     assert ex.main(["--small", "--out", str(tmp_path / "my run")]) == 0
