@@ -594,6 +594,13 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             with open(metrics_path, "a", encoding="utf-8") as f:
                 size = f.tell()
                 f.write(json.dumps(row) + "\n")
+                # Her satırı hemen ardından bir denetim noktası izler: satır, o kaydın
+                # bildiriminden önce diske indirilir. Yoksa elektrik kesintisinden sonra denetim
+                # noktasının kapsadığı satırlar günlükte eksik olabilirdi (--resume günlüğü
+                # yalnızca kısaltır, eksik satırları yeniden yazmaz). Değerlendirme başına bir
+                # fsync, kaydın kendi fsync'lerinin yanında önemsizdir.
+                f.flush()
+                os.fsync(f.fileno())
         except OSError as e:
             # Disk dolduğunda satırın yalnızca bir kısmı yazılmış olabilir: o yarım satır
             # silinir, metrics.jsonl her satırı tam bir JSON nesnesi olarak kalır (yoksa

@@ -1790,6 +1790,32 @@ def test_train_example_reports_an_interrupted_or_finished_run(tmp_path, capsys):
     assert "nothing left to train" in capsys.readouterr().out
 
 
+def test_the_rows_a_checkpoint_covers_are_on_disk_before_its_manifest(tmp_path, monkeypatch):
+    """metrics.jsonl rows were never fsynced: after a power cut the checkpoint could survive
+    while the rows of its evaluations were lost (and --resume only cuts the log back). Before
+    each checkpoint.json is written, the log is fsynced with all its rows."""
+    out = tmp_path / "run"
+    log = out / "metrics.jsonl"
+    synced, at_manifest = [], []
+    real_fsync, real_json = os.fsync, ckpt.atomic_write_json
+
+    def fsync(fd):
+        if log.exists() and os.path.samestat(os.fstat(fd), os.stat(log)):
+            synced.append(os.fstat(fd).st_size)
+        return real_fsync(fd)
+
+    def write_json(path, obj):
+        if Path(path) == out / ckpt.MANIFEST:
+            at_manifest.append((synced[-1] if synced else None, log.stat().st_size))
+        return real_json(path, obj)
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(ckpt, "atomic_write_json", write_json)
+    train(tiny_config(tmp_path, max_iters=8, eval_interval=4), quiet=True)
+    assert len(at_manifest) == 3                                  # steps 0, 4, 8
+    assert all(durable == size > 0 for durable, size in at_manifest), at_manifest
+    assert len(synced) == 3                                       # one fsync per evaluation
+
+
 def test_metrics_tokens_per_sec_is_measured_at_each_evaluation(tmp_path, monkeypatch):
     """tokens_per_sec in metrics.jsonl was the speed of the last log_interval window: 0.0 at
     the evaluations before the first one, stale after, and the window after an evaluation
