@@ -535,12 +535,12 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                 raise ValueError(f"its {ckpt.MANIFEST} has no finite extra.val_loss "
                                  f"(got {val!r})")
             # Süreç "best" kopyasını yazıp aynı adımın asıl denetim noktasını yazamadan durduysa
-            # kopya, devam eden koşunun henüz gelmediği bir adımdandır (metrics.jsonl de denetim
-            # noktasının adımına kadar kısaltılır): ayarlar değiştirildiyse o ağırlıklara bir
-            # daha hiç ulaşılmaz. Yok sayılır; ayarlar aynıysa o adımda aynısı yeniden yazılır.
-            if man_best["step"] > start_step:
-                raise ValueError(f"it holds step {man_best['step']}, after the checkpoint's "
-                                 f"step {start_step} that the run resumes from")
+            # kopya, denetim noktasından sonraki bir adımdandır. Kaybı yine de o ana kadarki en
+            # düşük kayıptır (kopya yalnızca daha düşük bir kayıpla yazılır): o da kaldığı yerden
+            # alınır. Ayarlar aynıysa o adım aynı kayıpla yeniden gelir ve kopyaya dokunulmaz;
+            # değiştirildiyse kopya ancak gerçekten daha düşük bir kayıpla yenilenir. Kopya yok
+            # sayılsaydı devamdaki ilk değerlendirme, önceki adımlarda daha düşük bir kayıp
+            # görülmüş olsa da "en iyi" sayılır ve kopyanın yerine yazılırdı.
             _follow_moved_corpus(best_dir, man_best, cfg.data)
             best_val, best_step = float(val), man_best["step"]
         except (ckpt.CheckpointError, OSError, TypeError, ValueError, AttributeError) as e:
