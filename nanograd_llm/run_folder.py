@@ -91,7 +91,16 @@ def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool) -> tuple[Pat
     while not top.parent.exists() and top.parent != top:
         top = top.parent
     created = not out.exists()
-    make_folder(out, "--out")
+    try:
+        make_folder(out, "--out")
+    except OSError as e:
+        # Disk dolu, izin yok…: ham "[Errno 28] …" yerine öteki yazma hatalarının iletisi;
+        # yarıda kalan mkdir -p'nin açtığı boş üst klasörler de geride kalmaz
+        if created:
+            _remove_empty_dirs(out, top)
+        where = f": {e.filename}" if e.filename and Path(e.filename) != out else ""
+        raise OSError(f"could not write --out {out} ({e.strerror or e}{where}); nothing was "
+                      f"written") from None
     return out, top, created
 
 

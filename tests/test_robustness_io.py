@@ -490,6 +490,43 @@ def test_download_that_cannot_be_saved_names_the_file_and_leaves_no_part(tmp_pat
     assert (tmp_path / "tiny.txt").read_bytes() == b"old, damaged copy"
 
 
+def test_an_out_folder_that_cannot_be_created_gives_the_usual_message(tmp_path, monkeypatch,
+                                                                     capsys):
+    """Creating --out on a full disk printed the raw 'error: [Errno 28] No space left on device:
+    '…'' and left the parents mkdir -p had made; now 'could not write --out …', and nothing
+    the start created stays."""
+    import errno
+    from pathlib import Path
+
+    from nanograd_llm.cli import main
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("abc " * 200, encoding="utf-8")
+    out = tmp_path / "new" / "deeper" / "run"
+    real_mkdir = Path.mkdir
+
+    def mkdir(self, *a, **k):
+        if self == out:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real_mkdir(self, *a, **k)
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    assert main(["train", "--data", str(corpus), "--out", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"error: could not write --out {out} (No space left on device); nothing was "
+                   f"written\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.txt"]
+    # a parent that cannot be made is named
+    out = tmp_path / "ro" / "run"
+
+    def refuse(self, *a, **k):
+        if self == out.parent:
+            raise OSError(errno.EACCES, "Permission denied", str(self))
+        return real_mkdir(self, *a, **k)
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    assert main(["train", "--data", str(corpus), "--out", str(out), "--quiet"]) == 1
+    assert capsys.readouterr().err == (f"error: could not write --out {out} (Permission denied: "
+                                       f"{out.parent}); nothing was written\n")
+
+
 def test_download_over_a_folder_named_like_the_cache_file(tmp_path, monkeypatch):
     _tiny_corpus(monkeypatch)
     (tmp_path / "tiny.txt").mkdir()
