@@ -150,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fine-tune a Hugging Face GPT-2 folder (config.json + model.safetensors "
                         "+ vocab.json/merges.txt) instead of starting from random weights "
                         "(default: random weights)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar or log lines (warnings are still shown)")
     p.add_argument("overrides", nargs="*", metavar="key=value",
                    help="override any config field, e.g. max_iters=100 dropout=0.1")
     p.set_defaults(func=_cmd_train)

@@ -271,6 +271,12 @@ def _log(msg: str, quiet: bool) -> None:
         print(msg, file=sys.stderr, flush=True)
 
 
+def _warn(msg: str) -> None:
+    """A warning line on stderr, also under --quiet: it tells of output that was not written
+    (or not kept), which a quiet run must not pass over in silence."""
+    print(f"warning: {msg}", file=sys.stderr, flush=True)
+
+
 def _graph_step(cfg: TrainConfig, model):
     """The CUDA-graph step (cuda_graph.TrainStep) when training on the GPU, else None."""
     if cfg.device == "cuda" and cfg.cuda_graph and cfg.grad_accum == 1:
@@ -508,10 +514,13 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         bar = tqdm(total=cfg.max_iters, initial=start_step, desc="train", unit="step",
                    dynamic_ncols=True, file=sys.stderr)
 
-    def say(msg: str) -> None:
-        # İlerleme çubuğu açıkken ileti çubuğun üzerinden yazılır: çubuğun satırına yapışmaz
+    def say(msg: str, warning: bool = False) -> None:
+        # İlerleme çubuğu açıkken ileti çubuğun üzerinden yazılır: çubuğun satırına yapışmaz.
+        # Uyarılar --quiet ile de yazılır (yazılmayan ya da yok sayılan bir çıktıyı söylerler)
         if bar is not None:
-            bar.write(msg, file=sys.stderr)
+            bar.write(f"warning: {msg}" if warning else msg, file=sys.stderr)
+        elif warning:
+            _warn(msg)
         else:
             _log(msg, quiet)
     window_t, window_steps = time.perf_counter(), 0
@@ -546,7 +555,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         except (ckpt.CheckpointError, OSError, TypeError, ValueError, AttributeError) as e:
             # Yalnızca bir yan kopya: okunamıyorsa eğitim durmaz, sonraki değerlendirme
             # yenisini yazar
-            say(f"warning: ignoring {best_dir} ({e}); it is replaced at the next evaluation")
+            say(f"ignoring {best_dir} ({e}); it is replaced at the next evaluation",
+                warning=True)
 
     def intact() -> str:
         """What a failed write leaves usable, for its error message."""
@@ -753,11 +763,15 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
     if not last:                                 # devam ettirilen eğitim zaten bitmişti
         rows = _read_metrics(metrics_path)
         last = rows[-1] if rows else {}
+    png = out / "loss.png"
     try:
-        plotted = plot_losses(metrics_path, out / "loss.png")
+        plotted = plot_losses(metrics_path, png)
     except (OSError, ValueError) as e:
-        # Eğri yalnızca bir çizim: çizilemezse denetim noktası ve sonuç yine geçerlidir
-        _log(f"warning: loss curve not drawn ({e})", quiet)
+        # Eğri yalnızca bir çizim: çizilemezse denetim noktası ve sonuç yine geçerlidir. Uyarı
+        # --quiet ile de yazılır: klasörde önceki bir kayıttan kalma, eskimiş bir loss.png
+        # olabilir
+        stale = f"; {png} is out of date" if png.exists() else ""
+        _warn(f"loss curve not drawn ({e}){stale}")
         plotted = False
     return {"out_dir": str(out), "step": step, "model": model, "tokenizer": tokenizer,
             "interrupted": interrupted,

@@ -1601,6 +1601,29 @@ def test_an_undrawable_loss_curve_is_only_a_warning(tmp_path, capsys):
     shutil.rmtree(tmp_path / "ok" / "loss.png")
 
 
+def test_quiet_still_warns_of_output_it_did_not_write(tmp_path, monkeypatch, capsys):
+    """--quiet hid "loss curve not drawn" (a quiet run exited 0 with an out-of-date loss.png and
+    said nothing) and "ignoring best/" (a damaged copy replaced without a word): warnings
+    about output that was not written or kept go to stderr under --quiet too."""
+    import nanograd_llm.train as train_mod
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    png = tmp_path / "run" / "loss.png"
+    png.write_bytes(b"the curve of step 2")                  # drawn before (or by hand)
+    (tmp_path / "run" / "best" / ckpt.MANIFEST).write_text("{bad", encoding="utf-8")
+
+    def cannot_draw(metrics, path):
+        raise OSError("No space left on device")
+    monkeypatch.setattr(train_mod, "plot_losses", cannot_draw)
+    capsys.readouterr()
+    r = train(tiny_config(tmp_path, max_iters=4, eval_interval=2), quiet=True, resume=True)
+    assert r["step"] == 4 and not r["plot"]
+    err = capsys.readouterr().err
+    assert f"warning: loss curve not drawn (No space left on device); {png} is out of date\n" \
+        in err
+    assert f"warning: ignoring {tmp_path / 'run' / 'best'} (" in err
+    assert "resuming" not in err                  # the log lines stay quiet
+
+
 def test_a_failed_checkpoint_write_says_what_is_intact(tmp_path, monkeypatch):
     real = ckpt._write_npz
     calls = []
