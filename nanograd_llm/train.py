@@ -383,6 +383,9 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         # normalde bir sonraki kayıt siler. Bitmiş bir eğitimde sonraki kayıt hiç gelmez:
         # artıklar devam ederken, kilit tutulurken silinir.
         ckpt.remove_unnamed_files(out, [man["model_file"], man.get("optim_file")])
+        # best/ ilk kez (ya da silindikten sonra yeniden) kurulurken öldürülen bir eğitimin
+        # yarım geçici klasörü (.best.XXXX.tmp) de
+        _remove_staging_folders(out)
         _log(f"resuming {out} from step {start_step}", quiet)
     else:
         tokenizer = None
@@ -551,6 +554,10 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             # sayılsaydı devamdaki ilk değerlendirme, önceki adımlarda daha düşük bir kayıp
             # görülmüş olsa da "en iyi" sayılır ve kopyanın yerine yazılırdı.
             _follow_moved_corpus(best_dir, man_best, cfg.data)
+            # Kopyanın artıkları da (bildirimi yazıldıktan sonra öldürülen bir kaydın eski ağırlık
+            # dosyası, geçici dosyalar) silinir: kopya bir daha yazılmazsa hiç silinmezlerdi
+            ckpt.remove_unnamed_files(best_dir, [man_best["model_file"],
+                                                 man_best.get("optim_file")])
             best_val, best_step = float(val), man_best["step"]
         except (ckpt.CheckpointError, OSError, TypeError, ValueError, AttributeError) as e:
             # Yalnızca bir yan kopya: okunamıyorsa eğitim durmaz, sonraki değerlendirme

@@ -273,6 +273,26 @@ def test_resume_of_a_finished_run_removes_what_a_kill_after_its_last_save_left(t
     assert ckpt.load_checkpoint(run)["step"] == 4
 
 
+def test_resume_also_removes_what_a_kill_left_in_the_best_copy(tmp_path):
+    """The resume's clean-up above did not reach best/: a kill after the copy's manifest (while
+    its previous weights were being deleted) or during its write left files there, and the
+    half-built folder of a first copy (.best.XXXX.tmp) stayed in the run folder, for good when
+    the copy was not written again. They are removed on resume too."""
+    cfg = tiny_config(tmp_path, max_iters=4, eval_interval=2)
+    train(cfg, quiet=True)
+    run, best = tmp_path / "run", tmp_path / "run" / "best"
+    kept, kept_best = (sorted(p.name for p in d.iterdir()) for d in (run, best))
+    m = json.loads((best / ckpt.MANIFEST).read_text())
+    (best / "model-0000002-abcdef.npz").write_bytes((best / m["model_file"]).read_bytes())
+    (best / ".vocab.json.x1y2z3.tmp").write_text("half")
+    (run / ".best.k3xq9a1z.tmp").mkdir()
+    (run / ".best.k3xq9a1z.tmp" / "config.json").write_text("half")
+    train(cfg, resume=True, quiet=True)
+    assert sorted(p.name for p in run.iterdir()) == kept
+    assert sorted(p.name for p in best.iterdir()) == kept_best
+    assert ckpt.load_checkpoint(best)["step"] == m["step"]
+
+
 def test_resume_refuses_a_different_model(tmp_path):
     train(tiny_config(tmp_path, max_iters=4), quiet=True)
     with pytest.raises(ValueError, match="cannot resume .*n_embd"):
