@@ -20,7 +20,7 @@ Neye bakmalı?
 Çalıştırma (her komut kendi klasörüne yazar: içinde bir eğitim bulunan klasörde yeni bir
 eğitim başlamaz; `--resume` onu sürdürür, `--overwrite` silip baştan başlar):
 
-    python examples/train_char_gpt.py             # default hazır ayarı, gömülü derlem
+    python examples/train_char_gpt.py     # default hazır ayarı, gömülü derlem → out/example_gpt
     python examples/train_char_gpt.py --data tinyshakespeare --preset baby --out out/example_baby
     python examples/train_char_gpt.py --small --out /tmp/deneme         # saniyeler süren deneme
     python examples/train_char_gpt.py --out out/kisa max_iters=300 dropout=0.1  # herhangi bir alan
