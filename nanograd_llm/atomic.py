@@ -74,9 +74,10 @@ def refuse_dangling_link(path, option: str) -> None:
     """Refuse an output folder that is, or goes through, a symbolic link to nothing (its target
     was deleted, or lives on a disk that is not mounted): name the link and where it points.
     `option` is how the message names the path: '--out', 'folder'…"""
-    # mkdir böyle bir yolda yalnızca "File exists" der (bağ vardır, gösterdiği yer yoktur).
-    # Bağın hedefini kendimiz açmayız: takılı olmayan bir diskin bağlama noktası gibi,
-    # kullanıcının beklemediği bir yere yazılırdı. Bu yüzden hiçbir şey yazılmadan reddedilir.
+    # mkdir böyle bir yolda yalnızca "File exists" der (sembolik bağ vardır, gösterdiği yer
+    # yoktur). Bağın hedefini kendimiz oluşturmayız: takılı olmayan bir diskin bağlama noktası
+    # gibi, kullanıcının beklemediği bir yere yazılırdı. Bu yüzden hiçbir şey yazılmadan
+    # reddedilir.
     path = Path(path)
     for p in (path, *path.parents):
         if not p.is_symlink() or p.exists():
@@ -96,10 +97,10 @@ def refuse_dangling_link(path, option: str) -> None:
 def make_folder(path, what: str = "folder") -> Path:
     """Create a folder and its missing parents (mkdir -p), refusing first, with
     refuse_dangling_link's message, a path that is or goes through a link to nothing."""
-    # Paketin klasör açan her yeri (eğitim klasörü, denetim noktası, belirteçleyici, Hugging
-    # Face kopyası, kurs sayfaları, resimler, derlem önbelleği) bu işlevi kullanır: hedefi
-    # olmayan bir bağ her yerde aynı açık iletiyle reddedilir; nedenini söylemeyen "File
-    # exists" ya da "Not a directory" gibi bir işletim sistemi hatası çıkmaz
+    # Paketin klasör oluşturan her yeri (eğitim klasörü, denetim noktası, belirteçleyici,
+    # Hugging Face kopyası, kurs sayfaları, resimler, derlem önbelleği) bu işlevi kullanır:
+    # hedefi olmayan bir sembolik bağ her yerde aynı açık iletiyle reddedilir; nedenini
+    # söylemeyen "File exists" ya da "Not a directory" gibi bir işletim sistemi hatası çıkmaz
     path = Path(path)
     refuse_dangling_link(path, what)
     path.mkdir(parents=True, exist_ok=True)
