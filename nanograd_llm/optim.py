@@ -43,14 +43,14 @@ dağıtmasını önler.
 
 Norm, bileşenlerin karelerinin toplamının kareköküdür. float32'nin en büyük sayısı yaklaşık
 3,4·10³⁸ olduğu için yaklaşık 1,8·10¹⁹'u aşan bir bileşenin karesi taşar: bütün gradyanlar
-sonlu olduğu hâlde norm sonsuz çıkar (PyTorch'un `clip_grad_norm_`'ı da burada sonsuz döndürür).
-Her adımda norm bir kez, ölçeklemeden hesaplanır; ancak sonuç sonlu değilse (nadir yol)
-`rescaled_grad_norm` gradyanların en büyük mutlak değerine (`max|g|`) bakar. Bu değer sonluysa
-bütün gradyanlar sonludur ve norm ölçeklenerek yeniden hesaplanır:
-`‖g‖ = max|g| · ‖g / max|g|‖`. Bölünmüş bileşenler mutlak değerce en çok 1 olduğundan
-kareleri taşmaz; kırpma doğru normla yapılır ve adım atılır. Gradyanlardan biri NaN ya da
-sonsuzsa, ya da ölçeklenmiş norm bile float32'ye sığmıyorsa (`max|g|·√n > 3,4·10³⁸`), norm
-sonlu olmayan değeriyle kalır ve eğitim açık bir iletiyle durur (`train.py`).
+sonlu olduğu hâlde norm sonsuz çıkar (PyTorch'un `clip_grad_norm_`'u da burada sonsuz döndürür).
+Her adımda norm bir kez, ölçeklemeden hesaplanır; ancak sonuç sonlu değilse (nadir yol; GPU'da
+yalnızca `train.py`'nin denetlediği adımlarda) `rescaled_grad_norm` gradyanların en büyük mutlak
+değerine (`max|g|`) bakar. Bu değer sonluysa bütün gradyanlar sonludur ve norm ölçeklenerek
+yeniden hesaplanır: `‖g‖ = max|g| · ‖g / max|g|‖`. Bölünmüş bileşenler mutlak değerce en çok 1
+olduğundan kareleri taşmaz; kırpma doğru normla yapılır ve adım atılır. Gradyanlardan biri NaN
+ya da sonsuzsa, ya da gerçek norm bile float32'ye sığmıyorsa (3,4·10³⁸'i aşıyorsa), norm sonlu
+olmayan değeriyle kalır ve eğitim açık bir iletiyle durur (`train.py`).
 
 ## Gradyan biriktirme
 Bellek büyük bir toplu işe yetmediğinde, K küçük toplu işin (micro-batch) gradyanları
@@ -114,7 +114,9 @@ def rescaled_grad_norm(grads_or_flat, norm):
         # bileşenler mutlak değerce en çok 1'dir, karelerinin toplamı en çok n olur, taşmaz
         s = (g / peak).reshape(-1)
         total += float(xp.vdot(s, s))
-    value = peak * math.sqrt(total)          # Python float'ıyla (float64): burada taşmaz
+    # Çarpım Python float'ıyla (float64): float32 bir gradyanın normu burada taşmaz; float64
+    # gradyanlarda sonsuz çıkarsa o da aşağıda yakalanır
+    value = peak * math.sqrt(total)
     if not value <= float(np.finfo(norm.dtype).max):
         return norm                          # gerçek norm bile bu dtype'a sığmıyor
     return xp.asarray(value, dtype=norm.dtype)

@@ -694,17 +694,14 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             # güncellemeden önce denetlenir: CPU'da her adımda, GPU'da log_interval adımda bir
             # (float() GPU'daki işin bitmesini bekler). Kırpma açıksa (grad_clip > 0) denetlenen
             # adımlarda kırpmanın zaten hesapladığı gradyan normu da denetlenir: kayıp sonlu olsa
-            # da gradyanlar taşmış olabilir. Norm sonlu değilse (nadir yol) önce bütün
-            # gradyanların sonlu olup olmadığına bakılır: hepsi sonluysa yalnızca karelerin
-            # toplamı taşmıştır (float32'de 1,8·10¹⁹'u aşan bileşenler) ve norm ölçeklenerek
-            # yeniden hesaplanır (optim.rescaled_grad_norm); kırpma doğru normla yapılır, adım
-            # atılır.
-            # Olağan adımda norm yine bir kez hesaplanır, ek bir iş yapılmaz. Bir gradyan NaN
-            # ya da sonsuzsa (ya da ölçeklenmiş norm bile sığmıyorsa) norm sonlu olmayan
-            # değeriyle kalır. Kırpma, PyTorch'un clip_grad_norm_'ı gibi, sonsuz bir normla
-            # katsayıyı 0 yapar (sonsuz gradyanlar NaN, sonlu olanlar 0 olur), NaN bir normla
-            # bütün gradyanları NaN yapar; AdamW de NaN'ı ağırlıklara yazardı. Bu yüzden eğitim
-            # denetlenen adımda, güncelleme yapılmadan durur (NonFiniteLoss). GPU'da
+            # da gradyanlar taşmış olabilir. Kırpma, PyTorch'un clip_grad_norm_'u gibi, sonsuz
+            # bir normla katsayıyı 0 yapar (sonsuz gradyanlar NaN, sonlu olanlar 0 olur), NaN
+            # bir normla bütün gradyanları NaN yapar; AdamW de NaN'ı ağırlıklara yazardı. Bu
+            # yüzden eğitim denetlenen adımda, güncelleme yapılmadan durur (NonFiniteLoss).
+            # Tek istisna (nadir yol): bütün gradyanlar sonlu, yalnızca karelerinin toplamı
+            # taşmışsa (float32'de 1,8·10¹⁹'u aşan bileşenler) optim.rescaled_grad_norm normu
+            # ölçekleyerek yeniden hesaplar; kırpma bu doğru normla yapılır, adım atılır
+            # (açıklaması optim.py'de). Olağan adımda norm yine bir kez hesaplanır. GPU'da
             # denetlenmeyen adımlarda norm okunmaz (okumak GPU'yu beklemektir): orada taşan bir
             # norm o adımın gradyanını sıfırlar. Kırpma kapalıysa norm hesaplanmaz: bozuk gradyan
             # ağırlıklara geçer (GPU'da denetlenmeyen adımlarda kırpma açıkken de) ve sonraki
