@@ -351,14 +351,14 @@ def read_config_file(path) -> dict:
         # atılır
         data = parse(p.read_text(encoding="utf-8-sig"))
     except RecursionError:
-        # Binlerce iç içe liste ya da tablo ayrıştırıcının özyinelemesini tüketir: Python'un
+        # Binlerce iç içe liste ya da tablo, ayrıştırıcının özyineleme sınırını aşar: Python'un
         # "maximum recursion depth exceeded" iletisi hangi dosyanın bozuk olduğunu söylemezdi
         raise ValueError(f"cannot parse config file {p}: its values are nested too deeply "
                          f"(a config file is a flat table of key = value pairs)") from None
     except ValueError as e:
         # Sözdizimi hataları (JSONDecodeError, TOMLDecodeError), UTF-8 olmayan baytlar ve
-        # Python'un tam sayı basamak sınırı (4300 basamak) hep ValueError'dır; ileti dosyayı
-        # adlandırır
+        # Python'un basamak sınırını (4300) aşan bir tam sayı hep ValueError verir; ileti
+        # dosyayı adlandırır
         raise ValueError(f"cannot parse config file {p}: {e}") from None
     if not isinstance(data, dict):
         raise ValueError(f"config file {p} must hold a table of key = value pairs")
