@@ -659,3 +659,24 @@ def test_a_preset_key_points_to_the_preset_flag(tmp_path, capsys, where):
     assert "choose the preset with --preset baby" in err, err
     assert "precision" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_cli_resume_of_a_run_killed_before_its_first_checkpoint_names_overwrite(tmp_path,
+                                                                                capsys):
+    """`nanograd-llm train --resume` (and the example) read the folder's manifest in
+    resume_config, before the run-folder checks: a folder a run was killed in before its first
+    checkpoint still got 'train with `nanograd-llm train --out DIR` first', which then refused
+    the folder. The CLI now gives the --overwrite advice that train() gives."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "metrics.jsonl").write_text('{"step": 0, "train_loss": 9, "val_loss": 9}\n')
+    (out / "tokens.npy").write_bytes(b"")
+    assert cli.main(["train", "--resume", "--out", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "no checkpoint to resume in" in err and f"--out {out} --overwrite" in err, err
+    assert "first)" not in err
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.jsonl", "tokens.npy"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli.main(["train", "--resume", "--out", str(empty), "--quiet"]) == 1
+    assert "checkpoint.json is missing (train with" in capsys.readouterr().err
