@@ -188,9 +188,9 @@ def _check_empty_or_leftovers(out: Path, overwrite: bool) -> None:
 def _refuse_resuming_leftovers(out: Path) -> None:
     """--resume of a folder that holds only what a run killed before its first checkpoint
     wrote: say that it must start again with --overwrite (a plain start is refused there)."""
-    # Öldürülen ilk değerlendirme ya da ilk kayıt geride metrics.jsonl, best/, tokens.npy gibi
-    # dosyalar bırakır; "önce `train --out` ile eğitin" öğüdü, o klasörü reddeden bir komuta
-    # götürürdü
+    # İlk değerlendirmede ya da ilk kayıtta öldürülen bir eğitim geride metrics.jsonl, best/,
+    # tokens.npy gibi dosyalar bırakır; "önce `train --out` ile eğitin" öğüdü, o klasörü
+    # reddeden bir komuta götürürdü
     names = sorted(p.name for p in out.iterdir() if p.name != LOCK_FILE)
     if not names or not all(_is_run_file(n) for n in names):
         return                      # boş ya da başka dosyaların klasörü: olağan ileti
