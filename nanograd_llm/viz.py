@@ -200,8 +200,9 @@ def plot_positional_encoding(out_png, n_positions: int = 64, n_embd: int = 64) -
 # `metrics.jsonl` her satırı bir JSON nesnesi olan bir dosyadır. Adım numarası `step`
 # (ya da `iter`) alanından; eğitim kaybı `train_loss` (ya da `loss`), doğrulama kaybı
 # `val_loss` alanından okunur. Aynı satırda ikisi birden bulunabilir. Satır sonu olmayan ve
-# çözülemeyen bir son satır, yazılırken kesilmiş bir satırdır (makine çöktü, disk doldu, kendi
-# eğitim betiğinin tamponu yarıda yazıldı): atlanır; ortadaki bozuk bir satır ise hatadır.
+# JSON olarak okunamayan bir son satır, yazılırken kesilmiş bir satırdır (makine çöktü, disk
+# doldu, bir eğitim betiği tamponunu yarıda yazdı): atlanır; ortadaki bozuk bir satır ise
+# hatadır.
 
 def read_metrics(metrics_jsonl) -> tuple[list, list]:
     """([(step, train_loss)], [(step, val_loss)]) from a metrics.jsonl file."""
@@ -265,14 +266,14 @@ def plot_loss_curve(metrics_jsonl, out_png, title: str | None = None) -> Path:
     return _save(fig, out_png)
 
 
-# Bir eğitim klasörünün dikkat resmi için aday istemler. Eğitimin derlemine en çok uyanı seçilir:
-# yalnızca sözlüğün kodlayabildikleri arasından (karakter belirteçleyicide her karakteri sözlükte
-# olanlar), derlem okunabiliyorsa kelimelerinin en büyük payı derlemde geçen (eşitlikte daha
-# çok kelimesi olan), okunamıyorsa belirteçleyicinin en iyi sıkıştırdığı (belirteç başına en
-# çok karakter: BPE, eğitildiği dili daha az belirtece böler). Yine eşitlikte listede önce gelen
-# seçilir: Türkçe adaylar öndedir, bir derleme özgü olan genel olandan öncedir.
+# Bir eğitim klasörünün dikkat resmi için aday istemler; eğitimin derlemine en çok uyanı
+# seçilir. Yalnızca sözlüğün kodlayabildikleri yarışır (karakter belirteçleyicide her karakteri
+# sözlükte olanlar). Derlem okunabiliyorsa kelimelerinin en büyük payı derlemde geçen kazanır
+# (eşitlikte kelimesi çok olan); okunamıyorsa belirteçleyicinin en iyi sıkıştırdığı (belirteç
+# başına en çok karakter: BPE, eğitildiği dili daha az belirtece böler). Yine eşitse listede
+# önce gelen seçilir: Türkçe adaylar öndedir, bir derleme özgü olan genel olandan önce gelir.
 _PROMPTS = (
-    "Dikkatte her konum yalnızca önceki konumlara bakar",     # gömülü derlem: kursun metni
+    "Dikkatte her konum yalnızca kendine ve önceki konumlara bakar",   # gömülü derlem (kurs)
     "Bir varmış bir yokmuş, evvel zaman içinde",              # masallar, öyküler (seyfettin)
     "merhaba dünya",
     "Dorothy lived in the midst of the great Kansas prairies",   # wizard_of_oz

@@ -1318,7 +1318,7 @@ def test_run_prompt_follows_the_runs_language():
                "great Kansas prairies with the quick brown fox.\n") * 3
     turkish = ("Bir varmış bir yokmuş, evvel zaman içinde, kalbur saman içinde, develer "
                "tellal iken, pireler berber iken; merhaba dünya. Dikkatte her konum yalnızca "
-               "önceki konumlara bakar. Çocuk ağaçtan düşmüş, ılık süt içmiş.\n") * 3
+               "kendine ve önceki konumlara bakar. Çocuk ağaçtan düşmüş, ılık süt içmiş.\n") * 3
     assert _run_prompt(model, CharTokenizer.from_text(english)).startswith("Dorothy")
     assert _run_prompt(model, CharTokenizer.from_text(english),
                        set(_words("to be or not that is the question"))).startswith("To be")
