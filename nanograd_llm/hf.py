@@ -453,7 +453,7 @@ def load_hf_tokenizer(path):
             if vocab.setdefault(tok, i) != i:
                 raise ValueError(f"added token {tok!r} has id {i} but {vocab_f} gives it "
                                  f"{vocab[tok]}")
-        # `transformers` vocab.json'da olmayan eklenmiş belirteçlere dosyadaki kimliği değil,
+        # `transformers`, vocab.json'da olmayan eklenmiş belirteçlere dosyadaki kimliği değil,
         # sözlüğün sonundan başlayarak, dosyadaki kimliklerin sırasıyla yeni kimlik verir;
         # ikisi ayrışırsa (elle düzenlenmiş bir dosya) aynı metin iki tarafta başka kimliklere
         # kodlanırdı
@@ -461,10 +461,10 @@ def load_hf_tokenizer(path):
         for k, (i, tok) in enumerate(new):
             if i != len(base) + k:
                 raise ValueError(f"{path}: added token {tok!r} has id {i}, but transformers "
-                                 f"numbers the tokens added beside the {len(base)} of "
-                                 f"{vocab_f.name} from {len(base)} on, in the order of their "
-                                 f"ids, and gives it {len(base) + k}; renumber the added "
-                                 f"tokens from {len(base)} on")
+                                 f"numbers the added tokens {vocab_f.name} lacks from "
+                                 f"{len(base)} (its size) on, in the order of their ids, so it "
+                                 f"gets {len(base) + k}; renumber the added tokens from "
+                                 f"{len(base)} on")
         return _gpt2_tokenizer(path, vocab, merges_f, list(added), vocab_f,
                                "added_tokens.json", unchanged=vocab == base)
     if (path / "tokenizer.json").is_file():
@@ -785,8 +785,8 @@ def init_from_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.
             # Çoğu zaman fazlalık, transformers'ın sözlükte olmayan bir özel belirteci (ör.
             # varsayılan <|endoftext|>) sona eklemesidir: modelde o kimliğin satırı yoktur
             shown = ", ".join(f"{t!r} (id {i})" for i, t in extra)
-            msg += (f": the model has no row for {shown}, which transformers' GPT2Tokenizer "
-                    f"also gives, appending a special token the vocabulary lacks; have "
+            msg += (f": the model has no row for {shown}, a special token the vocabulary "
+                    f"lacks that transformers' GPT2Tokenizer appends too; have "
                     f"special_tokens_map.json and tokenizer_config.json name tokens the "
                     f"vocabulary holds (null for none: bos_token, eos_token and unk_token "
                     f"default to '<|endoftext|>'), or give the model a row for each")

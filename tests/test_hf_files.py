@@ -478,8 +478,8 @@ def test_our_ids_equal_transformers_gpt2_tokenizer(tmp_path, layout):
      "extra_special_tokens list different special tokens (['<s>'] and ['</s>']); make them "
      "agree"),
     ({"added_tokens.json": {"<|pad|>": 305}},
-     "added token '<|pad|>' has id 305, but transformers numbers the tokens added beside the "
-     "301 of vocab.json from 301 on, in the order of their ids, and gives it 301; renumber"),
+     "added token '<|pad|>' has id 305, but transformers numbers the added tokens vocab.json "
+     "lacks from 301 (its size) on, in the order of their ids, so it gets 301; renumber"),
     ({"tokenizer_config.json": {"add_prefix_space": True}},
      "tokenizer_config.json: add_prefix_space is true: transformers then reads every text with "
      "a space before it ('Hi' as ' Hi'); nanograd_llm's GPT-2 tokenizer does not, so set it to "
@@ -511,7 +511,8 @@ def test_a_model_without_a_row_for_the_appended_token_is_refused_clearly(tmp_pat
         init_from_hf(d)
     assert str(e.value).startswith(
         f"the tokenizer in {d} has 301 tokens but the model only 300: the model has no row for "
-        f"'<|endoftext|>' (id 300), which transformers' GPT2Tokenizer also gives")
+        f"'<|endoftext|>' (id 300), a special token the vocabulary lacks that transformers' "
+        f"GPT2Tokenizer appends too")
     (d / "tokenizer_config.json").write_text(json.dumps(
         {"bos_token": None, "eos_token": None, "unk_token": None}))
     model, tok = init_from_hf(d)
