@@ -76,10 +76,10 @@ noktalamaya katılmaz, bir simgenin işareti de simgesinden ayrılmaz: emojileri
 `❤️` (U+2764 + U+FE0F) eskisi gibi tek parça kalır; ayrışık biçimde yazılmış `≠` (`=` + U+0338)
 da öyle. Rakamlar da kendi işaretlerini alır, `(?:\\p{N}\\p{M}*)+`: `2️⃣` gibi bir tuş başlığı
 emojisi (keycap: `2` + U+FE0F + U+20E3) tek parçadır, ardından gelen harfler ayrı bir parça olur
-(`2️⃣x` → `2️⃣` + `x`). Rakam kuralı işaretleri tanımadığında `2` ayrı kalıyor, işaretler de
-harf dizisi kuralıyla ardındaki harflere yapışıyordu (`2` + `️⃣x`). Metnin başında ya da bir
-boşluktan sonra tek başına kalmış bir işaret harf dizisi kuralına düşer: her karakter yine bir
-parçaya girer, hiçbir bayt kaybolmaz.
+(`2️⃣x` → `2️⃣` + `x`). Rakam kuralının işaretleri tanımayan eski hâlinde `2` ayrı kalıyor,
+işaretler de harf dizisi kuralıyla ardlarındaki harfe yapışıyordu (`2` + `️⃣x`). Metnin başında
+ya da bir boşluktan sonra tek başına kalmış bir işaret harf dizisi kuralına düşer: her karakter
+yine bir parçaya girer, hiçbir bayt kaybolmaz.
 
 Birleştirici işaret içermeyen bir metinde yeni ifade eskisiyle birebir aynı bölmeyi yapar (Ömer
 Seyfettin derleminde tek bir işaret bile yoktur; `--data seyfettin` metninde iki ifade aynı
