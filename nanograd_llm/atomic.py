@@ -87,11 +87,16 @@ def refuse_dangling_link(path, option: str) -> None:
             loop = False
         except OSError as e:
             loop = e.errno == errno.ELOOP
-        where = "" if p == path else f" goes through {p}, which"
-        what = ("a symbolic link that loops back on itself" if loop else
-                f"a symbolic link to {os.path.realpath(p)}, which does not exist")
+        target = os.path.realpath(p)
+        if p == path:
+            what = ("is a symbolic link that loops back on itself" if loop else
+                    f"is a symbolic link to {target}, which does not exist")
+        else:
+            what = (f"goes through the symbolic link {p}, which loops back on itself" if loop
+                    else f"goes through the symbolic link {p}, whose target {target} does "
+                         f"not exist")
         fix = "remove the link" if loop else "create that folder first, or remove the link"
-        raise ValueError(f"{option} {path}{where} is {what}; {fix} (nothing was written)")
+        raise ValueError(f"{option} {path} {what}; {fix} (nothing was written)")
 
 
 def make_folder(path, what: str = "folder") -> Path:

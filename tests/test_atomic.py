@@ -232,8 +232,9 @@ def test_every_folder_writer_names_a_symlink_to_nothing(tmp_path):
         for folder, says in (
                 (link, f"folder {link} is a symbolic link to {gone}, which does not exist; "
                        f"create that folder first, or remove the link (nothing was written)"),
-                (link / "sub", f"folder {link / 'sub'} goes through {link}, which is a symbolic "
-                               f"link to {gone}, which does not exist")):
+                (link / "sub", f"folder {link / 'sub'} goes through the symbolic link {link}, "
+                               f"whose target {gone} does not exist; create that folder first, "
+                               f"or remove the link (nothing was written)")):
             with pytest.raises(ValueError) as e:
                 write(folder)
             assert says in str(e.value), (name, str(e.value))

@@ -484,9 +484,12 @@ def test_an_out_that_is_a_symlink_to_nothing_is_named_and_nothing_is_written(tmp
     for out, says in (
             ("link", f"--out {tmp_path / 'link'} is a symbolic link to {gone}, which does "
                      f"not exist; create that folder first, or remove the link"),
-            ("link/run", f"--out {tmp_path / 'link' / 'run'} goes through {tmp_path / 'link'}"
-                         f", which is a symbolic link to {gone}, which does not exist"),
-            ("loop", f"--out {tmp_path / 'loop'} is a symbolic link that loops back on itself")):
+            ("link/run", f"--out {tmp_path / 'link' / 'run'} goes through the symbolic link "
+                         f"{tmp_path / 'link'}, whose target {gone} does not exist; create that "
+                         f"folder first, or remove the link"),
+            ("loop", f"--out {tmp_path / 'loop'} is a symbolic link that loops back on itself"),
+            ("loop/run", f"--out {tmp_path / 'loop' / 'run'} goes through the symbolic link "
+                         f"{tmp_path / 'loop'}, which loops back on itself; remove the link")):
         for words in ([], ["--resume"]):
             assert _tiny_run(tmp_path, out, *words) == 1
             err = capsys.readouterr().err
