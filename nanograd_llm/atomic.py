@@ -112,20 +112,49 @@ def make_folder(path, what: str = "folder") -> Path:
     return path
 
 
+def _file_behind(path: Path) -> Path:
+    """The file a write to `path` replaces: `path` itself, or, where `path` is a symbolic link,
+    the file the link leads to. A link to nothing (or one that loops) is refused, as
+    refuse_dangling_link refuses a folder, and as `cp` refuses to write through it."""
+    # os.replace geçici dosyayı bir bağın üzerine taşırken bağın kendisini siler ve yerine
+    # sıradan bir dosya koyar: bağın gösterdiği dosya eski hâliyle kalır, bağ kaybolur. Çoğu
+    # düzenleyici gibi biz de bağın içinden yazarız: hedef dosyanın gerçek yolu bulunur,
+    # geçici dosya o dosyanın klasöründe açılır (aynı dosya sistemi: ad değişikliği atomik
+    # kalır) ve bağ olduğu gibi kalır. Gösterdiği dosya olmayan bir bağ için hiçbir şey
+    # yazılmaz: hedefi kendimiz oluştursaydık takılı olmayan bir diskin bağlama noktasına
+    # yazabilirdik.
+    if not path.is_symlink():
+        return path
+    try:
+        os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise ValueError(f"cannot write {path}: it is a symbolic link that loops back on "
+                             f"itself; remove the link (nothing was written)") from None
+        if e.errno not in (errno.ENOENT, errno.ENOTDIR):
+            raise
+        raise ValueError(f"cannot write {path}: it is a symbolic link to "
+                         f"{os.path.realpath(path)}, which does not exist; create that file "
+                         f"first, or remove the link (nothing was written)") from None
+    return Path(os.path.realpath(path))
+
+
 def atomic_write(path, write: Callable[[str], None]) -> Path:
     """Write a file atomically: `write(tmp)` fills a temporary file in the same folder, which
     is fsync'ed, given the mode a plain open() would give, and renamed over `path`.
-    On any error (or Ctrl-C) the temporary file is removed and `path` is left as it was."""
+    On any error (or Ctrl-C) the temporary file is removed and `path` is left as it was.
+    Where `path` is a symbolic link, the file it leads to is written and the link kept."""
     path = Path(path)
     refuse_dangling_link(path.parent, f"cannot write {path}: folder")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=".tmp")
+    real = _file_behind(path)
+    fd, tmp = tempfile.mkstemp(dir=real.parent, prefix="." + real.name + ".", suffix=".tmp")
     os.close(fd)
     try:
         write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())     # after write(): some writers recreate the file
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, real)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -186,11 +215,15 @@ def atomic_write_files(folder, writers: dict[str, Callable[[str], None]]) -> Pat
             raise
         fsync_dir(folder.parent)
         return folder
-    # Klasör var: önce bütün geçici dosyalar hazırlanır, ad değişiklikleri en sonda art arda
+    # Klasör var: önce bütün geçici dosyalar hazırlanır, ad değişiklikleri en sonda art arda.
+    # Bağ olan bir dosyanın geçici dosyası, bağın gösterdiği dosyanın yanında açılır.
+    reals = {name: _file_behind(folder / name) for name in writers}
     temps: dict[str, str] = {}
     try:
         for name, write in writers.items():
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + name + ".", suffix=".tmp")
+            real = reals[name]
+            fd, tmp = tempfile.mkstemp(dir=real.parent, prefix="." + real.name + ".",
+                                       suffix=".tmp")
             os.close(fd)
             temps[name] = tmp
             write(tmp)
@@ -198,11 +231,12 @@ def atomic_write_files(folder, writers: dict[str, Callable[[str], None]]) -> Pat
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
         for name, tmp in temps.items():
-            os.replace(tmp, folder / name)
+            os.replace(tmp, reals[name])
     except BaseException:
         for tmp in temps.values():
             if os.path.exists(tmp):
                 os.unlink(tmp)
         raise
-    fsync_dir(folder)
+    for d in {folder, *(r.parent for r in reals.values())}:
+        fsync_dir(d)
     return folder

@@ -246,3 +246,76 @@ def test_every_folder_writer_names_a_symlink_to_nothing(tmp_path):
             folder.mkdir()
         write(folder)
     assert len(os.listdir(gone)) == len(_folder_writers()) and link.is_symlink()
+
+
+def test_a_file_that_is_a_symbolic_link_is_written_through_the_link(tmp_path):
+    """os.replace over a link replaced the link itself with a regular file: the file it led
+    to kept its old bytes and the link was gone. Every write now goes through the link, its
+    temporary file beside the real file (a rename, not a copy); a link to nothing (or a loop)
+    is refused as a folder link to nothing is, and nothing is written anywhere."""
+    if not hasattr(os, "symlink"):
+        pytest.skip("no symbolic links here")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "vocab.json").write_bytes(b"old")
+    (shared / "b.bin").write_bytes(b"old B")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "vocab.json").symlink_to(shared / "vocab.json")
+    (out / "chain").symlink_to(out / "vocab.json")           # a link to a link
+    (out / "b.bin").symlink_to("../shared/b.bin")            # a relative link
+    seen = []
+
+    def write(data):
+        def w(tmp):
+            seen.append(tmp)
+            _writer(data)(tmp)
+        return w
+    atomic_write(out / "vocab.json", write(b"new"))
+    assert (shared / "vocab.json").read_bytes() == b"new"
+    assert os.path.dirname(seen[-1]) == str(shared)
+    atomic_write(out / "chain", write(b"newer"))
+    assert (shared / "vocab.json").read_bytes() == b"newer"
+    atomic_write_files(out, {"vocab.json": write(b"V"), "b.bin": write(b"B"),
+                             "c.txt": write(b"C")})
+    assert (shared / "vocab.json").read_bytes() == b"V" and (shared / "b.bin").read_bytes() == b"B"
+    assert [os.path.dirname(t) for t in seen[-3:]] == [str(shared), str(shared), str(out)]
+    for name in ("vocab.json", "chain", "b.bin"):
+        assert (out / name).is_symlink(), name
+    assert sorted(os.listdir(shared)) == ["b.bin", "vocab.json"]
+    assert sorted(os.listdir(out)) == ["b.bin", "c.txt", "chain", "vocab.json"]
+
+    gone = tmp_path / "disk" / "merges.txt"
+    (out / "merges.txt").symlink_to(gone)
+    (out / "loop").symlink_to(out / "loop")
+    before = sorted(os.listdir(tmp_path)), sorted(os.listdir(out)), sorted(os.listdir(shared))
+    for name, says in (
+            ("merges.txt", f"cannot write {out / 'merges.txt'}: it is a symbolic link to {gone}, "
+                           f"which does not exist; create that file first, or remove the link "
+                           f"(nothing was written)"),
+            ("loop", f"cannot write {out / 'loop'}: it is a symbolic link that loops back on "
+                     f"itself; remove the link (nothing was written)")):
+        with pytest.raises(ValueError) as e:
+            atomic_write_bytes(out / name, b"x")
+        assert str(e.value) == says
+        with pytest.raises(ValueError) as e:             # the other files are not written
+            atomic_write_files(out, {"vocab.json": _writer(b"no"), name: _writer(b"x")})
+        assert str(e.value) == says
+        assert (sorted(os.listdir(tmp_path)), sorted(os.listdir(out)),
+                sorted(os.listdir(shared))) == before
+        assert (shared / "vocab.json").read_bytes() == b"V"
+    assert (out / "merges.txt").is_symlink() and not gone.parent.exists()
+
+
+def test_a_tokenizer_saved_over_linked_files_writes_through_the_links(tmp_path):
+    """What the user sees: a run folder whose tokenizer file is a link to a shared copy."""
+    if not hasattr(os, "symlink"):
+        pytest.skip("no symbolic links here")
+    from nanograd_llm.tokenizers import CharTokenizer
+    CharTokenizer("abc").save(str(tmp_path / "shared"))
+    (tmp_path / "run").mkdir()
+    for f in os.listdir(tmp_path / "shared"):
+        (tmp_path / "run" / f).symlink_to(tmp_path / "shared" / f)
+    CharTokenizer("abcd").save(str(tmp_path / "run"))
+    assert CharTokenizer.load(str(tmp_path / "shared")).vocab_size == 4
+    assert all((tmp_path / "run" / f).is_symlink() for f in os.listdir(tmp_path / "run"))
