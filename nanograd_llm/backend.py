@@ -70,7 +70,8 @@ def cuda_available() -> bool:
 def check_device(device: str) -> str:
     """Validate a device name; raise a clear error when 'cuda' cannot be used."""
     if device not in DEVICES:
-        raise ValueError(f"unknown device {device!r}: expected one of {', '.join(DEVICES)}")
+        from .config import shown
+        raise ValueError(f"unknown device {shown(device)}: expected one of {', '.join(DEVICES)}")
     if device == "cuda" and not cuda_available():
         raise DeviceError(_GPU_HELP)
     return device
@@ -192,9 +193,12 @@ def as_float_dtype(dtype: Any) -> np.dtype:
     except Exception:
         # NumPy bir dizeyi kendi biçim diliyle ayrıştırır: "1_000" ValueError, "(f4,2)" bir
         # SyntaxError (hata izi), "foo" TypeError verir; hepsi aynı açık iletiyle reddedilir
-        raise ValueError(f"unknown dtype {dtype!r}: use 'float32' or 'float64'") from None
+        from .config import shown      # config imports this module: imported only here
+        raise ValueError(f"unknown dtype {shown(dtype)}: use 'float32' or 'float64'") from None
     if dt not in (np.float32, np.float64):
-        raise ValueError(f"unsupported dtype {dt}: use 'float32' or 'float64'")
+        from .config import shown
+        raise ValueError(f"unsupported dtype {shown(str(dt), plain=True)}: use 'float32' or "
+                         f"'float64'")
     return dt
 
 
@@ -206,7 +210,8 @@ def set_matmul_precision(mode: str) -> None:
     Ampere and newer: float32 inputs rounded to a 10-bit mantissa inside cuBLAS, float32
     accumulation). Only CuPy's float32 matmuls are affected; NumPy ignores it."""
     if mode not in MATMUL_PRECISIONS:
-        raise ValueError(f"unknown matmul precision {mode!r}: expected one of "
+        from .config import shown
+        raise ValueError(f"unknown matmul precision {shown(mode)}: expected one of "
                          f"{', '.join(MATMUL_PRECISIONS)}")
     # CuPy reads CUPY_TF32 the first time a float32 product runs and then caches the choice;
     # set both the variable and (when CuPy is already imported) the cached compute type.

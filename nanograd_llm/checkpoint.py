@@ -323,7 +323,8 @@ def _read_manifest(d: Path) -> tuple[bytes, dict]:
     if not isinstance(m, dict) or m.get("format") != FORMAT:
         raise CheckpointError(f"{mpath} is not a nanograd_llm checkpoint manifest")
     if m.get("version") != VERSION:
-        raise CheckpointError(f"{mpath} has checkpoint version {m.get('version')!r}; this "
+        from .config import shown
+        raise CheckpointError(f"{mpath} has checkpoint version {shown(m.get('version'))}; this "
                               f"nanograd_llm reads version {VERSION}")
     for key in ("step", "model", "model_file", "sha256", "dtype"):
         if key not in m:
@@ -334,8 +335,10 @@ def _read_manifest(d: Path) -> tuple[bytes, dict]:
 
 def _check_manifest_types(m: dict, mpath: Path) -> None:
     """A hand-edited or foreign manifest gets a clear error, not a TypeError deep inside."""
+    from .config import shown      # config imports this module: imported here, not above
+
     def bad(key, what):
-        raise CheckpointError(f"{mpath}: {key!r} must be {what}, not {m[key]!r}")
+        raise CheckpointError(f"{mpath}: {key!r} must be {what}, not {shown(m[key])}")
     if type(m["step"]) is not int or m["step"] < 0:
         bad("step", "a non-negative integer")
     if not isinstance(m["model"], dict):
@@ -346,8 +349,10 @@ def _check_manifest_types(m: dict, mpath: Path) -> None:
         v = m.get(key)
         if v is None and key == "optim_file":
             continue
-        # yalnızca bu klasördeki bir dosya adı; klasörün dışını gösteren bir yol kabul edilmez
-        if not isinstance(v, str) or not v or v != Path(v).name or v in (".", ".."):
+        # yalnızca bu klasördeki bir dosya adı; klasörün dışını gösteren bir yol ya da hiçbir
+        # dosya sisteminin taşıyamayacağı uzunlukta (255 bayttan uzun) bir ad kabul edilmez
+        if not isinstance(v, str) or not v or v != Path(v).name or v in (".", "..") \
+                or len(v.encode("utf-8", "surrogatepass")) > 255:
             bad(key, "a file name in the checkpoint folder")
     sha = m["sha256"]
     if not isinstance(sha, dict) or not all(isinstance(k, str) and isinstance(v, str)
@@ -413,7 +418,8 @@ def _load_npz(path: Path, expected_sha: str | None) -> dict:
     for k, a in arrays.items():
         if a.dtype.kind not in "fiu":
             what = "text" if a.dtype.kind in "US" else f"{a.dtype} values"
-            raise CheckpointError(f"checkpoint file {path}: array {k!r} holds {what}, not "
+            from .config import shown
+            raise CheckpointError(f"checkpoint file {path}: array {shown(k)} holds {what}, not "
                                   f"numbers (dtype {a.dtype})")
     return arrays
 
@@ -428,7 +434,8 @@ def build_model(model_cfg: dict, dtype="float32", device: str = "cpu", seed: int
         return GPT(GPTConfig.from_dict(cfg), seed=seed, dtype=dtype, device=device)
     if kind == "bigram":
         return BigramLM(cfg["vocab_size"], seed=seed, dtype=dtype, device=device)
-    raise ValueError(f"unknown model type {kind!r} (expected 'gpt' or 'bigram')")
+    from .config import shown
+    raise ValueError(f"unknown model type {shown(kind)} (expected 'gpt' or 'bigram')")
 
 
 def load_checkpoint(path, device: str = "cpu", with_optimizer: bool = True) -> dict:

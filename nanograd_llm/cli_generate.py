@@ -91,6 +91,7 @@ def load_for_generation(args):
 
 
 def _check(args) -> None:
+    from .config import shown
     from .generate import check_sampling_args
     try:
         check_sampling_args(args.max_new_tokens, args.temperature, args.top_k, args.top_p)
@@ -102,7 +103,7 @@ def _check(args) -> None:
                 msg = "--" + name.replace("_", "-") + msg[len(name):]
         raise ValueError(msg) from None
     if args.seed is not None and args.seed < 0:
-        raise ValueError(f"--seed must be an integer >= 0, got {args.seed}")
+        raise ValueError(f"--seed must be an integer >= 0, got {shown(args.seed)}")
 
 
 def _write(s: str) -> None:

@@ -92,6 +92,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .backend import check_finite_output, to_numpy
+from .config import shown
 
 # Boyutlar: B = toplu iş, T = bağlam uzunluğu, V = sözlük boyutu
 
@@ -103,35 +104,35 @@ def check_seed(seed) -> None:
     """A sampling seed: None or an integer >= 0 (what numpy.random.default_rng accepts)."""
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
                              or seed < 0):
-        raise ValueError(f"seed must be an integer >= 0 (or None), got {seed!r}")
+        raise ValueError(f"seed must be an integer >= 0 (or None), got {shown(seed)}")
 
 
 def check_sampling_args(max_new_tokens, temperature=1.0, top_k=None, top_p=None) -> None:
     """Raise ValueError for settings that do not describe a sampler."""
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer)) \
             or max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
+        raise ValueError(f"max_new_tokens must be an integer >= 0, got {shown(max_new_tokens)}")
     try:
         if isinstance(temperature, bool):
             raise TypeError
         t = float(temperature)
     except (TypeError, ValueError):
-        raise ValueError(f"temperature must be a number >= 0, got {temperature!r}") from None
+        raise ValueError(f"temperature must be a number >= 0, got {shown(temperature)}") from None
     if not np.isfinite(t) or t < 0:
         raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), "
-                         f"got {temperature!r}")
+                         f"got {shown(temperature)}")
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer))
                               or top_k < 1):
-        raise ValueError(f"top_k must be an integer >= 1 (or None), got {top_k!r}")
+        raise ValueError(f"top_k must be an integer >= 1 (or None), got {shown(top_k)}")
     if top_p is not None:
         try:
             if isinstance(top_p, bool):
                 raise TypeError
             p = float(top_p)
         except (TypeError, ValueError):
-            raise ValueError(f"top_p must be a number in (0, 1], got {top_p!r}") from None
+            raise ValueError(f"top_p must be a number in (0, 1], got {shown(top_p)}") from None
         if not 0.0 < p <= 1.0:
-            raise ValueError(f"top_p must be in (0, 1] (or None), got {top_p!r}")
+            raise ValueError(f"top_p must be in (0, 1] (or None), got {shown(top_p)}")
 
 
 def _softmax(z):
@@ -226,7 +227,7 @@ def _check_limit(vocab_limit):
     if vocab_limit is not None and (isinstance(vocab_limit, bool) or
                                     not isinstance(vocab_limit, (int, np.integer)) or
                                     vocab_limit < 1):
-        raise ValueError(f"vocab_limit must be an integer >= 1 (or None), got {vocab_limit!r}")
+        raise ValueError(f"vocab_limit must be an integer >= 1 (or None), got {shown(vocab_limit)}")
     return vocab_limit
 
 

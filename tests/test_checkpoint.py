@@ -180,6 +180,45 @@ def test_hand_edited_manifest_gets_a_clear_error(tmp_path, key, value, message):
         ckpt.load_checkpoint(d)
 
 
+_LONG = "x" * 3000
+_LONG_SHOWN = "'" + "x" * 79 + "…" + "x" * 19 + "' (3,002 characters)"
+
+
+@pytest.mark.parametrize("where, key, value, says", [
+    ("", "version", _LONG, f"has checkpoint version {_LONG_SHOWN}; this nanograd_llm reads"),
+    ("", "step", _LONG, f"'step' must be a non-negative integer, not {_LONG_SHOWN}"),
+    ("", "train_config", _LONG, f"'train_config' must be a table, not {_LONG_SHOWN}"),
+    ("", "model_file", _LONG, f"'model_file' must be a file name in the checkpoint folder, "
+                              f"not {_LONG_SHOWN}"),
+    ("", "dtype", _LONG, f"bad model configuration (unknown dtype {_LONG_SHOWN}: use"),
+    ("model", "model", _LONG, f"bad model configuration (unknown model type {_LONG_SHOWN} ("),
+    ("model", "n_layer", _LONG, f"n_layer must be a positive integer, got {_LONG_SHOWN})"),
+    ("model", "n_layer", -10 ** 3000, "n_layer must be a positive integer, got -1" + "0" * 78
+                                      + "…" + "0" * 20 + " (3,002 characters))"),
+    ("model", "activation", _LONG, f"unknown activation {_LONG_SHOWN}: expected one of"),
+    ("model", "positional", _LONG, f"unknown positional encoding {_LONG_SHOWN}: expected"),
+    ("model", "dropout", _LONG, f"dropout must be a number in [0, 1), got {_LONG_SHOWN})"),
+    ("model", _LONG, 1, "unknown GPTConfig field(s): " + "x" * 80 + "…" + "x" * 20
+                        + " (3,000 characters))"),
+], ids=["version", "step", "train_config", "model_file", "dtype", "model-type", "n_layer",
+        "n_layer-integer", "activation", "positional", "dropout", "unknown-field"])
+def test_a_long_value_in_a_hand_edited_manifest_is_shortened_in_the_error(
+        tmp_path, where, key, value, says):
+    """A 3000-character value (or a 3000-digit integer) in checkpoint.json was echoed whole in
+    the error, thousands of characters on one line (a too-long model_file even gave the
+    system's "File name too long" with the whole path); it goes through config.shown now, as
+    a bad training setting does."""
+    _save(tmp_path)
+    m = json.loads((tmp_path / ckpt.MANIFEST).read_text())
+    (m[where] if where else m)[key] = value
+    (tmp_path / ckpt.MANIFEST).write_text(json.dumps(m))
+    with pytest.raises(ckpt.CheckpointError) as e:
+        ckpt.load_model(tmp_path)
+    msg = str(e.value)
+    assert msg.startswith(str(tmp_path / ckpt.MANIFEST)) and says in msg, msg[:400]
+    assert len(msg) < 400 and "\n" not in msg
+
+
 @pytest.mark.parametrize("key, value, message", [
     ("bias", "yes", "bias must be true or false, got 'yes'"),
     ("bias", 1, "bias must be true or false, got 1"),

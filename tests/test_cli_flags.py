@@ -683,3 +683,21 @@ def test_cli_resume_of_a_run_killed_before_its_first_checkpoint_names_overwrite(
     empty.mkdir()
     assert cli.main(["train", "--resume", "--out", str(empty), "--quiet"]) == 1
     assert "checkpoint.json is missing (train with" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag, value, says", [
+    ("--seed", -10 ** 3999, "--seed must be an integer >= 0, got -1"),
+    ("--top-k", -10 ** 3999, "--top-k must be an integer >= 1 (or None), got -1"),
+    ("--max-new-tokens", -10 ** 3999, "--max-new-tokens must be an integer >= 0, got -1"),
+], ids=["seed", "top-k", "max-new-tokens"])
+def test_a_long_bad_sampling_option_is_shortened_in_the_error(tmp_path, capsys, flag, value,
+                                                              says):
+    """sample --seed -999…9 (4000 digits) echoed the whole number on the error line; it goes
+    through config.shown, as a bad training setting does."""
+    assert _tiny_run(tmp_path, "run", "sample_tokens=0") == 0
+    capsys.readouterr()
+    assert cli.main(["sample", "--ckpt", str(tmp_path / "run"), flag, str(value)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: " + says + "0" * 78 + "…" + "0" * 20 + " (4,001 characters)"), \
+        err[:300]
+    assert err.count("\n") == 1

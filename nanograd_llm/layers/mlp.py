@@ -78,7 +78,9 @@ ACTIVATIONS = {
 
 def check_activation(name: str) -> None:
     if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}: expected one of {', '.join(ACTIVATIONS)}")
+        from ..config import shown
+        raise ValueError(f"unknown activation {shown(name)}: expected one of "
+                         f"{', '.join(ACTIVATIONS)}")
 
 
 class MLPCache(NamedTuple):

@@ -78,6 +78,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from ..backend import run_shards, shard_count
+from ..config import shown
 from ..layers.block import block_backward, block_forward
 from ..layers.cross_entropy import cross_entropy_backward, cross_entropy_forward
 from ..layers.dropout import RowGenerators, dropout_backward, dropout_forward
@@ -114,30 +115,31 @@ class GPTConfig:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+                raise ValueError(f"{name} must be a positive integer, got {shown(v)}")
             setattr(self, name, int(v))         # np.int64(65) → 65 (JSON'a yazılabilsin)
         if self.n_embd % self.n_head:
-            raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
+            raise ValueError(f"n_embd={shown(self.n_embd)} must be divisible by "
+                             f"n_head={shown(self.n_head)}")
         # Elle düzenlenmiş bir checkpoint.json'daki "yes", "0.1" gibi metinler sessizce kabul
         # edilmez: her alan JSON'daki türüyle gelmeli
         for name in ("bias", "tie_weights"):
             if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+                raise ValueError(f"{name} must be true or false, got {shown(getattr(self, name))}")
         ig = self.ignore_index
         if ig is not None and (isinstance(ig, bool) or not isinstance(ig, (int, np.integer))):
-            raise ValueError(f"ignore_index must be an integer or null, got {ig!r}")
+            raise ValueError(f"ignore_index must be an integer or null, got {shown(ig)}")
         if ig is not None:
             self.ignore_index = int(ig)
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or \
                 not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
+            raise ValueError(f"dropout must be a number in [0, 1), got {shown(self.dropout)}")
         eps = self.layer_norm_epsilon
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not \
                 (math.isfinite(eps) and eps > 0):
-            raise ValueError(f"layer_norm_epsilon must be a finite number > 0, got {eps!r}")
+            raise ValueError(f"layer_norm_epsilon must be a finite number > 0, got {shown(eps)}")
         check_activation(self.activation)
         if self.positional not in POSITIONAL:
-            raise ValueError(f"unknown positional encoding {self.positional!r}: "
+            raise ValueError(f"unknown positional encoding {shown(self.positional)}: "
                              f"expected one of {', '.join(POSITIONAL)}")
 
     def to_dict(self) -> dict:
@@ -148,7 +150,8 @@ class GPTConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
-            raise ValueError(f"unknown GPTConfig field(s): {', '.join(unknown)}")
+            raise ValueError(f"unknown GPTConfig field(s): "
+                             f"{shown(', '.join(map(str, unknown)), plain=True)}")
         return cls(**d)
 
 
