@@ -68,6 +68,7 @@ import numpy as np
 
 from .atomic import atomic_write_files
 from .backend import to_numpy
+from .config import shown
 from .models.gpt import GPT, GPTConfig
 
 CONFIG_FILE = "config.json"
@@ -405,7 +406,8 @@ def save_hf(model, path) -> None:
 # -- tokenizer + model, for sampling and fine-tuning -----------------------------------------
 # ## Belirteçleyici: transformers'ın GPT2Tokenizer'ıyla aynı kimlikler
 # Bir GPT-2 klasöründeki belirteçleyici birkaç dosyaya dağılmıştır: BPE'nin kendisi
-# (`vocab.json` + `merges.txt`, ya da ikisini birlikte tutan `tokenizer.json`), sözlüğe sonradan
+# (`vocab.json` + `merges.txt`, ya da ikisini birlikte tutan `tokenizer.json`; ikisi de varsa
+# `transformers` yalnızca `tokenizer.json`'ı okur, biz de öyle yaparız), sözlüğe sonradan
 # eklenmiş belirteçler (`added_tokens.json`, `tokenizer_config.json`'ın
 # `added_tokens_decoder`'ı, `tokenizer.json`'ın `added_tokens`'ı) ve özel belirteçlerin adları
 # (`special_tokens_map.json` ile `tokenizer_config.json`'daki `bos_token`, `eos_token`,
@@ -428,9 +430,10 @@ _EXTRA_TOKENS = ("extra_special_tokens", "additional_special_tokens")
 
 def load_hf_tokenizer(path):
     """The folder's tokenizer: one saved by this package (tokenizer_meta.json: its special
-    tokens and pattern are kept), else GPT-2's byte-level BPE from vocab.json + merges.txt, or,
-    when only a tokenizer.json is there (as recent `transformers` versions write), from that;
-    with the added tokens and special tokens `transformers` reads beside them (added_tokens.json,
+    tokens and pattern are kept), else GPT-2's byte-level BPE from tokenizer.json (as recent
+    `transformers` versions write; where vocab.json and merges.txt are there too, transformers
+    reads tokenizer.json and so do we), or from vocab.json + merges.txt; with the added
+    tokens and special tokens `transformers` reads beside them (added_tokens.json,
     tokenizer_config.json, special_tokens_map.json), so that a text gets the ids
     transformers' GPT2Tokenizer gives it. Where those ids cannot be told for sure (several
     special tokens it would append to the vocabulary, or two files naming different tokens),
@@ -439,7 +442,21 @@ def load_hf_tokenizer(path):
     if (path / "tokenizer_meta.json").is_file():
         from .tokenizers import load_tokenizer
         return load_tokenizer(path)
-    vocab_f, merges_f = path / "vocab.json", path / "merges.txt"
+    vocab_f, merges_f, tj = path / "vocab.json", path / "merges.txt", path / "tokenizer.json"
+    if tj.is_file():
+        # transformers, tokenizer.json varsa BPE'yi ondan okur; yanındaki vocab.json ve
+        # merges.txt'e bakmaz. İkisi birbirini tutmuyorsa (eski bir kopya, elle düzenlenmiş bir
+        # dosya) vocab.json'ı okumak aynı metni sessizce başka kimliklere kodlardı.
+        base, merge_lines = _split_tokenizer_json(tj)
+        with tempfile.TemporaryDirectory() as tmp:
+            m = Path(tmp) / "merges.txt"
+            m.write_text("#version: 0.2\n" + "\n".join(merge_lines) + "\n", encoding="utf-8")
+            # Hata geçici dosyaları değil, kullanıcının dosyasını adlandırsın
+            return _with_added_tokens(
+                path, base, m, tj, f"{tj}'s model.vocab", "tokenizer.json's model.vocab",
+                "tokenizer.json's added_tokens",
+                rename=lambda msg, v: f"{tj}: " + msg.replace(str(v), "its model.vocab")
+                .replace(str(m), "its model.merges"))
     if vocab_f.is_file() and merges_f.is_file():
         try:
             base = json.loads(vocab_f.read_text(encoding="utf-8"))
@@ -447,40 +464,41 @@ def load_hf_tokenizer(path):
             base = None
         if not isinstance(base, dict):
             return _bpe_class().from_files(vocab_f, merges_f)   # it names what is wrong
-        added = _added_tokens(path)
-        vocab = dict(base)
-        for tok, i in added.items():
-            if vocab.setdefault(tok, i) != i:
-                raise ValueError(f"added token {tok!r} has id {i} but {vocab_f} gives it "
-                                 f"{vocab[tok]}")
-        # `transformers`, vocab.json'da olmayan eklenmiş belirteçlere dosyadaki kimliği değil,
-        # sözlüğün sonundan başlayarak, dosyadaki kimliklerin sırasıyla yeni kimlik verir;
-        # ikisi ayrışırsa (elle düzenlenmiş bir dosya) aynı metin iki tarafta başka kimliklere
-        # kodlanırdı
-        new = sorted((i, tok) for tok, i in added.items() if tok not in base)
-        for k, (i, tok) in enumerate(new):
-            if i != len(base) + k:
-                raise ValueError(f"{path}: added token {tok!r} has id {i}, but transformers "
-                                 f"numbers the added tokens {vocab_f.name} lacks from "
-                                 f"{len(base)} (its size) on, in the order of their ids, so it "
-                                 f"gets {len(base) + k}; renumber the added tokens from "
-                                 f"{len(base)} on")
-        return _gpt2_tokenizer(path, vocab, merges_f, list(added), vocab_f,
-                               "added_tokens.json", unchanged=vocab == base)
-    if (path / "tokenizer.json").is_file():
-        f = path / "tokenizer.json"
-        vocab, merge_lines, added = _split_tokenizer_json(f)
-        with tempfile.TemporaryDirectory() as tmp:
-            m = Path(tmp) / "merges.txt"
-            m.write_text("#version: 0.2\n" + "\n".join(merge_lines) + "\n", encoding="utf-8")
-            # Hata geçici dosyaları değil, kullanıcının dosyasını adlandırsın
-            return _gpt2_tokenizer(
-                path, vocab, m, added, f, "tokenizer.json's added_tokens",
-                rename=lambda msg, v: f"{f}: " + msg.replace(str(v), "its model.vocab")
-                .replace(str(m), "its model.merges"))
+        return _with_added_tokens(path, base, merges_f, vocab_f, str(vocab_f), vocab_f.name,
+                                  "added_tokens.json")
     missing = vocab_f if not vocab_f.is_file() else merges_f
     raise ValueError(f"{missing} not found: the GPT-2 tokenizer needs vocab.json and "
                      f"merges.txt (or tokenizer.json) in {path}")
+
+
+def _with_added_tokens(path: Path, base: dict, merges: Path, source: Path, vocab_is: str,
+                       vocab_name: str, add_where: str, rename=None):
+    """_gpt2_tokenizer for the BPE vocabulary `base` (vocab.json's, or tokenizer.json's
+    model.vocab) with the folder's added tokens put in, as transformers numbers them."""
+    added = _added_tokens(path)
+    vocab = dict(base)
+    for tok, i in added.items():
+        if vocab.setdefault(tok, i) != i:
+            raise ValueError(f"added token {tok!r} has id {i} but {vocab_is} gives it "
+                             f"{vocab[tok]}")
+    # Önce BPE'nin kendisi kurulur: bozuk bir sözlüğün ya da birleştirmenin hatası (asıl
+    # neden) kimlik numaralamasından önce söylenir
+    tok = _gpt2_tokenizer(path, vocab, merges, list(added), source, add_where,
+                          unchanged=vocab == base and source.name == "vocab.json",
+                          rename=rename)
+    # `transformers`, BPE sözlüğünde olmayan eklenmiş belirteçlere dosyadaki kimliği değil,
+    # sözlüğün sonundan başlayarak, dosyadaki kimliklerin sırasıyla yeni kimlik verir;
+    # ikisi ayrışırsa (elle düzenlenmiş bir dosya) aynı metin iki tarafta başka kimliklere
+    # kodlanırdı
+    new = sorted((i, t) for t, i in added.items() if t not in base)
+    for k, (i, t) in enumerate(new):
+        if i != len(base) + k:
+            raise ValueError(f"{path}: added token {t!r} has id {i}, but transformers "
+                             f"numbers the added tokens {vocab_name} lacks from "
+                             f"{len(base)} (its size) on, in the order of their ids, so it "
+                             f"gets {len(base) + k}; renumber the added tokens from "
+                             f"{len(base)} on")
+    return tok
 
 
 def _gpt2_tokenizer(path: Path, vocab: dict, merges: Path, added: list, source: Path,
@@ -550,15 +568,16 @@ def _read_json_file(f: Path):
 
 
 def _added_tokens(path: Path) -> dict:
-    """Tokens `transformers` keeps outside vocab.json (content -> id): added_tokens.json,
+    """Tokens `transformers` keeps outside the BPE vocabulary (content -> id): added_tokens.json,
     tokenizer_config.json's added_tokens_decoder and tokenizer.json's added_tokens."""
     found: dict = {}
 
-    def add(f, content, i):
+    def add(f, content, i, key=None):
         if not (isinstance(content, str) and content and isinstance(i, int)
                 and not isinstance(i, bool) and i >= 0):
-            raise ValueError(f"{f}: an added token must be a non-empty string with a "
-                             f"non-negative integer id, got {content!r}: {i!r}")
+            where = f"{f}: {key}" if key else str(f)
+            raise ValueError(f"{where}: an added token must be a non-empty string with a "
+                             f"non-negative integer id, got {shown(content)}: {shown(i)}")
         if found.setdefault(content, i) != i:
             raise ValueError(f"{f}: added token {content!r} has id {i}, another file gives "
                              f"it {found[content]}")
@@ -577,7 +596,7 @@ def _added_tokens(path: Path) -> dict:
         if not isinstance(dec, dict) or not all(isinstance(v, dict) for v in dec.values()):
             raise ValueError(f"{f}: added_tokens_decoder must map ids to token objects")
         for i, t in dec.items():
-            add(f, t.get("content"), int(i) if str(i).isdigit() else i)
+            add(f, t.get("content"), int(i) if str(i).isdigit() else i, "added_tokens_decoder")
     f = path / "tokenizer.json"
     data = _read_json_file(f)
     added = data.get("added_tokens") if isinstance(data, dict) else None
@@ -585,7 +604,7 @@ def _added_tokens(path: Path) -> dict:
         if not isinstance(added, list) or not all(isinstance(t, dict) for t in added):
             raise ValueError(f"{f}: added_tokens must be a list of token objects")
         for t in added:
-            add(f, t.get("content"), t.get("id"))
+            add(f, t.get("content"), t.get("id"), "added_tokens")
     return found
 
 
@@ -694,8 +713,8 @@ def _bpe_class():
 
 
 def _split_tokenizer_json(f: Path):
-    """The vocabulary (its added tokens included), the merges ("a b" lines) and the added
-    tokens' strings of a `tokenizers` tokenizer.json holding a BPE model."""
+    """The vocabulary of the BPE model (its added tokens are read by _added_tokens) and the
+    merges ("a b" lines) of a `tokenizers` tokenizer.json."""
     try:
         data = json.loads(f.read_text(encoding="utf-8"))
         model = data["model"]
@@ -712,21 +731,7 @@ def _split_tokenizer_json(f: Path):
         raise ValueError(f"{f}: model.merges must be a list of \"a b\" strings or [a, b] "
                          f"pairs of strings")
     lines = [m if isinstance(m, str) else " ".join(m) for m in merges]
-    # Eklenmiş belirteçler (ör. <|endoftext|>, <|pad|>): metinde bütün olarak aranır, hiç
-    # bölünmez; bizim BPE'mizde bunlar özel belirteçlerdir ve sözlükte yer alırlar
-    added = data.get("added_tokens") or []
-    if not isinstance(added, list) or not all(
-            isinstance(t, dict) and isinstance(t.get("content"), str) and t["content"]
-            and isinstance(t.get("id"), int) and not isinstance(t.get("id"), bool)
-            and t["id"] >= 0 for t in added):
-        raise ValueError(f"{f}: added_tokens must be a list of objects with a string "
-                         f"'content' and a non-negative integer 'id'")
-    vocab = dict(vocab)
-    for t in added:
-        if vocab.setdefault(t["content"], t["id"]) != t["id"]:
-            raise ValueError(f"{f}: added token {t['content']!r} has id {t['id']} but "
-                             f"model.vocab gives it {vocab[t['content']]}")
-    return vocab, lines, [t["content"] for t in added]
+    return vocab, lines
 
 
 def _check_tokenizer_json_options(f: Path, data: dict, model: dict) -> None:

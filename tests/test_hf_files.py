@@ -446,7 +446,24 @@ _FOLDERS = {
         d, endoftext=True, tokenizer_json=True,
         files={"tokenizer_config.json": {"pad_token": "<|pad|>"}}),
     "saved by transformers": _saved_by_transformers,
+    # a tokenizer.json beside a vocab.json + merges.txt of another training: transformers
+    # reads tokenizer.json
+    "vocab.json and another tokenizer.json": lambda d: _stale_vocab_json(
+        _bpe_folder(d, endoftext=True, tokenizer_json=True)),
+    # tokenizer.json with tokens added in added_tokens.json beside it
+    "tokenizer.json + added_tokens.json": lambda d: _bpe_folder(
+        d, endoftext=True, tokenizer_json=True,
+        files={"added_tokens.json": {"<|user|>": 301, "<|bot|>": 302}}),
 }
+
+
+def _stale_vocab_json(d):
+    """Put the vocab.json + merges.txt of a smaller training beside d's tokenizer.json."""
+    other = tk.ByteLevelBPETokenizer()
+    other.train_from_iterator(["merhaba dünya " * 30], vocab_size=270, min_frequency=1,
+                              show_progress=False)
+    other.save_model(str(d))
+    return d
 
 
 @pytest.mark.parametrize("layout", list(_FOLDERS))
@@ -517,3 +534,27 @@ def test_a_model_without_a_row_for_the_appended_token_is_refused_clearly(tmp_pat
         {"bos_token": None, "eos_token": None, "unk_token": None}))
     model, tok = init_from_hf(d)
     assert tok.vocab_size == 300 and "<|endoftext|>" not in tok.special_tokens
+
+
+@pytest.mark.parametrize("added", [None, "added_tokens.json"])
+def test_tokenizer_json_is_read_before_a_vocab_json_beside_it(tmp_path, added):
+    """transformers reads tokenizer.json where there is one; we read vocab.json + merges.txt
+    when they were there too, so a folder whose files disagree (a stale copy) gave other ids
+    than transformers without a word. And with only a tokenizer.json, the tokens added in
+    added_tokens.json were ignored ("<|user|>" split into bytes)."""
+    bpe = _trained()
+    bpe.add_special_tokens(["<|endoftext|>"])
+    bpe.save(str(tmp_path / "tokenizer.json"))
+    n = bpe.get_vocab_size()
+    if added == "added_tokens.json":
+        (tmp_path / "added_tokens.json").write_text(json.dumps({"<|user|>": n}))
+    if added:
+        bpe.add_special_tokens(["<|user|>"])
+    else:
+        _stale_vocab_json(tmp_path)
+    text = "The quick<|user|> brown fox<|endoftext|> merhaba dünya"
+    want = bpe.encode(text).ids
+    tok = load_hf_tokenizer(tmp_path)
+    assert tok.encode(text) == want and tok.decode(want) == text
+    if added:
+        assert n in want
