@@ -512,6 +512,7 @@ def _gpt2_tokenizer(path: Path, vocab: dict, merges: Path, added: list, source: 
                              f"got {i!r}")
     files = _token_files(path)
     _check_encode_options(files)
+    files = _skip_unread_map(files, added)
     whole = list(dict.fromkeys(added))
     appended = []
     for tok, why in _named_special_tokens(files):
@@ -568,43 +569,67 @@ def _read_json_file(f: Path):
 
 
 def _added_tokens(path: Path) -> dict:
-    """Tokens `transformers` keeps outside the BPE vocabulary (content -> id): added_tokens.json,
-    tokenizer_config.json's added_tokens_decoder and tokenizer.json's added_tokens."""
-    found: dict = {}
+    """Tokens `transformers` keeps outside the BPE vocabulary (content -> id), from the files it
+    reads: tokenizer_config.json's added_tokens_decoder where it has one, else added_tokens.json
+    and tokenizer.json's added_tokens. A token that a file it skips lists otherwise is refused."""
+    # transformers 5, tokenizer_config.json'da added_tokens_decoder varsa eklenmiş belirteçleri
+    # yalnızca oradan okur: added_tokens.json'a ve tokenizer.json'ın added_tokens'ına bakmaz
+    # (special_tokens_map.json'a da: bkz. _skip_unread_map). O dosyalardaki bir belirteci biz
+    # okusaydık metin iki tarafta başka kimliklere kodlanırdı; yok saysaydık dosyayı elle
+    # düzenleyen kullanıcı, düzenlemesinin neden işe yaramadığını anlamazdı. Bu yüzden öteki
+    # dosyalar added_tokens_decoder'la aynı şeyi söylemiyorsa klasör reddedilir.
+    lists = []          # (file, key, [(content, id)]) of each file that lists added tokens
 
-    def add(f, content, i, key=None):
+    def check(f, key, content, i):
         if not (isinstance(content, str) and content and isinstance(i, int)
                 and not isinstance(i, bool) and i >= 0):
             where = f"{f}: {key}" if key else str(f)
             raise ValueError(f"{where}: an added token must be a non-empty string with a "
                              f"non-negative integer id, got {shown(content)}: {shown(i)}")
-        if found.setdefault(content, i) != i:
-            raise ValueError(f"{f}: added token {content!r} has id {i}, another file gives "
-                             f"it {found[content]}")
+        return content, i
 
     f = path / "added_tokens.json"
     data = _read_json_file(f)
     if data is not None:
         if not isinstance(data, dict):
             raise ValueError(f"{f} must hold a JSON object token -> id")
-        for content, i in data.items():
-            add(f, content, i)
+        lists.append((f, None, [check(f, None, c, i) for c, i in data.items()]))
     f = path / "tokenizer_config.json"
     data = _read_json_file(f)
     dec = data.get("added_tokens_decoder") if isinstance(data, dict) else None
     if dec is not None:
         if not isinstance(dec, dict) or not all(isinstance(v, dict) for v in dec.values()):
             raise ValueError(f"{f}: added_tokens_decoder must map ids to token objects")
-        for i, t in dec.items():
-            add(f, t.get("content"), int(i) if str(i).isdigit() else i, "added_tokens_decoder")
+        lists.append((f, "added_tokens_decoder", [
+            check(f, "added_tokens_decoder", t.get("content"),
+                  int(i) if str(i).isdigit() else i) for i, t in dec.items()]))
     f = path / "tokenizer.json"
     data = _read_json_file(f)
     added = data.get("added_tokens") if isinstance(data, dict) else None
     if added is not None:
         if not isinstance(added, list) or not all(isinstance(t, dict) for t in added):
             raise ValueError(f"{f}: added_tokens must be a list of token objects")
-        for t in added:
-            add(f, t.get("content"), t.get("id"), "added_tokens")
+        lists.append((f, "added_tokens", [check(f, "added_tokens", t.get("content"), t.get("id"))
+                                          for t in added]))
+    read = [x for x in lists if x[1] == "added_tokens_decoder"] or lists
+    found: dict = {}
+    for f, _, tokens in read:
+        for content, i in tokens:
+            if found.setdefault(content, i) != i:
+                raise ValueError(f"{f}: added token {content!r} has id {i}, another file gives "
+                                 f"it {found[content]}")
+    for f, key, tokens in lists:
+        if (f, key, tokens) in read:
+            continue
+        for content, i in tokens:
+            if found.get(content) != i:
+                says = (f"gives it id {found[content]}" if content in found else
+                        "does not list it")
+                raise ValueError(
+                    f"{f}{': ' + key if key else ''} lists the added token {content!r} (id "
+                    f"{i}), but transformers reads only the added_tokens_decoder of "
+                    f"tokenizer_config.json, which {says}; list it there with that id, or "
+                    f"remove it from {f.name}")
     return found
 
 
@@ -633,6 +658,29 @@ def _token_files(path: Path) -> list:
         if data is not None:
             files.append((f, data))
     return files
+
+
+def _skip_unread_map(files: list, added: list) -> list:
+    """`files` less special_tokens_map.json where transformers does not read it: when
+    tokenizer_config.json has an added_tokens_decoder. A special token named only there, and
+    not an added token, is refused (transformers would split it where we would not)."""
+    # Böyle bir klasörde special_tokens_map.json'ın adlandırdığı belirteç transformers için
+    # özel değildir: eklenmiş bir belirteç de değilse BPE'yle parçalara bölünür
+    names = {f.name: (f, data) for f, data in files}
+    cfg = names.get("tokenizer_config.json")
+    stm = names.get("special_tokens_map.json")
+    if cfg is None or stm is None or cfg[1].get("added_tokens_decoder") is None:
+        return files
+    read = {tok for tok, _ in _named_special_tokens([cfg])}
+    for tok, why in _named_special_tokens([stm]):
+        if stm[0].name in why and tok not in read and tok not in added:
+            raise ValueError(f"{stm[0]} names {tok!r} ({why}), but transformers does not read "
+                             f"special_tokens_map.json when tokenizer_config.json has an "
+                             f"added_tokens_decoder, and reads {tok!r} in a text as "
+                             f"ordinary text; "
+                             f"name it in tokenizer_config.json too, or remove it from "
+                             f"special_tokens_map.json")
+    return [cfg]
 
 
 # tokenizer_config.json'ın, GPT2Tokenizer'ın metni kodlama biçimini değiştiren ayarları

@@ -91,8 +91,9 @@ def test_an_added_token_with_a_conflicting_id_is_a_clear_error(tmp_path):
     bpe, ids = _with_added(tmp_path, "added_tokens.json")
     (tmp_path / "tokenizer_config.json").write_text(json.dumps(
         {"added_tokens_decoder": {"5": {"content": "<|pad|>", "special": True}}}))
-    with pytest.raises(ValueError, match=re.escape("tokenizer_config.json: added token "
-                                                   "'<|pad|>' has id 5, another file")):
+    with pytest.raises(ValueError, match=re.escape(
+            "added_tokens.json lists the added token '<|pad|>' (id 300), but transformers "
+            "reads only the added_tokens_decoder of tokenizer_config.json, which gives it id 5")):
         load_hf_tokenizer(tmp_path)
 
 
@@ -558,3 +559,71 @@ def test_tokenizer_json_is_read_before_a_vocab_json_beside_it(tmp_path, added):
     assert tok.encode(text) == want and tok.decode(want) == text
     if added:
         assert n in want
+
+
+_DECODER = {"tokenizer_config.json": {"added_tokens_decoder": {
+    "0": {"content": "<pad>", "special": True}, "1": {"content": "<s>", "special": True},
+    "300": {"content": "<|endoftext|>", "special": True}}}}
+
+
+@pytest.mark.parametrize("layout, says", [
+    ({"added_tokens.json": {"<|user|>": 301}},
+     "added_tokens.json lists the added token '<|user|>' (id 301), but transformers reads only "
+     "the added_tokens_decoder of tokenizer_config.json, which does not list it; list it there "
+     "with that id, or remove it from added_tokens.json"),
+    ({"tokenizer.json": None},
+     "tokenizer.json: added_tokens lists the added token '<|user|>' (id 301), but transformers "
+     "reads only the added_tokens_decoder of tokenizer_config.json, which does not list it"),
+    ({"special_tokens_map.json": {"mask_token": "<mask>", "eos_token": "<|endoftext|>"}},
+     "special_tokens_map.json names '<mask>' (mask_token in special_tokens_map.json), but "
+     "transformers does not read special_tokens_map.json when tokenizer_config.json has an "
+     "added_tokens_decoder, and reads '<mask>' in a text as ordinary text; name it in "
+     "tokenizer_config.json too, or remove it from special_tokens_map.json"),
+], ids=["added_tokens.json", "tokenizer.json", "special_tokens_map.json"])
+def test_files_transformers_skips_beside_an_added_tokens_decoder_are_not_read(tmp_path,
+                                                                               layout, says):
+    """Where tokenizer_config.json has an added_tokens_decoder, transformers 5 reads neither
+    added_tokens.json, tokenizer.json's added_tokens nor special_tokens_map.json: a token listed
+    only there is ordinary text to it ("<|user|>" six byte tokens), while we gave it one id.
+    Such a folder is refused, naming the file; one whose files agree still loads."""
+    tokenizer_json = "tokenizer.json" in layout
+    d = _bpe_folder(tmp_path / "tok", ["<pad>", "<s>"], endoftext=True,
+                    tokenizer_json=tokenizer_json,
+                    files={**_DECODER, **{k: v for k, v in layout.items() if v is not None}})
+    if tokenizer_json:
+        data = json.loads((d / "tokenizer.json").read_text(encoding="utf-8"))
+        data["added_tokens"].append({"id": 301, "content": "<|user|>", "special": True})
+        (d / "tokenizer.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError) as e:
+        load_hf_tokenizer(d)
+    assert str(e.value).startswith(str(d / next(iter(layout)))) and says in str(e.value), \
+        str(e.value)
+    try:
+        import transformers
+    except ImportError:
+        return
+    hf = transformers.GPT2Tokenizer.from_pretrained(str(d))
+    token = "<mask>" if "special_tokens_map.json" in layout else "<|user|>"
+    assert len(hf.encode(token)) > 1                 # transformers splits it: never one id
+
+
+def test_files_that_agree_with_the_added_tokens_decoder_are_read(tmp_path):
+    """As transformers 4.x saves a folder: the same tokens in every file."""
+    d = _bpe_folder(tmp_path / "tok", ["<pad>"], endoftext=True, tokenizer_json=True, files={
+        "tokenizer_config.json": {"pad_token": "<pad>", "added_tokens_decoder": {
+            "0": {"content": "<pad>", "special": True},
+            "300": {"content": "<|endoftext|>", "special": True},
+            "301": {"content": "<|user|>", "special": True}}},
+        "added_tokens.json": {"<|user|>": 301},
+        "special_tokens_map.json": {"pad_token": "<pad>", "eos_token": "<|endoftext|>"}})
+    data = json.loads((d / "tokenizer.json").read_text(encoding="utf-8"))
+    data["added_tokens"].append({"id": 301, "content": "<|user|>", "special": True})
+    (d / "tokenizer.json").write_text(json.dumps(data), encoding="utf-8")
+    tok = load_hf_tokenizer(d)
+    text = "<pad>a<|user|>b<|endoftext|>"
+    assert tok.encode(text)[::2] == [0, 301, 300]
+    try:
+        import transformers
+    except ImportError:
+        return
+    assert tok.encode(text) == transformers.GPT2Tokenizer.from_pretrained(str(d)).encode(text)
