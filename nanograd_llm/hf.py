@@ -513,6 +513,16 @@ def _gpt2_tokenizer(path: Path, vocab: dict, merges: Path, added: list, source: 
     files = _token_files(path)
     _check_encode_options(files)
     files = _skip_unread_map(files, added)
+    # Adı verilen bir özel belirtecin bayrakları, yalnızca belirteç eklenmiş belirteçler
+    # arasında yoksa geçerlidir (varsa transformers eklenmiş belirtecin kendi nesnesini kullanır)
+    for f, data in files:
+        for key in _NAMED_TOKENS + _EXTRA_TOKENS:
+            v = data.get(key)
+            items = (v if isinstance(v, list) else list(v.values()) if isinstance(v, dict)
+                     and key in _EXTRA_TOKENS else [v])
+            for t in items:
+                if isinstance(t, dict) and t.get("content") not in added:
+                    _refuse_token_flags(f, key, t)
     whole = list(dict.fromkeys(added))
     appended = []
     for tok, why in _named_special_tokens(files):
@@ -594,6 +604,7 @@ def _added_tokens(path: Path) -> dict:
         if not isinstance(data, dict):
             raise ValueError(f"{f} must hold a JSON object token -> id")
         lists.append((f, None, [check(f, None, c, i) for c, i in data.items()]))
+    objects = []        # (file, key, token object) of the files that give each token's flags
     f = path / "tokenizer_config.json"
     data = _read_json_file(f)
     dec = data.get("added_tokens_decoder") if isinstance(data, dict) else None
@@ -603,6 +614,7 @@ def _added_tokens(path: Path) -> dict:
         lists.append((f, "added_tokens_decoder", [
             check(f, "added_tokens_decoder", t.get("content"),
                   int(i) if str(i).isdigit() else i) for i, t in dec.items()]))
+        objects = [(f, "added_tokens_decoder", t) for t in dec.values()]
     f = path / "tokenizer.json"
     data = _read_json_file(f)
     added = data.get("added_tokens") if isinstance(data, dict) else None
@@ -611,6 +623,10 @@ def _added_tokens(path: Path) -> dict:
             raise ValueError(f"{f}: added_tokens must be a list of token objects")
         lists.append((f, "added_tokens", [check(f, "added_tokens", t.get("content"), t.get("id"))
                                           for t in added]))
+        if dec is None:
+            objects = [(f, "added_tokens", t) for t in added]
+    for f, key, t in objects:
+        _refuse_token_flags(f, f"{key}: added token", t)
     read = [x for x in lists if x[1] == "added_tokens_decoder"] or lists
     found: dict = {}
     for f, _, tokens in read:
@@ -631,6 +647,35 @@ def _added_tokens(path: Path) -> dict:
                     f"tokenizer_config.json, which {says}; list it there with that id, or "
                     f"remove it from {f.name}")
     return found
+
+
+# Eklenmiş bir belirtecin (AddedToken) transformers'ın uyguladığı, bizim BPE'mizin ise
+# taklit etmediği bayrakları: metindeki eşleşmeyi değiştirirler. `normalized` burada etkisizdir
+# (GPT2Tokenizer metni normalleştirmez), `special` de kimlikleri değiştirmez.
+_TOKEN_FLAGS = {
+    "lstrip": "takes the whitespace before it into the token (' <|x|>' is one token)",
+    "rstrip": "takes the whitespace after it into the token ('<|x|> ' is one token)",
+    "single_word": "matches it only where it is not part of a word ('a<|x|>b' is split as "
+                   "ordinary text)",
+}
+
+
+def _refuse_token_flags(f: Path, what: str, t) -> None:
+    """Refuse a token object whose lstrip, rstrip or single_word is set: transformers honours
+    them when it matches the token in a text; our BPETokenizer matches it as written."""
+    # Bu kurallar taklit edilebilirdi, ama ayrıntıları (hangi karakterin boşluk, hangisinin
+    # sözcük harfi sayıldığı, özel ve sıradan eklenmiş belirteçlerin hangi sırayla arandığı)
+    # `tokenizers` kütüphanesinin Rust koduna bağlıdır; ayrıca eğitim klasörüne kaydedilen
+    # belirteçleyici bu bayrakları taşımaz. Yarım bir taklit sessizce başka kimlikler
+    # verirdi: böyle bir belirteç açık bir hatayla reddedilir.
+    if not isinstance(t, dict):
+        return
+    for flag, does in _TOKEN_FLAGS.items():
+        if t.get(flag):
+            raise ValueError(f"{f}: {what} {shown(t.get('content'))} has {flag} true: "
+                             f"transformers then {does}; nanograd_llm's GPT-2 tokenizer "
+                             f"matches added and special tokens exactly as written, so set "
+                             f"{flag} to false")
 
 
 def _token_string(f: Path, key: str, v):

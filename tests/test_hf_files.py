@@ -627,3 +627,75 @@ def test_files_that_agree_with_the_added_tokens_decoder_are_read(tmp_path):
     except ImportError:
         return
     assert tok.encode(text) == transformers.GPT2Tokenizer.from_pretrained(str(d)).encode(text)
+
+
+_PROBE = [" <|a|> x", "x<|a|>y", "The  <|a|>  quick", "ab<|a|>\n\nc"]
+
+
+def _flagged_folder(d, source, flag, value=True):
+    """A folder whose token <|a|> carries `flag` in `source`: an added token of
+    tokenizer_config.json's added_tokens_decoder or of tokenizer.json, or a special token
+    named with its flags in special_tokens_map.json or tokenizer_config.json."""
+    obj = {"content": "<|a|>", "lstrip": False, "rstrip": False, "single_word": False,
+           "normalized": False, "special": True, flag: value}
+    if source == "tokenizer.json":
+        d = _bpe_folder(d, endoftext=True, tokenizer_json=True)
+        data = json.loads((d / "tokenizer.json").read_text(encoding="utf-8"))
+        data["added_tokens"].append({"id": 301, **obj})
+        (d / "tokenizer.json").write_text(json.dumps(data), encoding="utf-8")
+        return d
+    files = {
+        "added_tokens_decoder": {"tokenizer_config.json": {"added_tokens_decoder": {
+            "300": {"content": "<|endoftext|>", "special": True}, "301": obj}}},
+        "special_tokens_map.json": {"special_tokens_map.json": {"pad_token": obj}},
+        "tokenizer_config.json": {"tokenizer_config.json": {
+            "pad_token": {"__type": "AddedToken", **obj}}},
+    }[source]
+    return _bpe_folder(d, endoftext=True, files=files)
+
+
+@pytest.mark.parametrize("flag", ["lstrip", "rstrip", "single_word"])
+@pytest.mark.parametrize("source", ["added_tokens_decoder", "tokenizer.json",
+                                    "special_tokens_map.json", "tokenizer_config.json"])
+def test_added_token_flags_transformers_honours_are_refused(tmp_path, source, flag):
+    """lstrip, rstrip and single_word on an added or special token were ignored: transformers
+    takes the spaces beside such a token into it (or matches it only as a word of its own), so
+    " <|a|> x" got other ids than transformers gives. Refused, naming the file and the flag."""
+    d = _flagged_folder(tmp_path / "tok", source, flag)
+    with pytest.raises(ValueError) as e:
+        load_hf_tokenizer(d)
+    f = "tokenizer.json" if source == "tokenizer.json" else \
+        "special_tokens_map.json" if source == "special_tokens_map.json" else \
+        "tokenizer_config.json"
+    assert str(e.value).startswith(f"{d / f}: ") and \
+        f"'<|a|>' has {flag} true: transformers then " in str(e.value) and \
+        str(e.value).endswith(f"so set {flag} to false"), str(e.value)
+    plain = _flagged_folder(tmp_path / "plain", source, flag, False)
+    tok = load_hf_tokenizer(plain)
+    try:
+        import transformers
+    except ImportError:
+        return
+    hf = transformers.GPT2Tokenizer.from_pretrained(str(plain))
+    assert [tok.encode(t) for t in _PROBE] == [hf.encode(t) for t in _PROBE]
+    hf = transformers.GPT2Tokenizer.from_pretrained(str(d))
+    assert [tok.encode(t) for t in _PROBE] != [hf.encode(t) for t in _PROBE]   # it honours it
+
+
+def test_flags_transformers_does_not_apply_are_read(tmp_path):
+    """normalized changes nothing (GPT2Tokenizer does not normalise), and a special token's
+    flags in special_tokens_map.json give way to those of the added token it names (here
+    added_tokens.json's, all false): both folders load, with transformers' ids."""
+    folders = [_flagged_folder(tmp_path / "a", "added_tokens_decoder", "normalized"),
+               _bpe_folder(tmp_path / "b", endoftext=True, files={
+                   "added_tokens.json": {"<|a|>": 301},
+                   "special_tokens_map.json": {"pad_token": {"content": "<|a|>",
+                                                             "lstrip": True}}})]
+    toks = [load_hf_tokenizer(d) for d in folders]
+    try:
+        import transformers
+    except ImportError:
+        return
+    for d, tok in zip(folders, toks):
+        hf = transformers.GPT2Tokenizer.from_pretrained(str(d))
+        assert [tok.encode(t) for t in _PROBE] == [hf.encode(t) for t in _PROBE], d
