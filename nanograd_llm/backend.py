@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import math
 import os
 import sys
 import threading
@@ -67,10 +68,27 @@ def cuda_available() -> bool:
         return False
 
 
+def shown(value, limit: int = 120, plain: bool = False) -> str:
+    """repr(value) (str(value) when plain) for an error message, with its middle cut out when
+    it is longer than `limit` characters."""
+    # Yanlışlıkla yapıştırılmış bir metin ya da binlerce basamaklı bir sayı hata iletisinde
+    # olduğu gibi yazılsaydı terminali doldururdu; başı ve sonu (ör. bir yolun dosya adı)
+    # kalır, kesilen yerin uzunluğu söylenir. Python'un basamak sınırını (4300) aşan bir tam
+    # sayı metne hiç çevrilemez: onun yalnızca yaklaşık basamak sayısı söylenir. Eğitim
+    # ayarları, checkpoint.json'daki değerler ve örnekleme seçenekleri hep bu işlevden geçer.
+    try:
+        text = str(value) if plain else repr(value)
+    except ValueError:
+        digits = int(abs(value).bit_length() * math.log10(2)) + 1
+        return f"<a{' negative' if value < 0 else 'n'} integer of about {digits:,} digits>"
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit - 40]}…{text[-20:]} ({len(text):,} characters)"
+
+
 def check_device(device: str) -> str:
     """Validate a device name; raise a clear error when 'cuda' cannot be used."""
     if device not in DEVICES:
-        from .config import shown
         raise ValueError(f"unknown device {shown(device)}: expected one of {', '.join(DEVICES)}")
     if device == "cuda" and not cuda_available():
         raise DeviceError(_GPU_HELP)
@@ -193,10 +211,8 @@ def as_float_dtype(dtype: Any) -> np.dtype:
     except Exception:
         # NumPy bir dizeyi kendi biçim diliyle ayrıştırır: "1_000" ValueError, "(f4,2)" bir
         # SyntaxError (hata izi), "foo" TypeError verir; hepsi aynı açık iletiyle reddedilir
-        from .config import shown      # config imports this module: imported only here
         raise ValueError(f"unknown dtype {shown(dtype)}: use 'float32' or 'float64'") from None
     if dt not in (np.float32, np.float64):
-        from .config import shown
         raise ValueError(f"unsupported dtype {shown(str(dt), plain=True)}: use 'float32' or "
                          f"'float64'")
     return dt
@@ -210,7 +226,6 @@ def set_matmul_precision(mode: str) -> None:
     Ampere and newer: float32 inputs rounded to a 10-bit mantissa inside cuBLAS, float32
     accumulation). Only CuPy's float32 matmuls are affected; NumPy ignores it."""
     if mode not in MATMUL_PRECISIONS:
-        from .config import shown
         raise ValueError(f"unknown matmul precision {shown(mode)}: expected one of "
                          f"{', '.join(MATMUL_PRECISIONS)}")
     # CuPy reads CUPY_TF32 the first time a float32 product runs and then caches the choice;

@@ -59,6 +59,7 @@ import numpy as np
 
 from .atomic import (atomic_write, atomic_write_bytes, atomic_write_files, bytes_writer, fsync_dir,
                      make_folder)
+from .backend import shown
 
 FORMAT = "nanograd_llm.checkpoint"
 VERSION = 1
@@ -323,7 +324,6 @@ def _read_manifest(d: Path) -> tuple[bytes, dict]:
     if not isinstance(m, dict) or m.get("format") != FORMAT:
         raise CheckpointError(f"{mpath} is not a nanograd_llm checkpoint manifest")
     if m.get("version") != VERSION:
-        from .config import shown
         raise CheckpointError(f"{mpath} has checkpoint version {shown(m.get('version'))}; this "
                               f"nanograd_llm reads version {VERSION}")
     for key in ("step", "model", "model_file", "sha256", "dtype"):
@@ -335,7 +335,6 @@ def _read_manifest(d: Path) -> tuple[bytes, dict]:
 
 def _check_manifest_types(m: dict, mpath: Path) -> None:
     """A hand-edited or foreign manifest gets a clear error, not a TypeError deep inside."""
-    from .config import shown      # config imports this module: imported here, not above
 
     def bad(key, what):
         raise CheckpointError(f"{mpath}: {key!r} must be {what}, not {shown(m[key])}")
@@ -418,7 +417,6 @@ def _load_npz(path: Path, expected_sha: str | None) -> dict:
     for k, a in arrays.items():
         if a.dtype.kind not in "fiu":
             what = "text" if a.dtype.kind in "US" else f"{a.dtype} values"
-            from .config import shown
             raise CheckpointError(f"checkpoint file {path}: array {shown(k)} holds {what}, not "
                                   f"numbers (dtype {a.dtype})")
     return arrays
@@ -434,7 +432,6 @@ def build_model(model_cfg: dict, dtype="float32", device: str = "cpu", seed: int
         return GPT(GPTConfig.from_dict(cfg), seed=seed, dtype=dtype, device=device)
     if kind == "bigram":
         return BigramLM(cfg["vocab_size"], seed=seed, dtype=dtype, device=device)
-    from .config import shown
     raise ValueError(f"unknown model type {shown(kind)} (expected 'gpt' or 'bigram')")
 
 

@@ -91,7 +91,7 @@ def load_for_generation(args):
 
 
 def _check(args) -> None:
-    from .config import shown
+    from .backend import shown
     from .generate import check_sampling_args
     try:
         check_sampling_args(args.max_new_tokens, args.temperature, args.top_k, args.top_p)

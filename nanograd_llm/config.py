@@ -23,7 +23,7 @@ from pathlib import Path
 
 from . import checkpoint as ckpt
 from .atomic import refuse_dangling_link
-from .backend import MATMUL_PRECISIONS, as_float_dtype
+from .backend import MATMUL_PRECISIONS, as_float_dtype, shown
 from .optim import check_eps
 from .run_folder import _refuse_resuming_leftovers
 
@@ -32,24 +32,6 @@ TOKENIZERS = ("char", "bpe")
 BPE_PATTERNS = ("gpt2", "turkish")    # tokenizers.bpe.PATTERNS (regex is an optional extra)
 # Eğitimin sonunda yazdırılan örneğin en fazla uzunluğu (belirteç); daha uzun metin `sample` ile
 SAMPLE_TOKENS_MAX = 100_000
-
-
-def shown(value, limit: int = 120, plain: bool = False) -> str:
-    """repr(value) (str(value) when plain) for an error message, with its middle cut out when
-    it is longer than `limit` characters."""
-    # Yanlışlıkla yapıştırılmış bir metin ya da binlerce basamaklı bir sayı hata iletisinde
-    # olduğu gibi yazılsaydı terminali doldururdu; başı ve sonu (ör. bir yolun dosya adı)
-    # kalır, kesilen yerin uzunluğu söylenir. Python'un basamak sınırını (4300) aşan bir tam
-    # sayı metne hiç çevrilemez: onun yalnızca yaklaşık basamak sayısı söylenir. Eğitim
-    # ayarları, checkpoint.json'daki değerler ve örnekleme seçenekleri hep bu işlevden geçer.
-    try:
-        text = str(value) if plain else repr(value)
-    except ValueError:
-        digits = int(abs(value).bit_length() * math.log10(2)) + 1
-        return f"<a{' negative' if value < 0 else 'n'} integer of about {digits:,} digits>"
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit - 40]}…{text[-20:]} ({len(text):,} characters)"
 
 
 @dataclass

@@ -92,7 +92,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .backend import check_finite_output, to_numpy
-from .config import shown
+from .backend import shown
 
 # Boyutlar: B = toplu iş, T = bağlam uzunluğu, V = sözlük boyutu
 

@@ -68,7 +68,7 @@ import numpy as np
 
 from .atomic import atomic_write_files
 from .backend import to_numpy
-from .config import shown
+from .backend import shown
 from .models.gpt import GPT, GPTConfig
 
 CONFIG_FILE = "config.json"

@@ -43,3 +43,33 @@ def test_the_embedded_corpus_is_where_the_package_reads_it():
     from nanograd_llm.data import EMBEDDED_PATH
     assert EMBEDDED_PATH.is_file()
     assert EMBEDDED_PATH.parent.name == "corpus"     # not "data": nanograd_llm/data.py is a module
+
+
+def _package_imports(path: Path) -> set:
+    """The package modules a file imports (relative imports anywhere in it, functions too)."""
+    import ast
+    pkg = Path(__file__).resolve().parents[1] / "nanograd_llm"
+    parts = list(path.relative_to(pkg).with_suffix("").parts)
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = parts[:len(parts) - node.level]
+            if node.module:
+                found.add(".".join(base + node.module.split(".")))
+            else:
+                found.update(".".join(base + [a.name]) for a in node.names)
+    return found
+
+
+def test_the_lowest_layers_never_import_from_above():
+    """Imports flow one way: backend.py imports nothing from the package, a layer only backend
+    and other layers (a helper once reached up from backend.py and layers/mlp.py into config.py
+    for an error-message function, inside the functions, where no import cycle shows)."""
+    pkg = Path(__file__).resolve().parents[1] / "nanograd_llm"
+    assert _package_imports(pkg / "backend.py") == set()
+    for f in sorted((pkg / "layers").glob("*.py")):
+        if f.name == "__init__.py":
+            continue
+        above = {m for m in _package_imports(f)
+                 if m != "backend" and not m.startswith("layers.")}
+        assert not above, f"{f.name} imports {sorted(above)}"

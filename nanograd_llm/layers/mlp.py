@@ -78,7 +78,7 @@ ACTIVATIONS = {
 
 def check_activation(name: str) -> None:
     if name not in ACTIVATIONS:
-        from ..config import shown
+        from ..backend import shown
         raise ValueError(f"unknown activation {shown(name)}: expected one of "
                          f"{', '.join(ACTIVATIONS)}")
 
