@@ -43,6 +43,7 @@ import sys
 import numpy as np
 
 from nanograd_llm import BigramLM
+from nanograd_llm.cli import report_errors
 from nanograd_llm.data import BatchSampler, load_text, split_ids
 from nanograd_llm.optim import AdamW
 from nanograd_llm.tokenizers import CharTokenizer
@@ -65,11 +66,8 @@ def main(argv=None) -> int:
         ap.error("--lr must be positive")
     if args.seed < 0:
         ap.error("--seed must be non-negative")
-    try:
-        return run(args)
-    except (OSError, ValueError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    # Hatalar ve Ctrl-C: `nanograd-llm` komutları gibi hata izi yerine tek satır ve çıkış durumu
+    return report_errors(lambda: run(args))
 
 
 def run(args) -> int:

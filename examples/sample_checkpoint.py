@@ -35,6 +35,7 @@ import argparse
 import sys
 
 from nanograd_llm.checkpoint import load_model, load_run_tokenizer
+from nanograd_llm.cli import report_errors
 from nanograd_llm.train import sample_text
 
 
@@ -48,18 +49,19 @@ def main(argv=None) -> int:
     ap.add_argument("--unknown", choices=["strict", "skip", "replace"], default="strict",
                     help="what to do with prompt characters the tokenizer does not know")
     args = ap.parse_args(argv)
-    try:
-        model = load_model(args.ckpt)
-        tok = load_run_tokenizer(args.ckpt)
-        print(f"{type(model).__name__} with {model.num_params():,} parameters")
-        # Bilinmeyen karakter: varsayılan açık bir hatadır; --unknown skip|replace ile
-        # belirteçleyicinin `errors` argümanına geçer (nanograd-llm sample'daki seçenekle aynı)
-        text = sample_text(model, tok, args.prompt, args.max_new_tokens,
-                           temperature=args.temperature, seed=args.seed, errors=args.unknown)
-        print(args.prompt + text)
-    except (OSError, ValueError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    # Hatalar ve Ctrl-C: `nanograd-llm sample` gibi hata izi yerine tek satır ve çıkış durumu
+    return report_errors(lambda: run(args))
+
+
+def run(args) -> int:
+    model = load_model(args.ckpt)
+    tok = load_run_tokenizer(args.ckpt)
+    print(f"{type(model).__name__} with {model.num_params():,} parameters")
+    # Bilinmeyen karakter: varsayılan açık bir hatadır; --unknown skip|replace ile
+    # belirteçleyicinin `errors` argümanına geçer (nanograd-llm sample'daki seçenekle aynı)
+    text = sample_text(model, tok, args.prompt, args.max_new_tokens,
+                       temperature=args.temperature, seed=args.seed, errors=args.unknown)
+    print(args.prompt + text)
     return 0
 
 

@@ -36,6 +36,7 @@ import argparse
 import shlex
 import sys
 
+from nanograd_llm.cli import report_errors
 from nanograd_llm.train import make_config, parse_overrides, resume_config, sample_text, train
 
 # Saniyeler içinde biten küçük ayar: sürekli tümleştirmede (CI) bu çalıştırılır
@@ -57,20 +58,22 @@ def main(argv=None) -> int:
                            "changes some of them, e.g. max_iters=60)")
     ap.add_argument("overrides", nargs="*", metavar="key=value")
     args = ap.parse_args(argv)
-    try:
-        if args.resume:
-            # Devam: ayarlar denetim noktasından gelir; yalnızca verilen key=value değişir
-            cfg = resume_config(args.preset, overrides=parse_overrides(args.overrides),
-                                data=args.data, out_dir=args.out)
-        else:
-            overrides = {**(SMALL if args.small else {}), **parse_overrides(args.overrides)}
-            cfg = make_config(args.preset, overrides=overrides, data=args.data,
-                              out_dir=args.out)
-        result = train(cfg, resume=args.resume, progress=not args.small,
-                       overwrite=args.overwrite)
-    except (OSError, ValueError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    # Hatalar, ikinci Ctrl-C ya da SIGTERM, bellek yetmezliği: `nanograd-llm train` komutu gibi
+    # hata izi (traceback) yerine tek satır ve çıkış durumu (1, 130, 143)
+    return report_errors(lambda: run(args))
+
+
+def run(args) -> int:
+    if args.resume:
+        # Devam: ayarlar denetim noktasından gelir; yalnızca verilen key=value değişir
+        cfg = resume_config(args.preset, overrides=parse_overrides(args.overrides),
+                            data=args.data, out_dir=args.out)
+    else:
+        overrides = {**(SMALL if args.small else {}), **parse_overrides(args.overrides)}
+        cfg = make_config(args.preset, overrides=overrides, data=args.data,
+                          out_dir=args.out)
+    result = train(cfg, resume=args.resume, progress=not args.small,
+                   overwrite=args.overwrite)
     out = shlex.quote(str(result["out_dir"]))
     if result.get("interrupted"):
         # Ctrl-C ya da SIGTERM: son denetim noktası kaydedildi; örnek üretmeden, devam

@@ -295,7 +295,7 @@ def main(argv=None) -> int:
         return 1
     _escape_what_stdout_cannot_encode()
     try:
-        return _run(args)
+        return report_errors(lambda: args.func(args))
     finally:
         if _escaped:
             print(f"note: the output encoding ({sys.stdout.encoding}) cannot show some "
@@ -303,11 +303,13 @@ def main(argv=None) -> int:
                   f"PYTHONIOENCODING=utf-8 to see them)", file=sys.stderr)
 
 
-def _run(args) -> int:
-    """args.func(args), with the errors every command reports the same way."""
+def report_errors(call) -> int:
+    """call()'s exit status, with the errors every command reports the same way: a line
+    (`error: …`, `interrupted`, `terminated`) and an exit status instead of a traceback. The
+    examples (examples/train_char_gpt.py) run their work through it too."""
     rc = None
     try:
-        rc = args.func(args)
+        rc = call()
         sys.stdout.flush()           # a reader that left (`| head`) is found here, not at exit
     except BrokenPipeError:
         # The reader of our output left early (`nanograd-llm eval ... | head`): stop without

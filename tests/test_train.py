@@ -1199,6 +1199,28 @@ def test_a_second_sigterm_stops_at_once(tmp_path, monkeypatch, sigterm_guard, ca
     assert err.endswith("\nterminated\n") and "error" not in err
 
 
+def test_the_examples_stop_on_signals_like_the_command(tmp_path, monkeypatch, sigterm_guard,
+                                                       capsys):
+    """examples/train_char_gpt.py caught only OSError/ValueError/RuntimeError: a second Ctrl-C or
+    SIGTERM (or a Ctrl-C in bigram_text's loop) ended with a traceback. The examples run through
+    the command's own handling (cli.report_errors): a line and 130 / 143, as the CLI."""
+    data = tmp_path / "c.txt"
+    data.write_text(TEXT, encoding="utf-8")
+    example = _example("train_char_gpt")
+    for sigs, status, word in ((("SIGINT", "SIGINT"), 130, "interrupted"),
+                               (("SIGTERM", "SIGTERM"), 143, "terminated")):
+        _signal_at_step(monkeypatch, 6, *sigs)
+        out = tmp_path / sigs[0]
+        assert example.main(["--small", "--data", str(data), "--out", str(out)]) == status
+        monkeypatch.undo()
+        err = capsys.readouterr().err
+        assert err.endswith(f"\n{word}\n") and "error" not in err, err
+        assert ckpt.read_manifest(out)["step"] == 0               # the last one written
+    _signal_at_step(monkeypatch, 5, "SIGINT")                      # the bigram's own loop
+    assert _example("bigram_text").main([str(data), "--iters", "50"]) == 130
+    assert capsys.readouterr().err.endswith("\ninterrupted\n")
+
+
 def test_a_sigterm_to_the_command_saves_and_exits_143(tmp_path):
     """A real process sent SIGTERM in the middle of step 3 (here by itself, so that the moment is
     exact): it finishes the step, saves it and exits 143 naming the resume command."""
