@@ -107,12 +107,16 @@ def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool) -> tuple[Pat
 @contextlib.contextmanager
 def hold_run_folder(out: Path, top: Path, created: bool):
     """Hold the lock on `out` while the body trains in it (a second trainer is refused). A start
-    that ends before its first checkpoint leaves no folder it created behind."""
+    that ends before its first checkpoint leaves no folder it created behind, and in a folder
+    that was there before, none of the run's files that were not (the lock file stays)."""
     lock = None
     locked = False
+    before = None
     try:
         lock = _lock_run(out)
         locked = True
+        if not created:
+            before = {p.name for p in out.iterdir()}
         yield
     except BaseException:
         if lock is not None:
@@ -124,6 +128,14 @@ def hold_run_folder(out: Path, top: Path, created: bool):
         # almıştır; klasör onundur (ilk denetim noktasından önce silinirse o eğitim de durur).
         if locked and created and not (out / ckpt.MANIFEST).exists():
             shutil.rmtree(top, ignore_errors=True)
+        elif before is not None and not (out / ckpt.MANIFEST).exists():
+            # Önceden var olan (boş ya da --overwrite ile bir eğitimin artıklarını tutan) bir
+            # klasörde yalnızca bu başlangıcın eklediği eğitim dosyaları (tokens.npy; 0. adımın
+            # metrics.jsonl'i, best/ kopyası) silinir: yoksa aynı komut, klasör "ilk denetim
+            # noktasından önce durmuş bir eğitimin dosyalarını tutuyor" diye --overwrite
+            # istenerek reddedilirdi. Önceden orada olan hiçbir şeye ve kilit dosyasına (yarışan
+            # bir eğitici onu açmış olabilir) dokunulmaz.
+            _remove_added_run_files(out, before)
         elif created:
             # Kilit dosyası hiç açılamadıysa (izin yok, salt okunur dosya sistemi…) açılan
             # klasörler boş kalır; yalnızca boş olanlar silinir (os.rmdir boş olmayanı silmez:
@@ -133,6 +145,20 @@ def hold_run_folder(out: Path, top: Path, created: bool):
     finally:
         if lock is not None:
             lock.close()
+
+
+def _remove_added_run_files(out: Path, before: set) -> None:
+    """Delete the run's files (RUN_FILES, RUN_PATTERNS) that `out` did not hold before; the lock
+    file and every other name are left."""
+    with contextlib.suppress(OSError):
+        for p in out.iterdir():
+            if p.name in before or p.name == LOCK_FILE or not _is_run_file(p.name):
+                continue
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    p.unlink()
 
 
 def _check_not_locked(out: Path) -> None:

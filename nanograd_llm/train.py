@@ -198,9 +198,31 @@ class NonFiniteLoss(RuntimeError):
 
 
 class Terminated(KeyboardInterrupt):
-    """A second stop signal that was SIGTERM: training stopped at once (the command exits
-    with 143 = 128 + SIGTERM, as a process the signal ends)."""
+    """A second stop signal that was SIGTERM, or a SIGTERM before the training loop (while the
+    corpus is read and encoded): training stopped at once (the command exits with
+    143 = 128 + SIGTERM, as a process the signal ends)."""
     exit_status = 143
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+    """SIGTERM raises Terminated instead of ending the process where it stands, so that a start
+    stopped before its first checkpoint (reading, encoding the corpus) removes the --out folder
+    it created (hold_run_folder). Only in the main thread and where SIGTERM has its default
+    action (a handler of the caller's, or SIG_IGN, is left alone); put back afterwards."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 class _InterruptFlag:
@@ -314,9 +336,16 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
         # key=value ya da --config dosyasıyla verilen bir "~/gpt2" yolunda da ~, --init-from'daki
         # gibi ev klasörüne çevrilir
         cfg = dataclasses.replace(cfg, init_from=str(Path(cfg.init_from).expanduser()))
-    out, top, created = prepare_run_folder(cfg.out_dir, resume, overwrite)
-    with hold_run_folder(out, top, created):
-        return _train(cfg, out, resume, quiet, progress, stop_after)
+    # SIGTERM'ün varsayılan davranışı süreci olduğu yerde bitirmektir: eğitim döngüsünün kendi
+    # işleyicileri (_InterruptFlag) kurulmadan önce, derlem okunur ve kodlanırken gelen bir
+    # SIGTERM, bu başlangıcın açtığı --out klasörünü (içinde .lock, belki tokens.npy) geride
+    # bırakırdı ve aynı komut yeniden verildiğinde klasör --overwrite istenerek reddedilirdi.
+    # Sinyal bir istisnaya çevrilir: hold_run_folder, denetim noktası yazılmamışsa kendi açtığı
+    # klasörü siler (var olan bir klasöre dokunmaz), komut 143 ile çıkar.
+    with _sigterm_raises():
+        out, top, created = prepare_run_folder(cfg.out_dir, resume, overwrite)
+        with hold_run_folder(out, top, created):
+            return _train(cfg, out, resume, quiet, progress, stop_after)
 
 
 def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: bool,

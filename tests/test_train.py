@@ -1248,6 +1248,48 @@ def test_a_sigterm_to_the_command_saves_and_exits_143(tmp_path):
     assert ckpt.read_manifest(out)["step"] == 3
 
 
+def test_a_sigterm_while_the_corpus_is_encoded_leaves_nothing_that_refuses_a_restart(tmp_path):
+    """SIGTERM before the trainer's handlers (while the corpus is read and encoded) ended the
+    process where it stood: the new --out folder stayed (with tokens.npy here) and the same
+    command was then refused without --overwrite. The start now exits 143 and removes the
+    folder it made; in a folder that was there before, only the files it added (its lock file
+    and the files found there stay); the plain restart then trains."""
+    data = tmp_path / "c.txt"
+    data.write_text(TEXT, encoding="utf-8")
+    script = textwrap.dedent("""
+        import os, signal, sys
+        import nanograd_llm.train as t
+        kill = sys.argv.pop(1) == "kill"
+        real = t.split_ids
+        def split_ids(*a, **k):              # tokens.npy is written: the corpus is encoded
+            if kill:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return real(*a, **k)
+        t.split_ids = split_ids
+        from nanograd_llm.cli import main
+        rc = main(sys.argv[1:])
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL     # put back
+        sys.exit(rc)
+    """)
+    args = ["train", "--data", str(data), "--quiet", "n_layer=1", "n_embd=16", "n_head=2",
+            "block_size=16", "max_iters=2", "eval_interval=2", "eval_iters=1",
+            "sample_tokens=0", "mmap_threshold=100"]
+    had = tmp_path / "had"
+    had.mkdir()
+    (had / ".lock").write_text("")                         # an earlier start's lock file
+    for out in (tmp_path / "new" / "run", had):
+        p = _run(["-c", script, "kill", *args, "--out", str(out)])
+        assert p.returncode == 143, p.stderr
+        assert p.stderr.endswith("\nterminated\n") and "Traceback" not in p.stderr, p.stderr
+        if out == had:
+            assert sorted(x.name for x in had.iterdir()) == [".lock"]
+        else:
+            assert not (tmp_path / "new").exists()
+        p = _run(["-c", script, "run", *args, "--out", str(out)])   # no --overwrite
+        assert p.returncode == 0, p.stderr
+        assert ckpt.read_manifest(out)["step"] == 2 and (out / "tokens.npy").is_file()
+
+
 def _write_json(tmp_path, cfg):
     import dataclasses
     import json
@@ -1730,6 +1772,8 @@ def test_overwrite_deletes_the_best_copy_of_a_run_killed_before_its_first_checkp
             raise KeyboardInterrupt
         return real(folder, *a, **k)
     monkeypatch.setattr(ckpt, "save_checkpoint", killed)
+    # a kill (SIGKILL, a power cut) runs no clean-up: the start's own files stay
+    monkeypatch.setattr("nanograd_llm.run_folder._remove_added_run_files", lambda out, had: None)
     with pytest.raises(KeyboardInterrupt):
         train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
     monkeypatch.undo()
