@@ -793,6 +793,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             bar.close()
     wall = time.perf_counter() - t0
     interrupted = interrupt.requested and step < cfg.max_iters
+    logged = bool(last)                          # bu koşu metrics.jsonl'e satır ekledi mi
     if not last:                                 # devam ettirilen eğitim zaten bitmişti
         rows = _read_metrics(metrics_path)
         last = rows[-1] if rows else {}
@@ -806,6 +807,13 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         stale = f"; {png} is out of date" if png.exists() else ""
         _warn(f"loss curve not drawn ({e}){stale}")
         plotted = False
+    else:
+        if not plotted and logged and png.exists():
+            # matplotlib yok: eğri çizilmez (README'de söylendiği gibi; hiç eğrisi olmamış bir
+            # koşu bu yüzden sessiz kalır). Ama önceki bir koşunun çizdiği loss.png bu koşunun
+            # eklediği değerlendirmeleri göstermez: eskidiği --quiet ile de söylenir
+            _warn(f"loss curve not drawn (matplotlib is not available: pip install "
+                  f"matplotlib); {png} is out of date")
     return {"out_dir": str(out), "step": step, "model": model, "tokenizer": tokenizer,
             "interrupted": interrupted,
             # durduran sinyal ("SIGINT" ya da "SIGTERM"): komut 128 + sinyal numarasıyla çıkar

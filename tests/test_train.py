@@ -1708,6 +1708,27 @@ def test_quiet_still_warns_of_output_it_did_not_write(tmp_path, monkeypatch, cap
     assert "resuming" not in err                  # the log lines stay quiet
 
 
+def test_a_loss_png_left_out_of_date_without_matplotlib_is_said(tmp_path, monkeypatch, capsys):
+    """Without matplotlib plot_losses returns False in silence: a resumed run that trained on
+    left the earlier run's loss.png out of date without a word. That is now a warning (also
+    under --quiet); a run that never had a curve, or that added no evaluation, stays quiet."""
+    import sys
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    png = tmp_path / "run" / "loss.png"
+    png.write_bytes(b"the curve of step 2")                  # drawn before (or by hand)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)     # import matplotlib fails
+    capsys.readouterr()
+    r = train(tiny_config(tmp_path, max_iters=4, eval_interval=2), quiet=True, resume=True)
+    assert r["step"] == 4 and not r["plot"]
+    assert capsys.readouterr().err == (f"warning: loss curve not drawn (matplotlib is not "
+                                       f"available: pip install matplotlib); {png} is out of "
+                                       f"date\n")
+    r = train(tiny_config(tmp_path, max_iters=4, eval_interval=2), quiet=True, resume=True)
+    assert r["step"] == 4 and capsys.readouterr().err == ""  # nothing trained: nothing changed
+    r = train(tiny_config(tmp_path, "new", max_iters=2, eval_interval=2), quiet=True)
+    assert not (tmp_path / "new" / "loss.png").exists() and capsys.readouterr().err == ""
+
+
 def test_a_failed_checkpoint_write_says_what_is_intact(tmp_path, monkeypatch):
     real = ckpt._write_npz
     calls = []
