@@ -63,6 +63,43 @@ def assert_turkish(text: str, where: str) -> None:
     assert tr >= 3 and en <= max(2, tr // 10), f"{where}: reads like English ({en} vs {tr})"
 
 
+def turkish_prose_lines():
+    """(where, line) for every line of the project's Turkish writing, code left out: module
+    docstrings and `#` comment blocks holding a Turkish letter (the package's and the examples'
+    .py files), and README.tr.md; code spans and 4-space-indented (code, formula) lines go."""
+    import ast
+    import io
+    import tokenize
+
+    def lines_of(where, text, indented_is_code):
+        for i, line in enumerate(text.splitlines()):
+            if indented_is_code and line.startswith("    "):
+                continue
+            yield f"{where}+{i}", re.sub(r"`[^`]*`", " ", line)
+
+    files = sorted((ROOT / "nanograd_llm").rglob("*.py")) + sorted((ROOT / "examples").glob("*.py"))
+    for path in files:
+        source = path.read_text(encoding="utf-8")
+        where = str(path.relative_to(ROOT))
+        doc = ast.get_docstring(ast.parse(source)) or ""
+        if TURKISH_LETTERS.search(doc):
+            yield from lines_of(f"{where} docstring", doc, True)
+        blocks, block, last = [], [], -2
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.COMMENT:
+                if tok.start[0] != last + 1 and block:
+                    blocks.append(block)
+                    block = []
+                block.append((tok.start[0], tok.string.lstrip("#")))
+                last = tok.start[0]
+        blocks.append(block)
+        for block in blocks:
+            if any(TURKISH_LETTERS.search(text) for _, text in block):
+                for n, text in block:
+                    yield f"{where}:{n}", re.sub(r"`[^`]*`", " ", text)
+    yield from lines_of("README.tr.md", (ROOT / "README.tr.md").read_text(encoding="utf-8"), True)
+
+
 # -- every layer chapter has its sections --------------------------------------------------
 
 @pytest.mark.parametrize("name", LAYER_CHAPTERS)
@@ -1471,3 +1508,13 @@ def test_gpt_chapter_figures_are_what_the_code_gives():
     assert f"{tr(50257 * 768 / 1e6, 1)} milyon parametre (50 257 × 768)" in doc
     assert f"65 karakterlik sözlükte ≈ {tr(math.log(65), 2)}" in doc
     assert f"{V} karakterlik sözlüğünde ≈ {tr(math.log(V), 2)}" in doc
+
+
+def test_turkish_prose_writes_numbers_one_way():
+    """Turkish prose writes a decimal with a comma (0,02), so thousands are not grouped with a
+    dot: the BPE chapter wrote "66.912 parça", "17.700", "1.024'lük", "4.096'lık" and
+    "100.000" beside the "50 257" and "12 288" of the other chapters."""
+    dotted = re.compile(r"(?<![\w.,])\d{1,3}(?:\.\d{3})+(?![\w.,])")
+    bad = [f"{where}: {m.group()}" for where, line in turkish_prose_lines()
+           for m in dotted.finditer(line)]
+    assert not bad, bad

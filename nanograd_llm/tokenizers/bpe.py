@@ -83,7 +83,7 @@ yine bir parçaya girer, hiçbir bayt kaybolmaz.
 
 Birleştirici işaret içermeyen bir metinde yeni ifade eskisiyle birebir aynı bölmeyi yapar (Ömer
 Seyfettin derleminde tek bir işaret bile yoktur; `--data seyfettin` metninde iki ifade aynı
-66.912 parçayı verir). Birleşik biçimde bile işaret taşıyan metinler vardır: önceden
+66 912 parçayı verir). Birleşik biçimde bile işaret taşıyan metinler vardır: önceden
 birleştirilmiş bir karşılığı olmayan `x̂` (`x` + U+0302) ya da Python'un `"İstanbul".lower()`
 sonucu `i̇stanbul` (`i` + U+0307) gibi; bunlar da artık harfleriyle bir arada kalır. İşaretleri
 tanımayan eski ifadeyle kaydedilmiş belirteçleyiciler etkilenmez: `tokenizer_meta.json`'larında
@@ -101,7 +101,7 @@ verilirse, istem **daha çok ve daha küçük belirteçlere** bölünür. U+0327
 `0xCC` eğitim metninde hiç geçmez (`0xA7` ise yalnızca `ç` = `0xC3 0xA7` gibi başka
 karakterlerin ikinci baytı olarak geçer), bu yüzden işaret hiçbir birleştirmeye girmez:
 ` şeker`, birleşik biçimdeki belirteçleri yerine ` s`, tek baytlık iki belirteç ve `eker`'in
-parçaları olarak kodlanır (Ömer Seyfettin derleminde eğitilmiş 1.024'lük bir sözlükte
+parçaları olarak kodlanır (Ömer Seyfettin derleminde eğitilmiş 1024'lük bir sözlükte
 `Şeker'den iş çıkmış: güzelliğiniz şöyle.` birleşik biçimde 16, ayrışık biçimde 38
 belirteçtir). Model bu belirteç dizilerini eğitimde görmemiştir; istemin devamını daha kötü
 tahmin eder.
@@ -112,7 +112,7 @@ birleşik biçimde olması isteniyorsa kodlamadan önce çağıran kendisi çevi
 ## Eğitim döngüsü
 1. Metni ön belirteçle, her farklı parçayı ("sözcük") kaç kez geçtiğiyle birlikte say.
    Projenin 400 KB'lık Türkçe derleminde (Ömer Seyfettin) yaklaşık 67 bin parça çıkar, ama
-   bunların yalnızca 17.700 kadarı birbirinden farklıdır; bütün hesap bu farklı sözcükler
+   bunların yalnızca 17 700 kadarı birbirinden farklıdır; bütün hesap bu farklı sözcükler
    üzerinden, sıklıklarıyla ağırlıklandırılarak yapılır.
 2. Her sözcüğü bayt belirteçlerinin dizisi olarak yaz.
 3. Bütün sözcüklerdeki yan yana belirteç çiftlerini say (sözcüğün sıklığı kadar).
@@ -125,7 +125,7 @@ belirlenimlidir (deterministic).
 
 ## Artımlı sayım güncellemesi
 Her birleştirmeden sonra bütün metni yeniden saymak, `birleştirme sayısı × metin boyu` kadar iş
-demektir: 4.096'lık bir sözlük Türkçe derlemde bu yolla yaklaşık 6 dakika sürer (ilk 100
+demektir: 4096'lık bir sözlük Türkçe derlemde bu yolla yaklaşık 6 dakika sürer (ilk 100
 birleştirme 9,9 s), artımlı yolla ise toplam birkaç saniye. Oysa `(a, b)` birleştirmesi yalnızca
 içinde `a b` geçen sözcükleri değiştirir. Bu yüzden:
 - her çift için hangi sözcüklerde geçtiğini tutan bir dizin (`where`) saklarız;
@@ -596,7 +596,7 @@ class BPETokenizer:
                 pr[i] = ranks.get((ids[i], ids[i + 1]), inf)
         return ids
 
-    # Uzun sözcükler (ör. 100.000 tane "a" ya da boşluksuz bir veri bloğu): O(n²) yerine
+    # Uzun sözcükler (ör. 100 000 tane "a" ya da boşluksuz bir veri bloğu): O(n²) yerine
     # O(n log n). Çiftler (sıra, konum) anahtarıyla bir yığında, belirteçler çift yönlü bağlı
     # listede durur. Yığından çıkan kayıt artık geçerli değilse (sol belirteç birleşip
     # değişmiş ya da sağ komşusu başkası olmuşsa) atlanır. Konumlar soldan sağa sıralı
