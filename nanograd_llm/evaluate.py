@@ -70,7 +70,7 @@ B: aynı ileri geçişe giren pencere sayısı, L: pencere uzunluğu, V: sözlü
 | konum kayıpları ℓ, sayma maskesi | (B, L) |
 
 Bellek: logitler B·L·V sayıdır; B, logitleri ve bir ileri geçişin etkinleştirmelerini sınırlı
-tutacak biçimde seçilir, ama en az 1'dir (GPT-2 124M için L = 1024 ve V = 50257 ile B = 1;
+tutacak biçimde seçilir, ama en az 1'dir (GPT-2 124M için L = 1024 ve V = 50 257 ile B = 1;
 bu durumda logitler tek başına sınırı aşar). Kaybı hesaplarken logitlerin birkaç geçici kopyası
 daha oluşur.
 """

@@ -1380,7 +1380,7 @@ def test_run_prompt_follows_the_runs_language():
 def test_sinusoidal_wavelengths_the_chapters_state_are_the_tables():
     """The positional-encoding and Transformer chapters gave the wavelengths as "from 2π to
     10000·2π"; pair i's is 2π·10000^(2i/C), so the longest, at i = C/2 − 1, is
-    2π·10000^((C−2)/C) (for the course picture's C = 64 about 7 499·2π, not 10 000·2π)."""
+    2π·10000^((C−2)/C) (for the course picture's C = 64 about 7499·2π, not 10 000·2π)."""
     import math
 
     from nanograd_llm.course import transformer
@@ -1397,7 +1397,7 @@ def test_sinusoidal_wavelengths_the_chapters_state_are_the_tables():
         flat = " ".join(doc.split())
         assert "10000^((C−2)/C)" in flat
         assert not re.search(r"2π'?den `?10000·2π`?'ye kadar", flat), flat
-    assert "≈ 7 499·2π" in " ".join(positional.__doc__.split())
+    assert "≈ 7499·2π" in " ".join(positional.__doc__.split())
     assert round(10000 ** (62 / 64)) == 7499
 
 
@@ -1513,8 +1513,13 @@ def test_gpt_chapter_figures_are_what_the_code_gives():
 def test_turkish_prose_writes_numbers_one_way():
     """Turkish prose writes a decimal with a comma (0,02), so thousands are not grouped with a
     dot: the BPE chapter wrote "66.912 parça", "17.700", "1.024'lük", "4.096'lık" and
-    "100.000" beside the "50 257" and "12 288" of the other chapters."""
-    dotted = re.compile(r"(?<![\w.,])\d{1,3}(?:\.\d{3})+(?![\w.,])")
-    bad = [f"{where}: {m.group()}" for where, line in turkish_prose_lines()
-           for m in dotted.finditer(line)]
+    "100.000" beside the "50 257" and "12 288" of the other chapters. Five digits and more are
+    grouped with a space (two chapters wrote "V = 50257", the primer "100000001"); four digits
+    stay solid, as in "1000 adım", "4300" and "L = 1024" (two chapters wrote "7 499·2π" and
+    "2 858–2 916 MiB")."""
+    rules = {"dot-grouped": re.compile(r"(?<![\w.,])\d{1,3}(?:\.\d{3})+(?![\w.,])"),
+             "five digits or more, ungrouped": re.compile(r"(?<![\w.,+^])\d{5,}(?![\w.,^])"),
+             "four digits, grouped": re.compile(r"(?<![\w.,])\d \d{3}(?![\w.,]| \d{3})")}
+    bad = [f"{where}: {m.group()} ({rule})" for where, line in turkish_prose_lines()
+           for rule, pattern in rules.items() for m in pattern.finditer(line)]
     assert not bad, bad

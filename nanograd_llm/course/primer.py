@@ -80,7 +80,7 @@ def section_arrays(xp=np) -> None:
     # float32'nin sınırlı kesinliği: 10⁸'e 1 eklemek sonucu değiştirmez. 1 de float32 olarak
     # yazılır: NumPy 2'de bir Python sayısı dizinin türüne uyar (NEP 50); NumPy 1.x ise 0
     # boyutlu bir dizi ile bir Python tamsayısını iki skaler sayar ve `big + 1` toplamını
-    # float64'te hesaplardı; orada eklenen 1 kaybolmazdı (toplam 100000001 olurdu).
+    # float64'te hesaplardı; orada eklenen 1 kaybolmazdı (toplam 100 000 001 olurdu).
     big = xp.array(1e8, dtype=xp.float32)
     one = xp.array(1, dtype=xp.float32)
     _show("float32: 1e8 + 1 == 1e8 ?", bool(big + one == big))
@@ -283,7 +283,7 @@ def section_random(xp=np) -> None:
     yb = np.stack([data[s + 1:s + T + 1] for s in starts])      # (B, T) hedefler
     _show("xb[0], yb[0]", (xb[0].tolist()[:4], yb[0].tolist()[:4]))
     assert np.array_equal(xb[:, 1:], yb[:, :-1])
-    # Örnekleme: olasılığı 0.7 olan belirteç yaklaşık %70 oranında seçilir.
+    # Örnekleme: olasılığı 0,7 olan belirteç yaklaşık %70 oranında seçilir.
     p = np.array([0.1, 0.7, 0.2])
     draws = np.random.default_rng(0).choice(3, size=20000, p=p)
     freq = np.bincount(draws, minlength=3) / draws.size

@@ -35,7 +35,7 @@ toplamı bir matris çarpımı olarak da yazılabilir:
 eklemez); yalnızca toplama sırası `scatter_add`'den farklı olabilir (kayan nokta yuvarlaması
 kadar fark). Karakter düzeyindeki küçük sözlüklerde (V = 65) BLAS ile yapılan bu çarpım,
 `np.add.at`'ten birkaç kat hızlıdır. `O` (N, V) boyutunda bellek ister; bu yüzden yalnızca
-`N·V` küçükken kullanılır, büyük sözlüklerde (GPT-2: V = 50257) `scatter_add` kalır.
+`N·V` küçükken kullanılır, büyük sözlüklerde (GPT-2: V = 50 257) `scatter_add` kalır.
 `tests/test_perf_paths.py` iki yolun aynı sonucu verdiğini denetler.
 
 Gradyan denetimi: `tests/test_layers.py::test_embedding_gradcheck` ve

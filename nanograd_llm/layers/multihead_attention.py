@@ -50,7 +50,7 @@ oynamaz. Bu görünümde bir kafanın ardışık iki konumu bellekte `3C` öğe 
   birleştirmek bedava bir `reshape` olur; geri geçişte `dy`'nin kafaları yine bir görünümdür
   ve `dq, dk, dv` doğrudan `dqkv (B, T, 3C)`'nin görünümüne yazılır. Kazanç bellektedir:
   geri geçişte katman başına bir `(B, T, 3C)` ve bir `(B, T, C)` geçici dizi daha az (iki
-  `shakespeare` adımının tepe belleği 2 858–2 916 MiB yerine 2 802–2 889 MiB, ikişer ölçüm).
+  `shakespeare` adımının tepe belleği 2858–2916 MiB yerine 2802–2889 MiB, ikişer ölçüm).
   Hız ölçülebilir biçimde değişmedi (tek iş parçacığı, bu katmanın ileri+geri geçişi, eski
   dört kopyalı düzene oranla, 24 turun ortancası: `shakespeare` parçası 1,02 ve 0,99, `baby`
   parçası 0,98 ve 0,98); sonuçlar bit bit aynı.

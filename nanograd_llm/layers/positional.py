@@ -27,8 +27,8 @@ diziler işlenemez.
 
 Her boyut çifti farklı dalga boyunda bir sinüs/kosinüs çiftidir: `i`. çiftin dalga boyu
 `2π·10000^(2i/C)`'dir. İlk çiftte 2π olan dalga boyu son çiftte (`i = C/2 − 1`)
-`2π·10000^((C−2)/C)`'ye çıkar; C büyüdükçe 10000·2π'ye yaklaşır ama ona ulaşmaz (kursun
-resmindeki C = 64'te ≈ 7 499·2π). Sabit bir `k` kayması için `PE[pos + k]`, `PE[pos]`'un
+`2π·10000^((C−2)/C)`'ye çıkar; C büyüdükçe 10 000·2π'ye yaklaşır ama ona ulaşmaz (kursun
+resmindeki C = 64'te ≈ 7499·2π). Sabit bir `k` kayması için `PE[pos + k]`, `PE[pos]`'un
 doğrusal bir dönüşümüdür (bir dönme); bu da modelin göreli konumları öğrenmesini kolaylaştırır.
 
     out[b, t, :] = x[b, t, :] + PE[start + t, :]
