@@ -29,6 +29,7 @@ import numpy as np
 
 from .atomic import atomic_write, make_folder, refuse_dangling_link
 from .backend import NonFiniteOutput, check_finite_output, to_numpy
+from .course import tr_number
 
 _PLOT_HELP = "plotting needs matplotlib: pip install -e '.[plot]'"
 
@@ -59,7 +60,27 @@ def _save(fig, out_png) -> Path:
                 raise NotADirectoryError(f"cannot write {out}: {parent} is a file, not a folder")
             break
     make_folder(out.parent)
+    _decimal_comma(fig)
     return atomic_write(out, lambda tmp: fig.savefig(tmp, format=fmt))
+
+
+# Eksenlerdeki sayılar da kursun metnindeki gibi ondalık virgülle yazılır (0,5; 1,5): matplotlib
+# ondalığı noktayla yazar, "en düşük: 1,234" notunun yanında "1.5" bir binlik gibi okunurdu.
+# Yalnızca sayı eksenleri değişir; dikkat haritasının belirteç etiketleri olduğu gibi kalır.
+def _decimal_comma(fig) -> None:
+    from matplotlib.ticker import ScalarFormatter
+
+    class DecimalComma(ScalarFormatter):
+        def __call__(self, x, pos=None):
+            return super().__call__(x, pos).replace(".", ",")
+
+        def get_offset(self):
+            return super().get_offset().replace(".", ",")
+
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if type(axis.get_major_formatter()) is ScalarFormatter:
+                axis.set_major_formatter(DecimalComma())
 
 
 _FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
@@ -254,7 +275,7 @@ def plot_loss_curve(metrics_jsonl, out_png, title: str | None = None) -> Path:
         s, l = zip(*val)
         ax.plot(s, l, "o-", color="#d62728", lw=1.6, ms=3.5, label="doğrulama kaybı")
         best = int(np.argmin(l))
-        ax.annotate(f"en düşük: {l[best]:.3f} (adım {s[best]})", (s[best], l[best]),
+        ax.annotate(f"en düşük: {tr_number(l[best], 3)} (adım {s[best]})", (s[best], l[best]),
                     textcoords="offset points", xytext=(0, 12), ha="center", fontsize=8.5,
                     color="#d62728")
     ax.set_xlabel("adım")

@@ -1523,3 +1523,37 @@ def test_turkish_prose_writes_numbers_one_way():
     bad = [f"{where}: {m.group()} ({rule})" for where, line in turkish_prose_lines()
            for rule, pattern in rules.items() for m in pattern.finditer(line)]
     assert not bad, bad
+
+
+def test_the_course_outputs_write_numbers_as_the_text_does(capsys, tmp_path, monkeypatch):
+    """The chapters' demos printed Turkish lines with Python's number forms: "809,856
+    parametre" (a comma is the decimal mark in Turkish), "kayıp 3.466 → 1.760", "174.6 milyar";
+    the loss picture noted "en düşük: 1.234" over axes of "1.5". They now write 809 856,
+    3,466 and 174,6, and every number axis of the pictures a decimal comma."""
+    from nanograd_llm.course import bigram, gpt, transformer, tr_number
+    assert (tr_number(124439808), tr_number(0.3594, 2), tr_number(1000)) == \
+        ("124 439 808", "0,36", "1000")
+    bigram.demo(steps=60)
+    transformer.demo()
+    gpt.demo()
+    out = [l for l in capsys.readouterr().out.splitlines() if not l.startswith("örnek:")]
+    assert {"L=4, C=128: 809 856 parametre", "L=12, C=768: 124 439 808 parametre"} <= set(out)
+    assert [l for l in out if re.search(r"\d\.\d", l)] == []
+    pytest.importorskip("matplotlib")
+    from nanograd_llm import viz
+    figures = []
+    monkeypatch.setattr(viz, "_decimal_comma",
+                        lambda fig, keep=viz._decimal_comma: (figures.append(fig), keep(fig)))
+    metrics = tmp_path / "metrics.jsonl"
+    metrics.write_text("".join(json.dumps({"step": s, "train_loss": 3 - s / 50, "val_loss":
+                                           3.1 - s / 60}) + "\n" for s in range(0, 100, 10)))
+    viz.plot_loss_curve(metrics, tmp_path / "loss.png")
+    viz.plot_positional_encoding(tmp_path / "pe.png")
+    texts = []
+    for fig in figures:
+        fig.canvas.draw()
+        for ax in fig.axes:
+            texts += [t.get_text() for t in ax.get_xticklabels() + ax.get_yticklabels()]
+            texts += [c.get_text() for c in ax.texts]
+    assert any("," in t for t in texts) and not [t for t in texts if re.search(r"\d\.\d", t)]
+    assert "en düşük: 1,600 (adım 90)" in texts

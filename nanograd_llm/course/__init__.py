@@ -61,4 +61,19 @@ PARTS: list[tuple[str, list[str]]] = [
 # Düz liste: tüm bölümler, okuma sırasıyla.
 CHAPTERS: list[str] = [name for _, names in PARTS for name in names]
 
-__all__ = ["PARTS", "CHAPTERS", "LAYER_CHAPTERS"]
+
+# Bölümlerin Türkçe çıktılarındaki sayılar metindeki gibi yazılır: ondalık ayırıcı virgüldür,
+# beş ve daha çok basamaklı sayılarda binlikler boşlukla ayrılır (0,359; 124 439 808; 1000).
+# Python'un `f"{x:,}"` biçimi binlikleri virgülle ayırır, `.3f` ise ondalığı noktayla yazar;
+# Türkçede ikisi de yanlış okunur (`124,439,808 parametre`, `kayıp 4.174`).
+def tr_number(x, digits: int | None = None) -> str:
+    """x as the Turkish text writes it: tr_number(124439808) -> '124 439 808',
+    tr_number(0.3594, 2) -> '0,36', tr_number(1000) -> '1000'."""
+    text = f"{int(x):,}" if digits is None else f"{x:,.{digits}f}"
+    whole, _, frac = text.partition(".")
+    if len(whole.replace(",", "").lstrip("-")) < 5:
+        whole = whole.replace(",", "")
+    return whole.replace(",", " ") + ("," + frac if frac else "")
+
+
+__all__ = ["PARTS", "CHAPTERS", "LAYER_CHAPTERS", "tr_number"]

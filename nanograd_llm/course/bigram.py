@@ -70,6 +70,7 @@ import numpy as np
 
 from ..layers.cross_entropy import cross_entropy_forward
 from ..models.bigram import BigramLM
+from . import tr_number
 
 # Küçük bir örnek metin. Gerçek eğitim için `nanograd-llm train` büyük bir metin kullanır.
 DEMO_TEXT = (
@@ -172,29 +173,31 @@ def demo(text: str = DEMO_TEXT, steps: int = 300) -> dict:
     chars, stoi = build_vocab(text)
     V = len(chars)
     ids = encode(text, stoi)
-    print(f"metin: {len(text)} karakter, sözlük: {V} karakter")
+    print(f"metin: {tr_number(len(text))} karakter, sözlük: {V} karakter")
     # Sayım modeli ve rastgele tahminin kaybı
     N = count_bigrams(ids, V)
     # Düzeltme neredeyse sıfır: en büyük olabilirlik kestirimi, kaybın alt sınırı
     P = count_model_probs(N, smoothing=1e-12)
     loss_counts = nll(P, ids)
-    print(f"rastgele tahmin (ln V): {np.log(V):.3f}   sayım modeli: {loss_counts:.3f}")
+    print(f"rastgele tahmin (ln V): {tr_number(np.log(V), 3)}   "
+          f"sayım modeli: {tr_number(loss_counts, 3)}")
     # Elle yazılmış gradyan = BigramLM.backward
     model = BigramLM(V, seed=1, dtype="float64")
     _, loss = model.forward(ids[None, :-1], ids[None, 1:])
     g_model = model.backward()["token_embedding.weight"]
     g_manual = bigram_gradient(np.asarray(model.params["token_embedding.weight"]), N)
     diff = float(np.abs(g_model - g_manual).max())
-    print(f"elle türetilen gradyan ile BigramLM.backward farkı: {diff:.2e}")
+    print(f"elle türetilen gradyan ile BigramLM.backward farkı: {diff:.0e}")
     assert diff < 1e-12
     # Gradyan inişi sayım modelinin kaybına yaklaşır
     model, losses = train_bigram(ids, V, steps=steps)
-    print(f"gradyan inişi: kayıp {losses[0]:.3f} → {losses[-1]:.3f} ({steps} adım)")
+    print(f"gradyan inişi: kayıp {tr_number(losses[0], 3)} → {tr_number(losses[-1], 3)} "
+          f"({steps} adım)")
     assert losses[-1] < losses[0] and losses[-1] - loss_counts < 0.25
     # Öğrenilen tablonun kaybı (yukarıdaki sayım modelinin kaybıyla karşılaştırmak için)
     Z = np.asarray(model.params["token_embedding.weight"])
     learned_loss, _ = cross_entropy_forward(Z[ids[None, :-1]], ids[None, 1:])
-    print(f"öğrenilen tablonun kaybı: {float(learned_loss):.3f}")
+    print(f"öğrenilen tablonun kaybı: {tr_number(float(learned_loss), 3)}")
     # Örnekleme: eğitilmiş ağın olasılıklarından
     e = np.exp(Z - Z.max(axis=1, keepdims=True))
     P_learned = e / e.sum(axis=1, keepdims=True)

@@ -150,6 +150,7 @@ import numpy as np
 
 from ..atomic import atomic_write_text
 from ..models.gpt import GPT, GPTConfig
+from . import tr_number
 from .bigram import DEMO_TEXT as _BIGRAM_TEXT
 
 
@@ -330,12 +331,12 @@ def demo() -> None:
     for cfg in (GPTConfig(), GPTConfig(vocab_size=50257, block_size=1024, n_layer=12,
                                        n_head=12, n_embd=768)):
         n = count_params(cfg)
-        print(f"L={cfg.n_layer}, C={cfg.n_embd}: {n:,} parametre")
+        print(f"L={cfg.n_layer}, C={cfg.n_embd}: {tr_number(n)} parametre")
         if cfg.n_layer == 4:
             assert n == GPT(cfg).num_params()
     gpt3 = count_params(GPTConfig(vocab_size=50257, block_size=2048, n_layer=96, n_head=96,
                                   n_embd=12288))
-    print(f"GPT-3 boyutları: {gpt3 / 1e9:.1f} milyar parametre")
+    print(f"GPT-3 boyutları: {tr_number(gpt3 / 1e9, 1)} milyar parametre")
     assert 170e9 < gpt3 < 180e9
     model = GPT(GPTConfig(vocab_size=30, block_size=24, n_layer=2, n_head=2, n_embd=16),
                 seed=3)
@@ -343,7 +344,8 @@ def demo() -> None:
     b = generate_greedy(model, [1, 2, 3], 12, use_cache=True)
     print(f"önbelleksiz ve önbellekli üretim aynı mı? {a == b}")
     assert a == b
-    print("öğrenme oranı:", [round(lr_at(s, 1e-3, 10, 100), 5) for s in (0, 9, 10, 55, 99)])
+    lrs = [round(lr_at(s, 1e-3, 10, 100), 5) for s in (0, 9, 10, 55, 99)]
+    print("öğrenme oranı:", "; ".join(f"{lr:g}".replace(".", ",") for lr in lrs))
 
 
 __all__ = ["count_params", "CharVocab", "generate_greedy", "AdamW", "lr_at", "DEMO_TEXT",

@@ -106,6 +106,7 @@ from ..layers import (block_backward, block_forward, cross_entropy_backward,
                       learned_positional_forward, linear_backward, linear_forward,
                       sinusoidal_table)
 from ..models.gpt import GPT, GPTConfig
+from . import tr_number
 from .primer import stable_softmax
 
 
@@ -226,17 +227,18 @@ def walkthrough(seed: int = 0) -> dict:
 def demo() -> None:
     pe_diff = float(np.abs(sinusoidal_reference(50, 16) -
                            sinusoidal_table(50, 16, np, np.float64)).max())
-    print(f"sinüzoidal formül ile modelin tablosu arasındaki fark: {pe_diff:.1e}")
+    print(f"sinüzoidal formül ile modelin tablosu arasındaki fark: {pe_diff:.0e}")
     assert pe_diff < 1e-12
     perm = permutation_demo()
-    print(f"maskesiz dikkat, karıştırılmış girdi: çıktılar arasındaki fark {perm:.1e}")
+    print(f"maskesiz dikkat, karıştırılmış girdi: çıktılar arasındaki fark {perm:.0e}")
     assert perm < 1e-10
     before, last = causality_demo()
-    print(f"son belirteç değişince: önceki konumlarda fark {before:.1e}, son konumda {last:.3f}")
+    print(f"son belirteç değişince: önceki konumlarda fark {before:.0e}, "
+          f"son konumda {tr_number(last, 3)}")
     assert before < 1e-12 and last > 1e-6
     w = walkthrough()
-    print(f"elle zincirlenen katmanlar ile GPT: logit farkı {w['logits_diff']:.1e}, "
-          f"gradyan farkı {w['grad_diff']:.1e}")
+    print(f"elle zincirlenen katmanlar ile GPT: logit farkı {w['logits_diff']:.0e}, "
+          f"gradyan farkı {w['grad_diff']:.0e}")
     assert w["same_keys"] and w["logits_diff"] < 1e-12 and w["grad_diff"] < 1e-12
 
 
