@@ -15,7 +15,7 @@ Bu betik, eğitimin bütün parçalarını tek bir sayfada, elle yazılmış bir
    al, AdamW ile bir adım at.
 6. **Üret**: son karakterin satırından olasılıkları hesapla, bir karakter seç, tekrarla.
 
-Bigram, yalnızca bir önceki karaktere baktığı için kelimeleri değil, harf ikililerinin
+Bigram, yalnızca bir önceki karaktere baktığı için sözcükleri değil, harf ikililerinin
 sıklığını öğrenir: çıktı "Türkçeye benzeyen" ama anlamsız hece dizileri olur. Kaybın
 nereye kadar inebildiğine dikkat edin: varsayılan ayarlarla (1500 adım) doğrulama kaybı gömülü
 Türkçe derlemde 2,7 ile 2,8 arasında (derlem bu projenin açıklamalarından üretildiği için sürümden

@@ -289,8 +289,8 @@ def plot_loss_curve(metrics_jsonl, out_png, title: str | None = None) -> Path:
 
 # Bir eğitim klasörünün dikkat resmi için aday istemler; eğitimin derlemine en çok uyanı
 # seçilir. Yalnızca sözlüğün kodlayabildikleri yarışır (karakter belirteçleyicide her karakteri
-# sözlükte olanlar). Derlem okunabiliyorsa kelimelerinin en büyük payı derlemde geçen kazanır
-# (eşitlikte kelimesi çok olan); okunamıyorsa belirteçleyicinin en iyi sıkıştırdığı (belirteç
+# sözlükte olanlar). Derlem okunabiliyorsa sözcüklerinin en büyük payı derlemde geçen kazanır
+# (eşitlikte sözcüğü çok olan); okunamıyorsa belirteçleyicinin en iyi sıkıştırdığı (belirteç
 # başına en çok karakter: BPE, eğitildiği dili daha az belirtece böler). Yine eşitse listede
 # önce gelen seçilir: Türkçe adaylar öndedir, bir derleme özgü olan genel olandan önce gelir.
 _PROMPTS = (
@@ -301,7 +301,7 @@ _PROMPTS = (
     "To be, or not to be, that is the question",              # tinyshakespeare
     "the quick brown fox",
 )
-_CORPUS_READ_LIMIT = 4 << 20            # kelime kümesi için derlemin ilk 4 MB'ı yeter
+_CORPUS_READ_LIMIT = 4 << 20            # sözcük kümesi için derlemin ilk 4 MB'ı yeter
 
 
 def _words(text: str) -> list[str]:
@@ -354,7 +354,7 @@ def _run_prompt(model, tokenizer, corpus_words: set[str] | None = None) -> str:
             best = (score, text, ids)
     if best is not None:
         _, text, ids = best
-        # Sınırı aşan istem kelime sınırından kısaltılır ("To be, or not to be, tha" değil)
+        # Sınırı aşan istem sözcük sınırından kısaltılır ("To be, or not to be, tha" değil)
         words = text.split(" ")
         while len(ids) > limit and len(words) > 1:
             words.pop()

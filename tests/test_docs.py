@@ -1557,3 +1557,21 @@ def test_the_course_outputs_write_numbers_as_the_text_does(capsys, tmp_path, mon
             texts += [c.get_text() for c in ax.texts]
     assert any("," in t for t in texts) and not [t for t in texts if re.search(r"\d\.\d", t)]
     assert "en düşük: 1,600 (adım 90)" in texts
+
+
+# One name for each concept the Turkish text names: {the other name (a regex on lower-case
+# text): the one the project uses}. The glossary of README.tr.md lists the chosen ones.
+ONE_NAME = {
+    r"\bkelime": "sözcük",
+}
+
+
+def test_turkish_prose_names_each_concept_one_way():
+    """The same concept had two Turkish names: 'kelime' in the course chapters and the
+    pictures' comments, 'sözcük' in the BPE chapter, the README and the settings."""
+    def lower(text):
+        return text.replace("I", "ı").replace("İ", "i").lower()
+    bad = [f"{where}: {m.group()} (the project says {ONE_NAME[pattern]})"
+           for where, line in turkish_prose_lines() for pattern in ONE_NAME
+           for m in re.finditer(pattern, lower(line))]
+    assert not bad, bad

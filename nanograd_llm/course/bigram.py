@@ -1,7 +1,7 @@
 """
 # Bigram modeli: saymaktan öğrenmeye
 
-Video dersindeki ilk dil modeli **karakter düzeyindedir**: metin kelimelere değil karakterlere
+Video dersindeki ilk dil modeli **karakter düzeyindedir**: metin sözcüklere değil karakterlere
 bölünür, sözlük metinde geçen farklı karakterlerden oluşur ve model her adımda bir sonraki
 **karakteri** tahmin eder. Bigram modeli bunun en basit hâlidir: bir sonraki karakteri
 yalnızca şimdiki karaktere bakarak tahmin eder.

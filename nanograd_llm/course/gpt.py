@@ -13,14 +13,14 @@ denir. İki uç vardır:
 * **Karakter düzeyi** (video dersindeki model ve bu projenin varsayılanı): her karakter bir
   belirteçtir. Sözlük küçüktür (Shakespeare metninde 65 karakter), ama diziler uzundur:
   bağlam penceresine az metin sığar.
-* **Alt kelime düzeyi, BPE** (GPT-2): metinde en sık yan yana gelen belirteç çifti
+* **Alt sözcük düzeyi, BPE** (GPT-2): metinde en sık yan yana gelen belirteç çifti
   (başlangıçta tek tek baytlar) yeni bir belirteçte birleştirilir ve bu adım, sözlük
   istenen boyuta ulaşana kadar tekrarlanır. GPT-2'nin sözlüğünde 50 257 belirteç vardır; sık
-  kelimeler tek belirteçtir, nadir kelimeler birkaç parçaya bölünür. Aynı bağlam penceresine
+  sözcükler tek belirteçtir, nadir sözcükler birkaç parçaya bölünür. Aynı bağlam penceresine
   çok daha fazla metin sığar.
 
-Türkçe gibi eklemeli dillerde bir kelimenin çok sayıda biçimi olduğundan, İngilizce
-metinle eğitilmiş bir BPE sözlüğü Türkçe kelimeleri birçok küçük parçaya böler.
+Türkçe gibi eklemeli dillerde bir sözcüğün çok sayıda biçimi olduğundan, İngilizce
+metinle eğitilmiş bir BPE sözlüğü Türkçe sözcükleri birçok küçük parçaya böler.
 
 ## 2. Yığın ve boyutlar
     x      = wte[idx] + wpe[0:T]
@@ -51,7 +51,7 @@ için gradyanı iki katkının toplamıdır.
 ## 4. Ön eğitim ve ince ayar
 **Ön eğitim** (pre-training): model büyük, etiketsiz bir metin yığını üzerinde yalnızca bir
 sonraki belirteci tahmin etmeyi öğrenir. Etiketleri metnin kendisi sağlar (öz denetimli
-öğrenme). Dilin yapısı, kelimeler arası ilişkiler ve metinde geçen bilgiler bu aşamada
+öğrenme). Dilin yapısı, sözcükler arası ilişkiler ve metinde geçen bilgiler bu aşamada
 öğrenilir; hesaplamanın neredeyse tamamı buraya harcanır.
 
 **İnce ayar** (fine-tuning): ön eğitilmiş ağırlıklardan başlanır ve eğitim, belirli bir
@@ -135,7 +135,7 @@ komutu `nanograd_llm/optim.py` içindeki eksiksiz sürümleri kullanır. Oradaki
 Her küçük kare bir katmanın bir kafasıdır. Satır `i`, `i` konumundaki belirtecin hangi
 önceki belirteçlere ne oranda baktığını gösterir; köşegenin üstü, nedensel maske yüzünden
 her zaman sıfırdır. Eğitilmiş modellerde sık görülen örüntüler: bir önceki karaktere
-bakan kafalar (ana köşegenin hemen altındaki çizgi) ve kelimenin başına ya da boşluklara
+bakan kafalar (ana köşegenin hemen altındaki çizgi) ve sözcüğün başına ya da boşluklara
 bakan kafalar. Eğitilmemiş bir modelde ise ağırlıklar görülebilen konumlara neredeyse
 eşit dağılır. Kendi
 eğittiğiniz model için: `nanograd-llm attention --ckpt KLASÖR --prompt "metin" --out a.png`.

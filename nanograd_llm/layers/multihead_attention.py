@@ -5,7 +5,7 @@
 Tek bir dikkat işlemi her konum için tek bir ağırlık dağılımı üretir. Çok kafalı dikkat,
 `C` boyutlu vektörü `nh` tane `hs = C/nh` boyutlu parçaya böler ve her parça ("kafa")
 üzerinde **bağımsız** bir dikkat uygular. Böylece bir kafa önceki harfe, bir başkası
-kelimenin başına, bir diğeri tırnak işaretine bakmayı öğrenebilir. Kafaların çıktıları
+sözcüğün başına, bir diğeri tırnak işaretine bakmayı öğrenebilir. Kafaların çıktıları
 yan yana birleştirilir ve bir çıkış izdüşümünden (`c_proj`) geçirilir.
 
 ## İleri geçiş (GPT-2 düzeni)

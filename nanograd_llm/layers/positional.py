@@ -7,7 +7,7 @@ sırasını değiştirirseniz çıktı da aynı şekilde yer değiştirir, ama h
 sırada olduğunu" bilmez. GPT'nin nedensel maskesi her konumun yalnızca öncekileri görmesini
 sağlar, ama bir konuma kaçıncı sırada olduğunu açıkça söylemez. Oysa aynı parçalar farklı
 sırada farklı anlam taşır: "ev" ile "ve" aynı harflerden, "Ali geldi mi?" ile "Ali mi geldi?"
-aynı kelimelerden oluşur ama farklıdır. Bu yüzden her konumun bilgisi, belirteç gömmesine
+aynı sözcüklerden oluşur ama farklıdır. Bu yüzden her konumun bilgisi, belirteç gömmesine
 **toplanarak** eklenir.
 
 ## İleri geçiş, 1. yol: öğrenilen konum gömmesi (GPT-2)
