@@ -182,7 +182,7 @@ def device_rng(xp: ModuleType, seed: Any):
     if xp is np:
         return np.random.default_rng(seed)
     if not isinstance(seed, int):
-        # Kaydırma Python tamsayısında yapılır: NumPy 1.x'te `np.uint64 >> 1` bir TypeError'dır
+        # Kaydırma Python tam sayısında yapılır: NumPy 1.x'te `np.uint64 >> 1` bir TypeError'dır
         # (uint64 ile Python int'i float64'e yükseltilir ve float kaydırılamaz)
         seed = int(np.random.SeedSequence(seed).generate_state(1, dtype=np.uint64)[0]) >> 1
     return xp.random.default_rng(seed)

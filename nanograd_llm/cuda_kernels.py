@@ -407,7 +407,7 @@ def gemm(a, b, trans_a=False, trans_b=False, alpha=1.0, out=None):
         y = b.swapaxes(-1, -2) if trans_b and b.ndim >= 2 else b
         r = cp.matmul(x, y)
         if alpha != 1.0:
-            # Tamsayı çarpımında yerinde `r *= alpha` bir tür hatasıdır (float → int); CPU yolu
+            # Tam sayı çarpımında yerinde `r *= alpha` bir tür hatasıdır (float → int); CPU yolu
             # gibi kayan noktalı bir sonuç verilir
             if r.dtype.kind in "fc":
                 r *= alpha

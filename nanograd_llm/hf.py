@@ -27,7 +27,7 @@ arayüzü bfloat16 tensör içeren bir dosyayı hiç okuyamaz. Oysa `transformer
 bfloat16 olan bir modeli bu türde kaydeder; Hugging Face'teki pek çok model de böyle
 yayımlanır. bfloat16, float32'nin **üst 16 bitidir** (aynı işaret biti, aynı 8 bitlik üs,
 mantisin ilk 7 biti). Bu yüzden float32'ye dönüşüm tam ve kayıpsızdır: 16 bitlik desen 32
-bitlik bir tamsayıya genişletilip 16 bit sola kaydırılır (alt 16 bit sıfır olur), aynı bitler
+bitlik bir tam sayıya genişletilip 16 bit sola kaydırılır (alt 16 bit sıfır olur), aynı bitler
 de float32 olarak okunur. Böyle bir dosyanın başlığını ve baytlarını `_load_file_with_bf16`
 kendisi okur; dosyadaki öteki tensörler kendi türlerinde kalır.
 

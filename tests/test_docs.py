@@ -1563,12 +1563,15 @@ def test_the_course_outputs_write_numbers_as_the_text_does(capsys, tmp_path, mon
 # text): the one the project uses}. The glossary of README.tr.md lists the chosen ones.
 ONE_NAME = {
     r"\bkelime": "sözcük",
+    r"\btamsayı": "tam sayı",
 }
 
 
 def test_turkish_prose_names_each_concept_one_way():
     """The same concept had two Turkish names: 'kelime' in the course chapters and the
-    pictures' comments, 'sözcük' in the BPE chapter, the README and the settings."""
+    pictures' comments, 'sözcük' in the BPE chapter, the README and the settings; 'tamsayı'
+    in the primer and the embedding chapter, 'tam sayı' (the dictionary's spelling) in the
+    settings, the tokenizers and the CPU kernels."""
     def lower(text):
         return text.replace("I", "ı").replace("İ", "i").lower()
     bad = [f"{where}: {m.group()} (the project says {ONE_NAME[pattern]})"

@@ -62,7 +62,7 @@ def _show(label: str, value) -> None:
 # ## 1. Diziler ve veri türleri
 # Bir NumPy dizisinin üç temel özelliği vardır: **şekli** (`shape`), **veri türü**
 # (`dtype`) ve bellekteki verisi. Sinir ağlarında ağırlıklar ve etkinleştirmeler genellikle
-# `float32`, belirteç kimlikleri (token id) ise tamsayı (`int64`) olarak tutulur.
+# `float32`, belirteç kimlikleri (token id) ise tam sayı (`int64`) olarak tutulur.
 #
 # `float32` yaklaşık 7 anlamlı basamak taşır. Bu eğitim için yeterlidir ve `float64`'ün
 # yarısı kadar bellek kullanır; ama gradyan denetimi gibi hassas karşılaştırmalarda
@@ -79,7 +79,7 @@ def section_arrays(xp=np) -> None:
     assert w64.nbytes == 2 * w.nbytes
     # float32'nin sınırlı kesinliği: 10⁸'e 1 eklemek sonucu değiştirmez. 1 de float32 olarak
     # yazılır: NumPy 2'de bir Python sayısı dizinin türüne uyar (NEP 50); NumPy 1.x ise 0
-    # boyutlu bir dizi ile bir Python tamsayısını iki skaler sayar ve `big + 1` toplamını
+    # boyutlu bir dizi ile bir Python tam sayısını iki skaler sayar ve `big + 1` toplamını
     # float64'te hesaplardı; orada eklenen 1 kaybolmazdı (toplam 100 000 001 olurdu).
     big = xp.array(1e8, dtype=xp.float32)
     one = xp.array(1, dtype=xp.float32)
@@ -154,7 +154,7 @@ def section_matmul(xp=np) -> None:
 
 # ## 4. İndeksleme ve `np.add.at`
 # **Gömme (embedding)**, bir ağırlık matrisinden satır seçmektir: `W[idx]`. `idx` şekli
-# `(B, T)` olan bir tamsayı dizisiyse sonuç `(B, T, C)` olur.
+# `(B, T)` olan bir tam sayı dizisiyse sonuç `(B, T, C)` olur.
 #
 # **Her satırdan bir öğe seçmek:** `z[np.arange(N), t]`, `n`. satırın `t[n]`. öğesini
 # alır. Çapraz entropide doğru belirtecin logitini okumak için kullanılır.

@@ -93,7 +93,7 @@ def cross_entropy_forward(logits, targets, ignore_index: int | None = None):
         # (PyTorch'ta da bu satırlar kayba katılmaz)
         nll = xp.where(valid, nll, nll.dtype.type(0))
     # Bölen, kaybın veri türüne çevrilir: NumPy 1.x'te float32 bir skalerin bir Python
-    # tamsayısına bölümü float64 olurdu (NEP 50 öncesi tür yükseltme kuralları) ve kayıp
+    # tam sayısına bölümü float64 olurdu (NEP 50 öncesi tür yükseltme kuralları) ve kayıp
     # sessizce float64'e geçerdi.
     loss = nll.sum() / nll.dtype.type(max(n_valid, 1))   # skaler
     return loss, CrossEntropyCache(probs, t, valid, n_valid, logits.shape)

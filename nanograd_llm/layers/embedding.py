@@ -13,7 +13,7 @@ vektör karşılık getirir. Ağırlık matrisi `W`'nin `v`. satırı, `v` kimli
 ## Şekiller
 | ad    | şekil    | anlamı                               |
 |-------|----------|--------------------------------------|
-| `idx` | (B, T)   | tamsayı belirteç kimlikleri          |
+| `idx` | (B, T)   | tam sayı belirteç kimlikleri         |
 | `W`   | (V, C)   | her belirteç için bir satır          |
 | `out` | (B, T, C)| seçilen satırlar                     |
 
@@ -25,7 +25,7 @@ vektör karşılık getirir. Ağırlık matrisi `W`'nin `v`. satırı, `v` kimli
    **toplanmalıdır**. `dW[idx] += dout` gibi gelişmiş (fancy) indekslemeyle yapılan atama,
    tekrarlanan indekslerde yalnızca bir katkıyı yazar ve yanlış sonuç verir; `scatter_add`
    (`np.add.at`; CuPy'de `cupy.add.at`) ise hepsini toplar.
-4. `idx` tamsayıdır, türevi yoktur; katman yalnızca `dW` döndürür.
+4. `idx` tam sayıdır, türevi yoktur; katman yalnızca `dW` döndürür.
 
 ## Hızlı yol: küçük sözlükte tek-sıcak (one-hot) matris çarpımı
 Düzleştirilmiş konumlar `n = 0 … N−1` (`N = B·T`) için `dW[v] = Σ_{n: idx[n]=v} dout[n]`

@@ -2,7 +2,7 @@
 # Karakter düzeyinde belirteçleyici (tokenizer)
 
 ## Ne yapar?
-Metni tek tek karakterlere böler ve her karaktere bir tamsayı kimlik (id) verir. Sözlük
+Metni tek tek karakterlere böler ve her karaktere bir tam sayı kimlik (id) verir. Sözlük
 (vocabulary), eğitim metninde geçen **farklı karakterlerin sıralı listesidir**; bir karakterin
 kimliği bu listedeki sırasıdır. Örneğin sözlük `["\\n", " ", "a", "b"]` ise `"ab a"` metni
 `[2, 3, 1, 2]` olur. Kod çözme (decode) bu eşlemenin tersidir.
