@@ -5,7 +5,7 @@
 Bu betik, eğitimin bütün parçalarını tek bir sayfada, elle yazılmış bir döngüyle gösterir:
 
 1. **Metni oku** (`load_text`): BOM atılır, CRLF satır sonları LF olur; dosya UTF-8 değilse
-   hata mesajı bozuk baytın yerini söyler.
+   hata iletisi bozuk baytın yerini söyler.
 2. **Belirteçleyiciyi kur** (`CharTokenizer.from_text`): metindeki her farklı karakter bir
    belirteçtir; sözlük boyutu V, bu karakterlerin sayısıdır.
 3. **Kimliklere çevir ve böl**: ilk %90 eğitim, son %10 doğrulama.

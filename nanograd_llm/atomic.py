@@ -103,7 +103,7 @@ def make_folder(path, what: str = "folder") -> Path:
     """Create a folder and its missing parents (mkdir -p), refusing first, with
     refuse_dangling_link's message, a path that is or goes through a link to nothing."""
     # Paketin klasör oluşturan her yeri (eğitim klasörü, denetim noktası, belirteçleyici,
-    # Hugging Face kopyası, kurs sayfaları, resimler, derlem önbelleği) bu işlevi kullanır:
+    # Hugging Face kopyası, kurs sayfaları, resimler, derlem önbelleği) bu fonksiyonu kullanır:
     # hedefi olmayan bir sembolik bağ her yerde aynı açık iletiyle reddedilir; nedenini
     # söylemeyen "File exists" ya da "Not a directory" gibi bir işletim sistemi hatası çıkmaz
     path = Path(path)

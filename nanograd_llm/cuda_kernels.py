@@ -12,7 +12,7 @@ Bu modüldeki çekirdekler:
 
 | çekirdek | yerine geçtiği genel kod |
 |---|---|
-| `gelu_forward/backward` | gelu.py'deki eleman eleman işlemler |
+| `gelu_forward/backward` | gelu.py'deki öğe öğe işlemler |
 | `causal_softmax_forward` | attention.py'de maske ekleme + max + exp + toplam + bölme |
 | `softmax_backward` | attention.py'de `dS = A ⊙ (dA − Σ dA·A)` |
 | `layernorm_forward/backward_dx` | layernorm.py'deki satır istatistikleri ve dx |
@@ -29,7 +29,7 @@ Kurallar:
 ## `gemm`: cuBLAS'ı doğrudan çağırmak
 CuPy'nin `@` işleci ikiden çok boyutlu dizilerde bitişik olmayan işlenenleri, devrik
 görünümler (ör. `k.swapaxes(-1, -2)`) dahil, önce bitişik kopyalara çevirir. `gemm`, cuBLAS'ın
-`cublasGemmEx` (tek matris) ve `cublasGemmStridedBatchedEx` (matris yığını) işlevlerini
+`cublasGemmEx` (tek matris) ve `cublasGemmStridedBatchedEx` (matris yığını) fonksiyonlarını
 `ctypes` ile doğrudan çağırır: devrik, cuBLAS'a "T" bayrağıyla bildirilir, `alpha` çarpanı
 çarpımın içinde uygulanır, TF32 seçiliyse hesap türü TF32 olur. Satır öncelikli (row-major)
 dizilerin sütun öncelikli cuBLAS'a nasıl verildiği `backend.gemm_plan`'dadır ve orada GPU'suz
