@@ -45,7 +45,7 @@ kendisi okur; dosyadaki öteki tensörler kendi türlerinde kalır.
   katmanımız maskeyi kendisi kurduğu için yok sayılırlar.
 * **Bağlı çıkış katmanı:** `tie_word_embeddings` doğruysa çıkış katmanı `wte`'yi kullanır;
   `transformers` bu durumda `lm_head.weight`'i çoğu zaman hiç yazmaz. Dosyada varsa ve
-  yapılandırma bağlı diyorsa, `transformers` gibi `wte` kullanılır. Yapılandırma bağlı değil
+  `config.json` bağlı diyorsa, `transformers` gibi `wte` kullanılır. `config.json` bağlı değil
   diyorsa `lm_head.weight` ayrı bir parametre olarak yüklenir (`tie_weights=False`).
 * Etkinleştirme: `gelu_new` (ve aynı fonksiyon olan `gelu_pytorch_tanh`, `gelu_fast`) bizim tanh
   yaklaşımlı GELU'muzdur; `relu` da desteklenir. Kesin (erf'li) `gelu` gibi başkaları
@@ -340,7 +340,7 @@ def load_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.0,
     for name, arr in tensors.items():
         if arr.dtype.kind != "f":
             raise ValueError(f"{source}: tensor {name!r} has dtype {arr.dtype}, expected floats")
-    # Bağlı çıkış katmanı: yapılandırma bağlı diyorsa lm_head.weight (varsa) kullanılmaz
+    # Bağlı çıkış katmanı: config.json bağlı diyorsa lm_head.weight (varsa) kullanılmaz
     lm = tensors.pop("lm_head.weight", None)
     if not cfg.tie_weights:
         if lm is None:

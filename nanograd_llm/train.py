@@ -457,10 +457,10 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         raise other_text(label)
     mcfg = model_config(cfg, tokenizer.vocab_size)
     if cfg.init_from:
-        # Mimari GPT-2 klasöründen gelir, yapılandırmanın n_layer/n_embd alanlarından değil.
+        # Mimari GPT-2 klasöründen gelir, eğitim ayarlarının n_layer/n_embd alanlarından değil.
         src = init_model if init_model is not None else state["model"]
-        # dropout ise yapılandırmadan gelir: devam ederken başka bir değer verilirse, sıfırdan
-        # başlamış bir eğitimdeki gibi aşağıda reddedilir; sessizce yok sayılmaz
+        # dropout ise eğitim ayarlarından gelir: devam ederken başka bir değer verilirse,
+        # sıfırdan başlamış bir eğitimdeki gibi aşağıda reddedilir; sessizce yok sayılmaz
         mcfg = {**src.config_dict(), "dropout": cfg.dropout}
         ignored = [f"{k}={getattr(cfg, k)}" for k in ("n_layer", "n_head", "n_embd")
                    if getattr(cfg, k) != mcfg.get(k)]
@@ -491,8 +491,9 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         man_path = out / ckpt.MANIFEST
         if "optimizer_state" in state:
             opt.load_state_dict(state["optimizer_state"], source=f"{man_path}: optimizer")
-            # Denetim noktasından momentler ve adım sayısı gelir, ayarlar ise yapılandırmadan:
-            # devam ederken yeniden verilen weight_decay=, beta2=, eps= sessizce yok sayılmaz
+            # Denetim noktasından momentler ve adım sayısı gelir; oran, beta'lar, eps ve ağırlık
+            # azaltma ise eğitim ayarlarından: devam ederken yeniden verilen weight_decay=,
+            # beta2=, eps= sessizce yok sayılmaz
             opt.lr, opt.betas, opt.eps, opt.weight_decay = \
                 cfg.lr, (cfg.beta1, cfg.beta2), cfg.eps, cfg.weight_decay
         if state["manifest"].get("sampler_state"):

@@ -1567,6 +1567,7 @@ ONE_NAME = {
     r"\bişlev": "fonksiyon",
     r"\beleman\b": "öğe",
     r"\bmesaj": "ileti",
+    r"\byapılandırma": "ayarlar (eğitimin) ya da config.json (bir GPT-2 klasörünün)",
 }
 
 
@@ -1576,7 +1577,9 @@ def test_turkish_prose_names_each_concept_one_way():
     in the primer and the embedding chapter, 'tam sayı' (the dictionary's spelling) in the
     settings, the tokenizers and the CPU kernels. A Python or cuBLAS function was an 'işlev'
     three times (a 'fonksiyon' 26 times), an array element an 'eleman' once ('öğe' 68 times),
-    an error message a 'mesaj' once ('ileti' 18 times)."""
+    an error message a 'mesaj' once ('ileti' 18 times). The trainer's comments called the
+    training settings 'yapılandırma' where the README and the settings chapter say 'eğitim
+    ayarları', and hf.py called a GPT-2 folder's config.json the same."""
     def lower(text):
         return text.replace("I", "ı").replace("İ", "i").lower()
     bad = [f"{where}: {m.group()} (the project says {ONE_NAME[pattern]})"
