@@ -86,7 +86,7 @@ def run(args) -> int:
     if result["val_loss"] is not None:
         print(f"step {result['step']}: train loss {result['train_loss']:.3f}, "
               f"val loss {result['val_loss']:.3f} ({result['wall_s']:.1f} s)")
-    else:   # bitmiş bir koşu devam ettirildi ve kayıp günlüğü yok: yazılacak kayıp yok
+    else:   # bitmiş bir eğitim devam ettirildi ve kayıp günlüğü yok: yazılacak kayıp yok
         print(f"step {result['step']}: nothing left to train ({result['wall_s']:.1f} s)")
     print("--- sample ---")
     print(sample_text(result["model"], result["tokenizer"], "", 200, temperature=0.8, seed=0))

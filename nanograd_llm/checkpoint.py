@@ -35,7 +35,7 @@ yazmadan reddeder; eğitici her kayıtta aynı belirteçleyiciyi yazdığı içi
 
 Yüklerken her dosyanın sha256 özeti bildirimdekiyle karşılaştırılır; kesilmiş, bozulmuş ya
 da başka bir programın dosyası açık bir hatayla (dosyanın adıyla) reddedilir. Belirteçleyici
-dosyaları da öyle (`load_run_tokenizer`): başka bir koşudan kopyalanmış bir `tokenizer.json`
+dosyaları da öyle (`load_run_tokenizer`): başka bir eğitimden kopyalanmış bir `tokenizer.json`
 sessizce anlamsız metin üretmez, hata verir.
 
 ## Yazarken okumak

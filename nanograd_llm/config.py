@@ -9,7 +9,7 @@ sonra `--config` dosyası (düz bir TOML ya da JSON tablosu), sonra `key=value` 
 son `--data`, `--out`, `--device` ve `--init-from` seçenekleri. Her değer alanın türüne
 çevrilir; bilinmeyen bir anahtar ya da türü tutmayan bir değer hatadır, sessizce yok sayılmaz.
 
-`--resume` ile devam ettirilen bir eğitimin ayarları ise koşunun kendi `checkpoint.json`
+`--resume` ile devam ettirilen bir eğitimin ayarları ise kendi `checkpoint.json`
 dosyasından gelir (`resume_config`); yalnızca yeniden verilen ayarlar değişir. Eğitimin
 kendisi `train.py`'dedir.
 """
@@ -415,13 +415,13 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
     if "init_from" in given and not _same_folder(first.init_from, saved.get("init_from")):
         # init_from yeni bir eğitimi GPT-2 ağırlıklarıyla başlatır, devam ettirilen eğitim ise
         # kendi ağırlıklarıyla sürer. Bu yüzden --init-from'daki gibi, key=value ya da ayar
-        # dosyasıyla verilen başka bir init_from da reddedilir; sessizce yok sayılmaz. Koşunun
+        # dosyasıyla verilen başka bir init_from da reddedilir; sessizce yok sayılmaz. Eğitimin
         # kendi init_from'u (ör. eğitimi başlatan ayar dosyası yeniden verildiğinde) geçerlidir.
         raise ValueError("init_from starts a new run from a GPT-2 folder; --resume continues "
                          "the run in --out with its own weights (use one or the other)")
     if not saved.get("lr_decay_iters") and "lr_decay_iters" not in given \
             and "max_iters" in saved:
-        # Kosinüs, koşunun ilk max_iters değerinde biter: max_iters büyütülerek sürdürülen bir
+        # Kosinüs, eğitimin ilk max_iters değerinde biter: max_iters büyütülerek sürdürülen bir
         # eğitimde öğrenme oranı geri sıçramaz, min_lr'de devam eder. Kaydedilen max_iters
         # bozuksa hata lr_decay_iters'ı değil, onu ve dosyayı söyler.
         try:

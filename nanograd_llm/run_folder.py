@@ -252,7 +252,7 @@ def _clear_run(out: Path, started: float) -> None:
     """Delete what an earlier run left in `out` (--overwrite), and only that: its manifest
     first (so that an interruption leaves no half-deleted run that looks resumable), then its
     files, best/ copy, log and curve; tokens.npy only when this run did not just write it."""
-    # Yeni bir eğitim: eski günlük, eğri, "best" kopyası ve belirteçleyici dosyaları bu koşuya
+    # Yeni bir eğitim: eski günlük, eğri, "best" kopyası ve belirteçleyici dosyaları bu eğitime
     # ait değildir; keep_best=false ile eski bir "best" yanıltıcı biçimde geride kalırdı.
     for name in RUN_FILES:
         if name not in ("tokens.npy", "best", LOCK_FILE):

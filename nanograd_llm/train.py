@@ -394,7 +394,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         best = out / "best"
         if cfg.keep_best and (best / ckpt.MANIFEST).exists():
             # best/ başka bir belirteçleyiciyle kaydedilmiş bir denetim noktası tutuyorsa bu
-            # koşunun kopyası değildir (elle konmuştur): kaybı koşunun en iyisi sayılmaz, üzerine
+            # eğitimin kopyası değildir (elle konmuştur): kaybı eğitimin en iyisi sayılmaz, üzerine
             # de yazılmaz (save_checkpoint bunu zaten reddeder; eğitim, doğrulama kaybının ilk
             # iyileştiği değerlendirmede dururdu). Eğitici kendi yazmadığı bir modeli silmez:
             # devam ettirme, hiçbir şeye dokunulmadan ve eğitim başlamadan reddedilir.
@@ -441,7 +441,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                           f"started with (its sha256 differs); use --overwrite or --out DIR for "
                           f"a new run on it")
     # Adı verilen bir derlemin (ör. data=tinyshakespeare) metninin özeti önceden bilinir: başka
-    # bir metinle başlamış bir koşu, derlem indirilmeden (ağ olmadan da) reddedilir. Özetler
+    # bir metinle başlamış bir eğitim, derlem indirilmeden (ağ olmadan da) reddedilir. Özetler
     # aynıysa metin eğitim için gerekir: önbellekteki kopya okunur, yoksa indirilir.
     known_sha = known_text_sha256(cfg.data)
     if saved_sha and known_sha and known_sha != saved_sha:
@@ -824,5 +824,5 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             "wall_s": wall, "n_params": n_params, "plot": plotted, "data": label,
             "best_val_loss": best_val if cfg.keep_best and math.isfinite(best_val) else None,
             "best_step": best_step if cfg.keep_best else None,
-            # yalnızca okunabilen ya da bu koşunun yazdığı bir "best" kopyası bildirilir
+            # yalnızca okunabilen ya da bu eğitimin yazdığı bir "best" kopyası bildirilir
             "best_dir": str(best_dir) if cfg.keep_best and best_step is not None else None}

@@ -399,7 +399,7 @@ def course_images(img_dir, run_dir=None, log=print, demo_steps: int | None = Non
             log(f"docs: {run} holds a bigram model, which has no attention: its attention "
                 f"picture is skipped")
             if skipped is not None:
-                skipped["attention.png"] = (f"{name} çalıştırmasının modeli bir bigram; "
+                skipped["attention.png"] = (f"{name} eğitiminin modeli bir bigram; "
                                             f"dikkat katmanı olmadığı için dikkat resmi yok")
         else:
             try:
@@ -412,7 +412,7 @@ def course_images(img_dir, run_dir=None, log=print, demo_steps: int | None = Non
                 # resim atlanır, sayfa nedenini söyler; kursun geri kalanı yine üretilir
                 log(f"docs: {run}: {e}: its attention picture is skipped")
                 if skipped is not None:
-                    skipped["attention.png"] = (f"{name} çalıştırmasının ağırlıkları NaN ya da "
+                    skipped["attention.png"] = (f"{name} eğitiminin ağırlıkları NaN ya da "
                                                 f"sonsuz değerler içeriyor; dikkat haritası "
                                                 f"çizilemedi")
     else:

@@ -489,13 +489,13 @@ def test_docs_rebuild_leaves_no_stale_pictures(tmp_path, monkeypatch):
         for name in ("positional_encoding.png", "loss_curve.png"):
             (Path(img_dir) / name).write_bytes(PNG_MAGIC + b"new")
             made.append(Path(img_dir) / name)
-        skipped["attention.png"] = "run çalıştırmasının modeli bir bigram"
+        skipped["attention.png"] = "run eğitiminin modeli bir bigram"
         return made
     monkeypatch.setattr(viz, "course_images", bigram_run)
     docs.build_docs(tmp_path, log=lambda m: None)
     assert sorted(p.name for p in img.iterdir()) == ["loss_curve.png", "positional_encoding.png"]
     page = (tmp_path / "course.gpt.html").read_text(encoding="utf-8")
-    assert "attention.png: run çalıştırmasının modeli bir bigram" in page
+    assert "attention.png: run eğitiminin modeli bir bigram" in page
     assert 'src="img/loss_curve.png"' in page
     docs.build_docs(tmp_path, images=False, log=lambda m: None)
     assert list(img.iterdir()) == []
@@ -919,7 +919,7 @@ def test_course_images_skip_the_attention_map_of_a_run_with_non_finite_weights(t
     made = course_images(tmp_path / "img", run_dir=run, log=logged.append, skipped=skipped)
     assert [p.name for p in made] == ["positional_encoding.png", "loss_curve.png"]
     assert not (tmp_path / "img" / "attention.png").exists()
-    assert skipped == {"attention.png": "run çalıştırmasının ağırlıkları NaN ya da sonsuz "
+    assert skipped == {"attention.png": "run eğitiminin ağırlıkları NaN ya da sonsuz "
                                         "değerler içeriyor; dikkat haritası çizilemedi"}
     assert any("non-finite attention weights" in m and "skipped" in m for m in logged)
 
@@ -1568,6 +1568,7 @@ ONE_NAME = {
     r"\beleman\b": "öğe",
     r"\bmesaj": "ileti",
     r"\byapılandırma": "ayarlar (eğitimin) ya da config.json (bir GPT-2 klasörünün)",
+    r"\bkoşu(?![lt])": "eğitim (bir eğitim, içinde bir eğitim bulunan klasör)",
 }
 
 
@@ -1579,7 +1580,9 @@ def test_turkish_prose_names_each_concept_one_way():
     three times (a 'fonksiyon' 26 times), an array element an 'eleman' once ('öğe' 68 times),
     an error message a 'mesaj' once ('ileti' 18 times). The trainer's comments called the
     training settings 'yapılandırma' where the README and the settings chapter say 'eğitim
-    ayarları', and hf.py called a GPT-2 folder's config.json the same."""
+    ayarları', and hf.py called a GPT-2 folder's config.json the same. A training run was a
+    'koşu' in the trainer's comments and a 'çalıştırma' on the course page, an 'eğitim' in the
+    README ("içinde bir eğitim bulunan klasör") and most chapters."""
     def lower(text):
         return text.replace("I", "ı").replace("İ", "i").lower()
     bad = [f"{where}: {m.group()} (the project says {ONE_NAME[pattern]})"
