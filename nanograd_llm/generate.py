@@ -81,8 +81,8 @@ en fazla `block_size` uzunlukta bir pencere). Bu kural iki yolda da aynıdır:
   her adım bir tam pencere hesabı gerektirir; hız kazancı yalnızca pencere dolana kadardır.
   (Daha büyük adımlarla kaydırmak hızlı olurdu ama modelin gördüğü bağlamı kısaltır ve
   sonucu önbelleksiz yoldan farklı kılardı; burada doğruluk tercih edildi.)
-Başlangıç bağlamı (prompt) `block_size`'dan uzunsa aynı kuralla son `block_size` belirteci
-kullanılır.
+İstem (prompt), yani başlangıç bağlamı, `block_size`'dan uzunsa aynı kuralla son `block_size`
+belirteci kullanılır.
 """
 from __future__ import annotations
 
