@@ -1570,6 +1570,7 @@ ONE_NAME = {
     r"\byapılandırma": "ayarlar (eğitimin) ya da config.json (bir GPT-2 klasörünün)",
     r"\bkoşu(?![lt])": "eğitim (bir eğitim, içinde bir eğitim bulunan klasör)",
     r"bağlamı \(prompt\)": "istem (prompt)",
+    r"\bsınama\b": "test",
 }
 
 
@@ -1584,7 +1585,9 @@ def test_turkish_prose_names_each_concept_one_way():
     ayarları', and hf.py called a GPT-2 folder's config.json the same. A training run was a
     'koşu' in the trainer's comments and a 'çalıştırma' on the course page, an 'eğitim' in the
     README ("içinde bir eğitim bulunan klasör") and most chapters. The text-generation chapter
-    named the prompt 'başlangıç bağlamı (prompt)', every other chapter 'istem (prompt)'."""
+    named the prompt 'başlangıç bağlamı (prompt)', every other chapter 'istem (prompt)'. The
+    layer-norm chapter pointed to its test with 'Sınama:' where the BPE chapter says 'Testler:'
+    and the README 'testler'."""
     def lower(text):
         return text.replace("I", "ı").replace("İ", "i").lower()
     bad = [f"{where}: {m.group()} (the project says {ONE_NAME[pattern]})"

@@ -92,7 +92,7 @@ Olağan satırlar bu dala hiç girmez, sonuçları bit düzeyinde aynıdır. Ger
 `x̂` ve `rstd` önbellekte zaten doğru değerleriyle durur. Satırda inf ya da NaN varsa sonuç
 NaN'dır (PyTorch'taki gibi). Numba ve CUDA çekirdekleri aynı dalı aynı formüllerle izler
 (y'nin ortalaması da önce y₀ çıkarılarak alınır).
-Sınama: `tests/test_layers.py::test_layernorm_rows_whose_variance_overflows`.
+Test: `tests/test_layers.py::test_layernorm_rows_whose_variance_overflows`.
 
 ## Çıktıyı yeniden hesaplamak
 Önbellek `x̂`'i tuttuğu için çıktının kendisini saklamaya gerek yoktur: `layernorm_output`,
