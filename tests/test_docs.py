@@ -1560,7 +1560,7 @@ def test_the_course_outputs_write_numbers_as_the_text_does(capsys, tmp_path, mon
 
 
 # One name for each concept the Turkish text names: {the other name (a regex on lower-case
-# text): the one the project uses}. The glossary of README.tr.md lists the chosen ones.
+# text): the one the project uses}. README.tr.md's "Terimler" table lists the course's terms.
 ONE_NAME = {
     r"\bkelime": "sözcük",
     r"\btamsayı": "tam sayı",
@@ -1594,3 +1594,22 @@ def test_turkish_prose_names_each_concept_one_way():
            for where, line in turkish_prose_lines() for pattern in ONE_NAME
            for m in re.finditer(pattern, lower(line))]
     assert not bad, bad
+
+
+def test_readme_tr_glossary_names_the_terms_the_course_uses():
+    """README.tr.md's "Terimler" table (Turkish term | English term | meaning): each Turkish
+    term is one the chapters use, so a renamed term cannot leave the table behind."""
+    text = (ROOT / "README.tr.md").read_text(encoding="utf-8")
+    table = re.search(r"^## Terimler\n(.*?)(?=^## )", text, re.S | re.M)
+    assert table, "README.tr.md has no Terimler section"
+    rows = re.findall(r"^\| ([^|`]+?) \| ([^|]+?) \| [^|]+ \|$", table.group(1), re.M)[1:]
+    assert len(rows) >= 20
+
+    def lower(t):
+        return t.replace("I", "ı").replace("İ", "i").lower()
+    course = " ".join(lower(line) for where, line in turkish_prose_lines()
+                      if not where.startswith("README"))
+    course = " ".join(course.split())
+    missing = [term for turkish, _ in rows for term in turkish.split(", ")
+               if not re.search(r"\b" + re.escape(lower(term)), course)]
+    assert not missing, missing
