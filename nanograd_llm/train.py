@@ -229,8 +229,10 @@ class _InterruptFlag:
     """The first Ctrl-C (SIGINT) or SIGTERM (kill, docker stop, a scheduler preempting the job)
     during training asks the loop to stop after the current step and save; a second one
     interrupts at once (KeyboardInterrupt; Terminated for SIGTERM). Only in the main thread
-    (where Python delivers signals); elsewhere the signals keep their usual meaning. The
-    handlers that were there before are put back afterwards."""
+    (where Python delivers signals); elsewhere the signals keep their usual meaning, and a
+    signal ignored when training starts (SIG_IGN: a job started in the background by a shell
+    script, nohup-style launchers) stays ignored. The handlers that were there before are put
+    back afterwards."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -278,8 +280,11 @@ class _InterruptFlag:
             # SIGTERM (kill, docker stop, bir iş sıralayıcısının işi durdurması) da ilk Ctrl-C
             # gibi karşılanır: yoksa süreç hemen ölür ve son kayıttan beri atılan adımlar
             # kaybolurdu. Eğitici Python'dan da çağrılabilir: önceki işleyiciler saklanır.
+            # Yok sayılan (SIG_IGN) bir sinyal yok sayılmış kalır: bir kabuk betiğinin arka
+            # planda başlattığı iş Ctrl-C'yi böyle devralır, Python da SIGINT'e dokunmaz.
             for sig in self.SIGNALS:
-                self._old[sig] = signal.signal(sig, self._handler)
+                if signal.getsignal(sig) is not signal.SIG_IGN:
+                    self._old[sig] = signal.signal(sig, self._handler)
 
     def uninstall(self) -> None:
         for sig, old in self._old.items():

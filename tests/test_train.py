@@ -21,6 +21,21 @@ from _train_helpers import TEXT, tiny_config, weights
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _sigint_as_in_a_terminal():
+    """A suite a script started in the background inherits SIGINT ignored, which the trainer
+    leaves ignored: the Ctrl-C tests below need Python's usual SIGINT handler."""
+    import signal
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _env():
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
@@ -29,7 +44,7 @@ def _env():
 
 def _run(args, timeout=120, **kw):
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=kw.get(
-        "cwd", ROOT), env=_env(), timeout=timeout)
+        "cwd", ROOT), env=_env(), timeout=timeout, preexec_fn=kw.get("preexec_fn"))
 
 
 # -- configs ------------------------------------------------------------------------------------
@@ -1289,6 +1304,50 @@ def test_a_sigterm_while_the_corpus_is_encoded_leaves_nothing_that_refuses_a_res
         assert p.returncode == 0, p.stderr
         assert ckpt.read_manifest(out)["step"] == 2 and (out / "tokens.npy").is_file()
 
+
+def test_signals_ignored_when_the_command_starts_stay_ignored(tmp_path):
+    """A trainer started with SIGINT and SIGTERM ignored (a job a shell script started in the
+    background, nohup-style launchers; Python itself leaves such a SIGINT ignored) put its own
+    handlers in, so a Ctrl-C meant for the shell stopped the run. Both stay ignored: signals
+    while the corpus is encoded and in the middle of step 3 change nothing, the run trains to
+    its end and leaves them ignored."""
+    import signal
+    data = tmp_path / "c.txt"
+    data.write_text(TEXT, encoding="utf-8")
+    out = tmp_path / "run"
+    script = textwrap.dedent("""
+        import os, signal, sys
+        import nanograd_llm.train as t
+        from nanograd_llm.cli import main
+        from nanograd_llm.optim import AdamW
+        both = (signal.SIGINT, signal.SIGTERM)
+        assert all(signal.getsignal(s) is signal.SIG_IGN for s in both)   # as inherited
+        def kill():
+            for s in both:
+                os.kill(os.getpid(), s)
+        real_split, real_step = t.split_ids, AdamW.step
+        def split_ids(*a, **k):
+            kill()
+            return real_split(*a, **k)
+        def step(self, grads=None, lr=None):
+            real_step(self, grads, lr)
+            if self.t == 3:
+                kill()
+        t.split_ids, AdamW.step = split_ids, step
+        rc = main(sys.argv[1:])
+        assert all(signal.getsignal(s) is signal.SIG_IGN for s in both)
+        sys.exit(rc)
+    """)
+
+    def ignore():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    p = _run(["-c", script, "train", "--data", str(data), "--out", str(out), "--quiet",
+              "n_layer=1", "n_embd=16", "n_head=2", "block_size=16", "max_iters=6",
+              "eval_interval=6", "eval_iters=1", "sample_tokens=0"], preexec_fn=ignore)
+    assert p.returncode == 0, p.stderr
+    assert "SIGTERM" not in p.stderr and "interrupt" not in p.stderr, p.stderr
+    assert ckpt.read_manifest(out)["step"] == 6
 
 def _write_json(tmp_path, cfg):
     import dataclasses
