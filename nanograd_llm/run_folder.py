@@ -119,13 +119,12 @@ def hold_run_folder(out: Path, top: Path, created: bool):
             before = {p.name for p in out.iterdir()}
         yield
     except BaseException:
-        if lock is not None:
-            lock.close()
-            lock = None
         # Hiçbir denetim noktası yazılmadan biten (örneğin veri hatası) bir eğitim, kendi
         # açtığı klasörleri geride boş ya da yarım bırakmaz. Kilidi alamayan bir eğitim hiçbir
         # şey silmez: aynı anda başlayan öteki eğitim de klasörü "yok" görüp açmış ve kilidi
         # almıştır; klasör onundur (ilk denetim noktasından önce silinirse o eğitim de durur).
+        # Temizlik kilit tutulurken yapılır, kilit ancak sonra (finally'de) bırakılır: önce
+        # bırakılsaydı arada kilidi alan ikinci bir eğitimin yeni dosyaları da silinirdi.
         if locked and created and not (out / ckpt.MANIFEST).exists():
             shutil.rmtree(top, ignore_errors=True)
         elif before is not None and not (out / ckpt.MANIFEST).exists():

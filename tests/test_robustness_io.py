@@ -789,6 +789,37 @@ def test_a_failed_start_removes_only_the_folders_it_created(tmp_path):
     assert not top.exists() and (tmp_path / "keep").is_dir()
 
 
+def test_a_failed_start_cleans_up_while_it_still_holds_the_lock(tmp_path, monkeypatch):
+    """hold_run_folder let go of the lock before its clean-up: a second trainer could take the
+    folder in that gap and have its new files deleted. The clean-up now runs under the lock (a
+    second trainer is refused throughout), which is let go afterwards."""
+    pytest.importorskip("fcntl")
+    from nanograd_llm import run_folder
+    seen = []
+
+    def refused(out):
+        with pytest.raises(ValueError, match="another process is training"):
+            run_folder._lock_run(out)
+        seen.append(out)
+    real_rmtree, real_remove = shutil.rmtree, run_folder._remove_added_run_files
+    monkeypatch.setattr(run_folder.shutil, "rmtree",
+                        lambda p, **k: (refused(p / "run"), real_rmtree(p, **k)))
+    monkeypatch.setattr(run_folder, "_remove_added_run_files",
+                        lambda out, before: (refused(out), real_remove(out, before)))
+    new = tmp_path / "new"
+    had = tmp_path / "had"
+    had.mkdir()
+    for out_dir in (new / "run", had):
+        out, top, created = run_folder.prepare_run_folder(str(out_dir), False, False)
+        with pytest.raises(KeyboardInterrupt), run_folder.hold_run_folder(out, top, created):
+            (out / "metrics.jsonl").write_text("")
+            raise KeyboardInterrupt
+    monkeypatch.undo()
+    assert seen == [new / "run", had]
+    assert not new.exists() and [p.name for p in had.iterdir()] == [".lock"]
+    run_folder._lock_run(had).close()                       # let go after the clean-up
+
+
 def test_overwrite_deletes_the_old_runs_loss_curve(tmp_path):
     """--overwrite: the old loss.png is the old run's curve, not this one's."""
     import time
