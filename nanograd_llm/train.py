@@ -225,6 +225,14 @@ def _sigterm_raises():
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+def _end_sigterm_raises() -> None:
+    """The training loop ended and its checkpoint is saved: SIGTERM gets its default action
+    back (the process ends at once) if _sigterm_raises put _terminate in."""
+    if threading.current_thread() is threading.main_thread() and \
+            signal.getsignal(signal.SIGTERM) is _terminate:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 class _InterruptFlag:
     """The first Ctrl-C (SIGINT) or SIGTERM (kill, docker stop, a scheduler preempting the job)
     during training asks the loop to stop after the current step and save; a second one
@@ -797,6 +805,14 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         interrupt.uninstall()
         if bar is not None:
             bar.close()
+    # _InterruptFlag, önceki işleyiciyi, yani döngüden önceki SIGTERM işleyicisini (_terminate)
+    # geri koydu. O işleyici yalnızca ilk denetim noktasından önceki pencere içindir (klasörü
+    # temizleyip 143 ile çıkmak). Döngü olağan biçimde bitti: kayıt diskte (biten eğitim ya da
+    # durdurulup kaydedilen adım), geriye yalnızca kayıp eğrisi ve özet kaldı. Bu sırada gelen
+    # bir SIGTERM artık "terminated" (eğitim yarıda kesildi) demez; varsayılanı olur: süreç
+    # hemen biter (loss.png atomik yazılır: eski ya da yeni hâli kalır). Döngü bir hatayla
+    # çıktıysa _terminate yerinde kalır: hold_run_folder'ın temizliği yine yapılır.
+    _end_sigterm_raises()
     wall = time.perf_counter() - t0
     interrupted = interrupt.requested and step < cfg.max_iters
     logged = bool(last)                          # bu koşu metrics.jsonl'e satır ekledi mi

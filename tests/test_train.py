@@ -1263,6 +1263,35 @@ def test_a_sigterm_to_the_command_saves_and_exits_143(tmp_path):
     assert ckpt.read_manifest(out)["step"] == 3
 
 
+def test_a_sigterm_after_the_run_finished_and_saved_has_its_default_action(tmp_path):
+    """The pre-loop SIGTERM handler (Terminated, for the clean-up of a start stopped before its
+    first checkpoint) came back when the loop's handlers were removed: a SIGTERM while the loss
+    curve was drawn, after a run that had finished and saved, ended the command with
+    "terminated" as if training had been cut short. After the loop SIGTERM has its default
+    action (the process ends at once); the saved run is there."""
+    import signal
+    data = tmp_path / "c.txt"
+    data.write_text(TEXT, encoding="utf-8")
+    out = tmp_path / "run"
+    script = textwrap.dedent("""
+        import os, signal, sys
+        import nanograd_llm.train as t
+        real = t.plot_losses
+        def plot_losses(*a, **k):
+            os.kill(os.getpid(), signal.SIGTERM)
+            return real(*a, **k)
+        t.plot_losses = plot_losses
+        from nanograd_llm.cli import main
+        sys.exit(main(sys.argv[1:]))
+    """)
+    p = _run(["-c", script, "train", "--data", str(data), "--out", str(out), "--quiet",
+              "n_layer=1", "n_embd=16", "n_head=2", "block_size=16", "max_iters=2",
+              "eval_interval=2", "eval_iters=1", "sample_tokens=0"])
+    assert p.returncode == -signal.SIGTERM, (p.returncode, p.stderr)
+    assert "terminated" not in p.stderr and "Traceback" not in p.stderr
+    assert ckpt.read_manifest(out)["step"] == 2
+
+
 def test_a_sigterm_while_the_corpus_is_encoded_leaves_nothing_that_refuses_a_restart(tmp_path):
     """SIGTERM before the trainer's handlers (while the corpus is read and encoded) ended the
     process where it stood: the new --out folder stayed (with tokens.npy here) and the same
