@@ -820,6 +820,43 @@ def test_a_failed_start_cleans_up_while_it_still_holds_the_lock(tmp_path, monkey
     run_folder._lock_run(had).close()                       # let go after the clean-up
 
 
+def test_a_signal_during_the_clean_up_of_a_failed_start_waits_until_it_is_done(tmp_path,
+                                                                              monkeypatch):
+    """A second Ctrl-C or SIGTERM in the middle of hold_run_folder's clean-up stopped it
+    halfway: the new --out folder stayed, and the same command then asked for --overwrite. A
+    signal is held back while it runs: the folder is removed, then the signal reaches the
+    handler that was there (put back)."""
+    import signal
+    from nanograd_llm import run_folder
+
+    class Signalled(Exception):
+        pass
+
+    def raise_signalled(signum, frame):
+        raise Signalled(signal.Signals(signum).name)
+    real_rmtree = shutil.rmtree
+    for name in ("SIGINT", "SIGTERM"):
+        sig = getattr(signal, name)
+
+        def rmtree(p, **k):
+            os.kill(os.getpid(), sig)           # a second signal, in the middle of the clean-up
+            real_rmtree(p, **k)
+        previous = signal.signal(sig, raise_signalled)
+        try:
+            monkeypatch.setattr(run_folder.shutil, "rmtree", rmtree)
+            out, top, created = run_folder.prepare_run_folder(str(tmp_path / name / "run"),
+                                                              False, False)
+            with pytest.raises(Signalled, match=name), \
+                    run_folder.hold_run_folder(out, top, created):
+                (out / "tokens.npy").write_bytes(b"")
+                raise KeyboardInterrupt                 # the first signal stopped the start
+            monkeypatch.undo()
+            assert signal.getsignal(sig) is raise_signalled
+        finally:
+            signal.signal(sig, previous)
+        assert not (tmp_path / name).exists()
+
+
 def test_overwrite_deletes_the_old_runs_loss_curve(tmp_path):
     """--overwrite: the old loss.png is the old run's curve, not this one's."""
     import time
