@@ -75,7 +75,7 @@ def shown(value, limit: int = 120, plain: bool = False) -> str:
     # olduğu gibi yazılsaydı terminali doldururdu; başı ve sonu (ör. bir yolun dosya adı)
     # kalır, kesilen yerin uzunluğu söylenir. Python'un basamak sınırını (4300) aşan bir tam
     # sayı metne hiç çevrilemez: onun yalnızca yaklaşık basamak sayısı söylenir. Eğitim
-    # ayarları, checkpoint.json'daki değerler ve örnekleme seçenekleri hep bu işlevden geçer.
+    # ayarları, checkpoint.json'daki değerler ve örnekleme seçenekleri hep bu fonksiyondan geçer.
     try:
         text = str(value) if plain else repr(value)
     except ValueError:

@@ -815,7 +815,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
     _end_sigterm_raises()
     wall = time.perf_counter() - t0
     interrupted = interrupt.requested and step < cfg.max_iters
-    logged = bool(last)                          # bu koşu metrics.jsonl'e satır ekledi mi
+    logged = bool(last)                          # bu eğitim metrics.jsonl'e satır ekledi mi
     if not last:                                 # devam ettirilen eğitim zaten bitmişti
         rows = _read_metrics(metrics_path)
         last = rows[-1] if rows else {}
@@ -832,8 +832,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
     else:
         if not plotted and logged and png.exists():
             # matplotlib yok: eğri çizilmez (README'de söylendiği gibi; hiç eğrisi olmamış bir
-            # koşu bu yüzden sessiz kalır). Ama önceki bir koşunun çizdiği loss.png bu koşunun
-            # eklediği değerlendirmeleri göstermez: eskidiği --quiet ile de söylenir
+            # eğitim bu yüzden sessiz kalır). Ama önceki bir eğitimin çizdiği loss.png bu
+            # eğitimin eklediği değerlendirmeleri göstermez: eskidiği --quiet ile de söylenir
             _warn(f"loss curve not drawn (matplotlib is not available: pip install "
                   f"matplotlib); {png} is out of date")
     return {"out_dir": str(out), "step": step, "model": model, "tokenizer": tokenizer,
