@@ -17,20 +17,17 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from nanograd_llm.backend import DeviceError  # noqa: E402
+from nanograd_llm.cli import report_errors  # noqa: E402
 from nanograd_llm.course.primer import run_all  # noqa: E402
 
 
-def main() -> int:
+def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Run the NumPy/CuPy primer (chapter 1 of the course).")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    args = ap.parse_args()
-    try:
-        run_all(args.device)
-    except DeviceError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
+    args = ap.parse_args(argv)
+    # Hatalar (GPU yok), Ctrl-C ve erken kapanan bir okuyucu (`| head`): öteki örnekler ve
+    # `nanograd-llm` komutları gibi hata izi yerine tek satır ve çıkış durumu
+    return report_errors(lambda: run_all(args.device) or 0)
 
 
 if __name__ == "__main__":

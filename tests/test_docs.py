@@ -607,6 +607,29 @@ def test_primer_example_script():
     assert "Tüm bölümler çalıştı." in r.stdout
 
 
+def test_primer_example_reports_like_the_other_examples(capsys, monkeypatch):
+    """examples/01_numpy_primer.py kept its own `except DeviceError` when the other examples moved
+    to cli.report_errors: a reader that leaves early (`| head -2`) or a Ctrl-C ended it with a
+    traceback. It now stops as the commands do: one line (or none for the pipe) and 141 / 130."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("example_primer",
+                                                  ROOT / "examples" / "01_numpy_primer.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    monkeypatch.setattr(sys, "argv", ["01_numpy_primer.py"])
+    for error, status in ((BrokenPipeError, 141), (KeyboardInterrupt, 130)):
+        def run_all(device, error=error):
+            print("[arrays]")
+            raise error()
+        example.run_all = run_all
+        try:
+            rc = example.main()
+        except BaseException as e:                     # the traceback the script ended with
+            rc = type(e).__name__
+        assert rc == status
+    assert capsys.readouterr().err.endswith("\ninterrupted\n")
+
+
 def test_bigram_chapter(capsys):
     from nanograd_llm.course import bigram
     res = bigram.demo(steps=150)
