@@ -91,8 +91,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .backend import check_finite_output, to_numpy
-from .backend import shown
+from .backend import check_finite_output, shown, to_numpy
 
 # Boyutlar: B = toplu iş, T = bağlam uzunluğu, V = sözlük boyutu
 

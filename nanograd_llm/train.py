@@ -49,12 +49,12 @@ import numpy as np
 
 from . import checkpoint as ckpt
 from .atomic import atomic_write
-from .backend import check_device, set_matmul_precision
+from .backend import check_device, set_matmul_precision, shown
 # Ayarlar config.py'dedir; `from nanograd_llm.train import TrainConfig, make_config…` gibi
 # içe aktarmalar çalışmaya devam etsin diye bu adlar burada da bulunur
 from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZERS, TrainConfig,
                      apply_overrides, canonical_dtype, make_config, model_config, parse_overrides,
-                     read_config_file, resume_config, shown)
+                     read_config_file, resume_config)
 from .data import (STREAM_DROPOUT, BatchSampler, check_source, download_corpus, encode_corpus,
                    known_text_sha256, load_text, same_source, split_ids)
 from .optim import AdamW, clip_grad_norm, get_lr, global_grad_norm, rescaled_grad_norm

@@ -59,7 +59,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..backend import get_array_module
+from ..backend import get_array_module, shown
 
 from .dropout import dropout_backward, dropout_forward
 from .gelu import gelu_backward, gelu_forward, gelu_output
@@ -78,7 +78,6 @@ ACTIVATIONS = {
 
 def check_activation(name: str) -> None:
     if name not in ACTIVATIONS:
-        from ..backend import shown
         raise ValueError(f"unknown activation {shown(name)}: expected one of "
                          f"{', '.join(ACTIVATIONS)}")
 

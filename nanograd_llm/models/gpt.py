@@ -77,8 +77,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from ..backend import run_shards, shard_count
-from ..backend import shown
+from ..backend import run_shards, shard_count, shown
 from ..layers.block import block_backward, block_forward
 from ..layers.cross_entropy import cross_entropy_backward, cross_entropy_forward
 from ..layers.dropout import RowGenerators, dropout_backward, dropout_forward
