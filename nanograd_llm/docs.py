@@ -582,11 +582,11 @@ def _render_course(out: Path, run_dir, images: bool, log, demo_steps) -> list[Pa
     old_pictures = set((out / "img").glob("*.png")) if (out / "img").is_dir() else set()
     made, skipped, reason = [], {}, NO_IMAGES
     if images:
-        from .viz import course_images
+        from .viz import MatplotlibMissing, course_images
         try:
             made = course_images(out / "img", run_dir=run_dir, log=log, demo_steps=demo_steps,
                                  skipped=skipped)
-        except RuntimeError as e:      # matplotlib yoksa: resimsiz devam et
+        except MatplotlibMissing as e:     # yalnızca matplotlib yoksa resimsiz devam edilir
             log(f"docs: pictures skipped: {e}")
             reason = NO_MATPLOTLIB
     for stale in old_pictures - {Path(p) for p in made}:

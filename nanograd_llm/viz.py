@@ -34,12 +34,20 @@ from .course import tr_number
 _PLOT_HELP = "plotting needs matplotlib: pip install -e '.[plot]'"
 
 
+class MatplotlibMissing(RuntimeError):
+    """Plotting was asked for, but matplotlib cannot be imported."""
+
+
+# Matplotlib'in eksik olması kendi hata türüyle bildirilir: `docs` bu durumda kursu resimsiz
+# üretir; çizim sırasında çıkan başka bir RuntimeError (ör. eğitimin belirteçleyicisinin
+# eksik bir bağımlılığı) "matplotlib yok" sanılmaz, olduğu gibi bildirilir.
+
 def _figure(width: float, height: float, layout=None):
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as e:
-        raise RuntimeError(f"{_PLOT_HELP} ({e})") from None
+        raise MatplotlibMissing(f"{_PLOT_HELP} ({e})") from None
     fig = Figure(figsize=(width, height), dpi=100, layout=layout)
     FigureCanvasAgg(fig)
     return fig
@@ -430,5 +438,5 @@ def course_images(img_dir, run_dir=None, log=print, demo_steps: int | None = Non
     return made
 
 
-__all__ = ["plot_attention", "attention_weights", "plot_positional_encoding",
-           "plot_loss_curve", "read_metrics", "course_images"]
+__all__ = ["MatplotlibMissing", "plot_attention", "attention_weights",
+           "plot_positional_encoding", "plot_loss_curve", "read_metrics", "course_images"]

@@ -562,6 +562,44 @@ def test_a_failed_docs_build_leaves_no_half_made_new_folder(tmp_path, monkeypatc
     assert kept.is_dir()
 
 
+def test_docs_without_matplotlib_builds_the_pages_without_pictures(tmp_path, monkeypatch):
+    """Without matplotlib the course is still written; each picture's note names the extra."""
+    pytest.importorskip("markdown")
+    from nanograd_llm import docs
+    monkeypatch.setattr(docs, "PARTS", [("Deneme", ["nanograd_llm.course.gpt"])])
+    for name in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"):
+        monkeypatch.setitem(sys.modules, name, None)
+    logged = []
+    docs.build_docs(tmp_path, log=logged.append)
+    page = (tmp_path / "course.gpt.html").read_text(encoding="utf-8")
+    assert "<img" not in page and "matplotlib gerekir" in page and ".[plot]" in page
+    assert any("pictures skipped" in m and "matplotlib" in m for m in logged)
+
+
+def test_docs_reports_a_picture_error_that_is_not_a_missing_matplotlib(tmp_path, monkeypatch,
+                                                                        capsys):
+    """Any RuntimeError while drawing was taken for a missing matplotlib: the pages said
+    "matplotlib gerekir" (wrong reason) and dropped even the pictures already drawn, exit 0.
+    Another error now stops the build with its own message, as a ValueError does."""
+    pytest.importorskip("markdown")
+    from nanograd_llm import docs, viz
+    from nanograd_llm.cli import main
+    monkeypatch.setattr(docs, "PARTS", [("Deneme", ["nanograd_llm.course.gpt"])])
+
+    def tokenizer_needs_regex(img_dir, run_dir=None, log=print, demo_steps=None, skipped=None):
+        Path(img_dir).mkdir(parents=True, exist_ok=True)
+        (Path(img_dir) / "positional_encoding.png").write_bytes(PNG_MAGIC)
+        raise RuntimeError("the BPE tokenizer needs an optional dependency "
+                           "(No module named 'regex')")
+    monkeypatch.setattr(viz, "course_images", tokenizer_needs_regex)
+    with pytest.raises(RuntimeError, match="No module named 'regex'"):
+        docs.build_docs(tmp_path / "site", log=lambda m: None)
+    assert main(["docs", "--out", str(tmp_path / "site")]) == 1
+    err = capsys.readouterr().err
+    assert "No module named 'regex'" in err and "matplotlib" not in err
+    assert "Traceback" not in err and not (tmp_path / "site").exists()
+
+
 def test_docs_needs_the_extra(tmp_path, monkeypatch):
     from nanograd_llm.docs import build_docs
     monkeypatch.setitem(sys.modules, "markdown", None)
