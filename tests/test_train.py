@@ -2186,3 +2186,40 @@ def test_resume_refuses_init_from_given_as_a_setting(tmp_path):
             resume_config("default", out_dir=str(tmp_path / "run"), **kw)
     assert resume_config("default", out_dir=str(tmp_path / "run"),
                          overrides={"max_iters": "4"}).max_iters == 4
+
+
+# -- found by mutation testing of train.py ------------------------------------------------------
+
+def test_bpe_tokenizer_learns_its_merges_from_the_train_split_only(tmp_path):
+    """The validation text must not shape the tokenizer (that would leak it into training):
+    a pair frequent only in the last val_fraction of the corpus gets no merge."""
+    from nanograd_llm.train import prepare_data
+    (tmp_path / "c.txt").write_text("abcdefgh " * 100 + "zq" * 450, encoding="utf-8")
+    cfg = make_config("default", data=str(tmp_path / "c.txt"), out_dir=str(tmp_path / "run"),
+                      overrides={"tokenizer": "bpe", "vocab_size": "260", "val_fraction": "0.5",
+                                 "block_size": "8"})
+    tok, _, _ = prepare_data(cfg, tmp_path)
+    assert len(tok.encode("zq")) == 2                 # "zq" only occurs in the val half
+    assert any(len(tok.encode(p)) == 1 for p in ("ab", "bc", "cd", "de", "ef", "fg", "gh", " a"))
+
+
+def test_sample_text_returns_only_the_new_tokens(tmp_path):
+    from nanograd_llm.generate import generate
+    from nanograd_llm.tokenizers import CharTokenizer
+    from nanograd_llm.train import sample_text
+    tok = CharTokenizer.from_text("abcdefgh xyz")
+    model = ckpt.build_model({"model": "gpt", "vocab_size": tok.vocab_size, "block_size": 16,
+                              "n_layer": 1, "n_head": 2, "n_embd": 16}, seed=3)
+    model.eval()
+    text = sample_text(model, tok, "xyz", max_new_tokens=6, temperature=0, seed=0)
+    ids = generate(model, np.asarray(tok.encode("xyz"), dtype=np.int64), 6, temperature=0)
+    assert len(text) == 6 and text == tok.decode(np.asarray(ids).reshape(-1)[3:])
+
+
+def test_a_missing_corpus_of_a_new_run_is_not_called_moved(tmp_path):
+    """The "if the corpus has moved, add --data NEWPATH" hint is for --resume only."""
+    cfg = tiny_config(tmp_path)
+    (tmp_path / "corpus.txt").unlink()
+    with pytest.raises(FileNotFoundError, match="data file not found") as e:
+        train(cfg, quiet=True)
+    assert "--data NEWPATH" not in str(e.value) and not (tmp_path / "run").exists()
