@@ -2223,3 +2223,18 @@ def test_a_missing_corpus_of_a_new_run_is_not_called_moved(tmp_path):
     with pytest.raises(FileNotFoundError, match="data file not found") as e:
         train(cfg, quiet=True)
     assert "--data NEWPATH" not in str(e.value) and not (tmp_path / "run").exists()
+
+
+def test_resume_refuses_a_changed_seed_batch_or_split(tmp_path):
+    """Settings that a resumed run cannot change without silently training on other batches
+    (or another split) are refused before any step, naming the setting."""
+    from nanograd_llm.train import resume_config
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    before = (tmp_path / "run" / "metrics.jsonl").read_text()
+    for key, value in (("seed", "7"), ("batch_size", "3"), ("grad_accum", "2"),
+                       ("val_fraction", "0.2"), ("dtype", "float64")):
+        cfg = resume_config("default", out_dir=str(tmp_path / "run"),
+                            overrides={"max_iters": "4", key: value})
+        with pytest.raises(ValueError, match=f"cannot resume .*trained with {key}="):
+            train(cfg, resume=True, quiet=True)
+    assert (tmp_path / "run" / "metrics.jsonl").read_text() == before
