@@ -2238,3 +2238,26 @@ def test_resume_refuses_a_changed_seed_batch_or_split(tmp_path):
         with pytest.raises(ValueError, match=f"cannot resume .*trained with {key}="):
             train(cfg, resume=True, quiet=True)
     assert (tmp_path / "run" / "metrics.jsonl").read_text() == before
+
+
+def test_metrics_speed_and_elapsed_time_with_a_fake_clock(tmp_path, monkeypatch):
+    """With a clock that ticks 1 s per reading, tokens_per_sec at each evaluation is the
+    tokens of the steps since the last one (batch_size · block_size · grad_accum per step),
+    over the training time only (the evaluation's own readings are not counted), also when
+    log_interval is never reached; elapsed_s keeps growing across a resume."""
+    import itertools
+    import types
+    from nanograd_llm import train as train_mod
+    from nanograd_llm.train import resume_config
+    ticks = itertools.count()
+    monkeypatch.setattr(train_mod, "time", types.SimpleNamespace(
+        time=lambda: 0.0, perf_counter=lambda: float(next(ticks))))
+    train(tiny_config(tmp_path, max_iters=4, eval_interval=2, log_interval=1000, grad_accum=2,
+                      batch_size=4, block_size=16), quiet=True)
+    train(resume_config("default", out_dir=str(tmp_path / "run"), overrides={"max_iters": "6"}),
+          resume=True, quiet=True)
+    rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [0, 2, 4, 6]
+    assert [r["tokens_per_sec"] for r in rows[1:]] == [2 * 4 * 16 * 2] * 3
+    elapsed = [r["elapsed_s"] for r in rows]
+    assert elapsed == sorted(elapsed) and elapsed[3] - elapsed[2] >= 2, elapsed
