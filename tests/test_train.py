@@ -2261,3 +2261,17 @@ def test_metrics_speed_and_elapsed_time_with_a_fake_clock(tmp_path, monkeypatch)
     assert [r["tokens_per_sec"] for r in rows[1:]] == [2 * 4 * 16 * 2] * 3
     elapsed = [r["elapsed_s"] for r in rows]
     assert elapsed == sorted(elapsed) and elapsed[3] - elapsed[2] >= 2, elapsed
+
+
+def test_resume_keeps_a_best_copy_saved_at_the_checkpoint_step(tmp_path, capsys):
+    """best/ written at the very step the run resumes from is this run's copy: it is kept
+    (not ignored with a warning and replaced by a worse evaluation)."""
+    from nanograd_llm.train import resume_config
+    train(tiny_config(tmp_path, max_iters=4, eval_interval=2), quiet=True)
+    best = ckpt.read_manifest(tmp_path / "run" / "best")
+    assert best["step"] == 4
+    result = train(resume_config("default", out_dir=str(tmp_path / "run"),
+                                 overrides={"max_iters": "5", "lr": "2"}),
+                   resume=True, progress=False)
+    assert "ignoring" not in capsys.readouterr().err
+    assert result["best_step"] == 4 and result["best_val_loss"] == best["extra"]["val_loss"]
