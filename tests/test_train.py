@@ -2275,3 +2275,22 @@ def test_resume_keeps_a_best_copy_saved_at_the_checkpoint_step(tmp_path, capsys)
                    resume=True, progress=False)
     assert "ignoring" not in capsys.readouterr().err
     assert result["best_step"] == 4 and result["best_val_loss"] == best["extra"]["val_loss"]
+
+
+def test_a_failed_write_in_a_resumed_run_names_the_checkpoint_it_resumed_from(tmp_path,
+                                                                             monkeypatch):
+    from nanograd_llm.train import resume_config
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=2, keep_best=False), quiet=True)
+
+    def disk_full(path, arrays):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(ckpt, "_write_npz", disk_full)
+    with pytest.raises(OSError, match=r"could not write the checkpoint of step 4 .*; the "
+                                      r"checkpoint of step 2 in .*run is intact"):
+        train(resume_config("default", out_dir=str(tmp_path / "run"),
+                            overrides={"max_iters": "4"}), resume=True, quiet=True)
+
+
+def test_stop_after_leaves_the_loop_after_that_many_steps(tmp_path):
+    r = train(tiny_config(tmp_path, max_iters=12, eval_interval=2), quiet=True, stop_after=3)
+    assert r["step"] == 3 and r["eval_step"] == 2
