@@ -2294,3 +2294,38 @@ def test_a_failed_write_in_a_resumed_run_names_the_checkpoint_it_resumed_from(tm
 def test_stop_after_leaves_the_loop_after_that_many_steps(tmp_path):
     r = train(tiny_config(tmp_path, max_iters=12, eval_interval=2), quiet=True, stop_after=3)
     assert r["step"] == 3 and r["eval_step"] == 2
+
+
+def test_each_evaluation_row_logs_the_learning_rate_of_its_step(tmp_path):
+    from nanograd_llm.optim import get_lr
+    cfg = tiny_config(tmp_path, max_iters=6, eval_interval=2, warmup_iters=4, lr_decay_iters=6)
+    train(cfg, quiet=True)
+    rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [0, 2, 4, 6]
+    assert [r["lr"] for r in rows] == [get_lr(r["step"], cfg.lr, cfg.min_lr, cfg.warmup_iters,
+                                              cfg.decay_iters) for r in rows]
+
+
+def test_ctrl_c_during_the_last_step_is_a_finished_run(tmp_path, monkeypatch):
+    """The loop ends normally (the final evaluation and checkpoint are written): the run is
+    complete, not "interrupted" (the command would exit 130 and ask for --resume)."""
+    import signal
+    real_step = AdamW.step
+
+    def interrupted(self, grads=None, lr=None):
+        real_step(self, grads, lr)
+        if self.t == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+    monkeypatch.setattr(AdamW, "step", interrupted)
+    r = train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    assert r["step"] == 2 and r["eval_step"] == 2 and not r["interrupted"]
+
+
+def test_a_non_finite_val_loss_alone_stops_training(tmp_path, monkeypatch):
+    from nanograd_llm import train as train_mod
+    monkeypatch.setattr(train_mod, "estimate_loss",
+                        lambda model, sampler, iters, step: {"train": 2.5, "val": float("nan")})
+    with pytest.raises(RuntimeError, match=r"evaluation loss is 2\.5 \(train\) / nan \(val\) "
+                                           r"at step 0"):
+        train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+
