@@ -2329,3 +2329,52 @@ def test_a_non_finite_val_loss_alone_stops_training(tmp_path, monkeypatch):
                                            r"at step 0"):
         train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
 
+
+def test_the_seed_sets_the_starting_weights(tmp_path):
+    got = {}
+    for seed in (1, 2):
+        r = train(tiny_config(tmp_path, f"s{seed}", seed=seed, max_iters=2), quiet=True,
+                  stop_after=0)
+        assert r["step"] == 0
+        mcfg = r["model"].config_dict()
+        np.testing.assert_array_equal(weights(r["model"]),
+                                      weights(ckpt.build_model(mcfg, seed=seed)))
+        got[seed] = weights(r["model"])
+    assert not np.array_equal(got[1], got[2])
+
+
+def test_resuming_a_finished_run_from_a_moved_corpus_points_best_at_it(tmp_path):
+    """Nothing is trained (max_iters reached), yet best/ must name the corpus' new path, as the
+    checkpoint does, so that `eval --ckpt RUN/best` finds it."""
+    from nanograd_llm.train import resume_config
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    (tmp_path / "corpus.txt").rename(tmp_path / "moved.txt")
+    r = train(resume_config(None, out_dir=str(tmp_path / "run"),
+                            data=str(tmp_path / "moved.txt")), resume=True, quiet=True)
+    assert r["step"] == 2
+    best = ckpt.read_manifest(tmp_path / "run" / "best")
+    assert best["train_config"]["data"] == str(tmp_path / "moved.txt")
+
+
+def test_fine_tuning_trains_with_dropout_on(tmp_path, monkeypatch):
+    """init_from_hf gives a model in eval mode; the trainer must switch it to training mode,
+    or a fine-tuning with dropout=0.1 would silently run without dropout."""
+    pytest.importorskip("safetensors")
+    pytest.importorskip("regex")
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.hf import save_hf
+    from nanograd_llm.tokenizers.bpe import BPETokenizer
+    tok = BPETokenizer.train(TEXT, 270)
+    save_hf(GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2,
+                          n_embd=8), seed=0), tmp_path / "hf")
+    tok.save(tmp_path / "hf")
+    modes = []
+    real = GPT.backward
+
+    def spy(self, *a, **k):
+        modes.append(self.training)
+        return real(self, *a, **k)
+    monkeypatch.setattr(GPT, "backward", spy)
+    train(tiny_config(tmp_path, init_from=str(tmp_path / "hf"), max_iters=2, eval_interval=2,
+                      dropout=0.1), quiet=True)
+    assert modes == [True, True]
