@@ -36,7 +36,7 @@ import argparse
 import shlex
 import sys
 
-from nanograd_llm.cli import report_errors
+from nanograd_llm.cli import report_errors, report_stopped_run
 from nanograd_llm.train import make_config, parse_overrides, resume_config, sample_text, train
 
 # Saniyeler içinde biten küçük ayar: sürekli tümleştirmede (CI) bu çalıştırılır
@@ -78,11 +78,8 @@ def run(args) -> int:
     if result.get("interrupted"):
         # Ctrl-C ya da SIGTERM: son denetim noktası kaydedildi; örnek üretmeden, devam
         # komutunu söyleyerek çık (130 ya da 143: 128 + sinyal numarası)
-        term = result.get("signal") == "SIGTERM"
-        print(f"{'stopped by SIGTERM' if term else 'interrupted'}: checkpoint of step "
-              f"{result['step']} saved; continue with "
-              f"`python examples/train_char_gpt.py --out {out} --resume`", file=sys.stderr)
-        return 143 if term else 130
+        return report_stopped_run(
+            result, f"python examples/train_char_gpt.py --out {out} --resume")
     if result["val_loss"] is not None:
         print(f"step {result['step']}: train loss {result['train_loss']:.3f}, "
               f"val loss {result['val_loss']:.3f} ({result['wall_s']:.1f} s)")

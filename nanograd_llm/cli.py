@@ -14,6 +14,18 @@ def _cmd_gradcheck(args) -> int:
     return 0 if run_all(device=args.device) else 1
 
 
+def report_stopped_run(result: dict, resume_command: str) -> int:
+    """Print the one line for a training run stopped by Ctrl-C or SIGTERM (its last checkpoint
+    is saved) with the command that continues it; return the exit status, 130 or 143."""
+    # Ctrl-C: 130, SIGTERM: 143 (128 + sinyal numarası; kabuğun sinyalle ölen bir sürece
+    # verdiği durum): bitmemiş bir eğitim, ardından gelen komutlara başarı bildirmez
+    term = result.get("signal") == "SIGTERM"
+    print(f"{'stopped by SIGTERM' if term else 'interrupted'}: checkpoint of step "
+          f"{result['step']} saved in {result['out_dir']}; continue with `{resume_command}`",
+          file=sys.stderr)
+    return 143 if term else 130
+
+
 def _cmd_train(args) -> int:
     from .train import make_config, parse_overrides, resume_config, sample_text, train
     overrides = parse_overrides(args.overrides)
@@ -28,13 +40,7 @@ def _cmd_train(args) -> int:
     out = result["out_dir"]
     q = shlex.quote(str(out))            # paste-able even with spaces in the path
     if result.get("interrupted"):
-        # Ctrl-C: 130, SIGTERM: 143 (128 + sinyal numarası; kabuğun sinyalle ölen bir sürece
-        # verdiği durum): bitmemiş bir eğitim, ardından gelen komutlara başarı bildirmez
-        term = result.get("signal") == "SIGTERM"
-        print(f"{'stopped by SIGTERM' if term else 'interrupted'}: checkpoint of step "
-              f"{result['step']} saved in {out}; continue with "
-              f"`nanograd-llm train --out {q} --resume`", file=sys.stderr)
-        return 143 if term else 130
+        return report_stopped_run(result, f"nanograd-llm train --out {q} --resume")
     if result["val_loss"] is not None:
         when = (f"final (step {result['step']})" if result.get("eval_step") in
                 (None, result["step"]) else

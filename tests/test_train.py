@@ -2002,6 +2002,7 @@ def test_train_example_reports_an_interrupted_or_finished_run(tmp_path, capsys):
     assert ex.main(["--small", "--out", str(tmp_path / "my run")]) == 130
     err = capsys.readouterr().err
     assert "interrupted" in err and "--resume" in err and "'" in err   # the path quoted
+    assert f"step 7 saved in {tmp_path / 'my run'};" in err   # the same line as the CLI's
     ex.train = lambda cfg, **kw: {**base, "interrupted": True, "signal": "SIGTERM"}
     assert ex.main(["--small", "--out", str(tmp_path / "my run")]) == 143
     assert "stopped by SIGTERM" in capsys.readouterr().err
