@@ -86,6 +86,14 @@ def shown(value, limit: int = 120, plain: bool = False) -> str:
     return f"{text[:limit - 40]}…{text[-20:]} ({len(text):,} characters)"
 
 
+def shown_items(items, limit: int, sep: str = ", ") -> str:
+    """The first `limit` of `items` (strings) joined by `sep` for a message, with `sep` + '…'
+    after them when there are more."""
+    # Binlerce dosyalı bir klasör ya da yüzlerce bilinmeyen karakter iletiyi doldurmasın
+    items = list(items)
+    return sep.join(items[:limit]) + (f"{sep}…" if len(items) > limit else "")
+
+
 def check_device(device: str) -> str:
     """Validate a device name; raise a clear error when 'cuda' cannot be used."""
     if device not in DEVICES:

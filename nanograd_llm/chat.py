@@ -34,6 +34,7 @@ from typing import Callable
 
 import numpy as np
 
+from .backend import shown_items
 from .generate import TextStreamer, check_sampling_args, iter_generate
 from .tokenizers import end_id
 
@@ -116,7 +117,7 @@ def _show_char(c: str) -> str:
 def show_chars(chars: list[str]) -> str:
     """The first 20 characters for a message: repr, or 'byte 0xff (not UTF-8)' for a byte that
     was not UTF-8."""
-    return " ".join(_show_char(c) for c in chars[:20]) + (" …" if len(chars) > 20 else "")
+    return shown_items(map(_show_char, chars), 20, " ")
 
 
 def describe_dropped(dropped: list[str], mode: str, replacement: str | None) -> str:

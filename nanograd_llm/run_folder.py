@@ -41,6 +41,7 @@ from pathlib import Path
 
 from . import checkpoint as ckpt
 from .atomic import make_folder, refuse_dangling_link
+from .backend import shown_items
 
 LOCK_FILE = ".lock"
 # Bir eğitimin bir klasöre yazdığı adlar (--overwrite yalnızca bunları siler)
@@ -240,7 +241,7 @@ def _check_empty_or_leftovers(out: Path, overwrite: bool) -> None:
     if not names:
         return
     foreign = [n for n in names if not _is_run_file(n)]
-    shown = ", ".join(names[:6]) + (", …" if len(names) > 6 else "")
+    shown = shown_items(names, 6)
     if foreign:
         raise ValueError(f"--out {out} is not empty and holds no training run ({shown}); "
                          f"choose a new or empty folder")
@@ -259,7 +260,7 @@ def _refuse_resuming_leftovers(out: Path) -> None:
     names = sorted(p.name for p in out.iterdir() if p.name != LOCK_FILE)
     if not names or not all(_is_run_file(n) for n in names):
         return                      # boş ya da başka dosyaların klasörü: olağan ileti
-    shown = ", ".join(names[:6]) + (", …" if len(names) > 6 else "")
+    shown = shown_items(names, 6)
     raise ValueError(f"no checkpoint to resume in {out}: the run there stopped before saving "
                      f"its first one ({shown}); start it again with `nanograd-llm train --out "
                      f"{out} --overwrite` and its settings, or --out DIR for another folder")

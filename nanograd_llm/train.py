@@ -49,7 +49,7 @@ import numpy as np
 
 from . import checkpoint as ckpt
 from .atomic import atomic_write
-from .backend import check_device, set_matmul_precision, shown
+from .backend import check_device, set_matmul_precision, shown, shown_items
 # Ayarlar config.py'dedir; `from nanograd_llm.train import TrainConfig, make_config…` gibi
 # içe aktarmalar çalışmaya devam etsin diye bu adlar burada da bulunur
 from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZERS, TrainConfig,
@@ -89,9 +89,9 @@ def check_corpus_fits(text: str, tokenizer, label: str) -> None:
     # Sözlük NFC biçimindedir (tokenizers/char.py); NFD yazılmış bir metin de aynı metindir
     unknown = sorted(set(unicodedata.normalize("NFC", text)) - set(tokenizer.chars))
     if unknown:
-        shown = " ".join(repr(c) for c in unknown[:10]) + (" …" if len(unknown) > 10 else "")
+        chars = shown_items(map(repr, unknown), 10, " ")
         raise ValueError(f"the corpus {label!r} has {len(unknown)} character(s) the run's "
-                         f"tokenizer does not know ({shown}): a resumed run must train on the "
+                         f"tokenizer does not know ({chars}): a resumed run must train on the "
                          f"data it started with (has the file changed?)")
 
 

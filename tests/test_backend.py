@@ -67,3 +67,12 @@ def test_device_rng_derives_cupy_seed_from_a_sequence():
     assert type(seed) is int and seed == int(state) // 2 and 0 <= seed < 2 ** 63
     assert backend.device_rng(fake, 5) == 5                  # an int passes unchanged
     assert backend.device_rng(fake, [1, 4, 8]) != seed
+
+
+def test_shown_items_cuts_a_long_list_after_its_limit():
+    """backend.shown_items: the one list-shortening helper of the messages (run_folder's file
+    names, train's and chat's unknown characters)."""
+    assert backend.shown_items(["a", "b"], 6) == "a, b"
+    assert backend.shown_items([f"f{i}" for i in range(8)], 6) == "f0, f1, f2, f3, f4, f5, …"
+    assert backend.shown_items(iter("xyz"), 2, " ") == "x y …"
+    assert backend.shown_items("xy", 2, " ") == "x y"
