@@ -25,7 +25,7 @@ from . import checkpoint as ckpt
 from .atomic import refuse_dangling_link
 from .backend import MATMUL_PRECISIONS, as_float_dtype, shown
 from .optim import check_eps
-from .run_folder import _refuse_resuming_leftovers
+from .run_folder import refuse_resuming_unsaved_run
 
 MODELS = ("gpt", "bigram")
 TOKENIZERS = ("char", "bpe")
@@ -403,10 +403,9 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
     if not out.exists():
         raise FileNotFoundError(f"nothing to resume: {out} does not exist (name the run's "
                                 f"folder with --out)")
-    if out.is_dir() and not (out / ckpt.MANIFEST).exists():
-        # İlk denetim noktasından önce öldürülen bir eğitimin klasörü: bildirim okunmadan
-        # (okuma "önce `train --out` ile eğitin" derdi) run_folder'ın --overwrite öğüdü verilir
-        _refuse_resuming_leftovers(out)
+    # İlk denetim noktasından önce öldürülen bir eğitimin klasörü: bildirim okunmadan
+    # (okuma "önce `train --out` ile eğitin" derdi) run_folder'ın --overwrite öğüdü verilir
+    refuse_resuming_unsaved_run(out)
     saved = ckpt.read_manifest(out).get("train_config") or {}
     saved = {k: v for k, v in saved.items() if k != "out_dir"}
     man_path = ckpt.find_run_dir(out) / ckpt.MANIFEST

@@ -87,8 +87,8 @@ def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool) -> tuple[Pat
                          f"for the run")
     if not resume and out.is_dir() and not (out / ckpt.MANIFEST).exists():
         _check_empty_or_leftovers(out, overwrite)
-    if resume and out.is_dir() and not (out / ckpt.MANIFEST).exists():
-        _refuse_resuming_leftovers(out)
+    if resume:
+        refuse_resuming_unsaved_run(out)
     # Bu eğitimin açacağı en üstteki klasör (ör. out/default için out/, o da yoksa)
     top = out
     while not top.parent.exists() and top.parent != top:
@@ -251,9 +251,15 @@ def _check_empty_or_leftovers(out: Path, overwrite: bool) -> None:
                          f"--out DIR for another folder")
 
 
-def _refuse_resuming_leftovers(out: Path) -> None:
-    """--resume of a folder that holds only what a run killed before its first checkpoint
-    wrote: say that it must start again with --overwrite (a plain start is refused there)."""
+def refuse_resuming_unsaved_run(out: Path) -> None:
+    """--resume of a folder without a checkpoint that holds only what a run killed before its
+    first checkpoint wrote: say that it must start again with --overwrite (a plain start is
+    refused there). Any other folder passes (a checkpoint, or the usual messages later)."""
+    # İki yerden çağrılır: resume_config'te bildirim okunmadan önce (komut satırı) ve
+    # prepare_run_folder'da (resume_config'ten geçmeyen bir train(cfg, resume=True) için);
+    # komut satırında ikincisi yalnızca bir klasör listelemesidir
+    if not out.is_dir() or (out / ckpt.MANIFEST).exists():
+        return
     # İlk değerlendirmede ya da ilk kayıtta öldürülen bir eğitim geride metrics.jsonl, best/,
     # tokens.npy gibi dosyalar bırakır; "önce `train --out` ile eğitin" öğüdü, o klasörü
     # reddeden bir komuta götürürdü

@@ -1863,6 +1863,10 @@ def test_resume_of_a_run_killed_before_its_first_checkpoint_names_overwrite(tmp_
                                          r"tokens\.npy\); start it again with `nanograd-llm "
                                          r"train --out .*run --overwrite`"):
         train(tiny_config(tmp_path), resume=True, quiet=True)
+    # the command line's path: resume_config refuses it before reading a manifest
+    with pytest.raises(ValueError, match=r"no checkpoint to resume in .*--overwrite`"):
+        from nanograd_llm.train import resume_config
+        resume_config(None, out_dir=str(out))
     assert sorted(p.name for p in out.iterdir()) == [".lock", "metrics.jsonl", "tokens.npy"]
 
 
