@@ -198,9 +198,11 @@ class NonFiniteLoss(RuntimeError):
 
 
 class Terminated(KeyboardInterrupt):
-    """A second stop signal that was SIGTERM, or a SIGTERM before the training loop (while the
-    corpus is read and encoded): training stopped at once (the command exits with
-    143 = 128 + SIGTERM, as a process the signal ends)."""
+    """SIGTERM that stops a run at once: a second stop signal during the training loop that
+    was SIGTERM, or a SIGTERM outside the loop in a start that has not saved (before the loop,
+    while the corpus is read and encoded; after a loop that ended in an error, while the
+    folder is cleaned up). The command exits with 143 = 128 + SIGTERM, as a process the
+    signal ends."""
     exit_status = 143
 
 
