@@ -280,13 +280,16 @@ def _checkpoint_step(out: Path):
 
 
 def _remove_empty_dirs(out: Path, top: Path) -> None:
-    """rmdir out, then its parents up to and including top, while they are empty."""
+    """rmdir out (when it was made), then its parents up to and including top, while they are
+    empty."""
     d = out
     while True:
         try:
             d.rmdir()
+        except FileNotFoundError:
+            pass                    # mkdir -p durdu ve onu hiç açamadı: üstündekilere geçilir
         except OSError:
-            return
+            return                  # boş değil (ya da silinemiyor): o ve üstü kalır
         if d == top or d.parent == d:
             return
         d = d.parent

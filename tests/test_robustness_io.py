@@ -505,7 +505,7 @@ def test_an_out_folder_that_cannot_be_created_gives_the_usual_message(tmp_path, 
     real_mkdir = Path.mkdir
 
     def mkdir(self, *a, **k):
-        if self == out:
+        if self == out and self.parent.exists():      # mkdir -p made the parents, then failed
             raise OSError(errno.ENOSPC, "No space left on device", str(self))
         return real_mkdir(self, *a, **k)
     monkeypatch.setattr(Path, "mkdir", mkdir)
