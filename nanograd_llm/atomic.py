@@ -112,6 +112,44 @@ def make_folder(path, what: str = "folder") -> Path:
     return path
 
 
+def make_new_folder(path, what: str = "folder") -> tuple[Path, bool]:
+    """make_folder for a folder that a command fills and removes again when it fails.
+    -> (top, created): the highest folder this call creates (`path` itself when no parent was
+    missing, or when `path` was there before) and whether `path` was new. When mkdir -p stops
+    half-way (disk full, no permission), the empty folders it made are removed before the
+    OSError goes on."""
+    # Eğitim (run_folder) ve kurs sayfaları (docs) klasörlerini bununla açar: başarısız bir
+    # komut, yalnızca kendi açtığı en üstteki klasörü (top) siler; önceden var olana dokunmaz
+    path = Path(path)
+    top = path
+    while not top.parent.exists() and top.parent != top:
+        top = top.parent
+    created = not path.exists()
+    try:
+        make_folder(path, what)
+    except OSError:
+        if created:
+            remove_empty_folders(path, top)
+        raise
+    return top, created
+
+
+def remove_empty_folders(path, top) -> None:
+    """rmdir `path` (when it was made), then its parents up to and including `top`, while they
+    are empty."""
+    d, top = Path(path), Path(top)
+    while True:
+        try:
+            d.rmdir()
+        except FileNotFoundError:
+            pass                    # mkdir -p durdu ve onu hiç açamadı: üstündekilere geçilir
+        except OSError:
+            return                  # boş değil (ya da silinemiyor): o ve üstü kalır
+        if d == top or d.parent == d:
+            return
+        d = d.parent
+
+
 def _file_behind(path: Path) -> Path:
     """The file a write to `path` replaces: `path` itself, or, where `path` is a symbolic link,
     the file the link leads to. A link to nothing (or one that loops) is refused, as

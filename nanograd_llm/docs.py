@@ -36,7 +36,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .atomic import atomic_write_text, make_folder, refuse_dangling_link
+from .atomic import atomic_write_text, make_folder, make_new_folder, refuse_dangling_link
 from .course import PARTS
 
 _DOCS_HELP = "the docs command needs Markdown and Pygments: pip install -e '.[docs]'"
@@ -524,12 +524,9 @@ def build_docs(out_dir, run_dir=None, images: bool = True, log=None,
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a folder")
     _check_out_folder(out)
-    # Bu üretimin açacağı en üstteki klasör (out yoksa; üst klasörleri de yoksa onların en üstü)
-    top = out
-    while not top.parent.exists() and top.parent != top:
-        top = top.parent
-    created = not out.exists()
-    make_folder(out, "--out")
+    # top: bu üretimin açtığı en üstteki klasör (out yoksa; üst klasörleri de yoksa onların
+    # en üstü). Yarıda kalan bir mkdir -p'nin açtığı boş klasörler make_new_folder'da silinir
+    top, created = make_new_folder(out, "--out")
     try:
         return _render_course(out, run_dir, images, log, demo_steps)
     except BaseException:

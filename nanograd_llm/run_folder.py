@@ -40,7 +40,7 @@ import threading
 from pathlib import Path
 
 from . import checkpoint as ckpt
-from .atomic import make_folder, refuse_dangling_link
+from .atomic import make_new_folder, refuse_dangling_link, remove_empty_folders
 from .backend import shown_items
 
 LOCK_FILE = ".lock"
@@ -89,18 +89,12 @@ def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool) -> tuple[Pat
         _check_empty_or_leftovers(out, overwrite)
     if resume:
         refuse_resuming_unsaved_run(out)
-    # Bu eğitimin açacağı en üstteki klasör (ör. out/default için out/, o da yoksa)
-    top = out
-    while not top.parent.exists() and top.parent != top:
-        top = top.parent
-    created = not out.exists()
     try:
-        make_folder(out, "--out")
+        # top: bu eğitimin açtığı en üstteki klasör (ör. out/default için out/, o da yoksa)
+        top, created = make_new_folder(out, "--out")
     except OSError as e:
         # Disk dolu, izin yok…: ham "[Errno 28] …" yerine öteki yazma hatalarının iletisi;
-        # yarıda kalan mkdir -p'nin açtığı boş üst klasörler de geride kalmaz
-        if created:
-            _remove_empty_dirs(out, top)
+        # yarıda kalan mkdir -p'nin açtığı boş üst klasörler make_new_folder'da silindi
         where = f": {e.filename}" if e.filename and Path(e.filename) != out else ""
         raise OSError(f"could not write --out {out} ({e.strerror or e}{where}); nothing was "
                       f"written") from None
@@ -184,7 +178,7 @@ def _clean_up(out: Path, top: Path, created: bool, locked: bool, before) -> None
         # Kilit dosyası hiç açılamadıysa (izin yok, salt okunur dosya sistemi…) açılan
         # klasörler boş kalır; yalnızca boş olanlar silinir (os.rmdir boş olmayanı silmez:
         # yarışı kazanan eğitimin kilit dosyası klasörünü korur)
-        _remove_empty_dirs(out, top)
+        remove_empty_folders(out, top)
 
 
 def _remove_added_run_files(out: Path, before: set) -> None:
@@ -277,22 +271,6 @@ def _checkpoint_step(out: Path):
         return ckpt.read_manifest(out)["step"]
     except (ckpt.CheckpointError, OSError, KeyError, TypeError, ValueError):
         return "?"
-
-
-def _remove_empty_dirs(out: Path, top: Path) -> None:
-    """rmdir out (when it was made), then its parents up to and including top, while they are
-    empty."""
-    d = out
-    while True:
-        try:
-            d.rmdir()
-        except FileNotFoundError:
-            pass                    # mkdir -p durdu ve onu hiç açamadı: üstündekilere geçilir
-        except OSError:
-            return                  # boş değil (ya da silinemiyor): o ve üstü kalır
-        if d == top or d.parent == d:
-            return
-        d = d.parent
 
 
 # -- --overwrite -----------------------------------------------------------------------------------

@@ -600,6 +600,27 @@ def test_docs_reports_a_picture_error_that_is_not_a_missing_matplotlib(tmp_path,
     assert "Traceback" not in err and not (tmp_path / "site").exists()
 
 
+def test_a_docs_out_that_cannot_be_created_leaves_no_empty_parents(tmp_path, monkeypatch,
+                                                                   capsys):
+    """`docs --out NEW/deeper/site` on a full disk: mkdir -p made NEW/deeper, failed at site,
+    and left the two empty folders behind (run_folder removed them, docs did not); both now
+    make the folder through atomic.make_new_folder, which removes them."""
+    import errno
+
+    from nanograd_llm.cli import main
+    out = tmp_path / "new" / "deeper" / "site"
+    real_mkdir = Path.mkdir
+
+    def mkdir(self, *a, **k):
+        if self == out and self.parent.exists():      # mkdir -p made the parents, then failed
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real_mkdir(self, *a, **k)
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    assert main(["docs", "--out", str(out), "--no-images"]) == 1
+    assert "No space left on device" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_docs_needs_the_extra(tmp_path, monkeypatch):
     from nanograd_llm.docs import build_docs
     monkeypatch.setitem(sys.modules, "markdown", None)

@@ -781,11 +781,12 @@ def test_many_layers_are_refused_before_any_is_built(tmp_path, monkeypatch, caps
 # -- the run folder (run_folder.py) ---------------------------------------------------------------
 
 def test_a_failed_start_removes_only_the_folders_it_created(tmp_path):
-    from nanograd_llm.run_folder import _remove_empty_dirs, prepare_run_folder
+    from nanograd_llm.atomic import remove_empty_folders
+    from nanograd_llm.run_folder import prepare_run_folder
     (tmp_path / "keep").mkdir()
     out, top, created = prepare_run_folder(str(tmp_path / "keep" / "a" / "b"), False, False)
     assert created and top == tmp_path / "keep" / "a"
-    _remove_empty_dirs(out, top)
+    remove_empty_folders(out, top)
     assert not top.exists() and (tmp_path / "keep").is_dir()
 
 
