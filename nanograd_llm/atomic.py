@@ -116,10 +116,12 @@ def make_new_folder(path, what: str = "folder") -> tuple[Path, bool]:
     """make_folder for a folder that a command fills and removes again when it fails.
     -> (top, created): the highest folder this call creates (`path` itself when no parent was
     missing, or when `path` was there before) and whether `path` was new. When mkdir -p stops
-    half-way (disk full, no permission), the empty folders it made are removed before the
-    OSError goes on."""
+    half-way (disk full, no permission), the empty folders it made are removed and an OSError
+    "could not write {what} {path} (why[: the folder that failed]); nothing was written" is
+    raised."""
     # Eğitim (run_folder) ve kurs sayfaları (docs) klasörlerini bununla açar: başarısız bir
-    # komut, yalnızca kendi açtığı en üstteki klasörü (top) siler; önceden var olana dokunmaz
+    # komut, yalnızca kendi açtığı en üstteki klasörü (top) siler; önceden var olana dokunmaz.
+    # İleti de burada yazılır: iki komut ham "[Errno 28] …" yerine aynı açık iletiyi verir
     path = Path(path)
     top = path
     while not top.parent.exists() and top.parent != top:
@@ -127,10 +129,13 @@ def make_new_folder(path, what: str = "folder") -> tuple[Path, bool]:
     created = not path.exists()
     try:
         make_folder(path, what)
-    except OSError:
+    except OSError as e:
         if created:
             remove_empty_folders(path, top)
-        raise
+        # açılamayan bir üst klasör adıyla söylenir
+        where = f": {e.filename}" if e.filename and Path(e.filename) != path else ""
+        raise OSError(f"could not write {what} {path} ({e.strerror or e}{where}); nothing was "
+                      f"written") from None
     return top, created
 
 

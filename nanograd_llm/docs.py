@@ -525,7 +525,8 @@ def build_docs(out_dir, run_dir=None, images: bool = True, log=None,
         raise ValueError(f"--out {out} exists and is not a folder")
     _check_out_folder(out)
     # top: bu üretimin açtığı en üstteki klasör (out yoksa; üst klasörleri de yoksa onların
-    # en üstü). Yarıda kalan bir mkdir -p'nin açtığı boş klasörler make_new_folder'da silinir
+    # en üstü). Yarıda kalan bir mkdir -p'nin açtığı boş klasörler make_new_folder'da silinir;
+    # disk dolu, izin yok…: ileti train'inkiyle aynıdır ("could not write --out …")
     top, created = make_new_folder(out, "--out")
     try:
         return _render_course(out, run_dir, images, log, demo_steps)

@@ -89,15 +89,10 @@ def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool) -> tuple[Pat
         _check_empty_or_leftovers(out, overwrite)
     if resume:
         refuse_resuming_unsaved_run(out)
-    try:
-        # top: bu eğitimin açtığı en üstteki klasör (ör. out/default için out/, o da yoksa)
-        top, created = make_new_folder(out, "--out")
-    except OSError as e:
-        # Disk dolu, izin yok…: ham "[Errno 28] …" yerine öteki yazma hatalarının iletisi;
-        # yarıda kalan mkdir -p'nin açtığı boş üst klasörler make_new_folder'da silindi
-        where = f": {e.filename}" if e.filename and Path(e.filename) != out else ""
-        raise OSError(f"could not write --out {out} ({e.strerror or e}{where}); nothing was "
-                      f"written") from None
+    # top: bu eğitimin açtığı en üstteki klasör (ör. out/default için out/, o da yoksa).
+    # Disk dolu, izin yok…: make_new_folder yarıda kalan mkdir -p'nin açtığı boş üst klasörleri
+    # siler ve ham "[Errno 28] …" yerine "could not write --out …; nothing was written" der
+    top, created = make_new_folder(out, "--out")
     return out, top, created
 
 

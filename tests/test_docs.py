@@ -617,7 +617,29 @@ def test_a_docs_out_that_cannot_be_created_leaves_no_empty_parents(tmp_path, mon
         return real_mkdir(self, *a, **k)
     monkeypatch.setattr(Path, "mkdir", mkdir)
     assert main(["docs", "--out", str(out), "--no-images"]) == 1
-    assert "No space left on device" in capsys.readouterr().err
+    assert capsys.readouterr().err == (f"error: could not write --out {out} (No space left on "
+                                       f"device); nothing was written\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_docs_out_that_cannot_be_created_gives_trains_message(tmp_path, monkeypatch, capsys):
+    """`docs --out DIR` where DIR cannot be made (no permission, full disk) printed the raw
+    'error: [Errno 13] Permission denied: …' while `train` says 'could not write --out …;
+    nothing was written'; both now get that message from atomic.make_new_folder."""
+    import errno
+
+    from nanograd_llm.cli import main
+    out = tmp_path / "ro" / "site"
+    real_mkdir = Path.mkdir
+
+    def refuse(self, *a, **k):
+        if self == out.parent:
+            raise OSError(errno.EACCES, "Permission denied", str(self))
+        return real_mkdir(self, *a, **k)
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    assert main(["docs", "--out", str(out), "--no-images"]) == 1
+    assert capsys.readouterr().err == (f"error: could not write --out {out} (Permission denied: "
+                                       f"{out.parent}); nothing was written\n")
     assert list(tmp_path.iterdir()) == []
 
 
