@@ -735,6 +735,8 @@ _ENCODE_OPTIONS = {
                      "text where it belongs instead)",
     "add_eos_token": "puts its eos_token after every text it encodes (write it into the "
                      "text where it belongs instead)",
+    "split_special_tokens": "encodes the special tokens in a text as ordinary text ('<|x|>' "
+                            "as byte pieces, not its one id)",
 }
 
 
@@ -742,7 +744,8 @@ def _check_encode_options(files: list) -> None:
     """Refuse tokenizer_config.json settings under which transformers encodes a text to other
     ids than GPT-2's BPE does (tokenizer.json's own settings: _check_tokenizer_json_options)."""
     # Bu ayarlar açıkken `transformers` aynı metni başka kimliklere kodlar (başa boşluk, başa ya
-    # da sona bir özel belirteç ekleyerek); yok sayılsalardı örnekleme ve ince ayar, modelin
+    # da sona bir özel belirteç ekleyerek ya da özel belirteçleri sıradan metin gibi bölerek);
+    # yok sayılsalardı örnekleme ve ince ayar, modelin
     # eğitimde gördüğünden farklı girdiler alırdı
     for f, data in files:
         for key, does in _ENCODE_OPTIONS.items():

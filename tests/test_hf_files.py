@@ -506,6 +506,10 @@ def test_our_ids_equal_transformers_gpt2_tokenizer(tmp_path, layout):
      "add_bos_token is true: transformers then puts its bos_token before every text"),
     ({"tokenizer_config.json": {"add_eos_token": True}},
      "add_eos_token is true: transformers then puts its eos_token after every text"),
+    ({"tokenizer_config.json": {"split_special_tokens": True}},
+     "split_special_tokens is true: transformers then encodes the special tokens in a text as "
+     "ordinary text ('<|x|>' as byte pieces, not its one id); nanograd_llm's GPT-2 tokenizer "
+     "does not, so set it to false"),
 ])
 def test_special_token_settings_we_cannot_match_are_refused(tmp_path, files, says):
     """Two files naming different tokens (transformers silently prefers one), an added token
@@ -515,6 +519,19 @@ def test_special_token_settings_we_cannot_match_are_refused(tmp_path, files, say
     with pytest.raises(ValueError) as e:
         load_hf_tokenizer(d)
     assert says in str(e.value) and str(tmp_path) in str(e.value), str(e.value)
+
+
+def test_split_special_tokens_makes_transformers_split_them(tmp_path):
+    """split_special_tokens true: transformers encodes "<|endoftext|>" as its bytes while we
+    gave its one id; such a folder is refused (above), and without it the ids agree."""
+    transformers = pytest.importorskip("transformers")
+    d = _bpe_folder(tmp_path, endoftext=True,
+                    files={"tokenizer_config.json": {"split_special_tokens": True}})
+    text = "a<|endoftext|>b"
+    assert 300 not in transformers.GPT2Tokenizer.from_pretrained(str(d)).encode(text)
+    (d / "tokenizer_config.json").write_text(json.dumps({"split_special_tokens": False}))
+    want = transformers.GPT2Tokenizer.from_pretrained(str(d)).encode(text)
+    assert 300 in want and load_hf_tokenizer(d).encode(text) == want
 
 
 def test_a_model_without_a_row_for_the_appended_token_is_refused_clearly(tmp_path):
