@@ -835,9 +835,10 @@ def _check_tokenizer_json_options(f: Path, data: dict, model: dict) -> None:
     # Bizim BPE'miz GPT-2'ninkidir: metin değiştirilmeden (normalleştirici yok), GPT-2'nin
     # düzenli ifadesiyle ve başına boşluk eklenmeden bölünür; her parçaya birleştirmeler
     # öğrenildikleri sırayla uygulanır. Metni değiştiren bir normalleştirici (ör. küçük harfe
-    # çevirme), `add_prefix_space: true`, başka bir ön belirteçleyici ya da BPE modelinin
-    # dropout, sözcük içi parça öneki, sözcük sonu eki ve ignore_merges ayarları yok sayılsaydı
-    # aynı metin sessizce başka kimliklere kodlanırdı; bu yüzden böyle bir dosya açık bir
+    # çevirme), `add_prefix_space: true`, başka bir ön belirteçleyici, metnin başına ya da
+    # sonuna belirteç koyan bir son işlemci (post_processor) ya da BPE modelinin dropout, sözcük
+    # içi parça öneki, sözcük sonu eki ve ignore_merges ayarları yok sayılsaydı aynı metin
+    # sessizce başka kimliklere kodlanırdı; bu yüzden böyle bir dosya açık bir
     # hatayla reddedilir.
     norm = data.get("normalizer")
     if norm is not None and not (isinstance(norm, dict) and norm.get("type") == "Sequence"
@@ -850,6 +851,13 @@ def _check_tokenizer_json_options(f: Path, data: dict, model: dict) -> None:
             and pre.get("add_prefix_space") is False and pre.get("use_regex", True) is True):
         raise ValueError(f"{f}: pre_tokenizer {pre!r} is not supported (only GPT-2's: "
                          f"ByteLevel with add_prefix_space false and use_regex true)")
+    post = data.get("post_processor")
+    if not _adds_no_tokens(post):
+        kind = post.get("type") if isinstance(post, dict) else post
+        raise ValueError(f"{f}: post_processor {shown(kind)} is not supported: transformers puts "
+                         f"the tokens it names around every text it encodes; nanograd_llm's "
+                         f"GPT-2 tokenizer does not, so remove it (or keep a ByteLevel one, or a "
+                         f"TemplateProcessing whose single template is $A alone)")
     dropout = model.get("dropout")
     bad = {}
     if dropout is not None and (isinstance(dropout, bool) or dropout != 0):
@@ -863,6 +871,30 @@ def _check_tokenizer_json_options(f: Path, data: dict, model: dict) -> None:
         key, v = next(iter(bad.items()))
         raise ValueError(f"{f}: model.{key}={v!r} is not supported (GPT-2's BPE has no "
                          f"dropout, no subword prefix or suffix and applies every merge)")
+
+
+def _adds_no_tokens(post) -> bool:
+    """Whether a tokenizer.json post_processor leaves the ids of a text as they are: none,
+    ByteLevel (it only moves offsets), a TemplateProcessing whose single template is $A alone
+    (as transformers 5 writes it), or a Sequence of these."""
+    # Bert/RobertaProcessing ve belirteç içeren bir TemplateProcessing, transformers'ın
+    # kodladığı her metnin başına ya da sonuna özel belirteçler koyar (ör. "<|endoftext|> $A")
+    if post is None:
+        return True
+    if not isinstance(post, dict):
+        return False
+    kind = post.get("type")
+    if kind == "ByteLevel":
+        return True
+    if kind == "TemplateProcessing":
+        single = post.get("single")
+        return (isinstance(single, list) and len(single) == 1 and isinstance(single[0], dict)
+                and isinstance(single[0].get("Sequence"), dict)
+                and single[0]["Sequence"].get("id") == "A")
+    if kind == "Sequence":
+        steps = post.get("processors")
+        return isinstance(steps, list) and all(_adds_no_tokens(x) for x in steps)
+    return False
 
 
 def init_from_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.0,

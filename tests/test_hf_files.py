@@ -42,6 +42,54 @@ def test_tokenizer_json_settings_we_cannot_reproduce_are_refused(tmp_path, kw, e
     assert str(f) in str(e.value)
 
 
+_TEMPLATE = {"type": "TemplateProcessing",
+             "single": [{"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}},
+                        {"Sequence": {"id": "A", "type_id": 0}}],
+             "pair": [{"Sequence": {"id": "A", "type_id": 0}},
+                      {"Sequence": {"id": "B", "type_id": 1}}],
+             "special_tokens": {"<|endoftext|>": {"id": "<|endoftext|>", "ids": [300],
+                                                  "tokens": ["<|endoftext|>"]}}}
+_ROBERTA = {"type": "RobertaProcessing", "sep": ["<|endoftext|>", 300],
+            "cls": ["<|endoftext|>", 300], "trim_offsets": True, "add_prefix_space": False}
+_PLAIN_TEMPLATE = {**_TEMPLATE, "single": _TEMPLATE["single"][1:], "special_tokens": {}}
+_BYTE_LEVEL = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
+               "use_regex": True}
+
+
+@pytest.mark.parametrize("post, adds", [
+    (_TEMPLATE, True), (_ROBERTA, True),
+    ({"type": "Sequence", "processors": [_BYTE_LEVEL, _TEMPLATE]}, True),
+    (None, False), (_BYTE_LEVEL, False), (_PLAIN_TEMPLATE, False),
+    ({"type": "Sequence", "processors": [_BYTE_LEVEL, _PLAIN_TEMPLATE]}, False),
+], ids=["template", "roberta", "sequence", "none", "bytelevel", "$A", "sequence of $A"])
+def test_a_post_processor_that_adds_tokens_is_refused(tmp_path, post, adds):
+    """tokenizer.json's post_processor was not read, while transformers applies it: a
+    TemplateProcessing "<|endoftext|> $A" (or Bert/RobertaProcessing) put id 300 before every
+    text transformers encodes, and not before ours. Refused; one that adds nothing loads."""
+    d = _bpe_folder(tmp_path, endoftext=True, tokenizer_json=True)
+    data = json.loads((d / "tokenizer.json").read_text(encoding="utf-8"))
+    data["post_processor"] = post
+    (d / "tokenizer.json").write_text(json.dumps(data), encoding="utf-8")
+    text = "merhaba dünya"
+    if adds:
+        with pytest.raises(ValueError) as e:
+            load_hf_tokenizer(d)
+        assert str(e.value).startswith(f"{d / 'tokenizer.json'}: post_processor '") and \
+            "is not supported: transformers puts the tokens it names around every text" in \
+            str(e.value), str(e.value)
+    else:
+        got = load_hf_tokenizer(d).encode(text)
+    try:
+        import transformers
+    except ImportError:
+        return
+    want = transformers.GPT2Tokenizer.from_pretrained(str(d)).encode(text)
+    if adds:
+        assert want[0] == 300
+    else:
+        assert got == want
+
+
 def test_plain_gpt2_tokenizer_json_still_loads(tmp_path):
     bpe = _trained()
     bpe.save(str(tmp_path / "tokenizer.json"))
