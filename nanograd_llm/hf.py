@@ -516,7 +516,7 @@ def _gpt2_tokenizer(path: Path, vocab: dict, merges: Path, added: list, source: 
     # Adı verilen bir özel belirtecin bayrakları, yalnızca belirteç eklenmiş belirteçler
     # arasında yoksa geçerlidir (varsa transformers eklenmiş belirtecin kendi nesnesini kullanır)
     for f, data in files:
-        for key in _NAMED_TOKENS + _EXTRA_TOKENS:
+        for key in (*_NAMED_TOKENS, *_EXTRA_TOKENS, *_model_token_keys([(f, data)])):
             v = data.get(key)
             items = (v if isinstance(v, list) else list(v.values()) if isinstance(v, dict)
                      and key in _EXTRA_TOKENS else [v])
@@ -757,15 +757,17 @@ def _check_encode_options(files: list) -> None:
 def _named_special_tokens(files: list) -> list:
     """(token, where it is named) for each special token GPT2Tokenizer has in this folder:
     bos, eos, unk, sep, pad, cls, mask (special_tokens_map.json or tokenizer_config.json;
-    <|endoftext|> for bos, eos and unk that neither names), then the extra special tokens."""
+    <|endoftext|> for bos, eos and unk that neither names), a model's own named tokens
+    (image_token…), then the extra special tokens."""
     out: list = []
 
     def put(tok, why):
         if tok is not None and tok not in (t for t, _ in out):
             out.append((tok, why))
 
-    for key in _NAMED_TOKENS:
-        given = {f: _token_string(f, key, data[key]) for f, data in files if key in data}
+    for key in (*_NAMED_TOKENS, *_model_token_keys(files)):
+        given = {f: _token_string(f, key, data[key]) for f, data in files
+                 if key in data and (key in _NAMED_TOKENS or _names_a_token(f, data[key]))}
         if len(set(given.values())) > 1:
             (fa, a), (fb, b) = given.items()
             raise ValueError(f"{fa} and {fb.name} name different tokens as {key} ({a!r} and "
@@ -797,6 +799,29 @@ def _named_special_tokens(files: list) -> list:
         for tok in toks:
             put(tok, f"{key} in {f.name}")
     return out
+
+
+def _names_a_token(f: Path, v) -> bool:
+    """Whether a model's own *_token key of `f` names a token transformers makes special: a
+    string, or a token object (in tokenizer_config.json only one marked "__type": "AddedToken",
+    as transformers reads no other object there)."""
+    return isinstance(v, str) or (isinstance(v, dict) and (
+        f.name == "special_tokens_map.json" or v.get("__type") == "AddedToken"))
+
+
+def _model_token_keys(files: list) -> list:
+    """The keys ending in _token, besides bos_token … mask_token, with which these files name
+    a token: transformers 5 makes each such token special, as it does a pad_token."""
+    # transformers 5, tokenizer_config.json ve special_tokens_map.json'daki `_token` ile biten
+    # her anahtarı (ör. çok kipli modellerin image_token'ı) adlandırılmış bir özel belirteç
+    # sayar: metinde bütün olarak aranır, sözlükte yoksa sona eklenir
+    keys: list = []
+    for f, data in files:
+        for key, v in data.items():
+            if (isinstance(key, str) and key.endswith("_token") and key not in _NAMED_TOKENS
+                    and key not in keys and _names_a_token(f, v)):
+                keys.append(key)
+    return keys
 
 
 def _bpe_class():

@@ -499,6 +499,11 @@ _FOLDERS = {
     # reads tokenizer.json
     "vocab.json and another tokenizer.json": lambda d: _stale_vocab_json(
         _bpe_folder(d, endoftext=True, tokenizer_json=True)),
+    # a model's own named tokens (as multimodal models name image_token): special in
+    # transformers 5, one appended (<|user|>: 301), one trained into the vocabulary
+    "a model's own named tokens": lambda d: _bpe_folder(d, ["<s>"], endoftext=True, files={
+        "tokenizer_config.json": {"image_token": "<|user|>",
+                                  "boi_token": {"__type": "AddedToken", "content": "<s>"}}}),
     # tokenizer.json with tokens added in added_tokens.json beside it
     "tokenizer.json + added_tokens.json": lambda d: _bpe_folder(
         d, endoftext=True, tokenizer_json=True,
@@ -567,6 +572,24 @@ def test_special_token_settings_we_cannot_match_are_refused(tmp_path, files, say
     with pytest.raises(ValueError) as e:
         load_hf_tokenizer(d)
     assert says in str(e.value) and str(tmp_path) in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize("name, key, value", [
+    ("tokenizer_config.json", "image_token", "<|user|>"),
+    ("tokenizer_config.json", "boi_token", {"__type": "AddedToken", "content": "<|user|>"}),
+    ("special_tokens_map.json", "image_token", {"content": "<|user|>"}),
+])
+def test_a_models_own_named_token_is_special(tmp_path, name, key, value):
+    """transformers 5 makes the token of any *_token key special (image_token of a multimodal
+    model): "<|user|>" got its one id (appended: 301) there and six byte tokens from us."""
+    d = _bpe_folder(tmp_path, endoftext=True, files={name: {key: value}})
+    tok = load_hf_tokenizer(d)
+    assert tok.encode("x<|user|>y") == [tok.encode("x")[0], 301, tok.encode("y")[0]]
+    assert tok.vocab_size == 302
+    # a plain object in tokenizer_config.json is no token to transformers, nor to us
+    if name == "tokenizer_config.json":
+        (d / name).write_text(json.dumps({key: {"content": "<|user|>"}}))
+        assert 301 not in load_hf_tokenizer(d).encode("x<|user|>y")
 
 
 def test_split_special_tokens_makes_transformers_split_them(tmp_path):
