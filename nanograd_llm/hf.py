@@ -63,6 +63,7 @@ import json
 import math
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -555,6 +556,7 @@ def _gpt2_tokenizer(path: Path, vocab: dict, merges: Path, added: list, source: 
             vocab = {**vocab, tok: n}
             whole.append(tok)
             unchanged = False
+    _refuse_overlaps_across_passes(path, whole)
     if unchanged:
         return _bpe_class().from_files(source, merges, special_tokens=whole)
     with tempfile.TemporaryDirectory() as tmp:
@@ -799,6 +801,172 @@ def _named_special_tokens(files: list) -> list:
         for tok in toks:
             put(tok, f"{key} in {f.name}")
     return out
+
+
+# ## Eklenmiş belirteçler iki geçişte aranır
+# transformers 5'in GPT2Tokenizer'ı (arkasındaki `tokenizers` kütüphanesi) eklenmiş ve özel
+# belirteçleri metinde iki geçişte arar: önce `normalized` bayrağı false olanları, ardından
+# kalan parçalarda true olanları. Biz hepsini tek geçişte, en soldaki en uzun eşleşmeyle ararız.
+# İki yol çoğu zaman aynı bölmeyi verir: ilk geçişin bir belirteci (E) ile ikinci geçişin bir
+# belirteci (S) bir metinde örtüştüğünde E, S'den önce başlıyorsa ya da aynı yerde başlayıp
+# daha uzunsa iki yol da E'yi seçer (S, E'nin içinde geçer ya da E'nin sonu S'nin başıdır).
+# Ayrıştıkları iki durum kalır: E, S'nin içinde geçer, ya da S'nin sonu E'nin başıdır (ve o
+# yerde S'den uzun bir belirteç başlamaz); o zaman S önce başlar, tek geçiş onu, transformers
+# ise E'yi seçer. `<a>` (normalized false) ve `x<a`
+# (true) için `x<a>` metninde transformers önce `<a>`'yı bulur (`x` + `<a>`), biz `x<a` + `>`
+# deriz. Bayrağın son değerini transformers birkaç dosyadan, kendi sırasıyla
+# kurar (added_tokens.json'daki bir belirteç özel değilse normalized olur; adı verilen bir
+# belirteç özel sayılınca, bayrağı belirtilmemişse false olur…); `_transformers_normalized`
+# bu yolu adım adım izler. Ayrışan iki belirteci taşıyan klasör açık bir hatayla reddedilir.
+class _Added(NamedTuple):
+    """An AddedToken as transformers holds it; normalized None: not set (then `not special`)."""
+    content: object
+    special: bool
+    normalized: object
+
+
+def _added(d: dict, special=None) -> _Added:
+    """AddedToken(**d), or AddedToken(**d, special=True) where special is True."""
+    return _Added(d.get("content"), bool(d.get("special", False)) if special is None else special,
+                  d.get("normalized"))
+
+
+def _as_text(v):
+    """str(v) as transformers compares it with a token's text: a string or an AddedToken's
+    content (a JSON object it has not made an AddedToken matches nothing)."""
+    return v.content if isinstance(v, _Added) else v if isinstance(v, str) else None
+
+
+def _converted(v):
+    """transformers' convert_added_tokens: objects marked "__type": "AddedToken" become
+    AddedTokens, in lists and objects too."""
+    if isinstance(v, dict) and v.get("__type") == "AddedToken":
+        return _added(v)
+    if isinstance(v, list):
+        return [_converted(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _converted(x) for k, x in v.items()}
+    return v
+
+
+def _transformers_normalized(path: Path) -> dict:
+    """token -> its normalized flag in transformers 5's GPT2Tokenizer, for each added and
+    special token it holds: the steps of its from_pretrained and TokenizersBackend.__init__."""
+    tc = _read_json_file(path / "tokenizer_config.json")
+    kw = dict(tc) if isinstance(tc, dict) else {}
+    if "additional_special_tokens" in kw and not kw.get("extra_special_tokens"):
+        kw["extra_special_tokens"] = kw.pop("additional_special_tokens")
+    own = {k: kw.pop(k) for k in list(kw) if isinstance(k, str) and k.endswith("_token")
+           and k not in _NAMED_TOKENS and isinstance(kw[k], str)}
+    if isinstance(kw.get("extra_special_tokens"), dict):
+        own.update(kw.pop("extra_special_tokens"))
+    decoder: dict = {}
+    if isinstance(kw.get("added_tokens_decoder"), dict):
+        for i, t in kw.pop("added_tokens_decoder").items():
+            decoder[int(i)] = _added(t)
+    else:
+        kw.pop("added_tokens_decoder", None)
+        stm = _read_json_file(path / "special_tokens_map.json")
+        for key, v in (stm.items() if isinstance(stm, dict) else ()):
+            if isinstance(v, dict) and key != "extra_special_tokens":
+                v = _added(v, special=True)
+            elif key == "extra_special_tokens" and isinstance(v, list):
+                have = list(kw.get("extra_special_tokens") or [])
+                for t in v:
+                    t = _added(t, special=True) if isinstance(t, dict) else t
+                    if t not in have:
+                        have.append(t)
+                v = have
+            kw[key] = v
+        if isinstance(kw.get("extra_special_tokens"), dict):
+            own.update(kw.pop("extra_special_tokens"))
+        atj = _read_json_file(path / "added_tokens.json")
+        if isinstance(atj, dict):
+            named = {_as_text(kw[k]) for k in _NAMED_TOKENS if kw.get(k)}
+            named |= {_as_text(t) for t in kw.get("extra_special_tokens") or []}
+            for tok, i in atj.items():
+                decoder[i] = _Added(tok, tok in named, tok not in named)
+        tj = _read_json_file(path / "tokenizer.json")
+        for t in (tj.get("added_tokens") or [] if isinstance(tj, dict) else []):
+            decoder[t.get("id")] = _added(t)
+    kw = _converted(kw)
+    if "additional_special_tokens" in kw and "extra_special_tokens" not in kw:
+        kw["extra_special_tokens"] = kw.pop("additional_special_tokens")
+    extra = kw.get("extra_special_tokens")
+    if isinstance(extra, dict):
+        own = {**extra, **own}
+    extra = extra if isinstance(extra, list) else []
+    # GPT2Tokenizer's named tokens (bos, eos, unk default to <|endoftext|>), then a model's own
+    own = {**{k: v for k, v in kw.items() if isinstance(k, str) and k.endswith("_token")
+              and k not in _NAMED_TOKENS and isinstance(v, (str, _Added))}, **own}
+    named = [kw.get(k, _GPT2_DEFAULT_TOKEN if k in ("bos_token", "eos_token", "unk_token")
+                    else None) for k in _NAMED_TOKENS] + list(own.values())
+    add = [decoder[i] for i in sorted(decoder)]
+    have = [t.content for t in add]
+    for v in named + extra:
+        if v is not None and _as_text(v) not in have and v not in add:
+            add.append(v)
+    names = {_as_text(v) for v in named if v}
+    flags = {}
+    for t in add:       # each one added in turn: a later one sets the flags of the same text
+        if isinstance(t, str):
+            t = _Added(t, True, None)
+        elif not isinstance(t, _Added) or not isinstance(t.content, str):
+            continue
+        special = t.special or t.content in names
+        flags[t.content] = bool(t.normalized) if t.normalized is not None else not special
+    return flags
+
+
+def _refuse_overlaps_across_passes(path: Path, whole: list) -> None:
+    """Refuse two of the tokens matched whole that transformers looks for in different passes
+    (normalized false first, then true) where that gives other ids than one pass: see above."""
+    if len(whole) < 2:
+        return
+    flags = _transformers_normalized(path)
+    first = [t for t in whole if not flags.get(t, False)]
+    later = [t for t in whole if flags.get(t, False)]
+    if not first or not later:
+        return
+    found = _an_overlap(first, later)
+    if found:
+        a, b, text = found
+        raise ValueError(
+            f"{path}: the tokens {a!r} and {b!r} overlap in a text such as {text!r}, and "
+            f"transformers looks for them in two passes, first those with normalized false "
+            f"({a!r}), then in what is left those with normalized true ({b!r}), whichever "
+            f"comes first in the text; nanograd_llm's GPT-2 tokenizer takes the longest token "
+            f"that starts first, so the ids would differ: give both the same normalized flag "
+            f"(false for a special token; a token only added_tokens.json lists is normalized "
+            f"unless a file names it as a special token), or remove one")
+
+
+def _an_overlap(first: list, later: list):
+    """(a, b, a text where they give other ids) for a token a of `first` and b of `later`
+    whose matches in two passes differ from one pass's in some text: a inside b (the text b),
+    or b ending where a starts (the text b + the rest of a), where no token longer than b starts
+    that text. (Not b inside a, nor a ending where b starts: there a starts first, or at the
+    same place and longer, and both ways take it.)"""
+    # Tek geçişle iki geçişin ilk ayrıştığı yerde tek geçiş, ikinci geçişin bir S belirtecini
+    # seçmiştir (o yerde başlayan en uzun belirteç), transformers ise S'yle örtüşen bir E'yi:
+    # E ya S'nin içindedir ya da S'nin sonu E'nin başıdır. O yerden E'nin sonuna kadarki metin
+    # de ayrışır; bu yüzden yalnızca bu kısa metinler denenir
+    for b in later:
+        for a in first:
+            if a in b:
+                return a, b, b
+    starts: dict = {}                       # a'ların başları (önekleri) -> o a'lar
+    for a in first:
+        for k in range(1, len(a)):
+            starts.setdefault(a[:k], []).append(a)
+    tokens = first + later
+    for b in later:
+        for k in range(1, len(b)):
+            for a in starts.get(b[k:], ()):
+                text = b + a[len(b) - k:]
+                if not any(len(t) > len(b) and text.startswith(t) for t in tokens):
+                    return a, b, text
+    return None
 
 
 def _names_a_token(f: Path, v) -> bool:

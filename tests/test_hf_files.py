@@ -787,3 +787,103 @@ def test_flags_transformers_does_not_apply_are_read(tmp_path):
     for d, tok in zip(folders, toks):
         hf = transformers.GPT2Tokenizer.from_pretrained(str(d))
         assert [tok.encode(t) for t in _PROBE] == [hf.encode(t) for t in _PROBE], d
+
+
+def _dec(*tokens):
+    """tokenizer_config.json with an added_tokens_decoder of (content, special: None for
+    unset) from id 301 on, <|endoftext|> (vocab.json's last id, 300) first."""
+    dec = {"300": {"content": "<|endoftext|>", "special": True}}
+    dec.update({str(301 + k): {"content": t, **({} if sp is None else {"special": sp})}
+                for k, (t, sp) in enumerate(tokens)})
+    return {"tokenizer_config.json": {"added_tokens_decoder": dec}}
+
+
+# (files, the two tokens as named in the error, a text where transformers' ids differ from
+# one pass's)
+_TWO_PASSES = {
+    # a special token (normalized false, first pass) and an ordinary one (true, second pass):
+    # 'x<a>' is x + <a> to transformers, x<a + > in one pass
+    "the end of one the start of the other": (_dec(("<a>", True), ("x<a", False)),
+                                              ("<a>", "x<a"), "x<a>"),
+    # the special one inside the ordinary one: '<|a|>b' is <|a|> + b to transformers
+    "first inside later": (_dec(("<|a|>", True), ("<|a|>b", False)), ("<|a|>", "<|a|>b"),
+                           "<|a|>b"),
+    # added_tokens.json's tokens are normalized unless a file names them as special tokens
+    "added_tokens.json + a pad_token": (
+        {"added_tokens.json": {"<a>": 301, "x<a": 302},
+         "tokenizer_config.json": {"pad_token": "<a>"}}, ("<a>", "x<a"), "x<a>"),
+    # <|endoftext|> (named: normalized false) and an ordinary added token ending in '<|'
+    "the default <|endoftext|>": ({"added_tokens.json": {"b<|": 301}},
+                                  ("<|endoftext|>", "b<|"), "b<|endoftext|>"),
+}
+
+
+@pytest.mark.parametrize("layout", list(_TWO_PASSES))
+def test_tokens_transformers_matches_in_two_passes_are_refused_where_they_overlap(tmp_path,
+                                                                                  layout):
+    """transformers looks for the added tokens with normalized false first, then for the
+    others in what is left; we took the longest token that starts first, so where two such
+    tokens overlap ('<a>' special, 'x<a' not: 'x<a>') the ids differed. Refused, naming both."""
+    files, (first, later), text = _TWO_PASSES[layout]
+    d = _bpe_folder(tmp_path, endoftext=True, files=files)
+    with pytest.raises(ValueError) as e:
+        load_hf_tokenizer(d)
+    assert str(e.value).startswith(f"{d}: the tokens {first!r} and {later!r} overlap in a text "
+                                   f"such as "), str(e.value)
+    assert "first those with normalized false" in str(e.value)
+    try:
+        import transformers
+    except ImportError:
+        return
+    hf = transformers.GPT2Tokenizer.from_pretrained(str(d))
+    assert later not in hf.convert_ids_to_tokens(hf.encode(text))    # not the longest first
+
+
+@pytest.mark.parametrize("files, text", [
+    # the same pass (both ordinary added tokens): the longest that starts first, as we do
+    ({"added_tokens.json": {"<a>": 301, "x<a": 302}}, "x<a> <a>x<a"),
+    ({"tokenizer_config.json": {"added_tokens_decoder": _dec(
+        ("<a>", True), ("x<a", True))["tokenizer_config.json"]["added_tokens_decoder"]}},
+     "x<a> <a>x<a"),
+    # the ordinary token only inside the special one, or starting where the special one
+    # ends: the special one starts first (or at the same place and longer), both take it
+    (_dec(("<|a|>b", True), ("<|a|>", False)), "<|a|>b<|a|> <|a|><|a|>bb"),
+    (_dec(("x<a", True), ("a>", False)), "x<a> a>x<a>>"),
+    # '  ' (ordinary) ends where '   ' (special) starts, but '   ' starts there too
+    (_dec(("   ", True), ("  ", False)), "x" + " " * 9 + "y  z    "),
+], ids=["added_tokens.json", "both special", "later inside first", "first ends, later starts",
+        "runs of spaces"])
+def test_overlapping_tokens_matched_alike_in_one_pass_load(tmp_path, files, text):
+    d = _bpe_folder(tmp_path, endoftext=True, files=files)
+    tok = load_hf_tokenizer(d)
+    try:
+        import transformers
+    except ImportError:
+        return
+    hf = transformers.GPT2Tokenizer.from_pretrained(str(d))
+    assert tok.encode(text) == hf.encode(text)
+
+
+def test_the_normalized_flags_we_read_are_transformers(tmp_path):
+    """_transformers_normalized follows transformers' own steps: each flag it gives is the one
+    transformers' GPT2Tokenizer holds (named tokens, objects, defaults, added_tokens.json)."""
+    transformers = pytest.importorskip("transformers")
+    from nanograd_llm.hf import _transformers_normalized
+    layouts = [
+        {"added_tokens.json": {"<a>": 301, "x<a": 302},
+         "special_tokens_map.json": {"additional_special_tokens": ["<a>"]}},
+        {"added_tokens.json": {"<a>": 301, "x<a": 302},
+         "tokenizer_config.json": {"additional_special_tokens": ["<a>"], "pad_token": "x<a"}},
+        {"added_tokens.json": {"<a>": 301},
+         "special_tokens_map.json": {"pad_token": {"content": "<a>", "normalized": True}}},
+        _dec(("<a>", True), ("x<a", False), ("y", None)),
+        {"tokenizer_config.json": {"pad_token": "x<a", "added_tokens_decoder": _dec(
+            ("x<a", False))["tokenizer_config.json"]["added_tokens_decoder"]}},
+        {"tokenizer_config.json": {"image_token": {"__type": "AddedToken", "content": "<a>",
+                                                   "normalized": True}}},
+    ]
+    for k, files in enumerate(layouts):
+        d = _bpe_folder(tmp_path / str(k), endoftext=True, files=files)
+        hf = transformers.GPT2Tokenizer.from_pretrained(str(d))
+        want = {t.content: t.normalized for t in hf.added_tokens_decoder.values()}
+        assert _transformers_normalized(d) == want, files
