@@ -68,7 +68,8 @@ CONFIG = "config.json"
 # Belirteçleyici dosyalarının adları (karakter: tokenizer.json; BPE: vocab.json, merges.txt);
 # dosyalarını kendisi söyleyemeyen bir belirteçleyicide bunlardan klasörde olanlar özetlenir
 TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "merges.txt", "tokenizer_meta.json")
-# Eğitim sırasında encode_corpus'un geçici dosyaları (tokens.npy.tmp, tokens.npy.tmp<pid>)
+# Eski sürümlerde encode_corpus'un geçici dosyaları (tokens.npy.tmp, tokens.npy.tmp<pid>);
+# bugün atomic.py'nin adlarını taşırlar (".tokens.npy.xxxx.tmp", ".tokens.npy.xxxx.raw.tmp")
 TOKENS_TMP_GLOB = "tokens.npy.tmp*"
 # Bir yazıcı kayıt yaparken okuyan taraf kaç kez yeniden dener, denemeler arası kaç saniye
 READ_RETRIES = 5
@@ -249,7 +250,8 @@ def remove_unnamed_files(d, keep) -> None:
             except OSError:
                 pass
     # önceki, öldürülmüş bir yazmadan kalan geçici dosyalar (atomic.py'nin ".AD.xxxx.tmp"
-    # adları, eski sürümlerin ".AD.tmp-…" adları ve encode_corpus'un "tokens.npy.tmp…" adları)
+    # adları, eski sürümlerin ".AD.tmp-…" adları ve encode_corpus'un eski "tokens.npy.tmp…"
+    # adları)
     for p in list(d.glob(".*.tmp-*")) + list(d.glob(".*.tmp")) + list(d.glob(TOKENS_TMP_GLOB)):
         try:
             p.unlink()

@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write_bytes, make_folder
+from .atomic import atomic_write, atomic_write_bytes, make_folder
 
 # -- named corpora (URLs and sha256 from the project's data notes) -----------------------------
 
@@ -352,35 +352,42 @@ def encode_corpus(text: str, tokenizer, path=None, chunk_chars: int = 1 << 20) -
         return np.concatenate(pieces) if pieces else np.zeros(0, dtype=dt)
     path = Path(path)
     make_folder(path.parent)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp_npy = path.with_name(path.name + ".tmp")
-    # Derlem boyutundaki iki geçici dosya, kesilmede (Ctrl-C) ya da hatada da silinir;
-    # öldürülmüş bir süreçten kalanları save_checkpoint'in temizliği siler
-    try:
-        # 1. geçiş: parçaları kodla, geçici ham dosyaya ekle (bellekte yalnızca bir parça durur)
-        n = 0
-        with open(tmp, "wb") as f:
-            for c in _chunks(text, chunk_chars):
-                a = np.asarray(tokenizer.encode(c), dtype=dt)
-                f.write(a.tobytes())
-                n += a.size
-        # 2. geçiş: başlıklı .npy dosyasına bellek eşlemesiyle kopyala
-        out = np.lib.format.open_memmap(str(tmp_npy), mode="w+", dtype=dt, shape=(n,))
-        raw = np.memmap(tmp, dtype=dt, mode="r", shape=(n,)) if n else np.zeros(0, dtype=dt)
-        step = 1 << 24
-        for i in range(0, n, step):
-            out[i:i + step] = raw[i:i + step]
-        out.flush()
-        del out, raw
-        os.replace(tmp_npy, path)
-    except OSError as e:
-        raise OSError(f"could not write the token file {path} ({e.strerror or e})") from None
-    finally:
-        for p in (tmp, tmp_npy):
+
+    def write(tmp_npy):
+        # Derlem boyutundaki ham geçici dosya .npy'nin geçici dosyasının yanında açılır (adı da
+        # ".….tmp": öldürülmüş bir süreçten kalırsa save_checkpoint'in temizliği siler) ve
+        # kesilmede (Ctrl-C) ya da hatada da silinir
+        raw_path = tmp_npy[:-len(".tmp")] + ".raw.tmp"
+        try:
+            # 1. geçiş: parçaları kodla, geçici ham dosyaya ekle (bellekte yalnızca bir parça)
+            n = 0
+            with open(raw_path, "wb") as f:
+                for c in _chunks(text, chunk_chars):
+                    a = np.asarray(tokenizer.encode(c), dtype=dt)
+                    f.write(a.tobytes())
+                    n += a.size
+            # 2. geçiş: başlıklı .npy dosyasına bellek eşlemesiyle kopyala
+            out = np.lib.format.open_memmap(tmp_npy, mode="w+", dtype=dt, shape=(n,))
+            raw = (np.memmap(raw_path, dtype=dt, mode="r", shape=(n,)) if n
+                   else np.zeros(0, dtype=dt))
+            step = 1 << 24
+            for i in range(0, n, step):
+                out[i:i + step] = raw[i:i + step]
+            out.flush()
+            del out, raw
+        finally:
             try:
-                os.remove(p)
+                os.remove(raw_path)
             except FileNotFoundError:
                 pass
+
+    # atomic_write: .npy geçici bir dosyada kurulur, diske indirilir (fsync) ve tek bir ad
+    # değişikliğiyle yerine geçer; tokens.npy başka bir diskteki dosyaya sembolik bağsa bağ
+    # kalır, geçici dosyalar da o diskte, gösterilen dosyanın yanında açılır
+    try:
+        atomic_write(path, write)
+    except OSError as e:
+        raise OSError(f"could not write the token file {path} ({e.strerror or e})") from None
     return np.load(path, mmap_mode="r")
 
 

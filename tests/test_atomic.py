@@ -319,3 +319,37 @@ def test_a_tokenizer_saved_over_linked_files_writes_through_the_links(tmp_path):
     CharTokenizer("abcd").save(str(tmp_path / "run"))
     assert CharTokenizer.load(str(tmp_path / "shared")).vocab_size == 4
     assert all((tmp_path / "run" / f).is_symlink() for f in os.listdir(tmp_path / "run"))
+
+
+def test_a_token_file_that_is_a_symbolic_link_is_written_through_it(tmp_path, monkeypatch):
+    """encode_corpus renamed its own temporary file over the path with os.replace: a run's
+    tokens.npy linked to a larger disk became a regular file on the run's disk (both temporary
+    files, each the size of the corpus, were made there too), the link was gone and its target
+    kept the old ids; nor was the file fsync'ed. It now goes through atomic_write: the link is
+    kept, the file it leads to gets the new ids, the temporary files are made beside it, and
+    the file is fsync'ed before the rename."""
+    if not hasattr(os, "symlink"):
+        pytest.skip("no symbolic links here")
+    from nanograd_llm.data import encode_corpus
+    from nanograd_llm.tokenizers import CharTokenizer
+    big = tmp_path / "big"
+    big.mkdir()
+    np.save(big / "tokens.npy", np.array([9, 9], dtype=np.uint16))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "tokens.npy").symlink_to(big / "tokens.npy")
+    text = "abc cab\n" * 50
+    tok = CharTokenizer.from_text(text)
+    made, synced = [], []
+    real_open, real_fsync = open, os.fsync
+    monkeypatch.setattr("builtins.open", lambda f, *a, **k: (made.append(str(f)),
+                                                             real_open(f, *a, **k))[1])
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    ids = encode_corpus(text, tok, path=run / "tokens.npy", chunk_chars=16)
+    assert (run / "tokens.npy").is_symlink()
+    np.testing.assert_array_equal(np.load(big / "tokens.npy"), tok.encode(text))
+    np.testing.assert_array_equal(ids, tok.encode(text))
+    temps = [f for f in made if f.endswith(".tmp")]
+    assert temps and all(os.path.dirname(f) == str(big) for f in temps), made
+    assert synced
+    assert sorted(os.listdir(big)) == ["tokens.npy"] and os.listdir(run) == ["tokens.npy"]
