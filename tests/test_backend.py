@@ -12,6 +12,18 @@ def test_numpy_backend():
     assert to_device(x, "cpu") is x or np.shares_memory(to_device(x, "cpu"), x)
 
 
+def test_a_cupy_array_after_numpy_ones_selects_cupy(monkeypatch):
+    """Every argument is looked at, not only the first (matmul_t(host_a, device_b))."""
+    import sys
+    import types
+    fake = types.ModuleType("cupy")
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    dev = type("ndarray", (), {"__module__": "cupy._core.core"})()
+    assert get_array_module(np.zeros(1), dev) is fake
+    assert get_array_module(np.zeros(1), 2.0, dev) is fake
+    assert backend.device_of(dev) == "cuda" and get_array_module(np.zeros(1), np.ones(2)) is np
+
+
 def test_scatter_add_sums_repeats():
     t = np.zeros(3)
     scatter_add(t, np.array([0, 0, 2, 0]), np.array([1.0, 2.0, 3.0, 4.0]))
