@@ -47,7 +47,7 @@ sonlu olduğu hâlde norm sonsuz çıkar (PyTorch'un `clip_grad_norm_`'u da bura
 Her adımda norm bir kez, ölçeklemeden hesaplanır; ancak sonuç sonlu değilse (nadir yol; GPU'da
 yalnızca `train.py`'nin denetlediği adımlarda) `rescaled_grad_norm` gradyanların en büyük mutlak
 değerine (`max|g|`) bakar. Bu değer sonluysa bütün gradyanlar sonludur ve norm ölçeklenerek
-yeniden hesaplanır: `‖g‖ = max|g| · ‖g / max|g|‖`. Bölünmüş bileşenler mutlak değerce en çok 1
+yeniden hesaplanır: `norm(g) = max|g| · norm(g / max|g|)`. Bölünmüş bileşenler mutlak değerce en çok 1
 olduğundan kareleri taşmaz; kırpma doğru normla yapılır ve adım atılır. Gradyanlardan biri NaN
 ya da sonsuzsa, ya da gerçek norm bile float32'ye sığmıyorsa (3,4·10³⁸'i aşıyorsa), norm sonlu
 olmayan değeriyle kalır ve eğitim açık bir iletiyle durur (`train.py`).

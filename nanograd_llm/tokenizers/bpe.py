@@ -74,12 +74,12 @@ ardındaki işaretleri alır, `(?:[^\\s\\p{L}\\p{M}\\p{N}]\\p{M}*)+`. Böylece b
 noktalamaya katılmaz, bir simgenin işareti de simgesinden ayrılmaz: emojilerin ardındaki U+FE0F
 (variation selector, emojinin renkli çizimini seçer) de Unicode'da birleştirici işarettir ve
 `❤️` (U+2764 + U+FE0F) eskisi gibi tek parça kalır; ayrışık biçimde yazılmış `≠` (`=` + U+0338)
-da öyle. Rakamlar da kendi işaretlerini alır, `(?:\\p{N}\\p{M}*)+`: `2️⃣` gibi bir tuş başlığı
-emojisi (keycap: `2` + U+FE0F + U+20E3) tek parçadır, ardından gelen harfler ayrı bir parça olur
-(`2️⃣x` → `2️⃣` + `x`). Rakam kuralının işaretleri tanımayan eski hâlinde `2` ayrı kalıyor,
-işaretler de harf dizisi kuralıyla ardlarındaki harfe yapışıyordu (`2` + `️⃣x`). Metnin başında
-ya da bir boşluktan sonra tek başına kalmış bir işaret harf dizisi kuralına düşer: her karakter
-yine bir parçaya girer, hiçbir bayt kaybolmaz.
+da öyle. Rakamlar da kendi işaretlerini alır, `(?:\\p{N}\\p{M}*)+`: bir tuş başlığı emojisi
+(keycap: `2` + U+FE0F + U+20E3) tek parçadır, ardından gelen harfler ayrı bir parça olur (keycap
+ve `x` yan yana yazılınca keycap bir parça, `x` bir parça). Rakam kuralının işaretleri tanımayan
+eski hâlinde `2` ayrı kalıyor, iki işaret de harf dizisi kuralıyla ardlarındaki harfe yapışıyordu
+(`2` | U+FE0F + U+20E3 + `x`). Metnin başında ya da bir boşluktan sonra tek başına kalmış bir
+işaret harf dizisi kuralına düşer: her karakter yine bir parçaya girer, hiçbir bayt kaybolmaz.
 
 Birleştirici işaret içermeyen bir metinde yeni ifade eskisiyle birebir aynı bölmeyi yapar (Ömer
 Seyfettin derleminde tek bir işaret bile yoktur; `--data seyfettin` metninde iki ifade aynı
@@ -193,7 +193,7 @@ GPT2_PATTERN = (r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+
 # harf dizileri `[\p{L}\p{M}]+` (ayrışık biçimde, NFD, yazılmış `ş` = `s` + U+0327 sözcüğün
 # ortasından kesilmez); noktalama/simge sınıfı işaretle başlamaz, her karakteri kendi ardındaki
 # işaretleri alır (`❤️` = U+2764 + U+FE0F bölünmez). Rakamlar da kendi işaretlerini alır,
-# `(?:\p{N}\p{M}*)+`: `2️⃣` (rakam + U+FE0F + U+20E3, tuş başlığı emojisi) tek parçadır ve
+# `(?:\p{N}\p{M}*)+`: rakam + U+FE0F + U+20E3 (tuş başlığı emojisi) tek parçadır ve
 # ardından gelen harfler ayrı bir parça olur. Tek başına kalmış bir işaret (metnin başında ya da
 # bir boşluktan sonra) harf dizisi kuralına düşer; her karakter yine bir parçaya girer. Geri
 # kalanı GPT2_PATTERN'in aynısı; yukarıdaki açıklamaya bakın. Eski hâlleriyle (işaretleri hiç
