@@ -236,6 +236,34 @@ def test_the_sample_after_training_is_reproducible(tmp_path, capsys):
     assert samples[0] == samples[1] and len(samples[0].strip()) > 0
 
 
+def test_train_summary_without_a_sample_or_a_separate_best(tmp_path, capsys):
+    """sample_tokens=0 prints no sample block; when the last evaluation is also the lowest,
+    no "lowest val loss ... kept in best/" line points elsewhere."""
+    assert _tiny_run(tmp_path, "a", "sample_tokens=0") == 0
+    out = capsys.readouterr().out
+    from nanograd_llm import checkpoint as ckpt
+    assert ckpt.read_manifest(tmp_path / "a" / "best")["step"] == 2      # best = the final step
+    assert "--- sample ---" not in out and "lowest val loss" not in out
+    assert "final (step 2): train loss" in out
+
+
+def test_eval_json_never_shows_a_progress_bar(monkeypatch, capsys):
+    """--json: progress=False (no bar even on a terminal); otherwise None (tqdm decides)."""
+    import nanograd_llm.cli_generate as cg
+    import nanograd_llm.evaluate as ev
+    seen = []
+    monkeypatch.setattr(cg, "load_for_generation", lambda args: ("MODEL", "TOK"))
+    monkeypatch.setattr(ev, "resolve_eval_data", lambda *a: ("text", "label", "all", 0.1))
+
+    def evaluate_text(model, tok, text, **kw):
+        seen.append(kw["progress"])
+        raise ValueError("stop here")
+    monkeypatch.setattr(ev, "evaluate_text", evaluate_text)
+    assert cli.main(["eval", "--ckpt", "x", "--json"]) == 1
+    assert cli.main(["eval", "--ckpt", "x"]) == 1
+    assert seen == [False, None] and "stop here" in capsys.readouterr().err
+
+
 def test_a_huge_sample_tokens_is_refused_before_training(tmp_path, capsys):
     """sample_tokens=1e30 used to train and save, then fail on the sample with numpy's
     'Maximum allowed dimension exceeded' (exit 1 after a finished run)."""
