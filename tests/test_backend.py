@@ -24,6 +24,28 @@ def test_a_cupy_array_after_numpy_ones_selects_cupy(monkeypatch):
     assert backend.device_of(dev) == "cuda" and get_array_module(np.zeros(1), np.ones(2)) is np
 
 
+def test_to_device_moves_to_the_gpu_and_back(monkeypatch):
+    import sys
+    import types
+    x = np.arange(3.0)
+    fake = types.ModuleType("cupy")
+    fake.asarray = lambda a: ("on the gpu", a)
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    monkeypatch.setattr(backend, "cuda_available", lambda: True)
+    moved = to_device(x, "cuda")
+    assert isinstance(moved, tuple) and moved[0] == "on the gpu" and moved[1] is x
+    dev = type("ndarray", (), {"__module__": "cupy._core.core", "get": lambda self: x})()
+    assert to_device(dev, "cpu") is x
+
+
+def test_as_float_dtype_refuses_other_dtypes_with_a_value_error():
+    assert backend.as_float_dtype("float64") == np.float64
+    with pytest.raises(ValueError, match="unknown dtype 'float23'"):
+        backend.as_float_dtype("float23")
+    with pytest.raises(ValueError, match="unsupported dtype float16"):
+        backend.as_float_dtype(np.float16)
+
+
 def test_scatter_add_sums_repeats():
     t = np.zeros(3)
     scatter_add(t, np.array([0, 0, 2, 0]), np.array([1.0, 2.0, 3.0, 4.0]))
