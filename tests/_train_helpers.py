@@ -44,3 +44,17 @@ def tiny_gpt2_folder(folder, vocab_size, fill=None):
     model.save_hf(folder)
     tok.save(str(folder))
     return model, tok
+
+
+def fail_mkdir_after_parents(monkeypatch, out):
+    """Path.mkdir fails with ENOSPC at `out` once mkdir -p has made its parents (a disk that
+    fills up halfway), as a start that creates --out meets it."""
+    import errno
+    from pathlib import Path
+    real_mkdir = Path.mkdir
+
+    def mkdir(self, *a, **k):
+        if self == out and self.parent.exists():      # mkdir -p made the parents, then failed
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real_mkdir(self, *a, **k)
+    monkeypatch.setattr(Path, "mkdir", mkdir)

@@ -605,17 +605,10 @@ def test_a_docs_out_that_cannot_be_created_leaves_no_empty_parents(tmp_path, mon
     """`docs --out NEW/deeper/site` on a full disk: mkdir -p made NEW/deeper, failed at site,
     and left the two empty folders behind (run_folder removed them, docs did not); both now
     make the folder through atomic.make_new_folder, which removes them."""
-    import errno
-
     from nanograd_llm.cli import main
+    from tests._train_helpers import fail_mkdir_after_parents
     out = tmp_path / "new" / "deeper" / "site"
-    real_mkdir = Path.mkdir
-
-    def mkdir(self, *a, **k):
-        if self == out and self.parent.exists():      # mkdir -p made the parents, then failed
-            raise OSError(errno.ENOSPC, "No space left on device", str(self))
-        return real_mkdir(self, *a, **k)
-    monkeypatch.setattr(Path, "mkdir", mkdir)
+    fail_mkdir_after_parents(monkeypatch, out)
     assert main(["docs", "--out", str(out), "--no-images"]) == 1
     assert capsys.readouterr().err == (f"error: could not write --out {out} (No space left on "
                                        f"device); nothing was written\n")

@@ -499,16 +499,12 @@ def test_an_out_folder_that_cannot_be_created_gives_the_usual_message(tmp_path, 
     from pathlib import Path
 
     from nanograd_llm.cli import main
+    from tests._train_helpers import fail_mkdir_after_parents
     corpus = tmp_path / "c.txt"
     corpus.write_text("abc " * 200, encoding="utf-8")
     out = tmp_path / "new" / "deeper" / "run"
     real_mkdir = Path.mkdir
-
-    def mkdir(self, *a, **k):
-        if self == out and self.parent.exists():      # mkdir -p made the parents, then failed
-            raise OSError(errno.ENOSPC, "No space left on device", str(self))
-        return real_mkdir(self, *a, **k)
-    monkeypatch.setattr(Path, "mkdir", mkdir)
+    fail_mkdir_after_parents(monkeypatch, out)
     assert main(["train", "--data", str(corpus), "--out", str(out), "--quiet"]) == 1
     err = capsys.readouterr().err
     assert err == (f"error: could not write --out {out} (No space left on device); nothing was "
