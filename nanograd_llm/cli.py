@@ -319,13 +319,14 @@ def report_errors(call) -> int:
         sys.stdout.flush()           # a reader that left (`| head`) is found here, not at exit
     except BrokenPipeError:
         # The reader of our output left early (`nanograd-llm eval ... | head`): stop without
-        # an error message. Once the command has returned, its own exit status stands; if the
-        # pipe closed while it was still printing, its output (e.g. gradcheck's table with a
-        # FAIL further down) was cut, so it must not report success: 141 = 128 + SIGPIPE, the
-        # status a shell shows for `yes | head`.
+        # an error message. Its output (e.g. gradcheck's table with a FAIL further down) was
+        # cut, so it must not report success: 141 = 128 + SIGPIPE, the status a shell shows for
+        # `yes | head`. That holds also when the command had already returned 0: stdout into a
+        # pipe is block-buffered, so its whole output was still waiting for the flush above.
+        # A failure status the command returned (gradcheck's 1) stands.
         from .cli_generate import _silence_stdout
         _silence_stdout()
-        return 141 if rc is None else rc
+        return 141 if not rc else rc
     except (ValueError, OSError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -609,11 +609,15 @@ def test_cli_into_a_closed_pipe(tmp_path):
     data = tmp_path / "c.txt"
     data.write_text(TEXT, encoding="utf-8")
     out = tmp_path / "piped"
+    # A user's stdout into a pipe is block-buffered: the output waits in the buffer and the
+    # closed pipe is only met at the final flush. PYTHONUNBUFFERED (set in some CI and IDE
+    # shells) would write each line at once and hide a missing flush in the command.
+    env = {k: v for k, v in _env().items() if k != "PYTHONUNBUFFERED"}
 
     def closed_pipe(*args):
         p = subprocess.Popen([sys.executable, "-m", "nanograd_llm", *args],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
-                             env=_env())
+                             env=env)
         p.stdout.close()                     # the reader is gone before anything is printed
         err = p.stderr.read().decode()
         assert p.wait(timeout=120) == 141, err
