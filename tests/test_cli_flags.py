@@ -729,3 +729,32 @@ def test_a_long_bad_sampling_option_is_shortened_in_the_error(tmp_path, capsys, 
     assert err.startswith("error: " + says + "0" * 78 + "…" + "0" * 20 + " (4,001 characters)"), \
         err[:300]
     assert err.count("\n") == 1
+
+
+def test_every_path_option_expands_a_tilde(tmp_path, monkeypatch, capsys):
+    """docs --run=~/x (and --out=~/x): "~" left unexpanded after "=" is expanded by the CLI."""
+    import nanograd_llm.docs as docs_mod
+    seen = {}
+
+    def build_docs(out, run_dir=None, images=True):
+        seen.update(out=out, run=run_dir)
+        return [tmp_path / "index.html"]
+    monkeypatch.setattr(docs_mod, "build_docs", build_docs)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert cli.main(["docs", "--out=~/site", "--run=~/runs/a"]) == 0
+    assert seen == {"out": str(tmp_path / "site"), "run": str(tmp_path / "runs" / "a")}
+
+
+def test_train_device_comes_from_the_config_file_unless_given(tmp_path, monkeypatch):
+    import nanograd_llm.train as train_mod
+    seen = []
+
+    def fake_train(cfg, **kw):
+        seen.append(cfg.device)
+        return {"interrupted": True, "step": 0, "out_dir": cfg.out_dir}
+    monkeypatch.setattr(train_mod, "train", fake_train)
+    (tmp_path / "c.json").write_text('{"device": "cuda"}', encoding="utf-8")
+    for extra in ([], ["--device", "cpu"]):
+        assert cli.main(["train", "--config", str(tmp_path / "c.json"),
+                         "--out", str(tmp_path / "run"), *extra]) == 130
+    assert seen == ["cuda", "cpu"]

@@ -498,6 +498,9 @@ def test_set_matmul_precision_switches_cupys_compute_type(monkeypatch):
     set_calls.clear()
     backend.set_matmul_precision("highest")
     assert set_calls == [] and os.environ["CUPY_TF32"] == "0"
+    with pytest.raises(ValueError, match="unknown matmul precision 'tf16'"):
+        backend.set_matmul_precision("tf16")                  # refused, nothing changed
+    assert os.environ["CUPY_TF32"] == "0"
 
 
 def test_row_blocks_and_shards_do_not_split_on_the_gpu(monkeypatch):
