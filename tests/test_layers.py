@@ -133,7 +133,25 @@ def test_layers_random_shapes(name, shape, bias, activation, layer_dropout, igno
                               activation=activation, layer_dropout=layer_dropout,
                               ignore_index=ignore_index, dloss=dloss)
     r = check_case(name, inputs, f, g)
+    # ReLU'nun 0'daki kırığı: bir ön-etkinleştirme 0'a h·|∂ön/∂θ| kadar yakınsa, θ'yı h kadar
+    # oynatan merkezî fark kırığın iki yanını karıştırır ve sayısal gradyan yanlış çıkar (geri
+    # geçiş doğrudur). mlp ve blokta ön-etkinleştirmeler ağırlıklardan hesaplandığı için
+    # girdiler kırıktan uzaklaştırılamaz: o durumda on kat küçük bir adımla yeniden denenir.
+    # Yanlış bir geri geçiş her adımda yanlış çıkar; kırığa bu kadar yakın bir değer ise on kat
+    # daha seyrektir.
+    if r.max_rel_error > TOLERANCE and activation == "relu" and name in ("mlp", "block"):
+        r = check_case(name, inputs, f, g, h=1e-7)
     assert r.max_rel_error <= TOLERANCE, (shape, r)
+
+
+def test_a_relu_kink_within_the_finite_difference_step_is_not_a_failure():
+    """Hypothesis found a block whose ReLU pre-activation lies within the 1e-6 step of 0:
+    the central difference straddled the kink (rel. error 0.097 on mlp.c_fc.weight) although
+    the backward pass is right; a tenfold smaller step agrees to 1e-8."""
+    inputs, f, g = layer_case("block", np.random.default_rng(172), B=1, T=4, C=9, n_head=3, V=2,
+                              activation="relu")
+    assert check_case("block", inputs, f, g).max_rel_error > 1e-2       # the kink is crossed
+    assert check_case("block", inputs, f, g, h=1e-7).max_rel_error <= TOLERANCE
 
 
 def test_rel_error_formula():
