@@ -76,6 +76,27 @@ def test_stray_words_after_train_options_are_an_error(capsys):
     assert "unrecognized arguments: lr=1e-3 oops" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["sample", "--ckpt", "x", "max_iters=3"], "unrecognized arguments: max_iters=3"),
+    (["eval", "--ckpt", "x", "split=val"], "unrecognized arguments: split=val"),
+    (["sample"], "one of the arguments --ckpt --hf is required"),
+    (["chat", "--ckpt", "x", "--unknown", "strict"], "invalid choice: 'strict'"),
+])
+def test_usage_errors_of_the_model_commands(argv, message, capsys):
+    """key=value words belong to train only; --ckpt or --hf is required; chat has no
+    --unknown strict (a typo would end the session)."""
+    with pytest.raises(SystemExit) as e:
+        cli.main(argv)
+    assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_model_commands_default_to_float32_on_the_cpu():
+    parser = cli.build_parser()
+    for command in ("sample", "chat", "eval"):
+        args = parser.parse_args([command, "--hf", "x"])
+        assert (args.dtype, args.device) == ("float32", "cpu"), command
+
+
 def test_interrupted_training_exits_130(tmp_path, monkeypatch, capsys):
     import nanograd_llm.train as train_mod
     seen = {}
