@@ -172,6 +172,23 @@ def test_sample_passes_every_flag_to_the_generator(fake_model, monkeypatch, caps
     assert calls[0][2][0] == 3 and calls[0][2][5] is True
 
 
+def test_sample_writes_a_held_back_last_piece_with_or_without_streaming(monkeypatch, capsys):
+    """A last token that decodes to U+FFFD (half a UTF-8 character) is held back by the
+    streamer and written at the end; --no-stream prints the same text at once."""
+    import nanograd_llm.cli_generate as cg
+    import nanograd_llm.generate as gen
+    tok = CharTokenizer.from_text("ab \n\ufffd")
+    monkeypatch.setattr(cg, "load_for_generation", lambda args: ("MODEL", tok))
+
+    def iter_generate(model, ids, *args, **kw):
+        for c in "b\ufffd":
+            yield np.array([tok.encode(c)[0]])
+    monkeypatch.setattr(gen, "iter_generate", iter_generate)
+    for extra in ([], ["--no-stream"]):
+        assert cli.main(["sample", "--ckpt", "x", "--prompt", "ab", *extra]) == 0
+        assert capsys.readouterr().out == "abb\ufffd\n"
+
+
 def test_chat_passes_every_flag_to_the_loop(fake_model, monkeypatch):
     import nanograd_llm.chat as chat_mod
     seen = {}
