@@ -796,3 +796,15 @@ def test_train_device_comes_from_the_config_file_unless_given(tmp_path, monkeypa
         assert cli.main(["train", "--config", str(tmp_path / "c.json"),
                          "--out", str(tmp_path / "run"), *extra]) == 130
     assert seen == ["cuda", "cpu"]
+
+
+def test_ckpt_is_loaded_on_the_device_given(monkeypatch):
+    import argparse
+
+    import nanograd_llm.checkpoint as ckpt
+    from nanograd_llm.cli_generate import load_for_generation
+    seen = []
+    monkeypatch.setattr(ckpt, "load_model", lambda path, device="cpu": seen.append(device) or "M")
+    monkeypatch.setattr(ckpt, "load_run_tokenizer", lambda path, model=None: "T")
+    args = argparse.Namespace(hf=None, ckpt="run", device="cuda", dtype="float32")
+    assert load_for_generation(args) == ("M", "T") and seen == ["cuda"]
