@@ -110,3 +110,43 @@ def test_shown_items_cuts_a_long_list_after_its_limit():
     assert backend.shown_items([f"f{i}" for i in range(8)], 6) == "f0, f1, f2, f3, f4, f5, …"
     assert backend.shown_items(iter("xyz"), 2, " ") == "x y …"
     assert backend.shown_items("xy", 2, " ") == "x y"
+
+
+def test_cuda_is_unavailable_when_cupy_sees_no_gpu(monkeypatch):
+    import sys
+    import types
+    fake = types.ModuleType("cupy")
+    count = {"n": 0}
+    fake.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(
+        getDeviceCount=lambda: count["n"]))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    assert backend.cuda_available() is False
+    count["n"] = 1
+    assert backend.cuda_available() is True
+
+
+def test_cpu_kernels_that_fail_to_load_fall_back_with_a_warning(monkeypatch):
+    """Not only a missing Numba: any error while loading cpu_kernels.py (e.g. no writable
+    cache folder) gives the generic NumPy code and one warning, not a crash."""
+    import importlib
+    real = importlib.import_module
+
+    def broken(name, *a, **k):
+        if name == "nanograd_llm.cpu_kernels":
+            raise OSError("no writable cache folder")
+        return real(name, *a, **k)
+    monkeypatch.setattr(backend, "_CPU_KERNELS", [])
+    monkeypatch.setattr(importlib, "import_module", broken)
+    with pytest.warns(RuntimeWarning, match="no writable cache folder"):
+        assert backend.cpu_kernels() is None
+    assert backend.cpu_kernels() is None                    # tried once, remembered
+
+
+def test_shard_workers_know_they_are_inside_a_shard(monkeypatch):
+    """run_shards' workers see in_shard() (so the row-block helper does not start threads of
+    its own inside them); the flag is cleared afterwards."""
+    if backend._blas_controller() is None:
+        pytest.skip("threadpoolctl is not installed: the parts run one after another")
+    monkeypatch.setenv("NANOGRAD_LLM_THREADS", "2")
+    assert backend.run_shards(lambda i: backend.in_shard(), 2) == [True, True]
+    assert not backend.in_shard()
