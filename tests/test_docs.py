@@ -773,6 +773,28 @@ def test_attention_weights_are_causal_distributions():
         attention_weights(model, [0] * 17)
 
 
+def test_attention_weights_prompt_edges_and_eval_mode():
+    """A prompt of exactly block_size tokens is drawn, an empty one is refused; a model in
+    eval mode stays in eval mode (dropout off for whatever the caller does next)."""
+    from nanograd_llm.viz import attention_weights
+    model, _ = _tiny_model_and_vocab()
+    model.eval()
+    assert attention_weights(model, [1] * 16)[0].shape == (2, 16, 16)
+    assert not model.training
+    with pytest.raises(ValueError, match="the prompt is empty"):
+        attention_weights(model, [])
+
+
+def test_small_pieces_of_the_pictures(tmp_path):
+    """Token labels up to 6 characters are kept whole; the positional-encoding picture needs
+    n_embd >= 2 (checked before anything is drawn)."""
+    from nanograd_llm.viz import _token_labels, plot_positional_encoding
+    assert _token_labels(None, [123456, 1234567, 7]) == ["123456", "12345…", "7"]
+    with pytest.raises(ValueError, match="n_embd >= 2"):
+        plot_positional_encoding(tmp_path / "pe.png", n_embd=1)
+    assert not (tmp_path / "pe.png").exists()
+
+
 def test_attention_weights_from_the_tiled_path_are_full_causal_distributions():
     """From T = 128 the CPU attention runs by query tiles; the maps must still be (nh, T, T)."""
     from nanograd_llm.models.gpt import GPT, GPTConfig
