@@ -795,6 +795,35 @@ def test_small_pieces_of_the_pictures(tmp_path):
     assert not (tmp_path / "pe.png").exists()
 
 
+def test_read_metrics_takes_iter_and_loss_and_skips_what_cannot_be_drawn(tmp_path):
+    from nanograd_llm.viz import read_metrics
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("\n".join([
+        '{"iter": 1, "loss": 3.5}',                          # older field names
+        '[1, 2, 3]',                                          # not a record: skipped
+        '{"step": 2, "train_loss": NaN, "val_loss": 3.0}',    # a NaN is not drawn
+        '{"step": 3, "train_loss": Infinity}',
+        '{"step": 4, "train_loss": 2.5, "val_loss": 2.75}']) + "\n", encoding="utf-8")
+    assert read_metrics(path) == ([(1, 3.5), (4, 2.5)], [(2, 3.0), (4, 2.75)])
+
+
+def test_the_prompt_of_a_run_picture_fits_the_model():
+    """The attention picture of a --run uses the first sample text the tokenizer encodes, cut
+    to min(24, block_size) tokens; a text of exactly that length is taken whole; when none
+    encodes, the vocabulary's first tokens."""
+    import types
+
+    from nanograd_llm.tokenizers import CharTokenizer
+    from nanograd_llm.viz import _run_prompt
+    wide = CharTokenizer.from_text("To be, or not to that is")
+    assert _run_prompt(types.SimpleNamespace(block_size=64), wide) == "To be, or not to be, tha"   # 24
+    assert _run_prompt(types.SimpleNamespace(block_size=10), wide) == "To be, or "
+    fox = CharTokenizer.from_text("the quick brown fox")           # the 3rd text only
+    assert _run_prompt(types.SimpleNamespace(block_size=19), fox) == "the quick brown fox"
+    tiny = CharTokenizer.from_text("ab ")                           # encodes none of them
+    assert _run_prompt(types.SimpleNamespace(block_size=2), tiny) == tiny.decode([0, 1])
+
+
 def test_attention_weights_from_the_tiled_path_are_full_causal_distributions():
     """From T = 128 the CPU attention runs by query tiles; the maps must still be (nh, T, T)."""
     from nanograd_llm.models.gpt import GPT, GPTConfig
