@@ -824,6 +824,53 @@ def test_the_prompt_of_a_run_picture_fits_the_model():
     assert _run_prompt(types.SimpleNamespace(block_size=2), tiny) == tiny.decode([0, 1])
 
 
+def test_loss_curve_marks_the_lowest_val_loss_and_takes_an_upper_case_suffix(tmp_path,
+                                                                            monkeypatch):
+    pytest.importorskip("matplotlib")
+    from nanograd_llm import viz
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps({"step": s, "train_loss": 3.0, "val_loss": v}) + "\n"
+                            for s, v in ((0, 3.0), (2, 2.0), (4, 2.5))), encoding="utf-8")
+    figs = []
+    real_save = viz._save
+    monkeypatch.setattr(viz, "_save", lambda fig, out: figs.append(fig) or real_save(fig, out))
+    out = viz.plot_loss_curve(path, tmp_path / "loss.PNG")
+    assert out.read_bytes().startswith(PNG_MAGIC)
+    assert [t.get_text() for t in figs[0].axes[0].texts] == ["en düşük: 2.000 (adım 2)"]
+
+
+def test_course_images_pass_demo_steps_and_note_a_bigram_run(tmp_path, monkeypatch):
+    """(Drawing stubbed out.) demo_steps reaches the demo training; a bigram --run gets no
+    attention picture and its reason is recorded for the page."""
+    from nanograd_llm import checkpoint as ckpt
+    from nanograd_llm import viz
+    from nanograd_llm.course import gpt as course_gpt
+    from nanograd_llm.tokenizers import CharTokenizer
+    drawn = []
+
+    def stub(*args, **kw):
+        out = next(a for a in args if isinstance(a, Path) and a.suffix == ".png")
+        drawn.append(out.name)
+        return out
+    for name in ("plot_positional_encoding", "plot_loss_curve", "plot_attention"):
+        monkeypatch.setattr(viz, name, stub)
+    asked = []
+    monkeypatch.setattr(course_gpt, "train_demo",
+                        lambda metrics, steps=None: asked.append(steps) or ("M", "V"))
+    assert len(viz.course_images(tmp_path / "img", log=lambda m: None, demo_steps=3)) == 3
+    assert asked == [3] and drawn == ["positional_encoding.png", "loss_curve.png",
+                                      "attention.png"]
+    tok = CharTokenizer.from_text("abc ")
+    run = tmp_path / "bigram_run"
+    ckpt.save_checkpoint(run, ckpt.build_model({"model": "bigram", "vocab_size": 4}), None,
+                         tok, 0)
+    (run / "metrics.jsonl").write_text('{"step": 0, "train_loss": 1.0}\n', encoding="utf-8")
+    skipped, drawn[:] = {}, []
+    viz.course_images(tmp_path / "img2", run_dir=run, log=lambda m: None, skipped=skipped)
+    assert drawn == ["positional_encoding.png", "loss_curve.png"]
+    assert "bigram" in skipped["attention.png"]
+
+
 def test_attention_weights_from_the_tiled_path_are_full_causal_distributions():
     """From T = 128 the CPU attention runs by query tiles; the maps must still be (nh, T, T)."""
     from nanograd_llm.models.gpt import GPT, GPTConfig
