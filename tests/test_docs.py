@@ -246,6 +246,34 @@ def test_fix_lists():
                                 "2. son", "metin", "4. kısım"]
 
 
+def test_split_sections_skips_a_shebang_keeps_type_comments_and_counts_lines():
+    from nanograd_llm.docs import split_sections
+    src = ("#!/usr/bin/env python\n"
+           "import os\n"
+           "# Açıklama\n"
+           "\n"
+           "\n"
+           "x = 1\n"
+           "# type: ignore\n"
+           "y = 2\n")
+    _, secs = split_sections(src)
+    assert [(s.doc, s.code, s.first_line) for s in secs] == [
+        ("", "import os", 2), ("Açıklama", "x = 1\n# type: ignore\ny = 2", 6)]
+
+
+def test_fix_lists_moves_a_5_space_formula_in_a_list_item_to_8():
+    from nanograd_llm.docs import _fix_lists
+    out = _fix_lists("1. Toplayınca:\n\n     dx = a\n2. son")
+    assert out.splitlines() == ["1. Toplayınca:", "", "        dx = a", "2. son"]
+
+
+def test_module_source_only_reads_python_files():
+    from nanograd_llm.docs import module_source
+    assert module_source("sys") is None                  # built into the interpreter
+    assert module_source("math") is None                 # built in, or a compiled extension
+    assert module_source("nanograd_llm.docs")[1] == "nanograd_llm/docs.py"
+
+
 def test_angle_brackets_in_explanations_are_text_not_html():
     """`# ... tokens.npy.tmp<pid>` (checkpoint.py) rendered as an unknown <pid> tag that
     swallowed the rest of the paragraph."""
