@@ -274,6 +274,16 @@ def test_module_source_only_reads_python_files():
     assert module_source("nanograd_llm.docs")[1] == "nanograd_llm/docs.py"
 
 
+def test_code_lines_are_numbered_from_the_source_and_repeated_headings_stay_unique():
+    pytest.importorskip("markdown")
+    pytest.importorskip("pygments")
+    from nanograd_llm.docs import add_heading_ids, render_module
+    _, body = render_module("x = 1\n\n# Açıklama\ny = 2\n")
+    assert re.findall(r'<span class="ln">\s*(\d+)</span>', body) == ["1", "4"]
+    ids = re.findall(r' id="([^"]+)"', add_heading_ids("<h2>A</h2>" * 3))
+    assert ids == ["a", "a-2", "a-3"]
+
+
 def test_angle_brackets_in_explanations_are_text_not_html():
     """`# ... tokens.npy.tmp<pid>` (checkpoint.py) rendered as an unknown <pid> tag that
     swallowed the rest of the paragraph."""
