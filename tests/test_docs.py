@@ -284,6 +284,34 @@ def test_code_lines_are_numbered_from_the_source_and_repeated_headings_stay_uniq
     assert ids == ["a", "a-2", "a-3"]
 
 
+def test_page_details_title_images_and_unreadable_chapters(tmp_path):
+    """<title> shows `code` without backticks; an external picture is kept as it is; a title
+    comes from a '# ' line only; a tokenizer error names its line."""
+    import tokenize
+
+    from nanograd_llm.docs import _drop_missing_images, _page_html, _unreadable, chapter_title
+    assert "<title>x ve y</title>" in _page_html("`x` ve y", "")
+    img = '<img alt="a" src="https://example.org/a.png">'
+    assert _drop_missing_images(img, tmp_path) == img
+    assert chapter_title("## Alt başlık\nmetin", "pkg.mod") == "pkg.mod"
+    assert _unreadable(tokenize.TokenError("EOF in multi-line statement", (7, 0))) == \
+        "not valid Python: EOF in multi-line statement (line 7)"
+
+
+def test_docs_checks_out_and_run_before_writing_anything(tmp_path):
+    """--out naming a file, and --run naming a folder without metrics.jsonl (also with
+    --no-images, where no picture would have read it), are refused up front."""
+    from nanograd_llm.docs import build_docs
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="exists and is not a folder"):
+        build_docs(tmp_path / "file", images=False, log=lambda m: None)
+    (tmp_path / "run").mkdir()
+    with pytest.raises(ValueError, match="not a training run folder"):
+        build_docs(tmp_path / "site", run_dir=tmp_path / "run", images=False,
+                   log=lambda m: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "run"]
+
+
 def test_angle_brackets_in_explanations_are_text_not_html():
     """`# ... tokens.npy.tmp<pid>` (checkpoint.py) rendered as an unknown <pid> tag that
     swallowed the rest of the paragraph."""
@@ -351,6 +379,14 @@ def built_docs(tmp_path_factory):
     log = []
     pages = build_docs(out, demo_steps=3, log=log.append)
     return out, pages, log
+
+
+def test_the_first_and_last_pages_have_no_link_past_the_ends(built_docs):
+    _, pages, _ = built_docs
+    first = pages[1].read_text(encoding="utf-8")
+    last = pages[-1].read_text(encoding="utf-8")
+    assert '<nav class="pager"><span></span><a href=' in first
+    assert re.search(r'<nav class="pager"><a href="[^"]+">← .*</a><span></span></nav>', last)
 
 
 def test_docs_build_writes_every_existing_chapter(built_docs):
