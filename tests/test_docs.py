@@ -882,18 +882,19 @@ def test_read_metrics_takes_iter_and_loss_and_skips_what_cannot_be_drawn(tmp_pat
 
 
 def test_the_prompt_of_a_run_picture_fits_the_model():
-    """The attention picture of a --run uses the first sample text the tokenizer encodes, cut
-    to min(24, block_size) tokens; a text of exactly that length is taken whole; when none
-    encodes, the vocabulary's first tokens."""
+    """The attention picture of a --run uses a sample text the tokenizer encodes, cut at a word
+    boundary to min(24, block_size) tokens; a text of exactly that length is taken whole; when
+    none encodes, the vocabulary's first tokens."""
     import types
 
     from nanograd_llm.tokenizers import CharTokenizer
     from nanograd_llm.viz import _run_prompt
-    wide = CharTokenizer.from_text("To be, or not to that is")
-    assert _run_prompt(types.SimpleNamespace(block_size=64), wide) == "To be, or not to be, tha"   # 24
-    assert _run_prompt(types.SimpleNamespace(block_size=10), wide) == "To be, or "
-    fox = CharTokenizer.from_text("the quick brown fox")           # the 3rd text only
+    hamlet = CharTokenizer.from_text("To be, or not to be, that is the question")
+    assert _run_prompt(types.SimpleNamespace(block_size=64), hamlet) == "To be, or not to be,"
+    assert _run_prompt(types.SimpleNamespace(block_size=10), hamlet) == "To be, or"
+    fox = CharTokenizer.from_text("the quick brown fox")           # the last text only
     assert _run_prompt(types.SimpleNamespace(block_size=19), fox) == "the quick brown fox"
+    assert _run_prompt(types.SimpleNamespace(block_size=18), fox) == "the quick brown"
     tiny = CharTokenizer.from_text("ab ")                           # encodes none of them
     assert _run_prompt(types.SimpleNamespace(block_size=2), tiny) == tiny.decode([0, 1])
 
@@ -910,7 +911,7 @@ def test_loss_curve_marks_the_lowest_val_loss_and_takes_an_upper_case_suffix(tmp
     monkeypatch.setattr(viz, "_save", lambda fig, out: figs.append(fig) or real_save(fig, out))
     out = viz.plot_loss_curve(path, tmp_path / "loss.PNG")
     assert out.read_bytes().startswith(PNG_MAGIC)
-    assert [t.get_text() for t in figs[0].axes[0].texts] == ["en düşük: 2.000 (adım 2)"]
+    assert [t.get_text() for t in figs[0].axes[0].texts] == ["en düşük: 2,000 (adım 2)"]
 
 
 def test_course_images_pass_demo_steps_and_note_a_bigram_run(tmp_path, monkeypatch):
