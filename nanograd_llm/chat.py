@@ -175,7 +175,9 @@ def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
               unknown: str = "skip", prompt: str = "> ", banner: bool = True) -> int:
     """Read lines from input_stream (None: the terminal, via input()), answer each with a
     generated continuation streamed to output_stream (None: sys.stdout). Returns 0 on EOF,
-    /quit or Ctrl-C. The context (previous lines and replies) is kept to block_size tokens."""
+    /quit or Ctrl-C. The context (previous lines and replies) is kept to block_size tokens.
+    A reader that closed output_stream (`| head`) raises BrokenPipeError to the caller; the
+    command line turns it into exit status 141, as for every other command."""
     check_sampling_args(max_new_tokens, temperature, top_k, top_p)
     out = sys.stdout if output_stream is None else output_stream
     encode = _Encoder(tokenizer, unknown)
@@ -256,6 +258,4 @@ def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
             write("\n")
         except (OSError, ValueError):
             pass
-        return 0
-    except BrokenPipeError:
         return 0

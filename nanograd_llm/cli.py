@@ -309,6 +309,15 @@ def main(argv=None) -> int:
                   f"PYTHONIOENCODING=utf-8 to see them)", file=sys.stderr)
 
 
+def _silence_stdout() -> None:
+    # Python'un çıkışta kapalı boruya yazmaya çalışıp hata basmaması için
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def report_errors(call) -> int:
     """call()'s exit status, with the errors every command reports the same way: a line
     (`error: …`, `interrupted`, `terminated`) and an exit status instead of a traceback. The
@@ -324,7 +333,6 @@ def report_errors(call) -> int:
         # `yes | head`. That holds also when the command had already returned 0: stdout into a
         # pipe is block-buffered, so its whole output was still waiting for the flush above.
         # A failure status the command returned (gradcheck's 1) stands.
-        from .cli_generate import _silence_stdout
         _silence_stdout()
         return 141 if not rc else rc
     except (ValueError, OSError, RuntimeError) as e:

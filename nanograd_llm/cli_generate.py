@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import sys
 
 
@@ -133,22 +132,21 @@ def sample_main(args) -> int:
     pieces: list[str] = []
     out = pieces.append if args.no_stream else _write
     streamer = TextStreamer(tok.decode, out)
-    try:
-        # what the model really saw (without --prompt: the start token, e.g. a newline)
-        out(tok.decode(ids) if dropped or not args.prompt else args.prompt)
-        end = end_id(tok)
-        for nxt in iter_generate(model, ids, args.max_new_tokens, args.temperature, args.top_k,
-                                 args.top_p, args.seed, not args.no_cache,
-                                 vocab_limit=getattr(tok, "vocab_size", None)):
-            if end is not None and int(nxt[0]) == end:
-                break                    # metin sonu belirteci: model bu metni bitirdi
-            streamer(nxt[0])
-        streamer.flush()
-        out("\n")
-        if args.no_stream:
-            _write("".join(pieces))
-    except BrokenPipeError:          # e.g. `nanograd-llm sample ... | head`
-        _silence_stdout()
+    # Okuyan taraf erken giderse (`nanograd-llm sample ... | head`) yazma BrokenPipeError
+    # verir; onu cli.report_errors her komutta olduğu gibi sessizce 141 çıkış koduna çevirir.
+    # what the model really saw (without --prompt: the start token, e.g. a newline)
+    out(tok.decode(ids) if dropped or not args.prompt else args.prompt)
+    end = end_id(tok)
+    for nxt in iter_generate(model, ids, args.max_new_tokens, args.temperature, args.top_k,
+                             args.top_p, args.seed, not args.no_cache,
+                             vocab_limit=getattr(tok, "vocab_size", None)):
+        if end is not None and int(nxt[0]) == end:
+            break                        # metin sonu belirteci: model bu metni bitirdi
+        streamer(nxt[0])
+    streamer.flush()
+    out("\n")
+    if args.no_stream:
+        _write("".join(pieces))
     return 0
 
 
@@ -164,22 +162,10 @@ def chat_main(args) -> int:
     # karakter olarak atlanır (ya da değiştirilir) ve bildirilir
     if hasattr(stdin, "reconfigure"):
         stdin.reconfigure(errors="surrogateescape")
-    rc = chat_loop(model, tok, None if interactive else stdin, sys.stdout,
-                   max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                   top_k=args.top_k, top_p=args.top_p, seed=args.seed,
-                   use_cache=not args.no_cache, stop=_unescape(args.stop),
-                   unknown=args.unknown, banner=interactive)
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        _silence_stdout()
-    return rc
+    # Kapalı bir boru (`... | head -1`) BrokenPipeError olarak cli.report_errors'a çıkar: 141
+    return chat_loop(model, tok, None if interactive else stdin, sys.stdout,
+                     max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                     top_k=args.top_k, top_p=args.top_p, seed=args.seed,
+                     use_cache=not args.no_cache, stop=_unescape(args.stop),
+                     unknown=args.unknown, banner=interactive)
 
-
-def _silence_stdout() -> None:
-    # Python'un çıkışta kapalı boruya yazmaya çalışıp hata basmaması için
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass

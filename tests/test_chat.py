@@ -572,11 +572,12 @@ class _BrokenPipe(io.StringIO):
         raise BrokenPipeError(32, "Broken pipe")
 
 
-def test_a_closed_pipe_ends_the_chat_quietly():
-    """`nanograd-llm chat < lines | head -1`: the reader goes away; the loop ends with status 0,
-    no traceback."""
-    rc = chat_loop(tiny_model(), TinyCharTokenizer(), io.StringIO("hi\n"), _BrokenPipe())
-    assert rc == 0
+def test_a_closed_pipe_is_left_to_the_caller():
+    """`nanograd-llm chat < lines | head -1`: the reader goes away; chat_loop does not take
+    that for a normal end (status 0) but raises BrokenPipeError, which the command line turns
+    into 141 as for every command (tests/test_train.py::test_cli_into_a_closed_pipe)."""
+    with pytest.raises(BrokenPipeError):
+        chat_loop(tiny_model(), TinyCharTokenizer(), io.StringIO("hi\n"), _BrokenPipe())
 
 
 def test_show_chars_names_every_byte_that_is_not_utf8():

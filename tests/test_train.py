@@ -614,11 +614,13 @@ def test_cli_into_a_closed_pipe(tmp_path):
     # shells) would write each line at once and hide a missing flush in the command.
     env = {k: v for k, v in _env().items() if k != "PYTHONUNBUFFERED"}
 
-    def closed_pipe(*args):
+    def closed_pipe(*args, stdin=b""):
         p = subprocess.Popen([sys.executable, "-m", "nanograd_llm", *args],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
-                             env=env)
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, cwd=ROOT, env=env)
         p.stdout.close()                     # the reader is gone before anything is printed
+        p.stdin.write(stdin)
+        p.stdin.close()
         err = p.stderr.read().decode()
         assert p.wait(timeout=120) == 141, err
         assert "error" not in err and "Traceback" not in err, err
@@ -628,6 +630,10 @@ def test_cli_into_a_closed_pipe(tmp_path):
                 "eval_iters=1", "sample_tokens=20")
     assert (out / ckpt.MANIFEST).is_file()
     closed_pipe("eval", "--ckpt", str(out))
+    # sample and chat too: their output was cut as well (they used to report 0)
+    closed_pipe("sample", "--ckpt", str(out), "--max-new-tokens", "50")
+    closed_pipe("sample", "--ckpt", str(out), "--max-new-tokens", "50", "--no-stream")
+    closed_pipe("chat", "--ckpt", str(out), "--max-new-tokens", "5", stdin=b"hi\n")
 
 
 # -- examples -----------------------------------------------------------------------------------
