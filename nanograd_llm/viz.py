@@ -74,13 +74,19 @@ def _save(fig, out_png) -> Path:
 
 # Eksenlerdeki sayılar da kursun metnindeki gibi ondalık virgülle yazılır (0,5; 1,5): matplotlib
 # ondalığı noktayla yazar, "en düşük: 1,234" notunun yanında "1.5" bir binlik gibi okunurdu.
-# Yalnızca sayı eksenleri değişir; dikkat haritasının belirteç etiketleri olduğu gibi kalır.
+# Beş ve daha çok basamaklı tam sayılarda binlikler boşlukla ayrılır (adım ekseninde 10 000),
+# `tr_number` gibi. Yalnızca sayı eksenleri değişir; dikkat haritasının belirteç etiketleri
+# olduğu gibi kalır.
 def _decimal_comma(fig) -> None:
     from matplotlib.ticker import ScalarFormatter
 
+    def group(m):
+        return tr_number(int(m.group(0)))
+
     class DecimalComma(ScalarFormatter):
         def __call__(self, x, pos=None):
-            return super().__call__(x, pos).replace(".", ",")
+            text = super().__call__(x, pos).replace(".", ",")
+            return re.sub(r"(?<![\d,])\d{5,}", group, text)
 
         def get_offset(self):
             return super().get_offset().replace(".", ",")

@@ -1829,6 +1829,35 @@ def test_the_course_outputs_write_numbers_as_the_text_does(capsys, tmp_path, mon
     assert "en düşük: 1,600 (adım 90)" in texts
 
 
+def test_the_step_axis_groups_thousands_as_the_text_does(tmp_path, monkeypatch):
+    """A loss picture of a long run labelled its step axis 10000, 20000: the Turkish text
+    writes numbers of five or more digits with spaces (10 000, tr_number). Fractions and
+    four-digit numbers stay as they are."""
+    pytest.importorskip("matplotlib")
+    from nanograd_llm import viz
+    figures = []
+    monkeypatch.setattr(viz, "_decimal_comma",
+                        lambda fig, keep=viz._decimal_comma: (figures.append(fig), keep(fig)))
+    metrics = tmp_path / "metrics.jsonl"
+    metrics.write_text("".join(json.dumps({"step": s, "train_loss": 2 - s / 40000,
+                                           "val_loss": 2.1 - s / 50000}) + "\n"
+                               for s in range(0, 20001, 2500)))
+    viz.plot_loss_curve(metrics, tmp_path / "loss.png")
+    figures[0].canvas.draw()
+    ax = figures[0].axes[0]
+    steps = [t.get_text() for t in ax.get_xticklabels()]
+    assert "10 000" in steps and "20 000" in steps and "5000" in steps, steps
+    assert not [t for t in steps if re.search(r"\d{5}", t)], steps
+    from matplotlib.ticker import ScalarFormatter
+    fmt = ax.xaxis.get_major_formatter()
+    assert isinstance(fmt, ScalarFormatter)
+    fmt.set_useOffset(False)
+    fmt.set_locs([12345.0, 12345.5, 12346.0])
+    assert fmt(12345.5) == "12 345,5"
+    fmt.set_locs([0.0000120, 0.0000125, 0.0000130])
+    assert "," in fmt(0.0000125) and " " not in fmt(0.0000125), fmt(0.0000125)
+
+
 # One name for each concept the Turkish text names: {the other name (a regex on lower-case
 # text): the one the project uses}. README.tr.md's "Terimler" table lists the course's terms.
 ONE_NAME = {
