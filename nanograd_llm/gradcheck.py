@@ -166,13 +166,18 @@ def layer_case(name: str, rng: np.random.Generator, B=2, T=5, C=8, n_head=2, V=1
             return out
         return inp, lambda: _weighted(linear_forward(inp["x"], inp["w"], inp.get("b"))[0], R), g
     if name == "layernorm":
-        inp = {"x": arr(B, T, C, scale=2.0), "w": arr(C), "b": arr(C)}
+        inp = {"x": arr(B, T, C, scale=2.0), "w": arr(C)}
+        if bias:
+            inp["b"] = arr(C)
         R = R_like((B, T, C))
 
         def g():
-            dx, dw, db = layernorm_backward(R, layernorm_forward(inp["x"], inp["w"], inp["b"])[1])
-            return {"x": dx, "w": dw, "b": db}
-        return inp, lambda: _weighted(layernorm_forward(inp["x"], inp["w"], inp["b"])[0], R), g
+            dx, dw, db = layernorm_backward(R, layernorm_forward(inp["x"], inp["w"], inp.get("b"))[1])
+            out = {"x": dx, "w": dw}
+            if bias:
+                out["b"] = db
+            return out
+        return inp, lambda: _weighted(layernorm_forward(inp["x"], inp["w"], inp.get("b"))[0], R), g
     if name in ("gelu", "relu"):
         fwd, bwd = (gelu_forward, gelu_backward) if name == "gelu" else (relu_forward, relu_backward)
         x = arr(B, T, C, scale=2.0)

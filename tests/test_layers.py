@@ -92,7 +92,7 @@ def test_every_backward_has_a_gradcheck_case():
         assert set(g()) == set(inputs)
 
 
-@pytest.mark.parametrize("name", ["linear", "multihead_attention", "mlp", "block"])
+@pytest.mark.parametrize("name", ["linear", "layernorm", "multihead_attention", "mlp", "block"])
 def test_layer_gradcheck_without_bias(name):
     rng = np.random.default_rng(3)
     inputs, f, g = layer_case(name, rng, bias=False)

@@ -158,15 +158,20 @@ def test_linear(bias):
     _compare(out, grads, _t_lin(xt, wt, bt if bias else None), ins, R)
 
 
-def test_layernorm():
+@pytest.mark.parametrize("bias", [True, False])
+def test_layernorm(bias):
     c = Case()
     x, w, b = c.a(c.B, c.T, c.C, scale=3.0) + 1.5, c.a(c.C), c.a(c.C)
-    out, cache = layernorm_forward(x, w, b)
+    out, cache = layernorm_forward(x, w, b if bias else None)
     R = c.a(*out.shape)
     dx, dw, db = layernorm_backward(R, cache)
     xt, wt, bt = _t(x), _t(w), _t(b)
-    _compare(out, {"x": dx, "w": dw, "b": db}, F.layer_norm(xt, (c.C,), wt, bt, 1e-5),
-             {"x": xt, "w": wt, "b": bt}, R)
+    grads, ins = {"x": dx, "w": dw}, {"x": xt, "w": wt}
+    if bias:
+        grads["b"], ins["b"] = db, bt
+    else:
+        assert db is None
+    _compare(out, grads, F.layer_norm(xt, (c.C,), wt, bt if bias else None, 1e-5), ins, R)
 
 
 @pytest.mark.parametrize("fused", ["0", "1"])
