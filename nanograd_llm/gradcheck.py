@@ -122,8 +122,9 @@ def layer_case(name: str, rng: np.random.Generator, B=2, T=5, C=8, n_head=2, V=1
                layer_dropout: float = 0.0, ignore_index: int | None = -100, dloss: float = 1.0):
     """Build one gradient-check case for a layer: (inputs, loss_fn, grad_fn).
 
-    p_drop: the dropout layer's rate; layer_dropout: the dropout inside
-    multihead_attention / mlp / block (the same masks at every call); ignore_index and dloss:
+    p_drop: the dropout layer's rate; layer_dropout: the dropout inside attention /
+    causal_tiles / multihead_attention / mlp / block (the same masks at every call); bias: the
+    linear layers' and the layer norm's bias; ignore_index and dloss:
     cross_entropy's ignored target and upstream gradient (dloss ≠ 1 is what a batch split
     into parts passes)."""
     def arr(*shape, scale=1.0):
@@ -201,10 +202,15 @@ def layer_case(name: str, rng: np.random.Generator, B=2, T=5, C=8, n_head=2, V=1
         inp = {"q": arr(B, n_head, T, hs), "k": arr(B, n_head, T, hs), "v": arr(B, n_head, T, hs)}
         R = R_like((B, n_head, T, hs))
 
+        def fwd():
+            # dropout varsa her çağrıda aynı tohumdan yeni bir üreteç: aynı maske
+            rd = np.random.default_rng(77) if layer_dropout > 0 else None
+            return attention_forward(inp["q"], inp["k"], inp["v"], layer_dropout, rd)
+
         def g():
-            dq, dk, dv = attention_backward(R, attention_forward(inp["q"], inp["k"], inp["v"])[1])
+            dq, dk, dv = attention_backward(R, fwd()[1])
             return {"q": dq, "k": dk, "v": dv}
-        return inp, lambda: _weighted(attention_forward(inp["q"], inp["k"], inp["v"])[0], R), g
+        return inp, lambda: _weighted(fwd()[0], R), g
     if name == "causal_tiles":
         # T = 5 satır, 2'lik karolar: (0,2), (2,4), (4,5); son karo kısa. Toplu iş tek tek
         # öğelerle işlenir (chunk=1): parçaların dilimleri de denetlenir
@@ -213,7 +219,9 @@ def layer_case(name: str, rng: np.random.Generator, B=2, T=5, C=8, n_head=2, V=1
         R = R_like((B, n_head, T, hs))
 
         def fwd():
-            return tiled_attention_forward(inp["q"], inp["k"], inp["v"], tile=tile, chunk=1)
+            rd = np.random.default_rng(77) if layer_dropout > 0 else None
+            return tiled_attention_forward(inp["q"], inp["k"], inp["v"], layer_dropout, rd,
+                                           tile=tile, chunk=1)
 
         def g():
             dq, dk, dv = tiled_attention_backward(R, fwd()[1])

@@ -108,6 +108,39 @@ def test_relu_variants_gradcheck(name):
     assert r.max_rel_error <= TOLERANCE, r
 
 
+@pytest.mark.parametrize("name", ["attention", "causal_tiles", "multihead_attention", "mlp",
+                                  "block"])
+def test_layer_gradcheck_with_dropout(name):
+    """Dropout inside the layer (p = 0.3, the same masks at every call): the backward must apply
+    the forward's masks again. The random-shape test below draws this option only now and then."""
+    inputs, f, g = layer_case(name, np.random.default_rng(6), layer_dropout=0.3)
+    plain = layer_case(name, np.random.default_rng(6))[1]
+    assert abs(f() - plain()) > 1e-3                    # the masks really dropped something
+    r = check_case(name, inputs, f, g)
+    assert r.max_rel_error <= TOLERANCE, r
+
+
+def test_attention_gradcheck_with_fewer_queries_than_keys():
+    """The KV cache's shape: Tq new queries after Tk − Tq cached keys, query i seeing the keys
+    j ≤ i + (Tk − Tq) (and no later one)."""
+    from nanograd_llm.layers import attention_backward
+    rng = np.random.default_rng(8)
+    B, nh, Tq, Tk, hs = 2, 2, 3, 7, 4
+    inp = {"q": rng.standard_normal((B, nh, Tq, hs)), "k": rng.standard_normal((B, nh, Tk, hs)),
+           "v": rng.standard_normal((B, nh, Tk, hs))}
+    R = rng.standard_normal((B, nh, Tq, hs))
+    att = attention_forward(inp["q"], inp["k"], inp["v"])[1].att            # (B, nh, Tq, Tk)
+    visible = np.arange(Tk)[None, :] <= np.arange(Tq)[:, None] + (Tk - Tq)
+    assert np.all(att[..., visible] > 0) and np.all(att[..., ~visible] == 0)
+
+    def g():
+        dq, dk, dv = attention_backward(R, attention_forward(inp["q"], inp["k"], inp["v"])[1])
+        return {"q": dq, "k": dk, "v": dv}
+    f = lambda: float((attention_forward(inp["q"], inp["k"], inp["v"])[0] * R).sum())  # noqa: E731
+    r = check_case("attention (Tq < Tk)", inp, f, g)
+    assert r.max_rel_error <= TOLERANCE, r
+
+
 shapes = st.fixed_dictionaries({
     "B": st.integers(1, 3), "T": st.integers(1, 6), "n_head": st.integers(1, 3),
     "hs": st.integers(1, 4), "V": st.integers(2, 9), "seed": st.integers(0, 10_000),

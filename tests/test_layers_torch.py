@@ -63,22 +63,36 @@ def _t_lin(x, w, b=None):
     return out if b is None else out + b
 
 
-def _t_attention(q, k, v):
-    return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+def _t_attention(q, k, v, drop=None):
+    """Causal attention; query i of Tq sees keys j <= i + (Tk - Tq) (the KV cache's alignment).
+    drop: a fixed dropout scale (0 or 1/(1-p)) on the attention weights."""
+    if drop is None and q.shape[-2] == k.shape[-2]:
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    Tq, Tk = q.shape[-2], k.shape[-2]
+    visible = torch.ones(Tq, Tk, dtype=torch.bool).tril(Tk - Tq)
+    if drop is None:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=visible)
+    s = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
+    a = F.softmax(s.masked_fill(~visible, float("-inf")), dim=-1)
+    return (a * torch.as_tensor(drop)) @ v
 
 
-def _t_mha(x, P, nh, pre=""):
+def _t_drop(h, drop):
+    return h if drop is None else h * torch.as_tensor(drop)
+
+
+def _t_mha(x, P, nh, pre="", att_drop=None, out_drop=None):
     B, T, C = x.shape
     qkv = _t_lin(x, P[pre + "c_attn.weight"], P.get(pre + "c_attn.bias"))
     q, k, v = (t.view(B, T, nh, C // nh).transpose(1, 2) for t in qkv.split(C, dim=2))
-    y = _t_attention(q, k, v).transpose(1, 2).reshape(B, T, C)
-    return _t_lin(y, P[pre + "c_proj.weight"], P.get(pre + "c_proj.bias"))
+    y = _t_attention(q, k, v, att_drop).transpose(1, 2).reshape(B, T, C)
+    return _t_drop(_t_lin(y, P[pre + "c_proj.weight"], P.get(pre + "c_proj.bias")), out_drop)
 
 
-def _t_mlp(x, P, activation="gelu", pre=""):
+def _t_mlp(x, P, activation="gelu", pre="", drop=None):
     h = _t_lin(x, P[pre + "c_fc.weight"], P.get(pre + "c_fc.bias"))
     h = F.gelu(h, approximate="tanh") if activation == "gelu" else F.relu(h)
-    return _t_lin(h, P[pre + "c_proj.weight"], P.get(pre + "c_proj.bias"))
+    return _t_drop(_t_lin(h, P[pre + "c_proj.weight"], P.get(pre + "c_proj.bias")), drop)
 
 
 def _params(c: Case, attn=True, mlp=True, ln=False, bias=True, pa="", pm=""):
@@ -230,6 +244,76 @@ def test_attention_and_causal_tiles(tiled):
     qt, kt, vt = _t(q), _t(k), _t(v)
     _compare(out, {"q": dq, "k": dk, "v": dv}, _t_attention(qt, kt, vt),
              {"q": qt, "k": kt, "v": vt}, R)
+
+
+def test_attention_with_fewer_queries_than_keys():
+    """The KV cache's shape: 3 new queries after 5 cached keys; query i sees the keys up to
+    i + (Tk − Tq) (torch: an explicit bottom-right causal mask)."""
+    c = Case()
+    hs = c.C // c.nh
+    q, k, v = c.a(c.B, c.nh, 3, hs), c.a(c.B, c.nh, 8, hs), c.a(c.B, c.nh, 8, hs)
+    out, cache = attention_forward(q, k, v)
+    dq, dk, dv = attention_backward(R := c.a(*out.shape), cache)
+    qt, kt, vt = _t(q), _t(k), _t(v)
+    _compare(out, {"q": dq, "k": dk, "v": dv}, _t_attention(qt, kt, vt),
+             {"q": qt, "k": kt, "v": vt}, R)
+
+
+@pytest.mark.parametrize("name", ["attention", "causal_tiles", "multihead_attention", "mlp",
+                                  "block"])
+def test_layers_with_dropout_match_torch(name):
+    """Dropout p = 0.3 inside the layer: torch applies the masks our forward drew (read from its
+    cache) to its own ops; outputs and every gradient agree."""
+    c = Case(T=9)
+    rd = np.random.default_rng(3)
+    p_drop = 0.3
+    if name in ("attention", "causal_tiles"):
+        hs = c.C // c.nh
+        q, k, v = (c.a(c.B, c.nh, c.T, hs) for _ in range(3))
+        if name == "attention":
+            out, cache = attention_forward(q, k, v, p_drop, rd)
+            dq, dk, dv = attention_backward(R := c.a(*out.shape), cache)
+            att_drop = cache.drop.scale
+        else:
+            out, cache = tiled_attention_forward(q, k, v, p_drop, rd, tile=4)  # (0,4) (4,8) (8,9)
+            dq, dk, dv = tiled_attention_backward(R := c.a(*out.shape), cache)
+            att_drop = np.zeros((c.B, c.nh, c.T, c.T))
+            for d, (r0, r1) in zip(cache.drops, cache.bounds):
+                att_drop[:, :, r0:r1, :r1] = d.scale
+        masks = [att_drop]
+        qt, kt, vt = _t(q), _t(k), _t(v)
+        grads, ins = {"q": dq, "k": dk, "v": dv}, {"q": qt, "k": kt, "v": vt}
+        t_out = _t_attention(qt, kt, vt, att_drop)
+    else:
+        x = c.a(c.B, c.T, c.C)
+        if name == "multihead_attention":
+            p = _params(c, mlp=False)
+            out, cache = mha_forward(x, p, c.nh, p_drop, rd)
+            dx, g = mha_backward(R := c.a(*out.shape), cache)
+            masks = [cache.attn.drop.scale, cache.drop.scale]
+        elif name == "mlp":
+            p = _params(c, attn=False)
+            out, cache = mlp_forward(x, p, "gelu", p_drop, rd)
+            dx, g = mlp_backward(R := c.a(*out.shape), cache)
+            masks = [cache.drop.scale]
+        else:
+            p = _params(c, ln=True, pa="attn.", pm="mlp.")
+            out, cache = block_forward(x, p, c.nh, "gelu", p_drop, rd)
+            dx, g = block_backward(R := c.a(*out.shape), cache)
+            masks = [cache.attn.attn.drop.scale, cache.attn.drop.scale, cache.mlp.drop.scale]
+        xt, P = _t(x), {k: _t(v) for k, v in p.items()}
+        grads, ins = {"x": dx, **g}, {"x": xt, **P}
+        if name == "multihead_attention":
+            t_out = _t_mha(xt, P, c.nh, att_drop=masks[0], out_drop=masks[1])
+        elif name == "mlp":
+            t_out = _t_mlp(xt, P, drop=masks[0])
+        else:
+            def ln(h, n):
+                return F.layer_norm(h, (c.C,), P[n + ".weight"], P.get(n + ".bias"), 1e-5)
+            h = xt + _t_mha(ln(xt, "ln_1"), P, c.nh, "attn.", masks[0], masks[1])
+            t_out = h + _t_mlp(ln(h, "ln_2"), P, "gelu", "mlp.", masks[2])
+    assert all(m is not None and (m == 0).any() for m in masks)      # something was dropped
+    _compare(out, grads, t_out, ins, R)
 
 
 @pytest.mark.parametrize("name, bias, activation", [
