@@ -1,6 +1,8 @@
 """Whole-model tests: finite differences, PyTorch autograd, causality, overfitting, errors."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nanograd_llm import GPT, BigramLM, GPTConfig
 from nanograd_llm.gradcheck import TOLERANCE, check_model, model_cases, rel_error
@@ -35,6 +37,40 @@ def test_model_gradcheck_catches_an_error_in_an_unsampled_coordinate(size):
     model.backward = broken
     r = check_model(model, idx, tgt, coords_per_tensor=2)
     assert not r.passed and r.detail == "worst: random direction", (label, r)
+
+
+@settings(max_examples=8, deadline=None)
+@given(V=st.integers(2, 9), B=st.integers(1, 3), T=st.integers(1, 6), seed=st.integers(0, 1000))
+def test_bigram_gradcheck_over_random_shapes(V, B, T, seed):
+    """Property: for any small vocabulary and batch, the bigram's gradient agrees with finite
+    differences (repeated ids summing into one row, unseen rows getting zero)."""
+    rng = np.random.default_rng(seed)
+    model = BigramLM(V, seed=seed, dtype="float64")
+    model.flat += rng.standard_normal(model.flat.size) * 0.5
+    idx, tgt = rng.integers(0, V, (B, T)), rng.integers(0, V, (B, T))
+    r = check_model(model, idx, tgt, coords_per_tensor=V * V)          # every coordinate
+    assert r.max_rel_error <= TOLERANCE, r
+
+
+# The options model_cases leaves out: an ignored target, and T ≥ 128 (query tiles)
+@pytest.mark.parametrize("name", ["ignore-index", "tiled-attention"])
+def test_gpt_gradcheck_more_options(name):
+    from nanograd_llm.gradcheck import _spread
+    from nanograd_llm.layers.causal_tiles import TiledAttentionCache
+    rng = np.random.default_rng(2)
+    if name == "ignore-index":
+        cfg = GPTConfig(**SMALL, ignore_index=-1)
+        idx, tgt = rng.integers(0, 17, (2, 8)), rng.integers(0, 17, (2, 8))
+        tgt[0, :3] = -1
+    else:
+        cfg = GPTConfig(vocab_size=7, block_size=130, n_layer=1, n_head=2, n_embd=6)
+        idx, tgt = rng.integers(0, 7, (1, 128)), rng.integers(0, 7, (1, 128))
+    model = _spread(GPT(cfg, seed=5, dtype="float64"), 6)
+    r = check_model(model, idx, tgt)
+    assert r.max_rel_error <= TOLERANCE, (name, r)
+    if name == "tiled-attention":
+        model.forward(idx, tgt)
+        assert isinstance(model._cache[0][3][0].attn.attn, TiledAttentionCache)
 
 
 def test_bigram_gradcheck():
