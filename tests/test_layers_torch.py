@@ -383,27 +383,35 @@ def test_bigram_model_matches_torch():
     assert rel_error(grads[name], tt.grad.numpy()) <= TOL
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(B=st.integers(1, 3), T=st.integers(1, 12), n_head=st.integers(1, 3),
        hs=st.integers(1, 5), n_layer=st.integers(1, 2), tie=st.booleans(), bias=st.booleans(),
-       seed=st.integers(0, 1000))
-def test_gpt_matches_torch_over_random_shapes(B, T, n_head, hs, n_layer, tie, bias, seed):
-    """The whole GPT (float64): logits, loss and every gradient, random shapes and options."""
-    from torch_reference import torch_gpt_forward
+       positional=st.sampled_from(["learned", "sinusoidal"]),
+       activation=st.sampled_from(["gelu", "relu"]), ignore=st.booleans(),
+       dropout=st.sampled_from([0.0, 0.0, 0.3]), seed=st.integers(0, 1000))
+def test_gpt_matches_torch_over_random_shapes(B, T, n_head, hs, n_layer, tie, bias, positional,
+                                              activation, ignore, dropout, seed):
+    """The whole GPT (float64): logits, loss and every gradient, random shapes and options
+    (dropout: torch applies the masks our forward drew)."""
+    from torch_reference import dropout_masks, torch_gpt_forward
     # n_embd 1-2: layer norm's output is constant (0 or ±1), its input gradient is 0 up to
     # rounding, and the relative error of two rounding noises says nothing
     assume(n_head * hs >= 3)
 
     from nanograd_llm import GPT, GPTConfig
     cfg = GPTConfig(vocab_size=13, block_size=12, n_layer=n_layer, n_head=n_head,
-                    n_embd=n_head * hs, tie_weights=tie, bias=bias)
+                    n_embd=n_head * hs, tie_weights=tie, bias=bias, positional=positional,
+                    activation=activation, ignore_index=-1 if ignore else None, dropout=dropout)
     model = GPT(cfg, seed=seed, dtype="float64")
     model.flat[...] += np.random.default_rng(seed).standard_normal(model.flat.size) * 0.1
     rng = np.random.default_rng(seed + 1)
     idx, tgt = rng.integers(0, 13, (B, T)), rng.integers(0, 13, (B, T))
+    if ignore and B * T > 1:
+        tgt[0, 0] = -1                      # one ignored target (not all: torch's mean is NaN)
     logits, loss = model.forward(idx, tgt)
     grads = model.backward()
-    t_logits, t_loss, P = torch_gpt_forward(model.params, cfg, idx, tgt)
+    masks = dropout_masks(model) if dropout else None
+    t_logits, t_loss, P = torch_gpt_forward(model.params, cfg, idx, tgt, masks=masks)
     t_loss.backward()
     assert rel_error(logits, t_logits.detach().numpy()) <= 1e-9
     assert abs(float(loss) - float(t_loss.detach())) <= 1e-9 * abs(float(t_loss.detach()))

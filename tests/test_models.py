@@ -108,13 +108,15 @@ CONFIGS = {
     "ignore-index": dict(ignore_index=-1),
     # T = 133 ≥ 128: the attention runs by query tiles (layers/causal_tiles.py)
     "tiled-attention": dict(block_size=140),
+    # torch applies the masks our forward drew (torch_reference.dropout_masks)
+    "dropout": dict(dropout=0.3),
 }
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_gpt_matches_pytorch_autograd(name):
     pytest.importorskip("torch")
-    from torch_reference import torch_gpt_forward
+    from torch_reference import dropout_masks, torch_gpt_forward
     cfg = GPTConfig(**{**SMALL, **CONFIGS[name]})
     model = GPT(cfg, seed=7, dtype="float64")
     rng = np.random.default_rng(1)
@@ -126,7 +128,10 @@ def test_gpt_matches_pytorch_autograd(name):
         tgt[0, :3] = cfg.ignore_index
     logits, loss = model.forward(idx, tgt)
     grads = model.backward()
-    t_logits, t_loss, P = torch_gpt_forward(model.state_dict(), cfg, idx, tgt)
+    masks = dropout_masks(model) if cfg.dropout else None
+    if masks:
+        assert all(m is not None and (m == 0).any() for m in masks.values())
+    t_logits, t_loss, P = torch_gpt_forward(model.state_dict(), cfg, idx, tgt, masks=masks)
     t_loss.backward()
     assert rel_error(logits, t_logits.detach().numpy()) <= 1e-8
     assert abs(float(loss) - t_loss.item()) <= 1e-8 * abs(t_loss.item())

@@ -14,8 +14,16 @@ import torch.nn.functional as F
 from nanograd_llm.layers.positional import sinusoidal_table
 
 
-def torch_gpt_forward(params: dict, cfg, idx, targets=None, dtype=torch.float64):
-    """Returns (logits, loss, torch_params) with requires_grad leaves in torch_params."""
+def torch_gpt_forward(params: dict, cfg, idx, targets=None, dtype=torch.float64, masks=None):
+    """Returns (logits, loss, torch_params) with requires_grad leaves in torch_params.
+
+    masks: fixed dropout scales (0 or 1/(1-p)) to apply, as dropout_masks(model) reads them from
+    our model's last forward; None: no dropout."""
+    masks = masks or {}
+
+    def drop(h, name):
+        m = masks.get(name)
+        return h if m is None else h * torch.as_tensor(np.asarray(m), dtype=dtype)
     P = {k: torch.tensor(np.asarray(v), dtype=dtype, requires_grad=True) for k, v in params.items()}
     idx_t = torch.as_tensor(np.asarray(idx), dtype=torch.long)
     B, T = idx_t.shape
@@ -26,6 +34,7 @@ def torch_gpt_forward(params: dict, cfg, idx, targets=None, dtype=torch.float64)
         x = x + P["wpe.weight"][:T]
     else:
         x = x + torch.as_tensor(sinusoidal_table(T, C, np, np.float64), dtype=dtype)
+    x = drop(x, "emb")
     mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
 
     def lin(h, name):
@@ -47,13 +56,13 @@ def torch_gpt_forward(params: dict, cfg, idx, targets=None, dtype=torch.float64)
         v = v.view(B, T, nh, hs).transpose(1, 2)
         att = (q @ k.transpose(-2, -1)) / math.sqrt(hs)
         att = att.masked_fill(~mask, float("-inf"))
-        att = F.softmax(att, dim=-1)
+        att = drop(F.softmax(att, dim=-1), pre + "attn.att")
         y = (att @ v).transpose(1, 2).reshape(B, T, C)
-        x = x + lin(y, pre + "attn.c_proj")
+        x = x + drop(lin(y, pre + "attn.c_proj"), pre + "attn.out")
         h = ln(x, pre + "ln_2")
         h = lin(h, pre + "mlp.c_fc")
         h = F.gelu(h, approximate="tanh") if cfg.activation == "gelu" else F.relu(h)
-        x = x + lin(h, pre + "mlp.c_proj")
+        x = x + drop(lin(h, pre + "mlp.c_proj"), pre + "mlp.out")
     x = ln(x, "ln_f")
     head = P["wte.weight"] if cfg.tie_weights else P["lm_head.weight"]
     logits = x @ head.T
@@ -64,3 +73,16 @@ def torch_gpt_forward(params: dict, cfg, idx, targets=None, dtype=torch.float64)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1),
                                ignore_index=ignore)
     return logits, loss, P
+
+
+def dropout_masks(model) -> dict:
+    """The dropout scales of `model`'s last training forward (one part, dense attention), named
+    as torch_gpt_forward's masks."""
+    (cache,) = model._cache
+    _, _, c_drop, c_blocks = cache[:4]
+    masks = {"emb": c_drop.scale}
+    for i, c in enumerate(c_blocks):
+        masks[f"h.{i}.attn.att"] = c.attn.attn.drop.scale
+        masks[f"h.{i}.attn.out"] = c.attn.drop.scale
+        masks[f"h.{i}.mlp.out"] = c.mlp.drop.scale
+    return masks
