@@ -42,15 +42,16 @@ girdiye doğrudan ulaşır; "kaybolan gradyan" sorununu hafifleten şey budur.
 Geri geçişte `dW_attn = LN₁(x)ᵀ·dqkv` ve `dW_fc = LN₂(x₁)ᵀ·dh` için iki normalizasyonun
 çıktıları gerekir; doğrusal katmanların önbellekleri bu yüzden onları tutar. Oysa katman
 normalizasyonunun kendi önbelleği `x̂`'i zaten tutar ve çıktı `x̂⊙w + b`, iki öğe-öğe işlemle
-yeniden elde edilir (`layernorm_output`; aynı işlemler aynı sırayla, sonuç bit düzeyinde
-aynı). Etkinleştirme büyükse (`LN_RECOMPUTE_MIN` = 1 M öğe ve üstü, yalnızca CPU'da) blok,
-ileri geçişin sonunda bu iki başvuruyu bırakır ve geri geçişte çıktıları yeniden hesaplar
-(MLP'nin GELU çıktısı için yaptığının aynısı, bkz. mlp.py). Kazanç blok başına iki (B, T, C)
-dizisidir: shakespeare ayarında bir eğitim adımının en yüksek bellek kullanımı ≈ 3,0 GB'tan
-≈ 2,8 GB'a iner (benchmarks/RESULTS.md, oturum 5). Bedeli blok başına C genişliğinde dört
-öğe-öğe geçiştir; 4C genişliğindeki matris çarpımlarının yanında adım süresinde ölçülemeyecek
-kadar küçüktür. Küçük etkinleştirmelerde (ör. `baby`) hiçbir şey bırakılmaz: kazanılacak
-anlamlı bir bellek yoktur, fazladan NumPy çağrıları ise zaman alır.
+(sapmasız katmanda tek çarpımla) yeniden elde edilir (`layernorm_output`; aynı işlemler aynı
+sırayla, sonuç bit düzeyinde aynı). Etkinleştirme büyükse (`LN_RECOMPUTE_MIN` = 1 M öğe ve
+üstü, yalnızca CPU'da) blok, ileri geçişin sonunda bu iki başvuruyu bırakır ve geri geçişte
+çıktıları yeniden hesaplar (MLP'nin GELU çıktısı için yaptığının aynısı, bkz. mlp.py). Kazanç
+blok başına iki (B, T, C) dizisidir: shakespeare ayarında bir eğitim adımının en yüksek bellek
+kullanımı ≈ 3,0 GB'tan ≈ 2,8 GB'a iner (benchmarks/RESULTS.md, oturum 5). Bedeli blok başına C
+genişliğinde dört öğe-öğe geçiştir (sapmasız modelde, shakespeare ayarındaki gibi, iki); 4C
+genişliğindeki matris çarpımlarının yanında adım süresinde ölçülemeyecek kadar küçüktür. Küçük
+etkinleştirmelerde (ör. `baby`) hiçbir şey bırakılmaz: kazanılacak anlamlı bir bellek yoktur,
+fazladan NumPy çağrıları ise zaman alır.
 
 Gradyan denetimi: `tests/test_layers.py::test_block_gradcheck`.
 PyTorch ile karşılaştırma (ileri ve geri geçiş):
