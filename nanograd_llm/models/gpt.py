@@ -64,8 +64,8 @@ aynıdır (`tests/test_data_parallel.py`). Küçük işlerde, GPU'da, KV önbell
 `NANOGRAD_LLM_THREADS=1` ile bölme yapılmaz.
 
 ## İlklendirme (GPT-2 / nanoGPT)
-Ağırlıklar N(0, 0.02²); artık yola yazan izdüşümler (`attn.c_proj`, `mlp.c_proj`)
-N(0, (0.02/√(2·n_layer))²) — her blok artık yola iki kez eklediği için varyans derinlikle
+Ağırlıklar N(0; 0,02²); artık yola yazan izdüşümler (`attn.c_proj`, `mlp.c_proj`)
+N(0; (0,02/√(2·n_layer))²) — her blok artık yola iki kez eklediği için varyans derinlikle
 büyümesin diye; sapmalar 0; katman normalizasyonu kazançları 1.
 
 Gradyan denetimi: `tests/test_models.py` (sonlu farklar, PyTorch ile karşılaştırma).
