@@ -1,0 +1,579 @@
+"""A fake `cupy` for running the package's `--device cuda` code on the CPU (tests only).
+
+Sahte CuPy: `ndarray`'i NumPy'ın dizisinden ayrı bir türdür (`type(x).__module__` "cupy" ile
+başlar, backend.get_array_module onu CuPy dizisi sayar); hesabı alttaki bir NumPy dizisi
+yapar. CuPy'nin şu kurallarını izler:
+
+* Örtük dönüşüm yok: `np.asarray(x)`, `np.array(x)` ve bir ana bellek dizisi isteyen her yer
+  CuPy'nin iletisiyle TypeError verir ("Implicit conversion to a NumPy array is not allowed").
+* Karışık işlem yok: sahte bir dizi ile bir NumPy dizisi (0-B olanlar dahil) aynı aritmetik
+  işleme, ufunc'a ya da `cupy.` fonksiyonuna girerse TypeError ("Unsupported type
+  <class 'numpy.ndarray'>"); Python ve NumPy skalerleri kabul edilir. `x[...] = numpy_dizisi`
+  CuPy'deki gibi ValueError'dır ("non-scalar numpy.ndarray cannot be used for fill").
+* NumPy fonksiyonları (`np.exp(x)`, `np.sum(x)`) CuPy'deki gibi `__array_ufunc__` ve
+  `__array_function__` ile sahte modüle yönlenir ve sahte dizi döndürür.
+* İndirgemeler (`x.sum()`, `x[0, 0]`) CuPy'deki gibi 0-B *aygıt* dizisi döndürür, NumPy
+  skaleri değil: kaybın ne zaman Python sayısına çevrildiği böylece görünür.
+* Aygıt→ana bellek okumaları (`.get()`, `cupy.asnumpy`, `float/int/bool/.item()/.tolist()`,
+  `repr/str/format`, `__index__`, boolean maskeyle indeksleme: CuPy öğe sayısını okur) ve ana
+  bellek→aygıt kopyaları (`cupy.asarray`/`cupy.array` ile bir ana bellek nesnesi, `.set()`,
+  NumPy dizisi ya da listeyle indeksleme) `TRANSFERS`'ta sayılır; her olayın yanında onu
+  tetikleyen nanograd_llm satırı (`dosya.py:satır`) tutulur.
+* `cupy.cuda.runtime.getDeviceCount()` 1 döndürür; Device, Stream, MemoryPool,
+  using_allocator, get_current_stream, get_default_memory_pool, `cupy.random.default_rng` ve
+  `cupy._core._routines_linalg.set_compute_type` (TF32 anahtarı) en az hâlleriyle vardır.
+
+Modellenmeyenler: gerçek eşzamansızlık ve akışlar (her işlem hemen biter; bir "eşitleme"
+yalnızca sayılır), CUDA grafikleri (Stream.begin_capture NotImplementedError verir),
+cuda_kernels.py'nin ElementwiseKernel/RawModule/cuBLAS çağrıları (NANOGRAD_LLM_FUSED=0 ile
+çalışılır), CuPy'nin rastgele sayı dizileri (sahte üreteç NumPy'ın PCG64'üdür: dropout maskeleri
+gerçek GPU'daki gibi CPU'dakinden farklıdır ama sayıları başkadır), sınır dışı indekslerin
+CuPy'deki sarmalanması, bellek sınırları, birden çok aygıt, tür yükseltmenin CuPy'ye özgü
+ayrıntıları (NumPy 2'nin kuralları uygulanır) ve ufunc olmayan `cupy.` fonksiyonlarına verilen
+Python listeleri (ufunc'lar ve işleçler onları CuPy gibi reddeder; öbürleri burada kabul eder).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import types
+
+import numpy as np
+
+import nanograd_llm
+
+_PKG_DIR = os.path.dirname(os.path.abspath(nanograd_llm.__file__)) + os.sep
+_HERE = os.path.abspath(__file__)
+
+
+# -- transfer bookkeeping ------------------------------------------------------------------------
+
+class Transfers:
+    """Counts of device→host reads ('d2h') and host→device copies ('h2d'), with their sites."""
+
+    def __init__(self):
+        self.events: list[tuple[str, str, str]] = []     # (kind, what, site)
+
+    def reset(self) -> None:
+        self.events.clear()
+
+    def note(self, kind: str, what: str) -> None:
+        self.events.append((kind, what, _site()))
+
+    def count(self, kind: str) -> int:
+        return sum(1 for k, _, _ in self.events if k == kind)
+
+    def mark(self) -> int:
+        return len(self.events)
+
+    def since(self, mark: int) -> list:
+        return list(self.events[mark:])
+
+
+TRANSFERS = Transfers()
+
+
+def _site() -> str:
+    """'module.py:line' of the innermost nanograd_llm frame that caused the event ('test' else)."""
+    f = sys._getframe(2)
+    while f is not None:
+        fn = f.f_code.co_filename
+        if fn.startswith(_PKG_DIR):
+            return f"{fn[len(_PKG_DIR):]}:{f.f_lineno}"
+        f = f.f_back
+    return "test"
+
+
+# -- argument handling -----------------------------------------------------------------------------
+
+IMPLICIT = ("Implicit conversion to a NumPy array is not allowed. Please use `.get()` to "
+            "construct a NumPy array explicitly.")
+
+
+def _unsupported(x):
+    return TypeError(f"Unsupported type {type(x)}")
+
+
+_PLAIN = frozenset({int, float, bool, complex, str, slice, type(None), type(Ellipsis)})
+
+
+def _unwrap(x):
+    """The NumPy array under a fake array; NumPy arrays are refused (CuPy's TypeError)."""
+    t = type(x)
+    if t is ndarray:
+        return x._a
+    if t in _PLAIN:
+        return x
+    if t is tuple or t is list:
+        return t(_unwrap(v) for v in x)
+    if isinstance(x, np.ndarray):
+        raise _unsupported(x)
+    return x
+
+
+def _unwrap_kw(kw: dict) -> dict:
+    return {k: _unwrap(v) for k, v in kw.items()} if kw else kw
+
+
+def _wrap(x):
+    if isinstance(x, np.ndarray):
+        return ndarray(x)
+    if isinstance(x, np.generic):             # CuPy: reductions give 0-d device arrays
+        return ndarray(np.asarray(x))
+    if isinstance(x, tuple):
+        return tuple(_wrap(v) for v in x)
+    if isinstance(x, list):
+        return [_wrap(v) for v in x]
+    return x
+
+
+def _index(key):
+    """An index for the NumPy array underneath, noting what CuPy would transfer."""
+    if isinstance(key, tuple):
+        return tuple(_index(k) for k in key)
+    if isinstance(key, ndarray):
+        if key.dtype == np.bool_:
+            TRANSFERS.note("d2h", "boolean mask index (CuPy reads the count)")
+        return key._a
+    if isinstance(key, (np.ndarray, list)):
+        TRANSFERS.note("h2d", "host index array")
+        return np.asarray(key)
+    return key
+
+
+# -- the array -------------------------------------------------------------------------------------
+
+class ndarray:
+    """A 'device' array: NumPy underneath, CuPy's rules on top."""
+
+    __module__ = "cupy"          # backend.get_array_module: type(x).__module__.startswith("cupy")
+    __slots__ = ("_a",)
+    __array_priority__ = 100
+
+    def __init__(self, a):
+        if not isinstance(a, np.ndarray):
+            raise TypeError("fake cupy.ndarray wraps a numpy array")
+        self._a = a
+
+    # attributes
+    shape = property(lambda self: self._a.shape)
+    dtype = property(lambda self: self._a.dtype)
+    ndim = property(lambda self: self._a.ndim)
+    size = property(lambda self: self._a.size)
+    itemsize = property(lambda self: self._a.itemsize)
+    nbytes = property(lambda self: self._a.nbytes)
+    strides = property(lambda self: self._a.strides)
+    flags = property(lambda self: self._a.flags)
+    T = property(lambda self: ndarray(self._a.T))
+    base = property(lambda self: None if self._a.base is None else _wrap(self._a.base))
+
+    # NumPy must never read us implicitly
+    def __array__(self, *a, **k):
+        raise TypeError(IMPLICIT)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        f = ufunc if method == "__call__" else getattr(ufunc, method)
+        out = kwargs.get("out")
+        res = f(*_unwrap(inputs), **_unwrap_kw(kwargs))
+        if out is not None:
+            return out[0] if isinstance(out, tuple) and len(out) == 1 else out
+        return _wrap(res)
+
+    def __array_function__(self, func, types_, args, kwargs):
+        impl = getattr(_MODULE, func.__name__, None)
+        if impl is None or not callable(impl):
+            return NotImplemented
+        return impl(*args, **kwargs)
+
+    # device → host
+    def get(self, stream=None, order="C", out=None, blocking=True):
+        TRANSFERS.note("d2h", "ndarray.get")
+        if out is not None:
+            out[...] = self._a
+            return out
+        return np.array(self._a, order=order, copy=True)
+
+    def set(self, arr, stream=None):
+        if not isinstance(arr, np.ndarray):
+            raise TypeError(f"Only numpy.ndarray can be set to cupy.ndarray, got {type(arr)}")
+        if arr.shape != self.shape:
+            raise ValueError(f"Shape mismatch. Old shape: {self.shape}, new shape: {arr.shape}")
+        if arr.dtype != self.dtype:
+            raise TypeError(f"{arr.dtype} array cannot be set to {self.dtype} array")
+        TRANSFERS.note("h2d", "ndarray.set")
+        self._a[...] = arr
+
+    def item(self):
+        TRANSFERS.note("d2h", "ndarray.item")
+        return self._a.item()
+
+    def tolist(self):
+        TRANSFERS.note("d2h", "ndarray.tolist")
+        return self._a.tolist()
+
+    def __float__(self):
+        TRANSFERS.note("d2h", "float()")
+        return float(self._a)
+
+    def __int__(self):
+        TRANSFERS.note("d2h", "int()")
+        return int(self._a)
+
+    def __index__(self):
+        TRANSFERS.note("d2h", "__index__")
+        return self._a.__index__()
+
+    def __complex__(self):
+        TRANSFERS.note("d2h", "complex()")
+        return complex(self._a)
+
+    def __bool__(self):
+        TRANSFERS.note("d2h", "bool()")
+        return bool(self._a)
+
+    def __repr__(self):
+        TRANSFERS.note("d2h", "repr()")
+        return repr(self._a)
+
+    def __str__(self):
+        TRANSFERS.note("d2h", "str()")
+        return str(self._a)
+
+    def __format__(self, spec):
+        TRANSFERS.note("d2h", "format()")
+        return format(self._a.item() if self.ndim == 0 else self._a, spec)
+
+    # containers
+    def __len__(self):
+        return len(self._a)
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d array")
+        return (ndarray(np.asarray(self._a[i])) if self.ndim == 1 else ndarray(self._a[i])
+                for i in range(len(self._a)))
+
+    def __getitem__(self, key):
+        return _wrap(self._a[_index(key)])
+
+    def __setitem__(self, key, value):
+        if isinstance(value, np.ndarray):
+            if value.ndim != 0:
+                raise ValueError("non-scalar numpy.ndarray cannot be used for fill")
+            value = value.item()
+        self._a[_index(key)] = _unwrap(value)
+
+    # methods
+    def fill(self, value):
+        if isinstance(value, np.ndarray):
+            if value.ndim != 0:
+                raise ValueError("non-scalar numpy.ndarray cannot be used for fill")
+            value = value.item()
+        self._a.fill(_unwrap(value))
+
+    def copy(self, order="C"):
+        return ndarray(self._a.copy(order=order))
+
+    def astype(self, dtype, order="K", casting=None, subok=None, copy=True):
+        return ndarray(self._a.astype(dtype, order=order, copy=copy))
+
+    def view(self, *a, **k):
+        return ndarray(self._a.view(*a, **k))
+
+    def __copy__(self):
+        return self.copy()
+
+    def __deepcopy__(self, memo):
+        return self.copy()
+
+    def __reduce__(self):
+        raise TypeError("the fake cupy.ndarray is not picklable here (use .get())")
+
+
+def _method(name):
+    def call(self, *a, **k):
+        if name in _DATA_DEPENDENT:
+            TRANSFERS.note("d2h", f"ndarray.{name} (reads the output size)")
+        return _wrap(getattr(self._a, name)(*_unwrap(a), **_unwrap_kw(k)))
+    call.__name__ = name
+    return call
+
+
+for _name in ("reshape", "transpose", "swapaxes", "ravel", "flatten", "squeeze", "sum", "max",
+              "min", "mean", "var", "std", "prod", "all", "any", "argmax", "argmin", "cumsum",
+              "take", "clip", "round", "nonzero", "repeat", "sort", "argsort", "dot", "conj",
+              "diagonal", "trace", "ptp"):
+    setattr(ndarray, _name, _method(_name))
+
+
+def _binary(ufunc, reflected=False, inplace=False):
+    def op(self, other):
+        if isinstance(other, (list, tuple, np.ndarray)):
+            raise _unsupported(other)
+        o = _unwrap(other)
+        if inplace:
+            ufunc(self._a, o, out=self._a)
+            return self
+        return _wrap(ufunc(o, self._a) if reflected else ufunc(self._a, o))
+    return op
+
+
+for _ops, _uf in ((("add",), np.add), (("sub",), np.subtract), (("mul",), np.multiply),
+                  (("truediv",), np.true_divide), (("floordiv",), np.floor_divide),
+                  (("mod",), np.remainder), (("pow",), np.power), (("matmul",), np.matmul),
+                  (("and",), np.bitwise_and), (("or",), np.bitwise_or),
+                  (("xor",), np.bitwise_xor), (("lshift",), np.left_shift),
+                  (("rshift",), np.right_shift)):
+    for _o in _ops:
+        setattr(ndarray, f"__{_o}__", _binary(_uf))
+        setattr(ndarray, f"__r{_o}__", _binary(_uf, reflected=True))
+        setattr(ndarray, f"__i{_o}__", _binary(_uf, inplace=True))
+for _o, _uf in (("eq", np.equal), ("ne", np.not_equal), ("lt", np.less),
+                ("le", np.less_equal), ("gt", np.greater), ("ge", np.greater_equal)):
+    setattr(ndarray, f"__{_o}__", _binary(_uf))
+ndarray.__hash__ = None
+ndarray.__neg__ = lambda self: ndarray(np.negative(self._a))
+ndarray.__pos__ = lambda self: ndarray(np.positive(self._a))
+ndarray.__abs__ = lambda self: ndarray(np.absolute(self._a))
+ndarray.__invert__ = lambda self: ndarray(np.invert(self._a))
+
+
+# -- the module ------------------------------------------------------------------------------------
+
+class _Ufunc:
+    """A NumPy ufunc on fake arrays (with `.at`, `.reduce`, …), refusing NumPy arrays."""
+
+    def __init__(self, uf):
+        self._uf = uf
+        self.__name__ = uf.__name__
+
+    def __call__(self, *args, **kw):
+        for a in args:
+            if isinstance(a, (list, tuple, np.ndarray)):
+                raise _unsupported(a)          # CuPy's ufuncs take arrays and scalars only
+        out = kw.get("out")
+        res = self._uf(*_unwrap(args), **_unwrap_kw(kw))
+        if out is not None:
+            return out[0] if isinstance(out, tuple) and len(out) == 1 else out
+        return _wrap(res)
+
+    def __getattr__(self, name):
+        f = getattr(self._uf, name)
+        if not callable(f):
+            return f
+
+        def call(*args, **kw):
+            return _wrap(f(*_unwrap(args), **_unwrap_kw(kw)))
+        return call
+
+
+# Fonksiyonlar ki çıktılarının boyu veriye bağlıdır: CuPy önce öğe sayısını okur (eşitleme)
+_DATA_DEPENDENT = {"nonzero", "flatnonzero", "argwhere", "unique", "compress", "extract"}
+
+
+def _function(f):
+    name = getattr(f, "__name__", "function")
+
+    def call(*args, **kw):
+        if name in _DATA_DEPENDENT:
+            TRANSFERS.note("d2h", f"cupy.{name} (reads the output size)")
+        out = kw.get("out")
+        res = f(*_unwrap(args), **_unwrap_kw(kw))
+        if out is not None and isinstance(out, ndarray):
+            return out
+        return _wrap(res)
+    call.__name__ = name
+    return call
+
+
+class _FakeCupyModule(types.ModuleType):
+    """`cupy`: NumPy's names, each working on fake arrays only (see the module docstring)."""
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            f = getattr(np, name)
+        except AttributeError:
+            raise AttributeError(f"module 'cupy' (fake) has no attribute {name!r}") from None
+        if isinstance(f, np.ufunc):
+            w = _Ufunc(f)
+        elif isinstance(f, type) or not callable(f):
+            w = f                                   # dtypes, np.float32, np.inf …
+        else:
+            w = _function(f)
+        setattr(self, name, w)
+        return w
+
+
+def _host_to_device(a, dtype, what):
+    if isinstance(a, ndarray):
+        return a if dtype is None or np.dtype(dtype) == a.dtype else a.astype(dtype)
+    TRANSFERS.note("h2d", what)
+    return ndarray(np.array(a, dtype=dtype, copy=True))
+
+
+def asarray(a, dtype=None, order=None, *, blocking=False):
+    return _host_to_device(a, dtype, "cupy.asarray")
+
+
+def array(obj, dtype=None, copy=True, order="K", subok=False, ndmin=0, *, blocking=False):
+    if isinstance(obj, ndarray):
+        out = obj.astype(dtype or obj.dtype, copy=copy)
+        return out
+    return _host_to_device(obj, dtype, "cupy.array")
+
+
+def asnumpy(a, stream=None, order="C", out=None, *, blocking=True):
+    if isinstance(a, ndarray):
+        return a.get(out=out)
+    return np.asarray(a, order=order)
+
+
+def copyto(dst, src, casting="same_kind", where=None):
+    if not isinstance(dst, ndarray):
+        raise TypeError(f"dst must be a cupy.ndarray, got {type(dst)}")
+    if isinstance(src, np.ndarray):
+        if src.size != 1:
+            raise ValueError("non-scalar numpy.ndarray cannot be used for copyto")
+        src = src.item()
+    np.copyto(dst._a, _unwrap(src), casting=casting,
+              where=True if where is None else _unwrap(where))
+
+
+def get_array_module(*args):
+    return _MODULE if any(isinstance(a, ndarray) for a in args) else np
+
+
+class _Generator:
+    """cupy.random.Generator stand-in: NumPy's PCG64 draws into device arrays."""
+
+    def __init__(self, seed=None):
+        self._g = np.random.default_rng(seed)
+
+    def random(self, size=None, dtype=np.float64, out=None):
+        r = self._g.random(size, dtype=dtype)
+        if out is not None:
+            out._a[...] = r
+            return out
+        return ndarray(np.asarray(r))
+
+    def standard_normal(self, size=None, dtype=np.float64, out=None):
+        r = self._g.standard_normal(size, dtype=dtype)
+        if out is not None:
+            out._a[...] = r
+            return out
+        return ndarray(np.asarray(r))
+
+    def integers(self, low, high=None, size=None, dtype=np.int64, endpoint=False):
+        return ndarray(np.asarray(self._g.integers(low, high, size, dtype=dtype,
+                                                   endpoint=endpoint)))
+
+
+class _MemoryPool:
+    def __init__(self, allocator=None):
+        self.allocated = 0
+
+    def malloc(self, size):
+        self.allocated += size
+        return None
+
+    def used_bytes(self):
+        return 0
+
+    def total_bytes(self):
+        return 0
+
+    def free_all_blocks(self, stream=None):
+        pass
+
+
+class _Stream:
+    null = None
+
+    def __init__(self, null=False, non_blocking=False, ptds=False):
+        self.ptr = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def synchronize(self):
+        TRANSFERS.note("sync", "Stream.synchronize")
+
+    def begin_capture(self, mode=None):
+        raise NotImplementedError("the fake cupy has no CUDA graphs")
+
+    def end_capture(self):
+        raise NotImplementedError("the fake cupy has no CUDA graphs")
+
+
+class _Device:
+    def __init__(self, device=None):
+        self.id = 0 if device is None else int(device)
+
+    def synchronize(self):
+        TRANSFERS.note("sync", "Device.synchronize")
+
+    def use(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def make_module():
+    """(the fake `cupy` module, {name: module} to put into sys.modules)."""
+    global _MODULE
+    cp = _FakeCupyModule("cupy")
+    cp.__file__ = _HERE
+    cp.__version__ = "13.0.0+fake"
+    cp.ndarray = ndarray
+    cp.asarray = asarray
+    cp.array = array
+    cp.asnumpy = asnumpy
+    cp.copyto = copyto
+    cp.get_array_module = get_array_module
+    cp.TRANSFERS = TRANSFERS
+    pool = _MemoryPool()
+    cp.get_default_memory_pool = lambda: pool
+    cp.get_default_pinned_memory_pool = lambda: _MemoryPool()
+    cp.random = types.SimpleNamespace(default_rng=lambda seed=None: _Generator(seed),
+                                      Generator=_Generator)
+    cp.linalg = types.SimpleNamespace(norm=_function(np.linalg.norm))
+    runtime = types.SimpleNamespace(getDeviceCount=lambda: 1)
+
+    @contextlib.contextmanager
+    def using_allocator(allocator=None):
+        yield
+
+    stream = _Stream()
+    cuda = types.ModuleType("cupy.cuda")
+    cuda.runtime = runtime
+    cuda.Device = _Device
+    cuda.Stream = _Stream
+    cuda.MemoryPool = _MemoryPool
+    cuda.using_allocator = using_allocator
+    cuda.get_current_stream = lambda: stream
+    cuda.device = types.SimpleNamespace(get_cublas_handle=lambda: 0)
+    cp.cuda = cuda
+    compute_types = []
+    linalg_mod = types.ModuleType("cupy._core._routines_linalg")
+    linalg_mod.set_compute_type = lambda dtype, kind: compute_types.append((np.dtype(dtype),
+                                                                            kind))
+    linalg_mod.compute_types = compute_types
+    core = types.ModuleType("cupy._core")
+    core._routines_linalg = linalg_mod
+    cp._core = core
+    _MODULE = cp
+    return cp, {"cupy": cp, "cupy.cuda": cuda, "cupy._core": core,
+                "cupy._core._routines_linalg": linalg_mod}
+
+
+_MODULE = None

@@ -1,0 +1,346 @@
+"""The package's `--device cuda` code paths, run on the CPU under a fake CuPy (tests/fake_cupy.py).
+
+Sahte CuPy ne yapar: `cupy` (ve `cupy.cuda`, `cupy._core._routines_linalg`) modüllerini yalnızca
+bu testlerin süresince sys.modules'e koyar. Dizisi NumPy'ınkinden ayrı bir türdür ve altında NumPy
+ile hesap yapar, ama CuPy'nin kurallarına uyar: örtük bir NumPy dönüşümü (`np.asarray(x)`) ve bir
+NumPy dizisiyle karışık işlem TypeError verir; aygıttan okumalar (`.get()`, `float()`, `bool()`,
+`.item()` …) ve aygıta kopyalar (`cupy.asarray(numpy_dizisi)`) sayılır, her biri onu yapan
+nanograd_llm satırıyla. Böylece GPU'suz bir makinede şunlar yakalanır: GPU dizisine karışan bir NumPy
+sabiti, ana belleğe örtük bir dönüşüm, eğitim döngüsünde gizli bir eşitleme ya da kopya.
+
+Ne yapmaz: CUDA çekirdeklerini (cuda_kernels.py: testler NANOGRAD_LLM_FUSED=0 ile genel kod yolunu
+çalıştırır), CUDA grafiklerini (kayıt denemesi başarısız olur ve TrainStep olağan yola döner),
+gerçek eşzamansızlığı, CuPy'nin rastgele sayılarını (dropout maskeleri CPU'dakinden farklıdır ama
+gerçek GPU'dakilerle de aynı değildir), CuPy'nin sınır dışı indeksleri sarmalamasını, bellek
+sınırlarını ve float32 toplamların GPU'daki sırasını modellemez. tests/test_gpu.py gerçek GPU'da
+bunları denetler.
+"""
+import contextlib
+import io
+import json
+import sys
+from collections import Counter
+
+import numpy as np
+import pytest
+
+import fake_cupy
+from _train_helpers import TEXT, tiny_config
+from nanograd_llm import GPT, BigramLM, GPTConfig, backend, cli
+from nanograd_llm.backend import to_numpy
+from nanograd_llm.layers import attention, positional
+
+# Katman normalizasyonunun genel (CPU başvuru) yolu, taşan satırları bulmak için her ileri
+# geçişte `bool(finite.all())` okur (layernorm.py'deki açıklama: GPU'da bunu çekirdek yapar).
+# NANOGRAD_LLM_FUSED=0 ile GPU'da da bu yol çalışır; o okuma burada bilinen tek eşitlemedir.
+LN_CHECK = "layers/layernorm.py"
+
+
+@pytest.fixture
+def gpu(monkeypatch):
+    """Install the fake `cupy` for one test; yields the fake module (cp.TRANSFERS counts)."""
+    cp, modules = fake_cupy.make_module()
+    for name, mod in modules.items():
+        monkeypatch.setitem(sys.modules, name, mod)
+    monkeypatch.setenv("NANOGRAD_LLM_FUSED", "0")       # cuda_kernels.py needs real CUDA
+    monkeypatch.setenv("CUPY_TF32", "0")                 # set_matmul_precision writes it
+    # Önbellekteki maskeler ve konum tabloları "cupy" adıyla saklanır: sahte diziler testten
+    # sonra başka bir `cupy` taklidine (test_device_branches) ya da CPU testlerine kalmasın
+    monkeypatch.setattr(attention, "_MASKS", {})
+    monkeypatch.setattr(positional, "_SIN_TABLES", {})
+    cp.TRANSFERS.reset()
+    yield cp
+    cp.TRANSFERS.reset()
+
+
+def _outside_ln(events):
+    return [e for e in events if not e[2].startswith(LN_CHECK)]
+
+
+# -- the fake itself: it must refuse what CuPy refuses, and count what it moves -------------------
+
+def test_the_fake_refuses_implicit_conversions_and_counts_transfers(gpu):
+    cp, T = gpu, gpu.TRANSFERS
+    host = np.arange(6, dtype=np.float64).reshape(2, 3)
+    x = cp.asarray(host)
+    assert T.count("h2d") == 1 and T.events[-1][:2] == ("h2d", "cupy.asarray")
+    assert type(x) is not np.ndarray and not isinstance(x, np.ndarray)
+    assert backend.get_array_module(x) is cp and backend.device_of(x) == "cuda"
+    host[0, 0] = 99.0                                   # device memory is a copy
+    # Örtük dönüşüm yok: NumPy'ın bir ana bellek dizisi istediği her yer reddedilir
+    for implicit in (np.asarray, np.array, lambda a: np.ascontiguousarray(a),
+                     lambda a: np.concatenate([a, host])):
+        with pytest.raises(TypeError, match="Implicit conversion to a NumPy array|Unsupported"):
+            implicit(x)
+    # Karışık işlem yok: NumPy dizisi (0-B olanı da) ile aritmetik ve ufunc'lar
+    for mixed in (lambda: x + host, lambda: host * x, lambda: np.add(x, host),
+                  lambda: cp.maximum(x, host), lambda: x - np.array(1.0),
+                  lambda: x * [1.0, 2.0, 3.0]):
+        with pytest.raises(TypeError, match="Unsupported type"):
+            mixed()
+    with pytest.raises(ValueError, match="non-scalar numpy.ndarray cannot be used for fill"):
+        x[...] = host
+    # Python ve NumPy skalerleri kabul edilir; NumPy fonksiyonları sahte modüle yönlenir
+    y = np.float32(2.0) * x + 1.0
+    assert type(np.exp(y)) is cp.ndarray and type(np.sum(y)) is cp.ndarray
+    assert T.count("d2h") == 0                          # nothing was read so far
+    s = y.sum()                                         # a 0-d device array, not a number
+    assert type(s) is cp.ndarray and s.shape == ()
+    assert float(s) == 2.0 * 15 + 6 and T.count("d2h") == 1
+    assert T.events[-1] == ("d2h", "float()", "test")
+    np.testing.assert_array_equal(to_numpy(x), np.arange(6.0).reshape(2, 3))   # .get(): counted
+    assert T.count("d2h") == 2 and T.events[-1][:2] == ("d2h", "ndarray.get")
+    # Bir olayın yeri onu yapan nanograd_llm satırıdır
+    backend.to_device(host, "cuda")
+    assert T.events[-1][2].startswith("backend.py:")
+
+
+def test_a_numpy_constant_in_a_layer_is_caught(gpu, monkeypatch):
+    """The harness is not vacuous: a layer that mixes a host array into device work fails here
+    (as on CuPy), while the same layer passes on NumPy."""
+    from nanograd_llm.layers import linear
+    x, w = np.ones((2, 3)), np.ones((3, 4))
+    linear.linear_forward(x, w, np.zeros(4))                        # CPU: fine
+    with pytest.raises(TypeError, match="Unsupported type"):
+        linear.linear_forward(gpu.asarray(x), gpu.asarray(w), np.zeros(4))
+
+
+# -- models: the fake GPU against the CPU ---------------------------------------------------------
+
+@pytest.mark.parametrize("dtype,tol", [("float64", 1e-12), ("float32", 1e-5)])
+@pytest.mark.parametrize("kw", [dict(), dict(bias=False, tie_weights=False),
+                                dict(positional="sinusoidal", activation="relu",
+                                     ignore_index=-1)])
+def test_gpt_forward_backward_match_the_cpu(gpu, monkeypatch, kw, dtype, tol):
+    cfg = GPTConfig(vocab_size=29, block_size=16, n_layer=2, n_head=2, n_embd=16, **kw)
+    rng = np.random.default_rng(1)
+    idx, tgt = rng.integers(0, 29, (3, 16)), rng.integers(0, 29, (3, 16))
+    if "ignore_index" in kw:
+        tgt[0, :5] = -1
+    cpu = GPT(cfg, seed=0, dtype=dtype)
+    dev = GPT(cfg, seed=0, dtype=dtype, device="cuda")
+    assert type(dev.flat) is gpu.ndarray
+    np.testing.assert_array_equal(to_numpy(dev.flat), cpu.flat)
+    lc, loss_c = cpu.forward(idx, tgt)
+    lg, loss_g = dev.forward(idx, tgt)
+    assert type(lg) is gpu.ndarray and type(loss_g) is gpu.ndarray
+    np.testing.assert_allclose(to_numpy(lg), lc, rtol=tol, atol=tol)
+    assert abs(float(loss_g) - float(loss_c)) <= tol
+    gc, gg = cpu.backward(), dev.backward()
+    assert gc.keys() == gg.keys()
+    for k in gc:
+        assert type(gg[k]) is gpu.ndarray
+        np.testing.assert_allclose(to_numpy(gg[k]), gc[k], rtol=tol, atol=tol * 1e-2, err_msg=k)
+
+
+def test_bigram_forward_backward_and_sampling_match_the_cpu(gpu):
+    cpu, dev = BigramLM(10, seed=0, dtype="float64"), BigramLM(10, seed=0, dtype="float64",
+                                                               device="cuda")
+    rng = np.random.default_rng(0)
+    idx, tgt = rng.integers(0, 10, (2, 5)), rng.integers(0, 10, (2, 5))
+    lc, loss_c = cpu.forward(idx, tgt)
+    lg, loss_g = dev.forward(idx, tgt)
+    np.testing.assert_allclose(to_numpy(lg), lc, rtol=1e-12)
+    assert abs(float(loss_g) - float(loss_c)) < 1e-12
+    np.testing.assert_allclose(to_numpy(dev.backward()["token_embedding.weight"]),
+                               cpu.backward()["token_embedding.weight"], rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(dev.generate(idx, 6, seed=3), cpu.generate(idx, 6, seed=3))
+
+
+# -- training, resume, checkpoints ----------------------------------------------------------------
+
+def _metrics(run_dir):
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [(r["step"], r["train_loss"], r["val_loss"]) for r in rows]
+
+
+def _train(cfg, **kw):
+    from nanograd_llm.train import train
+    return train(cfg, quiet=True, **kw)
+
+
+@pytest.mark.parametrize("graph,dtype,tol", [("false", "float64", 1e-9),
+                                             ("true", "float32", 1e-4)])
+def test_training_on_the_fake_gpu_matches_the_cpu_run(gpu, tmp_path, graph, dtype, tol):
+    """The same loss curve and weights. cuda_graph=true: the fake cannot capture a graph, so
+    TrainStep's fallback to the ordinary step runs."""
+    kw = dict(dtype=dtype, dropout=0.0, max_iters=8, lr_decay_iters=8, cuda_graph=graph,
+              grad_clip=1.0)
+    cpu = _train(tiny_config(tmp_path, "cpu", **kw))
+    dev = _train(tiny_config(tmp_path, "dev", device="cuda", **kw))
+    assert type(dev["model"].flat) is gpu.ndarray
+    mc, mg = _metrics(tmp_path / "cpu"), _metrics(tmp_path / "dev")
+    assert [r[0] for r in mg] == [0, 4, 8]
+    # metrics.jsonl keeps 6 decimals: two equal losses may round one unit apart
+    np.testing.assert_allclose([r[1:] for r in mg], [r[1:] for r in mc], rtol=0,
+                               atol=max(tol, 2e-6))
+    np.testing.assert_allclose(to_numpy(dev["model"].flat), cpu["model"].flat, rtol=tol,
+                               atol=tol * 1e-3)
+
+
+def test_resume_and_checkpoints_across_devices(gpu, tmp_path):
+    from nanograd_llm.checkpoint import load_checkpoint, load_model
+    kw = dict(dtype="float64", dropout=0.1, cuda_graph="false")
+    # Dropout maskeleri aygıtın üretecinden gelir: kesilip devam ettirilen GPU eğitimi, kesintisiz
+    # GPU eğitimiyle bit düzeyinde aynı biter
+    whole = _train(tiny_config(tmp_path, "whole", device="cuda", **kw))
+    _train(tiny_config(tmp_path, "part", device="cuda", **kw), stop_after=5)
+    part = _train(tiny_config(tmp_path, "part", device="cuda", **kw), resume=True)
+    np.testing.assert_array_equal(to_numpy(part["model"].flat), to_numpy(whole["model"].flat))
+    # Sahte GPU'da kaydedilen denetim noktası CPU'da ve yeniden GPU'da aynı ağırlıklarla açılır
+    on_cpu = load_model(tmp_path / "whole")
+    on_gpu = load_checkpoint(tmp_path / "whole", device="cuda")
+    assert type(on_cpu.flat) is np.ndarray and type(on_gpu["model"].flat) is gpu.ndarray
+    np.testing.assert_array_equal(on_cpu.flat, to_numpy(whole["model"].flat))
+    np.testing.assert_array_equal(to_numpy(on_gpu["model"].flat), on_cpu.flat)
+    assert type(on_gpu["optimizer_state"]["m"]["flat"]) is np.ndarray
+    # GPU'da başlayan eğitim CPU'da sürdürülür (dropout yok: iki aygıtın sayıları aynı)
+    kw0 = dict(kw, dropout=0.0)
+    cpu_whole = _train(tiny_config(tmp_path, "cpu_whole", **kw0))
+    _train(tiny_config(tmp_path, "moved", device="cuda", **kw0), stop_after=6)
+    moved = _train(tiny_config(tmp_path, "moved", **kw0), resume=True)
+    assert type(moved["model"].flat) is np.ndarray
+    np.testing.assert_allclose(moved["model"].flat, cpu_whole["model"].flat, rtol=1e-9,
+                               atol=1e-12)
+
+
+# -- no hidden host<->device traffic in the training loop -----------------------------------------
+
+def _events_per_step(gpu, monkeypatch, cfg, quiet=True):
+    """Train with cfg; return the transfer events between consecutive optimizer steps."""
+    from nanograd_llm import optim
+    T, marks = gpu.TRANSFERS, []
+    step = optim.AdamW.step
+
+    def counted(self, *a, **k):
+        marks.append(T.mark())
+        return step(self, *a, **k)
+    monkeypatch.setattr(optim.AdamW, "step", counted)
+    T.reset()
+    from nanograd_llm.train import train
+    train(cfg, quiet=quiet)
+    return [T.events[a:b] for a, b in zip(marks, marks[1:])]
+
+
+@pytest.mark.parametrize("grad_accum,quiet", [(1, False), (2, True)])
+def test_no_hidden_transfers_in_the_training_loop(gpu, monkeypatch, tmp_path, grad_accum, quiet):
+    """Between log steps a step moves its token batch to the device once (per micro-batch) and
+    reads nothing back, apart from the generic layer norm's overflow check; the loss becomes a
+    Python float only on log steps (checked, then shown on the progress bar; the clipped norm
+    is checked there too)."""
+    n_layer, log = 2, 3
+    cfg = tiny_config(tmp_path, "run", device="cuda", dtype="float32", dropout=0.1,
+                      cuda_graph="false", n_layer=n_layer, max_iters=12, eval_interval=6,
+                      log_interval=log, grad_accum=grad_accum)
+    steps = _events_per_step(gpu, monkeypatch, cfg, quiet)
+    # steps[i]: after optimizer step i+1 (its step count, i+1), up to optimizer step i+2
+    for i, events in enumerate(steps):
+        step = i + 1                                    # the step whose work these events are
+        if step % cfg.eval_interval == 0:
+            continue                                    # evaluation and checkpoint: reads expected
+        h2d = [e for e in events if e[0] == "h2d"]
+        assert len(h2d) == grad_accum, (step, h2d)
+        assert {e[2] for e in h2d} == {h2d[0][2]} and h2d[0][2].startswith("train.py:")
+        ln = [e for e in events if e[2].startswith(LN_CHECK)]
+        assert len(ln) == grad_accum * (2 * n_layer + 1), (step, ln)
+        d2h = [e for e in _outside_ln(events) if e[0] != "h2d"]
+        # loss and norm checked before the update; without --quiet the bar shows the loss after it
+        expected = ["float()"] * (2 if quiet else 3) if step % log == 0 else []
+        assert [e[1] for e in d2h] == expected, (step, d2h)
+
+
+# -- sampling, chat, eval, attention maps, gradcheck, the command line ---------------------------
+
+def _pair(cfg, seed=0):
+    cpu = GPT(cfg, seed=seed, dtype="float64")
+    cpu.flat[:] = np.random.default_rng(seed).standard_normal(cpu.flat.size) * 0.3
+    dev = GPT(cfg, seed=seed, dtype="float64", device="cuda")
+    dev.load_state_dict(cpu.state_dict())
+    return cpu, dev
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_sampling_matches_the_cpu_and_moves_one_token_per_step(gpu, use_cache):
+    from nanograd_llm.generate import generate
+    cpu, dev = _pair(GPTConfig(vocab_size=13, block_size=8, n_layer=1, n_head=2, n_embd=8))
+    prompt = np.array([[1, 2, 3], [4, 5, 6]])
+    for kw in (dict(temperature=0.0), dict(temperature=0.9, top_k=5, top_p=0.9, seed=3)):
+        want = generate(cpu, prompt, 12, use_cache=use_cache, **kw)   # slides past block_size
+        T = gpu.TRANSFERS
+        T.reset()
+        got = generate(dev, prompt, 12, use_cache=use_cache, **kw)
+        np.testing.assert_array_equal(got, want)
+        reads = [e for e in _outside_ln(T.events) if e[0] == "d2h"]
+        assert len(reads) == 1 + 12                     # the checked prompt, then one logits row
+        assert all(e[1] == "ndarray.get" for e in reads)
+
+
+def test_chat_eval_and_attention_maps_match_the_cpu(gpu):
+    from nanograd_llm.chat import chat_loop
+    from nanograd_llm.evaluate import evaluate_text
+    from nanograd_llm.tokenizers import CharTokenizer
+    from nanograd_llm.viz import attention_weights
+    tok = CharTokenizer.from_text(TEXT)
+    cpu, dev = _pair(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=2, n_head=2,
+                               n_embd=16))
+    outs = []
+    for model in (cpu, dev):
+        out = io.StringIO()
+        assert chat_loop(model, tok, io.StringIO("Dikkat\nGeri yayılım\n"), out,
+                         max_new_tokens=8, seed=0, banner=False) == 0
+        outs.append(out.getvalue())
+    assert outs[0] == outs[1]
+    rc, _ = evaluate_text(cpu, tok, TEXT[:500], stride=5)
+    rg, _ = evaluate_text(dev, tok, TEXT[:500], stride=5)
+    assert rg.tokens == rc.tokens and abs(rg.loss - rc.loss) < 1e-12
+    ids = tok.encode("Dikkat katmanı")
+    for a, b in zip(attention_weights(dev, ids), attention_weights(cpu, ids)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def _cli(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = cli.main(list(argv))
+    return rc, out.getvalue(), err.getvalue()
+
+
+def test_gradcheck_command_on_the_fake_gpu(gpu):
+    rc, out, err = _cli("gradcheck", "--device", "cuda")
+    assert rc == 0, out + err
+    assert "FAIL" not in out and " checks passed" in out
+
+
+def test_train_sample_eval_chat_commands_on_the_fake_gpu(gpu, tmp_path, monkeypatch):
+    data = tmp_path / "corpus.txt"
+    data.write_text(TEXT, encoding="utf-8")
+    run = str(tmp_path / "run")
+    words = ["n_layer=1", "n_head=2", "n_embd=16", "block_size=16", "batch_size=4",
+             "eval_interval=3", "eval_iters=2", "sample_tokens=12", "dtype=float64",
+             "precision=tf32"]
+    rc, out, err = _cli("train", "--device", "cuda", "--data", str(data), "--out", run,
+                        "--quiet", "max_iters=3", *words)
+    assert rc == 0, err
+    assert "--- sample ---" in out
+    # TF32 anahtarı CuPy'nin matris çarpımı ayarına iletildi (7: TF32)
+    assert (np.dtype(np.float32), 7) in sys.modules["cupy._core._routines_linalg"].compute_types
+    rc, out, err = _cli("train", "--device", "cuda", "--data", str(data), "--out", run,
+                        "--quiet", "--resume", "max_iters=6", *words)
+    assert rc == 0, err
+    assert "final (step 6)" in out
+    rc, out_g, err = _cli("sample", "--ckpt", run, "--device", "cuda", "--prompt", "Dikkat",
+                          "--max-new-tokens", "15", "--seed", "1")
+    assert rc == 0, err
+    rc, out_c, _ = _cli("sample", "--ckpt", run, "--prompt", "Dikkat", "--max-new-tokens",
+                        "15", "--seed", "1")
+    assert out_g == out_c and out_g.startswith("Dikkat")
+    rc, ev_g, err = _cli("eval", "--ckpt", run, "--device", "cuda", "--json")
+    assert rc == 0, err
+    rc, ev_c, _ = _cli("eval", "--ckpt", run, "--json")
+    assert abs(json.loads(ev_g)["loss"] - json.loads(ev_c)["loss"]) < 1e-12
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Dikkat\n"))
+    rc, chat_g, err = _cli("chat", "--ckpt", run, "--device", "cuda", "--seed", "0",
+                           "--max-new-tokens", "10")
+    assert rc == 0, err
+    monkeypatch.setattr(sys, "stdin", io.StringIO("Dikkat\n"))
+    assert _cli("chat", "--ckpt", run, "--seed", "0", "--max-new-tokens", "10")[1] == chat_g
