@@ -134,7 +134,11 @@ def attention_weights(model, ids) -> list[np.ndarray]:
     was_training = getattr(model, "training", False)
     model.eval()
     try:
-        model.forward(model.xp.asarray(ids))
+        # Kimlikler ana bellekte verilir: model onları aralık denetiminden geçirip aygıta bir kez
+        # taşır. Önceden aygıta taşınmış kimlikler denetlenmez (models/base.py: `_check_idx`)
+        # ve CuPy sözlüğün dışındaki bir kimliği hata vermeden sarmalar: haritalar sessizce
+        # yanlış çizilirdi
+        model.forward(ids)
         blocks = _block_caches(model)
         maps = [to_numpy(c.attn.attn.att)[0].astype(np.float32) for c in blocks]
     finally:

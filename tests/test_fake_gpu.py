@@ -344,3 +344,17 @@ def test_train_sample_eval_chat_commands_on_the_fake_gpu(gpu, tmp_path, monkeypa
     assert rc == 0, err
     monkeypatch.setattr(sys, "stdin", io.StringIO("Dikkat\n"))
     assert _cli("chat", "--ckpt", run, "--seed", "0", "--max-new-tokens", "10")[1] == chat_g
+
+
+def test_attention_maps_check_the_token_ids_on_the_gpu_as_on_the_cpu(gpu):
+    """attention_weights gives the model host ids: the model checks them before moving them (ids
+    already on the device are trusted, and CuPy would wrap an id past the vocabulary around)."""
+    from nanograd_llm.viz import attention_weights
+    cfg = GPTConfig(vocab_size=11, block_size=6, n_layer=1, n_head=2, n_embd=8)
+    for device in ("cpu", "cuda"):
+        model = GPT(cfg, seed=0, device=device)
+        with pytest.raises(ValueError, match=r"token id 30 in idx is outside \[0, 11\)"):
+            attention_weights(model, [1, 2, 30])
+    gpu.TRANSFERS.reset()
+    attention_weights(model, [1, 2, 3])
+    assert gpu.TRANSFERS.count("h2d") == 1                   # the ids, moved once
