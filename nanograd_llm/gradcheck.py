@@ -40,7 +40,7 @@ from typing import Callable
 
 import numpy as np
 
-from .backend import to_numpy, xp_for
+from .backend import device_rng, to_numpy, xp_for
 from .layers.attention import attention_backward, attention_forward
 from .layers.block import block_backward, block_forward
 from .layers.causal_tiles import tiled_attention_backward, tiled_attention_forward
@@ -253,8 +253,10 @@ def layer_case(name: str, rng: np.random.Generator, B=2, T=5, C=8, n_head=2, V=1
 
         def run():
             params = {k: v for k, v in inp.items() if k != "x"}
-            # dropout varsa her çağrıda aynı tohumdan yeni bir üreteç: aynı maskeler
-            rd = np.random.default_rng(77) if layer_dropout > 0 else None
+            # dropout varsa her çağrıda aynı tohumdan yeni bir üreteç: aynı maskeler. Üreteç
+            # verinin yanındadır (CPU'da NumPy'ınki, GPU'da CuPy'ninki): ana bellekte üretilen
+            # bir maske CuPy dizisiyle çarpılamaz
+            rd = device_rng(xp, 77) if layer_dropout > 0 else None
             if name == "multihead_attention":
                 return mha_forward(inp["x"], params, n_head, layer_dropout, rd), mha_backward
             if name == "mlp":

@@ -358,3 +358,15 @@ def test_attention_maps_check_the_token_ids_on_the_gpu_as_on_the_cpu(gpu):
     gpu.TRANSFERS.reset()
     attention_weights(model, [1, 2, 3])
     assert gpu.TRANSFERS.count("h2d") == 1                   # the ids, moved once
+
+
+@pytest.mark.parametrize("name", ["multihead_attention", "mlp", "block"])
+def test_layer_gradcheck_with_dropout_on_the_gpu(gpu, name):
+    """layer_case's dropout inside a layer draws its masks next to the data (a host generator
+    would give host masks, which CuPy refuses to multiply with device arrays)."""
+    from nanograd_llm.gradcheck import check_case, layer_case
+    inputs, f, g = layer_case(name, np.random.default_rng(0), xp=gpu, layer_dropout=0.2, B=1,
+                              T=4, C=4)
+    assert all(type(v) is gpu.ndarray for v in inputs.values())
+    r = check_case(name, inputs, f, g)
+    assert r.passed, r
