@@ -247,18 +247,23 @@ def read_metrics(metrics_jsonl) -> tuple[list, list]:
     """([(step, train_loss)], [(step, val_loss)]) from a metrics.jsonl file."""
     train, val = [], []
     path = Path(metrics_jsonl)
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            whole = line.endswith("\n")
-            line = line.strip()
-            if not line:
-                continue
+    # Satırlar bayt olarak okunup tek tek çözülür: UTF-8 olmayan bir bayt (bozulmuş bir disk,
+    # başka bir programın yazdığı bir dosya), dosyayı ve satırı söylemeyen bir
+    # UnicodeDecodeError yerine JSON olmayan bir satır gibi ele alınır
+    with path.open("rb") as f:
+        for n, raw in enumerate(f, start=1):
+            whole = raw.endswith(b"\n")
             try:
+                line = raw.decode("utf-8").strip()
+                if not line:
+                    continue
                 rec = json.loads(line)
-            except json.JSONDecodeError as e:
+            except (UnicodeDecodeError, json.JSONDecodeError) as e:
                 if not whole:
                     continue        # son satır yarıda kesilmiş (çöken bir yazma): atlanır
-                raise ValueError(f"{path}:{n}: not valid JSON ({e.msg})") from None
+                why = (f"not UTF-8 text ({e.reason} at byte {e.start})"
+                       if isinstance(e, UnicodeDecodeError) else f"not valid JSON ({e.msg})")
+                raise ValueError(f"{path}:{n}: {why}") from None
             if not isinstance(rec, dict):
                 continue
             step = rec.get("step", rec.get("iter"))

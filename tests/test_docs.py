@@ -1042,6 +1042,22 @@ def test_a_last_row_cut_by_a_crash_is_left_out(tmp_path):
         read_metrics(m)
 
 
+def test_a_metrics_file_with_bytes_that_are_not_utf8_names_the_file_and_line(tmp_path):
+    """A metrics.jsonl with a byte that is not UTF-8 (a damaged disk block) stopped `docs --run`
+    with "error: 'utf-8' codec can't decode byte 0xff in position 96", naming neither the file
+    nor the line. Such a line is now treated like any line that is not JSON: the file and line
+    are named, and a last line cut without its newline is left out."""
+    from nanograd_llm.viz import read_metrics
+    m = tmp_path / "metrics.jsonl"
+    rows = "".join(json.dumps({"step": s, "train_loss": 3.0 - s, "val_loss": 3.1 - s}) + "\n"
+                   for s in (0, 1))
+    m.write_bytes(rows.encode() + b'{"step": 2, \xff\xfe\n' + rows.encode())
+    with pytest.raises(ValueError, match=r"metrics\.jsonl:3: not UTF-8 text"):
+        read_metrics(m)
+    m.write_bytes(rows.encode() + b"\xff\xfe\x00garbage")       # a damaged, unfinished tail
+    assert read_metrics(m) == ([(0, 3.0), (1, 2.0)], [(0, 3.1), (1, 2.1)])
+
+
 # -- a real headless browser -------------------------------------------------------------
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
