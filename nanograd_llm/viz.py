@@ -403,52 +403,62 @@ def course_images(img_dir, run_dir=None, log=print, demo_steps: int | None = Non
     """Draw every picture the course pages use into img_dir. A picture that cannot be drawn
     is recorded in `skipped` (file name -> the reason, in Turkish, for the page's note)."""
     img = Path(img_dir)
-    made = [plot_positional_encoding(img / "positional_encoding.png")]
-    if run_dir is not None:
-        run = Path(run_dir)
-        # UTF-8 olmayan baytlı bir klasör adı (vekil karakterler, "\udcff") yazı tipine
-        # çizilemez: başlıkta bu baytlar yerine "\ufffd" görünür
-        name = os.fsencode(run.name).decode("utf-8", "replace")
-        metrics = run / "metrics.jsonl"
-        if not metrics.is_file():
-            raise ValueError(f"{run} has no metrics.jsonl")
-        made.append(plot_loss_curve(metrics, img / "loss_curve.png",
-                                    title=f"Kayıp eğrisi: {name}"))
-        from .checkpoint import load_model
-        from .tokenizers import load_tokenizer
-        from .models.bigram import BigramLM
-        model, tok = load_model(run), load_tokenizer(run)
-        if isinstance(model, BigramLM):
-            log(f"docs: {run} holds a bigram model, which has no attention: its attention "
-                f"picture is skipped")
-            if skipped is not None:
-                skipped["attention.png"] = (f"{name} eğitiminin modeli bir bigram; "
-                                            f"dikkat katmanı olmadığı için dikkat resmi yok")
+    # Önce resimlerin bütün girdileri hazırlanır (eğitim klasörünün kaydı, modeli,
+    # belirteçleyicisi, istemi; ya da deneme eğitimi), resimler ancak ondan sonra yazılır:
+    # bozuk bir eğitim klasörü, önceki bir `docs` çıktısının resimlerinden bir kısmını bu
+    # eğitiminkilerle değiştirip ötekileri eski eğitimden bırakmadan reddedilir
+    with tempfile.TemporaryDirectory() as tmp:
+        if run_dir is not None:
+            run = Path(run_dir)
+            # UTF-8 olmayan baytlı bir klasör adı (vekil karakterler, "\udcff") yazı tipine
+            # çizilemez: başlıkta bu baytlar yerine "\ufffd" görünür
+            name = os.fsencode(run.name).decode("utf-8", "replace")
+            metrics = run / "metrics.jsonl"
+            if not metrics.is_file():
+                raise ValueError(f"{run} has no metrics.jsonl")
+            read_metrics(metrics)
+            loss_title = f"Kayıp eğrisi: {name}"
+            from .checkpoint import load_model
+            from .tokenizers import load_tokenizer
+            from .models.bigram import BigramLM
+            model, tok = load_model(run), load_tokenizer(run)
+            prompt = None if isinstance(model, BigramLM) else \
+                _run_prompt(model, tok, _run_corpus_words(run))
+            attention_title = (f"Dikkat ağırlıkları: {name} "
+                               "(satır: sorgu, sütun: anahtar)")
         else:
-            try:
-                prompt = _run_prompt(model, tok, _run_corpus_words(run))
-                made.append(plot_attention(model, tok, prompt, img / "attention.png",
-                                           title=f"Dikkat ağırlıkları: {name} "
-                                                 "(satır: sorgu, sütun: anahtar)"))
-            except NonFiniteOutput as e:
-                # Bozuk ağırlıklı (NaN/sonsuz) bir eğitimin dikkat haritası boş çizilirdi:
-                # resim atlanır, sayfa nedenini söyler; kursun geri kalanı yine üretilir
-                log(f"docs: {run}: {e}: its attention picture is skipped")
-                if skipped is not None:
-                    skipped["attention.png"] = (f"{name} eğitiminin ağırlıkları NaN ya da "
-                                                f"sonsuz değerler içeriyor; dikkat haritası "
-                                                f"çizilemedi")
-    else:
-        from .course.gpt import DEMO_PROMPT, train_demo
-        with tempfile.TemporaryDirectory() as tmp:
+            from .course.gpt import DEMO_PROMPT, train_demo
             metrics = Path(tmp) / "metrics.jsonl"
-            model, vocab = train_demo(metrics) if demo_steps is None else \
+            model, tok = train_demo(metrics) if demo_steps is None else \
                 train_demo(metrics, steps=demo_steps)
-            made.append(plot_loss_curve(metrics, img / "loss_curve.png",
-                                        title="Kayıp eğrisi: kurs içi küçük deneme eğitimi"))
-        made.append(plot_attention(model, vocab, DEMO_PROMPT, img / "attention.png",
-                                   title="Deneme modelinin dikkat ağırlıkları "
-                                         "(satır: sorgu, sütun: anahtar)"))
+            prompt = DEMO_PROMPT
+            loss_title = "Kayıp eğrisi: kurs içi küçük deneme eğitimi"
+            attention_title = ("Deneme modelinin dikkat ağırlıkları "
+                               "(satır: sorgu, sütun: anahtar)")
+
+        made = [plot_positional_encoding(img / "positional_encoding.png"),
+                plot_loss_curve(metrics, img / "loss_curve.png", title=loss_title)]
+    if prompt is None:
+        log(f"docs: {run} holds a bigram model, which has no attention: its attention "
+            f"picture is skipped")
+        if skipped is not None:
+            skipped["attention.png"] = (f"{name} eğitiminin modeli bir bigram; "
+                                        f"dikkat katmanı olmadığı için dikkat resmi yok")
+    elif run_dir is not None:
+        try:
+            made.append(plot_attention(model, tok, prompt, img / "attention.png",
+                                       title=attention_title))
+        except NonFiniteOutput as e:
+            # Bozuk ağırlıklı (NaN/sonsuz) bir eğitimin dikkat haritası boş çizilirdi:
+            # resim atlanır, sayfa nedenini söyler; kursun geri kalanı yine üretilir
+            log(f"docs: {run}: {e}: its attention picture is skipped")
+            if skipped is not None:
+                skipped["attention.png"] = (f"{name} eğitiminin ağırlıkları NaN ya da "
+                                            f"sonsuz değerler içeriyor; dikkat haritası "
+                                            f"çizilemedi")
+    else:
+        made.append(plot_attention(model, tok, prompt, img / "attention.png",
+                                   title=attention_title))
     log(f"docs: drew {len(made)} pictures in {img}")
     return made
 

@@ -946,6 +946,40 @@ def test_course_images_pass_demo_steps_and_note_a_bigram_run(tmp_path, monkeypat
     assert "bigram" in skipped["attention.png"]
 
 
+def test_a_run_that_cannot_be_read_leaves_the_earlier_pictures_alone(tmp_path, monkeypatch):
+    """(Drawing stubbed out.) `docs --out SITE --run RUN` over an earlier course, with RUN's
+    checkpoint corrupt, drew RUN's loss curve over SITE's before the checkpoint was read, then
+    stopped with the error: SITE was left with the loss curve of one run beside the attention
+    map of another. Every input is now read before the first picture is written."""
+    import types
+
+    from nanograd_llm import viz
+    drawn = []
+
+    def stub(*args, **kw):
+        out = next(a for a in args if isinstance(a, Path) and a.suffix == ".png")
+        drawn.append(out.name)
+        return out
+    for name in ("plot_positional_encoding", "plot_loss_curve", "plot_attention"):
+        monkeypatch.setattr(viz, name, stub)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text('{"step": 0, "train_loss": 1.0}\n', encoding="utf-8")
+
+    def corrupt(path, device="cpu"):
+        raise ValueError(f"checkpoint file {path}/model.npz is corrupt or truncated")
+    fake_ckpt = types.ModuleType("nanograd_llm.checkpoint")
+    fake_ckpt.load_model = corrupt
+    monkeypatch.setitem(sys.modules, "nanograd_llm.checkpoint", fake_ckpt)
+    with pytest.raises(ValueError, match="corrupt or truncated"):
+        viz.course_images(tmp_path / "img", run_dir=run, log=lambda m: None)
+    assert drawn == []
+    (run / "metrics.jsonl").write_text('{"step": 0, "train_loss": 1.0}\n{oops\n')
+    with pytest.raises(ValueError, match=r"metrics\.jsonl:2"):
+        viz.course_images(tmp_path / "img", run_dir=run, log=lambda m: None)
+    assert drawn == []
+
+
 def test_attention_weights_from_the_tiled_path_are_full_causal_distributions():
     """From T = 128 the CPU attention runs by query tiles; the maps must still be (nh, T, T)."""
     from nanograd_llm.models.gpt import GPT, GPTConfig
