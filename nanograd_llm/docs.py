@@ -488,10 +488,37 @@ DOCS_MARKER = ".nanograd_llm_docs"
 _BRAND = '<a class="brand" href="index.html">nanograd_llm · Kurs</a>'
 
 
+# Öldürülen (SIGKILL, SIGTERM, terminalin kapanması, elektrik kesintisi) bir `docs`, yazmakta
+# olduğu dosyanın gizli geçici dosyasını (atomic.py'nin ".index.html.ab12cd_3.tmp" adı) geride
+# bırakır: bu dosyalar yayımlanan sitede birikirdi. Sonraki üretim kendi dosyalarının geçici
+# dosyalarını siler. İşaret dosyası yazılırken öldürülen bir üretimin klasöründe yalnızca
+# işaretin geçici dosyası kalır: o klasör boş sayılır (yoksa yeniden çalıştırmak "başka
+# dosyalar taşıyor" diye reddedilirdi).
+_LEFTOVER = re.compile(r"\.(.+)\.[a-z0-9_]{8}\.tmp")
+
+
+def _leftover_of(name: str, suffixes: tuple[str, ...]) -> bool:
+    """Whether `name` is atomic.py's temporary file of a file `docs` writes (`suffixes`)."""
+    m = _LEFTOVER.fullmatch(name)
+    return m is not None and (m.group(1) == DOCS_MARKER or m.group(1).endswith(suffixes))
+
+
+def _remove_leftovers(out: Path) -> None:
+    """Delete the temporary files a killed `docs` left in out and out/img."""
+    for folder, suffixes in ((out, (".html", ".css")), (out / "img", (".png",))):
+        if not folder.is_dir():
+            continue
+        for p in folder.iterdir():
+            if _leftover_of(p.name, suffixes) and p.is_file() and not p.is_symlink():
+                p.unlink(missing_ok=True)
+
+
 def _check_out_folder(out: Path) -> None:
     """Refuse a non-empty --out folder that holds no course written by this command."""
     if not out.is_dir() or (out / DOCS_MARKER).is_file() or not any(out.iterdir()):
         return
+    if all(_leftover_of(p.name, ()) for p in out.iterdir()):
+        return              # yalnızca işaret dosyasının geçici dosyası: işaretten önce öldü
     try:
         if _BRAND in (out / "index.html").read_text(encoding="utf-8", errors="replace"):
             return
@@ -552,6 +579,7 @@ def _render_course(out: Path, run_dir, images: bool, log, demo_steps) -> list[Pa
     """build_docs' work once out exists: the marker, pictures, pages and index."""
     from pygments.formatters import HtmlFormatter
     atomic_write_text(out / DOCS_MARKER, "written by `nanograd-llm docs`\n")
+    _remove_leftovers(out)
 
     chapters = []   # (part, module, page, title, html body, src)
     for part, modules in PARTS:

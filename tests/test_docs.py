@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -296,6 +297,49 @@ def test_page_details_title_images_and_unreadable_chapters(tmp_path):
     assert chapter_title("## Alt başlık\nmetin", "pkg.mod") == "pkg.mod"
     assert _unreadable(tokenize.TokenError("EOF in multi-line statement", (7, 0))) == \
         "not valid Python: EOF in multi-line statement (line 7)"
+
+
+_KILLED_DOCS = """
+import os, signal, sys
+from pathlib import Path
+from nanograd_llm import atomic, docs
+docs.PARTS = [("Deneme", ["nanograd_llm.layers.relu"])]
+target, real_replace = sys.argv[2], os.replace
+def replace(src, dst):
+    if Path(dst).name == target:         # killed (SIGKILL: no clean-up runs) while writing it
+        os.kill(os.getpid(), signal.SIGKILL)
+    real_replace(src, dst)
+atomic.os.replace = replace
+docs.build_docs(sys.argv[1], images=False, log=lambda m: None)
+"""
+
+
+@pytest.mark.parametrize("killed_at", [".nanograd_llm_docs", "index.html"])
+def test_a_docs_killed_while_writing_is_rebuilt_without_its_temporary_files(tmp_path,
+                                                                          monkeypatch,
+                                                                          killed_at):
+    """A `docs` killed while writing a file (SIGKILL, SIGTERM, the terminal closed) leaves the
+    file's hidden temporary file (".index.html.ab12cd_3.tmp"): the next build kept it, so such
+    files piled up in the published site; one killed while writing its marker left a folder
+    that the next `docs --out` refused as "not empty and holds no course". The next build now
+    accepts that folder and removes the temporary files of its own files (and only those)."""
+    pytest.importorskip("markdown")
+    from nanograd_llm import docs
+    monkeypatch.setattr(docs, "PARTS", [("Deneme", ["nanograd_llm.layers.relu"])])
+    site = tmp_path / "site"
+    if killed_at == "index.html":                  # an earlier course, rebuilt and killed
+        docs.build_docs(site, images=False, log=lambda m: None)
+        (site / "img").mkdir()
+        (site / "img" / ".attention.png.k1ll3d_x.tmp").write_bytes(PNG_MAGIC)
+        (site / ".notes.txt.abcdefgh.tmp").write_text("not ours")
+    r = subprocess.run([sys.executable, "-c", _KILLED_DOCS, str(site), killed_at],
+                       capture_output=True, text=True)
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    assert any(p.name.endswith(".tmp") for p in site.iterdir())
+    docs.build_docs(site, images=False, log=lambda m: None)
+    left = sorted(p.relative_to(site).as_posix() for p in site.rglob("*.tmp"))
+    assert left == ([] if killed_at == ".nanograd_llm_docs" else [".notes.txt.abcdefgh.tmp"])
+    assert (site / docs.DOCS_MARKER).is_file() and (site / "layers.relu.html").is_file()
 
 
 def test_docs_checks_out_and_run_before_writing_anything(tmp_path):
