@@ -205,6 +205,21 @@ def atomic_write(path, write: Callable[[str], None]) -> Path:
     return path
 
 
+def could_not_write(path, e: OSError, existed: bool) -> OSError:
+    """The error for a failed atomic write of `path` (disk full, read-only file system, no
+    permission): "could not write PATH (why); the earlier file is kept" (or "nothing was
+    written" where `path` was not there before)."""
+    # Yazma sırasında çıkan OSError (ör. "[Errno 28] No space left on device") yazılan
+    # dosyayı söylemez, ya da geçici dosyanın adını söyler: ileti hedefin adını ve yerinde
+    # ne kaldığını söyler. Sorun başka bir yoldaysa (açılamayan bir üst klasör) o da eklenir.
+    path = Path(path)
+    name = os.fsdecode(e.filename) if e.filename else ""
+    temp = Path(name).name.startswith("." + path.name + ".") and name.endswith(".tmp")
+    where = f": {name}" if name and not temp and Path(name) != path else ""
+    kept = "the earlier file is kept" if existed else "nothing was written"
+    return OSError(f"could not write {path} ({e.strerror or e}{where}); {kept}")
+
+
 def bytes_writer(data: bytes) -> Callable[[str], None]:
     """A `write(tmp)` for atomic_write / atomic_write_files that writes `data` as it is."""
     def write(tmp):

@@ -36,7 +36,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .atomic import atomic_write_text, make_folder, make_new_folder, refuse_dangling_link
+from .atomic import (atomic_write_text, could_not_write, make_folder, make_new_folder,
+                     refuse_dangling_link)
 from .course import PARTS
 
 _DOCS_HELP = "the docs command needs Markdown and Pygments: pip install -e '.[docs]'"
@@ -472,8 +473,13 @@ def _drop_missing_images(page: str, out: Path, skipped: dict | None = None,
 
 
 def _write(path: Path, text: str) -> None:
-    make_folder(path.parent)
-    atomic_write_text(path, text)
+    existed = path.exists()
+    try:
+        make_folder(path.parent)
+        atomic_write_text(path, text)
+    except OSError as e:
+        # Disk dolu, salt okunur dosya sistemi…: ham "[Errno 28] …" yerine sayfanın adı
+        raise could_not_write(path, e, existed) from None
 
 
 # ## Bütün kurs
@@ -578,7 +584,7 @@ def _unreadable(e: Exception) -> str:
 def _render_course(out: Path, run_dir, images: bool, log, demo_steps) -> list[Path]:
     """build_docs' work once out exists: the marker, pictures, pages and index."""
     from pygments.formatters import HtmlFormatter
-    atomic_write_text(out / DOCS_MARKER, "written by `nanograd-llm docs`\n")
+    _write(out / DOCS_MARKER, "written by `nanograd-llm docs`\n")
     _remove_leftovers(out)
 
     chapters = []   # (part, module, page, title, html body, src)

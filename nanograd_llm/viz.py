@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write, make_folder, refuse_dangling_link
+from .atomic import atomic_write, could_not_write, make_folder, refuse_dangling_link
 from .backend import NonFiniteOutput, check_finite_output, to_numpy
 from .course import tr_number
 
@@ -67,9 +67,14 @@ def _save(fig, out_png) -> Path:
             if not parent.is_dir():
                 raise NotADirectoryError(f"cannot write {out}: {parent} is a file, not a folder")
             break
-    make_folder(out.parent)
     _decimal_comma(fig)
-    return atomic_write(out, lambda tmp: fig.savefig(tmp, format=fmt))
+    existed = out.exists()
+    try:
+        make_folder(out.parent)
+        return atomic_write(out, lambda tmp: fig.savefig(tmp, format=fmt))
+    except OSError as e:
+        # Disk dolu, salt okunur dosya sistemi…: ham "[Errno 28] …" yerine resmin adı
+        raise could_not_write(out, e, existed) from None
 
 
 # Eksenlerdeki sayılar da kursun metnindeki gibi ondalık virgülle yazılır (0,5; 1,5): matplotlib

@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -752,6 +753,78 @@ def test_a_docs_out_that_cannot_be_created_gives_trains_message(tmp_path, monkey
     assert capsys.readouterr().err == (f"error: could not write --out {out} (Permission denied: "
                                        f"{out.parent}); nothing was written\n")
     assert list(tmp_path.iterdir()) == []
+
+
+def _full_disk(monkeypatch):
+    """Every fsync fails as on a full disk (where a delayed write first reports it)."""
+    import errno
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(os, "fsync", full)
+
+
+def test_a_full_disk_names_the_page_docs_could_not_write(tmp_path, monkeypatch, capsys):
+    """A full disk once --out exists printed 'error: [Errno 28] No space left on device',
+    naming no file (only making the folder was worded). The message now names the file and
+    what is left: nothing in a folder docs made (it is removed), the earlier file in a course
+    being rebuilt (whose files all stay as they were)."""
+    from nanograd_llm import docs
+    from nanograd_llm.cli import main
+    monkeypatch.setattr(docs, "PARTS", [("Deneme", ["nanograd_llm.layers.relu"])])
+    site = tmp_path / "site"
+    with monkeypatch.context() as m:
+        _full_disk(m)
+        assert main(["docs", "--out", str(site), "--no-images"]) == 1
+    assert capsys.readouterr().err == (f"error: could not write {site / docs.DOCS_MARKER} (No "
+                                       f"space left on device); nothing was written\n")
+    assert not site.exists()
+    docs.build_docs(site, images=False, log=lambda m: None)
+    before = {p.name: p.read_bytes() for p in site.iterdir()}
+    with monkeypatch.context() as m:
+        _full_disk(m)
+        assert main(["docs", "--out", str(site), "--no-images"]) == 1
+    assert capsys.readouterr().err == (f"error: could not write {site / docs.DOCS_MARKER} (No "
+                                       f"space left on device); the earlier file is kept\n")
+    assert {p.name: p.read_bytes() for p in site.iterdir()} == before
+
+
+def test_a_full_disk_names_the_picture_attention_could_not_write(tmp_path, monkeypatch,
+                                                                 capsys):
+    """`attention --out a.png` on a full disk: 'error: [Errno 28] No space left on device'
+    without the file; a read-only folder named the hidden temporary file
+    ('.a.png.w0t70d1p.tmp'). Both now name the picture and say what is left."""
+    pytest.importorskip("matplotlib")
+    import errno
+
+    from nanograd_llm import checkpoint as ckpt
+    from nanograd_llm.cli import main
+    from nanograd_llm.tokenizers import CharTokenizer
+    from nanograd_llm.models.gpt import GPT, GPTConfig
+    tok = CharTokenizer.from_text("merhaba dünya")
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2,
+                          n_embd=8), seed=0)
+    ckpt.save_checkpoint(tmp_path / "run", model, None, tok, 0)
+    out = tmp_path / "a.png"
+    words = ["attention", "--ckpt", str(tmp_path / "run"), "--prompt", "merhaba", "--out",
+             str(out)]
+    with monkeypatch.context() as m:
+        _full_disk(m)
+        assert main(words) == 1
+    assert capsys.readouterr().err == (f"error: could not write {out} (No space left on "
+                                       f"device); nothing was written\n")
+    assert list(tmp_path.iterdir()) == [tmp_path / "run"]
+    out.write_bytes(PNG_MAGIC + b"old")
+
+    def read_only(*a, **k):
+        name = os.path.join(k["dir"], k["prefix"] + "w0t70d1p" + k["suffix"])
+        raise OSError(errno.EROFS, "Read-only file system", name)
+    with monkeypatch.context() as m:
+        m.setattr(tempfile, "mkstemp", read_only)
+        assert main(words) == 1
+    assert capsys.readouterr().err == (f"error: could not write {out} (Read-only file "
+                                       f"system); the earlier file is kept\n")
+    assert out.read_bytes() == PNG_MAGIC + b"old"
 
 
 def test_docs_needs_the_extra(tmp_path, monkeypatch):
