@@ -501,21 +501,25 @@ _BRAND = '<a class="brand" href="index.html">nanograd_llm · Kurs</a>'
 # işaretin geçici dosyası kalır: o klasör boş sayılır (yoksa yeniden çalıştırmak "başka
 # dosyalar taşıyor" diye reddedilirdi).
 _LEFTOVER = re.compile(r"\.(.+)\.[a-z0-9_]{8}\.tmp")
+# img/ klasörüne `docs`un çizdiği resimler (viz.course_images); başkası silinmez
+PICTURES = ("positional_encoding.png", "loss_curve.png", "attention.png")
 
 
-def _leftover_of(name: str, suffixes: tuple[str, ...]) -> bool:
-    """Whether `name` is atomic.py's temporary file of a file `docs` writes (`suffixes`)."""
+def _leftover_of(name: str, ours) -> bool:
+    """Whether `name` is atomic.py's temporary file of a file `docs` writes: the marker, or a
+    file that `ours(name)` accepts."""
     m = _LEFTOVER.fullmatch(name)
-    return m is not None and (m.group(1) == DOCS_MARKER or m.group(1).endswith(suffixes))
+    return m is not None and (m.group(1) == DOCS_MARKER or ours(m.group(1)))
 
 
 def _remove_leftovers(out: Path) -> None:
     """Delete the temporary files a killed `docs` left in out and out/img."""
-    for folder, suffixes in ((out, (".html", ".css")), (out / "img", (".png",))):
+    for folder, ours in ((out, lambda n: n.endswith((".html", ".css"))),
+                         (out / "img", lambda n: n in PICTURES)):
         if not folder.is_dir():
             continue
         for p in folder.iterdir():
-            if _leftover_of(p.name, suffixes) and p.is_file() and not p.is_symlink():
+            if _leftover_of(p.name, ours) and p.is_file() and not p.is_symlink():
                 p.unlink(missing_ok=True)
 
 
@@ -523,7 +527,7 @@ def _check_out_folder(out: Path) -> None:
     """Refuse a non-empty --out folder that holds no course written by this command."""
     if not out.is_dir() or (out / DOCS_MARKER).is_file() or not any(out.iterdir()):
         return
-    if all(_leftover_of(p.name, ()) for p in out.iterdir()):
+    if all(_leftover_of(p.name, lambda n: False) for p in out.iterdir()):
         return              # yalnızca işaret dosyasının geçici dosyası: işaretten önce öldü
     try:
         if _BRAND in (out / "index.html").read_text(encoding="utf-8", errors="replace"):
@@ -610,8 +614,9 @@ def _render_course(out: Path, run_dir, images: bool, log, demo_steps) -> list[Pa
                              body, rel))
 
     # Önceki bir üretimden kalan resimler silinir: sayfa, bu üretimin çizmediği bir resmi (ör.
-    # başka bir eğitimin dikkat haritasını) bu eğitiminmiş gibi göstermesin
-    old_pictures = set((out / "img").glob("*.png")) if (out / "img").is_dir() else set()
+    # başka bir eğitimin dikkat haritasını) bu eğitiminmiş gibi göstermesin. Yalnızca `docs`un
+    # çizdiği adlar: kullanıcının img/ klasörüne sonradan koyduğu bir resim (logo.png) silinmez
+    old_pictures = {p for p in (out / "img" / n for n in PICTURES) if p.is_file()}
     made, skipped, reason = [], {}, NO_IMAGES
     if images:
         from .viz import MatplotlibMissing, course_images

@@ -622,6 +622,25 @@ def test_docs_rebuild_leaves_no_stale_pictures(tmp_path, monkeypatch):
     assert "<img" not in page and "--no-images" in page and "matplotlib" not in page
 
 
+def test_docs_rebuild_keeps_pictures_it_did_not_draw(tmp_path, monkeypatch):
+    """Rebuilding a course deleted every img/*.png this build did not draw, also a picture the
+    user had put there (a logo the pages of their site use): data lost without a word. Only
+    the three pictures `docs` draws are taken out when stale (and only their temporary
+    files when a killed build left some)."""
+    pytest.importorskip("markdown")
+    from nanograd_llm import docs
+    monkeypatch.setattr(docs, "PARTS", [("Deneme", ["nanograd_llm.layers.relu"])])
+    docs.build_docs(tmp_path, images=False, log=lambda m: None)
+    img = tmp_path / "img"
+    img.mkdir()
+    (img / "logo.png").write_bytes(PNG_MAGIC + b"mine")
+    (img / ".logo.png.abcdefgh.tmp").write_bytes(b"mine too")
+    (img / "attention.png").write_bytes(PNG_MAGIC + b"an earlier build's")
+    docs.build_docs(tmp_path, images=False, log=lambda m: None)
+    assert sorted(p.name for p in img.iterdir()) == [".logo.png.abcdefgh.tmp", "logo.png"]
+    assert (img / "logo.png").read_bytes() == PNG_MAGIC + b"mine"
+
+
 def test_docs_refuses_a_folder_of_other_files(tmp_path, monkeypatch, capsys):
     """`docs --out DIR` into a folder of the user's own files (a web site) must not overwrite
     its index.html nor delete its img/*.png as stale pictures; a folder the command wrote
