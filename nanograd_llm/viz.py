@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write, could_not_write, make_folder, refuse_dangling_link
+from .atomic import (atomic_write, could_not_write, make_folder, refuse_dangling_link,
+                     remove_empty_folders)
 from .backend import NonFiniteOutput, check_finite_output, to_numpy
 from .course import tr_number
 
@@ -69,12 +70,22 @@ def _save(fig, out_png) -> Path:
             break
     _decimal_comma(fig)
     existed = out.exists()
+    # top: bu yazmanın açacağı en üstteki klasör; yazma başarısız olursa açtığı boş klasörler
+    # (attention --out yeni/klasor/a.png) geride kalmaz
+    top = out.parent
+    while not top.parent.exists() and top.parent != top:
+        top = top.parent
+    new_folder = not out.parent.exists()
     try:
         make_folder(out.parent)
         return atomic_write(out, lambda tmp: fig.savefig(tmp, format=fmt))
-    except OSError as e:
-        # Disk dolu, salt okunur dosya sistemi…: ham "[Errno 28] …" yerine resmin adı
-        raise could_not_write(out, e, existed) from None
+    except BaseException as e:
+        if new_folder:
+            remove_empty_folders(out.parent, top)
+        if isinstance(e, OSError):
+            # Disk dolu, salt okunur dosya sistemi…: ham "[Errno 28] …" yerine resmin adı
+            raise could_not_write(out, e, existed) from None
+        raise
 
 
 # Eksenlerdeki sayılar da kursun metnindeki gibi ondalık virgülle yazılır (0,5; 1,5): matplotlib

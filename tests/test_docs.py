@@ -846,6 +846,23 @@ def test_a_full_disk_names_the_picture_attention_could_not_write(tmp_path, monke
     assert out.read_bytes() == PNG_MAGIC + b"old"
 
 
+def test_a_picture_that_cannot_be_written_leaves_no_empty_folders(tmp_path, monkeypatch,
+                                                                 capsys):
+    """`attention --out new/deeper/a.png` on a full disk said "nothing was written" but left
+    the empty folders new/deeper it had made for the picture; they are now removed, as train
+    and docs remove theirs. Folders that were there before stay."""
+    pytest.importorskip("matplotlib")
+    from nanograd_llm.viz import plot_positional_encoding
+    (tmp_path / "there").mkdir()
+    out = tmp_path / "there" / "new" / "deeper" / "a.png"
+    with monkeypatch.context() as m:
+        _full_disk(m)
+        with pytest.raises(OSError, match=r"could not write .*a\.png \(No space left on device\); "
+                                          r"nothing was written"):
+            plot_positional_encoding(out, 8, 8)
+    assert [p.name for p in tmp_path.rglob("*")] == ["there"]
+
+
 def test_docs_needs_the_extra(tmp_path, monkeypatch):
     from nanograd_llm.docs import build_docs
     monkeypatch.setitem(sys.modules, "markdown", None)
