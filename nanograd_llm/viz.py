@@ -434,10 +434,14 @@ def course_images(img_dir, run_dir=None, log=print, demo_steps: int | None = Non
                 raise ValueError(f"{run} has no metrics.jsonl")
             read_metrics(metrics)
             loss_title = f"Kayıp eğrisi: {name}"
-            from .checkpoint import load_model
-            from .tokenizers import load_tokenizer
+            from .checkpoint import load_model, load_run_tokenizer
             from .models.bigram import BigramLM
-            model, tok = load_model(run), load_tokenizer(run)
+            # Belirteçleyici, `attention` ve `sample`daki gibi denetim noktasının kaydettiği
+            # özetlerle (sha256) ve modelin sözlüğüyle karşılaştırılarak okunur: başka bir
+            # eğitimin ya da değiştirilmiş dosyaları, resmin eksenlerine yanlış belirteçler
+            # yazdırmaz
+            model = load_model(run)
+            tok = load_run_tokenizer(run, model=model)
             prompt = None if isinstance(model, BigramLM) else \
                 _run_prompt(model, tok, _run_corpus_words(run))
             attention_title = (f"Dikkat ağırlıkları: {name} "

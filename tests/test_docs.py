@@ -1123,12 +1123,42 @@ def test_a_run_that_cannot_be_read_leaves_the_earlier_pictures_alone(tmp_path, m
         raise ValueError(f"checkpoint file {path}/model.npz is corrupt or truncated")
     fake_ckpt = types.ModuleType("nanograd_llm.checkpoint")
     fake_ckpt.load_model = corrupt
+    fake_ckpt.load_run_tokenizer = lambda path, model=None: None
     monkeypatch.setitem(sys.modules, "nanograd_llm.checkpoint", fake_ckpt)
     with pytest.raises(ValueError, match="corrupt or truncated"):
         viz.course_images(tmp_path / "img", run_dir=run, log=lambda m: None)
     assert drawn == []
     (run / "metrics.jsonl").write_text('{"step": 0, "train_loss": 1.0}\n{oops\n')
     with pytest.raises(ValueError, match=r"metrics\.jsonl:2"):
+        viz.course_images(tmp_path / "img", run_dir=run, log=lambda m: None)
+    assert drawn == []
+
+
+def test_docs_run_refuses_tokenizer_files_that_do_not_match_the_checkpoint(tmp_path,
+                                                                          monkeypatch):
+    """(Drawing stubbed out.) `docs --run` read the run's tokenizer without the checks of
+    `attention` and `sample` (the sha256 digests in checkpoint.json, the model's vocabulary):
+    with tokenizer.json changed (two characters swapped, or the files of another run) it
+    labelled the attention map with the wrong characters, while `attention` refused."""
+    from nanograd_llm import checkpoint as ckpt
+    from nanograd_llm import viz
+    from nanograd_llm.models.gpt import GPT, GPTConfig
+    from nanograd_llm.tokenizers import CharTokenizer
+    drawn = []
+    for name in ("plot_positional_encoding", "plot_loss_curve", "plot_attention"):
+        monkeypatch.setattr(viz, name, lambda *a, **k: drawn.append(a))
+    tok = CharTokenizer.from_text("merhaba dünya")
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2,
+                          n_embd=8), seed=0)
+    run = tmp_path / "run"
+    ckpt.save_checkpoint(run, model, None, tok, 0)
+    (run / "metrics.jsonl").write_text('{"step": 0, "train_loss": 1.0}\n', encoding="utf-8")
+    data = json.loads((run / "tokenizer.json").read_text(encoding="utf-8"))
+    chars = data["chars"]
+    i, j = chars.index("a"), chars.index("e")
+    chars[i], chars[j] = chars[j], chars[i]
+    (run / "tokenizer.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(ValueError, match="does not match checkpoint.json"):
         viz.course_images(tmp_path / "img", run_dir=run, log=lambda m: None)
     assert drawn == []
 
@@ -1348,7 +1378,6 @@ def test_course_images_from_a_run_folder(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
     import types
 
-    import nanograd_llm.tokenizers as tokenizers_pkg
     from nanograd_llm.viz import _run_prompt, course_images
     model, vocab = _tiny_model_and_vocab()
     run = tmp_path / "run"
@@ -1360,7 +1389,7 @@ def test_course_images_from_a_run_folder(tmp_path, monkeypatch):
     fake_ckpt = types.ModuleType("nanograd_llm.checkpoint")
     fake_ckpt.load_model = lambda path, device="cpu": model
     monkeypatch.setitem(sys.modules, "nanograd_llm.checkpoint", fake_ckpt)
-    monkeypatch.setattr(tokenizers_pkg, "load_tokenizer", lambda path: vocab, raising=False)
+    fake_ckpt.load_run_tokenizer = lambda path, model=None: vocab
     assert set(_run_prompt(model, vocab)) <= set(vocab.chars)
     made = course_images(tmp_path / "img", run_dir=run, log=lambda m: None)
     assert [p.name for p in made] == ["positional_encoding.png", "loss_curve.png", "attention.png"]
@@ -1376,7 +1405,6 @@ def test_course_images_skip_the_attention_map_of_a_run_with_non_finite_weights(t
     pytest.importorskip("matplotlib")
     import types
 
-    import nanograd_llm.tokenizers as tokenizers_pkg
     from nanograd_llm.viz import course_images
     model, vocab = _tiny_model_and_vocab()
     model.flat[...] = np.nan
@@ -1387,7 +1415,7 @@ def test_course_images_skip_the_attention_map_of_a_run_with_non_finite_weights(t
     fake_ckpt = types.ModuleType("nanograd_llm.checkpoint")
     fake_ckpt.load_model = lambda path, device="cpu": model
     monkeypatch.setitem(sys.modules, "nanograd_llm.checkpoint", fake_ckpt)
-    monkeypatch.setattr(tokenizers_pkg, "load_tokenizer", lambda path: vocab, raising=False)
+    fake_ckpt.load_run_tokenizer = lambda path, model=None: vocab
     skipped, logged = {}, []
     made = course_images(tmp_path / "img", run_dir=run, log=logged.append, skipped=skipped)
     assert [p.name for p in made] == ["positional_encoding.png", "loss_curve.png"]
@@ -1403,7 +1431,6 @@ def test_course_images_from_a_run_folder_with_a_non_utf8_name(tmp_path, monkeypa
     pytest.importorskip("matplotlib")
     import types
 
-    import nanograd_llm.tokenizers as tokenizers_pkg
     from nanograd_llm.viz import course_images
     model, vocab = _tiny_model_and_vocab()
     run = tmp_path / os.fsdecode(b"run\xff")
@@ -1413,7 +1440,7 @@ def test_course_images_from_a_run_folder_with_a_non_utf8_name(tmp_path, monkeypa
     fake_ckpt = types.ModuleType("nanograd_llm.checkpoint")
     fake_ckpt.load_model = lambda path, device="cpu": model
     monkeypatch.setitem(sys.modules, "nanograd_llm.checkpoint", fake_ckpt)
-    monkeypatch.setattr(tokenizers_pkg, "load_tokenizer", lambda path: vocab, raising=False)
+    fake_ckpt.load_run_tokenizer = lambda path, model=None: vocab
     made = course_images(tmp_path / "img", run_dir=run, log=lambda m: None)
     assert [p.name for p in made] == ["positional_encoding.png", "loss_curve.png", "attention.png"]
     assert all(p.read_bytes().startswith(PNG_MAGIC) for p in made)
