@@ -19,6 +19,11 @@ yapar. CuPy'nin şu kurallarını izler:
   bellek→aygıt kopyaları (`cupy.asarray`/`cupy.array` ile bir ana bellek nesnesi, `.set()`,
   NumPy dizisi ya da listeyle indeksleme) `TRANSFERS`'ta sayılır; her olayın yanında onu
   tetikleyen nanograd_llm satırı (`dosya.py:satır`) tutulur.
+* Tamsayı dizisiyle indekslemede (`x[idx]`, `x[idx] = v`, `take`, `take_along_axis`,
+  `cupy.add.at`) sınır dışı bir indeks CuPy'deki gibi hata vermez, başa sarılır (`idx mod n`):
+  denetlenmeden aygıta taşınmış bir kimlik CPU'da IndexError verirken burada sessizce yanlış
+  sonuç verir, CPU ile karşılaştıran testler bunu görür. Tek bir tamsayıyla indeksleme
+  NumPy'daki gibi IndexError'dır.
 * `cupy.cuda.runtime.getDeviceCount()` 1 döndürür; Device, Stream, MemoryPool,
   using_allocator, get_current_stream, get_default_memory_pool, `cupy.random.default_rng` ve
   `cupy._core._routines_linalg.set_compute_type` (TF32 anahtarı) en az hâlleriyle vardır.
@@ -27,10 +32,10 @@ Modellenmeyenler: gerçek eşzamansızlık ve akışlar (her işlem hemen biter;
 yalnızca sayılır), CUDA grafikleri (Stream.begin_capture NotImplementedError verir),
 cuda_kernels.py'nin ElementwiseKernel/RawModule/cuBLAS çağrıları (NANOGRAD_LLM_FUSED=0 ile
 çalışılır), CuPy'nin rastgele sayı dizileri (sahte üreteç NumPy'ın PCG64'üdür: dropout maskeleri
-gerçek GPU'daki gibi CPU'dakinden farklıdır ama sayıları başkadır), sınır dışı indekslerin
-CuPy'deki sarmalanması, bellek sınırları, birden çok aygıt, tür yükseltmenin CuPy'ye özgü
-ayrıntıları (NumPy 2'nin kuralları uygulanır) ve ufunc olmayan `cupy.` fonksiyonlarına verilen
-Python listeleri (ufunc'lar ve işleçler onları CuPy gibi reddeder; öbürleri burada kabul eder).
+gerçek GPU'daki gibi CPU'dakinden farklıdır ama sayıları başkadır), bellek sınırları, birden
+çok aygıt, tür yükseltmenin CuPy'ye özgü ayrıntıları (NumPy 2'nin kuralları uygulanır) ve ufunc
+olmayan `cupy.` fonksiyonlarına verilen Python listeleri (ufunc'lar ve işleçler onları CuPy gibi
+reddeder; öbürleri burada kabul eder).
 """
 from __future__ import annotations
 
@@ -140,6 +145,28 @@ def _index(key):
         TRANSFERS.note("h2d", "host index array")
         return np.asarray(key)
     return key
+
+
+def _wrap_around(key, shape):
+    """key with its integer-array entries taken modulo their axis length, as CuPy wraps an
+    out-of-bounds index around instead of raising (NumPy raises IndexError)."""
+    keys = key if isinstance(key, tuple) else (key,)
+
+    def width(k):                                 # axes an entry consumes
+        if k is None or k is Ellipsis:
+            return 0
+        return k.ndim if isinstance(k, np.ndarray) and k.dtype == np.bool_ else 1
+    rest = len(shape) - sum(width(k) for k in keys)
+    out, axis = [], 0
+    for k in keys:
+        if k is Ellipsis:
+            axis += rest
+        elif isinstance(k, np.ndarray) and k.dtype.kind in "iu" and axis < len(shape) \
+                and shape[axis] > 0:
+            k = np.mod(k, shape[axis])
+        axis += width(k)
+        out.append(k)
+    return tuple(out) if isinstance(key, tuple) else out[0]
 
 
 # -- the array -------------------------------------------------------------------------------------
@@ -255,14 +282,14 @@ class ndarray:
                 for i in range(len(self._a)))
 
     def __getitem__(self, key):
-        return _wrap(self._a[_index(key)])
+        return _wrap(self._a[_wrap_around(_index(key), self.shape)])
 
     def __setitem__(self, key, value):
         if isinstance(value, np.ndarray):
             if value.ndim != 0:
                 raise ValueError("non-scalar numpy.ndarray cannot be used for fill")
             value = value.item()
-        self._a[_index(key)] = _unwrap(value)
+        self._a[_wrap_around(_index(key), self.shape)] = _unwrap(value)
 
     # methods
     def fill(self, value):
@@ -271,6 +298,9 @@ class ndarray:
                 raise ValueError("non-scalar numpy.ndarray cannot be used for fill")
             value = value.item()
         self._a.fill(_unwrap(value))
+
+    def take(self, indices, axis=None, out=None):
+        return take(self, indices, axis=axis, out=out)
 
     def copy(self, order="C"):
         return ndarray(self._a.copy(order=order))
@@ -302,7 +332,7 @@ def _method(name):
 
 for _name in ("reshape", "transpose", "swapaxes", "ravel", "flatten", "squeeze", "sum", "max",
               "min", "mean", "var", "std", "prod", "all", "any", "argmax", "argmin", "cumsum",
-              "take", "clip", "round", "nonzero", "repeat", "sort", "argsort", "dot", "conj",
+              "clip", "round", "nonzero", "repeat", "sort", "argsort", "dot", "conj",
               "diagonal", "trace", "ptp"):
     setattr(ndarray, _name, _method(_name))
 
@@ -362,6 +392,12 @@ class _Ufunc:
         f = getattr(self._uf, name)
         if not callable(f):
             return f
+        if name == "at":
+            def at(a, indices, b=None):          # CuPy wraps out-of-bounds indices around
+                key = _wrap_around(_index(indices), a.shape)
+                args = (a._a, key) if b is None else (a._a, key, _unwrap(b))
+                f(*args)
+            return at
 
         def call(*args, **kw):
             return _wrap(f(*_unwrap(args), **_unwrap_kw(kw)))
@@ -440,6 +476,24 @@ def copyto(dst, src, casting="same_kind", where=None):
         src = src.item()
     np.copyto(dst._a, _unwrap(src), casting=casting,
               where=True if where is None else _unwrap(where))
+
+
+def take(a, indices, axis=None, out=None):
+    """cupy.take: an out-of-bounds index wraps around (CuPy has no mode= to raise)."""
+    n = a.size if axis is None else a.shape[axis]
+    idx = np.mod(_unwrap(indices), n) if n else _unwrap(indices)
+    res = np.take(a._a, idx, axis=axis)
+    if out is not None:
+        out._a[...] = res
+        return out
+    return _wrap(res)
+
+
+def take_along_axis(arr, indices, axis):
+    """cupy.take_along_axis: advanced indexing underneath, so out-of-bounds indices wrap."""
+    n = arr.size if axis is None else arr.shape[axis]
+    idx = np.mod(_unwrap(indices), n) if n else _unwrap(indices)
+    return _wrap(np.take_along_axis(arr._a, idx, axis=axis))
 
 
 def get_array_module(*args):
@@ -539,6 +593,8 @@ def make_module():
     cp.array = array
     cp.asnumpy = asnumpy
     cp.copyto = copyto
+    cp.take = take
+    cp.take_along_axis = take_along_axis
     cp.get_array_module = get_array_module
     cp.TRANSFERS = TRANSFERS
     pool = _MemoryPool()

@@ -11,9 +11,9 @@ sabiti, ana belleğe örtük bir dönüşüm, eğitim döngüsünde gizli bir e�
 Ne yapmaz: CUDA çekirdeklerini (cuda_kernels.py: testler NANOGRAD_LLM_FUSED=0 ile genel kod yolunu
 çalıştırır), CUDA grafiklerini (kayıt denemesi başarısız olur ve TrainStep olağan yola döner),
 gerçek eşzamansızlığı, CuPy'nin rastgele sayılarını (dropout maskeleri CPU'dakinden farklıdır ama
-gerçek GPU'dakilerle de aynı değildir), CuPy'nin sınır dışı indeksleri sarmalamasını, bellek
-sınırlarını ve float32 toplamların GPU'daki sırasını modellemez. tests/test_gpu.py gerçek GPU'da
-bunları denetler.
+gerçek GPU'dakilerle de aynı değildir), bellek sınırlarını ve float32 toplamların GPU'daki
+sırasını modellemez. tests/test_gpu.py gerçek GPU'da bunları denetler. Tamsayı dizisiyle
+indekslemede sınır dışı bir indeksi ise CuPy gibi başa sarar (hata vermez).
 """
 import contextlib
 import io
@@ -93,6 +93,27 @@ def test_the_fake_refuses_implicit_conversions_and_counts_transfers(gpu):
     # Bir olayın yeri onu yapan nanograd_llm satırıdır
     backend.to_device(host, "cuda")
     assert T.events[-1][2].startswith("backend.py:")
+
+
+def test_the_fake_wraps_out_of_bounds_array_indices_around_as_cupy(gpu):
+    """CuPy does not raise for an out-of-bounds index in integer-array indexing: it wraps it
+    around (an unchecked id past the vocabulary gives a silently wrong row, where NumPy raises);
+    a single integer index raises as in NumPy."""
+    cp = gpu
+    x = cp.asarray(np.arange(10.0).reshape(2, 5))
+    ids = cp.asarray(np.array([1, 7]))
+    np.testing.assert_array_equal(to_numpy(x[0, ids]), [1.0, 2.0])
+    np.testing.assert_array_equal(to_numpy(x[..., cp.asarray(np.array([-1, 5]))]),
+                                  [[4.0, 0.0], [9.0, 5.0]])
+    np.testing.assert_array_equal(to_numpy(x.take(cp.asarray(np.array([12])))), [2.0])
+    np.testing.assert_array_equal(
+        to_numpy(np.take_along_axis(x, cp.asarray(np.array([[6], [5]])), axis=1)), [[1.0], [5.0]])
+    y = cp.zeros(3)
+    cp.add.at(y, cp.asarray(np.array([3, 4])), 1.0)
+    y[cp.asarray(np.array([5]))] = 7.0
+    np.testing.assert_array_equal(to_numpy(y), [1.0, 1.0, 7.0])
+    with pytest.raises(IndexError):
+        x[0, 7]
 
 
 def test_a_numpy_constant_in_a_layer_is_caught(gpu, monkeypatch):
