@@ -139,8 +139,11 @@ def _block_caches(model):
 
 
 def attention_weights(model, ids) -> list[np.ndarray]:
-    """Softmax attention of every layer for one sequence: a list of (n_head, T, T) arrays."""
-    ids = np.asarray(ids, dtype=np.int64).reshape(1, -1)
+    """Softmax attention of every layer for one sequence: a list of (n_head, T, T) arrays.
+    `ids`: token ids, a list or a host or device array."""
+    # Aygıttaki (CuPy) kimlikler önce ana belleğe okunur: np.asarray bir CuPy dizisini örtük
+    # olarak çeviremez (TypeError) ve kimlikler aşağıda zaten ana bellekte denetlenir
+    ids = np.asarray(to_numpy(ids), dtype=np.int64).reshape(1, -1)
     if ids.shape[1] == 0:
         raise ValueError("the prompt is empty")
     block_size = getattr(model, "block_size", None)

@@ -381,6 +381,20 @@ def test_attention_maps_check_the_token_ids_on_the_gpu_as_on_the_cpu(gpu):
     assert gpu.TRANSFERS.count("h2d") == 1                   # the ids, moved once
 
 
+def test_attention_maps_take_token_ids_that_are_on_the_device(gpu):
+    """ids already on the GPU (as generate() and evaluate_ids() take them): attention_weights
+    called np.asarray on them, CuPy's TypeError for an implicit conversion. They are read to the
+    host, so they are range-checked there too (CuPy would wrap an id past the vocabulary)."""
+    from nanograd_llm.viz import attention_weights
+    model = GPT(GPTConfig(vocab_size=11, block_size=6, n_layer=1, n_head=2, n_embd=8), seed=0,
+                device="cuda")
+    want = attention_weights(model, [1, 2, 3])
+    for a, b in zip(attention_weights(model, gpu.asarray(np.array([1, 2, 3]))), want):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=r"token id 30 in idx is outside \[0, 11\)"):
+        attention_weights(model, gpu.asarray(np.array([1, 2, 30])))
+
+
 @pytest.mark.parametrize("name", ["multihead_attention", "mlp", "block"])
 def test_layer_gradcheck_with_dropout_on_the_gpu(gpu, name):
     """layer_case's dropout inside a layer draws its masks next to the data (a host generator
