@@ -324,7 +324,10 @@ class AdamW:
                                      f"expected {tuple(a.shape)}")
         for own, new in ((own_m, m), (own_v, v)):
             for k, a in own.items():
-                a[...] = get_array_module(a).asarray(new[k], dtype=a.dtype)
+                xp = get_array_module(a)
+                # GPU'daki momentler CPU'daki bir iyileyiciye açıkça okunur (örtük çeviri yok)
+                src = to_numpy(new[k]) if xp is np else new[k]
+                a[...] = xp.asarray(src, dtype=a.dtype)
         self.t = t
         for key in ("lr", "eps", "weight_decay"):
             if key in state:

@@ -225,6 +225,28 @@ def test_resume_and_checkpoints_across_devices(gpu, tmp_path):
                                atol=1e-12)
 
 
+def test_a_cpu_model_and_optimizer_load_arrays_that_are_on_the_device(gpu):
+    """load_state_dict takes host or device arrays: a GPU model loaded either, but a CPU model
+    (or AdamW) given device arrays (another model's `params`, a GPU optimizer's moments) called
+    np.asarray on them, CuPy's TypeError for an implicit conversion."""
+    from nanograd_llm.optim import AdamW
+    cfg = GPTConfig(vocab_size=13, block_size=8, n_layer=1, n_head=2, n_embd=8)
+    dev = GPT(cfg, seed=1, dtype="float64", device="cuda")
+    opt = AdamW(dev, lr=1e-2)
+    dev.forward(np.array([[1, 2, 3]]), np.array([[2, 3, 4]]))
+    dev.backward()
+    opt.step()
+    cpu = GPT(cfg, seed=0, dtype="float64")
+    cpu.load_state_dict(dev.params)
+    np.testing.assert_array_equal(cpu.flat, to_numpy(dev.flat))
+    state = dict(opt.state_dict(), m={"flat": opt.m}, v={"flat": opt.v})    # device moments
+    cpu_opt = AdamW(cpu)
+    cpu_opt.load_state_dict(state)
+    np.testing.assert_array_equal(cpu_opt.m, to_numpy(opt.m))
+    np.testing.assert_array_equal(cpu_opt.v, to_numpy(opt.v))
+    assert cpu_opt.t == 1 and type(cpu_opt.m) is np.ndarray
+
+
 # -- no hidden host<->device traffic in the training loop -----------------------------------------
 
 def _events_per_step(gpu, monkeypatch, cfg, quiet=True):

@@ -196,7 +196,8 @@ class ParamModel:
         return {k: v.copy() for k, v in views.items()}
 
     def load_state_dict(self, state: dict, source: str = "state dict") -> None:
-        """Copy arrays into the parameters; every name must be present with the right shape."""
+        """Copy arrays (host or device) into the parameters; every name must be present with
+        the right shape."""
         missing = [k for k in self.params if k not in state]
         extra = [k for k in state if k not in self.params]
         if missing or extra:
@@ -209,6 +210,10 @@ class ParamModel:
             if tuple(arr.shape) != tuple(p.shape):
                 raise ValueError(f"{source}: tensor {k!r} has shape {tuple(arr.shape)}, "
                                  f"the model expects {tuple(p.shape)}")
+            if self.xp is np:
+                # GPU'daki bir dizi (ör. başka bir modelin `params`'ı) NumPy'a örtük olarak
+                # çevrilemez (CuPy TypeError verir): açıkça ana belleğe okunur
+                arr = to_numpy(arr)
             p[...] = self.xp.asarray(arr, dtype=self.dtype)
 
     def _store_grads(self, grads: dict, accumulate: bool) -> dict:
