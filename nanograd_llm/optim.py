@@ -65,7 +65,8 @@ import math
 import numpy as np
 
 from . import backend
-from .backend import for_row_blocks, fused_kernels, get_array_module, to_numpy
+from .backend import (device_of, for_row_blocks, fused_kernels, get_array_module, to_device,
+                      to_numpy)
 
 
 def get_lr(step: int, lr: float, min_lr: float, warmup_iters: int, lr_decay_iters: int) -> float:
@@ -203,6 +204,7 @@ class AdamW:
         # ve adım sayısını (t) değiştirmez (yoksa sonraki adımın yanlılık düzeltmesi kayardı)
         if self.model is not None:
             g = self._flat_grad(grads)
+            self._follow_model()
         else:
             _check_grads(grads, {k: p.shape for k, p in self.params.items()})
         self.t += 1
@@ -213,6 +215,17 @@ class AdamW:
             self._step_flat(g, lr, bc1, bc2)
         else:
             self._step_dict(grads, lr, bc1, bc2)
+
+    def _follow_model(self) -> None:
+        """Keep the moments on the parameters' device: a model moved with `model.to(device)`
+        after this optimizer was built takes its moments along at the next step (once)."""
+        flat = self.model.flat
+        if type(self.m) is not type(flat):
+            # Momentler eski aygıtta kaldıysa GPU ile CPU dizileri aynı işleme girerdi (CuPy
+            # bunu TypeError ile reddeder): değerleri korunarak modelin aygıtına taşınırlar
+            dev = device_of(flat)
+            self.m, self.v = to_device(self.m, dev), to_device(self.v, dev)
+            self._tmp = self.model.xp.empty_like(flat)
 
     def _flat_grad(self, grads):
         model = self.model

@@ -247,6 +247,25 @@ def test_a_cpu_model_and_optimizer_load_arrays_that_are_on_the_device(gpu):
     assert cpu_opt.t == 1 and type(cpu_opt.m) is np.ndarray
 
 
+def test_an_optimizer_follows_its_model_to_another_device(gpu):
+    """model.to(device) after AdamW(model) was built: the optimizer's moments stayed on the old
+    device and its next step mixed host and device arrays (CuPy's TypeError). They follow the
+    model now, and the steps are those of a run that never moved."""
+    from nanograd_llm.optim import AdamW
+    cfg = GPTConfig(vocab_size=13, block_size=8, n_layer=1, n_head=2, n_embd=8)
+    x, y = np.array([[1, 2, 3, 4]]), np.array([[2, 3, 4, 5]])
+    stay, moved = GPT(cfg, seed=0, dtype="float64"), GPT(cfg, seed=0, dtype="float64")
+    opts = AdamW(stay, lr=1e-2), AdamW(moved, lr=1e-2)
+    for device in ("cpu", "cuda", "cuda", "cpu"):
+        moved.to(device)
+        for model, opt in zip((stay, moved), opts):
+            model.forward(x, y)
+            model.backward()
+            opt.step()
+        assert type(opts[1].m) is type(moved.flat)
+        np.testing.assert_allclose(to_numpy(moved.flat), stay.flat, rtol=1e-12, atol=1e-15)
+
+
 # -- no hidden host<->device traffic in the training loop -----------------------------------------
 
 def _events_per_step(gpu, monkeypatch, cfg, quiet=True):

@@ -161,7 +161,8 @@ class ParamModel:
         return {name: by_name[name] for name in self._param_names}   # adların sırasıyla
 
     def to(self, device: str) -> "ParamModel":
-        """Move parameters to 'cpu' or 'cuda' (gradients are reset)."""
+        """Move parameters to 'cpu' or 'cuda' (gradients are reset; an AdamW built on this
+        model moves its moments along at its next step)."""
         self.device = check_device(device)
         self._set_buffers(to_numpy(self.flat))
         return self
