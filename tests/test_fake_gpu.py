@@ -446,3 +446,218 @@ def test_layer_gradcheck_with_dropout_on_the_gpu(gpu, name):
     assert all(type(v) is gpu.ndarray for v in inputs.values())
     r = check_case(name, inputs, f, g)
     assert r.passed, r
+
+
+# -- the rest of the command line on the GPU: GPT-2 folders, bigram and BPE runs ----------------
+
+def _same_eval(gpu_json, cpu_json):
+    g, c = json.loads(gpu_json), json.loads(cpu_json)
+    g.pop("seconds"), c.pop("seconds")
+    assert g.pop("loss") == pytest.approx(c.pop("loss"), rel=1e-12)
+    assert g.pop("nll") == pytest.approx(c.pop("nll"), rel=1e-12)
+    for k in ("perplexity", "bits_per_token", "bits_per_character"):
+        assert g.pop(k, None) == pytest.approx(c.pop(k, None), rel=1e-9)
+    assert g == c
+
+
+def _gpu_and_cpu(monkeypatch, argv, stdin=None):
+    """Run a command with --device cuda and without; both must succeed with the same output."""
+    outs = []
+    for device in (["--device", "cuda"], []):
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        rc, out, err = _cli(*argv, *device)
+        assert rc == 0, (argv, device, err)
+        outs.append(out)
+    if "eval" in argv:
+        _same_eval(*outs)
+    else:
+        assert outs[0] == outs[1], argv
+    return outs[0]
+
+
+def test_gpt2_folder_commands_on_the_fake_gpu_match_the_cpu(gpu, tmp_path, monkeypatch):
+    """sample, eval and chat with --hf (a GPT-2 folder saved by save_hf) and every sampling and
+    evaluation option: the GPU gives the CPU's text and numbers."""
+    from _train_helpers import tiny_gpt2_folder
+    hf = tmp_path / "gpt2"
+    model, tok = tiny_gpt2_folder(hf, 290)
+    data = tmp_path / "text.txt"
+    data.write_text(TEXT, encoding="utf-8")
+    h = ["--hf", str(hf)]
+    for opts in (["--seed", "1"], ["--seed", "2", "--top-k", "5", "--top-p", "0.9",
+                                   "--temperature", "1.3", "--dtype", "float64"],
+                 ["--seed", "3", "--no-cache", "--no-stream"], ["--temperature", "0"]):
+        out = _gpu_and_cpu(monkeypatch, ["sample", *h, "--prompt", "merhaba", "--max-new-tokens",
+                                         "20", *opts])
+        assert out.startswith("merhaba")
+    for opts in (["--json"], ["--stride", "5", "--context", "12", "--batch-size", "3", "--json"],
+                 ["--split", "train", "--max-tokens", "200", "--json"]):
+        _gpu_and_cpu(monkeypatch, ["eval", *h, "--data", str(data), *opts])
+    _gpu_and_cpu(monkeypatch, ["chat", *h, "--seed", "0", "--max-new-tokens", "12", "--stop", ".",
+                               "--top-k", "4"], stdin="merhaba\ngüneş\n")
+    # Metin sonu belirteci: açgözlü örnekleme onu seçince metin orada biter (aygıttan okunan
+    # belirteç ana bellekte karşılaştırılır)
+    end = tok.special_tokens["<|endoftext|>"]
+    model.params["ln_f.weight"][...] = 0.0
+    model.params["ln_f.bias"][...] = 1.0
+    model.params["wte.weight"][end] = 5.0
+    model.save_hf(hf)
+    out = _gpu_and_cpu(monkeypatch, ["sample", *h, "--prompt", "merhaba", "--temperature", "0",
+                                     "--max-new-tokens", "20"])
+    assert out == "merhaba\n"
+
+
+def test_bigram_and_fine_tuned_runs_through_the_command_line_on_the_fake_gpu(gpu, tmp_path,
+                                                                              monkeypatch):
+    """The bigram preset and a fine-tuned GPT-2 folder (a BPE run, dropout on) trained with
+    --device cuda; their sample, eval, chat and attention commands on the GPU; the course's
+    pictures (docs --run) of the GPU run."""
+    from _train_helpers import tiny_gpt2_folder
+    from nanograd_llm.viz import course_images
+    data = tmp_path / "corpus.txt"
+    data.write_text(TEXT, encoding="utf-8")
+    hf = tmp_path / "gpt2"
+    tiny_gpt2_folder(hf, 290)
+    runs = {"bigram": ["--preset", "bigram", "batch_size=4"],
+            "tuned": ["--init-from", str(hf), "block_size=8", "batch_size=2", "dropout=0.1"]}
+    for name, words in runs.items():
+        rc, out, err = _cli("train", "--device", "cuda", "--data", str(data), "--out",
+                            str(tmp_path / name), "--quiet", *words, "max_iters=2",
+                            "eval_interval=2", "eval_iters=1", "sample_tokens=6")
+        assert rc == 0, err
+        assert "--- sample ---" in out
+        ck = ["--ckpt", str(tmp_path / name)]
+        _gpu_and_cpu(monkeypatch, ["sample", *ck, "--prompt", "Dikkat", "--seed", "1",
+                                   "--max-new-tokens", "12", "--top-k", "4", "--top-p", "0.8"])
+        _gpu_and_cpu(monkeypatch, ["sample", *ck, "--seed", "2", "--max-new-tokens", "12",
+                                   "--no-cache"])
+        _gpu_and_cpu(monkeypatch, ["eval", *ck, "--json", "--stride", "3", "--context", "6"])
+        _gpu_and_cpu(monkeypatch, ["chat", *ck, "--seed", "0", "--max-new-tokens", "8"],
+                     stdin="Dikkat\n")
+    rc, _, err = _cli("attention", *ck, "--device", "cuda", "--prompt", "merhaba", "--out",
+                      str(tmp_path / "a.png"))
+    assert rc == 0 and (tmp_path / "a.png").stat().st_size > 0, err
+    rc, _, err = _cli("attention", "--ckpt", str(tmp_path / "bigram"), "--device", "cuda",
+                      "--prompt", "Dikkat", "--out", str(tmp_path / "b.png"))
+    assert rc == 1 and "no attention layers" in err
+    names = {p.name for p in course_images(tmp_path / "img", run_dir=tmp_path / "tuned",
+                                           log=lambda *a: None)}
+    assert {"loss_curve.png", "attention.png"} <= names
+
+
+# -- training options on the GPU ------------------------------------------------------------------
+
+@pytest.mark.parametrize("kw", [
+    dict(grad_accum=2, bias="false", tie_weights="false", activation="relu",
+         positional="sinusoidal", precision="tf32", grad_clip=0.5),
+    dict(model="bigram", grad_clip=0.0, warmup_iters=0, lr_decay_iters=3, min_lr=1e-4,
+         weight_decay=0.0),
+    dict(tokenizer="bpe", vocab_size=262, keep_best="false", eps=1e-6, beta2=0.95)])
+def test_training_options_on_the_fake_gpu_match_the_cpu(gpu, monkeypatch, tmp_path, kw):
+    """The same losses and weights as the CPU run for each option; between log steps the
+    steps read nothing back (the generic layer norm's check aside)."""
+    kw = dict(kw, dtype="float64", dropout=0.0, max_iters=6, eval_interval=3, log_interval=2,
+              eval_iters=1, cuda_graph="false")
+    cpu = _train(tiny_config(tmp_path, "cpu", **kw))
+    steps = _events_per_step(gpu, monkeypatch, tiny_config(tmp_path, "dev", device="cuda", **kw))
+    for i, events in enumerate(steps):
+        step = i + 1
+        if step % 3:
+            d2h = [e for e in _outside_ln(events) if e[0] != "h2d"]
+            assert [e[1] for e in d2h] == (["float()"] * (2 if kw.get("grad_clip", 1.0) else 1)
+                                           if step % 2 == 0 else []), (step, d2h)
+    mc, mg = _metrics(tmp_path / "cpu"), _metrics(tmp_path / "dev")
+    np.testing.assert_allclose([r[1:] for r in mg], [r[1:] for r in mc], rtol=0, atol=2e-6)
+    from nanograd_llm.checkpoint import load_model
+    np.testing.assert_allclose(load_model(tmp_path / "dev").flat, cpu["model"].flat, rtol=1e-9,
+                               atol=1e-12)
+
+
+def test_dropout_runs_resume_on_the_fake_gpu_as_if_never_stopped(gpu, tmp_path):
+    """grad_accum > 1 with dropout, fine-tuned from a GPT-2 folder, with the best/ copy: a GPU run
+    stopped and resumed ends with the weights of the uninterrupted GPU run."""
+    from _train_helpers import tiny_gpt2_folder
+    from nanograd_llm.checkpoint import load_model
+    hf = tmp_path / "gpt2"
+    tiny_gpt2_folder(hf, 290)
+    kw = dict(device="cuda", dtype="float64", dropout=0.2, grad_accum=2, init_from=str(hf),
+              n_embd=8, block_size=8, batch_size=2, max_iters=6, eval_interval=2, eval_iters=1,
+              cuda_graph="false")
+    whole = _train(tiny_config(tmp_path, "whole", **kw))
+    _train(tiny_config(tmp_path, "part", **kw), stop_after=3)
+    part = _train(tiny_config(tmp_path, "part", **kw), resume=True)
+    np.testing.assert_array_equal(to_numpy(part["model"].flat), to_numpy(whole["model"].flat))
+    assert part["best_step"] == whole["best_step"]
+    best = load_model(tmp_path / "whole" / "best")
+    assert best.config.dropout == 0.2 and np.isfinite(best.flat).all()
+
+
+@pytest.mark.parametrize("bad", [np.inf, 1e20])
+def test_a_gradient_that_overflows_on_a_checked_gpu_step(gpu, tmp_path, monkeypatch, bad):
+    """A non-finite gradient norm on a checked step stops the run before its update, naming the
+    norm; finite float32 gradients whose squares overflow are clipped by their true norm
+    (optim.rescaled_grad_norm, a host read on this rare path) and training goes on."""
+    import warnings
+    import nanograd_llm.train as train_module
+    real_backward, calls, seen = GPT.backward, [], []
+
+    def backward(self, *a, **k):
+        out = real_backward(self, *a, **k)
+        calls.append(1)
+        if len(calls) == 5:                           # training step 4: a checked step
+            self.grad_flat[3] = bad
+        return out
+    real_clip = train_module.clip_grad_norm
+
+    def clip(grads, max_norm, norm=None):
+        seen.append(norm)
+        return real_clip(grads, max_norm, norm=norm)
+    monkeypatch.setattr(GPT, "backward", backward)
+    monkeypatch.setattr(train_module, "clip_grad_norm", clip)
+    cfg = tiny_config(tmp_path, "run", device="cuda", dropout=0.0, cuda_graph="false",
+                      max_iters=6, eval_interval=2, log_interval=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        if bad == np.inf:
+            with pytest.raises(RuntimeError, match=r"the gradient norm is inf at step 4 .*"
+                                                   r"\(step 4\) is kept"):
+                _train(cfg)
+            return
+        result = _train(cfg)
+    assert type(seen[4]) is gpu.ndarray and float(seen[4]) == pytest.approx(1e20, rel=1e-6)
+    assert result["step"] == 6 and bool(gpu.isfinite(result["model"].flat).all())
+
+
+def test_library_calls_take_device_arrays(gpu):
+    """evaluate_ids, generate and iter_generate with ids already on the GPU give the CPU's
+    results (the ids are read to the host and checked there)."""
+    from nanograd_llm.evaluate import evaluate_ids
+    from nanograd_llm.generate import generate, iter_generate
+    cpu, dev = _pair(GPTConfig(vocab_size=13, block_size=8, n_layer=1, n_head=2, n_embd=8))
+    ids = np.random.default_rng(0).integers(0, 13, 40)
+    a, b = evaluate_ids(cpu, ids, stride=3), evaluate_ids(dev, gpu.asarray(ids), stride=3)
+    assert (a.tokens, a.windows) == (b.tokens, b.windows) and abs(a.nll - b.nll) < 1e-9
+    with pytest.raises(ValueError, match=r"token id 13 is outside \[0, 13\)"):
+        evaluate_ids(dev, gpu.asarray(np.array([1, 2, 13])))
+    prompt = np.array([[1, 2, 3]])
+    np.testing.assert_array_equal(generate(dev, gpu.asarray(prompt), 10, seed=1, top_k=4),
+                                  generate(cpu, prompt, 10, seed=1, top_k=4))
+    assert [int(t[0]) for t in iter_generate(dev, gpu.asarray(prompt[0]), 5, seed=2)] == \
+        [int(t[0]) for t in iter_generate(cpu, prompt[0], 5, seed=2)]
+    with pytest.raises(ValueError, match=r"token id 20 in prompt is outside \[0, 13\)"):
+        generate(dev, gpu.asarray(np.array([[1, 20]])), 3)
+
+
+def test_model_gradcheck_on_the_fake_gpu_with_ignore_index_and_dropout(gpu):
+    """gradcheck.check_model of a GPU model with what `gradcheck --device cuda` leaves out:
+    ignored targets (the valid count is read on the host) together with dropout."""
+    from nanograd_llm.gradcheck import check_model
+    cfg = GPTConfig(vocab_size=13, block_size=8, n_layer=1, n_head=2, n_embd=8, dropout=0.2,
+                    ignore_index=-1)
+    model = GPT(cfg, seed=0, dtype="float64", device="cuda")
+    rng = np.random.default_rng(0)
+    idx, tgt = rng.integers(0, 13, (2, 6)), rng.integers(0, 13, (2, 6))
+    tgt[0, :2] = -1
+    r = check_model(model, idx, tgt, coords_per_tensor=2)
+    assert r.passed, r
