@@ -1,0 +1,225 @@
+"""Paths a user can reach that no test executed (found by a line-coverage run of the whole
+suite): the clear error of each bad input, and the results of a few feature paths."""
+import io
+import json
+
+import numpy as np
+import pytest
+
+from nanograd_llm import cli
+
+from _train_helpers import tiny_config, tiny_gpt2_folder
+
+
+def _error_of(argv, capsys):
+    """(exit status, stderr) of the command line in-process."""
+    rc = cli.main([str(a) for a in argv])
+    return rc, capsys.readouterr().err
+
+
+# -- train: settings ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, text, says", [
+    ("null.json", '{"lr": null}', "bad value for lr: null is not allowed"),
+    ("list.json", "[1, 2]", "must hold a table of key = value pairs"),
+    ("word.json", '{"lr": "abc"}', "bad value for lr: 'abc' is not a number"),
+    ("half.json", '{"max_iters": 1.5}', "bad value for max_iters: 1.5 is not an integer"),
+    ("true.json", '{"lr": true}', "bad value for lr: True is not a number"),
+])
+def test_a_bad_config_file_value_is_a_clear_error(tmp_path, capsys, name, text, says):
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    (tmp_path / "c.txt").write_text("abc " * 50, encoding="utf-8")
+    rc, err = _error_of(["train", "--data", tmp_path / "c.txt", "--out", tmp_path / "run",
+                         "--config", tmp_path / name, "--quiet"], capsys)
+    assert rc == 1 and says in err, err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("word", ["maxiters", "=5"])
+def test_a_train_word_that_is_not_key_value_is_a_clear_error(tmp_path, capsys, word):
+    rc, err = _error_of(["train", "--out", tmp_path / "run", "--quiet", word], capsys)
+    assert rc == 1 and f"expected key=value, got '{word}'" in err, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_init_from_with_a_block_size_beyond_the_folders_is_a_clear_error(tmp_path, capsys):
+    tiny_gpt2_folder(tmp_path / "g", 290)                   # n_positions 16
+    (tmp_path / "c.txt").write_text("merhaba dünya " * 80, encoding="utf-8")
+    rc, err = _error_of(["train", "--init-from", tmp_path / "g", "--data", tmp_path / "c.txt",
+                         "--out", tmp_path / "run", "--quiet", "block_size=64"], capsys)
+    assert rc == 1, err
+    assert "block_size must be an integer in [1, 16]" in err and "give block_size=N" in err
+    assert not (tmp_path / "run").exists()
+
+
+# -- sample / attention: model and prompt -----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    from nanograd_llm.train import train
+    tmp = tmp_path_factory.mktemp("reached")
+    train(tiny_config(tmp, max_iters=2, eval_interval=2), quiet=True)
+    return tmp / "run"
+
+
+def test_a_prompt_of_only_unknown_characters_is_refused_after_skipping(run_dir, capsys):
+    rc, err = _error_of(["sample", "--ckpt", run_dir, "--prompt", "☃☃", "--unknown", "skip",
+                         "--max-new-tokens", "2"], capsys)
+    assert rc == 1, err
+    assert "was skipped: '☃'" in err
+    assert "error: the prompt has no characters the tokenizer knows" in err
+
+
+def test_a_file_given_as_a_run_folder_is_named(tmp_path, capsys):
+    (tmp_path / "f.txt").write_text("x", encoding="utf-8")
+    rc, err = _error_of(["attention", "--ckpt", tmp_path / "f.txt", "--prompt", "ab",
+                         "--out", tmp_path / "a.png"], capsys)
+    assert rc == 1 and "is not a checkpoint directory (expected a folder with" in err, err
+    assert not (tmp_path / "a.png").exists()
+
+
+def test_generation_can_be_started_from_a_prompt(run_dir):
+    """train.sample_text with a prompt (examples/sample_checkpoint.py --prompt): the text after
+    the prompt; a prompt that skipping empties is refused."""
+    from nanograd_llm.checkpoint import load_model, load_run_tokenizer
+    from nanograd_llm.generate import generate
+    from nanograd_llm.train import sample_text
+    model = load_model(run_dir)
+    tok = load_run_tokenizer(run_dir, model=model)
+    text = sample_text(model, tok, "Dikkat", 6, temperature=0.0)
+    ids = tok.encode("Dikkat")
+    want = generate(model, np.asarray(ids), 6, temperature=0.0)[0, len(ids):]
+    assert text == tok.decode(want) and len(tok.encode(text)) == 6
+    with pytest.raises(ValueError, match="empty after tokenization"):
+        sample_text(model, tok, "☃", 3, errors="skip")
+
+
+# -- --hf folders -------------------------------------------------------------------------------
+
+def _bad_bytes(d):
+    (d / "merges.txt").write_bytes(b"#version: 0.2\n\xff\xfe\n")
+
+
+def _bad_index(text):
+    def edit(d):
+        (d / "model.safetensors").rename(d / "model-00001-of-00001.safetensors")
+        (d / "model.safetensors.index.json").write_text(text, encoding="utf-8")
+    return edit
+
+
+def _config(**kw):
+    def edit(d):
+        f = d / "config.json"
+        f.write_text(json.dumps({**json.loads(f.read_text(encoding="utf-8")), **kw}),
+                     encoding="utf-8")
+    return edit
+
+
+def _write(name, text):
+    return lambda d: (d / name).write_text(text, encoding="utf-8")
+
+
+@pytest.mark.parametrize("edit, says", [
+    (_write("config.json", "{not json"), "config.json is not valid JSON"),
+    (_write("config.json", "[1]"), "config.json must hold a JSON object"),
+    (_config(layer_norm_epsilon=-1), "layer_norm_epsilon must be a positive number, got -1"),
+    (_config(n_layer=0), "n_layer must be a positive integer, got 0"),
+    (_bad_index('{"nope": 1}'), "is not a valid safetensors index (no 'weight_map')"),
+    (_bad_index('{"weight_map": {"wte.weight": "model-00002-of-00002.safetensors"}}'),
+     "model-00002-of-00002.safetensors (listed in model.safetensors.index.json) not found"),
+    (_write("added_tokens.json", "[1]"), "added_tokens.json must hold a JSON object token -> id"),
+    (_write("tokenizer_config.json", "[1]"), "tokenizer_config.json must hold a JSON object"),
+    (_write("tokenizer_config.json", '{"added_tokens_decoder": [1]}'),
+     "added_tokens_decoder must map ids to token objects"),
+    (_write("tokenizer_config.json", '{"bos_token": 5}'),
+     "bos_token must be a token (a string, or an object with its 'content'), got int"),
+    (_write("tokenizer_config.json", '{"additional_special_tokens": 5}'),
+     "additional_special_tokens must be a list of tokens, got int"),
+    (_write("special_tokens_map.json", "{not json"), "special_tokens_map.json is not valid JSON"),
+    (_write("tokenizer.json", '{"model": {"type": "WordPiece", "vocab": {}}}'),
+     "tokenizer.json is not a tokenizer.json with a BPE model"),
+    (_write("tokenizer.json", '{"model": {"type": "Unigram", "vocab": [], "merges": []}}'),
+     "tokenizer.json does not hold a BPE model"),
+    (_bad_bytes, "merges.txt: not valid UTF-8 text"),
+])
+def test_a_damaged_hf_folder_is_a_clear_error(tmp_path, capsys, edit, says):
+    d = tmp_path / "g"
+    tiny_gpt2_folder(d, 290)
+    (d / "tokenizer_meta.json").unlink()          # a folder as Hugging Face writes it
+    assert cli.main(["sample", "--hf", str(d), "--prompt", "merhaba",
+                     "--max-new-tokens", "1"]) == 0
+    capsys.readouterr()
+    edit(d)
+    rc, err = _error_of(["sample", "--hf", d, "--prompt", "merhaba", "--max-new-tokens", "1"],
+                        capsys)
+    assert rc == 1, err
+    assert err.startswith("error: ") and says in err, err
+
+
+@pytest.mark.parametrize("what, says", [("missing", "Hugging Face model folder not found"),
+                                        ("file", "is not a directory (expected a Hugging Face")])
+def test_an_hf_path_that_is_not_a_folder_is_named(tmp_path, capsys, what, says):
+    p = tmp_path / "g"
+    if what == "file":
+        p.write_text("x", encoding="utf-8")
+    rc, err = _error_of(["sample", "--hf", p], capsys)
+    assert rc == 1 and says in err, err
+
+
+# -- chat at a terminal ------------------------------------------------------------------------
+
+def test_chat_at_a_terminal_reads_with_input_and_ends_at_ctrl_d(monkeypatch):
+    """With no input stream (a terminal) each line comes from input(prompt); Ctrl-D (EOFError)
+    ends the session with 0. The replies are those of the same lines piped in."""
+    from test_chat import TinyCharTokenizer, run_chat, tiny_model
+    from nanograd_llm.chat import chat_loop
+    lines = iter(["hello there", "how are you"])
+    prompts = []
+
+    def fake_input(prompt):
+        prompts.append(prompt)
+        try:
+            return next(lines)
+        except StopIteration:
+            raise EOFError from None
+    monkeypatch.setattr("builtins.input", fake_input)
+    out = io.StringIO()
+    rc = chat_loop(tiny_model(), TinyCharTokenizer(), None, out, max_new_tokens=7, seed=0,
+                   banner=False)
+    assert rc == 0 and prompts == ["> ", "> ", "> "]
+    _, piped = run_chat("hello there\nhow are you\n", max_new_tokens=7, banner=False)
+    assert out.getvalue() == piped.replace("> ", "")
+
+
+# -- generation past the first buffer of a model without a window ------------------------------
+
+def test_generation_from_a_model_without_a_window_grows_its_buffer(monkeypatch):
+    """A model with neither block_size nor context_window sees the whole text: the buffer
+    doubles past BUFFER_MIN tokens and the tokens stay those of the windowed model (a bigram
+    looks only at the last token)."""
+    from nanograd_llm import generate as gen
+    from nanograd_llm.models.bigram import BigramLM
+    monkeypatch.setattr(gen, "BUFFER_MIN", 8)
+    windowed = BigramLM(11, seed=3, dtype="float64")
+    whole = BigramLM(11, seed=3, dtype="float64")
+    whole.context_window = None
+    seen = []
+    real = whole.forward
+    whole.forward = lambda idx, *a, **k: (seen.append(idx.shape[1]), real(idx, *a, **k))[1]
+    for temperature in (0.0, 1.0):
+        a = gen.generate(windowed, [1, 2], 30, temperature=temperature, seed=5)
+        b = gen.generate(whole, [1, 2], 30, temperature=temperature, seed=5)
+        np.testing.assert_array_equal(a, b)
+    assert max(seen) == 31                           # the whole text, past 2 buffer doublings
+
+
+# -- gradcheck's table --------------------------------------------------------------------------
+
+def test_gradcheck_table_has_a_row_per_model(monkeypatch):
+    from nanograd_llm import gradcheck as gc
+    monkeypatch.setattr(gc, "LAYERS", ["relu"])
+    out = io.StringIO()
+    assert gc.run_all(out=out) is True
+    rows = [line.split()[0] for line in out.getvalue().splitlines()[2:] if line.strip()]
+    assert rows[:3] == ["relu", "BigramLM", "GPT"]
+    assert out.getvalue().count("PASS") == 1 + len(list(gc.model_cases()))
