@@ -223,3 +223,75 @@ def test_gradcheck_table_has_a_row_per_model(monkeypatch):
     rows = [line.split()[0] for line in out.getvalue().splitlines()[2:] if line.strip()]
     assert rows[:3] == ["relu", "BigramLM", "GPT"]
     assert out.getvalue().count("PASS") == 1 + len(list(gc.model_cases()))
+
+
+# -- run folders and checkpoints that cannot be read or written --------------------------------
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_an_out_folder_without_write_permission_is_named(tmp_path, capsys, monkeypatch,
+                                                         existing):
+    """The lock file cannot be opened (a read-only folder or file system): a clear error; a
+    folder this start made is removed, one that was there is left as it was."""
+    import builtins
+    import errno
+    from nanograd_llm import run_folder
+    real_open = builtins.open
+
+    def fake_open(p, *a, **k):
+        if str(p).endswith(run_folder.LOCK_FILE):
+            raise PermissionError(errno.EACCES, "Permission denied", str(p))
+        return real_open(p, *a, **k)
+    monkeypatch.setattr(run_folder, "open", fake_open, raising=False)
+    out = tmp_path / "run"
+    if existing:
+        out.mkdir()
+    (tmp_path / "c.txt").write_text("abc " * 50, encoding="utf-8")
+    rc, err = _error_of(["train", "--data", tmp_path / "c.txt", "--out", out, "--quiet",
+                         "max_iters=1"], capsys)
+    assert rc == 1 and f"error: cannot write in --out {out} (Permission denied)" in err, err
+    assert (out.is_dir() and not any(out.iterdir())) if existing else not out.exists()
+
+
+def test_a_run_whose_manifest_cannot_be_read_is_still_not_overwritten(run_dir, tmp_path,
+                                                                      capsys):
+    import shutil
+    out = tmp_path / "copy"
+    shutil.copytree(run_dir, out)
+    (out / "checkpoint.json").write_text("{bad", encoding="utf-8")
+    before = sorted(p.name for p in out.iterdir())
+    rc, err = _error_of(["train", "--out", out, "--quiet"], capsys)
+    assert rc == 1 and "already holds a training run (checkpoint at step ?)" in err, err
+    assert sorted(p.name for p in out.iterdir()) == before
+
+
+@pytest.mark.parametrize("suffix, says", [(".npz", "cannot read checkpoint file"),
+                                          ("tokenizer.json", "cannot read tokenizer file")])
+def test_a_checkpoint_file_that_cannot_be_read_is_named(run_dir, capsys, monkeypatch, suffix,
+                                                        says):
+    """An I/O error reading a file the manifest names (a failing disk): one clear line naming
+    the file, not a traceback (and no endless retry: the manifest has not changed)."""
+    import errno
+    from pathlib import Path
+    from nanograd_llm import checkpoint as ck
+    real = ck._sha256
+
+    def failing(path):
+        name = Path(path).name
+        if name.endswith(suffix) and (suffix != ".npz" or name.startswith("model-")):
+            raise OSError(errno.EIO, "Input/output error")
+        return real(path)
+    monkeypatch.setattr(ck, "_sha256", failing)
+    rc, err = _error_of(["sample", "--ckpt", run_dir, "--max-new-tokens", "1"], capsys)
+    assert rc == 1, err
+    assert err.startswith(f"error: {says} {run_dir}/") and "Input/output error" in err, err
+    assert err.count("\n") == 1
+
+
+def test_hf_folders_without_safetensors_installed_name_the_package(tmp_path, capsys,
+                                                                   monkeypatch):
+    import sys
+    tiny_gpt2_folder(tmp_path / "g", 290)
+    monkeypatch.setitem(sys.modules, "safetensors", None)
+    monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
+    rc, err = _error_of(["sample", "--hf", tmp_path / "g"], capsys)
+    assert rc == 1 and "needs the 'safetensors' package" in err and "pip install" in err, err
