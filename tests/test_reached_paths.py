@@ -295,3 +295,36 @@ def test_hf_folders_without_safetensors_installed_name_the_package(tmp_path, cap
     monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
     rc, err = _error_of(["sample", "--hf", tmp_path / "g"], capsys)
     assert rc == 1 and "needs the 'safetensors' package" in err and "pip install" in err, err
+
+
+def test_the_summary_of_a_run_whose_last_step_was_not_evaluated(tmp_path, monkeypatch, capsys):
+    """A run stopped by Ctrl-C at step 6 (evaluated at 4) and resumed with max_iters=6 has
+    nothing left to train: the summary gives the step and says the losses are step 4's."""
+    import os
+    import signal
+    from nanograd_llm.optim import AdamW
+    from nanograd_llm.train import train
+    real_step = AdamW.step
+
+    def interrupted(self, grads=None, lr=None):
+        real_step(self, grads, lr)
+        if self.t == 6:
+            os.kill(os.getpid(), signal.SIGINT)
+    monkeypatch.setattr(AdamW, "step", interrupted)
+    before = signal.getsignal(signal.SIGINT)
+    if before is signal.SIG_IGN:                  # a suite started in the background
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        r = train(tiny_config(tmp_path, "part", eval_interval=4), quiet=True)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    monkeypatch.undo()
+    assert r["interrupted"] and r["step"] == 6
+    rows = [json.loads(line) for line in (tmp_path / "part" / "metrics.jsonl").open()]
+    assert rows[-1]["step"] == 4
+    capsys.readouterr()
+    assert cli.main(["train", "--out", str(tmp_path / "part"), "--resume", "--quiet",
+                     "max_iters=6"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"step 6; last evaluation (step 4): train loss "
+                          f"{rows[-1]['train_loss']:.4f}, val loss {rows[-1]['val_loss']:.4f};")
