@@ -328,3 +328,106 @@ def test_the_summary_of_a_run_whose_last_step_was_not_evaluated(tmp_path, monkey
     out = capsys.readouterr().out
     assert out.startswith(f"step 6; last evaluation (step 4): train loss "
                           f"{rows[-1]['train_loss']:.4f}, val loss {rows[-1]['val_loss']:.4f};")
+
+
+# -- the library's public functions: bad inputs are named ----------------------------------------
+
+def _gpt(**kw):
+    from nanograd_llm import GPT, GPTConfig
+    return GPT(GPTConfig(**{**dict(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=8),
+                            **kw}), seed=0, dtype="float64")
+
+
+def _char_tok():
+    from nanograd_llm.tokenizers import CharTokenizer
+    return CharTokenizer.from_text("abc")
+
+
+def _bad_api_calls():
+    from nanograd_llm import GPT, GPTConfig, evaluate as ev, generate as gen, gradcheck as gc
+    from nanograd_llm.layers.dropout import dropout_forward
+    from nanograd_llm.layers.kv_cache import KVCache
+    from nanograd_llm.layers.multihead_attention import mha_forward
+    from nanograd_llm.layers.positional import (learned_positional_forward,
+                                                sinusoidal_forward)
+    from nanograd_llm.models.bigram import BigramLM
+    from nanograd_llm.optim import AdamW
+    from nanograd_llm.tokenizers import CharTokenizer
+    from nanograd_llm.tokenizers.bpe import BPETokenizer
+    x = np.zeros((1, 9, 8))
+    cache = KVCache(1, 1, 2, 4, 4, np, np.float64)
+    return [
+        (lambda: ev.evaluate_ids(_gpt(), np.arange(20) % 11, batch_size=0),
+         "batch_size must be >= 1, got 0"),
+        (lambda: ev.encode_for_eval("ab", _char_tok(), unknown="replace"),
+         "unknown must be strict or skip, got 'replace'"),
+        (lambda: ev.evaluate_text(_gpt(vocab_size=3), _char_tok(), "abc" * 20, max_tokens=0),
+         "max_tokens must be >= 1, got 0"),
+        (lambda: gen.sample_next(np.zeros(5)), r"logits must have shape \(B, V\), got \(5,\)"),
+        (lambda: gen.generate(_gpt(), [], 3), "the prompt is empty: need at least one token"),
+        (lambda: gen.generate(_gpt(), np.zeros((1, 0), dtype=np.int64), 3),
+         "the prompt is empty: need at least one token"),
+        (lambda: dropout_forward(x, 1.0, np.random.default_rng(0)),
+         r"dropout probability must be in \[0, 1\), got 1.0"),
+        (lambda: dropout_forward(x, 0.5, None), "needs a random generator"),
+        (lambda: dropout_forward(x, -0.1, mask=np.ones_like(x)),
+         r"dropout probability must be in \[0, 1\), got -0.1"),
+        (lambda: cache.append(0, np.zeros((1, 2, 5, 4)), np.zeros((1, 2, 5, 4))),
+         "KV cache is full: 5 positions > block_size=4"),
+        (lambda: mha_forward(np.zeros((1, 2, 9)), {}, 2),
+         "n_embd=9 is not divisible by n_head=2"),
+        (lambda: learned_positional_forward(x, np.zeros((8, 8))),
+         "sequence of 9 positions is longer than block_size=8"),
+        (lambda: sinusoidal_forward(x, 0, 8), "sequence of 9 positions is longer than block_size=8"),
+        (lambda: _gpt().forward(np.ones((1, 3), dtype=np.int64), np.ones((1, 2), dtype=np.int64)),
+         r"targets shape \(1, 2\) != idx shape \(1, 3\)"),
+        (lambda: _gpt().forward(np.ones((1, 0), dtype=np.int64)),
+         "idx is empty: need at least one token"),
+        (lambda: _gpt().forward("abc"), r"idx must be an integer array of shape \(B, T\)"),
+        (lambda: BigramLM(5).forward(np.ones((1, 3), dtype=np.int64),
+                                     np.ones((1, 2), dtype=np.int64)),
+         r"targets shape \(1, 2\) != idx shape \(1, 3\)"),
+        (lambda: BigramLM(5).backward(), r"needs a forward\(idx, targets\) with targets first"),
+        (lambda: BigramLM(5).generate([[1]], -1), "max_new_tokens must be >= 0"),
+        (lambda: AdamW({}), "AdamW got no parameters"),
+        (lambda: CharTokenizer.from_text(""), "cannot build a character vocabulary from empty"),
+        (lambda: BPETokenizer.train("abc abc", 260, special_tokens=[""]),
+         "special tokens must be non-empty strings"),
+        (lambda: gc.layer_case("no_such_layer", np.random.default_rng(0)),
+         "unknown layer 'no_such_layer'"),
+        (lambda: gc.check_model(GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1,
+                                              n_head=2, n_embd=8)), None, None),
+         "gradient checks need a float64 model"),
+        (lambda: gc.numerical_gradient(lambda: 0.0, np.zeros((3, 3))[:, ::2]),
+         "needs a C-contiguous array"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(_bad_api_calls())))
+def test_a_bad_argument_to_a_public_function_is_named(case):
+    call, says = _bad_api_calls()[case]
+    with pytest.raises((ValueError, RuntimeError), match=says):
+        call()
+
+
+def test_idx_may_be_a_list_or_a_single_sequence():
+    m = _gpt()
+    want = m.forward(np.array([[1, 2, 3]]))[0]
+    for idx in ([1, 2, 3], [[1, 2, 3]], np.array([1, 2, 3])):
+        np.testing.assert_array_equal(m.forward(idx)[0], want)
+    with pytest.raises(TypeError, match="expects a GPTConfig"):
+        type(m)({"vocab_size": 11})
+    with pytest.raises(FileNotFoundError, match="no tokenizer file"):
+        _char_tok().load("/nonexistent-folder")
+
+
+def test_bpe_special_tokens_may_be_one_string_or_none():
+    from nanograd_llm.tokenizers.bpe import BPETokenizer
+    text = "merhaba dünya " * 20
+    one = BPETokenizer.train(text, 265, special_tokens="<|son|>")
+    listed = BPETokenizer.train(text, 265, special_tokens=["<|son|>"])
+    assert one.encode("a<|son|>", allowed_special="all") == \
+        listed.encode("a<|son|>", allowed_special="all")
+    assert len(one.encode("<|son|>", allowed_special="all")) == 1
+    assert BPETokenizer.train(text, 265, special_tokens=None).encode("ab") == \
+        BPETokenizer.train(text, 265).encode("ab")
