@@ -1090,6 +1090,18 @@ def _adds_no_tokens(post) -> bool:
     return False
 
 
+def _numbered_tokens(path: Path) -> set:
+    """The tokens whose ids the folder's files give (the BPE vocabulary and the added tokens),
+    as opposed to the special tokens transformers appends itself."""
+    try:
+        tj = path / "tokenizer.json"
+        vocab = _split_tokenizer_json(tj)[0] if tj.is_file() else \
+            _read_json_file(path / "vocab.json")
+        return set(vocab if isinstance(vocab, dict) else ()) | set(_added_tokens(path))
+    except (OSError, ValueError):
+        return set()
+
+
 def init_from_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.0,
                  block_size: int | None = None):
     """(model, tokenizer) from a Hugging Face GPT-2 folder: the starting point for sampling
@@ -1108,13 +1120,27 @@ def init_from_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.
         extra = sorted((i, t) for t, i in getattr(tok, "special_tokens", {}).items()
                        if i >= model.vocab_size)
         if extra and not (Path(path) / "tokenizer_meta.json").is_file():
-            # Çoğu zaman fazlalık, transformers'ın sözlükte olmayan bir özel belirteci (ör.
-            # varsayılan <|endoftext|>) sona eklemesidir: modelde o kimliğin satırı yoktur
-            shown = ", ".join(f"{t!r} (id {i})" for i, t in extra)
-            msg += (f": the model has no row for {shown}, a special token the vocabulary "
-                    f"lacks that transformers' GPT2Tokenizer appends too; have "
-                    f"special_tokens_map.json and tokenizer_config.json name tokens the "
-                    f"vocabulary holds (null for none: bos_token, eos_token and unk_token "
-                    f"default to '<|endoftext|>'), or give the model a row for each")
+            # Fazlalığın iki kaynağı vardır. (1) Klasörün dosyaları belirtece kendileri bir
+            # kimlik verir (sözlük ya da eklenmiş belirteçler): belirteçleyiciye sonradan
+            # belirteç eklenmiş, modelin gömme tablosu büyütülmeden kaydedilmiştir (transformers'ta
+            # resize_token_embeddings unutulmuş). (2) transformers, sözlükte olmayan bir özel
+            # belirteci (ör. varsayılan <|endoftext|>) kendisi sona ekler
+            listed = _numbered_tokens(Path(path))
+            numbered = [(i, t) for i, t in extra if t in listed]
+            if numbered:
+                shown = ", ".join(f"{t!r} (id {i})" for i, t in numbered)
+                msg += (f": the model has no row for {shown}, which the folder's tokenizer "
+                        f"files number themselves: tokens added to the tokenizer after the "
+                        f"model was saved (in transformers, "
+                        f"model.resize_token_embeddings(len(tokenizer)) before save_pretrained "
+                        f"gives them rows); use a model with a row for each, or remove "
+                        f"{'it' if len(numbered) == 1 else 'them'} from the tokenizer files")
+            else:
+                shown = ", ".join(f"{t!r} (id {i})" for i, t in extra)
+                msg += (f": the model has no row for {shown}, a special token the vocabulary "
+                        f"lacks that transformers' GPT2Tokenizer appends too; have "
+                        f"special_tokens_map.json and tokenizer_config.json name tokens the "
+                        f"vocabulary holds (null for none: bos_token, eos_token and unk_token "
+                        f"default to '<|endoftext|>'), or give the model a row for each")
         raise ValueError(msg)
     return model, tok

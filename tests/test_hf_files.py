@@ -627,6 +627,28 @@ def test_a_model_without_a_row_for_the_appended_token_is_refused_clearly(tmp_pat
     assert tok.vocab_size == 300 and "<|endoftext|>" not in tok.special_tokens
 
 
+def test_added_tokens_the_model_has_no_rows_for_are_not_called_appended(tmp_path):
+    """A tokenizer given new special tokens (add_special_tokens) and saved beside a model whose
+    embeddings were not resized: the folder's added tokens number <pad>, <|user|>, <|bot|> from
+    301 on, past the model's 301 rows. The error said transformers appends them because the
+    vocabulary lacks them, and told the user to rename tokens in special_tokens_map.json."""
+    pytest.importorskip("safetensors")
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.hf import init_from_hf, save_hf
+    d = _saved_by_transformers(tmp_path / "hf")
+    save_hf(GPT(GPTConfig(vocab_size=301, block_size=8, n_layer=1, n_head=2, n_embd=8)), d)
+    with pytest.raises(ValueError) as e:
+        init_from_hf(d)
+    msg = str(e.value)
+    assert msg == (
+        f"the tokenizer in {d} has 304 tokens but the model only 301: the model has no row for "
+        f"'<pad>' (id 301), '<|user|>' (id 302), '<|bot|>' (id 303), which the folder's "
+        f"tokenizer files number themselves: tokens added to the tokenizer after the model "
+        f"was saved (in transformers, model.resize_token_embeddings(len(tokenizer)) before "
+        f"save_pretrained gives them rows); use a model with a row for each, or remove them "
+        f"from the tokenizer files")
+
+
 @pytest.mark.parametrize("added", [None, "added_tokens.json"])
 def test_tokenizer_json_is_read_before_a_vocab_json_beside_it(tmp_path, added):
     """transformers reads tokenizer.json where there is one; we read vocab.json + merges.txt
