@@ -119,6 +119,31 @@ def _write(name, text):
     return lambda d: (d / name).write_text(text, encoding="utf-8")
 
 
+def _vocab(d):
+    return json.loads((d / "vocab.json").read_text(encoding="utf-8"))
+
+
+def _vocab_edit(edit):
+    def write(d):
+        v = _vocab(d)
+        edit(v)
+        (d / "vocab.json").write_text(json.dumps(v), encoding="utf-8")
+    return write
+
+
+def _added_beside_a_broken_merge(d):
+    (d / "added_tokens.json").write_text(json.dumps({"<x>": len(_vocab(d))}), encoding="utf-8")
+    with open(d / "merges.txt", "a", encoding="utf-8") as f:
+        f.write("zzq qqz\n")
+
+
+def _added_in_two_files(d):
+    n = len(_vocab(d))
+    (d / "added_tokens.json").write_text(json.dumps({"<x>": n}), encoding="utf-8")
+    (d / "tokenizer_config.json").write_text(json.dumps(
+        {"added_tokens_decoder": {str(n + 1): {"content": "<x>"}}}), encoding="utf-8")
+
+
 @pytest.mark.parametrize("edit, says", [
     (_write("config.json", "{not json"), "config.json is not valid JSON"),
     (_write("config.json", "[1]"), "config.json must hold a JSON object"),
@@ -141,6 +166,14 @@ def _write(name, text):
     (_write("tokenizer.json", '{"model": {"type": "Unigram", "vocab": [], "merges": []}}'),
      "tokenizer.json does not hold a BPE model"),
     (_bad_bytes, "merges.txt: not valid UTF-8 text"),
+    (_write("vocab.json", "{not json"), "vocab.json: corrupt JSON"),
+    (_write("vocab.json", "[1]"), "vocab.json: expected a non-empty JSON object token -> id"),
+    (_write("added_tokens.json", '{"m": 5}'), "added token 'm' has id 5 but "),
+    (_vocab_edit(lambda v: v.update(m=-1)), "id of token 'm' must be a non-negative integer"),
+    (_added_beside_a_broken_merge, "token 'zzq' is not in "),
+    (_added_in_two_files, "lists the added token '<x>' (id 290), but transformers reads only"),
+    (_write("tokenizer_config.json", '{"eos_token": {"content": "<|endoftext|>", '
+                                     '"lstrip": true}}'), "has lstrip true"),
 ])
 def test_a_damaged_hf_folder_is_a_clear_error(tmp_path, capsys, edit, says):
     d = tmp_path / "g"
