@@ -378,6 +378,8 @@ def _char_tok():
 
 def _bad_api_calls():
     from nanograd_llm import GPT, GPTConfig, evaluate as ev, generate as gen, gradcheck as gc
+    import tempfile
+    from nanograd_llm.hf import save_hf
     from nanograd_llm.layers.dropout import dropout_forward
     from nanograd_llm.layers.kv_cache import KVCache
     from nanograd_llm.layers.multihead_attention import mha_forward
@@ -423,6 +425,16 @@ def _bad_api_calls():
         (lambda: BigramLM(5).backward(), r"needs a forward\(idx, targets\) with targets first"),
         (lambda: BigramLM(5).generate([[1]], -1), "max_new_tokens must be >= 0"),
         (lambda: AdamW({}), "AdamW got no parameters"),
+        (lambda: AdamW({"w": np.zeros(3)}).load_state_dict({"m": {}}, "optim.npz"),
+         r"optim.npz is incomplete \(KeyError\('t'\)\)"),
+        (lambda: AdamW({"w": np.zeros(3)}).load_state_dict(
+            {"t": 1, "m": {"u": np.zeros(3)}, "v": {"w": np.zeros(3)}}, "optim.npz"),
+         "optim.npz: moment 'm' does not match the parameters"),
+        (lambda: AdamW({"w": np.zeros(3)}).step([np.zeros(3)]),
+         r"step\(grads\) expects a dict with the parameters' names"),
+        (lambda: save_hf(BigramLM(5), tempfile.mkdtemp()),
+         "only a GPT can be saved as GPT-2, not a BigramLM"),
+        (lambda: save_hf(_gpt(), __file__), "exists and is not a directory"),
         (lambda: CharTokenizer.from_text(""), "cannot build a character vocabulary from empty"),
         (lambda: BPETokenizer.train("abc abc", 260, special_tokens=[""]),
          "special tokens must be non-empty strings"),
@@ -439,7 +451,7 @@ def _bad_api_calls():
 @pytest.mark.parametrize("case", range(len(_bad_api_calls())))
 def test_a_bad_argument_to_a_public_function_is_named(case):
     call, says = _bad_api_calls()[case]
-    with pytest.raises((ValueError, RuntimeError), match=says):
+    with pytest.raises((ValueError, RuntimeError, TypeError), match=says):
         call()
 
 
