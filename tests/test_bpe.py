@@ -629,6 +629,23 @@ def test_long_word_merge_loop_equals_short_one(word):
     assert tok._merge_long(list(ids)) == tok._merge_short(list(ids))
 
 
+def test_long_word_merge_loop_skips_a_pair_whose_right_token_merged_first():
+    """In "abc" with merges (b, c) before (a, b), the pair (a, b) found first is stale once b
+    merged with c: the long-word loop must skip it (the random words above may miss this)."""
+    tok = BPETokenizer.train("bc\n" * 8 + "ab\n" * 4, 259)
+    b, c = tok._byte_ids[ord("b")], tok._byte_ids[ord("c")]
+    assert [tok._id_to_bytes[i] for i in tok._merges[0]] == [b"b", b"c"]
+    for word in ("abc", "abc" * 30, "ab" + "c" * 5):
+        ids = [tok._byte_ids[x] for x in word.encode("utf-8")]
+        assert tok._merge_long(list(ids)) == tok._merge_short(list(ids))
+    assert len(tok._merge_long([tok._byte_ids[x] for x in b"abc"])) == 2        # a + bc
+
+
+def test_verbose_training_reports_the_last_merge(capsys):
+    BPETokenizer.train("bc\n" * 8 + "ab\n" * 4, 259, verbose=True)
+    assert capsys.readouterr().out == "merge 2: 'a' + 'b' (count 4) -> id 257\n"
+
+
 def test_pathologically_long_words_encode_fast_and_like_transformers(tmp_path):
     import time
     tok = BPETokenizer.train("a" * 300 + " " + "ab" * 200 + " evlerimizden" * 50, 285)
