@@ -958,6 +958,26 @@ def test_gpt_chapter_and_kv_cache_equivalence():
     assert a == b and len(a) == 9
 
 
+def test_gpt_chapter_cached_greedy_stops_when_the_cache_is_full():
+    """As the chapter says: the short cached path stops once block_size positions are cached
+    (the uncached one slides on); up to there both give the same tokens."""
+    from nanograd_llm.course import gpt
+    from nanograd_llm.models.gpt import GPT, GPTConfig
+    model = GPT(GPTConfig(vocab_size=11, block_size=10, n_layer=1, n_head=2, n_embd=8), seed=5)
+    a = gpt.generate_greedy(model, [1, 2], 20, use_cache=False)
+    b = gpt.generate_greedy(model, [1, 2], 20, use_cache=True)
+    assert len(a) == 22 and len(b) == 11 and b == a[:11]
+
+
+@pytest.mark.parametrize("kw", [{}, {"tie_weights": False}, {"positional": "sinusoidal"},
+                                {"tie_weights": False, "positional": "sinusoidal"}])
+def test_gpt_chapter_parameter_count_formula_matches_the_model(kw):
+    from nanograd_llm.course.gpt import count_params
+    from nanograd_llm.models.gpt import GPT, GPTConfig
+    cfg = GPTConfig(vocab_size=50, block_size=16, n_layer=2, n_head=2, n_embd=8, **kw)
+    assert count_params(cfg) == GPT(cfg).flat.size
+
+
 def test_adamw_and_schedule():
     from nanograd_llm.course.gpt import AdamW, lr_at
     from nanograd_llm.models.gpt import GPT, GPTConfig

@@ -476,3 +476,15 @@ def test_bpe_special_tokens_may_be_one_string_or_none():
     assert len(one.encode("<|son|>", allowed_special="all")) == 1
     assert BPETokenizer.train(text, 265, special_tokens=None).encode("ab") == \
         BPETokenizer.train(text, 265).encode("ab")
+
+
+def test_moving_a_model_to_the_cpu_keeps_its_weights_and_resets_the_gradients():
+    m = _gpt()
+    w = m.flat.copy()
+    m.grad_flat[...] = 1
+    assert m.to("cpu") is m and m.device == "cpu"
+    np.testing.assert_array_equal(m.flat, w)
+    assert not m.grad_flat.any() and all(not g.any() for g in m.grads.values())
+    name = next(iter(m.params))
+    m.params[name][...] = 7                       # the views are the new buffer's
+    assert (m.flat == 7).sum() == m.params[name].size
