@@ -171,6 +171,8 @@ def _added_in_two_files(d):
     (_write("added_tokens.json", '{"m": 5}'), "added token 'm' has id 5 but "),
     (_vocab_edit(lambda v: v.update(m=-1)), "id of token 'm' must be a non-negative integer"),
     (_added_beside_a_broken_merge, "token 'zzq' is not in "),
+    (_vocab_edit(lambda v: (v.pop("<|endoftext|>"), v.update({"Ġmerhaba": 295}))),
+     "the ids of vocab.json leave gaps, so which id it gets cannot be told"),
     (_added_in_two_files, "lists the added token '<x>' (id 290), but transformers reads only"),
     (_write("tokenizer_config.json", '{"eos_token": {"content": "<|endoftext|>", '
                                      '"lstrip": true}}'), "has lstrip true"),
@@ -488,3 +490,13 @@ def test_moving_a_model_to_the_cpu_keeps_its_weights_and_resets_the_gradients():
     name = next(iter(m.params))
     m.params[name][...] = 7                       # the views are the new buffer's
     assert (m.flat == 7).sum() == m.params[name].size
+
+
+def test_a_bad_setting_given_to_resume_is_named_and_the_run_is_left(run_dir, tmp_path, capsys):
+    import shutil
+    out = tmp_path / "copy"
+    shutil.copytree(run_dir, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    rc, err = _error_of(["train", "--out", out, "--resume", "--quiet", "max_iters=-5"], capsys)
+    assert rc == 1 and err == "error: max_iters must be >= 1, got -5\n", err
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
