@@ -890,6 +890,9 @@ def _transformers_normalized(path: Path) -> dict:
         for t in (tj.get("added_tokens") or [] if isinstance(tj, dict) else []):
             decoder[t.get("id")] = _added(t)
     kw = _converted(kw)
+    # Bir modelin kendi adlı belirteçleri (extra_special_tokens nesnesinden ya da *_token
+    # anahtarlarından) de AddedToken'a çevrilir: bayrakları (normalized) korunur
+    own = _converted(own)
     if "additional_special_tokens" in kw and "extra_special_tokens" not in kw:
         kw["extra_special_tokens"] = kw.pop("additional_special_tokens")
     extra = kw.get("extra_special_tokens")

@@ -913,6 +913,26 @@ def test_the_normalized_flags_we_read_are_transformers(tmp_path):
         assert _transformers_normalized(d) == want, files
 
 
+@pytest.mark.parametrize("file", ["tokenizer_config.json", "special_tokens_map.json"])
+def test_a_model_token_object_in_extra_special_tokens_keeps_its_normalized_flag(tmp_path, file):
+    """transformers 5 writes a model's own named tokens as an extra_special_tokens object
+    ({"image_token": …}); an AddedToken there with normalized true is looked for in the second
+    pass. Its flag was dropped, so 'x<a' (normalized) and '<a>' (special) were taken as one
+    pass: "x<a>" became 'x<a' + '>' where transformers gives 'x' + '<a>'. Now refused."""
+    transformers = pytest.importorskip("transformers")
+    from nanograd_llm.hf import _transformers_normalized
+    files = {"tokenizer_config.json": {"pad_token": "<a>"}}
+    files.setdefault(file, {})["extra_special_tokens"] = {"image_token": {
+        "__type": "AddedToken", "content": "x<a", "normalized": True}}
+    d = _bpe_folder(tmp_path, specials=("<a>",), endoftext=True, files=files)
+    hf = transformers.GPT2Tokenizer.from_pretrained(str(d))
+    assert _transformers_normalized(d) == {t.content: t.normalized
+                                           for t in hf.added_tokens_decoder.values()}
+    assert hf.encode("x<a>")[1:] == [0]                                 # 'x' + '<a>'
+    with pytest.raises(ValueError, match="the tokens '<a>' and 'x<a' overlap"):
+        load_hf_tokenizer(d)
+
+
 # -- a differential fuzz against transformers' GPT2Tokenizer ---------------------------------
 # Every folder layout we read (and a few with overlapping added tokens) against transformers:
 # texts of Turkish letters, decomposed (NFD) marks, emoji and keycaps, runs of whitespace, digits,
