@@ -905,6 +905,14 @@ def test_the_normalized_flags_we_read_are_transformers(tmp_path):
             ("x<a", False))["tokenizer_config.json"]["added_tokens_decoder"]}},
         {"tokenizer_config.json": {"image_token": {"__type": "AddedToken", "content": "<a>",
                                                    "normalized": True}}},
+        # extra special tokens as special_tokens_map.json writes them: a list, or an object of
+        # a model's own named tokens (in either file)
+        {"added_tokens.json": {"<a>": 301, "x<a": 302},
+         "special_tokens_map.json": {"extra_special_tokens": ["<a>"]}},
+        {"added_tokens.json": {"<a>": 301},
+         "tokenizer_config.json": {"extra_special_tokens": {"image_token": "<img>"}}},
+        {"added_tokens.json": {"<a>": 301},
+         "special_tokens_map.json": {"extra_special_tokens": {"image_token": "<img>"}}},
     ]
     for k, files in enumerate(layouts):
         d = _bpe_folder(tmp_path / str(k), endoftext=True, files=files)
