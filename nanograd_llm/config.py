@@ -255,9 +255,8 @@ def _convert(name: str, value, type_name: str):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"bad value for {name}: {shown(value)} is not a number")
         return float(value)
-    if not isinstance(value, str):
-        raise ValueError(f"bad value for {name}: {shown(value)} is not a string")
-    return value
+    # Her dize yukarıdaki ilk dalda döndü: buraya dize olmayan bir değer gelir
+    raise ValueError(f"bad value for {name}: {shown(value)} is not a string")
 
 
 def apply_overrides(base: dict, overrides: dict, source: str = "override") -> dict:
