@@ -253,9 +253,13 @@ def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
             history = context + new_ids
             if block is not None:
                 history = history[-block:]
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         try:
             write("\n")
         except (OSError, ValueError):
             pass
+        if getattr(e, "exit_status", 130) != 130:
+            # Ctrl-C, sohbetten çıkmanın olağan yoludur (0). SIGTERM (cli.Terminated) ise
+            # süreci dışarıdan durdurur: komut 143 ile çıkar, başarı bildirmez
+            raise
         return 0

@@ -3,10 +3,49 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import contextlib
 import os
 import shlex
+import signal
 import sys
+import threading
 import warnings
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (kill, docker stop, a scheduler stopping the job, timeout) turned into an
+    exception, so that a command stopped by it runs the clean-up a Ctrl-C runs (a half-built
+    --out folder is removed, temporary files are deleted) and exits with 143 = 128 + SIGTERM,
+    the status of a process the signal ends, after a `terminated` line."""
+    exit_status = 143
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def sigterm_raises():
+    """While the body runs, SIGTERM raises Terminated instead of ending the process where it
+    stands. Only in the main thread (where Python runs signal handlers) and where SIGTERM has
+    its default action: a handler of the caller's is left alone, and so is SIG_IGN (a process
+    started with SIGTERM ignored, as nohup-like launchers do, keeps ignoring it). The default
+    action is put back afterwards."""
+    # Ctrl-C (KeyboardInterrupt) her komutta temizlik yollarını çalıştırır: docs yarım kalan
+    # yeni klasörünü, attention açtığı klasörleri, atomik yazmalar geçici dosyalarını siler.
+    # SIGTERM'ün varsayılan eylemi ise süreci olduğu yerde bitirmekti: aynı komut, kill ile
+    # durdurulunca geride yarım bir klasör bırakıyordu. Sinyal, KeyboardInterrupt'ın bir alt
+    # sınıfına çevrilir; böylece aynı temizlik yolları çalışır (hepsi BaseException ya da
+    # KeyboardInterrupt yakalar) ve komut 143 ile çıkar.
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _cmd_gradcheck(args) -> int:
@@ -320,12 +359,15 @@ def _silence_stdout() -> None:
 
 def report_errors(call) -> int:
     """call()'s exit status, with the errors every command reports the same way: a line
-    (`error: …`, `interrupted`, `terminated`) and an exit status instead of a traceback. The
-    examples (examples/train_char_gpt.py) run their work through it too."""
+    (`error: …`, `interrupted`, `terminated`) and an exit status instead of a traceback. A
+    SIGTERM while call() runs is handled as a Ctrl-C is (see sigterm_raises), with
+    `terminated` and 143. The examples (examples/train_char_gpt.py) run their work through it
+    too."""
     rc = None
     try:
-        rc = call()
-        sys.stdout.flush()           # a reader that left (`| head`) is found here, not at exit
+        with sigterm_raises():
+            rc = call()
+            sys.stdout.flush()       # a reader that left (`| head`) is found here, not at exit
     except BrokenPipeError:
         # The reader of our output left early (`nanograd-llm eval ... | head`): stop without
         # an error message. Its output (e.g. gradcheck's table with a FAIL further down) was
@@ -344,7 +386,7 @@ def report_errors(call) -> int:
               f"(n_layer, n_embd)", file=sys.stderr)
         return 1
     except KeyboardInterrupt as e:
-        # Eğitimde ikinci bir SIGTERM (train.Terminated) 143 ile, Ctrl-C 130 ile çıkar
+        # SIGTERM (Terminated) 143 ile, Ctrl-C 130 ile çıkar
         status = getattr(e, "exit_status", 130)
         print("\nterminated" if status == 143 else "\ninterrupted", file=sys.stderr)
         return status

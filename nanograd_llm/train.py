@@ -49,6 +49,9 @@ import numpy as np
 
 from . import checkpoint as ckpt
 from .atomic import atomic_write
+# SIGTERM'ün istisnası (Terminated) cli.py'dedir: komut satırında cli.report_errors onu
+# komutun bütün süresi için kurar; train() Python'dan çağrıldığında burada kurulur
+from .cli import Terminated, _terminate, sigterm_raises
 from .backend import check_device, set_matmul_precision, shown, shown_items
 # Ayarlar config.py'dedir; `from nanograd_llm.train import TrainConfig, make_config…` gibi
 # içe aktarmalar çalışmaya devam etsin diye bu adlar burada da bulunur
@@ -197,39 +200,10 @@ class NonFiniteLoss(RuntimeError):
     pass
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM that stops a run at once: a second stop signal during the training loop that
-    was SIGTERM, or a SIGTERM outside the loop in a start that has not saved (before the loop,
-    while the corpus is read and encoded; after a loop that ended in an error, while the
-    folder is cleaned up). The command exits with 143 = 128 + SIGTERM, as a process the
-    signal ends."""
-    exit_status = 143
-
-
-def _terminate(signum, frame):
-    raise Terminated()
-
-
-@contextlib.contextmanager
-def _sigterm_raises():
-    """SIGTERM raises Terminated instead of ending the process where it stands, so that a start
-    stopped before its first checkpoint (reading, encoding the corpus) removes the --out folder
-    it created (hold_run_folder). Only in the main thread and where SIGTERM has its default
-    action (a handler of the caller's, or SIG_IGN, is left alone); put back afterwards."""
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-        yield
-        return
-    signal.signal(signal.SIGTERM, _terminate)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
 def _end_sigterm_raises() -> None:
     """The training loop ended and its checkpoint is saved: SIGTERM gets its default action
-    back (the process ends at once) if _sigterm_raises put _terminate in."""
+    back (the process ends at once) if sigterm_raises (train's or the command's) put
+    _terminate in."""
     if threading.current_thread() is threading.main_thread() and \
             signal.getsignal(signal.SIGTERM) is _terminate:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -357,7 +331,7 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
     # bırakırdı ve aynı komut yeniden verildiğinde klasör --overwrite istenerek reddedilirdi.
     # Sinyal bir istisnaya çevrilir: hold_run_folder, denetim noktası yazılmamışsa kendi açtığı
     # klasörü siler (var olan bir klasöre dokunmaz), komut 143 ile çıkar.
-    with _sigterm_raises():
+    with sigterm_raises():
         out, top, created = prepare_run_folder(cfg.out_dir, resume, overwrite)
         with hold_run_folder(out, top, created):
             return _train(cfg, out, resume, quiet, progress, stop_after)
