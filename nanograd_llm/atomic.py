@@ -31,11 +31,25 @@ yanında eski ayarlar kalır. `atomic_write_files` bu yüzden:
   kesinti eski dosyaların hepsini olduğu gibi bırakır; karışık bir çift yalnızca bu birkaç
   ad değiştirme çağrısının arasındaki mikrosaniyelerde oluşabilir (bir klasördeki birden çok
   dosyayı tek adımda değiştiren bir POSIX çağrısı yoktur).
+
+## Öldürülen bir yazmanın artıkları
+SIGKILL, elektrik kesintisi ya da çökme 4. adımı (temizliği) atlatır: geçici dosya
+(`.model.safetensors.ab12cd_3.tmp`) ya da yarım kurulmuş geçici klasör (`.gpt2.ab12cd_3.tmp`,
+içinde yüzlerce MB ağırlık olabilir) hedefin yanında kalır. Aynı hedefe yapılan bir sonraki
+yazma, önce bu artıkları siler (`remove_stale_temporaries`). Yalnızca bu modülün o hedef için
+verdiği adlar silinir (`.AD.` + `tempfile`'ın 8 karakteri + `.tmp`); kullanıcının bir dosyasına
+dokunulmaz. Aynı hedefi **şu anda** yazan başka bir süreç de olabilir (ör. aynı derlemi aynı
+anda indiren iki eğitim): onun geçici dosyasını silmek o süreci hatayla durdururdu. Bu yüzden
+her yazan, geçici dosyası ya da klasörü üzerinde yazma bitene dek bir kilit (`fcntl.flock`)
+tutar; kilitli bir artık canlı bir yazmanındır ve silinmez. Kilit süreçle birlikte gider:
+öldürülmüş bir sürecin artığının kilidi yoktur. `fcntl`'ün olmadığı yerde (Windows) artıklar
+silinmez: hangisinin canlı olduğu bilinemez.
 """
 from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -182,6 +196,82 @@ def _file_behind(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
+try:
+    import fcntl
+except ImportError:             # Windows: no flock, so no clean-up of stale temporaries
+    fcntl = None
+
+
+def _stale_name(name: str) -> re.Pattern:
+    """The names tempfile.mkstemp / mkdtemp give this module's temporary file or staging folder
+    of a target called `name`: '.NAME.' + 8 random characters + '.tmp'."""
+    return re.compile(re.escape("." + name + ".") + r"[a-z0-9_]{8}\.tmp")
+
+
+def _claim(fd: int) -> bool:
+    """Lock a temporary file or staging folder this process is writing (fd open on it), so that
+    remove_stale_temporaries in another process leaves it alone. -> whether fd must be kept
+    open until the write is over (the lock lasts as long as it)."""
+    if fcntl is None:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def remove_stale_temporaries(target) -> None:
+    """Delete the temporary files and staging folders an earlier write of `target` left next to
+    it when it was killed (SIGKILL, a crash): only the names this module gives `target`'s
+    (_stale_name), never a symbolic link, and none that a live process is writing (it holds a
+    lock on it; where locks are not available, nothing is deleted)."""
+    if fcntl is None:
+        return
+    target = Path(target)
+    pattern = _stale_name(target.name)
+    try:
+        entries = [e for e in os.scandir(target.parent) if pattern.fullmatch(e.name)]
+    except OSError:
+        return
+    for e in entries:
+        try:
+            if e.is_symlink():
+                continue
+            folder = e.is_dir(follow_symlinks=False)
+            fd = os.open(e.path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if folder else 0)
+                         | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # kilit alındı: onu yazan süreç artık yok
+            if folder:
+                shutil.rmtree(e.path, ignore_errors=True)
+            else:
+                os.unlink(e.path)
+        except OSError:
+            pass                    # kilitli (canlı bir yazma) ya da silinemiyor: kalır
+        finally:
+            os.close(fd)
+
+
+def _new_temporary(real: Path) -> tuple[str, int | None]:
+    """A temporary file for a write of `real`, next to it, claimed (_claim) after the stale ones
+    of `real` are removed: -> (its path, the fd to close when the write is over, or None)."""
+    remove_stale_temporaries(real)
+    fd, tmp = tempfile.mkstemp(dir=real.parent, prefix="." + real.name + ".", suffix=".tmp")
+    if _claim(fd):
+        return tmp, fd
+    os.close(fd)
+    return tmp, None
+
+
+def _close(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)
+
+
 def atomic_write(path, write: Callable[[str], None]) -> Path:
     """Write a file atomically: `write(tmp)` fills a temporary file in the same folder, which
     is fsync'ed, given the mode a plain open() would give, and renamed over `path`.
@@ -190,8 +280,7 @@ def atomic_write(path, write: Callable[[str], None]) -> Path:
     path = Path(path)
     refuse_dangling_link(path.parent, f"cannot write {path}: folder")
     real = _file_behind(path)
-    fd, tmp = tempfile.mkstemp(dir=real.parent, prefix="." + real.name + ".", suffix=".tmp")
-    os.close(fd)
+    tmp, fd = _new_temporary(real)
     try:
         write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())     # after write(): some writers recreate the file
@@ -202,6 +291,8 @@ def atomic_write(path, write: Callable[[str], None]) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    finally:
+        _close(fd)
     return path
 
 
@@ -256,9 +347,16 @@ def atomic_write_files(folder, writers: dict[str, Callable[[str], None]]) -> Pat
     if not folder.exists():
         make_folder(folder.parent)
         # Klasör yok: geçici bir klasörde kurulur, tek bir ad değişikliğiyle ortaya çıkar
+        remove_stale_temporaries(folder)
         staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix="." + folder.name + ".",
                                         suffix=".tmp"))
+        fd = None
         try:
+            if fcntl is not None:
+                fd = os.open(staging, os.O_RDONLY)
+                if not _claim(fd):
+                    os.close(fd)
+                    fd = None
             for name, write in writers.items():
                 tmp = staging / name
                 write(str(tmp))
@@ -271,18 +369,20 @@ def atomic_write_files(folder, writers: dict[str, Callable[[str], None]]) -> Pat
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        finally:
+            _close(fd)
         fsync_dir(folder.parent)
         return folder
     # Klasör var: önce bütün geçici dosyalar hazırlanır, ad değişiklikleri en sonda art arda.
     # Bağ olan bir dosyanın geçici dosyası, bağın gösterdiği dosyanın yanında açılır.
     reals = {name: _file_behind(folder / name) for name in writers}
     temps: dict[str, str] = {}
+    fds = []
     try:
         for name, write in writers.items():
             real = reals[name]
-            fd, tmp = tempfile.mkstemp(dir=real.parent, prefix="." + real.name + ".",
-                                       suffix=".tmp")
-            os.close(fd)
+            tmp, fd = _new_temporary(real)
+            fds.append(fd)
             temps[name] = tmp
             write(tmp)
             os.chmod(tmp, 0o666 & ~_umask())
@@ -295,6 +395,9 @@ def atomic_write_files(folder, writers: dict[str, Callable[[str], None]]) -> Pat
             if os.path.exists(tmp):
                 os.unlink(tmp)
         raise
+    finally:
+        for fd in fds:
+            _close(fd)
     for d in {folder, *(r.parent for r in reals.values())}:
         fsync_dir(d)
     return folder

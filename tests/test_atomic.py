@@ -353,3 +353,146 @@ def test_a_token_file_that_is_a_symbolic_link_is_written_through_it(tmp_path, mo
     assert temps and all(os.path.dirname(f) == str(big) for f in temps), made
     assert synced
     assert sorted(os.listdir(big)) == ["tokens.npy"] and os.listdir(run) == ["tokens.npy"]
+
+
+# -- what a killed write leaves: removed by the next write of the same target --------------------
+
+def _leftovers(parent, name):
+    """What a write of parent/name killed mid-way leaves: atomic_write_files' staging folder
+    (with a partly written file in it) and atomic_write's temporary file, named as they are."""
+    import tempfile
+    staging = tempfile.mkdtemp(dir=parent, prefix=f".{name}.", suffix=".tmp")
+    with open(os.path.join(staging, "model.safetensors"), "wb") as f:
+        f.write(b"\0" * 4096)
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{name}.", suffix=".tmp")
+    os.close(fd)
+    return {os.path.basename(staging), os.path.basename(tmp)}
+
+
+def _not_ours(parent, name):
+    """Files and a folder of the user's whose names are close to the package's temporary
+    names, or that are the package's names for another target: never deleted."""
+    keep = {f".{name}.tmp", f".{name}.ab12cd34.tmp.bak", f"{name}.ab12cd34.tmp",
+            f".{name}x.ab12cd34.tmp", f".{name}.ab12cd3.tmp", f".other.ab12cd34.tmp"}
+    for k in keep:
+        (parent / k).write_bytes(b"user")
+    (parent / f".{name}.AB12CD34.tmp").mkdir()
+    (parent / f".{name}.AB12CD34.tmp" / "x").write_bytes(b"user")
+    return keep | {f".{name}.AB12CD34.tmp"}
+
+
+def test_a_save_hf_killed_while_writing_leaves_nothing_after_the_next_save(tmp_path):
+    """A save_hf into a new folder killed while it wrote the weights (SIGKILL, a crash) left its
+    hidden staging folder ('.gpt2.ab12cd_3.tmp', hundreds of MB for a real model) beside the
+    target for good. The next save of the same folder removes it; names that are not the
+    package's temporary names for that folder stay."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    pytest.importorskip("safetensors")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = textwrap.dedent("""
+        import os, signal, sys
+        import safetensors.numpy as stn
+        from nanograd_llm import GPT, GPTConfig
+        def save_file(tensors, path, metadata=None):
+            with open(path, "wb") as f:
+                f.write(b"\\0" * 100000)
+                f.flush()
+                os.kill(os.getpid(), signal.SIGKILL)
+        stn.save_file = save_file
+        GPT(GPTConfig(vocab_size=5, block_size=4, n_layer=1, n_head=1, n_embd=4)).save_hf(
+            sys.argv[1])
+    """)
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    target = tmp_path / "gpt2"
+    p = subprocess.run([sys.executable, "-c", script, str(target)], env=env, cwd=root,
+                       capture_output=True, timeout=120)
+    assert p.returncode == -signal.SIGKILL, p.stderr
+    left = [n for n in os.listdir(tmp_path) if n.startswith(".gpt2.")]
+    assert len(left) == 1 and (tmp_path / left[0]).is_dir()          # the killed save's
+    keep = _not_ours(tmp_path, "gpt2")
+    from nanograd_llm import GPT, GPTConfig
+    GPT(GPTConfig(vocab_size=5, block_size=4, n_layer=1, n_head=1, n_embd=4)).save_hf(target)
+    assert set(os.listdir(tmp_path)) == keep | {"gpt2"}
+    assert sorted(os.listdir(target)) == ["config.json", "model.safetensors"]
+
+
+def test_every_write_removes_its_own_stale_temporaries_only(tmp_path, monkeypatch):
+    """A tokenizer saved into a new folder, a file written in place (the corpus download into
+    the cache) and the files of an existing folder (a tokenizer saved again): each write
+    removes what a killed write of the same target left, nothing else."""
+    import hashlib
+
+    from nanograd_llm import data as D
+    from nanograd_llm.tokenizers import CharTokenizer
+    tok = CharTokenizer.from_text("abc")
+    leftovers = _leftovers(tmp_path, "tok")
+    keep = _not_ours(tmp_path, "tok")
+    tok.save(tmp_path / "tok")                                  # a new folder
+    assert set(os.listdir(tmp_path)) == keep | {"tok"}
+    for name in ("tokenizer.json", "tokenizer_meta.json"):      # its existing files
+        leftovers = _leftovers(tmp_path / "tok", name)
+    tok.save(tmp_path / "tok")
+    assert not leftovers & set(os.listdir(tmp_path / "tok"))
+    assert sorted(os.listdir(tmp_path / "tok")) == ["tokenizer.json", "tokenizer_meta.json"]
+
+    blob = b"small corpus\n"
+    digest = hashlib.sha256(blob).hexdigest()
+    monkeypatch.setitem(D.CORPORA, "tiny", D.Corpus("tiny", "tiny.txt", digest,
+                                                    (("http://x/tiny.txt", digest),), "t"))
+    monkeypatch.setattr(D, "_fetch", lambda url, timeout=60.0: blob)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    _leftovers(cache, "tiny.txt")
+    keep = _not_ours(cache, "tiny.txt")
+    D.download_corpus("tiny", cache)
+    assert set(os.listdir(cache)) == keep | {"tiny.txt"}
+
+
+def test_a_temporary_file_another_process_is_writing_is_left_alone(tmp_path):
+    """Two processes may write the same target at once (two runs downloading the same corpus
+    on first use): the one that starts second must not delete the first one's temporary
+    file or staging folder (its rename would fail). A writer holds a lock on them while it
+    writes; a locked one is not stale."""
+    fcntl = pytest.importorskip("fcntl")
+    import tempfile
+    held = []
+    for make in (tempfile.mkstemp, tempfile.mkdtemp):
+        made = make(dir=tmp_path, prefix=".tiny.txt.", suffix=".tmp")
+        path = made[1] if isinstance(made, tuple) else made
+        if isinstance(made, tuple):
+            os.close(made[0])
+        fd = os.open(path, os.O_RDONLY)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        held.append((fd, os.path.basename(path)))
+    try:
+        atomic_write_bytes(tmp_path / "tiny.txt", b"x")
+        atomic_write_files(tmp_path / "tiny.txt2", {"a": lambda t: open(t, "wb").close()})
+        assert {n for _, n in held} <= set(os.listdir(tmp_path))
+    finally:
+        for fd, _ in held:
+            os.close(fd)
+    atomic_write_bytes(tmp_path / "tiny.txt", b"y")             # the writers are gone now
+    assert sorted(os.listdir(tmp_path)) == ["tiny.txt", "tiny.txt2"]
+
+
+def test_a_write_in_progress_holds_its_temporaries_against_the_clean_up(tmp_path):
+    """The clean-up another process runs while this one writes (here called from inside the
+    writer) leaves this write's temporary file and staging folder alone."""
+    pytest.importorskip("fcntl")
+    from nanograd_llm.atomic import remove_stale_temporaries
+
+    def write(target):
+        def w(tmp):
+            with open(tmp, "wb") as f:
+                f.write(b"z")
+            remove_stale_temporaries(target)
+            assert os.path.exists(tmp)
+        return w
+    atomic_write(tmp_path / "t.bin", write(tmp_path / "t.bin"))
+    atomic_write_files(tmp_path / "new", {"a": write(tmp_path / "new")})
+    atomic_write_files(tmp_path / "new", {"a": write(tmp_path / "new" / "a")})
+    assert sorted(os.listdir(tmp_path)) == ["new", "t.bin"]
+    assert os.listdir(tmp_path / "new") == ["a"]
