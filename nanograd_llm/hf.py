@@ -61,7 +61,6 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -449,15 +448,13 @@ def load_hf_tokenizer(path):
         # merges.txt'e bakmaz. İkisi birbirini tutmuyorsa (eski bir kopya, elle düzenlenmiş bir
         # dosya) vocab.json'ı okumak aynı metni sessizce başka kimliklere kodlardı.
         base, merge_lines = _split_tokenizer_json(tj)
-        with tempfile.TemporaryDirectory() as tmp:
-            m = Path(tmp) / "merges.txt"
-            m.write_text("#version: 0.2\n" + "\n".join(merge_lines) + "\n", encoding="utf-8")
-            # Hata geçici dosyaları değil, kullanıcının dosyasını adlandırsın
-            return _with_added_tokens(
-                path, base, m, tj, f"{tj}'s model.vocab", "tokenizer.json's model.vocab",
-                "tokenizer.json's added_tokens",
-                rename=lambda msg, v: f"{tj}: " + msg.replace(str(v), "its model.vocab")
-                .replace(str(m), "its model.merges"))
+        # Sözlük ve birleştirmeler bellekte kalır (BPETokenizer.from_vocab): geçici dosya yok.
+        # Hata, kullanıcının dosyasını adlandırır: "tokenizer.json: its model.merges:3: …"
+        return _with_added_tokens(
+            path, base, "#version: 0.2\n" + "\n".join(merge_lines) + "\n", tj,
+            f"{tj}'s model.vocab", "tokenizer.json's model.vocab",
+            "tokenizer.json's added_tokens",
+            names=("its model.vocab", "its model.merges", f"{tj}: "))
     if vocab_f.is_file() and merges_f.is_file():
         try:
             base = json.loads(vocab_f.read_text(encoding="utf-8"))
@@ -472,10 +469,11 @@ def load_hf_tokenizer(path):
                      f"merges.txt (or tokenizer.json) in {path}")
 
 
-def _with_added_tokens(path: Path, base: dict, merges: Path, source: Path, vocab_is: str,
-                       vocab_name: str, add_where: str, rename=None):
+def _with_added_tokens(path: Path, base: dict, merges, source: Path, vocab_is: str,
+                       vocab_name: str, add_where: str, names=None):
     """_gpt2_tokenizer for the BPE vocabulary `base` (vocab.json's, or tokenizer.json's
-    model.vocab) with the folder's added tokens put in, as transformers numbers them."""
+    model.vocab) with the folder's added tokens put in, as transformers numbers them.
+    merges: the merges.txt file, or its text (tokenizer.json's model.merges)."""
     added = _added_tokens(path)
     vocab = dict(base)
     for tok, i in added.items():
@@ -486,7 +484,7 @@ def _with_added_tokens(path: Path, base: dict, merges: Path, source: Path, vocab
     # neden) kimlik numaralamasından önce söylenir
     tok = _gpt2_tokenizer(path, vocab, merges, list(added), source, add_where,
                           unchanged=vocab == base and source.name == "vocab.json",
-                          rename=rename)
+                          names=names)
     # `transformers`, BPE sözlüğünde olmayan eklenmiş belirteçlere dosyadaki kimliği değil,
     # sözlüğün sonundan başlayarak, dosyadaki kimliklerin sırasıyla yeni kimlik verir;
     # ikisi ayrışırsa (elle düzenlenmiş bir dosya) aynı metin iki tarafta başka kimliklere
@@ -502,11 +500,13 @@ def _with_added_tokens(path: Path, base: dict, merges: Path, source: Path, vocab
     return tok
 
 
-def _gpt2_tokenizer(path: Path, vocab: dict, merges: Path, added: list, source: Path,
-                    add_where: str, unchanged: bool = False, rename=None):
+def _gpt2_tokenizer(path: Path, vocab: dict, merges, added: list, source: Path,
+                    add_where: str, unchanged: bool = False, names=None):
     """The BPETokenizer transformers' GPT2Tokenizer amounts to: `vocab` (added tokens
     included), `added` and the named special tokens matched whole, a named token the vocabulary
-    lacks appended as transformers appends it (or the folder refused where its id is unsure)."""
+    lacks appended as transformers appends it (or the folder refused where its id is unsure).
+    merges: the merges.txt file or its text; names: (vocab, merges, prefix) for the messages
+    where they are not files (default: '{source} (with its added tokens)', the merges file)."""
     for tok, i in vocab.items():
         if isinstance(i, bool) or not isinstance(i, int) or i < 0:
             raise ValueError(f"{source}: id of token {tok!r} must be a non-negative integer, "
@@ -559,15 +559,17 @@ def _gpt2_tokenizer(path: Path, vocab: dict, merges: Path, added: list, source: 
     _refuse_overlaps_across_passes(path, whole)
     if unchanged:
         return _bpe_class().from_files(source, merges, special_tokens=whole)
-    with tempfile.TemporaryDirectory() as tmp:
-        v = Path(tmp) / "vocab.json"
-        v.write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-        try:
-            return _bpe_class().from_files(v, merges, special_tokens=whole)
-        except ValueError as e:
-            raise ValueError(rename(str(e), v) if rename else
-                             str(e).replace(str(v), f"{source} (with its added tokens)")) \
-                from None
+    bpe = _bpe_class()
+    vocab_is, merges_is, prefix = names or (f"{source} (with its added tokens)", merges, "")
+    from .tokenizers.bpe import _read_text
+    text = (lambda: _read_text(merges)) if isinstance(merges, Path) else merges
+    # Sözlük (eklenmiş belirteçleriyle) bellekte kurulur: eskiden sistemin geçici klasörüne
+    # bir vocab.json yazılırdı ve o klasör doluysa `sample --hf` yalnızca "[Errno 28]" derdi
+    try:
+        return bpe.from_vocab(vocab, text, special_tokens=whole, vocab_json=vocab_is,
+                              merges_txt=merges_is)
+    except ValueError as e:
+        raise ValueError(f"{prefix}{e}") from None
 
 
 def _read_json_file(f: Path):

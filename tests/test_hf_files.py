@@ -1105,3 +1105,21 @@ def test_fuzz_a_folder_we_read_gives_transformers_ids(fuzz_bases, tmp_path_facto
             merged = [a + b[k:] for k in range(1, min(len(a), len(b))) if a.endswith(b[:k])]
             for text in (a + b, f"x{a} {b}b", f"{a}{b}{a}", *merged, *(f"<{m}|" for m in merged)):
                 assert tok.encode(text) == hf.encode(text), text
+
+
+@pytest.mark.parametrize("name", ["vocab.json alone", "tokenizer.json + a named pad",
+                                  "tokenizer.json + added_tokens.json",
+                                  "a model's own named tokens", "gpt2 layout"])
+def test_a_folder_loads_without_writing_temporary_files(tmp_path, monkeypatch, name):
+    """A folder whose tokenizer gains an added token (vocab.json alone: GPT2Tokenizer appends
+    <|endoftext|>), and every tokenizer.json, was loaded through a vocab.json / merges.txt
+    written to the system's temporary folder: with that folder full (or unwritable) `sample
+    --hf` stopped with a bare '[Errno 28] No space left on device'. The tokenizer is now built
+    in memory: a temporary folder that cannot be used changes nothing."""
+    import tempfile
+    d = _FOLDERS[name](tmp_path / "hf")
+    expected = load_hf_tokenizer(d).encode(SPECIAL_TEXT)
+    unusable = tmp_path / "not-a-folder"
+    unusable.write_text("")
+    monkeypatch.setattr(tempfile, "tempdir", str(unusable))     # mkdtemp/mkstemp fail there
+    assert load_hf_tokenizer(d).encode(SPECIAL_TEXT) == expected

@@ -751,7 +751,21 @@ class BPETokenizer:
 
         special_tokens: strings of vocab.json to treat as special (matched whole in the text,
         never merged); None means `<|endoftext|>` if the vocabulary has it (GPT-2's default)."""
-        vocab = _read_json(vocab_json)
+        return cls.from_vocab(_read_json(vocab_json), lambda: _read_text(merges_txt),
+                              special_tokens, pattern, vocab_json, merges_txt)
+
+    @classmethod
+    def from_vocab(cls, vocab: dict, merges_text, special_tokens=None,
+                   pattern: str = GPT2_PATTERN, vocab_json="vocab.json",
+                   merges_txt="merges.txt") -> "BPETokenizer":
+        """from_files for a vocabulary and merges already in memory (no file is written):
+        `vocab` as vocab.json holds it, `merges_text` the text of merges.txt (or a function that
+        returns it, called once the vocabulary is checked). vocab_json / merges_txt: what error
+        messages call them."""
+        # Bir Hugging Face klasöründeki eklenmiş belirteçler ya da tokenizer.json'ın kendi
+        # sözlüğü, bellekteki bir sözlüktür: onu diske (sistemin geçici klasörüne) yazıp
+        # from_files ile yeniden okumak, o klasör dolu ya da yazılamaz olduğunda yalnızca
+        # "[Errno 28]" diyen bir hatayla modeli yüklemeyi durdururdu
         if not isinstance(vocab, dict) or not vocab:
             raise ValueError(f"{vocab_json}: expected a non-empty JSON object token -> id")
         ids_seen: dict[int, str] = {}
@@ -780,7 +794,7 @@ class BPETokenizer:
         id_to_bytes: list = [None] * size
         literal: dict[int, str] = {}
         bytes_to_id: dict[bytes, int] = {}
-        text = _read_text(merges_txt)
+        text = merges_text() if callable(merges_text) else merges_text
         # Birleştirmelerin kullandığı ya da ürettiği belirteçler. Bir özel (eklenmiş) belirteç
         # bunlardan biriyse (ör. sözlükte zaten olan `merhaba` sonradan eklenmişse) ya da tek bir
         # baytsa BPE'nin de parçasıdır: hem metinde bütün olarak aranır hem de BPE onu üretebilir.
