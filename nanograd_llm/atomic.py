@@ -28,9 +28,13 @@ yanında eski ayarlar kalır. `atomic_write_files` bu yüzden:
   bütün dosyalarıyla vardır;
 - hedef klasör **varsa** (üstüne yazma) önce bütün geçici dosyaları yazıp diske indirir, ancak
   hepsi hazır olunca `os.replace` çağrılarını art arda yapar. Yazma sırasında bir hata ya da
-  kesinti eski dosyaların hepsini olduğu gibi bırakır; karışık bir çift yalnızca bu birkaç
-  ad değiştirme çağrısının arasındaki mikrosaniyelerde oluşabilir (bir klasördeki birden çok
-  dosyayı tek adımda değiştiren bir POSIX çağrısı yoktur).
+  kesinti eski dosyaların hepsini olduğu gibi bırakır. Ad değişiklikleri sırasında gelen bir
+  Ctrl-C ya da SIGTERM, hepsi bitince etkisini gösterir (`signals_deferred`); biri başarısız
+  olursa değiştirilmiş dosyaların eski hâlleri geri konur (eski dosyalara önceden verilen
+  ikinci adlardan: sabit bağ, kopya değil). Geri konamazsa hata hangi dosyanın yeni, hangisinin
+  eski olduğunu söyler (`MixedFiles`). Karışık bir çifti yalnızca bu birkaç ad değiştirme
+  çağrısının arasındaki mikrosaniyelerde gelen SIGKILL ya da elektrik kesintisi bırakabilir
+  (bir klasördeki birden çok dosyayı tek adımda değiştiren bir POSIX çağrısı yoktur).
 
 ## Öldürülen bir yazmanın artıkları
 SIGKILL, elektrik kesintisi ya da çökme 4. adımı (temizliği) atlatır: geçici dosya
@@ -47,11 +51,15 @@ silinmez: hangisinin canlı olduğu bilinemez.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
+import secrets
 import shutil
+import signal
 import tempfile
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -296,6 +304,40 @@ def atomic_write(path, write: Callable[[str], None]) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def signals_deferred():
+    """A SIGINT or SIGTERM that comes while the body runs is held back and sent again, to the
+    handlers found before, when the body ends. Main thread only (where Python runs signal
+    handlers); elsewhere the body runs as it is."""
+    # Kısa ama yarıda kesilmemesi gereken işler içindir: yarıda kalan bir eğitimin klasörünün
+    # temizliği (run_folder.hold_run_folder: ikinci bir Ctrl-C ya da SIGTERM onu yarıda
+    # kesseydi klasör yarı silinmiş kalır, aynı komut --overwrite isterdi) ve birlikte anlam
+    # taşıyan dosyaların art arda ad değişiklikleri (atomic_write_files). Sinyal kaybolmaz:
+    # iş bitince yeniden gönderilir ve olağan etkisini gösterir (komut 130 ya da 143 ile
+    # çıkar; varsayılan eylemde süreç biter).
+    # signal.pthread_sigmask yetmezdi: yalnızca çağıran iş parçacığında engeller, sürece
+    # gönderilen sinyal (numpy'nin BLAS iş parçacıkları varken) yine de gelir ve Python onun
+    # işleyicisini ana iş parçacığında, temizliğin ortasında çalıştırır. Bu yüzden işleyiciler
+    # kısa süre için sinyali yalnızca not eden bir işleyiciyle değiştirilir. İş kısadır
+    # (birkaç dosya silmek ya da adlandırmak); SIGKILL yine her an durdurur.
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = []
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(sig)
+        if handler is not signal.SIG_IGN and handler is not None:  # None: C'den kurulmuş
+            old[sig] = signal.signal(sig, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(held):
+            signal.raise_signal(sig)
+
+
 def could_not_write(path, e: OSError, existed: bool) -> OSError:
     """The error for a failed atomic write of `path` (disk full, read-only file system, no
     permission): "could not write PATH (why); the earlier file is kept" (or "nothing was
@@ -341,7 +383,10 @@ def atomic_write_files(folder, writers: dict[str, Callable[[str], None]]) -> Pat
     renamed into place at once, so it appears with all its files or not at all. In an existing
     folder every temporary file is written and fsync'ed first, and only then are they renamed
     over their targets, one right after the other; on any error (or Ctrl-C) before that point
-    all old files are left as they were and no temporary file remains."""
+    all old files are left as they were and no temporary file remains. A Ctrl-C or SIGTERM
+    during the renames takes effect once they are done; a rename that fails puts the old
+    versions of the files already replaced back, or, where it cannot, raises MixedFiles, which
+    names the new and the old ones."""
     folder = Path(folder)
     refuse_dangling_link(folder, "folder")
     if not folder.exists():
@@ -388,8 +433,11 @@ def atomic_write_files(folder, writers: dict[str, Callable[[str], None]]) -> Pat
             os.chmod(tmp, 0o666 & ~_umask())
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
-        for name, tmp in temps.items():
-            os.replace(tmp, reals[name])
+        # Ad değişiklikleri sırasında gelen bir Ctrl-C ya da SIGTERM, ikisinin arasına düşüp
+        # yeni ağırlıkları eski config.json'ın yanında bırakırdı: sinyal, hepsi (ya da geri
+        # alma) bitince gelir
+        with signals_deferred():
+            _replace_all(folder, temps, reals)
     except BaseException:
         for tmp in temps.values():
             if os.path.exists(tmp):
@@ -401,3 +449,93 @@ def atomic_write_files(folder, writers: dict[str, Callable[[str], None]]) -> Pat
     for d in {folder, *(r.parent for r in reals.values())}:
         fsync_dir(d)
     return folder
+
+
+class MixedFiles(OSError):
+    """atomic_write_files into an existing folder failed half-way through its renames and the
+    old versions of the files already replaced could not be put back: `new` names the files
+    that hold the new version, `old` those that still hold the old one (or do not exist)."""
+
+    def __init__(self, folder, cause: OSError, new: list, old: list):
+        self.folder, self.new, self.old = Path(folder), new, old
+        self.reason = cause.strerror or str(cause)
+        super().__init__(cause.errno, f"{self.reason}; {self.which()} in {self.folder}")
+
+    def which(self) -> str:
+        """'model.safetensors is new, config.json is still the old one' (for messages)."""
+        def files(names):
+            return ", ".join(names) + (" is" if len(names) == 1 else " are")
+        return f"{files(self.new)} new, {files(self.old)} still the old " \
+               f"{'one' if len(self.old) == 1 else 'ones'}"
+
+
+def _backup_name(real: Path) -> Path:
+    """A free name of the form of this module's temporary files for `real` (so that what a
+    killed process leaves is removed by remove_stale_temporaries)."""
+    while True:
+        name = "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789_") for _ in range(8))
+        p = real.parent / f".{real.name}.{name}.tmp"
+        if not os.path.lexists(p):
+            return p
+
+
+def _replace_all(folder: Path, temps: dict, reals: dict) -> None:
+    """Rename every temporary file over its target. When a rename fails, the files already
+    replaced get their old version back (kept meanwhile under a second name: a hard link, no
+    copy), so the error leaves all old files; MixedFiles where that is not possible."""
+    # Geri alma: os.replace eski dosyanın adını yenisine verir, eskisinin içeriği gider. Bu
+    # yüzden önce her eski dosyaya ikinci bir ad (sabit bağ: kopya değil, aynı dosya) verilir;
+    # bir ad değişikliği başarısız olursa değiştirilmiş olanlar bu adlardan geri konur. Sabit
+    # bağ kurulamayan bir dosya sisteminde (ya da geri koyma da başarısız olursa) hata hangi
+    # dosyaların yeni, hangilerinin eski olduğunu söyler (MixedFiles).
+    backups, locks = {}, []
+    existed = {name for name, real in reals.items() if os.path.lexists(real)}
+    try:
+        for name, real in reals.items():
+            if name not in existed:
+                continue
+            b = _backup_name(real)
+            try:
+                os.link(real, b)
+            except OSError:
+                continue
+            backups[name] = b
+            if fcntl is None:
+                continue                      # (an open file could not be replaced on Windows)
+            try:                              # remove_stale_temporaries of others: keep out
+                fd = os.open(b, os.O_RDONLY)
+            except OSError:
+                continue
+            locks.append(fd)
+            _claim(fd)
+        done = []
+        try:
+            for name, tmp in temps.items():
+                os.replace(tmp, reals[name])
+                done.append(name)
+        except OSError as e:
+            if not done:
+                raise
+            failed = []
+            for name in reversed(done):
+                try:
+                    if name in backups:
+                        os.replace(backups.pop(name), reals[name])
+                    elif name not in existed:
+                        os.unlink(reals[name])        # it was not there before
+                    else:
+                        failed.append(name)           # no second name: the old one is gone
+                except OSError:
+                    failed.append(name)
+            if failed:
+                raise MixedFiles(folder, e, sorted(failed),
+                                 [n for n in temps if n not in failed]) from None
+            raise
+    finally:
+        for fd in locks:
+            os.close(fd)
+        for b in backups.values():
+            try:
+                os.unlink(b)
+            except OSError:
+                pass

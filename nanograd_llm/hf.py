@@ -66,7 +66,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .atomic import atomic_write_files
+from .atomic import MixedFiles, atomic_write_files
 from .backend import to_numpy
 from .backend import shown
 from .models.gpt import GPT, GPTConfig
@@ -363,7 +363,8 @@ def save_hf(model, path) -> None:
     """Write config.json + model.safetensors in the layout transformers' GPT2LMHeadModel reads.
 
     The two files are written as a unit (atomic.atomic_write_files): a new folder appears with
-    both or not at all; in an existing one a failed write leaves both old files.
+    both or not at all; in an existing one a failed write leaves both old files (where a
+    failed rename leaves one new file that cannot be undone, the error says which is which).
     """
     if not isinstance(model, GPT):
         raise ValueError(f"only a GPT can be saved as GPT-2, not a {type(model).__name__}")
@@ -390,6 +391,11 @@ def save_hf(model, path) -> None:
             WEIGHTS_FILE: lambda tmp: stn.save_file(tensors, tmp, metadata={"format": "pt"}),
             CONFIG_FILE: lambda tmp: Path(tmp).write_text(text, encoding="utf-8"),
         })
+    except MixedFiles as e:
+        # Ad değişikliklerinden biri başarısız oldu ve eski dosya geri konamadı: klasörde
+        # yeni ve eski dosyalar yan yana; "eskileri kaldı" demek yanlış olurdu
+        raise OSError(f"could not save the GPT-2 copy to {path} ({e.reason}); {e.which()}: "
+                      f"the folder holds a mismatched pair, save it again") from None
     except OSError as e:
         # Disk dolu, izin yok…: hata, yazılamayan klasörü ve orada neyin kaldığını söyler
         raise OSError(f"could not save the GPT-2 copy to {path} ({e.strerror or e}); "

@@ -35,12 +35,11 @@ import contextlib
 import fnmatch
 import json
 import shutil
-import signal
-import threading
 from pathlib import Path
 
 from . import checkpoint as ckpt
-from .atomic import make_new_folder, refuse_dangling_link, remove_empty_folders
+from .atomic import (make_new_folder, refuse_dangling_link, remove_empty_folders,
+                     signals_deferred)
 from .backend import shown_items
 
 LOCK_FILE = ".lock"
@@ -117,44 +116,12 @@ def hold_run_folder(out: Path, top: Path, created: bool):
         # almıştır; klasör onundur (ilk denetim noktasından önce silinirse o eğitim de durur).
         # Temizlik kilit tutulurken yapılır, kilit ancak sonra (finally'de) bırakılır: önce
         # bırakılsaydı arada kilidi alan ikinci bir eğitimin yeni dosyaları da silinirdi.
-        with _signals_deferred():
+        with signals_deferred():
             _clean_up(out, top, created, locked, before)
         raise
     finally:
         if lock is not None:
             lock.close()
-
-
-@contextlib.contextmanager
-def _signals_deferred():
-    """A SIGINT or SIGTERM that comes while the body runs is held back and sent again, to the
-    handlers found before, when the body ends. Main thread only (where Python runs signal
-    handlers); elsewhere the body runs as it is."""
-    # Temizliğin ortasında gelen ikinci bir Ctrl-C ya da SIGTERM (ilki eğitimi durdurmuştu)
-    # onu yarıda keserdi: klasör yarı silinmiş kalır, aynı komut yeniden verildiğinde
-    # --overwrite istenirdi. Sinyal kaybolmaz: temizlik bitince yeniden gönderilir ve olağan
-    # etkisini gösterir (komut 130 ya da 143 ile çıkar; varsayılan eylemde süreç biter).
-    # signal.pthread_sigmask yetmezdi: yalnızca çağıran iş parçacığında engeller, sürece
-    # gönderilen sinyal (numpy'nin BLAS iş parçacıkları varken) yine de gelir ve Python onun
-    # işleyicisini ana iş parçacığında, temizliğin ortasında çalıştırır. Bu yüzden işleyiciler
-    # kısa süre için sinyali yalnızca not eden bir işleyiciyle değiştirilir. Temizlik kısadır
-    # (birkaç dosya silmek); SIGKILL yine her an durdurur.
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held = []
-    old = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        handler = signal.getsignal(sig)
-        if handler is not signal.SIG_IGN and handler is not None:  # None: C'den kurulmuş
-            old[sig] = signal.signal(sig, lambda signum, frame: held.append(signum))
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-        for sig in dict.fromkeys(held):
-            signal.raise_signal(sig)
 
 
 def _clean_up(out: Path, top: Path, created: bool, locked: bool, before) -> None:

@@ -496,3 +496,114 @@ def test_a_write_in_progress_holds_its_temporaries_against_the_clean_up(tmp_path
     atomic_write_files(tmp_path / "new", {"a": write(tmp_path / "new" / "a")})
     assert sorted(os.listdir(tmp_path)) == ["new", "t.bin"]
     assert os.listdir(tmp_path / "new") == ["a"]
+
+
+# -- the renames at the end of atomic_write_files into an existing folder ------------------------
+
+def _two_models():
+    from nanograd_llm import GPT, GPTConfig
+    small = GPT(GPTConfig(vocab_size=5, block_size=8, n_layer=1, n_head=1, n_embd=8), seed=0)
+    big = GPT(GPTConfig(vocab_size=5, block_size=8, n_layer=2, n_head=1, n_embd=8), seed=0)
+    return small, big
+
+
+def _replace_failing_for(monkeypatch, name, exc=None, then=None):
+    """os.replace (as atomic.py calls it) fails, once, when it renames the temporary file of
+    `name` over it; `then` runs right after the first rename (a signal that lands there)."""
+    import errno
+
+    from nanograd_llm import atomic
+    real = os.replace
+    calls = []
+
+    def replace(src, dst, *a, **k):
+        calls.append(os.path.basename(str(dst)))
+        if exc is not None and os.path.basename(str(dst)) == name and \
+                os.path.basename(str(src)).startswith(f".{name}.") and exc not in calls:
+            calls.append(exc)
+            raise OSError(errno.EIO, "Input/output error")
+        real(src, dst, *a, **k)
+        if then is not None and len(calls) == 1:
+            then()
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    return calls
+
+
+def test_a_rename_that_fails_after_the_first_puts_the_old_file_back(tmp_path, monkeypatch):
+    """The second os.replace of save_hf into an existing folder failing left the new
+    model.safetensors beside the old config.json, while the error said 'its old files are
+    kept'. The replaced file now gets its old version back (kept under a second name, a hard
+    link, during the renames): the message is true, and no file is left over."""
+    pytest.importorskip("safetensors")
+    small, big = _two_models()
+    small.save_hf(tmp_path / "hf")
+    before = {f: (tmp_path / "hf" / f).read_bytes() for f in os.listdir(tmp_path / "hf")}
+    calls = _replace_failing_for(monkeypatch, "config.json", exc="failed")
+    with pytest.raises(OSError, match=r"could not save the GPT-2 copy to .*hf \(Input/output "
+                                      r"error\); its old files are kept"):
+        big.save_hf(tmp_path / "hf")
+    assert calls[0] == "model.safetensors" and "failed" in calls      # it failed second
+    monkeypatch.undo()
+    assert {f: (tmp_path / "hf" / f).read_bytes() for f in os.listdir(tmp_path / "hf")} == before
+    assert os.listdir(tmp_path) == ["hf"]
+
+
+def test_a_failed_rename_that_cannot_be_undone_says_which_files_are_new(tmp_path, monkeypatch):
+    """Where the old file cannot be kept under a second name (a file system without hard
+    links), the error says which file is new and which is old, instead of 'its old files are
+    kept'."""
+    pytest.importorskip("safetensors")
+    import errno
+    import json
+
+    from nanograd_llm import atomic
+    small, big = _two_models()
+    small.save_hf(tmp_path / "hf")
+    old_config = (tmp_path / "hf" / "config.json").read_bytes()
+
+    def no_link(*a, **k):
+        raise OSError(errno.EPERM, "Operation not permitted")
+    monkeypatch.setattr(atomic.os, "link", no_link)
+    _replace_failing_for(monkeypatch, "config.json", exc="failed")
+    with pytest.raises(OSError) as e:
+        big.save_hf(tmp_path / "hf")
+    monkeypatch.undo()
+    assert str(e.value) == (
+        f"could not save the GPT-2 copy to {tmp_path / 'hf'} (Input/output error); "
+        f"model.safetensors is new, config.json is still the old one: the folder holds a "
+        f"mismatched pair, save it again")
+    assert (tmp_path / "hf" / "config.json").read_bytes() == old_config      # as it says
+    from nanograd_llm.hf import _safetensors_numpy
+    weights = _safetensors_numpy().load_file(str(tmp_path / "hf" / "model.safetensors"))
+    assert any(".h.1." in k for k in weights)                                # the new model
+    assert json.loads(old_config)["n_layer"] == 1
+    assert sorted(os.listdir(tmp_path / "hf")) == ["config.json", "model.safetensors"]
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_signal_between_the_renames_takes_effect_after_them(tmp_path, monkeypatch, sig):
+    """A Ctrl-C (or, through the command, SIGTERM) that landed between the two renames left
+    the new weights beside the old config.json. It now takes effect once both are renamed:
+    the command still stops, the folder holds the new pair."""
+    pytest.importorskip("safetensors")
+    import json
+    import signal
+
+    from nanograd_llm.cli import _terminate
+    small, big = _two_models()
+    small.save_hf(tmp_path / "hf")
+    previous = {signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+                signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate)}   # as the command
+    try:
+        _replace_failing_for(monkeypatch, "config.json",
+                             then=lambda: os.kill(os.getpid(), getattr(signal, sig)))
+        with pytest.raises(KeyboardInterrupt):
+            big.save_hf(tmp_path / "hf")
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    monkeypatch.undo()
+    assert json.loads((tmp_path / "hf" / "config.json").read_text())["n_layer"] == 2
+    from nanograd_llm.hf import load_hf
+    load_hf(tmp_path / "hf")                               # a pair that goes together
+    assert sorted(os.listdir(tmp_path / "hf")) == ["config.json", "model.safetensors"]
