@@ -292,6 +292,34 @@ def test_turkish_pattern_trains_saves_and_reloads(tmp_path):
         assert tok2.decode(tok2.encode(text)) == text
 
 
+@pytest.mark.parametrize("name", ["turkish", "gpt2"])
+def test_a_pattern_given_by_its_name_is_that_pattern(name, tmp_path):
+    """train(text, n, pattern="turkish") (the name the training config uses) compiled the word
+    "turkish" as the regex: every other character fell outside the matches and encode dropped
+    it silently (encode("merhaba dünya") == [])."""
+    corpus = " Ankara'da Ankara'dan İzmir'de Tom'un evi" * 20
+    tok = BPETokenizer.train(corpus, 270, pattern=name)
+    assert tok.pattern == PATTERNS[name]
+    assert tok.encode(" Ankara'da") == BPETokenizer.train(corpus, 270,
+                                                          pattern=PATTERNS[name]).encode(" Ankara'da")
+    assert tok.decode(tok.encode("merhaba dünya")) == "merhaba dünya"
+    tok.save(tmp_path)
+    assert BPETokenizer.load(tmp_path).pattern == PATTERNS[name]
+
+
+@pytest.mark.parametrize("pattern", [r"\w+", "Turkish", r"\p{L}+"])
+def test_a_pattern_that_leaves_text_out_is_refused(pattern):
+    """A pattern whose matches skip characters (punctuation for \\w+, nearly all for a
+    misspelt name) built a tokenizer whose encode silently dropped them."""
+    with pytest.raises(ValueError, match="does not cover the text"):
+        BPETokenizer.train("merhaba, dünya! " * 10, 300, pattern=pattern)
+
+
+def test_a_pattern_of_another_type_is_a_type_error():
+    with pytest.raises(TypeError, match="pattern must be a regex string"):
+        BPETokenizer.train("merhaba dünya", 300, pattern=None)
+
+
 # TURKISH_PATTERN'in birleştirici işaretleri (\p{M}) tanımadan önceki hâli, harfiyen: bu dizeyle
 # kaydedilmiş belirteçleyiciler (tokenizer_meta.json) aynen yüklenip aynen kodlamalı.
 OLD_TURKISH_PATTERN = (r"""['’]\p{L}+| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+"""

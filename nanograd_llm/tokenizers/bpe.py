@@ -213,6 +213,38 @@ _NO_RANK = 1 << 62
 _MAX_ID = 1 << 24
 
 
+def resolve_pattern(pattern) -> str:
+    """The pre-tokenisation regex of `pattern`: a name of PATTERNS ('gpt2', 'turkish') or a
+    regex string."""
+    # Eğitim ayarında ifade adıyla seçilir (`bpe_pattern=turkish`); aynı ad Python'dan
+    # verildiğinde düz bir ifade sayılsaydı yalnızca "turkish" sözcüğünü bulurdu ve geri kalan
+    # bütün metin kodlamada sessizce düşerdi
+    if not isinstance(pattern, str):
+        raise TypeError(f"pattern must be a regex string or one of "
+                        f"{', '.join(map(repr, PATTERNS))}, got {type(pattern).__name__}")
+    return PATTERNS.get(pattern, pattern)
+
+
+def _check_covers(pat, chunk: str, words: list) -> None:
+    """ValueError when the pattern's matches leave characters of `chunk` out (encode, which
+    keeps only the matches, would drop them)."""
+    # findall yalnızca eşleşmeleri verir: aralarında kalan metin hiçbir belirtece girmez.
+    # Eşleşmeler örtüşmediğinden uzunlukları toplamı metnin uzunluğuna eşitse hiçbir karakter
+    # dışarıda kalmamıştır (ucuz denetim; ayrıntı yalnızca hata yolunda aranır)
+    if sum(map(len, words)) == len(chunk):
+        return
+    pos = 0
+    for m in pat.finditer(chunk):
+        if m.start() > pos:
+            break
+        pos = m.end()
+    raise ValueError(
+        f"the pre-tokenisation pattern does not cover the text: {chunk[pos]!r} at index {pos} "
+        f"(of this part of the text) is outside every match, and encode would drop it; use "
+        f"GPT2_PATTERN or TURKISH_PATTERN (or their names {', '.join(map(repr, PATTERNS))}), "
+        f"or a pattern that matches every character")
+
+
 def _compile(pattern: str):
     """Compile a pre-tokenisation pattern with the `regex` package (lazy import)."""
     try:
@@ -333,7 +365,7 @@ class BPETokenizer:
             if new is None:
                 raise ValueError(f"merge {rank} produces a token missing from the vocabulary")
             self._ranks[(a, b)] = (rank, new)
-        self.pattern = pattern
+        self.pattern = pattern = resolve_pattern(pattern)
         self._pat = _compile(pattern)
         self._special_re = None
         self._special_re_key = None
@@ -415,7 +447,9 @@ class BPETokenizer:
         """Learn byte-level BPE merges from `text` until the vocabulary (256 byte tokens +
         merges + special tokens) holds `vocab_size` ids. `pattern` is the pre-tokenisation
         regex: GPT2_PATTERN, or TURKISH_PATTERN to keep a Turkish suffix after an apostrophe
-        whole (`Ankara'da` -> `Ankara` + `'da`); it is saved with the tokenizer."""
+        whole (`Ankara'da` -> `Ankara` + `'da`), or their names "gpt2" and "turkish"; it is
+        saved with the tokenizer. A pattern whose matches leave a character of `text` out is
+        an error (encoding would drop that character)."""
         if isinstance(vocab_size, bool) or not isinstance(vocab_size, int):
             raise ValueError(f"vocab_size must be an integer, got {vocab_size!r}")
         specials = _normalise_specials(special_tokens)
@@ -424,6 +458,7 @@ class BPETokenizer:
             raise ValueError(f"vocab_size must be at least {256 + n} (256 byte tokens + {n} "
                              f"special token{'' if n == 1 else 's'}), got {vocab_size}")
         _check_encodable(text)
+        pattern = resolve_pattern(pattern)
         pat = _compile(pattern)
 
         # 1. Ön belirteçleme ve sözcük sıklıkları. Özel belirteçler metinden çıkarılır:
@@ -435,7 +470,9 @@ class BPETokenizer:
             chunks = split.split(text)
         counter: Counter = Counter()
         for chunk in chunks:
-            counter.update(pat.findall(chunk))
+            words = pat.findall(chunk)
+            _check_covers(pat, chunk, words)
+            counter.update(words)
 
         # 2. Her farklı sözcük bayt kimliklerinin listesi olur (GPT-2 sırasıyla kimlikler).
         byte_id = [0] * 256
