@@ -82,21 +82,37 @@ def numerical_gradient(f: Callable[[], float], x, h: float = 1e-6, indices=None)
     """Central differences of the scalar f() with respect to array x (perturbed in place).
 
     Only the flat positions in `indices` are computed (all when None); the result has x's
-    shape, zeros elsewhere. x must be float64 for the 1e-6 tolerance to be meaningful.
+    shape, zeros elsewhere. x must be float64 for the 1e-6 tolerance to be meaningful; each
+    difference is divided by the step x's dtype actually stored, and an integer array, or a
+    step that rounds away (x ± h == x), is an error.
     """
     if not x.flags.c_contiguous:
         raise ValueError("numerical_gradient needs a C-contiguous array (perturbed in place)")
+    # Tam sayı bir dizide `old + h` yazılırken kesilir (1 + 1e-6 → 1): f değişmez ve türev
+    # sessizce 0 çıkardı
+    if x.dtype.kind != "f":
+        raise TypeError(f"numerical_gradient needs a floating-point array (float64), got "
+                        f"dtype {x.dtype}: x + h would be rounded back to x")
     grad = np.zeros(x.shape, dtype=np.float64)
     flat = x.reshape(-1)   # bitişik dizide bir görünüm: flat'i değiştirmek x'i değiştirir
     gflat = grad.reshape(-1)
     for i in (range(flat.size) if indices is None else indices):
         old = flat[i].item()
         flat[i] = old + h
+        up = flat[i].item()
         fp = f()
         flat[i] = old - h
+        down = flat[i].item()
         fm = f()
         flat[i] = old
-        gflat[i] = (fp - fm) / (2.0 * h)
+        # Bölen, dizinin türünde gerçekten yapılan adımdır (x + h ve x − h yuvarlanmış
+        # hâlleriyle): float32'de x = 10 iken 10 ± 1e-6, 10 ± 9,5e-7'ye yuvarlanır ve 2h'ye
+        # bölmek türevi %5 küçük verirdi; |x| ≳ 8'de adım hiç kalmaz (x + h = x)
+        if up == down:
+            raise ValueError(f"h={h:g} is below the resolution of {x.dtype} at x.flat[{i}] = "
+                             f"{old!r} (x ± h rounds back to x): use a float64 array or a "
+                             f"larger h")
+        gflat[i] = (fp - fm) / (up - down)
     return grad
 
 

@@ -576,3 +576,25 @@ def test_generic_backward_broadcasts_a_smaller_dout(layer, dshape, monkeypatch):
         np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError):
         back(rng.standard_normal((2, 64, 96)))
+
+
+@pytest.mark.parametrize("dtype,value", [(np.int64, 3), (np.float32, 100.0)])
+def test_numerical_gradient_refuses_an_array_it_cannot_perturb(dtype, value):
+    """numerical_gradient on integers (x + h written back as x) or on float32 values whose
+    step x ± 1e-6 rounds back to x returned a gradient of zeros, silently."""
+    from nanograd_llm.gradcheck import numerical_gradient
+    x = np.full(3, value, dtype=dtype)
+    with pytest.raises((TypeError, ValueError), match="float64"):
+        numerical_gradient(lambda: float((x.astype(np.float64) ** 2).sum()), x)
+    # float64 gives the derivative 2x
+    x64 = x.astype(np.float64)
+    assert np.allclose(numerical_gradient(lambda: float((x64 ** 2).sum()), x64), 2 * value)
+
+
+def test_numerical_gradient_divides_by_the_step_the_dtype_took():
+    """In float32, 10 ± 1e-6 is stored as 10 ± 9.5e-7: dividing by 2h gave d(x²)/dx = 19.07
+    instead of 20."""
+    from nanograd_llm.gradcheck import numerical_gradient
+    x = np.full(2, 10.0, dtype=np.float32)
+    g = numerical_gradient(lambda: float((x.astype(np.float64) ** 2).sum()), x)
+    assert np.allclose(g, 20.0, rtol=1e-9)
