@@ -111,6 +111,11 @@ def check_sampling_args(max_new_tokens, temperature=1.0, top_k=None, top_p=None)
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer)) \
             or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be an integer >= 0, got {shown(max_new_tokens)}")
+    check_sampler(temperature, top_k, top_p)
+
+
+def check_sampler(temperature=1.0, top_k=None, top_p=None) -> None:
+    """Raise ValueError for a temperature, top_k or top_p that does not describe a sampler."""
     try:
         if isinstance(temperature, bool):
             raise TypeError
@@ -145,6 +150,10 @@ def _softmax(z):
 def filter_logits(z, top_k=None, top_p=None):
     """Apply top-k, then top-p, to scores z (B, V) float64 (already divided by the
     temperature): removed entries become -inf. Returns a new array."""
+    # Kamuya açık bir fonksiyon: top_k = 0 her puanı −∞ yapıp (softmax NaN) hep 0 kimliğini,
+    # top_k = −1 en olasısız tek belirteci atıp geri kalanı seçtirirdi; ayarlar burada da
+    # denetlenir (O(1), belirteç başına birkaç mikrosaniye)
+    check_sampler(1.0, top_k, top_p)
     z = np.array(z, dtype=np.float64)                                # kopya, (B, V)
     V = z.shape[1]
     if top_k is not None and top_k < V:
@@ -168,8 +177,11 @@ def filter_logits(z, top_k=None, top_p=None):
 def sample_next(logits, temperature=1.0, top_k=None, top_p=None, rng=None):
     """Pick the next token for every row of logits (B, V) (host array). Returns (B,) int64.
 
-    temperature 0 = greedy (argmax; the smallest id wins a tie; rng is not used).
+    temperature 0 = greedy (argmax; the smallest id wins a tie; rng is not used). The settings
+    are checked as generate() checks them (check_sampler).
     """
+    # Negatif bir sıcaklık puanların işaretini çevirir: en olasısız belirteçler seçilirdi
+    check_sampler(temperature, top_k, top_p)
     z = np.asarray(logits, dtype=np.float64)
     if z.ndim != 2:
         raise ValueError(f"logits must have shape (B, V), got {z.shape}")

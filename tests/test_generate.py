@@ -220,6 +220,26 @@ def test_invalid_settings_are_clear_errors(kwargs, match):
         m.generate([1, 2], **args)
 
 
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(temperature=-1.0), "temperature"),
+    (dict(top_k=0), "top_k"),
+    (dict(top_k=-1), "top_k"),
+    (dict(top_k=2.5), "top_k"),
+    (dict(top_p=0.0), "top_p"),
+    (dict(top_p=2.0), "top_p"),
+])
+def test_sample_next_and_filter_logits_check_their_settings(kwargs, match):
+    """Called directly (a hand-written sampling loop), sample_next took a negative temperature
+    and picked the least likely token, top_k=0 turned every score into -inf (always id 0, with
+    a NaN warning), top_k=-1 dropped only the least likely token, top_p=0 or 2 passed."""
+    z = np.array([[0.0, 1.0, 5.0, 2.0]])
+    with pytest.raises(ValueError, match=match):
+        sample_next(z, rng=np.random.default_rng(0), **kwargs)
+    if "temperature" not in kwargs:
+        with pytest.raises(ValueError, match=match):
+            filter_logits(z, **kwargs)
+
+
 def test_bad_prompts_are_clear_errors():
     m = make_model()
     with pytest.raises(ValueError, match="empty"):
