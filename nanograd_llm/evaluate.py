@@ -193,14 +193,23 @@ def default_batch_size(context: int, vocab_size: int) -> int:
 def evaluate_ids(model, ids, *, context: int | None = None, stride: int | None = None,
                  batch_size: int | None = None, vocab_limit: int | None = None,
                  progress: bool | None = False) -> EvalResult:
-    """Mean loss of `model` over every position of the 1-D id array `ids` (sliding windows).
+    """Mean loss of `model` over every position of the 1-D id array `ids` (sliding windows;
+    a (1, N) array is read as its one row, more rows are an error).
 
     context: window length (default: the model's block_size, or DEFAULT_CONTEXT for a model
     without one, the bigram); stride: see sliding_windows.
     The model is put in eval mode (no dropout) for the call and restored afterwards.
     `characters` of the result is 0: evaluate_text fills it in.
     """
-    ids = np.asarray(to_numpy(ids)).reshape(-1)
+    ids = np.asarray(to_numpy(ids))
+    if ids.ndim > 1 and ids.size != ids.shape[-1]:
+        # (B, T) bir toplu iş düzleştirilseydi satırlar tek bir metin gibi art arda okunurdu:
+        # bir satırın başındaki belirteçler önceki satırın sonunu bağlam sanılarak, sessizce
+        # yanlış bir kayıpla puanlanırdı
+        raise ValueError(f"ids must be one sequence of token ids (1-D), got shape "
+                         f"{ids.shape}: evaluate each row on its own (rows of a batch are not "
+                         f"one text)")
+    ids = ids.reshape(-1)
     if ids.dtype.kind not in "iu":
         raise ValueError(f"ids must be integers, got dtype {ids.dtype}")
     block = getattr(getattr(model, "config", None), "block_size", None)

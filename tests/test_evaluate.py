@@ -516,3 +516,14 @@ def test_the_report_gives_the_rate_of_short_runs():
     text = describe(r, "run", "x.txt", "all")
     assert "time           0.2 s (4,000 tokens/s)" in text
     assert "perplexity     5.000" in text and "bits/character" not in text
+
+
+def test_a_batch_of_several_rows_is_not_read_as_one_text():
+    """evaluate_ids(model, x) with x a (B, T) batch flattened it: each row's first tokens were
+    scored with the end of the previous row as their context, a wrong loss without a word."""
+    model = _model()
+    ids = np.random.default_rng(3).integers(0, 11, (4, 9))
+    with pytest.raises(ValueError, match=r"one sequence of token ids \(1-D\), got shape \(4, 9\)"):
+        evaluate_ids(model, ids)
+    # one row (what generate returns for one prompt) is that row
+    assert evaluate_ids(model, ids[:1]).nll == evaluate_ids(model, ids[0]).nll
