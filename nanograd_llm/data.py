@@ -410,7 +410,25 @@ def split_point(n: int, val_fraction: float) -> int:
 
 def split_ids(ids: np.ndarray, block_size: int, val_fraction: float = 0.1,
               source: str = "the data") -> TokenData:
-    """Contiguous split; both parts must hold at least block_size + 1 tokens."""
+    """Contiguous split; both parts must hold at least block_size + 1 tokens.
+
+    ids: a 1-D array (or list) of token ids; block_size: an integer >= 1; val_fraction: the
+    validation part's share, in (0, 1)."""
+    # Eğitim ayarı (TrainConfig) bu değerleri denetler; Python'dan doğrudan çağrıldığında da
+    # aynı sınırlar geçerlidir: val_fraction = 1,5 bölme noktasını negatif yapıp sessizce
+    # 50/50'lik bir bölme verirdi, `tok.encode(text)`in döndürdüğü liste de AttributeError'la
+    # düşerdi
+    if not isinstance(ids, np.ndarray):
+        ids = np.asarray(ids)
+    if ids.ndim != 1 or (ids.size and ids.dtype.kind not in "iu"):
+        raise ValueError(f"ids must be a 1-D array of integer token ids, got "
+                         f"{'shape ' + str(ids.shape) if ids.ndim != 1 else 'dtype ' + str(ids.dtype)}")
+    if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) \
+            or block_size < 1:
+        raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float, np.floating)) \
+            or not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be a number in (0, 1), got {val_fraction!r}")
     n = int(ids.size)
     need = block_size + 1
     split = split_point(n, val_fraction)

@@ -397,3 +397,21 @@ def test_char_encode_array_holds_every_id():
     tok = CharTokenizer(chars)
     a = tok.encode_array("".join(reversed(chars)))
     assert a.dtype == np.uint16 and a.tolist() == list(range(299, -1, -1))
+
+
+def test_split_ids_takes_a_list_and_checks_its_arguments():
+    """split_ids(tok.encode(text), 8) (encode returns a list) fell with "'list' object has no
+    attribute 'size'", and val_fraction=1.5 (a share above 1) gave a 50/50 split silently."""
+    ids = list(range(200))
+    d = D.split_ids(ids, 8)
+    assert (d.train.size, d.val.size) == (180, 20) and d.train.dtype.kind == "i"
+    for bad in (1.5, 1.0, 0.0, -0.1, "0.1"):
+        with pytest.raises(ValueError, match="val_fraction must be a number in"):
+            D.split_ids(ids, 8, bad)
+    for bad in (0, -1, 8.5, True):
+        with pytest.raises(ValueError, match="block_size must be a positive integer"):
+            D.split_ids(ids, bad)
+    with pytest.raises(ValueError, match=r"1-D array of integer token ids, got shape \(20, 10\)"):
+        D.split_ids(np.arange(200).reshape(20, 10), 8)
+    with pytest.raises(ValueError, match="got dtype float64"):
+        D.split_ids(np.arange(200.0), 8)
