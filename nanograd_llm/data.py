@@ -495,6 +495,18 @@ class BatchSampler:
     """Draws (x, y) windows from TokenData with a seeded numpy Generator (state saved in ckpts)."""
 
     def __init__(self, data: TokenData, block_size: int, batch_size: int, seed: int = 0):
+        # Python'dan yapılan yaygın yanlışlar burada, adlarıyla bildirilir: split_ids'in
+        # TokenData'sı yerine kimlik dizisinin kendisi (AttributeError), int() ile sessizce
+        # kesilen 2.7 gibi bir toplu iş boyu, 0 ya da negatif bir block_size (boş pencereler)
+        if not isinstance(getattr(data, "train", None), np.ndarray) or \
+                not isinstance(getattr(data, "val", None), np.ndarray):
+            raise TypeError(f"BatchSampler(data, ...) expects the TokenData that "
+                            f"split_ids(ids, block_size) returns, got {type(data).__name__}")
+        for name, v in (("block_size", block_size), ("batch_size", batch_size)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
         self.data = data
         self.block_size = int(block_size)
         self.batch_size = int(batch_size)
@@ -502,7 +514,15 @@ class BatchSampler:
         self.rng = np.random.default_rng([self.seed, STREAM_TRAIN])
         self._offsets = np.arange(self.block_size + 1)
 
-    def _draw(self, ids: np.ndarray, rng: np.random.Generator, batch_size: int) -> np.ndarray:
+    def _draw(self, ids: np.ndarray, rng: np.random.Generator, batch_size: int,
+              part: str = "train") -> np.ndarray:
+        if ids.size <= self.block_size:
+            # Pencere (block_size + 1 kimlik) parçaya sığmıyor: NumPy'ın "high <= 0" hatası
+            # yerine (ör. split_ids'e başka bir block_size verilmiş)
+            raise ValueError(f"the {part} part has {ids.size} token ids, fewer than "
+                             f"block_size + 1 = {self.block_size + 1}: split the ids with the "
+                             f"same block_size (split_ids(ids, {self.block_size})) or use a "
+                             f"smaller block_size")
         ix = rng.integers(0, ids.size - self.block_size, size=batch_size)
         # (B, T+1) pencere: x = [:, :-1], y = [:, 1:] (bir konum kaydırılmış)
         return np.asarray(ids[ix[:, None] + self._offsets], dtype=np.int64)
@@ -518,10 +538,12 @@ class BatchSampler:
 
     def eval_batches(self, split: str, n_batches: int, step: int):
         """n (B, T+1) windows from 'train' or 'val', seeded by (seed, step): no effect on training."""
+        if split not in STREAM_EVAL:
+            raise ValueError(f"split must be one of {', '.join(STREAM_EVAL)}, got {split!r}")
         ids = self.data.train if split == "train" else self.data.val
         rng = np.random.default_rng([self.seed, STREAM_EVAL[split], int(step)])
         for _ in range(n_batches):
-            yield self._draw(ids, rng, self.batch_size)
+            yield self._draw(ids, rng, self.batch_size, split)
 
     def get_state(self) -> dict:
         return self.rng.bit_generator.state

@@ -415,3 +415,29 @@ def test_split_ids_takes_a_list_and_checks_its_arguments():
         D.split_ids(np.arange(200).reshape(20, 10), 8)
     with pytest.raises(ValueError, match="got dtype float64"):
         D.split_ids(np.arange(200.0), 8)
+
+
+def test_batch_sampler_names_its_argument_errors():
+    """BatchSampler(ids, ...) fell with AttributeError, a block_size the split could not hold
+    (split_ids(ids, 8) then BatchSampler(data, 64, ...)) with NumPy's "high <= 0", an unknown
+    split with KeyError; batch_size 2.7 was cut to 2 and block_size 0 gave empty windows."""
+    ids = np.arange(200) % 7
+    data = D.split_ids(ids, 8)
+    with pytest.raises(TypeError, match="expects the TokenData that split_ids"):
+        D.BatchSampler(ids, 8, 4)
+    with pytest.raises(ValueError, match=r"the train part has 180 token ids, fewer than "
+                                         r"block_size \+ 1 = 201"):
+        D.BatchSampler(data, 200, 4).train_batch()
+    with pytest.raises(ValueError, match="the val part has 20 token ids"):
+        next(D.BatchSampler(data, 64, 4).eval_batches("val", 1, 0))
+    with pytest.raises(ValueError, match="split must be one of train, val, got 'test'"):
+        next(D.BatchSampler(data, 8, 4).eval_batches("test", 1, 0))
+    for kw, name in ((dict(block_size=0), "block_size"), (dict(block_size=-1), "block_size"),
+                     (dict(batch_size=2.7), "batch_size"), (dict(batch_size=0), "batch_size"),
+                     (dict(seed=-1), "seed"), (dict(seed=1.5), "seed")):
+        args = {**dict(block_size=8, batch_size=4, seed=0), **kw}
+        with pytest.raises(ValueError, match=name):
+            D.BatchSampler(data, **args)
+    # the edge: a part of exactly block_size + 1 ids has one window
+    w = D.BatchSampler(data, 19, 2).eval_batches("val", 1, 0)
+    np.testing.assert_array_equal(next(w), np.stack([data.val] * 2))
