@@ -179,6 +179,8 @@ class AdamW:
         elif isinstance(params, dict):
             if not params:
                 raise ValueError("AdamW got no parameters")
+            for k, p in params.items():
+                _check_param(k, p)
             self.params = params
             self.m = {k: get_array_module(p).zeros_like(p) for k, p in params.items()}
             self.v = {k: get_array_module(p).zeros_like(p) for k, p in params.items()}
@@ -347,6 +349,24 @@ class AdamW:
                 setattr(self, key, float(state[key]))
         if "betas" in state:
             self.betas = tuple(float(b) for b in state["betas"])
+
+
+def _check_param(name, p) -> None:
+    """A parameter of a dict handed to AdamW: a writeable floating-point array (updated in
+    place)."""
+    # Tam sayı bir dizi (np.array([[1, 2], [3, 4]])) ilk adımda, adım sayısı ve momentler
+    # değiştikten sonra derin bir UFuncTypeError'la düşerdi (momentleri de tam sayı olurdu);
+    # bir liste AttributeError'la, salt okunur bir dizi yarıda kalmış bir güncellemeyle
+    if not (hasattr(p, "dtype") and hasattr(p, "shape")):
+        raise TypeError(f"AdamW: parameter {name!r} must be an array (updated in place), got "
+                        f"{type(p).__name__}")
+    if p.dtype.kind != "f":
+        raise TypeError(f"AdamW: parameter {name!r} must be a floating-point array, got dtype "
+                        f"{p.dtype} (make it with dtype=float)")
+    flags = getattr(p, "flags", None)
+    if flags is not None and not flags.writeable:
+        raise ValueError(f"AdamW: parameter {name!r} is read-only (a view such as "
+                         f"np.broadcast_to's cannot be updated in place); pass a copy")
 
 
 def _check_grads(grads, shapes: dict) -> None:

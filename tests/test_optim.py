@@ -466,3 +466,20 @@ def test_adamw_follows_torch_over_many_steps_and_a_save_resume(fast):
                                    err_msg=k)
         np.testing.assert_array_equal(twin_params[k], params[k], err_msg=k)
     assert twin_opt.t == opt.t == 300
+
+
+@pytest.mark.parametrize("param, err, match", [
+    (np.array([[1, 2], [3, 4]]), TypeError, "floating-point array, got dtype int64"),
+    ([1.0, 2.0], TypeError, "must be an array"),
+    (np.broadcast_to(np.ones(2), (2, 2)), ValueError, "read-only"),
+])
+def test_adamw_refuses_a_dict_parameter_it_cannot_update(param, err, match):
+    """AdamW({"w": np.array([[1, 2], [3, 4]])}) was built with integer moments, and its first
+    step fell with a UFuncTypeError from deep inside after the step count (and a list or a
+    read-only view with AttributeError / "output array is read-only")."""
+    with pytest.raises(err, match=match):
+        AdamW({"b": np.zeros(2), "w": param})
+    # float arrays of either precision are fine
+    opt = AdamW({"w": np.ones((2, 2), np.float32), "b": np.zeros(2)})
+    opt.step({"w": np.ones((2, 2)), "b": np.ones(2)})
+    assert opt.t == 1
