@@ -243,6 +243,11 @@ class AdamW:
                 n = int(np.prod(shape))
                 flat[off:off + n] = model.xp.asarray(grads[name]).reshape(-1)
             return flat
+        if not hasattr(grads, "shape"):
+            # opt.step(model) ya da bir dizi listesi: derindeki bir AttributeError yerine
+            hint = " (pass model.grads, not the model)" if hasattr(grads, "grads") else ""
+            raise TypeError(f"step(grads) expects model.grads, model.grad_flat or a dict with "
+                            f"the parameters' names, got {type(grads).__name__}{hint}")
         if grads.shape != model.flat.shape:
             raise ValueError(f"flat gradient has shape {grads.shape}, expected {model.flat.shape}")
         return grads
@@ -372,7 +377,9 @@ def _check_param(name, p) -> None:
 def _check_grads(grads, shapes: dict) -> None:
     """A dict of gradients must hold every parameter's name, each with that parameter's shape."""
     if not isinstance(grads, dict):
-        raise TypeError("step(grads) expects a dict with the parameters' names")
+        hint = " (pass model.grads, not the model)" if hasattr(grads, "grads") else ""
+        raise TypeError(f"step(grads) expects a dict with the parameters' names, got "
+                        f"{type(grads).__name__}{hint}")
     missing = [k for k in shapes if k not in grads]
     if missing:
         raise ValueError(f"gradients missing for {missing[:5]}")

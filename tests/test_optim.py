@@ -483,3 +483,17 @@ def test_adamw_refuses_a_dict_parameter_it_cannot_update(param, err, match):
     opt = AdamW({"w": np.ones((2, 2), np.float32), "b": np.zeros(2)})
     opt.step({"w": np.ones((2, 2)), "b": np.ones(2)})
     assert opt.t == 1
+
+
+@pytest.mark.parametrize("as_model", [True, False])
+def test_adamw_step_given_the_model_or_a_list_says_what_it_takes(as_model):
+    """opt.step(model) or opt.step([arrays]) fell with "'GPT' object has no attribute 'shape'"
+    from inside the flat-gradient path; nothing moves."""
+    model = _tiny_gpt()
+    opt = AdamW(model if as_model else dict(model.params))
+    before = model.flat.copy()
+    with pytest.raises(TypeError, match=r"got GPT \(pass model.grads, not the model\)"):
+        opt.step(model)
+    with pytest.raises(TypeError, match="expects .*got list"):
+        opt.step(list(model.grads.values()))
+    assert opt.t == 0 and np.array_equal(model.flat, before)
