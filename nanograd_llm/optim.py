@@ -163,7 +163,16 @@ class AdamW:
         for name, x in (("lr", lr), ("eps", eps), ("weight_decay", weight_decay)):
             _check_nonneg(name, x)
         check_eps(eps)
-        b1, b2 = (float(b) for b in betas)
+        # betas=0.9 ("'float' object is not iterable") ya da üç sayı ("too many values to
+        # unpack") Python'un kendi iletisiyle düşerdi: iki sayılık bir çift olduğu burada denetlenir
+        try:
+            pair = None if isinstance(betas, str) else tuple(betas)
+        except TypeError:
+            pair = None
+        if pair is None or len(pair) != 2 or not all(_is_number(b) for b in pair):
+            raise ValueError(f"betas must be a pair of numbers (beta1, beta2) in [0, 1), "
+                             f"got {betas!r}")
+        b1, b2 = (float(b) for b in pair)
         if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
             raise ValueError(f"betas must be in [0, 1), got {betas}")
         self.lr, self.betas, self.eps, self.weight_decay = float(lr), (b1, b2), float(eps), \

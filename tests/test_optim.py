@@ -497,3 +497,14 @@ def test_adamw_step_given_the_model_or_a_list_says_what_it_takes(as_model):
     with pytest.raises(TypeError, match="expects .*got list"):
         opt.step(list(model.grads.values()))
     assert opt.t == 0 and np.array_equal(model.flat, before)
+
+
+@pytest.mark.parametrize("betas", [0.9, (0.9, 0.99, 0.5), (0.9,), ("0.9", "0.99"),
+                                   np.array([0.9, 0.99, 0.5])])
+def test_adamw_betas_must_be_a_pair_of_numbers(betas):
+    """betas=0.9 fell with "'float' object is not iterable", three values with "too many
+    values to unpack"."""
+    with pytest.raises(ValueError, match=r"betas must be a pair of numbers \(beta1, beta2\)"):
+        AdamW(_tiny_gpt(), betas=betas)
+    assert AdamW(_tiny_gpt(), betas=[0.9, np.float32(0.95)]).betas == (0.9, float(np.float32(0.95)))
+    assert AdamW(_tiny_gpt(), betas=np.array([0.9, 0.95])).betas == (0.9, 0.95)
