@@ -389,3 +389,34 @@ def test_kv_cache_matches_full_forward():
         np.testing.assert_allclose(np.concatenate(outs, 1), full, rtol=1e-10, atol=1e-12)
         with pytest.raises(ValueError, match="block_size"):
             model.forward(idx[:, :1], kv_cache=cache)
+
+
+class _ForeignIds:
+    """An array of another library (a PyTorch tensor on the CPU): __array__, and a dtype that
+    is not NumPy's (torch.int64 has no .kind)."""
+    dtype = "foreign.int64"
+
+    def __init__(self, a):
+        self.a = np.asarray(a)
+        self.ndim, self.shape = self.a.ndim, self.a.shape
+
+    def __array__(self, dtype=None, copy=None):
+        return self.a if dtype is None else self.a.astype(dtype)
+
+
+@pytest.mark.parametrize("model_kind", ["gpt", "bigram"])
+def test_forward_takes_ids_of_another_array_library(model_kind):
+    """model.forward(torch.tensor(x), torch.tensor(y)) fell with AttributeError: 'torch.dtype'
+    object has no attribute 'kind', from the id check."""
+    model = GPT(GPTConfig(**SMALL), dtype="float64") if model_kind == "gpt" else BigramLM(17)
+    ids = np.random.default_rng(0).integers(0, 17, (2, 9))
+    x, y = ids[:, :-1], ids[:, 1:]
+    want = float(model.forward(x, y)[1])
+    assert float(model.forward(_ForeignIds(x), _ForeignIds(y))[1]) == want
+    with pytest.raises(ValueError, match="idx must be an integer array of shape"):
+        model.forward([[1, 2], [3]])                                      # ragged rows
+    try:
+        import torch
+    except ImportError:
+        return
+    assert float(model.forward(torch.tensor(x), torch.tensor(y))[1]) == want

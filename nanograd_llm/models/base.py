@@ -237,8 +237,14 @@ class ParamModel:
                    ignore_index: int | None = None):
         """Validate token ids (on the host when they come from the host) and move them."""
         xp = self.xp
-        if isinstance(idx, (list, tuple)):
-            idx = np.asarray(idx)
+        if not isinstance(idx, np.ndarray) and not type(idx).__module__.startswith("cupy"):
+            # Liste, demet ya da başka bir kütüphanenin dizisi (ör. bir PyTorch tensörü: dtype'ı
+            # NumPy'ınki değildir, `.kind` yoktur) NumPy dizisine çevrilir
+            try:
+                idx = np.asarray(idx)
+            except (ValueError, TypeError) as e:
+                raise ValueError(f"{name} must be an integer array of shape (B, T) ({e})") \
+                    from None
         if not hasattr(idx, "dtype") or not hasattr(idx, "ndim"):
             raise ValueError(f"{name} must be an integer array of shape (B, T)")
         if idx.dtype.kind not in "iu":
