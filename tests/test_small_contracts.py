@@ -202,6 +202,21 @@ def test_gpt_config_takes_numpy_integers_as_plain_ints():
             GPTConfig(vocab_size=bad)
 
 
+def test_gpt_config_takes_numpy_floats_for_dropout_and_epsilon():
+    """GPTConfig(dropout=np.float32(0.1)) was refused as "dropout must be a number in [0, 1),
+    got np.float32(0.1)" (np.float64 passed, kept as np.float64); both are now plain floats."""
+    import json
+    from nanograd_llm import GPTConfig
+    for v in (np.float32(0.1), np.float64(0.1), np.float16(0.25)):
+        c = GPTConfig(dropout=v, layer_norm_epsilon=np.float32(1e-5))
+        assert type(c.dropout) is float and c.dropout == float(v)
+        assert type(c.layer_norm_epsilon) is float
+        assert json.loads(json.dumps(c.to_dict()))["dropout"] == float(v)
+    for bad in (np.float32(1.0), np.bool_(True), "0.1"):
+        with pytest.raises(ValueError, match="dropout must be a number in"):
+            GPTConfig(dropout=bad)
+
+
 def test_sample_tokens_may_reach_its_maximum():
     from nanograd_llm.config import SAMPLE_TOKENS_MAX
     assert TrainConfig(sample_tokens=SAMPLE_TOKENS_MAX).sample_tokens == SAMPLE_TOKENS_MAX

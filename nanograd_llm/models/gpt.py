@@ -129,13 +129,19 @@ class GPTConfig:
             raise ValueError(f"ignore_index must be an integer or null, got {shown(ig)}")
         if ig is not None:
             self.ignore_index = int(ig)
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or \
+        # NumPy sayıları da sayıdır: np.float32(0.1) (ör. bir NumPy dizisinden okunan değer)
+        # "[0, 1) aralığında bir sayı olmalı" diye reddediliyordu, np.float64 ise olduğu gibi
+        # kalıyordu; ikisi de Python float'ına çevrilir (vocab_size'taki int() gibi)
+        numbers = (int, float, np.integer, np.floating)
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, numbers) or \
                 not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be a number in [0, 1), got {shown(self.dropout)}")
+        self.dropout = float(self.dropout)
         eps = self.layer_norm_epsilon
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not \
+        if isinstance(eps, bool) or not isinstance(eps, numbers) or not \
                 (math.isfinite(eps) and eps > 0):
             raise ValueError(f"layer_norm_epsilon must be a finite number > 0, got {shown(eps)}")
+        self.layer_norm_epsilon = float(eps)
         check_activation(self.activation)
         if self.positional not in POSITIONAL:
             raise ValueError(f"unknown positional encoding {shown(self.positional)}: "
