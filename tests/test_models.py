@@ -420,3 +420,15 @@ def test_forward_takes_ids_of_another_array_library(model_kind):
     except ImportError:
         return
     assert float(model.forward(torch.tensor(x), torch.tensor(y))[1]) == want
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
+@pytest.mark.parametrize("model_kind", ["gpt", "bigram"])
+def test_a_bad_model_seed_names_the_seed(model_kind, seed):
+    """GPT(cfg, seed=-1) fell with NumPy's "expected non-negative integer" and seed=1.5 with
+    "SeedSequence expects int or sequence of ints", neither naming the argument."""
+    make = (lambda s: GPT(GPTConfig(**SMALL), seed=s)) if model_kind == "gpt" else \
+        (lambda s: BigramLM(5, seed=s))
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+        make(seed)
+    assert make(np.int64(3)).seed == 3 and make(None).seed is None

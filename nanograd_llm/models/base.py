@@ -118,6 +118,12 @@ class ParamModel:
 
     def __init__(self, specs: list[tuple[str, tuple, InitFn]], seed: int = 0,
                  dtype="float32", device: str = "cpu"):
+        # GPT(cfg, seed=-1) ya da seed=1.5, NumPy'ın tohum kodunun derinlerinden, argümanın
+        # adını vermeyen bir hatayla ("expected non-negative integer") düşerdi
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                                 or seed < 0):
+            raise ValueError(f"seed must be an integer >= 0 (or None for a random one), got "
+                             f"{seed!r}")
         self.dtype = as_float_dtype(dtype)
         self.device = check_device(device)
         check_fits_in_memory(sum(math.prod(shape) for _, shape, _ in specs), self.dtype,
