@@ -432,3 +432,17 @@ def test_a_bad_model_seed_names_the_seed(model_kind, seed):
     with pytest.raises(ValueError, match="seed must be an integer >= 0"):
         make(seed)
     assert make(np.int64(3)).seed == 3 and make(None).seed is None
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(max_new_tokens=2.5), "max_new_tokens must be an integer >= 0"),
+    (dict(max_new_tokens="3"), "max_new_tokens must be an integer >= 0"),
+    (dict(max_new_tokens=-1), "max_new_tokens must be an integer >= 0"),
+    (dict(max_new_tokens=2, seed=-1), "seed must be an integer >= 0"),
+    (dict(max_new_tokens=2, seed=1.5), "seed must be an integer >= 0"),
+])
+def test_bigram_generate_checks_its_arguments_as_generate_does(kwargs, match):
+    """BigramLM.generate(idx, 2.5) fell with "'float' object cannot be interpreted as an
+    integer", "3" with "'<' not supported", seed=-1 inside NumPy."""
+    with pytest.raises(ValueError, match=match):
+        BigramLM(5).generate([[1]], **kwargs)

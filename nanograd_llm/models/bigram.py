@@ -104,8 +104,13 @@ class BigramLM(ParamModel):
 
     def generate(self, idx, max_new_tokens: int, temperature: float = 1.0, seed=None):
         """Sample tokens one at a time (the bigram only ever looks at the last token)."""
-        if max_new_tokens < 0:
-            raise ValueError("max_new_tokens must be >= 0")
+        from ..generate import check_seed
+        # generate()'in denetimleri: 2.5 ya da "3" gibi bir sayı, range() ya da `<`
+        # karşılaştırmasının anlaşılmaz TypeError'ıyla, seed=-1 NumPy'ın içinden düşerdi
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer)) \
+                or max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
+        check_seed(seed)
         if not 0 < temperature < float("inf"):            # NaN da buradan geçmez
             raise ValueError(f"the bigram sampler needs a finite temperature > 0, "
                              f"got {temperature!r}")
