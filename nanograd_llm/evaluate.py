@@ -154,9 +154,14 @@ def sliding_windows(n_ids: int, context: int, stride: int | None = None) -> list
     """
     if n_ids < 2:
         raise ValueError(f"need at least 2 tokens to predict one, got {n_ids}")
+    # Tam sayı olmayan bir bağlam pencereleri kesirli başlangıçlarla kurardı (sonra derin bir
+    # TypeError), stride = 2.5 ise int() ile sessizce 2'ye inerdi
+    for name, v in (("context", context), ("stride", stride)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer))):
+            raise ValueError(f"{name} must be an integer, got {v!r}")
     if context < 1:
         raise ValueError(f"context must be >= 1, got {context}")
-    L = min(context, n_ids - 1)
+    L = min(int(context), n_ids - 1)
     stride = L if stride is None else int(stride)
     if not 1 <= stride <= L:
         raise ValueError(f"stride must be between 1 and the window length {L}, got {stride}")
@@ -231,12 +236,13 @@ def evaluate_ids(model, ids, *, context: int | None = None, stride: int | None =
         raise ValueError(f"token id {bad} is outside [0, {limit}) (the model's "
                          f"{'vocab_limit' if vocab_limit else 'vocabulary'})")
     windows = sliding_windows(int(ids.size), context, stride)
-    L = min(context, int(ids.size) - 1)
+    L = min(int(context), int(ids.size) - 1)
     stride = L if stride is None else int(stride)
     if batch_size is None:
         batch_size = default_batch_size(L, V)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     xp = getattr(model, "xp", np)
     ids64 = ids.astype(np.int64)
     offsets = np.arange(L + 1)                                          # (L+1,)

@@ -527,3 +527,20 @@ def test_a_batch_of_several_rows_is_not_read_as_one_text():
         evaluate_ids(model, ids)
     # one row (what generate returns for one prompt) is that row
     assert evaluate_ids(model, ids[:1]).nll == evaluate_ids(model, ids[0]).nll
+
+
+def test_window_and_batch_sizes_must_be_integers():
+    """evaluate_ids(context=4.0) and batch_size=2.0 fell with "'float' object cannot be
+    interpreted as an integer" from deep inside, stride=2.5 was cut to 2 silently and
+    sliding_windows(10, 3.5) returned windows starting at 3.5."""
+    model = _model()
+    ids = np.random.default_rng(0).integers(0, 11, 60)
+    for kw, name in ((dict(context=4.0), "context"), (dict(stride=2.5), "stride"),
+                     (dict(batch_size=2.0), "batch_size"), (dict(stride=True), "stride")):
+        with pytest.raises(ValueError, match=f"{name} must be an integer"):
+            evaluate_ids(model, ids, **kw)
+    with pytest.raises(ValueError, match="context must be an integer"):
+        sliding_windows(10, 3.5)
+    r = evaluate_ids(model, ids, context=np.int64(4), stride=np.int32(2), batch_size=np.int64(3))
+    assert r.nll == evaluate_ids(model, ids, context=4, stride=2, batch_size=3).nll
+    assert json.loads(json.dumps(r.to_dict()))["context"] == 4
