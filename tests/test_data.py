@@ -441,3 +441,16 @@ def test_batch_sampler_names_its_argument_errors():
     # the edge: a part of exactly block_size + 1 ids has one window
     w = D.BatchSampler(data, 19, 2).eval_batches("val", 1, 0)
     np.testing.assert_array_equal(next(w), np.stack([data.val] * 2))
+
+
+@pytest.mark.parametrize("text", [b"hello", None, ["h", "e"]])
+def test_char_tokenizer_says_it_takes_a_str(text):
+    """CharTokenizer.from_text(open(p, "rb").read()) and encode(b"...") fell with
+    unicodedata's "normalize() argument 2 must be str, not bytes"."""
+    tok = CharTokenizer.from_text("hello")
+    match = r"expected a str, got " + type(text).__name__ + (
+        r" \(decode it first" if isinstance(text, bytes) else "")
+    with pytest.raises(TypeError, match=match):
+        tok.encode(text)
+    with pytest.raises(TypeError, match=match):
+        CharTokenizer.from_text(text)

@@ -42,6 +42,15 @@ ERRORS = ("strict", "skip", "replace")
 FORMAT = "nanograd_llm.char_tokenizer"
 
 
+def _check_text(text) -> None:
+    """TypeError for a text that is not a str (bytes read from a file opened in "rb")."""
+    # unicodedata.normalize'ın "argument 2 must be str, not bytes" iletisi yerine
+    if not isinstance(text, str):
+        hint = " (decode it first: data.decode('utf-8'))" if isinstance(text, (bytes, bytearray)) \
+            else ""
+        raise TypeError(f"expected a str, got {type(text).__name__}{hint}")
+
+
 def _describe(ch: str) -> str:
     name = unicodedata.name(ch, "")
     return f"{ch!r} (U+{ord(ch):04X}{' ' + name if name else ''})"
@@ -73,6 +82,7 @@ class CharTokenizer:
     @classmethod
     def from_text(cls, text: str) -> "CharTokenizer":
         """Build the vocabulary from every distinct character of `text` (after NFC)."""
+        _check_text(text)
         text = unicodedata.normalize("NFC", text)
         if not text:
             raise ValueError("cannot build a character vocabulary from empty text")
@@ -86,6 +96,7 @@ class CharTokenizer:
         """Text -> list of ids. errors: 'strict' (raise), 'skip' or 'replace'."""
         if errors not in ERRORS:
             raise ValueError(f"errors must be one of {', '.join(ERRORS)}, got {errors!r}")
+        _check_text(text)
         original, text = text, unicodedata.normalize("NFC", text)
         stoi = self.stoi
         try:
