@@ -598,3 +598,17 @@ def test_numerical_gradient_divides_by_the_step_the_dtype_took():
     x = np.full(2, 10.0, dtype=np.float32)
     g = numerical_gradient(lambda: float((x.astype(np.float64) ** 2).sum()), x)
     assert np.allclose(g, 20.0, rtol=1e-9)
+
+
+def test_attention_with_more_queries_than_keys_is_refused():
+    """attention_forward(q, k, v) with Tq > Tk (a q and k of different lengths swapped) gave
+    NaN for the first Tq − Tk rows, silently: the bottom-right causal mask hides every key
+    from them."""
+    from nanograd_llm.layers import attention_forward
+    rng = np.random.default_rng(0)
+    q = rng.standard_normal((1, 2, 6, 4))
+    k = rng.standard_normal((1, 2, 4, 4))
+    with pytest.raises(ValueError, match="6 queries but only 4 keys"):
+        attention_forward(q, k, k)
+    y, _ = attention_forward(k, q, q)                   # fewer queries than keys is the cache's case
+    assert y.shape == (1, 2, 4, 4) and np.isfinite(y).all()

@@ -213,6 +213,12 @@ def attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool = Tru
     q, k, v may be strided views. With `out` (a (B, nh, Tq, hs) array or view) y is written
     into it; returns (y, cache)."""
     hs = q.shape[-1]
+    if q.shape[-2] > k.shape[-2]:
+        # Maske sağ alta hizalıdır (sorgu i, j ≤ i + (Tk − Tq) anahtarlarını görür): Tq > Tk
+        # iken ilk Tq − Tk sorgunun görebileceği hiçbir anahtar kalmaz, softmax'ları −∞ satırından
+        # NaN olurdu ve çıktıya sessizce NaN satırlar yazılırdı (yalnızca şekle bakan, O(1) denetim)
+        raise ValueError(f"attention: {q.shape[-2]} queries but only {k.shape[-2]} keys; the "
+                         f"causal mask needs at least as many keys as queries (Tk >= Tq)")
     scale = 1.0 / math.sqrt(hs)
     # Puanlar: S = (q/√hs)·kᵀ. kᵀ yalnızca bir bayrakla belirtilir (kopya yok); 1/√hs
     # çarpımın alpha'sıdır (CPU'da q'ya uygulanır: T·hs işlem, T·T yerine). Önbellekte
