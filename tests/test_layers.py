@@ -612,3 +612,14 @@ def test_attention_with_more_queries_than_keys_is_refused():
         attention_forward(q, k, k)
     y, _ = attention_forward(k, q, q)                   # fewer queries than keys is the cache's case
     assert y.shape == (1, 2, 4, 4) and np.isfinite(y).all()
+
+
+def test_positional_encodings_refuse_a_negative_start():
+    """learned_positional_forward(x, wpe, start=-3) added wpe[-3:-1] (the table's last
+    positions) and sinusoidal_forward the same, silently."""
+    from nanograd_llm.layers import learned_positional_forward, sinusoidal_forward
+    x = np.zeros((1, 2, 4))
+    with pytest.raises(ValueError, match="start must be a position >= 0, got -3"):
+        learned_positional_forward(x, np.ones((5, 4)), start=-3)
+    with pytest.raises(ValueError, match="start must be a position >= 0, got -3"):
+        sinusoidal_forward(x, start=-3, n_positions=5)

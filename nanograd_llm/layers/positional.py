@@ -65,6 +65,14 @@ from ..backend import cache_allocation, get_array_module, matmul_t
 # n_pos = sinüzoidal tablodaki konum sayısı (n_positions)
 
 
+def _check_start(start) -> None:
+    """start must be a position, an integer >= 0 (an O(1) check)."""
+    # Negatif bir başlangıç Python dilimlemesinde sondan sayılır: start = −3, T = 2 için
+    # wpe[−3:−1], yani tablonun son konumları sessizce eklenirdi
+    if start < 0:
+        raise ValueError(f"start must be a position >= 0, got {start}")
+
+
 class LearnedPositionalCache(NamedTuple):
     start: int
     T: int
@@ -74,6 +82,7 @@ class LearnedPositionalCache(NamedTuple):
 def learned_positional_forward(x, wpe, start: int = 0):
     """out = x + wpe[start:start+T]. x: (B, T, C); wpe: (block_size, C)."""
     T = x.shape[1]
+    _check_start(start)
     if start + T > wpe.shape[0]:
         raise ValueError(
             f"sequence of {start + T} positions is longer than block_size={wpe.shape[0]}"
@@ -129,6 +138,7 @@ def sinusoidal_forward(x, start: int = 0, n_positions: int | None = None):
     """out = x + PE[start:start+T] with the fixed sinusoidal table. x: (B, T, C)."""
     xp = get_array_module(x)
     T, C = x.shape[1], x.shape[2]
+    _check_start(start)
     if n_positions is not None and start + T > n_positions:
         raise ValueError(f"sequence of {start + T} positions is longer than block_size={n_positions}")
     table = sinusoidal_table(max(start + T, n_positions or 0), C, xp, x.dtype)
