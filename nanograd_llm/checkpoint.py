@@ -186,7 +186,13 @@ def _save_tokenizer(d: Path, blobs: dict, digests: dict) -> None:
 
 def save_checkpoint(out_dir, model, optimizer, tokenizer, step: int, *, train_config=None,
                     sampler_state=None, dropout_seed=None, extra=None) -> Path:
-    """Write a complete checkpoint into out_dir atomically; returns the manifest path."""
+    """Write a complete checkpoint into out_dir atomically; returns the manifest path.
+
+    step: an integer >= 0."""
+    # Okuyucunun (_check_manifest_types) reddedeceği bir kayıt hiç yazılmaz: step = −1 ile
+    # kaydedilen ağırlıklar load_model ile bir daha açılamıyordu, 1.5 ise sessizce 1 oluyordu
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+        raise ValueError(f"step must be an integer >= 0, got {step!r}")
     d = make_folder(out_dir)
     tag = f"{int(step):07d}-{secrets.token_hex(3)}"
     model_cfg = model.config_dict()

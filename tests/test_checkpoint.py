@@ -435,3 +435,17 @@ def test_a_manifest_without_a_required_entry_names_it(tmp_path, key):
     (tmp_path / ckpt.MANIFEST).write_text(json.dumps(m))
     with pytest.raises(ckpt.CheckpointError, match=f"incomplete: no '{key}' entry"):
         ckpt.load_checkpoint(tmp_path)
+
+
+@pytest.mark.parametrize("step", [-1, 1.5, "3", True])
+def test_a_step_the_loader_would_refuse_is_not_saved(tmp_path, step):
+    """save_checkpoint(..., step=-1) wrote a checkpoint that load_model then refused ("'step'
+    must be a non-negative integer"), and step=1.5 was saved as 1."""
+    model = GPT(GPTConfig(vocab_size=7, block_size=8, n_layer=1, n_head=2, n_embd=8))
+    with pytest.raises(ValueError, match="step must be an integer >= 0"):
+        ckpt.save_checkpoint(tmp_path / "r", model, AdamW(model), CharTokenizer.from_text("abcdefg"),
+                             step)
+    assert not (tmp_path / "r").exists()
+    ckpt.save_checkpoint(tmp_path / "r", model, AdamW(model), CharTokenizer.from_text("abcdefg"),
+                         np.int64(0))
+    assert ckpt.load_checkpoint(tmp_path / "r")["step"] == 0
