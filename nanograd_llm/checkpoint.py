@@ -188,11 +188,12 @@ def save_checkpoint(out_dir, model, optimizer, tokenizer, step: int, *, train_co
                     sampler_state=None, dropout_seed=None, extra=None) -> Path:
     """Write a complete checkpoint into out_dir atomically; returns the manifest path.
 
-    step: an integer >= 0."""
+    step: an integer >= 0; optimizer: the model's AdamW (or None)."""
     # Okuyucunun (_check_manifest_types) reddedeceği bir kayıt hiç yazılmaz: step = −1 ile
     # kaydedilen ağırlıklar load_model ile bir daha açılamıyordu, 1.5 ise sessizce 1 oluyordu
     if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
         raise ValueError(f"step must be an integer >= 0, got {step!r}")
+    _check_optimizer_fits(model, optimizer)
     d = make_folder(out_dir)
     tag = f"{int(step):07d}-{secrets.token_hex(3)}"
     model_cfg = model.config_dict()
@@ -243,6 +244,17 @@ def save_checkpoint(out_dir, model, optimizer, tokenizer, step: int, *, train_co
     # 4) artık gösterilmeyen eski dosyaları sil
     remove_unnamed_files(d, files)
     return d / MANIFEST
+
+
+def _check_optimizer_fits(model, optimizer) -> None:
+    """ValueError when `optimizer` is a model's AdamW whose moments do not fit `model` (another
+    model's optimizer): such a checkpoint saves, and is refused only when it is resumed."""
+    own = getattr(optimizer, "model", None)
+    m = getattr(optimizer, "m", None)
+    if own is not None and getattr(m, "shape", None) != model.flat.shape:
+        raise ValueError(f"the optimizer belongs to another model: its moments hold "
+                         f"{m.size:,} numbers, this model has {model.flat.size:,} parameters "
+                         f"(save the optimizer made with AdamW(model))")
 
 
 def remove_unnamed_files(d, keep) -> None:

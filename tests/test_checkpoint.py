@@ -449,3 +449,17 @@ def test_a_step_the_loader_would_refuse_is_not_saved(tmp_path, step):
     ckpt.save_checkpoint(tmp_path / "r", model, AdamW(model), CharTokenizer.from_text("abcdefg"),
                          np.int64(0))
     assert ckpt.load_checkpoint(tmp_path / "r")["step"] == 0
+
+
+def test_another_models_optimizer_is_not_saved_with_this_model(tmp_path):
+    """save_checkpoint(dir, model, AdamW(other_model), ...) (an optimizer left from an earlier
+    notebook cell) saved moments of another size; only a later --resume refused them."""
+    cfg = dict(vocab_size=7, block_size=8, n_head=2, n_embd=8)
+    model, other = GPT(GPTConfig(n_layer=1, **cfg)), GPT(GPTConfig(n_layer=2, **cfg))
+    tok = CharTokenizer.from_text("abcdefg")
+    with pytest.raises(ValueError, match="the optimizer belongs to another model"):
+        ckpt.save_checkpoint(tmp_path / "r", model, AdamW(other), tok, 0)
+    assert not (tmp_path / "r").exists()
+    # a dict optimizer over the model's parameters, or none, still saves
+    ckpt.save_checkpoint(tmp_path / "r", model, AdamW(dict(model.params)), tok, 0)
+    ckpt.save_checkpoint(tmp_path / "r", model, None, tok, 1)
