@@ -446,3 +446,19 @@ def test_bigram_generate_checks_its_arguments_as_generate_does(kwargs, match):
     integer", "3" with "'<' not supported", seed=-1 inside NumPy."""
     with pytest.raises(ValueError, match=match):
         BigramLM(5).generate([[1]], **kwargs)
+
+
+def test_a_refused_state_dict_leaves_the_model_as_it_was():
+    """load_state_dict checked each tensor's shape while copying: a wrong shape late in the
+    dict raised after the tensors before it were loaded (a half-loaded model if the error was
+    caught, in a notebook); a dict of lists fell with AttributeError."""
+    model = GPT(GPTConfig(**SMALL), seed=0)
+    before = model.flat.copy()
+    state = {k: v + 1 for k, v in model.state_dict().items()}
+    last = list(state)[-1]
+    bad = {**state, last: np.zeros(3)}
+    with pytest.raises(ValueError, match=f"tensor '{last}' has shape"):
+        model.load_state_dict(bad)
+    np.testing.assert_array_equal(model.flat, before)
+    model.load_state_dict({k: v.tolist() for k, v in state.items()})
+    np.testing.assert_array_equal(model.params["wte.weight"], state["wte.weight"])

@@ -212,11 +212,16 @@ class ParamModel:
                 f"{source} does not match the model: missing {missing[:5]}"
                 f"{'…' if len(missing) > 5 else ''}, unexpected {extra[:5]}"
                 f"{'…' if len(extra) > 5 else ''}")
+        # Önce hepsi denetlenir, sonra kopyalanır: yarıda reddedilen bir sözlük modeli yarı
+        # yüklenmiş bırakmasın. Liste (ör. JSON'dan okunmuş) ya da başka bir kütüphanenin
+        # tensörü de kabul edilir (`.shape`'i olmayan bir listede AttributeError alınıyordu)
+        for k, p in self.params.items():
+            shape = tuple(np.shape(state[k]))
+            if shape != tuple(p.shape):
+                raise ValueError(f"{source}: tensor {k!r} has shape {shape}, "
+                                 f"the model expects {tuple(p.shape)}")
         for k, p in self.params.items():
             arr = state[k]
-            if tuple(arr.shape) != tuple(p.shape):
-                raise ValueError(f"{source}: tensor {k!r} has shape {tuple(arr.shape)}, "
-                                 f"the model expects {tuple(p.shape)}")
             if self.xp is np:
                 # GPU'daki bir dizi (ör. başka bir modelin `params`'ı) NumPy'a örtük olarak
                 # çevrilemez (CuPy TypeError verir): açıkça ana belleğe okunur
