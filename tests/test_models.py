@@ -462,3 +462,29 @@ def test_a_refused_state_dict_leaves_the_model_as_it_was():
     np.testing.assert_array_equal(model.flat, before)
     model.load_state_dict({k: v.tolist() for k, v in state.items()})
     np.testing.assert_array_equal(model.params["wte.weight"], state["wte.weight"])
+
+
+@pytest.mark.parametrize("name", ["wte.weight", "h.0.attn.c_attn.weight"])
+def test_a_parameter_name_cannot_be_bound_to_another_array(name):
+    """model.params[name] = new_array detached the name from model.flat: for a block weight
+    the forward pass kept using the old view (the new array was ignored), for wte the forward
+    used the new array while AdamW kept updating model.flat; both silently."""
+    model = GPT(GPTConfig(**SMALL), seed=0)
+    shape = model.params[name].shape
+    with pytest.raises(TypeError, match=r"change an array in place \(model.params\[name\]\[...\]"):
+        model.params[name] = np.zeros(shape)
+    with pytest.raises(TypeError, match="model.grads holds views"):
+        model.grads[name] = np.zeros(shape)
+    with pytest.raises(TypeError):
+        model.params.update({name: np.zeros(shape)})
+    # in place is the way, and it reaches the forward pass
+    x = np.arange(8)[None] % 17
+    before = float(model.forward(x, x)[1])
+    model.params[name][...] = 0
+    assert float(model.forward(x, x)[1]) != before
+    assert np.shares_memory(model.params[name], model.flat)
+    # an augmented assignment (a hand-written SGD step) changes the array in place: allowed
+    model.params[name] -= 1.0
+    assert np.all(model.params[name] == -1.0) and np.shares_memory(model.params[name], model.flat)
+    import pickle
+    assert pickle.loads(pickle.dumps(model.params)).keys() == model.params.keys()

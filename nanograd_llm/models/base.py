@@ -113,6 +113,40 @@ def check_fits_in_memory(n_params: int, dtype, what: str) -> None:
                           f"{total / 2**30:,.1f} GiB")
 
 
+class ParamViews(dict):
+    """`model.params` / `model.grads`: name -> a view into the model's flat buffer. The arrays
+    are changed in place (`model.params[name][...] = value`); binding a name to another array
+    is a TypeError."""
+
+    # `model.params["wte.weight"] = yeni_dizi` sözlükteki görünümü düz diziden koparırdı: blok
+    # parametreleri için ileri geçiş yeni diziyi hiç görmez (bloklar görünümleri önceden
+    # toplar), wte için ise ileri geçiş yeni diziyi kullanır ama AdamW düz diziyi günceller;
+    # iki durumda da eğitim ya da yükleme sessizce etkisiz kalırdı. Adlar bu yüzden yeniden
+    # bağlanamaz; değerler yerinde değiştirilir.
+    __slots__ = ("what",)
+
+    def __init__(self, views: dict, what: str):
+        super().__init__(views)
+        self.what = what
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError(f"model.{self.what} holds views into the model's flat buffer: change "
+                        f"an array in place (model.{self.what}[name][...] = value); binding a "
+                        f"name to another array would detach it from the model and the "
+                        f"optimizer")
+
+    __delitem__ = update = pop = popitem = clear = setdefault = __ior__ = _refuse
+
+    def __setitem__(self, name, value):
+        # `model.params[ad] -= lr * g` (elle yazılmış SGD) diziyi yerinde değiştirir, sonra aynı
+        # nesneyi aynı ada yeniden bağlar: buna izin verilir
+        if value is not dict.get(self, name):
+            self._refuse()
+
+    def __reduce__(self):
+        return (dict, (dict(self),))        # kopyası (pickle, deepcopy) düz bir sözlüktür
+
+
 class ParamModel:
     """Holds named parameters as views into one flat buffer, and gradients likewise."""
 
@@ -157,8 +191,8 @@ class ParamModel:
         self.xp = xp
         self.flat = xp.asarray(host_flat)
         self.grad_flat = xp.zeros_like(self.flat)
-        self.params = self._views(self.flat)
-        self.grads = self._views(self.grad_flat)
+        self.params = ParamViews(self._views(self.flat), "params")
+        self.grads = ParamViews(self._views(self.grad_flat), "grads")
         self.rng = device_rng(xp, self.seed)
 
     def _views(self, flat) -> dict:
