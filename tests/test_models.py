@@ -488,3 +488,16 @@ def test_a_parameter_name_cannot_be_bound_to_another_array(name):
     assert np.all(model.params[name] == -1.0) and np.shares_memory(model.params[name], model.flat)
     import pickle
     assert pickle.loads(pickle.dumps(model.params)).keys() == model.params.keys()
+
+
+def test_the_flat_buffers_cannot_be_bound_to_another_array():
+    """model.flat = new_array left model.params viewing the old buffer: the forward pass (and
+    a later save) silently ignored the new values."""
+    model = GPT(GPTConfig(**SMALL), seed=0)
+    with pytest.raises(TypeError, match=r"change it in place \(model.flat\[...\] = value\)"):
+        model.flat = model.flat * 0.5
+    with pytest.raises(TypeError, match="model.grad_flat is the buffer"):
+        model.grad_flat = np.zeros_like(model.grad_flat)
+    before = model.params["wte.weight"].copy()
+    model.flat *= 0.5                                   # in place: fine, and seen by params
+    np.testing.assert_array_equal(model.params["wte.weight"], before * np.float32(0.5))

@@ -189,11 +189,39 @@ class ParamModel:
     def _set_buffers(self, host_flat: np.ndarray) -> None:
         xp = xp_for(self.device)
         self.xp = xp
-        self.flat = xp.asarray(host_flat)
-        self.grad_flat = xp.zeros_like(self.flat)
+        self._flat = xp.asarray(host_flat)
+        self._grad_flat = xp.zeros_like(self._flat)
         self.params = ParamViews(self._views(self.flat), "params")
         self.grads = ParamViews(self._views(self.grad_flat), "grads")
         self.rng = device_rng(xp, self.seed)
+
+    # `model.flat = yeni_dizi` de (params'taki gibi) adları düz diziden koparırdı: ileri geçiş
+    # eski görünümleri okumayı sürdürür, yeni dizi sessizce hiçbir yere bağlanmazdı. Dizi
+    # yerinde değiştirilir (`model.flat[...] = değer`, `model.flat *= 0.5`).
+    @property
+    def flat(self):
+        """All parameters in one 1-D buffer; model.params are views into it."""
+        return self._flat
+
+    @flat.setter
+    def flat(self, value):
+        self._refuse_rebind("flat", self._flat, value)
+
+    @property
+    def grad_flat(self):
+        """All gradients in one 1-D buffer; model.grads are views into it."""
+        return self._grad_flat
+
+    @grad_flat.setter
+    def grad_flat(self, value):
+        self._refuse_rebind("grad_flat", self._grad_flat, value)
+
+    @staticmethod
+    def _refuse_rebind(name, current, value) -> None:
+        if value is not current:            # `model.flat *= 0.5` aynı nesneyi yeniden bağlar
+            raise TypeError(f"model.{name} is the buffer model.params/grads are views into: "
+                            f"change it in place (model.{name}[...] = value); binding it to "
+                            f"another array would detach it from the model")
 
     def _views(self, flat) -> dict:
         by_name = {name: flat[off:off + int(np.prod(shape))].reshape(shape)
