@@ -501,3 +501,26 @@ def test_the_flat_buffers_cannot_be_bound_to_another_array():
     before = model.params["wte.weight"].copy()
     model.flat *= 0.5                                   # in place: fine, and seen by params
     np.testing.assert_array_equal(model.params["wte.weight"], before * np.float32(0.5))
+
+
+@pytest.mark.parametrize("model_kind", ["gpt", "bigram"])
+def test_deepcopy_gives_an_independent_model(model_kind):
+    """copy.deepcopy(model) (keeping the best weights in a notebook) fell with "cannot pickle
+    'module' object"."""
+    import copy
+    model = GPT(GPTConfig(**SMALL, dropout=0.1), seed=0) if model_kind == "gpt" else BigramLM(17)
+    x = np.random.default_rng(0).integers(0, 17, (2, 8))
+    model.forward(x, x)
+    model.backward()
+    twin = copy.deepcopy(model)
+    np.testing.assert_array_equal(twin.flat, model.flat)
+    np.testing.assert_array_equal(twin.grad_flat, model.grad_flat)
+    assert not np.shares_memory(twin.flat, model.flat)
+    for name, p in twin.params.items():
+        assert np.shares_memory(p, twin.flat), name
+    # same dropout stream, same loss; then training the copy leaves the original alone
+    assert float(twin.forward(x, x)[1]) == float(model.forward(x, x)[1])
+    before = model.flat.copy()
+    twin.flat *= 0.5
+    np.testing.assert_array_equal(model.flat, before)
+    assert float(twin.forward(x, x)[1]) != float(model.forward(x, x)[1])

@@ -228,6 +228,31 @@ class ParamModel:
                    for name, off, shape in self.layout}
         return {name: by_name[name] for name in self._param_names}   # adların sırasıyla
 
+    # Tampona bağlı alanlar: kopyada yeniden kurulur (görünümler yeni düz dizinin görünümleri
+    # olmalı; `xp` bir modüldür, kopyalanamaz)
+    _BUFFER_FIELDS = ("xp", "_flat", "_grad_flat", "params", "grads", "rng", "_block_params",
+                      "_cache")
+
+    def __deepcopy__(self, memo):
+        """copy.deepcopy(model): an independent model with the same weights, gradients, mode
+        and dropout generator state; its params are views into its own flat buffer."""
+        # Varsayılan deepcopy `xp` modülünde "cannot pickle 'module' object" ile düşüyordu;
+        # kopyalayabilseydi de görünümler ayrı ayrı kopyalanır, düz diziyle bağları kopardı
+        import copy
+        new = self.__class__.__new__(self.__class__)
+        memo[id(self)] = new
+        for k, v in self.__dict__.items():
+            if k not in self._BUFFER_FIELDS:
+                new.__dict__[k] = copy.deepcopy(v, memo)
+        new._set_buffers(to_numpy(self.flat).copy())
+        new.grad_flat[...] = self.grad_flat
+        try:
+            new.rng = copy.deepcopy(self.rng, memo)
+        except TypeError:                   # kopyalanamayan bir üreteç: aynı tohumdan yenisi
+            pass
+        new._cache = None                   # etkinleştirmeler kopyalanmaz: önce forward
+        return new
+
     def to(self, device: str) -> "ParamModel":
         """Move parameters to 'cpu' or 'cuda' (gradients are reset; an AdamW built on this
         model moves its moments along at its next step)."""
