@@ -80,9 +80,20 @@ def get_lr(step: int, lr: float, min_lr: float, warmup_iters: int, lr_decay_iter
     return min_lr + coeff * (lr - min_lr)
 
 
+def _grad_arrays(grads_or_flat) -> list:
+    """The gradient arrays of a dict (model.grads), a list or tuple of arrays, or one array."""
+    # Liste (PyTorch'un clip_grad_norm_'u gibi) tek bir dizi sanılıp `.size`'ı aranıyordu
+    if isinstance(grads_or_flat, dict):
+        return list(grads_or_flat.values())
+    if isinstance(grads_or_flat, (list, tuple)):
+        return list(grads_or_flat)
+    return [grads_or_flat]
+
+
 def global_grad_norm(grads_or_flat):
-    """sqrt(sum of squares) over all gradients, as a 0-d array on the gradients' device."""
-    arrays = list(grads_or_flat.values()) if isinstance(grads_or_flat, dict) else [grads_or_flat]
+    """sqrt(sum of squares) over all gradients (a dict, a list of arrays or the flat buffer),
+    as a 0-d array on the gradients' device."""
+    arrays = _grad_arrays(grads_or_flat)
     xp = get_array_module(*arrays)
     total = None
     for g in arrays:
@@ -98,7 +109,7 @@ def rescaled_grad_norm(grads_or_flat, norm):
     ~1.8e19): the norm is recomputed as max|g| * ||g / max|g|||, so it is the true norm. When a
     gradient is NaN or inf, or the true norm is beyond the largest number of its dtype,
     `norm` is returned as it is. Reads a few numbers on the host (a sync on the GPU)."""
-    arrays = list(grads_or_flat.values()) if isinstance(grads_or_flat, dict) else [grads_or_flat]
+    arrays = _grad_arrays(grads_or_flat)
     arrays = [g for g in arrays if g.size]
     if not arrays:
         return norm
@@ -143,7 +154,7 @@ def clip_grad_norm(grads_or_flat, max_norm: float, norm=None):
     # katsayı aygıtta hesaplanır: min(1, max_norm / (norm + 1e-6))
     # Python sayıları GPU çekirdeğine argüman olarak gider: GPU'ya kopyalama (ve eşitleme) olmaz
     coef = xp.minimum(max_norm / (norm + 1e-6), 1.0)
-    arrays = list(grads_or_flat.values()) if isinstance(grads_or_flat, dict) else [grads_or_flat]
+    arrays = _grad_arrays(grads_or_flat)
     for g in arrays:
         g *= coef.astype(g.dtype)
     return norm

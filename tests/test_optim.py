@@ -508,3 +508,16 @@ def test_adamw_betas_must_be_a_pair_of_numbers(betas):
         AdamW(_tiny_gpt(), betas=betas)
     assert AdamW(_tiny_gpt(), betas=[0.9, np.float32(0.95)]).betas == (0.9, float(np.float32(0.95)))
     assert AdamW(_tiny_gpt(), betas=np.array([0.9, 0.95])).betas == (0.9, 0.95)
+
+
+def test_gradient_norm_and_clip_take_a_list_of_arrays():
+    """clip_grad_norm(list(model.grads.values()), 1.0) (torch's clip_grad_norm_ takes a list)
+    fell with "'list' object has no attribute 'size'"."""
+    model = _tiny_gpt()
+    rng = np.random.default_rng(0)
+    model.grad_flat[...] = rng.standard_normal(model.grad_flat.size)
+    want = float(global_grad_norm(model.grads))
+    assert float(global_grad_norm(list(model.grads.values()))) == pytest.approx(want, rel=1e-12)
+    assert float(global_grad_norm(tuple(model.grads.values()))) == pytest.approx(want, rel=1e-12)
+    assert float(clip_grad_norm(list(model.grads.values()), 1.0)) == pytest.approx(want, rel=1e-12)
+    assert float(global_grad_norm(model.grad_flat)) == pytest.approx(1.0, rel=1e-5)
