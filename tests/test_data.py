@@ -454,3 +454,15 @@ def test_char_tokenizer_says_it_takes_a_str(text):
         tok.encode(text)
     with pytest.raises(TypeError, match=match):
         CharTokenizer.from_text(text)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.float32, "float64"])
+def test_char_encode_array_refuses_a_dtype_that_cannot_hold_the_ids(dtype):
+    """encode_array(text, dtype=np.uint8) with 300 characters wrapped id 299 to 43 on NumPy 1.x
+    (OverflowError on NumPy 2), and a float dtype gave ids the model refuses."""
+    chars = [chr(0x100 + i) for i in range(300)]
+    tok = CharTokenizer(chars)
+    with pytest.raises(ValueError, match=r"cannot hold the token ids 0 … 299"):
+        tok.encode_array(chars[-1], dtype=dtype)
+    assert tok.encode_array(chars[-1], dtype=np.int16).tolist() == [299]
+    assert CharTokenizer("ab").encode_array("ba", dtype=np.uint8).tolist() == [1, 0]

@@ -121,8 +121,15 @@ class CharTokenizer:
         return out
 
     def encode_array(self, text: str, dtype=None) -> np.ndarray:
-        """Encode a (large) text into a compact NumPy array (uint16 when the vocab fits)."""
-        dtype = dtype or (np.uint16 if self.vocab_size <= 65536 else np.uint32)
+        """Encode a (large) text into a compact NumPy array (uint16 when the vocab fits).
+        `dtype`, when given, must be an integer type that holds every id."""
+        dtype = np.dtype(dtype or (np.uint16 if self.vocab_size <= 65536 else np.uint32))
+        # Kimliklere sığmayan bir tür (300 karakterlik sözlüğe uint8) NumPy 1.x'te sessizce başa
+        # sarardı (300 → 44), NumPy 2'de OverflowError verir; kesirli bir tür modelin
+        # reddedeceği kimlikler üretir. Yalnızca türe bakan O(1) bir denetim.
+        if dtype.kind not in "iu" or np.iinfo(dtype).max < self.vocab_size - 1:
+            raise ValueError(f"dtype {dtype} cannot hold the token ids 0 … "
+                             f"{self.vocab_size - 1}: use an integer type such as uint16")
         return np.fromiter(self.encode(text), dtype=dtype)
 
     def decode(self, ids) -> str:
