@@ -18,8 +18,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from dataclasses import dataclass, fields
 from pathlib import Path
+
+import numpy as np
 
 from . import checkpoint as ckpt
 from .atomic import refuse_dangling_link
@@ -28,6 +31,7 @@ from .optim import check_eps
 from .run_folder import refuse_resuming_unsaved_run
 
 MODELS = ("gpt", "bigram")
+_PATH_FIELDS = ("data", "init_from", "out_dir")   # Python'dan bir Path da verilebilir
 TOKENIZERS = ("char", "bpe")
 BPE_PATTERNS = ("gpt2", "turkish")    # tokenizers.bpe.PATTERNS (regex is an optional extra)
 # Eğitimin sonunda yazdırılan örneğin en fazla uzunluğu (belirteç); daha uzun metin `sample` ile
@@ -86,9 +90,40 @@ class TrainConfig:
         # kanonik adla (float32/float64) saklanır: checkpoint.json'a yazılan ve devam ederken
         # karşılaştırılan değer, aynı tür için her zaman aynıdır
         self.dtype = canonical_dtype(self.dtype)
+        # Python'dan verilen NumPy sayıları ve yollar (Path) düz türlere çevrilir:
+        # checkpoint.json'a yazılabilsinler
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, np.generic):
+                setattr(self, f.name, v.item())
+            elif f.name in _PATH_FIELDS and isinstance(v, os.PathLike):
+                setattr(self, f.name, os.fspath(v))
         self.validate()
 
+    def _check_types(self) -> None:
+        """Every field must hold a value of its type (as a config file's values must)."""
+        # Python'dan TrainConfig(max_iters=1.5, bias="false", lr="1e-3") yazıldığında değerler
+        # denetlenmeden kalıyordu: bias="false" doğru sayılır (boş olmayan dize), 1.5 adım
+        # sessizce kabul edilir, "1e-3" ise aşağıdaki karşılaştırmalarda anlaşılmaz bir
+        # TypeError verirdi. Türler config dosyalarındaki kurallarla aynıdır (_convert).
+        for name, type_name in _field_types().items():
+            v = getattr(self, name)
+            nullable = "None" in type_name
+            base = type_name.replace("| None", "").replace("None |", "").strip()
+            if v is None and nullable:
+                continue
+            ok = {"bool": isinstance(v, bool),
+                  "int": isinstance(v, int) and not isinstance(v, bool),
+                  "float": isinstance(v, (int, float)) and not isinstance(v, bool),
+                  "str": isinstance(v, str)}.get(base, True)
+            if not ok:
+                what = {"bool": "true or false", "int": "an integer", "float": "a number",
+                        "str": "a string"}[base]
+                raise ValueError(f"{name} must be {what}{' (or None)' if nullable else ''}, "
+                                 f"got {shown(v)}")
+
     def validate(self) -> None:
+        self._check_types()
         if self.model not in MODELS:
             raise ValueError(f"model must be one of {', '.join(MODELS)}, got {shown(self.model)}")
         if self.init_from and self.model != "gpt":

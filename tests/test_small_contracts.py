@@ -187,6 +187,36 @@ def test_train_config_accepts_values_at_its_bounds(name, value):
     assert getattr(TrainConfig(**{name: value}), name) == value
 
 
+@pytest.mark.parametrize("name,value,message", [
+    ("max_iters", 1.5, "max_iters must be an integer, got 1.5"),
+    ("batch_size", 2.0, "batch_size must be an integer, got 2.0"),
+    ("max_iters", "100", "max_iters must be an integer, got '100'"),
+    ("lr", "1e-3", "lr must be a number, got '1e-3'"),
+    ("lr", True, "lr must be a number, got True"),
+    ("bias", "false", "bias must be true or false, got 'false'"),
+    ("keep_best", 1, "keep_best must be true or false, got 1"),
+    ("out_dir", None, "out_dir must be a string, got None"),
+    ("data", 123, "data must be a string (or None), got 123"),
+])
+def test_train_config_built_in_python_checks_each_fields_type(name, value, message):
+    """TrainConfig(bias="false") kept a true-looking string (a model with biases), max_iters=1.5
+    and batch_size=2.0 passed, lr="1e-3" fell with "must be real number, not str" and
+    max_iters="100" with "'<' not supported": only config files and key=value words were
+    type-checked."""
+    with pytest.raises(ValueError) as e:
+        TrainConfig(**{name: value})
+    assert message in str(e.value)
+
+
+def test_train_config_takes_numpy_numbers_and_paths_as_plain_values():
+    cfg = TrainConfig(max_iters=np.int64(10), lr=np.float32(0.5), bias=np.bool_(False),
+                      data=Path("x.txt"), out_dir=Path("runs") / "a")
+    assert (cfg.max_iters, cfg.bias, cfg.data, cfg.out_dir) == (10, False, "x.txt",
+                                                                str(Path("runs") / "a"))
+    assert type(cfg.max_iters) is int and type(cfg.lr) is float and type(cfg.bias) is bool
+    json.dumps(cfg.to_dict())
+
+
 def test_gpt_config_takes_numpy_integers_as_plain_ints():
     """Sizes read from arrays (np.int64(65), as BigramLM accepts) are integers, not an error
     'must be a positive integer, got np.int64(65)'; they are stored as ints so the config
