@@ -304,6 +304,11 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
     (`resume` continues it instead). stop_after: leave the loop after that many steps (as if
     killed; used by tests).
     """
+    if not isinstance(cfg, TrainConfig):
+        # train({"max_iters": 100}) ya da train("default"): "'dict' object has no attribute
+        # 'validate'" yerine nasıl kurulacağı söylenir
+        raise TypeError(f"train(cfg) expects a TrainConfig, got {type(cfg).__name__}: build "
+                        f"one with TrainConfig(...) or make_config(preset, overrides={{...}})")
     cfg.validate()
     if cfg.min_lr > cfg.lr:
         warnings.warn(f"min_lr={cfg.min_lr:g} is larger than lr={cfg.lr:g}: the learning rate "

@@ -217,6 +217,15 @@ def test_train_config_takes_numpy_numbers_and_paths_as_plain_values():
     json.dumps(cfg.to_dict())
 
 
+@pytest.mark.parametrize("cfg", [{"max_iters": 10}, "default", None])
+def test_train_given_something_else_than_a_train_config_says_how_to_make_one(cfg, tmp_path):
+    """train({"max_iters": 10}) fell with "'dict' object has no attribute 'validate'"."""
+    from nanograd_llm.train import train
+    with pytest.raises(TypeError, match=r"train\(cfg\) expects a TrainConfig, got "
+                                        r"(dict|str|NoneType): build one with TrainConfig"):
+        train(cfg)
+
+
 def test_gpt_config_takes_numpy_integers_as_plain_ints():
     """Sizes read from arrays (np.int64(65), as BigramLM accepts) are integers, not an error
     'must be a positive integer, got np.int64(65)'; they are stored as ints so the config
