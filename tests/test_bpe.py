@@ -931,3 +931,18 @@ def test_the_split_examples_of_the_marks_paragraph_are_what_the_patterns_give():
     assert gpt2, "the chapter does not say how GPT-2's pattern splits `'den`"
     assert _compile(GPT2_PATTERN).findall(unicodedata.normalize("NFD", "Şeker'den"))[-2:] == \
         list(gpt2.groups())
+
+
+def test_decode_takes_one_id_and_refuses_a_batch_as_the_char_tokenizer_does():
+    """decode(5) fell with "'int' object is not iterable" and decode of a (1, T) array with
+    "token id must be an integer, got [...]", where CharTokenizer decodes the one id and names
+    the batch."""
+    tok = BPETokenizer.train("merhaba dünya " * 5, 260)
+    ids = tok.encode("merhaba")
+    assert tok.decode(ids[0]) == tok.decode(np.int64(ids[0])) == tok.decode(np.array(ids[0])) \
+        == tok.decode([ids[0]])
+    with pytest.raises(ValueError, match=r"decode takes one sequence of token ids, got an "
+                                         r"array of shape \(1, \d+\)"):
+        tok.decode(np.array([ids]))
+    with pytest.raises(ValueError, match="token id must be an integer, got True"):
+        tok.decode(True)

@@ -720,9 +720,18 @@ class BPETokenizer:
         return out
 
     def decode(self, ids) -> str:
-        """Text of token ids; invalid UTF-8 byte sequences become U+FFFD (like Hugging Face)."""
+        """Text of token ids (one sequence, or a single id); invalid UTF-8 byte sequences
+        become U+FFFD (like Hugging Face)."""
+        # CharTokenizer.decode ile aynı sözleşme: tek bir kimlik (3, np.int64(3)) kabul edilir,
+        # (B, T) bir toplu iş ise satır satır çözülmeli ("'int' object is not iterable" ya da
+        # "token id must be an integer, got [1, 2]" yerine)
+        if getattr(ids, "ndim", 1) > 1:
+            raise ValueError(f"decode takes one sequence of token ids, got an array of shape "
+                             f"{tuple(ids.shape)}: decode each row of a batch separately")
         if hasattr(ids, "tolist"):
             ids = ids.tolist()
+        if isinstance(ids, int):
+            ids = [ids]
         id_to_bytes = self._id_to_bytes
         n = len(id_to_bytes)
         pieces = []
