@@ -946,3 +946,13 @@ def test_decode_takes_one_id_and_refuses_a_batch_as_the_char_tokenizer_does():
         tok.decode(np.array([ids]))
     with pytest.raises(ValueError, match="token id must be an integer, got True"):
         tok.decode(True)
+
+
+def test_train_takes_a_numpy_integer_vocab_size():
+    """BPETokenizer.train(text, np.int64(260)) (a size read from an array or a config) was
+    refused as "vocab_size must be an integer", as GPTConfig no longer does."""
+    text = "merhaba dünya " * 5
+    assert BPETokenizer.train(text, np.int64(260)).merges == BPETokenizer.train(text, 260).merges
+    for bad in (np.float64(260.0), np.bool_(True), 260.0):
+        with pytest.raises(ValueError, match="vocab_size must be an integer"):
+            BPETokenizer.train(text, bad)

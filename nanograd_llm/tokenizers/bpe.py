@@ -172,6 +172,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import numbers
 import operator
 import os
 import re
@@ -450,8 +451,11 @@ class BPETokenizer:
         whole (`Ankara'da` -> `Ankara` + `'da`), or their names "gpt2" and "turkish"; it is
         saved with the tokenizer. A pattern whose matches leave a character of `text` out is
         an error (encoding would drop that character)."""
-        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int):
+        # NumPy tam sayıları da tam sayıdır (GPTConfig'teki gibi): np.int64(300) "bir tam sayı
+        # olmalı" diye reddediliyordu
+        if isinstance(vocab_size, bool) or not isinstance(vocab_size, numbers.Integral):
             raise ValueError(f"vocab_size must be an integer, got {vocab_size!r}")
+        vocab_size = int(vocab_size)
         specials = _normalise_specials(special_tokens)
         if vocab_size < 256 + len(specials):
             n = len(specials)
