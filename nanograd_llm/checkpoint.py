@@ -59,7 +59,7 @@ import numpy as np
 
 from .atomic import (atomic_write, atomic_write_bytes, atomic_write_files, bytes_writer, fsync_dir,
                      make_folder)
-from .backend import shown
+from .backend import check_device, shown
 
 FORMAT = "nanograd_llm.checkpoint"
 VERSION = 1
@@ -457,6 +457,9 @@ def build_model(model_cfg: dict, dtype="float32", device: str = "cpu", seed: int
 
 def load_checkpoint(path, device: str = "cpu", with_optimizer: bool = True) -> dict:
     """Everything a resume needs: model (on device), optimizer state, manifest, tokenizer."""
+    # Aygıt adı çağıranın argümanıdır: model kurulurken denetlenseydi hatası aşağıda
+    # "checkpoint.json: bad model configuration" diye denetim noktasının suçu sayılırdı
+    check_device(device)
     d = find_run_dir(path)
 
     def read(raw, m):

@@ -463,3 +463,13 @@ def test_another_models_optimizer_is_not_saved_with_this_model(tmp_path):
     # a dict optimizer over the model's parameters, or none, still saves
     ckpt.save_checkpoint(tmp_path / "r", model, AdamW(dict(model.params)), tok, 0)
     ckpt.save_checkpoint(tmp_path / "r", model, None, tok, 1)
+
+
+def test_a_bad_device_is_blamed_on_the_argument_not_the_checkpoint(tmp_path):
+    """GPT.load(run, device="gpu") said "<run>/checkpoint.json: bad model configuration
+    (unknown device 'gpu' ...)", sending the user to a checkpoint that is fine."""
+    _save(tmp_path / "r")
+    with pytest.raises(ValueError) as e:
+        GPT.load(tmp_path / "r", device="gpu")
+    assert "unknown device 'gpu'" in str(e.value) and "checkpoint.json" not in str(e.value)
+    assert not isinstance(e.value, ckpt.CheckpointError)
