@@ -524,3 +524,16 @@ def test_deepcopy_gives_an_independent_model(model_kind):
     twin.flat *= 0.5
     np.testing.assert_array_equal(model.flat, before)
     assert float(twin.forward(x, x)[1]) != float(model.forward(x, x)[1])
+
+
+def test_changing_the_config_for_a_second_model_leaves_the_first_alone():
+    """GPT kept the caller's GPTConfig object: cfg.n_head = 4 (or cfg.dropout = 0.1) before
+    building a second model silently changed how the first one computes."""
+    cfg = GPTConfig(**SMALL)
+    first = GPT(cfg, seed=0)
+    x = np.array([[1, 2, 3, 4]])
+    before = first.forward(x)[0].copy()
+    cfg.n_head, cfg.dropout = 4, 0.5
+    GPT(cfg, seed=0)
+    assert first.config.n_head == 2 and first.config.dropout == 0.0
+    np.testing.assert_array_equal(first.forward(x)[0], before)

@@ -73,6 +73,7 @@ Gradyan denetimi: `tests/test_models.py` (sonlu farklar, PyTorch ile karşılaş
 from __future__ import annotations
 
 import math
+import dataclasses
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
@@ -185,7 +186,10 @@ class GPT(ParamModel):
         # Alanlar kurulumdan sonra değiştirilebilir (cfg.positional = "learnt"): denetim yeniden
         # yapılır, yoksa bilinmeyen bir değer sessizce başka bir modele (sinüzoidal) dönüşürdü
         config.__post_init__()
-        self.config = cfg = config
+        # Model ayarın bir kopyasını tutar: aynı GPTConfig nesnesi bir sonraki model için
+        # değiştirildiğinde (cfg.n_head = 8; GPT(cfg)) önceki model sessizce başka sayıda başla
+        # ya da başka bir dropout'la hesaplamaya başlardı
+        self.config = cfg = dataclasses.replace(config)
         self.vocab_size = cfg.vocab_size
         self.block_size = cfg.block_size
         C, V = cfg.n_embd, cfg.vocab_size
