@@ -498,10 +498,18 @@ class BatchSampler:
         # Python'dan yapılan yaygın yanlışlar burada, adlarıyla bildirilir: split_ids'in
         # TokenData'sı yerine kimlik dizisinin kendisi (AttributeError), int() ile sessizce
         # kesilen 2.7 gibi bir toplu iş boyu, 0 ya da negatif bir block_size (boş pencereler)
-        if not isinstance(getattr(data, "train", None), np.ndarray) or \
-                not isinstance(getattr(data, "val", None), np.ndarray):
+        if not (hasattr(data, "train") and hasattr(data, "val")):
             raise TypeError(f"BatchSampler(data, ...) expects the TokenData that "
                             f"split_ids(ids, block_size) returns, got {type(data).__name__}")
+        if not (isinstance(data.train, np.ndarray) and isinstance(data.val, np.ndarray)):
+            # Elle kurulmuş TokenData(train=[...], val=[...]): listeler diziye çevrilir
+            data = TokenData(np.asarray(data.train), np.asarray(data.val),
+                             getattr(data, "sha256", ""))
+        for part in ("train", "val"):
+            a = getattr(data, part)
+            if a.ndim != 1 or (a.size and a.dtype.kind not in "iu"):
+                raise ValueError(f"data.{part} must be a 1-D array of integer token ids, got "
+                                 f"{'shape ' + str(a.shape) if a.ndim != 1 else 'dtype ' + str(a.dtype)}")
         for name, v in (("block_size", block_size), ("batch_size", batch_size)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")

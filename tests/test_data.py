@@ -466,3 +466,17 @@ def test_char_encode_array_refuses_a_dtype_that_cannot_hold_the_ids(dtype):
         tok.encode_array(chars[-1], dtype=dtype)
     assert tok.encode_array(chars[-1], dtype=np.int16).tolist() == [299]
     assert CharTokenizer("ab").encode_array("ba", dtype=np.uint8).tolist() == [1, 0]
+
+
+def test_batch_sampler_takes_a_token_data_of_lists_and_names_bad_parts():
+    """A TokenData built by hand with lists was refused as "expects the TokenData ..., got
+    TokenData" (a message that contradicts itself); a part of float or 2-D ids is named."""
+    ids = list(range(100))
+    s = D.BatchSampler(D.TokenData(ids[:80], ids[80:]), 8, 3, seed=1)
+    w = s.train_batch()
+    assert w.shape == (3, 9) and (w[:, 1:] == w[:, :-1] + 1).all()
+    with pytest.raises(ValueError, match=r"data.val must be a 1-D array of integer token ids, "
+                                         r"got dtype float64"):
+        D.BatchSampler(D.TokenData(np.arange(80), np.arange(20.0)), 8, 3)
+    with pytest.raises(ValueError, match=r"data.train must be .*got shape \(8, 10\)"):
+        D.BatchSampler(D.TokenData(np.arange(80).reshape(8, 10), np.arange(20)), 8, 3)
