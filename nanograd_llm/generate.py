@@ -116,8 +116,10 @@ def check_sampling_args(max_new_tokens, temperature=1.0, top_k=None, top_p=None)
 
 def check_sampler(temperature=1.0, top_k=None, top_p=None) -> None:
     """Raise ValueError for a temperature, top_k or top_p that does not describe a sampler."""
+    # Dizeler sayı değildir: float("0.9") kabul edilseydi top_p="0.9" denetimden geçip
+    # filter_logits'in `top_p < 1.0` karşılaştırmasında anlaşılmaz bir TypeError verirdi
     try:
-        if isinstance(temperature, bool):
+        if isinstance(temperature, (bool, str, bytes)):
             raise TypeError
         t = float(temperature)
     except (TypeError, ValueError):
@@ -130,7 +132,7 @@ def check_sampler(temperature=1.0, top_k=None, top_p=None) -> None:
         raise ValueError(f"top_k must be an integer >= 1 (or None), got {shown(top_k)}")
     if top_p is not None:
         try:
-            if isinstance(top_p, bool):
+            if isinstance(top_p, (bool, str, bytes)):
                 raise TypeError
             p = float(top_p)
         except (TypeError, ValueError):

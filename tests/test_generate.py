@@ -240,6 +240,18 @@ def test_sample_next_and_filter_logits_check_their_settings(kwargs, match):
             filter_logits(z, **kwargs)
 
 
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(top_p="0.9"), "top_p must be a number"),
+    (dict(temperature="0.5"), "temperature must be a number"),
+])
+def test_sampling_settings_given_as_strings_are_refused(kwargs, match):
+    """top_p="0.9" passed the check (float() reads strings) and then fell inside filter_logits
+    with "'<' not supported between instances of 'str' and 'float'"."""
+    m = make_model()
+    with pytest.raises(ValueError, match=match):
+        m.generate([1, 2], 3, seed=0, **kwargs)
+
+
 def test_bad_prompts_are_clear_errors():
     m = make_model()
     with pytest.raises(ValueError, match="empty"):
