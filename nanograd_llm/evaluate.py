@@ -223,9 +223,12 @@ def evaluate_ids(model, ids, *, context: int | None = None, stride: int | None =
     if block is not None and context > block:
         raise ValueError(f"context {context} is longer than the model's block_size {block}")
     V = model_vocab_size(model)
-    if vocab_limit is not None and not 1 <= vocab_limit <= V:
+    # 5.0 gibi bir sayı aralık denetimini geçer, logitleri dilimlerken derin bir TypeError verirdi
+    if vocab_limit is not None and (isinstance(vocab_limit, bool) or not isinstance(
+            vocab_limit, (int, np.integer)) or not 1 <= vocab_limit <= V):
         raise ValueError(f"vocab_limit must be between 1 and the model's vocab_size {V}, "
                          f"got {vocab_limit}")
+    vocab_limit = None if vocab_limit is None else int(vocab_limit)
     # Belirteç kimlikleri burada, ana bellekte denetlenir: modelin aygıtına taşınan pencereler
     # orada denetlenmez (GPU'da bu bir eşitleme olurdu) ve CuPy aralık dışı bir indeksi hata
     # vermeden başa sarar; vocab_limit ve üstündeki bir kimlik CPU'da da sessizce geçebilirdi

@@ -544,3 +544,16 @@ def test_window_and_batch_sizes_must_be_integers():
     r = evaluate_ids(model, ids, context=np.int64(4), stride=np.int32(2), batch_size=np.int64(3))
     assert r.nll == evaluate_ids(model, ids, context=4, stride=2, batch_size=3).nll
     assert json.loads(json.dumps(r.to_dict()))["context"] == 4
+
+
+def test_vocab_limit_must_be_an_integer():
+    """evaluate_ids(vocab_limit=5.0) passed the bounds check and fell inside token_nll with
+    "slice indices must be integers"."""
+    model = _model()
+    ids = np.random.default_rng(1).integers(0, 5, 40)
+    for bad in (5.0, True):
+        with pytest.raises(ValueError, match="vocab_limit must be between 1 and the model's "
+                                             "vocab_size 11"):
+            evaluate_ids(model, ids, vocab_limit=bad)
+    r = evaluate_ids(model, ids, vocab_limit=np.int64(5))
+    assert r.vocab_size == 5 and type(r.vocab_size) is int
