@@ -29,25 +29,27 @@ yanında eski ayarlar kalır. `atomic_write_files` bu yüzden:
 - hedef klasör **varsa** (üstüne yazma) önce bütün geçici dosyaları yazıp diske indirir, ancak
   hepsi hazır olunca `os.replace` çağrılarını art arda yapar. Yazma sırasında bir hata ya da
   kesinti eski dosyaların hepsini olduğu gibi bırakır. Ad değişiklikleri sırasında gelen bir
-  Ctrl-C ya da SIGTERM, hepsi bitince etkisini gösterir (`signals_deferred`); biri başarısız
-  olursa değiştirilmiş dosyaların eski hâlleri geri konur (eski dosyalara önceden verilen
-  ikinci adlardan: sabit bağ, kopya değil). Geri konamazsa hata hangi dosyanın yeni, hangisinin
-  eski olduğunu söyler (`MixedFiles`). Karışık bir çifti yalnızca bu birkaç ad değiştirme
-  çağrısının arasındaki mikrosaniyelerde gelen SIGKILL ya da elektrik kesintisi bırakabilir
-  (bir klasördeki birden çok dosyayı tek adımda değiştiren bir POSIX çağrısı yoktur).
+  Ctrl-C ya da SIGTERM, hepsi bitince etkisini gösterir (`signals_deferred`). Bir ad
+  değişikliği başarısız olursa değiştirilmiş dosyaların eski hâlleri geri konur (eski
+  dosyalara önceden verilen ikinci adlardan: sabit bağ, kopya değil). Geri konamazsa hata hangi
+  dosyanın yeni, hangisinin eski olduğunu söyler (`MixedFiles`). Karışık bir çifti haber
+  vermeden yalnızca bu birkaç ad değiştirme çağrısının arasındaki mikrosaniyelerde gelen
+  SIGKILL ya da elektrik kesintisi bırakabilir (bir klasördeki birden çok dosyayı tek adımda
+  değiştiren bir POSIX çağrısı yoktur).
 
-## Öldürülen bir yazmanın artıkları
-SIGKILL, elektrik kesintisi ya da çökme 4. adımı (temizliği) atlatır: geçici dosya
-(`.model.safetensors.ab12cd_3.tmp`) ya da yarım kurulmuş geçici klasör (`.gpt2.ab12cd_3.tmp`,
-içinde yüzlerce MB ağırlık olabilir) hedefin yanında kalır. Aynı hedefe yapılan bir sonraki
-yazma, önce bu artıkları siler (`remove_stale_temporaries`). Yalnızca bu modülün o hedef için
-verdiği adlar silinir (`.AD.` + `tempfile`'ın 8 karakteri + `.tmp`); kullanıcının bir dosyasına
-dokunulmaz. Aynı hedefi **şu anda** yazan başka bir süreç de olabilir (ör. aynı derlemi aynı
-anda indiren iki eğitim): onun geçici dosyasını silmek o süreci hatayla durdururdu. Bu yüzden
-her yazan, geçici dosyası ya da klasörü üzerinde yazma bitene dek bir kilit (`fcntl.flock`)
-tutar; kilitli bir artık canlı bir yazmanındır ve silinmez. Kilit süreçle birlikte gider:
-öldürülmüş bir sürecin artığının kilidi yoktur. `fcntl`'ün olmadığı yerde (Windows) artıklar
-silinmez: hangisinin canlı olduğu bilinemez.
+## Öldürülen bir sürecin bıraktığı geçici dosyalar
+Süreç SIGKILL ile öldürülür, çöker ya da elektrik kesilirse 4. adım (temizlik) hiç çalışmaz:
+geçici dosya (`.model.safetensors.ab12cd_3.tmp`) ya da yarım kurulmuş geçici klasör
+(`.gpt2.ab12cd_3.tmp`, içinde yüzlerce MB ağırlık olabilir) hedefin yanında kalır. Aynı hedefe
+yapılan bir sonraki yazma, önce bu artıkları siler (`remove_stale_temporaries`). Yalnızca bu
+modülün o hedef için verdiği adlar silinir (`.AD.` + `tempfile`'ın 8 karakteri + `.tmp`);
+kullanıcının bir dosyasına dokunulmaz. Aynı hedefi **şu anda** yazan başka bir süreç de
+olabilir (ör. aynı derlemi aynı anda indiren iki eğitim): onun geçici dosyasını silmek o süreci
+hatayla durdururdu. Bu yüzden her yazan, geçici dosyası ya da klasörü üzerinde yazma bitene dek
+bir kilit (`fcntl.flock`) tutar; kilitli bir geçici dosya ya da klasör hâlâ süren bir
+yazmanındır ve silinmez. Kilidi işletim sistemi süreç bitince kaldırır: öldürülmüş bir sürecin
+bıraktıkları kilitsizdir. `fcntl` modülünün olmadığı yerde (Windows) artıklar silinmez:
+hangisinin hâlâ yazılmakta olduğu bilinemez.
 """
 from __future__ import annotations
 
@@ -259,7 +261,7 @@ def remove_stale_temporaries(target) -> None:
             else:
                 os.unlink(e.path)
         except OSError:
-            pass                    # kilitli (canlı bir yazma) ya da silinemiyor: kalır
+            pass                    # kilitli (süren bir yazma) ya da silinemiyor: kalır
         finally:
             os.close(fd)
 
@@ -311,15 +313,16 @@ def signals_deferred():
     handlers); elsewhere the body runs as it is."""
     # Kısa ama yarıda kesilmemesi gereken işler içindir: yarıda kalan bir eğitimin klasörünün
     # temizliği (run_folder.hold_run_folder: ikinci bir Ctrl-C ya da SIGTERM onu yarıda
-    # kesseydi klasör yarı silinmiş kalır, aynı komut --overwrite isterdi) ve birlikte anlam
+    # kesseydi klasör yarı silinmiş kalırdı, aynı komut --overwrite isterdi) ve birlikte anlam
     # taşıyan dosyaların art arda ad değişiklikleri (atomic_write_files). Sinyal kaybolmaz:
     # iş bitince yeniden gönderilir ve olağan etkisini gösterir (komut 130 ya da 143 ile
     # çıkar; varsayılan eylemde süreç biter).
-    # signal.pthread_sigmask yetmezdi: yalnızca çağıran iş parçacığında engeller, sürece
-    # gönderilen sinyal (numpy'nin BLAS iş parçacıkları varken) yine de gelir ve Python onun
-    # işleyicisini ana iş parçacığında, temizliğin ortasında çalıştırır. Bu yüzden işleyiciler
-    # kısa süre için sinyali yalnızca not eden bir işleyiciyle değiştirilir. İş kısadır
-    # (birkaç dosya silmek ya da adlandırmak); SIGKILL yine her an durdurur.
+    # signal.pthread_sigmask yetmezdi: sinyali yalnızca çağıran iş parçacığında engeller;
+    # sürece gönderilen sinyal, onu engellemeyen başka bir iş parçacığına (ör. NumPy'ın BLAS
+    # iş parçacıklarından birine) yine de ulaşır ve Python işleyicisini ana iş parçacığında,
+    # işin ortasında çalıştırır. Bu yüzden işleyiciler kısa süre için sinyali yalnızca not
+    # eden bir işleyiciyle değiştirilir. İş kısadır (birkaç dosya silmek ya da adlandırmak);
+    # SIGKILL yine her an durdurur.
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -342,9 +345,9 @@ def could_not_write(path, e: OSError, existed: bool) -> OSError:
     """The error for a failed atomic write of `path` (disk full, read-only file system, no
     permission): "could not write PATH (why); the earlier file is kept" (or "nothing was
     written" where `path` was not there before)."""
-    # Yazma sırasında çıkan OSError (ör. "[Errno 28] No space left on device") yazılan
-    # dosyayı söylemez, ya da geçici dosyanın adını söyler: ileti hedefin adını ve yerinde
-    # ne kaldığını söyler. Sorun başka bir yoldaysa (açılamayan bir üst klasör) o da eklenir.
+    # Yazma sırasında çıkan OSError (ör. "[Errno 28] No space left on device") ya hiçbir
+    # dosya adı vermez ya da geçici dosyanın adını verir: ileti hedefin adını ve yerinde ne
+    # kaldığını söyler. Sorun başka bir yoldaysa (açılamayan bir üst klasör) o da eklenir.
     path = Path(path)
     name = os.fsdecode(e.filename) if e.filename else ""
     temp = Path(name).name.startswith("." + path.name + ".") and name.endswith(".tmp")
@@ -391,8 +394,9 @@ def atomic_write_files(folder, writers: dict[str, Callable[[str], None]]) -> Pat
     refuse_dangling_link(folder, "folder")
     if not folder.exists():
         make_folder(folder.parent)
-        # Klasör yok: geçici bir klasörde kurulur, tek bir ad değişikliğiyle ortaya çıkar
+        # Öldürülmüş önceki bir yazmanın yarım kalmış geçici klasörü varsa önce o silinir
         remove_stale_temporaries(folder)
+        # Klasör yok: geçici bir klasörde kurulur, tek bir ad değişikliğiyle ortaya çıkar
         staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix="." + folder.name + ".",
                                         suffix=".tmp"))
         fd = None
@@ -435,7 +439,7 @@ def atomic_write_files(folder, writers: dict[str, Callable[[str], None]]) -> Pat
                 os.fsync(f.fileno())
         # Ad değişiklikleri sırasında gelen bir Ctrl-C ya da SIGTERM, ikisinin arasına düşüp
         # yeni ağırlıkları eski config.json'ın yanında bırakırdı: sinyal, hepsi (ya da geri
-        # alma) bitince gelir
+        # alma) bitince etkisini gösterir
         with signals_deferred():
             _replace_all(folder, temps, reals)
     except BaseException:
