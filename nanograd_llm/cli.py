@@ -33,9 +33,9 @@ def sigterm_raises():
     action is put back afterwards."""
     # Ctrl-C (KeyboardInterrupt) her komutta temizlik yollarını çalıştırır: docs yarım kalan
     # yeni klasörünü, attention açtığı klasörleri, atomik yazmalar geçici dosyalarını siler.
-    # SIGTERM'ün varsayılan eylemi ise süreci olduğu yerde bitirmekti: aynı komut, kill ile
-    # durdurulunca geride yarım bir klasör bırakıyordu. Sinyal, KeyboardInterrupt'ın bir alt
-    # sınıfına çevrilir; böylece aynı temizlik yolları çalışır (hepsi BaseException ya da
+    # SIGTERM'ün varsayılan eylemi ise süreci olduğu yerde bitirir: kill ile durdurulan bir
+    # komut geride yarım bir klasör bırakırdı. Sinyal bu yüzden KeyboardInterrupt'ın bir alt
+    # sınıfına (Terminated) çevrilir; aynı temizlik yolları çalışır (hepsi BaseException ya da
     # KeyboardInterrupt yakalar) ve komut 143 ile çıkar.
     if threading.current_thread() is not threading.main_thread() or \
             signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:

@@ -132,9 +132,10 @@ def sample_main(args) -> int:
     pieces: list[str] = []
     out = pieces.append if args.no_stream else _write
     streamer = TextStreamer(tok.decode, out)
-    # Okuyan taraf erken giderse (`nanograd-llm sample ... | head`) yazma BrokenPipeError
-    # verir; onu cli.report_errors her komutta olduğu gibi sessizce 141 çıkış koduna çevirir.
-    # what the model really saw (without --prompt: the start token, e.g. a newline)
+    # Önce modelin gerçekten gördüğü metin yazılır (--prompt yoksa başlangıç belirteci, ör. bir
+    # satır sonu). Okuyan taraf erken giderse (`nanograd-llm sample ... | head`) yazmalar
+    # BrokenPipeError verir; burada yakalanmaz: cli.report_errors onu, her komutta olduğu gibi,
+    # sessizce 141 çıkış koduna çevirir.
     out(tok.decode(ids) if dropped or not args.prompt else args.prompt)
     end = end_id(tok)
     for nxt in iter_generate(model, ids, args.max_new_tokens, args.temperature, args.top_k,
@@ -162,7 +163,8 @@ def chat_main(args) -> int:
     # karakter olarak atlanır (ya da değiştirilir) ve bildirilir
     if hasattr(stdin, "reconfigure"):
         stdin.reconfigure(errors="surrogateescape")
-    # Kapalı bir boru (`... | head -1`) BrokenPipeError olarak cli.report_errors'a çıkar: 141
+    # Okuyan taraf boruyu kapatırsa (`... | head -1`) BrokenPipeError burada yakalanmaz,
+    # cli.report_errors'a ulaşır: komut 141 ile çıkar
     return chat_loop(model, tok, None if interactive else stdin, sys.stdout,
                      max_new_tokens=args.max_new_tokens, temperature=args.temperature,
                      top_k=args.top_k, top_p=args.top_p, seed=args.seed,
