@@ -569,8 +569,9 @@ def _gpt2_tokenizer(path: Path, vocab: dict, merges, added: list, source: Path,
     vocab_is, merges_is, prefix = names or (f"{source} (with its added tokens)", merges, "")
     from .tokenizers.bpe import _read_text
     text = (lambda: _read_text(merges)) if isinstance(merges, Path) else merges
-    # Sözlük (eklenmiş belirteçleriyle) bellekte kurulur: eskiden sistemin geçici klasörüne
-    # bir vocab.json yazılırdı ve o klasör doluysa `sample --hf` yalnızca "[Errno 28]" derdi
+    # Sözlük (eklenmiş belirteçleriyle) bellekte kurulur, diske yazılmaz: sistemin geçici
+    # klasörüne yazılan bir vocab.json, o klasör dolu ya da yazılamaz olduğunda `sample --hf`
+    # komutunu yalnızca "[Errno 28]" diyen bir hatayla durdururdu
     try:
         return bpe.from_vocab(vocab, text, special_tokens=whole, vocab_json=vocab_is,
                               merges_txt=merges_is)

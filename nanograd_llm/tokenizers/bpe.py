@@ -812,10 +812,10 @@ class BPETokenizer:
         `vocab` as vocab.json holds it, `merges_text` the text of merges.txt (or a function that
         returns it, called once the vocabulary is checked). vocab_json / merges_txt: what error
         messages call them."""
-        # Bir Hugging Face klasöründeki eklenmiş belirteçler ya da tokenizer.json'ın kendi
-        # sözlüğü, bellekteki bir sözlüktür: onu diske (sistemin geçici klasörüne) yazıp
-        # from_files ile yeniden okumak, o klasör dolu ya da yazılamaz olduğunda yalnızca
-        # "[Errno 28]" diyen bir hatayla modeli yüklemeyi durdururdu
+        # Bir Hugging Face klasörünün sözlüğü (eklenmiş belirteçleri katılmış vocab.json ya da
+        # tokenizer.json'ın model.vocab'ı) bellekte kurulur: onu diske (sistemin geçici
+        # klasörüne) yazıp from_files ile yeniden okumak, o klasör dolu ya da yazılamaz
+        # olduğunda modelin yüklenmesini yalnızca "[Errno 28]" diyen bir hatayla durdururdu
         if not isinstance(vocab, dict) or not vocab:
             raise ValueError(f"{vocab_json}: expected a non-empty JSON object token -> id")
         ids_seen: dict[int, str] = {}
