@@ -90,9 +90,9 @@ def _save(fig, out_png) -> Path:
 
 # Eksenlerdeki sayılar da kursun metnindeki gibi ondalık virgülle yazılır (0,5; 1,5): matplotlib
 # ondalığı noktayla yazar, "en düşük: 1,234" notunun yanında "1.5" bir binlik gibi okunurdu.
-# Beş ve daha çok basamaklı tam sayılarda binlikler boşlukla ayrılır (adım ekseninde 10 000),
-# `tr_number` gibi. Yalnızca sayı eksenleri değişir; dikkat haritasının belirteç etiketleri
-# olduğu gibi kalır.
+# Tam kısmı beş ve daha çok basamaklı sayılarda binlikler `tr_number`daki gibi boşlukla
+# ayrılır (adım ekseninde 10 000; 12 345,5); ondalık kısım olduğu gibi kalır. Yalnızca sayı
+# eksenleri değişir; dikkat haritasının belirteç etiketleri olduğu gibi kalır.
 def _decimal_comma(fig) -> None:
     from matplotlib.ticker import ScalarFormatter
 
@@ -155,7 +155,7 @@ def attention_weights(model, ids) -> list[np.ndarray]:
     try:
         # Kimlikler ana bellekte verilir: model onları aralık denetiminden geçirip aygıta bir kez
         # taşır. Önceden aygıta taşınmış kimlikler denetlenmez (models/base.py: `_check_idx`)
-        # ve CuPy sözlüğün dışındaki bir kimliği hata vermeden sarmalar: haritalar sessizce
+        # ve CuPy sözlüğün dışındaki bir kimliği hata vermeden başa sarar: haritalar sessizce
         # yanlış çizilirdi
         model.forward(ids)
         blocks = _block_caches(model)
@@ -422,10 +422,11 @@ def course_images(img_dir, run_dir=None, log=print, demo_steps: int | None = Non
     """Draw every picture the course pages use into img_dir. A picture that cannot be drawn
     is recorded in `skipped` (file name -> the reason, in Turkish, for the page's note)."""
     img = Path(img_dir)
-    # Önce resimlerin bütün girdileri hazırlanır (eğitim klasörünün kaydı, modeli,
+    # Önce resimlerin bütün girdileri hazırlanır (eğitim klasörünün metrics.jsonl'i, modeli,
     # belirteçleyicisi, istemi; ya da deneme eğitimi), resimler ancak ondan sonra yazılır:
-    # bozuk bir eğitim klasörü, önceki bir `docs` çıktısının resimlerinden bir kısmını bu
-    # eğitiminkilerle değiştirip ötekileri eski eğitimden bırakmadan reddedilir
+    # okunamayan bir eğitim klasörü hiçbir resim yazılmadan reddedilir. Yoksa önceki bir
+    # `docs` çıktısında bu eğitimin kayıp eğrisi, eski eğitimin dikkat haritasının yanında
+    # kalabilirdi
     with tempfile.TemporaryDirectory() as tmp:
         if run_dir is not None:
             run = Path(run_dir)
