@@ -365,7 +365,7 @@ class AdamW:
         for own, new in ((own_m, m), (own_v, v)):
             for k, a in own.items():
                 xp = get_array_module(a)
-                # GPU'daki momentler CPU'daki bir iyileyiciye açıkça okunur (örtük çeviri yok)
+                # GPU'daki momentler CPU'daki bir eniyileyiciye açıkça okunur (örtük çeviri yok)
                 src = to_numpy(new[k]) if xp is np else new[k]
                 a[...] = xp.asarray(src, dtype=a.dtype)
         self.t = t
