@@ -494,12 +494,13 @@ DOCS_MARKER = ".nanograd_llm_docs"
 _BRAND = '<a class="brand" href="index.html">nanograd_llm · Kurs</a>'
 
 
-# Öldürülen (SIGKILL, SIGTERM, terminalin kapanması, elektrik kesintisi) bir `docs`, yazmakta
-# olduğu dosyanın gizli geçici dosyasını (atomic.py'nin ".index.html.ab12cd_3.tmp" adı) geride
-# bırakır: bu dosyalar yayımlanan sitede birikirdi. Sonraki üretim kendi dosyalarının geçici
+# Öldürülen (SIGKILL, terminalin kapanması, elektrik kesintisi) bir `docs`, yazmakta olduğu
+# dosyanın gizli geçici dosyasını (atomic.py'nin ".index.html.ab12cd_3.tmp" adı) geride
+# bırakır: bu dosyalar yayımlanan sitede birikirdi. (Ctrl-C ve komut satırında SIGTERM
+# temizlik yaptırır, geçici dosya bırakmaz.) Sonraki üretim kendi dosyalarının geçici
 # dosyalarını siler. İşaret dosyası yazılırken öldürülen bir üretimin klasöründe yalnızca
-# işaretin geçici dosyası kalır: o klasör boş sayılır (yoksa yeniden çalıştırmak "başka
-# dosyalar taşıyor" diye reddedilirdi).
+# işaretin geçici dosyası kalır: o klasör boş sayılır (yoksa aynı komut bu klasörü, başka
+# dosyalar taşıyan bir klasör gibi reddederdi).
 _LEFTOVER = re.compile(r"\.(.+)\.[a-z0-9_]{8}\.tmp")
 # img/ klasörüne `docs`un çizdiği resimler (viz.course_images); başkası silinmez
 PICTURES = ("positional_encoding.png", "loss_curve.png", "attention.png")
@@ -528,15 +529,16 @@ def _check_out_folder(out: Path) -> None:
     if not out.is_dir() or (out / DOCS_MARKER).is_file() or not any(out.iterdir()):
         return
     if all(_leftover_of(p.name, lambda n: False) for p in out.iterdir()):
-        return              # yalnızca işaret dosyasının geçici dosyası: işaretten önce öldü
+        return              # yalnızca işaretin geçici dosyası: üretim işareti yazarken öldü
     try:
         if _BRAND in (out / "index.html").read_text(encoding="utf-8", errors="replace"):
             return
     except OSError:
         pass
     raise ValueError(f"--out {out} is not empty and holds no course written by "
-                     f"`nanograd-llm docs`; its files (index.html, img/*.png, ...) would be "
-                     f"overwritten or deleted: choose a new or empty folder")
+                     f"`nanograd-llm docs`; its files (index.html, style.css, "
+                     f"img/attention.png, ...) would be overwritten or deleted: choose a new or "
+                     f"empty folder")
 
 
 def build_docs(out_dir, run_dir=None, images: bool = True, log=None,
