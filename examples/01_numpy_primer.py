@@ -25,7 +25,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Run the NumPy/CuPy primer (chapter 1 of the course).")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = ap.parse_args(argv)
-    # Hatalar (GPU yok), Ctrl-C ve erken kapanan bir okuyucu (`| head`): öteki örnekler ve
+    # Hatalar (GPU yok), Ctrl-C, SIGTERM ve erken kapanan bir okuyucu (`| head`): öteki örnekler ve
     # `nanograd-llm` komutları gibi hata izi yerine tek satır ve çıkış durumu
     return report_errors(lambda: run_all(args.device) or 0)
 

@@ -66,7 +66,8 @@ def main(argv=None) -> int:
         ap.error("--lr must be positive")
     if args.seed < 0:
         ap.error("--seed must be non-negative")
-    # Hatalar ve Ctrl-C: `nanograd-llm` komutları gibi hata izi yerine tek satır ve çıkış durumu
+    # Hatalar, Ctrl-C, SIGTERM ve erken kapanan bir okuyucu (`| head`): `nanograd-llm`
+    # komutları gibi hata izi yerine tek satır ve çıkış durumu (1, 130, 143, 141)
     return report_errors(lambda: run(args))
 
 

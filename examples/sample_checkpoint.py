@@ -49,7 +49,8 @@ def main(argv=None) -> int:
     ap.add_argument("--unknown", choices=["strict", "skip", "replace"], default="strict",
                     help="what to do with prompt characters the tokenizer does not know")
     args = ap.parse_args(argv)
-    # Hatalar ve Ctrl-C: `nanograd-llm sample` gibi hata izi yerine tek satır ve çıkış durumu
+    # Hatalar, Ctrl-C, SIGTERM ve erken kapanan bir okuyucu (`| head`): `nanograd-llm sample`
+    # gibi hata izi yerine tek satır ve çıkış durumu (1, 130, 143, 141)
     return report_errors(lambda: run(args))
 
 

@@ -22,7 +22,10 @@ sürdürür. Döngü bu yüzden genel tutulmuştur: "yanıt", istemin devamıdı
   son `block_size` belirteci saklanır; yanıt bu sınırı aşarsa `generate` pencereyi kaydırır.
 * **Çıkış:** Dosya sonu (Ctrl-D; borudan gelen girdinin bitmesi) ya da Ctrl-C
   (KeyboardInterrupt) döngüyü temiz biçimde bitirir: çıkış kodu 0, hata izi (traceback) yok.
-  `/quit` da çıkar, `/reset` bağlamı temizler.
+  `/quit` da çıkar, `/reset` bağlamı temizler. Dışarıdan gelen SIGTERM (`kill`) ise sohbeti
+  başarı bildirmeden bitirir: `nanograd-llm chat` 143 ile çıkar. Yanıtları okuyan taraf erken
+  giderse (`nanograd-llm chat ... | head -1`) komut, öteki komutlar gibi, sessizce 141 ile
+  çıkar.
 """
 from __future__ import annotations
 
