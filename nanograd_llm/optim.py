@@ -29,7 +29,8 @@ Modelin bütün parametreleri tek bir düz dizinin (`model.flat`) görünümleri
 yerine bütün dizi üzerinde birkaç yerinde (in-place) işlemdir; azaltma tek bir dilime
 (`flat[:n_decay]`) uygulanır. `m` ve `v` de düz dizilerdir. Aynı kod CuPy'de de çalışır ve
 öğrenme oranı gibi sayılar Python `float` olarak kaldığı için ana bellek ile GPU arasında
-gizli bir eşitleme olmaz.
+gizli bir eşitleme olmaz. Model, eniyileyici kurulduktan sonra `model.to(...)` ile başka bir
+aygıta taşınırsa `m` ve `v` de sonraki adımda, değerleri korunarak modelin aygıtına taşınır.
 
 ## Öğrenme oranı takvimi
 Isınma (warmup): ilk `warmup_iters` adımda oran doğrusal olarak artar; başta `v` tahmini
@@ -166,7 +167,8 @@ class AdamW:
     `params` is a model (fast path over `model.flat`), or a dict name -> array (updated in place,
     one parameter at a time). `step(grads, lr=None)` takes the model's `grads` dict (or its
     `grad_flat`), or for dicts a dict with the same keys and shapes; a refused step changes
-    nothing (parameters, moments, step count).
+    nothing (parameters, moments, step count). A model moved with `model.to(device)` after the
+    optimizer was built takes the moments along at the next step.
     """
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
@@ -346,6 +348,8 @@ class AdamW:
                 "weight_decay": self.weight_decay, "m": m, "v": v}
 
     def load_state_dict(self, state: dict, source: str = "optimizer state") -> None:
+        """Restore a state_dict(): the step count, the moments (host or device arrays) and the
+        hyper-parameters it holds."""
         try:
             t = state["t"]
             m, v = state["m"], state["v"]
