@@ -395,7 +395,7 @@ def _bad_api_calls():
     cache = KVCache(1, 1, 2, 4, 4, np, np.float64)
     return [
         (lambda: ev.evaluate_ids(_gpt(), np.arange(20) % 11, batch_size=0),
-         "batch_size must be >= 1, got 0"),
+         "batch_size must be an integer >= 1, got 0"),
         (lambda: ev.encode_for_eval("ab", _char_tok(), unknown="replace"),
          "unknown must be strict or skip, got 'replace'"),
         (lambda: ev.evaluate_text(_gpt(vocab_size=3), _char_tok(), "abc" * 20, max_tokens=0),
@@ -420,12 +420,12 @@ def _bad_api_calls():
          r"targets shape \(1, 2\) != idx shape \(1, 3\)"),
         (lambda: _gpt().forward(np.ones((1, 0), dtype=np.int64)),
          "idx is empty: need at least one token"),
-        (lambda: _gpt().forward("abc"), r"idx must be an integer array of shape \(B, T\)"),
+        (lambda: _gpt().forward("abc"), "idx must hold integer token ids, got dtype <U3"),
         (lambda: BigramLM(5).forward(np.ones((1, 3), dtype=np.int64),
                                      np.ones((1, 2), dtype=np.int64)),
          r"targets shape \(1, 2\) != idx shape \(1, 3\)"),
         (lambda: BigramLM(5).backward(), r"needs a forward\(idx, targets\) with targets first"),
-        (lambda: BigramLM(5).generate([[1]], -1), "max_new_tokens must be >= 0"),
+        (lambda: BigramLM(5).generate([[1]], -1), "max_new_tokens must be an integer >= 0, got -1"),
         (lambda: AdamW({}), "AdamW got no parameters"),
         (lambda: AdamW({"w": np.zeros(3)}).load_state_dict({"m": {}}, "optim.npz"),
          r"optim.npz is incomplete \(KeyError\('t'\)\)"),
