@@ -220,7 +220,7 @@ def layer_case(name: str, rng: np.random.Generator, B=2, T=5, C=8, n_head=2, V=1
 
         def fwd():
             # dropout varsa her çağrıda aynı tohumdan yeni bir üreteç: aynı maske
-            rd = np.random.default_rng(77) if layer_dropout > 0 else None
+            rd = device_rng(xp, 77) if layer_dropout > 0 else None
             return attention_forward(inp["q"], inp["k"], inp["v"], layer_dropout, rd)
 
         def g():
@@ -235,7 +235,7 @@ def layer_case(name: str, rng: np.random.Generator, B=2, T=5, C=8, n_head=2, V=1
         R = R_like((B, n_head, T, hs))
 
         def fwd():
-            rd = np.random.default_rng(77) if layer_dropout > 0 else None
+            rd = device_rng(xp, 77) if layer_dropout > 0 else None
             return tiled_attention_forward(inp["q"], inp["k"], inp["v"], layer_dropout, rd,
                                            tile=tile, chunk=1)
 

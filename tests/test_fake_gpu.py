@@ -436,7 +436,8 @@ def test_attention_maps_take_token_ids_that_are_on_the_device(gpu):
         attention_weights(model, gpu.asarray(np.array([1, 2, 30])))
 
 
-@pytest.mark.parametrize("name", ["multihead_attention", "mlp", "block"])
+@pytest.mark.parametrize("name", ["attention", "causal_tiles", "multihead_attention", "mlp",
+                                  "block"])
 def test_layer_gradcheck_with_dropout_on_the_gpu(gpu, name):
     """layer_case's dropout inside a layer draws its masks next to the data (a host generator
     would give host masks, which CuPy refuses to multiply with device arrays)."""
