@@ -18,6 +18,7 @@ ve dosyaya atomik olarak (geçici dosya + `os.replace`) yazılır.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -426,8 +427,10 @@ def course_images(img_dir, run_dir=None, log=print, demo_steps: int | None = Non
     # belirteçleyicisi, istemi; ya da deneme eğitimi), resimler ancak ondan sonra yazılır:
     # okunamayan bir eğitim klasörü hiçbir resim yazılmadan reddedilir. Yoksa önceki bir
     # `docs` çıktısında bu eğitimin kayıp eğrisi, eski eğitimin dikkat haritasının yanında
-    # kalabilirdi
-    with tempfile.TemporaryDirectory() as tmp:
+    # kalabilirdi. Geçici klasör yalnızca deneme eğitiminin kaydı içindir: --run sistemin
+    # geçici klasörüne bir şey yazmaz (o klasör dolu ya da yazılamaz olsa da resimler çizilir)
+    with (tempfile.TemporaryDirectory() if run_dir is None else
+          contextlib.nullcontext()) as tmp:
         if run_dir is not None:
             run = Path(run_dir)
             # UTF-8 olmayan baytlı bir klasör adı (vekil karakterler, "\udcff") yazı tipine

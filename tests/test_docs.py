@@ -1418,6 +1418,30 @@ def test_course_images_from_a_run_folder(tmp_path, monkeypatch):
         course_images(tmp_path / "img2", run_dir=tmp_path / "nothing", log=lambda m: None)
 
 
+def test_course_images_from_a_run_folder_write_nothing_to_the_temporary_folder(tmp_path,
+                                                                               monkeypatch):
+    """`docs --run` draws from the run's files: it needs no temporary folder (only the demo
+    training writes its metrics there), so a full or missing system temporary folder does not
+    stop it."""
+    pytest.importorskip("matplotlib")
+    import tempfile
+    import types
+
+    from nanograd_llm.viz import course_images
+    model, vocab = _tiny_model_and_vocab()
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text(
+        "\n".join(json.dumps({"step": s, "loss": 3.0 - 0.1 * s}) for s in range(5)))
+    fake_ckpt = types.ModuleType("nanograd_llm.checkpoint")
+    fake_ckpt.load_model = lambda path, device="cpu": model
+    monkeypatch.setitem(sys.modules, "nanograd_llm.checkpoint", fake_ckpt)
+    fake_ckpt.load_run_tokenizer = lambda path, model=None: vocab
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-temporary-folder"))
+    made = course_images(tmp_path / "img", run_dir=run, log=lambda m: None)
+    assert [p.name for p in made] == ["positional_encoding.png", "loss_curve.png", "attention.png"]
+
+
 def test_course_images_skip_the_attention_map_of_a_run_with_non_finite_weights(tmp_path,
                                                                               monkeypatch):
     """`docs --run` on a run whose weights hold NaN drew a blank attention map. Now its picture
