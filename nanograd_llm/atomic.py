@@ -341,6 +341,42 @@ def signals_deferred():
             signal.raise_signal(sig)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (kill, docker stop, a scheduler stopping the job, timeout) turned into an
+    exception, so that a command stopped by it runs the clean-up a Ctrl-C runs (a half-built
+    --out folder is removed, temporary files are deleted) and exits with 143 = 128 + SIGTERM,
+    the status of a process the signal ends, after a `terminated` line."""
+    exit_status = 143
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def sigterm_raises():
+    """While the body runs, SIGTERM raises Terminated instead of ending the process where it
+    stands. Only in the main thread (where Python runs signal handlers) and where SIGTERM has
+    its default action: a handler of the caller's is left alone, and so is SIG_IGN (a process
+    started with SIGTERM ignored, as nohup-like launchers do, keeps ignoring it). The default
+    action is put back afterwards."""
+    # Ctrl-C (KeyboardInterrupt) her komutta temizlik yollarını çalıştırır: docs yarım kalan
+    # yeni klasörünü, attention açtığı klasörleri, atomik yazmalar geçici dosyalarını siler.
+    # SIGTERM'ün varsayılan eylemi ise süreci olduğu yerde bitirir: kill ile durdurulan bir
+    # komut geride yarım bir klasör bırakırdı. Sinyal bu yüzden KeyboardInterrupt'ın bir alt
+    # sınıfına (Terminated) çevrilir; aynı temizlik yolları çalışır (hepsi BaseException ya da
+    # KeyboardInterrupt yakalar) ve komut 143 ile çıkar.
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def could_not_write(path, e: OSError, existed: bool) -> OSError:
     """The error for a failed atomic write of `path` (disk full, read-only file system, no
     permission): "could not write PATH (why); the earlier file is kept" (or "nothing was

@@ -48,11 +48,9 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint as ckpt
-from .atomic import atomic_write
-# SIGTERM'ü bir istisnaya (Terminated) çeviren sigterm_raises cli.py'dedir: komut satırında
-# cli.report_errors onu komutun bütün süresi için kurar; Python'dan çağrılan train() kendisi
-# kurar
-from .cli import Terminated, _terminate, sigterm_raises
+# SIGTERM'ün istisnası (Terminated) atomic.py'dedir: komut satırında cli.report_errors onu
+# komutun bütün süresi için kurar; train() Python'dan çağrıldığında burada kurulur
+from .atomic import Terminated, _terminate, atomic_write, sigterm_raises
 from .backend import check_device, set_matmul_precision, shown, shown_items
 # Ayarlar config.py'dedir; `from nanograd_llm.train import TrainConfig, make_config…` gibi
 # içe aktarmalar çalışmaya devam etsin diye bu adlar burada da bulunur

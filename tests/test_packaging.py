@@ -73,3 +73,14 @@ def test_the_lowest_layers_never_import_from_above():
         above = {m for m in _package_imports(f)
                  if m != "backend" and not m.startswith("layers.")}
         assert not above, f"{f.name} imports {sorted(above)}"
+
+
+def test_only_the_entry_point_imports_the_command_line():
+    """cli.py sits on top: it imports the rest (inside its commands), nothing imports it but
+    __main__.py. train.py once took Terminated / sigterm_raises from cli.py, so importing the
+    library's trainer loaded the command line (and a top-level import in cli.py of anything
+    that imports train would have been a cycle)."""
+    pkg = Path(__file__).resolve().parents[1] / "nanograd_llm"
+    importers = sorted(str(f.relative_to(pkg)) for f in pkg.rglob("*.py")
+                       if f.name not in ("cli.py", "__main__.py") and "cli" in _package_imports(f))
+    assert not importers, importers
