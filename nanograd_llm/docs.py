@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .atomic import (atomic_write_text, could_not_write, make_folder, make_new_folder,
-                     refuse_dangling_link)
+                     refuse_dangling_link, signals_deferred)
 from .course import PARTS
 
 _DOCS_HELP = "the docs command needs Markdown and Pygments: pip install -e '.[docs]'"
@@ -571,9 +571,13 @@ def build_docs(out_dir, run_dir=None, images: bool = True, log=None,
         return _render_course(out, run_dir, images, log, demo_steps)
     except BaseException:
         # Yarıda kalan bir üretim, kendi açtığı klasörü yarım bırakmaz; önceden var olan bir
-        # klasöre ve içindekilere dokunulmaz
+        # klasöre ve içindekilere dokunulmaz. Silme sırasında gelen ikinci bir Ctrl-C ya da
+        # SIGTERM, silme bitince etkisini gösterir (eğitim klasörünün temizliği gibi): yoksa
+        # klasör yarı silinmiş kalır (işaret dosyası gitmiş, bazı sayfalar duruyor) ve aynı
+        # komut onu "başka dosyalar taşıyor" diye reddederdi
         if created:
-            shutil.rmtree(top, ignore_errors=True)
+            with signals_deferred():
+                shutil.rmtree(top, ignore_errors=True)
         raise
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import (atomic_write, could_not_write, make_folder, refuse_dangling_link,
-                     remove_empty_folders)
+                     remove_empty_folders, signals_deferred)
 from .backend import NonFiniteOutput, check_finite_output, to_numpy
 from .course import tr_number
 
@@ -82,7 +82,9 @@ def _save(fig, out_png) -> Path:
         return atomic_write(out, lambda tmp: fig.savefig(tmp, format=fmt))
     except BaseException as e:
         if new_folder:
-            remove_empty_folders(out.parent, top)
+            # ikinci bir Ctrl-C ya da SIGTERM, klasörler silinince etkisini gösterir (docs gibi)
+            with signals_deferred():
+                remove_empty_folders(out.parent, top)
         if isinstance(e, OSError):
             # Disk dolu, salt okunur dosya sistemi…: ham "[Errno 28] …" yerine resmin adı
             raise could_not_write(out, e, existed) from None

@@ -123,3 +123,71 @@ def test_a_command_started_with_sigterm_ignored_keeps_ignoring_it(tmp_path):
                              ["docs", "--no-images", "--out", str(out)], pause=1, ignore=True)
     assert status == 0, err
     assert "terminated" not in err and (out / "index.html").is_file()
+
+
+class _Signalled(Exception):
+    pass
+
+
+def _second_signal_during(monkeypatch, module, name, sig):
+    """Make module.NAME send `sig` to this process (a second Ctrl-C or SIGTERM) before it does
+    its work; the signal's handler raises _Signalled. -> the handler installed."""
+    real = getattr(module, name)
+
+    def signalled_first(*a, **k):
+        os.kill(os.getpid(), sig)
+        return real(*a, **k)
+    monkeypatch.setattr(module, name, signalled_first)
+
+    def handler(signum, frame):
+        raise _Signalled(signal.Signals(signum).name)
+    return handler
+
+
+@pytest.mark.parametrize("name", ["SIGINT", "SIGTERM"])
+def test_a_second_signal_during_docs_clean_up_waits_until_the_folder_is_gone(tmp_path,
+                                                                            monkeypatch, name):
+    """A second Ctrl-C or SIGTERM in the middle of docs' rmtree of its half-built new --out
+    folder stopped it halfway (the marker gone, some pages left: the same command then refused
+    the folder as holding other files). It is held back until the folder is removed, as in
+    train's clean-up, then reaches the handler that was there."""
+    from nanograd_llm import docs
+    sig = getattr(signal, name)
+
+    def half_built(out, *a):
+        (out / docs.DOCS_MARKER).write_text("x")
+        for i in range(20):
+            (out / f"page{i}.html").write_text("x")
+        raise KeyboardInterrupt                 # the first signal stopped the build
+    monkeypatch.setattr(docs, "_require_docs_libs", lambda: None)
+    monkeypatch.setattr(docs, "_render_course", half_built)
+    handler = _second_signal_during(monkeypatch, docs.shutil, "rmtree", sig)
+    previous = signal.signal(sig, handler)
+    try:
+        with pytest.raises(_Signalled, match=name):
+            docs.build_docs(tmp_path / "new" / "site", images=False, log=lambda m: None)
+        assert signal.getsignal(sig) is handler
+    finally:
+        signal.signal(sig, previous)
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("name", ["SIGINT", "SIGTERM"])
+def test_a_second_signal_during_attentions_clean_up_waits_until_the_folders_are_gone(
+        tmp_path, monkeypatch, name):
+    pytest.importorskip("matplotlib")
+    from nanograd_llm import viz
+    sig = getattr(signal, name)
+
+    def interrupted(path, write):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(viz, "atomic_write", interrupted)
+    handler = _second_signal_during(monkeypatch, viz, "remove_empty_folders", sig)
+    previous = signal.signal(sig, handler)
+    try:
+        with pytest.raises(_Signalled, match=name):
+            viz.plot_positional_encoding(tmp_path / "pics" / "deeper" / "a.png", 4, 4)
+        assert signal.getsignal(sig) is handler
+    finally:
+        signal.signal(sig, previous)
+    assert not (tmp_path / "pics").exists()
