@@ -270,11 +270,42 @@ def _new_temporary(real: Path) -> tuple[str, int | None]:
     """A temporary file for a write of `real`, next to it, claimed (_claim) after the stale ones
     of `real` are removed: -> (its path, the fd to close when the write is over, or None)."""
     remove_stale_temporaries(real)
-    fd, tmp = tempfile.mkstemp(dir=real.parent, prefix="." + real.name + ".", suffix=".tmp")
+    return _claimed_temporary(real.parent, real.name)
+
+
+def _claimed_temporary(folder, name: str) -> tuple[str, int | None]:
+    """A new temporary file of a target called `name` in `folder` (_stale_name), claimed:
+    -> (its path, the fd to close when the write is over, or None)."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + name + ".", suffix=".tmp")
     if _claim(fd):
         return tmp, fd
     os.close(fd)
     return tmp, None
+
+
+@contextlib.contextmanager
+def temporary_beside(tmp):
+    """A second temporary file for the target of `tmp` (the temporary file atomic_write gives
+    its `write`), next to it, named and claimed as `tmp` is: one a killed process leaves is
+    removed by the next write of that target (remove_stale_temporaries), one being written is
+    left alone. -> its path; the file is removed when the block ends."""
+    # Bir yazmanın ara dosyası (ör. encode_corpus'un derlem boyutundaki ham dosyası) da bu
+    # modülün adını taşır: kendine özgü bir ad (".tokens.npy.xxxx.raw.tmp") hiçbir temizliğin
+    # tanımadığı bir artık olurdu, kilidi de olmazdı
+    tmp = Path(tmp)
+    m = re.fullmatch(r"\.(.+)\.[a-z0-9_]{8}\.tmp", tmp.name)
+    if m is None:
+        raise ValueError(f"{tmp} is not a temporary file of atomic_write")
+    path, fd = _claimed_temporary(tmp.parent, m.group(1))
+    try:
+        yield path
+    finally:
+        try:
+            os.unlink(path)             # before the lock goes: no one else removes it meanwhile
+        except FileNotFoundError:
+            pass
+        finally:
+            _close(fd)
 
 
 def _close(fd: int | None) -> None:

@@ -69,7 +69,7 @@ CONFIG = "config.json"
 # dosyalarını kendisi söyleyemeyen bir belirteçleyicide bunlardan klasörde olanlar özetlenir
 TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "merges.txt", "tokenizer_meta.json")
 # Eski sürümlerde encode_corpus'un geçici dosyaları (tokens.npy.tmp, tokens.npy.tmp<pid>);
-# bugün atomic.py'nin adlarını taşırlar (".tokens.npy.xxxx.tmp", ".tokens.npy.xxxx.raw.tmp")
+# bugün atomic.py'nin adlarını taşırlar (".tokens.npy.xxxx.tmp"; ham dosya da)
 TOKENS_TMP_GLOB = "tokens.npy.tmp*"
 # Bir yazıcı kayıt yaparken okuyan taraf kaç kez yeniden dener, denemeler arası kaç saniye
 READ_RETRIES = 5

@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write, atomic_write_bytes, make_folder
+from .atomic import atomic_write, atomic_write_bytes, make_folder, temporary_beside
 
 # -- named corpora (URLs and sha256 from the project's data notes) -----------------------------
 
@@ -354,11 +354,12 @@ def encode_corpus(text: str, tokenizer, path=None, chunk_chars: int = 1 << 20) -
     make_folder(path.parent)
 
     def write(tmp_npy):
-        # Derlem boyutundaki ham geçici dosya .npy'nin geçici dosyasının yanında açılır (adı da
-        # ".….tmp": öldürülmüş bir süreçten kalırsa save_checkpoint'in temizliği siler) ve
-        # kesilmede (Ctrl-C) ya da hatada da silinir
-        raw_path = tmp_npy[:-len(".tmp")] + ".raw.tmp"
-        try:
+        # Derlem boyutundaki ham geçici dosya .npy'nin geçici dosyasının yanında, onunla aynı
+        # biçimde adlandırılıp kilitlenerek açılır (atomic.temporary_beside): öldürülmüş bir
+        # süreçten kalırsa tokens.npy'nin bir sonraki yazımı siler (tokens.npy başka bir
+        # diskteki dosyaya bağ olsa da), aynı anda yazan başka bir süreç de ona dokunmaz.
+        # Kesilmede (Ctrl-C) ya da hatada da silinir
+        with temporary_beside(tmp_npy) as raw_path:
             # 1. geçiş: parçaları kodla, geçici ham dosyaya ekle (bellekte yalnızca bir parça)
             n = 0
             with open(raw_path, "wb") as f:
@@ -375,11 +376,6 @@ def encode_corpus(text: str, tokenizer, path=None, chunk_chars: int = 1 << 20) -
                 out[i:i + step] = raw[i:i + step]
             out.flush()
             del out, raw
-        finally:
-            try:
-                os.remove(raw_path)
-            except FileNotFoundError:
-                pass
 
     # atomic_write: .npy geçici bir dosyada kurulur, diske indirilir (fsync) ve tek bir ad
     # değişikliğiyle yerine geçer; tokens.npy başka bir diskteki dosyaya sembolik bağsa bağ

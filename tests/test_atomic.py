@@ -498,6 +498,74 @@ def test_a_write_in_progress_holds_its_temporaries_against_the_clean_up(tmp_path
     assert os.listdir(tmp_path / "new") == ["a"]
 
 
+def test_a_data_preparation_killed_while_encoding_leaves_nothing_after_the_next(tmp_path):
+    """encode_corpus killed in its first pass (SIGKILL, the OOM killer on a large corpus) left
+    its corpus-sized raw file '.tokens.npy.ab12cd_3.raw.tmp', a name no clean-up knew: where
+    tokens.npy is a link to a file on another disk, nothing ever removed it. It now has the
+    package's temporary name for tokens.npy: the next encoding removes it."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    pytest.importorskip("fcntl")
+    from nanograd_llm.data import encode_corpus
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = textwrap.dedent("""
+        import os, signal, sys
+        from nanograd_llm.data import encode_corpus
+        class Tok:
+            vocab_size = 10
+            calls = 0
+            def encode(self, s):
+                Tok.calls += 1
+                if Tok.calls == 3:      # two pieces are in the raw file
+                    os.kill(os.getpid(), signal.SIGKILL)
+                return [1] * len(s)
+        encode_corpus("abc def ghi jkl mno\\n" * 20, Tok(), path=sys.argv[1], chunk_chars=20)
+    """)
+    elsewhere = tmp_path / "disk"
+    elsewhere.mkdir()
+    (elsewhere / "tokens.npy").write_bytes(b"old")
+    (elsewhere / "notes.tmp").write_bytes(b"not ours")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "tokens.npy").symlink_to(elsewhere / "tokens.npy")
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    p = subprocess.run([sys.executable, "-c", script, str(run / "tokens.npy")], env=env,
+                       cwd=root, capture_output=True, timeout=120)
+    assert p.returncode == -signal.SIGKILL, p.stderr
+    # the killed encoding's .npy and raw temporary files
+    assert len([n for n in os.listdir(elsewhere) if n.startswith(".tokens.npy.")]) == 2
+
+    class Tok:
+        vocab_size = 10
+
+        def encode(self, s):
+            return [2] * len(s)
+    ids = encode_corpus("xyz", Tok(), path=run / "tokens.npy")
+    assert ids.tolist() == [2, 2, 2]
+    assert sorted(os.listdir(elsewhere)) == ["notes.tmp", "tokens.npy"]
+    assert os.listdir(run) == ["tokens.npy"] and (run / "tokens.npy").is_symlink()
+
+
+def test_the_raw_file_of_an_encoding_in_progress_is_held_against_the_clean_up(tmp_path):
+    """The clean-up another process runs (here from inside the encoder) leaves the raw file of
+    an encoding in progress alone."""
+    pytest.importorskip("fcntl")
+    from nanograd_llm.atomic import remove_stale_temporaries
+    from nanograd_llm.data import encode_corpus
+    target = tmp_path / "tokens.npy"
+
+    class Tok:
+        vocab_size = 10
+
+        def encode(self, s):
+            remove_stale_temporaries(target)
+            return [3] * len(s)
+    assert encode_corpus("ab cd\n" * 10, Tok(), path=target, chunk_chars=4).size == 60
+    assert os.listdir(tmp_path) == ["tokens.npy"]
+
+
 # -- the renames at the end of atomic_write_files into an existing folder ------------------------
 
 def _two_models():
