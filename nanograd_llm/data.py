@@ -39,6 +39,7 @@ indirilir, sha256 özetleri denetlenir ve kullanıcının önbellek klasöründe
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -433,17 +434,62 @@ def split_ids(ids: np.ndarray, block_size: int, val_fraction: float = 0.1,
         return TokenData(train, val)
     # Önerilen block_size iki parçaya da sığmalı (yalnızca bütün metne değil)
     fit = min(train.size, val.size) - 1
-    smaller = f" or block_size={fit} at most" if fit >= 1 else ""
     least = min_tokens(block_size, val_fraction)
-    longer = (f"use a text of at least {least} tokens" if least is not None
-              else "use a longer text")
+    # Metin iki parçaya yetiyor da val_fraction birini boş (ya da kısa) bırakıyorsa sorun
+    # val_fraction'dır: ileti önce onu ve bu metinde işe yarayan değerleri söyler. 1e-20 gibi
+    # bir değer hiçbir metinde doğrulama parçası bırakmaz: "daha uzun bir metin kullanın" demek
+    # kullanıcıyı yanlış yere gönderirdi
+    options = [_fraction_that_fits(n, need, val_fraction)]
+    if least is not None:
+        options.append(f"a text of at least {least} tokens")
+    elif options[0] is None:
+        side = ("larger", "validation") if val_fraction < 0.5 else ("smaller", "training")
+        options.append(f"a {side[0]} val_fraction than {val_fraction!r}, which leaves no room "
+                       f"for the {side[1]} part in any text (with 0.1, a text of at least "
+                       f"{min_tokens(block_size, 0.1)} tokens)")
+    if fit >= 1:
+        options.append(f"block_size={fit} at most")
+    options = [o for o in options if o is not None]
+    hint = "use " + (", ".join(options[:-1]) + " or " if len(options) > 1 else "") + options[-1]
     if n < need:
         raise ValueError(f"{source} has {n} tokens, shorter than block_size + 1 = {need}; "
-                         f"{longer}{smaller}")
+                         f"{hint}")
     raise ValueError(
         f"{source} has {n} tokens: its {val_fraction * 100:g}% validation part has "
         f"{val.size} and its training part {train.size}, but each needs at least "
-        f"block_size + 1 = {need}; {longer}{smaller}")
+        f"block_size + 1 = {need}; {hint}")
+
+
+def _fraction_that_fits(n: int, need: int, val_fraction: float) -> str | None:
+    """'val_fraction between 0.00065 and 0.99935': the val_fractions (with few digits) at which
+    split_ids gives both parts of n ids at least `need`, when the current one leaves a part
+    short and others would not; None otherwise."""
+    if n < 2 * need or _ok_split(n, need, val_fraction):
+        return None                     # metin kısa (hiçbir val_fraction yetmez) ya da sorun yok
+
+    def bound(low):
+        # need/n'nin (bir parçanın en küçük payı) iki ya da daha çok anlamlı basamağa yukarı
+        # yuvarlanmışı: alt sınır o pay, üst sınır 1 eksi o pay; işe yarayan en kısası
+        x = need / n
+        for digits in range(2, 18):
+            scale = 10.0 ** (digits - 1 - math.floor(math.log10(x)))
+            for up in (0, 1):           # (split_point'in yuvarlaması bir birim isteyebilir)
+                share = float(f"{(math.ceil(x * scale) + up) / scale:.{digits}g}")
+                nines = -math.floor(math.log10(share))      # 1 - 0.00065 = 0.99935
+                f = share if low else float(f"{1.0 - share:.{digits + nines}g}")
+                if _ok_split(n, need, f):
+                    return f
+        return None
+    lo, hi = bound(True), bound(False)
+    if lo is None or hi is None:
+        return None
+    return f"val_fraction={lo!r}" if lo >= hi else f"val_fraction between {lo!r} and {hi!r}"
+
+
+def _ok_split(n: int, need: int, val_fraction: float) -> bool:
+    """Whether split_point gives both parts of n ids at least `need` ids."""
+    s = split_point(n, val_fraction)
+    return 0.0 < val_fraction < 1.0 and s >= need and n - s >= need
 
 
 def min_tokens(block_size: int, val_fraction: float) -> int | None:

@@ -265,7 +265,7 @@ def test_save_removes_corpus_temp_files_left_by_a_killed_process(tmp_path):
 
 def _least(msg):
     import re
-    m = re.search(r"use a text of at least (\d+) tokens", msg)
+    m = re.search(r"a text of at least (\d+) tokens", msg)
     assert m, msg
     return int(m.group(1))
 
@@ -295,6 +295,46 @@ def test_split_hint_examples_from_the_report():
         D.split_ids(np.arange(21), 16)
     assert D.min_tokens(16, 0.1) == 161
     assert D.min_tokens(16, 0.0) is None
+
+
+@pytest.mark.parametrize("n,block_size,val_fraction",
+                         [(100000, 64, 1e-20), (100000, 64, 1e-12), (1000, 64, 0.05),
+                          (1000, 64, 0.9999999), (130, 64, 1e-20), (777, 100, 0.95),
+                          (10**9, 1023, 1e-20)])
+def test_a_val_fraction_that_leaves_a_part_short_is_named_with_the_values_that_fit(
+        n, block_size, val_fraction):
+    """val_fraction=1e-20 with a text long enough for both parts ended with 'use a longer text'
+    (1e-12: 'a text of at least 64005322157824 tokens'): the text was not the problem. The
+    message names val_fraction and the values that work with this text, which do."""
+    import re
+    ids = np.broadcast_to(np.uint16(0), (n,))
+    with pytest.raises(ValueError) as e:
+        D.split_ids(ids, block_size, val_fraction)
+    msg = str(e.value)
+    assert "longer text" not in msg
+    m = re.search(r"; use val_fraction(?:=(\S+?)| between (\S+) and (\S+?))(,| or|$)", msg)
+    assert m, msg
+    for value in filter(None, m.groups()[:3]):
+        D.split_ids(ids, block_size, float(value))
+    if m.group(2):                          # close to the true bounds (two digits)
+        share = (block_size + 1) / n
+        assert share <= float(m.group(2)) < 1.1 * share + 0.01
+        assert 1 - 1.1 * share - 0.01 < float(m.group(3)) <= 1 - share
+
+
+def test_a_val_fraction_no_text_fits_is_named_with_a_length_that_fits():
+    """A text too short for any val_fraction, and a val_fraction no text fits: the message says
+    the val_fraction leaves no room and names a length that fits with 0.1."""
+    import re
+    for val_fraction, side, part, block_size in ((1e-20, "larger", "validation", 64),
+                                                 (1 - 1e-16, "smaller", "training", 1000)):
+        with pytest.raises(ValueError, match=re.escape(
+                f"use a {side} val_fraction than {val_fraction!r}, which leaves no room for "
+                f"the {part} part")) as e:
+            D.split_ids(np.arange(100), block_size, val_fraction)
+        assert "longer text" not in str(e.value)
+        least = int(re.search(r"with 0.1, a text of at least (\d+) tokens", str(e.value))[1])
+        assert least == D.min_tokens(block_size, 0.1)
 
 
 @pytest.mark.parametrize("n", [3, 10, 21, 40, 100])
