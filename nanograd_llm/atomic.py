@@ -47,7 +47,9 @@ kullanıcının bir dosyasına dokunulmaz. Aynı hedefi **şu anda** yazan başk
 olabilir (ör. aynı derlemi aynı anda indiren iki eğitim): onun geçici dosyasını silmek o süreci
 hatayla durdururdu. Bu yüzden her yazan, geçici dosyası ya da klasörü üzerinde yazma bitene dek
 bir kilit (`fcntl.flock`) tutar; kilitli bir geçici dosya ya da klasör hâlâ süren bir
-yazmanındır ve silinmez. Kilidi işletim sistemi süreç bitince kaldırır: öldürülmüş bir sürecin
+yazmanındır ve silinmez. Kilit, dosya ya da klasör açılır açılmaz alınır; o arada bir temizlik
+onu kilitsiz bulup silerse yazan bunu görür ve yenisini açar (`_make_claimed`). Kilidi işletim
+sistemi süreç bitince kaldırır: öldürülmüş bir sürecin
 bıraktıkları kilitsizdir. `fcntl` modülünün olmadığı yerde (Windows) artıklar silinmez:
 hangisinin hâlâ yazılmakta olduğu bilinemez.
 """
@@ -218,17 +220,43 @@ def _stale_name(name: str) -> re.Pattern:
     return re.compile(re.escape("." + name + ".") + r"[a-z0-9_]{8}\.tmp")
 
 
-def _claim(fd: int) -> bool:
-    """Lock a temporary file or staging folder this process is writing (fd open on it), so that
-    remove_stale_temporaries in another process leaves it alone. -> whether fd must be kept
-    open until the write is over (the lock lasts as long as it)."""
-    if fcntl is None:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    return True
+def _make_claimed(make: Callable[[], tuple[int | None, str]],
+                  wait: bool = True) -> tuple[str, int | None]:
+    """Create a temporary file or staging folder with `make()` -> (an fd open on it or None,
+    its path) and lock it (flock) so that remove_stale_temporaries in another process leaves it
+    alone. -> (its path, the fd to keep open until the write is over, or None where locks are
+    not available). One that another process's clean-up removed before the lock was taken is
+    made again. wait=False: where the lock is held (a second name of a file that another
+    process holds too), it is not claimed."""
+    # mkstemp dosyayı açar, kilit ancak ondan sonra alınır: aradaki mikrosaniyelerde aynı hedefi
+    # yazan başka bir sürecin temizliği (remove_stale_temporaries) yeni dosyayı görebilir,
+    # kilitsiz bulur ve siler: klasörü silinen bir yazma hatayla durur, dosyası silinen bir
+    # yazma yeni dosyasını kilitsiz yazar. Temizlik bir artığı kilidini tutarken siler; bu yüzden
+    # yazan kilidi bekleyerek alır ve ardından adın hâlâ durduğuna bakar: durmuyorsa temizlik
+    # onu önce almış ve silmiştir, yenisi açılır. Kilit alındıktan sonra hiçbir temizlik ona
+    # dokunmaz. Bekleme kısadır: başka bir süreç bu kilidi yalnızca bir silme süresince tutar
+    # (adı yeni ve rastgeledir: onu yazan başka bir süreç yoktur).
+    while True:
+        fd, path = make()
+        if fcntl is None:
+            _close(fd)
+            return path, None
+        try:
+            if fd is None:
+                fd = os.open(path, os.O_RDONLY)
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except FileNotFoundError:
+            _close(fd)                  # removed before it was opened: made again
+            continue
+        except OSError:
+            _close(fd)                  # no locks on this file system (or held): not claimed
+            return path, None
+        except BaseException:
+            _close(fd)
+            raise
+        if os.path.lexists(path):
+            return path, fd
+        os.close(fd)                    # the clean-up took the lock first and removed it
 
 
 def remove_stale_temporaries(target) -> None:
@@ -267,8 +295,9 @@ def remove_stale_temporaries(target) -> None:
 
 
 def _new_temporary(real: Path) -> tuple[str, int | None]:
-    """A temporary file for a write of `real`, next to it, claimed (_claim) after the stale ones
-    of `real` are removed: -> (its path, the fd to close when the write is over, or None)."""
+    """A temporary file for a write of `real`, next to it, claimed (_make_claimed) after the
+    stale ones of `real` are removed: -> (its path, the fd to close when the write is over, or
+    None)."""
     remove_stale_temporaries(real)
     return _claimed_temporary(real.parent, real.name)
 
@@ -276,11 +305,8 @@ def _new_temporary(real: Path) -> tuple[str, int | None]:
 def _claimed_temporary(folder, name: str) -> tuple[str, int | None]:
     """A new temporary file of a target called `name` in `folder` (_stale_name), claimed:
     -> (its path, the fd to close when the write is over, or None)."""
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + name + ".", suffix=".tmp")
-    if _claim(fd):
-        return tmp, fd
-    os.close(fd)
-    return tmp, None
+    return _make_claimed(lambda: tempfile.mkstemp(dir=folder, prefix="." + name + ".",
+                                                  suffix=".tmp"))
 
 
 @contextlib.contextmanager
@@ -464,15 +490,10 @@ def atomic_write_files(folder, writers: dict[str, Callable[[str], None]]) -> Pat
         # Öldürülmüş önceki bir yazmanın yarım kalmış geçici klasörü varsa önce o silinir
         remove_stale_temporaries(folder)
         # Klasör yok: geçici bir klasörde kurulur, tek bir ad değişikliğiyle ortaya çıkar
-        staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix="." + folder.name + ".",
-                                        suffix=".tmp"))
-        fd = None
+        staging, fd = _make_claimed(lambda: (None, tempfile.mkdtemp(
+            dir=folder.parent, prefix="." + folder.name + ".", suffix=".tmp")))
+        staging = Path(staging)
         try:
-            if fcntl is not None:
-                fd = os.open(staging, os.O_RDONLY)
-                if not _claim(fd):
-                    os.close(fd)
-                    fd = None
             for name, write in writers.items():
                 tmp = staging / name
                 write(str(tmp))
@@ -565,20 +586,17 @@ def _replace_all(folder: Path, temps: dict, reals: dict) -> None:
         for name, real in reals.items():
             if name not in existed:
                 continue
-            b = _backup_name(real)
-            try:
+            def link(real=real):
+                b = _backup_name(real)
                 os.link(real, b)
-            except OSError:
-                continue
-            backups[name] = b
-            if fcntl is None:
-                continue                      # (an open file could not be replaced on Windows)
+                return None, str(b)
             try:                              # remove_stale_temporaries of others: keep out
-                fd = os.open(b, os.O_RDONLY)
+                b, fd = _make_claimed(link, wait=False)
             except OSError:
                 continue
-            locks.append(fd)
-            _claim(fd)
+            backups[name] = Path(b)
+            if fd is not None:                # (an open file could not be replaced on Windows:
+                locks.append(fd)              # without fcntl, none is opened)
         done = []
         try:
             for name, tmp in temps.items():

@@ -566,6 +566,44 @@ def test_the_raw_file_of_an_encoding_in_progress_is_held_against_the_clean_up(tm
     assert os.listdir(tmp_path) == ["tokens.npy"]
 
 
+def test_a_clean_up_between_creating_and_locking_a_temporary_does_not_break_the_write(
+        tmp_path, monkeypatch):
+    """The clean-up of another process writing the same target could run in the moment between
+    mkstemp / mkdtemp and the lock: it found the new temporary file or staging folder unlocked
+    and removed it. A save into a new folder then stopped ('No such file or directory'), a file
+    was written unlocked, so that the next clean-up removed it mid-write. The writer now takes
+    the lock waiting for it and makes a new one where the first is gone."""
+    pytest.importorskip("fcntl")
+    import tempfile
+
+    from nanograd_llm import atomic
+    from nanograd_llm.atomic import remove_stale_temporaries
+    for name in ("mkstemp", "mkdtemp"):
+        real = getattr(tempfile, name)
+        cleaned = []
+
+        def created_then_cleaned(*a, real=real, cleaned=cleaned, **k):
+            made = real(*a, **k)
+            if not cleaned:                 # another process's clean-up, in that moment
+                cleaned.append(made)
+                remove_stale_temporaries(tmp_path / "t")
+            return made
+        monkeypatch.setattr(atomic.tempfile, name, created_then_cleaned)
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            f.write(b"new")
+        remove_stale_temporaries(tmp_path / "t")    # and once more, while it writes
+        assert os.path.exists(tmp)
+        with open(tmp, "rb") as f:
+            assert f.read() == b"new"
+    atomic_write(tmp_path / "t", write)
+    assert os.listdir(tmp_path) == ["t"] and (tmp_path / "t").read_bytes() == b"new"
+    os.unlink(tmp_path / "t")
+    atomic_write_files(tmp_path / "t", {"a": write})
+    assert os.listdir(tmp_path) == ["t"] and os.listdir(tmp_path / "t") == ["a"]
+
+
 # -- the renames at the end of atomic_write_files into an existing folder ------------------------
 
 def _two_models():
