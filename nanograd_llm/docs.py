@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .atomic import (atomic_write_text, could_not_write, make_folder, make_new_folder,
-                     refuse_dangling_link, signals_deferred)
+                     refuse_dangling_link, remove_stale_temporaries, signals_deferred)
 from .course import PARTS
 
 _DOCS_HELP = "the docs command needs Markdown and Pygments: pip install -e '.[docs]'"
@@ -520,8 +520,9 @@ def _remove_leftovers(out: Path) -> None:
         if not folder.is_dir():
             continue
         for p in folder.iterdir():
-            if _leftover_of(p.name, ours) and p.is_file() and not p.is_symlink():
-                p.unlink(missing_ok=True)
+            if _leftover_of(p.name, ours):
+                # atomic.py'nin temizliği: kilitli olanı (hâlâ yazan başka bir docs) bırakır
+                remove_stale_temporaries(folder / _LEFTOVER.fullmatch(p.name).group(1))
 
 
 def _check_out_folder(out: Path) -> None:

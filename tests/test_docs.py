@@ -343,6 +343,28 @@ def test_a_docs_killed_while_writing_is_rebuilt_without_its_temporary_files(tmp_
     assert (site / docs.DOCS_MARKER).is_file() and (site / "layers.relu.html").is_file()
 
 
+def test_a_temporary_file_another_docs_is_writing_is_left_alone(tmp_path, monkeypatch):
+    """The start-of-build clean-up deleted every temporary file of docs' own files, also one a
+    second `docs` into the same folder was still writing (that one then failed): it now goes
+    through atomic.remove_stale_temporaries, which leaves a locked (live) one alone."""
+    pytest.importorskip("markdown")
+    fcntl = pytest.importorskip("fcntl")
+    from nanograd_llm import docs
+    monkeypatch.setattr(docs, "PARTS", [("Deneme", ["nanograd_llm.layers.relu"])])
+    site = tmp_path / "site"
+    docs.build_docs(site, images=False, log=lambda m: None)
+    live = site / ".layers.relu.html.l1vewr1t.tmp"
+    dead = site / ".index.html.k1ll3d_x.tmp"
+    live.write_text("half a page")
+    dead.write_text("half a page")
+    with open(live, "rb") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)          # a writer that is still at work
+        docs._remove_leftovers(site)
+        assert live.exists() and not dead.exists()
+    docs._remove_leftovers(site)
+    assert not live.exists()
+
+
 def test_docs_checks_out_and_run_before_writing_anything(tmp_path):
     """--out naming a file, and --run naming a folder without metrics.jsonl (also with
     --no-images, where no picture would have read it), are refused up front."""
