@@ -609,7 +609,8 @@ def _replace_all(folder: Path, temps: dict, reals: dict) -> None:
             for name in reversed(done):
                 try:
                     if name in backups:
-                        os.replace(backups.pop(name), reals[name])
+                        os.replace(backups[name], reals[name])
+                        del backups[name]             # (a failed put-back is unlinked below)
                     elif name not in existed:
                         os.unlink(reals[name])        # it was not there before
                     else:
