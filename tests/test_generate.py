@@ -132,6 +132,23 @@ def test_full_cache_and_mismatched_cache_are_clear_errors():
         m.forward(np.zeros((1, 1), dtype=np.int64), kv_cache=other.new_kv_cache(1))
 
 
+def test_backward_after_a_kv_cache_forward_says_the_cache_is_the_reason():
+    # targets were given: the message must not ask for them, but name the KV cache
+    m = make_model()
+    idx = np.arange(4)[None] % 23
+    _, loss = m.forward(idx, idx, kv_cache=m.new_kv_cache(1))
+    assert loss is not None
+    with pytest.raises(RuntimeError, match=r"not possible after forward\(\.\.\., kv_cache=") \
+            as e:
+        m.backward()
+    assert "targets first" not in str(e.value)
+    m.forward(idx, idx)                   # a forward without the cache: backward works again
+    m.backward()
+    m.forward(idx)
+    with pytest.raises(RuntimeError, match="with targets first"):
+        m.backward()
+
+
 def test_seeded_sampling_is_reproducible_and_seed_dependent():
     m = make_model(dtype="float32", scale=0.3)
     kw = dict(temperature=0.9, top_k=10, top_p=0.95)

@@ -225,6 +225,7 @@ class GPT(ParamModel):
             specs.append(("lm_head.weight", (V, C), _normal(std)))
         super().__init__(specs, seed=seed, dtype=dtype, device=device)
         self._cache = None
+        self._kv_forward = False
 
     def config_dict(self) -> dict:
         return {"model": "gpt", **self.config.to_dict()}
@@ -281,6 +282,9 @@ class GPT(ParamModel):
         # Önceki adımın önbelleği (bütün ara tensörler) yenileri kurulmadan önce bırakılır;
         # yoksa bir an için iki adımın etkinleştirmeleri birden bellekte durur.
         self._cache = None
+        # KV önbellekli ileri geçiş geri geçiş için bir şey saklamaz; backward() hedefler
+        # verilmiş olsa da neden yapılamadığını söyleyebilsin diye işaretlenir
+        self._kv_forward = kv_cache is not None
         start = 0 if kv_cache is None else kv_cache.length
         idx = self._check_idx(idx, cfg.vocab_size, cfg.block_size if kv_cache is None else None)
         if kv_cache is not None:
@@ -401,6 +405,11 @@ class GPT(ParamModel):
         with accumulate=True, for gradient accumulation over micro-batches).
         """
         if self._cache is None:
+            if self._kv_forward:
+                raise RuntimeError(
+                    "backward() is not possible after forward(..., kv_cache=...): a forward "
+                    "with a KV cache is for generation and keeps no activations for backward "
+                    "(even with targets); call forward(idx, targets) without kv_cache first")
             raise RuntimeError("backward() needs a forward(idx, targets) with targets first")
         if len(self._cache) == 1:
             cache = self._cache[0]
