@@ -149,6 +149,14 @@ def test_backward_after_a_kv_cache_forward_says_the_cache_is_the_reason():
         m.backward()
 
 
+def test_new_kv_cache_refuses_a_batch_that_is_not_a_positive_integer():
+    m = make_model()
+    for bad in (-1, 0, 2.5, True, "2"):
+        with pytest.raises(ValueError, match="batch must be a positive integer"):
+            m.new_kv_cache(bad)
+    assert m.new_kv_cache(np.int64(2)).k[0].shape[0] == 2
+
+
 def test_seeded_sampling_is_reproducible_and_seed_dependent():
     m = make_model(dtype="float32", scale=0.3)
     kw = dict(temperature=0.9, top_k=10, top_p=0.95)

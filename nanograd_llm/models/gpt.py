@@ -245,6 +245,11 @@ class GPT(ParamModel):
 
     def new_kv_cache(self, batch: int = 1) -> KVCache:
         """An empty cache for incremental decoding of up to block_size positions."""
+        # batch=-1 ya da 2.5, NumPy'ın argümanı adlandırmayan bir hatasıyla düşerdi
+        # ("negative dimensions are not allowed"); 0 satırlı bir önbellek hiçbir idx'e uymaz
+        if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
+            raise ValueError(f"batch must be a positive integer, got {shown(batch)}")
+        batch = int(batch)
         cfg = self.config
         return KVCache(cfg.n_layer, batch, cfg.n_head, cfg.block_size, cfg.n_embd // cfg.n_head,
                        self.xp, self.dtype)
