@@ -80,6 +80,26 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing, truncated, corrupt or not ours."""
 
 
+class HuggingFaceFolderError(CheckpointError):
+    """A Hugging Face GPT-2 folder given where a training run is expected. str(e) names the
+    Python functions that open it; `command_line_message` (what cli.report_errors prints) the
+    command-line options."""
+
+    # Aynı denetim (find_run_dir) hem Python API'sine (GPT.load, load_model) hem komutlara
+    # (sample --ckpt, train --resume, docs --run) hizmet eder: Python'da çağırana --hf gibi bir
+    # seçenek önermek yol göstermez, komut satırında da GPT.from_hf önermek. İleti ikisi için
+    # ayrı yazılır; komutların hata yazıcısı (cli.report_errors) ikincisini seçer.
+    def __init__(self, path):
+        self.path = path
+        self.command_line_message = (
+            f"{path} is a Hugging Face GPT-2 folder, not a training run: sample or chat with "
+            f"--hf {path}, fine-tune with `nanograd-llm train --init-from {path}`")
+        super().__init__(
+            f"{path} is a Hugging Face GPT-2 folder, not a training run: load it with "
+            f"GPT.from_hf({str(path)!r}) (nanograd_llm.hf.init_from_hf for the model and its "
+            f"tokenizer), fine-tune it with TrainConfig(init_from={str(path)!r})")
+
+
 # -- atomic file helpers (atomic.py) ---------------------------------------------------------
 
 def _write_npz(path: Path, arrays: dict) -> str:
@@ -307,9 +327,7 @@ def find_run_dir(path) -> Path:
     if not (p / MANIFEST).is_file():
         if (p / "config.json").is_file() and ((p / "model.safetensors").is_file() or
                                               (p / "model.safetensors.index.json").is_file()):
-            raise CheckpointError(f"{p} is a Hugging Face GPT-2 folder, not a training run: "
-                                  f"sample or chat with --hf {p}, fine-tune with "
-                                  f"`nanograd-llm train --init-from {p}`")
+            raise HuggingFaceFolderError(p)
         raise CheckpointError(f"no checkpoint in {p}: {MANIFEST} is missing (train with "
                               f"`nanograd-llm train --out {p}` first)")
     return p

@@ -346,7 +346,9 @@ def report_errors(call) -> int:
         _silence_stdout()
         return 141 if not rc else rc
     except (ValueError, OSError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        # Python API'si ile komut satırında farklı öğüt veren hatalar (ör. checkpoint.
+        # HuggingFaceFolderError) komut satırının iletisini taşır
+        print(f"error: {getattr(e, 'command_line_message', None) or e}", file=sys.stderr)
         return 1
     except MemoryError as e:
         what = f" ({e})" if str(e) else ""

@@ -330,8 +330,25 @@ def test_a_hugging_face_folder_given_as_ckpt_points_to_hf(tmp_path, weights):
     training run gets the advice to use --hf, not 'train with --out first'."""
     (tmp_path / "config.json").write_text("{}")
     (tmp_path / weights).write_text("{}")
-    with pytest.raises(ckpt.CheckpointError, match="Hugging Face GPT-2 folder.*--hf"):
+    with pytest.raises(ckpt.CheckpointError, match="Hugging Face GPT-2 folder") as e:
         ckpt.find_run_dir(tmp_path)
+    assert "--hf" in e.value.command_line_message
+
+
+def test_a_hugging_face_folder_given_to_gpt_load_names_the_python_api(tmp_path, capsys):
+    """GPT.load / load_model on a GPT-2 folder name GPT.from_hf (a Python caller has no --hf
+    option); the command that reads the same folder as --ckpt still names --hf."""
+    from nanograd_llm import GPT
+    from nanograd_llm.cli import main
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "model.safetensors").write_text("{}")
+    for load in (GPT.load, ckpt.load_model):
+        with pytest.raises(ckpt.CheckpointError, match=r"GPT\.from_hf\(") as e:
+            load(tmp_path)
+        assert "--hf" not in str(e.value) and "init_from=" in str(e.value)
+    assert main(["sample", "--ckpt", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert f"--hf {tmp_path}" in err and "from_hf" not in err
 
 
 def test_the_same_tokenizer_saved_by_an_older_version_is_not_another_one(tmp_path):
