@@ -315,6 +315,22 @@ def test_a_pattern_that_leaves_text_out_is_refused(pattern):
         BPETokenizer.train("merhaba, dünya! " * 10, 300, pattern=pattern)
 
 
+def test_encode_refuses_text_its_loaded_pattern_does_not_cover(tmp_path):
+    """Only train checked coverage: a tokenizer with its own pattern (load, from_files), or
+    text beyond what it was trained on, had encode silently drop the characters outside every
+    match ('ab, CD' -> the ids of 'ab')."""
+    tok = BPETokenizer.train("ab ab abc " * 5, 260, pattern=r" ?[a-z]+|\s+")
+    tok.save(tmp_path)
+    loaded = BPETokenizer.load(tmp_path)
+    loaded2 = BPETokenizer.from_files(tmp_path / "vocab.json", tmp_path / "merges.txt",
+                                      pattern=loaded.pattern)
+    for t in (tok, loaded, loaded2):
+        assert t.decode(t.encode("ab abc" + EOT + " ab")) == "ab abc" + EOT + " ab"
+        for text in ("ab, CD", "ab" + EOT + "ab, CD", "ab."):
+            with pytest.raises(ValueError, match=r"does not cover the text: '[,.]' \(in "):
+                t.encode(text)
+
+
 def test_a_pattern_of_another_type_is_a_type_error():
     with pytest.raises(TypeError, match="pattern must be a regex string"):
         BPETokenizer.train("merhaba dünya", 300, pattern=None)

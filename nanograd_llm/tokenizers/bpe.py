@@ -226,9 +226,10 @@ def resolve_pattern(pattern) -> str:
     return PATTERNS.get(pattern, pattern)
 
 
-def _check_covers(pat, chunk: str, words: list) -> None:
+def _check_covers(pat, chunk: str, words: list, encoding: bool = False) -> None:
     """ValueError when the pattern's matches leave characters of `chunk` out (encode, which
-    keeps only the matches, would drop them)."""
+    keeps only the matches, would drop them); `encoding`: the message for encode, else for
+    train."""
     # findall yalnızca eşleşmeleri verir: aralarında kalan metin hiçbir belirtece girmez.
     # Eşleşmeler örtüşmediğinden uzunlukları toplamı metnin uzunluğuna eşitse hiçbir karakter
     # dışarıda kalmamıştır (ucuz denetim; ayrıntı yalnızca hata yolunda aranır)
@@ -239,11 +240,20 @@ def _check_covers(pat, chunk: str, words: list) -> None:
         if m.start() > pos:
             break
         pos = m.end()
+    if not encoding:
+        raise ValueError(
+            f"the pre-tokenisation pattern does not cover the text: {chunk[pos]!r} at index "
+            f"{pos} (of this part of the text) is outside every match, and encode would drop "
+            f"it; use GPT2_PATTERN or TURKISH_PATTERN (or their names "
+            f"{', '.join(map(repr, PATTERNS))}), or a pattern that matches every character")
+    # Konum yerine çevresi gösterilir: encode_corpus uzun bir metni parça parça kodlar, bir
+    # parçadaki konum bütün metindeki konum değildir
+    around = chunk[max(0, pos - 20):pos + 20]
     raise ValueError(
-        f"the pre-tokenisation pattern does not cover the text: {chunk[pos]!r} at index {pos} "
-        f"(of this part of the text) is outside every match, and encode would drop it; use "
-        f"GPT2_PATTERN or TURKISH_PATTERN (or their names {', '.join(map(repr, PATTERNS))}), "
-        f"or a pattern that matches every character")
+        f"this tokenizer's pre-tokenisation pattern (its .pattern) does not cover the text: "
+        f"{chunk[pos]!r} (in {around!r}) is outside every match and would be left out of the "
+        f"ids; encode only text the pattern covers, or use a tokenizer whose pattern matches "
+        f"every character (GPT2_PATTERN, TURKISH_PATTERN)")
 
 
 def _compile(pattern: str):
@@ -682,7 +692,13 @@ class BPETokenizer:
 
     def _encode_ordinary(self, text: str, out: list[int]) -> None:
         bpe = self._bpe
-        for word in self._pat.findall(text):
+        words = self._pat.findall(text)
+        # Eğitimdeki denetimin aynısı: kendi ifadesiyle yüklenen (load, from_files) ya da
+        # eğitildiği metni kapsayan ama bu metni kapsamayan bir ifade, eşleşmelerin dışında
+        # kalan karakterleri sessizce düşürürdü (decode(encode(metin)) != metin). Maliyeti
+        # sözcük başına bir uzunluk toplamıdır; GPT-2 ve Türkçe ifadeleri her metni kapsar.
+        _check_covers(self._pat, text, words, encoding=True)
+        for word in words:
             out.extend(bpe(word))
 
     def _special_splitter(self, allowed: frozenset):
@@ -696,7 +712,9 @@ class BPETokenizer:
         """Token ids of `text`.
 
         allowed_special: "all" (special tokens in the text become their single ids), "none"
-        (they are encoded as ordinary text), or a set of special token strings to allow."""
+        (they are encoded as ordinary text), or a set of special token strings to allow.
+        Text with a character outside every match of the tokenizer's pre-tokenisation
+        pattern (a custom one) is a ValueError: it would be left out of the ids."""
         _check_encodable(text)
         if allowed_special == "all":
             allowed = frozenset(self._special_to_id)
