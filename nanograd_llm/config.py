@@ -174,6 +174,12 @@ class TrainConfig:
             raise ValueError("out_dir is empty: name the run's folder (out_dir=DIR or --out DIR)")
         if self.model == "gpt" and self.n_embd % self.n_head:
             raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head}")
+        if self.model == "gpt":
+            # Modelin kendi denetimleri (GPTConfig), sözlük boyu dışında (o belirteçleyiciden
+            # gelir): activation="GELU" ya da positional="learnt" yoksa ancak model kurulurken,
+            # çalışma klasörü açılıp derlem kodlandıktan sonra reddedilirdi
+            from .models.gpt import GPTConfig
+            GPTConfig(**{k: v for k, v in model_config(self, 1).items() if k != "model"})
         try:
             as_float_dtype(self.dtype)
         except ValueError:

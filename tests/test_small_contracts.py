@@ -208,6 +208,26 @@ def test_train_config_built_in_python_checks_each_fields_type(name, value, messa
     assert message in str(e.value)
 
 
+@pytest.mark.parametrize("name,value,message", [
+    ("activation", "GELU", "unknown activation 'GELU'"),
+    ("positional", "learnt", "unknown positional encoding 'learnt'"),
+])
+def test_train_config_checks_the_model_fields_before_anything_is_written(name, value, message,
+                                                                        tmp_path):
+    """activation="GELU" or positional="learnt" passed TrainConfig's validation and was
+    refused only when the model was built, after the run folder was opened and the corpus
+    encoded. The bigram model has no such fields: there they are not checked."""
+    from nanograd_llm.train import train
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**{name: value})
+    cfg = TrainConfig(max_iters=1, out_dir=str(tmp_path / "run"))
+    setattr(cfg, name, value)                      # changed after construction
+    with pytest.raises(ValueError, match=message):
+        train(cfg, quiet=True)
+    assert not (tmp_path / "run").exists()
+    TrainConfig(model="bigram", **{name: value})
+
+
 def test_train_config_takes_numpy_numbers_and_paths_as_plain_values():
     cfg = TrainConfig(max_iters=np.int64(10), lr=np.float32(0.5), bias=np.bool_(False),
                       data=Path("x.txt"), out_dir=Path("runs") / "a")
