@@ -537,3 +537,35 @@ def test_changing_the_config_for_a_second_model_leaves_the_first_alone():
     GPT(cfg, seed=0)
     assert first.config.n_head == 2 and first.config.dropout == 0.0
     np.testing.assert_array_equal(first.forward(x)[0], before)
+
+
+def test_a_built_models_config_is_read_only():
+    """model.config.n_head = 4 on a built model silently changed what its weights compute
+    (and what save_checkpoint writes); n_layer or vocab_size broke backward or the id check
+    with unclear errors. The config is read-only; replace() gives a config to change, and
+    GPT(model.config), deepcopy and pickle keep working."""
+    import copy
+    import dataclasses
+    import pickle
+    model = GPT(GPTConfig(**SMALL), seed=0)
+    x = np.array([[1, 2, 3, 4]])
+    before = model.forward(x)[0].copy()
+    for name, value in (("n_head", 4), ("activation", "relu"), ("dropout", 0.5),
+                        ("vocab_size", 3)):
+        with pytest.raises(dataclasses.FrozenInstanceError, match=r"model\.config is "
+                           rf"read-only.*GPT\(dataclasses\.replace\(model\.config, {name}="):
+            setattr(model.config, name, value)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del model.config.n_head
+    assert model.config.n_head == 2 and model.config_dict()["n_head"] == 2
+    np.testing.assert_array_equal(model.forward(x)[0], before)
+    other = dataclasses.replace(model.config, n_head=4)
+    other.dropout = 0.1                              # a new config can be changed
+    assert GPT(other).config.n_head == 4
+    twin = GPT(model.config, seed=1)                 # a read-only config builds a model
+    twin.load_state_dict(model.state_dict())
+    np.testing.assert_array_equal(twin.forward(x)[0], before)
+    for copied in (copy.deepcopy(model).config, pickle.loads(pickle.dumps(model.config))):
+        assert copied == model.config
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            copied.n_head = 4

@@ -148,6 +148,31 @@ class GPTConfig:
             raise ValueError(f"unknown positional encoding {shown(self.positional)}: "
                              f"expected one of {', '.join(POSITIONAL)}")
 
+    # Kurulmuş bir modelin ayarı salt okunurdur (GPT.__init__ kendi kopyasını kilitler):
+    # `model.config.n_head = 8` ağırlıklar aynı kalırken hesabı sessizce değiştirirdi (başka
+    # sayıda baş, başka bir etkinleştirme), n_layer ya da vocab_size ise geri geçişte ya da
+    # kimlik denetiminde anlaşılmaz hatalara yol açar, kaydedilen checkpoint.json da ağırlıklarla
+    # uyuşmazdı. Kilit bir alan değildir: dataclasses.replace(model.config, ...) değiştirilebilir
+    # yeni bir GPTConfig verir; deepcopy ve pickle kilidi korur.
+    def __setattr__(self, name, value):
+        if self.__dict__.get("_read_only"):
+            self._refuse_change(name)
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        if self.__dict__.get("_read_only"):
+            self._refuse_change(name)
+        object.__delattr__(self, name)
+
+    @staticmethod
+    def _refuse_change(name):
+        raise dataclasses.FrozenInstanceError(
+            f"model.config is read-only: the model was built with these settings and its "
+            f"weights compute with them (changing {name} would silently change or break "
+            f"the model); build another one, GPT(dataclasses.replace(model.config, "
+            f"{name}=...)), and copy the weights with load_state_dict(model.state_dict()) "
+            f"where their shapes fit")
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -183,13 +208,14 @@ class GPT(ParamModel):
     def __init__(self, config: GPTConfig, seed: int = 0, dtype="float32", device: str = "cpu"):
         if not isinstance(config, GPTConfig):
             raise TypeError("GPT(config) expects a GPTConfig")
-        # Alanlar kurulumdan sonra değiştirilebilir (cfg.positional = "learnt"): denetim yeniden
-        # yapılır, yoksa bilinmeyen bir değer sessizce başka bir modele (sinüzoidal) dönüşürdü
-        config.__post_init__()
         # Model ayarın bir kopyasını tutar: aynı GPTConfig nesnesi bir sonraki model için
         # değiştirildiğinde (cfg.n_head = 8; GPT(cfg)) önceki model sessizce başka sayıda başla
-        # ya da başka bir dropout'la hesaplamaya başlardı
+        # ya da başka bir dropout'la hesaplamaya başlardı. Kopya __init__'ten geçer, yani
+        # denetim yeniden yapılır: alanlar kurulumdan sonra değiştirilebilir (cfg.positional =
+        # "learnt"), bilinmeyen bir değer sessizce başka bir modele (sinüzoidal) dönüşmesin.
+        # Kopya sonra kilitlenir (yukarıda GPTConfig.__setattr__)
         self.config = cfg = dataclasses.replace(config)
+        object.__setattr__(cfg, "_read_only", True)
         self.vocab_size = cfg.vocab_size
         self.block_size = cfg.block_size
         C, V = cfg.n_embd, cfg.vocab_size
