@@ -331,6 +331,21 @@ def test_encode_refuses_text_its_loaded_pattern_does_not_cover(tmp_path):
                 t.encode(text)
 
 
+@pytest.mark.parametrize("pattern", [r"'(s|t)| ?\w+|\s+|[^\w\s]+",
+                                     r"( ?\w+)|(\s+)|([^\w\s]+)"])
+def test_a_pattern_with_capturing_groups_is_refused_clearly(pattern, tmp_path):
+    """findall gives the groups of such a pattern, not the matches: train fell with
+    IndexError (one group) or "'tuple' object has no attribute 'encode'" (several); a
+    tokenizer_meta.json naming one is refused with the file's name."""
+    with pytest.raises(ValueError, match=r"has capturing groups.*\(\?:\.\.\.\)"):
+        BPETokenizer.train("ab ab abc's", 260, pattern=pattern)
+    BPETokenizer.train("ab ab abc's", 260).save(tmp_path)
+    meta = json.loads((tmp_path / "tokenizer_meta.json").read_text())
+    (tmp_path / "tokenizer_meta.json").write_text(json.dumps({**meta, "pattern": pattern}))
+    with pytest.raises(ValueError, match=r"tokenizer_meta\.json: .*has capturing groups"):
+        BPETokenizer.load(tmp_path)
+
+
 def test_a_pattern_of_another_type_is_a_type_error():
     with pytest.raises(TypeError, match="pattern must be a regex string"):
         BPETokenizer.train("merhaba dünya", 300, pattern=None)

@@ -265,9 +265,18 @@ def _compile(pattern: str):
             "the BPE tokenizer needs the 'regex' package for GPT-2's pre-tokenisation: "
             "pip install -e '.[bpe]'") from e
     try:
-        return regex.compile(pattern)
+        pat = regex.compile(pattern)
     except regex.error as e:
         raise ValueError(f"invalid pre-tokenisation pattern {pattern!r}: {e}") from e
+    # findall, yakalayan grupları olan bir ifadede eşleşmeleri değil grupları verir: tek grupta
+    # eşleşmenin grup dışındaki kısmı düşer (kapsama denetimi bir IndexError'la düşüyordu), iki
+    # ve daha çok grupta sözcük yerine demetler gelir ("'tuple' object has no attribute
+    # 'encode'"). Gruplar (?:...) biçiminde yazılmalı
+    if pat.groups:
+        raise ValueError(f"the pre-tokenisation pattern {pattern!r} has capturing groups, so "
+                         f"findall would give their text instead of the whole matches: write "
+                         f"its groups as (?:...)")
+    return pat
 
 
 # GPT-2'nin bayt → Unicode eşlemesi. `bs`: kendileri olarak kalan "görünür" baytlar
