@@ -1139,6 +1139,9 @@ def init_from_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.
             # belirteci (ör. varsayılan <|endoftext|>) kendisi sona ekler
             listed = _numbered_tokens(Path(path))
             numbered = [(i, t) for i, t in extra if t in listed]
+            appended = [(i, t) for i, t in extra if t not in listed]
+            # İkisi bir arada da olabilir (eklenmiş bir belirteç ve transformers'ın eklediği
+            # <|endoftext|>): ileti ikisini de söyler, yoksa önerilen düzeltme yetmezdi
             if numbered:
                 shown = ", ".join(f"{t!r} (id {i})" for i, t in numbered)
                 msg += (f": the model has no row for {shown}, which the folder's tokenizer "
@@ -1147,10 +1150,11 @@ def init_from_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.
                         f"model.resize_token_embeddings(len(tokenizer)) before save_pretrained "
                         f"gives them rows); use a model with a row for each, or remove "
                         f"{'it' if len(numbered) == 1 else 'them'} from the tokenizer files")
-            else:
-                shown = ", ".join(f"{t!r} (id {i})" for i, t in extra)
-                msg += (f": the model has no row for {shown}, a special token the vocabulary "
-                        f"lacks that transformers' GPT2Tokenizer appends too; have "
+            if appended:
+                shown = ", ".join(f"{t!r} (id {i})" for i, t in appended)
+                lead = "; it has no row either" if numbered else ": the model has no row"
+                msg += (f"{lead} for {shown}, a special token the vocabulary lacks that "
+                        f"transformers' GPT2Tokenizer appends too; have "
                         f"special_tokens_map.json and tokenizer_config.json name tokens the "
                         f"vocabulary holds (null for none: bos_token, eos_token and unk_token "
                         f"default to '<|endoftext|>'), or give the model a row for each")

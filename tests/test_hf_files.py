@@ -649,6 +649,29 @@ def test_added_tokens_the_model_has_no_rows_for_are_not_called_appended(tmp_path
         f"from the tokenizer files")
 
 
+def test_added_and_appended_tokens_without_rows_are_both_named(tmp_path):
+    """A vocabulary of 300 without <|endoftext|>, an added token <|user|> (id 300) and a model
+    of 300 rows: transformers numbers the appended <|endoftext|> 301. The error named only
+    <|user|>, so a model with a row for it, or the folder without it, was refused again."""
+    pytest.importorskip("safetensors")
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.hf import init_from_hf, save_hf
+    d = _bpe_folder(tmp_path / "hf", files={"added_tokens.json": {"<|user|>": 300}})
+    save_hf(GPT(GPTConfig(vocab_size=300, block_size=8, n_layer=1, n_head=2, n_embd=8)), d)
+    with pytest.raises(ValueError) as e:
+        init_from_hf(d)
+    msg = str(e.value)
+    assert msg.startswith(
+        f"the tokenizer in {d} has 302 tokens but the model only 300: the model has no row for "
+        f"'<|user|>' (id 300), which the folder's tokenizer files number themselves: ")
+    assert msg.endswith(
+        "remove it from the tokenizer files; it has no row either for '<|endoftext|>' (id 301), "
+        "a special token the vocabulary lacks that transformers' GPT2Tokenizer appends too; "
+        "have special_tokens_map.json and tokenizer_config.json name tokens the vocabulary "
+        "holds (null for none: bos_token, eos_token and unk_token default to "
+        "'<|endoftext|>'), or give the model a row for each")
+
+
 @pytest.mark.parametrize("added", [None, "added_tokens.json"])
 def test_tokenizer_json_is_read_before_a_vocab_json_beside_it(tmp_path, added):
     """transformers reads tokenizer.json where there is one; we read vocab.json + merges.txt
