@@ -315,7 +315,7 @@ docs.build_docs(sys.argv[1], images=False, log=lambda m: None)
 """
 
 
-@pytest.mark.parametrize("killed_at", [".nanograd_llm_docs", "index.html"])
+@pytest.mark.parametrize("killed_at", [".nanograd_llm_docs", "index.html", "style.css"])
 def test_a_docs_killed_while_writing_is_rebuilt_without_its_temporary_files(tmp_path,
                                                                           monkeypatch,
                                                                           killed_at):
@@ -339,8 +339,27 @@ def test_a_docs_killed_while_writing_is_rebuilt_without_its_temporary_files(tmp_
     assert any(p.name.endswith(".tmp") for p in site.iterdir())
     docs.build_docs(site, images=False, log=lambda m: None)
     left = sorted(p.relative_to(site).as_posix() for p in site.rglob("*.tmp"))
-    assert left == ([] if killed_at == ".nanograd_llm_docs" else [".notes.txt.abcdefgh.tmp"])
+    assert left == ([".notes.txt.abcdefgh.tmp"] if killed_at == "index.html" else [])
     assert (site / docs.DOCS_MARKER).is_file() and (site / "layers.relu.html").is_file()
+
+
+@pytest.mark.skipif(os.name == "nt", reason="symbolic links need privileges on Windows")
+def test_a_link_named_like_a_temporary_file_is_not_removed(tmp_path, monkeypatch):
+    """The clean-up of a killed build's temporary files removes only the plain files
+    atomic.py makes: a symbolic link that happens to carry such a name (to a file, or to
+    nothing) is the user's and stays."""
+    pytest.importorskip("markdown")
+    from nanograd_llm import docs
+    monkeypatch.setattr(docs, "PARTS", [("Deneme", ["nanograd_llm.layers.relu"])])
+    site = tmp_path / "site"
+    docs.build_docs(site, images=False, log=lambda m: None)
+    (tmp_path / "mine.txt").write_text("mine")
+    (site / ".index.html.abcdefgh.tmp").symlink_to(tmp_path / "mine.txt")
+    (site / ".style.css.abcdefgh.tmp").symlink_to(tmp_path / "nowhere")
+    docs.build_docs(site, images=False, log=lambda m: None)
+    assert (site / ".index.html.abcdefgh.tmp").is_symlink()
+    assert (site / ".style.css.abcdefgh.tmp").is_symlink()
+    assert (tmp_path / "mine.txt").read_text() == "mine"
 
 
 def test_a_temporary_file_another_docs_is_writing_is_left_alone(tmp_path, monkeypatch):
@@ -686,6 +705,12 @@ def test_docs_refuses_a_folder_of_other_files(tmp_path, monkeypatch, capsys):
     assert "is not empty" in capsys.readouterr().err
     assert (site / "index.html").read_text(encoding="utf-8") == "<h1>my page</h1>"
     assert not (tmp_path / "new").exists()
+    # the temporary file of a marker whose writing was killed, beside the user's files, does
+    # not make the folder one to rebuild
+    (site / f".{docs.DOCS_MARKER}.abcdefgh.tmp").write_text("")
+    assert main(["docs", "--out", str(site)]) == 1
+    assert "is not empty" in capsys.readouterr().err
+    assert (site / "index.html").read_text(encoding="utf-8") == "<h1>my page</h1>"
 
     built = tmp_path / "built"
     docs.build_docs(built, images=False, log=lambda m: None)
@@ -882,7 +907,44 @@ def test_a_picture_that_cannot_be_written_leaves_no_empty_folders(tmp_path, monk
         with pytest.raises(OSError, match=r"could not write .*a\.png \(No space left on device\); "
                                           r"nothing was written"):
             plot_positional_encoding(out, 8, 8)
+        assert [p.name for p in tmp_path.rglob("*")] == ["there"]
+        # into the empty folder that was there: it stays
+        with pytest.raises(OSError, match="nothing was written"):
+            plot_positional_encoding(tmp_path / "there" / "a.png", 8, 8)
     assert [p.name for p in tmp_path.rglob("*")] == ["there"]
+    # nor when the drawing is interrupted (Ctrl-C while the picture is written)
+    import matplotlib.figure
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    with monkeypatch.context() as m:
+        m.setattr(matplotlib.figure.Figure, "savefig", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            plot_positional_encoding(out, 8, 8)
+    assert [p.name for p in tmp_path.rglob("*")] == ["there"]
+
+
+def test_a_picture_folder_that_cannot_be_made_is_named(tmp_path, monkeypatch):
+    """When the folder for a picture cannot be made (no permission), the message names the
+    picture and, as that is where the problem is, the folder that could not be made."""
+    pytest.importorskip("matplotlib")
+    import errno
+
+    from nanograd_llm.viz import plot_positional_encoding
+    locked = tmp_path / "locked"
+    real_mkdir = Path.mkdir
+
+    def mkdir(self, *a, **k):
+        if self == locked:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_mkdir(self, *a, **k)
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    out = locked / "a.png"
+    with pytest.raises(OSError) as e:
+        plot_positional_encoding(out, 8, 8)
+    assert str(e.value) == (f"could not write {out} (Permission denied: {locked}); "
+                            f"nothing was written")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_docs_needs_the_extra(tmp_path, monkeypatch):
@@ -1203,6 +1265,16 @@ def test_docs_run_refuses_tokenizer_files_that_do_not_match_the_checkpoint(tmp_p
     with pytest.raises(ValueError, match="does not match checkpoint.json"):
         viz.course_images(tmp_path / "img", run_dir=run, log=lambda m: None)
     assert drawn == []
+    # a checkpoint that recorded no digests (an older save), beside the tokenizer of another
+    # run with more tokens than the model has rows
+    m = json.loads((run / ckpt.MANIFEST).read_text(encoding="utf-8"))
+    del m["tokenizer_sha256"]
+    (run / ckpt.MANIFEST).write_text(json.dumps(m), encoding="utf-8")
+    CharTokenizer.from_text("merhaba dünya, nasılsın?").save(run)
+    with pytest.raises(ValueError, match=r"the tokenizer has \d+ tokens but the model's "
+                                         r"vocabulary has only \d+"):
+        viz.course_images(tmp_path / "img", run_dir=run, log=lambda m: None)
+    assert drawn == []
 
 
 def test_attention_weights_from_the_tiled_path_are_full_causal_distributions():
@@ -1311,7 +1383,8 @@ def test_a_metrics_file_with_bytes_that_are_not_utf8_names_the_file_and_line(tmp
     rows = "".join(json.dumps({"step": s, "train_loss": 3.0 - s, "val_loss": 3.1 - s}) + "\n"
                    for s in (0, 1))
     m.write_bytes(rows.encode() + b'{"step": 2, \xff\xfe\n' + rows.encode())
-    with pytest.raises(ValueError, match=r"metrics\.jsonl:3: not UTF-8 text"):
+    with pytest.raises(ValueError, match=r"metrics\.jsonl:3: not UTF-8 text \(invalid start "
+                                         r"byte at byte 12\)$"):
         read_metrics(m)
     m.write_bytes(rows.encode() + b"\xff\xfe\x00garbage")       # a damaged, unfinished tail
     assert read_metrics(m) == ([(0, 3.0), (1, 2.0)], [(0, 3.1), (1, 2.1)])
@@ -2152,6 +2225,8 @@ def test_the_step_axis_groups_thousands_as_the_text_does(tmp_path, monkeypatch):
     assert fmt(12345.5) == "12 345,5"
     fmt.set_locs([0.0000120, 0.0000125, 0.0000130])
     assert "," in fmt(0.0000125) and " " not in fmt(0.0000125), fmt(0.0000125)
+    fmt.set_locs([1.00001, 1.000015, 1.00002])        # five and more decimals: not grouped
+    assert fmt(1.000015) == "1,000015"
 
 
 # One name for each concept the Turkish text names: {the other name (a regex on lower-case

@@ -672,6 +672,25 @@ def test_added_and_appended_tokens_without_rows_are_both_named(tmp_path):
         "'<|endoftext|>'), or give the model a row for each")
 
 
+def test_a_token_numbered_in_tokenizer_json_vocabulary_is_not_called_appended(tmp_path):
+    """The GPT-2 vocabulary (<|endoftext|> its last id, 300) saved as a tokenizer.json by
+    `tokenizers`, beside a model of 300 rows: the file numbers the token in its vocabulary,
+    so it is not one transformers appends and the error says so, as for a vocab.json."""
+    pytest.importorskip("safetensors")
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.hf import init_from_hf, save_hf
+    d = _bpe_folder(tmp_path / "hf", endoftext=True)
+    tk.ByteLevelBPETokenizer.from_file(str(d / "vocab.json"), str(d / "merges.txt")).save(
+        str(d / "tokenizer.json"))
+    (d / "vocab.json").unlink()
+    (d / "merges.txt").unlink()
+    save_hf(GPT(GPTConfig(vocab_size=300, block_size=8, n_layer=1, n_head=2, n_embd=8)), d)
+    with pytest.raises(ValueError, match=r"the model has no row for '<\|endoftext\|>' \(id 300\), "
+                                         r"which the folder's tokenizer files number "
+                                         r"themselves: .*remove it from the tokenizer files$"):
+        init_from_hf(d)
+
+
 @pytest.mark.parametrize("added", [None, "added_tokens.json"])
 def test_tokenizer_json_is_read_before_a_vocab_json_beside_it(tmp_path, added):
     """transformers reads tokenizer.json where there is one; we read vocab.json + merges.txt
