@@ -366,14 +366,18 @@ def atomic_write(path, write: Callable[[str], None]) -> Path:
 @contextlib.contextmanager
 def signals_deferred():
     """A SIGINT or SIGTERM that comes while the body runs is held back and sent again, to the
-    handlers found before, when the body ends. Main thread only (where Python runs signal
-    handlers); elsewhere the body runs as it is."""
+    handlers found before, when the body ends: SIGTERM first where both came (the stronger
+    request). Main thread only (where Python runs signal handlers); elsewhere the body runs as
+    it is."""
     # Kısa ama yarıda kesilmemesi gereken işler içindir: yarıda kalan bir eğitimin klasörünün
     # temizliği (run_folder.hold_run_folder: ikinci bir Ctrl-C ya da SIGTERM onu yarıda
     # kesseydi klasör yarı silinmiş kalırdı, aynı komut --overwrite isterdi) ve birlikte anlam
     # taşıyan dosyaların art arda ad değişiklikleri (atomic_write_files). Sinyal kaybolmaz:
     # iş bitince yeniden gönderilir ve olağan etkisini gösterir (komut 130 ya da 143 ile
     # çıkar; varsayılan eylemde süreç biter).
+    # İkisi de geldiyse önce SIGTERM gönderilir: işleyicisi bir istisna fırlatırsa (ya da
+    # varsayılan eylemle süreç biterse) ikincisi hiç gönderilemez, kaybolan Ctrl-C olmalıdır
+    # (SIGTERM'ün 143'ü, bir zamanlayıcının işi durdurduğunu söyler).
     # signal.pthread_sigmask yetmezdi: sinyali yalnızca çağıran iş parçacığında engeller;
     # sürece gönderilen sinyal, onu engellemeyen başka bir iş parçacığına (ör. NumPy'ın BLAS
     # iş parçacıklarından birine) yine de ulaşır ve Python işleyicisini ana iş parçacığında,
@@ -394,7 +398,7 @@ def signals_deferred():
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
-        for sig in dict.fromkeys(held):
+        for sig in sorted(set(held), key=lambda s: s != signal.SIGTERM):
             signal.raise_signal(sig)
 
 

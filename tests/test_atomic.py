@@ -713,3 +713,43 @@ def test_a_signal_between_the_renames_takes_effect_after_them(tmp_path, monkeypa
     from nanograd_llm.hf import load_hf
     load_hf(tmp_path / "hf")                               # a pair that goes together
     assert sorted(os.listdir(tmp_path / "hf")) == ["config.json", "model.safetensors"]
+
+
+_BOTH_HELD = """
+import os, signal, sys
+from nanograd_llm.atomic import signals_deferred
+try:
+    with signals_deferred():
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGTERM)
+except KeyboardInterrupt:
+    print("KeyboardInterrupt", flush=True)
+    sys.exit(3)
+"""
+
+
+def test_a_sigterm_held_with_a_ctrl_c_is_not_lost():
+    """A Ctrl-C and a SIGTERM that both came during signals_deferred's body were sent again in
+    the order they came: the Ctrl-C's KeyboardInterrupt was raised first and the SIGTERM was
+    never sent (the command exited 130, a process with SIGTERM's default action went on). The
+    SIGTERM, the stronger request, is now sent first: 143 from the command, and a process
+    without a handler is ended by it."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from nanograd_llm.atomic import signals_deferred
+    from nanograd_llm.cli import report_errors
+
+    def body():
+        with signals_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGTERM)
+    assert report_errors(body) == 143
+    root = Path(__file__).resolve().parent.parent
+    p = subprocess.run([sys.executable, "-c", _BOTH_HELD], cwd=root, capture_output=True,
+                       text=True, timeout=60,
+                       env=dict(os.environ, PYTHONPATH=str(root)))
+    assert p.returncode == -signal.SIGTERM, (p.returncode, p.stdout, p.stderr)
+
