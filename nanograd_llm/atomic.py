@@ -367,8 +367,10 @@ def atomic_write(path, write: Callable[[str], None]) -> Path:
 def signals_deferred():
     """A SIGINT or SIGTERM that comes while the body runs is held back and sent again, to the
     handlers found before, when the body ends: SIGTERM first where both came (the stronger
-    request). Main thread only (where Python runs signal handlers); elsewhere the body runs as
-    it is."""
+    request). Where the body raised and a held signal's handler raises too (KeyboardInterrupt,
+    Terminated), the signal's exception is raised `from` the body's, so that the body's error
+    (e.g. MixedFiles) is not lost: the command line prints both. Main thread only (where Python
+    runs signal handlers); elsewhere the body runs as it is."""
     # Kısa ama yarıda kesilmemesi gereken işler içindir: yarıda kalan bir eğitimin klasörünün
     # temizliği (run_folder.hold_run_folder: ikinci bir Ctrl-C ya da SIGTERM onu yarıda
     # kesseydi klasör yarı silinmiş kalırdı, aynı komut --overwrite isterdi) ve birlikte anlam
@@ -377,7 +379,11 @@ def signals_deferred():
     # çıkar; varsayılan eylemde süreç biter).
     # İkisi de geldiyse önce SIGTERM gönderilir: işleyicisi bir istisna fırlatırsa (ya da
     # varsayılan eylemle süreç biterse) ikincisi hiç gönderilemez, kaybolan Ctrl-C olmalıdır
-    # (SIGTERM'ün 143'ü, bir zamanlayıcının işi durdurduğunu söyler).
+    # (SIGTERM'ün 143'ü, bir zamanlayıcının işi durdurduğunu söyler). İş bir hatayla bittiyse
+    # (ör. MixedFiles: klasörde yeni ve eski dosyalar yan yana) sinyal yine gönderilir; onun
+    # istisnası işin hatasına `from` ile bağlanır: komut satırı önce hatayı, sonra
+    # "interrupted" der ve 130 (143) ile çıkar. İstisna fırlatmayan bir işleyici (eğitimin ilk
+    # Ctrl-C'si gibi) yalnızca çağrılır, işin hatası olduğu gibi yükselir.
     # signal.pthread_sigmask yetmezdi: sinyali yalnızca çağıran iş parçacığında engeller;
     # sürece gönderilen sinyal, onu engellemeyen başka bir iş parçacığına (ör. NumPy'ın BLAS
     # iş parçacıklarından birine) yine de ulaşır ve Python işleyicisini ana iş parçacığında,
@@ -393,13 +399,24 @@ def signals_deferred():
         handler = signal.getsignal(sig)
         if handler is not signal.SIG_IGN and handler is not None:  # None: C'den kurulmuş
             old[sig] = signal.signal(sig, lambda signum, frame: held.append(signum))
+    failed = None
     try:
         yield
+    except BaseException as e:
+        failed = e
+        raise
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
-        for sig in sorted(set(held), key=lambda s: s != signal.SIGTERM):
-            signal.raise_signal(sig)
+        try:
+            for sig in sorted(set(held), key=lambda s: s != signal.SIGTERM):
+                signal.raise_signal(sig)
+        except BaseException as s:
+            if failed is None or s is failed:
+                raise
+            raise s from failed
+        finally:
+            failed = None                   # no reference cycle through the frame
 
 
 class Terminated(KeyboardInterrupt):

@@ -356,9 +356,15 @@ def report_errors(call) -> int:
               f"(n_layer, n_embd)", file=sys.stderr)
         return 1
     except KeyboardInterrupt as e:
-        # SIGTERM (Terminated) 143 ile, Ctrl-C 130 ile çıkar
+        # SIGTERM (Terminated) 143 ile, Ctrl-C 130 ile çıkar. İşin sonuna ertelenen bir sinyal
+        # (atomic.signals_deferred) işin kendi hatasından sonra geldiyse istisnası o hataya
+        # bağlıdır (`from`): hata da söylenir (ör. hangi dosyaların yeni, hangilerinin eski
+        # olduğu), yoksa kullanıcı yalnızca "interrupted" görürdü
         status = getattr(e, "exit_status", 130)
-        print("\nterminated" if status == 143 else "\ninterrupted", file=sys.stderr)
+        cause = e.__cause__
+        error = f"\nerror: {cause}" if isinstance(cause, (ValueError, OSError, RuntimeError)) \
+            else ""
+        print(f"{error}\n{'terminated' if status == 143 else 'interrupted'}", file=sys.stderr)
         return status
     return rc
 

@@ -753,3 +753,38 @@ def test_a_sigterm_held_with_a_ctrl_c_is_not_lost():
                        env=dict(os.environ, PYTHONPATH=str(root)))
     assert p.returncode == -signal.SIGTERM, (p.returncode, p.stdout, p.stderr)
 
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_signal_during_renames_that_fail_keeps_their_error(tmp_path, monkeypatch, capsys, sig):
+    """A Ctrl-C or SIGTERM that landed during renames which then failed (MixedFiles: one file
+    new, one old) was sent again from signals_deferred's `finally`, and its KeyboardInterrupt
+    replaced the error: the command said only 'interrupted', not that the folder held a
+    mismatched pair. The signal's exception is now raised from the error, and the command
+    prints both, with the signal's status."""
+    import errno
+    import signal
+
+    from nanograd_llm import atomic
+    from nanograd_llm.atomic import text_writer
+    from nanograd_llm.cli import report_errors
+    folder = tmp_path / "pair"
+    atomic_write_files(folder, {"a.json": text_writer("old"), "b.json": text_writer("old")})
+
+    def no_link(*a, **k):
+        raise OSError(errno.EPERM, "Operation not permitted")
+    monkeypatch.setattr(atomic.os, "link", no_link)
+    _replace_failing_for(monkeypatch, "b.json", exc="failed",
+                         then=lambda: os.kill(os.getpid(), getattr(signal, sig)))
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        status = report_errors(lambda: atomic_write_files(
+            folder, {"a.json": text_writer("new"), "b.json": text_writer("new")}))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert status == (130 if sig == "SIGINT" else 143)
+    said = "interrupted" if sig == "SIGINT" else "terminated"
+    assert err == (f"\nerror: [Errno 5] Input/output error; a.json is new, b.json is still "
+                   f"the old one in {folder}\n{said}\n")
+    assert (folder / "a.json").read_text() == "new" and (folder / "b.json").read_text() == "old"
