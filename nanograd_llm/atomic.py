@@ -220,6 +220,10 @@ def _stale_name(name: str) -> re.Pattern:
     return re.compile(re.escape("." + name + ".") + r"[a-z0-9_]{8}\.tmp")
 
 
+# Bu modülün herhangi bir hedef için verdiği geçici adlar; grup 1 hedefin adıdır
+_TEMPORARY = re.compile(r"\.(.+)\.[a-z0-9_]{8}\.tmp")
+
+
 def _make_claimed(make: Callable[[], tuple[int | None, str]],
                   wait: bool = True) -> tuple[str, int | None]:
     """Create a temporary file or staging folder with `make()` -> (an fd open on it or None,
@@ -294,6 +298,23 @@ def remove_stale_temporaries(target) -> None:
             os.close(fd)
 
 
+def remove_stale_staging_folders(folder) -> None:
+    """remove_stale_temporaries for every target whose staging folder (atomic_write_files'
+    '.NAME.XXXXXXXX.tmp' for a new folder NAME) is in `folder`: one a killed write left is
+    deleted, one a live process is writing is left alone, and so is any other folder."""
+    # Bir eğitim klasöründe başka bir sürecin de yazdığı geçici klasörler olabilir (eğitim
+    # klasörüne save_hf ya da belirteçleyici kaydı): hangisinin öldürülmüş bir yazmanın
+    # artığı olduğunu yalnızca kilit söyler
+    try:
+        with os.scandir(folder) as it:
+            names = {m.group(1) for e in it if (m := _TEMPORARY.fullmatch(e.name))
+                     and e.is_dir(follow_symlinks=False)}
+    except OSError:
+        return
+    for name in sorted(names):
+        remove_stale_temporaries(Path(folder) / name)
+
+
 def _new_temporary(real: Path) -> tuple[str, int | None]:
     """A temporary file for a write of `real`, next to it, claimed (_make_claimed) after the
     stale ones of `real` are removed: -> (its path, the fd to close when the write is over, or
@@ -319,7 +340,7 @@ def temporary_beside(tmp):
     # modülün adını taşır: kendine özgü bir ad (".tokens.npy.xxxx.raw.tmp") hiçbir temizliğin
     # tanımadığı bir artık olurdu, kilidi de olmazdı
     tmp = Path(tmp)
-    m = re.fullmatch(r"\.(.+)\.[a-z0-9_]{8}\.tmp", tmp.name)
+    m = _TEMPORARY.fullmatch(tmp.name)
     if m is None:
         raise ValueError(f"{tmp} is not a temporary file of atomic_write")
     path, fd = _claimed_temporary(tmp.parent, m.group(1))

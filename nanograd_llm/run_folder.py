@@ -39,7 +39,7 @@ from pathlib import Path
 
 from . import checkpoint as ckpt
 from .atomic import (make_new_folder, refuse_dangling_link, remove_empty_folders,
-                     signals_deferred)
+                     remove_stale_staging_folders, signals_deferred)
 from .backend import shown_items
 
 LOCK_FILE = ".lock"
@@ -260,12 +260,14 @@ def _clear_run(out: Path, started: float) -> None:
 
 def _remove_staging_folders(out: Path) -> None:
     """Delete the half-built folders atomic_write_files leaves when killed (".best.XXXX.tmp",
-    made while a run builds its first best/ copy); other folders are left alone."""
+    made while a run builds its first best/ copy), by atomic.remove_stale_temporaries' rule:
+    one another process is still writing (a save_hf into the run folder) and other folders are
+    left alone."""
     # İlk best/ kopyası 0. adımda, ilk denetim noktasından önce kurulur: orada öldürülen bir
-    # eğitim bu klasörü checkpoint.json'suz bir klasörde de bırakır (içinde yarım ağırlıklar)
-    for p in out.glob(".*.tmp"):
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p)
+    # eğitim bu klasörü checkpoint.json'suz bir klasörde de bırakır (içinde yarım ağırlıklar).
+    # Eğitimin kilidi yalnızca başka bir eğiticiyi durdurur: klasöre başka bir sürecin yazdığı
+    # (kilitli) geçici klasör silinseydi o yazma "No such file or directory" ile dururdu
+    remove_stale_staging_folders(out)
 
 
 # -- the log (metrics.jsonl) and --resume ----------------------------------------------------------

@@ -308,6 +308,31 @@ def test_resume_also_removes_what_a_kill_left_in_the_best_copy(tmp_path):
     assert ckpt.load_checkpoint(best)["step"] == m["step"]
 
 
+
+def test_resume_leaves_a_staging_folder_another_process_is_writing_alone(tmp_path):
+    """The resume's (and --overwrite's) removal of half-built staging folders deleted every
+    '.*.tmp' folder in the run folder, also the one a save_hf or a tokenizer save into the run
+    folder by another process was still writing (that save then failed with 'No such file or
+    directory'). It now goes through atomic.remove_stale_temporaries' rule: a killed write's
+    is removed, a live (locked) one and folders of other names are left alone."""
+    fcntl = pytest.importorskip("fcntl")
+    cfg = tiny_config(tmp_path, max_iters=4, eval_interval=2)
+    train(cfg, quiet=True)
+    run = tmp_path / "run"
+    live, dead, other = (run / ".gpt2.l1vewr1t.tmp", run / ".best.k3xq9a1z.tmp",
+                         run / ".notes.tmp")
+    for d in (live, dead, other):
+        d.mkdir()
+        (d / "config.json").write_text("half")
+    fd = os.open(live, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)                # a save_hf that is still at work
+        train(tiny_config(tmp_path, max_iters=6, eval_interval=2), resume=True, quiet=True)
+        assert live.is_dir() and other.is_dir() and not dead.exists()
+    finally:
+        os.close(fd)
+
+
 def test_resume_refuses_a_different_model(tmp_path):
     train(tiny_config(tmp_path, max_iters=4), quiet=True)
     with pytest.raises(ValueError, match="cannot resume .*n_embd"):
@@ -1917,7 +1942,7 @@ def test_overwrite_deletes_a_folder_left_half_built_by_a_killed_run(tmp_path):
     of atomic_write_files (OUT/.best.XXXX.tmp). --overwrite unlinked every '.*.tmp' name and
     stopped with IsADirectoryError, after the old checkpoint.json was already deleted."""
     train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
-    staging = tmp_path / "run" / ".best.k3j2x1.tmp"
+    staging = tmp_path / "run" / ".best.k3j2x1ab.tmp"
     staging.mkdir()
     (staging / "tokenizer.json").write_text("{}")
     r = train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True, overwrite=True)
@@ -1930,11 +1955,11 @@ def test_overwrite_deletes_the_staging_folder_of_a_first_best_copy_without_a_che
     checkpoint: a run killed then leaves that folder and no checkpoint.json. The refusal lists it
     ("use --overwrite to delete them"), but --overwrite kept it, with its partial weights."""
     out = tmp_path / "run"
-    staging = out / ".best.k3j2x1.tmp"
+    staging = out / ".best.k3j2x1ab.tmp"
     staging.mkdir(parents=True)
     (staging / "model-0000000-abcdef.npz").write_bytes(b"partial")
     (out / "metrics.jsonl").write_text("")
-    with pytest.raises(ValueError, match=r"never saved a checkpoint \(\.best\.k3j2x1\.tmp, "
+    with pytest.raises(ValueError, match=r"never saved a checkpoint \(\.best\.k3j2x1ab\.tmp, "
                                          r"metrics\.jsonl\); use --overwrite to delete them"):
         train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
     r = train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True, overwrite=True)
