@@ -273,7 +273,8 @@ def remove_stale_temporaries(target) -> None:
     target = Path(target)
     pattern = _stale_name(target.name)
     try:
-        entries = [e for e in os.scandir(target.parent) if pattern.fullmatch(e.name)]
+        with os.scandir(target.parent) as it:     # closed also where listing fails midway
+            entries = [e for e in it if pattern.fullmatch(e.name)]
     except OSError:
         return
     for e in entries:
