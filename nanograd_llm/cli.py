@@ -320,9 +320,14 @@ def _silence_stdout() -> None:
     # Python'un çıkışta kapalı boruya yazmaya çalışıp hata basmaması için
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    try:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
+    finally:
+        os.close(devnull)           # stdout holds its own copy now
 
 
 def report_errors(call) -> int:
