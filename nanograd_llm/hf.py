@@ -567,13 +567,11 @@ def _gpt2_tokenizer(path: Path, vocab: dict, merges, added: list, source: Path,
         return _bpe_class().from_files(source, merges, special_tokens=whole)
     bpe = _bpe_class()
     vocab_is, merges_is, prefix = names or (f"{source} (with its added tokens)", merges, "")
-    from .tokenizers.bpe import _read_text
-    text = (lambda: _read_text(merges)) if isinstance(merges, Path) else merges
     # Sözlük (eklenmiş belirteçleriyle) bellekte kurulur, diske yazılmaz: sistemin geçici
     # klasörüne yazılan bir vocab.json, o klasör dolu ya da yazılamaz olduğunda `sample --hf`
     # komutunu yalnızca "[Errno 28]" diyen bir hatayla durdururdu
     try:
-        return bpe.from_vocab(vocab, text, special_tokens=whole, vocab_json=vocab_is,
+        return bpe.from_vocab(vocab, merges, special_tokens=whole, vocab_json=vocab_is,
                               merges_txt=merges_is)
     except ValueError as e:
         raise ValueError(f"{prefix}{e}") from None

@@ -835,10 +835,11 @@ class BPETokenizer:
     def from_vocab(cls, vocab: dict, merges_text, special_tokens=None,
                    pattern: str = GPT2_PATTERN, vocab_json="vocab.json",
                    merges_txt="merges.txt") -> "BPETokenizer":
-        """from_files for a vocabulary and merges already in memory (no file is written):
-        `vocab` as vocab.json holds it, `merges_text` the text of merges.txt (or a function that
-        returns it, called once the vocabulary is checked). vocab_json / merges_txt: what error
-        messages call them."""
+        """from_files for a vocabulary already in memory (no file is written): `vocab` as
+        vocab.json holds it; `merges_text` the text of merges.txt, or a path to that file
+        (an os.PathLike such as pathlib.Path: read, with from_files' errors, once the
+        vocabulary is checked), or a function that returns the text. vocab_json / merges_txt:
+        what error messages call them."""
         # Bir Hugging Face klasörünün sözlüğü (eklenmiş belirteçleri katılmış vocab.json ya da
         # tokenizer.json'ın model.vocab'ı) bellekte kurulur: onu diske (sistemin geçici
         # klasörüne) yazıp from_files ile yeniden okumak, o klasör dolu ya da yazılamaz
@@ -871,7 +872,10 @@ class BPETokenizer:
         id_to_bytes: list = [None] * size
         literal: dict[int, str] = {}
         bytes_to_id: dict[bytes, int] = {}
-        text = merges_text() if callable(merges_text) else merges_text
+        if isinstance(merges_text, os.PathLike):
+            text = _read_text(merges_text)
+        else:
+            text = merges_text() if callable(merges_text) else merges_text
         # Birleştirmelerin kullandığı ya da ürettiği belirteçler. Bir özel (eklenmiş) belirteç
         # bunlardan biriyse (ör. sözlükte zaten olan `merhaba` sonradan eklenmişse) ya da tek bir
         # baytsa BPE'nin de parçasıdır: hem metinde bütün olarak aranır hem de BPE onu üretebilir.
