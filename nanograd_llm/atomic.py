@@ -149,9 +149,7 @@ def make_new_folder(path, what: str = "folder") -> tuple[Path, bool]:
     # komut, yalnızca kendi açtığı en üstteki klasörü (top) siler; önceden var olana dokunmaz.
     # İleti de burada yazılır: iki komut ham "[Errno 28] …" yerine aynı açık iletiyi verir
     path = Path(path)
-    top = path
-    while not top.parent.exists() and top.parent != top:
-        top = top.parent
+    top = top_new_folder(path)
     created = not path.exists()
     try:
         make_folder(path, what)
@@ -163,6 +161,15 @@ def make_new_folder(path, what: str = "folder") -> tuple[Path, bool]:
         raise OSError(f"could not write {what} {path} ({e.strerror or e}{where}); nothing was "
                       f"written") from None
     return top, created
+
+
+def top_new_folder(path) -> Path:
+    """The highest folder mkdir -p of `path` would create: `path` itself when its parent is
+    there (or when `path` is there too)."""
+    top = Path(path)
+    while not top.parent.exists() and top.parent != top:
+        top = top.parent
+    return top
 
 
 def remove_empty_folders(path, top) -> None:

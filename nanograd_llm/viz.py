@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import (atomic_write, could_not_write, make_folder, refuse_dangling_link,
-                     remove_empty_folders, signals_deferred)
+                     remove_empty_folders, signals_deferred, top_new_folder)
 from .backend import NonFiniteOutput, check_finite_output, to_numpy
 from .course import tr_number
 
@@ -73,9 +73,7 @@ def _save(fig, out_png) -> Path:
     existed = out.exists()
     # top: bu yazmanın açacağı en üstteki klasör; yazma başarısız olursa açtığı boş klasörler
     # (attention --out yeni/klasor/a.png) geride kalmaz
-    top = out.parent
-    while not top.parent.exists() and top.parent != top:
-        top = top.parent
+    top = top_new_folder(out.parent)
     new_folder = not out.parent.exists()
     try:
         make_folder(out.parent)
