@@ -301,8 +301,10 @@ def read_metrics(metrics_jsonl) -> tuple[list, list]:
 
 
 def plot_loss_curve(metrics_jsonl, out_png, title: str | None = None) -> Path:
-    """Train and validation loss against the step, from a metrics.jsonl file."""
-    train, val = read_metrics(metrics_jsonl)
+    """Train and validation loss against the step, from a metrics.jsonl file (or from the
+    (train, val) records read_metrics returned for it)."""
+    train, val = metrics_jsonl if isinstance(metrics_jsonl, tuple) else \
+        read_metrics(metrics_jsonl)
     fig = _figure(8.0, 4.4)
     ax = fig.subplots()
     if train:
@@ -439,7 +441,11 @@ def course_images(img_dir, run_dir=None, log=print, demo_steps: int | None = Non
             metrics = run / "metrics.jsonl"
             if not metrics.is_file():
                 raise ValueError(f"{run} has no metrics.jsonl")
-            read_metrics(metrics)
+            # Kayıtlar bir kez okunur ve eğri onlardan çizilir: dosya model yüklenirken
+            # değişebilir (aynı klasörde --overwrite ile başlayan yeni bir eğitim onu siler ve
+            # yeniden yazar); ikinci bir okuma, eğriyi yüklenen modelin eğitiminden başka bir
+            # eğitimden çizer ya da denetimden geçmiş bir klasörü yarıda bir hatayla bırakırdı
+            metrics = read_metrics(metrics)
             loss_title = f"Kayıp eğrisi: {name}"
             from .checkpoint import load_model, load_run_tokenizer
             from .models.bigram import BigramLM

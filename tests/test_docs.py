@@ -1537,6 +1537,42 @@ def test_course_images_from_a_run_folder_write_nothing_to_the_temporary_folder(t
     assert [p.name for p in made] == ["positional_encoding.png", "loss_curve.png", "attention.png"]
 
 
+def test_the_loss_curve_of_docs_run_is_drawn_from_the_records_it_checked(tmp_path, monkeypatch):
+    """`docs --run` read metrics.jsonl to check it, loaded the model, then read the file again
+    to draw the curve: a run started meanwhile in that folder with --overwrite (which deletes
+    the log and writes its own) gave a loss curve of that new run beside the attention map of
+    the loaded model, or stopped a checked folder halfway with 'No such file or directory'.
+    The curve is now drawn from the records that were checked."""
+    pytest.importorskip("matplotlib")
+    import types
+
+    from nanograd_llm import viz
+    model, vocab = _tiny_model_and_vocab()
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text(
+        "\n".join(json.dumps({"step": s, "loss": 3.0 - 0.1 * s}) for s in range(5)))
+
+    def load_model(path, device="cpu"):
+        (run / "metrics.jsonl").write_text('{"step": 0, "train_loss": 9.0}\n')   # a new run
+        return model
+    fake_ckpt = types.ModuleType("nanograd_llm.checkpoint")
+    fake_ckpt.load_model = load_model
+    fake_ckpt.load_run_tokenizer = lambda path, model=None: vocab
+    monkeypatch.setitem(sys.modules, "nanograd_llm.checkpoint", fake_ckpt)
+    figures = {}
+    real_save = viz._save
+
+    def save(fig, out_png):
+        figures[Path(out_png).name] = fig
+        return real_save(fig, out_png)
+    monkeypatch.setattr(viz, "_save", save)
+    viz.course_images(tmp_path / "img", run_dir=run, log=lambda m: None)
+    line = figures["loss_curve.png"].axes[0].lines[0]
+    assert list(line.get_xdata()) == [0, 1, 2, 3, 4]
+    assert np.allclose(line.get_ydata(), [3.0 - 0.1 * s for s in range(5)])
+
+
 def test_course_images_skip_the_attention_map_of_a_run_with_non_finite_weights(tmp_path,
                                                                               monkeypatch):
     """`docs --run` on a run whose weights hold NaN drew a blank attention map. Now its picture
