@@ -51,7 +51,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..backend import as_float_dtype, check_device, device_rng, host_rng, to_numpy, xp_for
+from ..backend import (as_float_dtype, check_device, device_rng, get_array_module, host_rng,
+                       to_numpy, xp_for)
 
 _MALLOC_TUNED = False
 
@@ -335,7 +336,7 @@ class ParamModel:
                    ignore_index: int | None = None):
         """Validate token ids (on the host when they come from the host) and move them."""
         xp = self.xp
-        if not isinstance(idx, np.ndarray) and not type(idx).__module__.startswith("cupy"):
+        if not isinstance(idx, np.ndarray) and get_array_module(idx) is np:
             # Liste, demet ya da başka bir kütüphanenin dizisi (ör. bir PyTorch tensörü: dtype'ı
             # NumPy'ınki değildir, `.kind` yoktur) NumPy dizisine çevrilir
             try:
