@@ -133,6 +133,19 @@ def _weighted(out, R) -> float:
     return float((out * R).sum())
 
 
+def _affine_case(inp: dict, R, forward, backward):
+    """A check case of a layer called as forward(x, w, b) -> (out, cache) and
+    backward(dout, cache) -> (dx, dw, db), with the bias `inp["b"]` optional (linear,
+    layernorm)."""
+    def run():
+        return forward(inp["x"], inp["w"], inp.get("b"))
+
+    def g():
+        dx, dw, db = backward(R, run()[1])
+        return {"x": dx, "w": dw, **({"b": db} if "b" in inp else {})}
+    return inp, lambda: _weighted(run()[0], R), g
+
+
 def layer_case(name: str, rng: np.random.Generator, B=2, T=5, C=8, n_head=2, V=11,
                xp=np, dtype=np.float64, activation="gelu", bias=True, p_drop=0.3,
                layer_dropout: float = 0.0, ignore_index: int | None = -100, dloss: float = 1.0):
@@ -173,28 +186,12 @@ def layer_case(name: str, rng: np.random.Generator, B=2, T=5, C=8, n_head=2, V=1
         inp = {"x": arr(B, T, C), "w": arr(C, 3 * C, scale=0.3)}
         if bias:
             inp["b"] = arr(3 * C)
-        R = R_like((B, T, 3 * C))
-
-        def g():
-            dx, dw, db = linear_backward(R, linear_forward(inp["x"], inp["w"], inp.get("b"))[1])
-            out = {"x": dx, "w": dw}
-            if bias:
-                out["b"] = db
-            return out
-        return inp, lambda: _weighted(linear_forward(inp["x"], inp["w"], inp.get("b"))[0], R), g
+        return _affine_case(inp, R_like((B, T, 3 * C)), linear_forward, linear_backward)
     if name == "layernorm":
         inp = {"x": arr(B, T, C, scale=2.0), "w": arr(C)}
         if bias:
             inp["b"] = arr(C)
-        R = R_like((B, T, C))
-
-        def g():
-            dx, dw, db = layernorm_backward(R, layernorm_forward(inp["x"], inp["w"], inp.get("b"))[1])
-            out = {"x": dx, "w": dw}
-            if bias:
-                out["b"] = db
-            return out
-        return inp, lambda: _weighted(layernorm_forward(inp["x"], inp["w"], inp.get("b"))[0], R), g
+        return _affine_case(inp, R_like((B, T, C)), layernorm_forward, layernorm_backward)
     if name in ("gelu", "relu"):
         fwd, bwd = (gelu_forward, gelu_backward) if name == "gelu" else (relu_forward, relu_backward)
         x = arr(B, T, C, scale=2.0)
