@@ -1081,6 +1081,20 @@ def test_adamw_and_schedule():
 
 # -- pictures ----------------------------------------------------------------------------
 
+def _fake_run(run: Path, monkeypatch, load_model, tokenizer) -> Path:
+    """A run folder holding five train-loss records, whose model and tokenizer come from
+    load_model / tokenizer instead of checkpoint files (nanograd_llm.checkpoint stubbed)."""
+    import types
+    run.mkdir()
+    (run / "metrics.jsonl").write_text(
+        "\n".join(json.dumps({"step": s, "loss": 3.0 - 0.1 * s}) for s in range(5)))
+    fake_ckpt = types.ModuleType("nanograd_llm.checkpoint")
+    fake_ckpt.load_model = load_model
+    fake_ckpt.load_run_tokenizer = lambda path, model=None: tokenizer
+    monkeypatch.setitem(sys.modules, "nanograd_llm.checkpoint", fake_ckpt)
+    return run
+
+
 def _tiny_model_and_vocab():
     from nanograd_llm.course.gpt import CharVocab
     from nanograd_llm.models.gpt import GPT, GPTConfig
@@ -1520,18 +1534,10 @@ def test_course_images_from_a_run_folder_write_nothing_to_the_temporary_folder(t
     stop it."""
     pytest.importorskip("matplotlib")
     import tempfile
-    import types
 
     from nanograd_llm.viz import course_images
     model, vocab = _tiny_model_and_vocab()
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / "metrics.jsonl").write_text(
-        "\n".join(json.dumps({"step": s, "loss": 3.0 - 0.1 * s}) for s in range(5)))
-    fake_ckpt = types.ModuleType("nanograd_llm.checkpoint")
-    fake_ckpt.load_model = lambda path, device="cpu": model
-    monkeypatch.setitem(sys.modules, "nanograd_llm.checkpoint", fake_ckpt)
-    fake_ckpt.load_run_tokenizer = lambda path, model=None: vocab
+    run = _fake_run(tmp_path / "run", monkeypatch, lambda path, device="cpu": model, vocab)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-temporary-folder"))
     made = course_images(tmp_path / "img", run_dir=run, log=lambda m: None)
     assert [p.name for p in made] == ["positional_encoding.png", "loss_curve.png", "attention.png"]
@@ -1578,19 +1584,11 @@ def test_course_images_skip_the_attention_map_of_a_run_with_non_finite_weights(t
     """`docs --run` on a run whose weights hold NaN drew a blank attention map. Now its picture
     is skipped like a bigram run's, with the reason on the page; the other pictures are drawn."""
     pytest.importorskip("matplotlib")
-    import types
 
     from nanograd_llm.viz import course_images
     model, vocab = _tiny_model_and_vocab()
     model.flat[...] = np.nan
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / "metrics.jsonl").write_text(
-        "\n".join(json.dumps({"step": s, "loss": 3.0 - 0.1 * s}) for s in range(5)))
-    fake_ckpt = types.ModuleType("nanograd_llm.checkpoint")
-    fake_ckpt.load_model = lambda path, device="cpu": model
-    monkeypatch.setitem(sys.modules, "nanograd_llm.checkpoint", fake_ckpt)
-    fake_ckpt.load_run_tokenizer = lambda path, model=None: vocab
+    run = _fake_run(tmp_path / "run", monkeypatch, lambda path, device="cpu": model, vocab)
     skipped, logged = {}, []
     made = course_images(tmp_path / "img", run_dir=run, log=logged.append, skipped=skipped)
     assert [p.name for p in made] == ["positional_encoding.png", "loss_curve.png"]
@@ -1604,18 +1602,11 @@ def test_course_images_from_a_run_folder_with_a_non_utf8_name(tmp_path, monkeypa
     drawn with U+FFFD in the titles; the lone surrogate made matplotlib's font code raise a
     TypeError, so `docs --run` ended with a traceback."""
     pytest.importorskip("matplotlib")
-    import types
 
     from nanograd_llm.viz import course_images
     model, vocab = _tiny_model_and_vocab()
-    run = tmp_path / os.fsdecode(b"run\xff")
-    run.mkdir()
-    (run / "metrics.jsonl").write_text(
-        "\n".join(json.dumps({"step": s, "loss": 3.0 - 0.1 * s}) for s in range(5)))
-    fake_ckpt = types.ModuleType("nanograd_llm.checkpoint")
-    fake_ckpt.load_model = lambda path, device="cpu": model
-    monkeypatch.setitem(sys.modules, "nanograd_llm.checkpoint", fake_ckpt)
-    fake_ckpt.load_run_tokenizer = lambda path, model=None: vocab
+    run = _fake_run(tmp_path / os.fsdecode(b"run\xff"), monkeypatch,
+                    lambda path, device="cpu": model, vocab)
     made = course_images(tmp_path / "img", run_dir=run, log=lambda m: None)
     assert [p.name for p in made] == ["positional_encoding.png", "loss_curve.png", "attention.png"]
     assert all(p.read_bytes().startswith(PNG_MAGIC) for p in made)
