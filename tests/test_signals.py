@@ -16,6 +16,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Runs the command after wrapping MODULE:NAME so that its first call says "ready" on stdout
 # and then waits PAUSE seconds: the test sends SIGTERM while the command stands there.
+# The wait is made of short sleeps, not one time.sleep(PAUSE): CPython runs a Python signal
+# handler only between bytecodes, and a sleep is cut short (EINTR) only when the signal lands
+# in the main thread while it is inside the sleep. A SIGTERM that came after "ready" was
+# written but just before the sleep began (the child preempted there, on a loaded machine),
+# or that was taken by another thread (NumPy's BLAS thread), was only handled when the whole
+# PAUSE was over: the command said `terminated` 60 s later, after communicate(timeout=60)
+# below had given up (TimeoutExpired, seen in about 1 of 200 runs under load). A short
+# sleep's end lets the pending handler run, as a running command's next bytecode does.
 _PAUSED = textwrap.dedent("""
     import importlib, os, sys, time
     module, name = sys.argv.pop(1).split(":")
@@ -26,7 +34,9 @@ _PAUSED = textwrap.dedent("""
         if not calls:
             calls.append(1)
             print("ready", flush=True)
-            time.sleep(float(os.environ["PAUSE"]))
+            end = time.monotonic() + float(os.environ["PAUSE"])
+            while time.monotonic() < end:
+                time.sleep(0.05)
         return real(*a, **k)
     setattr(m, name, paused)
     from nanograd_llm.cli import main
