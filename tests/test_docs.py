@@ -1081,6 +1081,21 @@ def test_adamw_and_schedule():
 
 # -- pictures ----------------------------------------------------------------------------
 
+def _stub_drawing(monkeypatch) -> list:
+    """Replace viz's three drawing functions with stubs that only record the picture's file
+    name; -> that list."""
+    from nanograd_llm import viz
+    drawn = []
+
+    def stub(*args, **kw):
+        out = next(a for a in args if isinstance(a, Path) and a.suffix == ".png")
+        drawn.append(out.name)
+        return out
+    for name in ("plot_positional_encoding", "plot_loss_curve", "plot_attention"):
+        monkeypatch.setattr(viz, name, stub)
+    return drawn
+
+
 def _fake_run(run: Path, monkeypatch, load_model, tokenizer) -> Path:
     """A run folder holding five train-loss records, whose model and tokenizer come from
     load_model / tokenizer instead of checkpoint files (nanograd_llm.checkpoint stubbed)."""
@@ -1192,14 +1207,7 @@ def test_course_images_pass_demo_steps_and_note_a_bigram_run(tmp_path, monkeypat
     from nanograd_llm import viz
     from nanograd_llm.course import gpt as course_gpt
     from nanograd_llm.tokenizers import CharTokenizer
-    drawn = []
-
-    def stub(*args, **kw):
-        out = next(a for a in args if isinstance(a, Path) and a.suffix == ".png")
-        drawn.append(out.name)
-        return out
-    for name in ("plot_positional_encoding", "plot_loss_curve", "plot_attention"):
-        monkeypatch.setattr(viz, name, stub)
+    drawn = _stub_drawing(monkeypatch)
     asked = []
     monkeypatch.setattr(course_gpt, "train_demo",
                         lambda metrics, steps=None: asked.append(steps) or ("M", "V"))
@@ -1225,14 +1233,7 @@ def test_a_run_that_cannot_be_read_leaves_the_earlier_pictures_alone(tmp_path, m
     import types
 
     from nanograd_llm import viz
-    drawn = []
-
-    def stub(*args, **kw):
-        out = next(a for a in args if isinstance(a, Path) and a.suffix == ".png")
-        drawn.append(out.name)
-        return out
-    for name in ("plot_positional_encoding", "plot_loss_curve", "plot_attention"):
-        monkeypatch.setattr(viz, name, stub)
+    drawn = _stub_drawing(monkeypatch)
     run = tmp_path / "run"
     run.mkdir()
     (run / "metrics.jsonl").write_text('{"step": 0, "train_loss": 1.0}\n', encoding="utf-8")
