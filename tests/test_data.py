@@ -1,7 +1,6 @@
 """Char tokenizer, text loading, named corpora, splitting and batching."""
 import hashlib
 import json
-import os
 
 import numpy as np
 import pytest

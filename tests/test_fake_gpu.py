@@ -19,7 +19,6 @@ import contextlib
 import io
 import json
 import sys
-from collections import Counter
 
 import numpy as np
 import pytest
