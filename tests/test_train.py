@@ -16,7 +16,7 @@ from nanograd_llm.optim import AdamW
 from nanograd_llm.train import (PRESETS, apply_overrides, make_config,
                                 parse_overrides, train)
 
-from _train_helpers import TEXT, tiny_config, weights
+from _train_helpers import TEXT, tiny_config, tiny_gpt2_folder, weights
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -1574,17 +1574,8 @@ def test_resume_of_a_fine_tuning_refuses_another_dropout(tmp_path):
     """A run started with --init-from took its model settings from the resumed weights, so a
     dropout given again on --resume was saved in train_config but silently not used (a run
     from scratch refuses it)."""
-    pytest.importorskip("safetensors")
-    pytest.importorskip("regex")
-    from nanograd_llm import GPT, GPTConfig
-    from nanograd_llm.hf import save_hf
-    from nanograd_llm.tokenizers.bpe import BPETokenizer
     from nanograd_llm.train import resume_config
-    from _train_helpers import TEXT
-    tok = BPETokenizer.train(TEXT, 280)
-    save_hf(GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=32, n_layer=1, n_head=2,
-                          n_embd=16), seed=0), tmp_path / "hf")
-    tok.save(tmp_path / "hf")
+    tiny_gpt2_folder(tmp_path / "hf", 280)
     train(tiny_config(tmp_path, init_from=str(tmp_path / "hf"), max_iters=2, eval_interval=2,
                       dropout=0.1), quiet=True)
     with pytest.raises(ValueError, match=r"the checkpoint's model has dropout=0\.1, the config "
@@ -2399,15 +2390,8 @@ def test_resuming_a_finished_run_from_a_moved_corpus_points_best_at_it(tmp_path)
 def test_fine_tuning_trains_with_dropout_on(tmp_path, monkeypatch):
     """init_from_hf gives a model in eval mode; the trainer must switch it to training mode,
     or a fine-tuning with dropout=0.1 would silently run without dropout."""
-    pytest.importorskip("safetensors")
-    pytest.importorskip("regex")
-    from nanograd_llm import GPT, GPTConfig
-    from nanograd_llm.hf import save_hf
-    from nanograd_llm.tokenizers.bpe import BPETokenizer
-    tok = BPETokenizer.train(TEXT, 270)
-    save_hf(GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2,
-                          n_embd=8), seed=0), tmp_path / "hf")
-    tok.save(tmp_path / "hf")
+    from nanograd_llm import GPT
+    tiny_gpt2_folder(tmp_path / "hf", 270)
     modes = []
     real = GPT.backward
 
