@@ -94,6 +94,12 @@ def shown_items(items, limit: int, sep: str = ", ") -> str:
     return sep.join(items[:limit]) + (f"{sep}…" if len(items) > limit else "")
 
 
+def is_integer(value: Any) -> bool:
+    """Whether value is an integer: a Python int or a NumPy integer, not a bool (True is an int
+    in Python, but `max_iters=True` or `seed=True` is a mistake, not 1)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def check_device(device: str) -> str:
     """Validate a device name; raise a clear error when 'cuda' cannot be used."""
     if device not in DEVICES:

@@ -59,7 +59,7 @@ import numpy as np
 
 from .atomic import (atomic_write, atomic_write_bytes, atomic_write_files, bytes_writer, fsync_dir,
                      make_folder)
-from .backend import check_device, shown
+from .backend import check_device, is_integer, shown
 
 FORMAT = "nanograd_llm.checkpoint"
 VERSION = 1
@@ -211,7 +211,7 @@ def save_checkpoint(out_dir, model, optimizer, tokenizer, step: int, *, train_co
     step: an integer >= 0; optimizer: the model's AdamW (or None)."""
     # Okuyucunun (_check_manifest_types) reddedeceği bir kayıt hiç yazılmaz: step = −1 ile
     # kaydedilen ağırlıklar load_model ile bir daha açılamıyordu, 1.5 ise sessizce 1 oluyordu
-    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
+    if not is_integer(step) or step < 0:
         raise ValueError(f"step must be an integer >= 0, got {step!r}")
     _check_optimizer_fits(model, optimizer)
     d = make_folder(out_dir)

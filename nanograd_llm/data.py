@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_write, atomic_write_bytes, make_folder, temporary_beside
+from .backend import is_integer
 
 # -- named corpora (URLs and sha256 from the project's data notes) -----------------------------
 
@@ -420,7 +421,7 @@ def split_ids(ids: np.ndarray, block_size: int, val_fraction: float = 0.1,
     if ids.ndim != 1 or (ids.size and ids.dtype.kind not in "iu"):
         raise ValueError(f"ids must be a 1-D array of integer token ids, got "
                          f"{'shape ' + str(ids.shape) if ids.ndim != 1 else 'dtype ' + str(ids.dtype)}")
-    if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) \
+    if not is_integer(block_size) \
             or block_size < 1:
         raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
     if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float, np.floating)) \
@@ -553,9 +554,9 @@ class BatchSampler:
                 raise ValueError(f"data.{part} must be a 1-D array of integer token ids, got "
                                  f"{'shape ' + str(a.shape) if a.ndim != 1 else 'dtype ' + str(a.dtype)}")
         for name, v in (("block_size", block_size), ("batch_size", batch_size)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            if not is_integer(v) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        if not is_integer(seed) or seed < 0:
             raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
         self.data = data
         self.block_size = int(block_size)
@@ -581,7 +582,7 @@ class BatchSampler:
         """One (B, T+1) window array from the training split (x = w[:, :-1], y = w[:, 1:])."""
         if batch_size is None:
             batch_size = self.batch_size
-        elif isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+        elif not is_integer(batch_size) \
                 or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         return self._draw(self.data.train, self.rng, int(batch_size))

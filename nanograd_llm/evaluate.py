@@ -83,7 +83,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .backend import check_finite_output, get_array_module, to_numpy
+from .backend import check_finite_output, get_array_module, is_integer, to_numpy
 from .checkpoint import model_vocab_size
 from .data import encode_corpus, same_source, split_point
 
@@ -157,7 +157,7 @@ def sliding_windows(n_ids: int, context: int, stride: int | None = None) -> list
     # Tam sayı olmayan bir bağlam pencereleri kesirli başlangıçlarla kurardı (sonra derin bir
     # TypeError), stride = 2.5 ise int() ile sessizce 2'ye inerdi
     for name, v in (("context", context), ("stride", stride)):
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer))):
+        if v is not None and not is_integer(v):
             raise ValueError(f"{name} must be an integer, got {v!r}")
     if context < 1:
         raise ValueError(f"context must be >= 1, got {context}")
@@ -243,7 +243,7 @@ def evaluate_ids(model, ids, *, context: int | None = None, stride: int | None =
     stride = L if stride is None else int(stride)
     if batch_size is None:
         batch_size = default_batch_size(L, V)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+    if not is_integer(batch_size) \
             or batch_size < 1:
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     xp = getattr(model, "xp", np)

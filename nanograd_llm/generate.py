@@ -91,7 +91,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .backend import check_finite_output, shown, to_numpy
+from .backend import check_finite_output, is_integer, shown, to_numpy
 
 # Boyutlar: B = toplu iş, T = bağlam uzunluğu, V = sözlük boyutu
 
@@ -101,14 +101,14 @@ BUFFER_MIN = 1024
 
 def check_seed(seed) -> None:
     """A sampling seed: None or an integer >= 0 (what numpy.random.default_rng accepts)."""
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+    if seed is not None and (not is_integer(seed)
                              or seed < 0):
         raise ValueError(f"seed must be an integer >= 0 (or None), got {shown(seed)}")
 
 
 def check_sampling_args(max_new_tokens, temperature=1.0, top_k=None, top_p=None) -> None:
     """Raise ValueError for settings that do not describe a sampler."""
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer)) \
+    if not is_integer(max_new_tokens) \
             or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be an integer >= 0, got {shown(max_new_tokens)}")
     check_sampler(temperature, top_k, top_p)
@@ -127,7 +127,7 @@ def check_sampler(temperature=1.0, top_k=None, top_p=None) -> None:
     if not np.isfinite(t) or t < 0:
         raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), "
                          f"got {shown(temperature)}")
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer))
+    if top_k is not None and (not is_integer(top_k)
                               or top_k < 1):
         raise ValueError(f"top_k must be an integer >= 1 (or None), got {shown(top_k)}")
     if top_p is not None:

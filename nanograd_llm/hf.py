@@ -67,8 +67,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .atomic import MixedFiles, atomic_write_files
-from .backend import to_numpy
-from .backend import shown
+from .backend import is_integer, shown, to_numpy
 from .models.gpt import GPT, GPTConfig
 
 CONFIG_FILE = "config.json"
@@ -127,7 +126,7 @@ def config_from_hf(hf: dict, dropout: float = 0.0, source: str = CONFIG_FILE) ->
         for k in (key, *alts):
             if hf.get(k) is not None:
                 v = hf[k]
-                if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                if not is_integer(v) or v < 1:
                     raise ValueError(f"{source}: {k} must be a positive integer, got {v!r}")
                 return v
         raise ValueError(f"{source} lacks {key!r}")
@@ -138,7 +137,7 @@ def config_from_hf(hf: dict, dropout: float = 0.0, source: str = CONFIG_FILE) ->
         raise ValueError(f"{source}: activation_function {act_hf!r} is not supported "
                          f"(supported: {', '.join(sorted(_ACTIVATIONS_IN))})")
     n_inner = hf.get("n_inner")
-    if n_inner is not None and (isinstance(n_inner, bool) or not isinstance(n_inner, int)):
+    if n_inner is not None and not is_integer(n_inner):
         raise ValueError(f"{source}: n_inner must be an integer or null, got {n_inner!r}")
     if n_inner is not None and n_inner != 4 * n_embd:
         raise ValueError(f"{source}: n_inner={n_inner} is not supported (the MLP width must be "
@@ -321,7 +320,7 @@ def load_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.0,
     cfg = config_from_hf(hf_cfg, dropout=dropout, source=str(path / CONFIG_FILE))
     n_positions = cfg.block_size
     if block_size is not None:
-        if isinstance(block_size, bool) or not isinstance(block_size, int) \
+        if not is_integer(block_size) \
                 or not 1 <= block_size <= n_positions:
             raise ValueError(f"block_size must be an integer in [1, {n_positions}] (the "
                              f"checkpoint's n_positions), got {block_size!r}")
@@ -514,7 +513,7 @@ def _gpt2_tokenizer(path: Path, vocab: dict, merges, added: list, source: Path,
     merges: the merges.txt file or its text; names: (vocab, merges, prefix) for the messages
     where they are not files (default: '{source} (with its added tokens)', the merges file)."""
     for tok, i in vocab.items():
-        if isinstance(i, bool) or not isinstance(i, int) or i < 0:
+        if not is_integer(i) or i < 0:
             raise ValueError(f"{source}: id of token {tok!r} must be a non-negative integer, "
                              f"got {i!r}")
     files = _token_files(path)

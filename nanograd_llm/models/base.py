@@ -52,7 +52,7 @@ from typing import Callable
 import numpy as np
 
 from ..backend import (as_float_dtype, check_device, device_rng, get_array_module, host_rng,
-                       to_numpy, xp_for)
+                       is_integer, to_numpy, xp_for)
 
 _MALLOC_TUNED = False
 
@@ -155,7 +155,7 @@ class ParamModel:
                  dtype="float32", device: str = "cpu"):
         # GPT(cfg, seed=-1) ya da seed=1.5, NumPy'ın tohum kodunun derinlerinden, argümanın
         # adını vermeyen bir hatayla ("expected non-negative integer") düşerdi
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+        if seed is not None and (not is_integer(seed)
                                  or seed < 0):
             raise ValueError(f"seed must be an integer >= 0 (or None for a random one), got "
                              f"{seed!r}")

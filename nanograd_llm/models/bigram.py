@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import to_numpy
+from ..backend import is_integer, to_numpy
 from ..layers.cross_entropy import cross_entropy_backward, cross_entropy_forward
 from ..layers.embedding import embedding_backward, embedding_forward
 from .base import ParamModel
@@ -61,7 +61,7 @@ class BigramLM(ParamModel):
 
     def __init__(self, vocab_size: int, seed: int = 0, dtype="float32", device: str = "cpu"):
         # int(65.9) sessizce 65 olurdu: yalnızca tam sayılar (GPTConfig'teki gibi)
-        if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) \
+        if not is_integer(vocab_size) \
                 or vocab_size < 1:
             raise ValueError(f"vocab_size must be a positive integer, got {vocab_size!r}")
         self.vocab_size = int(vocab_size)
@@ -107,7 +107,7 @@ class BigramLM(ParamModel):
         from ..generate import check_seed
         # generate()'in denetimleri: 2.5 ya da "3" gibi bir sayı, range() ya da `<`
         # karşılaştırmasının anlaşılmaz TypeError'ıyla, seed=-1 NumPy'ın içinden düşerdi
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer)) \
+        if not is_integer(max_new_tokens) \
                 or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
         check_seed(seed)

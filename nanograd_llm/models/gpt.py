@@ -78,7 +78,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from ..backend import run_shards, shard_count, shown
+from ..backend import is_integer, run_shards, shard_count, shown
 from ..layers.block import block_backward, block_forward
 from ..layers.cross_entropy import cross_entropy_backward, cross_entropy_forward
 from ..layers.dropout import RowGenerators, dropout_backward, dropout_forward
@@ -114,7 +114,7 @@ class GPTConfig:
     def __post_init__(self):
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            if not is_integer(v) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {shown(v)}")
             setattr(self, name, int(v))         # np.int64(65) → 65 (JSON'a yazılabilsin)
         if self.n_embd % self.n_head:
@@ -126,7 +126,7 @@ class GPTConfig:
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {shown(getattr(self, name))}")
         ig = self.ignore_index
-        if ig is not None and (isinstance(ig, bool) or not isinstance(ig, (int, np.integer))):
+        if ig is not None and not is_integer(ig):
             raise ValueError(f"ignore_index must be an integer or null, got {shown(ig)}")
         if ig is not None:
             self.ignore_index = int(ig)
@@ -273,7 +273,7 @@ class GPT(ParamModel):
         """An empty cache for incremental decoding of up to block_size positions."""
         # batch=-1 ya da 2.5, NumPy'ın argümanı adlandırmayan bir hatasıyla düşerdi
         # ("negative dimensions are not allowed"); 0 satırlı bir önbellek hiçbir idx'e uymaz
-        if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
+        if not is_integer(batch) or batch < 1:
             raise ValueError(f"batch must be a positive integer, got {shown(batch)}")
         batch = int(batch)
         cfg = self.config
