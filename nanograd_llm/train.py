@@ -249,10 +249,25 @@ class _InterruptFlag:
 
     @contextlib.contextmanager
     def writing(self):
-        """A checkpoint write: a second signal during it takes effect when it is complete."""
+        """A checkpoint write: a second signal during it takes effect when it is complete. Where
+        the write failed, the signal's exception is raised `from` the write's error: the command
+        line prints the error, then `interrupted` / `terminated`, and exits with 130 / 143."""
         self._writing = True
         try:
             yield
+        except Exception as e:
+            # Yazma başarısız olduysa (disk dolu) ve bu sırada ikinci bir sinyal geldiyse
+            # kullanıcı durmayı istemiştir: komut yine 130 (143) ile çıkmalıdır, yazmanın hatası
+            # da kaybolmamalıdır. Sinyalin istisnası hataya `from` ile bağlanır (atomic.
+            # signals_deferred'in kuralı); cli.report_errors önce hatayı, sonra "interrupted"
+            # ("terminated") yazar.
+            if self._pending is None:
+                raise
+            try:
+                self._stop(self._pending)
+            except KeyboardInterrupt as stop:
+                raise stop from e
+            raise
         finally:
             self._writing = False
         if self._pending is not None:

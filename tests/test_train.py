@@ -1184,6 +1184,41 @@ def test_a_second_ctrl_c_during_a_checkpoint_write_waits_for_it(tmp_path, monkey
     assert "interrupted" in err and "error" not in err
 
 
+@pytest.mark.parametrize("signame, status, said", [("SIGINT", 130, "interrupted"),
+                                                    ("SIGTERM", 143, "terminated")])
+def test_a_checkpoint_write_that_fails_with_a_second_signal_pending_keeps_its_status(
+        tmp_path, monkeypatch, capsys, signame, status, said):
+    """Two Ctrl-Cs (SIGTERMs) while the step-8 checkpoint is written, and the write then fails
+    (disk full): the command says why the write failed and that the step-4 checkpoint is intact,
+    and exits as the signal asked (130 / 143), not with 1, as if no one had asked it to stop."""
+    import errno
+    import signal
+
+    from nanograd_llm.cli import main
+    sig = getattr(signal, signame)
+    calls = []
+
+    def full_disk(path, arrays):
+        calls.append(path.name)
+        if len(calls) == 5:                  # step 8's weights (0: 1+1, 4: 1+1, 8: this one)
+            os.kill(os.getpid(), sig)
+            os.kill(os.getpid(), sig)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_npz(path, arrays)
+    real_npz = ckpt._write_npz
+    monkeypatch.setattr(ckpt, "_write_npz", full_disk)
+    cfg = tiny_config(tmp_path, keep_best=False)
+    assert main(["train", "--config", str(_write_json(tmp_path, cfg)), "--out",
+                 str(tmp_path / "cli"), "--quiet"]) == status
+    err = capsys.readouterr().err
+    assert "stopping as soon as the checkpoint being written is complete" in err
+    assert "error: could not write the checkpoint of step 8" in err
+    assert "No space left on device" in err and "checkpoint of step 4" in err
+    assert err.rstrip().endswith(said)
+    assert ckpt.load_checkpoint(tmp_path / "cli")["step"] == 4          # kept
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 class _Killed(Exception):
     """What SIGTERM's default action (the process dies at once) stands for in these tests."""
 
