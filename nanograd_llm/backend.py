@@ -254,6 +254,32 @@ def set_matmul_precision(mode: str) -> None:
             raise DeviceError(f"this CuPy build cannot switch matmul precision: {e}") from e
 
 
+@contextlib.contextmanager
+def matmul_precision(mode: str):
+    """set_matmul_precision(mode) while the body runs; afterwards CUPY_TF32 (set, or not set)
+    and, where CuPy is imported, its float32 compute type are what they were before."""
+    # Hassasiyet bir eğitimin ayarıdır, sürecin değil: train() dönünce (ya da bir hatayla
+    # çıkınca) aynı süreçte sonra çalışan kod (evaluate, kullanıcının kendi CuPy kodu, kabuktan
+    # gelen CUPY_TF32=1) eğitimin seçtiğiyle değil, önceki ayarla çalışır.
+    before_env = os.environ.get("CUPY_TF32")
+    linalg = None
+    before_type = None
+    if "cupy" in sys.modules and _cupy() is not None:
+        with contextlib.suppress(Exception):   # get_compute_type'ı olmayan bir CuPy sürümü
+            linalg = importlib.import_module("cupy._core._routines_linalg")
+            before_type = linalg.get_compute_type(np.float32)
+    try:
+        set_matmul_precision(mode)
+        yield
+    finally:
+        if before_env is None:
+            os.environ.pop("CUPY_TF32", None)
+        else:
+            os.environ["CUPY_TF32"] = before_env
+        if before_type is not None:
+            linalg.set_compute_type(np.float32, before_type)
+
+
 def fused_kernels(x: Any):
     """The module of fused kernels for x, or None to run the layers' generic xp code.
 

@@ -51,7 +51,7 @@ from . import checkpoint as ckpt
 # SIGTERM'ün istisnası (Terminated) atomic.py'dedir: komut satırında cli.report_errors onu
 # komutun bütün süresi için kurar; train() Python'dan çağrıldığında burada kurulur
 from .atomic import Terminated, _terminate, atomic_write, sigterm_raises
-from .backend import check_device, set_matmul_precision, shown, shown_items
+from .backend import check_device, matmul_precision, shown, shown_items
 # Ayarlar config.py'dedir; `from nanograd_llm.train import TrainConfig, make_config…` gibi
 # içe aktarmalar çalışmaya devam etsin diye bu adlar burada da bulunur
 from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZERS, TrainConfig,
@@ -328,7 +328,6 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
         warnings.warn(f"min_lr={cfg.min_lr:g} is larger than lr={cfg.lr:g}: the learning rate "
                       f"will rise after warm-up instead of decaying (set min_lr too)")
     check_device(cfg.device)
-    set_matmul_precision(cfg.precision)
     # Eksik bir veri dosyası, klasörle ilgili hatalardan önce söylenir (asıl sorun odur)
     try:
         check_source(cfg.data)
@@ -350,7 +349,9 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
     # bırakırdı ve aynı komut yeniden verildiğinde klasör --overwrite istenerek reddedilirdi.
     # Sinyal bir istisnaya çevrilir: hold_run_folder, denetim noktası yazılmamışsa kendi açtığı
     # klasörü siler (var olan bir klasöre dokunmaz), komut 143 ile çıkar.
-    with sigterm_raises():
+    # Matris çarpımı hassasiyeti (CUPY_TF32, CuPy'ın float32 hesap türü) yalnızca eğitim
+    # sürerken geçerlidir: train() dönünce önceki ayar geri konur (backend.matmul_precision).
+    with matmul_precision(cfg.precision), sigterm_raises():
         out, top, created = prepare_run_folder(cfg.out_dir, resume, overwrite)
         with hold_run_folder(out, top, created):
             return _train(cfg, out, resume, quiet, progress, stop_after)

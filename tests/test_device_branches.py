@@ -503,6 +503,28 @@ def test_set_matmul_precision_switches_cupys_compute_type(monkeypatch):
     assert os.environ["CUPY_TF32"] == "0"
 
 
+def test_matmul_precision_puts_the_earlier_setting_back(monkeypatch):
+    """backend.matmul_precision (train's precision): CUPY_TF32 and CuPy's float32 compute type
+    are what they were before once the body ends, also when it raised."""
+    compute = {np.dtype(np.float32): 1}
+    linalg = types.ModuleType("cupy._core._routines_linalg")
+    linalg.get_compute_type = lambda dtype: compute[np.dtype(dtype)]
+    linalg.set_compute_type = lambda dtype, mode: compute.__setitem__(np.dtype(dtype), mode)
+    monkeypatch.setitem(sys.modules, "cupy", types.ModuleType("cupy"))
+    monkeypatch.setitem(sys.modules, "cupy._core._routines_linalg", linalg)
+    monkeypatch.setenv("CUPY_TF32", "0")
+    with backend.matmul_precision("tf32"):
+        assert os.environ["CUPY_TF32"] == "1" and compute[np.dtype(np.float32)] == 7
+    assert os.environ["CUPY_TF32"] == "0" and compute[np.dtype(np.float32)] == 1
+    monkeypatch.delenv("CUPY_TF32")
+    with pytest.raises(KeyError):
+        with backend.matmul_precision("highest"):
+            assert os.environ["CUPY_TF32"] == "0"
+            compute[np.dtype(np.float32)] = 3           # changed inside, then a failure
+            raise KeyError
+    assert "CUPY_TF32" not in os.environ and compute[np.dtype(np.float32)] == 1
+
+
 def test_row_blocks_and_shards_do_not_split_on_the_gpu(monkeypatch):
     monkeypatch.setenv("NANOGRAD_LLM_THREADS", "4")
     dev = _RecordingXp()

@@ -1138,6 +1138,18 @@ def test_grad_clip_through_the_trainer(tmp_path, monkeypatch):
     assert min(seen) > 0.05                                  # so the clipping was active
 
 
+@pytest.mark.parametrize("shell", [None, "1"])
+def test_train_leaves_cupy_tf32_as_it_found_it(tmp_path, monkeypatch, shell):
+    """The run's precision holds while it trains: afterwards CUPY_TF32 is what the caller had
+    (not set, or the shell's 1), not the run's 0, for the code that runs next in the process."""
+    if shell is None:
+        monkeypatch.delenv("CUPY_TF32", raising=False)
+    else:
+        monkeypatch.setenv("CUPY_TF32", shell)
+    train(tiny_config(tmp_path, max_iters=1, precision="highest"), quiet=True)
+    assert os.environ.get("CUPY_TF32") == shell
+
+
 def test_a_second_ctrl_c_stops_at_once_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
     import signal
     real_step = AdamW.step
