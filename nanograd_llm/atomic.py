@@ -313,10 +313,26 @@ def remove_stale_staging_folders(folder) -> None:
     # Bir eğitim klasöründe başka bir sürecin de yazdığı geçici klasörler olabilir (eğitim
     # klasörüne save_hf ya da belirteçleyici kaydı): hangisinin öldürülmüş bir yazmanın
     # artığı olduğunu yalnızca kilit söyler
+    _remove_stale_in(folder, folders_only=True)
+
+
+def remove_stale_temporaries_in(folder) -> None:
+    """remove_stale_temporaries for every target whose temporary file or staging folder (this
+    module's '.NAME.XXXXXXXX.tmp', is_temporary_name) is in `folder`: what a killed write left
+    is deleted, what a live process is still writing (locked) is left alone."""
+    _remove_stale_in(folder, folders_only=False)
+
+
+def is_temporary_name(name: str) -> bool:
+    """Whether `name` has the form of this module's temporary files and staging folders."""
+    return _TEMPORARY.fullmatch(name) is not None
+
+
+def _remove_stale_in(folder, folders_only: bool) -> None:
     try:
         with os.scandir(folder) as it:
             names = {m.group(1) for e in it if (m := _TEMPORARY.fullmatch(e.name))
-                     and e.is_dir(follow_symlinks=False)}
+                     and (not folders_only or e.is_dir(follow_symlinks=False))}
     except OSError:
         return
     for name in sorted(names):

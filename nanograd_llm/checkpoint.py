@@ -58,7 +58,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import (atomic_write, atomic_write_bytes, atomic_write_files, bytes_writer, fsync_dir,
-                     make_folder)
+                     is_temporary_name, make_folder, remove_stale_temporaries_in)
 from .backend import check_device, is_integer, shown
 
 FORMAT = "nanograd_llm.checkpoint"
@@ -287,14 +287,17 @@ def remove_unnamed_files(d, keep) -> None:
                 p.unlink()
             except OSError:
                 pass
-    # önceki, öldürülmüş bir yazmadan kalan geçici dosyalar (atomic.py'nin ".AD.xxxx.tmp"
-    # adları, eski sürümlerin ".AD.tmp-…" adları ve encode_corpus'un eski "tokens.npy.tmp…"
-    # adları)
+    # önceki, öldürülmüş bir yazmadan kalan geçici dosyalar: atomic.py'nin ".AD.xxxx.tmp"
+    # adları kilit denetimiyle silinir (klasöre hâlâ yazan başka bir sürecin, ör. bir save_hf'in
+    # geçici dosyası kalır); eski sürümlerin ".AD.tmp-…" adlarını ve encode_corpus'un eski
+    # "tokens.npy.tmp…" adlarını bugün kimse yazmaz
     for p in list(d.glob(".*.tmp-*")) + list(d.glob(".*.tmp")) + list(d.glob(TOKENS_TMP_GLOB)):
-        try:
-            p.unlink()
-        except OSError:
-            pass
+        if p.is_symlink() or not (is_temporary_name(p.name) or p.is_dir()):
+            try:
+                p.unlink()
+            except OSError:
+                pass
+    remove_stale_temporaries_in(d)
 
 
 def _remove_unlisted(d: Path, names: list) -> None:

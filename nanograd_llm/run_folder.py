@@ -38,8 +38,9 @@ import shutil
 from pathlib import Path
 
 from . import checkpoint as ckpt
-from .atomic import (make_new_folder, refuse_dangling_link, remove_empty_folders,
-                     remove_stale_staging_folders, signals_deferred)
+from .atomic import (is_temporary_name, make_new_folder, refuse_dangling_link,
+                     remove_empty_folders, remove_stale_staging_folders,
+                     remove_stale_temporaries_in, signals_deferred)
 from .backend import shown_items
 
 LOCK_FILE = ".lock"
@@ -248,9 +249,14 @@ def _clear_run(out: Path, started: float) -> None:
             (out / name).unlink(missing_ok=True)
     for pattern in RUN_PATTERNS:
         for p in out.glob(pattern):
-            if not (p.is_dir() and not p.is_symlink()):
+            # atomic.py'nin adını taşıyan geçici dosyalar ve klasörler aşağıda, kilit
+            # denetimiyle silinir (başka bir sürecin klasöre süren bir yazması kalır); eski
+            # sürümlerin adları (".AD.tmp-…", "tokens.npy.tmp…") bugün kimsenin yazmadığı
+            # artıklardır
+            if not (p.is_dir() and not p.is_symlink()) and \
+                    (p.is_symlink() or not is_temporary_name(p.name)):
                 p.unlink(missing_ok=True)
-    _remove_staging_folders(out)
+    remove_stale_temporaries_in(out)
     tokens = out / "tokens.npy"
     if tokens.exists() and tokens.stat().st_mtime < started:
         tokens.unlink()

@@ -333,6 +333,32 @@ def test_resume_leaves_a_staging_folder_another_process_is_writing_alone(tmp_pat
         os.close(fd)
 
 
+@pytest.mark.parametrize("how", ["overwrite", "resume"])
+def test_a_temporary_file_another_process_is_writing_in_the_run_folder_is_left_alone(tmp_path,
+                                                                                       how):
+    """--overwrite's clearing of a run (_clear_run) and every checkpoint save (checkpoint.
+    remove_unnamed_files, also on --resume) unlinked each '.*.tmp' file of the run folder, also
+    the temporary file of a save_hf or tokenizer save into it that another process was still
+    writing (that save then failed at its rename). They now take atomic.remove_stale_temporaries'
+    rule, as staging folders do: a killed write's file is removed, a locked one is left."""
+    fcntl = pytest.importorskip("fcntl")
+    train(tiny_config(tmp_path, max_iters=4, eval_interval=2), quiet=True)
+    run = tmp_path / "run"
+    live, dead, old = (run / ".model.safetensors.l1vewr1t.tmp", run / ".vocab.json.k3xq9a1z.tmp",
+                       run / ".checkpoint.json.tmp-123")       # an older version's name
+    for p in (live, dead, old):
+        p.write_text("half")
+    fd = os.open(live, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)                # a save_hf that is still at work
+        train(tiny_config(tmp_path, max_iters=6, eval_interval=2), quiet=True,
+              **{how: True})
+        assert live.read_text() == "half"
+        assert not dead.exists() and not old.exists()
+    finally:
+        os.close(fd)
+
+
 def test_resume_refuses_a_different_model(tmp_path):
     train(tiny_config(tmp_path, max_iters=4), quiet=True)
     with pytest.raises(ValueError, match="cannot resume .*n_embd"):
