@@ -71,7 +71,17 @@ from .backend import (device_of, for_row_blocks, fused_kernels, get_array_module
 
 
 def get_lr(step: int, lr: float, min_lr: float, warmup_iters: int, lr_decay_iters: int) -> float:
-    """Linear warmup over warmup_iters, then cosine decay to min_lr at lr_decay_iters."""
+    """Linear warmup over warmup_iters, then cosine decay to min_lr at lr_decay_iters (a step,
+    1 or more: TrainConfig's lr_decay_iters=0, 'at max_iters', is cfg.decay_iters here)."""
+    if lr_decay_iters < 1:
+        # TrainConfig'te lr_decay_iters=0 "kosinüs max_iters'ta biter" demektir; burada 0, eğrinin
+        # 0. adımda bittiği, yani oranın ısınmadan hemen sonra min_lr'ye düştüğü anlamına gelirdi
+        # (nanoGPT'deki gibi). Kendi döngüsüne cfg.lr_decay_iters veren biri eğitimi sessizce
+        # min_lr ile yapardı: iki anlam karışmasın diye 0 reddedilir ve ne verileceği söylenir.
+        raise ValueError(f"get_lr: lr_decay_iters={lr_decay_iters} would end the cosine at "
+                         f"step 0 (the rate would drop to min_lr right after warm-up); pass "
+                         f"the step where it reaches min_lr: cfg.decay_iters for a "
+                         f"TrainConfig (its lr_decay_iters=0 means max_iters), or max_iters")
     if step < warmup_iters:
         return lr * (step + 1) / (warmup_iters + 1)
     if step >= lr_decay_iters or lr_decay_iters <= warmup_iters:

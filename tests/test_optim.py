@@ -144,7 +144,15 @@ def test_lr_schedule():
     assert get_lr(10_000, **kw) == pytest.approx(0.1)
     vals = [get_lr(s, **kw) for s in range(10, 111)]
     assert all(a >= b for a, b in zip(vals, vals[1:]))             # monotone decay
-    assert get_lr(5, lr=1.0, min_lr=0.1, warmup_iters=0, lr_decay_iters=0) == 0.1
+
+
+@pytest.mark.parametrize("decay", [0, -1])
+def test_get_lr_refuses_a_decay_end_of_zero_and_says_what_to_pass(decay):
+    """TrainConfig's lr_decay_iters=0 means 'at max_iters'; get_lr(..., lr_decay_iters=0)
+    dropped to min_lr right after warm-up, so a loop of one's own that passed
+    cfg.lr_decay_iters trained at min_lr without a word. It is refused and names the fix."""
+    with pytest.raises(ValueError, match=r"lr_decay_iters=-?[01].*cfg\.decay_iters.*max_iters"):
+        get_lr(5, lr=1.0, min_lr=0.1, warmup_iters=2, lr_decay_iters=decay)
 
 
 def test_lr_schedule_last_steps_of_the_cosine():
@@ -407,9 +415,12 @@ def _nanogpt_get_lr(it, learning_rate, min_lr, warmup_iters, lr_decay_iters):
 def test_lr_schedule_equals_nanogpts_on_every_edge():
     """warmup 0, warmup >= lr_decay_iters, lr_decay_iters < warmup, steps past the end: the same
     rate as nanoGPT's get_lr (where nanoGPT divides by zero, warmup == lr_decay_iters at that
-    step, ours is min_lr, the value both give one step later)."""
+    step, ours is min_lr, the value both give one step later). lr_decay_iters=0 is refused
+    (test_get_lr_refuses_a_decay_end_of_zero_and_says_what_to_pass): TrainConfig reads it as
+    max_iters, nanoGPT as 'min_lr after warm-up' (both read it as the step where the cosine
+    ends, where it is 1 or more)."""
     for warmup in range(0, 8):
-        for decay in range(0, 12):
+        for decay in range(1, 12):
             for it in range(0, 16):
                 ours = get_lr(it, 1.0, 0.1, warmup, decay)
                 if it == warmup == decay:
