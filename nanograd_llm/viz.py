@@ -273,16 +273,27 @@ def read_metrics(metrics_jsonl) -> tuple[list, list]:
     with path.open("rb") as f:
         for n, raw in enumerate(f, start=1):
             whole = raw.endswith(b"\n")
+            text = ""
             try:
-                line = raw.decode("utf-8").strip()
+                text = raw.decode("utf-8")
+                line = text.strip()
                 if not line:
                     continue
                 rec = json.loads(line)
             except (UnicodeDecodeError, json.JSONDecodeError) as e:
                 if not whole:
                     continue        # son satır yarıda kesilmiş (çöken bir yazma): atlanır
-                why = (f"not UTF-8 text ({e.reason} at byte {e.start})"
-                       if isinstance(e, UnicodeDecodeError) else f"not valid JSON ({e.msg})")
+                # Yer, satır numarası gibi 1'den sayılan bir sütundur (karakter olarak; bir
+                # düzenleyicinin gösterdiği). Baytın satırdaki 0'dan sayılan sırası, 1'den
+                # sayılan satır numarasının yanında bir sütun sanılırdı. Hatalı bayttan önceki
+                # kısım geçerli UTF-8'dir; JSON'un sütunu, satırın baştaki boşlukları atılmış
+                # hâline göredir, onlar da eklenir.
+                if isinstance(e, UnicodeDecodeError):
+                    col = len(raw[:e.start].decode("utf-8")) + 1
+                    why = f"not UTF-8 text (byte 0x{raw[e.start]:02x}, {e.reason}, column {col})"
+                else:
+                    col = len(text) - len(text.lstrip()) + e.colno
+                    why = f"not valid JSON ({e.msg}, column {col})"
                 raise ValueError(f"{path}:{n}: {why}") from None
             if not isinstance(rec, dict):
                 continue

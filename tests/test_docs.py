@@ -1388,6 +1388,23 @@ def test_a_last_row_cut_by_a_crash_is_left_out(tmp_path):
         read_metrics(m)
 
 
+def test_a_bad_metrics_line_is_located_by_a_1_based_column(tmp_path):
+    """read_metrics said 'line 3 ... at byte 12': a 0-based byte index beside a 1-based line
+    number, read as column 12 by anyone who opens the file. The place is now a 1-based column in
+    characters, as editors count it, also after non-ASCII text and a line's leading spaces."""
+    from nanograd_llm.viz import read_metrics
+    m = tmp_path / "metrics.jsonl"
+    ok = json.dumps({"step": 0, "train_loss": 3.0}) + "\n"
+    m.write_bytes(ok.encode() + '{"ğ": "é", '.encode() + b"\xff\n" + ok.encode())
+    with pytest.raises(ValueError, match=r"jsonl:2: not UTF-8 text \(byte 0xff, invalid start "
+                                         r"byte, column 12\)$"):
+        read_metrics(m)                     # {"ğ": "é", is 11 characters (13 bytes)
+    m.write_text(ok + '  {"ş": 1,, }\n' + ok, encoding="utf-8")
+    with pytest.raises(ValueError, match=r"jsonl:2: not valid JSON \(Expecting property name "
+                                         r"enclosed in double quotes, column 11\)$"):
+        read_metrics(m)                     # the second comma, after two spaces
+
+
 def test_a_metrics_file_with_bytes_that_are_not_utf8_names_the_file_and_line(tmp_path):
     """A metrics.jsonl with a byte that is not UTF-8 (a damaged disk block) stopped `docs --run`
     with "error: 'utf-8' codec can't decode byte 0xff in position 96", naming neither the file
@@ -1398,8 +1415,8 @@ def test_a_metrics_file_with_bytes_that_are_not_utf8_names_the_file_and_line(tmp
     rows = "".join(json.dumps({"step": s, "train_loss": 3.0 - s, "val_loss": 3.1 - s}) + "\n"
                    for s in (0, 1))
     m.write_bytes(rows.encode() + b'{"step": 2, \xff\xfe\n' + rows.encode())
-    with pytest.raises(ValueError, match=r"metrics\.jsonl:3: not UTF-8 text \(invalid start "
-                                         r"byte at byte 12\)$"):
+    with pytest.raises(ValueError, match=r"metrics\.jsonl:3: not UTF-8 text \(byte 0xff, invalid "
+                                         r"start byte, column 13\)$"):
         read_metrics(m)
     m.write_bytes(rows.encode() + b"\xff\xfe\x00garbage")       # a damaged, unfinished tail
     assert read_metrics(m) == ([(0, 3.0), (1, 2.0)], [(0, 3.1), (1, 2.1)])
