@@ -818,6 +818,18 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
     png = out / "loss.png"
     try:
         plotted = plot_losses(metrics_path, png)
+    except KeyboardInterrupt:
+        # Eğri çizilirken (matplotlib'in ilk içe aktarılması bile bir iki saniye sürer) basılan
+        # Ctrl-C: resim atomik yazılır, yarım bir loss.png kalmaz; denetim noktası zaten
+        # diskte. Komut 130 ile çıkar, ama yalnızca "interrupted" demek, bitmiş eğitimin
+        # yarıda kesildiği sanılmasına (ve --overwrite ile yeniden başlatılmasına) yol açardı:
+        # neyin çizilmediği ve kaydın nerede olduğu --quiet ile de söylenir.
+        stale = f"; {png} is out of date" if png.exists() else ""
+        kept = (f"checkpoint of step {saved_step} saved in {out} (continue with --resume)"
+                if interrupted else
+                f"the run is complete: its checkpoint of step {saved_step} is in {out}")
+        _warn(f"loss curve not drawn (interrupted){stale}; {kept}")
+        raise
     except (OSError, ValueError) as e:
         # Eğri yalnızca bir çizim: çizilemezse denetim noktası ve sonuç yine geçerlidir. Uyarı
         # --quiet ile de yazılır: klasörde önceki bir kayıttan kalma, eskimiş bir loss.png

@@ -1400,6 +1400,44 @@ def test_a_sigterm_after_the_run_finished_and_saved_has_its_default_action(tmp_p
     assert ckpt.read_manifest(out)["step"] == 2
 
 
+@pytest.mark.parametrize("earlier_png", [False, True])
+def test_a_ctrl_c_while_the_loss_curve_is_drawn_says_the_run_is_saved(tmp_path, monkeypatch,
+                                                                      capsys, earlier_png):
+    """Ctrl-C while loss.png was drawn after a run had finished and saved: the command said
+    only 'interrupted' (130), as if training had been cut short, so the finished run looked
+    lost (and an older loss.png was left out of date without a word). It still exits 130, with
+    no picture or temporary file half-written, and now says that the curve was not drawn and
+    where the run's checkpoint is (also under --quiet)."""
+    import signal
+
+    from nanograd_llm.cli import main
+    figure = pytest.importorskip("matplotlib.figure")
+    cfg = tiny_config(tmp_path, keep_best=False, max_iters=4, eval_interval=2)
+    out = tmp_path / "cli"
+    if earlier_png:
+        train(dataclasses.replace(cfg, max_iters=2, out_dir=str(out)), quiet=True)
+        old = (out / "loss.png").read_bytes()
+    real_savefig = figure.Figure.savefig
+
+    def savefig(self, *a, **k):                  # Ctrl-C while the picture is written
+        os.kill(os.getpid(), signal.SIGINT)
+        return real_savefig(self, *a, **k)
+    monkeypatch.setattr(figure.Figure, "savefig", savefig)
+    args = ["train", "--config", str(_write_json(tmp_path, cfg)), "--out", str(out), "--quiet"]
+    assert main(args + (["--resume"] if earlier_png else [])) == 130
+    err = capsys.readouterr().err
+    assert err.rstrip().endswith("interrupted") and "Traceback" not in err
+    assert f"the run is complete: its checkpoint of step 4 is in {out}" in err
+    assert "loss curve not drawn (interrupted)" in err
+    assert ("is out of date" in err) == earlier_png
+    assert ckpt.load_checkpoint(out)["step"] == 4
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+    if earlier_png:
+        assert (out / "loss.png").read_bytes() == old      # the earlier picture, whole
+    else:
+        assert not (out / "loss.png").exists()
+
+
 def test_a_sigterm_while_the_corpus_is_encoded_leaves_nothing_that_refuses_a_restart(tmp_path):
     """SIGTERM before the trainer's handlers (while the corpus is read and encoded) ended the
     process where it stood: the new --out folder stayed (with tokens.npy here) and the same
