@@ -34,7 +34,9 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import json
+import os
 import shutil
+import stat
 from pathlib import Path
 
 from . import checkpoint as ckpt
@@ -190,9 +192,10 @@ def _lock_run(out: Path):
 
 
 def _check_empty_or_leftovers(out: Path, overwrite: bool) -> None:
-    """A new run in an existing folder without a checkpoint: the folder must be empty, or
-    (with --overwrite) hold only what a run writes (a run killed before its first checkpoint).
-    A run never writes over files it did not make."""
+    """A new run in an existing folder without a checkpoint: the folder must be empty, hold
+    only what a start killed while it prepared its data left (it is removed), or (with
+    --overwrite) hold only what a run writes (a run killed before its first checkpoint). A run
+    never writes over files it did not make."""
     # Kendi kilit dosyamız (başarısız bir başlangıçtan kalmış olabilir) klasörü dolu saydırmaz
     names = sorted(p.name for p in out.iterdir() if p.name != LOCK_FILE)
     if not names:
@@ -202,10 +205,91 @@ def _check_empty_or_leftovers(out: Path, overwrite: bool) -> None:
     if foreign:
         raise ValueError(f"--out {out} is not empty and holds no training run ({shown}); "
                          f"choose a new or empty folder")
+    if not overwrite and _remove_what_a_killed_start_left(out, names):
+        return
     if not overwrite:
         raise ValueError(f"--out {out} holds files of a run that never saved a checkpoint "
                          f"({shown}); use --overwrite to delete them and start there, or "
                          f"--out DIR for another folder")
+
+
+# Veri hazırlanırken (derlem okunup kodlanırken) SIGKILL ya da elektrik kesintisiyle duran bir
+# başlangıç, klasörde kilit dosyasını ve tokens.npy'yi (ya da onun yazılmasının geçici
+# dosyalarını) bırakır. Aynı komut bunlar yüzünden --overwrite istemesin diye, yeniden başlangıç
+# bu artıkları kendi yazdıklarıysa tanır ve siler:
+# - atomic.py'nin adını taşıyan ve kimsenin kilitlemediği geçici dosyalar, her yazmanın
+#   zaten sildiği, öldürülmüş bir yazmanın artıklarıdır (atomic.remove_stale_temporaries);
+# - tokens.npy yalnızca kilit dosyasının adını verdiği dosyanın ta kendisiyse (aynı aygıt,
+#   düğüm numarası, boyut ve değişiklik zamanı; note_own_file). Adı aynı olan bir dosya
+#   kullanıcınınki olabilir: aynı baytlarla kopyalanmış olsa da düğüm numarası başkadır, o
+#   zaman klasör eskisi gibi reddedilir. Kayıt, tokens.npy diske indirildikten sonra yazılır:
+#   ikisinin arasındaki mikrosaniyelerde gelen bir kesinti yalnızca tanınmayan (reddedilen) bir
+#   dosya bırakır, hiçbir zaman bir kullanıcı dosyasını "bizim" gösteren bir kayıt değil.
+# Başka bir dosya varsa (metrics.jsonl, best/…) hiçbir şey silinmez, --overwrite istenir.
+
+def note_own_file(out: Path, name: str) -> None:
+    """Record in the run's lock file the identity (device, inode, size, modification time) of
+    the file `name` this run has just written in `out` (tokens.npy), so that a restart after a
+    SIGKILL or power cut knows it for the run's own; a symbolic link is not recorded."""
+    try:
+        st = os.lstat(out / name)
+        record = {} if stat.S_ISLNK(st.st_mode) else {name: _identity(st)}
+        fd = os.open(out / LOCK_FILE, os.O_RDWR)
+        try:
+            # Kilit dosyası boştur ya da böyle bir kayıt tutar; başka bir şey tutan bir ".lock"
+            # (başka bir programınki) olduğu gibi kalır
+            held = os.read(fd, 1 << 16)
+            if held and not isinstance(_json_or_none(held), dict):
+                return
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(record).encode(), 0)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass                        # yalnızca bir yeniden başlangıca yardım: eğitimi durdurmaz
+
+
+def _json_or_none(raw: bytes):
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _identity(st: os.stat_result) -> list:
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
+
+
+def _own_file(out: Path, name: str) -> bool:
+    """Whether `name` in `out` is the very file the lock file's record names (note_own_file)."""
+    try:
+        record = json.loads((out / LOCK_FILE).read_bytes())
+        st = os.lstat(out / name)
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and not stat.S_ISLNK(st.st_mode) and \
+        record.get(name) == _identity(st)
+
+
+def _remove_what_a_killed_start_left(out: Path, names: list) -> bool:
+    """Where `names` (the folder's files but the lock file) are only what a start killed while
+    it prepared its data wrote (temporary files no one holds, the tokens.npy the lock file
+    names), delete them under the run's lock; -> whether the folder is then empty (else
+    nothing but stale temporary files was removed)."""
+    if not all(is_temporary_name(n) or (n == "tokens.npy" and _own_file(out, n))
+               for n in names):
+        return False
+    lock = _lock_run(out)           # başka bir eğitici aldıysa: "another process is training"
+    if lock is None:                # kilitsiz (Windows): kimin yazdığı bilinemez
+        return False
+    try:
+        remove_stale_temporaries_in(out)
+        if _own_file(out, "tokens.npy"):
+            (out / "tokens.npy").unlink()
+        return not any(p.name != LOCK_FILE for p in out.iterdir())
+    finally:
+        lock.close()
 
 
 def refuse_resuming_unsaved_run(out: Path) -> None:

@@ -62,6 +62,7 @@ from .data import (STREAM_DROPOUT, BatchSampler, check_source, download_corpus, 
 from .optim import AdamW, clip_grad_norm, get_lr, global_grad_norm, rescaled_grad_norm
 from .run_folder import (_clear_run, _follow_moved_corpus, _read_metrics,
                          _remove_staging_folders, _truncate_metrics, hold_run_folder,
+                         note_own_file,
                          prepare_run_folder)
 from .tokenizers import CharTokenizer, start_ids
 
@@ -107,6 +108,12 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None):
     path = out_dir / "tokens.npy" if len(text) > cfg.mmap_threshold else None
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     ids = encode_corpus(text, tokenizer, path=path)
+    if path is not None:
+        # tokens.npy yazıldı: eğitim klasörünün kilit dosyası onu bu eğitimin dosyası olarak
+        # kaydeder; ilk denetim noktasından önce öldürülen bir başlangıcı aynı komut
+        # --overwrite istemeden yeniden başlatabilsin (run_folder.note_own_file; kilit dosyası
+        # olmayan bir klasörde bir şey yazılmaz)
+        note_own_file(out_dir, "tokens.npy")
     del text
     data = split_ids(ids, cfg.block_size, cfg.val_fraction, source=f"the corpus {label!r}")
     data.sha256 = digest

@@ -1480,6 +1480,65 @@ def test_a_sigterm_while_the_corpus_is_encoded_leaves_nothing_that_refuses_a_res
         assert ckpt.read_manifest(out)["step"] == 2 and (out / "tokens.npy").is_file()
 
 
+@pytest.mark.parametrize("when", ["encoding", "encoded"])
+def test_a_start_killed_while_its_data_is_prepared_restarts_without_overwrite(tmp_path, when):
+    """SIGKILL (or a power cut) while the corpus was encoded left the lock file and tokens.npy
+    (or the temporary files of its write) in the new --out folder, and the same command was
+    then refused until --overwrite was given. The restart now recognises what the killed start
+    wrote: the temporary files no one holds (atomic.py's rule) and a tokens.npy that is the very
+    file the lock file names (same inode, size and modification time). A tokens.npy of the
+    user's, even with the same bytes, is still refused and left as it is."""
+    import signal
+    data = tmp_path / "c.txt"
+    data.write_text(TEXT, encoding="utf-8")
+    script = textwrap.dedent("""
+        import os, signal, sys
+        import numpy as np
+        import nanograd_llm.train as t
+        when = sys.argv.pop(1)
+        def kill(*a, **k):
+            os.kill(os.getpid(), signal.SIGKILL)
+        if when == "encoded":
+            t.split_ids = kill                   # tokens.npy is written: the corpus is encoded
+        elif when == "encoding":
+            real = np.lib.format.open_memmap
+            def open_memmap(*a, **k):            # in the middle of the write of tokens.npy
+                real(*a, **k)
+                kill()
+            np.lib.format.open_memmap = open_memmap
+        from nanograd_llm.cli import main
+        sys.exit(main(sys.argv[1:]))
+    """)
+    out = tmp_path / "run"
+    args = ["train", "--data", str(data), "--quiet", "--out", str(out), "n_layer=1",
+            "n_embd=16", "n_head=2", "block_size=16", "max_iters=2", "eval_interval=2",
+            "eval_iters=1", "sample_tokens=0", "mmap_threshold=100"]
+    p = _run(["-c", script, when, *args])
+    assert p.returncode == -signal.SIGKILL, p.stderr
+    left = sorted(x.name for x in out.iterdir())
+    if when == "encoded":
+        assert left == [".lock", "tokens.npy"]
+    else:
+        assert left[0] == ".lock" and len(left) == 3
+        assert all(n.startswith(".tokens.npy.") and n.endswith(".tmp") for n in left[1:])
+    p = _run(["-c", script, "run", *args])                     # no --overwrite
+    assert p.returncode == 0, p.stderr
+    assert ckpt.read_manifest(out)["step"] == 2
+    if when == "encoding":
+        return
+    # a tokens.npy put there by someone else (the same bytes) is not taken for the run's
+    mine = tmp_path / "mine"
+    p = _run(["-c", script, when, *(a if a != str(out) else str(mine) for a in args)])
+    assert p.returncode == -signal.SIGKILL, p.stderr
+    own = (mine / "tokens.npy").read_bytes()
+    (mine / "tokens.npy").unlink()
+    (mine / "tokens.npy").write_bytes(own)
+    p = _run(["-c", script, "run", *(a if a != str(out) else str(mine) for a in args)])
+    assert p.returncode == 1 and "use --overwrite" in p.stderr, p.stderr
+    assert sorted(x.name for x in mine.iterdir()) == [".lock", "tokens.npy"]
+    assert (mine / "tokens.npy").read_bytes() == own
+
+
 def test_signals_ignored_when_the_command_starts_stay_ignored(tmp_path):
     """A trainer started with SIGINT and SIGTERM ignored (a job a shell script started in the
     background, nohup-style launchers; Python itself leaves such a SIGINT ignored) put its own
