@@ -1981,6 +1981,32 @@ def test_readme_preset_tables_are_the_presets(readme):
         assert need <= set(stated), f"{readme}: the {name} row does not state {need - set(stated)}"
 
 
+_THREAD_VARS = ("NANOGRAD_LLM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+@pytest.mark.parametrize("readme", ["README.md", "README.tr.md"])
+def test_readmes_name_the_variables_the_thread_count_reads(readme, monkeypatch):
+    """README.tr.md said the batch is split into "at most as many parts as there are cores" and
+    named only NANOGRAD_LLM_THREADS, where the count is NANOGRAD_LLM_THREADS, else
+    OMP_NUM_THREADS, else OPENBLAS_NUM_THREADS, else the cores (README.md says so): a Turkish
+    reader who set OMP_NUM_THREADS=1 out of habit turned the split off without being told."""
+    from nanograd_llm import backend
+    for var in _THREAD_VARS:
+        monkeypatch.delenv(var, raising=False)
+    for i, var in enumerate(_THREAD_VARS):          # the order num_threads() reads them in
+        for later in _THREAD_VARS[i + 1:]:
+            monkeypatch.setenv(later, "5")
+        monkeypatch.setenv(var, "3")
+        assert backend.num_threads() == 3, var
+        for v in _THREAD_VARS:
+            monkeypatch.delenv(v, raising=False)
+    text = " ".join((ROOT / readme).read_text(encoding="utf-8").split())
+    rule = re.search(r"`NANOGRAD_LLM_THREADS`, [^`]{1,20}`OMP_NUM_THREADS`, [^`]{1,20}"
+                     r"`OPENBLAS_NUM_THREADS`", text)
+    assert rule, f"{readme} does not name the three variables in the order they are read"
+    assert "en fazla çekirdek sayısı kadar" not in text
+
+
 def test_docs_run_draws_attention_over_a_prompt_of_the_runs_language(tmp_path, monkeypatch):
     """`docs --run` on a run trained on the embedded Turkish corpus drew its attention picture
     over "To be, or not to be, that is": that corpus holds those letters too, and the English
