@@ -38,6 +38,7 @@ from pathlib import Path
 
 from .atomic import (atomic_write_text, could_not_write, make_folder, make_new_folder,
                      refuse_dangling_link, remove_stale_temporaries, signals_deferred)
+from .backend import shown_items
 from .course import PARTS
 
 _DOCS_HELP = "the docs command needs Markdown and Pygments: pip install -e '.[docs]'"
@@ -536,10 +537,13 @@ def _check_out_folder(out: Path) -> None:
             return
     except OSError:
         pass
+    # İleti klasörde gerçekten ne olduğunu söyler (eğitim klasörünün iletisi gibi); kursun
+    # dosyaları ayrıca adlandırılır, kullanıcı onları klasörünün dosyaları sanmasın
+    names = sorted(p.name + ("/" if p.is_dir() else "") for p in out.iterdir())
     raise ValueError(f"--out {out} is not empty and holds no course written by "
-                     f"`nanograd-llm docs`; its files (index.html, style.css, "
-                     f"img/attention.png, ...) would be overwritten or deleted: choose a new or "
-                     f"empty folder")
+                     f"`nanograd-llm docs` ({shown_items(names, 6)}); the course's files "
+                     f"(index.html, style.css, a page per chapter, img/*.png) would overwrite "
+                     f"files there: choose a new or empty folder")
 
 
 def build_docs(out_dir, run_dir=None, images: bool = True, log=None,

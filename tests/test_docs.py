@@ -724,6 +724,24 @@ def test_docs_refuses_a_folder_of_other_files(tmp_path, monkeypatch, capsys):
     assert (empty / "index.html").is_file()
 
 
+def test_docs_refusal_names_what_the_folder_holds(tmp_path, capsys):
+    """The refusal of a folder of other files said "its files (index.html, style.css,
+    img/attention.png, ...) would be overwritten or deleted" whatever the folder held: a user
+    whose folder held notes.txt looked there for an index.html it never had. It now lists the
+    folder's own entries, as the trainer's refusal of a non-empty --out does, and names the
+    course's files apart."""
+    pytest.importorskip("markdown")
+    from nanograd_llm.cli import main
+    site = tmp_path / "site"
+    (site / "photos").mkdir(parents=True)
+    (site / "notes.txt").write_text("mine", encoding="utf-8")
+    assert main(["docs", "--out", str(site)]) == 1
+    err = capsys.readouterr().err
+    assert "is not empty" in err and "(notes.txt, photos/)" in err, err
+    assert "its files" not in err, err
+    assert sorted(p.name for p in site.iterdir()) == ["notes.txt", "photos"]
+
+
 def test_a_failed_docs_build_leaves_no_half_made_new_folder(tmp_path, monkeypatch, capsys):
     """`docs --out NEW --run BROKEN_RUN` used to leave NEW/ with img/ and the marker file
     behind; a folder that existed before is kept, with its files."""
