@@ -1999,6 +1999,17 @@ def test_readme_preset_tables_are_the_presets(readme):
         assert need <= set(stated), f"{readme}: the {name} row does not state {need - set(stated)}"
 
 
+@pytest.mark.parametrize("readme", ["README.md", "README.tr.md"])
+def test_readmes_name_every_example(readme):
+    """README.md lists the four scripts of examples/; README.tr.md named only the primer's, so
+    a Turkish-only reader never learnt of the hand-written bigram loop, the trainer called from
+    Python or the sampling script, each explained in Turkish at its top."""
+    text = (ROOT / readme).read_text(encoding="utf-8")
+    missing = [p.name for p in sorted((ROOT / "examples").glob("*.py"))
+               if f"`{p.name}`" not in text and f"examples/{p.name}" not in text]
+    assert not missing, f"{readme} never names {missing}"
+
+
 _THREAD_VARS = ("NANOGRAD_LLM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
