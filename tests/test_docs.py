@@ -1502,8 +1502,9 @@ def _line_commands(text: str) -> set[str]:
 def test_readme_tr_shows_every_command_readme_shows():
     """A reader of README.tr.md alone learns every command README.md has them type, `sample`
     and `chat` included (before, README.tr.md showed neither: the Turkish reader met `sample`
-    only in the output of a finished training), and the sample command opens the run the page's
-    first training command writes."""
+    only in the output of a finished training), and the first sample command opens the run the
+    page's first training command writes. README.tr.md said nothing of GPT-2 folders, which
+    README.md shows with `--hf` and `--init-from`: a Turkish-only reader now learns both."""
     from nanograd_llm.cli import build_parser
     en = (ROOT / "README.md").read_text(encoding="utf-8")
     tr = (ROOT / "README.tr.md").read_text(encoding="utf-8")
@@ -1511,7 +1512,11 @@ def test_readme_tr_shows_every_command_readme_shows():
     assert not missing, f"README.tr.md never shows: {sorted(missing)}"
     parser = build_parser()
     samples = _shown_commands(tr, "nanograd-llm sample")
-    assert [parser.parse_args(argv[1:]).ckpt for argv in samples] == ["out/default"]
+    assert parser.parse_args(samples[0][1:]).ckpt == "out/default"
+    for option in ("--hf", "--init-from"):
+        shown = re.compile(rf"^\s*nanograd-llm [a-z]+ .*{option} ", re.M)
+        assert shown.search(en), option
+        assert shown.search(tr), f"README.tr.md never shows {option}"
 
 
 @pytest.mark.parametrize("where", ["README.md", "README.tr.md", "examples/train_char_gpt.py",
