@@ -2015,6 +2015,22 @@ def test_readmes_name_every_example(readme):
     assert not missing, f"{readme} never names {missing}"
 
 
+def test_readme_tr_rules_name_every_package_always_installed():
+    """README.tr.md's Kurallar said the package always brings "only tqdm and threadpoolctl"
+    beside NumPy, where setup.cfg installs tomli too on Python 3.10 (the page's own
+    requirements line says so)."""
+    import configparser
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg", encoding="utf-8")
+    required = [re.match(r"[A-Za-z0-9_.-]+", line.strip()).group()
+                for line in cfg["options"]["install_requires"].splitlines() if line.strip()]
+    text = (ROOT / "README.tr.md").read_text(encoding="utf-8")
+    rules = text[text.index("## Kurallar"):]
+    rules = rules[:rules.index("Diğer kütüphaneler")]
+    missing = [name for name in required if name != "numpy" and f"`{name}`" not in rules]
+    assert not missing, f"README.tr.md's Kurallar leaves out {missing}"
+
+
 _THREAD_VARS = ("NANOGRAD_LLM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
