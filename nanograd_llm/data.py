@@ -35,6 +35,10 @@ adıma göre tohumlanmış bir üreteçten gelir; böylece değerlendirme eğiti
 indirilir, sha256 özetleri denetlenir ve kullanıcının önbellek klasöründe saklanır
 (`$NANOGRAD_LLM_DATA_DIR`, yoksa `$XDG_CACHE_HOME/nanograd_llm`, yoksa
 `~/.cache/nanograd_llm`). Okurken baştaki BOM atılır ve CRLF satır sonları LF'ye çevrilir.
+`seyfettin` adıyla okunan metin ayrıca temizlenir (`clean_seyfettin`): vikiden dışa aktarımda
+kalan HTML karakter varlıkları (entity) karakterin kendisine çevrilir (`&mdash;` → `—`, `&acirc;` → `â` …)
+ve satır başlarındaki viki girinti işareti `:` atılır. Aynı dosya `--data YOL` ile bir yol
+olarak verilirse bu temizlik yapılmaz: metin olduğu gibi okunur.
 """
 from __future__ import annotations
 

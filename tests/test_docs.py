@@ -2031,6 +2031,23 @@ def test_readme_tr_rules_name_every_package_always_installed():
     assert not missing, f"README.tr.md's Kurallar leaves out {missing}"
 
 
+def test_data_chapter_says_how_seyfettin_is_cleaned(tmp_path, monkeypatch):
+    """`--data seyfettin` maps the wiki export's HTML entities and drops the wiki-indent ':'
+    at line starts (clean_seyfettin); the same file given as a path is read as it is. The
+    data chapter said only that a BOM is stripped and CRLF becomes LF, so a reader who found
+    `&mdash;` in a run's vocabulary (or not) had no word of why."""
+    from nanograd_llm import data
+    doc = sections(data.__doc__)["Adlandırılmış derlemler"]
+    flat = " ".join(doc.split())
+    assert "`clean_seyfettin`" in flat and "`&mdash;`" in flat and "`:`" in flat, flat
+    assert "--data YOL" in flat
+    raw = ":&mdash; Evet &acirc;lem\nbir : iki\n"
+    assert data.clean_seyfettin(raw) == "— Evet âlem\nbir : iki\n"
+    path = tmp_path / "hikaye.txt"
+    path.write_text(raw, encoding="utf-8")
+    assert data.load_text(str(path))[0] == raw
+
+
 _THREAD_VARS = ("NANOGRAD_LLM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
