@@ -184,22 +184,26 @@ def download_corpus(name: str, directory: Path | None = None) -> Path:
         try:
             blob = _fetch(url)
         except OSError as e:
-            files = f"{len(c.parts)} file{'s' if len(c.parts) != 1 else ''}"
+            # Çok parçalı bir derlem (seyfettin) önbellekte tek dosyadır: "(28 files)" demek
+            # 28 dosyanın oraya konacağını düşündürürdü; nasıl birleştirildiği söylenir
+            one_file = "" if len(c.parts) == 1 else (
+                f" as one file, the one a machine online caches: its {len(c.parts)} parts "
+                f"(listed in nanograd_llm/data.py) joined in order with a newline between them")
             if cached_sha is not None:
                 # Önbellekte bir dosya var ama özeti beklenenle uyuşmuyor: "elle koyun"
                 # demek, dosya hiç yokmuş gibi yanıltır; sorunun o dosya olduğu söylenir
                 raise OSError(f"{e}. The file already at {path} failed the sha256 check (it "
                               f"has sha256 {cached_sha[:12]}…, corpus {name!r} needs "
                               f"{c.sha256[:12]}…): it is damaged, incomplete or another text. "
-                              f"A good copy of the corpus ({files}) can be placed by hand at "
-                              f"{path} in its stead, or train on any local text file with "
+                              f"A good copy of the corpus can be placed by hand at {path} in "
+                              f"its stead{one_file}, or train on any local text file with "
                               f"--data PATH") from None
             # Çevrimdışı kullanıcıya iki yol: derlemin (çok parçalıysa birleştirilmiş) dosyasını
             # önbelleğe elle koymak (sha256'sı denetlenir; Seyfettin temizliği okurken yine
             # yapılır) ya da --data ile kendi metin dosyasını kullanmak
-            raise OSError(f"{e}. Corpus {name!r} ({files}) can also be placed by hand at "
-                          f"{path} (its sha256 {c.sha256[:12]}… is checked), or train on any "
-                          f"local text file with --data PATH") from None
+            raise OSError(f"{e}. Corpus {name!r} can also be placed by hand at {path}"
+                          f"{one_file} (its sha256 {c.sha256[:12]}… is checked), or train on "
+                          f"any local text file with --data PATH") from None
         got = hashlib.sha256(blob).hexdigest()
         if got != sha:
             raise OSError(f"download of {url} has sha256 {got}, expected {sha}; the file "

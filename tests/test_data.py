@@ -121,6 +121,38 @@ def test_download_corpus_uses_cache_and_checks_sha(tmp_path, monkeypatch):
     assert D.download_corpus("tiny").read_bytes() == blob
 
 
+def test_offline_error_says_how_a_many_part_corpus_is_placed(tmp_path, monkeypatch):
+    """Offline, `--data seyfettin` said "Corpus 'seyfettin' (28 files) can also be placed by
+    hand at .../turkish_omer_seyfettin.txt": 28 files at one file's path, with no word of how
+    they make that file. It now says it is one file, the parts joined in order with a newline
+    between them (what download_corpus writes), and a one-part corpus names no parts."""
+    parts = [b"bir\n", b"iki\n"]
+    joined = b"\n".join(parts)
+    monkeypatch.setitem(D.CORPORA, "two", D.Corpus(
+        "two", "two.txt", hashlib.sha256(joined).hexdigest(),
+        tuple((f"http://127.0.0.1:9/{i}", hashlib.sha256(b).hexdigest())
+              for i, b in enumerate(parts)), "t"))
+
+    def offline(url, timeout=60.0):
+        raise OSError(f"could not download {url} (offline)")
+    monkeypatch.setattr(D, "_fetch", offline)
+    for cached in (None, b"bir\niki\n"):                 # no file; a file joined wrongly
+        if cached is not None:
+            (tmp_path / "two.txt").write_bytes(cached)
+        with pytest.raises(OSError) as e:
+            D.download_corpus("two", tmp_path)
+        msg = str(e.value)
+        assert "(2 files)" not in msg and "as one file" in msg, msg
+        assert "its 2 parts" in msg and "joined in order with a newline between them" in msg
+    (tmp_path / "two.txt").write_bytes(joined)             # joined as the message says
+    assert D.download_corpus("two", tmp_path) == tmp_path / "two.txt"
+    monkeypatch.setitem(D.CORPORA, "one", D.Corpus("one", "one.txt", "0" * 64,
+                                                   (("http://127.0.0.1:9/x", "0" * 64),), "t"))
+    with pytest.raises(OSError) as e:
+        D.download_corpus("one", tmp_path)
+    assert "parts" not in str(e.value) and "file)" not in str(e.value)
+
+
 def test_seyfettin_parts_joined_with_newline(tmp_path, monkeypatch):
     parts = [b"bir\n", b"iki\n"]
     joined = b"\n".join(parts)
