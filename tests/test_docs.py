@@ -2048,6 +2048,19 @@ def test_data_chapter_says_how_seyfettin_is_cleaned(tmp_path, monkeypatch):
     assert data.load_text(str(path))[0] == raw
 
 
+def test_readme_says_the_placed_seyfettin_copy_is_the_joined_file():
+    """README.md said a copy placed by hand offline has "`seyfettin`'s stories joined and
+    cleaned as usual", as if the 28 stories could be placed and joined on reading; the cache
+    holds one file, the parts joined with a newline between them (download_corpus), and only
+    the cleaning happens on reading, for the named corpus alone."""
+    from nanograd_llm.data import CORPORA
+    text = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert "stories are joined and cleaned as usual" not in text
+    n = len(CORPORA["seyfettin"].parts)
+    assert f"one file, the {n} stories joined in order with a newline between them" in text
+    assert "for the named corpus only" in text
+
+
 _THREAD_VARS = ("NANOGRAD_LLM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
