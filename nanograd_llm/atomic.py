@@ -62,8 +62,10 @@ import re
 import secrets
 import shutil
 import signal
+import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -94,6 +96,40 @@ def fsync_dir(directory) -> None:
         pass
     finally:
         os.close(fd)
+
+
+# Windows'ta başka bir sürecin açık tuttuğu bir dosyanın (o anda `sample`ın okuduğu
+# checkpoint.json, yeni yazılmış dosyayı inceleyen bir virüs tarayıcısı, bir dosya eşitleme
+# aracı) üzerine ad değiştirme PermissionError verir ("Access is denied"). POSIX'te bu hiç olmaz;
+# Windows'ta okuyan dosyayı çoğunlukla milisaniyeler içinde bırakır. Bu yüzden Windows'ta ad
+# değiştirme kısa bir süre (RENAME_WAIT_S) yeniden denenir: yoksa birkaç saatlik bir eğitim,
+# bir okuyucuyla aynı ana denk gelen bir kayıtta dururdu. Yine olmazsa hata, nedenini ve
+# çaresini söyleyen bir iletiyle yükselir.
+RENAME_WAIT_S = 2.0
+
+
+def _rename(src, dst, replace: bool = True) -> None:
+    """os.replace (or os.rename, replace=False) of src to dst. On Windows a PermissionError
+    (dst held open by another program) is retried for up to RENAME_WAIT_S seconds, then raised
+    with a message that says so."""
+    move = os.replace if replace else os.rename
+    if sys.platform != "win32":
+        move(src, dst)
+        return
+    deadline = time.monotonic() + RENAME_WAIT_S
+    delay = 0.01
+    while True:
+        try:
+            move(src, dst)
+            return
+        except PermissionError as e:
+            if time.monotonic() >= deadline:
+                raise PermissionError(
+                    e.errno, f"{e.strerror or e}; another program (one reading the file, an "
+                    f"antivirus scan, a sync tool) may hold it open: close it and try again",
+                    e.filename, getattr(e, "winerror", None), e.filename2) from None
+        time.sleep(delay)
+        delay = min(2 * delay, 0.2)
 
 
 def refuse_dangling_link(path, option: str) -> None:
@@ -398,7 +434,7 @@ def atomic_write(path, write: Callable[[str], None]) -> Path:
         os.chmod(tmp, 0o666 & ~_umask())     # after write(): some writers recreate the file
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
-        os.replace(tmp, real)
+        _rename(tmp, real)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -568,7 +604,7 @@ def atomic_write_files(folder, writers: dict[str, Callable[[str], None]]) -> Pat
                     os.fsync(f.fileno())
             os.chmod(staging, 0o777 & ~_umask())      # mkdtemp'in 0700'ü yerine mkdir() kipi
             fsync_dir(staging)
-            os.rename(staging, folder)
+            _rename(staging, folder, replace=False)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -666,7 +702,7 @@ def _replace_all(folder: Path, temps: dict, reals: dict) -> None:
         done = []
         try:
             for name, tmp in temps.items():
-                os.replace(tmp, reals[name])
+                _rename(tmp, reals[name])
                 done.append(name)
         except OSError as e:
             if not done:
@@ -675,7 +711,7 @@ def _replace_all(folder: Path, temps: dict, reals: dict) -> None:
             for name in reversed(done):
                 try:
                     if name in backups:
-                        os.replace(backups[name], reals[name])
+                        _rename(backups[name], reals[name])
                         del backups[name]             # (a failed put-back is unlinked below)
                     elif name not in existed:
                         os.unlink(reals[name])        # it was not there before

@@ -788,3 +788,74 @@ def test_a_signal_during_renames_that_fail_keeps_their_error(tmp_path, monkeypat
     assert err == (f"\nerror: [Errno 5] Input/output error; a.json is new, b.json is still "
                    f"the old one in {folder}\n{said}\n")
     assert (folder / "a.json").read_text() == "new" and (folder / "b.json").read_text() == "old"
+
+
+# -- Windows: a rename onto a file another program holds open -----------------------------------
+
+def _replace_held_open(monkeypatch, times):
+    """os.replace / os.rename fail `times` times with the PermissionError Windows gives for a
+    target another process holds open (a reader of checkpoint.json, an antivirus scan), as on
+    Windows (sys.platform 'win32'); -> the list of failed calls."""
+    import errno
+    import sys
+
+    from nanograd_llm import atomic
+    monkeypatch.setattr(sys, "platform", "win32")
+    failed = []
+
+    def held(real):
+        def move(src, dst, *a, **k):
+            if len(failed) < times:
+                failed.append(os.path.basename(str(dst)))
+                raise PermissionError(errno.EACCES, "Access is denied", str(src), None, str(dst))
+            return real(src, dst, *a, **k)
+        return move
+    monkeypatch.setattr(atomic.os, "replace", held(os.replace))
+    monkeypatch.setattr(atomic.os, "rename", held(os.rename))
+    return failed
+
+
+def test_a_rename_onto_a_file_held_open_on_windows_is_retried(tmp_path, monkeypatch):
+    """On Windows os.replace onto a file another process has open (`sample` reading
+    checkpoint.json while the run saves, an antivirus scan of the new file) raises
+    PermissionError; a training run stopped at that save with 'Access is denied'. The rename is
+    now retried for a moment, and the write succeeds once the reader lets go."""
+    p = tmp_path / "checkpoint.json"
+    p.write_bytes(b"old")
+    failed = _replace_held_open(monkeypatch, 3)
+    atomic_write_text(p, "new")
+    assert failed == ["checkpoint.json"] * 3
+    assert p.read_bytes() == b"new" and os.listdir(tmp_path) == ["checkpoint.json"]
+    failed.clear()                                   # a new folder, then an existing one
+    atomic_write_files(tmp_path / "hf", {"a": lambda t: open(t, "wb").close()})
+    atomic_write_files(tmp_path / "hf", {"a": lambda t: open(t, "wb").close()})
+    assert len(failed) == 3 and sorted(os.listdir(tmp_path)) == ["checkpoint.json", "hf"]
+
+
+def test_a_file_held_open_for_good_on_windows_is_a_clear_error(tmp_path, monkeypatch):
+    """A file held open past the retries: the error says why (not only 'Access is denied')
+    and the old file is left as it was."""
+    import re
+
+    from nanograd_llm import atomic
+    from nanograd_llm.checkpoint import atomic_write_json
+    monkeypatch.setattr(atomic, "RENAME_WAIT_S", 0.05, raising=False)
+    p = tmp_path / "checkpoint.json"
+    p.write_bytes(b"old")
+    _replace_held_open(monkeypatch, 10 ** 6)
+    with pytest.raises(PermissionError, match=re.escape(
+            "Access is denied; another program (one reading the file, an antivirus scan, a "
+            "sync tool) may hold it open: close it and try again")):
+        atomic_write_json(p, {"step": 1})
+    assert p.read_bytes() == b"old" and os.listdir(tmp_path) == ["checkpoint.json"]
+
+
+def test_a_permission_error_off_windows_is_not_retried(tmp_path, monkeypatch):
+    """POSIX renames over an open file: a PermissionError there is a real one (a read-only
+    folder), raised at once."""
+    import sys
+    failed = _replace_held_open(monkeypatch, 10 ** 6)
+    monkeypatch.setattr(sys, "platform", "linux")
+    with pytest.raises(PermissionError, match=r"^\[Errno 13\] Access is denied"):
+        atomic_write_text(tmp_path / "a", "x")
+    assert len(failed) == 1
