@@ -41,6 +41,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import sys
 
 import cupy as cp
 import numpy as np
@@ -374,8 +375,14 @@ def _cublas_path() -> str | None:
 def _cublas():
     cp.cuda.device.get_cublas_handle()          # CuPy loads libcublas and creates its handle
     path = _cublas_path()
-    names = [path] if path else ["libcublas.so.13", "libcublas.so.12", "libcublas.so.11",
-                                 "libcublas.so"]
+    # Windows'ta /proc yoktur ve kitaplığın adı da başkadır (CUDA 12: cublas64_12.dll). CuPy'nin
+    # yüklediği DLL, adıyla istenince Windows'un zaten yüklü olan kopyası döner
+    if path:
+        names = [path]
+    elif sys.platform == "win32":
+        names = ["cublas64_13.dll", "cublas64_12.dll", "cublas64_11.dll"]
+    else:
+        names = ["libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so"]
     lib, errors = None, []
     for name in names:
         try:

@@ -760,3 +760,30 @@ def test_evaluate_checks_the_ids_on_the_host_before_moving_them(monkeypatch):
     assert not ran
     monkeypatch.setattr(model, "xp", np, raising=False)
     assert evaluate.evaluate_ids(model, np.array([1, 2, 12, 4, 5])).tokens == 4
+
+
+def test_cublas_is_found_on_windows(monkeypatch):
+    """On Windows the cuBLAS library is cublas64_12.dll (there is no /proc/self/maps to find
+    it, and no libcublas.so): every GPU matmul failed with 'cannot load libcublas'. Its
+    Windows names are tried there."""
+    monkeypatch.setitem(sys.modules, "cupy", _fake_cupy([]))
+    path = os.path.join(os.path.dirname(backend.__file__), "cuda_kernels.py")
+    spec = importlib.util.spec_from_file_location("nanograd_llm.cuda_kernels", path)
+    ck = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ck)
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(ck, "_cublas_path", lambda: None)
+    tried = []
+
+    def cdll(name):
+        tried.append(name)
+        if name != "cublas64_12.dll":
+            raise OSError(f"Could not find module '{name}'")
+        return types.SimpleNamespace(cublasGemmStridedBatchedEx=types.SimpleNamespace(),
+                                     cublasGemmEx=types.SimpleNamespace(),
+                                     cublasSetStream_v2=types.SimpleNamespace())
+    monkeypatch.setattr(ck, "_c", types.SimpleNamespace(
+        CDLL=cdll, c_void_p=ctypes.c_void_p, c_int=ctypes.c_int, c_longlong=ctypes.c_longlong))
+    batched, single, set_stream = ck._cublas()
+    assert tried[-1] == "cublas64_12.dll" and not any(".so" in n for n in tried)
+    assert set_stream.restype is ctypes.c_int
