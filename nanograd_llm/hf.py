@@ -66,7 +66,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .atomic import MixedFiles, atomic_write_files
+from .atomic import MixedFiles, atomic_write_files, text_writer
 from .backend import is_integer, shown, to_numpy
 from .models.gpt import GPT, GPTConfig
 
@@ -388,7 +388,7 @@ def save_hf(model, path) -> None:
     try:
         atomic_write_files(path, {
             WEIGHTS_FILE: lambda tmp: stn.save_file(tensors, tmp, metadata={"format": "pt"}),
-            CONFIG_FILE: lambda tmp: Path(tmp).write_text(text, encoding="utf-8"),
+            CONFIG_FILE: text_writer(text),           # UTF-8, "\n" satır sonları (Windows'ta da)
         })
     except MixedFiles as e:
         # Ad değişikliklerinden biri başarısız oldu ve eski dosya geri konamadı: klasörde

@@ -654,7 +654,9 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                "elapsed_s": round(elapsed, 3)}
         size = None
         try:
-            with open(metrics_path, "a", encoding="utf-8") as f:
+            # newline="\n": Windows'ta metin kipi satır sonlarını "\r\n" yapardı; günlük her
+            # yerde (ve --resume'un atomik yeniden yazdığı satırlarla) aynı baytları taşır
+            with open(metrics_path, "a", encoding="utf-8", newline="\n") as f:
                 size = f.tell()
                 f.write(json.dumps(row) + "\n")
                 # Her satırı hemen ardından bir denetim noktası izler: satır, o kaydın

@@ -120,22 +120,23 @@ def test_a_failed_second_file_keeps_both_old_files(tmp_path, exc):
 def test_save_hf_failing_config_keeps_the_old_pair(tmp_path, monkeypatch):
     pytest.importorskip("safetensors")
     import json
-    from pathlib import Path
     from nanograd_llm import GPT, GPTConfig
     small = GPT(GPTConfig(vocab_size=5, block_size=8, n_layer=1, n_head=1, n_embd=8), seed=0)
     big = GPT(GPTConfig(vocab_size=5, block_size=8, n_layer=2, n_head=1, n_embd=8), seed=0)
     small.save_hf(tmp_path / "hf")
     before = {f: (tmp_path / "hf" / f).read_bytes() for f in os.listdir(tmp_path / "hf")}
-    real = Path.write_text
+    from nanograd_llm import hf
 
-    def broken(self, *a, **k):
-        raise OSError("disk full")
-    monkeypatch.setattr(Path, "write_text", broken)   # config.json is written with it
+    def broken(text):
+        def write(tmp):
+            raise OSError("disk full")
+        return write
+    monkeypatch.setattr(hf, "text_writer", broken)    # config.json is written with it
     with pytest.raises(OSError, match="disk full"):
         big.save_hf(tmp_path / "hf")
     with pytest.raises(OSError, match="disk full"):
         big.save_hf(tmp_path / "new")
-    monkeypatch.setattr(Path, "write_text", real)
+    monkeypatch.undo()
     assert {f: (tmp_path / "hf" / f).read_bytes() for f in os.listdir(tmp_path / "hf")} == before
     assert sorted(os.listdir(tmp_path)) == ["hf"]
     assert json.loads((tmp_path / "hf" / "config.json").read_text())["n_layer"] == 1

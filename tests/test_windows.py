@@ -1,0 +1,41 @@
+"""Windows, simulated on Linux: what differs there (text-mode line ends, missing POSIX modules,
+file locking) and what the package does about it."""
+import builtins
+import io
+import json
+
+import pytest
+
+from _train_helpers import tiny_config
+
+
+@pytest.fixture
+def windows_text_mode(monkeypatch):
+    """open() / Path.write_text() in text mode translate '\\n' to '\\r\\n' when written, as on
+    Windows (newline=None means os.linesep there)."""
+    real = builtins.open
+
+    def open_(file, mode="r", buffering=-1, encoding=None, errors=None, newline=None, *a, **k):
+        if "b" not in mode and newline is None and any(c in mode for c in "wax+"):
+            newline = "\r\n"
+        return real(file, mode, buffering, encoding, errors, newline, *a, **k)
+    monkeypatch.setattr(builtins, "open", open_)
+    monkeypatch.setattr(io, "open", open_)
+
+
+def test_text_files_keep_lf_line_ends_on_windows(tmp_path, windows_text_mode):
+    """metrics.jsonl (appended in text mode) and a GPT-2 copy's config.json (Path.write_text)
+    got '\\r\\n' line ends on Windows, while every other file the package writes has '\\n' (and
+    --resume rewrites metrics.jsonl with '\\n': a log of mixed line ends). Both are written
+    with '\\n' everywhere now."""
+    from nanograd_llm.train import train
+    cfg = tiny_config(tmp_path, max_iters=4, eval_interval=2)
+    train(cfg, quiet=True)
+    log = (tmp_path / "run" / "metrics.jsonl").read_bytes()
+    assert log.count(b"\n") == 3 and b"\r" not in log
+    pytest.importorskip("safetensors")
+    from nanograd_llm import GPT, GPTConfig
+    GPT(GPTConfig(vocab_size=5, block_size=8, n_layer=1, n_head=1, n_embd=8), seed=0).save_hf(
+        tmp_path / "hf")
+    config = (tmp_path / "hf" / "config.json").read_bytes()
+    assert b"\r" not in config and json.loads(config)["n_layer"] == 1
