@@ -51,7 +51,7 @@ def main() -> None:
     tune_host_allocator()
     ck = backend.cpu_kernels()
     if ck is None:
-        raise SystemExit("Numba is not installed: pip install -e '.[fast]'")
+        raise SystemExit('Numba is not installed: pip install -e ".[fast]"')
     cfg = CONFIGS[args.config]
     B, T, C, nh = cfg["B"], cfg["T"], cfg["C"], cfg["nh"]
     rng = np.random.default_rng(0)

@@ -41,7 +41,7 @@ DEVICES = ("cpu", "cuda")
 _GPU_HELP = (
     "CuPy with a working NVIDIA GPU is needed for device='cuda'. "
     "Install the GPU extra that matches your CUDA version, e.g. "
-    "`pip install -e '.[gpu]'` (cupy-cuda12x), and check `nvidia-smi`."
+    '`pip install -e ".[gpu]"` (cupy-cuda12x), and check `nvidia-smi`.'
 )
 
 

@@ -74,7 +74,7 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
 PREFIX = "transformer."
-_HF_EXTRA = "pip install -e '.[hf]'  (or: pip install safetensors)"
+_HF_EXTRA = 'pip install -e ".[hf]"  (or: pip install safetensors)'
 
 # Hugging Face etkinleştirme adı -> bizimki (aynı matematik)
 _ACTIVATIONS_IN = {"gelu_new": "gelu", "gelu_pytorch_tanh": "gelu", "gelu_fast": "gelu",
@@ -1006,7 +1006,7 @@ def _bpe_class():
         from .tokenizers.bpe import BPETokenizer
     except ImportError as e:
         raise RuntimeError(f"the GPT-2 tokenizer needs nanograd_llm.tokenizers.bpe and its "
-                           f"extra (pip install -e '.[bpe]'): {e}") from None
+                           f'extra (pip install -e ".[bpe]"): {e}') from None
     return BPETokenizer
 
 

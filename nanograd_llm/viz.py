@@ -33,7 +33,7 @@ from .atomic import (atomic_write, could_not_write, make_folder, refuse_dangling
 from .backend import NonFiniteOutput, check_finite_output, to_numpy
 from .course import tr_number
 
-_PLOT_HELP = "plotting needs matplotlib: pip install -e '.[plot]'"
+_PLOT_HELP = 'plotting needs matplotlib: pip install -e ".[plot]"'
 
 
 class MatplotlibMissing(RuntimeError):

@@ -39,3 +39,38 @@ def test_text_files_keep_lf_line_ends_on_windows(tmp_path, windows_text_mode):
         tmp_path / "hf")
     config = (tmp_path / "hf" / "config.json").read_bytes()
     assert b"\r" not in config and json.loads(config)["n_layer"] == 1
+
+
+def _strings_outside_docstrings(tree):
+    """Every str constant of a module (f-strings' parts too), docstrings left out."""
+    import ast
+    docs = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                docs.add(id(body[0].value))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                and id(node) not in docs:
+            yield node
+
+
+def test_install_commands_in_messages_work_in_cmd_exe():
+    """The messages that tell a user which extra to install said `pip install -e '.[bpe]'`:
+    Windows' cmd.exe does not take single quotes as quotes, so pip got the quotes too and
+    refused the requirement. They say `pip install -e ".[bpe]"`, which every shell (bash, zsh,
+    PowerShell, cmd.exe) reads the same way."""
+    import ast
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    bad = []
+    for path in sorted([*(root / "nanograd_llm").rglob("*.py"), *(root / "examples").glob("*.py"),
+                        *(root / "benchmarks").glob("*.py")]):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        bad += [f"{path.relative_to(root)}:{n.lineno}" for n in _strings_outside_docstrings(tree)
+                if "'.[" in n.value]
+    assert not bad, bad
+    from nanograd_llm import backend, hf, viz
+    assert 'pip install -e ".[gpu]"' in backend._GPU_HELP
+    assert hf._HF_EXTRA.startswith('pip install -e ".[hf]"') and '".[plot]"' in viz._PLOT_HELP
