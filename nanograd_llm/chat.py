@@ -43,6 +43,14 @@ from .tokenizers import end_id
 
 UNKNOWN_MODES = ("skip", "replace")
 HELP = "Type a line and press Enter. /reset clears the context, /quit, Ctrl-D or Ctrl-C quits."
+# Windows konsolunda dosya sonu Ctrl-D değil, Ctrl-Z ve ardından Enter'dır (Ctrl-D, input()'a
+# yalnızca bir "\x04" karakteri yazar)
+HELP_WINDOWS = HELP.replace("Ctrl-D", "Ctrl-Z Enter")
+
+
+def help_line() -> str:
+    """The banner of an interactive chat, with this platform's end-of-input key."""
+    return HELP_WINDOWS if sys.platform == "win32" else HELP
 
 
 class _Encoder:
@@ -206,7 +214,7 @@ def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
 
     try:
         if banner:
-            write(HELP + "\n")
+            write(help_line() + "\n")
         while True:
             line = read_line()
             if line is None:

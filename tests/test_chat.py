@@ -591,3 +591,13 @@ def test_show_chars_marks_a_list_cut_after_20():
     twenty = [chr(0x61 + i) for i in range(20)]
     assert not show_chars(twenty).endswith("…")
     assert show_chars(twenty + ["z"]).endswith(" …")
+
+
+def test_the_banner_names_the_end_of_input_key_of_windows(monkeypatch):
+    """On a Windows console end of input is Ctrl-Z then Enter; Ctrl-D, which the banner named,
+    only types a '\\x04' there. The banner names the key of the platform."""
+    _, out = run_chat("")
+    assert out.startswith("Type a line") and "Ctrl-D or Ctrl-C quits" in out
+    monkeypatch.setattr(sys, "platform", "win32")
+    _, out = run_chat("")
+    assert "Ctrl-Z Enter or Ctrl-C quits" in out and "Ctrl-D" not in out
