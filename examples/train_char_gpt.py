@@ -33,10 +33,9 @@ bir bilgisayarda indirilmiş önbellek dosyası oraya kopyalanabilir; `--data` b
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 
-from nanograd_llm.cli import report_errors, report_stopped_run
+from nanograd_llm.cli import report_errors, report_stopped_run, shell_quote
 from nanograd_llm.train import make_config, parse_overrides, resume_config, sample_text, train
 
 # Saniyeler içinde biten küçük ayar: sürekli tümleştirmede (CI) bu çalıştırılır
@@ -74,7 +73,7 @@ def run(args) -> int:
                           out_dir=args.out)
     result = train(cfg, resume=args.resume, progress=not args.small,
                    overwrite=args.overwrite)
-    out = shlex.quote(str(result["out_dir"]))
+    out = shell_quote(result["out_dir"])
     if result.get("interrupted"):
         # Ctrl-C ya da SIGTERM: son denetim noktası kaydedildi; örnek üretmeden, devam
         # komutunu söyleyerek çık (130 ya da 143: 128 + sinyal numarası)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import codecs
 import os
+import re
 import shlex
 import sys
 import warnings
@@ -14,6 +15,22 @@ import warnings
 # içe aktarmalar tek yönde kalır (cli.py paketin geri kalanını içe aktarır, onu yalnızca
 # __main__.py)
 from .atomic import Terminated, _terminate, sigterm_raises  # noqa: F401  (cli.Terminated)
+
+
+def shell_quote(arg) -> str:
+    """`arg` as one word of a command the user can paste into their shell: POSIX quoting
+    (shlex.quote) on Linux and macOS; on Windows double quotes, which cmd.exe and PowerShell
+    both read, and only where needed."""
+    # shlex.quote tek tırnak kullanır ve ters bölüyü (\) de tırnağa alır: Windows'ta her yol
+    # ('out\default') tek tırnakla yazılırdı; cmd.exe ise tek tırnağı tırnak saymaz, onu yolun
+    # bir parçası olarak programa geçirir. Windows dosya adlarında çift tırnak olamaz; tırnak
+    # içindeki sondaki ters bölüler, kapanış tırnağını kaçırmasın diye ikilenir ("a b\\")
+    s = str(arg)
+    if sys.platform != "win32":
+        return shlex.quote(s)
+    if s and re.fullmatch(r"[\w@+=:,./\\-]+", s):
+        return s
+    return '"' + re.sub(r"(\\+)$", r"\1\1", s) + '"'
 
 
 def _cmd_gradcheck(args) -> int:
@@ -45,7 +62,7 @@ def _cmd_train(args) -> int:
                 init_from=args.init_from)
     result = train(cfg, resume=args.resume, quiet=args.quiet, overwrite=args.overwrite)
     out = result["out_dir"]
-    q = shlex.quote(str(out))            # paste-able even with spaces in the path
+    q = shell_quote(out)                 # paste-able even with spaces in the path
     if result.get("interrupted"):
         return report_stopped_run(result, f"nanograd-llm train --out {q} --resume")
     if result["val_loss"] is not None:

@@ -74,3 +74,27 @@ def test_install_commands_in_messages_work_in_cmd_exe():
     from nanograd_llm import backend, hf, viz
     assert 'pip install -e ".[gpu]"' in backend._GPU_HELP
     assert hf._HF_EXTRA.startswith('pip install -e ".[hf]"') and '".[plot]"' in viz._PLOT_HELP
+
+
+def test_commands_the_cli_prints_quote_paths_for_windows_shells(tmp_path, monkeypatch, capsys):
+    """The commands `train` prints (sample more, eval, chat, the --resume of a stopped run)
+    quoted the run folder with shlex.quote: single quotes, and around every path with a
+    backslash, so on Windows even the default run read `--ckpt 'out\\default'`, which cmd.exe
+    passes on with its quotes ('no checkpoint'). On Windows they are double quotes now, and
+    only where needed."""
+    import sys
+
+    from nanograd_llm import cli
+    monkeypatch.setattr(sys, "platform", "win32")
+    assert cli.shell_quote("out\\default") == "out\\default"
+    assert cli.shell_quote("C:\\Users\\Ahmet Yılmaz\\run") == '"C:\\Users\\Ahmet Yılmaz\\run"'
+    assert cli.shell_quote("a b\\") == '"a b\\\\"' and cli.shell_quote("") == '""'
+    cfg = tiny_config(tmp_path, max_iters=2, eval_interval=2)
+    out = tmp_path / "my run"
+    assert cli.main(["train", "--out", str(out), "--data", cfg.data, "--quiet", "n_layer=1",
+                     "n_head=2", "n_embd=16", "block_size=16", "batch_size=4", "max_iters=2",
+                     "eval_interval=2", "eval_iters=1", "sample_tokens=0"]) == 0
+    printed = capsys.readouterr().out
+    assert f'nanograd-llm sample --ckpt "{out}"' in printed and "'" not in printed
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert cli.shell_quote("my run") == "'my run'"
