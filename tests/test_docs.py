@@ -1474,7 +1474,7 @@ def test_readme_tr_lists_every_chapter_and_the_two_commands():
     from nanograd_llm.docs import module_source
     text = (ROOT / "README.tr.md").read_text(encoding="utf-8")
     assert "pip install -e . && nanograd-llm train" in text
-    assert "pip install -e '.[test]' && python3 -m pytest -q" in text
+    assert 'pip install -e ".[test]" && python3 -m pytest -q' in text
     assert_turkish(text, "README.tr.md")
     links = re.findall(r"\]\((nanograd_llm/[\w/]+\.py)\)", text)
     chapter_files = {m.replace(".", "/") + ".py": m for m in CHAPTERS}
@@ -1902,7 +1902,7 @@ def test_readmes_name_the_bpe_extra_where_they_show_tokenizer_bpe(readme):
     for i, par in enumerate(paragraphs):
         if "tokenizer=bpe" in par:
             near = " ".join(paragraphs[max(0, i - 1):i + 1])
-            assert "pip install -e '.[bpe]'" in near, f"{readme}: {par[:80]!r}"
+            assert 'pip install -e ".[bpe]"' in near, f"{readme}: {par[:80]!r}"
 
 
 def test_readme_command_table_matches_the_cli():

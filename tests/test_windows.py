@@ -98,3 +98,18 @@ def test_commands_the_cli_prints_quote_paths_for_windows_shells(tmp_path, monkey
     assert f'nanograd-llm sample --ckpt "{out}"' in printed and "'" not in printed
     monkeypatch.setattr(sys, "platform", "linux")
     assert cli.shell_quote("my run") == "'my run'"
+
+
+@pytest.mark.parametrize("readme", ["README.md", "README.tr.md"])
+def test_the_readmes_give_windows_users_commands_that_work_there(readme):
+    """The READMEs showed bash only: no way to make and activate a virtual environment on
+    Windows, extras in single quotes (`pip install -e '.[test]'`, which cmd.exe passes on with
+    its quotes), Ctrl-D to end `chat`. They now say how on Windows."""
+    import re
+    from pathlib import Path
+    text = (Path(__file__).resolve().parent.parent / readme).read_text(encoding="utf-8")
+    for needed in ("py -m venv .venv", ".venv\\Scripts\\activate", ".venv\\Scripts\\Activate.ps1",
+                   "set NANOGRAD_LLM_THREADS=1", '$env:NANOGRAD_LLM_THREADS = "1"', "Ctrl-Z",
+                   "PYTHONUTF8=1", 'pip install -e ".[test]"'):
+        assert needed in text, f"{readme}: {needed}"
+    assert not re.search(r"'\.\[|--stop '", text), f"{readme}: single quotes cmd.exe keeps"
