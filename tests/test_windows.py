@@ -113,3 +113,19 @@ def test_the_readmes_give_windows_users_commands_that_work_there(readme):
                    "PYTHONUTF8=1", 'pip install -e ".[test]"'):
         assert needed in text, f"{readme}: {needed}"
     assert not re.search(r"'\.\[|--stop '", text), f"{readme}: single quotes cmd.exe keeps"
+
+
+def test_shell_scripts_keep_lf_line_ends_in_a_windows_checkout():
+    """Git for Windows checks text files out with CRLF line ends (core.autocrlf=true), and
+    `bash scripts/check_oldest_deps.sh` (README) then fails with "$'\\r': command not found".
+    .gitattributes keeps the shell scripts LF everywhere."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    scripts = [".ci/run", *(str(p.relative_to(root)) for p in root.glob("scripts/*.sh"))]
+    out = subprocess.run(["git", "check-attr", "eol", "--", *scripts], cwd=root,
+                         capture_output=True, text=True, check=True).stdout
+    assert out.count(": eol: lf") == len(scripts) >= 3, out
