@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import errno
 import os
 import re
 import shlex
+import stat
 import sys
 import warnings
 
@@ -347,6 +349,22 @@ def _silence_stdout() -> None:
         os.close(devnull)           # stdout holds its own copy now
 
 
+def _windows_broken_pipe(e: OSError) -> bool:
+    """Whether `e` is how Windows reports a write to a stdout pipe whose reader has gone: an
+    EINVAL OSError without a file name, not BrokenPipeError (CPython issue 79935)."""
+    # Windows'ta okuyanı giden bir boruya yazma çoğu zaman EPIPE değil EINVAL ("[Errno 22]
+    # Invalid argument") verir: `nanograd-llm sample ... | more` "error: [Errno 22] Invalid
+    # argument" yazıp 1 ile çıkar, Python da çıkışta bir "Exception ignored" iletisi basardı.
+    # Yalnızca dosya adı taşımayan ve standart çıktısı bir boru olan EINVAL sayılır: geçersiz
+    # bir yol adının EINVAL'i (dosya adıyla gelir) olağan bir hata olarak kalır
+    if sys.platform != "win32" or e.errno != errno.EINVAL or e.filename is not None:
+        return False
+    try:
+        return stat.S_ISFIFO(os.fstat(sys.stdout.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def report_errors(call) -> int:
     """call()'s exit status, with the errors every command reports the same way: a line
     (`error: …`, `interrupted`, `terminated`) and an exit status instead of a traceback. A
@@ -368,6 +386,9 @@ def report_errors(call) -> int:
         _silence_stdout()
         return 141 if not rc else rc
     except (ValueError, OSError, RuntimeError) as e:
+        if isinstance(e, OSError) and _windows_broken_pipe(e):
+            _silence_stdout()           # as BrokenPipeError above
+            return 141 if not rc else rc
         # Python API'si ile komut satırında farklı öğüt veren hatalar (ör. checkpoint.
         # HuggingFaceFolderError) komut satırının iletisini taşır
         print(f"error: {getattr(e, 'command_line_message', None) or e}", file=sys.stderr)

@@ -129,3 +129,35 @@ def test_shell_scripts_keep_lf_line_ends_in_a_windows_checkout():
     out = subprocess.run(["git", "check-attr", "eol", "--", *scripts], cwd=root,
                          capture_output=True, text=True, check=True).stdout
     assert out.count(": eol: lf") == len(scripts) >= 3, out
+
+
+def test_a_reader_that_left_a_pipe_on_windows_is_not_an_error(monkeypatch, capsys):
+    """Windows reports a write to a pipe whose reader has gone (`sample ... | more`, quit
+    early) as OSError EINVAL, not BrokenPipeError (CPython issue 79935): the command said
+    'error: [Errno 22] Invalid argument' and exited 1. It is the closed pipe there: no message,
+    141, as on POSIX. An EINVAL with a file name (an invalid path) is still an error."""
+    import errno
+    import os
+    import sys
+
+    from nanograd_llm import cli
+    r, w = os.pipe()
+    out = os.fdopen(w, "w")
+    try:
+        monkeypatch.setattr(sys, "stdout", out)
+        monkeypatch.setattr(sys, "platform", "win32")
+
+        def left():
+            raise OSError(errno.EINVAL, "Invalid argument")
+        assert cli.report_errors(left) == 141
+        assert capsys.readouterr().err == ""
+
+        def bad_path():
+            raise OSError(errno.EINVAL, "Invalid argument", "C:\\a:b")
+        assert cli.report_errors(bad_path) == 1
+        assert "error: [Errno 22] Invalid argument: 'C:\\\\a:b'" in capsys.readouterr().err
+        monkeypatch.setattr(sys, "platform", "linux")
+        assert cli.report_errors(left) == 1                  # POSIX says EPIPE for that
+    finally:
+        out.close()
+        os.close(r)
