@@ -7,7 +7,7 @@ replaces, at the shapes one data-parallel part of a training step gives it.
 One thread (as inside a data-parallel part), glibc's allocator tuned as a model tunes it. Kernel and generic code are alternated call by call
 within each round; the figure is the median over rounds of each side's best time per round, in
 nanoseconds per element of the layer's main array, and their ratio. Needs Numba
-(`pip install -e '.[fast]'`).
+(`pip install -e ".[fast]"`).
 """
 from __future__ import annotations
 

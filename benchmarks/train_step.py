@@ -24,7 +24,7 @@ The last line printed is a JSON object with numpy_ms, torch_ms, ratio, ratio_pai
 over adjacent round pairs of our round median / torch's, which cancels the host's drift) and
 the environment.
 On the CPU nanograd_llm uses its fused kernels (nanograd_llm/cpu_kernels.py) when Numba is installed
-(`pip install -e '.[fast]'`); --no-fused measures the generic NumPy code instead.
+(`pip install -e ".[fast]"`); --no-fused measures the generic NumPy code instead.
 torch is only a benchmark dependency; nanograd_llm itself needs NumPy only.
 """
 from __future__ import annotations

@@ -12,7 +12,7 @@ belirler, aritmetik değil (ölçümler: benchmarks/RESULTS.md, "Session 6").
 Bu modül aynı formülleri **tek döngüde** yazar: her öğe bir kez okunur, bütün adımlar
 yazmaçlarda (register) yapılır, sonuç bir kez yazılır. Döngüleri Numba (LLVM) makine koduna
 çevirir ve AVX2 ile sekiz float32'yi birden işleyecek biçimde vektörleştirir. Numba yalnızca
-bu modülün isteğe bağlı bağımlılığıdır (`pip install -e '.[fast]'`); kurulu değilse ya da
+bu modülün isteğe bağlı bağımlılığıdır (`pip install -e ".[fast]"`); kurulu değilse ya da
 `NANOGRAD_LLM_FUSED=0` verilmişse katmanlar genel NumPy koduna döner. Çekirdekler yalnızca
 **float32** dizilerde devreye girer; float64 (gradyan denetimleri) her zaman başvuru yolundan
 geçer.

@@ -19,7 +19,7 @@ eklenmez. Bütün bağlantılar göreli olduğundan klasör, ağ bağlantısı o
 üzerinden de açılabilir. Matematik için dış bir betik (CDN) kullanılmaz: formüller temiz
 Unicode ile yazılmıştır ve eşit aralıklı bir yazı tipiyle gösterilir.
 
-Markdown ve Pygments isteğe bağlı bağımlılıklardır: `pip install -e '.[docs]'`.
+Markdown ve Pygments isteğe bağlı bağımlılıklardır: `pip install -e ".[docs]"`.
 """
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ Bazı şeyleri okumak yerine görmek daha kolaydır. Bu modül kursun resimlerin
 * **Kayıp eğrisi** (`plot_loss_curve`): eğitimin `metrics.jsonl` dosyasından eğitim ve
   doğrulama kaybı.
 
-Matplotlib isteğe bağlıdır (`pip install -e '.[plot]'`) ve yalnızca çizim anında içe
+Matplotlib isteğe bağlıdır (`pip install -e ".[plot]"`) ve yalnızca çizim anında içe
 aktarılır. Küresel `pyplot` durumu kullanılmaz: her resim kendi `Figure` nesnesine çizilir
 ve dosyaya atomik olarak (geçici dosya + `os.replace`) yazılır.
 """

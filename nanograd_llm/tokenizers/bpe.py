@@ -40,7 +40,7 @@ Birleştirmeler sözcük sınırlarını aşmasın diye metin önce GPT-2'nin d�
 parçalara bölünür: harf dizileri (başlarındaki tek boşlukla birlikte: ` evler`), sayı dizileri,
 noktalama dizileri, boşluklar ve İngilizcedeki `'s`, `'re` gibi kısaltmalar. `\\p{L}` her dildeki
 harfi kapsar, yani `ç ğ ı İ ö ş ü` de harftir. Bu ifade `\\p{...}` sınıflarını kullandığı için
-Python'un standart `re` modülü yerine `regex` paketi gerekir (`pip install -e '.[bpe]'`).
+Python'un standart `re` modülü yerine `regex` paketi gerekir (`pip install -e ".[bpe]"`).
 
 GPT-2'nin ifadesi İngilizce için yazılmıştır: kesme işaretinden sonraki `s t re ve m ll d`
 harflerini kısaltma sayar. Türkçede kesme işareti özel adı ekinden ayırır (`Ankara'da`,
