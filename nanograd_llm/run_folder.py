@@ -230,12 +230,17 @@ def _check_empty_or_leftovers(out: Path, overwrite: bool) -> None:
 def note_own_file(out: Path, name: str) -> None:
     """Record in the run's lock file the identity (device, inode, size, modification time) of
     the file `name` this run has just written in `out` (tokens.npy), so that a restart after a
-    SIGKILL or power cut knows it for the run's own; a symbolic link is not recorded."""
+    SIGKILL or power cut knows it for the run's own; a symbolic link is not recorded, and
+    nothing is written where the lock file is itself a symbolic link."""
     try:
         st = os.lstat(out / name)
         record = {} if stat.S_ISLNK(st.st_mode) else {name: _identity(st)}
-        fd = os.open(out / LOCK_FILE, os.O_RDWR)
+        # Bağın içinden yazılmaz: ".lock" bir bağsa (ya da düzenli bir dosya değilse) gösterdiği
+        # dosya (boş ya da bir JSON nesnesi tutan, birinin ayarları) kesilip üzerine yazılırdı
+        fd = os.open(out / LOCK_FILE, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return
             # Kilit dosyası boştur ya da böyle bir kayıt tutar; başka bir şey tutan bir ".lock"
             # (başka bir programınki) olduğu gibi kalır
             held = os.read(fd, 1 << 16)

@@ -1539,6 +1539,21 @@ def test_a_start_killed_while_its_data_is_prepared_restarts_without_overwrite(tm
     assert (mine / "tokens.npy").read_bytes() == own
 
 
+@pytest.mark.parametrize("held", ["", '{"keep": 1}\n'])
+def test_a_lock_file_that_is_a_link_does_not_get_the_record_of_tokens_npy(tmp_path, held):
+    """run_folder.note_own_file wrote the identity of tokens.npy into OUT/.lock through a
+    symbolic link: the file it named (empty, or holding a JSON object: someone's notes or
+    settings) was cut to nothing and overwritten. The record goes only into a regular file that
+    is the lock file itself; the file a link names is left as it is."""
+    theirs = tmp_path / "settings.json"
+    theirs.write_text(held)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / ".lock").symlink_to(theirs)
+    r = train(tiny_config(tmp_path, max_iters=1, eval_interval=1, mmap_threshold=0), quiet=True)
+    assert r["step"] == 1 and (tmp_path / "run" / "tokens.npy").is_file()
+    assert theirs.read_text() == held
+
+
 def test_signals_ignored_when_the_command_starts_stay_ignored(tmp_path):
     """A trainer started with SIGINT and SIGTERM ignored (a job a shell script started in the
     background, nohup-style launchers; Python itself leaves such a SIGINT ignored) put its own
