@@ -246,8 +246,10 @@ def note_own_file(out: Path, name: str) -> None:
             held = os.read(fd, 1 << 16)
             if held and not isinstance(_json_or_none(held), dict):
                 return
+            # os.pwrite yalnızca Unix'te vardır; lseek + write her platformda
             os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(record).encode(), 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, json.dumps(record).encode())
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -1554,6 +1554,21 @@ def test_a_lock_file_that_is_a_link_does_not_get_the_record_of_tokens_npy(tmp_pa
     assert theirs.read_text() == held
 
 
+def test_the_record_of_tokens_npy_is_written_without_os_pwrite(tmp_path, monkeypatch):
+    """note_own_file wrote its record with os.pwrite, which Python has on Unix only: where it
+    is missing (Windows) a run whose folder held a .lock (copied from a Linux machine, or left
+    by another program) and whose corpus is memory-mapped stopped with an AttributeError
+    traceback. The record is written with os.lseek + os.write, which every platform has."""
+    monkeypatch.delattr(os, "pwrite", raising=False)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / ".lock").write_text("")
+    r = train(tiny_config(tmp_path, max_iters=1, eval_interval=1, mmap_threshold=0), quiet=True)
+    assert r["step"] == 1
+    st = os.lstat(tmp_path / "run" / "tokens.npy")
+    assert json.loads((tmp_path / "run" / ".lock").read_text()) == \
+        {"tokens.npy": [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]}
+
+
 def test_signals_ignored_when_the_command_starts_stay_ignored(tmp_path):
     """A trainer started with SIGINT and SIGTERM ignored (a job a shell script started in the
     background, nohup-style launchers; Python itself leaves such a SIGINT ignored) put its own
