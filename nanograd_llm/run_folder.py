@@ -42,7 +42,7 @@ from pathlib import Path
 from . import checkpoint as ckpt
 from .atomic import (is_temporary_name, make_new_folder, refuse_dangling_link,
                      remove_empty_folders, remove_stale_staging_folders,
-                     remove_stale_temporaries_in, signals_deferred)
+                     remove_stale_temporaries, remove_stale_temporaries_in, signals_deferred)
 from .backend import shown_items
 
 LOCK_FILE = ".lock"
@@ -217,8 +217,10 @@ def _check_empty_or_leftovers(out: Path, overwrite: bool) -> None:
 # başlangıç, klasörde kilit dosyasını ve tokens.npy'yi (ya da onun yazılmasının geçici
 # dosyalarını) bırakır. Aynı komut bunlar yüzünden --overwrite istemesin diye, yeniden başlangıç
 # bu artıkları kendi yazdıklarıysa tanır ve siler:
-# - atomic.py'nin adını taşıyan ve kimsenin kilitlemediği geçici dosyalar, her yazmanın
-#   zaten sildiği, öldürülmüş bir yazmanın artıklarıdır (atomic.remove_stale_temporaries);
+# - tokens.npy'nin atomic.py'nin adını taşıyan ve kimsenin kilitlemediği geçici dosyaları
+#   (".tokens.npy.XXXXXXXX.tmp"), her yazmanın zaten sildiği, öldürülmüş bir yazmanın
+#   artıklarıdır (atomic.remove_stale_temporaries); aynı biçimde adlandırılmış başka bir
+#   geçici dosya başka bir programın olabilir, klasör onunla eskisi gibi reddedilir;
 # - tokens.npy yalnızca kilit dosyasının adını verdiği dosyanın ta kendisiyse (aynı aygıt,
 #   düğüm numarası, boyut ve değişiklik zamanı; note_own_file). Adı aynı olan bir dosya
 #   kullanıcınınki olabilir: aynı baytlarla kopyalanmış olsa da düğüm numarası başkadır, o
@@ -279,19 +281,28 @@ def _own_file(out: Path, name: str) -> bool:
         record.get(name) == _identity(st)
 
 
+def _tokens_temporary(name: str) -> bool:
+    """Whether `name` is atomic.py's temporary file of tokens.npy ('.tokens.npy.XXXXXXXX.tmp')."""
+    return is_temporary_name(name) and name.startswith(".tokens.npy.") and \
+        len(name) == len(".tokens.npy.") + len("XXXXXXXX.tmp")
+
+
 def _remove_what_a_killed_start_left(out: Path, names: list) -> bool:
     """Where `names` (the folder's files but the lock file) are only what a start killed while
-    it prepared its data wrote (temporary files no one holds, the tokens.npy the lock file
-    names), delete them under the run's lock; -> whether the folder is then empty (else
+    it prepared its data wrote (tokens.npy's temporary files no one holds, the tokens.npy the
+    lock file names), delete them under the run's lock; -> whether the folder is then empty (else
     nothing but stale temporary files was removed)."""
-    if not all(is_temporary_name(n) or (n == "tokens.npy" and _own_file(out, n))
+    # Yalnızca tokens.npy'nin geçici dosyaları (".tokens.npy.XXXXXXXX.tmp"): aynı biçimde
+    # adlandırılmış başka bir dosya (".notes.txt.ab12cd34.tmp", flock almayan başka bir
+    # programın yazması) bu başlangıcın olamaz, --overwrite'sız silinmez
+    if not all(_tokens_temporary(n) or (n == "tokens.npy" and _own_file(out, n))
                for n in names):
         return False
     lock = _lock_run(out)           # başka bir eğitici aldıysa: "another process is training"
     if lock is None:                # kilitsiz (Windows): kimin yazdığı bilinemez
         return False
     try:
-        remove_stale_temporaries_in(out)
+        remove_stale_temporaries(out / "tokens.npy")
         if _own_file(out, "tokens.npy"):
             (out / "tokens.npy").unlink()
         return not any(p.name != LOCK_FILE for p in out.iterdir())

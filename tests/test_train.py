@@ -1569,6 +1569,25 @@ def test_the_record_of_tokens_npy_is_written_without_os_pwrite(tmp_path, monkeyp
         {"tokens.npy": [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]}
 
 
+def test_a_plain_start_removes_only_the_temporary_files_of_tokens_npy(tmp_path):
+    """A start killed while it prepared its data leaves only tokens.npy's temporary files
+    ('.tokens.npy.XXXXXXXX.tmp'). The restart without --overwrite removed every file of the
+    form '.NAME.XXXXXXXX.tmp' that no process had locked: a file of that shape that is not the
+    run's ('.notes.txt.ab12cd34.tmp', another program's atomic write, which takes no flock) was
+    deleted without a word. The restart removes tokens.npy's own and refuses the rest as before
+    (--overwrite names them)."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".lock").write_text("")
+    theirs = out / ".notes.txt.ab12cd34.tmp"
+    theirs.write_text("someone's text being saved")
+    (out / ".tokens.npy.zz99yy88.tmp").write_bytes(b"left by a killed start")
+    with pytest.raises(ValueError, match="use --overwrite"):
+        train(tiny_config(tmp_path, max_iters=1, eval_interval=1, mmap_threshold=0),
+              quiet=True)
+    assert theirs.read_text() == "someone's text being saved"
+
+
 def test_signals_ignored_when_the_command_starts_stay_ignored(tmp_path):
     """A trainer started with SIGINT and SIGTERM ignored (a job a shell script started in the
     background, nohup-style launchers; Python itself leaves such a SIGINT ignored) put its own
