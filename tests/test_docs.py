@@ -1880,6 +1880,25 @@ def test_readme_python_example_predicts_the_next_token():
     assert set(ns["grads"]) == set(model.params)
 
 
+def test_readme_names_the_file_formats_save_checkpoint_writes(tmp_path):
+    """README.md said `save_checkpoint`'s files are "safetensors and JSON"; it writes the
+    weights and AdamW moments as NumPy .npz archives (read with allow_pickle=False) and the
+    rest as JSON (safetensors is the GPT-2 folder's format, `save_hf`)."""
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.checkpoint import save_checkpoint
+    from nanograd_llm.optim import AdamW
+    from nanograd_llm.tokenizers import CharTokenizer
+    tok = CharTokenizer.from_text("abc")
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=4, n_layer=1, n_head=1,
+                          n_embd=4), seed=0)
+    save_checkpoint(tmp_path, model, AdamW(model), tok, 0)
+    suffixes = {p.suffix for p in tmp_path.iterdir() if p.is_file()}
+    assert suffixes == {".npz", ".json"}, suffixes
+    text = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    said = text[text.index("to save one, use `save_checkpoint`"):][:200]
+    assert "safetensors" not in said and "`.npz`" in said and "JSON" in said, said
+
+
 def test_both_readmes_explain_the_best_folder_where_training_is_described():
     """Every run with evaluations leaves OUT/best; README.md explained it only in its GPU
     section and README.tr.md not at all, so a CPU user met an unexplained folder."""
