@@ -2080,6 +2080,24 @@ def test_readme_says_the_placed_seyfettin_copy_is_the_joined_file():
     assert "for the named corpus only" in text
 
 
+@pytest.mark.parametrize("readme", ["README.md", "README.tr.md"])
+def test_readmes_name_every_option_that_overrides_the_settings_last(readme, tmp_path):
+    """`train`'s --data, --out, --device and --init-from are applied after the preset, the
+    --config file and the key=value words (a config file's init_from gives way to
+    --init-from); README.md's order named only --data/--out/--device."""
+    from nanograd_llm.config import make_config
+    conf = tmp_path / "c.toml"
+    conf.write_text('init_from = "a"\ndata = "x.txt"\nout_dir = "o"\n', encoding="utf-8")
+    cfg = make_config("default", config_file=conf, overrides={"init_from": "b"},
+                      data="y.txt", out_dir="p", device="cpu", init_from="c")
+    assert (cfg.init_from, cfg.data, cfg.out_dir) == ("c", "y.txt", "p")
+    text = " ".join((ROOT / readme).read_text(encoding="utf-8").split())
+    if readme == "README.md":
+        assert "then `--data/--out/--device/--init-from`" in text
+    else:
+        assert "en son da `--data`, `--out`, `--device` ve `--init-from`" in text
+
+
 _THREAD_VARS = ("NANOGRAD_LLM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
