@@ -1899,6 +1899,27 @@ def test_readme_names_the_file_formats_save_checkpoint_writes(tmp_path):
     assert "safetensors" not in said and "`.npz`" in said and "JSON" in said, said
 
 
+def test_readme_says_when_the_loss_curve_is_drawn_and_what_metrics_rows_hold(tmp_path,
+                                                                             monkeypatch):
+    """README.md said that at every evaluation a row is appended to metrics.jsonl "and
+    OUT/loss.png is redrawn": the trainer draws it once, when the run ends (a reader watching
+    loss.png during a long run saw it stay as it was). The row's fields are listed, elapsed_s
+    with what it counts."""
+    from tests._train_helpers import tiny_config
+
+    from nanograd_llm import train as train_mod
+    drawn = []
+    monkeypatch.setattr(train_mod, "plot_losses", lambda m, p: drawn.append(p) or False)
+    result = train_mod.train(tiny_config(tmp_path, max_iters=8, eval_interval=2), quiet=True)
+    rows = [json.loads(l) for l in
+            (Path(result["out_dir"]) / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 5 and len(drawn) == 1
+    text = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    logs = text[text.index("**Logs.**"):text.index("**Evaluation.**")]
+    assert f"`{', '.join(rows[0])}`" in logs, logs
+    assert "is redrawn" not in logs and "When the run ends" in logs and "`elapsed_s` the" in logs
+
+
 def test_both_readmes_explain_the_best_folder_where_training_is_described():
     """Every run with evaluations leaves OUT/best; README.md explained it only in its GPU
     section and README.tr.md not at all, so a CPU user met an unexplained folder."""
