@@ -1933,6 +1933,29 @@ def test_both_readmes_explain_the_best_folder_where_training_is_described():
         assert phrase in tr, phrase
 
 
+def test_readme_tr_says_what_a_run_folder_holds_and_how_a_run_stops():
+    """README.tr.md never gave the exit status of a Ctrl-C (130; README.md does), nor the
+    fields of metrics.jsonl, the files of a checkpoint, what --resume may change, the folder's
+    lock, the NaN stop's exit status or how to load a run from Python: a Turkish-only reader
+    learnt them from README.md or the code."""
+    en = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    tr = " ".join((ROOT / "README.tr.md").read_text(encoding="utf-8").split())
+    fields = re.search(r"`OUT/metrics.jsonl` \(`([a-z_, ]+)`", en).group(1).split(", ")
+    logs = tr[tr.index("**Günlük.**"):tr.index("**Denetim noktaları.**")]
+    missing = [f for f in fields if f"`{f}`" not in logs]
+    assert len(fields) == 6 and not missing, missing
+    for status, cause in ((130, "SIGINT"), (143, "SIGTERM"), (141, "SIGPIPE")):
+        assert f"{status} ile çıkar (128 + {cause}" in tr, status
+        assert str(status) in en
+    for name in ("`config.json`", "`model-<adım>-<etiket>.npz`", "`optim-<adım>-<etiket>.npz`",
+                 "`checkpoint.json`", "`OUT/.lock`", "`--data YENİ_YOL`", "`grad_clip=0`",
+                 "`interrupted=True`", "`python -m nanograd_llm ...`", "`--quiet`",
+                 'GPT.load("out/default")', 'load_run_tokenizer("out/default")',
+                 "`nanograd_llm/corpus/turkce_aciklamalar.txt`"):
+        assert name in tr, name
+    assert "komut 1 ile çıkar" in tr
+
+
 @pytest.mark.parametrize("readme", ["README.md", "README.tr.md"])
 def test_readmes_name_the_bpe_extra_where_they_show_tokenizer_bpe(readme):
     """`tokenizer=bpe` needs the `bpe` extra (regex); README.tr.md said so beside its command,
