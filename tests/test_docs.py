@@ -2142,6 +2142,24 @@ def test_readmes_name_every_option_that_overrides_the_settings_last(readme, tmp_
         assert "en son da `--data`, `--out`, `--device` ve `--init-from`" in text
 
 
+def test_readme_tr_gives_the_data_details_readme_gives():
+    """README.tr.md's data paragraph left out what README.md says of a corpus: the name
+    `embedded`, that a copy of seyfettin placed by hand is one joined file and that its cleaning
+    is for the named corpus only, the BOM and CRLF, the 90/10 contiguous split, uint16 ids and
+    the memory-mapped tokens.npy, and of the Turkish BPE pattern the keycap emoji, the earlier
+    pattern kept by a saved tokenizer and how to normalise a prompt."""
+    from nanograd_llm.data import CORPORA, split_point
+    assert split_point(100, 0.1) == 90
+    tr = " ".join((ROOT / "README.tr.md").read_text(encoding="utf-8").split())
+    n = len(CORPORA["seyfettin"].parts)
+    for phrase in ("`embedded`", f"{n} öykü sırayla, aralarında birer satır sonuyla",
+                   "yalnızca adlı derleme uygulanır", "BOM", "CRLF", "ilk %90'ı eğitim",
+                   "`uint16`", "`mmap_threshold`", "`OUT/tokens.npy`", "`2️⃣x`",
+                   "`tokenizer_meta.json`'da saklanır", 'unicodedata.normalize("NFC", text)',
+                   "Karakter belirteçleyici ise NFC"):
+        assert phrase in tr, phrase
+
+
 _THREAD_VARS = ("NANOGRAD_LLM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
