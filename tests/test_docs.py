@@ -2160,6 +2160,62 @@ def test_readme_tr_gives_the_data_details_readme_gives():
         assert phrase in tr, phrase
 
 
+def test_readme_tr_names_every_option_readme_names():
+    """Every option of a nanograd-llm command that README.md names (in a command or in prose)
+    is named in README.tr.md too: README.tr.md never named eval's --split, --max-tokens and
+    --json nor train's --quiet, so a Turkish-only reader did not learn that they exist.
+    Options of other programs (hf download's --local-dir, the benchmarks') are not the CLI's
+    and are left out by the parser's list."""
+    from nanograd_llm.cli import build_parser
+    real = {s for sub in build_parser().commands.values() for a in sub._actions
+            for s in a.option_strings}
+    option = re.compile(r"(?<![\w-])--[a-z][\w-]*")
+    en = set(option.findall((ROOT / "README.md").read_text(encoding="utf-8"))) & real
+    tr = set(option.findall((ROOT / "README.tr.md").read_text(encoding="utf-8")))
+    assert len(en) >= 20
+    assert not en - tr, f"README.tr.md never names {sorted(en - tr)}"
+
+
+# A figure of README.md: a decimal, an exponent or a range (1.9811, 2.5e-6, 25–60, 0.62–0.83)
+_FIGURE = re.compile(r"(?<![\w.,/-])\d+(?:\.\d+)?(?:e-?\d+)?(?:–\d+(?:\.\d+)?)?(?![\w.]?\d|\w)")
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _turkish_forms(figure: str) -> set[str]:
+    """How README.tr.md may write a figure: as README.md does (in code), with a decimal comma
+    (1,9811), and an exponent also as a power of ten (1,8·10¹⁹)."""
+    comma = figure.replace(".", ",")
+    forms = {figure, comma}
+    m = re.fullmatch(r"([\d,]+)e(-?\d+)", comma)
+    if m:
+        forms.add(f"{m.group(1)}·10{m.group(2).translate(_SUPERSCRIPT)}")
+    return forms
+
+
+def _readme_paragraph(text: str, start: str) -> str:
+    """README.md's text from `start` to the next bold paragraph head or section, code blocks
+    left out."""
+    rest = text[text.index(start):]
+    end = re.search(r"\n(?=## |\*\*[A-Z])", rest[len(start):])
+    rest = rest[:len(start) + end.start()] if end else rest
+    return re.sub(r"```.*?```", " ", rest, flags=re.S)
+
+
+@pytest.mark.parametrize("start", ["**Evaluation.**", "**NaN and inf.**"])
+def test_readme_tr_gives_the_figures_readme_gives(start):
+    """Each measured figure of a README.md paragraph (a loss, a time, a ratio, a tolerance) is
+    in README.tr.md, written the Turkish way (1,9811 for 1.9811). README.tr.md gave none of
+    the evaluation's figures: a Turkish reader could not tell whether their `eval` result was
+    what the project measured."""
+    en = (ROOT / "README.md").read_text(encoding="utf-8")
+    tr = " ".join((ROOT / "README.tr.md").read_text(encoding="utf-8").split())
+    figures = [f for f in _FIGURE.findall(_readme_paragraph(en, start)) if re.search(r"[.e–]", f)]
+    assert figures, start
+    missing = [f for f in dict.fromkeys(figures)
+               if not any(form in tr for form in _turkish_forms(f))]
+    assert not missing, f"README.tr.md lacks README.md's {missing} ({start})"
+
+
 _THREAD_VARS = ("NANOGRAD_LLM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
