@@ -2201,7 +2201,8 @@ def _readme_paragraph(text: str, start: str) -> str:
     return re.sub(r"```.*?```", " ", rest, flags=re.S)
 
 
-@pytest.mark.parametrize("start", ["**Evaluation.**", "**NaN and inf.**"])
+@pytest.mark.parametrize("start", ["**Evaluation.**", "**NaN and inf.**", "**Sampling.**",
+                                   "**The real GPT-2.**", "**Fine-tuning GPT-2**"])
 def test_readme_tr_gives_the_figures_readme_gives(start):
     """Each measured figure of a README.md paragraph (a loss, a time, a ratio, a tolerance) is
     in README.tr.md, written the Turkish way (1,9811 for 1.9811). README.tr.md gave none of
@@ -2214,6 +2215,25 @@ def test_readme_tr_gives_the_figures_readme_gives(start):
     missing = [f for f in dict.fromkeys(figures)
                if not any(form in tr for form in _turkish_forms(f))]
     assert not missing, f"README.tr.md lacks README.md's {missing} ({start})"
+
+
+def test_readme_tr_explains_sampling_and_gpt2_folders_as_readme_does():
+    """README.tr.md said only that --temperature, --top-k, --top-p and --seed exist; of GPT-2
+    folders it showed the commands but not how their tokenizer is read (and when a folder is
+    refused), the Python calls, what the loader maps or save_hf refuses. Each README.md name
+    below is now explained in README.tr.md too."""
+    en = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    tr = " ".join((ROOT / "README.tr.md").read_text(encoding="utf-8").split())
+    names = ("`GPT.generate(idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, "
+             "seed=None, use_cache=True, stream=None, vocab_limit=None)`",
+             "`nanograd_llm.generate.generate(model, idx, ...)`", "`temperature=0`",
+             "`tokenizer.json`", "`added_tokens.json`", "`added_tokens_decoder`",
+             "`split_special_tokens`", "`single_word`", 'GPT.from_hf("gpt2")',
+             'init_from_hf("gpt2")', 'model.save_hf("my_gpt2")', "`gelu_new`", "`attn.masked_bias`",
+             "`bias=False`", "`init_from_hf(dir, block_size=256)`")
+    for name in names:
+        assert name.replace("`temperature=0`", "`--temperature 0`") in tr, name
+        assert name in en, name
 
 
 _THREAD_VARS = ("NANOGRAD_LLM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
