@@ -2202,7 +2202,9 @@ def _readme_paragraph(text: str, start: str) -> str:
 
 
 @pytest.mark.parametrize("start", ["**Evaluation.**", "**NaN and inf.**", "**Sampling.**",
-                                   "**The real GPT-2.**", "**Fine-tuning GPT-2**"])
+                                   "**The real GPT-2.**", "**Fine-tuning GPT-2**",
+                                   "**Speed on a shared CPU.**",
+                                   "**Fused CPU kernels (optional).**", "## GPU"])
 def test_readme_tr_gives_the_figures_readme_gives(start):
     """Each measured figure of a README.md paragraph (a loss, a time, a ratio, a tolerance) is
     in README.tr.md, written the Turkish way (1,9811 for 1.9811). README.tr.md gave none of
@@ -2234,6 +2236,22 @@ def test_readme_tr_explains_sampling_and_gpt2_folders_as_readme_does():
     for name in names:
         assert name.replace("`temperature=0`", "`--temperature 0`") in tr, name
         assert name in en, name
+
+
+def test_readme_tr_names_every_benchmark_script_and_the_gpu_settings():
+    """README.tr.md had no GPU section (precision=tf32, the fused CUDA kernels, the CUDA graph
+    and cuda_graph=false, the H200 figures) and never listed the benchmark scripts behind its
+    figures; every script of benchmarks/ is named in both READMEs."""
+    scripts = sorted(p.name for p in (ROOT / "benchmarks").iterdir()
+                     if p.suffix in (".py", ".sh") and not p.name.startswith("_"))
+    for readme in ("README.md", "README.tr.md"):
+        text = (ROOT / readme).read_text(encoding="utf-8")
+        missing = [n for n in scripts if f"`{n}`" not in text]
+        assert not missing, f"{readme} never names {missing}"
+    tr = (ROOT / "README.tr.md").read_text(encoding="utf-8")
+    for name in ("`precision=tf32`", "`cuda_graph=false`", "`backend.matmul_t(a, b, trans_a, "
+                 "trans_b, alpha)`", "`NANOGRAD_LLM_THREADS=1` bütün toplu işi"):
+        assert name in " ".join(tr.split()), name
 
 
 _THREAD_VARS = ("NANOGRAD_LLM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
