@@ -1920,6 +1920,30 @@ def test_readme_says_when_the_loss_curve_is_drawn_and_what_metrics_rows_hold(tmp
     assert "is redrawn" not in logs and "When the run ends" in logs and "`elapsed_s` the" in logs
 
 
+def test_readme_tr_python_example_runs_and_the_model_api_is_explained():
+    """README.tr.md never showed the model from Python (README.md's first example: a forward
+    pass with targets, the loss near ln 65, backward's gradients), nor said how params and
+    grads are views into one buffer, how to change a config or copy a model, or how the
+    checks are made (the gradcheck formula and exit status, the PyTorch tolerances, the fake
+    GPU). Its example runs as shown, and its figures are what the code gives."""
+    import math
+    text = (ROOT / "README.tr.md").read_text(encoding="utf-8")
+    m = re.search(r"^## Python'dan kullanmak\n\n((?:    .*\n|\n)+)", text, re.M)
+    assert m, "README.tr.md has no Python example of the model"
+    ns = {}
+    exec(compile("\n".join(l[4:] for l in m.group(1).splitlines()), "README.tr.md", "exec"), ns)
+    assert ns["logits"].shape == (12, 64, 65) and set(ns["grads"]) == set(ns["model"].params)
+    flat = " ".join(text.split())
+    assert f"(burada {float(ns['loss']):.2f}".replace(".", ",") in flat
+    assert f"`ln 65 ≈ {math.log(65):.2f}`".replace(".", ",") in flat
+    for name in ("`dataclasses.replace(model.config, n_head=8)`", "`model.grad_flat`",
+                 "`TypeError`", "`copy.deepcopy(model)`", "`save_checkpoint`",
+                 "`max|analitik − sayısal| / max(max|analitik|, max|sayısal|)`",
+                 "`tests/test_device_branches.py`", "`.ci/run`",
+                 "`train.html#kaldigi-yerden-devam-resume`", "freeCodeCamp"):
+        assert name in flat, name
+
+
 def test_both_readmes_explain_the_best_folder_where_training_is_described():
     """Every run with evaluations leaves OUT/best; README.md explained it only in its GPU
     section and README.tr.md not at all, so a CPU user met an unexplained folder."""
@@ -2204,7 +2228,8 @@ def _readme_paragraph(text: str, start: str) -> str:
 @pytest.mark.parametrize("start", ["**Evaluation.**", "**NaN and inf.**", "**Sampling.**",
                                    "**The real GPT-2.**", "**Fine-tuning GPT-2**",
                                    "**Speed on a shared CPU.**",
-                                   "**Fused CPU kernels (optional).**", "## GPU"])
+                                   "**Fused CPU kernels (optional).**", "## GPU",
+                                   "## Quick start", "## What is inside", "## Correctness"])
 def test_readme_tr_gives_the_figures_readme_gives(start):
     """Each measured figure of a README.md paragraph (a loss, a time, a ratio, a tolerance) is
     in README.tr.md, written the Turkish way (1,9811 for 1.9811). README.tr.md gave none of
