@@ -1519,6 +1519,24 @@ def test_readme_tr_shows_every_command_readme_shows():
         assert shown.search(tr), f"README.tr.md never shows {option}"
 
 
+@pytest.mark.parametrize("readme", ["README.md", "README.tr.md"])
+def test_every_command_a_readme_shows_parses(readme):
+    """Each `nanograd-llm ...` line a README shows to type (not a synopsis with [...]) is one
+    the CLI accepts: a misspelt or removed option in either page is caught here."""
+    from nanograd_llm.cli import build_parser
+    parser = build_parser()
+    text = (ROOT / readme).read_text(encoding="utf-8")
+    text = re.sub(r"\\\n\s*", " ", text)                # a command continued with \
+    commands = [argv for argv in _shown_commands(text, "nanograd-llm ")
+                if not any(w.startswith("[") for w in argv)]
+    assert len(commands) >= 10, commands
+    for argv in commands:
+        try:
+            parser.parse_args(argv[1:])
+        except SystemExit:
+            pytest.fail(f"{readme}: {' '.join(argv)!r} is not a valid command")
+
+
 @pytest.mark.parametrize("where", ["README.md", "README.tr.md", "examples/train_char_gpt.py",
                                    "examples/bigram_text.py"])
 def test_docs_that_train_on_a_named_corpus_say_it_is_downloaded_and_where_it_is_kept(where):
