@@ -1519,6 +1519,23 @@ def test_readme_tr_shows_every_command_readme_shows():
         assert shown.search(tr), f"README.tr.md never shows {option}"
 
 
+def test_readme_tr_names_every_module_readme_names():
+    """Each file of the package that README.md names (`nanograd_llm/x.py`, also in its
+    `{a,b}.py` form) is named in README.tr.md too: README.tr.md never named atomic.py, whose
+    writes every output of the project goes through (README.md's module table explains it, and
+    it is no chapter of the course)."""
+    en = (ROOT / "README.md").read_text(encoding="utf-8")
+    tr = (ROOT / "README.tr.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"nanograd_llm/[\w/]+\.py", en))
+    for names in re.findall(r"nanograd_llm/\{([\w,]+)\}\.py", en):
+        named |= {f"nanograd_llm/{n}.py" for n in names.split(",")}
+    assert len(named) >= 15
+    for path in named:
+        assert (ROOT / path).is_file(), f"README.md names {path}, which does not exist"
+    missing = sorted(p for p in named if p not in tr and f"`{p.split('/')[-1]}" not in tr)
+    assert not missing, f"README.tr.md never names {missing}"
+
+
 @pytest.mark.parametrize("readme", ["README.md", "README.tr.md"])
 def test_every_command_a_readme_shows_parses(readme):
     """Each `nanograd-llm ...` line a README shows to type (not a synopsis with [...]) is one
