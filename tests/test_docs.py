@@ -2220,19 +2220,22 @@ def test_readme_tr_gives_the_data_details_readme_gives():
 
 
 def test_readme_tr_names_every_option_readme_names():
-    """Every option of a nanograd-llm command that README.md names (in a command or in prose)
-    is named in README.tr.md too: README.tr.md never named eval's --split, --max-tokens and
-    --json nor train's --quiet, so a Turkish-only reader did not learn that they exist.
-    Options of other programs (hf download's --local-dir, the benchmarks') are not the CLI's
-    and are left out by the parser's list."""
+    """Both READMEs name the same options of the nanograd-llm commands (in a command or in
+    prose), every one but --help: README.tr.md never named eval's --split, --max-tokens and
+    --json nor train's --quiet, so a Turkish-only reader did not learn that they exist, and
+    README.md never named sample's --no-stream, --no-cache, --unknown, --dtype nor eval's
+    --context and --batch-size. Options of other programs (hf download's --local-dir, the
+    benchmarks') are not the CLI's and are left out by the parser's list."""
     from nanograd_llm.cli import build_parser
     real = {s for sub in build_parser().commands.values() for a in sub._actions
             for s in a.option_strings}
     option = re.compile(r"(?<![\w-])--[a-z][\w-]*")
     en = set(option.findall((ROOT / "README.md").read_text(encoding="utf-8"))) & real
-    tr = set(option.findall((ROOT / "README.tr.md").read_text(encoding="utf-8")))
+    tr = set(option.findall((ROOT / "README.tr.md").read_text(encoding="utf-8"))) & real
     assert len(en) >= 20
     assert not en - tr, f"README.tr.md never names {sorted(en - tr)}"
+    assert not tr - en, f"README.md never names {sorted(tr - en)}"
+    assert real - en == {"-h", "--help"}, f"neither README names {sorted(real - en)}"
 
 
 # A figure of README.md: a decimal, an exponent or a range (1.9811, 2.5e-6, 25–60, 0.62–0.83)
