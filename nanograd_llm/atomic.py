@@ -50,8 +50,21 @@ bir kilit (`fcntl.flock`) tutar; kilitli bir geçici dosya ya da klasör hâlâ 
 yazmanındır ve silinmez. Kilit, dosya ya da klasör açılır açılmaz alınır; o arada bir temizlik
 onu kilitsiz bulup silerse yazan bunu görür ve yenisini açar (`_make_claimed`). Kilidi işletim
 sistemi süreç bitince kaldırır: öldürülmüş bir sürecin
-bıraktıkları kilitsizdir. `fcntl` modülünün olmadığı yerde (Windows) artıklar silinmez:
-hangisinin hâlâ yazılmakta olduğu bilinemez.
+bıraktıkları kilitsizdir.
+
+Windows'ta `fcntl` modülü yoktur; orada kilidin yerini işletim sisteminin bir kuralı tutar.
+Python dosyaları `FILE_SHARE_DELETE` paylaşım izni vermeden açar ve böyle açık tutulan bir
+dosya, onu açan süreç (ya da başka biri) kapatana dek silinemez: `os.unlink` `PermissionError`
+verir. Bu yüzden Windows'ta artık sayılan geçici **dosya** silinmeye çalışılır;
+`PermissionError` dosyanın hâlâ açık, yani yazılmakta olduğunu söyler ve dosya kalır. Geçici
+**klasörler** Windows'ta silinmez: içlerindeki dosyalar tek tek yazılıp kapatılır, klasörün
+kullanımda olduğunu gösteren açık bir dosya her an bulunmaz. Bu kural kilitten zayıftır: yazan
+süreç dosyayı bazı kısa anlarda açık tutmaz (`mkstemp` onu açıp kapattıktan sonra, yazan onu
+açmadan önce; yazıp kapattıktan sonra, `fsync` için yeniden açmadan önce; ad değişikliğinden
+hemen önce). Aynı hedefi aynı anda yazan başka bir sürecin temizliği dosyayı tam o
+mikrosaniyelerde silerse yazma ya dosyayı yeniden oluşturup sürer ya da bir hatayla durur;
+hedef dosya her iki durumda da yarım kalmaz. `fcntl`'ün olmadığı öteki platformlarda (Windows
+dışında) hiçbir artık silinmez: hangisinin hâlâ yazılmakta olduğu bilinemez.
 """
 from __future__ import annotations
 
@@ -253,7 +266,7 @@ def _file_behind(path: Path) -> Path:
 
 try:
     import fcntl
-except ImportError:             # Windows: no flock, so no clean-up of stale temporaries
+except ImportError:             # Windows: no flock (see remove_stale_temporaries)
     fcntl = None
 
 
@@ -310,8 +323,10 @@ def remove_stale_temporaries(target) -> None:
     """Delete the temporary files and staging folders an earlier write of `target` left next to
     it when it was killed (SIGKILL, a crash): only the names this module gives `target`'s
     (_stale_name), never a symbolic link, and none that a live process is writing (it holds a
-    lock on it; where locks are not available, nothing is deleted)."""
-    if fcntl is None:
+    lock on it). Where locks are not available: on Windows, a temporary file is deleted unless
+    a process holds it open (_remove_unless_open), staging folders are left; elsewhere nothing
+    is deleted."""
+    if fcntl is None and os.name != "nt":
         return
     target = Path(target)
     pattern = _stale_name(target.name)
@@ -321,6 +336,9 @@ def remove_stale_temporaries(target) -> None:
     except OSError:
         return
     for e in entries:
+        if fcntl is None:
+            _remove_unless_open(e)
+            continue
         try:
             if e.is_symlink():
                 continue
@@ -340,6 +358,22 @@ def remove_stale_temporaries(target) -> None:
             pass                    # kilitli (süren bir yazma) ya da silinemiyor: kalır
         finally:
             os.close(fd)
+
+
+def _remove_unless_open(e: os.DirEntry) -> None:
+    """Windows, without flock: delete the temporary file `e` unless a process holds it open
+    (there os.unlink of an open file raises PermissionError); a link or a folder is left."""
+    # Windows'ta Python dosyaları FILE_SHARE_DELETE olmadan açar: bir sürecin (bu sürecin de)
+    # açık tuttuğu dosya silinemez, os.unlink PermissionError verir. Yazılmakta olan geçici
+    # dosya böyle kalır; silinebilen, hiçbir sürecin açık tutmadığı bir artıktır. Klasörler
+    # silinmez: dosyaları tek tek yazılıp kapatılır, yazılmakta olan bir klasörde her an açık
+    # bir dosya bulunmaz (silme, süren bir yazmayı yarıda keserdi).
+    try:
+        if e.is_symlink() or e.is_dir(follow_symlinks=False):
+            return
+        os.unlink(e.path)
+    except OSError:
+        pass                        # açık (süren bir yazma), salt okunur ya da gitmiş: kalır
 
 
 def remove_stale_staging_folders(folder) -> None:

@@ -164,3 +164,90 @@ def test_a_reader_that_left_a_pipe_on_windows_is_not_an_error(monkeypatch, capsy
     finally:
         out.close()
         os.close(r)
+
+
+class _WindowsOs:
+    """The os module as atomic.py sees it on Windows: os.name is 'nt', and os.unlink of a file
+    some process holds open raises PermissionError (Python opens files without
+    FILE_SHARE_DELETE there); `held` names those files."""
+    name = "nt"
+
+    def __init__(self, held=()):
+        import os
+        self._os = os
+        self.held = {os.path.abspath(p) for p in held}
+
+    def __getattr__(self, attr):
+        return getattr(self._os, attr)
+
+    def unlink(self, path, *a, **k):
+        if self._os.path.abspath(path) in self.held:
+            raise PermissionError(13, "The process cannot access the file because it is being "
+                                      "used by another process", str(path))
+        return self._os.unlink(path, *a, **k)
+
+
+@pytest.fixture
+def windows_files(monkeypatch):
+    """Windows for atomic.py: no fcntl (as if `import fcntl` failed), os.name 'nt', open files
+    cannot be unlinked. -> the set of paths held open (add to it)."""
+    from nanograd_llm import atomic
+    fake = _WindowsOs()
+    monkeypatch.setattr(atomic, "fcntl", None)
+    monkeypatch.setattr(atomic, "os", fake)
+    return fake.held
+
+
+def test_stale_temporary_files_are_removed_on_windows_unless_held_open(tmp_path, windows_files):
+    """Without fcntl (Windows) atomic.remove_stale_temporaries deleted nothing, so a killed
+    write's temporary file ('.model-….npz.XXXXXXXX.tmp', as large as the weights) stayed for
+    good. There a file a process holds open cannot be unlinked: a temporary file is now deleted
+    unless that fails (a write still in progress); a staging folder is still left, and so is
+    every other name."""
+    import os
+    from nanograd_llm.atomic import atomic_write_bytes
+    stale = tmp_path / ".t.bin.ab12cd34.tmp"
+    stale.write_bytes(b"left by a killed write")
+    writing = tmp_path / ".t.bin.zz99yy88.tmp"
+    writing.write_bytes(b"being written")
+    windows_files.add(os.path.abspath(writing))
+    staging = tmp_path / ".t.bin.k3j2x1ab.tmp"
+    staging.mkdir()
+    (staging / "a").write_bytes(b"x")
+    (tmp_path / ".t.bin.tmp").write_bytes(b"someone's")
+    atomic_write_bytes(tmp_path / "t.bin", b"new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == \
+        [".t.bin.k3j2x1ab.tmp", ".t.bin.tmp", ".t.bin.zz99yy88.tmp", "t.bin"]
+    assert (tmp_path / "t.bin").read_bytes() == b"new"
+
+
+def test_without_fcntl_elsewhere_no_temporary_file_is_removed(tmp_path, monkeypatch):
+    """On a platform with neither fcntl nor Windows' rule for open files, which temporary file
+    is still being written cannot be known: nothing is deleted, as before."""
+    from nanograd_llm import atomic
+    monkeypatch.setattr(atomic, "fcntl", None)
+    stale = tmp_path / ".t.bin.ab12cd34.tmp"
+    stale.write_bytes(b"maybe someone's write")
+    atomic.atomic_write_bytes(tmp_path / "t.bin", b"new")
+    assert stale.is_file()
+
+
+def test_overwrite_and_a_save_remove_a_killed_checkpoint_write_on_windows(tmp_path,
+                                                                          windows_files):
+    """A checkpoint write killed on Windows left its '.model-….npz.XXXXXXXX.tmp' in the run
+    folder for good: neither --overwrite nor the next save removed it. Both remove it now, and
+    leave one a process still holds open."""
+    import os
+    from nanograd_llm.train import train
+    train(tiny_config(tmp_path, max_iters=1, eval_interval=1), quiet=True)
+    out = tmp_path / "run"
+    killed = out / ".model-0000002-0123456789ab.npz.ab12cd34.tmp"
+    held = out / ".optim-0000002-0123456789ab.npz.zz99yy88.tmp"
+    for p in (killed, held):
+        p.write_bytes(b"\0" * 4096)
+    windows_files.add(os.path.abspath(held))
+    train(tiny_config(tmp_path, max_iters=1, eval_interval=1), quiet=True, overwrite=True)
+    assert not killed.exists() and held.exists()
+    killed.write_bytes(b"\0" * 4096)                            # and the next save
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=1), quiet=True, resume=True)
+    assert not killed.exists() and held.exists()
