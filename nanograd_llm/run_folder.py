@@ -287,16 +287,32 @@ def _tokens_temporary(name: str) -> bool:
         len(name) == len(".tokens.npy.") + len("XXXXXXXX.tmp")
 
 
+def _left_by_a_killed_start(out: Path, names: list) -> bool:
+    """Whether `names` (the folder's files but the lock file) are only what a start killed while
+    it prepared its data wrote: tokens.npy's temporary files, the tokens.npy the lock file
+    names."""
+    # Yalnızca tokens.npy'nin geçici dosyaları (".tokens.npy.XXXXXXXX.tmp"): aynı biçimde
+    # adlandırılmış başka bir dosya (".notes.txt.ab12cd34.tmp", flock almayan başka bir
+    # programın yazması) bu başlangıcın olamaz, --overwrite'sız silinmez
+    return all(_tokens_temporary(n) or (n == "tokens.npy" and _own_file(out, n))
+               for n in names)
+
+
+def _locks_available() -> bool:
+    """Whether this platform has the run-folder lock (fcntl: POSIX)."""
+    try:
+        import fcntl  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _remove_what_a_killed_start_left(out: Path, names: list) -> bool:
     """Where `names` (the folder's files but the lock file) are only what a start killed while
     it prepared its data wrote (tokens.npy's temporary files no one holds, the tokens.npy the
     lock file names), delete them under the run's lock; -> whether the folder is then empty (else
     nothing but stale temporary files was removed)."""
-    # Yalnızca tokens.npy'nin geçici dosyaları (".tokens.npy.XXXXXXXX.tmp"): aynı biçimde
-    # adlandırılmış başka bir dosya (".notes.txt.ab12cd34.tmp", flock almayan başka bir
-    # programın yazması) bu başlangıcın olamaz, --overwrite'sız silinmez
-    if not all(_tokens_temporary(n) or (n == "tokens.npy" and _own_file(out, n))
-               for n in names):
+    if not _left_by_a_killed_start(out, names):
         return False
     lock = _lock_run(out)           # başka bir eğitici aldıysa: "another process is training"
     if lock is None:                # kilitsiz (Windows): kimin yazdığı bilinemez
@@ -313,7 +329,9 @@ def _remove_what_a_killed_start_left(out: Path, names: list) -> bool:
 def refuse_resuming_unsaved_run(out: Path) -> None:
     """--resume of a folder without a checkpoint that holds only what a run killed before its
     first checkpoint wrote: say that it must start again with --overwrite (a plain start is
-    refused there). Any other folder passes (a checkpoint, or the usual messages later)."""
+    refused there), or, where that is only what a start killed while it prepared its data left
+    (which a plain start removes), with a plain start. Any other folder passes (a checkpoint, or
+    the usual messages later)."""
     # İki yerden çağrılır: resume_config'te bildirim okunmadan önce (komut satırı) ve
     # prepare_run_folder'da (resume_config'ten geçmeyen bir train(cfg, resume=True) için);
     # komut satırında ikincisi yalnızca bir klasör listelemesidir
@@ -326,9 +344,15 @@ def refuse_resuming_unsaved_run(out: Path) -> None:
     if not names or not all(_is_run_file(n) for n in names):
         return                      # boş ya da başka dosyaların klasörü: olağan ileti
     shown = shown_items(names, 6)
+    # Yalnızca veri hazırlanırken öldürülen bir başlangıcın bıraktıkları (tokens.npy'nin
+    # kendi dosyası, geçici dosyaları): düz bir başlangıç onları tanır ve siler
+    # (_remove_what_a_killed_start_left; kilidin olduğu yerde), --overwrite gerekmez
+    plain = _locks_available() and _left_by_a_killed_start(out, names)
     raise ValueError(f"no checkpoint to resume in {out}: the run there stopped before saving "
                      f"its first one ({shown}); start it again with `nanograd-llm train --out "
-                     f"{out} --overwrite` and its settings, or --out DIR for another folder")
+                     f"{out}{'' if plain else ' --overwrite'}` and its settings"
+                     f"{' (what it left there is removed)' if plain else ''}, or --out DIR "
+                     f"for another folder")
 
 
 def _checkpoint_step(out: Path):

@@ -2115,6 +2115,28 @@ def test_resume_of_a_run_killed_before_its_first_checkpoint_names_overwrite(tmp_
     assert sorted(p.name for p in out.iterdir()) == [".lock", "metrics.jsonl", "tokens.npy"]
 
 
+@pytest.mark.parametrize("left", ["tokens.npy", ".tokens.npy.ab12cd34.tmp"])
+def test_resume_of_a_start_killed_while_it_prepared_its_data_names_a_plain_start(tmp_path,
+                                                                                  left):
+    """A start killed while it prepared its data leaves only its own tokens.npy (the file the
+    lock file records) or that file's temporary files; a plain start removes them and trains.
+    --resume there still said "start it again with `... --overwrite`": it now names the plain
+    start, which works."""
+    pytest.importorskip("fcntl")
+    from nanograd_llm.run_folder import note_own_file
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".lock").write_text("")
+    (out / left).write_bytes(b"\x93NUMPY left by the killed start")
+    note_own_file(out, "tokens.npy")
+    with pytest.raises(ValueError, match=r"no checkpoint to resume in .*; start it again with "
+                                         r"`nanograd-llm train --out \S*run` and its settings"):
+        train(tiny_config(tmp_path, max_iters=1, eval_interval=1), resume=True, quiet=True)
+    r = train(tiny_config(tmp_path, max_iters=1, eval_interval=1), quiet=True)    # as it says
+    assert r["step"] == 1 and ckpt.read_manifest(out)["step"] == 1
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".tokens")) == []
+
+
 def test_overwrite_deletes_the_best_copy_of_a_run_killed_before_its_first_checkpoint(
         tmp_path, monkeypatch):
     """best/ is written before the checkpoint of the same step: a run killed between the two at
