@@ -77,8 +77,12 @@ def _cmd_train(args) -> int:
         print(f"lowest val loss {result['best_val_loss']:.4f} at step {result['best_step']}: "
               f"those weights are kept in {result['best_dir']}")
     if cfg.sample_tokens > 0:
-        text = sample_text(result["model"], result["tokenizer"], "", cfg.sample_tokens,
-                           temperature=0.8, seed=cfg.seed)
+        from .backend import matmul_precision
+        # Örnek eğitimin bir parçasıdır: train() dönünce geri konan kabuk ayarıyla (CUPY_TF32)
+        # değil, eğitimin hassasiyetiyle (precision) üretilir
+        with matmul_precision(cfg.precision):
+            text = sample_text(result["model"], result["tokenizer"], "", cfg.sample_tokens,
+                               temperature=0.8, seed=cfg.seed)
         print("--- sample ---")
         print(text)
         print("--------------")

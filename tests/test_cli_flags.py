@@ -274,6 +274,32 @@ def test_the_sample_after_training_is_reproducible(tmp_path, capsys):
     assert samples[0] == samples[1] and len(samples[0].strip()) > 0
 
 
+@pytest.mark.parametrize("precision, shell", [("tf32", None), ("highest", "1")])
+def test_the_sample_after_training_uses_the_run_s_precision(tmp_path, monkeypatch, capsys,
+                                                             precision, shell):
+    """The sample printed at the end ran after train() had put the shell's CUPY_TF32 back, so
+    a precision=tf32 run sampled with full float32 products (and a precision=highest one with
+    TF32 where the shell set CUPY_TF32=1). The sample belongs to the run: its precision."""
+    import os
+
+    import nanograd_llm.train as t
+    if shell is None:
+        monkeypatch.delenv("CUPY_TF32", raising=False)
+    else:
+        monkeypatch.setenv("CUPY_TF32", shell)
+    seen = []
+    real = t.sample_text
+
+    def sample_text(*a, **k):
+        seen.append(os.environ.get("CUPY_TF32"))
+        return real(*a, **k)
+    monkeypatch.setattr(t, "sample_text", sample_text)
+    assert _tiny_run(tmp_path, "a", "sample_tokens=5", f"precision={precision}") == 0
+    assert seen == ["1" if precision == "tf32" else "0"]
+    assert os.environ.get("CUPY_TF32") == shell                 # and put back afterwards
+    assert "--- sample ---" in capsys.readouterr().out
+
+
 def test_train_summary_without_a_sample_or_a_separate_best(tmp_path, capsys):
     """sample_tokens=0 prints no sample block; when the last evaluation is also the lowest,
     no "lowest val loss ... kept in best/" line points elsewhere."""
