@@ -234,8 +234,12 @@ class _InterruptFlag:
         self._pending = None
 
     @staticmethod
-    def _stop(signum):
-        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt
+    def _stopping(signum) -> KeyboardInterrupt:
+        """The exception that stops the run at once for `signum`."""
+        return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    def _stop(self, signum):
+        raise self._stopping(signum)
 
     def _handler(self, signum, frame):
         what = "interrupt" if signum == signal.SIGINT else "SIGTERM"
@@ -270,11 +274,7 @@ class _InterruptFlag:
             # ("terminated") yazar.
             if self._pending is None:
                 raise
-            try:
-                self._stop(self._pending)
-            except KeyboardInterrupt as stop:
-                raise stop from e
-            raise
+            raise self._stopping(self._pending) from e
         finally:
             self._writing = False
         if self._pending is not None:
