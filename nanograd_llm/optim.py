@@ -78,8 +78,11 @@ def get_lr(step: int, lr: float, min_lr: float, warmup_iters: int, lr_decay_iter
         # 0. adımda bittiği, yani oranın ısınmadan hemen sonra min_lr'ye düştüğü anlamına gelirdi
         # (nanoGPT'deki gibi). Kendi döngüsüne cfg.lr_decay_iters veren biri eğitimi sessizce
         # min_lr ile yapardı: iki anlam karışmasın diye 0 reddedilir ve ne verileceği söylenir.
-        raise ValueError(f"get_lr: lr_decay_iters={lr_decay_iters} would end the cosine at "
-                         f"step 0 (the rate would drop to min_lr right after warm-up); pass "
+        # Negatif bir değer bir adım değildir: ileti onu "0. adım" diye anmaz
+        what = ("would end the cosine at step 0" if lr_decay_iters == 0 else
+                "is not a step: it would end the cosine before step 0")
+        raise ValueError(f"get_lr: lr_decay_iters={lr_decay_iters} {what} "
+                         f"(the rate would drop to min_lr right after warm-up); pass "
                          f"the step where it reaches min_lr: cfg.decay_iters for a "
                          f"TrainConfig (its lr_decay_iters=0 means max_iters), or max_iters")
     if step < warmup_iters:

@@ -155,6 +155,16 @@ def test_get_lr_refuses_a_decay_end_of_zero_and_says_what_to_pass(decay):
         get_lr(5, lr=1.0, min_lr=0.1, warmup_iters=2, lr_decay_iters=decay)
 
 
+def test_get_lr_does_not_call_a_negative_decay_end_step_0():
+    """lr_decay_iters=-1 was refused as one that "would end the cosine at step 0": it names no
+    step at all. The message says so; 0 keeps its "at step 0"."""
+    with pytest.raises(ValueError, match=r"lr_decay_iters=-1 is not a step: it would end the "
+                                         r"cosine before step 0 \(the rate would drop"):
+        get_lr(5, lr=1.0, min_lr=0.1, warmup_iters=2, lr_decay_iters=-1)
+    with pytest.raises(ValueError, match=r"lr_decay_iters=0 would end the cosine at step 0 "):
+        get_lr(5, lr=1.0, min_lr=0.1, warmup_iters=2, lr_decay_iters=0)
+
+
 def test_lr_schedule_last_steps_of_the_cosine():
     kw = dict(lr=1.0, min_lr=0.1, warmup_iters=10, lr_decay_iters=110)
     # the half-cosine is symmetric: its last step lies as far above min_lr as its first step
