@@ -260,9 +260,11 @@ def note_own_file(out: Path, name: str) -> None:
 
 
 def _json_or_none(raw: bytes):
+    """The JSON value `raw` holds, or None where it is not JSON (or nested deeper than the
+    parser's recursion limit: "[[[[…", RecursionError)."""
     try:
         return json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
@@ -273,9 +275,9 @@ def _identity(st: os.stat_result) -> list:
 def _own_file(out: Path, name: str) -> bool:
     """Whether `name` in `out` is the very file the lock file's record names (note_own_file)."""
     try:
-        record = json.loads((out / LOCK_FILE).read_bytes())
+        record = _json_or_none((out / LOCK_FILE).read_bytes())
         st = os.lstat(out / name)
-    except (OSError, ValueError):
+    except OSError:
         return False
     return isinstance(record, dict) and not stat.S_ISLNK(st.st_mode) and \
         record.get(name) == _identity(st)

@@ -1569,6 +1569,29 @@ def test_the_record_of_tokens_npy_is_written_without_os_pwrite(tmp_path, monkeyp
         {"tokens.npy": [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]}
 
 
+def test_a_lock_file_of_absurdly_nested_json_is_not_a_crash(tmp_path):
+    """A .lock holding JSON nested deeper than the parser's recursion limit ("[[[[…", another
+    program's file) made json.loads raise RecursionError, which the record's reader and writer
+    did not catch: a memory-mapped run stopped with a traceback once tokens.npy was written,
+    and a plain start in a folder holding tokens.npy crashed before its checks. Such a file is
+    no record: the run trains and leaves it as it is; the folder is refused as before."""
+    out = tmp_path / "run"
+    out.mkdir()
+    nested = "[" * 100_000
+    (out / ".lock").write_text(nested)
+    r = train(tiny_config(tmp_path, max_iters=1, eval_interval=1, mmap_threshold=0), quiet=True)
+    assert r["step"] == 1 and (out / ".lock").read_text() == nested
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / ".lock").write_text(nested)
+    (other / "tokens.npy").write_bytes(b"")
+    cfg = dataclasses.replace(tiny_config(tmp_path, max_iters=1), out_dir=str(other))
+    with pytest.raises(ValueError, match="use --overwrite"):
+        train(cfg, quiet=True)
+    with pytest.raises(ValueError, match="--overwrite`"):
+        train(cfg, resume=True, quiet=True)
+
+
 def test_a_plain_start_removes_only_the_temporary_files_of_tokens_npy(tmp_path):
     """A start killed while it prepared its data leaves only tokens.npy's temporary files
     ('.tokens.npy.XXXXXXXX.tmp'). The restart without --overwrite removed every file of the
