@@ -540,10 +540,25 @@ def _check_out_folder(out: Path) -> None:
     # İleti klasörde gerçekten ne olduğunu söyler (eğitim klasörünün iletisi gibi); kursun
     # dosyaları ayrıca adlandırılır, kullanıcı onları klasörünün dosyaları sanmasın
     names = sorted(p.name + ("/" if p.is_dir() else "") for p in out.iterdir())
+    # "üzerine yazardı" yalnızca adları gerçekten çakışan dosyalar varsa söylenir (hangileri
+    # olduğuyla); yoksa kursun dosyaları klasördekilerin arasına karışırdı
+    clash = _course_names_in(out)
+    what = (f"would overwrite {shown_items(clash, 6)} there" if clash else
+            "would be mixed with those files")
     raise ValueError(f"--out {out} is not empty and holds no course written by "
                      f"`nanograd-llm docs` ({shown_items(names, 6)}); the course's files "
-                     f"(index.html, style.css, a page per chapter, img/*.png) would overwrite "
-                     f"files there: choose a new or empty folder")
+                     f"(index.html, style.css, a page per chapter, img/*.png) {what}: choose "
+                     f"a new or empty folder")
+
+
+def _course_names_in(out: Path) -> list[str]:
+    """The files of `out` that a build would write over: its pages, style.css, the marker and
+    the pictures in img/ (a name taken by a folder counts too)."""
+    mine = {"index.html", "style.css", DOCS_MARKER,
+            *(page_name(m) for _, modules in PARTS for m in modules)}
+    found = [n for n in sorted(mine) if os.path.lexists(out / n)]
+    found += [f"img/{n}" for n in PICTURES if os.path.lexists(out / "img" / n)]
+    return found
 
 
 def build_docs(out_dir, run_dir=None, images: bool = True, log=None,

@@ -742,6 +742,28 @@ def test_docs_refusal_names_what_the_folder_holds(tmp_path, capsys):
     assert sorted(p.name for p in site.iterdir()) == ["notes.txt", "photos"]
 
 
+def test_docs_refusal_says_overwrite_only_of_files_it_would_overwrite(tmp_path, capsys):
+    """The refusal said the course's files "would overwrite files there" also where no name
+    collides (a folder of notes.txt and photos/). It names the files that would be written over
+    where there are some, and otherwise says the course would be mixed with the folder's."""
+    pytest.importorskip("markdown")
+    from nanograd_llm.cli import main
+    site = tmp_path / "site"
+    (site / "photos").mkdir(parents=True)
+    (site / "notes.txt").write_text("mine", encoding="utf-8")
+    assert main(["docs", "--out", str(site)]) == 1
+    err = capsys.readouterr().err
+    assert "would be mixed with those files" in err and "overwrite" not in err, err
+    (site / "img").mkdir()
+    (site / "img" / "attention.png").write_bytes(PNG_MAGIC + b"mine")
+    (site / "index.html").write_text("<h1>my page</h1>", encoding="utf-8")
+    (site / "style.css").write_text("body {}", encoding="utf-8")
+    assert main(["docs", "--out", str(site)]) == 1
+    err = capsys.readouterr().err
+    assert "would overwrite index.html, style.css, img/attention.png there" in err, err
+    assert (site / "index.html").read_text(encoding="utf-8") == "<h1>my page</h1>"
+
+
 def test_a_failed_docs_build_leaves_no_half_made_new_folder(tmp_path, monkeypatch, capsys):
     """`docs --out NEW --run BROKEN_RUN` used to leave NEW/ with img/ and the marker file
     behind; a folder that existed before is kept, with its files."""
