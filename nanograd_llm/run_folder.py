@@ -415,7 +415,7 @@ def _read_metrics(path: Path) -> list[dict]:
     for line in path.read_bytes().decode("utf-8", errors="replace").splitlines():
         try:
             row = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):     # "[[[[…" deeper than the parser goes
             continue
         if isinstance(row, dict) and all(
                 isinstance(row.get(k), t) and not isinstance(row.get(k), bool)

@@ -2253,6 +2253,19 @@ def test_equal_lr_and_min_lr_do_not_warn(tmp_path):
               quiet=True)
 
 
+def test_a_metrics_line_nested_deeper_than_the_parser_goes_is_skipped(tmp_path):
+    """Damaged lines of metrics.jsonl are skipped, but one of JSON nested deeper than the
+    parser's recursion limit ("[[[[…", an edit gone wrong) raised RecursionError: --resume
+    stopped with a traceback. It is skipped like any other damaged line."""
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    log = tmp_path / "run" / "metrics.jsonl"
+    with open(log, "a") as f:
+        f.write("[" * 100_000 + "\n")
+    r = train(tiny_config(tmp_path, max_iters=4, eval_interval=2), quiet=True, resume=True)
+    assert r["step"] == 4
+    assert [json.loads(x)["step"] for x in log.read_text().splitlines()] == [0, 2, 4]
+
+
 def test_metrics_rows_with_a_boolean_step_or_nan_elapsed(tmp_path):
     train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
     log = tmp_path / "run" / "metrics.jsonl"
