@@ -409,8 +409,8 @@ def test_gpt_matches_torch_over_random_shapes(B, T, n_head, hs, n_layer, tie, bi
     if ignore and B * T > 1:
         tgt[0, 0] = -1                      # one ignored target (not all: torch's mean is NaN)
     logits, loss = model.forward(idx, tgt)
+    masks = dropout_masks(model) if dropout else None   # before backward(), which frees them
     grads = model.backward()
-    masks = dropout_masks(model) if dropout else None
     t_logits, t_loss, P = torch_gpt_forward(model.params, cfg, idx, tgt, masks=masks)
     t_loss.backward()
     assert rel_error(logits, t_logits.detach().numpy()) <= 1e-9

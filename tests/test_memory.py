@@ -8,7 +8,9 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from nanograd_llm import backend
 from nanograd_llm.layers.cross_entropy import cross_entropy_backward, cross_entropy_forward
+from nanograd_llm.models.gpt import GPT, GPTConfig
 
 
 def peak_bytes(fn):
@@ -50,3 +52,46 @@ def test_cross_entropy_backward_can_reuse_the_probabilities():
     dz, peak = peak_bytes(lambda: cross_entropy_backward(0.7, cache, reuse_probs=True))
     assert peak < 0.5 * z.nbytes, peak / z.nbytes
     assert np.shares_memory(dz, cache.probs) and np.array_equal(dz, want)
+
+
+# A model whose logits dwarf everything else: (B, T, V) = (2, 64, 8192), 4 MiB in float32
+BIG_V = dict(vocab_size=8192, block_size=64, n_layer=1, n_head=2, n_embd=8)
+
+
+def _step(model, idx):
+    def run():
+        model.forward(idx[:, :-1], idx[:, 1:])     # the trainer drops the logits at once
+        return model.backward()
+    return run
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_training_step_holds_at_most_two_logits_sized_arrays(monkeypatch, threads):
+    """forward + backward held up to four (B, T, V) arrays at once: the logits, the shifted
+    logits, the probabilities (kept until the next forward), dlogits (alive through the whole
+    backward), and with the batch split over threads the parts' logits beside their
+    concatenation. The minimum is two: the logits the forward returns and the probabilities the
+    backward needs, which become dlogits."""
+    monkeypatch.setattr(backend, "SHARD_MIN_WORK", 0)
+    monkeypatch.setenv("NANOGRAD_LLM_THREADS", str(threads))
+    model = GPT(GPTConfig(**BIG_V), seed=0)
+    idx = np.random.default_rng(2).integers(0, 8192, (2, 65))
+    btv = 2 * 64 * 8192 * 4
+    _step(model, idx)()                            # first use: kernels compiled, caches filled
+    ref = {k: v.copy() for k, v in model.grads.items()}
+    model.release_activations()
+    _, peak = peak_bytes(_step(model, idx))
+    assert peak < 2.6 * btv, peak / btv
+    assert all(np.array_equal(model.grads[k], ref[k]) for k in ref)
+
+
+def test_backward_frees_the_activations_and_a_second_one_says_why_it_cannot_run():
+    model = GPT(GPTConfig(**BIG_V), seed=0)
+    idx = np.random.default_rng(3).integers(0, 8192, (1, 65))
+    model.forward(idx[:, :-1], idx[:, 1:])
+    model.backward()
+    assert model._cache is None
+    with pytest.raises(RuntimeError, match=r"already called for the last forward.*forward"):
+        model.backward()
+    model.forward(idx[:, :-1], idx[:, 1:])          # a new forward allows a new backward
+    model.backward()

@@ -127,8 +127,8 @@ def test_gpt_matches_pytorch_autograd(name):
     if cfg.ignore_index is not None:
         tgt[0, :3] = cfg.ignore_index
     logits, loss = model.forward(idx, tgt)
+    masks = dropout_masks(model) if cfg.dropout else None   # before backward(), which frees them
     grads = model.backward()
-    masks = dropout_masks(model) if cfg.dropout else None
     if masks:
         assert all(m is not None and (m == 0).any() for m in masks.values())
     t_logits, t_loss, P = torch_gpt_forward(model.state_dict(), cfg, idx, tgt, masks=masks)

@@ -77,7 +77,7 @@ def torch_gpt_forward(params: dict, cfg, idx, targets=None, dtype=torch.float64,
 
 def dropout_masks(model) -> dict:
     """The dropout scales of `model`'s last training forward (one part, dense attention), named
-    as torch_gpt_forward's masks."""
+    as torch_gpt_forward's masks; read them before backward(), which frees the forward's cache."""
     (cache,) = model._cache
     _, _, c_drop, c_blocks = cache[:4]
     masks = {"emb": c_drop.scale}

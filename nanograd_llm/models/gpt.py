@@ -252,6 +252,7 @@ class GPT(ParamModel):
         super().__init__(specs, seed=seed, dtype=dtype, device=device)
         self._cache = None
         self._kv_forward = False
+        self._backward_done = False
 
     def config_dict(self) -> dict:
         return {"model": "gpt", **self.config.to_dict()}
@@ -316,6 +317,7 @@ class GPT(ParamModel):
         # KV önbellekli ileri geçiş geri geçiş için bir şey saklamaz; backward() hedefler
         # verilmiş olsa da neden yapılamadığını söyleyebilsin diye işaretlenir
         self._kv_forward = kv_cache is not None
+        self._backward_done = False
         start = 0 if kv_cache is None else kv_cache.length
         idx = self._check_idx(idx, cfg.vocab_size, cfg.block_size if kv_cache is None else None)
         if kv_cache is not None:
@@ -374,13 +376,19 @@ class GPT(ParamModel):
         def part_rng(sl):
             return rng.rows(sl) if drop_p > 0.0 else rng   # dropout yok: üreteç kullanılmaz
 
+        # Bütün toplu işin logits'i baştan ayrılır; her parça kendi satırlarını oraya yazar ve
+        # kaybını o satırlardan hesaplar. Parçaların logits'ini sonradan birleştirmek
+        # (concatenate) bir an için iki tam (B,T,V) dizi (parçalar + birleşik) ile olasılıkları
+        # birlikte tutardı; V = 50 257'de en büyük diziler bunlardır
+        B, T = idx.shape
+        logits = xp.empty((B, T, self.config.vocab_size), dtype=self.dtype)   # (B,T,V)
+
         def part(i):
             sl = slice(bounds[i], bounds[i + 1])
             return self._forward_one(idx[sl], targets[sl], None, False, drop_p, part_rng(sl),
-                                     train, 0)
+                                     train, 0, logits_out=logits[sl])
 
         outs = run_shards(part, n)
-        logits = xp.concatenate([o[0] for o in outs], axis=0)       # n × (b,T,V) -> (B,T,V)
         # Kayıp, bütün (yoksayılmayan) konumların ortalamasıdır: parçaların kayıpları, geçerli
         # hedef sayılarıyla ağırlıklandırılarak ortalanır. Aynı ağırlıklar geri geçişte her
         # parçanın kaybının gradyanıdır: ∂kayıp/∂kayıp_i = n_i / Σ n_j.
@@ -394,8 +402,11 @@ class GPT(ParamModel):
         self._cache = ([o[2] for o in outs], weights)
         return logits, loss
 
-    def _forward_one(self, idx, targets, kv_cache, last_only, drop_p, rng, train, start):
-        """The forward pass of one batch (or one data-parallel part): (logits, loss, cache)."""
+    def _forward_one(self, idx, targets, kv_cache, last_only, drop_p, rng, train, start,
+                     logits_out=None):
+        """The forward pass of one batch (or one data-parallel part): (logits, loss, cache).
+        logits_out: an array (a part's rows of the whole batch's logits) the logits are copied
+        into; the loss is computed from it and it is returned."""
         cfg, p = self.config, self.params
         # 1) Belirteç gömmesi: (B, T) -> (B, T, C)
         x, c_emb = embedding_forward(idx, p["wte.weight"])
@@ -422,11 +433,17 @@ class GPT(ParamModel):
         # 6) Çıkış katmanı: logits = x·wteᵀ (bağlı) ya da x·lm_headᵀ
         head = p["wte.weight"] if cfg.tie_weights else p["lm_head.weight"]
         logits, c_head = linear_forward(x, head.T)                    # (B,T,C)@(C,V) -> (B,T,V)
+        if logits_out is not None:
+            # Veri paralelliği: parçanın logits'i bütün toplu işin dizisindeki satırlarına
+            # kopyalanır, kendi dizisi hemen bırakılır
+            logits_out[...] = logits
+            logits = logits_out
         # 7) Kayıp
         loss = c_ce = None
         if targets is not None:
             loss, c_ce = cross_entropy_forward(logits, targets, cfg.ignore_index)
-        return logits, loss, (c_emb, c_pos, c_drop, c_blocks, c_lnf, c_head, c_ce)
+        # Liste (demet değil): geri geçiş girdileri kullandıkça bırakır (bkz. _backward_one)
+        return logits, loss, [c_emb, c_pos, c_drop, c_blocks, c_lnf, c_head, c_ce]
 
     # -- backward ----------------------------------------------------------------------
     def backward(self, accumulate: bool = False) -> dict:
@@ -434,50 +451,72 @@ class GPT(ParamModel):
 
         The arrays are views into `grad_flat`, overwritten by the next backward (or added to
         with accumulate=True, for gradient accumulation over micro-batches).
+        The backward pass frees the forward's activations as it goes (as PyTorch's does): one
+        forward allows one backward.
         """
         if self._cache is None:
+            if self._backward_done:
+                raise RuntimeError(
+                    "backward() was already called for the last forward: it frees the "
+                    "activations as it uses them; call forward(idx, targets) again")
             if self._kv_forward:
                 raise RuntimeError(
                     "backward() is not possible after forward(..., kv_cache=...): a forward "
                     "with a KV cache is for generation and keeps no activations for backward "
                     "(even with targets); call forward(idx, targets) without kv_cache first")
             raise RuntimeError("backward() needs a forward(idx, targets) with targets first")
-        if len(self._cache) == 1:
-            cache = self._cache[0]
-            if cache[-1] is None:
-                raise RuntimeError("backward() needs a forward(idx, targets) with targets first")
-            return self._store_grads(self._backward_one(cache, 1.0), accumulate)
+        if len(self._cache) == 1 and self._cache[0][-1] is None:
+            raise RuntimeError("backward() needs a forward(idx, targets) with targets first")
+        # Geri geçiş önbelleği tüketir: etkinleştirmeler kullanıldıkça bırakılır, olasılıkların
+        # belleğine dlogits yazılır. Model önbelleği bırakır; ikinci bir backward() açık bir
+        # hatayla yeni bir ileri geçiş ister (PyTorch'taki gibi)
+        held, self._cache, self._backward_done = self._cache, None, True
+        if len(held) == 1:
+            return self._store_grads(self._backward_one(held[0], 1.0), accumulate)
         # Veri paralelliği: her parçanın geri geçişi kendi iş parçacığında, kaybın o parçaya
         # düşen ağırlığıyla; parametreler bütün parçalarda ortak kullanıldığı için (fan-out)
         # gradyanları toplanır: ilk parçanınki yazılır, ötekiler üstüne eklenir.
-        caches, weights = self._cache
+        caches, weights = held
+        del held
         grads = run_shards(lambda i: self._backward_one(caches[i], weights[i]), len(caches))
         self._store_grads(grads[0], accumulate)
         for g in grads[1:]:
             self._store_grads(g, True)
         return self.grads
 
-    def _backward_one(self, cache, dloss) -> dict:
-        """Backward pass of one forward cache, the loss scaled by dloss; fresh arrays."""
+    def _backward_one(self, cache: list, dloss) -> dict:
+        """Backward pass of one forward cache, the loss scaled by dloss; fresh arrays.
+        Consumes the cache: the list is emptied and each entry freed once it is used."""
         cfg = self.config
         c_emb, c_pos, c_drop, c_blocks, c_lnf, c_head, c_ce = cache
+        # Önbellek tüketilir: girdiler yalnızca buradaki adlarda kalır, her biri kullanıldıktan
+        # sonra bırakılır (geri geçiş ilerledikçe bellek azalır, gradyanlar birikirken
+        # etkinleştirmeler gider)
+        cache.clear()
         g = {}
         # 7) İleri geçişte: `kayıp = CE(logits, hedefler)` → bu yüzden
-        #    `dlogits = dloss · (softmax(logits) − onehot(hedefler)) / n_geçerli`
-        dlogits = cross_entropy_backward(dloss, c_ce)                   # (B,T,V)
+        #    `dlogits = dloss · (softmax(logits) − onehot(hedefler)) / n_geçerli`;
+        #    önbellek bir kez kullanıldığından dlogits olasılıkların belleğine yazılır
+        dlogits = cross_entropy_backward(dloss, c_ce, reuse_probs=True)  # (B,T,V)
+        del c_ce
         # 6) İleri geçişte: `logits = x·Wᵀ` (W = wte ya da lm_head) → bu yüzden
-        #    `dx = dlogits·W` ve `d(Wᵀ) = xᵀ·dlogits` (linear bunu Wᵀ düzeninde, (C,V) verir)
+        #    `dx = dlogits·W` ve `d(Wᵀ) = xᵀ·dlogits` (linear bunu Wᵀ düzeninde, (C,V) verir);
+        #    sonra (B,T,V) boyutundaki dlogits bırakılır
         dx, dhead_t, _ = linear_backward(dlogits, c_head)             # dhead_t: (C,V)
+        del dlogits, c_head
         dhead = dhead_t.T                                             # (C,V) -> (V,C)
         # 5) İleri geçişte: `x = LN_f(x)` → dx ile son normalizasyonun kazanç ve sapma
         #    gradyanları (türetim: layers/layernorm.py)
         dx, g["ln_f.weight"], db = layernorm_backward(dx, c_lnf)
+        del c_lnf
         if db is not None:
             g["ln_f.bias"] = db
         # 4) İleri geçişte: `x = blok_i(x)`, i = 0 … L−1 → geri geçiş sondan başa,
-        #    i = L−1 … 0; her blok dx'i ve kendi parametrelerinin gradyanlarını döndürür
+        #    i = L−1 … 0; her blok dx'i ve kendi parametrelerinin gradyanlarını döndürür,
+        #    bloğun önbelleği hemen ardından bırakılır
         for i in reversed(range(cfg.n_layer)):
             dx, gb = block_backward(dx, c_blocks[i])
+            c_blocks[i] = None
             for k, v in gb.items():
                 g[f"h.{i}.{k}"] = v
         # 3) İleri geçişte: `x = dropout(x) = x ⊙ m/(1−p)` → bu yüzden `dx = dx ⊙ m/(1−p)`
@@ -493,8 +532,10 @@ class GPT(ParamModel):
         #    (tekrarlanan kimliklerin katkıları toplanır)
         dwte_embedding = embedding_backward(dx, c_emb)                # (V,C)
         if cfg.tie_weights:
-            # wte iki yerde kullanıldı (gömme + çıkış) → gradyanlar toplanır
-            g["wte.weight"] = dwte_embedding + dhead
+            # wte iki yerde kullanıldı (gömme + çıkış) → gradyanlar toplanır; toplam, gömme
+            # gradyanının (taze bir dizi) üstüne yazılır: üçüncü bir (V,C) dizi ayrılmaz
+            dwte_embedding += dhead
+            g["wte.weight"] = dwte_embedding
         else:
             g["wte.weight"] = dwte_embedding
             g["lm_head.weight"] = dhead
