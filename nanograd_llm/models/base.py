@@ -103,11 +103,13 @@ def physical_memory() -> int | None:
 
 
 def check_fits_in_memory(n_params: int, dtype, what: str) -> None:
-    """MemoryError before anything is allocated when the parameters alone (their float64
-    initial values and the weights) need more than the machine's memory: a typo such as
-    n_layer=1e6 fails at once instead of allocating layer after layer."""
+    """MemoryError before anything is allocated when the parameters alone (the weights and
+    their gradients) need more than the machine's memory: a typo such as n_layer=1e6 fails at
+    once instead of allocating layer after layer."""
     total = physical_memory()
-    need = n_params * (8 + as_float_dtype(dtype).itemsize)
+    # Ağırlıklar ve gradyanlar (iki düz dizi); float64 ilk değerler parametre parametre
+    # üretilip bırakıldığı için hesaba katılmaz (ParamModel.__init__)
+    need = n_params * 2 * as_float_dtype(dtype).itemsize
     if total and need > total:
         raise MemoryError(f"{what} has about {n_params:,} parameters, which need over "
                           f"{need / 2**30:,.1f} GiB to build; this machine has "
@@ -167,22 +169,29 @@ class ParamModel:
         self.seed = seed
         self.training = True
         rng = host_rng(seed)
-        # Üretim sırası: adların sırası (düzenden bağımsız, böylece sonuç değişmez)
-        values = {name: np.asarray(init(rng, shape), dtype=np.float64).reshape(shape)
-                  for name, shape, init in specs}
-        # Düzen: 2-B ve üstü (ağırlık azaltması uygulanan) parametreler önce
+        # Düzen: 2-B ve üstü (ağırlık azaltması uygulanan) parametreler önce. Düzen yalnızca
+        # şekillerden kurulur; değerler üretilmeden önce bilinir
+        shapes = {name: tuple(int(d) for d in shape) for name, shape, _ in specs}
         order = [n for n, s, _ in specs if len(s) >= 2] + [n for n, s, _ in specs if len(s) < 2]
         self.layout = []
         offset = 0
         for name in order:
-            shape = values[name].shape
+            shape = shapes[name]
             size = int(np.prod(shape))
             self.layout.append((name, offset, shape))
             offset += size
         self.n_decay = sum(int(np.prod(s)) for n, _, s in self.layout if len(s) >= 2)
         host = np.empty(offset, dtype=self.dtype)
-        for name, off, shape in self.layout:
-            host[off:off + values[name].size] = values[name].reshape(-1)
+        where = {name: off for name, off, _ in self.layout}
+        # Üretim sırası: adların sırası (düzenden bağımsız, böylece sonuç değişmez). Her
+        # parametrenin float64 değerleri üretilir üretilmez düz diziye (modelin türüne çevrilerek)
+        # yazılır ve bırakılır: hepsini önce float64 olarak toplamak, float32 bir modelde
+        # parametrelerin iki katı kadar (GPT-2 small'da 1 GB) fazladan bellek isterdi
+        for name, shape, init in specs:
+            value = np.asarray(init(rng, shape), dtype=np.float64).reshape(shapes[name])
+            off = where[name]
+            host[off:off + value.size] = value.reshape(-1)
+            del value
         self._param_names = [n for n, _, _ in specs]
         self._set_buffers(host)
 
