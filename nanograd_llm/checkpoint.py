@@ -231,10 +231,12 @@ def save_checkpoint(out_dir, model, optimizer, tokenizer, step: int, *, train_co
     files = {}
     try:
         model_file = f"model-{tag}.npz"
-        files[model_file] = _write_npz(d / model_file, model.state_dict())
+        # Ağırlıklar ve momentler kopyalanmadan yazılır (copy=False: CPU'da modelin ve
+        # eniyileyicinin kendi dizileri): kopyaları parametrelerin üç katı bellek isterdi
+        files[model_file] = _write_npz(d / model_file, model.state_dict(copy=False))
         optim_file = None
         if optimizer is not None:
-            st = optimizer.state_dict()
+            st = optimizer.state_dict(copy=False)
             arrays = {f"m/{k}": a for k, a in st["m"].items()}
             arrays.update({f"v/{k}": a for k, a in st["v"].items()})
             optim_file = f"optim-{tag}.npz"

@@ -377,7 +377,8 @@ def save_hf(model, path) -> None:
         raise ValueError(f"{path} is a nanograd_llm training run (it has checkpoint.json and "
                          f"its own config.json): save the Hugging Face copy to another folder")
     tensors = {}
-    for name, arr in model.state_dict().items():
+    # Ağırlıklar kopyalanmadan yazılır (copy=False: CPU'da düz dizinin görünümleri)
+    for name, arr in model.state_dict(copy=False).items():
         key = name if name == "lm_head.weight" else PREFIX + name
         tensors[key] = np.ascontiguousarray(to_numpy(arr))
     text = json.dumps(hf_cfg, indent=2, sort_keys=True) + "\n"

@@ -350,13 +350,21 @@ class AdamW:
             p -= (lr / bc1) * (m / denom)
 
     # -- state ---------------------------------------------------------------------------
-    def state_dict(self) -> dict:
-        """Hyper-parameters, step count and host copies of the moments."""
+    def state_dict(self, copy: bool = True) -> dict:
+        """Hyper-parameters, step count and host copies of the moments.
+
+        copy=False: on the CPU the moments are the optimizer's own arrays (no copy), to be
+        written out at once (a checkpoint); they change with the next step."""
+        # Kaydetmek için kopya gerekmez (bkz. ParamModel.state_dict): CPU'da momentlerin
+        # kendileri verilir, GPU'da yalnızca ana belleğe okunurlar
+        def host(a):
+            a = to_numpy(a)
+            return a.copy() if copy else a
         if self.model is not None:
-            m, v = {"flat": to_numpy(self.m).copy()}, {"flat": to_numpy(self.v).copy()}
+            m, v = {"flat": host(self.m)}, {"flat": host(self.v)}
         else:
-            m = {k: to_numpy(a).copy() for k, a in self.m.items()}
-            v = {k: to_numpy(a).copy() for k, a in self.v.items()}
+            m = {k: host(a) for k, a in self.m.items()}
+            v = {k: host(a) for k, a in self.v.items()}
         return {"t": self.t, "lr": self.lr, "betas": list(self.betas), "eps": self.eps,
                 "weight_decay": self.weight_decay, "m": m, "v": v}
 

@@ -293,10 +293,19 @@ class ParamModel:
     def zero_grad(self) -> None:
         self.grad_flat.fill(0)
 
-    def state_dict(self) -> dict:
-        """Parameters as host NumPy arrays (copies), keyed by name."""
+    def state_dict(self, copy: bool = True) -> dict:
+        """Parameters as host NumPy arrays (copies), keyed by name.
+
+        copy=False: on the CPU the arrays are views into the parameter buffer (no second copy
+        of the weights), to be written out at once (a checkpoint, a GPT-2 folder); they change
+        with the model."""
         host = to_numpy(self.flat)
         views = self._views(host)
+        # Kaydetmek için kopya gerekmez: dosyaya hemen yazılacak diziler düz dizinin görünümleri
+        # olabilir (CPU'da ağırlıkların ikinci bir kopyası ayrılmaz; GPU'dakiler ana belleğe
+        # yalnızca bir kez okunur)
+        if not copy:
+            return views
         return {k: v.copy() for k, v in views.items()}
 
     def load_state_dict(self, state: dict, source: str = "state dict") -> None:
