@@ -71,11 +71,13 @@ B: aynı ileri geçişe giren pencere sayısı, L: pencere uzunluğu, V: sözlü
 
 Bellek: logitler B·L·V sayıdır; B, logitleri ve bir ileri geçişin etkinleştirmelerini sınırlı
 tutacak biçimde seçilir, ama en az 1'dir (GPT-2 124M için L = 1024 ve V = 50 257 ile B = 1;
-bu durumda logitler tek başına sınırı aşar). Kaybı hesaplarken logitlerin birkaç geçici kopyası
-daha oluşur.
+bu durumda logitler tek başına sınırı aşar). Geri geçiş olmadığından GPT etkinleştirmeleri
+saklamaz (`keep_activations=False`: her bloğunki sonraki blokta bırakılır); kaybı hesaplarken
+logitlerin boyunda yalnızca bir geçici dizi daha oluşur (`z − m`, üstel onun üstüne yazılır).
 """
 from __future__ import annotations
 
+import inspect
 import math
 import time
 import unicodedata
@@ -184,8 +186,11 @@ def token_nll(logits, targets, vocab_limit: int | None = None):
     xp = get_array_module(logits)
     z = logits[..., :vocab_limit] if vocab_limit else logits           # (B,L,V')
     m = z.max(axis=-1, keepdims=True)                                  # (B,L,1)
-    # logsumexp: en büyük logit çıkarılarak hesaplanır (exp taşmasın)
-    lse = xp.log(xp.exp(z - m).sum(axis=-1)) + m[..., 0]              # (B,L)
+    # logsumexp: en büyük logit çıkarılarak hesaplanır (exp taşmasın); exp, farkın üstüne
+    # yazılır (logitlerin boyunda ikinci bir geçici dizi ayrılmaz)
+    e = z - m                                                          # (B,L,V')
+    lse = xp.log(xp.exp(e, out=e).sum(axis=-1)) + m[..., 0]           # (B,L)
+    del e
     picked = xp.take_along_axis(z, targets[..., None], axis=-1)[..., 0]  # (B,L)
     return lse - picked
 
@@ -258,6 +263,10 @@ def evaluate_ids(model, ids, *, context: int | None = None, stride: int | None =
     total, count = 0.0, 0
     was_training = getattr(model, "training", False)
     model.eval()
+    # Geri geçiş olmayacak: destekleyen model (GPT) etkinleştirmeleri biriktirmez; yoksa bir
+    # ileri geçişin bütün katmanlarınınki logitlerin yanında boşuna dururdu
+    keep = {"keep_activations": False} if "keep_activations" in \
+        inspect.signature(model.forward).parameters else {}
     t0 = time.perf_counter()
     try:
         for i in range(0, len(windows), batch_size):
@@ -265,7 +274,7 @@ def evaluate_ids(model, ids, *, context: int | None = None, stride: int | None =
             starts = np.array([s for s, _ in chunk])                    # (B,)
             first = np.array([f for _, f in chunk])                     # (B,)
             w = xp.asarray(ids64[starts[:, None] + offsets])            # (B,L+1)
-            logits, _ = model.forward(w[:, :-1])                        # (B,L,V)
+            logits, _ = model.forward(w[:, :-1], **keep)                # (B,L,V)
             nll = token_nll(logits, w[:, 1:], vocab_limit)              # (B,L)
             # Yalnızca bu pencerenin yeni konumları sayılır (j >= first)
             mask = xp.asarray(positions[None, :] >= first[:, None])     # (B,L)

@@ -153,3 +153,34 @@ def test_adamw_holds_two_moments_and_no_parameter_sized_scratch(monkeypatch):
     assert peak < 2.5 * size, peak / size
     _, peak = peak_bytes(lambda: [opt.step() for _ in range(2)])
     assert peak < 1.5 * size, peak / size
+
+
+def test_evaluation_and_sampling_keep_no_activations():
+    """`eval` ran the model's training forward, which keeps every block's activations for a
+    backward pass that never comes, beside the logits and two logits-sized temporaries of the
+    loss; sampling's first pass over the prompt (the KV cache's prefill) kept them too, until
+    it ended. Now each block's activations are freed once the next block has its output: the
+    peak is about one block's, not all of them (the same losses and tokens)."""
+    from nanograd_llm.evaluate import evaluate_ids
+    cfg = GPTConfig(vocab_size=256, block_size=256, n_layer=6, n_head=4, n_embd=64)
+    model = GPT(cfg, seed=0)
+    ids = np.random.default_rng(6).integers(0, 256, 4 * 256 + 1)
+    x = ids[:-1].reshape(4, 256)
+    model.eval()
+    model.forward(x)                                   # first use: kernels compiled
+    _, full = peak_bytes(lambda: model.forward(x))     # every block's activations kept
+    model.release_activations()
+    ref = evaluate_ids(model, ids)
+    result, peak = peak_bytes(lambda: evaluate_ids(model, ids))
+    assert peak < 0.6 * full, peak / full              # was 1.04
+    assert result.nll == ref.nll
+    prompt = ids[None, :250]
+    _, full = peak_bytes(lambda: model.forward(prompt))
+    model.release_activations()
+    want = model.generate(prompt, 3, seed=0)
+    got, peak = peak_bytes(lambda: model.generate(prompt, 3, seed=0))
+    assert peak < 0.8 * full, peak / full              # was 1.29
+    assert np.array_equal(got, want)
+    with pytest.raises(RuntimeError, match=r"keep_activations=False"):
+        model.forward(x, x, keep_activations=False)
+        model.backward()

@@ -253,6 +253,7 @@ class GPT(ParamModel):
         self._cache = None
         self._kv_forward = False
         self._backward_done = False
+        self._no_activations = False
 
     def config_dict(self) -> dict:
         return {"model": "gpt", **self.config.to_dict()}
@@ -300,13 +301,16 @@ class GPT(ParamModel):
 
     # -- forward -----------------------------------------------------------------------
     def forward(self, idx, targets=None, kv_cache: KVCache | None = None,
-                last_only: bool = False):
+                last_only: bool = False, keep_activations: bool = True):
         """idx: (B, T) token ids. Returns (logits (B, T, V), loss or None).
 
         With `kv_cache`, idx holds only the new tokens; they are placed after the
         `kv_cache.length` cached positions (no backward is possible then).
         With `last_only` (generation), only the last position's logits are computed:
         (B, 1, V); no targets, no backward.
+        With `keep_activations=False` (evaluation) nothing is kept for backward: each block's
+        activations are freed once the next block has its output, and the batch runs in one
+        piece; no backward then. A KV cache or last_only implies it.
         """
         if last_only and targets is not None:
             raise ValueError("last_only=True computes no loss: pass targets=None")
@@ -318,6 +322,10 @@ class GPT(ParamModel):
         # verilmiş olsa da neden yapılamadığını söyleyebilsin diye işaretlenir
         self._kv_forward = kv_cache is not None
         self._backward_done = False
+        # Geri geçiş olmayacaksa (KV önbelleği, last_only, değerlendirme) etkinleştirmeler hiç
+        # biriktirilmez: her bloğunki, sonraki blok çıktısını alınca bırakılır
+        keep = keep_activations and kv_cache is None and not last_only
+        self._no_activations = not keep_activations
         start = 0 if kv_cache is None else kv_cache.length
         idx = self._check_idx(idx, cfg.vocab_size, cfg.block_size if kv_cache is None else None)
         if kv_cache is not None:
@@ -336,14 +344,14 @@ class GPT(ParamModel):
             # bölünsün (iş parçacığı sayısı ne olursa olsun) aynı maskeler çıkar
             rng = RowGenerators.spawn(self.rng, idx.shape[0])
         # Eğitimde CPU'da toplu iş parçalara bölünebilir (veri paralelliği, yukarıya bakın)
-        bounds = self._part_bounds(idx, targets) if kv_cache is None else None
+        bounds = self._part_bounds(idx, targets) if keep else None
         if bounds is not None:
             return self._forward_sharded(idx, targets, bounds, drop_p, train, rng)
         logits, loss, cache = self._forward_one(idx, targets, kv_cache, last_only, drop_p,
-                                                rng, train, start)
+                                                rng, train, start, keep=keep)
         if kv_cache is not None:
             kv_cache.advance(idx.shape[1])
-        self._cache = None if kv_cache is not None or last_only else (cache,)
+        self._cache = (cache,) if keep else None
         return logits, loss
 
     def _part_bounds(self, idx, targets):
@@ -403,10 +411,11 @@ class GPT(ParamModel):
         return logits, loss
 
     def _forward_one(self, idx, targets, kv_cache, last_only, drop_p, rng, train, start,
-                     logits_out=None):
+                     logits_out=None, keep=True):
         """The forward pass of one batch (or one data-parallel part): (logits, loss, cache).
         logits_out: an array (a part's rows of the whole batch's logits) the logits are copied
-        into; the loss is computed from it and it is returned."""
+        into; the loss is computed from it and it is returned. keep=False: the blocks' caches
+        are not collected (no backward will follow)."""
         cfg, p = self.config, self.params
         # 1) Belirteç gömmesi: (B, T) -> (B, T, C)
         x, c_emb = embedding_forward(idx, p["wte.weight"])
@@ -417,12 +426,15 @@ class GPT(ParamModel):
             x, c_pos = sinusoidal_forward(x, start, cfg.block_size)
         # 3) Gömme dropout'u
         x, c_drop = dropout_forward(x, drop_p, rng, train)
-        # 4) Blok yığını
+        # 4) Blok yığını; geri geçiş olmayacaksa (keep=False) bloğun önbelleği listeye
+        #    eklenmez, bir sonraki blokta bırakılır
         c_blocks = []
         for i, bp in enumerate(self._block_params):
             x, c = block_forward(x, bp, cfg.n_head, cfg.activation, drop_p, rng, train,
                                  kv_cache, i, cfg.layer_norm_epsilon)
-            c_blocks.append(c)
+            if keep:
+                c_blocks.append(c)
+        del c
         if last_only:
             # Üretimde yalnızca son konumun puanları gerekir: çıkış katmanının (T·C·V)
             # işi T kat azalır
@@ -459,6 +471,10 @@ class GPT(ParamModel):
                 raise RuntimeError(
                     "backward() was already called for the last forward: it frees the "
                     "activations as it uses them; call forward(idx, targets) again")
+            if self._no_activations:
+                raise RuntimeError(
+                    "backward() is not possible after forward(..., keep_activations=False), "
+                    "which keeps nothing for it; call forward(idx, targets) first")
             if self._kv_forward:
                 raise RuntimeError(
                     "backward() is not possible after forward(..., kv_cache=...): a forward "
