@@ -49,6 +49,19 @@ gradyanı iki katkının toplamıdır: `dwte = dwte_gömme + dwte_çıkış`.
 (sondan başa) → dropout → konum kodlaması → gömme. Her adımın türetimi kendi katman
 dosyasındadır.
 
+## Bellek
+Bir eğitim adımının tepe belleği parametreler, gradyanlar, AdamW'nin iki momenti ve geri
+geçişin gerçekten gerektirdiği etkinleştirmelerdir; fazlası tutulmaz:
+
+* Geri geçiş ileri geçişin önbelleğini **tüketir**: dlogits olasılıkların belleğine yazılır,
+  her bloğun önbelleği geçildikten hemen sonra bırakılır. Bu yüzden bir ileri geçişe tek bir
+  geri geçiş düşer (PyTorch'taki gibi); ikincisi açık bir hatayla yeni bir ileri geçiş ister.
+* Her gradyan, hesaplanır hesaplanmaz düz gradyan dizisine yazılır (biriktirmede eklenir);
+  hepsi önce taze dizilerde toplanmaz.
+* Veri paralelliğinde parçalar logits'lerini baştan ayrılmış tek bir (B,T,V) diziye yazar.
+* Geri geçiş olmayacaksa (`keep_activations=False`, KV önbelleği, `last_only`) etkinleştirmeler
+  biriktirilmez: değerlendirme ve üretim bir bloğunkinden fazlasını tutmaz.
+
 ## Veri paralelliği (CPU'da iki ya da daha çok çekirdek)
 Eğitimde (hedefler verildiğinde) toplu iş, CPU'da en fazla iş parçacığı sayısı kadar
 (varsayılan: kullanılabilir çekirdek sayısı; `backend.shard_count`) parçaya bölünebilir:
@@ -487,22 +500,53 @@ class GPT(ParamModel):
         # belleğine dlogits yazılır. Model önbelleği bırakır; ikinci bir backward() açık bir
         # hatayla yeni bir ileri geçiş ister (PyTorch'taki gibi)
         held, self._cache, self._backward_done = self._cache, None, True
+        # Her gradyan, hesaplanır hesaplanmaz düz gradyan dizisine yazılır (biriktirmede
+        # eklenir) ve bırakılır: hepsini önce taze dizilerde toplamak parametrelerin bir katı
+        # kadar (GPT-2 small'da 0,5 GB) fazladan bellek isterdi
+        put = self._grad_writer(accumulate)
         if len(held) == 1:
-            return self._store_grads(self._backward_one(held[0], 1.0), accumulate)
+            self._backward_one(held[0], 1.0, put)
+            return put.finish()
         # Veri paralelliği: her parçanın geri geçişi kendi iş parçacığında, kaybın o parçaya
         # düşen ağırlığıyla; parametreler bütün parçalarda ortak kullanıldığı için (fan-out)
-        # gradyanları toplanır: ilk parçanınki yazılır, ötekiler üstüne eklenir.
+        # gradyanları toplanır: ilk parçanınki yazılır (hesaplandıkça, yukarıdaki gibi),
+        # ötekiler kendi dizilerinde toplanıp sonra sırayla üstüne eklenir.
         caches, weights = held
         del held
-        grads = run_shards(lambda i: self._backward_one(caches[i], weights[i]), len(caches))
-        self._store_grads(grads[0], accumulate)
+        grads = run_shards(lambda i: self._backward_one(caches[i], weights[i],
+                                                        put if i == 0 else None), len(caches))
+        put.finish()
         for g in grads[1:]:
             self._store_grads(g, True)
         return self.grads
 
-    def _backward_one(self, cache: list, dloss) -> dict:
+    def _grad_writer(self, accumulate: bool):
+        """put(name, g): write (or, accumulating, add) one fresh gradient into grad_flat;
+        put.finish() zeroes what no put reached (without accumulate) and returns model.grads."""
+        grads, reached = self.grads, set()
+
+        def put(name, g):
+            # _store_grads'ın yaptığının aynısı, bir gradyan için
+            if accumulate:
+                grads[name] += g
+            else:
+                grads[name][...] = g
+            reached.add(name)
+
+        def finish():
+            if not accumulate:
+                for name, view in grads.items():
+                    if name not in reached:
+                        view.fill(0)
+            return grads
+        put.finish = finish
+        return put
+
+    def _backward_one(self, cache: list, dloss, put=None) -> dict:
         """Backward pass of one forward cache, the loss scaled by dloss; fresh arrays.
-        Consumes the cache: the list is emptied and each entry freed once it is used."""
+        Consumes the cache: the list is emptied and each entry freed once it is used.
+        put(name, grad), if given, takes each gradient as soon as it is computed (the dict
+        returned is then empty); without it they are collected in the dict."""
         cfg = self.config
         c_emb, c_pos, c_drop, c_blocks, c_lnf, c_head, c_ce = cache
         # Önbellek tüketilir: girdiler yalnızca buradaki adlarda kalır, her biri kullanıldıktan
@@ -510,6 +554,8 @@ class GPT(ParamModel):
         # etkinleştirmeler gider)
         cache.clear()
         g = {}
+        if put is None:
+            put = g.__setitem__
         # 7) İleri geçişte: `kayıp = CE(logits, hedefler)` → bu yüzden
         #    `dlogits = dloss · (softmax(logits) − onehot(hedefler)) / n_geçerli`;
         #    önbellek bir kez kullanıldığından dlogits olasılıkların belleğine yazılır
@@ -523,10 +569,11 @@ class GPT(ParamModel):
         dhead = dhead_t.T                                             # (C,V) -> (V,C)
         # 5) İleri geçişte: `x = LN_f(x)` → dx ile son normalizasyonun kazanç ve sapma
         #    gradyanları (türetim: layers/layernorm.py)
-        dx, g["ln_f.weight"], db = layernorm_backward(dx, c_lnf)
+        dx, dw, db = layernorm_backward(dx, c_lnf)
         del c_lnf
+        put("ln_f.weight", dw)
         if db is not None:
-            g["ln_f.bias"] = db
+            put("ln_f.bias", db)
         # 4) İleri geçişte: `x = blok_i(x)`, i = 0 … L−1 → geri geçiş sondan başa,
         #    i = L−1 … 0; her blok dx'i ve kendi parametrelerinin gradyanlarını döndürür,
         #    bloğun önbelleği hemen ardından bırakılır
@@ -534,14 +581,16 @@ class GPT(ParamModel):
             dx, gb = block_backward(dx, c_blocks[i])
             c_blocks[i] = None
             for k, v in gb.items():
-                g[f"h.{i}.{k}"] = v
+                put(f"h.{i}.{k}", v)
+            del gb
         # 3) İleri geçişte: `x = dropout(x) = x ⊙ m/(1−p)` → bu yüzden `dx = dx ⊙ m/(1−p)`
         #    (aynı maske; dropout yoksa dx aynen geçer)
         dx = dropout_backward(dx, c_drop)
         # 2) İleri geçişte: `x = x + P[start:start+T]` → bu yüzden dx aynen geçer; öğrenilen
         #    konumda ayrıca `dwpe[start+t] = Σ_b dx[b, t]` (sinüzoidal tablo sabittir)
         if cfg.positional == "learned":
-            dx, g["wpe.weight"] = learned_positional_backward(dx, c_pos)
+            dx, dwpe = learned_positional_backward(dx, c_pos)
+            put("wpe.weight", dwpe)
         else:
             dx = sinusoidal_backward(dx, c_pos)
         # 1) İleri geçişte: `x = wte[idx]` → bu yüzden `dwte[idx[b,t]] += dx[b,t]`
@@ -551,10 +600,10 @@ class GPT(ParamModel):
             # wte iki yerde kullanıldı (gömme + çıkış) → gradyanlar toplanır; toplam, gömme
             # gradyanının (taze bir dizi) üstüne yazılır: üçüncü bir (V,C) dizi ayrılmaz
             dwte_embedding += dhead
-            g["wte.weight"] = dwte_embedding
+            put("wte.weight", dwte_embedding)
         else:
-            g["wte.weight"] = dwte_embedding
-            g["lm_head.weight"] = dhead
+            put("wte.weight", dwte_embedding)
+            put("lm_head.weight", dhead)
         return g
 
     # -- generation (implemented in generate.py, further down the import chain) ----------
