@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -122,6 +123,16 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None):
 
 # -- evaluation & logging ----------------------------------------------------------------------
 
+def loss_only(model, x, y):
+    """model.forward(x, y)'s loss, without the logits where the model can leave them out."""
+    # Eğitici logitleri kullanmaz: destekleyen model (GPT) kaybın olasılıklarını logitlerin
+    # belleğinde hesaplar; yoksa (B,T,V) boyutunda bir dizi daha ayrılırdı ve geri geçiş boyunca
+    # `_` adında dururdu. Kayıp ve gradyanlar aynıdır
+    if "return_logits" in inspect.signature(model.forward).parameters:
+        return model.forward(x, y, return_logits=False)[1]
+    return model.forward(x, y)[1]
+
+
 def estimate_loss(model, sampler: BatchSampler, eval_iters: int, step: int) -> dict:
     """Mean loss over eval_iters batches of each split (eval mode; converted to float once).
     The model's mode (train or eval) is the same afterwards as before."""
@@ -135,7 +146,7 @@ def estimate_loss(model, sampler: BatchSampler, eval_iters: int, step: int) -> d
             total = None
             for w in sampler.eval_batches(split, eval_iters, step):
                 wd = model.xp.asarray(w)
-                _, loss = model.forward(wd[:, :-1], wd[:, 1:])
+                loss = loss_only(model, wd[:, :-1], wd[:, 1:])
                 total = loss if total is None else total + loss
             out[split] = float(total) / eval_iters
     finally:
@@ -733,7 +744,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                 model.set_dropout_seed(drop_seed)
                 for micro in range(cfg.grad_accum):
                     w = xp.asarray(sampler.train_batch())       # bir kez aygıta taşı
-                    _, loss = model.forward(w[:, :-1], w[:, 1:])
+                    loss = loss_only(model, w[:, :-1], w[:, 1:])
                     model.backward(accumulate=micro > 0)
                     loss_sum = loss if loss_sum is None else loss_sum + loss
             if cfg.grad_accum > 1:

@@ -204,3 +204,46 @@ def test_backward_writes_each_gradient_into_the_buffer_as_it_is_made(monkeypatch
         _, peak = peak_bytes(lambda: model.backward(accumulate=accumulate))
         limit = 0.5 if threads == 1 else 1.6          # was 1.09 and 2.07
         assert peak < limit * size, (accumulate, peak / size)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_training_step_without_logits_holds_one_logits_sized_array(monkeypatch, threads):
+    """The trainer never uses the logits, yet every step made them beside the loss's
+    probabilities (and kept them in `_` through the backward). With return_logits=False the
+    loss computes its probabilities, then dlogits, in the logits' own memory: one (B, T, V)
+    array for the whole step instead of two, the same loss and gradients."""
+    monkeypatch.setattr(backend, "SHARD_MIN_WORK", 0)
+    monkeypatch.setenv("NANOGRAD_LLM_THREADS", str(threads))
+    model = GPT(GPTConfig(**BIG_V), seed=0)
+    idx = np.random.default_rng(2).integers(0, 8192, (2, 65))
+    btv = 2 * 64 * 8192 * 4
+    _, want = model.forward(idx[:, :-1], idx[:, 1:])
+    ref = {k: v.copy() for k, v in model.backward().items()}
+
+    def step():
+        logits, loss = model.forward(idx[:, :-1], idx[:, 1:], return_logits=False)
+        assert logits is None
+        model.backward()
+        return loss
+    loss, peak = peak_bytes(step)
+    assert peak < 1.6 * btv, peak / btv                  # 2.04 with the logits
+    assert loss == want
+    assert all(np.array_equal(model.grads[k], ref[k]) for k in ref)
+    with pytest.raises(ValueError, match="return_logits=False returns only the loss"):
+        model.forward(idx[:, :-1], return_logits=False)
+
+
+def test_the_trainer_asks_for_the_loss_only(tmp_path, monkeypatch):
+    from _train_helpers import tiny_config
+    from nanograd_llm.train import train
+    import functools
+    seen = []
+    real = GPT.forward
+
+    @functools.wraps(real)               # the same signature (the trainer inspects it)
+    def record(self, idx, targets=None, **kw):
+        seen.append(kw.get("return_logits", True))
+        return real(self, idx, targets, **kw)
+    monkeypatch.setattr(GPT, "forward", record)
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=2, eval_iters=1), quiet=True)
+    assert seen and not any(seen)            # training steps and estimate_loss alike

@@ -42,9 +42,10 @@ Softmax ve logaritmayı ayrı ayrı hesaplamak (`log(softmax(z))`) küçük olas
 `(N, V)` boyutundaki diziler modelin en büyükleridir (GPT-2'de V = 50 257: B=4, T=1024'te
 float32 biriyle 823 MB, parametrelerin 1,65 katı). İleri geçiş bunlardan logits'in yanında
 yalnızca birini ayırır: `exp`, kaydırılmış puanların üstüne yazılır ve o dizi olasılıklar olarak
-saklanır (hedefin puanı önceden okunur). Geri geçiş `reuse_probs=True` ile (modelin geri geçişi
-önbelleği bir kez kullanır) `dz`'yi olasılıkların üstüne yazar; sayılar aynı işlemlerle aynı
-sırada hesaplandığı için sonuç bit düzeyinde aynıdır.
+saklanır (hedefin puanı önceden okunur). Logitlere sonra ihtiyaç yoksa (`reuse_logits=True`,
+eğitim) kaydırma da logitlerin üstüne yapılır ve hiç yeni (N, V) dizi ayrılmaz. Geri geçiş
+`reuse_probs=True` ile (modelin geri geçişi önbelleği bir kez kullanır) `dz`'yi olasılıkların
+üstüne yazar; sayılar aynı işlemlerle aynı sırada hesaplandığı için sonuç bit düzeyinde aynıdır.
 
 Gradyan denetimi: `tests/test_layers.py::test_cross_entropy_gradcheck`.
 PyTorch ile karşılaştırma (ileri ve geri geçiş):
@@ -67,8 +68,12 @@ class CrossEntropyCache(NamedTuple):
     logits_shape: tuple
 
 
-def cross_entropy_forward(logits, targets, ignore_index: int | None = None):
+def cross_entropy_forward(logits, targets, ignore_index: int | None = None,
+                          reuse_logits: bool = False):
     """Mean softmax cross-entropy over all (non-ignored) positions. Returns (loss, cache).
+
+    reuse_logits=True overwrites the logits (they become the saved probabilities): for a caller
+    that does not need them afterwards (the trainer), no (N, V) array is allocated at all.
 
     The loss is a 0-d array on the logits' device (no host sync); use float(loss) to log it.
     Target ids must lie in [0, V) (the models check them; checking here would cost the GPU a
@@ -88,8 +93,11 @@ def cross_entropy_forward(logits, targets, ignore_index: int | None = None):
         valid = t != ignore_index
         n_valid = int(valid.sum())
         t = xp.where(valid, t, 0)                     # yoksayılan satırlar için geçerli bir indeks
-    # Kararlı log-sum-exp: önce satır maksimumu çıkarılır
-    shifted = z - z.max(axis=1, keepdims=True)        # (N,V)
+    # Kararlı log-sum-exp: önce satır maksimumu çıkarılır. Çağıran logitleri bir daha
+    # kullanmayacaksa (reuse_logits, eğitim) fark logitlerin üstüne yazılır: yeni bir (N,V)
+    # dizi ayrılmaz; yoksa fark yeni bir dizidir
+    zmax = z.max(axis=1, keepdims=True)               # (N,1)
+    shifted = xp.subtract(z, zmax, out=z) if reuse_logits else z - zmax   # (N,V)
     # Hedefin kaydırılmış puanı z_{y_n} − m, üstel alınmadan önce okunur: exp aşağıda aynı
     # dizinin üstüne yazar (ikinci bir (N,V) dizi ayrılmaz; V = 50 257'de en büyük dizi budur)
     picked = shifted[xp.arange(N), t]                 # (N,)

@@ -59,6 +59,8 @@ geçişin gerçekten gerektirdiği etkinleştirmelerdir; fazlası tutulmaz:
 * Her gradyan, hesaplanır hesaplanmaz düz gradyan dizisine yazılır (biriktirmede eklenir);
   hepsi önce taze dizilerde toplanmaz.
 * Veri paralelliğinde parçalar logits'lerini baştan ayrılmış tek bir (B,T,V) diziye yazar.
+* Logitler istenmiyorsa (`return_logits=False`, eğitici) kayıp olasılıkları, geri geçiş de
+  dlogits'i logitlerin belleğinde hesaplar: adım boyunca tek bir (B,T,V) dizi.
 * Geri geçiş olmayacaksa (`keep_activations=False`, KV önbelleği, `last_only`) etkinleştirmeler
   biriktirilmez: değerlendirme ve üretim bir bloğunkinden fazlasını tutmaz.
 
@@ -314,7 +316,8 @@ class GPT(ParamModel):
 
     # -- forward -----------------------------------------------------------------------
     def forward(self, idx, targets=None, kv_cache: KVCache | None = None,
-                last_only: bool = False, keep_activations: bool = True):
+                last_only: bool = False, keep_activations: bool = True,
+                return_logits: bool = True):
         """idx: (B, T) token ids. Returns (logits (B, T, V), loss or None).
 
         With `kv_cache`, idx holds only the new tokens; they are placed after the
@@ -324,9 +327,13 @@ class GPT(ParamModel):
         With `keep_activations=False` (evaluation) nothing is kept for backward: each block's
         activations are freed once the next block has its output, and the batch runs in one
         piece; no backward then. A KV cache or last_only implies it.
+        With `return_logits=False` (training: targets needed) the loss reuses the logits'
+        memory for its probabilities and (None, loss) is returned: one (B, T, V) array less.
         """
         if last_only and targets is not None:
             raise ValueError("last_only=True computes no loss: pass targets=None")
+        if not return_logits and targets is None:
+            raise ValueError("return_logits=False returns only the loss: pass targets")
         cfg = self.config
         # Önceki adımın önbelleği (bütün ara tensörler) yenileri kurulmadan önce bırakılır;
         # yoksa bir an için iki adımın etkinleştirmeleri birden bellekte durur.
@@ -359,9 +366,11 @@ class GPT(ParamModel):
         # Eğitimde CPU'da toplu iş parçalara bölünebilir (veri paralelliği, yukarıya bakın)
         bounds = self._part_bounds(idx, targets) if keep else None
         if bounds is not None:
-            return self._forward_sharded(idx, targets, bounds, drop_p, train, rng)
+            return self._forward_sharded(idx, targets, bounds, drop_p, train, rng,
+                                         return_logits)
         logits, loss, cache = self._forward_one(idx, targets, kv_cache, last_only, drop_p,
-                                                rng, train, start, keep=keep)
+                                                rng, train, start, keep=keep,
+                                                reuse_logits=not return_logits)
         if kv_cache is not None:
             kv_cache.advance(idx.shape[1])
         self._cache = (cache,) if keep else None
@@ -385,7 +394,7 @@ class GPT(ParamModel):
                 return None
         return bounds
 
-    def _forward_sharded(self, idx, targets, bounds, drop_p, train, rng):
+    def _forward_sharded(self, idx, targets, bounds, drop_p, train, rng, return_logits=True):
         """Data parallelism on the CPU: split the batch into n parts, run each part's forward
         on its own thread (backend.run_shards), combine logits and loss."""
         xp, n = self.xp, len(bounds) - 1
@@ -401,13 +410,16 @@ class GPT(ParamModel):
         # kaybını o satırlardan hesaplar. Parçaların logits'ini sonradan birleştirmek
         # (concatenate) bir an için iki tam (B,T,V) dizi (parçalar + birleşik) ile olasılıkları
         # birlikte tutardı; V = 50 257'de en büyük diziler bunlardır
+        # (logits istenmiyorsa hiç ayrılmaz: her parça kaybını kendi logits'inin üstünde hesaplar)
         B, T = idx.shape
-        logits = xp.empty((B, T, self.config.vocab_size), dtype=self.dtype)   # (B,T,V)
+        logits = xp.empty((B, T, self.config.vocab_size), dtype=self.dtype) \
+            if return_logits else None                                        # (B,T,V)
 
         def part(i):
             sl = slice(bounds[i], bounds[i + 1])
             return self._forward_one(idx[sl], targets[sl], None, False, drop_p, part_rng(sl),
-                                     train, 0, logits_out=logits[sl])
+                                     train, 0, logits_out=None if logits is None else logits[sl],
+                                     reuse_logits=not return_logits)
 
         outs = run_shards(part, n)
         # Kayıp, bütün (yoksayılmayan) konumların ortalamasıdır: parçaların kayıpları, geçerli
@@ -418,17 +430,18 @@ class GPT(ParamModel):
         # Ağırlıklar kaybın veri türüne çevrilir: NumPy 1.x'te bir Python float'u ile float32
         # bir skalerin çarpımı float64 olurdu. Toplam da Python'un 0'ından değil, aynı türde
         # bir 0'dan başlar: NumPy 1.x'te 0 + float32 skaler de float64 verirdi.
-        dt = logits.dtype.type
+        dt = outs[0][1].dtype.type
         loss = sum((dt(w) * o[1] for w, o in zip(weights, outs)), dt(0))
         self._cache = ([o[2] for o in outs], weights)
         return logits, loss
 
     def _forward_one(self, idx, targets, kv_cache, last_only, drop_p, rng, train, start,
-                     logits_out=None, keep=True):
+                     logits_out=None, keep=True, reuse_logits=False):
         """The forward pass of one batch (or one data-parallel part): (logits, loss, cache).
         logits_out: an array (a part's rows of the whole batch's logits) the logits are copied
         into; the loss is computed from it and it is returned. keep=False: the blocks' caches
-        are not collected (no backward will follow)."""
+        are not collected (no backward will follow). reuse_logits: the loss overwrites the
+        logits (they become its probabilities) and None is returned in their place."""
         cfg, p = self.config, self.params
         # 1) Belirteç gömmesi: (B, T) -> (B, T, C)
         x, c_emb = embedding_forward(idx, p["wte.weight"])
@@ -466,7 +479,11 @@ class GPT(ParamModel):
         # 7) Kayıp
         loss = c_ce = None
         if targets is not None:
-            loss, c_ce = cross_entropy_forward(logits, targets, cfg.ignore_index)
+            # Logitler istenmiyorsa (eğitim) kayıp onların belleğini olasılıklar için kullanır
+            loss, c_ce = cross_entropy_forward(logits, targets, cfg.ignore_index,
+                                               reuse_logits=reuse_logits)
+            if reuse_logits:
+                logits = None
         # Liste (demet değil): geri geçiş girdileri kullandıkça bırakır (bkz. _backward_one)
         return logits, loss, [c_emb, c_pos, c_drop, c_blocks, c_lnf, c_head, c_ce]
 
