@@ -207,9 +207,10 @@ class AdamW:
         self.model = None
         if hasattr(params, "flat") and hasattr(params, "n_decay"):
             self.model = params
-            xp = params.xp
-            self.m = xp.zeros_like(params.flat)
-            self.v = xp.zeros_like(params.flat)
+            # Momentler ilk kullanıldıklarında ayrılır (bkz. m, v): kaldığı yerden devam ederken
+            # load_state_dict(..., adopt=True) okunan momentleri alır, sıfır dizileri hiç
+            # ayrılmaz (yoksa bir an için momentlerin iki kopyası birden bellekte dururdu)
+            self._m = self._v = None
         elif isinstance(params, dict):
             if not params:
                 raise ValueError("AdamW got no parameters")
@@ -224,6 +225,29 @@ class AdamW:
     @classmethod
     def from_model(cls, model, **kwargs) -> "AdamW":
         return cls(model, **kwargs)
+
+    # -- moments (a model's: zeros made on first use) -------------------------------------
+    @property
+    def m(self):
+        """First moment: one flat array like model.flat (a dict of arrays for a dict)."""
+        if self._m is None:
+            self._m = self.model.xp.zeros_like(self.model.flat)
+        return self._m
+
+    @m.setter
+    def m(self, value):
+        self._m = value
+
+    @property
+    def v(self):
+        """Second moment, laid out like m."""
+        if self._v is None:
+            self._v = self.model.xp.zeros_like(self.model.flat)
+        return self._v
+
+    @v.setter
+    def v(self, value):
+        self._v = value
 
     # -- update --------------------------------------------------------------------------
     def step(self, grads=None, lr: float | None = None) -> None:
@@ -370,9 +394,14 @@ class AdamW:
         return {"t": self.t, "lr": self.lr, "betas": list(self.betas), "eps": self.eps,
                 "weight_decay": self.weight_decay, "m": m, "v": v}
 
-    def load_state_dict(self, state: dict, source: str = "optimizer state") -> None:
+    def load_state_dict(self, state: dict, source: str = "optimizer state",
+                        adopt: bool = False) -> None:
         """Restore a state_dict(): the step count, the moments (host or device arrays) and the
-        hyper-parameters it holds."""
+        hyper-parameters it holds.
+
+        adopt=True (a model's optimizer on the CPU): a moment that is already a writeable,
+        contiguous NumPy array of the parameters' dtype becomes the optimizer's own, without a
+        copy; the caller must not use it afterwards (a resume hands over the arrays it read)."""
         try:
             t = state["t"]
             m, v = state["m"], state["v"]
@@ -380,17 +409,31 @@ class AdamW:
             raise ValueError(f"{source} is incomplete ({e!r})") from None
         _check_hyper(state, source)
         t = int(t)
+        # Şekiller momentler ayrılmadan denetlenir (modelin momentleri düz dizinin şeklindedir)
+        shapes = {"flat": tuple(self.model.flat.shape)} if self.model is not None else \
+            {k: tuple(a.shape) for k, a in self.m.items()}
+        for name, new in (("m", m), ("v", v)):
+            if set(new) != set(shapes):
+                raise ValueError(f"{source}: moment {name!r} does not match the parameters")
+            for k, shape in shapes.items():
+                if tuple(new[k].shape) != shape:
+                    raise ValueError(f"{source}: {name}[{k!r}] has shape {tuple(new[k].shape)}, "
+                                     f"expected {shape}")
+        if self.model is not None and adopt:
+            # Devralma: okunan dizi kopyalanmadan momentin kendisi olur (uygunsa); kopyalamak,
+            # momentlerin bir an için iki kopyasını birden tutardı
+            flat = self.model.flat
+            for name, new in (("_m", m), ("_v", v)):
+                a = new["flat"]
+                if type(a) is np.ndarray and type(flat) is np.ndarray and \
+                        a.dtype == flat.dtype and a.flags.c_contiguous and a.flags.writeable:
+                    setattr(self, name, a)
         own_m = {"flat": self.m} if self.model is not None else self.m
         own_v = {"flat": self.v} if self.model is not None else self.v
-        for name, own, new in (("m", own_m, m), ("v", own_v, v)):
-            if set(new) != set(own):
-                raise ValueError(f"{source}: moment {name!r} does not match the parameters")
-            for k, a in own.items():
-                if tuple(new[k].shape) != tuple(a.shape):
-                    raise ValueError(f"{source}: {name}[{k!r}] has shape {tuple(new[k].shape)}, "
-                                     f"expected {tuple(a.shape)}")
         for own, new in ((own_m, m), (own_v, v)):
             for k, a in own.items():
+                if a is new[k]:
+                    continue                        # devralındı
                 xp = get_array_module(a)
                 # GPU'daki momentler CPU'daki bir eniyileyiciye açıkça okunur (örtük çeviri yok)
                 src = to_numpy(new[k]) if xp is np else new[k]

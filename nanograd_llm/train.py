@@ -517,7 +517,10 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
     if state is not None:
         man_path = out / ckpt.MANIFEST
         if "optimizer_state" in state:
-            opt.load_state_dict(state["optimizer_state"], source=f"{man_path}: optimizer")
+            # Okunan momentler kopyalanmadan devralınır (adopt): bir an için momentlerin iki
+            # kopyası (okunan ve AdamW'ninki) birden bellekte durmaz
+            opt.load_state_dict(state.pop("optimizer_state"), source=f"{man_path}: optimizer",
+                                adopt=True)
             # Denetim noktasından momentler ve adım sayısı gelir; oran, beta'lar, eps ve ağırlık
             # azaltma ise eğitim ayarlarından: devam ederken yeniden verilen weight_decay=,
             # beta2=, eps= sessizce yok sayılmaz
