@@ -1559,6 +1559,29 @@ def test_readme_tr_names_every_module_readme_names():
 
 
 @pytest.mark.parametrize("readme", ["README.md", "README.tr.md"])
+def test_no_line_of_a_readme_paragraph_starts_a_list_or_a_heading(readme):
+    """A paragraph line that begins with "+ ", "- ", "* ", "1. ", "# " or a row of "=" or "-"
+    is, in Markdown (GitHub's CommonMark), a list or a heading that cuts the paragraph:
+    README.tr.md's BPE paragraph wrapped "`şeker`'i `s` + işaret" so that the next line began
+    "+ `eker` diye keser", and GitHub showed the rest of the paragraph as a bullet list. A list
+    written as one starts after a blank line or a bold line of its own (Bölümler)."""
+    block = re.compile(r"^(?:[-+*]|\d+[.)])\s|^#{1,6}\s|^(?:=+|-+)\s*$|^>")
+    text = (ROOT / readme).read_text(encoding="utf-8")
+    bad, fenced, prose = [], False, False
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.startswith("```"):
+            fenced, prose = not fenced, False
+            continue
+        if fenced:
+            continue
+        if prose and block.match(line):
+            bad.append(f"{readme}:{n}: {line[:40]}")
+        prose = bool(line.strip()) and not line.startswith((" ", "|", "#")) \
+            and not block.match(line) and not re.fullmatch(r"\*\*[^*]+\*\*", line.strip())
+    assert not bad, bad
+
+
+@pytest.mark.parametrize("readme", ["README.md", "README.tr.md"])
 def test_every_command_a_readme_shows_parses(readme):
     """Each `nanograd-llm ...` line a README shows to type (not a synopsis with [...]) is one
     the CLI accepts: a misspelt or removed option in either page is caught here."""
