@@ -58,7 +58,7 @@ durmaz.
 NumPy'da grafik yoktur; `TrainStep` orada olağan ileri + geri geçişi çağırır. Testler için
 `emulate=True`, "kaydet ve oynat" mantığını Python'da taklit eder (kayıt = fonksiyonu saklamak,
 oynatma = aynı tamponlarla yeniden çağırmak); kalıcı tamponların, rastgele sayı tekrarının ve
-kaybın kopyalanmasının doğruluğu böylece GPU olmadan da sınanır.
+kaybın kopyalanmasının doğruluğu böylece GPU olmadan da test edilir.
 """
 from __future__ import annotations
 

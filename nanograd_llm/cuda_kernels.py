@@ -33,7 +33,7 @@ görünümler (ör. `k.swapaxes(-1, -2)`) dahil, önce bitişik kopyalara çevir
 `ctypes` ile doğrudan çağırır: devrik, cuBLAS'a "T" bayrağıyla bildirilir, `alpha` çarpanı
 çarpımın içinde uygulanır, TF32 seçiliyse hesap türü TF32 olur. Satır öncelikli (row-major)
 dizilerin sütun öncelikli cuBLAS'a nasıl verildiği `backend.gemm_plan`'dadır ve orada GPU'suz
-sınanır. CuPy'nin kendi cuBLAS sarmalayıcıları bir CUDA grafiği kaydı sırasında çağrılmayı
+test edilir. CuPy'nin kendi cuBLAS sarmalayıcıları bir CUDA grafiği kaydı sırasında çağrılmayı
 reddeder; doğrudan çağrı bu engeli de kaldırır (bkz. cuda_graph.py).
 """
 from __future__ import annotations
