@@ -20,7 +20,7 @@ Kurallar:
 `scatter_add`: gömme (embedding) katmanının geri geçişinde aynı belirteç kimliği bir
 toplu işte (batch) birden çok kez geçebilir. `dW[idx] += dout` yazmak tekrarlanan
 indekslerde yalnızca son katkıyı tutar; doğru olan hepsini toplamaktır. NumPy'da bunu
-`np.add.at`, CuPy'de `cupy.add.at` (CuPy 12'den eski sürümlerde `cupyx.scatter_add`) yapar.
+`np.add.at`, CuPy'da `cupy.add.at` (CuPy 12'den eski sürümlerde `cupyx.scatter_add`) yapar.
 """
 from __future__ import annotations
 
@@ -213,7 +213,7 @@ def cache_allocation(xp: ModuleType):
     """
     if xp is np:
         return contextlib.nullcontext()
-    # Önbellekteki dizi süreç boyunca yaşar: özel bir havuzdan (TrainStep) değil, CuPy'nin
+    # Önbellekteki dizi süreç boyunca yaşar: özel bir havuzdan (TrainStep) değil, CuPy'ın
     # varsayılan havuzundan ayrılır
     return xp.cuda.using_allocator(xp.get_default_memory_pool().malloc)
 

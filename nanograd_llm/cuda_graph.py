@@ -44,7 +44,7 @@ gömülseydi donup kalırdı).
    işin sonucu hemen gerekiyorsa (örneğin bir önbelleğe konan bir dizi) boş kalırdı. Isınma
    geçişi bu işleri önceden yapar; ilk adımın kaybı ve gradyanları da ısınma geçişinden gelir.
 
-6. **cuBLAS doğrudan çağrılır.** CuPy'nin kendi cuBLAS sarmalayıcıları (`@`, `cupy.matmul`)
+6. **cuBLAS doğrudan çağrılır.** CuPy'ın kendi cuBLAS sarmalayıcıları (`@`, `cupy.matmul`)
    bir kayıt sırasında çağrılınca "calling cuBLAS API during stream capture is currently
    unsupported" hatası verir. Katmanlardaki bütün matris çarpımları `backend.matmul_t`
    üzerinden gider; GPU'da bu, cuBLAS'ı `ctypes` ile doğrudan çağıran `cuda_kernels.gemm`'dir

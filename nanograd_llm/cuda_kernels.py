@@ -1,7 +1,7 @@
 """
 # GPU'ya özel birleşik (fused) çekirdekler — yalnızca CuPy
 
-Katmanların genel `xp` kodu hem NumPy'da hem CuPy'de çalışır ve **başvuru (referans)**
+Katmanların genel `xp` kodu hem NumPy'da hem CuPy'da çalışır ve **başvuru (referans)**
 uygulamadır. GPU'da ise her `xp` işlemi ayrı bir çekirdek (kernel) başlatır ve büyük bir
 diziyi bellekten bir kez okuyup belleğe bir kez yazar. Örneğin GELU'nun ileri geçişi yedi sekiz ayrı
 işlemdir; (B, T, 4C) boyutlu bir dizide bu, aynı veriyi yedi sekiz kez bellekten geçirmek
@@ -27,13 +27,13 @@ Kurallar:
   yol çalışır.
 
 ## `gemm`: cuBLAS'ı doğrudan çağırmak
-CuPy'nin `@` işleci ikiden çok boyutlu dizilerde bitişik olmayan işlenenleri, devrik
+CuPy'ın `@` işleci ikiden çok boyutlu dizilerde bitişik olmayan işlenenleri, devrik
 görünümler (ör. `k.swapaxes(-1, -2)`) dahil, önce bitişik kopyalara çevirir. `gemm`, cuBLAS'ın
 `cublasGemmEx` (tek matris) ve `cublasGemmStridedBatchedEx` (matris yığını) fonksiyonlarını
 `ctypes` ile doğrudan çağırır: devrik, cuBLAS'a "T" bayrağıyla bildirilir, `alpha` çarpanı
 çarpımın içinde uygulanır, TF32 seçiliyse hesap türü TF32 olur. Satır öncelikli (row-major)
 dizilerin sütun öncelikli cuBLAS'a nasıl verildiği `backend.gemm_plan`'dadır ve orada GPU'suz
-test edilir. CuPy'nin kendi cuBLAS sarmalayıcıları bir CUDA grafiği kaydı sırasında çağrılmayı
+test edilir. CuPy'ın kendi cuBLAS sarmalayıcıları bir CUDA grafiği kaydı sırasında çağrılmayı
 reddeder; doğrudan çağrı bu engeli de kaldırır (bkz. cuda_graph.py).
 """
 from __future__ import annotations
@@ -375,7 +375,7 @@ def _cublas_path() -> str | None:
 def _cublas():
     cp.cuda.device.get_cublas_handle()          # CuPy loads libcublas and creates its handle
     path = _cublas_path()
-    # Windows'ta /proc yoktur ve kitaplığın adı da başkadır (CUDA 12: cublas64_12.dll). CuPy'nin
+    # Windows'ta /proc yoktur ve kitaplığın adı da başkadır (CUDA 12: cublas64_12.dll). CuPy'ın
     # yüklediği DLL, adıyla istenince Windows'un zaten yüklü olan kopyası döner
     if path:
         names = [path]

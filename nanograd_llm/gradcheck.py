@@ -267,7 +267,7 @@ def layer_case(name: str, rng: np.random.Generator, B=2, T=5, C=8, n_head=2, V=1
         def run():
             params = {k: v for k, v in inp.items() if k != "x"}
             # dropout varsa her çağrıda aynı tohumdan yeni bir üreteç: aynı maskeler. Üreteç
-            # verinin yanındadır (CPU'da NumPy'ınki, GPU'da CuPy'ninki): ana bellekte üretilen
+            # verinin yanındadır (CPU'da NumPy'ınki, GPU'da CuPy'ınki): ana bellekte üretilen
             # bir maske CuPy dizisiyle çarpılamaz
             rd = device_rng(xp, 77) if layer_dropout > 0 else None
             if name == "multihead_attention":

@@ -2,17 +2,17 @@
 
 Sahte CuPy: `ndarray`'i NumPy'ın dizisinden ayrı bir türdür (`type(x).__module__` "cupy" ile
 başlar, backend.get_array_module onu CuPy dizisi sayar); hesabı alttaki bir NumPy dizisi
-yapar. CuPy'nin şu kurallarını izler:
+yapar. CuPy'ın şu kurallarını izler:
 
 * Örtük dönüşüm yok: `np.asarray(x)`, `np.array(x)` ve bir ana bellek dizisi isteyen her yer
-  CuPy'nin iletisiyle TypeError verir ("Implicit conversion to a NumPy array is not allowed").
+  CuPy'ın iletisiyle TypeError verir ("Implicit conversion to a NumPy array is not allowed").
 * Karışık işlem yok: sahte bir dizi ile bir NumPy dizisi (0-B olanlar dahil) aynı aritmetik
   işleme, ufunc'a ya da `cupy.` fonksiyonuna girerse TypeError ("Unsupported type
   <class 'numpy.ndarray'>"); Python ve NumPy skalerleri kabul edilir. `x[...] = numpy_dizisi`
-  CuPy'deki gibi ValueError'dır ("non-scalar numpy.ndarray cannot be used for fill").
-* NumPy fonksiyonları (`np.exp(x)`, `np.sum(x)`) CuPy'deki gibi `__array_ufunc__` ve
+  CuPy'daki gibi ValueError'dır ("non-scalar numpy.ndarray cannot be used for fill").
+* NumPy fonksiyonları (`np.exp(x)`, `np.sum(x)`) CuPy'daki gibi `__array_ufunc__` ve
   `__array_function__` ile sahte modüle yönlenir ve sahte dizi döndürür.
-* İndirgemeler (`x.sum()`, `x[0, 0]`) CuPy'deki gibi 0-B *aygıt* dizisi döndürür, NumPy
+* İndirgemeler (`x.sum()`, `x[0, 0]`) CuPy'daki gibi 0-B *aygıt* dizisi döndürür, NumPy
   skaleri değil: kaybın ne zaman Python sayısına çevrildiği böylece görünür.
 * Aygıt→ana bellek okumaları (`.get()`, `cupy.asnumpy`, `float/int/bool/.item()/.tolist()`,
   `repr/str/format`, `__index__`, boolean maskeyle indeksleme: CuPy öğe sayısını okur) ve ana
@@ -20,7 +20,7 @@ yapar. CuPy'nin şu kurallarını izler:
   NumPy dizisi ya da listeyle indeksleme) `TRANSFERS`'ta sayılır; her olayın yanında onu
   tetikleyen nanograd_llm satırı (`dosya.py:satır`) tutulur.
 * Tamsayı dizisiyle indekslemede (`x[idx]`, `x[idx] = v`, `take`, `take_along_axis`,
-  `cupy.add.at`) sınır dışı bir indeks CuPy'deki gibi hata vermez, başa sarılır (`idx mod n`):
+  `cupy.add.at`) sınır dışı bir indeks CuPy'daki gibi hata vermez, başa sarılır (`idx mod n`):
   denetlenmeden aygıta taşınmış bir kimlik CPU'da IndexError verirken burada sessizce yanlış
   sonuç verir, CPU ile karşılaştıran testler bunu görür. Tek bir tamsayıyla indeksleme
   NumPy'daki gibi IndexError'dır.
@@ -31,9 +31,9 @@ yapar. CuPy'nin şu kurallarını izler:
 Modellenmeyenler: gerçek eşzamansızlık ve akışlar (her işlem hemen biter; bir "eşitleme"
 yalnızca sayılır), CUDA grafikleri (Stream.begin_capture NotImplementedError verir),
 cuda_kernels.py'nin ElementwiseKernel/RawModule/cuBLAS çağrıları (NANOGRAD_LLM_FUSED=0 ile
-çalışılır), CuPy'nin rastgele sayı dizileri (sahte üreteç NumPy'ın PCG64'üdür: dropout maskeleri
+çalışılır), CuPy'ın rastgele sayı dizileri (sahte üreteç NumPy'ın PCG64'üdür: dropout maskeleri
 gerçek GPU'daki gibi CPU'dakinden farklıdır ama sayıları başkadır), bellek sınırları, birden
-çok aygıt, tür yükseltmenin CuPy'ye özgü ayrıntıları (NumPy 2'nin kuralları uygulanır) ve ufunc
+çok aygıt, tür yükseltmenin CuPy'a özgü ayrıntıları (NumPy 2'nin kuralları uygulanır) ve ufunc
 olmayan `cupy.` fonksiyonlarına verilen Python listeleri (ufunc'lar ve işleçler onları CuPy gibi
 reddeder; öbürleri burada kabul eder).
 """

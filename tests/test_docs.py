@@ -2693,6 +2693,7 @@ ONE_NAME = {
     r"\bkoşu(?![lt])": "eğitim (bir eğitim, içinde bir eğitim bulunan klasör)",
     r"bağlamı \(prompt\)": "istem (prompt)",
     r"\bsına(?:ma\b|n)": "test",
+    r"\bcupy'(?:nin|de|ye)": "CuPy'ın, CuPy'da, CuPy'a (NumPy'ın, NumPy'da gibi: 'kupay')",
 }
 
 
@@ -2710,7 +2711,8 @@ def test_turkish_prose_names_each_concept_one_way():
     named the prompt 'başlangıç bağlamı (prompt)', every other chapter 'istem (prompt)'. The
     layer-norm chapter pointed to its test with 'Sınama:' where the BPE chapter says 'Testler:'
     and the README 'testler'; the CUDA kernels' and the CUDA graph's chapters and README.tr.md's
-    Bölümler said a check 'sınanır' where every other page says 'test edilir'."""
+    Bölümler said a check 'sınanır' where every other page says 'test edilir'. NumPy took 'NumPy'ın',
+    'NumPy'da' everywhere, CuPy 'CuPy'nin', 'CuPy'de' in most places and 'CuPy'ın' in README.tr.md."""
     def lower(text):
         return text.replace("I", "ı").replace("İ", "i").lower()
     bad = [f"{where}: {m.group()} (the project says {ONE_NAME[pattern]})"

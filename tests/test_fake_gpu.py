@@ -2,7 +2,7 @@
 
 Sahte CuPy ne yapar: `cupy` (ve `cupy.cuda`, `cupy._core._routines_linalg`) modüllerini yalnızca
 bu testlerin süresince sys.modules'e koyar. Dizisi NumPy'ınkinden ayrı bir türdür ve altında NumPy
-ile hesap yapar, ama CuPy'nin kurallarına uyar: örtük bir NumPy dönüşümü (`np.asarray(x)`) ve bir
+ile hesap yapar, ama CuPy'ın kurallarına uyar: örtük bir NumPy dönüşümü (`np.asarray(x)`) ve bir
 NumPy dizisiyle karışık işlem TypeError verir; aygıttan okumalar (`.get()`, `float()`, `bool()`,
 `.item()` …) ve aygıta kopyalar (`cupy.asarray(numpy_dizisi)`) sayılır, her biri onu yapan
 nanograd_llm satırıyla. Böylece GPU'suz bir makinede şunlar yakalanır: GPU dizisine karışan bir NumPy
@@ -10,7 +10,7 @@ sabiti, ana belleğe örtük bir dönüşüm, eğitim döngüsünde gizli bir e�
 
 Ne yapmaz: CUDA çekirdeklerini (cuda_kernels.py: testler NANOGRAD_LLM_FUSED=0 ile genel kod yolunu
 çalıştırır), CUDA grafiklerini (kayıt denemesi başarısız olur ve TrainStep olağan yola döner),
-gerçek eşzamansızlığı, CuPy'nin rastgele sayılarını (dropout maskeleri CPU'dakinden farklıdır ama
+gerçek eşzamansızlığı, CuPy'ın rastgele sayılarını (dropout maskeleri CPU'dakinden farklıdır ama
 gerçek GPU'dakilerle de aynı değildir), bellek sınırlarını ve float32 toplamların GPU'daki
 sırasını modellemez. tests/test_gpu.py gerçek GPU'da bunları denetler. Tamsayı dizisiyle
 indekslemede sınır dışı bir indeksi ise CuPy gibi başa sarar (hata vermez).
@@ -383,7 +383,7 @@ def test_train_sample_eval_chat_commands_on_the_fake_gpu(gpu, tmp_path, monkeypa
                         "--quiet", "max_iters=3", *words)
     assert rc == 0, err
     assert "--- sample ---" in out
-    # TF32 anahtarı CuPy'nin matris çarpımı ayarına iletildi (7: TF32)
+    # TF32 anahtarı CuPy'ın matris çarpımı ayarına iletildi (7: TF32)
     assert (np.dtype(np.float32), 7) in sys.modules["cupy._core._routines_linalg"].compute_types
     rc, out, err = _cli("train", "--device", "cuda", "--data", str(data), "--out", run,
                         "--quiet", "--resume", "max_iters=6", *words)

@@ -24,7 +24,7 @@ vektör karşılık getirir. Ağırlık matrisi `W`'nin `v`. satırı, `v` kimli
 3. Aynı kimlik toplu işte birçok kez geçebilir (ör. boşluk karakteri). Bu yüzden katkılar
    **toplanmalıdır**. `dW[idx] += dout` gibi gelişmiş (fancy) indekslemeyle yapılan atama,
    tekrarlanan indekslerde yalnızca bir katkıyı yazar ve yanlış sonuç verir; `scatter_add`
-   (`np.add.at`; CuPy'de `cupy.add.at`) ise hepsini toplar.
+   (`np.add.at`; CuPy'da `cupy.add.at`) ise hepsini toplar.
 4. `idx` tam sayıdır, türevi yoktur; katman yalnızca `dW` döndürür.
 
 ## Hızlı yol: küçük sözlükte tek-sıcak (one-hot) matris çarpımı

@@ -176,7 +176,7 @@ def layernorm_forward(x, w, b=None, eps: float = 1e-5):
         xp.multiply(xc, xc, out=ob)
         rs[...] = matmul_t(ob, avg)                     # (n, C)@(C,) -> (n,)
         # Taşma denetimi: σ² sonlu değilse (float32'de |x − μ| ≳ 1,8·10¹⁹ iken kareler ya da
-        # toplamları taşar) o satırlar aşağıda ölçeklenerek yeniden hesaplanır. (CuPy'de
+        # toplamları taşar) o satırlar aşağıda ölçeklenerek yeniden hesaplanır. (CuPy'da
         # `bool(...)` GPU'yu bekler; GPU'da eğitimi bu başvuru kodu değil, çekirdek yapar.)
         finite = xp.isfinite(rs)                        # (n,)
         over = None if bool(finite.all()) else xp.flatnonzero(~finite)
@@ -258,7 +258,7 @@ def layernorm_backward(dout, cache: LayerNormCache):
     N = d2.shape[0]
     # İleri geçişte: `out = x̂⊙w + b` (her satıra aynı w ve b) → bu yüzden `db = Σ_n dout[n]`.
     # Satırlar üzerindeki toplam, birlerden oluşan bir vektörle çarpımdır: `1ᵀ·dout` (gemv).
-    # Önde gelen eksenler boyunca indirgeme hem NumPy'da hem CuPy'de bundan yavaştır.
+    # Önde gelen eksenler boyunca indirgeme hem NumPy'da hem CuPy'da bundan yavaştır.
     ones = xp.ones((N,), dtype=dout.dtype)                 # (N,)
     db = matmul_t(ones, d2) if cache.b is not None else None  # (N,)@(N, C) -> (C,)
     # Aynı satırdan: `dw = Σ_n dout[n]⊙x̂[n]`
