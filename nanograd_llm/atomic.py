@@ -73,6 +73,7 @@ import errno
 import os
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import sys
@@ -81,6 +82,22 @@ import threading
 import time
 from pathlib import Path
 from typing import Callable
+
+
+def shell_quote(arg) -> str:
+    """`arg` as one word of a command the user can paste into their shell: POSIX quoting
+    (shlex.quote) on Linux and macOS; on Windows double quotes, which cmd.exe and PowerShell
+    both read, and only where needed."""
+    # shlex.quote tek tırnak kullanır ve ters bölüyü (\) de tırnağa alır: Windows'ta her yol
+    # ('out\default') tek tırnakla yazılırdı; cmd.exe ise tek tırnağı tırnak saymaz, onu yolun
+    # bir parçası olarak programa geçirir. Windows dosya adlarında çift tırnak olamaz; tırnak
+    # içindeki sondaki ters bölüler, kapanış tırnağını kaçırmasın diye ikilenir ("a b\\")
+    s = str(arg)
+    if sys.platform != "win32":
+        return shlex.quote(s)
+    if s and re.fullmatch(r"[\w@+=:,./\\-]+", s):
+        return s
+    return '"' + re.sub(r"(\\+)$", r"\1\1", s) + '"'
 
 
 def _umask() -> int:

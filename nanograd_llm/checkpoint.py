@@ -58,7 +58,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import (atomic_write, atomic_write_bytes, atomic_write_files, bytes_writer, fsync_dir,
-                     is_temporary_name, make_folder, remove_stale_temporaries_in)
+                     is_temporary_name, make_folder, remove_stale_temporaries_in, shell_quote)
 from .backend import check_device, is_integer, shown
 
 FORMAT = "nanograd_llm.checkpoint"
@@ -91,9 +91,10 @@ class HuggingFaceFolderError(CheckpointError):
     # ayrı yazılır; komutların hata yazıcısı (cli.report_errors) ikincisini seçer.
     def __init__(self, path):
         self.path = path
+        q = shell_quote(path)       # komut, boşluklu bir yolla da yapıştırılabilsin
         self.command_line_message = (
             f"{path} is a Hugging Face GPT-2 folder, not a training run: sample or chat with "
-            f"--hf {path}, fine-tune with `nanograd-llm train --init-from {path}`")
+            f"--hf {q}, fine-tune with `nanograd-llm train --init-from {q}`")
         super().__init__(
             f"{path} is a Hugging Face GPT-2 folder, not a training run: load it with "
             f"GPT.from_hf({str(path)!r}) (nanograd_llm.hf.init_from_hf for the model and its "
@@ -334,7 +335,7 @@ def find_run_dir(path) -> Path:
                                               (p / "model.safetensors.index.json").is_file()):
             raise HuggingFaceFolderError(p)
         raise CheckpointError(f"no checkpoint in {p}: {MANIFEST} is missing (train with "
-                              f"`nanograd-llm train --out {p}` first)")
+                              f"`nanograd-llm train --out {shell_quote(p)}` first)")
     return p
 
 

@@ -5,8 +5,6 @@ import argparse
 import codecs
 import errno
 import os
-import re
-import shlex
 import stat
 import sys
 import warnings
@@ -17,22 +15,9 @@ import warnings
 # içe aktarmalar tek yönde kalır (cli.py paketin geri kalanını içe aktarır, onu yalnızca
 # __main__.py)
 from .atomic import Terminated, _terminate, sigterm_raises  # noqa: F401  (cli.Terminated)
-
-
-def shell_quote(arg) -> str:
-    """`arg` as one word of a command the user can paste into their shell: POSIX quoting
-    (shlex.quote) on Linux and macOS; on Windows double quotes, which cmd.exe and PowerShell
-    both read, and only where needed."""
-    # shlex.quote tek tırnak kullanır ve ters bölüyü (\) de tırnağa alır: Windows'ta her yol
-    # ('out\default') tek tırnakla yazılırdı; cmd.exe ise tek tırnağı tırnak saymaz, onu yolun
-    # bir parçası olarak programa geçirir. Windows dosya adlarında çift tırnak olamaz; tırnak
-    # içindeki sondaki ters bölüler, kapanış tırnağını kaçırmasın diye ikilenir ("a b\\")
-    s = str(arg)
-    if sys.platform != "win32":
-        return shlex.quote(s)
-    if s and re.fullmatch(r"[\w@+=:,./\\-]+", s):
-        return s
-    return '"' + re.sub(r"(\\+)$", r"\1\1", s) + '"'
+# Kopyalanacak komutlardaki yolların tırnaklanması da atomic.py'dedir: alt modüllerin iletileri
+# (checkpoint, hf, run_folder) da onu kullanır; cli.shell_quote örnekler için burada da durur
+from .atomic import shell_quote
 
 
 def _cmd_gradcheck(args) -> int:

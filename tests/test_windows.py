@@ -251,3 +251,41 @@ def test_overwrite_and_a_save_remove_a_killed_checkpoint_write_on_windows(tmp_pa
     killed.write_bytes(b"\0" * 4096)                            # and the next save
     train(tiny_config(tmp_path, max_iters=2, eval_interval=1), quiet=True, resume=True)
     assert not killed.exists() and held.exists()
+
+
+@pytest.mark.parametrize("platform", ["linux", "win32"])
+def test_commands_in_error_messages_quote_paths(tmp_path, monkeypatch, platform):
+    """The commands the error messages suggest (checkpoint.py: `nanograd-llm train --out X`
+    first, --hf X / --init-from X for a GPT-2 folder; hf.py: --ckpt X, `train --out X --resume`
+    for a run folder; run_folder.py: `train --out X --overwrite`) put the path in bare, so one
+    with a space (C:\\Users\\Ahmet Yılmaz\\..., ~/my runs/...) pasted as two words on every OS.
+    They quote it as the commands `train` prints do (atomic.shell_quote; cli re-exports it)."""
+    import sys
+
+    from nanograd_llm import atomic, checkpoint, cli, hf, run_folder
+    assert cli.shell_quote is atomic.shell_quote
+    monkeypatch.setattr(sys, "platform", platform)
+    folder = tmp_path / "my runs" / "a"
+    folder.mkdir(parents=True)
+    q = f'"{folder}"' if platform == "win32" else f"'{folder}'"
+    with pytest.raises(checkpoint.CheckpointError) as e:
+        checkpoint.find_run_dir(folder)
+    assert f"`nanograd-llm train --out {q}` first" in str(e.value)
+    (folder / "metrics.jsonl").write_text("{}\n")
+    with pytest.raises(ValueError) as e:
+        run_folder.refuse_resuming_unsaved_run(folder)
+    assert f"`nanograd-llm train --out {q} --overwrite`" in str(e.value)
+    (folder / "checkpoint.json").write_text("{}")
+    with pytest.raises(ValueError) as e:
+        hf.read_hf_config(folder)
+    assert f"--ckpt {q}," in str(e.value) and f"`nanograd-llm train --out {q} --resume`" in \
+        str(e.value)
+    gpt2 = tmp_path / "my models" / "gpt2"
+    gpt2.mkdir(parents=True)
+    (gpt2 / "config.json").write_text("{}")
+    (gpt2 / "model.safetensors").write_bytes(b"")
+    with pytest.raises(checkpoint.HuggingFaceFolderError) as e:
+        checkpoint.find_run_dir(gpt2)
+    q = f'"{gpt2}"' if platform == "win32" else f"'{gpt2}'"
+    assert f"--hf {q}, fine-tune with `nanograd-llm train --init-from {q}`" in \
+        e.value.command_line_message
