@@ -226,6 +226,15 @@ def download_corpus(name: str, directory: Path | None = None) -> Path:
 
 # -- reading text -----------------------------------------------------------------------------
 
+# Dönüştürme önerisi her işletim sisteminde çalışan bir komuttur: iconv Windows'ta yoktur. Türkçe
+# bir metnin UTF-8 olmayan kodlaması çoğu zaman Windows'un cp1254'üdür (ISO-8859-9 da neredeyse
+# aynıdır): latin-1 ile okunan ş, ğ, ı, İ, Ş, Ğ başka harflere (þ, ð, ý, Ý, Þ, Ð) dönerdi. Komut
+# çift tırnak içindedir, içinde yalnızca tek tırnak vardır: bash, cmd.exe ve PowerShell onu aynı
+# okur; newline='' satır sonlarını olduğu gibi bırakır
+_TO_UTF8 = ("`python -c \"import sys; open(sys.argv[2], 'w', encoding='utf-8', newline='')"
+            ".write(open(sys.argv[1], encoding='cp1254', newline='').read())\" IN OUT`")
+
+
 def decode_text(raw: bytes, source: str = "text") -> str:
     """UTF-8 bytes -> str: strip a BOM, CRLF/CR -> LF; a clear error at the first bad byte."""
     if raw.startswith(b"\xef\xbb\xbf"):
@@ -239,8 +248,9 @@ def decode_text(raw: bytes, source: str = "text") -> str:
         pos = e.start + offset
         line = raw.count(b"\n", 0, e.start) + 1
         raise ValueError(f"{source} is not UTF-8 text: invalid byte 0x{raw[e.start]:02x} at byte "
-                         f"offset {pos} (line {line}); convert it to UTF-8 first, e.g. "
-                         f"`iconv -f latin1 -t utf-8`") from None
+                         f"offset {pos} (line {line}); convert it to UTF-8 first, e.g. from "
+                         f"Windows' Turkish encoding with {_TO_UTF8} (cp1254; latin-1 for "
+                         f"Western European text)") from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 

@@ -289,3 +289,30 @@ def test_commands_in_error_messages_quote_paths(tmp_path, monkeypatch, platform)
     q = f'"{gpt2}"' if platform == "win32" else f"'{gpt2}'"
     assert f"--hf {q}, fine-tune with `nanograd-llm train --init-from {q}`" in \
         e.value.command_line_message
+
+
+def test_the_not_utf8_hint_is_a_command_every_os_has(tmp_path):
+    """A corpus that is not UTF-8 was met with "convert it to UTF-8 first, e.g. `iconv -f
+    latin1 -t utf-8`": Windows has no iconv (and latin-1 turns a Turkish Windows file's ş, ğ,
+    ı into þ, ð, ý). The hint is a Python one-liner, in double quotes with only single quotes
+    inside (bash, cmd.exe and PowerShell read it alike), from cp1254; run here, it converts."""
+    import re
+    import shlex
+    import subprocess
+    import sys
+
+    from nanograd_llm import data
+    src = tmp_path / "derlem.txt"
+    src.write_bytes("Şu ağaç\r\nçok güzel, ıhlamur\n".encode("cp1254"))
+    with pytest.raises(ValueError) as e:
+        data.read_text_file(src)
+    msg = str(e.value)
+    assert "iconv" not in msg and "cp1254" in msg
+    command = re.search(r"`(python -c [^`]*)`", msg).group(1)
+    words = shlex.split(command)
+    assert words[:2] == ["python", "-c"] and words[3:] == ["IN", "OUT"]
+    assert command.count('"') == 2 and "$" not in command and "%" not in command
+    subprocess.run([sys.executable, "-c", words[2], str(src), str(tmp_path / "out.txt")],
+                   check=True)
+    assert (tmp_path / "out.txt").read_bytes() == "Şu ağaç\r\nçok güzel, ıhlamur\n".encode()
+    assert data.read_text_file(tmp_path / "out.txt") == "Şu ağaç\nçok güzel, ıhlamur\n"
