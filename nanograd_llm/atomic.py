@@ -80,6 +80,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from pathlib import Path
 from typing import Callable
 
@@ -457,13 +458,17 @@ def temporary_beside(tmp):
     path, fd = _claimed_temporary(tmp.parent, m.group(1))
     try:
         yield path
-    finally:
-        try:
+    except BaseException:
+        # Silinemeyen bir geçici dosya (Windows'ta hâlâ açık ya da eşlenmiş bir dosya) asıl
+        # hatanın ya da Ctrl-C'nin yerine geçmez; kalan artığı bir sonraki yazma siler
+        with contextlib.suppress(OSError):
             os.unlink(path)             # before the lock goes: no one else removes it meanwhile
-        except FileNotFoundError:
-            pass
-        finally:
-            _close(fd)
+        raise
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+    finally:
+        _close(fd)
 
 
 def _close(fd: int | None) -> None:
@@ -487,12 +492,28 @@ def atomic_write(path, write: Callable[[str], None]) -> Path:
             os.fsync(f.fileno())
         _rename(tmp, real)
     except BaseException:
-        if os.path.exists(tmp):
+        with contextlib.suppress(OSError):      # never in place of the error itself
             os.unlink(tmp)
         raise
     finally:
         _close(fd)
     return path
+
+
+def release_frames(error: BaseException) -> None:
+    """Clear the local names of the finished frames that `error`'s traceback (and those of the
+    errors it was raised while handling) keeps, so that the arrays they held, memory maps above
+    all, are freed before a clean-up deletes their files: Windows does not delete a file that
+    is mapped."""
+    # Bir istisnanın izi, hatanın geçtiği her çerçeveyi yerel adlarıyla birlikte tutar: hata
+    # yakalanıp temizlik yapılırken o çerçevelerdeki np.memmap dizileri (tokens.npy'nin
+    # eşlemesi) hâlâ canlıdır. POSIX'te eşlenmiş bir dosya silinebilir, Windows'ta silinemez
+    # (PermissionError). Hâlâ çalışan çerçevelere (temizliği yapanlar) dokunulmaz
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        traceback.clear_frames(error.__traceback__)
+        error = error.__context__
 
 
 @contextlib.contextmanager

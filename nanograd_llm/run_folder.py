@@ -40,7 +40,7 @@ import stat
 from pathlib import Path
 
 from . import checkpoint as ckpt
-from .atomic import (is_temporary_name, make_new_folder, refuse_dangling_link,
+from .atomic import (is_temporary_name, make_new_folder, refuse_dangling_link, release_frames,
                      remove_empty_folders, remove_stale_staging_folders,
                      remove_stale_temporaries, remove_stale_temporaries_in, shell_quote,
                      signals_deferred)
@@ -113,13 +113,18 @@ def hold_run_folder(out: Path, top: Path, created: bool):
         if not created:
             before = {p.name for p in out.iterdir()}
         yield
-    except BaseException:
+    except BaseException as e:
         # Hiçbir denetim noktası yazılmadan biten (örneğin veri hatası) bir eğitim, kendi
         # açtığı klasörleri geride boş ya da yarım bırakmaz. Kilidi alamayan bir eğitim hiçbir
         # şey silmez: aynı anda başlayan öteki eğitim de klasörü "yok" görüp açmış ve kilidi
         # almıştır; klasör onundur (ilk denetim noktasından önce silinirse o eğitim de durur).
         # Temizlik kilit tutulurken yapılır, kilit ancak sonra (finally'de) bırakılır: önce
         # bırakılsaydı arada kilidi alan ikinci bir eğitimin yeni dosyaları da silinirdi.
+        # Eğitimin çerçeveleri (istisnanın izinde) tokens.npy'nin bellek eşlemesini tutar;
+        # Windows eşlenmiş bir dosyayı silmez (temizlik sessizce başarısız olur, aynı komut
+        # klasörü --overwrite isteyerek reddederdi): onların yerel adları önce bırakılır
+        if not (out / ckpt.MANIFEST).exists():
+            release_frames(e)
         with signals_deferred():
             _clean_up(out, top, created, locked, before)
         raise

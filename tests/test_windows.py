@@ -316,3 +316,116 @@ def test_the_not_utf8_hint_is_a_command_every_os_has(tmp_path):
                    check=True)
     assert (tmp_path / "out.txt").read_bytes() == "Şu ağaç\r\nçok güzel, ıhlamur\n".encode()
     assert data.read_text_file(tmp_path / "out.txt") == "Şu ağaç\nçok güzel, ıhlamur\n"
+
+
+@pytest.fixture
+def windows_mapped_files(monkeypatch):
+    """Windows' rule, simulated: a file that a live memory map (np.memmap) shows cannot be
+    deleted (PermissionError, 'being used by another process'). -> the list of paths whose
+    deletion was refused."""
+    import os
+    import weakref
+
+    import numpy as np
+    maps = []
+    refused = []
+    real_new, real_unlink = np.memmap.__new__, os.unlink
+
+    def identity(st):
+        return st.st_dev, st.st_ino
+
+    def new(subtype, *a, **k):
+        m = real_new(subtype, *a, **k)
+        if getattr(m, "filename", None) and getattr(m, "_mmap", None) is not None:
+            maps.append((identity(os.stat(m.filename)), weakref.ref(m._mmap)))
+        return m
+
+    def unlink(path, *, dir_fd=None):
+        # shutil.rmtree names the files relative to a folder's fd (dir_fd): the file is known by
+        # its identity, not its name
+        try:
+            st = os.stat(path, dir_fd=dir_fd) if dir_fd is not None else os.stat(path)
+        except OSError:
+            st = None
+        if st is not None and any(f == identity(st) and r() is not None for f, r in maps):
+            refused.append(os.fsdecode(path))
+            raise PermissionError(13, "The process cannot access the file because it is being "
+                                      "used by another process", path)
+        return (real_unlink(path, dir_fd=dir_fd) if dir_fd is not None else real_unlink(path))
+    monkeypatch.setattr(np.memmap, "__new__", new)
+    monkeypatch.setattr(os, "unlink", unlink)
+    monkeypatch.setattr(os, "remove", unlink)
+    return refused
+
+
+def test_an_interrupted_encoding_removes_its_mapped_files_on_windows(
+        tmp_path, monkeypatch, windows_mapped_files):
+    """encode_corpus copies a raw temporary file into the temporary .npy through two memory
+    maps; a Ctrl-C during the copy left both maps alive while the clean-up deleted their
+    files, which Windows refuses: the user saw a PermissionError instead of the interruption,
+    and two corpus-sized temporary files stayed. The maps are dropped first now, and a
+    clean-up that fails never hides the error."""
+    import os
+
+    import numpy as np
+
+    from nanograd_llm import data
+    from nanograd_llm.tokenizers.char import CharTokenizer
+    text = "merhaba dünya\n" * 50
+    tok = CharTokenizer.from_text(text)
+
+    def flush(self):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(np.memmap, "flush", flush)
+    with pytest.raises(KeyboardInterrupt):
+        data.encode_corpus(text, tok, path=tmp_path / "tokens.npy", chunk_chars=64)
+    assert os.listdir(tmp_path) == [] and windows_mapped_files == []
+    monkeypatch.undo()
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_failed_start_removes_its_mapped_token_file_on_windows(
+        tmp_path, monkeypatch, windows_mapped_files, existing):
+    """A start that stopped (Ctrl-C, an error) after it encoded the corpus into tokens.npy
+    still had the file mapped (the training's locals, kept by the traceback) when its clean-up
+    deleted it: on Windows the deletion failed silently, and the same command then refused the
+    folder ('holds files of a run that never saved a checkpoint ... --overwrite'). The start's
+    frames are cleared before the clean-up, so the maps are gone and the file is removed."""
+    import os
+
+    from nanograd_llm import train as T
+    cfg = tiny_config(tmp_path, mmap_threshold=10)
+    if existing:
+        (tmp_path / "run").mkdir()
+
+    def sampler(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(T, "BatchSampler", sampler)
+    with pytest.raises(KeyboardInterrupt):
+        T.train(cfg, quiet=True)
+    assert windows_mapped_files == []
+    if existing:            # the lock file stays (none where there is no fcntl: Windows)
+        assert set(os.listdir(tmp_path / "run")) <= {".lock"}
+    else:
+        assert not (tmp_path / "run").exists()
+
+
+def test_a_clean_up_that_cannot_delete_never_hides_the_error(tmp_path, monkeypatch):
+    """atomic_write and temporary_beside delete their temporary files when the write fails or
+    is interrupted; where that deletion failed (Windows: a file still open or mapped), its
+    PermissionError took the place of the Ctrl-C or the write's own error."""
+    import os
+
+    from nanograd_llm import atomic
+
+    def write(tmp):
+        with atomic.temporary_beside(tmp):
+            raise KeyboardInterrupt
+
+    def unlink(path, *, dir_fd=None):
+        raise PermissionError(13, "The process cannot access the file", path)
+    monkeypatch.setattr(os, "unlink", unlink)
+    with pytest.raises(KeyboardInterrupt):
+        atomic.atomic_write(tmp_path / "a.bin", write)
+    monkeypatch.undo()
+    assert not (tmp_path / "a.bin").exists()
