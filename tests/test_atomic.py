@@ -9,6 +9,8 @@ import pytest
 from nanograd_llm.atomic import (atomic_write, atomic_write_bytes, atomic_write_files,
                                  atomic_write_text)
 
+from _platform import MODES, SIGKILL, SIGNALS, SYMLINKS, posix_only
+
 
 @pytest.fixture
 def umask022():
@@ -21,6 +23,7 @@ def _mode(path):
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
+@posix_only(MODES)
 def test_write_replaces_and_uses_the_umask(tmp_path, umask022):
     p = tmp_path / "a.txt"
     atomic_write_text(p, "ğüşiöç\nx\n")
@@ -31,6 +34,7 @@ def test_write_replaces_and_uses_the_umask(tmp_path, umask022):
     assert sorted(os.listdir(tmp_path)) == ["a.txt"]
 
 
+@posix_only(MODES)
 def test_other_umask(tmp_path):
     old = os.umask(0o077)
     try:
@@ -55,6 +59,7 @@ def test_a_failed_write_keeps_the_old_file(tmp_path, exc):
     assert os.listdir(tmp_path) == ["keep.bin"]
 
 
+@posix_only(MODES)
 def test_outputs_of_the_package_are_readable_by_others(tmp_path, umask022):
     """Tokenizer files, checkpoints and Hugging Face folders: 0644 under umask 022."""
     from nanograd_llm import GPT, GPTConfig
@@ -83,6 +88,7 @@ def _writer(data, fail=None):
     return write
 
 
+@posix_only(MODES)
 def test_files_in_a_new_folder_appear_together(tmp_path, umask022):
     out = tmp_path / "deep" / "hf"
     atomic_write_files(out, {"a.json": _writer(b"A"), "b.bin": _writer(b"B")})
@@ -142,6 +148,7 @@ def test_save_hf_failing_config_keeps_the_old_pair(tmp_path, monkeypatch):
     assert json.loads((tmp_path / "hf" / "config.json").read_text())["n_layer"] == 1
 
 
+@posix_only(MODES)
 def test_a_writer_that_replaces_its_file_still_gets_the_umask_mode(tmp_path, umask022):
     """The mode is set after write(): a writer that puts a new file of its own under the
     temporary name (here one made with mkstemp's 0600, then renamed) must not leave the output
@@ -219,6 +226,7 @@ def _folder_writers():
     return writers
 
 
+@posix_only(SYMLINKS)
 def test_every_folder_writer_names_a_symlink_to_nothing(tmp_path):
     """GPT.save_hf into a folder that is a symbolic link to a missing target said "could not
     save the GPT-2 copy to LINK (Not a directory)", a tokenizer's save "[Errno 20] Not a
@@ -249,6 +257,7 @@ def test_every_folder_writer_names_a_symlink_to_nothing(tmp_path):
     assert len(os.listdir(gone)) == len(_folder_writers()) and link.is_symlink()
 
 
+@posix_only(SYMLINKS)
 def test_a_file_that_is_a_symbolic_link_is_written_through_the_link(tmp_path):
     """os.replace over a link replaced the link itself with a regular file: the file it led
     to kept its old bytes and the link was gone. Every write now goes through the link, its
@@ -308,6 +317,7 @@ def test_a_file_that_is_a_symbolic_link_is_written_through_the_link(tmp_path):
     assert (out / "merges.txt").is_symlink() and not gone.parent.exists()
 
 
+@posix_only(SYMLINKS)
 def test_a_tokenizer_saved_over_linked_files_writes_through_the_links(tmp_path):
     """What the user sees: a run folder whose tokenizer file is a link to a shared copy."""
     if not hasattr(os, "symlink"):
@@ -322,6 +332,7 @@ def test_a_tokenizer_saved_over_linked_files_writes_through_the_links(tmp_path):
     assert all((tmp_path / "run" / f).is_symlink() for f in os.listdir(tmp_path / "run"))
 
 
+@posix_only(SYMLINKS)
 def test_a_token_file_that_is_a_symbolic_link_is_written_through_it(tmp_path, monkeypatch):
     """encode_corpus renamed its own temporary file over the path with os.replace: a run's
     tokens.npy linked to a larger disk became a regular file on the run's disk (both temporary
@@ -382,6 +393,7 @@ def _not_ours(parent, name):
     return keep | {f".{name}.AB12CD34.tmp"}
 
 
+@posix_only(SIGKILL)
 def test_a_save_hf_killed_while_writing_leaves_nothing_after_the_next_save(tmp_path):
     """A save_hf into a new folder killed while it wrote the weights (SIGKILL, a crash) left its
     hidden staging folder ('.gpt2.ab12cd_3.tmp', hundreds of MB for a real model) beside the
@@ -688,6 +700,7 @@ def test_a_failed_rename_that_cannot_be_undone_says_which_files_are_new(tmp_path
 
 
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+@posix_only(SIGNALS)
 def test_a_signal_between_the_renames_takes_effect_after_them(tmp_path, monkeypatch, sig):
     """A Ctrl-C (or, through the command, SIGTERM) that landed between the two renames left
     the new weights beside the old config.json. It now takes effect once both are renamed:
@@ -729,6 +742,7 @@ except KeyboardInterrupt:
 """
 
 
+@posix_only(SIGNALS)
 def test_a_sigterm_held_with_a_ctrl_c_is_not_lost():
     """A Ctrl-C and a SIGTERM that both came during signals_deferred's body were sent again in
     the order they came: the Ctrl-C's KeyboardInterrupt was raised first and the SIGTERM was
@@ -756,6 +770,7 @@ def test_a_sigterm_held_with_a_ctrl_c_is_not_lost():
 
 
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+@posix_only(SIGNALS)
 def test_a_signal_during_renames_that_fail_keeps_their_error(tmp_path, monkeypatch, capsys, sig):
     """A Ctrl-C or SIGTERM that landed during renames which then failed (MixedFiles: one file
     new, one old) was sent again from signals_deferred's `finally`, and its KeyboardInterrupt

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from _platform import posix_only
+
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
@@ -96,6 +98,7 @@ def test_gpu_suite_stage_writes_what_a_device_call_hands_back(stage):
     assert all(f.count("/") <= 1 for f in files), sorted(files)
 
 
+@posix_only("bash and the POSIX tools benchmarks/gpu_suite.sh runs")
 def test_gpu_suite_stops_at_once_without_a_gpu(tmp_path):
     """No CuPy GPU: every stage stops after the environment step with exit 3 (instead of
     skipped GPU tests reported as passed and failing benchmarks); an unknown stage is exit 2."""

@@ -10,6 +10,8 @@ import pytest
 from nanograd_llm import cli
 from nanograd_llm.tokenizers import CharTokenizer
 
+from _platform import SYMLINKS, posix_only
+
 
 def test_no_command_prints_the_help_and_exits_2(capsys):
     assert cli.main([]) == 2
@@ -563,6 +565,7 @@ def test_a_config_that_is_a_pipe_is_not_called_missing(tmp_path, capsys):
         assert not (tmp_path / "run").exists()
 
 
+@posix_only(SYMLINKS)
 def test_an_out_that_is_a_symlink_to_nothing_is_named_and_nothing_is_written(tmp_path, capsys):
     """--out LINK, where LINK (or a folder above it) is a symbolic link whose target is gone
     (deleted, or on a disk that is not mounted), said only "[Errno 17] File exists: 'LINK'".
@@ -594,6 +597,7 @@ def test_an_out_that_is_a_symlink_to_nothing_is_named_and_nothing_is_written(tmp
     assert (gone / "checkpoint.json").is_file() and (tmp_path / "link").is_symlink()
 
 
+@posix_only(SYMLINKS)
 def test_docs_out_that_is_a_symlink_to_nothing_is_named(tmp_path, capsys):
     import os
     if not hasattr(os, "symlink"):

@@ -19,6 +19,8 @@ import pytest
 
 from nanograd_llm.layers import CHAPTERS as LAYER_CHAPTERS
 
+from _platform import SIGKILL, SYMLINKS, posix_only
+
 ROOT = Path(__file__).resolve().parent.parent
 TURKISH_LETTERS = re.compile(r"[çğıöşüÇĞİÖŞÜ]")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -316,6 +318,7 @@ docs.build_docs(sys.argv[1], images=False, log=lambda m: None)
 
 
 @pytest.mark.parametrize("killed_at", [".nanograd_llm_docs", "index.html", "style.css"])
+@posix_only(SIGKILL)
 def test_a_docs_killed_while_writing_is_rebuilt_without_its_temporary_files(tmp_path,
                                                                           monkeypatch,
                                                                           killed_at):
@@ -343,7 +346,7 @@ def test_a_docs_killed_while_writing_is_rebuilt_without_its_temporary_files(tmp_
     assert (site / docs.DOCS_MARKER).is_file() and (site / "layers.relu.html").is_file()
 
 
-@pytest.mark.skipif(os.name == "nt", reason="symbolic links need privileges on Windows")
+@posix_only(SYMLINKS)
 def test_a_link_named_like_a_temporary_file_is_not_removed(tmp_path, monkeypatch):
     """The clean-up of a killed build's temporary files removes only the plain files
     atomic.py makes: a symbolic link that happens to carry such a name (to a file, or to

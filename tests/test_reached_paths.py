@@ -8,6 +8,7 @@ import pytest
 
 from nanograd_llm import cli
 
+from _platform import SIGNALS, posix_only
 from _train_helpers import tiny_config, tiny_gpt2_folder
 
 
@@ -332,6 +333,7 @@ def test_hf_folders_without_safetensors_installed_name_the_package(tmp_path, cap
     assert rc == 1 and "needs the 'safetensors' package" in err and "pip install" in err, err
 
 
+@posix_only(SIGNALS)
 def test_the_summary_of_a_run_whose_last_step_was_not_evaluated(tmp_path, monkeypatch, capsys):
     """A run stopped by Ctrl-C at step 6 (evaluated at 4) and resumed with max_iters=6 has
     nothing left to train: the summary gives the step and says the losses are step 4's."""

@@ -13,6 +13,8 @@ from nanograd_llm.models.gpt import GPTConfig
 from nanograd_llm.optim import AdamW
 from nanograd_llm.tokenizers import CharTokenizer, load_tokenizer
 
+from _platform import SIGNALS, SYMLINKS, posix_only
+
 
 def _gpt(vocab=10, seed=1):
     return GPT(GPTConfig(vocab_size=vocab, block_size=8, n_layer=1, n_head=2, n_embd=8),
@@ -491,6 +493,7 @@ def test_a_tokenizer_without_file_texts_is_still_protected(tmp_path):
         load_run_tokenizer(tmp_path)
 
 
+@posix_only(SYMLINKS)
 def test_same_source_compares_files_not_names(tmp_path):
     from nanograd_llm.data import same_source
     (tmp_path / "a").mkdir()
@@ -857,6 +860,7 @@ def test_a_failed_start_cleans_up_while_it_still_holds_the_lock(tmp_path, monkey
     run_folder._lock_run(had).close()                       # let go after the clean-up
 
 
+@posix_only(SIGNALS)
 def test_a_signal_during_the_clean_up_of_a_failed_start_waits_until_it_is_done(tmp_path,
                                                                               monkeypatch):
     """A second Ctrl-C or SIGTERM in the middle of hold_run_folder's clean-up stopped it

@@ -16,6 +16,7 @@ from nanograd_llm.optim import AdamW
 from nanograd_llm.train import (PRESETS, apply_overrides, make_config,
                                 parse_overrides, train)
 
+from _platform import SIGKILL, SIGNALS, SYMLINKS, posix_only
 from _train_helpers import TEXT, tiny_config, tiny_gpt2_folder, weights
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -242,6 +243,7 @@ def test_resume_after_failure_in_checkpoint_write(tmp_path, monkeypatch):
     np.testing.assert_array_equal(weights(resumed["model"]), weights(full["model"]))
 
 
+@posix_only(SIGKILL)
 def test_resume_after_sigkill_during_checkpoint_write(tmp_path):
     """A real SIGKILL while the step-8 checkpoint's files are being renamed into place."""
     full = train(tiny_config(tmp_path, "full"), quiet=True)
@@ -941,6 +943,7 @@ def test_a_failed_start_leaves_no_empty_folder(tmp_path):
         train(tiny_config(tmp_path, "afile"), quiet=True)
 
 
+@posix_only(SIGNALS)
 def test_ctrl_c_after_a_diverged_update_keeps_the_good_checkpoint(tmp_path, monkeypatch):
     """The loss is checked before the update (on the GPU only every log_interval steps), so an
     update can leave non-finite weights that no check has seen yet; a Ctrl-C then must not
@@ -961,6 +964,7 @@ def test_ctrl_c_after_a_diverged_update_keeps_the_good_checkpoint(tmp_path, monk
     assert state["step"] == 4 and np.isfinite(state["model"].flat).all()
 
 
+@posix_only(SIGNALS)
 def test_ctrl_c_saves_the_step_and_resume_is_exact(tmp_path, monkeypatch):
     """The first SIGINT ends the run after the current step with a checkpoint of it."""
     import signal
@@ -1176,6 +1180,7 @@ def test_train_leaves_cupy_tf32_as_it_found_it(tmp_path, monkeypatch, shell):
     assert os.environ.get("CUPY_TF32") == shell
 
 
+@posix_only(SIGNALS)
 def test_a_second_ctrl_c_stops_at_once_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
     import signal
     real_step = AdamW.step
@@ -1192,6 +1197,7 @@ def test_a_second_ctrl_c_stops_at_once_and_keeps_the_last_checkpoint(tmp_path, m
     assert ckpt.load_checkpoint(tmp_path / "run")["step"] == 4     # the last one written
 
 
+@posix_only(SIGNALS)
 def test_a_second_ctrl_c_during_a_checkpoint_write_waits_for_it(tmp_path, monkeypatch, capsys):
     """Ctrl-C twice while the step-8 checkpoint is being written: the write completes (no
     half-written archive, no unrelated error in place of the interrupt), then training stops."""
@@ -1224,6 +1230,7 @@ def test_a_second_ctrl_c_during_a_checkpoint_write_waits_for_it(tmp_path, monkey
 
 @pytest.mark.parametrize("signame, status, said", [("SIGINT", 130, "interrupted"),
                                                     ("SIGTERM", 143, "terminated")])
+@posix_only(SIGNALS)
 def test_a_checkpoint_write_that_fails_with_a_second_signal_pending_keeps_its_status(
         tmp_path, monkeypatch, capsys, signame, status, said):
     """Two Ctrl-Cs (SIGTERMs) while the step-8 checkpoint is written, and the write then fails
@@ -1286,6 +1293,7 @@ def _signal_at_step(monkeypatch, t, *signals):
     monkeypatch.setattr(AdamW, "step", step)
 
 
+@posix_only(SIGNALS)
 def test_sigterm_saves_the_step_like_a_first_ctrl_c(tmp_path, monkeypatch, sigterm_guard):
     """SIGTERM (kill, docker stop, a scheduler preempting the job) ended the run at once and lost
     the steps since the last checkpoint; it now ends it after the current step with a
@@ -1303,6 +1311,7 @@ def test_sigterm_saves_the_step_like_a_first_ctrl_c(tmp_path, monkeypatch, sigte
     np.testing.assert_array_equal(weights(resumed["model"]), weights(full["model"]))
 
 
+@posix_only(SIGNALS)
 def test_a_second_sigterm_stops_at_once(tmp_path, monkeypatch, sigterm_guard, capsys):
     import signal
 
@@ -1322,6 +1331,7 @@ def test_a_second_sigterm_stops_at_once(tmp_path, monkeypatch, sigterm_guard, ca
     assert err.endswith("\nterminated\n") and "error" not in err
 
 
+@posix_only(SIGNALS)
 def test_the_examples_stop_on_signals_like_the_command(tmp_path, monkeypatch, sigterm_guard,
                                                        capsys):
     """examples/train_char_gpt.py caught only OSError/ValueError/RuntimeError: a second Ctrl-C or
@@ -1344,6 +1354,7 @@ def test_the_examples_stop_on_signals_like_the_command(tmp_path, monkeypatch, si
     assert capsys.readouterr().err.endswith("\ninterrupted\n")
 
 
+@posix_only(SIGNALS)
 def test_a_sigterm_to_the_command_saves_and_exits_143(tmp_path):
     """A real process sent SIGTERM in the middle of step 3 (here by itself, so that the moment is
     exact): it finishes the step, saves it and exits 143 naming the resume command."""
@@ -1371,6 +1382,7 @@ def test_a_sigterm_to_the_command_saves_and_exits_143(tmp_path):
     assert ckpt.read_manifest(out)["step"] == 3
 
 
+@posix_only(SIGNALS)
 def test_a_sigterm_after_the_run_finished_and_saved_has_its_default_action(tmp_path):
     """The pre-loop SIGTERM handler (Terminated, for the clean-up of a start stopped before its
     first checkpoint) came back when the loop's handlers were removed: a SIGTERM while the loss
@@ -1401,6 +1413,7 @@ def test_a_sigterm_after_the_run_finished_and_saved_has_its_default_action(tmp_p
 
 
 @pytest.mark.parametrize("earlier_png", [False, True])
+@posix_only(SIGNALS)
 def test_a_ctrl_c_while_the_loss_curve_is_drawn_says_the_run_is_saved(tmp_path, monkeypatch,
                                                                       capsys, earlier_png):
     """Ctrl-C while loss.png was drawn after a run had finished and saved: the command said
@@ -1438,6 +1451,7 @@ def test_a_ctrl_c_while_the_loss_curve_is_drawn_says_the_run_is_saved(tmp_path, 
         assert not (out / "loss.png").exists()
 
 
+@posix_only(SIGNALS)
 def test_a_sigterm_while_the_corpus_is_encoded_leaves_nothing_that_refuses_a_restart(tmp_path):
     """SIGTERM before the trainer's handlers (while the corpus is read and encoded) ended the
     process where it stood: the new --out folder stayed (with tokens.npy here) and the same
@@ -1481,6 +1495,7 @@ def test_a_sigterm_while_the_corpus_is_encoded_leaves_nothing_that_refuses_a_res
 
 
 @pytest.mark.parametrize("when", ["encoding", "encoded"])
+@posix_only(SIGKILL)
 def test_a_start_killed_while_its_data_is_prepared_restarts_without_overwrite(tmp_path, when):
     """SIGKILL (or a power cut) while the corpus was encoded left the lock file and tokens.npy
     (or the temporary files of its write) in the new --out folder, and the same command was
@@ -1539,6 +1554,7 @@ def test_a_start_killed_while_its_data_is_prepared_restarts_without_overwrite(tm
     assert (mine / "tokens.npy").read_bytes() == own
 
 
+@posix_only(SYMLINKS)
 @pytest.mark.parametrize("held", ["", '{"keep": 1}\n'])
 def test_a_lock_file_that_is_a_link_does_not_get_the_record_of_tokens_npy(tmp_path, held):
     """run_folder.note_own_file wrote the identity of tokens.npy into OUT/.lock through a
@@ -1611,6 +1627,7 @@ def test_a_plain_start_removes_only_the_temporary_files_of_tokens_npy(tmp_path):
     assert theirs.read_text() == "someone's text being saved"
 
 
+@posix_only(SIGNALS)
 def test_signals_ignored_when_the_command_starts_stay_ignored(tmp_path):
     """A trainer started with SIGINT and SIGTERM ignored (a job a shell script started in the
     background, nohup-style launchers; Python itself leaves such a SIGINT ignored) put its own
@@ -2302,13 +2319,14 @@ def test_train_example_reports_an_interrupted_or_finished_run(tmp_path, capsys):
     """examples/train_char_gpt.py: Ctrl-C (the trainer returns interrupted) exits 130 with the
     resume command instead of 0 and a sample; a resumed finished run without losses (val_loss
     None) is reported, not a TypeError from formatting None."""
+    from nanograd_llm.cli import shell_quote
     ex = _example("train_char_gpt")
     base = {"step": 7, "train_loss": None, "val_loss": None, "wall_s": 0.1,
             "out_dir": tmp_path / "my run", "model": None, "tokenizer": None}
     ex.train = lambda cfg, **kw: {**base, "interrupted": True}
     assert ex.main(["--small", "--out", str(tmp_path / "my run")]) == 130
     err = capsys.readouterr().err
-    assert "interrupted" in err and "--resume" in err and "'" in err   # the path quoted
+    assert "interrupted" in err and f"--out {shell_quote(tmp_path / 'my run')} --resume" in err
     assert f"step 7 saved in {tmp_path / 'my run'};" in err   # the same line as the CLI's
     ex.train = lambda cfg, **kw: {**base, "interrupted": True, "signal": "SIGTERM"}
     assert ex.main(["--small", "--out", str(tmp_path / "my run")]) == 143
@@ -2614,6 +2632,7 @@ def test_each_evaluation_row_logs_the_learning_rate_of_its_step(tmp_path):
                                               cfg.decay_iters) for r in rows]
 
 
+@posix_only(SIGNALS)
 def test_ctrl_c_during_the_last_step_is_a_finished_run(tmp_path, monkeypatch):
     """The loop ends normally (the final evaluation and checkpoint are written): the run is
     complete, not "interrupted" (the command would exit 130 and ask for --resume)."""

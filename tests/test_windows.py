@@ -429,3 +429,28 @@ def test_a_clean_up_that_cannot_delete_never_hides_the_error(tmp_path, monkeypat
         atomic.atomic_write(tmp_path / "a.bin", write)
     monkeypatch.undo()
     assert not (tmp_path / "a.bin").exists()
+
+
+def test_the_tests_that_need_posix_are_skipped_on_windows():
+    """About sixty tests send signals with os.kill (on Windows that ends the process at once,
+    pytest with it), kill with SIGKILL, check umask mode bits, make symbolic links or run bash:
+    a Windows user running the README's pytest command saw them fail. Each carries the shared
+    marker (tests/_platform.posix_only, which names what it needs) or skips without fcntl."""
+    import ast
+    import re
+    from pathlib import Path
+    needs = re.compile(r"os\.kill\(|signal\.SIGKILL|symlink_to\(|os\.symlink\(|os\.umask\(|"
+                       r"umask022|_signal_at_step\(|preexec_fn=[a-z]|\[\"bash\"")
+    bad = []
+    for path in sorted(Path(__file__).resolve().parent.glob("test_*.py")):
+        src = path.read_text(encoding="utf-8")
+        if path.name == "test_windows.py" or re.search(r"^pytestmark = posix_only", src, re.M):
+            continue
+        for node in ast.parse(src).body:
+            if not isinstance(node, ast.FunctionDef) or not node.name.startswith("test_"):
+                continue
+            body = ast.unparse(node)          # the code, without its comments
+            marked = any("posix_only" in ast.unparse(d) for d in node.decorator_list)
+            if needs.search(body) and not marked and "importorskip('fcntl')" not in body:
+                bad.append(f"{path.name}:{node.lineno} {node.name}")
+    assert not bad, bad
