@@ -95,7 +95,9 @@ def main(argv=None) -> int:
             return 1
         return 0
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(text, encoding="utf-8")
+    # newline="\n": on Windows text mode would write every line end as CRLF, a file unlike the
+    # committed one (and unlike every other file of the package)
+    OUT.write_text(text, encoding="utf-8", newline="\n")
     print(f"wrote {OUT} ({len(text.encode('utf-8')):,} bytes, {len(text):,} characters, "
           f"{len(set(text))} distinct)")
     return 0

@@ -454,3 +454,21 @@ def test_the_tests_that_need_posix_are_skipped_on_windows():
             if needs.search(body) and not marked and "importorskip('fcntl')" not in body:
                 bad.append(f"{path.name}:{node.lineno} {node.name}")
     assert not bad, bad
+
+
+def test_build_corpus_writes_lf_line_ends_on_windows(tmp_path, monkeypatch, windows_text_mode):
+    """scripts/build_corpus.py wrote the embedded corpus with Path.write_text, which on
+    Windows turns every '\\n' into '\\r\\n': a file unlike the committed one. It writes '\\n'
+    everywhere (the script's main() is run here on a small text, into a temporary path)."""
+    import importlib.util
+    from pathlib import Path
+    script = Path(__file__).resolve().parent.parent / "scripts" / "build_corpus.py"
+    spec = importlib.util.spec_from_file_location("_build_corpus_under_test", script)
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    monkeypatch.setattr(build, "OUT", tmp_path / "corpus" / "turkce.txt")
+    monkeypatch.setattr(build, "gather", lambda: "Birinci satır\n\nikinci satır\n")
+    assert build.main([]) == 0
+    assert (tmp_path / "corpus" / "turkce.txt").read_bytes() == \
+        "Birinci satır\n\nikinci satır\n".encode("utf-8")
+    assert build.main(["--check"]) == 0
