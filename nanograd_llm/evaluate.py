@@ -72,8 +72,9 @@ B: aynı ileri geçişe giren pencere sayısı, L: pencere uzunluğu, V: sözlü
 Bellek: logitler B·L·V sayıdır; B, logitleri ve bir ileri geçişin etkinleştirmelerini sınırlı
 tutacak biçimde seçilir, ama en az 1'dir (GPT-2 124M için L = 1024 ve V = 50 257 ile B = 1;
 bu durumda logitler tek başına sınırı aşar). Geri geçiş olmadığından GPT etkinleştirmeleri
-saklamaz (`keep_activations=False`: her bloğunki sonraki blokta bırakılır); kaybı hesaplarken
-logitlerin boyunda yalnızca bir geçici dizi daha oluşur (`z − m`, üstel onun üstüne yazılır).
+saklamaz (`keep_activations=False`: her bloğunki, blok çıktısını verir vermez bırakılır); kaybı
+hesaplarken logitlerin boyunda yalnızca bir geçici dizi daha oluşur (`z − m`, üstel onun üstüne
+yazılır).
 """
 from __future__ import annotations
 

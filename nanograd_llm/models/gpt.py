@@ -325,7 +325,7 @@ class GPT(ParamModel):
         With `last_only` (generation), only the last position's logits are computed:
         (B, 1, V); no targets, no backward.
         With `keep_activations=False` (evaluation) nothing is kept for backward: each block's
-        activations are freed once the next block has its output, and the batch runs in one
+        activations are freed as soon as the block has its output, and the batch runs in one
         piece; no backward then. A KV cache or last_only implies it.
         With `return_logits=False` (training: targets needed) the loss reuses the logits'
         memory for its probabilities and (None, loss) is returned: one (B, T, V) array less.
@@ -343,7 +343,7 @@ class GPT(ParamModel):
         self._kv_forward = kv_cache is not None
         self._backward_done = False
         # Geri geçiş olmayacaksa (KV önbelleği, last_only, değerlendirme) etkinleştirmeler hiç
-        # biriktirilmez: her bloğunki, sonraki blok çıktısını alınca bırakılır
+        # biriktirilmez: her bloğunki, blok çıktısını verir vermez bırakılır
         keep = keep_activations and kv_cache is None and not last_only
         self._no_activations = not keep_activations
         start = 0 if kv_cache is None else kv_cache.length
@@ -453,14 +453,15 @@ class GPT(ParamModel):
         # 3) Gömme dropout'u
         x, c_drop = dropout_forward(x, drop_p, rng, train)
         # 4) Blok yığını; geri geçiş olmayacaksa (keep=False) bloğun önbelleği listeye
-        #    eklenmez, bir sonraki blokta bırakılır
+        #    eklenmez ve blok çıktısını verir vermez bırakılır: sonraki blok çalışırken bellekte
+        #    yalnızca onun kendi etkinleştirmeleri durur, iki bloğunki birden değil
         c_blocks = []
         for i, bp in enumerate(self._block_params):
             x, c = block_forward(x, bp, cfg.n_head, cfg.activation, drop_p, rng, train,
                                  kv_cache, i, cfg.layer_norm_epsilon)
             if keep:
                 c_blocks.append(c)
-        del c
+            del c
         if last_only:
             # Üretimde yalnızca son konumun puanları gerekir: çıkış katmanının (T·C·V)
             # işi T kat azalır
