@@ -615,10 +615,12 @@ class GPT(ParamModel):
         #    (tekrarlanan kimliklerin katkıları toplanır)
         dwte_embedding = embedding_backward(dx, c_emb)                # (V,C)
         if cfg.tie_weights:
-            # wte iki yerde kullanıldı (gömme + çıkış) → gradyanlar toplanır; toplam, gömme
-            # gradyanının (taze bir dizi) üstüne yazılır: üçüncü bir (V,C) dizi ayrılmaz
-            dwte_embedding += dhead
-            put("wte.weight", dwte_embedding)
+            # wte iki yerde kullanıldı (gömme + çıkış) → gradyanlar toplanır:
+            # dwte = dwte_gömme + dwte_çıkış. Toplam, gömme gradyanının (taze bir dizi)
+            # üstüne yazılır: üçüncü bir (V,C) dizi ayrılmaz
+            dwte = dwte_embedding
+            dwte += dhead                                             # (V,C)
+            put("wte.weight", dwte)
         else:
             put("wte.weight", dwte_embedding)
             put("lm_head.weight", dhead)
