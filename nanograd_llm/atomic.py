@@ -504,11 +504,15 @@ def release_frames(error: BaseException) -> None:
     """Clear the local names of the finished frames that `error`'s traceback (and those of the
     errors it was raised while handling) keeps, so that the arrays they held, memory maps above
     all, are freed before a clean-up deletes their files: Windows does not delete a file that
-    is mapped."""
+    is mapped. Elsewhere (a mapped file can be deleted there) nothing is cleared."""
     # Bir istisnanın izi, hatanın geçtiği her çerçeveyi yerel adlarıyla birlikte tutar: hata
     # yakalanıp temizlik yapılırken o çerçevelerdeki np.memmap dizileri (tokens.npy'nin
     # eşlemesi) hâlâ canlıdır. POSIX'te eşlenmiş bir dosya silinebilir, Windows'ta silinemez
-    # (PermissionError). Hâlâ çalışan çerçevelere (temizliği yapanlar) dokunulmaz
+    # (PermissionError). Hâlâ çalışan çerçevelere (temizliği yapanlar) dokunulmaz. Yalnızca
+    # Windows'ta: başka yerde gerekmez, ve silinen yerel adlar bir hata ayıklayıcının (pdb.pm(),
+    # %debug) ya da yerel adları gösteren bir izin (pytest -l) göstereceği bilgidir
+    if os.name != "nt":
+        return
     seen = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))

@@ -321,12 +321,15 @@ def test_the_not_utf8_hint_is_a_command_every_os_has(tmp_path):
 @pytest.fixture
 def windows_mapped_files(monkeypatch):
     """Windows' rule, simulated: a file that a live memory map (np.memmap) shows cannot be
-    deleted (PermissionError, 'being used by another process'). -> the list of paths whose
-    deletion was refused."""
+    deleted (PermissionError, 'being used by another process'); os.name is 'nt' for atomic.py.
+    -> the list of paths whose deletion was refused."""
     import os
     import weakref
 
     import numpy as np
+
+    from nanograd_llm import atomic
+    monkeypatch.setattr(atomic, "os", _WindowsOs())
     maps = []
     refused = []
     real_new, real_unlink = np.memmap.__new__, os.unlink
@@ -472,3 +475,35 @@ def test_build_corpus_writes_lf_line_ends_on_windows(tmp_path, monkeypatch, wind
     assert (tmp_path / "corpus" / "turkce.txt").read_bytes() == \
         "Birinci satır\n\nikinci satır\n".encode("utf-8")
     assert build.main(["--check"]) == 0
+
+
+def test_a_failed_start_keeps_the_locals_of_its_traceback_where_mapped_files_can_be_deleted(
+        tmp_path, monkeypatch):
+    """hold_run_folder cleared the local names of every finished frame of a failed start's
+    traceback (atomic.release_frames) on every OS, though only Windows refuses to delete a
+    mapped file: on Linux and macOS a start that failed before its first checkpoint left a
+    post-mortem debugger (pdb.pm(), %debug) and the tracebacks that show locals (pytest -l,
+    IPython's Verbose mode) with empty frames. The frames are cleared on Windows only."""
+    from nanograd_llm import atomic
+    from nanograd_llm import train as T
+    cfg = tiny_config(tmp_path, mmap_threshold=10)
+
+    def sampler(*a, **k):
+        marker = "the sampler's local"     # noqa: F841 -- what a debugger would show
+        raise ValueError("bad batch")
+    monkeypatch.setattr(T, "BatchSampler", sampler)
+    with pytest.raises(ValueError) as e:
+        T.train(cfg, quiet=True)
+    tb = e.value.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    assert tb.tb_frame.f_locals.get("marker") == "the sampler's local"
+    assert not (tmp_path / "run").exists()
+    # on Windows (simulated) the frames are still released, so the mapped file can go
+    monkeypatch.setattr(atomic, "os", _WindowsOs())
+    with pytest.raises(ValueError) as e:
+        T.train(cfg, quiet=True)
+    tb = e.value.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    assert "marker" not in tb.tb_frame.f_locals
