@@ -46,12 +46,13 @@ import hashlib
 import math
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write, atomic_write_bytes, make_folder, release_frames, temporary_beside
+from .atomic import atomic_write, atomic_write_bytes, make_folder, temporary_beside
 from .backend import is_integer
 
 # -- named corpora (URLs and sha256 from the project's data notes) -----------------------------
@@ -387,26 +388,15 @@ def encode_corpus(text: str, tokenizer, path=None, chunk_chars: int = 1 << 20) -
                     a = np.asarray(tokenizer.encode(c), dtype=dt)
                     f.write(a.tobytes())
                     n += a.size
-            # 2. geçiş: başlıklı .npy dosyasına bellek eşlemesiyle kopyala. Windows'ta bellek
-            # eşlemesi açık bir dosya silinemez: bir kesinti ya da hata, iki geçici dosyanın
-            # temizliğinden önce eşlemeleri bırakır. Yerel adlar silinir; istisnanın izi
-            # (traceback) de biten çerçeveleri (ör. np.memmap'in kendi yöntemlerininkini, self
-            # bir eşlemedir) tutar: onların yerel adları da temizlenir. Yoksa Ctrl-C, silinemeyen
-            # dosyanın PermissionError'ı olarak görünürdü
-            out = raw = None
-            try:
-                out = np.lib.format.open_memmap(tmp_npy, mode="w+", dtype=dt, shape=(n,))
-                raw = (np.memmap(raw_path, dtype=dt, mode="r", shape=(n,)) if n
-                       else np.zeros(0, dtype=dt))
-                step = 1 << 24
-                for i in range(0, n, step):
-                    out[i:i + step] = raw[i:i + step]
-                out.flush()
-            except BaseException as e:
-                release_frames(e)
-                raise
-            finally:
-                del out, raw
+            # 2. geçiş: .npy dosyası, başlığı ve ardından ham dosyanın baytlarıdır (np.save'in
+            # yazdığının aynısı). Kopya düz dosyalarla, parça parça yapılır: bellek eşlemesi
+            # yoktur. Windows'ta eşlenmiş bir dosya silinemez; bir kesintide (Ctrl-C) eşlemeler
+            # istisnanın izinde canlı kalır ve iki geçici dosyanın temizliği başarısız olurdu
+            with open(raw_path, "rb") as src, open(tmp_npy, "wb") as f:
+                np.lib.format.write_array_header_1_0(
+                    f, {"descr": np.lib.format.dtype_to_descr(np.dtype(dt)),
+                        "fortran_order": False, "shape": (n,)})
+                shutil.copyfileobj(src, f, 1 << 24)
 
     # atomic_write: .npy geçici bir dosyada kurulur, diske indirilir (fsync) ve tek bir ad
     # değişikliğiyle yerine geçer; tokens.npy başka bir diskteki dosyaya sembolik bağsa bağ

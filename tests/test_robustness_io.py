@@ -243,9 +243,10 @@ def test_failure_in_the_copy_pass_leaves_no_temp_files(tmp_path, monkeypatch):
     tok = CharTokenizer.from_text(text)
     (tmp_path / "tokens.npy").write_bytes(b"old")
 
-    def no_memmap(*a, **k):
+    def full_disk(src, dst, *a):
+        dst.write(src.read(10))
         raise OSError("No space left on device")
-    monkeypatch.setattr(D.np, "memmap", no_memmap)
+    monkeypatch.setattr(D.shutil, "copyfileobj", full_disk)
     with pytest.raises(OSError, match="No space"):
         D.encode_corpus(text, tok, path=tmp_path / "tokens.npy", chunk_chars=64)
     assert os.listdir(tmp_path) == ["tokens.npy"]
