@@ -376,13 +376,20 @@ def _cublas():
     cp.cuda.device.get_cublas_handle()          # CuPy loads libcublas and creates its handle
     path = _cublas_path()
     # Windows'ta /proc yoktur ve kitaplığın adı da başkadır (CUDA 12: cublas64_12.dll). CuPy'ın
-    # yüklediği DLL, adıyla istenince Windows'un zaten yüklü olan kopyası döner
+    # yüklediği DLL, adıyla istenince Windows'un zaten yüklü olan kopyası döner. Önce CuPy'ın
+    # çalıştığı CUDA sürümünün adı denenir: iki araç takımı kuruluysa başka sürümün cuBLAS'ı da
+    # yüklenebilir, ama o ikinci bir kitaplıktır, CuPy'ın tutamacı (handle) ona ait değildir
+    try:
+        major = int(cp.cuda.runtime.runtimeGetVersion()) // 1000
+    except Exception:
+        major = None
+    versions = sorted((13, 12, 11), key=lambda v: v != major)
     if path:
         names = [path]
     elif sys.platform == "win32":
-        names = ["cublas64_13.dll", "cublas64_12.dll", "cublas64_11.dll"]
+        names = [f"cublas64_{v}.dll" for v in versions]
     else:
-        names = ["libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so"]
+        names = [f"libcublas.so.{v}" for v in versions] + ["libcublas.so"]
     lib, errors = None, []
     for name in names:
         try:

@@ -787,3 +787,35 @@ def test_cublas_is_found_on_windows(monkeypatch):
     batched, single, set_stream = ck._cublas()
     assert tried[-1] == "cublas64_12.dll" and not any(".so" in n for n in tried)
     assert set_stream.restype is ctypes.c_int
+
+
+@pytest.mark.parametrize("platform, names", [
+    ("win32", ("cublas64_13.dll", "cublas64_12.dll")),
+    ("linux", ("libcublas.so.13", "libcublas.so.12"))])
+def test_the_cublas_loaded_by_name_is_the_version_cupy_runs_on(monkeypatch, platform, names):
+    """Without a path to CuPy's own cuBLAS (Windows: no /proc/self/maps) the names were tried
+    newest first: with CuPy on CUDA 12 and a CUDA 13 cuBLAS also loadable (two toolkits
+    installed), cublas64_13.dll was loaded, a second library that CuPy's handle does not belong
+    to. The name of the CUDA runtime's major version is tried first."""
+    cp = _fake_cupy([])
+    cp.cuda.runtime = types.SimpleNamespace(runtimeGetVersion=lambda: 12080)
+    monkeypatch.setitem(sys.modules, "cupy", cp)
+    path = os.path.join(os.path.dirname(backend.__file__), "cuda_kernels.py")
+    spec = importlib.util.spec_from_file_location("nanograd_llm.cuda_kernels", path)
+    ck = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ck)
+    monkeypatch.setattr(sys, "platform", platform)
+    monkeypatch.setattr(ck, "_cublas_path", lambda: None)
+    loaded = []
+
+    def cdll(name):
+        if name not in names:
+            raise OSError(f"Could not find module '{name}'")
+        loaded.append(name)
+        return types.SimpleNamespace(cublasGemmStridedBatchedEx=types.SimpleNamespace(),
+                                     cublasGemmEx=types.SimpleNamespace(),
+                                     cublasSetStream_v2=types.SimpleNamespace())
+    monkeypatch.setattr(ck, "_c", types.SimpleNamespace(
+        CDLL=cdll, c_void_p=ctypes.c_void_p, c_int=ctypes.c_int, c_longlong=ctypes.c_longlong))
+    ck._cublas()
+    assert loaded == [names[1]]
