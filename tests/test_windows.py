@@ -441,19 +441,42 @@ def test_the_tests_that_need_posix_are_skipped_on_windows():
     import ast
     import re
     from pathlib import Path
-    needs = re.compile(r"os\.kill\(|signal\.SIGKILL|symlink_to\(|os\.symlink\(|os\.umask\(|"
-                       r"umask022|_signal_at_step\(|preexec_fn=[a-z]|\[\"bash\"")
+    # os.kill or `from os import kill` (not Popen.kill()), killpg, SIGKILL, symlink_to or
+    # symlink, umask, a preexec_fn the test gives (_run's `preexec_fn=kw.get(...)` passes
+    # None), bash; in a test, a test method, or a helper or fixture it uses (at any depth)
+    needs = re.compile(r"\bkill\((?!\))|killpg\(|\bSIGKILL\b|symlink_to\(|\bsymlink\(|\bumask\(|"
+                       r"preexec_fn=(?!kw\.)[a-z]|\[\"bash\"|\['bash'")
+
+    def names(node):
+        """The names `node` uses, its arguments (fixtures) too."""
+        used = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+        return used | {a.arg for a in node.args.args}
     bad = []
     for path in sorted(Path(__file__).resolve().parent.glob("test_*.py")):
         src = path.read_text(encoding="utf-8")
         if path.name == "test_windows.py" or re.search(r"^pytestmark = posix_only", src, re.M):
             continue
-        for node in ast.parse(src).body:
-            if not isinstance(node, ast.FunctionDef) or not node.name.startswith("test_"):
+        tree = ast.parse(src)
+        functions = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+        functions += [m for c in tree.body if isinstance(c, ast.ClassDef) for m in c.body
+                      if isinstance(m, ast.FunctionDef)]
+        # helpers and fixtures that need POSIX, and those that use them (umask022, ...)
+        helpers, grown = set(), True
+        while grown:
+            grown = False
+            for node in functions:
+                if node.name.startswith("test_") or node.name in helpers:
+                    continue
+                if needs.search(ast.unparse(node)) or names(node) & helpers:
+                    helpers.add(node.name)
+                    grown = True
+        for node in functions:
+            if not node.name.startswith("test_"):
                 continue
             body = ast.unparse(node)          # the code, without its comments
             marked = any("posix_only" in ast.unparse(d) for d in node.decorator_list)
-            if needs.search(body) and not marked and "importorskip('fcntl')" not in body:
+            uses = needs.search(body) or names(node) & helpers
+            if uses and not marked and "importorskip('fcntl')" not in body:
                 bad.append(f"{path.name}:{node.lineno} {node.name}")
     assert not bad, bad
 
