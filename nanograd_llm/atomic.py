@@ -92,11 +92,14 @@ def shell_quote(arg) -> str:
     # shlex.quote tek tırnak kullanır ve ters bölüyü (\) de tırnağa alır: Windows'ta her yol
     # ('out\default') tek tırnakla yazılırdı; cmd.exe ise tek tırnağı tırnak saymaz, onu yolun
     # bir parçası olarak programa geçirir. Windows dosya adlarında çift tırnak olamaz; tırnak
-    # içindeki sondaki ters bölüler, kapanış tırnağını kaçırmasın diye ikilenir ("a b\\")
+    # içindeki sondaki ters bölüler, kapanış tırnağını kaçırmasın diye ikilenir ("a b\\").
+    # Virgül ve baştaki @ da tırnağa alınır: PowerShell çıplak virgülü dizi işleci okur
+    # ("run,v2" programa iki sözcük, "run" ve "v2" olarak gider), baştaki @'yi de "splatting"
+    # (@runs, $runs değişkeninin içeriği olur)
     s = str(arg)
     if sys.platform != "win32":
         return shlex.quote(s)
-    if s and re.fullmatch(r"[\w@+=:,./\\-]+", s):
+    if re.fullmatch(r"[\w+=:./\\-][\w@+=:./\\-]*", s):
         return s
     return '"' + re.sub(r"(\\+)$", r"\1\1", s) + '"'
 

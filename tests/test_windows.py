@@ -558,3 +558,18 @@ def test_encoding_to_a_file_maps_nothing_but_the_array_it_returns(tmp_path, monk
     del ids
     empty = data.encode_corpus("", tok, path=tmp_path / "empty.npy")
     assert empty.shape == (0,) and empty.dtype == np.uint16
+
+
+def test_paths_with_a_comma_or_a_leading_at_sign_are_quoted_for_powershell(monkeypatch):
+    """shell_quote left 'run,v2' and '@runs' bare on Windows: PowerShell reads a bare comma as
+    its array operator (the program gets 'run' and 'v2', two words) and a leading @ as
+    splatting (@runs is the variable $runs: the word is gone). Both are double-quoted there
+    now; cmd.exe reads those quotes too."""
+    import sys
+
+    from nanograd_llm import atomic
+    monkeypatch.setattr(sys, "platform", "win32")
+    assert atomic.shell_quote("run,v2") == '"run,v2"'
+    assert atomic.shell_quote("@runs") == '"@runs"'
+    assert atomic.shell_quote("C:\\runs\\@old") == "C:\\runs\\@old"      # @ inside: a word
+    assert atomic.shell_quote("out\\default") == "out\\default"
