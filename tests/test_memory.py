@@ -304,3 +304,84 @@ def test_resuming_takes_over_the_moments_it_read(tmp_path, monkeypatch):
     train(cfg, quiet=True)
     train(dataclasses.replace(cfg, max_iters=3), resume=True, quiet=True)
     assert seen == [True]
+
+
+@pytest.mark.parametrize("unfit", ["float64", "read-only", "strided", "memmap"])
+def test_adopt_copies_a_moment_it_cannot_take_over(unfit, tmp_path):
+    """load_state_dict(adopt=True) takes over only a writeable, contiguous array of the
+    parameters' dtype; any other (a float64 state for a float32 model, a read-only or memory-
+    mapped array, a strided view, a memory map of a file) is copied into a moment of the model's own kind, so that the
+    next step neither fails on it nor keeps a moment of another dtype (a checkpoint twice as
+    big)."""
+    from nanograd_llm.optim import AdamW
+    model = GPT(GPTConfig(vocab_size=16, block_size=8, n_layer=1, n_head=2, n_embd=8), seed=0,
+                dtype="float32")
+    n = model.flat.size
+    rng = np.random.default_rng(0)
+    m, v = rng.standard_normal(n), rng.random(n)
+    if unfit == "float64":
+        new_m, new_v = m.copy(), v.copy()
+    elif unfit == "read-only":
+        new_m, new_v = m.astype(np.float32), v.astype(np.float32)
+        new_m.flags.writeable = new_v.flags.writeable = False
+    elif unfit == "memmap":
+        # a writeable map of a file: taken over, every step would write into that file
+        np.save(tmp_path / "m.npy", m.astype(np.float32))
+        np.save(tmp_path / "v.npy", v.astype(np.float32))
+        new_m = np.load(tmp_path / "m.npy", mmap_mode="r+")
+        new_v = np.load(tmp_path / "v.npy", mmap_mode="r+")
+    else:
+        new_m = np.repeat(m.astype(np.float32), 2)[::2]
+        new_v = np.repeat(v.astype(np.float32), 2)[::2]
+    opt = AdamW(model)
+    st = opt.state_dict()
+    st["m"], st["v"], st["t"] = {"flat": new_m}, {"flat": new_v}, 3
+    opt.load_state_dict(st, adopt=True)
+    for mine, given, want in ((opt.m, new_m, m), (opt.v, new_v, v)):
+        assert mine is not given
+        assert mine.dtype == np.float32 and mine.flags.c_contiguous and mine.flags.writeable
+        np.testing.assert_allclose(mine, want.astype(np.float32))
+    idx = rng.integers(0, 16, (1, 9))
+    model.forward(idx[:, :-1], idx[:, 1:])
+    model.backward()
+    opt.step()                                      # no "read-only" error
+    assert opt.m.dtype == np.float32 and opt.v.dtype == np.float32
+
+
+def test_state_dicts_are_copies_unless_asked_for_views():
+    """copy=False is for a save that writes at once; the plain state_dict() of the model and
+    of AdamW stays a snapshot: the next step does not change it."""
+    from nanograd_llm.optim import AdamW
+    model = GPT(GPTConfig(vocab_size=16, block_size=8, n_layer=1, n_head=2, n_embd=8), seed=0)
+    opt = AdamW(model)
+    idx = np.random.default_rng(4).integers(0, 16, (1, 9))
+
+    def step():
+        model.forward(idx[:, :-1], idx[:, 1:])
+        model.backward()
+        opt.step()
+    step()
+    ms, os_ = model.state_dict(), opt.state_dict()
+    kept = ({k: a.copy() for k, a in ms.items()}, os_["m"]["flat"].copy(), os_["v"]["flat"].copy())
+    step()
+    assert all(np.array_equal(ms[k], a) for k, a in kept[0].items())
+    assert np.array_equal(os_["m"]["flat"], kept[1]) and np.array_equal(os_["v"]["flat"], kept[2])
+
+
+def test_adopt_refuses_a_moment_of_the_wrong_size():
+    """The shapes are checked before a moment is taken over: one of another model is a clear
+    ValueError, not a moment of the wrong size (or a broadcasting error at the next step)."""
+    from nanograd_llm.optim import AdamW
+    model = GPT(GPTConfig(vocab_size=16, block_size=8, n_layer=1, n_head=2, n_embd=8), seed=0)
+    opt = AdamW(model)
+    st = opt.state_dict()
+    n = model.flat.size
+    for size in (n - 1, 1):
+        st["m"] = {"flat": np.zeros(size, dtype=model.flat.dtype)}
+        for adopt in (False, True):
+            with pytest.raises(ValueError, match=r"m\['flat'\] has shape"):
+                opt.load_state_dict(st, adopt=adopt)
+    for keys in ({"weights": np.zeros(n, dtype=model.flat.dtype)}, {}):
+        st["m"] = keys
+        with pytest.raises(ValueError, match="moment 'm' does not match the parameters"):
+            opt.load_state_dict(st, adopt=True)
