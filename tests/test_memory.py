@@ -348,6 +348,45 @@ def test_adopt_copies_a_moment_it_cannot_take_over(unfit, tmp_path):
     assert opt.m.dtype == np.float32 and opt.v.dtype == np.float32
 
 
+def test_a_new_forward_after_a_backward_says_why_its_backward_cannot_run():
+    """The "already called" state of a backward belongs to its forward: after forward +
+    backward, a forward that keeps nothing (keep_activations=False, a KV cache) makes the next
+    backward say why, not "already called for the last forward"."""
+    model = GPT(GPTConfig(vocab_size=16, block_size=8, n_layer=1, n_head=2, n_embd=8), seed=0)
+    idx = np.random.default_rng(1).integers(0, 16, (1, 9))
+    model.forward(idx[:, :-1], idx[:, 1:])
+    model.backward()
+    model.forward(idx[:, :-1], idx[:, 1:], keep_activations=False)
+    with pytest.raises(RuntimeError, match="keep_activations=False"):
+        model.backward()
+    model.forward(idx[:, :-1], idx[:, 1:])
+    model.backward()
+    model.forward(idx[:, :4], kv_cache=model.new_kv_cache(1))
+    with pytest.raises(RuntimeError, match="kv_cache"):
+        model.backward()
+
+
+def test_backward_drops_each_blocks_cache_once_it_is_through(monkeypatch):
+    """The backward frees the activations as it goes: when block i's backward runs, the caches
+    of the blocks after it (already through) are no longer held, so the peak does not keep all
+    of them to the end."""
+    import sys
+    from nanograd_llm.models import gpt
+    model = GPT(GPTConfig(vocab_size=16, block_size=8, n_layer=3, n_head=2, n_embd=8), seed=0)
+    idx = np.random.default_rng(2).integers(0, 16, (1, 9))
+    real = gpt.block_backward
+    held = []
+
+    def spy(dx, cache):
+        blocks = sys._getframe(1).f_locals["c_blocks"]
+        held.append([c is not None for c in blocks])
+        return real(dx, cache)
+    monkeypatch.setattr(gpt, "block_backward", spy)
+    model.forward(idx[:, :-1], idx[:, 1:])
+    model.backward()
+    assert held == [[True, True, True], [True, True, False], [True, False, False]]
+
+
 def test_state_dicts_are_copies_unless_asked_for_views():
     """copy=False is for a save that writes at once; the plain state_dict() of the model and
     of AdamW stays a snapshot: the next step does not change it."""
