@@ -875,3 +875,40 @@ def test_a_permission_error_off_windows_is_not_retried(tmp_path, monkeypatch):
     with pytest.raises(PermissionError, match=r"^\[Errno 13\] Access is denied"):
         atomic_write_text(tmp_path / "a", "x")
     assert len(failed) == 1
+
+
+def test_release_frames_clears_the_frames_of_the_errors_raised_while_handling_others():
+    """release_frames follows the chain of errors (__context__): a memory map held by a frame
+    of the error being handled when a second one came (the clean-up's own error, a Ctrl-C) is
+    freed too, not only those of the last error's frames."""
+    import gc
+    import weakref
+    from nanograd_llm.atomic import release_frames
+
+    class Held:
+        pass
+    refs = []
+
+    def inner():
+        x = Held()
+        refs.append(weakref.ref(x))
+        raise ValueError("first")
+
+    def outer():
+        try:
+            inner()
+        except ValueError:
+            y = Held()
+            refs.append(weakref.ref(y))
+            raise RuntimeError("while handling it")
+    try:
+        outer()
+    except RuntimeError as e:
+        err = e
+    release_frames(err)
+    gc.collect()
+    assert [r() for r in refs] == [None, None]
+    # a chain that loops back on itself ends
+    a, b = ValueError("a"), ValueError("b")
+    a.__context__, b.__context__ = b, a
+    release_frames(a)
