@@ -573,3 +573,17 @@ def test_paths_with_a_comma_or_a_leading_at_sign_are_quoted_for_powershell(monke
     assert atomic.shell_quote("@runs") == '"@runs"'
     assert atomic.shell_quote("C:\\runs\\@old") == "C:\\runs\\@old"      # @ inside: a word
     assert atomic.shell_quote("out\\default") == "out\\default"
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "symlink"), reason="needs symbolic links")
+def test_a_link_with_a_temporary_name_is_left_on_windows(tmp_path, windows_files):
+    """Without fcntl (Windows) only a temporary file no process holds open is deleted: a
+    symbolic link with a temporary file's name (never one this module makes) is left, as the
+    lock-based clean-up leaves it."""
+    import os
+    from nanograd_llm.atomic import atomic_write_bytes
+    (tmp_path / "elsewhere").write_bytes(b"someone's")
+    link = tmp_path / ".t.bin.ab12cd34.tmp"
+    os.symlink(tmp_path / "elsewhere", link)
+    atomic_write_bytes(tmp_path / "t.bin", b"new")
+    assert link.is_symlink()
