@@ -2699,3 +2699,43 @@ def test_fine_tuning_trains_with_dropout_on(tmp_path, monkeypatch):
     train(tiny_config(tmp_path, init_from=str(tmp_path / "hf"), max_iters=2, eval_interval=2,
                       dropout=0.1), quiet=True)
     assert modes == [True, True]
+
+
+def test_a_copy_of_tokens_npy_with_the_same_time_is_not_taken_for_the_runs(tmp_path):
+    """The record of tokens.npy in the lock file names the very file (its inode too): a copy
+    with the same bytes, size and modification time (cp -p, shutil.copy2) is the user's, and a
+    plain start refuses the folder instead of deleting it."""
+    import shutil
+    from nanograd_llm.run_folder import note_own_file
+    cfg = tiny_config(tmp_path, max_iters=1, eval_interval=1, mmap_threshold=0)
+    out = Path(cfg.out_dir)
+    out.mkdir()
+    (out / ".lock").write_text("")
+    (out / "tokens.npy").write_bytes(b"the run's tokens")
+    note_own_file(out, "tokens.npy")
+    shutil.copy2(out / "tokens.npy", tmp_path / "copy")
+    st = os.stat(out / "tokens.npy")
+    os.utime(tmp_path / "copy", ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.replace(tmp_path / "copy", out / "tokens.npy")
+    with pytest.raises(ValueError, match="use --overwrite"):
+        train(cfg, quiet=True)
+    assert (out / "tokens.npy").read_bytes() == b"the run's tokens"
+
+
+def test_a_plain_start_leaves_a_temporary_file_of_tokens_npy_that_is_held(tmp_path):
+    """A temporary file of tokens.npy that a process still holds (locked: a write going on)
+    is not removed, and the folder is then not empty: a plain start refuses it (--overwrite)
+    instead of training beside it."""
+    fcntl = pytest.importorskip("fcntl")
+    cfg = tiny_config(tmp_path, max_iters=1, eval_interval=1, mmap_threshold=0)
+    out = Path(cfg.out_dir)
+    out.mkdir()
+    (out / ".lock").write_text("")
+    held = out / ".tokens.npy.zz99yy88.tmp"
+    held.write_bytes(b"being written")
+    with open(held, "rb") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        with pytest.raises(ValueError, match="use --overwrite"):
+            train(cfg, quiet=True)
+    assert held.read_bytes() == b"being written"
+    assert not (out / ckpt.MANIFEST).exists()
