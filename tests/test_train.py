@@ -2739,3 +2739,19 @@ def test_a_plain_start_leaves_a_temporary_file_of_tokens_npy_that_is_held(tmp_pa
             train(cfg, quiet=True)
     assert held.read_bytes() == b"being written"
     assert not (out / ckpt.MANIFEST).exists()
+
+
+@pytest.mark.parametrize("name", [".notes.text.ab12cd34.tmp", ".tokens.npy.x.ab12cd34.tmp"])
+def test_resume_names_overwrite_for_a_temporary_file_not_of_tokens_npy(tmp_path, name):
+    """Only tokens.npy's own temporary files ('.tokens.npy.XXXXXXXX.tmp') are what a plain
+    start removes: for another file of that shape (another program's write, one of
+    a file 'tokens.npy.x') --resume names --overwrite, not a plain start that would refuse it."""
+    pytest.importorskip("fcntl")
+    cfg = tiny_config(tmp_path, max_iters=1, eval_interval=1, mmap_threshold=0)
+    out = Path(cfg.out_dir)
+    out.mkdir()
+    (out / ".lock").write_text("")
+    (out / name).write_bytes(b"x")
+    with pytest.raises(ValueError) as e:
+        train(cfg, resume=True, quiet=True)
+    assert "no checkpoint to resume" in str(e.value) and "--overwrite`" in str(e.value)
