@@ -2755,3 +2755,21 @@ def test_resume_names_overwrite_for_a_temporary_file_not_of_tokens_npy(tmp_path,
     with pytest.raises(ValueError) as e:
         train(cfg, resume=True, quiet=True)
     assert "no checkpoint to resume" in str(e.value) and "--overwrite`" in str(e.value)
+
+
+def test_overwrite_removes_a_killed_writes_temporary_file_but_not_a_held_one(tmp_path):
+    """--overwrite leaves atomic.py's temporary files to the lock-checked clean-up: one a
+    killed write left (no one holds it) is removed, one a live write holds stays."""
+    fcntl = pytest.importorskip("fcntl")
+    cfg = tiny_config(tmp_path, max_iters=1, eval_interval=1)
+    out = Path(cfg.out_dir)
+    train(cfg, quiet=True)                          # a run with a checkpoint: _clear_run
+    stale = out / ".merges.txt.ab12cd34.tmp"
+    stale.write_bytes(b"left by a killed write")
+    held = out / ".vocab.json.zz99yy88.tmp"
+    held.write_bytes(b"being written")
+    with open(held, "rb") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        train(cfg, quiet=True, overwrite=True)
+    assert not stale.exists()
+    assert held.read_bytes() == b"being written"
