@@ -2773,3 +2773,19 @@ def test_overwrite_removes_a_killed_writes_temporary_file_but_not_a_held_one(tmp
         train(cfg, quiet=True, overwrite=True)
     assert not stale.exists()
     assert held.read_bytes() == b"being written"
+
+
+def test_without_the_run_lock_a_killed_starts_files_are_left(tmp_path, monkeypatch):
+    """Where the run-folder lock is not available (Windows: _lock_run gives None), who wrote
+    tokens.npy's files cannot be known: nothing is removed and the folder is not taken for
+    empty (no AttributeError on the missing lock either)."""
+    from nanograd_llm import run_folder
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".lock").write_text("")
+    tmp = out / ".tokens.npy.zz99yy88.tmp"
+    tmp.write_bytes(b"x")
+    monkeypatch.setattr(run_folder, "_lock_run", lambda out: None)
+    assert run_folder._remove_what_a_killed_start_left(out, [tmp.name]) is False
+    assert tmp.read_bytes() == b"x"
+
