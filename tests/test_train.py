@@ -2789,3 +2789,20 @@ def test_without_the_run_lock_a_killed_starts_files_are_left(tmp_path, monkeypat
     assert run_folder._remove_what_a_killed_start_left(out, [tmp.name]) is False
     assert tmp.read_bytes() == b"x"
 
+
+@pytest.mark.parametrize("precision", ["tf32", "highest"])
+def test_train_applies_its_matmul_precision_while_it_runs_only(tmp_path, monkeypatch, precision):
+    """cfg.precision holds while train() runs (CUPY_TF32 is what CuPy's matmuls read) and the
+    earlier setting is back when it returns."""
+    import nanograd_llm.train as t
+    monkeypatch.delenv("CUPY_TF32", raising=False)
+    seen = []
+    real = t.estimate_loss
+
+    def spy(*a, **k):
+        seen.append(os.environ.get("CUPY_TF32"))
+        return real(*a, **k)
+    monkeypatch.setattr(t, "estimate_loss", spy)
+    train(tiny_config(tmp_path, max_iters=1, eval_interval=1, precision=precision), quiet=True)
+    assert seen and set(seen) == {"1" if precision == "tf32" else "0"}
+    assert "CUPY_TF32" not in os.environ
