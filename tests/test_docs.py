@@ -2741,3 +2741,17 @@ def test_readme_tr_glossary_names_the_terms_the_course_uses():
     missing = [term for turkish, _ in rows for term in turkish.split(", ")
                if not re.search(r"\b" + re.escape(lower(term)), course)]
     assert not missing, missing
+
+
+def test_a_bad_metrics_line_names_the_column_in_the_line_as_written(tmp_path):
+    """The column of a bad metrics line counts characters of the line as it is in the file:
+    the blanks before the JSON count (json sees the stripped line) and a multi-byte character
+    before a byte that is not UTF-8 is one column, not two."""
+    from nanograd_llm.viz import read_metrics
+    m = tmp_path / "m.jsonl"
+    m.write_bytes(b'{"step": 1, "train_loss": 2.0}\n  {oops\n')
+    with pytest.raises(ValueError, match=r"m\.jsonl:2: not valid JSON \(.*, column 4\)"):
+        read_metrics(m)
+    m.write_bytes('{"step": "é'.encode() + b'\xff"}\n')
+    with pytest.raises(ValueError, match=r"m\.jsonl:1: not UTF-8 text \(byte 0xff, .*column 12\)"):
+        read_metrics(m)
