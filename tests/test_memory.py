@@ -424,3 +424,18 @@ def test_adopt_refuses_a_moment_of_the_wrong_size():
         st["m"] = keys
         with pytest.raises(ValueError, match="moment 'm' does not match the parameters"):
             opt.load_state_dict(st, adopt=True)
+
+
+def test_token_nll_allocates_one_logits_sized_array():
+    """evaluate.token_nll computes exp(z − m) in the array of z − m: one logits-sized array
+    beyond the logits, not two (V = 50 257 makes them the largest arrays of an evaluation)."""
+    from nanograd_llm.evaluate import token_nll
+    rng = np.random.default_rng(5)
+    logits = rng.standard_normal((2, 64, 8192)).astype(np.float32)
+    targets = rng.integers(0, 8192, (2, 64))
+    nll, peak = peak_bytes(lambda: token_nll(logits, targets))
+    assert peak < 1.5 * logits.nbytes, peak / logits.nbytes
+    z = logits.astype(np.float64)
+    want = np.log(np.exp(z - z.max(-1, keepdims=True)).sum(-1)) + z.max(-1) - \
+        np.take_along_axis(z, targets[..., None], -1)[..., 0]
+    np.testing.assert_allclose(nll, want, rtol=1e-5)
