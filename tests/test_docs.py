@@ -727,12 +727,14 @@ def test_docs_refuses_a_folder_of_other_files(tmp_path, monkeypatch, capsys):
     assert (empty / "index.html").is_file()
 
 
-def test_docs_refusal_names_what_the_folder_holds(tmp_path, capsys):
+def test_docs_refusal_names_what_the_folder_holds_and_what_it_would_overwrite(tmp_path, capsys):
     """The refusal of a folder of other files said "its files (index.html, style.css,
     img/attention.png, ...) would be overwritten or deleted" whatever the folder held: a user
-    whose folder held notes.txt looked there for an index.html it never had. It now lists the
+    whose folder held notes.txt looked there for an index.html it never had. It lists the
     folder's own entries, as the trainer's refusal of a non-empty --out does, and names the
-    course's files apart."""
+    files that would be written over where there are some; otherwise it says the course would
+    be mixed with the folder's files (it said "would overwrite files there" also where no name
+    collides)."""
     pytest.importorskip("markdown")
     from nanograd_llm.cli import main
     site = tmp_path / "site"
@@ -741,22 +743,9 @@ def test_docs_refusal_names_what_the_folder_holds(tmp_path, capsys):
     assert main(["docs", "--out", str(site)]) == 1
     err = capsys.readouterr().err
     assert "is not empty" in err and "(notes.txt, photos/)" in err, err
+    assert "would be mixed with those files" in err and "overwrite" not in err, err
     assert "its files" not in err, err
     assert sorted(p.name for p in site.iterdir()) == ["notes.txt", "photos"]
-
-
-def test_docs_refusal_says_overwrite_only_of_files_it_would_overwrite(tmp_path, capsys):
-    """The refusal said the course's files "would overwrite files there" also where no name
-    collides (a folder of notes.txt and photos/). It names the files that would be written over
-    where there are some, and otherwise says the course would be mixed with the folder's."""
-    pytest.importorskip("markdown")
-    from nanograd_llm.cli import main
-    site = tmp_path / "site"
-    (site / "photos").mkdir(parents=True)
-    (site / "notes.txt").write_text("mine", encoding="utf-8")
-    assert main(["docs", "--out", str(site)]) == 1
-    err = capsys.readouterr().err
-    assert "would be mixed with those files" in err and "overwrite" not in err, err
     (site / "img").mkdir()
     (site / "img" / "attention.png").write_bytes(PNG_MAGIC + b"mine")
     (site / "index.html").write_text("<h1>my page</h1>", encoding="utf-8")

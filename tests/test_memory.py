@@ -25,6 +25,20 @@ def peak_bytes(fn):
         tracemalloc.stop()
 
 
+def _stepped_model_and_optimizer(seed):
+    """A GPT (V=512, 4 layers, C=128) and its AdamW after one step on a random batch: weights,
+    gradients and both moments filled, as in a run's checkpoint."""
+    from nanograd_llm.optim import AdamW
+    model = GPT(GPTConfig(vocab_size=512, block_size=32, n_layer=4, n_head=4, n_embd=128),
+                seed=0)
+    opt = AdamW(model)
+    idx = np.random.default_rng(seed).integers(0, 512, (1, 33))
+    model.forward(idx[:, :-1], idx[:, 1:])
+    model.backward()
+    opt.step()
+    return model, opt
+
+
 def test_cross_entropy_forward_allocates_one_logits_sized_array():
     """The forward kept the shifted logits and the probabilities as two (N, V) arrays; exp now
     overwrites the shifted logits, which become the saved probabilities."""
@@ -117,14 +131,7 @@ def test_saving_writes_the_weights_and_moments_without_copying_them(tmp_path):
     pytest.importorskip("safetensors")
     from nanograd_llm.checkpoint import load_checkpoint, save_checkpoint
     from nanograd_llm.hf import load_hf
-    from nanograd_llm.optim import AdamW
-    model = GPT(GPTConfig(vocab_size=512, block_size=32, n_layer=4, n_head=4, n_embd=128),
-                seed=0)
-    opt = AdamW(model)
-    idx = np.random.default_rng(4).integers(0, 512, (1, 33))
-    model.forward(idx[:, :-1], idx[:, 1:])
-    model.backward()
-    opt.step()
+    model, opt = _stepped_model_and_optimizer(4)
     size = model.flat.nbytes
     _, peak = peak_bytes(lambda: save_checkpoint(tmp_path / "run", model, opt, None, 1))
     assert peak < 2.0 * size, peak / size
@@ -274,13 +281,7 @@ def test_resuming_takes_over_the_moments_it_read(tmp_path, monkeypatch):
     from nanograd_llm.checkpoint import load_checkpoint, save_checkpoint
     from nanograd_llm.optim import AdamW
     from nanograd_llm.train import train
-    model = GPT(GPTConfig(vocab_size=512, block_size=32, n_layer=4, n_head=4, n_embd=128),
-                seed=0)
-    opt = AdamW(model)
-    idx = np.random.default_rng(8).integers(0, 512, (1, 33))
-    model.forward(idx[:, :-1], idx[:, 1:])
-    model.backward()
-    opt.step()
+    model, opt = _stepped_model_and_optimizer(8)
     save_checkpoint(tmp_path / "ck", model, opt, None, 1)
     size = model.flat.nbytes
     st = load_checkpoint(tmp_path / "ck")
