@@ -230,8 +230,9 @@ def download_corpus(name: str, directory: Path | None = None) -> Path:
 # Dönüştürme önerisi her işletim sisteminde çalışan bir komuttur: iconv Windows'ta yoktur. Türkçe
 # bir metnin UTF-8 olmayan kodlaması çoğu zaman Windows'un cp1254'üdür (ISO-8859-9 da neredeyse
 # aynıdır): latin-1 ile okunan ş, ğ, ı, İ, Ş, Ğ, İzlanda alfabesinin aynı koddaki harflerine
-# dönerdi (ş yerine thorn, ğ yerine eth). Komut çift tırnak içindedir, içinde yalnızca tek tırnak vardır: bash, cmd.exe ve PowerShell onu aynı
-# okur; newline='' satır sonlarını olduğu gibi bırakır
+# dönerdi (ş yerine thorn, ğ yerine eth). Komut çift tırnak içindedir, içinde yalnızca tek
+# tırnak vardır: bash, cmd.exe ve PowerShell onu aynı okur; newline='' satır sonlarını olduğu
+# gibi bırakır
 _TO_UTF8 = ("`python -c \"import sys; open(sys.argv[2], 'w', encoding='utf-8', newline='')"
             ".write(open(sys.argv[1], encoding='cp1254', newline='').read())\" IN OUT`")
 
