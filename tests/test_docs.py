@@ -2686,6 +2686,8 @@ ONE_NAME = {
     r"bağlamı \(prompt\)": "istem (prompt)",
     r"\bsına(?:ma\b|n)": "test",
     r"\bcupy'(?:nin|de|ye)": "CuPy'ın, CuPy'da, CuPy'a (NumPy'ın, NumPy'da gibi: 'kupay')",
+    r"'n?[iıuü]n cpu çekirde": "'CPU çekirdeği' for a processor core only; a library's kernel "
+                              "is its 'CPU'da çalışan … çekirdeği'",
 }
 
 
@@ -2704,7 +2706,9 @@ def test_turkish_prose_names_each_concept_one_way():
     layer-norm chapter pointed to its test with 'Sınama:' where the BPE chapter says 'Testler:'
     and the README 'testler'; the CUDA kernels' and the CUDA graph's chapters and README.tr.md's
     Bölümler said a check 'sınanır' where every other page says 'test edilir'. NumPy took 'NumPy'ın',
-    'NumPy'da' everywhere, CuPy 'CuPy'nin', 'CuPy'de' in most places and 'CuPy'ın' in README.tr.md."""
+    'NumPy'da' everywhere, CuPy 'CuPy'nin', 'CuPy'de' in most places and 'CuPy'ın' in README.tr.md.
+    'CPU çekirdeği' is a processor core (README.tr.md's glossary), but the layer-norm chapter
+    called PyTorch's layer-norm kernel 'PyTorch'un CPU çekirdeği'."""
     def lower(text):
         return text.replace("I", "ı").replace("İ", "i").lower()
     bad = [f"{where}: {m.group()} (the project says {ONE_NAME[pattern]})"

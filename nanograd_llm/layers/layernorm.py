@@ -54,7 +54,8 @@ yüzden önemsizdir. Aşağıdaki geri yayılım türetimi olduğu gibi geçerli
 yalnızca x̂ ile rstd'yi tutar. Ek iş: genel yolda tek bir öğe öğe geçiş; Numba çekirdeğinde öğe
 başına bir çıkarma (fark x̂'in satırına yazılır, sonraki döngüler oradan okur), CUDA çekirdeğinde
 satırın üç geçişinin her birinde öğe başına bir çıkarma (fark her geçişte yeniden hesaplanır).
-(PyTorch'un CPU çekirdeği aynı sorunu Welford yöntemiyle çözer.)
+(PyTorch'un CPU'da çalışan katman normalizasyonu çekirdeği aynı sorunu Welford yöntemiyle
+çözer.)
 
 ## Şekiller
 | ad           | şekil      |
