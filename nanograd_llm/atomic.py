@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import re
 import secrets
@@ -628,6 +629,32 @@ def could_not_write(path, e: OSError, existed: bool) -> OSError:
     where = f": {name}" if name and not temp and Path(name) != path else ""
     kept = "the earlier file is kept" if existed else "nothing was written"
     return OSError(f"could not write {path} ({e.strerror or e}{where}); {kept}")
+
+
+class JSONNestedTooDeep(json.JSONDecodeError):
+    """JSON whose arrays or objects nest deeper than the parser's recursion limit ("[[[[…")."""
+
+    def __init__(self, doc):
+        super().__init__("values nested too deeply to read", doc if isinstance(doc, str) else "",
+                         0)
+        self.args = (self.msg,)         # no "line 1 column 1": the nesting may start anywhere
+
+    def __reduce__(self):
+        return type(self), (self.doc,)
+
+
+def load_json(doc, **kw):
+    """json.loads(doc, **kw), raising JSONNestedTooDeep (a json.JSONDecodeError) where the
+    values nest too deeply for the parser, as malformed JSON is reported."""
+    # Binlerce iç içe liste ("[[[[…", bozuk ya da elle düzenlenmiş bir dosya) ayrıştırıcının
+    # özyineleme sınırını aşar ve json.loads RecursionError verir: JSONDecodeError bekleyen her
+    # okuyucunun yanından geçer, ileti de hangi dosyanın bozuk olduğunu söylemezdi. Paketin JSON
+    # okuyucuları bu yoldan okur: derin bir dosya, bozuk bir JSON ile aynı yoldan bildirilir
+    # (ayar dosyası RecursionError'ı kendisi yakalar: TOML ayrıştırıcısı da onu verir)
+    try:
+        return json.loads(doc, **kw)
+    except RecursionError:
+        raise JSONNestedTooDeep(doc) from None
 
 
 def bytes_writer(data: bytes) -> Callable[[str], None]:

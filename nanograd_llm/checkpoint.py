@@ -58,7 +58,8 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import (atomic_write, atomic_write_bytes, atomic_write_files, bytes_writer, fsync_dir,
-                     is_temporary_name, make_folder, remove_stale_temporaries_in, shell_quote)
+                     is_temporary_name, load_json, make_folder, remove_stale_temporaries_in,
+                     shell_quote)
 from .backend import check_device, is_integer, shown
 
 FORMAT = "nanograd_llm.checkpoint"
@@ -158,7 +159,7 @@ def _refuse_another_tokenizer(d: Path, blobs: dict | None, digests: dict | None)
     and then failing (disk full, Ctrl-C) would leave the old checkpoint with files that do not
     match its digests: it could no longer be loaded."""
     try:
-        recorded = json.loads((d / MANIFEST).read_bytes()).get("tokenizer_sha256")
+        recorded = load_json((d / MANIFEST).read_bytes()).get("tokenizer_sha256")
     except (OSError, ValueError, AttributeError):
         return                                  # no readable checkpoint here: nothing to lose
     if not (isinstance(recorded, dict) and recorded and digests is not None) or \
@@ -306,7 +307,7 @@ def remove_unnamed_files(d, keep) -> None:
 def _remove_unlisted(d: Path, names: list) -> None:
     """Delete the files of a failed save, unless the manifest now in d names one of them."""
     try:
-        m = json.loads((d / MANIFEST).read_bytes())
+        m = load_json((d / MANIFEST).read_bytes())
         named = {m.get("model_file"), m.get("optim_file")}
     except (OSError, ValueError, AttributeError):
         named = set()
@@ -362,7 +363,7 @@ def _read_manifest(d: Path) -> tuple[bytes, dict]:
         find_run_dir(d)
         raise
     try:
-        m = json.loads(raw.decode("utf-8"))
+        m = load_json(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{mpath} is corrupt or not a checkpoint manifest ({e})") from None
     if not isinstance(m, dict) or m.get("format") != FORMAT:

@@ -66,7 +66,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .atomic import MixedFiles, atomic_write_files, shell_quote, text_writer
+from .atomic import MixedFiles, atomic_write_files, load_json, shell_quote, text_writer
 from .backend import is_integer, shown, to_numpy
 from .models.gpt import GPT, GPTConfig
 
@@ -108,7 +108,7 @@ def read_hf_config(path) -> dict:
     if not f.is_file():
         raise ValueError(f"{f} not found: not a Hugging Face model folder")
     try:
-        cfg = json.loads(f.read_text(encoding="utf-8"))
+        cfg = load_json(f.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{f} is not valid JSON: {e}") from None
     if not isinstance(cfg, dict):
@@ -219,7 +219,7 @@ def _header(f: Path):
             n = int.from_bytes(fh.read(8), "little")
             if not 0 < n <= 100_000_000:
                 return None
-            header = json.loads(fh.read(n).decode("utf-8"))
+            header = load_json(fh.read(n).decode("utf-8"))
     except (OSError, ValueError):
         return None
     return (header, 8 + n) if isinstance(header, dict) else None
@@ -279,7 +279,7 @@ def read_hf_tensors(path) -> dict:
         return _load_file(single)
     if index.is_file():
         try:
-            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+            weight_map = load_json(index.read_text(encoding="utf-8"))["weight_map"]
         except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
             raise ValueError(f"{index} is not a valid safetensors index (no 'weight_map')") \
                 from None
@@ -463,7 +463,7 @@ def load_hf_tokenizer(path):
             names=("its model.vocab", "its model.merges", f"{tj}: "))
     if vocab_f.is_file() and merges_f.is_file():
         try:
-            base = json.loads(vocab_f.read_text(encoding="utf-8"))
+            base = load_json(vocab_f.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             base = None
         if not isinstance(base, dict):
@@ -582,7 +582,7 @@ def _read_json_file(f: Path):
     if not f.is_file():
         return None
     try:
-        return json.loads(f.read_text(encoding="utf-8"))
+        return load_json(f.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"{f} is not valid JSON: {e}") from None
 
@@ -1015,7 +1015,7 @@ def _split_tokenizer_json(f: Path):
     """The vocabulary of the BPE model (its added tokens are read by _added_tokens) and the
     merges ("a b" lines) of a `tokenizers` tokenizer.json."""
     try:
-        data = json.loads(f.read_text(encoding="utf-8"))
+        data = load_json(f.read_text(encoding="utf-8"))
         model = data["model"]
         vocab, merges = model["vocab"], model["merges"]
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):

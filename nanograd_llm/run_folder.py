@@ -40,8 +40,8 @@ import stat
 from pathlib import Path
 
 from . import checkpoint as ckpt
-from .atomic import (is_temporary_name, make_new_folder, refuse_dangling_link, release_frames,
-                     remove_empty_folders, remove_stale_staging_folders,
+from .atomic import (is_temporary_name, load_json, make_new_folder, refuse_dangling_link,
+                     release_frames, remove_empty_folders, remove_stale_staging_folders,
                      remove_stale_temporaries, remove_stale_temporaries_in, shell_quote,
                      signals_deferred)
 from .backend import shown_items
@@ -267,10 +267,10 @@ def note_own_file(out: Path, name: str) -> None:
 
 def _json_or_none(raw: bytes):
     """The JSON value `raw` holds, or None where it is not JSON (or nested deeper than the
-    parser's recursion limit: "[[[[…", RecursionError)."""
+    parser's recursion limit: "[[[[…", load_json)."""
     try:
-        return json.loads(raw)
-    except (ValueError, RecursionError):
+        return load_json(raw)
+    except ValueError:
         return None
 
 
@@ -420,8 +420,8 @@ def _read_metrics(path: Path) -> list[dict]:
     # atlanır: günlük yalnızca bir kayıttır, eğitimi durdurmamalıdır.
     for line in path.read_bytes().decode("utf-8", errors="replace").splitlines():
         try:
-            row = json.loads(line)
-        except (json.JSONDecodeError, RecursionError):     # "[[[[…" deeper than the parser goes
+            row = load_json(line)
+        except json.JSONDecodeError:    # also "[[[[…" deeper than the parser goes (load_json)
             continue
         if isinstance(row, dict) and all(
                 isinstance(row.get(k), t) and not isinstance(row.get(k), bool)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import (atomic_write, could_not_write, make_folder, refuse_dangling_link,
+from .atomic import (atomic_write, could_not_write, load_json, make_folder, refuse_dangling_link,
                      remove_empty_folders, signals_deferred, top_new_folder)
 from .backend import NonFiniteOutput, check_finite_output, to_numpy
 from .course import tr_number
@@ -279,7 +279,7 @@ def read_metrics(metrics_jsonl) -> tuple[list, list]:
                 line = text.strip()
                 if not line:
                     continue
-                rec = json.loads(line)
+                rec = load_json(line)
             except (UnicodeDecodeError, json.JSONDecodeError) as e:
                 if not whole:
                     continue        # son satır yarıda kesilmiş (çöken bir yazma): atlanır

@@ -951,3 +951,126 @@ def test_a_moved_corpus_is_followed_by_the_best_copy(tmp_path):
     assert again["train_config"] == {"data": "/new/corpus.txt", "seed": 1}
     assert again["model_file"] == m["model_file"] and again["sha256"] == m["sha256"]
     ckpt.load_model(best)
+
+
+# -- JSON nested deeper than the parser goes ("[[[[…", atomic.load_json) -------------------------
+
+DEEP_JSON = "[" * 100_000
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    from nanograd_llm.train import train
+    from _train_helpers import tiny_config
+    tmp = tmp_path_factory.mktemp("deep")
+    train(tiny_config(tmp, max_iters=2, eval_interval=2), quiet=True)
+    return tmp / "run"
+
+
+def _without_tokenizer_digests(d):
+    """A manifest as old versions wrote it (no tokenizer digests), so that the tokenizer files
+    themselves are read rather than refused for not matching."""
+    m = json.loads((d / ckpt.MANIFEST).read_text(encoding="utf-8"))
+    m["tokenizer_sha256"] = None
+    (d / ckpt.MANIFEST).write_text(json.dumps(m), encoding="utf-8")
+
+
+@pytest.mark.parametrize("name, says", [
+    ("checkpoint.json", "checkpoint.json is corrupt or not a checkpoint manifest (values nested "
+                        "too deeply to read)"),
+    ("tokenizer_meta.json", "tokenizer_meta.json is not a valid tokenizer metadata file"),
+    ("tokenizer.json", "tokenizer.json is not a valid tokenizer file (values nested too deeply"),
+    ("metrics.jsonl", "metrics.jsonl:1: not valid JSON (values nested too deeply to read, "
+                      "column 1)"),
+])
+def test_a_run_file_nested_too_deeply_is_named_as_malformed_json_is(trained_run, tmp_path,
+                                                                   monkeypatch, capsys, name,
+                                                                   says):
+    """json.loads raises RecursionError, not JSONDecodeError, on "[[[[…" deeper than its
+    recursion limit: the readers' `except JSONDecodeError` missed it and the command said only
+    "error: maximum recursion depth exceeded while decoding a JSON array", naming no file."""
+    from nanograd_llm import cli, docs
+    d = tmp_path / "run"
+    shutil.copytree(trained_run, d)
+    if name.startswith("tokenizer"):
+        _without_tokenizer_digests(d)
+    (d / name).write_text(DEEP_JSON + "\n", encoding="utf-8")
+    if name == "metrics.jsonl":
+        pytest.importorskip("markdown")
+        pytest.importorskip("matplotlib")
+        monkeypatch.setattr(docs, "PARTS", [("Deneme", ["nanograd_llm.course.gpt"])])
+        argv = ["docs", "--run", str(d), "--out", str(tmp_path / "site")]
+    else:
+        argv = ["sample", "--ckpt", str(d), "--prompt", "a", "--max-new-tokens", "1"]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and f"{d / name}" in err and says in err, err
+    assert "recursion" not in err
+
+
+def _hf_file(name):
+    return lambda d: (d / name).write_text(DEEP_JSON, encoding="utf-8")
+
+
+def _hf_tokenizer_json(d):
+    (d / "vocab.json").unlink()
+    (d / "merges.txt").unlink()
+    (d / "tokenizer.json").write_text(DEEP_JSON, encoding="utf-8")
+
+
+def _hf_index(d):
+    (d / "model.safetensors").rename(d / "model-00001-of-00001.safetensors")
+    (d / "model.safetensors.index.json").write_text(DEEP_JSON, encoding="utf-8")
+
+
+def _hf_header(d):
+    (d / "model.safetensors").write_bytes(len(DEEP_JSON).to_bytes(8, "little") +
+                                          DEEP_JSON.encode())
+
+
+@pytest.mark.parametrize("edit, says", [
+    (_hf_file("config.json"), "config.json is not valid JSON: values nested too deeply"),
+    (_hf_file("vocab.json"), "vocab.json: corrupt JSON (values nested too deeply"),
+    (_hf_file("added_tokens.json"), "added_tokens.json is not valid JSON: values nested too "
+                                    "deeply"),
+    (_hf_file("tokenizer_config.json"), "tokenizer_config.json is not valid JSON: values "
+                                        "nested too deeply"),
+    (_hf_tokenizer_json, "tokenizer.json is not a tokenizer.json with a BPE model"),
+    (_hf_index, "model.safetensors.index.json is not a valid safetensors index"),
+    (_hf_header, "cannot read "),
+], ids=["config", "vocab", "added_tokens", "tokenizer_config", "tokenizer.json", "index",
+        "safetensors_header"])
+def test_an_hf_file_nested_too_deeply_is_named_as_malformed_json_is(tmp_path, capsys, edit,
+                                                                     says):
+    """As above for a Hugging Face folder: each file gets the message its malformed JSON gets
+    (the safetensors header is then read by the safetensors package, which refuses it)."""
+    from nanograd_llm import cli
+    from _train_helpers import tiny_gpt2_folder
+    d = tmp_path / "g"
+    tiny_gpt2_folder(d, 290)
+    (d / "tokenizer_meta.json").unlink()          # a folder as Hugging Face writes it
+    edit(d)
+    assert cli.main(["sample", "--hf", str(d), "--prompt", "merhaba",
+                     "--max-new-tokens", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and str(d) in err and says in err, err
+    assert "maximum recursion depth" not in err
+
+
+def test_a_save_over_a_manifest_nested_too_deeply_reports_its_own_error(tmp_path, monkeypatch):
+    """save_checkpoint reads the folder's manifest twice without reporting it: to refuse
+    another run's tokenizer, and, after a failed save, to keep the files it names. A manifest
+    nested too deeply counts as unreadable there, as a malformed one does; the
+    RecursionError used to stop the save (or replace the disk-full error of a failed one)."""
+    _saved_run(tmp_path)
+    (tmp_path / ckpt.MANIFEST).write_text(DEEP_JSON, encoding="utf-8")
+    before = sorted(p.name for p in tmp_path.glob("*.npz"))
+    tok = CharTokenizer.from_text("abcde")
+    ckpt.check_tokenizer(tmp_path, tok)                 # nothing readable to protect
+    model = GPT(GPTConfig(vocab_size=5, block_size=4, n_layer=1, n_head=1, n_embd=4))
+    real = ckpt.atomic_write_json
+    monkeypatch.setattr(ckpt, "atomic_write_json", lambda path, obj: (
+        _enospc() if path.name == ckpt.MANIFEST else real(path, obj)))
+    with pytest.raises(OSError, match="No space"):
+        ckpt.save_checkpoint(tmp_path, model, AdamW.from_model(model), tok, 1)
+    assert sorted(p.name for p in tmp_path.glob("*.npz")) == before

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..atomic import load_json
 from .char import CharTokenizer
 
 __all__ = ["CharTokenizer", "load_tokenizer", "start_ids", "TOKENIZER_TYPES"]
@@ -55,7 +56,7 @@ def load_tokenizer(directory):
     if not meta_path.is_file():
         raise FileNotFoundError(f"no tokenizer metadata file: {meta_path}")
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta = load_json(meta_path.read_text(encoding="utf-8"))
         kind = meta["type"]
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
         raise ValueError(f"{meta_path} is not a valid tokenizer metadata file ({e!r})") from None

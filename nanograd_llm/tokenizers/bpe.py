@@ -180,7 +180,7 @@ import warnings
 from collections import Counter
 from typing import Iterable
 
-from ..atomic import atomic_write_files, text_writer
+from ..atomic import atomic_write_files, load_json, text_writer
 
 __all__ = ["BPETokenizer", "GPT2_PATTERN", "PATTERNS", "TURKISH_PATTERN",
            "bytes_to_unicode"]
@@ -938,6 +938,6 @@ def _read_text(path: str) -> str:
 def _read_json(path: str):
     text = _read_text(path)
     try:
-        return json.loads(text)
+        return load_json(text)
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: corrupt JSON ({e})") from None

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write_files, text_writer
+from ..atomic import atomic_write_files, load_json, text_writer
 
 ERRORS = ("strict", "skip", "replace")
 FORMAT = "nanograd_llm.char_tokenizer"
@@ -169,7 +169,7 @@ class CharTokenizer:
         if not path.is_file():
             raise FileNotFoundError(f"no tokenizer file: {path}")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = load_json(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise ValueError(f"{path} is not a valid tokenizer file ({e})") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT \
