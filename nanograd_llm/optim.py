@@ -401,7 +401,9 @@ class AdamW:
 
         adopt=True (a model's optimizer on the CPU): a moment that is already a writeable,
         contiguous NumPy array of the parameters' dtype becomes the optimizer's own, without a
-        copy; the caller must not use it afterwards (a resume hands over the arrays it read)."""
+        copy; the caller must not use it afterwards (a resume hands over the arrays it read).
+        A moment that shares memory with the other moment or with the model's parameters or
+        gradients is copied instead."""
         try:
             t = state["t"]
             m, v = state["m"], state["v"]
@@ -422,12 +424,19 @@ class AdamW:
         if self.model is not None and adopt:
             # Devralma: okunan dizi kopyalanmadan momentin kendisi olur (uygunsa); kopyalamak,
             # momentlerin bir an için iki kopyasını birden tutardı
+            # Belleğini öteki momentle ya da modelin ağırlık veya gradyan dizisiyle paylaşan bir
+            # dizi (aynı dizi ya da örtüşen iki görünüm m ve v olarak verilmiş) devralınmaz:
+            # m'ye yazılan v'yi de değiştirirdi ve her adım sessizce yanlış olurdu. Kopyalanır.
             flat = self.model.flat
+            taken = [b for b in (flat, getattr(self.model, "grad_flat", None))
+                     if type(b) is np.ndarray]
             for name, new in (("_m", m), ("_v", v)):
                 a = new["flat"]
                 if type(a) is np.ndarray and type(flat) is np.ndarray and \
-                        a.dtype == flat.dtype and a.flags.c_contiguous and a.flags.writeable:
+                        a.dtype == flat.dtype and a.flags.c_contiguous and a.flags.writeable \
+                        and not any(np.may_share_memory(a, b) for b in taken):
                     setattr(self, name, a)
+                    taken.append(a)
         own_m = {"flat": self.m} if self.model is not None else self.m
         own_v = {"flat": self.v} if self.model is not None else self.v
         for own, new in ((own_m, m), (own_v, v)):

@@ -408,6 +408,44 @@ def test_state_dicts_are_copies_unless_asked_for_views():
     assert np.array_equal(os_["m"]["flat"], kept[1]) and np.array_equal(os_["v"]["flat"], kept[2])
 
 
+@pytest.mark.parametrize("shared", ["same array", "overlapping views", "the weights"])
+def test_adopt_copies_a_moment_that_shares_memory(shared):
+    """load_state_dict(adopt=True) took over both moments even when they were one array (or two
+    overlapping views of one buffer): every write to m then changed v, and each step was
+    silently wrong. A moment that shares memory with the other one, or with the model's
+    weights or gradients, is copied: the steps are those of a load that copies."""
+    from nanograd_llm.optim import AdamW
+
+    def stepped(adopt):
+        model = GPT(GPTConfig(vocab_size=16, block_size=8, n_layer=1, n_head=2, n_embd=8),
+                    seed=0, dtype="float32")
+        n = model.flat.size
+        values = np.random.default_rng(1).random(n + 1).astype(np.float32)
+        if shared == "same array":
+            m = v = values[:n].copy()
+        elif shared == "overlapping views":
+            buf = values.copy()
+            m, v = buf[:n], buf[1:]
+        else:
+            m, v = model.flat, values[:n].copy()
+        opt = AdamW(model)
+        st = opt.state_dict()
+        st["m"], st["v"], st["t"] = {"flat": m}, {"flat": v}, 3
+        opt.load_state_dict(st, adopt=adopt)
+        if adopt:
+            assert not np.may_share_memory(opt.m, opt.v)
+            for a in (opt.m, opt.v):
+                assert not np.may_share_memory(a, model.flat)
+                assert not np.may_share_memory(a, model.grad_flat)
+        for _ in range(2):
+            model.grad_flat[...] = np.random.default_rng(2).standard_normal(n)
+            opt.step()
+        return model.flat.copy(), opt.m.copy(), opt.v.copy()
+
+    for got, want in zip(stepped(True), stepped(False)):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_adopt_refuses_a_moment_of_the_wrong_size():
     """The shapes are checked before a moment is taken over: one of another model is a clear
     ValueError, not a moment of the wrong size (or a broadcasting error at the next step)."""
