@@ -530,7 +530,9 @@ def signals_deferred():
     handlers found before, when the body ends: SIGTERM first where both came (the stronger
     request). Where the body raised and a held signal's handler raises too (KeyboardInterrupt,
     Terminated), the signal's exception is raised `from` the body's, so that the body's error
-    (e.g. MixedFiles) is not lost: the command line prints both. Main thread only (where Python
+    (e.g. MixedFiles) is not lost: the command line prints both. Where the body raised and a
+    held signal has its default action (SIGTERM outside the command line), the body's error is
+    printed to stderr before that signal ends the process. Main thread only (where Python
     runs signal handlers); elsewhere the body runs as it is."""
     # Kısa ama yarıda kesilmemesi gereken işler içindir: yarıda kalan bir eğitimin klasörünün
     # temizliği (run_folder.hold_run_folder: ikinci bir Ctrl-C ya da SIGTERM onu yarıda
@@ -571,6 +573,9 @@ def signals_deferred():
             signal.signal(sig, handler)
         try:
             for sig in sorted(set(held), key=lambda s: s != signal.SIGTERM):
+                if old[sig] is signal.SIG_DFL and failed is not None and \
+                        not isinstance(failed, SystemExit):
+                    _report_before_ending(failed, sig)
                 signal.raise_signal(sig)
         except BaseException as s:
             if failed is None or s is failed:
@@ -578,6 +583,26 @@ def signals_deferred():
             raise s from failed
         finally:
             failed = None                   # no reference cycle through the frame
+
+
+def _report_before_ending(error: BaseException, sig: int) -> None:
+    """Print `error` (its traceback, as Python prints an uncaught one) to stderr, with a line
+    saying that the held signal `sig` now ends the process by its default action."""
+    # Varsayılan eylemli bir sinyal (kitaplık kullanımında SIGTERM'ün olağanı) yeniden
+    # gönderilince süreç olduğu yerde biter: işin hatası (ör. MixedFiles: hangi dosyanın yeni,
+    # hangisinin eski olduğu) hiçbir yere yazılmadan kaybolurdu. Sinyal yine süreci bitirir
+    # (ertelenen istek yerine getirilir), ama önce hata, Python'un yakalanmamış bir hatayı
+    # yazdığı gibi yazılır
+    out = sys.stderr
+    if out is None:
+        return
+    try:
+        traceback.print_exception(type(error), error, error.__traceback__, file=out)
+        print(f"{signal.Signals(sig).name} came while this ran; its default action now ends "
+              f"the process", file=out)
+        out.flush()
+    except (OSError, ValueError):
+        pass                        # a closed stderr: the signal still ends the process
 
 
 class Terminated(KeyboardInterrupt):

@@ -769,6 +769,43 @@ def test_a_sigterm_held_with_a_ctrl_c_is_not_lost():
     assert p.returncode == -signal.SIGTERM, (p.returncode, p.stdout, p.stderr)
 
 
+_HELD_THEN_FAILED = """
+import os, signal, sys
+from nanograd_llm.atomic import signals_deferred
+with signals_deferred():
+    os.kill(os.getpid(), signal.SIGTERM)
+    if sys.argv[1] == "fail":
+        raise ValueError("a.json is new, b.json is still the old one")
+print("not reached", flush=True)
+"""
+
+
+@pytest.mark.parametrize("body", ["fail", "succeed"])
+@posix_only(SIGNALS)
+def test_a_sigterm_held_during_a_body_that_fails_does_not_lose_the_error(body):
+    """Library use (no sigterm_raises: SIGTERM has its default action): a SIGTERM held during a
+    body that then raised was sent again from the `finally` and ended the process at once,
+    silently: the body's error (which files are new, which old) was never reported. It is now
+    printed, as Python prints an uncaught error, before the SIGTERM ends the process; a body
+    that succeeds is still ended by the SIGTERM without a word."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    p = subprocess.run([sys.executable, "-c", _HELD_THEN_FAILED, body], cwd=root,
+                       capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, PYTHONPATH=str(root)))
+    assert p.returncode == -signal.SIGTERM and p.stdout == "", (p.returncode, p.stdout, p.stderr)
+    if body == "succeed":
+        assert p.stderr == ""
+    else:
+        assert p.stderr.startswith("Traceback (most recent call last):"), p.stderr
+        assert p.stderr.endswith("ValueError: a.json is new, b.json is still the old one\n"
+                                 "SIGTERM came while this ran; its default action now ends "
+                                 "the process\n"), p.stderr
+
+
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
 @posix_only(SIGNALS)
 def test_a_signal_during_renames_that_fail_keeps_their_error(tmp_path, monkeypatch, capsys, sig):
