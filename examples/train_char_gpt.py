@@ -35,7 +35,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from nanograd_llm.cli import report_errors, report_stopped_run, shell_quote
+from nanograd_llm.cli import report_errors, report_stopped_run, shell_note, shell_quote
 from nanograd_llm.train import make_config, parse_overrides, resume_config, sample_text, train
 
 # Saniyeler içinde biten küçük ayar: sürekli tümleştirmede (CI) bu çalıştırılır
@@ -86,7 +86,8 @@ def run(args) -> int:
         print(f"step {result['step']}: nothing left to train ({result['wall_s']:.1f} s)")
     print("--- sample ---")
     print(sample_text(result["model"], result["tokenizer"], "", 200, temperature=0.8, seed=0))
-    print(f"checkpoint: {result['out_dir']}  (python examples/sample_checkpoint.py {out})")
+    print(f"checkpoint: {result['out_dir']}  (python examples/sample_checkpoint.py {out})"
+          f"{shell_note(result['out_dir'])}")
     return 0
 
 

@@ -89,7 +89,8 @@ from typing import Callable
 def shell_quote(arg) -> str:
     """`arg` as one word of a command the user can paste into their shell: POSIX quoting
     (shlex.quote) on Linux and macOS; on Windows double quotes, which cmd.exe and PowerShell
-    both read, and only where needed."""
+    both read, and only where needed (shell_note names a path either shell would change in
+    them)."""
     # shlex.quote tek tırnak kullanır ve ters bölüyü (\) de tırnağa alır: Windows'ta her yol
     # ('out\default') tek tırnakla yazılırdı; cmd.exe ise tek tırnağı tırnak saymaz, onu yolun
     # bir parçası olarak programa geçirir. Windows dosya adlarında çift tırnak olamaz; tırnak
@@ -103,6 +104,31 @@ def shell_quote(arg) -> str:
     if re.fullmatch(r"[\w+=:./\\-][\w@+=:./\\-]*", s):
         return s
     return '"' + re.sub(r"(\\+)$", r"\1\1", s) + '"'
+
+
+def shell_note(*args) -> str:
+    """"" where the words shell_quote makes of `args` reach the program as they are when pasted;
+    on Windows, for a path no quoting keeps in both cmd.exe and PowerShell, " (note: …)" saying
+    which shell would change it and what to do there instead, to follow the command."""
+    # Windows'ta iki kabuğun da olduğu gibi bıraktığı bir tırnaklama her yol için yoktur. Çift
+    # tırnağın içinde PowerShell $ad'ı değişkenin değeriyle, ` işaretini kaçış karakteriyle
+    # değiştirir, kıvrık çift tırnakları (“ ” „) da tırnak sayar; cmd.exe %AD%'ı tırnak içinde
+    # de ortam değişkeninin değeriyle değiştirir. PowerShell'in tek tırnağı her şeyi olduğu
+    # gibi bırakır ama cmd.exe tek tırnağı tırnak saymaz, onu yolun bir parçası olarak geçirir.
+    # Bu yüzden komut yine çift tırnakla yazılır (öteki kabukta doğrudur) ve yanına hangi
+    # kabuğun yolu değiştireceği ve orada ne yapılacağı yazılır: komut güvenliymiş gibi
+    # gösterilmez.
+    if sys.platform != "win32":
+        return ""
+    text = "".join(str(a) for a in args)
+    notes = []
+    if re.search("[$`\u201c\u201d\u201e]", text):
+        notes.append("PowerShell changes $, ` and curly double quotes inside double quotes: "
+                     "there, put the path in single quotes instead (with any ' in it doubled)")
+    if re.search("%[^%]+%", text):
+        notes.append("cmd.exe replaces %NAME% with a variable's value even inside quotes: run "
+                     "the command from PowerShell, with the path in single quotes")
+    return f" (note: {'; '.join(notes)})" if notes else ""
 
 
 def _umask() -> int:

@@ -59,7 +59,7 @@ import numpy as np
 
 from .atomic import (atomic_write, atomic_write_bytes, atomic_write_files, bytes_writer, fsync_dir,
                      is_temporary_name, load_json, make_folder, remove_stale_temporaries_in,
-                     shell_quote)
+                     shell_note, shell_quote)
 from .backend import check_device, is_integer, shown
 
 FORMAT = "nanograd_llm.checkpoint"
@@ -95,7 +95,7 @@ class HuggingFaceFolderError(CheckpointError):
         q = shell_quote(path)       # komut, boşluklu bir yolla da yapıştırılabilsin
         self.command_line_message = (
             f"{path} is a Hugging Face GPT-2 folder, not a training run: sample or chat with "
-            f"--hf {q}, fine-tune with `nanograd-llm train --init-from {q}`")
+            f"--hf {q}, fine-tune with `nanograd-llm train --init-from {q}`{shell_note(path)}")
         super().__init__(
             f"{path} is a Hugging Face GPT-2 folder, not a training run: load it with "
             f"GPT.from_hf({str(path)!r}) (nanograd_llm.hf.init_from_hf for the model and its "
@@ -336,7 +336,8 @@ def find_run_dir(path) -> Path:
                                               (p / "model.safetensors.index.json").is_file()):
             raise HuggingFaceFolderError(p)
         raise CheckpointError(f"no checkpoint in {p}: {MANIFEST} is missing (train with "
-                              f"`nanograd-llm train --out {shell_quote(p)}` first)")
+                              f"`nanograd-llm train --out {shell_quote(p)}` first"
+                              f"{shell_note(p)})")
     return p
 
 

@@ -16,8 +16,9 @@ import warnings
 # __main__.py)
 from .atomic import Terminated, _terminate, sigterm_raises  # noqa: F401  (cli.Terminated)
 # Kopyalanacak komutlardaki yolların tırnaklanması da atomic.py'dedir: alt modüllerin iletileri
-# (checkpoint, hf, run_folder) da onu kullanır; cli.shell_quote örnekler için burada da durur
-from .atomic import shell_quote
+# (checkpoint, hf, run_folder) da onu kullanır; cli.shell_quote ve cli.shell_note örnekler için
+# burada da durur
+from .atomic import shell_note, shell_quote
 
 
 def _cmd_gradcheck(args) -> int:
@@ -32,8 +33,8 @@ def report_stopped_run(result: dict, resume_command: str) -> int:
     # verdiği durum): bitmemiş bir eğitim, ardından gelen komutlara başarı bildirmez
     term = result.get("signal") == "SIGTERM"
     print(f"{'stopped by SIGTERM' if term else 'interrupted'}: checkpoint of step "
-          f"{result['step']} saved in {result['out_dir']}; continue with `{resume_command}`",
-          file=sys.stderr)
+          f"{result['step']} saved in {result['out_dir']}; continue with `{resume_command}`"
+          f"{shell_note(result['out_dir'])}", file=sys.stderr)
     return 143 if term else 130
 
 
@@ -74,6 +75,8 @@ def _cmd_train(args) -> int:
     print(f"sample more:  nanograd-llm sample --ckpt {q}   (--prompt TEXT to continue a text)")
     print(f"evaluate:     nanograd-llm eval --ckpt {q}")
     print(f"chat:         nanograd-llm chat --ckpt {q}")
+    if shell_note(out):
+        print(shell_note(out).lstrip())
     return 0
 
 

@@ -66,7 +66,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .atomic import MixedFiles, atomic_write_files, load_json, shell_quote, text_writer
+from .atomic import (MixedFiles, atomic_write_files, load_json, shell_note, shell_quote,
+                     text_writer)
 from .backend import is_integer, shown, to_numpy
 from .models.gpt import GPT, GPTConfig
 
@@ -104,7 +105,8 @@ def read_hf_config(path) -> dict:
     if (path / "checkpoint.json").is_file():
         raise ValueError(f"{path} is a nanograd_llm training run, not a Hugging Face GPT-2 "
                          f"folder: sample or chat with --ckpt {shell_quote(path)}, continue "
-                         f"training with `nanograd-llm train --out {shell_quote(path)} --resume`")
+                         f"training with `nanograd-llm train --out {shell_quote(path)} --resume`"
+                         f"{shell_note(path)}")
     if not f.is_file():
         raise ValueError(f"{f} not found: not a Hugging Face model folder")
     try:

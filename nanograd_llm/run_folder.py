@@ -42,7 +42,7 @@ from pathlib import Path
 from . import checkpoint as ckpt
 from .atomic import (is_temporary_name, load_json, make_new_folder, refuse_dangling_link,
                      release_frames, remove_empty_folders, remove_stale_staging_folders,
-                     remove_stale_temporaries, remove_stale_temporaries_in, shell_quote,
+                     remove_stale_temporaries, remove_stale_temporaries_in, shell_note, shell_quote,
                      signals_deferred)
 from .backend import shown_items
 
@@ -358,7 +358,8 @@ def refuse_resuming_unsaved_run(out: Path) -> None:
     plain = _locks_available() and _left_by_a_killed_start(out, names)
     raise ValueError(f"no checkpoint to resume in {out}: the run there stopped before saving "
                      f"its first one ({shown}); start it again with `nanograd-llm train --out "
-                     f"{shell_quote(out)}{'' if plain else ' --overwrite'}` and its settings"
+                     f"{shell_quote(out)}{'' if plain else ' --overwrite'}`{shell_note(out)} and "
+                     f"its settings"
                      f"{' (what it left there is removed)' if plain else ''}, or --out DIR "
                      f"for another folder")
 

@@ -587,3 +587,67 @@ def test_a_link_with_a_temporary_name_is_left_on_windows(tmp_path, windows_files
     os.symlink(tmp_path / "elsewhere", link)
     atomic_write_bytes(tmp_path / "t.bin", b"new")
     assert link.is_symlink()
+
+
+@pytest.mark.parametrize("name, shell", [("my $runs", "PowerShell"), ("run`1", "PowerShell"),
+                                         ("a\u201cb\u201d", "PowerShell"),
+                                         ("%USERNAME%", "cmd.exe")])
+def test_a_path_that_no_windows_quoting_keeps_is_noted_beside_the_command(tmp_path, monkeypatch,
+                                                                          name, shell):
+    """shell_quote puts such a path in double quotes on Windows, where PowerShell replaces $NAME
+    with a variable's value (` is its escape character, curly double quotes its quotes) and
+    cmd.exe replaces %NAME% even inside quotes: the suggested command, pasted, named another
+    folder, while looking safe. No quoting keeps such a path in both shells (cmd.exe passes
+    PowerShell's single quotes on), so the commands and messages now say which shell would
+    change it and what to do there; other paths, and other systems, get no note."""
+    import sys
+
+    from nanograd_llm import atomic, checkpoint, hf, run_folder
+    monkeypatch.setattr(sys, "platform", "win32")
+    folder = tmp_path / name
+    folder.mkdir()
+    note = f" (note: {shell} "
+    assert atomic.shell_note(folder).startswith(note)
+    with pytest.raises(checkpoint.CheckpointError) as e:
+        checkpoint.find_run_dir(folder)
+    assert f"`nanograd-llm train --out {atomic.shell_quote(folder)}` first{note}" in \
+        str(e.value)
+    (folder / "metrics.jsonl").write_text("{}\n")
+    with pytest.raises(ValueError) as e:
+        run_folder.refuse_resuming_unsaved_run(folder)
+    assert f" --overwrite`{note}" in str(e.value)
+    (folder / "checkpoint.json").write_text("{}")
+    with pytest.raises(ValueError) as e:
+        hf.read_hf_config(folder)
+    assert f" --resume`{note}" in str(e.value)
+    for p in (folder / "checkpoint.json", folder / "metrics.jsonl"):
+        p.unlink()
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"")
+    with pytest.raises(checkpoint.HuggingFaceFolderError) as e:
+        checkpoint.find_run_dir(folder)
+    assert f"--init-from {atomic.shell_quote(folder)}`{note}" in e.value.command_line_message
+    for plain in ("C:\\runs\\100%", "C:\\Users\\Ahmet Yılmaz\\run", "out\\default"):
+        assert atomic.shell_note(plain) == ""
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert atomic.shell_note(folder) == ""
+
+
+def test_the_commands_train_prints_note_a_path_windows_shells_would_change(tmp_path,
+                                                                          monkeypatch, capsys):
+    """As above, for the commands `train` prints after a run (sample, eval, chat) and the
+    --resume command of a stopped run."""
+    import sys
+
+    from nanograd_llm import cli
+    monkeypatch.setattr(sys, "platform", "win32")
+    cfg = tiny_config(tmp_path, max_iters=2, eval_interval=2)
+    out = tmp_path / "run $1"
+    assert cli.main(["train", "--out", str(out), "--data", cfg.data, "--quiet", "n_layer=1",
+                     "n_head=2", "n_embd=16", "block_size=16", "batch_size=4", "max_iters=2",
+                     "eval_interval=2", "eval_iters=1", "sample_tokens=0"]) == 0
+    printed = capsys.readouterr().out
+    assert f'nanograd-llm chat --ckpt "{out}"\n(note: PowerShell changes $' in printed
+    assert cli.report_stopped_run({"step": 2, "out_dir": str(out)}, "nanograd-llm train") == 130
+    assert "continue with `nanograd-llm train` (note: PowerShell changes $" in \
+        capsys.readouterr().err
