@@ -341,15 +341,45 @@ def _silence_stdout() -> None:
         os.close(devnull)           # stdout holds its own copy now
 
 
-def _windows_broken_pipe(e: OSError) -> bool:
+class _StdoutWatch:
+    """sys.stdout while a command runs on Windows: the same stream, remembering the OSError its
+    own write or flush raised (the only EINVAL that can mean a reader that left)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.failed = None
+
+    def write(self, text):
+        try:
+            return self.stream.write(text)
+        except OSError as e:
+            self.failed = e
+            raise
+
+    def flush(self):
+        try:
+            return self.stream.flush()
+        except OSError as e:
+            self.failed = e
+            raise
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+def _windows_broken_pipe(e: OSError, watch: _StdoutWatch | None) -> bool:
     """Whether `e` is how Windows reports a write to a stdout pipe whose reader has gone: an
-    EINVAL OSError without a file name, not BrokenPipeError (CPython issue 79935)."""
+    EINVAL OSError from stdout's own write or flush (`watch` saw it), not BrokenPipeError
+    (CPython issue 79935)."""
     # Windows'ta okuyanı giden bir boruya yazma çoğu zaman EPIPE değil EINVAL ("[Errno 22]
     # Invalid argument") verir: `nanograd-llm sample ... | more` "error: [Errno 22] Invalid
     # argument" yazıp 1 ile çıkar, Python da çıkışta bir "Exception ignored" iletisi basardı.
-    # Yalnızca dosya adı taşımayan ve standart çıktısı bir boru olan EINVAL sayılır: geçersiz
-    # bir yol adının EINVAL'i (dosya adıyla gelir) olağan bir hata olarak kalır
-    if sys.platform != "win32" or e.errno != errno.EINVAL or e.filename is not None:
+    # Yalnızca standart çıktının kendi yazmasından (ya da boşaltmasından) gelen ve standart
+    # çıktısı bir boru olan EINVAL sayılır: başka bir işlemin EINVAL'i (geçersiz bir yol adı, bir
+    # dosyada geçersiz bir konum) standart çıktı bir boruyken de olağan bir hata olarak kalır;
+    # yoksa komut hiçbir şey söylemeden 141 ile çıkardı
+    if sys.platform != "win32" or e.errno != errno.EINVAL or watch is None or \
+            e is not watch.failed:
         return False
     try:
         return stat.S_ISFIFO(os.fstat(sys.stdout.fileno()).st_mode)
@@ -363,6 +393,18 @@ def report_errors(call) -> int:
     SIGTERM while call() runs is handled as a Ctrl-C is (see sigterm_raises), with
     `terminated` and 143. The examples (examples/train_char_gpt.py) run their work through it
     too."""
+    watch = None
+    if sys.platform == "win32" and sys.stdout is not None:
+        watch = sys.stdout = _StdoutWatch(sys.stdout)
+    try:
+        return _report_errors(call, watch)
+    finally:
+        if watch is not None and sys.stdout is watch:
+            sys.stdout = watch.stream
+
+
+def _report_errors(call, watch: _StdoutWatch | None) -> int:
+    """report_errors(call), with `watch` the stdout it put in place (None: it put none)."""
     rc = None
     try:
         with sigterm_raises():
@@ -378,7 +420,7 @@ def report_errors(call) -> int:
         _silence_stdout()
         return 141 if not rc else rc
     except (ValueError, OSError, RuntimeError) as e:
-        if isinstance(e, OSError) and _windows_broken_pipe(e):
+        if isinstance(e, OSError) and _windows_broken_pipe(e, watch):
             _silence_stdout()           # as BrokenPipeError above
             return 141 if not rc else rc
         # Python API'si ile komut satırında farklı öğüt veren hatalar (ör. checkpoint.

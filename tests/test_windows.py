@@ -138,32 +138,71 @@ def test_a_reader_that_left_a_pipe_on_windows_is_not_an_error(monkeypatch, capsy
     """Windows reports a write to a pipe whose reader has gone (`sample ... | more`, quit
     early) as OSError EINVAL, not BrokenPipeError (CPython issue 79935): the command said
     'error: [Errno 22] Invalid argument' and exited 1. It is the closed pipe there: no message,
-    141, as on POSIX. An EINVAL with a file name (an invalid path) is still an error."""
+    141, as on POSIX. Only the EINVAL of stdout's own write or flush counts: any other EINVAL
+    while stdout is a pipe (an invalid path, a bad seek) was taken for it too, and the command
+    ended with 141 and no word about its error; it is an error again."""
     import errno
+    import io
     import os
     import sys
 
     from nanograd_llm import cli
-    r, w = os.pipe()
-    out = os.fdopen(w, "w")
-    try:
-        monkeypatch.setattr(sys, "stdout", out)
-        monkeypatch.setattr(sys, "platform", "win32")
+    fds, left = [], [True]
 
-        def left():
-            raise OSError(errno.EINVAL, "Invalid argument")
-        assert cli.report_errors(left) == 141
+    def pipe_whose_reader_left():
+        """A stdout on a pipe (a new one: a closed pipe's fd is pointed at os.devnull) that
+        fails each write as Windows does once the reader has gone."""
+        r, w = os.pipe()
+        fds.extend((r, w))
+
+        class ReaderGone(io.RawIOBase):
+            def writable(self):
+                return True
+
+            def fileno(self):
+                return w
+
+            def write(self, b):
+                if left:
+                    raise OSError(errno.EINVAL, "Invalid argument")
+                return len(b)           # after the test: a quiet flush when collected
+        return io.TextIOWrapper(io.BufferedWriter(ReaderGone()))
+
+    def printing():
+        print("merhaba " * 10_000)          # more than the buffer: written at once
+        return 0
+    try:
+        monkeypatch.setattr(sys, "platform", "win32")
+        gone = pipe_whose_reader_left()
+        monkeypatch.setattr(sys, "stdout", gone)
+        assert cli.report_errors(printing) == 141
         assert capsys.readouterr().err == ""
+        assert sys.stdout is gone
+        monkeypatch.setattr(sys, "stdout", pipe_whose_reader_left())
+        assert cli.report_errors(lambda: print("merhaba") or 0) == 141   # found at the flush
+        assert capsys.readouterr().err == ""
+        r, w = os.pipe()
+        fds.extend((r, w))
+        monkeypatch.setattr(sys, "stdout", os.fdopen(w, "w", closefd=False))
+
+        def elsewhere():
+            raise OSError(errno.EINVAL, "Invalid argument")
+        assert cli.report_errors(elsewhere) == 1
+        assert capsys.readouterr().err == "error: [Errno 22] Invalid argument\n"
 
         def bad_path():
             raise OSError(errno.EINVAL, "Invalid argument", "C:\\a:b")
         assert cli.report_errors(bad_path) == 1
         assert "error: [Errno 22] Invalid argument: 'C:\\\\a:b'" in capsys.readouterr().err
+        monkeypatch.setattr(sys, "stdout", pipe_whose_reader_left())
         monkeypatch.setattr(sys, "platform", "linux")
-        assert cli.report_errors(left) == 1                  # POSIX says EPIPE for that
+        assert cli.report_errors(printing) == 1               # POSIX says EPIPE for that
+        assert capsys.readouterr().err == "error: [Errno 22] Invalid argument\n"
     finally:
-        out.close()
-        os.close(r)
+        monkeypatch.undo()
+        left.clear()
+        for fd in fds:
+            os.close(fd)
 
 
 class _WindowsOs:
