@@ -112,7 +112,7 @@ def shell_note(*args) -> str:
     which shell would change it and what to do there instead, to follow the command."""
     # Windows'ta iki kabuğun da olduğu gibi bıraktığı bir tırnaklama her yol için yoktur. Çift
     # tırnağın içinde PowerShell $ad'ı değişkenin değeriyle, ` işaretini kaçış karakteriyle
-    # değiştirir, kıvrık çift tırnakları (“ ” „) da tırnak sayar; cmd.exe %AD%'ı tırnak içinde
+    # değiştirir, kıvrık çift tırnakları (U+201C, U+201D, U+201E) da tırnak sayar; cmd.exe %AD%'ı tırnak içinde
     # de ortam değişkeninin değeriyle değiştirir. PowerShell'in tek tırnağı her şeyi olduğu
     # gibi bırakır ama cmd.exe tek tırnağı tırnak saymaz, onu yolun bir parçası olarak geçirir.
     # Bu yüzden komut yine çift tırnakla yazılır (öteki kabukta doğrudur) ve yanına hangi
