@@ -234,6 +234,10 @@ class TrainStep:
         m, xp = self.model, self.model.xp
         self.xp = xp
         self._flat = m.flat               # kayıt bu parametre tamponunun adreslerine bağlıdır
+        # Gradyan dizisi ilk kullanımda ayrılır (models/base.py): kayıttan önce, olağan
+        # ayırıcıdan ayrılsın. Isınma geçişinde ayrılsaydı adımın kendi havuzundan gelirdi;
+        # TrainStep bırakılınca (havuzuyla) gradyanlar da ondan ayrılmış bellekte kalırdı
+        m.grad_flat
         gen = self._generator(dropout_seed)
         self._gen = m.rng                 # tohum verilmezse modelin üreteci sürdürülür
         if self.emulate:

@@ -179,6 +179,27 @@ def _train(cfg, **kw):
     return train(cfg, quiet=True, **kw)
 
 
+def test_the_gradient_buffer_is_not_made_from_the_graphs_private_pool(gpu, monkeypatch):
+    """The gradient buffer is made on first use. A CUDA-graph step's warm-up pass runs under
+    the step's own memory pool: the first backward there would have made the buffer from that
+    pool. TrainStep makes it before it switches allocators."""
+    from nanograd_llm.cuda_graph import TrainStep
+    model = GPT(GPTConfig(vocab_size=16, block_size=8, n_layer=1, n_head=2, n_embd=8),
+                seed=0, device="cuda")
+    seen = []
+    real = gpu.cuda.using_allocator
+
+    @contextlib.contextmanager
+    def spy(allocator=None):
+        seen.append(model._grad_flat is not None)
+        with real(allocator):
+            yield
+    monkeypatch.setattr(gpu.cuda, "using_allocator", spy)
+    idx = np.random.default_rng(0).integers(0, 16, (1, 9))
+    TrainStep(model)(idx[:, :-1], idx[:, 1:])        # the fake has no graphs: capture fails
+    assert seen and all(seen), seen
+
+
 @pytest.mark.parametrize("graph,dtype,tol", [("false", "float64", 1e-9),
                                              ("true", "float32", 1e-4)])
 def test_training_on_the_fake_gpu_matches_the_cpu_run(gpu, tmp_path, graph, dtype, tol):

@@ -222,6 +222,7 @@ def test_backward_writes_each_gradient_into_the_buffer_as_it_is_made(monkeypatch
     model = GPT(cfg, seed=0)
     idx = np.random.default_rng(7).integers(0, 512, (2, 17))
     size = model.flat.nbytes
+    model.grad_flat                   # the buffer itself (made on first use) is not measured
     for accumulate in (False, True):
         model.forward(idx[:, :-1], idx[:, 1:])
         _, peak = peak_bytes(lambda: model.backward(accumulate=accumulate))
@@ -478,3 +479,49 @@ def test_token_nll_allocates_one_logits_sized_array():
     want = np.log(np.exp(z - z.max(-1, keepdims=True)).sum(-1)) + z.max(-1) - \
         np.take_along_axis(z, targets[..., None], -1)[..., 0]
     np.testing.assert_allclose(nll, want, rtol=1e-5)
+
+
+def test_a_model_makes_its_gradient_buffer_at_the_first_backward(tmp_path):
+    """The gradient buffer (grad_flat, 1x the weights) was allocated with the model, also for
+    sampling, evaluation and chat, which never run a backward (GPT-2 small: 0.5 GB of zeros).
+    It is made on first use: the same gradients (accumulating into a fresh model adds to
+    zeros), the same AdamW step."""
+    from nanograd_llm.checkpoint import load_model, save_checkpoint
+    from nanograd_llm.evaluate import evaluate_ids
+    from nanograd_llm.optim import AdamW
+    cfg = GPTConfig(vocab_size=512, block_size=32, n_layer=8, n_head=4, n_embd=128)
+    ids = np.random.default_rng(9).integers(0, 512, 2 * 32 + 1)
+    prompt = ids[None, :8]
+
+    def build_and_sample():
+        model = GPT(cfg, seed=0)
+        model.eval()
+        model.generate(prompt, 3, seed=0)
+        evaluate_ids(model, ids)
+        return model
+    build_and_sample()                                  # first use: kernels compiled
+    model, peak = peak_bytes(build_and_sample)
+    size = model.flat.nbytes
+    assert peak < 1.5 * size, peak / size              # 1.13; 2.02 with the buffer
+    save_checkpoint(tmp_path / "run", model, None, None, 1)
+    _, peak = peak_bytes(lambda: load_model(tmp_path / "run"))
+    assert peak < 2.5 * size, peak / size              # 2.10; 3.10 with the buffer
+    # training: the same gradients and steps as a model whose buffer exists from the start
+    x, y = ids[None, :32], ids[None, 1:33]
+    lazy, eager = GPT(cfg, seed=0), GPT(cfg, seed=0)
+    eager.zero_grad()
+    eager.grad_flat[...] = 0
+    for m in (lazy, eager):
+        m.forward(x, y)
+    lazy.backward(accumulate=True)
+    eager.backward()
+    assert np.array_equal(lazy.grad_flat, eager.grad_flat)
+    assert all(np.array_equal(lazy.grads[k], eager.grad_flat[o:o + int(np.prod(s))].reshape(s))
+               for k, o, s in lazy.layout)
+    fresh = GPT(cfg, seed=0)
+    opt = AdamW(fresh)
+    opt.step()                                          # a step before any backward: zeros
+    ref = GPT(cfg, seed=0)
+    ref.grad_flat[...] = 0
+    AdamW(ref).step(ref.grads)
+    assert np.array_equal(fresh.flat, ref.flat) and not fresh.grad_flat.any()

@@ -2,7 +2,8 @@
 # Parametre deposu: modellerin ortak altyapısı
 
 Modeller veriyi tutar, katmanlar matematiği yapar. Bir modelin bütün parametreleri tek
-bir düz (1-B) dizide, gradyanları da aynı düzende ikinci bir düz dizide durur;
+bir düz (1-B) dizide, gradyanları da aynı düzende ikinci bir düz dizide durur (bu ikinci dizi
+ilk geri geçişte ayrılır: yalnızca örnekleyen bir model onu hiç tutmaz);
 `params["wte.weight"]` gibi her ad, bu düz dizinin bir **görünümüdür** (view, kopya değil).
 Bunun yararı:
 
@@ -200,9 +201,12 @@ class ParamModel:
         xp = xp_for(self.device)
         self.xp = xp
         self._flat = xp.asarray(host_flat)
-        self._grad_flat = xp.zeros_like(self._flat)
+        # Gradyan dizisi ilk gerektiğinde (ilk geri geçişte, `grad_flat`/`grads` ilk
+        # okunduğunda) ayrılır: örnekleme, değerlendirme ve sohbet geri geçiş yapmaz, onlar için
+        # parametreler kadar (GPT-2 small'da 0,5 GB) boşuna sıfır tutulurdu. Değerler aynıdır:
+        # yeni ayrılan dizi sıfırdır, önceden ayrılmış olsaydı da sıfır olurdu
+        self._grad_flat = self._grads = None
         self.params = ParamViews(self._views(self.flat), "params")
-        self.grads = ParamViews(self._views(self.grad_flat), "grads")
         self.rng = device_rng(xp, self.seed)
 
     # `model.flat = yeni_dizi` de (params'taki gibi) adları düz diziden koparırdı: ileri geçiş
@@ -219,8 +223,19 @@ class ParamModel:
 
     @property
     def grad_flat(self):
-        """All gradients in one 1-D buffer; model.grads are views into it."""
+        """All gradients in one 1-D buffer; model.grads are views into it. Made (zeros) on
+        first use: a model that only samples or evaluates never holds one."""
+        if self._grad_flat is None:
+            self._grad_flat = self.xp.zeros_like(self._flat)
+            self._grads = ParamViews(self._views(self._grad_flat), "grads")
         return self._grad_flat
+
+    @property
+    def grads(self):
+        """name -> a view into grad_flat (made on first use, like grad_flat)."""
+        if self._grads is None:
+            self.grad_flat
+        return self._grads
 
     @grad_flat.setter
     def grad_flat(self, value):
@@ -240,7 +255,7 @@ class ParamModel:
 
     # Tampona bağlı alanlar: kopyada yeniden kurulur (görünümler yeni düz dizinin görünümleri
     # olmalı; `xp` bir modüldür, kopyalanamaz)
-    _BUFFER_FIELDS = ("xp", "_flat", "_grad_flat", "params", "grads", "rng", "_block_params",
+    _BUFFER_FIELDS = ("xp", "_flat", "_grad_flat", "params", "_grads", "rng", "_block_params",
                       "_cache")
 
     def __deepcopy__(self, memo):
@@ -255,7 +270,8 @@ class ParamModel:
             if k not in self._BUFFER_FIELDS:
                 new.__dict__[k] = copy.deepcopy(v, memo)
         new._set_buffers(to_numpy(self.flat).copy())
-        new.grad_flat[...] = self.grad_flat
+        if self._grad_flat is not None:     # henüz ayrılmamışsa kopyada da ayrılmaz
+            new.grad_flat[...] = self._grad_flat
         try:
             new.rng = copy.deepcopy(self.rng, memo)
         except TypeError:                   # kopyalanamayan bir üreteç: aynı tohumdan yenisi
@@ -291,7 +307,9 @@ class ParamModel:
         return int(self.flat.size)
 
     def zero_grad(self) -> None:
-        self.grad_flat.fill(0)
+        # Gradyan dizisi henüz yoksa sıfırlanacak bir şey yoktur (ilk kullanımda sıfır ayrılır)
+        if self._grad_flat is not None:
+            self._grad_flat.fill(0)
 
     def state_dict(self, copy: bool = True) -> dict:
         """Parameters as host NumPy arrays (copies), keyed by name.
