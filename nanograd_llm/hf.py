@@ -19,8 +19,11 @@ okuyabileceği biçimde yazılabilir.
 
 **safetensors** basit ve güvenli bir biçimdir: bir JSON başlığı (ad → veri türü, şekil,
 bayt aralığı) ve ardından ham baytlar. `pickle` kullanmadığı için dosyayı açmak kod
-çalıştırmaz. Dosyayı kendimiz ayrıştırmak yerine `safetensors` paketinin NumPy arayüzünü
-(`safetensors.numpy.load_file` / `save_file`) kullanırız (isteğe bağlı `hf` eki).
+çalıştırmaz. Dosyayı kendimiz ayrıştırmak yerine `safetensors` paketini kullanırız
+(isteğe bağlı `hf` eki): `safe_open` ile tensörler tek tek okunur, `safetensors.numpy.save_file`
+ile yazılır. Yüklerken önce bütün dosyaların başlıkları denetlenir (adlar, türler, şekiller),
+model ancak sonra kurulur ve her tensör modele kopyalanırken okunup bırakılır: ağırlıklar
+bellekte bir an bile iki kez durmaz.
 
 Tek istisna **bfloat16**'dır: NumPy'da böyle bir veri türü yoktur, bu yüzden paketin NumPy
 arayüzü bfloat16 tensör içeren bir dosyayı hiç okuyamaz. Oysa `transformers`, bellekte
@@ -28,7 +31,7 @@ bfloat16 olan bir modeli bu türde kaydeder; Hugging Face'teki pek çok model de
 yayımlanır. bfloat16, float32'nin **üst 16 bitidir** (aynı işaret biti, aynı 8 bitlik üs,
 mantisin ilk 7 biti). Bu yüzden float32'ye dönüşüm tam ve kayıpsızdır: 16 bitlik desen 32
 bitlik bir tam sayıya genişletilip 16 bit sola kaydırılır (alt 16 bit sıfır olur), aynı bitler
-de float32 olarak okunur. Böyle bir dosyanın başlığını ve baytlarını `_load_file_with_bf16`
+de float32 olarak okunur. Böyle bir dosyanın başlığını ve baytlarını `_open_file_with_bf16`
 kendisi okur; dosyadaki öteki tensörler kendi türlerinde kalır.
 
 ## Ad ve şekil eşlemesi
@@ -59,8 +62,10 @@ Doğrulama: `tests/test_hf.py` küçük, rastgele bir `GPT2LMHeadModel` ile logi
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -69,6 +74,7 @@ import numpy as np
 from .atomic import (MixedFiles, atomic_write_files, load_json, shell_note, shell_quote,
                      text_writer)
 from .backend import is_integer, shown, to_numpy
+from .models.base import DeferredArray, check_state_dict
 from .models.gpt import GPT, GPTConfig
 
 CONFIG_FILE = "config.json"
@@ -204,14 +210,54 @@ def config_to_hf(cfg: GPTConfig, dtype=None) -> dict:
 
 
 # -- tensors --------------------------------------------------------------------------------
-def _load_file(f: Path) -> dict:
+# Tensörler önce yalnızca başlıklarından tanınır (ad, tür, şekil; `DeferredArray`), değerleri
+# modele kopyalanırken tek tek okunur: bütün dosyayı önce okumak, modelin yanında
+# ağırlıkların bir kopyasını daha tutardı. Dosyalar okuma bitene kadar açık kalır (`stack`).
+
+# safetensors'ın NumPy arayüzünün, başlığa bakarak okunmadan kabul edilen türleri; ötekiler
+# (tam sayılar, paketin NumPy'da okuyamadığı türler) hemen okunur: ya eskisi gibi okunamaz
+# ("cannot read") ya da aşağıda "expected floats" ile reddedilir (ya da bir maske tamponudur)
+_ST_FLOATS = {"F64": "<f8", "F32": "<f4", "F16": "<f2"}
+
+
+def _open_file(f: Path, stack) -> dict:
+    """name -> DeferredArray of a safetensors file, in the order load_file gives them; the
+    file stays open (on stack) for the reads. Whatever load_file refuses is refused here."""
     if _has_bf16(f):
-        return _load_file_with_bf16(f)
-    stn = _safetensors_numpy()
+        return _open_file_with_bf16(f, stack)
+    _safetensors_numpy()                 # the package, or how to install it
+    from safetensors import safe_open
     try:
-        return stn.load_file(str(f))
+        handle = stack.enter_context(safe_open(str(f), framework="np"))
+        # load_file (safetensors >= 0.7: get_tensors) gives them in the order of their bytes
+        names = handle.offset_keys() if hasattr(handle, "offset_keys") else handle.keys()
+        h = _header(f)
+        out = {}
+        for name in names:
+            info = h[0].get(name) if h is not None else None
+            kind = info.get("dtype") if isinstance(info, dict) else None
+            if kind in _ST_FLOATS:
+                shape, dtype = tuple(int(d) for d in info["shape"]), np.dtype(_ST_FLOATS[kind])
+                out[name] = DeferredArray(shape, dtype,
+                                          _tensor_reader(handle, f, name, shape, dtype))
+            else:
+                out[name] = DeferredArray.of(handle.get_tensor(name))
+        return out
     except Exception as e:   # safetensors raises its own error types
         raise ValueError(f"cannot read {f}: {e}") from None
+
+
+def _tensor_reader(handle, f: Path, name: str, shape: tuple, dtype):
+    def read():
+        try:
+            arr = handle.get_tensor(name)
+        except Exception as e:
+            raise ValueError(f"cannot read {f}: {e}") from None
+        # Başlık ayrıca okundu: dosya bu arada değiştiyse tensör denetlenenle aynı olmayabilir
+        if arr.shape != shape or arr.dtype != dtype:
+            raise ValueError(f"cannot read {f}: tensor {name!r} changed while it was read")
+        return arr
+    return read
 
 
 def _header(f: Path):
@@ -239,10 +285,12 @@ _ST_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i
               "I16": "<i2", "I8": "i1", "U8": "u1", "BOOL": "?"}
 
 
-def _load_file_with_bf16(f: Path) -> dict:
-    """All tensors of a safetensors file that holds bfloat16 ones, bfloat16 read as float32."""
+def _open_file_with_bf16(f: Path, stack) -> dict:
+    """name -> DeferredArray of a safetensors file that holds bfloat16 tensors (read as
+    float32); every tensor's dtype and byte range is checked here, before any is read."""
     header, start = _header(f)
-    data = np.memmap(f, dtype=np.uint8, mode="r")
+    fh = stack.enter_context(open(f, "rb"))
+    size = os.fstat(fh.fileno()).st_size
     out = {}
     try:
         for name, info in header.items():
@@ -254,31 +302,47 @@ def _load_file_with_bf16(f: Path) -> dict:
             if kind != "BF16" and kind not in _ST_DTYPES:
                 raise ValueError(f"tensor {name!r} has dtype {kind}, which is not supported")
             item = 2 if kind == "BF16" else np.dtype(_ST_DTYPES[kind]).itemsize
-            if not 0 <= lo <= hi <= data.size - start or hi - lo != item * math.prod(shape):
+            if not 0 <= lo <= hi <= size - start or hi - lo != item * math.prod(shape):
                 raise ValueError(f"tensor {name!r}: its byte range does not match its shape")
-            raw = data[start + lo:start + hi]
-            if kind == "BF16":
-                # bfloat16 = float32'nin üst 16 biti: 32 bite genişletilip 16 bit sola
-                # kaydırılır, aynı bitler float32 olarak okunur
-                arr = (raw.view("<u2").astype(np.uint32) << 16).view(np.float32)
-            else:
-                dt = np.dtype(_ST_DTYPES[kind])
-                arr = raw.view(dt).astype(dt.newbyteorder("="))             # kopya
-            out[name] = np.asarray(arr).reshape(shape)      # bellekte bir kopya, memmap değil
+            dtype = np.float32 if kind == "BF16" else \
+                np.dtype(_ST_DTYPES[kind]).newbyteorder("=")
+            out[name] = DeferredArray(shape, dtype,
+                                      _bf16_file_reader(fh, f, name, start + lo, hi - lo, kind,
+                                                        shape))
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ValueError(f"cannot read {f}: {e}") from None
-    finally:
-        del data
     return out
 
 
-def read_hf_tensors(path) -> dict:
-    """All tensors of the folder (model.safetensors, or the shards listed in the index)."""
+def _bf16_file_reader(fh, f: Path, name: str, at: int, n: int, kind: str, shape: tuple):
+    def read():
+        raw = np.empty(n, dtype=np.uint8)
+        fh.seek(at)
+        if fh.readinto(raw) != n:
+            raise ValueError(f"cannot read {f}: tensor {name!r} is cut short (the file "
+                             f"changed while it was read)")
+        if kind == "BF16":
+            # bfloat16 = float32'nin üst 16 biti: 32 bite genişletilip 16 bit sola
+            # kaydırılır (yerinde), aynı bitler float32 olarak okunur
+            wide = raw.view("<u2").astype(np.uint32)
+            del raw
+            wide <<= 16
+            arr = wide.view(np.float32)
+        else:
+            dt = np.dtype(_ST_DTYPES[kind])
+            arr = raw.view(dt).astype(dt.newbyteorder("="))             # kopya
+        return arr.reshape(shape)
+    return read
+
+
+def _open_tensors(path, stack) -> dict:
+    """name -> DeferredArray of every tensor of the folder (model.safetensors, or the shards
+    listed in the index), every file checked before any tensor is read."""
     path = Path(path)
     single = path / WEIGHTS_FILE
     index = path / INDEX_FILE
     if single.is_file():
-        return _load_file(single)
+        return _open_file(single, stack)
     if index.is_file():
         try:
             weight_map = load_json(index.read_text(encoding="utf-8"))["weight_map"]
@@ -294,13 +358,19 @@ def read_hf_tensors(path) -> dict:
             shard_path = path / shard
             if not shard_path.is_file():
                 raise ValueError(f"{shard_path} (listed in {index.name}) not found")
-            tensors.update(_load_file(shard_path))
+            tensors.update(_open_file(shard_path, stack))
         return tensors
     hint = ""
     if (path / "pytorch_model.bin").exists():
         hint = (" (pytorch_model.bin is not read: it is a pickle; re-save the model with "
                 "save_pretrained(..., safe_serialization=True))")
     raise ValueError(f"{single} not found{hint}")
+
+
+def read_hf_tensors(path) -> dict:
+    """All tensors of the folder (model.safetensors, or the shards listed in the index)."""
+    with contextlib.ExitStack() as stack:
+        return {name: t.read() for name, t in _open_tensors(path, stack).items()}
 
 
 def _is_mask_buffer(name: str) -> bool:
@@ -327,34 +397,42 @@ def load_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.0,
             raise ValueError(f"block_size must be an integer in [1, {n_positions}] (the "
                              f"checkpoint's n_positions), got {block_size!r}")
         cfg.block_size = block_size
-    raw = read_hf_tensors(path)
-    source = str(path / WEIGHTS_FILE)
-    # Önek atılır, maske tamponları yok sayılır
-    tensors = {}
-    for name, arr in raw.items():
-        short = name[len(PREFIX):] if name.startswith(PREFIX) else name
-        if _is_mask_buffer(short):
-            continue
-        if short in tensors:
-            raise ValueError(f"{source}: tensor {short!r} appears twice")
-        tensors[short] = arr
-    for name, arr in tensors.items():
-        if arr.dtype.kind != "f":
-            raise ValueError(f"{source}: tensor {name!r} has dtype {arr.dtype}, expected floats")
-    # Bağlı çıkış katmanı: config.json bağlı diyorsa lm_head.weight (varsa) kullanılmaz
-    lm = tensors.pop("lm_head.weight", None)
-    if not cfg.tie_weights:
-        if lm is None:
-            raise ValueError(f"{source}: tensor 'lm_head.weight' is missing "
-                             f"(config.json says tie_word_embeddings=false)")
-        tensors["lm_head.weight"] = lm
-    wpe = tensors.get("wpe.weight")
-    if wpe is not None and cfg.block_size < n_positions and wpe.shape[0] == n_positions:
-        # Konum gömmesi kırpılır: ilk block_size konum (nedensel modelde sonrakiler kullanılmaz)
-        tensors["wpe.weight"] = wpe[:cfg.block_size]
-    model = GPT(cfg, seed=0, dtype=dtype, device="cpu")
-    # Eksik / fazla / yanlış şekilli tensörler: adlarıyla açık hata (load_state_dict)
-    model.load_state_dict(tensors, source=source)
+    with contextlib.ExitStack() as stack:
+        # Önce bütün dosyalar ve adlar, türler, şekiller (başlıklardan) denetlenir; model
+        # ancak hepsi uyuyorsa kurulur ve tensörler ona kopyalanırken tek tek okunur
+        raw = _open_tensors(path, stack)
+        source = str(path / WEIGHTS_FILE)
+        # Önek atılır, maske tamponları yok sayılır
+        tensors = {}
+        for name, arr in raw.items():
+            short = name[len(PREFIX):] if name.startswith(PREFIX) else name
+            if _is_mask_buffer(short):
+                continue
+            if short in tensors:
+                raise ValueError(f"{source}: tensor {short!r} appears twice")
+            tensors[short] = arr
+        del raw
+        for name, arr in tensors.items():
+            if arr.dtype.kind != "f":
+                raise ValueError(f"{source}: tensor {name!r} has dtype {arr.dtype}, expected "
+                                 f"floats")
+        # Bağlı çıkış katmanı: config.json bağlı diyorsa lm_head.weight (varsa) kullanılmaz
+        lm = tensors.pop("lm_head.weight", None)
+        if not cfg.tie_weights:
+            if lm is None:
+                raise ValueError(f"{source}: tensor 'lm_head.weight' is missing "
+                                 f"(config.json says tie_word_embeddings=false)")
+            tensors["lm_head.weight"] = lm
+        wpe = tensors.get("wpe.weight")
+        if wpe is not None and cfg.block_size < n_positions and wpe.shape[0] == n_positions:
+            # Konum gömmesi kırpılır: ilk block_size konum (nedensel modelde sonrakiler
+            # kullanılmaz)
+            tensors["wpe.weight"] = wpe.rows(cfg.block_size)
+        # Eksik / fazla / yanlış şekilli tensörler: adlarıyla açık hata (load_state_dict'inki),
+        # model kurulmadan önce
+        check_state_dict(GPT.param_shapes(cfg), tensors, source)
+        model = GPT(cfg, seed=0, dtype=dtype, device="cpu")
+        model.load_state_dict(tensors, source=source)
     if device != "cpu":
         model.to(device)
     return model.eval()

@@ -525,3 +525,95 @@ def test_a_model_makes_its_gradient_buffer_at_the_first_backward(tmp_path):
     ref.grad_flat[...] = 0
     AdamW(ref).step(ref.grads)
     assert np.array_equal(fresh.flat, ref.flat) and not fresh.grad_flat.any()
+
+
+@pytest.mark.parametrize("kind", ["float32", "float16", "bfloat16", "sharded"])
+def test_loading_a_gpt2_folder_reads_one_tensor_at_a_time(tmp_path, kind):
+    """load_hf read every tensor of the folder, then built the model and copied them in: the
+    weights twice at once, 2.6x with the model's float64 drawing (GPT-2 small: 1.3 GB for
+    0.5 GB of weights). Names, dtypes and shapes are now checked from the files' headers, the
+    model is built, and each tensor is read as it is copied: the same weights."""
+    pytest.importorskip("safetensors")
+    import json
+    from safetensors.numpy import load_file, save_file
+    from nanograd_llm.hf import load_hf, read_hf_tensors
+    # GPT-2 small's proportions: the embedding table is about a third of the weights
+    cfg = GPTConfig(vocab_size=4096, block_size=64, n_layer=6, n_head=4, n_embd=128)
+    model = GPT(cfg, seed=1)
+    model.save_hf(tmp_path)
+    f = tmp_path / "model.safetensors"
+    if kind == "float16":
+        save_file({k: a.astype(np.float16) for k, a in load_file(str(f)).items()}, str(f))
+    elif kind == "bfloat16":
+        # the upper 16 bits of each float32 (the reader's own test is in test_hf_files.py)
+        raw = f.read_bytes()
+        n = int.from_bytes(raw[:8], "little")
+        header = json.loads(raw[8:8 + n])
+        parts, at = [], 0
+        for name, info in sorted(((k, v) for k, v in header.items() if k != "__metadata__"),
+                                 key=lambda kv: kv[1]["data_offsets"][0]):
+            lo, hi = info["data_offsets"]
+            b = (np.frombuffer(raw[8 + n + lo:8 + n + hi], "<u4") >> 16).astype("<u2")
+            header[name] = dict(info, dtype="BF16", data_offsets=[at, at + b.nbytes])
+            parts.append(b.tobytes())
+            at += b.nbytes
+        head = json.dumps(header).encode()
+        head += b" " * (-len(head) % 8)
+        f.write_bytes(len(head).to_bytes(8, "little") + head + b"".join(parts))
+    elif kind == "sharded":
+        tensors = load_file(str(f))
+        names = sorted(tensors)
+        half = {n: ("a.safetensors" if i % 2 else "b.safetensors") for i, n in enumerate(names)}
+        for shard in ("a.safetensors", "b.safetensors"):
+            save_file({n: tensors[n] for n in names if half[n] == shard}, str(tmp_path / shard))
+        (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"weight_map": half}))
+        f.unlink()
+    want = {k.removeprefix("transformer."): a for k, a in read_hf_tensors(tmp_path).items()}
+    loaded, peak = peak_bytes(lambda: load_hf(tmp_path))
+    size = loaded.flat.nbytes
+    assert peak < 2.0 * size, peak / size         # 1.6 (the model's drawing); was 2.6
+    for name, p in loaded.params.items():
+        assert np.array_equal(p, want[name].astype(np.float32)), name
+    short, peak = peak_bytes(lambda: load_hf(tmp_path, block_size=16))
+    assert peak < 2.0 * size, peak / size
+    assert np.array_equal(short.params["wpe.weight"], loaded.params["wpe.weight"][:16])
+
+
+def test_a_gpt2_folder_is_refused_before_any_weight_is_built(tmp_path, monkeypatch):
+    """The refusals load_state_dict made once the model was built (a missing, unexpected or
+    wrongly shaped tensor) now come from the files' headers first, with the same messages."""
+    pytest.importorskip("safetensors")
+    import json
+    from safetensors.numpy import load_file, save_file
+    from nanograd_llm.hf import load_hf
+    from nanograd_llm.models import base
+    GPT(GPTConfig(vocab_size=64, block_size=16, n_layer=2, n_head=2, n_embd=16),
+        seed=0).save_hf(tmp_path)
+    f = tmp_path / "model.safetensors"
+    good = load_file(str(f))
+    built = []
+    real = base.ParamModel.__init__
+
+    def spy(self, *a, **kw):
+        built.append(type(self).__name__)
+        real(self, *a, **kw)
+    monkeypatch.setattr(base.ParamModel, "__init__", spy)
+    cases = [({k: a for k, a in good.items() if "ln_f" not in k},
+              r"does not match the model: missing \['ln_f.weight', 'ln_f.bias'\], unexpected \[\]"),
+             ({**good, "transformer.extra": np.zeros(3, np.float32)},
+              r"missing \[\], unexpected \['extra'\]"),
+             ({**good, "transformer.h.1.mlp.c_fc.weight": np.zeros((16, 63), np.float32)},
+              r"tensor 'h.1.mlp.c_fc.weight' has shape \(16, 63\), the model expects \(16, 64\)")]
+    for tensors, match in cases:
+        save_file(tensors, str(f))
+        with pytest.raises(ValueError, match=match):
+            load_hf(tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**cfg, "tie_word_embeddings": False}))
+    save_file(good, str(f))
+    with pytest.raises(ValueError, match="'lm_head.weight' is missing"):
+        load_hf(tmp_path)
+    assert built == []
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    load_hf(tmp_path)
+    assert built == ["GPT"]

@@ -117,6 +117,49 @@ def check_fits_in_memory(n_params: int, dtype, what: str) -> None:
                           f"{total / 2**30:,.1f} GiB")
 
 
+class DeferredArray:
+    """An array still in its file: its shape and dtype (from the file's header) are known, its
+    values are read by read() when load_state_dict copies it into the model, one at a time."""
+
+    # Bir klasörün bütün tensörlerini önce okuyup sonra modele kopyalamak, ağırlıkların bir
+    # kopyasını daha (GPT-2 small'da 0,5 GB) bellekte tutardı. Adlar, şekiller ve türler dosya
+    # başlıklarından denetlenir; değerler kopyalanırken tek tek okunur ve hemen bırakılır.
+    __slots__ = ("shape", "dtype", "read")
+
+    def __init__(self, shape, dtype, read: Callable[[], np.ndarray]):
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+        self.read = read
+
+    @classmethod
+    def of(cls, arr: np.ndarray) -> "DeferredArray":
+        """An array already read, in the same wrapper."""
+        return cls(arr.shape, arr.dtype, lambda: arr)
+
+    def rows(self, n: int) -> "DeferredArray":
+        """The first n rows (read with the rest, then cut)."""
+        return DeferredArray((n,) + self.shape[1:], self.dtype, lambda: self.read()[:n])
+
+
+def check_state_dict(shapes: dict, state: dict, source: str = "state dict") -> None:
+    """The refusals of load_state_dict, given the model's shapes (name -> shape, in the order
+    of its params): missing or unexpected names, then a tensor of the wrong shape."""
+    missing = [k for k in shapes if k not in state]
+    extra = [k for k in state if k not in shapes]
+    if missing or extra:
+        raise ValueError(
+            f"{source} does not match the model: missing {missing[:5]}"
+            f"{'…' if len(missing) > 5 else ''}, unexpected {extra[:5]}"
+            f"{'…' if len(extra) > 5 else ''}")
+    # Liste (ör. JSON'dan okunmuş) ya da başka bir kütüphanenin tensörü de kabul edilir
+    # (`.shape`'i olmayan bir listede AttributeError alınıyordu)
+    for k, want in shapes.items():
+        shape = tuple(np.shape(state[k]))
+        if shape != tuple(want):
+            raise ValueError(f"{source}: tensor {k!r} has shape {shape}, "
+                             f"the model expects {tuple(want)}")
+
+
 class ParamViews(dict):
     """`model.params` / `model.grads`: name -> a view into the model's flat buffer. The arrays
     are changed in place (`model.params[name][...] = value`); binding a name to another array
@@ -328,24 +371,15 @@ class ParamModel:
 
     def load_state_dict(self, state: dict, source: str = "state dict") -> None:
         """Copy arrays (host or device) into the parameters; every name must be present with
-        the right shape."""
-        missing = [k for k in self.params if k not in state]
-        extra = [k for k in state if k not in self.params]
-        if missing or extra:
-            raise ValueError(
-                f"{source} does not match the model: missing {missing[:5]}"
-                f"{'…' if len(missing) > 5 else ''}, unexpected {extra[:5]}"
-                f"{'…' if len(extra) > 5 else ''}")
+        the right shape. A DeferredArray is read as it is copied."""
         # Önce hepsi denetlenir, sonra kopyalanır: yarıda reddedilen bir sözlük modeli yarı
-        # yüklenmiş bırakmasın. Liste (ör. JSON'dan okunmuş) ya da başka bir kütüphanenin
-        # tensörü de kabul edilir (`.shape`'i olmayan bir listede AttributeError alınıyordu)
-        for k, p in self.params.items():
-            shape = tuple(np.shape(state[k]))
-            if shape != tuple(p.shape):
-                raise ValueError(f"{source}: tensor {k!r} has shape {shape}, "
-                                 f"the model expects {tuple(p.shape)}")
+        # yüklenmiş bırakmasın
+        check_state_dict({k: p.shape for k, p in self.params.items()}, state, source)
         for k, p in self.params.items():
             arr = state[k]
+            if isinstance(arr, DeferredArray):
+                # Dosyada duran bir dizi şimdi okunur; bir sonraki ad onu bırakır
+                arr = arr.read()
             if self.xp is np:
                 # GPU'daki bir dizi (ör. başka bir modelin `params`'ı) NumPy'a örtük olarak
                 # çevrilemez (CuPy TypeError verir): açıkça ana belleğe okunur

@@ -215,6 +215,38 @@ def _ones(rng, shape):
     return np.ones(shape)
 
 
+def _param_specs(cfg: GPTConfig) -> list:
+    """(name, shape, init) of every parameter of a GPT, in the order of its params."""
+    C, V = cfg.n_embd, cfg.vocab_size
+    std = 0.02
+    proj_std = 0.02 / math.sqrt(2 * cfg.n_layer)
+    specs = [("wte.weight", (V, C), _normal(std))]
+    if cfg.positional == "learned":
+        specs.append(("wpe.weight", (cfg.block_size, C), _normal(std)))
+
+    def lin(name, cin, cout, wstd):
+        specs.append((name + ".weight", (cin, cout), _normal(wstd)))
+        if cfg.bias:
+            specs.append((name + ".bias", (cout,), _zeros))
+
+    def ln(name):
+        specs.append((name + ".weight", (C,), _ones))
+        if cfg.bias:
+            specs.append((name + ".bias", (C,), _zeros))
+
+    for i in range(cfg.n_layer):
+        ln(f"h.{i}.ln_1")
+        lin(f"h.{i}.attn.c_attn", C, 3 * C, std)
+        lin(f"h.{i}.attn.c_proj", C, C, proj_std)
+        ln(f"h.{i}.ln_2")
+        lin(f"h.{i}.mlp.c_fc", C, 4 * C, std)
+        lin(f"h.{i}.mlp.c_proj", 4 * C, C, proj_std)
+    ln("ln_f")
+    if not cfg.tie_weights:
+        specs.append(("lm_head.weight", (V, C), _normal(std)))
+    return specs
+
+
 class GPT(ParamModel):
     """A GPT-2 style decoder-only Transformer with hand-written forward and backward."""
 
@@ -238,37 +270,17 @@ class GPT(ParamModel):
         # kurmaya başlamadan önce
         check_fits_in_memory(cfg.n_layer * 12 * C * C + V * C, dtype,
                              f"a GPT with n_layer={cfg.n_layer}, n_embd={C}, vocab_size={V}")
-        std = 0.02
-        proj_std = 0.02 / math.sqrt(2 * cfg.n_layer)
-        specs = [("wte.weight", (V, C), _normal(std))]
-        if cfg.positional == "learned":
-            specs.append(("wpe.weight", (cfg.block_size, C), _normal(std)))
-
-        def lin(name, cin, cout, wstd):
-            specs.append((name + ".weight", (cin, cout), _normal(wstd)))
-            if cfg.bias:
-                specs.append((name + ".bias", (cout,), _zeros))
-
-        def ln(name):
-            specs.append((name + ".weight", (C,), _ones))
-            if cfg.bias:
-                specs.append((name + ".bias", (C,), _zeros))
-
-        for i in range(cfg.n_layer):
-            ln(f"h.{i}.ln_1")
-            lin(f"h.{i}.attn.c_attn", C, 3 * C, std)
-            lin(f"h.{i}.attn.c_proj", C, C, proj_std)
-            ln(f"h.{i}.ln_2")
-            lin(f"h.{i}.mlp.c_fc", C, 4 * C, std)
-            lin(f"h.{i}.mlp.c_proj", 4 * C, C, proj_std)
-        ln("ln_f")
-        if not cfg.tie_weights:
-            specs.append(("lm_head.weight", (V, C), _normal(std)))
-        super().__init__(specs, seed=seed, dtype=dtype, device=device)
+        super().__init__(_param_specs(cfg), seed=seed, dtype=dtype, device=device)
         self._cache = None
         self._kv_forward = False
         self._backward_done = False
         self._no_activations = False
+
+    @staticmethod
+    def param_shapes(config: GPTConfig) -> dict:
+        """name -> shape of the parameters a GPT(config) has, in the order of its params,
+        without building it."""
+        return {name: shape for name, shape, _ in _param_specs(config)}
 
     def config_dict(self) -> dict:
         return {"model": "gpt", **self.config.to_dict()}
