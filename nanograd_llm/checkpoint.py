@@ -43,10 +43,13 @@ Eğitim sürerken başka bir süreç (örneğin `sample`) kaydı okuyabilir. Oku
 okuduktan hemen sonra yazıcı yeni bir kayıt yapıp eski dosyaları silerse, okuduğu bildirimin
 gösterdiği dosyalar artık yoktur. Bu bir bozulma değil, kaybedilmiş bir yarıştır: okuyan
 bildirimin diskte değiştiğini görür ve yeni bildirimle baştan okur (birkaç kez, kısa aralarla).
-Bildirim değişmemişse eksik dosya gerçekten eksiktir ve hata hemen bildirilir.
+Bildirim değişmemişse eksik dosya gerçekten eksiktir ve hata hemen bildirilir. Denetlenen
+dosyalar okuma bitene kadar açık tutulur (diziler, model kurulduktan sonra tek tek okunur):
+yeni bir kayıt onları silse de açık bir dosyanın içeriği değişmez, iki kayıt karışmaz.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import secrets
@@ -61,6 +64,7 @@ from .atomic import (atomic_write, atomic_write_bytes, atomic_write_files, bytes
                      is_temporary_name, load_json, make_folder, remove_stale_temporaries_in,
                      shell_note, shell_quote)
 from .backend import check_device, is_integer, shown
+from .models.base import DeferredArray
 
 FORMAT = "nanograd_llm.checkpoint"
 VERSION = 1
@@ -437,7 +441,12 @@ def _with_retries(d: Path, read):
     raise AssertionError("unreachable")
 
 
-def _load_npz(path: Path, expected_sha: str | None) -> dict:
+def _open_npz(path: Path, expected_sha: str | None, stack) -> dict:
+    """name -> DeferredArray of an .npz file whose sha256 matches (an array its header does not
+    describe is read at once); the file stays open (on stack) and each array is read when it
+    is asked for. Every refusal of reading it whole
+    (missing, other digest, not an archive, an array of text) is made here, before any array
+    is read."""
     if not path.is_file():
         raise _StaleRead(f"checkpoint file missing: {path}")
     try:
@@ -454,8 +463,15 @@ def _load_npz(path: Path, expected_sha: str | None) -> dict:
             # dizi olarak döndürür; "with" bloğu TypeError hata izi verirdi
             raise ValueError("it holds a single .npy array, not an .npz archive of named "
                              "arrays")
-        with loaded as z:
-            arrays = {k: z[k] for k in z.files}
+        z = stack.enter_context(loaded)
+        # Diziler burada okunmaz, yalnızca başlıkları (şekil, tür): her biri ancak modele ya da
+        # momentlere kopyalanırken okunur. Başlığından anlaşılamayan bir üye (sayı olmayan bir
+        # tür, bozuk bir başlık, .npy olmayan bir dosya) eskisi gibi hemen okunur: hatası da
+        # eskisi gibi burada verilir
+        arrays = {}
+        for k in z.files:
+            head = _npy_header(z, k)
+            arrays[k] = DeferredArray(*head, _member_reader(z, k, path)) if head else z[k]
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
         raise _StaleRead(f"cannot read checkpoint file {path}: {e}") from None
     # Ağırlıklar ve momentler sayıdır: metin (ya da karmaşık sayı) tutan bir dizi, derindeki
@@ -466,6 +482,43 @@ def _load_npz(path: Path, expected_sha: str | None) -> dict:
             raise CheckpointError(f"checkpoint file {path}: array {shown(k)} holds {what}, not "
                                   f"numbers (dtype {a.dtype})")
     return arrays
+
+
+def _npy_header(z, k: str):
+    """(shape, dtype) of array k of an open .npz from its .npy header; None when only reading
+    the array tells (another header version, a dtype that is not numbers, no .npy member)."""
+    from numpy.lib import format as npy
+    name = k + ".npy"
+    if name not in z.zip.namelist():
+        return None
+    try:
+        with z.zip.open(name) as fp:
+            version = npy.read_magic(fp)
+            if version == (1, 0):
+                shape, _, dtype = npy.read_array_header_1_0(fp)
+            elif version == (2, 0):
+                shape, _, dtype = npy.read_array_header_2_0(fp)
+            else:
+                return None
+    except Exception:
+        return None
+    if dtype.hasobject or dtype.kind not in "fiu":
+        return None
+    return shape, dtype
+
+
+def _read(a):
+    """The array itself: a DeferredArray is read now."""
+    return a.read() if isinstance(a, DeferredArray) else a
+
+
+def _member_reader(z, k: str, path: Path):
+    def read():
+        try:
+            return z[k]
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
+            raise CheckpointError(f"cannot read checkpoint file {path}: {e}") from None
+    return read
 
 
 def build_model(model_cfg: dict, dtype="float32", device: str = "cpu", seed: int = 0):
@@ -489,26 +542,36 @@ def load_checkpoint(path, device: str = "cpu", with_optimizer: bool = True) -> d
     d = find_run_dir(path)
 
     def read(raw, m):
-        sha = m.get("sha256", {})
-        weights = _load_npz(d / m["model_file"], sha.get(m["model_file"]))
-        arrays = None
-        if with_optimizer and m.get("optim_file"):
-            arrays = _load_npz(d / m["optim_file"], sha.get(m["optim_file"]))
-        return m, weights, arrays
+        # Dosyalar açılır ve denetlenir (özet, arşiv, dizilerin adları, türleri, şekilleri);
+        # diziler henüz okunmaz. Yarışı kaybeden bir deneme açtıklarını kapatır
+        with contextlib.ExitStack() as attempt:
+            sha = m.get("sha256", {})
+            weights = _open_npz(d / m["model_file"], sha.get(m["model_file"]), attempt)
+            arrays = None
+            if with_optimizer and m.get("optim_file"):
+                arrays = _open_npz(d / m["optim_file"], sha.get(m["optim_file"]), attempt)
+            return m, weights, arrays, attempt.pop_all()
 
-    # Önce bütün dosyalar okunur (yarışta yeniden denenebilir), model sonra kurulur
-    m, weights, arrays = _with_retries(d, read)
-    try:
-        model = build_model(m["model"], dtype=m["dtype"], device=device)
-    except (TypeError, ValueError, KeyError) as e:
-        raise CheckpointError(f"{d / MANIFEST}: bad model configuration ({e})") from None
-    model.load_state_dict(weights, source=str(d / m["model_file"]))
-    out = {"model": model, "manifest": m, "step": int(m["step"]), "dir": d}
-    if arrays is not None:
-        state = dict(m.get("optimizer") or {})
-        state["m"] = {k[2:]: a for k, a in arrays.items() if k.startswith("m/")}
-        state["v"] = {k[2:]: a for k, a in arrays.items() if k.startswith("v/")}
-        out["optimizer_state"] = state
+    # Önce bütün dosyalar açılıp denetlenir (yarışta yeniden denenebilir), model sonra kurulur.
+    # Okunan her şey aynı bildirimin dosyalarıdır: dosyalar bu bildirimle açıldı ve okuma
+    # bitene kadar açık kalır (adları her kayıtta yenidir; yeni bir kayıt eskilerini silse de
+    # açık bir dosyanın içeriği değişmez, Windows'ta da açık dosya silinemez). Ağırlıklar
+    # modele kopyalanırken tek tek, momentler en son okunur: hepsini model kurulmadan önce
+    # okumak, ağırlıkların bir kopyasını daha (GPT-2 small'da 0,5 GB) bellekte tutardı
+    m, weights, arrays, files = _with_retries(d, read)
+    with files:
+        try:
+            model = build_model(m["model"], dtype=m["dtype"], device=device)
+        except (TypeError, ValueError, KeyError) as e:
+            raise CheckpointError(f"{d / MANIFEST}: bad model configuration ({e})") from None
+        model.load_state_dict(weights, source=str(d / m["model_file"]))
+        del weights
+        out = {"model": model, "manifest": m, "step": int(m["step"]), "dir": d}
+        if arrays is not None:
+            state = dict(m.get("optimizer") or {})
+            state["m"] = {k[2:]: _read(a) for k, a in arrays.items() if k.startswith("m/")}
+            state["v"] = {k[2:]: _read(a) for k, a in arrays.items() if k.startswith("v/")}
+            out["optimizer_state"] = state
     return out
 
 

@@ -142,21 +142,53 @@ def test_reader_retries_when_a_save_lands_between_manifest_and_files(tmp_path, m
     tok = CharTokenizer.from_text("abcdefghij")
     _save(tmp_path, tok, step=1)
     newer = _gpt(10, seed=7)
-    real = ckpt._load_npz
+    real = ckpt._open_npz
     calls = {"n": 0}
 
-    def racing_load(path, sha):
+    def racing_load(path, sha, stack):
         calls["n"] += 1
         if calls["n"] == at_call:
             # the trainer saves (and deletes the old files) right after the reader's
             # manifest read
             _save(tmp_path, tok, newer, step=2)
-        return real(path, sha)
-    monkeypatch.setattr(ckpt, "_load_npz", racing_load)
+        return real(path, sha, stack)
+    monkeypatch.setattr(ckpt, "_open_npz", racing_load)
     state = ckpt.load_checkpoint(tmp_path)
     assert state["step"] == 2
     np.testing.assert_array_equal(state["model"].flat, newer.flat)
     assert "optimizer_state" in state
+
+
+def test_a_save_after_the_files_were_opened_does_not_mix_two_saves(tmp_path, monkeypatch):
+    """The weights and moments are read after the model is built, from the files opened (and
+    checked) under one manifest: a save that lands in between, and deletes those files, gives
+    neither the new weights nor the new moments, only the opened save's."""
+    from nanograd_llm.optim import AdamW
+    tok = CharTokenizer.from_text("abcdefghij")
+    old = _gpt(10, seed=1)
+    opt = AdamW(old)
+    idx = np.random.default_rng(0).integers(0, 10, (1, 9))
+    old.forward(idx[:, :-1], idx[:, 1:])
+    old.backward()
+    opt.step()
+    ckpt.save_checkpoint(tmp_path, old, opt, tok, 1)
+    newer = _gpt(10, seed=7)
+    new_opt = AdamW(newer)
+    new_opt.step()
+    real = ckpt.build_model
+    saved = []
+
+    def racing_build(*a, **kw):
+        ckpt.save_checkpoint(tmp_path, newer, new_opt, tok, 2)   # deletes the opened files
+        saved.append(sorted(p.name for p in tmp_path.glob("*.npz")))
+        return real(*a, **kw)
+    monkeypatch.setattr(ckpt, "build_model", racing_build)
+    state = ckpt.load_checkpoint(tmp_path)
+    assert saved and not any(n.startswith("model-0000001") for n in saved[0]) or os.name == "nt"
+    assert state["step"] == 1
+    np.testing.assert_array_equal(state["model"].flat, old.flat)
+    np.testing.assert_array_equal(state["optimizer_state"]["m"]["flat"], opt.m)
+    np.testing.assert_array_equal(state["optimizer_state"]["v"]["flat"], opt.v)
 
 
 def test_missing_file_with_an_unchanged_manifest_is_an_error_at_once(tmp_path, monkeypatch):
@@ -185,14 +217,14 @@ def test_reader_gives_up_after_a_few_retries(tmp_path, monkeypatch):
     tok = CharTokenizer.from_text("abcdefghij")
     model = _save(tmp_path, tok, step=1)
     monkeypatch.setattr(ckpt, "RETRY_PAUSE_S", 0.0)
-    real = ckpt._load_npz
+    real = ckpt._open_npz
     calls = {"n": 0}
 
-    def always_racing(path, sha):
+    def always_racing(path, sha, stack):
         calls["n"] += 1
         _save(tmp_path, tok, model, step=calls["n"] + 1)
-        return real(path, sha)
-    monkeypatch.setattr(ckpt, "_load_npz", always_racing)
+        return real(path, sha, stack)
+    monkeypatch.setattr(ckpt, "_open_npz", always_racing)
     with pytest.raises(ckpt.CheckpointError, match="checkpoint file missing"):
         ckpt.load_checkpoint(tmp_path)
     assert calls["n"] == ckpt.READ_RETRIES + 1
