@@ -640,3 +640,45 @@ def test_a_resume_reads_the_weights_into_the_model_and_the_moments_last(tmp_path
     assert np.array_equal(got.flat, model.flat)
     assert np.array_equal(got_opt.m, opt.m) and np.array_equal(got_opt.v, opt.v)
     assert got_opt.t == opt.t
+
+
+def test_dropout_keeps_its_mask_as_one_byte_per_element():
+    """The dropout cache held its mask as m/(1-p) in the data's dtype: 4 bytes per element in
+    float32, for every attention weight (B, nh, T, T) too. It holds the kept elements as bool
+    and 1/(1-p) as one number: a quarter of that, and the same numbers bit for bit (x ⊙ m,
+    then ⊙ 1/(1-p): signed zeros, infinities and NaN included)."""
+    from nanograd_llm.layers.attention import attention_backward, attention_forward
+    from nanograd_llm.layers.dropout import dropout_backward, dropout_forward
+
+    def held(fn):
+        """(result, the bytes fn allocated that are still held with the result)."""
+        gc.collect()
+        tracemalloc.start()
+        try:
+            out = fn()
+            return out, tracemalloc.get_traced_memory()[0]
+        finally:
+            tracemalloc.stop()
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((4, 64, 1024)).astype(np.float32)
+    x.flat[:6] = [0.0, -0.0, np.inf, -np.inf, np.nan, np.finfo(np.float32).max]
+    (out, cache), size = held(lambda: dropout_forward(x, 0.3, np.random.default_rng(1)))
+    assert size < 1.4 * x.nbytes, size / x.nbytes       # out + a bool mask: 1.25; was 2.0
+    scale = (np.random.default_rng(1).random(x.shape, dtype=np.float32) >= 0.3) \
+        .astype(np.float32)
+    scale *= 1.0 / (1.0 - 0.3)                          # the old float mask
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert (x * scale).tobytes() == out.tobytes()
+        dout = x[::-1].copy()
+        assert (dout * scale).tobytes() == dropout_backward(dout, cache).tobytes()
+    assert np.array_equal(cache.scale, scale)
+    q, k, v = (rng.standard_normal((2, 4, 256, 8)).astype(np.float32) for _ in range(3))
+    att = 2 * 4 * 256 * 256 * 4                         # the attention weights' bytes
+    attention_forward(q, k, v, 0.1, np.random.default_rng(2))   # first use: kernels, masks
+    ((y, cache), size) = held(lambda: attention_forward(q, k, v, 0.1, np.random.default_rng(2)))
+    assert size < 1.5 * att, size / att                 # weights + bool mask: 1.25; was 2.0
+    dq, dk, dv = attention_backward(y, cache)
+    a = cache.att
+    s = (np.random.default_rng(2).random(a.shape, dtype=np.float32) >= 0.1).astype(np.float32)
+    s *= 1.0 / (1.0 - 0.1)
+    assert np.array_equal((a * s) @ v, y)

@@ -238,7 +238,7 @@ def attention_backward(dy, cache: AttentionCache, out=None):
     q, k, v, att, scale = cache.q, cache.k, cache.v, cache.att, cache.scale
     o_q, o_k, o_v = (None, None, None) if out is None else (out[0], out[1], out[2])
     # Önbellekte yalnızca A var: Ã = A ⊙ m/(1−p) aynı ölçekli maskeyle yeniden kurulur
-    att_d = att if cache.drop.scale is None else att * cache.drop.scale   # (B,nh,Tq,Tk)
+    att_d = cache.drop.apply(att)                                        # (B,nh,Tq,Tk)
     # İleri geçişte: `y = Ã·v` → bu yüzden `dv = Ãᵀ·dy` ve `dÃ = dy·vᵀ`
     dv = matmul_t(att_d, dy, trans_a=True, out=o_v)  # (B,nh,Tk,Tq)@(B,nh,Tq,hs) -> (B,nh,Tk,hs)
     datt = matmul_t(dy, v, trans_b=True)             # (B,nh,Tq,hs)@(B,nh,hs,Tk) -> (B,nh,Tq,Tk)

@@ -81,7 +81,7 @@ import numpy as np
 
 from ..backend import get_array_module, matmul_t
 from .attention import causal_softmax, softmax_backward
-from .dropout import DropoutCache, dropout_backward, dropout_scale
+from .dropout import DropoutCache, dropout_backward, dropout_cache
 
 # Boyutlar: B = toplu iş, nh = kafa sayısı, T = dizi uzunluğu (Tq = Tk = T),
 # hs = kafa boyutu, t = karo satır sayısı, r1 = karonun gördüğü anahtar sayısı,
@@ -169,8 +169,7 @@ def tiled_attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool
     # parçalar kendi dilimlerini doldurur. Dropout maskeleri de karo karo, tüm toplu iş için
     # önceden çekilir: rastgele akış parça boyundan bağımsızdır.
     tiles = tuple(xp.empty((B, nh, r1 - r0, r1), dtype=q.dtype) for r0, r1 in bounds)
-    drops = tuple(DropoutCache(dropout_scale(a.shape, dropout, rng, train, xp, a.dtype))
-                  for a in tiles)
+    drops = tuple(dropout_cache(a.shape, dropout, rng, train, xp, a.dtype) for a in tiles)
     for b0 in range(0, B, chunk):
         c = slice(b0, min(b0 + chunk, B))
         for a, drop, (r0, r1) in zip(tiles, drops, bounds):
@@ -184,7 +183,7 @@ def tiled_attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool
             # Maske (köşegen karesinde; kayma r1 − t = r0) + kararlı softmax, yerinde
             causal_softmax(ac)
             # Dikkat ağırlıklarına dropout (karonun önceden çekilmiş maskesinin bu dilimi)
-            a_d = ac if drop.scale is None else ac * drop.scale[c]
+            a_d = ac if drop.mask is None else DropoutCache(drop.mask[c], drop.factor).apply(ac)
             # Değerlerin ağırlıklı toplamı, doğrudan y'nin bu karosuna: y[r0:r1] = Ã_i·v[0:r1]
             matmul_t(a_d, vv, out=y[c, :, r0:r1])         # (b,nh,t,r1)@(b,nh,r1,hs) -> (b,nh,t,hs)
     return y, TiledAttentionCache(q, k, v, tiles, drops, bounds, scale, chunk)
@@ -208,10 +207,10 @@ def tiled_attention_backward(dy, cache: TiledAttentionCache, out=None):
             # qi, dyi: (b,nh,t,hs); kk, vv: (b,nh,r1,hs) (görünümler)
             qi, kk, vv, dyi = q[c, :, r0:r1], k[c, :, :r1], v[c, :, :r1], dy[c, :, r0:r1]
             ac = a[c]                                                         # (b,nh,t,r1)
-            mask = None if drop.scale is None else drop.scale[c]
+            drop_c = drop if drop.mask is None else DropoutCache(drop.mask[c], drop.factor)
             first = r1 == T
-            # Önbellekte A_i var: Ã_i = A_i ⊙ m/(1−p) aynı ölçekli maskeyle yeniden kurulur
-            a_d = ac if mask is None else ac * mask
+            # Önbellekte A_i var: Ã_i = A_i ⊙ m/(1−p) aynı maskeyle yeniden kurulur
+            a_d = drop_c.apply(ac)
             # İleri geçişte: `y[r0:r1] = Ã_i·v[0:r1]` → bu yüzden `dv[0:r1] += Ã_iᵀ·dy[r0:r1]`
             if first:
                 matmul_t(a_d, dyi, trans_a=True, out=dv[c])  # (b,nh,T,t)@(b,nh,t,hs)->(b,nh,T,hs)
@@ -220,7 +219,7 @@ def tiled_attention_backward(dy, cache: TiledAttentionCache, out=None):
             # … ve `dÃ_i = dy[r0:r1]·v[0:r1]ᵀ`
             da = matmul_t(dyi, vv, trans_b=True)          # (b,nh,t,hs)@(b,nh,hs,r1) -> (b,nh,t,r1)
             # İleri geçişte: `Ã_i = dropout(A_i)` → bu yüzden `dA_i = dÃ_i ⊙ maske`
-            da = dropout_backward(da, DropoutCache(mask))
+            da = dropout_backward(da, drop_c)
             # İleri geçişte: `A_i = softmax(S_i)` → bu yüzden `dS_i = A_i ⊙ (dA_i − Σ dA_i·A_i)`
             softmax_backward(ac, da)                      # da artık dS_i
             # İleri geçişte: `S_i = (q_i/√hs)·k[0:r1]ᵀ` → bu yüzden `dq_i = dS_i·k[0:r1]/√hs`

@@ -16,7 +16,7 @@ katman orada birim (identity) fonksiyondur. `p = 0` iken de birimdir.
 | ad    | şekil                                              |
 |-------|----------------------------------------------------|
 | `x`   | herhangi; ör. (B, T, C) ya da dikkatte (B, nh, T, T) |
-| `m`   | `x` ile aynı                                       |
+| `m`   | `x` ile aynı (önbellekte bool)                     |
 | `out` | `x` ile aynı                                       |
 
 ## Geri yayılım
@@ -24,6 +24,12 @@ katman orada birim (identity) fonksiyondur. `p = 0` iken de birimdir.
 2. Bu yüzden `dx = dout ⊙ s`: ileri geçişte hangi öğe düşürüldüyse geri geçişte de onun
    gradyanı sıfırdır. Bunu sağlamak için maske önbellekte (cache) saklanır; geri geçişte
    yeni bir maske çekmek yanlış olurdu.
+3. Önbellekte `m` bool (öğe başına 1 bayt) olarak durur, `1/(1−p)` ise tek bir sayıdır:
+   `m/(1−p)`'yi verinin türünde (float32'de öğe başına 4 bayt) saklamak, dikkat
+   ağırlıklarında (B, nh, T, T) bunun dört katı bellek isterdi. Çarpım iki adımdır:
+   `x ⊙ m` (bool 1 ya da 0 olarak çarpılır), sonra sonucun yerinde `1/(1−p)` ile çarpımı.
+   Sonuç, `x ⊙ (m/(1−p))` ile bit bit aynıdır: tutulan öğede `(x·1)·s = x·s`, düşürülende
+   `(x·0)·s = x·0` (işaretli sıfırı ve NaN'ı da aynı; `s` pozitif ve sonludur).
 
 ## Rastgele sayılar nereden gelir? (CPU'da satır üreteçleri)
 Maske, modelin üretecinden (`model.rng`) çekilir. CPU'da eğitim adımı toplu işi çekirdek
@@ -53,7 +59,26 @@ from ..backend import get_array_module
 
 
 class DropoutCache(NamedTuple):
-    scale: Any   # m/(1−p) veya None (birim fonksiyon)
+    # Maske m (bool: tutulan öğe True) ve 1/(1−p) (verinin türünde tek bir sayı); ya da
+    # dışarıdan verilmiş bir 0 / 1/(1−p) ölçeği (o zaman factor None); birim fonksiyonda None
+    mask: Any
+    factor: Any = None
+
+    @property
+    def scale(self):
+        """The scale m/(1-p) as an array of the data's dtype (None for the identity)."""
+        if self.mask is None or self.factor is None:
+            return self.mask
+        return self.mask * self.factor
+
+    def apply(self, a):
+        """a ⊙ m/(1-p): a new array, bit for bit the product with the scale."""
+        if self.mask is None:
+            return a
+        out = a * self.mask
+        if self.factor is not None:
+            out *= self.factor
+        return out
 
 
 class RowGenerators:
@@ -99,16 +124,19 @@ def dropout_mask(shape, p: float, rng, xp, dtype):
     return mask
 
 
-def dropout_scale(shape, p: float, rng, train: bool, xp, dtype):
-    """The scale m/(1-p) for an input of `shape` (drawn from `rng`), or None where dropout is
-    the identity (p == 0 or train is False). Checks p and that a generator is given."""
+def dropout_cache(shape, p: float, rng, train: bool, xp, dtype) -> DropoutCache:
+    """The cache of a dropout on an input of `shape`: the kept elements (drawn from `rng`) and
+    1/(1-p), or DropoutCache(None) where dropout is the identity (p == 0 or train is False).
+    Checks p and that a generator is given."""
     if not 0.0 <= p < 1.0:
         raise ValueError(f"dropout probability must be in [0, 1), got {p}")
     if p == 0.0 or not train:
-        return None
+        return DropoutCache(None)
     if rng is None:
         raise ValueError("dropout with p > 0 in training mode needs a random generator")
-    return dropout_mask(shape, p, rng, xp, dtype)
+    keep = rng.random(shape, dtype=dtype) >= p    # True olasılığı 1 − p
+    # 1/(1−p) verinin türünde: eskiden maskeyle çarpılan Python float'u da bu türe çevriliyordu
+    return DropoutCache(keep, np.dtype(dtype).type(1.0 / (1.0 - p)))
 
 
 def dropout_forward(x, p: float, rng=None, train: bool = True, mask=None):
@@ -117,19 +145,20 @@ def dropout_forward(x, p: float, rng=None, train: bool = True, mask=None):
     Identity when p == 0 or train is False. Returns (out, cache).
     """
     if mask is None:
-        mask = dropout_scale(x.shape, p, rng, train, get_array_module(x), x.dtype)
+        cache = dropout_cache(x.shape, p, rng, train, get_array_module(x), x.dtype)
     elif not 0.0 <= p < 1.0:
         raise ValueError(f"dropout probability must be in [0, 1), got {p}")
-    if mask is None:
-        return x, DropoutCache(None)
-    out = x * mask
-    return out, DropoutCache(mask)
+    else:
+        cache = DropoutCache(mask)                # verilen ölçek olduğu gibi kullanılır
+    if cache.mask is None:
+        return x, cache
+    return cache.apply(x), cache
 
 
 def dropout_backward(dout, cache: DropoutCache):
     """Returns dx."""
-    if cache.scale is None:
+    if cache.mask is None:
         # İleri geçişte: `out = x` (birim fonksiyon) → bu yüzden `dx = dout`
         return dout
     # İleri geçişte: `out = x ⊙ m/(1−p)` → bu yüzden `dx = dout ⊙ m/(1−p)` (aynı maske)
-    return dout * cache.scale
+    return cache.apply(dout)
