@@ -427,8 +427,11 @@ class AdamW:
             # Belleğini öteki momentle ya da modelin ağırlık veya gradyan dizisiyle paylaşan bir
             # dizi (aynı dizi ya da örtüşen iki görünüm m ve v olarak verilmiş) devralınmaz:
             # m'ye yazılan v'yi de değiştirirdi ve her adım sessizce yanlış olurdu. Kopyalanır.
+            # (Gradyan dizisi henüz ayrılmamışsa onun için ayrılmaz: ilk geri geçişe kadar
+            # bellekte momentlerle birlikte bir de sıfır dizisi tutulurdu)
             flat = self.model.flat
-            taken = [b for b in (flat, getattr(self.model, "grad_flat", None))
+            made = getattr(self.model, "grad_flat_if_made", None)
+            taken = [b for b in (flat, made() if made is not None else None)
                      if type(b) is np.ndarray]
             for name, new in (("_m", m), ("_v", v)):
                 a = new["flat"]

@@ -280,6 +280,10 @@ class ParamModel:
             self.grad_flat
         return self._grads
 
+    def grad_flat_if_made(self):
+        """grad_flat if something has made it, else None (without making it)."""
+        return self._grad_flat
+
     @grad_flat.setter
     def grad_flat(self, value):
         self._refuse_rebind("grad_flat", self._grad_flat, value)
