@@ -831,15 +831,30 @@ def test_a_model_larger_than_memory_is_a_memory_error(make):
         make()
 
 
+def test_a_model_whose_weights_fit_is_built_though_its_gradients_would_not(monkeypatch):
+    """The gradient buffer is made at the first backward (a model that only samples never
+    holds it), but the build-time check still counted weights + gradients and refused a model
+    that fits for sampling."""
+    from nanograd_llm.models import base
+    cfg = GPTConfig(vocab_size=10, block_size=8, n_layer=2, n_head=2, n_embd=64)
+    weights = GPT(cfg).flat.nbytes
+    monkeypatch.setattr(base, "physical_memory", lambda: int(1.5 * weights))
+    model = GPT(cfg)
+    assert model.grad_flat_if_made() is None
+    monkeypatch.setattr(base, "physical_memory", lambda: int(0.9 * weights))
+    with pytest.raises(MemoryError, match="which need over"):
+        GPT(cfg)
+
+
 def test_many_layers_are_refused_before_any_is_built(tmp_path, monkeypatch, capsys):
     """n_layer=1e30 (from key=value, a config file, a hand-edited checkpoint.json or a GPT-2
     config.json) used to build layer after layer until the machine ran out of memory."""
     from nanograd_llm import cli
     from nanograd_llm.models import base
     monkeypatch.setattr(base, "physical_memory", lambda: 64 << 20)      # a 64 MiB machine
-    with pytest.raises(MemoryError, match=r"a GPT with n_layer=200, n_embd=64, vocab_size=10 "
+    with pytest.raises(MemoryError, match=r"a GPT with n_layer=400, n_embd=64, vocab_size=10 "
                                           r"has about [\d,]+ parameters"):
-        GPT(GPTConfig(vocab_size=10, block_size=8, n_layer=200, n_head=2, n_embd=64))
+        GPT(GPTConfig(vocab_size=10, block_size=8, n_layer=400, n_head=2, n_embd=64))
     _gpt()                                                              # small ones still fit
     corpus = tmp_path / "c.txt"
     corpus.write_text("ab cd ef gh\n" * 60, encoding="utf-8")

@@ -104,13 +104,14 @@ def physical_memory() -> int | None:
 
 
 def check_fits_in_memory(n_params: int, dtype, what: str) -> None:
-    """MemoryError before anything is allocated when the parameters alone (the weights and
-    their gradients) need more than the machine's memory: a typo such as n_layer=1e6 fails at
-    once instead of allocating layer after layer."""
+    """MemoryError before anything is allocated when the weights alone need more than the
+    machine's memory: a typo such as n_layer=1e6 fails at once instead of allocating layer
+    after layer."""
     total = physical_memory()
-    # Ağırlıklar ve gradyanlar (iki düz dizi); float64 ilk değerler parametre parametre
-    # üretilip bırakıldığı için hesaba katılmaz (ParamModel.__init__)
-    need = n_params * 2 * as_float_dtype(dtype).itemsize
+    # Kurmak yalnızca ağırlıkların düz dizisini ister: gradyan dizisi ilk geri geçişte ayrılır
+    # (yalnızca örnekleyen bir model onu hiç tutmaz), float64 ilk değerler de parametre
+    # parametre üretilip bırakılır (ParamModel.__init__)
+    need = n_params * as_float_dtype(dtype).itemsize
     if total and need > total:
         raise MemoryError(f"{what} has about {n_params:,} parameters, which need over "
                           f"{need / 2**30:,.1f} GiB to build; this machine has "
