@@ -551,3 +551,30 @@ def test_text_streamer_writes_after_exactly_hold_max_held_ids():
         assert written == [], k
     s(0xFF)
     assert written == ["\ufffd" * TextStreamer.HOLD_MAX]
+
+
+def test_top_p_breaks_ties_like_top_k_the_smaller_ids_first():
+    """Four equally likely tokens and top_p = 0.5: the smallest set reaching 0.5 has two of
+    them, and which two must not depend on the sort: the smaller ids, as top_k=2 keeps."""
+    z = np.zeros((2, 4))
+    z[1] = [0.0, 1.0, 1.0, -2.0]              # a tie below the most likely token
+    by_k = np.isfinite(filter_logits(z[:1], top_k=2))
+    assert by_k.tolist() == [[True, True, False, False]]
+    assert np.isfinite(filter_logits(z[:1], top_p=0.5)).tolist() == by_k.tolist()
+    # row 2: p ∝ (1, e, e, e⁻²) ≈ (0.155, 0.421, 0.421, 0.002): 0.421 < 0.5 ≤ 0.842, so
+    # two tokens are kept: ids 1 and 2 (tied, both needed) – then top_p = 0.4 keeps id 1 only
+    assert np.isfinite(filter_logits(z[1:], top_p=0.5)).tolist() == [[False, True, True, False]]
+    assert np.isfinite(filter_logits(z[1:], top_p=0.4)).tolist() == [[False, True, False, False]]
+
+
+def test_filter_logits_top_p_does_not_depend_on_a_shift_of_the_scores():
+    """filter_logits is public and takes raw scores: softmax(z) = softmax(z − c), so large
+    scores (exp(1000) overflows) must keep exactly the tokens their shifted copy keeps."""
+    z = np.array([[1000.0, 999.0, 990.0], [-5.0, 1000.0, 1000.0]])
+    for top_p in (0.5, 0.8, 0.99):
+        got = np.isfinite(filter_logits(z, top_p=top_p))
+        want = np.isfinite(filter_logits(z - z.max(axis=1, keepdims=True), top_p=top_p))
+        assert got.tolist() == want.tolist(), top_p
+    # p ≈ (0.731, 0.269, 3e-5): 0.5 keeps the first only, 0.8 the first two
+    assert np.isfinite(filter_logits(z[:1], top_p=0.5)).tolist() == [[True, False, False]]
+    assert np.isfinite(filter_logits(z[:1], top_p=0.8)).tolist() == [[True, True, False]]
