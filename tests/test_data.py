@@ -511,3 +511,23 @@ def test_batch_sampler_takes_a_token_data_of_lists_and_names_bad_parts():
         D.BatchSampler(D.TokenData(np.arange(80), np.arange(20.0)), 8, 3)
     with pytest.raises(ValueError, match=r"data.train must be .*got shape \(8, 10\)"):
         D.BatchSampler(D.TokenData(np.arange(80).reshape(8, 10), np.arange(20)), 8, 3)
+
+
+def test_split_point_is_nanogpts_floor_of_the_training_share():
+    """The training part is the first int(n·(1 − val_fraction)) ids (nanoGPT's
+    `n = int(0.9 * len(data))`), not a rounded count: n = 15 gives 13 + 2, not 14 + 1."""
+    for n in range(20, 120):
+        d = D.split_ids(np.arange(n), 1, 0.1)
+        assert d.train.size == int(0.9 * n), n
+    assert D.split_point(15, 0.1) == 13 and D.split_point(19, 0.5) == 9
+
+
+def test_min_tokens_is_the_shortest_text_split_ids_accepts():
+    """min_tokens(b, f) ids split, one id fewer does not (a part of exactly block_size + 1
+    ids, the edge, is accepted)."""
+    for f in (0.1, 0.25, 0.5, 0.9):
+        for b in range(1, 30):
+            n = D.min_tokens(b, f)
+            D.split_ids(np.arange(n), b, f)
+            with pytest.raises(ValueError):
+                D.split_ids(np.arange(n - 1), b, f)
