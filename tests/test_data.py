@@ -531,3 +531,12 @@ def test_min_tokens_is_the_shortest_text_split_ids_accepts():
             D.split_ids(np.arange(n), b, f)
             with pytest.raises(ValueError):
                 D.split_ids(np.arange(n - 1), b, f)
+
+
+def test_a_part_of_exactly_block_size_ids_is_a_clear_error():
+    """block_size ids hold no window of block_size + 1: the sampler's own message, not
+    NumPy's "high <= 0" from rng.integers(0, 0)."""
+    data = D.TokenData(np.arange(40), np.arange(8))
+    with pytest.raises(ValueError, match=r"the val part has 8 token ids, fewer than "
+                                         r"block_size \+ 1 = 9"):
+        next(D.BatchSampler(data, 8, 2).eval_batches("val", 1, 0))
