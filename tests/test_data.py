@@ -540,3 +540,16 @@ def test_a_part_of_exactly_block_size_ids_is_a_clear_error():
     with pytest.raises(ValueError, match=r"the val part has 8 token ids, fewer than "
                                          r"block_size \+ 1 = 9"):
         next(D.BatchSampler(data, 8, 2).eval_batches("val", 1, 0))
+
+
+def test_encode_corpus_does_not_cut_inside_a_run_of_blank_lines():
+    """A chunk may end before a newline only when a non-space precedes it: cutting
+    "word \\n\\n next" between its two newlines splits the whitespace word " \\n\\n" that the
+    whole text gives into " \\n" + "\\n", other token ids once BPE has merged it."""
+    from nanograd_llm.tokenizers.bpe import BPETokenizer
+    text = "".join(f"kelime{i % 7} \n\n satır{i % 5} " for i in range(40))
+    tok = BPETokenizer.train(text, 270, special_tokens=())
+    whole = tok.encode(text)
+    assert tok.encode(" \n\n") != tok.encode(" \n") + tok.encode("\n")   # " \n\n" is merged
+    for chunk_chars in range(10, 40):
+        assert D.encode_corpus(text, tok, chunk_chars=chunk_chars).tolist() == whole, chunk_chars
