@@ -987,3 +987,14 @@ def test_train_takes_a_numpy_integer_vocab_size():
     for bad in (np.float64(260.0), np.bool_(True), 260.0):
         with pytest.raises(ValueError, match="vocab_size must be an integer"):
             BPETokenizer.train(text, bad)
+
+
+def test_training_cuts_the_text_at_the_longest_special_token():
+    """Training splits the text at its special tokens, the longest match first (as encode
+    does): with `<|end|>` a prefix of `<|end|>ЖЖЖ`, a cut at `<|end|>` would leave `ЖЖЖ` in the
+    text, 200 times, and learn merges of its bytes. Declared in either order, it learns none."""
+    text = "<|end|>ЖЖЖ".join(make_corpus(n_sentences=200).split("\n"))
+    assert text.count("<|end|>ЖЖЖ") >= 199 and "Ж" not in make_corpus(n_sentences=200)
+    for specials in (("<|end|>", "<|end|>ЖЖЖ"), ("<|end|>ЖЖЖ", "<|end|>")):
+        tok = BPETokenizer.train(text, 300, special_tokens=specials)
+        assert len(tok.encode("ЖЖЖ", allowed_special="none")) == 6, specials   # 6 bytes, unmerged
