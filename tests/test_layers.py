@@ -623,3 +623,20 @@ def test_positional_encodings_refuse_a_negative_start():
         learned_positional_forward(x, np.ones((5, 4)), start=-3)
     with pytest.raises(ValueError, match="start must be a position >= 0, got -3"):
         sinusoidal_forward(x, start=-3, n_positions=5)
+
+
+@pytest.mark.parametrize("shape", [(1,), (1, 1), (3, 1)])
+def test_cross_entropy_backward_is_softmax_minus_one_hot_over_n_at_any_size(shape):
+    """dloss/dz = (softmax(z) − onehot(t)) / N, N the number of positions, down to a single
+    position (one (B, T) = (1, 1) sample, or a 1-D batch of one)."""
+    from nanograd_llm.layers.cross_entropy import cross_entropy_backward
+    rng = np.random.default_rng(7)
+    V = 6
+    z = rng.standard_normal(shape + (V,))
+    t = rng.integers(0, V, size=shape)
+    _, cache = cross_entropy_forward(z, t)
+    dz = cross_entropy_backward(2.0, cache)
+    p = np.exp(z - z.max(axis=-1, keepdims=True))
+    p /= p.sum(axis=-1, keepdims=True)
+    want = 2.0 * (p - np.eye(V)[t]) / t.size
+    np.testing.assert_allclose(dz, want, rtol=1e-12, atol=1e-15)
