@@ -998,3 +998,20 @@ def test_training_cuts_the_text_at_the_longest_special_token():
     for specials in (("<|end|>", "<|end|>ЖЖЖ"), ("<|end|>ЖЖЖ", "<|end|>")):
         tok = BPETokenizer.train(text, 300, special_tokens=specials)
         assert len(tok.encode("ЖЖЖ", allowed_special="none")) == 6, specials   # 6 bytes, unmerged
+
+
+def test_merges_with_windows_line_ends_load_as_the_plain_ones(tmp_path):
+    """merges.txt saved on Windows ("\\r\\n"): from_files reads it in text mode, and
+    from_vocab, given the text itself (e.g. bytes decoded by hand), must drop the "\\r" of
+    every line, not only the header's, so the merges are those of the "\\n" file (no
+    "token 'b\\r' is not in vocab.json")."""
+    for crlf in (False, True):
+        d = tmp_path / str(crlf)
+        d.mkdir()
+        vocab = _write_gpt2_files(d, ["ab", "abc"], ["a b", "ab c"], crlf=crlf)
+        text = (d / "merges.txt").read_bytes().decode("utf-8")
+        assert ("\r\n" in text) == crlf
+        for tok in (BPETokenizer.from_files(d / "vocab.json", d / "merges.txt"),
+                    BPETokenizer.from_vocab(vocab, text)):
+            assert tok.merges == [("a", "b"), ("ab", "c")], crlf
+            assert tok.encode("abcab") == [vocab["abc"], vocab["ab"]], crlf
