@@ -111,10 +111,11 @@ def shell_note(*args) -> str:
     on Windows, for a path no quoting keeps in both cmd.exe and PowerShell, " (note: …)" saying
     which shell would change it and what to do there instead, to follow the command."""
     # Windows'ta iki kabuğun da olduğu gibi bıraktığı bir tırnaklama her yol için yoktur. Çift
-    # tırnağın içinde PowerShell $ad'ı değişkenin değeriyle, ` işaretini kaçış karakteriyle
-    # değiştirir, kıvrık çift tırnakları (U+201C, U+201D, U+201E) da tırnak sayar; cmd.exe %AD%'ı tırnak içinde
-    # de ortam değişkeninin değeriyle değiştirir. PowerShell'in tek tırnağı her şeyi olduğu
-    # gibi bırakır ama cmd.exe tek tırnağı tırnak saymaz, onu yolun bir parçası olarak geçirir.
+    # tırnağın içinde PowerShell $ad'ı değişkenin değeriyle değiştirir, ` işaretini kaçış
+    # karakteri sayar (kendisi yoldan düşer, ardındaki karakter de değişebilir), kıvrık çift
+    # tırnakları (U+201C, U+201D, U+201E) da tırnak sayar; cmd.exe %AD%'ı tırnak içinde de ortam
+    # değişkeninin değeriyle değiştirir. PowerShell'in tek tırnağı her şeyi olduğu gibi bırakır
+    # ama cmd.exe tek tırnağı tırnak saymaz, onu yolun bir parçası olarak geçirir.
     # Bu yüzden komut yine çift tırnakla yazılır (öteki kabukta doğrudur) ve yanına hangi
     # kabuğun yolu değiştireceği ve orada ne yapılacağı yazılır: komut güvenliymiş gibi
     # gösterilmez.
@@ -614,11 +615,11 @@ def signals_deferred():
 def _report_before_ending(error: BaseException, sig: int) -> None:
     """Print `error` (its traceback, as Python prints an uncaught one) to stderr, with a line
     saying that the held signal `sig` now ends the process by its default action."""
-    # Varsayılan eylemli bir sinyal (kitaplık kullanımında SIGTERM'ün olağanı) yeniden
-    # gönderilince süreç olduğu yerde biter: işin hatası (ör. MixedFiles: hangi dosyanın yeni,
-    # hangisinin eski olduğu) hiçbir yere yazılmadan kaybolurdu. Sinyal yine süreci bitirir
-    # (ertelenen istek yerine getirilir), ama önce hata, Python'un yakalanmamış bir hatayı
-    # yazdığı gibi yazılır
+    # Varsayılan eylemli bir sinyal (paket Python'dan kullanılırken SIGTERM'ün olağan durumu)
+    # yeniden gönderilince süreç olduğu yerde biter: işin hatası (ör. MixedFiles: hangi dosyanın
+    # yeni, hangisinin eski olduğu) hiçbir yere yazılmadan kaybolurdu. Sinyal yine süreci
+    # bitirir (ertelenen istek yerine getirilir), ama önce hata, Python'un yakalanmamış bir
+    # hatayı yazdığı gibi yazılır
     out = sys.stderr
     if out is None:
         return

@@ -374,10 +374,10 @@ def _windows_broken_pipe(e: OSError, watch: _StdoutWatch | None) -> bool:
     # Windows'ta okuyanı giden bir boruya yazma çoğu zaman EPIPE değil EINVAL ("[Errno 22]
     # Invalid argument") verir: `nanograd-llm sample ... | more` "error: [Errno 22] Invalid
     # argument" yazıp 1 ile çıkar, Python da çıkışta bir "Exception ignored" iletisi basardı.
-    # Yalnızca standart çıktının kendi yazmasından (ya da boşaltmasından) gelen ve standart
-    # çıktısı bir boru olan EINVAL sayılır: başka bir işlemin EINVAL'i (geçersiz bir yol adı, bir
-    # dosyada geçersiz bir konum) standart çıktı bir boruyken de olağan bir hata olarak kalır;
-    # yoksa komut hiçbir şey söylemeden 141 ile çıkardı
+    # Standart çıktı bir boruyken yalnızca onun kendi yazmasından (ya da tamponunu
+    # boşaltmasından) gelen EINVAL sayılır: başka bir işlemden gelen EINVAL (geçersiz bir yol
+    # adı, bir dosyada geçersiz bir konum) olağan bir hata olarak kalır; yoksa komut hiçbir şey
+    # söylemeden 141 ile çıkardı
     if sys.platform != "win32" or e.errno != errno.EINVAL or watch is None or \
             e is not watch.failed:
         return False

@@ -426,7 +426,8 @@ class AdamW:
             # momentlerin bir an için iki kopyasını birden tutardı
             # Belleğini öteki momentle ya da modelin ağırlık veya gradyan dizisiyle paylaşan bir
             # dizi (aynı dizi ya da örtüşen iki görünüm m ve v olarak verilmiş) devralınmaz:
-            # m'ye yazılan v'yi de değiştirirdi ve her adım sessizce yanlış olurdu. Kopyalanır.
+            # birine yazılan ötekini de (m'ye yazılan v'yi ya da ağırlıkları) değiştirirdi ve her
+            # adım sessizce yanlış olurdu. Kopyalanır.
             # (Gradyan dizisi henüz ayrılmamışsa onun için ayrılmaz: ilk geri geçişe kadar
             # bellekte momentlerle birlikte bir de sıfır dizisi tutulurdu)
             flat = self.model.flat
