@@ -121,14 +121,19 @@ def shell_note(*args) -> str:
     # gösterilmez.
     if sys.platform != "win32":
         return ""
+    # Önerilen tek tırnak için: PowerShell kıvrık tek tırnakları (U+2018-U+201B) da tek tırnak
+    # sayar; yoldaki her biri, düz tek tırnak gibi, ikilenmelidir (yoksa dize orada biterdi)
     text = "".join(str(a) for a in args)
+    curly = re.search("[\u2018-\u201b]", text)
+    doubled = (" (with each ' and each curly single quote in it doubled)" if curly else
+               " (with each ' in it doubled)" if "'" in text else "")
     notes = []
     if re.search("[$`\u201c\u201d\u201e]", text):
-        notes.append("PowerShell changes $, ` and curly double quotes inside double quotes: "
-                     "there, put the path in single quotes instead (with any ' in it doubled)")
+        notes.append(f"PowerShell changes $, ` and curly double quotes inside double quotes: "
+                     f"there, put the path in single quotes instead{doubled}")
     if re.search("%[^%]+%", text):
-        notes.append("cmd.exe replaces %NAME% with a variable's value even inside quotes: run "
-                     "the command from PowerShell, with the path in single quotes")
+        notes.append(f"cmd.exe replaces %NAME% with a variable's value even inside quotes: run "
+                     f"the command from PowerShell, with the path in single quotes{doubled}")
     return f" (note: {'; '.join(notes)})" if notes else ""
 
 

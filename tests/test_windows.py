@@ -690,3 +690,22 @@ def test_the_commands_train_prints_note_a_path_windows_shells_would_change(tmp_p
     assert cli.report_stopped_run({"step": 2, "out_dir": str(out)}, "nanograd-llm train") == 130
     assert "continue with `nanograd-llm train` (note: PowerShell changes $" in \
         capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, doubled", [
+    ("Ay\u015fe\u2019nin $runs", "each ' and each curly single quote in it doubled"),
+    ("Ay\u015fe\u2019nin %USERNAME%", "each ' and each curly single quote in it doubled"),
+    ("Ay\u015fe'nin %USERNAME%", "each ' in it doubled"),
+])
+def test_the_single_quotes_a_windows_note_advises_keep_the_path(monkeypatch, name, doubled):
+    """The note sends the user to PowerShell's single quotes, which end at a curly single quote
+    too (U+2018-U+201B, common in Turkish folder names: "Ayşe’nin"); it told them to double
+    only the straight ' (and the cmd.exe note nothing), so the pasted path was cut at the
+    apostrophe. It now says which quotes to double, for both notes."""
+    import sys
+
+    from nanograd_llm.atomic import shell_note
+    monkeypatch.setattr(sys, "platform", "win32")
+    note = shell_note("C:\\Users\\" + name)
+    assert f"in single quotes{' instead' if '$' in name else ''} (with {doubled})" in note, note
+    assert shell_note("C:\\runs\\$1").endswith("single quotes instead)")
