@@ -28,8 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import (atomic_write, could_not_write, load_json, make_folder, refuse_dangling_link,
-                     remove_empty_folders, signals_deferred, top_new_folder)
+from .atomic import (JSONNestedTooDeep, atomic_write, could_not_write, load_json, make_folder,
+                     refuse_dangling_link, remove_empty_folders, signals_deferred,
+                     top_new_folder)
 from .backend import NonFiniteOutput, check_finite_output, to_numpy
 from .course import tr_number
 
@@ -291,6 +292,11 @@ def read_metrics(metrics_jsonl) -> tuple[list, list]:
                 if isinstance(e, UnicodeDecodeError):
                     col = len(raw[:e.start].decode("utf-8")) + 1
                     why = f"not UTF-8 text (byte 0x{raw[e.start]:02x}, {e.reason}, column {col})"
+                elif isinstance(e, JSONNestedTooDeep):
+                    # Çok derin iç içe değerlerde ayrıştırıcı hatanın yerini söylemez (sınır,
+                    # o anki çağrı yığınının derinliğine göre aşılır): "column 1" yanlış yeri
+                    # gösterirdi; yalnızca satır söylenir
+                    why = f"not valid JSON ({e.msg})"
                 else:
                     col = len(text) - len(text.lstrip()) + e.colno
                     why = f"not valid JSON ({e.msg}, column {col})"
