@@ -521,16 +521,20 @@ def _member_reader(z, k: str, path: Path):
     return read
 
 
-def build_model(model_cfg: dict, dtype="float32", device: str = "cpu", seed: int = 0):
-    """A fresh model from a config dict ({"model": "gpt"|"bigram", ...})."""
+def build_model(model_cfg: dict, dtype="float32", device: str = "cpu", seed: int = 0, *,
+                init_weights: bool = True):
+    """A fresh model from a config dict ({"model": "gpt"|"bigram", ...}); init_weights=False
+    gives zeros instead of drawn weights, for a loader that overwrites every one."""
     from .models.bigram import BigramLM
     from .models.gpt import GPT, GPTConfig
     cfg = dict(model_cfg)
     kind = cfg.pop("model", None)
     if kind == "gpt":
-        return GPT(GPTConfig.from_dict(cfg), seed=seed, dtype=dtype, device=device)
+        return GPT(GPTConfig.from_dict(cfg), seed=seed, dtype=dtype, device=device,
+                   init_weights=init_weights)
     if kind == "bigram":
-        return BigramLM(cfg["vocab_size"], seed=seed, dtype=dtype, device=device)
+        return BigramLM(cfg["vocab_size"], seed=seed, dtype=dtype, device=device,
+                        init_weights=init_weights)
     raise ValueError(f"unknown model type {shown(kind)} (expected 'gpt' or 'bigram')")
 
 
@@ -561,7 +565,11 @@ def load_checkpoint(path, device: str = "cpu", with_optimizer: bool = True) -> d
     m, weights, arrays, files = _with_retries(d, read)
     with files:
         try:
-            model = build_model(m["model"], dtype=m["dtype"], device=device)
+            # Ağırlıklar üretilmez (sıfır): hepsinin üzerine aşağıda dosyadakiler yazılır.
+            # Eksik ya da fazla bir ad load_state_dict'te, hiçbiri kopyalanmadan reddedilir;
+            # yarıda kalan bir okuma bu modeli döndürmez, hatası yükselir
+            model = build_model(m["model"], dtype=m["dtype"], device=device,
+                                init_weights=False)
         except (TypeError, ValueError, KeyError) as e:
             raise CheckpointError(f"{d / MANIFEST}: bad model configuration ({e})") from None
         model.load_state_dict(weights, source=str(d / m["model_file"]))

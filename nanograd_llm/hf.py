@@ -431,7 +431,9 @@ def load_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.0,
         # Eksik / fazla / yanlış şekilli tensörler: adlarıyla açık hata (load_state_dict'inki),
         # model kurulmadan önce
         check_state_dict(GPT.param_shapes(cfg), tensors, source)
-        model = GPT(cfg, seed=0, dtype=dtype, device="cpu")
+        # Ağırlıklar üretilmez (sıfır): adlar ve şekiller yukarıda denetlendi, hepsinin üzerine
+        # hemen dosyadakiler yazılır (yarıda kalan bir okuma bu modeli döndürmez)
+        model = GPT(cfg, seed=0, dtype=dtype, device="cpu", init_weights=False)
         model.load_state_dict(tensors, source=source)
     if device != "cpu":
         model.to(device)

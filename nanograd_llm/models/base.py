@@ -199,7 +199,10 @@ class ParamModel:
     """Holds named parameters as views into one flat buffer, and gradients likewise."""
 
     def __init__(self, specs: list[tuple[str, tuple, InitFn]], seed: int = 0,
-                 dtype="float32", device: str = "cpu"):
+                 dtype="float32", device: str = "cpu", *, init_weights: bool = True):
+        """init_weights=False: the weights are zeros instead of drawn from the seed, for a
+        loader that overwrites every one of them at once (load_state_dict); the seed,
+        model.rng and everything else are the same."""
         # GPT(cfg, seed=-1) ya da seed=1.5, NumPy'ın tohum kodunun derinlerinden, argümanın
         # adını vermeyen bir hatayla ("expected non-negative integer") düşerdi
         if seed is not None and (not is_integer(seed)
@@ -213,7 +216,6 @@ class ParamModel:
         tune_host_allocator()
         self.seed = seed
         self.training = True
-        rng = host_rng(seed)
         # Düzen: 2-B ve üstü (ağırlık azaltması uygulanan) parametreler önce. Düzen yalnızca
         # şekillerden kurulur; değerler üretilmeden önce bilinir
         shapes = {name: tuple(int(d) for d in shape) for name, shape, _ in specs}
@@ -226,6 +228,17 @@ class ParamModel:
             self.layout.append((name, offset, shape))
             offset += size
         self.n_decay = sum(int(np.prod(s)) for n, _, s in self.layout if len(s) >= 2)
+        self._param_names = [n for n, _, _ in specs]
+        if not init_weights:
+            # Yükleyici (load_hf, load_checkpoint) her ağırlığın üzerine hemen yazar: float64
+            # ilk değerleri üretmek boşuna zaman (GPT-2 small'da 124 milyon normal sayı) ve
+            # yüklemenin bellek tepesiydi (en büyük parametrenin float64 kopyası, ağırlıkların
+            # 0,6 katı). Düz dizi sıfırlarla, doğrudan modelin aygıtında ayrılır. Tohum ve
+            # dropout üreteci (model.rng, aşağıda _set_buffers) ilk değerlerden bağımsızdır:
+            # onlar değişmez. Yarıda kalan bir yükleme bu modeli döndürmez, hatası yükselir
+            self._set_buffers(xp_for(self.device).zeros(offset, dtype=self.dtype))
+            return
+        rng = host_rng(seed)
         host = np.empty(offset, dtype=self.dtype)
         where = {name: off for name, off, _ in self.layout}
         # Üretim sırası: adların sırası (düzenden bağımsız, böylece sonuç değişmez). Her
@@ -237,7 +250,6 @@ class ParamModel:
             off = where[name]
             host[off:off + value.size] = value.reshape(-1)
             del value
-        self._param_names = [n for n, _, _ in specs]
         self._set_buffers(host)
 
     # -- buffers -----------------------------------------------------------------------

@@ -59,7 +59,10 @@ class BigramLM(ParamModel):
     # adımda bütün diziyi değil, yalnızca son belirteci vermek yeter
     context_window = 1
 
-    def __init__(self, vocab_size: int, seed: int = 0, dtype="float32", device: str = "cpu"):
+    def __init__(self, vocab_size: int, seed: int = 0, dtype="float32", device: str = "cpu",
+                 *, init_weights: bool = True):
+        """init_weights=False: a zero table instead of a drawn one, for a loader that
+        overwrites it (see ParamModel)."""
         # int(65.9) sessizce 65 olurdu: yalnızca tam sayılar (GPTConfig'teki gibi)
         if not is_integer(vocab_size) \
                 or vocab_size < 1:
@@ -69,7 +72,8 @@ class BigramLM(ParamModel):
         V = self.vocab_size
         specs = [("token_embedding.weight", (V, V),
                   lambda rng, s: rng.standard_normal(s) * 0.02)]
-        super().__init__(specs, seed=seed, dtype=dtype, device=device)
+        super().__init__(specs, seed=seed, dtype=dtype, device=device,
+                         init_weights=init_weights)
         self._cache = None
 
     def config_dict(self) -> dict:

@@ -252,7 +252,10 @@ class GPT(ParamModel):
 
     kind = "gpt"
 
-    def __init__(self, config: GPTConfig, seed: int = 0, dtype="float32", device: str = "cpu"):
+    def __init__(self, config: GPTConfig, seed: int = 0, dtype="float32", device: str = "cpu",
+                 *, init_weights: bool = True):
+        """init_weights=False: zeros instead of drawn weights, for a loader that overwrites
+        every one (see ParamModel)."""
         if not isinstance(config, GPTConfig):
             raise TypeError("GPT(config) expects a GPTConfig")
         # Model ayarın bir kopyasını tutar: aynı GPTConfig nesnesi bir sonraki model için
@@ -270,7 +273,8 @@ class GPT(ParamModel):
         # kurmaya başlamadan önce
         check_fits_in_memory(cfg.n_layer * 12 * C * C + V * C, dtype,
                              f"a GPT with n_layer={cfg.n_layer}, n_embd={C}, vocab_size={V}")
-        super().__init__(_param_specs(cfg), seed=seed, dtype=dtype, device=device)
+        super().__init__(_param_specs(cfg), seed=seed, dtype=dtype, device=device,
+                         init_weights=init_weights)
         self._cache = None
         self._kv_forward = False
         self._backward_done = False
