@@ -465,11 +465,18 @@ def _open_npz(path: Path, expected_sha: str | None, stack) -> dict:
                              "arrays")
         z = stack.enter_context(loaded)
         # Diziler burada okunmaz, yalnızca başlıkları (şekil, tür): her biri ancak modele ya da
-        # momentlere kopyalanırken okunur. Başlığından anlaşılamayan bir üye (sayı olmayan bir
-        # tür, bozuk bir başlık, .npy olmayan bir dosya) eskisi gibi hemen okunur: hatası da
-        # eskisi gibi burada verilir
+        # momentlere kopyalanırken okunur. Başlığından anlaşılamayan bir .npy üyesi (sayı
+        # olmayan bir tür, bozuk bir başlık) eskisi gibi hemen okunur: hatası da eskisi gibi
+        # burada verilir
         arrays = {}
+        members = set(z.zip.namelist())
         for k in z.files:
+            # .npy olmayan bir üye (ör. arşive eklenmiş bir metin dosyası) okununca dizi değil
+            # ham bayt verir: aşağıdaki tür denetimi AttributeError hata iziyle düşerdi. Dosyanın
+            # ve üyenin adıyla, hiçbir üye okunmadan reddedilir
+            if k + ".npy" not in members:
+                raise ValueError(f"its member {shown(k)} is not a .npy array (an .npz archive "
+                                 f"of named arrays holds only .npy members)")
             head = _npy_header(z, k)
             arrays[k] = DeferredArray(*head, _member_reader(z, k, path)) if head else z[k]
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:

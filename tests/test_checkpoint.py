@@ -147,6 +147,33 @@ def test_a_single_npy_array_in_place_of_the_npz_names_the_file(tmp_path, which):
                             f"not an .npz archive of named arrays")
 
 
+@pytest.mark.parametrize("which", ["model_file", "optim_file"])
+def test_a_member_that_is_not_an_npy_array_names_the_file(tmp_path, which, capsys):
+    """An .npz archive with another member beside its arrays (a text file added with zip,
+    under the manifest's digest): numpy gives that member as raw bytes, and the loader stopped
+    with an AttributeError traceback ('bytes' object has no attribute 'dtype'). It is refused
+    with the file's and the member's names; the command says so and exits with 1."""
+    import zipfile
+    from nanograd_llm.cli import main
+    _save(tmp_path)
+    man = json.loads((tmp_path / "checkpoint.json").read_text())
+    f = tmp_path / man[which]
+    with zipfile.ZipFile(f, "a") as z:
+        z.writestr("notes.txt", "my notes")
+    man["sha256"][man[which]] = ckpt._sha256(f)
+    (tmp_path / "checkpoint.json").write_text(json.dumps(man))
+    want = (f"cannot read checkpoint file {f}: its member 'notes.txt' is not a .npy array (an "
+            f".npz archive of named arrays holds only .npy members)")
+    with pytest.raises(ckpt.CheckpointError) as e:
+        ckpt.load_checkpoint(tmp_path)
+    assert str(e.value) == want
+    if which == "model_file":
+        capsys.readouterr()
+        assert main(["sample", "--ckpt", str(tmp_path), "--max-new-tokens", "2"]) == 1
+        err = capsys.readouterr().err
+        assert want in err and "Traceback" not in err
+
+
 def test_weights_with_wrong_shape_rejected(tmp_path):
     _save(tmp_path)
     man = json.loads((tmp_path / "checkpoint.json").read_text())
