@@ -61,6 +61,7 @@ ortalamasıyla aynıdır: 2 × B'lik biriktirme, 1 × 2B'lik adımla aynı grady
 """
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -288,7 +289,13 @@ class AdamW:
 
     def _flat_grad(self, grads):
         model = self.model
-        if grads is None or grads is model.grads or grads is model.grad_flat:
+        # Modelin gradyan dizisi henüz ayrılmamışsa verilen nesne o (ya da onun görünümleri)
+        # olamaz: karşılaştırmak için ayrılmaz. `model.grads` okumak onu ayırırdı: kendi
+        # gradyan sözlüğünü veren ya da reddedilen bir adım (step(model)) parametreler kadar
+        # (GPT-2 small'da 0,5 GB) boşuna sıfır tutardı
+        made = getattr(model, "grad_flat_if_made", None)
+        own = made() if made is not None else model.grad_flat
+        if grads is None or (own is not None and (grads is own or grads is model.grads)):
             return model.grad_flat
         if isinstance(grads, dict):
             # başka bir sözlük: düz diziye topla (yavaş yol). Şekiller tam tutmalı: öğe sayısı
@@ -302,7 +309,7 @@ class AdamW:
             return flat
         if not hasattr(grads, "shape"):
             # opt.step(model) ya da bir dizi listesi: derindeki bir AttributeError yerine
-            hint = " (pass model.grads, not the model)" if hasattr(grads, "grads") else ""
+            hint = " (pass model.grads, not the model)" if _has_grads(grads) else ""
             raise TypeError(f"step(grads) expects model.grads, model.grad_flat or a dict with "
                             f"the parameters' names, got {type(grads).__name__}{hint}")
         if grads.shape != model.flat.shape:
@@ -477,10 +484,19 @@ def _check_param(name, p) -> None:
                          f"np.broadcast_to's cannot be updated in place); pass a copy")
 
 
+def _has_grads(x) -> bool:
+    """Whether x has a `grads` attribute (a model given in place of its gradients), found
+    without reading it."""
+    # hasattr(model, "grads") özelliği (property) okur: bir ParamModel'in gradyan dizisi
+    # (parametreler kadar sıfır) yalnızca hata iletisine bir ipucu eklemek için ayrılırdı.
+    # getattr_static özelliği çalıştırmadan bulur (sınıfta ya da nesnenin kendi sözlüğünde)
+    return inspect.getattr_static(x, "grads", None) is not None
+
+
 def _check_grads(grads, shapes: dict) -> None:
     """A dict of gradients must hold every parameter's name, each with that parameter's shape."""
     if not isinstance(grads, dict):
-        hint = " (pass model.grads, not the model)" if hasattr(grads, "grads") else ""
+        hint = " (pass model.grads, not the model)" if _has_grads(grads) else ""
         raise TypeError(f"step(grads) expects a dict with the parameters' names, got "
                         f"{type(grads).__name__}{hint}")
     missing = [k for k in shapes if k not in grads]

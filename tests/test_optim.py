@@ -520,6 +520,35 @@ def test_adamw_step_given_the_model_or_a_list_says_what_it_takes(as_model):
     assert opt.t == 0 and np.array_equal(model.flat, before)
 
 
+@pytest.mark.parametrize("as_model", [True, False])
+def test_a_step_that_is_not_given_the_models_buffer_does_not_make_it(as_model):
+    """The model's gradient buffer (1x the weights) is made on first use. A refused
+    opt.step(model) made it only to add "(pass model.grads, not the model)" to its error
+    (hasattr read the property), and a step given gradients of its own made it to compare them
+    with it: zeros held for nothing (GPT-2 small: 0.5 GB). Neither makes it now; the same
+    errors and the same steps."""
+    model = _tiny_gpt()
+    opt = AdamW(model if as_model else dict(model.params))
+    with pytest.raises(TypeError, match=r"got GPT \(pass model.grads, not the model\)"):
+        opt.step(model)
+    with pytest.raises(TypeError, match=r"got list$"):
+        opt.step([np.zeros(3)])
+    assert model.grad_flat_if_made() is None
+    rng = np.random.default_rng(3)
+    own = {k: rng.standard_normal(p.shape) for k, p in model.params.items()}
+    ref = _tiny_gpt()
+    ref_opt = AdamW(ref if as_model else dict(ref.params))
+    ref.grad_flat                                       # made before, as the old step did
+    opt.step(own)
+    ref_opt.step(own)
+    if as_model:
+        flat = np.concatenate([own[k].reshape(-1) for k, _, _ in model.layout])
+        opt.step(flat)
+        ref_opt.step(flat)
+    assert model.grad_flat_if_made() is None
+    assert np.array_equal(model.flat, ref.flat)
+
+
 @pytest.mark.parametrize("betas", [0.9, (0.9, 0.99, 0.5), (0.9,), ("0.9", "0.99"),
                                    np.array([0.9, 0.99, 0.5])])
 def test_adamw_betas_must_be_a_pair_of_numbers(betas):
