@@ -865,6 +865,27 @@ def test_many_layers_are_refused_before_any_is_built(tmp_path, monkeypatch, caps
     assert not (tmp_path / "run").exists()
 
 
+def test_a_gpt2_folder_with_too_many_layers_is_a_memory_error_before_any_name_is_listed(
+        tmp_path, monkeypatch):
+    """load_hf checks the folder's tensor names against the model's before building it; the
+    list of names grows with n_layer, and a config.json with n_layer=1e7 exhausted the memory
+    listing them (the process was killed) instead of GPT's clear MemoryError."""
+    pytest.importorskip("safetensors")
+    from nanograd_llm import hf
+    from nanograd_llm.models import base, gpt
+    _gpt(10).save_hf(tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    cfg.update(n_layer=400, n_embd=64, n_head=2)
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    monkeypatch.setattr(base, "physical_memory", lambda: 64 << 20)      # a 64 MiB machine
+    listed = []
+    real = gpt._param_specs
+    monkeypatch.setattr(gpt, "_param_specs", lambda c: listed.append(c) or real(c))
+    with pytest.raises(MemoryError, match=r"a GPT with n_layer=400, n_embd=64"):
+        hf.load_hf(tmp_path)
+    assert listed == []
+
+
 # -- the run folder (run_folder.py) ---------------------------------------------------------------
 
 def test_a_failed_start_removes_only_the_folders_it_created(tmp_path):

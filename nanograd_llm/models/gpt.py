@@ -215,6 +215,13 @@ def _ones(rng, shape):
     return np.ones(shape)
 
 
+def _check_fits(cfg: GPTConfig, dtype) -> None:
+    """MemoryError when the weights of a GPT(cfg) cannot fit in the machine's memory."""
+    C, V = cfg.n_embd, cfg.vocab_size
+    check_fits_in_memory(cfg.n_layer * 12 * C * C + V * C, dtype,
+                         f"a GPT with n_layer={cfg.n_layer}, n_embd={C}, vocab_size={V}")
+
+
 def _param_specs(cfg: GPTConfig) -> list:
     """(name, shape, init) of every parameter of a GPT, in the order of its params."""
     C, V = cfg.n_embd, cfg.vocab_size
@@ -268,11 +275,9 @@ class GPT(ParamModel):
         object.__setattr__(cfg, "_read_only", True)
         self.vocab_size = cfg.vocab_size
         self.block_size = cfg.block_size
-        C, V = cfg.n_embd, cfg.vocab_size
         # Bellek denetimi: yalnızca n_layer blok (her biri 12·C² ağırlık), aşağıdaki döngü onları
         # kurmaya başlamadan önce
-        check_fits_in_memory(cfg.n_layer * 12 * C * C + V * C, dtype,
-                             f"a GPT with n_layer={cfg.n_layer}, n_embd={C}, vocab_size={V}")
+        _check_fits(cfg, dtype)
         super().__init__(_param_specs(cfg), seed=seed, dtype=dtype, device=device,
                          init_weights=init_weights)
         self._cache = None
@@ -283,7 +288,12 @@ class GPT(ParamModel):
     @staticmethod
     def param_shapes(config: GPTConfig) -> dict:
         """name -> shape of the parameters a GPT(config) has, in the order of its params,
-        without building it."""
+        without building it (MemoryError, as GPT(config), when its weights cannot fit)."""
+        # Adların listesi de katman sayısıyla büyür: n_layer=1e7 gibi bir değerde (ör. elle
+        # düzenlenmiş bir config.json) bu liste, model kurulmadan belleği tüketirdi. Bu yüzden
+        # önce GPT(config)'in bellek denetimi yapılır (float32 için; başka bir tür, modeli
+        # kuran GPT(...) çağrısında ayrıca denetlenir)
+        _check_fits(config, "float32")
         return {name: shape for name, shape, _ in _param_specs(config)}
 
     def config_dict(self) -> dict:
