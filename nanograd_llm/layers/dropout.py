@@ -24,12 +24,13 @@ katman orada birim (identity) fonksiyondur. `p = 0` iken de birimdir.
 2. Bu yüzden `dx = dout ⊙ s`: ileri geçişte hangi öğe düşürüldüyse geri geçişte de onun
    gradyanı sıfırdır. Bunu sağlamak için maske önbellekte (cache) saklanır; geri geçişte
    yeni bir maske çekmek yanlış olurdu.
-3. Önbellekte `m` bool (öğe başına 1 bayt) olarak durur, `1/(1−p)` ise tek bir sayıdır:
-   `m/(1−p)`'yi verinin türünde (float32'de öğe başına 4 bayt) saklamak, dikkat
-   ağırlıklarında (B, nh, T, T) bunun dört katı bellek isterdi. Çarpım iki adımdır:
-   `x ⊙ m` (bool 1 ya da 0 olarak çarpılır), sonra sonucun yerinde `1/(1−p)` ile çarpımı.
-   Sonuç, `x ⊙ (m/(1−p))` ile bit bit aynıdır: tutulan öğede `(x·1)·s = x·s`, düşürülende
-   `(x·0)·s = x·0` (işaretli sıfırı ve NaN'ı da aynı; `s` pozitif ve sonludur).
+3. Önbellekte `m` bool (öğe başına 1 bayt) olarak durur, `c = 1/(1−p)` ise verinin
+   türünde tek bir sayıdır: `s`'yi verinin türünde saklamak öğe başına 4 (float32) ya da
+   8 (float64) bayt, dikkat ağırlıklarında (B, nh, T, T) bool maskenin 4 ya da 8 katı bellek
+   isterdi. Çarpım iki adımdır: önce `x ⊙ m` (bool değerler 1 ya da 0 olarak çarpılır),
+   sonra sonuç yerinde `c` ile çarpılır. Sonuç, `x ⊙ s` ile bit bit aynıdır: tutulan öğede
+   `(x·1)·c = x·c`, düşürülende `(x·0)·c = x·0` (işaretli sıfır ve NaN da aynı kalır; `c`
+   pozitif ve sonludur).
 
 ## Rastgele sayılar nereden gelir? (CPU'da satır üreteçleri)
 Maske, modelin üretecinden (`model.rng`) çekilir. CPU'da eğitim adımı toplu işi çekirdek
