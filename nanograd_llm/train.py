@@ -60,6 +60,7 @@ from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZER
                      read_config_file, resume_config)
 from .data import (STREAM_DROPOUT, BatchSampler, check_source, download_corpus, encode_corpus,
                    known_text_sha256, load_text, same_source, split_ids)
+from .models.base import check_fits_in_memory
 from .optim import AdamW, clip_grad_norm, get_lr, global_grad_norm, rescaled_grad_norm
 from .run_folder import (_clear_run, _follow_moved_corpus, _read_metrics,
                          _remove_staging_folders, _truncate_metrics, hold_run_folder,
@@ -510,6 +511,14 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                                "run)")
     else:
         model = ckpt.build_model(mcfg, dtype=cfg.dtype, device=cfg.device, seed=cfg.seed)
+    # Kurmak yalnızca ağırlıkları ister, eğitmek dört katını: ağırlıklar, gradyanlar ve
+    # AdamW'nin iki momenti (etkinleştirmeler bunların üstüne gelir). Gradyanlar ilk geri
+    # geçişte, momentler ilk adımda ayrılır: bunlar makinenin belleğini aşıyorsa eğitim ilk
+    # adımda, çoğu zaman işletim sistemince hiçbir ileti olmadan öldürülürdü. GPU'da bu diziler
+    # GPU'nun belleğindedir; bu denetim işlemcinin belleği içindir
+    if model.device == "cpu":
+        check_fits_in_memory(model.num_params(), cfg.dtype, f"the {model.kind} model", copies=4,
+                             purpose="to train (weights, gradients and AdamW's two moments)")
     model.train()
     opt = AdamW(model, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
                 weight_decay=cfg.weight_decay)

@@ -846,6 +846,32 @@ def test_a_model_whose_weights_fit_is_built_though_its_gradients_would_not(monke
         GPT(cfg)
 
 
+def test_training_a_model_whose_weights_fit_but_not_four_times_is_refused_at_once(
+        tmp_path, monkeypatch, capsys):
+    """Building needs the weights only (the gradients are made at the first backward, the
+    moments at the first step), but training needs four times that: a model whose weights fit
+    and whose training state does not was built, then died at its first step (on Linux killed
+    without a word) → the trainer refuses it before the first step, with the figures."""
+    from nanograd_llm import cli
+    from nanograd_llm.models import base
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("ab cd ef gh\n" * 60, encoding="utf-8")
+    keys = ["n_layer=2", "n_head=2", "n_embd=32", "block_size=8", "batch_size=2", "max_iters=2",
+            "eval_interval=1", "eval_iters=1"]
+    weights = GPT(GPTConfig(vocab_size=len(set(corpus.read_text())), block_size=8, n_layer=2,
+                            n_head=2, n_embd=32)).flat.nbytes
+    monkeypatch.setattr(base, "physical_memory", lambda: int(3.5 * weights))
+    assert cli.main(["train", "--data", str(corpus), "--out", str(tmp_path / "run"), "--quiet",
+                     *keys]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: out of memory (the gpt model has about ") and \
+        "to train (weights, gradients and AdamW's two moments)" in err, err
+    assert not (tmp_path / "run").exists()
+    monkeypatch.setattr(base, "physical_memory", lambda: int(4.5 * weights))
+    assert cli.main(["train", "--data", str(corpus), "--out", str(tmp_path / "run"), "--quiet",
+                     *keys]) == 0
+
+
 def test_many_layers_are_refused_before_any_is_built(tmp_path, monkeypatch, capsys):
     """n_layer=1e30 (from key=value, a config file, a hand-edited checkpoint.json or a GPT-2
     config.json) used to build layer after layer until the machine ran out of memory."""

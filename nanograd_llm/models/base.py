@@ -103,18 +103,19 @@ def physical_memory() -> int | None:
         return None
 
 
-def check_fits_in_memory(n_params: int, dtype, what: str) -> None:
-    """MemoryError before anything is allocated when the weights alone need more than the
-    machine's memory: a typo such as n_layer=1e6 fails at once instead of allocating layer
-    after layer."""
+def check_fits_in_memory(n_params: int, dtype, what: str, copies: int = 1,
+                         purpose: str = "to build") -> None:
+    """MemoryError before anything is allocated when the weights alone (`copies` arrays of
+    their size: 4 to train, see train.py) need more than the machine's memory: a typo such as
+    n_layer=1e6 fails at once instead of allocating layer after layer."""
     total = physical_memory()
     # Kurmak yalnızca ağırlıkların düz dizisini ister: gradyan dizisi ilk geri geçişte ayrılır
     # (yalnızca örnekleyen bir model onu hiç tutmaz), float64 ilk değerler de parametre
     # parametre üretilip bırakılır (ParamModel.__init__)
-    need = n_params * as_float_dtype(dtype).itemsize
+    need = n_params * copies * as_float_dtype(dtype).itemsize
     if total and need > total:
         raise MemoryError(f"{what} has about {n_params:,} parameters, which need over "
-                          f"{need / 2**30:,.1f} GiB to build; this machine has "
+                          f"{need / 2**30:,.1f} GiB {purpose}; this machine has "
                           f"{total / 2**30:,.1f} GiB")
 
 
