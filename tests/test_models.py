@@ -501,6 +501,14 @@ def test_the_flat_buffers_cannot_be_bound_to_another_array():
     before = model.params["wte.weight"].copy()
     model.flat *= 0.5                                   # in place: fine, and seen by params
     np.testing.assert_array_equal(model.params["wte.weight"], before * np.float32(0.5))
+    # the gradient buffer is made at the first use: before it, binding is refused too (None
+    # was taken silently), and an in-place change still works
+    fresh = GPT(GPTConfig(**SMALL), seed=0)
+    with pytest.raises(TypeError, match="model.grad_flat is the buffer"):
+        fresh.grad_flat = None
+    fresh = GPT(GPTConfig(**SMALL), seed=0)
+    fresh.grad_flat += 1.0
+    assert np.all(fresh.grads["wte.weight"] == 1.0)
 
 
 @pytest.mark.parametrize("model_kind", ["gpt", "bigram"])

@@ -300,7 +300,7 @@ class ParamModel:
 
     @grad_flat.setter
     def grad_flat(self, value):
-        self._refuse_rebind("grad_flat", self._grad_flat, value)
+        self._refuse_rebind("grad_flat", self.grad_flat, value)
 
     @staticmethod
     def _refuse_rebind(name, current, value) -> None:
