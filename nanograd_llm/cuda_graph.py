@@ -235,8 +235,9 @@ class TrainStep:
         self.xp = xp
         self._flat = m.flat               # kayıt bu parametre tamponunun adreslerine bağlıdır
         # Gradyan dizisi ilk kullanımda ayrılır (models/base.py): kayıttan önce, olağan
-        # ayırıcıdan ayrılsın. Isınma geçişinde ayrılsaydı adımın kendi havuzundan gelirdi;
-        # TrainStep bırakılınca (havuzuyla) gradyanlar da ondan ayrılmış bellekte kalırdı
+        # ayırıcıdan ayrılsın. Isınma geçişinde ayrılsaydı adımın kendi havuzundan gelirdi ve
+        # model gradyanlarını tuttukça, TrainStep bırakıldıktan sonra da o havuzun belleği
+        # serbest kalmazdı
         m.grad_flat
         gen = self._generator(dropout_seed)
         self._gen = m.rng                 # tohum verilmezse modelin üreteci sürdürülür
