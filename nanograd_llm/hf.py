@@ -344,9 +344,11 @@ def _open_tensors(path, stack) -> dict:
     if single.is_file():
         return _open_file(single, stack)
     if index.is_file():
+        # Bozuk JSON (ör. yarıda kesilmiş bir indirme) "weight_map yok" diye değil, config.json
+        # gibi JSON hatasıyla bildirilir: dosyada weight_map'i gören kullanıcıyı yanıltmasın
         try:
-            weight_map = load_json(index.read_text(encoding="utf-8"))["weight_map"]
-        except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
+            weight_map = _read_json_file(index)["weight_map"]
+        except (KeyError, TypeError):
             raise ValueError(f"{index} is not a valid safetensors index (no 'weight_map')") \
                 from None
         if not isinstance(weight_map, dict) or not weight_map or not all(
@@ -1096,11 +1098,11 @@ def _bpe_class():
 def _split_tokenizer_json(f: Path):
     """The vocabulary of the BPE model (its added tokens are read by _added_tokens) and the
     merges ("a b" lines) of a `tokenizers` tokenizer.json."""
+    data = _read_json_file(f)             # bozuk JSON, dizindeki gibi kendi iletisiyle
     try:
-        data = load_json(f.read_text(encoding="utf-8"))
         model = data["model"]
         vocab, merges = model["vocab"], model["merges"]
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+    except (KeyError, TypeError):
         raise ValueError(f"{f} is not a tokenizer.json with a BPE model") from None
     if model.get("type", "BPE") != "BPE" or not isinstance(vocab, dict):
         raise ValueError(f"{f} does not hold a BPE model")

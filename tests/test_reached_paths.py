@@ -151,6 +151,9 @@ def _added_in_two_files(d):
     (_config(layer_norm_epsilon=-1), "layer_norm_epsilon must be a positive number, got -1"),
     (_config(n_layer=0), "n_layer must be a positive integer, got 0"),
     (_bad_index('{"nope": 1}'), "is not a valid safetensors index (no 'weight_map')"),
+    # a download cut short is malformed JSON, not an index without 'weight_map'
+    (_bad_index('{"metadata": {}, "weight_map": {"wte.weight": "model-00001-of-0'),
+     "model.safetensors.index.json is not valid JSON: Unterminated string"),
     (_bad_index('{"weight_map": {"wte.weight": "model-00002-of-00002.safetensors"}}'),
      "model-00002-of-00002.safetensors (listed in model.safetensors.index.json) not found"),
     (_write("added_tokens.json", "[1]"), "added_tokens.json must hold a JSON object token -> id"),
@@ -166,6 +169,8 @@ def _added_in_two_files(d):
      "tokenizer.json is not a tokenizer.json with a BPE model"),
     (_write("tokenizer.json", '{"model": {"type": "Unigram", "vocab": [], "merges": []}}'),
      "tokenizer.json does not hold a BPE model"),
+    (_write("tokenizer.json", '{"model": {"type": "BPE", "vocab": {"a": 0'),
+     "tokenizer.json is not valid JSON: Expecting"),
     (_bad_bytes, "merges.txt: not valid UTF-8 text"),
     (_write("vocab.json", "{not json"), "vocab.json: corrupt JSON"),
     (_write("vocab.json", "[1]"), "vocab.json: expected a non-empty JSON object token -> id"),

@@ -1128,8 +1128,8 @@ def _hf_header(d):
                                     "deeply"),
     (_hf_file("tokenizer_config.json"), "tokenizer_config.json is not valid JSON: values "
                                         "nested too deeply"),
-    (_hf_tokenizer_json, "tokenizer.json is not a tokenizer.json with a BPE model"),
-    (_hf_index, "model.safetensors.index.json is not a valid safetensors index"),
+    (_hf_tokenizer_json, "tokenizer.json is not valid JSON: values nested too deeply"),
+    (_hf_index, "model.safetensors.index.json is not valid JSON: values nested too deeply"),
     (_hf_header, "cannot read "),
 ], ids=["config", "vocab", "added_tokens", "tokenizer_config", "tokenizer.json", "index",
         "safetensors_header"])
