@@ -197,6 +197,26 @@ def test_a_damaged_hf_folder_is_a_clear_error(tmp_path, capsys, edit, says):
     assert err.startswith("error: ") and says in err, err
 
 
+@pytest.mark.parametrize("text, says", [
+    ("[]", "(expected a JSON object with a 'type' entry)"),
+    ('{"vocab_size": 290}', "(expected a JSON object with a 'type' entry)"),
+    ('{"type": "bpe"', "(not valid JSON: Expecting ',' delimiter"),
+])
+def test_a_damaged_tokenizer_meta_json_says_what_is_wrong(tmp_path, capsys, text, says):
+    """A folder this package wrote has tokenizer_meta.json; a damaged one used to be reported
+    with Python's own exception reprs (TypeError('list indices must be integers or slices, not
+    str'), KeyError('type'), JSONNestedTooDeep(...))."""
+    d = tmp_path / "g"
+    tiny_gpt2_folder(d, 290)
+    (d / "tokenizer_meta.json").write_text(text, encoding="utf-8")
+    rc, err = _error_of(["sample", "--hf", d, "--prompt", "merhaba", "--max-new-tokens", "1"],
+                        capsys)
+    assert rc == 1, err
+    assert err.startswith(f"error: {d / 'tokenizer_meta.json'} is not a valid tokenizer "
+                          f"metadata file ") and says in err, err
+    assert "Error(" not in err, err
+
+
 @pytest.mark.parametrize("what, says", [("missing", "Hugging Face model folder not found"),
                                         ("file", "is not a directory (expected a Hugging Face")])
 def test_an_hf_path_that_is_not_a_folder_is_named(tmp_path, capsys, what, says):

@@ -1072,7 +1072,8 @@ def _without_tokenizer_digests(d):
 @pytest.mark.parametrize("name, says", [
     ("checkpoint.json", "checkpoint.json is corrupt or not a checkpoint manifest (values nested "
                         "too deeply to read)"),
-    ("tokenizer_meta.json", "tokenizer_meta.json is not a valid tokenizer metadata file"),
+    ("tokenizer_meta.json", "tokenizer_meta.json is not a valid tokenizer metadata file (not "
+                            "valid JSON: values nested too deeply to read)"),
     ("tokenizer.json", "tokenizer.json is not a valid tokenizer file (values nested too deeply"),
     ("metrics.jsonl", "metrics.jsonl:1: not valid JSON (values nested too deeply to read)"),
 ])

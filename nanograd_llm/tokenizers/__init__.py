@@ -55,11 +55,17 @@ def load_tokenizer(directory):
     meta_path = Path(directory) / "tokenizer_meta.json"
     if not meta_path.is_file():
         raise FileNotFoundError(f"no tokenizer metadata file: {meta_path}")
+    # İletide Python'un iç hata adları (TypeError('list indices …'), JSONNestedTooDeep(…))
+    # değil, dosyanın neyinin yanlış olduğu durur
     try:
         meta = load_json(meta_path.read_text(encoding="utf-8"))
-        kind = meta["type"]
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
-        raise ValueError(f"{meta_path} is not a valid tokenizer metadata file ({e!r})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{meta_path} is not a valid tokenizer metadata file (not valid "
+                         f"JSON: {e})") from None
+    if not isinstance(meta, dict) or "type" not in meta:
+        raise ValueError(f"{meta_path} is not a valid tokenizer metadata file (expected a "
+                         f"JSON object with a 'type' entry)")
+    kind = meta["type"]
     if kind == "char":
         return CharTokenizer.load(directory)
     if kind == "bpe":
