@@ -434,11 +434,13 @@ def load_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.0,
         # model kurulmadan önce
         check_state_dict(GPT.param_shapes(cfg), tensors, source)
         # Ağırlıklar üretilmez (sıfır): adlar ve şekiller yukarıda denetlendi, hepsinin üzerine
-        # hemen dosyadakiler yazılır (yarıda kalan bir okuma bu modeli döndürmez)
-        model = GPT(cfg, seed=0, dtype=dtype, device="cpu", init_weights=False)
+        # hemen dosyadakiler yazılır (yarıda kalan bir okuma bu modeli döndürmez). Model
+        # doğrudan istenen aygıtta kurulur ve her tensör okunur okunmaz oraya kopyalanır:
+        # CPU'da kurup sonra `.to(device)` ile taşımak, GPU'ya yüklerken ana bellekte
+        # ağırlıkların bütün bir kopyasını (GPT-2 small'da 0,5 GB) tutardı; böylece ana bellekte
+        # bir anda yalnızca bir tensör durur
+        model = GPT(cfg, seed=0, dtype=dtype, device=device, init_weights=False)
         model.load_state_dict(tensors, source=source)
-    if device != "cpu":
-        model.to(device)
     return model.eval()
 
 

@@ -27,6 +27,10 @@ yapar. CuPy'ın şu kurallarını izler:
 * `cupy.cuda.runtime.getDeviceCount()` 1 döndürür; Device, Stream, MemoryPool,
   using_allocator, get_current_stream, get_default_memory_pool, `cupy.random.default_rng` ve
   `cupy._core._routines_linalg.set_compute_type` (TF32 anahtarı) en az hâlleriyle vardır.
+* Aygıt belleği ana bellek değildir: `DEVICE_MEMORY_UNTRACED` açıkken (bir testin
+  monkeypatch'iyle) aygıta kopyalar ve `cupy.zeros`, tracemalloc'un görmediği bir bellekte
+  (anonim mmap) ayrılır; böylece tracemalloc yalnızca ana belleği ölçer (ör. bir yüklemenin ana
+  bellekte tuttuğu en çok bayt). Kapalıyken (varsayılan) her şey sıradan NumPy dizisidir.
 
 Modellenmeyenler: gerçek eşzamansızlık ve akışlar (her işlem hemen biter; bir "eşitleme"
 yalnızca sayılır), CUDA grafikleri (Stream.begin_capture NotImplementedError verir),
@@ -40,6 +44,8 @@ reddeder; öbürleri burada kabul eder).
 from __future__ import annotations
 
 import contextlib
+import math
+import mmap
 import os
 import sys
 import types
@@ -443,11 +449,36 @@ class _FakeCupyModule(types.ModuleType):
         return w
 
 
+DEVICE_MEMORY_UNTRACED = False
+
+
+def _untraced(shape, dtype) -> np.ndarray:
+    """A zeroed NumPy array in memory tracemalloc does not see (an anonymous mmap): device
+    memory, when DEVICE_MEMORY_UNTRACED is set."""
+    shape = tuple(int(d) for d in shape) if isinstance(shape, (tuple, list)) else (int(shape),)
+    dtype = np.dtype(dtype)
+    n = math.prod(shape)
+    buf = mmap.mmap(-1, max(n * dtype.itemsize, 1))
+    return np.frombuffer(buf, dtype=dtype, count=n).reshape(shape)
+
+
 def _host_to_device(a, dtype, what):
     if isinstance(a, ndarray):
         return a if dtype is None or np.dtype(dtype) == a.dtype else a.astype(dtype)
     TRANSFERS.note("h2d", what)
+    if DEVICE_MEMORY_UNTRACED:
+        # Kopya (tür dönüşümü dahil) doğrudan aygıt belleğine yazılır: ana bellekte ara kopya yok
+        src = np.asarray(a)
+        out = _untraced(src.shape, src.dtype if dtype is None else dtype)
+        out[...] = src
+        return ndarray(out)
     return ndarray(np.array(a, dtype=dtype, copy=True))
+
+
+def zeros(shape, dtype=float, order="C"):
+    if DEVICE_MEMORY_UNTRACED:
+        return ndarray(_untraced(shape, dtype))
+    return ndarray(np.zeros(shape, dtype=dtype, order=order))
 
 
 def asarray(a, dtype=None, order=None, *, blocking=False):
@@ -590,6 +621,7 @@ def make_module():
     cp.__version__ = "13.0.0+fake"
     cp.ndarray = ndarray
     cp.asarray = asarray
+    cp.zeros = zeros
     cp.array = array
     cp.asnumpy = asnumpy
     cp.copyto = copyto

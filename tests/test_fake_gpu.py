@@ -682,3 +682,76 @@ def test_model_gradcheck_on_the_fake_gpu_with_ignore_index_and_dropout(gpu):
     tgt[0, :2] = -1
     r = check_model(model, idx, tgt, coords_per_tensor=2)
     assert r.passed, r
+
+
+def _host_peak(fn):
+    """(fn(), the most bytes of host memory fn held at once): tracemalloc, with the fake's
+    device memory out of its sight (fake_cupy.DEVICE_MEMORY_UNTRACED)."""
+    import gc
+    import tracemalloc
+    gc.collect()
+    tracemalloc.start()
+    try:
+        out = fn()
+        return out, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_loading_onto_the_gpu_copies_each_tensor_as_it_is_read(gpu, tmp_path, monkeypatch):
+    """load_hf(device="cuda") built the model on the CPU and then moved it with .to(device):
+    the host held the whole weights (1x; 0.5 GB for GPT-2 small) besides the device copy, moved
+    in one host→device copy. It now builds the model (zeros) on the device and copies each
+    tensor there as it is read: the host holds about one tensor at a time, one copy per tensor,
+    and the model is the CPU load moved to the device. load_checkpoint and load_model built on
+    the device already; the same checks hold for them."""
+    pytest.importorskip("safetensors")
+    from nanograd_llm.checkpoint import load_checkpoint, load_model, save_checkpoint
+    from nanograd_llm.hf import load_hf
+    # Çok sayıda küçük tensör: en büyüğü (1 MiB) ağırlıkların %4'ü
+    cfg = GPTConfig(vocab_size=64, block_size=32, n_layer=8, n_head=4, n_embd=256,
+                    dropout=0.1)
+    model = GPT(cfg, seed=1)
+    model.save_hf(tmp_path / "hf")
+    save_checkpoint(tmp_path / "ck", model, None, None, 1)
+    size = model.flat.nbytes
+    largest = max(p.nbytes for p in model.params.values())
+    assert largest < 0.05 * size
+    T = gpu.TRANSFERS
+    # Sahte aygıtın belleği tracemalloc'un dışında: ölçülen yalnızca ana bellek
+    monkeypatch.setattr(fake_cupy, "DEVICE_MEMORY_UNTRACED", True)
+    host = np.ones(1 << 16, dtype=np.float32)
+    (z, d), peak = _host_peak(lambda: (gpu.zeros(1 << 20, dtype=np.float32),
+                                       gpu.asarray(host, dtype=np.float64)))
+    assert peak < (64 << 10) and not bool(z.any()) and bool((d == 1.0).all())
+    loads = {"load_hf": lambda dev: load_hf(tmp_path / "hf", device=dev),
+             "load_model": lambda dev: load_model(tmp_path / "ck", device=dev),
+             "load_checkpoint": lambda dev: load_checkpoint(tmp_path / "ck",
+                                                            device=dev)["model"]}
+    for name, load in loads.items():
+        load("cuda")                                    # first use: imports
+        moved = load("cpu").to("cuda")                  # what a GPU load gave before
+        mark = T.mark()
+        got, peak = _host_peak(lambda: load("cuda"))
+        events = T.since(mark)
+        assert type(got.flat) is gpu.ndarray and got.device == "cuda", name
+        np.testing.assert_array_equal(to_numpy(got.flat), to_numpy(moved.flat), err_msg=name)
+        np.testing.assert_array_equal(to_numpy(got.flat), model.flat, err_msg=name)
+        assert got.rng._g.bit_generator.state == moved.rng._g.bit_generator.state, name
+        assert got.grad_flat_if_made() is None, name
+        # Ana bellekte bir anda bir tensör (okunanı) ve küçük ek yük (.npz'de okumanın 1 MiB'lık
+        # arabellekleri: sha256 blokları, np.load'un parçaları); önce bütün ağırlıklar (1x)
+        overhead = (128 << 10) if name == "load_hf" else (5 << 19)
+        assert peak < 2 * largest + overhead, (name, peak / largest, peak / size)
+        # Her tensör bir kez, okunduğu anda kopyalanır (load_state_dict); aygıttan okuma yok
+        h2d = [e for e in events if e[0] == "h2d"]
+        assert len(h2d) == len(got.params), (name, h2d)
+        assert all(site.startswith("models/base.py:") for _, _, site in h2d), (name, h2d)
+        assert not [e for e in events if e[0] == "d2h"], name
+    assert not load_hf(tmp_path / "hf", device="cuda").training
+    # Konum gömmesi kırpılarak yüklenen bir model de CPU'dakinin aynısıdır
+    short = load_hf(tmp_path / "hf", device="cuda", block_size=8)
+    np.testing.assert_array_equal(to_numpy(short.params["wpe.weight"]),
+                                  model.params["wpe.weight"][:8])
+    np.testing.assert_array_equal(to_numpy(short.flat),
+                                  load_hf(tmp_path / "hf", block_size=8).flat)

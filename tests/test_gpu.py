@@ -80,6 +80,29 @@ def test_bigram_on_gpu():
     assert rel_error(to_numpy(g["token_embedding.weight"]), gc["token_embedding.weight"]) <= 1e-4
 
 
+def test_loads_onto_the_gpu_equal_the_cpu_loads(tmp_path):
+    """load_hf copies each tensor to the GPU as it is read (cupy.asarray of a host array, a
+    16-bit one converted to the model's dtype on the way) into a model built on the GPU;
+    load_model does the same with a run's .npz: the weights of a CPU load."""
+    pytest.importorskip("safetensors")
+    from safetensors.numpy import load_file, save_file
+    from nanograd_llm.checkpoint import load_model, save_checkpoint
+    from nanograd_llm.hf import load_hf
+    model = GPT(GPTConfig(**CFG), seed=1)
+    model.save_hf(tmp_path / "hf")
+    model.save_hf(tmp_path / "half")
+    f = tmp_path / "half" / "model.safetensors"
+    save_file({k: a.astype(np.float16) for k, a in load_file(str(f)).items()}, str(f))
+    save_checkpoint(tmp_path / "ck", model, None, None, 1)
+    for load in (lambda d: load_hf(tmp_path / "hf", device=d),
+                 lambda d: load_hf(tmp_path / "half", device=d),
+                 lambda d: load_hf(tmp_path / "hf", device=d, dtype="float64", block_size=8),
+                 lambda d: load_model(tmp_path / "ck", device=d)):
+        got, want = load("cuda"), load("cpu")
+        assert type(got.flat).__module__.startswith("cupy") and got.dtype == want.dtype
+        np.testing.assert_array_equal(to_numpy(got.flat), want.flat)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_fused_kernels_equal_generic_path(monkeypatch, dtype):
     """Each fused CuPy kernel against the generic xp code it replaces (the reference)."""
