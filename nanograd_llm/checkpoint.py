@@ -63,8 +63,8 @@ import numpy as np
 from .atomic import (atomic_write, atomic_write_bytes, atomic_write_files, bytes_writer, fsync_dir,
                      is_temporary_name, load_json, make_folder, remove_stale_temporaries_in,
                      shell_note, shell_quote)
-from .backend import check_device, is_integer, shown
-from .models.base import DeferredArray
+from .backend import as_float_dtype, check_device, is_integer, shown
+from .models.base import DeferredArray, check_state_dict
 
 FORMAT = "nanograd_llm.checkpoint"
 VERSION = 1
@@ -528,21 +528,36 @@ def _member_reader(z, k: str, path: Path):
     return read
 
 
-def build_model(model_cfg: dict, dtype="float32", device: str = "cpu", seed: int = 0, *,
-                init_weights: bool = True):
-    """A fresh model from a config dict ({"model": "gpt"|"bigram", ...}); init_weights=False
-    gives zeros instead of drawn weights, for a loader that overwrites every one."""
+def _model_class(model_cfg: dict):
+    """(model class, its config argument) of a config dict ({"model": "gpt"|"bigram", ...});
+    a config the class cannot take raises here (TypeError, ValueError, KeyError)."""
     from .models.bigram import BigramLM
     from .models.gpt import GPT, GPTConfig
     cfg = dict(model_cfg)
     kind = cfg.pop("model", None)
     if kind == "gpt":
-        return GPT(GPTConfig.from_dict(cfg), seed=seed, dtype=dtype, device=device,
-                   init_weights=init_weights)
+        return GPT, GPTConfig.from_dict(cfg)
     if kind == "bigram":
-        return BigramLM(cfg["vocab_size"], seed=seed, dtype=dtype, device=device,
-                        init_weights=init_weights)
+        return BigramLM, cfg["vocab_size"]
     raise ValueError(f"unknown model type {shown(kind)} (expected 'gpt' or 'bigram')")
+
+
+def build_model(model_cfg: dict, dtype="float32", device: str = "cpu", seed: int = 0, *,
+                init_weights: bool = True):
+    """A fresh model from a config dict ({"model": "gpt"|"bigram", ...}); init_weights=False
+    gives zeros instead of drawn weights, for a loader that overwrites every one."""
+    cls, arg = _model_class(model_cfg)
+    return cls(arg, seed=seed, dtype=dtype, device=device, init_weights=init_weights)
+
+
+def model_shapes(model_cfg: dict, dtype="float32") -> dict:
+    """name -> shape of the parameters build_model(model_cfg, dtype) gives, without building
+    it; a config it refuses raises here, a model too big for the machine's memory its
+    MemoryError."""
+    cls, arg = _model_class(model_cfg)
+    shapes = cls.param_shapes(arg, dtype)
+    as_float_dtype(dtype)       # BigramLM'inki de (GPT'ninkini bellek denetimi zaten okudu)
+    return shapes
 
 
 def load_checkpoint(path, device: str = "cpu", with_optimizer: bool = True) -> dict:
@@ -571,14 +586,28 @@ def load_checkpoint(path, device: str = "cpu", with_optimizer: bool = True) -> d
     # okumak, ağırlıkların bir kopyasını daha (GPT-2 small'da 0,5 GB) bellekte tutardı
     m, weights, arrays, files = _with_retries(d, read)
     with files:
+        mpath = d / MANIFEST
         try:
-            # Ağırlıklar üretilmez (sıfır): hepsinin üzerine aşağıda dosyadakiler yazılır.
-            # Eksik ya da fazla bir ad load_state_dict'te, hiçbiri kopyalanmadan reddedilir;
+            shapes = model_shapes(m["model"], m["dtype"])
+        except (TypeError, ValueError, KeyError) as e:
+            raise CheckpointError(f"{mpath}: bad model configuration ({e})") from None
+        # Bildirimin model ayarları ile ağırlık dosyasının adları ve şekilleri (başlıklardan)
+        # model kurulmadan karşılaştırılır. Uymayan bir çift (elle değiştirilmiş ayarlar,
+        # başka bir programın yazdığı bildirim) öteki bozuk kayıtlar gibi, bildirimin ve
+        # dosyanın adıyla bir CheckpointError'dır; önce model kurulsaydı uymayan ayarlar için
+        # (ör. GPU'da) boşuna bellek ayrılır, hata da load_state_dict'in düz ValueError'ı olurdu
+        try:
+            check_state_dict(shapes, weights, source=str(d / m["model_file"]))
+        except ValueError as e:
+            raise CheckpointError(f"{mpath}: its 'model' settings do not fit the weights it "
+                                  f"names ({e})") from None
+        try:
+            # Ağırlıklar üretilmez (sıfır): hepsinin üzerine aşağıda dosyadakiler yazılır;
             # yarıda kalan bir okuma bu modeli döndürmez, hatası yükselir
             model = build_model(m["model"], dtype=m["dtype"], device=device,
                                 init_weights=False)
         except (TypeError, ValueError, KeyError) as e:
-            raise CheckpointError(f"{d / MANIFEST}: bad model configuration ({e})") from None
+            raise CheckpointError(f"{mpath}: bad model configuration ({e})") from None
         model.load_state_dict(weights, source=str(d / m["model_file"]))
         del weights
         out = {"model": model, "manifest": m, "step": int(m["step"]), "dir": d}

@@ -183,6 +183,50 @@ def test_weights_with_wrong_shape_rejected(tmp_path):
         ckpt.load_model(tmp_path)
 
 
+@pytest.mark.parametrize("model, key, value, says", [
+    ("gpt", "n_embd", 16, "{f}: tensor 'wte.weight' has shape (7, 8), the model expects (7, 16)"),
+    ("gpt", "n_layer", 2, "{f} does not match the model: missing ['h.1.ln_1.weight', "),
+    ("gpt", "tie_weights", False, "{f} does not match the model: missing ['lm_head.weight'], "
+                                  "unexpected [])"),
+    ("gpt", "bias", False, "{f} does not match the model: missing [], unexpected "
+                           "['h.0.ln_1.bias', "),
+    ("bigram", "vocab_size", 9, "{f}: tensor 'token_embedding.weight' has shape (7, 7), the "
+                                "model expects (9, 9))"),
+], ids=["n_embd", "n_layer", "tie_weights", "bias", "bigram-vocab_size"])
+def test_model_settings_that_do_not_fit_the_weights_name_the_checkpoint(
+        tmp_path, monkeypatch, capsys, model, key, value, says):
+    """checkpoint.json's model settings changed (by hand, or by another program) so that they
+    no longer fit the weights file its digest names: the loader built the zero model and then
+    load_state_dict refused it with a plain ValueError ('FILE does not match the model'), not
+    the CheckpointError naming the manifest that the other refusals give. The names and shapes
+    are now checked against the file's headers before any model is built: a CheckpointError
+    naming checkpoint.json and the file; sample --ckpt and eval --ckpt print it, exit 1."""
+    from nanograd_llm.cli import main
+    _save(tmp_path, model=BigramLM(7, seed=1) if model == "bigram" else None)
+    man = json.loads((tmp_path / ckpt.MANIFEST).read_text())
+    man["model"][key] = value
+    (tmp_path / ckpt.MANIFEST).write_text(json.dumps(man))
+    f = tmp_path / man["model_file"]
+    lead = (f"{tmp_path / ckpt.MANIFEST}: its 'model' settings do not fit the weights it names "
+            f"(")
+    built = []
+    real = ckpt.build_model
+    monkeypatch.setattr(ckpt, "build_model", lambda *a, **k: built.append(a) or real(*a, **k))
+    for load in (ckpt.load_model, ckpt.load_checkpoint):
+        with pytest.raises(ckpt.CheckpointError) as e:
+            load(tmp_path)
+        msg = str(e.value)
+        assert msg.startswith(lead) and says.format(f=f) in msg, msg
+    assert not built                                    # refused before any model is built
+    data = tmp_path / "text.txt"
+    data.write_text("abcdefg" * 20, encoding="utf-8")
+    for argv in (["sample", "--ckpt", str(tmp_path), "--max-new-tokens", "2"],
+                 ["eval", "--ckpt", str(tmp_path), "--data", str(data)]):
+        capsys.readouterr()
+        assert main(argv) == 1, argv
+        assert capsys.readouterr().err == f"error: {msg}\n", argv
+
+
 @pytest.mark.parametrize("key, value, message", [
     ("step", None, "'step' must be a non-negative integer"),
     ("step", "abc", "'step' must be a non-negative integer"),

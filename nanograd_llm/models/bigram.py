@@ -63,18 +63,25 @@ class BigramLM(ParamModel):
                  *, init_weights: bool = True):
         """init_weights=False: a zero table instead of a drawn one, for a loader that
         overwrites it (see ParamModel)."""
-        # int(65.9) sessizce 65 olurdu: yalnızca tam sayılar (GPTConfig'teki gibi)
-        if not is_integer(vocab_size) \
-                or vocab_size < 1:
-            raise ValueError(f"vocab_size must be a positive integer, got {vocab_size!r}")
-        self.vocab_size = int(vocab_size)
+        self.vocab_size = V = self.param_shapes(vocab_size)["token_embedding.weight"][0]
         self.block_size = None   # bağlam sınırı yok: her konum yalnızca kendine bakar
-        V = self.vocab_size
         specs = [("token_embedding.weight", (V, V),
                   lambda rng, s: rng.standard_normal(s) * 0.02)]
         super().__init__(specs, seed=seed, dtype=dtype, device=device,
                          init_weights=init_weights)
         self._cache = None
+
+    @staticmethod
+    def param_shapes(vocab_size: int, dtype=None) -> dict:
+        """name -> shape of the parameters a BigramLM(vocab_size) has, without building it
+        (ValueError for a vocab_size it would refuse; dtype: as GPT.param_shapes takes it,
+        unused: the one shape costs nothing to list)."""
+        # int(65.9) sessizce 65 olurdu: yalnızca tam sayılar (GPTConfig'teki gibi)
+        if not is_integer(vocab_size) \
+                or vocab_size < 1:
+            raise ValueError(f"vocab_size must be a positive integer, got {vocab_size!r}")
+        V = int(vocab_size)
+        return {"token_embedding.weight": (V, V)}
 
     def config_dict(self) -> dict:
         return {"model": "bigram", "vocab_size": self.vocab_size}

@@ -286,14 +286,14 @@ class GPT(ParamModel):
         self._no_activations = False
 
     @staticmethod
-    def param_shapes(config: GPTConfig) -> dict:
+    def param_shapes(config: GPTConfig, dtype=None) -> dict:
         """name -> shape of the parameters a GPT(config) has, in the order of its params,
-        without building it (MemoryError, as GPT(config), when its weights cannot fit)."""
+        without building it (MemoryError, as GPT(config, dtype=dtype), when its weights
+        cannot fit; the check assumes float32 without a dtype)."""
         # Adların listesi de katman sayısıyla büyür: n_layer=1e7 gibi bir değerde (ör. elle
         # düzenlenmiş bir config.json) bu liste, model kurulmadan belleği tüketirdi. Bu yüzden
-        # önce GPT(config)'in bellek denetimi yapılır (float32 için; başka bir tür, modeli
-        # kuran GPT(...) çağrısında ayrıca denetlenir)
-        _check_fits(config, "float32")
+        # önce GPT(config)'in bellek denetimi yapılır
+        _check_fits(config, "float32" if dtype is None else dtype)
         return {name: shape for name, shape, _ in _param_specs(config)}
 
     def config_dict(self) -> dict:
