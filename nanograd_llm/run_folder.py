@@ -77,8 +77,15 @@ def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool) -> tuple[Pat
     if out.is_dir():
         _check_not_locked(out)
     if not resume and (out / ckpt.MANIFEST).exists():
-        step = _checkpoint_step(out)
         if not overwrite:
+            step, unreadable = _checkpoint_step(out)
+            if unreadable:
+                # Okunamayan bir bildirim --resume ile de okunamaz: "--resume ile sürdürün"
+                # öğüdü, aynı bozuk dosyada duran bir komuta götürürdü
+                raise ValueError(f"{out} already holds a training run whose checkpoint "
+                                 f"manifest cannot be read ({unreadable}), so --resume cannot "
+                                 f"continue it; use --overwrite to start a new run there (the "
+                                 f"old one is deleted), or --out DIR for another folder")
             raise ValueError(f"{out} already holds a training run (checkpoint at step {step}); "
                              f"use --resume to continue it, --overwrite to start a new run "
                              f"there (the old one is deleted), or --out DIR for another folder")
@@ -364,11 +371,20 @@ def refuse_resuming_unsaved_run(out: Path) -> None:
                      f"for another folder")
 
 
-def _checkpoint_step(out: Path):
+def _checkpoint_step(out: Path) -> tuple:
+    """(step, None) of the run's manifest, or (None, why it cannot be read)."""
+    mpath = out / ckpt.MANIFEST
+    if not mpath.is_file():
+        return None, f"{mpath} is not a file"
     try:
-        return ckpt.read_manifest(out)["step"]
-    except (ckpt.CheckpointError, OSError, KeyError, TypeError, ValueError):
-        return "?"
+        return ckpt.read_manifest(out)["step"], None
+    except ckpt.CheckpointError as e:
+        why = str(e)                # "<yol> is corrupt or not a checkpoint manifest (...)" vb.
+        return None, why if str(mpath) in why else f"{mpath}: {why}"
+    except OSError as e:
+        return None, f"{mpath}: {e.strerror or e}"
+    except (KeyError, TypeError, ValueError) as e:
+        return None, f"{mpath}: {e}"
 
 
 # -- --overwrite -----------------------------------------------------------------------------------

@@ -321,8 +321,21 @@ def test_a_run_whose_manifest_cannot_be_read_is_still_not_overwritten(run_dir, t
     (out / "checkpoint.json").write_text("{bad", encoding="utf-8")
     before = sorted(p.name for p in out.iterdir())
     rc, err = _error_of(["train", "--out", out, "--quiet"], capsys)
-    assert rc == 1 and "already holds a training run (checkpoint at step ?)" in err, err
+    assert rc == 1 and "already holds a training run whose checkpoint manifest cannot be " \
+        f"read ({out / 'checkpoint.json'} is corrupt or not a checkpoint manifest (" in err, err
     assert sorted(p.name for p in out.iterdir()) == before
+    # only advice that works: --resume stops at the same file, so it is not suggested (nor a
+    # "step ?"); --overwrite starts a new run there
+    assert "step ?" not in err and "--resume to continue" not in err and \
+        "--overwrite to start a new run there" in err, err
+    rc, err = _error_of(["train", "--out", out, "--quiet", "--resume"], capsys)
+    assert rc == 1 and "is corrupt" in err, err
+    rc, err = _error_of(["train", "--data", run_dir.parent / "corpus.txt", "--out", out,
+                         "--quiet", "--overwrite", "max_iters=1", "n_layer=1", "n_head=2",
+                         "n_embd=16", "block_size=16", "batch_size=2", "eval_iters=1"], capsys)
+    assert rc == 0, err
+    from nanograd_llm import checkpoint as ckpt
+    assert ckpt.read_manifest(out)["step"] == 1
 
 
 @pytest.mark.parametrize("suffix, says", [(".npz", "cannot read checkpoint file"),
