@@ -429,8 +429,13 @@ def _report_errors(call, watch: _StdoutWatch | None) -> int:
         return 1
     except MemoryError as e:
         what = f" ({e})" if str(e) else ""
-        print(f"error: out of memory{what}; use a smaller batch_size, block_size or model "
-              f"(n_layer, n_embd)", file=sys.stderr)
+        # Ağırlıklar (ya da eğitimin dört katı) makineye sığmıyorsa batch_size ve block_size
+        # hiçbir şey değiştirmez: yalnızca daha küçük bir model yardım eder
+        from .models.base import ModelTooLargeError
+        advice = "use a smaller model (n_layer, n_embd, vocab_size)" \
+            if isinstance(e, ModelTooLargeError) else \
+            "use a smaller batch_size, block_size or model (n_layer, n_embd)"
+        print(f"error: out of memory{what}; {advice}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as e:
         # SIGTERM (Terminated) 143 ile, Ctrl-C 130 ile çıkar. İşin sonuna ertelenen bir sinyal

@@ -866,6 +866,9 @@ def test_training_a_model_whose_weights_fit_but_not_four_times_is_refused_at_onc
     err = capsys.readouterr().err
     assert err.startswith("error: out of memory (the gpt model has about ") and \
         "to train (weights, gradients and AdamW's two moments)" in err, err
+    # a smaller batch or context does not shrink the weights: only a smaller model helps
+    assert err.rstrip().endswith("; use a smaller model (n_layer, n_embd, vocab_size)") and \
+        "batch_size" not in err and "block_size" not in err, err
     assert not (tmp_path / "run").exists()
     monkeypatch.setattr(base, "physical_memory", lambda: int(4.5 * weights))
     assert cli.main(["train", "--data", str(corpus), "--out", str(tmp_path / "run"), "--quiet",
@@ -888,6 +891,8 @@ def test_many_layers_are_refused_before_any_is_built(tmp_path, monkeypatch, caps
                      "n_layer=1e30", "block_size=8"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: out of memory (a GPT with n_layer=") and "Traceback" not in err
+    assert err.rstrip().endswith("; use a smaller model (n_layer, n_embd, vocab_size)") and \
+        "batch_size" not in err, err
     assert not (tmp_path / "run").exists()
 
 

@@ -103,6 +103,11 @@ def physical_memory() -> int | None:
         return None
 
 
+class ModelTooLargeError(MemoryError):
+    """check_fits_in_memory's refusal: the weights alone (or the training state) of the model
+    need more than the machine's memory, whatever batch_size and block_size are."""
+
+
 def check_fits_in_memory(n_params: int, dtype, what: str, copies: int = 1,
                          purpose: str = "to build") -> None:
     """MemoryError before anything is allocated when the weights alone (`copies` arrays of
@@ -114,9 +119,9 @@ def check_fits_in_memory(n_params: int, dtype, what: str, copies: int = 1,
     # parametre üretilip bırakılır (ParamModel.__init__)
     need = n_params * copies * as_float_dtype(dtype).itemsize
     if total and need > total:
-        raise MemoryError(f"{what} has about {n_params:,} parameters, which need over "
-                          f"{need / 2**30:,.1f} GiB {purpose}; this machine has "
-                          f"{total / 2**30:,.1f} GiB")
+        raise ModelTooLargeError(f"{what} has about {n_params:,} parameters, which need over "
+                                 f"{need / 2**30:,.1f} GiB {purpose}; this machine has "
+                                 f"{total / 2**30:,.1f} GiB")
 
 
 class DeferredArray:
