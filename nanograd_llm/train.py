@@ -883,7 +883,10 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             "eval_step": last.get("step"),
             "train_loss": last.get("train_loss"), "val_loss": last.get("val_loss"),
             "wall_s": wall, "n_params": n_params, "plot": plotted, "data": label,
-            "best_val_loss": best_val if cfg.keep_best and math.isfinite(best_val) else None,
+            # metrics.jsonl'deki (ve yukarıdaki val_loss'taki) gibi 6 basamağa yuvarlanır: en iyi
+            # adımın günlük satırıyla aynı sayı (karşılaştırmalar yuvarlanmamış kayıpla yapılır)
+            "best_val_loss": round(best_val, 6) if cfg.keep_best and math.isfinite(best_val)
+            else None,
             "best_step": best_step if cfg.keep_best else None,
             # yalnızca okunabilen ya da bu eğitimin yazdığı bir "best" kopyası bildirilir
             "best_dir": str(best_dir) if cfg.keep_best and best_step is not None else None}
