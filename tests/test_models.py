@@ -594,3 +594,25 @@ def test_the_initial_weights_of_a_seed_do_not_change():
         p = m.params[name]
         assert float(p.flat[0]) == pytest.approx(first, rel=1e-12), name
         assert float(p.sum()) == pytest.approx(total, rel=1e-9), name
+
+
+def test_initial_weights_follow_gpt2s_scheme_for_every_parameter():
+    """GPT-2's initialisation, parameter by parameter: N(0, 0.02²) for the embeddings and the
+    c_attn / c_fc weights, N(0, (0.02/√(2·n_layer))²) for both projections writing into the
+    residual stream (attn.c_proj too, which the seed test above does not look at), zero biases,
+    unit layer-norm gains. The sample standard deviations have ~1–2 % error at these sizes."""
+    n_layer = 3
+    cfg = GPTConfig(vocab_size=64, block_size=32, n_layer=n_layer, n_head=2, n_embd=64,
+                    tie_weights=False)
+    m = GPT(cfg, seed=0, dtype="float64")
+    proj = 0.02 / np.sqrt(2 * n_layer)
+    for name, p in m.params.items():
+        p = np.asarray(p)
+        if name.endswith(".bias"):
+            assert not p.any(), name
+        elif ".ln_" in name or name.startswith("ln_f"):
+            assert (p == 1).all(), name
+        else:
+            want = proj if name.endswith("c_proj.weight") else 0.02
+            assert abs(p.mean()) < 0.1 * want, name
+            assert p.std() == pytest.approx(want, rel=0.1), name
