@@ -751,3 +751,23 @@ def test_a_loader_builds_its_model_without_drawing_weights(tmp_path, monkeypatch
     for load in (lambda: load_hf(tmp_path / "hf"), lambda: load_model(tmp_path / "ck")):
         with pytest.raises(OSError, match="the disk went away"):
             load()
+
+
+def test_a_last_only_forward_keeps_no_activations():
+    """forward(last_only=True) (generation without a KV cache, use_cache=False) is never
+    followed by a backward: like keep_activations=False it must not hold every block's
+    activations after it returns (a model that kept them passed every output check)."""
+    model = GPT(GPTConfig(vocab_size=50, block_size=32, n_layer=4, n_head=2, n_embd=64), seed=0)
+    idx = np.random.default_rng(0).integers(0, 50, (2, 32))
+    model.forward(idx, keep_activations=False)           # first-call caches (masks, tables)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        out, _ = model.forward(idx, last_only=True)
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    # the (2, 1, 50) logits and bookkeeping; one block's activations alone are > 100 kB
+    assert out.shape == (2, 1, 50)
+    assert held < 64 * 1024, held
