@@ -2808,3 +2808,15 @@ def test_train_applies_its_matmul_precision_while_it_runs_only(tmp_path, monkeyp
     train(tiny_config(tmp_path, max_iters=1, eval_interval=1, precision=precision), quiet=True)
     assert seen and set(seen) == {"1" if precision == "tf32" else "0"}
     assert "CUPY_TF32" not in os.environ
+
+
+
+def test_the_checkpoint_records_the_dropout_seed_of_its_step(tmp_path):
+    """The manifest's dropout_seed is the [seed, stream, step] the trainer draws the masks of
+    the checkpoint's step from (train.py's drop_seed), at each save: also at a last step that
+    is not a multiple of eval_interval."""
+    from nanograd_llm.data import STREAM_DROPOUT
+    cfg = tiny_config(tmp_path, max_iters=3, eval_interval=2, eval_iters=1, keep_best=False)
+    train(cfg, quiet=True)
+    man = ckpt.read_manifest(tmp_path / "run")
+    assert man["step"] == 3 and man["dropout_seed"] == [cfg.seed, STREAM_DROPOUT, 3]
