@@ -280,6 +280,18 @@ def test_written_config_names_the_end_of_text_id_only_when_it_exists():
         assert out["bos_token_id"] == out["eos_token_id"] == eot, V
 
 
+
+def test_written_config_gives_transformers_the_models_dropout_everywhere():
+    """config.json's three dropout rates are the model's one dropout (GPTConfig.dropout),
+    which transformers applies when it fine-tunes the saved model; a fixed rate (GPT-2's 0.1)
+    in any of them would change that training without a word."""
+    from nanograd_llm import GPTConfig
+    from nanograd_llm.hf import config_to_hf
+    for p in (0.0, 0.25):
+        out = config_to_hf(GPTConfig(vocab_size=17, block_size=8, n_layer=1, n_head=2, n_embd=8,
+                                     dropout=p))
+        assert out["resid_pdrop"] == out["embd_pdrop"] == out["attn_pdrop"] == p
+
 def _tiny_hf_folder(tmp_path):
     from nanograd_llm import GPT, GPTConfig
     from nanograd_llm.hf import read_hf_tensors, save_hf
