@@ -19,7 +19,7 @@ Bigram, yalnızca bir önceki karaktere baktığı için sözcükleri değil, ha
 sıklığını öğrenir: çıktı "Türkçeye benzeyen" ama anlamsız hece dizileri olur. Kaybın
 nereye kadar inebildiğine dikkat edin: varsayılan ayarlarla (1500 adım) doğrulama kaybı gömülü
 Türkçe derlemde 2,7 civarında (derlem bu projenin açıklamalarından üretildiği için sürümden
-sürüme biraz değişir: 2,69–2,71 ölçüldü), tiny Shakespeare'de 2,48 civarında durur (ölçülen). Daha uzun eğitim bunu
+sürüme biraz değişir), tiny Shakespeare'de 2,48 civarında durur (ölçülen). Daha uzun eğitim bunu
 pek değiştirmez: bir karakterden sonra ne geldiğinin sayımlarından öte bir bilgi
 tabloda yoktur. GPT'nin dikkat katmanları bu sınırı aşmak için vardır.
 

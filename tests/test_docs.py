@@ -2558,6 +2558,24 @@ def test_layer_chapter_figures_are_what_the_code_gives():
     assert round(baby.eval_iters * baby.batch_size * baby.block_size / 1000) == int(m.group(4))
 
 
+def test_readmes_default_run_figures_name_the_corpus_that_ships():
+    """The default run's loss figures depend on the embedded corpus, which is rebuilt whenever
+    a Turkish explanation changes. Both READMEs name the corpus the figures were measured on by
+    its sha256; after a rebuild they kept naming the old one (and their figures were stale)
+    until someone noticed. Re-measure the figures, then update the digest."""
+    import hashlib
+    corpus = ROOT / "nanograd_llm" / "corpus" / "turkce_aciklamalar.txt"
+    digest = hashlib.sha256(corpus.read_bytes()).hexdigest()
+    for page, pattern in (("README.md", r"embedded corpus whose sha256 begins `([0-9a-f]{12})`"),
+                          ("README.tr.md", r"sha256 özeti `([0-9a-f]{12})`")):
+        m = re.search(pattern, " ".join((ROOT / page).read_text(encoding="utf-8").split()))
+        assert m, page
+        assert digest.startswith(m.group(1)), (
+            f"{page} gives the default run's figures for the corpus {m.group(1)}, but the "
+            f"embedded corpus is now {digest[:12]}: re-measure them (README's 'On a `default` "
+            f"run' paragraph) and update the digest")
+
+
 def test_gpt_chapter_figures_are_what_the_code_gives():
     """The GPT chapter's size table and loss figures, computed: the default run's vocabulary
     on the embedded corpus was given as "V ≈ 170" (it is 181, hence the 0,36 million)."""
