@@ -8,6 +8,14 @@ TEXT = ("Dikkat katmanı her belirtecin önceki belirteçlere bakmasını sağla
         "Çağrı ılık şöyle İğde öğüş.\n") * 12
 
 
+def trained_tiny_run(tmp_path_factory, name: str):
+    """A finished two-step run (for a module-scoped fixture): its folder."""
+    from nanograd_llm.train import train
+    tmp = tmp_path_factory.mktemp(name)
+    train(tiny_config(tmp, max_iters=2, eval_interval=2), quiet=True)
+    return tmp / "run"
+
+
 def tiny_config(tmp_path, name="run", **kw):
     data = tmp_path / "corpus.txt"
     if not data.exists():

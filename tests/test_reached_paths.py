@@ -9,7 +9,7 @@ import pytest
 from nanograd_llm import cli
 
 from _platform import SIGNALS, posix_only
-from _train_helpers import tiny_config, tiny_gpt2_folder
+from _train_helpers import tiny_config, tiny_gpt2_folder, trained_tiny_run
 
 
 def _error_of(argv, capsys):
@@ -57,10 +57,7 @@ def test_init_from_with_a_block_size_beyond_the_folders_is_a_clear_error(tmp_pat
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    from nanograd_llm.train import train
-    tmp = tmp_path_factory.mktemp("reached")
-    train(tiny_config(tmp, max_iters=2, eval_interval=2), quiet=True)
-    return tmp / "run"
+    return trained_tiny_run(tmp_path_factory, "reached")
 
 
 def test_a_prompt_of_only_unknown_characters_is_refused_after_skipping(run_dir, capsys):

@@ -1059,11 +1059,8 @@ DEEP_JSON = "[" * 100_000
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
-    from nanograd_llm.train import train
-    from _train_helpers import tiny_config
-    tmp = tmp_path_factory.mktemp("deep")
-    train(tiny_config(tmp, max_iters=2, eval_interval=2), quiet=True)
-    return tmp / "run"
+    from _train_helpers import trained_tiny_run
+    return trained_tiny_run(tmp_path_factory, "deep")
 
 
 def _without_tokenizer_digests(d):

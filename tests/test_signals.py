@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from _platform import posix_only
-from _train_helpers import tiny_config
+from _train_helpers import trained_tiny_run
 
 # Her sınama bir sürece SIGTERM gönderir (ya da os.kill ile kendine bir sinyal): Windows'ta
 # sinyal işleyicisi çalışmaz, süreç hemen biter
@@ -84,10 +84,7 @@ def _signalled(where, args, pause=60, ignore=False, stdin=""):
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    from nanograd_llm.train import train
-    tmp = tmp_path_factory.mktemp("signals")
-    train(tiny_config(tmp, max_iters=2, eval_interval=2), quiet=True)
-    return tmp / "run"
+    return trained_tiny_run(tmp_path_factory, "signals")
 
 
 def test_a_sigterm_to_docs_removes_its_half_built_folder_as_ctrl_c_does(tmp_path):
