@@ -432,9 +432,10 @@ def _report_errors(call, watch: _StdoutWatch | None) -> int:
         # Ağırlıklar (ya da eğitimin dört katı) makineye sığmıyorsa batch_size ve block_size
         # hiçbir şey değiştirmez: yalnızca daha küçük bir model yardım eder
         from .models.base import ModelTooLargeError
-        advice = "use a smaller model (n_layer, n_embd, vocab_size)" \
-            if isinstance(e, ModelTooLargeError) else \
-            "use a smaller batch_size, block_size or model (n_layer, n_embd)"
+        if isinstance(e, ModelTooLargeError):
+            advice = e.advice or "use a smaller model (n_layer, n_embd, vocab_size)"
+        else:
+            advice = "use a smaller batch_size, block_size or model (n_layer, n_embd)"
         print(f"error: out of memory{what}; {advice}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as e:

@@ -517,8 +517,18 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
     # adımda, çoğu zaman işletim sistemince hiçbir ileti olmadan öldürülürdü. GPU'da bu diziler
     # GPU'nun belleğindedir; bu denetim işlemcinin belleği içindir
     if model.device == "cpu":
+        if state is not None:
+            advice = ("this run's model is fixed by its checkpoint: start a new run "
+                      "(--overwrite, or --out DIR) with a smaller model (n_layer, n_embd, "
+                      "vocab_size)")
+        elif cfg.init_from:
+            advice = (f"its size comes from --init-from {cfg.init_from} (n_layer and n_embd in "
+                      f"the config do not apply): start from a smaller pretrained model")
+        else:
+            advice = None
         check_fits_in_memory(model.num_params(), cfg.dtype, f"the {model.kind} model", copies=4,
-                             purpose="to train (weights, gradients and AdamW's two moments)")
+                             purpose="to train (weights, gradients and AdamW's two moments)",
+                             advice=advice)
     model.train()
     opt = AdamW(model, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
                 weight_decay=cfg.weight_decay)

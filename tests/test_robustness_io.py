@@ -1184,3 +1184,34 @@ def test_a_metrics_line_nested_too_deeply_names_no_column(tmp_path):
     with pytest.raises(ValueError) as e:
         read_metrics(metrics)
     assert str(e.value) == f"{metrics}:2: not valid JSON (values nested too deeply to read)"
+
+
+def test_the_four_times_check_advises_what_a_resume_or_init_from_run_can_change(
+        tmp_path, monkeypatch, capsys):
+    """The advice 'use a smaller model (n_layer, n_embd, vocab_size)' sent a --resume user to
+    settings the resume refuses (the checkpoint fixes the model) and an --init-from user to
+    settings that do not apply (the GPT-2 folder gives the architecture) → each is told what
+    it can change."""
+    from _train_helpers import tiny_gpt2_folder
+    from nanograd_llm import cli
+    from nanograd_llm.models import base
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("merhaba dünya " * 80, encoding="utf-8")
+    keys = ["n_layer=2", "n_head=2", "n_embd=32", "block_size=8", "batch_size=2",
+            "eval_interval=1", "eval_iters=1"]
+    run = ["train", "--data", str(corpus), "--out", str(tmp_path / "run"), "--quiet"]
+    assert cli.main([*run, *keys, "max_iters=1"]) == 0
+    capsys.readouterr()
+    weights = ckpt.load_model(tmp_path / "run").flat.nbytes
+    monkeypatch.setattr(base, "physical_memory", lambda: int(3.5 * weights))
+    assert cli.main([*run, "--resume", "max_iters=2"]) == 1
+    err = capsys.readouterr().err
+    assert "to train (weights, gradients" in err and "fixed by its checkpoint" in err and \
+        "--out DIR" in err, err
+    gpt2, _ = tiny_gpt2_folder(tmp_path / "g", 290)
+    monkeypatch.setattr(base, "physical_memory", lambda: int(3.5 * gpt2.flat.nbytes))
+    assert cli.main(["train", "--init-from", str(tmp_path / "g"), "--data", str(corpus),
+                     "--out", str(tmp_path / "ft"), "--quiet", *keys, "max_iters=1"]) == 1
+    err = capsys.readouterr().err
+    assert "to train (weights, gradients" in err and "smaller pretrained model" in err and \
+        "(n_layer, n_embd, vocab_size)" not in err, err

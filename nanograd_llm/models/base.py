@@ -105,11 +105,16 @@ def physical_memory() -> int | None:
 
 class ModelTooLargeError(MemoryError):
     """check_fits_in_memory's refusal: the weights alone (or the training state) of the model
-    need more than the machine's memory, whatever batch_size and block_size are."""
+    need more than the machine's memory, whatever batch_size and block_size are. `advice`:
+    what the caller can change (None: the CLI's general advice, a smaller model)."""
+
+    def __init__(self, message: str, advice: str | None = None):
+        super().__init__(message)
+        self.advice = advice
 
 
 def check_fits_in_memory(n_params: int, dtype, what: str, copies: int = 1,
-                         purpose: str = "to build") -> None:
+                         purpose: str = "to build", advice: str | None = None) -> None:
     """MemoryError before anything is allocated when the weights alone (`copies` arrays of
     their size: 4 to train, see train.py) need more than the machine's memory: a typo such as
     n_layer=1e6 fails at once instead of allocating layer after layer."""
@@ -121,7 +126,7 @@ def check_fits_in_memory(n_params: int, dtype, what: str, copies: int = 1,
     if total and need > total:
         raise ModelTooLargeError(f"{what} has about {n_params:,} parameters, which need over "
                                  f"{need / 2**30:,.1f} GiB {purpose}; this machine has "
-                                 f"{total / 2**30:,.1f} GiB")
+                                 f"{total / 2**30:,.1f} GiB", advice)
 
 
 class DeferredArray:
