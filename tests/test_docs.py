@@ -2558,14 +2558,30 @@ def test_layer_chapter_figures_are_what_the_code_gives():
     assert round(baby.eval_iters * baby.batch_size * baby.block_size / 1000) == int(m.group(4))
 
 
+def _corpus_text_sha256(path) -> str:
+    """The sha256 of the text a run on the file trains on (its data_sha256): a Windows checkout
+    (core.autocrlf=true) gives the corpus CRLF line ends, which the trainer reads as LF."""
+    import hashlib
+    from nanograd_llm.data import read_text_file
+    return hashlib.sha256(read_text_file(path).encode("utf-8")).hexdigest()
+
+
+def test_the_corpus_digest_the_readmes_name_ignores_a_checkouts_line_ends(tmp_path):
+    """The README digest test hashed the file's bytes, so it failed in a Windows checkout of
+    an unchanged corpus (CRLF line ends): it hashes the text the trainer reads."""
+    corpus = ROOT / "nanograd_llm" / "corpus" / "turkce_aciklamalar.txt"
+    crlf = tmp_path / "crlf.txt"
+    crlf.write_bytes(corpus.read_bytes().replace(b"\n", b"\r\n"))
+    assert _corpus_text_sha256(crlf) == _corpus_text_sha256(corpus)
+
+
 def test_readmes_default_run_figures_name_the_corpus_that_ships():
     """The default run's loss figures depend on the embedded corpus, which is rebuilt whenever
     a Turkish explanation changes. Both READMEs name the corpus the figures were measured on by
     its sha256; after a rebuild they kept naming the old one (and their figures were stale)
     until someone noticed. Re-measure the figures, then update the digest."""
-    import hashlib
     corpus = ROOT / "nanograd_llm" / "corpus" / "turkce_aciklamalar.txt"
-    digest = hashlib.sha256(corpus.read_bytes()).hexdigest()
+    digest = _corpus_text_sha256(corpus)
     for page, pattern in (("README.md", r"embedded corpus whose sha256 begins `([0-9a-f]{12})`"),
                           ("README.tr.md", r"sha256 özeti `([0-9a-f]{12})`")):
         m = re.search(pattern, " ".join((ROOT / page).read_text(encoding="utf-8").split()))
