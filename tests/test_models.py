@@ -506,6 +506,7 @@ def test_the_flat_buffers_cannot_be_bound_to_another_array():
     fresh = GPT(GPTConfig(**SMALL), seed=0)
     with pytest.raises(TypeError, match="model.grad_flat is the buffer"):
         fresh.grad_flat = None
+    assert fresh.grad_flat_if_made() is None            # refused without making the buffer
     fresh = GPT(GPTConfig(**SMALL), seed=0)
     fresh.grad_flat += 1.0
     assert np.all(fresh.grads["wte.weight"] == 1.0)

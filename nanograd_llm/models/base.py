@@ -206,6 +206,9 @@ class ParamViews(dict):
         return (dict, (dict(self),))        # kopyası (pickle, deepcopy) düz bir sözlüktür
 
 
+_UNMADE = object()   # grad_flat before its first use: no value is it, so binding is refused
+
+
 class ParamModel:
     """Holds named parameters as views into one flat buffer, and gradients likewise."""
 
@@ -310,7 +313,8 @@ class ParamModel:
 
     @grad_flat.setter
     def grad_flat(self, value):
-        self._refuse_rebind("grad_flat", self.grad_flat, value)
+        self._refuse_rebind("grad_flat", self._grad_flat if self._grad_flat is not None
+                            else _UNMADE, value)
 
     @staticmethod
     def _refuse_rebind(name, current, value) -> None:
