@@ -64,7 +64,7 @@ from .atomic import (atomic_write, atomic_write_bytes, atomic_write_files, bytes
                      is_temporary_name, load_json, make_folder, remove_stale_temporaries_in,
                      shell_note, shell_quote)
 from .backend import as_float_dtype, check_device, is_integer, shown
-from .models.base import DeferredArray, check_state_dict
+from .models.base import DeferredArray, advice_when_too_large, check_state_dict
 
 FORMAT = "nanograd_llm.checkpoint"
 VERSION = 1
@@ -587,8 +587,11 @@ def load_checkpoint(path, device: str = "cpu", with_optimizer: bool = True) -> d
     m, weights, arrays, files = _with_retries(d, read)
     with files:
         mpath = d / MANIFEST
+        too_large = advice_when_too_large("this machine cannot hold the checkpoint's weights: "
+                                          "use one with more memory")
         try:
-            shapes = model_shapes(m["model"], m["dtype"])
+            with too_large:
+                shapes = model_shapes(m["model"], m["dtype"])
         except (TypeError, ValueError, KeyError) as e:
             raise CheckpointError(f"{mpath}: bad model configuration ({e})") from None
         # Bildirimin model ayarları ile ağırlık dosyasının adları ve şekilleri (başlıklardan)

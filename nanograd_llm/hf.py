@@ -74,7 +74,7 @@ import numpy as np
 from .atomic import (MixedFiles, atomic_write_files, load_json, shell_note, shell_quote,
                      text_writer)
 from .backend import is_integer, shown, to_numpy
-from .models.base import DeferredArray, check_state_dict
+from .models.base import DeferredArray, advice_when_too_large, check_state_dict
 from .models.gpt import GPT, GPTConfig
 
 CONFIG_FILE = "config.json"
@@ -382,6 +382,14 @@ def _is_mask_buffer(name: str) -> bool:
             and parts[3] in ("bias", "masked_bias"))
 
 
+def _is_float64(dtype) -> bool:
+    """Whether dtype names float64 (False for anything GPT() would refuse)."""
+    try:
+        return np.dtype(dtype) == np.float64
+    except TypeError:
+        return False
+
+
 def load_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.0,
             block_size: int | None = None) -> GPT:
     """Build a GPT from a Hugging Face GPT-2 folder (config.json + model.safetensors).
@@ -432,14 +440,20 @@ def load_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.0,
             tensors["wpe.weight"] = wpe.rows(cfg.block_size)
         # Eksik / fazla / yanlış şekilli tensörler: adlarıyla açık hata (load_state_dict'inki),
         # model kurulmadan önce
-        check_state_dict(GPT.param_shapes(cfg), tensors, source)
+        advice = "this machine cannot hold the model's weights: use one with more memory"
+        with advice_when_too_large(advice):
+            shapes = GPT.param_shapes(cfg)
+        check_state_dict(shapes, tensors, source)
         # Ağırlıklar üretilmez (sıfır): adlar ve şekiller yukarıda denetlendi, hepsinin üzerine
         # hemen dosyadakiler yazılır (yarıda kalan bir okuma bu modeli döndürmez). Model
         # doğrudan istenen aygıtta kurulur ve her tensör okunur okunmaz oraya kopyalanır:
         # CPU'da kurup sonra `.to(device)` ile taşımak, GPU'ya yüklerken ana bellekte
         # ağırlıkların bütün bir kopyasını (GPT-2 small'da 0,5 GB) tutardı; böylece ana bellekte
         # bir anda yalnızca bir tensör durur
-        model = GPT(cfg, seed=0, dtype=dtype, device=device, init_weights=False)
+        if _is_float64(dtype):
+            advice += ", or load it in float32 (the default; half the memory)"
+        with advice_when_too_large(advice):
+            model = GPT(cfg, seed=0, dtype=dtype, device=device, init_weights=False)
         model.load_state_dict(tensors, source=source)
     return model.eval()
 

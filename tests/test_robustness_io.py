@@ -1215,3 +1215,33 @@ def test_the_four_times_check_advises_what_a_resume_or_init_from_run_can_change(
     err = capsys.readouterr().err
     assert "to train (weights, gradients" in err and "smaller pretrained model" in err and \
         "(n_layer, n_embd, vocab_size)" not in err, err
+
+
+def test_a_model_too_large_to_load_is_not_answered_with_settings_the_user_cannot_change(
+        tmp_path, monkeypatch, capsys):
+    """`sample --ckpt` or `sample --hf` on a model whose weights do not fit the machine was told
+    'use a smaller model (n_layer, n_embd, vocab_size)': settings a saved model does not have
+    → the loaders say the machine is too small, and an --hf model asked for in float64 is told
+    that float32 needs half."""
+    from _train_helpers import tiny_gpt2_folder
+    from nanograd_llm import cli
+    from nanograd_llm.checkpoint import save_checkpoint
+    from nanograd_llm.hf import load_hf
+    from nanograd_llm.models import base
+    gpt2, _ = tiny_gpt2_folder(tmp_path / "g", 290)
+    save_checkpoint(tmp_path / "ck", gpt2, None, None, 1)
+    weights = gpt2.flat.nbytes                                          # float32
+    monkeypatch.setattr(base, "physical_memory", lambda: weights // 2)
+    for argv, saved in ((["sample", "--ckpt", str(tmp_path / "ck")], "checkpoint's"),
+                        (["sample", "--hf", str(tmp_path / "g")], "model's")):
+        assert cli.main(argv) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: out of memory (") and \
+            f"this machine cannot hold the {saved} weights: use one with more memory" in err \
+            and "n_layer" not in err.split(";")[-1] and "Traceback" not in err, err
+        assert "float32" not in err.split(";")[-1], err
+    monkeypatch.setattr(base, "physical_memory", lambda: int(1.5 * weights))
+    assert load_hf(tmp_path / "g").flat.nbytes == weights                # float32 fits
+    with pytest.raises(MemoryError) as e:
+        load_hf(tmp_path / "g", dtype="float64")
+    assert "or load it in float32 (the default; half the memory)" in e.value.advice

@@ -46,6 +46,7 @@ aynı modeli verir.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from typing import Callable
@@ -111,6 +112,18 @@ class ModelTooLargeError(MemoryError):
     def __init__(self, message: str, advice: str | None = None):
         super().__init__(message)
         self.advice = advice
+
+
+@contextlib.contextmanager
+def advice_when_too_large(advice: str):
+    """A ModelTooLargeError raised inside gets `advice` (unless its raiser gave one): a loader
+    says what its user can change, which is not the model's settings."""
+    try:
+        yield
+    except ModelTooLargeError as e:
+        if e.advice is None:
+            e.advice = advice
+        raise
 
 
 def check_fits_in_memory(n_params: int, dtype, what: str, copies: int = 1,
