@@ -492,14 +492,12 @@ def _open_npz(path: Path, expected_sha: str | None, stack) -> dict:
 
 
 def _npy_header(z, k: str):
-    """(shape, dtype) of array k of an open .npz from its .npy header; None when only reading
-    the array tells (another header version, a dtype that is not numbers, no .npy member)."""
+    """(shape, dtype) of array k of an open .npz from its .npy header (its member, checked by
+    _open_npz); None when only reading the array tells (another header version, a dtype that
+    is not numbers)."""
     from numpy.lib import format as npy
-    name = k + ".npy"
-    if name not in z.zip.namelist():
-        return None
     try:
-        with z.zip.open(name) as fp:
+        with z.zip.open(k + ".npy") as fp:
             version = npy.read_magic(fp)
             if version == (1, 0):
                 shape, _, dtype = npy.read_array_header_1_0(fp)
