@@ -413,7 +413,50 @@ def _parse_json_refusing_repeated_keys(text: str):
 def make_config(preset: str | None = "default", config_file=None, overrides=None,
                 saved: dict | None = None, **kwargs) -> TrainConfig:
     """preset <- a resumed run's saved settings (`saved`) <- config file <- key=value overrides
-    <- explicit keyword arguments."""
+    <- explicit keyword arguments. A new fine-tune (init_from, no `saved`) refuses a model
+    setting given with a value other than the GPT-2 folder's."""
+    d, given = _layered(preset, config_file, overrides, saved, kwargs)
+    if saved is None and d["init_from"] and d["model"] == "gpt" and given & set(FOLDER_FIXED):
+        d = _with_the_folders_model(d, given)
+    return TrainConfig(**d)
+
+
+# İnce ayarda GPT-2 klasörünün belirlediği ayarlar (block_size ise klasördekinden kısa olabilir,
+# dropout eğitimindir)
+FOLDER_FIXED = ("n_layer", "n_head", "n_embd", "bias", "tie_weights", "activation",
+                "positional", "tokenizer")
+
+
+def _with_the_folders_model(d: dict, given: set) -> dict:
+    """d with the architecture of the GPT-2 folder in d["init_from"]; a setting in `given`
+    (from a config file, key=value or an argument) with another value is refused."""
+    # İnce ayar, kaydedilmiş modelin mimarisini değiştiremez: verilen n_layer=6 eskiden bir
+    # günlük satırıyla yok sayılıyordu (--quiet ile hiçbir şey söylenmiyordu) ve eğitim
+    # klasördeki modelle sürüyordu. --resume'un farklı bir modeli reddettiği gibi, klasördeki
+    # değerden farklı bir ayar reddedilir; aynı değer kabul edilir. Hazır ayarın (preset)
+    # değerleri verilmiş sayılmaz: onların yerine klasörünküler geçer. Klasör yalnızca bir ayar
+    # verildiğinde okunur; devam ettirme (saved) onu hiç okumaz, klasör taşınmış olabilir.
+    from .hf import config_from_hf, read_hf_config
+    folder = Path(str(d["init_from"])).expanduser()
+    model = {**dataclasses.asdict(config_from_hf(read_hf_config(folder),
+                                                 source=str(folder / "config.json"))),
+             "tokenizer": "bpe"}
+    differ = [k for k in FOLDER_FIXED if k in given and d[k] != model[k]]
+    if differ:
+        raise ValueError(f"init_from {folder}: its model has "
+                         + ", ".join(f"{k}={model[k]!r}" for k in differ)
+                         + ", the config asks for "
+                         + ", ".join(f"{k}={d[k]!r}" for k in differ)
+                         + "; a fine-tune keeps the pretrained model's architecture and "
+                           "tokenizer (leave " + ("it" if len(differ) == 1 else "them")
+                         + " out, or give the folder's "
+                         + ("value)" if len(differ) == 1 else "values)"))
+    return {**d, **{k: model[k] for k in FOLDER_FIXED}}
+
+
+def _layered(preset, config_file, overrides, saved, kwargs) -> tuple[dict, set]:
+    """The merged settings (unchecked as a whole) and the keys given by config file,
+    overrides or keyword arguments."""
     if preset is None:
         preset = "default"
     if preset not in PRESETS:
@@ -424,20 +467,31 @@ def make_config(preset: str | None = "default", config_file=None, overrides=None
         known = _field_types()
         d = apply_overrides(d, {k: v for k, v in saved.items() if k in known},
                             "the checkpoint's saved settings")
+    given = set(overrides or {}) | {k for k, v in kwargs.items() if v is not None}
     if config_file is not None:
-        d = apply_overrides(d, read_config_file(config_file), str(config_file))
+        from_file = read_config_file(config_file)
+        given |= set(from_file)
+        d = apply_overrides(d, from_file, str(config_file))
     if overrides:
         d = apply_overrides(d, overrides, "the command line")
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     if kwargs:
         d = apply_overrides(d, kwargs, "the arguments")
-    return TrainConfig(**d)
+    return d, given
 
 
 def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> TrainConfig:
     """The config of a resumed run: the settings saved in its checkpoint (found through
     --out, or the preset's folder), changed only by what is given again (e.g. max_iters)."""
-    first = make_config(preset, config_file=config_file, overrides=overrides, **kwargs)
+    d, given = _layered(preset, config_file, overrides, None, kwargs)
+    if d["init_from"]:
+        # Bu ilk ayarlar yalnızca --out klasörünü ve init_from'u bulmak içindir: bir ince
+        # ayarın dosyasındaki n_head=12 (klasörün değeri) hazır ayarın n_embd=96'sıyla birlikte
+        # reddedilmesin, GPT-2 klasörü de okunmasın (taşınmış olabilir). Mimari ayarları
+        # hazır ayarınkiler olarak denetlenir; eğitimin ayarları aşağıda kaydedilenlerdir.
+        d = {**d, **{k: v for k, v in _layered(preset, None, None, None, {})[0].items()
+                     if k in FOLDER_FIXED}}
+    first = TrainConfig(**d)
     out = Path(first.out_dir).expanduser()
     refuse_dangling_link(out, "--out")
     if not out.exists():
@@ -449,8 +503,6 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
     saved = ckpt.read_manifest(out).get("train_config") or {}
     saved = {k: v for k, v in saved.items() if k != "out_dir"}
     man_path = ckpt.find_run_dir(out) / ckpt.MANIFEST
-    given = set(overrides or {}) | set(read_config_file(config_file) if config_file else {}) \
-        | {k for k, v in kwargs.items() if v is not None}
     if "init_from" in given and not _same_folder(first.init_from, saved.get("init_from")):
         # init_from yeni bir eğitimi GPT-2 ağırlıklarıyla başlatır, devam ettirilen eğitim ise
         # kendi ağırlıklarıyla sürer. Bu yüzden --init-from'daki gibi, key=value ya da ayar

@@ -486,6 +486,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
     mcfg = model_config(cfg, tokenizer.vocab_size)
     if cfg.init_from:
         # Mimari GPT-2 klasöründen gelir, eğitim ayarlarının n_layer/n_embd alanlarından değil.
+        # Klasörünkinden farklı verilen bir ayarı make_config reddeder; burada farklı olanlar
+        # hazır ayarın (ya da Python'dan kurulan TrainConfig'in) değerleridir: yalnızca söylenir
         src = init_model if init_model is not None else state["model"]
         # dropout ise eğitim ayarlarından gelir: devam ederken başka bir değer verilirse,
         # sıfırdan başlamış bir eğitimdeki gibi aşağıda reddedilir; sessizce yok sayılmaz
@@ -522,8 +524,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                       "(--overwrite, or --out DIR) with a smaller model (n_layer, n_embd, "
                       "vocab_size)")
         elif cfg.init_from:
-            advice = (f"its size comes from --init-from {cfg.init_from} (n_layer and n_embd in "
-                      f"the config do not apply): start from a smaller pretrained model")
+            advice = (f"its size comes from --init-from {cfg.init_from}: start from a smaller "
+                      f"pretrained model")
         else:
             advice = None
         check_fits_in_memory(model.num_params(), cfg.dtype, f"the {model.kind} model", copies=4,

@@ -1839,7 +1839,7 @@ def test_resume_of_a_fine_tuning_refuses_another_dropout(tmp_path):
     from nanograd_llm.train import resume_config
     tiny_gpt2_folder(tmp_path / "hf", 280)
     train(tiny_config(tmp_path, init_from=str(tmp_path / "hf"), max_iters=2, eval_interval=2,
-                      dropout=0.1), quiet=True)
+                      dropout=0.1, n_embd=8), quiet=True)
     with pytest.raises(ValueError, match=r"the checkpoint's model has dropout=0\.1, the config "
                                          r"asks for dropout=0\.3"):
         train(resume_config(None, overrides={"max_iters": "4", "dropout": "0.3"},
@@ -2699,7 +2699,7 @@ def test_fine_tuning_trains_with_dropout_on(tmp_path, monkeypatch):
         return real(self, *a, **k)
     monkeypatch.setattr(GPT, "backward", spy)
     train(tiny_config(tmp_path, init_from=str(tmp_path / "hf"), max_iters=2, eval_interval=2,
-                      dropout=0.1), quiet=True)
+                      dropout=0.1, n_embd=8), quiet=True)
     assert modes == [True, True]
 
 
@@ -2820,3 +2820,36 @@ def test_the_checkpoint_records_the_dropout_seed_of_its_step(tmp_path):
     train(cfg, quiet=True)
     man = ckpt.read_manifest(tmp_path / "run")
     assert man["step"] == 3 and man["dropout_seed"] == [cfg.seed, STREAM_DROPOUT, 3]
+
+
+def test_init_from_refuses_a_model_setting_the_folder_does_not_have(tmp_path, capsys):
+    """`train --init-from DIR n_layer=6` (or n_embd/bias/… in a --config file) ignored the
+    setting with a log line, which --quiet hid: the fine-tune ran the folder's architecture →
+    a model setting given with init_from must be the folder's value (as --resume refuses a
+    different model), and one equal to it is accepted; a resume with the same file works."""
+    from nanograd_llm import cli
+    from nanograd_llm.train import resume_config
+    tiny_gpt2_folder(tmp_path / "hf", 280)           # n_layer=1, n_head=2, n_embd=8
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    run = ["train", "--init-from", str(tmp_path / "hf"), "--data", str(corpus), "--quiet",
+           "block_size=8", "batch_size=2", "eval_interval=1", "eval_iters=1", "max_iters=1",
+           "sample_tokens=0"]
+    for bad, saved in (("n_layer=6", "n_layer=1"), ("n_embd=16", "n_embd=8"),
+                       ("bias=false", "bias=True"), ("tokenizer=char", "tokenizer='bpe'")):
+        assert cli.main([*run, "--out", str(tmp_path / "bad"), bad]) == 1
+        err = capsys.readouterr().err
+        asked = bad.replace("false", "False").replace("char", "'char'")
+        assert f"has {saved}, the config asks for {asked}; a fine-tune keeps the pretrained " \
+            f"model's architecture" in err, err
+        assert not (tmp_path / "bad").exists()
+    # the folder's own values are accepted (n_head=2 would not divide the preset's n_embd=96)
+    conf = tmp_path / "ft.json"
+    conf.write_text(json.dumps({"init_from": str(tmp_path / "hf"), "n_layer": 1, "n_head": 2,
+                                "n_embd": 8}))
+    out = str(tmp_path / "run")
+    assert cli.main([*run, "--out", out, "--config", str(conf)]) == 0
+    assert ckpt.read_manifest(out)["train_config"]["n_embd"] == 8
+    (tmp_path / "hf" / "config.json").unlink()      # a resume needs no GPT-2 folder
+    cfg = resume_config(None, config_file=str(conf), out_dir=out, overrides={"max_iters": "2"})
+    assert train(cfg, resume=True, quiet=True)["step"] == 2
