@@ -335,6 +335,7 @@ def find_run_dir(path) -> Path:
     if not p.is_dir():
         raise CheckpointError(f"{p} is not a checkpoint directory (expected a folder with "
                               f"{MANIFEST})")
+    refuse_a_manifest_that_is_not_a_file(p)
     if not (p / MANIFEST).is_file():
         if (p / "config.json").is_file() and ((p / "model.safetensors").is_file() or
                                               (p / "model.safetensors.index.json").is_file()):
@@ -343,6 +344,19 @@ def find_run_dir(path) -> Path:
                               f"`nanograd-llm train --out {shell_quote(p)}` first"
                               f"{shell_note(p)})")
     return p
+
+
+def refuse_a_manifest_that_is_not_a_file(d: Path) -> None:
+    """A folder (or a pipe…) named checkpoint.json in run folder d is not a manifest: say so."""
+    # Eskiden "checkpoint.json is missing" deniyordu (--resume, sample --ckpt) ya da yeni bir
+    # eğitime "--overwrite ile başlayın" öğütlenip --overwrite "[Errno 21] Is a directory" ile
+    # düşüyordu. Eğitim o adda yalnızca bir dosya yazar: bir klasör onun değildir, içindekiler
+    # silinmez; kullanıcı onu kaldırmalıdır
+    m = Path(d) / MANIFEST
+    if m.exists() and not m.is_file():
+        raise CheckpointError(f"{m} is {'a folder' if m.is_dir() else 'not a regular file'}, "
+                              f"not a checkpoint manifest (a run saves that as a file): move "
+                              f"it out of {d}, or use another folder")
 
 
 def read_manifest(path) -> dict:

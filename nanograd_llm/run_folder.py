@@ -76,6 +76,7 @@ def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool) -> tuple[Pat
         raise ValueError(f"--out {out} is a file, not a folder")
     if out.is_dir():
         _check_not_locked(out)
+        ckpt.refuse_a_manifest_that_is_not_a_file(out)
     if not resume and (out / ckpt.MANIFEST).exists():
         if not overwrite:
             step, unreadable = _checkpoint_step(out)

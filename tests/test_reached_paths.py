@@ -335,6 +335,25 @@ def test_a_run_whose_manifest_cannot_be_read_is_still_not_overwritten(run_dir, t
     assert ckpt.read_manifest(out)["step"] == 1
 
 
+def test_a_folder_named_checkpoint_json_is_not_answered_with_overwrite(tmp_path, capsys):
+    """A folder named checkpoint.json in --out: a new run advised --overwrite, which then failed
+    with "[Errno 21] Is a directory", and --resume said the manifest is missing → every
+    command says it is a folder to move out of the way; nothing is deleted."""
+    out = tmp_path / "run"
+    (out / "checkpoint.json").mkdir(parents=True)
+    (out / "checkpoint.json" / "notes.txt").write_text("mine", encoding="utf-8")
+    (tmp_path / "c.txt").write_text("abc " * 50, encoding="utf-8")
+    says = f"{out / 'checkpoint.json'} is a folder, not a checkpoint manifest"
+    for extra in ([], ["--overwrite"], ["--resume"]):
+        rc, err = _error_of(["train", "--data", tmp_path / "c.txt", "--out", out, "--quiet",
+                             "max_iters=1", *extra], capsys)
+        assert rc == 1 and says in err and "move it" in err, (extra, err)
+        assert "use --overwrite" not in err and "Errno" not in err, err
+    rc, err = _error_of(["sample", "--ckpt", out, "--max-new-tokens", "2"], capsys)
+    assert rc == 1 and says in err, err
+    assert (out / "checkpoint.json" / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+
 @pytest.mark.parametrize("suffix, says", [(".npz", "cannot read checkpoint file"),
                                           ("tokenizer.json", "cannot read tokenizer file")])
 def test_a_checkpoint_file_that_cannot_be_read_is_named(run_dir, capsys, monkeypatch, suffix,
