@@ -79,7 +79,15 @@ def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool) -> tuple[Pat
         ckpt.refuse_a_manifest_that_is_not_a_file(out)
     if not resume and (out / ckpt.MANIFEST).exists():
         if not overwrite:
-            step, unreadable = _checkpoint_step(out)
+            step, unreadable, denied = _checkpoint_step(out)
+            if denied:
+                # İzin yüzünden okunamayan bir bildirim bozuk değildir: eğitim yerinde durur,
+                # izin düzeltilince --resume onu sürdürür. --overwrite öğütlenmez (okuma izni
+                # olmayan bir eğitim başka birinin de olabilir; --overwrite onu silerdi)
+                raise ValueError(f"{out} already holds a training run whose checkpoint "
+                                 f"manifest cannot be read ({unreadable}); make the file "
+                                 f"readable (check its permissions) and use --resume to "
+                                 f"continue it, or --out DIR for another folder")
             if unreadable:
                 # Okunamayan bir bildirim --resume ile de okunamaz: "--resume ile sürdürün"
                 # öğüdü, aynı bozuk dosyada duran bir komuta götürürdü
@@ -373,19 +381,20 @@ def refuse_resuming_unsaved_run(out: Path) -> None:
 
 
 def _checkpoint_step(out: Path) -> tuple:
-    """(step, None) of the run's manifest, or (None, why it cannot be read)."""
+    """(step, None, False) of the run's manifest, or (None, why it cannot be read, whether
+    for lack of permission)."""
     mpath = out / ckpt.MANIFEST
     if not mpath.is_file():
-        return None, f"{mpath} is not a file"
+        return None, f"{mpath} is not a file", False
     try:
-        return ckpt.read_manifest(out)["step"], None
+        return ckpt.read_manifest(out)["step"], None, False
     except ckpt.CheckpointError as e:
         why = str(e)                # "<yol> is corrupt or not a checkpoint manifest (...)" vb.
-        return None, why if str(mpath) in why else f"{mpath}: {why}"
+        return None, why if str(mpath) in why else f"{mpath}: {why}", False
     except OSError as e:
-        return None, f"{mpath}: {e.strerror or e}"
+        return None, f"{mpath}: {e.strerror or e}", isinstance(e, PermissionError)
     except (KeyError, TypeError, ValueError) as e:
-        return None, f"{mpath}: {e}"
+        return None, f"{mpath}: {e}", False
 
 
 # -- --overwrite -----------------------------------------------------------------------------------

@@ -354,6 +354,31 @@ def test_a_folder_named_checkpoint_json_is_not_answered_with_overwrite(tmp_path,
     assert (out / "checkpoint.json" / "notes.txt").read_text(encoding="utf-8") == "mine"
 
 
+def test_a_manifest_without_read_permission_is_answered_with_resume(run_dir, tmp_path, capsys,
+                                                                    monkeypatch):
+    """A run whose checkpoint.json cannot be read for lack of permission (chmod 000) is intact:
+    a new start there advised --overwrite (delete the run) → it says to make the file readable
+    and --resume, or --out DIR; the run is left as it was."""
+    import errno
+    import shutil
+    from pathlib import Path
+    out = tmp_path / "copy"
+    shutil.copytree(run_dir, out)
+    real = Path.read_bytes
+
+    def read_bytes(self):                 # the tests run as root, where chmod 000 reads anyway
+        if self.name == "checkpoint.json":
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real(self)
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    before = sorted(p.name for p in out.iterdir())
+    rc, err = _error_of(["train", "--out", out, "--quiet"], capsys)
+    assert rc == 1 and f"{out / 'checkpoint.json'}: Permission denied" in err, err
+    assert "--resume to continue it" in err and "permission" in err.split("denied")[1] and \
+        "--overwrite" not in err, err
+    assert sorted(p.name for p in out.iterdir()) == before
+
+
 @pytest.mark.parametrize("suffix, says", [(".npz", "cannot read checkpoint file"),
                                           ("tokenizer.json", "cannot read tokenizer file")])
 def test_a_checkpoint_file_that_cannot_be_read_is_named(run_dir, capsys, monkeypatch, suffix,
