@@ -68,6 +68,22 @@ def cuda_available() -> bool:
         return False
 
 
+def device_memory() -> tuple[int, int] | None:
+    """(free, total) bytes of the current GPU, counting the blocks CuPy's memory pool keeps
+    freed as free; None where CuPy cannot say."""
+    # Katmanlar ve modeller cupy'ı içe aktarmaz: GPU belleğini (models/base.py'deki bellek
+    # denetimi için) buradan sorarlar
+    cp = _cupy()
+    if cp is None:
+        return None
+    try:
+        free, total = cp.cuda.runtime.memGetInfo()
+        free += cp.get_default_memory_pool().free_bytes()
+        return int(free), int(total)
+    except Exception:   # sürücü hatası, eksik bir CuPy: denetim yapılmaz, ayırma kendisi söyler
+        return None
+
+
 def shown(value, limit: int = 120, plain: bool = False) -> str:
     """repr(value) (str(value) when plain) for an error message, with its middle cut out when
     it is longer than `limit` characters."""

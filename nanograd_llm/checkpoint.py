@@ -562,12 +562,12 @@ def build_model(model_cfg: dict, dtype="float32", device: str = "cpu", seed: int
     return cls(arg, seed=seed, dtype=dtype, device=device, init_weights=init_weights)
 
 
-def model_shapes(model_cfg: dict, dtype="float32") -> dict:
-    """name -> shape of the parameters build_model(model_cfg, dtype) gives, without building
-    it; a config it refuses raises here, a model too big for the machine's memory its
-    MemoryError."""
+def model_shapes(model_cfg: dict, dtype="float32", device: str = "cpu") -> dict:
+    """name -> shape of the parameters build_model(model_cfg, dtype, device,
+    init_weights=False) gives, without building it; a config it refuses raises here, a model
+    too big for the memory it is loaded into its MemoryError."""
     cls, arg = _model_class(model_cfg)
-    shapes = cls.param_shapes(arg, dtype)
+    shapes = cls.param_shapes(arg, dtype, device)
     as_float_dtype(dtype)       # BigramLM'inki de (GPT'ninkini bellek denetimi zaten okudu)
     return shapes
 
@@ -599,11 +599,12 @@ def load_checkpoint(path, device: str = "cpu", with_optimizer: bool = True) -> d
     m, weights, arrays, files = _with_retries(d, read)
     with files:
         mpath = d / MANIFEST
-        too_large = advice_when_too_large("this machine cannot hold the checkpoint's weights: "
-                                          "use one with more memory")
+        too_large = advice_when_too_large(f"{'this GPU' if device == 'cuda' else 'this machine'}"
+                                          f" cannot hold the checkpoint's weights: use one "
+                                          f"with more memory")
         try:
             with too_large:
-                shapes = model_shapes(m["model"], m["dtype"])
+                shapes = model_shapes(m["model"], m["dtype"], device)
         except (TypeError, ValueError, KeyError) as e:
             raise CheckpointError(f"{mpath}: bad model configuration ({e})") from None
         # Bildirimin model ayarları ile ağırlık dosyasının adları ve şekilleri (başlıklardan)

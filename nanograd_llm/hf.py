@@ -440,9 +440,12 @@ def load_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.0,
             tensors["wpe.weight"] = wpe.rows(cfg.block_size)
         # Eksik / fazla / yanlış şekilli tensörler: adlarıyla açık hata (load_state_dict'inki),
         # model kurulmadan önce
-        advice = "this machine cannot hold the model's weights: use one with more memory"
+        advice = (f"{'this GPU' if device == 'cuda' else 'this machine'} cannot hold the "
+                  f"model's weights: use one with more memory")
+        if _is_float64(dtype):
+            advice += ", or load it in float32 (the default; half the memory)"
         with advice_when_too_large(advice):
-            shapes = GPT.param_shapes(cfg)
+            shapes = GPT.param_shapes(cfg, dtype, device)
         check_state_dict(shapes, tensors, source)
         # Ağırlıklar üretilmez (sıfır): adlar ve şekiller yukarıda denetlendi, hepsinin üzerine
         # hemen dosyadakiler yazılır (yarıda kalan bir okuma bu modeli döndürmez). Model
@@ -450,8 +453,6 @@ def load_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.0,
         # CPU'da kurup sonra `.to(device)` ile taşımak, GPU'ya yüklerken ana bellekte
         # ağırlıkların bütün bir kopyasını (GPT-2 small'da 0,5 GB) tutardı; böylece ana bellekte
         # bir anda yalnızca bir tensör durur
-        if _is_float64(dtype):
-            advice += ", or load it in float32 (the default; half the memory)"
         with advice_when_too_large(advice):
             model = GPT(cfg, seed=0, dtype=dtype, device=device, init_weights=False)
         model.load_state_dict(tensors, source=source)

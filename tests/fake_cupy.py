@@ -24,7 +24,8 @@ yapar. CuPy'ın şu kurallarını izler:
   denetlenmeden aygıta taşınmış bir kimlik CPU'da IndexError verirken burada sessizce yanlış
   sonuç verir, CPU ile karşılaştıran testler bunu görür. Tek bir tamsayıyla indeksleme
   NumPy'daki gibi IndexError'dır.
-* `cupy.cuda.runtime.getDeviceCount()` 1 döndürür; Device, Stream, MemoryPool,
+* `cupy.cuda.runtime.getDeviceCount()` 1, `memGetInfo()` `DEVICE_MEMORY`'yi (boş, toplam;
+  varsayılanı 1 TiB) döndürür; Device, Stream, MemoryPool,
   using_allocator, get_current_stream, get_default_memory_pool, `cupy.random.default_rng` ve
   `cupy._core._routines_linalg.set_compute_type` (TF32 anahtarı) en az hâlleriyle vardır.
 * Aygıt belleği ana bellek değildir: `DEVICE_MEMORY_UNTRACED` açıkken (bir testin
@@ -450,6 +451,10 @@ class _FakeCupyModule(types.ModuleType):
 
 
 DEVICE_MEMORY_UNTRACED = False
+# cupy.cuda.runtime.memGetInfo(): (free, total) bytes of the device (a test sets them), and the
+# bytes the memory pool holds freed (MemoryPool.free_bytes)
+DEVICE_MEMORY = (1 << 40, 1 << 40)
+POOL_FREE_BYTES = 0
 
 
 def _untraced(shape, dtype) -> np.ndarray:
@@ -573,6 +578,9 @@ class _MemoryPool:
     def free_all_blocks(self, stream=None):
         pass
 
+    def free_bytes(self):
+        return POOL_FREE_BYTES
+
 
 class _Stream:
     null = None
@@ -635,7 +643,7 @@ def make_module():
     cp.random = types.SimpleNamespace(default_rng=lambda seed=None: _Generator(seed),
                                       Generator=_Generator)
     cp.linalg = types.SimpleNamespace(norm=_function(np.linalg.norm))
-    runtime = types.SimpleNamespace(getDeviceCount=lambda: 1)
+    runtime = types.SimpleNamespace(getDeviceCount=lambda: 1, memGetInfo=lambda: DEVICE_MEMORY)
 
     @contextlib.contextmanager
     def using_allocator(allocator=None):

@@ -755,3 +755,43 @@ def test_loading_onto_the_gpu_copies_each_tensor_as_it_is_read(gpu, tmp_path, mo
                                   model.params["wpe.weight"][:8])
     np.testing.assert_array_equal(to_numpy(short.flat),
                                   load_hf(tmp_path / "hf", block_size=8).flat)
+
+
+def test_a_gpu_load_is_checked_against_the_gpus_memory_not_the_hosts(gpu, tmp_path,
+                                                                      monkeypatch, capsys):
+    """The 1x "fits in memory" check compared a load onto the GPU with the host's memory,
+    although the load keeps one tensor at a time on the host: a 128 GB host refused a model
+    that an H200 (141 GB) holds, and a model too big for the GPU was not refused up front →
+    a GPU load is checked against the GPU's free memory (with the blocks CuPy's pool holds
+    freed); a model built on the GPU draws its weights on the host, so it needs both."""
+    pytest.importorskip("safetensors")
+    from nanograd_llm.checkpoint import load_checkpoint, load_model, save_checkpoint
+    from nanograd_llm.hf import load_hf
+    from nanograd_llm.models import base
+    cfg = GPTConfig(vocab_size=64, block_size=32, n_layer=2, n_head=4, n_embd=64)
+    model = GPT(cfg, seed=1)
+    model.save_hf(tmp_path / "hf")
+    save_checkpoint(tmp_path / "ck", model, None, None, 1)
+    size = model.flat.nbytes
+    loads = {"load_hf": lambda: load_hf(tmp_path / "hf", device="cuda"),
+             "load_model": lambda: load_model(tmp_path / "ck", device="cuda"),
+             "load_checkpoint": lambda: load_checkpoint(tmp_path / "ck", device="cuda")["model"]}
+    monkeypatch.setattr(base, "physical_memory", lambda: size // 2)    # a host smaller than it
+    monkeypatch.setattr(fake_cupy, "DEVICE_MEMORY", (2 * size, 4 * size))
+    for name, load in loads.items():
+        np.testing.assert_array_equal(to_numpy(load().flat), model.flat, err_msg=name)
+    with pytest.raises(MemoryError, match="this machine has"):
+        GPT(cfg, device="cuda")                 # drawn on the host, then copied
+    monkeypatch.setattr(base, "physical_memory", lambda: 100 * size)
+    monkeypatch.setattr(fake_cupy, "DEVICE_MEMORY", (size // 2, 4 * size))
+    for name, load in list(loads.items()) + [("GPT", lambda: GPT(cfg, device="cuda"))]:
+        with pytest.raises(MemoryError, match=r"to build; the GPU has 0\.0 GiB free \(of 0\.0 "
+                                              r"GiB\)"):
+            load()
+    monkeypatch.setattr(fake_cupy, "POOL_FREE_BYTES", size)      # freed blocks CuPy keeps
+    assert load_model(tmp_path / "ck", device="cuda").device == "cuda"
+    monkeypatch.setattr(fake_cupy, "POOL_FREE_BYTES", 0)
+    assert cli.main(["sample", "--ckpt", str(tmp_path / "ck"), "--device", "cuda",
+                     "--max-new-tokens", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "the GPU has 0.0 GiB free" in err and "this GPU cannot hold" in err, err

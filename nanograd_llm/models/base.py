@@ -53,8 +53,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..backend import (as_float_dtype, check_device, device_rng, get_array_module, host_rng,
-                       is_integer, to_numpy, xp_for)
+from ..backend import (as_float_dtype, check_device, device_memory, device_rng,
+                       get_array_module, host_rng, is_integer, to_numpy, xp_for)
 
 _MALLOC_TUNED = False
 
@@ -127,19 +127,46 @@ def advice_when_too_large(advice: str):
 
 
 def check_fits_in_memory(n_params: int, dtype, what: str, copies: int = 1,
-                         purpose: str = "to build", advice: str | None = None) -> None:
+                         purpose: str = "to build", advice: str | None = None,
+                         device: str = "cpu") -> None:
     """MemoryError before anything is allocated when the weights alone (`copies` arrays of
-    their size: 4 to train, see train.py) need more than the machine's memory: a typo such as
-    n_layer=1e6 fails at once instead of allocating layer after layer."""
-    total = physical_memory()
+    their size: 4 to train, see train.py) need more than the machine's memory (device="cuda":
+    the GPU's free memory): a typo such as n_layer=1e6 fails at once instead of allocating
+    layer after layer."""
     # Kurmak yalnızca ağırlıkların düz dizisini ister: gradyan dizisi ilk geri geçişte ayrılır
     # (yalnızca örnekleyen bir model onu hiç tutmaz), float64 ilk değerler de parametre
     # parametre üretilip bırakılır (ParamModel.__init__)
     need = n_params * copies * as_float_dtype(dtype).itemsize
+    if device == "cuda":
+        # GPU'daki diziler ana bellekte değil, GPU'nun belleğindedir: bakılan, GPU'nun şimdi
+        # boş olan belleğidir (başka süreçlerin ya da bu sürecin tuttuğu bellek düşülmüş)
+        mem = device_memory()
+        if mem and need > mem[0]:
+            raise ModelTooLargeError(f"{what} has about {n_params:,} parameters, which need "
+                                     f"over {need / 2**30:,.1f} GiB {purpose}; the GPU has "
+                                     f"{mem[0] / 2**30:,.1f} GiB free (of "
+                                     f"{mem[1] / 2**30:,.1f} GiB)", advice)
+        return
+    total = physical_memory()
     if total and need > total:
         raise ModelTooLargeError(f"{what} has about {n_params:,} parameters, which need over "
                                  f"{need / 2**30:,.1f} GiB {purpose}; this machine has "
                                  f"{total / 2**30:,.1f} GiB", advice)
+
+
+def check_weights_fit(n_params: int, dtype, what: str, device: str = "cpu",
+                      init_weights: bool = True) -> None:
+    """check_fits_in_memory for building a model's weights on `device`: a GPU model drawn
+    from the seed (init_weights) is drawn on the host first, so both memories must hold it;
+    one a loader fills (init_weights=False) is made on the GPU, a tensor at a time."""
+    # Bir yükleyici (load_hf, load_checkpoint) GPU'ya tensör tensör kopyalar: ana bellekte
+    # ağırlıkların tamamı hiç durmaz. 128 GB'lık bir makinedeki H200 (141 GB) sığdırabileceği
+    # bir modeli ana belleğe göre reddederdi; GPU'ya sığmayan bir model de önceden değil,
+    # ayırma sırasında düşerdi
+    if device != "cuda" or init_weights:
+        check_fits_in_memory(n_params, dtype, what)
+    if device == "cuda":
+        check_fits_in_memory(n_params, dtype, what, device="cuda")
 
 
 class DeferredArray:
@@ -238,8 +265,8 @@ class ParamModel:
                              f"{seed!r}")
         self.dtype = as_float_dtype(dtype)
         self.device = check_device(device)
-        check_fits_in_memory(sum(math.prod(shape) for _, shape, _ in specs), self.dtype,
-                             f"the {type(self).__name__} model")
+        check_weights_fit(sum(math.prod(shape) for _, shape, _ in specs), self.dtype,
+                          f"the {type(self).__name__} model", self.device, init_weights)
         tune_host_allocator()
         self.seed = seed
         self.training = True

@@ -72,10 +72,10 @@ class BigramLM(ParamModel):
         self._cache = None
 
     @staticmethod
-    def param_shapes(vocab_size: int, dtype=None) -> dict:
+    def param_shapes(vocab_size: int, dtype=None, device: str = "cpu") -> dict:
         """name -> shape of the parameters a BigramLM(vocab_size) has, without building it
-        (ValueError for a vocab_size it would refuse; dtype: as GPT.param_shapes takes it,
-        unused: the one shape costs nothing to list)."""
+        (ValueError for a vocab_size it would refuse; dtype and device: as GPT.param_shapes
+        takes them, unused: the one shape costs nothing to list)."""
         # int(65.9) sessizce 65 olurdu: yalnızca tam sayılar (GPTConfig'teki gibi)
         if not is_integer(vocab_size) \
                 or vocab_size < 1:

@@ -104,7 +104,7 @@ from ..layers.linear import linear_backward, linear_forward
 from ..layers.mlp import check_activation
 from ..layers.positional import (learned_positional_backward, learned_positional_forward,
                                  sinusoidal_backward, sinusoidal_forward)
-from .base import ParamModel, check_fits_in_memory
+from .base import ParamModel, check_weights_fit
 
 # Boyutlar: B = toplu iş, T = dizi uzunluğu, C = n_embd, V = vocab_size, L = n_layer
 
@@ -215,11 +215,13 @@ def _ones(rng, shape):
     return np.ones(shape)
 
 
-def _check_fits(cfg: GPTConfig, dtype) -> None:
-    """MemoryError when the weights of a GPT(cfg) cannot fit in the machine's memory."""
+def _check_fits(cfg: GPTConfig, dtype, device: str = "cpu", init_weights: bool = True) -> None:
+    """MemoryError when the weights of a GPT(cfg) cannot fit in the machine's memory (see
+    check_weights_fit)."""
     C, V = cfg.n_embd, cfg.vocab_size
-    check_fits_in_memory(cfg.n_layer * 12 * C * C + V * C, dtype,
-                         f"a GPT with n_layer={cfg.n_layer}, n_embd={C}, vocab_size={V}")
+    check_weights_fit(cfg.n_layer * 12 * C * C + V * C, dtype,
+                      f"a GPT with n_layer={cfg.n_layer}, n_embd={C}, vocab_size={V}", device,
+                      init_weights)
 
 
 def _param_specs(cfg: GPTConfig) -> list:
@@ -277,7 +279,7 @@ class GPT(ParamModel):
         self.block_size = cfg.block_size
         # Bellek denetimi: yalnızca n_layer blok (her biri 12·C² ağırlık), aşağıdaki döngü onları
         # kurmaya başlamadan önce
-        _check_fits(cfg, dtype)
+        _check_fits(cfg, dtype, device, init_weights)
         super().__init__(_param_specs(cfg), seed=seed, dtype=dtype, device=device,
                          init_weights=init_weights)
         self._cache = None
@@ -286,14 +288,15 @@ class GPT(ParamModel):
         self._no_activations = False
 
     @staticmethod
-    def param_shapes(config: GPTConfig, dtype=None) -> dict:
+    def param_shapes(config: GPTConfig, dtype=None, device: str = "cpu") -> dict:
         """name -> shape of the parameters a GPT(config) has, in the order of its params,
-        without building it (MemoryError, as GPT(config, dtype=dtype), when its weights
-        cannot fit; the check assumes float32 without a dtype)."""
+        without building it (MemoryError, as a loader's GPT(config, dtype=dtype,
+        device=device, init_weights=False), when its weights cannot fit; the check assumes
+        float32 without a dtype)."""
         # Adların listesi de katman sayısıyla büyür: n_layer=1e7 gibi bir değerde (ör. elle
         # düzenlenmiş bir config.json) bu liste, model kurulmadan belleği tüketirdi. Bu yüzden
         # önce GPT(config)'in bellek denetimi yapılır
-        _check_fits(config, "float32" if dtype is None else dtype)
+        _check_fits(config, "float32" if dtype is None else dtype, device, init_weights=False)
         return {name: shape for name, shape, _ in _param_specs(config)}
 
     def config_dict(self) -> dict:
