@@ -60,7 +60,7 @@ from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZER
                      read_config_file, resume_config)
 from .data import (STREAM_DROPOUT, BatchSampler, check_source, download_corpus, encode_corpus,
                    known_text_sha256, load_text, same_source, split_ids)
-from .models.base import check_fits_in_memory
+from .models.base import advice_when_too_large, check_fits_in_memory
 from .optim import AdamW, clip_grad_norm, get_lr, global_grad_norm, rescaled_grad_norm
 from .run_folder import (_clear_run, _follow_moved_corpus, _read_metrics,
                          _remove_staging_folders, _truncate_metrics, hold_run_folder,
@@ -498,6 +498,9 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             _log(f"init_from {cfg.init_from}: the model has n_layer={mcfg.get('n_layer')}, "
                  f"n_head={mcfg.get('n_head')}, n_embd={mcfg.get('n_embd')} "
                  f"({', '.join(ignored)} from the config do not apply)", quiet)
+    f64 = canonical_dtype(cfg.dtype) == "float64"
+    half = "dtype=float32 (half the memory)"
+    smaller = f"a smaller model (n_layer, n_embd, vocab_size){' or ' + half if f64 else ''}"
     if init_model is not None:
         model = init_model
     elif state is not None:
@@ -512,22 +515,25 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                              + " (use the same setting, or --overwrite / --out DIR for a new "
                                "run)")
     else:
-        model = ckpt.build_model(mcfg, dtype=cfg.dtype, device=cfg.device, seed=cfg.seed)
+        # float64 bir eğitim, float32'nin iki katı bellek ister (--hf yükleyicisinin öğüdündeki
+        # gibi): bellek öğütleri (burada ve aşağıdaki dört kat denetiminde) bunu da söyler
+        with advice_when_too_large(f"use {smaller}") if f64 else contextlib.nullcontext():
+            model = ckpt.build_model(mcfg, dtype=cfg.dtype, device=cfg.device, seed=cfg.seed)
     # Kurmak yalnızca ağırlıkları ister, eğitmek dört katını: ağırlıklar, gradyanlar ve
     # AdamW'nin iki momenti (etkinleştirmeler bunların üstüne gelir). Gradyanlar ilk geri
     # geçişte, momentler ilk adımda ayrılır: bunlar makinenin belleğini aşıyorsa eğitim ilk
     # adımda, çoğu zaman işletim sistemince hiçbir ileti olmadan öldürülürdü. GPU'da bu diziler
     # GPU'nun belleğindedir; bu denetim işlemcinin belleği içindir
     if model.device == "cpu":
+        # Devam eden bir eğitimin dtype'ı değişmez: float32 yeni bir eğitimdir
         if state is not None:
-            advice = ("this run's model is fixed by its checkpoint: start a new run "
-                      "(--overwrite, or --out DIR) with a smaller model (n_layer, n_embd, "
-                      "vocab_size)")
+            advice = (f"this run's model is fixed by its checkpoint: start a new run "
+                      f"(--overwrite, or --out DIR) with {smaller}")
         elif cfg.init_from:
             advice = (f"its size comes from --init-from {cfg.init_from}: start from a smaller "
-                      f"pretrained model")
+                      f"pretrained model{', or train in ' + half if f64 else ''}")
         else:
-            advice = None
+            advice = f"use {smaller}" if f64 else None
         check_fits_in_memory(model.num_params(), cfg.dtype, f"the {model.kind} model", copies=4,
                              purpose="to train (weights, gradients and AdamW's two moments)",
                              advice=advice)

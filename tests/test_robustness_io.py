@@ -1217,6 +1217,50 @@ def test_the_four_times_check_advises_what_a_resume_or_init_from_run_can_change(
         "(n_layer, n_embd, vocab_size)" not in err, err
 
 
+def test_the_four_times_check_of_a_float64_run_says_float32_needs_half(tmp_path, monkeypatch,
+                                                                       capsys):
+    """A float64 run refused by the 4x training-memory check was told only to use a smaller
+    model (or pretrained model, or a new run), although dtype=float32 halves the memory, as
+    `--hf`'s loader says → each advice (and the 1x build check's) adds dtype=float32 when the
+    run's dtype is float64 (a new run for a resume: its dtype is fixed); a float32 run is not
+    told so."""
+    from _train_helpers import tiny_gpt2_folder
+    from nanograd_llm import cli
+    from nanograd_llm.models import base
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("merhaba dünya " * 80, encoding="utf-8")
+    keys = ["block_size=8", "batch_size=2", "eval_interval=1", "eval_iters=1"]
+    small = ["n_layer=2", "n_head=2", "n_embd=32"]
+    run = ["train", "--data", str(corpus), "--out", str(tmp_path / "run"), "--quiet", *keys]
+    assert cli.main([*run, *small, "dtype=float64", "max_iters=1"]) == 0
+    w32 = ckpt.load_model(tmp_path / "run").flat.nbytes // 2
+    gpt2, _ = tiny_gpt2_folder(tmp_path / "g", 290)
+    cases = [([*run, "--resume", "max_iters=2"], w32, "start a new run (--overwrite, or "
+              "--out DIR) with a smaller model (n_layer, n_embd, vocab_size) or "
+              "dtype=float32 (half the memory)"),
+             ([*run[:4], str(tmp_path / "new"), *run[5:], *small, "dtype=float64"], w32,
+              "use a smaller model (n_layer, n_embd, vocab_size) or dtype=float32 (half the "
+              "memory)"),
+             (["train", "--init-from", str(tmp_path / "g"), "--data", str(corpus), "--out",
+               str(tmp_path / "ft"), "--quiet", *keys, "dtype=float64"], gpt2.flat.nbytes,
+              "start from a smaller pretrained model, or train in dtype=float32 (half the "
+              "memory)")]
+    for argv, weights, says in cases:
+        # float64: 8x the float32 weights to train; float32 needs 4x
+        monkeypatch.setattr(base, "physical_memory", lambda: int(6 * weights))
+        assert cli.main(argv) == 1
+        err = capsys.readouterr().err
+        assert "to train (weights, gradients" in err and err.rstrip().endswith(says), err
+    # the weights alone (1x) of a new float64 run: the build's refusal says it too
+    monkeypatch.setattr(base, "physical_memory", lambda: int(1.5 * w32))
+    assert cli.main([*run[:4], str(tmp_path / "new"), *run[5:], *small, "dtype=float64"]) == 1
+    err = capsys.readouterr().err
+    assert "to build" in err and err.rstrip().endswith(cases[1][2]), err
+    monkeypatch.setattr(base, "physical_memory", lambda: int(3.5 * w32))
+    assert cli.main([*run[:4], str(tmp_path / "new"), *run[5:], *small]) == 1
+    assert "float32" not in capsys.readouterr().err.split(";")[-1]
+
+
 def test_a_model_too_large_to_load_is_not_answered_with_settings_the_user_cannot_change(
         tmp_path, monkeypatch, capsys):
     """`sample --ckpt` or `sample --hf` on a model whose weights do not fit the machine was told
