@@ -131,10 +131,37 @@ def shell_note(*args) -> str:
     if re.search("[$`\u201c\u201d\u201e]", text):
         notes.append(f"PowerShell changes $, ` and curly double quotes inside double quotes: "
                      f"there, put the path in single quotes instead{doubled}")
-    if re.search("%[^%]+%", text):
-        notes.append(f"cmd.exe replaces %NAME% with a variable's value even inside quotes: run "
-                     f"the command from PowerShell, with the path in single quotes{doubled}")
+    name = _cmd_variable_in(text)
+    if name:
+        notes.append(f"cmd.exe replaces %{name}% with the variable's value even inside quotes: "
+                     f"run the command from PowerShell, with the path in single quotes{doubled}")
     return f" (note: {'; '.join(notes)})" if notes else ""
+
+
+# cmd.exe'nin ortamda olmayan ama %AD% ile okunan kendi değişkenleri (`help set`)
+_CMD_DYNAMIC = frozenset({"CD", "DATE", "TIME", "RANDOM", "ERRORLEVEL", "CMDEXTVERSION",
+                          "CMDCMDLINE", "HIGHESTNUMANODENUMBER", "__APPDIR__", "__CD__"})
+
+
+def _cmd_variable_in(text: str) -> str | None:
+    """The first %NAME% in text that cmd.exe's prompt would replace (NAME a defined variable,
+    also as %NAME:~0,3% or %NAME:a=b%), or None."""
+    # cmd.exe isteminde (toplu iş dosyasında değil) tanımsız bir %AD% olduğu gibi kalır ve
+    # kapanış %'si sonraki adın açılışı olabilir: "%a %USERNAME%"da ikinci ad USERNAME'dir.
+    # Eskiden iki % arasında bir şey olan her yol ("50% of 100%") not alıyordu. Komut, bu
+    # sürecin ortamını devralan kabuğa yapıştırılır; Windows'ta adlar büyük/küçük harfe
+    # duyarsızdır. Gecikmeli genişletme (!AD!) cmd.exe'de varsayılan olarak kapalıdır
+    defined = {k.upper() for k in os.environ} | _CMD_DYNAMIC
+    start = text.find("%")
+    while start != -1:
+        end = text.find("%", start + 1)
+        if end == -1:
+            return None
+        name = text[start + 1:end]
+        if name and name.split(":", 1)[0].upper() in defined:
+            return name
+        start = end
+    return None
 
 
 def _umask() -> int:

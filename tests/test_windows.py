@@ -643,6 +643,7 @@ def test_a_path_that_no_windows_quoting_keeps_is_noted_beside_the_command(tmp_pa
 
     from nanograd_llm import atomic, checkpoint, hf, run_folder
     monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setenv("USERNAME", "ahmet")             # always set on Windows
     folder = tmp_path / name
     folder.mkdir()
     note = f" (note: {shell} "
@@ -706,6 +707,26 @@ def test_the_single_quotes_a_windows_note_advises_keep_the_path(monkeypatch, nam
 
     from nanograd_llm.atomic import shell_note
     monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setenv("USERNAME", "ahmet")             # always set on Windows
     note = shell_note("C:\\Users\\" + name)
     assert f"in single quotes{' instead' if '$' in name else ''} (with {doubled})" in note, note
     assert shell_note("C:\\runs\\$1").endswith("single quotes instead)")
+
+
+def test_the_cmd_note_is_given_only_for_a_variable_cmd_would_replace(monkeypatch):
+    """At its prompt cmd.exe replaces %NAME% only when NAME is a defined variable (or one of its
+    own: %CD%, %DATE%, %RANDOM%…, any case, also as %NAME:~0,3%); an undefined one is left as
+    it is, and its closing % can open the next name. The note came for any two % signs
+    ("50% of 100%"), sending the user to PowerShell for a path cmd.exe keeps."""
+    import sys
+
+    from nanograd_llm.atomic import shell_note
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setenv("USERNAME", "ahmet")
+    monkeypatch.delenv("NOT_SET_HERE", raising=False)
+    for kept in ("C:\\runs\\lr 50% of 100%", "C:\\runs\\%NOT_SET_HERE%", "C:\\runs\\%%",
+                 "C:\\a%b\\100%"):
+        assert shell_note(kept) == "", kept
+    for changed in ("C:\\%USERNAME%", "C:\\%username%\\run", "C:\\x %a %USERNAME%",
+                    "C:\\runs\\%CD%", "C:\\runs\\%random%", "C:\\%USERNAME:~0,3%"):
+        assert shell_note(changed).startswith(" (note: cmd.exe replaces %"), changed
