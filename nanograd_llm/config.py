@@ -296,6 +296,11 @@ def _convert(name: str, value, type_name: str):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"bad value for {name}: {shown(value)} is not a number")
         return float(value)
+    if name in _PATH_FIELDS and isinstance(value, os.PathLike) and \
+            isinstance(os.fspath(value), str):
+        # Python'dan (ör. bir not defterinde) verilen bir Path, TrainConfig'teki gibi dize
+        # olarak saklanır: checkpoint.json'a yazılır, --resume da dizelerle karşılaştırır
+        return os.fspath(value)
     # Her dize yukarıdaki ilk dalda döndü: buraya dize olmayan bir değer gelir
     raise ValueError(f"bad value for {name}: {shown(value)} is not a string")
 

@@ -2853,3 +2853,27 @@ def test_init_from_refuses_a_model_setting_the_folder_does_not_have(tmp_path, ca
     (tmp_path / "hf" / "config.json").unlink()      # a resume needs no GPT-2 folder
     cfg = resume_config(None, config_file=str(conf), out_dir=out, overrides={"max_iters": "2"})
     assert train(cfg, resume=True, quiet=True)["step"] == 2
+
+
+def test_make_config_and_resume_config_take_paths(tmp_path):
+    """TrainConfig(out_dir=Path(...)) was accepted, but make_config(out_dir=Path(...)) (and
+    data=, init_from=, a Path in overrides) was refused with "is not a string", although a
+    notebook user passes Path objects naturally → the path settings take any os.PathLike,
+    stored as the string the rest of the code reads; the saved train_config round-trips and
+    --resume (resume_config) takes a Path too."""
+    from nanograd_llm.train import resume_config
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    keys = dict(n_layer="1", n_head="2", n_embd="16", block_size="16", batch_size="4",
+                max_iters="2", eval_interval="2", eval_iters="1", sample_tokens="0")
+    cfg = make_config("default", data=corpus, out_dir=tmp_path / "run", overrides=keys)
+    assert (cfg.data, cfg.out_dir) == (str(corpus), str(tmp_path / "run"))
+    assert make_config(overrides={"out_dir": tmp_path / "o"}).out_dir == str(tmp_path / "o")
+    assert make_config(init_from=tmp_path / "gpt2").init_from == str(tmp_path / "gpt2")
+    train(cfg, quiet=True)
+    saved = ckpt.read_manifest(tmp_path / "run")["train_config"]
+    assert (saved["data"], saved["out_dir"]) == (str(corpus), str(tmp_path / "run"))
+    again = resume_config(None, out_dir=tmp_path / "run", data=corpus,
+                          overrides={"max_iters": "3"})
+    assert again.out_dir == str(tmp_path / "run") and again.data == str(corpus)
+    assert train(again, resume=True, quiet=True)["step"] == 3
