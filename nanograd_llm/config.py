@@ -421,7 +421,8 @@ def make_config(preset: str | None = "default", config_file=None, overrides=None
     <- explicit keyword arguments. A new fine-tune (init_from, no `saved`) refuses a model
     setting given with a value other than the GPT-2 folder's."""
     d, given = _layered(preset, config_file, overrides, saved, kwargs)
-    if saved is None and d["init_from"] and d["model"] == "gpt" and given & set(FOLDER_FIXED):
+    if saved is None and d["init_from"] and d["model"] == "gpt" and \
+            given & {*FOLDER_FIXED, *FOLDER_TOKENIZER}:
         d = _with_the_folders_model(d, given)
     return TrainConfig(**d)
 
@@ -430,6 +431,15 @@ def make_config(preset: str | None = "default", config_file=None, overrides=None
 # dropout eğitimindir)
 FOLDER_FIXED = ("n_layer", "n_head", "n_embd", "bias", "tie_weights", "activation",
                 "positional", "tokenizer")
+# ... ve klasörün belirteçleyicisinin belirledikleri (config.json'da değil, sözlük dosyalarında)
+FOLDER_TOKENIZER = ("vocab_size", "bpe_pattern")
+
+
+def pattern_name(pattern: str) -> str | None:
+    """The bpe_pattern name of a tokenizer's pre-tokenisation regex ('gpt2', 'turkish'), or
+    None for a pattern of its own."""
+    from .tokenizers.bpe import PATTERNS
+    return next((k for k, v in PATTERNS.items() if v == pattern), None)
 
 
 def _with_the_folders_model(d: dict, given: set) -> dict:
@@ -446,17 +456,28 @@ def _with_the_folders_model(d: dict, given: set) -> dict:
     model = {**dataclasses.asdict(config_from_hf(read_hf_config(folder),
                                                  source=str(folder / "config.json"))),
              "tokenizer": "bpe"}
-    differ = [k for k in FOLDER_FIXED if k in given and d[k] != model[k]]
+    keys = FOLDER_FIXED
+    if given & set(FOLDER_TOKENIZER):
+        # Sözlük boyu ve bölme ifadesi de klasörün belirteçleyicisinindir: verilen
+        # vocab_size=4096 ya da bpe_pattern=turkish eskiden sessizce yok sayılırdı. Sözlük
+        # dosyaları yalnızca bunlardan biri verildiğinde okunur.
+        from .hf import load_hf_tokenizer
+        tok = load_hf_tokenizer(folder)
+        model.update(vocab_size=tok.vocab_size,
+                     bpe_pattern=pattern_name(getattr(tok, "pattern", None)))
+        keys += FOLDER_TOKENIZER
+    differ = [k for k in keys if k in given and d[k] != model[k]]
     if differ:
         raise ValueError(f"init_from {folder}: its model has "
-                         + ", ".join(f"{k}={model[k]!r}" for k in differ)
+                         + ", ".join(f"{k}={model[k]!r}" if model[k] is not None
+                                     else f"a {k} of its own" for k in differ)
                          + ", the config asks for "
                          + ", ".join(f"{k}={d[k]!r}" for k in differ)
                          + "; a fine-tune keeps the pretrained model's architecture and "
                            "tokenizer (leave " + ("it" if len(differ) == 1 else "them")
                          + " out, or give the folder's "
                          + ("value)" if len(differ) == 1 else "values)"))
-    return {**d, **{k: model[k] for k in FOLDER_FIXED}}
+    return {**d, **{k: model[k] for k in keys if model[k] is not None}}
 
 
 def _layered(preset, config_file, overrides, saved, kwargs) -> tuple[dict, set]:

@@ -17,7 +17,7 @@ from nanograd_llm.train import (PRESETS, apply_overrides, make_config,
                                 parse_overrides, train)
 
 from _platform import SIGKILL, SIGNALS, SYMLINKS, posix_only
-from _train_helpers import TEXT, tiny_config, tiny_gpt2_folder, weights
+from _train_helpers import GPT2_TEXT, TEXT, tiny_config, tiny_gpt2_folder, weights
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -2877,3 +2877,41 @@ def test_make_config_and_resume_config_take_paths(tmp_path):
                           overrides={"max_iters": "3"})
     assert again.out_dir == str(tmp_path / "run") and again.data == str(corpus)
     assert train(again, resume=True, quiet=True)["step"] == 3
+
+
+def test_init_from_refuses_a_vocab_size_or_bpe_pattern_the_folders_tokenizer_does_not_have(
+        tmp_path, capsys):
+    """`train --init-from DIR vocab_size=4096` (or bpe_pattern=turkish) trained with the
+    folder's tokenizer without a word, although n_layer=6 is refused → a vocab_size or
+    bpe_pattern given with init_from must be the folder's tokenizer's; the folder's own values
+    are accepted, and the saved train_config names the folder's pattern."""
+    pytest.importorskip("regex")
+    from nanograd_llm import cli
+    from nanograd_llm.tokenizers.bpe import BPETokenizer, TURKISH_PATTERN
+    _, tok = tiny_gpt2_folder(tmp_path / "hf", 280)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    run = ["train", "--data", str(corpus), "--quiet", "block_size=8", "batch_size=2",
+           "eval_interval=1", "eval_iters=1", "max_iters=1", "sample_tokens=0"]
+    for bad, saved in (("vocab_size=4096", f"vocab_size={tok.vocab_size}"),
+                       ("bpe_pattern=turkish", "bpe_pattern='gpt2'")):
+        assert cli.main([*run, "--init-from", str(tmp_path / "hf"), "--out",
+                         str(tmp_path / "bad"), bad]) == 1
+        err = capsys.readouterr().err
+        asked = bad.replace("turkish", "'turkish'")
+        assert f"has {saved}, the config asks for {asked}; a fine-tune keeps the pretrained " \
+            f"model's architecture and tokenizer" in err, err
+        assert not (tmp_path / "bad").exists()
+    assert cli.main([*run, "--init-from", str(tmp_path / "hf"), "--out", str(tmp_path / "ok"),
+                     f"vocab_size={tok.vocab_size}", "bpe_pattern=gpt2"]) == 0
+    # a folder whose tokenizer splits with the Turkish pattern: the saved settings say so
+    tr = BPETokenizer.train(GPT2_TEXT, 280, pattern=TURKISH_PATTERN)
+    tiny_gpt2_folder(tmp_path / "tr", 280)
+    tr.save(str(tmp_path / "tr"))
+    assert cli.main([*run, "--init-from", str(tmp_path / "tr"), "--out", str(tmp_path / "t1")]) \
+        == 0
+    assert ckpt.read_manifest(tmp_path / "t1")["train_config"]["bpe_pattern"] == "turkish"
+    assert cli.main([*run, "--init-from", str(tmp_path / "tr"), "--out", str(tmp_path / "t2"),
+                     "bpe_pattern=gpt2"]) == 1
+    assert "has bpe_pattern='turkish', the config asks for bpe_pattern='gpt2'" in \
+        capsys.readouterr().err
