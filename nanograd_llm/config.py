@@ -510,6 +510,7 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
     """The config of a resumed run: the settings saved in its checkpoint (found through
     --out, or the preset's folder), changed only by what is given again (e.g. max_iters)."""
     d, given = _layered(preset, config_file, overrides, None, kwargs)
+    asked = d
     if d["init_from"]:
         # Bu ilk ayarlar yalnızca --out klasörünü ve init_from'u bulmak içindir: bir ince
         # ayarın dosyasındaki n_head=12 (klasörün değeri) hazır ayarın n_embd=96'sıyla birlikte
@@ -526,9 +527,16 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
     # İlk denetim noktasından önce öldürülen bir eğitimin klasörü: bildirim okunmadan
     # (okuma "önce `train --out` ile eğitin" derdi) run_folder'ın --overwrite öğüdü verilir
     refuse_resuming_unsaved_run(out)
-    saved = ckpt.read_manifest(out).get("train_config") or {}
+    man = ckpt.read_manifest(out)
+    saved = man.get("train_config") or {}
     saved = {k: v for k, v in saved.items() if k != "out_dir"}
     man_path = ckpt.find_run_dir(out) / ckpt.MANIFEST
+    if saved.get("init_from") and isinstance(man.get("model"), dict):
+        # İnce ayarın modeli GPT-2 klasöründen geldi: kaydedilen ayarlar, başlarken model ayarı
+        # verilmemişse hazır ayarın n_layer=3'ünü tutar. Yeniden verilen bir model ayarı bu
+        # yüzden denetim noktasının modeliyle (gerçek mimariyle) karşılaştırılır; kaydedilen
+        # değerlerin yerine de onunkiler geçer (sonraki kayıt gerçeği yazsın).
+        saved = {**saved, **_the_fine_tunes_model(man["model"], asked, given, out)}
     if "init_from" in given and not _same_folder(first.init_from, saved.get("init_from")):
         # init_from yeni bir eğitimi GPT-2 ağırlıklarıyla başlatır, devam ettirilen eğitim ise
         # kendi ağırlıklarıyla sürer. Bu yüzden --init-from'daki gibi, key=value ya da ayar
@@ -567,6 +575,31 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
                                  f"(correct it there, or give the setting again as "
                                  f"key=value)") from None
         raise
+
+
+def _the_fine_tunes_model(model: dict, asked: dict, given: set, out) -> dict:
+    """The FOLDER_FIXED settings of a fine-tune's checkpoint (`model`: its manifest's model
+    config); a setting in `given` whose value in `asked` differs is refused. {} for a model
+    config the loader will refuse (it names the fault)."""
+    from .models.gpt import GPTConfig
+    try:
+        real = GPTConfig(**{k: v for k, v in model.items()
+                            if k in {f.name for f in fields(GPTConfig)}})
+    except (TypeError, ValueError):
+        return {}
+    real = {**{k: getattr(real, k) for k in FOLDER_FIXED if k != "tokenizer"},
+            "tokenizer": "bpe"}
+    differ = [k for k in FOLDER_FIXED if k in given and asked[k] != real[k]]
+    if differ:
+        raise ValueError(f"cannot resume {out}: the checkpoint's model has "
+                         + ", ".join(f"{k}={real[k]!r}" for k in differ)
+                         + ", the config asks for "
+                         + ", ".join(f"{k}={asked[k]!r}" for k in differ)
+                         + "; a fine-tune keeps the pretrained model's architecture and "
+                           "tokenizer (leave " + ("it" if len(differ) == 1 else "them")
+                         + " out, or give the checkpoint's "
+                         + ("value)" if len(differ) == 1 else "values)"))
+    return real
 
 
 def _same_folder(a, b) -> bool:

@@ -397,7 +397,11 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         if saved.get("init_from"):
             # İnce ayar: belirteçleyici GPT-2 klasöründen geldi ve klasörde kayıtlı; ayarların
             # tokenizer/vocab_size alanları karşılaştırılmaz, kaydedilen değerler geçerlidir.
-            keys.remove("tokenizer")
+            # Mimari de denetim noktasının modelindendir (kaydedilen ayarlar hazır ayarın
+            # n_layer=3'ünü tutabilir): yeniden verilen model ayarlarını resume_config onunla
+            # karşılaştırır; burada, başlarkenki gibi, farklı olanlar yalnızca söylenir (aşağıda)
+            for k in ("tokenizer", "n_layer", "n_head", "n_embd"):
+                keys.remove(k)
             cfg = dataclasses.replace(cfg, **{k: saved[k] for k in
                                               ("tokenizer", "vocab_size", "bpe_pattern")
                                               if k in saved})
@@ -497,7 +501,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         mcfg = {**src.config_dict(), "dropout": cfg.dropout}
         ignored = [f"{k}={getattr(cfg, k)}" for k in ("n_layer", "n_head", "n_embd")
                    if getattr(cfg, k) != mcfg.get(k)]
-        if ignored and state is None:
+        if ignored:
             _log(f"init_from {cfg.init_from}: the model has n_layer={mcfg.get('n_layer')}, "
                  f"n_head={mcfg.get('n_head')}, n_embd={mcfg.get('n_embd')} "
                  f"({', '.join(ignored)} from the config do not apply)", quiet)

@@ -2915,3 +2915,39 @@ def test_init_from_refuses_a_vocab_size_or_bpe_pattern_the_folders_tokenizer_doe
                      "bpe_pattern=gpt2"]) == 1
     assert "has bpe_pattern='turkish', the config asks for bpe_pattern='gpt2'" in \
         capsys.readouterr().err
+
+
+def test_resume_of_a_fine_tune_judges_model_settings_by_its_checkpoints_model(tmp_path, capsys):
+    """A fine-tune started without model settings saved the preset's n_layer=3 in its
+    train_config, so `--resume n_layer=1` (the real value) was refused with "it was trained
+    with n_layer=3", and bias/tie_weights/activation/positional/tokenizer given on --resume
+    were never compared → a fine-tune's model settings on --resume are judged by the
+    checkpoint's model: its own values are accepted, others refused naming it."""
+    from nanograd_llm import cli
+    tiny_gpt2_folder(tmp_path / "hf", 280)           # n_layer=1, n_head=2, n_embd=8, bias
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    out = str(tmp_path / "run")
+    run = ["train", "--data", str(corpus), "--out", out, "--quiet", "block_size=8",
+           "batch_size=2", "eval_interval=1", "eval_iters=1", "sample_tokens=0"]
+    assert cli.main([*run, "--init-from", str(tmp_path / "hf"), "max_iters=1"]) == 0
+    capsys.readouterr()
+    for bad, has in (("n_layer=6", "n_layer=1"), ("n_embd=16", "n_embd=8"),
+                     ("bias=false", "bias=True"), ("tie_weights=false", "tie_weights=True"),
+                     ("activation=relu", "activation='gelu'"),
+                     ("positional=sinusoidal", "positional='learned'"),
+                     ("tokenizer=char", "tokenizer='bpe'")):
+        assert cli.main([*run, "--resume", "max_iters=2", bad]) == 1, bad
+        err = capsys.readouterr().err
+        asked = bad.replace("false", "False").replace("=char", "='char'") \
+            .replace("=relu", "='relu'").replace("=sinusoidal", "='sinusoidal'")
+        assert f"cannot resume {out}: the checkpoint's model has {has}, the config asks for " \
+            f"{asked}; a fine-tune keeps the pretrained model's architecture and tokenizer" \
+            in err, err
+        assert ckpt.read_manifest(out)["step"] == 1
+    # the checkpoint's own values are accepted (n_head=2 does not divide the preset's n_embd)
+    assert cli.main([*run, "--resume", "max_iters=2", "n_layer=1", "n_head=2", "n_embd=8",
+                     "bias=true", "tokenizer=bpe"]) == 0, capsys.readouterr().err
+    assert ckpt.read_manifest(out)["step"] == 2
+    assert cli.main([*run, "--resume", "max_iters=3"]) == 0
+    assert ckpt.read_manifest(out)["train_config"]["n_layer"] == 1
