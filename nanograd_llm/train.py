@@ -499,12 +499,16 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         # dropout ise eğitim ayarlarından gelir: devam ederken başka bir değer verilirse,
         # sıfırdan başlamış bir eğitimdeki gibi aşağıda reddedilir; sessizce yok sayılmaz
         mcfg = {**src.config_dict(), "dropout": cfg.dropout}
-        ignored = [f"{k}={getattr(cfg, k)}" for k in ("n_layer", "n_head", "n_embd")
-                   if getattr(cfg, k) != mcfg.get(k)]
+        arch = ("n_layer", "n_head", "n_embd", "bias", "tie_weights", "activation",
+                "positional")
+        ignored = [f"{k}={getattr(cfg, k)}" for k in arch if getattr(cfg, k) != mcfg.get(k)]
         if ignored:
             _log(f"init_from {cfg.init_from}: the model has n_layer={mcfg.get('n_layer')}, "
                  f"n_head={mcfg.get('n_head')}, n_embd={mcfg.get('n_embd')} "
                  f"({', '.join(ignored)} from the config do not apply)", quiet)
+            # Kaydedilen ayarlar (checkpoint.json, config.json) eğitilen modeli söylesin,
+            # uygulanmayan hazır ayar değerlerini (ör. n_layer=3) değil
+            cfg = dataclasses.replace(cfg, **{k: mcfg[k] for k in arch})
     f64 = canonical_dtype(cfg.dtype) == "float64"
     half = "dtype=float32 (half the memory)"
     smaller = f"a smaller model (n_layer, n_embd, vocab_size){' or ' + half if f64 else ''}"

@@ -2951,3 +2951,24 @@ def test_resume_of_a_fine_tune_judges_model_settings_by_its_checkpoints_model(tm
     assert ckpt.read_manifest(out)["step"] == 2
     assert cli.main([*run, "--resume", "max_iters=3"]) == 0
     assert ckpt.read_manifest(out)["train_config"]["n_layer"] == 1
+
+
+def test_a_fine_tune_records_the_architecture_it_trains(tmp_path):
+    """A fine-tune started without model settings wrote the preset's n_layer=3, n_head=4,
+    n_embd=96 into its train_config (checkpoint.json and config.json) although it trains the
+    GPT-2 folder's model → the saved settings are the model's."""
+    tiny_gpt2_folder(tmp_path / "hf", 280)           # n_layer=1, n_head=2, n_embd=8
+    cfg = make_config("baby", data=str(tmp_path / "c.txt"), out_dir=str(tmp_path / "run"),
+                      init_from=str(tmp_path / "hf"),
+                      overrides={"block_size": "8", "batch_size": "2", "max_iters": "1",
+                                 "eval_interval": "1", "eval_iters": "1", "sample_tokens": "0"})
+    (tmp_path / "c.txt").write_text(TEXT, encoding="utf-8")
+    assert (cfg.n_layer, cfg.bias) == (4, False)        # the preset's, not applied
+    train(cfg, quiet=True)
+    real = ckpt.read_manifest(tmp_path / "run")["model"]
+    want = {k: real[k] for k in ("n_layer", "n_head", "n_embd", "bias", "tie_weights",
+                                 "activation", "positional")}
+    assert want["n_layer"] == 1 and want["bias"] is True
+    saved = ckpt.read_manifest(tmp_path / "run")["train_config"]
+    on_disk = json.loads((tmp_path / "run" / "config.json").read_text())["train"]
+    assert {k: saved[k] for k in want} == want == {k: on_disk[k] for k in want}
