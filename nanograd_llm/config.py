@@ -579,8 +579,9 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
 
 def _the_fine_tunes_model(model: dict, asked: dict, given: set, out) -> dict:
     """The FOLDER_FIXED settings of a fine-tune's checkpoint (`model`: its manifest's model
-    config); a setting in `given` whose value in `asked` differs is refused. {} for a model
-    config the loader will refuse (it names the fault)."""
+    config), with FOLDER_TOKENIZER's from the run's tokenizer when one of them is given; a
+    setting in `given` whose value in `asked` differs is refused. {} for a model config the
+    loader will refuse (it names the fault)."""
     from .models.gpt import GPTConfig
     try:
         real = GPTConfig(**{k: v for k, v in model.items()
@@ -589,17 +590,26 @@ def _the_fine_tunes_model(model: dict, asked: dict, given: set, out) -> dict:
         return {}
     real = {**{k: getattr(real, k) for k in FOLDER_FIXED if k != "tokenizer"},
             "tokenizer": "bpe"}
-    differ = [k for k in FOLDER_FIXED if k in given and asked[k] != real[k]]
+    keys = FOLDER_FIXED
+    if given & set(FOLDER_TOKENIZER):
+        # Sözlük boyu ve bölme ifadesi eğitimin kendi belirteçleyicisinden (klasörde kayıtlı)
+        # okunur: kaydedilen ayarlar eski bir sürümün yazdığı değerleri tutabilir
+        tok = ckpt.load_run_tokenizer(out)
+        real.update(vocab_size=tok.vocab_size,
+                    bpe_pattern=pattern_name(getattr(tok, "pattern", None)))
+        keys += FOLDER_TOKENIZER
+    differ = [k for k in keys if k in given and asked[k] != real[k]]
     if differ:
         raise ValueError(f"cannot resume {out}: the checkpoint's model has "
-                         + ", ".join(f"{k}={real[k]!r}" for k in differ)
+                         + ", ".join(f"{k}={real[k]!r}" if real[k] is not None
+                                     else f"a {k} of its own" for k in differ)
                          + ", the config asks for "
                          + ", ".join(f"{k}={asked[k]!r}" for k in differ)
                          + "; a fine-tune keeps the pretrained model's architecture and "
                            "tokenizer (leave " + ("it" if len(differ) == 1 else "them")
                          + " out, or give the checkpoint's "
                          + ("value)" if len(differ) == 1 else "values)"))
-    return real
+    return {k: v for k, v in real.items() if v is not None}
 
 
 def _same_folder(a, b) -> bool:

@@ -396,10 +396,11 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                 "dtype", "batch_size", "grad_accum", "data", "val_fraction"]
         if saved.get("init_from"):
             # İnce ayar: belirteçleyici GPT-2 klasöründen geldi ve klasörde kayıtlı; ayarların
-            # tokenizer/vocab_size alanları karşılaştırılmaz, kaydedilen değerler geçerlidir.
-            # Mimari de denetim noktasının modelindendir (kaydedilen ayarlar hazır ayarın
-            # n_layer=3'ünü tutabilir): yeniden verilen model ayarlarını resume_config onunla
-            # karşılaştırır; burada, başlarkenki gibi, farklı olanlar yalnızca söylenir (aşağıda)
+            # tokenizer/vocab_size alanları burada karşılaştırılmaz, kaydedilen değerler
+            # geçerlidir. Mimari de denetim noktasının modelindendir (kaydedilen ayarlar hazır
+            # ayarın n_layer=3'ünü tutabilir): yeniden verilen model ve belirteçleyici ayarlarını
+            # resume_config modelle ve belirteçleyiciyle karşılaştırır; burada, başlarkenki gibi,
+            # farklı mimari ayarları yalnızca söylenir (aşağıda)
             for k in ("tokenizer", "n_layer", "n_head", "n_embd"):
                 keys.remove(k)
             cfg = dataclasses.replace(cfg, **{k: saved[k] for k in

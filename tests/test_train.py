@@ -2972,3 +2972,26 @@ def test_a_fine_tune_records_the_architecture_it_trains(tmp_path):
     saved = ckpt.read_manifest(tmp_path / "run")["train_config"]
     on_disk = json.loads((tmp_path / "run" / "config.json").read_text())["train"]
     assert {k: saved[k] for k in want} == want == {k: on_disk[k] for k in want}
+
+
+def test_resume_of_a_fine_tune_refuses_another_vocab_size_or_bpe_pattern(tmp_path, capsys):
+    """`--resume vocab_size=4096` (or bpe_pattern=turkish) of a fine-tune was replaced by the
+    saved value without a word, although a BPE run from scratch refuses it → judged by the
+    run's tokenizer like the other settings a fine-tune cannot change; its values pass."""
+    from nanograd_llm import cli
+    _, tok = tiny_gpt2_folder(tmp_path / "hf", 280)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    out = str(tmp_path / "run")
+    run = ["train", "--data", str(corpus), "--out", out, "--quiet", "block_size=8",
+           "batch_size=2", "eval_interval=1", "eval_iters=1", "sample_tokens=0"]
+    assert cli.main([*run, "--init-from", str(tmp_path / "hf"), "max_iters=1"]) == 0
+    for bad, has in (("vocab_size=4096", f"vocab_size={tok.vocab_size}"),
+                     ("bpe_pattern=turkish", "bpe_pattern='gpt2'")):
+        assert cli.main([*run, "--resume", "max_iters=2", bad]) == 1, bad
+        err = capsys.readouterr().err
+        assert f"the checkpoint's model has {has}, the config asks for " \
+            f"{bad.replace('turkish', repr('turkish'))}; a fine-tune keeps" in err, err
+    assert cli.main([*run, "--resume", "max_iters=2", f"vocab_size={tok.vocab_size}",
+                     "bpe_pattern=gpt2"]) == 0
+    assert ckpt.read_manifest(out)["step"] == 2
