@@ -279,6 +279,10 @@ def _convert(name: str, value, type_name: str):
             except ValueError:
                 raise ValueError(f"bad value for {name}: {shown(value)} is not a number") from None
         return s
+    if isinstance(value, np.generic):
+        # Python'dan verilen NumPy sayıları (np.arange'den bir n_layer, np.bool_) TrainConfig'teki
+        # gibi tuttukları düz değer sayılır: np.int64(10) "tam sayı değil" diye reddediliyordu
+        value = value.item()
     if value is None:
         if nullable:
             return None

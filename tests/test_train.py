@@ -2995,3 +2995,18 @@ def test_resume_of_a_fine_tune_refuses_another_vocab_size_or_bpe_pattern(tmp_pat
     assert cli.main([*run, "--resume", "max_iters=2", f"vocab_size={tok.vocab_size}",
                      "bpe_pattern=gpt2"]) == 0
     assert ckpt.read_manifest(out)["step"] == 2
+
+
+def test_make_config_takes_numpy_numbers(tmp_path):
+    """TrainConfig(max_iters=np.int64(10)) was accepted, but make_config(max_iters=...) (a
+    sweep over np.arange, or a value from a NumPy array) was refused with "np.int64(10) is not
+    an integer" → NumPy scalars count as the Python values they hold, stored as plain ones."""
+    cfg = make_config(max_iters=np.int64(10), overrides={"bias": np.bool_(False),
+                                                         "lr": np.float32(0.5),
+                                                         "n_layer": np.int32(2)})
+    assert (cfg.max_iters, cfg.bias, cfg.lr, cfg.n_layer) == (10, False, 0.5, 2)
+    assert type(cfg.max_iters) is int and type(cfg.bias) is bool and type(cfg.lr) is float
+    with pytest.raises(ValueError, match=r"bad value for max_iters: .*is not an integer"):
+        make_config(max_iters=np.float64(1.5))
+    with pytest.raises(ValueError, match=r"bad value for bias: .*is not a boolean"):
+        make_config(bias=np.int64(1))
