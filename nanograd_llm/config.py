@@ -515,13 +515,13 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
     --out, or the preset's folder), changed only by what is given again (e.g. max_iters)."""
     d, given = _layered(preset, config_file, overrides, None, kwargs)
     asked = d
-    if d["init_from"]:
-        # Bu ilk ayarlar yalnızca --out klasörünü ve init_from'u bulmak içindir: bir ince
-        # ayarın dosyasındaki n_head=12 (klasörün değeri) hazır ayarın n_embd=96'sıyla birlikte
-        # reddedilmesin, GPT-2 klasörü de okunmasın (taşınmış olabilir). Mimari ayarları
-        # hazır ayarınkiler olarak denetlenir; eğitimin ayarları aşağıda kaydedilenlerdir.
-        d = {**d, **{k: v for k, v in _layered(preset, None, None, None, {})[0].items()
-                     if k in FOLDER_FIXED}}
+    # Bu ilk ayarlar yalnızca --out klasörünü ve init_from'u bulmak içindir: yeniden verilen
+    # n_head=7 (eğitimin kendi değeri, n_embd=14 ile) ya da bir ince ayarın dosyasındaki
+    # n_head=12 (klasörün değeri) hazır ayarın n_embd=96'sıyla birlikte reddedilmesin, GPT-2
+    # klasörü de okunmasın (taşınmış olabilir). Mimari ayarları hazır ayarınkiler olarak
+    # denetlenir; verilenler aşağıda eğitimin kaydedilen ayarlarıyla birlikte denetlenir.
+    d = {**d, **{k: v for k, v in _layered(preset, None, None, None, {})[0].items()
+                 if k in FOLDER_FIXED}}
     first = TrainConfig(**d)
     out = Path(first.out_dir).expanduser()
     refuse_dangling_link(out, "--out")

@@ -3010,3 +3010,18 @@ def test_make_config_takes_numpy_numbers(tmp_path):
         make_config(max_iters=np.float64(1.5))
     with pytest.raises(ValueError, match=r"bad value for bias: .*is not a boolean"):
         make_config(bias=np.int64(1))
+
+
+def test_resume_judges_a_model_setting_with_the_runs_own_settings(tmp_path):
+    """`--resume n_head=7` of a run trained with n_embd=14, n_head=7 was refused with "n_embd=96
+    must be divisible by n_head=7": the given value was first checked against the preset's
+    n_embd, which the run does not have → it is checked with the run's saved settings (its own
+    value passes, another is refused as a change of model)."""
+    from nanograd_llm.train import resume_config
+    train(tiny_config(tmp_path, n_head=7, n_embd=14, max_iters=1, eval_interval=1), quiet=True)
+    out = str(tmp_path / "run")
+    cfg = resume_config(None, out_dir=out, overrides={"n_head": "7", "max_iters": "2"})
+    assert (cfg.n_head, cfg.n_embd) == (7, 14)
+    assert train(cfg, resume=True, quiet=True)["step"] == 2
+    with pytest.raises(ValueError, match="n_embd=14 must be divisible by n_head=4"):
+        resume_config(None, out_dir=out, overrides={"n_head": "4", "max_iters": "3"})
