@@ -400,7 +400,7 @@ def test_attention_command_on_non_finite_weights_is_an_error(tmp_path, capsys):
     assert (tmp_path / "a.png").is_file()
 
 def test_a_prompt_byte_that_is_not_utf8_is_shown_as_a_byte(tmp_path, capsys):
-    """A byte that is not UTF-8 reaches argv as '\udcff' (surrogateescape): attention and the
+    """A byte that is not UTF-8 reaches argv as '\\udcff' (surrogateescape): attention and the
     strict sample error used to print it so, instead of as the byte (as `sample --unknown skip`
     does)."""
     assert _tiny_run(tmp_path, "run", "sample_tokens=0") == 0

@@ -84,3 +84,29 @@ def test_only_the_entry_point_imports_the_command_line():
     importers = sorted(str(f.relative_to(pkg)) for f in pkg.rglob("*.py")
                        if f.name not in ("cli.py", "__main__.py") and "cli" in _package_imports(f))
     assert not importers, importers
+
+
+def test_no_docstring_holds_a_character_utf8_cannot_encode():
+    """A docstring of tests/test_cli_flags.py quoted a surrogate-escaped byte as '\\udcff' with
+    one backslash: the docstring held a lone surrogate. Python 3.13 compiles docstrings through
+    UTF-8 (it strips their indentation), so the module raised UnicodeEncodeError at import and
+    pytest stopped the whole run at collection; 3.10-3.12 let it pass. Every docstring of the
+    project's Python files must encode as UTF-8 (a string that is not a docstring may hold
+    one)."""
+    import ast
+    bad = []
+    files = [p for top in ("nanograd_llm", "tests", "examples", "benchmarks", "scripts")
+             for p in (ROOT / top).rglob("*.py")]
+    assert len(files) > 50
+    for path in sorted(files):
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for node in ast.walk(tree):
+            if not isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
+                                     ast.AsyncFunctionDef)):
+                continue
+            doc = ast.get_docstring(node, clean=False)
+            try:
+                (doc or "").encode("utf-8")
+            except UnicodeEncodeError:
+                bad.append(f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 1)}")
+    assert not bad, bad
