@@ -168,8 +168,10 @@ def module_source(name: str) -> tuple[str, str] | None:
     if spec is None or not spec.origin or not spec.origin.endswith(".py"):
         return None
     path = Path(spec.origin)
-    rel = path.relative_to(Path(__file__).resolve().parent.parent) \
-        if path.resolve().is_relative_to(Path(__file__).resolve().parent.parent) else path
+    # Bağlantılı (symlink) bir klasörden ulaşılan bir depoda yol, çözülmüş hâliyle karşılaştırılır
+    # ve göreli yol da o çözülmüş hâlinden alınır (çözülmemiş yolla relative_to ValueError verirdi)
+    root = Path(__file__).resolve().parent.parent
+    rel = path.resolve().relative_to(root) if path.resolve().is_relative_to(root) else path
     return path.read_text(encoding="utf-8"), str(rel).replace(os.sep, "/")
 
 

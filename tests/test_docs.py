@@ -278,6 +278,27 @@ def test_module_source_only_reads_python_files():
     assert module_source("nanograd_llm.docs")[1] == "nanograd_llm/docs.py"
 
 
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason=SYMLINKS)
+def test_module_source_of_a_package_reached_through_a_symbolic_link(tmp_path, monkeypatch):
+    """A checkout reached through a linked folder (spec.origin not resolved) still gets its
+    repository-relative path: docs once resolved the path only to test it, then raised
+    ValueError from relative_to on the unresolved one."""
+    import importlib.machinery
+    import importlib.util
+
+    from nanograd_llm import docs
+    root = Path(docs.__file__).resolve().parent.parent
+    try:
+        (tmp_path / "link").symlink_to(root, target_is_directory=True)
+    except OSError:
+        pytest.skip(SYMLINKS)
+    linked = tmp_path / "link" / "nanograd_llm" / "docs.py"
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: importlib.machinery.ModuleSpec(
+        name, None, origin=str(linked)))
+    text, rel = docs.module_source("nanograd_llm.docs")
+    assert rel == "nanograd_llm/docs.py" and text == Path(docs.__file__).read_text(encoding="utf-8")
+
+
 def test_code_lines_are_numbered_from_the_source_and_repeated_headings_stay_unique():
     pytest.importorskip("markdown")
     pytest.importorskip("pygments")
