@@ -693,7 +693,9 @@ def test_the_shown_value_of_a_setting():
 @pytest.mark.parametrize("name,text,says", [
     ("deep.json", '{"lr": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
     ("deep.toml", "lr = " + "[" * 100_000 + "]" * 100_000 + "\n", "nested too deeply"),
-    ("big.json", '{"seed": ' + "1" * 5000 + "}", "Exceeds the limit (4300 digits)"),
+    # Python's own words, less "(4300 digits)": 3.10 (from 3.10.7) writes "(4300)"
+    ("big.json", '{"seed": ' + "1" * 5000 + "}",
+     "for integer string conversion: value has 5000 digits"),
 ], ids=["deep.json", "deep.toml", "big.json"])
 def test_a_config_file_that_cannot_be_parsed_is_named(tmp_path, capsys, name, text, says):
     """A deeply nested config file gave "maximum recursion depth exceeded while decoding a JSON
