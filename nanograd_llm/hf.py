@@ -478,7 +478,9 @@ def save_hf(model, path) -> None:
         raise ValueError(f"{path} is a nanograd_llm training run (it has checkpoint.json and "
                          f"its own config.json): save the Hugging Face copy to another folder")
     tensors = {}
-    # Ağırlıklar kopyalanmadan yazılır (copy=False: CPU'da düz dizinin görünümleri)
+    # Ağırlıklar kopyalanmadan yazılır (copy=False: CPU'da düz dizinin görünümleri); 0.8'den
+    # eski safetensors yine de her tensörü yazmadan önce bytes'a çevirir: ağırlıkların bir
+    # kopyası, paketin kendisinin
     for name, arr in model.state_dict(copy=False).items():
         key = name if name == "lm_head.weight" else PREFIX + name
         tensors[key] = np.ascontiguousarray(to_numpy(arr))

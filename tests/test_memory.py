@@ -140,7 +140,11 @@ def test_saving_writes_the_weights_and_moments_without_copying_them(tmp_path):
     _, peak = peak_bytes(lambda: save_checkpoint(tmp_path / "weights", model, None, None, 1))
     assert peak < 1.1 * size, peak / size              # 0.61x; 1.61x with a copy
     _, peak = peak_bytes(lambda: model.save_hf(tmp_path / "hf"))
-    assert peak < 0.6 * size, peak / size
+    # safetensors before 0.8 (no TensorSpec) turns every tensor into bytes before it writes the
+    # file: one copy of the weights that is the package's own, whatever save_hf passes it
+    import safetensors
+    package_copies = 0 if hasattr(safetensors, "TensorSpec") else 1
+    assert peak < (0.6 + package_copies) * size, peak / size
     st = load_checkpoint(tmp_path / "run")
     assert np.array_equal(st["model"].flat, model.flat)
     assert np.array_equal(st["optimizer_state"]["m"]["flat"], opt.m)
