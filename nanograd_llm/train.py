@@ -538,7 +538,14 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
     # GPU'nun belleğindedir; bu denetim işlemcinin belleği içindir
     if model.device == "cpu":
         # Devam eden bir eğitimin dtype'ı değişmez: float32 yeni bir eğitimdir
-        if state is not None:
+        if state is not None and cfg.init_from:
+            # Devam eden bir ince ayarın yeni eğitimi de bir GPT-2 klasöründen başlar: orada
+            # n_layer/n_embd reddedilir (mimari klasörden gelir), --init-from'suz bir eğitim
+            # ise sıfırdan başlardı. Küçültmenin yolu daha küçük bir ön eğitilmiş modeldir
+            advice = (f"this run's model is fixed by its checkpoint: start a new run "
+                      f"(--overwrite, or --out DIR) from a smaller pretrained model "
+                      f"(--init-from DIR){', or in ' + half if f64 else ''}")
+        elif state is not None:
             advice = (f"this run's model is fixed by its checkpoint: start a new run "
                       f"(--overwrite, or --out DIR) with {smaller}")
         elif cfg.init_from:

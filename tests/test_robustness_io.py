@@ -1261,6 +1261,35 @@ def test_the_four_times_check_of_a_float64_run_says_float32_needs_half(tmp_path,
     assert "float32" not in capsys.readouterr().err.split(";")[-1]
 
 
+def test_the_four_times_check_of_a_resumed_fine_tune_advises_a_smaller_pretrained_model(
+        tmp_path, monkeypatch, capsys):
+    """A resumed fine-tune refused by the 4x training-memory check was told to start a new run
+    "with a smaller model (n_layer, n_embd, vocab_size)": a new fine-tune refuses n_layer
+    (the GPT-2 folder gives the architecture), and one without --init-from trains from scratch
+    → it is told to start a new run from a smaller pretrained model (or in float32)."""
+    from _train_helpers import tiny_gpt2_folder
+    from nanograd_llm import cli
+    from nanograd_llm.models import base
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("merhaba dünya " * 80, encoding="utf-8")
+    gpt2, _ = tiny_gpt2_folder(tmp_path / "g", 290)
+    for dtype, extra in (("float32", ""), ("float64", ", or in dtype=float32 (half the memory)")):
+        out = tmp_path / dtype
+        run = ["train", "--data", str(corpus), "--out", str(out), "--quiet", "block_size=8",
+               "batch_size=2", "eval_interval=1", "eval_iters=1", "sample_tokens=0"]
+        assert cli.main([*run, "--init-from", str(tmp_path / "g"), f"dtype={dtype}",
+                         "max_iters=1"]) == 0
+        weights = ckpt.load_model(out).flat.nbytes
+        monkeypatch.setattr(base, "physical_memory", lambda: int(3.5 * weights))
+        assert cli.main([*run, "--resume", "max_iters=2"]) == 1
+        err = capsys.readouterr().err
+        assert "to train (weights, gradients" in err and "fixed by its checkpoint" in err, err
+        assert "(n_layer, n_embd, vocab_size)" not in err, err
+        assert err.rstrip().endswith(f"start a new run (--overwrite, or --out DIR) from a "
+                                     f"smaller pretrained model (--init-from DIR){extra}"), err
+        monkeypatch.undo()
+
+
 def test_a_model_too_large_to_load_is_not_answered_with_settings_the_user_cannot_change(
         tmp_path, monkeypatch, capsys):
     """`sample --ckpt` or `sample --hf` on a model whose weights do not fit the machine was told
