@@ -563,6 +563,8 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
                              f"correct it there, or give lr_decay_iters=N)") from None
         saved["lr_decay_iters"] = saved_max
     # Yeniden verilen ayarların kaydedilmiş değeri kullanılmaz (bozuk olsa da)
+    types = _field_types()
+    own = {k: v for k, v in saved.items() if k in given and k in types and _converts(k, v)}
     saved = {k: v for k, v in saved.items() if k not in given}
     kwargs = {**kwargs, "out_dir": first.out_dir}
     try:
@@ -570,15 +572,27 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
                            **kwargs)
     except ValueError as e:
         # Yalnızca kaydedilmiş ayarlar da aynı hatayı veriyorsa hata onlardadır (elle
-        # düzenlenmiş checkpoint.json): dosya adıyla söylenir
+        # düzenlenmiş checkpoint.json): dosya adıyla söylenir. Yeniden verilen ayarların
+        # yerinde eğitimin kendi (türü tutan) değerleri durur, hazır ayarınkiler değil:
+        # n_embd=14, n_head=7 ile eğitilmiş bir eğitime verilen n_head=4, hazır ayarın
+        # n_head=4'üyle aynı hatayı verir ve hata dosyaya yüklenirdi
         try:
-            make_config(preset, saved=saved)
+            make_config(preset, saved={**saved, **own})
         except ValueError as e_saved:
             if str(e_saved) == str(e):
                 raise ValueError(f"{man_path}: the run's saved train_config is invalid: {e} "
                                  f"(correct it there, or give the setting again as "
                                  f"key=value)") from None
         raise
+
+
+def _converts(name: str, value) -> bool:
+    """Whether a saved value converts to its field's type (see _convert)."""
+    try:
+        _convert(name, value, _field_types()[name])
+    except ValueError:
+        return False
+    return True
 
 
 def _the_fine_tunes_model(model: dict, asked: dict, given: set, out) -> dict:

@@ -3025,3 +3025,33 @@ def test_resume_judges_a_model_setting_with_the_runs_own_settings(tmp_path):
     assert train(cfg, resume=True, quiet=True)["step"] == 2
     with pytest.raises(ValueError, match="n_embd=14 must be divisible by n_head=4"):
         resume_config(None, out_dir=out, overrides={"n_head": "4", "max_iters": "3"})
+
+
+def test_resume_does_not_blame_the_saved_settings_for_a_given_value(tmp_path):
+    """`--resume n_head=4` of a run trained with n_embd=14, n_head=7 was answered with
+    "checkpoint.json: the run's saved train_config is invalid: n_embd=14 must be divisible by
+    n_head=4 (correct it there…)": the check that tells a broken file from a bad given value
+    put the preset's n_head=4 where the given one was, which happens to be the same value →
+    that check uses the run's own saved values of the given settings; a hand-edited file is
+    still named."""
+    from nanograd_llm.train import resume_config
+    train(tiny_config(tmp_path, n_head=7, n_embd=14, max_iters=1, eval_interval=1), quiet=True)
+    out = str(tmp_path / "run")
+    with pytest.raises(ValueError) as e:
+        resume_config(None, out_dir=out, overrides={"n_head": "4", "max_iters": "3"})
+    assert str(e.value) == "n_embd=14 must be divisible by n_head=4"
+    man = tmp_path / "run" / ckpt.MANIFEST
+    m = json.loads(man.read_text())
+    m["train_config"]["n_head"] = 5
+    man.write_text(json.dumps(m))
+    with pytest.raises(ValueError) as e:
+        resume_config(None, out_dir=out, overrides={"max_iters": "3"})
+    assert str(e.value).startswith(f"{man}: the run's saved train_config is invalid: "
+                                   f"n_embd=14 must be divisible by n_head=5")
+    # a saved value that does not even convert is left out of that check, as before
+    m["train_config"].update(n_head=7, lr="abc", n_embd=15)
+    man.write_text(json.dumps(m))
+    with pytest.raises(ValueError) as e:
+        resume_config(None, out_dir=out, overrides={"max_iters": "3", "lr": "1e-3"})
+    assert str(e.value).startswith(f"{man}: the run's saved train_config is invalid: "
+                                   f"n_embd=15 must be divisible by n_head=7")
