@@ -536,8 +536,9 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
     saved = {k: v for k, v in saved.items() if k != "out_dir"}
     man_path = ckpt.find_run_dir(out) / ckpt.MANIFEST
     if saved.get("init_from") and isinstance(man.get("model"), dict):
-        # İnce ayarın modeli GPT-2 klasöründen geldi: kaydedilen ayarlar, başlarken model ayarı
-        # verilmemişse hazır ayarın n_layer=3'ünü tutar. Yeniden verilen bir model ayarı bu
+        # İnce ayarın modeli GPT-2 klasöründen geldi: eski sürümlerin kaydettiği ayarlar,
+        # başlarken model ayarı verilmemişse hazır ayarın n_layer=3'ünü tutabilir (bugünkü sürüm
+        # modelinkileri yazar). Yeniden verilen bir model ayarı bu
         # yüzden denetim noktasının modeliyle (gerçek mimariyle) karşılaştırılır; kaydedilen
         # değerlerin yerine de onunkiler geçer (sonraki kayıt gerçeği yazsın).
         saved = {**saved, **_the_fine_tunes_model(man["model"], asked, given, out)}

@@ -139,7 +139,8 @@ def check_fits_in_memory(n_params: int, dtype, what: str, copies: int = 1,
     need = n_params * copies * as_float_dtype(dtype).itemsize
     if device == "cuda":
         # GPU'daki diziler ana bellekte değil, GPU'nun belleğindedir: bakılan, GPU'nun şimdi
-        # boş olan belleğidir (başka süreçlerin ya da bu sürecin tuttuğu bellek düşülmüş)
+        # boş olan belleğidir (başka süreçlerin tuttuğu bellek düşülmüş; CuPy'ın havuzunda bu
+        # sürecin bırakıp yeniden kullanabileceği bloklar boş sayılır, backend.device_memory)
         mem = device_memory()
         if mem and need > mem[0]:
             raise ModelTooLargeError(f"{what} has about {n_params:,} parameters, which need "
