@@ -446,6 +446,25 @@ def pattern_name(pattern: str) -> str | None:
     return next((k for k, v in PATTERNS.items() if v == pattern), None)
 
 
+def tokenizer_name(tok) -> str:
+    """The `tokenizer` setting of a tokenizer: 'char' for a CharTokenizer, else 'bpe'."""
+    from .tokenizers import CharTokenizer
+    return "char" if isinstance(tok, CharTokenizer) else "bpe"
+
+
+def _tokenizer_settings(tok) -> tuple[dict, tuple]:
+    """The tokenizer settings a fine-tune's tokenizer fixes, and their keys: `tokenizer`,
+    `vocab_size` and (byte-level BPE only) `bpe_pattern`."""
+    # Bu paketin kaydettiği bir karakter belirteçleyicisi de klasörde olabilir
+    # (model.save_hf + CharTokenizer.save; load_hf_tokenizer onu okur): ayar onu söyler.
+    # bpe_pattern ise, sıfırdan bir karakter eğitiminde olduğu gibi, onda uygulanmaz
+    kind = tokenizer_name(tok)
+    real = {"tokenizer": kind, "vocab_size": tok.vocab_size}
+    if kind == "bpe":
+        real["bpe_pattern"] = pattern_name(getattr(tok, "pattern", None))
+    return real, tuple(real)
+
+
 def _with_the_folders_model(d: dict, given: set) -> dict:
     """d with the architecture of the GPT-2 folder in d["init_from"]; a setting in `given`
     (from a config file, key=value or an argument) with another value is refused."""
@@ -457,19 +476,17 @@ def _with_the_folders_model(d: dict, given: set) -> dict:
     # verildiğinde okunur; devam ettirme (saved) onu hiç okumaz, klasör taşınmış olabilir.
     from .hf import config_from_hf, read_hf_config
     folder = Path(str(d["init_from"])).expanduser()
-    model = {**dataclasses.asdict(config_from_hf(read_hf_config(folder),
-                                                 source=str(folder / "config.json"))),
-             "tokenizer": "bpe"}
-    keys = FOLDER_FIXED
-    if given & set(FOLDER_TOKENIZER):
-        # Sözlük boyu ve bölme ifadesi de klasörün belirteçleyicisinindir: verilen
-        # vocab_size=4096 ya da bpe_pattern=turkish eskiden sessizce yok sayılırdı. Sözlük
-        # dosyaları yalnızca bunlardan biri verildiğinde okunur.
+    model = dataclasses.asdict(config_from_hf(read_hf_config(folder),
+                                              source=str(folder / "config.json")))
+    keys = tuple(k for k in FOLDER_FIXED if k != "tokenizer")
+    if given & {"tokenizer", *FOLDER_TOKENIZER}:
+        # Belirteçleyicinin türü, sözlük boyu ve bölme ifadesi klasörün
+        # belirteçleyicisinindir: verilen vocab_size=4096 ya da bpe_pattern=turkish eskiden
+        # sessizce yok sayılırdı. Sözlük dosyaları yalnızca bunlardan biri verildiğinde okunur.
         from .hf import load_hf_tokenizer
-        tok = load_hf_tokenizer(folder)
-        model.update(vocab_size=tok.vocab_size,
-                     bpe_pattern=pattern_name(getattr(tok, "pattern", None)))
-        keys += FOLDER_TOKENIZER
+        real, tok_keys = _tokenizer_settings(load_hf_tokenizer(folder))
+        model.update(real)
+        keys += tok_keys
     differ = [k for k in keys if k in given and d[k] != model[k]]
     if differ:
         raise ValueError(f"init_from {folder}: its model has "
@@ -607,16 +624,15 @@ def _the_fine_tunes_model(model: dict, asked: dict, given: set, out) -> dict:
                             if k in {f.name for f in fields(GPTConfig)}})
     except (TypeError, ValueError):
         return {}
-    real = {**{k: getattr(real, k) for k in FOLDER_FIXED if k != "tokenizer"},
-            "tokenizer": "bpe"}
-    keys = FOLDER_FIXED
-    if given & set(FOLDER_TOKENIZER):
-        # Sözlük boyu ve bölme ifadesi eğitimin kendi belirteçleyicisinden (klasörde kayıtlı)
-        # okunur: kaydedilen ayarlar eski bir sürümün yazdığı değerleri tutabilir
-        tok = ckpt.load_run_tokenizer(out)
-        real.update(vocab_size=tok.vocab_size,
-                    bpe_pattern=pattern_name(getattr(tok, "pattern", None)))
-        keys += FOLDER_TOKENIZER
+    keys = tuple(k for k in FOLDER_FIXED if k != "tokenizer")
+    real = {k: getattr(real, k) for k in keys}
+    if given & {"tokenizer", *FOLDER_TOKENIZER}:
+        # Belirteçleyicinin türü, sözlük boyu ve bölme ifadesi eğitimin kendi
+        # belirteçleyicisinden (klasörde kayıtlı) okunur: kaydedilen ayarlar eski bir sürümün
+        # yazdığı değerleri tutabilir (bir karakter belirteçleyicisi için tokenizer='bpe')
+        tok_real, tok_keys = _tokenizer_settings(ckpt.load_run_tokenizer(out))
+        real.update(tok_real)
+        keys += tok_keys
     differ = [k for k in keys if k in given and asked[k] != real[k]]
     if differ:
         raise ValueError(f"cannot resume {out}: the checkpoint's model has "

@@ -57,7 +57,7 @@ from .backend import check_device, matmul_precision, shown, shown_items
 # içe aktarmalar çalışmaya devam etsin diye bu adlar burada da bulunur
 from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZERS, TrainConfig,
                      apply_overrides, canonical_dtype, make_config, model_config, parse_overrides,
-                     pattern_name, read_config_file, resume_config)
+                     pattern_name, read_config_file, resume_config, tokenizer_name)
 from .data import (STREAM_DROPOUT, BatchSampler, check_source, download_corpus, encode_corpus,
                    known_text_sha256, load_text, same_source, split_ids)
 from .models.base import advice_when_too_large, check_fits_in_memory
@@ -424,6 +424,10 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                                  f"(use the same setting, or "
                                  f"--overwrite / --out DIR for a new run)")
         tokenizer = ckpt.load_run_tokenizer(out, model=state["model"])
+        if saved.get("init_from"):
+            # Eski sürümler bir karakter belirteçleyicisiyle başlamış ince ayara da
+            # tokenizer='bpe' yazardı: sonraki kayıt eğitimin belirteçleyicisini söylesin
+            cfg = dataclasses.replace(cfg, tokenizer=tokenizer_name(tokenizer))
         best = out / "best"
         if cfg.keep_best and (best / ckpt.MANIFEST).exists():
             # best/ başka bir belirteçleyiciyle kaydedilmiş bir denetim noktası tutuyorsa bu
@@ -465,9 +469,12 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                 raise
             raise ValueError(f"{e}: block_size={cfg.block_size} is the preset's (or your) "
                              f"setting; give block_size=N within that range") from None
-        # Kaydedilen ayarlar gerçeği söylesin: belirteçleyici GPT-2'nin bayt düzeyindeki BPE'si
-        # (bölme ifadesi de klasörünkü; adı olmayan kendi ifadesinde ayar olduğu gibi kalır)
-        cfg = dataclasses.replace(cfg, tokenizer="bpe", vocab_size=tokenizer.vocab_size,
+        # Kaydedilen ayarlar gerçeği söylesin: belirteçleyici klasörünküdür, GPT-2'nin bayt
+        # düzeyindeki BPE'si ya da bu paketin kaydettiği bir karakter belirteçleyicisi (bölme
+        # ifadesi de klasörünkü; adı olmayan kendi ifadesinde ve karakter belirteçleyicisinde
+        # ayar olduğu gibi kalır)
+        cfg = dataclasses.replace(cfg, tokenizer=tokenizer_name(tokenizer),
+                                  vocab_size=tokenizer.vocab_size,
                                   bpe_pattern=pattern_name(getattr(tokenizer, "pattern", None))
                                   or cfg.bpe_pattern)
     saved_sha = ((state or {}).get("manifest", {}).get("extra") or {}).get("data_sha256")

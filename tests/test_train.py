@@ -2997,6 +2997,50 @@ def test_resume_of_a_fine_tune_refuses_another_vocab_size_or_bpe_pattern(tmp_pat
     assert ckpt.read_manifest(out)["step"] == 2
 
 
+def test_a_fine_tune_from_a_folder_with_a_char_tokenizer_records_and_compares_it(tmp_path,
+                                                                                 capsys):
+    """A folder written with model.save_hf and CharTokenizer.save (load_hf_tokenizer reads a
+    tokenizer this package saved, `sample --hf` too) fine-tuned with `--init-from`: tokenizer=char
+    was refused with "its model has tokenizer='bpe'", tokenizer=bpe accepted, and the saved
+    settings said tokenizer='bpe' → the folder's and the run's tokenizer decide: char is
+    accepted and recorded, bpe refused, on the start and on --resume; sampling works."""
+    from nanograd_llm import GPT, GPTConfig, cli
+    from nanograd_llm.tokenizers import CharTokenizer
+    tok = CharTokenizer.from_text(TEXT)
+    GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=8),
+        seed=1).save_hf(tmp_path / "hf")
+    tok.save(str(tmp_path / "hf"))
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    out = tmp_path / "run"
+    run = ["train", "--data", str(corpus), "--out", str(out), "--quiet", "block_size=8",
+           "batch_size=2", "eval_interval=1", "eval_iters=1", "sample_tokens=0"]
+    hf = ["--init-from", str(tmp_path / "hf"), "max_iters=1"]
+    assert cli.main([*run, *hf, "tokenizer=bpe"]) == 1
+    assert "its model has tokenizer='char', the config asks for tokenizer='bpe'" in \
+        capsys.readouterr().err
+    assert not out.exists()
+    assert cli.main([*run, *hf, "tokenizer=char"]) == 0, capsys.readouterr().err
+    saved = ckpt.read_manifest(out)["train_config"]
+    assert (saved["tokenizer"], saved["vocab_size"]) == ("char", tok.vocab_size)
+    assert json.loads((out / "config.json").read_text())["train"]["tokenizer"] == "char"
+    assert cli.main([*run, "--resume", "max_iters=2", "tokenizer=bpe"]) == 1
+    assert "the checkpoint's model has tokenizer='char', the config asks for " \
+        "tokenizer='bpe'" in capsys.readouterr().err
+    assert cli.main([*run, "--resume", "max_iters=2", "tokenizer=char"]) == 0
+    assert ckpt.read_manifest(out)["step"] == 2
+    # a run an older version recorded as tokenizer='bpe' records its tokenizer on resuming
+    man = json.loads((out / "checkpoint.json").read_text())
+    man["train_config"]["tokenizer"] = "bpe"
+    (out / "checkpoint.json").write_text(json.dumps(man))
+    assert cli.main([*run, "--resume", "max_iters=3"]) == 0, capsys.readouterr().err
+    assert ckpt.read_manifest(out)["train_config"]["tokenizer"] == "char"
+    capsys.readouterr()
+    assert cli.main(["sample", "--ckpt", str(out), "--prompt", "Dikkat", "--max-new-tokens", "5",
+                     "--seed", "0"]) == 0
+    assert capsys.readouterr().out.startswith("Dikkat")
+
+
 def test_make_config_takes_numpy_numbers(tmp_path):
     """TrainConfig(max_iters=np.int64(10)) was accepted, but make_config(max_iters=...) (a
     sweep over np.arange, or a value from a NumPy array) was refused with "np.int64(10) is not
