@@ -489,16 +489,28 @@ def _with_the_folders_model(d: dict, given: set) -> dict:
         keys += tok_keys
     differ = [k for k in keys if k in given and d[k] != model[k]]
     if differ:
-        raise ValueError(f"init_from {folder}: its model has "
-                         + ", ".join(f"{k}={model[k]!r}" if model[k] is not None
-                                     else f"a {k} of its own" for k in differ)
-                         + ", the config asks for "
-                         + ", ".join(f"{k}={d[k]!r}" for k in differ)
+        raise ValueError(f"init_from {folder}: its model has {_held(model, differ)}, the "
+                         f"config asks for " + ", ".join(f"{k}={d[k]!r}" for k in differ)
                          + "; a fine-tune keeps the pretrained model's architecture and "
-                           "tokenizer (leave " + ("it" if len(differ) == 1 else "them")
-                         + " out, or give the folder's "
-                         + ("value)" if len(differ) == 1 else "values)"))
+                           "tokenizer " + _keep_advice(model, differ, "the folder's"))
     return {**d, **{k: model[k] for k in keys if model[k] is not None}}
+
+
+def _held(real: dict, keys: list) -> str:
+    """The values in `real` of the settings `keys`, as a fine-tune's refusal names them."""
+    return ", ".join(f"{k}={real[k]!r}" if real[k] is not None
+                     else f"a {k} of its own (neither {' nor '.join(BPE_PATTERNS)})"
+                     for k in keys)
+
+
+def _keep_advice(real: dict, keys: list, whose: str) -> str:
+    """'(leave it out, or give the folder's value)'; without the second part where one of
+    the values has no name that could be given (a bpe_pattern of its own)."""
+    # Kendi bölme ifadesinin bir adı yoktur: "klasörün değerini verin" denemez
+    it = "it" if len(keys) == 1 else "them"
+    if any(real[k] is None for k in keys):
+        return f"(leave {it} out)"
+    return f"(leave {it} out, or give {whose} {'value' if len(keys) == 1 else 'values'})"
 
 
 def _layered(preset, config_file, overrides, saved, kwargs) -> tuple[dict, set]:
@@ -558,7 +570,8 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
         # modelinkileri yazar). Yeniden verilen bir model ayarı bu
         # yüzden denetim noktasının modeliyle (gerçek mimariyle) karşılaştırılır; kaydedilen
         # değerlerin yerine de onunkiler geçer (sonraki kayıt gerçeği yazsın).
-        saved = {**saved, **_the_fine_tunes_model(man["model"], asked, given, out)}
+        saved = {**saved, **_the_fine_tunes_model(man["model"], asked, given, out,
+                                                          saved)}
     if "init_from" in given and not _same_folder(first.init_from, saved.get("init_from")):
         # init_from yeni bir eğitimi GPT-2 ağırlıklarıyla başlatır, devam ettirilen eğitim ise
         # kendi ağırlıklarıyla sürer. Bu yüzden --init-from'daki gibi, key=value ya da ayar
@@ -613,12 +626,15 @@ def _converts(name: str, value) -> bool:
     return True
 
 
-def _the_fine_tunes_model(model: dict, asked: dict, given: set, out) -> dict:
+def _the_fine_tunes_model(model: dict, asked: dict, given: set, out,
+                          recorded: dict | None = None) -> dict:
     """The FOLDER_FIXED settings of a fine-tune's checkpoint (`model`: its manifest's model
     config), with FOLDER_TOKENIZER's from the run's tokenizer when one of them is given; a
-    setting in `given` whose value in `asked` differs is refused. {} for a model config the
-    loader will refuse (it names the fault)."""
+    setting in `given` whose value in `asked` differs is refused (for a tokenizer's pattern
+    of its own, a value other than the run's saved settings, `recorded`, give). {} for a
+    model config the loader will refuse (it names the fault)."""
     from .models.gpt import GPTConfig
+    recorded = recorded or {}
     try:
         real = GPTConfig(**{k: v for k, v in model.items()
                             if k in {f.name for f in fields(GPTConfig)}})
@@ -633,17 +649,17 @@ def _the_fine_tunes_model(model: dict, asked: dict, given: set, out) -> dict:
         tok_real, tok_keys = _tokenizer_settings(ckpt.load_run_tokenizer(out))
         real.update(tok_real)
         keys += tok_keys
-    differ = [k for k in keys if k in given and asked[k] != real[k]]
+    # Kendi bölme ifadesiyle başlamış bir ince ayarın kaydedilen bpe_pattern'i hazır
+    # ayarınkidir (ayar yalnızca adı olan ifadeleri alır): checkpoint.json'da görülen bu değer
+    # yeniden verildiğinde de kabul edilir, eğitim yine kendi belirteçleyicisiyle sürer
+    differ = [k for k in keys if k in given and asked[k] != real[k]
+              and not (real[k] is None and asked[k] == recorded.get(k))]
     if differ:
         raise ValueError(f"cannot resume {out}: the checkpoint's model has "
-                         + ", ".join(f"{k}={real[k]!r}" if real[k] is not None
-                                     else f"a {k} of its own" for k in differ)
-                         + ", the config asks for "
+                         f"{_held(real, differ)}, the config asks for "
                          + ", ".join(f"{k}={asked[k]!r}" for k in differ)
                          + "; a fine-tune keeps the pretrained model's architecture and "
-                           "tokenizer (leave " + ("it" if len(differ) == 1 else "them")
-                         + " out, or give the checkpoint's "
-                         + ("value)" if len(differ) == 1 else "values)"))
+                           "tokenizer " + _keep_advice(real, differ, "the checkpoint's"))
     return {k: v for k, v in real.items() if v is not None}
 
 

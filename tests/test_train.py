@@ -3041,6 +3041,41 @@ def test_a_fine_tune_from_a_folder_with_a_char_tokenizer_records_and_compares_it
     assert capsys.readouterr().out.startswith("Dikkat")
 
 
+def test_a_fine_tune_whose_tokenizer_has_a_pattern_of_its_own_is_told_to_leave_it_out(
+        tmp_path, capsys):
+    """A folder whose tokenizer splits with a pattern of its own (neither gpt2 nor turkish: one
+    an older version saved): a given bpe_pattern was refused "(leave it out, or give the
+    folder's value)" though no value names that pattern, and on --resume the value
+    checkpoint.json shows (the preset's gpt2) was refused too → the message says leave it out,
+    and --resume accepts the run's saved value."""
+    pytest.importorskip("regex")
+    from nanograd_llm import cli
+    from nanograd_llm.tokenizers.bpe import BPETokenizer
+    tiny_gpt2_folder(tmp_path / "hf", 280)
+    BPETokenizer.train(GPT2_TEXT, 280, pattern=r"""\S+|\s+""").save(str(tmp_path / "hf"))
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    out = tmp_path / "run"
+    run = ["train", "--data", str(corpus), "--out", str(out), "--quiet", "block_size=8",
+           "batch_size=2", "eval_interval=1", "eval_iters=1", "sample_tokens=0"]
+    hf = ["--init-from", str(tmp_path / "hf"), "max_iters=1"]
+    assert cli.main([*run, *hf, "bpe_pattern=turkish"]) == 1
+    err = capsys.readouterr().err
+    assert "its model has a bpe_pattern of its own (neither gpt2 nor turkish), the config " \
+        "asks for bpe_pattern='turkish'; a fine-tune keeps the pretrained model's " \
+        "architecture and tokenizer (leave it out)\n" in err, err
+    assert cli.main([*run, *hf]) == 0
+    shown = ckpt.read_manifest(out)["train_config"]["bpe_pattern"]
+    assert cli.main([*run, "--resume", "max_iters=2", f"bpe_pattern={shown}"]) == 0, \
+        capsys.readouterr().err
+    assert ckpt.read_manifest(out)["step"] == 2
+    other = "turkish" if shown == "gpt2" else "gpt2"
+    assert cli.main([*run, "--resume", "max_iters=3", f"bpe_pattern={other}"]) == 1
+    assert "the checkpoint's model has a bpe_pattern of its own (neither gpt2 nor turkish), " \
+        f"the config asks for bpe_pattern={other!r}; a fine-tune keeps the pretrained " \
+        "model's architecture and tokenizer (leave it out)\n" in capsys.readouterr().err
+
+
 def test_make_config_takes_numpy_numbers(tmp_path):
     """TrainConfig(max_iters=np.int64(10)) was accepted, but make_config(max_iters=...) (a
     sweep over np.arange, or a value from a NumPy array) was refused with "np.int64(10) is not
