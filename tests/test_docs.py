@@ -278,7 +278,7 @@ def test_module_source_only_reads_python_files():
     assert module_source("nanograd_llm.docs")[1] == "nanograd_llm/docs.py"
 
 
-@pytest.mark.skipif(not hasattr(os, "symlink"), reason=SYMLINKS)
+@posix_only(SYMLINKS)
 def test_module_source_of_a_package_reached_through_a_symbolic_link(tmp_path, monkeypatch):
     """A checkout reached through a linked folder (spec.origin not resolved) still gets its
     repository-relative path: docs once resolved the path only to test it, then raised
