@@ -157,11 +157,16 @@ class TrainConfig:
         # silinir, eksiye düşerse her adımda işaret değiştirir (lr·weight_decay > 2 ise büyüyerek)
         peak = max(self.lr, self.min_lr)
         if self.weight_decay * peak >= 1.0:
+            # Tepe değeri min_lr verdiyse (lr'den büyük) ileti onu adlandırır: yalnızca
+            # min_lr=1000 yazan kullanıcıya "weight_decay çok büyük" demek yanlış yeri gösterirdi
+            by_min = self.min_lr > self.lr
             raise ValueError(f"weight_decay={self.weight_decay:g} is too large: AdamW multiplies "
                              f"the weights by 1 - lr*weight_decay at each step, so "
                              f"lr*weight_decay must be < 1, but the learning rate reaches "
-                             f"{peak:g} (lr*weight_decay = {self.weight_decay * peak:g}); use "
-                             f"weight_decay < {1.0 / peak:g}")
+                             f"{peak:g} ({f'min_lr, above lr={self.lr:g}; ' if by_min else ''}"
+                             f"lr*weight_decay = {self.weight_decay * peak:g}); use "
+                             f"weight_decay < {1.0 / peak:g}"
+                             + (" or a min_lr below lr" if by_min else ""))
         for name in ("beta1", "beta2"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {shown(getattr(self, name))}")
