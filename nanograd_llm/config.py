@@ -121,6 +121,8 @@ class TrainConfig:
                         "str": "a string"}[base]
                 raise ValueError(f"{name} must be {what}{' (or None)' if nullable else ''}, "
                                  f"got {shown(v)}")
+            if base == "float":
+                _as_float(name, v)          # TrainConfig(lr=10**400)
 
     def validate(self) -> None:
         self._check_types()
@@ -304,7 +306,7 @@ def _convert(name: str, value, type_name: str):
     if base == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"bad value for {name}: {shown(value)} is not a number")
-        return float(value)
+        return _as_float(name, value)
     if name in _PATH_FIELDS and isinstance(value, os.PathLike) and \
             isinstance(os.fspath(value), str):
         # Python'dan (ör. bir not defterinde) verilen bir Path, TrainConfig'teki gibi dize
@@ -312,6 +314,17 @@ def _convert(name: str, value, type_name: str):
         return os.fspath(value)
     # Her dize yukarıdaki ilk dalda döndü: buraya dize olmayan bir değer gelir
     raise ValueError(f"bad value for {name}: {shown(value)} is not a string")
+
+
+def _as_float(name: str, value) -> float:
+    """float(value), with a ValueError naming the setting for an integer no float can hold."""
+    # JSON ve TOML sınırsız tam sayı okur: `lr = 1000…0` (400 basamak) float'a çevrilirken
+    # OverflowError verirdi; komut satırı bunu tanımaz, hata izi basılırdı
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"bad value for {name}: {shown(value)} is too large for a number (a "
+                         f"float holds at most about 1.8e308)") from None
 
 
 def apply_overrides(base: dict, overrides: dict, source: str = "override") -> dict:

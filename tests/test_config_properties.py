@@ -3,7 +3,9 @@ presets and key=value words, resume_config of a started run and of a fine-tune (
 the settings a run folder saves, and TOML/JSON --config files against the key=value words the
 command line gets. Tiny models and a handful of examples each: the whole file runs in seconds."""
 import re
+from pathlib import Path
 
+import numpy as np
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from nanograd_llm.config import (BPE_PATTERNS, MODELS, PRESETS, TOKENIZERS, TrainConfig,
@@ -113,3 +115,28 @@ def test_make_config_returns_a_config_or_a_value_error_naming_a_given_key(preset
         assert TrainConfig(**cfg.to_dict()) == cfg
         for k in got:
             assert k == "out_dir" or getattr(cfg, k) is not None or "None" in TYPES[k]
+
+
+PY_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 3000), st.integers(),
+    st.sampled_from([10 ** 400, -(10 ** 400), 2 ** 1024, 2 ** 63]),
+    st.floats(), st.text(max_size=6),
+    st.sampled_from([np.int64(3), np.float32(0.5), np.bool_(True), np.float64(np.inf),
+                     Path("x"), [1], {"a": 1}, b"x", 1j]))
+
+
+@settings(max_examples=120, **FAST)
+@given(preset=st.sampled_from(list(PRESETS)),
+       values=st.dictionaries(st.sampled_from([f for f in FIELDS
+                                               if f not in ("data", "init_from")]),
+                              PY_VALUES, max_size=3))
+@example(preset="default", values={"lr": 10 ** 400})
+@example(preset="default", values={"dropout": -(10 ** 400)})
+def test_make_config_with_typed_values_gives_a_config_or_a_value_error(preset, values):
+    """The values a TOML/JSON file or Python gives (ints, floats, huge integers, NumPy scalars,
+    lists…) are converted or refused with a ValueError naming the key; TrainConfig(...) too.
+    `lr = 1000…0` (400 digits) in a config file stopped the CLI with an OverflowError."""
+    _only_clear_errors(lambda: make_config(preset, overrides=values), list(values) or ["x"])
+    _only_clear_errors(lambda: TrainConfig(**values), list(values) or ["x"])
+    _only_clear_errors(lambda: make_config(preset, **{k: v for k, v in values.items()
+                                                     if v is not None}), list(values) or ["x"])
