@@ -2,14 +2,20 @@
 presets and key=value words, resume_config of a started run and of a fine-tune (--init-from),
 the settings a run folder saves, and TOML/JSON --config files against the key=value words the
 command line gets. Tiny models and a handful of examples each: the whole file runs in seconds."""
+import json
+import math
 import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
+from _train_helpers import TEXT, tiny_config, tiny_gpt2_folder, trained_tiny_run
+from nanograd_llm import checkpoint as ckpt
 from nanograd_llm.config import (BPE_PATTERNS, MODELS, PRESETS, TOKENIZERS, TrainConfig,
-                                 _field_types, make_config, parse_overrides)
+                                 _field_types, make_config, parse_overrides, resume_config)
+from nanograd_llm.train import train
 
 TYPES = _field_types()
 FIELDS = list(TYPES)
@@ -140,3 +146,318 @@ def test_make_config_with_typed_values_gives_a_config_or_a_value_error(preset, v
     _only_clear_errors(lambda: TrainConfig(**values), list(values) or ["x"])
     _only_clear_errors(lambda: make_config(preset, **{k: v for k, v in values.items()
                                                      if v is not None}), list(values) or ["x"])
+
+
+# -- a started run, resumed -----------------------------------------------------------------------
+# Spellings of one value that the CLI reads the same (NumPy names float32 in many ways)
+SAME_DTYPE = {"float32": ["float32", "f4", "single", "<f4", "=f4"],
+              "float64": ["float64", "f8", "double", "<f8", "float"]}
+# Settings that a resumed run cannot change (train() or resume_config refuses another value)
+FIXED_ON_RESUME = ("model", "n_layer", "n_head", "n_embd", "block_size", "dropout", "bias",
+                   "tie_weights", "activation", "positional", "tokenizer", "seed", "dtype",
+                   "batch_size", "grad_accum", "val_fraction")
+OTHER_VALUE = {"model": ["bigram"], "n_layer": [2, 3], "n_head": [1, 4, 3],
+               "n_embd": [8, 32, 12], "block_size": [8, 32], "dropout": [0.0, 0.2],
+               "bias": [False], "tie_weights": [False], "activation": ["relu"],
+               "positional": ["sinusoidal"], "tokenizer": ["bpe", "char"], "seed": [0, 1],
+               "dtype": ["float64", "f8", "double"], "batch_size": [2, 8], "grad_accum": [2],
+               "val_fraction": [0.2, 0.05], "vocab_size": [280, 301, 512],
+               "bpe_pattern": ["gpt2", "turkish"]}
+
+
+def word_of(name, value):
+    if name == "dtype" and value in SAME_DTYPE:
+        return st.sampled_from(SAME_DTYPE[value])
+    return words_for(name, value)
+
+
+def typed_forms(name, value):
+    """Python values (as a TOML/JSON file or a notebook gives them) that make_config reads as
+    `value` for field `name`: NumPy scalars, 1.0 for 1, a Path for a path."""
+    base = _base(TYPES[name])
+    if value is None or base == "str":
+        forms = [value] + ([Path(value)] if value is not None and name in ("data", "out_dir",
+                                                                          "init_from") else [])
+    elif base == "bool":
+        forms = [value, np.bool_(value)]
+    elif base == "int":
+        forms = [value, np.int64(value), float(value), np.float64(value)]
+    else:
+        forms = [value, np.float64(value)] + ([int(value)] if float(value).is_integer() else [])
+    return st.sampled_from(forms)
+
+
+def same_words(saved: dict, keys):
+    """Settings giving `saved`'s value of each key in `keys`: key=value words spelt in any of
+    the ways the CLI reads as that value, or the value typed differently."""
+    return st.fixed_dictionaries({k: st.one_of(word_of(k, saved[k]), typed_forms(k, saved[k]))
+                                  for k in keys})
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A finished two-step char-level run: (its folder, its saved train_config)."""
+    folder = trained_tiny_run(tmp_path_factory, "cfgprop")
+    return folder, ckpt.read_manifest(folder)["train_config"]
+
+
+@pytest.fixture(scope="module")
+def bpe_run(tmp_path_factory):
+    """A finished two-step BPE run (Turkish pattern): (its folder, its saved train_config)."""
+    pytest.importorskip("regex")
+    tmp = tmp_path_factory.mktemp("cfgprop_bpe")
+    train(tiny_config(tmp, max_iters=2, eval_interval=2, tokenizer="bpe", vocab_size=300,
+                      bpe_pattern="turkish"), quiet=True)
+    return tmp / "run", ckpt.read_manifest(tmp / "run")["train_config"]
+
+
+def _files(folder: Path) -> dict:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()
+            and p.name not in ("metrics.jsonl", "loss.png", ".lock")}
+
+
+RESUMABLE = [f for f in FIELDS if f not in ("out_dir", "init_from")]
+RUNS = pytest.mark.parametrize("kind", ["run", "bpe_run"])
+
+
+@RUNS
+@settings(max_examples=30, **FAST)
+@given(preset=st.sampled_from([None, *PRESETS]), data=st.data())
+def test_resume_with_the_saved_values_given_again_gives_the_saved_config(request, kind, preset,
+                                                                        data):
+    """Any of a run's saved settings given again with --resume, spelt or typed in any way
+    that reads as the saved value, under any preset, give the saved config."""
+    folder, saved = request.getfixturevalue(kind)
+    keys = data.draw(st.lists(st.sampled_from(RESUMABLE), unique=True, max_size=12))
+    words = data.draw(same_words(saved, keys))
+    cfg = resume_config(preset, overrides=words, out_dir=data.draw(
+        st.sampled_from([str(folder), folder])))
+    assert cfg.to_dict() == saved
+
+
+@RUNS
+@settings(max_examples=4, **FAST)
+@given(data=st.data())
+def test_resume_with_every_saved_value_given_again_trains(request, kind, data):
+    folder, saved = request.getfixturevalue(kind)
+    words = data.draw(same_words(saved, RESUMABLE))
+    cfg = resume_config(None, overrides=words, out_dir=str(folder))
+    assert train(cfg, resume=True, quiet=True)["step"] == 2
+
+
+@RUNS
+@settings(max_examples=30, **FAST)
+@given(data=st.data())
+def test_resume_with_another_model_setting_is_refused_naming_it(request, kind, data):
+    """A setting the run cannot change, given with another value (in any spelling), is
+    refused naming the key (and, where the value is valid on its own, the saved value); the
+    run folder is left as it was."""
+    folder, saved = request.getfixturevalue(kind)
+    fixed = FIXED_ON_RESUME + (("vocab_size", "bpe_pattern") if kind == "bpe_run" else ())
+    key = data.draw(st.sampled_from(fixed))
+    other = data.draw(st.sampled_from([v for v in OTHER_VALUE[key] if v != saved[key]]))
+    word = data.draw(words_for(key, other))
+    before = _files(folder)
+    with pytest.raises(ValueError) as e:
+        cfg = resume_config(None, overrides={key: word}, out_dir=str(folder))
+        train(cfg, resume=True, quiet=True)
+    msg = str(e.value)
+    assert names(msg, key), msg
+    if "must" not in msg:
+        assert f"{key}={saved[key]!r}" in msg, msg
+    assert _files(folder) == before
+
+
+@settings(max_examples=100, **FAST)
+@given(overrides=OVERRIDES.map(lambda d: {k: v for k, v in d.items() if k != "out_dir"}))
+def test_resume_config_returns_a_config_or_a_value_error_naming_a_given_key(run, overrides):
+    folder, _ = run
+    _only_clear_errors(lambda: resume_config(None, overrides=overrides, out_dir=str(folder)),
+                       list(overrides) or ["x"])
+
+
+# -- a fine-tune (--init-from a GPT-2 folder) ------------------------------------------------------
+# tiny_gpt2_folder's model and tokenizer
+FOLDER = dict(n_layer=1, n_head=2, n_embd=8, bias=True, tie_weights=True, activation="gelu",
+              positional="learned", tokenizer="bpe", vocab_size=280, bpe_pattern="gpt2")
+FOLDER_OTHER = {"n_layer": [2, 3], "n_head": [1, 4], "n_embd": [16, 32], "bias": [False],
+                "tie_weights": [False], "activation": ["relu"], "positional": ["sinusoidal"],
+                "tokenizer": ["char"], "vocab_size": [300, 512], "bpe_pattern": ["turkish"]}
+FT_WORDS = dict(block_size="8", batch_size="2", max_iters="1", eval_interval="1",
+                eval_iters="1", sample_tokens="0")
+
+
+@pytest.fixture(scope="module")
+def fine_tune(tmp_path_factory):
+    """A tiny GPT-2 folder and a one-step fine-tune of it: (folder, run, its train_config)."""
+    tmp = tmp_path_factory.mktemp("cfgprop_ft")
+    tiny_gpt2_folder(tmp / "hf", FOLDER["vocab_size"])
+    (tmp / "c.txt").write_text(TEXT, encoding="utf-8")
+    cfg = make_config("default", data=str(tmp / "c.txt"), out_dir=str(tmp / "run"),
+                      init_from=str(tmp / "hf"), overrides=FT_WORDS)
+    train(cfg, quiet=True)
+    return tmp / "hf", tmp / "run", ckpt.read_manifest(tmp / "run")["train_config"]
+
+
+@settings(max_examples=40, **FAST)
+@given(preset=st.sampled_from([p for p in PRESETS if p != "bigram"]), data=st.data())
+def test_init_from_with_the_folders_own_values_is_accepted(fine_tune, monkeypatch, preset,
+                                                           data):
+    folder, _, _ = fine_tune
+    keys = data.draw(st.lists(st.sampled_from(list(FOLDER)), unique=True, min_size=1))
+    words = data.draw(same_words(FOLDER, keys))
+    home = data.draw(st.sampled_from([str(folder), folder, "~/hf"]))
+    monkeypatch.setenv("HOME", str(folder.parent))
+    cfg = make_config(preset, init_from=home, overrides=words)
+    for k in FOLDER:
+        if k in keys or k not in ("vocab_size", "bpe_pattern"):
+            assert getattr(cfg, k) == FOLDER[k], k
+
+
+@settings(max_examples=40, **FAST)
+@given(preset=st.sampled_from([p for p in PRESETS if p != "bigram"]), data=st.data())
+def test_init_from_with_another_model_setting_is_refused_naming_it(fine_tune, preset, data):
+    folder, _, _ = fine_tune
+    key = data.draw(st.sampled_from(list(FOLDER)))
+    others = data.draw(st.lists(st.sampled_from([k for k in FOLDER if k != key]), unique=True))
+    words = data.draw(same_words(FOLDER, others))
+    words[key] = data.draw(st.sampled_from(FOLDER_OTHER[key]).flatmap(
+        lambda v: words_for(key, v)))
+    with pytest.raises(ValueError) as e:
+        make_config(preset, init_from=str(folder), overrides=words)
+    assert f"{key}={FOLDER[key]!r}" in str(e.value), str(e.value)
+
+
+@settings(max_examples=15, **FAST)
+@given(data=st.data())
+def test_init_from_a_training_run_folder_is_refused_clearly(run, data):
+    """--init-from names a GPT-2 folder: a nanograd_llm run folder with model settings is
+    refused with the advice to resume it, not with an error from reading its config.json."""
+    folder, _ = run
+    keys = data.draw(st.lists(st.sampled_from(list(FOLDER)), unique=True, min_size=1))
+    with pytest.raises(ValueError, match="not a Hugging Face GPT-2 folder.*--resume"):
+        make_config("default", init_from=folder, overrides=data.draw(same_words(FOLDER, keys)))
+
+
+def _resumed_value(saved: dict, given) -> dict:
+    """The config resume_config gives for a run saved as `saved` when the keys `given` are
+    given again with their saved values: the cosine ends at the saved max_iters."""
+    if not saved["lr_decay_iters"] and "lr_decay_iters" not in given:
+        return {**saved, "lr_decay_iters": saved["max_iters"]}
+    return saved
+
+
+@settings(max_examples=40, **FAST)
+@given(data=st.data())
+def test_resume_of_a_fine_tune_with_its_own_values_gives_the_saved_config(fine_tune, data):
+    """The fine-tune's saved settings given again (its own init_from too)."""
+    _, out, saved = fine_tune
+    keys = data.draw(st.lists(st.sampled_from(RESUMABLE + ["init_from"]), unique=True,
+                              max_size=12))
+    words = data.draw(same_words(saved, keys))
+    cfg = resume_config(None, overrides=words, out_dir=str(out))
+    assert cfg.to_dict() == _resumed_value(saved, keys)
+
+
+@settings(max_examples=30, **FAST)
+@given(data=st.data())
+def test_resume_of_a_fine_tune_with_another_model_setting_is_refused_naming_it(fine_tune,
+                                                                                data):
+    _, out, saved = fine_tune
+    key = data.draw(st.sampled_from(sorted({*FOLDER, *FIXED_ON_RESUME} - {"model"})))
+    own = FOLDER.get(key, saved[key])
+    other = data.draw(st.sampled_from([v for v in FOLDER_OTHER.get(key) or OTHER_VALUE[key]
+                                       if v != own]))
+    word = data.draw(words_for(key, other))
+    before = _files(out)
+    with pytest.raises(ValueError) as e:
+        cfg = resume_config(None, overrides={key: word}, out_dir=str(out))
+        train(cfg, resume=True, quiet=True)
+    msg = str(e.value)
+    assert names(msg, key), msg
+    if "must" not in msg:
+        assert f"{key}={own!r}" in msg, msg
+    assert _files(out) == before
+
+
+# -- the settings a run folder saves ---------------------------------------------------------------
+def toml_text(table: dict) -> str:
+    """A flat TOML table (None values left out: TOML has no null)."""
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, float):
+            return "inf" if v == math.inf else "-inf" if v == -math.inf else \
+                "nan" if v != v else repr(v)
+        if isinstance(v, int):
+            return str(v)
+        return json.dumps(v)
+    return "".join(f"{k} = {value(v)}\n" for k, v in table.items() if v is not None)
+
+
+
+
+@pytest.mark.parametrize("kind", ["run", "fine_tune"])
+@pytest.mark.parametrize("suffix", [".json", ".toml"])
+def test_the_saved_settings_round_trip_through_a_config_file(request, tmp_path, kind, suffix):
+    """config.json's 'train' table (= checkpoint.json's train_config), given back as a --config
+    file, starts the same config under any preset, and resumes the run with its settings."""
+    if kind == "run":
+        folder, saved = request.getfixturevalue("run")
+    else:
+        _, folder, saved = request.getfixturevalue("fine_tune")
+    table = json.loads((folder / "config.json").read_text(encoding="utf-8"))["train"]
+    assert table == saved
+    f = tmp_path / f"saved{suffix}"
+    f.write_text(json.dumps(table) if suffix == ".json" else toml_text(table), encoding="utf-8")
+    for preset in PRESETS:
+        assert make_config(preset, config_file=str(f)).to_dict() == saved
+    cfg = resume_config(None, config_file=str(f))
+    assert cfg.to_dict() == _resumed_value(saved, table)
+    assert train(cfg, resume=True, quiet=True)["step"] == saved["max_iters"]
+
+
+# -- key=value words and config files -------------------------------------------------------------
+def natural_value(name):
+    """A value of the field's own type (as TOML/JSON writes it), valid or not for the field."""
+    base = _base(TYPES[name])
+    if name in CHOICES:
+        return st.sampled_from(CHOICES[name])
+    if base == "bool":
+        return st.booleans()
+    if base == "int":
+        return st.integers(-2, 5000)
+    if base == "float":
+        return st.one_of(st.sampled_from([3e-4, 1e-8, 0.1, 0.0, 1.0, 0.99, 2.0]),
+                         st.floats(-0.5, 3.0))
+    return st.sampled_from(["out/x", "a run", "çalışma/ş"])
+
+
+SETTINGS = st.lists(st.sampled_from([f for f in FIELDS if f not in ("data", "init_from")]),
+                    unique=True, min_size=1, max_size=4).flatmap(
+    lambda keys: st.fixed_dictionaries({k: natural_value(k) for k in keys})).flatmap(
+    lambda values: st.tuples(st.just(values),
+                             st.fixed_dictionaries({k: words_for(k, v)
+                                                    for k, v in values.items()})))
+
+
+def _outcome(call):
+    try:
+        return call().to_dict()
+    except ValueError as e:
+        return re.sub(r"\S+\.(toml|json)|the command line", "SOURCE", str(e))
+
+
+@settings(max_examples=80, **FAST)
+@given(preset=st.sampled_from(list(PRESETS)), settings_=SETTINGS)
+def test_a_config_file_with_natural_types_gives_what_key_value_words_give(tmp_path, preset,
+                                                                        settings_):
+    values, words = settings_
+    want = _outcome(lambda: make_config(preset, overrides=parse_overrides(
+        [f"{k}={v}" for k, v in words.items()])))
+    files = {"natural.json": json.dumps(values), "natural.toml": toml_text(values),
+             "words.json": json.dumps(words), "words.toml": toml_text(words)}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        got = _outcome(lambda: make_config(preset, config_file=str(tmp_path / name)))
+        assert got == want, (name, text)
