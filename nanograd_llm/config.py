@@ -561,15 +561,15 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
     """The config of a resumed run: the settings saved in its checkpoint (found through
     --out, or the preset's folder), changed only by what is given again (e.g. max_iters)."""
     d, given = _layered(preset, config_file, overrides, None, kwargs)
-    asked = d
-    # Bu ilk ayarlar yalnızca --out klasörünü ve init_from'u bulmak içindir: yeniden verilen
-    # n_head=7 (eğitimin kendi değeri, n_embd=14 ile) ya da bir ince ayarın dosyasındaki
-    # n_head=12 (klasörün değeri) hazır ayarın n_embd=96'sıyla birlikte reddedilmesin, GPT-2
-    # klasörü de okunmasın (taşınmış olabilir). Mimari ayarları hazır ayarınkiler olarak
-    # denetlenir; verilenler aşağıda eğitimin kaydedilen ayarlarıyla birlikte denetlenir.
-    d = {**d, **{k: v for k, v in _layered(preset, None, None, None, {})[0].items()
-                 if k in FOLDER_FIXED}}
-    first = TrainConfig(**d)
+    # Bu ilk ayarlar yalnızca --out klasörünü bulmak içindir: hazır ayarın kendisi ve verilen
+    # out_dir. Verilen öteki ayarlar aşağıda eğitimin kaydedilen ayarlarıyla birlikte
+    # denetlenir, hazır ayarınkilerle değil: yeniden verilen n_head=7 (eğitimin kendi değeri,
+    # n_embd=14 ile) hazır ayarın n_embd=96'sıyla, lr=1e-3 ile eğitilmiş bir çalışmaya yeniden
+    # verilen weight_decay=500 hazır ayarın lr=2e-3'üyle, --preset bigram ile yeniden verilen
+    # init_from (bir ince ayarın kendi klasörü) bigram modeliyle reddediliyordu. GPT-2 klasörü
+    # de okunmaz (taşınmış olabilir).
+    first = TrainConfig(**{**_layered(preset, None, None, None, {})[0],
+                           "out_dir": d["out_dir"]})
     out = Path(first.out_dir).expanduser()
     refuse_dangling_link(out, "--out")
     if not out.exists():
@@ -588,9 +588,8 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
         # modelinkileri yazar). Yeniden verilen bir model ayarı bu
         # yüzden denetim noktasının modeliyle (gerçek mimariyle) karşılaştırılır; kaydedilen
         # değerlerin yerine de onunkiler geçer (sonraki kayıt gerçeği yazsın).
-        saved = {**saved, **_the_fine_tunes_model(man["model"], asked, given, out,
-                                                          saved)}
-    if "init_from" in given and not _same_folder(first.init_from, saved.get("init_from")):
+        saved = {**saved, **_the_fine_tunes_model(man["model"], d, given, out, saved)}
+    if "init_from" in given and not _same_folder(d["init_from"], saved.get("init_from")):
         # init_from yeni bir eğitimi GPT-2 ağırlıklarıyla başlatır, devam ettirilen eğitim ise
         # kendi ağırlıklarıyla sürer. Bu yüzden --init-from'daki gibi, key=value ya da ayar
         # dosyasıyla verilen başka bir init_from da reddedilir; sessizce yok sayılmaz. Eğitimin

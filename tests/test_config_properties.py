@@ -5,6 +5,7 @@ command line gets. Tiny models and a handful of examples each: the whole file ru
 import json
 import math
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -268,6 +269,37 @@ def test_resume_with_another_model_setting_is_refused_naming_it(request, kind, d
     assert _files(folder) == before
 
 
+# lr, min_lr and weight_decay are checked together (lr*weight_decay < 1)
+OPTIM = st.fixed_dictionaries({"lr": st.sampled_from([1e-4, 1e-3, 3e-3, 5e-2, 1.0, 20.0]),
+                               "min_lr": st.sampled_from([0.0, 1e-5, 1e-4, 2e-3]),
+                               "weight_decay": st.sampled_from([0.0, 0.1, 10.0, 500.0])}).filter(
+    lambda o: o["weight_decay"] * max(o["lr"], o["min_lr"]) < 1)
+
+
+@settings(max_examples=40, **FAST)
+@given(preset=st.sampled_from([None, *PRESETS]), optim=OPTIM,
+       keys=st.lists(st.sampled_from(["lr", "min_lr", "weight_decay"]), unique=True,
+                     min_size=1), data=st.data())
+@example(preset=None, optim={"lr": 1e-3, "min_lr": 1e-4, "weight_decay": 500.0},
+         keys=["weight_decay"], data=None)
+def test_resume_accepts_the_runs_own_optimizer_settings_given_again(run, tmp_path, preset,
+                                                                   optim, keys, data):
+    """A run trained with weight_decay=500 and lr=1e-3 (lr*weight_decay = 0.5), resumed with
+    weight_decay=500 given again, must not be judged with the preset's lr (0.002)."""
+    folder, saved = run
+    copy = tmp_path / "run"
+    if copy.exists():
+        shutil.rmtree(copy)
+    shutil.copytree(folder, copy)
+    manifest = json.loads((copy / ckpt.MANIFEST).read_text(encoding="utf-8"))
+    manifest["train_config"].update(optim, out_dir=str(copy))
+    (copy / ckpt.MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    words = {k: repr(optim[k]) for k in keys} if data is None else \
+        data.draw(same_words(optim, keys))
+    cfg = resume_config(preset, overrides=words, out_dir=str(copy))
+    assert {k: getattr(cfg, k) for k in optim} == optim
+
+
 @settings(max_examples=100, **FAST)
 @given(overrides=OVERRIDES.map(lambda d: {k: v for k, v in d.items() if k != "out_dir"}))
 def test_resume_config_returns_a_config_or_a_value_error_naming_a_given_key(run, overrides):
@@ -348,14 +380,19 @@ def _resumed_value(saved: dict, given) -> dict:
 
 
 @settings(max_examples=40, **FAST)
-@given(data=st.data())
-def test_resume_of_a_fine_tune_with_its_own_values_gives_the_saved_config(fine_tune, data):
-    """The fine-tune's saved settings given again (its own init_from too)."""
+@given(preset=st.sampled_from([None, *PRESETS]), data=st.data())
+@example(preset="bigram", data=None)
+def test_resume_of_a_fine_tune_with_its_own_values_gives_the_saved_config(fine_tune, preset,
+                                                                         data):
+    """The fine-tune's saved settings given again (its own init_from too), under any preset:
+    `--preset bigram --resume init_from=DIR` was refused because the given init_from was
+    first checked with the bigram preset's model."""
     _, out, saved = fine_tune
-    keys = data.draw(st.lists(st.sampled_from(RESUMABLE + ["init_from"]), unique=True,
-                              max_size=12))
-    words = data.draw(same_words(saved, keys))
-    cfg = resume_config(None, overrides=words, out_dir=str(out))
+    keys = ["init_from"] if data is None else data.draw(
+        st.lists(st.sampled_from(RESUMABLE + ["init_from"]), unique=True, max_size=12))
+    words = {"init_from": saved["init_from"]} if data is None else \
+        data.draw(same_words(saved, keys))
+    cfg = resume_config(preset, overrides=words, out_dir=str(out))
     assert cfg.to_dict() == _resumed_value(saved, keys)
 
 
