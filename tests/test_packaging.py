@@ -110,3 +110,46 @@ def test_no_docstring_holds_a_character_utf8_cannot_encode():
             except UnicodeEncodeError:
                 bad.append(f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 1)}")
     assert not bad, bad
+
+
+def _declared_test_requirements() -> dict:
+    """install_requires (as on Python 3.11) and the test extra, by normalized name."""
+    requirements = pytest.importorskip("packaging.requirements")
+    import re
+    cfg = _cfg()
+    lines = (cfg["options"]["install_requires"].splitlines()
+             + cfg["options.extras_require"]["test"].splitlines())
+    found = {}
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        req = requirements.Requirement(line)
+        if req.marker is None or req.marker.evaluate({"python_version": "3.11"}):
+            found[re.sub(r"[-_.]+", "-", req.name).lower()] = req
+    return found
+
+
+def _lowest_pins() -> dict:
+    import re
+    text = (ROOT / "scripts" / "check_oldest_deps.sh").read_text(encoding="utf-8")
+    match = re.search(r"^\s*LOWEST=\(([^)]*)\)", text, re.M)
+    assert match, "scripts/check_oldest_deps.sh has no LOWEST=(...) pins for --all-extras"
+    pins = {}
+    for pin in match.group(1).split():
+        name, version = pin.split("==")
+        pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    return pins
+
+
+def test_the_all_extras_run_pins_every_test_dependency_within_setup_cfg():
+    """scripts/check_oldest_deps.sh pinned NumPy, tqdm and threadpoolctl only (torch,
+    transformers and Numba left out), so the run of the whole suite on the lowest versions of
+    every test dependency could not be repeated. Its --all-extras mode pins each package of
+    install_requires and the test extra, at a version setup.cfg allows."""
+    declared = _declared_test_requirements()
+    pins = _lowest_pins()
+    assert sorted(pins) == sorted(declared)
+    outside = {n: v for n, v in pins.items() if not declared[n].specifier.contains(v)}
+    assert not outside, outside
+
