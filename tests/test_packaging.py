@@ -153,3 +153,21 @@ def test_the_all_extras_run_pins_every_test_dependency_within_setup_cfg():
     outside = {n: v for n, v in pins.items() if not declared[n].specifier.contains(v)}
     assert not outside, outside
 
+
+def test_the_test_extra_declares_the_lowest_versions_that_ran():
+    """The test extra said safetensors>=0.4 and regex>=2023.0, though transformers>=5.4 beside
+    them needs safetensors>=0.4.3 and regex>=2025.10.22: a bound no install could reach, and
+    never run. Each lower bound is now the version --all-extras pins (numpy>=1.24: 1.24.4, the
+    series' last patch, as in the script's default mode)."""
+    version = pytest.importorskip("packaging.version")
+    declared = _declared_test_requirements()
+    wrong = {}
+    for name, pin in _lowest_pins().items():
+        for spec in declared[name].specifier:
+            if spec.operator not in (">=", "=="):
+                continue
+            bound = version.Version(spec.version).release
+            got = version.Version(pin).release[:len(bound) if name == "numpy" else None]
+            if got + (0,) * (len(bound) - len(got)) != bound + (0,) * (len(got) - len(bound)):
+                wrong[name] = f"{spec} but --all-extras pins {pin}"
+    assert not wrong, wrong
