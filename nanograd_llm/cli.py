@@ -172,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "(deletes it)")
     p.add_argument("--init-from", default=None, metavar="DIR",
                    help="fine-tune a Hugging Face GPT-2 folder (config.json + model.safetensors "
-                        "+ vocab.json/merges.txt) instead of starting from random weights "
+                        "+ a tokenizer: tokenizer.json, vocab.json/merges.txt, or one saved by "
+                        "this package) instead of starting from random weights "
                         "(default: random weights)")
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar or log lines (warnings are still shown)")
