@@ -409,8 +409,10 @@ def read_config_file(path) -> dict:
     except ValueError as e:
         # Sözdizimi hataları (JSONDecodeError, TOMLDecodeError), UTF-8 olmayan baytlar ve
         # Python'un basamak sınırını (4300) aşan bir tam sayı hep ValueError verir; ileti
-        # dosyayı adlandırır
-        raise ValueError(f"cannot parse config file {p}: {e}") from None
+        # dosyayı adlandırır. Python'un "sys.set_int_max_str_digits() ile sınırı yükseltin"
+        # öğüdü atılır: komut satırı kullanıcısı onu uygulayamaz
+        why = str(e).split("; use sys.set_int_max_str_digits()")[0]
+        raise ValueError(f"cannot parse config file {p}: {why}") from None
     if not isinstance(data, dict):
         raise ValueError(f"config file {p} must hold a table of key = value pairs")
     for k, v in data.items():
