@@ -166,7 +166,8 @@ class TrainConfig:
                              f"the weights by 1 - lr*weight_decay at each step, so "
                              f"lr*weight_decay must be < 1, but the learning rate reaches "
                              f"{peak:g} ({f'min_lr, above lr={self.lr:g}; ' if by_min else ''}"
-                             f"lr*weight_decay = {self.weight_decay * peak:g}); use "
+                             f"{'min_lr' if by_min else 'lr'}*weight_decay = "
+                             f"{self.weight_decay * peak:g}); use "
                              f"weight_decay < {1.0 / peak:g}"
                              + (" or a min_lr below lr" if by_min else ""))
         for name in ("beta1", "beta2"):

@@ -153,6 +153,8 @@ _BAD_CONFIG = [
                            "but the learning rate reaches 0.001 (lr*weight_decay = 1e+27); use "
                            "weight_decay < 1000"),
     ("weight_decay", 1000.0, "lr*weight_decay must be < 1"),
+    ("min_lr", 1000.0, "the learning rate reaches 1000 (min_lr, above lr=0.001; "
+                       "min_lr*weight_decay = 100); use weight_decay < 0.001 or a min_lr below lr"),
     ("lr", float("nan"), "lr must be a finite number >= 0, got nan"),
     ("grad_clip", float("inf"), "grad_clip must be a finite number >= 0, got inf"),
     ("beta1", 1.0, "beta1 must be in [0, 1), got 1.0"),
