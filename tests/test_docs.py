@@ -2613,6 +2613,23 @@ def test_readmes_default_run_figures_name_the_corpus_that_ships():
             f"run' paragraph) and update the digest")
 
 
+def test_the_embedded_corpus_is_built_from_todays_explanations():
+    """The embedded corpus is the package's Turkish docstrings and comments, gathered by
+    scripts/build_corpus.py. Nothing checked that it was rebuilt after an explanation changed:
+    a stale corpus still matched the digest the READMEs name, so the default run trained on
+    text the package no longer holds and the test above could not notice."""
+    from nanograd_llm.data import read_text_file
+    script = ROOT / "scripts" / "build_corpus.py"
+    spec = importlib.util.spec_from_file_location("_build_corpus_fresh", script)
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    shipped = read_text_file(ROOT / "nanograd_llm" / "corpus" / "turkce_aciklamalar.txt")
+    assert build.gather() == shipped, (
+        "the embedded corpus is out of date: run `python3 scripts/build_corpus.py`, then "
+        "re-measure README's 'On a `default` run' figures (and README.tr.md's) and update "
+        "the digest both name")
+
+
 def test_gpt_chapter_figures_are_what_the_code_gives():
     """The GPT chapter's size table and loss figures, computed: the default run's vocabulary
     on the embedded corpus was given as "V ≈ 170" (it is 181, hence the 0,36 million)."""
