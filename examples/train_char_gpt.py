@@ -16,7 +16,7 @@ Neye bakmalı?
   sonra kosinüs eğrisiyle `min_lr`'ye iner. İlerleme çubuğunda `lr` değerini izleyin.
 * **Belirteç/saniye**: CPU'da hız, matris çarpımlarının boyutuyla belirlenir. `n_embd`'yi
   (C) iki katına çıkarmak C×C ağırlıklı çarpımları dört katına, dikkat skorlarını, çıkış
-  katmanını ve eleman eleman işlemleri ise iki katına çıkarır; `default` ayarında
+  katmanını ve öğe öğe işlemleri ise iki katına çıkarır; `default` ayarında
   `n_embd=96` → 192 bir adımı 2 çekirdekte 1,8–4,1 kat (ortanca 2,6) uzattı.
 
 Çalıştırma (her komut kendi klasörüne yazar: içinde bir eğitim bulunan klasörde yeni bir
