@@ -22,7 +22,10 @@ sürdürür. Döngü bu yüzden genel tutulmuştur: "yanıt", istemin devamıdı
   son `block_size` belirteci saklanır; yanıt bu sınırı aşarsa `generate` pencereyi kaydırır.
 * **Çıkış:** Dosya sonu (Ctrl-D; borudan gelen girdinin bitmesi) ya da Ctrl-C
   (KeyboardInterrupt) döngüyü temiz biçimde bitirir: çıkış kodu 0, hata izi (traceback) yok.
-  `/quit` da çıkar, `/reset` bağlamı temizler. Dışarıdan gelen SIGTERM (`kill`) ise sohbeti
+  `/quit` da çıkar, `/reset` bağlamı temizler, `/help` komutları listeler. Eğik çizgiyle
+  başlayan başka bir sözcük (`/temperature 0` gibi) modele gönderilmez, bilinmeyen komut olarak
+  söylenir; eğik çizgiyle başlayan bir metni göndermek için satır `//` ile başlatılır (`//etc`
+  modele `/etc` olarak gider). Dışarıdan gelen SIGTERM (`kill`) ise sohbeti
   başarı bildirmeden bitirir: `nanograd-llm chat` 143 ile çıkar. Yanıtları okuyan taraf erken
   giderse (`nanograd-llm chat ... | head -1`) komut, öteki komutlar gibi, sessizce 141 ile
   çıkar.
@@ -42,7 +45,9 @@ from .generate import TextStreamer, check_sampling_args, iter_generate
 from .tokenizers import end_id
 
 UNKNOWN_MODES = ("skip", "replace")
-HELP = "Type a line and press Enter. /reset clears the context, /quit, Ctrl-D or Ctrl-C quits."
+HELP = ("Type a line and press Enter. /reset clears the context, /help shows this line, "
+        "/quit, Ctrl-D or Ctrl-C quits; start a line with // to send text that begins with /.")
+COMMANDS = ("/help", "/reset", "/quit", "/exit")
 # Windows konsolunda dosya sonu Ctrl-D değil, Ctrl-Z ve ardından Enter'dır (Ctrl-D, input()'a
 # yalnızca bir "\x04" karakteri yazar)
 HELP_WINDOWS = HELP.replace("Ctrl-D", "Ctrl-Z Enter")
@@ -230,6 +235,21 @@ def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
                 history = []
                 write("(context cleared)\n")
                 continue
+            if command == "/help":
+                write(help_line() + "\n")
+                continue
+            # Eğik çizgi ve harfle başlayan başka bir satır (`/help`'i bilmeyen birinin
+            # `/temperature 0`'ı gibi) bir komut denemesidir: modele metin olarak gönderilseydi
+            # kullanıcı yalnızca anlamsız bir yanıt görürdü. `//` ile başlayan satır ise eğik
+            # çizgiyle başlayan bir metindir: baştaki iki çizgiden biri atılır
+            first = command.split()[0]
+            if first[:1] == "/" and first[1:2].isalpha():
+                write(f"(unknown command {first}: the commands are "
+                      f"{', '.join(COMMANDS[:3])}; start a line with // to send text that "
+                      f"begins with /)\n")
+                continue
+            if text.lstrip().startswith("//"):
+                text = text.replace("/", "", 1)
             ids, dropped = encode(text)
             if dropped:
                 write(describe_dropped(dropped, unknown, encode._replacement) + "\n")

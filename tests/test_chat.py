@@ -601,3 +601,20 @@ def test_the_banner_names_the_end_of_input_key_of_windows(monkeypatch):
     monkeypatch.setattr(sys, "platform", "win32")
     _, out = run_chat("")
     assert "Ctrl-Z Enter or Ctrl-C quits" in out and "Ctrl-D" not in out
+
+
+def test_help_and_unknown_commands_are_answered_not_sent(monkeypatch):
+    """`/help` was sent to the model as text, and so was a command that does not exist
+    (`/temperature 0`): the user saw a meaningless reply and no hint. /help prints the help
+    line, an unknown slash word is named, and `//` sends a line that begins with a slash."""
+    from nanograd_llm.chat import help_line
+    from nanograd_llm.tokenizers import CharTokenizer
+    tok = CharTokenizer.from_text("abhi /1\n")
+    rc, calls, out = _contexts(monkeypatch, "/help\n/temperature 0\n  /Quit\n//ab\n/ 1\n/1a\nhi\n",
+                               tok=tok)
+    assert rc == 0
+    # only the text lines reached the model, `//ab` as `/ab` (each after the stub's reply "a")
+    assert [c.splitlines()[-1] for c in calls] == ["/ab", "a/ 1", "a/1a", "ahi"]
+    assert out.count(help_line()) == 1
+    assert "unknown command /temperature: the commands are /help, /reset, /quit" in out
+    assert "unknown command /Quit" in out
