@@ -349,8 +349,10 @@ class TextStreamer:
 
     Decodes only the ids not yet written (so a long generation costs linear, not quadratic,
     time); a trailing U+FFFD (an incomplete UTF-8 sequence from a byte-level tokenizer) is held
-    back until the next token completes it (a UTF-8 character has at most 4 bytes, so after
-    HOLD_MAX held ids the text is written as it is).
+    back until the next token completes it. After HOLD_MAX held ids (stray bytes that never
+    decode) the text of the held ids is written except for the last few that could still begin
+    a character: the longest head whose text, followed by the rest's, is the text of them all
+    (with a decoder that raises instead, everything is written as one U+FFFD).
     """
     HOLD_MAX = 8
 
@@ -365,9 +367,9 @@ class TextStreamer:
         """All text written so far."""
         return "".join(self._pieces)
 
-    def _decoded(self) -> str | None:
+    def _decoded(self, ids: list[int] | None = None) -> str | None:
         try:
-            return self.decode(self.pending)
+            return self.decode(self.pending if ids is None else ids)
         except UnicodeDecodeError:       # katı bir çözücü yarım karakterde hata verir
             return None
 
@@ -376,10 +378,24 @@ class TextStreamer:
         piece = self._decoded()
         if (piece is None or piece.endswith("\ufffd")) and len(self.pending) < self.HOLD_MAX:
             return ""                                # yarım kalmış çok baytlı karakteri beklet
+        if piece is not None and piece.endswith("\ufffd"):
+            # Sınıra ulaşıldı: bekletilen kimliklerin sonuncuları, bir sonraki kimliğin
+            # tamamlayacağı bir karakteri başlatmış olabilir (ör. yedi başıboş bayttan sonra
+            # "ğ"nin ilk baytı). Hepsi yazılsaydı o karakter U+FFFD olarak yazılır, devam
+            # baytları da birer U+FFFD daha olurdu. Yazılan, metni değişmeden ayrılabilen en
+            # uzun baştır: baş ve kalanın metinleri art arda, hepsinin metnine eşitse ayrım bir
+            # karakterin ortasına düşmemiştir; kalan bekletilir
+            for j in range(len(self.pending) - 1, 0, -1):
+                head, rest = self.pending[:j], self.pending[j:]
+                head_text = self._decoded(head)
+                rest_text = self._decoded(rest)
+                if head_text is not None and rest_text is not None and \
+                        head_text + rest_text == piece:
+                    return self._emit(head_text, keep=rest)
         return self._emit("\ufffd" if piece is None else piece)
 
-    def _emit(self, piece: str) -> str:
-        self.pending = []
+    def _emit(self, piece: str, keep: list[int] | None = None) -> str:
+        self.pending = keep or []
         if piece:
             self._pieces.append(piece)
             self.write(piece)

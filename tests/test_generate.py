@@ -550,7 +550,32 @@ def test_text_streamer_writes_after_exactly_hold_max_held_ids():
         s(0xFF)
         assert written == [], k
     s(0xFF)
-    assert written == ["\ufffd" * TextStreamer.HOLD_MAX]
+    # the text of every held id but the last, which could still begin a character
+    assert written == ["\ufffd" * (TextStreamer.HOLD_MAX - 1)]
+    s.flush()
+    assert s.text == "\ufffd" * TextStreamer.HOLD_MAX
+
+
+@pytest.mark.parametrize("stray", [b"\xff", b"\xf0\x9f"])
+@pytest.mark.parametrize("split", [[b"\xc4", b"\x9f"], [b"\xe2\x82", b"\xac"],
+                                   [b"\xe2", b"\x82", b"\xac"], [b"\xf0", b"\x9f\x98", b"\x80"]])
+def test_text_streamer_completes_a_character_begun_after_many_stray_bytes(stray, split):
+    # Ids that do not decode (each ends in U+FFFD), then a character split over ids: when the
+    # hold limit is reached inside the character, the next ids must still complete it (it
+    # was written as U+FFFD, its continuation bytes as more of them: the printed text was not
+    # the generated one)
+    for n in range(TextStreamer.HOLD_MAX - len(split), TextStreamer.HOLD_MAX + 1):
+        pieces = [stray] * n + split + [b"a"]
+
+        def decode(ids):
+            return b"".join(pieces[i] for i in ids).decode("utf-8", errors="replace")
+        written = []
+        s = TextStreamer(decode, written.append)
+        for i in range(len(pieces)):
+            s(i)
+        s.flush()
+        assert "".join(written) == s.text == decode(range(len(pieces))), n
+        assert s.text.endswith(b"".join(split).decode() + "a")
 
 
 def test_top_p_breaks_ties_like_top_k_the_smaller_ids_first():
