@@ -226,6 +226,28 @@ def _rename(src, dst, replace: bool = True) -> None:
         delay = min(2 * delay, 0.2)
 
 
+def path_fault(path: str) -> str | None:
+    """Why the text `path` can name no file, as the end of a sentence ('holds a NUL
+    character…'), or None: a NUL character in it, or a leading ~USER that Path.expanduser
+    cannot expand (a user this system does not know)."""
+    # İşletim sistemi NUL karakterli bir yolu hiç almaz (Python "embedded null byte" der);
+    # bilinmeyen bir kullanıcının ~adı ise Path.expanduser'da "Could not determine home
+    # directory." verir. İkisi de hangi ayarın, hangi değerin yanlış olduğunu söylemez:
+    # çağıran bu nedeni ayarın (ya da seçeneğin) adıyla ve verilen değerle birlikte yazar.
+    # "./~ad" da aynı hatayı verir (Path baştaki "./"yu atar): öğüt tam yoldur
+    if "\0" in path:
+        return "holds a NUL character (\\x00), which no path can"
+    try:
+        Path(path).expanduser()
+    except RuntimeError:
+        head = Path(path).parts[0]
+        if head == "~":
+            return "starts with ~, but this system knows no home folder (HOME is not set)"
+        return (f"starts with {head}, the home folder of a user this system does not know "
+                f"(for a file or folder named {head}, give its full path)")
+    return None
+
+
 def refuse_dangling_link(path, option: str) -> None:
     """Refuse an output folder that is, or goes through, a symbolic link to nothing (its target
     was deleted, or lives on a disk that is not mounted): name the link and where it points.

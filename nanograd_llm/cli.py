@@ -18,7 +18,7 @@ from .atomic import Terminated, _terminate, sigterm_raises  # noqa: F401  (cli.T
 # Kopyalanacak komutlardaki yolların tırnaklanması da atomic.py'dedir: alt modüllerin iletileri
 # (checkpoint, hf, run_folder) da onu kullanır; cli.shell_quote ve cli.shell_note örnekler için
 # burada da durur
-from .atomic import shell_note, shell_quote
+from .atomic import path_fault, shell_note, shell_quote
 
 
 def _cmd_gradcheck(args) -> int:
@@ -310,9 +310,18 @@ def main(argv=None) -> int:
         # "~/x" reaches us unexpanded after "--opt=~/x" or in quotes: expand it everywhere
         value = getattr(args, name, None)
         if isinstance(value, str):
+            option = f"--{name.replace('_', '-')}"
             if not value.strip():
-                parser.commands[args.command].error(f"--{name.replace('_', '-')} is empty")
-            setattr(args, name, os.path.expanduser(value))
+                parser.commands[args.command].error(f"{option} is empty")
+            value = os.path.expanduser(value)
+            # Bilinmeyen bir kullanıcının ~adı os.path.expanduser'dan olduğu gibi döner; komutlar
+            # onu ya "Could not determine home directory." diye (Path.expanduser) ya da
+            # çalışılan klasörde "~ad" adlı bir klasör açarak karşılardı: seçenek ve değeriyle
+            # reddedilir
+            fault = path_fault(value)
+            if fault:
+                parser.commands[args.command].error(f"{option} {value!r} {fault}")
+            setattr(args, name, value)
     if sys.stdout is None:
         # Kapalı standart çıktı (`nanograd-llm sample ... >&-`): Python sys.stdout'u None
         # yapar; ilk yazma bir AttributeError hata izi verirdi

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpoint as ckpt
-from .atomic import refuse_dangling_link
+from .atomic import path_fault, refuse_dangling_link
 from .backend import MATMUL_PRECISIONS, as_float_dtype, shown
 from .optim import check_eps
 from .run_folder import refuse_resuming_unsaved_run
@@ -177,6 +177,11 @@ class TrainConfig:
             raise ValueError(f"dropout must be in [0, 1), got {shown(self.dropout)}")
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in (0, 1), got {shown(self.val_fraction)}")
+        for name in _PATH_FIELDS:
+            # Python'dan doğrudan kurulan bir TrainConfig için de (make_config'te _convert
+            # denetler): NUL karakterli ya da bilinmeyen bir ~kullanıcı ile başlayan yol
+            if getattr(self, name) is not None:
+                _check_path(name, getattr(self, name))
         if not self.out_dir.strip():
             # Boş ad geçerli klasör demek olurdu: eğitim oraya yazmasın (--out "" gibi)
             raise ValueError("out_dir is empty: name the run's folder (out_dir=DIR or --out DIR)")
@@ -286,6 +291,8 @@ def _convert(name: str, value, type_name: str):
                 return float(s)
             except ValueError:
                 raise ValueError(f"bad value for {name}: {shown(value)} is not a number") from None
+        if name in _PATH_FIELDS:
+            _check_path(name, value)
         return s
     if isinstance(value, np.generic):
         # Python'dan verilen NumPy sayıları (np.arange'den bir n_layer, np.bool_) TrainConfig'teki
@@ -312,9 +319,21 @@ def _convert(name: str, value, type_name: str):
             isinstance(os.fspath(value), str):
         # Python'dan (ör. bir not defterinde) verilen bir Path, TrainConfig'teki gibi dize
         # olarak saklanır: checkpoint.json'a yazılır, --resume da dizelerle karşılaştırır
+        _check_path(name, os.fspath(value))
         return os.fspath(value)
     # Her dize yukarıdaki ilk dalda döndü: buraya dize olmayan bir değer gelir
     raise ValueError(f"bad value for {name}: {shown(value)} is not a string")
+
+
+def _check_path(name: str, value: str) -> None:
+    """A ValueError naming the path setting `name` and its value when no file can have that
+    path (atomic.path_fault)."""
+    # Ayarlar birleştirilirken denetlenir: ince ayarın GPT-2 klasörü TrainConfig kurulmadan
+    # önce okunur (_with_the_folders_model), "Could not determine home directory." ya da
+    # "embedded null byte" hangi ayardan geldiğini söylemezdi
+    fault = path_fault(value)
+    if fault:
+        raise ValueError(f"bad value for {name}: {shown(value)} {fault}")
 
 
 def _as_float(name: str, value) -> float:
@@ -373,6 +392,9 @@ def parse_overrides(words) -> dict:
 
 def read_config_file(path) -> dict:
     """A flat table of config keys from a .toml or .json file."""
+    fault = path_fault(os.fspath(path))
+    if fault:
+        raise ValueError(f"config file {shown(os.fspath(path))} {fault}")
     p = Path(path).expanduser()
     if p.is_dir():
         raise ValueError(f"config file {p} is a folder; expected a .toml or .json file")

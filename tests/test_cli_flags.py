@@ -874,3 +874,46 @@ def test_a_reader_that_left_leaves_no_file_open(tmp_path, monkeypatch):
         before = sorted(os.listdir("/proc/self/fd"))
         assert cli.report_errors(left) == 141
         assert sorted(os.listdir("/proc/self/fd")) == before
+
+
+@posix_only("a ~USER path that cannot be expanded (Windows guesses any user's home folder)")
+def test_a_path_setting_no_file_can_have_is_refused_naming_the_setting(tmp_path, monkeypatch,
+                                                                         capsys):
+    """A path setting starting with ~USER of an unknown user (--out, --data, --init-from,
+    --config, out_dir=, data=, init_from=, a config file, make_config) ended with "Could not
+    determine home directory.", and one holding a NUL character (a config file's "\\u0000",
+    a Python string) with "embedded null byte": neither named the setting nor what was given
+    → both name them, and nothing is written."""
+    from nanograd_llm.config import TrainConfig, make_config, read_config_file
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "corpus.txt").write_text("ab cd ef gh\n" * 60, encoding="utf-8")
+    user = "~nosuchuser_nanograd"
+    bad = f"{user}/x"
+    unknown = f"starts with {user}, the home folder of a user this system does not know " \
+              f"(for a file or folder named {user}, give its full path)"
+    for option in ("--out", "--data", "--init-from", "--config"):
+        with pytest.raises(SystemExit) as e:
+            cli.main(["train", option, bad, "max_iters=1"])
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and f"error: {option} {bad!r} {unknown}\n" in err, err
+    with pytest.raises(SystemExit) as e:
+        cli.main(["sample", "--ckpt", f"./{user}"])
+    assert f"error: --ckpt './{user}' {unknown}\n" in capsys.readouterr().err
+    for key in ("out_dir", "data", "init_from"):
+        assert cli.main(["train", "--data", "corpus.txt", "--quiet", "max_iters=1",
+                         f"{key}={bad}"]) == 1
+        assert capsys.readouterr().err == f"error: bad value for {key}: {bad!r} {unknown}\n"
+        (tmp_path / "c.json").write_text(json.dumps({key: "a\0b"}), encoding="utf-8")
+        assert cli.main(["train", "--data", "corpus.txt", "--quiet", "max_iters=1",
+                         "--config", "c.json"]) == 1
+        assert capsys.readouterr().err == (f"error: bad value for {key}: 'a\\x00b' holds a NUL "
+                                           f"character (\\x00), which no path can\n")
+        # a fine-tune reads its folder before the config is built: the setting is named there
+        with pytest.raises(ValueError, match=f"^bad value for {key}: 'a\\\\x00b' holds a NUL"):
+            make_config(**{"init_from": "hf", key: "a\0b", "vocab_size": 300})
+        with pytest.raises(ValueError, match=f"^bad value for {key}: '{bad}' starts with"):
+            TrainConfig(**{key: bad})
+    for path in (bad, "a\0b.toml"):
+        with pytest.raises(ValueError, match="^config file '.*' (starts with|holds a NUL)"):
+            read_config_file(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json", "corpus.txt"]
