@@ -16,10 +16,12 @@ kendisi `train.py`'dedir.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
 from dataclasses import dataclass, fields
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import numpy as np
@@ -288,9 +290,10 @@ def _convert(name: str, value, type_name: str):
             return int(f)
         if base == "float":
             try:
-                return float(s)
+                float(s)
             except ValueError:
                 raise ValueError(f"bad value for {name}: {shown(value)} is not a number") from None
+            return _float_from_text(name, s, shown(value))
         if name in _PATH_FIELDS:
             _check_path(name, value)
         return s
@@ -306,6 +309,10 @@ def _convert(name: str, value, type_name: str):
         if isinstance(value, bool):
             return value
         raise ValueError(f"bad value for {name}: {shown(value)} is not a boolean")
+    if isinstance(value, _WrittenFloat) and base == "float":
+        # Ayar dosyasındaki bir ondalık sayı, dosyada yazıldığı metinden çevrilir
+        # (_parse_float)
+        return _float_from_text(name, value.text, shown(value.text, plain=True))
     if base == "int":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or \
                 (isinstance(value, float) and not value.is_integer()):
@@ -343,8 +350,57 @@ def _as_float(name: str, value) -> float:
     try:
         return float(value)
     except OverflowError:
-        raise ValueError(f"bad value for {name}: {shown(value)} is too large for a number (a "
-                         f"float holds at most about 1.8e308)") from None
+        raise _beyond_a_float(name, shown(value), value < 0, False) from None
+
+
+def _beyond_a_float(name: str, given: str, negative: bool, tiny: bool) -> ValueError:
+    """The error for a number no float holds: `given` as the user wrote it, below about
+    -1.8e308 (negative), above about 1.8e308, or nearer to 0 than about 5e-324 (tiny)."""
+    # −10**400 "çok büyük" değil, bir float'ın tutabileceği en küçük sayının altındadır
+    if tiny:
+        return ValueError(f"bad value for {name}: {given} is too close to 0 for a number: a "
+                          f"float would hold it as 0 (the nearest to 0 it holds is about "
+                          f"5e-324)")
+    if negative:
+        return ValueError(f"bad value for {name}: {given} is below the lowest number a float "
+                          f"holds (about -1.8e308)")
+    return ValueError(f"bad value for {name}: {given} is too large for a number (a float "
+                      f"holds at most about 1.8e308)")
+
+
+def _float_from_text(name: str, text: str, given: str) -> float:
+    """The float the text `text` writes ('3e-4', '1_000.5', 'inf'), with a ValueError naming
+    the setting and `given` (what the user wrote) for a number written there that no float
+    holds: one float() reads as inf ('1e999') or as 0 ('1e-999')."""
+    # float("1e999") hata vermeden inf, float("1e-999") 0.0 döndürür: lr=1e999 eskiden
+    # "lr must be a finite number >= 0, got inf", eps=1e-999 "eps must be > 0, got 0.0"
+    # diye reddedilirdi, kullanıcının yazdığı değer söylenmeden. Metnin kendisi (Decimal ile
+    # tam olarak) sonlu ve sıfırdan farklı bir sayıysa hata onu yazar; "inf" yazan kullanıcı
+    # ise validate'in iletisini alır
+    f = float(text)
+    if math.isfinite(f) and f != 0.0:
+        return f
+    try:
+        exact = Decimal(text)
+    except InvalidOperation:
+        return f
+    if exact.is_finite() and exact != 0:
+        raise _beyond_a_float(name, given, exact < 0, f == 0.0)
+    return f
+
+
+class _WrittenFloat(float):
+    """A float read from a config file, with the text it is written as there (.text)."""
+    __slots__ = ("text",)
+
+
+def _parse_float(text: str) -> float:
+    """A config file's float (json/tomllib's parse_float): a _WrittenFloat of `text`."""
+    # JSON ve TOML 1e999'u hata vermeden inf, 1e-999'u 0.0 okur: dosyada yazılan metin
+    # saklanır, ayar çevrilirken (_convert) hata onu yazsın
+    value = _WrittenFloat(text)
+    value.text = text
+    return value
 
 
 def apply_overrides(base: dict, overrides: dict, source: str = "override") -> dict:
@@ -415,7 +471,7 @@ def read_config_file(path) -> dict:
             except ImportError:
                 raise ValueError("reading a .toml config on Python 3.10 needs the tomli "
                                  "package (pip install tomli), or use a .json config") from None
-        parse = tomllib.loads
+        parse = functools.partial(tomllib.loads, parse_float=_parse_float)
     elif p.suffix == ".json":
         parse = _parse_json_refusing_repeated_keys
     else:
@@ -459,7 +515,8 @@ def _parse_json_refusing_repeated_keys(text: str):
     # JSON bir anahtarın iki kez yazılmasını yasaklamaz; json.loads sessizce sonuncuyu alırdı
     # (TOML ise bunu sözdizimi hatası sayar). Uzun bir ayar dosyasında hangi değerin
     # istendiği bilinemez: komut satırındaki gibi reddedilir.
-    return json.loads(text, object_pairs_hook=_object_without_repeated_keys)
+    return json.loads(text, object_pairs_hook=_object_without_repeated_keys,
+                      parse_float=_parse_float)
 
 
 def make_config(preset: str | None = "default", config_file=None, overrides=None,

@@ -137,6 +137,45 @@ def test_config_files(tmp_path):
         make_config(config_file=tmp_path / "missing.toml")
 
 
+def test_a_number_no_float_holds_is_refused_with_what_was_written(tmp_path, capsys):
+    """lr=1e999 on the command line was refused as "lr must be a finite number >= 0, got inf"
+    and eps=1e-999 as "eps must be > 0, got 0.0", without what the user typed (the same from a
+    JSON/TOML config file), and make_config(lr=-10**400) said -10**400 "is too large for a
+    number" → the message echoes the text as written and says which way it is out of range."""
+    from nanograd_llm import cli
+    big = "is too large for a number (a float holds at most about 1.8e308)"
+    low = "is below the lowest number a float holds (about -1.8e308)"
+    tiny = ("is too close to 0 for a number: a float would hold it as 0 (the nearest to 0 it "
+            "holds is about 5e-324)")
+    for key, text, why in (("lr", "1e999", big), ("lr", "-1e999", low),
+                           ("dropout", "-1E+999", low), ("eps", "1e-999", tiny),
+                           ("val_fraction", "-1_0e-400", tiny)):
+        with pytest.raises(ValueError) as e:
+            make_config(overrides={key: text})
+        assert str(e.value) == f"bad value for {key}: {text!r} {why}"
+        # JSON has no "_" in numbers; the file's text is shown as written, unquoted
+        for name, written in (("c.json", text.replace("_", "")), ("c.toml", text)):
+            body = f'{{"{key}": {written}}}' if name == "c.json" else f"{key} = {written}\n"
+            (tmp_path / name).write_text(body, encoding="utf-8")
+            with pytest.raises(ValueError) as e:
+                make_config(config_file=tmp_path / name)
+            assert str(e.value) == f"bad value for {key}: {written} {why}"
+    assert cli.main(["train", "--out", str(tmp_path / "run"), "lr=1e999"]) == 1
+    assert capsys.readouterr().err == f"error: bad value for lr: '1e999' {big}\n"
+    with pytest.raises(ValueError) as e:
+        make_config(lr=-10 ** 400)
+    assert str(e.value).endswith(f"(402 characters) {low}")
+    # what floats hold, a written inf and a zero are read as before
+    (tmp_path / "c.toml").write_text("lr = 1_0.5e-3\nmin_lr = 1e-320\ndropout = -0.0\n")
+    cfg = make_config(config_file=tmp_path / "c.toml", overrides={"eps": "  3E-8 "})
+    assert (cfg.lr, cfg.min_lr, cfg.dropout, cfg.eps) == (0.0105, 1e-320, 0.0, 3e-8)
+    assert type(cfg.lr) is float and type(cfg.min_lr) is float
+    assert make_config(overrides={"lr": "0e999", "min_lr": "0"}).lr == 0.0
+    with pytest.raises(ValueError, match="^lr must be a finite number >= 0, got inf$"):
+        make_config(overrides={"lr": "inf"})
+    assert not (tmp_path / "run").exists()
+
+
 def test_toml_config_without_tomllib_reads_with_tomli(tmp_path, monkeypatch):
     """Python 3.10 has no tomllib: the same parser comes from the tomli package (a dependency
     there). Simulated on any Python: tomllib cannot be imported and `tomli` is a stand-in whose
@@ -153,9 +192,9 @@ def test_toml_config_without_tomllib_reads_with_tomli(tmp_path, monkeypatch):
         pass
     TOMLDecodeError.__module__ = "tomli._parser"
 
-    def loads(text):
+    def loads(text, **kw):
         try:
-            return parser.loads(text)
+            return parser.loads(text, **kw)
         except parser.TOMLDecodeError as e:
             raise TOMLDecodeError(str(e)) from None
 
