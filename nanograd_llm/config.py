@@ -20,6 +20,7 @@ import functools
 import json
 import math
 import os
+import sys
 from dataclasses import dataclass, fields
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -276,18 +277,7 @@ def _convert(name: str, value, type_name: str):
                 return False
             raise ValueError(f"bad value for {name}: {shown(value)} is not a boolean (true/false)")
         if base == "int":
-            try:
-                return int(s)           # önce tam sayı olarak: float 2**53'ün üstünü yuvarlar
-            except ValueError:
-                pass                    # "1e3" gibi yazımlar float üzerinden
-            try:
-                f = float(s)
-            except ValueError:
-                raise ValueError(f"bad value for {name}: {shown(value)} is not an "
-                                 f"integer") from None
-            if not f.is_integer():
-                raise ValueError(f"bad value for {name}: {shown(value)} is not an integer")
-            return int(f)
+            return _int_from_text(name, s, shown(value))
         if base == "float":
             try:
                 float(s)
@@ -309,10 +299,11 @@ def _convert(name: str, value, type_name: str):
         if isinstance(value, bool):
             return value
         raise ValueError(f"bad value for {name}: {shown(value)} is not a boolean")
-    if isinstance(value, _WrittenFloat) and base == "float":
+    if isinstance(value, _WrittenFloat) and base in ("int", "float"):
         # Ayar dosyasındaki bir ondalık sayı, dosyada yazıldığı metinden çevrilir
-        # (_parse_float)
-        return _float_from_text(name, value.text, shown(value.text, plain=True))
+        # (_parse_float): max_iters = 1e3 tam olarak 1000'dir
+        return (_int_from_text if base == "int" else _float_from_text)(
+            name, value.text, shown(value.text, plain=True))
     if base == "int":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or \
                 (isinstance(value, float) and not value.is_integer()):
@@ -387,6 +378,37 @@ def _float_from_text(name: str, text: str, given: str) -> float:
     if exact.is_finite() and exact != 0:
         raise _beyond_a_float(name, given, exact < 0, f == 0.0)
     return f
+
+
+def _int_from_text(name: str, text: str, given: str) -> int:
+    """The integer the text `text` writes ('12', '1e3', '2.0E5', '1_000'), with a ValueError
+    naming the setting and `given` (what the user wrote) otherwise."""
+    # Üslü yazım (1e3) float üzerinden değil, Decimal ile tam olarak çevrilir: float
+    # 2**53'ün üstünü yuvarlardı (seed=1.2345678901234567891e19 başka bir tohum olurdu) ve
+    # 1.8e308'in üstünü inf yapardı (max_iters=1e999 "tam sayı değil" diye reddedilirdi).
+    # Basamak sayısının sınırı Python'unkidir (4300): daha uzun bir tam sayı ne
+    # checkpoint.json'a yazılabilir ne de bir ayar dosyasından okunabilirdi
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        f = float(text)             # Python'un sayı yazımı: Decimal 1__000'ı, 1000_'ı da okur
+    except ValueError:
+        raise ValueError(f"bad value for {name}: {given} is not an integer") from None
+    try:
+        exact = Decimal(text.strip())
+        digits = exact.adjusted() + 1 if exact.is_finite() else 0
+    except InvalidOperation:
+        # Decimal'in de üs sınırını (10**18) aşan bir yazım (1e99999999999999999999)
+        exact, digits = None, math.inf if math.isinf(f) else 0
+    limit = getattr(sys, "get_int_max_str_digits", lambda: 0)() or 4300
+    if digits > limit:
+        raise ValueError(f"bad value for {name}: {given} has more digits than an integer "
+                         f"setting can have ({limit:,})")
+    if exact is None or not exact.is_finite() or exact != exact.to_integral_value():
+        raise ValueError(f"bad value for {name}: {given} is not an integer")
+    return int(exact)
 
 
 class _WrittenFloat(float):

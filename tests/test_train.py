@@ -176,6 +176,36 @@ def test_a_number_no_float_holds_is_refused_with_what_was_written(tmp_path, caps
     assert not (tmp_path / "run").exists()
 
 
+def test_an_integer_written_with_an_exponent_is_read_exactly(tmp_path):
+    """An integer setting written with an exponent (max_iters=1e3) was read through a float:
+    seed=1.2345678901234567891e19 became 12345678901234567168 (float rounds above 2**53), and
+    max_iters=1e999 (inf as a float) or 5000 typed digits were refused as "is not an integer"
+    → the text is read exactly; an integer with more digits than Python writes is refused
+    as such (the same from a JSON/TOML config file)."""
+    seed = "1.2345678901234567891e19"
+    assert make_config(overrides={"seed": seed}).seed == 12345678901234567891
+    assert make_config(overrides={"max_iters": "1e999"}).max_iters == 10 ** 999
+    assert make_config(overrides={"max_iters": " 2.0E1 "}).max_iters == 20
+    for name, body in (("c.json", f'{{"seed": {seed}, "max_iters": 1e3}}'),
+                       ("c.toml", f"seed = {seed}\nmax_iters = 1_0.0e2\n")):
+        (tmp_path / name).write_text(body, encoding="utf-8")
+        cfg = make_config(config_file=tmp_path / name)
+        assert (cfg.seed, cfg.max_iters) == (12345678901234567891, 1000)
+        assert type(cfg.seed) is int and type(cfg.max_iters) is int
+    limit = getattr(sys, "get_int_max_str_digits", lambda: 0)() or 4300
+    for text in ("1e99999999999999999999999", f"1e{limit}", "9" * (limit + 1)):
+        with pytest.raises(ValueError, match=r"^bad value for seed: .* has more digits than "
+                                             rf"an integer setting can have \({limit:,}\)$"):
+            make_config(overrides={"seed": text})
+    for text in ("1e-999", "2.5", "inf", "nan", "0x10"):
+        with pytest.raises(ValueError, match=rf"^bad value for seed: '{text}' is not an "
+                                             r"integer$"):
+            make_config(overrides={"seed": text})
+    (tmp_path / "c.json").write_text('{"max_iters": 1.5e0}', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"^bad value for max_iters: 1.5e0 is not an integer$"):
+        make_config(config_file=tmp_path / "c.json")
+
+
 def test_toml_config_without_tomllib_reads_with_tomli(tmp_path, monkeypatch):
     """Python 3.10 has no tomllib: the same parser comes from the tomli package (a dependency
     there). Simulated on any Python: tomllib cannot be imported and `tomli` is a stand-in whose
