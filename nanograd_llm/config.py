@@ -37,6 +37,12 @@ MODELS = ("gpt", "bigram")
 _PATH_FIELDS = ("data", "init_from", "out_dir")   # Python'dan bir Path da verilebilir
 TOKENIZERS = ("char", "bpe")
 BPE_PATTERNS = ("gpt2", "turkish")    # tokenizers.bpe.PATTERNS (regex is an optional extra)
+# İnce ayarın klasöründeki belirteçleyici adı olmayan, kendine özgü bir ifadeyle bölüyorsa
+# kaydedilen bpe_pattern budur (ifadenin kendisi eğitim klasörünün tokenizer_meta.json
+# dosyasındadır): hazır ayarın gpt2'si kaydedilseydi checkpoint.json ve config.json yanlış
+# ifadeyi söylerdi, config.json'ın tablosu --config olarak verildiğinde de aynı klasörden yeni
+# bir ince ayar "bpe_pattern='gpt2' istendi" diye reddedilirdi
+OWN_PATTERN = "custom"
 # Eğitimin sonunda yazdırılan örneğin en fazla uzunluğu (belirteç); daha uzun metin `sample` ile
 SAMPLE_TOKENS_MAX = 100_000
 
@@ -59,6 +65,7 @@ class TrainConfig:
     tokenizer: str = "char"
     vocab_size: int = 512             # only for tokenizer=bpe
     bpe_pattern: str = "gpt2"         # tokenizer=bpe: pre-tokenisation, gpt2 | turkish
+                                      # (custom: an init_from folder's own pattern)
     val_fraction: float = 0.1
     # optimisation
     batch_size: int = 12
@@ -138,9 +145,17 @@ class TrainConfig:
         if self.tokenizer not in TOKENIZERS:
             raise ValueError(f"tokenizer must be one of {', '.join(TOKENIZERS)}, "
                              f"got {shown(self.tokenizer)}")
-        if self.bpe_pattern not in BPE_PATTERNS:
+        if self.bpe_pattern not in (*BPE_PATTERNS, OWN_PATTERN):
             raise ValueError(f"bpe_pattern must be one of {', '.join(BPE_PATTERNS)}, "
                              f"got {shown(self.bpe_pattern)}")
+        if self.bpe_pattern == OWN_PATTERN and not self.init_from:
+            # "custom" bir ifadeyi adlandırmaz: yalnızca ince ayarın klasöründen gelen,
+            # kendine özgü ifadeyi söyler. Sıfırdan eğitilen bir BPE adı olan bir ifadeyle
+            # bölünür
+            raise ValueError(f"bpe_pattern={OWN_PATTERN!r} stands for the pattern of its own "
+                             f"that the tokenizer of an init_from folder splits with (a "
+                             f"fine-tune records it so); a new tokenizer is trained with one "
+                             f"of {', '.join(BPE_PATTERNS)}")
         for name in ("n_layer", "n_head", "n_embd", "block_size", "batch_size", "grad_accum",
                      "max_iters", "eval_interval", "eval_iters", "log_interval", "vocab_size"):
             if getattr(self, name) < 1:
@@ -574,16 +589,17 @@ def tokenizer_name(tok) -> str:
     return "char" if isinstance(tok, CharTokenizer) else "bpe"
 
 
-def _tokenizer_settings(tok) -> tuple[dict, tuple]:
+def tokenizer_settings(tok) -> tuple[dict, tuple]:
     """The tokenizer settings a fine-tune's tokenizer fixes, and their keys: `tokenizer`,
-    `vocab_size` and (byte-level BPE only) `bpe_pattern`."""
+    `vocab_size` and (byte-level BPE only) `bpe_pattern`, OWN_PATTERN for a pattern of its
+    own."""
     # Bu paketin kaydettiği bir karakter belirteçleyicisi de klasörde olabilir
     # (model.save_hf + CharTokenizer.save; load_hf_tokenizer onu okur): ayar onu söyler.
     # bpe_pattern ise, sıfırdan bir karakter eğitiminde olduğu gibi, onda uygulanmaz
     kind = tokenizer_name(tok)
     real = {"tokenizer": kind, "vocab_size": tok.vocab_size}
     if kind == "bpe":
-        real["bpe_pattern"] = pattern_name(getattr(tok, "pattern", None))
+        real["bpe_pattern"] = pattern_name(getattr(tok, "pattern", None)) or OWN_PATTERN
     return real, tuple(real)
 
 
@@ -606,7 +622,7 @@ def _with_the_folders_model(d: dict, given: set) -> dict:
         # belirteçleyicisinindir: verilen vocab_size=4096 ya da bpe_pattern=turkish eskiden
         # sessizce yok sayılırdı. Sözlük dosyaları yalnızca bunlardan biri verildiğinde okunur.
         from .hf import load_hf_tokenizer
-        real, tok_keys = _tokenizer_settings(load_hf_tokenizer(folder))
+        real, tok_keys = tokenizer_settings(load_hf_tokenizer(folder))
         model.update(real)
         keys += tok_keys
     differ = [k for k in keys if k in given and d[k] != model[k]]
@@ -614,24 +630,23 @@ def _with_the_folders_model(d: dict, given: set) -> dict:
         raise ValueError(f"init_from {folder}: its model has {_held(model, differ)}, the "
                          f"config asks for " + ", ".join(f"{k}={d[k]!r}" for k in differ)
                          + "; a fine-tune keeps the pretrained model's architecture and "
-                           "tokenizer " + _keep_advice(model, differ, "the folder's"))
-    return {**d, **{k: model[k] for k in keys if model[k] is not None}}
+                           "tokenizer " + _keep_advice(differ, "the folder's"))
+    return {**d, **{k: model[k] for k in keys}}
 
 
 def _held(real: dict, keys: list) -> str:
     """The values in `real` of the settings `keys`, as a fine-tune's refusal names them."""
-    return ", ".join(f"{k}={real[k]!r}" if real[k] is not None
-                     else f"a {k} of its own (neither {' nor '.join(BPE_PATTERNS)})"
+    # "custom" ne olduğunu kendisi söylemez: yanında açıklanır
+    return ", ".join(f"{k}={real[k]!r}" + (f" (a pattern of its own, neither "
+                                           f"{' nor '.join(BPE_PATTERNS)})"
+                                           if k == "bpe_pattern" and real[k] == OWN_PATTERN
+                                           else "")
                      for k in keys)
 
 
-def _keep_advice(real: dict, keys: list, whose: str) -> str:
-    """'(leave it out, or give the folder's value)'; without the second part where one of
-    the values has no name that could be given (a bpe_pattern of its own)."""
-    # Kendi bölme ifadesinin bir adı yoktur: "klasörün değerini verin" denemez
+def _keep_advice(keys: list, whose: str) -> str:
+    """'(leave it out, or give the folder's value)'."""
     it = "it" if len(keys) == 1 else "them"
-    if any(real[k] is None for k in keys):
-        return f"(leave {it} out)"
     return f"(leave {it} out, or give {whose} {'value' if len(keys) == 1 else 'values'})"
 
 
@@ -752,7 +767,7 @@ def _the_fine_tunes_model(model: dict, asked: dict, given: set, out,
     """The FOLDER_FIXED settings of a fine-tune's checkpoint (`model`: its manifest's model
     config), with FOLDER_TOKENIZER's from the run's tokenizer when one of them is given; a
     setting in `given` whose value in `asked` differs is refused (for a tokenizer's pattern
-    of its own, a value other than the run's saved settings, `recorded`, give). {} for a
+    of its own, also the value an older version saved, in `recorded`, is accepted). {} for a
     model config the loader will refuse (it names the fault)."""
     from .models.gpt import GPTConfig
     recorded = recorded or {}
@@ -767,21 +782,22 @@ def _the_fine_tunes_model(model: dict, asked: dict, given: set, out,
         # Belirteçleyicinin türü, sözlük boyu ve bölme ifadesi eğitimin kendi
         # belirteçleyicisinden (klasörde kayıtlı) okunur: kaydedilen ayarlar eski bir sürümün
         # yazdığı değerleri tutabilir (bir karakter belirteçleyicisi için tokenizer='bpe')
-        tok_real, tok_keys = _tokenizer_settings(ckpt.load_run_tokenizer(out))
+        tok_real, tok_keys = tokenizer_settings(ckpt.load_run_tokenizer(out))
         real.update(tok_real)
         keys += tok_keys
-    # Kendi bölme ifadesiyle başlamış bir ince ayarın kaydedilen bpe_pattern'i hazır
-    # ayarınkidir (ayar yalnızca adı olan ifadeleri alır): checkpoint.json'da görülen bu değer
-    # yeniden verildiğinde de kabul edilir, eğitim yine kendi belirteçleyicisiyle sürer
+    # Eski sürümler kendi bölme ifadesiyle başlamış bir ince ayara hazır ayarın bpe_pattern'ini
+    # (gpt2) kaydederdi: böyle bir klasörün checkpoint.json'unda görülen bu değer yeniden
+    # verildiğinde de kabul edilir, eğitim yine kendi belirteçleyicisiyle sürer (sonraki kayıt
+    # "custom" yazar)
     differ = [k for k in keys if k in given and asked[k] != real[k]
-              and not (real[k] is None and asked[k] == recorded.get(k))]
+              and not (real[k] == OWN_PATTERN and asked[k] == recorded.get(k))]
     if differ:
         raise ValueError(f"cannot resume {out}: the checkpoint's model has "
                          f"{_held(real, differ)}, the config asks for "
                          + ", ".join(f"{k}={asked[k]!r}" for k in differ)
                          + "; a fine-tune keeps the pretrained model's architecture and "
-                           "tokenizer " + _keep_advice(real, differ, "the checkpoint's"))
-    return {k: v for k, v in real.items() if v is not None}
+                           "tokenizer " + _keep_advice(differ, "the checkpoint's"))
+    return real
 
 
 def _same_folder(a, b) -> bool:

@@ -57,7 +57,8 @@ from .backend import check_device, matmul_precision, shown, shown_items
 # içe aktarmalar çalışmaya devam etsin diye bu adlar burada da bulunur
 from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZERS, TrainConfig,
                      apply_overrides, canonical_dtype, make_config, model_config, parse_overrides,
-                     pattern_name, read_config_file, resume_config, tokenizer_name)
+                     pattern_name, read_config_file, resume_config, tokenizer_name,
+                     tokenizer_settings)
 from .data import (STREAM_DROPOUT, BatchSampler, check_source, download_corpus, encode_corpus,
                    known_text_sha256, load_text, same_source, split_ids)
 from .models.base import advice_when_too_large, check_fits_in_memory
@@ -426,8 +427,9 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         tokenizer = ckpt.load_run_tokenizer(out, model=state["model"])
         if saved.get("init_from"):
             # Eski sürümler bir karakter belirteçleyicisiyle başlamış ince ayara da
-            # tokenizer='bpe' yazardı: sonraki kayıt eğitimin belirteçleyicisini söylesin
-            cfg = dataclasses.replace(cfg, tokenizer=tokenizer_name(tokenizer))
+            # tokenizer='bpe', kendine özgü bir ifadeyle bölen bir BPE'ye de bpe_pattern='gpt2'
+            # yazardı: sonraki kayıt eğitimin belirteçleyicisini söylesin
+            cfg = dataclasses.replace(cfg, **tokenizer_settings(tokenizer)[0])
         best = out / "best"
         if cfg.keep_best and (best / ckpt.MANIFEST).exists():
             # best/ başka bir belirteçleyiciyle kaydedilmiş bir denetim noktası tutuyorsa bu
@@ -471,12 +473,9 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                              f"setting; give block_size=N within that range") from None
         # Kaydedilen ayarlar gerçeği söylesin: belirteçleyici klasörünküdür, GPT-2'nin bayt
         # düzeyindeki BPE'si ya da bu paketin kaydettiği bir karakter belirteçleyicisi (bölme
-        # ifadesi de klasörünkü; adı olmayan kendi ifadesinde ve karakter belirteçleyicisinde
-        # ayar olduğu gibi kalır)
-        cfg = dataclasses.replace(cfg, tokenizer=tokenizer_name(tokenizer),
-                                  vocab_size=tokenizer.vocab_size,
-                                  bpe_pattern=pattern_name(getattr(tokenizer, "pattern", None))
-                                  or cfg.bpe_pattern)
+        # ifadesi de klasörünkü, adı olmayan kendi ifadesi için "custom"; karakter
+        # belirteçleyicisinde ayar olduğu gibi kalır)
+        cfg = dataclasses.replace(cfg, **tokenizer_settings(tokenizer)[0])
     saved_sha = ((state or {}).get("manifest", {}).get("extra") or {}).get("data_sha256")
 
     def other_text(label):

@@ -3110,13 +3110,14 @@ def test_a_fine_tune_from_a_folder_with_a_char_tokenizer_records_and_compares_it
     assert capsys.readouterr().out.startswith("Dikkat")
 
 
-def test_a_fine_tune_whose_tokenizer_has_a_pattern_of_its_own_is_told_to_leave_it_out(
-        tmp_path, capsys):
-    """A folder whose tokenizer splits with a pattern of its own (neither gpt2 nor turkish: one
-    an older version saved): a given bpe_pattern was refused "(leave it out, or give the
-    folder's value)" though no value names that pattern, and on --resume the value
-    checkpoint.json shows (the preset's gpt2) was refused too → the message says leave it out,
-    and --resume accepts the run's saved value."""
+def test_a_fine_tune_whose_tokenizer_has_a_pattern_of_its_own_records_custom(tmp_path, capsys):
+    """A folder whose tokenizer splits with a pattern of its own (neither gpt2 nor turkish):
+    the fine-tune recorded the preset's bpe_pattern='gpt2' in checkpoint.json and config.json
+    (tokenizer_meta.json holds the real pattern, which every later command reads), so config.json's
+    train table given back as --config for a new fine-tune from the same folder was refused
+    ("the config asks for bpe_pattern='gpt2'") → 'custom' is recorded, given again it is
+    accepted, and a run folder an older version saved with 'gpt2' still resumes with it and
+    then records 'custom'."""
     pytest.importorskip("regex")
     from nanograd_llm import cli
     from nanograd_llm.tokenizers.bpe import BPETokenizer
@@ -3129,20 +3130,43 @@ def test_a_fine_tune_whose_tokenizer_has_a_pattern_of_its_own_is_told_to_leave_i
            "batch_size=2", "eval_interval=1", "eval_iters=1", "sample_tokens=0"]
     hf = ["--init-from", str(tmp_path / "hf"), "max_iters=1"]
     assert cli.main([*run, *hf, "bpe_pattern=turkish"]) == 1
-    err = capsys.readouterr().err
-    assert "its model has a bpe_pattern of its own (neither gpt2 nor turkish), the config " \
-        "asks for bpe_pattern='turkish'; a fine-tune keeps the pretrained model's " \
-        "architecture and tokenizer (leave it out)\n" in err, err
+    own = "bpe_pattern='custom' (a pattern of its own, neither gpt2 nor turkish)"
+    assert f"its model has {own}, the config asks for bpe_pattern='turkish'; a fine-tune keeps " \
+        "the pretrained model's architecture and tokenizer (leave it out, or give the " \
+        "folder's value)\n" in capsys.readouterr().err
     assert cli.main([*run, *hf]) == 0
-    shown = ckpt.read_manifest(out)["train_config"]["bpe_pattern"]
-    assert cli.main([*run, "--resume", "max_iters=2", f"bpe_pattern={shown}"]) == 0, \
+    table = json.loads((out / "config.json").read_text(encoding="utf-8"))["train"]
+    assert ckpt.read_manifest(out)["train_config"]["bpe_pattern"] == "custom"
+    assert table["bpe_pattern"] == "custom"
+    assert ckpt.load_run_tokenizer(out).pattern == r"\S+|\s+"
+    # config.json's train table starts a new fine-tune from the same folder
+    (tmp_path / "t.json").write_text(json.dumps({k: v for k, v in table.items()
+                                                 if k != "out_dir"}), encoding="utf-8")
+    assert cli.main(["train", "--config", str(tmp_path / "t.json"), "--out",
+                     str(tmp_path / "again"), "--quiet", "max_iters=1"]) == 0, \
         capsys.readouterr().err
-    assert ckpt.read_manifest(out)["step"] == 2
-    other = "turkish" if shown == "gpt2" else "gpt2"
-    assert cli.main([*run, "--resume", "max_iters=3", f"bpe_pattern={other}"]) == 1
-    assert "the checkpoint's model has a bpe_pattern of its own (neither gpt2 nor turkish), " \
-        f"the config asks for bpe_pattern={other!r}; a fine-tune keeps the pretrained " \
-        "model's architecture and tokenizer (leave it out)\n" in capsys.readouterr().err
+    assert cli.main([*run, *hf, "--overwrite", "bpe_pattern=custom"]) == 0
+    assert cli.main([*run, "--resume", "max_iters=2", "bpe_pattern=custom"]) == 0
+    assert cli.main([*run, "--resume", "max_iters=3", "bpe_pattern=gpt2"]) == 1
+    assert f"the checkpoint's model has {own}, the config asks for bpe_pattern='gpt2'; a " \
+        "fine-tune keeps the pretrained model's architecture and tokenizer (leave it out, " \
+        "or give the checkpoint's value)\n" in capsys.readouterr().err
+    # 'custom' names no pattern a new tokenizer could be trained with
+    assert cli.main([*run, "--out", str(tmp_path / "new"), "tokenizer=bpe",
+                     "bpe_pattern=custom"]) == 1
+    assert capsys.readouterr().err.startswith("error: bpe_pattern='custom' stands for the "
+                                              "pattern of its own")
+    # a run folder an older version saved records the preset's gpt2: it resumes with it given
+    # again, and the next save records the truth
+    man = out / ckpt.MANIFEST
+    m = json.loads(man.read_text(encoding="utf-8"))
+    m["train_config"]["bpe_pattern"] = "gpt2"
+    man.write_text(json.dumps(m), encoding="utf-8")
+    assert cli.main([*run, "--resume", "max_iters=3", "bpe_pattern=gpt2"]) == 0, \
+        capsys.readouterr().err
+    assert cli.main([*run, "--resume", "max_iters=4"]) == 0
+    assert ckpt.read_manifest(out)["train_config"]["bpe_pattern"] == "custom"
+    assert ckpt.read_manifest(out)["step"] == 4
 
 
 def test_make_config_takes_numpy_numbers(tmp_path):
