@@ -559,11 +559,11 @@ def _parse_json_refusing_repeated_keys(text: str):
 def make_config(preset: str | None = "default", config_file=None, overrides=None,
                 saved: dict | None = None, **kwargs) -> TrainConfig:
     """preset <- a resumed run's saved settings (`saved`) <- config file <- key=value overrides
-    <- explicit keyword arguments. A new fine-tune (init_from, no `saved`) refuses a model
-    setting given with a value other than the GPT-2 folder's."""
+    <- explicit keyword arguments. A new fine-tune (init_from, no `saved`) takes the GPT-2
+    folder's architecture and tokenizer settings, and refuses a model setting given with a
+    value other than the folder's."""
     d, given = _layered(preset, config_file, overrides, saved, kwargs)
-    if saved is None and d["init_from"] and d["model"] == "gpt" and \
-            given & {*FOLDER_FIXED, *FOLDER_TOKENIZER}:
+    if saved is None and d["init_from"] and d["model"] == "gpt":
         d = _with_the_folders_model(d, given)
     return TrainConfig(**d)
 
@@ -610,21 +610,25 @@ def _with_the_folders_model(d: dict, given: set) -> dict:
     # günlük satırıyla yok sayılıyordu (--quiet ile hiçbir şey söylenmiyordu) ve eğitim
     # klasördeki modelle sürüyordu. --resume'un farklı bir modeli reddettiği gibi, klasördeki
     # değerden farklı bir ayar reddedilir; aynı değer kabul edilir. Hazır ayarın (preset)
-    # değerleri verilmiş sayılmaz: onların yerine klasörünküler geçer. Klasör yalnızca bir ayar
-    # verildiğinde okunur; devam ettirme (saved) onu hiç okumaz, klasör taşınmış olabilir.
-    from .hf import config_from_hf, read_hf_config
+    # değerleri verilmiş sayılmaz: onların yerine klasörünküler geçer: make_config'in
+    # döndürdüğü ayarlar, train()'in kaydedeceği gibi, ince ayarın gerçek modelini ve
+    # belirteçleyicisini söyler (eskiden hiçbir ayar verilmediğinde hazır ayarın n_layer=3,
+    # tokenizer='char', vocab_size=512 değerleri dönerdi). Devam ettirme (saved) klasörü hiç
+    # okumaz, klasör taşınmış olabilir.
+    from .hf import config_from_hf, load_hf_tokenizer, read_hf_config
     folder = Path(str(d["init_from"])).expanduser()
+    if not given & {*FOLDER_FIXED, *FOLDER_TOKENIZER} and not folder.exists():
+        # Karşılaştırılacak bir ayar yok: olmayan klasörü train() adıyla bildirir (ayarlar
+        # klasör indirilmeden önce de kurulabilsin)
+        return d
     model = dataclasses.asdict(config_from_hf(read_hf_config(folder),
                                               source=str(folder / "config.json")))
     keys = tuple(k for k in FOLDER_FIXED if k != "tokenizer")
-    if given & {"tokenizer", *FOLDER_TOKENIZER}:
-        # Belirteçleyicinin türü, sözlük boyu ve bölme ifadesi klasörün
-        # belirteçleyicisinindir: verilen vocab_size=4096 ya da bpe_pattern=turkish eskiden
-        # sessizce yok sayılırdı. Sözlük dosyaları yalnızca bunlardan biri verildiğinde okunur.
-        from .hf import load_hf_tokenizer
-        real, tok_keys = tokenizer_settings(load_hf_tokenizer(folder))
-        model.update(real)
-        keys += tok_keys
+    # Belirteçleyicinin türü, sözlük boyu ve bölme ifadesi klasörün belirteçleyicisinindir:
+    # verilen vocab_size=4096 ya da bpe_pattern=turkish eskiden sessizce yok sayılırdı
+    real, tok_keys = tokenizer_settings(load_hf_tokenizer(folder))
+    model.update(real)
+    keys += tok_keys
     differ = [k for k in keys if k in given and d[k] != model[k]]
     if differ:
         raise ValueError(f"init_from {folder}: its model has {_held(model, differ)}, the "

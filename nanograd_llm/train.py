@@ -500,8 +500,10 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
     mcfg = model_config(cfg, tokenizer.vocab_size)
     if cfg.init_from:
         # Mimari GPT-2 klasöründen gelir, eğitim ayarlarının n_layer/n_embd alanlarından değil.
-        # Klasörünkinden farklı verilen bir ayarı make_config reddeder; burada farklı olanlar
-        # hazır ayarın (ya da Python'dan kurulan TrainConfig'in) değerleridir: yalnızca söylenir
+        # Klasörünkinden farklı verilen bir ayarı make_config reddeder, verilmeyenlerin yerine
+        # de klasörünkileri koyar; burada farklı olanlar Python'dan doğrudan kurulan bir
+        # TrainConfig'in (ya da eski bir sürümün kaydettiği ayarların) değerleridir: yalnızca
+        # söylenir
         src = init_model if init_model is not None else state["model"]
         # dropout ise eğitim ayarlarından gelir: devam ederken başka bir değer verilirse,
         # sıfırdan başlamış bir eğitimdeki gibi aşağıda reddedilir; sessizce yok sayılmaz

@@ -1,4 +1,5 @@
 """The chat loop (in-process, with io.StringIO) and the chat/sample command line."""
+import dataclasses
 import io
 import json
 import os
@@ -296,8 +297,11 @@ def test_train_init_from_hf_folder_fine_tunes_its_weights(tmp_path, capsys):
                       overrides={"max_iters": "2", "lr": "0", "min_lr": "0", "block_size": "16",
                                  "batch_size": "2", "eval_interval": "1", "eval_iters": "1",
                                  "sample_tokens": "0"})
-    train(cfg, quiet=False, progress=False)
-    # the preset's n_layer=3, n_head=4, n_embd=96 are not the folder's: the log says so
+    # make_config gives the folder's architecture, not the preset's n_layer=3, n_head=4,
+    # n_embd=96; a TrainConfig built with other values is told they do not apply
+    assert (cfg.n_layer, cfg.n_embd, cfg.tokenizer) == (1, 16, "bpe")
+    train(dataclasses.replace(cfg, n_layer=3, n_head=4, n_embd=96), quiet=False,
+          progress=False)
     assert "n_layer=3, n_head=4, n_embd=96 from the config do not apply" in capsys.readouterr().err
     ref = load_hf(d, block_size=16).state_dict()
     model = load_model(run)

@@ -347,9 +347,7 @@ def test_init_from_with_the_folders_own_values_is_accepted(fine_tune, monkeypatc
     monkeypatch.setenv("HOME", str(folder.parent))
     cfg = make_config(preset, init_from=home, overrides=words)
     for k in FOLDER:
-        # the tokenizer's settings are read from the folder only when one of them is given
-        if k in keys or k not in ("tokenizer", "vocab_size", "bpe_pattern"):
-            assert getattr(cfg, k) == FOLDER[k], k
+        assert getattr(cfg, k) == FOLDER[k], k
 
 
 @settings(max_examples=40, **FAST)

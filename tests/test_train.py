@@ -1,6 +1,7 @@
 """Trainer: configs, presets, exact resume (also after a kill during a checkpoint write),
 NaN handling, metrics, CLI errors and the examples."""
 import dataclasses
+import importlib.util
 import json
 import os
 import subprocess
@@ -3032,8 +3033,9 @@ def test_a_fine_tune_records_the_architecture_it_trains(tmp_path):
                       overrides={"block_size": "8", "batch_size": "2", "max_iters": "1",
                                  "eval_interval": "1", "eval_iters": "1", "sample_tokens": "0"})
     (tmp_path / "c.txt").write_text(TEXT, encoding="utf-8")
-    assert (cfg.n_layer, cfg.bias) == (4, False)        # the preset's, not applied
-    train(cfg, quiet=True)
+    assert (cfg.n_layer, cfg.bias) == (1, True)         # make_config gives the folder's
+    # a TrainConfig holding other values (the preset's): they do not apply
+    train(dataclasses.replace(cfg, n_layer=4, bias=False), quiet=True)
     real = ckpt.read_manifest(tmp_path / "run")["model"]
     want = {k: real[k] for k in ("n_layer", "n_head", "n_embd", "bias", "tie_weights",
                                  "activation", "positional")}
@@ -3064,6 +3066,42 @@ def test_resume_of_a_fine_tune_refuses_another_vocab_size_or_bpe_pattern(tmp_pat
     assert cli.main([*run, "--resume", "max_iters=2", f"vocab_size={tok.vocab_size}",
                      "bpe_pattern=gpt2"]) == 0
     assert ckpt.read_manifest(out)["step"] == 2
+
+
+def test_make_config_of_a_fine_tune_says_what_train_records(tmp_path):
+    """make_config(init_from=DIR) with no model or tokenizer setting returned the preset's
+    n_layer=3, n_head=4, n_embd=96, tokenizer='char', vocab_size=512, while train used and
+    recorded the folder's (a BPE or a char tokenizer) → the returned config holds the folder's
+    architecture and tokenizer settings, the same as the run's config.json; a folder that is
+    not there yet is left to train to report, as before."""
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.tokenizers import CharTokenizer
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    words = dict(block_size="8", batch_size="2", max_iters="1", eval_interval="1",
+                 eval_iters="1", sample_tokens="0")
+    folders = {}
+    char = CharTokenizer.from_text(TEXT)
+    GPT(GPTConfig(vocab_size=char.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=8),
+        seed=1).save_hf(tmp_path / "char")
+    char.save(str(tmp_path / "char"))
+    folders["char"] = tmp_path / "char"
+    if all(importlib.util.find_spec(m) for m in ("regex", "safetensors")):
+        tiny_gpt2_folder(tmp_path / "bpe", 280)        # else the char folder only
+        folders["bpe"] = tmp_path / "bpe"
+    keys = ("n_layer", "n_head", "n_embd", "bias", "tie_weights", "activation", "positional",
+            "tokenizer", "vocab_size", "bpe_pattern")
+    for kind, folder in folders.items():
+        for preset in ("default", "baby", "shakespeare"):
+            out = tmp_path / "runs" / kind / preset
+            cfg = make_config(preset, data=str(corpus), out_dir=str(out), init_from=str(folder),
+                              overrides=words)
+            assert (cfg.tokenizer, cfg.n_layer, cfg.n_head, cfg.n_embd) == (kind, 1, 2, 8)
+            train(cfg, quiet=True)
+            recorded = json.loads((out / "config.json").read_text())
+            assert {k: getattr(cfg, k) for k in keys} == {k: recorded["train"][k]
+                                                          for k in keys}, (kind, preset)
+    assert make_config(init_from=str(tmp_path / "later")).init_from == str(tmp_path / "later")
 
 
 def test_a_fine_tune_from_a_folder_with_a_char_tokenizer_records_and_compares_it(tmp_path,
