@@ -29,13 +29,14 @@ import numpy as np
 
 from . import checkpoint as ckpt
 from .atomic import path_fault, refuse_dangling_link
-from .backend import MATMUL_PRECISIONS, as_float_dtype, shown
+from .backend import MATMUL_PRECISIONS, as_float_dtype, is_integer, shown
 from .optim import check_eps
 from .run_folder import refuse_resuming_unsaved_run
 
 MODELS = ("gpt", "bigram")
 _PATH_FIELDS = ("data", "init_from", "out_dir")   # Python'dan bir Path da verilebilir
 TOKENIZERS = ("char", "bpe")
+INT_SETTING_MAX = 2**63 - 1              # every integer setting but seed (int64)
 BPE_PATTERNS = ("gpt2", "turkish")    # tokenizers.bpe.PATTERNS (regex is an optional extra)
 # İnce ayarın klasöründeki belirteçleyici adı olmayan, kendine özgü bir ifadeyle bölüyorsa
 # kaydedilen bpe_pattern budur (ifadenin kendisi eğitim klasörünün tokenizer_meta.json
@@ -168,6 +169,15 @@ class TrainConfig:
             raise ValueError(f"sample_tokens must be <= {SAMPLE_TOKENS_MAX:,} (the sample printed "
                              f"at the end of training), got {shown(self.sample_tokens)}; for a "
                              f"longer text use `nanograd-llm sample --max-new-tokens N`")
+        # Sayaçlar ve boyutlar 64 bitlik bir tam sayıya sığmalı: `max_iters=1e999` (ya da bir
+        # config dosyasında binlerce basamak) tam olarak okunur, ama ilerleme çubuğu adım sayısını
+        # float'a çevirirken derinlerden bir OverflowError ile çökerdi; dizi boyutları ve NumPy
+        # sayaçları da int64'tür. Tohum (seed) hariç: NumPy'ın üreteci her tam sayıyı alır
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name != "seed" and is_integer(v) and v > INT_SETTING_MAX:
+                raise ValueError(f"{f.name} must be <= {INT_SETTING_MAX:,} (2**63 - 1), "
+                                 f"got {shown(v)}")
         for name in ("lr", "min_lr", "eps", "weight_decay", "grad_clip"):
             v = getattr(self, name)
             if not math.isfinite(v) or v < 0:

@@ -185,7 +185,7 @@ def test_an_integer_written_with_an_exponent_is_read_exactly(tmp_path):
     as such (the same from a JSON/TOML config file)."""
     seed = "1.2345678901234567891e19"
     assert make_config(overrides={"seed": seed}).seed == 12345678901234567891
-    assert make_config(overrides={"max_iters": "1e999"}).max_iters == 10 ** 999
+    assert make_config(overrides={"seed": "1e999"}).seed == 10 ** 999
     assert make_config(overrides={"max_iters": " 2.0E1 "}).max_iters == 20
     for name, body in (("c.json", f'{{"seed": {seed}, "max_iters": 1e3}}'),
                        ("c.toml", f"seed = {seed}\nmax_iters = 1_0.0e2\n")):
@@ -205,6 +205,26 @@ def test_an_integer_written_with_an_exponent_is_read_exactly(tmp_path):
     (tmp_path / "c.json").write_text('{"max_iters": 1.5e0}', encoding="utf-8")
     with pytest.raises(ValueError, match=r"^bad value for max_iters: 1.5e0 is not an integer$"):
         make_config(config_file=tmp_path / "c.json")
+
+
+def test_an_integer_setting_past_int64_is_refused_not_a_crash_of_the_progress_bar(tmp_path,
+                                                                                  capsys):
+    """max_iters=1e999 (read exactly, as 10**999; or 1,000 digits in a JSON config file) started
+    training and then crashed deep in tqdm with "OverflowError: int too large to convert to
+    float" → every integer setting but seed must fit in 64 bits, and the error says so."""
+    from nanograd_llm.cli import main
+    from nanograd_llm.config import INT_SETTING_MAX
+    assert make_config(overrides={"max_iters": str(INT_SETTING_MAX)}).max_iters == INT_SETTING_MAX
+    assert make_config(overrides={"seed": str(INT_SETTING_MAX + 1)}).seed == INT_SETTING_MAX + 1
+    for name in ("max_iters", "eval_iters", "n_embd", "mmap_threshold", "warmup_iters"):
+        with pytest.raises(ValueError, match=rf"^{name} must be <= 9,223,372,036,854,775,807 "
+                                             r"\(2\*\*63 - 1\), got 9223372036854775808$"):
+            make_config(overrides={name: str(INT_SETTING_MAX + 1)})
+    out = tmp_path / "run"
+    assert main(["train", "--out", str(out), "max_iters=1e999"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: max_iters must be <= 9,223,372,036,854,775,807") and \
+        "Traceback" not in err and not out.exists()
 
 
 def test_toml_config_without_tomllib_reads_with_tomli(tmp_path, monkeypatch):
