@@ -10,7 +10,8 @@ böylece model konuşmanın önceki kısmını "hatırlar".
 Bir dil modeli gerçekte bir sohbet botu değildir: yalnızca metnin devamını tahmin eder. Karakter
 düzeyinde Shakespeare ile eğitilmiş bir model, yazdığınız satırı bir oyunun replik satırı gibi
 sürdürür. Döngü bu yüzden genel tutulmuştur: "yanıt", istemin devamıdır; `stop` verilirse
-(örneğin `"\\n\\n"`), bu metin üretildiği anda yanıt kesilir.
+(örneğin `"\\n\\n"`), bu metin üretildiği anda yanıt kesilir; bağlama gösterilen yanıt ve
+durdurma metni eklenir, ondan sonra üretilen (kullanıcının görmediği) metin eklenmez.
 
 ## Sağlamlık
 * **Bilinmeyen karakterler:** Karakter düzeyindeki belirteçleyicinin sözlüğü yalnızca eğitim
@@ -153,9 +154,19 @@ class _StopFilter:
 
     def __init__(self, stop: str | None, write: Callable[[str], object]):
         self.stop = stop or None
-        self.write = write
+        self._write = write
         self.buf = ""
         self.done = False
+        self._pieces: list[str] = []   # geçirilen (kullanıcıya gösterilen) parçalar
+
+    @property
+    def text(self) -> str:
+        """All text passed through so far (what the user was shown)."""
+        return "".join(self._pieces)
+
+    def write(self, piece: str) -> None:
+        self._pieces.append(piece)
+        self._write(piece)
 
     def __call__(self, piece: str) -> None:
         if self.done:
@@ -183,6 +194,20 @@ class _StopFilter:
         if not self.done and self.buf:
             self.write(self.buf)
         self.buf = ""
+
+
+def _kept_ids(ids: list[int], text: str, decode: Callable, encode: Callable) -> list[int]:
+    """Ids whose text is `text`: the longest head of `ids` whose text begins `text`, followed by
+    encode(the rest of `text`)."""
+    for j in range(len(ids), -1, -1):
+        try:
+            head = decode(ids[:j]) if j else ""
+        except UnicodeDecodeError:       # katı bir çözücü yarım karakterde hata verir
+            continue
+        if text.startswith(head):
+            rest = text[len(head):]
+            return ids[:j] + (encode(rest) if rest else [])
+    return encode(text)
 
 
 def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
@@ -281,6 +306,19 @@ def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
             streamer.flush()
             shown.flush()
             write("\n")
+            if shown.done:
+                # Durdurma metnini tamamlayan belirteç ondan sonra da metin taşıyabilir (BPE:
+                # `--stop '\n'` ile "\n\n", `--stop '!'` ile "!!!" belirteci). Kullanıcı yanıtı
+                # durdurma metninde kesilmiş gördü; bağlamda da görmediği bir metin kalmamalı:
+                # sonraki tur, gösterilen yanıtı görür. Durdurma metninin kendisi ise tutulur:
+                # onu model üretti, kullanıcı da yanıtların sonu olarak kendisi seçti (gizli bir
+                # metin değildir) ve bir sonraki satırı yanıttan ayırır. Atılsaydı satır yanıta
+                # yapışırdı ("…yanıtmerhaba"); tutulunca konuşma, modelin eğitim metnindeki
+                # biçimde sürer ("…yanıt\n\nmerhaba", paragraflar arasında boş satır gibi).
+                # Modelin kendi belirteçleri, durdurma metnini tamamlayana kadar olduğu gibi
+                # kalır; o belirtecin tutulan başı yeniden belirteçlere çevrilir
+                new_ids = _kept_ids(new_ids, shown.text + stop, tokenizer.decode,
+                                    lambda t: encode(t)[0])
             history = context + new_ids
             if block is not None:
                 history = history[-block:]

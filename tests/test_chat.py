@@ -622,3 +622,42 @@ def test_help_and_unknown_commands_are_answered_not_sent(monkeypatch):
     assert out.count(help_line()) == 1
     assert "unknown command /temperature: the commands are /help, /reset, /quit" in out
     assert "unknown command /Quit" in out
+
+
+@pytest.mark.parametrize("stop, shown", [("\n", " there!!!"), ("!", " there"),
+                                         ("her", " t")])
+def test_the_next_turn_sees_the_reply_as_shown_up_to_the_stop_text(monkeypatch, stop, shown):
+    """A BPE token can hold the end of the stop text and more (the token '\\n\\n' completes
+    --stop '\\n', '!!!' completes '!', ' there' completes 'her'): the reply shown is cut at the
+    stop text, but the history kept for the next turn held every generated token, so text the
+    user never saw ('\\n', '!!', 'e') went into the next turn's context. The history holds
+    the reply as shown followed by the stop text itself."""
+    pytest.importorskip("regex")
+    import warnings
+
+    import nanograd_llm.chat as chat
+    from nanograd_llm.tokenizers.bpe import BPETokenizer
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")            # "ran out of pairs to merge"
+        tok = BPETokenizer.train("hello world.\n\nhello there!!!\n\n" * 20, 290)
+    reply = tok.encode(" there!!!\n\n")
+    assert [tok.decode([i]) for i in reply] == [" there", "!!!", "\n\n"]
+    contexts = []
+
+    def fake_generate(model, context, *a, **k):
+        contexts.append(list(context))
+        for i in reply:
+            yield np.array([i])
+    monkeypatch.setattr(chat, "iter_generate", fake_generate)
+
+    class Model:
+        block_size = 64
+    out = io.StringIO()
+    assert chat_loop(Model(), tok, io.StringIO("hello\nhello\n"), out, stop=stop,
+                     banner=False) == 0
+    assert out.getvalue().split("> ")[1] == shown + "\n"
+    assert tok.decode(contexts[1]) == "hello\n" + shown + stop + "hello\n"
+    # the ids the model produced are kept up to the token that completed the stop text
+    kept = contexts[1][len(tok.encode("hello\n")):]
+    done = next(j for j in range(1, len(reply) + 1) if stop in tok.decode(reply[:j]))
+    assert kept[:done - 1] == reply[:done - 1]
