@@ -19,6 +19,25 @@ def _unescape(s: str | None) -> str | None:
     return s
 
 
+class _TypedFloat(float):
+    """A float flag's value, with the text typed for it (.text)."""
+    __slots__ = ("text",)
+
+
+def _typed_float(text: str) -> float:
+    """argparse's type for the float flags: float(text), keeping `text` for the messages."""
+    # float("1e999") hata vermeden inf, float("1e-999") 0.0 döndürür: `--temperature 1e999`
+    # "got inf" diye reddedilir, kullanıcının yazdığı söylenmezdi. Yazılan metin saklanır;
+    # _check onu eğitim ayarlarındaki gibi (config._float_from_text) denetler
+    value = _TypedFloat(text)
+    value.text = text
+    return value
+
+
+# argparse, çevrilemeyen bir değeri türün adıyla bildirir: "invalid float value: 'abc'"
+_typed_float.__name__ = "float"
+
+
 def add_model_args(p: argparse.ArgumentParser) -> None:
     """--ckpt DIR | --hf DIR, --device, --dtype (sample, chat and eval)."""
     src = p.add_mutually_exclusive_group(required=True)
@@ -36,11 +55,11 @@ def _add_sampler_args(p: argparse.ArgumentParser, temperature: float,
                       tokens_help: str = "tokens to generate") -> None:
     p.add_argument("--max-new-tokens", type=int, default=max_new_tokens, metavar="N",
                    help=f"{tokens_help} (default {max_new_tokens})")
-    p.add_argument("--temperature", type=float, default=temperature, metavar="T",
+    p.add_argument("--temperature", type=_typed_float, default=temperature, metavar="T",
                    help=f"0 = greedy (default {temperature})")
     p.add_argument("--top-k", type=int, default=None, metavar="K",
                    help="sample only among the K most likely tokens (default: all)")
-    p.add_argument("--top-p", type=float, default=None, metavar="P",
+    p.add_argument("--top-p", type=_typed_float, default=None, metavar="P",
                    help="nucleus sampling: the smallest set of tokens with probability >= P "
                         "(default: off)")
     p.add_argument("--seed", type=int, default=None, metavar="S",
@@ -91,7 +110,14 @@ def load_for_generation(args):
 
 def _check(args) -> None:
     from .backend import shown
+    from .config import _float_from_text
     from .generate import check_sampling_args
+    # Bir float'ın tutamadığı bir sayı (1e999 → inf, 1e-999 → 0), yazıldığı metinle ve eğitim
+    # ayarlarının iletileriyle reddedilir: "bad value for --temperature: '1e999' is too large…"
+    for flag, value in (("--temperature", args.temperature), ("--top-p", args.top_p)):
+        text = getattr(value, "text", None)
+        if text is not None:
+            _float_from_text(flag, text.strip(), shown(text))
     try:
         check_sampling_args(args.max_new_tokens, args.temperature, args.top_k, args.top_p)
     except ValueError as e:

@@ -388,6 +388,46 @@ def test_sampling_errors_name_the_flag(tmp_path, capsys, flag, value):
     assert err.startswith(f"error: {flag} must"), err
 
 
+TOO_LARGE = "is too large for a number (a float holds at most about 1.8e308)"
+BELOW = "is below the lowest number a float holds (about -1.8e308)"
+TINY = "is too close to 0 for a number: a float would hold it as 0"
+
+
+@pytest.mark.parametrize("command", ["sample", "chat"])
+@pytest.mark.parametrize("flag, value, says", [
+    ("--temperature", "1e999", TOO_LARGE), ("--temperature", "-1e999", BELOW),
+    ("--temperature", "1e-999", TINY), ("--top-p", "1e999", TOO_LARGE),
+    ("--top-p", "-1e999", BELOW), ("--top-p", "1e-999", TINY), ("--top-p", "1_0e999", TOO_LARGE)])
+def test_a_float_flag_no_float_holds_is_named_as_typed(tmp_path, capsys, command, flag, value,
+                                                        says):
+    """float() reads 1e999 as inf and 1e-999 as 0: `--temperature 1e999` was refused as
+    '--temperature must be a finite number >= 0 (0 = greedy), got inf' and `--top-p 1e-999`
+    as '… got 0.0', without what was typed. The message names the flag and the typed text as
+    the trainer's settings do (config._float_from_text)."""
+    write_tiny_checkpoint(tmp_path / "run")
+    from nanograd_llm.cli import main
+    assert main([command, "--ckpt", str(tmp_path / "run"), f"{flag}={value}"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: bad value for {flag}: {value!r} {says}"), err
+    assert err.count("\n") == 1
+
+
+def test_float_flags_keep_their_other_messages(tmp_path, capsys):
+    """A written inf, a number out of range and a text that is no number are reported as
+    before."""
+    write_tiny_checkpoint(tmp_path / "run")
+    from nanograd_llm.cli import main
+    run = str(tmp_path / "run")
+    assert main(["sample", "--ckpt", run, "--temperature", "inf"]) == 1
+    assert capsys.readouterr().err == \
+        "error: --temperature must be a finite number >= 0 (0 = greedy), got inf\n"
+    assert main(["sample", "--ckpt", run, "--top-p", "1.5"]) == 1
+    assert capsys.readouterr().err == "error: --top-p must be in (0, 1] (or None), got 1.5\n"
+    with pytest.raises(SystemExit):
+        main(["sample", "--ckpt", run, "--top-p", "abc"])
+    assert "argument --top-p: invalid float value: 'abc'" in capsys.readouterr().err
+
+
 def test_sample_without_prompt_shows_the_start_token(tmp_path, capsys):
     write_tiny_checkpoint(tmp_path / "run")
     from nanograd_llm.cli import main
