@@ -114,16 +114,28 @@ def check_sampling_args(max_new_tokens, temperature=1.0, top_k=None, top_p=None)
     check_sampler(temperature, top_k, top_p)
 
 
+def _number(name: str, value, what: str) -> float:
+    """float(value), with a ValueError saying `name` must be `what` for a value that is no
+    number (a string, a bool) or an integer no float holds."""
+    # Dizeler sayı değildir: float("0.9") kabul edilseydi top_p="0.9" denetimden geçip
+    # filter_logits'in `top_p < 1.0` karşılaştırmasında anlaşılmaz bir TypeError verirdi.
+    # Python'un tam sayıları sınırsızdır: float(10**400) bir OverflowError hata izi verirdi;
+    # eğitim ayarlarındaki gibi (config._as_float) sayının float'a sığmadığı söylenir
+    try:
+        if isinstance(value, (bool, str, bytes)):
+            raise TypeError
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be {what}, got {shown(value)}") from None
+    except OverflowError:
+        beyond = ("is below the lowest number a float holds (about -1.8e308)" if value < 0 else
+                  "is too large for a number (a float holds at most about 1.8e308)")
+        raise ValueError(f"{name} must be {what}, got {shown(value)}, which {beyond}") from None
+
+
 def check_sampler(temperature=1.0, top_k=None, top_p=None) -> None:
     """Raise ValueError for a temperature, top_k or top_p that does not describe a sampler."""
-    # Dizeler sayı değildir: float("0.9") kabul edilseydi top_p="0.9" denetimden geçip
-    # filter_logits'in `top_p < 1.0` karşılaştırmasında anlaşılmaz bir TypeError verirdi
-    try:
-        if isinstance(temperature, (bool, str, bytes)):
-            raise TypeError
-        t = float(temperature)
-    except (TypeError, ValueError):
-        raise ValueError(f"temperature must be a number >= 0, got {shown(temperature)}") from None
+    t = _number("temperature", temperature, "a number >= 0")
     if not np.isfinite(t) or t < 0:
         raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), "
                          f"got {shown(temperature)}")
@@ -131,12 +143,7 @@ def check_sampler(temperature=1.0, top_k=None, top_p=None) -> None:
                               or top_k < 1):
         raise ValueError(f"top_k must be an integer >= 1 (or None), got {shown(top_k)}")
     if top_p is not None:
-        try:
-            if isinstance(top_p, (bool, str, bytes)):
-                raise TypeError
-            p = float(top_p)
-        except (TypeError, ValueError):
-            raise ValueError(f"top_p must be a number in (0, 1], got {shown(top_p)}") from None
+        p = _number("top_p", top_p, "a number in (0, 1]")
         if not 0.0 < p <= 1.0:
             raise ValueError(f"top_p must be in (0, 1] (or None), got {shown(top_p)}")
 

@@ -54,6 +54,25 @@ def test_sampling_settings_refuse_booleans(kw):
         check_sampling_args(5, **kw)
 
 
+BIG = "is too large for a number (a float holds at most about 1.8e308)"
+LOW = "is below the lowest number a float holds (about -1.8e308)"
+
+
+@pytest.mark.parametrize("kw, says, beyond", [
+    (dict(temperature=10**400), "temperature must be a number >= 0, got 1000", BIG),
+    (dict(top_p=10**400), "top_p must be a number in (0, 1], got 1000", BIG),
+    (dict(top_p=-10**400), "top_p must be a number in (0, 1], got -1000", LOW),
+    (dict(temperature=-10**5000), "got <a negative integer of about 5,001 digits>", LOW)])
+def test_sampling_settings_no_float_holds_are_clear_errors(kw, says, beyond):
+    """An integer no float holds (Python's are unbounded) crashed the check with
+    'OverflowError: int too large to convert to float'; it is a ValueError that names the
+    setting, shows the value and says why, as the trainer's settings do."""
+    from nanograd_llm.generate import check_sampling_args
+    with pytest.raises(ValueError) as e:
+        check_sampling_args(5, **kw)
+    assert says in str(e.value) and str(e.value).endswith(", which " + beyond)
+
+
 def test_char_decode_rejects_the_id_just_past_the_vocabulary():
     tok = CharTokenizer.from_text("abc")
     with pytest.raises(ValueError, match="outside the vocabulary"):
