@@ -4,8 +4,8 @@
 ## Ne yapar?
 Kullanıcı bir satır yazar; satır belirteçlere çevrilir, önceki konuşmanın (bağlamın) sonuna
 eklenir ve model bu bağlamın devamını üretir. Üretilen her belirteç, üretildiği anda metne
-çevrilip ekrana yazılır (akış / streaming). Yanıt, bir sonraki satır için bağlama eklenir;
-böylece model konuşmanın önceki kısmını "hatırlar".
+çevrilip ekrana yazılır (akış / streaming). Yanıt, ekrandaki gibi bir satır sonuyla, bir
+sonraki satır için bağlama eklenir; böylece model konuşmanın önceki kısmını "hatırlar".
 
 Bir dil modeli gerçekte bir sohbet botu değildir: yalnızca metnin devamını tahmin eder. Karakter
 düzeyinde Shakespeare ile eğitilmiş bir model, yazdığınız satırı bir oyunun replik satırı gibi
@@ -319,6 +319,13 @@ def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
                 # kalır; o belirtecin tutulan başı yeniden belirteçlere çevrilir
                 new_ids = _kept_ids(new_ids, shown.text + stop, tokenizer.decode,
                                     lambda t: encode(t)[0])
+            # Yanıttan sonra ekrana bir satır sonu yazıldı ve kullanıcının sonraki satırı yeni
+            # bir satırda başlar. Yanıt satır sonuyla bitmediyse (en çok belirtece ulaşıldı,
+            # metin sonu geldi ya da durdurma metni satır sonu değil) model de öyle görmeli:
+            # yoksa sonraki satır yanıta yapışırdı ("…yanıtmerhaba"), ekranda görülen bu değildir
+            if new_ids and encode.known("\n") and \
+                    not tokenizer.decode(new_ids).endswith("\n"):
+                new_ids += encode("\n")[0]
             history = context + new_ids
             if block is not None:
                 history = history[-block:]

@@ -462,7 +462,8 @@ def test_each_turn_sees_the_latest_context_and_its_own_seed(monkeypatch):
     assert rc == 0
     e = tok.encode
     assert calls[0][0] == e("ab\n")
-    assert calls[1][0] == (e("ab\n") + e("xy") + e("ça\n"))[-6:]        # == e("\nxyça\n")
+    # the reply "xy" is followed by the line break the screen showed after it
+    assert calls[1][0] == (e("ab\n") + e("xy\n") + e("ça\n"))[-6:]    # == e("xy\nça\n")
     rng = np.random.default_rng(5)
     assert [c[1] for c in calls] == [int(rng.integers(2**63)), int(rng.integers(2**63))]
     assert "(note" not in out.getvalue()
@@ -596,7 +597,7 @@ def test_crlf_input_lines_lose_their_carriage_return(monkeypatch):
     """Input piped from a Windows file ends its lines with \\r\\n: the \\r is part of the line
     end, not a character to send (or to report as unknown)."""
     rc, calls, out = _contexts(monkeypatch, "ab\r\nhi\r\n")
-    assert rc == 0 and calls == ["ab\n", "ab\nahi\n"]
+    assert rc == 0 and calls == ["ab\n", "ab\na\nhi\n"]
     assert "(note" not in out
 
 
@@ -657,8 +658,8 @@ def test_help_and_unknown_commands_are_answered_not_sent(monkeypatch):
     rc, calls, out = _contexts(monkeypatch, "/help\n/temperature 0\n  /Quit\n//ab\n/ 1\n/1a\nhi\n",
                                tok=tok)
     assert rc == 0
-    # only the text lines reached the model, `//ab` as `/ab` (each after the stub's reply "a")
-    assert [c.splitlines()[-1] for c in calls] == ["/ab", "a/ 1", "a/1a", "ahi"]
+    # only the text lines reached the model, `//ab` as `/ab`
+    assert [c.splitlines()[-1] for c in calls] == ["/ab", "/ 1", "/1a", "hi"]
     assert out.count(help_line()) == 1
     assert "unknown command /temperature: the commands are /help, /reset, /quit" in out
     assert "unknown command /Quit" in out
@@ -696,7 +697,9 @@ def test_the_next_turn_sees_the_reply_as_shown_up_to_the_stop_text(monkeypatch, 
     assert chat_loop(Model(), tok, io.StringIO("hello\nhello\n"), out, stop=stop,
                      banner=False) == 0
     assert out.getvalue().split("> ")[1] == shown + "\n"
-    assert tok.decode(contexts[1]) == "hello\n" + shown + stop + "hello\n"
+    # and, when the stop text is not a line break, the line break the screen showed
+    assert tok.decode(contexts[1]) == "hello\n" + shown + stop + "\n" * (stop != "\n") + \
+        "hello\n"
     # the ids the model produced are kept up to the token that completed the stop text
     kept = contexts[1][len(tok.encode("hello\n")):]
     done = next(j for j in range(1, len(reply) + 1) if stop in tok.decode(reply[:j]))

@@ -491,6 +491,8 @@ def test_chat_replies_are_generate_on_the_last_block_size_tokens(seed, block, li
             new = new[:i + len(stop)]            # context keeps
             text = text[:i]
         want += text + "\n"
+        if new and not tok.decode(new).endswith("\n"):
+            new = new + tok.encode("\n")        # the line break the screen shows after it
         history = (context + new)[-block:]
     want += "> \n"
     assert out.getvalue() == want
