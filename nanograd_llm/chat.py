@@ -268,6 +268,11 @@ def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
             # kullanıcı yalnızca anlamsız bir yanıt görürdü. `//` ile başlayan satır ise eğik
             # çizgiyle başlayan bir metindir: baştaki iki çizgiden biri atılır
             first = command.split()[0]
+            if first in COMMANDS:
+                # `/help me`, `/quit now`: komut bilinir, ardındaki sözcükler fazladır. "Bilinmeyen
+                # komut /quit" demek kullanıcıyı yanıltırdı
+                write(f"({first} takes nothing after it: type {first} alone)\n")
+                continue
             if first[:1] == "/" and first[1:2].isalpha():
                 write(f"(unknown command {first}: the commands are "
                       f"{', '.join(COMMANDS[:3])}; start a line with // to send text that "

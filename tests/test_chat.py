@@ -704,3 +704,14 @@ def test_the_next_turn_sees_the_reply_as_shown_up_to_the_stop_text(monkeypatch, 
     kept = contexts[1][len(tok.encode("hello\n")):]
     done = next(j for j in range(1, len(reply) + 1) if stop in tok.decode(reply[:j]))
     assert kept[:done - 1] == reply[:done - 1]
+
+
+def test_a_command_with_words_after_it_is_not_called_unknown(monkeypatch):
+    """`/help me` or `/quit now` was answered '(unknown command /help: the commands are /help,
+    /reset, /quit…)', naming a command that exists as unknown; the line is not sent, and the
+    message says the command takes nothing after it."""
+    rc, calls, out = _contexts(monkeypatch, "/help me\n/reset now\n/quit now\nhi\n")
+    assert rc == 0 and calls == ["hi\n"]
+    assert "unknown command" not in out
+    for c in ("/help", "/reset", "/quit"):
+        assert f"({c} takes nothing after it: type {c} alone)" in out
