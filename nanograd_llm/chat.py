@@ -210,6 +210,15 @@ def _kept_ids(ids: list[int], text: str, decode: Callable, encode: Callable) -> 
     return encode(text)
 
 
+def _ends_a_line(decode: Callable, ids: list[int]) -> bool:
+    """Whether the text of `ids` ends with a line break (False when it ends inside a character
+    that a strict decoder refuses)."""
+    try:
+        return decode(ids).endswith("\n")
+    except UnicodeDecodeError:       # katı bir çözücü yarım karakterde hata verir
+        return False
+
+
 def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
               max_new_tokens: int = 200, temperature: float = 0.8, top_k=None, top_p=None,
               seed=None, use_cache: bool = True, stop: str | None = None,
@@ -328,8 +337,7 @@ def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
             # bir satırda başlar. Yanıt satır sonuyla bitmediyse (en çok belirtece ulaşıldı,
             # metin sonu geldi ya da durdurma metni satır sonu değil) model de öyle görmeli:
             # yoksa sonraki satır yanıta yapışırdı ("…yanıtmerhaba"), ekranda görülen bu değildir
-            if new_ids and encode.known("\n") and \
-                    not tokenizer.decode(new_ids).endswith("\n"):
+            if new_ids and encode.known("\n") and not _ends_a_line(tokenizer.decode, new_ids):
                 new_ids += encode("\n")[0]
             history = context + new_ids
             if block is not None:

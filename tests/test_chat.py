@@ -715,3 +715,35 @@ def test_a_command_with_words_after_it_is_not_called_unknown(monkeypatch):
     assert "unknown command" not in out
     for c in ("/help", "/reset", "/quit"):
         assert f"({c} takes nothing after it: type {c} alone)" in out
+
+
+def test_a_reply_cut_inside_a_character_by_a_strict_decoder_does_not_crash(monkeypatch):
+    """A decoder that raises on a partial character (the streamers accept one) made chat end
+    with a UnicodeDecodeError traceback when a reply stopped inside a character (the token
+    limit): the check for the line break after the reply decoded the reply as it was. The
+    reply is shown as U+FFFD and the next turn's context has the line break after it."""
+    import nanograd_llm.chat as chat
+
+    class ByteTokenizer:
+        vocab_size = 256
+
+        def encode(self, text):
+            return list(text.encode("utf-8"))
+
+        def decode(self, ids):                      # strict: raises on a partial character
+            return bytes(ids).decode("utf-8")
+    contexts = []
+
+    def fake_generate(model, context, *a, **k):
+        contexts.append(list(context))
+        for b in "ağ".encode("utf-8")[:2]:          # 'a' and the first byte of 'ğ'
+            yield np.array([b])
+    monkeypatch.setattr(chat, "iter_generate", fake_generate)
+
+    class Model:
+        block_size = 64
+    out = io.StringIO()
+    assert chat_loop(Model(), ByteTokenizer(), io.StringIO("hi\nhi\n"), out, max_new_tokens=2,
+                     banner=False) == 0
+    assert out.getvalue() == "> a\ufffd\n> a\ufffd\n> \n"
+    assert contexts[1] == list(b"hi\na\xc4\nhi\n")
