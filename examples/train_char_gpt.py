@@ -15,9 +15,10 @@ Neye bakmalı?
 * **Öğrenme oranı takvimi**: ilk `warmup_iters` adımda oran sıfırdan doğrusal yükselir,
   sonra kosinüs eğrisiyle `min_lr`'ye iner. İlerleme çubuğunda `lr` değerini izleyin.
 * **Belirteç/saniye**: CPU'da hız, matris çarpımlarının boyutuyla belirlenir. `n_embd`'yi
-  (C) iki katına çıkarmak C×C ağırlıklı çarpımları dört katına, dikkat skorlarını, çıkış
-  katmanını ve öğe öğe işlemleri ise iki katına çıkarır; `default` ayarında
-  `n_embd=96` → 192 bir adımı 2 çekirdekte 1,8–4,1 kat (ortanca 2,6) uzattı.
+  (C) iki katına çıkarmak, ağırlığı C×C olan çarpımların işini dört katına, dikkat
+  puanlarının, çıkış katmanının ve öğe öğe işlemlerin işini ise iki katına çıkarır;
+  `default` hazır ayarında `n_embd`'yi 96'dan 192'ye çıkarmak bir adımı 2 çekirdekte
+  1,8–4,1 kat (ortanca 2,6) uzattı.
 
 Çalıştırma (her komut kendi klasörüne yazar: içinde bir eğitim bulunan klasörde yeni bir
 eğitim başlamaz; `--resume` onu sürdürür, `--overwrite` silip baştan başlar):

@@ -232,9 +232,10 @@ def path_fault(path: str) -> str | None:
     cannot expand (a user this system does not know)."""
     # İşletim sistemi NUL karakterli bir yolu hiç almaz (Python "embedded null byte" der);
     # bilinmeyen bir kullanıcının ~adı ise Path.expanduser'da "Could not determine home
-    # directory." verir. İkisi de hangi ayarın, hangi değerin yanlış olduğunu söylemez:
-    # çağıran bu nedeni ayarın (ya da seçeneğin) adıyla ve verilen değerle birlikte yazar.
-    # "./~ad" da aynı hatayı verir (Path baştaki "./"yu atar): öğüt tam yoldur
+    # directory." hatasını verir. İkisi de hangi ayarın, hangi değerin yanlış olduğunu
+    # söylemez: çağıran bu nedeni ayarın (ya da seçeneğin) adıyla ve verilen değerle birlikte
+    # yazar. "./~ad" da aynı hatayı verir (Path baştaki "./"yu atar): bu yüzden öğüt, tam yolu
+    # vermektir
     if "\0" in path:
         return "holds a NUL character (\\x00), which no path can"
     try:

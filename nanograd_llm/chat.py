@@ -11,7 +11,8 @@ Bir dil modeli gerçekte bir sohbet botu değildir: yalnızca metnin devamını 
 düzeyinde Shakespeare ile eğitilmiş bir model, yazdığınız satırı bir oyunun replik satırı gibi
 sürdürür. Döngü bu yüzden genel tutulmuştur: "yanıt", istemin devamıdır; `stop` verilirse
 (örneğin `"\\n\\n"`), bu metin üretildiği anda yanıt kesilir; bağlama gösterilen yanıt ve
-durdurma metni eklenir, ondan sonra üretilen (kullanıcının görmediği) metin eklenmez.
+durdurma metni eklenir, durdurma metninden sonra üretilen (kullanıcının görmediği) metin
+eklenmez.
 
 ## Sağlamlık
 * **Bilinmeyen karakterler:** Karakter düzeyindeki belirteçleyicinin sözlüğü yalnızca eğitim
@@ -23,10 +24,11 @@ durdurma metni eklenir, ondan sonra üretilen (kullanıcının görmediği) meti
   son `block_size` belirteci saklanır; yanıt bu sınırı aşarsa `generate` pencereyi kaydırır.
 * **Çıkış:** Dosya sonu (Ctrl-D; borudan gelen girdinin bitmesi) ya da Ctrl-C
   (KeyboardInterrupt) döngüyü temiz biçimde bitirir: çıkış kodu 0, hata izi (traceback) yok.
-  `/quit` da çıkar, `/reset` bağlamı temizler, `/help` komutları listeler. Eğik çizgiyle
-  başlayan başka bir sözcük (`/temperature 0` gibi) modele gönderilmez, bilinmeyen komut olarak
-  söylenir; eğik çizgiyle başlayan bir metni göndermek için satır `//` ile başlatılır (`//etc`
-  modele `/etc` olarak gider). Dışarıdan gelen SIGTERM (`kill`) ise sohbeti
+  `/quit` da çıkar, `/reset` bağlamı temizler, `/help` komutları listeler. Eğik çizgi ve bir
+  harfle başlayan başka bir satır (`/temperature 0` gibi) modele gönderilmez, bilinmeyen komut
+  olarak bildirilir; ardından sözcük gelen bir komut (`/quit şimdi`) da gönderilmez, komutun
+  tek başına yazılması istenir. Eğik çizgiyle başlayan bir metni göndermek için satır `//` ile
+  başlatılır (`//etc` modele `/etc` olarak gider). Dışarıdan gelen SIGTERM (`kill`) ise sohbeti
   başarı bildirmeden bitirir: `nanograd-llm chat` 143 ile çıkar. Yanıtları okuyan taraf erken
   giderse (`nanograd-llm chat ... | head -1`) komut, öteki komutlar gibi, sessizce 141 ile
   çıkar.
@@ -326,17 +328,17 @@ def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
                 # durdurma metninde kesilmiş gördü; bağlamda da görmediği bir metin kalmamalı:
                 # sonraki tur, gösterilen yanıtı görür. Durdurma metninin kendisi ise tutulur:
                 # onu model üretti, kullanıcı da yanıtların sonu olarak kendisi seçti (gizli bir
-                # metin değildir) ve bir sonraki satırı yanıttan ayırır. Atılsaydı satır yanıta
-                # yapışırdı ("…yanıtmerhaba"); tutulunca konuşma, modelin eğitim metnindeki
-                # biçimde sürer ("…yanıt\n\nmerhaba", paragraflar arasında boş satır gibi).
-                # Modelin kendi belirteçleri, durdurma metnini tamamlayana kadar olduğu gibi
-                # kalır; o belirtecin tutulan başı yeniden belirteçlere çevrilir
+                # metin değildir). `--stop '\n\n'` ile konuşma böylece modelin eğitim metnindeki
+                # biçimde sürer ("…yanıt\n\nmerhaba", paragraflar arasındaki boş satır gibi).
+                # Durdurma metnini tamamlayan belirteçten önceki belirteçler modelin ürettiği
+                # gibi kalır; o belirtecin metninden tutulan baş yeniden belirteçlere çevrilir
                 new_ids = _kept_ids(new_ids, shown.text + stop, tokenizer.decode,
                                     lambda t: encode(t)[0])
             # Yanıttan sonra ekrana bir satır sonu yazıldı ve kullanıcının sonraki satırı yeni
-            # bir satırda başlar. Yanıt satır sonuyla bitmediyse (en çok belirtece ulaşıldı,
-            # metin sonu geldi ya da durdurma metni satır sonu değil) model de öyle görmeli:
-            # yoksa sonraki satır yanıta yapışırdı ("…yanıtmerhaba"), ekranda görülen bu değildir
+            # bir satırda başlar. Yanıt satır sonuyla bitmediyse (`max_new_tokens` sınırına
+            # ulaşıldı, metin sonu geldi ya da durdurma metni satır sonuyla bitmiyor) model de
+            # öyle görmeli: yoksa sonraki satır yanıta yapışırdı ("…yanıtmerhaba"), ekranda
+            # görülen bu değildir
             if new_ids and encode.known("\n") and not _ends_a_line(tokenizer.decode, new_ids):
                 new_ids += encode("\n")[0]
             history = context + new_ids

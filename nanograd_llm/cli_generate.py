@@ -27,8 +27,8 @@ class _TypedFloat(float):
 def _typed_float(text: str) -> float:
     """argparse's type for the float flags: float(text), keeping `text` for the messages."""
     # float("1e999") hata vermeden inf, float("1e-999") 0.0 döndürür: `--temperature 1e999`
-    # "got inf" diye reddedilir, kullanıcının yazdığı söylenmezdi. Yazılan metin saklanır;
-    # _check onu eğitim ayarlarındaki gibi (config._float_from_text) denetler
+    # eskiden "got inf" diye, kullanıcının yazdığı metin söylenmeden reddedilirdi. Yazılan metin
+    # saklanır; _check onu eğitim ayarlarındaki gibi (config._float_from_text) denetler
     value = _TypedFloat(text)
     value.text = text
     return value

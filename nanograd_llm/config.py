@@ -151,8 +151,8 @@ class TrainConfig:
                              f"got {shown(self.bpe_pattern)}")
         if self.bpe_pattern == OWN_PATTERN and not self.init_from:
             # "custom" bir ifadeyi adlandırmaz: yalnızca ince ayarın klasöründen gelen,
-            # kendine özgü ifadeyi söyler. Sıfırdan eğitilen bir BPE adı olan bir ifadeyle
-            # bölünür
+            # kendine özgü ifadeyi söyler. Sıfırdan eğitilen bir BPE ise adı olan ifadelerden
+            # biriyle böler
             raise ValueError(f"bpe_pattern={OWN_PATTERN!r} stands for the pattern of its own "
                              f"that the tokenizer of an init_from folder splits with (a "
                              f"fine-tune records it so); a new tokenizer is trained with one "
@@ -170,7 +170,7 @@ class TrainConfig:
                              f"at the end of training), got {shown(self.sample_tokens)}; for a "
                              f"longer text use `nanograd-llm sample --max-new-tokens N`")
         # Sayaçlar ve boyutlar 64 bitlik bir tam sayıya sığmalı: `max_iters=1e999` (ya da bir
-        # config dosyasında binlerce basamak) tam olarak okunur, ama ilerleme çubuğu adım sayısını
+        # ayar dosyasında binlerce basamak) tam olarak okunur, ama ilerleme çubuğu adım sayısını
         # float'a çevirirken derinlerden bir OverflowError ile çökerdi; dizi boyutları ve NumPy
         # sayaçları da int64'tür. Tohum (seed) hariç: NumPy'ın üreteci her tam sayıyı alır
         for f in fields(self):
@@ -412,13 +412,13 @@ def _int_from_text(name: str, text: str, given: str) -> int:
     # 2**53'ün üstünü yuvarlardı (seed=1.2345678901234567891e19 başka bir tohum olurdu) ve
     # 1.8e308'in üstünü inf yapardı (max_iters=1e999 "tam sayı değil" diye reddedilirdi).
     # Basamak sayısının sınırı Python'unkidir (4300): daha uzun bir tam sayı ne
-    # checkpoint.json'a yazılabilir ne de bir ayar dosyasından okunabilirdi
+    # checkpoint.json'a yazılabilir ne de bir ayar dosyasından okunabilir
     try:
         return int(text)
     except ValueError:
         pass
     try:
-        f = float(text)             # Python'un sayı yazımı: Decimal 1__000'ı, 1000_'ı da okur
+        f = float(text)             # Python'un sayı yazımı: Decimal 1__000'i, 1000_'i de okur
     except ValueError:
         raise ValueError(f"bad value for {name}: {given} is not an integer") from None
     try:
@@ -620,7 +620,7 @@ def _with_the_folders_model(d: dict, given: set) -> dict:
     # günlük satırıyla yok sayılıyordu (--quiet ile hiçbir şey söylenmiyordu) ve eğitim
     # klasördeki modelle sürüyordu. --resume'un farklı bir modeli reddettiği gibi, klasördeki
     # değerden farklı bir ayar reddedilir; aynı değer kabul edilir. Hazır ayarın (preset)
-    # değerleri verilmiş sayılmaz: onların yerine klasörünküler geçer: make_config'in
+    # değerleri verilmiş sayılmaz: onların yerine klasörünküler geçer. Böylece make_config'in
     # döndürdüğü ayarlar, train()'in kaydedeceği gibi, ince ayarın gerçek modelini ve
     # belirteçleyicisini söyler (eskiden hiçbir ayar verilmediğinde hazır ayarın n_layer=3,
     # tokenizer='char', vocab_size=512 değerleri dönerdi). Devam ettirme (saved) klasörü hiç
@@ -799,10 +799,10 @@ def _the_fine_tunes_model(model: dict, asked: dict, given: set, out,
         tok_real, tok_keys = tokenizer_settings(ckpt.load_run_tokenizer(out))
         real.update(tok_real)
         keys += tok_keys
-    # Eski sürümler kendi bölme ifadesiyle başlamış bir ince ayara hazır ayarın bpe_pattern'ini
-    # (gpt2) kaydederdi: böyle bir klasörün checkpoint.json'unda görülen bu değer yeniden
-    # verildiğinde de kabul edilir, eğitim yine kendi belirteçleyicisiyle sürer (sonraki kayıt
-    # "custom" yazar)
+    # Eski sürümler, kendine özgü bir ifadeyle bölen bir belirteçleyiciyle başlamış ince ayara
+    # hazır ayarın bpe_pattern'ini (gpt2) kaydederdi: böyle bir klasörün checkpoint.json'unda
+    # görülen bu değer yeniden verildiğinde de kabul edilir, eğitim yine kendi
+    # belirteçleyicisiyle sürer (sonraki kayıt "custom" yazar)
     differ = [k for k in keys if k in given and asked[k] != real[k]
               and not (real[k] == OWN_PATTERN and asked[k] == recorded.get(k))]
     if differ:

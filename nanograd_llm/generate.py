@@ -386,10 +386,10 @@ class TextStreamer:
         if (piece is None or piece.endswith("\ufffd")) and len(self.pending) < self.HOLD_MAX:
             return ""                                # yarım kalmış çok baytlı karakteri beklet
         if piece is not None and piece.endswith("\ufffd"):
-            # Sınıra ulaşıldı: bekletilen kimliklerin sonuncuları, bir sonraki kimliğin
+            # Sınıra ulaşıldı: bekletilen kimliklerin sonuncuları, sonraki kimliklerin
             # tamamlayacağı bir karakteri başlatmış olabilir (ör. yedi başıboş bayttan sonra
-            # "ğ"nin ilk baytı). Hepsi yazılsaydı o karakter U+FFFD olarak yazılır, devam
-            # baytları da birer U+FFFD daha olurdu. Yazılan, metni değişmeden ayrılabilen en
+            # "ğ"nin ilk baytı). Hepsi yazılsaydı o karakterin başı U+FFFD olarak yazılır,
+            # devam baytları da birer U+FFFD daha olurdu. Yazılan, metni değişmeden ayrılabilen en
             # uzun baştır: baş ve kalanın metinleri art arda, hepsinin metnine eşitse ayrım bir
             # karakterin ortasına düşmemiştir; kalan bekletilir
             for j in range(len(self.pending) - 1, 0, -1):

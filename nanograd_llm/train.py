@@ -427,8 +427,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         tokenizer = ckpt.load_run_tokenizer(out, model=state["model"])
         if saved.get("init_from"):
             # Eski sürümler bir karakter belirteçleyicisiyle başlamış ince ayara da
-            # tokenizer='bpe', kendine özgü bir ifadeyle bölen bir BPE'ye de bpe_pattern='gpt2'
-            # yazardı: sonraki kayıt eğitimin belirteçleyicisini söylesin
+            # tokenizer='bpe', kendine özgü bir ifadeyle bölen bir BPE ile başlamış olana da
+            # bpe_pattern='gpt2' yazardı: sonraki kayıt eğitimin belirteçleyicisini söylesin
             cfg = dataclasses.replace(cfg, **tokenizer_settings(tokenizer)[0])
         best = out / "best"
         if cfg.keep_best and (best / ckpt.MANIFEST).exists():

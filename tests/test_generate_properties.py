@@ -215,7 +215,7 @@ def test_tiny_top_p_and_top_k_1_are_greedy(z, temperature, top_p, seed):
        seed=st.integers(0, 2**32))
 def test_a_tiny_temperature_is_greedy_among_the_best(z, temperature, top_k, top_p, seed):
     best = set(np.flatnonzero(z == z.max()).tolist())
-    # Bir sonraki puanla fark τ·745'ten büyükse exp(−fark/τ) tam 0'dır: yalnızca en iyiler kalır
+    # Bir sonraki puanla fark τ·746'dan büyükse exp(−fark/τ) tam 0'dır: yalnızca en iyiler kalır
     rest = z[z < z.max()]
     assume(rest.size == 0 or float(z.max() - rest.max()) / temperature > 800)
     with np.errstate(over="raise", invalid="raise", divide="raise"):
