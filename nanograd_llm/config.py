@@ -226,6 +226,9 @@ class TrainConfig:
         except ValueError:
             raise ValueError(f"dtype must be one of float32, float64, got {shown(self.dtype)}") \
                 from None
+        # Parametrelerin türünde 0 olan eps (float32'de 1e-50): ilk adım NaN verirdi (optim.py)
+        check_eps(self.eps, dtype=as_float_dtype(self.dtype),
+                  hint=", or dtype=float64" if as_float_dtype(self.dtype) != np.float64 else "")
         if self.device not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {shown(self.device)}")
         if self.precision not in MATMUL_PRECISIONS:

@@ -190,6 +190,13 @@ class AdamW:
         for name, x in (("lr", lr), ("eps", eps), ("weight_decay", weight_decay)):
             _check_nonneg(name, x)
         check_eps(eps)
+        # Parametrelerin türünde 0 olan bir eps (float32'de 1e-50) de eps = 0 gibi NaN verir
+        if hasattr(params, "flat") and hasattr(params, "n_decay"):
+            check_eps(eps, dtype=params.flat.dtype)
+        elif isinstance(params, dict):
+            for p in params.values():
+                if getattr(getattr(p, "dtype", None), "kind", None) == "f":
+                    check_eps(eps, dtype=p.dtype)
         # betas=0.9 ("'float' object is not iterable") ya da üç sayı ("too many values to
         # unpack") Python'un kendi iletisiyle düşerdi: iki sayılık bir çift olduğu burada denetlenir
         try:
@@ -402,9 +409,12 @@ class AdamW:
                 "weight_decay": self.weight_decay, "m": m, "v": v}
 
     def load_state_dict(self, state: dict, source: str = "optimizer state",
-                        adopt: bool = False) -> None:
+                        adopt: bool = False, eps: float | None = None) -> None:
         """Restore a state_dict(): the step count, the moments (host or device arrays) and the
         hyper-parameters it holds.
+
+        eps: the eps to take instead of the saved one (a resume's setting); the saved one is
+        still checked as a number > 0, but need not be one the parameters' dtype holds.
 
         adopt=True (a model's optimizer on the CPU): a moment that is already a writeable,
         contiguous NumPy array of the parameters' dtype becomes the optimizer's own, without a
@@ -417,6 +427,16 @@ class AdamW:
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{source} is incomplete ({e!r})") from None
         _check_hyper(state, source)
+        if eps is not None:
+            _check_nonneg("eps", eps)
+        if eps is not None or "eps" in state:
+            # Kullanılacak eps parametrelerin türünde 0 olmamalı (kurucudaki denetimin aynısı).
+            # Yerine başkası verilen (devam eden eğitimin ayarı) kaydedilmiş eps'in yalnızca
+            # sayı olması yeter: eski bir sürümün kaydettiği, float32'de 0 olan eps, devam
+            # ederken verilen eps=1e-8 ile düzeltilebilir
+            used = (eps, "eps") if eps is not None else (state["eps"], f"{source}: 'eps'")
+            for a in ([self.model.flat] if self.model is not None else self.m.values()):
+                check_eps(used[0], used[1], dtype=a.dtype)
         t = int(t)
         # Şekiller momentler ayrılmadan denetlenir (modelin momentleri düz dizinin şeklindedir)
         shapes = {"flat": tuple(self.model.flat.shape)} if self.model is not None else \
@@ -462,6 +482,8 @@ class AdamW:
         for key in ("lr", "eps", "weight_decay"):
             if key in state:
                 setattr(self, key, float(state[key]))
+        if eps is not None:
+            self.eps = float(eps)
         if "betas" in state:
             self.betas = tuple(float(b) for b in state["betas"])
 
@@ -523,13 +545,28 @@ def _check_nonneg(name: str, x) -> None:
         raise ValueError(f"{name} must be a finite number >= 0, got {x!r}")
 
 
-def check_eps(eps, name: str = "eps") -> None:
-    """eps of AdamW (and of a training config) must be > 0."""
+def check_eps(eps, name: str = "eps", dtype=None, hint: str = "") -> None:
+    """eps of AdamW (and of a training config) must be > 0, and with `dtype` (the parameters'
+    floating-point type) not 0 in that type."""
     # eps = 0: gradyanı hep 0 olan bir parametrede (ör. toplu işte hiç görülmeyen bir belirtecin
     # gömme satırı) m = v = 0 olur ve güncelleme 0/0 = NaN verir; ağırlıklar sessizce NaN olur
     if float(eps) <= 0.0:
         raise ValueError(f"{name} must be > 0, got {eps!r} (with eps = 0 a parameter whose "
                          f"gradient is 0 gets 0/0 = NaN)")
+    # Adım parametrelerin türünde hesaplanır (genel yolda da, birleşik çekirdekte de eps o türe
+    # çevrilir): float32'nin en küçük pozitif sayısı ~1,4·10⁻⁴⁵'tir, 1e-50 orada 0 olur ve
+    # eps = 0'ın NaN'ı geri gelir. Eğitim de bir adım sonra "loss is nan … try a lower lr" diye,
+    # yanlış yeri göstererek dururdu
+    if dtype is not None:
+        dt = np.dtype(dtype)
+        with np.errstate(over="ignore", under="ignore"):
+            held = float(np.float64(eps).astype(dt))
+        if held == 0.0:
+            tiny = float(np.finfo(dt).smallest_subnormal)
+            raise ValueError(f"{name}={eps!r} is 0 in {dt.name} (the parameters' type, whose "
+                             f"smallest number above 0 is about {tiny:.2g}); with eps = 0 a "
+                             f"parameter whose gradient is 0 gets 0/0 = NaN: use a larger eps "
+                             f"(the usual is 1e-8){hint}")
 
 
 def _check_hyper(state: dict, source: str) -> None:

@@ -573,8 +573,11 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         if "optimizer_state" in state:
             # Okunan momentler kopyalanmadan devralınır (adopt): bir an için momentlerin iki
             # kopyası (okunan ve AdamW'ninki) birden bellekte durmaz
+            # eps de ayarlardan gelir (aşağıda): kaydedilen eps'in yerine verilir, böylece eski
+            # bir sürümün kaydettiği, float32'de 0 olan bir eps (load_state_dict onu reddeder)
+            # devam ederken verilen eps=1e-8 ile düzeltilebilir
             opt.load_state_dict(state.pop("optimizer_state"), source=f"{man_path}: optimizer",
-                                adopt=True)
+                                adopt=True, eps=cfg.eps)
             # Denetim noktasından momentler ve adım sayısı gelir; oran, beta'lar, eps ve ağırlık
             # azaltma ise eğitim ayarlarından: devam ederken yeniden verilen weight_decay=,
             # beta2=, eps= sessizce yok sayılmaz

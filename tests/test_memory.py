@@ -302,9 +302,9 @@ def test_resuming_takes_over_the_moments_it_read(tmp_path, monkeypatch):
     seen = []
     real = AdamW.load_state_dict
 
-    def record(self, state, source="optimizer state", adopt=False):
+    def record(self, state, source="optimizer state", adopt=False, **kw):
         seen.append(adopt)
-        return real(self, state, source, adopt)
+        return real(self, state, source, adopt, **kw)
     monkeypatch.setattr(AdamW, "load_state_dict", record)
     cfg = tiny_config(tmp_path, max_iters=2, eval_interval=2, eval_iters=1)
     train(cfg, quiet=True)

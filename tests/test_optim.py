@@ -134,6 +134,40 @@ def test_adamw_refuses_eps_0_which_makes_an_unused_parameter_nan():
     assert np.isfinite(params["w"]).all()
 
 
+@pytest.mark.parametrize("fused", ["1", "0"])
+def test_an_eps_that_float32_holds_as_0_is_refused_like_eps_0(monkeypatch, fused):
+    """eps=1e-50 is > 0, but a float32 model's step adds it in float32, where it is 0: every
+    parameter whose gradient is 0 became 0/0 = NaN at the first step, and training stopped at
+    step 1 with 'loss is nan ... try a lower lr'. Refused in the optimizer (a model, a dict, a
+    saved state) and in the training config, naming the dtype; float64 holds it."""
+    monkeypatch.setenv("NANOGRAD_LLM_FUSED", fused)
+    msg = r"eps=1e-50 is 0 in float32 .*0/0 = NaN"
+    model = _tiny_gpt("float32")
+    for target in (model, {"w": np.zeros((2, 2), np.float32)}):
+        with pytest.raises(ValueError, match=msg):
+            AdamW(target, eps=1e-50)
+    opt = AdamW(model)
+    state = {**opt.state_dict(), "eps": 1e-50}
+    with pytest.raises(ValueError, match=r"optimizer state: 'eps'=1e-50 is 0 in float32"):
+        opt.load_state_dict(state)
+    assert opt.eps == 1e-8
+    opt.load_state_dict(state, eps=1e-6)             # a resume's own eps replaces the saved one
+    assert opt.eps == 1e-6
+    from nanograd_llm.train import make_config
+    with pytest.raises(ValueError, match=msg + r".*dtype=float64"):
+        make_config(overrides={"eps": "1e-50"})
+    assert make_config(overrides={"eps": "1e-50", "dtype": "float64"}).eps == 1e-50
+    # the smallest eps float32 holds (a subnormal) keeps a zero-gradient step finite
+    opt = AdamW(model, eps=float(np.finfo(np.float32).smallest_subnormal))
+    model.grad_flat[...] = 0.0
+    model.grad_flat[::2] = 1.0
+    opt.step()
+    assert np.isfinite(model.flat).all()
+    wide = _tiny_gpt("float64")
+    AdamW(wide, eps=1e-50).step()
+    assert np.isfinite(wide.flat).all()
+
+
 def test_lr_schedule():
     kw = dict(lr=1.0, min_lr=0.1, warmup_iters=10, lr_decay_iters=110)
     assert get_lr(0, **kw) == pytest.approx(1 / 11)

@@ -1125,6 +1125,25 @@ def test_an_invalid_saved_setting_is_named_with_its_file(tmp_path):
     assert (cfg.max_iters, cfg.lr_decay_iters) == (8, 4)
 
 
+def test_a_run_saved_with_an_eps_float32_holds_as_0_resumes_with_eps_given_again(tmp_path):
+    """An earlier version trained a float32 run with eps=1e-50 (0 in float32: the first step made
+    weights NaN) and saved its step-0 checkpoint. Resumed as it is, the setting is refused
+    naming the fix; with eps=1e-8 given again it resumes (the saved optimizer eps, which
+    load_state_dict refuses, is replaced by the config's as lr, betas and weight_decay are)."""
+    from nanograd_llm.train import resume_config
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    man = tmp_path / "run" / ckpt.MANIFEST
+    m = json.loads(man.read_text())
+    m["train_config"]["eps"] = m["optimizer"]["eps"] = 1e-50
+    man.write_text(json.dumps(m))
+    with pytest.raises(ValueError, match=r"eps=1e-50 is 0 in float32 .*use a larger eps"):
+        resume_config(None, out_dir=str(tmp_path / "run"))
+    cfg = resume_config(None, overrides={"eps": "1e-8", "max_iters": "4"},
+                        out_dir=str(tmp_path / "run"))
+    out = train(cfg, resume=True, quiet=True)
+    assert out["step"] == 4 and np.isfinite(weights(out["model"])).all()
+
+
 def test_resume_accepts_the_same_data_file_named_another_way(tmp_path, monkeypatch):
     cfg = tiny_config(tmp_path, max_iters=4)
     train(cfg, quiet=True)
