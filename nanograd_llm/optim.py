@@ -107,8 +107,13 @@ def _grad_arrays(grads_or_flat) -> list:
 
 def global_grad_norm(grads_or_flat):
     """sqrt(sum of squares) over all gradients (a dict, a list of arrays or the flat buffer),
-    as a 0-d array on the gradients' device."""
+    as a 0-d array on the gradients' device (0, on the host, for no gradients at all)."""
     arrays = _grad_arrays(grads_or_flat)
+    if not arrays:
+        # Hiç gradyan yok (ör. süzülüp boş kalan bir liste): norm 0'dır, PyTorch'un
+        # clip_grad_norm_'undaki gibi. Yoksa toplam None kalır ve NumPy'ın derinlerinden
+        # anlaşılmaz bir TypeError gelirdi
+        return np.zeros((), np.float32)
     xp = get_array_module(*arrays)
     total = None
     for g in arrays:

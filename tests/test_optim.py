@@ -605,3 +605,15 @@ def test_gradient_norm_and_clip_take_a_list_of_arrays():
     assert float(global_grad_norm(tuple(model.grads.values()))) == pytest.approx(want, rel=1e-12)
     assert float(clip_grad_norm(list(model.grads.values()), 1.0)) == pytest.approx(want, rel=1e-12)
     assert float(global_grad_norm(model.grad_flat)) == pytest.approx(1.0, rel=1e-5)
+
+
+@pytest.mark.parametrize("empty", [[], (), {}])
+def test_the_norm_of_no_gradients_is_0_as_torchs(empty):
+    """clip_grad_norm([], 1.0) (a filtered list that came out empty) fell deep in NumPy with
+    "loop of ufunc does not support argument 0 of type NoneType"; torch's clip_grad_norm_([])
+    returns 0. The norm of no gradients is 0 and there is nothing to scale."""
+    assert float(global_grad_norm(empty)) == 0.0
+    assert float(clip_grad_norm(empty, 1.0)) == 0.0
+    assert float(rescaled_grad_norm(empty, global_grad_norm(empty))) == 0.0
+    torch = pytest.importorskip("torch")
+    assert float(torch.nn.utils.clip_grad_norm_([], 1.0)) == 0.0
