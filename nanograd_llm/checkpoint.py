@@ -340,6 +340,13 @@ def find_run_dir(path) -> Path:
         if (p / "config.json").is_file() and ((p / "model.safetensors").is_file() or
                                               (p / "model.safetensors.index.json").is_file()):
             raise HuggingFaceFolderError(p)
+        # İlk denetim noktasından önce öldürülen bir eğitimin klasörüne "önce `train --out` ile
+        # eğitin" denmez: o komut klasörü reddeder (--overwrite ister). run_folder bu modülü
+        # içe aktarır: burada, geç içe aktarılır
+        from .run_folder import unsaved_run_advice
+        advice = unsaved_run_advice(p)
+        if advice is not None:
+            raise CheckpointError(f"no checkpoint in {p}: {advice}")
         raise CheckpointError(f"no checkpoint in {p}: {MANIFEST} is missing (train with "
                               f"`nanograd-llm train --out {shell_quote(p)}` first"
                               f"{shell_note(p)})")

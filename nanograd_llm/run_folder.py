@@ -359,25 +359,35 @@ def refuse_resuming_unsaved_run(out: Path) -> None:
     # İki yerden çağrılır: resume_config'te bildirim okunmadan önce (komut satırı) ve
     # prepare_run_folder'da (resume_config'ten geçmeyen bir train(cfg, resume=True) için);
     # komut satırında ikincisi yalnızca bir klasör listelemesidir
+    advice = unsaved_run_advice(out)
+    if advice is not None:
+        raise ValueError(f"no checkpoint to resume in {out}: {advice}, or --out DIR for "
+                         f"another folder")
+
+
+def unsaved_run_advice(out: Path) -> str | None:
+    """Where `out` has no checkpoint and holds only what a run killed before its first one
+    wrote: what it holds and the command that starts it again ("the run there stopped before
+    saving its first one (…); start it again with `…`"); else None (an empty folder, one of
+    other files, a checkpoint)."""
+    # --resume'un (refuse_resuming_unsaved_run) ve okuyucuların (sample, eval, chat, GPT.load:
+    # checkpoint.find_run_dir) ortak öğüdü. İlk değerlendirmede ya da ilk kayıtta öldürülen bir
+    # eğitim geride metrics.jsonl, best/, tokens.npy gibi dosyalar bırakır; "önce `train --out`
+    # ile eğitin" öğüdü, o klasörü reddeden bir komuta götürürdü
     if not out.is_dir() or (out / ckpt.MANIFEST).exists():
-        return
-    # İlk değerlendirmede ya da ilk kayıtta öldürülen bir eğitim geride metrics.jsonl, best/,
-    # tokens.npy gibi dosyalar bırakır; "önce `train --out` ile eğitin" öğüdü, o klasörü
-    # reddeden bir komuta götürürdü
+        return None
     names = sorted(p.name for p in out.iterdir() if p.name != LOCK_FILE)
     if not names or not all(_is_run_file(n) for n in names):
-        return                      # boş ya da başka dosyaların klasörü: olağan ileti
+        return None                 # boş ya da başka dosyaların klasörü: olağan ileti
     shown = shown_items(names, 6)
     # Yalnızca veri hazırlanırken öldürülen bir başlangıcın bıraktıkları (tokens.npy'nin
     # kendi dosyası, geçici dosyaları): düz bir başlangıç onları tanır ve siler
     # (_remove_what_a_killed_start_left; kilidin olduğu yerde), --overwrite gerekmez
     plain = _locks_available() and _left_by_a_killed_start(out, names)
-    raise ValueError(f"no checkpoint to resume in {out}: the run there stopped before saving "
-                     f"its first one ({shown}); start it again with `nanograd-llm train --out "
-                     f"{shell_quote(out)}{'' if plain else ' --overwrite'}`{shell_note(out)} and "
-                     f"its settings"
-                     f"{' (what it left there is removed)' if plain else ''}, or --out DIR "
-                     f"for another folder")
+    return (f"the run there stopped before saving its first one ({shown}); start it again "
+            f"with `nanograd-llm train --out {shell_quote(out)}"
+            f"{'' if plain else ' --overwrite'}`{shell_note(out)} and its settings"
+            f"{' (what it left there is removed)' if plain else ''}")
 
 
 def _checkpoint_step(out: Path) -> tuple:

@@ -2267,6 +2267,45 @@ def test_resume_of_a_run_killed_before_its_first_checkpoint_names_overwrite(tmp_
     assert sorted(p.name for p in out.iterdir()) == [".lock", "metrics.jsonl", "tokens.npy"]
 
 
+@pytest.mark.parametrize("command", ["sample", "eval"])
+def test_reading_a_run_killed_before_its_first_checkpoint_names_overwrite(tmp_path, monkeypatch,
+                                                                          capsys, command):
+    """A run killed (kill -9, a power cut) while it wrote its first checkpoint leaves its log,
+    tokenizer and best/ copy but no checkpoint.json. `sample --ckpt` / `eval --ckpt` there said
+    "train with `nanograd-llm train --out DIR` first", and that command refuses the folder (it
+    holds a run's files; --overwrite is needed). They now give the advice --resume gives."""
+    from nanograd_llm.cli import main
+    out = tmp_path / "run"
+    real = ckpt.save_checkpoint
+
+    def killed(folder, *a, **k):
+        if Path(folder) == out:                    # the run's own checkpoint, after best/
+            raise KeyboardInterrupt
+        return real(folder, *a, **k)
+    monkeypatch.setattr(ckpt, "save_checkpoint", killed)
+    # a kill runs no clean-up: the start's own files stay
+    monkeypatch.setattr("nanograd_llm.run_folder._clean_up", lambda *a: None)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    monkeypatch.undo()
+    assert not (out / ckpt.MANIFEST).exists() and (out / "metrics.jsonl").is_file()
+    capsys.readouterr()
+    assert main([command, "--ckpt", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: no checkpoint in {out}: the run there stopped before saving "
+                          f"its first one ("), err
+    assert f"start it again with `nanograd-llm train --out {out} --overwrite`" in err, err
+    # the plain start the old message advised is refused; the one it gives now trains
+    cfg = tiny_config(tmp_path, max_iters=2, eval_interval=2)
+    with pytest.raises(ValueError, match="use --overwrite"):
+        train(cfg, quiet=True)
+    assert train(cfg, quiet=True, overwrite=True)["step"] == 2
+    # an empty folder still gets the usual advice (a plain start works there)
+    (tmp_path / "empty").mkdir()
+    assert main([command, "--ckpt", str(tmp_path / "empty")]) == 1
+    assert "checkpoint.json is missing (train with" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("left", ["tokens.npy", ".tokens.npy.ab12cd34.tmp"])
 def test_resume_of_a_start_killed_while_it_prepared_its_data_names_a_plain_start(tmp_path,
                                                                                   left):
