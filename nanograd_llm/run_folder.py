@@ -79,7 +79,7 @@ def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool) -> tuple[Pat
         ckpt.refuse_a_manifest_that_is_not_a_file(out)
     if not resume and (out / ckpt.MANIFEST).exists():
         if not overwrite:
-            step, unreadable, denied = _checkpoint_step(out)
+            step, unreadable, denied, weights_only = _checkpoint_step(out)
             if denied:
                 # İzin yüzünden okunamayan bir bildirim bozuk değildir: eğitim yerinde durur,
                 # izin düzeltilince --resume onu sürdürür. --overwrite öğütlenmez (okuma izni
@@ -95,6 +95,15 @@ def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool) -> tuple[Pat
                                  f"manifest cannot be read ({unreadable}), so --resume cannot "
                                  f"continue it; use --overwrite to start a new run there (the "
                                  f"old one is deleted), or --out DIR for another folder")
+            if weights_only:
+                # Ağırlıklardan ibaret bir kayıt (bir eğitimin best/ kopyası, optimizer=None ile
+                # kaydedilmiş bir model): --resume onu reddeder ("holds weights only"), bu
+                # yüzden öğütlenmez. Kullanıcı --out'a yanlışlıkla best/'i vermiş olabilir:
+                # önce başka bir klasör söylenir, --overwrite (kopyayı siler) sonra
+                raise ValueError(f"{out} holds a checkpoint of weights only (step {step}; a "
+                                 f"copy such as a run's best/), which --resume cannot "
+                                 f"continue; use --out DIR for another folder, or --overwrite "
+                                 f"to delete it and start a new run there")
             raise ValueError(f"{out} already holds a training run (checkpoint at step {step}); "
                              f"use --resume to continue it, --overwrite to start a new run "
                              f"there (the old one is deleted), or --out DIR for another folder")
@@ -391,20 +400,21 @@ def unsaved_run_advice(out: Path) -> str | None:
 
 
 def _checkpoint_step(out: Path) -> tuple:
-    """(step, None, False) of the run's manifest, or (None, why it cannot be read, whether
-    for lack of permission)."""
+    """(step, None, False, whether it holds weights only: no optimizer state) of the run's
+    manifest, or (None, why it cannot be read, whether for lack of permission, False)."""
     mpath = out / ckpt.MANIFEST
     if not mpath.is_file():
-        return None, f"{mpath} is not a file", False
+        return None, f"{mpath} is not a file", False, False
     try:
-        return ckpt.read_manifest(out)["step"], None, False
+        m = ckpt.read_manifest(out)
+        return m["step"], None, False, m.get("optim_file") is None
     except ckpt.CheckpointError as e:
         why = str(e)                # "<yol> is corrupt or not a checkpoint manifest (...)" vb.
-        return None, why if str(mpath) in why else f"{mpath}: {why}", False
+        return None, why if str(mpath) in why else f"{mpath}: {why}", False, False
     except OSError as e:
-        return None, f"{mpath}: {e.strerror or e}", isinstance(e, PermissionError)
+        return None, f"{mpath}: {e.strerror or e}", isinstance(e, PermissionError), False
     except (KeyError, TypeError, ValueError) as e:
-        return None, f"{mpath}: {e}", False
+        return None, f"{mpath}: {e}", False, False
 
 
 # -- --overwrite -----------------------------------------------------------------------------------

@@ -1024,6 +1024,29 @@ def test_a_new_run_refuses_a_folder_that_holds_one(tmp_path):
     assert [json.loads(x)["step"] for x in rows] == [0, 4]
 
 
+def test_a_new_run_in_a_best_copy_is_not_told_to_resume_it(tmp_path, capsys):
+    """`train --out RUN/best` (a run's best-weights copy: no optimizer state) was refused with
+    "already holds a training run (checkpoint at step 4); use --resume to continue it", and
+    --resume then refused the folder ("it holds weights only"). The refusal says what the folder
+    holds and names --out DIR first; the copy is left as it was."""
+    from nanograd_llm.cli import main
+    train(tiny_config(tmp_path, max_iters=4, eval_interval=2), quiet=True)
+    best = tmp_path / "run" / "best"
+    before = sorted((p.name, p.read_bytes()) for p in best.iterdir())
+    cfg = tiny_config(tmp_path, "run/best", max_iters=4, eval_interval=2)
+    with pytest.raises(ValueError, match=r"holds a checkpoint of weights only \(step \d+; a copy "
+                                         r"such as a run's best/\), which --resume cannot "
+                                         r"continue; use --out DIR"):
+        train(cfg, quiet=True)
+    assert sorted((p.name, p.read_bytes()) for p in best.iterdir()) == before
+    capsys.readouterr()
+    assert main(["train", "--out", str(best), "--resume", "--quiet"]) == 1   # as it says
+    assert "holds weights only" in capsys.readouterr().err
+    # a run folder still gets the --resume advice
+    with pytest.raises(ValueError, match=r"already holds a training run .*--resume"):
+        train(tiny_config(tmp_path, max_iters=4, eval_interval=2), quiet=True)
+
+
 def test_a_failed_start_leaves_no_empty_folder(tmp_path):
     short = tmp_path / "short.txt"
     short.write_text("kısa")
