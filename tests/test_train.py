@@ -2081,6 +2081,36 @@ def test_a_second_trainer_in_the_same_folder_is_refused(tmp_path):
         held.close()
 
 
+@pytest.mark.parametrize("written", [["metrics.jsonl", "tokens.npy"], [], ["checkpoint.json"]])
+def test_resume_of_a_run_still_starting_names_the_other_trainer(tmp_path, capsys, written):
+    """`train --resume` while another trainer is still before its first checkpoint (its lock
+    held, its log or tokens.npy written, or nothing yet) was told "the run there stopped before
+    saving its first one; start it again with `... --overwrite`" (or "checkpoint.json is missing
+    (train with `nanograd-llm train --out DIR` first)"), and that command is refused by the
+    lock. The command line reads the folder only after the lock check, as train() does: "another
+    process is training in"; even a damaged manifest is named only after that."""
+    pytest.importorskip("fcntl")
+    import fcntl
+
+    from nanograd_llm.cli import main
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in written:
+        (run / name).write_text("{}" if name == "checkpoint.json" else "")
+    held = open(run / ".lock", "a+")                 # as the starting process holds it
+    fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        before = sorted(p.name for p in run.iterdir())
+        capsys.readouterr()
+        assert main(["train", "--out", str(run), "--resume", "--quiet"]) == 1
+        err = capsys.readouterr().err
+        assert err == (f"error: another process is training in {run}; wait for it to finish "
+                       f"(or stop it) before starting or resuming a run there\n"), err
+        assert sorted(p.name for p in run.iterdir()) == before
+    finally:
+        held.close()
+
+
 def test_a_trainer_refused_by_the_lock_leaves_the_winners_new_folder_alone(tmp_path, monkeypatch):
     """Two new runs started at once in a folder that does not exist yet: both see it missing and
     create it, one takes the lock. The refused one must not delete the folder as its own (the
