@@ -66,3 +66,18 @@ def fail_mkdir_after_parents(monkeypatch, out):
             raise OSError(errno.ENOSPC, "No space left on device", str(self))
         return real_mkdir(self, *a, **k)
     monkeypatch.setattr(Path, "mkdir", mkdir)
+
+
+def sigint_as_in_a_terminal():
+    """A generator for an autouse fixture: a suite a script started in the background inherits
+    SIGINT ignored, which the trainer leaves ignored; the Ctrl-C tests need Python's usual
+    SIGINT handler for their duration."""
+    import signal
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)

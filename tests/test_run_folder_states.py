@@ -38,7 +38,7 @@ from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, p
                                  rule, run_state_machine_as_test)
 
 from _platform import SIGNALS, posix_only
-from _train_helpers import TEXT
+from _train_helpers import TEXT, sigint_as_in_a_terminal
 from nanograd_llm import checkpoint as ckpt
 from nanograd_llm.atomic import is_temporary_name
 from nanograd_llm.cli import main
@@ -72,17 +72,7 @@ DAMAGE = {
 HAS_SAFETENSORS = importlib.util.find_spec("safetensors") is not None
 
 
-@pytest.fixture(autouse=True)
-def _sigint_as_in_a_terminal():
-    """A suite started in the background inherits SIGINT ignored (the trainer keeps it so)."""
-    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-        yield
-        return
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+_sigint_as_in_a_terminal = pytest.fixture(autouse=True)(sigint_as_in_a_terminal)
 
 
 def _reference_weights(tmp: Path, data: Path) -> dict:

@@ -18,24 +18,13 @@ from nanograd_llm.train import (PRESETS, apply_overrides, make_config,
                                 parse_overrides, train)
 
 from _platform import SIGKILL, SIGNALS, SYMLINKS, posix_only
-from _train_helpers import GPT2_TEXT, TEXT, tiny_config, tiny_gpt2_folder, weights
+from _train_helpers import (GPT2_TEXT, TEXT, sigint_as_in_a_terminal, tiny_config, tiny_gpt2_folder,
+                            weights)
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True)
-def _sigint_as_in_a_terminal():
-    """A suite a script started in the background inherits SIGINT ignored, which the trainer
-    leaves ignored: the Ctrl-C tests below need Python's usual SIGINT handler."""
-    import signal
-    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-        yield
-        return
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+_sigint_as_in_a_terminal = pytest.fixture(autouse=True)(sigint_as_in_a_terminal)
 
 
 def _env():
