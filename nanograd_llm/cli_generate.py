@@ -19,19 +19,14 @@ def _unescape(s: str | None) -> str | None:
     return s
 
 
-class _TypedFloat(float):
-    """A float flag's value, with the text typed for it (.text)."""
-    __slots__ = ("text",)
-
-
 def _typed_float(text: str) -> float:
-    """argparse's type for the float flags: float(text), keeping `text` for the messages."""
+    """argparse's type for the float flags: float(text), keeping `text` (.text) for the
+    messages, as a config file's floats do (config._parse_float)."""
     # float("1e999") hata vermeden inf, float("1e-999") 0.0 döndürür: `--temperature 1e999`
     # eskiden "got inf" diye, kullanıcının yazdığı metin söylenmeden reddedilirdi. Yazılan metin
     # saklanır; _check onu eğitim ayarlarındaki gibi (config._float_from_text) denetler
-    value = _TypedFloat(text)
-    value.text = text
-    return value
+    from .config import _parse_float
+    return _parse_float(text)
 
 
 # argparse, çevrilemeyen bir değeri türün adıyla bildirir: "invalid float value: 'abc'"
