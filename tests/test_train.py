@@ -2309,6 +2309,18 @@ def test_resume_of_a_run_killed_before_its_first_checkpoint_names_overwrite(tmp_
     assert sorted(p.name for p in out.iterdir()) == [".lock", "metrics.jsonl", "tokens.npy"]
 
 
+def _kill_the_runs_own_checkpoint(monkeypatch, out):
+    """save_checkpoint raises KeyboardInterrupt for the run folder `out` itself (best/ is
+    written first, so a run stopped there leaves best/ and no checkpoint.json)."""
+    real = ckpt.save_checkpoint
+
+    def killed(folder, *a, **k):
+        if Path(folder) == out:                    # the run's own checkpoint, after best/
+            raise KeyboardInterrupt
+        return real(folder, *a, **k)
+    monkeypatch.setattr(ckpt, "save_checkpoint", killed)
+
+
 @pytest.mark.parametrize("command", ["sample", "eval"])
 def test_reading_a_run_killed_before_its_first_checkpoint_names_overwrite(tmp_path, monkeypatch,
                                                                           capsys, command):
@@ -2318,13 +2330,7 @@ def test_reading_a_run_killed_before_its_first_checkpoint_names_overwrite(tmp_pa
     holds a run's files; --overwrite is needed). They now give the advice --resume gives."""
     from nanograd_llm.cli import main
     out = tmp_path / "run"
-    real = ckpt.save_checkpoint
-
-    def killed(folder, *a, **k):
-        if Path(folder) == out:                    # the run's own checkpoint, after best/
-            raise KeyboardInterrupt
-        return real(folder, *a, **k)
-    monkeypatch.setattr(ckpt, "save_checkpoint", killed)
+    _kill_the_runs_own_checkpoint(monkeypatch, out)
     # a kill runs no clean-up: the start's own files stay
     monkeypatch.setattr("nanograd_llm.run_folder._clean_up", lambda *a: None)
     with pytest.raises(KeyboardInterrupt):
@@ -2378,13 +2384,7 @@ def test_overwrite_deletes_the_best_copy_of_a_run_killed_before_its_first_checkp
     (save_checkpoint refuses to write over a checkpoint of another tokenizer)."""
     out = tmp_path / "run"
     out.mkdir()
-    real = ckpt.save_checkpoint
-
-    def killed(folder, *a, **k):
-        if Path(folder) == out:                    # the run's own checkpoint, after best/
-            raise KeyboardInterrupt
-        return real(folder, *a, **k)
-    monkeypatch.setattr(ckpt, "save_checkpoint", killed)
+    _kill_the_runs_own_checkpoint(monkeypatch, out)
     # a kill (SIGKILL, a power cut) runs no clean-up: the start's own files stay
     monkeypatch.setattr("nanograd_llm.run_folder._remove_added_run_files", lambda out, had: None)
     with pytest.raises(KeyboardInterrupt):
