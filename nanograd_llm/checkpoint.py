@@ -63,7 +63,7 @@ import numpy as np
 from .atomic import (atomic_write, atomic_write_bytes, atomic_write_files, bytes_writer, fsync_dir,
                      is_temporary_name, load_json, make_folder, remove_stale_temporaries_in,
                      shell_note, shell_quote)
-from .backend import as_float_dtype, check_device, is_integer, shown
+from .backend import as_float_dtype, check_device, is_integer, shown, shown_items
 from .models.base import DeferredArray, advice_when_too_large, check_state_dict
 
 FORMAT = "nanograd_llm.checkpoint"
@@ -343,10 +343,17 @@ def find_run_dir(path) -> Path:
         # İlk denetim noktasından önce öldürülen bir eğitimin klasörüne "önce `train --out` ile
         # eğitin" denmez: o komut klasörü reddeder (--overwrite ister). run_folder bu modülü
         # içe aktarır: burada, geç içe aktarılır
-        from .run_folder import unsaved_run_advice
+        from .run_folder import LOCK_FILE, unsaved_run_advice
         advice = unsaved_run_advice(p)
         if advice is not None:
             raise CheckpointError(f"no checkpoint in {p}: {advice}")
+        # Başka dosyaları tutan bir klasöre de "önce `train --out` ile eğitin" denmez: eğitim
+        # kendi yapmadığı dosyaların yanına yazmaz, o komut da klasörü reddeder
+        names = sorted(e.name for e in p.iterdir() if e.name != LOCK_FILE)
+        if names:
+            raise CheckpointError(f"no checkpoint in {p}: it holds no training run "
+                                  f"({shown_items(names, 6)}); give a folder that "
+                                  f"`nanograd-llm train` wrote")
         raise CheckpointError(f"no checkpoint in {p}: {MANIFEST} is missing (train with "
                               f"`nanograd-llm train --out {shell_quote(p)}` first"
                               f"{shell_note(p)})")

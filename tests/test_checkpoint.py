@@ -561,3 +561,23 @@ def test_a_bad_device_is_blamed_on_the_argument_not_the_checkpoint(tmp_path):
         GPT.load(tmp_path / "r", device="gpu")
     assert "unknown device 'gpu'" in str(e.value) and "checkpoint.json" not in str(e.value)
     assert not isinstance(e.value, ckpt.CheckpointError)
+
+
+def test_a_folder_of_other_files_is_not_told_to_train_there(tmp_path, capsys):
+    """`sample --ckpt DIR` on a folder of unrelated files said "train with `nanograd-llm train
+    --out DIR` first", and that command refuses such a folder ("not empty and holds no
+    training run"): the error names what the folder holds instead. An empty folder keeps the
+    advice to train there."""
+    from nanograd_llm.cli import main
+    junk, empty = tmp_path / "junk", tmp_path / "empty"
+    junk.mkdir(), empty.mkdir()
+    (junk / "notes.txt").write_text("hi\n", encoding="utf-8")
+    for command in ("sample", "eval"):
+        assert main([command, "--ckpt", str(junk)]) == 1
+        err = capsys.readouterr().err
+        assert err == (f"error: no checkpoint in {junk}: it holds no training run (notes.txt); "
+                       f"give a folder that `nanograd-llm train` wrote\n")
+        assert main(["train", "--out", str(junk)]) == 1     # the advice it no longer gives
+        assert "holds no training run" in capsys.readouterr().err
+    assert main(["sample", "--ckpt", str(empty)]) == 1
+    assert "train with `nanograd-llm train --out" in capsys.readouterr().err
