@@ -568,10 +568,13 @@ def check_eps(eps, name: str = "eps", dtype=None, hint: str = "") -> None:
             held = float(np.float64(eps).astype(dt))
         if held == 0.0:
             tiny = float(np.finfo(dt).smallest_subnormal)
+            # Alışılmış 1e-8 de float16'da 0'dır: öğüt o türün tuttuğu bir değeri söyler
+            usual = "the usual is 1e-8" if float(np.float64(1e-8).astype(dt)) else \
+                f"1e-8, the usual one, is 0 in {dt.name} too: about 1e-4 is used there"
             raise ValueError(f"{name}={eps!r} is 0 in {dt.name} (the parameters' type, whose "
                              f"smallest number above 0 is about {tiny:.2g}); with eps = 0 a "
                              f"parameter whose gradient is 0 gets 0/0 = NaN: use a larger eps "
-                             f"(the usual is 1e-8){hint}")
+                             f"({usual}){hint}")
 
 
 def _check_hyper(state: dict, source: str) -> None:

@@ -617,3 +617,16 @@ def test_the_norm_of_no_gradients_is_0_as_torchs(empty):
     assert float(rescaled_grad_norm(empty, global_grad_norm(empty))) == 0.0
     torch = pytest.importorskip("torch")
     assert float(torch.nn.utils.clip_grad_norm_([], 1.0)) == 0.0
+
+
+def test_an_eps_float16_cannot_hold_is_not_told_to_use_1e_8():
+    """With float16 parameters the default eps=1e-8 is itself 0 (float16 holds nothing below
+    about 6e-8): the refusal advised "use a larger eps (the usual is 1e-8)", the value it had
+    just refused. It names a value float16 holds; float32's advice is unchanged."""
+    with pytest.raises(ValueError, match=r"^eps=1e-08 is 0 in float16 .*use a larger eps \(1e-8, "
+                                         r"the usual one, is 0 in float16 too: about 1e-4 is "
+                                         r"used there\)$"):
+        AdamW({"w": np.zeros(3, np.float16)})
+    with pytest.raises(ValueError, match=r"use a larger eps \(the usual is 1e-8\)$"):
+        AdamW({"w": np.zeros(3, np.float32)}, eps=1e-50)
+    AdamW({"w": np.zeros(3, np.float16)}, eps=1e-4).step({"w": np.zeros(3, np.float16)})
