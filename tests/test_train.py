@@ -3115,12 +3115,8 @@ def test_resume_of_a_fine_tune_judges_model_settings_by_its_checkpoints_model(tm
     checkpoint's model: its own values are accepted, others refused naming it."""
     from nanograd_llm import cli
     tiny_gpt2_folder(tmp_path / "hf", 280)           # n_layer=1, n_head=2, n_embd=8, bias
-    corpus = tmp_path / "c.txt"
-    corpus.write_text(TEXT, encoding="utf-8")
-    out = str(tmp_path / "run")
-    run = ["train", "--data", str(corpus), "--out", out, "--quiet", "block_size=8",
-           "batch_size=2", "eval_interval=1", "eval_iters=1", "sample_tokens=0"]
-    assert cli.main([*run, "--init-from", str(tmp_path / "hf"), "max_iters=1"]) == 0
+    out, run, hf = _fine_tune_commands(tmp_path)
+    assert cli.main([*run, *hf]) == 0
     capsys.readouterr()
     for bad, has in (("n_layer=6", "n_layer=1"), ("n_embd=16", "n_embd=8"),
                      ("bias=false", "bias=True"), ("tie_weights=false", "tie_weights=True"),
@@ -3171,12 +3167,8 @@ def test_resume_of_a_fine_tune_refuses_another_vocab_size_or_bpe_pattern(tmp_pat
     run's tokenizer like the other settings a fine-tune cannot change; its values pass."""
     from nanograd_llm import cli
     _, tok = tiny_gpt2_folder(tmp_path / "hf", 280)
-    corpus = tmp_path / "c.txt"
-    corpus.write_text(TEXT, encoding="utf-8")
-    out = str(tmp_path / "run")
-    run = ["train", "--data", str(corpus), "--out", out, "--quiet", "block_size=8",
-           "batch_size=2", "eval_interval=1", "eval_iters=1", "sample_tokens=0"]
-    assert cli.main([*run, "--init-from", str(tmp_path / "hf"), "max_iters=1"]) == 0
+    out, run, hf = _fine_tune_commands(tmp_path)
+    assert cli.main([*run, *hf]) == 0
     for bad, has in (("vocab_size=4096", f"vocab_size={tok.vocab_size}"),
                      ("bpe_pattern=turkish", "bpe_pattern='gpt2'")):
         assert cli.main([*run, "--resume", "max_iters=2", bad]) == 1, bad
@@ -3224,6 +3216,16 @@ def test_make_config_of_a_fine_tune_says_what_train_records(tmp_path):
     assert make_config(init_from=str(tmp_path / "later")).init_from == str(tmp_path / "later")
 
 
+def _fine_tune_commands(tmp_path):
+    """(out, a tiny `train` command into it on TEXT, `--init-from tmp_path/hf max_iters=1`)."""
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    out = tmp_path / "run"
+    run = ["train", "--data", str(corpus), "--out", str(out), "--quiet", "block_size=8",
+           "batch_size=2", "eval_interval=1", "eval_iters=1", "sample_tokens=0"]
+    return out, run, ["--init-from", str(tmp_path / "hf"), "max_iters=1"]
+
+
 def test_a_fine_tune_from_a_folder_with_a_char_tokenizer_records_and_compares_it(tmp_path,
                                                                                  capsys):
     """A folder written with model.save_hf and CharTokenizer.save (load_hf_tokenizer reads a
@@ -3237,12 +3239,7 @@ def test_a_fine_tune_from_a_folder_with_a_char_tokenizer_records_and_compares_it
     GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=8),
         seed=1).save_hf(tmp_path / "hf")
     tok.save(str(tmp_path / "hf"))
-    corpus = tmp_path / "c.txt"
-    corpus.write_text(TEXT, encoding="utf-8")
-    out = tmp_path / "run"
-    run = ["train", "--data", str(corpus), "--out", str(out), "--quiet", "block_size=8",
-           "batch_size=2", "eval_interval=1", "eval_iters=1", "sample_tokens=0"]
-    hf = ["--init-from", str(tmp_path / "hf"), "max_iters=1"]
+    out, run, hf = _fine_tune_commands(tmp_path)
     assert cli.main([*run, *hf, "tokenizer=bpe"]) == 1
     assert "its model has tokenizer='char', the config asks for tokenizer='bpe'" in \
         capsys.readouterr().err
@@ -3281,12 +3278,7 @@ def test_a_fine_tune_whose_tokenizer_has_a_pattern_of_its_own_records_custom(tmp
     from nanograd_llm.tokenizers.bpe import BPETokenizer
     tiny_gpt2_folder(tmp_path / "hf", 280)
     BPETokenizer.train(GPT2_TEXT, 280, pattern=r"""\S+|\s+""").save(str(tmp_path / "hf"))
-    corpus = tmp_path / "c.txt"
-    corpus.write_text(TEXT, encoding="utf-8")
-    out = tmp_path / "run"
-    run = ["train", "--data", str(corpus), "--out", str(out), "--quiet", "block_size=8",
-           "batch_size=2", "eval_interval=1", "eval_iters=1", "sample_tokens=0"]
-    hf = ["--init-from", str(tmp_path / "hf"), "max_iters=1"]
+    out, run, hf = _fine_tune_commands(tmp_path)
     assert cli.main([*run, *hf, "bpe_pattern=turkish"]) == 1
     own = "bpe_pattern='custom' (a pattern of its own, neither gpt2 nor turkish)"
     assert f"its model has {own}, the config asks for bpe_pattern='turkish'; a fine-tune keeps " \
