@@ -57,8 +57,7 @@ from .backend import check_device, matmul_precision, shown, shown_items
 # içe aktarmalar çalışmaya devam etsin diye bu adlar burada da bulunur
 from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZERS, TrainConfig,
                      apply_overrides, canonical_dtype, make_config, model_config, parse_overrides,
-                     pattern_name, read_config_file, resume_config, tokenizer_name,
-                     tokenizer_settings)
+                     read_config_file, resume_config, tokenizer_settings)
 from .data import (STREAM_DROPOUT, BatchSampler, check_source, download_corpus, encode_corpus,
                    known_text_sha256, load_text, same_source, split_ids)
 from .models.base import advice_when_too_large, check_fits_in_memory
