@@ -345,7 +345,8 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
     cfg.validate()
     if cfg.min_lr > cfg.lr:
         warnings.warn(f"min_lr={cfg.min_lr:g} is larger than lr={cfg.lr:g}: the learning rate "
-                      f"will rise after warm-up instead of decaying (set min_lr too)")
+                      f"will rise after warm-up instead of decaying (set min_lr too)",
+                      stacklevel=2)
     check_device(cfg.device)
     # Eksik bir veri dosyası, klasörle ilgili hatalardan önce söylenir (asıl sorun odur)
     try:

@@ -147,9 +147,11 @@ def test_layer_norm_epsilon_and_sampling_seed_are_checked():
 def test_min_lr_above_lr_is_a_warning(tmp_path):
     from _train_helpers import tiny_config
     from nanograd_llm.train import train
-    with pytest.warns(UserWarning, match="min_lr=0.01 is larger than lr=0.001"):
+    with pytest.warns(UserWarning, match="min_lr=0.01 is larger than lr=0.001") as seen:
         train(tiny_config(tmp_path, max_iters=1, eval_interval=1, lr=1e-3, min_lr=1e-2),
               quiet=True)
+    # The warning names the caller's line (here), not a line inside nanograd_llm/train.py
+    assert [w.filename for w in seen if "min_lr" in str(w.message)] == [__file__]
 
 
 # Every check in TrainConfig.validate, one bad value each: the message names the field and the
