@@ -100,8 +100,17 @@ def check_corpus_fits(text: str, tokenizer, label: str) -> None:
                          f"data it started with (has the file changed?)")
 
 
-def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None):
-    """Read the corpus, build (or reuse) the tokenizer, encode and split. -> (tok, TokenData, label)"""
+def _other_text(out: Path, label: str) -> ValueError:
+    """The refusal of a resumed run's corpus whose text is not the one the run started with."""
+    return ValueError(f"cannot resume {out}: the corpus {label!r} is not the text the run "
+                      f"started with (its sha256 differs); use --overwrite or --out DIR for a "
+                      f"new run on it")
+
+
+def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | None = None):
+    """Read the corpus, build (or reuse) the tokenizer, encode and split; with `sha256` (a
+    resumed run's), a text with another digest is refused before it is encoded.
+    -> (tok, TokenData, label)"""
     text, label = load_text(cfg.data)
     if tokenizer is None:
         tokenizer = build_tokenizer(cfg, _training_text(text, cfg))
@@ -109,6 +118,9 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None):
         check_corpus_fits(text, tokenizer, label)
     path = out_dir / "tokens.npy" if len(text) > cfg.mmap_threshold else None
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    if sha256 and sha256 != digest:
+        # Başka bir metin, uzun kodlamadan (büyük bir derlemde dakikalar) önce reddedilir
+        raise _other_text(out_dir, label)
     ids = encode_corpus(text, tokenizer, path=path)
     if path is not None:
         # tokens.npy yazıldı: eğitim klasörünün kilit dosyası onu bu eğitimin dosyası olarak
@@ -377,6 +389,22 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
             return _train(cfg, out, resume, quiet, progress, stop_after)
 
 
+def _refuse_another_model(out: Path, model, cfg: TrainConfig, tokenizer) -> None:
+    """--resume: refuse settings that ask for another model than the checkpoint's (`model`),
+    e.g. dropout=, bias= given again with other values. A fine-tune's architecture is its
+    checkpoint's (resume_config compares it); only its dropout comes from the settings."""
+    saved_cfg = model.config_dict()
+    asked = ({**saved_cfg, "dropout": cfg.dropout} if cfg.init_from
+             else model_config(cfg, tokenizer.vocab_size))
+    diff = [k for k in asked if saved_cfg.get(k) != asked[k]]
+    if diff:
+        raise ValueError(f"cannot resume {out}: the checkpoint's model has "
+                         + ", ".join(f"{k}={saved_cfg.get(k)!r}" for k in diff)
+                         + ", the config asks for "
+                         + ", ".join(f"{k}={asked[k]!r}" for k in diff)
+                         + " (use the same setting, or --overwrite / --out DIR for a new run)")
+
+
 def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: bool,
            stop_after: int | None) -> dict:
     started = time.time()
@@ -477,26 +505,23 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         # belirteçleyicisinde ayar olduğu gibi kalır)
         cfg = dataclasses.replace(cfg, **tokenizer_settings(tokenizer)[0])
     saved_sha = ((state or {}).get("manifest", {}).get("extra") or {}).get("data_sha256")
-
-    def other_text(label):
-        return ValueError(f"cannot resume {out}: the corpus {label!r} is not the text the run "
-                          f"started with (its sha256 differs); use --overwrite or --out DIR for "
-                          f"a new run on it")
+    if state is not None:
+        # Devam ettirilen modelin ayarları (dropout, bias, activation…) derlem okunup
+        # kodlanmadan önce denetlenir: büyük bir derlemde ret dakikalar sonra gelirdi
+        _refuse_another_model(out, state["model"], cfg, tokenizer)
     # Adı verilen bir derlemin (ör. data=tinyshakespeare) metninin özeti önceden bilinir: başka
     # bir metinle başlamış bir eğitim, derlem indirilmeden (ağ olmadan da) reddedilir. Özetler
     # aynıysa metin eğitim için gerekir: önbellekteki kopya okunur, yoksa indirilir.
     known_sha = known_text_sha256(cfg.data)
     if saved_sha and known_sha and known_sha != saved_sha:
-        raise other_text(str(cfg.data))
+        raise _other_text(out, str(cfg.data))
     if saved_sha and known_sha:
         try:
             download_corpus(str(cfg.data))          # the cached copy, else a download
         except OSError as e:
             raise OSError(f"cannot resume {out} without the text of corpus {cfg.data!r} (the "
                           f"run's corpus; no verified copy is in the cache): {e}") from None
-    tokenizer, data, label = prepare_data(cfg, out, tokenizer)
-    if saved_sha and saved_sha != data.sha256:
-        raise other_text(label)
+    tokenizer, data, label = prepare_data(cfg, out, tokenizer, sha256=saved_sha)
     mcfg = model_config(cfg, tokenizer.vocab_size)
     if cfg.init_from:
         # Mimari GPT-2 klasöründen gelir, eğitim ayarlarının n_layer/n_embd alanlarından değil.
@@ -506,7 +531,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         # söylenir
         src = init_model if init_model is not None else state["model"]
         # dropout ise eğitim ayarlarından gelir: devam ederken başka bir değer verilirse,
-        # sıfırdan başlamış bir eğitimdeki gibi aşağıda reddedilir; sessizce yok sayılmaz
+        # sıfırdan başlamış bir eğitimdeki gibi derlem okunmadan önce reddedilir
+        # (_refuse_another_model); sessizce yok sayılmaz
         mcfg = {**src.config_dict(), "dropout": cfg.dropout}
         arch = ("n_layer", "n_head", "n_embd", "bias", "tie_weights", "activation",
                 "positional")
@@ -524,16 +550,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
     if init_model is not None:
         model = init_model
     elif state is not None:
-        model = state["model"]
-        saved_cfg = model.config_dict()
-        diff = [k for k in mcfg if saved_cfg.get(k) != mcfg[k]]
-        if diff:
-            raise ValueError(f"cannot resume {out}: the checkpoint's model has "
-                             + ", ".join(f"{k}={saved_cfg.get(k)!r}" for k in diff)
-                             + ", the config asks for "
-                             + ", ".join(f"{k}={mcfg[k]!r}" for k in diff)
-                             + " (use the same setting, or --overwrite / --out DIR for a new "
-                               "run)")
+        model = state["model"]          # its settings were checked before the corpus was read
     else:
         # float64 bir eğitim, float32'nin iki katı bellek ister (--hf yükleyicisinin öğüdündeki
         # gibi): bellek öğütleri (burada ve aşağıdaki dört kat denetiminde) bunu da söyler

@@ -1970,6 +1970,43 @@ def test_resume_of_a_fine_tuning_refuses_another_dropout(tmp_path):
     assert r["step"] == 4 and r["model"].config.dropout == 0.1
 
 
+def test_resume_refuses_another_model_or_text_before_encoding_the_corpus(tmp_path,
+                                                                          monkeypatch):
+    """--resume with dropout=, bias=, activation= … other than the checkpoint's, or on another
+    text with the run's characters, was refused only after the whole corpus had been encoded
+    (minutes on a large one) → refused with the same message before the corpus is encoded."""
+    import nanograd_llm.train as train_mod
+    from nanograd_llm.train import resume_config
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    out = tmp_path / "run"
+    encoded = []
+    real_encode = train_mod.encode_corpus
+
+    def encode(*a, **k):
+        encoded.append(1)
+        return real_encode(*a, **k)
+    monkeypatch.setattr(train_mod, "encode_corpus", encode)
+    for bad, has, asks in ((("dropout", "0.3"), "dropout=0.1", "dropout=0.3"),
+                           (("bias", "false"), "bias=True", "bias=False"),
+                           (("activation", "relu"), "activation='gelu'", "activation='relu'")):
+        with pytest.raises(ValueError, match=f"cannot resume .*: the checkpoint's model has "
+                                             f"{has}, the config asks for {asks} "):
+            train(resume_config(None, overrides={"max_iters": "4", bad[0]: bad[1]},
+                                out_dir=str(out)), resume=True, quiet=True)
+        assert encoded == [], bad
+    text = (tmp_path / "corpus.txt").read_text(encoding="utf-8")
+    (tmp_path / "corpus.txt").write_text(text[: len(text) // 2] + text, encoding="utf-8")
+    with pytest.raises(ValueError, match="the corpus .* is not the text the run started with"):
+        train(resume_config(None, overrides={"max_iters": "4"}, out_dir=str(out)),
+              resume=True, quiet=True)
+    assert encoded == []
+    assert ckpt.read_manifest(out)["step"] == 2
+    (tmp_path / "corpus.txt").write_text(text, encoding="utf-8")
+    assert train(resume_config(None, overrides={"max_iters": "4"}, out_dir=str(out)),
+                 resume=True, quiet=True)["step"] == 4
+    assert encoded == [1]
+
+
 def test_overwrite_deletes_every_file_of_the_old_run(tmp_path):
     train(tiny_config(tmp_path, max_iters=2, eval_interval=1, mmap_threshold=0), quiet=True)
     run = tmp_path / "run"
