@@ -79,7 +79,7 @@ def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool) -> tuple[Pat
         ckpt.refuse_a_manifest_that_is_not_a_file(out)
     if not resume and (out / ckpt.MANIFEST).exists():
         if not overwrite:
-            step, unreadable, denied, weights_only = _checkpoint_step(out)
+            step, unreadable, denied, weights_only, missing = _checkpoint_step(out)
             if denied:
                 # İzin yüzünden okunamayan bir bildirim bozuk değildir: eğitim yerinde durur,
                 # izin düzeltilince --resume onu sürdürür. --overwrite öğütlenmez (okuma izni
@@ -95,6 +95,16 @@ def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool) -> tuple[Pat
                                  f"manifest cannot be read ({unreadable}), so --resume cannot "
                                  f"continue it; use --overwrite to start a new run there (the "
                                  f"old one is deleted), or --out DIR for another folder")
+            if missing:
+                # Bildirimin adını verdiği bir dosya (ağırlıklar, momentler, belirteçleyici)
+                # silinmiş: --resume onu "checkpoint file missing" diye reddeder, bu yüzden
+                # öğütlenmez. --overwrite klasörü temizleyip yeni bir eğitim başlatır
+                raise ValueError(f"{out} already holds a training run whose checkpoint (step "
+                                 f"{step}) is incomplete ({shown_items(missing, 3)} "
+                                 f"{'is' if len(missing) == 1 else 'are'} missing), so "
+                                 f"--resume cannot continue it; use --overwrite to start a new "
+                                 f"run there (the old one is deleted), or --out DIR for another "
+                                 f"folder")
             if weights_only:
                 # Ağırlıklardan ibaret bir kayıt (bir eğitimin best/ kopyası, optimizer=None ile
                 # kaydedilmiş bir model): --resume onu reddeder ("holds weights only"), bu
@@ -400,21 +410,24 @@ def unsaved_run_advice(out: Path) -> str | None:
 
 
 def _checkpoint_step(out: Path) -> tuple:
-    """(step, None, False, whether it holds weights only: no optimizer state) of the run's
-    manifest, or (None, why it cannot be read, whether for lack of permission, False)."""
+    """(step, None, False, whether it holds weights only: no optimizer state, the files its
+    manifest names that are missing) of the run's manifest, or (None, why it cannot be read,
+    whether for lack of permission, False, [])."""
     mpath = out / ckpt.MANIFEST
     if not mpath.is_file():
-        return None, f"{mpath} is not a file", False, False
+        return None, f"{mpath} is not a file", False, False, []
     try:
         m = ckpt.read_manifest(out)
-        return m["step"], None, False, m.get("optim_file") is None
+        named = [m["model_file"], m.get("optim_file"), *(m.get("tokenizer_sha256") or {})]
+        missing = [n for n in named if n is not None and not (out / n).is_file()]
+        return m["step"], None, False, m.get("optim_file") is None, missing
     except ckpt.CheckpointError as e:
         why = str(e)                # "<yol> is corrupt or not a checkpoint manifest (...)" vb.
-        return None, why if str(mpath) in why else f"{mpath}: {why}", False, False
+        return None, why if str(mpath) in why else f"{mpath}: {why}", False, False, []
     except OSError as e:
-        return None, f"{mpath}: {e.strerror or e}", isinstance(e, PermissionError), False
+        return None, f"{mpath}: {e.strerror or e}", isinstance(e, PermissionError), False, []
     except (KeyError, TypeError, ValueError) as e:
-        return None, f"{mpath}: {e}", False, False
+        return None, f"{mpath}: {e}", False, False, []
 
 
 # -- --overwrite -----------------------------------------------------------------------------------

@@ -1036,6 +1036,33 @@ def test_a_new_run_in_a_best_copy_is_not_told_to_resume_it(tmp_path, capsys):
         train(tiny_config(tmp_path, max_iters=4, eval_interval=2), quiet=True)
 
 
+def test_a_new_run_in_a_folder_missing_its_weights_is_not_told_to_resume(tmp_path, capsys):
+    """A new run in a run folder whose weights (or moments, tokenizer) file had been deleted
+    was told "use --resume to continue it", and --resume then failed on the missing file → the
+    refusal names the missing files and advises --overwrite (or --out DIR), which works."""
+    import shutil
+
+    from nanograd_llm.cli import main
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    run = tmp_path / "run"
+    man = ckpt.read_manifest(run)
+    for gone in (man["model_file"], man["optim_file"], "tokenizer.json"):
+        shutil.copytree(run, tmp_path / "copy")
+        (tmp_path / "copy" / gone).unlink()
+        before = sorted(p.name for p in (tmp_path / "copy").iterdir())
+        with pytest.raises(ValueError) as e:
+            train(tiny_config(tmp_path, "copy", max_iters=2, eval_interval=2), quiet=True)
+        assert f"already holds a training run whose checkpoint (step 2) is incomplete ({gone} " \
+               f"is missing), so --resume cannot continue it; use --overwrite" in str(e.value)
+        assert "use --resume" not in str(e.value)
+        assert sorted(p.name for p in (tmp_path / "copy").iterdir()) == before   # untouched
+        assert main(["train", "--out", str(tmp_path / "copy"), "--resume", "--quiet"]) == 1
+        assert "missing" in capsys.readouterr().err                              # as it says
+        assert train(tiny_config(tmp_path, "copy", max_iters=2, eval_interval=2), quiet=True,
+                     overwrite=True)["step"] == 2
+        shutil.rmtree(tmp_path / "copy")
+
+
 def test_a_failed_start_leaves_no_empty_folder(tmp_path):
     short = tmp_path / "short.txt"
     short.write_text("kısa")
