@@ -343,7 +343,15 @@ def find_run_dir(path) -> Path:
         # İlk denetim noktasından önce öldürülen bir eğitimin klasörüne "önce `train --out` ile
         # eğitin" denmez: o komut klasörü reddeder (--overwrite ister). run_folder bu modülü
         # içe aktarır: burada, geç içe aktarılır
-        from .run_folder import LOCK_FILE, unsaved_run_advice
+        from .run_folder import LOCK_FILE, held_by_a_trainer, unsaved_run_advice
+        if held_by_a_trainer(p):
+            # Başlamakta olan bir eğitim (veri hazırlanıyor, ilk değerlendirme sürüyor) de
+            # klasörde tokens.npy gibi dosyalar tutar: "ilk kaydından önce durdu, --overwrite
+            # ile yeniden başlatın" demek yanlış olurdu (--overwrite kilit yüzünden reddedilir)
+            raise CheckpointError(f"no checkpoint in {p} yet: a training run there is still "
+                                  f"running and has not saved its first checkpoint; try again "
+                                  f"once it has (it saves one at step 0, after preparing its "
+                                  f"data)")
         advice = unsaved_run_advice(p)
         if advice is not None:
             raise CheckpointError(f"no checkpoint in {p}: {advice}")

@@ -47,6 +47,10 @@ from .atomic import (is_temporary_name, load_json, make_new_folder, refuse_dangl
 from .backend import shown_items
 
 LOCK_FILE = ".lock"
+# Bu sürecin kilidini tuttuğu eğitim klasörleri (aygıt, düğüm numarası): held_by_a_trainer
+# eğiticinin kendi klasörünü okurken (devam ederken denetim noktasını yüklerken) kendi
+# kilidini "başka bir eğitici" saymasın
+_HELD_HERE: set = set()
 # Bir eğitimin bir klasöre yazdığı adlar (--overwrite yalnızca bunları siler)
 RUN_FILES = (ckpt.MANIFEST, "config.json", "metrics.jsonl", "loss.png", "tokenizer.json",
              "tokenizer_meta.json", "vocab.json", "merges.txt", "tokens.npy", "best", LOCK_FILE)
@@ -142,9 +146,13 @@ def hold_run_folder(out: Path, top: Path, created: bool):
     lock = None
     locked = False
     before = None
+    held = None
     try:
         lock = _lock_run(out)
         locked = True
+        if lock is not None:
+            held = _identity_of(out)
+            _HELD_HERE.add(held)
         if not created:
             before = {p.name for p in out.iterdir()}
         yield
@@ -164,8 +172,18 @@ def hold_run_folder(out: Path, top: Path, created: bool):
             _clean_up(out, top, created, locked, before)
         raise
     finally:
+        _HELD_HERE.discard(held)
         if lock is not None:
             lock.close()
+
+
+def _identity_of(folder: Path):
+    """(device, inode) of `folder`, or None where it cannot be read."""
+    try:
+        st = os.stat(folder)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _clean_up(out: Path, top: Path, created: bool, locked: bool, before) -> None:
@@ -209,6 +227,33 @@ def _check_not_locked(out: Path) -> None:
     lock = _lock_run(out)          # taken and given back at once
     if lock is not None:
         lock.close()
+
+
+def held_by_a_trainer(out: Path) -> bool:
+    """Whether another process holds the run lock of `out` (a run trains there); False where
+    there is no lock file, it cannot be opened, the platform has no lock (not POSIX), or this
+    process holds it (hold_run_folder)."""
+    # Okuyucular (sample, eval, chat) içindir: kilit dosyası yalnızca okunmak üzere açılır
+    # (salt okunur bir klasörde de), paylaşılan kilit alınıp hemen bırakılır
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    if _HELD_HERE and _identity_of(out) in _HELD_HERE:
+        return False
+    try:
+        f = open(out / LOCK_FILE, "rb")
+    except OSError:
+        return False
+    with f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    return False
 
 
 def _lock_run(out: Path):

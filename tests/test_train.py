@@ -2418,6 +2418,41 @@ def test_reading_a_run_killed_before_its_first_checkpoint_names_overwrite(tmp_pa
     assert "checkpoint.json is missing (train with" in capsys.readouterr().err
 
 
+def test_reading_a_run_that_is_still_starting_says_it_has_not_saved_yet(tmp_path,
+                                                                         monkeypatch, capsys):
+    """`sample` / `eval --ckpt` (another process) on a run still starting (it holds the
+    folder's lock, has written tokens.npy and is evaluating step 0, no checkpoint yet) said the
+    run "stopped before saving its first one" and advised `train --overwrite`, which the lock
+    refuses → they say a run is still training there and has not saved its first checkpoint
+    yet. The trainer's own reads of its folder do not count its own lock."""
+    import nanograd_llm.train as train_mod
+    from nanograd_llm.cli import main
+    pytest.importorskip("fcntl")
+    out = tmp_path / "run"
+    said = {}
+    real_estimate = train_mod.estimate_loss
+
+    def estimate(model, sampler, eval_iters, step):
+        if step == 0 and not said:
+            assert not (out / ckpt.MANIFEST).exists() and (out / "tokens.npy").exists()
+            for command in ("sample", "eval"):
+                said[command] = subprocess.run(
+                    [sys.executable, "-m", "nanograd_llm", command, "--ckpt", str(out)],
+                    capture_output=True, text=True, encoding="utf-8", timeout=120)
+        return real_estimate(model, sampler, eval_iters, step)
+    monkeypatch.setattr(train_mod, "estimate_loss", estimate)
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=2, mmap_threshold=0), quiet=True)
+    assert set(said) == {"sample", "eval"}
+    for command, r in said.items():
+        assert r.returncode == 1, (command, r.stderr)
+        assert r.stderr.startswith(f"error: no checkpoint in {out} yet: a training run there "
+                                   f"is still running and has not saved its first "
+                                   f"checkpoint"), r.stderr
+        assert "stopped" not in r.stderr and "--overwrite" not in r.stderr, r.stderr
+    capsys.readouterr()
+    assert main(["sample", "--ckpt", str(out), "--max-new-tokens", "2"]) == 0   # once saved
+
+
 @pytest.mark.parametrize("left", ["tokens.npy", ".tokens.npy.ab12cd34.tmp"])
 def test_resume_of_a_start_killed_while_it_prepared_its_data_names_a_plain_start(tmp_path,
                                                                                   left):
