@@ -92,7 +92,10 @@ def get_lr(step: int, lr: float, min_lr: float, warmup_iters: int, lr_decay_iter
         return min_lr
     ratio = (step - warmup_iters) / (lr_decay_iters - warmup_iters)   # 0 → 1
     coeff = 0.5 * (1.0 + math.cos(math.pi * ratio))                   # 1 → 0
-    return min_lr + coeff * (lr - min_lr)
+    # min_lr + coeff·(lr − min_lr) yuvarlanır: ısınmanın bittiği adımda (coeff = 1) ve yakınında
+    # lr'nin bir ulp üstüne çıkabilir (lr − min_lr yukarı yuvarlanınca). Oran hiçbir zaman lr ile
+    # min_lr'nin dışına çıkmasın diye bu iki değerle sınırlanır
+    return min(max(min_lr + coeff * (lr - min_lr), min(lr, min_lr)), max(lr, min_lr))
 
 
 def _grad_arrays(grads_or_flat) -> list:
