@@ -182,22 +182,25 @@ class TrainConfig:
             v = getattr(self, name)
             if not math.isfinite(v) or v < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {shown(v)}")
+        if self.min_lr > self.lr:
+            # Kosinüs oranı lr'den min_lr'ye indirir: min_lr daha büyükse oran ısınmadan sonra
+            # azalacağı yerde artardı (eskiden yalnızca bir uyarıydı, eğitim yine yapılırdı).
+            # Çoğu zaman yalnızca lr verilmiştir, min_lr hazır ayarınkidir: ileti bunu da söyler
+            raise ValueError(f"min_lr={self.min_lr:g} is above lr={self.lr:g}: after the warm-up "
+                             f"the learning rate decays from lr down to min_lr, so it would rise "
+                             f"instead; give a min_lr <= lr too (usually a tenth of it, "
+                             f"min_lr={self.lr / 10:g}): a min_lr not given is the preset's "
+                             f"(or a resumed run's)")
         check_eps(self.eps)
         # AdamW ağırlıkları her adımda 1 − lr·weight_decay ile çarpar: çarpan 0'a inerse ağırlıklar
-        # silinir, eksiye düşerse her adımda işaret değiştirir (lr·weight_decay > 2 ise büyüyerek)
-        peak = max(self.lr, self.min_lr)
-        if self.weight_decay * peak >= 1.0:
-            # Tepe değeri min_lr verdiyse (lr'den büyük) ileti onu adlandırır: yalnızca
-            # min_lr=1000 yazan kullanıcıya "weight_decay çok büyük" demek yanlış yeri gösterirdi
-            by_min = self.min_lr > self.lr
+        # silinir, eksiye düşerse her adımda işaret değiştirir (lr·weight_decay > 2 ise büyüyerek).
+        # Oranın tepesi lr'dir (min_lr onu aşamaz)
+        if self.weight_decay * self.lr >= 1.0:
             raise ValueError(f"weight_decay={self.weight_decay:g} is too large: AdamW multiplies "
                              f"the weights by 1 - lr*weight_decay at each step, so "
                              f"lr*weight_decay must be < 1, but the learning rate reaches "
-                             f"{peak:g} ({f'min_lr, above lr={self.lr:g}; ' if by_min else ''}"
-                             f"{'min_lr' if by_min else 'lr'}*weight_decay = "
-                             f"{self.weight_decay * peak:g}); use "
-                             f"weight_decay < {1.0 / peak:g}"
-                             + (" or a min_lr below lr" if by_min else ""))
+                             f"{self.lr:g} (lr*weight_decay = {self.weight_decay * self.lr:g}); "
+                             f"use weight_decay < {1.0 / self.lr:g}")
         for name in ("beta1", "beta2"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {shown(getattr(self, name))}")

@@ -43,7 +43,6 @@ import sys
 import threading
 import time
 import unicodedata
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -355,10 +354,6 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
         raise TypeError(f"train(cfg) expects a TrainConfig, got {type(cfg).__name__}: build "
                         f"one with TrainConfig(...) or make_config(preset, overrides={{...}})")
     cfg.validate()
-    if cfg.min_lr > cfg.lr:
-        warnings.warn(f"min_lr={cfg.min_lr:g} is larger than lr={cfg.lr:g}: the learning rate "
-                      f"will rise after warm-up instead of decaying (set min_lr too)",
-                      stacklevel=2)
     check_device(cfg.device)
     # Eksik bir veri dosyası, klasörle ilgili hatalardan önce söylenir (asıl sorun odur)
     try:

@@ -278,7 +278,7 @@ def _resume_is_refused(folder, key, word, own):
 OPTIM = st.fixed_dictionaries({"lr": st.sampled_from([1e-4, 1e-3, 3e-3, 5e-2, 1.0, 20.0]),
                                "min_lr": st.sampled_from([0.0, 1e-5, 1e-4, 2e-3]),
                                "weight_decay": st.sampled_from([0.0, 0.1, 10.0, 500.0])}).filter(
-    lambda o: o["weight_decay"] * max(o["lr"], o["min_lr"]) < 1)
+    lambda o: o["min_lr"] <= o["lr"] and o["weight_decay"] * o["lr"] < 1)
 
 
 @settings(max_examples=40, **FAST)

@@ -144,14 +144,23 @@ def test_layer_norm_epsilon_and_sampling_seed_are_checked():
     assert model.generate([[1]], 2, seed=np.int64(3)).shape == (1, 3)
 
 
-def test_min_lr_above_lr_is_a_warning(tmp_path):
+def test_min_lr_above_lr_is_refused_before_training(tmp_path, capsys):
+    """min_lr above lr (min_lr=1e-2 lr=1e-3, or only lr=1e-4 under the default preset's
+    min_lr=2e-4) was accepted with a warning and the "decay" raised the rate after the warm-up
+    → a config error that names both and what to give, before anything is written."""
     from _train_helpers import tiny_config
-    from nanograd_llm.train import train
-    with pytest.warns(UserWarning, match="min_lr=0.01 is larger than lr=0.001") as seen:
-        train(tiny_config(tmp_path, max_iters=1, eval_interval=1, lr=1e-3, min_lr=1e-2),
-              quiet=True)
-    # The warning names the caller's line (here), not a line inside nanograd_llm/train.py
-    assert [w.filename for w in seen if "min_lr" in str(w.message)] == [__file__]
+    from nanograd_llm.cli import main
+    from nanograd_llm.config import make_config
+    with pytest.raises(ValueError, match=r"min_lr=0\.01 is above lr=0\.001: after the warm-up "
+                                         r"the learning rate decays from lr down to min_lr"):
+        tiny_config(tmp_path, lr=1e-3, min_lr=1e-2)
+    assert main(["train", "--out", str(tmp_path / "run"), "lr=1e-4"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: min_lr=0.0002 is above lr=0.0001") and "Traceback" not in err
+    assert "give a min_lr <= lr too (usually a tenth of it, min_lr=1e-05)" in err
+    assert not (tmp_path / "run").exists()
+    assert make_config(overrides={"lr": "1e-4", "min_lr": "1e-5"}).min_lr == 1e-5
+    assert make_config(overrides={"lr": "1e-4", "min_lr": "1e-4"}).min_lr == 1e-4   # flat
 
 
 # Every check in TrainConfig.validate, one bad value each: the message names the field and the
@@ -174,8 +183,9 @@ _BAD_CONFIG = [
                            "but the learning rate reaches 0.001 (lr*weight_decay = 1e+27); use "
                            "weight_decay < 1000"),
     ("weight_decay", 1000.0, "lr*weight_decay must be < 1"),
-    ("min_lr", 1000.0, "the learning rate reaches 1000 (min_lr, above lr=0.001; "
-                       "min_lr*weight_decay = 100); use weight_decay < 0.001 or a min_lr below lr"),
+    ("min_lr", 1000.0, "min_lr=1000 is above lr=0.001: after the warm-up the learning rate "
+                       "decays from lr down to min_lr"),
+    ("lr", 5e-5, "min_lr=0.0001 is above lr=5e-05"),
     ("lr", float("nan"), "lr must be a finite number >= 0, got nan"),
     ("grad_clip", float("inf"), "grad_clip must be a finite number >= 0, got inf"),
     ("beta1", 1.0, "beta1 must be in [0, 1), got 1.0"),
@@ -201,7 +211,8 @@ def test_every_train_config_check_names_its_field(name, value, message):
 
 
 @pytest.mark.parametrize("name,value", [
-    ("n_layer", 1), ("warmup_iters", 0), ("seed", 0), ("lr", 0.0), ("grad_clip", 0.0),
+    ("n_layer", 1), ("warmup_iters", 0), ("seed", 0), ("lr", 1e-4), ("min_lr", 1e-3),
+    ("min_lr", 0.0), ("grad_clip", 0.0),
     ("beta1", 0.0), ("beta2", 0.999), ("dropout", 0.0), ("dropout", 0.99),
     ("val_fraction", 0.01), ("val_fraction", 0.99), ("n_head", 8), ("model", "bigram"),
     ("tokenizer", "bpe"), ("bpe_pattern", "turkish"), ("dtype", "float64"), ("device", "cuda"),
