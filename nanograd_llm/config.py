@@ -31,7 +31,7 @@ from . import checkpoint as ckpt
 from .atomic import path_fault, refuse_dangling_link
 from .backend import MATMUL_PRECISIONS, as_float_dtype, is_integer, shown
 from .optim import check_eps
-from .run_folder import _check_not_locked, refuse_resuming_unsaved_run
+from .run_folder import check_not_locked, refuse_resuming_unsaved_run
 
 MODELS = ("gpt", "bigram")
 _PATH_FIELDS = ("data", "init_from", "out_dir")   # Python'dan bir Path da verilebilir
@@ -719,7 +719,7 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
     # "ilk kaydından önce durmuş, --overwrite ile yeniden başlatın" derdi, o komut da kilit
     # yüzünden reddedilirdi
     if out.is_dir():
-        _check_not_locked(out)
+        check_not_locked(out)
     # İlk denetim noktasından önce öldürülen bir eğitimin klasörü: bildirim okunmadan
     # (okuma "önce `train --out` ile eğitin" derdi) run_folder'ın --overwrite öğüdü verilir
     refuse_resuming_unsaved_run(out)

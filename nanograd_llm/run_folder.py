@@ -79,7 +79,7 @@ def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool) -> tuple[Pat
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, not a folder")
     if out.is_dir():
-        _check_not_locked(out)
+        check_not_locked(out)
         ckpt.refuse_a_manifest_that_is_not_a_file(out)
     if not resume and (out / ckpt.MANIFEST).exists():
         if not overwrite:
@@ -219,7 +219,7 @@ def _remove_added_run_files(out: Path, before: set) -> None:
                     p.unlink()
 
 
-def _check_not_locked(out: Path) -> None:
+def check_not_locked(out: Path) -> None:
     """Refuse at once (before any advice about --resume/--overwrite) a folder another process
     is training in."""
     if not (out / LOCK_FILE).exists():

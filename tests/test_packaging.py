@@ -75,6 +75,20 @@ def test_the_lowest_layers_never_import_from_above():
         assert not above, f"{f.name} imports {sorted(above)}"
 
 
+def test_the_settings_take_only_public_names_from_the_run_folder():
+    """config.py sits above run_folder.py (the run folder's checks never import the settings)
+    and uses only its public names: it once imported the private `_check_not_locked`, a helper
+    run_folder could rename or change without knowing that another module relied on it."""
+    import ast
+    pkg = ROOT / "nanograd_llm"
+    assert not {"config", "train", "cli"} & _package_imports(pkg / "run_folder.py")
+    private = sorted(f"{node.module}.{a.name}"
+                     for node in ast.walk(ast.parse((pkg / "config.py").read_text("utf-8")))
+                     if isinstance(node, ast.ImportFrom) and node.level
+                     for a in node.names if a.name.startswith("_"))
+    assert not private, private
+
+
 def test_only_the_entry_point_imports_the_command_line():
     """cli.py sits on top: it imports the rest (inside its commands), nothing imports it but
     __main__.py. train.py once took Terminated / sigterm_raises from cli.py, so importing the
