@@ -666,10 +666,12 @@ def _gpt2_tokenizer(path: Path, vocab: dict, merges, added: list, source: Path,
             whole.append(tok)
             unchanged = False
     _refuse_overlaps_across_passes(path, whole)
-    if unchanged:
-        return _bpe_class().from_files(source, merges, special_tokens=whole)
     bpe = _bpe_class()
-    vocab_is, merges_is, prefix = names or (f"{source} (with its added tokens)", merges, "")
+    # Dosyadaki sözlük olduğu gibi kullanılıyorsa (unchanged) iletiler yalnızca dosyayı
+    # adlandırır. Sözlük her iki durumda da bellekte olandır: vocab.json (GPT-2'de 1 MB) eskiden
+    # from_files ile bir kez daha okunup ayrıştırılırdı
+    vocab_is, merges_is, prefix = names or (
+        source if unchanged else f"{source} (with its added tokens)", merges, "")
     # Sözlük (eklenmiş belirteçleriyle) bellekte kurulur, diske yazılmaz: sistemin geçici
     # klasörüne yazılan bir vocab.json, o klasör dolu ya da yazılamaz olduğunda `sample --hf`
     # komutunu yalnızca "[Errno 28]" diyen bir hatayla durdururdu

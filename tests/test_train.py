@@ -3279,6 +3279,32 @@ def test_resume_of_a_fine_tune_refuses_another_vocab_size_or_bpe_pattern(tmp_pat
     assert ckpt.read_manifest(out)["step"] == 2
 
 
+def test_make_config_of_a_fine_tune_reads_the_folders_vocabulary_once(tmp_path, monkeypatch):
+    """make_config(init_from=DIR) of a GPT-2 folder (vocab.json + merges.txt) read and parsed
+    vocab.json twice (1 MB for GPT-2): once to put the added tokens in, then again through
+    BPETokenizer.from_files where none changed it → each tokenizer file is read once."""
+    import builtins
+    import collections
+    import io
+    tiny_gpt2_folder(tmp_path / "hf", 280)
+    (tmp_path / "hf" / "tokenizer_meta.json").unlink()      # as a downloaded GPT-2 folder
+    (tmp_path / "c.txt").write_text(TEXT, encoding="utf-8")
+    reads = collections.Counter()
+    real_open = builtins.open
+
+    def counting_open(file, *a, **k):
+        if Path(os.fspath(file)).parent == tmp_path / "hf":
+            reads[Path(os.fspath(file)).name] += 1
+        return real_open(file, *a, **k)
+    monkeypatch.setattr(builtins, "open", counting_open)
+    monkeypatch.setattr(io, "open", counting_open)
+    cfg = make_config(init_from=str(tmp_path / "hf"), data=str(tmp_path / "c.txt"),
+                      out_dir=str(tmp_path / "run"))
+    monkeypatch.undo()
+    assert cfg.tokenizer == "bpe" and cfg.vocab_size == 280
+    assert reads["vocab.json"] == 1 and reads["merges.txt"] == 1, reads
+
+
 def test_make_config_of_a_fine_tune_says_what_train_records(tmp_path):
     """make_config(init_from=DIR) with no model or tokenizer setting returned the preset's
     n_layer=3, n_head=4, n_embd=96, tokenizer='char', vocab_size=512, while train used and
