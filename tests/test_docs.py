@@ -844,7 +844,7 @@ def test_a_docs_out_that_cannot_be_created_leaves_no_empty_parents(tmp_path, mon
     and left the two empty folders behind (run_folder removed them, docs did not); both now
     make the folder through atomic.make_new_folder, which removes them."""
     from nanograd_llm.cli import main
-    from tests._train_helpers import fail_mkdir_after_parents
+    from _train_helpers import fail_mkdir_after_parents
     out = tmp_path / "new" / "deeper" / "site"
     fail_mkdir_after_parents(monkeypatch, out)
     assert main(["docs", "--out", str(out), "--no-images"]) == 1
@@ -1998,7 +1998,7 @@ def test_readme_says_when_the_loss_curve_is_drawn_and_what_metrics_rows_hold(tmp
     OUT/loss.png is redrawn": the trainer draws it once, when the run ends (a reader watching
     loss.png during a long run saw it stay as it was). The row's fields are listed, elapsed_s
     with what it counts."""
-    from tests._train_helpers import tiny_config
+    from _train_helpers import tiny_config
 
     from nanograd_llm import train as train_mod
     drawn = []

@@ -185,3 +185,20 @@ def test_the_test_extra_declares_the_lowest_versions_that_ran():
             if got + (0,) * (len(bound) - len(got)) != bound + (0,) * (len(got) - len(bound)):
                 wrong[name] = f"{spec} but --all-extras pins {pin}"
     assert not wrong, wrong
+
+
+def test_the_tests_import_their_helpers_as_pytest_puts_them_on_the_path():
+    """Eight tests imported `from tests._train_helpers import ...`, which only resolves when the
+    repository root is on sys.path (`python -m pytest` run from it). A bare `pytest`, or the test
+    suite of the sdist run against an installed wheel, put only tests/ there (pytest's rootdir
+    insertion, as for `from _train_helpers import ...` everywhere else) and those eight failed with
+    "No module named 'tests'". Every test module imports its helpers by their own name."""
+    import ast
+    bad = []
+    for path in sorted((ROOT / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            if any(n == "tests" or n.startswith("tests.") for n in names):
+                bad.append(f"{path.name}:{node.lineno}")
+    assert not bad, bad

@@ -575,7 +575,7 @@ def test_an_out_folder_that_cannot_be_created_gives_the_usual_message(tmp_path, 
     from pathlib import Path
 
     from nanograd_llm.cli import main
-    from tests._train_helpers import fail_mkdir_after_parents
+    from _train_helpers import fail_mkdir_after_parents
     corpus = tmp_path / "c.txt"
     corpus.write_text("abc " * 200, encoding="utf-8")
     out = tmp_path / "new" / "deeper" / "run"
@@ -617,7 +617,7 @@ def test_token_file_that_cannot_be_written_is_named(tmp_path, monkeypatch):
 
 def test_best_copy_that_cannot_be_written_is_a_clear_error(tmp_path, monkeypatch):
     from nanograd_llm.train import train
-    from tests._train_helpers import tiny_config
+    from _train_helpers import tiny_config
     real = ckpt.save_checkpoint
 
     def save(out_dir, *a, **k):
@@ -640,7 +640,7 @@ def test_a_corpus_and_run_folder_whose_names_are_not_utf8(tmp_path):
 
     from nanograd_llm.evaluate import resolve_eval_data
     from nanograd_llm.train import train
-    from tests._train_helpers import TEXT, tiny_config
+    from _train_helpers import TEXT, tiny_config
     if sys.getfilesystemencoding().lower().replace("-", "") != "utf8":
         pytest.skip("the file-system encoding is not UTF-8")
     name = os.fsdecode(b"\xfeiir")
@@ -666,7 +666,7 @@ def test_losses_that_cannot_be_appended_name_metrics_jsonl(tmp_path, monkeypatch
     import builtins
 
     import nanograd_llm.train as T
-    from tests._train_helpers import tiny_config
+    from _train_helpers import tiny_config
 
     appended = []
 
@@ -692,7 +692,7 @@ def test_a_row_cut_by_a_full_disk_is_taken_out_of_metrics_jsonl(tmp_path, monkey
     import builtins
 
     import nanograd_llm.train as T
-    from tests._train_helpers import tiny_config
+    from _train_helpers import tiny_config
 
     class Torn:
         """A file whose first write puts half of its text on disk and then fails."""
@@ -731,7 +731,7 @@ def test_metrics_that_cannot_be_rewritten_on_resume_name_the_file(tmp_path, monk
     the error was a bare '[Errno 28] No space left on device', naming nothing."""
     import nanograd_llm.atomic as atomic
     import nanograd_llm.train as T
-    from tests._train_helpers import tiny_config
+    from _train_helpers import tiny_config
 
     T.train(tiny_config(tmp_path, max_iters=4), quiet=True)
     monkeypatch.setattr(atomic.tempfile, "mkstemp", _enospc)
