@@ -202,3 +202,86 @@ def test_the_tests_import_their_helpers_as_pytest_puts_them_on_the_path():
             if any(n == "tests" or n.startswith("tests.") for n in names):
                 bad.append(f"{path.name}:{node.lineno}")
     assert not bad, bad
+
+
+# The folders of a source checkout that the test suite reads (the package, the tests, and the
+# examples, benchmarks and scripts that tests import, run or read), beside the files at the top.
+_SOURCE_FOLDERS = ("nanograd_llm", "tests", "examples", "benchmarks", "scripts")
+_TOP_FILES = ("README.md", "README.tr.md", "setup.cfg", "pyproject.toml", "MANIFEST.in")
+
+
+def _source_files() -> list[str]:
+    """The files of the checkout (or unpacked sdist) in those folders, as posix paths."""
+    files = list(_TOP_FILES)
+    for top in _SOURCE_FOLDERS:
+        for p in sorted((ROOT / top).rglob("*")):
+            rel = p.relative_to(ROOT)
+            if (p.is_file() and "__pycache__" not in rel.parts and p.suffix != ".pyc"
+                    and not any(part.startswith(".") for part in rel.parts)):
+                files.append(rel.as_posix())
+    return files
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The sdist and the wheel setuptools builds from a copy of the sources (the checkout itself
+    is left as it is: a build writes an egg-info and build/ beside the sources), offline and
+    without build isolation, with the setuptools of this interpreter (about 2 s)."""
+    pytest.importorskip("setuptools")
+    import shutil
+    import subprocess
+    import sys
+    try:
+        import setuptools.command.bdist_wheel  # noqa: F401  (setuptools >= 70.1)
+    except ImportError:
+        pytest.importorskip("wheel")
+    base = tmp_path_factory.mktemp("build")
+    src, dist = base / "src", base / "dist"
+    for rel in _source_files():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ROOT / rel, src / rel)
+    # setuptools logs to stdout, so the two names go to a file of their own (and the arguments
+    # are read first: build_meta rewrites sys.argv for the commands it runs)
+    code = ("import sys, setuptools.build_meta as b; out, names = sys.argv[1:3]; "
+            "s = b.build_sdist(out); w = b.build_wheel(out); "
+            "open(names, 'w').write(s + '\\n' + w)")
+    names = base / "names.txt"
+    r = subprocess.run([sys.executable, "-c", code, str(dist), str(names)], cwd=src,
+                       capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        pytest.fail(f"the build failed:\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}")
+    sdist_name, wheel_name = names.read_text().split()
+    return dist / sdist_name, dist / wheel_name
+
+
+def test_the_sdist_carries_every_file_the_test_suite_reads(built):
+    """MANIFEST.in says the sdist carries the test suite with what it needs, but it left out
+    benchmarks/ and scripts/: unpacked, its tests failed in test_benchmark_tools.py (44 errors, 6
+    failures), and where test_docs, test_packaging and test_windows read benchmarks/ or
+    scripts/check_oldest_deps.sh and scripts/build_corpus.py."""
+    import tarfile
+    sdist, _ = built
+    with tarfile.open(sdist) as tar:
+        top = sdist.name[:-len(".tar.gz")]
+        shipped = {n.split("/", 1)[1] for n in tar.getnames() if n.startswith(top + "/")}
+    missing = [f for f in _source_files() if f not in shipped]
+    assert not missing, missing
+    assert not [n for n in shipped if "__pycache__" in n or n.endswith(".pyc")]
+
+
+def test_the_wheel_holds_the_package_and_its_data_and_nothing_else(built):
+    """What `pip install` of the wheel puts in site-packages: every file of nanograd_llm/ that
+    the package reads (its modules, the embedded corpus), and no tests, examples, caches or
+    other top-level folders."""
+    import zipfile
+    _, wheel = built
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+    package = {f for f in _source_files() if f.startswith("nanograd_llm/")}
+    assert "nanograd_llm/corpus/turkce_aciklamalar.txt" in package
+    assert sorted(package - names) == []
+    dist_info = {n for n in names if n.split("/")[0].endswith(".dist-info")}
+    assert sorted(names - package - dist_info) == []
+    metadata = next(n for n in dist_info if n.endswith("/entry_points.txt"))
+    with zipfile.ZipFile(wheel) as z:
+        assert "nanograd-llm = nanograd_llm.cli:main" in z.read(metadata).decode()
