@@ -40,8 +40,9 @@ DEVICES = ("cpu", "cuda")
 
 _GPU_HELP = (
     "CuPy with a working NVIDIA GPU is needed for device='cuda'. "
-    "Install the GPU extra that matches your CUDA version, e.g. "
-    '`pip install -e ".[gpu]"` (cupy-cuda12x), and check `nvidia-smi`.'
+    "Install the CuPy that matches your CUDA version, e.g. "
+    '`pip install cupy-cuda12x` (in a source checkout: `pip install -e ".[gpu]"`), and check '
+    '`nvidia-smi`.'
 )
 
 

@@ -41,7 +41,8 @@ from .atomic import (atomic_write_text, could_not_write, make_folder, make_new_f
 from .backend import shown_items
 from .course import PARTS
 
-_DOCS_HELP = 'the docs command needs Markdown and Pygments: pip install -e ".[docs]"'
+_DOCS_HELP = ('the docs command needs Markdown and Pygments: pip install markdown pygments '
+              '(in a source checkout: pip install -e ".[docs]")')
 
 
 def _require_docs_libs():
@@ -453,7 +454,8 @@ def _dedent_doc(doc: str) -> str:
 _IMG = re.compile(r'<img\s[^>]*src="([^"]+)"[^>]*>')
 
 
-NO_MATPLOTLIB = 'resimler için matplotlib gerekir (pip install -e ".[plot]")'
+NO_MATPLOTLIB = ('resimler için matplotlib gerekir: pip install matplotlib '
+                 '(kaynak kodun klasöründe: pip install -e ".[plot]")')
 NO_IMAGES = "resimsiz üretildi (--no-images)"
 
 

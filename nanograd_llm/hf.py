@@ -81,7 +81,7 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
 PREFIX = "transformer."
-_HF_EXTRA = 'pip install -e ".[hf]"  (or: pip install safetensors)'
+_HF_EXTRA = 'pip install safetensors (in a source checkout: pip install -e ".[hf]")'
 
 # Hugging Face etkinleştirme adı -> bizimki (aynı matematik)
 _ACTIVATIONS_IN = {"gelu_new": "gelu", "gelu_pytorch_tanh": "gelu", "gelu_fast": "gelu",
@@ -1111,8 +1111,9 @@ def _bpe_class():
     try:
         from .tokenizers.bpe import BPETokenizer
     except ImportError as e:
-        raise RuntimeError(f"the GPT-2 tokenizer needs nanograd_llm.tokenizers.bpe and its "
-                           f'extra (pip install -e ".[bpe]"): {e}') from None
+        raise RuntimeError("the GPT-2 tokenizer needs nanograd_llm.tokenizers.bpe and its "
+                           'extra (pip install regex; in a source checkout: '
+                           'pip install -e ".[bpe]"): ' + str(e)) from None
     return BPETokenizer
 
 

@@ -34,7 +34,8 @@ from .atomic import (JSONNestedTooDeep, atomic_write, could_not_write, load_json
 from .backend import NonFiniteOutput, check_finite_output, to_numpy
 from .course import tr_number
 
-_PLOT_HELP = 'plotting needs matplotlib: pip install -e ".[plot]"'
+_PLOT_HELP = ('plotting needs matplotlib: pip install matplotlib '
+              '(in a source checkout: pip install -e ".[plot]")')
 
 
 class MatplotlibMissing(RuntimeError):

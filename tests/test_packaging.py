@@ -285,3 +285,36 @@ def test_the_wheel_holds_the_package_and_its_data_and_nothing_else(built):
     metadata = next(n for n in dist_info if n.endswith("/entry_points.txt"))
     with zipfile.ZipFile(wheel) as z:
         assert "nanograd-llm = nanograd_llm.cli:main" in z.read(metadata).decode()
+
+
+def test_a_message_naming_an_extra_also_names_its_packages_for_an_installed_wheel():
+    """The messages for a missing optional dependency said only `pip install -e ".[docs]"`
+    (".[plot]", ".[bpe]", ".[gpu]"), which works in a source checkout alone: someone who
+    installed the wheel and runs `nanograd-llm docs` in a folder of their own got "does not
+    appear to be a Python project" from pip. Each such message (outside docstrings) now also
+    gives the plain `pip install` of the extra's packages, as listed in setup.cfg."""
+    import ast
+    import re
+    extras = {name: [re.split(r"[<>=!~;\[ ]", line.strip(), maxsplit=1)[0]
+                     for line in value.splitlines()
+                     if line.strip() and not line.strip().startswith("#")]
+              for name, value in _cfg()["options.extras_require"].items()}
+    found, bad = 0, []
+    for path in sorted((ROOT / "nanograd_llm").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docs = {id(n.body[0].value) for n in ast.walk(tree)
+                if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef,
+                                  ast.AsyncFunctionDef))
+                and n.body and isinstance(n.body[0], ast.Expr)
+                and isinstance(n.body[0].value, ast.Constant)}
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Constant) and isinstance(node.value, str)) \
+                    or id(node) in docs:
+                continue
+            for extra in re.findall(r'pip install -e "\.\[([a-z,]+)\]"', node.value):
+                found += 1
+                packages = [p for e in extra.split(",") for p in extras[e]]
+                if f"pip install {' '.join(packages)}" not in node.value.lower():
+                    bad.append(f"{path.relative_to(ROOT)}:{node.lineno} [{extra}]: "
+                               f"{node.value!r}")
+    assert found >= 6 and not bad, bad

@@ -20,7 +20,8 @@ def _bpe_class():
             raise RuntimeError("the BPE tokenizer (nanograd_llm/tokenizers/bpe.py) is not "
                                "available in this installation") from None
         raise RuntimeError(f"the BPE tokenizer needs an optional dependency ({e}); "
-                           'install it with `pip install -e ".[bpe]"`') from None
+                           'install it with `pip install regex` (in a source checkout: '
+                           '`pip install -e ".[bpe]"`)') from None
     return BPETokenizer
 
 

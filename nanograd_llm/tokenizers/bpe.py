@@ -263,7 +263,7 @@ def _compile(pattern: str):
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise RuntimeError(
             "the BPE tokenizer needs the 'regex' package for GPT-2's pre-tokenisation: "
-            'pip install -e ".[bpe]"') from e
+            'pip install regex (in a source checkout: pip install -e ".[bpe]")') from e
     try:
         pat = regex.compile(pattern)
     except regex.error as e:
