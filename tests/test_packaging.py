@@ -207,7 +207,8 @@ def test_the_tests_import_their_helpers_as_pytest_puts_them_on_the_path():
 # The folders of a source checkout that the test suite reads (the package, the tests, and the
 # examples, benchmarks and scripts that tests import, run or read), beside the files at the top.
 _SOURCE_FOLDERS = ("nanograd_llm", "tests", "examples", "benchmarks", "scripts")
-_TOP_FILES = ("README.md", "README.tr.md", "setup.cfg", "pyproject.toml", "MANIFEST.in")
+_TOP_FILES = ("README.md", "README.tr.md", "setup.cfg", "pyproject.toml", "MANIFEST.in",
+              "LICENSE")
 
 
 def _source_files() -> list[str]:
@@ -271,8 +272,8 @@ def test_the_sdist_carries_every_file_the_test_suite_reads(built):
 
 def test_the_wheel_holds_the_package_and_its_data_and_nothing_else(built):
     """What `pip install` of the wheel puts in site-packages: every file of nanograd_llm/ that
-    the package reads (its modules, the embedded corpus), and no tests, examples, caches or
-    other top-level folders."""
+    the package reads (its modules, the embedded corpus), the LICENSE in its metadata, and no
+    tests, examples, caches or other top-level folders."""
     import zipfile
     _, wheel = built
     with zipfile.ZipFile(wheel) as z:
@@ -282,6 +283,8 @@ def test_the_wheel_holds_the_package_and_its_data_and_nothing_else(built):
     assert sorted(package - names) == []
     dist_info = {n for n in names if n.split("/")[0].endswith(".dist-info")}
     assert sorted(names - package - dist_info) == []
+    # setup.cfg says MIT, whose text asks to ship the notice with every copy
+    assert [n for n in dist_info if n.rsplit("/", 1)[-1] == "LICENSE"], sorted(dist_info)
     metadata = next(n for n in dist_info if n.endswith("/entry_points.txt"))
     with zipfile.ZipFile(wheel) as z:
         assert "nanograd-llm = nanograd_llm.cli:main" in z.read(metadata).decode()
