@@ -369,8 +369,21 @@ def _chunks(text: str, size: int):
 def encode_corpus(text: str, tokenizer, path=None, chunk_chars: int = 1 << 20) -> np.ndarray:
     """Encode text to a compact id array; with `path`, into a memory-mapped .npy file."""
     dt = id_dtype(tokenizer.vocab_size)
+    # Karakter belirteçleyicisi parçayı doğrudan bir NumPy dizisine kodlar (encode_array):
+    # karakter başına bir Python tam sayısından oluşan ara liste kurulmaz. `encode`'u
+    # değiştiren bir alt sınıf (kendi kodlaması) kendi `encode`'uyla kodlanır
+    from .tokenizers.char import CharTokenizer
+    kind = type(tokenizer)
+    fast = isinstance(tokenizer, CharTokenizer) and kind.encode is CharTokenizer.encode \
+        and kind.encode_array is CharTokenizer.encode_array
+    encode_array = tokenizer.encode_array if fast else None
+
+    def encode(c):
+        if encode_array is not None:
+            return encode_array(c, dtype=dt)
+        return np.asarray(tokenizer.encode(c), dtype=dt)
     if path is None:
-        pieces = [np.asarray(tokenizer.encode(c), dtype=dt) for c in _chunks(text, chunk_chars)]
+        pieces = [encode(c) for c in _chunks(text, chunk_chars)]
         return np.concatenate(pieces) if pieces else np.zeros(0, dtype=dt)
     path = Path(path)
     make_folder(path.parent)
@@ -386,7 +399,7 @@ def encode_corpus(text: str, tokenizer, path=None, chunk_chars: int = 1 << 20) -
             n = 0
             with open(raw_path, "wb") as f:
                 for c in _chunks(text, chunk_chars):
-                    a = np.asarray(tokenizer.encode(c), dtype=dt)
+                    a = encode(c)
                     f.write(a.tobytes())
                     n += a.size
             # 2. geçiş: .npy dosyası, başlığı ve ardından ham dosyanın baytlarıdır (np.save'in

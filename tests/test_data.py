@@ -553,3 +553,42 @@ def test_encode_corpus_does_not_cut_inside_a_run_of_blank_lines():
     assert tok.encode(" \n\n") != tok.encode(" \n") + tok.encode("\n")   # " \n\n" is merged
     for chunk_chars in range(10, 40):
         assert D.encode_corpus(text, tok, chunk_chars=chunk_chars).tolist() == whole, chunk_chars
+
+
+@settings(max_examples=80, deadline=None)
+@given(text=st.lists(st.sampled_from(list("abş\n ") + ["s\u0327", "\U0001f600", "\u00a0",
+                                                      "\ud800", "İ", "\u0327"]),
+                     min_size=1, max_size=60).map("".join),
+       extra=st.text(max_size=5))
+def test_char_encode_array_gives_the_ids_encode_gives(text, extra):
+    """encode_array looks the code points up in a table instead of building one Python int
+    per character: the same ids as encode (after NFC), the same error for a character the
+    vocabulary lacks."""
+    tok = CharTokenizer.from_text(text)
+    assert tok.encode_array(text).tolist() == tok.encode(text)
+    other = text + extra
+    try:
+        want = tok.encode(other)
+    except ValueError as e:
+        with pytest.raises(ValueError, match="not in the tokenizer's vocabulary") as got:
+            tok.encode_array(other)
+        assert str(got.value) == str(e)
+    else:
+        assert tok.encode_array(other, dtype=np.int32).tolist() == want
+
+
+def test_encode_corpus_with_a_char_tokenizer_builds_no_list_of_ids(tmp_path, monkeypatch):
+    """encode_corpus turned every chunk into a Python list (28 bytes and a dict lookup per
+    character) before making it an array: 3.8 of the 8.4 s that a 100 MB corpus took to
+    start training. A character tokenizer now encodes each chunk straight into an array;
+    the ids, in memory and in the .npy file, are those encode gives."""
+    text = "Dikkat puanları öğe öğe hesaplanır.\nAttention scores, one by one.\n" * 50
+    tok = CharTokenizer.from_text(text)
+    want = np.asarray(tok.encode(text), dtype=np.uint16)
+
+    def no_list(self, *a, **k):
+        raise AssertionError("encode_corpus built a list of ids")
+    monkeypatch.setattr(CharTokenizer, "encode", no_list)
+    for path in (None, tmp_path / "tokens.npy"):
+        ids = D.encode_corpus(text, tok, path=path, chunk_chars=100)
+        assert ids.dtype == np.uint16 and np.array_equal(ids, want)

@@ -130,7 +130,28 @@ class CharTokenizer:
         if dtype.kind not in "iu" or np.iinfo(dtype).max < self.vocab_size - 1:
             raise ValueError(f"dtype {dtype} cannot hold the token ids 0 … "
                              f"{self.vocab_size - 1}: use an integer type such as uint16")
-        return np.fromiter(self.encode(text), dtype=dtype)
+        # Karakter başına bir Python tam sayısı (28 bayt) ve bir sözlük araması yerine NumPy ile:
+        # NFC metnin kod noktaları (UTF-32) bir arama tablosundan (kod noktası → kimlik) geçer.
+        # Tabloda olmayan bir karakter -1 verir; o zaman metin `encode` ile yeniden kodlanır,
+        # bilinmeyen karakterin hatası (konumuyla) oradan gelir
+        _check_text(text)
+        nfc = unicodedata.normalize("NFC", text)
+        points = np.frombuffer(nfc.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+        ids = self._lookup_table().take(points, mode="clip")
+        if ids.size and ids.min() < 0:
+            return np.fromiter(self.encode(text), dtype=dtype)
+        return ids.astype(dtype)
+
+    def _lookup_table(self) -> np.ndarray:
+        """int32 table: code point -> id, -1 for code points outside the vocabulary (the last
+        entry is -1, so `take(..., mode="clip")` maps every larger code point to it)."""
+        lut = getattr(self, "_lut", None)
+        if lut is None:
+            points = np.array([ord(c) for c in self.stoi], dtype=np.int64)
+            lut = np.full(int(points.max()) + 2, -1, dtype=np.int32)
+            lut[points] = np.fromiter(self.stoi.values(), dtype=np.int32, count=len(points))
+            self._lut = lut
+        return lut
 
     def decode(self, ids) -> str:
         """Ids -> text; an id outside the vocabulary is an error."""
