@@ -366,9 +366,35 @@ def _chunks(text: str, size: int):
         start = end
 
 
-def encode_corpus(text: str, tokenizer, path=None, chunk_chars: int = 1 << 20) -> np.ndarray:
-    """Encode text to a compact id array; with `path`, into a memory-mapped .npy file."""
+def encode_corpus(text: str, tokenizer, path=None, chunk_chars: int = 1 << 20,
+                  progress: bool | None = False) -> np.ndarray:
+    """Encode text to a compact id array; with `path`, into a memory-mapped .npy file.
+    `progress`: True shows a progress bar on stderr (characters encoded) once encoding has
+    taken PROGRESS_DELAY seconds (a short text shows none); None: the same on a terminal only;
+    False: none."""
     dt = id_dtype(tokenizer.vocab_size)
+    # Büyük bir derlemi (yüzlerce MB) kodlamak, BPE ile dakikalar sürebilir: kullanıcı bu sürede
+    # bir şey görmeli. Çubuk ancak kodlama PROGRESS_DELAY saniyeyi geçince belirir; kısa bir
+    # metin çıktıyı değiştirmez
+    bar = None
+    if progress is not False:
+        import sys
+
+        from tqdm import tqdm
+        bar = tqdm(total=len(text), desc="encoding", unit="char", unit_scale=True,
+                   delay=PROGRESS_DELAY, leave=False, dynamic_ncols=True, file=sys.stderr,
+                   disable=None if progress is None else False)
+    try:
+        return _encode_corpus(text, tokenizer, path, chunk_chars, dt, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+PROGRESS_DELAY = 2.0            # seconds before encode_corpus's progress bar appears
+
+
+def _encode_corpus(text, tokenizer, path, chunk_chars, dt, bar):
     # Karakter belirteçleyicisi parçayı doğrudan bir NumPy dizisine kodlar (encode_array):
     # karakter başına bir Python tam sayısından oluşan ara liste kurulmaz. `encode`'u
     # değiştiren bir alt sınıf (kendi kodlaması) kendi `encode`'uyla kodlanır
@@ -379,9 +405,11 @@ def encode_corpus(text: str, tokenizer, path=None, chunk_chars: int = 1 << 20) -
     encode_array = tokenizer.encode_array if fast else None
 
     def encode(c):
-        if encode_array is not None:
-            return encode_array(c, dtype=dt)
-        return np.asarray(tokenizer.encode(c), dtype=dt)
+        a = encode_array(c, dtype=dt) if encode_array is not None \
+            else np.asarray(tokenizer.encode(c), dtype=dt)
+        if bar is not None:
+            bar.update(len(c))
+        return a
     if path is None:
         pieces = [encode(c) for c in _chunks(text, chunk_chars)]
         return np.concatenate(pieces) if pieces else np.zeros(0, dtype=dt)

@@ -292,9 +292,11 @@ def evaluate_ids(model, ids, *, context: int | None = None, stride: int | None =
                       seconds=time.perf_counter() - t0)
 
 
-def encode_for_eval(text: str, tokenizer, unknown: str = "strict") -> tuple[np.ndarray, dict]:
+def encode_for_eval(text: str, tokenizer, unknown: str = "strict",
+                    progress: bool | None = False) -> tuple[np.ndarray, dict]:
     """Token ids of `text`; characters a character-level tokenizer lacks are an error
-    (`unknown="strict"`) or removed (`"skip"`). Returns (ids, {char: count} removed)."""
+    (`unknown="strict"`) or removed (`"skip"`). Returns (ids, {char: count} removed).
+    `progress`: encode_corpus's progress bar (a long text)."""
     if unknown not in ("strict", "skip"):
         raise ValueError(f"unknown must be strict or skip, got {unknown!r}")
     skipped: dict[str, int] = {}
@@ -312,14 +314,15 @@ def encode_for_eval(text: str, tokenizer, unknown: str = "strict") -> tuple[np.n
                                  f"not know ({shown}{more}); use --unknown skip to leave them "
                                  f"out")
             text = text.translate({ord(c): None for c in missing})
-    return np.asarray(encode_corpus(text, tokenizer)), skipped
+    return np.asarray(encode_corpus(text, tokenizer, progress=progress)), skipped
 
 
 def evaluate_text(model, tokenizer, text: str, *, split: str = "all", val_fraction: float = 0.1,
                   unknown: str = "strict", max_tokens: int | None = None, **kwargs):
     """evaluate_ids on the `split` of `text` encoded with `tokenizer`, with the characters
     counted. Returns (EvalResult, {char: count} removed by unknown="skip")."""
-    ids, skipped = encode_for_eval(text, tokenizer, unknown)
+    ids, skipped = encode_for_eval(text, tokenizer, unknown,
+                                   progress=kwargs.get("progress", False))
     part = select_split(ids, split, val_fraction)
     if max_tokens is not None:
         if max_tokens < 1:

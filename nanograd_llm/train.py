@@ -106,13 +106,28 @@ def _other_text(out: Path, label: str) -> ValueError:
                       f"new run on it")
 
 
-def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | None = None):
+# Bu kadar karakterden uzun bir metinde BPE eğitimi birkaç saniyeyi geçer: başlamadan söylenir
+SAY_BPE_TRAINING_ABOVE = 1 << 22
+
+
+def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | None = None,
+                 progress: bool = False):
     """Read the corpus, build (or reuse) the tokenizer, encode and split; with `sha256` (a
     resumed run's), a text with another digest is refused before it is encoded.
-    -> (tok, TokenData, label)"""
+    -> (tok, TokenData, label)
+
+    `progress`: say on stderr when a BPE tokenizer is trained on a long text, and show a bar
+    while a long text is encoded (data.encode_corpus)."""
     text, label = load_text(cfg.data)
     if tokenizer is None:
-        tokenizer = build_tokenizer(cfg, _training_text(text, cfg))
+        train_text = _training_text(text, cfg)
+        if progress and cfg.tokenizer == "bpe" and len(train_text) > SAY_BPE_TRAINING_ABOVE:
+            # 100 MB'lık bir metinde BPE eğitimi yarım dakikayı bulur; kullanıcı o sürede hiçbir
+            # şey görmeyince programın takıldığını sanırdı
+            _log(f"training the BPE tokenizer (vocab_size {cfg.vocab_size}) on "
+                 f"{len(train_text):,} characters of {label}", False)
+        tokenizer = build_tokenizer(cfg, train_text)
+        del train_text
     else:
         check_corpus_fits(text, tokenizer, label)
     path = out_dir / "tokens.npy" if len(text) > cfg.mmap_threshold else None
@@ -120,7 +135,7 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | 
     if sha256 and sha256 != digest:
         # Başka bir metin, uzun kodlamadan (büyük bir derlemde dakikalar) önce reddedilir
         raise _other_text(out_dir, label)
-    ids = encode_corpus(text, tokenizer, path=path)
+    ids = encode_corpus(text, tokenizer, path=path, progress=progress)
     if path is not None:
         # tokens.npy yazıldı: eğitim klasörünün kilit dosyası onu bu eğitimin dosyası olarak
         # kaydeder; ilk denetim noktasından önce öldürülen bir başlangıcı aynı komut
@@ -516,7 +531,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         except OSError as e:
             raise OSError(f"cannot resume {out} without the text of corpus {cfg.data!r} (the "
                           f"run's corpus; no verified copy is in the cache): {e}") from None
-    tokenizer, data, label = prepare_data(cfg, out, tokenizer, sha256=saved_sha)
+    tokenizer, data, label = prepare_data(cfg, out, tokenizer, sha256=saved_sha,
+                                          progress=progress and not quiet)
     mcfg = model_config(cfg, tokenizer.vocab_size)
     if cfg.init_from:
         # Mimari GPT-2 klasöründen gelir, eğitim ayarlarının n_layer/n_embd alanlarından değil.

@@ -3502,3 +3502,28 @@ def test_resume_does_not_blame_the_saved_settings_for_a_given_value(tmp_path):
         resume_config(None, out_dir=out, overrides={"max_iters": "3", "lr": "1e-3"})
     assert str(e.value).startswith(f"{man}: the run's saved train_config is invalid: "
                                    f"n_embd=15 must be divisible by n_head=7")
+
+
+def test_a_long_start_says_what_it_does_before_the_first_step(tmp_path, monkeypatch, capsys):
+    """Training a BPE tokenizer on a 100 MB corpus and encoding it took 45 s without a word
+    on the screen. The trainer now says that it trains the tokenizer (on a text longer than
+    SAY_BPE_TRAINING_ABOVE characters) and asks encode_corpus for its progress bar (shown
+    once encoding has taken a few seconds); --quiet (quiet=True) asks for neither."""
+    import nanograd_llm.train as T
+    seen = []
+    real = T.encode_corpus
+
+    def encode_corpus(*a, progress=False, **k):
+        seen.append(progress)
+        return real(*a, progress=progress, **k)
+    monkeypatch.setattr(T, "encode_corpus", encode_corpus)
+    monkeypatch.setattr(T, "SAY_BPE_TRAINING_ABOVE", 100, raising=False)
+    cfg = tiny_config(tmp_path, max_iters=1, eval_interval=1, tokenizer="bpe", vocab_size=300)
+    T.train(cfg, quiet=False, progress=True)
+    err = capsys.readouterr().err
+    assert "training the BPE tokenizer (vocab_size 300) on" in err
+    assert err.index("training the BPE tokenizer") < err.index("model:")
+    assert seen == [True]
+    T.train(tiny_config(tmp_path, name="quiet", max_iters=1, eval_interval=1, tokenizer="bpe",
+                        vocab_size=300), quiet=True)
+    assert "training the BPE tokenizer" not in capsys.readouterr().err and seen == [True, False]
