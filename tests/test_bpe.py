@@ -657,9 +657,9 @@ def test_gpt2_style_folder_matches_on_random_text(hf_trained_dir, text):
 
 @settings(max_examples=150, deadline=None)
 @given(ids=st.lists(st.integers(min_value=0, max_value=599), max_size=30))
-def test_decode_of_any_ids_matches_transformers(ids):
+def test_decode_of_any_ids_matches_transformers(saved_trained_gpt2, ids):
     ours = trained()
-    gpt2 = _saved_trained_gpt2()
+    gpt2 = saved_trained_gpt2
     assert ours.decode(ids) == gpt2.decode(ids)
 
 
@@ -670,11 +670,11 @@ def _pair(directory):
     return BPETokenizer.from_files(d / "vocab.json", d / "merges.txt"), _hf_gpt2(d)
 
 
-@functools.lru_cache(maxsize=None)
-def _saved_trained_gpt2():
-    import tempfile
-    from pathlib import Path
-    d = Path(tempfile.mkdtemp(prefix="bpe_test_"))
+@pytest.fixture(scope="module")
+def saved_trained_gpt2(tmp_path_factory):
+    """transformers' tokenizer over trained() saved in a folder of pytest's (a mkdtemp folder
+    made here was never removed: each run left a bpe_test_* folder in the system's /tmp)."""
+    d = tmp_path_factory.mktemp("bpe_saved")
     trained().save(d)
     return _hf_gpt2(d)
 

@@ -459,9 +459,10 @@ def _char_tok():
     return CharTokenizer.from_text("abc")
 
 
-def _bad_api_calls():
+def _bad_api_calls(tmp_path=None):
+    """(call, message) pairs; tmp_path is the test's own folder (a tempfile.mkdtemp() here
+    left an empty tmpXXXXXXXX folder in the system's /tmp at each run)."""
     from nanograd_llm import GPT, GPTConfig, evaluate as ev, generate as gen, gradcheck as gc
-    import tempfile
     from nanograd_llm.hf import save_hf
     from nanograd_llm.layers.dropout import dropout_forward
     from nanograd_llm.layers.kv_cache import KVCache
@@ -515,7 +516,7 @@ def _bad_api_calls():
          "optim.npz: moment 'm' does not match the parameters"),
         (lambda: AdamW({"w": np.zeros(3)}).step([np.zeros(3)]),
          r"step\(grads\) expects a dict with the parameters' names"),
-        (lambda: save_hf(BigramLM(5), tempfile.mkdtemp()),
+        (lambda: save_hf(BigramLM(5), str(tmp_path)),
          "only a GPT can be saved as GPT-2, not a BigramLM"),
         (lambda: save_hf(_gpt(), __file__), "exists and is not a directory"),
         (lambda: CharTokenizer.from_text(""), "cannot build a character vocabulary from empty"),
@@ -532,8 +533,8 @@ def _bad_api_calls():
 
 
 @pytest.mark.parametrize("case", range(len(_bad_api_calls())))
-def test_a_bad_argument_to_a_public_function_is_named(case):
-    call, says = _bad_api_calls()[case]
+def test_a_bad_argument_to_a_public_function_is_named(case, tmp_path):
+    call, says = _bad_api_calls(tmp_path)[case]
     with pytest.raises((ValueError, RuntimeError, TypeError), match=says):
         call()
 
