@@ -265,32 +265,51 @@ def _escape_and_remember(err: UnicodeEncodeError):
 codecs.register_error("nanograd_llm.escape", _escape_and_remember)
 
 
-def _escape_what_stdout_cannot_encode() -> None:
+def _escape_what_stdout_cannot_encode():
     """A stdout whose encoding is not UTF-8 (ascii, latin-1) writes the characters it cannot
     show as backslash escapes (\\u015f) instead of stopping the command half-way with a
-    UnicodeEncodeError."""
+    UnicodeEncodeError. -> a function that puts stdout's error handler back (main calls it
+    when the command ends), or None when nothing was changed."""
     global _escaped
     _escaped = False
     out = sys.stdout
     if getattr(out, "errors", None) != "strict" or not hasattr(out, "reconfigure"):
-        return
+        return None
     try:
         name = codecs.lookup(out.encoding).name
     except (LookupError, TypeError):
-        return
+        return None
     if not name.startswith("utf"):
         out.reconfigure(errors="nanograd_llm.escape")
+        return lambda: out.reconfigure(errors="strict")
     elif name == "utf-8":
         # UTF-8'in yazamadığı tek şey, UTF-8 olmayan bir dosya adının baytlarını tutan vekil
         # karakterlerdir ("\udcfe"): adın kendi baytları yazılır (ls'in yazdığı gibi); yoksa
         # bitmiş bir eğitim, özeti yerine "surrogates not allowed" hatası yazıp 1 ile çıkardı
         out.reconfigure(errors="surrogateescape")
+        return lambda: out.reconfigure(errors="strict")
+    return None
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"warning: {message}\n"
 
 
 def main(argv=None) -> int:
     # Uyarılar (ör. BPE eğitiminde "birleştirilecek çift kalmadı") kaynak satırıyla değil,
-    # tek satırlık bir iletiyle yazılır.
-    warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"
+    # tek satırlık bir iletiyle yazılır. Bu biçim ve standart çıktının hata işleyicisi
+    # sürecin tamamı için geçerli ayarlardır: komut bitince eski hâllerine döner (main'i bir
+    # not defterinden ya da kendi programından çağıranın uyarıları yine dosya ve satırıyla
+    # yazılır).
+    before = warnings.formatwarning
+    warnings.formatwarning = _one_line_warning
+    try:
+        return _main(argv)
+    finally:
+        warnings.formatwarning = before
+
+
+def _main(argv) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if args.command == "train" and "--" in extra:
@@ -327,7 +346,7 @@ def main(argv=None) -> int:
         # yapar; ilk yazma bir AttributeError hata izi verirdi
         print("error: standard output is closed", file=sys.stderr)
         return 1
-    _escape_what_stdout_cannot_encode()
+    put_back = _escape_what_stdout_cannot_encode()
     try:
         return report_errors(lambda: args.func(args))
     finally:
@@ -335,6 +354,11 @@ def main(argv=None) -> int:
             print(f"note: the output encoding ({sys.stdout.encoding}) cannot show some "
                   f"characters; they were written as backslash escapes (set "
                   f"PYTHONIOENCODING=utf-8 to see them)", file=sys.stderr)
+        if put_back is not None:
+            try:
+                put_back()
+            except (OSError, ValueError):     # stdout closed by the command (a pipe that left)
+                pass
 
 
 def _silence_stdout() -> None:

@@ -518,6 +518,39 @@ def test_stdout_error_handler_by_encoding(monkeypatch, encoding, errors):
     assert out.errors == errors
 
 
+def test_main_puts_the_process_wide_settings_back_when_the_command_ends(monkeypatch, capsys):
+    """main sets two things for the whole process while its command runs: one-line warnings
+    (warnings.formatwarning) and stdout's error handler. They used to stay set after main
+    returned, so a notebook or program calling main (or a second main in the same process,
+    as in this suite) printed every later warning without its file and line."""
+    import io
+    import warnings
+    from contextlib import nullcontext
+
+    seen = []
+
+    def command(args):
+        seen.append((warnings.formatwarning("ran out of pairs", UserWarning, "f.py", 3),
+                     sys.stdout.errors))
+        print("ş")
+        if len(seen) == 3:
+            raise ValueError("the command failed")
+        return 0
+    monkeypatch.setattr(cli, "_cmd_gradcheck", command)
+    before = warnings.formatwarning
+    for encoding, during, rc in (("ascii", "nanograd_llm.escape", 0),
+                                 ("utf-8", "surrogateescape", 0), ("ascii", "nanograd_llm.escape", 1)):
+        out = io.TextIOWrapper(io.BytesIO(), encoding=encoding, errors="strict")
+        monkeypatch.setattr(sys, "stdout", out)
+        assert cli.main(["gradcheck"]) == rc
+        assert seen[-1] == ("warning: ran out of pairs\n", during)
+        assert warnings.formatwarning is before
+        assert out.errors == "strict"
+        with pytest.raises(UnicodeEncodeError) if encoding == "ascii" else nullcontext():
+            print("ş", file=out)
+    assert "the command failed" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("key", ["train_config", "extra"])
 def test_resume_reads_a_null_manifest_table_as_empty(tmp_path, capsys, key):
     """checkpoint.json may hold null for train_config or extra (its type check allows it):

@@ -1230,7 +1230,7 @@ def test_cli_key_value_words_between_options(tmp_path):
 
 def test_cli_names_the_right_option_for_each_kind_of_folder(tmp_path):
     """A run folder given as a Hugging Face one and the other way round; a negative seed; a
-    folder as --config; a warning printed as one line."""
+    folder as --config; main leaves the warnings' format as it found it."""
     from nanograd_llm import GPT, GPTConfig
     from nanograd_llm.cli import main
     train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
@@ -1251,12 +1251,9 @@ def test_cli_names_the_right_option_for_each_kind_of_folder(tmp_path):
     assert not (tmp_path / "x").exists()
     import warnings
     before = warnings.formatwarning
-    try:
-        assert main(["sample", "--ckpt", str(tmp_path / "missing")]) == 1
-        assert warnings.formatwarning("ran out of pairs", UserWarning, "f.py", 3) == \
-            "warning: ran out of pairs\n"
-    finally:
-        warnings.formatwarning = before
+    assert main(["sample", "--ckpt", str(tmp_path / "missing")]) == 1
+    # one-line warnings hold while the command runs only (test_cli_flags checks both)
+    assert warnings.formatwarning is before
 
 
 def _fixed_windows(monkeypatch, n_rows=8, block=16, seed=0):
