@@ -189,8 +189,6 @@ def test_model_keeps_its_generator_and_can_be_moved():
 def test_trainer_with_the_emulated_graph_step(tmp_path, monkeypatch, capsys):
     """The trainer's graph path (batch buffers, per-step dropout seeds, loss logging, resume)
     on the CPU: with the capture emulated, training is bit-identical to the ordinary loop."""
-    import sys
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
     from _train_helpers import tiny_config, weights
 
     import nanograd_llm.train as train_mod
