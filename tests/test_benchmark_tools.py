@@ -10,13 +10,15 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def _bench_module(name):
-    """Import benchmarks/<name>.py (the folder is on sys.path only for the import)."""
+    """Import benchmarks/<name>.py (the folder is on sys.path only for the import; so is the
+    checkout, which the scripts put there themselves to run from it)."""
     import importlib
+    saved = sys.path[:]
     sys.path.insert(0, str(BENCH))
     try:
         return importlib.import_module(name)
     finally:
-        sys.path.remove(str(BENCH))
+        sys.path[:] = saved
 
 
 @pytest.fixture(scope="module")

@@ -1053,6 +1053,7 @@ def test_primer_example_reports_like_the_other_examples(capsys, monkeypatch):
     spec = importlib.util.spec_from_file_location("example_primer",
                                                   ROOT / "examples" / "01_numpy_primer.py")
     example = importlib.util.module_from_spec(spec)
+    monkeypatch.setattr(sys, "path", sys.path[:])      # the example puts the checkout on it
     spec.loader.exec_module(example)
     monkeypatch.setattr(sys, "argv", ["01_numpy_primer.py"])
     for error, status in ((BrokenPipeError, 141), (KeyboardInterrupt, 130)):
