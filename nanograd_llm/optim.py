@@ -357,26 +357,32 @@ class AdamW:
             # (GPT-2 small'da 0,5 GB) bellek tutardı
             mb, vb, gb, pb = m[r], v[r], g[r], flat[r]
             tb = xp.empty_like(mb)
-            # m ← β₁m + (1−β₁)g
-            mb *= b1
-            xp.multiply(gb, 1.0 - b1, out=tb)
-            mb += tb
-            # v ← β₂v + (1−β₂)g²
-            vb *= b2
-            xp.multiply(gb, gb, out=tb)
-            tb *= 1.0 - b2
-            vb += tb
-            # payda: √v / √(1−β₂ᵗ) + ε
-            xp.sqrt(vb, out=tb)
-            tb *= 1.0 / math.sqrt(bc2)
-            tb += eps
-            # adım: −lr · m̂ / payda, m̂ = m / (1−β₁ᵗ)
-            xp.divide(mb, tb, out=tb)
-            tb *= -lr / bc1
-            # ayrıştırılmış ağırlık azaltma: yalnızca 2-B parametreler (düz dizinin başı, [0, nd))
-            if wd and r.start < nd:
-                pb[:nd - r.start] *= 1.0 - lr * wd
-            pb += tb
+            # Sonlu olmayan bir gradyan (kırpma kapalıyken) inf/inf = NaN verir: NumPy'nin
+            # "invalid value" uyarısı, eğiticinin sonraki adımdaki açık "loss is nan" hatasından
+            # önce optim.py'nin bir satırını gösterirdi (kaynaştırılmış çekirdek sessizdir).
+            # errstate iş parçacığına özgüdür: her dilim kendi içinde açar; CuPy'de etkisizdir
+            with np.errstate(over="ignore", invalid="ignore"):
+                # m ← β₁m + (1−β₁)g
+                mb *= b1
+                xp.multiply(gb, 1.0 - b1, out=tb)
+                mb += tb
+                # v ← β₂v + (1−β₂)g²
+                vb *= b2
+                xp.multiply(gb, gb, out=tb)
+                tb *= 1.0 - b2
+                vb += tb
+                # payda: √v / √(1−β₂ᵗ) + ε
+                xp.sqrt(vb, out=tb)
+                tb *= 1.0 / math.sqrt(bc2)
+                tb += eps
+                # adım: −lr · m̂ / payda, m̂ = m / (1−β₁ᵗ)
+                xp.divide(mb, tb, out=tb)
+                tb *= -lr / bc1
+                # ayrıştırılmış ağırlık azaltma: yalnızca 2-B parametreler (düz dizinin başı,
+                # [0, nd))
+                if wd and r.start < nd:
+                    pb[:nd - r.start] *= 1.0 - lr * wd
+                pb += tb
 
         # 256 K öğeden büyük modellerde dilimler iş parçacıklarına paylaştırılır: on üç geçişin
         # hepsi dilim önbellekteyken yapılır; her çağrı uzun olduğundan GIL el değiştirmesi ucuzdur
@@ -388,14 +394,16 @@ class AdamW:
         for k, p in self.params.items():
             g = grads[k]
             m, v = self.m[k], self.v[k]
-            m *= b1
-            m += (1.0 - b1) * g
-            v *= b2
-            v += (1.0 - b2) * (g * g)
-            denom = get_array_module(p).sqrt(v) / math.sqrt(bc2) + self.eps
-            if self.weight_decay and p.ndim >= 2:
-                p *= 1.0 - lr * self.weight_decay
-            p -= (lr / bc1) * (m / denom)
+            # düz yoldaki gibi: sonlu olmayan bir gradyan uyarısız NaN verir
+            with np.errstate(over="ignore", invalid="ignore"):
+                m *= b1
+                m += (1.0 - b1) * g
+                v *= b2
+                v += (1.0 - b2) * (g * g)
+                denom = get_array_module(p).sqrt(v) / math.sqrt(bc2) + self.eps
+                if self.weight_decay and p.ndim >= 2:
+                    p *= 1.0 - lr * self.weight_decay
+                p -= (lr / bc1) * (m / denom)
 
     # -- state ---------------------------------------------------------------------------
     def state_dict(self, copy: bool = True) -> dict:

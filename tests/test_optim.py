@@ -630,3 +630,24 @@ def test_an_eps_float16_cannot_hold_is_not_told_to_use_1e_8():
     with pytest.raises(ValueError, match=r"use a larger eps \(the usual is 1e-8\)$"):
         AdamW({"w": np.zeros(3, np.float32)}, eps=1e-50)
     AdamW({"w": np.zeros(3, np.float16)}, eps=1e-4).step({"w": np.zeros(3, np.float16)})
+
+
+@pytest.mark.parametrize("fused", ["1", "0"])
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_a_non_finite_gradient_step_prints_no_numpy_warning(monkeypatch, fused, bad):
+    """Without Numba (or NANOGRAD_LLM_FUSED=0) the NumPy step of an infinite gradient computed
+    inf/inf and printed "RuntimeWarning: invalid value encountered in divide" from optim.py
+    before the trainer's own clear "loss is nan at step N" error (the fused kernel prints
+    nothing): the step gives the same NaN weights, silently, on both paths and the dict path."""
+    import warnings
+    monkeypatch.setenv("NANOGRAD_LLM_FUSED", fused)
+    model = _tiny_gpt("float32")
+    g = np.zeros_like(model.flat)
+    g[::7] = bad
+    params = {"w": np.ones((3, 4), np.float32)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        AdamW(model, weight_decay=0.1).step(g)
+        AdamW(params, weight_decay=0.1).step({"w": np.full((3, 4), bad, np.float32)})
+    assert np.isnan(model.flat[::7]).all() and np.isfinite(model.flat[1::7]).all()
+    assert np.isnan(params["w"]).all()
