@@ -1,0 +1,33 @@
+"""Fuzz the other files of a run folder `train --resume` reads: metrics.jsonl (the loss log it
+truncates to the checkpoint's step), the lock file's record, best/checkpoint.json.
+
+    .venv/bin/python scripts/fuzz/fuzz_run_folder.py -max_total_time=120
+
+Seed: the files of a two-step run this package trained (first input byte: which file).
+Loaders: run_folder's _read_metrics/_truncate_metrics, unsaved_run_advice, held_by_a_trainer,
+the lock record's reader, and load_checkpoint of best/.
+"""
+import _common as c
+from _common import checkpoint, run_folder
+
+RUN = c.fresh_copy(c.seed_run("char"), "runfolder")
+FILES = ["metrics.jsonl", ".lock", "best/checkpoint.json"]
+ORIGINAL = {n: (RUN / n).read_bytes() for n in FILES}
+ORIGINAL[".lock"] = b'{"tokens.npy": [1, 2, 3, 4]}'
+
+
+def one(data: bytes) -> None:
+    name, body = c.pick(data, FILES)
+    for n in FILES:
+        (RUN / n).write_bytes(body if n == name else ORIGINAL[n])
+    names = (str(RUN),)
+    c.check(lambda: run_folder._truncate_metrics(RUN / "metrics.jsonl", 1), names)
+    c.check(lambda: run_folder.unsaved_run_advice(RUN), names)
+    c.check(lambda: run_folder.held_by_a_trainer(RUN), names)
+    c.check(lambda: run_folder._own_file(RUN, "tokens.npy"), names)
+    c.check(lambda: checkpoint.load_checkpoint(RUN / "best"), names)
+
+
+if __name__ == "__main__":
+    c.run("runfolder", one, {f"seed{i}": bytes([i]) + ORIGINAL[n]
+                             for i, n in enumerate(FILES)})
