@@ -55,7 +55,9 @@ import json
 import secrets
 import tempfile
 import time
+import tokenize
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +81,13 @@ TOKENS_TMP_GLOB = "tokens.npy.tmp*"
 # Bir yazıcı kayıt yaparken okuyan taraf kaç kez yeniden dener, denemeler arası kaç saniye
 READ_RETRIES = 5
 RETRY_PAUSE_S = 0.05
+# Bozuk bir .npz'yi okurken zipfile ve NumPy'nin verdiği hatalar. ValueError ve OSError'ın
+# dışında kalanlar da vardır: desteklenmeyen bir sıkıştırma yöntemi ya da zip sürümü
+# (NotImplementedError), bozuk deflate verisi (zlib.error), kapanmayan parantezli bir .npy
+# başlığı (NumPy başlığı tokenize ile süzer: tokenize.TokenError). Bunlar da dosyanın adıyla
+# bildirilir; yoksa hata izi ya da hangi dosyanın bozuk olduğunu söylemeyen bir ileti çıkardı
+_NPZ_ERRORS = (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, NotImplementedError,
+               zlib.error, tokenize.TokenError)
 
 
 class CheckpointError(ValueError):
@@ -515,8 +524,13 @@ def _open_npz(path: Path, expected_sha: str | None, stack) -> dict:
                                  f"of named arrays holds only .npy members)")
             head = _npy_header(z, k)
             arrays[k] = DeferredArray(*head, _member_reader(z, k, path)) if head else z[k]
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
-        raise _StaleRead(f"cannot read checkpoint file {path}: {e}") from None
+            if not isinstance(arrays[k], (np.ndarray, DeferredArray)):
+                # .npy adlı ama .npy başlığı (sihirli baytları) olmayan bir üyeyi NumPy dizi
+                # değil ham bayt olarak verir: aşağıdaki tür denetimi AttributeError verirdi
+                raise ValueError(f"its member {shown(k + '.npy')} is not a .npy array (it "
+                                 f"does not start with the .npy header)")
+    except _NPZ_ERRORS as e:
+        raise _StaleRead(f"cannot read checkpoint file {path}: {_npz_error(e)}") from None
     # Ağırlıklar ve momentler sayıdır: metin (ya da karmaşık sayı) tutan bir dizi, derindeki
     # bir dönüştürme hatası yerine dosyanın ve dizinin adıyla reddedilir
     for k, a in arrays.items():
@@ -525,6 +539,13 @@ def _open_npz(path: Path, expected_sha: str | None, stack) -> dict:
             raise CheckpointError(f"checkpoint file {path}: array {shown(k)} holds {what}, not "
                                   f"numbers (dtype {a.dtype})")
     return arrays
+
+
+def _npz_error(e: Exception) -> str:
+    """What an error of _NPZ_ERRORS says about the file (TokenError's text is a tuple)."""
+    if isinstance(e, tokenize.TokenError):
+        return f"a .npy header is malformed ({e.args[0]})"
+    return str(e)
 
 
 def _npy_header(z, k: str):
@@ -557,8 +578,9 @@ def _member_reader(z, k: str, path: Path):
     def read():
         try:
             return z[k]
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
-            raise CheckpointError(f"cannot read checkpoint file {path}: {e}") from None
+        except _NPZ_ERRORS as e:
+            raise CheckpointError(f"cannot read checkpoint file {path}: {_npz_error(e)}") \
+                from None
     return read
 
 

@@ -174,6 +174,64 @@ def test_a_member_that_is_not_an_npy_array_names_the_file(tmp_path, which, capsy
         assert want in err and "Traceback" not in err
 
 
+def _unclosed_npy_header() -> bytes:
+    """A .npy whose header dict never closes its shape's parenthesis."""
+    import struct
+    h = b"{'descr': '<f4', 'fortran_order': False, 'shape': (3,"
+    h += b" " * (64 - 10 - len(h) - 1) + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h + bytes(12)
+
+
+@pytest.mark.parametrize("how, why", [
+    ("no .npy header", "is not a .npy array (it does not start with the .npy header)"),
+    ("unclosed .npy header", "a .npy header is malformed (EOF in multi-line statement)"),
+    ("compression method 99", "That compression method is not supported"),
+    ("corrupt deflate data", "invalid block type"),
+])
+def test_a_corrupt_npz_member_names_the_file(tmp_path, how, why, capsys):
+    """Found by fuzzing the checkpoint's .npz (scripts/fuzz/fuzz_checkpoint_npz.py), under the
+    manifest's digest. A member named .npy without the .npy header came back as raw bytes
+    (AttributeError: 'bytes' object has no attribute 'dtype'); a header whose parenthesis never
+    closes raised tokenize.TokenError from numpy; a member compressed with a method zipfile
+    lacks (NotImplementedError) or with corrupt deflate data (zlib.error) gave a traceback or
+    `error: That compression method is not supported`, which names no file. Each is now a
+    CheckpointError with the file's name, and `sample` says so in one line."""
+    import struct
+    import zipfile
+    from nanograd_llm.cli import main
+    _save(tmp_path)
+    man = json.loads((tmp_path / "checkpoint.json").read_text())
+    f = tmp_path / man["model_file"]
+    with zipfile.ZipFile(f) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    first = sorted(members)[0]
+    if how == "no .npy header":
+        members[first] = bytes(16)
+    elif how == "unclosed .npy header":
+        members[first] = _unclosed_npy_header()
+    with zipfile.ZipFile(f, "w") as z:           # `first` is the archive's first member
+        for n in [first] + [n for n in members if n != first]:
+            z.writestr(n, members[n])
+    raw = bytearray(f.read_bytes())
+    if how in ("compression method 99", "corrupt deflate data"):
+        method = 99 if how == "compression method 99" else zipfile.ZIP_DEFLATED
+        local, central = raw.find(b"PK\x03\x04"), raw.find(b"PK\x01\x02")
+        raw[local + 8:local + 10] = raw[central + 10:central + 12] = struct.pack("<H", method)
+        name_len, extra_len = struct.unpack("<HH", raw[local + 26:local + 30])
+        raw[local + 30 + name_len + extra_len] = 0x07     # deflate block type 3: reserved
+        f.write_bytes(raw)
+    man["sha256"][man["model_file"]] = ckpt._sha256(f)
+    (tmp_path / "checkpoint.json").write_text(json.dumps(man))
+    with pytest.raises(ckpt.CheckpointError) as e:
+        ckpt.load_checkpoint(tmp_path)
+    assert str(e.value).startswith(f"cannot read checkpoint file {f}: ")
+    assert why in str(e.value)
+    capsys.readouterr()
+    assert main(["sample", "--ckpt", str(tmp_path), "--max-new-tokens", "2"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot read checkpoint file {f}: ") and "Traceback" not in err
+
+
 def test_weights_with_wrong_shape_rejected(tmp_path):
     _save(tmp_path)
     man = json.loads((tmp_path / "checkpoint.json").read_text())
