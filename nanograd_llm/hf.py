@@ -309,7 +309,8 @@ def _open_file_with_bf16(f: Path, stack) -> dict:
             out[name] = DeferredArray(shape, dtype,
                                       _bf16_file_reader(fh, f, name, start + lo, hi - lo, kind,
                                                         shape))
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
+        # OverflowError: başlıkta sonsuz bir sayı (1e999), int() onu tam sayıya çeviremez
         raise ValueError(f"cannot read {f}: {e}") from None
     return out
 

@@ -237,6 +237,31 @@ def test_bfloat16_safetensors_load_exactly_as_float32(tmp_path):
         read_hf_tensors(tmp_path)
 
 
+@pytest.mark.parametrize("field", ["data_offsets", "shape"])
+def test_an_infinite_number_in_a_bfloat16_header_names_the_file(tmp_path, capsys, field):
+    """Found while fuzzing model.safetensors (the bfloat16 seed of
+    scripts/fuzz/fuzz_hf_weights.py, which the loader reads by a path of its own): a file's
+    header with 1e999 (JSON's infinity) as a byte offset or a dimension stopped the loader with
+    an OverflowError traceback (cannot convert float infinity to integer). It is a ValueError
+    naming the file, and `sample --hf` says so in one line."""
+    pytest.importorskip("safetensors")
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.cli import main
+    from nanograd_llm.hf import read_hf_tensors, save_hf
+    save_hf(GPT(GPTConfig(vocab_size=17, block_size=8, n_layer=1, n_head=2, n_embd=8)),
+            tmp_path)
+    info = {"dtype": "BF16", "shape": [2], "data_offsets": [0, 4]}
+    header = json.dumps({"wte.weight": {**info, field: [0, "INF"]}}).replace('"INF"', "1e999")
+    f = tmp_path / "model.safetensors"
+    f.write_bytes(len(header).to_bytes(8, "little") + header.encode() + bytes(4))
+    with pytest.raises(ValueError, match=f"^cannot read {re.escape(str(f))}: "):
+        read_hf_tensors(tmp_path)
+    capsys.readouterr()
+    assert main(["sample", "--hf", str(tmp_path), "--max-new-tokens", "2"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot read {f}: ") and "Traceback" not in err
+
+
 _GPT2_KEYS = {"vocab_size": 50, "n_positions": 16, "n_embd": 8, "n_layer": 1, "n_head": 2}
 
 
