@@ -457,6 +457,10 @@ def test_malformed_tokenizer_meta_names_the_file(tmp_path, meta):
     ("tokenizer_meta.json", {"type": "bpe", "special_tokens": "x"}, "'special_tokens' must"),
     ("tokenizer_meta.json", {"type": "bpe", "pattern": 5}, "'pattern' must be a string"),
     ("tokenizer_meta.json", {"type": "bpe", "pattern": "(unclosed"}, "invalid pre-token"),
+    # found while fuzzing the BPE files: regex's parser recursed past Python's limit (the
+    # command line said only "error: maximum recursion depth exceeded ...")
+    ("tokenizer_meta.json", {"type": "bpe", "pattern": "(?:" * 3000 + "a" + ")" * 3000},
+     "invalid pre-tokenisation pattern .*: its groups nest too deeply"),
     ("vocab.json", ["a", "b"], "expected a non-empty JSON object"),
     ("vocab.json", {"a": "0"}, "must be a non-negative integer"),
     ("vocab.json", {"a": 1.5}, "must be a non-negative integer"),

@@ -181,6 +181,7 @@ from collections import Counter
 from typing import Iterable
 
 from ..atomic import atomic_write_files, load_json, text_writer
+from ..backend import shown
 
 __all__ = ["BPETokenizer", "GPT2_PATTERN", "PATTERNS", "TURKISH_PATTERN",
            "bytes_to_unicode"]
@@ -293,6 +294,12 @@ def _compile(pattern: str):
         pat = regex.compile(pattern)
     except regex.error as e:
         raise ValueError(f"invalid pre-tokenisation pattern {pattern!r}: {e}") from e
+    except RecursionError:
+        # Yüzlerce iç içe grup ("((((…", bozuk ya da elle düzenlenmiş bir tokenizer_meta.json)
+        # regex'in ayrıştırıcısının özyineleme sınırını aşar: Python'un "maximum recursion depth
+        # exceeded" iletisi hangi ifadenin, hangi dosyanın suçu olduğunu söylemezdi
+        raise ValueError(f"invalid pre-tokenisation pattern {shown(pattern)}: its groups nest "
+                         f"too deeply") from None
     # findall, yakalayan grupları olan bir ifadede eşleşmeleri değil grupları verir: tek grupta
     # eşleşmenin grup dışındaki kısmı düşer (kapsama denetimi bir IndexError'la düşüyordu), iki
     # ve daha çok grupta sözcük yerine demetler gelir ("'tuple' object has no attribute
