@@ -63,6 +63,7 @@ Doğrulama: `tests/test_hf.py` küçük, rastgele bir `GPT2LMHeadModel` ile logi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -160,12 +161,19 @@ def config_from_hf(hf: dict, dropout: float = 0.0, source: str = CONFIG_FILE) ->
     eps = hf.get("layer_norm_epsilon", 1e-5)
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
         raise ValueError(f"{source}: layer_norm_epsilon must be a positive number, got {eps!r}")
-    return GPTConfig(vocab_size=need("vocab_size"), block_size=need("n_positions", "n_ctx"),
-                     n_layer=need("n_layer"), n_head=need("n_head"), n_embd=n_embd,
-                     dropout=dropout, bias=True,
-                     tie_weights=tie,
-                     activation=_ACTIVATIONS_IN[act_hf], positional="learned",
-                     layer_norm_epsilon=float(eps))
+    try:
+        cfg = GPTConfig(vocab_size=need("vocab_size"), block_size=need("n_positions", "n_ctx"),
+                        n_layer=need("n_layer"), n_head=need("n_head"), n_embd=n_embd,
+                        dropout=0.0, bias=True,
+                        tie_weights=tie,
+                        activation=_ACTIVATIONS_IN[act_hf], positional="learned",
+                        layer_norm_epsilon=float(eps))
+    except ValueError as e:
+        # GPTConfig'in kendi denetimlerinin reddettiği değerler (n_head'e bölünmeyen bir
+        # n_embd, sonsuz bir epsilon) de dosyanındır: ileti dosyayı adlandırır. dropout ise
+        # çağıranın argümanıdır: aşağıda ayrıca verilir, hatası dosyaya yüklenmez
+        raise ValueError(f"{source}: {e}") from None
+    return dataclasses.replace(cfg, dropout=dropout)
 
 
 def config_to_hf(cfg: GPTConfig, dtype=None) -> dict:

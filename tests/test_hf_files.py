@@ -265,6 +265,37 @@ def test_an_infinite_number_in_a_bfloat16_header_names_the_file(tmp_path, capsys
 _GPT2_KEYS = {"vocab_size": 50, "n_positions": 16, "n_embd": 8, "n_layer": 1, "n_head": 2}
 
 
+@pytest.mark.parametrize("edit, message", [
+    ({"n_embd": 7}, "n_embd=7 must be divisible by n_head=2"),
+    ({"layer_norm_epsilon": float("inf")}, "layer_norm_epsilon must be a finite number > 0"),
+])
+def test_config_json_values_our_gpt_refuses_name_the_file(tmp_path, capsys, edit, message):
+    """Found by fuzzing config.json (scripts/fuzz/fuzz_hf_weights.py): values that pass
+    config_from_hf's own checks but not GPTConfig's (n_embd not divisible by n_head, an
+    infinite epsilon) gave `error: n_embd=7 must be divisible by n_head=2`, naming neither the
+    file nor the folder. The message starts with config.json's path; a bad dropout, the
+    caller's argument, is still not blamed on the file."""
+    pytest.importorskip("safetensors")
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.cli import main
+    from nanograd_llm.hf import config_from_hf, save_hf
+    with pytest.raises(ValueError) as e:
+        config_from_hf({**_GPT2_KEYS, **edit}, source="somewhere/config.json")
+    assert str(e.value).startswith(f"somewhere/config.json: {message}")
+    with pytest.raises(ValueError) as e:
+        config_from_hf(dict(_GPT2_KEYS), dropout=1.5, source="somewhere/config.json")
+    assert str(e.value).startswith("dropout must be a number in [0, 1)")
+    assert config_from_hf(dict(_GPT2_KEYS), dropout=0.25).dropout == 0.25
+    save_hf(GPT(GPTConfig(vocab_size=50, block_size=16, n_layer=1, n_head=2, n_embd=8)),
+            tmp_path)
+    f = tmp_path / "config.json"
+    f.write_text(json.dumps({**json.loads(f.read_text()), **edit}))
+    capsys.readouterr()
+    assert main(["sample", "--hf", str(tmp_path), "--max-new-tokens", "2"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {f}: {message}") and "Traceback" not in err
+
+
 def test_config_json_keys_that_are_absent_take_gpt2s_defaults():
     """GPT-2's own config.json has no tie_word_embeddings and older ones no
     layer_norm_epsilon or activation_function: transformers' defaults apply (tied, 1e-5,
