@@ -429,6 +429,7 @@ def _char_file(d, obj):
     (["ab"], "single characters"),
     ([], "at least one character"),
     (["a", "a"], "duplicate"),
+    (["a", "\ud800"], r"characters UTF-8 can encode, got '\\ud800' \(a lone surrogate\)"),
 ])
 def test_char_tokenizer_file_with_bad_entries(tmp_path, chars, message):
     _char_file(tmp_path / "t", {"format": "nanograd_llm.char_tokenizer", "version": 1,
@@ -437,6 +438,26 @@ def test_char_tokenizer_file_with_bad_entries(tmp_path, chars, message):
         load_tokenizer(tmp_path / "t")
     assert str(e.value).startswith(str(tmp_path / "t" / "tokenizer.json"))
     assert "normalize()" not in str(e.value)
+
+
+def test_a_lone_surrogate_in_a_char_tokenizer_file_is_refused_before_sampling(tmp_path,
+                                                                             capsys):
+    """Found by fuzzing the character tokenizer's files (scripts/fuzz/fuzz_tokenizer_char.py
+    --sweep): tokenizer.json's "\\ud800" (JSON's escape of a lone surrogate) was taken as a
+    character, and `sample --hf` of a folder with that tokenizer stopped when it printed the
+    generated text, with `error: 'utf-8' codec can't encode character '\\ud800' ...:
+    surrogates not allowed`, naming no file. The file is refused when it is read."""
+    pytest.importorskip("safetensors")
+    from nanograd_llm.cli import main
+    from nanograd_llm.hf import save_hf
+    save_hf(_gpt(vocab=3), tmp_path)
+    _char_file(tmp_path, {"format": "nanograd_llm.char_tokenizer", "version": 1,
+                          "chars": ["\ud800", "\n", "a"]})
+    capsys.readouterr()
+    assert main(["sample", "--hf", str(tmp_path), "--max-new-tokens", "20", "--seed", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path / 'tokenizer.json'}: vocabulary entries must be "
+                          f"characters UTF-8 can encode") and "Traceback" not in err
 
 
 def test_char_tokenizer_constructor_names_a_non_string_entry():

@@ -72,6 +72,12 @@ class CharTokenizer:
         for c in chars:
             if len(c) != 1:
                 raise ValueError(f"vocabulary entries must be single characters, got {c!r}")
+            # JSON'daki "\ud800" gibi tek başına bir vekil (surrogate) karakter değildir:
+            # UTF-8'e çevrilemez, üretilen metin yazdırılırken komut yalnızca "'utf-8' codec
+            # can't encode character" diyerek dururdu
+            if "\ud800" <= c <= "\udfff":
+                raise ValueError(f"vocabulary entries must be characters UTF-8 can encode, got "
+                                 f"{c!r} (a lone surrogate)")
         if len(set(chars)) != len(chars):
             raise ValueError("vocabulary has duplicate characters")
         self.chars = list(chars)
