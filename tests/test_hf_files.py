@@ -44,6 +44,26 @@ def test_tokenizer_json_settings_we_cannot_reproduce_are_refused(tmp_path, kw, e
     assert str(f) in str(e.value)
 
 
+@pytest.mark.parametrize("name, content, says", [
+    ("added_tokens.json", {"\ud800": 300}, "added token '\\ud800'"),
+    ("special_tokens_map.json", {"eos_token": "\ud800"}, "eos_token '\\ud800'"),
+    ("tokenizer_config.json", {"eos_token": "\ud800"}, "eos_token '\\ud800'"),
+])
+def test_a_lone_surrogate_token_names_its_file(tmp_path, name, content, says):
+    """Found while fuzzing the tokenizer files (the lone surrogate that
+    scripts/fuzz/fuzz_tokenizer_char.py --sweep found, tried in each file of a GPT-2 folder):
+    a token written as "\\ud800" (JSON's escape of a lone surrogate) was refused
+    with `cannot encode text: character U+D800 at index 0 is a lone surrogate … (clean the text
+    first …)`, which blames the user's text and names no file; or the error named only how two
+    files disagree. The message names the file and the token."""
+    _trained().save_model(str(tmp_path))
+    (tmp_path / name).write_text(json.dumps(content))
+    with pytest.raises(ValueError) as e:
+        load_hf_tokenizer(tmp_path)
+    assert str(e.value) == (f"{tmp_path / name}: {says} holds a lone surrogate, which is not "
+                            f"valid Unicode (UTF-8 cannot encode it)")
+
+
 _TEMPLATE = {"type": "TemplateProcessing",
              "single": [{"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}},
                         {"Sequence": {"id": "A", "type_id": 0}}],

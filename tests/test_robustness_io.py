@@ -482,6 +482,9 @@ def test_malformed_tokenizer_meta_names_the_file(tmp_path, meta):
     # command line said only "error: maximum recursion depth exceeded ...")
     ("tokenizer_meta.json", {"type": "bpe", "pattern": "(?:" * 3000 + "a" + ")" * 3000},
      "invalid pre-tokenisation pattern .*: its groups nest too deeply"),
+    # found while fuzzing: it said "cannot encode text: … (clean the text first …)"
+    ("tokenizer_meta.json", {"type": "bpe", "special_tokens": ["\ud800"]},
+     r"special token '\\ud800' holds a lone surrogate, which is not valid Unicode"),
     ("vocab.json", ["a", "b"], "expected a non-empty JSON object"),
     ("vocab.json", {"a": "0"}, "must be a non-negative integer"),
     ("vocab.json", {"a": 1.5}, "must be a non-negative integer"),

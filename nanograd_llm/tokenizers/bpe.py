@@ -362,6 +362,15 @@ def _check_encodable(text: str) -> bytes:
             f"text.encode('utf-8', 'replace').decode('utf-8'))") from None
 
 
+def is_unicode(s: str) -> bool:
+    """Whether str `s` is valid Unicode: no lone surrogate (JSON's "\\ud800" gives one)."""
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _normalise_specials(special_tokens) -> list[str]:
     if special_tokens is None:
         return []
@@ -371,7 +380,11 @@ def _normalise_specials(special_tokens) -> list[str]:
     for s in special_tokens:
         if not isinstance(s, str) or not s:
             raise ValueError(f"special tokens must be non-empty strings, got {s!r}")
-        _check_encodable(s)
+        if not is_unicode(s):
+            # _check_encodable'ın "metni temizleyin" öğüdü burada yanlış olurdu: metin değil,
+            # belirteçleyicinin kendi belirteci bozuktur
+            raise ValueError(f"special token {s!r} holds a lone surrogate, which is not valid "
+                             f"Unicode (UTF-8 cannot encode it)")
         if s not in out:
             out.append(s)
     return out
@@ -844,6 +857,10 @@ class BPETokenizer:
         pattern = meta.get("pattern", GPT2_PATTERN)
         if not isinstance(specials, list) or not all(isinstance(s, str) and s for s in specials):
             raise ValueError(f"{meta_path}: 'special_tokens' must be a list of non-empty strings")
+        try:
+            _normalise_specials(specials)
+        except ValueError as e:
+            raise ValueError(f"{meta_path}: {e}") from None
         if not isinstance(pattern, str):
             raise ValueError(f"{meta_path}: 'pattern' must be a string")
         try:
