@@ -86,7 +86,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .backend import check_finite_output, get_array_module, is_integer, to_numpy
+from .backend import check_finite_output, get_array_module, is_integer, shown, to_numpy
 from .checkpoint import model_vocab_size
 from .data import encode_corpus, same_source, split_point
 
@@ -397,11 +397,24 @@ def resolve_eval_data(ckpt, hf, data, split):
             # "kendi verisi" sanılarak ölçülürdü
             raise ValueError(f"{find_run_dir(ckpt)} does not record the corpus it was trained "
                              f"on (no 'data' in its train_config); pass --data PATH|NAME")
+        saved = train_cfg.get("data")
+        # Elle düzenlenmiş bir bildirimde yol yerine bir liste ya da sayı: "unknown corpus '[]'"
+        # iletisi, --data vermemiş kullanıcıya neyin bilinmediğini söylemezdi
+        if saved is not None and not isinstance(saved, str):
+            raise CheckpointError(f"{find_run_dir(ckpt) / MANIFEST}: 'data' in 'train_config' "
+                                  f"must be a path or a corpus name, not {shown(saved)}; pass "
+                                  f"--data PATH|NAME")
         try:
-            text, label = load_text(train_cfg.get("data"))
+            text, label = load_text(saved)
         except FileNotFoundError as e:
             raise FileNotFoundError(f"{e} (the corpus the run was trained on); pass --data PATH "
                                     f"to evaluate on a file that is there") from None
+        except (ValueError, OSError) as e:
+            # Kaydedilen değer bir klasör, bilinmeyen bir derlem adı…: ileti, değerin
+            # kullanıcının değil eğitimin kaydından geldiğini söyler
+            raise ValueError(f"{e} (the corpus the run was trained on, as "
+                             f"{find_run_dir(ckpt) / MANIFEST} records it); pass --data "
+                             f"PATH|NAME") from None
     else:
         text, label = load_text(data)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest() if saved_sha else None

@@ -480,6 +480,34 @@ def test_cli_eval_a_bad_saved_val_fraction_is_a_clear_error(run_dir, tmp_path, c
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("bad, says", [
+    ([], "checkpoint.json: 'data' in 'train_config' must be a path or a corpus name, not []"),
+    (1.5, "checkpoint.json: 'data' in 'train_config' must be a path or a corpus name, not 1.5"),
+    (".", "data path is a directory, expected a text file: . (the corpus the run was trained "
+          "on, as "),
+    ("no-such-corpus", "unknown corpus 'no-such-corpus' and no such file: expected a path"),
+])
+def test_cli_eval_a_bad_saved_corpus_is_named_as_the_runs(run_dir, tmp_path, capsys, bad, says,
+                                                          monkeypatch):
+    """Found by fuzzing checkpoint.json (scripts/fuzz/fuzz_checkpoint_manifest.py --sweep):
+    `eval --ckpt RUN` evaluates the corpus train_config records; a hand-edited value that is
+    not a path gave `error: unknown corpus '[]' and no such file`, a folder `error: data path
+    is a directory, expected a text file: .`, as if the user had passed them. A value that is
+    not a string is refused with the manifest's name; the others say they are the run's
+    corpus as its manifest records it, and to pass --data."""
+    import shutil
+    run = tmp_path / "run"
+    shutil.copytree(run_dir / "run", run)
+    monkeypatch.chdir(tmp_path)
+    m = json.loads((run / "checkpoint.json").read_text())
+    m["train_config"]["data"] = bad
+    (run / "checkpoint.json").write_text(json.dumps(m))
+    assert cli_main(["eval", "--ckpt", str(run)]) == 1
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err
+    assert str(run / "checkpoint.json") in err and "pass --data PATH|NAME" in err
+
+
 def test_a_model_with_non_finite_weights_is_an_error_not_a_nan_loss(run_dir, tmp_path, capsys):
     from nanograd_llm import checkpoint as ckpt
     model = _model()
