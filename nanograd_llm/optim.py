@@ -360,7 +360,7 @@ class AdamW:
             # Sonlu olmayan bir gradyan (kırpma kapalıyken) inf/inf = NaN verir: NumPy'nin
             # "invalid value" uyarısı, eğiticinin sonraki adımdaki açık "loss is nan" hatasından
             # önce optim.py'nin bir satırını gösterirdi (kaynaştırılmış çekirdek sessizdir).
-            # errstate iş parçacığına özgüdür: her dilim kendi içinde açar; CuPy'de etkisizdir
+            # errstate iş parçacığına özgüdür: her dilim kendi içinde açar; CuPy'da etkisizdir
             with np.errstate(over="ignore", invalid="ignore"):
                 # m ← β₁m + (1−β₁)g
                 mb *= b1
