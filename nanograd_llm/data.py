@@ -155,6 +155,19 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def text_sha256(text: str, chunk_chars: int = 1 << 20) -> str:
+    """sha256 of the text's UTF-8 bytes (a run's data_sha256), the same digest as
+    hashlib.sha256(text.encode("utf-8")), without a UTF-8 copy of the whole text."""
+    # Özet metnin UTF-8 baytları üzerindedir; bütün metnin kodlanmış bir kopyası 100 MB'lık
+    # bir derlemde 100 MB daha bellek demekti. Parça parça (bir seferde ~1 M karakter)
+    # kodlamak aynı bayt dizisini, dolayısıyla aynı özeti verir: Python dizesinde bir karakter
+    # bölünemez (vekil çifti yoktur), her parçanın baytları tam karakterlerdir
+    h = hashlib.sha256()
+    for i in range(0, len(text), chunk_chars):
+        h.update(text[i:i + chunk_chars].encode("utf-8"))
+    return h.hexdigest()
+
+
 def _fetch(url: str, timeout: float = 60.0) -> bytes:
     import urllib.error
     import urllib.request

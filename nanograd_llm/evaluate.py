@@ -378,11 +378,10 @@ def resolve_eval_data(ckpt, hf, data, split):
     Without --data, a run directory is evaluated on the corpus it was trained on, by default on
     its validation part (the same ids the trainer held out). Any other text is evaluated whole
     by default: the model has not seen it."""
-    import hashlib
     import warnings
 
     from .checkpoint import MANIFEST, CheckpointError, find_run_dir, read_manifest
-    from .data import load_text
+    from .data import load_text, text_sha256
     train_cfg, saved_sha = {}, None
     if ckpt is not None:
         m = read_manifest(find_run_dir(ckpt))
@@ -417,7 +416,7 @@ def resolve_eval_data(ckpt, hf, data, split):
                              f"PATH|NAME") from None
     else:
         text, label = load_text(data)
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest() if saved_sha else None
+    digest = text_sha256(text) if saved_sha else None
     if ckpt is None:
         own = False
     elif data is None:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import inspect
 import json
 import math
@@ -58,7 +57,8 @@ from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZER
                      apply_overrides, canonical_dtype, make_config, model_config, parse_overrides,
                      read_config_file, resume_config, tokenizer_settings)
 from .data import (STREAM_DROPOUT, BatchSampler, check_source, download_corpus, encode_corpus,
-                   known_text_sha256, load_text, same_source, split_ids)
+                   known_text_sha256, load_text, same_source, split_ids,
+                   text_sha256)
 from .models.base import advice_when_too_large, check_fits_in_memory
 from .optim import AdamW, clip_grad_norm, get_lr, global_grad_norm, rescaled_grad_norm
 from .run_folder import (_clear_run, _follow_moved_corpus, _read_metrics,
@@ -131,7 +131,7 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | 
     else:
         check_corpus_fits(text, tokenizer, label)
     path = out_dir / "tokens.npy" if len(text) > cfg.mmap_threshold else None
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    digest = text_sha256(text)
     if sha256 and sha256 != digest:
         # Başka bir metin, uzun kodlamadan (büyük bir derlemde dakikalar) önce reddedilir
         raise _other_text(out_dir, label)

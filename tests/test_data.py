@@ -621,3 +621,64 @@ def test_encode_corpus_shows_a_progress_bar_over_the_characters(monkeypatch):
     assert bar.delay == D.PROGRESS_DELAY > 0
     D.encode_corpus(text, tok, chunk_chars=64)
     assert len(bars) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=60), st.integers(1, 9))
+def test_text_sha256_is_the_digest_of_the_utf8_text(text, chunk_chars):
+    """Hashed a piece at a time (here a few characters, astral ones included), the digest is
+    the one of the whole text's UTF-8 bytes that runs record as data_sha256."""
+    want = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    assert D.text_sha256(text, chunk_chars=chunk_chars) == want
+    assert D.text_sha256(text) == want
+
+
+def _peak_bytes(fn):
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("where", ["train", "eval"])
+def test_the_corpus_digest_needs_no_utf8_copy_of_the_text(where, monkeypatch, tmp_path):
+    """train.prepare_data and evaluate.resolve_eval_data hashed text.encode("utf-8"): a copy of
+    the whole corpus in UTF-8 (100 MB more at start-up for a 100 MB corpus). The digest is now
+    taken a piece at a time: the peak stays far below the text's UTF-8 size."""
+    from nanograd_llm import checkpoint as ck
+    from nanograd_llm import train as T
+    text = "ağaç dalı şöyle\n" * 600_000                # 9.6 M characters, 12 MB in UTF-8
+    size = len(text.encode("utf-8"))
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    class Encoded(Exception):
+        pass
+
+    def stop(*a, **k):                                  # the digest is taken before encoding
+        raise Encoded
+    if where == "train":
+        monkeypatch.setattr(T, "load_text", lambda data: (text, "big"))
+        monkeypatch.setattr(T, "check_corpus_fits", lambda *a: None)
+        monkeypatch.setattr(T, "encode_corpus", stop)
+        cfg = T.TrainConfig(data="big")
+        tok = CharTokenizer.from_text(text[:16])
+
+        def run():
+            with pytest.raises(Encoded):
+                T.prepare_data(cfg, tmp_path, tok, sha256=digest)
+    else:
+        from nanograd_llm import evaluate as E
+        got = {}
+        monkeypatch.setattr(D, "load_text", lambda data: (text, "big"))
+        monkeypatch.setattr(ck, "find_run_dir", lambda p: tmp_path)
+        monkeypatch.setattr(ck, "read_manifest", lambda d: {
+            "train_config": {"data": "big"}, "extra": {"data_sha256": digest}})
+
+        def run():
+            got["split"] = E.resolve_eval_data(str(tmp_path), None, "big", None)[2]
+    assert _peak_bytes(run) < size / 2                 # hashing the UTF-8 copy: > size
+    if where == "eval":
+        assert got["split"] == "val"                    # the digest matched: the run's text
