@@ -119,6 +119,17 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | 
     `progress`: say on stderr when a BPE tokenizer is trained on a long text, and show a bar
     while a long text is encoded (data.encode_corpus)."""
     text, label = load_text(cfg.data)
+    digest = text_sha256(text)
+    if tokenizer is not None and digest != sha256:
+        # Özet eğitiminkiyle aynıysa metin eğitimin başladığı metindir: belirteçleyicinin
+        # bilmediği bir karakter tutamaz, bu denetim (100 MB'lık bir derlemde bir saniyeyi aşan
+        # NFC geçişi ve küme) atlanır. Özeti kayıtlı olmayan (eski sürümlerin) bir eğitimde,
+        # hazır bir belirteçleyiciyle başlayan ince ayarda ve değişmiş bir metinde çalışır;
+        # değişmiş metnin bilinmeyen karakterleri özetin farklı olmasından daha çok şey söyler
+        check_corpus_fits(text, tokenizer, label)
+    if sha256 and sha256 != digest:
+        # Başka bir metin, uzun kodlamadan (büyük bir derlemde dakikalar) önce reddedilir
+        raise _other_text(out_dir, label)
     if tokenizer is None:
         train_text = _training_text(text, cfg)
         if progress and cfg.tokenizer == "bpe" and len(train_text) > SAY_BPE_TRAINING_ABOVE:
@@ -128,13 +139,7 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | 
                  f"{len(train_text):,} characters of {label}", False)
         tokenizer = build_tokenizer(cfg, train_text)
         del train_text
-    else:
-        check_corpus_fits(text, tokenizer, label)
     path = out_dir / "tokens.npy" if len(text) > cfg.mmap_threshold else None
-    digest = text_sha256(text)
-    if sha256 and sha256 != digest:
-        # Başka bir metin, uzun kodlamadan (büyük bir derlemde dakikalar) önce reddedilir
-        raise _other_text(out_dir, label)
     ids = encode_corpus(text, tokenizer, path=path, progress=progress)
     if path is not None:
         # tokens.npy yazıldı: eğitim klasörünün kilit dosyası onu bu eğitimin dosyası olarak

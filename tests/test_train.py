@@ -3524,3 +3524,37 @@ def test_a_long_start_says_what_it_does_before_the_first_step(tmp_path, monkeypa
     T.train(tiny_config(tmp_path, name="quiet", max_iters=1, eval_interval=1, tokenizer="bpe",
                         vocab_size=300), quiet=True)
     assert "training the BPE tokenizer" not in capsys.readouterr().err and seen == [True, False]
+
+
+def test_a_resume_on_the_runs_own_text_skips_the_character_check(tmp_path, monkeypatch):
+    """--resume ran check_corpus_fits (an NFC pass and a set over the whole text: over a
+    second per 100 MB) before comparing the text's digest with the run's, though a text with
+    the run's digest cannot hold a character the run's tokenizer lacks. The digest now comes
+    first: the check runs only when the digests differ or the checkpoint records none (older
+    runs), where it still names the characters the tokenizer lacks."""
+    import nanograd_llm.train as T
+    from nanograd_llm.train import resume_config
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    calls = []
+    real = T.check_corpus_fits
+
+    def counted(text, tokenizer, label):
+        calls.append(label)
+        return real(text, tokenizer, label)
+    monkeypatch.setattr(T, "check_corpus_fits", counted)
+    out = tmp_path / "run"
+    r = train(resume_config(None, out_dir=str(out), overrides={"max_iters": "3"}), resume=True,
+              quiet=True)
+    assert r["step"] == 3 and calls == []
+    man = json.loads((out / "checkpoint.json").read_text(encoding="utf-8"))
+    del man["extra"]["data_sha256"]                             # as an older version wrote it
+    (out / "checkpoint.json").write_text(json.dumps(man), encoding="utf-8")
+    r = train(resume_config(None, out_dir=str(out), overrides={"max_iters": "4"}), resume=True,
+              quiet=True)
+    assert r["step"] == 4 and len(calls) == 1                  # checked: no digest to compare
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TEXT + "☺ Q☺\n", encoding="utf-8")       # characters the run lacks
+    with pytest.raises(ValueError, match=r"2 character\(s\) the run's tokenizer does not know"):
+        train(resume_config(None, out_dir=str(out), overrides={"max_iters": "5"}), resume=True,
+              quiet=True)
+    assert len(calls) == 2
