@@ -380,11 +380,15 @@ def _chunks(text: str, size: int):
 
 
 def encode_corpus(text: str, tokenizer, path=None, chunk_chars: int = 1 << 20,
-                  progress: bool | None = False) -> np.ndarray:
+                  progress: bool | None = False, max_ids: int | None = None) -> np.ndarray:
     """Encode text to a compact id array; with `path`, into a memory-mapped .npy file.
     `progress`: True shows a progress bar on stderr (characters encoded) once encoding has
     taken PROGRESS_DELAY seconds (a short text shows none); None: the same on a terminal only;
-    False: none."""
+    False: none. `max_ids` (without `path`): stop after the piece that brings the ids to at
+    least that many; they are the first ids of the whole text's (each piece is encoded on its
+    own), possibly more than `max_ids`."""
+    if max_ids is not None and path is not None:
+        raise ValueError("encode_corpus: max_ids is for an in-memory array, not with path")
     dt = id_dtype(tokenizer.vocab_size)
     # Büyük bir derlemi (yüzlerce MB) kodlamak, BPE ile dakikalar sürebilir: kullanıcı bu sürede
     # bir şey görmeli. Çubuk ancak kodlama PROGRESS_DELAY saniyeyi geçince belirir; kısa bir
@@ -398,7 +402,7 @@ def encode_corpus(text: str, tokenizer, path=None, chunk_chars: int = 1 << 20,
                    delay=PROGRESS_DELAY, leave=False, dynamic_ncols=True, file=sys.stderr,
                    disable=None if progress is None else False)
     try:
-        return _encode_corpus(text, tokenizer, path, chunk_chars, dt, bar)
+        return _encode_corpus(text, tokenizer, path, chunk_chars, dt, bar, max_ids)
     finally:
         if bar is not None:
             bar.close()
@@ -407,7 +411,7 @@ def encode_corpus(text: str, tokenizer, path=None, chunk_chars: int = 1 << 20,
 PROGRESS_DELAY = 2.0            # seconds before encode_corpus's progress bar appears
 
 
-def _encode_corpus(text, tokenizer, path, chunk_chars, dt, bar):
+def _encode_corpus(text, tokenizer, path, chunk_chars, dt, bar, max_ids=None):
     # Karakter belirteçleyicisi parçayı doğrudan bir NumPy dizisine kodlar (encode_array):
     # karakter başına bir Python tam sayısından oluşan ara liste kurulmaz. `encode`'u
     # değiştiren bir alt sınıf (kendi kodlaması) kendi `encode`'uyla kodlanır
@@ -424,7 +428,15 @@ def _encode_corpus(text, tokenizer, path, chunk_chars, dt, bar):
             bar.update(len(c))
         return a
     if path is None:
-        pieces = [encode(c) for c in _chunks(text, chunk_chars)]
+        # Parçalar birbirinden bağımsız kodlanır ve kesim yerleri yalnızca metne bağlıdır: ilk
+        # k parçanın kimlikleri bütün metnin kimliklerinin başıdır. Yalnızca ilk max_ids kimliği
+        # gereken biri (eval --max-tokens) metnin geri kalanını kodlatmaz
+        pieces, n = [], 0
+        for c in _chunks(text, chunk_chars):
+            pieces.append(encode(c))
+            n += pieces[-1].size
+            if max_ids is not None and n >= max_ids:
+                break
         return np.concatenate(pieces) if pieces else np.zeros(0, dtype=dt)
     path = Path(path)
     make_folder(path.parent)

@@ -293,10 +293,13 @@ def evaluate_ids(model, ids, *, context: int | None = None, stride: int | None =
 
 
 def encode_for_eval(text: str, tokenizer, unknown: str = "strict",
-                    progress: bool | None = False) -> tuple[np.ndarray, dict]:
+                    progress: bool | None = False,
+                    max_ids: int | None = None) -> tuple[np.ndarray, dict]:
     """Token ids of `text`; characters a character-level tokenizer lacks are an error
     (`unknown="strict"`) or removed (`"skip"`). Returns (ids, {char: count} removed).
-    `progress`: encode_corpus's progress bar (a long text)."""
+    `progress`: encode_corpus's progress bar (a long text). `max_ids`: only the first ids are
+    needed; encoding stops once there are at least that many (the unknown characters are
+    still looked for, and counted, in the whole text)."""
     if unknown not in ("strict", "skip"):
         raise ValueError(f"unknown must be strict or skip, got {unknown!r}")
     skipped: dict[str, int] = {}
@@ -314,19 +317,24 @@ def encode_for_eval(text: str, tokenizer, unknown: str = "strict",
                                  f"not know ({shown}{more}); use --unknown skip to leave them "
                                  f"out")
             text = text.translate({ord(c): None for c in missing})
-    return np.asarray(encode_corpus(text, tokenizer, progress=progress)), skipped
+    ids = encode_corpus(text, tokenizer, progress=progress, max_ids=max_ids)
+    return np.asarray(ids), skipped
 
 
 def evaluate_text(model, tokenizer, text: str, *, split: str = "all", val_fraction: float = 0.1,
                   unknown: str = "strict", max_tokens: int | None = None, **kwargs):
     """evaluate_ids on the `split` of `text` encoded with `tokenizer`, with the characters
     counted. Returns (EvalResult, {char: count} removed by unknown="skip")."""
+    if max_tokens is not None and max_tokens < 1:
+        raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+    # Bütün metnin ölçüldüğü (split="all") bir değerlendirmede yalnızca ilk max_tokens + 1
+    # belirteç gerekir: metnin geri kalanı kodlanmaz (100 MB'lık bir derlemde BPE ile yarım
+    # dakika). val ve train bölümlerinin sınırı ise bütün metnin belirteç sayısına bağlıdır
+    need = max_tokens + 1 if max_tokens is not None and split == "all" else None
     ids, skipped = encode_for_eval(text, tokenizer, unknown,
-                                   progress=kwargs.get("progress", False))
+                                   progress=kwargs.get("progress", False), max_ids=need)
     part = select_split(ids, split, val_fraction)
     if max_tokens is not None:
-        if max_tokens < 1:
-            raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
         part = part[:max_tokens + 1]
     if part.size < 2:
         what = "the text" if split == "all" else f"the {split} part"

@@ -585,3 +585,49 @@ def test_vocab_limit_must_be_an_integer():
             evaluate_ids(model, ids, vocab_limit=bad)
     r = evaluate_ids(model, ids, vocab_limit=np.int64(5))
     assert r.vocab_size == 5 and type(r.vocab_size) is int
+
+
+@pytest.mark.parametrize("kind", ["char", "bpe"])
+def test_max_tokens_of_the_whole_text_encodes_only_the_pieces_it_needs(kind, monkeypatch):
+    """evaluate_text(split="all", max_tokens=N) (`eval --max-tokens N`, the default split of
+    --data FILE) encoded the whole text though it evaluates its first N + 1 tokens only: half
+    a minute for BPE on 100 MB. Encoding now stops after the piece that holds them; the pieces
+    are encoded on their own, so the ids, and the result, are the same. The val and train
+    parts still encode the whole text (their boundary is a count of its tokens), and unknown
+    characters are still looked for in the whole text."""
+    from nanograd_llm import data as D
+    from nanograd_llm.evaluate import target_characters
+    if kind == "bpe":
+        pytest.importorskip("regex")
+        from nanograd_llm.tokenizers.bpe import BPETokenizer
+        tok = BPETokenizer.train(TEXT, 300)
+    else:
+        tok = CharTokenizer.from_text(TEXT)
+    real, pieces = D._chunks, []
+
+    def small(text, size):                      # pieces of 64 characters, each one counted
+        for c in real(text, 64):
+            pieces.append(c)
+            yield c
+    monkeypatch.setattr(D, "_chunks", small)
+    whole = D.encode_corpus(TEXT, tok)
+    n_pieces = len(pieces)
+    assert n_pieces > 20
+    model = _model(V=tok.vocab_size, T=8)
+    for n in (1, 20, 45):
+        pieces.clear()
+        r, _ = evaluate_text(model, tok, TEXT, max_tokens=n)
+        assert 1 <= len(pieces) <= 3
+        ref = evaluate_ids(model, whole[:n + 1])
+        assert (r.tokens, r.nll, r.windows) == (ref.tokens, ref.nll, ref.windows) and r.tokens == n
+        assert r.characters == target_characters(tok, whole[1:n + 1])
+    pieces.clear()
+    r, _ = evaluate_text(model, tok, TEXT, split="val", max_tokens=20)
+    assert len(pieces) == n_pieces
+    ref = evaluate_ids(model, select_split(whole, "val")[:21])
+    assert (r.tokens, r.nll) == (ref.tokens, ref.nll)
+    if kind == "char":
+        with pytest.raises(ValueError, match=r"1 character\(s\).*'☺' ×1"):
+            evaluate_text(model, tok, TEXT + "☺", max_tokens=20)
+        r, skipped = evaluate_text(model, tok, TEXT + "☺", max_tokens=20, unknown="skip")
+        assert skipped == {"☺": 1} and r.nll == evaluate_ids(model, whole[:21]).nll
