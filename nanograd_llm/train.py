@@ -70,13 +70,15 @@ from .tokenizers import CharTokenizer, start_ids
 
 # -- model / tokenizer construction ------------------------------------------------------------
 
-def build_tokenizer(cfg: TrainConfig, train_text: str):
+def build_tokenizer(cfg: TrainConfig, train_text: str, progress: bool = False):
+    """The run's new tokenizer; `progress`: BPE training's progress bars (BPETokenizer.train)."""
     if cfg.tokenizer == "char":
         return CharTokenizer.from_text(train_text)
     from .tokenizers import _bpe_class
     bpe = _bpe_class()
     from .tokenizers.bpe import PATTERNS
-    return bpe.train(train_text, cfg.vocab_size, pattern=PATTERNS[cfg.bpe_pattern])
+    return bpe.train(train_text, cfg.vocab_size, pattern=PATTERNS[cfg.bpe_pattern],
+                     progress=progress)
 
 
 def _training_text(text: str, cfg: TrainConfig) -> str:
@@ -116,8 +118,9 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | 
     resumed run's), a text with another digest is refused before it is encoded.
     -> (tok, TokenData, label)
 
-    `progress`: say on stderr when a BPE tokenizer is trained on a long text, and show a bar
-    while a long text is encoded (data.encode_corpus)."""
+    `progress`: say on stderr when a BPE tokenizer is trained on a long text, show its training's
+    bars and a bar while a long text is encoded (data.encode_corpus), each after
+    data.PROGRESS_DELAY seconds."""
     text, label = load_text(cfg.data)
     digest = text_sha256(text)
     if tokenizer is not None and digest != sha256:
@@ -137,7 +140,7 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | 
             # şey görmeyince programın takıldığını sanırdı
             _log(f"training the BPE tokenizer (vocab_size {cfg.vocab_size}) on "
                  f"{len(train_text):,} characters of {label}", False)
-        tokenizer = build_tokenizer(cfg, train_text)
+        tokenizer = build_tokenizer(cfg, train_text, progress=progress)
         del train_text
     path = out_dir / "tokens.npy" if len(text) > cfg.mmap_threshold else None
     ids = encode_corpus(text, tokenizer, path=path, progress=progress)

@@ -3558,3 +3558,16 @@ def test_a_resume_on_the_runs_own_text_skips_the_character_check(tmp_path, monke
         train(resume_config(None, out_dir=str(out), overrides={"max_iters": "5"}), resume=True,
               quiet=True)
     assert len(calls) == 2
+
+
+def test_the_trainer_shows_bpe_training_progress_unless_quiet(tmp_path, monkeypatch, capsys):
+    """`train` (not --quiet) shows BPE training's bars too; --quiet shows none."""
+    pytest.importorskip("regex")
+    from nanograd_llm import data as D
+    monkeypatch.setattr(D, "PROGRESS_DELAY", 0)
+    for quiet in (True, False):
+        cfg = tiny_config(tmp_path, f"run{quiet}", max_iters=1, eval_interval=1, eval_iters=1,
+                          tokenizer="bpe", vocab_size=280)
+        train(cfg, quiet=quiet)
+        err = capsys.readouterr().err
+        assert ("BPE: merges" in err) is not quiet, err

@@ -390,6 +390,28 @@ def _normalise_specials(special_tokens) -> list[str]:
     return out
 
 
+class _NoBar:
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress_bar(show: bool, total: int, desc: str, unit: str):
+    """A tqdm bar on stderr that appears after data.PROGRESS_DELAY seconds (like encoding's),
+    or one that shows nothing."""
+    if not show:
+        return _NoBar()
+    import sys
+
+    from tqdm import tqdm
+
+    from ..data import PROGRESS_DELAY
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=unit == "char",
+                delay=PROGRESS_DELAY, leave=False, dynamic_ncols=True, file=sys.stderr)
+
+
 class BPETokenizer:
     """Byte-level BPE tokenizer, file compatible with GPT-2 / Hugging Face.
 
@@ -508,13 +530,15 @@ class BPETokenizer:
     @classmethod
     def train(cls, text: str, vocab_size: int, pattern: str = GPT2_PATTERN,
               special_tokens: Iterable[str] = ("<|endoftext|>",),
-              verbose: bool = False) -> "BPETokenizer":
+              verbose: bool = False, progress: bool = False) -> "BPETokenizer":
         """Learn byte-level BPE merges from `text` until the vocabulary (256 byte tokens +
         merges + special tokens) holds `vocab_size` ids. `pattern` is the pre-tokenisation
         regex: GPT2_PATTERN, or TURKISH_PATTERN to keep a Turkish suffix after an apostrophe
         whole (`Ankara'da` -> `Ankara` + `'da`), or their names "gpt2" and "turkish"; it is
         saved with the tokenizer. A pattern whose matches leave a character of `text` out is
-        an error (encoding would drop that character)."""
+        an error (encoding would drop that character). `progress`: progress bars on stderr
+        (characters whose words are counted, then merges learnt) once a step has taken
+        data.PROGRESS_DELAY seconds; off by default."""
         # NumPy tam sayıları da tam sayıdır (GPTConfig'teki gibi): np.int64(300) "bir tam sayı
         # olmalı" diye reddediliyordu
         if isinstance(vocab_size, bool) or not isinstance(vocab_size, numbers.Integral):
@@ -538,11 +562,18 @@ class BPETokenizer:
             chunks = split.split(text)
         counter: Counter = Counter()
         builtin = pattern in PATTERNS.values()
-        for chunk in chunks:
-            for piece in (_pieces(chunk, _TRAIN_PIECE) if builtin else (chunk,)):
-                words = pat.findall(piece)
-                _check_covers(pat, piece, words)
-                counter.update(words)
+        # 100 MB'lık bir metinde sözcükleri saymak on saniyeyi, birleştirmeler birkaç saniyeyi
+        # bulur: istenirse (eğitici) iki adımın her biri bir ilerleme çubuğu gösterir
+        bar = _progress_bar(progress, sum(map(len, chunks)), "BPE: counting words", "char")
+        try:
+            for chunk in chunks:
+                for piece in (_pieces(chunk, _TRAIN_PIECE) if builtin else (chunk,)):
+                    words = pat.findall(piece)
+                    _check_covers(pat, piece, words)
+                    counter.update(words)
+                    bar.update(len(piece))
+        finally:
+            bar.close()
 
         # 2. Her farklı sözcük bayt kimliklerinin listesi olur (GPT-2 sırasıyla kimlikler).
         byte_id = [0] * 256
@@ -576,6 +607,7 @@ class BPETokenizer:
 
         merges: list[tuple[int, int]] = []
         target = vocab_size - len(specials)
+        bar = _progress_bar(progress, target - len(id_to_bytes), "BPE: merges", "merge")
         while len(id_to_bytes) < target:
             # 4a. En sık çifti bul; bayat kayıtları (sayısı değişmiş) atla.
             pair = None
@@ -652,6 +684,8 @@ class BPETokenizer:
                 c = counts.get(p, 0)
                 if c > 0:
                     heapq.heappush(heap, (-c, p[0], p[1]))
+            bar.update()
+        bar.close()
 
         # 5. Özel belirteçler sözlüğün sonuna.
         special_ids = {}
