@@ -557,13 +557,13 @@ def test_encode_corpus_does_not_cut_inside_a_run_of_blank_lines():
 
 @settings(max_examples=80, deadline=None)
 @given(text=st.lists(st.sampled_from(list("abş\n ") + ["s\u0327", "\U0001f600", "\u00a0",
-                                                      "\ud800", "İ", "\u0327"]),
+                                                      "İ", "\u0327"]),
                      min_size=1, max_size=60).map("".join),
-       extra=st.text(max_size=5))
+       extra=st.text(max_size=5) | st.just("\ud800"))
 def test_char_encode_array_gives_the_ids_encode_gives(text, extra):
     """encode_array looks the code points up in a table instead of building one Python int
     per character: the same ids as encode (after NFC), the same error for a character the
-    vocabulary lacks."""
+    vocabulary lacks (a lone surrogate too: no vocabulary holds one)."""
     tok = CharTokenizer.from_text(text)
     assert tok.encode_array(text).tolist() == tok.encode(text)
     other = text + extra
