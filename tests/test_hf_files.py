@@ -316,6 +316,33 @@ def test_config_json_values_our_gpt_refuses_name_the_file(tmp_path, capsys, edit
     assert err.startswith(f"error: {f}: {message}") and "Traceback" not in err
 
 
+@pytest.mark.parametrize("vocab_size, shown", [(3 * 10 ** 88, "vocab_size=3.0e+88 has about "
+                                                               "2.4e+89 parameters"),
+                                              (10 ** 400, "vocab_size=1.0e+400 has about "
+                                                          "8.0e+400 parameters")],
+                         ids=["3e88", "1e400"])
+def test_a_huge_config_json_size_is_refused_with_short_numbers(tmp_path, capsys, vocab_size,
+                                                                shown):
+    """A config.json with vocab_size=3e88 (written as an integer) was refused as too large for
+    the machine with the 89-digit size, its 90-digit parameter count and an 81-digit number of
+    GiB written out in full; with 10**400, more than a float holds, the GiB division stopped
+    the command with an OverflowError traceback → the numbers are in scientific notation."""
+    pytest.importorskip("safetensors")
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.cli import main
+    from nanograd_llm.hf import save_hf
+    save_hf(GPT(GPTConfig(vocab_size=50, block_size=16, n_layer=1, n_head=2, n_embd=8)),
+            tmp_path)
+    f = tmp_path / "config.json"
+    f.write_text(json.dumps({**json.loads(f.read_text()), "vocab_size": vocab_size}))
+    capsys.readouterr()
+    assert main(["sample", "--hf", str(tmp_path), "--max-new-tokens", "2"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: out of memory (a GPT with n_layer=1, n_embd=8, ") \
+        and shown in err and "Traceback" not in err, err
+    assert not re.search(r"\d{16}", err.replace(",", "")), err
+
+
 def test_config_json_keys_that_are_absent_take_gpt2s_defaults():
     """GPT-2's own config.json has no tie_word_embeddings and older ones no
     layer_norm_epsilon or activation_function: transformers' defaults apply (tied, 1e-5,

@@ -104,6 +104,32 @@ def physical_memory() -> int | None:
         return None
 
 
+def count_text(n, grouped: bool = True) -> str:
+    """A count (parameters, GiB) for a message: with thousands separators (grouped=False: as
+    a setting is typed, 50257) below 10**15, in scientific notation from there (2.4e+89), also
+    for an integer larger than a float holds."""
+    # Elle düzenlenmiş bir config.json'daki vocab_size=3e88 gibi bir değerle ileti doksan
+    # basamaklı sayılar yazardı; float'a sığmayan bir değer (10**400) ise bayt sayısı GiB'a
+    # bölünürken OverflowError hata izi verirdi. 10**15'ten büyük sayılar bilimsel gösterimle
+    # kısa yazılır
+    try:
+        f = float(n)
+    except OverflowError:                   # math.log10 takes an integer of any size
+        e = math.floor(math.log10(abs(n)))
+        return f"{'-' if n < 0 else ''}{10 ** (math.log10(abs(n)) - e):.1f}e+{e}"
+    if abs(f) < 1e15:
+        return (f"{n:,}" if grouped else f"{n}") if isinstance(n, (int, np.integer)) \
+            else f"{f:,.1f}"
+    return f"{f:.1e}"
+
+
+def _gib(nbytes) -> str:
+    """nbytes in GiB for a message (count_text), also for an integer no float holds."""
+    if isinstance(nbytes, int) and nbytes.bit_length() > 1000:
+        return count_text(nbytes >> 30)
+    return count_text(nbytes / 2**30)
+
+
 class ModelTooLargeError(MemoryError):
     """check_fits_in_memory's refusal: the weights alone (or the training state) of the model
     need more than the machine's memory, whatever batch_size and block_size are. `advice`:
@@ -143,16 +169,16 @@ def check_fits_in_memory(n_params: int, dtype, what: str, copies: int = 1,
         # sürecin bırakıp yeniden kullanabileceği bloklar boş sayılır, backend.device_memory)
         mem = device_memory()
         if mem and need > mem[0]:
-            raise ModelTooLargeError(f"{what} has about {n_params:,} parameters, which need "
-                                     f"over {need / 2**30:,.1f} GiB {purpose}; the GPU has "
-                                     f"{mem[0] / 2**30:,.1f} GiB free (of "
-                                     f"{mem[1] / 2**30:,.1f} GiB)", advice)
+            raise ModelTooLargeError(f"{what} has about {count_text(n_params)} parameters, "
+                                     f"which need over {_gib(need)} GiB {purpose}; the GPU "
+                                     f"has {_gib(mem[0])} GiB free (of {_gib(mem[1])} GiB)",
+                                     advice)
         return
     total = physical_memory()
     if total and need > total:
-        raise ModelTooLargeError(f"{what} has about {n_params:,} parameters, which need over "
-                                 f"{need / 2**30:,.1f} GiB {purpose}; this machine has "
-                                 f"{total / 2**30:,.1f} GiB", advice)
+        raise ModelTooLargeError(f"{what} has about {count_text(n_params)} parameters, which "
+                                 f"need over {_gib(need)} GiB {purpose}; this machine has "
+                                 f"{_gib(total)} GiB", advice)
 
 
 def check_weights_fit(n_params: int, dtype, what: str, device: str = "cpu",

@@ -104,7 +104,7 @@ from ..layers.linear import linear_backward, linear_forward
 from ..layers.mlp import check_activation
 from ..layers.positional import (learned_positional_backward, learned_positional_forward,
                                  sinusoidal_backward, sinusoidal_forward)
-from .base import ParamModel, check_weights_fit
+from .base import ParamModel, check_weights_fit, count_text
 
 # Boyutlar: B = toplu iş, T = dizi uzunluğu, C = n_embd, V = vocab_size, L = n_layer
 
@@ -220,7 +220,9 @@ def _check_fits(cfg: GPTConfig, dtype, device: str = "cpu", init_weights: bool =
     check_weights_fit)."""
     C, V = cfg.n_embd, cfg.vocab_size
     check_weights_fit(cfg.n_layer * 12 * C * C + V * C, dtype,
-                      f"a GPT with n_layer={cfg.n_layer}, n_embd={C}, vocab_size={V}", device,
+                      f"a GPT with n_layer={count_text(cfg.n_layer, False)}, "
+                      f"n_embd={count_text(C, False)}, vocab_size={count_text(V, False)}",
+                      device,
                       init_weights)
 
 
