@@ -161,10 +161,12 @@ def config_from_hf(hf: dict, dropout: float = 0.0, source: str = CONFIG_FILE) ->
     eps = hf.get("layer_norm_epsilon", 1e-5)
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
         raise ValueError(f"{source}: layer_norm_epsilon must be a positive number, got {eps!r}")
+    # need() hatasında dosyayı kendisi adlandırır: try'ın içinde çağrılsaydı yol iletide iki
+    # kez yazılırdı
+    sizes = dict(vocab_size=need("vocab_size"), block_size=need("n_positions", "n_ctx"),
+                 n_layer=need("n_layer"), n_head=need("n_head"))
     try:
-        cfg = GPTConfig(vocab_size=need("vocab_size"), block_size=need("n_positions", "n_ctx"),
-                        n_layer=need("n_layer"), n_head=need("n_head"), n_embd=n_embd,
-                        dropout=0.0, bias=True,
+        cfg = GPTConfig(**sizes, n_embd=n_embd, dropout=0.0, bias=True,
                         tie_weights=tie,
                         activation=_ACTIVATIONS_IN[act_hf], positional="learned",
                         layer_norm_epsilon=float(eps))

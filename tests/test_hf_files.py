@@ -316,6 +316,23 @@ def test_config_json_values_our_gpt_refuses_name_the_file(tmp_path, capsys, edit
     assert err.startswith(f"error: {f}: {message}") and "Traceback" not in err
 
 
+@pytest.mark.parametrize("edit, message", [
+    ({"vocab_size": -1}, "vocab_size must be a positive integer, got -1"),
+    ({"n_head": "2"}, "n_head must be a positive integer, got '2'"),
+    ({"n_layer": None, "n_positions": None, "n_ctx": None}, "lacks 'n_positions'"),
+])
+def test_a_config_json_size_that_is_no_positive_integer_names_the_file_once(edit, message):
+    """The previous test's fix (config.json's path before GPTConfig's errors) also caught
+    config_from_hf's own errors for vocab_size, n_positions, n_layer and n_head, which name the
+    file already: 'error: DIR/config.json: DIR/config.json: vocab_size must be a positive
+    integer, got -1' → the path is written once."""
+    from nanograd_llm.hf import config_from_hf
+    with pytest.raises(ValueError) as e:
+        config_from_hf({**_GPT2_KEYS, **edit}, source="somewhere/config.json")
+    assert str(e.value) in (f"somewhere/config.json: {message}",
+                            f"somewhere/config.json {message}"), str(e.value)
+
+
 @pytest.mark.parametrize("vocab_size, shown", [(3 * 10 ** 88, "vocab_size=3.0e+88 has about "
                                                                "2.4e+89 parameters"),
                                               (10 ** 400, "vocab_size=1.0e+400 has about "
