@@ -265,6 +265,17 @@ def plot_positional_encoding(out_png, n_positions: int = 64, n_embd: int = 64) -
 # doldu, bir eğitim betiği tamponunu yarıda yazdı): atlanır; ortadaki bozuk bir satır ise
 # hatadır.
 
+def _finite(value) -> float | None:
+    """float(value) for a finite number a float holds (not a bool); else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        f = float(value)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) else None
+
+
 def read_metrics(metrics_jsonl) -> tuple[list, list]:
     """([(step, train_loss)], [(step, val_loss)]) from a metrics.jsonl file."""
     train, val = [], []
@@ -305,14 +316,18 @@ def read_metrics(metrics_jsonl) -> tuple[list, list]:
             if not isinstance(rec, dict):
                 continue
             step = rec.get("step", rec.get("iter"))
-            if step is None:
+            # Adım da eksene çizilen bir sayıdır: liste ya da nesne olan bir adım matplotlib'in
+            # içinden TypeError/ValueError, float'a sığmayan bir tam sayı (10**400)
+            # OverflowError hata izi verirdi, dize olan adımlar da eksene sayı yerine etiket
+            # olarak dizilirdi. Sayı olmayan bir kayıp gibi çizilmez
+            if _finite(step) is None:
                 continue
-            tl = rec.get("train_loss", rec.get("loss"))
-            vl = rec.get("val_loss")
-            if isinstance(tl, (int, float)) and math.isfinite(tl):
-                train.append((step, float(tl)))
-            if isinstance(vl, (int, float)) and math.isfinite(vl):
-                val.append((step, float(vl)))
+            tl = _finite(rec.get("train_loss", rec.get("loss")))
+            vl = _finite(rec.get("val_loss"))
+            if tl is not None:
+                train.append((step, tl))
+            if vl is not None:
+                val.append((step, vl))
     if not train and not val:
         raise ValueError(f"{path} holds no train_loss/val_loss records")
     return train, val

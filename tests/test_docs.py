@@ -1221,6 +1221,25 @@ def test_read_metrics_takes_iter_and_loss_and_skips_what_cannot_be_drawn(tmp_pat
     assert read_metrics(path) == ([(1, 3.5), (4, 2.5)], [(2, 3.0), (4, 2.75)])
 
 
+def test_metrics_records_whose_step_is_no_number_are_not_drawn(tmp_path):
+    """read_metrics took any step: `docs --run` on a metrics.jsonl with "step": [1] stopped
+    with numpy's 'setting an array element with a sequence', {"a": 1} with a TypeError
+    traceback, 10**400 (or a loss of 10**400) with an OverflowError traceback, and "abc" was
+    drawn as a label on the step axis → a record whose step is not a finite number is left
+    out, like a loss that is not one."""
+    from nanograd_llm.viz import read_metrics
+    path = tmp_path / "metrics.jsonl"
+    odd = ['[1]', '{"a": 1}', '"abc"', 'true', str(10 ** 400), 'null']
+    path.write_text("".join(f'{{"step": {v}, "train_loss": 1.5, "val_loss": 2.0}}\n'
+                            for v in odd)
+                    + f'{{"step": 1, "train_loss": {10 ** 400}, "val_loss": 2.5}}\n'
+                    + '{"step": 2, "train_loss": 1.25}\n', encoding="utf-8")
+    assert read_metrics(path) == ([(2, 1.25)], [(1, 2.5)])
+    pytest.importorskip("matplotlib")
+    from nanograd_llm.viz import plot_loss_curve
+    assert plot_loss_curve(path, tmp_path / "loss.png").read_bytes().startswith(PNG_MAGIC)
+
+
 def test_the_prompt_of_a_run_picture_fits_the_model():
     """The attention picture of a --run uses a sample text the tokenizer encodes, cut at a word
     boundary to min(24, block_size) tokens; a text of exactly that length is taken whole; when
