@@ -170,6 +170,10 @@ def attention_weights(model, ids) -> list[np.ndarray]:
     return maps
 
 
+# Matplotlib iki "$" arasındaki metni TeX biçiminde bir formül olarak çizer: GPT-2'nin "$$"
+# belirteci, "$x^$" gibi bir istem ya da adında "$" olan bir eğitim klasörü, resmi yazarken
+# "ParseException: Expected end of text" gibi bir hatayla komutu durdururdu. Belirteç
+# etiketleri ve başlıklar düz metindir (parse_math=False)
 def _token_labels(tokenizer, ids) -> list[str]:
     labels = []
     for i in ids:
@@ -217,14 +221,14 @@ def plot_attention(model, tokenizer, prompt, out_png, title: str | None = None) 
             ax.set_title(f"katman {l} · kafa {h}", fontsize=9)
             ax.set_xticks(range(T))
             ax.set_yticks(range(T))
-            ax.set_xticklabels(labels, fontsize=fs, rotation=90)
-            ax.set_yticklabels(labels, fontsize=fs)
+            ax.set_xticklabels(labels, fontsize=fs, rotation=90, parse_math=False)
+            ax.set_yticklabels(labels, fontsize=fs, parse_math=False)
             ax.tick_params(length=0, pad=1)
     cax = fig.add_axes((1 - (right - 0.25) / W, 0.5 - 0.3 * (1 - (top + bottom) / H),
                         0.12 / W, 0.6 * (1 - (top + bottom) / H)))
     fig.colorbar(im, cax=cax, label="dikkat ağırlığı")
     fig.suptitle(title or "Dikkat ağırlıkları (satır: sorgu, sütun: anahtar)", fontsize=11,
-                 y=1 - 0.15 / H)
+                 y=1 - 0.15 / H, parse_math=False)
     return _save(fig, out_png)
 
 
@@ -358,7 +362,7 @@ def plot_loss_curve(metrics_jsonl, out_png, title: str | None = None) -> Path:
                     color="#d62728")
     ax.set_xlabel("adım")
     ax.set_ylabel("çapraz entropi (nat)")
-    ax.set_title(title or "Kayıp eğrisi")
+    ax.set_title(title or "Kayıp eğrisi", parse_math=False)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9)
     fig.tight_layout()

@@ -1240,6 +1240,28 @@ def test_metrics_records_whose_step_is_no_number_are_not_drawn(tmp_path):
     assert plot_loss_curve(path, tmp_path / "loss.png").read_bytes().startswith(PNG_MAGIC)
 
 
+def test_dollar_signs_in_token_labels_and_titles_are_drawn_as_text(tmp_path):
+    """Matplotlib reads text between two "$" as a TeX formula: an attention picture whose
+    tokens include "$$" (a GPT-2 token) or "$x^$", or a title with such a run folder's name,
+    stopped `attention` and `docs --run` with 'ValueError: $$ ^ ParseException: Expected end
+    of text' → labels and titles are plain text."""
+    pytest.importorskip("matplotlib")
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.tokenizers.bpe import BPETokenizer
+    from nanograd_llm.viz import plot_attention, plot_loss_curve
+    tok = BPETokenizer.train("$$ $x^$ " * 50, 261)
+    prompt = "$$ $x^$"
+    assert "$$" in [tok.decode([i]) for i in tok.encode(prompt)]
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=8, n_layer=1, n_head=1,
+                          n_embd=8), seed=0)
+    png = plot_attention(model, tok, prompt, tmp_path / "a.png", title="run $x^$")
+    assert png.read_bytes().startswith(PNG_MAGIC)
+    m = tmp_path / "metrics.jsonl"
+    m.write_text('{"step": 1, "train_loss": 2.0, "val_loss": 2.5}\n', encoding="utf-8")
+    png = plot_loss_curve(m, tmp_path / "l.png", title="Kayıp eğrisi: $\\foo$")
+    assert png.read_bytes().startswith(PNG_MAGIC)
+
+
 def test_the_prompt_of_a_run_picture_fits_the_model():
     """The attention picture of a --run uses a sample text the tokenizer encodes, cut at a word
     boundary to min(24, block_size) tokens; a text of exactly that length is taken whole; when
