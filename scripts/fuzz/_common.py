@@ -22,7 +22,8 @@ so are the subclasses of those that only look handled: UnicodeError (a decode er
 no file) and RecursionError ("maximum recursion depth exceeded"). A finding is printed as
 `[finding] TYPE@FILE:LINE` and its input saved under $FUZZ_FINDINGS, once per place, and the
 fuzzing goes on (FUZZ_STOP=1: stop at the first, as libFuzzer does with a crash). A clear error
-whose message names neither the file nor its folder is printed once as `[unnamed]`, for review.
+whose message names neither the file nor its folder is printed once as `[unnamed]`, one that
+names it twice at its start ('PATH: PATH: ...') as `[doubled]`, for review.
 """
 from __future__ import annotations
 
@@ -97,6 +98,13 @@ def check(call, names=()) -> object:
         _report(e, f"{type(e).__name__} escapes: {e!r}"[:500])
     except CLEAR as e:
         msg = str(e)
+        head = msg.split(": ", 1)[0]        # "PATH: PATH: ..." (a path added twice)
+        doubled = any(n in head for n in names) and msg.startswith(f"{head}: {head}")
+        if doubled:
+            shape = "doubled:" + re.sub(r"\d+", "N", re.sub(r"\S*/\S*", "P", msg))[:60]
+            if shape not in _seen_unnamed:
+                _seen_unnamed.add(shape)
+                print(f"\n[doubled] {type(e).__name__}: {msg[:300]}", file=sys.stderr)
         if names and not any(n in msg for n in names):
             shape = re.sub(r"\d+", "N", re.sub(r"\S*/\S*", "P", msg))[:60]
             if shape not in _seen_unnamed:
@@ -150,8 +158,9 @@ def run(name: str, test_one_input, seeds: dict[str, bytes]) -> None:
     atheris.Fuzz()
 
 
-ODD_VALUES = [None, True, -1, 0, 1.5, 10 ** 30, float("inf"), "", "\x00", "\ud800", "a/b",
-              "..", "x" * 300, [], {}, [[[]]], {"a": {}}]
+ODD_VALUES = [None, True, -1, 0, 1.5, 10 ** 30, 3 * 10 ** 88, 10 ** 400, -10 ** 400,
+              float("inf"), "", "\x00", "\ud800", "a/b", "..", "$$", "$x^$", "x" * 300, [], {},
+              [[[]]], {"a": {}}]
 
 
 def sweep(test_one_input, seeds: dict[str, bytes]) -> None:
