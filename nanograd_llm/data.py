@@ -187,6 +187,15 @@ def download_corpus(name: str, directory: Path | None = None) -> Path:
     c = CORPORA[name]
     d = Path(directory) if directory is not None else cache_dir()
     path = d / c.filename
+    # Önbellekte dosyanın yerinde bir klasör (ya da önbellek klasörünün yerinde bir dosya)
+    # varsa, çevrimdışı ileti "derlemi elle PATH'e koyun" der, çevrimiçi bir indirme de
+    # bütün parçalar indirildikten sonra kaydedilemezdi: önce bu söylenir
+    bad = ((d, "not a folder") if d.exists() and not d.is_dir() else
+           (path, "a folder") if path.is_dir() else None)
+    if bad is not None:
+        raise OSError(f"corpus {name!r} is cached as {path}, but {bad[0]} is {bad[1]}: move "
+                      f"it away (or set NANOGRAD_LLM_DATA_DIR to another folder), or train on "
+                      f"any local text file with --data PATH")
     cached_sha = None
     if path.is_file():
         cached_sha = _sha256_file(path)

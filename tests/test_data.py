@@ -121,6 +121,33 @@ def test_download_corpus_uses_cache_and_checks_sha(tmp_path, monkeypatch):
     assert D.download_corpus("tiny").read_bytes() == blob
 
 
+@pytest.mark.parametrize("online", [False, True])
+def test_a_folder_where_the_cached_corpus_goes_is_named(tmp_path, monkeypatch, online):
+    """A folder at the cached corpus's path (or a file at the cache folder's) was not
+    mentioned: offline the error said the corpus 'can also be placed by hand at PATH' (where
+    the folder is), online every part was downloaded before saving failed → refused at once,
+    naming what is in the way, without a download."""
+    blob = b"cached corpus\n"
+    monkeypatch.setitem(D.CORPORA, "tiny", D.Corpus(
+        "tiny", "tiny.txt", hashlib.sha256(blob).hexdigest(),
+        (("http://127.0.0.1:9/tiny.txt", hashlib.sha256(blob).hexdigest()),), "t"))
+
+    def fetch(url, timeout=60.0):
+        if not online:
+            raise OSError(f"could not download {url} (offline)")
+        pytest.fail("downloaded")
+    monkeypatch.setattr(D, "_fetch", fetch)
+    (tmp_path / "tiny.txt").mkdir()
+    with pytest.raises(OSError) as e:
+        D.download_corpus("tiny", tmp_path)
+    assert str(e.value).startswith(f"corpus 'tiny' is cached as {tmp_path / 'tiny.txt'}, but "
+                                   f"{tmp_path / 'tiny.txt'} is a folder: move it away"), e.value
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(OSError) as e:
+        D.download_corpus("tiny", tmp_path / "file")
+    assert f"but {tmp_path / 'file'} is not a folder" in str(e.value), e.value
+
+
 def test_offline_error_says_how_a_many_part_corpus_is_placed(tmp_path, monkeypatch):
     """Offline, `--data seyfettin` said "Corpus 'seyfettin' (28 files) can also be placed by
     hand at .../turkish_omer_seyfettin.txt": 28 files at one file's path, with no word of how
