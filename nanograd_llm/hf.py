@@ -129,38 +129,48 @@ def config_from_hf(hf: dict, dropout: float = 0.0, source: str = CONFIG_FILE) ->
     """Map a GPT-2 config.json dict to a GPTConfig; reject what our GPT cannot represent."""
     model_type = hf.get("model_type", "gpt2")
     if model_type != "gpt2":
-        raise ValueError(f"{source}: model_type {model_type!r} is not supported (only 'gpt2')")
+        raise ValueError(f"{source}: model_type {shown(model_type)} is not supported "
+                         f"(only 'gpt2')")
 
     def need(key, *alts):
         for k in (key, *alts):
             if hf.get(k) is not None:
                 v = hf[k]
                 if not is_integer(v) or v < 1:
-                    raise ValueError(f"{source}: {k} must be a positive integer, got {v!r}")
+                    raise ValueError(f"{source}: {k} must be a positive integer, "
+                                     f"got {shown(v)}")
                 return v
         raise ValueError(f"{source} lacks {key!r}")
 
     n_embd = need("n_embd")
     act_hf = hf.get("activation_function", "gelu_new")
     if not isinstance(act_hf, str) or act_hf not in _ACTIVATIONS_IN:
-        raise ValueError(f"{source}: activation_function {act_hf!r} is not supported "
+        raise ValueError(f"{source}: activation_function {shown(act_hf)} is not supported "
                          f"(supported: {', '.join(sorted(_ACTIVATIONS_IN))})")
     n_inner = hf.get("n_inner")
     if n_inner is not None and not is_integer(n_inner):
-        raise ValueError(f"{source}: n_inner must be an integer or null, got {n_inner!r}")
+        raise ValueError(f"{source}: n_inner must be an integer or null, "
+                         f"got {shown(n_inner)}")
     if n_inner is not None and n_inner != 4 * n_embd:
-        raise ValueError(f"{source}: n_inner={n_inner} is not supported (the MLP width must be "
-                         f"4*n_embd={4 * n_embd})")
+        raise ValueError(f"{source}: n_inner={shown(n_inner)} is not supported (the MLP width "
+                         f"must be 4*n_embd={4 * n_embd})")
     for key, ok in (("add_cross_attention", False), ("scale_attn_weights", True),
                     ("scale_attn_by_inverse_layer_idx", False)):
         if key in hf and bool(hf[key]) != ok:
-            raise ValueError(f"{source}: {key}={hf[key]!r} is not supported")
+            raise ValueError(f"{source}: {key}={shown(hf[key])} is not supported")
     tie = hf.get("tie_word_embeddings", True)
     if not isinstance(tie, bool):
-        raise ValueError(f"{source}: tie_word_embeddings must be true or false, got {tie!r}")
+        raise ValueError(f"{source}: tie_word_embeddings must be true or false, "
+                         f"got {shown(tie)}")
     eps = hf.get("layer_norm_epsilon", 1e-5)
+    # float'a sığmayan bir tam sayı (10**400) aşağıdaki float(eps)'te OverflowError hata izi
+    # verirdi; sonsuz bir float gibi reddedilir
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
-        raise ValueError(f"{source}: layer_norm_epsilon must be a positive number, got {eps!r}")
+        raise ValueError(f"{source}: layer_norm_epsilon must be a positive number, "
+                         f"got {shown(eps)}")
+    if isinstance(eps, int) and eps > 1e308:
+        raise ValueError(f"{source}: layer_norm_epsilon must be a finite number > 0, "
+                         f"got {shown(eps)}, more than a float holds")
     # need() hatasında dosyayı kendisi adlandırır: try'ın içinde çağrılsaydı yol iletide iki
     # kez yazılırdı
     sizes = dict(vocab_size=need("vocab_size"), block_size=need("n_positions", "n_ctx"),

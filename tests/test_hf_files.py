@@ -316,6 +316,21 @@ def test_config_json_values_our_gpt_refuses_name_the_file(tmp_path, capsys, edit
     assert err.startswith(f"error: {f}: {message}") and "Traceback" not in err
 
 
+@pytest.mark.parametrize("key", ["layer_norm_epsilon", "n_inner", "model_type",
+                                 "tie_word_embeddings"])
+def test_a_config_json_integer_past_a_float_is_refused_in_a_short_line(key):
+    """layer_norm_epsilon = 10**400 (an integer no float holds) passed the check 'a positive
+    number' and stopped sample --hf with an OverflowError traceback from float(); such a value
+    of n_inner, model_type or tie_word_embeddings was written out in full, 401 digits → refused as not
+    finite, and every config.json value in a message is shortened (backend.shown)."""
+    from nanograd_llm.hf import config_from_hf
+    with pytest.raises(ValueError) as e:
+        config_from_hf({**_GPT2_KEYS, key: 10 ** 400}, source="somewhere/config.json")
+    msg = str(e.value)
+    assert msg.startswith(f"somewhere/config.json: {key}") and len(msg) < 250, msg
+    assert "(401 characters)" in msg, msg
+
+
 @pytest.mark.parametrize("edit, message", [
     ({"vocab_size": -1}, "vocab_size must be a positive integer, got -1"),
     ({"n_head": "2"}, "n_head must be a positive integer, got '2'"),

@@ -54,7 +54,7 @@ from typing import Callable
 import numpy as np
 
 from ..backend import (as_float_dtype, check_device, device_memory, device_rng,
-                       get_array_module, host_rng, is_integer, to_numpy, xp_for)
+                       get_array_module, host_rng, is_integer, shown, to_numpy, xp_for)
 
 _MALLOC_TUNED = False
 
@@ -235,8 +235,8 @@ def check_state_dict(shapes: dict, state: dict, source: str = "state dict") -> N
     for k, want in shapes.items():
         shape = tuple(np.shape(state[k]))
         if shape != tuple(want):
-            raise ValueError(f"{source}: tensor {k!r} has shape {shape}, "
-                             f"the model expects {tuple(want)}")
+            raise ValueError(f"{source}: tensor {k!r} has shape {shown(shape)}, "
+                             f"the model expects {shown(tuple(want))}")
 
 
 class ParamViews(dict):
