@@ -163,14 +163,9 @@ def config_from_hf(hf: dict, dropout: float = 0.0, source: str = CONFIG_FILE) ->
         raise ValueError(f"{source}: tie_word_embeddings must be true or false, "
                          f"got {shown(tie)}")
     eps = hf.get("layer_norm_epsilon", 1e-5)
-    # float'a sığmayan bir tam sayı (10**400) aşağıdaki float(eps)'te OverflowError hata izi
-    # verirdi; sonsuz bir float gibi reddedilir
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
         raise ValueError(f"{source}: layer_norm_epsilon must be a positive number, "
                          f"got {shown(eps)}")
-    if isinstance(eps, int) and eps > 1e308:
-        raise ValueError(f"{source}: layer_norm_epsilon must be a finite number > 0, "
-                         f"got {shown(eps)}, more than a float holds")
     # need() hatasında dosyayı kendisi adlandırır: try'ın içinde çağrılsaydı yol iletide iki
     # kez yazılırdı
     sizes = dict(vocab_size=need("vocab_size"), block_size=need("n_positions", "n_ctx"),
@@ -179,7 +174,7 @@ def config_from_hf(hf: dict, dropout: float = 0.0, source: str = CONFIG_FILE) ->
         cfg = GPTConfig(**sizes, n_embd=n_embd, dropout=0.0, bias=True,
                         tie_weights=tie,
                         activation=_ACTIVATIONS_IN[act_hf], positional="learned",
-                        layer_norm_epsilon=float(eps))
+                        layer_norm_epsilon=eps)
     except ValueError as e:
         # GPTConfig'in kendi denetimlerinin reddettiği değerler (n_head'e bölünmeyen bir
         # n_embd, sonsuz bir epsilon) de dosyanındır: ileti dosyayı adlandırır. dropout ise

@@ -356,10 +356,14 @@ def test_a_long_value_in_a_hand_edited_manifest_is_shortened_in_the_error(
     ("ignore_index", 1.5, "ignore_index must be an integer or null, got 1.5"),
     ("ignore_index", True, "ignore_index must be an integer or null, got True"),
     ("dropout", "0.1", "dropout must be a number in [0, 1), got '0.1'"),
+    ("layer_norm_epsilon", 10 ** 400, "layer_norm_epsilon must be a finite number > 0, got "
+                                      "1" + "0" * 79 + "…" + "0" * 20 + " (401 characters)"),
 ])
 def test_hand_edited_model_settings_are_type_checked(tmp_path, key, value, message):
     """"bias": "yes" or "ignore_index": "x" in checkpoint.json used to load, sample and
-    evaluate as if nothing were wrong."""
+    evaluate as if nothing were wrong; "layer_norm_epsilon": 10**400 (an integer no float
+    holds; found by fuzz_checkpoint_manifest.py --sweep) stopped them with an OverflowError
+    traceback from GPTConfig's math.isfinite."""
     _save(tmp_path)
     m = json.loads((tmp_path / ckpt.MANIFEST).read_text())
     m["model"][key] = value

@@ -89,6 +89,7 @@ from __future__ import annotations
 
 import math
 import dataclasses
+import sys
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
@@ -154,8 +155,11 @@ class GPTConfig:
             raise ValueError(f"dropout must be a number in [0, 1), got {shown(self.dropout)}")
         self.dropout = float(self.dropout)
         eps = self.layer_norm_epsilon
+        # float'a sığmayan bir tam sayı (10**400, elle düzenlenmiş bir checkpoint.json ya da
+        # config.json) math.isfinite'te OverflowError hata izi verirdi; karşılaştırma her
+        # büyüklükte tam sayıyla (NaN ile de) çalışır
         if isinstance(eps, bool) or not isinstance(eps, numbers) or not \
-                (math.isfinite(eps) and eps > 0):
+                0 < eps <= sys.float_info.max:
             raise ValueError(f"layer_norm_epsilon must be a finite number > 0, got {shown(eps)}")
         self.layer_norm_epsilon = float(eps)
         check_activation(self.activation)
