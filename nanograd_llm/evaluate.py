@@ -441,9 +441,15 @@ def resolve_eval_data(ckpt, hf, data, split):
         if isinstance(val_fraction, bool):
             raise TypeError
         val_fraction = float(val_fraction)
-    except (TypeError, ValueError):
+        if not 0.0 < val_fraction < 1.0:
+            raise ValueError
+    except (TypeError, ValueError, OverflowError):
+        # OverflowError: float'a sığmayan bir tam sayı (10**400) bir hata izi verirdi. Aralık
+        # dışındaki bir değer de burada, dosyanın adıyla reddedilir: select_split'in
+        # "val_fraction must be in (0, 1)" iletisi, onu hiç vermemiş kullanıcıya yönelirdi
         raise CheckpointError(f"{find_run_dir(ckpt) / MANIFEST}: 'val_fraction' in "
-                              f"'train_config' must be a number, not {val_fraction!r}") from None
+                              f"'train_config' must be a number in (0, 1), not "
+                              f"{shown(val_fraction)}") from None
     return text, label, split or ("val" if own else "all"), val_fraction
 
 
