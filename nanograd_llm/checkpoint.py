@@ -86,8 +86,10 @@ RETRY_PAUSE_S = 0.05
 # (NotImplementedError), bozuk deflate verisi (zlib.error), kapanmayan parantezli bir .npy
 # başlığı (NumPy başlığı tokenize ile süzer: tokenize.TokenError). Bunlar da dosyanın adıyla
 # bildirilir; yoksa hata izi ya da hangi dosyanın bozuk olduğunu söylemeyen bir ileti çıkardı
+# RuntimeError: zipfile bayrakları şifreli diyen bir üyeyi böyle reddeder ("File 'x.npy' is
+# encrypted, password required for extraction"; ileti dosyayı adlandırmaz)
 _NPZ_ERRORS = (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, NotImplementedError,
-               zlib.error, tokenize.TokenError)
+               zlib.error, tokenize.TokenError, RuntimeError)
 
 
 class CheckpointError(ValueError):

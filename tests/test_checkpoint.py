@@ -187,6 +187,7 @@ def _unclosed_npy_header() -> bytes:
     ("unclosed .npy header", "a .npy header is malformed (EOF in multi-line statement)"),
     ("compression method 99", "That compression method is not supported"),
     ("corrupt deflate data", "invalid block type"),
+    ("encrypted flag", "is encrypted, password required for extraction"),
 ])
 def test_a_corrupt_npz_member_names_the_file(tmp_path, how, why, capsys):
     """Found by fuzzing the checkpoint's .npz (scripts/fuzz/fuzz_checkpoint_npz.py), under the
@@ -195,7 +196,9 @@ def test_a_corrupt_npz_member_names_the_file(tmp_path, how, why, capsys):
     closes raised tokenize.TokenError from numpy; a member compressed with a method zipfile
     lacks (NotImplementedError) or with corrupt deflate data (zlib.error) gave a traceback or
     `error: That compression method is not supported`, which names no file. Each is now a
-    CheckpointError with the file's name, and `sample` says so in one line."""
+    CheckpointError with the file's name, and `sample` says so in one line. (Round 2: a
+    member whose flags say it is encrypted gave zipfile's RuntimeError, `error: File
+    'wte.weight.npy' is encrypted, password required for extraction`, naming no file.)"""
     import struct
     import zipfile
     from nanograd_llm.cli import main
@@ -219,6 +222,12 @@ def test_a_corrupt_npz_member_names_the_file(tmp_path, how, why, capsys):
         raw[local + 8:local + 10] = raw[central + 10:central + 12] = struct.pack("<H", method)
         name_len, extra_len = struct.unpack("<HH", raw[local + 26:local + 30])
         raw[local + 30 + name_len + extra_len] = 0x07     # deflate block type 3: reserved
+        f.write_bytes(raw)
+    if how == "encrypted flag":                  # bit 0 of the general purpose flags
+        for sig, at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+            i = -1
+            while (i := raw.find(sig, i + 1)) >= 0:
+                raw[i + at] |= 1
         f.write_bytes(raw)
     man["sha256"][man["model_file"]] = ckpt._sha256(f)
     (tmp_path / "checkpoint.json").write_text(json.dumps(man))
