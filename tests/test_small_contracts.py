@@ -299,9 +299,14 @@ def test_gpt_config_takes_numpy_floats_for_dropout_and_epsilon():
     """GPTConfig(dropout=np.float32(0.1)) was refused as "dropout must be a number in [0, 1),
     got np.float32(0.1)" (np.float64 passed, kept as np.float64); both are now plain floats."""
     import json
+    import warnings
     from nanograd_llm import GPTConfig
     for v in (np.float32(0.1), np.float64(0.1), np.float16(0.25)):
-        c = GPTConfig(dropout=v, layer_norm_epsilon=np.float32(1e-5))
+        with warnings.catch_warnings():
+            # the epsilon check compared np.float32 with float_info.max: "overflow in cast"
+            warnings.simplefilter("error")
+            c = GPTConfig(dropout=v, layer_norm_epsilon=np.float32(1e-5))
+            GPTConfig(layer_norm_epsilon=np.float16(1e-5))
         assert type(c.dropout) is float and c.dropout == float(v)
         assert type(c.layer_norm_epsilon) is float
         assert json.loads(json.dumps(c.to_dict()))["dropout"] == float(v)

@@ -157,7 +157,11 @@ class GPTConfig:
         eps = self.layer_norm_epsilon
         # float'a sığmayan bir tam sayı (10**400, elle düzenlenmiş bir checkpoint.json ya da
         # config.json) math.isfinite'te OverflowError hata izi verirdi; karşılaştırma her
-        # büyüklükte tam sayıyla (NaN ile de) çalışır
+        # büyüklükte tam sayıyla (NaN ile de) çalışır. NumPy sayıları önce Python sayısına
+        # çevrilir: np.float32 ile float_info.max'ın karşılaştırılması, NumPy'nin sınırı
+        # float32'ye çevirirken verdiği "overflow encountered in cast" uyarısını basardı
+        if isinstance(eps, (np.integer, np.floating)):
+            eps = eps.item()
         if isinstance(eps, bool) or not isinstance(eps, numbers) or not \
                 0 < eps <= sys.float_info.max:
             raise ValueError(f"layer_norm_epsilon must be a finite number > 0, got {shown(eps)}")
