@@ -18,7 +18,7 @@ Bu betik, eğitimin bütün parçalarını tek bir sayfada, elle yazılmış bir
 Bigram, yalnızca bir önceki karaktere baktığı için sözcükleri değil, harf ikililerinin
 sıklığını öğrenir: çıktı "Türkçeye benzeyen" ama anlamsız hece dizileri olur. Kaybın
 nereye kadar inebildiğine dikkat edin: varsayılan ayarlarla (1500 adım) doğrulama kaybı gömülü
-Türkçe derlemde 2,6 ile 2,7 arasında (derlem bu projenin açıklamalarından üretildiği için sürümden
+Türkçe derlemde 2,6 ile 2,8 arasında (derlem bu projenin açıklamalarından üretildiği için sürümden
 sürüme biraz değişir), tiny Shakespeare'de 2,48 civarında durur (ölçülen). Daha uzun eğitim bunu
 pek değiştirmez: bir karakterden sonra ne geldiğinin sayımlarından öte bir bilgi
 tabloda yoktur. GPT'nin dikkat katmanları bu sınırı aşmak için vardır.
