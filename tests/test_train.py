@@ -3295,6 +3295,11 @@ def test_make_config_of_a_fine_tune_reads_the_folders_vocabulary_once(tmp_path, 
         return real_open(file, *a, **k)
     monkeypatch.setattr(builtins, "open", counting_open)
     monkeypatch.setattr(io, "open", counting_open)
+    import pathlib
+    if hasattr(pathlib, "_NormalAccessor"):
+        # Python 3.10: Path.open (read_text, read_bytes) calls the io.open its accessor bound
+        # when pathlib was imported, not io.open
+        monkeypatch.setattr(pathlib._NormalAccessor, "open", staticmethod(counting_open))
     cfg = make_config(init_from=str(tmp_path / "hf"), data=str(tmp_path / "c.txt"),
                       out_dir=str(tmp_path / "run"))
     monkeypatch.undo()
