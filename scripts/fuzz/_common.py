@@ -297,3 +297,12 @@ def pick(data: bytes, names: list[str]) -> tuple[str, bytes]:
     if not data:
         return names[0], b""
     return names[data[0] % len(names)], data[1:]
+
+
+def write_picked(folder: Path, data: bytes, original: dict) -> tuple[str, bytes]:
+    """pick() one of `original`'s files by the first byte, write the rest of `data` as that
+    file and every other file as it was in `original` ({name: bytes}). -> (name, body)"""
+    name, body = pick(data, list(original))
+    for n, was in original.items():
+        (folder / n).write_bytes(body if n == name else was)
+    return name, body

@@ -19,9 +19,7 @@ ORIGINAL = {n: (RUN / n).read_bytes() for n in FILES}
 
 
 def one(data: bytes) -> None:
-    name, body = c.pick(data, FILES)
-    for n in FILES:
-        (RUN / n).write_bytes(body if n == name else ORIGINAL[n])
+    name, body = c.write_picked(RUN, data, ORIGINAL)
     m = dict(MAN, sha256={**MAN["sha256"], name: hashlib.sha256(body).hexdigest()})
     (RUN / "checkpoint.json").write_text(json.dumps(m))
     got = c.check(lambda: checkpoint.load_checkpoint(RUN), (str(RUN), name))

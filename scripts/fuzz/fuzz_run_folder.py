@@ -34,9 +34,7 @@ def _drawable(records) -> None:
 
 
 def one(data: bytes) -> None:
-    name, body = c.pick(data, FILES)
-    for n in FILES:
-        (RUN / n).write_bytes(body if n == name else ORIGINAL[n])
+    name, body = c.write_picked(RUN, data, ORIGINAL)
     names = (str(RUN),)
     c.check(lambda: _drawable(viz.read_metrics(RUN / "metrics.jsonl")), names)
     c.check(lambda: run_folder._truncate_metrics(RUN / "metrics.jsonl", 1), names)

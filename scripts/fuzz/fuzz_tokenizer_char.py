@@ -14,9 +14,7 @@ ORIGINAL = {n: (D / n).read_bytes() for n in FILES}
 
 
 def one(data: bytes) -> None:
-    name, body = c.pick(data, FILES)
-    for n in FILES:
-        (D / n).write_bytes(body if n == name else ORIGINAL[n])
+    name, body = c.write_picked(D, data, ORIGINAL)
     tok = c.check(lambda: tokenizers.load_tokenizer(D), (str(D),))
     if tok is not None:
         ids = c.check(lambda: tokenizers.start_ids(tok))
