@@ -103,6 +103,15 @@ def shown(value, limit: int = 120, plain: bool = False) -> str:
     return f"{text[:limit - 40]}…{text[-20:]} ({len(text):,} characters)"
 
 
+def is_unicode(s: str) -> bool:
+    """Whether str `s` is valid Unicode: no lone surrogate (JSON's "\\ud800" gives one)."""
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def shown_items(items, limit: int, sep: str = ", ") -> str:
     """The first `limit` of `items` (strings) joined by `sep` for a message, with `sep` + '…'
     after them when there are more."""

@@ -74,7 +74,7 @@ import numpy as np
 
 from .atomic import (MixedFiles, atomic_write_files, load_json, shell_note, shell_quote,
                      text_writer)
-from .backend import is_integer, shown, to_numpy
+from .backend import is_integer, is_unicode, shown, to_numpy
 from .models.base import DeferredArray, advice_when_too_large, check_state_dict
 from .models.gpt import GPT, GPTConfig
 
@@ -726,7 +726,7 @@ def _added_tokens(path: Path) -> dict:
                 and not isinstance(i, bool) and i >= 0):
             raise ValueError(f"{where}: an added token must be a non-empty string with a "
                              f"non-negative integer id, got {shown(content)}: {shown(i)}")
-        if not _is_unicode(content):
+        if not is_unicode(content):
             raise ValueError(f"{where}: added token {shown(content)} holds a lone surrogate, "
                              f"which is not valid Unicode (UTF-8 cannot encode it)")
         return content, i
@@ -811,15 +811,6 @@ def _refuse_token_flags(f: Path, what: str, t) -> None:
                              f"{flag} to false")
 
 
-def _is_unicode(s: str) -> bool:
-    """Whether `s` is valid Unicode: no lone surrogate (JSON's "\\ud800" gives one)."""
-    try:
-        s.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _token_string(f: Path, key: str, v):
     """A special token as special_tokens_map.json / tokenizer_config.json write it: a string,
     an object with its 'content' (AddedToken), or null/"" for none."""
@@ -830,7 +821,7 @@ def _token_string(f: Path, key: str, v):
     if not isinstance(v, str):
         raise ValueError(f"{f}: {key} must be a token (a string, or an object with its "
                          f"'content'), got {type(v).__name__}")
-    if not _is_unicode(v):
+    if not is_unicode(v):
         raise ValueError(f"{f}: {key} {shown(v)} holds a lone surrogate, which is not valid "
                          f"Unicode (UTF-8 cannot encode it)")
     return v

@@ -181,7 +181,7 @@ from collections import Counter
 from typing import Iterable
 
 from ..atomic import atomic_write_files, load_json, text_writer
-from ..backend import shown
+from ..backend import is_unicode, shown
 
 __all__ = ["BPETokenizer", "GPT2_PATTERN", "PATTERNS", "TURKISH_PATTERN",
            "bytes_to_unicode"]
@@ -360,15 +360,6 @@ def _check_encodable(text: str) -> bytes:
             f"cannot encode text: character U+{ord(bad):04X} at index {e.start} is a lone "
             f"surrogate, not valid Unicode (clean the text first, e.g. "
             f"text.encode('utf-8', 'replace').decode('utf-8'))") from None
-
-
-def is_unicode(s: str) -> bool:
-    """Whether str `s` is valid Unicode: no lone surrogate (JSON's "\\ud800" gives one)."""
-    try:
-        s.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _normalise_specials(special_tokens) -> list[str]:
