@@ -103,6 +103,33 @@ def shown(value, limit: int = 120, plain: bool = False) -> str:
     return f"{text[:limit - 40]}…{text[-20:]} ({len(text):,} characters)"
 
 
+PROGRESS_DELAY = 2.0        # seconds before a long step's progress bar appears (progress_bar)
+
+
+class _NoBar:
+    """What progress_bar(False, ...) gives: a bar that shows nothing."""
+
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+
+def progress_bar(show, total: int, desc: str, unit: str):
+    """A tqdm bar on stderr that appears once the work has taken PROGRESS_DELAY seconds and
+    goes when closed. show: True, None (on a terminal only) or False (a bar that shows
+    nothing, without importing tqdm)."""
+    if show is False:
+        return _NoBar()
+    import sys
+
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=unit == "char",
+                delay=PROGRESS_DELAY, leave=False, dynamic_ncols=True, file=sys.stderr,
+                disable=None if show is None else False)
+
+
 def is_unicode(s: str) -> bool:
     """Whether str `s` is valid Unicode: no lone surrogate (JSON's "\\ud800" gives one)."""
     try:

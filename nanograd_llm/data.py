@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_write, atomic_write_bytes, make_folder, temporary_beside
-from .backend import is_integer
+from .backend import is_integer, progress_bar
 
 # -- named corpora (URLs and sha256 from the project's data notes) -----------------------------
 
@@ -402,22 +402,11 @@ def encode_corpus(text: str, tokenizer, path=None, chunk_chars: int = 1 << 20,
     # Büyük bir derlemi (yüzlerce MB) kodlamak, BPE ile dakikalar sürebilir: kullanıcı bu sürede
     # bir şey görmeli. Çubuk ancak kodlama PROGRESS_DELAY saniyeyi geçince belirir; kısa bir
     # metin çıktıyı değiştirmez
-    bar = None
-    if progress is not False:
-        import sys
-
-        from tqdm import tqdm
-        bar = tqdm(total=len(text), desc="encoding", unit="char", unit_scale=True,
-                   delay=PROGRESS_DELAY, leave=False, dynamic_ncols=True, file=sys.stderr,
-                   disable=None if progress is None else False)
+    bar = progress_bar(progress, len(text), "encoding", "char")
     try:
         return _encode_corpus(text, tokenizer, path, chunk_chars, dt, bar, max_ids)
     finally:
-        if bar is not None:
-            bar.close()
-
-
-PROGRESS_DELAY = 2.0            # seconds before encode_corpus's progress bar appears
+        bar.close()
 
 
 def _encode_corpus(text, tokenizer, path, chunk_chars, dt, bar, max_ids=None):
@@ -433,8 +422,7 @@ def _encode_corpus(text, tokenizer, path, chunk_chars, dt, bar, max_ids=None):
     def encode(c):
         a = encode_array(c, dtype=dt) if encode_array is not None \
             else np.asarray(tokenizer.encode(c), dtype=dt)
-        if bar is not None:
-            bar.update(len(c))
+        bar.update(len(c))
         return a
     if path is None:
         # Parçalar birbirinden bağımsız kodlanır ve kesim yerleri yalnızca metne bağlıdır: ilk

@@ -120,7 +120,7 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | 
 
     `progress`: say on stderr when a BPE tokenizer is trained on a long text, show its training's
     bars and a bar while a long text is encoded (data.encode_corpus), each after
-    data.PROGRESS_DELAY seconds."""
+    backend.PROGRESS_DELAY seconds."""
     text, label = load_text(cfg.data)
     digest = text_sha256(text)
     if tokenizer is not None and digest != sha256:

@@ -1069,10 +1069,10 @@ def test_training_does_not_hold_a_list_of_every_word_of_the_text(monkeypatch):
 def test_training_shows_progress_bars_only_when_asked(monkeypatch, capsys):
     """Training a BPE tokenizer on a large text (13 s on 87 M characters) showed nothing of its
     own: with progress=True it shows a bar while it counts the words and one over the merges
-    (each after data.PROGRESS_DELAY seconds, here 0); by default (library use) it is silent,
-    and the learnt merges are the same."""
-    from nanograd_llm import data as D
-    monkeypatch.setattr(D, "PROGRESS_DELAY", 0)
+    (each after backend.PROGRESS_DELAY seconds, here 0); by default (library use) it is
+    silent, and the learnt merges are the same."""
+    from nanograd_llm import backend
+    monkeypatch.setattr(backend, "PROGRESS_DELAY", 0)
     text = "merhaba dünya, merhaba güneş; dünya dönüyor.\n" * 20
     quiet = BPETokenizer.train(text, 280)
     assert capsys.readouterr().err == ""

@@ -3568,8 +3568,8 @@ def test_a_resume_on_the_runs_own_text_skips_the_character_check(tmp_path, monke
 def test_the_trainer_shows_bpe_training_progress_unless_quiet(tmp_path, monkeypatch, capsys):
     """`train` (not --quiet) shows BPE training's bars too; --quiet shows none."""
     pytest.importorskip("regex")
-    from nanograd_llm import data as D
-    monkeypatch.setattr(D, "PROGRESS_DELAY", 0)
+    from nanograd_llm import backend
+    monkeypatch.setattr(backend, "PROGRESS_DELAY", 0)
     for quiet in (True, False):
         cfg = tiny_config(tmp_path, f"run{quiet}", max_iters=1, eval_interval=1, eval_iters=1,
                           tokenizer="bpe", vocab_size=280)

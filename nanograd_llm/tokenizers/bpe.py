@@ -181,7 +181,7 @@ from collections import Counter
 from typing import Iterable
 
 from ..atomic import atomic_write_files, load_json, text_writer
-from ..backend import is_unicode, shown
+from ..backend import is_unicode, progress_bar, shown
 
 __all__ = ["BPETokenizer", "GPT2_PATTERN", "PATTERNS", "TURKISH_PATTERN",
            "bytes_to_unicode"]
@@ -381,26 +381,6 @@ def _normalise_specials(special_tokens) -> list[str]:
     return out
 
 
-class _NoBar:
-    def update(self, n=1):
-        pass
-
-    def close(self):
-        pass
-
-
-def _progress_bar(show: bool, total: int, desc: str, unit: str):
-    """A tqdm bar on stderr that appears after data.PROGRESS_DELAY seconds (like encoding's),
-    or one that shows nothing."""
-    if not show:
-        return _NoBar()
-    import sys
-
-    from tqdm import tqdm
-
-    from ..data import PROGRESS_DELAY
-    return tqdm(total=total, desc=desc, unit=unit, unit_scale=unit == "char",
-                delay=PROGRESS_DELAY, leave=False, dynamic_ncols=True, file=sys.stderr)
 
 
 class BPETokenizer:
@@ -529,7 +509,7 @@ class BPETokenizer:
         saved with the tokenizer. A pattern whose matches leave a character of `text` out is
         an error (encoding would drop that character). `progress`: progress bars on stderr
         (characters whose words are counted, then merges learnt) once a step has taken
-        data.PROGRESS_DELAY seconds; off by default."""
+        backend.PROGRESS_DELAY seconds; off by default."""
         # NumPy tam sayıları da tam sayıdır (GPTConfig'teki gibi): np.int64(300) "bir tam sayı
         # olmalı" diye reddediliyordu
         if isinstance(vocab_size, bool) or not isinstance(vocab_size, numbers.Integral):
@@ -555,7 +535,7 @@ class BPETokenizer:
         builtin = pattern in PATTERNS.values()
         # 100 MB'lık bir metinde sözcükleri saymak on saniyeyi, birleştirmeler birkaç saniyeyi
         # bulur: istenirse (eğitici) iki adımın her biri bir ilerleme çubuğu gösterir
-        bar = _progress_bar(progress, sum(map(len, chunks)), "BPE: counting words", "char")
+        bar = progress_bar(progress, sum(map(len, chunks)), "BPE: counting words", "char")
         try:
             for chunk in chunks:
                 for piece in (_pieces(chunk, _TRAIN_PIECE) if builtin else (chunk,)):
@@ -598,7 +578,7 @@ class BPETokenizer:
 
         merges: list[tuple[int, int]] = []
         target = vocab_size - len(specials)
-        bar = _progress_bar(progress, target - len(id_to_bytes), "BPE: merges", "merge")
+        bar = progress_bar(progress, target - len(id_to_bytes), "BPE: merges", "merge")
         while len(id_to_bytes) < target:
             # 4a. En sık çifti bul; bayat kayıtları (sayısı değişmiş) atla.
             pair = None
