@@ -710,3 +710,18 @@ def test_the_corpus_digest_needs_no_utf8_copy_of_the_text(where, monkeypatch, tm
     assert _peak_bytes(run) < size / 2                 # hashing the UTF-8 copy: > size
     if where == "eval":
         assert got["split"] == "val"                    # the digest matched: the run's text
+
+
+def test_char_encode_array_of_a_subclass_follows_its_own_encode():
+    """encode_array was np.fromiter(self.encode(text)); its lookup table (1e63312) skipped a
+    subclass's own encode whenever every character was in the table, so the two gave
+    different ids (encode_corpus guarded itself, a direct caller did not). A subclass that
+    overrides encode gets the ids its encode gives."""
+    class CaseFolding(CharTokenizer):
+        def encode(self, text, errors="strict"):
+            return super().encode(text.lower(), errors)
+
+    tok = CaseFolding(list("Aab "))
+    assert tok.encode("Ab A") == [1, 2, 3, 1]
+    assert tok.encode_array("Ab A").tolist() == tok.encode("Ab A")
+    assert D.encode_corpus("Ab A", tok).tolist() == tok.encode("Ab A")

@@ -139,7 +139,11 @@ class CharTokenizer:
         # Karakter başına bir Python tam sayısı (28 bayt) ve bir sözlük araması yerine NumPy ile:
         # NFC metnin kod noktaları (UTF-32) bir arama tablosundan (kod noktası → kimlik) geçer.
         # Tabloda olmayan bir karakter -1 verir; o zaman metin `encode` ile yeniden kodlanır,
-        # bilinmeyen karakterin hatası (konumuyla) oradan gelir
+        # bilinmeyen karakterin hatası (konumuyla) oradan gelir. `encode`'u değiştiren bir alt
+        # sınıfın (ör. metni küçük harfe çeviren) kimlikleri tablodan değil, kendi `encode`'undan
+        # gelir: tablo onun yaptığını bilmez
+        if type(self).encode is not CharTokenizer.encode:
+            return np.fromiter(self.encode(text), dtype=dtype)
         _check_text(text)
         nfc = unicodedata.normalize("NFC", text)
         points = np.frombuffer(nfc.encode("utf-32-le", "surrogatepass"), dtype="<u4")
