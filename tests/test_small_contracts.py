@@ -379,3 +379,14 @@ def test_resume_accepts_an_empty_init_from_for_a_run_that_had_none(tmp_path):
                     train_config=saved)
     cfg = resume_config("bigram", overrides={"init_from": "none"}, out_dir=str(run))
     assert cfg.init_from is None and cfg.out_dir == str(run)
+
+
+def test_count_text_rounds_integers_past_a_float_like_floats():
+    """count_text wrote an integer no float holds with a mantissa from log10 rounded on its
+    own: 9.99·10**400 came out as '10.0e+400' (a float count of that shape reads '1.0e+401').
+    The mantissa is rounded with the exponent, as for a float."""
+    from nanograd_llm.models.base import count_text
+    assert count_text(999 * 10 ** 398) == "1.0e+401"
+    assert count_text(-9996 * 10 ** 397) == "-1.0e+401"
+    assert count_text(10 ** 400) == "1.0e+400" and count_text(24 * 10 ** 399) == "2.4e+400"
+    assert count_text(999 * 10 ** 298) == f"{999e298:.1e}" == "1.0e+301"

@@ -114,9 +114,11 @@ def count_text(n, grouped: bool = True) -> str:
     # kısa yazılır
     try:
         f = float(n)
-    except OverflowError:                   # math.log10 takes an integer of any size
-        e = math.floor(math.log10(abs(n)))
-        return f"{'-' if n < 0 else ''}{10 ** (math.log10(abs(n)) - e):.1f}e+{e}"
+    except OverflowError:
+        # Decimal bir tam sayıyı tam olarak tutar ve doğru yuvarlar: 9,99·10⁴⁰⁰ "1.0e+401"
+        # olur (log10 ile ayrı hesaplanan bir çarpan "10.0e+400" yazıyordu)
+        from decimal import Decimal
+        return f"{Decimal(int(n)):.1e}"
     if abs(f) < 1e15:
         return (f"{n:,}" if grouped else f"{n}") if isinstance(n, (int, np.integer)) \
             else f"{f:,.1f}"
