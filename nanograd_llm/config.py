@@ -183,8 +183,9 @@ class TrainConfig:
             if not math.isfinite(v) or v < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {shown(v)}")
         if self.min_lr > self.lr:
-            # Kosinüs oranı lr'den min_lr'ye indirir: min_lr daha büyükse oran ısınmadan sonra
-            # azalacağı yerde artardı (eskiden yalnızca bir uyarıydı, eğitim yine yapılırdı).
+            # Kosinüs eğrisi öğrenme oranını lr'den min_lr'ye indirir: min_lr daha büyükse oran
+            # ısınmadan sonra azalacağı yerde artardı (eskiden yalnızca bir uyarıydı, eğitim yine
+            # yapılırdı).
             # Çoğu zaman yalnızca lr verilmiştir, min_lr hazır ayarınkidir: ileti bunu da söyler
             raise ValueError(f"min_lr={self.min_lr:g} is above lr={self.lr:g}: after the warm-up "
                              f"the learning rate decays from lr down to min_lr, so it would rise "

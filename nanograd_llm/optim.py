@@ -360,7 +360,8 @@ class AdamW:
             # Sonlu olmayan bir gradyan (kırpma kapalıyken) inf/inf = NaN verir: NumPy'nin
             # "invalid value" uyarısı, eğiticinin sonraki adımdaki açık "loss is nan" hatasından
             # önce optim.py'nin bir satırını gösterirdi (kaynaştırılmış çekirdek sessizdir).
-            # errstate iş parçacığına özgüdür: her dilim kendi içinde açar; CuPy'da etkisizdir
+            # errstate yalnızca onu kuran iş parçacığında geçerlidir: dilimler ayrı iş
+            # parçacıklarında işlenebildiği için her dilim onu kendisi kurar; CuPy'da etkisizdir
             with np.errstate(over="ignore", invalid="ignore"):
                 # m ← β₁m + (1−β₁)g
                 mb *= b1

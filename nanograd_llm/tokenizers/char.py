@@ -72,7 +72,7 @@ class CharTokenizer:
         for c in chars:
             if len(c) != 1:
                 raise ValueError(f"vocabulary entries must be single characters, got {c!r}")
-            # JSON'daki "\ud800" gibi tek başına bir vekil (surrogate) karakter değildir:
+            # JSON'daki "\ud800" gibi tek başına kalmış bir vekil (surrogate), karakter değildir:
             # UTF-8'e çevrilemez, üretilen metin yazdırılırken komut yalnızca "'utf-8' codec
             # can't encode character" diyerek dururdu
             if "\ud800" <= c <= "\udfff":
