@@ -1081,3 +1081,35 @@ def test_training_shows_progress_bars_only_when_asked(monkeypatch, capsys):
     assert "BPE: counting words" in err and "BPE: merges" in err
     assert shown.merges == quiet.merges
 
+
+
+# Every character the `regex` module's \s matches (the pieces are cut before one), the four
+# that Python's str.isspace() calls whitespace but \s does not (U+001C–U+001F), marks and
+# joiners that must stay with what precedes them, astral characters, and any other character
+_PIECE_SPACES = [chr(c) for c in (*range(0x09, 0x0E), 0x20, 0x85, 0xA0, 0x1680,
+                                  *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F,
+                                  0x3000)]
+_PIECE_ODD = st.lists(st.one_of(
+    st.sampled_from(_PIECE_SPACES + ["\x1c", "\x1f", "\u180e", "\u200b", "\ufeff", "\u200d",
+                                     "\u0301", "\u0327", "\ufe0f", "\u20e3", "e\u0301", "\r\n",
+                                     "👍🏽", "👨\u200d👩\u200d👧", "🇹🇷", "'s", "’", "٣", "ⅷ",
+                                     "a", "Z", ".", "  "]),
+    st.characters(blacklist_categories=("Cs",))), max_size=200).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_PIECE_ODD, piece=st.integers(1, 50), pattern=st.sampled_from(["gpt2", "turkish"]))
+def test_the_training_pieces_give_the_words_of_the_whole_text_for_any_character(text, piece,
+                                                                                  pattern):
+    """bpe._pieces cuts between a character that is not whitespace and the whitespace after
+    it, where every built-in pattern's match ends. Over any characters (every kind of
+    whitespace the pattern's \\s knows, the control characters str.isspace() alone calls
+    whitespace, combining marks, joiners, emoji sequences, astral characters) and pieces down to
+    one character, the pieces' words are the whole text's, in order."""
+    import nanograd_llm.tokenizers.bpe as bpe_module
+    import regex
+    assert all(regex.match(r"\s", c) for c in _PIECE_SPACES)
+    pat = bpe_module._compile(PATTERNS[pattern])
+    pieces = list(bpe_module._pieces(text, piece))
+    assert "".join(pieces) == text and all(pieces)
+    assert [w for p in pieces for w in pat.findall(p)] == pat.findall(text)
