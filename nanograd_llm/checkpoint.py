@@ -52,6 +52,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import secrets
 import tempfile
 import time
@@ -715,16 +716,83 @@ def _check_tokenizer_files(d: Path, m: dict) -> None:
     if not recorded:
         return
     for name, expected in recorded.items():
+        _check_tokenizer_file(d / name, expected)
+
+
+def _check_tokenizer_file(p: Path, expected: str) -> None:
+    """_StaleRead unless tokenizer file p is there and has the sha256 `expected`."""
+    if not p.is_file():
+        raise _StaleRead(f"tokenizer file missing: {p} (listed in {MANIFEST})")
+    try:
+        digest = _sha256(p)
+    except OSError as e:
+        raise _StaleRead(f"cannot read tokenizer file {p}: {e}") from None
+    if digest != expected:
+        raise _StaleRead(f"tokenizer file {p} does not match {MANIFEST}: the tokenizer "
+                         f"files were changed or belong to another run")
+
+
+# Dosyaların ucuz denetimi. --resume'suz başlatılan yeni bir eğitim, klasördeki kaydı
+# sürdürmek için --resume öğütler; ama bildirimin adını verdiği bir dosya bozuksa --resume da
+# o dosyada durur. Öğüt verilmeden önce dosyalar --resume'un okuyacağı gibi denetlenir, ama
+# model kurulmadan ve büyük dosyalar baştan sona okunmadan:
+# - HASH_LIMIT'e kadar olan bir dosyanın sha256 özeti bildirimdekiyle karşılaştırılır (bu
+#   paketin hazır ayarlarıyla eğitilen her modelin ağırlıkları ve momentleri bu sınırın
+#   altındadır; 128 MiB'ın özeti bugünkü bir işlemcide saniyenin onda biri kadar sürer);
+# - daha büyük bir ağırlık ya da moment dosyası (GPT-2 boyutunda bir ince ayar: 0,5 GB
+#   ağırlık, 1 GB moment) yalnızca yapısıyla denetlenir: zip arşivinin sonundaki merkezî
+#   dizin (üyelerin listesi) ve her dizi üyesinin .npy başlığı (birkaç yüz baytlık okumalar).
+#   Kesilmiş bir dosya sonundaki merkezî dizini, anlamsız baytlarla dolu bir dosya da zip
+#   yapısını yitirir; ikisi de burada yakalanır. Arşivin ortasında değişmiş tek bir bayt ise
+#   yalnızca özetle anlaşılır: onu --resume bulur.
+HASH_LIMIT = 128 << 20
+
+
+def file_faults(path, manifest: dict | None = None,
+                hash_limit: int | None = None) -> list[tuple[str, str, str]]:
+    """(file name, fault, message) for each file the checkpoint of run folder `path` names
+    (weights, moments, recorded tokenizer files) that a resume would refuse: fault 'missing',
+    'denied' (no permission to read it; message: the system's words) or 'damaged' (message:
+    resume's own error). manifest: the folder's manifest, when the caller has read it.
+
+    Cheap: no model is built; a file of at most `hash_limit` bytes is checked against its
+    sha256, a larger weight or moment file only by its structure (zip directory, .npy
+    headers), which a truncated or overwritten file fails but a changed byte inside may pass.
+    hash_limit: HASH_LIMIT when None."""
+    d = Path(path)
+    hash_limit = HASH_LIMIT if hash_limit is None else hash_limit
+    m = _read_manifest(d)[1] if manifest is None else manifest
+    sha = m.get("sha256") or {}
+    named = [(n, sha.get(n), True) for n in (m["model_file"], m.get("optim_file"))
+             if n is not None]
+    named += [(n, h, False) for n, h in (m.get("tokenizer_sha256") or {}).items()]
+    faults = []
+    for name, expected, npz in named:
         p = d / name
         if not p.is_file():
-            raise _StaleRead(f"tokenizer file missing: {p} (listed in {MANIFEST})")
+            faults.append((name, "missing", f"{'checkpoint' if npz else 'tokenizer'} file "
+                                            f"missing: {p}"))
+            continue
         try:
-            digest = _sha256(p)
-        except OSError as e:
-            raise _StaleRead(f"cannot read tokenizer file {p}: {e}") from None
-        if digest != expected:
-            raise _StaleRead(f"tokenizer file {p} does not match {MANIFEST}: the tokenizer "
-                             f"files were changed or belong to another run")
+            with open(p, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+        except PermissionError as e:
+            # Okuma izni olmayan bir dosya bozuk değildir: izin düzeltilince --resume okur
+            faults.append((name, "denied", e.strerror or str(e)))
+            continue
+        except OSError:
+            size = 0                # aşağıdaki okuma hatayı dosyanın adıyla söyler
+        if expected is not None and size > hash_limit:
+            expected = None         # büyük dosya: yalnızca yapısı
+        try:
+            if npz:
+                with contextlib.ExitStack() as stack:
+                    _open_npz(p, expected, stack)
+            elif expected is not None:
+                _check_tokenizer_file(p, expected)
+        except CheckpointError as e:
+            faults.append((name, "damaged", str(e)))
+    return faults
 
 
 def load_run_tokenizer(path, model=None):

@@ -83,7 +83,7 @@ def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool) -> tuple[Pat
         ckpt.refuse_a_manifest_that_is_not_a_file(out)
     if not resume and (out / ckpt.MANIFEST).exists():
         if not overwrite:
-            step, unreadable, denied, weights_only, missing = _checkpoint_step(out)
+            step, unreadable, denied, weights_only, faults = _checkpoint_step(out)
             if denied:
                 # İzin yüzünden okunamayan bir bildirim bozuk değildir: eğitim yerinde durur,
                 # izin düzeltilince --resume onu sürdürür. --overwrite öğütlenmez (okuma izni
@@ -99,16 +99,7 @@ def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool) -> tuple[Pat
                                  f"manifest cannot be read ({unreadable}), so --resume cannot "
                                  f"continue it; use --overwrite to start a new run there (the "
                                  f"old one is deleted), or --out DIR for another folder")
-            if missing:
-                # Bildirimin adını verdiği bir dosya (ağırlıklar, momentler, belirteçleyici)
-                # silinmiş: --resume onu "checkpoint file missing" diye reddeder, bu yüzden
-                # öğütlenmez. --overwrite klasörü temizleyip yeni bir eğitim başlatır
-                raise ValueError(f"{out} already holds a training run whose checkpoint (step "
-                                 f"{step}) is incomplete ({shown_items(missing, 3)} "
-                                 f"{'is' if len(missing) == 1 else 'are'} missing), so "
-                                 f"--resume cannot continue it; use --overwrite to start a new "
-                                 f"run there (the old one is deleted), or --out DIR for another "
-                                 f"folder")
+            _refuse_a_checkpoint_resume_cannot_read(out, step, faults)
             if weights_only:
                 # Ağırlıklardan ibaret bir kayıt (bir eğitimin best/ kopyası, optimizer=None ile
                 # kaydedilmiş bir model): --resume onu reddeder ("holds weights only"), bu
@@ -455,17 +446,15 @@ def unsaved_run_advice(out: Path) -> str | None:
 
 
 def _checkpoint_step(out: Path) -> tuple:
-    """(step, None, False, whether it holds weights only: no optimizer state, the files its
-    manifest names that are missing) of the run's manifest, or (None, why it cannot be read,
-    whether for lack of permission, False, [])."""
+    """(step, None, False, whether it holds weights only: no optimizer state, the faults of the
+    files its manifest names: checkpoint.file_faults) of the run's manifest, or (None, why it
+    cannot be read, whether for lack of permission, False, [])."""
     mpath = out / ckpt.MANIFEST
     if not mpath.is_file():
         return None, f"{mpath} is not a file", False, False, []
     try:
         m = ckpt.read_manifest(out)
-        named = [m["model_file"], m.get("optim_file"), *(m.get("tokenizer_sha256") or {})]
-        missing = [n for n in named if n is not None and not (out / n).is_file()]
-        return m["step"], None, False, m.get("optim_file") is None, missing
+        return m["step"], None, False, m.get("optim_file") is None, ckpt.file_faults(out, m)
     except ckpt.CheckpointError as e:
         why = str(e)                # "<yol> is corrupt or not a checkpoint manifest (...)" vb.
         return None, why if str(mpath) in why else f"{mpath}: {why}", False, False, []
@@ -473,6 +462,38 @@ def _checkpoint_step(out: Path) -> tuple:
         return None, f"{mpath}: {e.strerror or e}", isinstance(e, PermissionError), False, []
     except (KeyError, TypeError, ValueError) as e:
         return None, f"{mpath}: {e}", False, False, []
+
+
+def _refuse_a_checkpoint_resume_cannot_read(out: Path, step: int, faults: list) -> None:
+    """A new run in a folder whose checkpoint names files --resume would refuse (missing,
+    corrupt, unreadable: checkpoint.file_faults): say what is wrong, and advise what works."""
+    # "--resume ile sürdürün" öğüdü, aynı dosyada duran bir komuta götürürdü.
+    # Bildirimin adını verdiği bir dosya (ağırlıklar, momentler, belirteçleyici) silinmiş ya
+    # da bozuk (kesilmiş, değişmiş, anlamsız baytlarla dolu): --resume onu reddeder, bu yüzden
+    # öğütlenmez. --overwrite klasörü temizleyip yeni bir eğitim başlatır
+    missing = [n for n, fault, _ in faults if fault == "missing"]
+    damaged = [why for _, fault, why in faults if fault == "damaged"]
+    gone = f"{shown_items(missing, 3)} {'is' if len(missing) == 1 else 'are'} missing"
+    advice = ("so --resume cannot continue it; use --overwrite to start a new run there (the "
+              "old one is deleted), or --out DIR for another folder")
+    if damaged:
+        what = shown_items(([gone] if missing else []) + damaged, 3, "; ")
+        raise ValueError(f"{out} already holds a training run whose checkpoint (step {step}) "
+                         f"is {'incomplete and ' if missing else ''}damaged ({what}), {advice}")
+    if missing:
+        raise ValueError(f"{out} already holds a training run whose checkpoint (step {step}) "
+                         f"is incomplete ({gone}), {advice}")
+    denied = [n for n, fault, _ in faults if fault == "denied"]
+    if denied:
+        # Okuma izni olmayan bir dosya bozuk değildir (bildirimdeki gibi): izin düzeltilince
+        # --resume onu sürdürür; --overwrite öğütlenmez (başka birinin eğitimini silerdi)
+        why = next(why for _, fault, why in faults if fault == "denied")
+        raise ValueError(f"{out} already holds a training run whose checkpoint (step {step}) "
+                         f"has {'a file' if len(denied) == 1 else 'files'} that cannot be "
+                         f"read ({shown_items(denied, 3)}: {why}); make "
+                         f"{'it' if len(denied) == 1 else 'them'} readable (check the "
+                         f"permissions) and use --resume to continue it, or --out DIR for "
+                         f"another folder")
 
 
 # -- --overwrite -----------------------------------------------------------------------------------

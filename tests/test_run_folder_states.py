@@ -256,7 +256,9 @@ class RunFolders(RuleBasedStateMachine):
         state = self.folders[name]
         args = self.train_args(name, steps, *extra, *(["--overwrite"] if overwrite else []))
         if isinstance(state, dict) and not overwrite:
-            self.refused(name, args, "already holds a training run")
+            err = self.refused(name, args, "already holds a training run")
+            if state["damaged"] and not DAMAGE[state["damaged"]][1]:
+                assert "use --resume" not in err, err       # a resume would be refused
             return
         if state == "leftovers" and not overwrite:
             self.refused(name, args, "use --overwrite")

@@ -1063,6 +1063,114 @@ def test_a_new_run_in_a_folder_missing_its_weights_is_not_told_to_resume(tmp_pat
         shutil.rmtree(tmp_path / "copy")
 
 
+def _garble(path: Path, how: str) -> None:
+    """Damage a file as a disk, a copy or a hand can: cut it in half, fill it with other bytes,
+    or change one byte in its middle (the length and the zip structure stay)."""
+    raw = path.read_bytes()
+    if how == "truncate":
+        path.write_bytes(raw[:len(raw) // 2])
+    elif how == "garbage":
+        path.write_bytes(bytes(range(256)) * (len(raw) // 256 + 1))
+    else:
+        i = len(raw) // 2
+        path.write_bytes(raw[:i] + bytes([raw[i] ^ 0xFF]) + raw[i + 1:])
+
+
+def test_a_new_run_in_a_folder_with_a_corrupt_checkpoint_file_is_not_told_to_resume(tmp_path,
+                                                                                      capsys):
+    """A new run in a run folder whose weights, moments or tokenizer file was present but
+    corrupt (cut short, overwritten, one byte changed) was told "use --resume to continue it",
+    and --resume then failed on that file's checksum → the refusal says the checkpoint is
+    damaged, names the file and what is wrong (resume's own words), and advises --overwrite
+    (or --out DIR), which works; the folder is left as it was."""
+    import shutil
+
+    from nanograd_llm.cli import main
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    run = tmp_path / "run"
+    man = ckpt.read_manifest(run)
+    cases = [(man["model_file"], "truncate", "is corrupt or truncated"),
+             (man["model_file"], "flip", "is corrupt or truncated"),
+             (man["optim_file"], "garbage", "is corrupt or truncated"),
+             ("tokenizer.json", "flip", "does not match checkpoint.json")]
+    for name, how, says in cases:
+        copy = tmp_path / "copy"
+        shutil.copytree(run, copy)
+        _garble(copy / name, how)
+        before = sorted((p.name, p.read_bytes()) for p in copy.iterdir() if p.is_file())
+        with pytest.raises(ValueError) as e:
+            train(tiny_config(tmp_path, "copy", max_iters=2, eval_interval=2), quiet=True)
+        msg = str(e.value)
+        assert msg.startswith(f"{copy} already holds a training run whose checkpoint (step 2) "
+                              f"is damaged ("), (name, how, msg)
+        assert f"{copy / name} {says}" in msg, (name, how, msg)
+        assert msg.endswith("), so --resume cannot continue it; use --overwrite to start a new "
+                            "run there (the old one is deleted), or --out DIR for another "
+                            "folder"), msg
+        assert "use --resume" not in msg
+        assert sorted((p.name, p.read_bytes()) for p in copy.iterdir() if p.is_file()) == before
+        capsys.readouterr()
+        assert main(["train", "--out", str(copy), "--resume", "--quiet"]) == 1   # as it says
+        assert says in capsys.readouterr().err
+        assert train(tiny_config(tmp_path, "copy", max_iters=2, eval_interval=2), quiet=True,
+                     overwrite=True)["step"] == 2
+        shutil.rmtree(copy)
+    # an intact run still gets the --resume advice
+    with pytest.raises(ValueError, match=r"\(checkpoint at step 2\); use --resume"):
+        train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+
+
+def test_a_large_checkpoint_file_is_checked_by_its_structure_not_read_whole(tmp_path,
+                                                                             monkeypatch):
+    """The check behind that advice stays cheap for a large checkpoint (a GPT-2 fine-tune: 0.5
+    GB of weights, 1 GB of moments): a file above checkpoint.HASH_LIMIT is not hashed, only its
+    zip directory and .npy headers are read, which a file cut short or overwritten fails."""
+    import shutil
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    run = tmp_path / "run"
+    man = ckpt.read_manifest(run)
+    hashed = []
+    real = ckpt._sha256
+    monkeypatch.setattr(ckpt, "_sha256", lambda p: (hashed.append(Path(p).name), real(p))[1])
+    monkeypatch.setattr(ckpt, "HASH_LIMIT", 0)           # every file counts as large
+    with pytest.raises(ValueError, match=r"\(checkpoint at step 2\); use --resume"):
+        train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    assert hashed == []
+    for name, how in ((man["model_file"], "truncate"), (man["optim_file"], "garbage")):
+        shutil.copytree(run, tmp_path / "copy")
+        _garble(tmp_path / "copy" / name, how)
+        with pytest.raises(ValueError) as e:
+            train(tiny_config(tmp_path, "copy", max_iters=2, eval_interval=2), quiet=True)
+        assert f"is damaged (cannot read checkpoint file {tmp_path / 'copy' / name}: " \
+            in str(e.value) and "use --overwrite" in str(e.value), str(e.value)
+        assert hashed == []
+        shutil.rmtree(tmp_path / "copy")
+
+
+def test_a_checkpoint_file_without_read_permission_is_not_called_damaged(tmp_path,
+                                                                         monkeypatch):
+    """A weights file the user may not read is not corrupt: as for the manifest, the refusal
+    says so and advises making it readable and --resume, not --overwrite (which would delete a
+    run that may be someone else's)."""
+    import builtins
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    run = tmp_path / "run"
+    locked = run / ckpt.read_manifest(run)["model_file"]
+    real_open = builtins.open
+
+    def denying_open(file, *a, **k):
+        if Path(os.fspath(file)) == locked:
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *a, **k)
+    monkeypatch.setattr(ckpt, "open", denying_open, raising=False)
+    with pytest.raises(ValueError) as e:
+        train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    assert str(e.value) == (f"{run} already holds a training run whose checkpoint (step 2) has "
+                            f"a file that cannot be read ({locked.name}: Permission denied); "
+                            f"make it readable (check the permissions) and use --resume to "
+                            f"continue it, or --out DIR for another folder")
+
+
 def test_a_failed_start_leaves_no_empty_folder(tmp_path):
     short = tmp_path / "short.txt"
     short.write_text("kısa")
