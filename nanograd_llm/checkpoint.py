@@ -505,6 +505,14 @@ def _open_npz(path: Path, expected_sha: str | None, stack) -> dict:
         raise _StaleRead(f"checkpoint file {path} is corrupt or truncated "
                          f"(sha256 does not match {MANIFEST})")
     try:
+        # Ne zip arşivi ne .npy olan baytları (kesilmiş ya da üzerine yazılmış bir dosya, boş
+        # bir dosya) np.load bir pickle sanar ve "If you trust the file you can load it unsafely
+        # using the `allow_pickle=` keyword" der: bozuk bir dosyayı güvensizce açmayı öğütlerdi
+        with open(path, "rb") as f:
+            npy = f.read(6) == b"\x93NUMPY"
+        if not npy and not zipfile.is_zipfile(path):
+            raise ValueError("it is not an .npz archive (no zip directory at its end: the file "
+                             "was cut short, overwritten or is of another kind)")
         loaded = np.load(path, allow_pickle=False)
         if not hasattr(loaded, "files"):
             # Tek dizilik bir .npy dosyası (np.save) bir arşiv değildir: np.load onu doğrudan

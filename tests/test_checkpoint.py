@@ -147,6 +147,29 @@ def test_a_single_npy_array_in_place_of_the_npz_names_the_file(tmp_path, which):
                             f"not an .npz archive of named arrays")
 
 
+@pytest.mark.parametrize("how", ["garbage", "cut short", "empty"])
+def test_a_file_that_is_no_npz_archive_is_named_without_pickle_advice(tmp_path, how):
+    """A weights file that is neither a zip archive nor a .npy file, read without a digest to
+    compare (a manifest whose sha256 table lacks it; the structure check of a large file before
+    a new run's advice): numpy took it for a pickle and the error said 'This file contains
+    pickled (object) data. If you trust the file you can load it unsafely using the
+    `allow_pickle=` keyword argument or `pickle.load()`' (advice to unpickle a corrupt file),
+    'File is not a zip file' or 'No data left in file' → 'it is not an .npz archive (...)'."""
+    _save(tmp_path)
+    man = json.loads((tmp_path / "checkpoint.json").read_text())
+    f = tmp_path / man["model_file"]
+    raw = f.read_bytes()
+    f.write_bytes({"garbage": bytes(range(256)) * 8, "cut short": raw[:len(raw) // 2],
+                   "empty": b""}[how])
+    del man["sha256"][man["model_file"]]
+    (tmp_path / "checkpoint.json").write_text(json.dumps(man))
+    with pytest.raises(ckpt.CheckpointError) as e:
+        ckpt.load_model(tmp_path)
+    assert str(e.value) == (f"cannot read checkpoint file {f}: it is not an .npz archive (no "
+                            f"zip directory at its end: the file was cut short, overwritten or "
+                            f"is of another kind)")
+
+
 @pytest.mark.parametrize("which", ["model_file", "optim_file"])
 def test_a_member_that_is_not_an_npy_array_names_the_file(tmp_path, which, capsys):
     """An .npz archive with another member beside its arrays (a text file added with zip,
