@@ -717,27 +717,35 @@ def check_tokenizer_fits(model, tokenizer, source=None) -> None:
                               f"another model or run")
 
 
-def _check_tokenizer_files(d: Path, m: dict) -> None:
-    """The tokenizer files are the ones the manifest's save wrote (when it recorded them)."""
+def _check_tokenizer_files(d: Path, m: dict) -> dict:
+    """The tokenizer files are the ones the manifest's save wrote (when it recorded them);
+    -> {file name: bytes} of the files it checked, as it read them."""
     recorded = m.get("tokenizer_sha256")
     # Eski bir kayıt özetleri yazmamıştır: denetlenecek bir şey yok
     if not recorded:
-        return
-    for name, expected in recorded.items():
-        _check_tokenizer_file(d / name, expected)
+        return {}
+    return {name: _check_tokenizer_file(d / name, expected, keep=True)
+            for name, expected in recorded.items()}
 
 
-def _check_tokenizer_file(p: Path, expected: str) -> None:
-    """_StaleRead unless tokenizer file p is there and has the sha256 `expected`."""
+def _check_tokenizer_file(p: Path, expected: str, keep: bool = False) -> bytes | None:
+    """_StaleRead unless tokenizer file p is there and has the sha256 `expected`; with
+    `keep`, -> the bytes whose digest was checked (the file is read once)."""
     if not p.is_file():
         raise _StaleRead(f"tokenizer file missing: {p} (listed in {MANIFEST})")
+    raw = None
     try:
-        digest = _sha256(p)
+        if keep:
+            raw = p.read_bytes()
+            digest = hashlib.sha256(raw).hexdigest()
+        else:
+            digest = _sha256(p)
     except OSError as e:
         raise _StaleRead(f"cannot read tokenizer file {p}: {e}") from None
     if digest != expected:
         raise _StaleRead(f"tokenizer file {p} does not match {MANIFEST}: the tokenizer "
                          f"files were changed or belong to another run")
+    return raw
 
 
 # Dosyaların ucuz denetimi. --resume'suz başlatılan yeni bir eğitim, klasördeki kaydı
@@ -806,12 +814,13 @@ def file_faults(path, manifest: dict | None = None,
 def load_run_tokenizer(path, model=None):
     """The tokenizer of a run directory, checked against the manifest's sha256 digests
     (checkpoints that recorded them); with `model`, also checked to fit its vocabulary."""
-    from .tokenizers import load_tokenizer
+    from .tokenizers import _load_tokenizer
     d = find_run_dir(path)
 
     def read(raw, m):
-        _check_tokenizer_files(d, m)
-        tok = load_tokenizer(d)
+        # tokenizer_meta.json'ın özeti denetlenen baytları ayrıştırılır: dosya bir kez okunur
+        checked = _check_tokenizer_files(d, m)
+        tok = _load_tokenizer(d, checked.get("tokenizer_meta.json"))
         kind = m.get("tokenizer")
         # Özetleri olmayan eski bir kayıtta da başka türden bir belirteçleyici yakalanır
         if isinstance(kind, str) and kind != type(tok).__name__:

@@ -505,6 +505,50 @@ def test_save_load_round_trip(tmp_path):
         assert tok2.encode(text) == tok.encode(text)
 
 
+def _counting_opens(monkeypatch, name):
+    """A Counter of the opens of files called `name` from now on (builtins.open, io.open, and
+    on Python 3.10 pathlib's accessor, through which Path.read_text/read_bytes open)."""
+    import builtins
+    import collections
+    import io
+    import pathlib
+    opens = collections.Counter()
+    real_open = builtins.open
+
+    def counting_open(file, *a, **k):
+        if not isinstance(file, int) and os.path.basename(os.fspath(file)) == name:
+            opens[name] += 1
+        return real_open(file, *a, **k)
+    monkeypatch.setattr(builtins, "open", counting_open)
+    monkeypatch.setattr(io, "open", counting_open)
+    if hasattr(pathlib, "_NormalAccessor"):
+        monkeypatch.setattr(pathlib._NormalAccessor, "open", staticmethod(counting_open))
+    return opens
+
+
+def test_a_bpe_tokenizers_meta_file_is_read_once_per_load(tmp_path, monkeypatch):
+    """load_tokenizer(DIR) of a BPE tokenizer read and parsed tokenizer_meta.json to learn the
+    type, then BPETokenizer.load read and parsed it again; checkpoint.load_run_tokenizer (sample,
+    eval, chat, --resume) read it once more for its sha256 first → each load reads it once
+    (load_run_tokenizer parses the very bytes whose digest it checked). BPETokenizer.load(DIR)
+    alone still reads the file itself."""
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm import checkpoint as ckpt
+    from nanograd_llm.tokenizers import load_tokenizer
+    tok = trained(300)
+    tok.save(tmp_path / "tok")
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=8, n_layer=1, n_head=1,
+                          n_embd=8), seed=0)
+    ckpt.save_checkpoint(tmp_path / "run", model, None, tok, 0)
+    for load, where in ((load_tokenizer, tmp_path / "tok"), (BPETokenizer.load, tmp_path / "tok"),
+                        (ckpt.load_run_tokenizer, tmp_path / "run")):
+        opens = _counting_opens(monkeypatch, "tokenizer_meta.json")
+        got = load(where)
+        monkeypatch.undo()
+        assert opens["tokenizer_meta.json"] == 1, (load, opens)
+        assert got.merges == tok.merges and got.special_tokens == tok.special_tokens
+
+
 def test_overlapping_special_tokens_take_the_longest_match():
     """`<|end|>` is a prefix of `<|end|>x`: the longer special token must win wherever both
     are allowed, whatever order they were declared in."""

@@ -388,14 +388,16 @@ def test_a_checkpoint_file_that_cannot_be_read_is_named(run_dir, capsys, monkeyp
     import errno
     from pathlib import Path
     from nanograd_llm import checkpoint as ck
-    real = ck._sha256
+    real, real_read = ck._sha256, Path.read_bytes
 
-    def failing(path):
+    def failing(path, read=real):
         name = Path(path).name
         if name.endswith(suffix) and (suffix != ".npz" or name.startswith("model-")):
             raise OSError(errno.EIO, "Input/output error")
-        return real(path)
+        return read(path)
     monkeypatch.setattr(ck, "_sha256", failing)
+    # the tokenizer's files are read whole (their bytes are hashed, then parsed)
+    monkeypatch.setattr(Path, "read_bytes", lambda self: failing(self, real_read))
     rc, err = _error_of(["sample", "--ckpt", run_dir, "--max-new-tokens", "1"], capsys)
     assert rc == 1, err
     assert err.startswith(f"error: {says} {run_dir}/") and "Input/output error" in err, err

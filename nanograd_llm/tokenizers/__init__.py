@@ -53,13 +53,21 @@ def end_id(tokenizer) -> int | None:
 
 def load_tokenizer(directory):
     """Load whichever tokenizer `directory` holds (its tokenizer_meta.json names the type)."""
+    return _load_tokenizer(directory)
+
+
+def _load_tokenizer(directory, meta_bytes: bytes | None = None):
+    """load_tokenizer; meta_bytes: the bytes of tokenizer_meta.json where the caller has read
+    them already (checkpoint.load_run_tokenizer, which checked their sha256)."""
     meta_path = Path(directory) / "tokenizer_meta.json"
-    if not meta_path.is_file():
-        raise FileNotFoundError(f"no tokenizer metadata file: {meta_path}")
+    if meta_bytes is None:
+        if not meta_path.is_file():
+            raise FileNotFoundError(f"no tokenizer metadata file: {meta_path}")
+        meta_bytes = meta_path.read_bytes()
     # İletide Python'un iç hata adları (TypeError('list indices …'), JSONNestedTooDeep(…))
     # değil, dosyanın neyinin yanlış olduğu durur
     try:
-        meta = load_json(meta_path.read_text(encoding="utf-8"))
+        meta = load_json(meta_bytes.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"{meta_path} is not a valid tokenizer metadata file (not valid "
                          f"JSON: {e})") from None
@@ -70,6 +78,7 @@ def load_tokenizer(directory):
     if kind == "char":
         return CharTokenizer.load(directory)
     if kind == "bpe":
-        return _bpe_class().load(directory)
+        # Dosya bir kez okunur: ayrıştırılmış hâli yükleyiciye verilir
+        return _bpe_class().load(directory, meta=meta)
     raise ValueError(f"{meta_path}: unknown tokenizer type {kind!r} "
                      f"(expected one of {', '.join(TOKENIZER_TYPES)})")

@@ -851,10 +851,16 @@ class BPETokenizer:
         }
 
     @classmethod
-    def load(cls, directory: str) -> "BPETokenizer":
-        """Load a tokenizer written by `save`."""
+    def load(cls, directory: str, *, meta=None) -> "BPETokenizer":
+        """Load a tokenizer written by `save`. meta: the content of its tokenizer_meta.json,
+        where the caller has read it already (load_tokenizer, which finds the type there):
+        the file is then not read again."""
         meta_path = os.path.join(directory, META_FILE)
-        meta = _read_json(meta_path)
+        # load_tokenizer türü bulmak için dosyayı zaten okuyup ayrıştırmıştır: ikinci kez
+        # okunmaz (okunsaydı iki okuma arasında değişen bir dosyanın iki ayrı hâli de
+        # karışabilirdi)
+        if meta is None:
+            meta = _read_json(meta_path)
         if not isinstance(meta, dict) or meta.get("type") != cls.type_name:
             got = meta.get("type") if isinstance(meta, dict) else type(meta).__name__
             raise ValueError(f"{meta_path}: not a BPE tokenizer (type {got!r}, expected 'bpe')")
