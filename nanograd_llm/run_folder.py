@@ -37,6 +37,7 @@ import json
 import os
 import shutil
 import stat
+import time
 from pathlib import Path
 
 from . import checkpoint as ckpt
@@ -225,7 +226,8 @@ def held_by_a_trainer(out: Path) -> bool:
     there is no lock file, it cannot be opened, the platform has no lock (not POSIX), or this
     process holds it (hold_run_folder)."""
     # Okuyucular (sample, eval, chat) içindir: kilit dosyası yalnızca okunmak üzere açılır
-    # (salt okunur bir klasörde de), paylaşılan kilit alınıp hemen bırakılır
+    # (salt okunur bir klasörde de), paylaşılan kilit alınıp hemen bırakılır (o an başlayan bir
+    # eğitici bu kilidin bırakılmasını bekler: _lock_run)
     try:
         import fcntl
     except ImportError:
@@ -247,10 +249,23 @@ def held_by_a_trainer(out: Path) -> bool:
     return False
 
 
+# Okuyucuların yoklaması (held_by_a_trainer) kilit dosyasında bir anlığına paylaşılan bir
+# kilit tutar. O mikrosaniyelerde başlayan bir eğiticinin özel kilidi alınamaz; eğitici bunu
+# "başka bir süreç eğitiyor" sanıp reddedilmesin diye: özel kilidi alamayan eğitici, kilidi
+# tutanların yalnızca paylaşılan kilitler olup olmadığına bakar (kendisi de paylaşılan bir
+# kilit alabiliyorsa özel kilit tutan yoktur) ve öyleyse en çok LOCK_WAIT_S saniye boyunca
+# kısa aralarla yeniden dener. Özel kilidi tutan gerçek bir eğitici varsa beklenmez, hemen
+# reddedilir.
+LOCK_WAIT_S = 0.5
+LOCK_RETRY_PAUSE_S = 0.005
+
+
 def _lock_run(out: Path):
     """An exclusive lock on the run folder for as long as this process trains in it: a second
     trainer (a new run, --resume or --overwrite) is refused instead of writing over the first
-    one's checkpoints. POSIX only (fcntl); elsewhere no lock is taken."""
+    one's checkpoints. A reader's probe (held_by_a_trainer: a shared lock for an instant) is
+    waited for, up to LOCK_WAIT_S seconds; another trainer's lock is refused at once. POSIX
+    only (fcntl); elsewhere no lock is taken."""
     try:
         import fcntl
     except ImportError:
@@ -259,13 +274,32 @@ def _lock_run(out: Path):
         f = open(out / LOCK_FILE, "a+")
     except OSError as e:
         raise OSError(f"cannot write in --out {out} ({e.strerror or e})") from None
-    try:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while True:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return f
+        except BlockingIOError:
+            if _only_shared_locks(f, fcntl) and time.monotonic() < deadline:
+                time.sleep(LOCK_RETRY_PAUSE_S)
+                continue
+        except OSError:
+            pass
         f.close()
         raise ValueError(f"another process is training in {out}; wait for it to finish (or "
                          f"stop it) before starting or resuming a run there") from None
-    return f
+
+
+def _only_shared_locks(f, fcntl) -> bool:
+    """Whether the locks others hold on the open lock file f are shared ones only (a reader's
+    probe), not an exclusive one (a trainer's): a shared lock of our own can then be taken
+    (it is let go at once)."""
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    return True
 
 
 def _check_empty_or_leftovers(out: Path, overwrite: bool) -> None:

@@ -2239,6 +2239,79 @@ def test_a_second_trainer_in_the_same_folder_is_refused(tmp_path):
         held.close()
 
 
+def test_a_readers_lock_probe_does_not_refuse_a_starting_trainer(tmp_path, monkeypatch):
+    """held_by_a_trainer (sample, eval, chat on a run still before its first checkpoint) takes
+    a shared lock on OUT/.lock for an instant; a trainer starting in that instant failed to
+    take its exclusive lock and was refused with 'another process is training'. A trainer now
+    waits out shared locks (the probes'), up to run_folder.LOCK_WAIT_S; an exclusive lock (a
+    trainer's) is still refused at once, and a shared lock that stays is refused in bounded
+    time. Made deterministic: the probe's lock is let go when the trainer first pauses."""
+    pytest.importorskip("fcntl")
+    import fcntl
+    import time
+
+    from nanograd_llm import run_folder
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / ".lock").write_text("")
+    probe = open(run / ".lock", "rb")                 # as held_by_a_trainer opens it
+    fcntl.flock(probe.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+    pauses = []
+    real_sleep = time.sleep
+
+    def pause(s):                                     # the probe lets go meanwhile
+        pauses.append(s)
+        fcntl.flock(probe.fileno(), fcntl.LOCK_UN)
+        real_sleep(s)
+    monkeypatch.setattr(time, "sleep", pause)
+    try:
+        r = train(tiny_config(tmp_path, max_iters=1, eval_interval=1), quiet=True)
+    finally:
+        monkeypatch.undo()
+        probe.close()
+    assert r["step"] == 1 and len(pauses) == 1
+    # an exclusive lock (another trainer): refused at once, without a pause
+    assert 0 < run_folder.LOCK_WAIT_S <= 1
+    held = open(run / ".lock", "a+")
+    fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    pauses.clear()
+    monkeypatch.setattr(time, "sleep", lambda s: (pauses.append(s), real_sleep(s)))
+    try:
+        with pytest.raises(ValueError, match="another process is training in"):
+            run_folder._lock_run(run)
+        assert pauses == []
+    finally:
+        held.close()
+    # a shared lock that is never let go: refused once LOCK_WAIT_S has passed
+    monkeypatch.setattr(run_folder, "LOCK_WAIT_S", 0.1)
+    stuck = open(run / ".lock", "rb")
+    fcntl.flock(stuck.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+    try:
+        start = time.monotonic()
+        with pytest.raises(ValueError, match="another process is training in"):
+            run_folder._lock_run(run)
+        assert 0.1 <= time.monotonic() - start < 2 and pauses
+        assert run_folder.held_by_a_trainer(run) is False     # the probe sees no trainer
+    finally:
+        stuck.close()
+    lock = run_folder._lock_run(run)                  # nothing held: taken at once
+    assert lock is not None and run_folder.held_by_a_trainer(run) is True
+    lock.close()
+
+
+def test_without_fcntl_no_run_lock_is_taken_or_probed(tmp_path, monkeypatch):
+    """Windows (no fcntl, as if `import fcntl` failed): the run lock is neither taken nor
+    waited for, a probe says no trainer holds the folder, and a run trains."""
+    import sys
+
+    from nanograd_llm import run_folder
+    monkeypatch.setitem(sys.modules, "fcntl", None)
+    run = tmp_path / "run"
+    run.mkdir()
+    assert run_folder._lock_run(run) is None and run_folder.held_by_a_trainer(run) is False
+    assert train(tiny_config(tmp_path, max_iters=1, eval_interval=1), quiet=True)["step"] == 1
+
+
 @pytest.mark.parametrize("written", [["metrics.jsonl", "tokens.npy"], [], ["checkpoint.json"]])
 def test_resume_of_a_run_still_starting_names_the_other_trainer(tmp_path, capsys, written):
     """`train --resume` while another trainer is still before its first checkpoint (its lock
