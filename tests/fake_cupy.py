@@ -15,7 +15,7 @@ yapar. CuPy'ın şu kurallarını izler:
 * İndirgemeler (`x.sum()`, `x[0, 0]`) CuPy'daki gibi 0-B *aygıt* dizisi döndürür, NumPy
   skaleri değil: kaybın ne zaman Python sayısına çevrildiği böylece görünür.
 * Aygıt→ana bellek okumaları (`.get()`, `cupy.asnumpy`, `float/int/bool/.item()/.tolist()`,
-  `repr/str/format`, `__index__`, boolean maskeyle indeksleme: CuPy öğe sayısını okur) ve ana
+  `repr/str/format`, boolean maskeyle indeksleme: CuPy öğe sayısını okur) ve ana
   bellek→aygıt kopyaları (`cupy.asarray`/`cupy.array` ile bir ana bellek nesnesi, `.set()`,
   NumPy dizisi ya da listeyle indeksleme) `TRANSFERS`'ta sayılır; her olayın yanında onu
   tetikleyen nanograd_llm satırı (`dosya.py:satır`) tutulur.
@@ -24,6 +24,10 @@ yapar. CuPy'ın şu kurallarını izler:
   denetlenmeden aygıta taşınmış bir kimlik CPU'da IndexError verirken burada sessizce yanlış
   sonuç verir, CPU ile karşılaştıran testler bunu görür. Tek bir tamsayıyla indeksleme
   NumPy'daki gibi IndexError'dır.
+* CuPy dizisinin `__index__`'i yoktur: 0-B bir aygıt tam sayısı `range(n)`'de, bir listenin ya
+  da demetin indeksinde, `operator.index`'te TypeError verir ("'ndarray' object cannot be
+  interpreted as an integer"); önce `int(n)` ile (açıkça, bir eşitlemeyle) okunmalıdır.
+  `__imatmul__` da yoktur: `a @= b`, `a`'yı yeni bir diziye bağlar, eski dizi değişmez.
 * `cupy.cuda.runtime.getDeviceCount()` 1, `memGetInfo()` `DEVICE_MEMORY`'yi (boş, toplam;
   varsayılanı 1 TiB) döndürür; Device, Stream, MemoryPool,
   using_allocator, get_current_stream, get_default_memory_pool, `cupy.random.default_rng` ve
@@ -254,10 +258,6 @@ class ndarray:
         TRANSFERS.note("d2h", "int()")
         return int(self._a)
 
-    def __index__(self):
-        TRANSFERS.note("d2h", "__index__")
-        return self._a.__index__()
-
     def __complex__(self):
         TRANSFERS.note("d2h", "complex()")
         return complex(self._a)
@@ -365,7 +365,8 @@ for _ops, _uf in ((("add",), np.add), (("sub",), np.subtract), (("mul",), np.mul
     for _o in _ops:
         setattr(ndarray, f"__{_o}__", _binary(_uf))
         setattr(ndarray, f"__r{_o}__", _binary(_uf, reflected=True))
-        setattr(ndarray, f"__i{_o}__", _binary(_uf, inplace=True))
+        if _o != "matmul":                      # CuPy'da `a @= b` yerinde değildir (yukarıda)
+            setattr(ndarray, f"__i{_o}__", _binary(_uf, inplace=True))
 for _o, _uf in (("eq", np.equal), ("ne", np.not_equal), ("lt", np.less),
                 ("le", np.less_equal), ("gt", np.greater), ("ge", np.greater_equal)):
     setattr(ndarray, f"__{_o}__", _binary(_uf))

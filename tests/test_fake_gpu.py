@@ -115,6 +115,27 @@ def test_the_fake_wraps_out_of_bounds_array_indices_around_as_cupy(gpu):
         x[0, 7]
 
 
+def test_a_device_integer_is_no_python_index_as_in_cupy(gpu):
+    """cupy.ndarray has no __index__: a 0-d device integer in range(), as a list or tuple index
+    or in operator.index is a TypeError on CuPy (the fake allowed them, counting a read); it
+    must be read with int() first. It has no __imatmul__ either: `a @= b` binds a new array."""
+    import operator
+    cp = gpu
+    n = cp.asarray(np.array(2))
+    for use in (lambda: range(n), lambda: [10, 20, 30][n], lambda: (1, 2, 3)[n],
+                lambda: operator.index(n), lambda: "abc"[n]):
+        with pytest.raises(TypeError, match="integer|indices"):
+            use()
+    assert range(int(n)) == range(2)                    # read explicitly: one counted read
+    assert cp.TRANSFERS.count("d2h") == 1
+    a = cp.asarray(np.eye(2))
+    before = a
+    a @= cp.asarray(np.full((2, 2), 3.0))
+    assert a is not before
+    np.testing.assert_array_equal(to_numpy(before), np.eye(2))
+    np.testing.assert_array_equal(to_numpy(a), np.full((2, 2), 3.0))
+
+
 def test_a_numpy_constant_in_a_layer_is_caught(gpu, monkeypatch):
     """The harness is not vacuous: a layer that mixes a host array into device work fails here
     (as on CuPy), while the same layer passes on NumPy."""
