@@ -10,8 +10,15 @@ yapar. CuPy'ın şu kurallarını izler:
   işleme, ufunc'a ya da `cupy.` fonksiyonuna girerse TypeError ("Unsupported type
   <class 'numpy.ndarray'>"); Python ve NumPy skalerleri kabul edilir. `x[...] = numpy_dizisi`
   CuPy'daki gibi ValueError'dır ("non-scalar numpy.ndarray cannot be used for fill").
-* NumPy fonksiyonları (`np.exp(x)`, `np.sum(x)`) CuPy'daki gibi `__array_ufunc__` ve
-  `__array_function__` ile sahte modüle yönlenir ve sahte dizi döndürür.
+* NumPy fonksiyonları (`np.exp(x)`, `np.sum(x)`, `np.linalg.norm(x)`) CuPy'daki gibi
+  `__array_ufunc__` ve `__array_function__` ile sahte modüle (aynı alt modül yoluyla) yönlenir
+  ve sahte dizi döndürür; CuPy'da karşılığı olmayan bir NumPy fonksiyonu (`np.insert(x, …)`)
+  TypeError verir.
+* Adlar ve argümanlar gerçek CuPy'ınkilerdir (`cupy_api.json`, CuPy 14.2'den
+  scripts/cupy_api.py ile yazıldı): CuPy'da olmayan bir ad (`cupy.errstate`, `cupy.insert`,
+  `cupy.seterr`) AttributeError, bir fonksiyonun ya da `ndarray` yönteminin almadığı
+  anahtar sözcüklü argüman (`x.max(initial=0)`, `cupy.take(…, mode=…)`, `x.astype(…,
+  casting=…)`, ufunc'larda `out`, `casting`, `dtype`, `where` dışındakiler) TypeError'dır.
 * İndirgemeler (`x.sum()`, `x[0, 0]`) CuPy'daki gibi 0-B *aygıt* dizisi döndürür, NumPy
   skaleri değil: kaybın ne zaman Python sayısına çevrildiği böylece görünür.
 * Aygıt→ana bellek okumaları (`.get()`, `cupy.asnumpy`, `float/int/bool/.item()/.tolist()`,
@@ -49,6 +56,7 @@ reddeder; öbürleri burada kabul eder).
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import mmap
 import os
@@ -61,6 +69,27 @@ import nanograd_llm
 
 _PKG_DIR = os.path.dirname(os.path.abspath(nanograd_llm.__file__)) + os.sep
 _HERE = os.path.abspath(__file__)
+
+# Gerçek CuPy'ın API'si (adlar ve argüman adları; scripts/cupy_api.py yazar): CuPy'da olmayan bir
+# ad burada da AttributeError, CuPy'ın almadığı bir anahtar sözcüklü argüman TypeError'dır
+with open(os.path.join(os.path.dirname(_HERE), "cupy_api.json"), encoding="utf-8") as _f:
+    API = json.load(_f)
+UFUNC_KEYWORDS = ("out", "casting", "dtype", "where")     # cupy.ufunc.__call__'ın aldıkları
+
+
+def _check_call(name: str, params, args: tuple, kw: dict) -> None:
+    """TypeError, as CuPy's, for a keyword argument (or too many positional ones) that CuPy's
+    `name` does not take; params: its parameter names from API ("*": any number of positional
+    arguments; None: it takes any keyword)."""
+    if params is None:
+        return
+    for k in kw:
+        if k not in params or k == "*":
+            raise TypeError(f"{name}() got an unexpected keyword argument {k!r} (CuPy "
+                            f"{API['cupy']}'s {name} takes {', '.join(params) or 'none'})")
+    if "*" not in params and len(args) > len(params):
+        raise TypeError(f"{name}() takes at most {len(params)} positional arguments "
+                        f"({len(args)} given)")
 
 
 # -- transfer bookkeeping ------------------------------------------------------------------------
@@ -219,7 +248,15 @@ class ndarray:
         return _wrap(res)
 
     def __array_function__(self, func, types_, args, kwargs):
-        impl = getattr(_MODULE, func.__name__, None)
+        # CuPy'ınki gibi: NumPy fonksiyonunun modül yolu CuPy'da izlenir (np.linalg.norm →
+        # cupy.linalg.norm); CuPy'da karşılığı olmayan (np.insert) NotImplemented, yani TypeError
+        path = ".".join(func.__module__.split(".")[1:])
+        if func.__name__ not in API["modules"].get(path, ()):
+            return NotImplemented
+        impl = _MODULE
+        for part in (path.split(".") if path else ()):
+            impl = getattr(impl, part, None)
+        impl = getattr(impl, func.__name__, None)
         if impl is None or not callable(impl):
             return NotImplemented
         return impl(*args, **kwargs)
@@ -313,6 +350,8 @@ class ndarray:
         return ndarray(self._a.copy(order=order))
 
     def astype(self, dtype, order="K", casting=None, subok=None, copy=True):
+        if casting is not None:
+            raise TypeError("casting is not supported yet")         # CuPy'ın iletisi
         return ndarray(self._a.astype(dtype, order=order, copy=copy))
 
     def view(self, *a, **k):
@@ -330,6 +369,7 @@ class ndarray:
 
 def _method(name):
     def call(self, *a, **k):
+        _check_call(f"ndarray.{name}", API["ndarray"][name], a, k)
         if name in _DATA_DEPENDENT:
             TRANSFERS.note("d2h", f"ndarray.{name} (reads the output size)")
         return _wrap(getattr(self._a, name)(*_unwrap(a), **_unwrap_kw(k)))
@@ -387,6 +427,9 @@ class _Ufunc:
         self.__name__ = uf.__name__
 
     def __call__(self, *args, **kw):
+        bad = {k: v for k, v in kw.items() if k not in UFUNC_KEYWORDS}
+        if bad:
+            raise TypeError(f"Wrong arguments {bad}")       # CuPy'ın iletisi (ör. order=)
         for a in args:
             if isinstance(a, (list, tuple, np.ndarray)):
                 raise _unsupported(a)          # CuPy's ufuncs take arrays and scalars only
@@ -407,7 +450,11 @@ class _Ufunc:
                 f(*args)
             return at
 
+        if name not in API["ufunc"]:
+            raise AttributeError(f"'cupy.ufunc' object has no attribute {name!r}")
+
         def call(*args, **kw):
+            _check_call(f"{self.__name__}.{name}", API["ufunc"][name], args, kw)
             return _wrap(f(*_unwrap(args), **_unwrap_kw(kw)))
         return call
 
@@ -416,10 +463,11 @@ class _Ufunc:
 _DATA_DEPENDENT = {"nonzero", "flatnonzero", "argwhere", "unique", "compress", "extract"}
 
 
-def _function(f):
+def _function(f, params=None):
     name = getattr(f, "__name__", "function")
 
     def call(*args, **kw):
+        _check_call(f"cupy.{name}", params, args, kw)
         if name in _DATA_DEPENDENT:
             TRANSFERS.note("d2h", f"cupy.{name} (reads the output size)")
         out = kw.get("out")
@@ -437,7 +485,10 @@ class _FakeCupyModule(types.ModuleType):
     def __getattr__(self, name):
         if name.startswith("__"):
             raise AttributeError(name)
+        kind = API["modules"][""].get(name)
         try:
+            if kind is None:                        # CuPy'da yok (frombuffer, errstate …)
+                raise AttributeError
             f = getattr(np, name)
         except AttributeError:
             raise AttributeError(f"module 'cupy' (fake) has no attribute {name!r}") from None
@@ -446,7 +497,7 @@ class _FakeCupyModule(types.ModuleType):
         elif isinstance(f, type) or not callable(f):
             w = f                                   # dtypes, np.float32, np.inf …
         else:
-            w = _function(f)
+            w = _function(f, None if kind in ("value", "ufunc") else kind)
         setattr(self, name, w)
         return w
 
@@ -643,7 +694,8 @@ def make_module():
     cp.get_default_pinned_memory_pool = lambda: _MemoryPool()
     cp.random = types.SimpleNamespace(default_rng=lambda seed=None: _Generator(seed),
                                       Generator=_Generator)
-    cp.linalg = types.SimpleNamespace(norm=_function(np.linalg.norm))
+    cp.linalg = types.SimpleNamespace(norm=_function(np.linalg.norm,
+                                                     API["modules"]["linalg"]["norm"]))
     runtime = types.SimpleNamespace(getDeviceCount=lambda: 1, memGetInfo=lambda: DEVICE_MEMORY)
 
     @contextlib.contextmanager

@@ -136,6 +136,38 @@ def test_a_device_integer_is_no_python_index_as_in_cupy(gpu):
     np.testing.assert_array_equal(to_numpy(a), np.full((2, 2), 3.0))
 
 
+def test_the_fake_has_cupys_names_and_arguments_only(gpu):
+    """The fake forwarded every NumPy name and argument: code calling what CuPy lacks
+    (cupy.errstate, np.insert on a device array, x.max(initial=...), cupy.take(mode=...),
+    x.astype(casting=...), a ufunc's order=) passed here and failed on a GPU. Names and
+    arguments now follow tests/cupy_api.json, written from CuPy 14.2 (scripts/cupy_api.py)."""
+    cp = gpu
+    x = cp.asarray(np.arange(6.0).reshape(2, 3))
+    i = cp.asarray(np.array([0, 2]))
+    for name in ("errstate", "insert", "seterr", "geomspace"):
+        assert hasattr(np, name)
+        with pytest.raises(AttributeError, match=name):
+            getattr(cp, name)
+    for call in (lambda: np.insert(x, 0, 1.0),                # no cupy.insert: not dispatched
+                 lambda: x.max(initial=0.0), lambda: x.sum(where=x > 0),
+                 lambda: cp.sum(x, initial=0.0), lambda: cp.take(x, i, mode="clip"),
+                 lambda: x.astype(np.float32, casting="same_kind"),
+                 lambda: cp.exp(x, order="C"), lambda: cp.ones(3, like=x),
+                 lambda: cp.add.at(x, i, 1.0, 2.0)):
+        with pytest.raises(TypeError):
+            call()
+    # … and what CuPy has keeps working, NumPy functions reaching CuPy's by their module path
+    np.testing.assert_allclose(float(np.linalg.norm(x)), np.sqrt(55.0))
+    assert x.reshape(3, 2).shape == (3, 2) and x.max(axis=1, keepdims=True).shape == (2, 1)
+    assert cp.exp(x, out=cp.empty_like(x), dtype=np.float64).dtype == np.float64
+    assert cp.sum(x, axis=0, dtype=np.float32).dtype == np.float32
+    assert np.shape(x) == (2, 3) and type(np.take_along_axis(x, i[None, :], axis=1)) is cp.ndarray
+    # the fake's array has nothing CuPy's lacks (an __index__ did, until the commit before this)
+    real = set(fake_cupy.API["ndarray"]) | set(fake_cupy.API["ndarray_special"])
+    extra = {n for n in dir(cp.ndarray) if n != "_a" and not n.startswith("_abc")} - real
+    assert not extra, extra
+
+
 def test_a_numpy_constant_in_a_layer_is_caught(gpu, monkeypatch):
     """The harness is not vacuous: a layer that mixes a host array into device work fails here
     (as on CuPy), while the same layer passes on NumPy."""
