@@ -38,7 +38,8 @@ yapar. CuPy'ın şu kurallarını izler:
 * `cupy.cuda.runtime.getDeviceCount()` 1, `memGetInfo()` `DEVICE_MEMORY`'yi (boş, toplam;
   varsayılanı 1 TiB) döndürür; Device, Stream, MemoryPool,
   using_allocator, get_current_stream, get_default_memory_pool, `cupy.random.default_rng` ve
-  `cupy._core._routines_linalg.set_compute_type` (TF32 anahtarı) en az hâlleriyle vardır.
+  `cupy._core._routines_linalg.set_compute_type`/`get_compute_type` (TF32 anahtarı) en az
+  hâlleriyle vardır.
 * Aygıt belleği ana bellek değildir: `DEVICE_MEMORY_UNTRACED` açıkken (bir testin
   monkeypatch'iyle) aygıta kopyalar ve `cupy.zeros`, tracemalloc'un görmediği bir bellekte
   (anonim mmap) ayrılır; böylece tracemalloc yalnızca ana belleği ölçer (ör. bir yüklemenin ana
@@ -712,10 +713,16 @@ def make_module():
     cuda.get_current_stream = lambda: stream
     cuda.device = types.SimpleNamespace(get_cublas_handle=lambda: 0)
     cp.cuda = cuda
-    compute_types = []
+    compute_types = []                 # (dtype, tür) çiftleri, set_compute_type sırasıyla
     linalg_mod = types.ModuleType("cupy._core._routines_linalg")
     linalg_mod.set_compute_type = lambda dtype, kind: compute_types.append((np.dtype(dtype),
                                                                             kind))
+
+    def get_compute_type(dtype):
+        # CuPy'daki gibi: son ayarlanan, yoksa 1 (COMPUTE_TYPE_DEFAULT; CUPY_TF32 ayarsızken)
+        kinds = [k for d, k in compute_types if d == np.dtype(dtype)]
+        return kinds[-1] if kinds else 1
+    linalg_mod.get_compute_type = get_compute_type
     linalg_mod.compute_types = compute_types
     core = types.ModuleType("cupy._core")
     core._routines_linalg = linalg_mod

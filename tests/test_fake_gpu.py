@@ -457,8 +457,12 @@ def test_train_sample_eval_chat_commands_on_the_fake_gpu(gpu, tmp_path, monkeypa
                         "--quiet", "max_iters=3", *words)
     assert rc == 0, err
     assert "--- sample ---" in out
-    # TF32 anahtarı CuPy'ın matris çarpımı ayarına iletildi (7: TF32)
-    assert (np.dtype(np.float32), 7) in sys.modules["cupy._core._routines_linalg"].compute_types
+    # TF32 anahtarı CuPy'ın matris çarpımı ayarına iletildi (7: TF32) ve eğitim bitince önceki
+    # ayar (1: varsayılan) geri kondu; sahte CuPy'da get_compute_type yokken (gerçeğinde var)
+    # backend.matmul_precision geri koymayı hiç denemiyordu
+    linalg = sys.modules["cupy._core._routines_linalg"]
+    assert (np.dtype(np.float32), 7) in linalg.compute_types
+    assert linalg.get_compute_type(np.float32) == 1, linalg.compute_types
     rc, out, err = _cli("train", "--device", "cuda", "--data", str(data), "--out", run,
                         "--quiet", "--resume", "max_iters=6", *words)
     assert rc == 0, err
