@@ -56,11 +56,32 @@ gpu_tests() {
       tests/test_generate.py tests/test_optim.py tests/test_perf_paths.py > "$OUT/gpu_tests.log" 2>&1
   tail -30 "$OUT/gpu_tests.log" | tee -a "$OUT/summary.log"
 }
+# How long the host waits in the calls that move a training batch or re-seed dropout while the
+# GPU is held busy for 300 ms (tests/test_gpu.py's host_wait_ms): about 0 = it only enqueued
+# work, about 300 = it waited for the GPU (a host<->device sync at every training step)
+host_waits() {
+  log "host waits (ms) while the GPU is busy for 300 ms: ~0 = no sync, ~300 = the call waited"
+  timeout 20 $PY - <<'EOF' 2>&1 | tail -4 | tee -a "$OUT/summary.log"
+import sys; sys.path.insert(0, "tests")
+import numpy as np, cupy as cp
+from test_gpu import host_wait_ms
+w = np.random.default_rng(0).integers(0, 65, (64, 257))        # a shakespeare batch (int64)
+buf = cp.empty((64, 256), dtype=np.int64)
+for what, fn in (("cupy.asarray(batch), the eager step's upload", lambda: cp.asarray(w)),
+                 ("ndarray.set(batch[:, :-1]), the CUDA graph's load",
+                  lambda: buf.set(np.ascontiguousarray(w[:, :-1]))),
+                 ("cupy.random.default_rng(seed), dropout re-seeded each step",
+                  lambda: cp.random.default_rng(12345))):
+    host_wait_ms(fn, 300)                                        # first call: set-up costs
+    print(f"  {what}: {host_wait_ms(fn, 300):.1f}")
+EOF
+}
 
 if [ "$STAGE" = check ]; then
   environment
   need_gpu
   gpu_tests 120
+  host_waits
   log "benchmark float32 (shakespeare), CUDA graph, per-layer eager and graph"
   timeout 100 $PY benchmarks/train_step.py --device cuda --config shakespeare --steps 20 --layer-reps 10 2>&1 | tail -32 | tee "$OUT/bench_fp32.log"
   log "benchmark tf32 vs torch bf16 autocast (shakespeare), CUDA graph"

@@ -1,4 +1,7 @@
 """CPU vs GPU parity. These tests run only where CuPy and an NVIDIA GPU are present."""
+import math
+import time
+
 import numpy as np
 import pytest
 
@@ -298,3 +301,66 @@ def test_evaluation_on_gpu_equals_cpu():
                        batch_size=5)
     assert gpu.tokens == cpu.tokens == 299
     assert abs(gpu.nll - cpu.nll) <= 1e-9 * abs(cpu.nll)
+
+
+# A kernel that keeps the GPU busy for `ns` nanoseconds of wall-clock time (%globaltimer), so
+# that a host call made meanwhile shows whether it waits for the GPU (a synchronisation).
+_BUSY = r"""
+extern "C" __global__ void nanograd_busy(unsigned long long ns) {
+    unsigned long long t0, t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+    do { asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t)); } while (t - t0 < ns);
+}
+"""
+
+
+def host_wait_ms(fn, busy_ms: float = 1000.0) -> float:
+    """Milliseconds the host spends in fn() while the current stream is held busy for busy_ms
+    by a spinning kernel: far below busy_ms when fn only enqueues work, about busy_ms (or
+    more) when something in it waits for the GPU. The GPU is idle before and after."""
+    import cupy as cp
+    busy = cp.RawKernel(_BUSY, "nanograd_busy")
+    cp.cuda.Device().synchronize()
+    busy((1,), (1,), (np.uint64(busy_ms * 1e6),))
+    t0 = time.perf_counter()
+    fn()
+    waited = (time.perf_counter() - t0) * 1e3
+    cp.cuda.Device().synchronize()
+    return waited
+
+
+@pytest.mark.parametrize("graph", [False, True])
+def test_a_training_step_does_not_wait_for_the_gpu(graph):
+    """Between the steps whose loss the trainer reads, a step must only enqueue GPU work: the
+    dropout generator re-seeded, forward and backward (eagerly, or the recorded CUDA graph
+    replayed), the gradient norm, clipping with that norm and the AdamW update. The fake CuPy
+    counts the explicit reads (float(), .get(), boolean masks); this catches any other wait
+    (a cuBLAS result read on the host, a synchronising allocation or copy): with the GPU held
+    busy for 1 s, the step's host side must end long before."""
+    import cupy as cp
+    from nanograd_llm.cuda_graph import TrainStep
+    from nanograd_llm.optim import AdamW, clip_grad_norm, global_grad_norm
+    model = GPT(GPTConfig(**dict(CFG, n_layer=1), dropout=0.1), seed=0, device="cuda")
+    opt = AdamW(model, lr=1e-3)
+    w = cp.asarray(np.random.default_rng(0).integers(0, 65, (4, 33)))   # on the device already
+    ts = TrainStep(model) if graph else None
+    losses = []
+
+    def step(i):
+        if ts is not None:
+            loss = ts(w[:, :-1], w[:, 1:], [0, 1, i])
+        else:
+            model.set_dropout_seed([0, 1, i])
+            _, loss = model.forward(w[:, :-1], w[:, 1:], return_logits=False)
+            model.backward()
+        norm = global_grad_norm(model.grad_flat)
+        clip_grad_norm(model.grad_flat, 1.0, norm=norm)
+        opt.step(model.grads, lr=1e-3)
+        losses.append(loss)
+
+    step(0)                              # kernels compiled, the graph recorded, the pool filled
+    step(1)
+    waited = host_wait_ms(lambda: step(2), busy_ms=1000.0)
+    assert ts is None or (ts.active and ts.replays == 2), ts.reason
+    assert waited < 500.0, f"the step's host side waited {waited:.0f} ms for the busy GPU"
+    assert all(math.isfinite(float(x)) for x in losses)
