@@ -364,3 +364,35 @@ def test_a_training_step_does_not_wait_for_the_gpu(graph):
     assert ts is None or (ts.active and ts.replays == 2), ts.reason
     assert waited < 500.0, f"the step's host side waited {waited:.0f} ms for the busy GPU"
     assert all(math.isfinite(float(x)) for x in losses)
+
+
+@pytest.mark.parametrize("fused", ["1", "0"])
+def test_tables_cached_during_a_recording_outlive_the_steps_memory_pool(monkeypatch, fused):
+    """The sinusoidal table (and on the generic path, fused=0, the causal masks) that a
+    TrainStep's first step caches are made from CuPy's default pool (backend.cache_allocation),
+    not from the step's private pool: once the TrainStep is gone, its pool freed and that
+    memory overwritten, the model still computes what the CPU does. (fused=0 also takes the
+    fallback of a capture that fails: the generic layer norm reads a flag on the host.)"""
+    import gc
+
+    import cupy as cp
+    from nanograd_llm.cuda_graph import TrainStep
+    from nanograd_llm.layers import attention, positional
+    monkeypatch.setenv("NANOGRAD_LLM_FUSED", fused)
+    monkeypatch.setattr(positional, "_SIN_TABLES", {})
+    monkeypatch.setattr(attention, "_MASKS", {})
+    cfg = GPTConfig(**CFG, positional="sinusoidal")
+    idx = np.random.default_rng(0).integers(0, 65, (4, 33))
+    model = GPT(cfg, seed=0, dtype="float64", device="cuda")
+    ts = TrainStep(model)
+    ts(idx[:, :-1], idx[:, 1:])
+    assert positional._SIN_TABLES and (fused == "1" or attention._MASKS)
+    assert fused == "0" or ts.active, ts.reason
+    del ts
+    gc.collect()
+    cp.get_default_memory_pool().free_all_blocks()
+    junk = [cp.full(1 << 24, np.nan) for _ in range(8)]      # the freed memory, overwritten
+    got, _ = model.forward(idx[:, :-1])
+    want, _ = GPT(cfg, seed=0, dtype="float64").forward(idx[:, :-1])
+    del junk
+    np.testing.assert_allclose(to_numpy(got), want, rtol=1e-9, atol=1e-10)
