@@ -517,8 +517,10 @@ def _check_param(name, p) -> None:
     if p.dtype.kind != "f":
         raise TypeError(f"AdamW: parameter {name!r} must be a floating-point array, got dtype "
                         f"{p.dtype} (make it with dtype=float)")
+    # CuPy dizisinin bayraklarında `writeable` yoktur (AttributeError): CuPy'da salt okunur
+    # dizi de yoktur, her CuPy dizisi yazılabilir sayılır
     flags = getattr(p, "flags", None)
-    if flags is not None and not flags.writeable:
+    if flags is not None and not getattr(flags, "writeable", True):
         raise ValueError(f"AdamW: parameter {name!r} is read-only (a view such as "
                          f"np.broadcast_to's cannot be updated in place); pass a copy")
 

@@ -84,6 +84,9 @@ def main() -> int:
                       for name in sorted(dir(cupy.ndarray)) if not name.startswith("_")
                       for v in [getattr(cupy.ndarray, name)]}
     api["ndarray_special"] = sorted(n for n in dir(cupy.ndarray) if n.startswith("__"))
+    # ndarray.flags: CuPy'ınkinde writeable, aligned … yoktur
+    from cupy._core.flags import Flags
+    api["flags"] = sorted(n for n in dir(Flags) if not n.startswith("_"))
     api["ufunc"] = {name: keywords(getattr(cupy.add, name))
                     for name in ("at", "reduce", "accumulate", "reduceat", "outer")}
     api["generator"] = {name: keywords(getattr(cupy.random.Generator, name))

@@ -14,6 +14,8 @@ yapar. CuPy'ın şu kurallarını izler:
   `__array_ufunc__` ve `__array_function__` ile sahte modüle (aynı alt modül yoluyla) yönlenir
   ve sahte dizi döndürür; CuPy'da karşılığı olmayan bir NumPy fonksiyonu (`np.insert(x, …)`)
   TypeError verir.
+* `x.flags` CuPy'ınki gibi yalnızca `c_contiguous`, `f_contiguous`, `owndata` (ve `fnc`,
+  `forc`) tutar: `x.flags.writeable` AttributeError'dır.
 * Adlar ve argümanlar gerçek CuPy'ınkilerdir (`cupy_api.json`, CuPy 14.2'den
   scripts/cupy_api.py ile yazıldı): CuPy'da olmayan bir ad (`cupy.errstate`, `cupy.insert`,
   `cupy.seterr`) AttributeError, bir fonksiyonun ya da `ndarray` yönteminin almadığı
@@ -212,6 +214,27 @@ def _wrap_around(key, shape):
 
 # -- the array -------------------------------------------------------------------------------------
 
+class _Flags:
+    """cupy.ndarray.flags: only the attributes CuPy's Flags has (API["flags"]: c_contiguous,
+    f_contiguous, owndata …); `writeable`, `aligned` … are an AttributeError, as on CuPy."""
+
+    __slots__ = ("_f",)
+
+    def __init__(self, f):
+        self._f = f
+
+    def __getattr__(self, name):
+        if name in API["flags"]:
+            return getattr(self._f, name)
+        raise AttributeError(f"'Flags' object has no attribute {name!r}")
+
+    def __getitem__(self, key):
+        if key in ("C_CONTIGUOUS", "F_CONTIGUOUS", "OWNDATA"):
+            return self._f[key]
+        raise KeyError(f"{key} is not defined for cupy.ndarray.flags")
+
+
+
 class ndarray:
     """A 'device' array: NumPy underneath, CuPy's rules on top."""
 
@@ -232,7 +255,7 @@ class ndarray:
     itemsize = property(lambda self: self._a.itemsize)
     nbytes = property(lambda self: self._a.nbytes)
     strides = property(lambda self: self._a.strides)
-    flags = property(lambda self: self._a.flags)
+    flags = property(lambda self: _Flags(self._a.flags))
     T = property(lambda self: ndarray(self._a.T))
     base = property(lambda self: None if self._a.base is None else _wrap(self._a.base))
 

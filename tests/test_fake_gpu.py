@@ -320,6 +320,29 @@ def test_a_cpu_model_and_optimizer_load_arrays_that_are_on_the_device(gpu):
     assert cpu_opt.t == 1 and type(cpu_opt.m) is np.ndarray
 
 
+def test_adamw_takes_a_dict_of_device_arrays(gpu):
+    """AdamW's check that a dict's parameters can be updated in place read p.flags.writeable,
+    which CuPy's flags lack (AttributeError at construction on a GPU; the fake handed out
+    NumPy's flags); the fake now has CuPy's flags only. The GPU dict path equals the CPU's."""
+    from nanograd_llm.optim import AdamW
+    cp = gpu
+    rng = np.random.default_rng(0)
+    host = {"w": rng.standard_normal((3, 4)), "b": rng.standard_normal(4)}
+    grads = [{k: rng.standard_normal(v.shape) for k, v in host.items()} for _ in range(3)]
+    with pytest.raises(AttributeError, match="writeable"):
+        cp.asarray(host["w"]).flags.writeable                   # as on CuPy
+    cpu = {k: v.copy() for k, v in host.items()}
+    dev = {k: cp.asarray(v) for k, v in host.items()}
+    oc, og = AdamW(cpu, lr=1e-2), AdamW(dev, lr=1e-2)
+    for g in grads:
+        oc.step(g)
+        og.step({k: cp.asarray(v) for k, v in g.items()})
+    for k in host:
+        np.testing.assert_allclose(to_numpy(dev[k]), cpu[k], rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="read-only"):           # the CPU check still holds
+        AdamW({"w": np.broadcast_to(np.ones(3), (2, 3))})
+
+
 def test_an_optimizer_follows_its_model_to_another_device(gpu):
     """model.to(device) after AdamW(model) was built: the optimizer's moments stayed on the old
     device and its next step mixed host and device arrays (CuPy's TypeError). They follow the
