@@ -24,6 +24,7 @@ import sys
 from dataclasses import dataclass, fields
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -457,6 +458,26 @@ def _parse_float(text: str) -> float:
     return value
 
 
+class FileSettings(NamedTuple):
+    """The settings a config file gave: its path, as its errors name it, and the keys whose
+    value is the file's (not given again as key=value or by an argument)."""
+    path: str
+    keys: frozenset
+
+
+def _in_config_file(error: Exception, path: str) -> Exception:
+    """`error` with its message led by 'config file PATH: ', unless it names the file already
+    (the error itself, changed in place; returned for `raise`)."""
+    # Yerinde değiştirilir: hatanın türü kalır. Errno'lu bir OSError'ın iletisi args'tan
+    # gelmez (ör. "[Errno 13] Permission denied: 'yol'"): o, yolu zaten söyler ve olduğu
+    # gibi kalır. apply_overrides'ın iletileri dosyayı "… in PATH" diye adlandırır
+    message = str(error)
+    if f" in {path}" in message or (isinstance(error, OSError) and error.errno is not None):
+        return error
+    error.args = (f"config file {path}: {message}",)
+    return error
+
+
 def apply_overrides(base: dict, overrides: dict, source: str = "override") -> dict:
     """Type-checked merge of overrides into a config dict; unknown keys are errors."""
     types = _field_types()
@@ -579,10 +600,40 @@ def make_config(preset: str | None = "default", config_file=None, overrides=None
     <- explicit keyword arguments. A new fine-tune (init_from, no `saved`) takes the GPT-2
     folder's architecture and tokenizer settings, and refuses a model setting given with a
     value other than the folder's."""
-    d, given = _layered(preset, config_file, overrides, saved, kwargs)
-    if saved is None and d["init_from"] and d["model"] == "gpt":
-        d = _with_the_folders_model(d, given)
-    return TrainConfig(**d)
+    return _built(preset, config_file, overrides, saved, kwargs)
+
+
+def _built(preset, config_file, overrides, saved, kwargs, saved_for_file=None) -> TrainConfig:
+    """make_config's work; `saved_for_file`: a resumed run's own values of the settings given
+    again, which stand in for the config file's when its part in an error is weighed."""
+    d, given, origin = _layered(preset, config_file, overrides, saved, kwargs)
+
+    def checked(d: dict, given: set) -> TrainConfig:
+        if saved is None and d["init_from"] and d["model"] == "gpt":
+            d = _with_the_folders_model(d, given)
+        return TrainConfig(**d)
+
+    try:
+        cfg = checked(d, given)
+    except (ValueError, OSError) as e:
+        # Ayarlar bir bütün olarak denetlenir (min_lr > lr, n_embd % n_head, GPTConfig, ince
+        # ayarın klasörü): hata, dosyanın değerleri olmadan da aynıysa dosyanın değildir
+        # (komut satırının ya da hazır ayarın değerleri onu tek başına verir), iletisi de
+        # olduğu gibi kalır. Yoksa dosya da hatanın bir parçasıdır: ileti dosyayı adlandırır;
+        # birkaç ayar dosyası olan bir kullanıcı hangisinin yanlış olduğunu bilsin
+        if origin is not None and origin.keys:
+            base = None if saved is None else {
+                **saved, **{k: v for k, v in (saved_for_file or {}).items()
+                            if k in origin.keys}}
+            d0, given0, _ = _layered(preset, None, overrides, base, kwargs)
+            try:
+                checked(d0, given0)
+            except Exception as e0:              # noqa: BLE001 (compared by message only)
+                if str(e0) == str(e):
+                    raise
+            raise _in_config_file(e, origin.path)
+        raise
+    return cfg
 
 
 # İnce ayarda GPT-2 klasörünün belirlediği ayarlar (block_size ise klasördekinden kısa olabilir,
@@ -671,9 +722,10 @@ def _keep_advice(keys: list, whose: str) -> str:
     return f"(leave {it} out, or give {whose} {'value' if len(keys) == 1 else 'values'})"
 
 
-def _layered(preset, config_file, overrides, saved, kwargs) -> tuple[dict, set]:
-    """The merged settings (unchecked as a whole) and the keys given by config file,
-    overrides or keyword arguments."""
+def _layered(preset, config_file, overrides, saved, kwargs) \
+        -> tuple[dict, set, FileSettings | None]:
+    """The merged settings (unchecked as a whole), the keys given by config file, overrides
+    or keyword arguments, and the config file's settings that stand (None: no file)."""
     if preset is None:
         preset = "default"
     if preset not in PRESETS:
@@ -684,23 +736,30 @@ def _layered(preset, config_file, overrides, saved, kwargs) -> tuple[dict, set]:
         known = _field_types()
         d = apply_overrides(d, {k: v for k, v in saved.items() if k in known},
                             "the checkpoint's saved settings")
-    given = set(overrides or {}) | {k for k, v in kwargs.items() if v is not None}
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    given = set(overrides or {}) | set(kwargs)
+    origin = None
     if config_file is not None:
         from_file = read_config_file(config_file)
+        path = str(Path(config_file).expanduser())     # as read_config_file's errors name it
+        # Dosyanın değeri, ardından key=value ya da bir seçenekle yeniden verilmemişse geçerlidir
+        origin = FileSettings(path, frozenset(from_file) - given)
         given |= set(from_file)
-        d = apply_overrides(d, from_file, str(config_file))
+        try:
+            d = apply_overrides(d, from_file, path)
+        except ValueError as e:
+            raise _in_config_file(e, path) from None
     if overrides:
         d = apply_overrides(d, overrides, "the command line")
-    kwargs = {k: v for k, v in kwargs.items() if v is not None}
     if kwargs:
         d = apply_overrides(d, kwargs, "the arguments")
-    return d, given
+    return d, given, origin
 
 
 def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> TrainConfig:
     """The config of a resumed run: the settings saved in its checkpoint (found through
     --out, or the preset's folder), changed only by what is given again (e.g. max_iters)."""
-    d, given = _layered(preset, config_file, overrides, None, kwargs)
+    d, given, _ = _layered(preset, config_file, overrides, None, kwargs)
     # Bu ilk ayarlar yalnızca --out klasörünü bulmak içindir: hazır ayarın kendisi ve verilen
     # out_dir. Verilen öteki ayarlar aşağıda eğitimin kaydedilen ayarlarıyla birlikte
     # denetlenir, hazır ayarınkilerle değil: yeniden verilen n_head=7 (eğitimin kendi değeri,
@@ -762,8 +821,7 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
     saved = {k: v for k, v in saved.items() if k not in given}
     kwargs = {**kwargs, "out_dir": first.out_dir}
     try:
-        return make_config(preset, config_file=config_file, overrides=overrides, saved=saved,
-                           **kwargs)
+        return _built(preset, config_file, overrides, saved, kwargs, saved_for_file=own)
     except ValueError as e:
         # Yalnızca kaydedilmiş ayarlar da aynı hatayı veriyorsa hata onlardadır (elle
         # düzenlenmiş checkpoint.json): dosya adıyla söylenir. Yeniden verilen ayarların

@@ -362,11 +362,11 @@ def test_an_empty_out_dir_is_refused_like_an_empty_out(tmp_path, monkeypatch, ca
     monkeypatch.chdir(tmp_path)
     (tmp_path / "cfg.json").write_text('{"out_dir": ""}')
     (tmp_path / "corpus.txt").write_text("ab cd ef gh\n" * 60, encoding="utf-8")
-    for words in (["out_dir="], ["--config", "cfg.json"]):
+    for words, where in ((["out_dir="], ""), (["--config", "cfg.json"], "config file cfg.json: ")):
         assert cli.main(["train", "--data", "corpus.txt", "--quiet", "max_iters=1",
                          "eval_iters=1", "sample_tokens=0", *words]) == 1
         err = capsys.readouterr().err
-        assert err.startswith("error: out_dir is empty") and "Traceback" not in err
+        assert err.startswith(f"error: {where}out_dir is empty") and "Traceback" not in err
         assert sorted(p.name for p in tmp_path.iterdir()) == ["cfg.json", "corpus.txt"]
 
 
@@ -936,8 +936,9 @@ def test_a_path_setting_no_file_can_have_is_refused_naming_the_setting(tmp_path,
         (tmp_path / "c.json").write_text(json.dumps({key: "a\0b"}), encoding="utf-8")
         assert cli.main(["train", "--data", "corpus.txt", "--quiet", "max_iters=1",
                          "--config", "c.json"]) == 1
-        assert capsys.readouterr().err == (f"error: bad value for {key}: 'a\\x00b' holds a NUL "
-                                           f"character (\\x00), which no path can\n")
+        assert capsys.readouterr().err == (f"error: config file c.json: bad value for {key}: "
+                                           f"'a\\x00b' holds a NUL character (\\x00), which "
+                                           f"no path can\n")
         # a fine-tune reads its folder before the config is built: the setting is named there
         with pytest.raises(ValueError, match=f"^bad value for {key}: 'a\\\\x00b' holds a NUL"):
             make_config(**{"init_from": "hf", key: "a\0b", "vocab_size": 300})
@@ -947,3 +948,76 @@ def test_a_path_setting_no_file_can_have_is_refused_naming_the_setting(tmp_path,
         with pytest.raises(ValueError, match="^config file '.*' (starts with|holds a NUL)"):
             read_config_file(path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json", "corpus.txt"]
+
+
+# -- a config file's refused value names the file -----------------------------------------------
+@pytest.mark.parametrize("body, message", [
+    ("lr = -1", "lr must be a finite number >= 0, got -1.0"),
+    ('lr = "fast"', "bad value for lr: 'fast' is not a number"),
+    ('max_iters = "2.5"', "bad value for max_iters: '2.5' is not an integer"),
+    ("lr = 0.01\nmin_lr = 0.1", "min_lr=0.1 is above lr=0.01: after the warm-up"),
+    ("block_size = 0", "block_size must be >= 1, got 0"),
+    ("n_head = 5", "n_embd=96 must be divisible by n_head=5"),
+    ('activation = "GELU"', "unknown activation 'GELU': expected one of gelu, relu"),
+    ('tokenizer = "word"', "tokenizer must be one of char, bpe, got 'word'"),
+])
+def test_a_value_a_config_file_gives_is_refused_with_the_files_name(tmp_path, capsys, body,
+                                                                   message):
+    """A value refused in a --config file was named by its setting only ('lr must be ...'): a
+    user with several config files did not know which one held it → 'config file PATH: ...',
+    once; the same value as a key=value word keeps its message."""
+    f = tmp_path / "runs" / "a.toml"
+    f.parent.mkdir()
+    f.write_text(body + "\n", encoding="utf-8")
+    run = str(tmp_path / "run")
+    assert cli.main(["train", "--config", str(f), "--out", run, "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: config file {f}: {message}"), err
+    assert err.count(str(f)) == 1 and err.count("\n") == 1
+    words = [line.replace(" ", "").replace('"', "") for line in body.split("\n")]
+    assert cli.main(["train", "--out", run, "--quiet", *words]) == 1
+    assert capsys.readouterr().err.startswith(f"error: {message}")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_config_file_is_named_only_for_an_error_its_values_take_part_in(tmp_path, capsys):
+    """A value from the command line that is refused alone keeps its message, whatever the file
+    holds; a file value given again on the command line is not the file's; a message that
+    names the file already does not name it twice."""
+    from nanograd_llm.config import make_config
+    f = tmp_path / "a.json"
+    f.write_text(json.dumps({"lr": 0.01, "n_layer": 2}))
+    run = str(tmp_path / "run")
+    assert cli.main(["train", "--config", str(f), "--out", run, "dropout=2"]) == 1
+    assert capsys.readouterr().err == "error: dropout must be in [0, 1), got 2.0\n"
+    # the file's lr=0.01 is part of this one: min_lr is above the file's lr
+    assert cli.main(["train", "--config", str(f), "--out", run, "min_lr=0.05"]) == 1
+    assert capsys.readouterr().err.startswith(f"error: config file {f}: min_lr=0.05 is above "
+                                              f"lr=0.01")
+    f.write_text(json.dumps({"lr": -1, "n_layer": 2}))
+    assert make_config(config_file=f, overrides={"lr": "0.01"}).lr == 0.01
+    with pytest.raises(ValueError, match=r"^lr must be a finite number >= 0, got -2.0$"):
+        make_config(config_file=f, lr=-2.0)
+    f.write_text(json.dumps({"n_layers": 2}))
+    assert cli.main(["train", "--config", str(f), "--out", run]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: unknown config key 'n_layers' in {f} (did you mean") and \
+        err.count(str(f)) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_resuming_with_a_config_file_value_that_does_not_fit_the_run_names_the_file(tmp_path,
+                                                                                    capsys):
+    """--resume checks the file's values with the run's saved ones: a min_lr above the run's
+    lr names the file; the same value as a key=value word keeps its message."""
+    assert _tiny_run(tmp_path, "run", "sample_tokens=0", "lr=0.001", "min_lr=0.0001") == 0
+    capsys.readouterr()
+    f = tmp_path / "a.toml"
+    f.write_text("min_lr = 0.5\n")
+    run = str(tmp_path / "run")
+    assert cli.main(["train", "--config", str(f), "--out", run, "--resume", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: config file {f}: min_lr=0.5 is above lr=0.001"), err
+    assert err.count(str(f)) == 1
+    assert cli.main(["train", "--out", run, "--resume", "--quiet", "min_lr=0.5"]) == 1
+    assert capsys.readouterr().err.startswith("error: min_lr=0.5 is above lr=0.001")

@@ -149,7 +149,8 @@ def test_a_number_no_float_holds_is_refused_with_what_was_written(tmp_path, caps
             (tmp_path / name).write_text(body, encoding="utf-8")
             with pytest.raises(ValueError) as e:
                 make_config(config_file=tmp_path / name)
-            assert str(e.value) == f"bad value for {key}: {written} {why}"
+            assert str(e.value) == (f"config file {tmp_path / name}: bad value for {key}: "
+                                    f"{written} {why}")
     assert cli.main(["train", "--out", str(tmp_path / "run"), "lr=1e999"]) == 1
     assert capsys.readouterr().err == f"error: bad value for lr: '1e999' {big}\n"
     with pytest.raises(ValueError) as e:
@@ -192,7 +193,8 @@ def test_an_integer_written_with_an_exponent_is_read_exactly(tmp_path):
                                              r"integer$"):
             make_config(overrides={"seed": text})
     (tmp_path / "c.json").write_text('{"max_iters": 1.5e0}', encoding="utf-8")
-    with pytest.raises(ValueError, match=r"^bad value for max_iters: 1.5e0 is not an integer$"):
+    with pytest.raises(ValueError, match=r"^config file .*c\.json: bad value for max_iters: "
+                                         r"1.5e0 is not an integer$"):
         make_config(config_file=tmp_path / "c.json")
 
 
