@@ -150,6 +150,36 @@ def describe_dropped(dropped: list[str], mode: str, replacement: str | None) -> 
             f"{'were' if n != 1 else 'was'} {what}: {chars})")
 
 
+def check_stop(stop: str | None, tokenizer=None, name: str = "stop") -> str | None:
+    """The stop text a reply ends at, checked: None (no stop text), or a non-empty string
+    whose every character the tokenizer knows (with `tokenizer`). `name` names it in the
+    errors (--stop on the command line)."""
+    from .backend import shown
+    if stop is None:
+        return None
+    if not isinstance(stop, str):
+        raise ValueError(f"{name} must be a string, got {shown(stop)}")
+    if not stop:
+        # Boş metin her yerde bulunur: yanıtı daha ilk belirteçte keserdi. Eskiden sessizce
+        # "durdurma metni yok" sayılırdı; verilen bir seçeneğin hiçbir şey yapmaması bir
+        # yanlışı gizler
+        flag = name.startswith("--")
+        raise ValueError(f"{name} is empty: give the text a reply ends at (e.g. "
+                         f"{name + ' ' if flag else ''}'\\n\\n'), or "
+                         + (f"leave {name} out (a reply then ends after --max-new-tokens tokens)"
+                            if flag else "None (a reply then ends after max_new_tokens tokens)"))
+    if tokenizer is None:
+        return stop
+    _, unknown = _Encoder(tokenizer, "skip")(stop)
+    if unknown:
+        # Belirteçleyicinin bilmediği bir karakteri model hiç yazamaz: böyle bir durdurma
+        # metni hiçbir yanıtı kesmez, seçenek sessizce hiçbir şey yapmazdı
+        raise ValueError(f"{name} {shown(stop)} has character(s) the tokenizer does not know "
+                         f"({show_chars(unknown)}): the model never writes them, so no reply "
+                         f"would stop there")
+    return stop
+
+
 class _StopFilter:
     """Passes text through, except that it cuts at the first occurrence of `stop` (holding
     back a tail that could be the start of `stop`)."""
@@ -231,6 +261,7 @@ def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
     A reader that closed output_stream (`| head`) raises BrokenPipeError to the caller; the
     command line turns it into exit status 141, as for every other command."""
     check_sampling_args(max_new_tokens, temperature, top_k, top_p)
+    stop = check_stop(stop, tokenizer)
     out = sys.stdout if output_stream is None else output_stream
     encode = _Encoder(tokenizer, unknown)
     block = getattr(model, "block_size", None)

@@ -174,9 +174,13 @@ def sample_main(args) -> int:
 
 def chat_main(args) -> int:
     """`nanograd-llm chat`: an interactive prompt loop (exit with Ctrl-D or Ctrl-C)."""
-    from .chat import chat_loop
+    from .chat import chat_loop, check_stop
     _check(args)
+    # Boş bir --stop, model yüklenmeden reddedilir; belirteçleyicinin bilmediği karakterler
+    # ise yüklendikten sonra
+    stop = check_stop(_unescape(args.stop), name="--stop")
     model, tok = load_for_generation(args)
+    stop = check_stop(stop, tok, name="--stop")
     # Kapalı standart girdi (`<&-`): Python sys.stdin'i None yapar; boş bir girdi gibidir
     stdin = sys.stdin if sys.stdin is not None else io.StringIO()
     interactive = stdin.isatty()
@@ -189,6 +193,6 @@ def chat_main(args) -> int:
     return chat_loop(model, tok, None if interactive else stdin, sys.stdout,
                      max_new_tokens=args.max_new_tokens, temperature=args.temperature,
                      top_k=args.top_k, top_p=args.top_p, seed=args.seed,
-                     use_cache=not args.no_cache, stop=_unescape(args.stop),
+                     use_cache=not args.no_cache, stop=stop,
                      unknown=args.unknown, banner=interactive)
 

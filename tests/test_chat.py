@@ -747,3 +747,58 @@ def test_a_reply_cut_inside_a_character_by_a_strict_decoder_does_not_crash(monke
                      banner=False) == 0
     assert out.getvalue() == "> a\ufffd\n> a\ufffd\n> \n"
     assert contexts[1] == list(b"hi\na\xc4\nhi\n")
+
+
+# -- the stop text -------------------------------------------------------------------------------
+def test_an_empty_stop_text_is_refused(tmp_path, monkeypatch, capsys):
+    """`chat --stop ''` was taken as no stop text at all: the option did nothing, silently. An
+    empty text would match everywhere; it is refused before the model is loaded, and by
+    chat_loop."""
+    from nanograd_llm import cli
+    monkeypatch.setattr(sys, "stdin", io.StringIO("hello\n"))
+    # no checkpoint there: the refusal comes first
+    assert cli.main(["chat", "--ckpt", str(tmp_path / "none"), "--stop", ""]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err == ("error: --stop is empty: give the text a reply ends at (e.g. "
+                                 "--stop '\\n\\n'), or leave --stop out (a reply then ends "
+                                 "after --max-new-tokens tokens)\n")
+    with pytest.raises(ValueError, match=r"^stop is empty: .* or None "):
+        run_chat("hello\n", stop="")
+
+
+@pytest.mark.parametrize("stop, says", [("ğ", "'ğ'"), ("a\\tb", "'\\t'"),
+                                        ("\udcff", "byte 0xff (not UTF-8)")])
+def test_a_stop_text_the_tokenizer_cannot_write_is_refused(tmp_path, monkeypatch, capsys, stop,
+                                                           says):
+    """A stop text with a character the model's tokenizer does not know (an English character
+    model and 'ğ', a tab, a byte that was not UTF-8 on the command line) can never be written
+    by the model: the option silently did nothing."""
+    from nanograd_llm import cli
+    write_tiny_checkpoint(tmp_path / "run")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("hello\n"))
+    assert cli.main(["chat", "--ckpt", str(tmp_path / "run"), "--stop", stop]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("error: --stop ") and \
+        f"has character(s) the tokenizer does not know ({says}): the model never writes them" \
+        in err, err
+    with pytest.raises(ValueError, match=r"^stop .* has character\(s\) the tokenizer does not"):
+        run_chat("hello\n", tok=StrictOptionTokenizer(), stop=stop.replace("\\t", "\t"))
+
+
+@pytest.mark.parametrize("stop", [" ", "\\n", "\\n\\n", "a b"])
+def test_a_stop_text_of_whitespace_the_tokenizer_knows_is_taken(tmp_path, monkeypatch, capsys,
+                                                                stop):
+    """A space or line breaks are a stop text like any other (README: --stop '\\n\\n')."""
+    from nanograd_llm import cli
+    import nanograd_llm.chat as chat
+    write_tiny_checkpoint(tmp_path / "run")
+    seen = {}
+
+    def fake_loop(*a, **kw):
+        seen.update(kw)
+        return 0
+    monkeypatch.setattr(chat, "chat_loop", fake_loop)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("hello\n"))
+    assert cli.main(["chat", "--ckpt", str(tmp_path / "run"), "--stop", stop]) == 0
+    assert seen["stop"] == stop.replace("\\n", "\n")
+
