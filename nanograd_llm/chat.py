@@ -152,8 +152,9 @@ def describe_dropped(dropped: list[str], mode: str, replacement: str | None) -> 
 
 def check_stop(stop: str | None, tokenizer=None, name: str = "stop") -> str | None:
     """The stop text a reply ends at, checked: None (no stop text), or a non-empty string
-    whose every character the tokenizer knows (with `tokenizer`). `name` names it in the
-    errors (--stop on the command line)."""
+    whose every character the tokenizer knows (with `tokenizer`; a character tokenizer's
+    text in NFC, as its vocabulary). `name` names it in the errors (--stop on the command
+    line)."""
     from .backend import shown
     if stop is None:
         return None
@@ -170,6 +171,10 @@ def check_stop(stop: str | None, tokenizer=None, name: str = "stop") -> str | No
                             if flag else "None (a reply then ends after max_new_tokens tokens)"))
     if tokenizer is None:
         return stop
+    if isinstance(getattr(tokenizer, "stoi", None), dict):
+        # Karakter belirteçleyicisinin sözlüğü NFC'dir, modelin yazdığı metin de: NFD yazılmış
+        # bir "ş" (s + birleşen çengel) o metinde hiç bulunmazdı
+        stop = unicodedata.normalize("NFC", stop)
     _, unknown = _Encoder(tokenizer, "skip")(stop)
     if unknown:
         # Belirteçleyicinin bilmediği bir karakteri model hiç yazamaz: böyle bir durdurma

@@ -802,3 +802,22 @@ def test_a_stop_text_of_whitespace_the_tokenizer_knows_is_taken(tmp_path, monkey
     assert cli.main(["chat", "--ckpt", str(tmp_path / "run"), "--stop", stop]) == 0
     assert seen["stop"] == stop.replace("\\n", "\n")
 
+
+def test_a_stop_text_written_decomposed_stops_a_character_model(monkeypatch):
+    """A character tokenizer's vocabulary and the text its model writes are NFC: a stop text
+    typed decomposed ('s' + U+0327 for 'ş') was never found in a reply."""
+    import nanograd_llm.chat as chat
+    from nanograd_llm.tokenizers import CharTokenizer
+    tok = CharTokenizer(list("abşc \n"))
+
+    def fake_generate(model, context, *a, **k):
+        for ch in "abşcab":
+            yield np.array([tok.stoi[ch]])
+    monkeypatch.setattr(chat, "iter_generate", fake_generate)
+
+    class Model:
+        block_size = 64
+    out = io.StringIO()
+    assert chat_loop(Model(), tok, io.StringIO("ab\n"), out, stop="s\u0327c",
+                     banner=False) == 0
+    assert out.getvalue().split("> ")[1] == "ab\n"
