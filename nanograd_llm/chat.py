@@ -32,6 +32,10 @@ eklenmez.
   başarı bildirmeden bitirir: `nanograd-llm chat` 143 ile çıkar. Yanıtları okuyan taraf erken
   giderse (`nanograd-llm chat ... | head -1`) komut, öteki komutlar gibi, sessizce 141 ile
   çıkar.
+* **Borudan gelen girdi:** Girdi bir uçbirim değilse (bir boru ya da dosya), istem satırdan
+  önce yazılmaz; okunan satır bir konuşma dökümündeki gibi istemiyle yinelenir (`> merhaba`),
+  ardından yanıtı gelir. Boş satırlar, `/quit` ve girdinin sonu çıktıya bir şey eklemez:
+  çıktı son yanıtla biter.
 """
 from __future__ import annotations
 
@@ -256,6 +260,14 @@ def _ends_a_line(decode: Callable, ids: list[int]) -> bool:
         return False
 
 
+def _is_terminal(stream) -> bool:
+    """Whether a text stream reads from a terminal (False where it cannot tell)."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
               max_new_tokens: int = 200, temperature: float = 0.8, top_k=None, top_p=None,
               seed=None, use_cache: bool = True, stop: str | None = None,
@@ -263,6 +275,8 @@ def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
     """Read lines from input_stream (None: the terminal, via input()), answer each with a
     generated continuation streamed to output_stream (None: sys.stdout). Returns 0 on EOF,
     /quit or Ctrl-C. The context (previous lines and replies) is kept to block_size tokens.
+    From a stream that is not a terminal (a pipe, a file) no prompt waits for the line: each
+    line answered is echoed after it is read, as a transcript ("> hello\n", then the reply).
     A reader that closed output_stream (`| head`) raises BrokenPipeError to the caller; the
     command line turns it into exit status 141, as for every other command."""
     check_sampling_args(max_new_tokens, temperature, top_k, top_p)
@@ -273,6 +287,11 @@ def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
     seeds = np.random.default_rng(seed) if seed is not None else None
     history: list[int] = []
     end = end_id(tokenizer)
+    # Borudan ya da dosyadan okunan satırı kimse yazarken görmez: satırdan önce yazılan istem
+    # "/quit"ten ve girdinin sonundan sonra çıktının sonunda boşta kalırdı, yanıt da istemin
+    # ardından kullanıcının satırı gibi görünürdü. Bu yüzden satır okunduktan sonra istemiyle
+    # birlikte yinelenir (bir konuşma dökümü gibi); uçbirimde ise istem satırdan önce gelir
+    transcript = input_stream is not None and not _is_terminal(input_stream)
 
     def write(s: str) -> None:
         out.write(s)
@@ -285,7 +304,8 @@ def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
                 return input(prompt) + "\n"
             except EOFError:
                 return None
-        write(prompt)
+        if not transcript:
+            write(prompt)
         line = input_stream.readline()
         return line if line else None
 
@@ -295,7 +315,8 @@ def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
         while True:
             line = read_line()
             if line is None:
-                write("\n")
+                if not transcript:
+                    write("\n")                   # the prompt's line is left open
                 return 0
             text = line.rstrip("\r\n")
             command = text.strip()
@@ -303,6 +324,8 @@ def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
                 continue
             if command in ("/quit", "/exit"):
                 return 0
+            if transcript:
+                write(f"{prompt}{text}\n")
             if command == "/reset":
                 history = []
                 write("(context cleared)\n")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from nanograd_llm import GPT, GPTConfig
-from nanograd_llm.chat import _Encoder, _StopFilter, chat_loop
+from nanograd_llm.chat import _Encoder, _StopFilter, chat_loop, help_line
 
 CHARS = sorted(set("abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ.,!?'\n"))
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,13 +62,19 @@ def run_chat(text, model=None, tok=None, **kw):
     return rc, out.getvalue()
 
 
+def answers(out: str) -> list[str]:
+    """What follows each line a piped chat echoed ('> LINE\\n'), up to the next echoed line:
+    its reply (or notes), with the line break after it."""
+    return [part.split("\n", 1)[1] for part in out.split("> ")[1:]]
+
+
 def test_chat_replies_to_each_line_and_exits_on_eof():
     rc, out = run_chat("hello there\nhow are you\n", max_new_tokens=7)
     assert rc == 0
     assert out.startswith("Type a line")
-    assert out.count("> ") == 3                      # two lines answered, then EOF
-    replies = out.split("> ")[1:3]
-    for r in replies:
+    assert out.count("> ") == 2                      # two lines answered; EOF adds nothing
+    assert "> hello there\n" in out and "> how are you\n" in out
+    for r in answers(out):
         assert r.endswith("\n") and len(r) == 8      # 7 generated characters + newline
 
 
@@ -87,7 +93,7 @@ def test_unknown_characters_replaced():
 
 def test_only_unknown_characters():
     rc, out = run_chat("ğüş\nok\n")
-    assert rc == 0 and "nothing left to send" in out and out.count("> ") == 3
+    assert rc == 0 and "nothing left to send" in out and out.count("> ") == 2
 
 
 def test_context_is_kept_within_block_size(monkeypatch):
@@ -110,7 +116,9 @@ def test_reset_quit_and_blank_lines():
     rc, out = run_chat("\n   \nhi\n/reset\n/quit\nnever answered\n")
     assert rc == 0
     assert "(context cleared)" in out
-    assert out.count("> ") == 5                      # blank, blank, hi, /reset, /quit
+    # blank lines and /quit echo nothing; /reset's note follows its echoed line
+    assert out.count("> ") == 2 and "> /reset\n(context cleared)\n" in out
+    assert out.endswith("> /reset\n(context cleared)\n")
 
 
 class _Interrupting(io.StringIO):
@@ -148,10 +156,10 @@ def test_seeded_chat_is_reproducible():
 def test_stop_string_ends_the_reply():
     # greedy reply of the tiny model; the stop text is one of its characters
     _, full = run_chat("abc\n", temperature=0, max_new_tokens=12, banner=False)
-    reply = full.split("> ")[1]
+    [reply] = answers(full)
     stop = reply[3]
     _, cut = run_chat("abc\n", temperature=0, max_new_tokens=12, banner=False, stop=stop)
-    assert cut.split("> ")[1] == reply[:reply.index(stop)] + "\n"
+    assert answers(cut) == [reply[:reply.index(stop)] + "\n"]
 
 
 def test_stop_filter_holds_back_partial_matches():
@@ -200,7 +208,7 @@ def test_chat_subprocess_with_piped_input(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr
     assert "does not know" in r.stdout and "'ç'" in r.stdout
-    assert r.stdout.count("> ") == 3
+    assert r.stdout.count("> ") == 2 and r.stdout.endswith("\n")
 
 
 def test_chat_subprocess_bad_checkpoint_is_a_clear_error(tmp_path):
@@ -331,7 +339,7 @@ def test_chat_survives_bytes_that_are_not_utf8(tmp_path):
                        input=b"ab\xffc\nhello\n", capture_output=True, timeout=120, env=env)
     out = r.stdout.decode("utf-8", errors="replace")
     assert r.returncode == 0, r.stderr
-    assert "does not know" in out and out.count("> ") == 3
+    assert "does not know" in out and out.count("> ") == 2
     assert "byte 0xff (not UTF-8)" in out and "udcff" not in out
 
 
@@ -519,7 +527,7 @@ def test_chat_with_closed_stdin_ends_as_at_end_of_input(tmp_path, monkeypatch, c
     from nanograd_llm.cli import main
     monkeypatch.setattr(sys, "stdin", None)
     assert main(["chat", "--ckpt", str(tmp_path / "run"), "--max-new-tokens", "3"]) == 0
-    assert capsys.readouterr().out == "> \n"
+    assert capsys.readouterr().out == ""
 
 
 @pytest.mark.parametrize("command", ["sample", "chat"])
@@ -609,7 +617,7 @@ def test_chat_never_samples_the_padding_ids_of_a_larger_model():
     model = tiny_model(vocab=len(CHARS) + 40)
     rc, out = run_chat("hello\nagain\n", model=model, tok=tok, temperature=50.0,
                        max_new_tokens=40)
-    assert rc == 0 and out.count("> ") == 3
+    assert rc == 0 and out.count("> ") == 2
 
 
 class _BrokenPipe(io.StringIO):
@@ -696,7 +704,7 @@ def test_the_next_turn_sees_the_reply_as_shown_up_to_the_stop_text(monkeypatch, 
     out = io.StringIO()
     assert chat_loop(Model(), tok, io.StringIO("hello\nhello\n"), out, stop=stop,
                      banner=False) == 0
-    assert out.getvalue().split("> ")[1] == shown + "\n"
+    assert answers(out.getvalue())[0] == shown + "\n"
     # and, when the stop text is not a line break, the line break the screen showed
     assert tok.decode(contexts[1]) == "hello\n" + shown + stop + "\n" * (stop != "\n") + \
         "hello\n"
@@ -745,7 +753,7 @@ def test_a_reply_cut_inside_a_character_by_a_strict_decoder_does_not_crash(monke
     out = io.StringIO()
     assert chat_loop(Model(), ByteTokenizer(), io.StringIO("hi\nhi\n"), out, max_new_tokens=2,
                      banner=False) == 0
-    assert out.getvalue() == "> a\ufffd\n> a\ufffd\n> \n"
+    assert out.getvalue() == "> hi\na\ufffd\n> hi\na\ufffd\n"
     assert contexts[1] == list(b"hi\na\xc4\nhi\n")
 
 
@@ -820,4 +828,49 @@ def test_a_stop_text_written_decomposed_stops_a_character_model(monkeypatch):
     out = io.StringIO()
     assert chat_loop(Model(), tok, io.StringIO("ab\n"), out, stop="s\u0327c",
                      banner=False) == 0
-    assert out.getvalue().split("> ")[1] == "ab\n"
+    assert answers(out.getvalue()) == ["ab\n"]
+
+
+# -- piped input: a transcript -------------------------------------------------------------------
+def test_piped_chat_echoes_each_line_and_ends_with_its_last_answer(tmp_path, monkeypatch,
+                                                                   capsys):
+    """`printf 'hello\\n/quit\\n' | nanograd-llm chat ...` wrote the prompt '> ' before each
+    line was read: the reply followed the prompt as if the user had typed it, and the output
+    ended with a '> ' left after /quit, or '> ' and a line break at the end of the input. From
+    a stream that is not a terminal each line is echoed after it is read, as a transcript:
+    '> hello\\n', then the reply; nothing after /quit or at the end of the input."""
+    write_tiny_checkpoint(tmp_path / "run")
+    argv = ["chat", "--ckpt", str(tmp_path / "run"), "--max-new-tokens", "6", "--seed", "1"]
+    r = subprocess.run([sys.executable, "-m", "nanograd_llm", *argv], input="hello\n/quit\n",
+                       capture_output=True, text=True, timeout=120, env=_env(), cwd=tmp_path)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    reply = r.stdout[len("> hello\n"):-1]
+    assert r.stdout == f"> hello\n{reply}\n" and len(reply) == 6, r.stdout  # no '>' in CHARS
+    from nanograd_llm.cli import main
+    for text in ("hello\n", "hello", "\n  \nhello\n\n/quit\nnever sent\n"):
+        monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+        assert main(argv) == 0
+        assert capsys.readouterr() == (r.stdout, ""), text
+    for text in ("", "/quit\n", "\n\n"):
+        monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+        assert main(argv) == 0
+        assert capsys.readouterr() == ("", ""), text
+    # a command's output follows its echoed line
+    monkeypatch.setattr(sys, "stdin", io.StringIO("/reset\n/help\n"))
+    assert main(argv) == 0
+    assert capsys.readouterr().out == f"> /reset\n(context cleared)\n> /help\n{help_line()}\n"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_a_terminal_stream_still_gets_its_prompt_before_each_line():
+    """A stream that is a terminal shows the prompt before the user types (the terminal
+    echoes the line itself); the end of its input ends the prompt's line."""
+    out = io.StringIO()
+    assert chat_loop(tiny_model(), TinyCharTokenizer(), _Terminal("hi\n"), out, banner=False,
+                     max_new_tokens=4, seed=0) == 0
+    _, piped = run_chat("hi\n", max_new_tokens=4, banner=False)
+    assert out.getvalue() == "> " + answers(piped)[0] + "> \n"

@@ -481,7 +481,7 @@ def test_chat_replies_are_generate_on_the_last_block_size_tokens(seed, block, li
     seeds = np.random.default_rng(kw.pop("seed"))
     history, want = [], ""
     for line in lines:
-        want += "> "
+        want += f"> {line}\n"                     # a piped line is echoed, then answered
         context = (history + tok.encode(line + "\n"))[-block:]
         turn_seed = int(seeds.integers(2**63))
         new = generate(model, context, max_new, seed=turn_seed, **kw)[0, len(context):].tolist()
@@ -494,7 +494,6 @@ def test_chat_replies_are_generate_on_the_last_block_size_tokens(seed, block, li
         if new and not tok.decode(new).endswith("\n"):
             new = new + tok.encode("\n")        # the line break the screen shows after it
         history = (context + new)[-block:]
-    want += "> \n"
     assert out.getvalue() == want
 
 
