@@ -537,7 +537,10 @@ def read_config_file(path) -> dict:
         raise ValueError(f"config file {p} is not a regular file (a pipe or a device, as "
                          f"<(...) gives); save the settings in a .toml or .json file and pass "
                          f"its path")
-    if p.suffix == ".toml":
+    # Uzantı büyük harfle de yazılabilir (Windows'ta ve macOS'ta "Ayarlar.TOML" aynı dosyadır):
+    # "must end in .toml or .json" .TOML ile biten bir dosyaya yanlış olurdu
+    suffix = p.suffix.lower()
+    if suffix == ".toml":
         try:
             import tomllib
         except ImportError:                         # Python 3.10: the same parser, from PyPI
@@ -547,7 +550,7 @@ def read_config_file(path) -> dict:
                 raise ValueError("reading a .toml config on Python 3.10 needs the tomli "
                                  "package (pip install tomli), or use a .json config") from None
         parse = functools.partial(tomllib.loads, parse_float=_parse_float)
-    elif p.suffix == ".json":
+    elif suffix == ".json":
         parse = _parse_json_refusing_repeated_keys
     else:
         raise ValueError(f"config file {p} must end in .toml or .json")

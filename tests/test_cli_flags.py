@@ -1021,3 +1021,12 @@ def test_resuming_with_a_config_file_value_that_does_not_fit_the_run_names_the_f
     assert err.count(str(f)) == 1
     assert cli.main(["train", "--out", run, "--resume", "--quiet", "min_lr=0.5"]) == 1
     assert capsys.readouterr().err.startswith("error: min_lr=0.5 is above lr=0.001")
+
+
+@pytest.mark.parametrize("name, text", [("A.TOML", "n_layer = 2\n"), ("a.Json", '{"n_layer": 2}')])
+def test_a_config_file_suffix_in_capitals_is_read(tmp_path, name, text):
+    """'Settings.TOML' (a name Windows and macOS treat as settings.toml) was refused as 'config
+    file Settings.TOML must end in .toml or .json'."""
+    from nanograd_llm.config import make_config
+    (tmp_path / name).write_text(text)
+    assert make_config(config_file=tmp_path / name).n_layer == 2
