@@ -16,6 +16,7 @@ kendisi `train.py`'dedir.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import functools
 import json
 import math
@@ -324,6 +325,14 @@ def _convert(name: str, value, type_name: str):
         # Python'dan verilen NumPy sayıları (np.arange'den bir n_layer, np.bool_) TrainConfig'teki
         # gibi tuttukları düz değer sayılır: np.int64(10) "tam sayı değil" diye reddediliyordu
         value = value.item()
+    if isinstance(value, (datetime.date, datetime.time)):
+        # TOML tırnaksız 2024-01-01'i ya da 07:32:00'ı bir tarih/saat olarak okur: ileti Python'un
+        # datetime.date(2024, 1, 1) yazımını değil, dosyada yazılanı ve tırnak öğüdünü verir
+        what = {"bool": "true or false", "int": "an integer", "float": "a number"}.get(
+            base, "a string")
+        quote = " (put it in quotes to give it as a string)" if base == "str" else ""
+        raise ValueError(f"bad value for {name}: {value.isoformat()} is a TOML date or time, "
+                         f"not {what}{quote}")
     if value is None:
         if nullable:
             return None

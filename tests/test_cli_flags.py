@@ -1030,3 +1030,20 @@ def test_a_config_file_suffix_in_capitals_is_read(tmp_path, name, text):
     from nanograd_llm.config import make_config
     (tmp_path / name).write_text(text)
     assert make_config(config_file=tmp_path / name).n_layer == 2
+
+
+@pytest.mark.parametrize("line, says", [
+    ("lr = 1979-05-27", "bad value for lr: 1979-05-27 is a TOML date or time, not a number"),
+    ("bias = 07:32:00", "bad value for bias: 07:32:00 is a TOML date or time, not true or false"),
+    ("data = 2024-01-01", "bad value for data: 2024-01-01 is a TOML date or time, not a string "
+                          "(put it in quotes to give it as a string)"),
+])
+def test_a_toml_date_is_named_as_written_not_as_python_writes_it(tmp_path, line, says):
+    """TOML reads an unquoted 2024-01-01 as a date: the error said "datetime.date(2024, 1, 1) is
+    not a string", Python's spelling of a value the user never wrote."""
+    from nanograd_llm.config import make_config
+    f = tmp_path / "a.toml"
+    f.write_text(line + "\n")
+    with pytest.raises(ValueError) as e:
+        make_config(config_file=f)
+    assert str(e.value) == f"config file {f}: {says}"
