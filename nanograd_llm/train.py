@@ -88,14 +88,24 @@ def _training_text(text: str, cfg: TrainConfig) -> str:
     return text[:int(len(text) * (1.0 - cfg.val_fraction))]
 
 
-def check_corpus_fits(text: str, tokenizer, label: str) -> None:
-    """A resumed run reuses its tokenizer: text with characters it lacks means other data."""
+def check_corpus_fits(text: str, tokenizer, label: str, init_from: str | None = None) -> None:
+    """A resumed run reuses its tokenizer: text with characters it lacks means other data.
+    `init_from`: the tokenizer is that GPT-2 folder's, for a new fine-tune (not a resumed run)."""
     if not isinstance(tokenizer, CharTokenizer):
         return                       # bayt düzeyindeki BPE her metni kodlayabilir
     # Sözlük NFC biçimindedir (tokenizers/char.py); NFD yazılmış bir metin de aynı metindir
     unknown = sorted(set(unicodedata.normalize("NFC", text)) - set(tokenizer.chars))
     if unknown:
         chars = shown_items(map(repr, unknown), 10, " ")
+        if init_from is not None:
+            # Yeni bir ince ayar devam ettirilen bir eğitim değildir: "devam eden eğitim başladığı
+            # veriyle eğitilmeli (dosya değişti mi?)" demek yanlış yeri gösterirdi. Sorun, ön
+            # eğitilmiş modelin karakter sözlüğünün bu metne yetmemesidir
+            raise ValueError(f"the corpus {label!r} has {len(unknown)} character(s) the "
+                             f"tokenizer of {init_from} does not know ({chars}): a fine-tune "
+                             f"keeps the pretrained model's characters; fine-tune on a text "
+                             f"made of them, or train a new model on this text without "
+                             f"--init-from")
         raise ValueError(f"the corpus {label!r} has {len(unknown)} character(s) the run's "
                          f"tokenizer does not know ({chars}): a resumed run must train on the "
                          f"data it started with (has the file changed?)")
@@ -113,10 +123,11 @@ SAY_BPE_TRAINING_ABOVE = 1 << 22
 
 
 def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | None = None,
-                 progress: bool = False):
+                 progress: bool = False, fine_tune: bool = False):
     """Read the corpus, build (or reuse) the tokenizer, encode and split; with `sha256` (a
     resumed run's), a text with another digest is refused before it is encoded.
-    -> (tok, TokenData, label)
+    `fine_tune`: `tokenizer` is the one of cfg.init_from, for a new fine-tune (else a resumed
+    run's). -> (tok, TokenData, label)
 
     `progress`: say on stderr when a BPE tokenizer is trained on a long text, show its training's
     bars and a bar while a long text is encoded (data.encode_corpus), each after
@@ -129,7 +140,7 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | 
         # NFC geçişi ve küme) atlanır. Özeti kayıtlı olmayan (eski sürümlerin) bir eğitimde,
         # hazır bir belirteçleyiciyle başlayan ince ayarda ve değişmiş bir metinde çalışır;
         # değişmiş metnin bilinmeyen karakterleri özetin farklı olmasından daha çok şey söyler
-        check_corpus_fits(text, tokenizer, label)
+        check_corpus_fits(text, tokenizer, label, cfg.init_from if fine_tune else None)
     if sha256 and sha256 != digest:
         # Başka bir metin, uzun kodlamadan (büyük bir derlemde dakikalar) önce reddedilir
         raise _other_text(out_dir, label)
@@ -540,7 +551,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             raise OSError(f"cannot resume {out} without the text of corpus {cfg.data!r} (the "
                           f"run's corpus; no verified copy is in the cache): {e}") from None
     tokenizer, data, label = prepare_data(cfg, out, tokenizer, sha256=saved_sha,
-                                          progress=progress and not quiet)
+                                          progress=progress and not quiet,
+                                          fine_tune=init_model is not None)
     mcfg = model_config(cfg, tokenizer.vocab_size)
     if cfg.init_from:
         # Mimari GPT-2 klasöründen gelir, eğitim ayarlarının n_layer/n_embd alanlarından değil.

@@ -3575,6 +3575,30 @@ def test_a_fine_tune_from_a_folder_with_a_char_tokenizer_records_and_compares_it
     assert capsys.readouterr().out.startswith("Dikkat")
 
 
+def test_a_fine_tune_on_text_its_char_tokenizer_lacks_is_not_told_it_resumed(tmp_path, capsys):
+    """`train --init-from DIR` from a folder with a character tokenizer, on a text with
+    characters it lacks: the refusal said "a resumed run must train on the data it started with
+    (has the file changed?)", about a new run that resumed nothing → it names the folder's
+    tokenizer and what to do: fine-tune on text of its characters, or train without
+    --init-from (which then works)."""
+    from nanograd_llm import GPT, GPTConfig, cli
+    from nanograd_llm.tokenizers import CharTokenizer
+    tok = CharTokenizer.from_text(TEXT)
+    GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=8),
+        seed=1).save_hf(tmp_path / "hf")
+    tok.save(str(tmp_path / "hf"))
+    out, run, hf = _fine_tune_commands(tmp_path)
+    corpus = Path(run[run.index("--data") + 1])
+    corpus.write_text(TEXT + "Zebra\n", encoding="utf-8")
+    assert cli.main([*run, *hf]) == 1
+    err = capsys.readouterr().err
+    assert f"has 1 character(s) the tokenizer of {tmp_path / 'hf'} does not know ('Z'): a " \
+        "fine-tune keeps the pretrained model's characters; fine-tune on a text made of them, " \
+        "or train a new model on this text without --init-from" in err, err
+    assert "resumed" not in err and not out.exists()
+    assert cli.main([*run, "max_iters=1"]) == 0, capsys.readouterr().err
+
+
 def test_a_fine_tune_whose_tokenizer_has_a_pattern_of_its_own_records_custom(tmp_path, capsys):
     """A folder whose tokenizer splits with a pattern of its own (neither gpt2 nor turkish):
     the fine-tune recorded the preset's bpe_pattern='gpt2' in checkpoint.json and config.json
@@ -3726,9 +3750,9 @@ def test_a_resume_on_the_runs_own_text_skips_the_character_check(tmp_path, monke
     calls = []
     real = T.check_corpus_fits
 
-    def counted(text, tokenizer, label):
+    def counted(text, tokenizer, label, *rest):
         calls.append(label)
-        return real(text, tokenizer, label)
+        return real(text, tokenizer, label, *rest)
     monkeypatch.setattr(T, "check_corpus_fits", counted)
     out = tmp_path / "run"
     r = train(resume_config(None, out_dir=str(out), overrides={"max_iters": "3"}), resume=True,
