@@ -623,6 +623,8 @@ def _built(preset, config_file, overrides, saved, kwargs, saved_for_file=None) -
     def checked(d: dict, given: set) -> TrainConfig:
         if saved is None and d["init_from"] and d["model"] == "gpt":
             d = _with_the_folders_model(d, given)
+        if saved is not None:
+            _check_resumed_eps(d)
         return TrainConfig(**d)
 
     try:
@@ -646,6 +648,23 @@ def _built(preset, config_file, overrides, saved, kwargs, saved_for_file=None) -
             raise _in_config_file(e, origin.path)
         raise
     return cfg
+
+
+def _check_resumed_eps(d: dict) -> None:
+    """A resumed run's eps that is 0 in its dtype, refused without TrainConfig.validate's
+    ', or dtype=float64': a resumed run keeps its dtype (train refuses another one)."""
+    # validate, float32'de 0 olan bir eps için "daha büyük bir eps, ya da dtype=float64" der;
+    # devam ettirilen bir eğitimde dtype değişemez (train "trained with dtype='float32', now
+    # dtype='float64'" diye reddeder): öğüt yalnızca eps'i söyler. Türü ya da değeri bozuk
+    # olanlar burada atlanır, validate kendi iletisiyle reddeder
+    try:
+        eps, dtype = d.get("eps"), as_float_dtype(d.get("dtype"))
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or \
+                not math.isfinite(eps) or eps <= 0:
+            return
+    except (TypeError, ValueError):
+        return
+    check_eps(eps, dtype=dtype)
 
 
 # İnce ayarda GPT-2 klasörünün belirlediği ayarlar (block_size ise klasördekinden kısa olabilir,

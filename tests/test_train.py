@@ -1293,6 +1293,28 @@ def test_a_run_saved_with_an_eps_float32_holds_as_0_resumes_with_eps_given_again
     assert out["step"] == 4 and np.isfinite(weights(out["model"])).all()
 
 
+def test_resume_with_an_eps_0_in_float32_is_not_told_to_change_dtype(tmp_path, capsys):
+    """`train --resume eps=1e-50` on a float32 run: the refusal advised "use a larger eps …, or
+    dtype=float64", and the run refuses another dtype when it resumes ("trained with
+    dtype='float32', now dtype='float64'") → only a larger eps is advised there; a new run keeps
+    the dtype advice; the advised eps resumes."""
+    from nanograd_llm import cli
+    train(tiny_config(tmp_path, max_iters=1, eval_interval=1), quiet=True)
+    out = str(tmp_path / "run")
+    assert cli.main(["train", "--resume", "--out", out, "--quiet", "eps=1e-50"]) == 1
+    err = capsys.readouterr().err
+    assert "eps=1e-50 is 0 in float32" in err and "use a larger eps (the usual is 1e-8)" in err \
+        and "dtype" not in err, err
+    assert cli.main(["train", "--resume", "--out", out, "--quiet", "eps=1e-50",
+                     "dtype=float64"]) == 1          # why dtype=float64 is no advice there
+    assert "trained with dtype='float32', now dtype='float64'" in capsys.readouterr().err
+    assert cli.main(["train", "--out", str(tmp_path / "new"), "--data",
+                     str(tmp_path / "corpus.txt"), "--quiet", "eps=1e-50"]) == 1
+    assert "use a larger eps (the usual is 1e-8), or dtype=float64" in capsys.readouterr().err
+    assert cli.main(["train", "--resume", "--out", out, "--quiet", "eps=1e-8", "max_iters=2",
+                     "eval_interval=1", "sample_tokens=0"]) == 0
+
+
 def test_resume_accepts_the_same_data_file_named_another_way(tmp_path, monkeypatch):
     cfg = tiny_config(tmp_path, max_iters=4)
     train(cfg, quiet=True)
