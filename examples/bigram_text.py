@@ -72,7 +72,10 @@ def main(argv=None) -> int:
 
 
 def run(args) -> int:
-    text, label = load_text(args.path)
+    # Adlı bir derlem indirilemezse hata, yerine ne yapılabileceğini bu betiğin kendi
+    # argümanıyla söyler (`nanograd-llm train`in --data seçeneğiyle değil)
+    text, label = load_text(args.path, instead="train on any local text file: python "
+                                               "examples/bigram_text.py PATH")
     tok = CharTokenizer.from_text(text)
     ids = np.asarray(tok.encode(text), dtype=np.uint16)
     data = split_ids(ids, args.block_size, source=label)

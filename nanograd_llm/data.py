@@ -179,8 +179,16 @@ def _fetch(url: str, timeout: float = 60.0) -> bytes:
         raise OSError(f"could not download {url} ({reason})") from None
 
 
-def download_corpus(name: str, directory: Path | None = None) -> Path:
-    """Return the cached path of a named corpus, downloading and checking it on first use."""
+# What an error about a corpus that cannot be had offers in its stead, the trainer's way: the
+# other callers pass their own (eval, a resumed run, an example with arguments of its own)
+INSTEAD = "train on any local text file with --data PATH"
+
+
+def download_corpus(name: str, directory: Path | None = None,
+                    instead: str | None = INSTEAD) -> Path:
+    """Return the cached path of a named corpus, downloading and checking it on first use.
+    `instead`: what the error of a corpus that cannot be had offers in its stead (None:
+    nothing but a copy placed by hand)."""
     if name not in CORPORA:
         raise ValueError(f"unknown corpus {name!r}: expected a file path or one of "
                          f"{', '.join([EMBEDDED, *CORPORA])}")
@@ -194,8 +202,8 @@ def download_corpus(name: str, directory: Path | None = None) -> Path:
            (path, "a folder") if path.is_dir() else None)
     if bad is not None:
         raise OSError(f"corpus {name!r} is cached as {path}, but {bad[0]} is {bad[1]}: move "
-                      f"it away (or set NANOGRAD_LLM_DATA_DIR to another folder), or train on "
-                      f"any local text file with --data PATH")
+                      f"it away (or set NANOGRAD_LLM_DATA_DIR to another folder)"
+                      f"{', or ' + instead if instead else ''}")
     cached_sha = None
     if path.is_file():
         cached_sha = _sha256_file(path)
@@ -219,14 +227,14 @@ def download_corpus(name: str, directory: Path | None = None) -> Path:
                               f"has sha256 {cached_sha[:12]}…, corpus {name!r} needs "
                               f"{c.sha256[:12]}…): it is damaged, incomplete or another text. "
                               f"A good copy of the corpus can be placed by hand at {path} in "
-                              f"its stead{one_file}, or train on any local text file with "
-                              f"--data PATH") from None
+                              f"its stead{one_file}{', or ' + instead if instead else ''}") \
+                    from None
             # Çevrimdışı kullanıcıya iki yol: derlemin (çok parçalıysa birleştirilmiş) dosyasını
             # önbelleğe elle koymak (sha256'sı denetlenir; Seyfettin temizliği okurken yine
             # yapılır) ya da --data ile kendi metin dosyasını kullanmak
             raise OSError(f"{e}. Corpus {name!r} can also be placed by hand at {path}"
-                          f"{one_file} (its sha256 {c.sha256[:12]}… is checked), or train on "
-                          f"any local text file with --data PATH") from None
+                          f"{one_file} (its sha256 {c.sha256[:12]}… is checked)"
+                          f"{', or ' + instead if instead else ''}") from None
         got = hashlib.sha256(blob).hexdigest()
         if got != sha:
             raise OSError(f"download of {url} has sha256 {got}, expected {sha}; the file "
@@ -324,13 +332,15 @@ def same_source(a, b) -> bool:
         return False
 
 
-def load_text(data: str | os.PathLike | None) -> tuple[str, str]:
-    """(text, label) for a path, a corpus name, or None / 'embedded' (the built-in corpus)."""
+def load_text(data: str | os.PathLike | None,
+              instead: str | None = INSTEAD) -> tuple[str, str]:
+    """(text, label) for a path, a corpus name, or None / 'embedded' (the built-in corpus).
+    `instead`: see download_corpus."""
     if data is None or str(data) == EMBEDDED:
         return read_text_file(EMBEDDED_PATH), EMBEDDED
     s = str(data)
     if s in CORPORA:
-        text = read_text_file(download_corpus(s))
+        text = read_text_file(download_corpus(s, instead=instead))
         if s == "seyfettin":
             text = clean_seyfettin(text)
         return text, s

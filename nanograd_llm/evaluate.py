@@ -380,6 +380,11 @@ def target_characters(tokenizer, ids) -> int:
     return len(unicodedata.normalize("NFC", text))
 
 
+# What the error of a named corpus that cannot be had offers in its stead (data.load_text's
+# `instead`; its own says "train on", which eval does not)
+EVALUATE_A_FILE = "evaluate on any local text file with --data PATH"
+
+
 def resolve_eval_data(ckpt, hf, data, split):
     """What `nanograd-llm eval` reads: (text, label, split, val_fraction).
 
@@ -412,7 +417,7 @@ def resolve_eval_data(ckpt, hf, data, split):
                                   f"must be a path or a corpus name, not {shown(saved)}; pass "
                                   f"--data PATH|NAME")
         try:
-            text, label = load_text(saved)
+            text, label = load_text(saved, instead=EVALUATE_A_FILE)
         except FileNotFoundError as e:
             raise FileNotFoundError(f"{e} (the corpus the run was trained on); pass --data PATH "
                                     f"to evaluate on a file that is there") from None
@@ -423,7 +428,7 @@ def resolve_eval_data(ckpt, hf, data, split):
                              f"{find_run_dir(ckpt) / MANIFEST} records it); pass --data "
                              f"PATH|NAME") from None
     else:
-        text, label = load_text(data)
+        text, label = load_text(data, instead=EVALUATE_A_FILE)
     digest = text_sha256(text) if saved_sha else None
     if ckpt is None:
         own = False

@@ -56,8 +56,8 @@ from .backend import check_device, matmul_precision, shown, shown_items
 from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZERS, TrainConfig,
                      apply_overrides, canonical_dtype, make_config, model_config, parse_overrides,
                      read_config_file, resume_config, tokenizer_settings)
-from .data import (STREAM_DROPOUT, BatchSampler, check_source, download_corpus, encode_corpus,
-                   known_text_sha256, load_text, same_source, split_ids,
+from .data import (INSTEAD, STREAM_DROPOUT, BatchSampler, check_source, download_corpus,
+                   encode_corpus, known_text_sha256, load_text, same_source, split_ids,
                    text_sha256)
 from .models.base import advice_when_too_large, check_fits_in_memory
 from .optim import AdamW, clip_grad_norm, get_lr, global_grad_norm, rescaled_grad_norm
@@ -111,6 +111,12 @@ def check_corpus_fits(text: str, tokenizer, label: str, init_from: str | None = 
                          f"data it started with (has the file changed?)")
 
 
+# What a resumed run offers for its corpus that cannot be downloaded: only the same text will
+# do (data.INSTEAD's "any local text file" is refused as another text)
+RESUME_FROM_A_COPY = ("give --data PATH naming a copy of that text elsewhere (the run checks "
+                      "that it is the same text)")
+
+
 def _other_text(out: Path, label: str) -> ValueError:
     """The refusal of a resumed run's corpus whose text is not the one the run started with."""
     return ValueError(f"cannot resume {out}: the corpus {label!r} is not the text the run "
@@ -132,7 +138,8 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | 
     `progress`: say on stderr when a BPE tokenizer is trained on a long text, show its training's
     bars and a bar while a long text is encoded (data.encode_corpus), each after
     backend.PROGRESS_DELAY seconds."""
-    text, label = load_text(cfg.data)
+    resumed = tokenizer is not None and not fine_tune
+    text, label = load_text(cfg.data, instead=RESUME_FROM_A_COPY if resumed else INSTEAD)
     digest = text_sha256(text)
     if tokenizer is not None and digest != sha256:
         # Özet eğitiminkiyle aynıysa metin eğitimin başladığı metindir: belirteçleyicinin
@@ -546,7 +553,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         raise _other_text(out, str(cfg.data))
     if saved_sha and known_sha:
         try:
-            download_corpus(str(cfg.data))          # the cached copy, else a download
+            download_corpus(str(cfg.data),          # the cached copy, else a download
+                            instead=RESUME_FROM_A_COPY)
         except OSError as e:
             raise OSError(f"cannot resume {out} without the text of corpus {cfg.data!r} (the "
                           f"run's corpus; no verified copy is in the cache): {e}") from None

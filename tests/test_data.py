@@ -420,7 +420,7 @@ def test_a_token_file_of_one_token_keeps_it(tmp_path):
 def test_the_seyfettin_corpus_is_cleaned_when_loaded(tmp_path, monkeypatch):
     raw = tmp_path / "turkish_omer_seyfettin.txt"
     raw.write_text(":&mdash; Evet, dedi&acirc;\nKapı&ndash;pencere\n", encoding="utf-8")
-    monkeypatch.setattr(D, "download_corpus", lambda name, directory=None: raw)
+    monkeypatch.setattr(D, "download_corpus", lambda name, directory=None, instead=None: raw)
     text, label = D.load_text("seyfettin")
     assert label == "seyfettin"
     assert text == "— Evet, dediâ\nKapı–pencere\n"
@@ -688,7 +688,7 @@ def test_the_corpus_digest_needs_no_utf8_copy_of_the_text(where, monkeypatch, tm
     def stop(*a, **k):                                  # the digest is taken before encoding
         raise Encoded
     if where == "train":
-        monkeypatch.setattr(T, "load_text", lambda data: (text, "big"))
+        monkeypatch.setattr(T, "load_text", lambda data, instead=None: (text, "big"))
         monkeypatch.setattr(T, "check_corpus_fits", lambda *a: None)
         monkeypatch.setattr(T, "encode_corpus", stop)
         cfg = T.TrainConfig(data="big")
@@ -700,7 +700,7 @@ def test_the_corpus_digest_needs_no_utf8_copy_of_the_text(where, monkeypatch, tm
     else:
         from nanograd_llm import evaluate as E
         got = {}
-        monkeypatch.setattr(D, "load_text", lambda data: (text, "big"))
+        monkeypatch.setattr(D, "load_text", lambda data, instead=None: (text, "big"))
         monkeypatch.setattr(ck, "find_run_dir", lambda p: tmp_path)
         monkeypatch.setattr(ck, "read_manifest", lambda d: {
             "train_config": {"data": "big"}, "extra": {"data_sha256": digest}})

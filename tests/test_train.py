@@ -2073,6 +2073,54 @@ def test_resume_with_a_named_corpus_compares_before_any_download(tmp_path, monke
     assert fetched == ["http://127.0.0.1:9/tiny.txt"]
     assert str(tmp_path / "cache" / "tiny.txt") in str(e.value)
 
+def test_a_corpus_that_cannot_be_downloaded_is_offered_what_the_command_can_do_instead(
+        tmp_path, monkeypatch, capsys):
+    """A named corpus that cannot be downloaded (offline, or a file where the cache folder
+    should be): the error ended "or train on any local text file with --data PATH" wherever it
+    came from: in `eval` (which evaluates, on --data PATH), in `train --resume` (which refuses
+    any other text: only a copy of the run's corpus will do) and in examples/bigram_text.py
+    (whose text is its argument, it has no --data) → each names what it can do instead."""
+    import hashlib
+
+    from nanograd_llm import cli
+    from nanograd_llm import data as D
+
+    def offline(url, timeout=60.0):
+        raise OSError(f"could not download {url} (offline)")
+    monkeypatch.setattr(D, "_fetch", offline)
+    monkeypatch.setenv("NANOGRAD_LLM_DATA_DIR", str(tmp_path / "cache"))
+    blob = TEXT.encode("utf-8")
+    digest = hashlib.sha256(blob).hexdigest()
+    monkeypatch.setitem(D.CORPORA, "tiny", D.Corpus(
+        "tiny", "tiny.txt", digest, (("http://127.0.0.1:9/tiny.txt", digest),), "t",
+        text_sha256=digest))
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "tiny.txt").write_bytes(blob)
+    train(dataclasses.replace(tiny_config(tmp_path, max_iters=1, eval_interval=1), data="tiny"),
+          quiet=True)
+    (tmp_path / "cache" / "tiny.txt").unlink()
+    out = str(tmp_path / "run")
+    placed = f"can also be placed by hand at {tmp_path / 'cache' / 'tiny.txt'}"
+    for argv in (["eval", "--ckpt", out, "--data", "tiny"], ["eval", "--ckpt", out]):
+        assert cli.main(argv) == 1
+        err = capsys.readouterr().err
+        assert placed in err and "or evaluate on any local text file with --data PATH" in err \
+            and "train on" not in err, err
+    assert cli.main(["train", "--resume", "--out", out, "--quiet", "max_iters=2"]) == 1
+    err = capsys.readouterr().err
+    assert placed in err and "or give --data PATH naming a copy of that text elsewhere (the " \
+        "run checks that it is the same text)" in err and "any local text file" not in err, err
+    assert cli.main(["train", "--out", str(tmp_path / "new"), "--data", "tiny", "--quiet"]) == 1
+    assert "or train on any local text file with --data PATH" in capsys.readouterr().err
+    # the cache folder is a file: the example offers its own argument
+    (tmp_path / "cache").rmdir()
+    (tmp_path / "cache").write_text("")
+    assert _example("bigram_text").main(["tiny", "--iters", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "or train on any local text file: python examples/bigram_text.py PATH" in err \
+        and "--data" not in err, err
+
+
 def test_resume_keeps_the_schedule_and_refuses_a_new_split(tmp_path):
     from nanograd_llm.train import resume_config
     train(tiny_config(tmp_path, max_iters=4, lr_decay_iters=0, eval_interval=2), quiet=True)
