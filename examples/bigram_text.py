@@ -78,7 +78,9 @@ def run(args) -> int:
                                                "examples/bigram_text.py PATH")
     tok = CharTokenizer.from_text(text)
     ids = np.asarray(tok.encode(text), dtype=np.uint16)
-    data = split_ids(ids, args.block_size, source=label)
+    # Kısa bir metnin hatası bu betiğin seçeneğini söyler (--block-size N; val_fraction yok)
+    data = split_ids(ids, args.block_size, source=label, block_size_option="--block-size {}",
+                     val_fraction_option=False)
     print(f"{label}: {len(text):,} characters, vocabulary of {tok.vocab_size}")
 
     model = BigramLM(tok.vocab_size, seed=args.seed)

@@ -500,11 +500,15 @@ def split_point(n: int, val_fraction: float) -> int:
 
 
 def split_ids(ids: np.ndarray, block_size: int, val_fraction: float = 0.1,
-              source: str = "the data") -> TokenData:
+              source: str = "the data", block_size_option: str = "block_size={}",
+              val_fraction_option: bool = True) -> TokenData:
     """Contiguous split; both parts must hold at least block_size + 1 tokens.
 
     ids: a 1-D array (or list) of token ids; block_size: an integer >= 1; val_fraction: the
-    validation part's share, in (0, 1)."""
+    validation part's share, in (0, 1). The error of ids too short advises what the caller
+    can change: a block size written as `block_size_option` ("--block-size {}" for a command
+    with that option; the trainer's key=value by default), and a val_fraction only where
+    `val_fraction_option` says the caller has one."""
     # Eğitim ayarı (TrainConfig) bu değerleri denetler; Python'dan doğrudan çağrıldığında da
     # aynı sınırlar geçerlidir: val_fraction = 1,5 bölme noktasını negatif yapıp sessizce
     # 50/50'lik bir bölme verirdi, `tok.encode(text)`in döndürdüğü liste de AttributeError'la
@@ -533,25 +537,28 @@ def split_ids(ids: np.ndarray, block_size: int, val_fraction: float = 0.1,
     # val_fraction'dır: ileti önce onu ve bu metinde işe yarayan değerleri söyler. 1e-20 gibi
     # bir değer hiçbir metinde doğrulama parçası bırakmaz: "daha uzun bir metin kullanın" demek
     # kullanıcıyı yanlış yere gönderirdi
-    options = [_fraction_that_fits(n, need, val_fraction)]
+    # Öğüt, çağıranın değiştirebildiği ayarları onun yazdığı biçimde söyler: bir örnek betikte
+    # blok boyu `--block-size N` seçeneğidir ve val_fraction diye bir ayar yoktur
+    options = [_fraction_that_fits(n, need, val_fraction) if val_fraction_option else None]
     if least is not None:
         options.append(f"a text of at least {least} tokens")
-    elif options[0] is None:
+    elif options[0] is None and val_fraction_option:
         side = ("larger", "validation") if val_fraction < 0.5 else ("smaller", "training")
         options.append(f"a {side[0]} val_fraction than {val_fraction!r}, which leaves no room "
                        f"for the {side[1]} part in any text (with 0.1, a text of at least "
                        f"{min_tokens(block_size, 0.1)} tokens)")
     if fit >= 1:
-        options.append(f"block_size={fit} at most")
+        options.append(f"{block_size_option.format(fit)} at most")
     options = [o for o in options if o is not None]
-    hint = "use " + (", ".join(options[:-1]) + " or " if len(options) > 1 else "") + options[-1]
+    hint = "; use " + (", ".join(options[:-1]) + " or " if len(options) > 1 else "") + \
+        options[-1] if options else ""
     if n < need:
-        raise ValueError(f"{source} has {n} tokens, shorter than block_size + 1 = {need}; "
+        raise ValueError(f"{source} has {n} tokens, shorter than block_size + 1 = {need}"
                          f"{hint}")
     raise ValueError(
         f"{source} has {n} tokens: its {val_fraction * 100:g}% validation part has "
         f"{val.size} and its training part {train.size}, but each needs at least "
-        f"block_size + 1 = {need}; {hint}")
+        f"block_size + 1 = {need}{hint}")
 
 
 def _fraction_that_fits(n: int, need: int, val_fraction: float) -> str | None:

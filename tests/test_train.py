@@ -819,7 +819,17 @@ def test_examples_run(tmp_path, capsys):
     short.write_text("merhaba dünya, nasılsın?\n", encoding="utf-8")
     assert _example("bigram_text").main([str(short), "--iters", "5"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "block_size=2 at most" in err
+    # the advice is the example's own option (it advised the trainer's block_size=2, and a
+    # val_fraction the example does not have), and following it works
+    assert err.startswith("error: ") and "or --block-size 2 at most" in err, err
+    assert "block_size=" not in err and "val_fraction" not in err, err
+    short.write_text("merhaba dünya, nasılsın? " * 5, encoding="utf-8")
+    assert _example("bigram_text").main([str(short), "--iters", "5", "--block-size", "32"]) == 1
+    err = capsys.readouterr().err
+    assert "use a text of at least 321 tokens or --block-size 12 at most" in err and \
+        "val_fraction" not in err, err
+    assert _example("bigram_text").main([str(short), "--iters", "5", "--block-size", "12"]) == 0
+    capsys.readouterr()
     with pytest.raises(SystemExit) as e:
         _example("bigram_text").main(["--block-size", "0"])
     assert e.value.code == 2
