@@ -68,7 +68,7 @@ def main(argv=None) -> int:
         ap.error("--seed must be non-negative")
     # Hatalar, Ctrl-C, SIGTERM ve erken kapanan bir okuyucu (`| head`): `nanograd-llm`
     # komutları gibi hata izi yerine tek satır ve çıkış durumu (1, 130, 143, 141)
-    return report_errors(lambda: run(args))
+    return report_errors(lambda: run(args), "use a smaller --batch-size or --block-size")
 
 
 def run(args) -> int:

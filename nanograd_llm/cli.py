@@ -348,7 +348,7 @@ def _main(argv) -> int:
         return 1
     put_back = _escape_what_stdout_cannot_encode()
     try:
-        return report_errors(lambda: args.func(args))
+        return report_errors(lambda: args.func(args), _memory_advice(args.command))
     finally:
         if _escaped:
             print(f"note: the output encoding ({sys.stdout.encoding}) cannot show some "
@@ -421,23 +421,39 @@ def _windows_broken_pipe(e: OSError, watch: _StdoutWatch | None) -> bool:
         return False
 
 
-def report_errors(call) -> int:
+# What an out-of-memory error advises (one that is not a model too large for the machine, whose
+# raiser says what to change), for a command without settings that shrink its memory
+GENERAL_MEMORY_ADVICE = "free some memory, or use a machine with more"
+
+
+def _memory_advice(command: str) -> str:
+    """What an out-of-memory error in `command` advises: what that command can change."""
+    if command == "train":
+        from .models.base import TRAIN_MEMORY_ADVICE     # train() adds its own (resume…)
+        return TRAIN_MEMORY_ADVICE
+    if command == "eval":
+        return "use a smaller --batch-size (or a shorter --context)"
+    return GENERAL_MEMORY_ADVICE
+
+
+def report_errors(call, memory_advice: str = GENERAL_MEMORY_ADVICE) -> int:
     """call()'s exit status, with the errors every command reports the same way: a line
     (`error: …`, `interrupted`, `terminated`) and an exit status instead of a traceback. A
     SIGTERM while call() runs is handled as a Ctrl-C is (see sigterm_raises), with
     `terminated` and 143. The examples (examples/train_char_gpt.py) run their work through it
-    too."""
+    too. `memory_advice`: what an out-of-memory error advises, unless it carries its own
+    (`advice`: a ModelTooLargeError's, or one train() gave)."""
     watch = None
     if sys.platform == "win32" and sys.stdout is not None:
         watch = sys.stdout = _StdoutWatch(sys.stdout)
     try:
-        return _report_errors(call, watch)
+        return _report_errors(call, watch, memory_advice)
     finally:
         if watch is not None and sys.stdout is watch:
             sys.stdout = watch.stream
 
 
-def _report_errors(call, watch: _StdoutWatch | None) -> int:
+def _report_errors(call, watch: _StdoutWatch | None, memory_advice: str) -> int:
     """report_errors(call), with `watch` the stdout it put in place (None: it put none)."""
     rc = None
     try:
@@ -469,7 +485,10 @@ def _report_errors(call, watch: _StdoutWatch | None) -> int:
         if isinstance(e, ModelTooLargeError):
             advice = e.advice or "use a smaller model (n_layer, n_embd, vocab_size)"
         else:
-            advice = "use a smaller batch_size, block_size or model (n_layer, n_embd)"
+            # Öğüt komutundur: eğitimin batch_size/block_size ayarları yalnızca train'de
+            # vardır (train() devam ettirme ve ince ayar için kendi öğüdünü ekler), eval'in
+            # --batch-size seçeneği vardır, ötekilerin bellek için bir ayarı yoktur
+            advice = getattr(e, "advice", None) or memory_advice
         print(f"error: out of memory{what}; {advice}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as e:

@@ -59,7 +59,8 @@ from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZER
 from .data import (INSTEAD, STREAM_DROPOUT, BatchSampler, check_source, download_corpus,
                    encode_corpus, known_text_sha256, load_text, same_source, split_ids,
                    text_sha256)
-from .models.base import advice_when_too_large, check_fits_in_memory
+from .models.base import (TRAIN_MEMORY_ADVICE, advice_when_out_of_memory, advice_when_too_large,
+                          check_fits_in_memory)
 from .optim import AdamW, clip_grad_norm, get_lr, global_grad_norm, rescaled_grad_norm
 from .run_folder import (_clear_run, _follow_moved_corpus, _read_metrics,
                          _remove_staging_folders, _truncate_metrics, hold_run_folder,
@@ -421,8 +422,24 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
     # sürerken geçerlidir: train() dönünce önceki ayar geri konur (backend.matmul_precision).
     with matmul_precision(cfg.precision), sigterm_raises():
         out, top, created = prepare_run_folder(cfg.out_dir, resume, overwrite)
-        with hold_run_folder(out, top, created):
+        with hold_run_folder(out, top, created), \
+                advice_when_out_of_memory(_memory_advice(cfg, resume)):
             return _train(cfg, out, resume, quiet, progress, stop_after)
+
+
+def _memory_advice(cfg: TrainConfig, resume: bool) -> str:
+    """What a run that ran out of memory can change: a resumed run keeps its batch_size,
+    block_size and model (it refuses others), a fine-tune its folder's model."""
+    # Bellek yetmezliğinin genel öğüdü (daha küçük batch_size, block_size ya da model) devam
+    # ettirilen bir eğitimde yol göstermez: üçü de reddedilir ("cannot resume …: it was trained
+    # with batch_size=…"); ince ayarda da mimari klasörden gelir (n_layer= reddedilir)
+    if resume:
+        return ("a resumed run keeps its batch_size, block_size and model: start a new run "
+                "with smaller ones (--overwrite, or --out DIR)")
+    if cfg.init_from:
+        return ("use a smaller batch_size or block_size (a fine-tune's model is its GPT-2 "
+                "folder's: or start from a smaller pretrained model)")
+    return TRAIN_MEMORY_ADVICE
 
 
 def _refuse_another_model(out: Path, model, cfg: TrainConfig, tokenizer) -> None:

@@ -1303,6 +1303,61 @@ def test_a_run_saved_with_an_eps_float32_holds_as_0_resumes_with_eps_given_again
     assert out["step"] == 4 and np.isfinite(weights(out["model"])).all()
 
 
+def test_out_of_memory_advises_what_each_command_can_change(tmp_path, monkeypatch, capsys):
+    """An allocation that failed (MemoryError, not a model too large for the machine) was
+    advised "use a smaller batch_size, block_size or model (n_layer, n_embd)" in every command:
+    `train --resume` refuses all of them ("trained with batch_size=4, now …"), a fine-tune
+    refuses n_layer/n_embd (its folder's model), and eval, sample and the bigram example have
+    no such settings (eval has --batch-size, the example --batch-size and --block-size) → each
+    names what it can change."""
+    from nanograd_llm import GPT, GPTConfig, cli
+    from nanograd_llm import evaluate as E
+    from nanograd_llm import generate as G
+    from nanograd_llm import train as T
+    from nanograd_llm.tokenizers import CharTokenizer
+    train(tiny_config(tmp_path, max_iters=1, eval_interval=1), quiet=True)
+    out, corpus = str(tmp_path / "run"), str(tmp_path / "corpus.txt")
+    tok = CharTokenizer.from_text(TEXT)
+    GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=8),
+        seed=1).save_hf(tmp_path / "hf")
+    tok.save(str(tmp_path / "hf"))
+
+    def no_memory(*a, **k):
+        raise MemoryError("Unable to allocate 9.00 GiB")
+
+    def err_of(argv):
+        assert cli.main(argv) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: out of memory (Unable to allocate 9.00 GiB); "), err
+        return err.split("; ", 1)[1]
+    monkeypatch.setattr(T, "_train", no_memory)
+    assert err_of(["train", "--resume", "--out", out, "max_iters=2"]) == \
+        "a resumed run keeps its batch_size, block_size and model: start a new run with " \
+        "smaller ones (--overwrite, or --out DIR)\n"
+    # what it advises is what resuming refuses
+    monkeypatch.undo()
+    assert cli.main(["train", "--resume", "--out", out, "--quiet", "batch_size=2"]) == 1
+    assert "trained with batch_size=4, now batch_size=2" in capsys.readouterr().err
+    monkeypatch.setattr(T, "_train", no_memory)
+    assert err_of(["train", "--init-from", str(tmp_path / "hf"), "--data", corpus, "--out",
+                   str(tmp_path / "ft"), "block_size=8"]) == \
+        "use a smaller batch_size or block_size (a fine-tune's model is its GPT-2 folder's: or " \
+        "start from a smaller pretrained model)\n"
+    assert err_of(["train", "--data", corpus, "--out", str(tmp_path / "new")]) == \
+        "use a smaller batch_size, block_size or model (n_layer, n_embd)\n"
+    monkeypatch.setattr(E, "evaluate_text", no_memory)
+    assert err_of(["eval", "--ckpt", out]) == \
+        "use a smaller --batch-size (or a shorter --context)\n"
+    monkeypatch.setattr(G, "iter_generate", no_memory)
+    assert err_of(["sample", "--ckpt", out, "--seed", "0"]) == \
+        "free some memory, or use a machine with more\n"
+    example = _example("bigram_text")
+    monkeypatch.setattr(example, "BigramLM", no_memory)
+    assert example.main([corpus, "--iters", "1", "--block-size", "8"]) == 1
+    assert capsys.readouterr().err.endswith(
+        "; use a smaller --batch-size or --block-size\n")
+
+
 def test_resume_with_an_eps_0_in_float32_is_not_told_to_change_dtype(tmp_path, capsys):
     """`train --resume eps=1e-50` on a float32 run: the refusal advised "use a larger eps …, or
     dtype=float64", and the run refuses another dtype when it resumes ("trained with

@@ -154,6 +154,28 @@ def advice_when_too_large(advice: str):
         raise
 
 
+# What a new training run that ran out of memory can change (its key=value settings)
+TRAIN_MEMORY_ADVICE = "use a smaller batch_size, block_size or model (n_layer, n_embd)"
+
+
+@contextlib.contextmanager
+def advice_when_out_of_memory(advice: str):
+    """A MemoryError raised inside (an allocation that failed; a ModelTooLargeError keeps its
+    own advice) gets `advice` as its `advice` attribute unless it has one: what the user of
+    this command can change (the CLI's error line shows it)."""
+    try:
+        yield
+    except ModelTooLargeError:
+        raise
+    except MemoryError as e:
+        if getattr(e, "advice", None) is None:
+            try:
+                e.advice = advice
+            except AttributeError:      # an exception type without attributes of its own
+                pass
+        raise
+
+
 def check_fits_in_memory(n_params: int, dtype, what: str, copies: int = 1,
                          purpose: str = "to build", advice: str | None = None,
                          device: str = "cpu") -> None:
