@@ -59,8 +59,7 @@ from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZER
 from .data import (INSTEAD, STREAM_DROPOUT, BatchSampler, check_source, download_corpus,
                    encode_corpus, known_text_sha256, load_text, same_source, split_ids,
                    text_sha256)
-from .models.base import (TRAIN_MEMORY_ADVICE, advice_when_out_of_memory, advice_when_too_large,
-                          check_fits_in_memory)
+from .models.base import advice_when_out_of_memory, advice_when_too_large, check_fits_in_memory
 from .optim import AdamW, clip_grad_norm, get_lr, global_grad_norm, rescaled_grad_norm
 from .run_folder import (_clear_run, _follow_moved_corpus, _read_metrics,
                          _remove_staging_folders, _truncate_metrics, hold_run_folder,
@@ -439,7 +438,20 @@ def _memory_advice(cfg: TrainConfig, resume: bool) -> str:
     if cfg.init_from:
         return ("use a smaller batch_size or block_size (a fine-tune's model is its GPT-2 "
                 "folder's: or start from a smaller pretrained model)")
-    return TRAIN_MEMORY_ADVICE
+    return f"use a smaller batch_size, block_size or model {_model_settings(cfg)}"
+
+
+def _model_settings(cfg: TrainConfig) -> str:
+    """'(n_layer, n_embd)': the settings that size this run's model, for 'a smaller model …'."""
+    # vocab_size yalnızca BPE'nin sözlük boyudur (karakter belirteçleyicisinin sözlüğü metnin
+    # karakterleridir, ayar yok sayılır); bigram modelinde katman ve genişlik yoktur: tablosu
+    # sözlük boyunun karesidir. Öğüt yalnızca bu modeli gerçekten küçülten ayarları söyler
+    bpe = cfg.tokenizer == "bpe"
+    if cfg.model == "bigram":
+        return ("(vocab_size)" if bpe else
+                "(tokenizer=bpe with a small vocab_size: a bigram's table has a row and a "
+                "column per character of the text)")
+    return f"(n_layer, n_embd{', vocab_size' if bpe else ''})"
 
 
 def _refuse_another_model(out: Path, model, cfg: TrainConfig, tokenizer) -> None:
@@ -602,7 +614,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             cfg = dataclasses.replace(cfg, **{k: mcfg[k] for k in arch})
     f64 = canonical_dtype(cfg.dtype) == "float64"
     half = "dtype=float32 (half the memory)"
-    smaller = f"a smaller model (n_layer, n_embd, vocab_size){' or ' + half if f64 else ''}"
+    smaller = f"a smaller model {_model_settings(cfg)}{' or ' + half if f64 else ''}"
     if init_model is not None:
         model = init_model
     elif state is not None:
@@ -610,7 +622,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
     else:
         # float64 bir eğitim, float32'nin iki katı bellek ister (--hf yükleyicisinin öğüdündeki
         # gibi): bellek öğütleri (burada ve aşağıdaki dört kat denetiminde) bunu da söyler
-        with advice_when_too_large(f"use {smaller}") if f64 else contextlib.nullcontext():
+        with advice_when_too_large(f"use {smaller}"):
             model = ckpt.build_model(mcfg, dtype=cfg.dtype, device=cfg.device, seed=cfg.seed)
     # Kurmak yalnızca ağırlıkları ister, eğitmek dört katını: ağırlıklar, gradyanlar ve
     # AdamW'nin iki momenti (etkinleştirmeler bunların üstüne gelir). Gradyanlar ilk geri
@@ -633,7 +645,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             advice = (f"its size comes from --init-from {cfg.init_from}: start from a smaller "
                       f"pretrained model{', or train in ' + half if f64 else ''}")
         else:
-            advice = f"use {smaller}" if f64 else None
+            advice = f"use {smaller}"
         check_fits_in_memory(model.num_params(), cfg.dtype, f"the {model.kind} model", copies=4,
                              purpose="to train (weights, gradients and AdamW's two moments)",
                              advice=advice)

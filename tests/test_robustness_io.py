@@ -896,10 +896,19 @@ def test_training_a_model_whose_weights_fit_but_not_four_times_is_refused_at_onc
     err = capsys.readouterr().err
     assert err.startswith("error: out of memory (the gpt model has about ") and \
         "to train (weights, gradients and AdamW's two moments)" in err, err
-    # a smaller batch or context does not shrink the weights: only a smaller model helps
-    assert err.rstrip().endswith("; use a smaller model (n_layer, n_embd, vocab_size)") and \
+    # a smaller batch or context does not shrink the weights: only a smaller model helps (and
+    # not a smaller vocab_size, which a character tokenizer ignores: it named vocab_size too)
+    assert err.rstrip().endswith("; use a smaller model (n_layer, n_embd)") and \
         "batch_size" not in err and "block_size" not in err, err
     assert not (tmp_path / "run").exists()
+    # a bigram's size is its vocabulary's square: it has no n_layer or n_embd to make smaller
+    monkeypatch.setattr(base, "physical_memory", lambda: 1000)
+    assert cli.main(["train", "--preset", "bigram", "--data", str(corpus), "--out",
+                     str(tmp_path / "run"), "--quiet", "block_size=8"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: out of memory (") and err.rstrip().endswith(
+        "; use a smaller model (tokenizer=bpe with a small vocab_size: a bigram's table has a "
+        "row and a column per character of the text)") and "n_layer" not in err, err
     monkeypatch.setattr(base, "physical_memory", lambda: int(4.5 * weights))
     assert cli.main(["train", "--data", str(corpus), "--out", str(tmp_path / "run"), "--quiet",
                      *keys]) == 0
@@ -921,8 +930,8 @@ def test_many_layers_are_refused_before_any_is_built(tmp_path, monkeypatch, caps
                      "n_layer=1e15", "block_size=8"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: out of memory (a GPT with n_layer=") and "Traceback" not in err
-    assert err.rstrip().endswith("; use a smaller model (n_layer, n_embd, vocab_size)") and \
-        "batch_size" not in err, err
+    assert err.rstrip().endswith("; use a smaller model (n_layer, n_embd)") and \
+        "batch_size" not in err, err                     # (vocab_size: a char tokenizer's own)
     assert not (tmp_path / "run").exists()
 
 
@@ -1266,10 +1275,10 @@ def test_the_four_times_check_of_a_float64_run_says_float32_needs_half(tmp_path,
     w32 = ckpt.load_model(tmp_path / "run").flat.nbytes // 2
     gpt2, _ = tiny_gpt2_folder(tmp_path / "g", 290)
     cases = [([*run, "--resume", "max_iters=2"], w32, "start a new run (--overwrite, or "
-              "--out DIR) with a smaller model (n_layer, n_embd, vocab_size) or "
+              "--out DIR) with a smaller model (n_layer, n_embd) or "
               "dtype=float32 (half the memory)"),
              ([*run[:4], str(tmp_path / "new"), *run[5:], *small, "dtype=float64"], w32,
-              "use a smaller model (n_layer, n_embd, vocab_size) or dtype=float32 (half the "
+              "use a smaller model (n_layer, n_embd) or dtype=float32 (half the "
               "memory)"),
              (["train", "--init-from", str(tmp_path / "g"), "--data", str(corpus), "--out",
                str(tmp_path / "ft"), "--quiet", *keys, "dtype=float64"], gpt2.flat.nbytes,
