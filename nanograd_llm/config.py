@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import checkpoint as ckpt
-from .atomic import path_fault, refuse_dangling_link
+from .atomic import path_fault, refuse_dangling_link, shell_note, shell_quote
 from .backend import MATMUL_PRECISIONS, as_float_dtype, is_integer, shown
 from .optim import check_eps
 from .run_folder import check_not_locked, refuse_resuming_unsaved_run
@@ -168,9 +168,13 @@ class TrainConfig:
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {shown(getattr(self, name))}")
         if self.sample_tokens > SAMPLE_TOKENS_MAX:
+            # Önerilen komut yapıştırılınca çalışmalı: `sample` --ckpt (ya da --hf) olmadan
+            # reddedilir; eğitimin klasörü bellidir
+            out = shell_quote(self.out_dir)
             raise ValueError(f"sample_tokens must be <= {SAMPLE_TOKENS_MAX:,} (the sample printed "
                              f"at the end of training), got {shown(self.sample_tokens)}; for a "
-                             f"longer text use `nanograd-llm sample --max-new-tokens N`")
+                             f"longer text, once the run has trained, use `nanograd-llm sample "
+                             f"--ckpt {out} --max-new-tokens N`{shell_note(self.out_dir)}")
         # Sayaçlar ve boyutlar 64 bitlik bir tam sayıya sığmalı: `max_iters=1e999` (ya da bir
         # ayar dosyasında binlerce basamak) tam olarak okunur, ama ilerleme çubuğu adım sayısını
         # float'a çevirirken derinlerden bir OverflowError ile çökerdi; dizi boyutları ve NumPy

@@ -345,6 +345,15 @@ def test_a_huge_sample_tokens_is_refused_before_training(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: sample_tokens must be <= 100,000") and "Traceback" not in err
     assert not (tmp_path / "run").exists()
+    # the command it advises for a longer text works once pasted: it advised `nanograd-llm
+    # sample --max-new-tokens N`, which `sample` refuses without --ckpt (or --hf)
+    from nanograd_llm.atomic import shell_quote
+    advised = f"`nanograd-llm sample --ckpt {shell_quote(tmp_path / 'run')} --max-new-tokens N`"
+    assert f"for a longer text, once the run has trained, use {advised}" in err, err
+    assert _tiny_run(tmp_path, "run", "sample_tokens=0") == 0
+    capsys.readouterr()
+    assert cli.main(["sample", "--ckpt", str(tmp_path / "run"), "--max-new-tokens", "7",
+                     "--seed", "0", "--no-stream"]) == 0
 
 
 def test_a_weight_decay_that_flips_the_weights_is_refused_before_training(tmp_path, capsys):
