@@ -142,9 +142,12 @@ class TrainConfig:
         if self.model not in MODELS:
             raise ValueError(f"model must be one of {', '.join(MODELS)}, got {shown(self.model)}")
         if self.init_from and self.model != "gpt":
+            # model=bigram bir key=value sözcüğünden ya da ayar dosyasından da gelebilir (hazır
+            # ayar default iken): "bigram'dan başka bir hazır ayar" öğüdü orada yol göstermez;
+            # model=gpt her iki durumda da düzeltir
             raise ValueError(f"init_from fine-tunes a GPT-2 model; it cannot train "
-                             f"model={self.model!r} (leave out --init-from, or use another "
-                             f"preset than bigram)")
+                             f"model={self.model!r} (leave out --init-from, or give model=gpt, "
+                             f"which every preset but bigram has)")
         if self.tokenizer not in TOKENIZERS:
             raise ValueError(f"tokenizer must be one of {', '.join(TOKENIZERS)}, "
                              f"got {shown(self.tokenizer)}")

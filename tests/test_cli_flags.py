@@ -510,6 +510,16 @@ def test_init_from_with_the_bigram_model_is_refused(tmp_path, capsys):
         assert rc == 1 and "Traceback" not in err
         assert "init_from fine-tunes a GPT-2 model; it cannot train model='bigram'" in err
         assert not (tmp_path / "run").exists()
+        # the advice fits both ways of asking for a bigram (it said "use another preset than
+        # bigram" to a default-preset command given model=bigram), and following it gets past
+        # the refusal (to the folder, which does not exist here)
+        assert "(leave out --init-from, or give model=gpt, which every preset but bigram " \
+            "has)" in err and "another preset" not in err, err
+        given = [w for w in words if w != "model=bigram"]
+        assert cli.main(["train", *given, "--init-from", str(tmp_path / "gpt2"),
+                         "--out", str(tmp_path / "run"), "--quiet", "model=gpt"]) == 1
+        err = capsys.readouterr().err
+        assert "cannot train model" not in err and str(tmp_path / "gpt2") in err, err
 
 
 @pytest.mark.parametrize("encoding,errors", [("utf-8", "surrogateescape"), ("utf-16", "strict"),
