@@ -110,8 +110,9 @@ class HuggingFaceFolderError(CheckpointError):
         self.path = path
         q = shell_quote(path)       # komut, boşluklu bir yolla da yapıştırılabilsin
         self.command_line_message = (
-            f"{path} is a Hugging Face GPT-2 folder, not a training run: sample or chat with "
-            f"--hf {q}, fine-tune with `nanograd-llm train --init-from {q}`{shell_note(path)}")
+            f"{path} is a Hugging Face GPT-2 folder, not a training run: sample, chat or eval "
+            f"with --hf {q}, fine-tune with `nanograd-llm train --init-from {q}`"
+            f"{shell_note(path)}")
         super().__init__(
             f"{path} is a Hugging Face GPT-2 folder, not a training run: load it with "
             f"GPT.from_hf({str(path)!r}) (nanograd_llm.hf.init_from_hf for the model and its "

@@ -111,7 +111,7 @@ def read_hf_config(path) -> dict:
     f = path / CONFIG_FILE
     if (path / "checkpoint.json").is_file():
         raise ValueError(f"{path} is a nanograd_llm training run, not a Hugging Face GPT-2 "
-                         f"folder: sample or chat with --ckpt {shell_quote(path)}, continue "
+                         f"folder: sample, chat or eval with --ckpt {shell_quote(path)}, continue "
                          f"training with `nanograd-llm train --out {shell_quote(path)} --resume`"
                          f"{shell_note(path)}")
     if not f.is_file():

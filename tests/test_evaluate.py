@@ -328,6 +328,27 @@ def test_cli_eval_unknown_characters_and_hf_without_data(run_dir, tmp_path, caps
     assert "--hf needs --data" in capsys.readouterr().err
 
 
+def test_cli_eval_of_a_folder_of_the_other_kind_is_told_eval_can_read_it(run_dir, tmp_path,
+                                                                         capsys):
+    """`eval --ckpt` of a GPT-2 folder was told "sample or chat with --hf DIR", and `eval --hf`
+    of a training run "sample or chat with --ckpt DIR", as if eval could not read them: the
+    advice names eval too, and following it evaluates."""
+    run = run_dir / "run"
+    tok = CharTokenizer.from_text(TEXT)
+    GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=8),
+        seed=1).save_hf(tmp_path / "hf")
+    tok.save(str(tmp_path / "hf"))
+    data = str(run_dir / "corpus.txt")
+    assert cli_main(["eval", "--ckpt", str(tmp_path / "hf"), "--data", data]) == 1
+    err = capsys.readouterr().err
+    assert f"not a training run: sample, chat or eval with --hf {tmp_path / 'hf'}," in err, err
+    assert _eval_json(capsys, "--hf", str(tmp_path / "hf"), "--data", data)["tokens"] > 0
+    assert cli_main(["eval", "--hf", str(run), "--data", data]) == 1
+    err = capsys.readouterr().err
+    assert f"not a Hugging Face GPT-2 folder: sample, chat or eval with --ckpt {run}," in err, err
+    assert _eval_json(capsys, "--ckpt", str(run), "--data", data)["tokens"] > 0
+
+
 def test_cli_eval_a_moved_corpus_is_a_clear_error(tmp_path, capsys):
     cfg = tiny_config(tmp_path, dropout=0.0, max_iters=2, eval_interval=2)
     train(cfg, quiet=True, progress=False)
