@@ -849,9 +849,14 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
             if saved_max < 1:
                 raise ValueError(f"max_iters must be >= 1, got {shown(saved_max)}")
         except ValueError as e:
+            # Yalnızca lr_decay_iters=N vermek, max_iters verilmemişse yetmez: kaydedilen bozuk
+            # max_iters bu kez eğitimin kendisi için okunur ve reddedilir ("give the setting
+            # again"). Öğüt, komutu bir denemede düzelten ayarları söyler
+            give = "lr_decay_iters=N" if "max_iters" in given else \
+                "max_iters=N and lr_decay_iters=N"
             raise ValueError(f"{man_path}: the run's saved train_config is invalid: {e} (the "
                              f"resumed learning-rate schedule ends at the saved max_iters; "
-                             f"correct it there, or give lr_decay_iters=N)") from None
+                             f"correct it there, or give {give})") from None
         saved["lr_decay_iters"] = saved_max
     # Yeniden verilen ayarların kaydedilmiş değeri kullanılmaz (bozuk olsa da)
     types = _field_types()

@@ -1284,6 +1284,30 @@ def test_an_invalid_saved_setting_is_named_with_its_file(tmp_path):
     assert (cfg.max_iters, cfg.lr_decay_iters) == (8, 4)
 
 
+def test_a_bad_saved_max_iters_is_advised_what_resumes_in_one_go(tmp_path, capsys):
+    """checkpoint.json with a broken max_iters (and no lr_decay_iters): `train --resume` was
+    told "correct it there, or give lr_decay_iters=N", and with lr_decay_iters=N alone the
+    saved max_iters was refused again ("give the setting again as key=value") → without
+    max_iters given it advises both, and following the advice resumes; with max_iters given,
+    lr_decay_iters=N alone is advised, and that resumes."""
+    from nanograd_llm import cli
+    train(tiny_config(tmp_path, max_iters=1, eval_interval=1, lr_decay_iters=0), quiet=True)
+    man = tmp_path / "run" / ckpt.MANIFEST
+    m = json.loads(man.read_text())
+    m["train_config"]["max_iters"] = "x"
+    man.write_text(json.dumps(m))
+    resume = ["train", "--resume", "--out", str(tmp_path / "run"), "--quiet"]
+    assert cli.main(resume) == 1
+    assert "(the resumed learning-rate schedule ends at the saved max_iters; correct it there, " \
+        "or give max_iters=N and lr_decay_iters=N)" in capsys.readouterr().err
+    assert cli.main([*resume, "lr_decay_iters=4"]) == 1      # what it advised alone
+    assert "give the setting again as key=value" in capsys.readouterr().err
+    assert cli.main([*resume, "max_iters=2"]) == 1
+    assert "correct it there, or give lr_decay_iters=N)" in capsys.readouterr().err
+    assert cli.main([*resume, "max_iters=2", "lr_decay_iters=4"]) == 0
+    assert ckpt.read_manifest(tmp_path / "run")["step"] == 2
+
+
 def test_a_run_saved_with_an_eps_float32_holds_as_0_resumes_with_eps_given_again(tmp_path):
     """An earlier version trained a float32 run with eps=1e-50 (0 in float32: the first step made
     weights NaN) and saved its step-0 checkpoint. Resumed as it is, the setting is refused
