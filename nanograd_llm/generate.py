@@ -227,8 +227,11 @@ def _prepare_idx(model, idx) -> np.ndarray:
         arr = arr[None, :]
     if arr.ndim == 2 and arr.shape[1] == 0:
         raise ValueError("the prompt is empty: need at least one token")
-    checked = model._check_idx(arr, model.vocab_size, None, "prompt")
-    return np.asarray(to_numpy(checked), dtype=np.int64)
+    # Kimlikler ana bellekte denetlenir ve orada kalır (move=False): örnekleme tamponu ana
+    # bellektedir; aygıta taşıyıp hemen geri okumak, her üretimde (sohbetin her turunda) boşuna
+    # bir aygıt→ana bellek kopyası olurdu. Model onları ileri geçişte kendisi taşır
+    checked = model._check_idx(arr, model.vocab_size, None, "prompt", move=False)
+    return np.asarray(checked, dtype=np.int64)
 
 
 def iter_generate(model, idx, max_new_tokens: int, temperature: float = 1.0, top_k=None,

@@ -429,8 +429,35 @@ def test_sampling_matches_the_cpu_and_moves_one_token_per_step(gpu, use_cache):
         got = generate(dev, prompt, 12, use_cache=use_cache, **kw)
         np.testing.assert_array_equal(got, want)
         reads = [e for e in _outside_ln(T.events) if e[0] == "d2h"]
-        assert len(reads) == 1 + 12                     # the checked prompt, then one logits row
+        assert len(reads) == 12                         # one logits row a step, nothing else
         assert all(e[1] == "ndarray.get" for e in reads)
+
+
+def test_a_host_prompt_is_checked_on_the_host_and_never_read_back(gpu):
+    """generate, iter_generate and the bigram's generate check a host prompt there and keep
+    it there: it goes to the device only with the forward pass that needs it, and is never
+    uploaded just to be read back (a device→host copy per generate call / chat turn)."""
+    from nanograd_llm.generate import generate, iter_generate
+    cfg = GPTConfig(vocab_size=13, block_size=8, n_layer=1, n_head=2, n_embd=8)
+    cpu, dev = _pair(cfg)
+    prompt = np.array([[1, 2, 3], [4, 5, 6]])
+    T = gpu.TRANSFERS
+    T.reset()
+    np.testing.assert_array_equal(generate(dev, prompt, 0), prompt)      # no forward pass
+    assert T.events == []
+    np.testing.assert_array_equal(generate(dev, [7, 8], 0), [[7, 8]])
+    assert list(iter_generate(dev, prompt, 0)) == [] and T.events == []
+    want = generate(cpu, prompt, 3, temperature=0.8, seed=5)
+    got = generate(dev, prompt, 3, temperature=0.8, seed=5)
+    np.testing.assert_array_equal(got, want)
+    assert [e[0] for e in _outside_ln(T.events) if e[0] != "h2d"] == ["d2h"] * 3   # logits rows
+    with pytest.raises(ValueError, match=r"token id 13 in prompt is outside \[0, 13\)"):
+        generate(dev, [[1, 13]], 2)
+    bc, bd = BigramLM(10, seed=0, dtype="float64"), BigramLM(10, seed=0, dtype="float64",
+                                                             device="cuda")
+    T.reset()
+    np.testing.assert_array_equal(bd.generate(prompt, 4, seed=2), bc.generate(prompt, 4, seed=2))
+    assert [e[1] for e in T.events] == ["ndarray.get"]                 # the table, read once
 
 
 def test_chat_eval_and_attention_maps_match_the_cpu(gpu):

@@ -526,9 +526,12 @@ class ParamModel:
         return self.grads
 
     def _check_idx(self, idx, vocab_size: int, max_len: int | None, name: str = "idx",
-                   ignore_index: int | None = None):
-        """Validate token ids (on the host when they come from the host) and move them."""
-        xp = self.xp
+                   ignore_index: int | None = None, *, move: bool = True):
+        """Validate token ids (on the host when they come from the host) and move them to
+        the model's device; move=False returns host ids checked but still on the host (for a
+        caller that reads them there: uploading them only to read them back would cost a
+        device→host copy). Ids already on the device are returned as they are."""
+        xp = self.xp if move else np
         if not isinstance(idx, np.ndarray) and get_array_module(idx) is np:
             # Liste, demet ya da başka bir kütüphanenin dizisi (ör. bir PyTorch tensörü: dtype'ı
             # NumPy'ınki değildir, `.kind` yoktur) NumPy dizisine çevrilir

@@ -125,7 +125,9 @@ class BigramLM(ParamModel):
         if not 0 < temperature < float("inf"):            # NaN da buradan geçmez
             raise ValueError(f"the bigram sampler needs a finite temperature > 0, "
                              f"got {temperature!r}")
-        idx = np.asarray(to_numpy(self._check_idx(idx, self.vocab_size, None)))
+        # Ana bellekteki kimlikler orada denetlenir ve kalır (aygıta gidip geri okunmaz);
+        # aygıttaki kimlikler bir kez okunur
+        idx = np.asarray(to_numpy(self._check_idx(idx, self.vocab_size, None, move=False)))
         rng = np.random.default_rng(seed)
         table = np.asarray(to_numpy(self.params["token_embedding.weight"]), dtype=np.float64)
         out = [idx]
