@@ -27,7 +27,8 @@ yapar. CuPy'ın şu kurallarını izler:
   `repr/str/format`, boolean maskeyle indeksleme: CuPy öğe sayısını okur) ve ana
   bellek→aygıt kopyaları (`cupy.asarray`/`cupy.array` ile bir ana bellek nesnesi, `.set()`,
   NumPy dizisi ya da listeyle indeksleme) `TRANSFERS`'ta sayılır; her olayın yanında onu
-  tetikleyen nanograd_llm satırı (`dosya.py:satır`) tutulur.
+  tetikleyen nanograd_llm satırı (`dosya.py:satır`) tutulur. `RANDOM` da aynı biçimde
+  `cupy.random.default_rng` ile kurulan üreteçleri ('build') ve çekilişleri ('draw') sayar.
 * Tamsayı dizisiyle indekslemede (`x[idx]`, `x[idx] = v`, `take`, `take_along_axis`,
   `cupy.add.at`) sınır dışı bir indeks CuPy'daki gibi hata vermez, başa sarılır (`idx mod n`):
   denetlenmeden aygıta taşınmış bir kimlik CPU'da IndexError verirken burada sessizce yanlış
@@ -120,6 +121,9 @@ class Transfers:
 
 
 TRANSFERS = Transfers()
+# cupy.random.default_rng'in kurduğu üreteçler ('build') ve onlardan çekilişler ('draw'),
+# yerleriyle: GPU'da bir üreteç kurmak aygıtta cuRAND durumları ayırıp dolduran bir çekirdektir
+RANDOM = Transfers()
 
 
 def _site() -> str:
@@ -613,12 +617,15 @@ def get_array_module(*args):
 
 
 class _Generator:
-    """cupy.random.Generator stand-in: NumPy's PCG64 draws into device arrays."""
+    """cupy.random.Generator stand-in: NumPy's PCG64 draws into device arrays. RANDOM notes
+    each one built ('build') and each draw ('draw')."""
 
     def __init__(self, seed=None):
+        RANDOM.note("build", "cupy.random.default_rng")
         self._g = np.random.default_rng(seed)
 
     def random(self, size=None, dtype=np.float64, out=None):
+        RANDOM.note("draw", "Generator.random")
         r = self._g.random(size, dtype=dtype)
         if out is not None:
             out._a[...] = r
@@ -626,6 +633,7 @@ class _Generator:
         return ndarray(np.asarray(r))
 
     def standard_normal(self, size=None, dtype=np.float64, out=None):
+        RANDOM.note("draw", "Generator.standard_normal")
         r = self._g.standard_normal(size, dtype=dtype)
         if out is not None:
             out._a[...] = r
@@ -633,6 +641,7 @@ class _Generator:
         return ndarray(np.asarray(r))
 
     def integers(self, low, high=None, size=None, dtype=np.int64, endpoint=False):
+        RANDOM.note("draw", "Generator.integers")
         return ndarray(np.asarray(self._g.integers(low, high, size, dtype=dtype,
                                                    endpoint=endpoint)))
 
@@ -713,6 +722,8 @@ def make_module():
     cp.take_along_axis = take_along_axis
     cp.get_array_module = get_array_module
     cp.TRANSFERS = TRANSFERS
+    cp.RANDOM = RANDOM
+    RANDOM.reset()
     pool = _MemoryPool()
     cp.get_default_memory_pool = lambda: pool
     cp.get_default_pinned_memory_pool = lambda: _MemoryPool()

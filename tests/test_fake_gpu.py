@@ -364,10 +364,11 @@ def test_an_optimizer_follows_its_model_to_another_device(gpu):
 
 # -- no hidden host<->device traffic in the training loop -----------------------------------------
 
-def _events_per_step(gpu, monkeypatch, cfg, quiet=True):
-    """Train with cfg; return the transfer events between consecutive optimizer steps."""
+def _events_per_step(gpu, monkeypatch, cfg, quiet=True, log=None):
+    """Train with cfg; return the transfer events (or log's: gpu.RANDOM) between consecutive
+    optimizer steps."""
     from nanograd_llm import optim
-    T, marks = gpu.TRANSFERS, []
+    T, marks = log or gpu.TRANSFERS, []
     step = optim.AdamW.step
 
     def counted(self, *a, **k):
@@ -405,6 +406,29 @@ def test_no_hidden_transfers_in_the_training_loop(gpu, monkeypatch, tmp_path, gr
         # loss and norm checked before the update; without --quiet the bar shows the loss after it
         expected = ["float()"] * (2 if quiet else 3) if step % log == 0 else []
         assert [e[1] for e in d2h] == expected, (step, d2h)
+
+
+@pytest.mark.parametrize("dropout,graph,grad_accum", [(0.0, "false", 1), (0.0, "true", 1),
+                                                       (0.0, "false", 2), (0.1, "false", 2)])
+def test_the_eager_step_builds_a_dropout_generator_only_when_it_draws(gpu, monkeypatch,
+                                                                      tmp_path, dropout, graph,
+                                                                      grad_accum):
+    """The ordinary step (cuda_graph=false, grad_accum > 1, or the fallback after a failed
+    capture) seeds the dropout generator with (seed, stream, step) every step. At dropout 0
+    nothing is drawn, so nothing may be built either: on a GPU each step built a new CuPy
+    generator (device memory for the cuRAND states and a kernel to fill them). With dropout
+    the step builds one generator and draws its masks from it."""
+    cfg = tiny_config(tmp_path, "run", device="cuda", dtype="float32", dropout=dropout,
+                      cuda_graph=graph, max_iters=6, eval_interval=3, log_interval=3,
+                      grad_accum=grad_accum)
+    steps = _events_per_step(gpu, monkeypatch, cfg, log=gpu.RANDOM)
+    assert len(steps) == 5
+    for events in steps:
+        kinds = [e[0] for e in events]
+        if dropout == 0.0:
+            assert events == []
+        else:
+            assert kinds[0] == "build" and kinds.count("build") == 1 and "draw" in kinds
 
 
 # -- sampling, chat, eval, attention maps, gradcheck, the command line ---------------------------

@@ -600,6 +600,25 @@ def test_each_step_draws_its_own_dropout_masks(tmp_path, monkeypatch):
     assert seen == [[11, STREAM_DROPOUT, 0], [11, STREAM_DROPOUT, 1], [11, STREAM_DROPOUT, 2]]
 
 
+@pytest.mark.parametrize("dropout", [0.0, 0.1])
+def test_a_dropout_generator_is_built_only_for_a_step_that_draws(tmp_path, monkeypatch,
+                                                                  dropout):
+    """Every step seeds the dropout generator; at dropout 0 nothing is drawn and no generator
+    is built (the seed is kept until a draw needs it), with dropout one a step."""
+    from nanograd_llm.models import base
+    built = []
+    real = base.device_rng
+
+    def counted(xp, seed):
+        built.append(seed)
+        return real(xp, seed)
+    monkeypatch.setattr(base, "device_rng", counted)
+    train(tiny_config(tmp_path, max_iters=4, eval_interval=2, seed=3, dropout=dropout),
+          quiet=True)
+    from nanograd_llm.data import STREAM_DROPOUT
+    assert built == ([] if dropout == 0.0 else [[3, STREAM_DROPOUT, s] for s in range(4)])
+
+
 def test_data_errors_through_train(tmp_path):
     with pytest.raises(FileNotFoundError, match="data file not found"):
         train(make_config(data=str(tmp_path / "nope.txt"), out_dir=str(tmp_path / "o")),

@@ -368,7 +368,8 @@ class ParamModel:
         # yeni ayrılan dizi sıfırdır, önceden ayrılmış olsaydı da sıfır olurdu
         self._grad_flat = self._grads = None
         self.params = ParamViews(self._views(self.flat), "params")
-        self.rng = device_rng(xp, self.seed)
+        # Dropout üreteci ilk çekilişte kurulur (`rng`): tohumu modelinki
+        self._rng, self._rng_seed = None, self.seed
 
     # `model.flat = yeni_dizi` de (params'taki gibi) adları düz diziden koparırdı: ileri geçiş
     # eski görünümleri okumayı sürdürür, yeni dizi sessizce hiçbir yere bağlanmazdı. Dizi
@@ -421,8 +422,8 @@ class ParamModel:
 
     # Tampona bağlı alanlar: kopyada yeniden kurulur (görünümler yeni düz dizinin görünümleri
     # olmalı; `xp` bir modüldür, kopyalanamaz)
-    _BUFFER_FIELDS = ("xp", "_flat", "_grad_flat", "params", "_grads", "rng", "_block_params",
-                      "_cache")
+    _BUFFER_FIELDS = ("xp", "_flat", "_grad_flat", "params", "_grads", "_rng", "_rng_seed",
+                      "_block_params", "_cache")
 
     def __deepcopy__(self, memo):
         """copy.deepcopy(model): an independent model with the same weights, gradients, mode
@@ -438,10 +439,12 @@ class ParamModel:
         new._set_buffers(to_numpy(self.flat).copy())
         if self._grad_flat is not None:     # henüz ayrılmamışsa kopyada da ayrılmaz
             new.grad_flat[...] = self._grad_flat
-        try:
-            new.rng = copy.deepcopy(self.rng, memo)
-        except TypeError:                   # kopyalanamayan bir üreteç: aynı tohumdan yenisi
-            pass
+        new._rng_seed = copy.deepcopy(self._rng_seed, memo)
+        if self._rng is not None:           # kurulmamışsa kopyada da son tohumdan kurulur
+            try:
+                new._rng = copy.deepcopy(self._rng, memo)
+            except TypeError:               # kopyalanamayan bir üreteç: aynı tohumdan yenisi
+                pass
         new._cache = None                   # etkinleştirmeler kopyalanmaz: önce forward
         return new
 
@@ -460,9 +463,30 @@ class ParamModel:
     def eval(self) -> "ParamModel":
         return self.train(False)
 
+    # ## Dropout üreteci ne zaman kurulur
+    # Eğitim her adımda üreteci (tohum, akış, adım) ile yeniden tohumlar (train.py). Üreteci
+    # kurmak boş bir iş değildir: GPU'da her seferinde yeni bir CuPy üreteci (aygıtta cuRAND
+    # durumları ve onları dolduran bir çekirdek) demektir. Dropout 0 iken (ya da değerlendirme
+    # kipinde) hiçbir maske çekilmez; o üreteç boşuna kurulurdu. Bu yüzden set_dropout_seed
+    # yalnızca tohumu saklar, üreteç ilk çekilişte (`rng` ilk okunduğunda) o tohumdan kurulur.
+    # Çekilen sayılar aynıdır: aynı tohumdan, aynı sırayla.
+    @property
+    def rng(self):
+        """The generator dropout masks are drawn from (on the model's device): built on first
+        use from the last seed given to set_dropout_seed (at first, the model's seed)."""
+        if self._rng is None:
+            self._rng = device_rng(self.xp, self._rng_seed)
+        return self._rng
+
+    @rng.setter
+    def rng(self, value):
+        self._rng = value                   # None: yeniden, son tohumdan kurulur
+
     def set_dropout_seed(self, seed) -> None:
-        """Re-seed the generator dropout masks are drawn from (an int or a list of ints)."""
-        self.rng = device_rng(self.xp, seed)
+        """Re-seed the generator dropout masks are drawn from (an int or a list of ints). The
+        generator is built from it at the first draw: a model that draws no mask (dropout 0,
+        eval mode) builds none."""
+        self._rng, self._rng_seed = None, seed
 
     def release_activations(self) -> None:
         """Drop the activations the last forward pass kept for backward (frees their memory)."""

@@ -397,7 +397,8 @@ class GPT(ParamModel):
             if targets.shape != idx.shape:
                 raise ValueError(f"targets shape {tuple(targets.shape)} != idx shape "
                                  f"{tuple(idx.shape)}")
-        rng = self.rng
+        # Üretece yalnızca dropout varken dokunulur: yoksa kurulmaz (set_dropout_seed)
+        rng = self.rng if drop_p > 0.0 else None
         if drop_p > 0.0 and self.xp is np:
             # CPU: her satırın maskeleri kendi üretecinden gelir; toplu iş nasıl bölünürse
             # bölünsün (iş parçacığı sayısı ne olursa olsun) aynı maskeler çıkar
