@@ -255,6 +255,33 @@ def device_rng(xp: ModuleType, seed: Any):
     return xp.random.default_rng(seed)
 
 
+# ## Bir üretecin kopyası
+# `copy.deepcopy(model)` dropout üretecini de kopyalar: kopya, asıl modelin bundan sonra
+# çekeceği sayıları çeker. NumPy'ın üreteci doğrudan kopyalanır. CuPy'ınki (cupy.random.Generator)
+# kopyalanamaz: bit üreteci (`bit_generator`, ör. XORWOW) bir `threading.Lock` tutar ve
+# deepcopy "cannot pickle '_thread.lock' object" (TypeError) ile düşer (CuPy 14.2'de denetlendi).
+# Kilit bir durum değildir: kopyaya yenisi verilir (deepcopy'nin `memo`'suna önceden konur),
+# gerisi olduğu gibi kopyalanır; aygıttaki cuRAND durumları da (bir cupy dizisi: kopyası
+# aygıtta yapılır). Kopya böylece asıl üretecin çekeceği sayıların aynısını çeker.
+_LOCKS = {type(threading.Lock()): threading.Lock, type(threading.RLock()): threading.RLock}
+
+
+def copy_rng(rng: Any, memo: dict | None = None):
+    """A deep copy of a dropout generator that draws the numbers the original will draw.
+
+    NumPy's Generator is deep-copied as it is. CuPy's Generator holds a threading.Lock in its
+    bit generator, which copy.deepcopy refuses (TypeError): each lock there gets a new lock in
+    the copy, everything else (the cuRAND states on the device included) is deep-copied.
+    Raises TypeError for a generator that still cannot be copied."""
+    import copy
+    memo = {} if memo is None else memo
+    for obj in (rng, getattr(rng, "bit_generator", None)):
+        for value in getattr(obj, "__dict__", {}).values():
+            if type(value) in _LOCKS:
+                memo.setdefault(id(value), _LOCKS[type(value)]())
+    return copy.deepcopy(rng, memo)
+
+
 def cache_allocation(xp: ModuleType):
     """Context for building a device array that a module-level cache keeps for the whole process
     (attention's causal masks, the sinusoidal position table): on CuPy the array comes from

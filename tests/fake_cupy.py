@@ -52,10 +52,11 @@ Modellenmeyenler: gerçek eşzamansızlık ve akışlar (her işlem hemen biter;
 yalnızca sayılır), CUDA grafikleri (Stream.begin_capture NotImplementedError verir),
 cuda_kernels.py'nin ElementwiseKernel/RawModule/cuBLAS çağrıları (NANOGRAD_LLM_FUSED=0 ile
 çalışılır), CuPy'ın rastgele sayı dizileri (sahte üreteç NumPy'ın PCG64'üdür: dropout maskeleri
-gerçek GPU'daki gibi CPU'dakinden farklıdır ama sayıları başkadır), bellek sınırları, birden
-çok aygıt, tür yükseltmenin CuPy'a özgü ayrıntıları (NumPy 2'nin kuralları uygulanır) ve ufunc
-olmayan `cupy.` fonksiyonlarına verilen Python listeleri (ufunc'lar ve işleçler onları CuPy gibi
-reddeder; öbürleri burada kabul eder).
+gerçek GPU'daki gibi CPU'dakinden farklıdır ama sayıları başkadır; üreteç CuPy'ınki gibi bit
+üretecinde bir `threading.Lock` tutar, `copy.deepcopy` onu CuPy'daki gibi TypeError ile
+reddeder), bellek sınırları, birden çok aygıt, tür yükseltmenin CuPy'a özgü ayrıntıları (NumPy
+2'nin kuralları uygulanır) ve ufunc olmayan `cupy.` fonksiyonlarına verilen Python listeleri
+(ufunc'lar ve işleçler onları CuPy gibi reddeder; öbürleri burada kabul eder).
 """
 from __future__ import annotations
 
@@ -65,6 +66,7 @@ import math
 import mmap
 import os
 import sys
+import threading
 import types
 
 import numpy as np
@@ -616,13 +618,28 @@ def get_array_module(*args):
     return _MODULE if any(isinstance(a, ndarray) for a in args) else np
 
 
+class _BitGenerator:
+    """cupy.random.XORWOW stand-in: its state is NumPy's PCG64 Generator. Like CuPy's
+    BitGenerator it holds a threading.Lock (`lock`), so copy.deepcopy of it, and of the
+    Generator holding it, is a TypeError ("cannot pickle '_thread.lock' object"), as on CuPy
+    14.2."""
+
+    def __init__(self, seed=None):
+        self.lock = threading.Lock()
+        self._g = np.random.default_rng(seed)
+
+
 class _Generator:
     """cupy.random.Generator stand-in: NumPy's PCG64 draws into device arrays. RANDOM notes
-    each one built ('build') and each draw ('draw')."""
+    each one built ('build') and each draw ('draw'). Its state is in `bit_generator`, as in
+    CuPy (there with the cuRAND states on the device)."""
 
     def __init__(self, seed=None):
         RANDOM.note("build", "cupy.random.default_rng")
-        self._g = np.random.default_rng(seed)
+        self.bit_generator = _BitGenerator(seed)
+        self._binomial_state = None
+
+    _g = property(lambda self: self.bit_generator._g)
 
     def random(self, size=None, dtype=np.float64, out=None):
         RANDOM.note("draw", "Generator.random")

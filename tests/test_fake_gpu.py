@@ -431,6 +431,42 @@ def test_the_eager_step_builds_a_dropout_generator_only_when_it_draws(gpu, monke
             assert kinds[0] == "build" and kinds.count("build") == 1 and "draw" in kinds
 
 
+def test_a_copied_gpu_model_draws_the_dropout_numbers_the_original_draws(gpu):
+    """copy.deepcopy(model) promises the same dropout generator state. CuPy's generator cannot
+    be deep-copied (its bit generator holds a threading.Lock; the fake refuses it as CuPy
+    does), and on a GPU the copy's generator started again from the model's seed: a copy made
+    mid-training drew other masks than the original. backend.copy_rng gives the copy a new
+    lock and copies the rest, the generator's state included."""
+    import copy
+    with pytest.raises(TypeError, match="_thread.lock"):
+        copy.deepcopy(gpu.random.default_rng(0))
+    cfg = GPTConfig(vocab_size=13, block_size=8, n_layer=1, n_head=2, n_embd=8, dropout=0.3)
+    x = np.random.default_rng(0).integers(0, 13, (2, 8))
+
+    def losses(model, n):
+        return [float(model.forward(x, x)[1]) for _ in range(n)]
+    ref = GPT(cfg, seed=0, dtype="float64", device="cuda")
+    ref.set_dropout_seed(7)
+    want = losses(ref, 4)
+    assert len(set(want)) == 4                      # each forward draws other masks
+    dev = GPT(cfg, seed=0, dtype="float64", device="cuda")
+    dev.set_dropout_seed(7)
+    early = copy.deepcopy(dev)                      # the generator is not built yet: the seed
+    assert losses(dev, 2) == want[:2]
+    twin = copy.deepcopy(dev)                       # after two draws
+    assert twin.rng is not dev.rng
+    assert twin.rng.bit_generator.lock is not dev.rng.bit_generator.lock
+    assert losses(twin, 2) == want[2:]
+    assert losses(dev, 2) == want[2:]               # the copy's draws left the original alone
+    assert losses(early, 2) == want[:2]
+    # the same on the CPU (NumPy's generator is copied as it is)
+    cpu = GPT(cfg, seed=0, dtype="float64")
+    cpu.set_dropout_seed(7)
+    losses(cpu, 1)
+    cpu_twin = copy.deepcopy(cpu)
+    assert losses(cpu_twin, 2) == losses(cpu, 2)
+
+
 # -- sampling, chat, eval, attention maps, gradcheck, the command line ---------------------------
 
 def _pair(cfg, seed=0):

@@ -329,6 +329,25 @@ def host_wait_ms(fn, busy_ms: float = 1000.0) -> float:
     return waited
 
 
+def test_a_copied_model_draws_the_dropout_numbers_the_original_draws():
+    """copy.deepcopy of a GPU model copies CuPy's generator (backend.copy_rng: a new lock for
+    its bit generator, the cuRAND states copied on the device), so the copy draws the masks the
+    original will draw; CuPy's own deepcopy refuses the generator (a threading.Lock)."""
+    import copy
+
+    import cupy as cp
+    with pytest.raises(TypeError):
+        copy.deepcopy(cp.random.default_rng(0))
+    cfg = GPTConfig(**CFG, dropout=0.3)
+    x = np.random.default_rng(0).integers(0, 65, (2, 32))
+    model = GPT(cfg, seed=0, dtype="float64", device="cuda")
+    model.set_dropout_seed([1, 4, 0])
+    first = float(model.forward(x, x)[1])
+    twin = copy.deepcopy(model)
+    a, b = float(twin.forward(x, x)[1]), float(model.forward(x, x)[1])
+    assert a == b and a != first
+
+
 @pytest.mark.parametrize("graph", [False, True])
 def test_a_training_step_does_not_wait_for_the_gpu(graph):
     """Between the steps whose loss the trainer reads, a step must only enqueue GPU work: the

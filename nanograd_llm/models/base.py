@@ -53,7 +53,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..backend import (as_float_dtype, check_device, device_memory, device_rng,
+from ..backend import (as_float_dtype, check_device, copy_rng, device_memory, device_rng,
                        get_array_module, host_rng, is_integer, shown, to_numpy, xp_for)
 
 _MALLOC_TUNED = False
@@ -427,7 +427,10 @@ class ParamModel:
 
     def __deepcopy__(self, memo):
         """copy.deepcopy(model): an independent model with the same weights, gradients, mode
-        and dropout generator state; its params are views into its own flat buffer."""
+        and dropout generator state (on the GPU too: the copy draws the dropout numbers the
+        original will draw); its params are views into its own flat buffer. A generator that
+        cannot be copied (another object assigned to model.rng) restarts in the copy from the
+        last seed given to set_dropout_seed (at first, the model's seed)."""
         # Varsayılan deepcopy `xp` modülünde "cannot pickle 'module' object" ile düşüyordu;
         # kopyalayabilseydi de görünümler ayrı ayrı kopyalanır, düz diziyle bağları kopardı
         import copy
@@ -442,7 +445,8 @@ class ParamModel:
         new._rng_seed = copy.deepcopy(self._rng_seed, memo)
         if self._rng is not None:           # kurulmamışsa kopyada da son tohumdan kurulur
             try:
-                new._rng = copy.deepcopy(self._rng, memo)
+                # CuPy'ınki de: kilidi yenilenerek (backend.copy_rng)
+                new._rng = copy_rng(self._rng, memo)
             except TypeError:               # kopyalanamayan bir üreteç: aynı tohumdan yenisi
                 pass
         new._cache = None                   # etkinleştirmeler kopyalanmaz: önce forward
