@@ -116,7 +116,10 @@ class ReplayRandom:
     @staticmethod
     def _draw(gen, buf) -> None:
         # Aynı sayılar: model kendisi `gen.random(shape, dtype)` çağırsaydı alacağı değerler.
-        buf[...] = gen.random(buf.shape, dtype=buf.dtype)
+        # Sayılar doğrudan tampona çekilir (`out=`; NumPy'ın ve CuPy'ın üreteci alır): yeni bir
+        # diziye çekip tampona kopyalamak, her adımda maskeler kadar fazladan bellek ve bir kopya
+        # demekti
+        gen.random(buf.shape, dtype=buf.dtype, out=buf)
 
 
 class _PythonGraph:

@@ -641,21 +641,39 @@ class _Generator:
 
     _g = property(lambda self: self.bit_generator._g)
 
+    @staticmethod
+    def _check_out(dtype, size, out) -> None:
+        """cupy.random.Generator._check_output_array: out is a device array of dtype, C or F
+        contiguous, of shape size when both are given."""
+        if not isinstance(out, ndarray):
+            raise TypeError(f"out must be a cupy.ndarray, got {type(out)}")
+        if out.dtype.char != np.dtype(dtype).char:
+            raise TypeError(f"Supplied output array has the wrong type. Expected "
+                            f"{np.dtype(dtype)}, got {out.dtype}")
+        if not (out.flags.c_contiguous or out.flags.f_contiguous):
+            raise ValueError("Supplied output array is not contiguous, writable or aligned.")
+        if size is not None:
+            shape = tuple(size) if isinstance(size, (tuple, list)) else (size,)
+            if shape != out.shape:
+                raise ValueError("size must match out.shape when used together")
+
     def random(self, size=None, dtype=np.float64, out=None):
-        RANDOM.note("draw", "Generator.random")
-        r = self._g.random(size, dtype=dtype)
+        # out=: CuPy draws straight into it (no other array); RANDOM tells the two apart
+        RANDOM.note("draw", "Generator.random" if out is None else "Generator.random(out=)")
         if out is not None:
-            out._a[...] = r
+            self._check_out(dtype, size, out)
+            self._g.random(out.shape, dtype=out.dtype, out=out._a)
             return out
-        return ndarray(np.asarray(r))
+        return ndarray(np.asarray(self._g.random(size, dtype=dtype)))
 
     def standard_normal(self, size=None, dtype=np.float64, out=None):
-        RANDOM.note("draw", "Generator.standard_normal")
-        r = self._g.standard_normal(size, dtype=dtype)
+        RANDOM.note("draw", "Generator.standard_normal" if out is None else
+                    "Generator.standard_normal(out=)")
         if out is not None:
-            out._a[...] = r
+            self._check_out(dtype, size, out)
+            self._g.standard_normal(out.shape, dtype=out.dtype, out=out._a)
             return out
-        return ndarray(np.asarray(r))
+        return ndarray(np.asarray(self._g.standard_normal(size, dtype=dtype)))
 
     def integers(self, low, high=None, size=None, dtype=np.int64, endpoint=False):
         RANDOM.note("draw", "Generator.integers")

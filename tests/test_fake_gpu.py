@@ -467,6 +467,38 @@ def test_a_copied_gpu_model_draws_the_dropout_numbers_the_original_draws(gpu):
     assert losses(cpu_twin, 2) == losses(cpu, 2)
 
 
+def test_the_graph_step_redraws_its_dropout_numbers_straight_into_its_buffers(gpu):
+    """A replayed CUDA-graph step redraws the dropout numbers into the buffers the graph reads.
+    It drew each into a new array and copied that into the buffer (per step, an extra array as
+    large as all the masks, and a copy); CuPy's Generator.random takes out= (tests/
+    cupy_api.json), so the numbers are drawn into the buffer itself: the same numbers, and the
+    steps equal the ordinary ones. The capture is emulated (the fake has no CUDA graphs)."""
+    from nanograd_llm.cuda_graph import TrainStep
+    from nanograd_llm.optim import AdamW
+    cfg = GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=8, dropout=0.2)
+    a = GPT(cfg, seed=1, dtype="float64", device="cuda")
+    b = GPT(cfg, seed=1, dtype="float64", device="cuda")
+    ts = TrainStep(b, emulate=True)
+    oa, ob = AdamW(a, lr=1e-2), AdamW(b, lr=1e-2)
+    rng = np.random.default_rng(0)
+    R = gpu.RANDOM
+    for step in range(4):
+        x, y = rng.integers(0, 11, (2, 8)), rng.integers(0, 11, (2, 8))
+        a.set_dropout_seed([1, 4, step])
+        la = a.forward(x, y)[1]
+        a.backward()
+        mark = R.mark()
+        lb = ts(x, y, [1, 4, step])
+        draws = [e[1] for e in R.since(mark) if e[0] == "draw"]
+        assert len(draws) == 1 + 3 * cfg.n_layer, draws            # every dropout of the step
+        assert set(draws) == {"Generator.random(out=)"}, (step, draws)
+        assert float(la) == float(lb), step
+        np.testing.assert_array_equal(to_numpy(a.grad_flat), to_numpy(b.grad_flat))
+        oa.step()
+        ob.step()
+    assert ts.replays == 3
+
+
 # -- sampling, chat, eval, attention maps, gradcheck, the command line ---------------------------
 
 def _pair(cfg, seed=0):
