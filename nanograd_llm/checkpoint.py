@@ -508,13 +508,19 @@ def _open_npz(path: Path, expected_sha: str | None, stack) -> dict:
     try:
         # Ne zip arşivi ne .npy olan baytları (kesilmiş ya da üzerine yazılmış bir dosya, boş
         # bir dosya) np.load bir pickle sanar ve "If you trust the file you can load it unsafely
-        # using the `allow_pickle=` keyword" der: bozuk bir dosyayı güvensizce açmayı öğütlerdi
-        with open(path, "rb") as f:
-            npy = f.read(6) == b"\x93NUMPY"
-        if not npy and not zipfile.is_zipfile(path):
-            raise ValueError("it is not an .npz archive (no zip directory at its end: the file "
-                             "was cut short, overwritten or is of another kind)")
-        loaded = np.load(path, allow_pickle=False)
+        # using the `allow_pickle=` keyword" der: bozuk bir dosyayı güvensizce açmayı öğütlerdi.
+        # np.load zip arşivini ilk dört baytından tanır: başı bozulmuş bir arşiv, sonundaki
+        # dizin sağlam kalsa da pickle sayılırdı; bu yüzden hem baş hem son denetlenir. Dosya
+        # bir kez açılır, np.load da aynı dosyayı okur
+        f = stack.enter_context(open(path, "rb"))
+        head = f.read(6)
+        npy = head == b"\x93NUMPY"
+        if not npy and not (head[:4] in (b"PK\x03\x04", b"PK\x05\x06")
+                            and zipfile.is_zipfile(f)):
+            raise ValueError("it is not an .npz archive (not a whole zip archive: the file was "
+                             "cut short, overwritten or is of another kind)")
+        f.seek(0)
+        loaded = np.load(f, allow_pickle=False)
         if not hasattr(loaded, "files"):
             # Tek dizilik bir .npy dosyası (np.save) bir arşiv değildir: np.load onu doğrudan
             # dizi olarak döndürür; "with" bloğu TypeError hata izi verirdi

@@ -1,5 +1,6 @@
 """Checkpoint files: atomic writes, loading, clear errors for corrupt or foreign files."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -147,27 +148,52 @@ def test_a_single_npy_array_in_place_of_the_npz_names_the_file(tmp_path, which):
                             f"not an .npz archive of named arrays")
 
 
-@pytest.mark.parametrize("how", ["garbage", "cut short", "empty"])
+@pytest.mark.parametrize("how", ["garbage", "cut short", "empty", "start overwritten"])
 def test_a_file_that_is_no_npz_archive_is_named_without_pickle_advice(tmp_path, how):
     """A weights file that is neither a zip archive nor a .npy file, read without a digest to
     compare (a manifest whose sha256 table lacks it; the structure check of a large file before
     a new run's advice): numpy took it for a pickle and the error said 'This file contains
     pickled (object) data. If you trust the file you can load it unsafely using the
     `allow_pickle=` keyword argument or `pickle.load()`' (advice to unpickle a corrupt file),
-    'File is not a zip file' or 'No data left in file' → 'it is not an .npz archive (...)'."""
+    'File is not a zip file' or 'No data left in file' → 'it is not an .npz archive (...)'.
+    numpy tells a zip archive by its first four bytes: an archive whose start was overwritten
+    keeps its directory at the end, and was still taken for a pickle."""
     _save(tmp_path)
     man = json.loads((tmp_path / "checkpoint.json").read_text())
     f = tmp_path / man["model_file"]
     raw = f.read_bytes()
     f.write_bytes({"garbage": bytes(range(256)) * 8, "cut short": raw[:len(raw) // 2],
-                   "empty": b""}[how])
+                   "empty": b"", "start overwritten": bytes(16) + raw[16:]}[how])
     del man["sha256"][man["model_file"]]
     (tmp_path / "checkpoint.json").write_text(json.dumps(man))
     with pytest.raises(ckpt.CheckpointError) as e:
         ckpt.load_model(tmp_path)
-    assert str(e.value) == (f"cannot read checkpoint file {f}: it is not an .npz archive (no "
-                            f"zip directory at its end: the file was cut short, overwritten or "
-                            f"is of another kind)")
+    assert str(e.value) == (f"cannot read checkpoint file {f}: it is not an .npz archive (not "
+                            f"a whole zip archive: the file was cut short, overwritten or is "
+                            f"of another kind)")
+
+
+def test_loading_a_checkpoint_opens_each_npz_file_as_before(tmp_path, monkeypatch):
+    """The archive check above reads the file's first bytes and its zip directory through the
+    open file np.load then reads: a load opens each .npz file twice (its sha256, then the
+    arrays), not once more for the check and again for zipfile.is_zipfile."""
+    import builtins
+    import collections
+    import io
+    _save(tmp_path)
+    opens = collections.Counter()
+    real_open = builtins.open
+
+    def counting_open(file, *a, **k):
+        if not isinstance(file, int) and str(file).endswith(".npz"):
+            opens[Path(file).name] += 1
+        return real_open(file, *a, **k)
+    monkeypatch.setattr(builtins, "open", counting_open)
+    monkeypatch.setattr(io, "open", counting_open)
+    ckpt.load_model(tmp_path)
+    monkeypatch.undo()
+    man = json.loads((tmp_path / "checkpoint.json").read_text())
+    assert opens == {man["model_file"]: 2}, opens
 
 
 @pytest.mark.parametrize("which", ["model_file", "optim_file"])
