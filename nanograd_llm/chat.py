@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import sys
 import unicodedata
 from typing import Callable
@@ -154,6 +155,18 @@ def describe_dropped(dropped: list[str], mode: str, replacement: str | None) -> 
             f"{'were' if n != 1 else 'was'} {what}: {chars})")
 
 
+def _shown_text(text: str) -> str:
+    """shown(text) for a message, a byte that was not UTF-8 (U+DC80…U+DCFF, as
+    surrogateescape reads it) written as the byte it was (\\xff), not as Python's \\udcff."""
+    from .backend import shown
+    # Komut satırındaki UTF-8 olmayan bir bayt, Python'da bir vekil karakterdir: iletide
+    # kullanıcının hiç yazmadığı '\udcff' değil, yazdığı bayt ('\xff') görünür (show_chars'ın
+    # "byte 0xff" demesi gibi). repr'deki bir \udc.. kaçışının önünde çift sayıda (ya da hiç)
+    # ters eğik çizgi varsa o bir vekildir; tek sayıda varsa metne yazılmış bir ters eğik
+    # çizgi ve ardından gelen "udc.." harfleridir, olduğu gibi kalır
+    return re.sub(r"(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])", r"\1\\x\2", shown(text))
+
+
 def check_stop(stop: str | None, tokenizer=None, name: str = "stop") -> str | None:
     """The stop text a reply ends at, checked: None (no stop text), or a non-empty string
     whose every character the tokenizer knows (with `tokenizer`; a character tokenizer's
@@ -183,9 +196,9 @@ def check_stop(stop: str | None, tokenizer=None, name: str = "stop") -> str | No
     if unknown:
         # Belirteçleyicinin bilmediği bir karakteri model hiç yazamaz: böyle bir durdurma
         # metni hiçbir yanıtı kesmez, seçenek sessizce hiçbir şey yapmazdı
-        raise ValueError(f"{name} {shown(stop)} has character(s) the tokenizer does not know "
-                         f"({show_chars(unknown)}): the model never writes them, so no reply "
-                         f"would stop there")
+        raise ValueError(f"{name} {_shown_text(stop)} has character(s) the tokenizer does not "
+                         f"know ({show_chars(unknown)}): the model never writes them, so no "
+                         f"reply would stop there")
     return stop
 
 

@@ -793,6 +793,28 @@ def test_a_stop_text_the_tokenizer_cannot_write_is_refused(tmp_path, monkeypatch
         run_chat("hello\n", tok=StrictOptionTokenizer(), stop=stop.replace("\\t", "\t"))
 
 
+@pytest.mark.parametrize("stop, shown", [
+    ("a\udcffb", "'a\\xffb'"),                 # the byte 0xff, typed in a shell as $'a\xffb'
+    ("\udc80\udcfe", "'\\x80\\xfe'"),
+    ("\\udcff", "'\\\\udcff'"),               # a backslash typed before 'udcff': as it is
+    ("\\\udcff", "'\\\\\\xff'"),            # a backslash, then the byte 0xff
+])
+def test_a_stop_text_with_bytes_that_were_not_utf8_is_shown_as_typed(tmp_path, monkeypatch,
+                                                                      capsys, stop, shown):
+    """A byte that was not UTF-8 in --stop (Python reads it as a surrogate, U+DCFF for 0xff)
+    was shown in the refusal as Python's '\\udcff', an escape the user never typed, while the
+    rest of the message (and chat's notes) say 'byte 0xff (not UTF-8)' → the text is shown
+    with the byte as '\\xff'; a backslash the user typed stays as repr shows it."""
+    from nanograd_llm import cli
+    write_tiny_checkpoint(tmp_path / "run")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("hello\n"))
+    assert cli.main(["chat", "--ckpt", str(tmp_path / "run"), "--stop", stop]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --stop {shown} has character(s) the tokenizer does not "
+                          f"know ("), err
+    assert ("udcff" in err) == (stop == "\\udcff") and "udc80" not in err, err
+
+
 @pytest.mark.parametrize("stop", [" ", "\\n", "\\n\\n", "a b"])
 def test_a_stop_text_of_whitespace_the_tokenizer_knows_is_taken(tmp_path, monkeypatch, capsys,
                                                                 stop):
