@@ -275,17 +275,27 @@ def _lock_run(out: Path):
     except OSError as e:
         raise OSError(f"cannot write in --out {out} ({e.strerror or e})") from None
     deadline = time.monotonic() + LOCK_WAIT_S
+    readers = False
     while True:
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             return f
         except BlockingIOError:
-            if _only_shared_locks(f, fcntl) and time.monotonic() < deadline:
+            readers = _only_shared_locks(f, fcntl)
+            if readers and time.monotonic() < deadline:
                 time.sleep(LOCK_RETRY_PAUSE_S)
                 continue
         except OSError:
             pass
         f.close()
+        # Süre dolduğunda kilidi hâlâ yalnızca paylaşılan kilitler tutuyorsa eğiten bir süreç
+        # yoktur: kilidi bırakmayan bir okuyucudur (ör. tam yoklama anında durdurulmuş bir
+        # sample). "Başka bir süreç eğitiyor" demek yanlış olurdu
+        if readers:
+            raise ValueError(f"another process holds a shared lock on {out / LOCK_FILE} (a "
+                             f"sample, eval or chat checking whether a run trains there) and "
+                             f"did not let it go within {LOCK_WAIT_S:g} s; try again, or stop "
+                             f"that process") from None
         raise ValueError(f"another process is training in {out}; wait for it to finish (or "
                          f"stop it) before starting or resuming a run there") from None
 
