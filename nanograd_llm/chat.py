@@ -34,8 +34,9 @@ eklenmez.
   çıkar.
 * **Borudan gelen girdi:** Girdi bir uçbirim değilse (bir boru ya da dosya), istem satırdan
   önce yazılmaz; okunan satır bir konuşma dökümündeki gibi istemiyle yinelenir (`> merhaba`),
-  ardından yanıtı gelir. Boş satırlar, `/quit` ve girdinin sonu çıktıya bir şey eklemez:
-  çıktı son yanıtla biter.
+  ardından yanıtı (ya da `/reset`, `/help` gibi bir komutun çıktısı) gelir. Boş satırlar,
+  `/quit` ve girdinin sonu çıktıya bir şey eklemez: çıktı son satırın yanıtıyla ya da
+  komutun çıktısıyla biter.
 """
 from __future__ import annotations
 
