@@ -16,6 +16,7 @@ sırasını modellemez. tests/test_gpu.py gerçek GPU'da bunları denetler. Tams
 indekslemede sınır dışı bir indeksi ise CuPy gibi başa sarar (hata vermez).
 """
 import contextlib
+import dataclasses
 import io
 import json
 import sys
@@ -465,6 +466,39 @@ def test_a_copied_gpu_model_draws_the_dropout_numbers_the_original_draws(gpu):
     losses(cpu, 1)
     cpu_twin = copy.deepcopy(cpu)
     assert losses(cpu_twin, 2) == losses(cpu, 2)
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_the_dropout_seed_is_taken_when_it_is_given(gpu, device):
+    """set_dropout_seed keeps the seed and the generator is built at the first draw. The seed
+    must still be taken at the call, as when the generator was built there: a model of seed
+    None (or set_dropout_seed(None)) copied before its first draw drew other masks than the
+    copy (each drew its own fresh entropy later), a bad seed was accepted and failed in a
+    later forward (or never, at dropout 0), and a list changed after the call changed the
+    masks."""
+    import copy
+    cfg = GPTConfig(vocab_size=13, block_size=8, n_layer=1, n_head=2, n_embd=8, dropout=0.3)
+    x = np.random.default_rng(0).integers(0, 13, (2, 8))
+
+    def loss(model):
+        return float(model.forward(x, x)[1])
+    for seeded in (lambda m: None, lambda m: m.set_dropout_seed(None)):
+        model = GPT(cfg, seed=None, dtype="float64", device=device)
+        seeded(model)
+        twin = copy.deepcopy(model)
+        assert loss(twin) == loss(model)
+    for bad, error in ((-1, ValueError), ("abc", TypeError), (1.5, TypeError)):
+        for dropout in (0.0, 0.3):
+            model = GPT(dataclasses.replace(cfg, dropout=dropout), seed=0, device=device)
+            with pytest.raises(error):
+                model.set_dropout_seed(bad)
+    seed = [1, 4, 0]
+    model = GPT(cfg, seed=0, dtype="float64", device=device)
+    model.set_dropout_seed(seed)
+    seed[2] = 1
+    ref = GPT(cfg, seed=0, dtype="float64", device=device)
+    ref.set_dropout_seed([1, 4, 0])
+    assert loss(model) == loss(ref)
 
 
 def test_the_graph_step_redraws_its_dropout_numbers_straight_into_its_buffers(gpu):

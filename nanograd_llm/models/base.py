@@ -47,6 +47,7 @@ aynı modeli verir.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import os
 from typing import Callable
@@ -300,6 +301,25 @@ class ParamViews(dict):
 _UNMADE = object()   # grad_flat before its first use: no value is it, so binding is refused
 
 
+def _pending_seed(seed, xp):
+    """The seed the dropout generator will be built from later (ParamModel.rng), taken now:
+    checked as the generator would check it (same errors, at the call), a list or array
+    copied (changing it afterwards changes nothing), None (fresh entropy) drawn now."""
+    # Üreteç ilk çekilişte kurulur (`rng`), tohum ise verildiği anda alınır: üreteç hemen
+    # kurulsaydı nasıl olacaksa öyle. Tohum şimdi denetlenir (negatif ya da tam sayı olmayan
+    # bir tohumun hatası sonraki bir ileri geçişte değil, bu çağrıda verilir); bir liste
+    # kopyalanır (sonradan değiştirilmesi maskeleri değiştirmez); None'ın rastgele tohumu şimdi
+    # çekilir (modelin bir kopyası, deepcopy, asıl modelin çekeceği sayıların aynısını çeker)
+    if seed is None:
+        return int(np.random.SeedSequence().entropy)
+    if not (xp is np and isinstance(seed, (np.random.SeedSequence, np.random.BitGenerator,
+                                           np.random.Generator))):
+        np.random.SeedSequence(seed)            # üreteç kurulurken yapılacak denetim
+    if isinstance(seed, (list, np.ndarray)):
+        seed = copy.deepcopy(seed)
+    return seed
+
+
 class ParamModel:
     """Holds named parameters as views into one flat buffer, and gradients likewise."""
 
@@ -369,7 +389,7 @@ class ParamModel:
         self._grad_flat = self._grads = None
         self.params = ParamViews(self._views(self.flat), "params")
         # Dropout üreteci ilk çekilişte kurulur (`rng`): tohumu modelinki
-        self._rng, self._rng_seed = None, self.seed
+        self._rng, self._rng_seed = None, _pending_seed(self.seed, xp)
 
     # `model.flat = yeni_dizi` de (params'taki gibi) adları düz diziden koparırdı: ileri geçiş
     # eski görünümleri okumayı sürdürür, yeni dizi sessizce hiçbir yere bağlanmazdı. Dizi
@@ -433,7 +453,6 @@ class ParamModel:
         last seed given to set_dropout_seed (at first, the model's seed)."""
         # Varsayılan deepcopy `xp` modülünde "cannot pickle 'module' object" ile düşüyordu;
         # kopyalayabilseydi de görünümler ayrı ayrı kopyalanır, düz diziyle bağları kopardı
-        import copy
         new = self.__class__.__new__(self.__class__)
         memo[id(self)] = new
         for k, v in self.__dict__.items():
@@ -472,8 +491,8 @@ class ParamModel:
     # kurmak boş bir iş değildir: GPU'da her seferinde yeni bir CuPy üreteci (aygıtta cuRAND
     # durumları ve onları dolduran bir çekirdek) demektir. Dropout 0 iken (ya da değerlendirme
     # kipinde) hiçbir maske çekilmez; o üreteç boşuna kurulurdu. Bu yüzden set_dropout_seed
-    # yalnızca tohumu saklar, üreteç ilk çekilişte (`rng` ilk okunduğunda) o tohumdan kurulur.
-    # Çekilen sayılar aynıdır: aynı tohumdan, aynı sırayla.
+    # yalnızca tohumu denetleyip saklar (_pending_seed), üreteç ilk çekilişte (`rng` ilk
+    # okunduğunda) o tohumdan kurulur. Çekilen sayılar aynıdır: aynı tohumdan, aynı sırayla.
     @property
     def rng(self):
         """The generator dropout masks are drawn from (on the model's device): built on first
@@ -489,8 +508,8 @@ class ParamModel:
     def set_dropout_seed(self, seed) -> None:
         """Re-seed the generator dropout masks are drawn from (an int or a list of ints). The
         generator is built from it at the first draw: a model that draws no mask (dropout 0,
-        eval mode) builds none."""
-        self._rng, self._rng_seed = None, seed
+        eval mode) builds none. The seed is checked (and a list copied) at once."""
+        self._rng, self._rng_seed = None, _pending_seed(seed, self.xp)
 
     def release_activations(self) -> None:
         """Drop the activations the last forward pass kept for backward (frees their memory)."""
