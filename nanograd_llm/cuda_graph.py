@@ -116,9 +116,11 @@ class ReplayRandom:
     @staticmethod
     def _draw(gen, buf) -> None:
         # Aynı sayılar: model kendisi `gen.random(shape, dtype)` çağırsaydı alacağı değerler.
-        # Sayılar doğrudan tampona çekilir (`out=`; NumPy'ın ve CuPy'ın üreteci alır): yeni bir
-        # diziye çekip tampona kopyalamak, her adımda maskeler kadar fazladan bellek ve bir kopya
-        # demekti
+        # Sayılar `out=` ile tampona yazılır. NumPy onları doğrudan tampona çeker; CuPy 14.2'nin
+        # Generator.random'ı ise önce tampon boyutunda yeni bir diziye çekip onu tampona kopyalar
+        # (elementwise_copy): GPU'da ara dizi ve kopya `buf[...] = gen.random(...)` yazımındakiyle
+        # aynıdır, `out=` orada bir şey kazandırmaz (CuPy'da çıktıya doğrudan yazan yalnızca
+        # standard_normal'dır)
         gen.random(buf.shape, dtype=buf.dtype, out=buf)
 
 

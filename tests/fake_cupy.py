@@ -658,11 +658,14 @@ class _Generator:
                 raise ValueError("size must match out.shape when used together")
 
     def random(self, size=None, dtype=np.float64, out=None):
-        # out=: CuPy draws straight into it (no other array); RANDOM tells the two apart
+        # out=: CuPy 14.2 checks it, draws into a new array of `size` (one number when size
+        # is None) and copies that into out element by element (elementwise_copy: an F-ordered
+        # out gets the numbers by index, not in memory order); standard_normal draws into out
+        # itself. RANDOM tells the calls apart
         RANDOM.note("draw", "Generator.random" if out is None else "Generator.random(out=)")
         if out is not None:
             self._check_out(dtype, size, out)
-            self._g.random(out.shape, dtype=out.dtype, out=out._a)
+            out._a[...] = self._g.random(size, dtype=dtype)
             return out
         return ndarray(np.asarray(self._g.random(size, dtype=dtype)))
 

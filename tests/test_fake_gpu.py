@@ -501,12 +501,34 @@ def test_the_dropout_seed_is_taken_when_it_is_given(gpu, device):
     assert loss(model) == loss(ref)
 
 
-def test_the_graph_step_redraws_its_dropout_numbers_straight_into_its_buffers(gpu):
-    """A replayed CUDA-graph step redraws the dropout numbers into the buffers the graph reads.
-    It drew each into a new array and copied that into the buffer (per step, an extra array as
-    large as all the masks, and a copy); CuPy's Generator.random takes out= (tests/
-    cupy_api.json), so the numbers are drawn into the buffer itself: the same numbers, and the
-    steps equal the ordinary ones. The capture is emulated (the fake has no CUDA graphs)."""
+def test_the_fakes_random_with_out_fills_it_by_index_as_cupy_does(gpu):
+    """CuPy 14.2's Generator.random(size, dtype, out=) draws into a new array of `size` and
+    copies it into out element by element (elementwise_copy): out[i, j] is the number
+    random(size) has at [i, j], whatever out's memory order, and size=None draws one number
+    for all of out. The
+    fake filled out in its memory order (NumPy's out=), so an F-ordered out got the numbers
+    transposed, and size=None filled out with out.size numbers."""
+    for dtype in (np.float64, np.float32):
+        want = to_numpy(gpu.random.default_rng(3).random((3, 4), dtype=dtype))
+        out = gpu.zeros((4, 3), dtype=dtype).T                 # F-ordered (3, 4)
+        assert out.flags.f_contiguous and not out.flags.c_contiguous
+        got = gpu.random.default_rng(3).random((3, 4), dtype=dtype, out=out)
+        assert got is out
+        np.testing.assert_array_equal(to_numpy(out), want)
+        one = gpu.zeros((2, 2), dtype=dtype)
+        gpu.random.default_rng(3).random(dtype=dtype, out=one)
+        np.testing.assert_array_equal(to_numpy(one), np.full((2, 2), want[0, 0]))
+    with pytest.raises(TypeError, match="wrong type"):
+        gpu.random.default_rng(3).random((3, 4), out=gpu.zeros((3, 4), dtype=np.float32))
+    with pytest.raises(ValueError, match="size must match out.shape"):
+        gpu.random.default_rng(3).random((4, 3), out=gpu.zeros((3, 4)))
+
+
+def test_the_graph_step_redraws_its_dropout_numbers_into_its_buffers_with_out(gpu):
+    """A replayed CUDA-graph step redraws the dropout numbers into the buffers the graph reads,
+    with Generator.random(..., out=buf) (tests/cupy_api.json; CuPy 14.2 still draws into a new
+    array and copies it into out, NumPy draws into out itself): the same numbers, and the steps
+    equal the ordinary ones. The capture is emulated (the fake has no CUDA graphs)."""
     from nanograd_llm.cuda_graph import TrainStep
     from nanograd_llm.optim import AdamW
     cfg = GPTConfig(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=8, dropout=0.2)
