@@ -257,12 +257,14 @@ def device_rng(xp: ModuleType, seed: Any):
 
 # ## Bir üretecin kopyası
 # `copy.deepcopy(model)` dropout üretecini de kopyalar: kopya, asıl modelin bundan sonra
-# çekeceği sayıları çeker. NumPy'ın üreteci doğrudan kopyalanır. CuPy'ınki (cupy.random.Generator)
-# kopyalanamaz: bit üreteci (`bit_generator`, ör. XORWOW) bir `threading.Lock` tutar ve
-# deepcopy "cannot pickle '_thread.lock' object" (TypeError) ile düşer (CuPy 14.2'de denetlendi).
-# Kilit bir durum değildir: kopyaya yenisi verilir (deepcopy'nin `memo`'suna önceden konur),
-# gerisi olduğu gibi kopyalanır; aygıttaki cuRAND durumları da (bir cupy dizisi: kopyası
-# aygıtta yapılır). Kopya böylece asıl üretecin çekeceği sayıların aynısını çeker.
+# çekeceği sayıları çeker. NumPy'ın üreteci doğrudan kopyalanır. CuPy'ınki
+# (cupy.random.Generator) olduğu gibi kopyalanamaz: bit üreteci (`bit_generator`, ör. XORWOW)
+# bir `threading.Lock` tutar ve deepcopy "cannot pickle '_thread.lock' object" (TypeError) ile
+# düşer (CuPy 14.2'de denetlendi). Kilit, üretecin durumunun (çekilecek sayıları belirleyen
+# bilginin) bir parçası değildir: kopyaya yeni bir kilit verilir (deepcopy'nin `memo`'suna
+# önceden konur), gerisi olduğu gibi kopyalanır; aygıttaki cuRAND durumları da (bir cupy
+# dizisi: kopyası aygıtta yapılır). Kopya böylece asıl üretecin çekeceği sayıların aynısını
+# çeker.
 _LOCKS = {type(threading.Lock()): threading.Lock, type(threading.RLock()): threading.RLock}
 
 

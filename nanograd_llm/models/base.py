@@ -488,7 +488,7 @@ class ParamModel:
 
     # ## Dropout üreteci ne zaman kurulur
     # Eğitim her adımda üreteci (tohum, akış, adım) ile yeniden tohumlar (train.py). Üreteci
-    # kurmak boş bir iş değildir: GPU'da her seferinde yeni bir CuPy üreteci (aygıtta cuRAND
+    # kurmanın bir bedeli vardır: GPU'da her seferinde yeni bir CuPy üreteci (aygıtta cuRAND
     # durumları ve onları dolduran bir çekirdek) demektir. Dropout 0 iken (ya da değerlendirme
     # kipinde) hiçbir maske çekilmez; o üreteç boşuna kurulurdu. Bu yüzden set_dropout_seed
     # yalnızca tohumu denetleyip saklar (_pending_seed), üreteç ilk çekilişte (`rng` ilk
