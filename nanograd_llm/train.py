@@ -138,8 +138,13 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | 
     `progress`: say on stderr when a BPE tokenizer is trained on a long text, show its training's
     bars and a bar while a long text is encoded (data.encode_corpus), each after
     backend.PROGRESS_DELAY seconds."""
+    # Devam ettirilen bir eğitim yalnızca kendi metniyle sürer: --data ile verilen bir kopya,
+    # özeti kayıtlıysa kabul edilir. Özeti kayıtlı olmayan (eski bir sürümün) eğitimde ise
+    # derlemin adı yolla karşılaştırılır ve başka bir yol reddedilir ("it was trained with
+    # data='tinyshakespeare', now data=…"): orada tek yol, kopyayı önbellekteki yerine koymaktır
     resumed = tokenizer is not None and not fine_tune
-    text, label = load_text(cfg.data, instead=RESUME_FROM_A_COPY if resumed else INSTEAD)
+    instead = INSTEAD if not resumed else RESUME_FROM_A_COPY if sha256 else None
+    text, label = load_text(cfg.data, instead=instead)
     digest = text_sha256(text)
     if tokenizer is not None and digest != sha256:
         # Özet eğitiminkiyle aynıysa metin eğitimin başladığı metindir: belirteçleyicinin

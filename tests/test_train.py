@@ -2229,6 +2229,51 @@ def test_a_corpus_that_cannot_be_downloaded_is_offered_what_the_command_can_do_i
         and "--data" not in err, err
 
 
+def test_an_old_run_whose_corpus_cannot_be_downloaded_is_not_offered_a_copy_by_data(
+        tmp_path, monkeypatch, capsys):
+    """A run saved without the corpus's digest (by an earlier version) whose named corpus cannot
+    be downloaded: `train --resume` offered "give --data PATH naming a copy of that text
+    elsewhere", which that run refuses (it compares the corpus by name: "trained with
+    data='tiny', now data=…") → it offers the copy placed by hand in the cache, which
+    resumes."""
+    import hashlib
+
+    from nanograd_llm import cli
+    from nanograd_llm import data as D
+
+    def offline(url, timeout=60.0):
+        raise OSError(f"could not download {url} (offline)")
+    monkeypatch.setattr(D, "_fetch", offline)
+    monkeypatch.setenv("NANOGRAD_LLM_DATA_DIR", str(tmp_path / "cache"))
+    blob = TEXT.encode("utf-8")
+    digest = hashlib.sha256(blob).hexdigest()
+    monkeypatch.setitem(D.CORPORA, "tiny", D.Corpus(
+        "tiny", "tiny.txt", digest, (("http://127.0.0.1:9/tiny.txt", digest),), "t",
+        text_sha256=digest))
+    cached = tmp_path / "cache" / "tiny.txt"
+    cached.parent.mkdir()
+    cached.write_bytes(blob)
+    train(dataclasses.replace(tiny_config(tmp_path, max_iters=1, eval_interval=1), data="tiny"),
+          quiet=True)
+    man = tmp_path / "run" / ckpt.MANIFEST
+    m = json.loads(man.read_text())
+    del m["extra"]["data_sha256"]                       # as an earlier version saved it
+    man.write_text(json.dumps(m))
+    cached.unlink()
+    resume = ["train", "--resume", "--out", str(tmp_path / "run"), "--quiet", "max_iters=2",
+              "sample_tokens=0"]
+    assert cli.main(resume) == 1
+    err = capsys.readouterr().err
+    assert f"can also be placed by hand at {cached}" in err and "--data" not in err, err
+    copy = tmp_path / "copy.txt"                        # what it offered before: refused
+    copy.write_bytes(blob)
+    assert cli.main([*resume, "--data", str(copy)]) == 1
+    assert "it was trained with data='tiny'" in capsys.readouterr().err
+    cached.write_bytes(blob)                            # what it offers now: resumes
+    assert cli.main(resume) == 0, capsys.readouterr().err
+    assert ckpt.read_manifest(tmp_path / "run")["step"] == 2
+
+
 def test_resume_keeps_the_schedule_and_refuses_a_new_split(tmp_path):
     from nanograd_llm.train import resume_config
     train(tiny_config(tmp_path, max_iters=4, lr_decay_iters=0, eval_interval=2), quiet=True)
