@@ -64,9 +64,16 @@ def _cmd_train(args) -> int:
               f"those weights are kept in {result['best_dir']}")
     if cfg.sample_tokens > 0:
         from .backend import matmul_precision
+        from .models.base import advice_when_out_of_memory
         # Örnek eğitimin bir parçasıdır: train() dönünce geri konan kabuk ayarıyla (CUPY_TF32)
-        # değil, eğitimin hassasiyetiyle (precision) üretilir
-        with matmul_precision(cfg.precision):
+        # değil, eğitimin hassasiyetiyle (precision) üretilir. Eğitim bitmiş ve kaydedilmiştir:
+        # bellek burada yetmezse eğitimin ayarlarını (batch_size, block_size, model) küçültmek
+        # yol göstermez (devam ettirilen bir eğitim onları reddeder de); öğüt, eğitimin
+        # kaydedildiğini, örneğin sonra nasıl üretileceğini ve nasıl atlanacağını söyler
+        with matmul_precision(cfg.precision), advice_when_out_of_memory(
+                f"the run is trained and saved in {out}, only its closing sample failed: free "
+                f"some memory and sample with `nanograd-llm sample --ckpt {q}`"
+                f"{shell_note(out)}, or give sample_tokens=0 to leave the sample out"):
             text = sample_text(result["model"], result["tokenizer"], "", cfg.sample_tokens,
                                temperature=0.8, seed=cfg.seed)
         print("--- sample ---")

@@ -1401,6 +1401,35 @@ def test_out_of_memory_advises_what_each_command_can_change(tmp_path, monkeypatc
         "; use a smaller --batch-size or --block-size\n")
 
 
+def test_out_of_memory_in_the_closing_sample_says_the_run_is_saved(tmp_path, monkeypatch,
+                                                                    capsys):
+    """`train` ran out of memory in the sample it prints after training (outside train(), which
+    gives its own advice): it was advised "use a smaller batch_size, block_size or model", a
+    new run's settings, also for a resumed run, which refuses them, and about a run already
+    trained and saved → it says the run is saved and how to sample it or leave the sample
+    out; the advised command samples."""
+    from nanograd_llm import cli
+    from nanograd_llm import train as T
+    train(tiny_config(tmp_path, max_iters=1, eval_interval=1), quiet=True)
+    out = str(tmp_path / "run")
+
+    def no_memory(*a, **k):
+        raise MemoryError("Unable to allocate 9.00 GiB")
+    monkeypatch.setattr(T, "sample_text", no_memory)
+    assert cli.main(["train", "--resume", "--out", out, "--quiet", "max_iters=2",
+                     "sample_tokens=5"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: out of memory (Unable to allocate 9.00 GiB); the run is "
+                          f"trained and saved in {out}") and "batch_size" not in err, err
+    from nanograd_llm.atomic import shell_quote
+    assert f"`nanograd-llm sample --ckpt {shell_quote(out)}`" in err and "sample_tokens=0" in err, \
+        err
+    assert ckpt.read_manifest(out)["step"] == 2
+    monkeypatch.undo()
+    assert cli.main(["sample", "--ckpt", out, "--max-new-tokens", "5", "--seed", "0",
+                     "--no-stream"]) == 0
+
+
 def test_resume_with_an_eps_0_in_float32_is_not_told_to_change_dtype(tmp_path, capsys):
     """`train --resume eps=1e-50` on a float32 run: the refusal advised "use a larger eps …, or
     dtype=float64", and the run refuses another dtype when it resumes ("trained with
