@@ -441,8 +441,8 @@ def _memory_advice(cfg: TrainConfig, resume: bool) -> str:
         return ("a resumed run keeps its batch_size, block_size and model: start a new run "
                 "with smaller ones (--overwrite, or --out DIR)")
     if cfg.init_from:
-        return ("use a smaller batch_size or block_size (a fine-tune's model is its GPT-2 "
-                "folder's: or start from a smaller pretrained model)")
+        return ("use a smaller batch_size or block_size, or start from a smaller pretrained "
+                "model (a fine-tune's model is its GPT-2 folder's)")
     return f"use a smaller batch_size, block_size or model {_model_settings(cfg)}"
 
 

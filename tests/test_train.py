@@ -1384,8 +1384,8 @@ def test_out_of_memory_advises_what_each_command_can_change(tmp_path, monkeypatc
     monkeypatch.setattr(T, "_train", no_memory)
     assert err_of(["train", "--init-from", str(tmp_path / "hf"), "--data", corpus, "--out",
                    str(tmp_path / "ft"), "block_size=8"]) == \
-        "use a smaller batch_size or block_size (a fine-tune's model is its GPT-2 folder's: or " \
-        "start from a smaller pretrained model)\n"
+        "use a smaller batch_size or block_size, or start from a smaller pretrained model (a " \
+        "fine-tune's model is its GPT-2 folder's)\n"
     assert err_of(["train", "--data", corpus, "--out", str(tmp_path / "new")]) == \
         "use a smaller batch_size, block_size or model (n_layer, n_embd)\n"
     monkeypatch.setattr(E, "evaluate_text", no_memory)
