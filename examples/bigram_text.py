@@ -44,7 +44,7 @@ import numpy as np
 
 from nanograd_llm import BigramLM
 from nanograd_llm.cli import report_errors
-from nanograd_llm.data import BatchSampler, load_text, split_ids
+from nanograd_llm.data import BatchSampler, id_dtype, load_text, split_ids
 from nanograd_llm.optim import AdamW
 from nanograd_llm.tokenizers import CharTokenizer
 
@@ -77,7 +77,9 @@ def run(args) -> int:
     text, label = load_text(args.path, instead="train on any local text file: python "
                                                "examples/bigram_text.py PATH")
     tok = CharTokenizer.from_text(text)
-    ids = np.asarray(tok.encode(text), dtype=np.uint16)
+    # Kimlikler sözlüğe yeten en küçük türde saklanır: 65 536'dan çok farklı karakteri olan bir
+    # metinde (ör. Çince) uint16 taşar; eğitici de aynı türü seçer (data.id_dtype)
+    ids = np.asarray(tok.encode(text), dtype=id_dtype(tok.vocab_size))
     # Kısa bir metnin hatası bu betiğin seçeneğini söyler (--block-size N; val_fraction yok)
     data = split_ids(ids, args.block_size, source=label, block_size_option="--block-size {}",
                      val_fraction_option=False)

@@ -800,6 +800,25 @@ def _example(name):
     return mod
 
 
+def test_the_bigram_example_reads_a_text_of_more_than_65536_characters(tmp_path, monkeypatch,
+                                                                        capsys):
+    """examples/bigram_text.py stored the ids as uint16: a text with more than 65,536 distinct
+    characters (Chinese) ended in a traceback (OverflowError: Python integer 65536 out of
+    bounds for uint16) → the ids take the trainer's type for the vocabulary (data.id_dtype)
+    and the example gets to its model (here refused as too large for a small machine)."""
+    from nanograd_llm.models import base
+    chars = [chr(c) for r in (range(0x4E00, 0xA000), range(0xAC00, 0xD7A4),
+                              range(0x20000, 0x2A6E0)) for c in r][:65600]
+    text = tmp_path / "zh.txt"
+    text.write_text("".join(chars) * 2, encoding="utf-8")
+    monkeypatch.setattr(base, "physical_memory", lambda: 1 << 30)
+    assert _example("bigram_text").main([str(text), "--iters", "1"]) == 1
+    out, err = capsys.readouterr()
+    assert "vocabulary of 65600" in out, out
+    assert err.startswith("error: out of memory (the BigramLM model has about 4,303,360,000 "
+                          "parameters"), err
+
+
 def test_examples_run(tmp_path, capsys):
     """Each example's main() with its small setting (in-process: no interpreter start-up)."""
     data = tmp_path / "c.txt"
