@@ -45,6 +45,7 @@ import numpy as np
 from nanograd_llm import BigramLM
 from nanograd_llm.cli import report_errors
 from nanograd_llm.data import BatchSampler, id_dtype, load_text, split_ids
+from nanograd_llm.models.base import advice_when_too_large
 from nanograd_llm.optim import AdamW
 from nanograd_llm.tokenizers import CharTokenizer
 
@@ -85,7 +86,11 @@ def run(args) -> int:
                      val_fraction_option=False)
     print(f"{label}: {len(text):,} characters, vocabulary of {tok.vocab_size}")
 
-    model = BigramLM(tok.vocab_size, seed=args.seed)
+    # Bigram modelinin tablosu V × V'liktir: makineye sığmazsa öğüt bu betikte olmayan ayarları
+    # (n_layer, n_embd, vocab_size) değil, tabloyu küçülten tek yolu söyler
+    with advice_when_too_large("use a text with fewer distinct characters (a bigram's table "
+                               "has a row and a column per character of the text)"):
+        model = BigramLM(tok.vocab_size, seed=args.seed)
     opt = AdamW(model, lr=args.lr, betas=(0.9, 0.99), weight_decay=0.0)
     sampler = BatchSampler(data, args.block_size, args.batch_size, seed=args.seed)
 

@@ -817,6 +817,10 @@ def test_the_bigram_example_reads_a_text_of_more_than_65536_characters(tmp_path,
     assert "vocabulary of 65600" in out, out
     assert err.startswith("error: out of memory (the BigramLM model has about 4,303,360,000 "
                           "parameters"), err
+    # the advice is what the example can change (the trainer's "a smaller model (n_layer, n_embd,
+    # vocab_size)" was advised: the example has none of them)
+    assert err.rstrip().endswith("; use a text with fewer distinct characters (a bigram's table "
+                                 "has a row and a column per character of the text)"), err
 
 
 def test_examples_run(tmp_path, capsys):
