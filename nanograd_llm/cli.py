@@ -436,7 +436,7 @@ GENERAL_MEMORY_ADVICE = "free some memory, or use a machine with more"
 def _memory_advice(command: str) -> str:
     """What an out-of-memory error in `command` advises: what that command can change."""
     if command == "train":
-        from .models.base import TRAIN_MEMORY_ADVICE     # train() adds its own (resume…)
+        from .models.base import TRAIN_MEMORY_ADVICE     # train() gives each run its own
         return TRAIN_MEMORY_ADVICE
     if command == "eval":
         return "use a smaller --batch-size (or a shorter --context)"
@@ -492,9 +492,10 @@ def _report_errors(call, watch: _StdoutWatch | None, memory_advice: str) -> int:
         if isinstance(e, ModelTooLargeError):
             advice = e.advice or "use a smaller model (n_layer, n_embd, vocab_size)"
         else:
-            # Öğüt komutundur: eğitimin batch_size/block_size ayarları yalnızca train'de
-            # vardır (train() devam ettirme ve ince ayar için kendi öğüdünü ekler), eval'in
-            # --batch-size seçeneği vardır, ötekilerin bellek için bir ayarı yoktur
+            # Öğüt komuta göredir: eğitimin batch_size/block_size ayarları yalnızca train'de
+            # vardır (train() her eğitime, devam ettirilene ve ince ayara da, kendi öğüdünü
+            # verir), eval'in --batch-size seçeneği vardır, ötekilerin bellek için bir ayarı
+            # yoktur
             advice = getattr(e, "advice", None) or memory_advice
         print(f"error: out of memory{what}; {advice}", file=sys.stderr)
         return 1

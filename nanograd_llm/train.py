@@ -450,7 +450,7 @@ def _model_settings(cfg: TrainConfig) -> str:
     """'(n_layer, n_embd)': the settings that size this run's model, for 'a smaller model …'."""
     # vocab_size yalnızca BPE'nin sözlük boyudur (karakter belirteçleyicisinin sözlüğü metnin
     # karakterleridir, ayar yok sayılır); bigram modelinde katman ve genişlik yoktur: tablosu
-    # sözlük boyunun karesidir. Öğüt yalnızca bu modeli gerçekten küçülten ayarları söyler
+    # V × V'liktir (V sözlük boyu). Öğüt yalnızca bu modeli gerçekten küçülten ayarları söyler
     bpe = cfg.tokenizer == "bpe"
     if cfg.model == "bigram":
         return ("(vocab_size)" if bpe else
