@@ -138,6 +138,17 @@ def shell_note(*args) -> str:
     return f" (note: {'; '.join(notes)})" if notes else ""
 
 
+def with_command_line_message(error: BaseException, message: str) -> BaseException:
+    """`error`, whose own message is for Python callers (keyword arguments: stride=,
+    resume=True), carrying `message`: the same fault in the command line's words (the options
+    as typed: --stride, --resume), which cli.report_errors prints. Returned for `raise`."""
+    # Aynı denetim hem Python API'sine hem komutlara hizmet eder: Python'da çağırana --stride
+    # demek, komut satırında da stride= demek, kullanıcının vermediği bir adı söyler.
+    # checkpoint.HuggingFaceFolderError da iletisini böyle iki biçimde taşır
+    error.command_line_message = message
+    return error
+
+
 # cmd.exe'nin ortamda olmayan ama %AD% ile okunan kendi değişkenleri (`help set`)
 _CMD_DYNAMIC = frozenset({"CD", "DATE", "TIME", "RANDOM", "ERRORLEVEL", "CMDEXTVERSION",
                           "CMDCMDLINE", "HIGHESTNUMANODENUMBER", "__APPDIR__", "__CD__"})

@@ -86,6 +86,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .atomic import with_command_line_message
 from .backend import check_finite_output, get_array_module, is_integer, shown, to_numpy
 from .checkpoint import model_vocab_size
 from .data import encode_corpus, same_source, split_point
@@ -148,6 +149,13 @@ def select_split(ids: np.ndarray, split: str, val_fraction: float = 0.1) -> np.n
     return ids[cut:] if split == "val" else ids[:cut]
 
 
+def _option_error(name: str, rest: str) -> ValueError:
+    """ValueError(name + rest) about the keyword argument `name` (stride, max_tokens), told on
+    the command line with the option as typed (--stride, --max-tokens)."""
+    return with_command_line_message(ValueError(f"{name}{rest}"),
+                                     f"--{name.replace('_', '-')}{rest}")
+
+
 def sliding_windows(n_ids: int, context: int, stride: int | None = None) -> list[tuple[int, int]]:
     """Windows over `n_ids` token ids: a list of (start, first) pairs.
 
@@ -161,13 +169,14 @@ def sliding_windows(n_ids: int, context: int, stride: int | None = None) -> list
     # TypeError), stride = 2.5 ise int() ile sessizce 2'ye inerdi
     for name, v in (("context", context), ("stride", stride)):
         if v is not None and not is_integer(v):
-            raise ValueError(f"{name} must be an integer, got {v!r}")
+            raise _option_error(name, f" must be an integer, got {v!r}")
     if context < 1:
-        raise ValueError(f"context must be >= 1, got {context}")
+        raise _option_error("context", f" must be >= 1, got {context}")
     L = min(int(context), n_ids - 1)
     stride = L if stride is None else int(stride)
     if not 1 <= stride <= L:
-        raise ValueError(f"stride must be between 1 and the window length {L}, got {stride}")
+        raise _option_error("stride", f" must be between 1 and the window length {L}, got "
+                                      f"{stride}")
     last = n_ids - 1                   # sayılacak son hedefin konumu
     out = []
     start, done = 0, 0                 # done: şimdiye kadar sayılan son hedefin konumu
@@ -227,7 +236,8 @@ def evaluate_ids(model, ids, *, context: int | None = None, stride: int | None =
     if context is None:
         context = DEFAULT_CONTEXT if block is None else block
     if block is not None and context > block:
-        raise ValueError(f"context {context} is longer than the model's block_size {block}")
+        raise _option_error("context", f" {context} is longer than the model's block_size "
+                                       f"{block}")
     V = model_vocab_size(model)
     # 5.0 gibi bir sayı aralık denetimini geçer, logitleri dilimlerken derin bir TypeError verirdi
     if vocab_limit is not None and (isinstance(vocab_limit, bool) or not isinstance(
@@ -251,7 +261,7 @@ def evaluate_ids(model, ids, *, context: int | None = None, stride: int | None =
         batch_size = default_batch_size(L, V)
     if not is_integer(batch_size) \
             or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        raise _option_error("batch_size", f" must be an integer >= 1, got {batch_size!r}")
     xp = getattr(model, "xp", np)
     ids64 = ids.astype(np.int64)
     offsets = np.arange(L + 1)                                          # (L+1,)
@@ -326,7 +336,7 @@ def evaluate_text(model, tokenizer, text: str, *, split: str = "all", val_fracti
     """evaluate_ids on the `split` of `text` encoded with `tokenizer`, with the characters
     counted. Returns (EvalResult, {char: count} removed by unknown="skip")."""
     if max_tokens is not None and max_tokens < 1:
-        raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+        raise _option_error("max_tokens", f" must be >= 1, got {max_tokens}")
     # Bütün metnin ölçüldüğü (split="all") bir değerlendirmede yalnızca ilk max_tokens + 1
     # belirteç gerekir: metnin geri kalanı kodlanmaz (100 MB'lık bir derlemde BPE ile yarım
     # dakika). val ve train bölümlerinin sınırı ise bütün metnin belirteç sayısına bağlıdır

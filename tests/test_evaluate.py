@@ -303,8 +303,10 @@ def test_cli_eval_other_text_defaults_to_all(run_dir, tmp_path, capsys):
 
 @pytest.mark.parametrize("args,msg", [
     (["--stride", "0"], "--stride must be >= 1"),
-    (["--stride", "17"], "stride must be between 1 and the window length 16"),
-    (["--context", "17"], "longer than the model's block_size 16"),
+    (["--stride", "17"], "error: --stride must be between 1 and the window length 16, got 17"),
+    (["--context", "17"], "error: --context 17 is longer than the model's block_size 16"),
+    (["--context", "4", "--stride", "5"], "error: --stride must be between 1 and the window "
+                                          "length 4, got 5"),
     (["--max-tokens", "0"], "--max-tokens must be >= 1"),
     (["--batch-size", "-1"], "--batch-size must be >= 1"),
     (["--data", "no/such/file.txt"], "data file not found"),
@@ -313,6 +315,25 @@ def test_cli_eval_errors(run_dir, capsys, args, msg):
     assert cli_main(["eval", "--ckpt", str(run_dir / "run"), *args]) == 1
     err = capsys.readouterr().err
     assert msg in err and "Traceback" not in err
+
+
+def test_window_errors_name_the_keyword_in_python_and_the_option_on_the_command_line():
+    """`eval --stride 17` and `--context 17` were told 'stride must be …' and 'context 17 is
+    longer …', the keyword names, not the options typed: the command line's message
+    (command_line_message, what report_errors prints) names --stride / --context, Python's
+    the keyword."""
+    model = _model(T=8)
+    ids = np.random.default_rng(0).integers(0, 11, 40)
+    for kw, python, command in (
+            (dict(stride=9), "stride must be between 1 and the window length 8, got 9",
+             "--stride must be between 1 and the window length 8, got 9"),
+            (dict(context=9), "context 9 is longer than the model's block_size 8",
+             "--context 9 is longer than the model's block_size 8"),
+            (dict(batch_size=0), "batch_size must be an integer >= 1, got 0",
+             "--batch-size must be an integer >= 1, got 0")):
+        with pytest.raises(ValueError) as e:
+            evaluate_ids(model, ids, **kw)
+        assert str(e.value) == python and e.value.command_line_message == command
 
 
 def test_cli_eval_unknown_characters_and_hf_without_data(run_dir, tmp_path, capsys):
