@@ -323,9 +323,11 @@ def encode_for_eval(text: str, tokenizer, unknown: str = "strict",
             if unknown == "strict":
                 shown = ", ".join(f"{c!r} ×{n}" for c, n in list(skipped.items())[:10])
                 more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
-                raise ValueError(f"the text has {len(skipped)} character(s) the tokenizer does "
-                                 f"not know ({shown}{more}); use --unknown skip to leave them "
-                                 f"out")
+                what = (f"the text has {len(skipped)} character(s) the tokenizer does not "
+                        f"know ({shown}{more}); use")
+                raise with_command_line_message(
+                    ValueError(f"{what} unknown='skip' to leave them out"),
+                    f"{what} --unknown skip to leave them out")
             text = text.translate({ord(c): None for c in missing})
     ids = encode_corpus(text, tokenizer, progress=progress, max_ids=max_ids)
     return np.asarray(ids), skipped

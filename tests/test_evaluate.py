@@ -189,8 +189,12 @@ def test_evaluate_text_counts_characters_and_unknowns():
     r, skipped = evaluate_text(model, tok, "abc cab\nba " * 5)
     assert r.tokens == 54 and r.characters == 54 and not skipped
     assert r.bits_per_char == pytest.approx(r.bits_per_token, rel=1e-12)
-    with pytest.raises(ValueError, match=r"2 character\(s\).*'x' ×2.*'é' ×1.*--unknown skip"):
+    # Python's advice is the keyword, the command line's (what report_errors prints) the option
+    with pytest.raises(ValueError, match=r"2 character\(s\).*'x' ×2.*'é' ×1.*; use "
+                                         r"unknown='skip' to leave them out$") as e:
         evaluate_text(model, tok, "abxcx é")
+    assert e.value.command_line_message == str(e.value).replace("unknown='skip'",
+                                                                "--unknown skip")
     r2, skipped = evaluate_text(model, tok, "abxcx é", unknown="skip")
     assert skipped == {"x": 2, "é": 1} and r2.tokens == 3               # "abc " -> 3 targets
     r3, _ = evaluate_text(model, tok, "abc cab\nba " * 5, max_tokens=10)
@@ -341,7 +345,8 @@ def test_cli_eval_unknown_characters_and_hf_without_data(run_dir, tmp_path, caps
     odd.write_text("Dikkat ©© katmanı Ω\n" * 2, encoding="utf-8")
     run = str(run_dir / "run")
     assert cli_main(["eval", "--ckpt", run, "--data", str(odd)]) == 1
-    assert "'©' ×4" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "'©' ×4" in err and err.endswith("; use --unknown skip to leave them out\n"), err
     out = _eval_json(capsys, "--ckpt", run, "--data", str(odd), "--unknown", "skip")
     assert out["skipped_characters"] == 6
     assert cli_main(["eval", "--hf", str(tmp_path), "--data", str(odd)]) == 1
