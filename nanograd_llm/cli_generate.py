@@ -116,8 +116,10 @@ def _check(args) -> None:
     try:
         check_sampling_args(args.max_new_tokens, args.temperature, args.top_k, args.top_p)
     except ValueError as e:
-        # Hata, kullanıcının yazdığı seçeneğin adını söylesin (max_new_tokens → --max-new-tokens)
-        msg = str(e)
+        # Hata, kullanıcının yazdığı seçeneğin adını söylesin (max_new_tokens → --max-new-tokens).
+        # Python'daki "(or None)" komut satırında yazılamaz (`--top-k None` bir argparse
+        # hatasıdır): seçenek verilmezse o süzgeç kapalıdır, ileti onu söylemez
+        msg = str(e).replace(" (or None)", "")
         for name in ("max_new_tokens", "temperature", "top_k", "top_p"):
             if msg.startswith(name + " "):
                 msg = "--" + name.replace("_", "-") + msg[len(name):]

@@ -420,6 +420,23 @@ def test_a_float_flag_no_float_holds_is_named_as_typed(tmp_path, capsys, command
     assert err.count("\n") == 1
 
 
+def test_sampler_flags_are_not_offered_none(tmp_path, capsys):
+    """`--top-k 0` / `--top-p 2` were told '… (or None)', Python's keyword value, which the
+    command line cannot take (`--top-k None` is a usage error): the option is left out
+    instead, so the message does not offer it. Python's check_sampler keeps it."""
+    from nanograd_llm.cli import main
+    from nanograd_llm.generate import check_sampler
+    write_tiny_checkpoint(tmp_path / "run")
+    run = str(tmp_path / "run")
+    for command in ("sample", "chat"):
+        assert main([command, "--ckpt", run, "--top-k", "0"]) == 1
+        assert capsys.readouterr().err == "error: --top-k must be an integer >= 1, got 0\n"
+        assert main([command, "--ckpt", run, "--top-p", "2"]) == 1
+        assert capsys.readouterr().err == "error: --top-p must be in (0, 1], got 2.0\n"
+    with pytest.raises(ValueError, match=r"^top_k must be an integer >= 1 \(or None\), got 0$"):
+        check_sampler(top_k=0)
+
+
 def test_float_flags_keep_their_other_messages(tmp_path, capsys):
     """A written inf, a number out of range and a text that is no number are reported as
     before."""
@@ -430,7 +447,7 @@ def test_float_flags_keep_their_other_messages(tmp_path, capsys):
     assert capsys.readouterr().err == \
         "error: --temperature must be a finite number >= 0 (0 = greedy), got inf\n"
     assert main(["sample", "--ckpt", run, "--top-p", "1.5"]) == 1
-    assert capsys.readouterr().err == "error: --top-p must be in (0, 1] (or None), got 1.5\n"
+    assert capsys.readouterr().err == "error: --top-p must be in (0, 1], got 1.5\n"
     with pytest.raises(SystemExit):
         main(["sample", "--ckpt", run, "--top-p", "abc"])
     assert "argument --top-p: invalid float value: 'abc'" in capsys.readouterr().err

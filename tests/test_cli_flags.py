@@ -850,7 +850,7 @@ def test_cli_resume_of_a_run_killed_before_its_first_checkpoint_names_overwrite(
 
 @pytest.mark.parametrize("flag, value, says", [
     ("--seed", -10 ** 3999, "--seed must be an integer >= 0, got -1"),
-    ("--top-k", -10 ** 3999, "--top-k must be an integer >= 1 (or None), got -1"),
+    ("--top-k", -10 ** 3999, "--top-k must be an integer >= 1, got -1"),
     ("--max-new-tokens", -10 ** 3999, "--max-new-tokens must be an integer >= 0, got -1"),
 ], ids=["seed", "top-k", "max-new-tokens"])
 def test_a_long_bad_sampling_option_is_shortened_in_the_error(tmp_path, capsys, flag, value,
