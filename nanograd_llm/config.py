@@ -30,10 +30,11 @@ from typing import NamedTuple
 import numpy as np
 
 from . import checkpoint as ckpt
-from .atomic import path_fault, refuse_dangling_link, shell_note, shell_quote
+from .atomic import path_fault, shell_note, shell_quote
 from .backend import MATMUL_PRECISIONS, as_float_dtype, is_integer, shown
 from .optim import check_eps
-from .run_folder import check_not_locked, refuse_resuming_unsaved_run
+from .run_folder import (check_not_locked, nothing_to_resume, refuse_a_dangling_run_folder,
+                         refuse_resuming_unsaved_run)
 
 MODELS = ("gpt", "bigram")
 _PATH_FIELDS = ("data", "init_from", "out_dir")   # Python'dan bir Path da verilebilir
@@ -808,10 +809,9 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
     first = TrainConfig(**{**_layered(preset, None, None, None, {})[0],
                            "out_dir": d["out_dir"]})
     out = Path(first.out_dir).expanduser()
-    refuse_dangling_link(out, "--out")
+    refuse_a_dangling_run_folder(out)
     if not out.exists():
-        raise FileNotFoundError(f"nothing to resume: {out} does not exist (name the run's "
-                                f"folder with --out)")
+        raise nothing_to_resume(out)
     # Başka bir sürecin eğittiği klasör her öğütten önce söylenir (prepare_run_folder'daki
     # gibi): ilk denetim noktasını henüz yazmamış bir eğitimin klasörüne aşağıdaki denetim
     # "ilk kaydından önce durmuş, --overwrite ile yeniden başlatın" derdi, o komut da kilit

@@ -39,12 +39,13 @@ import shutil
 import stat
 import time
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 from . import checkpoint as ckpt
 from .atomic import (is_temporary_name, load_json, make_new_folder, refuse_dangling_link,
                      release_frames, remove_empty_folders, remove_stale_staging_folders,
                      remove_stale_temporaries, remove_stale_temporaries_in, shell_note, shell_quote,
-                     signals_deferred)
+                     signals_deferred, with_command_line_message)
 from .backend import shown_items
 
 LOCK_FILE = ".lock"
@@ -62,6 +63,45 @@ def _is_run_file(name: str) -> bool:
     return name in RUN_FILES or any(fnmatch.fnmatch(name, p) for p in RUN_PATTERNS)
 
 
+# -- the messages: for Python callers and for the command line ------------------------------------
+
+# Buradaki denetimler hem train(cfg, resume=..., overwrite=...) çağıran bir Python programına
+# hem `nanograd-llm train`e hizmet eder. Python'da çağırana "--resume kullanın" demek, onun
+# bilmediği bir seçeneği söyler: her ileti iki biçimde kurulur. str(e) Python'un sözcükleriyle
+# (out_dir, resume=True, overwrite=True), command_line_message (cli.report_errors onu yazar)
+# komut satırınınkilerle (--out, --resume, --overwrite) konuşur.
+
+class Words(NamedTuple):
+    """The words a run-folder message says things with, for one reader."""
+    out: str            # the run folder, with its name: "out_dir PATH" / "--out PATH"
+    resume: str         # what continues the run there
+    overwrite: str      # what starts a new run there, deleting the old one
+    elsewhere: str      # what picks another folder
+
+
+def python_words(out) -> Words:
+    """The words of train()'s keyword arguments and TrainConfig's out_dir."""
+    return Words(f"out_dir {out}", "resume=True", "overwrite=True", "another out_dir")
+
+
+def command_line_words(out) -> Words:
+    """The words of `nanograd-llm train`'s options."""
+    return Words(f"--out {out}", "--resume", "--overwrite", "--out DIR for another folder")
+
+
+def both_ways(say: Callable[[Words], str], out, kind=ValueError) -> Exception:
+    """kind(say(python_words)) carrying say(command_line_words) as its command_line_message."""
+    return with_command_line_message(kind(say(python_words(out))),
+                                     say(command_line_words(out)))
+
+
+def _named_both_ways(error: Exception, out) -> Exception:
+    """`error` from an atomic.py helper told to name the folder "out_dir" (Python's words),
+    carrying the command line's message, which names it --out."""
+    return with_command_line_message(error, str(error).replace(
+        python_words(out).out, command_line_words(out).out, 1))
+
+
 # -- starting a run: the checks, the lock ----------------------------------------------------------
 
 def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool) -> tuple[Path, Path, bool]:
@@ -70,7 +110,7 @@ def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool) -> tuple[Pat
     -> (out, top, created): the folder, the highest folder this start creates, whether `out`
     was new."""
     out = Path(out_dir).expanduser()
-    refuse_dangling_link(out, "--out")
+    refuse_a_dangling_run_folder(out)
     if ".." in out.parts and not out.exists():
         # "yeni/../eski": "yeni" henüz yok, bu yüzden yol şimdilik hiçbir yeri göstermez; ama
         # açılınca var olan "eski"ye çıkar. Denetimler (içinde bir eğitim ya da başka dosyalar
@@ -78,7 +118,7 @@ def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool) -> tuple[Pat
         # olmadan silinirdi).
         out = out.resolve()
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file, not a folder")
+        raise both_ways(lambda w: f"{w.out} is a file, not a folder", out)
     if out.is_dir():
         check_not_locked(out)
         ckpt.refuse_a_manifest_that_is_not_a_file(out)
@@ -89,45 +129,73 @@ def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool) -> tuple[Pat
                 # İzin yüzünden okunamayan bir bildirim bozuk değildir: eğitim yerinde durur,
                 # izin düzeltilince --resume onu sürdürür. --overwrite öğütlenmez (okuma izni
                 # olmayan bir eğitim başka birinin de olabilir; --overwrite onu silerdi)
-                raise ValueError(f"{out} already holds a training run whose checkpoint "
-                                 f"manifest cannot be read ({unreadable}); make the file "
-                                 f"readable (check its permissions) and use --resume to "
-                                 f"continue it, or --out DIR for another folder")
+                raise both_ways(lambda w: f"{out} already holds a training run whose "
+                                          f"checkpoint manifest cannot be read ({unreadable}); "
+                                          f"make the file readable (check its permissions) "
+                                          f"and use {w.resume} to continue it, or "
+                                          f"{w.elsewhere}", out)
             if unreadable:
                 # Okunamayan bir bildirim --resume ile de okunamaz: "--resume ile sürdürün"
                 # öğüdü, aynı bozuk dosyada duran bir komuta götürürdü
-                raise ValueError(f"{out} already holds a training run whose checkpoint "
-                                 f"manifest cannot be read ({unreadable}), so --resume cannot "
-                                 f"continue it; use --overwrite to start a new run there (the "
-                                 f"old one is deleted), or --out DIR for another folder")
+                raise both_ways(lambda w: f"{out} already holds a training run whose "
+                                          f"checkpoint manifest cannot be read ({unreadable}), "
+                                          f"so {w.resume} cannot continue it; use "
+                                          f"{w.overwrite} to start a new run there (the old "
+                                          f"one is deleted), or {w.elsewhere}", out)
             _refuse_a_checkpoint_resume_cannot_read(out, step, faults)
             if weights_only:
                 # Ağırlıklardan ibaret bir kayıt (bir eğitimin best/ kopyası, optimizer=None ile
                 # kaydedilmiş bir model): --resume onu reddeder ("holds weights only"), bu
                 # yüzden öğütlenmez. Kullanıcı --out'a yanlışlıkla best/'i vermiş olabilir:
                 # önce başka bir klasör söylenir, --overwrite (kopyayı siler) sonra
-                raise ValueError(f"{out} holds a checkpoint of weights only (step {step}; a "
-                                 f"copy such as a run's best/), which --resume cannot "
-                                 f"continue; use --out DIR for another folder, or --overwrite "
-                                 f"to delete it and start a new run there")
-            raise ValueError(f"{out} already holds a training run (checkpoint at step {step}); "
-                             f"use --resume to continue it, --overwrite to start a new run "
-                             f"there (the old one is deleted), or --out DIR for another folder")
+                raise both_ways(lambda w: f"{out} holds a checkpoint of weights only (step "
+                                          f"{step}; a copy such as a run's best/), which "
+                                          f"{w.resume} cannot continue; use {w.elsewhere}, or "
+                                          f"{w.overwrite} to delete it and start a new run "
+                                          f"there", out)
+            raise both_ways(lambda w: f"{out} already holds a training run (checkpoint at step "
+                                      f"{step}); use {w.resume} to continue it, {w.overwrite} "
+                                      f"to start a new run there (the old one is deleted), or "
+                                      f"{w.elsewhere}", out)
     if not resume and not (out / ckpt.MANIFEST).exists() and \
             (out / "model.safetensors").exists():
         # Bir eğitim klasörü config.json ve tokenizer.json yazar: bir Hugging Face klasörünün
         # dosyalarının üstüne yazılmasın (ör. --init-from gpt2 --out gpt2)
-        raise ValueError(f"--out {out} is a Hugging Face model folder; choose another folder "
-                         f"for the run")
+        raise both_ways(lambda w: f"{w.out} is a Hugging Face model folder; choose another "
+                                  f"folder for the run", out)
     if not resume and out.is_dir() and not (out / ckpt.MANIFEST).exists():
         _check_empty_or_leftovers(out, overwrite)
     if resume:
         refuse_resuming_unsaved_run(out)
+        if not out.exists():
+            # resume_config (komut satırı) bunu klasörü okumadan önce söyler; Python'dan
+            # train(cfg, resume=True) çağrısı ise klasörü açar, sonra "checkpoint.json is
+            # missing (train with `nanograd-llm train --out …` first)" diye düşerdi
+            raise nothing_to_resume(out)
     # top: bu eğitimin açtığı en üstteki klasör (ör. out/default için out/, o da yoksa).
     # Disk dolu, izin yok…: make_new_folder yarıda kalan mkdir -p'nin açtığı boş üst klasörleri
     # siler ve ham "[Errno 28] …" yerine "could not write --out …; nothing was written" der
-    top, created = make_new_folder(out, "--out")
+    try:
+        top, created = make_new_folder(out, "out_dir")
+    except OSError as e:
+        raise _named_both_ways(e, out) from None
     return out, top, created
+
+
+def refuse_a_dangling_run_folder(out) -> None:
+    """atomic.refuse_dangling_link for the run folder `out`, in both readers' words."""
+    try:
+        refuse_dangling_link(out, "out_dir")
+    except ValueError as e:
+        raise _named_both_ways(e, out) from None
+
+
+def nothing_to_resume(out) -> FileNotFoundError:
+    """The refusal of resuming the run in `out`, a folder that does not exist."""
+    return with_command_line_message(
+        FileNotFoundError(f"nothing to resume: {out} does not exist (give the run's folder "
+                          f"as out_dir)"),
+        f"nothing to resume: {out} does not exist (name the run's folder with --out)")
 
 
 @contextlib.contextmanager
@@ -273,7 +341,8 @@ def _lock_run(out: Path):
     try:
         f = open(out / LOCK_FILE, "a+")
     except OSError as e:
-        raise OSError(f"cannot write in --out {out} ({e.strerror or e})") from None
+        raise both_ways(lambda w: f"cannot write in {w.out} ({e.strerror or e})", out,
+                        OSError) from None
     deadline = time.monotonic() + LOCK_WAIT_S
     readers = False
     while True:
@@ -324,14 +393,14 @@ def _check_empty_or_leftovers(out: Path, overwrite: bool) -> None:
     foreign = [n for n in names if not _is_run_file(n)]
     shown = shown_items(names, 6)
     if foreign:
-        raise ValueError(f"--out {out} is not empty and holds no training run ({shown}); "
-                         f"choose a new or empty folder")
+        raise both_ways(lambda w: f"{w.out} is not empty and holds no training run ({shown}); "
+                                  f"choose a new or empty folder", out)
     if not overwrite and _remove_what_a_killed_start_left(out, names):
         return
     if not overwrite:
-        raise ValueError(f"--out {out} holds files of a run that never saved a checkpoint "
-                         f"({shown}); use --overwrite to delete them and start there, or "
-                         f"--out DIR for another folder")
+        raise both_ways(lambda w: f"{w.out} holds files of a run that never saved a "
+                                  f"checkpoint ({shown}); use {w.overwrite} to delete them and "
+                                  f"start there, or {w.elsewhere}", out)
 
 
 # Veri hazırlanırken (derlem okunup kodlanırken) SIGKILL ya da elektrik kesintisiyle duran bir
@@ -458,10 +527,18 @@ def refuse_resuming_unsaved_run(out: Path) -> None:
     # İki yerden çağrılır: resume_config'te bildirim okunmadan önce (komut satırı) ve
     # prepare_run_folder'da (resume_config'ten geçmeyen bir train(cfg, resume=True) için);
     # komut satırında ikincisi yalnızca bir klasör listelemesidir
-    advice = unsaved_run_advice(out)
-    if advice is not None:
-        raise ValueError(f"no checkpoint to resume in {out}: {advice}, or --out DIR for "
-                         f"another folder")
+    left = _unsaved_run(out)
+    if left is None:
+        return
+    shown, plain = left
+    again = {False: "overwrite=True instead of resume=True", True: "resume=False"}[plain]
+    raise with_command_line_message(
+        ValueError(f"no checkpoint to resume in {out}: the run there stopped before saving its "
+                   f"first one ({shown}); start it again with {again}"
+                   f"{' (what it left there is removed)' if plain else ''}, or "
+                   f"{python_words(out).elsewhere}"),
+        f"no checkpoint to resume in {out}: {_unsaved_run_advice(out, shown, plain)}, or "
+        f"{command_line_words(out).elsewhere}")
 
 
 def unsaved_run_advice(out: Path) -> str | None:
@@ -473,16 +550,26 @@ def unsaved_run_advice(out: Path) -> str | None:
     # checkpoint.find_run_dir) ortak öğüdü. İlk değerlendirmede ya da ilk kayıtta öldürülen bir
     # eğitim geride metrics.jsonl, best/, tokens.npy gibi dosyalar bırakır; "önce `train --out`
     # ile eğitin" öğüdü, o klasörü reddeden bir komuta götürürdü
+    left = _unsaved_run(out)
+    return None if left is None else _unsaved_run_advice(out, *left)
+
+
+def _unsaved_run(out: Path) -> tuple[str, bool] | None:
+    """Where `out` has no checkpoint and holds only what a run killed before its first one
+    wrote: (its files, shown; whether a plain start removes them), else None."""
     if not out.is_dir() or (out / ckpt.MANIFEST).exists():
         return None
     names = sorted(p.name for p in out.iterdir() if p.name != LOCK_FILE)
     if not names or not all(_is_run_file(n) for n in names):
         return None                 # boş ya da başka dosyaların klasörü: olağan ileti
-    shown = shown_items(names, 6)
     # Yalnızca veri hazırlanırken öldürülen bir başlangıcın bıraktıkları (tokens.npy'nin
     # kendi dosyası, geçici dosyaları): düz bir başlangıç onları tanır ve siler
     # (_remove_what_a_killed_start_left; kilidin olduğu yerde), --overwrite gerekmez
-    plain = _locks_available() and _left_by_a_killed_start(out, names)
+    return shown_items(names, 6), _locks_available() and _left_by_a_killed_start(out, names)
+
+
+def _unsaved_run_advice(out: Path, shown: str, plain: bool) -> str:
+    """unsaved_run_advice's text for what _unsaved_run found."""
     return (f"the run there stopped before saving its first one ({shown}); start it again "
             f"with `nanograd-llm train --out {shell_quote(out)}"
             f"{'' if plain else ' --overwrite'}`{shell_note(out)} and its settings"
@@ -518,26 +605,29 @@ def _refuse_a_checkpoint_resume_cannot_read(out: Path, step: int, faults: list) 
     missing = [n for n, fault, _ in faults if fault == "missing"]
     damaged = [why for _, fault, why in faults if fault == "damaged"]
     gone = f"{shown_items(missing, 3)} {'is' if len(missing) == 1 else 'are'} missing"
-    advice = ("so --resume cannot continue it; use --overwrite to start a new run there (the "
-              "old one is deleted), or --out DIR for another folder")
+
+    def advice(w: Words) -> str:
+        return (f"so {w.resume} cannot continue it; use {w.overwrite} to start a new run there "
+                f"(the old one is deleted), or {w.elsewhere}")
     if damaged:
         what = shown_items(([gone] if missing else []) + damaged, 3, "; ")
-        raise ValueError(f"{out} already holds a training run whose checkpoint (step {step}) "
-                         f"is {'incomplete and ' if missing else ''}damaged ({what}), {advice}")
+        raise both_ways(lambda w: f"{out} already holds a training run whose checkpoint (step "
+                                  f"{step}) is {'incomplete and ' if missing else ''}damaged "
+                                  f"({what}), {advice(w)}", out)
     if missing:
-        raise ValueError(f"{out} already holds a training run whose checkpoint (step {step}) "
-                         f"is incomplete ({gone}), {advice}")
+        raise both_ways(lambda w: f"{out} already holds a training run whose checkpoint (step "
+                                  f"{step}) is incomplete ({gone}), {advice(w)}", out)
     denied = [n for n, fault, _ in faults if fault == "denied"]
     if denied:
         # Okuma izni olmayan bir dosya bozuk değildir (bildirimdeki gibi): izin düzeltilince
         # --resume onu sürdürür; --overwrite öğütlenmez (başka birinin eğitimini silerdi)
         why = next(why for _, fault, why in faults if fault == "denied")
-        raise ValueError(f"{out} already holds a training run whose checkpoint (step {step}) "
-                         f"has {'a file' if len(denied) == 1 else 'files'} that cannot be "
-                         f"read ({shown_items(denied, 3)}: {why}); make "
-                         f"{'it' if len(denied) == 1 else 'them'} readable (check the "
-                         f"permissions) and use --resume to continue it, or --out DIR for "
-                         f"another folder")
+        raise both_ways(lambda w: f"{out} already holds a training run whose checkpoint (step "
+                                  f"{step}) has {'a file' if len(denied) == 1 else 'files'} "
+                                  f"that cannot be read ({shown_items(denied, 3)}: {why}); "
+                                  f"make {'it' if len(denied) == 1 else 'them'} readable "
+                                  f"(check the permissions) and use {w.resume} to continue "
+                                  f"it, or {w.elsewhere}", out)
 
 
 # -- --overwrite -----------------------------------------------------------------------------------

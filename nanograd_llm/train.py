@@ -49,7 +49,8 @@ import numpy as np
 from . import checkpoint as ckpt
 # SIGTERM'ün istisnası (Terminated) atomic.py'dedir: komut satırında cli.report_errors onu
 # komutun bütün süresi için kurar; train() Python'dan çağrıldığında burada kurulur
-from .atomic import Terminated, _terminate, atomic_write, sigterm_raises
+from .atomic import (Terminated, _terminate, atomic_write, sigterm_raises,
+                     with_command_line_message)
 from .backend import check_device, matmul_precision, shown, shown_items
 # Ayarlar config.py'dedir; `from nanograd_llm.train import TrainConfig, make_config…` gibi
 # içe aktarmalar çalışmaya devam etsin diye bu adlar burada da bulunur
@@ -119,9 +120,24 @@ RESUME_FROM_A_COPY = ("give --data PATH naming a copy of that text elsewhere (th
 
 def _other_text(out: Path, label: str) -> ValueError:
     """The refusal of a resumed run's corpus whose text is not the one the run started with."""
-    return ValueError(f"cannot resume {out}: the corpus {label!r} is not the text the run "
-                      f"started with (its sha256 differs); use --overwrite or --out DIR for a "
-                      f"new run on it")
+    why = (f"cannot resume {out}: the corpus {label!r} is not the text the run started with "
+           f"(its sha256 differs)")
+    return with_command_line_message(
+        ValueError(f"{why}; start a new run on it with overwrite=True instead of resume=True, "
+                   f"or in another out_dir"),
+        f"{why}; use --overwrite or --out DIR for a new run on it")
+
+
+# What a resumed run's refusal of a setting given again advises, to a Python caller of train()
+# and on the command line
+_SAME_OR_NEW = (" (use the same setting, or start a new run: overwrite=True instead of "
+                "resume=True, or another out_dir)",
+                " (use the same setting, or --overwrite / --out DIR for a new run)")
+
+
+def _same_setting_or_a_new_run(why: str) -> ValueError:
+    """ValueError(why + the advice of _SAME_OR_NEW), in both readers' words."""
+    return with_command_line_message(ValueError(why + _SAME_OR_NEW[0]), why + _SAME_OR_NEW[1])
 
 
 # Bu kadar karakterden uzun bir metinde BPE eğitimi birkaç saniyeyi geçer: başlamadan söylenir
@@ -468,11 +484,10 @@ def _refuse_another_model(out: Path, model, cfg: TrainConfig, tokenizer) -> None
              else model_config(cfg, tokenizer.vocab_size))
     diff = [k for k in asked if saved_cfg.get(k) != asked[k]]
     if diff:
-        raise ValueError(f"cannot resume {out}: the checkpoint's model has "
-                         + ", ".join(f"{k}={saved_cfg.get(k)!r}" for k in diff)
-                         + ", the config asks for "
-                         + ", ".join(f"{k}={asked[k]!r}" for k in diff)
-                         + " (use the same setting, or --overwrite / --out DIR for a new run)")
+        raise _same_setting_or_a_new_run(f"cannot resume {out}: the checkpoint's model has "
+                                         + ", ".join(f"{k}={saved_cfg.get(k)!r}" for k in diff)
+                                         + ", the config asks for "
+                                         + ", ".join(f"{k}={asked[k]!r}" for k in diff))
 
 
 def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: bool,
@@ -518,10 +533,9 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                     "dtype": lambda a, b: canonical_dtype(a) == canonical_dtype(b)}.get(
                         k, lambda a, b: a == b)
             if k in saved and not same(saved[k], getattr(cfg, k)):
-                raise ValueError(f"cannot resume {out}: it was trained with "
-                                 f"{k}={shown(saved[k])}, now {k}={shown(getattr(cfg, k))} "
-                                 f"(use the same setting, or "
-                                 f"--overwrite / --out DIR for a new run)")
+                raise _same_setting_or_a_new_run(
+                    f"cannot resume {out}: it was trained with {k}={shown(saved[k])}, now "
+                    f"{k}={shown(getattr(cfg, k))}")
         tokenizer = ckpt.load_run_tokenizer(out, model=state["model"])
         if saved.get("init_from"):
             # Eski sürümler bir karakter belirteçleyicisiyle başlamış ince ayara da

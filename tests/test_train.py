@@ -4,6 +4,7 @@ import dataclasses
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -446,7 +447,7 @@ def test_resume_refuses_a_different_model(tmp_path):
     train(tiny_config(tmp_path, max_iters=4), quiet=True)
     with pytest.raises(ValueError, match="cannot resume .*n_embd"):
         train(tiny_config(tmp_path, max_iters=8, n_embd=32), resume=True, quiet=True)
-    with pytest.raises(ValueError, match="checkpoint.json is missing"):
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
         train(tiny_config(tmp_path, "fresh"), resume=True, quiet=True)
 
 
@@ -1050,12 +1051,49 @@ def test_a_best_copy_saved_with_another_tokenizer_is_refused_before_training(tmp
 
 # -- an existing run folder, Ctrl-C, the settings of a resumed run --------------------------------
 
+def test_a_python_caller_is_told_trains_keywords_not_the_commands_options(tmp_path, capsys):
+    """train(cfg, resume=..., overwrite=...) called from Python was told 'use --resume …,
+    --overwrite … or --out DIR', options it has not got, and resuming a folder that does not
+    exist made it, removed it again and said 'train with `nanograd-llm train --out DIR` first'.
+    str(e) now speaks train()'s words (resume=True, overwrite=True, out_dir); the command
+    line prints its own message (command_line_message), as before."""
+    from nanograd_llm.cli import main
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    run, corpus, gone = tmp_path / "run", tmp_path / "corpus.txt", tmp_path / "gone"
+    command = ["train", "--data", str(corpus), "--quiet"]
+    for folder, python, says in (
+            (run, f"{run} already holds a training run (checkpoint at step 2); use resume=True "
+                  f"to continue it, overwrite=True to start a new run there (the old one is "
+                  f"deleted), or another out_dir",
+             f"{run} already holds a training run (checkpoint at step 2); use --resume to "
+             f"continue it, --overwrite to start a new run there (the old one is deleted), or "
+             f"--out DIR for another folder"),
+            (corpus, f"out_dir {corpus} is a file, not a folder",
+             f"--out {corpus} is a file, not a folder")):
+        with pytest.raises(ValueError) as e:
+            train(tiny_config(tmp_path, folder.name, max_iters=2), quiet=True)
+        assert str(e.value) == python
+        assert main([*command, "--out", str(folder)]) == 1
+        assert capsys.readouterr().err == f"error: {says}\n"
+    with pytest.raises(FileNotFoundError) as e:
+        train(tiny_config(tmp_path, "gone"), resume=True, quiet=True)
+    assert str(e.value) == (f"nothing to resume: {gone} does not exist (give the run's folder "
+                            f"as out_dir)")
+    assert not gone.exists()
+    assert main([*command, "--out", str(gone), "--resume"]) == 1
+    assert capsys.readouterr().err == (f"error: nothing to resume: {gone} does not exist (name "
+                                       f"the run's folder with --out)\n")
+
+
 def test_a_new_run_refuses_a_folder_that_holds_one(tmp_path):
     first = train(tiny_config(tmp_path, max_iters=4, eval_interval=2), quiet=True)
     before = weights(first["model"])
     with pytest.raises(ValueError, match=r"already holds a training run \(checkpoint at step 4\)"
-                                         r".*--resume.*--overwrite"):
+                                         r"; use resume=True .*, overwrite=True .*, or another "
+                                         r"out_dir$") as e:
         train(tiny_config(tmp_path, max_iters=4, seed=5), quiet=True)
+    assert re.search(r"; use --resume .*, --overwrite .*, or --out DIR for another folder$",
+                     e.value.command_line_message)
     np.testing.assert_array_equal(ckpt.load_model(tmp_path / "run").flat, before)   # untouched
     assert (tmp_path / "run" / "best" / ckpt.MANIFEST).exists()
     # --overwrite: a new run, and nothing of the old one (no stale best/ with keep_best off)
@@ -1078,15 +1116,16 @@ def test_a_new_run_in_a_best_copy_is_not_told_to_resume_it(tmp_path, capsys):
     before = sorted((p.name, p.read_bytes()) for p in best.iterdir())
     cfg = tiny_config(tmp_path, "run/best", max_iters=4, eval_interval=2)
     with pytest.raises(ValueError, match=r"holds a checkpoint of weights only \(step \d+; a copy "
-                                         r"such as a run's best/\), which --resume cannot "
-                                         r"continue; use --out DIR"):
+                                         r"such as a run's best/\), which resume=True cannot "
+                                         r"continue; use another out_dir") as e:
         train(cfg, quiet=True)
+    assert "which --resume cannot continue; use --out DIR" in e.value.command_line_message
     assert sorted((p.name, p.read_bytes()) for p in best.iterdir()) == before
     capsys.readouterr()
     assert main(["train", "--out", str(best), "--resume", "--quiet"]) == 1   # as it says
     assert "holds weights only" in capsys.readouterr().err
     # a run folder still gets the --resume advice
-    with pytest.raises(ValueError, match=r"already holds a training run .*--resume"):
+    with pytest.raises(ValueError, match=r"already holds a training run .*resume=True"):
         train(tiny_config(tmp_path, max_iters=4, eval_interval=2), quiet=True)
 
 
@@ -1107,8 +1146,10 @@ def test_a_new_run_in_a_folder_missing_its_weights_is_not_told_to_resume(tmp_pat
         with pytest.raises(ValueError) as e:
             train(tiny_config(tmp_path, "copy", max_iters=2, eval_interval=2), quiet=True)
         assert f"already holds a training run whose checkpoint (step 2) is incomplete ({gone} " \
-               f"is missing), so --resume cannot continue it; use --overwrite" in str(e.value)
-        assert "use --resume" not in str(e.value)
+               f"is missing), so --resume cannot continue it; use --overwrite" in \
+            e.value.command_line_message
+        assert "so resume=True cannot continue it; use overwrite=True" in str(e.value)
+        assert "use --resume" not in e.value.command_line_message
         assert sorted(p.name for p in (tmp_path / "copy").iterdir()) == before   # untouched
         assert main(["train", "--out", str(tmp_path / "copy"), "--resume", "--quiet"]) == 1
         assert "missing" in capsys.readouterr().err                              # as it says
@@ -1154,7 +1195,7 @@ def test_a_new_run_in_a_folder_with_a_corrupt_checkpoint_file_is_not_told_to_res
         before = sorted((p.name, p.read_bytes()) for p in copy.iterdir() if p.is_file())
         with pytest.raises(ValueError) as e:
             train(tiny_config(tmp_path, "copy", max_iters=2, eval_interval=2), quiet=True)
-        msg = str(e.value)
+        msg = e.value.command_line_message
         assert msg.startswith(f"{copy} already holds a training run whose checkpoint (step 2) "
                               f"is damaged ("), (name, how, msg)
         assert f"{copy / name} {says}" in msg, (name, how, msg)
@@ -1170,7 +1211,7 @@ def test_a_new_run_in_a_folder_with_a_corrupt_checkpoint_file_is_not_told_to_res
                      overwrite=True)["step"] == 2
         shutil.rmtree(copy)
     # an intact run still gets the --resume advice
-    with pytest.raises(ValueError, match=r"\(checkpoint at step 2\); use --resume"):
+    with pytest.raises(ValueError, match=r"\(checkpoint at step 2\); use resume=True"):
         train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
 
 
@@ -1187,7 +1228,7 @@ def test_a_large_checkpoint_file_is_checked_by_its_structure_not_read_whole(tmp_
     real = ckpt._sha256
     monkeypatch.setattr(ckpt, "_sha256", lambda p: (hashed.append(Path(p).name), real(p))[1])
     monkeypatch.setattr(ckpt, "HASH_LIMIT", 0)           # every file counts as large
-    with pytest.raises(ValueError, match=r"\(checkpoint at step 2\); use --resume"):
+    with pytest.raises(ValueError, match=r"\(checkpoint at step 2\); use resume=True"):
         train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
     assert hashed == []
     for name, how in ((man["model_file"], "truncate"), (man["optim_file"], "garbage")):
@@ -1196,7 +1237,7 @@ def test_a_large_checkpoint_file_is_checked_by_its_structure_not_read_whole(tmp_
         with pytest.raises(ValueError) as e:
             train(tiny_config(tmp_path, "copy", max_iters=2, eval_interval=2), quiet=True)
         assert f"is damaged (cannot read checkpoint file {tmp_path / 'copy' / name}: " \
-            in str(e.value) and "use --overwrite" in str(e.value), str(e.value)
+            in str(e.value) and "use overwrite=True" in str(e.value), str(e.value)
         assert hashed == []
         shutil.rmtree(tmp_path / "copy")
 
@@ -1219,10 +1260,11 @@ def test_a_checkpoint_file_without_read_permission_is_not_called_damaged(tmp_pat
     monkeypatch.setattr(ckpt, "open", denying_open, raising=False)
     with pytest.raises(ValueError) as e:
         train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
-    assert str(e.value) == (f"{run} already holds a training run whose checkpoint (step 2) has "
-                            f"a file that cannot be read ({locked.name}: Permission denied); "
-                            f"make it readable (check the permissions) and use --resume to "
-                            f"continue it, or --out DIR for another folder")
+    assert e.value.command_line_message == (
+        f"{run} already holds a training run whose checkpoint (step 2) has a file that cannot "
+        f"be read ({locked.name}: Permission denied); make it readable (check the permissions) "
+        f"and use --resume to continue it, or --out DIR for another folder")
+    assert str(e.value).endswith("and use resume=True to continue it, or another out_dir")
 
 
 def test_a_failed_start_leaves_no_empty_folder(tmp_path):
@@ -2042,9 +2084,10 @@ def test_a_lock_file_of_absurdly_nested_json_is_not_a_crash(tmp_path):
     (other / ".lock").write_text(nested)
     (other / "tokens.npy").write_bytes(b"")
     cfg = dataclasses.replace(tiny_config(tmp_path, max_iters=1), out_dir=str(other))
-    with pytest.raises(ValueError, match="use --overwrite"):
+    with pytest.raises(ValueError, match="use overwrite=True"):
         train(cfg, quiet=True)
-    with pytest.raises(ValueError, match="--overwrite`"):
+    with pytest.raises(ValueError, match="start it again with overwrite=True instead of "
+                                         "resume=True"):
         train(cfg, resume=True, quiet=True)
 
 
@@ -2061,7 +2104,7 @@ def test_a_plain_start_removes_only_the_temporary_files_of_tokens_npy(tmp_path):
     theirs = out / ".notes.txt.ab12cd34.tmp"
     theirs.write_text("someone's text being saved")
     (out / ".tokens.npy.zz99yy88.tmp").write_bytes(b"left by a killed start")
-    with pytest.raises(ValueError, match="use --overwrite"):
+    with pytest.raises(ValueError, match="use overwrite=True"):
         train(tiny_config(tmp_path, max_iters=1, eval_interval=1, mmap_threshold=0),
               quiet=True)
     assert theirs.read_text() == "someone's text being saved"
@@ -2334,9 +2377,13 @@ def test_resume_keeps_the_schedule_and_refuses_a_new_split(tmp_path):
     cfg = resume_config(None, overrides={"max_iters": "8", "lr_decay_iters": "8"},
                         out_dir=str(tmp_path / "run"))
     assert cfg.decay_iters == 8            # unless asked
-    with pytest.raises(ValueError, match="val_fraction=0.1, now val_fraction=0.5.*--overwrite"):
+    with pytest.raises(ValueError, match=r"val_fraction=0.1, now val_fraction=0.5 \(use the same "
+                                         r"setting, or start a new run: overwrite=True instead "
+                                         r"of resume=True, or another out_dir\)$") as e:
         train(resume_config(None, overrides={"val_fraction": "0.5"},
                             out_dir=str(tmp_path / "run")), resume=True, quiet=True)
+    assert e.value.command_line_message.endswith(
+        "now val_fraction=0.5 (use the same setting, or --overwrite / --out DIR for a new run)")
 
 
 def test_optimizer_settings_given_on_resume_are_used(tmp_path, monkeypatch):
@@ -2451,7 +2498,7 @@ def test_a_new_run_in_a_folder_of_other_files_touches_none_of_them(tmp_path):
     # files with only a run's names and no checkpoint (a run killed before its first save):
     # refused without --overwrite, replaced with it
     (out / "notes.txt").unlink()
-    with pytest.raises(ValueError, match="never saved a checkpoint.*--overwrite"):
+    with pytest.raises(ValueError, match="never saved a checkpoint.*overwrite=True"):
         train(tiny_config(tmp_path, max_iters=1, eval_interval=1), quiet=True)
     r = train(tiny_config(tmp_path, max_iters=1, eval_interval=1), quiet=True, overwrite=True)
     assert r["step"] == 1 and json.loads((out / "config.json").read_text())["train"]
@@ -2820,13 +2867,16 @@ def test_resume_of_a_run_killed_before_its_first_checkpoint_names_overwrite(tmp_
     (out / "tokens.npy").write_bytes(b"")
     with pytest.raises(ValueError, match=r"no checkpoint to resume in .*run: the run there stopped "
                                          r"before saving its first one \(metrics\.jsonl, "
-                                         r"tokens\.npy\); start it again with `nanograd-llm "
-                                         r"train --out .*run --overwrite`"):
+                                         r"tokens\.npy\); start it again with overwrite=True "
+                                         r"instead of resume=True, or another out_dir$") as e:
         train(tiny_config(tmp_path), resume=True, quiet=True)
+    assert re.search(r"; start it again with `nanograd-llm train --out .*run --overwrite`",
+                     e.value.command_line_message)
     # the command line's path: resume_config refuses it before reading a manifest
-    with pytest.raises(ValueError, match=r"no checkpoint to resume in .*--overwrite`"):
+    with pytest.raises(ValueError, match=r"no checkpoint to resume in .*overwrite=True") as e:
         from nanograd_llm.train import resume_config
         resume_config(None, out_dir=str(out))
+    assert "--overwrite`" in e.value.command_line_message
     assert sorted(p.name for p in out.iterdir()) == [".lock", "metrics.jsonl", "tokens.npy"]
 
 
@@ -2866,7 +2916,7 @@ def test_reading_a_run_killed_before_its_first_checkpoint_names_overwrite(tmp_pa
     assert f"start it again with `nanograd-llm train --out {out} --overwrite`" in err, err
     # the plain start the old message advised is refused; the one it gives now trains
     cfg = tiny_config(tmp_path, max_iters=2, eval_interval=2)
-    with pytest.raises(ValueError, match="use --overwrite"):
+    with pytest.raises(ValueError, match="use overwrite=True"):
         train(cfg, quiet=True)
     assert train(cfg, quiet=True, overwrite=True)["step"] == 2
     # an empty folder still gets the usual advice (a plain start works there)
@@ -2925,8 +2975,10 @@ def test_resume_of_a_start_killed_while_it_prepared_its_data_names_a_plain_start
     (out / left).write_bytes(b"\x93NUMPY left by the killed start")
     note_own_file(out, "tokens.npy")
     with pytest.raises(ValueError, match=r"no checkpoint to resume in .*; start it again with "
-                                         r"`nanograd-llm train --out \S*run` and its settings"):
+                                         r"resume=False \(what it left there is removed\)") as e:
         train(tiny_config(tmp_path, max_iters=1, eval_interval=1), resume=True, quiet=True)
+    assert re.search(r"; start it again with `nanograd-llm train --out \S*run` and its settings",
+                     e.value.command_line_message)
     r = train(tiny_config(tmp_path, max_iters=1, eval_interval=1), quiet=True)    # as it says
     assert r["step"] == 1 and ckpt.read_manifest(out)["step"] == 1
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".tokens")) == []
@@ -2981,7 +3033,8 @@ def test_overwrite_deletes_the_staging_folder_of_a_first_best_copy_without_a_che
     (staging / "model-0000000-abcdef.npz").write_bytes(b"partial")
     (out / "metrics.jsonl").write_text("")
     with pytest.raises(ValueError, match=r"never saved a checkpoint \(\.best\.k3j2x1ab\.tmp, "
-                                         r"metrics\.jsonl\); use --overwrite to delete them"):
+                                         r"metrics\.jsonl\); use overwrite=True to delete "
+                                         r"them"):
         train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
     r = train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True, overwrite=True)
     assert r["step"] == 2 and not staging.exists()
@@ -3465,7 +3518,7 @@ def test_a_copy_of_tokens_npy_with_the_same_time_is_not_taken_for_the_runs(tmp_p
     st = os.stat(out / "tokens.npy")
     os.utime(tmp_path / "copy", ns=(st.st_atime_ns, st.st_mtime_ns))
     os.replace(tmp_path / "copy", out / "tokens.npy")
-    with pytest.raises(ValueError, match="use --overwrite"):
+    with pytest.raises(ValueError, match="use overwrite=True"):
         train(cfg, quiet=True)
     assert (out / "tokens.npy").read_bytes() == b"the run's tokens"
 
@@ -3483,7 +3536,7 @@ def test_a_plain_start_leaves_a_temporary_file_of_tokens_npy_that_is_held(tmp_pa
     held.write_bytes(b"being written")
     with open(held, "rb") as f:
         fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        with pytest.raises(ValueError, match="use --overwrite"):
+        with pytest.raises(ValueError, match="use overwrite=True"):
             train(cfg, quiet=True)
     assert held.read_bytes() == b"being written"
     assert not (out / ckpt.MANIFEST).exists()
@@ -3502,7 +3555,8 @@ def test_resume_names_overwrite_for_a_temporary_file_not_of_tokens_npy(tmp_path,
     (out / name).write_bytes(b"x")
     with pytest.raises(ValueError) as e:
         train(cfg, resume=True, quiet=True)
-    assert "no checkpoint to resume" in str(e.value) and "--overwrite`" in str(e.value)
+    assert "no checkpoint to resume" in str(e.value) and \
+        "--overwrite`" in e.value.command_line_message
 
 
 def test_overwrite_removes_a_killed_writes_temporary_file_but_not_a_held_one(tmp_path):

@@ -313,7 +313,7 @@ def test_commands_in_error_messages_quote_paths(tmp_path, monkeypatch, platform)
     (folder / "metrics.jsonl").write_text("{}\n")
     with pytest.raises(ValueError) as e:
         run_folder.refuse_resuming_unsaved_run(folder)
-    assert f"`nanograd-llm train --out {q} --overwrite`" in str(e.value)
+    assert f"`nanograd-llm train --out {q} --overwrite`" in e.value.command_line_message
     (folder / "checkpoint.json").write_text("{}")
     with pytest.raises(ValueError) as e:
         hf.read_hf_config(folder)
@@ -655,7 +655,7 @@ def test_a_path_that_no_windows_quoting_keeps_is_noted_beside_the_command(tmp_pa
     (folder / "metrics.jsonl").write_text("{}\n")
     with pytest.raises(ValueError) as e:
         run_folder.refuse_resuming_unsaved_run(folder)
-    assert f" --overwrite`{note}" in str(e.value)
+    assert f" --overwrite`{note}" in e.value.command_line_message
     (folder / "checkpoint.json").write_text("{}")
     with pytest.raises(ValueError) as e:
         hf.read_hf_config(folder)
