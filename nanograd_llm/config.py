@@ -655,7 +655,33 @@ def _built(preset, config_file, overrides, saved, kwargs, saved_for_file=None) -
                     raise
             raise _in_config_file(e, origin.path)
         raise
+    _note_out_dir_given_as(cfg, _out_dir_source(overrides, kwargs, origin))
     return cfg
+
+
+def _out_dir_source(overrides, kwargs, origin: FileSettings | None) -> str | None:
+    """How out_dir was given, for the run folder's messages on the command line
+    (run_folder.command_line_words): None for an argument (--out, make_config's out_dir=) or
+    the preset's folder, "out_dir=" for a key=value word, or the path of the config file
+    whose out_dir stands."""
+    if kwargs.get("out_dir") is not None:
+        return None
+    if "out_dir" in (overrides or {}):
+        return "out_dir="
+    return origin.path if origin is not None and "out_dir" in origin.keys else None
+
+
+def _note_out_dir_given_as(cfg: TrainConfig, given_as: str | None) -> None:
+    # Bir alan değil, nesneye eklenen bir not: to_dict()'e (kaydedilen ayarlara) girmez;
+    # dataclasses.replace ile kurulan bir kopya onu taşımaz, o zaman "--out" denir
+    cfg._out_dir_given_as = (cfg.out_dir, given_as)
+
+
+def out_dir_given_as(cfg: TrainConfig) -> str | None:
+    """How the command line gave cfg.out_dir (see _out_dir_source), where make_config or
+    resume_config built cfg and its out_dir is still the one they set; else None (--out)."""
+    value, given_as = getattr(cfg, "_out_dir_given_as", (None, None))
+    return given_as if value == cfg.out_dir else None
 
 
 def _check_resumed_eps(d: dict) -> None:
@@ -798,7 +824,8 @@ def _layered(preset, config_file, overrides, saved, kwargs) \
 def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> TrainConfig:
     """The config of a resumed run: the settings saved in its checkpoint (found through
     --out, or the preset's folder), changed only by what is given again (e.g. max_iters)."""
-    d, given, _ = _layered(preset, config_file, overrides, None, kwargs)
+    d, given, origin = _layered(preset, config_file, overrides, None, kwargs)
+    given_as = _out_dir_source(overrides, kwargs, origin)
     # Bu ilk ayarlar yalnızca --out klasörünü bulmak içindir: hazır ayarın kendisi ve verilen
     # out_dir. Verilen öteki ayarlar aşağıda eğitimin kaydedilen ayarlarıyla birlikte
     # denetlenir, hazır ayarınkilerle değil: yeniden verilen n_head=7 (eğitimin kendi değeri,
@@ -809,7 +836,7 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
     first = TrainConfig(**{**_layered(preset, None, None, None, {})[0],
                            "out_dir": d["out_dir"]})
     out = Path(first.out_dir).expanduser()
-    refuse_a_dangling_run_folder(out)
+    refuse_a_dangling_run_folder(out, given_as)
     if not out.exists():
         raise nothing_to_resume(out)
     # Başka bir sürecin eğittiği klasör her öğütten önce söylenir (prepare_run_folder'daki
@@ -817,7 +844,7 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
     # "ilk kaydından önce durmuş, --overwrite ile yeniden başlatın" derdi, o komut da kilit
     # yüzünden reddedilirdi
     if out.is_dir():
-        check_not_locked(out)
+        check_not_locked(out, given_as)
     # İlk denetim noktasından önce öldürülen bir eğitimin klasörü: bildirim okunmadan
     # (okuma "önce `train --out` ile eğitin" derdi) run_folder'ın --overwrite öğüdü verilir
     refuse_resuming_unsaved_run(out)
@@ -862,9 +889,9 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
     types = _field_types()
     own = {k: v for k, v in saved.items() if k in given and k in types and _converts(k, v)}
     saved = {k: v for k, v in saved.items() if k not in given}
-    kwargs = {**kwargs, "out_dir": first.out_dir}
     try:
-        return _built(preset, config_file, overrides, saved, kwargs, saved_for_file=own)
+        cfg = _built(preset, config_file, overrides, saved, {**kwargs, "out_dir": first.out_dir},
+                     saved_for_file=own)
     except ValueError as e:
         # Yalnızca kaydedilmiş ayarlar da aynı hatayı veriyorsa hata onlardadır (elle
         # düzenlenmiş checkpoint.json): dosya adıyla söylenir. Yeniden verilen ayarların
@@ -879,6 +906,8 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
                                  f"(correct it there, or give the setting again as "
                                  f"key=value)") from None
         raise
+    _note_out_dir_given_as(cfg, given_as)
+    return cfg
 
 
 def _converts(name: str, value) -> bool:

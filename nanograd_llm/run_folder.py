@@ -84,33 +84,42 @@ def python_words(out) -> Words:
     return Words(f"out_dir {out}", "resume=True", "overwrite=True", "another out_dir")
 
 
-def command_line_words(out) -> Words:
-    """The words of `nanograd-llm train`'s options."""
-    return Words(f"--out {out}", "--resume", "--overwrite", "--out DIR for another folder")
+def command_line_words(out, given_as: str | None = None) -> Words:
+    """The words of `nanograd-llm train`'s options, the folder named as the user gave it
+    (`given_as`, config.out_dir_given_as): --out PATH (None: --out, or the preset's folder),
+    out_dir=PATH (a key=value word), out_dir PATH (from FILE) (a config file's)."""
+    # Klasör, kullanıcının onu verdiği biçimde adlandırılır: `out_dir=/etc/passwd` diye
+    # vermiş birine "--out /etc/passwd is a file" demek, yazmadığı bir seçeneği söylerdi
+    named = (f"--out {out}" if given_as is None else f"out_dir={out}"
+             if given_as == "out_dir=" else f"out_dir {out} (from {given_as})")
+    return Words(named, "--resume", "--overwrite", "--out DIR for another folder")
 
 
-def both_ways(say: Callable[[Words], str], out, kind=ValueError) -> Exception:
+def both_ways(say: Callable[[Words], str], out, kind=ValueError,
+              given_as: str | None = None) -> Exception:
     """kind(say(python_words)) carrying say(command_line_words) as its command_line_message."""
     return with_command_line_message(kind(say(python_words(out))),
-                                     say(command_line_words(out)))
+                                     say(command_line_words(out, given_as)))
 
 
-def _named_both_ways(error: Exception, out) -> Exception:
+def _named_both_ways(error: Exception, out, given_as: str | None = None) -> Exception:
     """`error` from an atomic.py helper told to name the folder "out_dir" (Python's words),
-    carrying the command line's message, which names it --out."""
+    carrying the command line's message, which names it as the user gave it."""
     return with_command_line_message(error, str(error).replace(
-        python_words(out).out, command_line_words(out).out, 1))
+        python_words(out).out, command_line_words(out, given_as).out, 1))
 
 
 # -- starting a run: the checks, the lock ----------------------------------------------------------
 
-def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool) -> tuple[Path, Path, bool]:
+def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool,
+                       given_as: str | None = None) -> tuple[Path, Path, bool]:
     """The folder checks before a run starts (a file, a locked folder, a run that --resume or
     --overwrite must name, a Hugging Face folder, files of others), then the folder is made.
+    `given_as`: how the command line gave out_dir (see command_line_words).
     -> (out, top, created): the folder, the highest folder this start creates, whether `out`
     was new."""
     out = Path(out_dir).expanduser()
-    refuse_a_dangling_run_folder(out)
+    refuse_a_dangling_run_folder(out, given_as)
     if ".." in out.parts and not out.exists():
         # "yeni/../eski": "yeni" henüz yok, bu yüzden yol şimdilik hiçbir yeri göstermez; ama
         # açılınca var olan "eski"ye çıkar. Denetimler (içinde bir eğitim ya da başka dosyalar
@@ -118,9 +127,9 @@ def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool) -> tuple[Pat
         # olmadan silinirdi).
         out = out.resolve()
     if out.exists() and not out.is_dir():
-        raise both_ways(lambda w: f"{w.out} is a file, not a folder", out)
+        raise both_ways(lambda w: f"{w.out} is a file, not a folder", out, given_as=given_as)
     if out.is_dir():
-        check_not_locked(out)
+        check_not_locked(out, given_as)
         ckpt.refuse_a_manifest_that_is_not_a_file(out)
     if not resume and (out / ckpt.MANIFEST).exists():
         if not overwrite:
@@ -162,9 +171,9 @@ def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool) -> tuple[Pat
         # Bir eğitim klasörü config.json ve tokenizer.json yazar: bir Hugging Face klasörünün
         # dosyalarının üstüne yazılmasın (ör. --init-from gpt2 --out gpt2)
         raise both_ways(lambda w: f"{w.out} is a Hugging Face model folder; choose another "
-                                  f"folder for the run", out)
+                                  f"folder for the run", out, given_as=given_as)
     if not resume and out.is_dir() and not (out / ckpt.MANIFEST).exists():
-        _check_empty_or_leftovers(out, overwrite)
+        _check_empty_or_leftovers(out, overwrite, given_as)
     if resume:
         refuse_resuming_unsaved_run(out)
         if not out.exists():
@@ -178,16 +187,16 @@ def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool) -> tuple[Pat
     try:
         top, created = make_new_folder(out, "out_dir")
     except OSError as e:
-        raise _named_both_ways(e, out) from None
+        raise _named_both_ways(e, out, given_as) from None
     return out, top, created
 
 
-def refuse_a_dangling_run_folder(out) -> None:
+def refuse_a_dangling_run_folder(out, given_as: str | None = None) -> None:
     """atomic.refuse_dangling_link for the run folder `out`, in both readers' words."""
     try:
         refuse_dangling_link(out, "out_dir")
     except ValueError as e:
-        raise _named_both_ways(e, out) from None
+        raise _named_both_ways(e, out, given_as) from None
 
 
 def nothing_to_resume(out) -> FileNotFoundError:
@@ -199,16 +208,17 @@ def nothing_to_resume(out) -> FileNotFoundError:
 
 
 @contextlib.contextmanager
-def hold_run_folder(out: Path, top: Path, created: bool):
+def hold_run_folder(out: Path, top: Path, created: bool, given_as: str | None = None):
     """Hold the lock on `out` while the body trains in it (a second trainer is refused). A start
     that ends before its first checkpoint leaves no folder it created behind, and in a folder
-    that was there before, none of the run's files that were not (the lock file stays)."""
+    that was there before, none of the run's files that were not (the lock file stays).
+    `given_as`: see prepare_run_folder."""
     lock = None
     locked = False
     before = None
     held = None
     try:
-        lock = _lock_run(out)
+        lock = _lock_run(out, given_as)
         locked = True
         if lock is not None:
             held = _identity_of(out)
@@ -279,12 +289,12 @@ def _remove_added_run_files(out: Path, before: set) -> None:
                     p.unlink()
 
 
-def check_not_locked(out: Path) -> None:
+def check_not_locked(out: Path, given_as: str | None = None) -> None:
     """Refuse at once (before any advice about --resume/--overwrite) a folder another process
     is training in."""
     if not (out / LOCK_FILE).exists():
         return
-    lock = _lock_run(out)          # taken and given back at once
+    lock = _lock_run(out, given_as)    # taken and given back at once
     if lock is not None:
         lock.close()
 
@@ -328,7 +338,7 @@ LOCK_WAIT_S = 0.5
 LOCK_RETRY_PAUSE_S = 0.005
 
 
-def _lock_run(out: Path):
+def _lock_run(out: Path, given_as: str | None = None):
     """An exclusive lock on the run folder for as long as this process trains in it: a second
     trainer (a new run, --resume or --overwrite) is refused instead of writing over the first
     one's checkpoints. A reader's probe (held_by_a_trainer: a shared lock for an instant) is
@@ -342,7 +352,7 @@ def _lock_run(out: Path):
         f = open(out / LOCK_FILE, "a+")
     except OSError as e:
         raise both_ways(lambda w: f"cannot write in {w.out} ({e.strerror or e})", out,
-                        OSError) from None
+                        OSError, given_as) from None
     deadline = time.monotonic() + LOCK_WAIT_S
     readers = False
     while True:
@@ -381,7 +391,7 @@ def _only_shared_locks(f, fcntl) -> bool:
     return True
 
 
-def _check_empty_or_leftovers(out: Path, overwrite: bool) -> None:
+def _check_empty_or_leftovers(out: Path, overwrite: bool, given_as: str | None = None) -> None:
     """A new run in an existing folder without a checkpoint: the folder must be empty, hold
     only what a start killed while it prepared its data left (it is removed), or (with
     --overwrite) hold only what a run writes (a run killed before its first checkpoint). A run
@@ -394,13 +404,13 @@ def _check_empty_or_leftovers(out: Path, overwrite: bool) -> None:
     shown = shown_items(names, 6)
     if foreign:
         raise both_ways(lambda w: f"{w.out} is not empty and holds no training run ({shown}); "
-                                  f"choose a new or empty folder", out)
-    if not overwrite and _remove_what_a_killed_start_left(out, names):
+                                  f"choose a new or empty folder", out, given_as=given_as)
+    if not overwrite and _remove_what_a_killed_start_left(out, names, given_as):
         return
     if not overwrite:
         raise both_ways(lambda w: f"{w.out} holds files of a run that never saved a "
                                   f"checkpoint ({shown}); use {w.overwrite} to delete them and "
-                                  f"start there, or {w.elsewhere}", out)
+                                  f"start there, or {w.elsewhere}", out, given_as=given_as)
 
 
 # Veri hazırlanırken (derlem okunup kodlanırken) SIGKILL ya da elektrik kesintisiyle duran bir
@@ -499,14 +509,15 @@ def _locks_available() -> bool:
     return True
 
 
-def _remove_what_a_killed_start_left(out: Path, names: list) -> bool:
+def _remove_what_a_killed_start_left(out: Path, names: list,
+                                     given_as: str | None = None) -> bool:
     """Where `names` (the folder's files but the lock file) are only what a start killed while
     it prepared its data wrote (tokens.npy's temporary files no one holds, the tokens.npy the
     lock file names), delete them under the run's lock; -> whether the folder is then empty (else
     nothing but stale temporary files was removed)."""
     if not _left_by_a_killed_start(out, names):
         return False
-    lock = _lock_run(out)           # başka bir eğitici aldıysa: "another process is training"
+    lock = _lock_run(out, given_as)  # başka bir eğitici aldıysa: "another process is training"
     if lock is None:                # kilitsiz (Windows): kimin yazdığı bilinemez
         return False
     try:

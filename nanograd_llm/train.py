@@ -55,8 +55,9 @@ from .backend import check_device, matmul_precision, shown, shown_items
 # Ayarlar config.py'dedir; `from nanograd_llm.train import TrainConfig, make_config…` gibi
 # içe aktarmalar çalışmaya devam etsin diye bu adlar burada da bulunur
 from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZERS, TrainConfig,
-                     apply_overrides, canonical_dtype, make_config, model_config, parse_overrides,
-                     read_config_file, resume_config, tokenizer_settings)
+                     apply_overrides, canonical_dtype, make_config, model_config,
+                     out_dir_given_as, parse_overrides, read_config_file, resume_config,
+                     tokenizer_settings)
 from .data import (INSTEAD, STREAM_DROPOUT, BatchSampler, check_source, download_corpus,
                    encode_corpus, known_text_sha256, load_text, same_source, split_ids,
                    text_sha256)
@@ -416,6 +417,9 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
         raise TypeError(f"train(cfg) expects a TrainConfig, got {type(cfg).__name__}: build "
                         f"one with TrainConfig(...) or make_config(preset, overrides={{...}})")
     cfg.validate()
+    # Komut satırının iletileri klasörü kullanıcının verdiği biçimde adlandırır (--out,
+    # out_dir=, bir ayar dosyasının out_dir'i); aşağıdaki dataclasses.replace bu notu taşımaz
+    given_as = out_dir_given_as(cfg)
     check_device(cfg.device)
     # Eksik bir veri dosyası, klasörle ilgili hatalardan önce söylenir (asıl sorun odur)
     try:
@@ -441,8 +445,8 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
     # Matris çarpımı hassasiyeti (CUPY_TF32, CuPy'ın float32 hesap türü) yalnızca eğitim
     # sürerken geçerlidir: train() dönünce önceki ayar geri konur (backend.matmul_precision).
     with matmul_precision(cfg.precision), sigterm_raises():
-        out, top, created = prepare_run_folder(cfg.out_dir, resume, overwrite)
-        with hold_run_folder(out, top, created), \
+        out, top, created = prepare_run_folder(cfg.out_dir, resume, overwrite, given_as)
+        with hold_run_folder(out, top, created, given_as), \
                 advice_when_out_of_memory(_memory_advice(cfg, resume)):
             return _train(cfg, out, resume, quiet, progress, stop_after)
 

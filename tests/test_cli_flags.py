@@ -1066,3 +1066,46 @@ def test_a_toml_date_is_named_as_written_not_as_python_writes_it(tmp_path, line,
     with pytest.raises(ValueError) as e:
         make_config(config_file=f)
     assert str(e.value) == f"config file {f}: {says}"
+
+
+def test_the_run_folder_is_named_as_it_was_given(tmp_path, capsys):
+    """`train out_dir=/etc/passwd` and a config file's out_dir were told '--out /etc/passwd is
+    a file, not a folder', an option not given: the command now names the folder as it came,
+    out_dir=PATH for a key=value word, 'out_dir PATH (from FILE)' for a config file's, --out
+    PATH for --out (and the preset's folder); Python's message says out_dir PATH."""
+    from nanograd_llm.train import make_config, train
+    data, afile, other = tmp_path / "corpus.txt", tmp_path / "a-file", tmp_path / "other"
+    data.write_text("merhaba dünya\n" * 50, encoding="utf-8")
+    afile.write_text("x")
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    config = tmp_path / "a.toml"
+    for folder, fault in ((afile, "is a file, not a folder"),
+                          (other, "is not empty and holds no training run (notes.txt); choose "
+                                  "a new or empty folder")):
+        config.write_text(f"out_dir = {json.dumps(str(folder))}\n", encoding="utf-8")
+        for words, named in ((["--out", str(folder)], f"--out {folder}"),
+                             ([f"out_dir={folder}"], f"out_dir={folder}"),
+                             (["--config", str(config)], f"out_dir {folder} (from {config})"),
+                             (["--config", str(config), "--out", str(folder)],
+                              f"--out {folder}")):
+            assert cli.main(["train", "--data", str(data), "--quiet", *words]) == 1
+            assert capsys.readouterr().err == f"error: {named} {fault}\n", words
+        with pytest.raises(ValueError) as e:
+            train(make_config(config_file=str(config), data=str(data)), quiet=True)
+        assert str(e.value) == f"out_dir {folder} {fault}"
+    # the note goes with the value it was made for: a folder set afterwards is --out's
+    from nanograd_llm.config import out_dir_given_as
+    cfg = make_config(config_file=str(config), data=str(data))
+    assert out_dir_given_as(cfg) == str(config)
+    cfg.out_dir = str(tmp_path / "elsewhere")
+    assert out_dir_given_as(cfg) is None
+
+
+@posix_only(SYMLINKS)
+def test_a_resumed_run_folder_is_named_as_it_was_given(tmp_path, capsys):
+    """resume_config's own check of the folder (a link to nothing) names it as given too."""
+    (tmp_path / "link").symlink_to(tmp_path / "gone")
+    assert cli.main(["train", "--resume", f"out_dir={tmp_path / 'link'}"]) == 1
+    assert capsys.readouterr().err.startswith(f"error: out_dir={tmp_path / 'link'} is a "
+                                              f"symbolic link to {tmp_path / 'gone'}")

@@ -2676,7 +2676,7 @@ def test_a_trainer_refused_by_the_lock_leaves_the_winners_new_folder_alone(tmp_p
     import nanograd_llm.run_folder as run_folder
     real, held = run_folder._lock_run, []
 
-    def other_trainer_first(out):
+    def other_trainer_first(out, given_as=None):
         held.append(real(out))                       # the other process locked the folder ...
         (out / "metrics.jsonl").write_text("")       # ... and is under way
         return real(out)
@@ -2697,7 +2697,7 @@ def test_a_lock_file_that_cannot_be_created_leaves_no_new_empty_folder(tmp_path,
     this start created are removed again, since they are empty; a folder that existed stays."""
     import nanograd_llm.run_folder as run_folder
 
-    def cannot_open(out):
+    def cannot_open(out, given_as=None):
         raise OSError(f"cannot write in --out {out} (Permission denied)")
     monkeypatch.setattr(run_folder, "_lock_run", cannot_open)
     cfg = tiny_config(tmp_path, max_iters=1, eval_interval=1)
@@ -3587,7 +3587,7 @@ def test_without_the_run_lock_a_killed_starts_files_are_left(tmp_path, monkeypat
     (out / ".lock").write_text("")
     tmp = out / ".tokens.npy.zz99yy88.tmp"
     tmp.write_bytes(b"x")
-    monkeypatch.setattr(run_folder, "_lock_run", lambda out: None)
+    monkeypatch.setattr(run_folder, "_lock_run", lambda out, given_as=None: None)
     assert run_folder._remove_what_a_killed_start_left(out, [tmp.name]) is False
     assert tmp.read_bytes() == b"x"
 
