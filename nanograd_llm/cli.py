@@ -506,8 +506,8 @@ def _report_errors(call, watch: _StdoutWatch | None, memory_advice: str) -> int:
         # olduğu), yoksa kullanıcı yalnızca "interrupted" görürdü
         status = getattr(e, "exit_status", 130)
         cause = e.__cause__
-        error = f"\nerror: {cause}" if isinstance(cause, (ValueError, OSError, RuntimeError)) \
-            else ""
+        error = f"\nerror: {getattr(cause, 'command_line_message', None) or cause}" \
+            if isinstance(cause, (ValueError, OSError, RuntimeError)) else ""
         print(f"{error}\n{'terminated' if status == 143 else 'interrupted'}", file=sys.stderr)
         return status
     return rc

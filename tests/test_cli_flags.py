@@ -1109,3 +1109,16 @@ def test_a_resumed_run_folder_is_named_as_it_was_given(tmp_path, capsys):
     assert cli.main(["train", "--resume", f"out_dir={tmp_path / 'link'}"]) == 1
     assert capsys.readouterr().err.startswith(f"error: out_dir={tmp_path / 'link'} is a "
                                               f"symbolic link to {tmp_path / 'gone'}")
+
+
+def test_an_error_before_an_interruption_is_told_in_the_command_lines_words(capsys):
+    """A Ctrl-C held back until its work ended (atomic.signals_deferred) is raised `from` the
+    work's error, which report_errors prints before 'interrupted': that line printed str(e),
+    Python's words (resume=True), where the plain error line prints command_line_message."""
+    from nanograd_llm.atomic import with_command_line_message
+
+    def work():
+        error = with_command_line_message(ValueError("use resume=True"), "use --resume")
+        raise KeyboardInterrupt from error
+    assert cli.report_errors(work) == 130
+    assert capsys.readouterr().err == "\nerror: use --resume\ninterrupted\n"
