@@ -142,7 +142,7 @@ def with_command_line_message(error: BaseException, message: str) -> BaseExcepti
     """`error`, whose own message is for Python callers (keyword arguments: stride=,
     resume=True), carrying `message`: the same fault in the command line's words (the options
     as typed: --stride, --resume), which cli.report_errors prints. Returned for `raise`."""
-    # Aynı denetim hem Python API'sine hem komutlara hizmet eder: Python'da çağırana --stride
+    # Aynı denetim hem Python API'sine hem komutlara hizmet eder: Python'dan çağırana --stride
     # demek, komut satırında da stride= demek, kullanıcının vermediği bir adı söyler.
     # checkpoint.HuggingFaceFolderError da iletisini böyle iki biçimde taşır
     error.command_line_message = message

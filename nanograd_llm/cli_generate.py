@@ -118,7 +118,7 @@ def _check(args) -> None:
     except ValueError as e:
         # Hata, kullanıcının yazdığı seçeneğin adını söylesin (max_new_tokens → --max-new-tokens).
         # Python'daki "(or None)" komut satırında yazılamaz (`--top-k None` bir argparse
-        # hatasıdır): seçenek verilmezse o süzgeç kapalıdır, ileti onu söylemez
+        # hatasıdır; süzgeci kapatmak için seçenek hiç verilmez): ileti None'ı önermez
         msg = str(e).replace(" (or None)", "")
         for name in ("max_new_tokens", "temperature", "top_k", "top_p"):
             if msg.startswith(name + " "):

@@ -66,7 +66,7 @@ def _is_run_file(name: str) -> bool:
 # -- the messages: for Python callers and for the command line ------------------------------------
 
 # Buradaki denetimler hem train(cfg, resume=..., overwrite=...) çağıran bir Python programına
-# hem `nanograd-llm train`e hizmet eder. Python'da çağırana "--resume kullanın" demek, onun
+# hem `nanograd-llm train`e hizmet eder. Python'dan çağırana "--resume kullanın" demek, onun
 # bilmediği bir seçeneği söyler: her ileti iki biçimde kurulur. str(e) Python'un sözcükleriyle
 # (out_dir, resume=True, overwrite=True), command_line_message (cli.report_errors onu yazar)
 # komut satırınınkilerle (--out, --resume, --overwrite) konuşur.
@@ -177,13 +177,15 @@ def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool,
     if resume:
         refuse_resuming_unsaved_run(out)
         if not out.exists():
-            # resume_config (komut satırı) bunu klasörü okumadan önce söyler; Python'dan
-            # train(cfg, resume=True) çağrısı ise klasörü açar, sonra "checkpoint.json is
-            # missing (train with `nanograd-llm train --out …` first)" diye düşerdi
+            # resume_config (komut satırı) bunu klasörü okumadan önce söyler. resume_config'ten
+            # geçmeyen bir train(cfg, resume=True) çağrısı (Python'dan) burada reddedilmeseydi
+            # klasörü açardı; sonra "checkpoint.json is missing (train with `nanograd-llm train
+            # --out …` first)" diye düşerdi (açtığı klasörü de silerek)
             raise nothing_to_resume(out)
     # top: bu eğitimin açtığı en üstteki klasör (ör. out/default için out/, o da yoksa).
     # Disk dolu, izin yok…: make_new_folder yarıda kalan mkdir -p'nin açtığı boş üst klasörleri
-    # siler ve ham "[Errno 28] …" yerine "could not write --out …; nothing was written" der
+    # siler ve ham "[Errno 28] …" yerine "could not write out_dir …; nothing was written" der
+    # (komut satırında klasör, kullanıcının verdiği biçimde adlandırılır: --out …, out_dir=…)
     try:
         top, created = make_new_folder(out, "out_dir")
     except OSError as e:
