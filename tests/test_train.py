@@ -2276,16 +2276,12 @@ def test_resume_with_a_named_corpus_compares_before_any_download(tmp_path, monke
     assert fetched == ["http://127.0.0.1:9/tiny.txt"]
     assert str(tmp_path / "cache" / "tiny.txt") in str(e.value)
 
-def test_a_corpus_that_cannot_be_downloaded_is_offered_what_the_command_can_do_instead(
-        tmp_path, monkeypatch, capsys):
-    """A named corpus that cannot be downloaded (offline, or a file where the cache folder
-    should be): the error ended "or train on any local text file with --data PATH" wherever it
-    came from: in `eval` (which evaluates, on --data PATH), in `train --resume` (which refuses
-    any other text: only a copy of the run's corpus will do) and in examples/bigram_text.py
-    (whose text is its argument, it has no --data) → each names what it can do instead."""
+
+def _offline_corpus_tiny(tmp_path, monkeypatch):
+    """A named corpus "tiny" (TEXT) that cannot be downloaded, cached under tmp_path/cache:
+    -> (its bytes, the path of its cached copy; the cache folder is not made)."""
     import hashlib
 
-    from nanograd_llm import cli
     from nanograd_llm import data as D
 
     def offline(url, timeout=60.0):
@@ -2297,13 +2293,25 @@ def test_a_corpus_that_cannot_be_downloaded_is_offered_what_the_command_can_do_i
     monkeypatch.setitem(D.CORPORA, "tiny", D.Corpus(
         "tiny", "tiny.txt", digest, (("http://127.0.0.1:9/tiny.txt", digest),), "t",
         text_sha256=digest))
-    (tmp_path / "cache").mkdir()
-    (tmp_path / "cache" / "tiny.txt").write_bytes(blob)
+    return blob, tmp_path / "cache" / "tiny.txt"
+
+
+def test_a_corpus_that_cannot_be_downloaded_is_offered_what_the_command_can_do_instead(
+        tmp_path, monkeypatch, capsys):
+    """A named corpus that cannot be downloaded (offline, or a file where the cache folder
+    should be): the error ended "or train on any local text file with --data PATH" wherever it
+    came from: in `eval` (which evaluates, on --data PATH), in `train --resume` (which refuses
+    any other text: only a copy of the run's corpus will do) and in examples/bigram_text.py
+    (whose text is its argument, it has no --data) → each names what it can do instead."""
+    from nanograd_llm import cli
+    blob, cached = _offline_corpus_tiny(tmp_path, monkeypatch)
+    cached.parent.mkdir()
+    cached.write_bytes(blob)
     train(dataclasses.replace(tiny_config(tmp_path, max_iters=1, eval_interval=1), data="tiny"),
           quiet=True)
-    (tmp_path / "cache" / "tiny.txt").unlink()
+    cached.unlink()
     out = str(tmp_path / "run")
-    placed = f"can also be placed by hand at {tmp_path / 'cache' / 'tiny.txt'}"
+    placed = f"can also be placed by hand at {cached}"
     for argv in (["eval", "--ckpt", out, "--data", "tiny"], ["eval", "--ckpt", out]):
         assert cli.main(argv) == 1
         err = capsys.readouterr().err
@@ -2331,21 +2339,8 @@ def test_an_old_run_whose_corpus_cannot_be_downloaded_is_not_offered_a_copy_by_d
     elsewhere", which that run refuses (it compares the corpus by name: "trained with
     data='tiny', now data=…") → it offers the copy placed by hand in the cache, which
     resumes."""
-    import hashlib
-
     from nanograd_llm import cli
-    from nanograd_llm import data as D
-
-    def offline(url, timeout=60.0):
-        raise OSError(f"could not download {url} (offline)")
-    monkeypatch.setattr(D, "_fetch", offline)
-    monkeypatch.setenv("NANOGRAD_LLM_DATA_DIR", str(tmp_path / "cache"))
-    blob = TEXT.encode("utf-8")
-    digest = hashlib.sha256(blob).hexdigest()
-    monkeypatch.setitem(D.CORPORA, "tiny", D.Corpus(
-        "tiny", "tiny.txt", digest, (("http://127.0.0.1:9/tiny.txt", digest),), "t",
-        text_sha256=digest))
-    cached = tmp_path / "cache" / "tiny.txt"
+    blob, cached = _offline_corpus_tiny(tmp_path, monkeypatch)
     cached.parent.mkdir()
     cached.write_bytes(blob)
     train(dataclasses.replace(tiny_config(tmp_path, max_iters=1, eval_interval=1), data="tiny"),
