@@ -416,6 +416,12 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
         # 'validate'" yerine nasıl kurulacağı söylenir
         raise TypeError(f"train(cfg) expects a TrainConfig, got {type(cfg).__name__}: build "
                         f"one with TrainConfig(...) or make_config(preset, overrides={{...}})")
+    if resume and overwrite:
+        # Komut satırı --resume ile --overwrite'ı birlikte kabul etmez (argparse); Python'dan
+        # ikisini birden veren bir çağrı, overwrite'ı sessizce yok sayıp devam ederdi.
+        # Hangisinin istendiği bilinmez: biri eğitimi sürdürür, öbürü siler
+        raise ValueError("resume=True continues the run in out_dir, overwrite=True deletes it "
+                         "and starts a new one: give one or the other")
     cfg.validate()
     # Komut satırının iletileri klasörü kullanıcının verdiği biçimde adlandırır (--out,
     # out_dir=, bir ayar dosyasının out_dir'i); aşağıdaki dataclasses.replace bu notu taşımaz

@@ -2458,6 +2458,19 @@ def test_resume_refuses_another_model_or_text_before_encoding_the_corpus(tmp_pat
     assert encoded == [1]
 
 
+def test_resume_and_overwrite_together_are_refused_in_pythons_words(tmp_path):
+    # The command line refuses --resume with --overwrite (argparse); a Python call giving both
+    # resumed the run and ignored overwrite=True
+    train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    run = tmp_path / "run"
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    with pytest.raises(ValueError, match=r"^resume=True continues the run in out_dir, "
+                                         r"overwrite=True deletes it .*give one or the other"):
+        train(tiny_config(tmp_path, max_iters=4, eval_interval=2), resume=True, overwrite=True,
+              quiet=True)
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+
+
 def test_overwrite_deletes_every_file_of_the_old_run(tmp_path):
     train(tiny_config(tmp_path, max_iters=2, eval_interval=1, mmap_threshold=0), quiet=True)
     run = tmp_path / "run"
