@@ -65,7 +65,7 @@ import numpy as np
 
 from .atomic import (atomic_write, atomic_write_bytes, atomic_write_files, bytes_writer, fsync_dir,
                      is_temporary_name, load_json, make_folder, remove_stale_temporaries_in,
-                     shell_note, shell_quote)
+                     shell_note, shell_quote, with_command_line_message)
 from .backend import as_float_dtype, check_device, is_integer, shown, shown_items
 from .models.base import DeferredArray, advice_when_too_large, check_state_dict
 
@@ -367,18 +367,28 @@ def find_run_dir(path) -> Path:
                                   f"data)")
         advice = unsaved_run_advice(p)
         if advice is not None:
-            raise CheckpointError(f"no checkpoint in {p}: {advice}")
+            raise _no_checkpoint(p, *advice)
         # Başka dosyaları tutan bir klasöre de "önce `train --out` ile eğitin" denmez: eğitim
         # kendi yapmadığı dosyaların yanına yazmaz, o komut da klasörü reddeder
         names = sorted(e.name for e in p.iterdir() if e.name != LOCK_FILE)
         if names:
-            raise CheckpointError(f"no checkpoint in {p}: it holds no training run "
-                                  f"({shown_items(names, 6)}); give a folder that "
-                                  f"`nanograd-llm train` wrote")
-        raise CheckpointError(f"no checkpoint in {p}: {MANIFEST} is missing (train with "
-                              f"`nanograd-llm train --out {shell_quote(p)}` first"
-                              f"{shell_note(p)})")
+            held = f"it holds no training run ({shown_items(names, 6)}); give a folder that "
+            raise _no_checkpoint(p, held + "train() wrote", held + "`nanograd-llm train` wrote")
+        raise _no_checkpoint(p, f"{MANIFEST} is missing (train a run there first: train(cfg) "
+                                f"with out_dir={str(p)!r})",
+                             f"{MANIFEST} is missing (train with `nanograd-llm train --out "
+                             f"{shell_quote(p)}` first{shell_note(p)})")
     return p
+
+
+def _no_checkpoint(p: Path, python_advice: str, command_line_advice: str) -> CheckpointError:
+    """find_run_dir's "no checkpoint in P: …": str(e) in Python's words (train(cfg), for
+    GPT.load, load_model, train(cfg, resume=True)), carrying the command line's (the commands
+    that read a run: sample, eval, chat, attention, train --resume, docs --run)."""
+    # Python'dan GPT.load çağırana "`nanograd-llm train --out …` ile eğitin" demek, onun
+    # kullanmadığı bir komutu söyler (run_folder.both_ways'deki gibi: iki okur, iki ileti)
+    return with_command_line_message(CheckpointError(f"no checkpoint in {p}: {python_advice}"),
+                                     f"no checkpoint in {p}: {command_line_advice}")
 
 
 def refuse_a_manifest_that_is_not_a_file(d: Path) -> None:

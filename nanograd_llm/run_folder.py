@@ -554,17 +554,24 @@ def refuse_resuming_unsaved_run(out: Path) -> None:
         f"{command_line_words(out).elsewhere}")
 
 
-def unsaved_run_advice(out: Path) -> str | None:
+def unsaved_run_advice(out: Path) -> tuple[str, str] | None:
     """Where `out` has no checkpoint and holds only what a run killed before its first one
-    wrote: what it holds and the command that starts it again ("the run there stopped before
-    saving its first one (…); start it again with `…`"); else None (an empty folder, one of
-    other files, a checkpoint)."""
+    wrote: what it holds and how to start it again ("the run there stopped before saving its
+    first one (…); start it again with …"), in Python's words (train(cfg…)) and the command
+    line's (`nanograd-llm train …`); else None (an empty folder, one of other files, a
+    checkpoint)."""
     # --resume'un (refuse_resuming_unsaved_run) ve okuyucuların (sample, eval, chat, GPT.load:
     # checkpoint.find_run_dir) ortak öğüdü. İlk değerlendirmede ya da ilk kayıtta öldürülen bir
     # eğitim geride metrics.jsonl, best/, tokens.npy gibi dosyalar bırakır; "önce `train --out`
     # ile eğitin" öğüdü, o klasörü reddeden bir komuta götürürdü
     left = _unsaved_run(out)
-    return None if left is None else _unsaved_run_advice(out, *left)
+    if left is None:
+        return None
+    shown, plain = left
+    return (f"the run there stopped before saving its first one ({shown}); start it again "
+            f"with train(cfg{'' if plain else ', overwrite=True'}) and its settings"
+            f"{' (what it left there is removed)' if plain else ''}",
+            _unsaved_run_advice(out, shown, plain))
 
 
 def _unsaved_run(out: Path) -> tuple[str, bool] | None:
@@ -582,7 +589,7 @@ def _unsaved_run(out: Path) -> tuple[str, bool] | None:
 
 
 def _unsaved_run_advice(out: Path, shown: str, plain: bool) -> str:
-    """unsaved_run_advice's text for what _unsaved_run found."""
+    """unsaved_run_advice's command-line text for what _unsaved_run found."""
     return (f"the run there stopped before saving its first one ({shown}); start it again "
             f"with `nanograd-llm train --out {shell_quote(out)}"
             f"{'' if plain else ' --overwrite'}`{shell_note(out)} and its settings"

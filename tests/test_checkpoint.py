@@ -702,3 +702,54 @@ def test_a_folder_of_other_files_is_not_told_to_train_there(tmp_path, capsys):
         assert "holds no training run" in capsys.readouterr().err
     assert main(["sample", "--ckpt", str(empty)]) == 1
     assert "train with `nanograd-llm train --out" in capsys.readouterr().err
+
+
+def test_a_folder_without_a_checkpoint_is_told_in_the_readers_words(tmp_path, capsys):
+    """GPT.load, load_model and train(cfg, resume=True) on a folder without a checkpoint (an
+    empty one, one a run killed before its first checkpoint left, one of other files) were told
+    "train with `nanograd-llm train --out DIR` first" / "start it again with `nanograd-llm train
+    --out DIR --overwrite`", a command a Python caller is not running: str(e) now names
+    train(cfg), and the commands print what they printed before (command_line_message)."""
+    from nanograd_llm.cli import main
+    from nanograd_llm.train import train
+    from _train_helpers import tiny_config
+    empty, killed, junk = tmp_path / "empty", tmp_path / "killed", tmp_path / "junk"
+    for folder in (empty, killed, junk):
+        folder.mkdir()
+    (killed / "best").mkdir()
+    (killed / "metrics.jsonl").write_text('{"step": 0, "train_loss": 9, "val_loss": 9}\n')
+    (junk / "notes.txt").write_text("hi\n", encoding="utf-8")
+    q = ckpt.shell_quote
+    for folder, python, command_line in (
+            (empty, f"checkpoint.json is missing (train a run there first: train(cfg) with "
+                    f"out_dir={str(empty)!r})",
+             f"checkpoint.json is missing (train with `nanograd-llm train --out {q(empty)}` "
+             f"first{ckpt.shell_note(empty)})"),
+            (killed, "the run there stopped before saving its first one (best, metrics.jsonl); "
+                     "start it again with train(cfg, overwrite=True) and its settings",
+             f"the run there stopped before saving its first one (best, metrics.jsonl); start "
+             f"it again with `nanograd-llm train --out {q(killed)} --overwrite`"
+             f"{ckpt.shell_note(killed)} and its settings"),
+            (junk, "it holds no training run (notes.txt); give a folder that train() wrote",
+             "it holds no training run (notes.txt); give a folder that `nanograd-llm train` "
+             "wrote")):
+        for load in (GPT.load, ckpt.load_model):
+            with pytest.raises(ckpt.CheckpointError) as e:
+                load(folder)
+            assert str(e.value) == f"no checkpoint in {folder}: {python}"
+        for command in (["sample", "--ckpt"], ["eval", "--ckpt"], ["chat", "--ckpt"],
+                        ["attention", "--prompt", "ab", "--out", str(tmp_path / "a.png"),
+                         "--ckpt"]):
+            capsys.readouterr()
+            assert main([*command, str(folder)]) == 1
+            assert capsys.readouterr().err == f"error: no checkpoint in {folder}: " \
+                                              f"{command_line}\n", command
+    # train(cfg, resume=True) on an empty folder reads it the same way (the command line's
+    # train --resume gets there through resume_config)
+    with pytest.raises(ckpt.CheckpointError) as e:
+        train(tiny_config(tmp_path, "empty"), resume=True, quiet=True)
+    assert "(train a run there first: train(cfg) with out_dir=" in str(e.value), str(e.value)
+    assert main(["train", "--resume", "--out", str(empty)]) == 1
+    assert capsys.readouterr().err == f"error: no checkpoint in {empty}: " \
+                                      f"checkpoint.json is missing (train with `nanograd-llm " \
+                                      f"train --out {q(empty)}` first{ckpt.shell_note(empty)})\n"

@@ -2869,7 +2869,8 @@ def test_resume_of_a_run_killed_before_its_first_checkpoint_names_overwrite(tmp_
     out = tmp_path / "run"
     out.mkdir()
     (out / ".lock").touch()
-    with pytest.raises(ValueError, match=r"checkpoint\.json is missing \(train with"):
+    with pytest.raises(ValueError, match=r"checkpoint\.json is missing \(train a run there "
+                                         r"first: train\(cfg\) with out_dir="):
         train(tiny_config(tmp_path), resume=True, quiet=True)
     (out / "metrics.jsonl").write_text('{"step": 0, "train_loss": 9, "val_loss": 9}\n')
     (out / "tokens.npy").write_bytes(b"")
