@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import checkpoint as ckpt
-from .atomic import path_fault, shell_note, shell_quote
+from .atomic import path_fault, shell_note, shell_quote, with_command_line_message
 from .backend import MATMUL_PRECISIONS, as_float_dtype, is_integer, shown
 from .optim import check_eps
 from .run_folder import (check_not_locked, nothing_to_resume, refuse_a_dangling_run_folder,
@@ -864,8 +864,12 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
         # kendi ağırlıklarıyla sürer. Bu yüzden --init-from'daki gibi, key=value ya da ayar
         # dosyasıyla verilen başka bir init_from da reddedilir; sessizce yok sayılmaz. Eğitimin
         # kendi init_from'u (ör. eğitimi başlatan ayar dosyası yeniden verildiğinde) geçerlidir.
-        raise ValueError("init_from starts a new run from a GPT-2 folder; --resume continues "
-                         "the run in --out with its own weights (use one or the other)")
+        why = "init_from starts a new run from a GPT-2 folder; "
+        raise with_command_line_message(
+            ValueError(why + "a resumed run continues the one in out_dir with its own weights "
+                             "(give one or the other)"),
+            why + "--resume continues the run in --out with its own weights (use one or the "
+                  "other)")
     if not saved.get("lr_decay_iters") and "lr_decay_iters" not in given \
             and "max_iters" in saved:
         # Kosinüs, eğitimin ilk max_iters değerinde biter: max_iters büyütülerek sürdürülen bir

@@ -103,11 +103,11 @@ def check_corpus_fits(text: str, tokenizer, label: str, init_from: str | None = 
             # Yeni bir ince ayar devam ettirilen bir eğitim değildir: "devam eden eğitim başladığı
             # veriyle eğitilmeli (dosya değişti mi?)" demek yanlış yeri gösterirdi. Sorun, ön
             # eğitilmiş modelin karakter sözlüğünün bu metne yetmemesidir
-            raise ValueError(f"the corpus {label!r} has {len(unknown)} character(s) the "
-                             f"tokenizer of {init_from} does not know ({chars}): a fine-tune "
-                             f"keeps the pretrained model's characters; fine-tune on a text "
-                             f"made of them, or train a new model on this text without "
-                             f"--init-from")
+            why = (f"the corpus {label!r} has {len(unknown)} character(s) the tokenizer of "
+                   f"{init_from} does not know ({chars}): a fine-tune keeps the pretrained "
+                   f"model's characters; fine-tune on a text made of them, or train a new "
+                   f"model on this text without ")
+            raise with_command_line_message(ValueError(why + "init_from"), why + "--init-from")
         raise ValueError(f"the corpus {label!r} has {len(unknown)} character(s) the run's "
                          f"tokenizer does not know ({chars}): a resumed run must train on the "
                          f"data it started with (has the file changed?)")
@@ -433,8 +433,11 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
     except FileNotFoundError as e:
         if not resume:
             raise
-        raise FileNotFoundError(f"{e}; if the corpus has moved, add --data NEWPATH (the run "
-                                f"checks that it is the same text)") from None
+        checked = "(the run checks that it is the same text)"
+        raise with_command_line_message(
+            FileNotFoundError(f"{e}; if the corpus has moved, give its new path as data "
+                              f"{checked}"),
+            f"{e}; if the corpus has moved, add --data NEWPATH {checked}") from None
     if cfg.data and Path(cfg.data).expanduser().is_file():
         # Denetim noktasına tam yol yazılır: --resume başka bir klasörden de çalışsın
         cfg = dataclasses.replace(cfg, data=str(Path(cfg.data).expanduser().resolve()))

@@ -2207,13 +2207,22 @@ def test_resume_from_another_folder_and_a_changed_corpus(tmp_path, monkeypatch):
         resume_config(None, out_dir="../nowhere")
 
 
-def test_a_moved_corpus_resumes_with_data_newpath(tmp_path):
+def test_a_moved_corpus_resumes_with_data_newpath(tmp_path, capsys):
+    from nanograd_llm.cli import main
     from nanograd_llm.train import resume_config
     full = train(tiny_config(tmp_path, "full", max_iters=6, eval_interval=2), quiet=True)
     train(tiny_config(tmp_path, max_iters=6, eval_interval=2), quiet=True, stop_after=4)
     (tmp_path / "corpus.txt").rename(tmp_path / "moved.txt")
-    with pytest.raises(FileNotFoundError, match="has moved, add --data NEWPATH"):
+    # Python's words in str(e) (a Python caller gives data, not --data); the command line's kept
+    gone = f"data file not found: {tmp_path / 'corpus.txt'}; if the corpus has moved, "
+    with pytest.raises(FileNotFoundError) as e:
         train(resume_config(None, out_dir=str(tmp_path / "run")), resume=True, quiet=True)
+    assert str(e.value) == gone + "give its new path as data (the run checks that it is the " \
+                                  "same text)"
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(tmp_path / "run"), "--quiet"]) == 1
+    assert capsys.readouterr().err == f"error: {gone}add --data NEWPATH (the run checks that " \
+                                      f"it is the same text)\n"
     r = train(resume_config(None, out_dir=str(tmp_path / "run"),
                             data=str(tmp_path / "moved.txt")), resume=True, quiet=True)
     assert r["step"] == 6
@@ -3311,7 +3320,7 @@ def test_a_short_training_run_follows_a_torch_reimplementation_step_by_step(tmp_
                                                      for k, v in P.items()}), rtol=0, atol=1e-13)
 
 
-def test_resume_refuses_init_from_given_as_a_setting(tmp_path):
+def test_resume_refuses_init_from_given_as_a_setting(tmp_path, capsys):
     """`--resume --init-from DIR` was refused, but `--resume init_from=DIR` (or init_from in
     a --config file) was silently ignored: the run went on with its own weights."""
     from nanograd_llm.train import resume_config
@@ -3319,8 +3328,19 @@ def test_resume_refuses_init_from_given_as_a_setting(tmp_path):
     (tmp_path / "cfg.json").write_text(json.dumps({"init_from": str(tmp_path / "gpt2")}))
     for kw in (dict(overrides={"init_from": str(tmp_path / "gpt2")}),
                dict(config_file=str(tmp_path / "cfg.json"))):
-        with pytest.raises(ValueError, match="init_from starts a new run"):
+        with pytest.raises(ValueError) as e:
             resume_config("default", out_dir=str(tmp_path / "run"), **kw)
+        # Python's words in str(e) (resume_config has no --resume), the command line's kept
+        assert str(e.value) == ("init_from starts a new run from a GPT-2 folder; a resumed run "
+                                "continues the one in out_dir with its own weights (give one "
+                                "or the other)")
+    from nanograd_llm.cli import main
+    capsys.readouterr()
+    assert main(["train", "--resume", "--out", str(tmp_path / "run"), "--quiet",
+                 f"init_from={tmp_path / 'gpt2'}"]) == 1
+    assert capsys.readouterr().err == ("error: init_from starts a new run from a GPT-2 folder; "
+                                       "--resume continues the run in --out with its own "
+                                       "weights (use one or the other)\n")
     assert resume_config("default", out_dir=str(tmp_path / "run"),
                          overrides={"max_iters": "4"}).max_iters == 4
 
@@ -3936,6 +3956,12 @@ def test_a_fine_tune_on_text_its_char_tokenizer_lacks_is_not_told_it_resumed(tmp
         "fine-tune keeps the pretrained model's characters; fine-tune on a text made of them, " \
         "or train a new model on this text without --init-from" in err, err
     assert "resumed" not in err and not out.exists()
+    # a Python caller is told init_from, the setting it gave (not the option --init-from)
+    cfg = make_config("default", data=str(corpus), out_dir=str(out), overrides={
+        "init_from": str(tmp_path / "hf"), "max_iters": "1", "block_size": "8"})
+    with pytest.raises(ValueError) as e:
+        train(cfg, quiet=True)
+    assert str(e.value).endswith("or train a new model on this text without init_from")
     assert cli.main([*run, "max_iters=1"]) == 0, capsys.readouterr().err
 
 
