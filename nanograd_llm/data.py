@@ -52,7 +52,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write, atomic_write_bytes, make_folder, temporary_beside
+from .atomic import (atomic_write, atomic_write_bytes, make_folder, temporary_beside,
+                     with_command_line_message)
 from .backend import is_integer, progress_bar
 
 # -- named corpora (URLs and sha256 from the project's data notes) -----------------------------
@@ -184,11 +185,25 @@ def _fetch(url: str, timeout: float = 60.0) -> bytes:
 INSTEAD = "train on any local text file with --data PATH"
 
 
+def _offering(kind, message: str, instead) -> Exception:
+    """kind(message), ending ", or " + what `instead` offers: one text for every reader, or
+    (Python's words, the command line's), the second carried as command_line_message."""
+    # Devam ettirilen bir eğitim "--data PATH ile bir kopya verin" der: Python'dan
+    # çağırana --data değil data ayarı söylenir (atomic.with_command_line_message)
+    if not instead:
+        return kind(message)
+    if isinstance(instead, str):
+        return kind(f"{message}, or {instead}")
+    python, command_line = instead
+    return with_command_line_message(kind(f"{message}, or {python}"),
+                                     f"{message}, or {command_line}")
+
+
 def download_corpus(name: str, directory: Path | None = None,
-                    instead: str | None = INSTEAD) -> Path:
+                    instead: str | tuple[str, str] | None = INSTEAD) -> Path:
     """Return the cached path of a named corpus, downloading and checking it on first use.
     `instead`: what the error of a corpus that cannot be had offers in its stead (None:
-    nothing but a copy placed by hand)."""
+    nothing but a copy placed by hand; a pair: in Python's words and the command line's)."""
     if name not in CORPORA:
         raise ValueError(f"unknown corpus {name!r}: expected a file path or one of "
                          f"{', '.join([EMBEDDED, *CORPORA])}")
@@ -201,9 +216,9 @@ def download_corpus(name: str, directory: Path | None = None,
     bad = ((d, "not a folder") if d.exists() and not d.is_dir() else
            (path, "a folder") if path.is_dir() else None)
     if bad is not None:
-        raise OSError(f"corpus {name!r} is cached as {path}, but {bad[0]} is {bad[1]}: move "
-                      f"it away (or set NANOGRAD_LLM_DATA_DIR to another folder)"
-                      f"{', or ' + instead if instead else ''}")
+        raise _offering(OSError, f"corpus {name!r} is cached as {path}, but {bad[0]} is "
+                                 f"{bad[1]}: move it away (or set NANOGRAD_LLM_DATA_DIR to "
+                                 f"another folder)", instead)
     cached_sha = None
     if path.is_file():
         cached_sha = _sha256_file(path)
@@ -223,18 +238,18 @@ def download_corpus(name: str, directory: Path | None = None,
             if cached_sha is not None:
                 # Önbellekte bir dosya var ama özeti beklenenle uyuşmuyor: "elle koyun"
                 # demek, dosya hiç yokmuş gibi yanıltır; sorunun o dosya olduğu söylenir
-                raise OSError(f"{e}. The file already at {path} failed the sha256 check (it "
-                              f"has sha256 {cached_sha[:12]}…, corpus {name!r} needs "
-                              f"{c.sha256[:12]}…): it is damaged, incomplete or another text. "
-                              f"A good copy of the corpus can be placed by hand at {path} in "
-                              f"its stead{one_file}{', or ' + instead if instead else ''}") \
-                    from None
+                raise _offering(OSError, f"{e}. The file already at {path} failed the sha256 "
+                                         f"check (it has sha256 {cached_sha[:12]}…, corpus "
+                                         f"{name!r} needs {c.sha256[:12]}…): it is damaged, "
+                                         f"incomplete or another text. A good copy of the "
+                                         f"corpus can be placed by hand at {path} in its stead"
+                                         f"{one_file}", instead) from None
             # Çevrimdışı kullanıcıya iki yol: derlemin (çok parçalıysa birleştirilmiş) dosyasını
             # önbelleğe elle koymak (sha256'sı denetlenir; Seyfettin temizliği okurken yine
             # yapılır) ya da --data ile kendi metin dosyasını kullanmak
-            raise OSError(f"{e}. Corpus {name!r} can also be placed by hand at {path}"
-                          f"{one_file} (its sha256 {c.sha256[:12]}… is checked)"
-                          f"{', or ' + instead if instead else ''}") from None
+            raise _offering(OSError, f"{e}. Corpus {name!r} can also be placed by hand at "
+                                     f"{path}{one_file} (its sha256 {c.sha256[:12]}… is "
+                                     f"checked)", instead) from None
         got = hashlib.sha256(blob).hexdigest()
         if got != sha:
             raise OSError(f"download of {url} has sha256 {got}, expected {sha}; the file "
@@ -333,7 +348,7 @@ def same_source(a, b) -> bool:
 
 
 def load_text(data: str | os.PathLike | None,
-              instead: str | None = INSTEAD) -> tuple[str, str]:
+              instead: str | tuple[str, str] | None = INSTEAD) -> tuple[str, str]:
     """(text, label) for a path, a corpus name, or None / 'embedded' (the built-in corpus).
     `instead`: see download_corpus."""
     if data is None or str(data) == EMBEDDED:

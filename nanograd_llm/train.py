@@ -114,8 +114,11 @@ def check_corpus_fits(text: str, tokenizer, label: str, init_from: str | None = 
 
 
 # What a resumed run offers for its corpus that cannot be downloaded: only the same text will
-# do (data.INSTEAD's "any local text file" is refused as another text)
-RESUME_FROM_A_COPY = ("give --data PATH naming a copy of that text elsewhere (the run checks "
+# do (data.INSTEAD's "any local text file" is refused as another text). In Python's words and
+# the command line's (data.download_corpus's `instead`)
+RESUME_FROM_A_COPY = ("set data to the path of a copy of that text elsewhere (the run checks "
+                      "that it is the same text)",
+                      "give --data PATH naming a copy of that text elsewhere (the run checks "
                       "that it is the same text)")
 
 
@@ -617,8 +620,11 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             download_corpus(str(cfg.data),          # the cached copy, else a download
                             instead=RESUME_FROM_A_COPY)
         except OSError as e:
-            raise OSError(f"cannot resume {out} without the text of corpus {cfg.data!r} (the "
-                          f"run's corpus; no verified copy is in the cache): {e}") from None
+            why = (f"cannot resume {out} without the text of corpus {cfg.data!r} (the run's "
+                   f"corpus; no verified copy is in the cache): ")
+            raise with_command_line_message(
+                OSError(f"{why}{e}"),
+                why + (getattr(e, "command_line_message", None) or str(e))) from None
     tokenizer, data, label = prepare_data(cfg, out, tokenizer, sha256=saved_sha,
                                           progress=progress and not quiet,
                                           fine_tune=init_model is not None)

@@ -2330,6 +2330,14 @@ def test_a_corpus_that_cannot_be_downloaded_is_offered_what_the_command_can_do_i
     err = capsys.readouterr().err
     assert placed in err and "or give --data PATH naming a copy of that text elsewhere (the " \
         "run checks that it is the same text)" in err and "any local text file" not in err, err
+    # a Python caller of train(cfg, resume=True) is told the data setting, not --data
+    from nanograd_llm.train import resume_config
+    with pytest.raises(OSError) as e:
+        train(resume_config(None, out_dir=out, overrides={"max_iters": "2"}), resume=True,
+              quiet=True)
+    assert placed in str(e.value) and str(e.value).endswith(
+        ", or set data to the path of a copy of that text elsewhere (the run checks that it is "
+        "the same text)"), str(e.value)
     assert cli.main(["train", "--out", str(tmp_path / "new"), "--data", "tiny", "--quiet"]) == 1
     assert "or train on any local text file with --data PATH" in capsys.readouterr().err
     # the cache folder is a file: the example offers its own argument
