@@ -33,7 +33,9 @@ PY=python3
 log() { echo "=== $(date +%T) $*" | tee -a "$OUT/summary.log"; }
 
 # the environment and the GPU tests, shared by the check and quick stages (the whole pytest
-# output is kept in gpu_tests.log, its end goes to the summary)
+# output is kept in gpu_tests.log, its end goes to the summary: -rfEs ends it with the failed
+# and erroring tests' names and the skip reasons; a lone -rs would replace setup.cfg's -ra and
+# leave only the skips, so the summary showed the tail of the last traceback and no names)
 environment() {
   log "environment"
   { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
@@ -52,7 +54,7 @@ need_data() {
 }
 gpu_tests() {
   log "GPU tests"
-  timeout "$1" $PY -m pytest -q -p no:cacheprovider -rs --tb=short tests/test_gpu.py tests/test_cuda_graph.py \
+  timeout "$1" $PY -m pytest -q -p no:cacheprovider -rfEs --tb=short tests/test_gpu.py tests/test_cuda_graph.py \
       tests/test_generate.py tests/test_optim.py tests/test_perf_paths.py > "$OUT/gpu_tests.log" 2>&1
   tail -30 "$OUT/gpu_tests.log" | tee -a "$OUT/summary.log"
 }

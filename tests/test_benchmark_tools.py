@@ -119,6 +119,33 @@ def test_gpu_suite_stops_at_once_without_a_gpu(tmp_path):
             assert "CuPy cannot use a GPU here" in (out / "summary.log").read_text()
 
 
+def test_gpu_suite_summary_names_the_failed_gpu_tests(tmp_path):
+    """gpu_tests() copies the end of pytest's output into summary.log: with the suite's pytest
+    options (and the checkout's setup.cfg, as on the device) that end names every failed test,
+    not only the last lines of the last traceback."""
+    import re
+    import shlex
+    import subprocess
+    body = re.search(r"^gpu_tests\(\) \{\n(.*?)^\}", SUITE.read_text(), re.S | re.M).group(1)
+    opts = shlex.split(re.search(r"\$PY -m pytest (.*?) (?=tests/)", body).group(1))
+    lines = int(re.search(r'tail -(\d+) "\$OUT/gpu_tests.log"', body).group(1))
+    (tmp_path / "test_two_failures.py").write_text(
+        "import pytest\n"
+        + "".join(f"def f{i}(n):\n    return f{i + 1}(n)\n" for i in range(40))
+        + "def f40(n):\n    assert n == 0\n"       # a deep traceback, as an import error gives
+        "@pytest.mark.parametrize('n', [1, 2])\n"
+        "def test_fails(n):\n    f0(n)\n"
+        "def test_skipped():\n    pytest.skip('no GPU here')\n")
+    r = subprocess.run([sys.executable, "-m", "pytest", "-c", str(BENCH.parent / "setup.cfg"),
+                        "--rootdir", str(tmp_path), *opts, str(tmp_path / "test_two_failures.py")],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    tail = "\n".join((r.stdout + r.stderr).splitlines()[-lines:])
+    assert "2 failed" in tail, r.stdout
+    for name in ("test_fails[1]", "test_fails[2]"):
+        assert name in tail, tail
+    assert "no GPU here" in tail, tail                  # skip reasons stay in the summary
+
+
 @pytest.fixture(scope="module")
 def attention_products():
     return _bench_module("attention_products")
