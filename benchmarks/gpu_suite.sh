@@ -40,9 +40,17 @@ environment() {
   log "environment"
   { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
     $PY -c "import sys, numpy, cupy, torch; print(sys.version.split()[0], 'numpy', numpy.__version__, 'cupy', cupy.__version__, 'torch', torch.__version__)"
-    git log --oneline -1; git status --short | head -20   # the code that ran: HEAD and changes
+    git log --oneline -1; git status --short | head -20   # HEAD and changes, where there is a .git
+    echo "sources sha256 $(sources_sha256)"
   } 2>&1 | tee -a "$OUT/summary.log"
 }
+# The code that ran, without .git: a device's copy of the working tree can hold a stale .git (in
+# session 12 the log printed an old HEAD over newer code). One sha256 over the package's, the
+# tests' and the benchmarks' .py and .sh files, by path order; the same line run in the checkout
+# that was sent (bash -c "$(grep -A1 '^sources_sha256()' benchmarks/gpu_suite.sh); sources_sha256")
+# gives the same 16 hex digits
+sources_sha256() { find nanograd_llm tests benchmarks -type f \( -name '*.py' -o -name '*.sh' \) -print0 \
+    | LC_ALL=C sort -z | xargs -0 cat | sha256sum | cut -c1-16; }
 # CuPy must import and see a GPU, else stop now (the tests would be skipped, not failed)
 need_gpu() {
   $PY -c "import cupy; n = cupy.cuda.runtime.getDeviceCount(); assert n > 0, 'no GPU'; print('cupy', cupy.__version__, 'sees', n, 'GPU(s)')" 2>&1 \

@@ -119,6 +119,32 @@ def test_gpu_suite_stops_at_once_without_a_gpu(tmp_path):
             assert "CuPy cannot use a GPU here" in (out / "summary.log").read_text()
 
 
+@posix_only("bash and the POSIX tools benchmarks/gpu_suite.sh runs")
+def test_gpu_suite_names_the_sources_that_ran_without_git(tmp_path):
+    """The environment step writes one sha256 over the package's, tests' and benchmarks' .py
+    and .sh files (path order) into summary.log: what ran, where the copied tree's .git is stale
+    or missing. Python and nvidia-smi are stubs here (CuPy 'sees no GPU': exit 3 after it)."""
+    import hashlib
+    import os
+    import subprocess
+    root = BENCH.parent
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    for name in ("python3", "nvidia-smi", "git"):
+        (stubs / name).write_text("#!/bin/sh\nexit 1\n")
+        (stubs / name).chmod(0o755)
+    out = tmp_path / "out"
+    r = subprocess.run(["bash", str(SUITE)], cwd=root, capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PATH": f"{stubs}{os.pathsep}{os.environ['PATH']}",
+                            "OUT": str(out), "STAGE": "check"})
+    assert r.returncode == 3, (r.stdout, r.stderr)
+    files = sorted((p for d in ("nanograd_llm", "tests", "benchmarks")
+                    for p in (root / d).rglob("*") if p.is_file() and p.suffix in (".py", ".sh")),
+                   key=lambda p: str(p.relative_to(root)).encode())
+    want = hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()[:16]
+    assert f"sources sha256 {want}\n" in (out / "summary.log").read_text()
+
+
 def test_gpu_suite_summary_names_the_failed_gpu_tests(tmp_path):
     """gpu_tests() copies the end of pytest's output into summary.log: with the suite's pytest
     options (and the checkout's setup.cfg, as on the device) that end names every failed test,
