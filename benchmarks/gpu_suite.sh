@@ -31,6 +31,18 @@ export PYTHONPATH=.
 export PYTHONUNBUFFERED=1
 PY=python3
 log() { echo "=== $(date +%T) $*" | tee -a "$OUT/summary.log"; }
+# `timeout SECONDS CMD...` that says so in summary.log (and on the script's stderr, fd 3) when CMD
+# runs out of time or fails: a step killed by its timeout otherwise left an empty or cut log and
+# no word of why. The note goes past the step's pipe and redirection, so it is not copied twice.
+exec 3>&2
+limit() {
+  local s=$1 rc cmd; shift
+  timeout "$s" "$@" 3>&-; rc=$?
+  cmd="$*"; cmd=${cmd:0:70}
+  if [ "$rc" -eq 124 ]; then log "  timed out after $s s: $cmd" >&3
+  elif [ "$rc" -ne 0 ]; then log "  exit $rc: $cmd" >&3; fi
+  return "$rc"
+}
 
 # the environment and the GPU tests, shared by the check and quick stages (the whole pytest
 # output is kept in gpu_tests.log, its end goes to the summary: -rfEs ends it with the failed
@@ -62,7 +74,7 @@ need_data() {
 }
 gpu_tests() {
   log "GPU tests"
-  timeout "$1" $PY -m pytest -q -p no:cacheprovider -rfEs --tb=short tests/test_gpu.py tests/test_cuda_graph.py \
+  limit "$1" $PY -m pytest -q -p no:cacheprovider -rfEs --tb=short tests/test_gpu.py tests/test_cuda_graph.py \
       tests/test_generate.py tests/test_optim.py tests/test_perf_paths.py > "$OUT/gpu_tests.log" 2>&1
   tail -30 "$OUT/gpu_tests.log" | tee -a "$OUT/summary.log"
 }
@@ -71,7 +83,7 @@ gpu_tests() {
 # work, about 300 = it waited for the GPU (a host<->device sync at every training step)
 host_waits() {
   log "host waits (ms) while the GPU is busy for 300 ms: ~0 = no sync, ~300 = the call waited"
-  timeout 20 $PY - <<'EOF' 2>&1 | tail -4 | tee -a "$OUT/summary.log"
+  limit 20 $PY - <<'EOF' 2>&1 | tail -4 | tee -a "$OUT/summary.log"
 import sys; sys.path.insert(0, "tests")
 import numpy as np, cupy as cp
 from test_gpu import host_wait_ms
@@ -93,16 +105,16 @@ if [ "$STAGE" = check ]; then
   gpu_tests 120
   host_waits
   log "benchmark float32 (shakespeare), CUDA graph, per-layer eager and graph"
-  timeout 100 $PY benchmarks/train_step.py --device cuda --config shakespeare --steps 20 --layer-reps 10 2>&1 | tail -32 | tee "$OUT/bench_fp32.log"
+  limit 100 $PY benchmarks/train_step.py --device cuda --config shakespeare --steps 20 --layer-reps 10 2>&1 | tail -32 | tee "$OUT/bench_fp32.log"
   log "benchmark tf32 vs torch bf16 autocast (shakespeare), CUDA graph"
-  timeout 60 $PY benchmarks/train_step.py --device cuda --config shakespeare --steps 20 --no-layers --tf32 2>&1 | tail -10 | tee "$OUT/bench_tf32.log"
+  limit 60 $PY benchmarks/train_step.py --device cuda --config shakespeare --steps 20 --no-layers --tf32 2>&1 | tail -10 | tee "$OUT/bench_tf32.log"
   log "benchmark float32 (shakespeare), eager (no graph): the same-run baseline"
-  timeout 60 $PY benchmarks/train_step.py --device cuda --config shakespeare --steps 20 --no-layers --eager 2>&1 | tail -10 | tee "$OUT/bench_eager.log"
+  limit 60 $PY benchmarks/train_step.py --device cuda --config shakespeare --steps 20 --no-layers --eager 2>&1 | tail -10 | tee "$OUT/bench_eager.log"
   log "kernel profile float32 and tf32"
-  { timeout 60 $PY benchmarks/gpu_profile.py --config shakespeare
-    timeout 50 $PY benchmarks/gpu_profile.py --config shakespeare --tf32 --top 10; } 2>&1 | grep -v "^STAGE:\|^USDT\|profiler_st" | tee "$OUT/profile.log"
+  { limit 60 $PY benchmarks/gpu_profile.py --config shakespeare
+    limit 50 $PY benchmarks/gpu_profile.py --config shakespeare --tf32 --top 10; } 2>&1 | grep -v "^STAGE:\|^USDT\|profiler_st" | tee "$OUT/profile.log"
   log "training smoke run on cuda"
-  timeout 50 $PY -m nanograd_llm train --data "$DATA" --device cuda --out runs/smoke --overwrite \
+  limit 50 $PY -m nanograd_llm train --data "$DATA" --device cuda --out runs/smoke --overwrite \
       max_iters=30 eval_interval=15 eval_iters=2 sample_tokens=60 dropout=0.1 precision=$PRECISION 2>&1 | tr '\r' '\n' | grep -v "step/s" | tail -12 | tee "$OUT/smoke.log"
   log "check stage done"
 fi
@@ -113,24 +125,24 @@ if [ "$STAGE" = quick ]; then
   need_gpu
   gpu_tests 110
   log "benchmark float32 (shakespeare), CUDA graph"
-  timeout 70 $PY benchmarks/train_step.py --device cuda --config shakespeare --steps 20 --no-layers 2>&1 | tail -12 | tee "$OUT/bench_fp32.log"
+  limit 70 $PY benchmarks/train_step.py --device cuda --config shakespeare --steps 20 --no-layers 2>&1 | tail -12 | tee "$OUT/bench_fp32.log"
   log "benchmark tf32 vs torch bf16 autocast (shakespeare), CUDA graph"
-  timeout 60 $PY benchmarks/train_step.py --device cuda --config shakespeare --steps 20 --no-layers --tf32 2>&1 | tail -12 | tee "$OUT/bench_tf32.log"
+  limit 60 $PY benchmarks/train_step.py --device cuda --config shakespeare --steps 20 --no-layers --tf32 2>&1 | tail -12 | tee "$OUT/bench_tf32.log"
   log "train shakespeare preset on cuda (${QUICK_ITERS:-2000} iters, precision $PRECISION)"
   # 2000 TF32 steps take about 72 s of training (H200, session 12); float32 about twice that
   if [ "$PRECISION" = tf32 ]; then QUICK_TIMEOUT=130; else QUICK_TIMEOUT=230; fi
-  timeout $QUICK_TIMEOUT $PY -m nanograd_llm train --preset shakespeare --data "$DATA" --device cuda --out runs/quick \
+  limit $QUICK_TIMEOUT $PY -m nanograd_llm train --preset shakespeare --data "$DATA" --device cuda --out runs/quick \
       --overwrite max_iters=${QUICK_ITERS:-2000} precision=$PRECISION 2>&1 | tr '\r' '\n' | grep -v "step/s" \
       | tail -25 | tee "$OUT/train_quick.log"
   cp runs/quick/metrics.jsonl "$OUT/metrics_quick.jsonl" 2>/dev/null
   log "whole val split of the best checkpoint, on cuda"
-  timeout 30 $PY -m nanograd_llm eval --ckpt runs/quick/best --data "$DATA" --split val --device cuda 2>&1 | tail -9 | tee "$OUT/eval_quick.log"
+  limit 30 $PY -m nanograd_llm eval --ckpt runs/quick/best --data "$DATA" --split val --device cuda 2>&1 | tail -9 | tee "$OUT/eval_quick.log"
   log "the same prompt and seed sampled on cuda (KV cache) and on cpu (both in samples.log)"
   { echo "--- cuda"
-    timeout 20 $PY -m nanograd_llm sample --ckpt runs/quick/best --device cuda --prompt "ROMEO:" \
+    limit 20 $PY -m nanograd_llm sample --ckpt runs/quick/best --device cuda --prompt "ROMEO:" \
         --max-new-tokens 200 --seed 1 --no-stream 2>&1 | tail -12
     echo "--- cpu"
-    timeout 20 $PY -m nanograd_llm sample --ckpt runs/quick/best --device cpu --prompt "ROMEO:" \
+    limit 20 $PY -m nanograd_llm sample --ckpt runs/quick/best --device cpu --prompt "ROMEO:" \
         --max-new-tokens 80 --seed 1 --no-stream 2>&1 | tail -6; } | tee "$OUT/samples.log"
   log "quick stage done"
 fi
@@ -139,19 +151,19 @@ if [ "$STAGE" = train ]; then
   need_data
   need_gpu
   log "train shakespeare preset on cuda ($TRAIN_ITERS iters, precision $PRECISION)"
-  timeout ${TRAIN_TIMEOUT:-380} $PY -m nanograd_llm train --preset shakespeare --data "$DATA" --device cuda \
+  limit ${TRAIN_TIMEOUT:-380} $PY -m nanograd_llm train --preset shakespeare --data "$DATA" --device cuda \
       --out runs/shakespeare_cuda --overwrite max_iters=$TRAIN_ITERS precision=$PRECISION 2>&1 \
       | tr '\r' '\n' | grep -v "step/s" | tail -40 | tee "$OUT/train.log"
   cp runs/shakespeare_cuda/metrics.jsonl "$OUT/metrics.jsonl" 2>/dev/null
   log "whole val split of the lowest-val-loss checkpoint (every position once), on cuda"
-  timeout 60 $PY -m nanograd_llm eval --ckpt runs/shakespeare_cuda/best --data "$DATA" --split val \
+  limit 60 $PY -m nanograd_llm eval --ckpt runs/shakespeare_cuda/best --data "$DATA" --split val \
       --device cuda 2>&1 | tail -9 | tee "$OUT/eval_best.log"
   log "sample on cuda (KV cache) and on cpu from the same checkpoint (the lowest-val-loss one)"
-  timeout 40 $PY -m nanograd_llm sample --ckpt runs/shakespeare_cuda/best --device cuda --prompt "ROMEO:" \
+  limit 40 $PY -m nanograd_llm sample --ckpt runs/shakespeare_cuda/best --device cuda --prompt "ROMEO:" \
       --max-new-tokens 300 --seed 1 --no-stream 2>&1 | tail -20 | tee "$OUT/sample_cuda.log"
-  timeout 40 $PY -m nanograd_llm sample --ckpt runs/shakespeare_cuda/best --device cpu --prompt "ROMEO:" \
+  limit 40 $PY -m nanograd_llm sample --ckpt runs/shakespeare_cuda/best --device cpu --prompt "ROMEO:" \
       --max-new-tokens 100 --seed 1 --no-stream 2>&1 | tail -8 | tee "$OUT/sample_cpu.log"
-  printf 'What say you?\nGood morrow, sir.\n' | timeout 40 $PY -m nanograd_llm chat --ckpt runs/shakespeare_cuda \
+  printf 'What say you?\nGood morrow, sir.\n' | limit 40 $PY -m nanograd_llm chat --ckpt runs/shakespeare_cuda \
       --device cuda --max-new-tokens 80 --seed 0 2>&1 | tail -12 | tee "$OUT/chat_cuda.log"
   log "train stage done"
 fi

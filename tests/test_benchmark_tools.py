@@ -145,6 +145,34 @@ def test_gpu_suite_names_the_sources_that_ran_without_git(tmp_path):
     assert f"sources sha256 {want}\n" in (out / "summary.log").read_text()
 
 
+@posix_only("bash and the POSIX tools benchmarks/gpu_suite.sh runs")
+def test_gpu_suite_says_which_step_timed_out_or_failed(tmp_path):
+    """Every timed command of the suite goes through limit(), which notes in summary.log (once,
+    past the step's pipe) a command that ran out of its time or failed; one that succeeds
+    leaves no note."""
+    import re
+    import subprocess
+    text = SUITE.read_text()
+    defs = [re.search(r"^log\(\) \{.*\}$", text, re.M).group(0),
+            re.search(r"^limit\(\) \{\n.*?^\}", text, re.S | re.M).group(0)]
+    outside = text.replace(defs[1], "")
+    assert not re.findall(r"^[^#\n]*\btimeout [\"\d$]", outside, re.M)    # all through limit
+    out = tmp_path / "out"
+    out.mkdir()
+    script = "\n".join(["exec 3>&2", *defs,
+                        'limit 0.3 sleep 5 2>&1 | tail -3 > "$OUT/step.log"',
+                        'limit 5 sh -c "echo hi; exit 4" > "$OUT/other.log" 2>&1',
+                        'limit 5 true | cat'])
+    r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30,
+                       env={"OUT": str(out), "PATH": "/usr/bin:/bin"})
+    summary = (out / "summary.log").read_text().splitlines()
+    assert len(summary) == 2, summary
+    assert summary[0].endswith("timed out after 0.3 s: sleep 5"), summary
+    assert summary[1].endswith("exit 4: sh -c echo hi; exit 4"), summary
+    assert (out / "step.log").read_text() == "" and (out / "other.log").read_text() == "hi\n"
+    assert "timed out after 0.3 s" in r.stderr and r.stdout == ""
+
+
 def test_gpu_suite_summary_names_the_failed_gpu_tests(tmp_path):
     """gpu_tests() copies the end of pytest's output into summary.log: with the suite's pytest
     options (and the checkout's setup.cfg, as on the device) that end names every failed test,
