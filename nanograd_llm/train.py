@@ -113,6 +113,11 @@ def check_corpus_fits(text: str, tokenizer, label: str, init_from: str | None = 
                          f"data it started with (has the file changed?)")
 
 
+# What a new run offers for its named corpus that cannot be downloaded: any local text file,
+# in Python's words (the data setting) and the command line's (data.INSTEAD, --data)
+TRAIN_ON_A_FILE = ("train on any local text file by setting data to its path", INSTEAD)
+
+
 # What a resumed run offers for its corpus that cannot be downloaded: only the same text will
 # do (data.INSTEAD's "any local text file" is refused as another text). In Python's words and
 # the command line's (data.download_corpus's `instead`)
@@ -163,7 +168,7 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | 
     # derlemin adı yolla karşılaştırılır ve başka bir yol reddedilir ("it was trained with
     # data='tinyshakespeare', now data=…"): orada tek yol, kopyayı önbellekteki yerine koymaktır
     resumed = tokenizer is not None and not fine_tune
-    instead = INSTEAD if not resumed else RESUME_FROM_A_COPY if sha256 else None
+    instead = TRAIN_ON_A_FILE if not resumed else RESUME_FROM_A_COPY if sha256 else None
     text, label = load_text(cfg.data, instead=instead)
     digest = text_sha256(text)
     if tokenizer is not None and digest != sha256:
