@@ -449,7 +449,7 @@ def report_errors(call, memory_advice: str = GENERAL_MEMORY_ADVICE) -> int:
     SIGTERM while call() runs is handled as a Ctrl-C is (see sigterm_raises), with
     `terminated` and 143. The examples (examples/train_char_gpt.py) run their work through it
     too. `memory_advice`: what an out-of-memory error advises, unless it carries its own
-    (`advice`: a ModelTooLargeError's, or one train() gave)."""
+    (`command_line_advice`, else `advice`: a ModelTooLargeError's, or one train() gave)."""
     watch = None
     if sys.platform == "win32" and sys.stdout is not None:
         watch = sys.stdout = _StdoutWatch(sys.stdout)
@@ -489,14 +489,16 @@ def _report_errors(call, watch: _StdoutWatch | None, memory_advice: str) -> int:
         # Ağırlıklar (ya da eğitimin dört katı) makineye sığmıyorsa batch_size ve block_size
         # hiçbir şey değiştirmez: yalnızca daha küçük bir model yardım eder
         from .models.base import ModelTooLargeError
+        # Hatanın kendi öğüdü, varsa komut satırının sözcükleriyle (--overwrite, --init-from)
+        own = getattr(e, "command_line_advice", None) or getattr(e, "advice", None)
         if isinstance(e, ModelTooLargeError):
-            advice = e.advice or "use a smaller model (n_layer, n_embd, vocab_size)"
+            advice = own or "use a smaller model (n_layer, n_embd, vocab_size)"
         else:
             # Öğüt komuta göredir: eğitimin batch_size/block_size ayarları yalnızca train'de
             # vardır (train() her eğitime, devam ettirilene ve ince ayara da, kendi öğüdünü
             # verir), eval'in --batch-size seçeneği vardır, ötekilerin bellek için bir ayarı
             # yoktur
-            advice = getattr(e, "advice", None) or memory_advice
+            advice = own or memory_advice
         print(f"error: out of memory{what}; {advice}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as e:

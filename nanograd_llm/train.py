@@ -464,23 +464,29 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
     with matmul_precision(cfg.precision), sigterm_raises():
         out, top, created = prepare_run_folder(cfg.out_dir, resume, overwrite, given_as)
         with hold_run_folder(out, top, created, given_as), \
-                advice_when_out_of_memory(_memory_advice(cfg, resume)):
+                advice_when_out_of_memory(*_memory_advice(cfg, resume)):
             return _train(cfg, out, resume, quiet, progress, stop_after)
 
 
-def _memory_advice(cfg: TrainConfig, resume: bool) -> str:
+def _memory_advice(cfg: TrainConfig, resume: bool) -> tuple[str, str | None]:
     """What a run that ran out of memory can change: a resumed run keeps its batch_size,
-    block_size and model (it refuses others), a fine-tune its folder's model."""
+    block_size and model (it refuses others), a fine-tune its folder's model. -> (in Python's
+    words, in the command line's or None where they are the same)"""
     # Bellek yetmezliğinin genel öğüdü (daha küçük batch_size, block_size ya da model) devam
     # ettirilen bir eğitimde yol göstermez: üçü de reddedilir ("cannot resume …: it was trained
     # with batch_size=…"); ince ayarda da mimari klasörden gelir (n_layer= reddedilir)
     if resume:
-        return ("a resumed run keeps its batch_size, block_size and model: start a new run "
-                "with smaller ones (--overwrite, or --out DIR)")
+        why = ("a resumed run keeps its batch_size, block_size and model: start a new run "
+               "with smaller ones ")
+        return why + _NEW_RUN[0], why + _NEW_RUN[1]
     if cfg.init_from:
         return ("use a smaller batch_size or block_size, or start from a smaller pretrained "
-                "model (a fine-tune's model is its GPT-2 folder's)")
-    return f"use a smaller batch_size, block_size or model {_model_settings(cfg)}"
+                "model (a fine-tune's model is its GPT-2 folder's)", None)
+    return f"use a smaller batch_size, block_size or model {_model_settings(cfg)}", None
+
+
+# How a run folder's model is left for a smaller one, in Python's words and the command line's
+_NEW_RUN = ("(overwrite=True, or another out_dir)", "(--overwrite, or --out DIR)")
 
 
 def _model_settings(cfg: TrainConfig) -> str:
@@ -673,25 +679,28 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
     # adımda, çoğu zaman işletim sistemince hiçbir ileti olmadan öldürülürdü. GPU'da bu diziler
     # GPU'nun belleğindedir; bu denetim işlemcinin belleği içindir
     if model.device == "cpu":
-        # Devam eden bir eğitimin dtype'ı değişmez: float32 yeni bir eğitimdir
+        # Devam eden bir eğitimin dtype'ı değişmez: float32 yeni bir eğitimdir. Öğüt iki
+        # biçimdedir: Python'un sözcükleriyle (advice) ve komut satırınınkilerle
         if state is not None and cfg.init_from:
             # Devam eden bir ince ayarın yeni eğitimi de bir GPT-2 klasöründen başlar: orada
             # n_layer/n_embd reddedilir (mimari klasörden gelir), --init-from'suz bir eğitim
             # ise sıfırdan başlardı. Küçültmenin yolu daha küçük bir ön eğitilmiş modeldir
-            advice = (f"this run's model is fixed by its checkpoint: start a new run "
-                      f"(--overwrite, or --out DIR) from a smaller pretrained model "
-                      f"(--init-from DIR){', or in ' + half if f64 else ''}")
+            advice = [f"this run's model is fixed by its checkpoint: start a new run {new} "
+                      f"from a smaller pretrained model ({option})"
+                      f"{', or in ' + half if f64 else ''}"
+                      for new, option in zip(_NEW_RUN, ("init_from", "--init-from DIR"))]
         elif state is not None:
-            advice = (f"this run's model is fixed by its checkpoint: start a new run "
-                      f"(--overwrite, or --out DIR) with {smaller}")
+            advice = [f"this run's model is fixed by its checkpoint: start a new run {new} with "
+                      f"{smaller}" for new in _NEW_RUN]
         elif cfg.init_from:
-            advice = (f"its size comes from --init-from {cfg.init_from}: start from a smaller "
-                      f"pretrained model{', or train in ' + half if f64 else ''}")
+            advice = [f"its size comes from {option} {cfg.init_from}: start from a smaller "
+                      f"pretrained model{', or train in ' + half if f64 else ''}"
+                      for option in ("init_from", "--init-from")]
         else:
-            advice = f"use {smaller}"
+            advice = [f"use {smaller}", None]
         check_fits_in_memory(model.num_params(), cfg.dtype, f"the {model.kind} model", copies=4,
                              purpose="to train (weights, gradients and AdamW's two moments)",
-                             advice=advice)
+                             advice=advice[0], command_line_advice=advice[1])
     model.train()
     opt = AdamW(model, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
                 weight_decay=cfg.weight_decay)

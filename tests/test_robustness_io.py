@@ -1309,6 +1309,7 @@ def test_the_four_times_check_of_a_resumed_fine_tune_advises_a_smaller_pretraine
     from _train_helpers import tiny_gpt2_folder
     from nanograd_llm import cli
     from nanograd_llm.models import base
+    from nanograd_llm.train import resume_config, train
     corpus = tmp_path / "c.txt"
     corpus.write_text("merhaba dünya " * 80, encoding="utf-8")
     gpt2, _ = tiny_gpt2_folder(tmp_path / "g", 290)
@@ -1326,6 +1327,13 @@ def test_the_four_times_check_of_a_resumed_fine_tune_advises_a_smaller_pretraine
         assert "(n_layer, n_embd, vocab_size)" not in err, err
         assert err.rstrip().endswith(f"start a new run (--overwrite, or --out DIR) from a "
                                      f"smaller pretrained model (--init-from DIR){extra}"), err
+        # a Python caller of train(cfg, resume=True) is told the settings, not the options
+        with pytest.raises(base.ModelTooLargeError) as e:
+            train(resume_config(None, out_dir=str(out), overrides={"max_iters": "2"}),
+                  resume=True, quiet=True)
+        assert e.value.advice.endswith(f"start a new run (overwrite=True, or another out_dir) "
+                                       f"from a smaller pretrained model (init_from){extra}"), \
+            e.value.advice
         monkeypatch.undo()
 
 

@@ -1466,6 +1466,60 @@ def test_out_of_memory_advises_what_each_command_can_change(tmp_path, monkeypatc
         "; use a smaller --batch-size or --block-size\n")
 
 
+def test_out_of_memory_advice_names_settings_to_a_caller_of_train(tmp_path, monkeypatch,
+                                                                  capsys):
+    """train()'s out-of-memory advice (its `advice` attribute) told a Python caller the
+    command line's options: a resumed run 'start a new run with smaller ones (--overwrite, or
+    --out DIR)', a fine-tune too large to train 'its size comes from --init-from X' → `advice`
+    names overwrite=True, out_dir and init_from; the command line prints its words unchanged
+    (command_line_advice)."""
+    from nanograd_llm import GPT, GPTConfig, cli
+    from nanograd_llm import train as T
+    from nanograd_llm.models import base
+    from nanograd_llm.tokenizers import CharTokenizer
+    from nanograd_llm.train import resume_config
+    train(tiny_config(tmp_path, max_iters=1, eval_interval=1), quiet=True)
+    out = str(tmp_path / "run")
+
+    def resumed():
+        with pytest.raises(MemoryError) as e:
+            train(resume_config(None, out_dir=out, overrides={"max_iters": "2"}), resume=True,
+                  quiet=True)
+        assert "--" not in e.value.advice, e.value.advice
+        return e.value.advice
+
+    def no_memory(*a, **k):
+        raise MemoryError("Unable to allocate 9.00 GiB")
+    monkeypatch.setattr(T, "_train", no_memory)           # an allocation that failed
+    assert resumed() == "a resumed run keeps its batch_size, block_size and model: start a " \
+        "new run with smaller ones (overwrite=True, or another out_dir)"
+    monkeypatch.undo()
+    # the model is too large to train (weights, gradients and two moments: 4x the weights)
+    weights = ckpt.load_model(out).flat.nbytes
+    monkeypatch.setattr(base, "physical_memory", lambda: int(3.5 * weights))
+    assert resumed().endswith("start a new run (overwrite=True, or another out_dir) with a "
+                              "smaller model (n_layer, n_embd)")
+    assert cli.main(["train", "--resume", "--out", out, "--quiet", "max_iters=2"]) == 1
+    assert capsys.readouterr().err.rstrip().endswith(
+        "start a new run (--overwrite, or --out DIR) with a smaller model (n_layer, n_embd)")
+    # a fine-tune whose pretrained model is too large to train
+    tok = CharTokenizer.from_text(TEXT)
+    hf = tmp_path / "hf"
+    gpt = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2,
+                        n_embd=8), seed=1)
+    gpt.save_hf(hf)
+    tok.save(str(hf))
+    monkeypatch.setattr(base, "physical_memory", lambda: int(3.5 * gpt.flat.nbytes))
+    with pytest.raises(base.ModelTooLargeError) as e:
+        train(dataclasses.replace(tiny_config(tmp_path, "ft"), init_from=str(hf)), quiet=True)
+    assert e.value.advice == f"its size comes from init_from {hf}: start from a smaller " \
+        f"pretrained model", e.value.advice
+    assert cli.main(["train", "--init-from", str(hf), "--data", str(tmp_path / "corpus.txt"),
+                     "--out", str(tmp_path / "ft2"), "--quiet", "block_size=16"]) == 1
+    assert capsys.readouterr().err.rstrip().endswith(
+        f"its size comes from --init-from {hf}: start from a smaller pretrained model")
+
+
 def test_out_of_memory_in_the_closing_sample_says_the_run_is_saved(tmp_path, monkeypatch,
                                                                     capsys):
     """`train` ran out of memory in the sample it prints after training (outside train(), which

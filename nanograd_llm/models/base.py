@@ -136,11 +136,15 @@ def _gib(nbytes) -> str:
 class ModelTooLargeError(MemoryError):
     """check_fits_in_memory's refusal: the weights alone (or the training state) of the model
     need more than the machine's memory, whatever batch_size and block_size are. `advice`:
-    what the caller can change (None: the CLI's general advice, a smaller model)."""
+    what the caller can change (None: the CLI's general advice, a smaller model);
+    `command_line_advice`: the same in the command line's words, which cli.report_errors
+    prints (None: `advice` is said the same way to both)."""
 
-    def __init__(self, message: str, advice: str | None = None):
+    def __init__(self, message: str, advice: str | None = None,
+                 command_line_advice: str | None = None):
         super().__init__(message)
         self.advice = advice
+        self.command_line_advice = command_line_advice
 
 
 @contextlib.contextmanager
@@ -160,10 +164,11 @@ TRAIN_MEMORY_ADVICE = "use a smaller batch_size, block_size or model (n_layer, n
 
 
 @contextlib.contextmanager
-def advice_when_out_of_memory(advice: str):
+def advice_when_out_of_memory(advice: str, command_line_advice: str | None = None):
     """A MemoryError raised inside (an allocation that failed; a ModelTooLargeError keeps its
     own advice) gets `advice` as its `advice` attribute unless it has one: what the user of
-    this command can change (the CLI's error line shows it)."""
+    this command can change (the CLI's error line shows it, or `command_line_advice` when
+    given: the same in the command line's words, e.g. --overwrite for overwrite=True)."""
     try:
         yield
     except ModelTooLargeError:
@@ -171,7 +176,7 @@ def advice_when_out_of_memory(advice: str):
     except MemoryError as e:
         if getattr(e, "advice", None) is None:
             try:
-                e.advice = advice
+                e.advice, e.command_line_advice = advice, command_line_advice
             except AttributeError:      # an exception type without attributes of its own
                 pass
         raise
@@ -179,11 +184,11 @@ def advice_when_out_of_memory(advice: str):
 
 def check_fits_in_memory(n_params: int, dtype, what: str, copies: int = 1,
                          purpose: str = "to build", advice: str | None = None,
-                         device: str = "cpu") -> None:
+                         device: str = "cpu", command_line_advice: str | None = None) -> None:
     """MemoryError before anything is allocated when the weights alone (`copies` arrays of
     their size: 4 to train, see train.py) need more than the machine's memory (device="cuda":
     the GPU's free memory): a typo such as n_layer=1e6 fails at once instead of allocating
-    layer after layer."""
+    layer after layer. `advice`, `command_line_advice`: see ModelTooLargeError."""
     # Kurmak yalnızca ağırlıkların düz dizisini ister: gradyan dizisi ilk geri geçişte ayrılır
     # (yalnızca örnekleyen bir model onu hiç tutmaz), float64 ilk değerler de parametre
     # parametre üretilip bırakılır (ParamModel.__init__)
@@ -197,13 +202,13 @@ def check_fits_in_memory(n_params: int, dtype, what: str, copies: int = 1,
             raise ModelTooLargeError(f"{what} has about {count_text(n_params)} parameters, "
                                      f"which need over {_gib(need)} GiB {purpose}; the GPU "
                                      f"has {_gib(mem[0])} GiB free (of {_gib(mem[1])} GiB)",
-                                     advice)
+                                     advice, command_line_advice)
         return
     total = physical_memory()
     if total and need > total:
         raise ModelTooLargeError(f"{what} has about {count_text(n_params)} parameters, which "
                                  f"need over {_gib(need)} GiB {purpose}; this machine has "
-                                 f"{_gib(total)} GiB", advice)
+                                 f"{_gib(total)} GiB", advice, command_line_advice)
 
 
 def check_weights_fit(n_params: int, dtype, what: str, device: str = "cpu",
