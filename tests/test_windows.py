@@ -309,7 +309,7 @@ def test_commands_in_error_messages_quote_paths(tmp_path, monkeypatch, platform)
     q = f'"{folder}"' if platform == "win32" else f"'{folder}'"
     with pytest.raises(checkpoint.CheckpointError) as e:
         checkpoint.find_run_dir(folder)
-    assert f"`nanograd-llm train --out {q}` first" in str(e.value)
+    assert f"`nanograd-llm train --out {q}` first" in e.value.command_line_message
     (folder / "metrics.jsonl").write_text("{}\n")
     with pytest.raises(ValueError) as e:
         run_folder.refuse_resuming_unsaved_run(folder)
@@ -651,7 +651,7 @@ def test_a_path_that_no_windows_quoting_keeps_is_noted_beside_the_command(tmp_pa
     with pytest.raises(checkpoint.CheckpointError) as e:
         checkpoint.find_run_dir(folder)
     assert f"`nanograd-llm train --out {atomic.shell_quote(folder)}` first{note}" in \
-        str(e.value)
+        e.value.command_line_message
     (folder / "metrics.jsonl").write_text("{}\n")
     with pytest.raises(ValueError) as e:
         run_folder.refuse_resuming_unsaved_run(folder)
