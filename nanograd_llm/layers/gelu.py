@@ -38,9 +38,10 @@ eşitliktir. Bu yüzden kod şunu hesaplar:
     s   = σ(2u) = 1 / (1 + exp(−2u))        ( = 0.5·(1 + tanh(u)) )
     out = x · s
 
-NumPy'da `exp`, `tanh`'tan belirgin biçimde hızlıdır (vektör komutlarıyla hesaplanır) ve
-dizi üzerinden geçiş sayısı azalır. Geri geçiş de `s` ile yazılır: `t = 2s − 1` olduğundan
-`1 − t² = 4·s·(1 − s)` ve
+float64 dizilerde NumPy'ın `exp`'i `tanh`'tan belirgin biçimde hızlıdır (AVX-512'li bir makinede,
+NumPy 2.4 ile 1,5–3 kat); float32'de ikisi de vektör komutlarıyla hesaplanır ve hızları yakındır.
+Dizi üzerinden geçiş sayısı iki biçimde de aynıdır (ileri geçişte sekiz). Geri geçiş de `s` ile
+yazılır: `t = 2s − 1` olduğundan `1 − t² = 4·s·(1 − s)` ve
 
        dx = dout · [ s + x · s·(1 − s) · 2·√(2/π)·(1 + 0.134145·x²) ]
 

@@ -20,12 +20,13 @@ hale getirir. (Bir kümeleme/"clustering" işlemi değildir.)
 Kayan noktalı sayılar eşit aralıklı değildir: bir sayının çevresinde gösterilebilen değerler,
 o sayının büyüklüğüyle büyüyen bir adımla dizilir (ulp, "unit in the last place": son basamağın
 birimi). float32'de 1000'in komşuları 1000 ± 6·10⁻⁵, 10⁶'nınkiler 10⁶ ± 0,0625'tir.
-Ortalamayı doğrudan `(1/C) Σ x` diye almak toplamı ve sonucu bu adımlara yuvarlar: hesaplanan μ
-gerçek ortalamadan yaklaşık bir ulp(μ) sapabilir. Sapma, x − μ farklarının yanında küçükken
-önemsizdir; ama:
+Ortalamayı doğrudan `(1/C) Σ x` diye almak toplamı ve sonucu bu adımlara yuvarlar; toplamın her
+adımı yeniden yuvarlandığı için hesaplanan μ gerçek ortalamadan bir ya da birkaç ulp(μ) sapabilir
+(ör. float32'de 384 öğelik sabit a = 1000 satırlarında, BLAS'ın matris-vektör çarpımıyla 6 ulp).
+Sapma, x − μ farklarının yanında küçükken önemsizdir; ama:
 
 * **Sabit satır** (her `x_c = a`): gerçekte μ = a, σ² = 0 ve x̂ = 0'dır. Hesaplanan μ = a + η
-  ise (|η| ≈ bir ulp) her öğede `x − μ = −η`, `σ² = η²` ve `x̂ = −η/√(η² + ε)` çıkar. |η|,
+  ise (|η| bir ya da birkaç ulp) her öğede `x − μ = −η`, `σ² = η²` ve `x̂ = −η/√(η² + ε)` çıkar. |η|,
   √ε ≈ 0,003'ün yanında küçük değilse |x̂| 1'e yaklaşır (float32'de a = 10⁶ için ≈ 0,999) ve
   çıktı `b` yerine yaklaşık `±w + b` olur; float64'te de a = 10³⁰ gibi değerlerde aynısı olur.
 * **Büyük bir ortak değerin çevresindeki satır** (1000 + N(0; 0,01²)): ulp(μ) ≈ 6·10⁻⁵'lik
@@ -158,9 +159,10 @@ def layernorm_forward(x, w, b=None, eps: float = 1e-5):
         # Kaydırma (modül belgesindeki "Ortalamadan önce kaydırma"): önce her satırdan kendi ilk
         # öğesi K = x₀ çıkarılır, ortalama sonra alınır. μ'yü doğrudan (1/C) Σ x diye almak onu
         # |μ| ölçeğindeki float adımına, ulp(μ)'ye yuvarlar. Sabit bir satırda (her x_c = a)
-        # hesaplanan μ sık sık a + η çıkar (|η| ≈ bir ulp); o zaman her öğede x − μ = −η,
-        # σ² = η² ve x̂ = −η/√(η² + ε) olur: 0 olması gerekirken |η|, √ε ≈ 0,003'e yaklaşıp
-        # onu aştıkça |x̂| 1'e gider (float32'de a = 1000 için ≈ 0,02, a = 10⁶ için ≈ 0,999).
+        # hesaplanan μ sık sık a + η çıkar (|η| bir ya da birkaç ulp); o zaman her öğede
+        # x − μ = −η, σ² = η² ve x̂ = −η/√(η² + ε) olur: 0 olması gerekirken |η|, √ε ≈ 0,003'e
+        # yaklaşıp onu aştıkça |x̂| 1'e gider (float32'de a = 1000 için |η| bir ulp iken ≈ 0,02,
+        # altı ulp iken ≈ 0,12; a = 10⁶ için ≈ 0,999).
         # x − K farkları bu hatayı taşımaz: sabit satırda hepsi tam 0'dır (a − a = 0); K'ya
         # yakın değerlerde fark yuvarlamasızdır (Sterbenz: y/2 ≤ x ≤ 2y ise x − y kesin) ve
         # ortalamaları satırın yayılımı ölçeğinde küçük bir sayı olduğundan yuvarlama hatası da
