@@ -264,11 +264,13 @@ def section_softmax(xp=np) -> None:
 # tekrarlanabilmesi için gereklidir. Eski `np.random.seed(...)` arayüzünün aksine küresel
 # bir durum yoktur: iki üreteç birbirini etkilemez.
 #
-# Eğitimde rastgelelik üç yerde kullanılır: ağırlıkların ilk değerleri
-# (`standard_normal`), veriden rastgele parçalar seçmek (`integers`; video dersindeki
-# `get_batch`) ve metin üretirken bir sonraki belirteci olasılıklara göre çekmek (burada
-# `choice`; video dersindeki `torch.multinomial`. `generate.py` aynı işi `rng.random()` ile çektiği
-# tek bir sayıyı birikimli olasılıklarla karşılaştırarak yapar: ters dağılım yöntemi).
+# Projede rastgelelik dört yerde kullanılır: ağırlıkların ilk değerleri
+# (`standard_normal`), eğitimde veriden rastgele parçalar seçmek (`integers`; video dersindeki
+# `get_batch`), eğitimde dropout maskeleri (`random`: her öğe için [0, 1) aralığında bir sayı;
+# `p`'den küçükse öğe düşürülür, bkz. `layers/dropout.py`) ve metin üretirken bir sonraki
+# belirteci olasılıklara göre çekmek (burada `choice`; video dersindeki `torch.multinomial`.
+# `generate.py` aynı işi `rng.random()` ile çektiği tek bir sayıyı birikimli olasılıklarla
+# karşılaştırarak yapar: ters dağılım yöntemi).
 
 def section_random(xp=np) -> None:
     a = np.random.default_rng(1337).standard_normal(3)
