@@ -19,7 +19,7 @@ onlarca ara dizi ayırır ve bırakır. glibc, bırakılan belleği varsayılan 
 sistemine geri verir: büyük diziler `mmap` ile ayrılıp `munmap` ile geri verilir, yığının
 (heap) boş kalan tepesi kırpılır. Bir sonraki adım aynı belleği yeniden ister ve her sayfa
 yeniden bir "sayfa hatası" (page fault) ile, işletim sistemi çekirdeği tarafından sıfırlanarak
-gelir. Bu, hesap değil saf kayıptır: küçük modelde (baby) adımı üçte bir uzatıyordu
+gelir. Bu, hesap değil saf kayıptır: küçük modelde (baby) adımı yaklaşık %30 uzatıyordu
 (148 → 193 ms); shakespeare ayarında adım başına 40–130 bin sayfa hatası ve 2–3,5 saniyelik
 (ilk adımda 5,7) sistem (sys) süresi ölçüldü; bu, iki CPU çekirdeğinde adımın yaklaşık %10'u
 eder (bkz. benchmarks/RESULTS.md).
