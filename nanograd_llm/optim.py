@@ -27,7 +27,7 @@ sıfıra çekmek modelin ölçeğini bozar.
 Modelin bütün parametreleri tek bir düz dizinin (`model.flat`) görünümleridir ve azaltılan
 2-B parametreler başa dizilmiştir. Bu yüzden güncelleme, parametre başına bir Python döngüsü
 yerine bütün dizi üzerinde birkaç yerinde (in-place) işlemdir; azaltma tek bir dilime
-(`flat[:n_decay]`) uygulanır. `m` ve `v` de düz dizilerdir. Aynı kod CuPy'da de çalışır ve
+(`flat[:n_decay]`) uygulanır. `m` ve `v` de düz dizilerdir. Aynı kod CuPy'da da çalışır ve
 öğrenme oranı gibi sayılar Python `float` olarak kaldığı için ana bellek ile GPU arasında
 gizli bir eşitleme olmaz. Model, eniyileyici kurulduktan sonra `model.to(...)` ile başka bir
 aygıta taşınırsa `m` ve `v` de sonraki adımda, değerleri korunarak modelin aygıtına taşınır.
