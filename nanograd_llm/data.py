@@ -183,6 +183,12 @@ def _fetch(url: str, timeout: float = 60.0) -> bytes:
 # What an error about a corpus that cannot be had offers in its stead, the trainer's way: the
 # other callers pass their own (eval, a resumed run, an example with arguments of its own)
 INSTEAD = "train on any local text file with --data PATH"
+# The defaults of load_text and download_corpus, whose callers are Python code: (Python's
+# words, the command line's). str(e) names their own argument, not an option they do not have;
+# a command that reaches a default prints INSTEAD as before (its command_line_message)
+READ_A_FILE = ("read any local text file by passing its path as data", INSTEAD)
+READ_A_FILE_WITH_LOAD_TEXT = ("read any local text file with load_text(path)",
+                              INSTEAD)
 
 
 def _offering(kind, message: str, instead) -> Exception:
@@ -200,10 +206,13 @@ def _offering(kind, message: str, instead) -> Exception:
 
 
 def download_corpus(name: str, directory: Path | None = None,
-                    instead: str | tuple[str, str] | None = INSTEAD) -> Path:
+                    instead: str | tuple[str, str] | None = READ_A_FILE_WITH_LOAD_TEXT) \
+        -> Path:
     """Return the cached path of a named corpus, downloading and checking it on first use.
     `instead`: what the error of a corpus that cannot be had offers in its stead (None:
-    nothing but a copy placed by hand; a pair: in Python's words and the command line's)."""
+    nothing but a copy placed by hand; a pair: in Python's words and the command line's, the
+    second carried as the error's command_line_message; by default load_text, in Python's
+    words, and INSTEAD on the command line)."""
     if name not in CORPORA:
         raise ValueError(f"unknown corpus {name!r}: expected a file path or one of "
                          f"{', '.join([EMBEDDED, *CORPORA])}")
@@ -348,9 +357,10 @@ def same_source(a, b) -> bool:
 
 
 def load_text(data: str | os.PathLike | None,
-              instead: str | tuple[str, str] | None = INSTEAD) -> tuple[str, str]:
+              instead: str | tuple[str, str] | None = READ_A_FILE) -> tuple[str, str]:
     """(text, label) for a path, a corpus name, or None / 'embedded' (the built-in corpus).
-    `instead`: see download_corpus."""
+    `instead`: see download_corpus (by default: a path given as `data`, in Python's words, and
+    INSTEAD on the command line)."""
     if data is None or str(data) == EMBEDDED:
         return read_text_file(EMBEDDED_PATH), EMBEDDED
     s = str(data)

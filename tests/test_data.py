@@ -109,8 +109,9 @@ def test_download_corpus_uses_cache_and_checks_sha(tmp_path, monkeypatch):
     assert D.download_corpus("tiny") == tmp_path / "tiny.txt"
     # a corrupt cached copy triggers a download; offline -> the error names the URL
     (tmp_path / "tiny.txt").write_bytes(b"tampered")
-    with pytest.raises(OSError, match=r"http://127.0.0.1:9/tiny.txt.*--data") as e:
+    with pytest.raises(OSError, match=r"http://127.0.0.1:9/tiny.txt.*load_text\(path\)") as e:
         D.download_corpus("tiny")
+    assert e.value.command_line_message.endswith("--data PATH")
     # … and says where a copy fetched elsewhere can be put (kept through the same checks)
     assert f"placed by hand at {tmp_path / 'tiny.txt'}" in str(e.value)
     # a download with the wrong hash is rejected
@@ -725,3 +726,30 @@ def test_char_encode_array_of_a_subclass_follows_its_own_encode():
     assert tok.encode("Ab A") == [1, 2, 3, 1]
     assert tok.encode_array("Ab A").tolist() == tok.encode("Ab A")
     assert D.encode_corpus("Ab A", tok).tolist() == tok.encode("Ab A")
+
+
+def test_a_python_caller_of_load_text_or_download_corpus_is_told_its_own_argument(
+        tmp_path, monkeypatch):
+    """load_text and download_corpus of a named corpus that cannot be had ended their error,
+    by default, "or train on any local text file with --data PATH": an option a Python caller
+    does not have → str(e) names load_text's `data` argument (download_corpus: load_text),
+    and the command_line_message (what a command prints) keeps data.INSTEAD unchanged."""
+    blob = b"the corpus\n"
+    digest = hashlib.sha256(blob).hexdigest()
+    monkeypatch.setitem(D.CORPORA, "tiny", D.Corpus("tiny", "tiny.txt", digest,
+                                                    (("http://127.0.0.1:9/t", digest),), "t"))
+
+    def offline(url, timeout=60.0):
+        raise OSError(f"could not download {url} (offline)")
+    monkeypatch.setattr(D, "_fetch", offline)
+    monkeypatch.setenv("NANOGRAD_LLM_DATA_DIR", str(tmp_path))
+    for call, python in ((lambda: D.load_text("tiny"),
+                          ", or read any local text file by passing its path as data"),
+                         (lambda: D.download_corpus("tiny"),
+                          ", or read any local text file with load_text(path)")):
+        with pytest.raises(OSError) as e:
+            call()
+        msg = str(e.value)
+        assert msg.endswith(python) and "--data" not in msg, msg
+        assert e.value.command_line_message == msg[:-len(python)] + ", or " + D.INSTEAD
+        assert f"can also be placed by hand at {tmp_path / 'tiny.txt'}" in msg
