@@ -656,7 +656,36 @@ def _built(preset, config_file, overrides, saved, kwargs, saved_for_file=None) -
             raise _in_config_file(e, origin.path)
         raise
     _note_out_dir_given_as(cfg, _out_dir_source(overrides, kwargs, origin))
+    _note_settings_from_file(cfg, origin)
     return cfg
+
+
+def _note_settings_from_file(cfg: TrainConfig, origin: FileSettings | None) -> None:
+    # _note_out_dir_given_as gibi bir not: train()'in ayarlar okunduktan sonra bulduğu bir hata
+    # (derlem block_size için kısa, devam ettirilen eğitimin ayarı başka) adını verdiği ayarın
+    # ayar dosyasından geldiğini söyleyebilsin. Değerler de saklanır: sonradan değiştirilmiş bir
+    # ayar (dataclasses.replace, elle atama) dosyanınki sayılmaz
+    if origin is not None:
+        cfg._from_file = (origin.path, {k: getattr(cfg, k) for k in origin.keys
+                                        if hasattr(cfg, k)})
+
+
+def settings_from_file(cfg: TrainConfig) -> dict:
+    """{setting: the config file's path} for cfg's settings whose value is the one that
+    make_config or resume_config took from their config file (not given again as key=value or
+    by an argument); {} for a cfg built without a file."""
+    path, values = getattr(cfg, "_from_file", (None, {}))
+    return {k: path for k, v in values.items() if getattr(cfg, k, None) == v}
+
+
+def in_config_file(from_file: dict, cfg: TrainConfig, keys) -> str:
+    """'block_size=4096 in config file a.toml' for those of `keys` that `from_file`
+    (settings_from_file's) says came from the file; '' when none did."""
+    named = [k for k in keys if k in from_file]
+    if not named:
+        return ""
+    return (" and ".join(f"{k}={shown(getattr(cfg, k))}" for k in named)
+            + f" in config file {from_file[named[0]]}")
 
 
 def _out_dir_source(overrides, kwargs, origin: FileSettings | None) -> str | None:

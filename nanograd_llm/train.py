@@ -56,8 +56,8 @@ from .backend import check_device, matmul_precision, shown, shown_items
 # içe aktarmalar çalışmaya devam etsin diye bu adlar burada da bulunur
 from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZERS, TrainConfig,
                      apply_overrides, canonical_dtype, make_config, model_config,
-                     out_dir_given_as, parse_overrides, read_config_file, resume_config,
-                     tokenizer_settings)
+                     in_config_file, out_dir_given_as, parse_overrides, read_config_file,
+                     resume_config, settings_from_file, tokenizer_settings)
 from .data import (INSTEAD, STREAM_DROPOUT, BatchSampler, check_source, download_corpus,
                    encode_corpus, known_text_sha256, load_text, same_source, split_ids,
                    text_sha256)
@@ -154,11 +154,13 @@ SAY_BPE_TRAINING_ABOVE = 1 << 22
 
 
 def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | None = None,
-                 progress: bool = False, fine_tune: bool = False):
+                 progress: bool = False, fine_tune: bool = False,
+                 from_file: dict | None = None):
     """Read the corpus, build (or reuse) the tokenizer, encode and split; with `sha256` (a
     resumed run's), a text with another digest is refused before it is encoded.
     `fine_tune`: `tokenizer` is the one of cfg.init_from, for a new fine-tune (else a resumed
-    run's). -> (tok, TokenData, label)
+    run's). `from_file`: config.settings_from_file's, for errors that name a setting taken
+    from a config file. -> (tok, TokenData, label)
 
     `progress`: say on stderr when a BPE tokenizer is trained on a long text, show its training's
     bars and a bar while a long text is encoded (data.encode_corpus), each after
@@ -199,7 +201,17 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | 
         # olmayan bir klasörde bir şey yazılmaz)
         note_own_file(out_dir, "tokens.npy")
     del text
-    data = split_ids(ids, cfg.block_size, cfg.val_fraction, source=f"the corpus {label!r}")
+    try:
+        data = split_ids(ids, cfg.block_size, cfg.val_fraction, source=f"the corpus {label!r}")
+    except ValueError as e:
+        # Kısa metnin iletisi block_size'ı (ve val_fraction'ı) adıyla söyler: değer ayar
+        # dosyasından geldiyse hangi dosyada olduğu da söylenir (ayrıştırırken bulunan
+        # hatalardaki gibi); birkaç ayar dosyası olan kullanıcı neyi düzelteceğini bilsin
+        where = in_config_file(from_file or {}, cfg, [k for k in ("block_size", "val_fraction")
+                                                      if k in str(e)])
+        if not where:
+            raise
+        raise ValueError(f"{e} ({where})") from None
     data.sha256 = digest
     return tokenizer, data, label
 
@@ -431,6 +443,9 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
         raise ValueError("resume=True continues the run in out_dir, overwrite=True deletes it "
                          "and starts a new one: give one or the other")
     cfg.validate()
+    # Ayar dosyasından gelen ayarlar (config.settings_from_file): aşağıdaki
+    # dataclasses.replace notu taşımaz, bu yüzden şimdi okunur
+    from_file = settings_from_file(cfg)
     # Komut satırının iletileri klasörü kullanıcının verdiği biçimde adlandırır (--out,
     # out_dir=, bir ayar dosyasının out_dir'i); aşağıdaki dataclasses.replace bu notu taşımaz
     given_as = out_dir_given_as(cfg)
@@ -465,7 +480,7 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
         out, top, created = prepare_run_folder(cfg.out_dir, resume, overwrite, given_as)
         with hold_run_folder(out, top, created, given_as), \
                 advice_when_out_of_memory(*_memory_advice(cfg, resume)):
-            return _train(cfg, out, resume, quiet, progress, stop_after)
+            return _train(cfg, out, resume, quiet, progress, stop_after, from_file)
 
 
 def _memory_advice(cfg: TrainConfig, resume: bool) -> tuple[str, str | None]:
@@ -518,7 +533,7 @@ def _refuse_another_model(out: Path, model, cfg: TrainConfig, tokenizer) -> None
 
 
 def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: bool,
-           stop_after: int | None) -> dict:
+           stop_after: int | None, from_file: dict | None = None) -> dict:
     started = time.time()
     metrics_path = out / "metrics.jsonl"
     start_step = 0
@@ -638,7 +653,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                 why + (getattr(e, "command_line_message", None) or str(e))) from None
     tokenizer, data, label = prepare_data(cfg, out, tokenizer, sha256=saved_sha,
                                           progress=progress and not quiet,
-                                          fine_tune=init_model is not None)
+                                          fine_tune=init_model is not None,
+                                          from_file=from_file)
     mcfg = model_config(cfg, tokenizer.vocab_size)
     if cfg.init_from:
         # Mimari GPT-2 klasöründen gelir, eğitim ayarlarının n_layer/n_embd alanlarından değil.

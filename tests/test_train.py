@@ -4232,3 +4232,49 @@ def test_the_trainer_shows_bpe_training_progress_unless_quiet(tmp_path, monkeypa
         train(cfg, quiet=quiet)
         err = capsys.readouterr().err
         assert ("BPE: merges" in err) is not quiet, err
+
+
+def _config_file(tmp_path, **settings):
+    """tmp_path/a.toml: the tiny settings (the corpus TEXT, out_dir tmp_path/run) and
+    `settings`. -> its path"""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    table = dict(n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=4, max_iters=2,
+                 eval_interval=2, eval_iters=1, warmup_iters=0, sample_tokens=0,
+                 data=str(corpus), out_dir=str(tmp_path / "run"))
+    table.update(settings)
+    path = tmp_path / "a.toml"
+    path.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in table.items()),
+                    encoding="utf-8")
+    return path
+
+
+def test_a_text_too_short_for_the_block_size_of_a_config_file_names_the_file(tmp_path,
+                                                                            capsys):
+    """train() refused a corpus too short for block_size with 'use … block_size=N at most'
+    without saying that block_size came from the --config file, as the errors found while the
+    file is read do ('config file a.toml: …') → the message ends '(block_size=4096 in config
+    file a.toml)'; nothing is added when key=value gave it."""
+    from nanograd_llm import cli
+    toml = _config_file(tmp_path, block_size=4096)
+    with pytest.raises(ValueError) as e:
+        train(make_config(config_file=toml), quiet=True)
+    assert str(e.value).startswith("the corpus ") and re.search(
+        r"block_size=\d+ at most " + re.escape(f"(block_size=4096 in config file {toml})") + "$",
+        str(e.value)), str(e.value)
+    assert cli.main(["train", "--config", str(toml), "--quiet"]) == 1
+    assert capsys.readouterr().err == f"error: {e.value}\n"
+    # val_fraction too, when the message names it
+    toml = _config_file(tmp_path, block_size=64, val_fraction=0.001)
+    with pytest.raises(ValueError, match=re.escape(
+            f"(block_size=64 and val_fraction=0.001 in config file {toml})") + "$"):
+        train(make_config(config_file=toml), quiet=True)
+    # given again as key=value (or from the preset): the file is not named
+    toml = _config_file(tmp_path)
+    with pytest.raises(ValueError) as e:
+        train(make_config(config_file=toml, overrides={"block_size": "4096"}), quiet=True)
+    assert "config file" not in str(e.value) and str(e.value).endswith(" at most"), str(e.value)
+    toml.write_text(toml.read_text().replace("block_size = 16\n", ""))
+    with pytest.raises(ValueError) as e:
+        train(make_config("shakespeare", config_file=toml), quiet=True)
+    assert "config file" not in str(e.value), str(e.value)
