@@ -517,10 +517,12 @@ def _model_settings(cfg: TrainConfig) -> str:
     return f"(n_layer, n_embd{', vocab_size' if bpe else ''})"
 
 
-def _refuse_another_model(out: Path, model, cfg: TrainConfig, tokenizer) -> None:
+def _refuse_another_model(out: Path, model, cfg: TrainConfig, tokenizer,
+                          from_file: dict | None = None) -> None:
     """--resume: refuse settings that ask for another model than the checkpoint's (`model`),
     e.g. dropout=, bias= given again with other values. A fine-tune's architecture is its
-    checkpoint's (resume_config compares it); only its dropout comes from the settings."""
+    checkpoint's (resume_config compares it); only its dropout comes from the settings.
+    `from_file`: config.settings_from_file's (a setting from a config file is said so)."""
     saved_cfg = model.config_dict()
     asked = ({**saved_cfg, "dropout": cfg.dropout} if cfg.init_from
              else model_config(cfg, tokenizer.vocab_size))
@@ -529,7 +531,15 @@ def _refuse_another_model(out: Path, model, cfg: TrainConfig, tokenizer) -> None
         raise _same_setting_or_a_new_run(f"cannot resume {out}: the checkpoint's model has "
                                          + ", ".join(f"{k}={saved_cfg.get(k)!r}" for k in diff)
                                          + ", the config asks for "
-                                         + ", ".join(f"{k}={asked[k]!r}" for k in diff))
+                                         + ", ".join(_asked(k, asked[k], from_file)
+                                                     for k in diff))
+
+
+def _asked(key: str, value, from_file: dict | None) -> str:
+    """'dropout=0.2', with ' in config file a.toml' when the setting came from that file."""
+    # vocab_size modelinkidir (belirteçleyicinin sözlük boyu), ayarınki olmayabilir
+    where = (from_file or {}).get(key) if key != "vocab_size" else None
+    return f"{key}={value!r}" + (f" in config file {where}" if where else "")
 
 
 def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: bool,
@@ -575,9 +585,12 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                     "dtype": lambda a, b: canonical_dtype(a) == canonical_dtype(b)}.get(
                         k, lambda a, b: a == b)
             if k in saved and not same(saved[k], getattr(cfg, k)):
+                # Yeniden verilen ayar ayar dosyasındansa ileti dosyayı da adlandırır
+                now = in_config_file(from_file or {}, cfg, [k]) or \
+                    f"{k}={shown(getattr(cfg, k))}"
                 raise _same_setting_or_a_new_run(
                     f"cannot resume {out}: it was trained with {k}={shown(saved[k])}, now "
-                    f"{k}={shown(getattr(cfg, k))}")
+                    f"{now}")
         tokenizer = ckpt.load_run_tokenizer(out, model=state["model"])
         if saved.get("init_from"):
             # Eski sürümler bir karakter belirteçleyicisiyle başlamış ince ayara da
@@ -634,7 +647,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
     if state is not None:
         # Devam ettirilen modelin ayarları (dropout, bias, activation…) derlem okunup
         # kodlanmadan önce denetlenir: büyük bir derlemde ret dakikalar sonra gelirdi
-        _refuse_another_model(out, state["model"], cfg, tokenizer)
+        _refuse_another_model(out, state["model"], cfg, tokenizer, from_file)
     # Adı verilen bir derlemin (ör. data=tinyshakespeare) metninin özeti önceden bilinir: başka
     # bir metinle başlamış bir eğitim, derlem indirilmeden (ağ olmadan da) reddedilir. Özetler
     # aynıysa metin eğitim için gerekir: önbellekteki kopya okunur, yoksa indirilir.

@@ -4278,3 +4278,31 @@ def test_a_text_too_short_for_the_block_size_of_a_config_file_names_the_file(tmp
     with pytest.raises(ValueError) as e:
         train(make_config("shakespeare", config_file=toml), quiet=True)
     assert "config file" not in str(e.value), str(e.value)
+
+
+def test_a_resumed_run_names_the_config_file_of_a_setting_it_refuses(tmp_path, capsys):
+    """`train --resume --config a.toml` whose file asks for another block_size or dropout than
+    the run's was refused 'it was trained with block_size=16, now block_size=32' / 'the config
+    asks for dropout=0.2' without naming the file the setting came from → 'now block_size=32
+    in config file a.toml', 'dropout=0.2 in config file a.toml'; the same setting given as
+    key=value is named as before."""
+    from nanograd_llm import cli
+    from nanograd_llm.train import resume_config
+    train(tiny_config(tmp_path, max_iters=1, eval_interval=1), quiet=True)
+    for setting, refused in ((dict(block_size=32), "it was trained with block_size=16, now "
+                                                   "block_size=32"),
+                             (dict(dropout=0.2), "the checkpoint's model has dropout=0.1, the "
+                                                 "config asks for dropout=0.2")):
+        toml = _config_file(tmp_path, **{"dropout": 0.1, **setting})
+        with pytest.raises(ValueError) as e:
+            train(resume_config(config_file=toml), resume=True, quiet=True)
+        assert f"{refused} in config file {toml} (use the same setting" in str(e.value), \
+            str(e.value)
+        assert cli.main(["train", "--resume", "--config", str(toml), "--quiet"]) == 1
+        assert f"{refused} in config file {toml} (use the same setting, or --overwrite" in \
+            capsys.readouterr().err
+        (key, value), = setting.items()
+        with pytest.raises(ValueError) as e:
+            train(resume_config(config_file=toml, overrides={key: str(value)}), resume=True,
+                  quiet=True)
+        assert f"{refused} (use the same setting" in str(e.value), str(e.value)
