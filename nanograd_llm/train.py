@@ -636,8 +636,12 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         except ValueError as e:
             if "block_size must be" not in str(e):
                 raise
-            raise ValueError(f"{e}: block_size={cfg.block_size} is the preset's (or your) "
-                             f"setting; give block_size=N within that range") from None
+            # Değer ayar dosyasındansa "hazır ayarın (ya da sizin)" yerine dosya söylenir
+            where = in_config_file(from_file or {}, cfg, ["block_size"])
+            whose = (f"{where.replace(' in config file ', ' is set in config file ', 1)}"
+                     if where else f"block_size={cfg.block_size} is the preset's (or your) "
+                                   f"setting")
+            raise ValueError(f"{e}: {whose}; give block_size=N within that range") from None
         # Kaydedilen ayarlar gerçeği söylesin: belirteçleyici klasörünküdür, GPT-2'nin bayt
         # düzeyindeki BPE'si ya da bu paketin kaydettiği bir karakter belirteçleyicisi (bölme
         # ifadesi de klasörünkü, adı olmayan kendi ifadesi için "custom"; karakter

@@ -4236,13 +4236,14 @@ def test_the_trainer_shows_bpe_training_progress_unless_quiet(tmp_path, monkeypa
 
 def _config_file(tmp_path, **settings):
     """tmp_path/a.toml: the tiny settings (the corpus TEXT, out_dir tmp_path/run) and
-    `settings`. -> its path"""
+    `settings` (None leaves a setting out). -> its path"""
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(TEXT, encoding="utf-8")
     table = dict(n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=4, max_iters=2,
                  eval_interval=2, eval_iters=1, warmup_iters=0, sample_tokens=0,
                  data=str(corpus), out_dir=str(tmp_path / "run"))
     table.update(settings)
+    table = {k: v for k, v in table.items() if v is not None}      # None: left out
     path = tmp_path / "a.toml"
     path.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in table.items()),
                     encoding="utf-8")
@@ -4306,3 +4307,21 @@ def test_a_resumed_run_names_the_config_file_of_a_setting_it_refuses(tmp_path, c
             train(resume_config(config_file=toml, overrides={key: str(value)}), resume=True,
                   quiet=True)
         assert f"{refused} (use the same setting" in str(e.value), str(e.value)
+
+
+def test_a_fine_tunes_block_size_from_a_config_file_names_the_file(tmp_path):
+    """A fine-tune whose block_size is longer than the GPT-2 folder's positions said
+    'block_size=32 is the preset's (or your) setting' when the --config file gave it →
+    'block_size=32 is set in config file a.toml'; a block_size of key=value is said as before."""
+    folder = tmp_path / "gpt2"
+    tiny_gpt2_folder(folder, 280)                      # 16 positions
+    toml = _config_file(tmp_path, block_size=32, init_from=str(folder), n_layer=None,
+                        n_head=None, n_embd=None)
+    with pytest.raises(ValueError) as e:
+        train(make_config(config_file=toml), quiet=True)
+    assert str(e.value).endswith(f": block_size=32 is set in config file {toml}; give "
+                                 f"block_size=N within that range"), str(e.value)
+    with pytest.raises(ValueError) as e:
+        train(make_config(config_file=toml, overrides={"block_size": "32"}), quiet=True)
+    assert str(e.value).endswith(": block_size=32 is the preset's (or your) setting; give "
+                                 "block_size=N within that range"), str(e.value)
