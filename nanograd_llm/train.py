@@ -149,6 +149,27 @@ def _same_setting_or_a_new_run(why: str) -> ValueError:
     return with_command_line_message(ValueError(why + _SAME_OR_NEW[0]), why + _SAME_OR_NEW[1])
 
 
+def _data_in_config_file(error: Exception, from_file: dict | None) -> Exception:
+    """An error about the corpus of `data` (a file not found, a folder, not UTF-8 text, a
+    download that failed), ending '(data in config file a.toml)' when the data setting came
+    from that file (config.settings_from_file's `from_file`); else `error` itself."""
+    # Ayrıştırırken bulunan hatalar dosyayı adlandırır ("config file a.toml: …"); derlemin
+    # hatası ancak eğitim başlarken bulunur. Yol iletide zaten yazılıdır: eklenen, onun hangi
+    # ayar dosyasından geldiğidir. Komut satırının iletisi (command_line_message) de aynı eki alır
+    path = (from_file or {}).get("data")
+    if not path or getattr(error, "errno", None) is not None:
+        # Errno'lu bir OSError'ın (izin yok…) iletisi args'tan değil errno'dan kurulur: olduğu
+        # gibi kalır
+        return error
+    where = f" (data in config file {path})"
+    try:
+        new = type(error)(f"{error}{where}")
+    except Exception:                    # noqa: BLE001 (a kind that takes other arguments)
+        return error
+    line = getattr(error, "command_line_message", None)
+    return with_command_line_message(new, line + where) if line else new
+
+
 # Bu kadar karakterden uzun bir metinde BPE eğitimi birkaç saniyeyi geçer: başlamadan söylenir
 SAY_BPE_TRAINING_ABOVE = 1 << 22
 
@@ -171,7 +192,10 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | 
     # data='tinyshakespeare', now data=…"): orada tek yol, kopyayı önbellekteki yerine koymaktır
     resumed = tokenizer is not None and not fine_tune
     instead = TRAIN_ON_A_FILE if not resumed else RESUME_FROM_A_COPY if sha256 else None
-    text, label = load_text(cfg.data, instead=instead)
+    try:
+        text, label = load_text(cfg.data, instead=instead)
+    except (OSError, ValueError) as e:
+        raise _data_in_config_file(e, from_file) from None
     digest = text_sha256(text)
     if tokenizer is not None and digest != sha256:
         # Özet eğitiminkiyle aynıysa metin eğitimin başladığı metindir: belirteçleyicinin
@@ -453,9 +477,10 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
     # Eksik bir veri dosyası, klasörle ilgili hatalardan önce söylenir (asıl sorun odur)
     try:
         check_source(cfg.data)
-    except FileNotFoundError as e:
-        if not resume:
-            raise
+    except (FileNotFoundError, ValueError) as e:
+        e = _data_in_config_file(e, from_file)
+        if not resume or not isinstance(e, FileNotFoundError):
+            raise e from None
         checked = "(the run checks that it is the same text)"
         raise with_command_line_message(
             FileNotFoundError(f"{e}; if the corpus has moved, give its new path as data "

@@ -4325,3 +4325,31 @@ def test_a_fine_tunes_block_size_from_a_config_file_names_the_file(tmp_path):
         train(make_config(config_file=toml, overrides={"block_size": "32"}), quiet=True)
     assert str(e.value).endswith(": block_size=32 is the preset's (or your) setting; give "
                                  "block_size=N within that range"), str(e.value)
+
+
+def test_a_corpus_of_a_config_file_that_cannot_be_read_names_the_file(tmp_path, capsys):
+    """train() from a --config file whose data is missing, a folder or an unknown corpus name
+    said 'data file not found: PATH' (…) without the file the setting came from → the message
+    ends '(data in config file a.toml)', on the command line too; a data given by --data (or
+    key=value) reads as before."""
+    from nanograd_llm import cli
+    (tmp_path / "folder").mkdir()
+    for data, refused in ((tmp_path / "nope.txt", f"data file not found: {tmp_path / 'nope.txt'}"),
+                          (tmp_path / "folder", "data path is a directory"),
+                          ("nosuch", "unknown corpus 'nosuch'")):
+        toml = _config_file(tmp_path, data=str(data))
+        # (a resumed run checks the data before its folder: no run is needed here)
+        for resume in (False, True) if data != tmp_path / "folder" else (False,):
+            with pytest.raises((OSError, ValueError)) as e:
+                train(make_config(config_file=toml), resume=resume, quiet=True)
+            msg = str(e.value)
+            assert msg.startswith(refused) and f" (data in config file {toml})" in msg, msg
+        assert cli.main(["train", "--config", str(toml), "--quiet"]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {refused}") and \
+            err.endswith(f" (data in config file {toml})\n"), err
+        with pytest.raises((OSError, ValueError)) as e:
+            train(make_config(config_file=toml, overrides={"data": str(data)}), quiet=True)
+        assert str(e.value).startswith(refused) and "config file" not in str(e.value)
+        assert cli.main(["train", "--config", str(toml), "--quiet", "--data", str(data)]) == 1
+        assert "config file" not in capsys.readouterr().err
