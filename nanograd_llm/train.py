@@ -90,9 +90,11 @@ def _training_text(text: str, cfg: TrainConfig) -> str:
     return text[:int(len(text) * (1.0 - cfg.val_fraction))]
 
 
-def check_corpus_fits(text: str, tokenizer, label: str, init_from: str | None = None) -> None:
+def check_corpus_fits(text: str, tokenizer, label: str, init_from: str | None = None,
+                      init_from_file: str | None = None) -> None:
     """A resumed run reuses its tokenizer: text with characters it lacks means other data.
-    `init_from`: the tokenizer is that GPT-2 folder's, for a new fine-tune (not a resumed run)."""
+    `init_from`: the tokenizer is that GPT-2 folder's, for a new fine-tune (not a resumed run);
+    `init_from_file`: the config file that set init_from, if one did."""
     if not isinstance(tokenizer, CharTokenizer):
         return                       # bayt düzeyindeki BPE her metni kodlayabilir
     # Sözlük NFC biçimindedir (tokenizers/char.py); NFD yazılmış bir metin de aynı metindir
@@ -107,6 +109,10 @@ def check_corpus_fits(text: str, tokenizer, label: str, init_from: str | None = 
                    f"{init_from} does not know ({chars}): a fine-tune keeps the pretrained "
                    f"model's characters; fine-tune on a text made of them, or train a new "
                    f"model on this text without ")
+            if init_from_file:
+                # init_from ayar dosyasından geldiyse komut satırında "--init-from olmadan"
+                # denmez (kullanıcı o seçeneği hiç vermedi): ayar, dosyasıyla adlandırılır
+                raise ValueError(f"{why}init_from (set in config file {init_from_file})")
             raise with_command_line_message(ValueError(why + "init_from"), why + "--init-from")
         raise ValueError(f"the corpus {label!r} has {len(unknown)} character(s) the run's "
                          f"tokenizer does not know ({chars}): a resumed run must train on the "
@@ -203,7 +209,8 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | 
         # NFC geçişi ve küme) atlanır. Özeti kayıtlı olmayan (eski sürümlerin) bir eğitimde,
         # hazır bir belirteçleyiciyle başlayan ince ayarda ve değişmiş bir metinde çalışır;
         # değişmiş metnin bilinmeyen karakterleri özetin farklı olmasından daha çok şey söyler
-        check_corpus_fits(text, tokenizer, label, cfg.init_from if fine_tune else None)
+        check_corpus_fits(text, tokenizer, label, cfg.init_from if fine_tune else None,
+                          (from_file or {}).get("init_from"))
     if sha256 and sha256 != digest:
         # Başka bir metin, uzun kodlamadan (büyük bir derlemde dakikalar) önce reddedilir
         raise _other_text(out_dir, label)

@@ -4353,3 +4353,32 @@ def test_a_corpus_of_a_config_file_that_cannot_be_read_names_the_file(tmp_path, 
         assert str(e.value).startswith(refused) and "config file" not in str(e.value)
         assert cli.main(["train", "--config", str(toml), "--quiet", "--data", str(data)]) == 1
         assert "config file" not in capsys.readouterr().err
+
+
+def test_a_fine_tune_whose_init_from_is_in_a_config_file_is_not_told_the_option(tmp_path,
+                                                                               capsys):
+    """A fine-tune from a folder with a character tokenizer, on a text with characters it
+    lacks, whose init_from came from the --config file: the command line advised 'train a new
+    model on this text without --init-from', an option the user never gave → both readers are
+    told 'without init_from (set in config file a.toml)'."""
+    from nanograd_llm import GPT, GPTConfig, cli
+    from nanograd_llm.tokenizers import CharTokenizer
+    tok = CharTokenizer.from_text(TEXT)
+    GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=8),
+        seed=1).save_hf(tmp_path / "hf")
+    tok.save(str(tmp_path / "hf"))
+    toml = _config_file(tmp_path, init_from=str(tmp_path / "hf"), n_layer=None, n_head=None,
+                        n_embd=None, block_size=8)
+    (tmp_path / "corpus.txt").write_text(TEXT + "Zebra\n", encoding="utf-8")
+    said = f"or train a new model on this text without init_from (set in config file {toml})"
+    with pytest.raises(ValueError) as e:
+        train(make_config(config_file=toml), quiet=True)
+    assert str(e.value).endswith(said) and "does not know ('Z')" in str(e.value), str(e.value)
+    assert cli.main(["train", "--config", str(toml), "--quiet"]) == 1
+    assert capsys.readouterr().err == f"error: {e.value}\n"
+    # given as --init-from, the option is named as before
+    toml.write_text(toml.read_text().replace(f"init_from = {json.dumps(str(tmp_path / 'hf'))}\n",
+                                             ""))
+    assert cli.main(["train", "--config", str(toml), "--quiet", "--init-from",
+                     str(tmp_path / "hf")]) == 1
+    assert capsys.readouterr().err.endswith("without --init-from\n")
