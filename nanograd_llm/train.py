@@ -480,7 +480,14 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
     # Komut satırının iletileri klasörü kullanıcının verdiği biçimde adlandırır (--out,
     # out_dir=, bir ayar dosyasının out_dir'i); aşağıdaki dataclasses.replace bu notu taşımaz
     given_as = out_dir_given_as(cfg)
-    check_device(cfg.device)
+    try:
+        check_device(cfg.device)
+    except RuntimeError as e:
+        # CuPy ya da GPU yok: device='cuda' ayar dosyasından geldiyse ileti dosyayı da söyler
+        where = in_config_file(from_file, cfg, ["device"])
+        if not where:
+            raise
+        raise type(e)(f"{e} ({where})") from None
     # Eksik bir veri dosyası, klasörle ilgili hatalardan önce söylenir (asıl sorun odur)
     try:
         check_source(cfg.data)

@@ -4382,3 +4382,24 @@ def test_a_fine_tune_whose_init_from_is_in_a_config_file_is_not_told_the_option(
     assert cli.main(["train", "--config", str(toml), "--quiet", "--init-from",
                      str(tmp_path / "hf")]) == 1
     assert capsys.readouterr().err.endswith("without --init-from\n")
+
+
+def test_a_device_of_a_config_file_that_cannot_be_used_names_the_file(tmp_path, monkeypatch,
+                                                                      capsys):
+    """device="cuda" in the --config file of a machine without a usable GPU: train() said
+    'CuPy with a working NVIDIA GPU is needed for device='cuda'…' without the file that asked
+    for it → the message ends "(device='cuda' in config file a.toml)"; device=cuda given as
+    key=value (or --device) reads as before."""
+    from nanograd_llm import backend, cli
+    monkeypatch.setattr(backend, "cuda_available", lambda: False)
+    toml = _config_file(tmp_path, device="cuda")
+    with pytest.raises(backend.DeviceError) as e:
+        train(make_config(config_file=toml), quiet=True)
+    assert str(e.value) == f"{backend._GPU_HELP} (device='cuda' in config file {toml})"
+    assert cli.main(["train", "--config", str(toml), "--quiet"]) == 1
+    assert capsys.readouterr().err == f"error: {e.value}\n"
+    with pytest.raises(backend.DeviceError) as e:
+        train(make_config(config_file=toml, overrides={"device": "cuda"}), quiet=True)
+    assert str(e.value) == backend._GPU_HELP
+    assert cli.main(["train", "--config", str(toml), "--quiet", "--device", "cuda"]) == 1
+    assert capsys.readouterr().err == f"error: {backend._GPU_HELP}\n"
