@@ -50,7 +50,7 @@ from typing import Callable
 import numpy as np
 
 from .backend import shown_items
-from .generate import TextStreamer, check_sampling_args, iter_generate
+from .generate import TextStreamer, check_sampling_args, check_seed, iter_generate
 from .tokenizers import end_id
 
 UNKNOWN_MODES = ("skip", "replace")
@@ -294,6 +294,11 @@ def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
     A reader that closed output_stream (`| head`) raises BrokenPipeError to the caller; the
     command line turns it into exit status 141, as for every other command."""
     check_sampling_args(max_new_tokens, temperature, top_k, top_p)
+    # Tohum, generate()'teki gibi denetlenir: her turun tohumu ondan türetilir ve yalnızca o
+    # türetilmiş tohum iter_generate'te denetlenirdi; seed=-1 NumPy'ın içinden "expected
+    # non-negative integer", seed=1.5 ya da "3" bir TypeError ile düşer, seed=True ise
+    # (generate'in reddettiği) sessizce 1 sayılırdı
+    check_seed(seed)
     stop = check_stop(stop, tokenizer)
     out = sys.stdout if output_stream is None else output_stream
     encode = _Encoder(tokenizer, unknown)

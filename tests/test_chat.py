@@ -180,6 +180,13 @@ def test_stop_filter_holds_back_partial_matches():
 def test_invalid_settings_are_errors():
     with pytest.raises(ValueError, match="top_p"):
         run_chat("hi\n", top_p=0)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "3", True])
+def test_chat_checks_its_seed_as_generate_does(seed):
+    # The seed only seeded the turns' seeds (numpy's own errors, or True taken as 1)
+    with pytest.raises(ValueError, match=r"seed must be an integer >= 0 \(or None\), got "):
+        run_chat("hi\n", seed=seed)
     with pytest.raises(ValueError, match="unknown"):
         _Encoder(TinyCharTokenizer(), "ignore")
 
