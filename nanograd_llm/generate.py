@@ -218,11 +218,16 @@ def sample_next(logits, temperature=1.0, top_k=None, top_p=None, rng=None):
 
 def _prepare_idx(model, idx) -> np.ndarray:
     """Validate the prompt ids and return them as a host (B, T) int64 array."""
-    if isinstance(idx, (list, tuple)):
-        if len(idx) == 0:
-            raise ValueError("the prompt is empty: need at least one token")
-        idx = np.asarray(idx)
-    arr = np.asarray(to_numpy(idx)) if not isinstance(idx, np.ndarray) else idx
+    if isinstance(idx, (list, tuple)) and len(idx) == 0:
+        raise ValueError("the prompt is empty: need at least one token")
+    # Satırları eşit uzun olmayan bir liste ([[1, 2], [3]]) NumPy dizisine çevrilemez: NumPy'ın
+    # "setting an array element with a sequence … inhomogeneous shape" iletisi, istemin adını
+    # ve beklenen şekli söylemeden düşüyordu (modelin kendi _check_idx'i gibi söylenir)
+    try:
+        arr = np.asarray(to_numpy(idx)) if not isinstance(idx, np.ndarray) else idx
+    except (ValueError, TypeError):
+        raise ValueError("prompt must be token ids of shape (T,) or (B, T), every row as long "
+                         "as the others") from None
     if arr.ndim == 1:
         arr = arr[None, :]
     if arr.ndim == 2 and arr.shape[1] == 0:

@@ -287,6 +287,13 @@ def test_bad_prompts_are_clear_errors():
         m.generate(np.array([0.5, 1.0]), 3)
 
 
+@pytest.mark.parametrize("prompt", [[[1, 2], [3]], [[1], []], [1, [2]]])
+def test_a_ragged_prompt_is_a_clear_error(prompt):
+    # NumPy's 'setting an array element with a sequence' named neither the prompt nor its shape
+    with pytest.raises(ValueError, match=r"^prompt must be token ids of shape \(T,\) or \(B, T\)"):
+        generate(make_model(), prompt, 2)
+
+
 def test_zero_new_tokens_returns_the_prompt():
     m = make_model()
     out = m.generate([4, 5, 6], 0)
