@@ -440,10 +440,15 @@ def test_a_bad_model_seed_names_the_seed(model_kind, seed):
     (dict(max_new_tokens=-1), "max_new_tokens must be an integer >= 0"),
     (dict(max_new_tokens=2, seed=-1), "seed must be an integer >= 0"),
     (dict(max_new_tokens=2, seed=1.5), "seed must be an integer >= 0"),
+    (dict(max_new_tokens=2, temperature="1"), "temperature must be a finite number > 0"),
+    (dict(max_new_tokens=2, temperature=None), "temperature must be a finite number > 0"),
+    (dict(max_new_tokens=2, temperature=True), "temperature must be a finite number > 0"),
+    (dict(max_new_tokens=2, temperature=10**400), "temperature must be a finite number > 0"),
 ])
 def test_bigram_generate_checks_its_arguments_as_generate_does(kwargs, match):
     """BigramLM.generate(idx, 2.5) fell with "'float' object cannot be interpreted as an
-    integer", "3" with "'<' not supported", seed=-1 inside NumPy."""
+    integer", "3" with "'<' not supported", seed=-1 inside NumPy; temperature="1" or None
+    with "'<' not supported", 10**400 with OverflowError, and True was taken as 1."""
     with pytest.raises(ValueError, match=match):
         BigramLM(5).generate([[1]], **kwargs)
 

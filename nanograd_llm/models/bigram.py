@@ -115,16 +115,21 @@ class BigramLM(ParamModel):
 
     def generate(self, idx, max_new_tokens: int, temperature: float = 1.0, seed=None):
         """Sample tokens one at a time (the bigram only ever looks at the last token)."""
-        from ..generate import check_seed
+        from ..generate import _number, check_seed
         # generate()'in denetimleri: 2.5 ya da "3" gibi bir sayı, range() ya da `<`
         # karşılaştırmasının anlaşılmaz TypeError'ıyla, seed=-1 NumPy'ın içinden düşerdi
         if not is_integer(max_new_tokens) \
                 or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
         check_seed(seed)
-        if not 0 < temperature < float("inf"):            # NaN da buradan geçmez
+        # Sayı olmayan bir sıcaklık ("1", None) `<` karşılaştırmasının TypeError'ıyla, float'a
+        # sığmayan bir tam sayı (10**400) OverflowError ile düşer, True ise 1 sayılırdı:
+        # generate()'teki gibi önce bir sayı olduğu denetlenir
+        t = _number("temperature", temperature, "a finite number > 0")
+        if not 0 < t < float("inf"):                      # NaN da buradan geçmez
             raise ValueError(f"the bigram sampler needs a finite temperature > 0, "
                              f"got {temperature!r}")
+        temperature = t
         # Ana bellekteki kimlikler orada denetlenir ve kalır (aygıta gidip geri okunmaz);
         # aygıttaki kimlikler bir kez okunur
         idx = np.asarray(to_numpy(self._check_idx(idx, self.vocab_size, None, move=False)))
