@@ -396,7 +396,7 @@ def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
                     if shown.done:
                         break                         # durdurma metni üretildi
             finally:
-                steps.close()                         # modelin eğitim kipini geri yükler
+                steps.close()                         # üretimi bitirir, önbelleğini bırakır
             streamer.flush()
             shown.flush()
             write("\n")

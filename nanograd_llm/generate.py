@@ -277,56 +277,63 @@ def _iter_generate(model, prompt, max_new_tokens, temperature, top_k, top_p, see
     seq = np.empty((B, cap), dtype=np.int64)                 # (B, cap) ana bellekte
     seq[:, :T] = prompt
     n = T
-    was_training = model.training
-    model.eval()                                         # üretimde dropout kapalı
-    try:
-        if max_new_tokens == 0:
-            return
+    if max_new_tokens == 0:
+        return
 
-        def window():
-            # Modelin görebileceği pencere: son keep (GPT'de block_size) belirteç
-            return seq[:, max(0, n - keep):n] if keep is not None else seq[:, :n]
+    def window():
+        # Modelin görebileceği pencere: son keep (GPT'de block_size) belirteç
+        return seq[:, max(0, n - keep):n] if keep is not None else seq[:, :n]
 
-        cache = model.new_kv_cache(B) if use_cache else None
-        # Yalnızca son konumun puanları gerekir (destekleyen modellerde çıkış katmanı T kat
-        # ucuzlar)
-        last_only = "last_only" in inspect.signature(model.forward).parameters
+    cache = model.new_kv_cache(B) if use_cache else None
+    # Yalnızca son konumun puanları gerekir (destekleyen modellerde çıkış katmanı T kat
+    # ucuzlar)
+    last_only = "last_only" in inspect.signature(model.forward).parameters
 
-        def forward(ids, kv):
-            kw = {"last_only": True} if last_only else {}
-            if kv is not None:
-                kw["kv_cache"] = kv
+    def forward(ids, kv):
+        kw = {"last_only": True} if last_only else {}
+        if kv is not None:
+            kw["kv_cache"] = kv
+        # Üretimde dropout kapalıdır: her ileri geçiş değerlendirme kipinde yapılır ve model
+        # hemen kendi kipine döner. Kip bütün üretim boyunca değiştirilseydi, aynı modelle
+        # iç içe yürüyen iki üretimden (ör. zip(iter_generate(m, a), iter_generate(m, b)))
+        # önce biten, modeli eğitim kipine geri alır, öteki de dropout'la sürerdi; sonra
+        # biten ise gördüğü "değerlendirme" kipini geri yükleyip modeli eğitim kipinden
+        # çıkarmış bırakırdı
+        was_training = model.training
+        model.eval()
+        try:
             return model.forward(ids, **kw)[0]
-        # İlk ileri geçiş: bütün pencere (önbellekli yolda önbelleği doldurur: "prefill")
-        logits = forward(window(), cache)
-        for step in range(max_new_tokens):
-            # vocab_limit: modelin sözlüğü belirteçleyicininkinden büyükse (ör. 64'ün katına
-            # yuvarlanmış GPT-2 sözlüğü) yalnızca belirteçleyicinin bildiği kimlikler çekilir
-            last = to_numpy(logits[:, -1, :vocab_limit])             # (B, V), ana belleğe
-            nxt = sample_next(last, temperature, top_k, top_p, rng)  # (B,)
-            if n == seq.shape[1]:
-                if keep is not None:                     # kaydır: son keep belirteç başa
-                    seq[:, :keep] = seq[:, n - keep:n]
-                    n = keep
-                else:                                    # büyüt
-                    seq = np.concatenate([seq, np.empty_like(seq)], axis=1)
-            seq[:, n] = nxt
-            n += 1
-            yield nxt
-            if step == max_new_tokens - 1:
-                break                                    # son belirteç için ileri geçiş gerekmez
-            if cache is None:
-                # Önbelleksiz: her adımda bütün pencere yeniden hesaplanır
-                logits = forward(window(), None)
-            elif cache.length < block:
-                # Önbellekli: yalnızca yeni belirteç, konumu cache.length
-                logits = forward(nxt[:, None], cache)
-            else:
-                # Önbellek dolu: pencere kayar, konumlar değişir → önbelleği yeniden kur
-                cache.reset()
-                logits = forward(window(), cache)
-    finally:
-        model.train(was_training)
+        finally:
+            model.train(was_training)
+
+    # İlk ileri geçiş: bütün pencere (önbellekli yolda önbelleği doldurur: "prefill")
+    logits = forward(window(), cache)
+    for step in range(max_new_tokens):
+        # vocab_limit: modelin sözlüğü belirteçleyicininkinden büyükse (ör. 64'ün katına
+        # yuvarlanmış GPT-2 sözlüğü) yalnızca belirteçleyicinin bildiği kimlikler çekilir
+        last = to_numpy(logits[:, -1, :vocab_limit])             # (B, V), ana belleğe
+        nxt = sample_next(last, temperature, top_k, top_p, rng)  # (B,)
+        if n == seq.shape[1]:
+            if keep is not None:                     # kaydır: son keep belirteç başa
+                seq[:, :keep] = seq[:, n - keep:n]
+                n = keep
+            else:                                    # büyüt
+                seq = np.concatenate([seq, np.empty_like(seq)], axis=1)
+        seq[:, n] = nxt
+        n += 1
+        yield nxt
+        if step == max_new_tokens - 1:
+            break                                    # son belirteç için ileri geçiş gerekmez
+        if cache is None:
+            # Önbelleksiz: her adımda bütün pencere yeniden hesaplanır
+            logits = forward(window(), None)
+        elif cache.length < block:
+            # Önbellekli: yalnızca yeni belirteç, konumu cache.length
+            logits = forward(nxt[:, None], cache)
+        else:
+            # Önbellek dolu: pencere kayar, konumlar değişir → önbelleği yeniden kur
+            cache.reset()
+            logits = forward(window(), cache)
 
 
 def generate(model, idx, max_new_tokens: int, temperature: float = 1.0, top_k=None, top_p=None,
@@ -341,7 +348,8 @@ def generate(model, idx, max_new_tokens: int, temperature: float = 1.0, top_k=No
     per step with a KV cache (same tokens as use_cache=False, much faster). Past block_size
     the model sees the last block_size tokens (the cache is rebuilt when the window slides).
     stream, if given, is called with each new token as it is produced: an int when B == 1,
-    else a (B,) int64 array. The model is put in eval mode while generating (restored after).
+    else a (B,) int64 array. Every forward pass runs in eval mode (no dropout); between steps
+    and after, the model keeps its own mode.
     vocab_limit samples only ids below it (a model whose vocabulary is padded beyond its
     tokenizer's, e.g. 50304 for GPT-2's 50257: the extra rows have no text).
     """

@@ -550,6 +550,31 @@ def test_generation_restores_the_models_mode(training):
     assert m.training is training
 
 
+@pytest.mark.parametrize("first_ends_first", [True, False])
+def test_two_interleaved_generations_use_no_dropout_and_leave_the_training_mode(
+        first_ends_first):
+    # Each generation set eval mode for its whole run and restored the mode it found: the one
+    # started second found eval mode. When the first ended, the model was training again and
+    # the other went on with dropout (other tokens); when the second ended last, it left the
+    # model out of training mode
+    m = GPT(GPTConfig(vocab_size=7, block_size=8, n_layer=1, n_head=1, n_embd=8, dropout=0.5),
+            seed=0)
+    m.flat[:] = np.random.default_rng(0).standard_normal(m.flat.size)
+    want = generate(m.eval(), [2], 10, temperature=0, use_cache=False)[0, 1:].tolist()
+    m.train()
+    short, long_ = (2, 10) if first_ends_first else (10, 2)
+    a = iter_generate(m, [2], short, temperature=0, use_cache=False)
+    b = iter_generate(m, [2], long_, temperature=0, use_cache=False)
+    got_a, got_b = [], []
+    for _ in range(10):                          # one step of each in turn, while it lasts
+        for steps, got in ((a, got_a), (b, got_b)):
+            x = next(steps, None)
+            if x is not None:
+                got.append(int(x[0]))
+    assert got_a == want[:short] and got_b == want[:long_]
+    assert m.training
+
+
 def test_text_streamer_writes_after_exactly_hold_max_held_ids():
     written = []
     s = TextStreamer(lambda ids: bytes(ids).decode("utf-8", errors="replace"), written.append)
