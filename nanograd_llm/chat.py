@@ -21,7 +21,8 @@ eklenmez.
   boşluk) ile değiştirilir (`unknown="replace"`); kullanıcıya hangi karakterlerin atlandığı ya
   da değiştirildiği **söylenir**, döngü asla çökmez.
 * **Bağlam sınırı:** Model en fazla `block_size` belirteç görür. Konuşma geçmişinin yalnızca
-  son `block_size` belirteci saklanır; yanıt bu sınırı aşarsa `generate` pencereyi kaydırır.
+  son `block_size` belirteci saklanır (bigramda, yalnızca son belirteci gördüğü için, son
+  belirteç); yanıt bu sınırı aşarsa `generate` pencereyi kaydırır.
 * **Çıkış:** Dosya sonu (Ctrl-D; borudan gelen girdinin bitmesi) ya da Ctrl-C
   (KeyboardInterrupt) döngüyü temiz biçimde bitirir: çıkış kodu 0, hata izi (traceback) yok.
   `/quit` da çıkar, `/reset` bağlamı temizler, `/help` komutları listeler. Eğik çizgi ve bir
@@ -288,7 +289,8 @@ def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
               unknown: str = "skip", prompt: str = "> ", banner: bool = True) -> int:
     """Read lines from input_stream (None: the terminal, via input()), answer each with a
     generated continuation streamed to output_stream (None: sys.stdout). Returns 0 on EOF,
-    /quit or Ctrl-C. The context (previous lines and replies) is kept to block_size tokens.
+    /quit or Ctrl-C. The context (previous lines and replies) is kept to block_size tokens (the
+    model's context_window, 1 for a bigram, where it has no block_size).
     From a stream that is not a terminal (a pipe, a file) no prompt waits for the line: each
     line answered is echoed after it is read, as a transcript ("> hello\n", then the reply).
     A reader that closed output_stream (`| head`) raises BrokenPipeError to the caller; the
@@ -302,7 +304,13 @@ def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
     stop = check_stop(stop, tokenizer)
     out = sys.stdout if output_stream is None else output_stream
     encode = _Encoder(tokenizer, unknown)
+    # Modelin gördüğü en uzun pencere (generate'teki gibi): GPT'de block_size; bigram yalnızca
+    # son belirteci görür (block_size = None, context_window = 1). Yalnızca block_size'a
+    # bakılsaydı bigramla sohbetin geçmişi her turda büyür, hiç kırpılmazdı: uzun bir
+    # oturumda bellek ve her turun istem denetimi (bütün geçmiş) sınırsızca artardı
     block = getattr(model, "block_size", None)
+    if block is None:
+        block = getattr(model, "context_window", None)
     seeds = np.random.default_rng(seed) if seed is not None else None
     history: list[int] = []
     end = end_id(tokenizer)

@@ -112,6 +112,22 @@ def test_context_is_kept_within_block_size(monkeypatch):
     assert max(seen) == 16 and all(n <= 16 for n in seen)
 
 
+def test_a_bigram_chat_keeps_only_the_token_the_model_sees(monkeypatch):
+    # A bigram has no block_size: the history grew by every line and reply, never cut
+    import nanograd_llm.chat as chat
+    from nanograd_llm.models.bigram import BigramLM
+    seen = []
+    real = chat.iter_generate
+
+    def spy(model, idx, *a, **k):
+        seen.append(len(idx))
+        return real(model, idx, *a, **k)
+    monkeypatch.setattr(chat, "iter_generate", spy)
+    lines = "".join(f"line number {i} is rather long\n" for i in range(4))
+    rc, out = run_chat(lines, model=BigramLM(len(CHARS), seed=0), max_new_tokens=10)
+    assert rc == 0 and seen == [1] * 4
+
+
 def test_reset_quit_and_blank_lines():
     rc, out = run_chat("\n   \nhi\n/reset\n/quit\nnever answered\n")
     assert rc == 0
