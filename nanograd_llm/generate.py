@@ -156,6 +156,17 @@ def _softmax(z):
     return p
 
 
+def _check_scores(z, name: str) -> None:
+    """ValueError unless z (an array) is (B, V) scores with at least one id."""
+    # filter_logits (B, V) dışındaki bir şekli denetlemiyordu: (V,) bir IndexError ("tuple
+    # index out of range") verir, (B, T, V) ise sessizce yanlış eksende (T) süzülürdü; V = 0
+    # ise sample_next NumPy'ın "zero-size array to reduction operation" iletisiyle düşerdi
+    if z.ndim != 2:
+        raise ValueError(f"{name} must have shape (B, V), got {z.shape}")
+    if z.shape[1] == 0:
+        raise ValueError(f"{name} must have shape (B, V) with V >= 1, got {z.shape}")
+
+
 def filter_logits(z, top_k=None, top_p=None):
     """Apply top-k, then top-p, to scores z (B, V) float64 (already divided by the
     temperature): removed entries become -inf. Returns a new array."""
@@ -164,6 +175,7 @@ def filter_logits(z, top_k=None, top_p=None):
     # denetlenir (O(1), belirteç başına birkaç mikrosaniye)
     check_sampler(1.0, top_k, top_p)
     z = np.array(z, dtype=np.float64)                                # kopya, (B, V)
+    _check_scores(z, "z")
     V = z.shape[1]
     if top_k is not None and top_k < V:
         # Kararlı sıralama: eşit puanlarda küçük numara önde → tam k aday kalır
@@ -192,8 +204,7 @@ def sample_next(logits, temperature=1.0, top_k=None, top_p=None, rng=None):
     # Negatif bir sıcaklık puanların işaretini çevirir: en olasısız belirteçler seçilirdi
     check_sampler(temperature, top_k, top_p)
     z = np.asarray(logits, dtype=np.float64)
-    if z.ndim != 2:
-        raise ValueError(f"logits must have shape (B, V), got {z.shape}")
+    _check_scores(z, "logits")
     check_finite_output(z, "logits")
     # Sıcaklık 0: açgözlü çözümleme
     if float(temperature) == 0.0:

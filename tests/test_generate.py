@@ -540,6 +540,18 @@ def test_infinite_logits_are_a_clear_error(bad):
             sample_next(np.array([[0.0, bad, 1.0]]), temperature)
 
 
+@pytest.mark.parametrize("scores", [np.zeros(3), np.zeros((1, 2, 3)), np.zeros((1, 0))])
+@pytest.mark.parametrize("call", ["filter_logits", "sample_next", "greedy"])
+def test_scores_that_are_not_b_by_v_are_a_clear_error(scores, call):
+    # filter_logits took (V,) with an IndexError and (B, T, V) silently, filtering along T;
+    # sample_next took V = 0 with NumPy's 'zero-size array' or 'argmax of an empty sequence'
+    with pytest.raises(ValueError, match=r"must have shape \(B, V\)(| with V >= 1), got \("):
+        if call == "filter_logits":
+            filter_logits(scores, top_k=1)
+        else:
+            sample_next(scores, 1.0 if call == "sample_next" else 0.0)
+
+
 @pytest.mark.parametrize("training", [False, True])
 def test_generation_restores_the_models_mode(training):
     m = make_model()
