@@ -385,8 +385,10 @@ class TextStreamer:
     time); a trailing U+FFFD (an incomplete UTF-8 sequence from a byte-level tokenizer) is held
     back until the next token completes it. After HOLD_MAX held ids (stray bytes that never
     decode) the text of the held ids is written except for the last few that could still begin
-    a character: the longest head whose text, followed by the rest's, is the text of them all
-    (with a decoder that raises instead, everything is written as one U+FFFD).
+    a character: the longest head whose text, followed by the rest's, is the text of them all.
+    With a decoder that raises instead, the held ids are written as the text of the pieces that
+    decode and a U+FFFD for each id that begins none (the last few ids, when none of them begins
+    a piece, are held as a character still to complete; flush writes them as one U+FFFD).
     """
     HOLD_MAX = 8
 
@@ -412,6 +414,8 @@ class TextStreamer:
         piece = self._decoded()
         if (piece is None or piece.endswith("\ufffd")) and len(self.pending) < self.HOLD_MAX:
             return ""                                # yarım kalmış çok baytlı karakteri beklet
+        if piece is None:
+            return self._emit(*self._salvaged(hold_tail=True))
         if piece is not None and piece.endswith("\ufffd"):
             # Sınıra ulaşıldı: bekletilen kimliklerin sonuncuları, sonraki kimliklerin
             # tamamlayacağı bir karakteri başlatmış olabilir (ör. yedi başıboş bayttan sonra
@@ -426,7 +430,46 @@ class TextStreamer:
                 if head_text is not None and rest_text is not None and \
                         head_text + rest_text == piece:
                     return self._emit(head_text, keep=rest)
-        return self._emit("\ufffd" if piece is None else piece)
+        return self._emit(piece)
+
+    # Hata veren (katı) bir çözücü: bekletilen kimliklerin hepsi tek bir U+FFFD olarak
+    # yazılsaydı, başıboş bir bayttan sonra gelen ve kendi başına çözülebilen metin de ("\xe2"
+    # ardından "AAA") kaybolurdu. Baştan başlanarak çözülebilen en uzun parça yazılır; hiçbir
+    # parçayı başlatamayan kimlik için bir U+FFFD yazılır ve sonrakine geçilir. Sondaki en çok
+    # UTF8_TAIL kimliğin hiçbiri bir parça başlatamıyorsa bunlar yarım kalmış tek bir karakter
+    # olabilir: bekletilir (sonraki kimlikler tamamlayabilir) ya da, flush'ta, yerine koyan bir
+    # çözücünün yarım karakter için yazdığı gibi tek bir U+FFFD yazılır
+    UTF8_TAIL = 3     # bir karakterin başlangıç baytından sonra en çok 3 baytı daha vardır
+
+    def _longest(self, ids: list[int], i: int):
+        """(j, text) of the longest ids[i:j] the decoder takes, or (None, None)."""
+        for j in range(len(ids), i, -1):
+            text = self._decoded(ids[i:j])
+            if text is not None:
+                return j, text
+        return None, None
+
+    def _salvaged(self, hold_tail: bool) -> tuple[str, list[int]]:
+        """(text of the pending ids that a strict decoder refuses as a whole, ids still held):
+        the longest decodable pieces from the start, U+FFFD for an id that begins none; a last
+        run of at most UTF8_TAIL ids none of which begins a piece is held (hold_tail) or
+        written as one U+FFFD (a character cut at the end)."""
+        ids, pieces, i = self.pending, [], 0
+        while i < len(ids):
+            j, text = self._longest(ids, i)
+            if j is not None:
+                pieces.append(text)
+                i = j
+                continue
+            if len(ids) - i <= self.UTF8_TAIL and \
+                    all(self._longest(ids, k)[0] is None for k in range(i + 1, len(ids))):
+                if hold_tail:
+                    return "".join(pieces), ids[i:]
+                pieces.append("\ufffd")
+                break
+            pieces.append("\ufffd")
+            i += 1
+        return "".join(pieces), []
 
     def _emit(self, piece: str, keep: list[int] | None = None) -> str:
         self.pending = keep or []
@@ -440,4 +483,5 @@ class TextStreamer:
         if not self.pending:
             return ""
         piece = self._decoded()
-        return self._emit("\ufffd" if piece is None else piece)
+        return self._emit(*self._salvaged(hold_tail=False)) if piece is None else \
+            self._emit(piece)

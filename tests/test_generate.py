@@ -454,6 +454,24 @@ def test_text_streamer_is_incremental_and_flushes_invalid_bytes():
     assert "".join(written) == "a\ufffd" + "b" * 10
 
 
+@pytest.mark.parametrize("data, text", [
+    (b"\xe2AAA", "\ufffdAAA"),                          # written by flush
+    (b"\xe2" + b"A" * 9, "\ufffd" + "A" * 9),            # written after HOLD_MAX held ids
+    (b"\xff" * 10 + "ğ".encode(), "\ufffd" * 10 + "ğ"),  # a character begun after them
+    (b"ok\xe2\x82", "ok\ufffd"),                          # cut inside a character at the end
+    (b"\xe2A", "\ufffdA"),                                # (not when text follows)
+])
+def test_a_strict_decoders_stray_byte_loses_no_text_after_it(data, text):
+    # With a decoder that raises, the held ids were all written as one U+FFFD: the text after
+    # a stray byte ("AAA") was lost
+    written = []
+    s = TextStreamer(lambda ids: bytes(ids).decode("utf-8"), written.append)
+    for b in data:
+        s(b)
+    s.flush()
+    assert "".join(written) == text and s.text == text
+
+
 def test_cached_generation_feeds_one_token_until_the_window_is_full(monkeypatch):
     """The cache's point: after the prefill each step forwards only the new token until the cache
     holds block_size positions; only then is the window rebuilt. A prompt longer than block_size
