@@ -302,6 +302,45 @@ def test_resume_is_bit_identical(tmp_path):
     assert again["step"] == 12 and again["val_loss"] == m_full[-1]["val_loss"]
 
 
+
+_SAME_RUN = """
+import hashlib, sys
+import nanograd_llm.train
+from nanograd_llm.train import make_config, train
+nanograd_llm.train.plot_losses = lambda *a: False     # matplotlib's import: a second
+from nanograd_llm.checkpoint import load_model
+from nanograd_llm.tokenizers.char import CharTokenizer
+text = open(sys.argv[1], encoding="utf-8").read()
+print("chars", ascii("".join(CharTokenizer.from_text(text).chars)))
+cfg = make_config("default", data=sys.argv[1], out_dir="run", overrides=dict(
+    tokenizer="bpe", vocab_size="300", n_layer="1", n_head="2", n_embd="16", block_size="16",
+    batch_size="4", max_iters="2", eval_interval="2", eval_iters="1", sample_tokens="0",
+    dropout="0.1"))
+train(cfg, quiet=True)
+for name in ("vocab.json", "merges.txt"):
+    print(name, hashlib.sha256(open("run/" + name, "rb").read()).hexdigest())
+print("weights", hashlib.sha256(load_model("run").flat.tobytes()).hexdigest())
+"""
+
+
+def test_a_run_depends_neither_on_the_hash_seed_nor_the_locale_nor_the_folder(tmp_path):
+    """README (CPU threads): the hash seed, the locale and the working directory change nothing.
+    The text's pairs tie in count (BPE picks among them), its characters are a set before they
+    are sorted, and the run trains a BPE GPT with dropout: two processes with other hash seeds,
+    locales and folders must print the same vocabulary, merges and weights."""
+    data = tmp_path / "ties.txt"
+    data.write_text("ab cd ef gh ıi İI çğ öü şs yz ba dc fe hg " * 20 + TEXT, encoding="utf-8")
+    said = []
+    for seed, lc in (("1", "C"), ("2", "C.UTF-8")):
+        where = tmp_path / f"seed{seed}"
+        where.mkdir()
+        env = dict(_env(), PYTHONHASHSEED=seed, LC_ALL=lc, NANOGRAD_LLM_THREADS="1")
+        p = subprocess.run([sys.executable, "-c", _SAME_RUN, str(data)], capture_output=True,
+                           text=True, encoding="utf-8", cwd=where, env=env, timeout=120)
+        assert p.returncode == 0, p.stderr
+        said.append(p.stdout)
+    assert said[0] == said[1] and said[0].count("\n") == 4
+
 def test_resume_after_failure_in_checkpoint_write(tmp_path, monkeypatch):
     # keep_best off: the count below is of the main checkpoint's files only
     full = train(tiny_config(tmp_path, "full", keep_best=False), quiet=True)
