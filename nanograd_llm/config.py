@@ -53,11 +53,16 @@ SAMPLE_TOKENS_MAX = 100_000
 
 @dataclass
 class TrainConfig:
+    # Alanların varsayılanları `default` hazır ayarınınkilerdir (out_dir dışında): Python'dan
+    # TrainConfig(max_iters=30, …) ile kurulan bir ayar, `nanograd-llm train max_iters=30 …`
+    # komutunun eğittiği modeli eğitir. Önceden burada nanoGPT'nin `baby` değerleri duruyordu
+    # (4 katman, n_embd 128, toplu iş 12, lr 1e-3 …): aynı sözcüklerle kurulan iki ayar başka
+    # iki model eğitiyordu. Hazır ayarlar bu varsayılanların üstüne yazılır (PRESETS)
     # model
     model: str = "gpt"
-    n_layer: int = 4
+    n_layer: int = 3
     n_head: int = 4
-    n_embd: int = 128
+    n_embd: int = 96
     block_size: int = 64
     dropout: float = 0.0
     bias: bool = True
@@ -72,12 +77,12 @@ class TrainConfig:
                                       # (custom: an init_from folder's own pattern)
     val_fraction: float = 0.1
     # optimisation
-    batch_size: int = 12
+    batch_size: int = 16
     grad_accum: int = 1
-    max_iters: int = 2000
-    lr: float = 1e-3
-    min_lr: float = 1e-4
-    warmup_iters: int = 100
+    max_iters: int = 1000
+    lr: float = 2e-3
+    min_lr: float = 2e-4
+    warmup_iters: int = 50
     lr_decay_iters: int = 0           # 0: the cosine ends at max_iters (see decay_iters)
     beta1: float = 0.9
     beta2: float = 0.99
@@ -85,8 +90,8 @@ class TrainConfig:
     weight_decay: float = 0.1
     grad_clip: float = 1.0
     # bookkeeping
-    eval_interval: int = 250
-    eval_iters: int = 20
+    eval_interval: int = 200
+    eval_iters: int = 10
     log_interval: int = 10
     seed: int = 1337
     dtype: str = "float32"

@@ -126,6 +126,18 @@ def test_presets_match_the_readme_table():
             assert ("no dropout" in row) is (full.dropout == 0), name
 
 
+
+def test_a_trainconfig_of_the_same_words_trains_what_the_command_line_trains():
+    """train(TrainConfig(max_iters=30, n_layer=1, n_embd=32)) trained another model than
+    `nanograd-llm train max_iters=30 n_layer=1 n_embd=32` (or make_config with those overrides):
+    TrainConfig's own defaults were nanoGPT's baby settings (batch 12, lr 1e-3, warmup 100 …),
+    not the default preset the command starts from. Only the folder may differ."""
+    from nanograd_llm.train import make_config
+    words = {"max_iters": 30, "n_layer": 1, "n_embd": 32, "eval_interval": 10, "eval_iters": 2}
+    command_line = make_config("default", overrides={k: str(v) for k, v in words.items()})
+    assert TrainConfig(**words, out_dir=command_line.out_dir) == command_line
+    assert TrainConfig(out_dir="out/default") == make_config("default")
+
 def test_titles_are_escaped_before_code_spans_are_marked():
     from nanograd_llm.docs import _inline
     assert _inline("a < b & `x<y`") == "a &lt; b &amp; <code>x&lt;y</code>"
@@ -180,12 +192,12 @@ _BAD_CONFIG = [
                               "of training), got 1000000000000000000000000000000"),
     ("weight_decay", 1e30, "weight_decay=1e+30 is too large: AdamW multiplies the weights by "
                            "1 - lr*weight_decay at each step, so lr*weight_decay must be < 1, "
-                           "but the learning rate reaches 0.001 (lr*weight_decay = 1e+27); use "
-                           "weight_decay < 1000"),
+                           "but the learning rate reaches 0.002 (lr*weight_decay = 2e+27); use "
+                           "weight_decay < 500"),
     ("weight_decay", 1000.0, "lr*weight_decay must be < 1"),
-    ("min_lr", 1000.0, "min_lr=1000 is above lr=0.001: after the warm-up the learning rate "
+    ("min_lr", 1000.0, "min_lr=1000 is above lr=0.002: after the warm-up the learning rate "
                        "decays from lr down to min_lr"),
-    ("lr", 5e-5, "min_lr=0.0001 is above lr=5e-05"),
+    ("lr", 5e-5, "min_lr=0.0002 is above lr=5e-05"),
     ("lr", float("nan"), "lr must be a finite number >= 0, got nan"),
     ("grad_clip", float("inf"), "grad_clip must be a finite number >= 0, got inf"),
     ("beta1", 1.0, "beta1 must be in [0, 1), got 1.0"),
@@ -195,7 +207,7 @@ _BAD_CONFIG = [
     ("val_fraction", 1.0, "val_fraction must be in (0, 1), got 1.0"),
     ("out_dir", "", "out_dir is empty: name the run's folder"),
     ("out_dir", "  ", "out_dir is empty: name the run's folder"),
-    ("n_head", 3, "n_embd=128 must be divisible by n_head=3"),
+    ("n_head", 5, "n_embd=96 must be divisible by n_head=5"),
     ("dtype", "float16", "dtype must be one of float32, float64, got 'float16'"),
     ("device", "tpu", "device must be 'cpu' or 'cuda', got 'tpu'"),
     ("precision", "bf16", "precision must be one of highest, tf32, got 'bf16'"),
@@ -211,12 +223,12 @@ def test_every_train_config_check_names_its_field(name, value, message):
 
 
 @pytest.mark.parametrize("name,value", [
-    ("n_layer", 1), ("warmup_iters", 0), ("seed", 0), ("lr", 1e-4), ("min_lr", 1e-3),
+    ("n_layer", 1), ("warmup_iters", 0), ("seed", 0), ("lr", 2e-4), ("min_lr", 2e-3),
     ("min_lr", 0.0), ("grad_clip", 0.0),
     ("beta1", 0.0), ("beta2", 0.999), ("dropout", 0.0), ("dropout", 0.99),
     ("val_fraction", 0.01), ("val_fraction", 0.99), ("n_head", 8), ("model", "bigram"),
     ("tokenizer", "bpe"), ("bpe_pattern", "turkish"), ("dtype", "float64"), ("device", "cuda"),
-    ("precision", "tf32"), ("sample_tokens", 100_000), ("weight_decay", 999.0)])
+    ("precision", "tf32"), ("sample_tokens", 100_000), ("weight_decay", 499.0)])
 def test_train_config_accepts_values_at_its_bounds(name, value):
     assert getattr(TrainConfig(**{name: value}), name) == value
 
