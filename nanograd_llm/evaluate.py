@@ -116,7 +116,13 @@ class EvalResult:
 
     @property
     def perplexity(self) -> float:
-        return math.exp(self.loss)
+        """e^loss; inf when that is beyond a float (a loss above about 709.78 nats)."""
+        # Iraksamış bir modelin kaybı yüzlerce nat olabilir: e^H float'a sığmaz ve math.exp
+        # OverflowError verirdi (eval'in raporu ve --json çıktısı bir hata iziyle düşerdi)
+        try:
+            return math.exp(self.loss)
+        except OverflowError:
+            return math.inf
 
     @property
     def bits_per_token(self) -> float:
@@ -131,9 +137,15 @@ class EvalResult:
         return math.log(self.vocab_size)
 
     def to_dict(self) -> dict:
+        """The totals and the derived figures, every value valid JSON: a perplexity beyond a
+        float is None (JSON null; `loss` still holds it), as bits_per_char is without
+        characters."""
         d = asdict(self)
-        d.update(loss=self.loss, perplexity=self.perplexity, bits_per_token=self.bits_per_token,
-                 bits_per_char=self.bits_per_char, uniform_loss=self.uniform_loss)
+        ppl = self.perplexity
+        # json.dumps inf'i "Infinity" diye yazar: JSON değildir (jq ve JSON.parse reddeder)
+        d.update(loss=self.loss, perplexity=ppl if math.isfinite(ppl) else None,
+                 bits_per_token=self.bits_per_token, bits_per_char=self.bits_per_char,
+                 uniform_loss=self.uniform_loss)
         return d
 
 
@@ -480,7 +492,8 @@ def describe(result: EvalResult, source: str, label: str, split: str) -> str:
         f"windows        {result.windows:,} of {result.context} tokens, stride {result.stride}",
         f"loss           {result.loss:.4f} nats/token   (a uniform guess: ln {result.vocab_size}"
         f" = {result.uniform_loss:.4f})",
-        f"perplexity     {result.perplexity:.3f}",
+        f"perplexity     {result.perplexity:.3f}" if math.isfinite(result.perplexity) else
+        f"perplexity     inf (e^{result.loss:.4f} is beyond a float)",
         f"bits/token     {result.bits_per_token:.4f}",
     ]
     if result.bits_per_char is not None:

@@ -682,3 +682,24 @@ def test_max_tokens_of_the_whole_text_encodes_only_the_pieces_it_needs(kind, mon
             evaluate_text(model, tok, TEXT + "☺", max_tokens=20)
         r, skipped = evaluate_text(model, tok, TEXT + "☺", max_tokens=20, unknown="skip")
         assert skipped == {"☺": 1} and r.nll == evaluate_ids(model, whole[:21]).nll
+
+
+def test_a_loss_whose_perplexity_is_beyond_a_float_is_reported_not_a_traceback(run_dir,
+                                                                              tmp_path, capsys):
+    """A diverged model's mean loss can pass ln(max float) ≈ 709.78 nats: math.exp raised
+    OverflowError, so `eval` (text and --json) ended in a traceback. The perplexity is inf,
+    the report says so, and --json writes null (valid JSON) beside the finite loss."""
+    from nanograd_llm import checkpoint as ckpt
+    model, tok = ckpt.load_model(run_dir / "run"), ckpt.load_run_tokenizer(run_dir / "run")
+    model.params["wte.weight"][...] *= 1e4
+    r = evaluate_ids(model, np.asarray(tok.encode(TEXT[:200])))
+    assert math.isfinite(r.loss) and r.loss > 710
+    assert r.perplexity == math.inf and r.to_dict()["perplexity"] is None
+    ckpt.save_checkpoint(tmp_path / "run", model, None, tok, 1,
+                         train_config={"data": str(run_dir / "corpus.txt")})
+    out = _eval_json(capsys, "--ckpt", str(tmp_path / "run"))
+    assert out["perplexity"] is None and out["loss"] > 710
+    json.loads(json.dumps(out, allow_nan=False))
+    assert cli_main(["eval", "--ckpt", str(tmp_path / "run")]) == 0
+    text = capsys.readouterr().out
+    assert f"perplexity     inf (e^{out['loss']:.4f} is beyond a float)" in text
