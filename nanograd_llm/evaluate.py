@@ -349,8 +349,13 @@ def evaluate_text(model, tokenizer, text: str, *, split: str = "all", val_fracti
                   unknown: str = "strict", max_tokens: int | None = None, **kwargs):
     """evaluate_ids on the `split` of `text` encoded with `tokenizer`, with the characters
     counted. Returns (EvalResult, {char: count} removed by unknown="skip")."""
+    # 2.5 aralık denetimini geçer, bölümü dilimlerken derin bir TypeError verirdi ("slice
+    # indices must be integers"); True ise sessizce 1 tahmin sayılırdı
+    if max_tokens is not None and not is_integer(max_tokens):
+        raise _option_error("max_tokens", f" must be an integer, got {max_tokens!r}")
     if max_tokens is not None and max_tokens < 1:
         raise _option_error("max_tokens", f" must be >= 1, got {max_tokens}")
+    max_tokens = None if max_tokens is None else int(max_tokens)
     # Bütün metnin ölçüldüğü (split="all") bir değerlendirmede yalnızca ilk max_tokens + 1
     # belirteç gerekir: metnin geri kalanı kodlanmaz (100 MB'lık bir derlemde BPE ile yarım
     # dakika). val ve train bölümlerinin sınırı ise bütün metnin belirteç sayısına bağlıdır

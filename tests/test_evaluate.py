@@ -703,3 +703,16 @@ def test_a_loss_whose_perplexity_is_beyond_a_float_is_reported_not_a_traceback(r
     assert cli_main(["eval", "--ckpt", str(tmp_path / "run")]) == 0
     text = capsys.readouterr().out
     assert f"perplexity     inf (e^{out['loss']:.4f} is beyond a float)" in text
+
+
+def test_max_tokens_must_be_an_integer():
+    """evaluate_text(max_tokens=2.5) passed the >= 1 check and fell slicing the split with
+    "slice indices must be integers"; max_tokens=True was taken as 1 without a word."""
+    tok = CharTokenizer.from_text("abc ")
+    model = _model(V=tok.vocab_size)
+    for bad in (2.5, True, 3.0):
+        with pytest.raises(ValueError, match=r"^max_tokens must be an integer, got ") as e:
+            evaluate_text(model, tok, "abc cab " * 5, max_tokens=bad)
+        assert e.value.command_line_message.startswith("--max-tokens must be an integer")
+    r, _ = evaluate_text(model, tok, "abc cab " * 5, max_tokens=np.int64(3))
+    assert r.tokens == 3 and json.loads(json.dumps(r.to_dict()))["tokens"] == 3
