@@ -375,38 +375,50 @@ def evaluate_text(model, tokenizer, text: str, *, split: str = "all", val_fracti
                           **kwargs)
     # Karakterler: sayılan hedeflerde (ilk belirteç dışındakilerde) başlayan karakterler, NFC
     # biçiminde (bkz. target_characters)
-    result.characters = target_characters(tokenizer, part[1:])
+    result.characters = target_characters(tokenizer, part[1:], before=part[:1])
     return result, skipped
 
 
-def target_characters(tokenizer, ids) -> int:
+def target_characters(tokenizer, ids, before=()) -> int:
     """Characters of the text that begin in the tokens `ids` (the predicted targets), counted
-    in NFC.
+    in NFC. `before`: the ids just before them (the part's first, unscored token); a character
+    that begins there and is completed in `ids` is not counted.
 
     A byte-level tokenizer can cut a character into several tokens; the character is counted
     with the token holding its first byte, so the targets of consecutive parts count every
     character of the text once (decoding a part that starts inside a character would count
     each stray continuation byte as a U+FFFD). It also encodes text as it is: an "ş" written
     in NFD (s + a combining cedilla) is two code points, where the character tokenizer counts
-    one (it works in NFC); counting in NFC keeps char and BPE models comparable."""
-    ids = [int(i) for i in ids]
-    token_bytes = getattr(tokenizer, "token_bytes", None)
-    if token_bytes is None:
-        # Karakter düzeyinde belirteçleyici: belirteçler bütün karakterlerdir
-        text = tokenizer.decode(ids)
-    else:
-        # UTF-8'de devam baytları 10xxxxxx biçimindedir: baştakiler önceki bir belirteçte
-        # başlamış bir karaktere aittir, atılır. Sonda yarım kalan bir karakter burada başlamıştır
-        # ve tek bir U+FFFD olarak sayılır.
-        data = b"".join(token_bytes(i) for i in ids)
-        k = 0
-        while k < len(data) and (data[k] & 0xC0) == 0x80:
-            k += 1
-        text = data[k:].decode("utf-8", errors="replace")
-    # NFD yazılmış bir "ş" (s + birleşen çengel) iki kod noktasıdır; karakter belirteçleyicisi
-    # onu tek karakter sayar (NFC). Aynı metinde iki modelin karakter başına biti karşılaştırılabilir
-    # kalsın diye karakterler NFC'de sayılır
-    return len(unicodedata.normalize("NFC", text))
+    one (it works in NFC); counting in NFC keeps char and BPE models comparable. Such an "ş"
+    whose s is the token before the targets and whose cedilla is the first target is one NFC
+    character that begins before them: the count is NFC(before + ids) less NFC(before)."""
+    ids, before = [int(i) for i in ids], [int(i) for i in before]
+
+    def nfc_length(ids: list[int]) -> int:
+        token_bytes = getattr(tokenizer, "token_bytes", None)
+        if token_bytes is None:
+            # Karakter düzeyinde belirteçleyici: belirteçler bütün karakterlerdir
+            text = tokenizer.decode(ids)
+        else:
+            # UTF-8'de devam baytları 10xxxxxx biçimindedir: baştakiler önceki bir belirteçte
+            # başlamış bir karaktere aittir, atılır. Sonda yarım kalan bir karakter burada
+            # başlamıştır ve tek bir U+FFFD olarak sayılır.
+            data = b"".join(token_bytes(i) for i in ids)
+            k = 0
+            while k < len(data) and (data[k] & 0xC0) == 0x80:
+                k += 1
+            text = data[k:].decode("utf-8", errors="replace")
+        # NFD yazılmış bir "ş" (s + birleşen çengel) iki kod noktasıdır; karakter
+        # belirteçleyicisi onu tek karakter sayar (NFC). Aynı metinde iki modelin karakter
+        # başına biti karşılaştırılabilir kalsın diye karakterler NFC'de sayılır
+        return len(unicodedata.normalize("NFC", text))
+    if not before:
+        return nfc_length(ids)
+    # Hedeflerden önceki belirteçte başlayan bir karakter (s'si orada, çengeli ilk hedefte olan
+    # NFD bir "ş"; iki belirtece bölünmüş bir karakter) sayılmaz: ikisinin birlikte NFC
+    # uzunluğundan öncekinin NFC uzunluğu çıkarılır. Tek başına sayılsaydı ilk hedefteki çengel,
+    # NFC'de birleşecek bir harfi olmadığından, ayrı bir karakter sayılırdı
+    return max(0, nfc_length(before + ids) - nfc_length(before))
 
 
 # What the error of a named corpus that cannot be had offers in its stead (data.load_text's

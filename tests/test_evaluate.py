@@ -716,3 +716,24 @@ def test_max_tokens_must_be_an_integer():
         assert e.value.command_line_message.startswith("--max-tokens must be an integer")
     r, _ = evaluate_text(model, tok, "abc cab " * 5, max_tokens=np.int64(3))
     assert r.tokens == 3 and json.loads(json.dumps(r.to_dict()))["tokens"] == 3
+
+
+def test_a_character_begun_in_the_unscored_first_token_is_not_counted():
+    """An NFD text encoded by a BPE whose first token is the "S" of "Ş" (S + a combining
+    cedilla) and whose second begins the cedilla: target_characters decoded the targets alone,
+    where the cedilla has no letter to join in NFC, and counted it as a character of its own,
+    one more than the character tokenizer's count of the same text (and bits per character a
+    little lower). The characters are now NFC(first token + targets) less NFC(first token)."""
+    pytest.importorskip("regex")
+    import unicodedata
+    from nanograd_llm.tokenizers.bpe import BPETokenizer
+    nfc = "Şükrü ağaçta; İğdır'da ılık, çiçekli bir gün. Öç Üş " * 4
+    nfd = unicodedata.normalize("NFD", nfc)
+    bpe = BPETokenizer.train(nfc, 270)
+    ids = bpe.encode(nfd)
+    assert bpe.decode(ids[:1]) == "S"                          # the cedilla is a target
+    r, _ = evaluate_text(_model(V=bpe.vocab_size, T=16), bpe, nfd)
+    char = CharTokenizer.from_text(nfc)
+    rc, _ = evaluate_text(_model(V=char.vocab_size, T=16), char, nfd)
+    assert r.characters == rc.characters == len(nfc) - 1
+    assert r.bits_per_char == pytest.approx(r.nll / math.log(2) / (len(nfc) - 1), rel=1e-12)
