@@ -236,9 +236,17 @@ def _prepare_idx(model, idx) -> np.ndarray:
     # ve beklenen şekli söylemeden düşüyordu (modelin kendi _check_idx'i gibi söylenir)
     try:
         arr = np.asarray(to_numpy(idx)) if not isinstance(idx, np.ndarray) else idx
-    except (ValueError, TypeError):
+    except ValueError:
         raise ValueError("prompt must be token ids of shape (T,) or (B, T), every row as long "
                          "as the others") from None
+    except TypeError as e:
+        # TypeError ise satırların boyundan gelmez: NumPy listenin öğelerini okuyamamıştır
+        # (ör. CuPy dizilerinden bir liste; CuPy, aygıttaki diziyi örtük olarak ana belleğe
+        # çevirmez). "Satırlar eşit uzun olmalı" demek, satırları eşit olan kullanıcıyı
+        # yanıltırdı
+        raise ValueError(f"prompt must be token ids of shape (T,) or (B, T): a list of "
+                         f"integers or one array, not a {type(idx).__name__} whose items NumPy "
+                         f"cannot read as one array ({e})") from None
     if arr.ndim == 1:
         arr = arr[None, :]
     if arr.ndim == 2 and arr.shape[1] == 0:

@@ -613,6 +613,22 @@ def test_a_host_prompt_is_checked_on_the_host_and_never_read_back(gpu):
     assert [e[1] for e in T.events] == ["ndarray.get"]                 # the table, read once
 
 
+def test_a_list_of_device_arrays_as_prompt_is_not_called_ragged(gpu):
+    """A list of CuPy arrays (rows of equal length) fell into the ragged prompt's message
+    'every row as long as the others': NumPy's TypeError (CuPy converts nothing implicitly)
+    is not about the rows' lengths. The message says what the prompt may be and CuPy's why."""
+    from nanograd_llm.generate import generate
+    m = GPT(GPTConfig(vocab_size=7, block_size=8, n_layer=1, n_head=1, n_embd=8), seed=0)
+    for prompt in ([gpu.array([1, 2]), gpu.array([3, 4])], [gpu.array(1), gpu.array(2)]):
+        with pytest.raises(ValueError) as e:
+            generate(m, prompt, 2)
+        assert str(e.value).startswith("prompt must be token ids of shape (T,) or (B, T): a "
+                                       "list of integers or one array, not a list") and \
+            "as long as the others" not in str(e.value) and ".get()" in str(e.value), e.value
+    with pytest.raises(ValueError, match="every row as long as the others"):
+        generate(m, [[1, 2], [3]], 2)                   # a ragged list is still said so
+
+
 def test_chat_eval_and_attention_maps_match_the_cpu(gpu):
     from nanograd_llm.chat import chat_loop
     from nanograd_llm.evaluate import evaluate_text
