@@ -298,7 +298,7 @@ def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
     check_sampling_args(max_new_tokens, temperature, top_k, top_p)
     # Tohum, generate()'teki gibi denetlenir: her turun tohumu ondan türetilir ve yalnızca o
     # türetilmiş tohum iter_generate'te denetlenirdi; seed=-1 NumPy'ın içinden "expected
-    # non-negative integer", seed=1.5 ya da "3" bir TypeError ile düşer, seed=True ise
+    # non-negative integer", seed=1.5 ya da "3" bir TypeError ile düşerdi, seed=True ise
     # (generate'in reddettiği) sessizce 1 sayılırdı
     check_seed(seed)
     stop = check_stop(stop, tokenizer)

@@ -668,8 +668,9 @@ def _built(preset, config_file, overrides, saved, kwargs, saved_for_file=None) -
 def _note_settings_from_file(cfg: TrainConfig, origin: FileSettings | None) -> None:
     # _note_out_dir_given_as gibi bir not: train()'in ayarlar okunduktan sonra bulduğu bir hata
     # (derlem block_size için kısa, devam ettirilen eğitimin ayarı başka) adını verdiği ayarın
-    # ayar dosyasından geldiğini söyleyebilsin. Değerler de saklanır: sonradan değiştirilmiş bir
-    # ayar (dataclasses.replace, elle atama) dosyanınki sayılmaz
+    # ayar dosyasından geldiğini söyleyebilsin. Değerler de saklanır: sonradan elle başka bir
+    # değer atanmış ayar (cfg.block_size = 32) dosyanınki sayılmaz. dataclasses.replace ile
+    # kurulan bir kopya ise notu hiç taşımaz: onun hiçbir ayarı dosyanınki sayılmaz
     if origin is not None:
         cfg._from_file = (origin.path, {k: getattr(cfg, k) for k in origin.keys
                                         if hasattr(cfg, k)})

@@ -159,7 +159,7 @@ def _softmax(z):
 def _check_scores(z, name: str) -> None:
     """ValueError unless z (an array) is (B, V) scores with at least one id."""
     # filter_logits (B, V) dışındaki bir şekli denetlemiyordu: (V,) bir IndexError ("tuple
-    # index out of range") verir, (B, T, V) ise sessizce yanlış eksende (T) süzülürdü; V = 0
+    # index out of range") verirdi, (B, T, V) ise sessizce yanlış eksende (T) süzülürdü; V = 0
     # ise sample_next NumPy'ın "zero-size array to reduction operation" iletisiyle düşerdi
     if z.ndim != 2:
         raise ValueError(f"{name} must have shape (B, V), got {z.shape}")
@@ -231,7 +231,7 @@ def _prepare_idx(model, idx) -> np.ndarray:
     """Validate the prompt ids and return them as a host (B, T) int64 array."""
     if isinstance(idx, (list, tuple)) and len(idx) == 0:
         raise ValueError("the prompt is empty: need at least one token")
-    # Satırları eşit uzun olmayan bir liste ([[1, 2], [3]]) NumPy dizisine çevrilemez: NumPy'ın
+    # Satırları eşit uzunlukta olmayan bir liste ([[1, 2], [3]]) NumPy dizisine çevrilemez: NumPy'ın
     # "setting an array element with a sequence … inhomogeneous shape" iletisi, istemin adını
     # ve beklenen şekli söylemeden düşüyordu (modelin kendi _check_idx'i gibi söylenir)
     try:
@@ -242,7 +242,7 @@ def _prepare_idx(model, idx) -> np.ndarray:
     except TypeError as e:
         # TypeError ise satırların boyundan gelmez: NumPy listenin öğelerini okuyamamıştır
         # (ör. CuPy dizilerinden bir liste; CuPy, aygıttaki diziyi örtük olarak ana belleğe
-        # çevirmez). "Satırlar eşit uzun olmalı" demek, satırları eşit olan kullanıcıyı
+        # çevirmez). "Satırlar eşit uzunlukta olmalı" demek, satırları eşit olan kullanıcıyı
         # yanıltırdı
         raise ValueError(f"prompt must be token ids of shape (T,) or (B, T): a list of "
                          f"integers or one array, not a {type(idx).__name__} whose items NumPy "
@@ -447,7 +447,7 @@ class TextStreamer:
     # UTF8_TAIL kimliğin hiçbiri bir parça başlatamıyorsa bunlar yarım kalmış tek bir karakter
     # olabilir: bekletilir (sonraki kimlikler tamamlayabilir) ya da, flush'ta, yerine koyan bir
     # çözücünün yarım karakter için yazdığı gibi tek bir U+FFFD yazılır
-    UTF8_TAIL = 3     # bir karakterin başlangıç baytından sonra en çok 3 baytı daha vardır
+    UTF8_TAIL = 3     # yarım kalmış bir karakterin en çok 3 baytı olur (4 baytlığın ilk üçü)
 
     def _longest(self, ids: list[int], i: int):
         """(j, text) of the longest ids[i:j] the decoder takes, or (None, None)."""
