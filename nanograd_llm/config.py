@@ -661,6 +661,7 @@ def _built(preset, config_file, overrides, saved, kwargs, saved_for_file=None) -
             raise _in_config_file(e, origin.path)
         raise
     _note_out_dir_given_as(cfg, _out_dir_source(overrides, kwargs, origin))
+    cfg._init_from_given_as = (cfg.init_from, _source("init_from", overrides, kwargs, origin))
     _note_settings_from_file(cfg, origin)
     return cfg
 
@@ -699,11 +700,18 @@ def _out_dir_source(overrides, kwargs, origin: FileSettings | None) -> str | Non
     (run_folder.command_line_words): None for an argument (--out, make_config's out_dir=) or
     the preset's folder, "out_dir=" for a key=value word, or the path of the config file
     whose out_dir stands."""
-    if kwargs.get("out_dir") is not None:
+    return _source("out_dir", overrides, kwargs, origin)
+
+
+def _source(name: str, overrides, kwargs, origin: FileSettings | None) -> str | None:
+    """How the setting `name` was given: None for an argument (an option such as --out or
+    --init-from, make_config's keyword) or not at all, "name=" for a key=value word, or the
+    path of the config file whose value stands."""
+    if kwargs.get(name) is not None:
         return None
-    if "out_dir" in (overrides or {}):
-        return "out_dir="
-    return origin.path if origin is not None and "out_dir" in origin.keys else None
+    if name in (overrides or {}):
+        return f"{name}="
+    return origin.path if origin is not None and name in origin.keys else None
 
 
 def _note_out_dir_given_as(cfg: TrainConfig, given_as: str | None) -> None:
@@ -717,6 +725,16 @@ def out_dir_given_as(cfg: TrainConfig) -> str | None:
     resume_config built cfg and its out_dir is still the one they set; else None (--out)."""
     value, given_as = getattr(cfg, "_out_dir_given_as", (None, None))
     return given_as if value == cfg.out_dir else None
+
+
+def init_from_given_as(cfg: TrainConfig) -> str | None:
+    """How the command line gave cfg.init_from (see _source): "init_from=" for a key=value
+    word, the config file's path, or None (--init-from, or an argument), where make_config
+    built cfg and its init_from is still the one it set."""
+    # out_dir'inki gibi bir not: `init_from=DIR` diye vermiş birine "--init-from olmadan" demek,
+    # yazmadığı bir seçeneği söylerdi
+    value, given_as = getattr(cfg, "_init_from_given_as", (None, None))
+    return given_as if value is not None and value == cfg.init_from else None
 
 
 def _check_resumed_eps(d: dict) -> None:

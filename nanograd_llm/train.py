@@ -56,8 +56,8 @@ from .backend import check_device, matmul_precision, shown, shown_items
 # içe aktarmalar çalışmaya devam etsin diye bu adlar burada da bulunur
 from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZERS, TrainConfig,
                      apply_overrides, canonical_dtype, make_config, model_config,
-                     in_config_file, out_dir_given_as, parse_overrides, read_config_file,
-                     resume_config, settings_from_file, tokenizer_settings)
+                     in_config_file, init_from_given_as, out_dir_given_as, parse_overrides,
+                     read_config_file, resume_config, settings_from_file, tokenizer_settings)
 from .data import (INSTEAD, STREAM_DROPOUT, BatchSampler, check_source, download_corpus,
                    encode_corpus, known_text_sha256, load_text, same_source, split_ids,
                    text_sha256)
@@ -91,10 +91,11 @@ def _training_text(text: str, cfg: TrainConfig) -> str:
 
 
 def check_corpus_fits(text: str, tokenizer, label: str, init_from: str | None = None,
-                      init_from_file: str | None = None) -> None:
+                      init_from_file: str | None = None, init_from_word: bool = False) -> None:
     """A resumed run reuses its tokenizer: text with characters it lacks means other data.
     `init_from`: the tokenizer is that GPT-2 folder's, for a new fine-tune (not a resumed run);
-    `init_from_file`: the config file that set init_from, if one did."""
+    `init_from_file`: the config file that set init_from, if one did; `init_from_word`: the
+    command line gave it as the key=value word init_from=DIR (not --init-from)."""
     if not isinstance(tokenizer, CharTokenizer):
         return                       # bayt düzeyindeki BPE her metni kodlayabilir
     # Sözlük NFC biçimindedir (tokenizers/char.py); NFD yazılmış bir metin de aynı metindir
@@ -113,7 +114,10 @@ def check_corpus_fits(text: str, tokenizer, label: str, init_from: str | None = 
                 # init_from ayar dosyasından geldiyse komut satırında "--init-from olmadan"
                 # denmez (kullanıcı o seçeneği hiç vermedi): ayar, dosyasıyla adlandırılır
                 raise ValueError(f"{why}init_from (set in config file {init_from_file})")
-            raise with_command_line_message(ValueError(why + "init_from"), why + "--init-from")
+            # `init_from=DIR` diye verilmişse komut satırı da o sözcüğü söyler, --init-from'u değil
+            raise with_command_line_message(
+                ValueError(why + "init_from"),
+                why + ("init_from=DIR" if init_from_word else "--init-from"))
         raise ValueError(f"the corpus {label!r} has {len(unknown)} character(s) the run's "
                          f"tokenizer does not know ({chars}): a resumed run must train on the "
                          f"data it started with (has the file changed?)")
@@ -182,12 +186,13 @@ SAY_BPE_TRAINING_ABOVE = 1 << 22
 
 def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | None = None,
                  progress: bool = False, fine_tune: bool = False,
-                 from_file: dict | None = None):
+                 from_file: dict | None = None, init_from_as: str | None = None):
     """Read the corpus, build (or reuse) the tokenizer, encode and split; with `sha256` (a
     resumed run's), a text with another digest is refused before it is encoded.
     `fine_tune`: `tokenizer` is the one of cfg.init_from, for a new fine-tune (else a resumed
     run's). `from_file`: config.settings_from_file's, for errors that name a setting taken
-    from a config file. -> (tok, TokenData, label)
+    from a config file. `init_from_as`: config.init_from_given_as's ("init_from=" for a
+    key=value word). -> (tok, TokenData, label)
 
     `progress`: say on stderr when a BPE tokenizer is trained on a long text, show its training's
     bars and a bar while a long text is encoded (data.encode_corpus), each after
@@ -210,7 +215,7 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | 
         # hazır bir belirteçleyiciyle başlayan ince ayarda ve değişmiş bir metinde çalışır;
         # değişmiş metnin bilinmeyen karakterleri özetin farklı olmasından daha çok şey söyler
         check_corpus_fits(text, tokenizer, label, cfg.init_from if fine_tune else None,
-                          (from_file or {}).get("init_from"))
+                          (from_file or {}).get("init_from"), init_from_as == "init_from=")
     if sha256 and sha256 != digest:
         # Başka bir metin, uzun kodlamadan (büyük bir derlemde dakikalar) önce reddedilir
         raise _other_text(out_dir, label)
@@ -480,6 +485,8 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
     # Komut satırının iletileri klasörü kullanıcının verdiği biçimde adlandırır (--out,
     # out_dir=, bir ayar dosyasının out_dir'i); aşağıdaki dataclasses.replace bu notu taşımaz
     given_as = out_dir_given_as(cfg)
+    # init_from'un nasıl verildiği de (--init-from, init_from=, ayar dosyası) şimdi okunur
+    init_from_as = init_from_given_as(cfg)
     try:
         check_device(cfg.device)
     except RuntimeError as e:
@@ -519,7 +526,8 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
         out, top, created = prepare_run_folder(cfg.out_dir, resume, overwrite, given_as)
         with hold_run_folder(out, top, created, given_as), \
                 advice_when_out_of_memory(*_memory_advice(cfg, resume)):
-            return _train(cfg, out, resume, quiet, progress, stop_after, from_file)
+            return _train(cfg, out, resume, quiet, progress, stop_after, from_file,
+                          init_from_as)
 
 
 def _memory_advice(cfg: TrainConfig, resume: bool) -> tuple[str, str | None]:
@@ -582,7 +590,8 @@ def _asked(key: str, value, from_file: dict | None) -> str:
 
 
 def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: bool,
-           stop_after: int | None, from_file: dict | None = None) -> dict:
+           stop_after: int | None, from_file: dict | None = None,
+           init_from_as: str | None = None) -> dict:
     started = time.time()
     metrics_path = out / "metrics.jsonl"
     start_step = 0
@@ -710,7 +719,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
     tokenizer, data, label = prepare_data(cfg, out, tokenizer, sha256=saved_sha,
                                           progress=progress and not quiet,
                                           fine_tune=init_model is not None,
-                                          from_file=from_file)
+                                          from_file=from_file, init_from_as=init_from_as)
     mcfg = model_config(cfg, tokenizer.vocab_size)
     if cfg.init_from:
         # Mimari GPT-2 klasöründen gelir, eğitim ayarlarının n_layer/n_embd alanlarından değil.
@@ -765,9 +774,13 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             advice = [f"this run's model is fixed by its checkpoint: start a new run {new} with "
                       f"{smaller}" for new in _NEW_RUN]
         elif cfg.init_from:
-            advice = [f"its size comes from {option} {cfg.init_from}: start from a smaller "
+            # Komut satırı klasörü kullanıcının verdiği biçimde adlandırır
+            named = (f"--init-from {cfg.init_from}" if init_from_as is None else
+                     f"init_from={cfg.init_from}" if init_from_as == "init_from=" else
+                     f"init_from {cfg.init_from} (set in config file {init_from_as})")
+            advice = [f"its size comes from {option}: start from a smaller "
                       f"pretrained model{', or train in ' + half if f64 else ''}"
-                      for option in ("init_from", "--init-from")]
+                      for option in (f"init_from {cfg.init_from}", named)]
         else:
             advice = [f"use {smaller}", None]
         check_fits_in_memory(model.num_params(), cfg.dtype, f"the {model.kind} model", copies=4,

@@ -1557,6 +1557,18 @@ def test_out_of_memory_advice_names_settings_to_a_caller_of_train(tmp_path, monk
                      "--out", str(tmp_path / "ft2"), "--quiet", "block_size=16"]) == 1
     assert capsys.readouterr().err.rstrip().endswith(
         f"its size comes from --init-from {hf}: start from a smaller pretrained model")
+    # given as the key=value word init_from=DIR, the command line names it so (not the option)
+    assert cli.main(["train", f"init_from={hf}", "--data", str(tmp_path / "corpus.txt"),
+                     "--out", str(tmp_path / "ft3"), "--quiet", "block_size=16"]) == 1
+    assert capsys.readouterr().err.rstrip().endswith(
+        f"its size comes from init_from={hf}: start from a smaller pretrained model")
+    # from a --config file, the file is named
+    toml = _config_file(tmp_path, init_from=str(hf), n_layer=None, n_head=None, n_embd=None,
+                        out_dir=str(tmp_path / "ft4"))
+    assert cli.main(["train", "--config", str(toml), "--quiet"]) == 1
+    assert capsys.readouterr().err.rstrip().endswith(
+        f"its size comes from init_from {hf} (set in config file {toml}): start from a smaller "
+        f"pretrained model")
 
 
 def test_out_of_memory_in_the_closing_sample_says_the_run_is_saved(tmp_path, monkeypatch,
@@ -4420,6 +4432,31 @@ def test_a_fine_tune_whose_init_from_is_in_a_config_file_is_not_told_the_option(
                                              ""))
     assert cli.main(["train", "--config", str(toml), "--quiet", "--init-from",
                      str(tmp_path / "hf")]) == 1
+    assert capsys.readouterr().err.endswith("without --init-from\n")
+
+
+def test_a_fine_tune_whose_init_from_is_a_key_value_word_is_not_told_the_option(tmp_path,
+                                                                               capsys):
+    """`train init_from=DIR` (a key=value word, not --init-from) from a folder with a character
+    tokenizer, on a text with characters it lacks: the command line advised 'train a new model
+    on this text without --init-from', an option the user never gave → it says 'without
+    init_from=DIR'; --init-from DIR is still told '--init-from'."""
+    from nanograd_llm import GPT, GPTConfig, cli
+    from nanograd_llm.tokenizers import CharTokenizer
+    tok = CharTokenizer.from_text(TEXT)
+    GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=8),
+        seed=1).save_hf(tmp_path / "hf")
+    tok.save(str(tmp_path / "hf"))
+    out, run, _ = _fine_tune_commands(tmp_path)
+    Path(run[run.index("--data") + 1]).write_text(TEXT + "Zebra\n", encoding="utf-8")
+    assert cli.main([*run, f"init_from={tmp_path / 'hf'}", "max_iters=1"]) == 1
+    err = capsys.readouterr().err
+    assert "does not know ('Z')" in err and err.endswith(
+        "or train a new model on this text without init_from=DIR\n"), err
+    assert "--init-from" not in err and not out.exists()
+    # the key=value word and --init-from together: the option stands and is named
+    assert cli.main([*run, f"init_from={tmp_path / 'nowhere'}", "--init-from",
+                     str(tmp_path / "hf"), "max_iters=1"]) == 1
     assert capsys.readouterr().err.endswith("without --init-from\n")
 
 
