@@ -51,7 +51,8 @@ from . import checkpoint as ckpt
 # komutun bütün süresi için kurar; train() Python'dan çağrıldığında burada kurulur
 from .atomic import (Terminated, _terminate, atomic_write, sigterm_raises,
                      with_command_line_message)
-from .backend import check_device, matmul_precision, shown, shown_items
+from .backend import (check_device, fused_kernels, matmul_precision, num_threads, shown,
+                      shown_items)
 # Ayarlar config.py'dedir; `from nanograd_llm.train import TrainConfig, make_config…` gibi
 # içe aktarmalar çalışmaya devam etsin diye bu adlar burada da bulunur
 from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZERS, TrainConfig,
@@ -449,6 +450,49 @@ def _warn(msg: str) -> None:
     """A warning line on stderr, also under --quiet: it tells of output that was not written
     (or not kept), which a quiet run must not pass over in silence."""
     print(f"warning: {msg}", file=sys.stderr, flush=True)
+
+
+def cpu_arithmetic(model) -> dict:
+    """What a CPU run's float32 sums depend on besides its settings, recorded in each
+    checkpoint's extra: {"cpu_threads": backend.num_threads(), "fused_kernels": whether the
+    fused Numba kernels run (backend.fused_kernels)}; {} on the GPU."""
+    # Kaç iş parçacığı olduğu toplu işin nasıl bölündüğünü, birleşik çekirdekler de toplamların
+    # hangi sırayla alındığını belirler: ikisi değişirse ağırlıklar son bitlerinde ayrılır
+    # (README, CPU iş parçacıkları). Devam ettirilen eğitim bunları kaydedilenlerle karşılaştırır
+    if model.device != "cpu":
+        return {}
+    return {"cpu_threads": num_threads(), "fused_kernels": fused_kernels(model.flat) is not None}
+
+
+def other_arithmetic(saved: dict, now: dict) -> str | None:
+    """The warning for a resumed CPU run whose thread count or fused kernels (cpu_arithmetic's
+    `now`) differ from those its checkpoint's extra (`saved`) records; None when they match or
+    the checkpoint records none (an older version's, or a GPU run's)."""
+    # Kaydedilmemiş (eski sürümlerin) ya da bozuk bir alan karşılaştırılmaz: eğitim sessizce sürer
+    was, is_now, fix = [], [], []
+    threads = saved.get("cpu_threads")
+    if isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1 \
+            and "cpu_threads" in now and threads != now["cpu_threads"]:
+        was.append(f"{threads} CPU thread{'' if threads == 1 else 's'}")
+        is_now.append(str(now["cpu_threads"]))
+        fix.append(f"set NANOGRAD_LLM_THREADS={threads}")
+    fused = saved.get("fused_kernels")
+    if isinstance(fused, bool) and "fused_kernels" in now and fused != now["fused_kernels"]:
+        if fused:
+            was.append("the fused Numba kernels")
+            is_now.append("without them")
+            # Çekirdekler ya ortam değişkeniyle kapatılmıştır ya da Numba kurulu değildir
+            fix.append("unset NANOGRAD_LLM_FUSED"
+                       if os.environ.get("NANOGRAD_LLM_FUSED", "1") == "0" else "install Numba")
+        else:
+            was.append("without the fused Numba kernels")
+            is_now.append("with them")
+            fix.append("set NANOGRAD_LLM_FUSED=0")
+    if not was:
+        return None
+    return (f"this run was trained with {' and '.join(was)}, now {' and '.join(is_now)}: the "
+            f"continuation may not be bit-identical to an uninterrupted run "
+            f"({' and '.join(fix)} to match)")
 
 
 def _graph_step(cfg: TrainConfig, model):
@@ -865,6 +909,14 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             _warn(msg)
         else:
             _log(msg, quiet)
+    arithmetic = cpu_arithmetic(model)
+    if state is not None and isinstance(state["manifest"].get("extra"), dict):
+        # Başka bir iş parçacığı sayısıyla (ya da birleşik çekirdekler açılıp kapatılarak)
+        # sürdürülen bir eğitim hata değildir, ama sonucu kesilmemiş bir eğitiminkiyle bit
+        # düzeyinde aynı olmayabilir: bu, sessizce geçilmez, bir uyarı satırıyla söylenir
+        differs = other_arithmetic(state["manifest"]["extra"], arithmetic)
+        if differs:
+            say(differs, warning=True)
     window_t, window_steps = time.perf_counter(), 0
     tok_s = 0.0
 
@@ -924,7 +976,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         nonlocal saved_step
         write("the checkpoint", out, opt, step, sampler_state=sampler.get_state(),
               dropout_seed=[cfg.seed, STREAM_DROPOUT, step],
-              extra={"elapsed_s": elapsed, "data": label, "data_sha256": data.sha256})
+              extra={"elapsed_s": elapsed, "data": label, "data_sha256": data.sha256,
+                     **cpu_arithmetic(model)})
         saved_step = step
 
     def evaluate_and_save(step: int, lr: float):

@@ -4479,3 +4479,57 @@ def test_a_device_of_a_config_file_that_cannot_be_used_names_the_file(tmp_path, 
     assert str(e.value) == backend._GPU_HELP
     assert cli.main(["train", "--config", str(toml), "--quiet", "--device", "cuda"]) == 1
     assert capsys.readouterr().err == f"error: {backend._GPU_HELP}\n"
+
+
+def test_a_resume_with_another_cpu_thread_count_warns_once(tmp_path, monkeypatch, capsys):
+    """A run resumed with another CPU thread count (NANOGRAD_LLM_THREADS…) or with the fused
+    Numba kernels switched on or off continued silently, though its float32 sums round
+    differently, so it is not bit-identical to an uninterrupted run → each checkpoint records
+    extra.cpu_threads and extra.fused_kernels, and a resume that differs prints one warning line
+    (also under --quiet, as the other warnings); the same values, or a checkpoint of an older
+    version that records none, resume silently."""
+    from nanograd_llm import cli
+    from nanograd_llm.backend import fused_kernels
+    from nanograd_llm.train import resume_config
+    monkeypatch.setenv("NANOGRAD_LLM_THREADS", "2")
+    monkeypatch.delenv("NANOGRAD_LLM_FUSED", raising=False)
+    train(tiny_config(tmp_path, max_iters=1, eval_interval=1), quiet=True)
+    out = tmp_path / "run"
+    fused = fused_kernels(np.zeros(1, np.float32)) is not None
+    extra = ckpt.read_manifest(out)["extra"]
+    assert (extra["cpu_threads"], extra["fused_kernels"]) == (2, fused), extra
+    capsys.readouterr()
+
+    def warnings(steps: int, quiet: bool = True) -> list:
+        train(resume_config(None, out_dir=str(out), overrides={"max_iters": str(steps)}),
+              resume=True, quiet=quiet, progress=False)
+        return [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+
+    monkeypatch.setenv("NANOGRAD_LLM_THREADS", "1")
+    assert warnings(2) == ["warning: this run was trained with 2 CPU threads, now 1: the "
+                           "continuation may not be bit-identical to an uninterrupted run (set "
+                           "NANOGRAD_LLM_THREADS=2 to match)"]
+    assert ckpt.read_manifest(out)["extra"]["cpu_threads"] == 1      # the continuation's count
+    assert warnings(3, quiet=False) == []                              # the same count: silent
+
+    def edit(**fields):
+        man = json.loads((out / "checkpoint.json").read_text())
+        for k, v in fields.items():
+            man["extra"].pop(k, None) if v is None else man["extra"].__setitem__(k, v)
+        (out / "checkpoint.json").write_text(json.dumps(man))
+
+    edit(cpu_threads=None, fused_kernels=None)                 # as an older version wrote it
+    monkeypatch.setenv("NANOGRAD_LLM_THREADS", "2")
+    assert warnings(4) == []
+    # the fused kernels switched off, and the thread count changed too: still one line
+    edit(cpu_threads=1, fused_kernels=True)
+    monkeypatch.setenv("NANOGRAD_LLM_FUSED", "0")
+    assert cli.main(["train", "--resume", "--out", str(out), "--quiet", "max_iters=5"]) == 0
+    assert capsys.readouterr().err == (
+        "warning: this run was trained with 1 CPU thread and the fused Numba kernels, now 2 and "
+        "without them: the continuation may not be bit-identical to an uninterrupted run (set "
+        "NANOGRAD_LLM_THREADS=1 and unset NANOGRAD_LLM_FUSED to match)\n")
+    assert ckpt.read_manifest(out)["extra"]["fused_kernels"] is False
+    # on the GPU nothing is recorded or compared
+    from nanograd_llm.train import other_arithmetic
+    assert other_arithmetic({"cpu_threads": 2, "fused_kernels": True}, {}) is None
