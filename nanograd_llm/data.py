@@ -48,6 +48,7 @@ import os
 import re
 import shutil
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -520,8 +521,16 @@ class TokenData:
 
 
 def split_point(n: int, val_fraction: float) -> int:
-    """Index where the validation part of n ids starts (the last val_fraction of them)."""
-    return int(n * (1.0 - val_fraction))
+    """Index where the validation part of n ids starts (the last val_fraction of them): the
+    floor of n·(1 − val_fraction), computed exactly from the decimal val_fraction is written
+    as (repr), so that 90 ids with 0.3 give 63 + 27."""
+    # Kayan noktalı `int(n * (1.0 - val_fraction))` sınırı bazen bir kimlik erkene alıyordu:
+    # 1 − 0,3 = 0,7 float'ta 0,69999…'dır, 90 · 0,69999… = 62,99… ve int() 62 verir (63 + 27
+    # yerine 62 + 28); 0,9 ile 1000 kimlik 100 + 900 yerine 99 + 901 bölünürdü. Pay, kullanıcının
+    # yazdığı ondalık sayının (repr) tam kesri olarak hesaplanır ve aşağı yuvarlanır; nanoGPT'nin
+    # `int(0.9 * n)`'iyle aynı kural, kayan nokta hatası olmadan (0,1 ile bölme değişmez)
+    share = 1 - Fraction(repr(float(val_fraction)))
+    return math.floor(n * share)
 
 
 def split_ids(ids: np.ndarray, block_size: int, val_fraction: float = 0.1,

@@ -61,7 +61,7 @@ from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZER
                      read_config_file, resume_config, settings_from_file, tokenizer_settings)
 from .data import (INSTEAD, STREAM_DROPOUT, BatchSampler, check_source, download_corpus,
                    encode_corpus, known_text_sha256, load_text, same_source, split_ids,
-                   text_sha256)
+                   split_point, text_sha256)
 from .models.base import advice_when_out_of_memory, advice_when_too_large, check_fits_in_memory
 from .optim import AdamW, clip_grad_norm, get_lr, global_grad_norm, rescaled_grad_norm
 from .run_folder import (_clear_run, _follow_moved_corpus, _read_metrics,
@@ -88,7 +88,9 @@ def _training_text(text: str, cfg: TrainConfig) -> str:
     """The part of the text the tokenizer is trained on (BPE: the train split only)."""
     if cfg.tokenizer == "char":
         return text  # karakter sözlüğü bütün metinden: doğrulamada bilinmeyen karakter olmasın
-    return text[:int(len(text) * (1.0 - cfg.val_fraction))]
+    # Kimliklerin bölündüğü kuralla (data.split_point): kayan noktalı int(len · (1 − f))
+    # 0,3 gibi bir payda bir karakter erken keserdi
+    return text[:split_point(len(text), cfg.val_fraction)]
 
 
 def check_corpus_fits(text: str, tokenizer, label: str, init_from: str | None = None,

@@ -550,6 +550,26 @@ def test_split_point_is_nanogpts_floor_of_the_training_share():
     assert D.split_point(15, 0.1) == 13 and D.split_point(19, 0.5) == 9
 
 
+def test_split_point_is_the_exact_floor_not_a_float_product():
+    """int(n * (1.0 - f)) in floats put the boundary one id early for some fractions (1 - 0.3
+    is 0.6999…, so 90 ids gave 62 + 28, not 63 + 27; 0.9 gave 1000 ids 99 + 901): the
+    training part is the exact floor of n·(1 − f), and BPE's training text is cut the same way."""
+    from fractions import Fraction
+    from types import SimpleNamespace
+    from nanograd_llm.train import _training_text
+    assert D.split_point(90, 0.3) == 63 and D.split_point(1000, 0.9) == 100
+    d = D.split_ids(np.arange(90), 8, 0.3)
+    assert (d.train.size, d.val.size) == (63, 27)
+    for k in range(1, 100):
+        f = k / 100
+        for n in range(100, 3001, 100):         # n·(1 − f) is a whole number here
+            assert D.split_point(n, f) == n * (100 - k) // 100, (n, f)
+        for n in (7, 33, 401):
+            assert D.split_point(n, f) == int(n * (1 - Fraction(k, 100))), (n, f)
+    cfg = SimpleNamespace(tokenizer="bpe", val_fraction=0.3)
+    assert len(_training_text("x" * 90, cfg)) == 63
+
+
 def test_min_tokens_is_the_shortest_text_split_ids_accepts():
     """min_tokens(b, f) ids split, one id fewer does not (a part of exactly block_size + 1
     ids, the edge, is accepted)."""
