@@ -20,8 +20,9 @@ import json
 
 import numpy as np
 
-from nanograd_llm.checkpoint import load_model, load_run_tokenizer
-from nanograd_llm.data import encode_corpus, load_text, split_ids
+from nanograd_llm.checkpoint import load_model, load_run_tokenizer, read_manifest
+from nanograd_llm.data import (SPLIT_BY_CHARACTERS, encode_corpus, encode_split_corpus, load_text,
+                               split_ids, split_point)
 from nanograd_llm.evaluate import evaluate_ids
 
 
@@ -44,7 +45,14 @@ def main() -> None:
     tok = load_run_tokenizer(args.run_dir)
     T = model.config.block_size
     text, _ = load_text(args.data)
-    data = split_ids(encode_corpus(text, tok), T)
+    # The run's own val part: a BPE run that records extra.split_by = "characters" cut its text
+    # at the last 10% of the characters and encoded each part on its own; others (character
+    # runs, older BPE runs) took the last 10% of the ids
+    if (read_manifest(args.run_dir).get("extra") or {}).get("split_by") == SPLIT_BY_CHARACTERS:
+        ids, cut = encode_split_corpus(text, tok, split_point(len(text), 0.1))
+        data = split_ids(ids, T, cut=cut)
+    else:
+        data = split_ids(encode_corpus(text, tok), T)
     val = np.asarray(data.val, dtype=np.int64)
 
     # Whole validation split in non-overlapping windows (nanograd-llm eval's default)

@@ -95,12 +95,12 @@ def _cmd_eval(args) -> int:
         v = getattr(args, name)
         if v is not None and v < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {v}")
-    text, label, split, val_fraction = resolve_eval_data(args.ckpt, args.hf, args.data,
-                                                         args.split)
+    text, label, split, val_fraction, split_by = resolve_eval_data(args.ckpt, args.hf,
+                                                                   args.data, args.split)
     model, tok = load_for_generation(args)
     result, skipped = evaluate_text(model, tok, text, split=split, val_fraction=val_fraction,
-                                    unknown=args.unknown, max_tokens=args.max_tokens,
-                                    context=args.context, stride=args.stride,
+                                    split_by=split_by, unknown=args.unknown,
+                                    max_tokens=args.max_tokens, context=args.context, stride=args.stride,
                                     batch_size=args.batch_size,
                                     progress=None if not args.json else False)
     if skipped:

@@ -393,10 +393,10 @@ def id_dtype(vocab_size: int) -> np.dtype:
 _LAST_CUT_BEFORE_SPACE = re.compile(r".*\S(?=[ \t])", re.S)
 
 
-def _chunks(text: str, size: int):
-    """Split text into pieces of at most `size` characters, cut before a newline (or a CRLF)
-    when possible."""
-    start, n = 0, len(text)
+def _chunks(text: str, size: int, start: int = 0, stop: int | None = None):
+    """Split text (text[start:stop]) into pieces of at most `size` characters, cut before a
+    newline (or a CRLF) when possible."""
+    n = len(text) if stop is None else stop
     while start < n:
         end = min(start + size, n)
         if end < n:
@@ -432,6 +432,18 @@ def encode_corpus(text: str, tokenizer, path=None, chunk_chars: int = 1 << 20,
     False: none. `max_ids` (without `path`): stop after the piece that brings the ids to at
     least that many; they are the first ids of the whole text's (each piece is encoded on its
     own), possibly more than `max_ids`."""
+    return _encode(text, tokenizer, path, chunk_chars, progress, max_ids, None)[0]
+
+
+def encode_split_corpus(text: str, tokenizer, cut: int, path=None, chunk_chars: int = 1 << 20,
+                        progress: bool | None = False) -> tuple[np.ndarray, int]:
+    """Encode text[:cut] and text[cut:] each on its own, into one id array (with `path`, one
+    memory-mapped .npy file): encode_corpus(text[:cut]) followed by encode_corpus(text[cut:]).
+    No token spans the cut. -> (ids, the number of ids of text[:cut])"""
+    return _encode(text, tokenizer, path, chunk_chars, progress, None, cut)
+
+
+def _encode(text, tokenizer, path, chunk_chars, progress, max_ids, cut):
     if max_ids is not None and path is not None:
         raise ValueError("encode_corpus: max_ids is for an in-memory array, not with path")
     dt = id_dtype(tokenizer.vocab_size)
@@ -440,12 +452,12 @@ def encode_corpus(text: str, tokenizer, path=None, chunk_chars: int = 1 << 20,
     # metin çıktıyı değiştirmez
     bar = progress_bar(progress, len(text), "encoding", "char")
     try:
-        return _encode_corpus(text, tokenizer, path, chunk_chars, dt, bar, max_ids)
+        return _encode_corpus(text, tokenizer, path, chunk_chars, dt, bar, max_ids, cut)
     finally:
         bar.close()
 
 
-def _encode_corpus(text, tokenizer, path, chunk_chars, dt, bar, max_ids=None):
+def _encode_corpus(text, tokenizer, path, chunk_chars, dt, bar, max_ids=None, cut=None):
     # Karakter belirteçleyicisi parçayı doğrudan bir NumPy dizisine kodlar (encode_array):
     # karakter başına bir Python tam sayısından oluşan ara liste kurulmaz. `encode`'u
     # değiştiren bir alt sınıf (kendi kodlaması) kendi `encode`'uyla kodlanır
@@ -460,17 +472,30 @@ def _encode_corpus(text, tokenizer, path, chunk_chars, dt, bar, max_ids=None):
             else np.asarray(tokenizer.encode(c), dtype=dt)
         bar.update(len(c))
         return a
+
+    def pieces():
+        # `cut` verilmişse metnin iki parçası ayrı ayrı bölünür: hiçbir parça (dolayısıyla
+        # hiçbir belirteç) kesim yerini aşmaz. Parçalar (parça, kesimden önce mi) diye gelir
+        if cut is None:
+            for c in _chunks(text, chunk_chars):
+                yield c, True
+            return
+        for c in _chunks(text, chunk_chars, 0, cut):
+            yield c, True
+        for c in _chunks(text, chunk_chars, cut, len(text)):
+            yield c, False
     if path is None:
         # Parçalar birbirinden bağımsız kodlanır ve kesim yerleri yalnızca metne bağlıdır: ilk
         # k parçanın kimlikleri bütün metnin kimliklerinin başıdır. Yalnızca ilk max_ids kimliği
         # gereken biri (eval --max-tokens) metnin geri kalanını kodlatmaz
-        pieces, n = [], 0
-        for c in _chunks(text, chunk_chars):
-            pieces.append(encode(c))
-            n += pieces[-1].size
+        arrays, n, first = [], 0, 0
+        for c, before in pieces():
+            arrays.append(encode(c))
+            n += arrays[-1].size
+            first += arrays[-1].size if before else 0
             if max_ids is not None and n >= max_ids:
                 break
-        return np.concatenate(pieces) if pieces else np.zeros(0, dtype=dt)
+        return (np.concatenate(arrays) if arrays else np.zeros(0, dtype=dt)), first
     path = Path(path)
     make_folder(path.parent)
 
@@ -482,12 +507,13 @@ def _encode_corpus(text, tokenizer, path, chunk_chars, dt, bar, max_ids=None):
         # Kesilmede (Ctrl-C) ya da hatada da silinir
         with temporary_beside(tmp_npy) as raw_path:
             # 1. geçiş: parçaları kodla, geçici ham dosyaya ekle (bellekte yalnızca bir parça)
-            n = 0
+            n = counts[0] = 0
             with open(raw_path, "wb") as f:
-                for c in _chunks(text, chunk_chars):
+                for c, before in pieces():
                     a = encode(c)
                     f.write(a.tobytes())
                     n += a.size
+                    counts[0] += a.size if before else 0
             # 2. geçiş: .npy dosyası, başlığı ve ardından ham dosyanın baytlarıdır (np.save'in
             # yazdığının aynısı). Kopya düz dosyalarla, parça parça yapılır: bellek eşlemesi
             # yoktur. Windows'ta eşlenmiş bir dosya silinemez; bir kesintide (Ctrl-C) eşlemeler
@@ -498,6 +524,7 @@ def _encode_corpus(text, tokenizer, path, chunk_chars, dt, bar, max_ids=None):
                         "fortran_order": False, "shape": (n,)})
                 shutil.copyfileobj(src, f, 1 << 24)
 
+    counts = [0]
     # atomic_write: .npy geçici bir dosyada kurulur, diske indirilir (fsync) ve tek bir ad
     # değişikliğiyle yerine geçer; tokens.npy başka bir diskteki dosyaya sembolik bağsa bağ
     # kalır, geçici dosyalar da o diskte, gösterilen dosyanın yanında açılır
@@ -505,7 +532,7 @@ def _encode_corpus(text, tokenizer, path, chunk_chars, dt, bar, max_ids=None):
         atomic_write(path, write)
     except OSError as e:
         raise OSError(f"could not write the token file {path} ({e.strerror or e})") from None
-    return np.load(path, mmap_mode="r")
+    return np.load(path, mmap_mode="r"), counts[0]
 
 
 @dataclass
@@ -514,10 +541,20 @@ class TokenData:
     train: np.ndarray
     val: np.ndarray
     sha256: str = ""          # the corpus text's digest (a resumed run checks it is the same)
+    split_by: str = "tokens"  # SPLIT_BY_TOKENS or SPLIT_BY_CHARACTERS (how val was cut off)
 
     @property
     def n_tokens(self) -> int:
         return int(self.train.size + self.val.size)
+
+
+# How a run's val part is cut off (recorded as extra.split_by in its checkpoints):
+# "tokens": the last val_fraction of the whole text's ids (character runs; BPE runs saved
+# before the field existed); "characters": the text is cut at split_point(len(text)), each
+# part encoded on its own (new BPE runs: the tokenizer, trained on the first part, never saw
+# the val text). A missing field means "tokens".
+SPLIT_BY_TOKENS, SPLIT_BY_CHARACTERS = "tokens", "characters"
+SPLIT_RULES = (SPLIT_BY_TOKENS, SPLIT_BY_CHARACTERS)
 
 
 def split_point(n: int, val_fraction: float) -> int:
@@ -535,8 +572,10 @@ def split_point(n: int, val_fraction: float) -> int:
 
 def split_ids(ids: np.ndarray, block_size: int, val_fraction: float = 0.1,
               source: str = "the data", block_size_option: str = "block_size={}",
-              val_fraction_option: bool = True) -> TokenData:
+              val_fraction_option: bool = True, cut: int | None = None) -> TokenData:
     """Contiguous split; both parts must hold at least block_size + 1 tokens.
+    `cut`: the index where the val part starts (the ids of text[:c] of a text split by
+    characters, encode_split_corpus); by default split_point(len(ids), val_fraction).
 
     ids: a 1-D array (or list) of token ids; block_size: an integer >= 1; val_fraction: the
     validation part's share, in (0, 1). The error of ids too short advises what the caller
@@ -560,10 +599,13 @@ def split_ids(ids: np.ndarray, block_size: int, val_fraction: float = 0.1,
         raise ValueError(f"val_fraction must be a number in (0, 1), got {val_fraction!r}")
     n = int(ids.size)
     need = block_size + 1
-    split = split_point(n, val_fraction)
+    if cut is not None and (not is_integer(cut) or not 0 <= cut <= n):
+        raise ValueError(f"cut must be an integer in [0, {n}], got {cut!r}")
+    split = split_point(n, val_fraction) if cut is None else int(cut)
     train, val = ids[:split], ids[split:]
     if train.size >= need and val.size >= need:
-        return TokenData(train, val)
+        return TokenData(train, val,
+                         split_by=SPLIT_BY_TOKENS if cut is None else SPLIT_BY_CHARACTERS)
     # Önerilen block_size iki parçaya da sığmalı (yalnızca bütün metne değil)
     fit = min(train.size, val.size) - 1
     least = min_tokens(block_size, val_fraction)
@@ -573,9 +615,13 @@ def split_ids(ids: np.ndarray, block_size: int, val_fraction: float = 0.1,
     # kullanıcıyı yanlış yere gönderirdi
     # Öğüt, çağıranın değiştirebildiği ayarları onun yazdığı biçimde söyler: bir örnek betikte
     # blok boyu `--block-size N` seçeneğidir ve val_fraction diye bir ayar yoktur
-    options = [_fraction_that_fits(n, need, val_fraction) if val_fraction_option else None]
+    # Metin karakterlerle bölündüyse (cut) parçaların belirteç sayıları val_fraction'la tam
+    # orantılı değildir: belirteçlerle hesaplanan öneriler yaklaşıktır ve öyle söylenir
+    about = "" if cut is None else "about "
+    options = [_fraction_that_fits(n, need, val_fraction, about) if val_fraction_option
+               else None]
     if least is not None:
-        options.append(f"a text of at least {least} tokens")
+        options.append(f"a text of at least {about}{least} tokens")
     elif options[0] is None and val_fraction_option:
         side = ("larger", "validation") if val_fraction < 0.5 else ("smaller", "training")
         options.append(f"a {side[0]} val_fraction than {val_fraction!r}, which leaves no room "
@@ -595,7 +641,8 @@ def split_ids(ids: np.ndarray, block_size: int, val_fraction: float = 0.1,
         f"block_size + 1 = {need}{hint}")
 
 
-def _fraction_that_fits(n: int, need: int, val_fraction: float) -> str | None:
+def _fraction_that_fits(n: int, need: int, val_fraction: float,
+                        about: str = "") -> str | None:
     """'val_fraction between 0.00065 and 0.99935': the val_fractions (with few digits) at which
     split_ids gives both parts of n ids at least `need`, when the current one leaves a part
     short and others would not; None otherwise."""
@@ -618,7 +665,8 @@ def _fraction_that_fits(n: int, need: int, val_fraction: float) -> str | None:
     lo, hi = bound(True), bound(False)
     if lo is None or hi is None:
         return None
-    return f"val_fraction={lo!r}" if lo >= hi else f"val_fraction between {lo!r} and {hi!r}"
+    return f"val_fraction={about}{lo!r}" if lo >= hi else \
+        f"val_fraction between {about}{lo!r} and {hi!r}"
 
 
 def _ok_split(n: int, need: int, val_fraction: float) -> bool:

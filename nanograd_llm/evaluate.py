@@ -28,8 +28,11 @@ konumun kaybıdır (çapraz entropi, birimi **nat**):
 Karakter düzeyindeki bir modelde belirteç = karakter olduğundan son iki ölçüt aynıdır. BPE
 modelinde bir belirteç birkaç karakter kapsar: belirteç başına kayıp doğal olarak daha büyük
 çıkar, ama karakter başına bit iki modeli aynı ölçekte gösterir. Bunun için iki model **aynı
-metin** üzerinde ölçülmelidir (ör. `--data DOSYA --split all`): iki eğitimin `val` bölümleri,
-belirteç dizileri farklı uzunlukta olduğundan, metnin birebir aynı parçası değildir. Tekdüze
+metin** üzerinde ölçülmelidir (ör. `--data DOSYA --split all`). Yeni bir BPE eğitiminin `val`
+bölümü metnin son %10 karakteridir (metin karakterlerle bölünür, iki parça ayrı ayrı kodlanır);
+karakter düzeyindeki bir eğitiminki kimliklerin son %10'udur, NFC bir metinde aynı parça. Eski
+bir sürümün BPE eğitimi ise kimliklerin son %10'unu ayırmıştı: belirteç dizileri farklı uzunlukta
+olduğundan onun `val` bölümü metnin birebir aynı parçası değildir. Tekdüze
 (hiçbir şey öğrenmemiş) bir modelin kaybı `ln V`'dir; bu değer karşılaştırma için birlikte
 yazdırılır.
 
@@ -89,7 +92,8 @@ import numpy as np
 from .atomic import with_command_line_message
 from .backend import check_finite_output, get_array_module, is_integer, shown, to_numpy
 from .checkpoint import model_vocab_size
-from .data import encode_corpus, same_source, split_point
+from .data import (SPLIT_BY_CHARACTERS, SPLIT_BY_TOKENS, SPLIT_RULES, encode_corpus, same_source,
+                   split_point)
 
 # Boyutlar: B pencere (toplu iş), L pencere uzunluğu, V sözlük
 SPLITS = ("val", "train", "all")
@@ -345,10 +349,25 @@ def encode_for_eval(text: str, tokenizer, unknown: str = "strict",
     return np.asarray(ids), skipped
 
 
+def default_split_rule(tokenizer) -> str:
+    """How `val`/`train` cut a text that is not a run's own recorded corpus (data.SPLIT_RULES):
+    by tokens for a character-level tokenizer (one token per NFC character), by characters for
+    any other (a BPE run's, a GPT-2 folder's), as a new BPE run cuts its corpus."""
+    return SPLIT_BY_TOKENS if isinstance(getattr(tokenizer, "stoi", None), dict) \
+        else SPLIT_BY_CHARACTERS
+
+
 def evaluate_text(model, tokenizer, text: str, *, split: str = "all", val_fraction: float = 0.1,
-                  unknown: str = "strict", max_tokens: int | None = None, **kwargs):
+                  unknown: str = "strict", max_tokens: int | None = None,
+                  split_by: str | None = None, **kwargs):
     """evaluate_ids on the `split` of `text` encoded with `tokenizer`, with the characters
-    counted. Returns (EvalResult, {char: count} removed by unknown="skip")."""
+    counted. Returns (EvalResult, {char: count} removed by unknown="skip").
+
+    `split_by` says where `val` and `train` part: "tokens" (the last val_fraction of the
+    whole text's ids, select_split), "characters" (the text is cut at
+    split_point(len(text), val_fraction) characters and each part encoded on its own, as a
+    BPE run saved with extra.split_by = "characters" does), None: default_split_rule (by
+    characters for a BPE tokenizer, by tokens for a character-level one)."""
     # 2.5 aralık denetimini geçer, bölümü dilimlerken derin bir TypeError verirdi ("slice
     # indices must be integers"); True ise sessizce 1 tahmin sayılırdı
     if max_tokens is not None and not is_integer(max_tokens):
@@ -356,13 +375,32 @@ def evaluate_text(model, tokenizer, text: str, *, split: str = "all", val_fracti
     if max_tokens is not None and max_tokens < 1:
         raise _option_error("max_tokens", f" must be >= 1, got {max_tokens}")
     max_tokens = None if max_tokens is None else int(max_tokens)
+    if split_by is None:
+        split_by = default_split_rule(tokenizer)
+    if split_by not in SPLIT_RULES:
+        raise ValueError(f"split_by must be one of {', '.join(SPLIT_RULES)}, got {split_by!r}")
+    if split != "all" and split_by == SPLIT_BY_CHARACTERS:
+        if split not in SPLITS:
+            select_split(np.zeros(0, dtype=np.int64), split, val_fraction)   # its error
+        if not 0.0 < val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
+        # Metin, eğiticinin bölüp iki parçasını ayrı ayrı kodladığı yerden kesilir: val bölümü
+        # tam olarak eğitimin doğrulama kimlikleridir (eğitici de metni olduğu gibi, NFC'ye
+        # çevirmeden keser). Yalnızca seçilen parça kodlanır
+        c = split_point(len(text), val_fraction)
+        text = text[c:] if split == "val" else text[:c]
+        split_all = True
+    else:
+        split_all = split == "all"
     # Bütün metnin ölçüldüğü (split="all") bir değerlendirmede yalnızca ilk max_tokens + 1
     # belirteç gerekir: metnin geri kalanı kodlanmaz (100 MB'lık bir derlemde BPE ile yarım
-    # dakika). val ve train bölümlerinin sınırı ise bütün metnin belirteç sayısına bağlıdır
-    need = max_tokens + 1 if max_tokens is not None and split == "all" else None
+    # dakika). Karakterlerle bölünen metinde de seçilen parçanın yalnızca gereken başı kodlanır;
+    # kimliklerle bölünende (karakter düzeyi, eski BPE eğitimleri) ise val ve train bölümlerinin
+    # sınırı bütün metnin belirteç sayısına bağlıdır
+    need = max_tokens + 1 if max_tokens is not None and split_all else None
     ids, skipped = encode_for_eval(text, tokenizer, unknown,
                                    progress=kwargs.get("progress", False), max_ids=need)
-    part = select_split(ids, split, val_fraction)
+    part = ids if split_all else select_split(ids, split, val_fraction)
     if max_tokens is not None:
         part = part[:max_tokens + 1]
     if part.size < 2:
@@ -427,11 +465,13 @@ EVALUATE_A_FILE = "evaluate on any local text file with --data PATH"
 
 
 def resolve_eval_data(ckpt, hf, data, split):
-    """What `nanograd-llm eval` reads: (text, label, split, val_fraction).
+    """What `nanograd-llm eval` reads: (text, label, split, val_fraction, split_by).
 
     Without --data, a run directory is evaluated on the corpus it was trained on, by default on
     its validation part (the same ids the trainer held out). Any other text is evaluated whole
-    by default: the model has not seen it."""
+    by default: the model has not seen it. `split_by` (evaluate_text's): the run's recorded
+    rule (extra.split_by; "tokens" for a run saved before it was recorded) on the run's own
+    corpus; None (the tokenizer's default_split_rule) for --hf and for any other text."""
     import warnings
 
     from .checkpoint import MANIFEST, CheckpointError, find_run_dir, read_manifest
@@ -441,6 +481,7 @@ def resolve_eval_data(ckpt, hf, data, split):
         m = read_manifest(find_run_dir(ckpt))
         train_cfg = m.get("train_config") or {}
         saved_sha = (m.get("extra") or {}).get("data_sha256")
+        saved_split = (m.get("extra") or {}).get("split_by", SPLIT_BY_TOKENS)
     if data is None:
         if ckpt is None:
             raise ValueError("--hf needs --data: a text file or a corpus name to evaluate on")
@@ -496,7 +537,17 @@ def resolve_eval_data(ckpt, hf, data, split):
         raise CheckpointError(f"{find_run_dir(ckpt) / MANIFEST}: 'val_fraction' in "
                               f"'train_config' must be a number in (0, 1), not "
                               f"{shown(val_fraction)}") from None
-    return text, label, split or ("val" if own else "all"), val_fraction
+    split_by = None
+    if own:
+        # Eğitimin kendi derlemi: bölümler eğitimin kaydettiği kuralla kesilir (alanı olmayan
+        # eski bir BPE eğitimi kimliklerle bölmüştü); --split val tam olarak onun doğrulama
+        # kimliklerini ölçer
+        split_by = saved_split
+        if split_by not in SPLIT_RULES:
+            raise CheckpointError(f"{find_run_dir(ckpt) / MANIFEST}: 'split_by' in 'extra' "
+                                  f"must be one of {', '.join(map(repr, SPLIT_RULES))}, not "
+                                  f"{shown(split_by)}")
+    return text, label, split or ("val" if own else "all"), val_fraction, split_by
 
 
 def describe(result: EvalResult, source: str, label: str, split: str) -> str:

@@ -60,7 +60,8 @@ from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZER
                      in_config_file, init_from_given_as, out_dir_given_as, parse_overrides,
                      read_config_file, resume_config, settings_from_file, tokenizer_settings)
 from .data import (INSTEAD, STREAM_DROPOUT, BatchSampler, check_source, download_corpus,
-                   encode_corpus, known_text_sha256, load_text, same_source, split_ids,
+                   SPLIT_BY_CHARACTERS, SPLIT_BY_TOKENS, SPLIT_RULES, encode_corpus,
+                   encode_split_corpus, known_text_sha256, load_text, same_source, split_ids,
                    split_point, text_sha256)
 from .models.base import advice_when_out_of_memory, advice_when_too_large, check_fits_in_memory
 from .optim import AdamW, clip_grad_norm, get_lr, global_grad_norm, rescaled_grad_norm
@@ -85,12 +86,23 @@ def build_tokenizer(cfg: TrainConfig, train_text: str, progress: bool = False):
 
 
 def _training_text(text: str, cfg: TrainConfig) -> str:
-    """The part of the text the tokenizer is trained on (BPE: the train split only)."""
+    """The part of the text the tokenizer is trained on (BPE: the train split only, the first
+    split_point(len(text)) characters, the part the val ids are not taken from)."""
     if cfg.tokenizer == "char":
         return text  # karakter sözlüğü bütün metinden: doğrulamada bilinmeyen karakter olmasın
     # Kimliklerin bölündüğü kuralla (data.split_point): kayan noktalı int(len · (1 − f))
     # 0,3 gibi bir payda bir karakter erken keserdi
     return text[:split_point(len(text), cfg.val_fraction)]
+
+
+def split_rule(tokenizer) -> str:
+    """How a new run with this tokenizer cuts off its val part (data.SPLIT_RULES)."""
+    # BPE: metin karakterlerle bölünür, iki parça ayrı ayrı kodlanır. Belirteçleyici yalnızca
+    # ilk parçayla eğitilir; kimliklerin son %10'u ise ilk parçanın sonundaki belirteçlerle
+    # başlayabilirdi (birleştirmeler doğrulama metninin başını görmüş olurdu). Karakter
+    # belirteçleyicisinde kural eskisi gibi kalır: NFC'deki her karaktere bir belirteç düşer,
+    # NFD yazılmış bir metnin karakter sayısı ise belirteç sayısından büyüktür
+    return SPLIT_BY_TOKENS if isinstance(tokenizer, CharTokenizer) else SPLIT_BY_CHARACTERS
 
 
 def check_corpus_fits(text: str, tokenizer, label: str, init_from: str | None = None,
@@ -189,9 +201,11 @@ SAY_BPE_TRAINING_ABOVE = 1 << 22
 
 def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | None = None,
                  progress: bool = False, fine_tune: bool = False,
-                 from_file: dict | None = None, init_from_as: str | None = None):
+                 from_file: dict | None = None, init_from_as: str | None = None,
+                 split_by: str | None = None):
     """Read the corpus, build (or reuse) the tokenizer, encode and split; with `sha256` (a
     resumed run's), a text with another digest is refused before it is encoded.
+    `split_by`: a resumed run's rule (data.SPLIT_RULES); None: a new run's (split_rule).
     `fine_tune`: `tokenizer` is the one of cfg.init_from, for a new fine-tune (else a resumed
     run's). `from_file`: config.settings_from_file's, for errors that name a setting taken
     from a config file. `init_from_as`: config.init_from_given_as's ("init_from=" for a
@@ -232,7 +246,13 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | 
         tokenizer = build_tokenizer(cfg, train_text, progress=progress)
         del train_text
     path = out_dir / "tokens.npy" if len(text) > cfg.mmap_threshold else None
-    ids = encode_corpus(text, tokenizer, path=path, progress=progress)
+    if (split_by or split_rule(tokenizer)) == SPLIT_BY_CHARACTERS:
+        # Metin, belirteçleyicinin eğitildiği sınırda (split_point(len(text))) bölünür ve iki
+        # parça ayrı ayrı kodlanır: doğrulama kimlikleri tam olarak encode(text[c:])'dir
+        ids, cut = encode_split_corpus(text, tokenizer, split_point(len(text), cfg.val_fraction),
+                                       path=path, progress=progress)
+    else:
+        ids, cut = encode_corpus(text, tokenizer, path=path, progress=progress), None
     if path is not None:
         # tokens.npy yazıldı: eğitim klasörünün kilit dosyası onu bu eğitimin dosyası olarak
         # kaydeder; ilk denetim noktasından önce öldürülen bir başlangıcı aynı komut
@@ -241,7 +261,8 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | 
         note_own_file(out_dir, "tokens.npy")
     del text
     try:
-        data = split_ids(ids, cfg.block_size, cfg.val_fraction, source=f"the corpus {label!r}")
+        data = split_ids(ids, cfg.block_size, cfg.val_fraction, source=f"the corpus {label!r}",
+                         cut=cut)
     except ValueError as e:
         # Kısa metnin iletisi block_size'ı (ve val_fraction'ı) adıyla söyler: değer ayar
         # dosyasından geldiyse hangi dosyada olduğu da söylenir (ayrıştırırken bulunan
@@ -742,6 +763,15 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         # belirteçleyicisinde ayar olduğu gibi kalır)
         cfg = dataclasses.replace(cfg, **tokenizer_settings(tokenizer)[0])
     saved_sha = ((state or {}).get("manifest", {}).get("extra") or {}).get("data_sha256")
+    saved_split = None
+    if state is not None:
+        # Doğrulama bölümünün kuralı eğitimin kaydettiğidir: alanı olmayan (eski bir sürümün)
+        # bir eğitim kimliklerle bölünmüştü ve öyle sürer (devam ettirme birebir aynı kalsın)
+        saved_split = (state["manifest"].get("extra") or {}).get("split_by", SPLIT_BY_TOKENS)
+        if saved_split not in SPLIT_RULES:
+            raise ValueError(f"cannot resume {out}: 'split_by' in the 'extra' of its "
+                             f"{ckpt.MANIFEST} must be one of "
+                             f"{', '.join(map(repr, SPLIT_RULES))}, not {shown(saved_split)}")
     if state is not None:
         # Devam ettirilen modelin ayarları (dropout, bias, activation…) derlem okunup
         # kodlanmadan önce denetlenir: büyük bir derlemde ret dakikalar sonra gelirdi
@@ -765,7 +795,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
     tokenizer, data, label = prepare_data(cfg, out, tokenizer, sha256=saved_sha,
                                           progress=progress and not quiet,
                                           fine_tune=init_model is not None,
-                                          from_file=from_file, init_from_as=init_from_as)
+                                          from_file=from_file, init_from_as=init_from_as,
+                                          split_by=saved_split)
     mcfg = model_config(cfg, tokenizer.vocab_size)
     if cfg.init_from:
         # Mimari GPT-2 klasöründen gelir, eğitim ayarlarının n_layer/n_embd alanlarından değil.
@@ -979,7 +1010,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         write("the checkpoint", out, opt, step, sampler_state=sampler.get_state(),
               dropout_seed=[cfg.seed, STREAM_DROPOUT, step],
               extra={"elapsed_s": elapsed, "data": label, "data_sha256": data.sha256,
-                     **cpu_arithmetic(model)})
+                     "split_by": data.split_by, **cpu_arithmetic(model)})
         saved_step = step
 
     def evaluate_and_save(step: int, lr: float):
@@ -1028,7 +1059,8 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             # ettirildiğinde bu adımı birebir aynı ağırlıklarla yeniden üretir.
             best_val, best_step = losses["val"], step
             write("the best-weights copy", best_dir, None, step,
-                  extra={"val_loss": losses["val"], "data": label, "data_sha256": data.sha256})
+                  extra={"val_loss": losses["val"], "data": label, "data_sha256": data.sha256,
+                         "split_by": data.split_by})
         save_state(step, elapsed)
         # Değerlendirmenin ve kaydın süresi sonraki pencerenin eğitim hızına katılmaz
         window_t = time.perf_counter()

@@ -327,7 +327,7 @@ def test_eval_json_never_shows_a_progress_bar(monkeypatch, capsys):
     import nanograd_llm.evaluate as ev
     seen = []
     monkeypatch.setattr(cg, "load_for_generation", lambda args: ("MODEL", "TOK"))
-    monkeypatch.setattr(ev, "resolve_eval_data", lambda *a: ("text", "label", "all", 0.1))
+    monkeypatch.setattr(ev, "resolve_eval_data", lambda *a: ("text", "label", "all", 0.1, None))
 
     def evaluate_text(model, tok, text, **kw):
         seen.append(kw["progress"])

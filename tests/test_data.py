@@ -773,3 +773,35 @@ def test_a_python_caller_of_load_text_or_download_corpus_is_told_its_own_argumen
         assert msg.endswith(python) and "--data" not in msg, msg
         assert e.value.command_line_message == msg[:-len(python)] + ", or " + D.INSTEAD
         assert f"can also be placed by hand at {tmp_path / 'tiny.txt'}" in msg
+
+
+def test_split_ids_at_a_given_cut_and_its_short_part_advice_is_approximate():
+    """split_ids(cut=k) (a text cut by characters, each part encoded on its own) puts the val
+    part at id k; a part too short still says how many ids each part has, and calls the
+    val_fraction and text-length advice, computed from the ids, approximate."""
+    d = D.split_ids(np.arange(100), 8, 0.1, cut=80)
+    assert (d.train.size, d.val.size, d.split_by) == (80, 20, "characters")
+    assert D.split_ids(np.arange(100), 8, 0.1).split_by == "tokens"
+    with pytest.raises(ValueError, match=r"has 100 tokens: its 10% validation part has 10 and "
+                                         r"its training part 90, .*val_fraction between about "
+                                         r"0\.16 and 0\.84, a text of at least about 151 tokens "
+                                         r"or block_size=9 at most"):
+        D.split_ids(np.arange(100), 15, 0.1, cut=90)
+    with pytest.raises(ValueError, match=r"cut must be an integer in \[0, 100\]"):
+        D.split_ids(np.arange(100), 8, 0.1, cut=101)
+
+
+def test_encode_split_corpus_is_each_part_encoded_on_its_own(tmp_path):
+    """encode_split_corpus(text, tok, c) is encode_corpus(text[:c]) followed by
+    encode_corpus(text[c:]) (in pieces, in memory and into one .npy file), with the count of
+    the first part's ids."""
+    from nanograd_llm.tokenizers import CharTokenizer
+    text = "ab cd\nef  gh\r\nij kl mn\n" * 9
+    tok = CharTokenizer.from_text(text)
+    for c in (0, 1, 37, 100, len(text)):
+        first = D.encode_corpus(text[:c], tok, chunk_chars=7)
+        ref = np.concatenate([first, D.encode_corpus(text[c:], tok, chunk_chars=7)])
+        for path in (None, tmp_path / f"t{c}.npy"):
+            ids, n = D.encode_split_corpus(text, tok, c, path=path, chunk_chars=7)
+            np.testing.assert_array_equal(ids, ref)
+            assert n == first.size == c

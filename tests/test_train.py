@@ -4220,12 +4220,15 @@ def test_a_long_start_says_what_it_does_before_the_first_step(tmp_path, monkeypa
     once encoding has taken a few seconds); --quiet (quiet=True) asks for neither."""
     import nanograd_llm.train as T
     seen = []
-    real = T.encode_corpus
 
-    def encode_corpus(*a, progress=False, **k):
-        seen.append(progress)
-        return real(*a, progress=progress, **k)
-    monkeypatch.setattr(T, "encode_corpus", encode_corpus)
+    def asking(real):
+        def encode(*a, progress=False, **k):
+            seen.append(progress)
+            return real(*a, progress=progress, **k)
+        return encode
+    # BPE: the text cut by characters, each part encoded on its own (encode_split_corpus)
+    for name in ("encode_corpus", "encode_split_corpus"):
+        monkeypatch.setattr(T, name, asking(getattr(T, name)))
     monkeypatch.setattr(T, "SAY_BPE_TRAINING_ABOVE", 100, raising=False)
     cfg = tiny_config(tmp_path, max_iters=1, eval_interval=1, tokenizer="bpe", vocab_size=300)
     T.train(cfg, quiet=False, progress=True)
@@ -4533,3 +4536,162 @@ def test_a_resume_with_another_cpu_thread_count_warns_once(tmp_path, monkeypatch
     # on the GPU nothing is recorded or compared
     from nanograd_llm.train import other_arithmetic
     assert other_arithmetic({"cpu_threads": 2, "fused_kernels": True}, {}) is None
+
+
+# -- where a BPE run's val part starts ---------------------------------------------------------
+
+def _val_text_corpus(tmp_path):
+    """A corpus whose last 10% of the characters holds a word found nowhere before them."""
+    from nanograd_llm.data import split_point
+    text = TEXT + "zzqxv zzqxv zzqxv vxqzz qxvzz zzqxv. " * 4
+    c = split_point(len(text), 0.1)
+    assert "zzqxv" not in text[:c] and "zzqxv" in text[c:]
+    path = tmp_path / "corpus.txt"
+    path.write_text(text, encoding="utf-8")
+    return text, c
+
+
+@pytest.mark.parametrize("mmap", [False, True])
+def test_a_new_bpe_runs_val_ids_are_the_val_text_encoded_on_its_own(tmp_path, mmap):
+    """The BPE tokenizer was trained on the first 90% of the characters, but the val part was
+    the last 10% of the whole text's ids, which could begin before that boundary: the merges
+    had seen the start of the val text. A new BPE run now cuts the text at that character
+    boundary and encodes each part on its own (one tokens.npy holding both when memory-mapped):
+    the val ids are encode(text[c:]), the train ids encode(text[:c]), and no merge holds a
+    string found only in the val text."""
+    pytest.importorskip("regex")
+    from nanograd_llm.data import encode_corpus, split_ids
+    from nanograd_llm.train import prepare_data
+    text, c = _val_text_corpus(tmp_path)
+    cfg = tiny_config(tmp_path, tokenizer="bpe", vocab_size=300,
+                      **({"mmap_threshold": 0} if mmap else {}))
+    tok, data, _ = prepare_data(cfg, tmp_path / "run")
+    assert (tmp_path / "run" / "tokens.npy").exists() == mmap
+    np.testing.assert_array_equal(data.val, encode_corpus(text[c:], tok))
+    np.testing.assert_array_equal(data.train, encode_corpus(text[:c], tok))
+    assert data.split_by == "characters"
+    assert not any(b"zzq" in tok.token_bytes(i) for i in range(tok.vocab_size))
+    # the old rule's val part is other ids (so this test tells the two apart)
+    old = split_ids(encode_corpus(text, tok), 16).val
+    assert old.size != data.val.size or not np.array_equal(old, data.val)
+
+
+def test_the_split_rule_is_saved_and_a_char_run_on_nfd_text_splits_its_ids(tmp_path):
+    """Each checkpoint records extra.split_by: "characters" for a new BPE run, "tokens" for a
+    character-level run, whose val part stays the last 10% of its ids (one token per NFC
+    character: on NFD text the character count is not the token count)."""
+    import unicodedata
+    pytest.importorskip("regex")
+    from nanograd_llm.data import encode_corpus, split_ids
+    from nanograd_llm.train import prepare_data
+    train(tiny_config(tmp_path, "b", tokenizer="bpe", vocab_size=300, max_iters=2,
+                      eval_interval=2), quiet=True)
+    for folder in ("b", "b/best"):
+        extra = json.loads((tmp_path / folder / ckpt.MANIFEST).read_text())["extra"]
+        assert extra["split_by"] == "characters", folder
+    nfd = unicodedata.normalize("NFD", TEXT)
+    assert len(nfd) > len(TEXT)
+    (tmp_path / "nfd.txt").write_text(nfd, encoding="utf-8")
+    cfg = dataclasses.replace(tiny_config(tmp_path, "c", max_iters=2, eval_interval=2),
+                              data=str(tmp_path / "nfd.txt"))
+    tok, data, _ = prepare_data(cfg, tmp_path / "c")
+    ref = split_ids(encode_corpus(nfd, tok), 16)
+    np.testing.assert_array_equal(data.val, ref.val)
+    np.testing.assert_array_equal(data.train, ref.train)
+    train(cfg, quiet=True)
+    assert json.loads((tmp_path / "c" / ckpt.MANIFEST).read_text())["extra"]["split_by"] == \
+        "tokens"
+
+
+def test_an_old_bpe_run_resumes_bit_identically_and_evaluates_with_the_old_rule(
+        tmp_path, monkeypatch, capsys):
+    """A BPE run saved before extra.split_by existed cut its val part off as the last 10% of
+    the ids: --resume keeps that rule (the continuation is bit-identical to an uninterrupted
+    run of that version) and `eval --ckpt RUN --split val/train` scores those ids."""
+    pytest.importorskip("regex")
+    import nanograd_llm.train as T
+    from nanograd_llm.cli import main as cli_main
+    from nanograd_llm.data import encode_corpus, split_ids, split_point
+    text, c = _val_text_corpus(tmp_path)
+    with monkeypatch.context() as m:             # the older version: ids cut, no field
+        m.setattr(T, "split_rule", lambda tok: "tokens")
+        full = train(tiny_config(tmp_path, "full", tokenizer="bpe", vocab_size=300),
+                     quiet=True)
+        part = tiny_config(tmp_path, "part", tokenizer="bpe", vocab_size=300)
+        train(part, quiet=True, stop_after=6)
+    for folder in ("part", "part/best"):
+        path = tmp_path / folder / ckpt.MANIFEST
+        man = json.loads(path.read_text())
+        assert man["extra"].pop("split_by") == "tokens"
+        path.write_text(json.dumps(man))
+    resumed = train(part, resume=True, quiet=True)
+    assert resumed["step"] == 12
+    np.testing.assert_array_equal(weights(resumed["model"]), weights(full["model"]))
+    run = tmp_path / "part"
+    assert json.loads((run / ckpt.MANIFEST).read_text())["extra"]["split_by"] == "tokens"
+    tok = ckpt.load_run_tokenizer(run)
+    old = split_ids(encode_corpus(text, tok), 16)
+    new_val = encode_corpus(text[c:], tok)
+    assert old.val.size != new_val.size or not np.array_equal(old.val, new_val)
+    for split, ids in (("val", old.val), ("train", old.train)):
+        assert cli_main(["eval", "--ckpt", str(run), "--split", split, "--json"]) == 0
+        out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        ref = evaluate_ids_of(run, ids)
+        assert out["tokens"] == ids.size - 1 == ref.tokens
+        assert out["loss"] == pytest.approx(ref.loss, rel=1e-6)
+
+
+def evaluate_ids_of(run, ids):
+    from nanograd_llm.evaluate import evaluate_ids
+    return evaluate_ids(ckpt.load_model(run), np.asarray(ids, dtype=np.int64))
+
+
+def test_eval_split_val_of_a_new_bpe_run_scores_the_trainers_val_ids(tmp_path, capsys):
+    """`eval --ckpt RUN --split val/train` of a new BPE run scores exactly the ids the trainer
+    held out / trained on (the text cut by characters, each part encoded on its own); --data
+    of another text (as --hf) cuts it by characters as well."""
+    pytest.importorskip("regex")
+    from nanograd_llm.cli import main as cli_main
+    from nanograd_llm.data import encode_corpus, split_point
+    text, c = _val_text_corpus(tmp_path)
+    cfg = tiny_config(tmp_path, tokenizer="bpe", vocab_size=300, max_iters=2, eval_interval=2)
+    train(cfg, quiet=True)
+    run = tmp_path / "run"
+    tok = ckpt.load_run_tokenizer(run)
+    # the trainer's parts (test_a_new_bpe_runs_val_ids_are_the_val_text_encoded_on_its_own)
+    for split, ids in (("val", encode_corpus(text[c:], tok)),
+                       ("train", encode_corpus(text[:c], tok))):
+        assert cli_main(["eval", "--ckpt", str(run), "--split", split, "--json"]) == 0
+        out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        ref = evaluate_ids_of(run, ids)
+        assert out["tokens"] == ids.size - 1 == ref.tokens
+        assert out["loss"] == pytest.approx(ref.loss, rel=1e-6)
+    other = tmp_path / "other.txt"
+    other.write_text(GPT2_TEXT, encoding="utf-8")
+    assert cli_main(["eval", "--ckpt", str(run), "--data", str(other), "--split", "val",
+                     "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    val = encode_corpus(GPT2_TEXT[split_point(len(GPT2_TEXT), 0.1):], tok)
+    assert out["tokens"] == val.size - 1
+    assert out["loss"] == pytest.approx(evaluate_ids_of(run, val).loss, rel=1e-6)
+
+
+def test_a_new_bpe_run_resumes_bit_identically_by_characters(tmp_path):
+    """A new BPE run (its val part cut by characters) killed and resumed ends with the weights
+    of an uninterrupted one, and keeps recording its rule."""
+    pytest.importorskip("regex")
+    _val_text_corpus(tmp_path)
+    full = train(tiny_config(tmp_path, "full", tokenizer="bpe", vocab_size=300), quiet=True)
+    part = tiny_config(tmp_path, "part", tokenizer="bpe", vocab_size=300)
+    train(part, quiet=True, stop_after=6)
+    resumed = train(part, resume=True, quiet=True)
+    np.testing.assert_array_equal(weights(resumed["model"]), weights(full["model"]))
+    assert json.loads((tmp_path / "part" / ckpt.MANIFEST).read_text())["extra"][
+        "split_by"] == "characters"
+    path = tmp_path / "part" / ckpt.MANIFEST
+    man = json.loads(path.read_text())
+    man["extra"]["split_by"] = "bytes"
+    path.write_text(json.dumps(man))
+    with pytest.raises(ValueError, match=r"'split_by' in the 'extra' of its checkpoint.json "
+                                         r"must be one of 'tokens', 'characters', not 'bytes'"):
+        train(part, resume=True, quiet=True)
