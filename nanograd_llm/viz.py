@@ -174,11 +174,25 @@ def attention_weights(model, ids) -> list[np.ndarray]:
 # belirteci, "$x^$" gibi bir istem ya da adında "$" olan bir eğitim klasörü, resmi yazarken
 # "ParseException: Expected end of text" gibi bir hatayla komutu durdururdu. Belirteç
 # etiketleri ve başlıklar düz metindir (parse_math=False)
+#
+# Boşluk, satır sonu ve sekme birer simgeyle (␣ ↵ ⇥), yazdırılamayan öteki karakterler
+# (satır başı "\r", dikey sekme, bölünemez boşluk "\xa0", sıfır genişlikli boşluk…) Python'un
+# kaçış yazımıyla ("\r", "\x0b", "\xa0", "\u200b") gösterilir: yoksa eksende boş ya da
+# yazı tipinde olmayan bir kutu olarak çizilir, belirteç etiketsiz görünürdü.
+_SYMBOLS = {" ": "␣", "\n": "↵", "\t": "⇥"}
+
+
+def _visible(s: str) -> str:
+    return "".join(_SYMBOLS.get(c) or (c if c.isprintable() else
+                                       c.encode("unicode_escape").decode("ascii"))
+                   for c in s)
+
+
 def _token_labels(tokenizer, ids) -> list[str]:
     labels = []
     for i in ids:
         s = tokenizer.decode([int(i)]) if tokenizer is not None else str(int(i))
-        s = s.replace(" ", "␣").replace("\n", "↵").replace("\t", "⇥")
+        s = _visible(s)
         labels.append(s if len(s) <= 6 else s[:5] + "…")
     return labels
 

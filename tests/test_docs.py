@@ -1807,6 +1807,38 @@ def test_attention_pictures_refuse_a_bigram_and_unknown_formats(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.png", "x.svg"]
 
 
+def _drawn_token_labels(monkeypatch, tmp_path, tokenizer, prompt):
+    """The x and y tick labels plot_attention draws on its first heatmap."""
+    from nanograd_llm import viz
+    model, _ = _tiny_model_and_vocab()
+    figs = []
+    real = viz._save
+    monkeypatch.setattr(viz, "_save", lambda fig, out: (figs.append(fig), real(fig, out))[1])
+    viz.plot_attention(model, tokenizer, prompt, tmp_path / "a.png")
+    ax = figs[0].axes[0]
+    xs = [t.get_text() for t in ax.get_xticklabels()]
+    assert xs == [t.get_text() for t in ax.get_yticklabels()]
+    return xs
+
+
+def test_attention_labels_show_unprintable_characters(tmp_path, monkeypatch):
+    """A token of a carriage return, a vertical tab, a no-break space or a zero-width space was
+    labelled with the raw character, which the picture draws as nothing (or a missing-glyph
+    box): the token looked unlabelled. They are written as Python escapes; space, newline and
+    tab keep their symbols."""
+    pytest.importorskip("matplotlib")
+    chars = "a\r\x0b\xa0\u200b \n\tğ"
+
+    class Tok:
+        def encode(self, text):
+            return [chars.index(c) for c in text]
+
+        def decode(self, ids):
+            return chars[ids[0]]
+    assert _drawn_token_labels(monkeypatch, tmp_path, Tok(), chars) == [
+        "a", "\\r", "\\x0b", "\\xa0", "\\u200b", "␣", "↵", "⇥", "ğ"]
+
+
 @pytest.mark.parametrize("T", [3, 12])
 def test_attention_picture_keeps_long_token_labels_inside(tmp_path, monkeypatch, T):
     """Labels of up to 6 characters (e.g. a BPE token '<|end…') must not be cut off."""
