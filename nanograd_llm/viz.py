@@ -188,10 +188,21 @@ def _visible(s: str) -> str:
                    for c in s)
 
 
+#
+# Bayt düzeyindeki BPE'nin bir belirteci bir UTF-8 karakterinin yalnızca bir parçası olabilir
+# ("€" üç bayttır, "Ç" iki): tek başına çözülünce her biri aynı "�" (U+FFFD) olur ve "€😀"
+# istemi yedi özdeş etiket verirdi. Böyle belirteçlerin etiketi, belirtecin baytlarından
+# çözülür; UTF-8 olmayan baytlar "\xe2" gibi yazılır.
 def _token_labels(tokenizer, ids) -> list[str]:
     labels = []
+    token_bytes = getattr(tokenizer, "token_bytes", None)
     for i in ids:
-        s = tokenizer.decode([int(i)]) if tokenizer is not None else str(int(i))
+        if tokenizer is None:
+            s = str(int(i))
+        elif callable(token_bytes):
+            s = token_bytes(int(i)).decode("utf-8", "backslashreplace")
+        else:
+            s = tokenizer.decode([int(i)])
         s = _visible(s)
         labels.append(s if len(s) <= 6 else s[:5] + "…")
     return labels

@@ -1810,7 +1810,9 @@ def test_attention_pictures_refuse_a_bigram_and_unknown_formats(tmp_path):
 def _drawn_token_labels(monkeypatch, tmp_path, tokenizer, prompt):
     """The x and y tick labels plot_attention draws on its first heatmap."""
     from nanograd_llm import viz
-    model, _ = _tiny_model_and_vocab()
+    from nanograd_llm.models.gpt import GPT, GPTConfig
+    model = GPT(GPTConfig(vocab_size=max(tokenizer.encode(prompt)) + 1, block_size=16,
+                          n_layer=1, n_head=2, n_embd=8), seed=0)
     figs = []
     real = viz._save
     monkeypatch.setattr(viz, "_save", lambda fig, out: (figs.append(fig), real(fig, out))[1])
@@ -1837,6 +1839,20 @@ def test_attention_labels_show_unprintable_characters(tmp_path, monkeypatch):
             return chars[ids[0]]
     assert _drawn_token_labels(monkeypatch, tmp_path, Tok(), chars) == [
         "a", "\\r", "\\x0b", "\\xa0", "\\u200b", "␣", "↵", "⇥", "ğ"]
+
+
+def test_attention_labels_of_partial_utf8_byte_tokens_show_their_bytes(tmp_path, monkeypatch):
+    """A byte-level BPE token that is part of a UTF-8 character ('€' is three bytes) decodes
+    alone to U+FFFD: every such token was labelled '�', 'Ç€' gave five identical labels. Their
+    labels show the bytes that are not UTF-8 (\\xc3); whole characters are as before."""
+    pytest.importorskip("matplotlib")
+    from nanograd_llm.tokenizers.bpe import BPETokenizer
+    tok = BPETokenizer.train("ab ab", 258)          # no merge reaches the bytes of Ç or €
+    prompt = "Ç€ a"
+    assert [tok.token_bytes(i) for i in tok.encode(prompt)] == [
+        bytes([b]) for b in prompt.encode()]
+    assert _drawn_token_labels(monkeypatch, tmp_path, tok, prompt) == [
+        "\\xc3", "\\x87", "\\xe2", "\\x82", "\\xac", "␣", "a"]
 
 
 @pytest.mark.parametrize("T", [3, 12])
