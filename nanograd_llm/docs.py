@@ -90,7 +90,10 @@ def _full_line_comments(source: str) -> dict[int, str]:
     return out
 
 
-_RULE = re.compile(r"^-{2,}\s*(.*?)\s*-*$")
+# Ayraç yorumu "# -- forward -----": tirelerin ardından bir boşluk ya da satırın sonu gelir.
+# "# --resume onu sürdürür" gibi bir komut satırı seçeneğiyle başlayan bir açıklama satırı
+# ayraç değildir: seçeneğin "--"ı silinip satırın tamamı kalın yazılırdı.
+_RULE = re.compile(r"^-{2,}(?:\s+(.*?))?\s*-*$")
 
 
 def _comment_text(comment: str) -> str:

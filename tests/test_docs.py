@@ -239,6 +239,20 @@ y = 2
     assert secs[2].first_line == 16
 
 
+def test_a_comment_line_that_starts_with_an_option_is_not_a_rule():
+    """'# -- forward -----' is a rule, shown as a bold title; a comment line that begins with a
+    command-line option ('# --resume onu sürdürür; --overwrite …', a wrapped line's start) was
+    taken for one too: its '--' was dropped and the whole line set in bold."""
+    from nanograd_llm.docs import _comment_text, render_module
+    assert _comment_text("# -- forward ------") == "**forward**"
+    assert _comment_text("# -- --overwrite -----") == "**--overwrite**"
+    assert _comment_text("# ----------") == ""
+    assert _comment_text("# --resume onu sürdürür") == "--resume onu sürdürür"
+    pytest.importorskip("markdown")
+    _, body = render_module("# Açıklama, --out ile\n# --resume onu sürdürür\nx = 1\n")
+    assert "<strong>" not in body and "--resume onu sürdürür" in body
+
+
 def test_fix_lists():
     from nanograd_llm.docs import _fix_lists
     out = _fix_lists("Şöyle:\n1. bir\n   * alt\n2. iki\n\n    kod = 1\nParagraf")
