@@ -261,6 +261,12 @@ def _markdown(text: str) -> str:
         def handleMatch(self, m, data):
             return self.md.htmlStash.store("&amp;"), m.start(0), m.end(0)
 
+    class LiteralPower(InlineProcessor):
+        """A '**' between a number and its exponent (10**400), kept as text."""
+
+        def handleMatch(self, m, data):
+            return self.md.htmlStash.store("**"), m.start(0), m.end(0)
+
     md = markdown.Markdown(
         extensions=["tables", "fenced_code", "sane_lists", "codehilite"],
         extension_configs={"codehilite": {"css_class": "highlight", "guess_lang": False}},
@@ -272,6 +278,12 @@ def _markdown(text: str) -> str:
     # Aynı nedenle `&lt;` gibi bir HTML varlığı da karaktere (<) çevrilmez, yazıldığı gibi
     # gösterilir: & işaretinin kendisi &amp; olarak yazılır
     md.inlinePatterns.register(LiteralAmpersand(r"&(?=#?\w+;)", md), "entity", 80)
+    # Açıklamalarda üs alma Python'daki gibi yazılır (10**400, 2**53): bir sayıdan ya da
+    # kapanan bir ayraçtan sonra gelip bir rakamla süren `**` kalın yazının işareti değil,
+    # metindir. Yoksa `10**400 … 10**15` gibi iki üssün arası kalın yazılır, iki `**` de
+    # kaybolurdu. (`**toplama**dır` gibi bir ekin önündeki kapanış işareti rakamla sürmez,
+    # kalın kalır.)
+    md.inlinePatterns.register(LiteralPower(r"(?<=[\w)\]])\*\*(?=\d)", md), "power", 75)
     return md.convert(_fix_lists(text))
 
 

@@ -253,6 +253,19 @@ def test_a_comment_line_that_starts_with_an_option_is_not_a_rule():
     assert "<strong>" not in body and "--resume onu sürdürür" in body
 
 
+def test_a_power_written_with_two_stars_is_not_bold():
+    """Comments write powers as Python does: '(10**400) … 10**15'ten' was rendered with the text
+    between the two '**' in bold and both '**' lost (models/base.py, and any two powers in one
+    paragraph). A '**' after a number and before a digit is text; bold still works, also before
+    a Turkish suffix ('**toplama**dır'), and code spans are untouched."""
+    pytest.importorskip("markdown")
+    from nanograd_llm.docs import _markdown
+    out = _markdown("bir değer (10**400) ise; 10**15'ten, (2**53) ve `x**3`")
+    assert "<strong>" not in out
+    assert "(10**400) ise; 10**15'ten, (2**53) ve <code>x**3</code>" in out
+    assert "<strong>toplama</strong>dır" in _markdown("geri yayılımı **toplama**dır, 2**5")
+
+
 def test_fix_lists():
     from nanograd_llm.docs import _fix_lists
     out = _fix_lists("Şöyle:\n1. bir\n   * alt\n2. iki\n\n    kod = 1\nParagraf")
