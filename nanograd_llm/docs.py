@@ -267,6 +267,12 @@ def _markdown(text: str) -> str:
         def handleMatch(self, m, data):
             return self.md.htmlStash.store("**"), m.start(0), m.end(0)
 
+    class Literal(InlineProcessor):
+        """The matched text kept as it is (a dunder name such as __init__)."""
+
+        def handleMatch(self, m, data):
+            return self.md.htmlStash.store(m.group(0)), m.start(0), m.end(0)
+
     md = markdown.Markdown(
         extensions=["tables", "fenced_code", "sane_lists", "codehilite"],
         extension_configs={"codehilite": {"css_class": "highlight", "guess_lang": False}},
@@ -284,6 +290,10 @@ def _markdown(text: str) -> str:
     # kaybolurdu. (`**toplama**dır` gibi bir ekin önündeki kapanış işareti rakamla sürmez,
     # kalın kalır.)
     md.inlinePatterns.register(LiteralPower(r"(?<=[\w)\]])\*\*(?=\d)", md), "power", 75)
+    # Python'un özel adları da (`GPT.__init__`, `__setattr__`) metindir: iki alt çizgi
+    # arasındaki ad kalın yazılır (`GPT.**init**`), alt çizgiler kaybolurdu. Kurs kalın yazı için
+    # `**` kullanır; alt çizgili kalın yazı yoktur.
+    md.inlinePatterns.register(Literal(r"(?<!\w)__[a-z][a-z0-9_]*__(?!\w)", md), "dunder", 74)
     return md.convert(_fix_lists(text))
 
 

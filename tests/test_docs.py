@@ -266,6 +266,18 @@ def test_a_power_written_with_two_stars_is_not_bold():
     assert "<strong>toplama</strong>dır" in _markdown("geri yayılımı **toplama**dır, 2**5")
 
 
+def test_a_dunder_name_in_a_comment_is_not_bold():
+    """'GPT.__init__' and 'GPTConfig.__setattr__' in comments (models/gpt.py, models/base.py)
+    were rendered as 'GPT.<strong>init</strong>': Markdown's underscore bold ate the
+    underscores. Python's special names are text; ** bold is unchanged."""
+    pytest.importorskip("markdown")
+    from nanograd_llm.docs import _markdown
+    out = _markdown("kilitler (GPT.__init__), __init__'ten geçer; GPTConfig.__setattr__ "
+                    "ve **kalın**")
+    assert "GPT.__init__), __init__'ten geçer; GPTConfig.__setattr__ ve " \
+           "<strong>kalın</strong>" in out
+
+
 def test_fix_lists():
     from nanograd_llm.docs import _fix_lists
     out = _fix_lists("Şöyle:\n1. bir\n   * alt\n2. iki\n\n    kod = 1\nParagraf")
