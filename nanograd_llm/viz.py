@@ -235,6 +235,13 @@ def plot_attention(model, tokenizer, prompt, out_png, title: str | None = None) 
     label_in = 0.62 * fs / 72 * max((len(x) for x in labels), default=1) + 0.12
     left, bottom, top, right = max(0.35, label_in), max(0.35, label_in), 0.6, 1.0
     W, H = cell * nh + left + 0.95, cell * L + bottom + 0.45
+    # Haritanın kenarı en çok 3,4 inçtir; uzun bir istemde (T = 128: bir belirtece 2 punto)
+    # etiketler, en küçük yazı boyutunda bile üst üste binip okunamaz bir şerit olurdu. Bir
+    # belirtece düşen yer, yazının yüksekliğinden (1,2·fs punto) azsa yalnızca her k'inci
+    # belirteç etiketlenir (0, k, 2k… konumları; etiket yine kendi belirtecinin altındadır).
+    side = min((W - left - right) / (nh + 0.28 * (nh - 1)),
+               (H - bottom - top) / (L + 0.32 * (L - 1)))
+    k = max(1, math.ceil(1.2 * fs / (side * 72 / T)))
     fig = _figure(W, H)
     axes = fig.subplots(L, nh, squeeze=False, gridspec_kw=dict(
         left=left / W, right=1 - right / W, bottom=bottom / H, top=1 - top / H,
@@ -244,10 +251,10 @@ def plot_attention(model, tokenizer, prompt, out_png, title: str | None = None) 
             ax = axes[l][h]
             im = ax.imshow(atts[l][h], cmap="magma", vmin=0.0, vmax=1.0, interpolation="nearest")
             ax.set_title(f"katman {l} · kafa {h}", fontsize=9)
-            ax.set_xticks(range(T))
-            ax.set_yticks(range(T))
-            ax.set_xticklabels(labels, fontsize=fs, rotation=90, parse_math=False)
-            ax.set_yticklabels(labels, fontsize=fs, parse_math=False)
+            ax.set_xticks(range(0, T, k))
+            ax.set_yticks(range(0, T, k))
+            ax.set_xticklabels(labels[::k], fontsize=fs, rotation=90, parse_math=False)
+            ax.set_yticklabels(labels[::k], fontsize=fs, parse_math=False)
             ax.tick_params(length=0, pad=1)
     cax = fig.add_axes((1 - (right - 0.25) / W, 0.5 - 0.3 * (1 - (top + bottom) / H),
                         0.12 / W, 0.6 * (1 - (top + bottom) / H)))

@@ -1894,6 +1894,41 @@ def test_attention_labels_of_partial_utf8_byte_tokens_show_their_bytes(tmp_path,
         "\\xc3", "\\x87", "\\xe2", "\\x82", "\\xac", "␣", "a"]
 
 
+@pytest.mark.parametrize("T", [12, 40, 128])
+def test_attention_labels_of_a_long_prompt_do_not_overlap(tmp_path, monkeypatch, T):
+    """A heatmap is at most 3.4 inches wide: a 128-token prompt labelled every token at about 2
+    points apart, an unreadable strip of overlapping labels. The labels drawn never overlap;
+    a long prompt labels every k-th token, each under its own token; a short one every token."""
+    pytest.importorskip("matplotlib")
+    from nanograd_llm import viz
+    from nanograd_llm.models.gpt import GPT, GPTConfig
+    model = GPT(GPTConfig(vocab_size=60, block_size=128, n_layer=2, n_head=2, n_embd=8),
+                seed=0)
+
+    class Tok:
+        def encode(self, text):
+            return [ord(c) - 65 for c in text]
+
+        def decode(self, ids):
+            return chr(ids[0] + 65)
+    prompt = "".join(chr(65 + i % 58) for i in range(T))
+    figs = []
+    real = viz._save
+    monkeypatch.setattr(viz, "_save", lambda fig, out: (figs.append(fig), real(fig, out))[1])
+    viz.plot_attention(model, Tok(), prompt, tmp_path / "a.png")
+    fig = figs[0]
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    for ticks, labels, lo, hi in ((ax.get_xticks(), ax.get_xticklabels(), "x0", "x1"),
+                                  (ax.get_yticks(), ax.get_yticklabels(), "y0", "y1")):
+        assert [t.get_text() for t in labels] == [prompt[int(i)] for i in ticks]
+        boxes = sorted((getattr(b, lo), getattr(b, hi)) for b in
+                       (t.get_window_extent(renderer) for t in labels))
+        assert all(b[0] >= a[1] for a, b in zip(boxes, boxes[1:]))
+    if T == 12:
+        assert len(ax.get_xticks()) == T
+
+
 @pytest.mark.parametrize("T", [3, 12])
 def test_attention_picture_keeps_long_token_labels_inside(tmp_path, monkeypatch, T):
     """Labels of up to 6 characters (e.g. a BPE token '<|end…') must not be cut off."""
