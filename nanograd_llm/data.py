@@ -559,12 +559,13 @@ SPLIT_RULES = (SPLIT_BY_TOKENS, SPLIT_BY_CHARACTERS)
 
 def split_point(n: int, val_fraction: float) -> int:
     """Index where the validation part of n ids starts (the last val_fraction of them): the
-    floor of n·(1 − val_fraction), computed exactly from the decimal val_fraction is written
-    as (repr), so that 90 ids with 0.3 give 63 + 27."""
+    floor of n·(1 − val_fraction), computed exactly from val_fraction as its repr writes it, so
+    that 90 ids with 0.3 give 63 + 27."""
     # Kayan noktalı `int(n * (1.0 - val_fraction))` sınırı bazen bir kimlik erkene alıyordu:
     # 1 − 0,3 = 0,7 float'ta 0,69999…'dır, 90 · 0,69999… = 62,99… ve int() 62 verir (63 + 27
-    # yerine 62 + 28); 0,9 ile 1000 kimlik 100 + 900 yerine 99 + 901 bölünürdü. Pay, kullanıcının
-    # yazdığı ondalık sayının (repr) tam kesri olarak hesaplanır ve aşağı yuvarlanır; nanoGPT'nin
+    # yerine 62 + 28); 0,9 ile 1000 kimlik 100 + 900 yerine 99 + 901 bölünürdü. val_fraction,
+    # kullanıcının yazdığı ondalık biçimiyle (repr) tam bir kesir olarak alınır, eğitim payı
+    # n · (1 − val_fraction) kesin hesaplanır ve aşağı yuvarlanır; nanoGPT'nin
     # `int(0.9 * n)`'iyle aynı kural, kayan nokta hatası olmadan (0,1 ile bölme değişmez)
     share = 1 - Fraction(repr(float(val_fraction)))
     return math.floor(n * share)
@@ -611,7 +612,8 @@ def split_ids(ids: np.ndarray, block_size: int, val_fraction: float = 0.1,
     least = min_tokens(block_size, val_fraction)
     # Metin iki parçaya yetiyor da val_fraction birini boş (ya da kısa) bırakıyorsa sorun
     # val_fraction'dır: ileti önce onu ve bu metinde işe yarayan değerleri söyler. 1e-20 gibi
-    # bir değer hiçbir metinde doğrulama parçası bırakmaz: "daha uzun bir metin kullanın" demek
+    # bir değer gerçekçi hiçbir metinde işe yarar bir doğrulama parçası bırakmaz (en çok tek
+    # bir kimlik): "daha uzun bir metin kullanın" demek
     # kullanıcıyı yanlış yere gönderirdi
     # Öğüt, çağıranın değiştirebildiği ayarları onun yazdığı biçimde söyler: bir örnek betikte
     # blok boyu `--block-size N` seçeneğidir ve val_fraction diye bir ayar yoktur

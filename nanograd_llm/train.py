@@ -91,7 +91,7 @@ def _training_text(text: str, cfg: TrainConfig) -> str:
     if cfg.tokenizer == "char":
         return text  # karakter sözlüğü bütün metinden: doğrulamada bilinmeyen karakter olmasın
     # Kimliklerin bölündüğü kuralla (data.split_point): kayan noktalı int(len · (1 − f))
-    # 0,3 gibi bir payda bir karakter erken keserdi
+    # 0,3 gibi bir val_fraction ile metni bir karakter erken keserdi
     return text[:split_point(len(text), cfg.val_fraction)]
 
 
@@ -480,7 +480,7 @@ def cpu_arithmetic(model) -> dict:
     checkpoint's extra: {"cpu_threads": backend.num_threads(), "fused_kernels": whether the
     fused Numba kernels run (backend.fused_kernels)}; {} on the GPU."""
     # Kaç iş parçacığı olduğu toplu işin nasıl bölündüğünü, birleşik çekirdekler de toplamların
-    # hangi sırayla alındığını belirler: ikisi değişirse ağırlıklar son bitlerinde ayrılır
+    # hangi sırayla alındığını belirler: biri değişirse ağırlıklar son bitlerinde ayrılabilir
     # (README, CPU iş parçacıkları). Devam ettirilen eğitim bunları kaydedilenlerle karşılaştırır
     if model.device != "cpu":
         return {}
