@@ -96,7 +96,8 @@ def test_only_unknown_characters():
     assert rc == 0 and "nothing left to send" in out and out.count("> ") == 2
 
 
-def test_context_is_kept_within_block_size(monkeypatch):
+def prompt_lengths(monkeypatch) -> list:
+    """The length of each prompt chat hands to iter_generate, appended as the turns run."""
     import nanograd_llm.chat as chat
     seen = []
     real = chat.iter_generate
@@ -105,6 +106,11 @@ def test_context_is_kept_within_block_size(monkeypatch):
         seen.append(len(idx))
         return real(model, idx, *a, **k)
     monkeypatch.setattr(chat, "iter_generate", spy)
+    return seen
+
+
+def test_context_is_kept_within_block_size(monkeypatch):
+    seen = prompt_lengths(monkeypatch)
     model = tiny_model(block=16)
     lines = "".join(f"line number {i} is rather long\n" for i in range(5))
     rc, out = run_chat(lines, model=model, max_new_tokens=20)
@@ -114,15 +120,8 @@ def test_context_is_kept_within_block_size(monkeypatch):
 
 def test_a_bigram_chat_keeps_only_the_token_the_model_sees(monkeypatch):
     # A bigram has no block_size: the history grew by every line and reply, never cut
-    import nanograd_llm.chat as chat
     from nanograd_llm.models.bigram import BigramLM
-    seen = []
-    real = chat.iter_generate
-
-    def spy(model, idx, *a, **k):
-        seen.append(len(idx))
-        return real(model, idx, *a, **k)
-    monkeypatch.setattr(chat, "iter_generate", spy)
+    seen = prompt_lengths(monkeypatch)
     lines = "".join(f"line number {i} is rather long\n" for i in range(4))
     rc, out = run_chat(lines, model=BigramLM(len(CHARS), seed=0), max_new_tokens=10)
     assert rc == 0 and seen == [1] * 4

@@ -9,6 +9,8 @@ from hypothesis import given, settings, strategies as st
 from nanograd_llm import data as D
 from nanograd_llm.tokenizers import CharTokenizer, load_tokenizer
 
+from _corpora import offline_tiny_corpus
+
 TR = "Çağrı, ılık şöyle: İğde ÖĞÜŞ ü ç ğ ı İ ö ş ü — sözlük!\n"
 
 
@@ -754,14 +756,7 @@ def test_a_python_caller_of_load_text_or_download_corpus_is_told_its_own_argumen
     by default, "or train on any local text file with --data PATH": an option a Python caller
     does not have → str(e) names load_text's `data` argument (download_corpus: load_text),
     and the command_line_message (what a command prints) keeps data.INSTEAD unchanged."""
-    blob = b"the corpus\n"
-    digest = hashlib.sha256(blob).hexdigest()
-    monkeypatch.setitem(D.CORPORA, "tiny", D.Corpus("tiny", "tiny.txt", digest,
-                                                    (("http://127.0.0.1:9/t", digest),), "t"))
-
-    def offline(url, timeout=60.0):
-        raise OSError(f"could not download {url} (offline)")
-    monkeypatch.setattr(D, "_fetch", offline)
+    offline_tiny_corpus(monkeypatch)
     monkeypatch.setenv("NANOGRAD_LLM_DATA_DIR", str(tmp_path))
     for call, python in ((lambda: D.load_text("tiny"),
                           ", or read any local text file by passing its path as data"),

@@ -14,6 +14,7 @@ from nanograd_llm.optim import AdamW
 from nanograd_llm.tokenizers import CharTokenizer, load_tokenizer
 
 from _platform import SIGNALS, SYMLINKS, posix_only
+from _corpora import offline_tiny_corpus
 
 
 def _gpt(vocab=10, seed=1):
@@ -393,13 +394,7 @@ def test_split_suggested_block_size_is_the_largest_that_fits(n, val_fraction):
 
 def test_offline_download_says_the_cached_file_failed_its_check(tmp_path, monkeypatch):
     blob = b"the corpus\n"
-    digest = hashlib.sha256(blob).hexdigest()
-    monkeypatch.setitem(D.CORPORA, "tiny", D.Corpus("tiny", "tiny.txt", digest,
-                                                    (("http://127.0.0.1:9/t", digest),), "t"))
-
-    def offline(url, timeout=60.0):
-        raise OSError(f"could not download {url} (offline)")
-    monkeypatch.setattr(D, "_fetch", offline)
+    offline_tiny_corpus(monkeypatch, blob)
     with pytest.raises(OSError) as e:
         D.download_corpus("tiny", tmp_path)
     assert "failed the sha256 check" not in str(e.value)
