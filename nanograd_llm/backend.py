@@ -627,6 +627,20 @@ def _blas_controller():
         return None
 
 
+def blas_threads() -> tuple[str, int] | None:
+    """(threadpoolctl's API name of the loaded BLAS, e.g. "openblas", its thread count), or
+    None when threadpoolctl is missing or finds no single BLAS."""
+    controller = _blas_controller()
+    if controller is None:
+        return None
+    try:
+        found = {(d["internal_api"], int(d["num_threads"])) for d in controller.info()
+                 if d.get("user_api") == "blas"}
+    except Exception:   # noqa: BLE001 (threadpoolctl'ün başka bir sürümü: bilinmiyor sayılır)
+        return None
+    return found.pop() if len(found) == 1 else None
+
+
 def shard_count(batch: int, work: int, xp=np) -> int:
     """How many parts run_shards should split a batch of `batch` rows into.
 

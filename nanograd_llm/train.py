@@ -51,8 +51,8 @@ from . import checkpoint as ckpt
 # komutun bütün süresi için kurar; train() Python'dan çağrıldığında burada kurulur
 from .atomic import (Terminated, _terminate, atomic_write, sigterm_raises,
                      with_command_line_message)
-from .backend import (check_device, fused_kernels, matmul_precision, num_threads, shown,
-                      shown_items)
+from .backend import (blas_threads, check_device, fused_kernels, matmul_precision,
+                      num_threads, shard_count, shown, shown_items)
 # Ayarlar config.py'dedir; `from nanograd_llm.train import TrainConfig, make_config…` gibi
 # içe aktarmalar çalışmaya devam etsin diye bu adlar burada da bulunur
 from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZERS, TrainConfig,
@@ -475,30 +475,66 @@ def _warn(msg: str) -> None:
     print(f"warning: {msg}", file=sys.stderr, flush=True)
 
 
-def cpu_arithmetic(model) -> dict:
+def cpu_arithmetic(model, cfg: TrainConfig) -> dict:
     """What a CPU run's float32 sums depend on besides its settings, recorded in each
-    checkpoint's extra: {"cpu_threads": backend.num_threads(), "fused_kernels": whether the
-    fused Numba kernels run (backend.fused_kernels)}; {} on the GPU."""
-    # Kaç iş parçacığı olduğu toplu işin nasıl bölündüğünü, birleşik çekirdekler de toplamların
-    # hangi sırayla alındığını belirler: biri değişirse ağırlıklar son bitlerinde ayrılabilir
-    # (README, CPU iş parçacıkları). Devam ettirilen eğitim bunları kaydedilenlerle karşılaştırır
+    checkpoint's extra: "cpu_threads" (backend.num_threads()), "batch_parts" (how many parts a
+    training micro-batch is split into, backend.shard_count), "blas_threads" (the BLAS's own
+    thread count, which works on an unsplit batch; absent when threadpoolctl cannot tell) and
+    "fused_kernels" (whether the fused Numba kernels run, backend.fused_kernels); {} on the GPU."""
+    # Toplu işin kaç parçaya bölündüğü (iş parçacığı sayısından gelir), bölünmemiş bir toplu
+    # işte BLAS'ın kendi iş parçacığı sayısı ve birleşik çekirdekler toplamların hangi sırayla
+    # alındığını belirler: biri değişirse ağırlıklar son bitlerinde ayrılabilir (README, CPU
+    # iş parçacıkları). Devam ettirilen eğitim bunları kaydedilenlerle karşılaştırır. Yalnızca
+    # iş parçacığı sayısı değil parça sayısı karşılaştırılır: küçük bir toplu iş hiç bölünmez,
+    # 3 ile 4 iş parçacığı da varsayılan ayarda aynı 3 parçayı verir; sonuç aynıdır, uyarı boşuna
+    # olurdu
     if model.device != "cpu":
         return {}
-    return {"cpu_threads": num_threads(), "fused_kernels": fused_kernels(model.flat) is not None}
+    n_embd = getattr(model.config, "n_embd", None)
+    parts = (shard_count(cfg.batch_size, cfg.batch_size * cfg.block_size * n_embd)
+             if n_embd else 1)                     # bigram: toplu iş bölünmez
+    found = {"cpu_threads": num_threads(), "batch_parts": parts}
+    blas = blas_threads()
+    if blas is not None:
+        found["blas_threads"] = list(blas)         # [API adı, iş parçacığı sayısı]
+    found["fused_kernels"] = fused_kernels(model.flat) is not None
+    return found
+
+
+def _count(v) -> int | None:
+    """v when it is a count (an int >= 1, not a bool), else None (a field of an older version's
+    checkpoint, or a damaged one: not compared)."""
+    return v if isinstance(v, int) and not isinstance(v, bool) and v >= 1 else None
+
+
+# BLAS kitaplığının iş parçacığı sayısını okuduğu ortam değişkeni (threadpoolctl'ün API adıyla)
+BLAS_THREADS_VARIABLE = {"openblas": "OPENBLAS_NUM_THREADS", "mkl": "MKL_NUM_THREADS",
+                         "blis": "BLIS_NUM_THREADS"}
 
 
 def other_arithmetic(saved: dict, now: dict) -> str | None:
-    """The warning for a resumed CPU run whose thread count or fused kernels (cpu_arithmetic's
-    `now`) differ from those its checkpoint's extra (`saved`) records; None when they match or
-    the checkpoint records none (an older version's, or a GPU run's)."""
+    """The warning for a resumed CPU run whose batch parts, BLAS threads (of an unsplit batch)
+    or fused kernels (cpu_arithmetic's `now`) differ from those its checkpoint's extra (`saved`)
+    records; None when they match or the checkpoint records none (an older version's, or a GPU
+    run's)."""
     # Kaydedilmemiş (eski sürümlerin) ya da bozuk bir alan karşılaştırılmaz: eğitim sessizce sürer
     was, is_now, fix = [], [], []
-    threads = saved.get("cpu_threads")
-    if isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1 \
-            and "cpu_threads" in now and threads != now["cpu_threads"]:
-        was.append(f"{threads} CPU thread{'' if threads == 1 else 's'}")
-        is_now.append(str(now["cpu_threads"]))
-        fix.append(f"set NANOGRAD_LLM_THREADS={threads}")
+    parts, parts_now = _count(saved.get("batch_parts")), now.get("batch_parts")
+    if parts is not None and parts_now is not None and parts != parts_now:
+        def split(n):
+            return "its batch in one piece" if n == 1 else f"its batch split over {n} threads"
+        was.append(split(parts))
+        is_now.append("in one piece" if parts_now == 1 else f"over {parts_now}")
+        threads = _count(saved.get("cpu_threads"))
+        fix.append(f"set NANOGRAD_LLM_THREADS={threads if threads is not None else parts}")
+    blas, blas_now = saved.get("blas_threads"), now.get("blas_threads")
+    if parts == 1 and parts_now == 1 and isinstance(blas, list) and len(blas) == 2 \
+            and isinstance(blas[0], str) and _count(blas[1]) is not None \
+            and blas_now is not None and blas[0] == blas_now[0] and blas[1] != blas_now[1]:
+        # Bölünmemiş toplu işte çarpımları BLAS kendi iş parçacıklarıyla böler
+        was.append(f"{blas[1]} BLAS thread{'' if blas[1] == 1 else 's'}")
+        is_now.append(str(blas_now[1]))
+        fix.append(f"set {BLAS_THREADS_VARIABLE.get(blas[0], 'OMP_NUM_THREADS')}={blas[1]}")
     fused = saved.get("fused_kernels")
     if isinstance(fused, bool) and "fused_kernels" in now and fused != now["fused_kernels"]:
         if fused:
@@ -942,7 +978,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             _warn(msg)
         else:
             _log(msg, quiet)
-    arithmetic = cpu_arithmetic(model)
+    arithmetic = cpu_arithmetic(model, cfg)
     if state is not None and isinstance(state["manifest"].get("extra"), dict):
         # Başka bir iş parçacığı sayısıyla (ya da birleşik çekirdekler açılıp kapatılarak)
         # sürdürülen bir eğitim hata değildir, ama sonucu kesilmemiş bir eğitiminkiyle bit
@@ -1010,7 +1046,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         write("the checkpoint", out, opt, step, sampler_state=sampler.get_state(),
               dropout_seed=[cfg.seed, STREAM_DROPOUT, step],
               extra={"elapsed_s": elapsed, "data": label, "data_sha256": data.sha256,
-                     "split_by": data.split_by, **cpu_arithmetic(model)})
+                     "split_by": data.split_by, **arithmetic})
         saved_step = step
 
     def evaluate_and_save(step: int, lr: float):

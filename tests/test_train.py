@@ -4485,22 +4485,33 @@ def test_a_device_of_a_config_file_that_cannot_be_used_names_the_file(tmp_path, 
 
 
 def test_a_resume_with_another_cpu_thread_count_warns_once(tmp_path, monkeypatch, capsys):
-    """A run resumed with another CPU thread count (NANOGRAD_LLM_THREADS…) or with the fused
-    Numba kernels switched on or off continued silently, though its float32 sums round
-    differently, so it is not bit-identical to an uninterrupted run → each checkpoint records
-    extra.cpu_threads and extra.fused_kernels, and a resume that differs prints one warning line
-    (also under --quiet, as the other warnings); the same values, or a checkpoint of an older
-    version that records none, resume silently."""
+    """A run resumed with its batch split over another number of threads (NANOGRAD_LLM_THREADS…),
+    with another BLAS thread count for an unsplit batch, or with the fused Numba kernels
+    switched on or off continued silently, though its float32 sums round differently, so it is
+    not bit-identical to an uninterrupted run → each checkpoint records extra.cpu_threads,
+    batch_parts, blas_threads and fused_kernels, and a resume that differs prints one warning
+    line (also under --quiet, as the other warnings); the same values, another thread count
+    that splits the batch the same way, or a checkpoint of an older version that records none,
+    resume silently."""
+    import nanograd_llm.train as T
     from nanograd_llm import cli
     from nanograd_llm.backend import fused_kernels
     from nanograd_llm.train import resume_config
     monkeypatch.setenv("NANOGRAD_LLM_THREADS", "2")
     monkeypatch.delenv("NANOGRAD_LLM_FUSED", raising=False)
+    # The tiny run's batch is too small to split; the parts and BLAS threads a bigger run or
+    # another machine would have are put in its place
+    parts, blas = [2], [("openblas", 2)]
+    monkeypatch.setattr(T, "shard_count", lambda batch, work: parts[0])
+    monkeypatch.setattr(T, "blas_threads", lambda: blas[0])
     train(tiny_config(tmp_path, max_iters=1, eval_interval=1), quiet=True)
     out = tmp_path / "run"
     fused = fused_kernels(np.zeros(1, np.float32)) is not None
     extra = ckpt.read_manifest(out)["extra"]
-    assert (extra["cpu_threads"], extra["fused_kernels"]) == (2, fused), extra
+    assert {k: extra[k] for k in ("cpu_threads", "batch_parts", "blas_threads",
+                                  "fused_kernels")} == {
+        "cpu_threads": 2, "batch_parts": 2, "blas_threads": ["openblas", 2],
+        "fused_kernels": fused}, extra
     capsys.readouterr()
 
     def warnings(steps: int, quiet: bool = True) -> list:
@@ -4509,11 +4520,20 @@ def test_a_resume_with_another_cpu_thread_count_warns_once(tmp_path, monkeypatch
         return [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
 
     monkeypatch.setenv("NANOGRAD_LLM_THREADS", "1")
-    assert warnings(2) == ["warning: this run was trained with 2 CPU threads, now 1: the "
+    parts[0] = 1
+    assert warnings(2) == ["warning: this run was trained with its batch split over 2 threads, "
+                           "now in one piece: the continuation may not be bit-identical to an "
+                           "uninterrupted run (set NANOGRAD_LLM_THREADS=2 to match)"]
+    assert ckpt.read_manifest(out)["extra"]["batch_parts"] == 1     # the continuation's
+    assert warnings(3, quiet=False) == []                             # the same parts: silent
+    # another thread count that leaves the batch unsplit, as before: silent
+    monkeypatch.setenv("NANOGRAD_LLM_THREADS", "4")
+    assert warnings(4) == []
+    # an unsplit batch whose BLAS runs on another number of threads
+    blas[0] = ("openblas", 1)
+    assert warnings(5) == ["warning: this run was trained with 2 BLAS threads, now 1: the "
                            "continuation may not be bit-identical to an uninterrupted run (set "
-                           "NANOGRAD_LLM_THREADS=2 to match)"]
-    assert ckpt.read_manifest(out)["extra"]["cpu_threads"] == 1      # the continuation's count
-    assert warnings(3, quiet=False) == []                              # the same count: silent
+                           "OPENBLAS_NUM_THREADS=2 to match)"]
 
     def edit(**fields):
         man = json.loads((out / "checkpoint.json").read_text())
@@ -4521,21 +4541,24 @@ def test_a_resume_with_another_cpu_thread_count_warns_once(tmp_path, monkeypatch
             man["extra"].pop(k, None) if v is None else man["extra"].__setitem__(k, v)
         (out / "checkpoint.json").write_text(json.dumps(man))
 
-    edit(cpu_threads=None, fused_kernels=None)                 # as an older version wrote it
-    monkeypatch.setenv("NANOGRAD_LLM_THREADS", "2")
-    assert warnings(4) == []
-    # the fused kernels switched off, and the thread count changed too: still one line
-    edit(cpu_threads=1, fused_kernels=True)
+    # as an older version wrote it
+    edit(cpu_threads=None, batch_parts=None, blas_threads=None, fused_kernels=None)
+    parts[0], blas[0] = 3, None
+    assert warnings(6) == []
+    # the fused kernels switched off, and the parts changed too: still one line
+    edit(cpu_threads=1, batch_parts=1, fused_kernels=True)
     monkeypatch.setenv("NANOGRAD_LLM_FUSED", "0")
-    assert cli.main(["train", "--resume", "--out", str(out), "--quiet", "max_iters=5"]) == 0
+    assert cli.main(["train", "--resume", "--out", str(out), "--quiet", "max_iters=7"]) == 0
     assert capsys.readouterr().err == (
-        "warning: this run was trained with 1 CPU thread and the fused Numba kernels, now 2 and "
-        "without them: the continuation may not be bit-identical to an uninterrupted run (set "
-        "NANOGRAD_LLM_THREADS=1 and unset NANOGRAD_LLM_FUSED to match)\n")
+        "warning: this run was trained with its batch in one piece and the fused Numba kernels, "
+        "now over 3 and without them: the continuation may not be bit-identical to an "
+        "uninterrupted run (set NANOGRAD_LLM_THREADS=1 and unset NANOGRAD_LLM_FUSED to match)\n")
     assert ckpt.read_manifest(out)["extra"]["fused_kernels"] is False
-    # on the GPU nothing is recorded or compared
+    # on the GPU nothing is recorded or compared; a damaged field is not compared
     from nanograd_llm.train import other_arithmetic
-    assert other_arithmetic({"cpu_threads": 2, "fused_kernels": True}, {}) is None
+    assert other_arithmetic({"batch_parts": 2, "fused_kernels": True}, {}) is None
+    assert other_arithmetic({"batch_parts": True, "blas_threads": ["openblas", "2"]},
+                            {"batch_parts": 1, "blas_threads": ("openblas", 1)}) is None
 
 
 # -- where a BPE run's val part starts ---------------------------------------------------------
