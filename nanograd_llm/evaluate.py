@@ -560,7 +560,9 @@ def describe(result: EvalResult, source: str, label: str, split: str) -> str:
         f"windows        {result.windows:,} of {result.context} tokens, stride {result.stride}",
         f"loss           {result.loss:.4f} nats/token   (a uniform guess: ln {result.vocab_size}"
         f" = {result.uniform_loss:.4f})",
-        f"perplexity     {result.perplexity:.3f}" if math.isfinite(result.perplexity) else
+        # Çok büyük (ama sonlu) bir perplexity .3f ile 300 basamaklı bir sayı olurdu: üslü yazılır
+        f"perplexity     {result.perplexity:.3f}" if result.perplexity < 1e9 else
+        f"perplexity     {result.perplexity:.4g}" if math.isfinite(result.perplexity) else
         f"perplexity     inf (e^{result.loss:.4f} is beyond a float)",
         f"bits/token     {result.bits_per_token:.4f}",
     ]

@@ -597,6 +597,17 @@ def test_the_report_gives_the_rate_of_short_runs():
     assert "perplexity     5.000" in text and "bits/character" not in text
 
 
+def test_a_huge_finite_perplexity_is_written_with_an_exponent():
+    """A mean loss between about 690 and 709.78 nats has a finite perplexity of up to 1.8e308:
+    written with .3f it was a number of about 300 digits on the report's line."""
+    from nanograd_llm.evaluate import describe
+    r = EvalResult(tokens=10, nll=10 * 700.0, characters=0, windows=1, context=8, stride=8,
+                   vocab_size=5)
+    line = next(x for x in describe(r, "run", "x.txt", "all").splitlines()
+                if x.startswith("perplexity"))
+    assert line == f"perplexity     {math.exp(700.0):.4g}" and len(line) < 40, line
+
+
 def test_a_batch_of_several_rows_is_not_read_as_one_text():
     """evaluate_ids(model, x) with x a (B, T) batch flattened it: each row's first tokens were
     scored with the end of the previous row as their context, a wrong loss without a word."""
