@@ -420,6 +420,15 @@ def model_cases():
     yield "GPT (dropout 0.2, fixed masks)", m, idx, tgt
 
 
+def _where(r: CheckResult) -> str:
+    """The input or parameter a check's worst error was at ("x", "h.0.ln_1.weight", "random
+    direction"), or what made it fail ("w: no gradient returned")."""
+    for prefix in ("worst input: ", "worst: "):
+        if r.detail.startswith(prefix):
+            return r.detail[len(prefix):]
+    return r.detail
+
+
 def run_all(out=None, device: str = "cpu") -> bool:
     """Check every layer and both models on `device`; print a table (to `out`, default: the
     sys.stdout of the moment); True when all pass."""
@@ -435,11 +444,14 @@ def run_all(out=None, device: str = "cpu") -> bool:
         r.name = label
         results.append(r)
     width = max(len(r.name) for r in results)
-    print(f"{'layer / model':<{width}}  {'max rel. error':>14}  result", file=out)
-    print("-" * (width + 26), file=out)
+    print(f"{'layer / model':<{width}}  {'max rel. error':>14}  result  worst at", file=out)
+    print("-" * (width + 36), file=out)
     for r in results:
-        print(f"{r.name:<{width}}  {r.max_rel_error:>14.3e}  {'PASS' if r.passed else 'FAIL'}",
-              file=out)
+        # Başarısız bir satır, hatanın en büyük olduğu girdiyi ya da parametreyi de söyler
+        # (ör. "h.0.attn.c_proj.weight"): yalnızca "GPT … FAIL" hangi geri geçişin yanlış
+        # olduğunu göstermezdi
+        print(f"{r.name:<{width}}  {r.max_rel_error:>14.3e}  {'PASS' if r.passed else 'FAIL'}"
+              f"    {_where(r)}", file=out)
     ok = all(r.passed for r in results)
     print(f"\n{sum(r.passed for r in results)} of {len(results)} checks passed "
           f"(tolerance {TOLERANCE:g}, float64 central differences)", file=out)

@@ -622,3 +622,25 @@ def test_initial_weights_follow_gpt2s_scheme_for_every_parameter():
             want = proj if name.endswith("c_proj.weight") else 0.02
             assert abs(p.mean()) < 0.1 * want, name
             assert p.std() == pytest.approx(want, rel=0.1), name
+
+
+def test_gradcheck_table_names_the_parameter_a_failure_is_at(monkeypatch, capsys):
+    """`nanograd-llm gradcheck` is what a learner reads: a wrong gradient of one parameter must
+    be named on its FAIL row (ln_f.weight here), not only "GPT (tied, learned, gelu) … FAIL"."""
+    from nanograd_llm import gradcheck
+    from nanograd_llm.cli import main
+    import nanograd_llm.models.gpt as gpt_module
+    real = gpt_module.layernorm_backward
+
+    def ln_f_dw_off(dout, cache):                # ln_f's gain gradient 0.1 % too large
+        dx, dw, db = real(dout, cache)
+        return dx, dw * 1.001, db
+    monkeypatch.setattr(gpt_module, "layernorm_backward", ln_f_dw_off)
+    monkeypatch.setattr(gradcheck, "LAYERS", ["linear"])
+    cases = list(gradcheck.model_cases())
+    monkeypatch.setattr(gradcheck, "model_cases", lambda: iter(cases[1:2]))
+    assert main(["gradcheck"]) == 1
+    rows = capsys.readouterr().out.splitlines()
+    fail = [r for r in rows if "FAIL" in r]
+    assert len(fail) == 1 and fail[0].startswith("GPT (tied") and "ln_f.weight" in fail[0], rows
+    assert any(r.startswith("linear") and "PASS" in r for r in rows), rows
