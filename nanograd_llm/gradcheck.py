@@ -429,6 +429,18 @@ def _where(r: CheckResult) -> str:
     return r.detail
 
 
+def _guarded(name: str, check) -> CheckResult:
+    """check()'s result, or a failed one naming the error a broken backward raised."""
+    # Yanlış şekilde bir gradyan (ör. yanlış eksende toplanmış bir sapma gradyanı) modelin
+    # gradyan belleğine yazılırken hata verir: o denetim FAIL olur ve hata satırında yazar;
+    # tablonun geri kalanı yine denetlenir (önceden komut yalnızca "error: could not broadcast
+    # …" yazıp hangi katmanın bozuk olduğunu söylemeden dururdu)
+    try:
+        return check()
+    except Exception as e:          # noqa: BLE001  (Ctrl-C ve SystemExit geçer)
+        return CheckResult(name, math.inf, False, f"{type(e).__name__}: {e}")
+
+
 def run_all(out=None, device: str = "cpu") -> bool:
     """Check every layer and both models on `device`; print a table (to `out`, default: the
     sys.stdout of the moment); True when all pass."""
@@ -436,11 +448,13 @@ def run_all(out=None, device: str = "cpu") -> bool:
     xp = xp_for(device)        # katmanlar da o aygıtta denetlenir (GPU'da cuda_kernels.py ile)
     results = []
     for name in LAYERS:
-        results.append(check_layer(name, xp=xp))
+        results.append(_guarded(name, lambda: check_layer(name, xp=xp)))
     for label, model, idx, tgt in model_cases():
-        if device != "cpu":
-            model.to(device)
-        r = check_model(model, idx, tgt)
+        def one():
+            if device != "cpu":
+                model.to(device)
+            return check_model(model, idx, tgt)
+        r = _guarded(label, one)
         r.name = label
         results.append(r)
     width = max(len(r.name) for r in results)

@@ -644,3 +644,38 @@ def test_gradcheck_table_names_the_parameter_a_failure_is_at(monkeypatch, capsys
     fail = [r for r in rows if "FAIL" in r]
     assert len(fail) == 1 and fail[0].startswith("GPT (tied") and "ln_f.weight" in fail[0], rows
     assert any(r.startswith("linear") and "PASS" in r for r in rows), rows
+
+
+def test_gradcheck_reports_a_gradient_of_the_wrong_shape_on_its_row(monkeypatch, capsys):
+    """A bias gradient summed over the wrong axis ((N, C), not (C,)) made the model check raise
+    "could not broadcast …" from inside the gradient buffer: the command printed that one line,
+    no table, and named no layer. Now it is a FAIL row naming the parameter; the other checks
+    still run."""
+    from nanograd_llm import gradcheck
+    from nanograd_llm.cli import main
+    import nanograd_llm.layers.mlp as mlp_module
+    real = mlp_module.linear_backward
+
+    def bias_over_the_wrong_axis(dout, cache):
+        dx, dw, db = real(dout, cache)
+        return dx, dw, None if db is None else dout.reshape(-1, dout.shape[-1]) + 0 * db
+    monkeypatch.setattr(mlp_module, "linear_backward", bias_over_the_wrong_axis)
+    monkeypatch.setattr(gradcheck, "LAYERS", ["mlp", "gelu"])
+    cases = list(gradcheck.model_cases())
+    monkeypatch.setattr(gradcheck, "model_cases", lambda: iter(cases[1:2]))
+    assert main(["gradcheck"]) == 1
+    captured = capsys.readouterr()
+    rows = captured.out.splitlines()
+    mlp = next(r for r in rows if r.startswith("mlp "))
+    gpt = next(r for r in rows if r.startswith("GPT (tied"))
+    assert "FAIL" in mlp and "bias" in mlp and "shape" in mlp, rows
+    assert "FAIL" in gpt and ".mlp.c_proj.bias" in gpt and "(8,)" in gpt, rows
+    assert any(r.startswith("gelu ") and "PASS" in r for r in rows), rows
+    assert "1 of 3 checks passed" in captured.out
+
+
+def test_a_model_refuses_a_gradient_of_another_shape_by_name():
+    """A gradient whose shape is not its parameter's is not broadcast into the buffer."""
+    model = BigramLM(5, seed=0, dtype="float64")
+    with pytest.raises(ValueError, match=r"token_embedding.weight a gradient of shape \(5,\)"):
+        model._store_grads({"token_embedding.weight": np.ones(5)}, False)

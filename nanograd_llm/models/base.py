@@ -133,6 +133,16 @@ def _gib(nbytes) -> str:
     return count_text(nbytes / 2**30)
 
 
+
+def check_grad_shape(name: str, g, view) -> None:
+    """A ValueError naming the parameter when a backward gave it a gradient of another shape."""
+    # Gradyan belleğine `view[...] = g` ile yazılır: yanlış şekilde bir gradyan ya yayınlanarak
+    # (broadcast) sessizce yazılır ya da hangi parametrenin olduğu söylenmeden "could not
+    # broadcast" hatası verirdi
+    if tuple(g.shape) != tuple(view.shape):
+        raise ValueError(f"backward gave {name} a gradient of shape {tuple(g.shape)}, the "
+                         f"parameter's shape is {tuple(view.shape)}")
+
 class ModelTooLargeError(MemoryError):
     """check_fits_in_memory's refusal: the weights alone (or the training state) of the model
     need more than the machine's memory, whatever batch_size and block_size are. `advice`:
@@ -563,6 +573,8 @@ class ParamModel:
 
     def _store_grads(self, grads: dict, accumulate: bool) -> dict:
         """Write fresh layer gradients into the flat gradient buffer (or add to it)."""
+        for name, g in grads.items():
+            check_grad_shape(name, g, self.grads[name])
         if accumulate:
             for name, g in grads.items():
                 self.grads[name] += g

@@ -105,7 +105,7 @@ from ..layers.linear import linear_backward, linear_forward
 from ..layers.mlp import check_activation
 from ..layers.positional import (learned_positional_backward, learned_positional_forward,
                                  sinusoidal_backward, sinusoidal_forward)
-from .base import ParamModel, check_weights_fit, count_text
+from .base import ParamModel, check_grad_shape, check_weights_fit, count_text
 
 # Boyutlar: B = toplu iş, T = dizi uzunluğu, C = n_embd, V = vocab_size, L = n_layer
 
@@ -585,6 +585,7 @@ class GPT(ParamModel):
 
         def put(name, g):
             # _store_grads'ın yaptığının aynısı, bir gradyan için
+            check_grad_shape(name, g, grads[name])
             if accumulate:
                 grads[name] += g
             else:
