@@ -299,6 +299,12 @@ def layer_case(name: str, rng: np.random.Generator, B=2, T=5, C=8, n_head=2, V=1
 LAYERS = ["embedding", "positional_learned", "positional_sinusoidal", "linear", "layernorm",
           "gelu", "relu", "dropout", "attention", "causal_tiles", "multihead_attention", "mlp", "block",
           "cross_entropy"]
+# run_all bu katmanları bir de içlerindeki dropout ile (aynı maskeler her çağrıda) denetler:
+# geri geçişin ileri geçişteki maskeyi yeniden uygulaması ancak öyle denetlenir. Karolu dikkat
+# (causal_tiles) modellerin kısa dizilerinde hiç kullanılmaz; onun dropout'lu geri geçişini
+# başka hiçbir satır denetlemezdi
+DROPOUT_LAYERS = ["attention", "causal_tiles", "multihead_attention", "mlp", "block"]
+LAYER_DROPOUT = 0.3
 
 
 def check_case(name: str, inputs: dict, loss_fn, grad_fn, h: float = 1e-6,
@@ -449,6 +455,11 @@ def run_all(out=None, device: str = "cpu") -> bool:
     results = []
     for name in LAYERS:
         results.append(_guarded(name, lambda: check_layer(name, xp=xp)))
+    for name in DROPOUT_LAYERS:
+        label = f"{name} (dropout {LAYER_DROPOUT:g})"
+        results.append(_guarded(label, lambda: check_layer(name, xp=xp,
+                                                           layer_dropout=LAYER_DROPOUT)))
+        results[-1].name = label
     for label, model, idx, tgt in model_cases():
         def one():
             if device != "cpu":
@@ -473,4 +484,4 @@ def run_all(out=None, device: str = "cpu") -> bool:
 
 
 __all__ = ["rel_error", "numerical_gradient", "check_layer", "check_case", "check_model",
-           "layer_case", "run_all", "LAYERS", "TOLERANCE", "CheckResult"]
+           "layer_case", "run_all", "LAYERS", "DROPOUT_LAYERS", "TOLERANCE", "CheckResult"]

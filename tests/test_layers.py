@@ -330,7 +330,7 @@ def test_gradcheck_on_cuda_checks_the_layers_there_too(monkeypatch):
     monkeypatch.setattr(gc, "check_layer", check_layer)
     monkeypatch.setattr(gc, "model_cases", lambda: iter(()))
     assert gc.run_all(out=io.StringIO(), device="cuda")
-    assert seen == [fake_cupy] * len(LAYERS)
+    assert seen == [fake_cupy] * (len(LAYERS) + len(gc.DROPOUT_LAYERS))
 
 
 def test_embedding_accumulates_repeated_ids():
@@ -640,3 +640,18 @@ def test_cross_entropy_backward_is_softmax_minus_one_hot_over_n_at_any_size(shap
     p /= p.sum(axis=-1, keepdims=True)
     want = 2.0 * (p - np.eye(V)[t]) / t.size
     np.testing.assert_allclose(dz, want, rtol=1e-12, atol=1e-15)
+
+
+def test_gradcheck_command_checks_the_tiled_attentions_dropout(monkeypatch, capsys):
+    """A tiled attention backward that forgot to apply the forward's dropout masks passed
+    `nanograd-llm gradcheck`: its layer rows have no dropout and the models' short sequences
+    never use the tiles. The command checks the layers with their inner dropout too."""
+    from nanograd_llm import gradcheck
+    from nanograd_llm.cli import main
+    import nanograd_llm.layers.causal_tiles as tiles
+    monkeypatch.setattr(tiles, "dropout_backward", lambda d, cache: d)
+    monkeypatch.setattr(gradcheck, "LAYERS", ["causal_tiles"])
+    assert main(["gradcheck"]) == 1
+    rows = capsys.readouterr().out.splitlines()
+    assert any(r.startswith("causal_tiles (dropout") and "FAIL" in r for r in rows), rows
+    assert sum("FAIL" in r for r in rows) == 1, rows

@@ -277,6 +277,7 @@ def test_generation_from_a_model_without_a_window_grows_its_buffer(monkeypatch):
 def test_gradcheck_table_has_a_row_per_model(monkeypatch):
     from nanograd_llm import gradcheck as gc
     monkeypatch.setattr(gc, "LAYERS", ["relu"])
+    monkeypatch.setattr(gc, "DROPOUT_LAYERS", [])
     out = io.StringIO()
     assert gc.run_all(out=out) is True
     rows = [line.split()[0] for line in out.getvalue().splitlines()[2:] if line.strip()]

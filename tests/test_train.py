@@ -2274,6 +2274,7 @@ def test_gradcheck_command_exit_status(monkeypatch, capsys):
     from nanograd_llm import gradcheck
     from nanograd_llm.cli import main
     monkeypatch.setattr(gradcheck, "LAYERS", ["linear", "gelu"])
+    monkeypatch.setattr(gradcheck, "DROPOUT_LAYERS", [])
     monkeypatch.setattr(gradcheck, "model_cases", lambda: [])
     assert main(["gradcheck"]) == 0
     out = capsys.readouterr().out
