@@ -148,14 +148,15 @@ def _affine_case(inp: dict, R, forward, backward):
 
 def layer_case(name: str, rng: np.random.Generator, B=2, T=5, C=8, n_head=2, V=11,
                xp=np, dtype=np.float64, activation="gelu", bias=True, p_drop=0.3,
-               layer_dropout: float = 0.0, ignore_index: int | None = -100, dloss: float = 1.0):
+               layer_dropout: float = 0.0, ignore_index: int | None = -100, dloss: float = 0.5):
     """Build one gradient-check case for a layer: (inputs, loss_fn, grad_fn).
 
     p_drop: the dropout layer's rate; layer_dropout: the dropout inside attention /
     causal_tiles / multihead_attention / mlp / block (the same masks at every call); bias: the
     linear layers' and the layer norm's bias; ignore_index and dloss:
     cross_entropy's ignored target and upstream gradient (dloss ≠ 1 is what a batch split
-    into parts passes)."""
+    into parts passes; the default 0.5 makes a backward that ignores dloss fail, as 1.0 could
+    not)."""
     def arr(*shape, scale=1.0):
         return xp.asarray(rng.standard_normal(shape) * scale, dtype=dtype)
 

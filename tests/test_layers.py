@@ -655,3 +655,14 @@ def test_gradcheck_command_checks_the_tiled_attentions_dropout(monkeypatch, caps
     rows = capsys.readouterr().out.splitlines()
     assert any(r.startswith("causal_tiles (dropout") and "FAIL" in r for r in rows), rows
     assert sum("FAIL" in r for r in rows) == 1, rows
+
+
+def test_cross_entropy_check_fails_a_backward_that_ignores_dloss(monkeypatch):
+    """The data-parallel backward passes each part's share as dloss (≠ 1): a cross-entropy
+    backward that ignored it passed `nanograd-llm gradcheck`, whose case used dloss = 1."""
+    import nanograd_llm.gradcheck as gc
+    real = gc.cross_entropy_backward
+    assert check_layer("cross_entropy").passed
+    monkeypatch.setattr(gc, "cross_entropy_backward", lambda dloss, cache: real(1.0, cache))
+    r = check_layer("cross_entropy")
+    assert not r.passed and r.detail == "worst input: logits", r
