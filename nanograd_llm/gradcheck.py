@@ -355,7 +355,7 @@ def check_model(model, idx, targets, h: float = 1e-5, coords_per_tensor: int = 6
 
     f()
     grads = {k: to_numpy(v).copy() for k, v in model.backward().items()}
-    worst, where = 0.0, ""
+    worst, where, failing = 0.0, "", []
     for name, p in model.params.items():
         if name not in grads:                    # geri geçiş bu parametrenin gradyanını vermedi
             return CheckResult(type(model).__name__, math.inf, False,
@@ -375,6 +375,8 @@ def check_model(model, idx, targets, h: float = 1e-5, coords_per_tensor: int = 6
             err = math.inf                       # NaN/∞ gradyan: en kötü hata
         else:
             err = float(np.abs(ana[idxs] - num).max()) / scale if scale > 0 else 0.0
+        if not err <= TOLERANCE:
+            failing.append(name)
         if err > worst or not where:
             worst, where = err, name
     # Rastgele yönde yönlü türev: (f(θ+hd) − f(θ−hd))/2h ≈ ∇f·d
@@ -397,6 +399,11 @@ def check_model(model, idx, targets, h: float = 1e-5, coords_per_tensor: int = 6
         derr = math.inf
     if derr > worst:
         worst, where = derr, "random direction"
+    # Yönlü türevin hatası en büyük olsa da, kendi koordinatlarında eşiği aşan parametreler
+    # adlarıyla söylenir: "random direction" tek başına hangi gradyanın yanlış olduğunu göstermez
+    also = [n for n in failing if n != where]
+    if also:
+        where += f" (also over tolerance: {', '.join(also[:3])}{', …' if len(also) > 3 else ''})"
     return CheckResult(type(model).__name__, worst, worst <= TOLERANCE, f"worst: {where}")
 
 

@@ -679,3 +679,16 @@ def test_a_model_refuses_a_gradient_of_another_shape_by_name():
     model = BigramLM(5, seed=0, dtype="float64")
     with pytest.raises(ValueError, match=r"token_embedding.weight a gradient of shape \(5,\)"):
         model._store_grads({"token_embedding.weight": np.ones(5)}, False)
+
+
+def test_model_gradcheck_names_failing_parameters_beside_the_random_direction(monkeypatch):
+    """A gradient scaled by 1.01 errs most along the random direction (its relative error there
+    is the whole 1 %): the result said only "worst: random direction", not which gradient."""
+    import nanograd_llm.models.bigram as bigram_module
+    real = bigram_module.embedding_backward
+    monkeypatch.setattr(bigram_module, "embedding_backward",
+                        lambda dout, cache: real(dout, cache) * 1.01)
+    label, model, idx, tgt = list(model_cases())[0]
+    r = check_model(model, idx, tgt)
+    assert not r.passed
+    assert r.detail == "worst: random direction (also over tolerance: token_embedding.weight)", r
