@@ -133,7 +133,6 @@ def _gib(nbytes) -> str:
     return count_text(nbytes / 2**30)
 
 
-
 def check_grad_shape(name: str, g, view) -> None:
     """A ValueError naming the parameter when a backward gave it a gradient of another shape."""
     # Gradyan belleğine `view[...] = g` ile yazılır: yanlış şekilde bir gradyan ya yayınlanarak
@@ -142,6 +141,7 @@ def check_grad_shape(name: str, g, view) -> None:
     if tuple(g.shape) != tuple(view.shape):
         raise ValueError(f"backward gave {name} a gradient of shape {tuple(g.shape)}, the "
                          f"parameter's shape is {tuple(view.shape)}")
+
 
 class ModelTooLargeError(MemoryError):
     """check_fits_in_memory's refusal: the weights alone (or the training state) of the model
