@@ -25,8 +25,9 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nanograd_llm.data import encode_corpus, load_text  # noqa: E402
-from nanograd_llm.train import make_config, train  # noqa: E402
+from nanograd_llm.data import (  # noqa: E402
+    SPLIT_BY_CHARACTERS, encode_corpus, encode_split_corpus, load_text, split_point)
+from nanograd_llm.train import make_config, split_rule, train  # noqa: E402
 
 MODEL = dict(n_layer="3", n_head="4", n_embd="128", block_size="128", batch_size="16",
              dropout="0.1", lr="2e-3", min_lr="2e-4", warmup_iters="50", eval_iters="40",
@@ -44,8 +45,15 @@ def run(data: str, tokenizer: str, vocab_size: int, iters: int, out: str,
 def bits_per_char(result: dict, data: str) -> tuple[float, float]:
     tok = result["tokenizer"]
     text, _ = load_text(data)
-    ids = encode_corpus(text, tok)
-    val = ids[int(ids.size * 0.9):]
+    # The run's own val part (train.prepare_data): a BPE run cuts the text at the last 10% of
+    # its characters and encodes each part on its own; a character run takes the last 10% of
+    # the ids
+    if split_rule(tok) == SPLIT_BY_CHARACTERS:
+        ids, cut = encode_split_corpus(text, tok, split_point(len(text), 0.1))
+    else:
+        ids = encode_corpus(text, tok)
+        cut = split_point(ids.size, 0.1)
+    val = ids[cut:]
     chars = len(tok.decode(val.tolist()))
     tokens_per_char = val.size / chars
     return result["val_loss"] * tokens_per_char / math.log(2), chars / val.size

@@ -375,3 +375,38 @@ def test_train_step_refuses_counts_below_one(train_step, argv, capsys):
     with pytest.raises(SystemExit) as e:
         train_step.main(argv)
     assert e.value.code == 2 and "must" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("tokenizer", ["bpe", "char"])
+def test_char_vs_bpe_measures_characters_per_token_on_the_runs_own_val_part(tokenizer, tmp_path):
+    """bits_per_char turns the run's val loss per token into bits per character with the val
+    part's characters per token. It took the last 10% of the whole text's ids, the val part of
+    a BPE run before extra.split_by; a new BPE run's val part is the last 10% of the
+    characters encoded on its own (data.encode_split_corpus), so the ratio was measured on
+    other text than the loss. A character run's val part is the last 10% of its ids."""
+    import math
+
+    from nanograd_llm.data import encode_corpus, load_text, split_point
+    from nanograd_llm.tokenizers import CharTokenizer
+    if tokenizer == "bpe":
+        pytest.importorskip("regex")
+        from nanograd_llm.tokenizers.bpe import BPETokenizer
+    from _train_helpers import TEXT
+    char_vs_bpe = _bench_module("char_vs_bpe")
+    text = TEXT + "zzqxv zzqxv zzqxv vxqzz qxvzz zzqxv. " * 4
+    c = split_point(len(text), 0.1)
+    tok = (BPETokenizer.train(text[:c], 300) if tokenizer == "bpe"
+           else CharTokenizer.from_text(text))
+    path = tmp_path / "corpus.txt"
+    path.write_text(text, encoding="utf-8")
+    assert load_text(str(path))[0] == text
+    bpc, chars_per_token = char_vs_bpe.bits_per_char({"tokenizer": tok, "val_loss": 1.0},
+                                                     str(path))
+    if tokenizer == "bpe":
+        val = encode_corpus(text[c:], tok)
+        old = encode_corpus(text, tok)
+        assert val.size != old.size - split_point(old.size, 0.1)   # the two rules differ here
+    else:
+        val = encode_corpus(text, tok)[split_point(len(text), 0.1):]
+    assert chars_per_token == (len(text) - c) / val.size
+    assert bpc == pytest.approx(val.size / (len(text) - c) / math.log(2))
