@@ -628,7 +628,7 @@ def split_ids(ids: np.ndarray, block_size: int, val_fraction: float = 0.1,
         side = ("larger", "validation") if val_fraction < 0.5 else ("smaller", "training")
         options.append(f"a {side[0]} val_fraction than {val_fraction!r}, which leaves no room "
                        f"for the {side[1]} part in any text (with 0.1, a text of at least "
-                       f"{min_tokens(block_size, 0.1)} tokens)")
+                       f"{about}{min_tokens(block_size, 0.1)} tokens)")
     if fit >= 1:
         options.append(f"{block_size_option.format(fit)} at most")
     options = [o for o in options if o is not None]

@@ -786,6 +786,18 @@ def test_split_ids_at_a_given_cut_and_its_short_part_advice_is_approximate():
         D.split_ids(np.arange(100), 8, 0.1, cut=101)
 
 
+def test_a_cut_texts_advice_for_a_val_fraction_with_no_room_is_approximate_too():
+    """A val_fraction that leaves no room for the val part in any text is advised against with
+    the text length val_fraction 0.1 would need: for a text cut by characters (split_ids'
+    `cut`) that count of ids is as approximate as the other advice, and says "about" (it did
+    not)."""
+    with pytest.raises(ValueError, match=r"no room for the validation part in any text \(with "
+                                         r"0\.1, a text of at least about 161 tokens\)"):
+        D.split_ids(np.arange(20), 16, 1e-20, cut=20)
+    with pytest.raises(ValueError, match=r"\(with 0\.1, a text of at least 161 tokens\)"):
+        D.split_ids(np.arange(20), 16, 1e-20)
+
+
 def test_encode_split_corpus_is_each_part_encoded_on_its_own(tmp_path):
     """encode_split_corpus(text, tok, c) is encode_corpus(text[:c]) followed by
     encode_corpus(text[c:]) (in pieces, in memory and into one .npy file), with the count of
