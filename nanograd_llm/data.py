@@ -440,7 +440,10 @@ def encode_split_corpus(text: str, tokenizer, cut: int, path=None, chunk_chars: 
     """Encode text[:cut] and text[cut:] each on its own, into one id array (with `path`, one
     memory-mapped .npy file): encode_corpus(text[:cut]) followed by encode_corpus(text[cut:]).
     No token spans the cut. -> (ids, the number of ids of text[:cut])"""
-    return _encode(text, tokenizer, path, chunk_chars, progress, None, cut)
+    if not is_integer(cut) or not 0 <= cut <= len(text):
+        raise ValueError(f"cut must be an integer in [0, {len(text)}] (a character index of the "
+                         f"text), got {cut!r}")
+    return _encode(text, tokenizer, path, chunk_chars, progress, None, int(cut))
 
 
 def _encode(text, tokenizer, path, chunk_chars, progress, max_ids, cut):

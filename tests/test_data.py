@@ -786,6 +786,20 @@ def test_split_ids_at_a_given_cut_and_its_short_part_advice_is_approximate():
         D.split_ids(np.arange(100), 8, 0.1, cut=101)
 
 
+@pytest.mark.parametrize("cut", [-3, 55, 2.0, True, None])
+def test_encode_split_corpus_refuses_a_cut_outside_the_text(cut):
+    """The cut is a character index of the text, in [0, len(text)]: a negative one or one past
+    the end was taken as it came (-3 gave ids that are not the text's, none before the cut;
+    55 gave them all before it), 2.0 failed deep inside with "slice indices must be integers",
+    True was taken as 1. Each is refused with a clear error, as split_ids refuses
+    a cut outside its ids."""
+    from nanograd_llm.tokenizers import CharTokenizer
+    text = "ab cd ef gh ij kl\n" * 3
+    with pytest.raises(ValueError, match=r"cut must be an integer in \[0, 54\] \(a character "
+                                         r"index of the text\), got "):
+        D.encode_split_corpus(text, CharTokenizer.from_text(text), cut, chunk_chars=4)
+
+
 def test_a_cut_texts_advice_for_a_val_fraction_with_no_room_is_approximate_too():
     """A val_fraction that leaves no room for the val part in any text is advised against with
     the text length val_fraction 0.1 would need: for a text cut by characters (split_ids'
