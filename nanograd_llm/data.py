@@ -9,6 +9,12 @@ nedeni: komşu pencereler büyük ölçüde örtüşür (aynı karakterleri payl
 doğrulama metninin hemen hemen aynısı eğitimde de görülürdü ve doğrulama kaybı modelin ezberini
 ölçerdi.
 
+BPE belirteçleyicisiyle (ve bir GPT-2 klasöründen başlayan ince ayarda) bölme metinde yapılır:
+metin ilk %90 karakterinin sonunda kesilir ve iki kısım ayrı ayrı kodlanır (`encode_split_corpus`).
+Böylece hiçbir belirteç sınırı aşmaz; kendi belirteçleyicisini eğiten bir BPE eğitiminde o
+belirteçleyici de doğrulama metnini görmez. Karakter belirteçleyicisinde iki yol aynı sınırı verir
+(NFC metinde her karaktere bir belirteç düşer).
+
 Bir eğitim örneği, dizinin rastgele bir `i` konumundan başlayan `block_size` uzunluğunda bir
 penceredir. Hedef aynı pencerenin **bir konum kaydırılmış** hâlidir:
 
@@ -477,8 +483,9 @@ def _encode_corpus(text, tokenizer, path, chunk_chars, dt, bar, max_ids=None, cu
         return a
 
     def pieces():
-        # `cut` verilmişse metnin iki parçası ayrı ayrı bölünür: hiçbir parça (dolayısıyla
-        # hiçbir belirteç) kesim yerini aşmaz. Parçalar (parça, kesimden önce mi) diye gelir
+        # `cut` verilmişse metnin kesimden önceki ve sonraki kısmı ayrı ayrı parçalara bölünür:
+        # hiçbir parça (dolayısıyla hiçbir belirteç) kesim yerini aşmaz. Parçalar (parça,
+        # kesimden önce mi) diye gelir
         if cut is None:
             for c in _chunks(text, chunk_chars):
                 yield c, True

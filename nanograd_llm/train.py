@@ -97,11 +97,13 @@ def _training_text(text: str, cfg: TrainConfig) -> str:
 
 def split_rule(tokenizer) -> str:
     """How a new run with this tokenizer cuts off its val part (data.SPLIT_RULES)."""
-    # BPE: metin karakterlerle bölünür, iki parça ayrı ayrı kodlanır. Belirteçleyici yalnızca
-    # ilk parçayla eğitilir; kimliklerin son %10'u ise ilk parçanın sonundaki belirteçlerle
-    # başlayabilirdi (birleştirmeler doğrulama metninin başını görmüş olurdu). Karakter
-    # belirteçleyicisinde kural eskisi gibi kalır: NFC'deki her karaktere bir belirteç düşer,
-    # NFD yazılmış bir metnin karakter sayısı ise belirteç sayısından büyüktür
+    # BPE (yeni bir eğitimin kendi belirteçleyicisi ya da bir GPT-2 klasörününki): metin
+    # karakterlerle bölünür, iki kısım ayrı ayrı kodlanır. Yeni eğitimin belirteçleyicisi
+    # yalnızca ilk kısımla eğitilir; kimliklerin son %10'u ise ilk kısmın sonundaki
+    # belirteçlerle başlayabilirdi (birleştirmeler doğrulama metninin başını görmüş olurdu).
+    # Karakter belirteçleyicisinde kural eskisi gibi kalır: NFC'deki her karaktere bir belirteç
+    # düşer, ama NFD yazılmış bir metnin karakter sayısı belirteç sayısından büyüktür; orada
+    # karakterlerle kesmek sınırı kaydırır, karakter düzeyindeki eğitimleri değiştirirdi
     return SPLIT_BY_TOKENS if isinstance(tokenizer, CharTokenizer) else SPLIT_BY_CHARACTERS
 
 
@@ -247,8 +249,9 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | 
         del train_text
     path = out_dir / "tokens.npy" if len(text) > cfg.mmap_threshold else None
     if (split_by or split_rule(tokenizer)) == SPLIT_BY_CHARACTERS:
-        # Metin, belirteçleyicinin eğitildiği sınırda (split_point(len(text))) bölünür ve iki
-        # parça ayrı ayrı kodlanır: doğrulama kimlikleri tam olarak encode(text[c:])'dir
+        # Metin ilk %90 karakterinin sonunda (split_point(len(text)); yeni bir BPE eğitiminin
+        # belirteçleyicisi de bu sınıra kadar eğitilir) kesilir ve iki kısım ayrı ayrı kodlanır:
+        # doğrulama kimlikleri tam olarak encode(text[c:])'dir
         ids, cut = encode_split_corpus(text, tokenizer, split_point(len(text), cfg.val_fraction),
                                        path=path, progress=progress)
     else:
