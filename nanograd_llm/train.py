@@ -493,7 +493,7 @@ def cpu_arithmetic(model, cfg: TrainConfig) -> dict:
     # olurdu
     if model.device != "cpu":
         return {}
-    n_embd = getattr(model.config, "n_embd", None)
+    n_embd = getattr(getattr(model, "config", None), "n_embd", None)   # bigram: no config
     parts = (shard_count(cfg.batch_size, cfg.batch_size * cfg.block_size * n_embd)
              if n_embd else 1)                     # bigram: toplu iş bölünmez
     found = {"cpu_threads": num_threads(), "batch_parts": parts}
