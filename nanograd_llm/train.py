@@ -51,8 +51,8 @@ from . import checkpoint as ckpt
 # komutun bütün süresi için kurar; train() Python'dan çağrıldığında burada kurulur
 from .atomic import (Terminated, _terminate, atomic_write, sigterm_raises,
                      with_command_line_message)
-from .backend import (blas_threads, check_device, fused_kernels, matmul_precision,
-                      num_threads, shard_count, shown, shown_items)
+from .backend import (_blas_controller, blas_threads, check_device, fused_kernels,
+                      matmul_precision, num_threads, shard_count, shown, shown_items)
 # Ayarlar config.py'dedir; `from nanograd_llm.train import TrainConfig, make_config…` gibi
 # içe aktarmalar çalışmaya devam etsin diye bu adlar burada da bulunur
 from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZERS, TrainConfig,
@@ -529,7 +529,19 @@ def other_arithmetic(saved: dict, now: dict) -> str | None:
         was.append(split(parts))
         is_now.append("in one piece" if parts_now == 1 else f"over {parts_now}")
         threads = _count(saved.get("cpu_threads"))
-        fix.append(f"set NANOGRAD_LLM_THREADS={threads if threads is not None else parts}")
+        if parts == 1:
+            # Kaydedilen toplu iş bölünmemişti: ya tek iş parçacığı vardı ya da threadpoolctl
+            # kurulu değildi (o zaman kayıtlı iş parçacığı sayısı 1'den büyük olabilir). Devam
+            # eden eğitimde toplu işin boyu ve model aynıdır; onu yine bölünmemiş bırakan tek
+            # ayar tek iş parçacığıdır
+            fix.append("set NANOGRAD_LLM_THREADS=1")
+        elif _blas_controller() is None:
+            # threadpoolctl olmadan toplu iş hiç bölünmez: hiçbir iş parçacığı sayısı yetmez
+            fix.append("install threadpoolctl" + (
+                f" and set NANOGRAD_LLM_THREADS={threads}"
+                if threads is not None and threads != now.get("cpu_threads") else ""))
+        else:
+            fix.append(f"set NANOGRAD_LLM_THREADS={threads if threads is not None else parts}")
     blas, blas_now = saved.get("blas_threads"), now.get("blas_threads")
     if parts == 1 and parts_now == 1 and isinstance(blas, list) and len(blas) == 2 \
             and isinstance(blas[0], str) and _count(blas[1]) is not None \

@@ -4562,6 +4562,30 @@ def test_a_resume_with_another_cpu_thread_count_warns_once(tmp_path, monkeypatch
                             {"batch_parts": 1, "blas_threads": ("openblas", 1)}) is None
 
 
+
+def test_the_resume_warnings_advice_gives_back_the_saved_batch_parts(monkeypatch):
+    """other_arithmetic advised NANOGRAD_LLM_THREADS=<the saved thread count> whenever the batch
+    parts differed; that cannot give the parts back when threadpoolctl is missing now (no batch
+    is split without it) nor when the saved batch was unsplit because threadpoolctl was missing
+    then (its 4 threads split the batch again) → 'install threadpoolctl' and
+    NANOGRAD_LLM_THREADS=1; a split batch still gets its saved thread count."""
+    import nanograd_llm.train as T
+
+    def fix(saved, now):
+        msg = T.other_arithmetic(saved, now)
+        return msg[msg.rindex("(") + 1:-len(" to match)")]
+
+    monkeypatch.setattr(T, "_blas_controller", lambda: None, raising=False)   # no threadpoolctl
+    assert fix({"cpu_threads": 4, "batch_parts": 3},
+               {"cpu_threads": 4, "batch_parts": 1}) == "install threadpoolctl"
+    assert fix({"cpu_threads": 4, "batch_parts": 3}, {"cpu_threads": 2, "batch_parts": 1}) == \
+        "install threadpoolctl and set NANOGRAD_LLM_THREADS=4"
+    monkeypatch.setattr(T, "_blas_controller", lambda: object(), raising=False)
+    assert fix({"cpu_threads": 4, "batch_parts": 1},
+               {"cpu_threads": 4, "batch_parts": 3}) == "set NANOGRAD_LLM_THREADS=1"
+    assert fix({"cpu_threads": 4, "batch_parts": 3},
+               {"cpu_threads": 2, "batch_parts": 2}) == "set NANOGRAD_LLM_THREADS=4"
+
 # -- where a BPE run's val part starts ---------------------------------------------------------
 
 def _val_text_corpus(tmp_path):
