@@ -445,7 +445,7 @@ def _where(r: CheckResult) -> str:
 
 def _guarded(name: str, check) -> CheckResult:
     """check()'s result, or a failed one naming the error a broken backward raised."""
-    # Yanlış şekilde bir gradyan (ör. yanlış eksende toplanmış bir sapma gradyanı) modelin
+    # Yanlış şekilli bir gradyan (ör. yanlış eksende toplanmış bir sapma gradyanı) modelin
     # gradyan belleğine yazılırken hata verir: o denetim FAIL olur ve hata satırında yazar;
     # tablonun geri kalanı yine denetlenir (önceden komut yalnızca "error: could not broadcast
     # …" yazıp hangi katmanın bozuk olduğunu söylemeden dururdu)

@@ -484,13 +484,14 @@ def cpu_arithmetic(model, cfg: TrainConfig) -> dict:
     training micro-batch is split into, backend.shard_count), "blas_threads" (the BLAS's own
     thread count, which works on an unsplit batch; absent when threadpoolctl cannot tell) and
     "fused_kernels" (whether the fused Numba kernels run, backend.fused_kernels); {} on the GPU."""
-    # Toplu işin kaç parçaya bölündüğü (iş parçacığı sayısından gelir), bölünmemiş bir toplu
-    # işte BLAS'ın kendi iş parçacığı sayısı ve birleşik çekirdekler toplamların hangi sırayla
-    # alındığını belirler: biri değişirse ağırlıklar son bitlerinde ayrılabilir (README, CPU
-    # iş parçacıkları). Devam ettirilen eğitim bunları kaydedilenlerle karşılaştırır. Yalnızca
-    # iş parçacığı sayısı değil parça sayısı karşılaştırılır: küçük bir toplu iş hiç bölünmez,
-    # 3 ile 4 iş parçacığı da varsayılan ayarda aynı 3 parçayı verir; sonuç aynıdır, uyarı boşuna
-    # olurdu
+    # Toplu işin kaç parçaya bölündüğü (iş parçacığı sayısından, toplu işin boyundan ve
+    # threadpoolctl'ün kurulu olup olmadığından gelir), bölünmemiş bir toplu işte BLAS'ın kendi
+    # iş parçacığı sayısı ve birleşik çekirdekler toplamların hangi sırayla alındığını belirler:
+    # biri değişirse ağırlıklar son bitlerinde ayrılabilir (README, CPU iş parçacıkları). Devam
+    # ettirilen eğitim bunları kaydedilenlerle karşılaştırır. İş parçacığı sayısı değil, parça
+    # sayısı karşılaştırılır (iş parçacığı sayısı yalnızca öğütte kullanılır): küçük bir toplu
+    # iş hiç bölünmez, `default` hazır ayarında 3 ile 4 iş parçacığı da aynı 3 parçayı verir;
+    # sonuç aynıdır, uyarı boşuna olurdu
     if model.device != "cpu":
         return {}
     n_embd = getattr(getattr(model, "config", None), "n_embd", None)   # bigram: no config

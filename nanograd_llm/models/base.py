@@ -135,9 +135,9 @@ def _gib(nbytes) -> str:
 
 def check_grad_shape(name: str, g, view) -> None:
     """A ValueError naming the parameter when a backward gave it a gradient of another shape."""
-    # Gradyan belleğine `view[...] = g` ile yazılır: yanlış şekilde bir gradyan ya yayınlanarak
-    # (broadcast) sessizce yazılır ya da hangi parametrenin olduğu söylenmeden "could not
-    # broadcast" hatası verirdi
+    # Gradyan belleğine `view[...] = g` ile yazılır: yanlış şekilli bir gradyan bu denetim
+    # olmadan ya yayınlanarak (broadcast) sessizce yazılırdı ya da hangi parametrenin olduğu
+    # söylenmeden "could not broadcast" hatası verirdi
     if tuple(g.shape) != tuple(view.shape):
         raise ValueError(f"backward gave {name} a gradient of shape {tuple(g.shape)}, the "
                          f"parameter's shape is {tuple(view.shape)}")
