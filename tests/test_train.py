@@ -281,6 +281,9 @@ def test_bigram_preset_trains(tmp_path):
     r = train(cfg, quiet=True)
     assert r["val_loss"] < 2.2    # ln(V) ≈ 3.5 before training
     assert type(ckpt.load_model(tmp_path / "b")).__name__ == "BigramLM"
+    # train.cpu_arithmetic read model.config, which a bigram does not have (an AttributeError
+    # before the first step); a bigram's batch is never split
+    assert ckpt.read_manifest(tmp_path / "b")["extra"]["batch_parts"] == 1
 
 
 def test_resume_is_bit_identical(tmp_path):
