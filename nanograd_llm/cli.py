@@ -100,8 +100,8 @@ def _cmd_eval(args) -> int:
     model, tok = load_for_generation(args)
     result, skipped = evaluate_text(model, tok, text, split=split, val_fraction=val_fraction,
                                     split_by=split_by, unknown=args.unknown,
-                                    max_tokens=args.max_tokens, context=args.context, stride=args.stride,
-                                    batch_size=args.batch_size,
+                                    max_tokens=args.max_tokens, context=args.context,
+                                    stride=args.stride, batch_size=args.batch_size,
                                     progress=None if not args.json else False)
     if skipped:
         n = sum(skipped.values())
