@@ -44,7 +44,7 @@ değiştirmez ama `exp`'in taşmasını (overflow) önler.
 
 ## Geri yayılım (adım adım)
 1. `y = Ã·v` → `dv = Ãᵀ·dy`, `dÃ = dy·vᵀ`.
-2. `Ã = dropout(A)` → `dA = dÃ ⊙ maske` (aynı maske).
+2. `Ã = dropout(A) = A ⊙ m/(1−p)` → `dA = dÃ ⊙ m/(1−p)` (aynı maske `m`, bkz. dropout.py).
 3. `A = softmax(S)`: satır başına `∂A_i/∂S_j = A_i(δ_ij − A_j)`, dolayısıyla
    `dS = A ⊙ (dA − Σ_j dA_j A_j)`. Maskeli konumlarda `A = 0` olduğundan `dS` de 0'dır;
    maske için ayrı bir geri yayılım adımı gerekmez.
@@ -242,7 +242,7 @@ def attention_backward(dy, cache: AttentionCache, out=None):
     # İleri geçişte: `y = Ã·v` → bu yüzden `dv = Ãᵀ·dy` ve `dÃ = dy·vᵀ`
     dv = matmul_t(att_d, dy, trans_a=True, out=o_v)  # (B,nh,Tk,Tq)@(B,nh,Tq,hs) -> (B,nh,Tk,hs)
     datt = matmul_t(dy, v, trans_b=True)             # (B,nh,Tq,hs)@(B,nh,hs,Tk) -> (B,nh,Tq,Tk)
-    # İleri geçişte: `Ã = dropout(A)` → bu yüzden `dA = dÃ ⊙ maske`
+    # İleri geçişte: `Ã = dropout(A) = A ⊙ m/(1−p)` → bu yüzden `dA = dÃ ⊙ m/(1−p)`
     datt = dropout_backward(datt, cache.drop)
     # İleri geçişte: `A = softmax(S)` → bu yüzden `dS = A ⊙ (dA − Σ_j dA_j·A_j)`
     softmax_backward(att, datt)                    # datt artık dS

@@ -58,7 +58,7 @@ yoğun yoldakinden farklı (ama aynı dağılımdan) maskeler çıkar.
 ## Geri yayılım (adım adım, her karo için; karolar sondan başa)
 1. `y[r0:r1] = Ã_i·v[0:r1]` → `dv[0:r1] += Ã_iᵀ·dy[r0:r1]`, `dÃ_i = dy[r0:r1]·v[0:r1]ᵀ`.
    Bir anahtar birçok karoda kullanılır (fan-out) → katkıları toplanır.
-2. `Ã_i = dropout(A_i)` → `dA_i = dÃ_i ⊙ maske`.
+2. `Ã_i = dropout(A_i) = A_i ⊙ m/(1−p)` → `dA_i = dÃ_i ⊙ m/(1−p)` (aynı maske `m`).
 3. `A_i = softmax(S_i)` → `dS_i = A_i ⊙ (dA_i − Σ_b dA_i,b·A_i,b)` (attention.py ile aynı).
 4. `S_i = (q[r0:r1]/√d_k)·k[0:r1]ᵀ` → `dq[r0:r1] = dS_i·k[0:r1]/√d_k` (her sorgu satırı
    tek bir karoda: doğrudan yazılır), `dk[0:r1] += dS_iᵀ·q[r0:r1]/√d_k` (toplanır).
@@ -218,7 +218,7 @@ def tiled_attention_backward(dy, cache: TiledAttentionCache, out=None):
                 dv[c, :, :r1] += matmul_t(a_d, dyi, trans_a=True)               # (b,nh,r1,hs)
             # … ve `dÃ_i = dy[r0:r1]·v[0:r1]ᵀ`
             da = matmul_t(dyi, vv, trans_b=True)          # (b,nh,t,hs)@(b,nh,hs,r1) -> (b,nh,t,r1)
-            # İleri geçişte: `Ã_i = dropout(A_i)` → bu yüzden `dA_i = dÃ_i ⊙ maske`
+            # İleri geçişte: `Ã_i = dropout(A_i)` → bu yüzden `dA_i = dÃ_i ⊙ m/(1−p)`
             da = dropout_backward(da, drop_c)
             # İleri geçişte: `A_i = softmax(S_i)` → bu yüzden `dS_i = A_i ⊙ (dA_i − Σ dA_i·A_i)`
             softmax_backward(ac, da)                      # da artık dS_i

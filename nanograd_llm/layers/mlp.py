@@ -26,7 +26,7 @@ bloktadır (bkz. block.py).
 | `W_proj`  | (4C, C)      |
 
 ## Geri yayılım (ileri geçişin tersi sırayla)
-1. `out = dropout(a·W_proj + b_proj)` → aynı maskeyle `d(a·W_proj + b_proj) = dout ⊙ maske`.
+1. `out = dropout(a·W_proj + b_proj)` → aynı maskeyle `d(a·W_proj + b_proj) = dout ⊙ m/(1−p)`.
 2. `out = a·W_proj + b_proj` → `da`, `dW_proj`, `db_proj` (bkz. linear.py).
 3. `a = GELU(h)` → `dh = da ⊙ GELU'(h)` (bkz. gelu.py).
 4. `h = x·W_fc + b_fc` → `dx`, `dW_fc`, `db_fc`.
@@ -112,7 +112,7 @@ def mlp_backward(dout, cache: MLPCache):
     """Returns (dx, grads) with grads keyed like p."""
     act_backward = ACTIVATIONS[cache.activation][1]
     grads = {}
-    # İleri geçişte: `out = dropout(·)` → bu yüzden `d(·) = dout ⊙ maske` (aynı maske)
+    # İleri geçişte: `out = dropout(·)` → bu yüzden `d(·) = dout ⊙ m/(1−p)` (aynı maske)
     dout = dropout_backward(dout, cache.drop)
     c_proj = cache.c_proj
     act = cache.act

@@ -148,7 +148,7 @@ def mha_backward(dout, cache: MHACache):
     """Returns (dx, grads) with grads keyed like p."""
     xp = get_array_module(dout)
     grads = {}
-    # İleri geçişte: `out = dropout(·)` → bu yüzden `d(·) = dout ⊙ maske` (aynı maske)
+    # İleri geçişte: `out = dropout(·)` → bu yüzden `d(·) = dout ⊙ m/(1−p)` (aynı maske)
     dout = dropout_backward(dout, cache.drop)
     # İleri geçişte: `out = y·W_proj + b_proj` → doğrusal katmanın geri geçişi
     dy, grads["c_proj.weight"], db = linear_backward(dout, cache.c_proj)     # (B,T,C)
