@@ -567,6 +567,34 @@ SPLIT_BY_TOKENS, SPLIT_BY_CHARACTERS = "tokens", "characters"
 SPLIT_RULES = (SPLIT_BY_TOKENS, SPLIT_BY_CHARACTERS)
 
 
+def split_rule(tokenizer, split_by: str | None = None) -> str:
+    """How a text is cut into its training and validation parts with `tokenizer` (one of
+    SPLIT_RULES): `split_by`, a run's recorded rule (extra.split_by), where given; else by
+    tokens for a character-level tokenizer (one with a `stoi` dict, as CharTokenizer has: one
+    token per NFC character) and by characters for any other (a new BPE run's, a GPT-2
+    folder's). The trainer (train.prepare_data) and `eval` (evaluate.evaluate_text) both
+    decide here, so a run's val part and `eval --split val` cannot part ways. A `split_by`
+    outside SPLIT_RULES is refused."""
+    if split_by is not None:
+        if split_by not in SPLIT_RULES:
+            raise ValueError(f"split_by must be one of {', '.join(SPLIT_RULES)}, "
+                             f"got {split_by!r}")
+        return split_by
+    # BPE (yeni bir eğitimin kendi belirteçleyicisi ya da bir GPT-2 klasörününki): metin
+    # karakterlerle bölünür, iki kısım ayrı ayrı kodlanır. Yeni eğitimin belirteçleyicisi
+    # yalnızca ilk kısımla eğitilir; kimliklerin son %10'u ise ilk kısmın sonundaki
+    # belirteçlerle başlayabilirdi (birleştirmeler doğrulama metninin başını görmüş olurdu).
+    # Karakter belirteçleyicisinde kural eskisi gibi kalır: NFC'deki her karaktere bir belirteç
+    # düşer, ama NFD yazılmış bir metnin karakter sayısı belirteç sayısından büyüktür; orada
+    # karakterlerle kesmek sınırı kaydırır, karakter düzeyindeki eğitimleri değiştirirdi.
+    # Karakter düzeyindeki belirteçleyici `stoi` sözlüğünden tanınır (CharTokenizer'da vardır,
+    # BPE'de yoktur): evaluate.encode_for_eval de metni NFC'ye çevirip bilinmeyen karakterleri
+    # bu sözlükte arar. Eğitici ile `eval` eskiden bunu iki ayrı sınamayla kararlaştırırdı
+    # (biri sınıfa, öteki sözlüğe bakardı); artık ikisi de buraya sorar
+    return SPLIT_BY_TOKENS if isinstance(getattr(tokenizer, "stoi", None), dict) \
+        else SPLIT_BY_CHARACTERS
+
+
 def split_point(n: int, val_fraction: float) -> int:
     """Index where the validation part of n ids starts (the last val_fraction of them): the
     floor of n·(1 − val_fraction), computed exactly from val_fraction as its repr writes it, so

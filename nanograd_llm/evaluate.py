@@ -93,7 +93,7 @@ from .atomic import with_command_line_message
 from .backend import check_finite_output, get_array_module, is_integer, shown, to_numpy
 from .checkpoint import model_vocab_size
 from .data import (SPLIT_BY_CHARACTERS, SPLIT_BY_TOKENS, SPLIT_RULES, encode_corpus, same_source,
-                   split_point)
+                   split_point, split_rule)
 
 # Boyutlar: B pencere (toplu iş), L pencere uzunluğu, V sözlük
 SPLITS = ("val", "train", "all")
@@ -351,10 +351,9 @@ def encode_for_eval(text: str, tokenizer, unknown: str = "strict",
 
 def default_split_rule(tokenizer) -> str:
     """How `val`/`train` cut a text that is not a run's own recorded corpus (data.SPLIT_RULES):
-    by tokens for a character-level tokenizer (one token per NFC character), by characters for
-    any other (a BPE run's, a GPT-2 folder's), as a new BPE run cuts its corpus."""
-    return SPLIT_BY_TOKENS if isinstance(getattr(tokenizer, "stoi", None), dict) \
-        else SPLIT_BY_CHARACTERS
+    data.split_rule's decision for the tokenizer, the one a new run with it records (by tokens
+    for a character-level tokenizer, by characters for any other)."""
+    return split_rule(tokenizer)
 
 
 def evaluate_text(model, tokenizer, text: str, *, split: str = "all", val_fraction: float = 0.1,
@@ -375,10 +374,7 @@ def evaluate_text(model, tokenizer, text: str, *, split: str = "all", val_fracti
     if max_tokens is not None and max_tokens < 1:
         raise _option_error("max_tokens", f" must be >= 1, got {max_tokens}")
     max_tokens = None if max_tokens is None else int(max_tokens)
-    if split_by is None:
-        split_by = default_split_rule(tokenizer)
-    if split_by not in SPLIT_RULES:
-        raise ValueError(f"split_by must be one of {', '.join(SPLIT_RULES)}, got {split_by!r}")
+    split_by = split_rule(tokenizer, split_by)       # the trainer's decision (data.split_rule)
     if split != "all" and split_by == SPLIT_BY_CHARACTERS:
         if split not in SPLITS:
             select_split(np.zeros(0, dtype=np.int64), split, val_fraction)   # its error

@@ -63,6 +63,7 @@ from .data import (INSTEAD, STREAM_DROPOUT, BatchSampler, check_source, download
                    SPLIT_BY_CHARACTERS, SPLIT_BY_TOKENS, SPLIT_RULES, encode_corpus,
                    encode_split_corpus, known_text_sha256, load_text, same_source, split_ids,
                    split_point, text_sha256)
+from .data import split_rule as _split_rule   # train.split_rule: a new run's rule
 from .models.base import advice_when_out_of_memory, advice_when_too_large, check_fits_in_memory
 from .optim import AdamW, clip_grad_norm, get_lr, global_grad_norm, rescaled_grad_norm
 from .run_folder import (_clear_run, _follow_moved_corpus, _read_metrics,
@@ -96,15 +97,9 @@ def _training_text(text: str, cfg: TrainConfig) -> str:
 
 
 def split_rule(tokenizer) -> str:
-    """How a new run with this tokenizer cuts off its val part (data.SPLIT_RULES)."""
-    # BPE (yeni bir eğitimin kendi belirteçleyicisi ya da bir GPT-2 klasörününki): metin
-    # karakterlerle bölünür, iki kısım ayrı ayrı kodlanır. Yeni eğitimin belirteçleyicisi
-    # yalnızca ilk kısımla eğitilir; kimliklerin son %10'u ise ilk kısmın sonundaki
-    # belirteçlerle başlayabilirdi (birleştirmeler doğrulama metninin başını görmüş olurdu).
-    # Karakter belirteçleyicisinde kural eskisi gibi kalır: NFC'deki her karaktere bir belirteç
-    # düşer, ama NFD yazılmış bir metnin karakter sayısı belirteç sayısından büyüktür; orada
-    # karakterlerle kesmek sınırı kaydırır, karakter düzeyindeki eğitimleri değiştirirdi
-    return SPLIT_BY_TOKENS if isinstance(tokenizer, CharTokenizer) else SPLIT_BY_CHARACTERS
+    """How a new run with this tokenizer cuts off its val part (data.SPLIT_RULES): the
+    decision of data.split_rule, which `eval` shares."""
+    return _split_rule(tokenizer)
 
 
 def check_corpus_fits(text: str, tokenizer, label: str, init_from: str | None = None,
@@ -248,7 +243,10 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | 
         tokenizer = build_tokenizer(cfg, train_text, progress=progress)
         del train_text
     path = out_dir / "tokens.npy" if len(text) > cfg.mmap_threshold else None
-    if (split_by or split_rule(tokenizer)) == SPLIT_BY_CHARACTERS:
+    # Bölme kuralına data.split_rule karar verir (eval de ona sorar): devam ettirilen bir
+    # eğitimde kaydedilen kural, yeni bir eğitimde belirteçleyicinin kuralı
+    rule = split_rule(tokenizer) if split_by is None else _split_rule(tokenizer, split_by)
+    if rule == SPLIT_BY_CHARACTERS:
         # Metin ilk %90 karakterinin sonunda (split_point(len(text)); yeni bir BPE eğitiminin
         # belirteçleyicisi de bu sınıra kadar eğitilir) kesilir ve iki kısım ayrı ayrı kodlanır:
         # doğrulama kimlikleri tam olarak encode(text[c:])'dir

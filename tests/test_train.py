@@ -4727,6 +4727,68 @@ def test_eval_split_val_of_a_new_bpe_run_scores_the_trainers_val_ids(tmp_path, c
     assert out["loss"] == pytest.approx(evaluate_ids_of(run, val).loss, rel=1e-6)
 
 
+class _OtherTokenizer:
+    """A CharTokenizer's vocabulary in an object of another class, with or without its stoi."""
+
+    def __init__(self, tok, stoi):
+        self._tok, self.vocab_size = tok, tok.vocab_size
+        if stoi:
+            self.stoi = tok.stoi
+
+    def encode(self, text):
+        return self._tok.encode(text)
+
+    def decode(self, ids):
+        return self._tok.decode(ids)
+
+
+@pytest.mark.parametrize("recorded", [None, "tokens", "characters"])
+@pytest.mark.parametrize("kind", ["char", "bpe", "other_with_stoi", "other"])
+def test_the_trainer_and_eval_cut_the_val_part_by_one_rule(tmp_path, kind, recorded):
+    """The split rule was decided twice, by train.split_rule (a CharTokenizer: by tokens) and
+    by evaluate.default_split_rule (a `stoi` dict: by tokens): for a character-level tokenizer
+    of another class the trainer held out the last 10% of the characters and `eval --split
+    val` scored the last 10% of the ids. Both now ask data.split_rule: for every tokenizer,
+    with a run's recorded split_by or without one, the trainer's val and train ids are the ids
+    evaluate_text scores (an NFD text and a BPE corpus, where the two rules differ)."""
+    import unicodedata
+
+    from nanograd_llm import data as D
+    from nanograd_llm.evaluate import default_split_rule, evaluate_ids, evaluate_text
+    from nanograd_llm.models import BigramLM
+    from nanograd_llm.tokenizers import CharTokenizer
+    from nanograd_llm.train import prepare_data, split_rule
+    text, c = _val_text_corpus(tmp_path)
+    if kind == "bpe":
+        pytest.importorskip("regex")
+        from nanograd_llm.tokenizers.bpe import BPETokenizer
+        tok = BPETokenizer.train(text[:c], 300)
+    else:
+        text = unicodedata.normalize("NFD", text)      # more characters than tokens
+        (tmp_path / "corpus.txt").write_text(text, encoding="utf-8")
+        tok = CharTokenizer.from_text(text)
+        if kind != "char":
+            tok = _OtherTokenizer(tok, stoi=kind == "other_with_stoi")
+    rule = recorded or ("tokens" if kind in ("char", "other_with_stoi") else "characters")
+    _, data, _ = prepare_data(tiny_config(tmp_path), tmp_path / "run", tokenizer=tok,
+                              sha256=D.text_sha256(text), split_by=recorded)
+    assert data.split_by == rule
+    model = BigramLM(tok.vocab_size, seed=0)
+    for split, ids in (("val", data.val), ("train", data.train)):
+        r, _ = evaluate_text(model, tok, text, split=split, split_by=recorded)
+        ref = evaluate_ids(model, np.asarray(ids, dtype=np.int64))
+        assert (r.tokens, r.nll) == (ref.tokens, ref.nll), (split, rule)
+    # the two rules give other parts of this text (so the test tells them apart)
+    if rule == "characters":
+        other = D.split_ids(D.encode_corpus(text, tok), 16)
+    else:
+        ids, cut = D.encode_split_corpus(text, tok, D.split_point(len(text), 0.1))
+        other = D.split_ids(ids, 16, cut=cut)
+    assert other.val.size != data.val.size or not np.array_equal(other.val, data.val)
+    assert split_rule(tok) == default_split_rule(tok) == D.split_rule(tok)
+    assert D.split_rule(tok, recorded) == rule
+
+
 def test_a_new_bpe_run_resumes_bit_identically_by_characters(tmp_path):
     """A new BPE run (its val part cut by characters) killed and resumed ends with the weights
     of an uninterrupted one, and keeps recording its rule."""
