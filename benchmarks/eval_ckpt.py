@@ -10,6 +10,10 @@ that estimate has its own sampling noise. This script reports, for one checkpoin
 * `eval20_mean`, `eval20_std`: mean and spread of the trainer's 20-batch estimate over
   `--repeats` independent draws of 20 batches (how much a single reading can move by chance).
 
+The validation split is the run's own: cut with the val_fraction and split rule its checkpoint
+records (as `nanograd-llm eval` finds them); a value it does not record falls back to what the
+trainer did then, with a note on stderr.
+
 Usage: PYTHONPATH=. python3 benchmarks/eval_ckpt.py RUN_DIR DATA.txt [--repeats 50]
 Prints one JSON line.
 """
@@ -17,13 +21,46 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 import numpy as np
 
-from nanograd_llm.checkpoint import load_model, load_run_tokenizer, read_manifest
-from nanograd_llm.data import (SPLIT_BY_CHARACTERS, encode_corpus, encode_split_corpus, load_text,
-                               split_ids, split_point)
-from nanograd_llm.evaluate import evaluate_ids
+from nanograd_llm.checkpoint import find_run_dir, load_model, load_run_tokenizer, read_manifest
+from nanograd_llm.data import (SPLIT_BY_CHARACTERS, encode_corpus, encode_split_corpus, split_ids,
+                               split_point, split_rule)
+from nanograd_llm.evaluate import evaluate_ids, resolve_eval_data
+
+
+def val_part(run_dir, data: str, tok, block_size: int, say=print) -> tuple[np.ndarray, float, str]:
+    """The val ids of `data` as the run cut them off, and (val_fraction, split rule) used.
+
+    The val_fraction and split rule are the run's recorded ones (train_config.val_fraction,
+    extra.split_by), found as `nanograd-llm eval --ckpt RUN_DIR --data DATA --split val` finds
+    them (evaluate.resolve_eval_data): a DATA that is not the run's corpus is cut by the
+    tokenizer's rule (data.split_rule). What is not recorded falls back to what the trainer
+    did then, and `say` tells which: val_fraction 0.1 (the trainer's default), split by
+    tokens (a run saved before extra.split_by existed)."""
+    manifest = read_manifest(find_run_dir(run_dir))
+    text, label, _, val_fraction, split_by = resolve_eval_data(run_dir, None, data, "val")
+    if "val_fraction" not in (manifest.get("train_config") or {}):
+        say(f"note: {run_dir} records no val_fraction; using {val_fraction:g}, the trainer's "
+            f"default")
+    if split_by is None:
+        say(f"note: {label!r} is not the text {run_dir} was trained on; its val part is cut by "
+            f"{split_rule(tok)}, the tokenizer's rule")
+    elif "split_by" not in (manifest.get("extra") or {}):
+        say(f"note: {run_dir} records no split_by (saved before it was recorded); its val "
+            f"part is cut by {split_by}, as such runs cut it")
+    rule = split_rule(tok, split_by)
+    if rule == SPLIT_BY_CHARACTERS:
+        # The text is cut at the last val_fraction of its characters, each part encoded on its
+        # own (a BPE run that records extra.split_by = "characters")
+        ids, cut = encode_split_corpus(text, tok, split_point(len(text), val_fraction))
+        part = split_ids(ids, block_size, val_fraction, cut=cut)
+    else:
+        # The last val_fraction of the whole text's ids (character runs, older BPE runs)
+        part = split_ids(encode_corpus(text, tok), block_size, val_fraction)
+    return np.asarray(part.val, dtype=np.int64), val_fraction, rule
 
 
 def batch_loss(model, w) -> float:
@@ -31,29 +68,21 @@ def batch_loss(model, w) -> float:
     return float(loss)
 
 
-def main() -> None:
+def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_dir")
     ap.add_argument("data")
     ap.add_argument("--repeats", type=int, default=50)
     ap.add_argument("--eval-iters", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=12)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
 
     model = load_model(args.run_dir)
     model.eval()
     tok = load_run_tokenizer(args.run_dir)
     T = model.config.block_size
-    text, _ = load_text(args.data)
-    # The run's own val part: a BPE run that records extra.split_by = "characters" cut its text
-    # at the last 10% of the characters and encoded each part on its own; others (character
-    # runs, older BPE runs) took the last 10% of the ids
-    if (read_manifest(args.run_dir).get("extra") or {}).get("split_by") == SPLIT_BY_CHARACTERS:
-        ids, cut = encode_split_corpus(text, tok, split_point(len(text), 0.1))
-        data = split_ids(ids, T, cut=cut)
-    else:
-        data = split_ids(encode_corpus(text, tok), T)
-    val = np.asarray(data.val, dtype=np.int64)
+    val, val_fraction, rule = val_part(args.run_dir, args.data, tok, T,
+                                       say=lambda line: print(line, file=sys.stderr))
 
     # Whole validation split in non-overlapping windows (nanograd-llm eval's default)
     full = evaluate_ids(model, val)
@@ -70,7 +99,8 @@ def main() -> None:
                       "val_positions": full.tokens, "eval20_mean": round(float(est.mean()), 4),
                       "eval20_std": round(float(est.std(ddof=1)), 4),
                       "eval20_min": round(float(est.min()), 4),
-                      "eval20_max": round(float(est.max()), 4), "repeats": args.repeats}))
+                      "eval20_max": round(float(est.max()), 4), "repeats": args.repeats,
+                      "val_fraction": val_fraction, "split_by": rule}))
 
 
 if __name__ == "__main__":

@@ -410,3 +410,45 @@ def test_char_vs_bpe_measures_characters_per_token_on_the_runs_own_val_part(toke
         val = encode_corpus(text, tok)[split_point(len(text), 0.1):]
     assert chars_per_token == (len(text) - c) / val.size
     assert bpc == pytest.approx(val.size / (len(text) - c) / math.log(2))
+
+
+@pytest.mark.parametrize("recorded", [True, False])
+def test_eval_ckpt_cuts_the_val_part_with_the_runs_recorded_val_fraction(recorded, tmp_path,
+                                                                         capsys):
+    """eval_ckpt.py split the text with val_fraction 0.1 whatever the run had trained with: a
+    run with val_fraction 0.3 was scored on the last 10% of its ids, a part of its training
+    text. It now takes the run's recorded val_fraction and split rule (as `nanograd-llm eval`
+    finds them, evaluate.resolve_eval_data); a run that records neither falls back to 0.1 and
+    the ids, and says so on stderr."""
+    import json
+
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.checkpoint import save_checkpoint
+    from nanograd_llm.data import split_point, text_sha256
+    from nanograd_llm.tokenizers import CharTokenizer
+    from _train_helpers import TEXT
+    eval_ckpt = _bench_module("eval_ckpt")
+    path = tmp_path / "corpus.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    tok = CharTokenizer.from_text(TEXT)
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=8, n_layer=1, n_head=1,
+                          n_embd=8), seed=0)
+    cfg, extra = {"data": str(path)}, {}
+    if recorded:
+        cfg["val_fraction"] = 0.3
+        extra = {"data_sha256": text_sha256(TEXT), "split_by": "tokens"}
+    save_checkpoint(tmp_path / "run", model, None, tok, 1, train_config=cfg, extra=extra)
+    eval_ckpt.main([str(tmp_path / "run"), str(path), "--repeats", "2", "--eval-iters", "1",
+                    "--batch-size", "2"])
+    captured = capsys.readouterr()
+    out = json.loads(captured.out.strip().splitlines()[-1])
+    f = 0.3 if recorded else 0.1
+    n = len(tok.encode(TEXT))
+    assert out["val_positions"] == n - split_point(n, f) - 1
+    assert (out["val_fraction"], out["split_by"]) == (f, "tokens")
+    if recorded:
+        assert "note:" not in captured.err
+    else:
+        assert "records no val_fraction; using 0.1, the trainer's default" in captured.err
+        assert "records no split_by (saved before it was recorded); its val part is cut by " \
+               "tokens" in captured.err
