@@ -675,10 +675,19 @@ def split_ids(ids: np.ndarray, block_size: int, val_fraction: float = 0.1,
     if n < need:
         raise ValueError(f"{source} has {n} tokens, shorter than block_size + 1 = {need}"
                          f"{hint}")
+    # Karakterlerle kesilen bir metnin doğrulama kısmı, karakterlerin son val_fraction'lık
+    # payıdır; belirteçlerdeki payı başka olabilir (BPE'de karakter başına düşen belirteç sayısı
+    # metin boyunca değişir). İleti bu yüzden "%10'luk doğrulama kısmı" demez: payın neyin payı
+    # olduğunu ve kısmın belirteçlerin ne kadarını tuttuğunu söyler. Kesim belirteçlerin tam
+    # val_fraction'lık payına düşüyorsa eski ileti doğrudur ve değişmez
+    if cut is None or split == split_point(n, val_fraction):
+        parts = f"its {val_fraction * 100:g}% validation part has {val.size}"
+    else:
+        parts = (f"its validation part, the last {val_fraction * 100:g}% of its characters, has "
+                 f"{val.size} tokens ({val.size / n * 100:.3g}% of them)")
     raise ValueError(
-        f"{source} has {n} tokens: its {val_fraction * 100:g}% validation part has "
-        f"{val.size} and its training part {train.size}, but each needs at least "
-        f"block_size + 1 = {need}{hint}")
+        f"{source} has {n} tokens: {parts} and its training part {train.size}, but each needs "
+        f"at least block_size + 1 = {need}{hint}")
 
 
 def _fraction_that_fits(n: int, need: int, val_fraction: float,

@@ -786,6 +786,28 @@ def test_split_ids_at_a_given_cut_and_its_short_part_advice_is_approximate():
         D.split_ids(np.arange(100), 8, 0.1, cut=101)
 
 
+def test_a_cut_texts_short_part_error_says_what_its_share_is_of():
+    """For a text cut by characters (split_ids' `cut`), the error said "its 10% validation
+    part has 12" where that part is the last 10% of the characters and 12% of the tokens: it
+    now says which: "its validation part, the last 10% of its characters, has 12 tokens (12%
+    of them)". Where the cut falls at val_fraction of the ids, and without a cut, the share of
+    the tokens is val_fraction and the message is unchanged."""
+    with pytest.raises(ValueError) as e:
+        D.split_ids(np.arange(100), 15, 0.1, cut=88, source="the corpus 'x'")
+    assert str(e.value).startswith(
+        "the corpus 'x' has 100 tokens: its validation part, the last 10% of its characters, "
+        "has 12 tokens (12% of them) and its training part 88, but each needs at least "
+        "block_size + 1 = 16; use ")
+    assert "10% validation part" not in str(e.value)
+    with pytest.raises(ValueError, match=r"the last 30% of its characters, has 17 tokens "
+                                         r"\(8\.33% of them\) and its training part 187, "):
+        D.split_ids(np.arange(204), 19, 0.3, cut=187)
+    for cut in (90, None):
+        with pytest.raises(ValueError, match=r"has 100 tokens: its 10% validation part has 10 "
+                                             r"and its training part 90, but each needs"):
+            D.split_ids(np.arange(100), 15, 0.1, cut=cut)
+
+
 @pytest.mark.parametrize("cut", [-3, 55, 2.0, True, None])
 def test_encode_split_corpus_refuses_a_cut_outside_the_text(cut):
     """The cut is a character index of the text, in [0, len(text)]: a negative one or one past
