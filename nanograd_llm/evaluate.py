@@ -360,7 +360,14 @@ def evaluate_text(model, tokenizer, text: str, *, split: str = "all", val_fracti
                   unknown: str = "strict", max_tokens: int | None = None,
                   split_by: str | None = None, **kwargs):
     """evaluate_ids on the `split` of `text` encoded with `tokenizer`, with the characters
-    counted. Returns (EvalResult, {char: count} removed by unknown="skip").
+    counted. Returns (EvalResult, {char: count} removed by unknown="skip" from the `split` part
+    of the text: all of that part, also where max_tokens scores only its beginning).
+
+    Where `val` and `train` are the last val_fraction of the ids and the rest, a character left
+    out counts for the part of the next character kept (for `val` when none is kept after it).
+    Where removing them lets NFC join two characters into one (an unknown letter between a
+    letter and a combining accent), the ids no longer tell where each removed character was,
+    and the whole text's count is given.
 
     `split_by` says where `val` and `train` part: "tokens" (the last val_fraction of the
     whole text's ids, select_split), "characters" (the text is cut at
@@ -397,6 +404,8 @@ def evaluate_text(model, tokenizer, text: str, *, split: str = "all", val_fracti
     ids, skipped = encode_for_eval(text, tokenizer, unknown,
                                    progress=kwargs.get("progress", False), max_ids=need)
     part = ids if split_all else select_split(ids, split, val_fraction)
+    if skipped and not split_all:
+        skipped = _skipped_in_part(text, skipped, ids.size, split, val_fraction)
     if max_tokens is not None:
         part = part[:max_tokens + 1]
     if part.size < 2:
@@ -411,6 +420,33 @@ def evaluate_text(model, tokenizer, text: str, *, split: str = "all", val_fracti
     # biçiminde (bkz. target_characters)
     result.characters = target_characters(tokenizer, part[1:], before=part[:1])
     return result, skipped
+
+
+def _skipped_in_part(text: str, skipped: dict, n_ids: int, split: str,
+                     val_fraction: float) -> dict:
+    """The counts of `skipped` (removed from the whole of `text`, whose other characters gave
+    n_ids ids, one each) that lie in its `split` part ("val": after the character of id
+    split_point(n_ids) − 1, "train": up to it). `skipped` itself when the ids are not one per
+    kept character (see evaluate_text)."""
+    # Bilinmeyen karakterler bütün metinden atılır, kimlikler sonra bölünür. Karakter düzeyinde
+    # kalan her karaktere bir kimlik düşer (NFC); atılan bir karakter, ondan sonra kalan ilk
+    # karakterin bölümüne sayılır: val bölümünün atılan karakterleri, eğitim bölümünün son
+    # kimliğinin (k = split_point − 1) metindeki yerinden sonra gelenlerdir. Atılanların
+    # arasından birleşen iki karakter NFC'de tek karakter olduysa kimlik sayısı kalan karakter
+    # sayısından azdır: o zaman hangi atılanın hangi bölümde olduğu kimliklerden bilinemez,
+    # bütün metnin sayısı döndürülür
+    nfc = unicodedata.normalize("NFC", text)
+    points = np.frombuffer(nfc.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    removed = np.isin(points, np.array([ord(c) for c in skipped], dtype=np.uint32))
+    kept = np.flatnonzero(~removed)
+    if kept.size != n_ids:
+        return skipped
+    s = split_point(n_ids, val_fraction)
+    b = int(kept[s - 1]) + 1 if s > 0 else 0     # the val part's text: after the last train id's
+    span = slice(b, None) if split == "val" else slice(0, b)
+    found, counts = np.unique(points[span][removed[span]], return_counts=True)
+    inside = {chr(int(p)): int(k) for p, k in zip(found, counts)}
+    return {c: inside[c] for c in skipped if c in inside}
 
 
 def target_characters(tokenizer, ids, before=()) -> int:

@@ -754,3 +754,38 @@ def test_a_character_begun_in_the_unscored_first_token_is_not_counted():
     rc, _ = evaluate_text(_model(V=char.vocab_size, T=16), char, nfd)
     assert r.characters == rc.characters == len(nfc) - 1
     assert r.bits_per_char == pytest.approx(r.nll / math.log(2) / (len(nfc) - 1), rel=1e-12)
+
+
+def test_skipped_characters_of_a_split_count_only_that_parts(run_dir, tmp_path, capsys):
+    """`eval --split val --unknown skip` reported in skipped_characters (and on stderr) the
+    unknown characters removed from the whole text, those of the training part too: it now
+    counts the evaluated part's only. The ids are cut after the unknown characters are removed;
+    one left out between the two parts counts for the part of the next character kept."""
+    from nanograd_llm.checkpoint import load_model, load_run_tokenizer
+    from nanograd_llm.data import encode_corpus, split_point
+    run = run_dir / "run"
+    model, tok = load_model(run), load_run_tokenizer(run)
+    s = split_point(len(TEXT), 0.1)
+    assert len(encode_corpus(TEXT, tok)) == len(TEXT)           # one id per character
+    # "©" ×3 at the start and "Ω" before the last training character: train; "©" just before
+    # the first val character and "Ω" ×2 at the end: val
+    text = "©©©" + TEXT[:s - 1] + "Ω" + TEXT[s - 1] + "©" + TEXT[s:] + "ΩΩ"
+    want = {"all": {"©": 4, "Ω": 3}, "train": {"©": 3, "Ω": 1}, "val": {"©": 1, "Ω": 2}}
+    for split, counts in want.items():
+        r, skipped = evaluate_text(model, tok, text, split=split, unknown="skip")
+        assert skipped == counts, split
+        ref, _ = evaluate_text(model, tok, TEXT, split=split)
+        assert (r.tokens, r.nll) == (ref.tokens, ref.nll)
+    odd = tmp_path / "odd.txt"
+    odd.write_text(text, encoding="utf-8")
+    assert cli_main(["eval", "--ckpt", str(run), "--data", str(odd), "--split", "val",
+                     "--unknown", "skip", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out.strip().splitlines()[-1])["skipped_characters"] == 3
+    assert "left out 3 occurrence(s) of 2 unknown character(s)" in captured.err
+    # "c©" + a combining cedilla: with © removed NFC joins c and the cedilla into ç, one id
+    # fewer than the characters kept; where each © was cannot be told: the whole text's count
+    tok = CharTokenizer(["a", "c", "ç", "\u0327", " "])
+    text = "©© " + "ac a " * 20 + "c©\u0327 " + "a" * 30
+    r, skipped = evaluate_text(BigramLM(tok.vocab_size), tok, text, split="val", unknown="skip")
+    assert skipped == {"©": 3} and r.tokens > 0
