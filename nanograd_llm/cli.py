@@ -316,8 +316,50 @@ def main(argv=None) -> int:
         warnings.formatwarning = before
 
 
+def _reads_as_a_number(word: str) -> bool:
+    try:
+        float(word)
+    except ValueError:
+        return False
+    return True
+
+
+def join_negative_values(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """argv with each option that takes a value and is followed by a word that starts with '-'
+    and reads as a number (-inf, -nan, -1e3, -Infinity) written as one word, `--opt=-inf`."""
+    # argparse bir değeri yalnızca -5 ya da -.5 biçimindeyse sayı sayar; -inf, -nan, -1e3 ise
+    # bir seçenek sanılır ve `sample --temperature -inf` "expected one argument" kullanım
+    # hatası verirdi, `--temperature=-inf` ise komutun kendi iletisiyle reddedilir. Sayı olarak
+    # okunan bir sözcük hiçbir seçeneğin adı olamaz: değer seçeneğe `=` ile bağlanır, iki
+    # yazım da aynı denetimden geçer. Seçeneğin kısaltması (--temp) argparse'taki gibi, tek
+    # bir seçeneğin başıysa tanınır; `--`'dan sonrası olduğu gibi kalır
+    sub, names, takes_value, out, i = None, [], {}, [], 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            out.extend(argv[i:])
+            break
+        if sub is None:
+            if word in parser.commands:
+                sub = parser.commands[word]
+                names = [s for a in sub._actions for s in a.option_strings]
+                takes_value = {s: a.nargs is None for a in sub._actions
+                               for s in a.option_strings}
+        elif word.startswith("--") and "=" not in word and i + 1 < len(argv) \
+                and argv[i + 1].startswith("-") and _reads_as_a_number(argv[i + 1]):
+            named = [word] if word in takes_value else [s for s in names if s.startswith(word)]
+            if len(named) == 1 and takes_value[named[0]]:
+                out.append(f"{word}={argv[i + 1]}")
+                i += 2
+                continue
+        out.append(word)
+        i += 1
+    return out
+
+
 def _main(argv) -> int:
     parser = build_parser()
+    argv = join_negative_values(parser, list(sys.argv[1:] if argv is None else argv))
     args, extra = parser.parse_known_args(argv)
     if args.command == "train" and "--" in extra:
         extra = [w for w in extra if w != "--"]      # `train ... -- max_iters=3`: usual separator

@@ -1122,3 +1122,86 @@ def test_an_error_before_an_interruption_is_told_in_the_command_lines_words(caps
         raise KeyboardInterrupt from error
     assert cli.report_errors(work) == 130
     assert capsys.readouterr().err == "\nerror: use --resume\ninterrupted\n"
+
+
+# Each command's words besides the option under test (what argparse requires)
+_REQUIRED_WORDS = {"sample": ["--ckpt", "r"], "chat": ["--ckpt", "r"], "eval": ["--ckpt", "r"],
+                   "attention": ["--ckpt", "r", "--prompt", "ab", "--out", "a.png"],
+                   "docs": ["--out", "d"]}
+
+
+def _value_options():
+    """(command, flag) of every option of every command that takes one value."""
+    parser = cli.build_parser()
+    for command, sub in sorted(parser.commands.items()):
+        for a in sub._actions:
+            if a.option_strings and a.nargs is None:
+                yield command, a.option_strings[-1]
+
+
+def _parsed(argv, capsys):
+    """What parsing argv as main does gives: the namespace, or argparse's exit and message."""
+    parser = cli.build_parser()
+    try:
+        args = parser.parse_args(cli.join_negative_values(parser, argv))
+    except SystemExit as e:
+        return e.code, capsys.readouterr().err.splitlines()[-1]
+    return {k: v for k, v in vars(args).items() if k != "func"}
+
+
+@pytest.mark.parametrize("command, flag", list(_value_options()))
+@pytest.mark.parametrize("value", ["-inf", "-nan", "-1e3", "-Infinity"])
+def test_a_negative_value_after_an_option_is_read_as_its_value(command, flag, value, capsys):
+    """`sample --temperature -inf` (-nan, -1e3) got argparse's "argument --temperature:
+    expected one argument": argparse takes only -5 and -.5 for numbers, and -inf for an
+    option. `--temperature=-inf` was refused with the command's own message → a word that
+    reads as a number is the value of the option before it, in every command and option: both
+    spellings parse the same."""
+    base = [command, *_REQUIRED_WORDS.get(command, [])]
+    if flag in base:
+        k = base.index(flag)
+        base = base[:k] + base[k + 2:]
+    apart = _parsed([*base, flag, value], capsys)
+    assert repr(apart) == repr(_parsed([*base, f"{flag}={value}"], capsys))     # nan: repr
+    assert "expected one argument" not in str(apart)
+    if isinstance(apart, dict):
+        assert str(apart[flag[2:].replace("-", "_")]) in (value, str(float(value)))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["sample", "--ckpt", "r", "--temperature", "-inf"],
+     "error: --temperature must be a finite number >= 0 (0 = greedy), got -inf\n"),
+    (["sample", "--ckpt", "r", "--temp", "-1e3"],       # an abbreviation, as argparse allows
+     "error: --temperature must be a finite number >= 0 (0 = greedy), got -1000.0\n"),
+    (["chat", "--ckpt", "r", "--top-p", "-nan"], "error: --top-p must be in (0, 1], got nan\n"),
+    (["eval", "--ckpt", "r", "--stride", "-1e3"], "argument --stride: invalid int value: "
+                                                  "'-1e3'\n"),
+    (["sample", "--ckpt", "r", "--top-k", "-Infinity"], "argument --top-k: invalid int value: "
+                                                        "'-Infinity'\n"),
+])
+def test_negative_non_numeric_looking_values_reach_the_commands_checks(argv, message, capsys,
+                                                                        tmp_path, monkeypatch):
+    """End to end: the space-separated form gets the same message as `--opt=value`, the
+    command's own where it has one; never "expected one argument"."""
+    monkeypatch.chdir(tmp_path)
+    try:
+        rc = cli.main(argv)
+    except SystemExit as e:
+        rc = e.code
+    err = capsys.readouterr().err
+    assert rc in (1, 2) and err.endswith(message), err
+    assert "Traceback" not in err and "expected one argument" not in err
+
+
+def test_words_that_are_options_or_after_the_separator_are_not_joined():
+    """Only a word that reads as a number joins the option before it: a missing value before
+    another option stays argparse's error, and words after `--` stay as they are."""
+    parser = cli.build_parser()
+    j = cli.join_negative_values
+    assert j(parser, ["sample", "--prompt", "--no-stream"]) == ["sample", "--prompt",
+                                                                 "--no-stream"]
+    assert j(parser, ["sample", "--temperature", "-x"]) == ["sample", "--temperature", "-x"]
+    assert j(parser, ["sample", "--no-stream", "-1e3"]) == ["sample", "--no-stream", "-1e3"]
+    assert j(parser, ["train", "--", "--data", "-inf"]) == ["train", "--", "--data", "-inf"]
+    assert j(parser, ["sample", "--t", "-inf"]) == ["sample", "--t", "-inf"]     # --top-k/-p?
+    assert j(parser, ["sample", "--top-p", "-1E-3"]) == ["sample", "--top-p=-1E-3"]
