@@ -7,16 +7,27 @@ from __future__ import annotations
 
 import argparse
 import io
+import re
 import sys
 
 
+# The escapes --stop reads (STOP_ESCAPES_HELP says them): a backslash and one of these letters
+_STOP_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
+STOP_ESCAPES_HELP = ("\\n is a newline, \\t a tab, \\r a carriage return and \\\\ one "
+                     "backslash, so \\\\n is a backslash and n; any other backslash stays as "
+                     "typed")
+
+
 def _unescape(s: str | None) -> str | None:
-    """'\\n' typed on the command line -> a newline (so --stop '\\n\\n' works)."""
+    """--stop's escapes, read left to right: '\\n' typed on the command line -> a newline (so
+    --stop '\\n\\n' works), '\\t' a tab, '\\r' a carriage return, '\\\\' one backslash;
+    any other backslash stays as typed."""
+    # Kaçışlar soldan sağa, her biri bir kez okunur: `\\n` bir ters eğik çizgi ve n harfidir.
+    # Eskiden `\n` metnin her yerinde satır sonuna çevrilirdi; ters eğik çizgiden sonra gelen
+    # bir n harfi hiç verilemezdi
     if s is None:
         return None
-    for a, b in (("\\n", "\n"), ("\\t", "\t"), ("\\r", "\r")):
-        s = s.replace(a, b)
-    return s
+    return re.sub(r"\\([ntr\\])", lambda m: _STOP_ESCAPES[m.group(1)], s)
 
 
 def _typed_float(text: str) -> float:
@@ -85,8 +96,8 @@ def add_chat_args(p: argparse.ArgumentParser) -> None:
     _add_sampler_args(p, temperature=0.8, max_new_tokens=200,
                       tokens_help="most tokens in one reply")
     p.add_argument("--stop", default=None, metavar="TEXT",
-                   help="end a reply when this text is produced (escapes like '\\n' allowed; "
-                        "default: none, a reply ends after N new tokens)")
+                   help=f"end a reply when this text is produced ({STOP_ESCAPES_HELP}; "
+                        f"default: none, a reply ends after N new tokens)")
 
 
 def load_for_generation(args):

@@ -1205,3 +1205,33 @@ def test_words_that_are_options_or_after_the_separator_are_not_joined():
     assert j(parser, ["train", "--", "--data", "-inf"]) == ["train", "--", "--data", "-inf"]
     assert j(parser, ["sample", "--t", "-inf"]) == ["sample", "--t", "-inf"]     # --top-k/-p?
     assert j(parser, ["sample", "--top-p", "-1E-3"]) == ["sample", "--top-p=-1E-3"]
+
+
+@pytest.mark.parametrize("typed, stop", [
+    ("\\n\\n", "\n\n"),                   # a newline, as before
+    ("\\\\n", "\\n"),                     # \\ is one backslash: a backslash and n
+    ("a\\\\\\n", "a\\\n"),                # a, a backslash, a newline
+    ("\\t\\r", "\t\r"),
+    ("\\x\\", "\\x\\"),                   # any other backslash stays as typed
+    ("\\\\\\\\", "\\\\"),
+])
+def test_chat_stop_escapes_follow_the_documented_rule(typed, stop, monkeypatch):
+    """`--stop` turned every backslash-n into a newline, so a stop text of a backslash and n
+    could not be given → read left to right, \\n is a newline, \\t a tab, \\r a carriage
+    return, \\\\ one backslash, and any other backslash stays; `--help` says so."""
+    import nanograd_llm.chat as chat_mod
+    import nanograd_llm.cli_generate as cg
+    tok = CharTokenizer.from_text("ab\\nx\n\t\r")
+    monkeypatch.setattr(cg, "load_for_generation", lambda args: ("MODEL", tok))
+    seen = {}
+    monkeypatch.setattr(chat_mod, "chat_loop", lambda *a, **kw: seen.update(kw) or 0)
+    assert cli.main(["chat", "--ckpt", "x", "--stop", typed]) == 0
+    assert seen["stop"] == stop
+
+
+def test_chat_help_states_the_stop_escapes(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["chat", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert ("\\n is a newline, \\t a tab, \\r a carriage return and \\\\ one backslash, so "
+            "\\\\n is a backslash and n; any other backslash stays as typed") in shown
