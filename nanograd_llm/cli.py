@@ -125,7 +125,11 @@ def _cmd_docs(args) -> int:
 
 
 def _cmd_attention(args) -> int:
-    from .viz import plot_attention
+    from .viz import check_picture_path, plot_attention, require_matplotlib
+    # Resmin adı ve klasörü, matplotlib'in kurulu olduğu da model yüklenip ileri geçiş
+    # çalışmadan önce denetlenir: iş bittikten sonra değil, hemen söylenir
+    check_picture_path(args.out)
+    require_matplotlib()
     try:
         from .checkpoint import load_model, load_run_tokenizer
     except ImportError as e:

@@ -46,21 +46,32 @@ class MatplotlibMissing(RuntimeError):
 # üretir; çizim sırasında çıkan başka bir RuntimeError (ör. eğitimin belirteçleyicisinin
 # eksik bir bağımlılığı) "matplotlib yok" sanılmaz, olduğu gibi bildirilir.
 
-def _figure(width: float, height: float, layout=None):
+def require_matplotlib():
+    """(Figure, FigureCanvasAgg) from matplotlib; MatplotlibMissing when it cannot be imported
+    (`attention` asks before it loads the model)."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as e:
         raise MatplotlibMissing(f"{_PLOT_HELP} ({e})") from None
+    return Figure, FigureCanvasAgg
+
+
+def _figure(width: float, height: float, layout=None):
+    Figure, FigureCanvasAgg = require_matplotlib()
     fig = Figure(figsize=(width, height), dpi=100, layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
 
-def _save(fig, out_png) -> Path:
+def check_picture_path(out_png) -> Path:
+    """Path(out_png), after the checks a picture's path must pass before anything is drawn: a
+    name ending in .png, .svg or .pdf, not a folder, whose nearest existing folder above it is
+    a folder (not a file or a dangling symbolic link) that may be written to."""
+    # `attention` bu denetimi modeli yüklemeden ve ileri geçişi çalıştırmadan önce yapar: yanlış
+    # bir dosya adı ya da yazılamayan bir klasör, bütün iş bittikten sonra değil hemen söylenir
     out = Path(out_png)
-    fmt = _FORMATS.get(out.suffix.lower())
-    if fmt is None:
+    if _FORMATS.get(out.suffix.lower()) is None:
         raise ValueError(f"cannot write {out}: the file name must end in "
                          f"{', '.join(_FORMATS)}")
     if out.is_dir():
@@ -70,7 +81,16 @@ def _save(fig, out_png) -> Path:
         if parent.exists():
             if not parent.is_dir():
                 raise NotADirectoryError(f"cannot write {out}: {parent} is a file, not a folder")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise PermissionError(f"cannot write {out}: the folder {parent} is not "
+                                      f"writable")
             break
+    return out
+
+
+def _save(fig, out_png) -> Path:
+    out = check_picture_path(out_png)
+    fmt = _FORMATS[out.suffix.lower()]
     _decimal_comma(fig)
     existed = out.exists()
     # top: bu yazmanın açacağı en üstteki klasör; yazma başarısız olursa açtığı boş klasörler

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -1235,3 +1236,57 @@ def test_chat_help_states_the_stop_escapes(capsys):
     shown = " ".join(capsys.readouterr().out.split())
     assert ("\\n is a newline, \\t a tab, \\r a carriage return and \\\\ one backslash, so "
             "\\\\n is a backslash and n; any other backslash stays as typed") in shown
+
+
+def test_attention_checks_its_picture_path_before_loading_the_model(tmp_path, monkeypatch,
+                                                                     capsys):
+    """`attention --out a.jpg` (or a folder, a path under a file, a folder that may not be
+    written to) loaded the model and ran the forward pass, and only then said the name was
+    wrong → the picture's path is checked first: no model is loaded, no forward pass runs."""
+    import os
+    import nanograd_llm.checkpoint as ckpt_mod
+    import nanograd_llm.viz as viz
+
+    def must_not_run(*a, **k):
+        raise AssertionError("the work ran before the picture's path was checked")
+    monkeypatch.setattr(ckpt_mod, "load_model", must_not_run)
+    monkeypatch.setattr(viz, "attention_weights", must_not_run)
+    (tmp_path / "f.txt").write_text("x")
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "d.png").mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if Path(p) == tmp_path /
+                        "locked" else real_access(p, mode, **kw))
+    for out, message in (
+            (tmp_path / "a.jpg", f"cannot write {tmp_path / 'a.jpg'}: the file name must end "
+                                 f"in .png, .svg, .pdf"),
+            (tmp_path / "d.png", f"{tmp_path / 'd.png'} is a folder; give a file name such "
+                                 f"as {tmp_path / 'd.png' / 'a.png'}"),
+            (tmp_path / "f.txt" / "a.png", f"cannot write {tmp_path / 'f.txt' / 'a.png'}: "
+                                           f"{tmp_path / 'f.txt'} is a file, not a folder"),
+            (tmp_path / "locked" / "new" / "a.png",
+             f"cannot write {tmp_path / 'locked' / 'new' / 'a.png'}: the folder "
+             f"{tmp_path / 'locked'} is not writable")):
+        assert cli.main(["attention", "--ckpt", str(tmp_path / "run"), "--prompt", "ab",
+                         "--out", str(out)]) == 1
+        assert capsys.readouterr().err == f"error: {message}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.png", "f.txt", "locked"]
+    assert list((tmp_path / "locked").iterdir()) == list((tmp_path / "d.png").iterdir()) == []
+
+
+def test_attention_without_matplotlib_stops_before_loading_the_model(tmp_path, monkeypatch,
+                                                                     capsys):
+    """Without matplotlib `attention` loaded the model and ran the forward pass before saying
+    it cannot draw → it says so first."""
+    import nanograd_llm.checkpoint as ckpt_mod
+
+    def must_not_run(*a, **k):
+        raise AssertionError("the model was loaded without matplotlib")
+    monkeypatch.setattr(ckpt_mod, "load_model", must_not_run)
+    for name in ["matplotlib", *(n for n in sys.modules if n.startswith("matplotlib."))]:
+        monkeypatch.setitem(sys.modules, name, None)          # what earlier tests imported too
+    assert cli.main(["attention", "--ckpt", str(tmp_path / "run"), "--prompt", "ab", "--out",
+                     str(tmp_path / "a.png")]) == 1
+    assert capsys.readouterr().err.startswith("error: plotting needs matplotlib: pip install "
+                                              "matplotlib")
+    assert list(tmp_path.iterdir()) == []
