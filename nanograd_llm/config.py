@@ -911,13 +911,18 @@ def resume_config(preset=None, config_file=None, overrides=None, **kwargs) -> Tr
         # modelinkileri yazar). Yeniden verilen bir model ayarı bu
         # yüzden denetim noktasının modeliyle (gerçek mimariyle) karşılaştırılır; kaydedilen
         # değerlerin yerine de onunkiler geçer (sonraki kayıt gerçeği yazsın).
-        saved = {**saved, **_the_fine_tunes_model(man["model"], d, given, out, saved)}
+        saved = {**saved, **_the_fine_tunes_model(man["model"], d, given, out, saved,
+                                                  origin)}
     if "init_from" in given and not _same_folder(d["init_from"], saved.get("init_from")):
         # init_from yeni bir eğitimi GPT-2 ağırlıklarıyla başlatır, devam ettirilen eğitim ise
         # kendi ağırlıklarıyla sürer. Bu yüzden --init-from'daki gibi, key=value ya da ayar
         # dosyasıyla verilen başka bir init_from da reddedilir; sessizce yok sayılmaz. Eğitimin
         # kendi init_from'u (ör. eğitimi başlatan ayar dosyası yeniden verildiğinde) geçerlidir.
+        # Ayar dosyasından geldiyse ileti dosyayı adlandırır: kullanıcı neyi sileceğini bilsin
         why = "init_from starts a new run from a GPT-2 folder; "
+        if origin is not None and "init_from" in origin.keys:
+            why = (f"init_from={shown(d['init_from'])} in config file {origin.path} starts a new "
+                   f"run from a GPT-2 folder; ")
         raise with_command_line_message(
             ValueError(why + "a resumed run continues the one in out_dir with its own weights "
                              "(give one or the other)"),
@@ -977,12 +982,14 @@ def _converts(name: str, value) -> bool:
 
 
 def _the_fine_tunes_model(model: dict, asked: dict, given: set, out,
-                          recorded: dict | None = None) -> dict:
+                          recorded: dict | None = None,
+                          origin: FileSettings | None = None) -> dict:
     """The FOLDER_FIXED settings of a fine-tune's checkpoint (`model`: its manifest's model
     config), with FOLDER_TOKENIZER's from the run's tokenizer when one of them is given; a
     setting in `given` whose value in `asked` differs is refused (for a tokenizer's pattern
-    of its own, also the value an older version saved, in `recorded`, is accepted). {} for a
-    model config the loader will refuse (it names the fault)."""
+    of its own, also the value an older version saved, in `recorded`, is accepted), naming the
+    config file (`origin`) of those it gave. {} for a model config the loader will refuse (it
+    names the fault)."""
     from .models.gpt import GPTConfig
     recorded = recorded or {}
     try:
@@ -1006,9 +1013,14 @@ def _the_fine_tunes_model(model: dict, asked: dict, given: set, out,
     differ = [k for k in keys if k in given and asked[k] != real[k]
               and not (real[k] == OWN_PATTERN and asked[k] == recorded.get(k))]
     if differ:
+        # Ayar dosyasından gelen ayarlar dosyanın adıyla söylenir (hepsi oradansa yalnızca dosya)
+        in_file = [k for k in differ if origin is not None and k in origin.keys]
+        where = "" if not in_file else \
+            f" (in config file {origin.path})" if len(in_file) == len(differ) else \
+            f" ({', '.join(in_file)} in config file {origin.path})"
         raise ValueError(f"cannot resume {out}: the checkpoint's model has "
                          f"{_held(real, differ)}, the config asks for "
-                         + ", ".join(f"{k}={asked[k]!r}" for k in differ)
+                         + ", ".join(f"{k}={asked[k]!r}" for k in differ) + where
                          + "; a fine-tune keeps the pretrained model's architecture and "
                            "tokenizer " + _keep_advice(differ, "the checkpoint's"))
     return real

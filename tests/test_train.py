@@ -3464,12 +3464,14 @@ def test_resume_refuses_init_from_given_as_a_setting(tmp_path, capsys):
     from nanograd_llm.train import resume_config
     train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
     (tmp_path / "cfg.json").write_text(json.dumps({"init_from": str(tmp_path / "gpt2")}))
-    for kw in (dict(overrides={"init_from": str(tmp_path / "gpt2")}),
-               dict(config_file=str(tmp_path / "cfg.json"))):
+    for kw, what in ((dict(overrides={"init_from": str(tmp_path / "gpt2")}), "init_from"),
+                     (dict(config_file=str(tmp_path / "cfg.json")),
+                      f"init_from={str(tmp_path / 'gpt2')!r} in config file "
+                      f"{tmp_path / 'cfg.json'}")):
         with pytest.raises(ValueError) as e:
             resume_config("default", out_dir=str(tmp_path / "run"), **kw)
         # Python's words in str(e) (resume_config has no --resume), the command line's kept
-        assert str(e.value) == ("init_from starts a new run from a GPT-2 folder; a resumed run "
+        assert str(e.value) == (f"{what} starts a new run from a GPT-2 folder; a resumed run "
                                 "continues the one in out_dir with its own weights (give one "
                                 "or the other)")
     from nanograd_llm.cli import main
@@ -4808,3 +4810,37 @@ def test_a_new_bpe_run_resumes_bit_identically_by_characters(tmp_path):
     with pytest.raises(ValueError, match=r"'split_by' in the 'extra' of its checkpoint.json "
                                          r"must be one of 'tokens', 'characters', not 'bytes'"):
         train(part, resume=True, quiet=True)
+
+
+def test_resume_refusals_name_the_config_file_a_conflicting_setting_came_from(tmp_path,
+                                                                               capsys):
+    """`train --resume --config ft.json` where ft.json held a fine-tune's n_layer=6 (or
+    another init_from) was refused without naming ft.json, although the same setting as
+    key=value names itself: a user with several config files could not tell which to change
+    → the refusal names the config file of the settings it gave (all, or which of them)."""
+    from nanograd_llm import cli
+    tiny_gpt2_folder(tmp_path / "hf", 280)           # n_layer=1, n_head=2, n_embd=8, bias
+    out, run, hf = _fine_tune_commands(tmp_path)
+    assert cli.main([*run, *hf]) == 0
+    capsys.readouterr()
+    conf = tmp_path / "ft.json"
+    for settings, words, asked in (
+            ({"n_layer": 6}, [], "n_layer=6 (in config file " + str(conf) + ")"),
+            ({"n_layer": 6, "n_embd": 16}, [],
+             "n_layer=6, n_embd=16 (in config file " + str(conf) + ")"),
+            ({"n_layer": 6}, ["n_embd=16"],
+             "n_layer=6, n_embd=16 (n_layer in config file " + str(conf) + ")"),
+            ({"n_layer": 6}, ["n_layer=5"], "n_layer=5;")):        # given again: not the file's
+        conf.write_text(json.dumps(settings))
+        assert cli.main([*run, "--resume", "--config", str(conf), "max_iters=2", *words]) == 1
+        err = capsys.readouterr().err
+        assert f"the config asks for {asked}" in err and "Traceback" not in err, err
+        if words == ["n_layer=5"]:
+            assert "config file" not in err
+    conf.write_text(json.dumps({"init_from": str(tmp_path / "other")}))
+    assert cli.main([*run, "--resume", "--config", str(conf), "max_iters=2"]) == 1
+    assert capsys.readouterr().err == (
+        f"error: init_from={str(tmp_path / 'other')!r} in config file {conf} starts a new run "
+        f"from a GPT-2 folder; --resume continues the run in --out with its own weights (use "
+        f"one or the other)\n")
+    assert ckpt.read_manifest(out)["step"] == 1
