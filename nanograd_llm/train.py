@@ -228,11 +228,16 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | 
         # NFC geçişi ve küme) atlanır. Özeti kayıtlı olmayan (eski sürümlerin) bir eğitimde,
         # hazır bir belirteçleyiciyle başlayan ince ayarda ve değişmiş bir metinde çalışır;
         # değişmiş metnin bilinmeyen karakterleri özetin farklı olmasından daha çok şey söyler
-        check_corpus_fits(text, tokenizer, label, cfg.init_from if fine_tune else None,
-                          (from_file or {}).get("init_from"), init_from_as == "init_from=")
+        try:
+            check_corpus_fits(text, tokenizer, label, cfg.init_from if fine_tune else None,
+                              (from_file or {}).get("init_from"), init_from_as == "init_from=")
+        except ValueError as e:
+            # Devam ettirilen eğitimin metni ayar dosyasından geldiyse ileti dosyayı da söyler
+            # (bir ince ayarın iletisi init_from'un nereden geldiğini zaten söyler)
+            raise (_data_in_config_file(e, from_file) if resumed else e) from None
     if sha256 and sha256 != digest:
         # Başka bir metin, uzun kodlamadan (büyük bir derlemde dakikalar) önce reddedilir
-        raise _other_text(out_dir, label)
+        raise _data_in_config_file(_other_text(out_dir, label), from_file)
     if tokenizer is None:
         train_text = _training_text(text, cfg)
         if progress and cfg.tokenizer == "bpe" and len(train_text) > SAY_BPE_TRAINING_ABOVE:
@@ -831,7 +836,7 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
     # aynıysa metin eğitim için gerekir: önbellekteki kopya okunur, yoksa indirilir.
     known_sha = known_text_sha256(cfg.data)
     if saved_sha and known_sha and known_sha != saved_sha:
-        raise _other_text(out, str(cfg.data))
+        raise _data_in_config_file(_other_text(out, str(cfg.data)), from_file)
     if saved_sha and known_sha:
         try:
             download_corpus(str(cfg.data),          # the cached copy, else a download
@@ -839,9 +844,9 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
         except OSError as e:
             why = (f"cannot resume {out} without the text of corpus {cfg.data!r} (the run's "
                    f"corpus; no verified copy is in the cache): ")
-            raise with_command_line_message(
+            raise _data_in_config_file(with_command_line_message(
                 OSError(f"{why}{e}"),
-                why + (getattr(e, "command_line_message", None) or str(e))) from None
+                why + (getattr(e, "command_line_message", None) or str(e))), from_file) from None
     tokenizer, data, label = prepare_data(cfg, out, tokenizer, sha256=saved_sha,
                                           progress=progress and not quiet,
                                           fine_tune=init_model is not None,

@@ -4844,3 +4844,51 @@ def test_resume_refusals_name_the_config_file_a_conflicting_setting_came_from(tm
         f"from a GPT-2 folder; --resume continues the run in --out with its own weights (use "
         f"one or the other)\n")
     assert ckpt.read_manifest(out)["step"] == 1
+
+
+def test_resume_refusals_of_the_corpus_name_the_config_file_that_gave_it(tmp_path, monkeypatch,
+                                                                         capsys):
+    """On --resume, a corpus from a --config file that is not the run's text (a named corpus
+    known by its digest, a local file, one with characters the run's tokenizer lacks), or the
+    run's own named corpus that cannot be downloaded, was refused without naming the file,
+    although a missing data file names it → these refusals end '(data in config file PATH)'
+    too; given as key=value they do not."""
+    from nanograd_llm import cli
+    blob, cached = _offline_corpus_tiny(tmp_path, monkeypatch)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    words = ["train", "--quiet", "block_size=8", "batch_size=2", "eval_interval=1",
+             "eval_iters=1", "sample_tokens=0", "n_layer=1", "n_head=2", "n_embd=8"]
+    assert cli.main([*words, "--data", str(corpus), "--out", str(tmp_path / "run"),
+                     "max_iters=1"]) == 0
+    other, unknown = tmp_path / "other.txt", tmp_path / "unknown.txt"
+    other.write_text(TEXT + TEXT[:40], encoding="utf-8")
+    unknown.write_text(TEXT + "\N{SNOWMAN}", encoding="utf-8")
+    conf = tmp_path / "a.json"
+    for data, says, ends in (
+            ("tinyshakespeare", "is not the text the run started with", "a new run on it"),
+            (str(other), "is not the text the run started with", "a new run on it"),
+            (str(unknown), "character(s) the run's tokenizer does not know",
+             "(has the file changed?)")):
+        conf.write_text(json.dumps({"data": data}))
+        assert cli.main([*words, "--out", str(tmp_path / "run"), "--resume", "--config",
+                         str(conf), "max_iters=2"]) == 1
+        err = capsys.readouterr().err
+        assert says in err, err
+        assert err.endswith(f"{ends} (data in config file {conf})\n"), err
+        assert cli.main([*words, "--out", str(tmp_path / "run"), "--resume", f"data={data}",
+                         "max_iters=2"]) == 1
+        assert "config file" not in capsys.readouterr().err
+    # a run on the named corpus "tiny", resumed with its cached copy gone (offline)
+    cached.parent.mkdir()
+    cached.write_bytes(blob)
+    assert cli.main([*words, "--data", "tiny", "--out", str(tmp_path / "named"),
+                     "max_iters=1"]) == 0
+    cached.unlink()
+    conf.write_text(json.dumps({"data": "tiny"}))
+    assert cli.main([*words, "--out", str(tmp_path / "named"), "--resume", "--config", str(conf),
+                     "max_iters=2"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot resume {tmp_path / 'named'} without the text of "
+                          f"corpus 'tiny'") and err.endswith(f" (data in config file {conf})\n")
+    assert ckpt.read_manifest(tmp_path / "run")["step"] == 1
