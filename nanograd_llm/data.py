@@ -684,10 +684,29 @@ def split_ids(ids: np.ndarray, block_size: int, val_fraction: float = 0.1,
         parts = f"its {val_fraction * 100:g}% validation part has {val.size}"
     else:
         parts = (f"its validation part, the last {val_fraction * 100:g}% of its characters, has "
-                 f"{val.size} tokens ({val.size / n * 100:.3g}% of them)")
+                 f"{val.size} token{'' if val.size == 1 else 's'} "
+                 f"({_percent(val.size, n)}% of them)")
     raise ValueError(
         f"{source} has {n} tokens: {parts} and its training part {train.size}, but each needs "
         f"at least block_size + 1 = {need}{hint}")
+
+
+def _percent(k: int, n: int) -> str:
+    """k / n as a percentage with three significant digits, or more where three would round a
+    share that is neither none nor all of n to 0 or 100 ("99.96", not "100"); never in
+    scientific notation ("0.0000333", not "3.33e-05")."""
+    # "%100" yalnızca bütün belirteçler o kısımdaysa, "%0" yalnızca hiçbiri değilse yazılır:
+    # 9996/10 000 üç anlamlı basamakla 100'e yuvarlanır, ileti eğitim kısmındaki 4 belirteçle
+    # çelişirdi. Basamak sayısı, yuvarlanan değer 0 ya da 100 olmayana dek artırılır
+    if k in (0, n):
+        return "0" if k == 0 else "100"
+    share = k / n * 100
+    for digits in range(3, 18):
+        shown = np.format_float_positional(share, precision=digits, unique=False,
+                                           fractional=False, trim="-")
+        if 0.0 < float(shown) < 100.0:
+            return shown
+    return repr(share)
 
 
 def _fraction_that_fits(n: int, need: int, val_fraction: float,

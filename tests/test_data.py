@@ -808,6 +808,22 @@ def test_a_cut_texts_short_part_error_says_what_its_share_is_of():
             D.split_ids(np.arange(100), 15, 0.1, cut=cut)
 
 
+@pytest.mark.parametrize("cut, n, val, share", [
+    (4, 10_000, "9996 tokens", "99.96%"),           # .3g wrote 100%, with 4 training tokens
+    (9_998, 10_000, "2 tokens", "0.02%"),
+    (2_999_999, 3_000_000, "1 token", "0.0000333%"),  # .3g wrote "1 tokens (3.33e-05%"
+    (0, 10_000, "10000 tokens", "100%"), (10_000, 10_000, "0 tokens", "0%")])
+def test_a_cut_texts_short_part_share_is_not_rounded_to_all_or_none(cut, n, val, share):
+    """The share of the tokens in a cut text's validation part was written with three
+    significant digits: 9996 of 10 000 tokens read "(100% of them)" beside a training part of
+    4, and one token of three million "1 tokens (3.33e-05% of them)". A share that is neither
+    none nor all of the tokens is now never shown as 0% or 100%, nor in scientific notation;
+    one token is "1 token"."""
+    with pytest.raises(ValueError) as e:
+        D.split_ids(np.arange(n), 8, 0.1, cut=cut)
+    assert f"has {val} ({share} of them) and its training part {cut}," in str(e.value)
+
+
 @pytest.mark.parametrize("cut", [-3, 55, 2.0, True, None])
 def test_encode_split_corpus_refuses_a_cut_outside_the_text(cut):
     """The cut is a character index of the text, in [0, len(text)]: a negative one or one past
