@@ -660,8 +660,16 @@ def split_ids(ids: np.ndarray, block_size: int, val_fraction: float = 0.1,
     about = "" if cut is None else "about "
     options = [_fraction_that_fits(n, need, val_fraction, about) if val_fraction_option
                else None]
-    if least is not None:
+    # Karakterlerle kesilen bir metin en az `least` belirteç tutup da bir kısmı kısa kalabilir
+    # (BPE'de karakter başına belirteç sayısı metin boyunca değişir): ona "en az 2561
+    # belirteçlik bir metin kullanın" demek, 8035 belirteçlik metni yanlış yere gönderirdi. Orada
+    # kısa kalan kısma daha çok karakter veren val_fraction önerilir
+    if least is not None and (cut is None or n < least):
         options.append(f"a text of at least {about}{least} tokens")
+    elif least is not None and val_fraction_option:
+        side = ("larger", "validation") if val.size < need else ("smaller", "training")
+        options.append(f"a {side[0]} val_fraction than {val_fraction!r} (the {side[1]} part "
+                       f"gets more of the characters)")
     elif options[0] is None and val_fraction_option:
         side = ("larger", "validation") if val_fraction < 0.5 else ("smaller", "training")
         options.append(f"a {side[0]} val_fraction than {val_fraction!r}, which leaves no room "

@@ -824,6 +824,26 @@ def test_a_cut_texts_short_part_share_is_not_rounded_to_all_or_none(cut, n, val,
     assert f"has {val} ({share} of them) and its training part {cut}," in str(e.value)
 
 
+@pytest.mark.parametrize("cut, side", [(7837, "larger val_fraction than 0.1 (the validation"),
+                                       (4, "smaller val_fraction than 0.1 (the training")])
+def test_a_cut_text_long_enough_is_not_told_to_be_longer(cut, side):
+    """A text cut by characters can hold more tokens than min_tokens and still leave one part
+    short (a BPE text whose last 10% of characters encode into 2.5% of its tokens): the error
+    advised "a text of at least about 2561 tokens" to a text of 8035. It now advises the
+    val_fraction that gives the short part more of the characters (with the block size);
+    a text shorter than min_tokens is still told how long it must be."""
+    assert D.min_tokens(256 if cut > 4 else 8, 0.1) < 8035
+    with pytest.raises(ValueError) as e:
+        D.split_ids(np.arange(8035), 256 if cut > 4 else 8, 0.1, cut=cut)
+    assert "a text of at least" not in str(e.value)
+    assert f"; use a {side} part gets more of the characters) or block_size=" in str(e.value)
+    with pytest.raises(ValueError) as e:         # no val_fraction to change: the block size
+        D.split_ids(np.arange(8035), 256, 0.1, cut=7837, val_fraction_option=False)
+    assert str(e.value).endswith("; use block_size=197 at most")
+    with pytest.raises(ValueError, match=r"a text of at least about 2561 tokens"):
+        D.split_ids(np.arange(2000), 256, 0.1, cut=1900)
+
+
 @pytest.mark.parametrize("cut", [-3, 55, 2.0, True, None])
 def test_encode_split_corpus_refuses_a_cut_outside_the_text(cut):
     """The cut is a character index of the text, in [0, len(text)]: a negative one or one past
