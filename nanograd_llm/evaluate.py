@@ -322,7 +322,9 @@ def encode_for_eval(text: str, tokenizer, unknown: str = "strict",
                     progress: bool | None = False,
                     max_ids: int | None = None) -> tuple[np.ndarray, dict]:
     """Token ids of `text`; characters a character-level tokenizer lacks are an error
-    (`unknown="strict"`) or removed (`"skip"`). Returns (ids, {char: count} removed).
+    (`unknown="strict"`) or removed (`"skip"`). Returns (ids, {char: count} removed); a
+    character NFC forms where one between two is removed ("e©" and a combining cedilla give
+    "ȩ") is removed and counted too when the tokenizer lacks it.
     `progress`: encode_corpus's progress bar (a long text). `max_ids`: only the first ids are
     needed; encoding stops once there are at least that many (the unknown characters are
     still looked for, and counted, in the whole text)."""
@@ -345,6 +347,18 @@ def encode_for_eval(text: str, tokenizer, unknown: str = "strict",
                     ValueError(f"{what} unknown='skip' to leave them out"),
                     f"{what} --unknown skip to leave them out")
             text = text.translate({ord(c): None for c in missing})
+            # Atılan bir karakter, iki yanındakileri NFC'de birleştirebilir: "e©" + birleştirici
+            # çengel, © atılınca "ȩ" olur. Sözlükte o da yoksa belirteçleyici onu bulup "use
+            # --unknown skip" diye dururdu (kullanıcı tam da onu vermişken): birleşen
+            # karakter de bilinmiyorsa o da atılır ve sayılır, metin değişmeyene dek
+            while True:
+                text = unicodedata.normalize("NFC", text)
+                joined = sorted(set(text) - set(stoi))
+                if not joined:
+                    break
+                for c in joined:
+                    skipped[c] = skipped.get(c, 0) + text.count(c)
+                text = text.translate({ord(c): None for c in joined})
     ids = encode_corpus(text, tokenizer, progress=progress, max_ids=max_ids)
     return np.asarray(ids), skipped
 
