@@ -445,10 +445,10 @@ def _skipped_in_part(text: str, skipped: dict, n_ids: int, split: str,
     # Bilinmeyen karakterler bütün metinden atılır, kimlikler sonra bölünür. Karakter düzeyinde
     # kalan her karaktere bir kimlik düşer (NFC); atılan bir karakter, ondan sonra kalan ilk
     # karakterin bölümüne sayılır: val bölümünün atılan karakterleri, eğitim bölümünün son
-    # kimliğinin (k = split_point − 1) metindeki yerinden sonra gelenlerdir. Atılanların
-    # arasından birleşen iki karakter NFC'de tek karakter olduysa kimlik sayısı kalan karakter
-    # sayısından azdır: o zaman hangi atılanın hangi bölümde olduğu kimliklerden bilinemez,
-    # bütün metnin sayısı döndürülür
+    # kimliğinin (k = split_point − 1) metindeki yerinden sonra gelenlerdir. Bir karakter
+    # atılınca iki yanındaki karakterler NFC'de birleşip tek karakter olduysa (bir harf, atılan
+    # karakter, birleştirici bir işaret) kimlik sayısı kalan karakter sayısından azdır: o zaman
+    # hangi atılanın hangi bölümde olduğu kimliklerden bilinemez, bütün metnin sayısı döndürülür
     nfc = unicodedata.normalize("NFC", text)
     points = np.frombuffer(nfc.encode("utf-32-le", "surrogatepass"), dtype="<u4")
     removed = np.isin(points, np.array([ord(c) for c in skipped], dtype=np.uint32))
