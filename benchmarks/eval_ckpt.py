@@ -46,8 +46,14 @@ def val_part(run_dir, data: str, tok, block_size: int, say=print) -> tuple[np.nd
         say(f"note: {run_dir} records no val_fraction; using {val_fraction:g}, the trainer's "
             f"default")
     if split_by is None:
-        say(f"note: {label!r} is not the text {run_dir} was trained on; its val part is cut by "
-            f"{split_rule(tok)}, the tokenizer's rule")
+        # Without a recorded sha256 only the file is compared (data.same_source): a copy of the
+        # corpus elsewhere may well be the same text
+        other = (f"is not the text {run_dir} was trained on"
+                 if (manifest.get("extra") or {}).get("data_sha256") else
+                 f"is not the file {run_dir} was trained on (the run records no sha256 to tell "
+                 f"whether it is the same text)")
+        say(f"note: {label!r} {other}; its val part is cut by {split_rule(tok)}, the "
+            f"tokenizer's rule")
     elif "split_by" not in (manifest.get("extra") or {}):
         say(f"note: {run_dir} records no split_by (saved before it was recorded); its val "
             f"part is cut by {split_by}, as such runs cut it")

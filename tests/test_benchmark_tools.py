@@ -452,3 +452,36 @@ def test_eval_ckpt_cuts_the_val_part_with_the_runs_recorded_val_fraction(recorde
         assert "records no val_fraction; using 0.1, the trainer's default" in captured.err
         assert "records no split_by (saved before it was recorded); its val part is cut by " \
                "tokens" in captured.err
+
+
+@pytest.mark.parametrize("sha", [True, False])
+def test_eval_ckpts_note_on_another_file_says_what_it_could_compare(sha, tmp_path, capsys):
+    """A DATA that is not the run's corpus was noted as "'copy.txt' is not the text RUN was
+    trained on" also for a run that records no data_sha256, where only the file is compared
+    and a copy of the corpus is the very same text. Such a run is now told apart: "is not the
+    file RUN was trained on (the run records no sha256 to tell whether it is the same text)";
+    a run with a sha256 and another text keeps "is not the text"."""
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.checkpoint import save_checkpoint
+    from nanograd_llm.data import text_sha256
+    from nanograd_llm.tokenizers import CharTokenizer
+    from _train_helpers import TEXT
+    eval_ckpt = _bench_module("eval_ckpt")
+    corpus, other = tmp_path / "corpus.txt", tmp_path / "copy.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    other.write_text(TEXT if not sha else TEXT[::-1], encoding="utf-8")
+    tok = CharTokenizer.from_text(TEXT)
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=8, n_layer=1, n_head=1,
+                          n_embd=8), seed=0)
+    extra = {"data_sha256": text_sha256(TEXT)} if sha else {}
+    save_checkpoint(tmp_path / "run", model, None, tok, 1,
+                    train_config={"data": str(corpus), "val_fraction": 0.1}, extra=extra)
+    eval_ckpt.main([str(tmp_path / "run"), str(other), "--repeats", "2", "--eval-iters", "1",
+                    "--batch-size", "2"])
+    err = capsys.readouterr().err
+    if sha:
+        assert f"is not the text {tmp_path / 'run'} was trained on; its val part" in err
+    else:
+        assert "is not the text" not in err
+        assert (f"is not the file {tmp_path / 'run'} was trained on (the run records no sha256 "
+                f"to tell whether it is the same text); its val part is cut by tokens") in err
