@@ -2460,6 +2460,29 @@ def test_readme_tr_names_every_option_readme_names():
     assert real - en == {"-h", "--help"}, f"neither README names {sorted(real - en)}"
 
 
+
+def test_readmes_give_evals_window_defaults_as_the_code_has_them(tmp_path):
+    """Both READMEs gave `eval --context`'s default as "the model's block_size" only, but a
+    bigram has none: its windows are evaluate.DEFAULT_CONTEXT (256) tokens long, not the
+    block_size of its run's config; the val part of `eval --ckpt --data TEXT --split val` is
+    cut at the run's own val_fraction (resolve_eval_data), not always at 10%; and with
+    `--context N` a position sees at least N − S + 1 tokens, not block_size − S + 1."""
+    from nanograd_llm.evaluate import DEFAULT_CONTEXT, evaluate_text
+    from nanograd_llm.models.bigram import BigramLM
+    from nanograd_llm.tokenizers import CharTokenizer
+    text = "abcab" * 120
+    tok = CharTokenizer.from_text(text)
+    assert evaluate_text(BigramLM(tok.vocab_size), tok, text)[0].context == DEFAULT_CONTEXT
+    en = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    tr = " ".join((ROOT / "README.tr.md").read_text(encoding="utf-8").split())
+    assert f"`block_size`; {DEFAULT_CONTEXT} for a bigram" in en
+    assert f"bigram modelinde {DEFAULT_CONTEXT})" in tr
+    assert "the run's own `val_fraction` with `--ckpt`" in en
+    assert "`--ckpt` ile eğitimin kendi `val_fraction`'ıdır" in tr
+    for text_, form in ((en, "`N − S + 1` with `--context N`"),
+                        (tr, "(`--context N` ile `N − S + 1`)")):
+        assert form in text_, form
+
 # A figure of README.md: a decimal, an exponent or a range (1.9811, 2.5e-6, 25–60, 0.62–0.83)
 _FIGURE = re.compile(r"(?<![\w.,/-])\d+(?:\.\d+)?(?:e-?\d+)?(?:–\d+(?:\.\d+)?)?(?![\w.]?\d|\w)")
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
