@@ -2483,6 +2483,75 @@ def test_readmes_give_evals_window_defaults_as_the_code_has_them(tmp_path):
                         (tr, "(`--context N` ile `N − S + 1`)")):
         assert form in text_, form
 
+
+def _github_slug(heading: str) -> str:
+    """The anchor GitHub gives a Markdown heading: lower case, punctuation dropped (letters,
+    digits, `_` and `-` stay), each space a `-`."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _headings(text: str) -> list[tuple[int, str]]:
+    """(offset, text) of each `#`… heading outside fenced code, backticks dropped."""
+    out, fenced, pos = [], False, 0
+    for line in text.splitlines(keepends=True):
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and re.match(r"#{1,6} ", line):
+            out.append((pos, line.lstrip("#").strip().replace("`", "")))
+        pos += len(line)
+    return out
+
+
+@pytest.mark.parametrize("readme", ["README.md", "README.tr.md"])
+def test_readme_links_and_section_references_resolve(readme):
+    """Every link of a README ([text](target)) leads somewhere: a relative file that exists, an
+    anchor that is a heading of the page it names (GitHub's slug: README.md links to
+    #cpu-threads four times), and each "aşağıdaki/yukarıdaki X bölümü(nde)", "bkz. X bölümü"
+    or "kursun X bölümü" of README.tr.md names a heading of the page in that direction, or a
+    chapter of its Bölümler list (the course, listed below everything it is named from). A
+    renamed heading or chapter used to leave these references pointing at nothing."""
+    text = (ROOT / readme).read_text(encoding="utf-8")
+    prose = re.sub(r"```.*?```", lambda m: " " * len(m.group()), text, flags=re.S)
+    links = re.findall(r"\]\(([^)\s]+)\)", prose)
+    assert links, readme
+    for link in links:
+        if re.match(r"[a-z]+:", link):
+            continue                                    # https:, mailto: …
+        path, _, anchor = link.partition("#")
+        target = ROOT / path if path else ROOT / readme
+        assert target.exists(), f"{readme}: the link {link} leads to no file"
+        if anchor:
+            assert target.suffix == ".md", link
+            slugs = {_github_slug(h) for _, h in _headings(target.read_text(encoding="utf-8"))}
+            assert anchor in slugs, f"{readme}: #{anchor} is no heading of {target.name}"
+    if readme != "README.tr.md":
+        return
+
+    def lower(s):
+        return s.replace("I", "ı").replace("İ", "i").lower()
+    headings = [(pos, lower(h)) for pos, h in _headings(text)]
+    chapters = [(m.start(), lower(m.group(1))) for m in
+                re.finditer(r"^\d+\. \[([^\]]+)\]\(nanograd_llm/", text, re.M)]
+    assert len(chapters) >= 30
+    refs = list(re.finditer(r"(aşağıdaki|yukarıdaki|kursun|bkz\.) ([^.;:!?]{1,80}?) bölüm",
+                            text.replace("\n", " ")))
+    assert len(refs) >= 8
+    bad = []
+    for ref in refs:
+        where, name = ref.group(1), lower(ref.group(2))
+        names = [name] if any(name in h for _, h in headings + chapters) else \
+            re.split(r", | ve ", name)
+        for n in names:
+            found = [pos for pos, h in (chapters if where == "kursun" else headings + chapters)
+                     if h.startswith(n) or (len(n) > 12 and n in h)]
+            if where == "aşağıdaki":
+                found = [pos for pos in found if pos > ref.start()]
+            elif where == "yukarıdaki":
+                found = [pos for pos in found if pos < ref.start()]
+            if not found:
+                bad.append(f"{where} {n!r}")
+    assert not bad, f"README.tr.md names sections it does not have: {bad}"
+
 # A figure of README.md: a decimal, an exponent or a range (1.9811, 2.5e-6, 25–60, 0.62–0.83)
 _FIGURE = re.compile(r"(?<![\w.,/-])\d+(?:\.\d+)?(?:e-?\d+)?(?:–\d+(?:\.\d+)?)?(?![\w.]?\d|\w)")
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
