@@ -2552,6 +2552,27 @@ def test_readme_links_and_section_references_resolve(readme):
                 bad.append(f"{where} {n!r}")
     assert not bad, f"README.tr.md names sections it does not have: {bad}"
 
+
+def test_readme_tr_does_not_give_chats_ctrl_c_the_status_of_the_other_commands():
+    """README.tr.md said every command but train writes `interrupted` and exits with 130 on a
+    Ctrl-C; `chat` takes Ctrl-C as its ordinary way out (chat_loop returns 0, nothing on
+    stderr), as both READMEs say beside its command ("Ctrl-C ile çıkılır")."""
+    import io
+
+    from nanograd_llm.chat import chat_loop
+    from nanograd_llm.models.bigram import BigramLM
+    from nanograd_llm.tokenizers import CharTokenizer
+
+    class CtrlC(io.StringIO):
+        def readline(self, *a):
+            raise KeyboardInterrupt
+    tok = CharTokenizer.from_text("ab\n")
+    assert chat_loop(BigramLM(tok.vocab_size), tok, CtrlC(), io.StringIO()) == 0
+    tr = " ".join((ROOT / "README.tr.md").read_text(encoding="utf-8").split())
+    m = re.search(r"[^.]*Ctrl-C ile `interrupted` yazıp 130 ile çıkar[^;]*", tr)
+    assert m, "README.tr.md no longer says what a Ctrl-C does to the other commands"
+    assert "`chat` dışında" in m.group() and "0 ile çıkar" in m.group(), m.group()
+
 # A figure of README.md: a decimal, an exponent or a range (1.9811, 2.5e-6, 25–60, 0.62–0.83)
 _FIGURE = re.compile(r"(?<![\w.,/-])\d+(?:\.\d+)?(?:e-?\d+)?(?:–\d+(?:\.\d+)?)?(?![\w.]?\d|\w)")
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
