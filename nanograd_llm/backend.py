@@ -25,6 +25,7 @@ indekslerde yalnızca son katkıyı tutar; doğru olan hepsini toplamaktır. Num
 from __future__ import annotations
 
 import contextlib
+import difflib
 import functools
 import importlib
 import math
@@ -145,6 +146,30 @@ def shown_items(items, limit: int, sep: str = ", ") -> str:
     # Binlerce dosyalı bir klasör ya da yüzlerce bilinmeyen karakter iletiyi doldurmasın
     items = list(items)
     return sep.join(items[:limit]) + (f"{sep}…" if len(items) > limit else "")
+
+
+def did_you_mean(given, known) -> str:
+    """' (did you mean X?)' for a name the user typed that is not one of `known` (strings),
+    naming the known names closest to it, or '' when none is close. Every refusal of a typed
+    name (a command, a preset, a corpus, a config key, a setting's value) adds it."""
+    # En yakın ad difflib ile bulunur, büyük-küçük harf farkı yok sayılarak: `device=CUDA` ya da
+    # `--preset Shakespeare` da doğru adı önerir. Hiçbiri yakın değilse, verilenin ilk üç
+    # harfiyle başlayan adlar önerilir (ör. `eval=` için eval_interval, eval_iters)
+    if not isinstance(given, str) or not given.strip():
+        return ""
+    known = [k for k in known if isinstance(k, str)]
+    by_lower = {}
+    for k in known:
+        by_lower.setdefault(k.lower(), []).append(k)
+    text = given.strip().lower()
+    close = list(by_lower.get(text, []))
+    if not close:
+        for match in difflib.get_close_matches(text, list(by_lower), n=1, cutoff=0.6):
+            close += by_lower[match]
+    if not close and len(text) >= 3:
+        close = [k for k in known if k.lower().startswith(text[:3])]
+    close = [k for k in close if k != given]
+    return f" (did you mean {', '.join(close)}?)" if close else ""
 
 
 def is_integer(value: Any) -> bool:

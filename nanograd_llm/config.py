@@ -31,7 +31,7 @@ import numpy as np
 
 from . import checkpoint as ckpt
 from .atomic import path_fault, shell_note, shell_quote, with_command_line_message
-from .backend import MATMUL_PRECISIONS, as_float_dtype, is_integer, shown
+from .backend import MATMUL_PRECISIONS, as_float_dtype, did_you_mean, is_integer, shown
 from .optim import check_eps
 from .run_folder import (check_not_locked, nothing_to_resume, refuse_a_dangling_run_folder,
                          refuse_resuming_unsaved_run)
@@ -514,9 +514,8 @@ def apply_overrides(base: dict, overrides: dict, source: str = "override") -> di
                              f"{', '.join(PRESETS)}; in Python, make_config's preset argument); "
                              f"a config file and key=value words then change its fields")
         if k not in types:
-            close = [n for n in types if n.startswith(k[:3])] if len(k) >= 3 else []
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise ValueError(f"unknown config key {shown(k)} in {source}{hint}; known keys: "
+            raise ValueError(f"unknown config key {shown(k)} in {source}"
+                             f"{did_you_mean(k, types)}; known keys: "
                              f"{', '.join(types)}")
         out[k] = _convert(k, v, types[k])
     return out

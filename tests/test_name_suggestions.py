@@ -1,0 +1,36 @@
+"""Every refusal of a name the user typed (a command, a preset, a corpus, a config key, a
+setting's value, an option's choice) names what was given, lists what is expected and, when
+one is close (a typo or another case), suggests it: "(did you mean X?)"."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from nanograd_llm import cli
+
+
+def _error(argv, capsys, status=1) -> str:
+    """The one `error:` line of a refused command (its exit status checked)."""
+    assert cli.main(argv) == status
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.mark.parametrize("word", ["Max_Iters=5", "MAX_ITER=5"])
+def test_a_config_key_in_another_case_gets_a_suggestion(word, tmp_path, capsys):
+    err = _error(["train", "--out", str(tmp_path / "run"), word], capsys)
+    assert err.startswith(f"error: unknown config key '{word.split('=')[0]}' in ")
+    assert "(did you mean max_iters?)" in err and "known keys: model, " in err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("name, text", [("a.json", json.dumps({"Dropout": 0.1})),
+                                        ("a.toml", "Dropout = 0.1\n")])
+def test_a_config_file_key_in_another_case_gets_a_suggestion(name, text, tmp_path, capsys):
+    f = tmp_path / name
+    f.write_text(text)
+    err = _error(["train", "--config", str(f), "--out", str(tmp_path / "run")], capsys)
+    assert err.startswith(f"error: unknown config key 'Dropout' in {f} (did you mean dropout?)")
