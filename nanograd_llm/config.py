@@ -846,7 +846,8 @@ def _layered(preset, config_file, overrides, saved, kwargs) \
     if preset is None:
         preset = "default"
     if preset not in PRESETS:
-        raise ValueError(f"unknown preset {shown(preset)}: expected one of {', '.join(PRESETS)}")
+        raise ValueError(f"unknown preset {shown(preset)}: expected one of {', '.join(PRESETS)}"
+                         f"{did_you_mean(preset, PRESETS)}")
     d = TrainConfig().to_dict()
     d = apply_overrides(d, PRESETS[preset], f"preset {preset!r}")
     if saved:

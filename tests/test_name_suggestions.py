@@ -34,3 +34,16 @@ def test_a_config_file_key_in_another_case_gets_a_suggestion(name, text, tmp_pat
     f.write_text(text)
     err = _error(["train", "--config", str(f), "--out", str(tmp_path / "run")], capsys)
     assert err.startswith(f"error: unknown config key 'Dropout' in {f} (did you mean dropout?)")
+
+
+@pytest.mark.parametrize("given, close", [("shakespear", "shakespeare"),
+                                          ("Shakespeare", "shakespeare"), ("BABY", "baby")])
+def test_an_unknown_preset_gets_a_suggestion(given, close, tmp_path, capsys):
+    err = _error(["train", "--preset", given, "--out", str(tmp_path / "run")], capsys)
+    assert err == (f"error: unknown preset '{given}': expected one of default, bigram, baby, "
+                   f"shakespeare (did you mean {close}?)")
+
+
+def test_a_preset_with_nothing_close_gets_no_suggestion(tmp_path, capsys):
+    err = _error(["train", "--preset", "zzz", "--out", str(tmp_path / "run")], capsys)
+    assert err == "error: unknown preset 'zzz': expected one of default, bigram, baby, shakespeare"
