@@ -61,7 +61,7 @@ import numpy as np
 
 from .atomic import (atomic_write, atomic_write_bytes, make_folder, temporary_beside,
                      with_command_line_message)
-from .backend import is_integer, progress_bar
+from .backend import did_you_mean, is_integer, progress_bar
 
 # -- named corpora (URLs and sha256 from the project's data notes) -----------------------------
 
@@ -222,7 +222,8 @@ def download_corpus(name: str, directory: Path | None = None,
     words, and INSTEAD on the command line)."""
     if name not in CORPORA:
         raise ValueError(f"unknown corpus {name!r}: expected a file path or one of "
-                         f"{', '.join([EMBEDDED, *CORPORA])}")
+                         f"{', '.join([EMBEDDED, *CORPORA])}"
+                         f"{did_you_mean(name, [EMBEDDED, *CORPORA])}")
     c = CORPORA[name]
     d = Path(directory) if directory is not None else cache_dir()
     path = d / c.filename
@@ -340,7 +341,8 @@ def check_source(data: str | os.PathLike | None) -> None:
     p = Path(s).expanduser()
     if not p.exists() and os.sep not in s and "." not in s:
         raise ValueError(f"unknown corpus {s!r} and no such file: expected a path to a UTF-8 "
-                         f"text file or one of {', '.join([EMBEDDED, *CORPORA])}")
+                         f"text file or one of {', '.join([EMBEDDED, *CORPORA])}"
+                         f"{did_you_mean(s, [EMBEDDED, *CORPORA])}")
     if not p.exists():
         raise FileNotFoundError(f"data file not found: {p}")
 

@@ -47,3 +47,21 @@ def test_an_unknown_preset_gets_a_suggestion(given, close, tmp_path, capsys):
 def test_a_preset_with_nothing_close_gets_no_suggestion(tmp_path, capsys):
     err = _error(["train", "--preset", "zzz", "--out", str(tmp_path / "run")], capsys)
     assert err == "error: unknown preset 'zzz': expected one of default, bigram, baby, shakespeare"
+
+
+@pytest.mark.parametrize("given, close", [("tinyshakspeare", "tinyshakespeare"),
+                                          ("TinyShakespeare", "tinyshakespeare"),
+                                          ("embeded", "embedded")])
+def test_an_unknown_corpus_name_gets_a_suggestion(given, close, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)                      # no file of that name
+    err = _error(["train", "--data", given, "--out", str(tmp_path / "run")], capsys)
+    assert err.startswith(f"error: unknown corpus '{given}' and no such file: expected a path "
+                          f"to a UTF-8 text file or one of embedded, tinyshakespeare, ")
+    assert err.endswith(f" (did you mean {close}?)")
+
+
+def test_download_corpus_suggests_the_closest_corpus(tmp_path):
+    from nanograd_llm.data import download_corpus
+    with pytest.raises(ValueError, match=r"^unknown corpus 'wizard_of_ox': expected a file path "
+                                         r"or one of .*\(did you mean wizard_of_oz\?\)$"):
+        download_corpus("wizard_of_ox", directory=tmp_path)
