@@ -148,6 +148,11 @@ def shown_items(items, limit: int, sep: str = ", ") -> str:
     return sep.join(items[:limit]) + (f"{sep}…" if len(items) > limit else "")
 
 
+# Names users give for a known name that difflib does not find close to it (gpu is nearer to
+# cpu than to cuda)
+_OTHER_NAMES = {"gpu": "cuda", "fp32": "float32", "fp64": "float64"}
+
+
 def did_you_mean(given, known) -> str:
     """' (did you mean X?)' for a name the user typed that is not one of `known` (strings),
     naming the known names closest to it, or '' when none is close. Every refusal of a typed
@@ -163,6 +168,8 @@ def did_you_mean(given, known) -> str:
         by_lower.setdefault(k.lower(), []).append(k)
     text = given.strip().lower()
     close = list(by_lower.get(text, []))
+    if not close and _OTHER_NAMES.get(text) in known:
+        close = [_OTHER_NAMES[text]]
     if not close:
         for match in difflib.get_close_matches(text, list(by_lower), n=1, cutoff=0.6):
             close += by_lower[match]
@@ -181,7 +188,8 @@ def is_integer(value: Any) -> bool:
 def check_device(device: str) -> str:
     """Validate a device name; raise a clear error when 'cuda' cannot be used."""
     if device not in DEVICES:
-        raise ValueError(f"unknown device {shown(device)}: expected one of {', '.join(DEVICES)}")
+        raise ValueError(f"unknown device {shown(device)}: expected one of {', '.join(DEVICES)}"
+                         f"{did_you_mean(device, DEVICES)}")
     if device == "cuda" and not cuda_available():
         raise DeviceError(_GPU_HELP)
     return device
@@ -348,7 +356,7 @@ def set_matmul_precision(mode: str) -> None:
     accumulation). Only CuPy's float32 matmuls are affected; NumPy ignores it."""
     if mode not in MATMUL_PRECISIONS:
         raise ValueError(f"unknown matmul precision {shown(mode)}: expected one of "
-                         f"{', '.join(MATMUL_PRECISIONS)}")
+                         f"{', '.join(MATMUL_PRECISIONS)}{did_you_mean(mode, MATMUL_PRECISIONS)}")
     # CuPy reads CUPY_TF32 the first time a float32 product runs and then caches the choice;
     # set both the variable and (when CuPy is already imported) the cached compute type.
     os.environ["CUPY_TF32"] = "1" if mode == "tf32" else "0"

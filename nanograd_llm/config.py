@@ -146,7 +146,8 @@ class TrainConfig:
     def validate(self) -> None:
         self._check_types()
         if self.model not in MODELS:
-            raise ValueError(f"model must be one of {', '.join(MODELS)}, got {shown(self.model)}")
+            raise ValueError(f"model must be one of {', '.join(MODELS)}, got {shown(self.model)}"
+                             f"{did_you_mean(self.model, MODELS)}")
         if self.init_from and self.model != "gpt":
             # model=bigram bir key=value sözcüğünden ya da ayar dosyasından da gelebilir (hazır
             # ayar default iken): "bigram'dan başka bir hazır ayar" öğüdü orada yol göstermez;
@@ -156,10 +157,12 @@ class TrainConfig:
                              f"which every preset but bigram has)")
         if self.tokenizer not in TOKENIZERS:
             raise ValueError(f"tokenizer must be one of {', '.join(TOKENIZERS)}, "
-                             f"got {shown(self.tokenizer)}")
+                             f"got {shown(self.tokenizer)}"
+                             f"{did_you_mean(self.tokenizer, TOKENIZERS)}")
         if self.bpe_pattern not in (*BPE_PATTERNS, OWN_PATTERN):
             raise ValueError(f"bpe_pattern must be one of {', '.join(BPE_PATTERNS)}, "
-                             f"got {shown(self.bpe_pattern)}")
+                             f"got {shown(self.bpe_pattern)}"
+                             f"{did_you_mean(self.bpe_pattern, BPE_PATTERNS)}")
         if self.bpe_pattern == OWN_PATTERN and not self.init_from:
             # "custom" bir ifadeyi adlandırmaz: yalnızca ince ayarın klasöründen gelen,
             # kendine özgü ifadeyi söyler. Sıfırdan eğitilen bir BPE ise adı olan ifadelerden
@@ -243,16 +246,18 @@ class TrainConfig:
         try:
             as_float_dtype(self.dtype)
         except ValueError:
-            raise ValueError(f"dtype must be one of float32, float64, got {shown(self.dtype)}") \
-                from None
+            raise ValueError(f"dtype must be one of float32, float64, got {shown(self.dtype)}"
+                             f"{did_you_mean(self.dtype, ('float32', 'float64'))}") from None
         # Parametrelerin türünde 0 olan eps (float32'de 1e-50): ilk adım NaN verirdi (optim.py)
         check_eps(self.eps, dtype=as_float_dtype(self.dtype),
                   hint=", or dtype=float64" if as_float_dtype(self.dtype) != np.float64 else "")
         if self.device not in ("cpu", "cuda"):
-            raise ValueError(f"device must be 'cpu' or 'cuda', got {shown(self.device)}")
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {shown(self.device)}"
+                             f"{did_you_mean(self.device, ('cpu', 'cuda'))}")
         if self.precision not in MATMUL_PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(MATMUL_PRECISIONS)}, "
-                             f"got {shown(self.precision)}")
+                             f"got {shown(self.precision)}"
+                             f"{did_you_mean(self.precision, MATMUL_PRECISIONS)}")
 
     @property
     def decay_iters(self) -> int:

@@ -671,13 +671,16 @@ def test_docs_out_that_is_a_symlink_to_nothing_is_named(tmp_path, capsys):
     refuse_dangling_link(tmp_path / "new" / "folder", "--out")       # a plain new path is fine
 
 
-@pytest.mark.parametrize("value", ["1_000", "(float32,2)", "foo", "float16", "int", "f4,f4"])
-def test_a_bad_dtype_setting_gets_our_message_not_numpys(tmp_path, capsys, value):
+@pytest.mark.parametrize("value, close", [("1_000", None), ("(float32,2)", "float32"),
+                                          ("foo", None), ("float16", "float64"), ("int", None),
+                                          ("f4,f4", None)])
+def test_a_bad_dtype_setting_gets_our_message_not_numpys(tmp_path, capsys, value, close):
     """dtype=1_000 printed numpy's 'format number 1 of "1_000" is not recognized', and
     dtype=(float32,2) a SyntaxError traceback from numpy's own dtype parser."""
     assert _tiny_run(tmp_path, "run", f"dtype={value}") == 1
     err = capsys.readouterr().err
-    assert err == f"error: dtype must be one of float32, float64, got {value!r}\n"
+    hint = f" (did you mean {close}?)" if close else ""
+    assert err == f"error: dtype must be one of float32, float64, got {value!r}{hint}\n"
     assert not (tmp_path / "run").exists()
     from nanograd_llm import GPT, GPTConfig
     with pytest.raises(ValueError, match=r"unknown dtype|unsupported dtype"):

@@ -65,3 +65,32 @@ def test_download_corpus_suggests_the_closest_corpus(tmp_path):
     with pytest.raises(ValueError, match=r"^unknown corpus 'wizard_of_ox': expected a file path "
                                          r"or one of .*\(did you mean wizard_of_oz\?\)$"):
         download_corpus("wizard_of_ox", directory=tmp_path)
+
+
+@pytest.mark.parametrize("word, start, close", [
+    ("device=CUDA", "device must be 'cpu' or 'cuda', got 'CUDA'", "cuda"),
+    ("device=gpu", "device must be 'cpu' or 'cuda', got 'gpu'", "cuda"),
+    ("device=tpu9", "device must be 'cpu' or 'cuda', got 'tpu9'", None),
+    ("dtype=fp64", "dtype must be one of float32, float64, got 'fp64'", "float64"),
+    ("dtype=flaot32", "dtype must be one of float32, float64, got 'flaot32'", "float32"),
+    ("precision=TF32", "precision must be one of highest, tf32, got 'TF32'", "tf32"),
+    ("precision=higest", "precision must be one of highest, tf32, got 'higest'", "highest"),
+    ("activation=GELU", "unknown activation 'GELU': expected one of gelu, relu", "gelu"),
+    ("positional=learnt", "unknown positional encoding 'learnt': expected one of learned, "
+                          "sinusoidal", "learned"),
+    ("tokenizer=BPE", "tokenizer must be one of char, bpe, got 'BPE'", "bpe"),
+    ("model=gtp", "model must be one of gpt, bigram, got 'gtp'", "gpt"),
+    ("bpe_pattern=turkce", "bpe_pattern must be one of gpt2, turkish, got 'turkce'", "turkish"),
+])
+def test_a_setting_s_unknown_value_gets_a_suggestion(word, start, close, tmp_path, capsys):
+    err = _error(["train", "--out", str(tmp_path / "run"), word], capsys)
+    assert err == f"error: {start}" + (f" (did you mean {close}?)" if close else "")
+
+
+def test_the_python_checks_of_a_device_and_a_precision_suggest_too():
+    from nanograd_llm.backend import check_device, set_matmul_precision
+    with pytest.raises(ValueError, match=r"^unknown device 'CPU': expected one of cpu, cuda "
+                                         r"\(did you mean cpu\?\)$"):
+        check_device("CPU")
+    with pytest.raises(ValueError, match=r"\(did you mean tf32\?\)$"):
+        set_matmul_precision("TF32")

@@ -59,7 +59,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..backend import get_array_module, shown
+from ..backend import did_you_mean, get_array_module, shown
 
 from .dropout import dropout_backward, dropout_forward
 from .gelu import gelu_backward, gelu_forward, gelu_output
@@ -79,7 +79,7 @@ ACTIVATIONS = {
 def check_activation(name: str) -> None:
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {shown(name)}: expected one of "
-                         f"{', '.join(ACTIVATIONS)}")
+                         f"{', '.join(ACTIVATIONS)}{did_you_mean(name, ACTIVATIONS)}")
 
 
 class MLPCache(NamedTuple):

@@ -94,7 +94,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from ..backend import is_integer, run_shards, shard_count, shown
+from ..backend import did_you_mean, is_integer, run_shards, shard_count, shown
 from ..layers.block import block_backward, block_forward
 from ..layers.cross_entropy import cross_entropy_backward, cross_entropy_forward
 from ..layers.dropout import RowGenerators, dropout_backward, dropout_forward
@@ -169,7 +169,8 @@ class GPTConfig:
         check_activation(self.activation)
         if self.positional not in POSITIONAL:
             raise ValueError(f"unknown positional encoding {shown(self.positional)}: "
-                             f"expected one of {', '.join(POSITIONAL)}")
+                             f"expected one of {', '.join(POSITIONAL)}"
+                             f"{did_you_mean(self.positional, POSITIONAL)}")
 
     # Kurulmuş bir modelin ayarı salt okunurdur (GPT.__init__ kendi kopyasını kilitler):
     # `model.config.n_head = 8` ağırlıklar aynı kalırken hesabı sessizce değiştirirdi (başka
