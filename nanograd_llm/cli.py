@@ -150,8 +150,26 @@ def _cmd_attention(args) -> int:
 PATH_ARGS = ("out", "ckpt", "hf", "init_from", "config", "data", "run")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser whose refusal of a choice (a command's name, --device, --split …)
+    ends with the closest choice: "(did you mean train?)", on every Python."""
+
+    # Python 3.14 öneriyi yalnızca suggest_on_error ile ve kendi sözcükleriyle verir; 3.10–3.13
+    # hiç vermez. Seçimin denetimi (_check_value, alt komutun adı da ondan geçer) bu yüzden
+    # burada yapılır: ileti her sürümde aynıdır ve ayarların, hazır ayarların reddiyle aynı
+    # yardımcıyı (did_you_mean) kullanır. Alt komutların ayrıştırıcıları da bu sınıftandır
+    # (add_subparsers, ayrıştırıcının kendi türünü kullanır)
+    def _check_value(self, action, value):
+        if action.choices is None or value in action.choices:
+            return
+        from .backend import did_you_mean
+        choices = ", ".join(map(repr, action.choices))
+        raise argparse.ArgumentError(action, f"invalid choice: {value!r} (choose from "
+                                             f"{choices}){did_you_mean(value, action.choices)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nanograd-llm",
+    parser = _Parser(prog="nanograd-llm",
                                      description="A GPT in NumPy with hand-written backprop.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("gradcheck", help="check every layer's and model's gradients")

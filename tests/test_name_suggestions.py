@@ -94,3 +94,37 @@ def test_the_python_checks_of_a_device_and_a_precision_suggest_too():
         check_device("CPU")
     with pytest.raises(ValueError, match=r"\(did you mean tf32\?\)$"):
         set_matmul_precision("TF32")
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["trian"], "argument COMMAND: invalid choice: 'trian' (choose from 'gradcheck', 'train', "
+                "'docs', 'attention', 'sample', 'chat', 'eval') (did you mean train?)"),
+    (["Eval"], "(did you mean eval?)"),
+    (["train", "--device", "CUDA"], "argument --device: invalid choice: 'CUDA' (choose from "
+                                    "'cpu', 'cuda') (did you mean cuda?)"),
+    (["train", "--device", "gpu"], "(did you mean cuda?)"),
+    (["gradcheck", "--device", "cpus"], "(did you mean cpu?)"),
+    (["attention", "--device", "CPU", "--ckpt", "x", "--prompt", "a", "--out", "a.png"],
+     "(did you mean cpu?)"),
+    (["sample", "--ckpt", "x", "--dtype", "flaot64"], "(did you mean float64?)"),
+    (["sample", "--ckpt", "x", "--unknown", "Skip"], "(did you mean skip?)"),
+    (["chat", "--ckpt", "x", "--unknown", "replce"], "(did you mean replace?)"),
+    (["eval", "--ckpt", "x", "--split", "valid"], "argument --split: invalid choice: 'valid' "
+                                                  "(choose from 'val', 'train', 'all') "
+                                                  "(did you mean val?)"),
+    (["eval", "--ckpt", "x", "--unknown", "skp"], "(did you mean skip?)"),
+])
+def test_an_invalid_choice_or_command_gets_a_suggestion(argv, says, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert len(lines) == 1 and lines[0].endswith(says) and "Traceback" not in err, err
+
+
+def test_an_invalid_choice_with_nothing_close_gets_no_suggestion(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["eval", "--ckpt", "x", "--split", "zzz"])
+    err = capsys.readouterr().err
+    assert err.rstrip().endswith("invalid choice: 'zzz' (choose from 'val', 'train', 'all')")
