@@ -50,7 +50,7 @@ from typing import Callable
 
 import numpy as np
 
-from .backend import shown_items
+from .backend import did_you_mean, shown_items
 from .generate import TextStreamer, check_sampling_args, check_seed, iter_generate
 from .tokenizers import end_id
 
@@ -372,8 +372,8 @@ def chat_loop(model, tokenizer, input_stream=None, output_stream=None, *,
                 continue
             if first[:1] == "/" and first[1:2].isalpha():
                 write(f"(unknown command {first}: the commands are "
-                      f"{', '.join(COMMANDS[:3])}; start a line with // to send text that "
-                      f"begins with /)\n")
+                      f"{', '.join(COMMANDS[:3])}{did_you_mean(first, COMMANDS)}; start a line "
+                      f"with // to send text that begins with /)\n")
                 continue
             if text.lstrip().startswith("//"):
                 text = text.replace("/", "", 1)

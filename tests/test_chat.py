@@ -709,7 +709,20 @@ def test_help_and_unknown_commands_are_answered_not_sent(monkeypatch):
     assert [c.splitlines()[-1] for c in calls] == ["/ab", "/ 1", "/1a", "hi"]
     assert out.count(help_line()) == 1
     assert "unknown command /temperature: the commands are /help, /reset, /quit" in out
-    assert "unknown command /Quit" in out
+    assert "unknown command /Quit: the commands are /help, /reset, /quit (did you mean /quit?); " \
+           "start a line with //" in out
+
+
+@pytest.mark.parametrize("typed, close", [("/qiut", "/quit"), ("/HELP", "/help"),
+                                          ("/rest", "/reset"), ("/exti", "/exit")])
+def test_an_unknown_chat_command_suggests_the_closest_one(typed, close, monkeypatch):
+    """A mistyped command (/qiut, /HELP) was named unknown with the list of commands but no
+    pointer to the one meant; nothing is sent to the model and the chat goes on."""
+    rc, calls, out = _contexts(monkeypatch, f"{typed}\n/zzz\n")
+    assert rc == 0 and calls == []
+    assert f"(unknown command {typed}: the commands are /help, /reset, /quit (did you mean " \
+           f"{close}?); start a line with // to send text that begins with /)" in out
+    assert "(unknown command /zzz: the commands are /help, /reset, /quit; start" in out
 
 
 @pytest.mark.parametrize("stop, shown", [("\n", " there!!!"), ("!", " there"),
