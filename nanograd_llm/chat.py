@@ -77,7 +77,8 @@ class _Encoder:
 
     def __init__(self, tokenizer, unknown: str = "skip"):
         if unknown not in UNKNOWN_MODES:
-            raise ValueError(f"unknown must be one of {', '.join(UNKNOWN_MODES)}, got {unknown!r}")
+            raise ValueError(f"unknown must be one of {', '.join(UNKNOWN_MODES)}, got "
+                             f"{unknown!r}{did_you_mean(unknown, UNKNOWN_MODES)}")
         self.tok = tokenizer
         self.unknown = unknown
         self._known: dict[str, bool] = {}

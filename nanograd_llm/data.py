@@ -580,7 +580,7 @@ def split_rule(tokenizer, split_by: str | None = None) -> str:
     if split_by is not None:
         if split_by not in SPLIT_RULES:
             raise ValueError(f"split_by must be one of {', '.join(SPLIT_RULES)}, "
-                             f"got {split_by!r}")
+                             f"got {split_by!r}{did_you_mean(split_by, SPLIT_RULES)}")
         return split_by
     # BPE (yeni bir eğitimin kendi belirteçleyicisi ya da bir GPT-2 klasörününki): metin
     # karakterlerle bölünür, iki kısım ayrı ayrı kodlanır. Yeni eğitimin belirteçleyicisi
@@ -850,7 +850,8 @@ class BatchSampler:
     def eval_batches(self, split: str, n_batches: int, step: int):
         """n (B, T+1) windows from 'train' or 'val', seeded by (seed, step): no effect on training."""
         if split not in STREAM_EVAL:
-            raise ValueError(f"split must be one of {', '.join(STREAM_EVAL)}, got {split!r}")
+            raise ValueError(f"split must be one of {', '.join(STREAM_EVAL)}, got {split!r}"
+                             f"{did_you_mean(split, STREAM_EVAL)}")
         ids = self.data.train if split == "train" else self.data.val
         rng = np.random.default_rng([self.seed, STREAM_EVAL[split], int(step)])
         for _ in range(n_batches):

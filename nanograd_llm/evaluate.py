@@ -90,7 +90,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .atomic import with_command_line_message
-from .backend import check_finite_output, get_array_module, is_integer, shown, to_numpy
+from .backend import (check_finite_output, did_you_mean, get_array_module, is_integer, shown,
+                      to_numpy)
 from .checkpoint import model_vocab_size
 from .data import (SPLIT_BY_CHARACTERS, SPLIT_BY_TOKENS, SPLIT_RULES, encode_corpus, same_source,
                    split_point, split_rule)
@@ -156,7 +157,8 @@ class EvalResult:
 def select_split(ids: np.ndarray, split: str, val_fraction: float = 0.1) -> np.ndarray:
     """The `val` (last val_fraction), `train` (the rest) or `all` ids of a corpus."""
     if split not in SPLITS:
-        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}"
+                         f"{did_you_mean(split, SPLITS)}")
     if split == "all":
         return ids
     if not 0.0 < val_fraction < 1.0:
@@ -329,7 +331,8 @@ def encode_for_eval(text: str, tokenizer, unknown: str = "strict",
     needed; encoding stops once there are at least that many (the unknown characters are
     still looked for, and counted, in the whole text)."""
     if unknown not in ("strict", "skip"):
-        raise ValueError(f"unknown must be strict or skip, got {unknown!r}")
+        raise ValueError(f"unknown must be strict or skip, got {unknown!r}"
+                         f"{did_you_mean(unknown, ('strict', 'skip'))}")
     skipped: dict[str, int] = {}
     stoi = getattr(tokenizer, "stoi", None)
     if isinstance(stoi, dict):

@@ -128,3 +128,32 @@ def test_an_invalid_choice_with_nothing_close_gets_no_suggestion(capsys):
         cli.main(["eval", "--ckpt", "x", "--split", "zzz"])
     err = capsys.readouterr().err
     assert err.rstrip().endswith("invalid choice: 'zzz' (choose from 'val', 'train', 'all')")
+
+
+def test_the_python_api_s_named_choices_suggest_the_closest_one():
+    """The same refusals from Python: a split, an unknown-character mode, an encode errors mode,
+    a split rule."""
+    import numpy as np
+
+    from nanograd_llm.chat import _Encoder
+    from nanograd_llm.data import split_rule
+    from nanograd_llm.evaluate import encode_for_eval, select_split
+    from nanograd_llm.tokenizers import CharTokenizer
+    tok = CharTokenizer.from_text("ab")
+    with pytest.raises(ValueError, match=r"^split must be one of val, train, all, got 'valid' "
+                                         r"\(did you mean val\?\)$"):
+        select_split(np.arange(10), "valid")
+    with pytest.raises(ValueError, match=r"^unknown must be strict or skip, got 'Skip' "
+                                         r"\(did you mean skip\?\)$"):
+        encode_for_eval("ab", tok, unknown="Skip")
+    with pytest.raises(ValueError, match=r"^unknown must be one of skip, replace, got 'replce' "
+                                         r"\(did you mean replace\?\)$"):
+        _Encoder(tok, "replce")
+    with pytest.raises(ValueError, match=r"^errors must be one of strict, skip, replace, got "
+                                         r"'STRICT' \(did you mean strict\?\)$"):
+        tok.encode("ab", errors="STRICT")
+    with pytest.raises(ValueError, match=r"^split_by must be one of tokens, characters, got "
+                                         r"'token' \(did you mean tokens\?\)$"):
+        split_rule(tok, "token")
+    with pytest.raises(ValueError, match=r"^split must be one of val, train, all, got 'zzz'$"):
+        select_split(np.arange(10), "zzz")

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_write_files, load_json, text_writer
+from ..backend import did_you_mean
 
 ERRORS = ("strict", "skip", "replace")
 FORMAT = "nanograd_llm.char_tokenizer"
@@ -101,7 +102,8 @@ class CharTokenizer:
     def encode(self, text: str, errors: str = "strict") -> list[int]:
         """Text -> list of ids. errors: 'strict' (raise), 'skip' or 'replace'."""
         if errors not in ERRORS:
-            raise ValueError(f"errors must be one of {', '.join(ERRORS)}, got {errors!r}")
+            raise ValueError(f"errors must be one of {', '.join(ERRORS)}, got {errors!r}"
+                             f"{did_you_mean(errors, ERRORS)}")
         _check_text(text)
         original, text = text, unicodedata.normalize("NFC", text)
         stoi = self.stoi
