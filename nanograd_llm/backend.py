@@ -160,13 +160,18 @@ def did_you_mean(given, known) -> str:
     # En yakın ad difflib ile bulunur, büyük-küçük harf farkı yok sayılarak: `device=CUDA` ya da
     # `--preset Shakespeare` da doğru adı önerir. Hiçbiri yakın değilse, verilenin ilk üç
     # harfiyle başlayan adlar önerilir (ör. `eval=` için eval_interval, eval_iters)
-    if not isinstance(given, str) or not given.strip():
+    # Seçeneklerin baştaki --'su ve sohbet komutlarının /'ı karşılaştırılmaz: ortak oldukları
+    # için "--bogus"u "--out"a benzetirlerdi
+    def bare(name: str) -> str:
+        return name.strip().lower().lstrip("-/")
+
+    if not isinstance(given, str) or not bare(given):
         return ""
     known = [k for k in known if isinstance(k, str)]
     by_lower = {}
     for k in known:
-        by_lower.setdefault(k.lower(), []).append(k)
-    text = given.strip().lower()
+        by_lower.setdefault(bare(k), []).append(k)
+    text = bare(given)
     close = list(by_lower.get(text, []))
     if not close and _OTHER_NAMES.get(text) in known:
         close = [_OTHER_NAMES[text]]
@@ -174,7 +179,7 @@ def did_you_mean(given, known) -> str:
         for match in difflib.get_close_matches(text, list(by_lower), n=1, cutoff=0.6):
             close += by_lower[match]
     if not close and len(text) >= 3:
-        close = [k for k in known if k.lower().startswith(text[:3])]
+        close = [k for k in known if bare(k).startswith(text[:3])]
     close = [k for k in close if k != given]
     return f" (did you mean {', '.join(close)}?)" if close else ""
 

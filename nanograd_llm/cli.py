@@ -379,6 +379,28 @@ def join_negative_values(parser: argparse.ArgumentParser, argv: list[str]) -> li
     return out
 
 
+def _unrecognized_hint(sub: argparse.ArgumentParser, command: str | None, extra: list) -> str:
+    """What the first unrecognized option among `extra` was likely meant to be: ' (did you
+    mean --device?)', for train a config setting written as an option ' (config settings are
+    key=value words: max_iters=5)', or ''."""
+    # Yanlış yazılmış bir seçenek adı (--devcie, --Preset, --temprature) ya da train'de
+    # seçenek gibi yazılmış bir ayar (--max-iters=5): argparse yalnızca "tanınmayan
+    # argüman" der
+    from .backend import did_you_mean
+    word = next((w for w in extra if w.startswith("--") and len(w) > 2), None)
+    if word is None:
+        return ""
+    name, eq, value = word.partition("=")
+    if command == "train":
+        from .config import _field_types
+        key = name.lstrip("-").replace("-", "_")
+        if key in _field_types():
+            return (f" (config settings are key=value words, not options: "
+                    f"{key}={value if eq else 'VALUE'})")
+    options = [s for a in sub._actions for s in a.option_strings if s.startswith("--")]
+    return did_you_mean(name, options)
+
+
 def _main(argv) -> int:
     parser = build_parser()
     argv = join_negative_values(parser, list(sys.argv[1:] if argv is None else argv))
@@ -392,7 +414,8 @@ def _main(argv) -> int:
             args.overrides = list(args.overrides) + extra
         else:
             sub = parser.commands.get(args.command, parser)
-            sub.error(f"unrecognized arguments: {' '.join(extra)}")
+            sub.error(f"unrecognized arguments: {' '.join(extra)}"
+                      f"{_unrecognized_hint(sub, args.command, extra)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -157,3 +157,28 @@ def test_the_python_api_s_named_choices_suggest_the_closest_one():
         split_rule(tok, "token")
     with pytest.raises(ValueError, match=r"^split must be one of val, train, all, got 'zzz'$"):
         select_split(np.arange(10), "zzz")
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["train", "--devcie", "cuda"], "unrecognized arguments: --devcie (did you mean --device?)"),
+    (["train", "--Preset", "baby"], "unrecognized arguments: --Preset (did you mean --preset?)"),
+    (["sample", "--ckpt", "x", "--temprature", "1"],
+     "unrecognized arguments: --temprature 1 (did you mean --temperature?)"),
+    (["eval", "--ckpt", "x", "--splt", "val"],
+     "unrecognized arguments: --splt val (did you mean --split?)"),
+    (["train", "--max-iters=5"], "unrecognized arguments: --max-iters=5 (config settings are "
+                                 "key=value words, not options: max_iters=5)"),
+    (["train", "--lr", "1e-3"], "unrecognized arguments: --lr (config settings are key=value "
+                                "words, not options: lr=VALUE)"),
+    (["train", "--bogus"], "unrecognized arguments: --bogus"),
+])
+def test_an_unrecognized_option_gets_a_suggestion(argv, says, capsys):
+    """A mistyped option (--devcie) or, in train, a setting written as an option
+    (--max-iters=5) was only 'unrecognized'; the option meant, or the key=value word, is
+    named. (A shared leading -- does not make --bogus look like --out.)"""
+    with pytest.raises(SystemExit) as e:
+        cli.main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert len(lines) == 1 and lines[0].endswith(says) and "Traceback" not in err, err
