@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import (JSONNestedTooDeep, atomic_write, could_not_write, load_json, make_folder,
-                     refuse_dangling_link, remove_empty_folders, signals_deferred,
+from .atomic import (JSONNestedTooDeep, _file_behind, atomic_write, could_not_write, load_json,
+                     make_folder, refuse_dangling_link, remove_empty_folders, signals_deferred,
                      top_new_folder)
 from .backend import NonFiniteOutput, check_finite_output, to_numpy
 from .course import tr_number
@@ -67,7 +67,8 @@ def _figure(width: float, height: float, layout=None):
 def check_picture_path(out_png) -> Path:
     """Path(out_png), after the checks a picture's path must pass before anything is drawn: a
     name ending in .png, .svg or .pdf, not a folder, whose nearest existing folder above it is
-    a folder (not a file or a dangling symbolic link) that may be written to."""
+    a folder (not a file or a dangling symbolic link) that may be written to; where the name is
+    a symbolic link, the folder of the file it leads to (where atomic_write writes)."""
     # `attention` bu denetimi modeli yüklemeden ve ileri geçişi çalıştırmadan önce yapar: yanlış
     # bir dosya adı ya da yazılamayan bir klasör, bütün iş bittikten sonra değil hemen söylenir
     out = Path(out_png)
@@ -77,7 +78,11 @@ def check_picture_path(out_png) -> Path:
     if out.is_dir():
         raise IsADirectoryError(f"{out} is a folder; give a file name such as {out / 'a.png'}")
     refuse_dangling_link(out.parent, f"cannot write {out}: folder")
-    for parent in out.parents:
+    # atomic_write bir sembolik bağın içinden yazar: geçici dosya bağın gösterdiği dosyanın
+    # klasöründe açılır, bağın klasörüne hiçbir şey yazılmaz. Yazılabilir olması gereken
+    # klasör o yüzden hedefinkidir (bağın klasörü yazılamasa da resim yazılabilir); hedefi
+    # olmayan bir bağ da _file_behind'ın iletisiyle, ileri geçişten önce reddedilir
+    for parent in _file_behind(out).parents:
         if parent.exists():
             if not parent.is_dir():
                 raise NotADirectoryError(f"cannot write {out}: {parent} is a file, not a folder")

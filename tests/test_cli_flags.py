@@ -1277,6 +1277,36 @@ def test_attention_checks_its_picture_path_before_loading_the_model(tmp_path, mo
     assert list((tmp_path / "locked").iterdir()) == list((tmp_path / "d.png").iterdir()) == []
 
 
+@posix_only(SYMLINKS)
+def test_the_picture_folder_checked_for_a_symlink_out_is_its_targets(tmp_path, monkeypatch):
+    """atomic_write writes through a symbolic link, in the folder of the file it leads to:
+    `attention --out LINK.png` in a folder that may not be written to, LINK.png leading to a
+    picture in one that may, was refused ("the folder ... is not writable") although the
+    picture could be written → the target's folder is checked: that --out passes, a link
+    leading into a folder that may not be written to is refused before the model is loaded,
+    and a link to nothing is named there too."""
+    import os
+    import nanograd_llm.viz as viz
+    for name in ("locked", "open"):
+        (tmp_path / name).mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if Path(p) == tmp_path /
+                        "locked" else real_access(p, mode, **kw))
+    (tmp_path / "open" / "a.png").write_bytes(b"old")
+    (tmp_path / "locked" / "b.png").write_bytes(b"old")
+    (tmp_path / "locked" / "link.png").symlink_to(tmp_path / "open" / "a.png")
+    (tmp_path / "open" / "link.png").symlink_to(tmp_path / "locked" / "b.png")
+    (tmp_path / "open" / "gone.png").symlink_to(tmp_path / "open" / "nothing.png")
+    out = tmp_path / "locked" / "link.png"
+    assert viz.check_picture_path(out) == out
+    with pytest.raises(PermissionError, match=f"cannot write {tmp_path / 'open' / 'link.png'}: "
+                                              f"the folder {tmp_path / 'locked'} is not "
+                                              f"writable"):
+        viz.check_picture_path(tmp_path / "open" / "link.png")
+    with pytest.raises(ValueError, match="it is a symbolic link to .*, which does not exist"):
+        viz.check_picture_path(tmp_path / "open" / "gone.png")
+
+
 def test_attention_without_matplotlib_stops_before_loading_the_model(tmp_path, monkeypatch,
                                                                      capsys):
     """Without matplotlib `attention` loaded the model and ran the forward pass before saying
