@@ -16,6 +16,12 @@ trainer did then, with a note on stderr.
 
 Usage: PYTHONPATH=. python3 benchmarks/eval_ckpt.py RUN_DIR DATA.txt [--repeats 50]
 Prints one JSON line.
+
+Unlike `nanograd-llm eval`, there is no --unknown option: the figures are those of a text the
+run's tokenizer encodes in full (its own corpus); a DATA with characters the tokenizer lacks is
+refused (`nanograd-llm eval --unknown skip` measures such a text). Bad input (a missing or
+corrupt run directory, a missing DATA, counts below their minimum) ends with one `error:` line
+and exit status 1.
 """
 from __future__ import annotations
 
@@ -78,11 +84,31 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_dir")
     ap.add_argument("data")
-    ap.add_argument("--repeats", type=int, default=50)
+    ap.add_argument("--repeats", type=int, default=50,
+                    help="independent draws of --eval-iters batches (at least 2: a spread)")
     ap.add_argument("--eval-iters", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=12)
     args = ap.parse_args(argv)
+    # --repeats 1 gave eval20_std NaN, 0 a traceback; --eval-iters 0 NaN means
+    for name, least in (("repeats", 2), ("eval_iters", 1), ("batch_size", 1)):
+        if getattr(args, name) < least:
+            ap.error(f"--{name.replace('_', '-')} must be at least {least}, "
+                     f"got {getattr(args, name)}")
+    try:
+        run(args)
+    except UnicodeError as e:
+        raise SystemExit(f"error: {args.data} is not UTF-8 text ({e})") from None
+    except (OSError, ValueError) as e:
+        msg = str(e)
+        if "not in the tokenizer's vocabulary" in msg:
+            # The library's message points to `--unknown`, which this script does not have
+            msg = (msg.split("; to drop")[0] + "; eval_ckpt.py measures only texts the run's "
+                   "tokenizer encodes in full (`nanograd-llm eval --unknown skip` leaves such "
+                   "characters out)")
+        raise SystemExit(f"error: {msg}") from None
 
+
+def run(args) -> None:
     model = load_model(args.run_dir)
     model.eval()
     tok = load_run_tokenizer(args.run_dir)

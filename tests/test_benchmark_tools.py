@@ -485,3 +485,60 @@ def test_eval_ckpts_note_on_another_file_says_what_it_could_compare(sha, tmp_pat
         assert "is not the text" not in err
         assert (f"is not the file {tmp_path / 'run'} was trained on (the run records no sha256 "
                 f"to tell whether it is the same text); its val part is cut by tokens") in err
+
+
+def _tiny_run(tmp_path, text):
+    """A one-layer character run saved in tmp_path/run, trained (nominally) on tmp_path/corpus.txt."""
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.checkpoint import save_checkpoint
+    from nanograd_llm.tokenizers import CharTokenizer
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(text, encoding="utf-8")
+    tok = CharTokenizer.from_text(text)
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=8, n_layer=1, n_head=1,
+                          n_embd=8), seed=0)
+    save_checkpoint(tmp_path / "run", model, None, tok, 1,
+                    train_config={"data": str(corpus), "val_fraction": 0.1},
+                    extra={"split_by": "tokens"})
+    return tmp_path / "run", corpus
+
+
+@pytest.mark.parametrize("case", ["corrupt manifest", "no run", "no data", "unknown character"])
+def test_eval_ckpt_refuses_bad_input_with_one_error_line(case, tmp_path, capsys):
+    """eval_ckpt.py ended with a traceback on a corrupt checkpoint manifest, a missing run
+    directory or DATA file, and on a DATA with a character the run's tokenizer lacks (whose
+    message pointed to `--unknown skip`, an option the script does not have). Each now ends
+    with one `error:` line (SystemExit with exit status 1); the unknown character's line says
+    that the script measures only fully encodable texts and names `nanograd-llm eval`."""
+    from _train_helpers import TEXT
+    eval_ckpt = _bench_module("eval_ckpt")
+    run, data = _tiny_run(tmp_path, TEXT)
+    if case == "corrupt manifest":
+        (run / "checkpoint.json").write_text("{", encoding="utf-8")
+    elif case == "no run":
+        run = tmp_path / "missing-run"
+    elif case == "no data":
+        data = tmp_path / "missing.txt"
+    else:
+        data = tmp_path / "other.txt"
+        data.write_text(TEXT + "Æ", encoding="utf-8")
+    with pytest.raises(SystemExit) as e:
+        eval_ckpt.main([str(run), str(data), "--repeats", "2", "--eval-iters", "1",
+                        "--batch-size", "2"])
+    msg = str(e.value.code)
+    assert msg.startswith("error: ") and "\n" not in msg
+    if case == "unknown character":
+        assert "--unknown replace" not in msg and "nanograd-llm eval --unknown skip" in msg
+
+
+@pytest.mark.parametrize("argv", [["--repeats", "1"], ["--repeats", "0"], ["--eval-iters", "0"],
+                                  ["--batch-size", "0"]])
+def test_eval_ckpt_refuses_counts_below_their_minimum(argv, tmp_path, capsys):
+    """--repeats 1 printed eval20_std NaN, --repeats 0 and --batch-size 0 ended in tracebacks,
+    --eval-iters 0 printed NaN means; all are refused with argparse's usage error."""
+    from _train_helpers import TEXT
+    eval_ckpt = _bench_module("eval_ckpt")
+    run, data = _tiny_run(tmp_path, TEXT)
+    with pytest.raises(SystemExit) as e:
+        eval_ckpt.main([str(run), str(data)] + argv)
+    assert e.value.code == 2 and "must be at least" in capsys.readouterr().err
