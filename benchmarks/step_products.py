@@ -40,6 +40,8 @@ def main(argv=None) -> dict:
     p.add_argument("--steps", type=int, default=2, help="timed steps (after one warm-up step)")
     p.add_argument("--top", type=int, default=30, help="shapes to list")
     args = p.parse_args(argv)
+    if args.steps < 1 or args.top < 1:      # --steps 0 divided by zero after the warm-up step
+        p.error(f"--steps and --top must be at least 1, got {args.steps} and {args.top}")
     os.environ["NANOGRAD_LLM_THREADS"] = "1"
     import numpy as np
     from threadpoolctl import threadpool_limits

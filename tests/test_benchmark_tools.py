@@ -542,3 +542,13 @@ def test_eval_ckpt_refuses_counts_below_their_minimum(argv, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         eval_ckpt.main([str(run), str(data)] + argv)
     assert e.value.code == 2 and "must be at least" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--steps", "0"], ["--steps", "-2"], ["--top", "0"]])
+def test_step_products_refuses_counts_below_one(argv, capsys):
+    """--steps 0 ran the warm-up step and then ended in a ZeroDivisionError traceback; it is
+    refused at once with argparse's usage error (as --top 0, which listed nothing)."""
+    step_products = _bench_module("step_products")
+    with pytest.raises(SystemExit) as e:
+        step_products.main(["--config", "baby"] + argv)
+    assert e.value.code == 2 and "must be at least 1" in capsys.readouterr().err
