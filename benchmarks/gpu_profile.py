@@ -97,10 +97,16 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--top", type=int, default=18)
     args = ap.parse_args(argv)
+    if args.steps < 1 or args.top < 0:     # --steps 0 divided by zero after the warm-up
+        ap.error(f"need --steps >= 1 and --top >= 0, got {args.steps} and {args.top}")
     pin_precision(os.environ, args.tf32)    # CUPY_TF32 0 or 1, whatever the shell holds
-    import cupy
+    try:
+        import cupy
+        import torch
+    except ImportError as e:
+        raise SystemExit(f"error: gpu_profile.py needs CuPy and PyTorch with CUDA (a GPU "
+                         f"machine): {e}") from None
     import numpy as np
-    import torch
     if not args.tf32:
         torch.set_float32_matmul_precision("highest")   # float32 products for torch too
 

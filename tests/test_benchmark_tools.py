@@ -552,3 +552,19 @@ def test_step_products_refuses_counts_below_one(argv, capsys):
     with pytest.raises(SystemExit) as e:
         step_products.main(["--config", "baby"] + argv)
     assert e.value.code == 2 and "must be at least 1" in capsys.readouterr().err
+
+
+def test_gpu_profile_refuses_bad_counts_and_a_missing_cupy(gpu_profile, monkeypatch, capsys):
+    """--steps 0 was taken (on a GPU it divided by zero after the warm-up) and, without CuPy,
+    the script ended in a ModuleNotFoundError traceback. --steps 0 is now argparse's usage
+    error, and a missing CuPy or PyTorch one `error:` line."""
+    with pytest.raises(SystemExit) as e:
+        gpu_profile.main(["--config", "baby", "--steps", "0"])
+    assert e.value.code == 2 and "--steps >= 1" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "cupy", None)         # import cupy fails, GPU or not
+    monkeypatch.setenv("CUPY_TF32", "0")                   # main pins these; restored after
+    for var in ("NVIDIA_TF32_OVERRIDE", "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(SystemExit) as e:
+        gpu_profile.main(["--config", "baby", "--steps", "1"])
+    assert str(e.value.code).startswith("error: gpu_profile.py needs CuPy")
