@@ -9,6 +9,9 @@ step sees the L - 1 before its token).
 End-to-end tokens/s = new_tokens / wall time of the whole generation (the cached path includes
 its prefill of the prompt); decode tokens/s counts the steps after the first token only. Each
 figure is the best of --repeats runs. Both paths must produce the same tokens (checked).
+Every context must hold the new tokens and at least one prompt token, and fit the model's
+block_size of 1024 (a longer one would be cropped to it: its row would not measure its label);
+--new-tokens is at least 2 (the decode rate counts the steps after the first).
 """
 from __future__ import annotations
 
@@ -58,8 +61,24 @@ def main(argv=None):
     ap.add_argument("--contexts", default="64,256,1024")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args(argv)
-    cfg = GPTConfig(vocab_size=65, block_size=1024, n_layer=4, n_head=4, n_embd=128)
-    model = GPT(cfg, seed=0, dtype=args.dtype, device=args.device).eval()
+    block_size = 1024
+    if args.new_tokens < 2 or args.repeats < 1:
+        ap.error(f"need --new-tokens >= 2 (the decode rate counts the steps after the first) "
+                 f"and --repeats >= 1, got {args.new_tokens} and {args.repeats}")
+    try:
+        contexts = [int(c) for c in args.contexts.split(",")]
+    except ValueError:
+        ap.error(f"--contexts: expected comma-separated integers, got {args.contexts!r}")
+    for L in contexts:
+        if not args.new_tokens < L <= block_size:
+            ap.error(f"--contexts: {L} must be above --new-tokens ({args.new_tokens}: a prompt "
+                     f"of at least one token) and at most the model's block_size {block_size} "
+                     f"(a longer context is cropped to it)")
+    cfg = GPTConfig(vocab_size=65, block_size=block_size, n_layer=4, n_head=4, n_embd=128)
+    try:
+        model = GPT(cfg, seed=0, dtype=args.dtype, device=args.device).eval()
+    except RuntimeError as e:           # backend.DeviceError: no CuPy or no GPU for --device cuda
+        raise SystemExit(f"error: {e}") from None
     rng = np.random.default_rng(0)
     print(f"model: n_layer=4 n_head=4 n_embd=128 vocab=65 block_size=1024 "
           f"({model.num_params():,} params), {args.dtype}, device={args.device}")
@@ -69,7 +88,7 @@ def main(argv=None):
     print(f"{'':>8} | {'no cache':>8} {'cache':>8} {'speed-up':>9} | "
           f"{'no cache':>9} {'cache':>9} {'speed-up':>9}")
     rows = []
-    for L in (int(c) for c in args.contexts.split(",")):
+    for L in contexts:
         prompt = rng.integers(0, 65, size=(1, L - args.new_tokens))
         generate(model, prompt[:, :8], 2)                    # warm-up (masks, tables)
         slow, slow_dec, a = bench(model, prompt, args.new_tokens, False, args.repeats)

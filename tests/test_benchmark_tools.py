@@ -568,3 +568,20 @@ def test_gpu_profile_refuses_bad_counts_and_a_missing_cupy(gpu_profile, monkeypa
     with pytest.raises(SystemExit) as e:
         gpu_profile.main(["--config", "baby", "--steps", "1"])
     assert str(e.value.code).startswith("error: gpu_profile.py needs CuPy")
+
+
+@pytest.mark.parametrize("argv", [["--contexts", "1026", "--new-tokens", "2"],
+                                  ["--contexts", "64", "--new-tokens", "1"],
+                                  ["--contexts", "64", "--repeats", "0"],
+                                  ["--contexts", "8", "--new-tokens", "8"],
+                                  ["--contexts", "64,x"]])
+def test_kv_cache_refuses_what_it_cannot_measure(argv, capsys):
+    """kv_cache.py's model has block_size 1024: a --contexts above it was run with the context
+    cropped to 1024 and printed under its own label. --new-tokens 1 (no step after the first
+    token) and --repeats 0 ended in a ZeroDivisionError, a context without a prompt token in a
+    traceback. All are refused with argparse's usage error before the model is built."""
+    kv_cache = _bench_module("kv_cache")
+    with pytest.raises(SystemExit) as e:
+        kv_cache.main(argv + ["--repeats", "1"] if "--repeats" not in argv else argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and ("--contexts" in err or "--new-tokens >= 2" in err), err
