@@ -229,6 +229,10 @@ def main(argv=None) -> None:
     p.add_argument("--small", type=int, default=1_000_000,
                    help="rewrite: largest M·N·K of one product (OpenBLAS's small-matrix limit)")
     args = p.parse_args(argv)
+    # --rounds 0 ended in "no median for empty data", --reps 0 in a ZeroDivisionError
+    for name, least in (("rounds", 1), ("reps", 1), ("batch", 1), ("pad", 0), ("small", 1)):
+        if getattr(args, name) < least:
+            p.error(f"--{name} must be at least {least}, got {getattr(args, name)}")
     from threadpoolctl import threadpool_limits
     threadpool_limits(1)
     env = {v: os.environ.get(v) for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}

@@ -585,3 +585,16 @@ def test_kv_cache_refuses_what_it_cannot_measure(argv, capsys):
         kv_cache.main(argv + ["--repeats", "1"] if "--repeats" not in argv else argv)
     err = capsys.readouterr().err
     assert e.value.code == 2 and ("--contexts" in err or "--new-tokens >= 2" in err), err
+
+
+@pytest.mark.parametrize("argv", [["layouts", "--rounds", "0"], ["scores", "--reps", "0"],
+                                  ["rewrite", "--batch", "0"], ["rewrite", "--pad", "-1"],
+                                  ["rewrite", "--small", "0"]])
+def test_attention_products_refuses_counts_below_their_minimum(attention_products, argv,
+                                                               capsys):
+    """--rounds 0 ran every variant's warm-up and ended in "no median for empty data",
+    --reps 0 in a ZeroDivisionError, --batch 0 / --pad -1 / --small 0 deep in NumPy; they are
+    refused with argparse's usage error before anything runs."""
+    with pytest.raises(SystemExit) as e:
+        attention_products.main(argv)
+    assert e.value.code == 2 and "must be at least" in capsys.readouterr().err
