@@ -598,3 +598,18 @@ def test_attention_products_refuses_counts_below_their_minimum(attention_product
     with pytest.raises(SystemExit) as e:
         attention_products.main(argv)
     assert e.value.code == 2 and "must be at least" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [[], ["foo"], ["torch"]])
+def test_matmul_shapes_takes_only_its_two_libraries(argv, monkeypatch, capsys):
+    """matmul_shapes.py read sys.argv[1] at import: no argument was an IndexError traceback and
+    any word but `torch` (`torhc`, `foo`) silently timed NumPy under that label. It now takes
+    `numpy` or `torch` through argparse, and `torch` without PyTorch is one `error:` line."""
+    monkeypatch.setitem(sys.modules, "torch", None)        # import torch fails
+    matmul_shapes = _bench_module("matmul_shapes")
+    with pytest.raises(SystemExit) as e:
+        matmul_shapes.main(argv)
+    if argv == ["torch"]:
+        assert str(e.value.code).startswith("error: matmul_shapes.py torch needs PyTorch")
+    else:
+        assert e.value.code == 2 and "lib" in capsys.readouterr().err
