@@ -28,8 +28,14 @@ def main(argv=None):
     ap.add_argument("--vocab-sizes", type=int, nargs="+", default=[512, 1024, 4096])
     ap.add_argument("--word", default=" Gelibolu'da")
     args = ap.parse_args(argv)
-    with open(args.data, encoding="utf-8") as f:
-        text = f.read()
+    if min(args.vocab_sizes) < 257:          # BPETokenizer.train's ValueError, after the file
+        ap.error(f"--vocab-sizes: each must be at least 257 (256 byte tokens + 1 special "
+                 f"token), got {min(args.vocab_sizes)}")
+    try:
+        with open(args.data, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeError) as e:
+        raise SystemExit(f"error: cannot read --data {args.data}: {e}") from None
     cut = int(len(text) * 0.9)
     train, val = text[:cut], text[cut:]
     apostrophe_words = regex.findall(r"\p{L}+['’]\p{L}+", val)

@@ -613,3 +613,19 @@ def test_matmul_shapes_takes_only_its_two_libraries(argv, monkeypatch, capsys):
         assert str(e.value.code).startswith("error: matmul_shapes.py torch needs PyTorch")
     else:
         assert e.value.code == 2 and "lib" in capsys.readouterr().err
+
+
+def test_bpe_patterns_refuses_a_missing_file_and_a_too_small_vocabulary(tmp_path, capsys):
+    """bpe_patterns.py ended in a FileNotFoundError traceback for a missing --data and in
+    BPETokenizer.train's ValueError traceback for a --vocab-sizes below 257; now one `error:`
+    line (exit 1) and argparse's usage error (exit 2)."""
+    pytest.importorskip("regex")
+    bpe_patterns = _bench_module("bpe_patterns")
+    with pytest.raises(SystemExit) as e:
+        bpe_patterns.main(["--data", str(tmp_path / "missing.txt")])
+    assert str(e.value.code).startswith("error: cannot read --data")
+    text = tmp_path / "t.txt"
+    text.write_text("Gelibolu'da bir gün. " * 20, encoding="utf-8")
+    with pytest.raises(SystemExit) as e:
+        bpe_patterns.main(["--data", str(text), "--vocab-sizes", "100"])
+    assert e.value.code == 2 and "at least 257" in capsys.readouterr().err
