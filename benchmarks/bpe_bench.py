@@ -142,8 +142,15 @@ def main(argv=None):
     ap.add_argument("--vocab-sizes", type=int, nargs="+", default=[1024, 4096, 8192])
     ap.add_argument("--repeat", type=int, default=3, help="timing repeats (best is kept)")
     args = ap.parse_args(argv)
+    if args.repeat < 1 or min(args.vocab_sizes) < 257:
+        ap.error(f"need --repeat >= 1 and every --vocab-sizes value >= 257 (256 byte tokens + "
+                 f"1 special token), got {args.repeat} and {min(args.vocab_sizes)}")
     warnings.simplefilter("ignore")
-    import tokenizers
+    try:
+        import tokenizers
+    except ImportError as e:
+        raise SystemExit(f"error: bpe_bench.py compares with the `tokenizers` library, which is "
+                         f"not installed (pip install tokenizers): {e}") from None
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, tokenizers {tokenizers.__version__}")
     found = False
@@ -159,7 +166,7 @@ def main(argv=None):
         rows, agree = bench_corpus(name, text, args.vocab_sizes, args.repeat)
         ok = ok and agree and all(r[3] for r in rows)
     if not found:
-        print(f"no corpus found in {args.data_dir}", file=sys.stderr)
+        print(f"error: no corpus found in {args.data_dir}", file=sys.stderr)
         return 1
     return 0 if ok else 1
 

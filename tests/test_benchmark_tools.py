@@ -629,3 +629,20 @@ def test_bpe_patterns_refuses_a_missing_file_and_a_too_small_vocabulary(tmp_path
     with pytest.raises(SystemExit) as e:
         bpe_patterns.main(["--data", str(text), "--vocab-sizes", "100"])
     assert e.value.code == 2 and "at least 257" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--repeat", "0"], ["--vocab-sizes", "1024", "200"], []])
+def test_bpe_bench_refuses_bad_counts_and_a_missing_tokenizers(argv, tmp_path, monkeypatch,
+                                                               capsys):
+    """bpe_bench.py with --repeat 0 or a --vocab-sizes value below 257 ended in a traceback
+    inside the first corpus (after the 4,096-token training), and without the `tokenizers`
+    library in a ModuleNotFoundError traceback. Now argparse's usage error, or one `error:`
+    line that names the missing library."""
+    bpe_bench = _bench_module("bpe_bench")
+    monkeypatch.setitem(sys.modules, "tokenizers", None)    # import tokenizers fails
+    with pytest.raises(SystemExit) as e:
+        bpe_bench.main(["--data-dir", str(tmp_path)] + argv)
+    if argv:
+        assert e.value.code == 2 and ">= 257" in capsys.readouterr().err
+    else:
+        assert str(e.value.code).startswith("error: bpe_bench.py compares with the `tokenizers`")
