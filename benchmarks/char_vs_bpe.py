@@ -9,7 +9,9 @@ tokenizers: a BPE token covers several characters, so its loss per token is not.
         --seconds 150 --vocab-size 1024
 
 The time budget is matched by calibrating each run's step time on a short run first
-(one thread, so the two runs do not fight over the cores).
+(one thread, so the two runs do not fight over the cores). Run as a script it sets every
+thread-count variable (NANOGRAD_LLM_THREADS, OMP_NUM_THREADS, OPENBLAS_NUM_THREADS,
+MKL_NUM_THREADS) to 1, whatever the shell holds, before NumPy is loaded.
 """
 from __future__ import annotations
 
@@ -22,7 +24,20 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+THREAD_VARS = ("NANOGRAD_LLM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+               "MKL_NUM_THREADS")
+
+
+def pin_one_thread(environ) -> None:
+    """One thread for everything: OpenBLAS, and nanograd_llm's data-parallel split, which reads
+    NANOGRAD_LLM_THREADS, then OMP_NUM_THREADS, then OPENBLAS_NUM_THREADS (backend.num_threads):
+    a value of any of them left in the shell would give the runs more threads than stated."""
+    for var in THREAD_VARS:
+        environ[var] = "1"
+
+
+if __name__ == "__main__":      # before NumPy (and its OpenBLAS pool) is loaded below
+    pin_one_thread(os.environ)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nanograd_llm.data import (  # noqa: E402

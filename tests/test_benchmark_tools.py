@@ -646,3 +646,29 @@ def test_bpe_bench_refuses_bad_counts_and_a_missing_tokenizers(argv, tmp_path, m
         assert e.value.code == 2 and ">= 257" in capsys.readouterr().err
     else:
         assert str(e.value.code).startswith("error: bpe_bench.py compares with the `tokenizers`")
+
+
+def test_char_vs_bpe_runs_on_one_thread_whatever_the_shell_holds():
+    """char_vs_bpe.py promises one thread, but only did os.environ.setdefault(
+    "OPENBLAS_NUM_THREADS", "1"): a shell's OPENBLAS_NUM_THREADS, OMP_NUM_THREADS or
+    NANOGRAD_LLM_THREADS (the data-parallel split reads those first) gave the runs two or
+    more threads, unreported. Run as a script it now sets all of them to 1 before NumPy loads
+    (checked in a child process: the script's top runs, --help stops it before training)."""
+    import os
+    import subprocess
+    code = ("import os, runpy, sys\n"
+            f"sys.argv = ['char_vs_bpe.py', '--help']\n"
+            "try:\n"
+            f"    runpy.run_path({str(BENCH / 'char_vs_bpe.py')!r}, run_name='__main__')\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            "from nanograd_llm.backend import num_threads\n"
+            "from threadpoolctl import threadpool_info\n"
+            "blas = [p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas']\n"
+            "print(num_threads(), max(blas or [1]))\n")
+    env = dict(os.environ, NANOGRAD_LLM_THREADS="2", OMP_NUM_THREADS="2",
+               OPENBLAS_NUM_THREADS="2", MKL_NUM_THREADS="2")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[-2:] == ["1", "1"], r.stdout
