@@ -74,13 +74,20 @@ def bits_per_char(result: dict, data: str) -> tuple[float, float]:
     return result["val_loss"] * tokens_per_char / math.log(2), chars / val.size
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"
                                           / "turkish_omer_seyfettin.txt"))
     ap.add_argument("--seconds", type=float, default=150.0, help="training time per model")
     ap.add_argument("--vocab-size", type=int, default=1024)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
+    if not args.seconds > 0 or args.vocab_size < 257:
+        ap.error(f"need --seconds > 0 and --vocab-size >= 257 (256 byte tokens + 1 special "
+                 f"token), got {args.seconds} and {args.vocab_size}")
+    try:
+        load_text(args.data)       # a missing or unreadable file before any training
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"error: {e}") from None
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for tokenizer in ("char", "bpe"):

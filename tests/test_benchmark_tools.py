@@ -672,3 +672,22 @@ def test_char_vs_bpe_runs_on_one_thread_whatever_the_shell_holds():
                        timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split()[-2:] == ["1", "1"], r.stdout
+
+
+@pytest.mark.parametrize("argv", [["--data", "MISSING"], ["--seconds", "0"],
+                                  ["--vocab-size", "100"]])
+def test_char_vs_bpe_refuses_bad_input_before_training(argv, tmp_path, capsys):
+    """A missing --data ended in a FileNotFoundError traceback from the trainer; --vocab-size
+    100 failed only in the BPE run, after the character model's calibration and training;
+    --seconds 0 trained 30 steps, a budget of no seconds. Now one `error:` line or argparse's
+    usage error, before anything is trained."""
+    char_vs_bpe = _bench_module("char_vs_bpe")
+    data = tmp_path / "corpus.txt"
+    data.write_text("abc " * 100, encoding="utf-8")
+    argv = [a.replace("MISSING", str(tmp_path / "missing.txt")) for a in argv]
+    with pytest.raises(SystemExit) as e:
+        char_vs_bpe.main(["--data", str(data)] + argv if argv[0] != "--data" else argv)
+    if argv[0] == "--data":
+        assert str(e.value.code).startswith("error: ") and "missing.txt" in str(e.value.code)
+    else:
+        assert e.value.code == 2 and "need --seconds > 0" in capsys.readouterr().err
