@@ -495,6 +495,15 @@ def worker_envs(args, environ) -> dict:
     return {"numpy": env_np, "torch": env}
 
 
+def missing_module(name: str) -> bool:
+    """Whether `name` cannot be imported (looked up without importing it)."""
+    import importlib.util
+    try:
+        return importlib.util.find_spec(name) is None
+    except (ImportError, ValueError):       # a parent package missing, or sys.modules[name] None
+        return True
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", choices=sorted(CONFIGS), default="baby")
@@ -537,6 +546,11 @@ def main(argv=None):
         return 0
     steps = args.steps or (21 if big else 40)
     rnd = args.round or (3 if big else 5)
+    # Without torch the torch worker died at its import and the driver ended in a traceback
+    for name, what in (("torch", "PyTorch, the baseline (pip install torch)"),
+                       ("cupy", "CuPy for --device cuda")):
+        if (name == "torch" or args.device == "cuda") and missing_module(name):
+            raise SystemExit(f"error: train_step.py needs {what}: {name} is not installed")
     envs = worker_envs(args, os.environ)
     ws = {k: Worker(k, args, envs[k]) for k in ("numpy", "torch")}
     try:

@@ -691,3 +691,14 @@ def test_char_vs_bpe_refuses_bad_input_before_training(argv, tmp_path, capsys):
         assert str(e.value.code).startswith("error: ") and "missing.txt" in str(e.value.code)
     else:
         assert e.value.code == 2 and "need --seconds > 0" in capsys.readouterr().err
+
+
+def test_train_step_says_so_when_torch_is_missing(train_step, monkeypatch):
+    """Without torch the torch worker died at its import and the driver ended in a
+    RuntimeError traceback ("benchmark worker died") after starting both workers; it now
+    stops first with one `error:` line that names PyTorch."""
+    monkeypatch.setitem(sys.modules, "torch", None)        # find_spec and import both fail
+    with pytest.raises(SystemExit) as e:
+        train_step.main(["--config", "baby", "--steps", "1", "--round", "1", "--warmup", "0",
+                         "--no-layers", "--pause", "0"])
+    assert str(e.value.code).startswith("error: train_step.py needs PyTorch")
