@@ -94,14 +94,14 @@ def _worker(lib: str, cfg: dict, parts: int, reps: int) -> None:
     print(json.dumps(res))
 
 
-def main() -> None:
+def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", choices=sorted(CONFIGS), default="shakespeare")
     ap.add_argument("--parts", type=int, default=2, help="data-parallel parts (cores)")
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--reps", type=int, default=0, help="timed calls per product (default: by size)")
     ap.add_argument("--worker", choices=["numpy", "torch"], help=argparse.SUPPRESS)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     cfg = CONFIGS[args.config]
     if not 1 <= args.parts <= cfg["batch"] or args.rounds < 1 or args.reps < 0:
         ap.error(f"need 1 <= --parts <= {cfg['batch']}, --rounds >= 1 and --reps >= 0")
@@ -109,12 +109,21 @@ def main() -> None:
     if args.worker:
         _worker(args.worker, cfg, args.parts, reps)
         return
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from train_step import missing_module
+    if missing_module("torch"):       # the torch worker died at its import: a traceback
+        raise SystemExit("error: gemm_rates.py compares with PyTorch, which is not installed "
+                         "(pip install torch)")
     rounds = {"numpy": [], "torch": []}
     for r in range(args.rounds):
         for lib in (("numpy", "torch") if r % 2 == 0 else ("torch", "numpy")):
             cmd = [sys.executable, os.path.abspath(__file__), "--config", args.config,
                    "--parts", str(args.parts), "--reps", str(reps), "--worker", lib]
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            if done.returncode:
+                raise SystemExit(f"error: the {lib} worker failed (exit status "
+                                 f"{done.returncode}):\n{done.stderr.strip()}")
+            out = done.stdout
             rounds[lib].append(json.loads(out.strip().splitlines()[-1]))
     prods = products(cfg, args.parts)
     med = {lib: {name: statistics.median(r[name] for r in rounds[lib]) for name, *_ in prods}

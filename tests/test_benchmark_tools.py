@@ -702,3 +702,15 @@ def test_train_step_says_so_when_torch_is_missing(train_step, monkeypatch):
         train_step.main(["--config", "baby", "--steps", "1", "--round", "1", "--warmup", "0",
                          "--no-layers", "--pause", "0"])
     assert str(e.value.code).startswith("error: train_step.py needs PyTorch")
+
+
+def test_gemm_rates_says_so_when_torch_is_missing(monkeypatch):
+    """Without torch the torch worker process failed and gemm_rates.py ended in a
+    CalledProcessError traceback (the worker's own error hidden in its captured stderr); it
+    now stops before the first round with one `error:` line that names PyTorch."""
+    gemm_rates = _bench_module("gemm_rates")
+    monkeypatch.setitem(sys.modules, "torch", None)
+    monkeypatch.setattr(sys, "path", sys.path[:])          # main puts benchmarks/ on it
+    with pytest.raises(SystemExit) as e:
+        gemm_rates.main(["--config", "baby", "--rounds", "1", "--reps", "1"])
+    assert str(e.value.code).startswith("error: gemm_rates.py compares with PyTorch")
