@@ -26,13 +26,13 @@ CONFIGS = {   # one part = half the batch of benchmarks/train_step.py
 }
 
 
-def main() -> None:
+def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", choices=sorted(CONFIGS), default="baby")
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--calls", type=int, default=0, help="calls per side and round (default: "
                                                          "20 baby, 3 shakespeare)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     if args.rounds < 1 or args.calls < 0:
         ap.error("need --rounds >= 1 and --calls >= 0")
     calls = args.calls or (20 if args.config == "baby" else 3)
@@ -51,7 +51,8 @@ def main() -> None:
     tune_host_allocator()
     ck = backend.cpu_kernels()
     if ck is None:
-        raise SystemExit('Numba is not installed: pip install -e ".[fast]"')
+        raise SystemExit('error: cpu_kernels.py needs Numba, which is not installed: '
+                         'pip install -e ".[fast]"')
     cfg = CONFIGS[args.config]
     B, T, C, nh = cfg["B"], cfg["T"], cfg["C"], cfg["nh"]
     rng = np.random.default_rng(0)
@@ -120,6 +121,9 @@ def main() -> None:
     print(f"{'':26}{'kernel ns/el':>13}{'NumPy ns/el':>13}{'ratio':>8}")
     with threadpool_limits(1):
         backend._LOCAL.in_shard = True          # as inside a part: no row-block threads
+        # The kernel side's warm-up call runs the kernel too: a NANOGRAD_LLM_FUSED=0 left in
+        # the shell made it run the generic code, and the first timed call compiled the kernel
+        os.environ["NANOGRAD_LLM_FUSED"] = "1"
         for name, (kern, gen, n) in pairs.items():
             kern()
             os.environ["NANOGRAD_LLM_FUSED"] = "0"

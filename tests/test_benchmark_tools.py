@@ -714,3 +714,29 @@ def test_gemm_rates_says_so_when_torch_is_missing(monkeypatch):
     with pytest.raises(SystemExit) as e:
         gemm_rates.main(["--config", "baby", "--rounds", "1", "--reps", "1"])
     assert str(e.value.code).startswith("error: gemm_rates.py compares with PyTorch")
+
+
+def test_cpu_kernels_warms_the_kernel_side_up_with_the_kernel(monkeypatch, capsys):
+    """Each layer's kernel side was warmed up by a call made under the shell's
+    NANOGRAD_LLM_FUSED: with 0 left there, the warm-up ran the generic NumPy code and the
+    first timed kernel call paid for the kernel's first use. Every kernel-side call, warm-up
+    included, now runs with NANOGRAD_LLM_FUSED=1 (and every generic one with 0)."""
+    import os
+    pytest.importorskip("numba")
+    from nanograd_llm import backend
+    from nanograd_llm.layers import gelu
+    cpu_kernels = _bench_module("cpu_kernels")
+    monkeypatch.setenv("NANOGRAD_LLM_FUSED", "0")
+    monkeypatch.setattr(backend._LOCAL, "in_shard", getattr(backend._LOCAL, "in_shard", False),
+                        raising=False)
+    seen = []
+    inner = gelu.gelu_forward
+
+    def spy(*a, **k):
+        seen.append(os.environ.get("NANOGRAD_LLM_FUSED"))
+        return inner(*a, **k)
+    monkeypatch.setattr(gelu, "gelu_forward", spy)
+    cpu_kernels.main(["--config", "baby", "--rounds", "1", "--calls", "1"])
+    # warm-up kernel, warm-up generic, then one timed call of each, alternated
+    assert seen == ["1", "0", "1", "0"]
+    assert "GELU forward" in capsys.readouterr().out
