@@ -37,9 +37,13 @@ import math
 import time
 
 import numpy as np
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+
+try:
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+except ImportError as _e:     # a script: one line, not a traceback
+    raise SystemExit(f"error: baby_torch_reference.py needs PyTorch (pip install torch): {_e}")
 
 from nanograd_llm.data import BatchSampler
 from nanograd_llm.optim import get_lr
@@ -341,8 +345,8 @@ def run_nanogpt_rng(args):
                       "elapsed_s": round(time.perf_counter() - t0, 1)}), flush=True)
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("data")
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--threads", type=int, default=1)
@@ -359,7 +363,14 @@ def main():
                     "default dtype on GPUs that support it)")
     ap.add_argument("--ours-from-torch", action="store_true",
                     help="with --nanogpt-rng: train nanograd_llm's GPT on that stream")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
+    if args.threads < 1:        # torch.set_num_threads's RuntimeError traceback
+        ap.error(f"--threads must be at least 1, got {args.threads}")
+    try:
+        from nanograd_llm.data import load_text
+        load_text(args.data)    # a missing or unreadable DATA before anything is built
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"error: {e}") from None
     torch.set_num_threads(args.threads)
     if args.ours_from_torch and not args.nanogpt_rng:
         ap.error("--ours-from-torch needs --nanogpt-rng")

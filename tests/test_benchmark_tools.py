@@ -740,3 +740,22 @@ def test_cpu_kernels_warms_the_kernel_side_up_with_the_kernel(monkeypatch, capsy
     # warm-up kernel, warm-up generic, then one timed call of each, alternated
     assert seen == ["1", "0", "1", "0"]
     assert "GELU forward" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["MISSING"], ["DATA", "--threads", "0"]])
+def test_baby_torch_reference_refuses_bad_input_with_one_line(argv, tmp_path, capsys):
+    """A missing DATA ended in a FileNotFoundError traceback from the data preparation (in
+    --nanogpt-rng mode from open()), --threads 0 in torch.set_num_threads's RuntimeError
+    traceback; now one `error:` line and argparse's usage error."""
+    pytest.importorskip("torch")
+    ref = _bench_module("baby_torch_reference")
+    data = tmp_path / "corpus.txt"
+    data.write_text("abc " * 100, encoding="utf-8")
+    argv = [str(tmp_path / "missing.txt") if a == "MISSING" else str(data) if a == "DATA"
+            else a for a in argv]
+    with pytest.raises(SystemExit) as e:
+        ref.main(argv)
+    if "--threads" in argv:
+        assert e.value.code == 2 and "--threads must be at least 1" in capsys.readouterr().err
+    else:
+        assert str(e.value.code).startswith("error: ") and "missing.txt" in str(e.value.code)
