@@ -101,6 +101,8 @@ EOF
 
 if [ "$STAGE" = check ]; then
   environment
+  # its last step trains on DATA: stop before the lease's minutes are spent, not at that step
+  need_data
   need_gpu
   gpu_tests 120
   host_waits
