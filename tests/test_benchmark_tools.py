@@ -120,6 +120,24 @@ def test_gpu_suite_stops_at_once_without_a_gpu(tmp_path):
 
 
 @posix_only("bash and the POSIX tools benchmarks/gpu_suite.sh runs")
+@pytest.mark.parametrize("stage", ["check", "quick", "train"])
+def test_gpu_suite_stops_at_once_without_its_data(tmp_path, stage):
+    """Every stage trains on DATA (check: its last step, the smoke run): a missing file stops
+    the suite before the GPU tests and benchmarks spend the lease's minutes (exit 2, with the
+    advice to copy it and carry .device_data)."""
+    import os
+    import subprocess
+    out = tmp_path / "out"
+    r = subprocess.run(["bash", str(SUITE)], cwd=BENCH.parent, capture_output=True, text=True,
+                       timeout=60, env={**os.environ, "OUT": str(out), "STAGE": stage,
+                                        "DATA": str(tmp_path / "missing.txt")})
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    summary = (out / "summary.log").read_text()
+    assert "missing.txt: copy tinyshakespeare.txt there" in summary
+    assert "GPU tests" not in summary and "CuPy" not in summary
+
+
+@posix_only("bash and the POSIX tools benchmarks/gpu_suite.sh runs")
 def test_gpu_suite_names_the_sources_that_ran_without_git(tmp_path):
     """The environment step writes one sha256 over the package's, tests' and benchmarks' .py
     and .sh files (path order) into summary.log: what ran, where the copied tree's .git is stale
@@ -136,7 +154,7 @@ def test_gpu_suite_names_the_sources_that_ran_without_git(tmp_path):
     out = tmp_path / "out"
     r = subprocess.run(["bash", str(SUITE)], cwd=root, capture_output=True, text=True, timeout=60,
                        env={**os.environ, "PATH": f"{stubs}{os.pathsep}{os.environ['PATH']}",
-                            "OUT": str(out), "STAGE": "check"})
+                            "OUT": str(out), "STAGE": "check", "DATA": str(SUITE)})
     assert r.returncode == 3, (r.stdout, r.stderr)
     files = sorted((p for d in ("nanograd_llm", "tests", "benchmarks")
                     for p in (root / d).rglob("*") if p.is_file() and p.suffix in (".py", ".sh")),
