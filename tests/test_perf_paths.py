@@ -319,3 +319,26 @@ def test_allocator_tuning_reuses_freed_memory_without_page_faults():
     assert not applied_off
     assert tuned <= 8, tuned                       # memory came back from the heap
     assert untuned >= 16, untuned                   # ≥ 32 huge pages or 16 384 small ones
+
+
+@pytest.mark.parametrize("limit_offset, scatter", [(0, False), (-1, True)])
+def test_embedding_backward_takes_scatter_add_only_above_one_hot_max(limit_offset, scatter,
+                                                                      monkeypatch):
+    """The one-hot product builds an (N, V) matrix: it is taken up to N·V = ONE_HOT_MAX and
+    scatter_add above it. A reversed comparison (`>=`) gave the same gradients (both paths are
+    right), so every other test passed, but built the (N, V) matrix exactly for the large
+    vocabularies it is kept away from (GPT-2: 50 257 columns per position)."""
+    rng = np.random.default_rng(3)
+    V, C = 11, 4
+    idx = rng.integers(0, V, (3, 5))
+    w = rng.standard_normal((V, C))
+    _, cache = embedding_forward(idx, w)
+    dout = rng.standard_normal((3, 5, C))
+    calls = []
+    real = emb_mod.scatter_add
+    monkeypatch.setattr(emb_mod, "scatter_add", lambda *a: (calls.append(1), real(*a)))
+    monkeypatch.setattr(emb_mod, "ONE_HOT_MAX", idx.size * V + limit_offset)
+    ref = np.zeros((V, C))
+    np.add.at(ref, idx.reshape(-1), dout.reshape(-1, C))
+    np.testing.assert_allclose(embedding_backward(dout, cache), ref, rtol=1e-13, atol=1e-13)
+    assert bool(calls) == scatter
