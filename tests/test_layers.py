@@ -527,6 +527,36 @@ def test_layernorm_rows_whose_variance_overflows(monkeypatch, fused):
 
 
 @pytest.mark.parametrize("fused", ["0", "1"])
+def test_layernorm_rows_whose_variance_overflows_use_the_given_eps(monkeypatch, fused):
+    """The rows whose variance overflows are normalised on y = x/s with ε/s² in place of ε.
+    ε/s (one division missing) gave the same result for every ε up to ~1e20 (both are then far
+    below σ²_y), so the extreme-row tests, all at ε = 1e-5, passed; with an ε of the size of
+    σ² (any finite ε is accepted) x̂ came out near 0. Rows with σ ≈ 3.7e19 (σ² overflows
+    float32) and ε = 3e38; fused=1 is the Numba kernel (the generic path where it is missing)."""
+    from _layernorm_extremes import _reference
+
+    from nanograd_llm.layers import layernorm_backward
+    monkeypatch.setenv("NANOGRAD_LLM_FUSED", fused)
+    rng = np.random.default_rng(8)
+    eps = 3e38
+    x = (rng.standard_normal((3, 16)) * 2.0 ** 65).astype(np.float32)
+    w = rng.standard_normal(16).astype(np.float32)
+    b = rng.standard_normal(16).astype(np.float32)
+    dout = rng.standard_normal(x.shape).astype(np.float32)
+    with np.errstate(over="ignore"):
+        assert not np.isfinite((x * x).sum())                         # σ² really overflows
+    ref_out, ref_xhat, ref_rstd, ref_dx = _reference(
+        *(a.astype(np.float64) for a in (x, w, b, dout)), eps=eps)
+    out, cache = layernorm_forward(x, w, b, eps)
+    dx, _, _ = layernorm_backward(dout, cache)
+    np.testing.assert_allclose(cache.xhat, ref_xhat, atol=2e-5)
+    np.testing.assert_allclose(cache.rstd, ref_rstd, rtol=1e-5)
+    np.testing.assert_allclose(out, ref_out, atol=1e-4)
+    scale = np.abs(ref_dx).max(-1, keepdims=True)
+    np.testing.assert_allclose(dx / scale, ref_dx / scale, atol=1e-4)
+
+
+@pytest.mark.parametrize("fused", ["0", "1"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_layernorm_constant_rows_give_zero_xhat(monkeypatch, fused, dtype):
     """A constant row's mean is its value and its variance 0: x̂ is exactly 0, out exactly b, dx
