@@ -28,6 +28,9 @@ def test_tile_bounds_cover_the_rows_once():
     assert use_causal_tiles(128, 128, np) and use_causal_tiles(1024, 1024, np)
     assert not use_causal_tiles(127, 127, np)                # one tile: nothing to skip
     assert not use_causal_tiles(1, 256, np)                  # KV cache: Tq < Tk
+    # a KV cache holding more keys than a long prompt's queries: two tiles' worth of queries,
+    # but Tq != Tk (a check of `Tq >= 2 * tile` alone said yes)
+    assert not use_causal_tiles(256, 300, np)
 
 
 @settings(max_examples=40, deadline=None)
