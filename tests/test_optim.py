@@ -651,3 +651,17 @@ def test_a_non_finite_gradient_step_prints_no_numpy_warning(monkeypatch, fused, 
         AdamW(params, weight_decay=0.1).step({"w": np.full((3, 4), bad, np.float32)})
     assert np.isnan(model.flat[::7]).all() and np.isfinite(model.flat[1::7]).all()
     assert np.isnan(params["w"]).all()
+
+
+def test_rescaled_norm_takes_the_largest_peak_of_all_gradients():
+    """rescaled_grad_norm divides every gradient by the largest max|g| of them all. Taking the
+    first gradient's peak instead passed the overflow test above, whose first gradient holds the
+    largest entry; here the first one is an ordinary gradient, so the later ones divided by its
+    peak overflowed again: the norm stayed inf and the clip zeroed every gradient."""
+    grads = {"ln.weight": np.array([0.5, -2.0], np.float32),
+             "w": np.full((3, 4), 3e19, np.float32), "v": np.array([-4e19], np.float32)}
+    ref = np.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in grads.values()))
+    assert not np.isfinite(float(global_grad_norm(grads)))     # the usual path overflows
+    assert float(rescaled_grad_norm(grads, global_grad_norm(grads))) == pytest.approx(ref, rel=1e-6)
+    assert float(clip_grad_norm(grads, 1.0)) == pytest.approx(ref, rel=1e-6)
+    assert float(global_grad_norm(grads)) == pytest.approx(1.0, rel=1e-5)
