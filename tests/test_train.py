@@ -4593,6 +4593,29 @@ def test_the_resume_warnings_advice_gives_back_the_saved_batch_parts(monkeypatch
 
 # -- where a BPE run's val part starts ---------------------------------------------------------
 
+def test_the_recorded_batch_parts_are_the_parts_a_training_step_runs_in(tmp_path, monkeypatch):
+    """cpu_arithmetic records how many parts a micro-batch is split into (extra.batch_parts,
+    compared on resume). It must ask shard_count with the work GPT._part_bounds gives it, the
+    elements of one activation of the whole batch (B·T·C): with one row's work (T·C) it recorded
+    1 for a batch that every step split in two, and the resume warning compared the wrong counts
+    (the resume test replaces shard_count, so it cannot see this)."""
+    from nanograd_llm import GPT, GPTConfig, backend
+    from nanograd_llm.train import cpu_arithmetic
+    if backend._blas_controller() is None:
+        pytest.skip("threadpoolctl is not installed: the batch is never split")
+    monkeypatch.setenv("NANOGRAD_LLM_THREADS", "2")
+    cfg = tiny_config(tmp_path)                             # batch 4, block 16, n_embd 16
+    # one row's activation (16·16 = 256 elements) is below the minimum, the batch's (1024) is two
+    monkeypatch.setattr(backend, "SHARD_MIN_WORK", 2 * cfg.block_size * cfg.n_embd)
+    model = GPT(GPTConfig(vocab_size=11, block_size=cfg.block_size, n_layer=1, n_head=2,
+                          n_embd=cfg.n_embd))
+    idx = np.zeros((cfg.batch_size, cfg.block_size), dtype=np.int64)
+    model.forward(idx, idx)
+    parts = len(model._cache[0]) if len(model._cache) == 2 else 1
+    assert parts == 2                                       # the step really splits the batch
+    assert cpu_arithmetic(model, cfg)["batch_parts"] == parts
+
+
 def _val_text_corpus(tmp_path):
     """A corpus whose last 10% of the characters holds a word found nowhere before them."""
     from nanograd_llm.data import split_point
