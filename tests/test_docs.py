@@ -2466,7 +2466,8 @@ def test_readmes_give_evals_window_defaults_as_the_code_has_them(tmp_path):
     bigram has none: its windows are evaluate.DEFAULT_CONTEXT (256) tokens long, not the
     block_size of its run's config; the val part of `eval --ckpt --data TEXT --split val` is
     cut at the run's own val_fraction (resolve_eval_data), not always at 10%; and with
-    `--context N` a position sees at least N − S + 1 tokens, not block_size − S + 1."""
+    `--context N` a position sees at least N − S + 1 tokens, not block_size − S + 1, for about
+    N / S times the work, not block_size / S."""
     from nanograd_llm.evaluate import DEFAULT_CONTEXT, evaluate_text
     from nanograd_llm.models.bigram import BigramLM
     from nanograd_llm.tokenizers import CharTokenizer
@@ -2479,9 +2480,19 @@ def test_readmes_give_evals_window_defaults_as_the_code_has_them(tmp_path):
     assert f"bigram modelinde {DEFAULT_CONTEXT})" in tr
     assert "the run's own `val_fraction` with `--ckpt`" in en
     assert "`--ckpt` ile eğitimin kendi `val_fraction`'ıdır" in tr
-    for text_, form in ((en, "`N − S + 1` with `--context N`"),
-                        (tr, "(`--context N` ile `N − S + 1`)")):
-        assert form in text_, form
+    # --stride S with --context N: a window of N tokens every S positions; after the first
+    # window each counted position sees at least N − S + 1 tokens, and the windows hold about
+    # N / S times the text's tokens (the work), whatever the model's block_size
+    from nanograd_llm.evaluate import sliding_windows
+    n, N, S = 4001, 40, 8
+    windows = sliding_windows(n, N, S)
+    assert min(first for _, first in windows[1:]) + 1 >= N - S + 1
+    assert abs(len(windows) * N / (n - 1) - N / S) < 0.1
+    for name, text_ in (("README.md", en), ("README.tr.md", tr)):
+        i = text_.index("`--stride S`")
+        stride = text_[i:text_.index("`--batch-size B`", i)]
+        for form in ("`N − S + 1`", "`N / S`"):
+            assert form in stride, f"{name} does not give --stride's {form} with --context N"
 
 
 def _github_slug(heading: str) -> str:
