@@ -30,6 +30,7 @@ import functools
 import importlib
 import math
 import os
+import re
 import sys
 import threading
 from types import ModuleType
@@ -167,7 +168,12 @@ def did_you_mean(given, known) -> str:
 
     if not isinstance(given, str) or not bare(given):
         return ""
-    known = [k for k in known if isinstance(k, str)]
+    # Sayıları farklı iki ad birbirinin yazım yanlışı değildir, başka bir boyutu ya da sürümü
+    # adlandırır: float16 float64'ün, bfloat16 ve float128 float32'nin, gpt4 gpt2'nin yanlış
+    # yazılışı değildir. Sayısı olan bir ada, verilende olmayan bir sayıyı taşıyan ad önerilmez
+    numbers = set(re.findall(r"\d+", given))
+    known = [k for k in known if isinstance(k, str)
+             and not (numbers and not set(re.findall(r"\d+", k)) <= numbers)]
     by_lower = {}
     for k in known:
         by_lower.setdefault(bare(k), []).append(k)

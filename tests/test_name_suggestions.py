@@ -182,3 +182,24 @@ def test_an_unrecognized_option_gets_a_suggestion(argv, says, capsys):
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if "error:" in line]
     assert len(lines) == 1 and lines[0].endswith(says) and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("word", ["dtype=float16", "dtype=bfloat16", "dtype=float128",
+                                  "bpe_pattern=gpt4"])
+def test_a_name_with_another_number_is_not_taken_for_a_typo(word, tmp_path, capsys):
+    """float16 is half precision, not a misspelt float64 (nor float128 a misspelt float32, gpt4
+    a misspelt gpt2): a name that differs from a known one in its number got that one
+    suggested."""
+    err = _error(["train", "--out", str(tmp_path / "run"), word], capsys)
+    assert f"got '{word.split('=')[1]}'" in err and "did you mean" not in err
+    with pytest.raises(SystemExit):
+        cli.main(["sample", "--ckpt", str(tmp_path), "--dtype", "float16"])
+    assert "did you mean" not in capsys.readouterr().err
+
+
+def test_a_name_with_the_same_number_is_still_suggested():
+    from nanograd_llm.backend import did_you_mean
+    assert did_you_mean("flaot64", ["float32", "float64"]) == " (did you mean float64?)"
+    assert did_you_mean("beta_1", ["beta1", "beta2"]) == " (did you mean beta1?)"
+    assert did_you_mean("gpt2", ["gpt", "bigram"]) == " (did you mean gpt?)"
+    assert did_you_mean("beta3", ["beta1", "beta2", "lr"]) == ""
