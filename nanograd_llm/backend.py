@@ -150,8 +150,10 @@ def shown_items(items, limit: int, sep: str = ", ") -> str:
 
 
 # Names users give for a known name that difflib does not find close to it (gpu is nearer to
-# cpu than to cuda)
-_OTHER_NAMES = {"gpu": "cuda", "fp32": "float32", "fp64": "float64"}
+# cpu than to cuda), each with the known names it stands for, in order: in a matmul precision
+# fp32 and float32 are "highest" (true float32 products), not the nearer-looking tf32
+_OTHER_NAMES = {"gpu": ("cuda",), "fp32": ("float32", "highest"), "fp64": ("float64",),
+                "float32": ("highest",)}
 
 
 def did_you_mean(given, known) -> str:
@@ -179,8 +181,8 @@ def did_you_mean(given, known) -> str:
         by_lower.setdefault(bare(k), []).append(k)
     text = bare(given)
     close = list(by_lower.get(text, []))
-    if not close and _OTHER_NAMES.get(text) in known:
-        close = [_OTHER_NAMES[text]]
+    if not close:
+        close = [k for k in _OTHER_NAMES.get(text, ()) if k in known][:1]
     if not close:
         for match in difflib.get_close_matches(text, list(by_lower), n=1, cutoff=0.6):
             close += by_lower[match]

@@ -203,3 +203,16 @@ def test_a_name_with_the_same_number_is_still_suggested():
     assert did_you_mean("beta_1", ["beta1", "beta2"]) == " (did you mean beta1?)"
     assert did_you_mean("gpt2", ["gpt", "bigram"]) == " (did you mean gpt?)"
     assert did_you_mean("beta3", ["beta1", "beta2", "lr"]) == ""
+
+
+@pytest.mark.parametrize("given", ["fp32", "FP32", "float32"])
+def test_a_float32_precision_suggests_highest_not_tf32(given, tmp_path, capsys):
+    """precision=fp32 asks for true float32 products, which is `highest`; it was told
+    '(did you mean tf32?)', the reduced-precision mode, because the two look alike."""
+    from nanograd_llm.backend import set_matmul_precision
+    err = _error(["train", "--out", str(tmp_path / "run"), f"precision={given}"], capsys)
+    assert err.endswith("(did you mean highest?)") and "tf32?" not in err
+    with pytest.raises(ValueError, match=r"\(did you mean highest\?\)$"):
+        set_matmul_precision(given)
+    from nanograd_llm.backend import did_you_mean
+    assert did_you_mean("fp32", ["float32", "float64"]) == " (did you mean float32?)"
