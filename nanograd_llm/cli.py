@@ -159,13 +159,21 @@ class _Parser(argparse.ArgumentParser):
     # burada yapılır: ileti her sürümde aynıdır ve ayarların, hazır ayarların reddiyle aynı
     # yardımcıyı (did_you_mean) kullanır. Alt komutların ayrıştırıcıları da bu sınıftandır
     # (add_subparsers, ayrıştırıcının kendi türünü kullanır)
-    def _check_value(self, action, value):
-        if action.choices is None or value in action.choices:
-            return
+    # Neyin geçerli olduğuna argparse'ın kendisi karar verir; yalnızca bir adın reddi yeniden
+    # yazılır. Gelecekteki bir Python bu özel yöntemi başka bağımsız değişkenlerle çağırırsa
+    # ya da yazılmış bir adı reddetmezse argparse'ın kendi davranışı olduğu gibi kalır (bir
+    # TypeError hata izi yerine)
+    def _check_value(self, action, value, *more, **named):
+        try:
+            return super()._check_value(action, value, *more, **named)
+        except argparse.ArgumentError:
+            choices = getattr(action, "choices", None)
+            if more or named or choices is None or not isinstance(value, str):
+                raise
         from .backend import did_you_mean
-        choices = ", ".join(map(repr, action.choices))
+        listed = ", ".join(map(repr, choices))
         raise argparse.ArgumentError(action, f"invalid choice: {value!r} (choose from "
-                                             f"{choices}){did_you_mean(value, action.choices)}")
+                                             f"{listed}){did_you_mean(value, choices)}")
 
 
 def build_parser() -> argparse.ArgumentParser:

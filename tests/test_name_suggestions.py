@@ -216,3 +216,23 @@ def test_a_float32_precision_suggests_highest_not_tf32(given, tmp_path, capsys):
         set_matmul_precision(given)
     from nanograd_llm.backend import did_you_mean
     assert did_you_mean("fp32", ["float32", "float64"]) == " (did you mean float32?)"
+
+
+def test_the_choice_check_leaves_argparse_its_own_decision(monkeypatch):
+    """The parser rewrites argparse's refusal of a choice (private _check_value); a Python whose
+    argparse called it with one more argument got a TypeError traceback, and one that accepted
+    a value (its own decision) had it refused anyway. Argparse's own check now decides."""
+    import argparse
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a.choices, dict))
+
+    def future(self, action, value, where=None):        # one more argument, refusing
+        raise argparse.ArgumentError(action, f"not a choice here: {value!r}")
+    monkeypatch.setattr(argparse.ArgumentParser, "_check_value", future)
+    with pytest.raises(argparse.ArgumentError, match="not a choice here: 'trian'"):
+        parser._check_value(commands, "trian", "where")
+    with pytest.raises(argparse.ArgumentError, match=r"'trian'.*\(did you mean train\?\)"):
+        parser._check_value(commands, "trian")
+
+    monkeypatch.setattr(argparse.ArgumentParser, "_check_value", lambda self, a, v: None)
+    parser._check_value(commands, "Train")               # accepted by argparse: not refused
