@@ -222,8 +222,7 @@ def download_corpus(name: str, directory: Path | None = None,
     words, and INSTEAD on the command line)."""
     if name not in CORPORA:
         raise ValueError(f"unknown corpus {name!r}: expected a file path or one of "
-                         f"{', '.join([EMBEDDED, *CORPORA])}"
-                         f"{did_you_mean(name, [EMBEDDED, *CORPORA])}")
+                         f"{', '.join([EMBEDDED, *CORPORA])}{did_you_mean(name, CORPORA)}")
     c = CORPORA[name]
     d = Path(directory) if directory is not None else cache_dir()
     path = d / c.filename

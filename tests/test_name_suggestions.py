@@ -236,3 +236,14 @@ def test_the_choice_check_leaves_argparse_its_own_decision(monkeypatch):
 
     monkeypatch.setattr(argparse.ArgumentParser, "_check_value", lambda self, a, v: None)
     parser._check_value(commands, "Train")               # accepted by argparse: not refused
+
+
+def test_download_corpus_suggests_only_a_corpus_it_downloads(tmp_path):
+    """download_corpus('Embedded') suggested 'embedded', which download_corpus itself refuses
+    (the built-in corpus is never downloaded)."""
+    from nanograd_llm.data import download_corpus
+    with pytest.raises(ValueError) as e:
+        download_corpus("Embedded", directory=tmp_path)
+    assert "did you mean" not in str(e.value)
+    with pytest.raises(ValueError, match=r"\(did you mean tinyshakespeare\?\)$"):
+        download_corpus("TinyShakespeare", directory=tmp_path)
