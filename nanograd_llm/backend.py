@@ -160,6 +160,12 @@ def did_you_mean(given, known) -> str:
     """' (did you mean X?)' for a name the user typed that is not one of `known` (strings),
     naming the known names closest to it, or '' when none is close. Every refusal of a typed
     name (a command, a preset, a corpus, a config key, a setting's value) adds it."""
+    close = closest_names(given, known)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
+
+
+def closest_names(given, known) -> list[str]:
+    """The names of `known` that did_you_mean suggests for `given` (none: [])."""
     # En yakın ad difflib ile bulunur, büyük-küçük harf farkı yok sayılarak: `device=CUDA` ya da
     # `--preset Shakespeare` da doğru adı önerir. Hiçbiri yakın değilse, verilenin ilk üç
     # harfiyle başlayan adlar önerilir (ör. `eval=` için eval_interval, eval_iters)
@@ -169,7 +175,7 @@ def did_you_mean(given, known) -> str:
         return name.strip().lower().lstrip("-/")
 
     if not isinstance(given, str) or not bare(given):
-        return ""
+        return []
     # Sayıları farklı iki ad birbirinin yazım yanlışı değildir, başka bir boyutu ya da sürümü
     # adlandırır: float16 float64'ün, bfloat16 ve float128 float32'nin, gpt4 gpt2'nin yanlış
     # yazılışı değildir. Sayısı olan bir ada, verilende olmayan bir sayıyı taşıyan ad önerilmez
@@ -188,8 +194,7 @@ def did_you_mean(given, known) -> str:
             close += by_lower[match]
     if not close and len(text) >= 3:
         close = [k for k in known if bare(k).startswith(text[:3])]
-    close = [k for k in close if k != given]
-    return f" (did you mean {', '.join(close)}?)" if close else ""
+    return [k for k in close if k != given]
 
 
 def is_integer(value: Any) -> bool:

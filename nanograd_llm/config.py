@@ -31,7 +31,8 @@ import numpy as np
 
 from . import checkpoint as ckpt
 from .atomic import path_fault, shell_note, shell_quote, with_command_line_message
-from .backend import MATMUL_PRECISIONS, as_float_dtype, did_you_mean, is_integer, shown
+from .backend import (MATMUL_PRECISIONS, as_float_dtype, closest_names, did_you_mean,
+                      is_integer, shown)
 from .optim import check_eps
 from .run_folder import (check_not_locked, nothing_to_resume, refuse_a_dangling_run_folder,
                          refuse_resuming_unsaved_run)
@@ -510,11 +511,13 @@ def apply_overrides(base: dict, overrides: dict, source: str = "override") -> di
     types = _field_types()
     out = dict(base)
     for k, v in overrides.items():
-        if k == "preset":
+        if k == "preset" or (k not in types
+                             and closest_names(k, [*types, "preset"]) == ["preset"]):
             # Hazır ayar bir alan değil, ayarların başlangıç noktasıdır: `--preset` ile seçilir.
-            # "did you mean precision?" demek kullanıcıyı yanlış yere gönderirdi.
+            # "did you mean precision?" demek kullanıcıyı yanlış yere gönderirdi; Preset=, presets=
+            # gibi ona en yakın yazılışlar da aynı yanıtı alır
             name = v if isinstance(v, str) and v in PRESETS else "NAME"
-            raise ValueError(f"'preset' in {source} is not a config key: choose the preset with "
+            raise ValueError(f"{shown(k)} in {source} is not a config key: choose the preset with "
                              f"--preset {name} on the command line (one of "
                              f"{', '.join(PRESETS)}; in Python, make_config's preset argument); "
                              f"a config file and key=value words then change its fields")

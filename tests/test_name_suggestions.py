@@ -247,3 +247,12 @@ def test_download_corpus_suggests_only_a_corpus_it_downloads(tmp_path):
     assert "did you mean" not in str(e.value)
     with pytest.raises(ValueError, match=r"\(did you mean tinyshakespeare\?\)$"):
         download_corpus("TinyShakespeare", directory=tmp_path)
+
+
+@pytest.mark.parametrize("key", ["Preset", "PRESET", "presets"])
+def test_a_preset_key_in_another_spelling_points_to_the_preset_flag(key, tmp_path, capsys):
+    """preset=baby is answered 'choose the preset with --preset' (not 'did you mean
+    precision?'); Preset=baby, compared ignoring case, got 'did you mean precision?' again."""
+    err = _error(["train", "--out", str(tmp_path / "run"), f"{key}=baby"], capsys)
+    assert "--preset baby" in err and "precision" not in err
+    assert not (tmp_path / "run").exists()
