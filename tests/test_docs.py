@@ -2201,6 +2201,57 @@ def test_readme_tr_python_example_runs_and_the_model_api_is_explained():
         assert name in flat, name
 
 
+def _readme_python_blocks(name: str) -> list[str]:
+    """The Python examples of a README: README.md's ```python blocks, README.tr.md's indented
+    blocks that import nanograd_llm."""
+    text = (ROOT / name).read_text(encoding="utf-8")
+    if name == "README.md":
+        return re.findall(r"```python\n(.*?)```", text, re.S)
+    blocks = ("\n".join(l[4:] for l in m.group(1).splitlines())
+              for m in re.finditer(r"((?:^    .*\n|^\n)+)", text, re.M))
+    return [b.strip("\n") + "\n" for b in blocks if "from nanograd_llm" in b]
+
+
+@pytest.mark.parametrize("readme", ["README.md", "README.tr.md"])
+def test_every_python_example_of_a_readme_runs_as_shown(readme, tmp_path, monkeypatch):
+    """Only the first Python example of each README (a forward pass) was run by a test; the
+    others (open a run with GPT.load and load_run_tokenizer, GPT.from_hf / init_from_hf and
+    sampling, save_hf of a char-level run) were checked as text only. Each runs here as shown,
+    in a folder holding a tiny `out/default` run and a tiny GPT-2 folder `gpt2` (a model and a
+    byte-level BPE saved by this package), and the files its comments name are what it
+    writes."""
+    pytest.importorskip("safetensors")
+    pytest.importorskip("regex")
+    from _train_helpers import tiny_config
+
+    from nanograd_llm import GPT, GPTConfig
+    from nanograd_llm.hf import init_from_hf
+    from nanograd_llm.tokenizers.bpe import BPETokenizer
+    from nanograd_llm.train import train
+    monkeypatch.chdir(tmp_path)
+    train(tiny_config(tmp_path, name="out/default", max_iters=2, eval_interval=2), quiet=True)
+    tok = BPETokenizer.train("Hello, I'm a language model, hello world. " * 8, 270)
+    GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=48, n_layer=1, n_head=2, n_embd=8),
+        seed=0).save_hf("gpt2")
+    tok.save("gpt2")
+    blocks = _readme_python_blocks(readme)
+    assert len(blocks) == 4, f"{readme}: {len(blocks)} Python examples, this test knows 4"
+    for block in blocks:
+        ns = {}
+        exec(compile(block, readme, "exec"), ns)
+        for folder, files in re.findall(r'\.save(?:_hf)?\("(\w+)"\)\s*#\s*([\w.]+ \+ [\w.]+)',
+                                        block):
+            assert set(files.split(" + ")) <= {p.name for p in Path(folder).iterdir()}, block
+        if "init_from_hf(" in block:
+            prompt = re.search(r'tok\.encode\("([^"]*)"\)', block).group(1)
+            n = int(re.search(r"\), (\d+), top_k", block).group(1))
+            assert ns["out"].shape == (1, len(ns["tok"].encode(prompt)) + n), block
+        if "save_hf(\"my_char_gpt\")" in block:
+            model, loaded = init_from_hf("my_char_gpt")   # what `sample --hf my_char_gpt` opens
+            assert type(loaded).__name__ == "CharTokenizer"
+            assert np.array_equal(model.flat, ns["model"].flat)
+
+
 def test_both_readmes_explain_the_best_folder_where_training_is_described():
     """Every run with evaluations leaves OUT/best; README.md explained it only in its GPU
     section and README.tr.md not at all, so a CPU user met an unexplained folder."""
