@@ -54,6 +54,18 @@ SAMPLE_TOKENS_MAX = 100_000
 
 @dataclass
 class TrainConfig:
+    """Every setting of a training run: train(TrainConfig(max_iters=30, n_layer=1)).
+
+    The defaults are the `default` preset's (out_dir: "out"), so this trains what
+    `nanograd-llm train max_iters=30 n_layer=1` does; make_config(preset, config_file,
+    overrides={...}, **fields) layers a preset, a config file and key=value words as the
+    command line does, and resume_config reads a saved run's settings. The values are checked
+    at construction (validate): a bad one is a ValueError naming the field. The fields and
+    what each does are listed in README.md's *Training* section (model: "gpt" or "bigram";
+    the architecture as in GPTConfig; data and tokenizer; the AdamW and learning-rate
+    schedule; evaluation, logging and checkpoints; device, dtype and precision).
+    """
+
     # Alanların varsayılanları `default` hazır ayarınınkilerdir (out_dir dışında): Python'dan
     # TrainConfig(max_iters=30, …) ile kurulan bir ayar, `nanograd-llm train max_iters=30 …`
     # komutunun eğittiği modeli eğitir. Önceden burada nanoGPT'nin `baby` değerleri duruyordu
@@ -145,6 +157,7 @@ class TrainConfig:
                 _as_float(name, v)          # TrainConfig(lr=10**400)
 
     def validate(self) -> None:
+        """Raise a ValueError naming the setting for a bad value (a wrong type included)."""
         self._check_types()
         if self.model not in MODELS:
             raise ValueError(f"model must be one of {', '.join(MODELS)}, got {shown(self.model)}"
@@ -267,6 +280,7 @@ class TrainConfig:
         return self.lr_decay_iters or self.max_iters
 
     def to_dict(self) -> dict:
+        """The settings as a plain dict (a run's config.json keeps it under "train")."""
         return dataclasses.asdict(self)
 
 
@@ -1045,6 +1059,7 @@ def _same_folder(a, b) -> bool:
 
 
 def model_config(cfg: TrainConfig, vocab_size: int) -> dict:
+    """The model settings of cfg as checkpoint.build_model takes them ({"model": ..., ...})."""
     if cfg.model == "bigram":
         return {"model": "bigram", "vocab_size": int(vocab_size)}
     return {"model": "gpt", "vocab_size": int(vocab_size), "block_size": cfg.block_size,

@@ -375,7 +375,8 @@ def _takes_errors(tokenizer) -> bool:
 # -- the trainer -------------------------------------------------------------------------------
 
 class NonFiniteLoss(RuntimeError):
-    pass
+    """Training stopped: a loss, gradient norm or the weights became NaN or infinite (the
+    last good checkpoint is kept)."""
 
 
 def _end_sigterm_raises() -> None:
@@ -583,11 +584,23 @@ def _graph_step(cfg: TrainConfig, model):
 
 def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress: bool = True,
           stop_after: int | None = None, overwrite: bool = False) -> dict:
-    """Train according to cfg; returns a summary dict (final losses, paths, timings).
+    """Train according to cfg into cfg.out_dir; returns a summary dict.
 
     A new run refuses a folder that already holds a checkpoint unless `overwrite` is set
-    (`resume` continues it instead). stop_after: leave the loop after that many steps (as if
-    killed; used by tests).
+    (which deletes it); `resume=True` continues that run instead (build cfg with
+    config.resume_config to take its saved settings). quiet: no log lines on stdout (warnings
+    still go to stderr); progress: progress bars on stderr (BPE training, encoding a long
+    text, the steps; never with quiet). stop_after: leave the loop after that many steps (as
+    if killed; used by tests). A Ctrl-C or SIGTERM stops the run cleanly (its checkpoint
+    saved) and returns; the signal handlers found are put back.
+
+    The dict's keys: out_dir (str), step (the last step run), model and tokenizer (the trained
+    ones), interrupted (True when a signal stopped the run before max_iters), signal ("SIGINT",
+    "SIGTERM" or None), eval_step, train_loss and val_loss (the last metrics.jsonl row's
+    step and estimates), wall_s (seconds this call trained), n_params, plot (whether
+    loss.png was drawn), data (the corpus' label), best_val_loss, best_step and best_dir (the
+    lowest val loss, its step and the OUT/best folder; None with keep_best off or without an
+    evaluation).
     """
     if not isinstance(cfg, TrainConfig):
         # train({"max_iters": 100}) ya da train("default"): "'dict' object has no attribute

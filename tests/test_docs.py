@@ -2252,6 +2252,46 @@ def test_every_python_example_of_a_readme_runs_as_shown(readme, tmp_path, monkey
             assert np.array_equal(model.flat, ns["model"].flat)
 
 
+def test_help_of_the_config_classes_explains_every_field():
+    """help(GPTConfig) and help(TrainConfig) showed only the dataclass's generated signature
+    (no summary, no word on what a field does); GPTConfig's docstring now says what each of
+    its fields is, TrainConfig's what it is, how its defaults relate to the command line and
+    where the fields are explained."""
+    from dataclasses import fields
+
+    from nanograd_llm import GPTConfig
+    from nanograd_llm.config import TrainConfig
+    for cls in (GPTConfig, TrainConfig):
+        first = inspect.getdoc(cls).splitlines()[0]
+        assert not first.startswith(cls.__name__ + "("), first
+    doc = " ".join(inspect.getdoc(GPTConfig).split())
+    missing = [f.name for f in fields(GPTConfig) if f"{f.name}:" not in doc
+               and not re.search(rf"\b{f.name}\b", doc)]
+    assert not missing, f"GPTConfig's docstring does not explain {missing}"
+    doc = " ".join(inspect.getdoc(TrainConfig).split())
+    assert "`default` preset" in doc and 'out_dir: "out"' in doc
+    assert TrainConfig().out_dir == "out"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = re.search(r"\*([^*]+)\* section", doc).group(1)
+    assert f"\n## {section}\n" in readme, section
+
+
+def test_train_docstring_names_every_key_it_returns(tmp_path):
+    """train()'s docstring said only "a summary dict (final losses, paths, timings)": a caller
+    had to print one to learn its keys (interrupted and signal, which README.md points to,
+    the best_* keys, the model and tokenizer), nor did it say what quiet and progress do."""
+    from _train_helpers import tiny_config
+
+    from nanograd_llm.train import train
+    result = train(tiny_config(tmp_path, max_iters=2, eval_interval=2), quiet=True)
+    doc = " ".join(inspect.getdoc(train).split())
+    keys = doc[doc.index("The dict's keys:"):]
+    missing = [k for k in result if not re.search(rf"\b{k}\b", keys)]
+    assert not missing, f"train() returns {missing}, which its docstring does not name"
+    for param in inspect.signature(train).parameters:
+        assert re.search(rf"\b{param}\b", doc), param
+
+
 def test_both_readmes_explain_the_best_folder_where_training_is_described():
     """Every run with evaluations leaves OUT/best; README.md explained it only in its GPU
     section and README.tr.md not at all, so a CPU user met an unexplained folder."""

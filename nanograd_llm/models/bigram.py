@@ -84,6 +84,7 @@ class BigramLM(ParamModel):
         return {"token_embedding.weight": (V, V)}
 
     def config_dict(self) -> dict:
+        """{"model": "bigram", "vocab_size": V}: what a checkpoint records to rebuild it."""
         return {"model": "bigram", "vocab_size": self.vocab_size}
 
     def forward(self, idx, targets=None):

@@ -114,6 +114,20 @@ POSITIONAL = ("learned", "sinusoidal")
 
 @dataclass
 class GPTConfig:
+    """The architecture of a GPT: GPT(GPTConfig(vocab_size=65, n_layer=4, ...)).
+
+    vocab_size: rows of the token embedding (ids 0 … vocab_size-1); block_size: the longest
+    context, positions 0 … block_size-1; n_layer Transformer blocks of n_head attention heads
+    over n_embd channels (n_embd must be divisible by n_head); dropout: the rate in [0, 1) of
+    every dropout (embeddings, attention weights, residual branches), active only in train
+    mode; bias: biases in the linear layers and layer norms; tie_weights: the output layer
+    reuses the token embedding (as GPT-2); activation: "gelu" (GPT-2's tanh approximation) or
+    "relu"; positional: "learned" (a wpe table) or "sinusoidal" (fixed, no parameters);
+    layer_norm_epsilon: the layer norms' eps; ignore_index: a target id that the loss leaves
+    out (None: every position counts). Bad values are a ValueError at construction; a model
+    keeps a read-only copy (change one with dataclasses.replace).
+    """
+
     vocab_size: int = 65
     block_size: int = 64
     n_layer: int = 4
@@ -198,10 +212,12 @@ class GPTConfig:
             f"where their shapes fit")
 
     def to_dict(self) -> dict:
+        """The fields as a plain, JSON-ready dict; from_dict reads it back."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "GPTConfig":
+        """A GPTConfig from to_dict's dict; an unknown key is a ValueError, not ignored."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
@@ -311,6 +327,7 @@ class GPT(ParamModel):
         return {name: shape for name, shape, _ in _param_specs(config)}
 
     def config_dict(self) -> dict:
+        """{"model": "gpt", **config.to_dict()}: what a checkpoint records to rebuild it."""
         return {"model": "gpt", **self.config.to_dict()}
 
     def _blocks(self) -> list[dict]:
