@@ -135,6 +135,7 @@ def _write_npz(path: Path, arrays: dict) -> str:
 
 
 def atomic_write_json(path, obj) -> None:
+    """Write obj as indented UTF-8 JSON to path atomically (a temp file, fsynced, renamed)."""
     # UTF-8 olmayan bir dosya adında çözülemeyen her bayt (ör. Latin-5 ile yazılmış "şiir.txt"deki
     # 0xFE) Python'da tek başına bir vekil karakter olur ("\udcfe"): UTF-8'e çevrilemez. JSON'a
     # "\udcfe" kaçışı olarak yazılır; geri okununca aynı ad olur (yoksa böyle bir dosyayla eğitim
@@ -227,7 +228,11 @@ def save_checkpoint(out_dir, model, optimizer, tokenizer, step: int, *, train_co
                     sampler_state=None, dropout_seed=None, extra=None) -> Path:
     """Write a complete checkpoint into out_dir atomically; returns the manifest path.
 
-    step: an integer >= 0; optimizer: the model's AdamW (or None)."""
+    step: an integer >= 0; optimizer: the model's AdamW (or None: no moments are saved);
+    tokenizer: the run's tokenizer (or None), refused when the folder's checkpoint was saved
+    with another one. train_config (a TrainConfig's to_dict), sampler_state (a
+    BatchSampler's get_state), dropout_seed and extra (a dict) are recorded in
+    checkpoint.json for a resume (train_config also in config.json)."""
     # Okuyucunun (_check_manifest_types) reddedeceği bir kayıt hiç yazılmaz: step = −1 ile
     # kaydedilen ağırlıklar load_model ile bir daha açılamıyordu, 1.5 ise sessizce 1 oluyordu
     if not is_integer(step) or step < 0:
@@ -340,6 +345,9 @@ def _remove_unlisted(d: Path, names: list) -> None:
 # -- loading ----------------------------------------------------------------------------------
 
 def find_run_dir(path) -> Path:
+    """The run folder of `path` (a run folder, or its checkpoint.json); an error that says
+    what the folder is instead (missing, a GPT-2 folder: HuggingFaceFolderError, a run that
+    has not saved a checkpoint yet, other files) when it holds no checkpoint."""
     p = Path(path).expanduser()
     if p.is_file() and p.name == MANIFEST:
         p = p.parent
@@ -405,6 +413,7 @@ def refuse_a_manifest_that_is_not_a_file(d: Path) -> None:
 
 
 def read_manifest(path) -> dict:
+    """The parsed checkpoint.json of the run folder `path` (see find_run_dir), checked."""
     return _read_manifest(find_run_dir(path))[1]
 
 
@@ -645,7 +654,10 @@ def model_shapes(model_cfg: dict, dtype="float32", device: str = "cpu") -> dict:
 
 
 def load_checkpoint(path, device: str = "cpu", with_optimizer: bool = True) -> dict:
-    """Everything a resume needs: model (on device), optimizer state, manifest, tokenizer."""
+    """Everything a resume needs, checked against the manifest's digests: a dict with
+    "model" (on device, in train mode), "manifest" (checkpoint.json's dict), "step", "dir"
+    (the run folder) and, with with_optimizer and saved moments, "optimizer_state" (for
+    AdamW.load_state_dict). The tokenizer is load_run_tokenizer's."""
     # Aygıt adı çağıranın argümanıdır: model kurulurken denetlenseydi hatası aşağıda
     # "checkpoint.json: bad model configuration" diye denetim noktasının suçu sayılırdı
     check_device(device)
@@ -708,7 +720,7 @@ def load_checkpoint(path, device: str = "cpu", with_optimizer: bool = True) -> d
 
 
 def load_model(path, device: str = "cpu"):
-    """The trained model of a run directory (GPT or BigramLM)."""
+    """The trained model of a run directory (GPT or BigramLM), in eval mode."""
     model = load_checkpoint(path, device=device, with_optimizer=False)["model"]
     model.eval()
     return model

@@ -753,3 +753,22 @@ def test_a_folder_without_a_checkpoint_is_told_in_the_readers_words(tmp_path, ca
     assert capsys.readouterr().err == f"error: no checkpoint in {empty}: " \
                                       f"checkpoint.json is missing (train with `nanograd-llm " \
                                       f"train --out {q(empty)}` first{ckpt.shell_note(empty)})\n"
+
+
+def test_load_checkpoint_docstring_names_the_keys_it_returns(tmp_path):
+    """load_checkpoint's docstring said it returns the model, optimizer state, manifest and
+    "tokenizer": there is no tokenizer key (load_run_tokenizer reads it), and "step" and "dir"
+    went unnamed. Its docstring now names exactly the keys it returns, and the model's mode."""
+    import inspect
+    import re
+    tok = CharTokenizer.from_text("abc")
+    model = GPT(GPTConfig(vocab_size=3, block_size=4, n_layer=1, n_head=1, n_embd=4), seed=0)
+    ckpt.save_checkpoint(tmp_path, model, AdamW(model), tok, 0)
+    doc = inspect.getdoc(ckpt.load_checkpoint)
+    named = set(re.findall(r'"(\w+)"', doc))
+    state = ckpt.load_checkpoint(tmp_path)
+    assert named == set(state), (named, set(state))
+    assert state["model"].training and "in train mode" in doc
+    assert "optimizer_state" not in ckpt.load_checkpoint(tmp_path, with_optimizer=False)
+    assert not ckpt.load_model(tmp_path).training
+    assert "in eval mode" in inspect.getdoc(ckpt.load_model)

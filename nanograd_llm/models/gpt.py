@@ -698,7 +698,8 @@ class GPT(ParamModel):
     # -- persistence (implemented in the modules further down the import chain) --------
     @classmethod
     def load(cls, path, device: str = "cpu"):
-        """Load a trained model from a run directory written by the trainer."""
+        """Load a trained GPT from a run directory written by the trainer, in eval mode
+        (checkpoint.load_model, which also loads a BigramLM; a run of one is a ValueError)."""
         from ..checkpoint import load_model
         model = load_model(path, device=device)
         if not isinstance(model, cls):
