@@ -102,6 +102,8 @@ _SEYFETTIN_FILES = [
 
 @dataclass(frozen=True)
 class Corpus:
+    """A named corpus (CORPORA): where its parts are downloaded from and their digests."""
+
     name: str
     filename: str
     sha256: str
@@ -548,7 +550,8 @@ def _encode_corpus(text, tokenizer, path, chunk_chars, dt, bar, max_ids=None, cu
 
 @dataclass
 class TokenData:
-    """Train / val id arrays (contiguous 90/10 split) of one corpus."""
+    """Train / val id arrays of one corpus (a contiguous split: val is the last val_fraction,
+    10% by default; split_by: how it was cut, by "tokens" or "characters")."""
     train: np.ndarray
     val: np.ndarray
     sha256: str = ""          # the corpus text's digest (a resumed run checks it is the same)
@@ -556,6 +559,7 @@ class TokenData:
 
     @property
     def n_tokens(self) -> int:
+        """Ids in both parts together."""
         return int(self.train.size + self.val.size)
 
 
@@ -857,7 +861,9 @@ class BatchSampler:
             yield self._draw(ids, rng, self.batch_size, split)
 
     def get_state(self) -> dict:
+        """The generator's state (a JSON-ready dict), as a checkpoint records it."""
         return self.rng.bit_generator.state
 
     def set_state(self, state: dict) -> None:
+        """Restore a state get_state returned: the next batches are the ones it would draw."""
         self.rng.bit_generator.state = state

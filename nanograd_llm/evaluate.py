@@ -117,6 +117,7 @@ class EvalResult:
 
     @property
     def loss(self) -> float:
+        """Mean negative log-likelihood per scored token, in nats (nll / tokens)."""
         return self.nll / self.tokens
 
     @property
@@ -131,14 +132,18 @@ class EvalResult:
 
     @property
     def bits_per_token(self) -> float:
+        """loss in bits: loss / ln 2."""
         return self.loss / math.log(2)
 
     @property
     def bits_per_char(self) -> float | None:
+        """Total bits over the characters scored (None when characters is 0, as
+        evaluate_ids leaves it): comparable across tokenizers on the same text."""
         return self.nll / math.log(2) / self.characters if self.characters else None
 
     @property
     def uniform_loss(self) -> float:
+        """ln vocab_size: the loss of a uniform guess, the baseline."""
         return math.log(self.vocab_size)
 
     def to_dict(self) -> dict:

@@ -118,6 +118,9 @@ def numerical_gradient(f: Callable[[], float], x, h: float = 1e-6, indices=None)
 
 @dataclass
 class CheckResult:
+    """One row of the gradient-check table: the largest relative error, whether it is
+    within TOLERANCE, and where it is (detail)."""
+
     name: str
     max_rel_error: float
     passed: bool
@@ -334,6 +337,8 @@ def check_case(name: str, inputs: dict, loss_fn, grad_fn, h: float = 1e-6,
 
 
 def check_layer(name: str, seed: int = 0, **shape) -> CheckResult:
+    """Gradient-check one layer of LAYERS (or DROPOUT_LAYERS): layer_case(name, rng, **shape)
+    with rng seeded by `seed`, then check_case."""
     rng = np.random.default_rng(seed)
     inputs, f, g = layer_case(name, rng, **shape)
     return check_case(name, inputs, f, g)

@@ -240,6 +240,7 @@ class AdamW:
 
     @classmethod
     def from_model(cls, model, **kwargs) -> "AdamW":
+        """AdamW(model, **kwargs): the optimizer of a model's flat buffer."""
         return cls(model, **kwargs)
 
     # -- moments (a model's: zeros made on first use) -------------------------------------
@@ -267,6 +268,13 @@ class AdamW:
 
     # -- update --------------------------------------------------------------------------
     def step(self, grads=None, lr: float | None = None) -> None:
+        """One AdamW update of the parameters, in place.
+
+        grads: for a model, None (its own `grads`), its `grads` dict or `grad_flat`, or another
+        dict with the keys and shapes of `model.params`; for a dict of parameters, a dict with
+        the same keys and shapes. lr: this step's learning rate (the schedule's get_lr), else
+        the one given at construction. Bad gradients or lr are an error that changes nothing.
+        """
         if isinstance(grads, (int, float, np.integer, np.floating)):
             # `opt.step(0.001)` (bölümlerdeki küçük AdamW'nin imzası): sayı gradyan sanılmasın
             raise TypeError(f"AdamW.step(grads=None, lr=None): got the number {grads!r} as "

@@ -296,6 +296,8 @@ class ParamViews(dict):
         self.what = what
 
     def _refuse(self, *args, **kwargs):
+        """Refused with a TypeError: the names and their views are fixed (change the arrays
+        in place instead)."""
         raise TypeError(f"model.{self.what} holds views into the model's flat buffer: change "
                         f"an array in place (model.{self.what}[name][...] = value); binding a "
                         f"name to another array would detach it from the model and the "
@@ -495,10 +497,12 @@ class ParamModel:
 
     # -- modes -------------------------------------------------------------------------
     def train(self, mode: bool = True) -> "ParamModel":
+        """Training mode (dropout active) or, with mode=False, eval mode; returns the model."""
         self.training = mode
         return self
 
     def eval(self) -> "ParamModel":
+        """Eval mode (no dropout), the same as train(False); returns the model."""
         return self.train(False)
 
     # ## Dropout üreteci ne zaman kurulur
@@ -532,9 +536,11 @@ class ParamModel:
 
     # -- bookkeeping -------------------------------------------------------------------
     def num_params(self) -> int:
+        """The number of parameters (a tied output layer counted once: model.flat.size)."""
         return int(self.flat.size)
 
     def zero_grad(self) -> None:
+        """Set every gradient to 0 (nothing to do before grad_flat is made)."""
         # Gradyan dizisi henüz yoksa sıfırlanacak bir şey yoktur (ilk kullanımda sıfır ayrılır)
         if self._grad_flat is not None:
             self._grad_flat.fill(0)

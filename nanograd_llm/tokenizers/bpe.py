@@ -437,6 +437,7 @@ class BPETokenizer:
 
     @property
     def special_tokens(self) -> dict[str, int]:
+        """Special token string -> id (a copy), e.g. {'<|endoftext|>': 50256}."""
         return dict(self._special_to_id)
 
     @property

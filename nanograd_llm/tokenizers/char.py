@@ -97,10 +97,16 @@ class CharTokenizer:
 
     @property
     def vocab_size(self) -> int:
+        """Number of ids: the vocabulary's distinct characters."""
         return len(self.chars)
 
     def encode(self, text: str, errors: str = "strict") -> list[int]:
-        """Text -> list of ids. errors: 'strict' (raise), 'skip' or 'replace'."""
+        """Text (NFC-normalised first) -> list of ids.
+
+        errors: what becomes of a character the vocabulary lacks: 'strict' (a ValueError
+        naming it), 'skip' (dropped) or 'replace' (the id of '?', else of ' ', else of U+FFFD,
+        whichever the vocabulary has first; dropped when it has none of them).
+        """
         if errors not in ERRORS:
             raise ValueError(f"errors must be one of {', '.join(ERRORS)}, got {errors!r}"
                              f"{did_you_mean(errors, ERRORS)}")
@@ -198,6 +204,7 @@ class CharTokenizer:
 
     @classmethod
     def load(cls, directory) -> "CharTokenizer":
+        """Read the tokenizer.json that `save` wrote in `directory`."""
         path = Path(directory) / "tokenizer.json"
         if not path.is_file():
             raise FileNotFoundError(f"no tokenizer file: {path}")
