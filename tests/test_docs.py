@@ -2292,6 +2292,52 @@ def test_train_docstring_names_every_key_it_returns(tmp_path):
         assert re.search(rf"\b{param}\b", doc), param
 
 
+_PYTHON_API = ["nanograd_llm", "nanograd_llm.models.gpt", "nanograd_llm.models.bigram",
+               "nanograd_llm.models.base", "nanograd_llm.optim", "nanograd_llm.checkpoint",
+               "nanograd_llm.generate", "nanograd_llm.evaluate", "nanograd_llm.data",
+               "nanograd_llm.tokenizers", "nanograd_llm.tokenizers.char",
+               "nanograd_llm.tokenizers.bpe", "nanograd_llm.hf", "nanograd_llm.gradcheck",
+               "nanograd_llm.train", "nanograd_llm.config",
+               *(f"nanograd_llm.layers.{name}" for name in LAYER_CHAPTERS)]
+
+
+def _help_summary_faults(obj, name: str) -> str | None:
+    doc = inspect.getdoc(obj)
+    if not doc:
+        return "no docstring"
+    first = doc.splitlines()[0]
+    if first.startswith((name + "(", "Initialize self", "Unspecified")):
+        return f"only Python's generated text: {first[:60]!r}"
+    return None
+
+
+def test_help_of_every_public_function_class_and_method_starts_with_a_summary():
+    """help() on many public names of the modules README.md points Python users to showed
+    nothing useful: GPTConfig and TrainConfig their generated signature, AdamW.step,
+    model.train/eval/num_params/zero_grad, EvalResult.loss, the layers' cache tuples and more
+    no docstring at all. Every public function, class and method (properties included)
+    defined there has a docstring whose first line is its own summary."""
+    faults = []
+    for module_name in _PYTHON_API:
+        module = importlib.import_module(module_name)
+        for name, obj in vars(module).items():
+            if name.startswith("_") or not (inspect.isfunction(obj) or inspect.isclass(obj)) \
+                    or obj.__module__ != module_name:
+                continue
+            fault = _help_summary_faults(obj, name)
+            if fault:
+                faults.append(f"{module_name}.{name}: {fault}")
+            for attr, member in (vars(obj).items() if inspect.isclass(obj) else ()):
+                f = member.fget if isinstance(member, property) else \
+                    getattr(member, "__func__", member)
+                if attr.startswith("_") or not inspect.isfunction(f):
+                    continue
+                fault = _help_summary_faults(f, attr)
+                if fault:
+                    faults.append(f"{module_name}.{name}.{attr}: {fault}")
+    assert not faults, "\n".join(faults)
+
+
 def test_both_readmes_explain_the_best_folder_where_training_is_described():
     """Every run with evaluations leaves OUT/best; README.md explained it only in its GPU
     section and README.tr.md not at all, so a CPU user met an unexplained folder."""

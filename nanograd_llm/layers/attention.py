@@ -199,6 +199,8 @@ def softmax_backward(att, datt) -> None:
 
 
 class AttentionCache(NamedTuple):
+    """What attention_forward keeps for attention_backward."""
+
     q: Any      # (B, nh, Tq, hs), ölçeklenmemiş q
     k: Any      # (B, nh, Tk, hs)
     v: Any      # (B, nh, Tk, hs)

@@ -74,6 +74,8 @@ LN_RECOMPUTE_MIN = 1 << 20   # LN çıktısı en az bu kadar öğe tutuyorsa ön
 
 
 class BlockCache(NamedTuple):
+    """What block_forward keeps for block_backward."""
+
     ln_1: Any
     attn: Any
     ln_2: Any

@@ -120,6 +120,8 @@ def tile_bounds(T: int, tile: int | None = None) -> tuple:
 
 
 class TiledAttentionCache(NamedTuple):
+    """What tiled_attention_forward keeps for tiled_attention_backward."""
+
     q: Any        # (B, nh, T, hs), ölçeklenmemiş q
     k: Any        # (B, nh, T, hs)
     v: Any        # (B, nh, T, hs)

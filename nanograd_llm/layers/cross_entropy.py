@@ -61,6 +61,8 @@ from ..backend import get_array_module
 
 
 class CrossEntropyCache(NamedTuple):
+    """What cross_entropy_forward keeps for cross_entropy_backward."""
+
     probs: Any       # (N, V) softmax olasılıkları
     targets: Any     # (N,)
     valid: Any       # (N,) bool veya None (hepsi geçerli)
@@ -72,10 +74,14 @@ def cross_entropy_forward(logits, targets, ignore_index: int | None = None,
                           reuse_logits: bool = False):
     """Mean softmax cross-entropy over all (non-ignored) positions. Returns (loss, cache).
 
+    logits: (..., V) scores, e.g. (B, T, V) or (N, V); targets: ids with the logits' leading
+    shape ((B, T) or (N,)); ignore_index: a target value whose positions the mean leaves out.
+
     reuse_logits=True overwrites the logits (they become the saved probabilities): for a caller
     that does not need them afterwards (the trainer), no (N, V) array is allocated at all.
 
-    The loss is a 0-d array on the logits' device (no host sync); use float(loss) to log it.
+    The loss is a 0-d value on the logits' device (a NumPy scalar on the CPU, a 0-d CuPy
+    array on the GPU: no host sync); use float(loss) to log it.
     Target ids must lie in [0, V) (the models check them; checking here would cost the GPU a
     host sync at every step).
     """

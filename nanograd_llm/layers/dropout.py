@@ -60,6 +60,8 @@ from ..backend import get_array_module
 
 
 class DropoutCache(NamedTuple):
+    """What dropout_forward keeps for dropout_backward."""
+
     # Maske m (bool: tutulan öğe True) ve 1/(1−p) (verinin türünde tek bir sayı); ya da
     # dışarıdan verilmiş bir 0 / 1/(1−p) ölçeği (o zaman factor None); birim fonksiyonda None
     mask: Any
@@ -107,6 +109,7 @@ class RowGenerators:
         return RowGenerators(self.gens[sl])
 
     def random(self, size, dtype=np.float64):
+        """Uniform [0, 1) numbers of shape `size`, row b from generator b (as Generator.random)."""
         shape = tuple(size)
         if not shape or shape[0] != len(self.gens):
             raise ValueError(f"row generators for {len(self.gens)} rows cannot draw {shape}")
@@ -141,7 +144,8 @@ def dropout_cache(shape, p: float, rng, train: bool, xp, dtype) -> DropoutCache:
 
 
 def dropout_forward(x, p: float, rng=None, train: bool = True, mask=None):
-    """Inverted dropout. `mask` (0 or 1/(1-p) values) may be given to fix the pattern.
+    """Inverted dropout. `mask` (0 or 1/(1-p) values) may be given to fix the pattern; else
+    `rng` (a generator on x's device) draws it, and is required when p > 0 in training.
 
     Identity when p == 0 or train is False. Returns (out, cache).
     """

@@ -57,6 +57,8 @@ ONE_HOT_MAX = 1 << 22
 
 
 class EmbeddingCache(NamedTuple):
+    """What embedding_forward keeps for embedding_backward."""
+
     idx: Any            # (B, T) ileri geçişte kullanılan kimlikler
     weight_shape: tuple  # (V, C)
 

@@ -83,6 +83,8 @@ def _rows(a):
 
 
 class GeluCache(NamedTuple):
+    """What gelu_forward keeps for gelu_backward."""
+
     x: Any   # girdi
     s: Any   # σ(2u) = 0.5·(1 + tanh(u))
 

@@ -72,4 +72,5 @@ class KVCache:
         self.length += n
 
     def reset(self) -> None:
+        """Empty the cache (length 0); the arrays are kept for reuse."""
         self.length = 0

@@ -120,6 +120,8 @@ from ..backend import for_row_blocks, fused_kernels, get_array_module, matmul_t
 
 
 class LayerNormCache(NamedTuple):
+    """What layernorm_forward keeps for layernorm_backward."""
+
     xhat: Any   # (B, T, C)
     rstd: Any   # (B, T, 1)
     w: Any      # (C,)

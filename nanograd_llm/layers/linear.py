@@ -49,6 +49,8 @@ from ..backend import get_array_module, matmul_t
 
 
 class LinearCache(NamedTuple):
+    """What linear_forward keeps for linear_backward."""
+
     x2d: Any        # (N, Cin)
     w: Any          # (Cin, Cout)
     has_bias: bool

@@ -77,12 +77,15 @@ ACTIVATIONS = {
 
 
 def check_activation(name: str) -> None:
+    """A ValueError for an activation other than those of ACTIVATIONS (gelu, relu)."""
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {shown(name)}: expected one of "
                          f"{', '.join(ACTIVATIONS)}{did_you_mean(name, ACTIVATIONS)}")
 
 
 class MLPCache(NamedTuple):
+    """What mlp_forward keeps for mlp_backward."""
+
     c_fc: Any
     act: Any
     c_proj: Any

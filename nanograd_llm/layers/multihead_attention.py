@@ -82,6 +82,8 @@ from .linear import linear_backward, linear_forward
 
 
 class MHACache(NamedTuple):
+    """What mha_forward keeps for mha_backward."""
+
     c_attn: Any
     attn: Any
     c_proj: Any

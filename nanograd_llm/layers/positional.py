@@ -74,13 +74,18 @@ def _check_start(start) -> None:
 
 
 class LearnedPositionalCache(NamedTuple):
+    """What learned_positional_forward keeps for learned_positional_backward."""
+
     start: int
     T: int
     wpe_shape: tuple
 
 
 def learned_positional_forward(x, wpe, start: int = 0):
-    """out = x + wpe[start:start+T]. x: (B, T, C); wpe: (block_size, C)."""
+    """out = x + wpe[start:start+T]. x: (B, T, C); wpe: (block_size, C). Returns (out, cache).
+
+    start: the position of x's first token (a KV cache's length); start + T must not pass
+    block_size."""
     T = x.shape[1]
     _check_start(start)
     if start + T > wpe.shape[0]:
@@ -130,12 +135,18 @@ def sinusoidal_table(n_positions: int, C: int, xp, dtype):
 
 
 class SinusoidalCache(NamedTuple):
+    """What sinusoidal_forward keeps for sinusoidal_backward."""
+
     start: int
     T: int
 
 
 def sinusoidal_forward(x, start: int = 0, n_positions: int | None = None):
-    """out = x + PE[start:start+T] with the fixed sinusoidal table. x: (B, T, C)."""
+    """out = x + PE[start:start+T] with the fixed sinusoidal table. x: (B, T, C).
+    Returns (out, cache).
+
+    start: the position of x's first token; n_positions: the model's block_size, which
+    start + T must not pass (None: no limit)."""
     xp = get_array_module(x)
     T, C = x.shape[1], x.shape[2]
     _check_start(start)

@@ -36,6 +36,8 @@ from ..backend import get_array_module
 
 
 class ReluCache(NamedTuple):
+    """What relu_forward keeps for relu_backward."""
+
     mask: Any   # x > 0 (bool)
 
 
