@@ -240,7 +240,9 @@ def evaluate_ids(model, ids, *, context: int | None = None, stride: int | None =
     a (1, N) array is read as its one row, more rows are an error).
 
     context: window length (default: the model's block_size, or DEFAULT_CONTEXT for a model
-    without one, the bigram); stride: see sliding_windows.
+    without one, the bigram); stride: see sliding_windows (default: context, windows that do
+    not overlap); batch_size: windows per forward pass (default: default_batch_size);
+    vocab_limit: see token_nll; progress: a progress bar on stderr (None: on a terminal only).
     The model is put in eval mode (no dropout) for the call and restored afterwards.
     `characters` of the result is 0: evaluate_text fills it in.
     """

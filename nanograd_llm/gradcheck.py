@@ -313,7 +313,11 @@ LAYER_DROPOUT = 0.3
 
 def check_case(name: str, inputs: dict, loss_fn, grad_fn, h: float = 1e-6,
                max_coords: int | None = None, rng=None) -> CheckResult:
-    """Compare analytic and numerical gradients for every input of a case."""
+    """Compare analytic and numerical gradients for every input of a case.
+
+    inputs, loss_fn, grad_fn: layer_case's; h: the finite-difference step; max_coords: check
+    at most that many random positions of each input (all when None), drawn from `rng`
+    (default_rng(0) when None)."""
     analytic = {k: to_numpy(v).copy() for k, v in grad_fn().items()}
     worst, where = 0.0, ""
     for key, x in inputs.items():
@@ -348,7 +352,11 @@ def check_layer(name: str, seed: int = 0, **shape) -> CheckResult:
 
 def check_model(model, idx, targets, h: float = 1e-5, coords_per_tensor: int = 6,
                 seed: int = 0, dropout_seed: int = 1234) -> CheckResult:
-    """Finite differences on random coordinates of every tensor plus one random direction."""
+    """Finite differences on random coordinates of every tensor plus one random direction.
+
+    idx, targets: a (B, T) batch; h: the finite-difference step; coords_per_tensor: positions
+    checked in each parameter, drawn (with the direction) from `seed`; dropout_seed: the
+    dropout masks, the same at every call. The model should be float64 (model_cases)."""
     rng = np.random.default_rng(seed)
     if model.dtype != np.float64:
         raise ValueError("gradient checks need a float64 model")

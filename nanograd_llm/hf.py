@@ -410,8 +410,11 @@ def load_hf(path, dtype="float32", device: str = "cpu", dropout: float = 0.0,
             block_size: int | None = None) -> GPT:
     """Build a GPT from a Hugging Face GPT-2 folder (config.json + model.safetensors).
 
-    block_size, if smaller than the checkpoint's n_positions, keeps only the first block_size
-    position embeddings (shorter contexts: cheaper fine-tuning; the model is otherwise the same).
+    dtype: "float32" or "float64" (the tensors are converted); device: "cpu" or "cuda";
+    dropout: the model's dropout rate (GPT-2's files give none: 0.0 for sampling, a rate for
+    fine-tuning). block_size, if smaller than the checkpoint's n_positions, keeps only the
+    first block_size position embeddings (shorter contexts: cheaper fine-tuning; the model is
+    otherwise the same). The model is returned in eval mode.
     """
     path = Path(path)
     hf_cfg = read_hf_config(path)

@@ -72,8 +72,12 @@ from .backend import (device_of, for_row_blocks, fused_kernels, get_array_module
 
 
 def get_lr(step: int, lr: float, min_lr: float, warmup_iters: int, lr_decay_iters: int) -> float:
-    """Linear warmup over warmup_iters, then cosine decay to min_lr at lr_decay_iters (a step,
-    1 or more: TrainConfig's lr_decay_iters=0, 'at max_iters', is cfg.decay_iters here)."""
+    """The learning rate of step `step` (0-based): linear warmup over warmup_iters, then cosine
+    decay to min_lr at lr_decay_iters (a step, 1 or more: TrainConfig's lr_decay_iters=0, 'at
+    max_iters', is cfg.decay_iters here; less than 1 is a ValueError).
+
+    Warmup: lr * (step + 1) / (warmup_iters + 1) for step < warmup_iters (never 0); lr at
+    step warmup_iters, then the cosine; min_lr from lr_decay_iters on."""
     if lr_decay_iters < 1:
         # TrainConfig'te lr_decay_iters=0 "kosinüs max_iters'ta biter" demektir; burada 0, eğrinin
         # 0. adımda bittiği, yani oranın ısınmadan hemen sonra min_lr'ye düştüğü anlamına gelirdi

@@ -115,7 +115,13 @@ class BigramLM(ParamModel):
         return self._store_grads({"token_embedding.weight": dtable}, accumulate)
 
     def generate(self, idx, max_new_tokens: int, temperature: float = 1.0, seed=None):
-        """Sample tokens one at a time (the bigram only ever looks at the last token)."""
+        """Sample tokens one at a time (the bigram only ever looks at the last token).
+
+        idx: (T,) or (B, T) ids; returns a host int64 array (B, T + max_new_tokens), the
+        prompt followed by the new tokens. temperature must be > 0 and seed None or an integer
+        >= 0; for greedy decoding, top_k or top_p use nanograd_llm.generate.generate(model,
+        idx, ...), which takes a BigramLM too.
+        """
         from ..generate import _number, check_seed
         # generate()'in denetimleri: 2.5 ya da "3" gibi bir sayı, range() ya da `<`
         # karşılaştırmasının anlaşılmaz TypeError'ıyla, seed=-1 NumPy'ın içinden düşerdi

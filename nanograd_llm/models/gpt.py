@@ -708,7 +708,8 @@ class GPT(ParamModel):
 
     @classmethod
     def from_hf(cls, path, dtype="float32", device: str = "cpu"):
-        """Load a Hugging Face GPT-2 folder (config.json + model.safetensors)."""
+        """Load a Hugging Face GPT-2 folder (config.json + model.safetensors), in eval mode;
+        hf.load_hf also takes dropout and block_size, hf.init_from_hf gives the tokenizer too."""
         from ..hf import load_hf
         return load_hf(path, dtype=dtype, device=device)
 

@@ -508,7 +508,8 @@ class BPETokenizer:
         regex: GPT2_PATTERN, or TURKISH_PATTERN to keep a Turkish suffix after an apostrophe
         whole (`Ankara'da` -> `Ankara` + `'da`), or their names "gpt2" and "turkish"; it is
         saved with the tokenizer. A pattern whose matches leave a character of `text` out is
-        an error (encoding would drop that character). `progress`: progress bars on stderr
+        an error (encoding would drop that character). `verbose`: print every 500th merge
+        (and the last) on stdout. `progress`: progress bars on stderr
         (characters whose words are counted, then merges learnt) once a step has taken
         backend.PROGRESS_DELAY seconds; off by default."""
         # NumPy tam sayıları da tam sayıdır (GPTConfig'teki gibi): np.int64(300) "bir tam sayı
