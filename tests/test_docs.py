@@ -2338,6 +2338,35 @@ def test_help_of_every_public_function_class_and_method_starts_with_a_summary():
     assert not faults, "\n".join(faults)
 
 
+@pytest.mark.parametrize("readme", ["README.md", "README.tr.md"])
+def test_the_signatures_a_readme_shows_are_the_real_ones(readme):
+    """Both READMEs write out `GPT(config, seed=0, dtype="float32", device="cpu")` and
+    `GPT.generate(idx, max_new_tokens, temperature=1.0, …)` with their defaults, and say that
+    nanograd_llm.generate.generate(model, idx, ...) is the same; nothing compared them with
+    the code, so a renamed parameter or a changed default would have left them wrong."""
+    import ast
+
+    from nanograd_llm import GPT
+    from nanograd_llm import generate as gen
+    text = " ".join((ROOT / readme).read_text(encoding="utf-8").split())
+
+    def shown(call):
+        m = re.search(rf"`{re.escape(call)}\(([^`]*)\)`", text)
+        assert m, f"{readme} no longer shows {call}(...)"
+        node = ast.parse(f"f({m.group(1)})", mode="eval").body
+        return ([a.id for a in node.args],
+                {k.arg: ast.literal_eval(k.value) for k in node.keywords})
+
+    def real(fn, skip):
+        params = [p for p in inspect.signature(fn).parameters.values()
+                  if p.kind is p.POSITIONAL_OR_KEYWORD][skip:]
+        return ([p.name for p in params if p.default is p.empty],
+                {p.name: p.default for p in params if p.default is not p.empty})
+
+    assert shown("GPT") == real(GPT.__init__, 1)
+    assert shown("GPT.generate") == real(GPT.generate, 1) == real(gen.generate, 1)
+
+
 def test_both_readmes_explain_the_best_folder_where_training_is_described():
     """Every run with evaluations leaves OUT/best; README.md explained it only in its GPU
     section and README.tr.md not at all, so a CPU user met an unexplained folder."""
