@@ -52,7 +52,11 @@ from .base import ParamModel
 
 
 class BigramLM(ParamModel):
-    """logits = table[idx]; the tutorial's bigram with a hand-written backward."""
+    """logits = table[idx]; the tutorial's bigram with a hand-written backward.
+
+    BigramLM(vocab_size, seed=0, dtype="float32", device="cpu"): one (V, V) table, drawn from
+    `seed`, whose row i holds the logits of the token after token i.
+    """
 
     kind = "bigram"
     # Sonraki belirtecin puanları yalnızca son belirtece bağlıdır: üretimde (generate.py) her

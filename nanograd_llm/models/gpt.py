@@ -284,7 +284,14 @@ def _param_specs(cfg: GPTConfig) -> list:
 
 
 class GPT(ParamModel):
-    """A GPT-2 style decoder-only Transformer with hand-written forward and backward."""
+    """A GPT-2 style decoder-only Transformer with hand-written forward and backward.
+
+    GPT(config, seed=0, dtype="float32", device="cpu"): the weights are drawn from `seed`
+    (GPT-2's initialisation); dtype "float32" or "float64"; device "cpu" or "cuda" (CuPy).
+    A new model is in train mode (dropout active; model.eval() turns it off).
+    forward(idx, targets) -> (logits, loss); backward() -> gradients; generate(idx, n) ->
+    ids; GPT.load(run_dir), GPT.from_hf(folder) and save_hf(folder) load and save.
+    """
 
     kind = "gpt"
 
@@ -376,6 +383,11 @@ class GPT(ParamModel):
                 last_only: bool = False, keep_activations: bool = True,
                 return_logits: bool = True):
         """idx: (B, T) token ids. Returns (logits (B, T, V), loss or None).
+
+        targets: (B, T) ids, the token that should follow each position (idx shifted by one);
+        the loss is their mean cross-entropy (positions whose target is config.ignore_index
+        left out), a 0-d value on the model's device (float(loss) reads it); None without
+        targets.
 
         With `kv_cache`, idx holds only the new tokens; they are placed after the
         `kv_cache.length` cached positions (no backward is possible then).
