@@ -59,7 +59,7 @@ from .config import (BPE_PATTERNS, MODELS, PRESETS, SAMPLE_TOKENS_MAX, TOKENIZER
                      apply_overrides, canonical_dtype, make_config, model_config,
                      in_config_file, init_from_given_as, out_dir_given_as, parse_overrides,
                      read_config_file, resume_config, settings_from_file, tokenizer_settings)
-from .data import (INSTEAD, STREAM_DROPOUT, BatchSampler, check_source, download_corpus,
+from .data import (EMBEDDED, INSTEAD, STREAM_DROPOUT, BatchSampler, check_source, download_corpus,
                    SPLIT_BY_CHARACTERS, SPLIT_BY_TOKENS, SPLIT_RULES, encode_corpus,
                    encode_split_corpus, known_text_sha256, load_text, same_source, split_ids,
                    split_point, text_sha256)
@@ -149,6 +149,33 @@ RESUME_FROM_A_COPY = ("set data to the path of a copy of that text elsewhere (th
                       "that it is the same text)")
 
 
+def _embedded_of_another_version(out: Path, recorded: bool) -> ValueError:
+    """The refusal of a resumed run trained on the embedded corpus of another version of the
+    package (the corpus is rebuilt from each version's explanations). `recorded`: the run
+    recorded the text's sha256, so a copy of that version's embedded text resumes it."""
+    why = (f"cannot resume {out}: it was trained on the embedded corpus of another version of "
+           f"nanograd_llm, and this version's embedded corpus is another text (it is rebuilt "
+           f"from each version's explanations)")
+    if not recorded:
+        # Özeti kaydetmemiş (eski bir sürümün) eğitimi: metnin aynı olduğu hiçbir yolla
+        # denetlenemez; --data ile verilen bir kopya da adla karşılaştırılır ve reddedilir
+        why = (f"cannot resume {out}: it was trained on the embedded corpus by an older version "
+               f"of nanograd_llm, which did not record the text's sha256: the embedded corpus "
+               f"is rebuilt with each version, and the run cannot check that this version's is "
+               f"the text it started with")
+        return with_command_line_message(
+            ValueError(f"{why}; start a new run with overwrite=True instead of resume=True, or "
+                       f"in another out_dir"),
+            f"{why}; use --overwrite or --out DIR for a new run")
+    copy = ("a copy of the embedded text of the version that trained it "
+            "(nanograd_llm/corpus/turkce_aciklamalar.txt in that version; the run checks that "
+            "it is the same text)")
+    return with_command_line_message(
+        ValueError(f"{why}; set data to the path of {copy}, or start a new run with "
+                   f"overwrite=True instead of resume=True, or in another out_dir"),
+        f"{why}; give --data PATH naming {copy}, or use --overwrite or --out DIR for a new run")
+
+
 def _other_text(out: Path, label: str) -> ValueError:
     """The refusal of a resumed run's corpus whose text is not the one the run started with."""
     why = (f"cannot resume {out}: the corpus {label!r} is not the text the run started with "
@@ -222,6 +249,13 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | 
     except (OSError, ValueError) as e:
         raise _data_in_config_file(e, from_file) from None
     digest = text_sha256(text)
+    if resumed and label == EMBEDDED and digest != sha256:
+        # Gömülü derlem paketle gelir ve her sürümde yeniden kurulur: yükseltmeden sonra
+        # devam ettirilen eski bir eğitimin metni değişmiştir. Bilinmeyen karakterler ya da
+        # farklı özet "dosya değişti mi?" diye sorardı (kullanıcının bir dosyası yok); özeti
+        # kaydetmemiş bir eğitim ise (karakterleri yetiyorsa) başka bir metinle, başka bir
+        # doğrulama bölümüyle sessizce sürerdi
+        raise _embedded_of_another_version(out_dir, bool(sha256))
     if tokenizer is not None and digest != sha256:
         # Özet eğitiminkiyle aynıysa metin eğitimin başladığı metindir: belirteçleyicinin
         # bilmediği bir karakter tutamaz, bu denetim (100 MB'lık bir derlemde bir saniyeyi aşan

@@ -2479,6 +2479,44 @@ def test_a_new_run_of_a_corpus_that_cannot_be_downloaded_is_told_the_data_settin
                                             "train on any local text file with --data PATH\n")
 
 
+@pytest.mark.parametrize("case", ["no digest", "digest", "digest, new characters"])
+def test_a_run_on_the_embedded_corpus_of_another_version_says_so_on_resuming(
+        tmp_path, monkeypatch, capsys, case):
+    """The embedded corpus is rebuilt with each version: a run trained on an earlier version's
+    resumed with another text. One saved without the corpus's digest (by an older version)
+    whose characters the new text has went on silently, on another text with another val
+    part; with the digest, the refusal asked 'has the file changed?' (the user has no file) or
+    said 'the corpus is not the text the run started with' without the way out. Now the
+    refusal names the embedded corpus of another version, and with a digest a copy of the old
+    text given with --data resumes."""
+    from nanograd_llm import cli
+    from nanograd_llm import data as D
+    old = tmp_path / "old_embedded.txt"
+    old.write_text(TEXT, encoding="utf-8")
+    monkeypatch.setattr(D, "EMBEDDED_PATH", old)
+    train(dataclasses.replace(tiny_config(tmp_path, max_iters=1, eval_interval=1), data=None),
+          quiet=True)
+    man = tmp_path / "run" / ckpt.MANIFEST
+    if case == "no digest":
+        m = json.loads(man.read_text(encoding="utf-8"))
+        del m["extra"]["data_sha256"]                   # as an older version saved it
+        man.write_text(json.dumps(m), encoding="utf-8")
+    new = tmp_path / "new_embedded.txt"                 # the upgraded package's embedded text
+    new.write_text(TEXT.replace("Dikkat", "Dikkat ve geri") +
+                   ("☺€\n" if case.endswith("characters") else ""), encoding="utf-8")
+    monkeypatch.setattr(D, "EMBEDDED_PATH", new)
+    resume = ["train", "--resume", "--out", str(tmp_path / "run"), "--quiet", "max_iters=2"]
+    assert cli.main(resume) == 1
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "Traceback" not in err, err
+    assert "trained on the embedded corpus" in err and "version of nanograd_llm" in err, err
+    assert ckpt.read_manifest(tmp_path / "run")["step"] == 1
+    if case != "no digest":
+        assert "--data PATH" in err, err
+        assert cli.main([*resume, "--data", str(old)]) == 0, capsys.readouterr().err
+        assert ckpt.read_manifest(tmp_path / "run")["step"] == 2
+
+
 def test_an_old_run_whose_corpus_cannot_be_downloaded_is_not_offered_a_copy_by_data(
         tmp_path, monkeypatch, capsys):
     """A run saved without the corpus's digest (by an earlier version) whose named corpus cannot
