@@ -531,7 +531,7 @@ def resolve_eval_data(ckpt, hf, data, split):
     import warnings
 
     from .checkpoint import MANIFEST, CheckpointError, find_run_dir, read_manifest
-    from .data import load_text, text_sha256
+    from .data import EMBEDDED, load_text, text_sha256
     train_cfg, saved_sha = {}, None
     if ckpt is not None:
         m = read_manifest(find_run_dir(ckpt))
@@ -576,9 +576,19 @@ def resolve_eval_data(ckpt, hf, data, split):
         own = digest == saved_sha
     else:                               # older checkpoints: the same file
         own = same_source(train_cfg.get("data"), data)
+    # Gömülü derlem her sürümde yeniden kurulur: yükseltmeden sonra önceki bir sürümün eğitimi
+    # başka bir metinle ölçülür. Özeti kaydetmemiş (eski) bir eğitimde bu denetlenemezdi ve
+    # bugünkü metnin val bölümü hiçbir uyarı olmadan eğitimin ayırdığı metin sanılırdı
+    copy = ("; pass --data PATH naming a copy of the embedded text of the version that trained "
+            "it (nanograd_llm/corpus/turkce_aciklamalar.txt there)")
     if data is None and saved_sha and digest != saved_sha:
         warnings.warn(f"the corpus {label!r} has changed since the run was trained (its sha256 "
-                      f"differs): its val part is not the text the run held out")
+                      f"differs): its val part is not the text the run held out"
+                      f"{copy if label == EMBEDDED else ''}")
+    elif data is None and ckpt is not None and not saved_sha and label == EMBEDDED:
+        warnings.warn("the run was trained on the embedded corpus by an older version, which did "
+                      "not record the text's sha256, and the embedded corpus is rebuilt with "
+                      "each version: its val part may not be the text the run held out")
     val_fraction = train_cfg.get("val_fraction", 0.1)
     try:
         if isinstance(val_fraction, bool):

@@ -395,6 +395,41 @@ def test_cli_eval_changed_corpus_warns(tmp_path, capsys):
         assert cli_main(["eval", "--ckpt", str(tmp_path / "run"), "--json"]) == 0
 
 
+@pytest.mark.parametrize("digest", [False, True])
+def test_cli_eval_of_a_run_on_an_earlier_versions_embedded_corpus_warns(
+        tmp_path, monkeypatch, capsys, digest):
+    """The embedded corpus is rebuilt with each version. `eval --ckpt` of a run an older
+    version trained on it without recording the corpus's sha256 measured today's embedded
+    text's val part as the run's own without a word; now it warns, as for a run whose
+    digest differs (whose warning names the way to the run's own text: --data PATH, a copy
+    of that version's embedded text, which the digest checks)."""
+    import dataclasses
+
+    from nanograd_llm import checkpoint as ckpt
+    from nanograd_llm import data as D
+    old = tmp_path / "old_embedded.txt"
+    old.write_text(TEXT, encoding="utf-8")
+    monkeypatch.setattr(D, "EMBEDDED_PATH", old)
+    cfg = dataclasses.replace(tiny_config(tmp_path, dropout=0.0, max_iters=1, eval_interval=1),
+                              data=None)
+    train(cfg, quiet=True, progress=False)
+    run = tmp_path / "run"
+    if not digest:
+        man = json.loads((run / ckpt.MANIFEST).read_text(encoding="utf-8"))
+        del man["extra"]["data_sha256"]                 # as an older version saved it
+        (run / ckpt.MANIFEST).write_text(json.dumps(man), encoding="utf-8")
+    new = tmp_path / "new_embedded.txt"                 # the upgraded package's embedded text
+    new.write_text(TEXT.replace("Dikkat", "Dikkat ve geri"), encoding="utf-8")
+    monkeypatch.setattr(D, "EMBEDDED_PATH", new)
+    with pytest.warns(UserWarning, match="embedded" if digest else "older version") as got:
+        assert cli_main(["eval", "--ckpt", str(run), "--json"]) == 0
+    if digest:
+        assert any("--data PATH" in str(w.message) for w in got), [str(w.message) for w in got]
+        capsys.readouterr()
+        out = _eval_json(capsys, "--ckpt", str(run), "--data", str(old))
+        assert out["split"] == "val"                    # the copy is the run's own text
+
+
 def test_cli_eval_a_gpt2_folder(tmp_path, capsys):
     """--hf: a GPT-2 folder (weights + byte-level BPE) on a text file, the whole text by default,
     float64 on request, and the same numbers as the Python API."""
