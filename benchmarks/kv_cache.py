@@ -9,9 +9,10 @@ step sees the L - 1 before its token).
 End-to-end tokens/s = new_tokens / wall time of the whole generation (the cached path includes
 its prefill of the prompt); decode tokens/s counts the steps after the first token only. Each
 figure is the best of --repeats runs. Both paths must produce the same tokens (checked).
-Every context must hold the new tokens and at least one prompt token, and fit the model's
-block_size of 1024 (a longer one would be cropped to it: its row would not measure its label);
---new-tokens is at least 2 (the decode rate counts the steps after the first).
+Every context must hold the new tokens and at least one prompt token, and be at most the
+model's block_size + 1 = 1025: the last step then sees 1024 tokens, the whole window (a longer
+context would be cropped to the last 1024 tokens, its cache rebuilt: its row would not measure
+its label); --new-tokens is at least 2 (the decode rate counts the steps after the first).
 """
 from __future__ import annotations
 
@@ -70,10 +71,13 @@ def main(argv=None):
     except ValueError:
         ap.error(f"--contexts: expected comma-separated integers, got {args.contexts!r}")
     for L in contexts:
-        if not args.new_tokens < L <= block_size:
+        # The last new token is predicted from the L - 1 before it (no forward pass follows it):
+        # L = block_size + 1 still fits the window; above it the context is cropped
+        if not args.new_tokens < L <= block_size + 1:
             ap.error(f"--contexts: {L} must be above --new-tokens ({args.new_tokens}: a prompt "
-                     f"of at least one token) and at most the model's block_size {block_size} "
-                     f"(a longer context is cropped to it)")
+                     f"of at least one token) and at most the model's block_size + 1 = "
+                     f"{block_size + 1} (the last step sees L - 1 tokens; a longer context is "
+                     f"cropped to the last {block_size})")
     cfg = GPTConfig(vocab_size=65, block_size=block_size, n_layer=4, n_head=4, n_embd=128)
     try:
         model = GPT(cfg, seed=0, dtype=args.dtype, device=args.device).eval()

@@ -605,6 +605,34 @@ def test_kv_cache_refuses_what_it_cannot_measure(argv, capsys):
     assert e.value.code == 2 and ("--contexts" in err or "--new-tokens >= 2" in err), err
 
 
+def test_kv_cache_measures_a_context_of_block_size_plus_one_whole(monkeypatch, capsys):
+    """The last new token is predicted from the L - 1 tokens before it, so a context of
+    block_size + 1 = 1025 still fits the model's window: no forward pass sees more than 1024
+    tokens and the cache is never rebuilt (its row measures its label). kv_cache.py refused
+    it as "cropped" (it allowed only L <= block_size)."""
+    from nanograd_llm.layers.kv_cache import KVCache
+    from nanograd_llm.models.gpt import GPT
+    kv_cache = _bench_module("kv_cache")
+    widths, resets = [], []
+    forward, reset = GPT.forward, KVCache.reset
+
+    def spy_forward(self, idx, *a, **k):
+        widths.append(idx.shape[1])
+        return forward(self, idx, *a, **k)
+
+    def spy_reset(self):
+        resets.append(self.length)
+        return reset(self)
+    monkeypatch.setattr(GPT, "forward", spy_forward)
+    monkeypatch.setattr(KVCache, "reset", spy_reset)
+    small = kv_cache.GPTConfig                      # the script's block_size, a smaller model
+    monkeypatch.setattr(kv_cache, "GPTConfig",
+                        lambda **kw: small(**{**kw, "n_layer": 1, "n_head": 1, "n_embd": 8}))
+    rows = kv_cache.main(["--contexts", "1025", "--new-tokens", "2", "--repeats", "1"])
+    assert [r[0] for r in rows] == [1025] and "(tokens differ!)" not in capsys.readouterr().out
+    assert max(widths) == 1024 and resets == []     # the whole window, never cropped
+
+
 @pytest.mark.parametrize("argv", [["layouts", "--rounds", "0"], ["scores", "--reps", "0"],
                                   ["rewrite", "--batch", "0"], ["rewrite", "--pad", "-1"],
                                   ["rewrite", "--small", "0"]])
