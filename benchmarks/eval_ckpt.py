@@ -20,8 +20,9 @@ Prints one JSON line.
 Unlike `nanograd-llm eval`, there is no --unknown option: the figures are those of a text the
 run's tokenizer encodes in full (its own corpus); a DATA with characters the tokenizer lacks is
 refused (`nanograd-llm eval --unknown skip` measures such a text). Bad input (a missing or
-corrupt run directory, a missing DATA, counts below their minimum) ends with one `error:` line
-and exit status 1.
+corrupt run directory, a missing DATA) ends with one `error:` line and exit status 1; counts
+below their minimum (--repeats 2, --eval-iters and --batch-size 1) with argparse's usage error
+and exit status 2.
 """
 from __future__ import annotations
 
