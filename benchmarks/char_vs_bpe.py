@@ -91,7 +91,14 @@ def main(argv=None) -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for tokenizer in ("char", "bpe"):
-            cal = run(args.data, tokenizer, args.vocab_size, 30, f"{tmp}/{tokenizer}-cal", "1")
+            try:
+                # A text too short for the model (block_size 128) fails here, in its
+                # calibration run: the trainer's message, not its traceback
+                cal = run(args.data, tokenizer, args.vocab_size, 30, f"{tmp}/{tokenizer}-cal",
+                          "1")
+            except (OSError, ValueError) as e:
+                raise SystemExit(f"error: the {tokenizer} model cannot be trained on "
+                                 f"{args.data}: {e}") from None
             per_step = cal["wall_s"] / 30
             iters = max(30, int(args.seconds / per_step))
             t = time.perf_counter()

@@ -739,6 +739,21 @@ def test_char_vs_bpe_refuses_bad_input_before_training(argv, tmp_path, capsys):
         assert e.value.code == 2 and "need --seconds > 0" in capsys.readouterr().err
 
 
+def test_char_vs_bpe_refuses_a_text_too_short_for_its_model(tmp_path):
+    """A text with fewer tokens than the model needs (block_size 128 in a 10 % val part)
+    passed the file check and ended in the trainer's ValueError traceback from the first
+    calibration run; it is now one `error:` line that names the model and keeps the
+    trainer's reason."""
+    char_vs_bpe = _bench_module("char_vs_bpe")
+    data = tmp_path / "short.txt"
+    data.write_text("abc abc abc\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as e:
+        char_vs_bpe.main(["--data", str(data), "--seconds", "1", "--vocab-size", "260"])
+    msg = str(e.value.code)
+    assert msg.startswith("error: the char model cannot be trained on") and "\n" not in msg
+    assert "shorter than block_size + 1" in msg
+
+
 def test_train_step_says_so_when_torch_is_missing(train_step, monkeypatch):
     """Without torch the torch worker died at its import and the driver ended in a
     RuntimeError traceback ("benchmark worker died") after starting both workers; it now
