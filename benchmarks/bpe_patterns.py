@@ -36,6 +36,8 @@ def main(argv=None):
             text = f.read()
     except (OSError, UnicodeError) as e:
         raise SystemExit(f"error: cannot read --data {args.data}: {e}") from None
+    if not text:        # no held-out part: a ZeroDivisionError after the first training
+        raise SystemExit(f"error: --data {args.data} is empty")
     cut = int(len(text) * 0.9)
     train, val = text[:cut], text[cut:]
     apostrophe_words = regex.findall(r"\p{L}+['’]\p{L}+", val)

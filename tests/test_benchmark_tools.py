@@ -677,6 +677,18 @@ def test_bpe_patterns_refuses_a_missing_file_and_a_too_small_vocabulary(tmp_path
     assert e.value.code == 2 and "at least 257" in capsys.readouterr().err
 
 
+def test_bpe_patterns_refuses_an_empty_file(tmp_path):
+    """An empty --data was read, a BPE trained on nothing, and the characters per token of its
+    empty held-out part ended in a ZeroDivisionError traceback; now one `error:` line."""
+    pytest.importorskip("regex")
+    bpe_patterns = _bench_module("bpe_patterns")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("", encoding="utf-8")
+    with pytest.raises(SystemExit) as e:
+        bpe_patterns.main(["--data", str(empty), "--vocab-sizes", "260"])
+    assert str(e.value.code) == f"error: --data {empty} is empty"
+
+
 @pytest.mark.parametrize("argv", [["--repeat", "0"], ["--vocab-sizes", "1024", "200"], []])
 def test_bpe_bench_refuses_bad_counts_and_a_missing_tokenizers(argv, tmp_path, monkeypatch,
                                                                capsys):
