@@ -76,8 +76,11 @@ def get_lr(step: int, lr: float, min_lr: float, warmup_iters: int, lr_decay_iter
     decay to min_lr at lr_decay_iters (a step, 1 or more: TrainConfig's lr_decay_iters=0, 'at
     max_iters', is cfg.decay_iters here; less than 1 is a ValueError).
 
-    Warmup: lr * (step + 1) / (warmup_iters + 1) for step < warmup_iters (never 0); lr at
-    step warmup_iters, then the cosine; min_lr from lr_decay_iters on."""
+    Warmup: lr * (step + 1) / (warmup_iters + 1) for step < warmup_iters (never 0). When
+    warmup_iters < lr_decay_iters: lr at step warmup_iters, then the cosine, min_lr from
+    lr_decay_iters on. Otherwise (lr_decay_iters <= warmup_iters, as TrainConfig(max_iters=30)
+    with the default warmup_iters=50) the warmup runs its whole length, past lr_decay_iters,
+    and min_lr follows from step warmup_iters on: lr itself is never reached."""
     if lr_decay_iters < 1:
         # TrainConfig'te lr_decay_iters=0 "kosinüs max_iters'ta biter" demektir; burada 0, eğrinin
         # 0. adımda bittiği, yani oranın ısınmadan hemen sonra min_lr'ye düştüğü anlamına gelirdi

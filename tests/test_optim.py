@@ -180,6 +180,24 @@ def test_lr_schedule():
     assert all(a >= b for a, b in zip(vals, vals[1:]))             # monotone decay
 
 
+@pytest.mark.parametrize("warmup, decay", [(50, 30), (10, 10)])
+def test_the_lr_schedule_when_the_cosine_would_end_inside_the_warmup(warmup, decay):
+    """get_lr's docstring said "lr at step warmup_iters, then the cosine; min_lr from
+    lr_decay_iters on": with lr_decay_iters <= warmup_iters (TrainConfig(max_iters=30) with the
+    default warmup_iters=50) the warmup instead runs past lr_decay_iters, lr is never reached
+    and min_lr starts at warmup_iters. The docstring now says so, and this is what it says."""
+    import inspect
+    from nanograd_llm.config import TrainConfig
+    cfg = TrainConfig(max_iters=30)
+    assert (cfg.warmup_iters, cfg.decay_iters) == (50, 30)
+    kw = dict(lr=1.0, min_lr=0.1, warmup_iters=warmup, lr_decay_iters=decay)
+    rates = [get_lr(s, **kw) for s in range(warmup + 3)]
+    assert rates[:warmup] == pytest.approx([(s + 1) / (warmup + 1) for s in range(warmup)])
+    assert rates[warmup:] == [0.1] * 3 and max(rates) < 1.0
+    doc = " ".join(inspect.getdoc(get_lr).split())
+    assert "lr_decay_iters <= warmup_iters" in doc and "never reached" in doc
+
+
 @pytest.mark.parametrize("decay", [0, -1])
 def test_get_lr_refuses_a_decay_end_of_zero_and_says_what_to_pass(decay):
     """TrainConfig's lr_decay_iters=0 means 'at max_iters'; get_lr(..., lr_decay_iters=0)
