@@ -280,7 +280,11 @@ class AdamW:
         grads: for a model, None (its own `grads`), its `grads` dict or `grad_flat`, or another
         dict with the keys and shapes of `model.params`; for a dict of parameters, a dict with
         the same keys and shapes. lr: this step's learning rate (the schedule's get_lr), else
-        the one given at construction. Bad gradients or lr are an error that changes nothing.
+        the one given at construction. Gradients of the wrong keys, shapes or type, or a bad
+        lr, are an error that changes nothing. Gradient values are not checked (that would
+        be a host sync on the GPU): a NaN or infinite gradient is applied and makes the
+        weights it reaches NaN (train() checks the loss, the gradient norm and the weights
+        and stops with NonFiniteLoss).
         """
         if isinstance(grads, (int, float, np.integer, np.floating)):
             # `opt.step(0.001)` (bölümlerdeki küçük AdamW'nin imzası): sayı gradyan sanılmasın

@@ -683,3 +683,26 @@ def test_rescaled_norm_takes_the_largest_peak_of_all_gradients():
     assert float(rescaled_grad_norm(grads, global_grad_norm(grads))) == pytest.approx(ref, rel=1e-6)
     assert float(clip_grad_norm(grads, 1.0)) == pytest.approx(ref, rel=1e-6)
     assert float(global_grad_norm(grads)) == pytest.approx(1.0, rel=1e-5)
+
+
+def test_adamw_step_refuses_bad_gradients_unchanged_but_applies_non_finite_values():
+    """AdamW.step's docstring said "Bad gradients or lr are an error that changes nothing",
+    but a NaN or infinite gradient is no error: it is applied (checking values would be a host
+    sync on the GPU) and the weights become NaN. The docstring now says which gradients are
+    refused (keys, shapes, type) and that values are not checked; this is what it says."""
+    import inspect
+    model = _tiny_gpt()
+    opt = AdamW(model)
+    before = model.flat.copy()
+    for grads, lr in [({"nope": np.zeros(3)}, None), (np.zeros(model.flat.size + 1), None),
+                      (None, float("nan"))]:
+        with pytest.raises((ValueError, TypeError)):
+            opt.step(grads, lr=lr)
+        assert np.array_equal(model.flat, before)
+    grads = {k: np.zeros_like(v) for k, v in model.params.items()}
+    name = next(iter(grads))
+    grads[name][...] = np.nan
+    opt.step(grads)
+    assert np.isnan(model.params[name]).all()
+    doc = " ".join(inspect.getdoc(AdamW.step).split())
+    assert "values are not checked" in doc and "NaN" in doc
