@@ -1073,3 +1073,24 @@ def test_a_gpu_load_is_checked_against_the_gpus_memory_not_the_hosts(gpu, tmp_pa
                      "--max-new-tokens", "2"]) == 1
     err = capsys.readouterr().err
     assert "the GPU has 0.0 GiB free" in err and "this GPU cannot hold" in err, err
+
+
+def test_cross_entropy_syncs_with_the_host_only_with_ignore_index(gpu):
+    """cross_entropy_forward's docstring said the loss comes with "no host sync"; with
+    ignore_index it reads how many positions count (int(valid.sum())), a sync on the GPU. The
+    docstring now says when there is one; this is what it says."""
+    import inspect
+
+    from nanograd_llm.layers.cross_entropy import cross_entropy_forward
+    rng = np.random.default_rng(0)
+    z = gpu.asarray(rng.standard_normal((6, 5)))
+    t = gpu.asarray(np.array([0, 1, 2, 3, 4, 0]))
+    gpu.TRANSFERS.reset()
+    loss, _ = cross_entropy_forward(z, t)
+    assert type(loss).__module__.startswith("cupy") and loss.shape == ()
+    assert gpu.TRANSFERS.events == []
+    loss, _ = cross_entropy_forward(z, t, ignore_index=0)
+    sites = [site for _, _, site in gpu.TRANSFERS.events]
+    assert len(sites) == 1 and sites[0].startswith("layers/cross_entropy.py:"), sites
+    doc = " ".join(inspect.getdoc(cross_entropy_forward).split())
+    assert "Without ignore_index there is no host sync" in doc

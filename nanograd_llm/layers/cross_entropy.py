@@ -81,7 +81,8 @@ def cross_entropy_forward(logits, targets, ignore_index: int | None = None,
     that does not need them afterwards (the trainer), no (N, V) array is allocated at all.
 
     The loss is a 0-d value on the logits' device (a NumPy scalar on the CPU, a 0-d CuPy
-    array on the GPU: no host sync); use float(loss) to log it.
+    array on the GPU); use float(loss) to log it. Without ignore_index there is no host sync;
+    with it, the number of counted positions is read on the host (one sync on the GPU).
     Target ids must lie in [0, V) (the models check them; checking here would cost the GPU a
     host sync at every step).
     """
