@@ -2236,20 +2236,29 @@ def test_every_python_example_of_a_readme_runs_as_shown(readme, tmp_path, monkey
     tok.save("gpt2")
     blocks = _readme_python_blocks(readme)
     assert len(blocks) == 4, f"{readme}: {len(blocks)} Python examples, this test knows 4"
+    checked = {"files": 0, "sampled": 0, "sample --hf": 0}
     for block in blocks:
         ns = {}
         exec(compile(block, readme, "exec"), ns)
         for folder, files in re.findall(r'\.save(?:_hf)?\("(\w+)"\)\s*#\s*([\w.]+ \+ [\w.]+)',
                                         block):
             assert set(files.split(" + ")) <= {p.name for p in Path(folder).iterdir()}, block
+            checked["files"] += 1
         if "init_from_hf(" in block:
             prompt = re.search(r'tok\.encode\("([^"]*)"\)', block).group(1)
             n = int(re.search(r"\), (\d+), top_k", block).group(1))
             assert ns["out"].shape == (1, len(ns["tok"].encode(prompt)) + n), block
-        if "save_hf(\"my_char_gpt\")" in block:
-            model, loaded = init_from_hf("my_char_gpt")   # what `sample --hf my_char_gpt` opens
-            assert type(loaded).__name__ == "CharTokenizer"
-            assert np.array_equal(model.flat, ns["model"].flat)
+            checked["sampled"] += 1
+        # The folder the comment's `nanograd-llm sample --hf` command opens is read from the
+        # block (not named here): a block that saves the model and its tokenizer into two
+        # different folders, or names a third one in the command, fails
+        for folder in re.findall(r"sample --hf (\w+)", block):
+            model, loaded = init_from_hf(folder)          # what `sample --hf FOLDER` opens
+            assert type(loaded).__name__ == "CharTokenizer", block
+            assert np.array_equal(model.flat, ns["model"].flat), block
+            checked["sample --hf"] += 1
+    # A check whose pattern no block matches any more would pass silently
+    assert checked == {"files": 2, "sampled": 1, "sample --hf": 1}, checked
 
 
 def test_help_of_the_config_classes_explains_every_field():
