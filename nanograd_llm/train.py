@@ -628,7 +628,8 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
     if killed; used by tests). A Ctrl-C or SIGTERM stops the run cleanly (its checkpoint
     saved) and returns; the signal handlers found are put back.
 
-    The dict's keys: out_dir (str), step (the last step run), model and tokenizer (the trained
+    The dict's keys: out_dir (str), step (the number of steps done, the checkpoint's step:
+    max_iters for a run that finished; get_lr's last 0-based step was step - 1), model and tokenizer (the trained
     ones), interrupted (True when a signal stopped the run before max_iters), signal ("SIGINT",
     "SIGTERM" or None), eval_step, train_loss and val_loss (the last metrics.jsonl row's
     step and estimates), wall_s (seconds this call trained), n_params, plot (whether

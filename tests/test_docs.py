@@ -2299,6 +2299,11 @@ def test_train_docstring_names_every_key_it_returns(tmp_path):
     assert not missing, f"train() returns {missing}, which its docstring does not name"
     for param in inspect.signature(train).parameters:
         assert re.search(rf"\b{param}\b", doc), param
+    # "step (the last step run)" read as a 0-based step index, as get_lr counts, is one short:
+    # it is the number of steps done, the checkpoint's step
+    from nanograd_llm.checkpoint import read_manifest
+    assert result["step"] == 2 == read_manifest(result["out_dir"])["step"]
+    assert "step (the number of steps done, the checkpoint's step" in doc
 
 
 _PYTHON_API = ["nanograd_llm", "nanograd_llm.models.gpt", "nanograd_llm.models.bigram",
