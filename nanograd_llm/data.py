@@ -223,8 +223,8 @@ def download_corpus(name: str, directory: Path | None = None,
     second carried as the error's command_line_message; by default load_text, in Python's
     words, and INSTEAD on the command line)."""
     if name not in CORPORA:
-        raise ValueError(f"unknown corpus {name!r}: expected a file path or one of "
-                         f"{', '.join([EMBEDDED, *CORPORA])}{did_you_mean(name, CORPORA)}")
+        raise ValueError(f"unknown corpus {name!r}: expected a corpus to download, one of "
+                         f"{', '.join(CORPORA)}{did_you_mean(name, CORPORA)}")
     c = CORPORA[name]
     d = Path(directory) if directory is not None else cache_dir()
     path = d / c.filename

@@ -65,9 +65,24 @@ def test_an_unknown_corpus_name_gets_a_suggestion(given, close, tmp_path, monkey
 
 def test_download_corpus_suggests_the_closest_corpus(tmp_path):
     from nanograd_llm.data import download_corpus
-    with pytest.raises(ValueError, match=r"^unknown corpus 'wizard_of_ox': expected a file path "
-                                         r"or one of .*\(did you mean wizard_of_oz\?\)$"):
+    with pytest.raises(ValueError, match=r"^unknown corpus 'wizard_of_ox': .*"
+                                         r"\(did you mean wizard_of_oz\?\)$"):
         download_corpus("wizard_of_ox", directory=tmp_path)
+
+
+@pytest.mark.parametrize("name", ["zzz", "embedded", "corpus.txt"])
+def test_download_corpus_lists_only_the_corpora_it_downloads(name, tmp_path):
+    """download_corpus's refusal said "expected a file path or one of embedded, …", but it takes
+    no path and refuses 'embedded' (the built-in corpus is never downloaded): it names only the
+    corpora it downloads."""
+    from nanograd_llm.data import CORPORA, download_corpus
+    with pytest.raises(ValueError) as e:
+        download_corpus(name, directory=tmp_path)
+    said = str(e.value)
+    listed = re.search(r"one of (.*?)(?: \(did you mean .*\))?$", said)
+    assert listed and listed[1].split(", ") == list(CORPORA), said
+    assert "path" not in said and "embedded" not in said.replace(repr(name), ""), said
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("word, start, close", [
