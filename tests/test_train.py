@@ -4629,7 +4629,6 @@ def test_the_resume_warnings_advice_gives_back_the_saved_batch_parts(monkeypatch
     assert fix({"cpu_threads": 4, "batch_parts": 3},
                {"cpu_threads": 2, "batch_parts": 2}) == "set NANOGRAD_LLM_THREADS=4"
 
-# -- where a BPE run's val part starts ---------------------------------------------------------
 
 def test_the_recorded_batch_parts_are_the_parts_a_training_step_runs_in(tmp_path, monkeypatch):
     """cpu_arithmetic records how many parts a micro-batch is split into (extra.batch_parts,
@@ -4653,6 +4652,8 @@ def test_the_recorded_batch_parts_are_the_parts_a_training_step_runs_in(tmp_path
     assert parts == 2                                       # the step really splits the batch
     assert cpu_arithmetic(model, cfg)["batch_parts"] == parts
 
+
+# -- where a BPE run's val part starts ---------------------------------------------------------
 
 def _val_text_corpus(tmp_path):
     """A corpus whose last 10% of the characters holds a word found nowhere before them."""
