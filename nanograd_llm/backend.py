@@ -152,8 +152,9 @@ def shown_items(items, limit: int, sep: str = ", ") -> str:
 # Names users give for a known name that difflib does not find close to it (gpu is nearer to
 # cpu than to cuda), each with the known names it stands for, in order: in a matmul precision
 # fp32 and float32 are "highest" (true float32 products), not the nearer-looking tf32
+# (looked up without the - _ or space inside a name: float-32, fp_32 and FP 32 are float32 too)
 _OTHER_NAMES = {"gpu": ("cuda",), "fp32": ("float32", "highest"), "fp64": ("float64",),
-                "float32": ("highest",)}
+                "f32": ("float32", "highest"), "f64": ("float64",), "float32": ("highest",)}
 
 
 def did_you_mean(given, known) -> str:
@@ -188,7 +189,8 @@ def closest_names(given, known) -> list[str]:
     text = bare(given)
     close = list(by_lower.get(text, []))
     if not close:
-        close = [k for k in _OTHER_NAMES.get(text, ()) if k in known][:1]
+        alias = re.sub(r"[-_\s]", "", text)
+        close = [k for k in _OTHER_NAMES.get(alias, ()) if k in known][:1]
     if not close:
         for match in difflib.get_close_matches(text, list(by_lower), n=1, cutoff=0.6):
             close += by_lower[match]

@@ -299,3 +299,16 @@ def test_a_preset_key_in_another_spelling_points_to_the_preset_flag(key, tmp_pat
     err = _error(["train", "--out", str(tmp_path / "run"), f"{key}=baby"], capsys)
     assert "--preset baby" in err and "precision" not in err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("given", ["f32", "F32", "float-32", "float_32", "fp-32", "FP_32"])
+def test_other_spellings_of_float32_suggest_highest_as_a_precision(given):
+    """precision=f32 was told '(did you mean tf32?)', the reduced-precision mode that f32 looks
+    like, and float-32, float_32 or fp-32 got no suggestion at all: they are float32, whose
+    products are the `highest` precision (and as a dtype, float32)."""
+    from nanograd_llm.backend import MATMUL_PRECISIONS, closest_names, set_matmul_precision
+    assert closest_names(given, MATMUL_PRECISIONS) == ["highest"]
+    assert closest_names(given, ["float32", "float64"]) == ["float32"]
+    with pytest.raises(ValueError) as e:
+        set_matmul_precision(given)
+    assert "highest" in str(e.value).rpartition("did you mean")[2]
