@@ -180,9 +180,16 @@ def closest_names(given, known) -> list[str]:
     # Sayıları farklı iki ad birbirinin yazım yanlışı değildir, başka bir boyutu ya da sürümü
     # adlandırır: float16 float64'ün, bfloat16 ve float128 float32'nin, gpt4 gpt2'nin yanlış
     # yazılışı değildir. Sayısı olan bir ada, verilende olmayan bir sayıyı taşıyan ad önerilmez
+    # Yine de sayının kendisindeki bir yazım yanlışı (float23, float322, tf23, gpt22, floa3t2)
+    # bir yazım yanlışıdır: verilenin rakamları adınkilerin aynısıysa, yalnızca iki komşu rakamın
+    # yeri değişmişse ya da bir rakam iki kez basılmışsa ad önerilir. Başka bir rakam (16 ile
+    # 64, 4 ile 2) ya da düşmüş bir rakam ayrı bir ad olabilir: float4 ve float6 de birer
+    # biçimdir, float64'ün yanlış yazılışı sayılmaz
     numbers = set(re.findall(r"\d+", given))
+    digits = "".join(re.findall(r"\d", given))
     known = [k for k in known if isinstance(k, str)
-             and not (numbers and not set(re.findall(r"\d+", k)) <= numbers)]
+             and not (numbers and not set(re.findall(r"\d+", k)) <= numbers
+                      and not _a_slip_of_digits(digits, "".join(re.findall(r"\d", k))))]
     by_lower = {}
     for k in known:
         by_lower.setdefault(bare(k), []).append(k)
@@ -197,6 +204,14 @@ def closest_names(given, known) -> list[str]:
     if not close and len(text) >= 3:
         close = [k for k in known if bare(k).startswith(text[:3])]
     return [k for k in close if k != given]
+
+
+def _a_slip_of_digits(typed: str, meant: str) -> bool:
+    """Whether the digits `typed` are `meant` mistyped: the same digits, two neighbours swapped
+    or one digit typed twice (not another digit, 16 for 64, nor one left out, 4 for 64)."""
+    swaps = [meant[:i] + meant[i + 1] + meant[i] + meant[i + 2:] for i in range(len(meant) - 1)]
+    doubled = [meant[:i] + meant[i] + meant[i:] for i in range(len(meant))]
+    return bool(meant) and typed in (meant, *swaps, *doubled)
 
 
 def is_integer(value: Any) -> bool:

@@ -312,3 +312,30 @@ def test_other_spellings_of_float32_suggest_highest_as_a_precision(given):
     with pytest.raises(ValueError) as e:
         set_matmul_precision(given)
     assert "highest" in str(e.value).rpartition("did you mean")[2]
+
+
+@pytest.mark.parametrize("given, known, close", [
+    ("float23", ["float32", "float64"], "float32"),       # two digits swapped
+    ("float322", ["float32", "float64"], "float32"),      # a digit typed twice
+    ("floa3t2", ["float32", "float64"], "float32"),       # a letter slipped between the digits
+    ("tf23", ["highest", "tf32"], "tf32"),
+    ("gpt22", ["gpt2", "turkish"], "gpt2"),
+    ("beta11", ["beta1", "beta2", "lr"], "beta1")])
+def test_a_slip_in_the_number_itself_is_still_a_typo(given, known, close):
+    """The rule that a name with another number is no typo (float16 is not float64) also took
+    away the suggestion of a plain slip of the keys inside the number: float23, float322,
+    tf23, gpt22 or beta11 got none (a digit left out, float4, may name another size)."""
+    from nanograd_llm.backend import closest_names
+    assert closest_names(given, known) == [close]
+
+
+@pytest.mark.parametrize("given, known", [("float16", ["float32", "float64"]),
+                                          ("float128", ["float32", "float64"]),
+                                          ("gpt4", ["gpt2", "turkish"]),
+                                          ("gpt24", ["gpt2", "turkish"]),
+                                          ("float4", ["float32", "float64"]),
+                                          ("float6", ["float32", "float64"]),
+                                          ("beta3", ["beta1", "beta2"])])
+def test_another_number_is_still_not_a_typo(given, known):
+    from nanograd_llm.backend import closest_names
+    assert closest_names(given, known) == []
