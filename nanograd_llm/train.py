@@ -226,14 +226,16 @@ SAY_BPE_TRAINING_ABOVE = 1 << 22
 def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | None = None,
                  progress: bool = False, fine_tune: bool = False,
                  from_file: dict | None = None, init_from_as: str | None = None,
-                 split_by: str | None = None):
+                 split_by: str | None = None, embedded_run: bool = True):
     """Read the corpus, build (or reuse) the tokenizer, encode and split; with `sha256` (a
     resumed run's), a text with another digest is refused before it is encoded.
     `split_by`: a resumed run's rule (data.SPLIT_RULES); None: a new run's (split_rule).
     `fine_tune`: `tokenizer` is the one of cfg.init_from, for a new fine-tune (else a resumed
     run's). `from_file`: config.settings_from_file's, for errors that name a setting taken
     from a config file. `init_from_as`: config.init_from_given_as's ("init_from=" for a
-    key=value word). -> (tok, TokenData, label)
+    key=value word). `embedded_run`: False when the resumed run recorded another corpus than
+    the embedded one (its data setting), so that the embedded text given for it now is not
+    called the embedded corpus of another version. -> (tok, TokenData, label)
 
     `progress`: say on stderr when a BPE tokenizer is trained on a long text, show its training's
     bars and a bar while a long text is encoded (data.encode_corpus), each after
@@ -249,12 +251,14 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | 
     except (OSError, ValueError) as e:
         raise _data_in_config_file(e, from_file) from None
     digest = text_sha256(text)
-    if resumed and label == EMBEDDED and digest != sha256:
+    if resumed and label == EMBEDDED and embedded_run and digest != sha256:
         # Gömülü derlem paketle gelir ve her sürümde yeniden kurulur: yükseltmeden sonra
         # devam ettirilen eski bir eğitimin metni değişmiştir. Bilinmeyen karakterler ya da
         # farklı özet "dosya değişti mi?" diye sorardı (kullanıcının bir dosyası yok); özeti
         # kaydetmemiş bir eğitim ise (karakterleri yetiyorsa) başka bir metinle, başka bir
         # doğrulama bölümüyle sessizce sürerdi
+        # (Başka bir derlemle eğitilmiş bir eğitim --data embedded ile devam ettirilirse metin
+        # gömülü derlemin başka bir sürümü değil, başka bir metindir: aşağıdaki ret söylenir)
         raise _embedded_of_another_version(out_dir, bool(sha256))
     if tokenizer is not None and digest != sha256:
         # Özet eğitiminkiyle aynıysa metin eğitimin başladığı metindir: belirteçleyicinin
@@ -899,7 +903,10 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                                           progress=progress and not quiet,
                                           fine_tune=init_model is not None,
                                           from_file=from_file, init_from_as=init_from_as,
-                                          split_by=saved_split)
+                                          split_by=saved_split,
+                                          embedded_run=state is None or (
+                                              state["manifest"].get("train_config") or {}).get(
+                                              "data", EMBEDDED) in (None, EMBEDDED))
     mcfg = model_config(cfg, tokenizer.vocab_size)
     if cfg.init_from:
         # Mimari GPT-2 klasöründen gelir, eğitim ayarlarının n_layer/n_embd alanlarından değil.

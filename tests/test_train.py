@@ -2517,6 +2517,27 @@ def test_a_run_on_the_embedded_corpus_of_another_version_says_so_on_resuming(
         assert ckpt.read_manifest(tmp_path / "run")["step"] == 2
 
 
+def test_a_run_on_a_file_resumed_with_the_embedded_corpus_is_not_called_another_version(
+        tmp_path, monkeypatch, capsys):
+    """A run trained on a file and resumed with --data embedded (a run that recorded its
+    corpus's digest may be given its text from anywhere) was refused as 'trained on the
+    embedded corpus of another version of nanograd_llm', with a copy of that version's
+    embedded text offered: untrue, the run never saw the embedded corpus. Now the refusal is
+    the one of another text."""
+    from nanograd_llm import cli
+    from nanograd_llm import data as D
+    new = tmp_path / "embedded.txt"
+    new.write_text(TEXT.replace("Dikkat", "Dikkat ve geri"), encoding="utf-8")
+    monkeypatch.setattr(D, "EMBEDDED_PATH", new)
+    train(tiny_config(tmp_path, max_iters=1, eval_interval=1), quiet=True)
+    assert cli.main(["train", "--resume", "--out", str(tmp_path / "run"), "--quiet",
+                     "max_iters=2", "--data", "embedded"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "Traceback" not in err, err
+    assert "embedded corpus of another version" not in err, err
+    assert "not the text the run started with" in err, err
+
+
 def test_an_old_run_whose_corpus_cannot_be_downloaded_is_not_offered_a_copy_by_data(
         tmp_path, monkeypatch, capsys):
     """A run saved without the corpus's digest (by an earlier version) whose named corpus cannot
