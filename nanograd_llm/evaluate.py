@@ -585,7 +585,9 @@ def resolve_eval_data(ckpt, hf, data, split):
         warnings.warn(f"the corpus {label!r} has changed since the run was trained (its sha256 "
                       f"differs): its val part is not the text the run held out"
                       f"{copy if label == EMBEDDED else ''}")
-    elif data is None and ckpt is not None and not saved_sha and label == EMBEDDED:
+    elif own and not saved_sha and label == EMBEDDED:
+        # (--data embedded açıkça verildiğinde de: eğitimin kendi derlemi sayılır ve val bölümü
+        # ölçülür)
         warnings.warn("the run was trained on the embedded corpus by an older version, which did "
                       "not record the text's sha256, and the embedded corpus is rebuilt with "
                       "each version: its val part may not be the text the run held out")

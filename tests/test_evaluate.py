@@ -430,6 +430,37 @@ def test_cli_eval_of_a_run_on_an_earlier_versions_embedded_corpus_warns(
         assert out["split"] == "val"                    # the copy is the run's own text
 
 
+def test_cli_eval_of_an_older_embedded_run_warns_with_data_embedded_given_too(
+        tmp_path, monkeypatch, capsys):
+    """A run an older version trained on the embedded corpus (data='embedded', no sha256
+    recorded) evaluated with --data embedded given explicitly is measured on its own val part,
+    as without --data, but the warning that this part may not be the text the run held out
+    was given only without --data. Now both warn, once."""
+    import dataclasses
+
+    from nanograd_llm import checkpoint as ckpt
+    from nanograd_llm import data as D
+    old = tmp_path / "old_embedded.txt"
+    old.write_text(TEXT, encoding="utf-8")
+    monkeypatch.setattr(D, "EMBEDDED_PATH", old)
+    train(dataclasses.replace(tiny_config(tmp_path, dropout=0.0, max_iters=1, eval_interval=1),
+                              data="embedded"), quiet=True, progress=False)
+    run = tmp_path / "run"
+    man = json.loads((run / ckpt.MANIFEST).read_text(encoding="utf-8"))
+    del man["extra"]["data_sha256"]                     # as an older version saved it
+    (run / ckpt.MANIFEST).write_text(json.dumps(man), encoding="utf-8")
+    new = tmp_path / "new_embedded.txt"
+    new.write_text(TEXT.replace("Dikkat", "Dikkat ve geri"), encoding="utf-8")
+    monkeypatch.setattr(D, "EMBEDDED_PATH", new)
+    capsys.readouterr()
+    for extra in ([], ["--data", "embedded"]):
+        with pytest.warns(UserWarning) as got:
+            assert cli_main(["eval", "--ckpt", str(run), "--json", *extra]) == 0
+        assert json.loads(capsys.readouterr().out)["split"] == "val"
+        said = [str(w.message) for w in got]
+        assert sum("older version" in m for m in said) == 1, (extra, said)
+
+
 def test_cli_eval_a_gpt2_folder(tmp_path, capsys):
     """--hf: a GPT-2 folder (weights + byte-level BPE) on a text file, the whole text by default,
     float64 on request, and the same numbers as the Python API."""
