@@ -158,15 +158,16 @@ def _embedded_of_another_version(out: Path, recorded: bool) -> ValueError:
            f"from each version's explanations)")
     if not recorded:
         # Özeti kaydetmemiş (eski bir sürümün) eğitimi: metnin aynı olduğu hiçbir yolla
-        # denetlenemez; --data ile verilen bir kopya da adla karşılaştırılır ve reddedilir
-        why = (f"cannot resume {out}: it was trained on the embedded corpus by an older version "
-               f"of nanograd_llm, which did not record the text's sha256: the embedded corpus "
-               f"is rebuilt with each version, and the run cannot check that this version's is "
-               f"the text it started with")
+        # denetlenemez; --data ile verilen bir kopya da denetlenemez ve reddedilir
+        def why(copy):
+            return (f"cannot resume {out}: it was trained on the embedded corpus by an older "
+                    f"version of nanograd_llm, which did not record the text's sha256: the "
+                    f"embedded corpus is rebuilt with each version, and the run cannot check "
+                    f"that this version's, or a copy {copy}, is the text it started with")
         return with_command_line_message(
-            ValueError(f"{why}; start a new run with overwrite=True instead of resume=True, or "
-                       f"in another out_dir"),
-            f"{why}; use --overwrite or --out DIR for a new run")
+            ValueError(f"{why('set as data')}; start a new run with overwrite=True instead of "
+                       f"resume=True, or in another out_dir"),
+            f"{why('given with --data')}; use --overwrite or --out DIR for a new run")
     copy = ("a copy of the embedded text of the version that trained it "
             "(nanograd_llm/corpus/turkce_aciklamalar.txt in that version; the run checks that "
             "it is the same text)")
@@ -796,6 +797,13 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
                                               if k in saved})
         elif saved.get("tokenizer") == "bpe":
             keys += ["vocab_size", "bpe_pattern"]
+        if not (man.get("extra") or {}).get("data_sha256") and "data" in saved and \
+                saved["data"] in (None, EMBEDDED):
+            # Özeti kaydetmemiş, gömülü derlemle eğitilmiş (eski bir sürümün) eğitimi hangi
+            # veriyle olursa olsun reddedilir; --data ile verilen bir kopya da denetlenemez.
+            # Aşağıdaki karşılaştırma "it was trained with data='embedded', now data=KOPYA
+            # (use the same setting…)" derdi: aynı ayarla da reddedilen bir eğitime
+            raise _embedded_of_another_version(out, False)
         # Kaydedilmiş sha256 varsa veri, yolu değil içeriğiyle denetlenir (aşağıda): taşınmış
         # bir derlem --data YENİYOL ile devam ettirilebilir.
         if (man.get("extra") or {}).get("data_sha256"):

@@ -2517,6 +2517,36 @@ def test_a_run_on_the_embedded_corpus_of_another_version_says_so_on_resuming(
         assert ckpt.read_manifest(tmp_path / "run")["step"] == 2
 
 
+@pytest.mark.parametrize("saved,given", [(None, "copy"), ("embedded", "copy"),
+                                         (None, "embedded")])
+def test_an_older_embedded_run_given_data_on_resuming_is_told_why_it_cannot_go_on(
+        tmp_path, monkeypatch, capsys, saved, given):
+    """A run an older version trained on the embedded corpus without recording its sha256 is
+    refused whatever text it is given. With --data COPY (a copy of the old text) or --data
+    embedded it was refused as 'it was trained with data=…, now data=… (use the same
+    setting…)': the same setting is refused too, and the copy could not be checked either.
+    Now every such resume gets the one refusal that says why, a copy included."""
+    from nanograd_llm import cli
+    from nanograd_llm import data as D
+    old = tmp_path / "old_embedded.txt"
+    old.write_text(TEXT, encoding="utf-8")
+    monkeypatch.setattr(D, "EMBEDDED_PATH", old)
+    train(dataclasses.replace(tiny_config(tmp_path, max_iters=1, eval_interval=1), data=saved),
+          quiet=True)
+    man = tmp_path / "run" / ckpt.MANIFEST
+    m = json.loads(man.read_text(encoding="utf-8"))
+    del m["extra"]["data_sha256"]                       # as an older version saved it
+    man.write_text(json.dumps(m), encoding="utf-8")
+    monkeypatch.setattr(D, "EMBEDDED_PATH", tmp_path / "new_embedded.txt")
+    D.EMBEDDED_PATH.write_text(TEXT.replace("Dikkat", "Dikkat ve geri"), encoding="utf-8")
+    assert cli.main(["train", "--resume", "--out", str(tmp_path / "run"), "--quiet",
+                     "max_iters=2", "--data", str(old) if given == "copy" else given]) == 1
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "Traceback" not in err, err
+    assert "did not record the text's sha256" in err and "a copy given with --data" in err, err
+    assert ckpt.read_manifest(tmp_path / "run")["step"] == 1
+
+
 def test_a_run_on_a_file_resumed_with_the_embedded_corpus_is_not_called_another_version(
         tmp_path, monkeypatch, capsys):
     """A run trained on a file and resumed with --data embedded (a run that recorded its
