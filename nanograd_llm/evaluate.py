@@ -577,7 +577,7 @@ def resolve_eval_data(ckpt, hf, data, split):
     else:                               # older checkpoints: the same file
         own = same_source(train_cfg.get("data"), data)
     # Gömülü derlem her sürümde yeniden kurulur: yükseltmeden sonra önceki bir sürümün eğitimi
-    # başka bir metinle ölçülür. Özeti kaydetmemiş (eski) bir eğitimde bu denetlenemezdi ve
+    # başka bir metinle ölçülür. Özeti kaydetmemiş (eski) bir eğitimde bu denetlenemez ve
     # bugünkü metnin val bölümü hiçbir uyarı olmadan eğitimin ayırdığı metin sanılırdı
     copy = ("; pass --data PATH naming a copy of the embedded text of the version that trained "
             "it (nanograd_llm/corpus/turkce_aciklamalar.txt there)")

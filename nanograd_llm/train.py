@@ -254,12 +254,13 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | 
     digest = text_sha256(text)
     if resumed and label == EMBEDDED and embedded_run and digest != sha256:
         # Gömülü derlem paketle gelir ve her sürümde yeniden kurulur: yükseltmeden sonra
-        # devam ettirilen eski bir eğitimin metni değişmiştir. Bilinmeyen karakterler ya da
-        # farklı özet "dosya değişti mi?" diye sorardı (kullanıcının bir dosyası yok); özeti
-        # kaydetmemiş bir eğitim ise (karakterleri yetiyorsa) başka bir metinle, başka bir
-        # doğrulama bölümüyle sessizce sürerdi
-        # (Başka bir derlemle eğitilmiş bir eğitim --data embedded ile devam ettirilirse metin
-        # gömülü derlemin başka bir sürümü değil, başka bir metindir: aşağıdaki ret söylenir)
+        # devam ettirilen eski bir eğitimin metni değişmiştir. Bilinmeyen karakterler "dosya
+        # değişti mi?" diye sorardı (kullanıcının bir dosyası yok), farklı özet ise "eğitimin
+        # başladığı metin değil" derdi ve çıkış yolunu söylemezdi; özeti kaydetmemiş bir eğitim
+        # ise (karakterleri yetiyorsa) başka bir metinle, başka bir doğrulama bölümüyle sessizce
+        # sürerdi. Başka bir derlemle eğitilmiş bir eğitim --data embedded ile devam
+        # ettirilirse (embedded_run False) metin gömülü derlemin başka bir sürümü değil, başka
+        # bir metindir: aşağıdaki ret söylenir
         raise _embedded_of_another_version(out_dir, bool(sha256))
     if tokenizer is not None and digest != sha256:
         # Özet eğitiminkiyle aynıysa metin eğitimin başladığı metindir: belirteçleyicinin
