@@ -178,7 +178,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="nanograd-llm",
-                                     description="A GPT in NumPy with hand-written backprop.")
+                     description="A GPT in NumPy with hand-written backprop.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("gradcheck", help="check every layer's and model's gradients")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="(default: cpu)")

@@ -635,9 +635,9 @@ def train(cfg: TrainConfig, resume: bool = False, quiet: bool = False, progress:
     saved) and returns; the signal handlers found are put back.
 
     The dict's keys: out_dir (str), step (the number of steps done, the checkpoint's step:
-    max_iters for a run that finished; get_lr's last 0-based step was step - 1), model and tokenizer (the trained
-    ones), interrupted (True when a signal stopped the run before max_iters), signal ("SIGINT",
-    "SIGTERM" or None), eval_step, train_loss and val_loss (the last metrics.jsonl row's
+    max_iters for a run that finished; get_lr's last 0-based step was step - 1), model and
+    tokenizer (the trained ones), interrupted (True when a signal stopped the run before
+    max_iters), signal ("SIGINT", "SIGTERM" or None), eval_step, train_loss and val_loss (the last metrics.jsonl row's
     step and estimates), wall_s (seconds this call trained), n_params, plot (whether
     loss.png was drawn), data (the corpus' label), best_val_loss, best_step and best_dir (the
     lowest val loss, its step and the OUT/best folder; None with keep_best off or without an
@@ -908,14 +908,15 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             raise _data_in_config_file(with_command_line_message(
                 OSError(f"{why}{e}"),
                 why + (getattr(e, "command_line_message", None) or str(e))), from_file) from None
+    # Devam ettirilen eğitimin kaydettiği derlem gömülü derlem miydi (yeni bir eğitimde: evet)
+    saved_data = EMBEDDED if state is None else \
+        (state["manifest"].get("train_config") or {}).get("data", EMBEDDED)
     tokenizer, data, label = prepare_data(cfg, out, tokenizer, sha256=saved_sha,
                                           progress=progress and not quiet,
                                           fine_tune=init_model is not None,
                                           from_file=from_file, init_from_as=init_from_as,
                                           split_by=saved_split,
-                                          embedded_run=state is None or (
-                                              state["manifest"].get("train_config") or {}).get(
-                                              "data", EMBEDDED) in (None, EMBEDDED))
+                                          embedded_run=saved_data in (None, EMBEDDED))
     mcfg = model_config(cfg, tokenizer.vocab_size)
     if cfg.init_from:
         # Mimari GPT-2 klasöründen gelir, eğitim ayarlarının n_layer/n_embd alanlarından değil.

@@ -506,7 +506,8 @@ def test_eval_ckpts_note_on_another_file_says_what_it_could_compare(sha, tmp_pat
 
 
 def _tiny_run(tmp_path, text):
-    """A one-layer character run saved in tmp_path/run, trained (nominally) on tmp_path/corpus.txt."""
+    """A one-layer character run saved in tmp_path/run, trained (nominally) on
+    tmp_path/corpus.txt."""
     from nanograd_llm import GPT, GPTConfig
     from nanograd_llm.checkpoint import save_checkpoint
     from nanograd_llm.tokenizers import CharTokenizer
