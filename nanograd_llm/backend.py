@@ -9,7 +9,7 @@ hem GPU'da değişmeden çalışır.
 
 Kurallar:
 
-* Katmanlar `cupy`'yi asla doğrudan içe aktarmaz; ihtiyaç duydukları her şeyi bu
+* Katmanlar `cupy`'ı asla doğrudan içe aktarmaz; ihtiyaç duydukları her şeyi bu
   dosyadan alırlar.
 * Katmanların içinde `np.array(...)` ile sabit oluşturulmaz: GPU'da çalışırken bu, CPU'da
   kalan bir dizi olur ve işlemi bozar. Sabitler `xp` ile, girdinin dtype'ıyla kurulur.

@@ -82,7 +82,7 @@ TOKENS_TMP_GLOB = "tokens.npy.tmp*"
 # Bir yazıcı kayıt yaparken okuyan taraf kaç kez yeniden dener, denemeler arası kaç saniye
 READ_RETRIES = 5
 RETRY_PAUSE_S = 0.05
-# Bozuk bir .npz'yi okurken zipfile ve NumPy'nin verdiği hatalar. ValueError ve OSError'ın
+# Bozuk bir .npz'yi okurken zipfile ve NumPy'ın verdiği hatalar. ValueError ve OSError'ın
 # dışında kalanlar da vardır: desteklenmeyen bir sıkıştırma yöntemi ya da zip sürümü
 # (NotImplementedError), bozuk deflate verisi (zlib.error), kapanmayan parantezli bir .npy
 # başlığı (NumPy başlığı tokenize ile süzer: tokenize.TokenError). Bunlar da dosyanın adıyla

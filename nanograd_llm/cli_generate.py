@@ -118,7 +118,7 @@ def _check(args) -> None:
     from .backend import shown
     from .config import _float_from_text
     from .generate import check_sampling_args
-    # Bir float'ın tutamadığı bir sayı (1e999 → inf, 1e-999 → 0), yazıldığı metinle ve eğitim
+    # Bir float'un tutamadığı bir sayı (1e999 → inf, 1e-999 → 0), yazıldığı metinle ve eğitim
     # ayarlarının iletileriyle reddedilir: "bad value for --temperature: '1e999' is too large…"
     for flag, value in (("--temperature", args.temperature), ("--top-p", args.top_p)):
         text = getattr(value, "text", None)

@@ -242,7 +242,7 @@ class TrainConfig:
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in (0, 1), got {shown(self.val_fraction)}")
         for name in _PATH_FIELDS:
-            # Python'dan doğrudan kurulan bir TrainConfig için de (make_config'te _convert
+            # Python'dan doğrudan kurulan bir TrainConfig için de (make_config'de _convert
             # denetler): NUL karakterli ya da bilinmeyen bir ~kullanıcı ile başlayan yol
             if getattr(self, name) is not None:
                 _check_path(name, getattr(self, name))
@@ -355,7 +355,7 @@ def _convert(name: str, value, type_name: str):
             _check_path(name, value)
         return s
     if isinstance(value, np.generic):
-        # Python'dan verilen NumPy sayıları (np.arange'den bir n_layer, np.bool_) TrainConfig'teki
+        # Python'dan verilen NumPy sayıları (np.arange'den bir n_layer, np.bool_) TrainConfig'deki
         # gibi tuttukları düz değer sayılır: np.int64(10) "tam sayı değil" diye reddediliyordu
         value = value.item()
     if isinstance(value, (datetime.date, datetime.time)):
@@ -390,7 +390,7 @@ def _convert(name: str, value, type_name: str):
         return _as_float(name, value)
     if name in _PATH_FIELDS and isinstance(value, os.PathLike) and \
             isinstance(os.fspath(value), str):
-        # Python'dan (ör. bir not defterinde) verilen bir Path, TrainConfig'teki gibi dize
+        # Python'dan (ör. bir not defterinde) verilen bir Path, TrainConfig'deki gibi dize
         # olarak saklanır: checkpoint.json'a yazılır, --resume da dizelerle karşılaştırır
         _check_path(name, os.fspath(value))
         return os.fspath(value)
@@ -422,7 +422,7 @@ def _as_float(name: str, value) -> float:
 def _beyond_a_float(name: str, given: str, negative: bool, tiny: bool) -> ValueError:
     """The error for a number no float holds: `given` as the user wrote it, below about
     -1.8e308 (negative), above about 1.8e308, or nearer to 0 than about 5e-324 (tiny)."""
-    # −10**400 "çok büyük" değil, bir float'ın tutabileceği en küçük sayının altındadır
+    # −10**400 "çok büyük" değil, bir float'un tutabileceği en küçük sayının altındadır
     if tiny:
         return ValueError(f"bad value for {name}: {given} is too close to 0 for a number: a "
                           f"float would hold it as 0 (the nearest to 0 it holds is about "
@@ -475,7 +475,7 @@ def _int_from_text(name: str, text: str, given: str) -> int:
         exact = Decimal(text.strip())
         digits = exact.adjusted() + 1 if exact.is_finite() else 0
     except InvalidOperation:
-        # Decimal'in de üs sınırını (10**18) aşan bir yazım (1e99999999999999999999)
+        # Decimal'ın de üs sınırını (10**18) aşan bir yazım (1e99999999999999999999)
         exact, digits = None, math.inf if math.isinf(f) else 0
     limit = getattr(sys, "get_int_max_str_digits", lambda: 0)() or 4300
     if digits > limit:

@@ -54,7 +54,7 @@ ayrı bir libm çağrısı yapar; bu da NumPy'dan yavaştır). Bu yüzden eˣ'i 
 3. **2ᵏ bit düzeyinde.** float32'nin üs alanı 23. bitten başlar ve 127 kaydırmalıdır: tam sayı
    `(k + 127) << 23`'ün bitleri, float32 olarak okunduğunda tam olarak 2ᵏ'dir. Bu "okuma"
    (`_i32_as_f32`) bir LLVM `bitcast`'ıdır; hiçbir işlem yapmaz.
-4. **Sınırlar.** x, [−87, 88] aralığına kırpılır: 2ᵏ'nin üs alanı taşmasın (e⁸⁸ ≈ 1,65·10³⁸,
+4. **Sınırlar.** x, [−87, 88] aralığına kırpılır: 2ᵏ'nın üs alanı taşmasın (e⁸⁸ ≈ 1,65·10³⁸,
    float32'nin en büyüğü 3,4·10³⁸). Softmax'ta `x − max ≤ 0` olduğundan üst sınıra hiç
    ulaşılmaz; alt sınırdaki değer (e⁻⁸⁷ ≈ 1,6·10⁻³⁸) satır toplamının (≥ 1) yanında sıfırdır.
    GELU'da üs 88'i aşarsa σ = 1/(1 + e^(−2u)) doğrudan 0 yazılır: genel yolda da e^(−2u)

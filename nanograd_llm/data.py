@@ -609,7 +609,7 @@ def split_point(n: int, val_fraction: float) -> int:
     # yerine 62 + 28); 0,9 ile 1000 kimlik 100 + 900 yerine 99 + 901 bölünürdü. val_fraction,
     # kullanıcının yazdığı ondalık biçimiyle (repr) tam bir kesir olarak alınır, eğitim payı
     # n · (1 − val_fraction) kesin hesaplanır ve aşağı yuvarlanır; nanoGPT'nin
-    # `int(0.9 * n)`'iyle aynı kural, kayan nokta hatası olmadan (0,1 ile bölme değişmez)
+    # `int(0.9 * n)`'yle aynı kural, kayan nokta hatası olmadan (0,1 ile bölme değişmez)
     share = 1 - Fraction(repr(float(val_fraction)))
     return math.floor(n * share)
 

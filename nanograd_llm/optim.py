@@ -82,7 +82,7 @@ def get_lr(step: int, lr: float, min_lr: float, warmup_iters: int, lr_decay_iter
     with the default warmup_iters=50) the warmup runs its whole length, past lr_decay_iters,
     and min_lr follows from step warmup_iters on: lr itself is never reached."""
     if lr_decay_iters < 1:
-        # TrainConfig'te lr_decay_iters=0 "kosinüs max_iters'ta biter" demektir; burada 0, eğrinin
+        # TrainConfig'de lr_decay_iters=0 "kosinüs max_iters'ta biter" demektir; burada 0, eğrinin
         # 0. adımda bittiği, yani oranın ısınmadan hemen sonra min_lr'ye düştüğü anlamına gelirdi
         # (nanoGPT'deki gibi). Kendi döngüsüne cfg.lr_decay_iters veren biri eğitimi sessizce
         # min_lr ile yapardı: iki anlam karışmasın diye 0 reddedilir ve ne verileceği söylenir.
@@ -156,7 +156,7 @@ def rescaled_grad_norm(grads_or_flat, norm):
         # bileşenler mutlak değerce en çok 1'dir, karelerinin toplamı en çok n olur, taşmaz
         s = (g / peak).reshape(-1)
         total += float(xp.vdot(s, s))
-    # Çarpım Python float'ıyla (float64): float32 bir gradyanın normu burada taşmaz; float64
+    # Çarpım Python float'uyla (float64): float32 bir gradyanın normu burada taşmaz; float64
     # gradyanlarda sonsuz çıkarsa o da aşağıda yakalanır
     value = peak * math.sqrt(total)
     if not value <= float(np.finfo(norm.dtype).max):
@@ -376,7 +376,7 @@ class AdamW:
             # (GPT-2 small'da 0,5 GB) bellek tutardı
             mb, vb, gb, pb = m[r], v[r], g[r], flat[r]
             tb = xp.empty_like(mb)
-            # Sonlu olmayan bir gradyan (kırpma kapalıyken) inf/inf = NaN verir: NumPy'nin
+            # Sonlu olmayan bir gradyan (kırpma kapalıyken) inf/inf = NaN verir: NumPy'ın
             # "invalid value" uyarısı, eğiticinin sonraki adımdaki açık "loss is nan" hatasından
             # önce optim.py'nin bir satırını gösterirdi (kaynaştırılmış çekirdek sessizdir).
             # errstate yalnızca onu kuran iş parçacığında geçerlidir: dilimler ayrı iş

@@ -177,7 +177,7 @@ def prepare_run_folder(out_dir: str, resume: bool, overwrite: bool,
     if resume:
         refuse_resuming_unsaved_run(out)
         if not out.exists():
-            # resume_config (komut satırı) bunu klasörü okumadan önce söyler. resume_config'ten
+            # resume_config (komut satırı) bunu klasörü okumadan önce söyler. resume_config'den
             # geçmeyen bir train(cfg, resume=True) çağrısı (Python'dan) burada reddedilmeseydi
             # klasörü açardı; sonra "checkpoint.json is missing (train with `nanograd-llm train
             # --out …` first)" diye düşerdi (açtığı klasörü de silerek)
@@ -537,8 +537,8 @@ def refuse_resuming_unsaved_run(out: Path) -> None:
     refused there), or, where that is only what a start killed while it prepared its data left
     (which a plain start removes), with a plain start. Any other folder passes (a checkpoint, or
     the usual messages later)."""
-    # İki yerden çağrılır: resume_config'te bildirim okunmadan önce (komut satırı) ve
-    # prepare_run_folder'da (resume_config'ten geçmeyen bir train(cfg, resume=True) için);
+    # İki yerden çağrılır: resume_config'de bildirim okunmadan önce (komut satırı) ve
+    # prepare_run_folder'da (resume_config'den geçmeyen bir train(cfg, resume=True) için);
     # komut satırında ikincisi yalnızca bir klasör listelemesidir
     left = _unsaved_run(out)
     if left is None:

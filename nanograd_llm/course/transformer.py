@@ -33,7 +33,7 @@ PE[pos, 2i+1] = cos(pos / 10000^(2i/C))
 
 Her boyut çifti farklı bir frekansta salınır: `i`. çiftin dalga boyu `2π·10000^(2i/C)`'dir,
 yani ilk çiftte `2π`, son çiftte (`i = C/2 − 1`) `2π·10000^((C−2)/C)`'dir (C büyüdükçe
-`10000·2π`'ye yaklaşır). Sabit bir `k` için `PE[pos + k]`, `PE[pos]`'un `k`'ye bağlı bir
+`10000·2π`'ye yaklaşır). Sabit bir `k` için `PE[pos + k]`, `PE[pos]`'un `k`'ya bağlı bir
 dönmesidir; bu da modelin göreli konumları öğrenmesini kolaylaştırır.
 
 ![Sinüzoidal konum kodlaması](img/positional_encoding.png)

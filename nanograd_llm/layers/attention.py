@@ -17,7 +17,7 @@ konumu geleceği (`j > i`) görürse cevabı kopyalardı. Bu yüzden `j > i` pua
 önce `−∞` yapılır; `exp(−∞) = 0` olduğundan bu konumların ağırlığı tam sıfırdır. GPT yalnızca
 bu maskeli (kod çözücü/decoder) dikkati kullanır.
 
-**Neden √d_k'ye bölünür?** `q` ve `k`'nin bileşenleri bağımsız, ortalaması 0 ve
+**Neden √d_k'ya bölünür?** `q` ve `k`'nın bileşenleri bağımsız, ortalaması 0 ve
 varyansı 1 ise `q·k`'nin varyansı `d_k` olur. Büyük puanlar softmax'ı tek bir konuma
 yığar (doygunluk) ve gradyanlar kaybolur. `1/√d_k` ile ölçeklemek puanların varyansını 1'e çeker.
 
@@ -29,7 +29,7 @@ yığar (doygunluk) ve gradyanlar kaybolur. `1/√d_k` ile ölçeklemek puanlar�
     y   = Ã · v
 
 `Tk − Tq` kayması şunu ifade eder: KV önbelleğiyle üretimde Tq yeni sorgu, toplam Tk anahtarın
-(yeniler de dahil) son Tq tanesine karşılık gelir; eğitimde Tq = Tk'dir.
+(yeniler de dahil) son Tq tanesine karşılık gelir; eğitimde Tq = Tk'dır.
 
 **Sayısal kararlılık:** `softmax(s) = softmax(s − max(s))`. Maksimumu çıkarmak sonucu
 değiştirmez ama `exp`'in taşmasını (overflow) önler.
@@ -53,7 +53,7 @@ değiştirmez ama `exp`'in taşmasını (overflow) önler.
 ## Devrikler kopyalanmaz
 `kᵀ`, `Ãᵀ`, `dSᵀ` hiçbir zaman bellekte kurulmaz: `matmul_t(q, k, trans_b=True)` çarpıma
 "ikinci işleneni devrik oku" der (BLAS/cuBLAS'ın `T` bayrağı). `1/√d_k` de çarpımın `alpha`
-katsayısı olarak uygulanır (CPU'da işlenenlerden küçüğüne; eşitse q'ya). (B, nh, T, T)
+katsayısı olarak uygulanır (CPU'da işlenenlerden küçüğüne; eşitse q'ye). (B, nh, T, T)
 boyutlu dikkat matrisi büyük olduğu için bu, GPU'da her katmanda yüzlerce megabaytlık kopyayı
 önler.
 
@@ -223,7 +223,7 @@ def attention_forward(q, k, v, dropout: float = 0.0, rng=None, train: bool = Tru
                          f"causal mask needs at least as many keys as queries (Tk >= Tq)")
     scale = 1.0 / math.sqrt(hs)
     # Puanlar: S = (q/√hs)·kᵀ. kᵀ yalnızca bir bayrakla belirtilir (kopya yok); 1/√hs
-    # çarpımın alpha'sıdır (CPU'da q'ya uygulanır: T·hs işlem, T·T yerine). Önbellekte
+    # çarpımın alpha'sıdır (CPU'da q'ye uygulanır: T·hs işlem, T·T yerine). Önbellekte
     # ölçeklenmemiş q saklanır.
     att = matmul_t(q, k, trans_b=True, alpha=scale)  # (B,nh,Tq,hs)@(B,nh,hs,Tk) -> (B,nh,Tq,Tk)
     causal_softmax(att)                                             # (B,nh,Tq,Tk), yerinde

@@ -7,7 +7,7 @@ eder. Video dersindeki gibi karakter düzeyinde kullanıldığında her belirte�
 `V × V` boyutlu bir tablo tutar; `tablo[a, b]`, `a`'dan sonra `b` gelmesinin logitidir
 (normalize edilmemiş log-olasılık). Eğitim sonunda tablonun her satırı, o karakterden sonra
 gelen karakterlerin sayımlarının logaritmasına (satır başına bir sabit farkla) yaklaşır:
-"q'dan sonra genelde u gelir" gibi.
+"q'den sonra genelde u gelir" gibi.
 
 Bağlam yoktur: "th" ve "sh"'den sonra gelecek karakter için model aynı şeyi söyler, çünkü
 yalnızca "h"yi görür. GPT'nin dikkat katmanları tam olarak bu eksikliği giderir.
@@ -80,7 +80,7 @@ class BigramLM(ParamModel):
         """name -> shape of the parameters a BigramLM(vocab_size) has, without building it
         (ValueError for a vocab_size it would refuse; dtype and device: as GPT.param_shapes
         takes them, unused: the one shape costs nothing to list)."""
-        # int(65.9) sessizce 65 olurdu: yalnızca tam sayılar (GPTConfig'teki gibi)
+        # int(65.9) sessizce 65 olurdu: yalnızca tam sayılar (GPTConfig'deki gibi)
         if not is_integer(vocab_size) \
                 or vocab_size < 1:
             raise ValueError(f"vocab_size must be a positive integer, got {vocab_size!r}")

@@ -162,7 +162,7 @@ class GPTConfig:
             self.ignore_index = int(ig)
         # NumPy sayıları da sayıdır: np.float32(0.1) (ör. bir NumPy dizisinden okunan değer)
         # "[0, 1) aralığında bir sayı olmalı" diye reddediliyordu, np.float64 ise olduğu gibi
-        # kalıyordu; ikisi de Python float'ına çevrilir (vocab_size'taki int() gibi)
+        # kalıyordu; ikisi de Python float'una çevrilir (vocab_size'taki int() gibi)
         numbers = (int, float, np.integer, np.floating)
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, numbers) or \
                 not 0.0 <= self.dropout < 1.0:
@@ -172,7 +172,7 @@ class GPTConfig:
         # float'a sığmayan bir tam sayı (10**400, elle düzenlenmiş bir checkpoint.json ya da
         # config.json) math.isfinite'te OverflowError hata izi verirdi; karşılaştırma her
         # büyüklükte tam sayıyla (NaN ile de) çalışır. NumPy sayıları önce Python sayısına
-        # çevrilir: np.float32 ile float_info.max'ın karşılaştırılması, NumPy'nin sınırı
+        # çevrilir: np.float32 ile float_info.max'ın karşılaştırılması, NumPy'ın sınırı
         # float32'ye çevirirken verdiği "overflow encountered in cast" uyarısını basardı
         if isinstance(eps, (np.integer, np.floating)):
             eps = eps.item()

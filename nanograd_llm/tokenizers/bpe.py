@@ -512,7 +512,7 @@ class BPETokenizer:
         (and the last) on stdout. `progress`: progress bars on stderr
         (characters whose words are counted, then merges learnt) once a step has taken
         backend.PROGRESS_DELAY seconds; off by default."""
-        # NumPy tam sayıları da tam sayıdır (GPTConfig'teki gibi): np.int64(300) "bir tam sayı
+        # NumPy tam sayıları da tam sayıdır (GPTConfig'deki gibi): np.int64(300) "bir tam sayı
         # olmalı" diye reddediliyordu
         if isinstance(vocab_size, bool) or not isinstance(vocab_size, numbers.Integral):
             raise ValueError(f"vocab_size must be an integer, got {vocab_size!r}")
