@@ -168,7 +168,7 @@ def did_you_mean(given, known) -> str:
 def closest_names(given, known) -> list[str]:
     """The names of `known` that did_you_mean suggests for `given` (none: [])."""
     # En yakın ad difflib ile bulunur, büyük-küçük harf farkı yok sayılarak: `device=CUDA` ya da
-    # `--preset Shakespeare` da doğru adı önerir. Hiçbiri yakın değilse, verilenin ilk üç
+    # `--preset Shakespeare` de doğru adı önerir. Hiçbiri yakın değilse, verilenin ilk üç
     # harfiyle başlayan adlar önerilir (ör. `eval=` için eval_interval, eval_iters)
     # Seçeneklerin baştaki --'su ve sohbet komutlarının /'ı karşılaştırılmaz: ortak oldukları
     # için "--bogus"u "--out"a benzetirlerdi
@@ -183,7 +183,7 @@ def closest_names(given, known) -> list[str]:
     # Yine de sayının kendisindeki bir yazım yanlışı (float23, float322, tf23, gpt22, floa3t2)
     # bir yazım yanlışıdır: verilenin rakamları adınkilerin aynısıysa, yalnızca iki komşu rakamın
     # yeri değişmişse ya da bir rakam iki kez basılmışsa ad önerilir. Başka bir rakam (16 ile
-    # 64, 4 ile 2) ya da düşmüş bir rakam ayrı bir ad olabilir: float4 ve float6 de birer
+    # 64, 4 ile 2) ya da düşmüş bir rakam ayrı bir ad olabilir: float4 ve float6 da birer
     # biçimdir, float64'ün yanlış yazılışı sayılmaz
     numbers = set(re.findall(r"\d+", given))
     digits = "".join(re.findall(r"\d", given))

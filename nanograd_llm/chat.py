@@ -25,7 +25,7 @@ eklenmez.
   belirteç); yanıt bu sınırı aşarsa `generate` pencereyi kaydırır.
 * **Çıkış:** Dosya sonu (Ctrl-D; borudan gelen girdinin bitmesi) ya da Ctrl-C
   (KeyboardInterrupt) döngüyü temiz biçimde bitirir: çıkış kodu 0, hata izi (traceback) yok.
-  `/quit` da çıkar, `/reset` bağlamı temizler, `/help` komutları listeler. Eğik çizgi ve bir
+  `/quit` de çıkar, `/reset` bağlamı temizler, `/help` komutları listeler. Eğik çizgi ve bir
   harfle başlayan başka bir satır (`/temperature 0` gibi) modele gönderilmez, bilinmeyen komut
   olarak bildirilir; ardından sözcük gelen bir komut (`/quit şimdi`) da gönderilmez, komutun
   tek başına yazılması istenir. Eğik çizgiyle başlayan bir metni göndermek için satır `//` ile

@@ -16,7 +16,7 @@ import warnings
 # __main__.py)
 from .atomic import Terminated, _terminate, sigterm_raises  # noqa: F401  (cli.Terminated)
 # Kopyalanacak komutlardaki yolların tırnaklanması da atomic.py'dedir: alt modüllerin iletileri
-# (checkpoint, hf, run_folder) da onu kullanır; cli.shell_quote ve cli.shell_note örnekler için
+# (checkpoint, hf, run_folder) de onu kullanır; cli.shell_quote ve cli.shell_note örnekler için
 # burada da durur
 from .atomic import path_fault, shell_note, shell_quote
 

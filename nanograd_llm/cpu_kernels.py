@@ -443,7 +443,7 @@ def layernorm_forward(x, w, b, eps):
     # σ² taşan satırlarda (ya da inf/NaN içerenlerde) rstd = 1/√∞ = 0 ya da NaN çıkar; sonlu bir
     # σ² ile rstd ≥ 5·10⁻²⁰'dir. Yalnızca o satırlar ölçeklenerek yeniden hesaplanır (bkz.
     # layernorm.py, "Çok büyük değerler"). Denetim çekirdeğin dışında: döngüsü aynı kalır.
-    if rstd.size and not rstd.min() > 0:                    # NaN de buraya düşer
+    if rstd.size and not rstd.min() > 0:                    # NaN da buraya düşer
         over = np.flatnonzero(~(rstd > 0))
         _ln_fwd_rows_rescaled(x2, w, bb, has_b, _F(eps), out, xhat, rstd, over)
     shape1 = x.shape[:-1] + (1,)

@@ -787,7 +787,7 @@ def _added_tokens(path: Path) -> dict:
 
 # Eklenmiş bir belirtecin (AddedToken) transformers'ın uyguladığı, bizim BPE'mizin ise
 # taklit etmediği bayrakları: metindeki eşleşmeyi değiştirirler. `normalized` burada etkisizdir
-# (GPT2Tokenizer metni normalleştirmez), `special` de kimlikleri değiştirmez.
+# (GPT2Tokenizer metni normalleştirmez), `special` da kimlikleri değiştirmez.
 _TOKEN_FLAGS = {
     "lstrip": "takes the whitespace before it into the token (' <|x|>' is one token)",
     "rstrip": "takes the whitespace after it into the token ('<|x|> ' is one token)",
