@@ -217,7 +217,7 @@ def _same_tokenizer(d: Path, recorded: dict, blobs: dict) -> bool:
 def _save_tokenizer(d: Path, blobs: dict, digests: dict) -> None:
     """Write the tokenizer's files into d (each atomically)."""
     # Belirteçleyici eğitim boyunca değişmez: dosyalar zaten aynıysa her kayıtta yeniden
-    # yazılmaz (BPE'nin vocab.json'u büyüktür; okuyan bir süreç de hep aynı dosyaları görür)
+    # yazılmaz (BPE'nin vocab.json'ı büyüktür; okuyan bir süreç de hep aynı dosyaları görür)
     if any(_sha256_or_none(d / name) != h for name, h in digests.items()):
         atomic_write_files(d, {name: bytes_writer(b) for name, b in blobs.items()})
 

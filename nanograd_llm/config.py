@@ -1029,7 +1029,7 @@ def _the_fine_tunes_model(model: dict, asked: dict, given: set, out,
         real.update(tok_real)
         keys += tok_keys
     # Eski sürümler, kendine özgü bir ifadeyle bölen bir belirteçleyiciyle başlamış ince ayara
-    # hazır ayarın bpe_pattern'ini (gpt2) kaydederdi: böyle bir klasörün checkpoint.json'unda
+    # hazır ayarın bpe_pattern'ini (gpt2) kaydederdi: böyle bir klasörün checkpoint.json'ında
     # görülen bu değer yeniden verildiğinde de kabul edilir, eğitim yine kendi
     # belirteçleyicisiyle sürer (sonraki kayıt "custom" yazar)
     differ = [k for k in keys if k in given and asked[k] != real[k]

@@ -684,7 +684,7 @@ def _remove_staging_folders(out: Path) -> None:
     one another process is still writing (a save_hf into the run folder) and other folders are
     left alone."""
     # İlk best/ kopyası 0. adımda, ilk denetim noktasından önce kurulur: orada öldürülen bir
-    # eğitim bu klasörü checkpoint.json'suz bir klasörde de bırakır (içinde yarım ağırlıklar).
+    # eğitim bu klasörü checkpoint.json'sız bir klasörde de bırakır (içinde yarım ağırlıklar).
     # Eğitimin kilidi yalnızca başka bir eğiticiyi durdurur: klasöre başka bir sürecin yazdığı
     # (kilitli) geçici klasör silinseydi o yazma "No such file or directory" ile dururdu
     remove_stale_staging_folders(out)

@@ -360,7 +360,7 @@ def read_metrics(metrics_jsonl) -> tuple[list, list]:
                 # Yer, satır numarası gibi 1'den sayılan bir sütundur (karakter olarak; bir
                 # düzenleyicinin gösterdiği). Baytın satırdaki 0'dan sayılan sırası, 1'den
                 # sayılan satır numarasının yanında bir sütun sanılırdı. Hatalı bayttan önceki
-                # kısım geçerli UTF-8'dir; JSON'un sütunu, satırın baştaki boşlukları atılmış
+                # kısım geçerli UTF-8'dir; JSON'ın sütunu, satırın baştaki boşlukları atılmış
                 # hâline göredir, onlar da eklenir.
                 if isinstance(e, UnicodeDecodeError):
                     col = len(raw[:e.start].decode("utf-8")) + 1

@@ -879,7 +879,7 @@ class BPETokenizer:
         try:
             _compile(pattern)
         except ValueError as e:
-            # geçersiz bir ifade tokenizer_meta.json'un sorunudur, vocab.json'un değil
+            # geçersiz bir ifade tokenizer_meta.json'ın sorunudur, vocab.json'ın değil
             raise ValueError(f"{meta_path}: {e}") from None
         return cls.from_files(os.path.join(directory, VOCAB_FILE),
                               os.path.join(directory, MERGES_FILE),
