@@ -575,7 +575,10 @@ def resolve_eval_data(ckpt, hf, data, split):
     elif saved_sha:                     # the same text, wherever it is now
         own = digest == saved_sha
     else:                               # older checkpoints: the same file
-        own = same_source(train_cfg.get("data"), data)
+        # data=None (ayarın varsayılanı) da gömülü derlemdir: --data embedded onunla eğitilmiş
+        # bir eğitimin kendi derlemidir, modelin görmediği başka bir metin değil
+        own = same_source(train_cfg.get("data"), data) or (
+            "data" in train_cfg and train_cfg["data"] in (None, EMBEDDED) and label == EMBEDDED)
     # Gömülü derlem her sürümde yeniden kurulur: yükseltmeden sonra önceki bir sürümün eğitimi
     # başka bir metinle ölçülür. Özeti kaydetmemiş (eski) bir eğitimde bu denetlenemez ve
     # bugünkü metnin val bölümü hiçbir uyarı olmadan eğitimin ayırdığı metin sanılırdı

@@ -430,12 +430,16 @@ def test_cli_eval_of_a_run_on_an_earlier_versions_embedded_corpus_warns(
         assert out["split"] == "val"                    # the copy is the run's own text
 
 
+@pytest.mark.parametrize("saved", ["embedded", None])
 def test_cli_eval_of_an_older_embedded_run_warns_with_data_embedded_given_too(
-        tmp_path, monkeypatch, capsys):
+        tmp_path, monkeypatch, capsys, saved):
     """A run an older version trained on the embedded corpus (data='embedded', no sha256
     recorded) evaluated with --data embedded given explicitly is measured on its own val part,
     as without --data, but the warning that this part may not be the text the run held out
-    was given only without --data. Now both warn, once."""
+    was given only without --data. Now both warn, once. A run saved with data=None (the
+    setting's default, the embedded corpus too) was not even taken to be on its own corpus
+    with --data embedded: the whole text, the part it trained on included, was measured as a
+    text the model had not seen."""
     import dataclasses
 
     from nanograd_llm import checkpoint as ckpt
@@ -444,7 +448,7 @@ def test_cli_eval_of_an_older_embedded_run_warns_with_data_embedded_given_too(
     old.write_text(TEXT, encoding="utf-8")
     monkeypatch.setattr(D, "EMBEDDED_PATH", old)
     train(dataclasses.replace(tiny_config(tmp_path, dropout=0.0, max_iters=1, eval_interval=1),
-                              data="embedded"), quiet=True, progress=False)
+                              data=saved), quiet=True, progress=False)
     run = tmp_path / "run"
     man = json.loads((run / ckpt.MANIFEST).read_text(encoding="utf-8"))
     del man["extra"]["data_sha256"]                     # as an older version saved it
