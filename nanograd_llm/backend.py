@@ -184,12 +184,15 @@ def closest_names(given, known) -> list[str]:
     # bir yazım yanlışıdır: verilenin rakamları adınkilerin aynısıysa, yalnızca iki komşu rakamın
     # yeri değişmişse ya da bir rakam iki kez basılmışsa ad önerilir. Başka bir rakam (16 ile
     # 64, 4 ile 2) ya da düşmüş bir rakam ayrı bir ad olabilir: float4 ve float6 da birer
-    # biçimdir, float64'ün yanlış yazılışı sayılmaz
+    # biçimdir, float64'ün yanlış yazılışı sayılmaz. Bir rakamın yerine basılmış bir harf ya da
+    # işaret (float3w, tfe2, floatx2) ise bir sayı adlandırmaz, parmak kaymasıdır: ad önerilir
+    # (bir harfin yerine basılmış bir rakam da öyle: floa632)
     numbers = set(re.findall(r"\d+", given))
     digits = "".join(re.findall(r"\d", given))
     known = [k for k in known if isinstance(k, str)
              and not (numbers and not set(re.findall(r"\d+", k)) <= numbers
-                      and not _a_slip_of_digits(digits, "".join(re.findall(r"\d", k))))]
+                      and not _a_slip_of_digits(digits, "".join(re.findall(r"\d", k)))
+                      and not _a_digit_mistyped_as_a_sign(given, k))]
     by_lower = {}
     for k in known:
         by_lower.setdefault(bare(k), []).append(k)
@@ -212,6 +215,17 @@ def _a_slip_of_digits(typed: str, meant: str) -> bool:
     swaps = [meant[:i] + meant[i + 1] + meant[i] + meant[i + 2:] for i in range(len(meant) - 1)]
     doubled = [meant[:i] + meant[i] + meant[i:] for i in range(len(meant))]
     return bool(meant) and typed in (meant, *swaps, *doubled)
+
+
+def _a_digit_mistyped_as_a_sign(typed: str, meant: str) -> bool:
+    """Whether `typed` is `meant` with one character changed between a digit and a letter or
+    sign (float3w, floatx2, tfe2 for float32, tf32; floa632 for float32): a slip of a key,
+    not another number (a digit for a digit, float62, still is)."""
+    typed, meant = typed.strip().lower(), meant.lower()
+    if len(typed) != len(meant):
+        return False
+    changed = [(a, b) for a, b in zip(typed, meant) if a != b]
+    return len(changed) == 1 and changed[0][0].isdigit() != changed[0][1].isdigit()
 
 
 def is_integer(value: Any) -> bool:

@@ -335,7 +335,24 @@ def test_a_slip_in_the_number_itself_is_still_a_typo(given, known, close):
                                           ("gpt24", ["gpt2", "turkish"]),
                                           ("float4", ["float32", "float64"]),
                                           ("float6", ["float32", "float64"]),
+                                          ("float62", ["float32", "float64"]),
                                           ("beta3", ["beta1", "beta2"])])
 def test_another_number_is_still_not_a_typo(given, known):
     from nanograd_llm.backend import closest_names
     assert closest_names(given, known) == []
+
+
+@pytest.mark.parametrize("given, known, close", [
+    ("float3w", ["float32", "float64"], "float32"),       # a letter typed for the 2
+    ("floatx2", ["float32", "float64"], "float32"),
+    ("float6_", ["float32", "float64"], "float64"),
+    ("floa632", ["float32", "float64"], "float32"),       # a digit typed for the t
+    ("tfe2", ["highest", "tf32"], "tf32"),
+    ("bet12", ["beta1", "beta2", "lr"], "beta2")])
+def test_a_letter_typed_for_a_digit_is_still_a_typo(given, known, close):
+    """A letter or sign typed for a digit of the number (or a digit for a letter) was taken for
+    another number, as a digit left out is: dtype=float3w, floatx2 or precision=tfe2 got no
+    suggestion, though no name has that number (a digit for a digit, float62, still gets none:
+    test_another_number_is_still_not_a_typo)."""
+    from nanograd_llm.backend import closest_names
+    assert closest_names(given, known) == [close]
