@@ -568,6 +568,7 @@ def resolve_eval_data(ckpt, hf, data, split):
     else:
         text, label = load_text(data, instead=EVALUATE_A_FILE)
     digest = text_sha256(text) if saved_sha else None
+    embedded_run = "data" in train_cfg and train_cfg["data"] in (None, EMBEDDED)
     if ckpt is None:
         own = False
     elif data is None:
@@ -577,8 +578,7 @@ def resolve_eval_data(ckpt, hf, data, split):
     else:                               # older checkpoints: the same file
         # data=None (ayarın varsayılanı) da gömülü derlemdir: --data embedded onunla eğitilmiş
         # bir eğitimin kendi derlemidir, modelin görmediği başka bir metin değil
-        own = same_source(train_cfg.get("data"), data) or (
-            "data" in train_cfg and train_cfg["data"] in (None, EMBEDDED) and label == EMBEDDED)
+        own = same_source(train_cfg.get("data"), data) or (embedded_run and label == EMBEDDED)
     # Gömülü derlem her sürümde yeniden kurulur: yükseltmeden sonra önceki bir sürümün eğitimi
     # başka bir metinle ölçülür. Özeti kaydetmemiş (eski) bir eğitimde bu denetlenemez ve
     # bugünkü metnin val bölümü hiçbir uyarı olmadan eğitimin ayırdığı metin sanılırdı
@@ -588,6 +588,13 @@ def resolve_eval_data(ckpt, hf, data, split):
         warnings.warn(f"the corpus {label!r} has changed since the run was trained (its sha256 "
                       f"differs): its val part is not the text the run held out"
                       f"{copy if label == EMBEDDED else ''}")
+    elif saved_sha and digest != saved_sha and label == EMBEDDED and embedded_run:
+        # --data embedded açıkça verildiğinde de söylenir: bugünkü metin başka bir metin olarak
+        # (varsayılan olarak bütünüyle) ölçülür, oysa büyük bölümü eğitimin gördüğü metin olabilir
+        warnings.warn(f"the run was trained on the embedded corpus of another version (its "
+                      f"sha256 differs): this version's embedded text is measured as another "
+                      f"text, not the run's own, though much of it may be text the run trained "
+                      f"on{copy}")
     elif own and not saved_sha and label == EMBEDDED:
         # (--data embedded açıkça verildiğinde de: eğitimin kendi derlemi sayılır ve val bölümü
         # ölçülür)

@@ -431,6 +431,43 @@ def test_cli_eval_of_a_run_on_an_earlier_versions_embedded_corpus_warns(
 
 
 @pytest.mark.parametrize("saved", ["embedded", None])
+def test_cli_eval_of_an_earlier_versions_embedded_run_with_data_embedded_warns(
+        tmp_path, monkeypatch, capsys, saved):
+    """A run trained on the embedded corpus of an earlier version that recorded its sha256,
+    evaluated with --data embedded given explicitly, was measured on this version's embedded
+    text as on a text the model had not seen (the whole of it) without a word, while --ckpt
+    alone warns that the corpus has changed and names the way to the run's own text. Now
+    --data embedded warns too, naming that way; a copy of the old text, the run's own, does
+    not warn."""
+    import dataclasses
+
+    from nanograd_llm import checkpoint as ckpt
+    from nanograd_llm import data as D
+    old = tmp_path / "old_embedded.txt"
+    old.write_text(TEXT, encoding="utf-8")
+    monkeypatch.setattr(D, "EMBEDDED_PATH", old)
+    train(dataclasses.replace(tiny_config(tmp_path, dropout=0.0, max_iters=1, eval_interval=1),
+                              data=saved), quiet=True, progress=False)
+    run = tmp_path / "run"
+    assert ckpt.read_manifest(run)["extra"]["data_sha256"]
+    new = tmp_path / "new_embedded.txt"
+    new.write_text(TEXT.replace("Dikkat", "Dikkat ve geri"), encoding="utf-8")
+    monkeypatch.setattr(D, "EMBEDDED_PATH", new)
+    capsys.readouterr()
+    with pytest.warns(UserWarning) as got:
+        assert cli_main(["eval", "--ckpt", str(run), "--json", "--data", "embedded"]) == 0
+    assert json.loads(capsys.readouterr().out)["split"] == "all"
+    said = [str(w.message) for w in got]
+    assert sum("embedded corpus of another version" in m and "--data PATH" in m
+               for m in said) == 1, said
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert cli_main(["eval", "--ckpt", str(run), "--json", "--data", str(old)]) == 0
+    assert json.loads(capsys.readouterr().out)["split"] == "val"
+
+
+@pytest.mark.parametrize("saved", ["embedded", None])
 def test_cli_eval_of_an_older_embedded_run_warns_with_data_embedded_given_too(
         tmp_path, monkeypatch, capsys, saved):
     """A run an older version trained on the embedded corpus (data='embedded', no sha256
