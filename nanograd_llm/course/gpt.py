@@ -33,7 +33,7 @@ Bir bloktaki parametreler: birleşik `q, k, v` izdüşümü `3C² + 3C`, çıkı
 
 | model | L (blok) | C | kafa | parametre |
 |---|---|---|---|---|
-| `nanograd-llm train` (`default` hazır ayarı, gömülü derlem: V = 186) | 3 | 96 | 4 | yaklaşık 0,36 milyon |
+| `nanograd-llm train` (`default` hazır ayarı, gömülü derlem: V = 188) | 3 | 96 | 4 | yaklaşık 0,36 milyon |
 | `baby` hazır ayarı ve `GPTConfig()` (V = 65) | 4 | 128 | 4 | yaklaşık 0,8 milyon |
 | GPT-2 small | 12 | 768 | 12 | 124 milyon |
 | GPT-3 | 96 | 12 288 | 96 | 175 milyar |
@@ -109,7 +109,7 @@ komutu `nanograd_llm/optim.py` içindeki eksiksiz sürümleri kullanır. Oradaki
 ![Kayıp eğrisi](img/loss_curve.png)
 
 * **Başlangıç:** ilk kayıp `ln V` civarında olmalıdır (65 karakterlik sözlükte ≈ 4,17;
-  `nanograd-llm train` komutunun 186 karakterlik sözlüğünde ≈ 5,23, `metrics.jsonl`
+  `nanograd-llm train` komutunun 188 karakterlik sözlüğünde ≈ 5,24, `metrics.jsonl`
   dosyasının ilk satırındaki gibi).
   Çok daha büyükse ilklendirme bozuktur: model henüz hiçbir şey öğrenmeden bazı
   belirteçlere yüksek olasılık veriyordur ve yanlış çıkan her tahmin kaybı büyütür.
