@@ -395,6 +395,32 @@ def test_cli_eval_changed_corpus_warns(tmp_path, capsys):
         assert cli_main(["eval", "--ckpt", str(tmp_path / "run"), "--json"]) == 0
 
 
+def _run_on_an_earlier_embedded_corpus(tmp_path, monkeypatch, saved, digest):
+    """A tiny run trained on the embedded corpus (`saved`: its data setting, None or
+    'embedded'), whose text then changes as an upgrade of the package changes it; without
+    `digest` its manifest records no corpus sha256, as older versions saved it.
+    -> (the run's folder, a file holding the text it was trained on)"""
+    import dataclasses
+
+    from nanograd_llm import checkpoint as ckpt
+    from nanograd_llm import data as D
+    old = tmp_path / "old_embedded.txt"
+    old.write_text(TEXT, encoding="utf-8")
+    monkeypatch.setattr(D, "EMBEDDED_PATH", old)
+    train(dataclasses.replace(tiny_config(tmp_path, dropout=0.0, max_iters=1, eval_interval=1),
+                              data=saved), quiet=True, progress=False)
+    run = tmp_path / "run"
+    man = json.loads((run / ckpt.MANIFEST).read_text(encoding="utf-8"))
+    assert man["extra"]["data_sha256"]
+    if not digest:
+        del man["extra"]["data_sha256"]                 # as an older version saved it
+        (run / ckpt.MANIFEST).write_text(json.dumps(man), encoding="utf-8")
+    new = tmp_path / "new_embedded.txt"                 # the upgraded package's embedded text
+    new.write_text(TEXT.replace("Dikkat", "Dikkat ve geri"), encoding="utf-8")
+    monkeypatch.setattr(D, "EMBEDDED_PATH", new)
+    return run, old
+
+
 @pytest.mark.parametrize("digest", [False, True])
 def test_cli_eval_of_a_run_on_an_earlier_versions_embedded_corpus_warns(
         tmp_path, monkeypatch, capsys, digest):
@@ -403,24 +429,7 @@ def test_cli_eval_of_a_run_on_an_earlier_versions_embedded_corpus_warns(
     text's val part as the run's own without a word; now it warns, as for a run whose
     digest differs (whose warning names the way to the run's own text: --data PATH, a copy
     of that version's embedded text, which the digest checks)."""
-    import dataclasses
-
-    from nanograd_llm import checkpoint as ckpt
-    from nanograd_llm import data as D
-    old = tmp_path / "old_embedded.txt"
-    old.write_text(TEXT, encoding="utf-8")
-    monkeypatch.setattr(D, "EMBEDDED_PATH", old)
-    cfg = dataclasses.replace(tiny_config(tmp_path, dropout=0.0, max_iters=1, eval_interval=1),
-                              data=None)
-    train(cfg, quiet=True, progress=False)
-    run = tmp_path / "run"
-    if not digest:
-        man = json.loads((run / ckpt.MANIFEST).read_text(encoding="utf-8"))
-        del man["extra"]["data_sha256"]                 # as an older version saved it
-        (run / ckpt.MANIFEST).write_text(json.dumps(man), encoding="utf-8")
-    new = tmp_path / "new_embedded.txt"                 # the upgraded package's embedded text
-    new.write_text(TEXT.replace("Dikkat", "Dikkat ve geri"), encoding="utf-8")
-    monkeypatch.setattr(D, "EMBEDDED_PATH", new)
+    run, old = _run_on_an_earlier_embedded_corpus(tmp_path, monkeypatch, None, digest)
     with pytest.warns(UserWarning, match="embedded" if digest else "older version") as got:
         assert cli_main(["eval", "--ckpt", str(run), "--json"]) == 0
     if digest:
@@ -439,20 +448,7 @@ def test_cli_eval_of_an_earlier_versions_embedded_run_with_data_embedded_warns(
     alone warns that the corpus has changed and names the way to the run's own text. Now
     --data embedded warns too, naming that way; a copy of the old text, the run's own, does
     not warn."""
-    import dataclasses
-
-    from nanograd_llm import checkpoint as ckpt
-    from nanograd_llm import data as D
-    old = tmp_path / "old_embedded.txt"
-    old.write_text(TEXT, encoding="utf-8")
-    monkeypatch.setattr(D, "EMBEDDED_PATH", old)
-    train(dataclasses.replace(tiny_config(tmp_path, dropout=0.0, max_iters=1, eval_interval=1),
-                              data=saved), quiet=True, progress=False)
-    run = tmp_path / "run"
-    assert ckpt.read_manifest(run)["extra"]["data_sha256"]
-    new = tmp_path / "new_embedded.txt"
-    new.write_text(TEXT.replace("Dikkat", "Dikkat ve geri"), encoding="utf-8")
-    monkeypatch.setattr(D, "EMBEDDED_PATH", new)
+    run, old = _run_on_an_earlier_embedded_corpus(tmp_path, monkeypatch, saved, True)
     capsys.readouterr()
     with pytest.warns(UserWarning) as got:
         assert cli_main(["eval", "--ckpt", str(run), "--json", "--data", "embedded"]) == 0
@@ -477,22 +473,7 @@ def test_cli_eval_of_an_older_embedded_run_warns_with_data_embedded_given_too(
     setting's default, the embedded corpus too) was not even taken to be on its own corpus
     with --data embedded: the whole text, the part it trained on included, was measured as a
     text the model had not seen."""
-    import dataclasses
-
-    from nanograd_llm import checkpoint as ckpt
-    from nanograd_llm import data as D
-    old = tmp_path / "old_embedded.txt"
-    old.write_text(TEXT, encoding="utf-8")
-    monkeypatch.setattr(D, "EMBEDDED_PATH", old)
-    train(dataclasses.replace(tiny_config(tmp_path, dropout=0.0, max_iters=1, eval_interval=1),
-                              data=saved), quiet=True, progress=False)
-    run = tmp_path / "run"
-    man = json.loads((run / ckpt.MANIFEST).read_text(encoding="utf-8"))
-    del man["extra"]["data_sha256"]                     # as an older version saved it
-    (run / ckpt.MANIFEST).write_text(json.dumps(man), encoding="utf-8")
-    new = tmp_path / "new_embedded.txt"
-    new.write_text(TEXT.replace("Dikkat", "Dikkat ve geri"), encoding="utf-8")
-    monkeypatch.setattr(D, "EMBEDDED_PATH", new)
+    run, _ = _run_on_an_earlier_embedded_corpus(tmp_path, monkeypatch, saved, False)
     capsys.readouterr()
     for extra in ([], ["--data", "embedded"]):
         with pytest.warns(UserWarning) as got:

@@ -2479,6 +2479,28 @@ def test_a_new_run_of_a_corpus_that_cannot_be_downloaded_is_told_the_data_settin
                                             "train on any local text file with --data PATH\n")
 
 
+def _run_on_an_earlier_embedded_corpus(tmp_path, monkeypatch, saved, digest, extra=""):
+    """A tiny run (tmp_path/run, one step) trained on the embedded corpus (`saved`: its data
+    setting, None or 'embedded'), whose text then changes as an upgrade of the package changes
+    it (plus `extra` characters); without `digest` its manifest records no corpus sha256, as
+    older versions saved it. -> a file holding the text the run was trained on"""
+    from nanograd_llm import data as D
+    old = tmp_path / "old_embedded.txt"
+    old.write_text(TEXT, encoding="utf-8")
+    monkeypatch.setattr(D, "EMBEDDED_PATH", old)
+    train(dataclasses.replace(tiny_config(tmp_path, max_iters=1, eval_interval=1), data=saved),
+          quiet=True)
+    if not digest:
+        man = tmp_path / "run" / ckpt.MANIFEST
+        m = json.loads(man.read_text(encoding="utf-8"))
+        del m["extra"]["data_sha256"]                   # as an older version saved it
+        man.write_text(json.dumps(m), encoding="utf-8")
+    new = tmp_path / "new_embedded.txt"                 # the upgraded package's embedded text
+    new.write_text(TEXT.replace("Dikkat", "Dikkat ve geri") + extra, encoding="utf-8")
+    monkeypatch.setattr(D, "EMBEDDED_PATH", new)
+    return old
+
+
 @pytest.mark.parametrize("case", ["no digest", "digest", "digest, new characters"])
 def test_a_run_on_the_embedded_corpus_of_another_version_says_so_on_resuming(
         tmp_path, monkeypatch, capsys, case):
@@ -2490,21 +2512,9 @@ def test_a_run_on_the_embedded_corpus_of_another_version_says_so_on_resuming(
     refusal names the embedded corpus of another version, and with a digest a copy of the old
     text given with --data resumes."""
     from nanograd_llm import cli
-    from nanograd_llm import data as D
-    old = tmp_path / "old_embedded.txt"
-    old.write_text(TEXT, encoding="utf-8")
-    monkeypatch.setattr(D, "EMBEDDED_PATH", old)
-    train(dataclasses.replace(tiny_config(tmp_path, max_iters=1, eval_interval=1), data=None),
-          quiet=True)
-    man = tmp_path / "run" / ckpt.MANIFEST
-    if case == "no digest":
-        m = json.loads(man.read_text(encoding="utf-8"))
-        del m["extra"]["data_sha256"]                   # as an older version saved it
-        man.write_text(json.dumps(m), encoding="utf-8")
-    new = tmp_path / "new_embedded.txt"                 # the upgraded package's embedded text
-    new.write_text(TEXT.replace("Dikkat", "Dikkat ve geri") +
-                   ("☺€\n" if case.endswith("characters") else ""), encoding="utf-8")
-    monkeypatch.setattr(D, "EMBEDDED_PATH", new)
+    old = _run_on_an_earlier_embedded_corpus(
+        tmp_path, monkeypatch, None, case != "no digest",
+        "☺€\n" if case.endswith("characters") else "")
     resume = ["train", "--resume", "--out", str(tmp_path / "run"), "--quiet", "max_iters=2"]
     assert cli.main(resume) == 1
     err = capsys.readouterr().err
@@ -2527,18 +2537,7 @@ def test_an_older_embedded_run_given_data_on_resuming_is_told_why_it_cannot_go_o
     setting…)': the same setting is refused too, and the copy could not be checked either.
     Now every such resume gets the one refusal that says why, a copy included."""
     from nanograd_llm import cli
-    from nanograd_llm import data as D
-    old = tmp_path / "old_embedded.txt"
-    old.write_text(TEXT, encoding="utf-8")
-    monkeypatch.setattr(D, "EMBEDDED_PATH", old)
-    train(dataclasses.replace(tiny_config(tmp_path, max_iters=1, eval_interval=1), data=saved),
-          quiet=True)
-    man = tmp_path / "run" / ckpt.MANIFEST
-    m = json.loads(man.read_text(encoding="utf-8"))
-    del m["extra"]["data_sha256"]                       # as an older version saved it
-    man.write_text(json.dumps(m), encoding="utf-8")
-    monkeypatch.setattr(D, "EMBEDDED_PATH", tmp_path / "new_embedded.txt")
-    D.EMBEDDED_PATH.write_text(TEXT.replace("Dikkat", "Dikkat ve geri"), encoding="utf-8")
+    old = _run_on_an_earlier_embedded_corpus(tmp_path, monkeypatch, saved, False)
     assert cli.main(["train", "--resume", "--out", str(tmp_path / "run"), "--quiet",
                      "max_iters=2", "--data", str(old) if given == "copy" else given]) == 1
     err = capsys.readouterr().err
