@@ -475,7 +475,7 @@ def _int_from_text(name: str, text: str, given: str) -> int:
         exact = Decimal(text.strip())
         digits = exact.adjusted() + 1 if exact.is_finite() else 0
     except InvalidOperation:
-        # Decimal'ın de üs sınırını (10**18) aşan bir yazım (1e99999999999999999999)
+        # Decimal'ın da üs sınırını (10**18) aşan bir yazım (1e99999999999999999999)
         exact, digits = None, math.inf if math.isinf(f) else 0
     limit = getattr(sys, "get_int_max_str_digits", lambda: 0)() or 4300
     if digits > limit:
