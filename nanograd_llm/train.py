@@ -235,7 +235,7 @@ def prepare_data(cfg: TrainConfig, out_dir: Path, tokenizer=None, sha256: str | 
     run's). `from_file`: config.settings_from_file's, for errors that name a setting taken
     from a config file. `init_from_as`: config.init_from_given_as's ("init_from=" for a
     key=value word). `embedded_run`: False when the resumed run recorded another corpus than
-    the embedded one (its data setting), so that the embedded text given for it now is not
+    the embedded one (its data setting), or none, so that the embedded text given for it now is not
     called the embedded corpus of another version. -> (tok, TokenData, label)
 
     `progress`: say on stderr when a BPE tokenizer is trained on a long text, show its training's
@@ -908,15 +908,18 @@ def _train(cfg: TrainConfig, out: Path, resume: bool, quiet: bool, progress: boo
             raise _data_in_config_file(with_command_line_message(
                 OSError(f"{why}{e}"),
                 why + (getattr(e, "command_line_message", None) or str(e))), from_file) from None
-    # Devam ettirilen eğitimin kaydettiği derlem gömülü derlem miydi (yeni bir eğitimde: evet)
-    saved_data = EMBEDDED if state is None else \
-        (state["manifest"].get("train_config") or {}).get("data", EMBEDDED)
+    # Devam ettirilen eğitimin kaydettiği derlem gömülü derlem miydi (yeni bir eğitimde: evet).
+    # Ayarlarında `data` olmayan bir kayıt (elle kaydedilmiş) hangi derlemle eğitildiğini
+    # söylemez: yukarıdaki denetim ve eval gibi, gömülü derlemle eğitilmiş sayılmaz
+    saved_cfg = {} if state is None else (state["manifest"].get("train_config") or {})
+    embedded_run = state is None or ("data" in saved_cfg
+                                     and saved_cfg["data"] in (None, EMBEDDED))
     tokenizer, data, label = prepare_data(cfg, out, tokenizer, sha256=saved_sha,
                                           progress=progress and not quiet,
                                           fine_tune=init_model is not None,
                                           from_file=from_file, init_from_as=init_from_as,
                                           split_by=saved_split,
-                                          embedded_run=saved_data in (None, EMBEDDED))
+                                          embedded_run=embedded_run)
     mcfg = model_config(cfg, tokenizer.vocab_size)
     if cfg.init_from:
         # Mimari GPT-2 klasöründen gelir, eğitim ayarlarının n_layer/n_embd alanlarından değil.

@@ -2567,6 +2567,25 @@ def test_a_run_on_a_file_resumed_with_the_embedded_corpus_is_not_called_another_
     assert "not the text the run started with" in err, err
 
 
+def test_a_run_that_records_no_corpus_is_not_called_an_older_embedded_run(
+        tmp_path, monkeypatch, capsys):
+    """A checkpoint whose train_config has no 'data' (saved by hand) does not say what it was
+    trained on: the trainer's first check and `eval` take it so, but prepare_data took it for
+    a run on the embedded corpus, and resuming it on the embedded text was refused as 'trained
+    on the embedded corpus by an older version'. Now it resumes on the text given, as it does
+    on a file."""
+    from nanograd_llm import cli
+    _run_on_an_earlier_embedded_corpus(tmp_path, monkeypatch, None, False)
+    man = tmp_path / "run" / ckpt.MANIFEST
+    m = json.loads(man.read_text(encoding="utf-8"))
+    del m["train_config"]["data"]
+    man.write_text(json.dumps(m), encoding="utf-8")
+    assert cli.main(["train", "--resume", "--out", str(tmp_path / "run"), "--quiet",
+                     "max_iters=2"]) == 0, capsys.readouterr().err
+    assert "older version" not in capsys.readouterr().err
+    assert ckpt.read_manifest(tmp_path / "run")["step"] == 2
+
+
 def test_an_old_run_whose_corpus_cannot_be_downloaded_is_not_offered_a_copy_by_data(
         tmp_path, monkeypatch, capsys):
     """A run saved without the corpus's digest (by an earlier version) whose named corpus cannot
